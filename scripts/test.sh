@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The project's test command (`npm test`): installs missing system packages, type-checks,
+# checks generated files for drift, then runs the unit and integration tests.
+# `scripts/test.sh unit` or `scripts/test.sh integration` runs one tier only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tier="${1:-all}"
+
+bash scripts/ensure-system-packages.sh
+npx tsc -p tsconfig.json --noEmit
+npx tsx scripts/gen-config-reference.ts --check
+
+files=()
+if [[ "$tier" == all || "$tier" == unit ]]; then files+=(test/unit/*.test.ts); fi
+if [[ "$tier" == all || "$tier" == integration ]]; then files+=(test/integration/*.test.ts); fi
+
+# Integration tests share loopback addresses and iptables: one file at a time.
+exec node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"

@@ -1,0 +1,254 @@
+/**
+ * The one schema of handyrep.yaml. It gives the TypeScript types, the defaults, the validation
+ * (every problem reported with its key path) and the generated reference in
+ * docs/configuration.md (`npm run gen:config-reference`; CI fails when it drifts).
+ *
+ * Sections and keys follow the original HandyRep (reference §5.2), modernised for PostgreSQL 12+
+ * (no recovery.conf) and with units in the names of keys that are new.
+ */
+import { z } from 'zod';
+import {
+  argvSchema,
+  hostnameSchema,
+  nameSchema,
+  pathSchema,
+  secondsSchema,
+  sqlIdentifierSchema,
+} from './validators.js';
+
+/** Roles HandyRep polls and verifies; any other role name is kept but never checked. */
+export const KNOWN_ROLES = ['master', 'replica', 'proxy', 'pgbouncer', 'archive'] as const;
+
+const roleSchema = nameSchema.describe(
+  'Role of the server: master, replica, proxy, pgbouncer, archive, or a user-defined role (not polled).',
+);
+
+/**
+ * Settings every server has. `server_defaults` gives them all a value; each entry of `servers`
+ * may override any of them.
+ */
+export const serverSettingsShape = {
+  port: z.number().int().min(1).max(65535).default(5432).describe('PostgreSQL port.'),
+  pgdata: pathSchema.default('/var/lib/postgresql/15/main').describe('Data directory of the PostgreSQL instance.'),
+  pgconf: pathSchema
+    .nullable()
+    .default(null)
+    .describe('Directory passed to `pg_ctl -D` when the configuration lives outside the data directory (Debian layout); null = pgdata.'),
+  pg_bin_dir: pathSchema
+    .default('/usr/lib/postgresql/15/bin')
+    .describe('Folder of the PostgreSQL server binaries (pg_ctl, pg_rewind, pg_basebackup) on the node.'),
+  control_method: z
+    .enum(['ssh', 'local'])
+    .default('ssh')
+    .describe('How commands reach the node: `ssh` (the ssh_* settings) or `local` (the controller runs on the node).'),
+  ssh_user: nameSchema.default('postgres').describe('User HandyRep logs in as over SSH; commands run as this user.'),
+  ssh_port: z.number().int().min(1).max(65535).default(22).describe('SSH port of the node.'),
+  ssh_key: pathSchema
+    .default('~/.ssh/id_ed25519')
+    .describe('Private key for SSH (relative paths are relative to the configuration file).'),
+  local_user: nameSchema
+    .default('postgres')
+    .describe('OS user local commands run as when control_method is `local` (PostgreSQL refuses to run as root).'),
+  restart_method: nameSchema.default('restart_pg_ctl').describe('Restart plugin: restart_pg_ctl or restart_systemd.'),
+  promotion_method: nameSchema.default('promote_sql').describe('Promotion plugin.'),
+  clone_method: nameSchema.default('clone_basebackup').describe('Clone plugin.'),
+  lag_limit: z
+    .number()
+    .nonnegative()
+    .default(100)
+    .describe('Replication lag, in MB of WAL not yet replayed, above which a replica is "lagged".'),
+  lag_limit_seconds: z
+    .number()
+    .positive()
+    .nullable()
+    .default(null)
+    .describe('Replay delay in seconds above which a replica is "lagged"; null = only lag_limit counts.'),
+  failover_priority: z
+    .number()
+    .int()
+    .min(0)
+    .default(999)
+    .describe('Failover preference: lower is preferred; 0 means never fail over to this server.'),
+  nofailover: z.boolean().default(false).describe('Never fail over to this server.'),
+} as const;
+
+const serverDefaultsSchema = z.object(serverSettingsShape).strict();
+
+/** A per-server entry: hostname is required, every server setting may be overridden. */
+export const serverEntrySchema = z
+  .object({
+    hostname: hostnameSchema.describe('Hostname or IP address of the server (required).'),
+    role: roleSchema.default('replica'),
+    enabled: z.boolean().default(true).describe('Disabled servers are neither polled nor failed over to.'),
+    ...Object.fromEntries(
+      Object.entries(serverSettingsShape).map(([key, schema]) => [key, unwrapDefault(schema).optional()]),
+    ),
+  })
+  .strict();
+
+const handyrepSectionSchema = z
+  .object({
+    cluster_name: nameSchema.default('handyrep').describe('Label of the cluster, used in logs and alerts.'),
+    override_server_file: z
+      .boolean()
+      .default(false)
+      .describe('Take the servers from this file at start, ignoring servers.save and the handyrep table.'),
+    server_file: pathSchema
+      .default('servers.save')
+      .describe('JSON file of server state (relative to the configuration file).'),
+    authentication_method: nameSchema.default('zero_auth').describe('Authentication plugin of the web API.'),
+    master_check_method: nameSchema
+      .default('one_hr_master')
+      .describe('Plugin deciding whether this HandyRep is the one that acts (HandyRep\'s own HA).'),
+    master_check_parameters: z.array(z.string()).default([]).describe('Parameters passed to master_check_method.'),
+    log_verbose: z.boolean().default(false).describe('Log informational entries too, not only warnings and errors.'),
+    log_file: z
+      .string()
+      .min(1)
+      .default('handyrep.log')
+      .describe('Log file (JSON lines), relative to the configuration file; `stdout` logs to standard output.'),
+    log_tail_lines: z
+      .number()
+      .int()
+      .min(10)
+      .max(100000)
+      .default(1000)
+      .describe('How many recent log entries read_log keeps in memory.'),
+    handyrep_db: nameSchema.default('postgres').describe('Database HandyRep connects to and keeps its table in.'),
+    handyrep_schema: sqlIdentifierSchema.default('handyrep').describe('Schema of the handyrep table.'),
+    handyrep_table: sqlIdentifierSchema.default('handyrep').describe('Name of the handyrep state table.'),
+    handyrep_user: nameSchema.default('handyrep').describe('Database user of HandyRep (a superuser).'),
+    postgres_superuser: nameSchema.default('postgres').describe('OS user that owns PostgreSQL on the nodes.'),
+    replication_user: nameSchema.default('replicator').describe('Database user replicas stream as.'),
+    templates_dir: pathSchema.default('templates').describe('Folder of templates (relative to the configuration file).'),
+    test_ssh_command: argvSchema
+      .default(['true'])
+      .describe('Command (argv) run on a node to test the control channel.'),
+    push_alert_method: nameSchema.nullable().default(null).describe('Alert plugin; null = no alerts.'),
+    plugin_dirs: z
+      .array(pathSchema)
+      .default([])
+      .describe('Folders of user plugins (.js/.mjs files), relative to the configuration file.'),
+    connect_timeout_seconds: secondsSchema
+      .default(3)
+      .describe('Timeout for a database or SSH connection; a poll of an unreachable server takes this long.'),
+    statement_timeout_seconds: secondsSchema.default(10).describe('Timeout for any SQL statement HandyRep runs.'),
+    command_timeout_seconds: secondsSchema
+      .default(60)
+      .describe('Default timeout for a command run on a node (start, stop, status ...).'),
+    ssh_host_key_checking: z
+      .enum(['strict', 'accept-new', 'off'])
+      .default('accept-new')
+      .describe('`strict`: host keys must be in ssh_known_hosts; `accept-new`: record unknown hosts, refuse changed keys; `off`: accept any key.'),
+    ssh_known_hosts: pathSchema
+      .default('known_hosts')
+      .describe('known_hosts file HandyRep reads and records host keys in (relative to the configuration file).'),
+  })
+  .strict();
+
+const passwordsSchema = z
+  .object({
+    superuser_pass: z.string().default('').describe('Password of postgres_superuser, if needed.'),
+    admin_password: z.string().default('').describe('Web API password for every function (simple_password_auth).'),
+    read_password: z.string().default('').describe('Web API password for read-only functions (simple_password_auth).'),
+    handyrep_db_pass: z.string().default('').describe('Password of handyrep_user.'),
+    replication_pass: z.string().default('').describe('Password of replication_user.'),
+  })
+  .catchall(z.string())
+  .describe('Passwords: never logged, never returned by the API, never stored in the handyrep table.');
+
+const failoverSchema = z
+  .object({
+    auto_failover: z.boolean().default(false).describe('Fail over automatically when the master is really gone.'),
+    poll_method: nameSchema.default('poll_connect').describe('Poll plugin: poll_connect or poll_isready.'),
+    poll_interval: secondsSchema.default(10).describe('Seconds between polls of the master (fractions allowed).'),
+    verify_interval: secondsSchema.default(300).describe('Seconds between full verifications of every server.'),
+    fail_retries: z.number().int().min(1).default(3).describe('Failed polls in a row before the master counts as failed.'),
+    fail_retry_interval: secondsSchema.default(1).describe('Seconds between those retries (fractions allowed).'),
+    recovery_retries: z.number().int().min(1).default(6).describe('Checks after a restart or promotion before giving up.'),
+    selection_method: nameSchema
+      .default('select_replica_furthest_ahead')
+      .describe('Replica selection plugin: select_replica_furthest_ahead or select_replica_priority.'),
+    max_replay_lag: z
+      .number()
+      .nonnegative()
+      .default(16)
+      .describe('MB of received but not replayed WAL above which a replica is no failover candidate.'),
+    remaster: z.boolean().default(true).describe('Point the other replicas at the new master after a failover.'),
+    restart_master: z.boolean().default(false).describe('Try to restart a failed master before failing over.'),
+    connection_failover_method: nameSchema
+      .nullable()
+      .default(null)
+      .describe('Connection failover plugin (pgbouncer, HAProxy); null = none.'),
+    poll_connection_proxy: z.boolean().default(false).describe('Poll the connection proxies too.'),
+    replication_status_method: nameSchema
+      .default('replication_status_lag')
+      .describe('Replication status plugin (streaming state, lag in bytes and seconds).'),
+  })
+  .strict();
+
+const extraFailoverCommandSchema = z
+  .object({
+    command: nameSchema.describe('Plugin to run after a failover.'),
+    parameters: z.array(z.string()).default([]).describe('Parameters passed to the plugin after the new master\'s name.'),
+  })
+  .strict();
+
+const archiveSchema = z
+  .object({
+    archiving: z.boolean().default(false).describe('Whether WAL archiving is managed by HandyRep.'),
+    archive_script_method: nameSchema.nullable().default(null).describe('Archive script plugin.'),
+    archive_delete_method: nameSchema.nullable().default(null).describe('Archive cleanup plugin.'),
+    archive_delete_hours: z.number().positive().default(48).describe('Age in hours after which archived WAL may be deleted.'),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    handyrep: handyrepSectionSchema.default(() => handyrepSectionSchema.parse({})),
+    passwords: passwordsSchema.default(() => passwordsSchema.parse({})),
+    failover: failoverSchema.default(() => failoverSchema.parse({})),
+    extra_failover_commands: z.record(nameSchema, extraFailoverCommandSchema).default({}),
+    archive: archiveSchema.default(() => archiveSchema.parse({})),
+    server_defaults: serverDefaultsSchema.default(() => serverDefaultsSchema.parse({})),
+    servers: z.record(nameSchema, serverEntrySchema).default({}),
+    plugins: z
+      .record(nameSchema, z.record(z.string(), z.unknown()))
+      .default({})
+      .describe('Per-plugin settings, one mapping per plugin name.'),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const enabledMasters = Object.entries(config.servers).filter(([, s]) => s.role === 'master' && s.enabled);
+    if (enabledMasters.length > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['servers'],
+        message: `more than one enabled master: ${enabledMasters.map(([n]) => n).join(', ')}`,
+      });
+    }
+  });
+
+export type HandyRepConfig = z.output<typeof configSchema>;
+export type HandyRepConfigInput = z.input<typeof configSchema>;
+export type ServerSettings = z.output<typeof serverDefaultsSchema>;
+export type ServerEntry = z.output<typeof serverEntrySchema>;
+export type HandyRepSection = HandyRepConfig['handyrep'];
+export type FailoverSection = HandyRepConfig['failover'];
+
+/** The names of the per-server settings, for validating add_server / alter_server_def properties. */
+export const SERVER_SETTING_KEYS = Object.keys(serverSettingsShape) as (keyof ServerSettings)[];
+
+/** Schema of one server setting value (without its default), for API parameter validation. */
+export function serverSettingSchema(key: string): z.ZodType | undefined {
+  if (key === 'hostname') return hostnameSchema;
+  if (key === 'role') return roleSchema;
+  if (key === 'enabled') return z.boolean();
+  const shape: Record<string, z.ZodType> = serverSettingsShape;
+  const schema = shape[key];
+  return schema ? unwrapDefault(schema) : undefined;
+}
+
+function unwrapDefault(schema: z.ZodType): z.ZodType {
+  return schema instanceof z.ZodDefault ? (schema.unwrap() as z.ZodType) : schema;
+}

@@ -1,0 +1,47 @@
+/**
+ * Field validators shared by the config schema and the API parameter schemas. They are strict on
+ * purpose: every value here may end up in a command line or a connection string, so anything that
+ * is not plainly a name, a hostname or a path is refused before it can reach a node.
+ */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+/** Server, plugin, section and cluster names: letters, digits, `_ . -`, starting with a letter or digit. */
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+const HOSTNAME_LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+const HOSTNAME_PATTERN = new RegExp(`^${HOSTNAME_LABEL}(?:\\.${HOSTNAME_LABEL})*$`);
+
+/** Paths: no spaces, quotes, shell operators or control characters. */
+export const PATH_PATTERN = /^[A-Za-z0-9_./~+@%,=:-]+$/;
+
+/** SQL identifiers HandyRep creates (schema and table of its state table). */
+export const SQL_IDENTIFIER_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export function isValidHostname(value: string): boolean {
+  if (value.length === 0 || value.length > 253) return false;
+  return isIP(value) !== 0 || HOSTNAME_PATTERN.test(value);
+}
+
+export const nameSchema = z
+  .string()
+  .regex(NAME_PATTERN, 'must be 1-63 letters, digits, "_", "." or "-", starting with a letter or digit');
+
+export const hostnameSchema = z
+  .string()
+  .refine(isValidHostname, 'must be a hostname (letters, digits, "-" and ".") or an IP address');
+
+export const pathSchema = z
+  .string()
+  .regex(PATH_PATTERN, 'must be a path of letters, digits and "_ . / ~ + @ % , = : -" only (no spaces or shell characters)');
+
+export const sqlIdentifierSchema = z
+  .string()
+  .regex(SQL_IDENTIFIER_PATTERN, 'must be a lower-case SQL identifier (a-z, 0-9, "_")');
+
+/** A command as an argv array: each element is one argument, never parsed by a shell. */
+export const argvSchema = z
+  .array(z.string().refine((s) => !/[\0\n\r]/.test(s), 'must not contain NUL or line breaks'))
+  .min(1, 'must name a command');
+
+export const secondsSchema = z.number().positive('must be a positive number of seconds').finite();

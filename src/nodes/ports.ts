@@ -1,0 +1,81 @@
+/**
+ * Ports of the effects layer. Everything that touches a node goes through these narrow
+ * interfaces; the engine never sees them and the runtime/plugins only see these.
+ *
+ * Commands are argv arrays. Nothing is ever run through a shell on the controller; on a remote
+ * node the argv is quoted by `shell-quote.ts` (the only place quoting lives) because an SSH exec
+ * request is a single string interpreted by the remote user's shell.
+ */
+
+export interface CommandOptions {
+  /** Hard limit; on expiry the command is killed and `timedOut` is true. */
+  timeoutMs: number;
+  /** Written to the command's standard input, then closed (used for secrets, never argv). */
+  stdin?: string;
+  /** Extra environment variables for local commands (remote: refused, use stdin). */
+  env?: Readonly<Record<string, string>>;
+}
+
+export interface CommandResult {
+  /** Exit code, or null when the command was killed by a signal or timed out. */
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  durationMs: number;
+}
+
+/**
+ * Runs commands on one node. `run` resolves with the command's result whatever its exit code; it
+ * rejects with `HandyRepError('CONTROL_CHANNEL')` only when the command could not be started at all
+ * (SSH unreachable, authentication refused, host key mismatch, binary missing locally).
+ */
+export interface NodeShell {
+  /** Human-readable target, e.g. `ssh postgres@127.0.0.11:22` or `local (postgres)`. */
+  readonly description: string;
+  run(argv: readonly string[], options: CommandOptions): Promise<CommandResult>;
+  /** Release pooled connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Connection parameters for one PostgreSQL server. */
+export interface SqlTarget {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password?: string;
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  applicationName?: string;
+}
+
+/** How a connection attempt failed: the difference between "down" and "unavailable". */
+export type ConnectFailureKind =
+  /** TCP refused: the host answers but nothing listens (PostgreSQL not running). */
+  | 'refused'
+  /** No answer within the connect timeout (host lost, partition, frozen). */
+  | 'timeout'
+  /** PostgreSQL answered but is starting up, shutting down or in crash recovery. */
+  | 'starting'
+  /** PostgreSQL answered but refused our credentials or database. */
+  | 'auth'
+  /** Anything else (DNS failure, unreachable network, protocol error). */
+  | 'other';
+
+export type SqlValue = string | number | boolean | null | bigint;
+export type SqlRow = Record<string, unknown>;
+
+/** A short-lived SQL session: connect, run a few statements, end. */
+export interface SqlSession {
+  query<Row extends SqlRow = SqlRow>(text: string, params?: readonly SqlValue[]): Promise<Row[]>;
+  end(): Promise<void>;
+}
+
+/**
+ * Opens SQL sessions. `connect` rejects with `SqlConnectError` (which carries the `ConnectFailureKind`);
+ * query errors reject with `HandyRepError('SQL')`.
+ */
+export interface SqlClient {
+  connect(target: SqlTarget): Promise<SqlSession>;
+}
