@@ -74,15 +74,22 @@ export const serverSettingsShape = {
 
 const serverDefaultsSchema = z.object(serverSettingsShape).strict();
 
+type WithoutDefault<S> = S extends z.ZodDefault<infer Inner> ? Inner : S;
+
+/** The same settings, each optional and without its default: a per-server override. */
+function overridable<T extends Record<string, z.ZodType>>(shape: T): { [K in keyof T]: z.ZodOptional<WithoutDefault<T[K]>> } {
+  const out: Record<string, z.ZodType> = {};
+  for (const [key, schema] of Object.entries(shape)) out[key] = unwrapDefault(schema).optional();
+  return out as { [K in keyof T]: z.ZodOptional<WithoutDefault<T[K]>> };
+}
+
 /** A per-server entry: hostname is required, every server setting may be overridden. */
 export const serverEntrySchema = z
   .object({
     hostname: hostnameSchema.describe('Hostname or IP address of the server (required).'),
     role: roleSchema.default('replica'),
     enabled: z.boolean().default(true).describe('Disabled servers are neither polled nor failed over to.'),
-    ...Object.fromEntries(
-      Object.entries(serverSettingsShape).map(([key, schema]) => [key, unwrapDefault(schema).optional()]),
-    ),
+    ...overridable(serverSettingsShape),
   })
   .strict();
 

@@ -1,0 +1,486 @@
+/**
+ * The HandyRep library API (seed 004). Every public method is an operation of the operations
+ * table: it validates its arguments there, delegates to the runtime, and answers with an RD or a
+ * data dictionary. Bad input throws a HandyRepError (INVALID_PARAMETER, UNKNOWN_SERVER) and
+ * changes nothing; an action that runs and fails returns an RD with result FAIL.
+ */
+import { resolve } from 'node:path';
+import { loadConfigFile } from '../config/load.js';
+import { resolvePath } from '../config/merge.js';
+import { getSetting } from '../config/get-setting.js';
+import type { HandyRepConfig } from '../config/schema.js';
+import { checkEnable, checkRemove, planAddServer, planAlterServer, validateServerProps } from '../engine/server-admin.js';
+import { EventLog, type LogEntry } from '../log/event-log.js';
+import { describeError, HandyRepError } from '../model/errors.js';
+import { failure, success, type Rd } from '../model/rd.js';
+import type { ServerMap, ServerRecord } from '../model/server.js';
+import type { ClusterStatus, ServerStatusName } from '../model/status.js';
+import { LocalShell } from '../nodes/local-shell.js';
+import { NodeShellPool } from '../nodes/node-shells.js';
+import type { SqlClient } from '../nodes/ports.js';
+import { PgSqlClient } from '../nodes/sql-client.js';
+import { PluginRegistry } from '../plugins/registry.js';
+import type { PluginContext } from '../plugins/types.js';
+import { Checks, serverRef, type PollAllRd, type PollRd, type VerifyAllRd, type VerifyRd } from '../runtime/checks.js';
+import { NodeControl } from '../runtime/node-control.js';
+import { observeControl, observeSql } from '../runtime/observe.js';
+import { Persister } from '../runtime/persister.js';
+import { buildPluginContext } from '../runtime/plugin-context.js';
+import { ServerBook, type Clock } from '../runtime/server-book.js';
+import { SerialQueue } from '../runtime/serial-queue.js';
+import { createTableOnMaster, writeStateToMaster } from '../runtime/state-table-access.js';
+import { loadInitialState, serversFromConfig } from '../runtime/state-sync.js';
+import { StateLock } from '../store/state-lock.js';
+import { positionalParams, type OperationName } from './operations.js';
+
+export interface HandyRepOptions {
+  /** Take the state-file lock (default true): a second HandyRep on the same state refuses to start. */
+  lock?: boolean;
+  clock?: Clock;
+  sql?: SqlClient;
+  /** Keep the log in memory only (tests of the library without a log file). */
+  memoryLog?: boolean;
+}
+
+/** The projection of a server that get_status returns. */
+export interface ServerStatusSummary {
+  hostname: string;
+  role: string;
+  enabled: boolean;
+  status: ServerStatusName;
+  status_no: number;
+  status_ts: string;
+  status_message: string;
+}
+
+export interface StatusReport {
+  cluster: ClusterStatus;
+  servers: Record<string, ServerStatusSummary>;
+}
+
+export class HandyRep {
+  private config: HandyRepConfig;
+  private configPath: string;
+  private configDir: string;
+  private ctx: PluginContext;
+  private closed = false;
+  /** Mutating actions run one at a time; polls and reads do not wait for them. */
+  private readonly actions = new SerialQueue();
+
+  private constructor(
+    loaded: { config: HandyRepConfig; path: string; dir: string },
+    private readonly log: EventLog,
+    private readonly plugins: PluginRegistry,
+    private readonly book: ServerBook,
+    private readonly persister: Persister,
+    private readonly shells: NodeShellPool,
+    private readonly controllerShell: LocalShell,
+    private readonly sql: SqlClient,
+    private readonly lock: StateLock | null,
+    private readonly serverFile: string,
+  ) {
+    this.config = loaded.config;
+    this.configPath = loaded.path;
+    this.configDir = loaded.dir;
+    this.ctx = this.buildContext();
+  }
+
+  /** Load the configuration, plugins and saved state. Throws CONFIG_INVALID, PLUGIN_LOAD, LOCKED. */
+  static async open(configFile = 'handyrep.yaml', options: HandyRepOptions = {}): Promise<HandyRep> {
+    const loaded = loadConfigFile(resolve(configFile));
+    const { config, dir } = loaded;
+    const clock = options.clock ?? (() => new Date());
+    const log = new EventLog({
+      file: options.memoryLog ? null : config.handyrep.log_file === 'stdout' ? 'stdout' : resolvePath(dir, config.handyrep.log_file),
+      tailSize: config.handyrep.log_tail_lines,
+      verbose: config.handyrep.log_verbose,
+    });
+    log.setSecrets(Object.values(config.passwords));
+    const plugins = new PluginRegistry();
+    await plugins.loadDirectories(config.handyrep.plugin_dirs.map((d) => resolvePath(dir, d)));
+    plugins.checkConfigured(config);
+    const serverFile = resolvePath(dir, config.handyrep.server_file);
+    const lock = options.lock === false ? null : await StateLock.acquire(serverFile);
+    try {
+      const sql = options.sql ?? new PgSqlClient();
+      const initial = await loadInitialState(config, serverFile, sql, clock().toISOString());
+      let hr: HandyRep | null = null;
+      const book = new ServerBook(initial.servers, initial.cluster, log, clock, () => void hr?.persister.request());
+      const persister = new Persister(
+        {
+          serverFile,
+          snapshot: () => {
+            const snap = book.snapshot();
+            return { servers: snap.servers, status: snap.cluster };
+          },
+          writeTable: async (state) => {
+            const master = book.masterName();
+            return writeStateToMaster(sql, hr?.config ?? config, master ? book.get(master) : null, state);
+          },
+          log,
+          clock,
+        },
+        initial.version,
+      );
+      hr = new HandyRep(loaded, log, plugins, book, persister, new NodeShellPool(), new LocalShell(), sql, lock, serverFile);
+      log.info('STARTUP', `HandyRep started for cluster ${config.handyrep.cluster_name}: servers from ${initial.source.from} (${initial.source.reason})`);
+      for (const note of initial.notes) log.warn('STARTUP', note);
+      if (initial.source.from === 'config') await persister.request();
+      return hr;
+    } catch (err) {
+      await lock?.release();
+      log.close();
+      throw err;
+    }
+  }
+
+  private buildContext(): PluginContext {
+    return buildPluginContext({
+      config: this.config,
+      configDir: this.configDir,
+      log: this.log,
+      sql: this.sql,
+      shells: this.shells,
+      controllerShell: this.controllerShell,
+    });
+  }
+
+  private checks(): Checks {
+    return new Checks({ book: this.book, plugins: this.plugins, ctx: () => this.ctx });
+  }
+
+  private nodeControl(): NodeControl {
+    return new NodeControl({
+      book: this.book,
+      plugins: this.plugins,
+      ctx: () => this.ctx,
+      checks: this.checks(),
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    });
+  }
+
+  private params(name: OperationName, args: readonly unknown[]): Record<string, unknown> {
+    if (this.closed) throw new HandyRepError('REFUSED', 'this HandyRep instance is closed');
+    return positionalParams(name, args);
+  }
+
+  /** Run a mutating action alone, then wait until its state changes are saved. */
+  private async mutate<T>(action: () => Promise<T>): Promise<T> {
+    return this.actions.run(async () => {
+      try {
+        return await action();
+      } finally {
+        await this.persister.flush();
+      }
+    });
+  }
+
+  // ---- Information API ------------------------------------------------------------------
+
+  async get_status(check_type?: 'cached' | 'poll' | 'verify'): Promise<StatusReport> {
+    const p = this.params('get_status', [check_type]);
+    if (p.check_type === 'poll') await this.checks().pollAll();
+    if (p.check_type === 'verify') await this.checks().verifyAll();
+    const snap = this.book.snapshot();
+    const servers: Record<string, ServerStatusSummary> = {};
+    for (const [name, s] of Object.entries(snap.servers)) {
+      servers[name] = {
+        hostname: s.hostname,
+        role: s.role,
+        enabled: s.enabled,
+        status: s.status,
+        status_no: s.status_no,
+        status_ts: s.status_ts,
+        status_message: s.status_message,
+      };
+    }
+    return { cluster: snap.cluster, servers };
+  }
+
+  async get_cluster_status(verify?: boolean): Promise<ClusterStatus> {
+    const p = this.params('get_cluster_status', [verify]);
+    if (p.verify) await this.checks().verifyAll();
+    return this.book.clusterStatus;
+  }
+
+  async get_master_name(): Promise<string | null> {
+    this.params('get_master_name', []);
+    return this.book.masterName();
+  }
+
+  async get_server_info(servername?: string | null, verify?: boolean): Promise<ServerMap> {
+    const p = this.params('get_server_info', [servername, verify]);
+    const name = p.servername as string | null;
+    if (name !== null) this.book.get(name);
+    if (p.verify) {
+      if (name !== null) await this.checks().verifyServer(name);
+      else await this.checks().verifyAll();
+    }
+    const snap = this.book.snapshot().servers;
+    if (name === null) return snap;
+    return { [name]: snap[name] as ServerRecord };
+  }
+
+  async get_servers_by_role(serverrole?: string, verify?: boolean): Promise<ServerMap> {
+    const p = this.params('get_servers_by_role', [serverrole, verify]);
+    const role = p.serverrole as string;
+    const names = this.book.names().filter((n) => this.book.get(n).enabled && this.book.get(n).role === role);
+    if (p.verify) await Promise.all(names.map((n) => this.checks().verifyServer(n)));
+    const snap = this.book.snapshot().servers;
+    return Object.fromEntries(names.map((n) => [n, snap[n] as ServerRecord]));
+  }
+
+  async read_log(numlines?: number): Promise<LogEntry[]> {
+    const p = this.params('read_log', [numlines]);
+    return this.log.recent(p.numlines as number);
+  }
+
+  async get_setting(setting_name: string | string[]): Promise<unknown> {
+    const p = this.params('get_setting', [setting_name]);
+    const result = getSetting(this.config, p.setting_name as string | string[]);
+    if (result.kind === 'refused') throw new HandyRepError('REFUSED', result.reason);
+    if (result.kind === 'not_found') throw new HandyRepError('INVALID_PARAMETER', result.reason);
+    return result.value;
+  }
+
+  async set_verbose(verbose?: boolean): Promise<Rd<{ verbose: boolean }>> {
+    const p = this.params('set_verbose', [verbose]);
+    this.log.setVerbose(p.verbose as boolean);
+    this.log.info('HANDYREP', `verbose logging ${p.verbose ? 'on' : 'off'}`);
+    return success(`verbose logging ${p.verbose ? 'on' : 'off'}`, { verbose: p.verbose as boolean });
+  }
+
+  // ---- Availability API -----------------------------------------------------------------
+
+  async poll(servername: string): Promise<PollRd> {
+    const p = this.params('poll', [servername]);
+    const name = p.servername as string;
+    const record = this.book.get(name);
+    if (record.role === 'master' || record.role === 'replica') return this.checks().pollServer(name);
+    if (record.role === 'proxy' || record.role === 'pgbouncer') {
+      return success(`${name}: no connection proxy plugin is configured to poll it`, { status: record.status });
+    }
+    return failure(`${name}: no polling is defined for role ${record.role}`, { status: record.status });
+  }
+
+  async poll_master(): Promise<PollRd> {
+    this.params('poll_master', []);
+    return this.checks().pollMaster();
+  }
+
+  async poll_all(): Promise<PollAllRd> {
+    this.params('poll_all', []);
+    return this.checks().pollAll();
+  }
+
+  async verify_master(): Promise<VerifyRd> {
+    this.params('verify_master', []);
+    return this.checks().verifyMaster();
+  }
+
+  async verify_replica(replicaserver: string): Promise<VerifyRd> {
+    const p = this.params('verify_replica', [replicaserver]);
+    return this.checks().verifyReplica(p.replicaserver as string);
+  }
+
+  async verify_server(servername: string): Promise<VerifyRd> {
+    const p = this.params('verify_server', [servername]);
+    return this.checks().verifyServer(p.servername as string);
+  }
+
+  async verify_all(): Promise<VerifyAllRd> {
+    this.params('verify_all', []);
+    return this.checks().verifyAll();
+  }
+
+  // ---- Action API -----------------------------------------------------------------------
+
+  async init_handyrep_db(): Promise<Rd> {
+    this.params('init_handyrep_db', []);
+    return this.mutate(async () => {
+      const master = this.book.masterName();
+      if (master === null) return failure('cannot create the handyrep table: no single enabled master');
+      try {
+        await createTableOnMaster(this.sql, this.config, this.book.get(master));
+      } catch (err) {
+        return failure(`cannot create the handyrep table on ${master}: ${describeError(err)}`);
+      }
+      await this.persister.request();
+      const table = `${this.config.handyrep.handyrep_schema}.${this.config.handyrep.handyrep_table}`;
+      this.log.info('DATABASE', `handyrep table ${table} ready on ${master}`);
+      return success(`handyrep table ${table} ready on ${master}`);
+    });
+  }
+
+  async reload_conf(config_file?: string | null): Promise<Rd<{ problems?: string[] }>> {
+    const p = this.params('reload_conf', [config_file]);
+    return this.mutate(async () => {
+      const path = p.config_file === null ? this.configPath : resolve(this.configDir, p.config_file as string);
+      let loaded: ReturnType<typeof loadConfigFile>;
+      try {
+        loaded = loadConfigFile(path);
+        this.plugins.checkConfigured(loaded.config);
+      } catch (err) {
+        const problems = (err as { problems?: { path: string; message: string }[] }).problems;
+        this.log.error('CONFIG', `configuration ${path} not reloaded: ${describeError(err)}`);
+        return failure(`configuration file ${path} could not be loaded; nothing changed: ${describeError(err)}`, {
+          problems: problems ? problems.map((x) => `${x.path}: ${x.message}`) : [describeError(err)],
+        });
+      }
+      const newServerFile = resolvePath(loaded.dir, loaded.config.handyrep.server_file);
+      if (newServerFile !== this.serverFile) {
+        return failure(`handyrep.server_file cannot change while running (${this.serverFile} → ${newServerFile}); restart HandyRep`);
+      }
+      this.config = loaded.config;
+      this.configPath = loaded.path;
+      this.configDir = loaded.dir;
+      this.ctx = this.buildContext();
+      this.log.setVerbose(loaded.config.handyrep.log_verbose);
+      this.log.setSecrets(Object.values(loaded.config.passwords));
+      if (loaded.config.handyrep.override_server_file) {
+        this.book.replaceAll(serversFromConfig(loaded.config, new Date().toISOString()), 'override_server_file is set');
+      }
+      this.log.info('CONFIG', `configuration reloaded from ${path}`);
+      return success(`configuration reloaded from ${path}`);
+    });
+  }
+
+  async shutdown(servername: string): Promise<Rd> {
+    const p = this.params('shutdown', [servername]);
+    this.book.get(p.servername as string);
+    return this.mutate(() => this.nodeControl().shutdown(p.servername as string));
+  }
+
+  async startup(servername: string): Promise<Rd> {
+    const p = this.params('startup', [servername]);
+    this.book.get(p.servername as string);
+    return this.mutate(() => this.nodeControl().startup(p.servername as string));
+  }
+
+  async restart(servername: string): Promise<Rd> {
+    const p = this.params('restart', [servername]);
+    this.book.get(p.servername as string);
+    return this.mutate(() => this.nodeControl().restart(p.servername as string));
+  }
+
+  async add_server(servername: string, serverprops: Record<string, unknown>): Promise<Rd<{ definition?: ServerRecord }>> {
+    const p = this.params('add_server', [servername, serverprops]);
+    return this.mutate(async () => {
+      const name = p.servername as string;
+      const plan = planAddServer(this.book.snapshot().servers, name, p.serverprops as Record<string, unknown>, this.config.server_defaults, new Date().toISOString());
+      if (!plan.ok) throw new HandyRepError('INVALID_PARAMETER', `add_server ${name}: ${plan.reason}`);
+      this.book.putServer(name, plan.value, `added (disabled), host ${plan.value.hostname}, role ${plan.value.role}`);
+      return success(`new server ${name} saved (disabled); enable it to start checking it`, { definition: plan.value });
+    });
+  }
+
+  async alter_server_def(servername: string, serverprops: Record<string, unknown>): Promise<Rd<{ definition?: ServerRecord }>> {
+    const p = this.params('alter_server_def', [servername, serverprops]);
+    const name = p.servername as string;
+    this.book.get(name);
+    return this.mutate(async () => {
+      const plan = planAlterServer(this.book.snapshot().servers, name, p.serverprops as Record<string, unknown>);
+      if (!plan.ok) throw new HandyRepError('INVALID_PARAMETER', `alter_server_def ${name}: ${plan.reason}`);
+      if (plan.value.enabledChange === 'enable') {
+        const allowed = checkEnable({ ...this.book.snapshot().servers, [name]: plan.value.record }, name);
+        if (!allowed.ok) return failure(`alter_server_def ${name}: ${allowed.reason}`);
+      }
+      const changed = Object.keys(p.serverprops as object).join(', ');
+      this.book.putServer(name, plan.value.record, `definition changed (${changed})`);
+      let note = '';
+      if (plan.value.enabledChange === 'enable') note = `; ${(await this.enableNow(name)).details}`;
+      if (plan.value.enabledChange === 'disable') note = `; ${(await this.disableNow(name)).details}`;
+      return success(`server ${name} definition changed${note}`, { definition: this.book.snapshot().servers[name] as ServerRecord });
+    });
+  }
+
+  async enable(servername: string): Promise<Rd> {
+    const p = this.params('enable', [servername]);
+    this.book.get(p.servername as string);
+    return this.mutate(() => this.enableNow(p.servername as string));
+  }
+
+  async disable(servername: string): Promise<Rd> {
+    const p = this.params('disable', [servername]);
+    this.book.get(p.servername as string);
+    return this.mutate(() => this.disableNow(p.servername as string));
+  }
+
+  async remove(servername: string): Promise<Rd> {
+    const p = this.params('remove', [servername]);
+    const name = p.servername as string;
+    this.book.get(name);
+    return this.mutate(async () => {
+      const allowed = checkRemove(this.book.snapshot().servers, name);
+      if (!allowed.ok) return failure(allowed.reason);
+      this.book.removeServer(name);
+      return success(`server ${name} definition removed`);
+    });
+  }
+
+  async validate_server_settings(servername: string, serverdict?: Record<string, unknown> | null): Promise<Rd<{ ssh?: string; psql?: string; problems?: string }>> {
+    const p = this.params('validate_server_settings', [servername, serverdict]);
+    const name = p.servername as string;
+    const props = (p.serverdict as Record<string, unknown> | null) ?? {};
+    const validated = validateServerProps(props);
+    if (!validated.ok) return failure(`settings of ${name} are invalid: ${validated.reason}`, { problems: validated.reason });
+    const base = this.book.has(name) ? this.book.get(name) : undefined;
+    if (!base && validated.value.hostname === undefined) return failure(`server ${name} is not configured and no hostname was given`);
+    const candidate = { ...this.config.server_defaults, ...(base ?? {}), ...validated.value } as ServerRecord;
+    const ref = serverRef(name, candidate);
+    const env = { ctx: this.ctx, plugins: this.plugins };
+    const [control, sql] = await Promise.all([observeControl(env, ref), observeSql(env, ref, false)]);
+    const extra: { ssh?: string; psql?: string } = {};
+    if (!control.ok) extra.ssh = control.reason;
+    if (!sql.sql.ok) extra.psql = sql.sql.reason;
+    if (control.ok && sql.sql.ok) return success(`settings of ${name} are valid; control channel and database login work`);
+    return failure(`settings of ${name} are valid but ${[extra.ssh ? 'the control channel fails' : '', extra.psql ? 'the database login fails' : ''].filter(Boolean).join(' and ')}`, extra);
+  }
+
+  // ---- Helpers for enable/disable (run inside mutate) ---------------------------------------
+
+  private async enableNow(name: string): Promise<Rd> {
+    const allowed = checkEnable(this.book.snapshot().servers, name);
+    if (!allowed.ok) return failure(allowed.reason);
+    const record = this.book.get(name);
+    if (!record.enabled) this.book.putServer(name, { ...record, enabled: true }, 'enabled');
+    const verify = await this.checks().verifyServer(name);
+    return success(`server ${name} enabled; ${verify.details}`);
+  }
+
+  private async disableNow(name: string): Promise<Rd> {
+    const record = this.book.get(name);
+    let shutdownNote = '';
+    if (record.role === 'master' || record.role === 'replica') {
+      const stopped = await this.nodeControl().shutdown(name);
+      shutdownNote = stopped.result === 'SUCCESS' ? '; PostgreSQL shut down' : `; shutdown failed: ${stopped.details}`;
+    }
+    const current = this.book.get(name);
+    if (current.enabled) this.book.putServer(name, { ...current, enabled: false }, 'disabled');
+    return success(`server ${name} disabled${shutdownNote}`);
+  }
+
+  // ---- Lifecycle ------------------------------------------------------------------------
+
+  /** The event log (for the daemon and tests). */
+  get events(): EventLog {
+    return this.log;
+  }
+
+  /** Path of the loaded configuration file. */
+  get configFile(): string {
+    return this.configPath;
+  }
+
+  /** Save pending state, close connections, release the lock. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.actions.idle();
+    await this.persister.flush();
+    await this.shells.closeAll();
+    await this.lock?.release();
+    this.log.info('SHUTDOWN', 'HandyRep stopped');
+    this.log.close();
+  }
+}

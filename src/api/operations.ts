@@ -1,0 +1,112 @@
+/**
+ * The one table of operations. Each entry names a HandyRep API function, its parameters (one zod
+ * schema: types, defaults, validation, docs), its access level and whether the web API exposes
+ * it. The library validates its arguments through it; the daemon's routes, the CLI and the API
+ * docs are generated from it.
+ */
+import { z } from 'zod';
+import { nameSchema, pathSchema } from '../config/validators.js';
+import { HandyRepError } from '../model/errors.js';
+
+export type Access = 'read' | 'admin';
+
+export interface OperationSpec {
+  readonly name: string;
+  readonly summary: string;
+  readonly access: Access;
+  /** Exposed over HTTP (seed 004 marks a few functions as library-only). */
+  readonly web: boolean;
+  /** Parameter names in the library's positional order. */
+  readonly positional: readonly string[];
+  readonly params: z.ZodObject;
+}
+
+const servername = nameSchema.describe('Name of the server.');
+const verify = z.boolean().default(false).describe('Verify before answering instead of using cached status.');
+const serverprops = z
+  .record(z.string(), z.unknown())
+  .describe('Server settings to set: hostname, role, port, pgdata, failover_priority, ...');
+
+function op(spec: Omit<OperationSpec, 'params' | 'positional'> & { params?: z.ZodRawShape }): OperationSpec {
+  const shape = spec.params ?? {};
+  return { ...spec, positional: Object.keys(shape), params: z.object(shape).strict() };
+}
+
+export const OPERATIONS = [
+  op({ name: 'get_status', summary: 'Status of the cluster and of every server.', access: 'read', web: true,
+    params: { check_type: z.enum(['cached', 'poll', 'verify']).default('cached').describe('cached, poll or verify first.') } }),
+  op({ name: 'get_cluster_status', summary: 'Status of the cluster only.', access: 'read', web: true, params: { verify } }),
+  op({ name: 'get_master_name', summary: 'Name of the current enabled master, or null.', access: 'read', web: true }),
+  op({ name: 'get_server_info', summary: 'Full definition and status of one server or of all.', access: 'read', web: true,
+    params: { servername: servername.nullable().default(null).describe('The server; null for all servers.'), verify } }),
+  op({ name: 'get_servers_by_role', summary: 'Enabled servers of one role.', access: 'read', web: true,
+    params: { serverrole: nameSchema.default('replica').describe('Role: master, replica, ...'), verify } }),
+  op({ name: 'read_log', summary: 'The newest log entries, newest first.', access: 'read', web: true,
+    params: { numlines: z.number().int().min(1).max(100000).default(20).describe('How many entries.') } }),
+  op({ name: 'get_setting', summary: 'One configuration setting (never a password).', access: 'read', web: true,
+    params: {
+      setting_name: z
+        .union([nameSchema, z.array(nameSchema).min(1).max(4)])
+        .describe('A key of the handyrep section, or the full path as a list.'),
+    } }),
+  op({ name: 'set_verbose', summary: 'Turn verbose logging on or off.', access: 'admin', web: true,
+    params: { verbose: z.boolean().default(true).describe('Log informational entries.') } }),
+  op({ name: 'poll', summary: 'Poll one server.', access: 'admin', web: true, params: { servername } }),
+  op({ name: 'poll_master', summary: 'Poll the current master.', access: 'admin', web: true }),
+  op({ name: 'poll_all', summary: 'Poll every enabled master and replica in parallel.', access: 'admin', web: true }),
+  op({ name: 'verify_master', summary: 'Fully verify the master.', access: 'admin', web: false }),
+  op({ name: 'verify_replica', summary: 'Fully verify one replica.', access: 'admin', web: false,
+    params: { replicaserver: servername } }),
+  op({ name: 'verify_server', summary: 'Fully verify one server by its role.', access: 'admin', web: true, params: { servername } }),
+  op({ name: 'verify_all', summary: 'Fully verify every enabled server.', access: 'admin', web: true }),
+  op({ name: 'init_handyrep_db', summary: 'Create the handyrep schema and table on the master.', access: 'admin', web: true }),
+  op({ name: 'reload_conf', summary: 'Re-read the configuration file.', access: 'admin', web: true,
+    params: { config_file: pathSchema.nullable().default(null).describe('Another configuration file; default the current one.') } }),
+  op({ name: 'shutdown', summary: 'Stop PostgreSQL on a server and confirm it is down.', access: 'admin', web: true, params: { servername } }),
+  op({ name: 'startup', summary: 'Start PostgreSQL on a server and confirm it is up.', access: 'admin', web: true, params: { servername } }),
+  op({ name: 'restart', summary: 'Restart PostgreSQL on a server and confirm it is up.', access: 'admin', web: true, params: { servername } }),
+  op({ name: 'add_server', summary: 'Add a server definition (added disabled).', access: 'admin', web: true,
+    params: { servername, serverprops } }),
+  op({ name: 'alter_server_def', summary: 'Change settings of a server.', access: 'admin', web: true,
+    params: { servername, serverprops } }),
+  op({ name: 'enable', summary: 'Enable a server and verify it.', access: 'admin', web: true, params: { servername } }),
+  op({ name: 'disable', summary: 'Disable a server (it is shut down and no longer checked).', access: 'admin', web: true,
+    params: { servername } }),
+  op({ name: 'remove', summary: 'Delete the definition of a disabled server.', access: 'admin', web: true, params: { servername } }),
+  op({ name: 'validate_server_settings', summary: 'Check a server definition: settings, control channel, database login.',
+    access: 'admin', web: true,
+    params: { servername, serverdict: serverprops.nullable().default(null).describe('Settings to try instead of the stored ones.') } }),
+] as const satisfies readonly OperationSpec[];
+
+export type OperationName = (typeof OPERATIONS)[number]['name'];
+
+const BY_NAME: ReadonlyMap<string, OperationSpec> = new Map(OPERATIONS.map((o) => [o.name, o]));
+
+export function findOperation(name: string): OperationSpec | undefined {
+  return BY_NAME.get(name);
+}
+
+/** Validate named parameters of an operation; every problem is named in one error. */
+export function parseParams(name: OperationName, values: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const spec = BY_NAME.get(name);
+  if (!spec) throw new HandyRepError('UNKNOWN_FUNCTION', `no API function named "${name}"`);
+  const defined = Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
+  const parsed = spec.params.safeParse(defined);
+  if (parsed.success) return parsed.data as Record<string, unknown>;
+  const problems = parsed.error.issues.map((i) => {
+    const key = i.path.length > 0 ? i.path.join('.') : '(parameters)';
+    return `${key}: ${i.message}`;
+  });
+  const error = new HandyRepError('INVALID_PARAMETER', `${name}: ${problems.join('; ')}`);
+  throw Object.assign(error, { parameter: parsed.error.issues[0]?.path[0] ?? null });
+}
+
+/** Map positional library arguments to named parameters. */
+export function positionalParams(name: OperationName, args: readonly unknown[]): Record<string, unknown> {
+  const spec = BY_NAME.get(name);
+  if (!spec) throw new HandyRepError('UNKNOWN_FUNCTION', `no API function named "${name}"`);
+  if (args.length > spec.positional.length) {
+    throw new HandyRepError('INVALID_PARAMETER', `${name}: takes at most ${spec.positional.length} argument(s), got ${args.length}`);
+  }
+  return parseParams(name, Object.fromEntries(spec.positional.map((p, i) => [p, args[i]])));
+}

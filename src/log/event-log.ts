@@ -1,0 +1,106 @@
+/**
+ * HandyRep's log: JSON lines in the log file (pino) plus an in-memory tail that read_log serves.
+ * Every message passes a scrubber that masks known secrets (configured passwords), so a password
+ * that slipped into an error text from a library still never reaches the file or the API.
+ */
+import { pino, type Logger } from 'pino';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type AlertType = 'WARNING' | 'CRITICAL';
+
+export interface LogEntry {
+  ts: string;
+  level: LogLevel;
+  category: string;
+  message: string;
+  server?: string;
+  alert?: AlertType;
+}
+
+export interface EventLogOptions {
+  /** Absolute path of the log file, or 'stdout', or null for memory only (tests). */
+  file: string | null;
+  tailSize: number;
+  verbose: boolean;
+}
+
+type AlertListener = (entry: LogEntry) => void;
+
+export class EventLog {
+  private readonly tail: LogEntry[] = [];
+  private sink: Logger | null;
+  private secrets: string[] = [];
+  private readonly alertListeners: AlertListener[] = [];
+
+  constructor(private options: EventLogOptions) {
+    this.sink = EventLog.openSink(options.file);
+  }
+
+  private static openSink(file: string | null): Logger | null {
+    if (file === null) return null;
+    const destination = file === 'stdout' ? pino.destination(1) : pino.destination({ dest: file, mkdir: true, sync: true });
+    return pino({ base: null, level: 'debug', timestamp: pino.stdTimeFunctions.isoTime }, destination);
+  }
+
+  /** Replace the set of secret strings masked in every message. */
+  setSecrets(values: readonly string[]): void {
+    this.secrets = values.filter((v) => v.length >= 3).sort((a, b) => b.length - a.length);
+  }
+
+  setVerbose(verbose: boolean): void {
+    this.options = { ...this.options, verbose };
+  }
+
+  get verbose(): boolean {
+    return this.options.verbose;
+  }
+
+  onAlert(listener: AlertListener): void {
+    this.alertListeners.push(listener);
+  }
+
+  debug(category: string, message: string, server?: string): void {
+    if (this.options.verbose) this.write('debug', category, message, server);
+  }
+
+  info(category: string, message: string, server?: string): void {
+    this.write('info', category, message, server);
+  }
+
+  warn(category: string, message: string, server?: string, alert?: AlertType): void {
+    this.write('warn', category, message, server, alert);
+  }
+
+  error(category: string, message: string, server?: string, alert?: AlertType): void {
+    this.write('error', category, message, server, alert);
+  }
+
+  /** The newest `count` entries, newest first. */
+  recent(count: number): LogEntry[] {
+    return this.tail.slice(-count).reverse();
+  }
+
+  /** Flush and close the file. Idempotent. */
+  close(): void {
+    const sink = this.sink;
+    this.sink = null;
+    if (sink) sink.flush();
+  }
+
+  private write(level: LogLevel, category: string, message: string, server?: string, alert?: AlertType): void {
+    const entry: LogEntry = { ts: new Date().toISOString(), level, category, message: this.scrub(message) };
+    if (server !== undefined) entry.server = server;
+    if (alert !== undefined) entry.alert = alert;
+    this.tail.push(entry);
+    if (this.tail.length > this.options.tailSize) this.tail.splice(0, this.tail.length - this.options.tailSize);
+    const { ts: _ts, level: _level, message: msg, ...fields } = entry;
+    this.sink?.[level](fields, msg);
+    if (alert) for (const listener of this.alertListeners) listener(entry);
+  }
+
+  private scrub(message: string): string {
+    let out = message;
+    for (const secret of this.secrets) out = out.split(secret).join('********');
+    return out;
+  }
+}

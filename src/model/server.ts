@@ -1,0 +1,49 @@
+/**
+ * A server as HandyRep keeps it: its definition (settings merged from server_defaults and its own
+ * overrides), its status, and the facts the last checks observed. This is what servers.save, the
+ * handyrep table and get_server_info hold.
+ */
+import type { ServerSettings } from '../config/schema.js';
+import type { ServerStatus } from './status.js';
+
+export type Role = 'master' | 'replica' | 'proxy' | 'pgbouncer' | 'archive' | (string & {});
+
+/** Roles whose PostgreSQL HandyRep polls and verifies. */
+export function isDatabaseRole(role: Role): role is 'master' | 'replica' {
+  return role === 'master' || role === 'replica';
+}
+
+export interface ServerDefinition extends ServerSettings {
+  hostname: string;
+  role: Role;
+  enabled: boolean;
+}
+
+/** Facts from the last checks; null when not observed (yet). */
+export interface ObservedFacts {
+  /** WAL not yet replayed by a replica, in bytes (master's current LSN − replica's replay LSN). */
+  lag_bytes: number | null;
+  /** lag_bytes in MB (1 MB = 1048576 bytes), the unit of lag_limit. */
+  lag_mb: number | null;
+  /** Seconds since the replica replayed its last transaction while WAL is waiting; 0 when caught up. */
+  lag_seconds: number | null;
+  /** Current timeline of the server. */
+  timeline: number | null;
+  /** Last known WAL position (master: current insert LSN; replica: last replayed LSN). */
+  wal_position: string | null;
+  /** PostgreSQL server_version_num, e.g. 150018. */
+  pg_version_num: number | null;
+}
+
+export interface ServerRecord extends ServerDefinition, ServerStatus, ObservedFacts {}
+
+export const NO_FACTS: Readonly<ObservedFacts> = Object.freeze({
+  lag_bytes: null,
+  lag_mb: null,
+  lag_seconds: null,
+  timeline: null,
+  wal_position: null,
+  pg_version_num: null,
+});
+
+export type ServerMap = Record<string, ServerRecord>;

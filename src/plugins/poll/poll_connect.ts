@@ -1,0 +1,31 @@
+/**
+ * poll_connect: open a database session and ask `pg_is_in_recovery()`. One round trip beyond the
+ * connection; tells refused (not running) from no answer (unreachable) from starting up.
+ */
+import { SqlConnectError } from '../../nodes/sql-client.js';
+import { describeError } from '../../model/errors.js';
+import type { PollPlugin } from '../types.js';
+
+export const pollConnect: PollPlugin = {
+  name: 'poll_connect',
+  kind: 'poll',
+  description: 'Connects with the handyrep user and checks pg_is_in_recovery().',
+  async poll(ctx, server) {
+    const started = Date.now();
+    let session;
+    try {
+      session = await ctx.sql.connect(ctx.sqlTarget(server));
+    } catch (err) {
+      const kind = err instanceof SqlConnectError ? err.kind : 'other';
+      return { ok: false, kind, reason: describeError(err), latencyMs: Date.now() - started };
+    }
+    try {
+      const rows = await session.query<{ in_recovery: boolean }>('SELECT pg_is_in_recovery() AS in_recovery');
+      return { ok: true, inRecovery: rows[0]?.in_recovery ?? null, latencyMs: Date.now() - started };
+    } catch (err) {
+      return { ok: false, kind: 'other', reason: describeError(err), latencyMs: Date.now() - started };
+    } finally {
+      await session.end();
+    }
+  },
+};

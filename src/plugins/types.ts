@@ -1,0 +1,81 @@
+/**
+ * Plugin capability contracts. One interface per way of touching a node; the registry checks a
+ * plugin against its contract when it is loaded. Plugins observe and act; they never decide
+ * statuses or failovers (the engine does).
+ */
+import type { HandyRepConfig } from '../config/schema.js';
+import type { ServerRecord } from '../model/server.js';
+import type { NodeShell, SqlClient, SqlTarget } from '../nodes/ports.js';
+import type { PollOutcome, ReplicationObservation } from '../engine/observations.js';
+
+/** A server as plugins see it: its record plus its name. */
+export type ServerRef = Readonly<ServerRecord> & { readonly name: string };
+
+export interface PluginLog {
+  debug(message: string, server?: string): void;
+  info(message: string, server?: string): void;
+  warn(message: string, server?: string): void;
+  error(message: string, server?: string): void;
+}
+
+/** What a plugin may use. Handed in on every call; plugins keep no references to it. */
+export interface PluginContext {
+  readonly config: Readonly<HandyRepConfig>;
+  readonly log: PluginLog;
+  readonly sql: SqlClient;
+  /** The control channel of a server (ssh or local, per its control_method). */
+  shellFor(server: ServerRef): NodeShell;
+  /** A shell on the controller itself, running as the controller's user. */
+  readonly controllerShell: NodeShell;
+  /** Connection parameters of a server for HandyRep's own user and database. */
+  sqlTarget(server: ServerRef): SqlTarget;
+  /** This plugin's settings from the `plugins` section (empty when none). */
+  settings(pluginName: string): Readonly<Record<string, unknown>>;
+  readonly timeouts: { readonly connectMs: number; readonly statementMs: number; readonly commandMs: number };
+}
+
+export type PluginKind = 'poll' | 'replication_status' | 'restart';
+
+interface PluginBase {
+  readonly name: string;
+  readonly kind: PluginKind;
+  readonly description: string;
+}
+
+/** `poll_method`: a lightweight up/down check of one server. Never throws for an unreachable server. */
+export interface PollPlugin extends PluginBase {
+  readonly kind: 'poll';
+  poll(ctx: PluginContext, server: ServerRef): Promise<PollOutcome>;
+}
+
+/** `replication_status_method`: streaming state and lag of a replica. Throws when it cannot tell. */
+export interface ReplicationStatusPlugin extends PluginBase {
+  readonly kind: 'replication_status';
+  replicationStatus(ctx: PluginContext, replica: ServerRef, master: ServerRef | null): Promise<ReplicationObservation>;
+}
+
+export const CONTROL_ACTIONS = ['start', 'stop', 'faststop', 'restart', 'reload', 'status'] as const;
+export type ControlAction = (typeof CONTROL_ACTIONS)[number];
+
+/** Outcome of a restart-plugin action. For `status`, `running` says whether PostgreSQL runs. */
+export interface ControlOutcome {
+  ok: boolean;
+  running?: boolean;
+  details: string;
+}
+
+/** `restart_method`: start, stop, restart, reload and status of PostgreSQL on a node. */
+export interface RestartPlugin extends PluginBase {
+  readonly kind: 'restart';
+  control(ctx: PluginContext, server: ServerRef, action: ControlAction): Promise<ControlOutcome>;
+}
+
+export type Plugin = PollPlugin | ReplicationStatusPlugin | RestartPlugin;
+export type PluginOfKind<K extends PluginKind> = Extract<Plugin, { kind: K }>;
+
+/** The method each kind must implement, checked at load time. */
+export const REQUIRED_METHOD: Readonly<Record<PluginKind, string>> = {
+  poll: 'poll',
+  replication_status: 'replicationStatus',
+  restart: 'control',
+};

@@ -1,0 +1,178 @@
+/**
+ * Poll and verify (seed 004 "Availability API"): observe through plugins, let the engine decide,
+ * record the verdict in the server book. Polls of several servers run in parallel, so one
+ * unreachable server costs one connect timeout, not one per server.
+ */
+import { statusAfterMasterVerify, statusAfterPoll, statusAfterReplicaVerify, type VerifyVerdict } from '../engine/server-status.js';
+import { failure, success, type Rd } from '../model/rd.js';
+import { isDatabaseRole, type ServerRecord } from '../model/server.js';
+import type { ServerStatusName } from '../model/status.js';
+import type { PluginRegistry } from '../plugins/registry.js';
+import type { PluginContext, ServerRef } from '../plugins/types.js';
+import type { ServerBook } from './server-book.js';
+import { observePoll, observeVerify, type ObserveEnv } from './observe.js';
+
+export interface ChecksEnv {
+  book: ServerBook;
+  plugins: PluginRegistry;
+  ctx: () => PluginContext;
+}
+
+export type PollRd = Rd<{ status: ServerStatusName }>;
+export type PollAllRd = Rd<{ failover_ok: boolean; servers: Record<string, PollRd> }>;
+export type VerifyRd = Rd<{ status: ServerStatusName; ssh?: string; psql?: string }>;
+export type VerifyAllRd = Rd<{ failover_ok: boolean; servers: Record<string, VerifyRd> }>;
+
+export function serverRef(name: string, record: Readonly<ServerRecord>): ServerRef {
+  return { ...record, name };
+}
+
+export class Checks {
+  constructor(private readonly env: ChecksEnv) {}
+
+  private observeEnv(): ObserveEnv {
+    return { ctx: this.env.ctx(), plugins: this.env.plugins };
+  }
+
+  private ref(name: string): ServerRef {
+    return serverRef(name, this.env.book.get(name));
+  }
+
+  /** Poll one database server and record the verdict. */
+  async pollServer(name: string): Promise<PollRd> {
+    const server = this.ref(name);
+    const outcome = await observePoll(this.observeEnv(), server);
+    const current = this.env.book.get(name);
+    this.env.book.applyStatus(name, statusAfterPoll(current.role, current.status, outcome));
+    const after = this.env.book.get(name);
+    const details = outcome.ok ? `${name} responds to polling (${outcome.latencyMs} ms)` : `${name}: ${outcome.reason}`;
+    return outcome.ok ? success(details, { status: after.status }) : failure(details, { status: after.status });
+  }
+
+  /** Poll the current master. */
+  async pollMaster(): Promise<PollRd> {
+    const master = this.env.book.masterName();
+    if (master === null) {
+      this.env.book.recomputeCluster();
+      const masters = this.env.book.enabledMasters();
+      const why = masters.length > 1 ? `more than one enabled master: ${masters.join(', ')}` : 'no enabled master is configured';
+      return failure(`poll failed: ${why}`, { status: 'unknown' });
+    }
+    return this.pollServer(master);
+  }
+
+  /** Poll every enabled master and replica in parallel. */
+  async pollAll(): Promise<PollAllRd> {
+    const names = this.enabledDatabaseServers();
+    const results = await Promise.all(names.map(async (n) => [n, await this.pollServer(n)] as const));
+    const servers = Object.fromEntries(results);
+    return this.summarise(servers);
+  }
+
+  /** Verify the master: control channel, connection, recovery state, a committed write. */
+  async verifyMaster(): Promise<VerifyRd> {
+    const master = this.env.book.masterName();
+    if (master === null) {
+      this.env.book.recomputeCluster();
+      return failure('no single enabled master is configured', { status: 'unknown' });
+    }
+    return this.verifyNamed(master);
+  }
+
+  /** Verify a replica: control channel, connection, recovery, streaming, lag. */
+  async verifyReplica(name: string): Promise<VerifyRd> {
+    const record = this.env.book.get(name);
+    if (record.role !== 'replica') return failure(`${name} is not a replica (role ${record.role})`, { status: record.status });
+    return this.verifyNamed(name);
+  }
+
+  /** Verify any server by its role; disabled servers are not checked. */
+  async verifyServer(name: string): Promise<VerifyRd> {
+    const record = this.env.book.get(name);
+    if (!record.enabled) return success(`${name} is disabled; not verified`, { status: record.status });
+    if (record.role === 'master' || record.role === 'replica') return this.verifyNamed(name);
+    if (record.role === 'proxy' || record.role === 'pgbouncer') {
+      return success(`${name}: no connection proxy plugin is configured to check it`, { status: record.status });
+    }
+    return failure(`${name}: no verification is defined for role ${record.role}`, { status: record.status });
+  }
+
+  /** Verify the master first (replicas are judged against its fresh status), then replicas in parallel. */
+  async verifyAll(): Promise<VerifyAllRd> {
+    const names = this.enabledDatabaseServers();
+    const masters = names.filter((n) => this.env.book.get(n).role === 'master');
+    const replicas = names.filter((n) => this.env.book.get(n).role === 'replica');
+    const servers: Record<string, VerifyRd> = {};
+    for (const m of masters) servers[m] = await this.verifyNamed(m);
+    const replicaResults = await Promise.all(replicas.map(async (n) => [n, await this.verifyNamed(n)] as const));
+    for (const [n, rd] of replicaResults) servers[n] = rd;
+    return this.summarise(servers);
+  }
+
+  private async verifyNamed(name: string): Promise<VerifyRd> {
+    const server = this.ref(name);
+    const masterName = this.env.book.masterName();
+    const master = masterName !== null && masterName !== name ? this.ref(masterName) : null;
+    const observation = await observeVerify(this.observeEnv(), server, master);
+    const current = this.env.book.get(name);
+    let verdict: VerifyVerdict;
+    if (server.role === 'master') {
+      verdict = statusAfterMasterVerify(observation);
+    } else {
+      const masterStatus = masterName === null ? null : this.env.book.get(masterName).status;
+      verdict = statusAfterReplicaVerify(
+        observation,
+        { lagLimitMb: current.lag_limit, lagLimitSeconds: current.lag_limit_seconds },
+        masterStatus,
+        current.status,
+      );
+    }
+    if (observation.sql.ok) {
+      this.env.book.applyFacts(name, {
+        timeline: observation.sql.timeline,
+        wal_position: observation.sql.walPosition,
+        pg_version_num: observation.sql.versionNum,
+      });
+    }
+    if (observation.replication?.ok) {
+      const rep = observation.replication.value;
+      this.env.book.applyFacts(name, {
+        lag_bytes: rep.lagBytes,
+        lag_mb: rep.lagBytes === null ? null : Math.round((rep.lagBytes / 1048576) * 1000) / 1000,
+        lag_seconds: rep.lagSeconds,
+        ...(rep.timeline !== null ? { timeline: rep.timeline } : {}),
+      });
+    }
+    this.env.book.applyStatus(name, verdict);
+    const extra = { status: verdict.status, ...verdict.issues };
+    return verdict.ok ? success(`${name}: ${verdict.message}`, extra) : failure(`${name}: ${verdict.message}`, extra);
+  }
+
+  private enabledDatabaseServers(): string[] {
+    return this.env.book.names().filter((n) => {
+      const s = this.env.book.get(n);
+      return s.enabled && isDatabaseRole(s.role);
+    });
+  }
+
+  /** The RD of poll_all / verify_all: SUCCESS iff the single master is fine; failover_ok iff a replica is too. */
+  private summarise<T extends PollRd | VerifyRd>(servers: Record<string, T>): Rd<{ failover_ok: boolean; servers: Record<string, T> }> {
+    const masters = this.env.book.enabledMasters();
+    if (masters.length !== 1) {
+      this.env.book.recomputeCluster();
+      const why = masters.length === 0 ? 'no enabled master is configured' : `more than one enabled master: ${masters.join(', ')}`;
+      return failure(why, { failover_ok: false, servers });
+    }
+    const master = masters[0] as string;
+    const workingReplicas = Object.entries(servers).filter(
+      ([n, rd]) => n !== master && this.env.book.get(n).role === 'replica' && rd.result === 'SUCCESS',
+    );
+    const failoverOk = workingReplicas.length > 0;
+    const masterRd = servers[master];
+    const masterOk = masterRd?.result === 'SUCCESS';
+    const replicaNote = failoverOk ? `${workingReplicas.length} working replica(s)` : 'no working replica';
+    return masterOk
+      ? success(`master ${master} is working; ${replicaNote}`, { failover_ok: failoverOk, servers })
+      : failure(`master ${master} failed its check: ${masterRd?.details ?? 'not checked'}; ${replicaNote}`, { failover_ok: failoverOk, servers });
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Observation: the effects half of poll and verify. Each function asks a node something through a
+ * plugin or the SQL client and returns plain data (engine/observations.ts); none decides a status.
+ */
+import type { Check, PollOutcome, SqlFacts, VerifyObservation } from '../engine/observations.js';
+import { describeError } from '../model/errors.js';
+import { SqlConnectError } from '../nodes/sql-client.js';
+import type { PluginRegistry } from '../plugins/registry.js';
+import type { PluginContext, ServerRef } from '../plugins/types.js';
+
+export interface ObserveEnv {
+  ctx: PluginContext;
+  plugins: PluginRegistry;
+}
+
+/** A poll through the configured poll plugin; a plugin that throws counts as "other" failure. */
+export async function observePoll(env: ObserveEnv, server: ServerRef): Promise<PollOutcome> {
+  const plugin = env.plugins.get('poll', env.ctx.config.failover.poll_method);
+  const started = Date.now();
+  try {
+    return await plugin.poll(env.ctx, server);
+  } catch (err) {
+    return { ok: false, kind: 'other', reason: `poll plugin ${plugin.name} failed: ${describeError(err)}`, latencyMs: Date.now() - started };
+  }
+}
+
+/** Run the configured test command over the server's control channel. */
+export async function observeControl(env: ObserveEnv, server: ServerRef): Promise<Check> {
+  const argv = env.ctx.config.handyrep.test_ssh_command;
+  try {
+    const shell = env.ctx.shellFor(server);
+    const result = await shell.run(argv, { timeoutMs: env.ctx.timeouts.connectMs + env.ctx.timeouts.commandMs });
+    if (result.timedOut) return { ok: false, reason: `${shell.description}: test command timed out` };
+    if (result.exitCode !== 0) {
+      return { ok: false, reason: `${shell.description}: test command exited ${String(result.exitCode)} ${result.stderr.trim()}`.trim() };
+    }
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, reason: describeError(err) };
+  }
+}
+
+const FACTS_QUERY = `
+SELECT pg_is_in_recovery() AS in_recovery,
+       current_setting('server_version_num')::int AS version_num,
+       CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text ELSE pg_current_wal_lsn()::text END AS wal_position,
+       (SELECT timeline_id FROM pg_control_checkpoint()) AS timeline`;
+
+type SqlObservation = VerifyObservation['sql'];
+
+/** Open a session, read the server's facts, and (for a master) try a write that must commit. */
+export async function observeSql(env: ObserveEnv, server: ServerRef, testWrite: boolean): Promise<{ sql: SqlObservation; write?: Check }> {
+  let session;
+  try {
+    session = await env.ctx.sql.connect(env.ctx.sqlTarget(server));
+  } catch (err) {
+    const kind = err instanceof SqlConnectError ? err.kind : 'other';
+    return { sql: { ok: false, kind, reason: describeError(err) } };
+  }
+  try {
+    const row = (await session.query<{ in_recovery: boolean; version_num: number; wal_position: string | null; timeline: number | null }>(FACTS_QUERY))[0];
+    if (!row) return { sql: { ok: false, kind: 'other', reason: 'facts query returned no row' } };
+    const facts: SqlFacts = {
+      inRecovery: row.in_recovery,
+      versionNum: row.version_num,
+      walPosition: row.wal_position,
+      timeline: row.timeline === null ? null : Number(row.timeline),
+    };
+    if (!testWrite || facts.inRecovery) return { sql: { ok: true, ...facts } };
+    // txid_current() assigns a transaction id, so the statement's commit writes and flushes WAL
+    // (and waits for synchronous standbys): a master that cannot write fails here.
+    try {
+      await session.query('SELECT txid_current()');
+      return { sql: { ok: true, ...facts }, write: { ok: true } };
+    } catch (err) {
+      return { sql: { ok: true, ...facts }, write: { ok: false, reason: describeError(err) } };
+    }
+  } catch (err) {
+    return { sql: { ok: false, kind: 'other', reason: describeError(err) } };
+  } finally {
+    await session.end();
+  }
+}
+
+/** Ask the restart plugin whether PostgreSQL runs (null when it cannot tell). */
+export async function observeRunning(env: ObserveEnv, server: ServerRef): Promise<boolean | null> {
+  try {
+    const plugin = env.plugins.get('restart', server.restart_method);
+    const outcome = await plugin.control(env.ctx, server, 'status');
+    return outcome.ok ? (outcome.running ?? null) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Everything a verification needs, channels observed in parallel. */
+export async function observeVerify(
+  env: ObserveEnv,
+  server: ServerRef,
+  master: ServerRef | null,
+): Promise<VerifyObservation> {
+  const isMaster = server.role === 'master';
+  const [control, sqlPart] = await Promise.all([observeControl(env, server), observeSql(env, server, isMaster)]);
+  const observation: VerifyObservation = { control, sql: sqlPart.sql };
+  if (sqlPart.write) observation.write = sqlPart.write;
+  if (!sqlPart.sql.ok && control.ok) observation.running = await observeRunning(env, server);
+  if (!isMaster && sqlPart.sql.ok && sqlPart.sql.inRecovery) {
+    const plugin = env.plugins.get('replication_status', env.ctx.config.failover.replication_status_method);
+    try {
+      observation.replication = { ok: true, value: await plugin.replicationStatus(env.ctx, server, master) };
+    } catch (err) {
+      observation.replication = { ok: false, reason: describeError(err) };
+    }
+  }
+  return observation;
+}

@@ -1,0 +1,70 @@
+/**
+ * Builds the context plugins are called with from the current configuration: timeouts, the SQL
+ * client, per-server control channels, and plugin settings. Rebuilt on reload_conf.
+ */
+import type { HandyRepConfig } from '../config/schema.js';
+import { resolvePath } from '../config/merge.js';
+import type { EventLog } from '../log/event-log.js';
+import type { NodeShell, SqlClient, SqlTarget } from '../nodes/ports.js';
+import type { NodeShellPool } from '../nodes/node-shells.js';
+import type { PluginContext, PluginLog, ServerRef } from '../plugins/types.js';
+
+export interface PluginContextDeps {
+  config: HandyRepConfig;
+  configDir: string;
+  log: EventLog;
+  sql: SqlClient;
+  shells: NodeShellPool;
+  controllerShell: NodeShell;
+}
+
+export function buildPluginContext(deps: PluginContextDeps): PluginContext {
+  const { config, configDir, log } = deps;
+  const h = config.handyrep;
+  const timeouts = Object.freeze({
+    connectMs: Math.round(h.connect_timeout_seconds * 1000),
+    statementMs: Math.round(h.statement_timeout_seconds * 1000),
+    commandMs: Math.round(h.command_timeout_seconds * 1000),
+  });
+  const pluginLog: PluginLog = {
+    debug: (m, s) => log.debug('PLUGIN', m, s),
+    info: (m, s) => log.info('PLUGIN', m, s),
+    warn: (m, s) => log.warn('PLUGIN', m, s),
+    error: (m, s) => log.error('PLUGIN', m, s),
+  };
+  const shellSettings = {
+    connectTimeoutMs: timeouts.connectMs,
+    hostKeyChecking: h.ssh_host_key_checking,
+    knownHostsPath: resolvePath(configDir, h.ssh_known_hosts),
+    configDir,
+  };
+  return {
+    config,
+    log: pluginLog,
+    sql: deps.sql,
+    controllerShell: deps.controllerShell,
+    timeouts,
+    shellFor: (server: ServerRef) => deps.shells.shellFor(server, shellSettings),
+    sqlTarget: (server: ServerRef): SqlTarget => sqlTargetFor(config, server, timeouts),
+    settings: (name: string) => config.plugins[name] ?? {},
+  };
+}
+
+/** HandyRep's own connection to a server. */
+export function sqlTargetFor(
+  config: HandyRepConfig,
+  server: { hostname: string; port: number },
+  timeouts: { connectMs: number; statementMs: number },
+): SqlTarget {
+  const target: SqlTarget = {
+    host: server.hostname,
+    port: server.port,
+    database: config.handyrep.handyrep_db,
+    user: config.handyrep.handyrep_user,
+    connectTimeoutMs: timeouts.connectMs,
+    statementTimeoutMs: timeouts.statementMs,
+    applicationName: 'handyrep',
+  };
+  if (config.passwords.handyrep_db_pass) target.password = config.passwords.handyrep_db_pass;
+  return target;
+}
