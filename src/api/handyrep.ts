@@ -159,9 +159,17 @@ export class HandyRep {
     });
   }
 
-  private params(name: OperationName, args: readonly unknown[]): Record<string, unknown> {
+  /** Validate a method's own `arguments` (so surplus arguments are refused too). */
+  private params(name: OperationName, args: IArguments): Record<string, unknown> {
     if (this.closed) throw new HandyRepError('REFUSED', 'this HandyRep instance is closed');
-    return positionalParams(name, args);
+    return positionalParams(name, Array.from(args));
+  }
+
+  /** Await a check, then its state changes being saved, so callers observe persisted state. */
+  private async saved<T>(check: Promise<T>): Promise<T> {
+    const result = await check;
+    await this.persister.flush();
+    return result;
   }
 
   /** Run a mutating action alone, then wait until its state changes are saved. */
@@ -178,9 +186,9 @@ export class HandyRep {
   // ---- Information API ------------------------------------------------------------------
 
   async get_status(check_type?: 'cached' | 'poll' | 'verify'): Promise<StatusReport> {
-    const p = this.params('get_status', [check_type]);
-    if (p.check_type === 'poll') await this.checks().pollAll();
-    if (p.check_type === 'verify') await this.checks().verifyAll();
+    const p = this.params('get_status', arguments);
+    if (p.check_type === 'poll') await this.saved(this.checks().pollAll());
+    if (p.check_type === 'verify') await this.saved(this.checks().verifyAll());
     const snap = this.book.snapshot();
     const servers: Record<string, ServerStatusSummary> = {};
     for (const [name, s] of Object.entries(snap.servers)) {
@@ -198,23 +206,23 @@ export class HandyRep {
   }
 
   async get_cluster_status(verify?: boolean): Promise<ClusterStatus> {
-    const p = this.params('get_cluster_status', [verify]);
-    if (p.verify) await this.checks().verifyAll();
+    const p = this.params('get_cluster_status', arguments);
+    if (p.verify) await this.saved(this.checks().verifyAll());
     return this.book.clusterStatus;
   }
 
   async get_master_name(): Promise<string | null> {
-    this.params('get_master_name', []);
+    this.params('get_master_name', arguments);
     return this.book.masterName();
   }
 
   async get_server_info(servername?: string | null, verify?: boolean): Promise<ServerMap> {
-    const p = this.params('get_server_info', [servername, verify]);
+    const p = this.params('get_server_info', arguments);
     const name = p.servername as string | null;
     if (name !== null) this.book.get(name);
     if (p.verify) {
-      if (name !== null) await this.checks().verifyServer(name);
-      else await this.checks().verifyAll();
+      if (name !== null) await this.saved(this.checks().verifyServer(name));
+      else await this.saved(this.checks().verifyAll());
     }
     const snap = this.book.snapshot().servers;
     if (name === null) return snap;
@@ -222,21 +230,21 @@ export class HandyRep {
   }
 
   async get_servers_by_role(serverrole?: string, verify?: boolean): Promise<ServerMap> {
-    const p = this.params('get_servers_by_role', [serverrole, verify]);
+    const p = this.params('get_servers_by_role', arguments);
     const role = p.serverrole as string;
     const names = this.book.names().filter((n) => this.book.get(n).enabled && this.book.get(n).role === role);
-    if (p.verify) await Promise.all(names.map((n) => this.checks().verifyServer(n)));
+    if (p.verify) await this.saved(Promise.all(names.map((n) => this.checks().verifyServer(n))));
     const snap = this.book.snapshot().servers;
     return Object.fromEntries(names.map((n) => [n, snap[n] as ServerRecord]));
   }
 
   async read_log(numlines?: number): Promise<LogEntry[]> {
-    const p = this.params('read_log', [numlines]);
+    const p = this.params('read_log', arguments);
     return this.log.recent(p.numlines as number);
   }
 
   async get_setting(setting_name: string | string[]): Promise<unknown> {
-    const p = this.params('get_setting', [setting_name]);
+    const p = this.params('get_setting', arguments);
     const result = getSetting(this.config, p.setting_name as string | string[]);
     if (result.kind === 'refused') throw new HandyRepError('REFUSED', result.reason);
     if (result.kind === 'not_found') throw new HandyRepError('INVALID_PARAMETER', result.reason);
@@ -244,7 +252,7 @@ export class HandyRep {
   }
 
   async set_verbose(verbose?: boolean): Promise<Rd<{ verbose: boolean }>> {
-    const p = this.params('set_verbose', [verbose]);
+    const p = this.params('set_verbose', arguments);
     this.log.setVerbose(p.verbose as boolean);
     this.log.info('HANDYREP', `verbose logging ${p.verbose ? 'on' : 'off'}`);
     return success(`verbose logging ${p.verbose ? 'on' : 'off'}`, { verbose: p.verbose as boolean });
@@ -253,10 +261,10 @@ export class HandyRep {
   // ---- Availability API -----------------------------------------------------------------
 
   async poll(servername: string): Promise<PollRd> {
-    const p = this.params('poll', [servername]);
+    const p = this.params('poll', arguments);
     const name = p.servername as string;
     const record = this.book.get(name);
-    if (record.role === 'master' || record.role === 'replica') return this.checks().pollServer(name);
+    if (record.role === 'master' || record.role === 'replica') return this.saved(this.checks().pollServer(name));
     if (record.role === 'proxy' || record.role === 'pgbouncer') {
       return success(`${name}: no connection proxy plugin is configured to poll it`, { status: record.status });
     }
@@ -264,39 +272,39 @@ export class HandyRep {
   }
 
   async poll_master(): Promise<PollRd> {
-    this.params('poll_master', []);
-    return this.checks().pollMaster();
+    this.params('poll_master', arguments);
+    return this.saved(this.checks().pollMaster());
   }
 
   async poll_all(): Promise<PollAllRd> {
-    this.params('poll_all', []);
-    return this.checks().pollAll();
+    this.params('poll_all', arguments);
+    return this.saved(this.checks().pollAll());
   }
 
   async verify_master(): Promise<VerifyRd> {
-    this.params('verify_master', []);
-    return this.checks().verifyMaster();
+    this.params('verify_master', arguments);
+    return this.saved(this.checks().verifyMaster());
   }
 
   async verify_replica(replicaserver: string): Promise<VerifyRd> {
-    const p = this.params('verify_replica', [replicaserver]);
-    return this.checks().verifyReplica(p.replicaserver as string);
+    const p = this.params('verify_replica', arguments);
+    return this.saved(this.checks().verifyReplica(p.replicaserver as string));
   }
 
   async verify_server(servername: string): Promise<VerifyRd> {
-    const p = this.params('verify_server', [servername]);
-    return this.checks().verifyServer(p.servername as string);
+    const p = this.params('verify_server', arguments);
+    return this.saved(this.checks().verifyServer(p.servername as string));
   }
 
   async verify_all(): Promise<VerifyAllRd> {
-    this.params('verify_all', []);
-    return this.checks().verifyAll();
+    this.params('verify_all', arguments);
+    return this.saved(this.checks().verifyAll());
   }
 
   // ---- Action API -----------------------------------------------------------------------
 
   async init_handyrep_db(): Promise<Rd> {
-    this.params('init_handyrep_db', []);
+    this.params('init_handyrep_db', arguments);
     return this.mutate(async () => {
       const master = this.book.masterName();
       if (master === null) return failure('cannot create the handyrep table: no single enabled master');
@@ -313,7 +321,7 @@ export class HandyRep {
   }
 
   async reload_conf(config_file?: string | null): Promise<Rd<{ problems?: string[] }>> {
-    const p = this.params('reload_conf', [config_file]);
+    const p = this.params('reload_conf', arguments);
     return this.mutate(async () => {
       const path = p.config_file === null ? this.configPath : resolve(this.configDir, p.config_file as string);
       let loaded: ReturnType<typeof loadConfigFile>;
@@ -346,25 +354,25 @@ export class HandyRep {
   }
 
   async shutdown(servername: string): Promise<Rd> {
-    const p = this.params('shutdown', [servername]);
+    const p = this.params('shutdown', arguments);
     this.book.get(p.servername as string);
     return this.mutate(() => this.nodeControl().shutdown(p.servername as string));
   }
 
   async startup(servername: string): Promise<Rd> {
-    const p = this.params('startup', [servername]);
+    const p = this.params('startup', arguments);
     this.book.get(p.servername as string);
     return this.mutate(() => this.nodeControl().startup(p.servername as string));
   }
 
   async restart(servername: string): Promise<Rd> {
-    const p = this.params('restart', [servername]);
+    const p = this.params('restart', arguments);
     this.book.get(p.servername as string);
     return this.mutate(() => this.nodeControl().restart(p.servername as string));
   }
 
   async add_server(servername: string, serverprops: Record<string, unknown>): Promise<Rd<{ definition?: ServerRecord }>> {
-    const p = this.params('add_server', [servername, serverprops]);
+    const p = this.params('add_server', arguments);
     return this.mutate(async () => {
       const name = p.servername as string;
       const plan = planAddServer(this.book.snapshot().servers, name, p.serverprops as Record<string, unknown>, this.config.server_defaults, new Date().toISOString());
@@ -375,7 +383,7 @@ export class HandyRep {
   }
 
   async alter_server_def(servername: string, serverprops: Record<string, unknown>): Promise<Rd<{ definition?: ServerRecord }>> {
-    const p = this.params('alter_server_def', [servername, serverprops]);
+    const p = this.params('alter_server_def', arguments);
     const name = p.servername as string;
     this.book.get(name);
     return this.mutate(async () => {
@@ -395,19 +403,19 @@ export class HandyRep {
   }
 
   async enable(servername: string): Promise<Rd> {
-    const p = this.params('enable', [servername]);
+    const p = this.params('enable', arguments);
     this.book.get(p.servername as string);
     return this.mutate(() => this.enableNow(p.servername as string));
   }
 
   async disable(servername: string): Promise<Rd> {
-    const p = this.params('disable', [servername]);
+    const p = this.params('disable', arguments);
     this.book.get(p.servername as string);
     return this.mutate(() => this.disableNow(p.servername as string));
   }
 
   async remove(servername: string): Promise<Rd> {
-    const p = this.params('remove', [servername]);
+    const p = this.params('remove', arguments);
     const name = p.servername as string;
     this.book.get(name);
     return this.mutate(async () => {
@@ -419,7 +427,7 @@ export class HandyRep {
   }
 
   async validate_server_settings(servername: string, serverdict?: Record<string, unknown> | null): Promise<Rd<{ ssh?: string; psql?: string; problems?: string }>> {
-    const p = this.params('validate_server_settings', [servername, serverdict]);
+    const p = this.params('validate_server_settings', arguments);
     const name = p.servername as string;
     const props = (p.serverdict as Record<string, unknown> | null) ?? {};
     const validated = validateServerProps(props);

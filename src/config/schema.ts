@@ -109,9 +109,7 @@ const handyrepSectionSchema = z
       .describe('Plugin deciding whether this HandyRep is the one that acts (HandyRep\'s own HA).'),
     master_check_parameters: z.array(z.string()).default([]).describe('Parameters passed to master_check_method.'),
     log_verbose: z.boolean().default(false).describe('Log informational entries too, not only warnings and errors.'),
-    log_file: z
-      .string()
-      .min(1)
+    log_file: pathSchema
       .default('handyrep.log')
       .describe('Log file (JSON lines), relative to the configuration file; `stdout` logs to standard output.'),
     log_tail_lines: z
@@ -210,35 +208,53 @@ const archiveSchema = z
   })
   .strict();
 
+/** The whole of handyrep.yaml: unknown keys are errors, missing keys get their defaults. */
 export const configSchema = z
   .object({
-    handyrep: handyrepSectionSchema.default(() => handyrepSectionSchema.parse({})),
+    handyrep: handyrepSectionSchema
+      .default(() => handyrepSectionSchema.parse({}))
+      .describe('General settings: names, files, plugins for authentication and alerts, timeouts, SSH host keys.'),
     passwords: passwordsSchema.default(() => passwordsSchema.parse({})),
-    failover: failoverSchema.default(() => failoverSchema.parse({})),
-    extra_failover_commands: z.record(nameSchema, extraFailoverCommandSchema).default({}),
-    archive: archiveSchema.default(() => archiveSchema.parse({})),
-    server_defaults: serverDefaultsSchema.default(() => serverDefaultsSchema.parse({})),
-    servers: z.record(nameSchema, serverEntrySchema).default({}),
+    failover: failoverSchema
+      .default(() => failoverSchema.parse({}))
+      .describe('Polling, failure detection and failover.'),
+    extra_failover_commands: z
+      .record(nameSchema, extraFailoverCommandSchema)
+      .default({})
+      .describe('Plugins run after a successful failover, one entry per command.'),
+    archive: archiveSchema.default(() => archiveSchema.parse({})).describe('WAL archiving managed by HandyRep.'),
+    server_defaults: serverDefaultsSchema
+      .default(() => serverDefaultsSchema.parse({}))
+      .describe('Settings of every server; any of them may be overridden in the server\'s own entry under servers.'),
+    servers: z
+      .record(nameSchema, serverEntrySchema)
+      .default({})
+      .describe('The servers of the cluster, one entry per server name; at most one enabled master.'),
     plugins: z
       .record(nameSchema, z.record(z.string(), z.unknown()))
       .default({})
       .describe('Per-plugin settings, one mapping per plugin name.'),
   })
   .strict()
-  .superRefine((config, ctx) => {
-    const enabledMasters = Object.entries(config.servers).filter(([, s]) => s.role === 'master' && s.enabled);
-    if (enabledMasters.length > 1) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['servers'],
-        message: `more than one enabled master: ${enabledMasters.map(([n]) => n).join(', ')}`,
-      });
-    }
-  });
+  .superRefine(
+    (config, ctx) => {
+      const masters = enabledMasterNames(config.servers);
+      if (masters.length > 1) {
+        ctx.addIssue({ code: 'custom', path: ['servers'], message: `more than one enabled master: ${masters.join(', ')}` });
+      }
+    },
+    // Run even when other keys are wrong, so one pass reports every problem; the servers are read
+    // defensively because they may be only partly valid then.
+    { when: (payload) => isPlainObject(payload.value) },
+  );
 
+/** A validated configuration, every default filled in. */
 export type HandyRepConfig = z.output<typeof configSchema>;
+/** What may be written in handyrep.yaml (keys with defaults are optional). */
 export type HandyRepConfigInput = z.input<typeof configSchema>;
+/** The per-server settings, all present (the `server_defaults` section). */
 export type ServerSettings = z.output<typeof serverDefaultsSchema>;
+/** One entry of `servers`: hostname, role, enabled and the settings it overrides. */
 export type ServerEntry = z.output<typeof serverEntrySchema>;
 export type HandyRepSection = HandyRepConfig['handyrep'];
 export type FailoverSection = HandyRepConfig['failover'];
@@ -254,6 +270,18 @@ export function serverSettingSchema(key: string): z.ZodType | undefined {
   const shape: Record<string, z.ZodType> = serverSettingsShape;
   const schema = shape[key];
   return schema ? unwrapDefault(schema) : undefined;
+}
+
+/** Names of the enabled masters in a `servers` mapping that may not have been validated yet. */
+function enabledMasterNames(servers: unknown): string[] {
+  if (!isPlainObject(servers)) return [];
+  return Object.entries(servers)
+    .filter(([, entry]) => isPlainObject(entry) && entry['role'] === 'master' && entry['enabled'] !== false)
+    .map(([name]) => name);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function unwrapDefault(schema: z.ZodType): z.ZodType {

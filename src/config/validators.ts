@@ -6,6 +6,14 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 
+/**
+ * JSON Schema extension key naming what a string validator accepts (`name`, `hostname`, `path`,
+ * `sql-identifier`), so the generated reference and error messages can say "a hostname" rather than
+ * "a string" (the hostname check is a refinement JSON Schema cannot express). `x-` keys are ignored
+ * by JSON Schema and OpenAPI tools.
+ */
+export const VALUE_KIND_KEY = 'x-handyrep-kind';
+
 /** Server, plugin, section and cluster names: letters, digits, `_ . -`, starting with a letter or digit. */
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
@@ -18,30 +26,40 @@ export const PATH_PATTERN = /^[A-Za-z0-9_./~+@%,=:-]+$/;
 /** SQL identifiers HandyRep creates (schema and table of its state table). */
 export const SQL_IDENTIFIER_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/** True for a DNS hostname (RFC 1123 labels) or an IPv4/IPv6 address. */
 export function isValidHostname(value: string): boolean {
   if (value.length === 0 || value.length > 253) return false;
   return isIP(value) !== 0 || HOSTNAME_PATTERN.test(value);
 }
 
+/** A name (see NAME_PATTERN): safe as a command argument, file name part or plugin name. */
 export const nameSchema = z
   .string()
-  .regex(NAME_PATTERN, 'must be 1-63 letters, digits, "_", "." or "-", starting with a letter or digit');
+  .regex(NAME_PATTERN, 'must be 1-63 letters, digits, "_", "." or "-", starting with a letter or digit')
+  .meta({ [VALUE_KIND_KEY]: 'name' });
 
+/** A hostname or IP address, never anything a shell or ssh would interpret. */
 export const hostnameSchema = z
   .string()
-  .refine(isValidHostname, 'must be a hostname (letters, digits, "-" and ".") or an IP address');
+  .refine(isValidHostname, 'must be a hostname (letters, digits, "-" and ".") or an IP address')
+  .meta({ [VALUE_KIND_KEY]: 'hostname' });
 
+/** A file or folder path (see PATH_PATTERN). */
 export const pathSchema = z
   .string()
-  .regex(PATH_PATTERN, 'must be a path of letters, digits and "_ . / ~ + @ % , = : -" only (no spaces or shell characters)');
+  .regex(PATH_PATTERN, 'must be a path of letters, digits and "_ . / ~ + @ % , = : -" only (no spaces or shell characters)')
+  .meta({ [VALUE_KIND_KEY]: 'path' });
 
+/** An SQL identifier that needs no quoting (see SQL_IDENTIFIER_PATTERN). */
 export const sqlIdentifierSchema = z
   .string()
-  .regex(SQL_IDENTIFIER_PATTERN, 'must be a lower-case SQL identifier (a-z, 0-9, "_")');
+  .regex(SQL_IDENTIFIER_PATTERN, 'must be a lower-case SQL identifier (a-z, 0-9, "_")')
+  .meta({ [VALUE_KIND_KEY]: 'sql-identifier' });
 
 /** A command as an argv array: each element is one argument, never parsed by a shell. */
 export const argvSchema = z
   .array(z.string().refine((s) => !/[\0\n\r]/.test(s), 'must not contain NUL or line breaks'))
   .min(1, 'must name a command');
 
+/** A duration in seconds; fractions allowed, zero and negatives refused. */
 export const secondsSchema = z.number().positive('must be a positive number of seconds').finite();

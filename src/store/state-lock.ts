@@ -5,18 +5,25 @@
 import { open, readFile, unlink } from 'node:fs/promises';
 import { HandyRepError } from '../model/errors.js';
 
+/** Locks this process holds: a second HandyRep in the same process must be refused as well. */
+const heldHere = new Set<string>();
+
 export class StateLock {
   private held = false;
   private constructor(readonly path: string) {}
 
   static async acquire(serverFile: string): Promise<StateLock> {
     const lock = new StateLock(`${serverFile}.lock`);
+    if (heldHere.has(lock.path)) {
+      throw new HandyRepError('LOCKED', `another HandyRep in this process is using ${serverFile}`);
+    }
     for (let attempt = 0; attempt < 2; attempt += 1) {
       try {
         const handle = await open(lock.path, 'wx', 0o600);
         await handle.writeFile(`${process.pid}\n`);
         await handle.close();
         lock.held = true;
+        heldHere.add(lock.path);
         return lock;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
@@ -35,6 +42,7 @@ export class StateLock {
   async release(): Promise<void> {
     if (!this.held) return;
     this.held = false;
+    heldHere.delete(this.path);
     await unlink(this.path).catch(() => undefined);
   }
 }

@@ -1,0 +1,93 @@
+/**
+ * One NodeShell per configured server, created on demand and cached so that SSH connections are
+ * reused across polls and actions. A shell is replaced when a setting that shapes its connection
+ * changes (a config reload may change hostname, key, port, host-key policy ...).
+ */
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { NodeShell } from './ports.js';
+import type { HostKeyChecking } from './known-hosts.js';
+import { LocalShell } from './local-shell.js';
+import { SshShell } from './ssh-shell.js';
+
+/** The server settings a shell depends on (a subset of the configured server). */
+export interface ShellServer {
+  name: string;
+  hostname: string;
+  control_method: 'ssh' | 'local';
+  ssh_user: string;
+  ssh_port: number;
+  ssh_key: string;
+  local_user: string;
+}
+
+/** Controller-wide settings a shell depends on. */
+export interface ShellSettings {
+  connectTimeoutMs: number;
+  hostKeyChecking: HostKeyChecking;
+  /** known_hosts file; relative paths resolve against `configDir`. */
+  knownHostsPath: string;
+  /** Folder of the configuration file, base of relative paths. */
+  configDir: string;
+}
+
+/**
+ * Resolves a configured path: `~/...` is the controller user's home, relative paths are relative
+ * to the configuration folder, absolute paths stay.
+ */
+export function resolveConfigPath(path: string, configDir: string, home: string = homedir()): string {
+  if (path === '~') return home;
+  if (path.startsWith('~/')) return join(home, path.slice(2));
+  return isAbsolute(path) ? path : resolve(configDir, path);
+}
+
+/** Creates and caches the shell of each server; `closeAll` releases every connection. */
+export class NodeShellPool {
+  private readonly shells = new Map<string, { key: string; shell: NodeShell }>();
+
+  /** The cached shell of `server`, (re)created when its connection settings differ from the cached one's. */
+  shellFor(server: ShellServer, settings: ShellSettings): NodeShell {
+    const key = connectionKey(server, settings);
+    const cached = this.shells.get(server.name);
+    if (cached && cached.key === key) return cached.shell;
+    if (cached) void cached.shell.close().catch(() => undefined);
+    const shell = createShell(server, settings);
+    this.shells.set(server.name, { key, shell });
+    return shell;
+  }
+
+  /** Closes and forgets every shell. */
+  async closeAll(): Promise<void> {
+    const shells = [...this.shells.values()].map((entry) => entry.shell);
+    this.shells.clear();
+    await Promise.allSettled(shells.map((shell) => shell.close()));
+  }
+}
+
+function createShell(server: ShellServer, settings: ShellSettings): NodeShell {
+  if (server.control_method === 'local') return new LocalShell({ runAsUser: server.local_user });
+  return new SshShell({
+    host: server.hostname,
+    port: server.ssh_port,
+    user: server.ssh_user,
+    privateKeyPath: resolveConfigPath(server.ssh_key, settings.configDir),
+    connectTimeoutMs: settings.connectTimeoutMs,
+    hostKeyChecking: settings.hostKeyChecking,
+    knownHostsPath: resolveConfigPath(settings.knownHostsPath, settings.configDir),
+  });
+}
+
+/** Everything that, when changed, requires a new shell. */
+function connectionKey(server: ShellServer, settings: ShellSettings): string {
+  if (server.control_method === 'local') return JSON.stringify(['local', server.local_user]);
+  return JSON.stringify([
+    'ssh',
+    server.hostname,
+    server.ssh_port,
+    server.ssh_user,
+    resolveConfigPath(server.ssh_key, settings.configDir),
+    settings.connectTimeoutMs,
+    settings.hostKeyChecking,
+    resolveConfigPath(settings.knownHostsPath, settings.configDir),
+  ]);
+}
