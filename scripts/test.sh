@@ -9,6 +9,7 @@ tier="${1:-all}"
 bash scripts/ensure-system-packages.sh
 npx tsc -p tsconfig.json --noEmit
 npx tsx scripts/gen-config-reference.ts --check
+npx tsx scripts/gen-api-docs.ts --check
 
 files=()
 if [[ "$tier" == all || "$tier" == unit ]]; then files+=(test/unit/*.test.ts); fi

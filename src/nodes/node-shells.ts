@@ -3,8 +3,8 @@
  * reused across polls and actions. A shell is replaced when a setting that shapes its connection
  * changes (a config reload may change hostname, key, port, host-key policy ...).
  */
-import { homedir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+
+import { resolvePath } from '../config/merge.js';
 import type { NodeShell } from './ports.js';
 import type { HostKeyChecking } from './known-hosts.js';
 import { LocalShell } from './local-shell.js';
@@ -29,16 +29,6 @@ export interface ShellSettings {
   knownHostsPath: string;
   /** Folder of the configuration file, base of relative paths. */
   configDir: string;
-}
-
-/**
- * Resolves a configured path: `~/...` is the controller user's home, relative paths are relative
- * to the configuration folder, absolute paths stay.
- */
-export function resolveConfigPath(path: string, configDir: string, home: string = homedir()): string {
-  if (path === '~') return home;
-  if (path.startsWith('~/')) return join(home, path.slice(2));
-  return isAbsolute(path) ? path : resolve(configDir, path);
 }
 
 /** Creates and caches the shell of each server; `closeAll` releases every connection. */
@@ -70,10 +60,10 @@ function createShell(server: ShellServer, settings: ShellSettings): NodeShell {
     host: server.hostname,
     port: server.ssh_port,
     user: server.ssh_user,
-    privateKeyPath: resolveConfigPath(server.ssh_key, settings.configDir),
+    privateKeyPath: resolvePath(settings.configDir, server.ssh_key),
     connectTimeoutMs: settings.connectTimeoutMs,
     hostKeyChecking: settings.hostKeyChecking,
-    knownHostsPath: resolveConfigPath(settings.knownHostsPath, settings.configDir),
+    knownHostsPath: resolvePath(settings.configDir, settings.knownHostsPath),
   });
 }
 
@@ -85,9 +75,9 @@ function connectionKey(server: ShellServer, settings: ShellSettings): string {
     server.hostname,
     server.ssh_port,
     server.ssh_user,
-    resolveConfigPath(server.ssh_key, settings.configDir),
+    resolvePath(settings.configDir, server.ssh_key),
     settings.connectTimeoutMs,
     settings.hostKeyChecking,
-    resolveConfigPath(settings.knownHostsPath, settings.configDir),
+    resolvePath(settings.configDir, settings.knownHostsPath),
   ]);
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { HandyRepError } from '../../src/model/errors.js';
 import { LocalShell, planLocalInvocation } from '../../src/nodes/local-shell.js';
-import { NodeShellPool, resolveConfigPath, type ShellServer, type ShellSettings } from '../../src/nodes/node-shells.js';
+import { NodeShellPool, type ShellServer, type ShellSettings } from '../../src/nodes/node-shells.js';
 import { SshShell } from '../../src/nodes/ssh-shell.js';
 
 const server: ShellServer = {
@@ -21,16 +21,6 @@ const settings: ShellSettings = {
   knownHostsPath: 'known_hosts',
   configDir: '/etc/handyrep',
 };
-
-describe('resolveConfigPath', () => {
-  it('expands ~/, resolves relative paths against the config folder, keeps absolute ones', () => {
-    assert.equal(resolveConfigPath('~/.ssh/id', '/etc/handyrep', '/home/hr'), '/home/hr/.ssh/id');
-    assert.equal(resolveConfigPath('~', '/etc/handyrep', '/home/hr'), '/home/hr');
-    assert.equal(resolveConfigPath('keys/id', '/etc/handyrep', '/home/hr'), '/etc/handyrep/keys/id');
-    assert.equal(resolveConfigPath('../k', '/etc/handyrep', '/home/hr'), '/etc/k');
-    assert.equal(resolveConfigPath('/abs/id', '/etc/handyrep', '/home/hr'), '/abs/id');
-  });
-});
 
 describe('NodeShellPool', () => {
   it('caches a shell per server and replaces it when connection settings change', async () => {
