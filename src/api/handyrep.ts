@@ -21,17 +21,27 @@ import type { SqlClient } from '../nodes/ports.js';
 import { PgSqlClient } from '../nodes/sql-client.js';
 import { PluginRegistry } from '../plugins/registry.js';
 import type { PluginContext } from '../plugins/types.js';
-import { Checks, serverRef, type PollAllRd, type PollRd, type VerifyAllRd, type VerifyRd } from '../runtime/checks.js';
+import { Checks, serverRef, type CheckEvent, type PollAllRd, type PollRd, type VerifyAllRd, type VerifyRd } from '../runtime/checks.js';
 import { NodeControl } from '../runtime/node-control.js';
 import { observeControl, observeSql } from '../runtime/observe.js';
 import { Persister } from '../runtime/persister.js';
 import { buildPluginContext } from '../runtime/plugin-context.js';
 import { ServerBook, type Clock } from '../runtime/server-book.js';
 import { SerialQueue } from '../runtime/serial-queue.js';
+import { Monitor, type MonitorStatus } from '../runtime/monitor.js';
 import { createTableOnMaster, writeStateToMaster } from '../runtime/state-table-access.js';
 import { loadInitialState, serversFromConfig } from '../runtime/state-sync.js';
 import { StateLock } from '../store/state-lock.js';
 import { positionalParams, type OperationName } from './operations.js';
+
+/** A finished topology change, for metrics. */
+export interface FailoverEvent {
+  kind: 'failover' | 'switchover' | 'promote';
+  outcome: 'success' | 'fail';
+  durationMs: number;
+  from: string | null;
+  to: string | null;
+}
 
 export interface HandyRepOptions {
   /** Take the state-file lock (default true): a second HandyRep on the same state refuses to start. */
@@ -145,8 +155,35 @@ export class HandyRep {
     });
   }
 
+  private readonly checkListeners: ((event: CheckEvent) => void)[] = [];
+
+  /** Be told about every finished poll and verification (the daemon's metrics). */
+  onCheck(listener: (event: CheckEvent) => void): void {
+    this.checkListeners.push(listener);
+  }
+
+  private readonly failoverListeners: ((event: FailoverEvent) => void)[] = [];
+
+  /** Be told about every finished failover or switchover (the daemon's metrics). */
+  onFailover(listener: (event: FailoverEvent) => void): void {
+    this.failoverListeners.push(listener);
+  }
+
   private checks(): Checks {
-    return new Checks({ book: this.book, plugins: this.plugins, ctx: () => this.ctx });
+    return new Checks({
+      book: this.book,
+      plugins: this.plugins,
+      ctx: () => this.ctx,
+      report: (event) => {
+        for (const listener of this.checkListeners) {
+          try {
+            listener(event);
+          } catch (err) {
+            this.log.error('HANDYREP', `check listener failed: ${describeError(err)}`);
+          }
+        }
+      },
+    });
   }
 
   private nodeControl(): NodeControl {
@@ -468,6 +505,46 @@ export class HandyRep {
     return success(`server ${name} disabled${shutdownNote}`);
   }
 
+  // ---- Monitoring -----------------------------------------------------------------------
+
+  /**
+   * One failover check (seed 004 failover_check; library only): poll (or verify) every server,
+   * and when the master has failed decide whether to fail over. Returns an RD whose details is
+   * the one-sentence outcome of the cycle.
+   */
+  async failover_check(verify = false): Promise<Rd<{ failover_ok?: boolean }>> {
+    if (this.closed) throw new HandyRepError('REFUSED', 'this HandyRep instance is closed');
+    if (typeof verify !== 'boolean') throw new HandyRepError('INVALID_PARAMETER', 'failover_check: verify must be a boolean');
+    const rd = verify ? await this.checks().verifyAll() : await this.checks().pollAll();
+    await this.persister.flush();
+    return rd.result === 'SUCCESS'
+      ? success(`cluster ${this.book.clusterStatus.status}: ${rd.details}`, { failover_ok: rd.failover_ok })
+      : failure(`cluster ${this.book.clusterStatus.status}: ${rd.details}`, { failover_ok: rd.failover_ok });
+  }
+
+  private monitor: Monitor | null = null;
+
+  /** Start the failover_check schedule (poll_interval / verify_interval). Idempotent. */
+  startMonitoring(): void {
+    if (this.closed) throw new HandyRepError('REFUSED', 'this HandyRep instance is closed');
+    this.monitor ??= new Monitor({
+      check: async (verify) => (await this.failover_check(verify)).details,
+      intervals: () => ({ pollSeconds: this.config.failover.poll_interval, verifySeconds: this.config.failover.verify_interval }),
+      log: this.log,
+    });
+    this.monitor.start();
+  }
+
+  /** Stop the schedule; resolves once the check in flight has finished. */
+  async stopMonitoring(): Promise<void> {
+    await this.monitor?.stop();
+  }
+
+  /** State of the schedule: cycles, errors, last error, last result. */
+  monitorStatus(): MonitorStatus {
+    return this.monitor?.status() ?? { running: false, cycles: 0, errors: 0, last_error: null, last_cycle_ts: null, last_result: null, last_duration_ms: null };
+  }
+
   // ---- Lifecycle ------------------------------------------------------------------------
 
   /** The event log (for the daemon and tests). */
@@ -484,6 +561,7 @@ export class HandyRep {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.monitor?.stop();
     await this.actions.idle();
     await this.persister.flush();
     await this.shells.closeAll();

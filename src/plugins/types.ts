@@ -7,6 +7,7 @@ import type { HandyRepConfig } from '../config/schema.js';
 import type { ServerRecord } from '../model/server.js';
 import type { NodeShell, SqlClient, SqlTarget } from '../nodes/ports.js';
 import type { PollOutcome, ReplicationObservation } from '../engine/observations.js';
+import type { SelectionInput, SelectionResult } from '../engine/selection.js';
 
 /** A server as plugins see it: its record plus its name. */
 export type ServerRef = Readonly<ServerRecord> & { readonly name: string };
@@ -34,7 +35,7 @@ export interface PluginContext {
   readonly timeouts: { readonly connectMs: number; readonly statementMs: number; readonly commandMs: number };
 }
 
-export type PluginKind = 'poll' | 'replication_status' | 'restart';
+export type PluginKind = 'poll' | 'replication_status' | 'restart' | 'promote' | 'select' | 'auth';
 
 interface PluginBase {
   readonly name: string;
@@ -70,7 +71,41 @@ export interface RestartPlugin extends PluginBase {
   control(ctx: PluginContext, server: ServerRef, action: ControlAction): Promise<ControlOutcome>;
 }
 
-export type Plugin = PollPlugin | ReplicationStatusPlugin | RestartPlugin;
+/**
+ * `promotion_method`: make a replica leave recovery. Resolves when the plugin's action is done;
+ * the runtime then confirms the promotion itself (pg_is_in_recovery() false and a committed write).
+ */
+export interface PromotePlugin extends PluginBase {
+  readonly kind: 'promote';
+  promote(ctx: PluginContext, server: ServerRef): Promise<ControlOutcome>;
+}
+
+/** `selection_method`: order failover candidates. Pure and synchronous: facts in, order out. */
+export interface SelectPlugin extends PluginBase {
+  readonly kind: 'select';
+  select(input: SelectionInput): SelectionResult;
+}
+
+/** What an HTTP request presents to an auth plugin (the password is never logged). */
+export interface AuthRequest {
+  username: string | null;
+  password: string | null;
+  /** The API function called. */
+  functionName: string;
+  /** Access level the function needs. */
+  access: 'read' | 'admin';
+  remoteAddress: string;
+}
+
+export type AuthOutcome = { ok: true; user: string } | { ok: false; status: 401 | 403; reason: string };
+
+/** `authentication_method`: decide whether a web API call may run. */
+export interface AuthPlugin extends PluginBase {
+  readonly kind: 'auth';
+  authenticate(ctx: PluginContext, request: AuthRequest): Promise<AuthOutcome>;
+}
+
+export type Plugin = PollPlugin | ReplicationStatusPlugin | RestartPlugin | PromotePlugin | SelectPlugin | AuthPlugin;
 export type PluginOfKind<K extends PluginKind> = Extract<Plugin, { kind: K }>;
 
 /** The method each kind must implement, checked at load time. */
@@ -78,4 +113,7 @@ export const REQUIRED_METHOD: Readonly<Record<PluginKind, string>> = {
   poll: 'poll',
   replication_status: 'replicationStatus',
   restart: 'control',
+  promote: 'promote',
+  select: 'select',
+  auth: 'authenticate',
 };

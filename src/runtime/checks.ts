@@ -12,10 +12,21 @@ import type { PluginContext, ServerRef } from '../plugins/types.js';
 import type { ServerBook } from './server-book.js';
 import { observePoll, observeVerify, type ObserveEnv } from './observe.js';
 
+/** One finished poll or verification, for metrics. */
+export interface CheckEvent {
+  kind: 'poll' | 'verify';
+  server: string;
+  durationMs: number;
+  status: ServerStatusName;
+  ok: boolean;
+}
+
 export interface ChecksEnv {
   book: ServerBook;
   plugins: PluginRegistry;
   ctx: () => PluginContext;
+  /** Told about every finished check (metrics); must not throw. */
+  report?: (event: CheckEvent) => void;
 }
 
 export type PollRd = Rd<{ status: ServerStatusName }>;
@@ -41,10 +52,12 @@ export class Checks {
   /** Poll one database server and record the verdict. */
   async pollServer(name: string): Promise<PollRd> {
     const server = this.ref(name);
+    const started = performance.now();
     const outcome = await observePoll(this.observeEnv(), server);
     const current = this.env.book.get(name);
     this.env.book.applyStatus(name, statusAfterPoll(current.role, current.status, outcome));
     const after = this.env.book.get(name);
+    this.env.report?.({ kind: 'poll', server: name, durationMs: performance.now() - started, status: after.status, ok: outcome.ok });
     const details = outcome.ok ? `${name} responds to polling (${outcome.latencyMs} ms)` : `${name}: ${outcome.reason}`;
     return outcome.ok ? success(details, { status: after.status }) : failure(details, { status: after.status });
   }
@@ -113,6 +126,7 @@ export class Checks {
     const server = this.ref(name);
     const masterName = this.env.book.masterName();
     const master = masterName !== null && masterName !== name ? this.ref(masterName) : null;
+    const started = performance.now();
     const observation = await observeVerify(this.observeEnv(), server, master);
     const current = this.env.book.get(name);
     let verdict: VerifyVerdict;
@@ -144,6 +158,7 @@ export class Checks {
       });
     }
     this.env.book.applyStatus(name, verdict);
+    this.env.report?.({ kind: 'verify', server: name, durationMs: performance.now() - started, status: verdict.status, ok: verdict.ok });
     const extra = { status: verdict.status, ...verdict.issues };
     return verdict.ok ? success(`${name}: ${verdict.message}`, extra) : failure(`${name}: ${verdict.message}`, extra);
   }
