@@ -29,6 +29,16 @@ import { buildPluginContext } from '../runtime/plugin-context.js';
 import { ServerBook, type Clock } from '../runtime/server-book.js';
 import { SerialQueue } from '../runtime/serial-queue.js';
 import { Monitor, type MonitorStatus } from '../runtime/monitor.js';
+import type { TopologyEnv } from '../runtime/topology/env.js';
+import { runManualFailover, runPromote, runFailover, type TopologyRd } from '../runtime/topology/failover.js';
+import { enforceFencing, rejoinFenced } from '../runtime/topology/fenced.js';
+import { recoverInterrupted } from '../runtime/topology/recovery.js';
+import { remasterReplica } from '../runtime/topology/remaster.js';
+import { rejoinAsReplica } from '../runtime/topology/rejoin.js';
+import { snapshotReplicas, vantageReports } from '../runtime/topology/facts.js';
+import { judgeMasterFailure } from '../engine/master-failure.js';
+import { readJournal } from '../store/journal.js';
+import type { FailoverRecord } from '../model/failover-record.js';
 import { createTableOnMaster, writeStateToMaster } from '../runtime/state-table-access.js';
 import { loadInitialState, serversFromConfig } from '../runtime/state-sync.js';
 import { StateLock } from '../store/state-lock.js';
@@ -88,6 +98,7 @@ export class HandyRep {
     private readonly sql: SqlClient,
     private readonly lock: StateLock | null,
     private readonly serverFile: string,
+    private readonly clock: Clock,
   ) {
     this.config = loaded.config;
     this.configPath = loaded.path;
@@ -115,13 +126,13 @@ export class HandyRep {
       const sql = options.sql ?? new PgSqlClient();
       const initial = await loadInitialState(config, serverFile, sql, clock().toISOString());
       let hr: HandyRep | null = null;
-      const book = new ServerBook(initial.servers, initial.cluster, log, clock, () => void hr?.persister.request());
+      const book = new ServerBook(initial.servers, initial.cluster, initial.history, log, clock, () => void hr?.persister.request());
       const persister = new Persister(
         {
           serverFile,
           snapshot: () => {
             const snap = book.snapshot();
-            return { servers: snap.servers, status: snap.cluster };
+            return { servers: snap.servers, status: snap.cluster, history: snap.history };
           },
           writeTable: async (state) => {
             const master = book.masterName();
@@ -132,10 +143,16 @@ export class HandyRep {
         },
         initial.version,
       );
-      hr = new HandyRep(loaded, log, plugins, book, persister, new NodeShellPool(), new LocalShell(), sql, lock, serverFile);
+      hr = new HandyRep(loaded, log, plugins, book, persister, new NodeShellPool(), new LocalShell(), sql, lock, serverFile, clock);
       log.info('STARTUP', `HandyRep started for cluster ${config.handyrep.cluster_name}: servers from ${initial.source.from} (${initial.source.reason})`);
       for (const note of initial.notes) log.warn('STARTUP', note);
       if (initial.source.from === 'config') await persister.request();
+      const interrupted = await readJournal(serverFile);
+      if (interrupted) {
+        log.error('FAILOVER', `found an interrupted ${interrupted.kind} (${interrupted.id}) in the journal: recovering`, undefined, 'CRITICAL');
+        const recovered = await hr.topology(() => recoverInterrupted(hr.topologyEnv(), interrupted));
+        log.warn('FAILOVER', `recovery: ${recovered.result}: ${recovered.details}`);
+      }
       return hr;
     } catch (err) {
       await lock?.release();
@@ -505,6 +522,113 @@ export class HandyRep {
     return success(`server ${name} disabled${shutdownNote}`);
   }
 
+  // ---- Failover API ---------------------------------------------------------------------
+
+  private topologyInFlight = false;
+
+  /** Environment of the topology runtime. */
+  private topologyEnv(): TopologyEnv {
+    return {
+      book: this.book,
+      plugins: this.plugins,
+      ctx: () => this.ctx,
+      checks: this.checks(),
+      nodeControl: this.nodeControl(),
+      log: this.log,
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      serverFile: this.serverFile,
+      clock: this.clock,
+    };
+  }
+
+  /** Run a topology change alone (single flight), reporting it to failover listeners. */
+  private async topology(run: () => Promise<TopologyRd>, kind: 'failover' | 'switchover' | 'promote' = 'failover'): Promise<TopologyRd> {
+    return this.mutate(async () => {
+      this.topologyInFlight = true;
+      const started = Date.now();
+      const from = this.book.masterName();
+      try {
+        const rd = await run();
+        const event: FailoverEvent = {
+          kind: rd.details.startsWith('switched over') ? 'switchover' : kind,
+          outcome: rd.result === 'SUCCESS' ? 'success' : 'fail',
+          durationMs: Date.now() - started,
+          from,
+          to: rd.newmaster ?? null,
+        };
+        for (const listener of this.failoverListeners) {
+          try {
+            listener(event);
+          } catch (err) {
+            this.log.error('HANDYREP', `failover listener failed: ${describeError(err)}`);
+          }
+        }
+        return rd;
+      } finally {
+        this.topologyInFlight = false;
+      }
+    });
+  }
+
+  async manual_failover(newmaster?: string | null, remaster?: boolean | null, dry_run?: boolean): Promise<TopologyRd> {
+    const p = this.params('manual_failover', arguments);
+    const remasterFlag = (p.remaster as boolean | null) ?? this.config.failover.remaster;
+    const target = p.newmaster as string | null;
+    if (target !== null) this.book.get(target);
+    if (p.dry_run) return runManualFailover(this.topologyEnv(), target, remasterFlag, true);
+    return this.topology(() => runManualFailover(this.topologyEnv(), target, remasterFlag, false), 'switchover');
+  }
+
+  async promote(newmaster: string): Promise<TopologyRd> {
+    const p = this.params('promote', arguments);
+    this.book.get(p.newmaster as string);
+    return this.topology(() => runPromote(this.topologyEnv(), p.newmaster as string), 'promote');
+  }
+
+  async restart_master(whichmaster?: string | null): Promise<Rd> {
+    const p = this.params('restart_master', arguments);
+    const name = (p.whichmaster as string | null) ?? this.book.masterName();
+    if (name === null) return failure('no master to restart');
+    const record = this.book.get(name);
+    if (record.role !== 'master' && !record.fenced) return failure(`${name} is not a master (role ${record.role})`);
+    if (record.fenced) return failure(`${name} is a fenced old master: use rejoin to bring it back as a replica`);
+    return this.mutate(() => this.nodeControl().restart(name));
+  }
+
+  async remaster(replicaserver: string, newmaster?: string | null): Promise<Rd> {
+    const p = this.params('remaster', arguments);
+    const replica = p.replicaserver as string;
+    const upstream = (p.newmaster as string | null) ?? this.book.masterName();
+    if (this.book.get(replica).role !== 'replica') return failure(`${replica} is not a replica`);
+    if (upstream === null) return failure('no master to remaster to');
+    this.book.get(upstream);
+    if (upstream === replica) return failure(`${replica} cannot replicate from itself`);
+    return this.mutate(async () => {
+      const result = await remasterReplica(this.topologyEnv(), replica, upstream);
+      await this.checks().verifyServer(replica);
+      return result.ok ? success(result.details) : failure(result.details);
+    });
+  }
+
+  async rejoin(servername: string): Promise<Rd> {
+    const p = this.params('rejoin', arguments);
+    const name = p.servername as string;
+    const record = this.book.get(name);
+    const master = this.book.masterName();
+    if (master === null) return failure('no master to rejoin to');
+    if (name === master) return failure(`${name} is the master`);
+    if (record.enabled && !record.fenced) return failure(`${name} is an enabled server, not a fenced old master`);
+    return this.mutate(async () => {
+      const result = await rejoinAsReplica(this.topologyEnv(), name, master, true);
+      return result.ok ? success(result.details) : failure(result.details);
+    });
+  }
+
+  async failover_history(numentries?: number): Promise<FailoverRecord[]> {
+    const p = this.params('failover_history', arguments);
+    return this.book.recentHistory(p.numentries as number);
+  }
+
   // ---- Monitoring -----------------------------------------------------------------------
 
   /**
@@ -515,11 +639,55 @@ export class HandyRep {
   async failover_check(verify = false): Promise<Rd<{ failover_ok?: boolean }>> {
     if (this.closed) throw new HandyRepError('REFUSED', 'this HandyRep instance is closed');
     if (typeof verify !== 'boolean') throw new HandyRepError('INVALID_PARAMETER', 'failover_check: verify must be a boolean');
-    const rd = verify ? await this.checks().verifyAll() : await this.checks().pollAll();
+    const env = this.topologyEnv();
+    const [rd, fenceNotes] = await Promise.all([verify ? env.checks.verifyAll() : env.checks.pollAll(), enforceFencing(env)]);
     await this.persister.flush();
-    return rd.result === 'SUCCESS'
-      ? success(`cluster ${this.book.clusterStatus.status}: ${rd.details}`, { failover_ok: rd.failover_ok })
-      : failure(`cluster ${this.book.clusterStatus.status}: ${rd.details}`, { failover_ok: rd.failover_ok });
+    const fenceNote = fenceNotes.length > 0 ? `; ${fenceNotes.join('; ')}` : '';
+    const cluster = (): string => `cluster ${this.book.clusterStatus.status}`;
+    if (rd.result === 'SUCCESS') {
+      if (verify && !this.topologyInFlight) {
+        const rejoined = await this.mutate(() => rejoinFenced(env));
+        if (rejoined.length > 0) return success(`${cluster()}: ${rd.details}; ${rejoined.join('; ')}${fenceNote}`, { failover_ok: rd.failover_ok });
+      }
+      return success(`${cluster()}: ${rd.details}${fenceNote}`, { failover_ok: rd.failover_ok });
+    }
+    const master = this.book.masterName();
+    if (master === null) return failure(`${cluster()}: ${rd.details}; no failover without a single enabled master${fenceNote}`, { failover_ok: false });
+    if (this.topologyInFlight) return failure(`${cluster()}: ${rd.details}; a topology change is in progress, not deciding`, { failover_ok: rd.failover_ok });
+    return this.judgeFailedMaster(master, rd.details + fenceNote);
+  }
+
+  /** The master failed its check: retry, ask the vantage points, then restart, fail over or warn. */
+  private async judgeFailedMaster(master: string, firstFailure: string): Promise<Rd<{ failover_ok?: boolean }>> {
+    const failover = this.config.failover;
+    for (let attempt = 1; attempt <= failover.fail_retries; attempt += 1) {
+      await new Promise((r) => setTimeout(r, failover.fail_retry_interval * 1000));
+      if (this.topologyInFlight) return failure(`master check failed (${firstFailure}); a topology change started meanwhile`);
+      const poll = await this.saved(this.checks().pollServer(master));
+      if (poll.result === 'SUCCESS') return success(`master ${master} answered on retry ${attempt} after: ${firstFailure}`);
+    }
+    const env = this.topologyEnv();
+    const snapshots = await snapshotReplicas(env);
+    const vantage = await vantageReports(env, serverRef(master, this.book.get(master)), snapshots);
+    const verdict = judgeMasterFailure(false, vantage, failover.replica_sees_master_seconds);
+    if (!verdict.failed) {
+      const message = `not failing over: ${verdict.reason}`;
+      this.book.setClusterStatus('warning', message);
+      this.log.error('FAILOVER', message, master, 'WARNING');
+      await this.persister.flush();
+      return failure(`master ${master} failed its check (${firstFailure}); ${message}`, { failover_ok: false });
+    }
+    const reason = `master ${master} is down: ${firstFailure}; ${verdict.reason}`;
+    if (failover.restart_master) {
+      const restart = await this.mutate(() => this.nodeControl().restart(master));
+      if (restart.result === 'SUCCESS') return success(`${reason}; master restarted`);
+    }
+    if (!failover.auto_failover) {
+      this.log.error('FAILOVER', `${reason}; auto_failover is off: not failing over`, master, 'CRITICAL');
+      return failure(`${reason}; auto_failover is off`, { failover_ok: true });
+    }
+    const result = await this.topology(() => runFailover(this.topologyEnv(), reason, { preferred: null, remaster: failover.remaster, snapshots }));
+    return result.result === 'SUCCESS' ? success(result.details) : failure(`master down, failover failed: ${result.details}`);
   }
 
   private monitor: Monitor | null = null;

@@ -189,6 +189,21 @@ const failoverSchema = z
     replication_status_method: nameSchema
       .default('replication_status_lag')
       .describe('Replication status plugin (streaming state, lag in bytes and seconds).'),
+    replica_sees_master_seconds: secondsSchema
+      .default(3)
+      .describe('A replica whose WAL receiver heard from the master this recently still sees it: no failover.'),
+    promote_timeout_seconds: secondsSchema.default(30).describe('How long a promotion may take before it counts as failed.'),
+    switchover_timeout_seconds: secondsSchema
+      .default(30)
+      .describe('How long a planned switchover waits for the target to replay the old master\'s final WAL.'),
+    auto_rejoin: z
+      .boolean()
+      .default(false)
+      .describe('Rewind a fenced old master with pg_rewind and start it as a replica of the new master.'),
+    use_replication_slots: z
+      .boolean()
+      .default(false)
+      .describe('Give each replica a physical replication slot on the new master when remastering.'),
   })
   .strict();
 
@@ -208,6 +223,47 @@ const archiveSchema = z
   })
   .strict();
 
+const daemonSchema = z
+  .object({
+    listen_address: hostnameSchema
+      .default('127.0.0.1')
+      .describe('Address the REST API listens on (`0.0.0.0` or `::` for every interface).'),
+    listen_port: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .default(8080)
+      .describe('TCP port of the REST API (the original used 5000); 0 picks a free port.'),
+    tls_cert: pathSchema
+      .nullable()
+      .default(null)
+      .describe('PEM certificate file: serve HTTPS (needs tls_key); null = plain HTTP. Relative to the configuration file.'),
+    tls_key: pathSchema
+      .nullable()
+      .default(null)
+      .describe('PEM private key file of tls_cert. Relative to the configuration file.'),
+    auth_failure_delay_seconds: z
+      .number()
+      .nonnegative()
+      .finite()
+      .default(0.25)
+      .describe('Delay before answering the next request from an address after a wrong password; doubles with each further failure; 0 = no slow-down.'),
+    auth_failure_delay_max_seconds: z
+      .number()
+      .nonnegative()
+      .finite()
+      .default(5)
+      .describe('Cap of that delay; a correct password resets it.'),
+  })
+  .strict()
+  .superRefine((daemon, ctx) => {
+    if ((daemon.tls_cert === null) !== (daemon.tls_key === null)) {
+      const missing = daemon.tls_cert === null ? 'tls_cert' : 'tls_key';
+      ctx.addIssue({ code: 'custom', path: [missing], message: 'tls_cert and tls_key go together: set both or neither' });
+    }
+  });
+
 /** The whole of handyrep.yaml: unknown keys are errors, missing keys get their defaults. */
 export const configSchema = z
   .object({
@@ -223,6 +279,9 @@ export const configSchema = z
       .default({})
       .describe('Plugins run after a successful failover, one entry per command.'),
     archive: archiveSchema.default(() => archiveSchema.parse({})).describe('WAL archiving managed by HandyRep.'),
+    daemon: daemonSchema
+      .default(() => daemonSchema.parse({}))
+      .describe('The REST API daemon (`handyrep daemon`): address, port, TLS, slow-down after wrong passwords.'),
     server_defaults: serverDefaultsSchema
       .default(() => serverDefaultsSchema.parse({}))
       .describe('Settings of every server; any of them may be overridden in the server\'s own entry under servers.'),
@@ -258,6 +317,7 @@ export type ServerSettings = z.output<typeof serverDefaultsSchema>;
 export type ServerEntry = z.output<typeof serverEntrySchema>;
 export type HandyRepSection = HandyRepConfig['handyrep'];
 export type FailoverSection = HandyRepConfig['failover'];
+export type DaemonSection = HandyRepConfig['daemon'];
 
 /** The names of the per-server settings, for validating add_server / alter_server_def properties. */
 export const SERVER_SETTING_KEYS = Object.keys(serverSettingsShape) as (keyof ServerSettings)[];

@@ -5,13 +5,13 @@
  */
 import { serverSettingSchema, type ServerSettings } from '../config/schema.js';
 import { NAME_PATTERN } from '../config/validators.js';
-import { NO_FACTS, type ServerDefinition, type ServerMap, type ServerRecord } from '../model/server.js';
+import { NO_FACTS, NO_FLAGS, type ServerDefinition, type ServerMap, type ServerRecord } from '../model/server.js';
 import { makeServerStatus } from '../model/status.js';
 
 export type Plan<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 const STATUS_KEYS = new Set(['status', 'status_no', 'status_ts', 'status_message']);
-const FACT_KEYS = new Set(Object.keys(NO_FACTS));
+const FACT_KEYS = new Set([...Object.keys(NO_FACTS), ...Object.keys(NO_FLAGS)]);
 
 /** Validate a set of server properties; every problem is listed. */
 export function validateServerProps(props: Readonly<Record<string, unknown>>): Plan<Partial<ServerDefinition>> {
@@ -67,6 +67,7 @@ export function planAddServer(
     enabled: false,
     ...makeServerStatus('unknown', 'added, not checked yet', now),
     ...NO_FACTS,
+    ...NO_FLAGS,
   };
   return { ok: true, value: record };
 }

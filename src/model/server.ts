@@ -35,7 +35,19 @@ export interface ObservedFacts {
   pg_version_num: number | null;
 }
 
-export interface ServerRecord extends ServerDefinition, ServerStatus, ObservedFacts {}
+/** State HandyRep keeps about a server beyond its definition. */
+export interface ServerFlags {
+  /**
+   * An old master taken out of service by a failover: it must never be writable again. Fenced
+   * servers are still polled, and stopped at once if they come back writable; only a rejoin
+   * (pg_rewind) or a reclone clears the flag.
+   */
+  fenced: boolean;
+}
+
+export const NO_FLAGS: Readonly<ServerFlags> = Object.freeze({ fenced: false });
+
+export interface ServerRecord extends ServerDefinition, ServerStatus, ObservedFacts, ServerFlags {}
 
 export const NO_FACTS: Readonly<ObservedFacts> = Object.freeze({
   lag_bytes: null,

@@ -5,5 +5,24 @@ import { pollIsready } from './poll/poll_isready.js';
 import { replicationStatusLag } from './replication/replication_status_lag.js';
 import { restartPgCtl } from './restart/restart_pg_ctl.js';
 import { restartSystemd } from './restart/restart_systemd.js';
+import { promoteSql } from './promote/promote_sql.js';
+import { promotePgCtl } from './promote/promote_pg_ctl.js';
+import { selectReplicaFurthestAhead } from './select/select_replica_furthest_ahead.js';
+import { selectReplicaPriority } from './select/select_replica_priority.js';
+import { localCommand } from './command/local_command.js';
+import { simplePasswordAuth } from './auth/simple_password_auth.js';
+import { zeroAuth } from './auth/zero_auth.js';
 
-export const builtinPlugins: readonly Plugin[] = [pollConnect, pollIsready, replicationStatusLag, restartPgCtl, restartSystemd];
+export const builtinPlugins: readonly Plugin[] = [pollConnect,
+  pollIsready,
+  replicationStatusLag,
+  restartPgCtl,
+  restartSystemd,
+  promoteSql,
+  promotePgCtl,
+  selectReplicaFurthestAhead,
+  selectReplicaPriority,
+  localCommand,
+  zeroAuth,
+  simplePasswordAuth,
+];

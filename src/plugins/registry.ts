@@ -12,6 +12,7 @@ import { NAME_PATTERN } from '../config/validators.js';
 import type { HandyRepConfig } from '../config/schema.js';
 import { REQUIRED_METHOD, type Plugin, type PluginKind, type PluginOfKind } from './types.js';
 import { builtinPlugins } from './builtin.js';
+import { pluginConfigProblems } from './auth/config-check.js';
 
 const KINDS = Object.keys(REQUIRED_METHOD) as PluginKind[];
 
@@ -90,8 +91,18 @@ export class PluginRegistry {
     want('poll', config.failover.poll_method, 'failover.poll_method');
     want('replication_status', config.failover.replication_status_method, 'failover.replication_status_method');
     want('restart', config.server_defaults.restart_method, 'server_defaults.restart_method');
+    want('promote', config.server_defaults.promotion_method, 'server_defaults.promotion_method');
+    want('select', config.failover.selection_method, 'failover.selection_method');
+    want('auth', config.handyrep.authentication_method, 'handyrep.authentication_method');
+    const auth = this.plugins.get(config.handyrep.authentication_method);
+    // An auth plugin may refuse a configuration that would let the wrong callers in.
+    if (auth?.kind === 'auth') problems.push(...pluginConfigProblems(auth, config));
+    for (const [name, command] of Object.entries(config.extra_failover_commands)) {
+      want('command', command.command, `extra_failover_commands.${name}.command`);
+    }
     for (const [name, server] of Object.entries(config.servers)) {
       if (server.restart_method !== undefined) want('restart', String(server.restart_method), `servers.${name}.restart_method`);
+      if (server.promotion_method !== undefined) want('promote', String(server.promotion_method), `servers.${name}.promotion_method`);
     }
     if (problems.length > 0) throw new HandyRepError('PLUGIN_LOAD', problems.join('\n'));
   }

@@ -35,7 +35,7 @@ export interface PluginContext {
   readonly timeouts: { readonly connectMs: number; readonly statementMs: number; readonly commandMs: number };
 }
 
-export type PluginKind = 'poll' | 'replication_status' | 'restart' | 'promote' | 'select' | 'auth';
+export type PluginKind = 'poll' | 'replication_status' | 'restart' | 'promote' | 'select' | 'auth' | 'command';
 
 interface PluginBase {
   readonly name: string;
@@ -55,7 +55,8 @@ export interface ReplicationStatusPlugin extends PluginBase {
   replicationStatus(ctx: PluginContext, replica: ServerRef, master: ServerRef | null): Promise<ReplicationObservation>;
 }
 
-export const CONTROL_ACTIONS = ['start', 'stop', 'faststop', 'restart', 'reload', 'status'] as const;
+/** `kill`: SIGKILL every process of the instance, for fencing a master that ignores a stop (frozen). */
+export const CONTROL_ACTIONS = ['start', 'stop', 'faststop', 'restart', 'reload', 'status', 'kill'] as const;
 export type ControlAction = (typeof CONTROL_ACTIONS)[number];
 
 /** Outcome of a restart-plugin action. For `status`, `running` says whether PostgreSQL runs. */
@@ -68,7 +69,8 @@ export interface ControlOutcome {
 /** `restart_method`: start, stop, restart, reload and status of PostgreSQL on a node. */
 export interface RestartPlugin extends PluginBase {
   readonly kind: 'restart';
-  control(ctx: PluginContext, server: ServerRef, action: ControlAction): Promise<ControlOutcome>;
+  /** `waitSeconds` bounds how long a start/stop may wait (fencing uses short waits). */
+  control(ctx: PluginContext, server: ServerRef, action: ControlAction, options?: { waitSeconds?: number }): Promise<ControlOutcome>;
 }
 
 /**
@@ -105,7 +107,19 @@ export interface AuthPlugin extends PluginBase {
   authenticate(ctx: PluginContext, request: AuthRequest): Promise<AuthOutcome>;
 }
 
-export type Plugin = PollPlugin | ReplicationStatusPlugin | RestartPlugin | PromotePlugin | SelectPlugin | AuthPlugin;
+/** What a post-failover command is told. */
+export interface FailoverCommandContext {
+  newMaster: ServerRef;
+  oldMaster: string | null;
+}
+
+/** `extra_failover_commands.<name>.command`: run after a successful failover with its parameters. */
+export interface CommandPlugin extends PluginBase {
+  readonly kind: 'command';
+  run(ctx: PluginContext, failover: FailoverCommandContext, parameters: readonly string[]): Promise<ControlOutcome>;
+}
+
+export type Plugin = PollPlugin | ReplicationStatusPlugin | RestartPlugin | PromotePlugin | SelectPlugin | AuthPlugin | CommandPlugin;
 export type PluginOfKind<K extends PluginKind> = Extract<Plugin, { kind: K }>;
 
 /** The method each kind must implement, checked at load time. */
@@ -116,4 +130,5 @@ export const REQUIRED_METHOD: Readonly<Record<PluginKind, string>> = {
   promote: 'promote',
   select: 'select',
   auth: 'authenticate',
+  command: 'run',
 };

@@ -10,25 +10,50 @@ import type { EventLog } from '../log/event-log.js';
 import { HandyRepError } from '../model/errors.js';
 import type { ObservedFacts, ServerMap, ServerRecord } from '../model/server.js';
 import { makeClusterStatus, makeServerStatus, type ClusterStatus } from '../model/status.js';
+import { HISTORY_LIMIT, type FailoverRecord } from '../model/failover-record.js';
 
 export type Clock = () => Date;
 
 export class ServerBook {
   private cluster: ClusterStatus;
+  private history: FailoverRecord[];
 
   constructor(
     private servers: ServerMap,
     cluster: ClusterStatus,
+    history: FailoverRecord[],
     private readonly log: EventLog,
     private readonly clock: Clock,
     private readonly onChange: () => void,
   ) {
     this.cluster = cluster;
+    this.history = history;
   }
 
   /** A deep copy, safe to hand out. */
-  snapshot(): { servers: ServerMap; cluster: ClusterStatus } {
-    return structuredClone({ servers: this.servers, cluster: this.cluster });
+  snapshot(): { servers: ServerMap; cluster: ClusterStatus; history: FailoverRecord[] } {
+    return structuredClone({ servers: this.servers, cluster: this.cluster, history: this.history });
+  }
+
+  /** Record a finished topology change (kept to HISTORY_LIMIT entries). Persists. */
+  addHistory(record: FailoverRecord): void {
+    this.history = [...this.history, structuredClone(record)].slice(-HISTORY_LIMIT);
+    this.onChange();
+  }
+
+  /** The newest `count` history entries, newest first. */
+  recentHistory(count: number): FailoverRecord[] {
+    return structuredClone(this.history.slice(-count).reverse());
+  }
+
+  /** Set a cluster status directly (during a failover, before servers settle). Logged once. */
+  setClusterStatus(status: ClusterStatus['status'], message: string): void {
+    const previous = this.cluster;
+    this.cluster = makeClusterStatus(status, message, this.clock().toISOString());
+    if (previous.status !== status || previous.status_message !== message) {
+      this.log.warn('CLUSTER', describeChange('cluster', previous.status, status, message));
+      this.onChange();
+    }
   }
 
   get clusterStatus(): ClusterStatus {

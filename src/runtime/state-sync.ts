@@ -5,7 +5,8 @@
  */
 import type { HandyRepConfig, ServerEntry } from '../config/schema.js';
 import { chooseStateSource, type StateSource } from '../engine/state-source.js';
-import { NO_FACTS, type ServerMap, type ServerRecord } from '../model/server.js';
+import type { FailoverRecord } from '../model/failover-record.js';
+import { NO_FACTS, NO_FLAGS, type ServerMap, type ServerRecord } from '../model/server.js';
 import { makeClusterStatus, makeServerStatus, NEVER_CHECKED_TS, type ClusterStatus } from '../model/status.js';
 import type { SqlClient } from '../nodes/ports.js';
 import { readServerFile } from '../store/server-file.js';
@@ -14,6 +15,7 @@ import { readStateFromAnyServer } from './state-table-access.js';
 export interface InitialState {
   servers: ServerMap;
   cluster: ClusterStatus;
+  history: FailoverRecord[];
   source: StateSource;
   /** Highest version seen anywhere, so the next write supersedes every copy. */
   version: number;
@@ -37,6 +39,7 @@ function recordFromEntry(config: HandyRepConfig, entry: ServerEntry, now: string
     enabled: entry.enabled,
     ...makeServerStatus('unknown', 'not checked yet', now),
     ...NO_FACTS,
+    ...NO_FLAGS,
   } as ServerRecord;
 }
 
@@ -44,7 +47,7 @@ function recordFromEntry(config: HandyRepConfig, entry: ServerEntry, now: string
 function completeSaved(config: HandyRepConfig, saved: ServerMap): ServerMap {
   const servers: ServerMap = {};
   for (const [name, record] of Object.entries(saved)) {
-    servers[name] = { ...config.server_defaults, ...NO_FACTS, ...record };
+    servers[name] = { ...config.server_defaults, ...NO_FACTS, ...NO_FLAGS, ...record };
   }
   return servers;
 }
@@ -62,12 +65,13 @@ export async function loadInitialState(config: HandyRepConfig, serverFile: strin
   const source = chooseStateSource(config.handyrep.override_server_file, file, table);
   const version = Math.max(file?.version ?? 0, table?.version ?? 0);
   if (source.from === 'config') {
-    return { servers: fromConfig, cluster: makeClusterStatus('unknown', 'status not checked yet', NEVER_CHECKED_TS), source, version, notes };
+    const history = (file?.history ?? table?.history ?? []).slice();
+    return { servers: fromConfig, cluster: makeClusterStatus('unknown', 'status not checked yet', NEVER_CHECKED_TS), history, source, version, notes };
   }
   const servers = completeSaved(config, source.state.servers);
   const unknown = Object.keys(config.servers).filter((n) => !Object.hasOwn(servers, n));
   if (unknown.length > 0) {
     notes.push(`servers in the configuration file but not in the saved state are ignored: ${unknown.join(', ')} (use add_server, or override_server_file)`);
   }
-  return { servers, cluster: source.state.status, source, version, notes };
+  return { servers, cluster: source.state.status, history: source.state.history ?? [], source, version, notes };
 }

@@ -4,6 +4,7 @@
  */
 import type { ClusterStatus } from '../model/status.js';
 import type { ServerMap } from '../model/server.js';
+import type { FailoverRecord } from '../model/failover-record.js';
 
 export interface SavedState {
   format: 'handyrep-state';
@@ -11,6 +12,8 @@ export interface SavedState {
   updated_ms: number;
   servers: ServerMap;
   status: ClusterStatus;
+  /** Finished topology changes, newest last (absent in files written before it existed). */
+  history?: FailoverRecord[];
 }
 
 /** A loose structural check of data read back from disk or the database. */

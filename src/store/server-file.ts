@@ -27,12 +27,17 @@ export async function readServerFile(path: string): Promise<ServerFileRead> {
 }
 
 export async function writeServerFile(path: string, state: SavedState): Promise<void> {
+  await writeJsonAtomically(path, state);
+}
+
+/** Write JSON to `path` atomically: temp file, fsync, rename, fsync of the folder. */
+export async function writeJsonAtomically(path: string, value: unknown): Promise<void> {
   const dir = dirname(path);
   const temp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
   try {
     const handle = await open(temp, 'w', 0o600);
     try {
-      await handle.writeFile(`${JSON.stringify(state, null, 2)}\n`, 'utf8');
+      await handle.writeFile(`${JSON.stringify(value, null, 2)}\n`, 'utf8');
       await handle.sync();
     } finally {
       await handle.close();

@@ -32,6 +32,7 @@ export function stateTableDdl(name: TableName): string[] {
        last_ip inet,
        last_sync timestamptz NOT NULL DEFAULT now()
      )`,
+    `ALTER TABLE ${qualified(name)} ADD COLUMN IF NOT EXISTS history jsonb NOT NULL DEFAULT '[]'`,
   ];
 }
 
@@ -46,8 +47,13 @@ export async function readStateTable(session: SqlSession, name: TableName): Prom
     qualified(name),
   ]);
   if (!exists[0]?.present) return { kind: 'missing' };
-  const rows = await session.query<{ version: string; updated_ms: string; servers: unknown; status: unknown }>(
-    `SELECT version, updated_ms, servers, status FROM ${qualified(name)} WHERE id = 1`,
+  const hasHistory = await session.query<{ present: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'history' AND NOT attisdropped) AS present`,
+    [qualified(name)],
+  );
+  const historyColumn = hasHistory[0]?.present ? 'history' : "'[]'::jsonb AS history";
+  const rows = await session.query<{ version: string; updated_ms: string; servers: unknown; status: unknown; history: unknown }>(
+    `SELECT version, updated_ms, servers, status, ${historyColumn} FROM ${qualified(name)} WHERE id = 1`,
   );
   const row = rows[0];
   if (!row) return { kind: 'empty' };
@@ -57,6 +63,7 @@ export async function readStateTable(session: SqlSession, name: TableName): Prom
     updated_ms: Number(row.updated_ms),
     servers: row.servers,
     status: row.status,
+    history: Array.isArray(row.history) ? row.history : [],
   };
   if (!isSavedState(state)) throw new HandyRepError('STATE_TABLE', `${qualified(name)} holds no valid state`);
   return { kind: 'ok', state };
@@ -73,14 +80,21 @@ export async function writeStateTable(
   redactedConfig: unknown,
 ): Promise<boolean> {
   const rows = await session.query<{ version: string }>(
-    `INSERT INTO ${qualified(name)} AS t (id, version, updated, updated_ms, config, servers, status, last_ip, last_sync)
-     VALUES (1, $1, to_timestamp($2::float8 / 1000), $2, $3::jsonb, $4::jsonb, $5::jsonb, inet_client_addr(), now())
+    `INSERT INTO ${qualified(name)} AS t (id, version, updated, updated_ms, config, servers, status, history, last_ip, last_sync)
+     VALUES (1, $1, to_timestamp($2::float8 / 1000), $2, $3::jsonb, $4::jsonb, $5::jsonb, $6::jsonb, inet_client_addr(), now())
      ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, updated = EXCLUDED.updated,
        updated_ms = EXCLUDED.updated_ms, config = EXCLUDED.config, servers = EXCLUDED.servers,
-       status = EXCLUDED.status, last_ip = EXCLUDED.last_ip, last_sync = EXCLUDED.last_sync
+       status = EXCLUDED.status, history = EXCLUDED.history, last_ip = EXCLUDED.last_ip, last_sync = EXCLUDED.last_sync
      WHERE t.version < EXCLUDED.version
      RETURNING version`,
-    [state.version, state.updated_ms, JSON.stringify(redactedConfig), JSON.stringify(state.servers), JSON.stringify(state.status)],
+    [
+      state.version,
+      state.updated_ms,
+      JSON.stringify(redactedConfig),
+      JSON.stringify(state.servers),
+      JSON.stringify(state.status),
+      JSON.stringify(state.history ?? []),
+    ],
   );
   return rows.length > 0;
 }

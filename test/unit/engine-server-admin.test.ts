@@ -2,12 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkEnable, checkRemove, planAddServer, planAlterServer, validateServerProps } from '../../src/engine/server-admin.js';
 import { configSchema } from '../../src/config/schema.js';
-import { NO_FACTS, type ServerMap, type ServerRecord } from '../../src/model/server.js';
+import { NO_FACTS, NO_FLAGS, type ServerMap, type ServerRecord } from '../../src/model/server.js';
 import { makeServerStatus } from '../../src/model/status.js';
 
 const defaults = configSchema.parse({}).server_defaults;
 function record(role: string, enabled: boolean): ServerRecord {
-  return { ...defaults, hostname: 'h1', role, enabled, ...makeServerStatus('healthy', '', 'now'), ...NO_FACTS };
+  return { ...defaults, hostname: 'h1', role, enabled, ...makeServerStatus('healthy', '', 'now'), ...NO_FACTS, ...NO_FLAGS };
 }
 const servers: ServerMap = Object.freeze({ john: record('master', true), paul: record('replica', true), old: record('master', false) }) as ServerMap;
 

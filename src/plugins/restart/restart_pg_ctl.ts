@@ -33,6 +33,9 @@ export function pgCtlArgv(server: ServerRef, action: ControlAction, flags: reado
       return [...base, 'reload'];
     case 'status':
       return [...base, 'status'];
+    case 'kill':
+      // The postmaster leads its own process group (pg_ctl starts it with setsid): kill the group.
+      return ['sh', '-c', 'pid=$(head -n 1 "$1/postmaster.pid") && kill -KILL -- "-$pid"', 'pg_ctl_kill', server.pgdata];
   }
 }
 
@@ -40,13 +43,13 @@ export const restartPgCtl: RestartPlugin = {
   name: 'restart_pg_ctl',
   kind: 'restart',
   description: 'Starts, stops, restarts, reloads and checks PostgreSQL with pg_ctl on the node.',
-  async control(ctx, server, action) {
+  async control(ctx, server, action, options) {
     const settings = pluginSettings(ctx, 'restart_pg_ctl', settingsSchema);
-    const waitSeconds = Math.max(1, Math.floor(ctx.timeouts.commandMs / 1000) - 2);
+    const waitSeconds = Math.max(1, options?.waitSeconds ?? Math.floor(ctx.timeouts.commandMs / 1000) - 2);
     const argv = pgCtlArgv(server, action, settings.pg_ctl_flags, settings.startup_log, waitSeconds);
     let result;
     try {
-      result = await ctx.shellFor(server).run(argv, { timeoutMs: ctx.timeouts.commandMs });
+      result = await ctx.shellFor(server).run(argv, { timeoutMs: Math.min(ctx.timeouts.commandMs, (waitSeconds + 5) * 1000) });
     } catch (err) {
       return { ok: false, details: `pg_ctl ${action} could not be run: ${describeError(err)}` };
     }

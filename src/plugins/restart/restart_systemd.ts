@@ -29,6 +29,7 @@ export function systemctlArgv(action: ControlAction, unit: string, useSudo: bool
     restart: ['restart', unit],
     reload: ['reload', unit],
     status: ['is-active', '--quiet', unit],
+    kill: ['kill', '--kill-whom=all', '--signal=SIGKILL', unit],
   };
   return [...(useSudo ? ['sudo', '-n'] : []), systemctl, ...verb[action]];
 }

@@ -1,0 +1,35 @@
+/**
+ * The record of one topology change (failover, switchover, promotion, recovery of an interrupted
+ * one): written to the journal before each step runs, kept in the failover history when done.
+ */
+export type StepOutcome = 'running' | 'ok' | 'failed' | 'skipped';
+
+export interface StepRecord {
+  name: string;
+  server: string | null;
+  started: string;
+  finished: string | null;
+  outcome: StepOutcome;
+  details: string;
+}
+
+export type TopologyChangeKind = 'failover' | 'switchover' | 'promote' | 'recovery';
+export type TopologyOutcome = 'RUNNING' | 'SUCCESS' | 'FAIL' | 'ROLLED_BACK';
+
+export interface FailoverRecord {
+  id: string;
+  kind: TopologyChangeKind;
+  /** Why it started: "master john is down: …" or "manual_failover requested". */
+  reason: string;
+  started: string;
+  finished: string | null;
+  duration_ms: number | null;
+  from: string | null;
+  to: string | null;
+  outcome: TopologyOutcome;
+  details: string;
+  steps: StepRecord[];
+}
+
+/** How many history entries are kept. */
+export const HISTORY_LIMIT = 200;

@@ -1,0 +1,41 @@
+/**
+ * What the topology runtime (failover, switchover, promotion, remaster, rejoin, fencing) works
+ * with. Everything it changes goes through the server book; everything it observes goes through
+ * plugins, the SQL client or the node's control channel.
+ */
+import type { EventLog } from '../../log/event-log.js';
+import type { PluginRegistry } from '../../plugins/registry.js';
+import type { PluginContext, ServerRef } from '../../plugins/types.js';
+import type { SqlSession } from '../../nodes/ports.js';
+import type { Checks } from '../checks.js';
+import { serverRef } from '../checks.js';
+import type { NodeControl } from '../node-control.js';
+import type { ServerBook } from '../server-book.js';
+
+export interface TopologyEnv {
+  book: ServerBook;
+  plugins: PluginRegistry;
+  ctx: () => PluginContext;
+  checks: Checks;
+  nodeControl: NodeControl;
+  log: EventLog;
+  sleep: (ms: number) => Promise<void>;
+  serverFile: string;
+  clock: () => Date;
+}
+
+export function ref(env: TopologyEnv, name: string): ServerRef {
+  return serverRef(name, env.book.get(name));
+}
+
+/** Run `fn` in a short SQL session on `server`, always closing it. */
+export async function withSession<T>(env: TopologyEnv, server: ServerRef, fn: (session: SqlSession) => Promise<T>, statementTimeoutMs?: number): Promise<T> {
+  const ctx = env.ctx();
+  const target = ctx.sqlTarget(server);
+  const session = await ctx.sql.connect(statementTimeoutMs ? { ...target, statementTimeoutMs } : target);
+  try {
+    return await fn(session);
+  } finally {
+    await session.end();
+  }
+}

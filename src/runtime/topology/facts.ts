@@ -1,0 +1,103 @@
+/**
+ * Facts gathered right before a topology decision, in parallel: each replica's WAL positions and
+ * WAL receiver (candidates), and whether each replica host can reach the master (vantage points).
+ */
+import type { CandidateFacts } from '../../engine/selection.js';
+import type { VantageReport } from '../../engine/master-failure.js';
+import { describeError } from '../../model/errors.js';
+import { parseLsn, lsnDiff } from '../../model/lsn.js';
+import type { ServerRef } from '../../plugins/types.js';
+import { ref, withSession, type TopologyEnv } from './env.js';
+
+interface ReplicaRow {
+  in_recovery: boolean;
+  receive_lsn: string | null;
+  replay_lsn: string | null;
+  receiver_status: string | null;
+  last_msg_age: number | null;
+}
+
+const REPLICA_FACTS = `
+SELECT pg_is_in_recovery() AS in_recovery,
+       pg_last_wal_receive_lsn()::text AS receive_lsn,
+       pg_last_wal_replay_lsn()::text AS replay_lsn,
+       r.status AS receiver_status,
+       extract(epoch FROM now() - r.last_msg_receipt_time)::float8 AS last_msg_age
+FROM (SELECT 1) AS one LEFT JOIN pg_stat_wal_receiver AS r ON true`;
+
+export interface ReplicaSnapshot {
+  name: string;
+  row: ReplicaRow | null;
+  error: string | null;
+}
+
+/** Query every enabled replica (or the given names) in parallel. */
+export async function snapshotReplicas(env: TopologyEnv, names?: readonly string[]): Promise<ReplicaSnapshot[]> {
+  const list = names ?? env.book.names().filter((n) => env.book.get(n).role === 'replica' && env.book.get(n).enabled);
+  return Promise.all(
+    list.map(async (name) => {
+      try {
+        const row = await withSession(env, ref(env, name), async (s) => (await s.query<ReplicaRow & Record<string, unknown>>(REPLICA_FACTS))[0] ?? null);
+        return { name, row, error: null };
+      } catch (err) {
+        return { name, row: null, error: describeError(err) };
+      }
+    }),
+  );
+}
+
+/** Candidate facts from replica snapshots and the book's last verified lag. */
+export function candidateFacts(env: TopologyEnv, snapshots: readonly ReplicaSnapshot[]): CandidateFacts[] {
+  return snapshots.map(({ name, row }) => {
+    const s = env.book.get(name);
+    const receive = parseLsn(row?.receive_lsn ?? null) ?? parseLsn(row?.replay_lsn ?? null);
+    const replay = parseLsn(row?.replay_lsn ?? null);
+    return {
+      name,
+      enabled: s.enabled,
+      role: s.role,
+      status: s.status,
+      failoverPriority: s.failover_priority,
+      nofailover: s.nofailover,
+      reachable: row !== null,
+      inRecovery: row?.in_recovery ?? null,
+      receiveLsn: receive,
+      replayLsn: replay,
+      replayLagBytes: receive && replay ? Math.max(0, lsnDiff(receive, replay)) : null,
+      lagMb: s.lag_mb,
+      lagLimitMb: s.lag_limit,
+    };
+  });
+}
+
+/** Ask each replica host to probe the master with pg_isready, and read its WAL receiver. */
+export async function vantageReports(env: TopologyEnv, master: ServerRef, snapshots: readonly ReplicaSnapshot[]): Promise<VantageReport[]> {
+  const ctx = env.ctx();
+  const timeoutSeconds = Math.max(1, Math.ceil(ctx.timeouts.connectMs / 1000));
+  return Promise.all(
+    snapshots.map(async ({ name, row }) => {
+      const replica = ref(env, name);
+      const argv = [`${replica.pg_bin_dir}/pg_isready`, '-q', '-h', master.hostname, '-p', String(master.port), '-t', String(timeoutSeconds)];
+      let probe: VantageReport['probe'] = 'unknown';
+      let probeDetail = '';
+      try {
+        const result = await ctx.shellFor(replica).run(argv, { timeoutMs: ctx.timeouts.connectMs + timeoutSeconds * 1000 + 1000 });
+        if (result.exitCode === 0 || result.exitCode === 1) {
+          probe = 'sees';
+          probeDetail = result.exitCode === 0 ? 'accepting connections' : 'answering (starting or stopping)';
+        } else if (result.exitCode === 2) {
+          probe = 'no_answer';
+          probeDetail = 'no response';
+        } else {
+          probeDetail = `pg_isready exited ${String(result.exitCode)}`;
+        }
+      } catch (err) {
+        probeDetail = `cannot run pg_isready on ${name}: ${describeError(err)}`;
+      }
+      const walReceiver = row
+        ? { streaming: row.receiver_status === 'streaming', lastMessageAgeSeconds: row.last_msg_age === null ? null : Number(row.last_msg_age) }
+        : null;
+      return { replica: name, probe, probeDetail, walReceiver };
+    }),
+  );
+}

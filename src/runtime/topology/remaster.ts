@@ -1,0 +1,82 @@
+/**
+ * Point a replica at a (new) master: ALTER SYSTEM SET primary_conninfo and reload, which on
+ * PostgreSQL 13+ restarts the WAL receiver without restarting the server; older versions are
+ * restarted. Optionally a physical replication slot per replica on the master. The values are
+ * quoted by the server itself (format %L), never by string concatenation.
+ */
+import { describeError } from '../../model/errors.js';
+import type { ServerRef } from '../../plugins/types.js';
+import { ref, withSession, type TopologyEnv } from './env.js';
+
+/** libpq conninfo value quoting: single quotes, backslash-escaped. */
+function conninfoValue(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+export function primaryConninfo(env: TopologyEnv, replica: ServerRef, master: ServerRef): string {
+  const config = env.ctx().config;
+  const parts = [
+    `host=${master.hostname}`,
+    `port=${master.port}`,
+    `user=${config.handyrep.replication_user}`,
+    `application_name=${replica.name}`,
+  ];
+  if (config.passwords.replication_pass) parts.push(`password=${conninfoValue(config.passwords.replication_pass)}`);
+  return parts.join(' ');
+}
+
+export function slotName(replica: string): string {
+  return `handyrep_${replica.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`;
+}
+
+async function alterSystem(session: { query: (t: string, p?: readonly (string | null)[]) => Promise<Record<string, unknown>[]> }, setting: string, value: string): Promise<void> {
+  const rows = await session.query('SELECT format($1, $2::text) AS stmt', [`ALTER SYSTEM SET ${setting} = %L`, value]);
+  await session.query(String(rows[0]?.stmt));
+}
+
+/** Repoint `replicaName` at `masterName`, then wait until it streams from it. */
+export async function remasterReplica(env: TopologyEnv, replicaName: string, masterName: string, waitMs = 15000): Promise<{ ok: boolean; details: string }> {
+  const replica = ref(env, replicaName);
+  const master = ref(env, masterName);
+  const useSlots = env.ctx().config.failover.use_replication_slots;
+  try {
+    if (useSlots) {
+      await withSession(env, master, (s) =>
+        s.query('SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)', [slotName(replicaName)]),
+      );
+    }
+    const versionNum = await withSession(env, replica, async (s) => {
+      await alterSystem(s, 'primary_conninfo', primaryConninfo(env, replica, master));
+      if (useSlots) await alterSystem(s, 'primary_slot_name', slotName(replicaName));
+      await s.query('SELECT pg_reload_conf()');
+      const rows = await s.query<{ v: number }>("SELECT current_setting('server_version_num')::int AS v");
+      return rows[0]?.v ?? 0;
+    });
+    if (versionNum < 130000) {
+      const restart = await env.nodeControl.restart(replicaName);
+      if (restart.result !== 'SUCCESS') return { ok: false, details: `${replicaName}: configuration changed but restart failed: ${restart.details}` };
+    }
+  } catch (err) {
+    return { ok: false, details: `${replicaName}: cannot change primary_conninfo: ${describeError(err)}` };
+  }
+  return waitStreamingFrom(env, replicaName, master.hostname, waitMs);
+}
+
+/** Wait until the replica's WAL receiver streams from `host`. */
+export async function waitStreamingFrom(env: TopologyEnv, replicaName: string, host: string, waitMs: number): Promise<{ ok: boolean; details: string }> {
+  const deadline = Date.now() + waitMs;
+  let last = '';
+  for (;;) {
+    try {
+      const row = await withSession(env, ref(env, replicaName), async (s) =>
+        (await s.query<{ status: string | null; sender_host: string | null }>('SELECT status, sender_host FROM pg_stat_wal_receiver'))[0],
+      );
+      if (row?.status === 'streaming' && row.sender_host === host) return { ok: true, details: `${replicaName} streams from ${host}` };
+      last = row ? `WAL receiver ${String(row.status)} from ${String(row.sender_host)}` : 'no WAL receiver yet';
+    } catch (err) {
+      last = describeError(err);
+    }
+    if (Date.now() >= deadline) return { ok: false, details: `${replicaName} does not stream from ${host}: ${last}` };
+    await env.sleep(200);
+  }
+}
