@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the integration tests need (real PostgreSQL 15, OpenSSH, iptables)
+# Installs the Debian packages the integration tests need (real PostgreSQL 15, OpenSSH, iptables,
+# HAProxy for the health-check test, openssl for its test certificates)
 # when any is missing. Idempotent and quick when everything is present; runs as root, no stdin.
 set -euo pipefail
 
@@ -16,6 +17,8 @@ need postgresql-client-15 "$pg_bin/psql" "$pg_bin/pg_isready" /usr/bin/psql /usr
 need openssh-server /usr/sbin/sshd
 need openssh-client /usr/bin/ssh /usr/bin/ssh-keygen
 need iptables /usr/sbin/iptables
+need haproxy /usr/sbin/haproxy
+need openssl /usr/bin/openssl
 
 did=()
 if (( ${#missing[@]} > 0 )); then

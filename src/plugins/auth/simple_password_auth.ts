@@ -85,6 +85,7 @@ export function simplePasswordConfigProblems(config: Readonly<HandyRepConfig>): 
   return problems;
 }
 
+/** The plugin object registered as a built-in. */
 export const simplePasswordAuth: AuthPlugin & ConfigCheckedPlugin = {
   name: PLUGIN,
   kind: 'auth',

@@ -5,6 +5,7 @@
  */
 import type { AuthPlugin } from '../types.js';
 
+/** The plugin object registered as a built-in (the default authentication_method). */
 export const zeroAuth: AuthPlugin = {
   name: 'zero_auth',
   kind: 'auth',

@@ -1,0 +1,72 @@
+/**
+ * The daemon's HTTP application (fastify): routes generated from the operations table, health,
+ * metrics and OpenAPI endpoints, body parsers for JSON and urlencoded forms, and error handlers
+ * that turn every framework-level problem (bad body, unknown path, malformed URL) into a JSON RD
+ * with a 4xx status. Building it starts nothing: the caller listens (or injects, in tests).
+ */
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { AuthGate } from './auth-gate.js';
+import type { AuthBinding } from './auth-provider.js';
+import { FailureThrottle, type ThrottleOptions } from './auth-throttle.js';
+import type { DaemonBackend } from './backend.js';
+import { DaemonMetrics } from './metrics.js';
+import { FormBody } from './param-sources.js';
+import { sendJson } from './reply.js';
+import { registerDocumentRoutes } from './routes/document-routes.js';
+import { registerHealthRoutes } from './routes/health-routes.js';
+import { registerOperationRoute } from './routes/operation-route.js';
+
+/** What the HTTP application is built from. */
+export interface DaemonAppOptions {
+  backend: DaemonBackend;
+  /** The auth plugin and its context, as currently configured. */
+  auth: () => AuthBinding;
+  throttle: ThrottleOptions;
+  /** PEM certificate and key: serve HTTPS. */
+  tls?: { cert: Buffer; key: Buffer } | null;
+  /** Called after each operation that returned (for following reload_conf). */
+  afterCall?: (name: string, result: unknown) => Promise<void>;
+  version: string;
+}
+
+/** Largest request body accepted; parameters are small, a bigger body is refused with 413. */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** The fastify application with every route; not listening yet. */
+export function buildDaemonApp(options: DaemonAppOptions): FastifyInstance {
+  const common = {
+    logger: false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    routerOptions: { maxParamLength: 200 },
+    // Malformed URLs and similar routing problems: a JSON RD like every other error.
+    frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) =>
+      sendJson(reply, 400, { result: 'FAIL', details: `bad request: ${error.message}`, parameter: '(url)' }),
+  } as const;
+  // Both variants are used through the same routes; fastify types them by server kind only.
+  const app = (options.tls ? Fastify({ ...common, https: { cert: options.tls.cert, key: options.tls.key } }) : Fastify(common)) as unknown as FastifyInstance;
+
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, FormBody.parse(body as string));
+  });
+
+  app.setErrorHandler((error: FastifyError, _request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      // Body-level problems found before the route ran: unparsable JSON, unsupported type, too large.
+      return sendJson(reply, status, { result: 'FAIL', details: `bad request body: ${error.message}`, parameter: '(body)' });
+    }
+    options.backend.log.error('DAEMON', `internal error: ${error.stack ?? error.message}`);
+    return sendJson(reply, 500, { result: 'FAIL', details: 'internal error (logged on the controller)' });
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendJson(reply, 404, { result: 'FAIL', details: `no such path: ${request.method} ${request.url.slice(0, 200)}; see /openapi.json` }),
+  );
+
+  const gate = new AuthGate({ binding: options.auth, throttle: new FailureThrottle(options.throttle), log: options.backend.log });
+  registerHealthRoutes(app, options.backend);
+  registerDocumentRoutes(app, new DaemonMetrics(options.backend), options.version);
+  const routeDeps = { backend: options.backend, gate, ...(options.afterCall ? { afterCall: options.afterCall } : {}) };
+  registerOperationRoute(app, routeDeps);
+  return app;
+}

@@ -1,0 +1,51 @@
+/**
+ * Load-balancer and liveness endpoints, without authentication (HAProxy checks carry none) and
+ * from cached state only: /primary/<server>, /read-write/<server>, /replica/<server>[?lag=],
+ * /health. Verdicts are in ../health.ts.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { StatusReport } from '../../api/handyrep.js';
+import type { ServerMap } from '../../model/server.js';
+import type { DaemonBackend } from '../backend.js';
+import { parseLagLimit, primaryHealth, replicaHealth, type HealthVerdict } from '../health.js';
+import { sendJson } from '../reply.js';
+
+interface ServerParams {
+  Params: { server: string };
+  Querystring: { lag?: string | string[] };
+}
+
+/** Register /primary, /read-write, /replica and /health. */
+export function registerHealthRoutes(app: FastifyInstance, backend: DaemonBackend): void {
+  // get_status with no parameters answers from the cached state (the library's default).
+  const status = async (): Promise<StatusReport> => (await backend.invoke('get_status', {})) as StatusReport;
+  const send = (reply: FastifyReply, verdict: HealthVerdict): FastifyReply => sendJson(reply, verdict.status, verdict.body);
+
+  const primary = async (server: string, reply: FastifyReply): Promise<FastifyReply> => send(reply, primaryHealth(await status(), server));
+  app.get<ServerParams>('/primary/:server', (request, reply) => primary(request.params.server, reply));
+  app.get<ServerParams>('/read-write/:server', (request, reply) => primary(request.params.server, reply));
+
+  app.get<ServerParams>('/replica/:server', async (request, reply) => {
+    const server = request.params.server;
+    const lag = request.query.lag;
+    let maxLag: number | null = null;
+    if (lag !== undefined) {
+      maxLag = typeof lag === 'string' ? parseLagLimit(lag) : null;
+      if (maxLag === null) {
+        return sendJson(reply, 400, { result: 'FAIL', details: 'lag must be one number of bytes, optionally with a unit: 1048576, 512kB, 16MB, 1GB', parameter: 'lag' });
+      }
+    }
+    const report = await status();
+    let lagBytes: number | null = null;
+    if (maxLag !== null && Object.hasOwn(report.servers, server)) {
+      const info = (await backend.invoke('get_server_info', { servername: server })) as ServerMap;
+      lagBytes = info[server]?.lag_bytes ?? null;
+    }
+    return send(reply, replicaHealth(report, server, lagBytes, maxLag));
+  });
+
+  app.get('/health', async (_request, reply) => {
+    const report = await status();
+    return sendJson(reply, 200, { status: 'running', monitor: backend.monitorStatus(), cluster: report.cluster });
+  });
+}

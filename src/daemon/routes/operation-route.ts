@@ -1,0 +1,74 @@
+/**
+ * `GET|POST /<function>`: every web function of the operations table, looked up per request, so
+ * functions added to the table are served without a change here. Order: function known? →
+ * authentication → parameters → invoke. The library is the only actor; this route only
+ * translates HTTP to a call by name and the outcome back to HTTP.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { findOperation, type OperationSpec } from '../../api/operations.js';
+import type { AuthGate } from '../auth-gate.js';
+import type { DaemonBackend } from '../backend.js';
+import { BASIC_CHALLENGE } from '../basic-auth.js';
+import { replyForError, type ErrorContext } from '../http-error.js';
+import { collectWireParams, shownName, type WireParams } from '../param-sources.js';
+import { sendJson } from '../reply.js';
+import { webParams, webSignature } from '../web-params.js';
+
+/** What the operation route calls. */
+export interface OperationRouteDeps {
+  backend: DaemonBackend;
+  gate: AuthGate;
+  /** Called after an operation returned (not threw), before the reply; e.g. to follow reload_conf. */
+  afterCall?: (name: string, result: unknown) => Promise<void>;
+}
+
+/** Register `GET|POST /:function`. */
+export function registerOperationRoute(app: FastifyInstance, deps: OperationRouteDeps): void {
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/:function',
+    // No implicit HEAD: a HEAD of /restart must not restart anything.
+    exposeHeadRoute: false,
+    handler: (request, reply) => handleOperation(deps, request, reply),
+  });
+}
+
+async function handleOperation(deps: OperationRouteDeps, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const name = (request.params as { function: string }).function;
+  const spec = findOperation(name);
+  if (!spec?.web) {
+    const shown = shownName(name);
+    const why = spec ? 'is not available on the web API' : 'does not exist';
+    return sendJson(reply, 404, { result: 'FAIL', details: `function "${shown}" ${why}; see /openapi.json`, function: shown });
+  }
+  let wire: WireParams = new Map();
+  try {
+    const outcome = await deps.gate.check({ authorization: request.headers.authorization, address: request.ip, spec });
+    if (!outcome.ok) {
+      if (outcome.status === 401) reply.header('www-authenticate', BASIC_CHALLENGE);
+      return sendJson(reply, outcome.status, { result: 'FAIL', details: outcome.reason });
+    }
+    wire = collectWireParams(request.query, request.body);
+    const result = await deps.backend.invoke(spec.name, webParams(webSignature(spec), wire));
+    await deps.afterCall?.(spec.name, result);
+    return sendJson(reply, 200, result);
+  } catch (err) {
+    const failed = replyForError(err, errorContext(spec, wire), deps.backend.log);
+    return sendJson(reply, failed.status, failed.body);
+  }
+}
+
+function errorContext(spec: OperationSpec, wire: WireParams): ErrorContext {
+  const sig = webSignature(spec);
+  const context: ErrorContext = {
+    functionName: spec.name,
+    wireNames: Object.keys(sig.params),
+    given: Object.fromEntries([...wire].map(([key, value]) => [shownName(key), value])),
+    acceptsExtraKeys: sig.recordParam !== null,
+  };
+  if (sig.form) {
+    context.wireName = sig.form.wireName;
+    context.defaultParameter = sig.form.mainParameter;
+  }
+  return context;
+}
