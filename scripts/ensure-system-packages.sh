@@ -2,7 +2,10 @@
 # Installs the Debian packages the integration tests need (real PostgreSQL 15, OpenSSH, iptables,
 # HAProxy for the health-check test, openssl for its test certificates)
 # when any is missing. Idempotent and quick when everything is present; runs as root, no stdin.
+# `ensure-system-packages.sh demo` (what `npm start` runs): only PostgreSQL, and nothing that
+# needs root when it is already installed, so a normal user can run the demo.
 set -euo pipefail
+mode="${1:-test}"
 
 pg_bin=/usr/lib/postgresql/15/bin
 missing=()
@@ -14,11 +17,13 @@ need() { # need <package> <file>...: queue the package when any of its files is 
 }
 need postgresql-15 "$pg_bin/postgres" "$pg_bin/initdb" "$pg_bin/pg_ctl" "$pg_bin/pg_basebackup" "$pg_bin/pg_rewind"
 need postgresql-client-15 "$pg_bin/psql" "$pg_bin/pg_isready" /usr/bin/psql /usr/bin/pg_isready
+if [[ $mode != demo ]]; then
 need openssh-server /usr/sbin/sshd
 need openssh-client /usr/bin/ssh /usr/bin/ssh-keygen
 need iptables /usr/sbin/iptables
 need haproxy /usr/sbin/haproxy
 need openssl /usr/bin/openssl
+fi
 
 did=()
 if (( ${#missing[@]} > 0 )); then
@@ -33,7 +38,7 @@ if (( ${#missing[@]} > 0 )); then
 fi
 
 # sshd refuses to start without its privilege separation directory (normally made by systemd).
-if [[ ! -d /run/sshd ]]; then
+if [[ $mode != demo && ! -d /run/sshd ]]; then
   mkdir -p -m 0755 /run/sshd
   did+=("created /run/sshd")
 fi
@@ -41,7 +46,7 @@ fi
 # The tests log in over SSH as postgres, which needs a real shell (postgresql-common gives it
 # /bin/bash; a hand-made system user may have nologin).
 shell=$(getent passwd postgres | cut -d: -f7 || true)
-if [[ -n $shell && ( $shell == */nologin || $shell == */false ) ]]; then
+if [[ $mode != demo && -n $shell && ( $shell == */nologin || $shell == */false ) ]]; then
   usermod -s /bin/bash postgres
   did+=("set the postgres shell to /bin/bash (was $shell)")
 fi

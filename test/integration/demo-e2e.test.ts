@@ -1,0 +1,219 @@
+/**
+ * The demo as a user runs it (`npm start` = `handyrep demo`): the demo in its own process, the
+ * CLI in others, configured only from what the demo printed. Three healthy servers; SIGKILL of the
+ * master's postmaster; the CLI shows a new master within the detection time (poll every 1 s, 2
+ * retries 0.5 s apart, the replicas' vantage check); the old master comes back as a replica
+ * (auto_rejoin, pg_rewind); SIGINT stops everything: exit 0, no process, no listening port, no
+ * lock file left behind.
+ *
+ * The demo uses 127.0.0.11-13:5432 (fixed): the test waits while another cluster holds them. Run
+ * as root with a mkdtemp folder (0700, which postgres cannot enter), so it also covers the demo
+ * moving PostgreSQL's data to a folder postgres can reach.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { basename, dirname, join } from 'node:path';
+import { BIN, freePort } from '../fixtures/daemon.js';
+import { jsonOf, runCli } from '../fixtures/cli.js';
+import { isAlive, killTreeSync } from '../fixtures/proc.js';
+import { onExit, track, untrack } from '../fixtures/processes.js';
+
+const HOSTS = ['127.0.0.11', '127.0.0.12', '127.0.0.13'];
+const NODES = ['john', 'paul', 'george'];
+
+interface Status {
+  cluster: { status: string };
+  servers: Record<string, { role: string; enabled: boolean; status: string; status_message: string }>;
+}
+
+const dir = mkdtempSync('/tmp/handyrep-demo-e2e-');
+let demo: ChildProcess | null = null;
+let demoPid: number | null = null;
+let output = '';
+let nodeRoot: string | null = null;
+
+function listening(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port });
+    const done = (up: boolean): void => {
+      socket.destroy();
+      resolve(up);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** pids of live processes whose command line mentions `text`. */
+function processesMentioning(text: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ').includes(text) && isAlive(Number(entry))) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** Kill whatever the demo left (its process tree, PostgreSQL of its data folders) and delete its folders. */
+function cleanUp(): void {
+  if (demoPid !== null && isAlive(demoPid)) {
+    try {
+      process.kill(-demoPid, 'SIGKILL');
+    } catch {
+      // group gone
+    }
+    killTreeSync(demoPid);
+  }
+  for (const text of [dir, nodeRoot].filter((t): t is string => t !== null)) {
+    for (const pid of processesMentioning(text)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  // Only a folder the demo named after this test's folder.
+  if (nodeRoot !== null && nodeRoot.includes(basename(dir))) {
+    rmSync(nodeRoot, { recursive: true, force: true });
+    try {
+      rmdirSync(dirname(nodeRoot)); // the demo's shared parent, when nothing else is in it
+    } catch {
+      // not empty, or already gone
+    }
+  }
+}
+const removeHook = onExit(cleanUp);
+
+after(() => {
+  cleanUp();
+  removeHook();
+});
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | null>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown = null;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== null) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}\ndemo output:\n${output}`);
+}
+
+test('npm start: the demo cluster, a failover seen through the CLI, the old master rejoining, a clean Ctrl-C', { timeout: 300_000 }, async () => {
+  // Nobody else may use the demo's fixed addresses (other test files use them too, one at a time).
+  await waitFor('127.0.0.11-13:5432 to be free (another cluster is using them)', 120_000, async () => {
+    const busy = await Promise.all(HOSTS.map((h) => listening(h, 5432)));
+    return busy.some(Boolean) ? null : true;
+  });
+  const port = await freePort();
+  const started = Date.now();
+  demo = spawn(process.execPath, [BIN, 'demo', '--dir', dir, '--port', String(port)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+    env: { ...process.env, HANDYREP_SOURCE: '1' },
+  });
+  const pid = demo.pid;
+  assert.ok(pid !== undefined, 'the demo started');
+  demoPid = pid;
+  track(pid, 'handyrep demo');
+  demo.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  demo.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  let exitCode: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) =>
+    demo?.once('exit', (code) => {
+      exitCode = code;
+      untrack(pid);
+      resolve(code);
+    }),
+  );
+
+  await waitFor('the demo\'s "watching" line', 180_000, async () => {
+    if (exitCode !== undefined) throw new Error(`the demo exited with ${String(exitCode)}`);
+    return /HandyRep is watching/.test(output) && /HANDYREP_PASSWORD=\S+/.test(output) ? true : null;
+  });
+  const setupMs = Date.now() - started;
+  const env = {
+    HANDYREP_URL: /HANDYREP_URL=(\S+)/.exec(output)?.[1] ?? '',
+    HANDYREP_PASSWORD: /HANDYREP_PASSWORD=(\S+)/.exec(output)?.[1] ?? '',
+  };
+  nodeRoot = /PostgreSQL data under (\S+)/.exec(output)?.[1] ?? null;
+  assert.equal(env.HANDYREP_URL, `http://127.0.0.1:${port}`);
+  assert.ok(nodeRoot, output);
+  assert.match(output, /not keeping PostgreSQL's data in .*cannot enter/, 'a 0700 folder is not used for postgres-owned data');
+
+  // Three healthy servers, as the CLI shows them.
+  const healthy = await waitFor('three healthy servers', 60_000, async () => {
+    const run = await runCli(['status', '--json'], env);
+    if (run.code !== 0) return null;
+    const status = jsonOf<Status>(run);
+    const servers = Object.values(status.servers);
+    return servers.length === 3 && servers.every((s) => s.status === 'healthy' && s.enabled) && status.cluster.status === 'healthy' ? status : null;
+  });
+  const oldMaster = Object.entries(healthy.servers).find(([, s]) => s.role === 'master')?.[0];
+  assert.equal(oldMaster, 'john');
+  const table = await runCli(['status'], env);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /^NAME +ROLE +STATUS +LAG \(MB\) +TIMELINE +MESSAGE/m);
+  for (const name of NODES) assert.match(table.stdout, new RegExp(`^${name} +(master|replica) +healthy `, 'm'), table.stdout);
+  assert.match(table.stdout, /^cluster: healthy/m);
+
+  // Crash the master: SIGKILL of its postmaster.
+  const pidFile = join(nodeRoot, oldMaster, 'data', 'postmaster.pid');
+  const postmaster = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  assert.ok(isAlive(postmaster), `postmaster ${postmaster} runs`);
+  const killedAt = Date.now();
+  process.kill(postmaster, 'SIGKILL');
+  const promoted = await waitFor('a new master in the CLI', 30_000, async () => {
+    const status = jsonOf<Status>(await runCli(['status', '--json'], env));
+    const master = Object.entries(status.servers).find(([name, s]) => s.role === 'master' && s.enabled && name !== oldMaster && s.status === 'healthy');
+    return master ? master[0] : null;
+  });
+  const failoverMs = Date.now() - killedAt;
+  assert.ok(failoverMs <= 10_000, `new master ${promoted} seen after ${failoverMs} ms (limit 10 s)`);
+
+  // auto_rejoin: the old master comes back as a replica of the new one.
+  await waitFor(`${oldMaster} back as a healthy replica`, 60_000, async () => {
+    const status = jsonOf<Status>(await runCli(['status', '--json'], env));
+    const old = status.servers[oldMaster];
+    return old?.role === 'replica' && old.enabled && old.status === 'healthy' ? true : null;
+  });
+  const rejoinMs = Date.now() - killedAt;
+  const final = await runCli(['status'], env);
+  assert.match(final.stdout, new RegExp(`^${promoted} +master +healthy `, 'm'), final.stdout);
+  assert.match(final.stdout, new RegExp(`^${oldMaster} +replica +healthy `, 'm'), final.stdout);
+  const history = await runCli(['history', '--json'], env);
+  const records = jsonOf<{ kind: string; from: string; to: string; outcome: string }[]>(history);
+  assert.ok(records.some((r) => r.kind === 'failover' && r.from === oldMaster && r.to === promoted && r.outcome === 'SUCCESS'), history.stdout);
+
+  // Ctrl-C: exit 0, nothing left behind.
+  const stoppedAt = Date.now();
+  process.kill(pid, 'SIGINT');
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([exited, new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), 90_000)))]);
+  clearTimeout(timer);
+  assert.equal(code, 0, `the demo exits 0 after SIGINT:\n${output}`);
+  const stopMs = Date.now() - stoppedAt;
+  assert.match(output, /handyrep demo: stopped/);
+  assert.deepEqual(processesMentioning(nodeRoot), [], 'no PostgreSQL of the demo runs');
+  assert.deepEqual(processesMentioning(dir), [], 'no handyrep process of the demo runs');
+  for (const host of HOSTS) assert.equal(await listening(host, 5432), false, `${host}:5432 refuses`);
+  assert.equal(await listening('127.0.0.1', port), false, 'the API port refuses');
+  assert.equal(existsSync(join(dir, 'servers.save.lock')), false, 'no lock file');
+  assert.equal(existsSync(join(dir, 'servers.save')), true, 'the state is kept for the next run');
+  console.log(`demo e2e: set-up ${setupMs} ms, new master ${promoted} seen after ${failoverMs} ms, ${oldMaster} rejoined after ${rejoinMs} ms, stop ${stopMs} ms`);
+});
