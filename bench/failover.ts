@@ -42,7 +42,8 @@ async function oneRun(kind: 'kill' | 'switchover'): Promise<RunResult> {
     hr.startMonitoring();
     const probe = new WriteProbe(cluster.nodes.map((n) => ({ host: n.host, port: n.port })), 'probe');
     probe.start();
-    await sleep(SETTLE_MS);
+    // A random phase against the 1 s poll schedule, so the runs sample detection delays fairly.
+    await sleep(SETTLE_MS + Math.floor(Math.random() * 1000));
     const faultAt = Date.now();
     if (kind === 'kill') {
       await crash(cluster.master);
