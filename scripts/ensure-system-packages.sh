@@ -23,6 +23,7 @@ need openssh-client /usr/bin/ssh /usr/bin/ssh-keygen
 need iptables /usr/sbin/iptables
 need haproxy /usr/sbin/haproxy
 need openssl /usr/bin/openssl
+need rsync /usr/bin/rsync
 fi
 
 did=()

@@ -43,6 +43,9 @@ import { createTableOnMaster, writeStateToMaster } from '../runtime/state-table-
 import { loadInitialState, serversFromConfig } from '../runtime/state-sync.js';
 import { StateLock } from '../store/state-lock.js';
 import { positionalParams, type OperationName } from './operations.js';
+import { LongActionTracker } from '../runtime/long-actions/tracker.js';
+import { beginClone, type CloneEnv, type CloneRd } from '../runtime/clone/clone.js';
+import { cleanupArchive, pollArchiving, startArchiving, stopArchiving, type ArchiveEnv, type ArchiveRd, type CleanupRd } from '../runtime/archive/archiving.js';
 
 /** A finished topology change, for metrics. */
 export interface FailoverEvent {
@@ -629,6 +632,89 @@ export class HandyRep {
     return this.book.recentHistory(p.numentries as number);
   }
 
+  // ---- Clone and archiving API ----------------------------------------------------------
+
+  /** Long actions (clones) run here, off the poll loop and outside the action queue. */
+  private cloneTracker: LongActionTracker | null = null;
+
+  private longActions(): LongActionTracker {
+    this.cloneTracker ??= new LongActionTracker({ book: this.book, log: this.log, clock: this.clock });
+    return this.cloneTracker;
+  }
+
+  private cloneEnv(): CloneEnv {
+    return { ...this.topologyEnv(), tracker: this.longActions(), mutate: (fn) => this.mutate(fn) };
+  }
+
+  private archiveEnv(): ArchiveEnv {
+    return { book: this.book, plugins: this.plugins, ctx: () => this.ctx, log: this.log, clock: this.clock };
+  }
+
+  /**
+   * Clone (or reclone) a replica from the master or `clonefrom`, configured to stream from the
+   * current master, started, and enabled once it streams. A refusal changes nothing. With
+   * `wait` false it answers as soon as the copy has started; get_server_info shows its progress.
+   */
+  async clone(replicaserver: string, reclone?: boolean, clonefrom?: string | null, keep_old_data?: boolean | null, wait?: boolean): Promise<CloneRd> {
+    const p = this.params('clone', arguments);
+    const target = p.replicaserver as string;
+    this.book.get(target);
+    const from = p.clonefrom as string | null;
+    if (from !== null) this.book.get(from);
+    const begun = await beginClone(this.cloneEnv(), {
+      target,
+      reclone: p.reclone as boolean,
+      clonefrom: from,
+      keepOldData: p.keep_old_data as boolean | null,
+    });
+    await this.persister.flush();
+    if ('refused' in begun) return begun.refused;
+    if (!p.wait) {
+      begun.done.then(() => this.persister.flush()).catch(() => undefined);
+      return success(`clone of ${target} started; get_server_info shows its progress (action_progress), cancel_clone stops it`);
+    }
+    const rd = await begun.done;
+    await this.persister.flush();
+    return rd;
+  }
+
+  /** Cancel a running clone; answers once it has stopped (the target is left disabled). */
+  async cancel_clone(servername: string): Promise<Rd> {
+    const p = this.params('cancel_clone', arguments);
+    const name = p.servername as string;
+    this.book.get(name);
+    const tracker = this.longActions();
+    const done = tracker.completion(name);
+    if (done === null || !tracker.cancel(name, 'cancelled by an operator')) return failure(`no clone of ${name} is running`);
+    const rd = await done;
+    await this.persister.flush();
+    return success(`clone of ${name} cancelled: ${rd.details}`);
+  }
+
+  /** Push the archive script to the master (and the other servers) and remove the no-archiving flag. */
+  async start_archiving(): Promise<ArchiveRd> {
+    this.params('start_archiving', arguments);
+    return this.mutate(() => startArchiving(this.archiveEnv()));
+  }
+
+  /** Create the no-archiving flag on the master (and the other servers). */
+  async stop_archiving(): Promise<ArchiveRd> {
+    this.params('stop_archiving', arguments);
+    return this.mutate(() => stopArchiving(this.archiveEnv()));
+  }
+
+  /** The master's archiver state (pg_stat_archiver, backlog) and whether it needs attention. */
+  async poll_archiving(): Promise<ArchiveRd> {
+    this.params('poll_archiving', arguments);
+    return pollArchiving(this.archiveEnv());
+  }
+
+  /** Delete expired archived WAL that no replica and not the latest base backup needs. */
+  async cleanup_archive(dry_run?: boolean): Promise<CleanupRd> {
+    const p = this.params('cleanup_archive', arguments);
+    return cleanupArchive(this.archiveEnv(), p.dry_run as boolean);
+  }
+
   // ---- Monitoring -----------------------------------------------------------------------
 
   /**
@@ -730,6 +816,7 @@ export class HandyRep {
     if (this.closed) return;
     this.closed = true;
     await this.monitor?.stop();
+    await this.cloneTracker?.shutdown('HandyRep is closing');
     await this.actions.idle();
     await this.persister.flush();
     await this.shells.closeAll();

@@ -220,8 +220,38 @@ const archiveSchema = z
     archive_script_method: nameSchema.nullable().default(null).describe('Archive script plugin.'),
     archive_delete_method: nameSchema.nullable().default(null).describe('Archive cleanup plugin.'),
     archive_delete_hours: z.number().positive().default(48).describe('Age in hours after which archived WAL may be deleted.'),
+    archive_directory: pathSchema
+      .nullable()
+      .default(null)
+      .describe('Folder the archive script copies WAL into and restore_command reads from (required when archiving is on).'),
+    archive_host: nameSchema
+      .nullable()
+      .default(null)
+      .describe('Server (a name under servers, e.g. one with role `archive`) whose control channel reaches archive_directory, for cleanup; null = the master\'s (the folder is at the same path on every node).'),
+    archive_script_path: pathSchema
+      .default('/var/lib/postgresql/handyrep_archive.sh')
+      .describe('Where the archive script is pushed on the database servers; archive_command must be `<this path> %p %f`.'),
+    no_archive_file: pathSchema
+      .default('/var/lib/postgresql/handyrep_noarchive')
+      .describe('Flag file: while it exists on a server, its archive script exits 0 without archiving (stop_archiving creates it).'),
+    archive_warn_seconds: secondsSchema
+      .default(600)
+      .describe('The master turns `warning` when a finished WAL segment has waited this long to be archived.'),
+    set_restore_command: z
+      .boolean()
+      .default(true)
+      .describe('Give replicas the archive plugin\'s restore_command (on clone and start_archiving).'),
   })
-  .strict();
+  .strict()
+  .superRefine((archive, ctx) => {
+    if (!archive.archiving) return;
+    if (archive.archive_script_method === null) {
+      ctx.addIssue({ code: 'custom', path: ['archive_script_method'], message: 'archiving is on: name the archive script plugin' });
+    }
+    if (archive.archive_directory === null) {
+      ctx.addIssue({ code: 'custom', path: ['archive_directory'], message: 'archiving is on: set the archive folder' });
+    }
+  });
 
 const daemonSchema = z
   .object({

@@ -5,6 +5,7 @@
  */
 import type { ServerSettings } from '../config/schema.js';
 import type { ServerStatus } from './status.js';
+import type { ActionProgress, LongActionKind } from './long-action.js';
 
 export type Role = 'master' | 'replica' | 'proxy' | 'pgbouncer' | 'archive' | (string & {});
 
@@ -33,6 +34,12 @@ export interface ObservedFacts {
   wal_position: string | null;
   /** PostgreSQL server_version_num, e.g. 150018. */
   pg_version_num: number | null;
+  /** The long action running on this server (a clone), or null. A value left by a controller that stopped mid-clone means that clone was interrupted. */
+  action: LongActionKind | null;
+  /** Progress of the running long action, or how the last one ended; null when there was none. */
+  action_progress: ActionProgress | null;
+  /** Master: pg_stat_archiver.failed_count at the last verification (archiving on), to see it grow. */
+  archive_failed_count: number | null;
 }
 
 /** State HandyRep keeps about a server beyond its definition. */
@@ -56,6 +63,9 @@ export const NO_FACTS: Readonly<ObservedFacts> = Object.freeze({
   timeline: null,
   wal_position: null,
   pg_version_num: null,
+  action: null,
+  action_progress: null,
+  archive_failed_count: null,
 });
 
 export type ServerMap = Record<string, ServerRecord>;

@@ -175,7 +175,12 @@ export class SshShell implements NodeShell {
           }
           done = true;
           if (err) reject(err);
-          else resolve(channel);
+          else {
+            // ssh2 may emit a fast command's output, exit status and close in the same parse
+            // loop that runs this callback, before the awaiting code attaches its listeners.
+            recordEarlyEvents(channel);
+            resolve(channel);
+          }
         });
       } catch (err) {
         // ssh2 throws synchronously when the connection is already gone.
@@ -198,11 +203,15 @@ export class SshShell implements NodeShell {
     const startedAt = performance.now();
     const stdout = new TailBuffer(this.maxOutputBytes);
     const stderr = new TailBuffer(this.maxOutputBytes);
+    const early = takeEarlyEvents(channel);
+    for (const chunk of early.stdout) stdout.push(chunk);
+    for (const chunk of early.stderr) stderr.push(chunk);
     let markClosed: () => void = () => undefined;
     const closed = new Promise<void>((resolve) => {
       markClosed = resolve;
     });
-    let channelClosed = false;
+    let channelClosed = early.closed;
+    if (early.closed) markClosed();
     channel.once('close', () => {
       channelClosed = true;
       markClosed();
@@ -254,11 +263,21 @@ export class SshShell implements NodeShell {
         exitCode = typeof code === 'number' ? code : null;
         armGrace();
       });
-      channel.once('close', () => {
+      const onClose = (): void => {
         // Closed without an exit status: the connection died under the command.
         if (!sawExit && !settled) stderr.push('\n[connection lost before the command finished]\n');
         finish(false);
-      });
+      };
+      channel.once('close', onClose);
+      if (early.exitSeen) {
+        sawExit = true;
+        exitCode = early.exitCode;
+      }
+      if (early.closed) {
+        onClose();
+        return;
+      }
+      if (early.exitSeen) armGrace();
       // Always send EOF: a command reading stdin must not wait for input that never comes.
       channel.end(options.stdin);
 
@@ -279,3 +298,47 @@ export class SshShell implements NodeShell {
   }
 }
 
+
+interface EarlyEvents {
+  stdout: Buffer[];
+  stderr: Buffer[];
+  exitSeen: boolean;
+  exitCode: number | null;
+  closed: boolean;
+  detach: () => void;
+}
+
+const earlyEvents = new WeakMap<ClientChannel, EarlyEvents>();
+
+/** Record what a channel emits until `takeEarlyEvents` hands it over. */
+function recordEarlyEvents(channel: ClientChannel): void {
+  const record: EarlyEvents = { stdout: [], stderr: [], exitSeen: false, exitCode: null, closed: false, detach: () => undefined };
+  const onData = (chunk: Buffer): void => void record.stdout.push(chunk);
+  const onStderr = (chunk: Buffer): void => void record.stderr.push(chunk);
+  const onExit = (code: number | null): void => {
+    record.exitSeen = true;
+    record.exitCode = typeof code === 'number' ? code : null;
+  };
+  const onClose = (): void => {
+    record.closed = true;
+  };
+  channel.on('data', onData);
+  channel.stderr.on('data', onStderr);
+  channel.on('exit', onExit);
+  channel.once('close', onClose);
+  record.detach = () => {
+    channel.off('data', onData);
+    channel.stderr.off('data', onStderr);
+    channel.off('exit', onExit);
+    channel.off('close', onClose);
+  };
+  earlyEvents.set(channel, record);
+}
+
+/** Stop recording and return what was recorded (empty when nothing was). */
+function takeEarlyEvents(channel: ClientChannel): EarlyEvents {
+  const record = earlyEvents.get(channel);
+  earlyEvents.delete(channel);
+  record?.detach();
+  return record ?? { stdout: [], stderr: [], exitSeen: false, exitCode: null, closed: false, detach: () => undefined };
+}

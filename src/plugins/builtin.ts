@@ -12,6 +12,10 @@ import { selectReplicaPriority } from './select/select_replica_priority.js';
 import { localCommand } from './command/local_command.js';
 import { simplePasswordAuth } from './auth/simple_password_auth.js';
 import { zeroAuth } from './auth/zero_auth.js';
+import { cloneBasebackup } from './clone/clone_basebackup.js';
+import { cloneRsync } from './clone/clone_rsync.js';
+import { archiveLocalDir } from './archive/archive_local_dir.js';
+import { archiveDeleteFind } from './archive/archive_delete_find.js';
 
 export const builtinPlugins: readonly Plugin[] = [pollConnect,
   pollIsready,
@@ -25,4 +29,8 @@ export const builtinPlugins: readonly Plugin[] = [pollConnect,
   localCommand,
   zeroAuth,
   simplePasswordAuth,
+  cloneBasebackup,
+  cloneRsync,
+  archiveLocalDir,
+  archiveDeleteFind,
 ];

@@ -103,7 +103,11 @@ export class PluginRegistry {
     for (const [name, server] of Object.entries(config.servers)) {
       if (server.restart_method !== undefined) want('restart', String(server.restart_method), `servers.${name}.restart_method`);
       if (server.promotion_method !== undefined) want('promote', String(server.promotion_method), `servers.${name}.promotion_method`);
+      if (server.clone_method !== undefined) want('clone', String(server.clone_method), `servers.${name}.clone_method`);
     }
+    want('clone', config.server_defaults.clone_method, 'server_defaults.clone_method');
+    if (config.archive.archive_script_method !== null) want('archive', config.archive.archive_script_method, 'archive.archive_script_method');
+    if (config.archive.archive_delete_method !== null) want('archive_delete', config.archive.archive_delete_method, 'archive.archive_delete_method');
     if (problems.length > 0) throw new HandyRepError('PLUGIN_LOAD', problems.join('\n'));
   }
 }

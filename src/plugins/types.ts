@@ -8,6 +8,7 @@ import type { ServerRecord } from '../model/server.js';
 import type { NodeShell, SqlClient, SqlTarget } from '../nodes/ports.js';
 import type { PollOutcome, ReplicationObservation } from '../engine/observations.js';
 import type { SelectionInput, SelectionResult } from '../engine/selection.js';
+import type { ArchiveFile } from '../engine/archive-cleanup.js';
 
 /** A server as plugins see it: its record plus its name. */
 export type ServerRef = Readonly<ServerRecord> & { readonly name: string };
@@ -35,7 +36,7 @@ export interface PluginContext {
   readonly timeouts: { readonly connectMs: number; readonly statementMs: number; readonly commandMs: number };
 }
 
-export type PluginKind = 'poll' | 'replication_status' | 'restart' | 'promote' | 'select' | 'auth' | 'command';
+export type PluginKind = 'poll' | 'replication_status' | 'restart' | 'promote' | 'select' | 'auth' | 'command' | 'clone' | 'archive' | 'archive_delete';
 
 interface PluginBase {
   readonly name: string;
@@ -119,7 +120,73 @@ export interface CommandPlugin extends PluginBase {
   run(ctx: PluginContext, failover: FailoverCommandContext, parameters: readonly string[]): Promise<ControlOutcome>;
 }
 
-export type Plugin = PollPlugin | ReplicationStatusPlugin | RestartPlugin | PromotePlugin | SelectPlugin | AuthPlugin | CommandPlugin;
+/** Progress a clone plugin reports while it copies. */
+export interface CloneProgress {
+  bytesDone: number | null;
+  bytesTotal: number | null;
+}
+
+/** What a clone plugin is asked to do. */
+export interface CloneRequest {
+  /** Where to copy to: `target.pgdata` is empty (or missing) when the plugin is called. */
+  target: ServerRef;
+  /** Where to copy from (the master, or the clonefrom server). */
+  source: ServerRef;
+  /** Aborted when the clone is cancelled: stop the copy on the node and return promptly. */
+  signal: AbortSignal;
+  progress(update: CloneProgress): void;
+}
+
+/**
+ * `clone_method`: copy a server's data folder onto another node. Only the copy: the runtime
+ * prepares the target folder, then writes the standby configuration, starts and checks the clone.
+ */
+export interface ClonePlugin extends PluginBase {
+  readonly kind: 'clone';
+  clone(ctx: PluginContext, request: CloneRequest): Promise<ControlOutcome>;
+}
+
+/**
+ * `archive.archive_script_method`: the WAL archive script on the database servers and its
+ * no-archiving flag file. `pushScript` installs it on one server (and makes the archive folder);
+ * `start`/`stop` remove/create the flag file there.
+ */
+export interface ArchivePlugin extends PluginBase {
+  readonly kind: 'archive';
+  pushScript(ctx: PluginContext, server: ServerRef): Promise<ControlOutcome>;
+  start(ctx: PluginContext, server: ServerRef): Promise<ControlOutcome>;
+  stop(ctx: PluginContext, server: ServerRef): Promise<ControlOutcome>;
+  /** The restore_command replicas get, or null when this method offers none. */
+  restoreCommand(ctx: PluginContext): string | null;
+}
+
+/** The archive folder and the server whose control channel reaches it. */
+export interface ArchiveLocation {
+  server: ServerRef;
+  directory: string;
+}
+
+/**
+ * `archive.archive_delete_method`: lists and deletes archived files. Which files to delete is
+ * decided by the engine (src/engine/archive-cleanup.ts), never by the plugin.
+ */
+export interface ArchiveDeletePlugin extends PluginBase {
+  readonly kind: 'archive_delete';
+  listFiles(ctx: PluginContext, location: ArchiveLocation): Promise<ArchiveFile[]>;
+  deleteFiles(ctx: PluginContext, location: ArchiveLocation, names: readonly string[]): Promise<ControlOutcome>;
+}
+
+export type Plugin =
+  | PollPlugin
+  | ReplicationStatusPlugin
+  | RestartPlugin
+  | PromotePlugin
+  | SelectPlugin
+  | AuthPlugin
+  | CommandPlugin
+  | ClonePlugin
+  | ArchivePlugin
+  | ArchiveDeletePlugin;
 export type PluginOfKind<K extends PluginKind> = Extract<Plugin, { kind: K }>;
 
 /** The method each kind must implement, checked at load time. */
@@ -131,4 +198,7 @@ export const REQUIRED_METHOD: Readonly<Record<PluginKind, string>> = {
   select: 'select',
   auth: 'authenticate',
   command: 'run',
+  clone: 'clone',
+  archive: 'pushScript',
+  archive_delete: 'listFiles',
 };

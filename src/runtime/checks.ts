@@ -11,6 +11,7 @@ import type { PluginRegistry } from '../plugins/registry.js';
 import type { PluginContext, ServerRef } from '../plugins/types.js';
 import type { ServerBook } from './server-book.js';
 import { observePoll, observeVerify, type ObserveEnv } from './observe.js';
+import { archiveVerdict } from './archive/archiving.js';
 
 /** One finished poll or verification, for metrics. */
 export interface CheckEvent {
@@ -132,6 +133,8 @@ export class Checks {
     let verdict: VerifyVerdict;
     if (server.role === 'master') {
       verdict = statusAfterMasterVerify(observation);
+      // WAL archiving's health (archiving on): a failing archiver makes a healthy master `warning`.
+      if (observation.sql.ok) verdict = await archiveVerdict(this.env, server, verdict);
     } else {
       const masterStatus = masterName === null ? null : this.env.book.get(masterName).status;
       verdict = statusAfterReplicaVerify(

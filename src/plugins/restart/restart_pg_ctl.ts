@@ -35,7 +35,7 @@ export function pgCtlArgv(server: ServerRef, action: ControlAction, flags: reado
       return [...base, 'status'];
     case 'kill':
       // The postmaster leads its own process group (pg_ctl starts it with setsid): kill the group.
-      return ['sh', '-c', 'pid=$(head -n 1 "$1/postmaster.pid") && kill -KILL -- "-$pid"', 'pg_ctl_kill', server.pgdata];
+      return ['sh', '-c', 'pid=$(head -n 1 "$1/postmaster.pid") && kill -KILL "-$pid"', 'pg_ctl_kill', server.pgdata];
   }
 }
 
