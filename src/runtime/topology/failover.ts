@@ -8,13 +8,14 @@
 import { describeRefusals } from '../../engine/candidates.js';
 import type { Refusal } from '../../engine/selection.js';
 import { describeError } from '../../model/errors.js';
+import type { PromotionSettlement } from './promote.js';
 import { lsnDiff, parseLsn } from '../../model/lsn.js';
 import { failure, success, type Rd } from '../../model/rd.js';
 import { isAvailableStatus } from '../../model/status.js';
 import { ref, withSession, type TopologyEnv } from './env.js';
 import { candidateFacts, snapshotReplicas, type ReplicaSnapshot } from './facts.js';
 import { fenceServer, type FenceResult } from './fence.js';
-import { promoteAndConfirm } from './promote.js';
+import { promoteAndConfirm, settlePromotion } from './promote.js';
 import { rejoinAsReplica } from './rejoin.js';
 import { remasterReplica } from './remaster.js';
 import { StepRunner } from './step-runner.js';
@@ -169,7 +170,25 @@ export async function runFailover(
       break;
     }
     promoteErrors.push(step.details);
-    await env.checks.verifyServer(candidate).catch(() => undefined);
+    // Never leave a pending promotion behind while trying the next candidate.
+    let settled = 'uncertain' as PromotionSettlement;
+    await runner.step('settle_promotion', candidate, async () => {
+      const result = await settlePromotion(env, candidate, 1000);
+      settled = result.outcome;
+      return { ok: result.outcome !== 'uncertain', details: result.details };
+    });
+    if (settled === 'promoted') {
+      promoted = candidate;
+      break;
+    }
+    if (settled === 'uncertain') {
+      const details = `failover stopped: ${promoteErrors.join('; ')}; the promotion of ${candidate} can be neither confirmed nor cancelled, so no other server is promoted and the old master is not restarted`;
+      env.book.setClusterStatus('down', details);
+      const record = await runner.finish('FAIL', details);
+      return failure(details, { reason_code: 'promotion_uncertain', history_id: record.id });
+    }
+    // Cancelled: it was stopped; bring it back as the standby it still is (best effort).
+    await env.nodeControl.startup(candidate).catch(() => undefined);
   }
 
   if (promoted === null) {
@@ -259,7 +278,25 @@ export async function runSwitchover(env: TopologyEnv, target: string, remaster: 
         return { ok: true, details: `final checkpoint at ${finalLsn}` };
       })).ok && (await runner.step('wait_replay', target, () => waitReplayed(env, target, finalLsn, timeoutMs))).ok
     : false;
-  const promoted = replayed ? (await runner.step('promote', target, () => promoteAndConfirm(env, target))).ok : false;
+  let promoted = replayed ? (await runner.step('promote', target, () => promoteAndConfirm(env, target))).ok : false;
+  if (replayed && !promoted) {
+    // The promotion may still complete: settle it before deciding to restart the old master.
+    let settled = 'uncertain' as PromotionSettlement;
+    await runner.step('settle_promotion', target, async () => {
+      const result = await settlePromotion(env, target, 1000);
+      settled = result.outcome;
+      return { ok: result.outcome !== 'uncertain', details: result.details };
+    });
+    if (settled === 'promoted') promoted = true;
+    else if (settled === 'uncertain') {
+      const details = `switchover to ${target} stopped: its promotion can be neither confirmed nor cancelled; ${oldMaster} is left stopped`;
+      env.book.setClusterStatus('down', details);
+      const record = await runner.finish('FAIL', details);
+      return failure(details, { reason_code: 'promotion_uncertain', history_id: record.id });
+    } else {
+      await env.nodeControl.startup(target).catch(() => undefined);
+    }
+  }
 
   if (!promoted) {
     const restart = await runner.step('rollback', oldMaster, async () => {

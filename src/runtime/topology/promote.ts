@@ -4,6 +4,7 @@
  */
 import { describeError } from '../../model/errors.js';
 import { ref, withSession, type TopologyEnv } from './env.js';
+import { acceptsWrites, fenceServer } from './fence.js';
 
 export async function promoteAndConfirm(env: TopologyEnv, name: string): Promise<{ ok: boolean; details: string }> {
   const server = ref(env, name);
@@ -34,4 +35,27 @@ export async function promoteAndConfirm(env: TopologyEnv, name: string): Promise
     if (Date.now() >= deadline) return { ok: false, details: `${name}: promotion not confirmed: ${last}` };
     await env.sleep(100);
   }
+}
+
+export type PromotionSettlement = 'promoted' | 'cancelled' | 'uncertain';
+
+/**
+ * A promotion that was not confirmed may still complete later (pg_promote timed out, the
+ * controller died): PostgreSQL keeps the request. Before anyone else is promoted or the old
+ * master restarted, settle it: wait up to `waitMs` for it to finish; otherwise stop the server
+ * (a leftover promote request is discarded at its next start) so it cannot finish behind our
+ * back. 'uncertain' means it could be neither confirmed nor stopped: promote nobody else.
+ */
+export async function settlePromotion(env: TopologyEnv, name: string, waitMs: number): Promise<{ outcome: PromotionSettlement; details: string }> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    if ((await acceptsWrites(env, name)) === true) return { outcome: 'promoted', details: `${name} finished its promotion` };
+    if (Date.now() >= deadline) break;
+    await env.sleep(200);
+  }
+  const fence = await fenceServer(env, name);
+  const writable = await acceptsWrites(env, name);
+  if (writable === true) return { outcome: 'promoted', details: `${name} finished its promotion while being stopped` };
+  if (fence.fenced) return { outcome: 'cancelled', details: `${name}'s unfinished promotion cancelled: ${fence.details}` };
+  return { outcome: 'uncertain', details: `${name}'s promotion is neither confirmed nor stoppable: ${fence.details}` };
 }

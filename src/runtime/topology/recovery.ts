@@ -12,6 +12,7 @@ import { acceptsWrites, fenceServer } from './fence.js';
 import type { TopologyEnv } from './env.js';
 import { runFailover, type TopologyRd } from './failover.js';
 import { remasterReplica } from './remaster.js';
+import { settlePromotion } from './promote.js';
 import { StepRunner } from './step-runner.js';
 
 export async function recoverInterrupted(env: TopologyEnv, interrupted: FailoverRecord): Promise<TopologyRd> {
@@ -21,6 +22,23 @@ export async function recoverInterrupted(env: TopologyEnv, interrupted: Failover
 
   const runner = new StepRunner(env, 'recovery', `recovering the ${interrupted.kind} ${interrupted.id} interrupted ${where}`, interrupted.from, null);
   await runner.begin();
+  // A promotion that was running or failed may still complete: settle each before looking.
+  const pending = [...new Set(interrupted.steps.filter((s) => s.name === 'promote' && s.outcome !== 'ok' && s.server !== null).map((s) => s.server as string))];
+  for (const candidate of pending) {
+    let cancelled = false;
+    const settled = await runner.step('settle_promotion', candidate, async () => {
+      const result = await settlePromotion(env, candidate, env.ctx().config.failover.promote_timeout_seconds * 1000);
+      cancelled = result.outcome === 'cancelled';
+      return { ok: result.outcome !== 'uncertain', details: result.details };
+    });
+    // A cancelled promotion left the server stopped; it is still a standby: start it again.
+    if (cancelled) await env.nodeControl.startup(candidate).catch(() => undefined);
+    if (!settled.ok) {
+      env.book.setClusterStatus('down', settled.details);
+      const record = await runner.finish('FAIL', `cannot recover safely: ${settled.details}`);
+      return failure(record.details, { reason_code: 'promotion_uncertain', history_id: record.id });
+    }
+  }
   const names = env.book.names().filter((n) => {
     const s = env.book.get(n);
     return s.role === 'master' || s.role === 'replica' || n === interrupted.from;

@@ -1,0 +1,95 @@
+/**
+ * Chaos: the master crashed and the controller is SIGKILLed in the middle of the failover, once at
+ * each step (design.md §5.5). HandyRep runs failover_check in a child process; the test watches
+ * the journal and kills it while the step is running, then opens HandyRep again, whose start-up
+ * recovers the interrupted failover. End state: exactly one writable node and it is the book's
+ * master, a 'recovery' history entry, no journal; no row replicated before the crash lost.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { crash, thaw } from '../fixtures/faults.js';
+import { signal } from '../fixtures/proc.js';
+import { cleanupAll, closeBed, instanceProcess, nodeState, openBed, sqlOn, waitUntil, type Bed } from '../fixtures/chaos.js';
+import { assertRowsOn, killAndRecover } from '../fixtures/chaos-kill.js';
+
+after(cleanupAll);
+
+async function seed(bed: Bed): Promise<void> {
+  assert.ok((await sqlOn(bed.node('john'), 'CREATE TABLE acked (n int primary key); INSERT INTO acked SELECT generate_series(1, 1000)')).ok);
+  for (const r of ['paul', 'george']) {
+    await waitUntil(async () => (await sqlOn(bed.node(r), 'SELECT count(*) FROM acked')).out === '1000', `${r} replays the rows`, 10000);
+  }
+}
+
+const cases: { step: string; delayMs?: number }[] = [
+  { step: 'fence' },
+  { step: 'promote' },
+  // pg_promote issued (the step takes ~120 ms): the promotion completes while the controller is dead.
+  { step: 'promote', delayMs: 60 },
+  { step: 'remaster' },
+];
+
+for (const { step, delayMs } of cases) {
+  test(`controller SIGKILLed during failover step ${step}${delayMs ? ` (${delayMs} ms in)` : ''}: consistent recovery`, { timeout: 110_000 }, async () => {
+    const bed = await openBed();
+    try {
+      await seed(bed);
+      await crash(bed.node('john'));
+      const outcome = await killAndRecover(bed, { mode: 'failover' }, step, { delayMs: delayMs ?? 0 });
+      assert.equal(outcome.atKill.kind, 'failover');
+      assert.ok(outcome.master === 'paul' || outcome.master === 'george', `master after recovery: ${outcome.master}`);
+      // Once a replica was promoted, recovery keeps it (roll forward), never promotes a second one.
+      if (step === 'remaster') assert.equal(outcome.master, outcome.atKill.to, 'the promoted replica stays the master');
+      assert.equal(await nodeState(bed.node('john')), 'no answer', 'the crashed old master stays down');
+      const info = (await bed.h().get_server_info()).john;
+      assert.equal(info?.enabled, false, JSON.stringify(info));
+      assert.equal(info?.fenced, true, JSON.stringify(info));
+      await assertRowsOn(bed, outcome.master, 'acked', 1000);
+      console.log(`# killed at ${step}${delayMs ? `+${delayMs}ms` : ''} (running: ${outcome.atKill.steps.filter((s) => s.outcome === 'running').map((s) => s.name).join(', ') || 'none'}): recovered to ${outcome.master} in ${outcome.recoveryMs} ms (${outcome.recovery.outcome}: ${outcome.recovery.details})`);
+    } finally {
+      await closeBed(bed);
+    }
+  });
+}
+
+/**
+ * The promotion outlives the controller: the candidate's startup process is stopped (SIGSTOP) as
+ * soon as the promote step runs, so pg_promote is issued (the `promote` signal file is written)
+ * but cannot finish before HandyRep is opened again; after the recovery it continues and
+ * completes. Whatever the recovery chose, there must never be two writable servers.
+ */
+test('controller SIGKILLed during a failover promotion that completes only after the recovery: never two masters', { timeout: 110_000 }, async () => {
+  const bed = await openBed();
+  let frozen: { node: ReturnType<typeof bed.node>; pid: number } | null = null;
+  try {
+    await seed(bed);
+    await crash(bed.node('john'));
+    const outcome = await killAndRecover(bed, { mode: 'failover' }, 'promote', {
+      atStep: async (record) => {
+        const candidate = bed.node(record.steps.at(-1)?.server ?? '');
+        const pid = instanceProcess(candidate, /startup/);
+        assert.ok(pid !== null, `${candidate.name}'s startup process`);
+        signal(pid, 'SIGSTOP');
+        frozen = { node: candidate, pid };
+        await waitUntil(async () => existsSync(join(candidate.dataDir, 'promote')), `pg_promote issued on ${candidate.name}`, 10_000, 5);
+      },
+      afterRecovery: async () => {
+        if (frozen) signal(frozen.pid, 'SIGCONT');
+        // Give a pending promotion time to complete before the end state is checked.
+        await new Promise((r) => setTimeout(r, 2000));
+      },
+    });
+    assert.equal(await nodeState(bed.node('john')), 'no answer', 'the crashed old master stays down');
+    await assertRowsOn(bed, outcome.master, 'acked', 1000);
+    console.log(`# killed during a slow failover promotion: recovered to ${outcome.master} in ${outcome.recoveryMs} ms (${outcome.recovery.outcome}: ${outcome.recovery.details})`);
+  } finally {
+    const f = frozen as { node: ReturnType<typeof bed.node>; pid: number } | null;
+    if (f) {
+      signal(f.pid, 'SIGCONT');
+      thaw(f.node);
+    }
+    await closeBed(bed);
+  }
+});
