@@ -722,7 +722,7 @@ export class HandyRep {
    * and when the master has failed decide whether to fail over. Returns an RD whose details is
    * the one-sentence outcome of the cycle.
    */
-  async failover_check(verify = false): Promise<Rd<{ failover_ok?: boolean }>> {
+  async failover_check(verify = false): Promise<Rd<{ failover_ok?: boolean; reason_code?: string; history_id?: string }>> {
     if (this.closed) throw new HandyRepError('REFUSED', 'this HandyRep instance is closed');
     if (typeof verify !== 'boolean') throw new HandyRepError('INVALID_PARAMETER', 'failover_check: verify must be a boolean');
     const env = this.topologyEnv();
@@ -744,7 +744,7 @@ export class HandyRep {
   }
 
   /** The master failed its check: retry, ask the vantage points, then restart, fail over or warn. */
-  private async judgeFailedMaster(master: string, firstFailure: string): Promise<Rd<{ failover_ok?: boolean }>> {
+  private async judgeFailedMaster(master: string, firstFailure: string): Promise<Rd<{ failover_ok?: boolean; reason_code?: string; history_id?: string }>> {
     const failover = this.config.failover;
     for (let attempt = 1; attempt <= failover.fail_retries; attempt += 1) {
       await new Promise((r) => setTimeout(r, failover.fail_retry_interval * 1000));
@@ -773,7 +773,8 @@ export class HandyRep {
       return failure(`${reason}; auto_failover is off`, { failover_ok: true });
     }
     const result = await this.topology(() => runFailover(this.topologyEnv(), reason, { preferred: null, remaster: failover.remaster, snapshots }));
-    return result.result === 'SUCCESS' ? success(result.details) : failure(`master down, failover failed: ${result.details}`);
+    const extra = { ...(result.reason_code ? { reason_code: result.reason_code } : {}), ...(result.history_id ? { history_id: result.history_id } : {}) };
+    return result.result === 'SUCCESS' ? success(result.details, extra) : failure(`master down, failover failed: ${result.details}`, extra);
   }
 
   private monitor: Monitor | null = null;

@@ -325,7 +325,13 @@ export async function runSwitchover(env: TopologyEnv, target: string, remaster: 
 
 /** manual_failover: a switchover when the master is healthy, a failover when it is not; or only the plan. */
 export async function runManualFailover(env: TopologyEnv, newmaster: string | null, remaster: boolean, dryRun: boolean): Promise<TopologyRd> {
-  if (newmaster !== null) env.book.get(newmaster);
+  if (newmaster !== null) {
+    const wanted = env.book.get(newmaster);
+    if (wanted.role !== 'replica' || !wanted.enabled || wanted.fenced) {
+      const what = wanted.fenced ? 'a fenced old master' : !wanted.enabled ? 'disabled' : `a ${wanted.role}, not a replica`;
+      return failure(`cannot fail over to ${newmaster}: it is ${what}`, { reason_code: 'not_candidate' });
+    }
+  }
   const master = env.book.masterName();
   const masterUp = master !== null && (await env.checks.pollServer(master)).result === 'SUCCESS' && isAvailableStatus(env.book.get(master).status);
   const snapshots = await snapshotReplicas(env);
