@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tier="${1:-all}"
 
+bash scripts/ensure-node-modules.sh
 bash scripts/ensure-system-packages.sh
 npx tsc -p tsconfig.json --noEmit
 npx tsx scripts/gen-config-reference.ts --check
