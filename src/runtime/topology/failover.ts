@@ -334,6 +334,9 @@ export async function runManualFailover(env: TopologyEnv, newmaster: string | nu
   }
   const master = env.book.masterName();
   const masterUp = master !== null && (await env.checks.pollServer(master)).result === 'SUCCESS' && isAvailableStatus(env.book.get(master).status);
+  // Candidates are judged by their verified status: check the ones never verified (just started).
+  const unchecked = otherReplicas(env, []).filter((n) => env.book.get(n).status === 'unknown');
+  await Promise.all(unchecked.map((n) => env.checks.verifyServer(n)));
   const snapshots = await snapshotReplicas(env);
   const { order, refusals } = await selectCandidates(env, snapshots, { preferred: newmaster, ignoreLag: masterUp });
   const kind = masterUp ? 'switchover' : 'failover';
