@@ -14,7 +14,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
-import { createConnection } from 'node:net';
+import { isListening } from '../../src/demo/demo-cluster.js';
 import { basename, dirname, join } from 'node:path';
 import { BIN, freePort } from '../fixtures/daemon.js';
 import { jsonOf, runCli } from '../fixtures/cli.js';
@@ -35,18 +35,7 @@ let demoPid: number | null = null;
 let output = '';
 let nodeRoot: string | null = null;
 
-function listening(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host, port });
-    const done = (up: boolean): void => {
-      socket.destroy();
-      resolve(up);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
+const listening = isListening;
 
 /** pids of live processes whose command line mentions `text`. */
 function processesMentioning(text: string): number[] {
