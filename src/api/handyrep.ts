@@ -553,7 +553,7 @@ export class HandyRep {
       try {
         const rd = await run();
         const event: FailoverEvent = {
-          kind: rd.details.startsWith('switched over') ? 'switchover' : kind,
+          kind: this.changeKind(rd.history_id, kind),
           outcome: rd.result === 'SUCCESS' ? 'success' : 'fail',
           durationMs: Date.now() - started,
           from,
@@ -571,6 +571,12 @@ export class HandyRep {
         this.topologyInFlight = false;
       }
     });
+  }
+
+  /** The kind of change the history recorded for `historyId` (a manual_failover may be either). */
+  private changeKind(historyId: string | undefined, fallback: FailoverEvent['kind']): FailoverEvent['kind'] {
+    const recorded = this.book.recentHistory(5).find((r) => r.id === historyId)?.kind;
+    return recorded === 'failover' || recorded === 'switchover' || recorded === 'promote' ? recorded : fallback;
   }
 
   async manual_failover(newmaster?: string | null, remaster?: boolean | null, dry_run?: boolean): Promise<TopologyRd> {
