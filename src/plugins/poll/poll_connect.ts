@@ -14,7 +14,7 @@ export const pollConnect: PollPlugin = {
     const started = Date.now();
     let session;
     try {
-      session = await ctx.sql.connect(ctx.sqlTarget(server));
+      session = await connectOnceMore(() => ctx.sql.connect(ctx.sqlTarget(server)));
     } catch (err) {
       const kind = err instanceof SqlConnectError ? err.kind : 'other';
       return { ok: false, kind, reason: describeError(err), latencyMs: Date.now() - started };
@@ -29,3 +29,21 @@ export const pollConnect: PollPlugin = {
     }
   },
 };
+
+/** Pause before the second attempt: long enough for a dying postmaster's sockets to close. */
+const RETRY_AFTER_MS = 100;
+
+/**
+ * A connect that fails with neither a clear answer (refused, starting, auth) nor a timeout, e.g.
+ * a reset from a postmaster dying that instant, is tried once more: the second look tells down
+ * from unreachable. A timeout is never retried, so a dead host still costs one connect timeout.
+ */
+async function connectOnceMore<T>(connect: () => Promise<T>): Promise<T> {
+  try {
+    return await connect();
+  } catch (err) {
+    if (!(err instanceof SqlConnectError) || err.kind !== 'other') throw err;
+    await new Promise((resolve) => setTimeout(resolve, RETRY_AFTER_MS));
+    return connect();
+  }
+}
