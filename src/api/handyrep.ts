@@ -45,6 +45,7 @@ import { StateLock } from '../store/state-lock.js';
 import { positionalParams, type OperationName } from './operations.js';
 import { LongActionTracker } from '../runtime/long-actions/tracker.js';
 import { beginClone, type CloneEnv, type CloneRd } from '../runtime/clone/clone.js';
+import { connectionFailover, connectionPlugin, connectionProxyInit, pollProxy, proxyNames, type ConnectionRd, type ProxyEnv } from '../runtime/connection/proxies.js';
 import { cleanupArchive, pollArchiving, startArchiving, stopArchiving, type ArchiveEnv, type ArchiveRd, type CleanupRd } from '../runtime/archive/archiving.js';
 
 /** A finished topology change, for metrics. */
@@ -245,7 +246,7 @@ export class HandyRep {
   async get_status(check_type?: 'cached' | 'poll' | 'verify'): Promise<StatusReport> {
     const p = this.params('get_status', arguments);
     if (p.check_type === 'poll') await this.saved(this.checks().pollAll());
-    if (p.check_type === 'verify') await this.saved(this.checks().verifyAll());
+    if (p.check_type === 'verify') await this.saved(this.verifyAllWithProxies());
     const snap = this.book.snapshot();
     const servers: Record<string, ServerStatusSummary> = {};
     for (const [name, s] of Object.entries(snap.servers)) {
@@ -264,7 +265,7 @@ export class HandyRep {
 
   async get_cluster_status(verify?: boolean): Promise<ClusterStatus> {
     const p = this.params('get_cluster_status', arguments);
-    if (p.verify) await this.saved(this.checks().verifyAll());
+    if (p.verify) await this.saved(this.verifyAllWithProxies());
     return this.book.clusterStatus;
   }
 
@@ -279,7 +280,7 @@ export class HandyRep {
     if (name !== null) this.book.get(name);
     if (p.verify) {
       if (name !== null) await this.saved(this.checks().verifyServer(name));
-      else await this.saved(this.checks().verifyAll());
+      else await this.saved(this.verifyAllWithProxies());
     }
     const snap = this.book.snapshot().servers;
     if (name === null) return snap;
@@ -322,9 +323,7 @@ export class HandyRep {
     const name = p.servername as string;
     const record = this.book.get(name);
     if (record.role === 'master' || record.role === 'replica') return this.saved(this.checks().pollServer(name));
-    if (record.role === 'proxy' || record.role === 'pgbouncer') {
-      return success(`${name}: no connection proxy plugin is configured to poll it`, { status: record.status });
-    }
+    if (record.role === 'proxy' || record.role === 'pgbouncer') return this.saved(pollProxy(this.proxyEnv(), name));
     return failure(`${name}: no polling is defined for role ${record.role}`, { status: record.status });
   }
 
@@ -350,12 +349,29 @@ export class HandyRep {
 
   async verify_server(servername: string): Promise<VerifyRd> {
     const p = this.params('verify_server', arguments);
-    return this.saved(this.checks().verifyServer(p.servername as string));
+    const name = p.servername as string;
+    const record = this.book.get(name);
+    if (record.enabled && (record.role === 'proxy' || record.role === 'pgbouncer')) return this.saved(pollProxy(this.proxyEnv(), name));
+    return this.saved(this.checks().verifyServer(name));
   }
 
+  /** Verify every enabled database server; with failover.poll_connection_proxy, poll the proxies too. */
   async verify_all(): Promise<VerifyAllRd> {
     this.params('verify_all', arguments);
-    return this.saved(this.checks().verifyAll());
+    return this.saved(this.verifyAllWithProxies());
+  }
+
+  private async verifyAllWithProxies(): Promise<VerifyAllRd> {
+    const rd = await this.checks().verifyAll();
+    if (!this.ctx.config.failover.poll_connection_proxy) return rd;
+    const env = this.proxyEnv();
+    const plugin = connectionPlugin(env);
+    if (plugin === null) return rd;
+    const polls = await Promise.all(proxyNames(env, plugin).map(async (n) => [n, await pollProxy(env, n)] as const));
+    // A proxy that lets no client through never makes failover unsafe, but it is reported.
+    const servers = { ...rd.servers, ...Object.fromEntries(polls) };
+    const failed = polls.filter(([, p]) => p.result !== 'SUCCESS').map(([n]) => n);
+    return failed.length === 0 ? { ...rd, servers } : { ...rd, servers, details: `${rd.details}; proxies failing: ${failed.join(', ')}` };
   }
 
   // ---- Action API -----------------------------------------------------------------------
@@ -652,6 +668,39 @@ export class HandyRep {
     return { ...this.topologyEnv(), tracker: this.longActions(), mutate: (fn) => this.mutate(fn) };
   }
 
+  private proxyEnv(): ProxyEnv {
+    return { book: this.book, plugins: this.plugins, ctx: () => this.ctx, log: this.log };
+  }
+
+  /**
+   * Point every connection proxy at the master (seed 004 connection_failover). `newmaster`, when
+   * given, must be the current master: proxies never route clients to a server HandyRep does not
+   * hold as the master.
+   */
+  async connection_failover(newmaster?: string | null): Promise<ConnectionRd> {
+    const p = this.params('connection_failover', arguments);
+    return this.mutate(async () => {
+      const master = this.book.masterName();
+      if (master === null) return failure('no enabled master: there is nothing to point the proxies at');
+      const named = p.newmaster as string | null;
+      if (named !== null) {
+        this.book.get(named);
+        if (named !== master) return failure(`${named} is not the master (${master} is); fail over first, proxies follow the master`);
+      }
+      return connectionFailover(this.proxyEnv(), master);
+    });
+  }
+
+  /** Set up every connection proxy for the current master and check a session through each. */
+  async connection_proxy_init(): Promise<ConnectionRd> {
+    this.params('connection_proxy_init', arguments);
+    return this.mutate(async () => {
+      const master = this.book.masterName();
+      if (master === null) return failure('no enabled master: there is nothing to point the proxies at');
+      return connectionProxyInit(this.proxyEnv(), master);
+    });
+  }
+
   private archiveEnv(): ArchiveEnv {
     return { book: this.book, plugins: this.plugins, ctx: () => this.ctx, log: this.log, clock: this.clock };
   }
@@ -732,7 +781,7 @@ export class HandyRep {
     if (this.closed) throw new HandyRepError('REFUSED', 'this HandyRep instance is closed');
     if (typeof verify !== 'boolean') throw new HandyRepError('INVALID_PARAMETER', 'failover_check: verify must be a boolean');
     const env = this.topologyEnv();
-    const [rd, fenceNotes] = await Promise.all([verify ? env.checks.verifyAll() : env.checks.pollAll(), enforceFencing(env)]);
+    const [rd, fenceNotes] = await Promise.all([verify ? this.verifyAllWithProxies() : env.checks.pollAll(), enforceFencing(env)]);
     await this.persister.flush();
     const fenceNote = fenceNotes.length > 0 ? `; ${fenceNotes.join('; ')}` : '';
     const cluster = (): string => `cluster ${this.book.clusterStatus.status}`;

@@ -184,8 +184,8 @@ const failoverSchema = z
     connection_failover_method: nameSchema
       .nullable()
       .default(null)
-      .describe('Connection failover plugin (pgbouncer, HAProxy); null = none.'),
-    poll_connection_proxy: z.boolean().default(false).describe('Poll the connection proxies too.'),
+      .describe('Connection failover plugin: multi_pgbouncer (repoints every server of role pgbouncer at the new master); null = none.'),
+    poll_connection_proxy: z.boolean().default(false).describe('Poll the connection proxies (through the connection failover plugin) in every full verification.'),
     replication_status_method: nameSchema
       .default('replication_status_lag')
       .describe('Replication status plugin (streaming state, lag in bytes and seconds).'),

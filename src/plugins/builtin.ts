@@ -16,6 +16,7 @@ import { cloneBasebackup } from './clone/clone_basebackup.js';
 import { cloneRsync } from './clone/clone_rsync.js';
 import { archiveLocalDir } from './archive/archive_local_dir.js';
 import { archiveDeleteFind } from './archive/archive_delete_find.js';
+import { multiPgbouncer } from './connection/multi_pgbouncer.js';
 
 export const builtinPlugins: readonly Plugin[] = [pollConnect,
   pollIsready,
@@ -33,4 +34,5 @@ export const builtinPlugins: readonly Plugin[] = [pollConnect,
   cloneRsync,
   archiveLocalDir,
   archiveDeleteFind,
+  multiPgbouncer,
 ];

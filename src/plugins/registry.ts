@@ -108,6 +108,9 @@ export class PluginRegistry {
     want('clone', config.server_defaults.clone_method, 'server_defaults.clone_method');
     if (config.archive.archive_script_method !== null) want('archive', config.archive.archive_script_method, 'archive.archive_script_method');
     if (config.archive.archive_delete_method !== null) want('archive_delete', config.archive.archive_delete_method, 'archive.archive_delete_method');
+    if (config.failover.connection_failover_method !== null) {
+      want('connection', config.failover.connection_failover_method, 'failover.connection_failover_method');
+    }
     if (problems.length > 0) throw new HandyRepError('PLUGIN_LOAD', problems.join('\n'));
   }
 }
@@ -130,6 +133,15 @@ function checkPlugin(candidate: unknown, origin: string): Plugin {
   const method = REQUIRED_METHOD[kind as PluginKind];
   if (typeof record[method] !== 'function') {
     throw new HandyRepError('PLUGIN_LOAD', `${origin}: ${kind} plugin ${name} must implement ${method}()`);
+  }
+  if (kind === 'connection') {
+    for (const extra of ['init', 'poll']) {
+      if (typeof record[extra] !== 'function') throw new HandyRepError('PLUGIN_LOAD', `${origin}: connection plugin ${name} must implement ${extra}()`);
+    }
+    const roles = record['proxyRoles'];
+    if (!Array.isArray(roles) || roles.length === 0 || !roles.every((r) => typeof r === 'string')) {
+      throw new HandyRepError('PLUGIN_LOAD', `${origin}: connection plugin ${name} needs "proxyRoles", a list of the server roles it manages`);
+    }
   }
   return candidate as Plugin;
 }

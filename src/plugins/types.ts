@@ -36,7 +36,18 @@ export interface PluginContext {
   readonly timeouts: { readonly connectMs: number; readonly statementMs: number; readonly commandMs: number };
 }
 
-export type PluginKind = 'poll' | 'replication_status' | 'restart' | 'promote' | 'select' | 'auth' | 'command' | 'clone' | 'archive' | 'archive_delete';
+export type PluginKind =
+  | 'poll'
+  | 'replication_status'
+  | 'restart'
+  | 'promote'
+  | 'select'
+  | 'auth'
+  | 'command'
+  | 'clone'
+  | 'archive'
+  | 'archive_delete'
+  | 'connection';
 
 interface PluginBase {
   readonly name: string;
@@ -176,6 +187,33 @@ export interface ArchiveDeletePlugin extends PluginBase {
   deleteFiles(ctx: PluginContext, location: ArchiveLocation, names: readonly string[]): Promise<ControlOutcome>;
 }
 
+/** Where client connections should go: the master, and the replicas for read-only traffic. */
+export interface ConnectionRouting {
+  master: ServerRef;
+  /** Enabled, healthy or lagged replicas, best first (failover priority order). */
+  replicas: readonly ServerRef[];
+}
+
+/** What a connection plugin did to one proxy. */
+export interface ProxyOutcome {
+  ok: boolean;
+  details: string;
+}
+
+/**
+ * `failover.connection_failover_method`: points the connection proxies (servers of role
+ * `pgbouncer` or `proxy`) at the current master. `run` after a failover, `init` to set them up
+ * the first time, `poll` to check that one proxy lets clients through.
+ */
+export interface ConnectionPlugin extends PluginBase {
+  readonly kind: 'connection';
+  /** The proxy roles this plugin manages. */
+  readonly proxyRoles: readonly string[];
+  run(ctx: PluginContext, routing: ConnectionRouting, proxy: ServerRef): Promise<ProxyOutcome>;
+  init(ctx: PluginContext, routing: ConnectionRouting, proxy: ServerRef): Promise<ProxyOutcome>;
+  poll(ctx: PluginContext, proxy: ServerRef): Promise<PollOutcome>;
+}
+
 export type Plugin =
   | PollPlugin
   | ReplicationStatusPlugin
@@ -186,7 +224,8 @@ export type Plugin =
   | CommandPlugin
   | ClonePlugin
   | ArchivePlugin
-  | ArchiveDeletePlugin;
+  | ArchiveDeletePlugin
+  | ConnectionPlugin;
 export type PluginOfKind<K extends PluginKind> = Extract<Plugin, { kind: K }>;
 
 /** The method each kind must implement, checked at load time. */
@@ -201,4 +240,5 @@ export const REQUIRED_METHOD: Readonly<Record<PluginKind, string>> = {
   clone: 'clone',
   archive: 'pushScript',
   archive_delete: 'listFiles',
+  connection: 'run',
 };

@@ -58,6 +58,8 @@ const CASES: Case[] = [
   { label: 'poll: name with ; rm -rf', call: () => hr.poll('john; rm -rf /'), expect: 'INVALID_PARAMETER', message: /servername/ },
   { label: 'poll: $(...) in name', call: () => hr.poll(inject), expect: 'INVALID_PARAMETER', message: /servername/ },
   { label: 'poll: backticks in name', call: () => hr.poll(backtick), expect: 'INVALID_PARAMETER', message: /servername/ },
+  { label: 'connection_failover: $(...) in newmaster', call: () => hr.connection_failover(inject), expect: 'INVALID_PARAMETER', message: /newmaster/ },
+  { label: 'connection_failover: unknown server', call: () => hr.connection_failover('nosuch'), expect: 'UNKNOWN_SERVER', message: /nosuch/ },
   { label: 'poll: unknown server', call: () => hr.poll('ringo'), expect: 'UNKNOWN_SERVER', message: /ringo/ },
   { label: 'poll: extra argument', call: () => loose<(a: string, b: string) => Promise<unknown>>(hr.poll.bind(hr))('john', 'x'), expect: 'INVALID_PARAMETER', message: /at most 1/ },
   { label: 'startup: space in name', call: () => hr.startup('a b'), expect: 'INVALID_PARAMETER', message: /servername/ },

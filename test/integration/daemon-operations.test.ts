@@ -186,6 +186,12 @@ test('topology functions when present: dry-run failover in the original URL form
   }
 });
 
+test('connection failover functions without a connection plugin: nothing to do; a non-master target refused', async () => {
+  assert.match(String((await rd('/connection_proxy_init'))['details']), /no connection failover configured/);
+  assert.match(String((await rd('/connection_failover?newmaster=john'))['details']), /no connection failover configured/);
+  assert.match(String((await rd('/connection_failover', 'FAIL', form('newmaster=paul')))['details']), /paul is not the master/);
+});
+
 test('every other web function is served: an invalid parameter comes back as a 400 RD naming it', async (t) => {
   const rest = OPERATIONS.filter((o) => o.web && !covered.has(o.name));
   for (const op of rest) {

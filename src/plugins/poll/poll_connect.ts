@@ -4,31 +4,36 @@
  */
 import { SqlConnectError } from '../../nodes/sql-client.js';
 import { describeError } from '../../model/errors.js';
-import type { PollPlugin } from '../types.js';
+import type { SqlTarget } from '../../nodes/ports.js';
+import type { PluginContext, PollPlugin } from '../types.js';
+import type { PollOutcome } from '../../engine/observations.js';
 
 export const pollConnect: PollPlugin = {
   name: 'poll_connect',
   kind: 'poll',
   description: 'Connects with the handyrep user and checks pg_is_in_recovery().',
-  async poll(ctx, server) {
-    const started = Date.now();
-    let session;
-    try {
-      session = await connectOnceMore(() => ctx.sql.connect(ctx.sqlTarget(server)));
-    } catch (err) {
-      const kind = err instanceof SqlConnectError ? err.kind : 'other';
-      return { ok: false, kind, reason: describeError(err), latencyMs: Date.now() - started };
-    }
-    try {
-      const rows = await session.query<{ in_recovery: boolean }>('SELECT pg_is_in_recovery() AS in_recovery');
-      return { ok: true, inRecovery: rows[0]?.in_recovery ?? null, latencyMs: Date.now() - started };
-    } catch (err) {
-      return { ok: false, kind: 'other', reason: describeError(err), latencyMs: Date.now() - started };
-    } finally {
-      await session.end();
-    }
-  },
+  poll: (ctx, server) => pollSession(ctx, ctx.sqlTarget(server)),
 };
+
+/** Opens a session to `target` and asks pg_is_in_recovery(); never throws. */
+export async function pollSession(ctx: PluginContext, target: SqlTarget): Promise<PollOutcome> {
+  const started = Date.now();
+  let session;
+  try {
+    session = await connectOnceMore(() => ctx.sql.connect(target));
+  } catch (err) {
+    const kind = err instanceof SqlConnectError ? err.kind : 'other';
+    return { ok: false, kind, reason: describeError(err), latencyMs: Date.now() - started };
+  }
+  try {
+    const rows = await session.query<{ in_recovery: boolean }>('SELECT pg_is_in_recovery() AS in_recovery');
+    return { ok: true, inRecovery: rows[0]?.in_recovery ?? null, latencyMs: Date.now() - started };
+  } catch (err) {
+    return { ok: false, kind: 'other', reason: describeError(err), latencyMs: Date.now() - started };
+  } finally {
+    await session.end();
+  }
+}
 
 /** Pause before the second attempt: long enough for a dying postmaster's sockets to close. */
 const RETRY_AFTER_MS = 100;

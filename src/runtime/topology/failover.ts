@@ -19,6 +19,7 @@ import { promoteAndConfirm, settlePromotion } from './promote.js';
 import { rejoinAsReplica } from './rejoin.js';
 import { remasterReplica } from './remaster.js';
 import { StepRunner } from './step-runner.js';
+import { connectionFailover } from '../connection/proxies.js';
 
 export interface FailoverPlan {
   kind: 'failover' | 'switchover';
@@ -67,10 +68,30 @@ function recordPromotion(env: TopologyEnv, oldMaster: string | null, newMaster: 
   env.book.applyStatus(newMaster, { status: 'healthy', message: 'promoted to new master' });
 }
 
+/**
+ * The connection failover step, when one is configured: every proxy is pointed at `master`.
+ * Returns the problem to report, or null. A failure never rolls back: the promotion stands.
+ */
+export async function repointProxies(env: TopologyEnv, runner: StepRunner, master: string): Promise<string | null> {
+  if (env.ctx().config.failover.connection_failover_method === null) {
+    runner.skip('connection_failover', null, 'no connection failover configured');
+    return null;
+  }
+  const result = await runner.step('connection_failover', master, async () => {
+    const rd = await connectionFailover(env, master);
+    return { ok: rd.result === 'SUCCESS', details: rd.details };
+  });
+  return result.ok ? null : result.details;
+}
+
 /** The steps after the point of no return. Returns the notes of what did not work. */
 async function afterPromotion(env: TopologyEnv, runner: StepRunner, oldMaster: string | null, newMaster: string, remaster: boolean, rejoinOld: { rewind: boolean } | null): Promise<string[]> {
   const problems: string[] = [];
   const config = env.ctx().config;
+  // Clients first (the original's flowchart order): the proxies point at the new master before
+  // the slower remastering of the other replicas.
+  const repointed = await repointProxies(env, runner, newMaster);
+  if (repointed !== null) problems.push(repointed);
   if (remaster) {
     const others = otherReplicas(env, [newMaster]);
     const results = await Promise.all(others.map(async (r) => [r, await runner.step('remaster', r, () => remasterReplica(env, r, newMaster))] as const));
@@ -82,11 +103,6 @@ async function afterPromotion(env: TopologyEnv, runner: StepRunner, oldMaster: s
     }
   } else {
     runner.skip('remaster', null, 'remaster is off');
-  }
-  if (config.failover.connection_failover_method) {
-    // No connection failover plugin kind exists yet; the configuration names one, so say so loudly.
-    problems.push(`connection failover (${config.failover.connection_failover_method}) is not available in this version`);
-    runner.skip('connection_failover', null, 'no connection failover plugin kind available yet');
   }
   for (const [name, command] of Object.entries(config.extra_failover_commands)) {
     const result = await runner.step(`extra_command:${name}`, null, async () => {

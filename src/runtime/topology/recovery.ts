@@ -10,7 +10,7 @@ import type { FailoverRecord } from '../../model/failover-record.js';
 import { failure, success } from '../../model/rd.js';
 import { acceptsWrites, fenceServer } from './fence.js';
 import type { TopologyEnv } from './env.js';
-import { runFailover, type TopologyRd } from './failover.js';
+import { repointProxies, runFailover, type TopologyRd } from './failover.js';
 import { remasterReplica } from './remaster.js';
 import { settlePromotion } from './promote.js';
 import { StepRunner } from './step-runner.js';
@@ -71,6 +71,7 @@ export async function recoverInterrupted(env: TopologyEnv, interrupted: Failover
         await runner.step('remaster', r, () => remasterReplica(env, r, newMaster));
       }
     }
+    await repointProxies(env, runner, newMaster);
     await env.checks.verifyAll();
     const record = await runner.finish('SUCCESS', `rolled forward: ${newMaster} is the master`);
     return success(record.details, { newmaster: newMaster, history_id: record.id });
