@@ -45,6 +45,7 @@ import { StateLock } from '../store/state-lock.js';
 import { positionalParams, type OperationName } from './operations.js';
 import { LongActionTracker } from '../runtime/long-actions/tracker.js';
 import { beginClone, type CloneEnv, type CloneRd } from '../runtime/clone/clone.js';
+import { AlertDispatcher } from '../runtime/alerts/alert-dispatcher.js';
 import { connectionFailover, connectionPlugin, connectionProxyInit, pollProxy, proxyNames, type ConnectionRd, type ProxyEnv } from '../runtime/connection/proxies.js';
 import { cleanupArchive, pollArchiving, startArchiving, stopArchiving, type ArchiveEnv, type ArchiveRd, type CleanupRd } from '../runtime/archive/archiving.js';
 
@@ -82,6 +83,9 @@ export interface StatusReport {
   servers: Record<string, ServerStatusSummary>;
 }
 
+/** How long close() waits for queued alerts to go out. */
+const ALERT_DRAIN_MS = 5_000;
+
 export class HandyRep {
   private config: HandyRepConfig;
   private configPath: string;
@@ -90,6 +94,7 @@ export class HandyRep {
   private closed = false;
   /** Mutating actions run one at a time; polls and reads do not wait for them. */
   private readonly actions = new SerialQueue();
+  private readonly alerts: AlertDispatcher;
 
   private constructor(
     loaded: { config: HandyRepConfig; path: string; dir: string },
@@ -108,6 +113,7 @@ export class HandyRep {
     this.configPath = loaded.path;
     this.configDir = loaded.dir;
     this.ctx = this.buildContext();
+    this.alerts = new AlertDispatcher({ plugins, ctx: () => this.ctx, log });
   }
 
   /** Load the configuration, plugins and saved state. Throws CONFIG_INVALID, PLUGIN_LOAD, LOCKED. */
@@ -878,6 +884,7 @@ export class HandyRep {
     await this.shells.closeAll();
     await this.lock?.release();
     this.log.info('SHUTDOWN', 'HandyRep stopped');
+    await this.alerts.close(ALERT_DRAIN_MS);
     this.log.close();
   }
 }

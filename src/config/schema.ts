@@ -129,7 +129,7 @@ const handyrepSectionSchema = z
     test_ssh_command: argvSchema
       .default(['true'])
       .describe('Command (argv) run on a node to test the control channel.'),
-    push_alert_method: nameSchema.nullable().default(null).describe('Alert plugin; null = no alerts.'),
+    push_alert_method: nameSchema.nullable().default(null).describe('Alert plugin for WARNING and CRITICAL events: push_alert_command, push_alert_webhook or push_alert_email; null = alerts only in the log.'),
     plugin_dirs: z
       .array(pathSchema)
       .default([])

@@ -17,6 +17,9 @@ import { cloneRsync } from './clone/clone_rsync.js';
 import { archiveLocalDir } from './archive/archive_local_dir.js';
 import { archiveDeleteFind } from './archive/archive_delete_find.js';
 import { multiPgbouncer } from './connection/multi_pgbouncer.js';
+import { pushAlertCommand } from './alert/push_alert_command.js';
+import { pushAlertWebhook } from './alert/push_alert_webhook.js';
+import { pushAlertEmail } from './alert/push_alert_email.js';
 
 export const builtinPlugins: readonly Plugin[] = [pollConnect,
   pollIsready,
@@ -35,4 +38,7 @@ export const builtinPlugins: readonly Plugin[] = [pollConnect,
   archiveLocalDir,
   archiveDeleteFind,
   multiPgbouncer,
+  pushAlertCommand,
+  pushAlertWebhook,
+  pushAlertEmail,
 ];

@@ -12,7 +12,7 @@ import { NAME_PATTERN } from '../config/validators.js';
 import type { HandyRepConfig } from '../config/schema.js';
 import { REQUIRED_METHOD, type Plugin, type PluginKind, type PluginOfKind } from './types.js';
 import { builtinPlugins } from './builtin.js';
-import { pluginConfigProblems } from './auth/config-check.js';
+import { pluginConfigProblems } from './config-check.js';
 
 const KINDS = Object.keys(REQUIRED_METHOD) as PluginKind[];
 
@@ -81,9 +81,13 @@ export class PluginRegistry {
    */
   checkConfigured(config: HandyRepConfig): void {
     const problems: string[] = [];
+    const checked = new Set<string>();
     const want = (kind: PluginKind, name: string, key: string): void => {
       try {
-        this.get(kind, name);
+        const plugin = this.get(kind, name);
+        // A plugin may refuse a configuration it cannot work with (settings, passwords).
+        if (!checked.has(name)) problems.push(...pluginConfigProblems(plugin, config));
+        checked.add(name);
       } catch (err) {
         problems.push(`${key}: ${(err as Error).message}`);
       }
@@ -94,9 +98,6 @@ export class PluginRegistry {
     want('promote', config.server_defaults.promotion_method, 'server_defaults.promotion_method');
     want('select', config.failover.selection_method, 'failover.selection_method');
     want('auth', config.handyrep.authentication_method, 'handyrep.authentication_method');
-    const auth = this.plugins.get(config.handyrep.authentication_method);
-    // An auth plugin may refuse a configuration that would let the wrong callers in.
-    if (auth?.kind === 'auth') problems.push(...pluginConfigProblems(auth, config));
     for (const [name, command] of Object.entries(config.extra_failover_commands)) {
       want('command', command.command, `extra_failover_commands.${name}.command`);
     }
@@ -108,6 +109,7 @@ export class PluginRegistry {
     want('clone', config.server_defaults.clone_method, 'server_defaults.clone_method');
     if (config.archive.archive_script_method !== null) want('archive', config.archive.archive_script_method, 'archive.archive_script_method');
     if (config.archive.archive_delete_method !== null) want('archive_delete', config.archive.archive_delete_method, 'archive.archive_delete_method');
+    if (config.handyrep.push_alert_method !== null) want('alert', config.handyrep.push_alert_method, 'handyrep.push_alert_method');
     if (config.failover.connection_failover_method !== null) {
       want('connection', config.failover.connection_failover_method, 'failover.connection_failover_method');
     }

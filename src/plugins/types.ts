@@ -47,7 +47,8 @@ export type PluginKind =
   | 'clone'
   | 'archive'
   | 'archive_delete'
-  | 'connection';
+  | 'connection'
+  | 'alert';
 
 interface PluginBase {
   readonly name: string;
@@ -214,6 +215,22 @@ export interface ConnectionPlugin extends PluginBase {
   poll(ctx: PluginContext, proxy: ServerRef): Promise<PollOutcome>;
 }
 
+/** One alert: a log entry that an operator must hear about (seed 004 push_alert). */
+export interface Alert {
+  type: 'WARNING' | 'CRITICAL';
+  category: string;
+  message: string;
+  server: string | null;
+  cluster: string;
+  ts: string;
+}
+
+/** `handyrep.push_alert_method`: deliver an alert (mail, webhook, command). */
+export interface AlertPlugin extends PluginBase {
+  readonly kind: 'alert';
+  push(ctx: PluginContext, alert: Alert): Promise<ControlOutcome>;
+}
+
 export type Plugin =
   | PollPlugin
   | ReplicationStatusPlugin
@@ -225,7 +242,8 @@ export type Plugin =
   | ClonePlugin
   | ArchivePlugin
   | ArchiveDeletePlugin
-  | ConnectionPlugin;
+  | ConnectionPlugin
+  | AlertPlugin;
 export type PluginOfKind<K extends PluginKind> = Extract<Plugin, { kind: K }>;
 
 /** The method each kind must implement, checked at load time. */
@@ -241,4 +259,5 @@ export const REQUIRED_METHOD: Readonly<Record<PluginKind, string>> = {
   archive: 'pushScript',
   archive_delete: 'listFiles',
   connection: 'run',
+  alert: 'push',
 };

@@ -12,7 +12,7 @@ import { findOperation } from '../../api/operations.js';
 import type { HandyRepConfig } from '../../config/schema.js';
 import { nameSchema } from '../../config/validators.js';
 import type { AuthPlugin, AuthRequest, AuthOutcome } from '../types.js';
-import type { ConfigCheckedPlugin } from './config-check.js';
+import type { ConfigCheckedPlugin } from '../config-check.js';
 
 const PLUGIN = 'simple_password_auth';
 

@@ -14,6 +14,7 @@ import { pollSession } from '../poll/poll_connect.js';
 import type { PollOutcome } from '../../engine/observations.js';
 import type { SqlTarget } from '../../nodes/ports.js';
 import { pluginSettings } from '../settings.js';
+import { settingsCheck, type ConfigCheckedPlugin } from '../config-check.js';
 import type { ConnectionPlugin, ConnectionRouting, PluginContext, ProxyOutcome, ServerRef } from '../types.js';
 import { bouncerConfigFile, bouncerDatabaseLines } from './pgbouncer-databases.js';
 
@@ -117,8 +118,9 @@ function pollBouncer(ctx: PluginContext, proxy: ServerRef): Promise<PollOutcome>
   return pollSession(ctx, bouncerTarget(ctx, proxy, ctx.config.handyrep.handyrep_db));
 }
 
-export const multiPgbouncer: ConnectionPlugin = {
+export const multiPgbouncer: ConnectionPlugin & ConfigCheckedPlugin = {
   name: NAME,
+  checkConfig: settingsCheck(NAME, settingsSchema),
   kind: 'connection',
   description: 'Points every pgbouncer server at the current master: writes its databases file over the control channel, then RELOAD.',
   proxyRoles: ['pgbouncer'],
