@@ -4,9 +4,11 @@
  * from compiled JavaScript through bin/handyrep.js (as in production, with its V8 flag);
  * autocannon runs here, on the same 2 cores. Measured: `GET /get_status` (cached, with the read
  * password under simple_password_auth) and `GET /primary/<master>` (health check, no auth).
- * Target: ≥ 10,000 requests/s with p99 < 5 ms each. Prints a summary and writes
- * bench/results/api.json.
+ * Target: ≥ 10,000 requests/s with p99 < 5 ms each. For scale, the same load generator also
+ * measures a bare fastify server (one route answering a small JSON object, its own process): the
+ * machine's ceiling for this kind of request. Prints a summary and writes bench/results/api.json.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import autocannon from 'autocannon';
@@ -44,6 +46,23 @@ async function load(url: string, headers: Record<string, string>, seconds: numbe
   };
 }
 
+/** Requests/s of a bare fastify server (its own process) under the same load: the ceiling. */
+async function bareFastifyRps(): Promise<number> {
+  const port = await freePort();
+  const script = `import Fastify from 'fastify';
+const app = Fastify({ logger: false });
+app.get('/x', async () => ({ server: 'x', primary: true }));
+await app.listen({ port: ${port}, host: '127.0.0.1' });`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'ignore', cwd: process.cwd() });
+  try {
+    await waitUntil(async () => (await http(`http://127.0.0.1:${port}`, '/x').catch(() => ({ status: 0 }))).status === 200, 'the bare fastify server');
+    await load(`http://127.0.0.1:${port}/x`, {}, WARMUP_S);
+    return (await load(`http://127.0.0.1:${port}/x`, {}, DURATION_S)).rps;
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
 /** Peak and current resident memory of a process, MB. */
 function memoryMb(pid: number): { rss: number; hwm: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -74,6 +93,7 @@ async function main(): Promise<void> {
     const primary = await load(`${url}/primary/${master}`, {}, DURATION_S);
     const memory = memoryMb(daemon.pid);
     const health = (await http(url, '/health')).json as { monitor: { cycles: number; errors: number } };
+    const bare = await bareFastifyRps();
 
     const result = {
       get_status_rps: status.rps,
@@ -93,6 +113,7 @@ async function main(): Promise<void> {
       monitor_errors: health.monitor.errors,
       daemon_rss_mb: memory.rss,
       daemon_rss_peak_mb: memory.hwm,
+      bare_fastify_rps: bare,
       target_rps: TARGET_RPS,
       target_p99_ms: TARGET_P99_MS,
       target_met: [status, primary].every((r) => r.rps >= TARGET_RPS && r.p99 < TARGET_P99_MS && r.non2xx === 0 && r.errors === 0),
@@ -107,6 +128,7 @@ async function main(): Promise<void> {
     console.log(`bench:api — ${CONNECTIONS} connections, ${DURATION_S} s each, daemon monitoring a 3-node cluster (${health.monitor.cycles} cycles)`);
     console.log(line('GET /get_status', status));
     console.log(line(`GET /primary/${master}`, primary));
+    console.log(`${'bare fastify (ceiling)'.padEnd(22)} ${String(bare).padStart(7)} req/s   same load generator, one route, no HandyRep`);
     console.log(`daemon RSS ${memory.rss} MB (peak ${memory.hwm} MB)`);
     console.log(`target ≥ ${TARGET_RPS} req/s and p99 < ${TARGET_P99_MS} ms: ${result.target_met ? 'met' : 'NOT met'}`);
     console.log('written: bench/results/api.json');

@@ -253,9 +253,9 @@ export class HandyRep {
     const p = this.params('get_status', arguments);
     if (p.check_type === 'poll') await this.saved(this.checks().pollAll());
     if (p.check_type === 'verify') await this.saved(this.verifyAllWithProxies());
-    const snap = this.book.snapshot();
+    const view = this.book.view();
     const servers: Record<string, ServerStatusSummary> = {};
-    for (const [name, s] of Object.entries(snap.servers)) {
+    for (const [name, s] of Object.entries(view.servers)) {
       servers[name] = {
         hostname: s.hostname,
         role: s.role,
@@ -266,7 +266,7 @@ export class HandyRep {
         status_message: s.status_message,
       };
     }
-    return { cluster: snap.cluster, servers };
+    return { cluster: { ...view.cluster }, servers };
   }
 
   async get_cluster_status(verify?: boolean): Promise<ClusterStatus> {
@@ -288,7 +288,7 @@ export class HandyRep {
       if (name !== null) await this.saved(this.checks().verifyServer(name));
       else await this.saved(this.verifyAllWithProxies());
     }
-    const snap = this.book.snapshot().servers;
+    const snap = this.book.serversCopy();
     if (name === null) return snap;
     return { [name]: snap[name] as ServerRecord };
   }
@@ -298,7 +298,7 @@ export class HandyRep {
     const role = p.serverrole as string;
     const names = this.book.names().filter((n) => this.book.get(n).enabled && this.book.get(n).role === role);
     if (p.verify) await this.saved(Promise.all(names.map((n) => this.checks().verifyServer(n))));
-    const snap = this.book.snapshot().servers;
+    const snap = this.book.serversCopy();
     return Object.fromEntries(names.map((n) => [n, snap[n] as ServerRecord]));
   }
 

@@ -30,6 +30,19 @@ export class ServerBook {
     this.history = history;
   }
 
+  /**
+   * The live servers and cluster status, read-only, for building summaries on hot paths (health
+   * checks, get_status): no copy is made, so callers copy what they keep and never hold it.
+   */
+  view(): { readonly servers: Readonly<ServerMap>; readonly cluster: Readonly<ClusterStatus> } {
+    return { servers: this.servers, cluster: this.cluster };
+  }
+
+  /** A deep copy of the servers only (without the history, which can be large). */
+  serversCopy(): ServerMap {
+    return structuredClone(this.servers);
+  }
+
   /** A deep copy, safe to hand out. */
   snapshot(): { servers: ServerMap; cluster: ClusterStatus; history: FailoverRecord[] } {
     return structuredClone({ servers: this.servers, cluster: this.cluster, history: this.history });

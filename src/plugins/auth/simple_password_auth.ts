@@ -46,10 +46,23 @@ function digest(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
 }
 
+/** Digests of the configured passwords (two at a time; a reload brings new ones). */
+const expectedDigests = new Map<string, Buffer>();
+
+function expectedDigest(expected: string): Buffer {
+  let known = expectedDigests.get(expected);
+  if (!known) {
+    if (expectedDigests.size >= 4) expectedDigests.clear();
+    known = digest(expected);
+    expectedDigests.set(expected, known);
+  }
+  return known;
+}
+
 /** Constant-time password check; an empty expected password (not configured) never matches. */
-export function passwordMatches(given: string, expected: string): boolean {
+export function passwordMatches(given: string | Buffer, expected: string): boolean {
   // Comparing digests keeps the comparison constant-time even when the lengths differ.
-  const same = timingSafeEqual(digest(given), digest(expected));
+  const same = timingSafeEqual(typeof given === 'string' ? digest(given) : given, expectedDigest(expected));
   return same && expected !== '';
 }
 
@@ -57,8 +70,9 @@ export function passwordMatches(given: string, expected: string): boolean {
 export function decideSimplePassword(config: Readonly<HandyRepConfig>, request: AuthRequest): AuthOutcome {
   if (request.password === null) return { ok: false, status: 401, reason: 'credentials required' };
   // Both comparisons always run, so the time taken does not tell which password was close.
-  const isAdmin = passwordMatches(request.password, config.passwords.admin_password);
-  const isRead = passwordMatches(request.password, config.passwords.read_password);
+  const given = digest(request.password);
+  const isAdmin = passwordMatches(given, config.passwords.admin_password);
+  const isRead = passwordMatches(given, config.passwords.read_password);
   if (isAdmin) return { ok: true, user: 'admin' };
   if (!isRead) return { ok: false, status: 401, reason: 'password rejected' };
   const list = settingsOf(config).ro_function_list;
