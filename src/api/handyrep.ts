@@ -13,7 +13,7 @@ import { checkEnable, checkRemove, planAddServer, planAlterServer, validateServe
 import { EventLog, type LogEntry } from '../log/event-log.js';
 import { describeError, HandyRepError } from '../model/errors.js';
 import { failure, success, type Rd } from '../model/rd.js';
-import type { ServerMap, ServerRecord } from '../model/server.js';
+import { isProxyRole, type ServerMap, type ServerRecord } from '../model/server.js';
 import type { ClusterStatus, ServerStatusName } from '../model/status.js';
 import { LocalShell } from '../nodes/local-shell.js';
 import { NodeShellPool } from '../nodes/node-shells.js';
@@ -46,7 +46,7 @@ import { positionalParams, type OperationName } from './operations.js';
 import { LongActionTracker } from '../runtime/long-actions/tracker.js';
 import { beginClone, type CloneEnv, type CloneRd } from '../runtime/clone/clone.js';
 import { AlertDispatcher } from '../runtime/alerts/alert-dispatcher.js';
-import { connectionFailover, connectionPlugin, connectionProxyInit, pollProxy, proxyNames, type ConnectionRd, type ProxyEnv } from '../runtime/connection/proxies.js';
+import { connectionFailover, connectionProxyInit, type ConnectionRd, type ProxyEnv } from '../runtime/connection/proxies.js';
 import { cleanupArchive, pollArchiving, startArchiving, stopArchiving, type ArchiveEnv, type ArchiveRd, type CleanupRd } from '../runtime/archive/archiving.js';
 
 /** A finished topology change, for metrics. */
@@ -252,7 +252,7 @@ export class HandyRep {
   async get_status(check_type?: 'cached' | 'poll' | 'verify'): Promise<StatusReport> {
     const p = this.params('get_status', arguments);
     if (p.check_type === 'poll') await this.saved(this.checks().pollAll());
-    if (p.check_type === 'verify') await this.saved(this.verifyAllWithProxies());
+    if (p.check_type === 'verify') await this.saved(this.checks().verifyAll());
     const view = this.book.view();
     const servers: Record<string, ServerStatusSummary> = {};
     for (const [name, s] of Object.entries(view.servers)) {
@@ -271,7 +271,7 @@ export class HandyRep {
 
   async get_cluster_status(verify?: boolean): Promise<ClusterStatus> {
     const p = this.params('get_cluster_status', arguments);
-    if (p.verify) await this.saved(this.verifyAllWithProxies());
+    if (p.verify) await this.saved(this.checks().verifyAll());
     return this.book.clusterStatus;
   }
 
@@ -286,7 +286,7 @@ export class HandyRep {
     if (name !== null) this.book.get(name);
     if (p.verify) {
       if (name !== null) await this.saved(this.checks().verifyServer(name));
-      else await this.saved(this.verifyAllWithProxies());
+      else await this.saved(this.checks().verifyAll());
     }
     const snap = this.book.serversCopy();
     if (name === null) return snap;
@@ -329,7 +329,7 @@ export class HandyRep {
     const name = p.servername as string;
     const record = this.book.get(name);
     if (record.role === 'master' || record.role === 'replica') return this.saved(this.checks().pollServer(name));
-    if (record.role === 'proxy' || record.role === 'pgbouncer') return this.saved(pollProxy(this.proxyEnv(), name));
+    if (isProxyRole(record.role)) return this.saved(this.checks().pollProxy(name));
     return failure(`${name}: no polling is defined for role ${record.role}`, { status: record.status });
   }
 
@@ -355,29 +355,13 @@ export class HandyRep {
 
   async verify_server(servername: string): Promise<VerifyRd> {
     const p = this.params('verify_server', arguments);
-    const name = p.servername as string;
-    const record = this.book.get(name);
-    if (record.enabled && (record.role === 'proxy' || record.role === 'pgbouncer')) return this.saved(pollProxy(this.proxyEnv(), name));
-    return this.saved(this.checks().verifyServer(name));
+    return this.saved(this.checks().verifyServer(p.servername as string));
   }
 
   /** Verify every enabled database server; with failover.poll_connection_proxy, poll the proxies too. */
   async verify_all(): Promise<VerifyAllRd> {
     this.params('verify_all', arguments);
-    return this.saved(this.verifyAllWithProxies());
-  }
-
-  private async verifyAllWithProxies(): Promise<VerifyAllRd> {
-    const rd = await this.checks().verifyAll();
-    if (!this.ctx.config.failover.poll_connection_proxy) return rd;
-    const env = this.proxyEnv();
-    const plugin = connectionPlugin(env);
-    if (plugin === null) return rd;
-    const polls = await Promise.all(proxyNames(env, plugin).map(async (n) => [n, await pollProxy(env, n)] as const));
-    // A proxy that lets no client through never makes failover unsafe, but it is reported.
-    const servers = { ...rd.servers, ...Object.fromEntries(polls) };
-    const failed = polls.filter(([, p]) => p.result !== 'SUCCESS').map(([n]) => n);
-    return failed.length === 0 ? { ...rd, servers } : { ...rd, servers, details: `${rd.details}; proxies failing: ${failed.join(', ')}` };
+    return this.saved(this.checks().verifyAll());
   }
 
   // ---- Action API -----------------------------------------------------------------------
@@ -787,7 +771,7 @@ export class HandyRep {
     if (this.closed) throw new HandyRepError('REFUSED', 'this HandyRep instance is closed');
     if (typeof verify !== 'boolean') throw new HandyRepError('INVALID_PARAMETER', 'failover_check: verify must be a boolean');
     const env = this.topologyEnv();
-    const [rd, fenceNotes] = await Promise.all([verify ? this.verifyAllWithProxies() : env.checks.pollAll(), enforceFencing(env)]);
+    const [rd, fenceNotes] = await Promise.all([verify ? env.checks.verifyAll() : env.checks.pollAll(), enforceFencing(env)]);
     await this.persister.flush();
     const fenceNote = fenceNotes.length > 0 ? `; ${fenceNotes.join('; ')}` : '';
     const cluster = (): string => `cluster ${this.book.clusterStatus.status}`;

@@ -9,6 +9,11 @@ import type { ActionProgress, LongActionKind } from './long-action.js';
 
 export type Role = 'master' | 'replica' | 'proxy' | 'pgbouncer' | 'archive' | (string & {});
 
+/** Roles of connection proxies (checked through the connection failover plugin). */
+export function isProxyRole(role: Role): role is 'proxy' | 'pgbouncer' {
+  return role === 'proxy' || role === 'pgbouncer';
+}
+
 /** Roles whose PostgreSQL HandyRep polls and verifies. */
 export function isDatabaseRole(role: Role): role is 'master' | 'replica' {
   return role === 'master' || role === 'replica';

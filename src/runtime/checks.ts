@@ -5,13 +5,16 @@
  */
 import { statusAfterMasterVerify, statusAfterPoll, statusAfterReplicaVerify, type VerifyVerdict } from '../engine/server-status.js';
 import { failure, success, type Rd } from '../model/rd.js';
-import { isDatabaseRole, type ServerRecord } from '../model/server.js';
+import { describeError } from '../model/errors.js';
+import type { PollOutcome } from '../engine/observations.js';
+import { isDatabaseRole, isProxyRole, type ServerRecord } from '../model/server.js';
 import type { ServerStatusName } from '../model/status.js';
 import type { PluginRegistry } from '../plugins/registry.js';
-import type { PluginContext, ServerRef } from '../plugins/types.js';
+import type { ConnectionPlugin, PluginContext, ServerRef } from '../plugins/types.js';
 import type { ServerBook } from './server-book.js';
 import { observePoll, observeVerify, type ObserveEnv } from './observe.js';
 import { archiveVerdict } from './archive/archiving.js';
+import { connectionPlugin, proxyNames } from './connection/proxies.js';
 
 /** One finished poll or verification, for metrics. */
 export interface CheckEvent {
@@ -105,10 +108,33 @@ export class Checks {
     const record = this.env.book.get(name);
     if (!record.enabled) return success(`${name} is disabled; not verified`, { status: record.status });
     if (record.role === 'master' || record.role === 'replica') return this.verifyNamed(name);
-    if (record.role === 'proxy' || record.role === 'pgbouncer') {
-      return success(`${name}: no connection proxy plugin is configured to check it`, { status: record.status });
-    }
+    if (isProxyRole(record.role)) return this.pollProxy(name);
     return failure(`${name}: no verification is defined for role ${record.role}`, { status: record.status });
+  }
+
+  /** Poll one connection proxy through the connection plugin (a session through it). */
+  async pollProxy(name: string): Promise<PollRd> {
+    const record = this.env.book.get(name);
+    let plugin: ConnectionPlugin | null;
+    try {
+      plugin = connectionPlugin(this.env);
+    } catch (err) {
+      return failure(describeError(err), { status: record.status });
+    }
+    if (plugin === null || !plugin.proxyRoles.includes(record.role)) {
+      return success(`${name}: no connection failover plugin manages role ${record.role}; not polled`, { status: record.status });
+    }
+    const started = performance.now();
+    let outcome: PollOutcome;
+    try {
+      outcome = await plugin.poll(this.env.ctx(), this.ref(name));
+    } catch (err) {
+      outcome = { ok: false, kind: 'other', reason: describeError(err), latencyMs: 0 };
+    }
+    this.env.book.applyStatus(name, statusAfterPoll(record.role, this.env.book.get(name).status, outcome));
+    const after = this.env.book.get(name);
+    this.env.report?.({ kind: 'poll', server: name, durationMs: performance.now() - started, status: after.status, ok: outcome.ok });
+    return outcome.ok ? success(`${name}: clients get through (${outcome.latencyMs} ms)`, { status: after.status }) : failure(`${name}: ${outcome.reason}`, { status: after.status });
   }
 
   /** Verify the master first (replicas are judged against its fresh status), then replicas in parallel. */
@@ -120,7 +146,23 @@ export class Checks {
     for (const m of masters) servers[m] = await this.verifyNamed(m);
     const replicaResults = await Promise.all(replicas.map(async (n) => [n, await this.verifyNamed(n)] as const));
     for (const [n, rd] of replicaResults) servers[n] = rd;
-    return this.summarise(servers);
+    const summary = this.summarise(servers);
+    return this.env.ctx().config.failover.poll_connection_proxy ? this.withProxyPolls(summary) : summary;
+  }
+
+  /** Adds a poll of every managed proxy; a failing proxy never makes failover unsafe, but is reported. */
+  private async withProxyPolls(summary: VerifyAllRd): Promise<VerifyAllRd> {
+    let plugin: ConnectionPlugin | null;
+    try {
+      plugin = connectionPlugin(this.env);
+    } catch {
+      return summary; // a plugin that does not load was refused when the configuration was
+    }
+    if (plugin === null) return summary;
+    const polls = await Promise.all(proxyNames(this.env, plugin).map(async (n) => [n, await this.pollProxy(n)] as const));
+    const failed = polls.filter(([, rd]) => rd.result !== 'SUCCESS').map(([n]) => n);
+    const servers = { ...summary.servers, ...Object.fromEntries(polls) };
+    return failed.length === 0 ? { ...summary, servers } : { ...summary, servers, details: `${summary.details}; proxies failing: ${failed.join(', ')}` };
   }
 
   private async verifyNamed(name: string): Promise<VerifyRd> {

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { describeError } from '../../model/errors.js';
 import { quoteArg } from '../../nodes/shell-quote.js';
 import { pluginSettings } from '../settings.js';
+import { atomicWriteArgv } from '../node-file.js';
 import type { ArchivePlugin, ControlOutcome, PluginContext, ServerRef } from '../types.js';
 
 export const DEFAULT_ARCHIVE_TEMPLATE = `#!/bin/sh
@@ -88,7 +89,7 @@ export const archiveLocalDir: ArchivePlugin = {
     return run(
       ctx,
       server,
-      ['sh', '-c', 'umask 077 && mkdir -p "$(dirname "$1")" && t="$1.tmp.$$" && cat > "$t" && chmod 700 "$t" && mv -f "$t" "$1"', 'push_archive_script', archive.archive_script_path],
+      atomicWriteArgv(archive.archive_script_path, { umask: '077', mode: '700' }, 'push_archive_script'),
       `archive script pushed to ${archive.archive_script_path}`,
       script,
     );

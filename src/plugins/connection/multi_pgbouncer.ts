@@ -14,6 +14,7 @@ import { pollSession } from '../poll/poll_connect.js';
 import type { PollOutcome } from '../../engine/observations.js';
 import type { SqlTarget } from '../../nodes/ports.js';
 import { pluginSettings } from '../settings.js';
+import { atomicWriteArgv } from '../node-file.js';
 import { settingsCheck, type ConfigCheckedPlugin } from '../config-check.js';
 import type { ConnectionPlugin, ConnectionRouting, PluginContext, ProxyOutcome, ServerRef } from '../types.js';
 import { bouncerConfigFile, bouncerDatabaseLines } from './pgbouncer-databases.js';
@@ -69,9 +70,9 @@ async function renderFile(ctx: PluginContext, settings: Settings, routing: Conne
 
 /** Writes the file atomically (temp file, rename) on the proxy's host. */
 async function pushFile(ctx: PluginContext, proxy: ServerRef, path: string, content: string): Promise<ProxyOutcome> {
-  const script = 'umask 022 && mkdir -p "$(dirname "$1")" && t="$1.tmp.$$" && cat > "$t" && mv -f "$t" "$1"';
   try {
-    const result = await ctx.shellFor(proxy).run(['sh', '-c', script, 'handyrep_pgbouncer_push', path], { timeoutMs: ctx.timeouts.commandMs, stdin: content });
+    const argv = atomicWriteArgv(path, { umask: '022', mode: '644' }, 'handyrep_pgbouncer_push');
+    const result = await ctx.shellFor(proxy).run(argv, { timeoutMs: ctx.timeouts.commandMs, stdin: content });
     if (result.exitCode !== 0) return { ok: false, details: `${proxy.name}: writing ${path} failed: ${result.stderr.trim() || `exit ${result.exitCode}`}` };
     return { ok: true, details: `${proxy.name}: ${path} written` };
   } catch (err) {

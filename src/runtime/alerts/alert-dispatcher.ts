@@ -23,7 +23,7 @@ export class AlertDispatcher {
   private draining: Promise<void> | null = null;
   private dropped = 0;
   private closed = false;
-  /** Deliveries attempted and failed since start (for status and metrics). */
+  /** Alerts delivered, failed and dropped since start. */
   readonly counts = { delivered: 0, failed: 0, dropped: 0 };
 
   constructor(private readonly deps: AlertDispatcherDeps) {

@@ -1,14 +1,13 @@
 /**
  * Connection failover (seed 004 connection_failover, connection_proxy_init, poll_proxies): the
  * connection plugin repoints every enabled proxy server at the master; each proxy's status
- * follows what happened to it. Proxies never count in the cluster status (they are not database
+ * follows what happened to it (polls of proxies are in ../checks.ts). Proxies never count in the cluster status (they are not database
  * servers), but a failed repoint is a problem the failover reports.
  */
 import type { EventLog } from '../../log/event-log.js';
 import { describeError } from '../../model/errors.js';
 import { failure, success, type Rd } from '../../model/rd.js';
-import { isAvailableStatus, type ServerStatusName } from '../../model/status.js';
-import type { PollOutcome } from '../../engine/observations.js';
+import { readReplicaOrder } from '../../engine/connection-routing.js';
 import type { PluginRegistry } from '../../plugins/registry.js';
 import type { ConnectionPlugin, ConnectionRouting, PluginContext, ProxyOutcome, ServerRef } from '../../plugins/types.js';
 import type { ServerBook } from '../server-book.js';
@@ -21,36 +20,31 @@ export interface ProxyEnv {
 }
 
 export type ConnectionRd = Rd<{ proxies?: Record<string, ProxyOutcome> }>;
-export type ProxyPollRd = Rd<{ status: ServerStatusName }>;
 
-function ref(env: ProxyEnv, name: string): ServerRef {
+/** What finding the plugin and its proxies needs (the checks have it too). */
+type ProxyLookup = Pick<ProxyEnv, 'book' | 'ctx' | 'plugins'>;
+
+function ref(env: Pick<ProxyEnv, 'book'>, name: string): ServerRef {
   return { ...env.book.get(name), name };
 }
 
 /** The configured connection plugin, or null when connection failover is off. */
-export function connectionPlugin(env: ProxyEnv): ConnectionPlugin | null {
+export function connectionPlugin(env: ProxyLookup): ConnectionPlugin | null {
   const name = env.ctx().config.failover.connection_failover_method;
   return name === null ? null : env.plugins.get('connection', name);
 }
 
 /** Enabled proxy servers the plugin manages, in name order. */
-export function proxyNames(env: ProxyEnv, plugin: ConnectionPlugin): string[] {
+export function proxyNames(env: ProxyLookup, plugin: ConnectionPlugin): string[] {
   return env.book.names().filter((n) => {
     const s = env.book.get(n);
     return s.enabled && plugin.proxyRoles.includes(s.role);
   });
 }
 
-/** Master plus its usable replicas, lowest failover_priority first. */
+/** Master plus its usable replicas, in the engine's order. */
 function routingTo(env: ProxyEnv, master: string): ConnectionRouting {
-  const replicas = env.book
-    .names()
-    .filter((n) => {
-      const s = env.book.get(n);
-      return n !== master && s.role === 'replica' && s.enabled && isAvailableStatus(s.status);
-    })
-    .sort((a, b) => env.book.get(a).failover_priority - env.book.get(b).failover_priority || a.localeCompare(b))
-    .map((n) => ref(env, n));
+  const replicas = readReplicaOrder(env.book.view().servers, master).map((n) => ref(env, n));
   return { master: ref(env, master), replicas };
 }
 
@@ -105,31 +99,4 @@ export function connectionFailover(env: ProxyEnv, master: string): Promise<Conne
 /** First-time set-up of every proxy, checked with a session through it. */
 export function connectionProxyInit(env: ProxyEnv, master: string): Promise<ConnectionRd> {
   return onEveryProxy(env, 'init', master, (plugin, ctx, routing, proxy) => plugin.init(ctx, routing, proxy));
-}
-
-/** Polls one proxy through the connection plugin and records its status. */
-export async function pollProxy(env: ProxyEnv, name: string): Promise<ProxyPollRd> {
-  const record = env.book.get(name);
-  let plugin: ConnectionPlugin | null;
-  try {
-    plugin = connectionPlugin(env);
-  } catch (err) {
-    return failure(describeError(err), { status: record.status });
-  }
-  if (plugin === null || !plugin.proxyRoles.includes(record.role)) {
-    return success(`${name}: no connection failover plugin manages role ${record.role}; not polled`, { status: record.status });
-  }
-  let outcome: PollOutcome;
-  try {
-    outcome = await plugin.poll(env.ctx(), ref(env, name));
-  } catch (err) {
-    outcome = { ok: false, kind: 'other', reason: describeError(err), latencyMs: 0 };
-  }
-  if (outcome.ok) {
-    env.book.applyStatus(name, { status: 'healthy', message: `clients get through (${outcome.latencyMs} ms)` });
-    return success(`${name}: clients get through`, { status: 'healthy' });
-  }
-  const status: ServerStatusName = outcome.kind === 'refused' ? 'down' : 'unavailable';
-  env.book.applyStatus(name, { status, message: outcome.reason });
-  return failure(`${name}: ${outcome.reason}`, { status });
 }
