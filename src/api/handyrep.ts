@@ -840,6 +840,15 @@ export class HandyRep {
     await this.monitor?.stop();
   }
 
+  /**
+   * A number that changes whenever server or cluster state changes (statuses, their timestamps,
+   * definitions, history): what get_status, get_cluster_status and get_master_name answer
+   * without parameters is the same while it stays the same.
+   */
+  stateRevision(): number {
+    return this.book.revision;
+  }
+
   /** State of the schedule: cycles, errors, last error, last result. */
   monitorStatus(): MonitorStatus {
     return this.monitor?.status() ?? { running: false, cycles: 0, errors: 0, last_error: null, last_cycle_ts: null, last_result: null, last_duration_ms: null };

@@ -19,6 +19,12 @@ export interface OperationSpec {
   /** Parameter names in the library's positional order. */
   readonly positional: readonly string[];
   readonly params: z.ZodObject;
+  /**
+   * Called without parameters, it answers from server and cluster state alone (no node is
+   * touched, no configuration read), so an answer stays valid while HandyRep.stateRevision()
+   * does not change: the daemon serves it again instead of recomputing it.
+   */
+  readonly stateOnly?: true;
 }
 
 const servername = nameSchema.describe('Name of the server.');
@@ -33,10 +39,10 @@ function op(spec: Omit<OperationSpec, 'params' | 'positional'> & { params?: z.Zo
 }
 
 export const OPERATIONS = [
-  op({ name: 'get_status', summary: 'Status of the cluster and of every server.', access: 'read', web: true,
+  op({ name: 'get_status', summary: 'Status of the cluster and of every server.', access: 'read', web: true, stateOnly: true,
     params: { check_type: z.enum(['cached', 'poll', 'verify']).default('cached').describe('cached, poll or verify first.') } }),
-  op({ name: 'get_cluster_status', summary: 'Status of the cluster only.', access: 'read', web: true, params: { verify } }),
-  op({ name: 'get_master_name', summary: 'Name of the current enabled master, or null.', access: 'read', web: true }),
+  op({ name: 'get_cluster_status', summary: 'Status of the cluster only.', access: 'read', web: true, stateOnly: true, params: { verify } }),
+  op({ name: 'get_master_name', summary: 'Name of the current enabled master, or null.', access: 'read', web: true, stateOnly: true }),
   op({ name: 'get_server_info', summary: 'Full definition and status of one server or of all.', access: 'read', web: true,
     params: { servername: servername.nullable().default(null).describe('The server; null for all servers.'), verify } }),
   op({ name: 'get_servers_by_role', summary: 'Enabled servers of one role.', access: 'read', web: true,

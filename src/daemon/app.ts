@@ -12,6 +12,7 @@ import type { DaemonBackend } from './backend.js';
 import { DaemonMetrics } from './metrics.js';
 import { FormBody } from './param-sources.js';
 import { sendJson } from './reply.js';
+import { StateReplies } from './state-replies.js';
 import { registerDocumentRoutes } from './routes/document-routes.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
 import { registerOperationRoute } from './routes/operation-route.js';
@@ -64,9 +65,10 @@ export function buildDaemonApp(options: DaemonAppOptions): FastifyInstance {
   );
 
   const gate = new AuthGate({ binding: options.auth, throttle: new FailureThrottle(options.throttle), log: options.backend.log });
-  registerHealthRoutes(app, options.backend);
+  const replies = new StateReplies(() => options.backend.stateRevision());
+  registerHealthRoutes(app, options.backend, replies);
   registerDocumentRoutes(app, new DaemonMetrics(options.backend), options.version);
-  const routeDeps = { backend: options.backend, gate, ...(options.afterCall ? { afterCall: options.afterCall } : {}) };
+  const routeDeps = { backend: options.backend, gate, replies, ...(options.afterCall ? { afterCall: options.afterCall } : {}) };
   registerOperationRoute(app, routeDeps);
   return app;
 }

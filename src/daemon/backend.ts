@@ -20,6 +20,8 @@ export interface DaemonBackend {
   /** Call an operation by name with named parameters (validated by the operations table). */
   invoke(name: string, params: Readonly<Record<string, unknown>>): Promise<unknown>;
   monitorStatus(): MonitorStatus;
+  /** Changes whenever server or cluster state changes (see OperationSpec.stateOnly). */
+  stateRevision(): number;
   onCheck(listener: (event: CheckEvent) => void): void;
   onFailover(listener: (event: FailoverEvent) => void): void;
   readonly log: DaemonLog;
@@ -32,6 +34,7 @@ export function handyRepBackend(hr: HandyRep): DaemonBackend {
   return {
     invoke: (name, params) => invokeOperation(hr, name, params),
     monitorStatus: () => hr.monitorStatus(),
+    stateRevision: () => hr.stateRevision(),
     onCheck: (listener) => hr.onCheck(listener),
     onFailover: (listener) => hr.onFailover(listener),
     log: {

@@ -6,5 +6,10 @@ export const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** Send `body` as JSON with `status`. */
 export function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {
-  return reply.code(status).header('content-type', JSON_TYPE).send(JSON.stringify(body ?? null));
+  return sendJsonText(reply, status, JSON.stringify(body ?? null));
+}
+
+/** Send text that already is JSON (a kept answer, see state-replies.ts). */
+export function sendJsonText(reply: FastifyReply, status: number, json: string): FastifyReply {
+  return reply.code(status).header('content-type', JSON_TYPE).send(json);
 }

@@ -17,6 +17,7 @@ export type Clock = () => Date;
 export class ServerBook {
   private cluster: ClusterStatus;
   private history: FailoverRecord[];
+  private changes = 0;
 
   constructor(
     private servers: ServerMap,
@@ -34,6 +35,14 @@ export class ServerBook {
    * The live servers and cluster status, read-only, for building summaries on hot paths (health
    * checks, get_status): no copy is made, so callers copy what they keep and never hold it.
    */
+  /**
+   * Counts every change to servers, cluster status or history (a status timestamp included), so
+   * readers can reuse what they derived from the book while it stays the same.
+   */
+  get revision(): number {
+    return this.changes;
+  }
+
   view(): { readonly servers: Readonly<ServerMap>; readonly cluster: Readonly<ClusterStatus> } {
     return { servers: this.servers, cluster: this.cluster };
   }
@@ -50,6 +59,7 @@ export class ServerBook {
 
   /** Record a finished topology change (kept to HISTORY_LIMIT entries). Persists. */
   addHistory(record: FailoverRecord): void {
+    this.changes++;
     this.history = [...this.history, structuredClone(record)].slice(-HISTORY_LIMIT);
     this.onChange();
   }
@@ -61,6 +71,7 @@ export class ServerBook {
 
   /** Set a cluster status directly (during a failover, before servers settle). Logged once. */
   setClusterStatus(status: ClusterStatus['status'], message: string): void {
+    this.changes++;
     const previous = this.cluster;
     this.cluster = makeClusterStatus(status, message, this.clock().toISOString());
     if (previous.status !== status || previous.status_message !== message) {
@@ -126,6 +137,7 @@ export class ServerBook {
 
   /** Replace or add a server definition (admin actions). Persists. */
   putServer(name: string, record: ServerRecord, reason: string): void {
+    this.changes++;
     this.servers[name] = record;
     this.log.info('SERVERS', `${name}: ${reason}`, name);
     this.recomputeCluster();
@@ -133,6 +145,7 @@ export class ServerBook {
   }
 
   removeServer(name: string): void {
+    this.changes++;
     this.get(name);
     delete this.servers[name];
     this.log.info('SERVERS', `${name}: definition removed`, name);
@@ -142,6 +155,7 @@ export class ServerBook {
 
   /** Replace everything (reload with override_server_file). */
   replaceAll(servers: ServerMap, reason: string): void {
+    this.changes++;
     this.servers = servers;
     this.log.info('SERVERS', `server definitions replaced: ${reason}`);
     this.recomputeCluster();
@@ -150,6 +164,7 @@ export class ServerBook {
 
   /** Recompute the cluster status from the servers; log and persist when it changes. */
   recomputeCluster(): void {
+    this.changes++;
     const verdict = clusterStatus(this.servers);
     const previous = this.cluster;
     this.cluster = makeClusterStatus(verdict.status, verdict.message, this.clock().toISOString());
@@ -165,6 +180,7 @@ export class ServerBook {
   }
 
   private mutable(name: string): ServerRecord {
+    this.changes++;
     return this.get(name) as ServerRecord;
   }
 }

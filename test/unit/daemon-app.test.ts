@@ -39,21 +39,28 @@ interface Fake {
   logs: string[];
   fireCheck(event: CheckEvent): void;
   fireFailover(event: FailoverEvent): void;
+  /** The backend's state revision and how often get_status reached it. */
+  state: { revision: number; statusCalls: number };
 }
 
 function fake(behaviour: (name: string, params: Record<string, unknown>) => unknown = () => ({ result: 'SUCCESS', details: '' })): Fake {
   const calls: [string, Record<string, unknown>][] = [];
   const logs: string[] = [];
+  const state = { revision: 0, statusCalls: 0 };
   const checkListeners: ((e: CheckEvent) => void)[] = [];
   const failoverListeners: ((e: FailoverEvent) => void)[] = [];
   const backend: DaemonBackend = {
     async invoke(name, params) {
-      if (name === 'get_status') return report;
+      if (name === 'get_status') {
+        state.statusCalls++;
+        return report;
+      }
       if (name === 'get_server_info') return { john: { lag_bytes: null, lag_seconds: null }, paul: { lag_bytes: 4096, lag_seconds: 0.5 } };
       calls.push([name, { ...params }]);
       return behaviour(name, { ...params });
     },
     monitorStatus: () => ({ running: true, cycles: 7, errors: 2, last_error: null, last_cycle_ts: null, last_result: null, last_duration_ms: null }),
+    stateRevision: () => state.revision,
     onCheck: (l) => checkListeners.push(l),
     onFailover: (l) => failoverListeners.push(l),
     log: { info: () => undefined, warn: (c, m) => logs.push(`${c} ${m}`), error: (c, m) => logs.push(`${c} ${m}`) },
@@ -67,6 +74,7 @@ function fake(behaviour: (name: string, params: Record<string, unknown>) => unkn
     app,
     calls,
     logs,
+    state,
     fireCheck: (e) => checkListeners.forEach((l) => l(e)),
     fireFailover: (e) => failoverListeners.forEach((l) => l(e)),
   };
@@ -88,7 +96,9 @@ test('every web function answers GET and POST /<name>; library-only and unknown 
       }
     }
   }
-  assert.equal(calls.length, OPERATIONS.filter((o) => o.web && o.name !== 'get_status' && o.name !== 'get_server_info').length * 2);
+  // A state-only function answers the second call from the answer kept for the revision.
+  const counted = OPERATIONS.filter((o) => o.web && o.name !== 'get_status' && o.name !== 'get_server_info');
+  assert.equal(calls.length, counted.reduce((sum, o) => sum + ('stateOnly' in o ? 1 : 2), 0));
   const unknown = await app.inject({ url: '/no_such_thing', headers: { authorization: ADMIN } });
   assert.equal(unknown.statusCode, 404);
   assert.deepEqual(Object.keys(unknown.json()).sort(), ['details', 'function', 'result']);
@@ -184,6 +194,25 @@ test('health endpoints answer from get_status without authentication', async () 
   const health = (await app.inject({ url: '/health' })).json();
   assert.equal(health.monitor.cycles, 7);
   assert.equal((await app.inject({ method: 'HEAD', url: '/primary/john' })).statusCode, 200);
+});
+
+test('state-only answers are kept per state revision; parameters, and a new revision, compute them again', async () => {
+  const { app, state } = fake();
+  const get = (url: string) => app.inject({ url, headers: { authorization: READ } });
+  const first = await get('/get_status');
+  assert.equal((await app.inject({ url: '/primary/john' })).statusCode, 200);
+  const second = await get('/get_status');
+  assert.equal(state.statusCalls, 1, 'one computation for two get_status calls and a health check');
+  assert.equal(second.body, first.body);
+  assert.deepEqual(second.json(), report);
+  await get('/get_status?check_type=cached');
+  assert.equal(state.statusCalls, 2, 'a call with parameters goes to the library');
+  state.revision++;
+  await get('/get_status');
+  await get('/get_status');
+  assert.equal(state.statusCalls, 3, 'a new revision computes once more');
+  // Authentication still runs for a kept answer.
+  assert.equal((await app.inject({ url: '/get_status' })).statusCode, 401);
 });
 
 test('OpenAPI 3.1 document: every web function with its parameters, the get_setting web form, health paths', async () => {

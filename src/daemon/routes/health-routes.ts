@@ -9,6 +9,7 @@ import type { ServerMap } from '../../model/server.js';
 import type { DaemonBackend } from '../backend.js';
 import { parseLagLimit, primaryHealth, replicaHealth, type HealthVerdict } from '../health.js';
 import { sendJson } from '../reply.js';
+import type { StateReplies } from '../state-replies.js';
 
 interface ServerParams {
   Params: { server: string };
@@ -16,9 +17,10 @@ interface ServerParams {
 }
 
 /** Register /primary, /read-write, /replica and /health. */
-export function registerHealthRoutes(app: FastifyInstance, backend: DaemonBackend): void {
-  // get_status with no parameters answers from the cached state (the library's default).
-  const status = async (): Promise<StatusReport> => (await backend.invoke('get_status', {})) as StatusReport;
+export function registerHealthRoutes(app: FastifyInstance, backend: DaemonBackend, replies: StateReplies): void {
+  // get_status with no parameters answers from the cached state (the library's default), and
+  // the report is kept per state revision; the verdicts only read it.
+  const status = async (): Promise<StatusReport> => (await replies.value('get_status', () => backend.invoke('get_status', {}))) as StatusReport;
   const send = (reply: FastifyReply, verdict: HealthVerdict): FastifyReply => sendJson(reply, verdict.status, verdict.body);
 
   const primary = async (server: string, reply: FastifyReply): Promise<FastifyReply> => send(reply, primaryHealth(await status(), server));

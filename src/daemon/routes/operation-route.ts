@@ -2,7 +2,8 @@
  * `GET|POST /<function>`: every web function of the operations table, looked up per request, so
  * functions added to the table are served without a change here. Order: function known? →
  * authentication → parameters → invoke. The library is the only actor; this route only
- * translates HTTP to a call by name and the outcome back to HTTP.
+ * translates HTTP to a call by name and the outcome back to HTTP. A state-only function called
+ * without parameters is answered from the answer kept for the current state revision.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { findOperation, type OperationSpec } from '../../api/operations.js';
@@ -11,13 +12,16 @@ import type { DaemonBackend } from '../backend.js';
 import { BASIC_CHALLENGE } from '../basic-auth.js';
 import { replyForError, type ErrorContext } from '../http-error.js';
 import { collectWireParams, shownName, type WireParams } from '../param-sources.js';
-import { sendJson } from '../reply.js';
+import { sendJson, sendJsonText } from '../reply.js';
+import type { StateReplies } from '../state-replies.js';
 import { webParams, webSignature } from '../web-params.js';
 
 /** What the operation route calls. */
 export interface OperationRouteDeps {
   backend: DaemonBackend;
   gate: AuthGate;
+  /** Answers of state-only functions, kept per state revision. */
+  replies: StateReplies;
   /** Called after an operation returned (not threw), before the reply; e.g. to follow reload_conf. */
   afterCall?: (name: string, result: unknown) => Promise<void>;
 }
@@ -49,6 +53,11 @@ async function handleOperation(deps: OperationRouteDeps, request: FastifyRequest
       return sendJson(reply, outcome.status, { result: 'FAIL', details: outcome.reason });
     }
     wire = collectWireParams(request.query, request.body);
+    if (spec.stateOnly && wire.size === 0) {
+      const kept = await deps.replies.withJson(spec.name, () => deps.backend.invoke(spec.name, {}));
+      await deps.afterCall?.(spec.name, kept.value);
+      return sendJsonText(reply, 200, kept.json);
+    }
     const result = await deps.backend.invoke(spec.name, webParams(webSignature(spec), wire));
     await deps.afterCall?.(spec.name, result);
     return sendJson(reply, 200, result);
