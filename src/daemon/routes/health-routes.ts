@@ -8,7 +8,7 @@ import type { StatusReport } from '../../api/handyrep.js';
 import type { ServerMap } from '../../model/server.js';
 import type { DaemonBackend } from '../backend.js';
 import { parseLagLimit, primaryHealth, replicaHealth, type HealthVerdict } from '../health.js';
-import { sendJson } from '../reply.js';
+import { sendJson, sendJsonText } from '../reply.js';
 import type { StateReplies } from '../state-replies.js';
 
 interface ServerParams {
@@ -22,8 +22,18 @@ export function registerHealthRoutes(app: FastifyInstance, backend: DaemonBacken
   // the report is kept per state revision; the verdicts only read it.
   const status = async (): Promise<StatusReport> => (await replies.value('get_status', () => backend.invoke('get_status', {}))) as StatusReport;
   const send = (reply: FastifyReply, verdict: HealthVerdict): FastifyReply => sendJson(reply, verdict.status, verdict.body);
+  // A verdict on a configured server is kept with its JSON for the revision (key: the path);
+  // one on an unknown name (404) is not, so the kept keys stay as few as the servers.
+  const keptVerdict = async (path: string, verdictOf: (report: StatusReport) => HealthVerdict, reply: FastifyReply): Promise<FastifyReply> => {
+    const kept = await replies.withJson(path, async () => verdictOf(await status()), {
+      keepIf: (verdict) => verdict.status !== 404,
+      serialise: (verdict) => JSON.stringify(verdict.body),
+    });
+    return sendJsonText(reply, kept.value.status, kept.json);
+  };
 
-  const primary = async (server: string, reply: FastifyReply): Promise<FastifyReply> => send(reply, primaryHealth(await status(), server));
+  const primary = (server: string, reply: FastifyReply): Promise<FastifyReply> =>
+    keptVerdict(`/primary/${server}`, (report) => primaryHealth(report, server), reply);
   app.get<ServerParams>('/primary/:server', (request, reply) => primary(request.params.server, reply));
   app.get<ServerParams>('/read-write/:server', (request, reply) => primary(request.params.server, reply));
 
@@ -37,9 +47,10 @@ export function registerHealthRoutes(app: FastifyInstance, backend: DaemonBacken
         return sendJson(reply, 400, { result: 'FAIL', details: 'lag must be one number of bytes, optionally with a unit: 1048576, 512kB, 16MB, 1GB', parameter: 'lag' });
       }
     }
+    if (maxLag === null) return keptVerdict(`/replica/${server}`, (report) => replicaHealth(report, server, null, null), reply);
     const report = await status();
     let lagBytes: number | null = null;
-    if (maxLag !== null && Object.hasOwn(report.servers, server)) {
+    if (Object.hasOwn(report.servers, server)) {
       const info = (await backend.invoke('get_server_info', { servername: server })) as ServerMap;
       lagBytes = info[server]?.lag_bytes ?? null;
     }

@@ -70,15 +70,35 @@ export function passwordMatches(given: string | Buffer, expected: string): boole
   return same && expected !== '';
 }
 
+/**
+ * Which configured password a given password was found equal to, per passwords section (frozen,
+ * replaced on reload). Only exact matches are recorded, so it holds at most the two configured
+ * passwords, and a client that sends the same credentials on every request costs no hash.
+ */
+const matched = new WeakMap<object, Map<string, 'admin' | 'read'>>();
+
+function whichPassword(passwords: Readonly<HandyRepConfig['passwords']>, password: string): 'admin' | 'read' | null {
+  let known = matched.get(passwords);
+  const hit = known?.get(password);
+  if (hit) return hit;
+  // Both comparisons always run, so the time taken does not tell which password was close.
+  const given = digest(password);
+  const isAdmin = passwordMatches(given, passwords.admin_password);
+  const isRead = passwordMatches(given, passwords.read_password);
+  const which = isAdmin ? 'admin' : isRead ? 'read' : null;
+  if (which) {
+    if (!known) matched.set(passwords, (known = new Map()));
+    known.set(password, which);
+  }
+  return which;
+}
+
 /** The decision, from the configuration and the request alone. */
 export function decideSimplePassword(config: Readonly<HandyRepConfig>, request: AuthRequest): AuthOutcome {
   if (request.password === null) return { ok: false, status: 401, reason: 'credentials required' };
-  // Both comparisons always run, so the time taken does not tell which password was close.
-  const given = digest(request.password);
-  const isAdmin = passwordMatches(given, config.passwords.admin_password);
-  const isRead = passwordMatches(given, config.passwords.read_password);
-  if (isAdmin) return { ok: true, user: 'admin' };
-  if (!isRead) return { ok: false, status: 401, reason: 'password rejected' };
+  const which = whichPassword(config.passwords, request.password);
+  if (which === 'admin') return { ok: true, user: 'admin' };
+  if (which === null) return { ok: false, status: 401, reason: 'password rejected' };
   const list = settingsOf(config).ro_function_list;
   const allowed = list === null ? request.access === 'read' : list.includes(request.functionName);
   return allowed ? { ok: true, user: 'read' } : { ok: false, status: 403, reason: `${request.functionName} requires the admin password` };
