@@ -117,6 +117,7 @@ async function main(): Promise<void> {
       errors: status.errors + primary.errors,
       connections: CONNECTIONS,
       duration_s: DURATION_S,
+      warmup_s: WARMUP_S,
       monitor_cycles: health.monitor.cycles,
       monitor_errors: health.monitor.errors,
       daemon_rss_mb: memory.rss,
