@@ -40,6 +40,20 @@ test('ro_function_list replaces the table\'s read set for the read password', ()
   assert.deepEqual(simplePasswordConfigProblems(listed), []);
 });
 
+test('remembered matches belong to one configuration: after a reload the old password fails and roles follow the new one', () => {
+  assert.equal(decideSimplePassword(base, request('read-pw', 'get_status')).ok, true);
+  assert.equal(decideSimplePassword(base, request('admin-pw', 'restart')).ok, true);
+  const reloaded = config({ handyrep: { authentication_method: 'simple_password_auth' }, passwords: { admin_password: 'read-pw', read_password: 'new-read' } });
+  const old = decideSimplePassword(reloaded, request('admin-pw', 'get_status'));
+  assert.equal(old.ok ? 0 : old.status, 401);
+  assert.deepEqual(decideSimplePassword(reloaded, request('read-pw', 'restart')), { ok: true, user: 'admin' });
+  const read = decideSimplePassword(reloaded, request('new-read', 'restart'));
+  assert.equal(read.ok ? 0 : read.status, 403);
+  // The first configuration is unchanged by the second.
+  const stillRead = decideSimplePassword(base, request('read-pw', 'restart'));
+  assert.equal(stillRead.ok ? 0 : stillRead.status, 403);
+});
+
 test('an empty configured password never matches, even an empty given one', () => {
   assert.equal(passwordMatches('', ''), false);
   assert.equal(passwordMatches('x', 'x'), true);
