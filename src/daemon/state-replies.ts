@@ -26,8 +26,8 @@ export class StateReplies {
   constructor(private readonly revision: () => number) {}
 
   /** The answer under `key` for the current revision, computing it when there is none. */
-  async value<T>(key: string, compute: () => Promise<T>, options: KeepOptions<T> = {}): Promise<T> {
-    return (await this.entry(key, compute, options)).value as T;
+  async value<T>(key: string, compute: () => Promise<T>): Promise<T> {
+    return (await this.entry(key, compute, {})).value as T;
   }
 
   /** The same answer and its JSON, serialised once per revision. */

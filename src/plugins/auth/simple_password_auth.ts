@@ -50,46 +50,50 @@ function digest(text: string): Buffer {
   return hash('sha256', text, 'buffer');
 }
 
-/** Digests of the configured passwords (two at a time; a reload brings new ones). */
-const expectedDigests = new Map<string, Buffer>();
+/** Constant-time comparison of digests; an empty expected password (not configured) never matches. */
+function digestMatches(given: Buffer, expected: Buffer, expectedText: string): boolean {
+  // Comparing digests keeps the comparison constant-time even when the lengths differ.
+  return timingSafeEqual(given, expected) && expectedText !== '';
+}
 
-function expectedDigest(expected: string): Buffer {
-  let known = expectedDigests.get(expected);
+/** Constant-time password check; an empty expected password (not configured) never matches. */
+export function passwordMatches(given: string, expected: string): boolean {
+  return digestMatches(digest(given), digest(expected), expected);
+}
+
+/**
+ * Per passwords section (frozen, replaced on reload): the digests of the configured passwords,
+ * and which of them each given password was found equal to. Only exact matches are recorded, so
+ * `matched` holds at most the two configured passwords, and a client that sends the same
+ * credentials on every request costs no hash.
+ */
+interface KnownPasswords {
+  admin: Buffer;
+  read: Buffer;
+  matched: Map<string, 'admin' | 'read'>;
+}
+
+const knownBySection = new WeakMap<object, KnownPasswords>();
+
+function knownPasswords(passwords: Readonly<HandyRepConfig['passwords']>): KnownPasswords {
+  let known = knownBySection.get(passwords);
   if (!known) {
-    if (expectedDigests.size >= 4) expectedDigests.clear();
-    known = digest(expected);
-    expectedDigests.set(expected, known);
+    known = { admin: digest(passwords.admin_password), read: digest(passwords.read_password), matched: new Map() };
+    knownBySection.set(passwords, known);
   }
   return known;
 }
 
-/** Constant-time password check; an empty expected password (not configured) never matches. */
-export function passwordMatches(given: string | Buffer, expected: string): boolean {
-  // Comparing digests keeps the comparison constant-time even when the lengths differ.
-  const same = timingSafeEqual(typeof given === 'string' ? digest(given) : given, expectedDigest(expected));
-  return same && expected !== '';
-}
-
-/**
- * Which configured password a given password was found equal to, per passwords section (frozen,
- * replaced on reload). Only exact matches are recorded, so it holds at most the two configured
- * passwords, and a client that sends the same credentials on every request costs no hash.
- */
-const matched = new WeakMap<object, Map<string, 'admin' | 'read'>>();
-
 function whichPassword(passwords: Readonly<HandyRepConfig['passwords']>, password: string): 'admin' | 'read' | null {
-  let known = matched.get(passwords);
-  const hit = known?.get(password);
+  const known = knownPasswords(passwords);
+  const hit = known.matched.get(password);
   if (hit) return hit;
   // Both comparisons always run, so the time taken does not tell which password was close.
   const given = digest(password);
-  const isAdmin = passwordMatches(given, passwords.admin_password);
-  const isRead = passwordMatches(given, passwords.read_password);
+  const isAdmin = digestMatches(given, known.admin, passwords.admin_password);
+  const isRead = digestMatches(given, known.read, passwords.read_password);
   const which = isAdmin ? 'admin' : isRead ? 'read' : null;
-  if (which) {
-    if (!known) matched.set(passwords, (known = new Map()));
-    known.set(password, which);
-  }
+  if (which) known.matched.set(password, which);
   return which;
 }
 
