@@ -30,13 +30,12 @@ import { ServerBook, type Clock } from '../runtime/server-book.js';
 import { SerialQueue } from '../runtime/serial-queue.js';
 import { Monitor, type MonitorStatus } from '../runtime/monitor.js';
 import type { TopologyEnv } from '../runtime/topology/env.js';
-import { runManualFailover, runPromote, runFailover, type TopologyRd } from '../runtime/topology/failover.js';
-import { enforceFencing, rejoinFenced } from '../runtime/topology/fenced.js';
+import type { TopologyRd } from '../runtime/topology/failover.js';
+import { runManualFailover, runPromote } from '../runtime/topology/manual.js';
+import { failoverCheck, judgeAfterRestart, WarningLatch, type FailoverCheckDeps, type FailoverCheckRd } from '../runtime/failover-check.js';
 import { recoverInterrupted } from '../runtime/topology/recovery.js';
 import { remasterReplica } from '../runtime/topology/remaster.js';
 import { rejoinAsReplica } from '../runtime/topology/rejoin.js';
-import { snapshotReplicas, vantageReports } from '../runtime/topology/facts.js';
-import { judgeMasterFailure } from '../engine/master-failure.js';
 import { readJournal } from '../store/journal.js';
 import type { FailoverRecord } from '../model/failover-record.js';
 import { createTableOnMaster, writeStateToMaster } from '../runtime/state-table-access.js';
@@ -160,7 +159,8 @@ export class HandyRep {
       const interrupted = await readJournal(serverFile);
       if (interrupted) {
         log.error('FAILOVER', `found an interrupted ${interrupted.kind} (${interrupted.id}) in the journal: recovering`, undefined, 'CRITICAL');
-        const recovered = await hr.topology(() => recoverInterrupted(hr.topologyEnv(), interrupted));
+        const deps = hr.failoverCheckDeps();
+        const recovered = await hr.topology(() => recoverInterrupted(hr.topologyEnv(), interrupted, (master, expect) => judgeAfterRestart(deps, master, expect)));
         log.warn('FAILOVER', `recovery: ${recovered.result}: ${recovered.details}`);
       }
       return hr;
@@ -547,6 +547,7 @@ export class HandyRep {
       sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
       serverFile: this.serverFile,
       clock: this.clock,
+      persist: () => this.persister.durable(),
     };
   }
 
@@ -762,64 +763,30 @@ export class HandyRep {
 
   // ---- Monitoring -----------------------------------------------------------------------
 
-  /**
-   * One failover check (seed 004 failover_check; library only): poll (or verify) every server,
-   * and when the master has failed decide whether to fail over. Returns an RD whose details is
-   * the one-sentence outcome of the cycle.
-   */
-  async failover_check(verify = false): Promise<Rd<{ failover_ok?: boolean; reason_code?: string; history_id?: string }>> {
-    if (this.closed) throw new HandyRepError('REFUSED', 'this HandyRep instance is closed');
-    if (typeof verify !== 'boolean') throw new HandyRepError('INVALID_PARAMETER', 'failover_check: verify must be a boolean');
-    const env = this.topologyEnv();
-    const [rd, fenceNotes] = await Promise.all([verify ? env.checks.verifyAll() : env.checks.pollAll(), enforceFencing(env)]);
-    await this.persister.flush();
-    const fenceNote = fenceNotes.length > 0 ? `; ${fenceNotes.join('; ')}` : '';
-    const cluster = (): string => `cluster ${this.book.clusterStatus.status}`;
-    if (rd.result === 'SUCCESS') {
-      if (verify && !this.topologyInFlight) {
-        const rejoined = await this.mutate(() => rejoinFenced(env));
-        if (rejoined.length > 0) return success(`${cluster()}: ${rd.details}; ${rejoined.join('; ')}${fenceNote}`, { failover_ok: rd.failover_ok });
-      }
-      return success(`${cluster()}: ${rd.details}${fenceNote}`, { failover_ok: rd.failover_ok });
-    }
-    const master = this.book.masterName();
-    if (master === null) return failure(`${cluster()}: ${rd.details}; no failover without a single enabled master${fenceNote}`, { failover_ok: false });
-    if (this.topologyInFlight) return failure(`${cluster()}: ${rd.details}; a topology change is in progress, not deciding`, { failover_ok: rd.failover_ok });
-    return this.judgeFailedMaster(master, rd.details + fenceNote);
+  /** Warnings of the failover judgement already raised (one alert per episode). */
+  private readonly failoverWarnings = new WarningLatch();
+
+  private failoverCheckDeps(): FailoverCheckDeps {
+    return {
+      env: () => this.topologyEnv(),
+      flush: () => this.persister.flush(),
+      topology: (run) => this.topology(run),
+      mutate: (run) => this.mutate(run),
+      topologyInFlight: () => this.topologyInFlight,
+      paused: () => false,
+      plannedDown: () => false,
+    };
   }
 
-  /** The master failed its check: retry, ask the vantage points, then restart, fail over or warn. */
-  private async judgeFailedMaster(master: string, firstFailure: string): Promise<Rd<{ failover_ok?: boolean; reason_code?: string; history_id?: string }>> {
-    const failover = this.config.failover;
-    for (let attempt = 1; attempt <= failover.fail_retries; attempt += 1) {
-      await new Promise((r) => setTimeout(r, failover.fail_retry_interval * 1000));
-      if (this.topologyInFlight) return failure(`master check failed (${firstFailure}); a topology change started meanwhile`);
-      const poll = await this.saved(this.checks().pollServer(master));
-      if (poll.result === 'SUCCESS') return success(`master ${master} answered on retry ${attempt} after: ${firstFailure}`);
-    }
-    const env = this.topologyEnv();
-    const snapshots = await snapshotReplicas(env);
-    const vantage = await vantageReports(env, serverRef(master, this.book.get(master)), snapshots);
-    const verdict = judgeMasterFailure(false, vantage, failover.replica_sees_master_seconds);
-    if (!verdict.failed) {
-      const message = `not failing over: ${verdict.reason}`;
-      this.book.setClusterStatus('warning', message);
-      this.log.error('FAILOVER', message, master, 'WARNING');
-      await this.persister.flush();
-      return failure(`master ${master} failed its check (${firstFailure}); ${message}`, { failover_ok: false });
-    }
-    const reason = `master ${master} is down: ${firstFailure}; ${verdict.reason}`;
-    if (failover.restart_master) {
-      const restart = await this.mutate(() => this.nodeControl().restart(master));
-      if (restart.result === 'SUCCESS') return success(`${reason}; master restarted`);
-    }
-    if (!failover.auto_failover) {
-      this.log.error('FAILOVER', `${reason}; auto_failover is off: not failing over`, master, 'CRITICAL');
-      return failure(`${reason}; auto_failover is off`, { failover_ok: true });
-    }
-    const result = await this.topology(() => runFailover(this.topologyEnv(), reason, { preferred: null, remaster: failover.remaster, snapshots }));
-    const extra = { ...(result.reason_code ? { reason_code: result.reason_code } : {}), ...(result.history_id ? { history_id: result.history_id } : {}) };
-    return result.result === 'SUCCESS' ? success(result.details, extra) : failure(`master down, failover failed: ${result.details}`, extra);
+  /**
+   * One failover check (seed 004 failover_check; library only): poll (or verify) every server,
+   * and when the master has failed decide whether to fail over (runtime/failover-check.ts).
+   * Returns an RD whose details is the one-sentence outcome of the cycle.
+   */
+  async failover_check(verify = false): Promise<FailoverCheckRd> {
+    if (this.closed) throw new HandyRepError('REFUSED', 'this HandyRep instance is closed');
+    if (typeof verify !== 'boolean') throw new HandyRepError('INVALID_PARAMETER', 'failover_check: verify must be a boolean');
+    return failoverCheck(this.failoverCheckDeps(), this.failoverWarnings, verify);
   }
 
   private monitor: Monitor | null = null;

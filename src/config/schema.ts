@@ -200,6 +200,12 @@ const failoverSchema = z
       .boolean()
       .default(false)
       .describe('Rewind a fenced old master with pg_rewind and start it as a replica of the new master.'),
+    unreachable_master: z
+      .enum(['refuse', 'promote'])
+      .default('refuse')
+      .describe(
+        'A failed master that cannot be reached at all cannot be fenced. `refuse`: no failover (cluster warning, alert). `promote`: fail over after every connection proxy was repointed away from it (needs connection_failover_method); recorded as fence unconfirmed, cluster warning until it is confirmed stopped.',
+      ),
     use_replication_slots: z
       .boolean()
       .default(false)

@@ -11,7 +11,7 @@ export interface ClusterVerdict {
   message: string;
 }
 
-type ServerView = Pick<ServerRecord, 'role' | 'enabled' | 'status' | 'status_no'>;
+type ServerView = Pick<ServerRecord, 'role' | 'enabled' | 'status' | 'status_no'> & Partial<Pick<ServerRecord, 'fence_unconfirmed'>>;
 
 export function clusterStatus(servers: Readonly<Record<string, ServerView>>): ClusterVerdict {
   const entries = Object.entries(servers).filter(([, s]) => s.enabled);
@@ -27,6 +27,10 @@ export function clusterStatus(servers: Readonly<Record<string, ServerView>>): Cl
   if (master.status_no > 3) return { status: 'down', message: `master ${masterName} is ${master.status}` };
   if (master.status_no > 1) return { status: 'warning', message: `master ${masterName} has issues (${master.status})` };
 
+  const unconfirmed = Object.entries(servers).filter(([, s]) => s.fence_unconfirmed === true).map(([n]) => n);
+  if (unconfirmed.length > 0) {
+    return { status: 'warning', message: `old master(s) not confirmed stopped (fence unconfirmed): ${unconfirmed.join(', ')}` };
+  }
   const failed = replicas.filter(([, s]) => s.status_no > 3).map(([n]) => n);
   if (failed.length > 0) {
     return { status: 'warning', message: `${failed.length} replica(s) down or unavailable: ${failed.join(', ')}` };

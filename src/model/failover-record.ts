@@ -29,6 +29,12 @@ export interface FailoverRecord {
   outcome: TopologyOutcome;
   details: string;
   steps: StepRecord[];
+  /** The forward path planned when the candidates were known ("fence john", "promote paul", …). */
+  plan?: string[];
+  /** How the old master was taken out: confirmed stopped or read-only, or unreachable (unconfirmed). */
+  fence?: 'confirmed' | 'unconfirmed';
+  /** Steps that ran although the plan did not have them (a bug; should stay absent). */
+  off_plan?: string[];
 }
 
 /** How many history entries are kept. */

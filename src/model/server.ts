@@ -55,6 +55,12 @@ export interface ServerFlags {
    * (pg_rewind) or a reclone clears the flag.
    */
   fenced: boolean;
+  /**
+   * Fenced without proof: it could not be reached when another server was promoted (the proxies
+   * were repointed away from it instead). The cluster stays in warning until it is seen stopped
+   * or read-only. Absent in states saved before this flag existed.
+   */
+  fence_unconfirmed?: boolean;
 }
 
 export const NO_FLAGS: Readonly<ServerFlags> = Object.freeze({ fenced: false });

@@ -24,6 +24,7 @@ export class Persister {
   private running: Promise<void> | null = null;
   private pending = false;
   private lastTableOk = true;
+  private lastFileOk = true;
 
   constructor(
     private readonly deps: PersisterDeps,
@@ -41,6 +42,15 @@ export class Persister {
     this.pending = true;
     if (!this.running) this.running = this.drain();
     return this.running;
+  }
+
+  /**
+   * Save now and say whether servers.save holds the result (written and fsynced). Callers that
+   * must not forget something before it is durable (the failover journal) wait on this.
+   */
+  async durable(): Promise<boolean> {
+    await this.request();
+    return this.lastFileOk;
   }
 
   /** Wait for any save in flight. */
@@ -69,7 +79,9 @@ export class Persister {
     };
     try {
       await writeServerFile(this.deps.serverFile, state);
+      this.lastFileOk = true;
     } catch (err) {
+      this.lastFileOk = false;
       this.deps.log.error('FILEERROR', describeError(err), undefined, 'WARNING');
     }
     try {

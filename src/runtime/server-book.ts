@@ -18,6 +18,7 @@ export class ServerBook {
   private cluster: ClusterStatus;
   private history: FailoverRecord[];
   private changes = 0;
+  private definitionChanges = 0;
 
   constructor(
     private servers: ServerMap,
@@ -41,6 +42,14 @@ export class ServerBook {
    */
   get revision(): number {
     return this.changes;
+  }
+
+  /**
+   * Counts changes of server definitions (role, enabled, fenced, added, removed): a failover
+   * decided at one value is stale once it moved (another change got in first).
+   */
+  get topologyRevision(): number {
+    return this.definitionChanges;
   }
 
   view(): { readonly servers: Readonly<ServerMap>; readonly cluster: Readonly<ClusterStatus> } {
@@ -138,6 +147,7 @@ export class ServerBook {
   /** Replace or add a server definition (admin actions). Persists. */
   putServer(name: string, record: ServerRecord, reason: string): void {
     this.changes++;
+    this.definitionChanges++;
     this.servers[name] = record;
     this.log.info('SERVERS', `${name}: ${reason}`, name);
     this.recomputeCluster();
@@ -146,6 +156,7 @@ export class ServerBook {
 
   removeServer(name: string): void {
     this.changes++;
+    this.definitionChanges++;
     this.get(name);
     delete this.servers[name];
     this.log.info('SERVERS', `${name}: definition removed`, name);
@@ -156,6 +167,7 @@ export class ServerBook {
   /** Replace everything (reload with override_server_file). */
   replaceAll(servers: ServerMap, reason: string): void {
     this.changes++;
+    this.definitionChanges++;
     this.servers = servers;
     this.log.info('SERVERS', `server definitions replaced: ${reason}`);
     this.recomputeCluster();

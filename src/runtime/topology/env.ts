@@ -22,6 +22,8 @@ export interface TopologyEnv {
   sleep: (ms: number) => Promise<void>;
   serverFile: string;
   clock: () => Date;
+  /** Save the state now; true once servers.save durably holds it. */
+  persist: () => Promise<boolean>;
 }
 
 export function ref(env: TopologyEnv, name: string): ServerRef {

@@ -1,10 +1,10 @@
 /**
  * Fencing an old master (design.md §5.2): it must not accept writes once another server is
- * promoted. Escalates: clean fast stop, immediate stop, SIGKILL of the instance's process group
- * (a frozen master ignores everything else). When its control channel is gone too, it counts as
- * fenced only if it also refuses or ignores database connections (the seed's shutdown flow);
- * a master that still accepts connections and cannot be stopped is not fenced, and the caller
- * must not promote.
+ * promoted. Escalates: clean fast stop, immediate stop, kill of the whole instance (a frozen
+ * master ignores everything else). When its control channel is gone too, it counts as fenced
+ * only if its database port positively refuses connections or answers read-only. A master that
+ * cannot be reached at all is NOT fenced ("unreachable" proves nothing: it may be taking writes
+ * behind a partition); the caller decides, by configuration, whether to refuse the failover.
  */
 import { describeError } from '../../model/errors.js';
 import { SqlConnectError } from '../../nodes/sql-client.js';
@@ -12,7 +12,10 @@ import type { ControlAction } from '../../plugins/types.js';
 import { observeRunning } from '../observe.js';
 import { ref, withSession, type TopologyEnv } from './env.js';
 
-export type FenceResult = { fenced: true; how: 'stopped' | 'killed' | 'unreachable'; details: string } | { fenced: false; details: string };
+export type FenceResult =
+  | { fenced: true; how: 'stopped' | 'killed' | 'not_accepting'; details: string }
+  /** unreachable: nothing answered at all (neither control channel nor database port). */
+  | { fenced: false; unreachable: boolean; details: string };
 
 /** Short waits: a master that does not stop in a few seconds is escalated, not waited for. */
 const FENCE_WAIT_SECONDS: Partial<Record<ControlAction, number>> = { stop: 3, faststop: 2 };
@@ -31,17 +34,26 @@ async function running(env: TopologyEnv, name: string): Promise<boolean | null> 
   return observeRunning({ ctx: env.ctx(), plugins: env.plugins }, ref(env, name));
 }
 
-/** Does the server accept a database session and is it writable? null: no answer at all. */
-export async function acceptsWrites(env: TopologyEnv, name: string): Promise<boolean | null> {
+export type DatabaseAnswer = 'writable' | 'read_only' | 'refused' | 'starting' | 'no_answer';
+
+/** What the server's database port says right now. */
+export async function databaseAnswer(env: TopologyEnv, name: string): Promise<DatabaseAnswer> {
   try {
     return await withSession(env, ref(env, name), async (s) => {
       const rows = await s.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
-      return rows[0]?.r === false;
+      return rows[0]?.r === false ? 'writable' : 'read_only';
     });
   } catch (err) {
-    if (err instanceof SqlConnectError && (err.kind === 'refused' || err.kind === 'starting')) return false;
-    return null;
+    if (err instanceof SqlConnectError && err.kind === 'refused') return 'refused';
+    if (err instanceof SqlConnectError && err.kind === 'starting') return 'starting';
+    return 'no_answer';
   }
+}
+
+/** Does the server accept a database session and is it writable? null: no answer at all. */
+export async function acceptsWrites(env: TopologyEnv, name: string): Promise<boolean | null> {
+  const answer = await databaseAnswer(env, name);
+  return answer === 'no_answer' ? null : answer === 'writable';
 }
 
 export async function fenceServer(env: TopologyEnv, name: string): Promise<FenceResult> {
@@ -54,14 +66,22 @@ export async function fenceServer(env: TopologyEnv, name: string): Promise<Fence
     if (state === false) return { fenced: true, how: 'stopped', details: `${name} stopped in immediate mode` };
     const kill = await control(env, name, 'kill');
     state = await running(env, name);
-    if (state === false || kill.ok) return { fenced: true, how: 'killed', details: `${name} ignored stop requests; its processes were killed (${kill.details})` };
-    return { fenced: false, details: `${name} is still running and cannot be stopped: ${stop.details}; ${kill.details}` };
+    if (state === false || (kill.ok && state === null)) return { fenced: true, how: 'killed', details: `${name} ignored stop requests; its processes were killed (${kill.details})` };
+    return { fenced: false, unreachable: false, details: `${name} is still running and cannot be stopped: ${stop.details}; ${kill.details}` };
   }
-  // No control channel answer: decide by the database port.
-  const writable = await acceptsWrites(env, name);
-  if (writable === true) return { fenced: false, details: `${name} cannot be stopped (${stop.details}) and still accepts writes` };
-  if (writable === false) {
-    return { fenced: true, how: 'unreachable', details: `${name} cannot be stopped (${stop.details}) but refuses connections or is read-only` };
+  // No control channel answer: only a database port that positively refuses (or answers
+  // read-only) proves it takes no writes.
+  const answer = await databaseAnswer(env, name);
+  switch (answer) {
+    case 'refused':
+      return { fenced: true, how: 'not_accepting', details: `${name} cannot be stopped (${stop.details}) but its host refuses database connections` };
+    case 'read_only':
+      return { fenced: true, how: 'not_accepting', details: `${name} cannot be stopped (${stop.details}) but answers read-only (in recovery)` };
+    case 'writable':
+      return { fenced: false, unreachable: false, details: `${name} cannot be stopped (${stop.details}) and still accepts writes` };
+    case 'starting':
+      return { fenced: false, unreachable: false, details: `${name} cannot be stopped (${stop.details}) and its PostgreSQL is starting up` };
+    case 'no_answer':
+      return { fenced: false, unreachable: true, details: `${name} cannot be reached at all (${stop.details}): not fenced, it may still be taking writes` };
   }
-  return { fenced: true, how: 'unreachable', details: `${name} cannot be reached at all (${stop.details}); it will be stopped as soon as it reappears` };
 }

@@ -1,9 +1,11 @@
 /**
  * Old masters stay fenced: every check cycle asks each fenced server whether it accepts writes,
- * and stops it at once if it does (it came back from a partition or a freeze). With auto_rejoin,
- * a fenced server that is reachable and stopped is rewound and rejoined as a replica.
+ * and stops it at once if it does (it came back from a partition or a freeze). A fence that was
+ * unconfirmed (unreachable at the failover) becomes confirmed once the server is seen stopped,
+ * refusing connections or read-only. With auto_rejoin, a fenced server that is reachable and
+ * stopped is rewound and rejoined as a replica.
  */
-import { fenceServer, acceptsWrites } from './fence.js';
+import { databaseAnswer, fenceServer } from './fence.js';
 import { rejoinAsReplica } from './rejoin.js';
 import { observeRunning } from '../observe.js';
 import { ref, type TopologyEnv } from './env.js';
@@ -17,14 +19,29 @@ export function fencedServers(env: TopologyEnv): string[] {
 export async function enforceFencing(env: TopologyEnv): Promise<string[]> {
   const notes = await Promise.all(
     fencedServers(env).map(async (name) => {
-      if ((await acceptsWrites(env, name)) !== true) return null;
-      env.log.error('FENCE', `fenced old master ${name} is accepting writes again: stopping it`, name, 'CRITICAL');
-      const result = await fenceServer(env, name);
-      env.book.applyStatus(name, { status: 'down', message: `fenced again after it came back writable: ${result.details}` });
-      return result.fenced ? `re-fenced ${name}` : `could NOT re-fence ${name}: ${result.details}`;
+      const answer = await databaseAnswer(env, name);
+      if (answer === 'writable') {
+        env.log.error('FENCE', `fenced old master ${name} is accepting writes again: stopping it`, name, 'CRITICAL');
+        const result = await fenceServer(env, name);
+        env.book.applyStatus(name, { status: 'down', message: `fenced again after it came back writable: ${result.details}` });
+        if (result.fenced) confirmFence(env, name, result.details);
+        return result.fenced ? `re-fenced ${name}` : `could NOT re-fence ${name}: ${result.details}`;
+      }
+      if (env.book.get(name).fence_unconfirmed === true && (answer === 'refused' || answer === 'read_only')) {
+        confirmFence(env, name, answer === 'refused' ? 'it refuses database connections' : 'it answers read-only');
+        return `fence of ${name} confirmed`;
+      }
+      return null;
     }),
   );
   return notes.filter((n): n is string => n !== null);
+}
+
+function confirmFence(env: TopologyEnv, name: string, how: string): void {
+  const record = env.book.get(name);
+  if (record.fence_unconfirmed !== true) return;
+  env.book.putServer(name, { ...record, fence_unconfirmed: false }, `fence confirmed: ${how}`);
+  env.log.warn('FENCE', `fence of old master ${name} confirmed: ${how}`, name);
 }
 
 /** With auto_rejoin, rejoin fenced servers that are stopped and reachable. */

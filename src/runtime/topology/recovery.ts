@@ -1,27 +1,44 @@
 /**
  * Start-up after a controller died mid-change: the journal says which change and which step was
- * running; the servers say what actually happened. Ends with exactly one master:
- *  - a server other than the old master accepts writes → the promotion happened: roll forward
- *    (record it, fence the old master if it is writable too, remaster the rest);
+ * running; the servers say what actually happened. Ends with at most one master:
+ *  - exactly one server other than the old master accepts writes → the promotion happened: roll
+ *    forward (record it, fence the old master if it is writable too, remaster the rest, repoint
+ *    the proxies, run the post-failover commands the change had not run);
+ *  - two such servers → stop with FAIL and an alert (never pick one and leave the other);
  *  - only the old master accepts writes → nothing irreversible happened: keep it (roll back);
- *  - nobody accepts writes → a switchover restarts the old master; a failover runs again.
+ *  - nobody accepts writes → a switchover restarts the old master; a failover is judged again
+ *    exactly as failover_check would (retries, vantage points, reach): restarted cut off from a
+ *    master the replicas still see, the controller does not promote.
  */
 import type { FailoverRecord } from '../../model/failover-record.js';
 import { failure, success } from '../../model/rd.js';
-import { acceptsWrites, fenceServer } from './fence.js';
+import { isDatabaseRole } from '../../model/server.js';
+import { runExtraCommands, repointProxies } from './after-promotion.js';
 import type { TopologyEnv } from './env.js';
-import { repointProxies, runFailover, type TopologyRd } from './failover.js';
+import { runFailover, type FailoverExpectation, type TopologyRd } from './failover.js';
+import { acceptsWrites, fenceServer } from './fence.js';
 import { remasterReplica } from './remaster.js';
 import { settlePromotion } from './promote.js';
+import { enabledReplicas } from './select.js';
 import { StepRunner } from './step-runner.js';
+import { secondMasterRisk } from './writable-guard.js';
+import type { Judgement } from '../failover-check.js';
 
-export async function recoverInterrupted(env: TopologyEnv, interrupted: FailoverRecord): Promise<TopologyRd> {
-  const running = interrupted.steps.filter((s) => s.outcome === 'running').map((s) => `${s.name}${s.server ? ` ${s.server}` : ''}`);
-  const where = running.length > 0 ? `during step ${running.join(', ')}` : `after step ${interrupted.steps.at(-1)?.name ?? '(none)'}`;
-  env.book.addHistory({ ...interrupted, outcome: 'FAIL', finished: env.clock().toISOString(), details: `interrupted ${where}: the controller stopped` });
+/** The decision of failover_check for `master` (retries included), as recovery needs it. */
+export type JudgeMaster = (master: string, expect: FailoverExpectation) => Promise<Judgement | { reachable: true; details: string }>;
 
-  const runner = new StepRunner(env, 'recovery', `recovering the ${interrupted.kind} ${interrupted.id} interrupted ${where}`, interrupted.from, null);
-  await runner.begin();
+/** The recovery's own plan, set once it knows which way it goes. */
+function rollForwardPlan(env: TopologyEnv, from: string | null, to: string, fenceFrom: boolean, commands: readonly string[]): { name: string; server: string | null }[] {
+  const config = env.ctx().config;
+  return [
+    ...(fenceFrom && from !== null ? [{ name: 'fence', server: from }] : []),
+    ...(config.failover.remaster ? enabledReplicas(env, [to, ...(from !== null ? [from] : [])]).map((r) => ({ name: 'remaster', server: r })) : []),
+    ...(config.failover.connection_failover_method !== null ? [{ name: 'connection_failover', server: to }] : []),
+    ...commands.map((c) => ({ name: `extra_command:${c}`, server: null })),
+  ];
+}
+
+async function settlePending(env: TopologyEnv, runner: StepRunner, interrupted: FailoverRecord): Promise<TopologyRd | null> {
   // A promotion that was running or failed may still complete: settle each before looking.
   const pending = [...new Set(interrupted.steps.filter((s) => s.name === 'promote' && s.outcome !== 'ok' && s.server !== null).map((s) => s.server as string))];
   for (const candidate of pending) {
@@ -34,59 +51,90 @@ export async function recoverInterrupted(env: TopologyEnv, interrupted: Failover
     // A cancelled promotion left the server stopped; it is still a standby: start it again.
     if (cancelled) await env.nodeControl.startup(candidate).catch(() => undefined);
     if (!settled.ok) {
+      env.book.putServer(candidate, { ...env.book.get(candidate), enabled: false, fenced: true, fence_unconfirmed: true }, 'fenced: its promotion may have completed out of reach');
       env.book.setClusterStatus('down', settled.details);
       const record = await runner.finish('FAIL', `cannot recover safely: ${settled.details}`);
       return failure(record.details, { reason_code: 'promotion_uncertain', history_id: record.id });
     }
   }
+  return null;
+}
+
+async function rollForward(env: TopologyEnv, runner: StepRunner, interrupted: FailoverRecord, newMaster: string, fromWritable: boolean): Promise<TopologyRd> {
+  const from = interrupted.from;
+  const ranCommands = interrupted.steps.filter((s) => s.name.startsWith('extra_command:') && s.outcome === 'ok').map((s) => s.name.slice('extra_command:'.length));
+  const commands = Object.keys(env.ctx().config.extra_failover_commands).filter((c) => !ranCommands.includes(c));
+  runner.setPlan(rollForwardPlan(env, from, newMaster, fromWritable, commands));
+  runner.setTarget(newMaster);
+  if (from !== null && fromWritable) {
+    const fence = await runner.step('fence', from, async () => {
+      const result = await fenceServer(env, from);
+      return { ok: result.fenced, details: result.details };
+    });
+    if (!fence.ok) {
+      env.book.setClusterStatus('down', `two writable masters (${from}, ${newMaster}) and ${from} cannot be fenced`);
+      const record = await runner.finish('FAIL', `two writable masters: ${fence.details}`);
+      return failure(record.details, { reason_code: 'split_brain', history_id: record.id });
+    }
+  }
+  if (from !== null && from !== newMaster) {
+    env.book.putServer(from, { ...env.book.get(from), role: 'replica', enabled: false, fenced: true }, `fenced: replaced by ${newMaster} (recovered)`);
+  }
+  env.book.putServer(newMaster, { ...env.book.get(newMaster), role: 'master', enabled: true, fenced: false, fence_unconfirmed: false }, 'master (recovered after an interrupted change)');
+  if (env.ctx().config.failover.remaster) {
+    for (const r of enabledReplicas(env, [newMaster])) await runner.step('remaster', r, () => remasterReplica(env, r, newMaster));
+  }
+  if (env.ctx().config.failover.connection_failover_method !== null) await repointProxies(env, runner, newMaster);
+  const problems = await runExtraCommands(env, runner, newMaster, from, ranCommands);
+  await env.checks.verifyAll();
+  const record = await runner.finish('SUCCESS', `rolled forward: ${newMaster} is the master${problems.length ? `; with problems: ${problems.join('; ')}` : ''}`);
+  return success(record.details, { newmaster: newMaster, history_id: record.id });
+}
+
+export async function recoverInterrupted(env: TopologyEnv, interrupted: FailoverRecord, judge: JudgeMaster): Promise<TopologyRd> {
+  const running = interrupted.steps.filter((s) => s.outcome === 'running').map((s) => `${s.name}${s.server ? ` ${s.server}` : ''}`);
+  const where = running.length > 0 ? `during step ${running.join(', ')}` : `after step ${interrupted.steps.at(-1)?.name ?? '(none)'}`;
+  env.book.addHistory({ ...interrupted, outcome: 'FAIL', finished: env.clock().toISOString(), details: `interrupted ${where}: the controller stopped` });
+
+  const runner = new StepRunner(env, 'recovery', `recovering the ${interrupted.kind} ${interrupted.id} interrupted ${where}`, interrupted.from, null);
+  await runner.begin();
+  const unsettled = await settlePending(env, runner, interrupted);
+  if (unsettled !== null) return unsettled;
+
+  const from = interrupted.from;
   const names = env.book.names().filter((n) => {
     const s = env.book.get(n);
-    return s.role === 'master' || s.role === 'replica' || n === interrupted.from;
+    return isDatabaseRole(s.role) || n === from;
   });
   const writable = (await Promise.all(names.map(async (n) => [n, await acceptsWrites(env, n)] as const))).filter(([, w]) => w === true).map(([n]) => n);
-  const from = interrupted.from;
   const promoted = writable.filter((n) => n !== from);
 
-  if (promoted.length > 0) {
-    // Prefer the journal's target; several writable candidates cannot happen through HandyRep.
-    const newMaster = interrupted.to !== null && promoted.includes(interrupted.to) ? interrupted.to : (promoted[0] as string);
-    runner.setTarget(newMaster);
-    if (from !== null && writable.includes(from)) {
-      const fence = await runner.step('fence', from, async () => {
-        const result = await fenceServer(env, from);
-        return { ok: result.fenced, details: result.details };
-      });
-      if (!fence.ok) {
-        env.book.setClusterStatus('down', `two writable masters (${from}, ${newMaster}) and ${from} cannot be fenced`);
-        const record = await runner.finish('FAIL', `two writable masters: ${fence.details}`);
-        return failure(record.details, { reason_code: 'split_brain', history_id: record.id });
-      }
-    }
-    if (from !== null && from !== newMaster) {
-      env.book.putServer(from, { ...env.book.get(from), role: 'replica', enabled: false, fenced: true }, `fenced: replaced by ${newMaster} (recovered)`);
-    }
-    env.book.putServer(newMaster, { ...env.book.get(newMaster), role: 'master', enabled: true, fenced: false }, 'master (recovered after an interrupted change)');
-    if (env.ctx().config.failover.remaster) {
-      for (const r of env.book.names().filter((n) => env.book.get(n).role === 'replica' && env.book.get(n).enabled && n !== newMaster)) {
-        await runner.step('remaster', r, () => remasterReplica(env, r, newMaster));
-      }
-    }
-    await repointProxies(env, runner, newMaster);
-    await env.checks.verifyAll();
-    const record = await runner.finish('SUCCESS', `rolled forward: ${newMaster} is the master`);
-    return success(record.details, { newmaster: newMaster, history_id: record.id });
+  if (promoted.length > 1) {
+    env.book.setClusterStatus('down', `several servers accept writes: ${promoted.join(', ')}`);
+    env.log.error('FAILOVER', `recovery found several writable servers (${promoted.join(', ')}): not choosing; an operator must decide`, undefined, 'CRITICAL');
+    const record = await runner.finish('FAIL', `several servers accept writes (${promoted.join(', ')}): nothing done, an operator must decide`);
+    return failure(record.details, { reason_code: 'split_brain', history_id: record.id });
   }
+  if (promoted.length === 1) return rollForward(env, runner, interrupted, promoted[0] as string, from !== null && writable.includes(from));
 
   if (from !== null && writable.includes(from)) {
-    env.book.putServer(from, { ...env.book.get(from), role: 'master', enabled: true, fenced: false }, 'still the master (recovered after an interrupted change)');
+    env.book.putServer(from, { ...env.book.get(from), role: 'master', enabled: true, fenced: false, fence_unconfirmed: false }, 'still the master (recovered after an interrupted change)');
     await env.checks.verifyAll();
     const record = await runner.finish('ROLLED_BACK', `rolled back: ${from} is still the master`);
     return success(record.details, { newmaster: from, history_id: record.id });
   }
+  if (from === null) {
+    const record = await runner.finish('FAIL', 'nobody accepts writes and the interrupted change had no old master: an operator must choose one (manual_failover)');
+    return failure(record.details, { reason_code: 'no_master', history_id: record.id });
+  }
 
-  if (interrupted.kind === 'switchover' && from !== null) {
-    env.book.putServer(from, { ...env.book.get(from), role: 'master', enabled: true, fenced: false }, 'restarting after an interrupted switchover');
+  // Nobody writable: the old master is the master again in the book, then judged as live.
+  env.book.putServer(from, { ...env.book.get(from), role: 'master', enabled: true, fenced: false, fence_unconfirmed: false }, `master again until judged (recovering ${interrupted.id})`);
+  if (interrupted.kind === 'switchover') {
+    runner.setPlan([]);
     const start = await runner.step('restart_old_master', from, async () => {
+      const risk = await secondMasterRisk(env, from);
+      if (risk !== null) return { ok: false, details: `not restarting: ${risk}` };
       const rd = await env.nodeControl.startup(from);
       return { ok: rd.result === 'SUCCESS', details: rd.details };
     });
@@ -94,7 +142,26 @@ export async function recoverInterrupted(env: TopologyEnv, interrupted: Failover
     return start.ok ? success(record.details, { newmaster: from, history_id: record.id }) : failure(record.details, { history_id: record.id });
   }
 
-  const record = await runner.finish('FAIL', 'no writable server: running the failover again');
-  const again = await runFailover(env, `resuming the ${interrupted.kind} ${interrupted.id} (${record.id})`, { preferred: interrupted.to, remaster: env.ctx().config.failover.remaster });
-  return again;
+  const expect: FailoverExpectation = { master: from, topologyRevision: env.book.topologyRevision };
+  const judged = await judge(from, expect);
+  if ('reachable' in judged) {
+    await env.checks.verifyAll();
+    const record = await runner.finish('ROLLED_BACK', `rolled back: ${from} answers again (${judged.details})`);
+    return success(record.details, { newmaster: from, history_id: record.id });
+  }
+  const { decision } = judged;
+  if (decision.action !== 'failover') {
+    env.book.setClusterStatus('warning', decision.reason);
+    env.log.error('FAILOVER', `recovery: ${decision.reason}`, from, 'CRITICAL');
+    const record = await runner.finish('ROLLED_BACK', `not failing over again: ${decision.reason}; ${from} stays the master in the book`);
+    return failure(record.details, { reason_code: decision.reason_code, history_id: record.id });
+  }
+  const record = await runner.finish('FAIL', `no writable server and ${decision.reason}: running the failover again`);
+  return runFailover(env, `resuming the ${interrupted.kind} ${interrupted.id} (${record.id}): ${decision.reason}`, {
+    preferred: interrupted.to,
+    remaster: env.ctx().config.failover.remaster,
+    snapshots: judged.snapshots,
+    expect: { master: from, topologyRevision: env.book.topologyRevision },
+    proxiesFirst: decision.proxiesFirst,
+  });
 }

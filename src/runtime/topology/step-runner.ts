@@ -1,10 +1,17 @@
 /**
  * Runs the steps of one topology change and keeps its record: each step is written to the
  * journal before it runs and again when it ends (design.md §5.5), logged once, and the finished
- * record goes to the failover history. Steps never throw out of here: an exception is a failed
- * step with its message.
+ * record goes to the failover history. Each step must be the next one of the change's plan (the
+ * step table in engine/failover-steps.ts) or one of the table's recovery steps: the executor and
+ * the dry-run plan cannot drift apart unnoticed. Steps never throw out of here: an exception is
+ * a failed step with its message.
+ *
+ * The journal is deleted only once servers.save durably holds the change's outcome: a
+ * controller killed in between finds the journal and recovers, instead of starting with half a
+ * state and no history.
  */
 import { randomUUID } from 'node:crypto';
+import { expectedPath, stepSpec, type PlannedStep } from '../../engine/failover-steps.js';
 import { describeError } from '../../model/errors.js';
 import type { FailoverRecord, StepRecord, TopologyChangeKind, TopologyOutcome } from '../../model/failover-record.js';
 import { clearJournal, writeJournal } from '../../store/journal.js';
@@ -15,9 +22,15 @@ export interface StepResult {
   details: string;
 }
 
+/** Journal and state writes are retried this often, this far apart, before giving up. */
+const WRITE_ATTEMPTS = 3;
+const WRITE_RETRY_MS = 200;
+
 export class StepRunner {
   readonly record: FailoverRecord;
   private readonly startedMs: number;
+  private plan: PlannedStep[] = [];
+  private cursor = 0;
 
   constructor(
     private readonly env: TopologyEnv,
@@ -42,26 +55,51 @@ export class StepRunner {
     };
   }
 
-  async begin(): Promise<void> {
+  /** Starts the journal. Throws when it cannot be written: nothing may run unjournaled. */
+  async begin(plan: readonly PlannedStep[] = []): Promise<void> {
     this.env.log.warn('FAILOVER', `${this.record.kind} started: ${this.record.reason}`);
-    await writeJournal(this.env.serverFile, this.record);
+    this.setPlan(plan);
+    const problem = await this.journal();
+    if (problem !== null) throw new Error(`the failover journal cannot be written, nothing was done: ${problem}`);
   }
 
-  /** Run one journaled step. */
+  /** The plan the remaining steps follow (set again once the candidates are known). */
+  setPlan(plan: readonly PlannedStep[]): void {
+    this.plan = [...plan];
+    this.record.plan = expectedPath(plan);
+    const done = this.record.steps.length;
+    this.cursor = 0;
+    // Steps already run keep their place: the new plan starts after them.
+    for (const step of this.record.steps.slice(0, done)) this.advance(step.name, step.server);
+  }
+
+  get planned(): readonly PlannedStep[] {
+    return this.plan;
+  }
+
+  /** Run one journaled step. A step whose journal entry cannot be written does not run. */
   async step(name: string, server: string | null, run: () => Promise<StepResult>): Promise<StepResult> {
+    this.checkPlanned(name, server);
     const step: StepRecord = { name, server, started: this.env.clock().toISOString(), finished: null, outcome: 'running', details: '' };
     this.record.steps.push(step);
-    await writeJournal(this.env.serverFile, this.record);
+    const before = await this.journal();
     let result: StepResult;
-    try {
-      result = await run();
-    } catch (err) {
-      result = { ok: false, details: `unexpected error: ${describeError(err)}` };
+    if (before !== null) {
+      result = { ok: false, details: `not run: the failover journal cannot be written (${before})` };
+    } else {
+      try {
+        result = await run();
+      } catch (err) {
+        result = { ok: false, details: `unexpected error: ${describeError(err)}` };
+      }
     }
     step.finished = this.env.clock().toISOString();
     step.outcome = result.ok ? 'ok' : 'failed';
     step.details = result.details;
-    await writeJournal(this.env.serverFile, this.record);
+    const after = await this.journal();
+    if (after !== null) {
+      this.env.log.error('FAILOVER', `${this.record.kind} ${this.record.id}: the outcome of step ${name} could not be journaled: ${after}`, server ?? undefined, 'CRITICAL');
+    }
     const line = `${this.record.kind} step ${name}${server ? ` (${server})` : ''}: ${result.ok ? 'ok' : 'FAILED'}: ${result.details}`;
     if (result.ok) this.env.log.info('FAILOVER', line, server ?? undefined);
     else this.env.log.error('FAILOVER', line, server ?? undefined);
@@ -78,7 +116,15 @@ export class StepRunner {
     this.record.to = to;
   }
 
-  /** Close the record: history, journal cleared, one log line. */
+  /** Record how the old master was fenced: 'unconfirmed' when it could not be reached. */
+  setFence(fence: 'confirmed' | 'unconfirmed'): void {
+    this.record.fence = fence;
+  }
+
+  /**
+   * Close the record: history, state saved durably, then the journal cleared, one log line. If
+   * servers.save cannot be written the journal stays (the next start recovers from it).
+   */
   async finish(outcome: Exclude<TopologyOutcome, 'RUNNING'>, details: string): Promise<FailoverRecord> {
     const finishedMs = this.env.clock().getTime();
     this.record.finished = new Date(finishedMs).toISOString();
@@ -86,10 +132,58 @@ export class StepRunner {
     this.record.outcome = outcome;
     this.record.details = details;
     this.env.book.addHistory(this.record);
-    await clearJournal(this.env.serverFile);
+    if (await this.retried(() => this.env.persist())) {
+      await clearJournal(this.env.serverFile).catch((err: unknown) => {
+        this.env.log.error('FAILOVER', `the finished ${this.record.kind} could not be removed from the journal: ${describeError(err)}`);
+      });
+    } else {
+      this.env.log.error('FAILOVER', `${this.record.kind} ${this.record.id} finished but the state file cannot be written: the journal is kept so the next start recovers it`, undefined, 'CRITICAL');
+    }
     const line = `${this.record.kind} ${outcome} in ${this.record.duration_ms} ms: ${details}`;
     if (outcome === 'SUCCESS') this.env.log.warn('FAILOVER', line);
     else this.env.log.error('FAILOVER', line, undefined, 'CRITICAL');
     return this.record;
+  }
+
+  /** Writes the journal (retried); null when written, else why not. */
+  private async journal(): Promise<string | null> {
+    let problem = '';
+    const ok = await this.retried(async () => {
+      try {
+        await writeJournal(this.env.serverFile, this.record);
+        return true;
+      } catch (err) {
+        problem = describeError(err);
+        return false;
+      }
+    });
+    return ok ? null : problem;
+  }
+
+  private async retried(attempt: () => Promise<boolean>): Promise<boolean> {
+    for (let i = 1; i <= WRITE_ATTEMPTS; i += 1) {
+      if (await attempt()) return true;
+      if (i < WRITE_ATTEMPTS) await this.env.sleep(WRITE_RETRY_MS);
+    }
+    return false;
+  }
+
+  /** A planned step moves the cursor past it; anything else not in the table's recovery path is a bug. */
+  private checkPlanned(name: string, server: string | null): void {
+    if (stepSpec(name)?.path === 'recovery') return;
+    if (this.advance(name, server)) return;
+    this.record.off_plan = [...(this.record.off_plan ?? []), `${name}${server ? ` ${server}` : ''}`];
+    this.env.log.error('FAILOVER', `${this.record.kind} step ${name}${server ? ` (${server})` : ''} is not in its plan (${expectedPath(this.plan).join(', ')}): reported as a bug`);
+  }
+
+  private advance(name: string, server: string | null): boolean {
+    for (let i = this.cursor; i < this.plan.length; i += 1) {
+      const planned = this.plan[i] as PlannedStep;
+      if (planned.name === name && planned.server === server) {
+        this.cursor = i + 1;
+        return true;
+      }
+    }
+    return false;
   }
 }

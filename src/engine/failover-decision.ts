@@ -1,0 +1,101 @@
+/**
+ * Whether to fail over, as one pure function over what was observed (design.md §5.1, §5.2).
+ * failover_check, the recovery of an interrupted change and dry runs all ask this same question,
+ * so a controller restarted cut off from a live master judges exactly as a live one would.
+ */
+import type { MasterFailureVerdict } from './master-failure.js';
+
+/** How the controller reaches the failed master's host, besides its database port. */
+export type MasterReach =
+  /** The control channel answers: the master can be stopped (or is confirmed stopped). */
+  | 'control'
+  /** No control channel, but the database port refuses connections or is read-only. */
+  | 'refuses'
+  /** Nothing answers at all: the master may still be taking writes behind a partition. */
+  | 'none';
+
+export interface FailoverSnapshot {
+  /** The single enabled master in the book, or null. */
+  master: string | null;
+  /** Maintenance mode: nothing fails over automatically. */
+  paused: boolean;
+  /** The master was stopped through HandyRep (shutdown/restart): not a failure. */
+  plannedDown: boolean;
+  /** A topology change is already running. */
+  topologyChangeRunning: boolean;
+  /** The controller reached the master at one of its retries. */
+  controllerReached: boolean;
+  /** What the vantage points say (when the controller did not reach the master). */
+  vantage: MasterFailureVerdict | null;
+  reach: MasterReach;
+  autoFailover: boolean;
+  /** failover.restart_master, and whether that restart was already tried. */
+  restartMaster: boolean;
+  restartTried: boolean;
+  /** failover.unreachable_master. */
+  unreachableMaster: 'refuse' | 'promote';
+  /** A connection failover plugin is configured (proxies can be repointed first). */
+  connectionFailover: boolean;
+}
+
+export type FailoverAction = 'none' | 'warn' | 'restart_master' | 'failover';
+
+export type DecisionCode =
+  | 'master_ok'
+  | 'no_master'
+  | 'topology_change_running'
+  | 'paused'
+  | 'planned_down'
+  | 'vantage_sees_master'
+  | 'vantage_ambiguous'
+  | 'auto_failover_off'
+  | 'unreachable_master_refused'
+  | 'unreachable_master_no_proxies'
+  | 'restart_master'
+  | 'master_failed'
+  | 'master_failed_unfenced';
+
+export interface FailoverDecision {
+  action: FailoverAction;
+  reason_code: DecisionCode;
+  reason: string;
+  /** With action failover: the old master cannot be stopped, so the proxies are repointed first. */
+  proxiesFirst: boolean;
+}
+
+const decision = (action: FailoverAction, reason_code: DecisionCode, reason: string, proxiesFirst = false): FailoverDecision => ({ action, reason_code, reason, proxiesFirst });
+
+export function decideFailover(s: FailoverSnapshot): FailoverDecision {
+  if (s.master === null) return decision('none', 'no_master', 'no single enabled master: nothing to fail over from');
+  if (s.controllerReached) return decision('none', 'master_ok', `the controller reaches the master ${s.master}`);
+  if (s.topologyChangeRunning) return decision('none', 'topology_change_running', 'a topology change is in progress, not deciding');
+  if (s.plannedDown) return decision('warn', 'planned_down', `the master ${s.master} was stopped through HandyRep: not a failure, not failing over`);
+  if (s.vantage === null) return decision('warn', 'vantage_ambiguous', `the controller cannot reach the master ${s.master} and no vantage point was asked`);
+  if (!s.vantage.failed) {
+    const code = s.vantage.seenBy.length > 0 ? 'vantage_sees_master' : 'vantage_ambiguous';
+    return decision('warn', code, `not failing over: ${s.vantage.reason}`);
+  }
+  if (s.paused) return decision('warn', 'paused', `the master ${s.master} is down (${s.vantage.reason}); maintenance mode: not failing over`);
+  if (s.restartMaster && !s.restartTried && s.reach === 'control') {
+    return decision('restart_master', 'restart_master', `the master ${s.master} is down (${s.vantage.reason}); restarting it first`);
+  }
+  if (!s.autoFailover) return decision('warn', 'auto_failover_off', `the master ${s.master} is down (${s.vantage.reason}); auto_failover is off`);
+  if (s.reach === 'none') {
+    if (s.unreachableMaster === 'refuse') {
+      return decision(
+        'warn',
+        'unreachable_master_refused',
+        `the master ${s.master} cannot be reached at all (${s.vantage.reason}), so it cannot be fenced; not failing over (failover.unreachable_master: refuse)`,
+      );
+    }
+    if (!s.connectionFailover) {
+      return decision(
+        'warn',
+        'unreachable_master_no_proxies',
+        `the master ${s.master} cannot be reached at all and no connection failover is configured to stop clients using it; not failing over`,
+      );
+    }
+    return decision('failover', 'master_failed_unfenced', `master ${s.master} is down: ${s.vantage.reason}; it cannot be fenced: the proxies are repointed before the promotion (fence unconfirmed)`, true);
+  }
+  return decision('failover', 'master_failed', `master ${s.master} is down: ${s.vantage.reason}`);
+}

@@ -1,0 +1,170 @@
+/**
+ * The monitoring policy (seed 004 failover_check): poll or verify, keep old masters fenced, and
+ * when the master fails its check, judge it — retries, vantage points, how its host answers —
+ * through the one pure decision (engine/failover-decision.ts), then act on that decision. The
+ * recovery of an interrupted change judges through the same `judgeMaster`.
+ */
+import { decideFailover, type FailoverDecision, type MasterReach } from '../engine/failover-decision.js';
+import { judgeMasterFailure } from '../engine/master-failure.js';
+import { failure, success, type Rd } from '../model/rd.js';
+import { serverRef } from './checks.js';
+import { observeRunning } from './observe.js';
+import { ref, type TopologyEnv } from './topology/env.js';
+import { snapshotReplicas, vantageReports, type ReplicaSnapshot } from './topology/facts.js';
+import { runFailover, type FailoverExpectation, type TopologyRd } from './topology/failover.js';
+import { databaseAnswer } from './topology/fence.js';
+import { enforceFencing, rejoinFenced } from './topology/fenced.js';
+
+export type FailoverCheckRd = Rd<{ failover_ok?: boolean; reason_code?: string; history_id?: string }>;
+
+export interface FailoverCheckDeps {
+  env: () => TopologyEnv;
+  /** Wait until state changes are saved. */
+  flush: () => Promise<void>;
+  /** Run a topology change alone (single flight), reported to the failover listeners. */
+  topology: (run: () => Promise<TopologyRd>) => Promise<TopologyRd>;
+  /** Run a mutating action alone. */
+  mutate: <T>(run: () => Promise<T>) => Promise<T>;
+  topologyInFlight: () => boolean;
+  paused: () => boolean;
+  /** The master was stopped on purpose through HandyRep. */
+  plannedDown: (name: string) => boolean;
+}
+
+/** How the controller reaches the master's host besides its database port. */
+async function masterReach(env: TopologyEnv, master: string): Promise<MasterReach> {
+  const running = await observeRunning({ ctx: env.ctx(), plugins: env.plugins }, ref(env, master));
+  if (running !== null) return 'control';
+  const answer = await databaseAnswer(env, master);
+  return answer === 'refused' || answer === 'read_only' ? 'refuses' : 'none';
+}
+
+export interface Judgement {
+  decision: FailoverDecision;
+  snapshots: readonly ReplicaSnapshot[];
+  expect: FailoverExpectation;
+}
+
+/**
+ * The master failed the controller's checks: ask the vantage points and its host (in parallel)
+ * and decide. `restartTried` is set once failover.restart_master's restart was tried.
+ */
+export async function judgeMaster(env: TopologyEnv, master: string, context: { paused: boolean; plannedDown: boolean; restartTried: boolean; expect: FailoverExpectation }): Promise<Judgement> {
+  const config = env.ctx().config.failover;
+  const snapshots = await snapshotReplicas(env);
+  const [vantage, reach] = await Promise.all([vantageReports(env, serverRef(master, env.book.get(master)), snapshots), masterReach(env, master)]);
+  const decision = decideFailover({
+    master,
+    paused: context.paused,
+    plannedDown: context.plannedDown,
+    topologyChangeRunning: false,
+    controllerReached: false,
+    vantage: judgeMasterFailure(false, vantage, config.replica_sees_master_seconds),
+    reach,
+    autoFailover: config.auto_failover,
+    restartMaster: config.restart_master,
+    restartTried: context.restartTried,
+    unreachableMaster: config.unreachable_master,
+    connectionFailover: config.connection_failover_method !== null,
+  });
+  return { decision, snapshots, expect: context.expect };
+}
+
+/** One alert per episode: the same decision for the same master is logged once. */
+export class WarningLatch {
+  private last: string | null = null;
+
+  /** True when this warning differs from the last one raised. */
+  raise(key: string): boolean {
+    if (this.last === key) return false;
+    this.last = key;
+    return true;
+  }
+
+  clear(): void {
+    this.last = null;
+  }
+}
+
+export async function failoverCheck(deps: FailoverCheckDeps, latch: WarningLatch, verify: boolean): Promise<FailoverCheckRd> {
+  const env = deps.env();
+  const [rd, fenceNotes] = await Promise.all([verify ? env.checks.verifyAll() : env.checks.pollAll(), enforceFencing(env)]);
+  await deps.flush();
+  const fenceNote = fenceNotes.length > 0 ? `; ${fenceNotes.join('; ')}` : '';
+  const cluster = (): string => `cluster ${env.book.clusterStatus.status}`;
+  if (rd.result === 'SUCCESS') {
+    latch.clear();
+    if (verify && !deps.topologyInFlight()) {
+      const rejoined = await deps.mutate(() => rejoinFenced(env));
+      if (rejoined.length > 0) return success(`${cluster()}: ${rd.details}; ${rejoined.join('; ')}${fenceNote}`, { failover_ok: rd.failover_ok });
+    }
+    return success(`${cluster()}: ${rd.details}${fenceNote}`, { failover_ok: rd.failover_ok });
+  }
+  const master = env.book.masterName();
+  if (master === null) return failure(`${cluster()}: ${rd.details}; no failover without a single enabled master${fenceNote}`, { failover_ok: false });
+  if (deps.topologyInFlight()) return failure(`${cluster()}: ${rd.details}; a topology change is in progress, not deciding`, { failover_ok: rd.failover_ok });
+  return judgeFailedMaster(deps, latch, master, rd.details + fenceNote);
+}
+
+/** The master failed its check: retry, then judge and act on the decision. */
+async function judgeFailedMaster(deps: FailoverCheckDeps, latch: WarningLatch, master: string, firstFailure: string): Promise<FailoverCheckRd> {
+  const env = deps.env();
+  const failover = env.ctx().config.failover;
+  const expect: FailoverExpectation = { master, topologyRevision: env.book.topologyRevision };
+  for (let attempt = 1; attempt <= failover.fail_retries; attempt += 1) {
+    await env.sleep(failover.fail_retry_interval * 1000);
+    if (deps.topologyInFlight()) return failure(`master check failed (${firstFailure}); a topology change started meanwhile`);
+    const poll = await env.checks.pollServer(master);
+    await deps.flush();
+    if (poll.result === 'SUCCESS') {
+      latch.clear();
+      return success(`master ${master} answered on retry ${attempt} after: ${firstFailure}`);
+    }
+  }
+  let restartTried = false;
+  for (;;) {
+    const judgement = await judgeMaster(env, master, { paused: deps.paused(), plannedDown: deps.plannedDown(master), restartTried, expect });
+    const { decision } = judgement;
+    const extra = { reason_code: decision.reason_code };
+    switch (decision.action) {
+      case 'none':
+        latch.clear();
+        return success(`master ${master}: ${decision.reason}`, extra);
+      case 'warn': {
+        env.book.setClusterStatus('warning', decision.reason);
+        if (latch.raise(`${master}:${decision.reason_code}`)) {
+          const severity = decision.reason_code === 'planned_down' || decision.reason_code === 'paused' ? 'WARNING' : 'CRITICAL';
+          env.log.error('FAILOVER', decision.reason, master, decision.reason_code === 'vantage_sees_master' ? 'WARNING' : severity);
+        }
+        await deps.flush();
+        return failure(`master ${master} failed its check (${firstFailure}); ${decision.reason}`, { ...extra, failover_ok: decision.reason_code === 'auto_failover_off' });
+      }
+      case 'restart_master': {
+        restartTried = true;
+        const restart = await deps.mutate(() => env.nodeControl.restart(master));
+        if (restart.result === 'SUCCESS') return success(`${decision.reason}; master restarted`, extra);
+        continue;
+      }
+      case 'failover': {
+        latch.clear();
+        const result = await deps.topology(() =>
+          runFailover(env, decision.reason, { preferred: null, remaster: failover.remaster, snapshots: judgement.snapshots, expect, proxiesFirst: decision.proxiesFirst }),
+        );
+        const done = { ...(result.reason_code ? { reason_code: result.reason_code } : {}), ...(result.history_id ? { history_id: result.history_id } : {}) };
+        return result.result === 'SUCCESS' ? success(result.details, done) : failure(`master down, failover failed: ${result.details}`, done);
+      }
+    }
+  }
+}
+
+/** Recovery's judgement of an old master: the same retries, then the same decision. */
+export async function judgeAfterRestart(deps: FailoverCheckDeps, master: string, expect: FailoverExpectation): Promise<Judgement | { reachable: true; details: string }> {
+  const env = deps.env();
+  const failover = env.ctx().config.failover;
+  for (let attempt = 0; attempt <= failover.fail_retries; attempt += 1) {
+    if (attempt > 0) await env.sleep(failover.fail_retry_interval * 1000);
+    const poll = await env.checks.pollServer(master);
+    if (poll.result === 'SUCCESS') return { reachable: true, details: poll.details };
+  }
+  return judgeMaster(env, master, { paused: deps.paused(), plannedDown: deps.plannedDown(master), restartTried: false, expect });
+}

@@ -1,0 +1,82 @@
+/**
+ * Operator-started changes: manual_failover (a switchover when the master is healthy, a failover
+ * when it is not, or only the plan with dry_run) and promote. The dry-run plan is built by the
+ * same functions the executors follow.
+ */
+import { describeRefusals } from '../../engine/candidates.js';
+import { describePlan, expectedPath, planPromote } from '../../engine/failover-steps.js';
+import { failure, success } from '../../model/rd.js';
+import { isAvailableStatus } from '../../model/status.js';
+import { recordPromotion } from './after-promotion.js';
+import type { TopologyEnv } from './env.js';
+import { snapshotReplicas } from './facts.js';
+import { failoverPlan, runFailover, type FailoverPlan, type TopologyRd } from './failover.js';
+import { fenceServer } from './fence.js';
+import { promoteAndConfirm } from './promote.js';
+import { enabledReplicas, selectCandidates } from './select.js';
+import { StepRunner } from './step-runner.js';
+import { runSwitchover, switchoverPlan } from './switchover.js';
+import { secondMasterRisk } from './writable-guard.js';
+
+export async function runManualFailover(env: TopologyEnv, newmaster: string | null, remaster: boolean, dryRun: boolean): Promise<TopologyRd> {
+  if (newmaster !== null) {
+    const wanted = env.book.get(newmaster);
+    if (wanted.role !== 'replica' || !wanted.enabled || wanted.fenced) {
+      const what = wanted.fenced ? 'a fenced old master' : !wanted.enabled ? 'disabled' : `a ${wanted.role}, not a replica`;
+      return failure(`cannot fail over to ${newmaster}: it is ${what}`, { reason_code: 'not_candidate' });
+    }
+  }
+  const master = env.book.masterName();
+  const masterUp = master !== null && (await env.checks.pollServer(master)).result === 'SUCCESS' && isAvailableStatus(env.book.get(master).status);
+  // Candidates are judged by their verified status: check the ones never verified (just started).
+  const unchecked = enabledReplicas(env).filter((n) => env.book.get(n).status === 'unknown');
+  await Promise.all(unchecked.map((n) => env.checks.verifyServer(n)));
+  const snapshots = await snapshotReplicas(env);
+  const { order, refusals } = await selectCandidates(env, snapshots, { preferred: newmaster, ignoreLag: masterUp });
+  const kind = masterUp ? 'switchover' : 'failover';
+  const target = order[0] ?? null;
+  const steps =
+    target === null ? [] : masterUp && master !== null ? switchoverPlan(env, master, target, remaster) : failoverPlan(env, master, order, { remaster, proxiesFirst: false });
+  const plan: FailoverPlan = { kind, from: master, to: target, candidates: order, refusals, steps: expectedPath(steps) };
+  if (target === null) {
+    const why = newmaster !== null && refusals.length > 0 ? describeRefusals(refusals) : `no candidate: ${describeRefusals(refusals)}`;
+    return failure(`${dryRun ? 'dry run: ' : ''}cannot fail over: ${why}`, { reason_code: 'no_candidate', refusals, plan });
+  }
+  if (dryRun) return success(`dry run: would ${kind} from ${master ?? 'no master'} to ${target}: ${describePlan(steps).join(' → ')}`, { plan, refusals });
+  if (masterUp) return runSwitchover(env, target, remaster);
+  return runFailover(env, `manual_failover requested while the master ${master ?? '(none)'} is not running`, { preferred: newmaster, remaster, snapshots });
+}
+
+/** promote(newmaster): promote one replica; refused while the current master is running. */
+export async function runPromote(env: TopologyEnv, name: string): Promise<TopologyRd> {
+  const record = env.book.get(name);
+  if (record.role !== 'replica') return failure(`${name} is not a replica (role ${record.role})`, { reason_code: 'not_replica' });
+  const master = env.book.masterName();
+  if (master !== null && (await env.checks.pollServer(master)).result === 'SUCCESS') {
+    return failure(`the master ${master} is running: promoting ${name} would make two masters; use manual_failover`, { reason_code: 'master_running' });
+  }
+  const runner = new StepRunner(env, 'promote', `promote ${name} requested`, master, name);
+  await runner.begin(planPromote({ from: master, to: name }));
+  if (master !== null) {
+    const fence = await runner.step('fence', master, async () => {
+      const result = await fenceServer(env, master);
+      return { ok: result.fenced, details: result.details };
+    });
+    if (!fence.ok) {
+      const done = await runner.finish('FAIL', `not promoting ${name}: ${fence.details}`);
+      return failure(done.details, { reason_code: 'fence_failed', history_id: done.id });
+    }
+  }
+  const step = await runner.step('promote', name, async () => {
+    const risk = await secondMasterRisk(env, name);
+    return risk === null ? promoteAndConfirm(env, name) : { ok: false, details: `not promoting ${name}: ${risk}` };
+  });
+  if (!step.ok) {
+    const done = await runner.finish('FAIL', step.details);
+    return failure(done.details, { reason_code: 'promotion_failed', history_id: done.id });
+  }
+  recordPromotion(env, master, name);
+  env.book.recomputeCluster();
+  const done = await runner.finish('SUCCESS', `${name} promoted to master`);
+  return success(done.details, { newmaster: name, history_id: done.id });
+}
