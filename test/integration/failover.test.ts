@@ -9,6 +9,16 @@ import { startCluster, type TestCluster, type TestNode } from '../fixtures/clust
 import { crash, healAll } from '../fixtures/faults.js';
 import { writeConfig } from '../fixtures/handyrep-config.js';
 import { FAILOVER_TEST_SETTINGS, POSTGRES_FAST_RETRY, waitFor } from '../fixtures/failover-settings.js';
+import { forwardPath } from '../../src/engine/failover-steps.js';
+import type { FailoverRecord } from '../../src/model/failover-record.js';
+
+/** The executor ran exactly the plan the dry run showed (and the plan it recorded). */
+function assertRanThePlan(record: FailoverRecord | undefined, dryRunSteps: readonly string[] | undefined): void {
+  assert.ok(record && dryRunSteps, 'a history record and a dry-run plan');
+  assert.deepEqual(forwardPath(record.steps), [...dryRunSteps], `executed: ${JSON.stringify(record.steps.map((s) => [s.name, s.server, s.outcome]))}`);
+  assert.deepEqual(record.plan, [...dryRunSteps]);
+  assert.equal(record.off_plan, undefined);
+}
 
 let cluster: TestCluster;
 let hr: HandyRep;
@@ -65,6 +75,8 @@ test('promote is refused while the master runs', async () => {
 test('planned switchover john → paul: no write lost, john rejoins as a replica', async () => {
   await cluster.psql(node('john'), 'CREATE TABLE sw (n int primary key)');
   await cluster.psql(node('john'), 'INSERT INTO sw SELECT generate_series(1, 1000)');
+  const dry = await hr.manual_failover('paul', true, true);
+  assert.equal(dry.plan?.kind, 'switchover');
   const rd = await hr.manual_failover('paul', true);
   assert.equal(rd.result, 'SUCCESS', rd.details);
   assert.deepEqual(await writableNodes(), ['paul']);
@@ -78,10 +90,14 @@ test('planned switchover john → paul: no write lost, john rejoins as a replica
   assert.equal(history[0]?.kind, 'switchover');
   assert.equal(history[0]?.outcome, 'SUCCESS');
   assert.ok(history[0]?.steps.some((s) => s.name === 'wait_replay' && s.outcome === 'ok'));
+  assertRanThePlan(history[0], dry.plan?.steps);
 });
 
 test('master SIGKILLed: failover_check fails over, fences and rejoins the old master', async () => {
   await crash(node('paul'));
+  const dry = await hr.manual_failover(null, true, true);
+  assert.equal(dry.plan?.kind, 'failover', dry.details);
+  assert.ok(dry.plan?.steps.includes('rejoin paul'), JSON.stringify(dry.plan?.steps));
   const rd = await hr.failover_check(false);
   assert.equal(rd.result, 'SUCCESS', rd.details);
   const master = await hr.get_master_name();
@@ -90,6 +106,8 @@ test('master SIGKILLed: failover_check fails over, fences and rejoins the old ma
   const history = await hr.failover_history(1);
   assert.equal(history[0]?.kind, 'failover');
   assert.equal(history[0]?.from, 'paul');
+  assert.equal(history[0]?.fence, 'confirmed');
+  assertRanThePlan(history[0], dry.plan?.steps);
   // auto_rejoin: the next verify cycle rewinds paul and starts it as a replica.
   let last = '';
   await waitFor(async () => {

@@ -1,0 +1,59 @@
+/**
+ * decideFailover, row by row: each row is its own test, so a failing row names itself.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decideFailover, type FailoverSnapshot } from '../../src/engine/failover-decision.js';
+
+const failed = { failed: true as const, reason: 'neither the controller nor paul, george reach the master' };
+const seen = { failed: false as const, ambiguous: true, reason: 'the controller cannot reach the master but paul (probe) can', seenBy: ['paul (probe)'] };
+const unknown = { failed: false as const, ambiguous: true, reason: 'replicas paul, george cannot be asked', seenBy: [] };
+
+const base: FailoverSnapshot = {
+  master: 'john',
+  paused: false,
+  plannedDown: false,
+  topologyChangeRunning: false,
+  controllerReached: false,
+  vantage: failed,
+  reach: 'control',
+  autoFailover: true,
+  restartMaster: false,
+  restartTried: false,
+  unreachableMaster: 'refuse',
+  connectionFailover: false,
+};
+
+type Row = [label: string, over: Partial<FailoverSnapshot>, action: string, code: string, proxiesFirst?: boolean];
+
+const ROWS: Row[] = [
+  ['no master in the book', { master: null }, 'none', 'no_master'],
+  ['the controller reached the master', { controllerReached: true }, 'none', 'master_ok'],
+  ['a topology change runs', { topologyChangeRunning: true }, 'none', 'topology_change_running'],
+  ['stopped through HandyRep', { plannedDown: true }, 'warn', 'planned_down'],
+  ['no vantage verdict', { vantage: null }, 'warn', 'vantage_ambiguous'],
+  ['a replica sees the master', { vantage: seen }, 'warn', 'vantage_sees_master'],
+  ['replicas cannot be asked', { vantage: unknown }, 'warn', 'vantage_ambiguous'],
+  ['a replica sees it, even when paused', { vantage: seen, paused: true }, 'warn', 'vantage_sees_master'],
+  ['failed while paused', { paused: true }, 'warn', 'paused'],
+  ['failed, restart_master on, host answers', { restartMaster: true }, 'restart_master', 'restart_master'],
+  ['failed, restart already tried', { restartMaster: true, restartTried: true }, 'failover', 'master_failed'],
+  ['failed, restart_master on but host unreachable', { restartMaster: true, reach: 'none' }, 'warn', 'unreachable_master_refused'],
+  ['failed, auto_failover off', { autoFailover: false }, 'warn', 'auto_failover_off'],
+  ['failed, host answers on its control channel', {}, 'failover', 'master_failed', false],
+  ['failed, database port refuses', { reach: 'refuses' }, 'failover', 'master_failed', false],
+  ['failed, unreachable, refuse (default)', { reach: 'none' }, 'warn', 'unreachable_master_refused'],
+  ['failed, unreachable, promote without proxies', { reach: 'none', unreachableMaster: 'promote' }, 'warn', 'unreachable_master_no_proxies'],
+  ['failed, unreachable, promote with proxies', { reach: 'none', unreachableMaster: 'promote', connectionFailover: true }, 'failover', 'master_failed_unfenced', true],
+];
+
+for (const [label, over, action, code, proxiesFirst] of ROWS) {
+  test(`decideFailover: ${label} → ${action} (${code})`, () => {
+    const snapshot = Object.freeze({ ...base, ...over });
+    const decision = decideFailover(snapshot);
+    assert.equal(decision.action, action, decision.reason);
+    assert.equal(decision.reason_code, code, decision.reason);
+    if (proxiesFirst !== undefined) assert.equal(decision.proxiesFirst, proxiesFirst);
+    assert.ok(decision.reason.length > 0);
+  });
+}
