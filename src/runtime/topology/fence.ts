@@ -18,6 +18,8 @@ export type FenceResult =
   | { fenced: false; unreachable: boolean; details: string };
 
 /** Short waits: a master that does not stop in a few seconds is escalated, not waited for. */
+const KILL_CONFIRM_LOOKS = 10;
+const KILL_CONFIRM_INTERVAL_MS = 200;
 const FENCE_WAIT_SECONDS: Partial<Record<ControlAction, number>> = { stop: 3, faststop: 2 };
 
 async function control(env: TopologyEnv, name: string, action: ControlAction): Promise<{ ok: boolean; details: string }> {
@@ -56,6 +58,16 @@ export async function acceptsWrites(env: TopologyEnv, name: string): Promise<boo
   return answer === 'no_answer' ? null : answer === 'writable';
 }
 
+/** After a kill the instance may take a moment to be gone (reaped): look a few times. */
+async function stoppedSoon(env: TopologyEnv, name: string): Promise<boolean | null> {
+  let state = await running(env, name);
+  for (let i = 0; i < KILL_CONFIRM_LOOKS && state === true; i += 1) {
+    await env.sleep(KILL_CONFIRM_INTERVAL_MS);
+    state = await running(env, name);
+  }
+  return state;
+}
+
 export async function fenceServer(env: TopologyEnv, name: string): Promise<FenceResult> {
   const stop = await control(env, name, 'stop');
   let state = await running(env, name);
@@ -65,7 +77,7 @@ export async function fenceServer(env: TopologyEnv, name: string): Promise<Fence
     state = await running(env, name);
     if (state === false) return { fenced: true, how: 'stopped', details: `${name} stopped in immediate mode` };
     const kill = await control(env, name, 'kill');
-    state = await running(env, name);
+    state = await stoppedSoon(env, name);
     if (state === false || (kill.ok && state === null)) return { fenced: true, how: 'killed', details: `${name} ignored stop requests; its processes were killed (${kill.details})` };
     return { fenced: false, unreachable: false, details: `${name} is still running and cannot be stopped: ${stop.details}; ${kill.details}` };
   }
