@@ -65,7 +65,7 @@ async function assertHealsBack(bed: Bed): Promise<void> {
 }
 
 test('controller cut off from a busy master while the replicas stream: no promotion, cluster warning', { timeout: 110_000 }, async () => {
-  const bed = await openBed();
+  const bed = await openBed({ label: 'controller cut off from a busy master', expect: 'no_failover' });
   try {
     const master = bed.node('john');
     assert.ok((await sqlOn(master, 'CREATE TABLE busy (n int); INSERT INTO busy SELECT generate_series(1, 10000)')).ok);
@@ -78,7 +78,7 @@ test('controller cut off from a busy master while the replicas stream: no promot
 });
 
 test('controller cut off from a master idle for a minute: still no promotion', { timeout: 150_000 }, async () => {
-  const bed = await openBed();
+  const bed = await openBed({ label: 'controller cut off from an idle master', expect: 'no_failover' });
   try {
     const master = bed.node('john');
     // Nothing writes for 60 s: not the tests, not HandyRep (no verification runs meanwhile).

@@ -110,7 +110,7 @@ async function cyclesUntilJohnNotWritable(bed: Bed, cycles: number): Promise<{ u
 }
 
 test('master host lost (all traffic dropped): it cannot be fenced, so no promotion; one alert; healthy after the heal', { timeout: 110_000 }, async () => {
-  const bed = await openBed();
+  const bed = await openBed({ label: 'master host lost (single controller: refused)', expect: 'no_failover' });
   try {
     await seedRows(bed);
     const hr = bed.h();
@@ -147,7 +147,7 @@ test('master host lost (all traffic dropped): it cannot be fenced, so no promoti
 });
 
 test('master frozen (SIGSTOP of every process): failover; after SIGCONT the old master is not writable', { timeout: 110_000 }, async () => {
-  const bed = await openBed();
+  const bed = await openBed({ label: 'master frozen 60 s: failover', expect: 'failover' });
   try {
     await seedRows(bed);
     const john = bed.node('john');

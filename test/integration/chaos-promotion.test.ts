@@ -121,7 +121,7 @@ test('the first candidate times out promoting and finishes later: never two mast
 });
 
 test('no viable candidate: the old master is restarted, FAIL names every refusal', { timeout: 100_000 }, async () => {
-  const bed = await openBed({ servers: { paul: { nofailover: true }, george: { nofailover: true } } });
+  const bed = await openBed({ label: 'no viable candidate', expect: 'no_failover', servers: { paul: { nofailover: true }, george: { nofailover: true } } });
   try {
     const hr = bed.h();
     await crash(bed.node('john'));
@@ -139,7 +139,7 @@ test('no viable candidate: the old master is restarted, FAIL names every refusal
     assert.equal(record?.kind, 'failover', rec);
     assert.equal(record?.outcome, 'FAIL', rec);
     assert.equal(record?.from, 'john', rec);
-    assert.deepEqual(record?.steps.map((s) => [s.name, s.outcome]), [['select', 'failed'], ['restart_old_master', 'ok']], rec);
+    assert.deepEqual(record?.steps.map((s) => [s.name, s.outcome]), [['revalidate', 'ok'], ['select', 'failed'], ['restart_old_master', 'ok']], rec);
     assert.match(record?.details ?? '', /paul has nofailover set; george has nofailover set/, rec);
 
     assert.deepEqual(await writableNodes(bed.cluster), ['john'], story);

@@ -5,7 +5,8 @@
  * change since the verdict, a fresh poll still failing. Otherwise it is called off.
  *
  *  1. An operator restarts a crashed master while the monitor judges it: the master comes back
- *     and must not be fenced.
+ *     and must not be fenced. Which check notices first depends on timing (a retry, the vantage
+ *     probes, or the re-check inside the queue); every one of them must leave john the master.
  *  2. manual_failover races the monitor after a crash: exactly one failover; the monitor's
  *     verdict (about the old master) must not fence the new master.
  */
@@ -17,7 +18,7 @@ import { cleanupAll, closeBed, describeRecord, nodeStates, openBed, writableNode
 after(cleanupAll);
 
 test('operator restart of a crashed master racing the monitor: the master is not fenced', { timeout: 90_000 }, async () => {
-  const bed = await openBed({ failover: { fail_retries: 1, fail_retry_interval: 0.1 } });
+  const bed = await openBed({ label: 'operator restart racing the monitor', expect: 'no_failover', failover: { fail_retries: 1, fail_retry_interval: 0.1 } });
   try {
     const hr = bed.h();
     await crash(bed.node('john'));
@@ -38,7 +39,7 @@ test('operator restart of a crashed master racing the monitor: the master is not
       assert.match(history[0]?.details ?? '', /called off: the master john answers again/, story);
       assert.deepEqual(history[0]?.steps.map((s) => s.name), ['revalidate'], story);
     } else {
-      assert.match(checked.details, /answered on retry|controller reaches/, story);
+      assert.match(checked.details, /answered on retry|controller reaches|can$/, story);
     }
   } finally {
     await closeBed(bed);
@@ -46,7 +47,7 @@ test('operator restart of a crashed master racing the monitor: the master is not
 });
 
 test('manual_failover racing the monitor after a crash: one failover, the new master is never fenced', { timeout: 90_000 }, async () => {
-  const bed = await openBed({ failover: { fail_retries: 1, fail_retry_interval: 0.1 } });
+  const bed = await openBed({ label: 'manual_failover racing the monitor', failover: { fail_retries: 1, fail_retry_interval: 0.1 } });
   try {
     const hr = bed.h();
     await crash(bed.node('john'));

@@ -14,7 +14,7 @@ import { checkUntil, cleanupAll, closeBed, nodeStates, openBed, sleep, waitUntil
 after(cleanupAll);
 
 test('a replica cut off: unavailable, cluster warning, no failover', { timeout: 90_000 }, async () => {
-  const bed = await openBed();
+  const bed = await openBed({ label: 'replica cut off', expect: 'no_failover' });
   try {
     const hr = bed.h();
     const george = bed.node('george');

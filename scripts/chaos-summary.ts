@@ -1,0 +1,40 @@
+/**
+ * Summarises the chaos scenarios' sampler reports (one JSON line each) into
+ * bench/results/chaos.json (one flat object) and a readable table.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+
+interface Report {
+  label: string;
+  samples: number;
+  split_brain_samples: number;
+  writable_at_end: string[];
+  failovers: number;
+  expected: 'failover' | 'no_failover' | null;
+  lost_acked_rows: number;
+}
+
+const [file, seconds, status] = process.argv.slice(2);
+if (!file || !seconds) throw new Error('usage: chaos-summary.ts <reports.jsonl> <duration_s> [runner exit status]');
+const reports = readFileSync(file, 'utf8')
+  .split('\n')
+  .filter((l) => l.trim() !== '')
+  .map((l) => JSON.parse(l) as Report);
+
+const summary = {
+  scenarios: reports.length,
+  samples: reports.reduce((n, r) => n + r.samples, 0),
+  split_brain_samples: reports.reduce((n, r) => n + r.split_brain_samples, 0),
+  false_failovers: reports.filter((r) => r.expected === 'no_failover' && r.failovers > 0).length,
+  stuck: reports.filter((r) => r.writable_at_end.length !== 1).length,
+  lost_acked_rows: reports.reduce((n, r) => n + r.lost_acked_rows, 0),
+  runner_failed: status === '0' ? 0 : 1,
+  duration_s: Number(seconds),
+};
+
+for (const r of reports) {
+  console.log(`${r.label.padEnd(48)} samples ${String(r.samples).padStart(5)}  split-brain ${r.split_brain_samples}  failovers ${r.failovers}${r.expected ? ` (expected ${r.expected})` : ''}  writable at end: ${r.writable_at_end.join(',') || 'none'}`);
+}
+console.log(`\nchaos: ${summary.scenarios} scenarios, ${summary.samples} samples, split-brain samples ${summary.split_brain_samples}, false failovers ${summary.false_failovers}, stuck ${summary.stuck}, lost acknowledged rows ${summary.lost_acked_rows}, ${summary.duration_s} s`);
+mkdirSync('bench/results', { recursive: true });
+writeFileSync('bench/results/chaos.json', `${JSON.stringify(summary, null, 2)}\n`);
