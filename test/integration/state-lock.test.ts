@@ -117,6 +117,25 @@ test('a SIGKILLed holder: the next start takes the lock at once', async () => {
   await lock.release();
 });
 
+test('a long-lived process the holder started does not keep the lock after the holder dies', async () => {
+  const serverFile = join(dir, 'child.save');
+  const holder = await startHolder(serverFile);
+  holder.child.stdin.write('go\n');
+  assert.equal(await holder.next(), 'held');
+  holder.child.stdin.write('spawn\n');
+  const childPid = Number(/^child (\d+)$/.exec(await holder.next())?.[1]);
+  track(childPid, 'sleep started by the lock holder');
+  try {
+    await stopHolder(holder);
+    assert.ok(isAlive(childPid), 'the child outlives the holder');
+    const lock = await StateLock.acquire(serverFile);
+    await lock.release();
+  } finally {
+    process.kill(childPid, 'SIGKILL');
+    untrack(childPid);
+  }
+});
+
 test('a leftover lock file naming a live foreign pid (pid 1) does not block a start', async () => {
   const serverFile = join(dir, 'leftover.save');
   writeFileSync(`${serverFile}.lock`, '1\n');
