@@ -88,7 +88,7 @@ function within(outcome: Promise<string>, ms: number): Promise<string> {
 
 test('kill of a frozen master: no process of the instance survives, a COMMIT sent while frozen is never acknowledged', async () => {
   const john = cluster.master;
-  await cluster.psql(john, 'CREATE TABLE fenced_writes (id int)');
+  await cluster.psql(john, 'CREATE TABLE IF NOT EXISTS fenced_writes (id int)');
   const client = new pg.Client({ host: john.socketDir, port: john.port, user: 'postgres', database: 'postgres' });
   client.on('error', () => undefined);
   await client.connect();
@@ -144,5 +144,36 @@ test('kill refuses a postmaster.pid naming another instance, a foreign process o
     sleeper.kill('SIGKILL');
     untrack(sleeperPid);
     rmSync(pidFile, { force: true });
+  }
+});
+
+test('kill after the postmaster alone was SIGKILLed: the frozen backends left behind are found by their data folder and killed', async () => {
+  const john = cluster.master;
+  removeStaleLocks(john.dataDir, john.socketDir, john.port);
+  await john.start();
+  await cluster.psql(john, 'CREATE TABLE IF NOT EXISTS fenced_writes (id int)');
+  const client = new pg.Client({ host: john.socketDir, port: john.port, user: 'postgres', database: 'postgres' });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('INSERT INTO fenced_writes VALUES (2)');
+    const postmaster = john.postmasterPid();
+    assert.ok(postmaster !== null);
+    const children = instancePids(john).filter((p) => p !== postmaster);
+    freeze(john);
+    const commit = settle(client.query('COMMIT'));
+    process.kill(postmaster, 'SIGKILL'); // what the old group kill amounted to
+    untrack(postmaster);
+    assert.ok(children.some(isAlive), 'backends outlive their postmaster');
+    const killed = await kill(john, 'ssh');
+    assert.equal(killed.ok, true, killed.details);
+    assert.match(killed.details, /killed leftover processes/);
+    assert.deepEqual(children.filter(isAlive), [], 'every orphaned child is gone');
+    assert.deepEqual(processesIn(john.dataDir), [], 'no process works in the data folder any more');
+    thaw(john);
+    assert.match(await within(commit, 3000), /^failed/, 'the COMMIT is never acknowledged');
+  } finally {
+    await client.end().catch(() => undefined);
   }
 });
