@@ -1,16 +1,27 @@
 /**
- * Start-up state: servers from the configuration file, or from the newest of servers.save and the
- * handyrep table (engine/state-source.ts decides which). Saved values win over the file; current
- * server_defaults fill settings a saved record lacks (reference §5.7).
+ * Start-up state: servers from the configuration file, or from the newest usable copy among
+ * servers.save and the handyrep table of every server that answers (engine/state-source.ts
+ * decides which; engine/saved-servers.ts checks every saved record against the configuration
+ * schema). Saved values win over the file; current server_defaults fill settings a saved record
+ * lacks (reference §5.7).
  */
 import type { HandyRepConfig, ServerEntry } from '../config/schema.js';
-import { chooseStateSource, type StateSource } from '../engine/state-source.js';
+import { validateSavedServers } from '../engine/saved-servers.js';
+import { chooseStateSource, newestFirst, type StateCandidate, type StateSource } from '../engine/state-source.js';
 import type { FailoverRecord } from '../model/failover-record.js';
-import { NO_FACTS, NO_FLAGS, type ServerMap, type ServerRecord } from '../model/server.js';
-import { makeClusterStatus, makeServerStatus, NEVER_CHECKED_TS, type ClusterStatus } from '../model/status.js';
+import { isDatabaseRole, NO_FACTS, NO_FLAGS, type ServerMap, type ServerRecord } from '../model/server.js';
+import {
+  CLUSTER_STATUSES,
+  makeClusterStatus,
+  makeServerStatus,
+  NEVER_CHECKED_TS,
+  type ClusterStatus,
+  type ClusterStatusName,
+} from '../model/status.js';
 import type { SqlClient } from '../nodes/ports.js';
+import type { SavedState } from '../store/saved-state.js';
 import { readServerFile } from '../store/server-file.js';
-import { readStateFromAnyServer } from './state-table-access.js';
+import { readStateFromEveryServer, type TableServer } from './state-table-access.js';
 
 export interface InitialState {
   servers: ServerMap;
@@ -43,13 +54,35 @@ function recordFromEntry(config: HandyRepConfig, entry: ServerEntry, now: string
   } as ServerRecord;
 }
 
-/** Fill what a saved record lacks from the current defaults; saved values win. */
-function completeSaved(config: HandyRepConfig, saved: ServerMap): ServerMap {
-  const servers: ServerMap = {};
-  for (const [name, record] of Object.entries(saved)) {
-    servers[name] = { ...config.server_defaults, ...NO_FACTS, ...NO_FLAGS, ...record };
+/** The servers whose tables are read: the configured ones and the valid saved ones, each address once. */
+function tableServers(config: HandyRepConfig, fromConfig: ServerMap, file: SavedState | null, now: string): TableServer[] {
+  const saved = file ? validateSavedServers(file.servers, config.server_defaults, now).servers : {};
+  const seen = new Set<string>();
+  const servers: TableServer[] = [];
+  // Masters first: on a tie of versions the earlier copy wins.
+  const all = [...Object.entries(saved), ...Object.entries(fromConfig)]
+    .filter(([, s]) => isDatabaseRole(s.role))
+    .sort(([, a], [, b]) => Number(b.role === 'master' && b.enabled) - Number(a.role === 'master' && a.enabled));
+  for (const [name, server] of all) {
+    const address = `${server.hostname}:${server.port}`;
+    if (seen.has(address)) continue;
+    seen.add(address);
+    servers.push({ name, hostname: server.hostname, port: server.port });
   }
   return servers;
+}
+
+/** The saved cluster status when well formed, else unknown. */
+function savedClusterStatus(status: unknown): ClusterStatus {
+  const s = status as Partial<Record<keyof ClusterStatus, unknown>>;
+  if ((CLUSTER_STATUSES as readonly unknown[]).includes(s.status) && typeof s.status_ts === 'string' && typeof s.status_message === 'string') {
+    return makeClusterStatus(s.status as ClusterStatusName, s.status_message, s.status_ts);
+  }
+  return makeClusterStatus('unknown', 'status not checked yet', NEVER_CHECKED_TS);
+}
+
+function savedHistory(state: SavedState | undefined): FailoverRecord[] {
+  return Array.isArray(state?.history) ? state.history.slice() : [];
 }
 
 export async function loadInitialState(config: HandyRepConfig, serverFile: string, sql: SqlClient, now: string): Promise<InitialState> {
@@ -58,20 +91,25 @@ export async function loadInitialState(config: HandyRepConfig, serverFile: strin
   if (fileRead.kind === 'invalid') notes.push(`ignoring unusable server file: ${fileRead.reason}`);
   const file = fileRead.kind === 'ok' ? fileRead.state : null;
   const fromConfig = serversFromConfig(config, now);
-  // Ask the servers we know best where the table lives: the saved ones, else the configured ones.
-  const table = config.handyrep.override_server_file
-    ? null
-    : await readStateFromAnyServer(sql, config, file ? file.servers : fromConfig);
-  const source = chooseStateSource(config.handyrep.override_server_file, file, table);
-  const version = Math.max(file?.version ?? 0, table?.version ?? 0);
-  if (source.from === 'config') {
-    const history = (file?.history ?? table?.history ?? []).slice();
+  const override = config.handyrep.override_server_file;
+  const tables = override ? { copies: [], notes: [] } : await readStateFromEveryServer(sql, config, tableServers(config, fromConfig, file, now));
+  notes.push(...tables.notes);
+  const candidates: StateCandidate[] = [
+    ...(file ? [{ from: 'file' as const, where: serverFile, state: file }] : []),
+    ...tables.copies.map((copy) => ({ from: 'table' as const, where: copy.server, state: copy.state })),
+  ];
+  const choice = chooseStateSource(override, candidates, config.server_defaults, now);
+  notes.push(...choice.notes);
+  const version = Math.max(0, ...candidates.map((c) => c.state.version));
+  const { source } = choice;
+  if (source.from === 'config' || choice.servers === null) {
+    const history = savedHistory(newestFirst(candidates)[0]?.state);
     return { servers: fromConfig, cluster: makeClusterStatus('unknown', 'status not checked yet', NEVER_CHECKED_TS), history, source, version, notes };
   }
-  const servers = completeSaved(config, source.state.servers);
+  const servers = choice.servers;
   const unknown = Object.keys(config.servers).filter((n) => !Object.hasOwn(servers, n));
   if (unknown.length > 0) {
     notes.push(`servers in the configuration file but not in the saved state are ignored: ${unknown.join(', ')} (use add_server, or override_server_file)`);
   }
-  return { servers, cluster: source.state.status, history: source.state.history ?? [], source, version, notes };
+  return { servers, cluster: savedClusterStatus(source.state.status), history: savedHistory(source.state), source, version, notes };
 }

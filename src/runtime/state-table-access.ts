@@ -1,11 +1,11 @@
 /**
  * Reads and writes the handyrep table through HandyRep's own database connection: writes go to
- * the current master (creating the table on first use), reads at start-up take the first server
- * that answers, master first (the table is replicated, so any copy will do).
+ * the current master (creating the table on first use); at start-up every server's copy is read
+ * (a replica may hold a newer copy than a stale old master).
  */
 import type { HandyRepConfig } from '../config/schema.js';
 import { redactConfig } from '../config/redact.js';
-import type { ServerMap } from '../model/server.js';
+import { describeError } from '../model/errors.js';
 import type { SqlClient } from '../nodes/ports.js';
 import type { SavedState } from '../store/saved-state.js';
 import { createStateTable, readStateTable, writeStateTable, type TableName } from '../store/state-table.js';
@@ -52,23 +52,45 @@ export async function createTableOnMaster(sql: SqlClient, config: HandyRepConfig
   }
 }
 
-/** The state in the table of the first server that answers, masters first; null when none has one. */
-export async function readStateFromAnyServer(sql: SqlClient, config: HandyRepConfig, servers: ServerMap): Promise<SavedState | null> {
-  const candidates = Object.values(servers)
-    .filter((s) => s.role === 'master' || s.role === 'replica')
-    .sort((a, b) => Number(b.role === 'master' && b.enabled) - Number(a.role === 'master' && a.enabled));
-  for (const server of candidates) {
-    try {
-      const session = await sql.connect(sqlTargetFor(config, server, timeouts(config)));
+/** A server whose table is read at start-up. */
+export interface TableServer {
+  name: string;
+  hostname: string;
+  port: number;
+}
+
+export interface TableCopies {
+  /** Every valid state found, in the order of `servers`. */
+  copies: { server: string; state: SavedState }[];
+  /** Servers whose table held something unreadable. */
+  notes: string[];
+}
+
+/**
+ * The state in the table of every server that answers, asked all at once (each within the connect
+ * and statement timeouts): the caller takes the newest, whichever answered first. A server that
+ * cannot be reached, or has no table yet, adds nothing.
+ */
+export async function readStateFromEveryServer(sql: SqlClient, config: HandyRepConfig, servers: readonly TableServer[]): Promise<TableCopies> {
+  const reads = await Promise.all(
+    servers.map(async (server): Promise<{ server: string; state: SavedState | null; problem: string | null }> => {
+      let session;
+      try {
+        session = await sql.connect(sqlTargetFor(config, server, timeouts(config)));
+      } catch {
+        return { server: server.name, state: null, problem: null }; // not reachable or no permission
+      }
       try {
         const read = await readStateTable(session, tableName(config));
-        return read.kind === 'ok' ? read.state : null;
+        return { server: server.name, state: read.kind === 'ok' ? read.state : null, problem: null };
+      } catch (err) {
+        return { server: server.name, state: null, problem: describeError(err) };
       } finally {
-        await session.end();
+        await session.end().catch(() => undefined);
       }
-    } catch {
-      // Not reachable or no permission: try the next one.
-    }
-  }
-  return null;
+    }),
+  );
+  const copies = reads.flatMap((r) => (r.state ? [{ server: r.server, state: r.state }] : []));
+  const notes = reads.flatMap((r) => (r.problem ? [`ignoring the handyrep table on ${r.server}: ${r.problem}`] : []));
+  return { copies, notes };
 }

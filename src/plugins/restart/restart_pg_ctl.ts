@@ -1,12 +1,14 @@
 /**
  * restart_pg_ctl: PostgreSQL's own pg_ctl on the node, over the node's control channel (ssh or
- * local). `status` uses pg_ctl's exit code: 0 running, 3 not running, 4 no data directory.
+ * local). `status` uses pg_ctl's exit code: 0 running, 3 not running, 4 no data directory. `kill`
+ * is a script of its own (kill-instance.ts).
  */
 import { z } from 'zod';
 import { pathSchema } from '../../config/validators.js';
 import { describeError } from '../../model/errors.js';
 import { pluginSettings } from '../settings.js';
 import type { ControlAction, RestartPlugin, ServerRef } from '../types.js';
+import { killInstanceArgv, killOutcome } from './kill-instance.js';
 
 const settingsSchema = z
   .object({
@@ -34,8 +36,8 @@ export function pgCtlArgv(server: ServerRef, action: ControlAction, flags: reado
     case 'status':
       return [...base, 'status'];
     case 'kill':
-      // The postmaster leads its own process group (pg_ctl starts it with setsid): kill the group.
-      return ['sh', '-c', 'pid=$(head -n 1 "$1/postmaster.pid") && kill -KILL "-$pid"', 'pg_ctl_kill', server.pgdata];
+      // Not pg_ctl: every process of the instance, validated first (kill-instance.ts).
+      return killInstanceArgv(server.pgdata);
   }
 }
 
@@ -53,6 +55,7 @@ export const restartPgCtl: RestartPlugin = {
     } catch (err) {
       return { ok: false, details: `pg_ctl ${action} could not be run: ${describeError(err)}` };
     }
+    if (action === 'kill') return killOutcome(result);
     const output = `${result.stdout}${result.stderr}`.trim().split('\n').slice(-3).join(' | ');
     if (result.timedOut) return { ok: false, details: `pg_ctl ${action} timed out after ${ctx.timeouts.commandMs} ms` };
     if (action === 'status') {
