@@ -1,0 +1,109 @@
+/**
+ * The step runner over fakes: the journal is deleted only once the state file holds the outcome,
+ * a step whose journal entry cannot be written does not run, and a step outside the plan is
+ * reported (a drift between the executor and the plan dry runs print).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EventLog } from '../../src/log/event-log.js';
+import { makeClusterStatus } from '../../src/model/status.js';
+import { ServerBook } from '../../src/runtime/server-book.js';
+import type { TopologyEnv } from '../../src/runtime/topology/env.js';
+import { StepRunner } from '../../src/runtime/topology/step-runner.js';
+import { journalPath } from '../../src/store/journal.js';
+
+function fakeEnv(persistOk: () => boolean): { env: TopologyEnv; log: EventLog; dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'handyrep-runner-'));
+  const log = new EventLog({ file: null, tailSize: 200, verbose: true });
+  const clock = (): Date => new Date('2026-12-03T12:00:00Z');
+  const book = new ServerBook({}, makeClusterStatus('unknown', 'start', clock().toISOString()), [], log, clock, () => undefined);
+  const env = {
+    book,
+    log,
+    clock,
+    sleep: async () => undefined,
+    serverFile: join(dir, 'servers.save'),
+    persist: async () => persistOk(),
+  } as unknown as TopologyEnv;
+  return { env, log, dir };
+}
+
+test('the journal is cleared only after the state file holds the outcome', async () => {
+  const { env, dir } = fakeEnv(() => true);
+  try {
+    const runner = new StepRunner(env, 'failover', 'test', 'john', null);
+    await runner.begin([{ name: 'select', server: null }]);
+    assert.ok(existsSync(journalPath(env.serverFile)), 'journal written at begin');
+    await runner.step('select', null, async () => ({ ok: true, details: 'x' }));
+    await runner.finish('SUCCESS', 'done');
+    assert.ok(!existsSync(journalPath(env.serverFile)), 'journal removed after a durable save');
+    assert.equal(env.book.recentHistory(1)[0]?.outcome, 'SUCCESS');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a state file that cannot be written keeps the journal and raises a CRITICAL alert', async () => {
+  let attempts = 0;
+  const { env, log, dir } = fakeEnv(() => {
+    attempts += 1;
+    return false;
+  });
+  try {
+    const runner = new StepRunner(env, 'failover', 'test', 'john', null);
+    await runner.begin();
+    await runner.finish('SUCCESS', 'done');
+    assert.equal(attempts, 3, 'the save is retried');
+    assert.ok(existsSync(journalPath(env.serverFile)), 'the journal is kept for the next start');
+    assert.ok(log.recent(50).some((e) => e.alert === 'CRITICAL' && /journal is kept/.test(e.message)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a step whose journal entry cannot be written does not run', async () => {
+  const { env, dir } = fakeEnv(() => true);
+  try {
+    const runner = new StepRunner(env, 'failover', 'test', 'john', null);
+    await runner.begin([{ name: 'fence', server: 'john' }]);
+    // The journal's folder disappears: every write fails from now on.
+    rmSync(dir, { recursive: true, force: true });
+    let ran = false;
+    const result = await runner.step('fence', 'john', async () => {
+      ran = true;
+      return { ok: true, details: 'fenced' };
+    });
+    assert.equal(ran, false);
+    assert.equal(result.ok, false);
+    assert.match(result.details, /journal cannot be written/);
+  } finally {
+    mkdirSync(dir, { recursive: true });
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a step outside the plan is recorded as off-plan; recovery steps and alternatives are not', async () => {
+  const { env, log, dir } = fakeEnv(() => true);
+  try {
+    const runner = new StepRunner(env, 'failover', 'test', 'john', null);
+    await runner.begin([
+      { name: 'fence', server: 'john' },
+      { name: 'promote', server: 'paul' },
+      { name: 'promote', server: 'george', alternative: true },
+    ]);
+    const ok = async (): Promise<{ ok: boolean; details: string }> => ({ ok: true, details: '' });
+    await runner.step('fence', 'john', ok);
+    await runner.step('promote', 'paul', async () => ({ ok: false, details: 'no' }));
+    await runner.step('settle_promotion', 'paul', ok);
+    await runner.step('promote', 'george', ok);
+    assert.equal(runner.record.off_plan, undefined);
+    await runner.step('remaster', 'ringo', ok);
+    assert.deepEqual(runner.record.off_plan, ['remaster ringo']);
+    assert.ok(log.recent(20).some((e) => /not in its plan/.test(e.message)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
