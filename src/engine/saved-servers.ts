@@ -78,12 +78,15 @@ function checkRecord(name: string, record: unknown, defaults: Readonly<ServerSet
   if (!validated.ok) return validated.reason;
   const fenced = record['fenced'] ?? false;
   if (typeof fenced !== 'boolean') return 'fenced: must be true or false';
+  const unconfirmed = record['fence_unconfirmed'] ?? false;
+  if (typeof unconfirmed !== 'boolean') return 'fence_unconfirmed: must be true or false';
   return {
     ...defaults,
     ...(validated.value as typeof validated.value & { hostname: string; role: string; enabled: boolean }),
     ...savedStatus(record, now),
     ...savedFacts(record),
     fenced,
+    ...(unconfirmed ? { fence_unconfirmed: true } : {}),
   };
 }
 

@@ -36,6 +36,7 @@ test('each saved record is checked with the configuration schema, row by row', (
     ['not a mapping', 'paul', /^not a mapping/],
     ['null', null, /^not a mapping/],
     ['fenced not a boolean', { ...replica, fenced: 'no' }, /^fenced: /],
+    ['fence_unconfirmed not a boolean', { ...replica, fenced: true, fence_unconfirmed: 'yes' }, /^fence_unconfirmed: /],
   ];
   for (const [what, record, expected] of rows) assert.match(verdict(record), expected, what);
   assert.match(verdict(replica, 'pa ul'), /is not a valid server name/, 'server name');
@@ -60,8 +61,14 @@ test('an accepted record is completed from the defaults; unknown keys are droppe
   assert.deepEqual([john.status, john.status_no, john.status_ts], ['healthy', 1, 't1'], 'status_no recomputed');
   assert.deepEqual([john.lag_bytes, john.wal_position, john.fenced], [5, '0/3000060', true]);
   assert.equal(Object.hasOwn(john, 'extra'), false);
+  assert.equal(john.fence_unconfirmed, undefined, 'absent unless saved true');
   assert.deepEqual([paul.status, paul.status_no, paul.status_ts], ['unknown', 0, NOW]);
   assert.deepEqual([paul.lag_bytes, paul.timeline, paul.wal_position, paul.action, paul.fenced], [null, null, null, null, false]);
+});
+
+test('an unconfirmed fence survives a restart (the cluster stays in warning until it is confirmed)', () => {
+  const checked = validateSavedServers({ john: { ...replica, enabled: false, fenced: true, fence_unconfirmed: true }, paul: master }, defaults, NOW);
+  assert.equal(checked.servers.john?.fence_unconfirmed, true);
 });
 
 test('a state is unusable when nothing valid is left or its master record is rejected', () => {
