@@ -32,6 +32,8 @@ import { Monitor, type MonitorStatus } from '../runtime/monitor.js';
 import type { TopologyEnv } from '../runtime/topology/env.js';
 import type { TopologyRd } from '../runtime/topology/failover.js';
 import { runManualFailover, runPromote } from '../runtime/topology/manual.js';
+import { ControllerPresence } from '../runtime/controller-presence.js';
+import { isDatabaseRole } from '../model/server.js';
 import { failoverCheck, judgeAfterRestart, WarningLatch, type FailoverCheckDeps, type FailoverCheckRd } from '../runtime/failover-check.js';
 import { recoverInterrupted } from '../runtime/topology/recovery.js';
 import { remasterReplica } from '../runtime/topology/remaster.js';
@@ -82,6 +84,9 @@ export interface StatusReport {
   servers: Record<string, ServerStatusSummary>;
 }
 
+/** How often the controller's heartbeat is refreshed on the master (at most). */
+const HEARTBEAT_EVERY_MS = 2_000;
+
 /** How long close() waits for queued alerts to go out. */
 const ALERT_DRAIN_MS = 5_000;
 
@@ -113,6 +118,19 @@ export class HandyRep {
     this.configDir = loaded.dir;
     this.ctx = this.buildContext();
     this.alerts = new AlertDispatcher({ plugins, ctx: () => this.ctx, log });
+    this.presence = new ControllerPresence(sql, () => this.config, serverFile, clock);
+  }
+
+  /** This controller's heartbeat in the cluster, and whether an earlier one is alive. */
+  private readonly presence: ControllerPresence;
+  private lastBeatMs = 0;
+
+  /** Refresh the heartbeat on the master, at most every few seconds. */
+  private async beat(): Promise<void> {
+    const master = this.book.masterName();
+    const now = this.clock().getTime();
+    if (master === null || now - this.lastBeatMs < HEARTBEAT_EVERY_MS) return;
+    if (await this.presence.beat(this.book.get(master))) this.lastBeatMs = now;
   }
 
   /** Load the configuration, plugins and saved state. Throws CONFIG_INVALID, PLUGIN_LOAD, LOCKED. */
@@ -554,6 +572,12 @@ export class HandyRep {
   /** Run a topology change alone (single flight), reporting it to failover listeners. */
   private async topology(run: () => Promise<TopologyRd>, kind: 'failover' | 'switchover' | 'promote' = 'failover'): Promise<TopologyRd> {
     return this.mutate(async () => {
+      const databaseServers = this.book.names().filter((n) => isDatabaseRole(this.book.get(n).role)).map((n) => this.book.get(n));
+      const seniority = await this.presence.mayAct(databaseServers);
+      if (!seniority.acts) {
+        this.log.error('FAILOVER', `topology change refused: ${seniority.reason}`, undefined, 'WARNING');
+        return failure(`not acting: ${seniority.reason}`, { reason_code: 'not_senior_controller' });
+      }
       this.topologyInFlight = true;
       const started = Date.now();
       const from = this.book.masterName();
@@ -773,6 +797,7 @@ export class HandyRep {
       topology: (run) => this.topology(run),
       mutate: (run) => this.mutate(run),
       topologyInFlight: () => this.topologyInFlight,
+      beat: () => this.beat(),
       paused: () => false,
       plannedDown: () => false,
     };
@@ -841,6 +866,8 @@ export class HandyRep {
     await this.cloneTracker?.shutdown('HandyRep is closing');
     await this.actions.idle();
     await this.persister.flush();
+    const master = this.book.masterName();
+    if (master !== null && this.lastBeatMs > 0) await this.presence.leave(this.book.get(master));
     await this.shells.closeAll();
     await this.lock?.release();
     this.log.info('SHUTDOWN', 'HandyRep stopped');

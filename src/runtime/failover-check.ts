@@ -26,6 +26,8 @@ export interface FailoverCheckDeps {
   /** Run a mutating action alone. */
   mutate: <T>(run: () => Promise<T>) => Promise<T>;
   topologyInFlight: () => boolean;
+  /** Refresh this controller's heartbeat on the master (other controllers see it's alive). */
+  beat: () => Promise<void>;
   paused: () => boolean;
   /** The master was stopped on purpose through HandyRep. */
   plannedDown: (name: string) => boolean;
@@ -94,6 +96,7 @@ export async function failoverCheck(deps: FailoverCheckDeps, latch: WarningLatch
   const cluster = (): string => `cluster ${env.book.clusterStatus.status}`;
   if (rd.result === 'SUCCESS') {
     latch.clear();
+    await deps.beat();
     if (verify && !deps.topologyInFlight()) {
       const rejoined = await deps.mutate(() => rejoinFenced(env));
       if (rejoined.length > 0) return success(`${cluster()}: ${rd.details}; ${rejoined.join('; ')}${fenceNote}`, { failover_ok: rd.failover_ok });

@@ -1,0 +1,85 @@
+/**
+ * This controller's presence in the cluster: its heartbeat, written on the master at every check,
+ * and, before any topology change, whether another controller started earlier is alive (its
+ * heartbeat in any reachable server's copy is fresh): then this one refuses and names it.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { HandyRepConfig } from '../config/schema.js';
+import { mergeHeartbeats, seniority, type Seniority } from '../engine/controller-seniority.js';
+import type { ControllerHeartbeat } from '../model/controller-heartbeat.js';
+import type { SqlClient } from '../nodes/ports.js';
+import { readHeartbeats, removeHeartbeat, writeHeartbeat } from '../store/controller-table.js';
+import { sqlTargetFor } from './plugin-context.js';
+import { tableName } from './state-table-access.js';
+
+interface Host {
+  hostname: string;
+  port: number;
+}
+
+/**
+ * How long a heartbeat counts as alive: it must outlast a master failure's detection (the
+ * heartbeat cannot be refreshed while the master is down), so three poll intervals and the
+ * retries, plus a margin; never under 10 s.
+ */
+export function heartbeatFreshMs(config: HandyRepConfig): number {
+  const f = config.failover;
+  return Math.max(10_000, Math.round((3 * f.poll_interval + f.fail_retries * (f.fail_retry_interval + config.handyrep.connect_timeout_seconds)) * 1000) + 5_000);
+}
+
+export class ControllerPresence {
+  readonly id = randomUUID();
+  readonly startedMs: number;
+
+  constructor(
+    private readonly sql: SqlClient,
+    private readonly config: () => HandyRepConfig,
+    private readonly stateFile: string,
+    private readonly clock: () => Date,
+  ) {
+    this.startedMs = clock().getTime();
+  }
+
+  private async session<T>(host: Host, fn: (session: Awaited<ReturnType<SqlClient['connect']>>) => Promise<T>): Promise<T> {
+    const config = this.config();
+    const session = await this.sql.connect(
+      sqlTargetFor(config, host, { connectMs: Math.round(config.handyrep.connect_timeout_seconds * 1000), statementMs: Math.round(config.handyrep.statement_timeout_seconds * 1000) }),
+    );
+    try {
+      return await fn(session);
+    } finally {
+      await session.end().catch(() => undefined);
+    }
+  }
+
+  /** Refresh the heartbeat on the master (best effort: a failed write is retried next check). */
+  async beat(master: Host): Promise<boolean> {
+    const now = this.clock().getTime();
+    const beat: ControllerHeartbeat = { id: this.id, hostname: hostname(), pid: process.pid, state_file: this.stateFile, started_ms: this.startedMs, heartbeat_ms: now };
+    try {
+      await this.session(master, async (s) => {
+        const recovery = await s.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+        if (recovery[0]?.r) return;
+        await writeHeartbeat(s, tableName(this.config()), beat, now - 10 * heartbeatFreshMs(this.config()));
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Remove the heartbeat on a clean stop (best effort). */
+  async leave(master: Host): Promise<void> {
+    await this.session(master, async (s) => {
+      const recovery = await s.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+      if (!recovery[0]?.r) await removeHeartbeat(s, tableName(this.config()), this.id);
+    }).catch(() => undefined);
+  }
+
+  /** May this controller change the topology? Reads every reachable server's copy. */
+  async mayAct(servers: readonly Host[]): Promise<Seniority> {
+    const copies = await Promise.all(servers.map((h) => this.session(h, (s) => readHeartbeats(s, tableName(this.config()))).catch(() => [])));
+    return seniority({ id: this.id, started_ms: this.startedMs, hostname: hostname(), state_file: this.stateFile }, mergeHeartbeats(copies), this.clock().getTime(), heartbeatFreshMs(this.config()));
+  }
+}
