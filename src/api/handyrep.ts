@@ -37,6 +37,7 @@ import { remasterReplica } from '../runtime/topology/remaster.js';
 import { rejoinAsReplica } from '../runtime/topology/rejoin.js';
 import { snapshotReplicas, vantageReports } from '../runtime/topology/facts.js';
 import { judgeMasterFailure } from '../engine/master-failure.js';
+import { recordJudgement } from '../runtime/master-judgement.js';
 import { readJournal } from '../store/journal.js';
 import type { FailoverRecord } from '../model/failover-record.js';
 import { createTableOnMaster, writeStateToMaster } from '../runtime/state-table-access.js';
@@ -533,7 +534,14 @@ export class HandyRep {
 
   // ---- Failover API ---------------------------------------------------------------------
 
-  private topologyInFlight = false;
+  /** Kept by the book, whose cluster status rules need it too (no alert for a masterless moment). */
+  private get topologyInFlight(): boolean {
+    return this.book.topologyInFlight;
+  }
+
+  private set topologyInFlight(running: boolean) {
+    this.book.topologyInFlight = running;
+  }
 
   /** Environment of the topology runtime. */
   private topologyEnv(): TopologyEnv {
@@ -801,10 +809,9 @@ export class HandyRep {
     const snapshots = await snapshotReplicas(env);
     const vantage = await vantageReports(env, serverRef(master, this.book.get(master)), snapshots);
     const verdict = judgeMasterFailure(false, vantage, failover.replica_sees_master_seconds);
+    recordJudgement(this.book, this.config, master, verdict);
     if (!verdict.failed) {
       const message = `not failing over: ${verdict.reason}`;
-      this.book.setClusterStatus('warning', message);
-      this.log.error('FAILOVER', message, master, 'WARNING');
       await this.persister.flush();
       return failure(`master ${master} failed its check (${firstFailure}); ${message}`, { failover_ok: false });
     }
