@@ -38,6 +38,7 @@ import { rejoinAsReplica } from '../runtime/topology/rejoin.js';
 import { snapshotReplicas, vantageReports } from '../runtime/topology/facts.js';
 import { judgeMasterFailure } from '../engine/master-failure.js';
 import { recordJudgement } from '../runtime/master-judgement.js';
+import { currentHold, heldCheckRd, pauseFailover, plannedStop, resumeFailover, type MaintenanceRd } from '../runtime/maintenance.js';
 import { readJournal } from '../store/journal.js';
 import type { FailoverRecord } from '../model/failover-record.js';
 import { createTableOnMaster, writeStateToMaster } from '../runtime/state-table-access.js';
@@ -420,7 +421,7 @@ export class HandyRep {
   async shutdown(servername: string): Promise<Rd> {
     const p = this.params('shutdown', arguments);
     this.book.get(p.servername as string);
-    return this.mutate(() => this.nodeControl().shutdown(p.servername as string));
+    return this.mutate(() => plannedStop(this.book, p.servername as string, 'shutdown', () => this.nodeControl().shutdown(p.servername as string)));
   }
 
   async startup(servername: string): Promise<Rd> {
@@ -432,7 +433,7 @@ export class HandyRep {
   async restart(servername: string): Promise<Rd> {
     const p = this.params('restart', arguments);
     this.book.get(p.servername as string);
-    return this.mutate(() => this.nodeControl().restart(p.servername as string));
+    return this.mutate(() => plannedStop(this.book, p.servername as string, 'restart', () => this.nodeControl().restart(p.servername as string)));
   }
 
   async add_server(servername: string, serverprops: Record<string, unknown>): Promise<Rd<{ definition?: ServerRecord }>> {
@@ -615,7 +616,7 @@ export class HandyRep {
     const record = this.book.get(name);
     if (record.role !== 'master' && !record.fenced) return failure(`${name} is not a master (role ${record.role})`);
     if (record.fenced) return failure(`${name} is a fenced old master: use rejoin to bring it back as a replica`);
-    return this.mutate(() => this.nodeControl().restart(name));
+    return this.mutate(() => plannedStop(this.book, name, 'restart', () => this.nodeControl().restart(name)));
   }
 
   async remaster(replicaserver: string, newmaster?: string | null): Promise<Rd> {
@@ -778,6 +779,7 @@ export class HandyRep {
   async failover_check(verify = false): Promise<Rd<{ failover_ok?: boolean; reason_code?: string; history_id?: string }>> {
     if (this.closed) throw new HandyRepError('REFUSED', 'this HandyRep instance is closed');
     if (typeof verify !== 'boolean') throw new HandyRepError('INVALID_PARAMETER', 'failover_check: verify must be a boolean');
+    if (currentHold(this.book) !== null) return this.heldFailoverCheck(verify);
     const env = this.topologyEnv();
     const [rd, fenceNotes] = await Promise.all([verify ? env.checks.verifyAll() : env.checks.pollAll(), enforceFencing(env)]);
     await this.persister.flush();
@@ -827,6 +829,32 @@ export class HandyRep {
     const result = await this.topology(() => runFailover(this.topologyEnv(), reason, { preferred: null, remaster: failover.remaster, snapshots }));
     const extra = { ...(result.reason_code ? { reason_code: result.reason_code } : {}), ...(result.history_id ? { history_id: result.history_id } : {}) };
     return result.result === 'SUCCESS' ? success(result.details, extra) : failure(`master down, failover failed: ${result.details}`, extra);
+  }
+
+  /**
+   * failover_check while paused or while the master is down on purpose: check and record
+   * statuses, decide nothing (no restart, failover, fencing or rejoin).
+   */
+  private async heldFailoverCheck(verify: boolean): Promise<Rd<{ failover_ok?: boolean }>> {
+    const checks = this.checks();
+    const rd = await (verify ? checks.verifyAll() : checks.pollAll());
+    await this.persister.flush();
+    // A master that answered ends its planned stop: then no hold is left to report.
+    return heldCheckRd(rd, this.book.clusterStatus.status, currentHold(this.book));
+  }
+
+  // ---- Maintenance ----------------------------------------------------------------------
+
+  /** Pause automatic failover (maintenance mode); persists. */
+  async pause(by?: string | null, reason?: string | null): Promise<MaintenanceRd> {
+    const p = this.params('pause', arguments);
+    return this.mutate(async () => pauseFailover(this.book, this.log, p.by as string | null, p.reason as string | null));
+  }
+
+  /** Resume automatic failover. */
+  async resume(): Promise<MaintenanceRd> {
+    this.params('resume', arguments);
+    return this.mutate(async () => resumeFailover(this.book, this.log));
   }
 
   private monitor: Monitor | null = null;
