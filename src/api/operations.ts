@@ -97,8 +97,8 @@ export const OPERATIONS = [
   op({ name: 'pause', summary: 'Pause automatic failover (maintenance): checks and statuses go on; nothing fails over, restarts or is fenced automatically until resume. Persists across controller restarts.',
     access: 'admin', web: true,
     params: {
-      by: z.string().trim().min(1).max(100).nullable().default(null).describe('Who pauses (shown in get_status).'),
-      reason: z.string().trim().min(1).max(500).nullable().default(null).describe('Why (shown in get_status).'),
+      by: z.string().regex(/^[\w.@+-]{1,100}$/, 'must be 1-100 letters, digits, "_", ".", "@", "+" or "-" (a user name)').nullable().default(null).describe('Who pauses (shown in get_status).'),
+      reason: z.string().trim().min(1).max(500).regex(/^[^\p{Cc}]*$/u, 'must be one line of text').nullable().default(null).describe('Why (shown in get_status).'),
     } }),
   op({ name: 'resume', summary: 'Resume automatic failover after pause.', access: 'admin', web: true }),
   op({ name: 'failover_history', summary: 'The newest failovers, switchovers and promotions, newest first.', access: 'read', web: true,

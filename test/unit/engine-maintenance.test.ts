@@ -42,6 +42,9 @@ test('pause parameters: optional who and why; bad ones are refused by name', () 
   assert.deepEqual(parseParams('pause', { by: 'alice', reason: 'upgrade' }), { by: 'alice', reason: 'upgrade' });
   assert.throws(() => parseParams('pause', { by: 'x'.repeat(101) }), /pause: by:/);
   assert.throws(() => parseParams('pause', { reason: 42 }), /pause: reason:/);
+  assert.throws(() => parseParams('pause', { by: '";not valid' }), /pause: by: must be 1-100 letters/);
+  assert.throws(() => parseParams('pause', { reason: 'two\nlines' }), /pause: reason: must be one line of text/);
+  assert.deepEqual(parseParams('pause', { by: 'alice@example.org', reason: 'kernel upgrade, back at 14:00' }), { by: 'alice@example.org', reason: 'kernel upgrade, back at 14:00' });
   assert.throws(() => parseParams('resume', { by: 'alice' }), /resume/);
 });
 
