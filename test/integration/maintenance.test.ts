@@ -6,10 +6,14 @@
  *     controller restarted on the saved state is still paused; resume, and the failover runs.
  *  2. the master shut down through HandyRep: several cycles, no failover (the master is
  *     intentionally stopped); startup through HandyRep, and the master is healthy again.
- *  3. the master restarted by something else and down longer than the retries: still a failover.
+ *  3. the master stopped by something else longer than the retries: still a failover.
+ *  4. a planned switchover: no CRITICAL alert for its masterless moment.
+ *  5. a restart of the master through HandyRep that does not come back: no failover either.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { handyRepBackend } from '../../src/daemon/backend.js';
 import { DaemonMetrics } from '../../src/daemon/metrics.js';
 import { crash } from '../fixtures/faults.js';
@@ -122,6 +126,35 @@ test('a planned switchover raises no CRITICAL alert (no "no enabled master" page
     assert.deepEqual(critical.map((e) => `${e.category}: ${e.message}`), []);
     assert.ok((await hr.read_log(1000)).some((e) => /cluster status changed .*→ down: no enabled master/.test(e.message)), 'the masterless moment is still logged');
   } finally {
+    await closeBed(bed);
+  }
+});
+
+test('a restart of the master through HandyRep that does not come back is not failed over; startup after the fix is', { timeout: 120_000 }, async () => {
+  const bed = await openBed({ nodes: 2 });
+  const conf = join(bed.node('john').dataDir, 'postgresql.conf');
+  const original = readFileSync(conf, 'utf8');
+  try {
+    const hr = bed.h();
+    // A configuration error that only a restart reveals (as after a bad edit): it stops, then cannot start.
+    appendFileSync(conf, '\nthis is not a setting\n');
+    const restart = await hr.restart_master(null);
+    assert.equal(restart.result, 'FAIL', restart.details);
+    const transcript = await checkCycles(hr, CYCLES);
+    const story = `\n  ${transcript.lines.join('\n  ')}\nlog:\n${bed.logTail(20)}`;
+    for (const rd of transcript.rds) assert.match(rd.details, /master john was restarted through HandyRep .*intentionally stopped.*not failing over/, story);
+    assert.deepEqual(await hr.failover_history(5), [], story);
+    assert.deepEqual(await writableNodes(bed.cluster), [], 'nothing promoted');
+
+    writeFileSync(conf, original);
+    const started = await hr.startup('john');
+    assert.equal(started.result, 'SUCCESS', started.details);
+    assert.equal((await hr.failover_check(false)).result, 'SUCCESS');
+    assert.equal((await hr.get_status()).cluster.planned_down, undefined, 'john answered: the mark is gone');
+    assert.deepEqual(await writableNodes(bed.cluster), ['john']);
+    console.log(`# cycles after the failed restart:${story.split('\nlog:')[0]}`);
+  } finally {
+    writeFileSync(conf, original);
     await closeBed(bed);
   }
 });
