@@ -169,6 +169,7 @@ export class ServerBook {
     this.changes++;
     this.servers[name] = record;
     this.log.info('SERVERS', `${name}: ${reason}`, name);
+    this.forgetStalePlannedDown();
     this.recomputeCluster();
     this.onChange();
   }
@@ -178,6 +179,7 @@ export class ServerBook {
     this.get(name);
     delete this.servers[name];
     this.log.info('SERVERS', `${name}: definition removed`, name);
+    this.forgetStalePlannedDown();
     this.recomputeCluster();
     this.onChange();
   }
@@ -187,6 +189,7 @@ export class ServerBook {
     this.changes++;
     this.servers = servers;
     this.log.info('SERVERS', `server definitions replaced: ${reason}`);
+    this.forgetStalePlannedDown();
     this.recomputeCluster();
     this.onChange();
   }
@@ -311,14 +314,18 @@ export class ServerBook {
     this.maintenanceChanged();
   }
 
+  /** The cluster status is re-stamped with the new fields (recomputeCluster), and saved. */
   private maintenanceChanged(): void {
-    this.changes++;
-    this.cluster = { ...this.cluster, paused: false, ...this.maintenance };
-    for (const key of ['paused_by', 'paused_at', 'paused_reason', 'planned_down'] as const) {
-      if (!(key in this.maintenance)) delete this.cluster[key];
-    }
     this.recomputeCluster();
     this.onChange();
+  }
+
+  /** A planned stop of a server that is no longer the master (a failover or definition change since) is over. */
+  private forgetStalePlannedDown(): void {
+    const planned = this.maintenance.planned_down;
+    if (planned === undefined || planned.server === this.masterName()) return;
+    const { planned_down: _stale, ...rest } = this.maintenance;
+    this.maintenance = rest;
   }
 
   private mutable(name: string): ServerRecord {

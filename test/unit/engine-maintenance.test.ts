@@ -101,3 +101,13 @@ test('a planned stop: a shutdown that fails clears the mark; a replica is never 
   await plannedStop(b, 'paul', 'shutdown', async () => success('ok'));
   assert.equal(b.maintenanceState.planned_down, undefined);
 });
+
+test('a planned stop ends when its server is no longer the master (a failover or promotion since)', async () => {
+  const { book: b } = book([]);
+  await plannedStop(b, 'john', 'shutdown', async () => success('stopped'));
+  assert.equal(b.clusterStatus.planned_down?.server, 'john');
+  b.putServer('john', { ...b.get('john'), role: 'replica', enabled: false }, 'fenced');
+  b.putServer('paul', { ...b.get('paul'), role: 'master' }, 'promoted');
+  assert.equal(b.clusterStatus.planned_down, undefined);
+  assert.equal(b.maintenanceState.planned_down, undefined);
+});
