@@ -34,10 +34,11 @@ import type { TopologyRd } from '../runtime/topology/failover.js';
 import { runManualFailover, runPromote } from '../runtime/topology/manual.js';
 import { ControllerPresence } from '../runtime/controller-presence.js';
 import { isDatabaseRole } from '../model/server.js';
-import { failoverCheck, judgeAfterRestart, WarningLatch, type FailoverCheckDeps, type FailoverCheckRd } from '../runtime/failover-check.js';
+import { failoverCheck, judgeAfterRestart, type FailoverCheckDeps, type FailoverCheckRd } from '../runtime/failover-check.js';
 import { recoverInterrupted } from '../runtime/topology/recovery.js';
 import { remasterReplica } from '../runtime/topology/remaster.js';
 import { rejoinAsReplica } from '../runtime/topology/rejoin.js';
+import { currentHold, heldCheckRd, pauseFailover, plannedStop, resumeFailover, type MaintenanceRd } from '../runtime/maintenance.js';
 import { readJournal } from '../store/journal.js';
 import type { FailoverRecord } from '../model/failover-record.js';
 import { createTableOnMaster, writeStateToMaster } from '../runtime/state-table-access.js';
@@ -437,7 +438,7 @@ export class HandyRep {
   async shutdown(servername: string): Promise<Rd> {
     const p = this.params('shutdown', arguments);
     this.book.get(p.servername as string);
-    return this.mutate(() => this.nodeControl().shutdown(p.servername as string));
+    return this.mutate(() => plannedStop(this.book, p.servername as string, 'shutdown', () => this.nodeControl().shutdown(p.servername as string)));
   }
 
   async startup(servername: string): Promise<Rd> {
@@ -449,7 +450,7 @@ export class HandyRep {
   async restart(servername: string): Promise<Rd> {
     const p = this.params('restart', arguments);
     this.book.get(p.servername as string);
-    return this.mutate(() => this.nodeControl().restart(p.servername as string));
+    return this.mutate(() => plannedStop(this.book, p.servername as string, 'restart', () => this.nodeControl().restart(p.servername as string)));
   }
 
   async add_server(servername: string, serverprops: Record<string, unknown>): Promise<Rd<{ definition?: ServerRecord }>> {
@@ -551,7 +552,14 @@ export class HandyRep {
 
   // ---- Failover API ---------------------------------------------------------------------
 
-  private topologyInFlight = false;
+  /** Kept by the book, whose cluster status rules need it too (no alert for a masterless moment). */
+  private get topologyInFlight(): boolean {
+    return this.book.topologyInFlight;
+  }
+
+  private set topologyInFlight(running: boolean) {
+    this.book.topologyInFlight = running;
+  }
 
   /** Environment of the topology runtime. */
   private topologyEnv(): TopologyEnv {
@@ -632,7 +640,7 @@ export class HandyRep {
     const record = this.book.get(name);
     if (record.role !== 'master' && !record.fenced) return failure(`${name} is not a master (role ${record.role})`);
     if (record.fenced) return failure(`${name} is a fenced old master: use rejoin to bring it back as a replica`);
-    return this.mutate(() => this.nodeControl().restart(name));
+    return this.mutate(() => plannedStop(this.book, name, 'restart', () => this.nodeControl().restart(name)));
   }
 
   async remaster(replicaserver: string, newmaster?: string | null): Promise<Rd> {
@@ -787,9 +795,6 @@ export class HandyRep {
 
   // ---- Monitoring -----------------------------------------------------------------------
 
-  /** Warnings of the failover judgement already raised (one alert per episode). */
-  private readonly failoverWarnings = new WarningLatch();
-
   private failoverCheckDeps(): FailoverCheckDeps {
     return {
       env: () => this.topologyEnv(),
@@ -798,8 +803,8 @@ export class HandyRep {
       mutate: (run) => this.mutate(run),
       topologyInFlight: () => this.topologyInFlight,
       beat: () => this.beat(),
-      paused: () => false,
-      plannedDown: () => false,
+      paused: () => this.book.maintenanceState.paused === true,
+      plannedDown: (name) => this.book.maintenanceState.planned_down?.server === name,
     };
   }
 
@@ -811,7 +816,34 @@ export class HandyRep {
   async failover_check(verify = false): Promise<FailoverCheckRd> {
     if (this.closed) throw new HandyRepError('REFUSED', 'this HandyRep instance is closed');
     if (typeof verify !== 'boolean') throw new HandyRepError('INVALID_PARAMETER', 'failover_check: verify must be a boolean');
-    return failoverCheck(this.failoverCheckDeps(), this.failoverWarnings, verify);
+    if (currentHold(this.book) !== null) return this.heldFailoverCheck(verify);
+    return failoverCheck(this.failoverCheckDeps(), verify);
+  }
+
+  /**
+   * failover_check while paused or while the master is down on purpose: check and record
+   * statuses, decide nothing (no restart, failover, fencing or rejoin).
+   */
+  private async heldFailoverCheck(verify: boolean): Promise<Rd<{ failover_ok?: boolean }>> {
+    const checks = this.checks();
+    const rd = await (verify ? checks.verifyAll() : checks.pollAll());
+    await this.persister.flush();
+    // A master that answered ends its planned stop: then no hold is left to report.
+    return heldCheckRd(rd, this.book.clusterStatus.status, currentHold(this.book));
+  }
+
+  // ---- Maintenance ----------------------------------------------------------------------
+
+  /** Pause automatic failover (maintenance mode); persists. */
+  async pause(by?: string | null, reason?: string | null): Promise<MaintenanceRd> {
+    const p = this.params('pause', arguments);
+    return this.mutate(async () => pauseFailover(this.book, this.log, p.by as string | null, p.reason as string | null));
+  }
+
+  /** Resume automatic failover. */
+  async resume(): Promise<MaintenanceRd> {
+    this.params('resume', arguments);
+    return this.mutate(async () => resumeFailover(this.book, this.log));
   }
 
   private monitor: Monitor | null = null;

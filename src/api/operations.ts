@@ -94,6 +94,13 @@ export const OPERATIONS = [
     params: { replicaserver: servername, newmaster: nameSchema.nullable().default(null).describe('Upstream; null = the current master.') } }),
   op({ name: 'rejoin', summary: 'Rewind a fenced old master with pg_rewind and start it as a replica.', access: 'admin', web: true,
     params: { servername } }),
+  op({ name: 'pause', summary: 'Pause automatic failover (maintenance): checks and statuses go on; nothing fails over, restarts or is fenced automatically until resume. Persists across controller restarts.',
+    access: 'admin', web: true,
+    params: {
+      by: z.string().regex(/^[\w.@+-]{1,100}$/, 'must be 1-100 letters, digits, "_", ".", "@", "+" or "-" (a user name)').nullable().default(null).describe('Who pauses (shown in get_status).'),
+      reason: z.string().trim().min(1).max(500).regex(/^[^\p{Cc}]*$/u, 'must be one line of text').nullable().default(null).describe('Why (shown in get_status).'),
+    } }),
+  op({ name: 'resume', summary: 'Resume automatic failover after pause.', access: 'admin', web: true }),
   op({ name: 'failover_history', summary: 'The newest failovers, switchovers and promotions, newest first.', access: 'read', web: true,
     params: { numentries: z.number().int().min(1).max(200).default(20).describe('How many entries.') } }),
   op({ name: 'clone', summary: 'Clone (or reclone) a replica from the master or another server; it streams from the current master and is enabled.',

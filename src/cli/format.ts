@@ -169,14 +169,23 @@ export function formatStatus(status: unknown, info: unknown, style: Style): stri
   const cluster = isObject(report['cluster']) ? report['cluster'] : {};
   const clusterStatus = scalar(cluster['status']);
   const clusterLine = `cluster: ${paint(style, statusColour(clusterStatus), paint(style, 'bold', clusterStatus))} — ${scalar(cluster['status_message'])}${typeof cluster['status_ts'] === 'string' ? paint(style, 'dim', ` (${shortTime(cluster['status_ts'])})`) : ''}`;
-  if (rows.length === 0) return `${clusterLine}\n(no servers)`;
+  const pausedLine = cluster['paused'] === true ? `\n${paint(style, 'bold', 'failover PAUSED')}${pauseText(cluster)}: nothing fails over automatically until resume` : '';
+  if (rows.length === 0) return `${clusterLine}${pausedLine}\n(no servers)`;
   const body = table(['NAME', 'ROLE', 'STATUS', 'LAG (MB)', 'TIMELINE', 'MESSAGE'], rows, {
     right: [3, 4],
     style,
     cutLast: true,
     colour: (_row, col, text) => (col === 2 ? statusColour(text) : col === 0 ? 'bold' : null),
   });
-  return `${body}\n${clusterLine}`;
+  return `${body}\n${clusterLine}${pausedLine}`;
+}
+
+/** " by alice since 12:00 (reason)" from a cluster status's pause fields. */
+function pauseText(cluster: Record<string, unknown>): string {
+  const by = typeof cluster['paused_by'] === 'string' ? ` by ${cluster['paused_by']}` : '';
+  const since = typeof cluster['paused_at'] === 'string' ? ` since ${shortTime(cluster['paused_at'])}` : '';
+  const why = typeof cluster['paused_reason'] === 'string' ? ` (${cluster['paused_reason']})` : '';
+  return `${by}${since}${why}`;
 }
 
 /** `2025-11-22T04:30:01.123Z` → `2025-11-22 04:30:01Z`. */

@@ -4,7 +4,8 @@
  *
  * - primary: 200 when the server is the enabled master and its status is `healthy` or `warning`
  *   (it answers SQL; `warning` is e.g. a lost ssh control channel, and routing writes away from a
- *   master that serves them would turn a monitoring problem into an outage); 503 otherwise,
+ *   master that serves them would turn a monitoring problem into an outage; so is a master only
+ *   HandyRep cannot reach while its replicas see it, see engine/master-vantage.ts); 503 otherwise,
  *   including `unknown` (not checked yet), `unavailable` and `down`.
  * - replica: 200 when the server is an enabled replica whose status is `healthy` (streaming
  *   within its lag limits), and, with `?lag=`, whose last measured lag is at most that; a

@@ -21,6 +21,7 @@ export class DaemonMetrics {
   private readonly cycles: Counter;
   private readonly cycleErrors: Counter;
   private readonly monitorRunning: Gauge;
+  private readonly paused: Gauge;
 
   constructor(private readonly backend: DaemonBackend) {
     const registers = [this.registry];
@@ -32,6 +33,7 @@ export class DaemonMetrics {
     this.cycles = new Counter({ name: 'handyrep_check_cycles_total', help: 'Monitoring cycles (failover checks) run.', registers });
     this.cycleErrors = new Counter({ name: 'handyrep_check_cycle_errors_total', help: 'Monitoring cycles that ended in an unexpected error.', registers });
     this.monitorRunning = new Gauge({ name: 'handyrep_monitor_running', help: '1 while the monitoring schedule runs.', registers });
+    this.paused = new Gauge({ name: 'handyrep_paused', help: '1 while automatic failover is paused (maintenance mode: pause / resume).', registers });
 
     const checkSeconds = new Histogram({
       name: 'handyrep_check_duration_seconds',
@@ -76,6 +78,7 @@ export class DaemonMetrics {
       if (record.lag_seconds !== null) this.lagSeconds.set({ server }, record.lag_seconds);
     }
     this.clusterStatus.set(report.cluster.status_no);
+    this.paused.set(report.cluster.paused === true ? 1 : 0);
     const monitor = this.backend.monitorStatus();
     // The monitor keeps cumulative counts; the counters mirror them.
     this.cycles.reset();

@@ -2,6 +2,7 @@
  * Server and cluster statuses (seed 004, design.md §3). The numbers are part of the
  * wire contract: monitoring systems alert on `status_no` thresholds.
  */
+import type { MaintenanceFields } from './maintenance.js';
 
 export const SERVER_STATUSES = ['unknown', 'healthy', 'lagged', 'warning', 'unavailable', 'down'] as const;
 export type ServerStatusName = (typeof SERVER_STATUSES)[number];
@@ -35,7 +36,8 @@ export interface StatusFields<Name extends string = string> {
 }
 
 export type ServerStatus = StatusFields<ServerStatusName>;
-export type ClusterStatus = StatusFields<ClusterStatusName>;
+/** The cluster's status, and whether failover is paused or the master is down on purpose. */
+export type ClusterStatus = StatusFields<ClusterStatusName> & MaintenanceFields;
 
 export function serverStatusNumber(name: ServerStatusName): number {
   return SERVER_STATUS_NUMBERS[name];

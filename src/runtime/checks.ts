@@ -59,7 +59,7 @@ export class Checks {
     const started = performance.now();
     const outcome = await observePoll(this.observeEnv(), server);
     const current = this.env.book.get(name);
-    this.env.book.applyStatus(name, statusAfterPoll(current.role, current.status, outcome));
+    this.env.book.applyStatus(name, this.env.book.judgedPoll(name, statusAfterPoll(current.role, current.status, outcome), outcome.ok));
     const after = this.env.book.get(name);
     this.env.report?.({ kind: 'poll', server: name, durationMs: performance.now() - started, status: after.status, ok: outcome.ok });
     const details = outcome.ok ? `${name} responds to polling (${outcome.latencyMs} ms)` : `${name}: ${outcome.reason}`;
@@ -174,7 +174,8 @@ export class Checks {
     const current = this.env.book.get(name);
     let verdict: VerifyVerdict;
     if (server.role === 'master') {
-      verdict = statusAfterMasterVerify(observation);
+      // No answer from a master the replicas see (the last judgement) is a warning, not unavailable.
+      verdict = this.env.book.judgedVerdict(name, statusAfterMasterVerify(observation), observation.sql.ok);
       // WAL archiving's health (archiving on): a failing archiver makes a healthy master `warning`.
       if (observation.sql.ok) verdict = await archiveVerdict(this.env, server, verdict);
     } else {

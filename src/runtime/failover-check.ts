@@ -14,6 +14,7 @@ import { snapshotReplicas, vantageReports, type ReplicaSnapshot } from './topolo
 import { runFailover, type FailoverExpectation, type TopologyRd } from './topology/failover.js';
 import { databaseAnswer } from './topology/fence.js';
 import { enforceFencing, rejoinFenced } from './topology/fenced.js';
+import { recordJudgement } from './master-judgement.js';
 
 export type FailoverCheckRd = Rd<{ failover_ok?: boolean; reason_code?: string; history_id?: string }>;
 
@@ -55,13 +56,14 @@ export async function judgeMaster(env: TopologyEnv, master: string, context: { p
   const config = env.ctx().config.failover;
   const snapshots = await snapshotReplicas(env);
   const [vantage, reach] = await Promise.all([vantageReports(env, serverRef(master, env.book.get(master)), snapshots), masterReach(env, master)]);
+  const verdict = judgeMasterFailure(false, vantage, config.replica_sees_master_seconds);
   const decision = decideFailover({
     master,
     paused: context.paused,
     plannedDown: context.plannedDown,
     topologyChangeRunning: false,
     controllerReached: false,
-    vantage: judgeMasterFailure(false, vantage, config.replica_sees_master_seconds),
+    vantage: verdict,
     reach,
     autoFailover: config.auto_failover,
     restartMaster: config.restart_master,
@@ -69,33 +71,20 @@ export async function judgeMaster(env: TopologyEnv, master: string, context: { p
     unreachableMaster: config.unreachable_master,
     connectionFailover: config.connection_failover_method !== null,
   });
+  // Statuses and the episode's one alert follow the judgement (a failed master HandyRep will not
+  // fail over is 'held': warning, one CRITICAL alert).
+  const held = decision.action === 'warn' && verdict.failed ? { code: decision.reason_code, reason: decision.reason } : null;
+  recordJudgement(env.book, env.ctx().config, master, verdict, held);
   return { decision, snapshots, expect: context.expect };
 }
 
-/** One alert per episode: the same decision for the same master is logged once. */
-export class WarningLatch {
-  private last: string | null = null;
-
-  /** True when this warning differs from the last one raised. */
-  raise(key: string): boolean {
-    if (this.last === key) return false;
-    this.last = key;
-    return true;
-  }
-
-  clear(): void {
-    this.last = null;
-  }
-}
-
-export async function failoverCheck(deps: FailoverCheckDeps, latch: WarningLatch, verify: boolean): Promise<FailoverCheckRd> {
+export async function failoverCheck(deps: FailoverCheckDeps, verify: boolean): Promise<FailoverCheckRd> {
   const env = deps.env();
   const [rd, fenceNotes] = await Promise.all([verify ? env.checks.verifyAll() : env.checks.pollAll(), enforceFencing(env)]);
   await deps.flush();
   const fenceNote = fenceNotes.length > 0 ? `; ${fenceNotes.join('; ')}` : '';
   const cluster = (): string => `cluster ${env.book.clusterStatus.status}`;
   if (rd.result === 'SUCCESS') {
-    latch.clear();
     await deps.beat();
     if (verify && !deps.topologyInFlight()) {
       const rejoined = await deps.mutate(() => rejoinFenced(env));
@@ -106,11 +95,11 @@ export async function failoverCheck(deps: FailoverCheckDeps, latch: WarningLatch
   const master = env.book.masterName();
   if (master === null) return failure(`${cluster()}: ${rd.details}; no failover without a single enabled master${fenceNote}`, { failover_ok: false });
   if (deps.topologyInFlight()) return failure(`${cluster()}: ${rd.details}; a topology change is in progress, not deciding`, { failover_ok: rd.failover_ok });
-  return judgeFailedMaster(deps, latch, master, rd.details + fenceNote);
+  return judgeFailedMaster(deps, master, rd.details + fenceNote);
 }
 
 /** The master failed its check: retry, then judge and act on the decision. */
-async function judgeFailedMaster(deps: FailoverCheckDeps, latch: WarningLatch, master: string, firstFailure: string): Promise<FailoverCheckRd> {
+async function judgeFailedMaster(deps: FailoverCheckDeps, master: string, firstFailure: string): Promise<FailoverCheckRd> {
   const env = deps.env();
   const failover = env.ctx().config.failover;
   const expect: FailoverExpectation = { master, topologyRevision: env.book.topologyRevision };
@@ -119,10 +108,7 @@ async function judgeFailedMaster(deps: FailoverCheckDeps, latch: WarningLatch, m
     if (deps.topologyInFlight()) return failure(`master check failed (${firstFailure}); a topology change started meanwhile`);
     const poll = await env.checks.pollServer(master);
     await deps.flush();
-    if (poll.result === 'SUCCESS') {
-      latch.clear();
-      return success(`master ${master} answered on retry ${attempt} after: ${firstFailure}`);
-    }
+    if (poll.result === 'SUCCESS') return success(`master ${master} answered on retry ${attempt} after: ${firstFailure}`);
   }
   let restartTried = false;
   for (;;) {
@@ -131,14 +117,8 @@ async function judgeFailedMaster(deps: FailoverCheckDeps, latch: WarningLatch, m
     const extra = { reason_code: decision.reason_code };
     switch (decision.action) {
       case 'none':
-        latch.clear();
         return success(`master ${master}: ${decision.reason}`, extra);
       case 'warn': {
-        env.book.setClusterStatus('warning', decision.reason);
-        if (latch.raise(`${master}:${decision.reason_code}`)) {
-          const severity = decision.reason_code === 'planned_down' || decision.reason_code === 'paused' ? 'WARNING' : 'CRITICAL';
-          env.log.error('FAILOVER', decision.reason, master, decision.reason_code === 'vantage_sees_master' ? 'WARNING' : severity);
-        }
         await deps.flush();
         return failure(`master ${master} failed its check (${firstFailure}); ${decision.reason}`, { ...extra, failover_ok: decision.reason_code === 'auto_failover_off' });
       }
@@ -149,7 +129,6 @@ async function judgeFailedMaster(deps: FailoverCheckDeps, latch: WarningLatch, m
         continue;
       }
       case 'failover': {
-        latch.clear();
         const result = await deps.topology(() =>
           runFailover(env, decision.reason, { preferred: null, remaster: failover.remaster, snapshots: judgement.snapshots, expect, proxiesFirst: decision.proxiesFirst }),
         );

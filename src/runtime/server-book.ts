@@ -3,7 +3,21 @@
  * the engine's verdicts, logs each status change once ("old → new: reason"), recomputes the
  * cluster status, and tells the persister when something worth saving changed.
  */
-import { clusterStatus } from '../engine/cluster-status.js';
+import { clusterStatus, type ClusterVerdict } from '../engine/cluster-status.js';
+import {
+  currentJudgement,
+  episodeEndAlert,
+  judgementAlert,
+  judgementFromVerdict,
+  judgementSituation,
+  statusWithJudgement,
+  verdictOnAnswer,
+  type HeldFailover,
+  type MasterJudgement,
+} from '../engine/master-vantage.js';
+import type { MasterFailureVerdict } from '../engine/master-failure.js';
+import { unjudgedMasterFailure } from '../engine/status-alerts.js';
+import { maintenanceOf, type MaintenanceFields, type PlannedDown } from '../model/maintenance.js';
 import { clusterChangeSeverity, describeChange, serverChangeSeverity } from '../engine/status-change.js';
 import type { PollVerdict, StatusVerdict } from '../engine/server-status.js';
 import type { EventLog } from '../log/event-log.js';
@@ -19,6 +33,13 @@ export class ServerBook {
   private history: FailoverRecord[];
   private changes = 0;
   private definitionChanges = 0;
+  private maintenance: MaintenanceFields;
+  /** The last judgement of an unanswering master (not persisted: a new controller judges anew). */
+  private judgement: MasterJudgement | null = null;
+  /** The situation of the master's current episode that was alerted, or null. */
+  private alertedSituation: string | null = null;
+  /** Set while a failover, switchover or promotion runs (the cluster is briefly masterless). */
+  topologyInFlight = false;
 
   constructor(
     private servers: ServerMap,
@@ -28,8 +49,14 @@ export class ServerBook {
     private readonly clock: Clock,
     private readonly onChange: () => void,
   ) {
-    this.cluster = cluster;
+    this.maintenance = maintenanceOf(cluster);
+    this.cluster = { ...cluster, ...this.maintenance };
     this.history = history;
+  }
+
+  /** A cluster status with the maintenance fields attached (they live with it, and persist with it). */
+  private stamped(status: ClusterStatus['status'], message: string): ClusterStatus {
+    return { ...makeClusterStatus(status, message, this.clock().toISOString()), ...this.maintenance };
   }
 
   /**
@@ -82,7 +109,7 @@ export class ServerBook {
   setClusterStatus(status: ClusterStatus['status'], message: string): void {
     this.changes++;
     const previous = this.cluster;
-    this.cluster = makeClusterStatus(status, message, this.clock().toISOString());
+    this.cluster = this.stamped(status, message);
     if (previous.status !== status || previous.status_message !== message) {
       this.log.warn('CLUSTER', describeChange('cluster', previous.status, status, message));
       this.onChange();
@@ -133,7 +160,10 @@ export class ServerBook {
     if (previous === verdict.status) return;
     const line = describeChange(name, previous, verdict.status, verdict.message);
     const severity = serverChangeSeverity(previous, verdict.status);
-    if (severity === 'failure') this.log.error('STATUS', line, name, 'WARNING');
+    // A master's first unanswered check is alerted by the judgement that follows it, not here.
+    const unjudged = unjudgedMasterFailure({ isMaster: name === this.masterName(), to: verdict.status, paused: this.maintenance.paused === true });
+    if (severity === 'failure' && unjudged) this.log.error('STATUS', line, name);
+    else if (severity === 'failure') this.log.error('STATUS', line, name, 'WARNING');
     else this.log.info('STATUS', line, name);
     this.recomputeCluster();
     this.onChange();
@@ -150,6 +180,7 @@ export class ServerBook {
     this.definitionChanges++;
     this.servers[name] = record;
     this.log.info('SERVERS', `${name}: ${reason}`, name);
+    this.forgetStalePlannedDown();
     this.recomputeCluster();
     this.onChange();
   }
@@ -160,6 +191,7 @@ export class ServerBook {
     this.get(name);
     delete this.servers[name];
     this.log.info('SERVERS', `${name}: definition removed`, name);
+    this.forgetStalePlannedDown();
     this.recomputeCluster();
     this.onChange();
   }
@@ -170,6 +202,7 @@ export class ServerBook {
     this.definitionChanges++;
     this.servers = servers;
     this.log.info('SERVERS', `server definitions replaced: ${reason}`);
+    this.forgetStalePlannedDown();
     this.recomputeCluster();
     this.onChange();
   }
@@ -177,18 +210,135 @@ export class ServerBook {
   /** Recompute the cluster status from the servers; log and persist when it changes. */
   recomputeCluster(): void {
     this.changes++;
-    const verdict = clusterStatus(this.servers);
+    const verdict = this.clusterVerdict();
     const previous = this.cluster;
-    this.cluster = makeClusterStatus(verdict.status, verdict.message, this.clock().toISOString());
+    this.cluster = this.stamped(verdict.status, verdict.message);
     if (previous.status === verdict.status) return;
     const line = describeChange('cluster', previous.status, verdict.status, verdict.message);
     const severity = clusterChangeSeverity(previous.status, verdict.status);
-    if (severity === 'failure') {
+    if (severity === 'failure' && verdict.quiet) {
+      this.log.warn('CLUSTER', line);
+    } else if (severity === 'failure') {
       this.log.error('CLUSTER', line, undefined, verdict.status === 'down' ? 'CRITICAL' : 'WARNING');
     } else {
       this.log.info('CLUSTER', line);
     }
     this.onChange();
+  }
+
+  private clusterVerdict(): ClusterVerdict {
+    return clusterStatus(this.servers, {
+      judgement: currentJudgement(this.judgement, this.masterName(), this.clock().getTime()),
+      plannedDown: this.maintenance.planned_down?.server ?? null,
+      paused: this.maintenance.paused === true,
+      topologyInFlight: this.topologyInFlight,
+    });
+  }
+
+  // ---- The judgement of an unanswering master (design.md §5.1) ----------------------------
+
+  /**
+   * Record the failover check's judgement of the master that failed its checks: valid for
+   * `validSeconds`, it keeps a master the replicas see `warning` (not `unavailable`), sets the
+   * cluster status, and raises one alert per situation of the episode.
+   */
+  recordMasterJudgement(master: string, verdict: MasterFailureVerdict, validSeconds: number, held: HeldFailover | null = null): MasterJudgement {
+    this.changes++;
+    const judgement = judgementFromVerdict(master, verdict, this.clock().getTime(), validSeconds, held);
+    this.judgement = judgement;
+    const alert = judgementAlert(judgement, this.alertedSituation);
+    if (alert !== null) {
+      this.alertedSituation = judgementSituation(judgement);
+      this.log.error('FAILOVER', alert.message, master, alert.severity);
+    }
+    if (this.has(master)) {
+      const record = this.get(master);
+      const adjusted = statusWithJudgement({ status: record.status, message: record.status_message }, judgement);
+      if (adjusted.status !== record.status) this.applyStatus(master, adjusted);
+    }
+    this.recomputeCluster();
+    return judgement;
+  }
+
+  /**
+   * A check verdict of server `name` with the master's judgement applied: no answer from a master
+   * the replicas see is `warning`; an answer ends the episode (alerted once when it was alerted)
+   * and any planned stop of the server.
+   */
+  judgedVerdict<V extends StatusVerdict>(name: string, verdict: V, answered: boolean): V {
+    if (answered) {
+      this.answered(name);
+      return verdict;
+    }
+    if (name !== this.masterName()) return verdict;
+    return statusWithJudgement(verdict, currentJudgement(this.judgement, name, this.clock().getTime()));
+  }
+
+  /** judgedVerdict for a poll, whose answer also lifts the `warning` the cut-off had set. */
+  judgedPoll(name: string, verdict: PollVerdict, answered: boolean): PollVerdict {
+    if (!answered) return 'keep' in verdict ? verdict : this.judgedVerdict(name, verdict, false);
+    const judgement = name === this.masterName() && this.judgement?.master === name ? this.judgement : null;
+    const lifted = verdictOnAnswer(verdict, this.get(name).status, judgement);
+    this.answered(name);
+    return lifted;
+  }
+
+  /** `name` answered a check: its planned stop is over, and so is the master's episode. */
+  private answered(name: string): void {
+    this.clearPlannedDown(name);
+    if (name === this.masterName()) this.endEpisode(name);
+  }
+
+  private endEpisode(master: string): void {
+    if (this.judgement?.master === master) this.judgement = null;
+    const alert = episodeEndAlert(master, this.alertedSituation);
+    this.alertedSituation = null;
+    if (alert !== null) this.log.warn('STATUS', alert.message, master, 'WARNING');
+  }
+
+  // ---- Maintenance (pause) and planned stops ------------------------------------------------
+
+  /** Pause state and the planned stop, as get_status shows them. */
+  get maintenanceState(): MaintenanceFields {
+    return { ...this.maintenance };
+  }
+
+  /** Pause (with who/why, when given) or resume automatic failover. Persists. */
+  setPaused(pause: { by: string | null; reason: string | null } | null): void {
+    const { planned_down } = this.maintenance;
+    this.maintenance = pause === null
+      ? { paused: false }
+      : { paused: true, paused_at: this.clock().toISOString(), ...(pause.by ? { paused_by: pause.by } : {}), ...(pause.reason ? { paused_reason: pause.reason } : {}) };
+    if (planned_down) this.maintenance.planned_down = planned_down;
+    this.maintenanceChanged();
+  }
+
+  /** Mark `server` as stopped on purpose (shutdown or restart through HandyRep). Persists. */
+  setPlannedDown(server: string, action: PlannedDown['action']): void {
+    this.maintenance = { ...this.maintenance, planned_down: { server, action, since: this.clock().toISOString() } };
+    this.maintenanceChanged();
+  }
+
+  /** Clear the planned stop of `server` (it answers again, or was started). Persists on change. */
+  clearPlannedDown(server: string): void {
+    if (this.maintenance.planned_down?.server !== server) return;
+    const { planned_down: _cleared, ...rest } = this.maintenance;
+    this.maintenance = rest;
+    this.maintenanceChanged();
+  }
+
+  /** The cluster status is re-stamped with the new fields (recomputeCluster), and saved. */
+  private maintenanceChanged(): void {
+    this.recomputeCluster();
+    this.onChange();
+  }
+
+  /** A planned stop of a server that is no longer the master (a failover or definition change since) is over. */
+  private forgetStalePlannedDown(): void {
+    const planned = this.maintenance.planned_down;
+    if (planned === undefined || planned.server === this.masterName()) return;
+    const { planned_down: _stale, ...rest } = this.maintenance;
+    this.maintenance = rest;
   }
 
   private mutable(name: string): ServerRecord {

@@ -36,7 +36,7 @@ async function assertNoFailoverWhileCutOff(bed: Bed, cycles: number): Promise<vo
   const status = await hr.get_status();
   assert.equal(status.cluster.status, 'warning', `cluster status: ${JSON.stringify(status.cluster)}${story}`);
   assert.match(status.cluster.status_message, /paul|george/, 'the cluster warning names who still sees the master');
-  assert.equal(status.servers.john?.status, 'unavailable', JSON.stringify(status.servers.john));
+  assert.equal(status.servers.john?.status, 'warning', JSON.stringify(status.servers.john)); // the replicas see it (chaos-cutoff-health)
   assert.equal(status.servers.john?.role, 'master');
   assert.equal(status.servers.john?.enabled, true);
   for (const r of ['paul', 'george']) {

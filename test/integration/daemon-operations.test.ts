@@ -167,6 +167,24 @@ test('node control: shutdown, startup, restart, disable, enable', async () => {
   assert.equal((await serverInfo('george'))['enabled'], true);
 });
 
+test('maintenance: pause with who and why (JSON body), shown in get_status and /metrics; resume; read password refused', async () => {
+  const paused = await rd('/pause', 'SUCCESS', json({ by: 'alice', reason: 'kernel upgrade' }));
+  assert.match(String(paused['details']), /failover paused by alice since .* \(kernel upgrade\)/);
+  const cluster = ((await data('/get_status')) as { cluster: Record<string, unknown> }).cluster;
+  assert.deepEqual([cluster['paused'], cluster['paused_by'], cluster['paused_reason']], [true, 'alice', 'kernel upgrade']);
+  assert.equal(((await data('/get_cluster_status')) as Record<string, unknown>)['paused'], true);
+  assert.match((await http(daemon.url, '/metrics')).text, /^handyrep_paused 1$/m);
+  const read = await http(daemon.url, '/resume', { headers: { authorization: basic('op-read') } });
+  assert.equal(read.status, 403, read.text);
+  const bad = await call('/pause?by=%22%3Bx');
+  assert.equal(bad.status, 400);
+  assert.equal(((await data('/get_status')) as { cluster: Record<string, unknown> }).cluster['paused_by'], 'alice', 'a refused pause changes nothing');
+  await rd('/resume');
+  assert.equal(((await data('/get_status')) as { cluster: Record<string, unknown> }).cluster['paused'], false);
+  assert.match((await http(daemon.url, '/metrics')).text, /^handyrep_paused 0$/m);
+  await rd('/resume', 'FAIL');
+});
+
 test('topology functions when present: dry-run failover in the original URL form, history', async (t) => {
   if (!OPERATIONS.some((o) => o.name === 'manual_failover')) {
     t.skip('manual_failover is not in the operations table yet');

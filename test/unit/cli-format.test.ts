@@ -113,3 +113,10 @@ test('progress: one "waiting" line and one per change when standard error is not
   spinner.stop();
   assert.match(tty.stderr(), /^\r\x1b\[2K. manual_failover: waiting for the controller… \(0s\)\r\x1b\[2K$/);
 });
+
+test('status: a paused cluster says so under the cluster line, with who, since when and why', () => {
+  const paused = { ...status, cluster: { ...status.cluster, paused: true, paused_by: 'alice', paused_at: '2025-11-22T04:00:00.000Z', paused_reason: 'kernel upgrade' } };
+  const lines = formatStatus(paused, info, plain).split('\n');
+  assert.equal(lines.at(-1), 'failover PAUSED by alice since 2025-11-22 04:00:00Z (kernel upgrade): nothing fails over automatically until resume');
+  assert.ok(!formatStatus({ ...status, cluster: { ...status.cluster, paused: false } }, info, plain).includes('PAUSED'));
+});

@@ -151,8 +151,8 @@ export async function recoverInterrupted(env: TopologyEnv, interrupted: Failover
   }
   const { decision } = judged;
   if (decision.action !== 'failover') {
-    env.book.setClusterStatus('warning', decision.reason);
-    env.log.error('FAILOVER', `recovery: ${decision.reason}`, from, 'CRITICAL');
+    // The judgement already set the statuses and raised the episode's alert.
+    env.log.error('FAILOVER', `recovery: ${decision.reason}`, from);
     const record = await runner.finish('ROLLED_BACK', `not failing over again: ${decision.reason}; ${from} stays the master in the book`);
     return failure(record.details, { reason_code: decision.reason_code, history_id: record.id });
   }
