@@ -18,6 +18,7 @@ import {
   type ClusterStatus,
   type ClusterStatusName,
 } from '../model/status.js';
+import { maintenanceOf, type MaintenanceFields } from '../model/maintenance.js';
 import type { SqlClient } from '../nodes/ports.js';
 import type { SavedState } from '../store/saved-state.js';
 import { readServerFile } from '../store/server-file.js';
@@ -76,7 +77,9 @@ function tableServers(config: HandyRepConfig, fromConfig: ServerMap, file: Saved
 function savedClusterStatus(status: unknown): ClusterStatus {
   const s = status as Partial<Record<keyof ClusterStatus, unknown>>;
   if ((CLUSTER_STATUSES as readonly unknown[]).includes(s.status) && typeof s.status_ts === 'string' && typeof s.status_message === 'string') {
-    return makeClusterStatus(s.status as ClusterStatusName, s.status_message, s.status_ts);
+    // The maintenance fields (pause, planned stop) travel with the cluster status: a restarted
+    // controller stays paused. maintenanceOf keeps only well-formed ones.
+    return { ...makeClusterStatus(s.status as ClusterStatusName, s.status_message, s.status_ts), ...maintenanceOf(status as MaintenanceFields) };
   }
   return makeClusterStatus('unknown', 'status not checked yet', NEVER_CHECKED_TS);
 }
