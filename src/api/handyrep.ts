@@ -806,7 +806,7 @@ export class HandyRep {
       this.book.setClusterStatus('warning', message);
       this.log.error('FAILOVER', message, master, 'WARNING');
       await this.persister.flush();
-      return failure(`master ${master} failed its check (${firstFailure}); ${message}`, { failover_ok: false });
+      return failure(`master ${master} failed its check (${firstFailure}); ${message}`, { failover_ok: false, reason_code: verdict.reason_code });
     }
     const reason = `master ${master} is down: ${firstFailure}; ${verdict.reason}`;
     if (failover.restart_master) {

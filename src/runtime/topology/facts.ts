@@ -3,7 +3,7 @@
  * WAL receiver (candidates), and whether each replica host can reach the master (vantage points).
  */
 import type { CandidateFacts } from '../../engine/selection.js';
-import type { VantageReport } from '../../engine/master-failure.js';
+import { classifyProbe, type ProbeRun, type VantageReport } from '../../engine/master-failure.js';
 import { describeError } from '../../model/errors.js';
 import { parseLsn, lsnDiff } from '../../model/lsn.js';
 import type { ServerRef } from '../../plugins/types.js';
@@ -78,22 +78,14 @@ export async function vantageReports(env: TopologyEnv, master: ServerRef, snapsh
     snapshots.map(async ({ name, row }) => {
       const replica = ref(env, name);
       const argv = [`${replica.pg_bin_dir}/pg_isready`, '-q', '-h', master.hostname, '-p', String(master.port), '-t', String(timeoutSeconds)];
-      let probe: VantageReport['probe'] = 'unknown';
-      let probeDetail = '';
+      let run: ProbeRun;
       try {
         const result = await ctx.shellFor(replica).run(argv, { timeoutMs: ctx.timeouts.connectMs + timeoutSeconds * 1000 + 1000 });
-        if (result.exitCode === 0 || result.exitCode === 1) {
-          probe = 'sees';
-          probeDetail = result.exitCode === 0 ? 'accepting connections' : 'answering (starting or stopping)';
-        } else if (result.exitCode === 2) {
-          probe = 'no_answer';
-          probeDetail = 'no response';
-        } else {
-          probeDetail = `pg_isready exited ${String(result.exitCode)}`;
-        }
+        run = { exitCode: result.exitCode, timedOut: result.timedOut };
       } catch (err) {
-        probeDetail = `cannot run pg_isready on ${name}: ${describeError(err)}`;
+        run = { error: describeError(err) };
       }
+      const { probe, probeDetail } = classifyProbe(name, run);
       const walReceiver = row
         ? { streaming: row.receiver_status === 'streaming', lastMessageAgeSeconds: row.last_msg_age === null ? null : Number(row.last_msg_age) }
         : null;
