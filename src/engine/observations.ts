@@ -18,6 +18,8 @@ export interface ReplicationObservation {
   /** Upstream host the WAL receiver is connected to, when streaming. */
   upstreamHost: string | null;
   lagBytes: number | null;
+  /** The master's WAL position lagBytes was measured against; null when the master could not be asked. */
+  masterLsn?: string | null;
   lagSeconds: number | null;
   /** Last WAL position received and replayed on the replica. */
   receiveLsn: string | null;

@@ -4,6 +4,7 @@
  */
 import type { CandidateFacts } from '../../engine/selection.js';
 import { classifyProbe, type ProbeRun, type VantageReport } from '../../engine/master-failure.js';
+import { candidateLagMb } from '../../engine/lag.js';
 import { describeError } from '../../model/errors.js';
 import { parseLsn, lsnDiff } from '../../model/lsn.js';
 import type { ServerRef } from '../../plugins/types.js';
@@ -46,8 +47,13 @@ export async function snapshotReplicas(env: TopologyEnv, names?: readonly string
   );
 }
 
-/** Candidate facts from replica snapshots and the book's last verified lag. */
+/**
+ * Candidate facts from replica snapshots. The lag is what each candidate received against the
+ * master's last known WAL position (the book's lag only when that position is unknown).
+ */
 export function candidateFacts(env: TopologyEnv, snapshots: readonly ReplicaSnapshot[]): CandidateFacts[] {
+  const masterName = env.book.masterName();
+  const masterPosition = masterName === null ? null : env.book.get(masterName).wal_position;
   return snapshots.map(({ name, row }) => {
     const s = env.book.get(name);
     const receive = parseLsn(row?.receive_lsn ?? null) ?? parseLsn(row?.replay_lsn ?? null);
@@ -64,7 +70,7 @@ export function candidateFacts(env: TopologyEnv, snapshots: readonly ReplicaSnap
       receiveLsn: receive,
       replayLsn: replay,
       replayLagBytes: receive && replay ? Math.max(0, lsnDiff(receive, replay)) : null,
-      lagMb: s.lag_mb,
+      lagMb: candidateLagMb(masterPosition, receive, s.lag_mb),
       lagLimitMb: s.lag_limit,
     };
   });
