@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { candidateLagMb } from '../../src/engine/lag.js';
 import type { CandidateFacts, RefusalCode } from '../../src/engine/selection.js';
 import { selectReplicaFurthestAhead } from '../../src/plugins/select/select_replica_furthest_ahead.js';
 import { selectReplicaPriority } from '../../src/plugins/select/select_replica_priority.js';
@@ -68,6 +69,7 @@ const SELECTION: SelectionRow[] = [
   ['no replicas at all', 'ahead', [], [], {}],
   ['three candidates ordered', 'ahead', [c('a', { receiveLsn: '0/3000000' }), c('b', { receiveLsn: '0/1000000' }), c('d', { receiveLsn: '0/2000000' })], ['a', 'd', 'b'], {}],
   ['the furthest ahead may be refused for lag', 'ahead', [c('paul', { receiveLsn: '0/9000000', lagMb: 500 }), c('george', { receiveLsn: '0/1000000' })], ['george'], { paul: 'lag_limit' }],
+  ['512 MB behind the master\'s last known position refused, whatever the last verification recorded', 'ahead', [c('paul', { lagMb: candidateLagMb('0/25000000', '0/5000000', 0), lagLimitMb: 16 }), c('george')], ['george'], { paul: 'lag_limit' }],
   ['first refusal reason wins (disabled before lag)', 'ahead', [c('paul', { enabled: false, lagMb: 500 })], [], { paul: 'disabled' }],
 ];
 

@@ -6,8 +6,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bytesBehind, candidateLagMb, replicaLagToRecord, type ReplicaLagInput } from '../../src/engine/lag.js';
-import { screenCandidates } from '../../src/engine/candidates.js';
-import type { CandidateFacts } from '../../src/engine/selection.js';
 
 const MB = 1048576;
 
@@ -52,29 +50,3 @@ const RECORD: RecordRow[] = [
 for (const [label, over, expected] of RECORD) {
   test(`recorded replica lag: ${label}`, () => assert.equal(replicaLagToRecord({ ...base, ...over }), expected, label));
 }
-
-function candidate(name: string, over: Partial<CandidateFacts>): CandidateFacts {
-  return {
-    name,
-    enabled: true,
-    role: 'replica',
-    status: 'healthy',
-    failoverPriority: 999,
-    nofailover: false,
-    reachable: true,
-    inRecovery: true,
-    receiveLsn: '0/5000000',
-    replayLsn: '0/5000000',
-    replayLagBytes: 0,
-    lagMb: 0,
-    lagLimitMb: 16,
-    ...over,
-  };
-}
-
-test('lag gate: a candidate 512 MB behind the last known master position is refused whatever its recorded lag', () => {
-  const lagMb = candidateLagMb('0/25000000', '0/5000000', 0);
-  const { viable, refusals } = screenCandidates({ candidates: [candidate('paul', { lagMb })], maxReplayLagMb: 16 });
-  assert.deepEqual(viable, []);
-  assert.deepEqual(refusals.map((r) => [r.code, r.reason]), [['lag_limit', 'paul lag 512.0 MB > lag_limit 16 MB']]);
-});
