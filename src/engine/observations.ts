@@ -6,7 +6,8 @@ import type { ConnectFailureKind } from '../nodes/ports.js';
 
 /** Result of a lightweight poll. */
 export type PollOutcome =
-  | { ok: true; inRecovery: boolean | null; latencyMs: number }
+  /** walPosition: a master's current WAL position, when the plugin read it in the same session (poll_connect does). */
+  | { ok: true; inRecovery: boolean | null; latencyMs: number; walPosition?: string | null }
   | { ok: false; kind: ConnectFailureKind; reason: string; latencyMs: number };
 
 export type Check = { ok: true } | { ok: false; reason: string };

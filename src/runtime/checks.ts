@@ -60,7 +60,7 @@ export class Checks {
     const server = this.ref(name);
     const started = performance.now();
     const outcome = await observePoll(this.observeEnv(), server);
-    if (outcome.ok && server.role === 'master') await this.recordMasterPosition(name, server);
+    if (outcome.ok && server.role === 'master') await this.recordMasterPosition(name, server, outcome.walPosition);
     const current = this.env.book.get(name);
     this.env.book.applyStatus(name, statusAfterPoll(current.role, current.status, outcome));
     const after = this.env.book.get(name);
@@ -69,9 +69,12 @@ export class Checks {
     return outcome.ok ? success(details, { status: after.status }) : failure(details, { status: after.status });
   }
 
-  /** Every successful poll of the master records its WAL position: failover candidates' lag is judged against it. */
-  private async recordMasterPosition(name: string, server: ServerRef): Promise<void> {
-    const position = await observeMasterPosition(this.observeEnv(), server);
+  /**
+   * Every successful poll of the master records its WAL position: failover candidates' lag is
+   * judged against it. Read in a session of its own only when the poll plugin did not report it.
+   */
+  private async recordMasterPosition(name: string, server: ServerRef, reported: string | null | undefined): Promise<void> {
+    const position = reported !== undefined ? reported : await observeMasterPosition(this.observeEnv(), server);
     if (position !== null) this.env.book.applyFacts(name, { wal_position: position, wal_position_at: new Date().toISOString() });
   }
 
