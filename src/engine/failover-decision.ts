@@ -3,7 +3,7 @@
  * failover_check, the recovery of an interrupted change and dry runs all ask this same question,
  * so a controller restarted cut off from a live master judges exactly as a live one would.
  */
-import type { MasterFailureVerdict } from './master-failure.js';
+import type { MasterFailureReasonCode, MasterFailureVerdict } from './master-failure.js';
 
 /** How the controller reaches the failed master's host, besides its database port. */
 export type MasterReach =
@@ -46,7 +46,7 @@ export type DecisionCode =
   | 'topology_change_running'
   | 'paused'
   | 'planned_down'
-  | 'vantage_sees_master'
+  | Exclude<MasterFailureReasonCode, 'master_failed'>
   | 'vantage_ambiguous'
   | 'auto_failover_off'
   | 'unreachable_master_refused'
@@ -71,10 +71,7 @@ export function decideFailover(s: FailoverSnapshot): FailoverDecision {
   if (s.topologyChangeRunning) return decision('none', 'topology_change_running', 'a topology change is in progress, not deciding');
   if (s.plannedDown) return decision('warn', 'planned_down', `the master ${s.master} was stopped through HandyRep: not a failure, not failing over`);
   if (s.vantage === null) return decision('warn', 'vantage_ambiguous', `the controller cannot reach the master ${s.master} and no vantage point was asked`);
-  if (!s.vantage.failed) {
-    const code = s.vantage.seenBy.length > 0 ? 'vantage_sees_master' : 'vantage_ambiguous';
-    return decision('warn', code, `not failing over: ${s.vantage.reason}`);
-  }
+  if (!s.vantage.failed) return decision('warn', s.vantage.reason_code, `not failing over: ${s.vantage.reason}`);
   if (s.paused) return decision('warn', 'paused', `the master ${s.master} is down (${s.vantage.reason}); maintenance mode: not failing over`);
   if (s.restartMaster && !s.restartTried && s.reach === 'control') {
     return decision('restart_master', 'restart_master', `the master ${s.master} is down (${s.vantage.reason}); restarting it first`);

@@ -6,7 +6,8 @@ import type { ConnectFailureKind } from '../nodes/ports.js';
 
 /** Result of a lightweight poll. */
 export type PollOutcome =
-  | { ok: true; inRecovery: boolean | null; latencyMs: number }
+  /** walPosition: a master's current WAL position, when the plugin read it in the same session (poll_connect does). */
+  | { ok: true; inRecovery: boolean | null; latencyMs: number; walPosition?: string | null }
   | { ok: false; kind: ConnectFailureKind; reason: string; latencyMs: number };
 
 export type Check = { ok: true } | { ok: false; reason: string };
@@ -18,6 +19,8 @@ export interface ReplicationObservation {
   /** Upstream host the WAL receiver is connected to, when streaming. */
   upstreamHost: string | null;
   lagBytes: number | null;
+  /** The master's WAL position lagBytes was measured against; null when the master could not be asked. */
+  masterLsn?: string | null;
   lagSeconds: number | null;
   /** Last WAL position received and replayed on the replica. */
   receiveLsn: string | null;

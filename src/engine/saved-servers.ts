@@ -41,6 +41,8 @@ const FACT_CHECKS: Record<keyof ObservedFacts, FactCheck> = {
   pg_version_num: isCount,
   archive_failed_count: isCount,
   wal_position: (v) => typeof v === 'string' && LSN_PATTERN.test(v),
+  wal_position_at: (v) => typeof v === 'string' && !Number.isNaN(Date.parse(v)),
+  receive_lsn: (v) => typeof v === 'string' && LSN_PATTERN.test(v),
   action: (v) => v === 'clone',
   action_progress: (v) => isPlainObject(v) && v['kind'] === 'clone' && PROGRESS_STATES.has(String(v['state'])),
 };

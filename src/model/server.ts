@@ -35,8 +35,12 @@ export interface ObservedFacts {
   lag_seconds: number | null;
   /** Current timeline of the server. */
   timeline: number | null;
-  /** Last known WAL position (master: current insert LSN; replica: last replayed LSN). */
+  /** Last known WAL position (master: current WAL LSN, at every successful poll and verification; replica: last replayed LSN). */
   wal_position: string | null;
+  /** When wal_position was observed (ISO 8601). */
+  wal_position_at: string | null;
+  /** Replica: last WAL position received (pg_last_wal_receive_lsn) at its last verification. */
+  receive_lsn: string | null;
   /** PostgreSQL server_version_num, e.g. 150018. */
   pg_version_num: number | null;
   /** The long action running on this server (a clone), or null. A value left by a controller that stopped mid-clone means that clone was interrupted. */
@@ -73,6 +77,8 @@ export const NO_FACTS: Readonly<ObservedFacts> = Object.freeze({
   lag_seconds: null,
   timeline: null,
   wal_position: null,
+  wal_position_at: null,
+  receive_lsn: null,
   pg_version_num: null,
   action: null,
   action_progress: null,

@@ -12,7 +12,9 @@ import type { ServerStatusName } from '../model/status.js';
 import type { PluginRegistry } from '../plugins/registry.js';
 import type { ConnectionPlugin, PluginContext, ServerRef } from '../plugins/types.js';
 import type { ServerBook } from './server-book.js';
-import { observePoll, observeVerify, type ObserveEnv } from './observe.js';
+import { observeMasterPosition, observePoll, observeVerify, type ObserveEnv } from './observe.js';
+import { bytesToMb, replicaLagToRecord } from '../engine/lag.js';
+import type { ReplicationObservation } from '../engine/observations.js';
 import { archiveVerdict } from './archive/archiving.js';
 import { connectionPlugin, proxyNames } from './connection/proxies.js';
 
@@ -58,12 +60,37 @@ export class Checks {
     const server = this.ref(name);
     const started = performance.now();
     const outcome = await observePoll(this.observeEnv(), server);
+    if (outcome.ok && server.role === 'master') await this.recordMasterPosition(name, server, outcome.walPosition);
     const current = this.env.book.get(name);
     this.env.book.applyStatus(name, this.env.book.judgedPoll(name, statusAfterPoll(current.role, current.status, outcome), outcome.ok));
     const after = this.env.book.get(name);
     this.env.report?.({ kind: 'poll', server: name, durationMs: performance.now() - started, status: after.status, ok: outcome.ok });
     const details = outcome.ok ? `${name} responds to polling (${outcome.latencyMs} ms)` : `${name}: ${outcome.reason}`;
     return outcome.ok ? success(details, { status: after.status }) : failure(details, { status: after.status });
+  }
+
+  /**
+   * Every successful poll of the master records its WAL position: failover candidates' lag is
+   * judged against it. Read in a session of its own only when the poll plugin did not report it.
+   */
+  private async recordMasterPosition(name: string, server: ServerRef, reported: string | null | undefined): Promise<void> {
+    const position = reported !== undefined ? reported : await observeMasterPosition(this.observeEnv(), server);
+    if (position !== null) this.env.book.applyFacts(name, { wal_position: position, wal_position_at: new Date().toISOString() });
+  }
+
+  /**
+   * The lag to record for a replica. A verification that could not ask the master (masterLsn null)
+   * never lowers it; a plugin that does not say what it measured against is taken at its word.
+   */
+  private replicaLagBytes(name: string, rep: ReplicationObservation): number | null {
+    const masterName = this.env.book.masterName();
+    return replicaLagToRecord({
+      measuredBytes: rep.lagBytes,
+      measuredAgainstMaster: rep.masterLsn !== null,
+      recordedBytes: this.env.book.get(name).lag_bytes,
+      masterPosition: masterName === null ? null : this.env.book.get(masterName).wal_position,
+      replicaReplayed: rep.replayLsn,
+    });
   }
 
   /** Poll the current master. */
@@ -191,15 +218,18 @@ export class Checks {
       this.env.book.applyFacts(name, {
         timeline: observation.sql.timeline,
         wal_position: observation.sql.walPosition,
+        wal_position_at: new Date().toISOString(),
         pg_version_num: observation.sql.versionNum,
       });
     }
     if (observation.replication?.ok) {
       const rep = observation.replication.value;
+      const lagBytes = this.replicaLagBytes(name, rep);
       this.env.book.applyFacts(name, {
-        lag_bytes: rep.lagBytes,
-        lag_mb: rep.lagBytes === null ? null : Math.round((rep.lagBytes / 1048576) * 1000) / 1000,
+        lag_bytes: lagBytes,
+        lag_mb: lagBytes === null ? null : bytesToMb(lagBytes),
         lag_seconds: rep.lagSeconds,
+        receive_lsn: rep.receiveLsn,
         ...(rep.timeline !== null ? { timeline: rep.timeline } : {}),
       });
     }

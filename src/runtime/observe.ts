@@ -82,6 +82,22 @@ export async function observeSql(env: ObserveEnv, server: ServerRef, testWrite: 
   }
 }
 
+const MASTER_POSITION_QUERY = 'SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS lsn';
+
+/** A master's current WAL position (what replicas' lag is measured against); null when it cannot be read. */
+export async function observeMasterPosition(env: ObserveEnv, server: ServerRef): Promise<string | null> {
+  try {
+    const session = await env.ctx.sql.connect(env.ctx.sqlTarget(server));
+    try {
+      return (await session.query<{ lsn: string | null }>(MASTER_POSITION_QUERY))[0]?.lsn ?? null;
+    } finally {
+      await session.end();
+    }
+  } catch {
+    return null;
+  }
+}
+
 /** Ask the restart plugin whether PostgreSQL runs (null when it cannot tell). */
 export async function observeRunning(env: ObserveEnv, server: ServerRef): Promise<boolean | null> {
   try {

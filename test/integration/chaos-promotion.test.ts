@@ -2,8 +2,9 @@
  * Chaos: the master crashes (SIGKILL of the instance) and promotion does not go to plan
  * (design.md §5.3, §5.7).
  *
- *  6. The first candidate fails to promote for real (promote_pg_ctl with a pg_bin_dir that does
- *     not exist): the next candidate is promoted; the history shows both attempts.
+ *  6. The first candidate fails to promote for real (promote_pg_ctl with a pg_bin_dir holding
+ *     pg_isready but no pg_ctl: its vantage probe still runs, its promotion cannot): the next
+ *     candidate is promoted; the history shows both attempts.
  *  6b. The first candidate's promotion does not confirm in time (its startup process is stopped
  *     right after pg_promote was issued) and completes later, after the next candidate was
  *     promoted: there must never be two writable servers.
@@ -12,6 +13,9 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdir, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PG_BIN_DIR } from '../fixtures/cluster.js';
 import { crash, thaw } from '../fixtures/faults.js';
 import { signal } from '../fixtures/proc.js';
 import {
@@ -38,7 +42,11 @@ test('the first candidate fails to promote: the next one is promoted', { timeout
   });
   try {
     const hr = bed.h();
-    const altered = await hr.alter_server_def('paul', { promotion_method: 'promote_pg_ctl', pg_bin_dir: '/nonexistent' });
+    // Without pg_isready paul's vantage probe could not run (unknown): no majority, no failover at all.
+    const binWithoutPgCtl = join(bed.cluster.root, 'bin-without-pg_ctl');
+    await mkdir(binWithoutPgCtl, { mode: 0o755 });
+    await symlink(join(PG_BIN_DIR, 'pg_isready'), join(binWithoutPgCtl, 'pg_isready'));
+    const altered = await hr.alter_server_def('paul', { promotion_method: 'promote_pg_ctl', pg_bin_dir: binWithoutPgCtl });
     assert.equal(altered.result, 'SUCCESS', altered.details);
     const dry = await hr.manual_failover(null, null, true);
     assert.deepEqual(dry.plan?.candidates, ['paul', 'george'], `paul must be the first candidate: ${dry.details}`);

@@ -5,9 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decideFailover, type FailoverSnapshot } from '../../src/engine/failover-decision.js';
 
-const failed = { failed: true as const, reason: 'neither the controller nor paul, george reach the master' };
-const seen = { failed: false as const, ambiguous: true, reason: 'the controller cannot reach the master but paul (probe) can', seenBy: ['paul (probe)'] };
-const unknown = { failed: false as const, ambiguous: true, reason: 'replicas paul, george cannot be asked', seenBy: [] };
+const failed = { failed: true as const, reason_code: 'master_failed' as const, reason: 'neither the controller nor paul, george reach the master', notSeenBy: ['paul', 'george'], unknown: [] };
+const seen = { failed: false as const, ambiguous: true, reason_code: 'vantage_sees_master' as const, reason: 'the controller cannot reach the master but paul (probe) can', seenBy: ['paul (probe)'], unknown: [] };
+const unknown = { failed: false as const, ambiguous: true, reason_code: 'vantage_none' as const, reason: 'replicas paul, george cannot be asked', seenBy: [], unknown: ['paul', 'george'] };
 
 const base: FailoverSnapshot = {
   master: 'john',
@@ -33,7 +33,7 @@ const ROWS: Row[] = [
   ['stopped through HandyRep', { plannedDown: true }, 'warn', 'planned_down'],
   ['no vantage verdict', { vantage: null }, 'warn', 'vantage_ambiguous'],
   ['a replica sees the master', { vantage: seen }, 'warn', 'vantage_sees_master'],
-  ['replicas cannot be asked', { vantage: unknown }, 'warn', 'vantage_ambiguous'],
+  ['replicas cannot be asked', { vantage: unknown }, 'warn', 'vantage_none'],
   ['a replica sees it, even when paused', { vantage: seen, paused: true }, 'warn', 'vantage_sees_master'],
   ['failed while paused', { paused: true }, 'warn', 'paused'],
   ['failed, restart_master on, host answers', { restartMaster: true }, 'restart_master', 'restart_master'],

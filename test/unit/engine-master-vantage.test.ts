@@ -14,14 +14,14 @@ import {
 import { unjudgedMasterFailure } from '../../src/engine/status-alerts.js';
 
 const NOW = Date.parse('2026-01-01T00:00:00.000Z');
-const seenVerdict = { failed: false as const, ambiguous: true, reason: 'the controller cannot reach the master but paul, george can', seenBy: ['paul (probe: accepting connections)', 'george (WAL received 0.4 s ago)'] };
+const seenVerdict = { failed: false as const, ambiguous: true, reason_code: 'vantage_sees_master' as const, unknown: [], reason: 'the controller cannot reach the master but paul, george can', seenBy: ['paul (probe: accepting connections)', 'george (WAL received 0.4 s ago)'] };
 const seen = judgementFromVerdict('john', seenVerdict, NOW, 30);
 
 test('a judgement from the failure verdict: seen, failed or undecided, valid for the given seconds', () => {
   assert.equal(seen.kind, 'seen');
   assert.equal(seen.until, '2026-01-01T00:00:30.000Z');
-  assert.equal(judgementFromVerdict('john', { failed: true, reason: 'gone' }, NOW, 30).kind, 'failed');
-  assert.equal(judgementFromVerdict('john', { failed: false, ambiguous: true, reason: 'nobody to ask', seenBy: [] }, NOW, 30).kind, 'undecided');
+  assert.equal(judgementFromVerdict('john', { failed: true, reason_code: 'master_failed', notSeenBy: ['paul'], unknown: [], reason: 'gone' }, NOW, 30).kind, 'failed');
+  assert.equal(judgementFromVerdict('john', { failed: false, ambiguous: true, reason_code: 'vantage_none', unknown: ['paul'], reason: 'nobody to ask', seenBy: [] }, NOW, 30).kind, 'undecided');
 });
 
 test('a judgement counts only for the same master and until it expires', () => {
@@ -39,7 +39,7 @@ test('validity covers the next judgement: a poll interval, the retries, the prob
 });
 
 test('master status with the judgement: row by row', () => {
-  const failed = judgementFromVerdict('john', { failed: true, reason: 'gone' }, NOW, 30);
+  const failed = judgementFromVerdict('john', { failed: true, reason_code: 'master_failed', notSeenBy: ['paul'], unknown: [], reason: 'gone' }, NOW, 30);
   const rows: [string, { status: 'unavailable' | 'down' | 'warning' | 'healthy'; message: string }, MasterJudgement | null, string][] = [
     ['no answer, replicas see it', { status: 'unavailable', message: 'server does not respond: timeout' }, seen, 'warning'],
     ['no answer, no judgement', { status: 'unavailable', message: 't' }, null, 'unavailable'],
@@ -71,9 +71,9 @@ test('one alert per situation of an episode; a new one when it changes; one when
   assert.equal(judgementAlert(again, judgementSituation(seen)), null);
   const fewer = judgementFromVerdict('john', { ...seenVerdict, seenBy: ['paul (probe: accepting connections)'] }, NOW, 30);
   assert.notEqual(judgementAlert(fewer, judgementSituation(seen)), null, 'george no longer sees it: the situation changed');
-  const undecided = judgementFromVerdict('john', { failed: false, ambiguous: true, reason: 'r', seenBy: [] }, NOW, 30);
+  const undecided = judgementFromVerdict('john', { failed: false, ambiguous: true, reason_code: 'vantage_none', unknown: ['paul'], reason: 'r', seenBy: [] }, NOW, 30);
   assert.match(judgementAlert(undecided, judgementSituation(seen))?.message ?? '', /cannot tell whether it is down/);
-  assert.equal(judgementAlert(judgementFromVerdict('john', { failed: true, reason: 'gone' }, NOW, 30), null), null, 'failed: the cluster going down alerts');
+  assert.equal(judgementAlert(judgementFromVerdict('john', { failed: true, reason_code: 'master_failed', notSeenBy: ['paul'], unknown: [], reason: 'gone' }, NOW, 30), null), null, 'failed: the cluster going down alerts');
   assert.match(episodeEndAlert('john', judgementSituation(seen))?.message ?? '', /reaches it again; over: john seen by george, paul/);
   assert.equal(episodeEndAlert('john', null), null, 'nothing was alerted: nothing to end');
 });

@@ -22,7 +22,7 @@ function bookWith(alerts: LogEntry[], clock: { ms: number }, cluster = makeClust
 
 const noAnswer = { ok: false as const, kind: 'timeout' as const, reason: 'timeout expired', latencyMs: 1000 };
 const answer = { ok: true as const, inRecovery: false, latencyMs: 2 };
-const seenVerdict = { failed: false as const, ambiguous: true, reason: 'the controller cannot reach the master but paul, george can', seenBy: ['paul (probe: accepting connections)', 'george (probe: accepting connections)'] };
+const seenVerdict = { failed: false as const, ambiguous: true, reason_code: 'vantage_sees_master' as const, unknown: [], reason: 'the controller cannot reach the master but paul, george can', seenBy: ['paul (probe: accepting connections)', 'george (probe: accepting connections)'] };
 
 function poll(book: ServerBook, outcome: typeof noAnswer | typeof answer): void {
   const current = book.get('john');
@@ -70,7 +70,7 @@ test('judged failed: the cluster goes down with one CRITICAL alert', () => {
   poll(book, noAnswer);
   assert.equal(alerts.length, 0, 'the unanswered poll alone alerts nothing');
   assert.equal(book.clusterStatus.status, 'warning');
-  book.recordMasterJudgement('john', { failed: true, reason: 'neither the controller nor paul, george reach the master' }, 30);
+  book.recordMasterJudgement('john', { failed: true, reason_code: 'master_failed', notSeenBy: ['paul', 'george'], unknown: [], reason: 'neither the controller nor paul, george reach the master' }, 30);
   assert.equal(book.clusterStatus.status, 'down');
   assert.deepEqual(alerts.map((a) => `${a.alert} ${a.category}`), ['CRITICAL CLUSTER']);
 });

@@ -1,6 +1,7 @@
 /**
- * poll_connect: open a database session and ask `pg_is_in_recovery()`. One round trip beyond the
- * connection; tells refused (not running) from no answer (unreachable) from starting up.
+ * poll_connect: open a database session and ask `pg_is_in_recovery()` and, of a master, its current
+ * WAL position. One round trip beyond the connection; tells refused (not running) from no answer
+ * (unreachable) from starting up.
  */
 import { SqlConnectError } from '../../nodes/sql-client.js';
 import { describeError } from '../../model/errors.js';
@@ -15,7 +16,10 @@ export const pollConnect: PollPlugin = {
   poll: (ctx, server) => pollSession(ctx, ctx.sqlTarget(server)),
 };
 
-/** Opens a session to `target` and asks pg_is_in_recovery(); never throws. */
+// A master's WAL position comes in the same round trip: failover candidates' lag is judged against it.
+const POLL_QUERY = 'SELECT pg_is_in_recovery() AS in_recovery, CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS wal_position';
+
+/** Opens a session to `target` and asks pg_is_in_recovery() (and a master's WAL position); never throws. */
 export async function pollSession(ctx: PluginContext, target: SqlTarget): Promise<PollOutcome> {
   const started = Date.now();
   let session;
@@ -26,8 +30,8 @@ export async function pollSession(ctx: PluginContext, target: SqlTarget): Promis
     return { ok: false, kind, reason: describeError(err), latencyMs: Date.now() - started };
   }
   try {
-    const rows = await session.query<{ in_recovery: boolean }>('SELECT pg_is_in_recovery() AS in_recovery');
-    return { ok: true, inRecovery: rows[0]?.in_recovery ?? null, latencyMs: Date.now() - started };
+    const rows = await session.query<{ in_recovery: boolean; wal_position: string | null }>(POLL_QUERY);
+    return { ok: true, inRecovery: rows[0]?.in_recovery ?? null, walPosition: rows[0]?.wal_position ?? null, latencyMs: Date.now() - started };
   } catch (err) {
     return { ok: false, kind: 'other', reason: describeError(err), latencyMs: Date.now() - started };
   } finally {

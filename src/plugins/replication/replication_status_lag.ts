@@ -1,7 +1,7 @@
 /**
  * replication_status_lag: streaming state from the replica's own WAL receiver, lag in bytes as the
  * master's current WAL position minus the replica's replay position (falling back to received
- * minus replayed when the master cannot be asked), lag in seconds as the age of the last replayed
+ * minus replayed when the master cannot be asked: the caller knows which from masterLsn), lag in seconds as the age of the last replayed
  * transaction while WAL is waiting to be replayed (0 when caught up, so an idle master is no lag).
  *
  * Reading the replica's own view means no dependence on application_name matching server names.
@@ -51,14 +51,13 @@ export const replicationStatusLag: ReplicationStatusPlugin = {
     const receive = parseLsn(row.receive_lsn);
     const replay = parseLsn(row.replay_lsn);
     let lagBytes: number | null = receive && replay ? Math.max(0, lsnDiff(receive, replay)) : null;
-    if (master && replay) {
-      const masterLsn = await currentMasterLsn(ctx, master).catch(() => null);
-      if (masterLsn) lagBytes = Math.max(0, lsnDiff(masterLsn, replay));
-    }
+    const masterLsn = master && replay ? await currentMasterLsn(ctx, master).catch(() => null) : null;
+    if (masterLsn && replay) lagBytes = Math.max(0, lsnDiff(masterLsn, replay));
     const observation: ReplicationObservation = {
       streaming: row.receiver_status === 'streaming',
       upstreamHost: row.sender_host,
       lagBytes,
+      masterLsn,
       lagSeconds: row.replay_age === null ? null : Math.max(0, Number(row.replay_age)),
       receiveLsn: receive,
       replayLsn: replay,

@@ -3,7 +3,8 @@
  * WAL receiver (candidates), and whether each replica host can reach the master (vantage points).
  */
 import type { CandidateFacts } from '../../engine/selection.js';
-import type { VantageReport } from '../../engine/master-failure.js';
+import { classifyProbe, type ProbeRun, type VantageReport } from '../../engine/master-failure.js';
+import { candidateLagMb } from '../../engine/lag.js';
 import { describeError } from '../../model/errors.js';
 import { parseLsn, lsnDiff } from '../../model/lsn.js';
 import type { ServerRef } from '../../plugins/types.js';
@@ -46,8 +47,13 @@ export async function snapshotReplicas(env: TopologyEnv, names?: readonly string
   );
 }
 
-/** Candidate facts from replica snapshots and the book's last verified lag. */
+/**
+ * Candidate facts from replica snapshots. The lag is what each candidate received against the
+ * master's last known WAL position (the book's lag only when that position is unknown).
+ */
 export function candidateFacts(env: TopologyEnv, snapshots: readonly ReplicaSnapshot[]): CandidateFacts[] {
+  const masterName = env.book.masterName();
+  const masterPosition = masterName === null ? null : env.book.get(masterName).wal_position;
   return snapshots.map(({ name, row }) => {
     const s = env.book.get(name);
     const receive = parseLsn(row?.receive_lsn ?? null) ?? parseLsn(row?.replay_lsn ?? null);
@@ -64,7 +70,7 @@ export function candidateFacts(env: TopologyEnv, snapshots: readonly ReplicaSnap
       receiveLsn: receive,
       replayLsn: replay,
       replayLagBytes: receive && replay ? Math.max(0, lsnDiff(receive, replay)) : null,
-      lagMb: s.lag_mb,
+      lagMb: candidateLagMb(masterPosition, receive, s.lag_mb),
       lagLimitMb: s.lag_limit,
     };
   });
@@ -78,22 +84,14 @@ export async function vantageReports(env: TopologyEnv, master: ServerRef, snapsh
     snapshots.map(async ({ name, row }) => {
       const replica = ref(env, name);
       const argv = [`${replica.pg_bin_dir}/pg_isready`, '-q', '-h', master.hostname, '-p', String(master.port), '-t', String(timeoutSeconds)];
-      let probe: VantageReport['probe'] = 'unknown';
-      let probeDetail = '';
+      let run: ProbeRun;
       try {
         const result = await ctx.shellFor(replica).run(argv, { timeoutMs: ctx.timeouts.connectMs + timeoutSeconds * 1000 + 1000 });
-        if (result.exitCode === 0 || result.exitCode === 1) {
-          probe = 'sees';
-          probeDetail = result.exitCode === 0 ? 'accepting connections' : 'answering (starting or stopping)';
-        } else if (result.exitCode === 2) {
-          probe = 'no_answer';
-          probeDetail = 'no response';
-        } else {
-          probeDetail = `pg_isready exited ${String(result.exitCode)}`;
-        }
+        run = { exitCode: result.exitCode, timedOut: result.timedOut };
       } catch (err) {
-        probeDetail = `cannot run pg_isready on ${name}: ${describeError(err)}`;
+        run = { error: describeError(err) };
       }
+      const { probe, probeDetail } = classifyProbe(name, run);
       const walReceiver = row
         ? { streaming: row.receiver_status === 'streaming', lastMessageAgeSeconds: row.last_msg_age === null ? null : Number(row.last_msg_age) }
         : null;

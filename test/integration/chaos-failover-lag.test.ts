@@ -1,0 +1,73 @@
+/**
+ * Chaos: the failover lag gate judges fresh facts (design.md §5.3, "never promote past the lag
+ * limit"). paul, the sole candidate, stops receiving WAL (john's WAL sender for it is SIGSTOPped)
+ * while john writes ~40 MB; then john crashes and cannot be restarted (its sshd is stopped).
+ * paul's lag is the master's last known WAL position minus what paul received: it stays refused on
+ * poll cycles and on verify cycles alike. (A verification while the master is down can only
+ * measure received − replayed, ≈ 0: it used to rewrite paul's lag to 0 and let it be promoted.)
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { crash, stopSshd } from '../fixtures/faults.js';
+import { signal } from '../fixtures/proc.js';
+import { cleanupAll, closeBed, nodeState, openBed, sqlOn, waitUntil, writableNodes } from '../fixtures/chaos.js';
+
+after(cleanupAll);
+
+const LAG_LIMIT_MB = 16;
+
+/** `verifyBefore`: the last check while john is up is a verification (else only polls saw john's position). */
+async function soleLaggingCandidate(verifyBefore: boolean): Promise<void> {
+  const bed = await openBed({ nodes: 2, servers: { paul: { lag_limit: LAG_LIMIT_MB } } });
+  let walSender: number | null = null;
+  try {
+    const hr = bed.h();
+    const john = bed.node('john');
+    const paul = bed.node('paul');
+    const sender = await sqlOn(john, 'SELECT pid FROM pg_stat_replication');
+    assert.ok(sender.ok && /^\d+$/.test(sender.out), `john's WAL sender for paul: ${sender.out}`);
+    walSender = Number(sender.out);
+    signal(walSender, 'SIGSTOP');
+    const write = await sqlOn(john, "CREATE TABLE big (n int, pad text); INSERT INTO big SELECT g, repeat('x', 500) FROM generate_series(1, 60000) g", 60_000);
+    assert.ok(write.ok, write.out);
+    const behind = await sqlOn(john, 'SELECT pg_current_wal_lsn()::text');
+    const received = await sqlOn(paul, 'SELECT pg_last_wal_receive_lsn()::text');
+    const gap = await sqlOn(john, `SELECT round(pg_wal_lsn_diff('${behind.out}', '${received.out}') / 1048576.0, 1)`);
+    assert.ok(Number(gap.out) > 2 * LAG_LIMIT_MB, `paul must trail john by well over ${LAG_LIMIT_MB} MB, trails by ${gap.out} MB`);
+
+    // The last check while john is up records john's WAL position (a verification also sees paul lagged).
+    const before = await hr.failover_check(verifyBefore);
+    assert.equal(before.result, 'SUCCESS', before.details);
+    if (verifyBefore) assert.equal((await hr.get_server_info('paul')).paul?.status, 'lagged');
+
+    await stopSshd(john);
+    await crash(john);
+    walSender = null;
+
+    const lines: string[] = [];
+    for (const verify of [false, true, false, true]) {
+      const rd = await hr.failover_check(verify);
+      const info = (await hr.get_server_info('paul')).paul;
+      lines.push(`${verify ? 'verify' : 'poll'} ${rd.result}: ${rd.details} | paul lag_mb ${String(info?.lag_mb)} status ${String(info?.status)}`);
+      const story = `\n  ${lines.join('\n  ')}\nlog:\n${bed.logTail(25)}`;
+      assert.equal(rd.result, 'FAIL', story);
+      assert.match(rd.details, new RegExp(`no viable replica.*paul lag \\d+\\.\\d MB > lag_limit ${LAG_LIMIT_MB} MB`), story);
+      assert.equal((rd as { reason_code?: string }).reason_code, 'no_candidate', story);
+      if (verify || verifyBefore) assert.ok((info?.lag_mb ?? 0) > LAG_LIMIT_MB, `a verification while the master is down must not lower paul's recorded lag${story}`);
+      assert.deepEqual(await writableNodes(bed.cluster), [], story);
+      assert.equal(await nodeState(paul), 'replica', story);
+      assert.equal(await hr.get_master_name(), 'john', story);
+    }
+    const history = await hr.failover_history(10);
+    assert.ok(history.length >= 4, `every cycle attempted and refused a failover: ${history.length}`);
+    assert.ok(history.every((r) => r.outcome !== 'SUCCESS'), 'no failover succeeded');
+    console.log(`# ${verifyBefore ? 'verified' : 'polled'} before the crash; paul trailed john by ${gap.out} MB; cycles:\n#   ${lines.join('\n#   ')}`);
+  } finally {
+    if (walSender !== null) signal(walSender, 'SIGCONT');
+    await closeBed(bed);
+  }
+}
+
+test('a sole candidate far past its lag limit stays refused across poll and verify cycles once the master is gone', { timeout: 150_000 }, () => soleLaggingCandidate(true));
+
+test('the same when only polls saw the master after the lag built up (its WAL position is recorded at every poll)', { timeout: 150_000 }, () => soleLaggingCandidate(false));
