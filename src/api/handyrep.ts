@@ -33,6 +33,7 @@ import type { TopologyEnv } from '../runtime/topology/env.js';
 import type { TopologyRd } from '../runtime/topology/failover.js';
 import { runManualFailover, runPromote } from '../runtime/topology/manual.js';
 import { ControllerPresence } from '../runtime/controller-presence.js';
+import { loadControllerIdentity, type ControllerIdentity } from '../store/controller-identity.js';
 import { isDatabaseRole } from '../model/server.js';
 import { failoverCheck, judgeAfterRestart, type FailoverCheckDeps, type FailoverCheckRd } from '../runtime/failover-check.js';
 import { recoverInterrupted } from '../runtime/topology/recovery.js';
@@ -113,18 +114,26 @@ export class HandyRep {
     private readonly lock: StateLock | null,
     private readonly serverFile: string,
     private readonly clock: Clock,
+    identity: ControllerIdentity,
   ) {
     this.config = loaded.config;
     this.configPath = loaded.path;
     this.configDir = loaded.dir;
     this.ctx = this.buildContext();
     this.alerts = new AlertDispatcher({ plugins, ctx: () => this.ctx, log });
-    this.presence = new ControllerPresence(sql, () => this.config, serverFile, clock);
+    this.presence = new ControllerPresence(sql, () => this.config, serverFile, clock, identity, log);
   }
 
   /** This controller's heartbeat in the cluster, and whether an earlier one is alive. */
   private readonly presence: ControllerPresence;
   private lastBeatMs = 0;
+
+  /** null when no other controller started earlier is alive; else why this one must not act. */
+  private async notSenior(): Promise<string | null> {
+    const databaseServers = this.book.names().filter((n) => isDatabaseRole(this.book.get(n).role)).map((n) => this.book.get(n));
+    const seniority = await this.presence.mayAct(databaseServers);
+    return seniority.acts ? null : seniority.reason;
+  }
 
   /** Refresh the heartbeat on the master, at most every few seconds. */
   private async beat(): Promise<void> {
@@ -171,7 +180,8 @@ export class HandyRep {
         },
         initial.version,
       );
-      hr = new HandyRep(loaded, log, plugins, book, persister, new NodeShellPool(), new LocalShell(), sql, lock, serverFile, clock);
+      const identity = await loadControllerIdentity(serverFile, clock().getTime());
+      hr = new HandyRep(loaded, log, plugins, book, persister, new NodeShellPool(), new LocalShell(), sql, lock, serverFile, clock, identity);
       log.info('STARTUP', `HandyRep started for cluster ${config.handyrep.cluster_name}: servers from ${initial.source.from} (${initial.source.reason})`);
       for (const note of initial.notes) log.warn('STARTUP', note);
       if (initial.source.from === 'config') await persister.request();
@@ -574,17 +584,17 @@ export class HandyRep {
       serverFile: this.serverFile,
       clock: this.clock,
       persist: () => this.persister.durable(),
+      hold: () => currentHold(this.book),
     };
   }
 
   /** Run a topology change alone (single flight), reporting it to failover listeners. */
   private async topology(run: () => Promise<TopologyRd>, kind: 'failover' | 'switchover' | 'promote' = 'failover'): Promise<TopologyRd> {
     return this.mutate(async () => {
-      const databaseServers = this.book.names().filter((n) => isDatabaseRole(this.book.get(n).role)).map((n) => this.book.get(n));
-      const seniority = await this.presence.mayAct(databaseServers);
-      if (!seniority.acts) {
-        this.log.error('FAILOVER', `topology change refused: ${seniority.reason}`, undefined, 'WARNING');
-        return failure(`not acting: ${seniority.reason}`, { reason_code: 'not_senior_controller' });
+      const notSenior = await this.notSenior();
+      if (notSenior !== null) {
+        this.log.error('FAILOVER', `topology change refused: ${notSenior}`, undefined, 'WARNING');
+        return failure(`not acting: ${notSenior}`, { reason_code: 'not_senior_controller' });
       }
       this.topologyInFlight = true;
       const started = Date.now();
@@ -803,6 +813,8 @@ export class HandyRep {
       mutate: (run) => this.mutate(run),
       topologyInFlight: () => this.topologyInFlight,
       beat: () => this.beat(),
+      notSenior: () => this.notSenior(),
+      hold: () => currentHold(this.book),
       paused: () => this.book.maintenanceState.paused === true,
       plannedDown: (name) => this.book.maintenanceState.planned_down?.server === name,
     };
@@ -828,6 +840,8 @@ export class HandyRep {
     const checks = this.checks();
     const rd = await (verify ? checks.verifyAll() : checks.pollAll());
     await this.persister.flush();
+    // Paused is not absent: other controllers must still see this one alive.
+    if (rd.result === 'SUCCESS') await this.beat();
     // A master that answered ends its planned stop: then no hold is left to report.
     return heldCheckRd(rd, this.book.clusterStatus.status, currentHold(this.book));
   }

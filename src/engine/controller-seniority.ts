@@ -1,9 +1,9 @@
 /**
  * Which of several controllers watching one cluster may act (single-controller deployments
  * without etcd): among the controllers whose heartbeat is fresh, the one started first (then the
- * smallest id). Every other one refuses topology changes and says whose turn it is. A row with
- * this controller's own host and state file is its predecessor (the state lock allows one live
- * process per state file on a host), so it never blocks a restarted controller's recovery.
+ * smallest id). Every other one refuses topology changes and says whose turn it is. Identities
+ * persist across restarts (kept beside the state file), so a restarted controller keeps its
+ * seniority and recognises its own old heartbeat.
  */
 import type { ControllerHeartbeat } from '../model/controller-heartbeat.js';
 
@@ -23,14 +23,10 @@ function senior(a: Pick<ControllerHeartbeat, 'started_ms' | 'id'>, b: Pick<Contr
   return a.started_ms < b.started_ms || (a.started_ms === b.started_ms && a.id < b.id);
 }
 
-type Self = Pick<ControllerHeartbeat, 'id' | 'started_ms' | 'hostname' | 'state_file'>;
-
-function predecessor(self: Self, beat: ControllerHeartbeat): boolean {
-  return beat.hostname === self.hostname && beat.state_file === self.state_file;
-}
+type Self = Pick<ControllerHeartbeat, 'id' | 'started_ms'>;
 
 export function seniority(self: Self, heartbeats: readonly ControllerHeartbeat[], nowMs: number, freshMs: number): Seniority {
-  const rivals = heartbeats.filter((b) => b.id !== self.id && !predecessor(self, b) && nowMs - b.heartbeat_ms <= freshMs && senior(b, self));
+  const rivals = heartbeats.filter((b) => b.id !== self.id && nowMs - b.heartbeat_ms <= freshMs && senior(b, self));
   if (rivals.length === 0) return { acts: true };
   const holder = rivals.reduce((a, b) => (senior(a, b) ? a : b));
   const ageMs = Math.max(0, nowMs - holder.heartbeat_ms);

@@ -5,13 +5,14 @@
  */
 import type { MasterFailureReasonCode, MasterFailureVerdict } from './master-failure.js';
 
-/** How the controller reaches the failed master's host, besides its database port. */
+/**
+ * How the controller reaches the failed master's host. A refused database connection is no proof
+ * of anything (a firewall may refuse for it while clients on its side still write).
+ */
 export type MasterReach =
   /** The control channel answers: the master can be stopped (or is confirmed stopped). */
   | 'control'
-  /** No control channel, but the database port refuses connections or is read-only. */
-  | 'refuses'
-  /** Nothing answers at all: the master may still be taking writes behind a partition. */
+  /** No control channel: the master may still be taking writes behind a partition. */
   | 'none';
 
 export interface FailoverSnapshot {

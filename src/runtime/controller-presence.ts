@@ -3,12 +3,14 @@
  * and, before any topology change, whether another controller started earlier is alive (its
  * heartbeat in any reachable server's copy is fresh): then this one refuses and names it.
  */
-import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { HandyRepConfig } from '../config/schema.js';
 import { mergeHeartbeats, seniority, type Seniority } from '../engine/controller-seniority.js';
 import type { ControllerHeartbeat } from '../model/controller-heartbeat.js';
 import type { SqlClient } from '../nodes/ports.js';
+import type { EventLog } from '../log/event-log.js';
+import { describeError } from '../model/errors.js';
+import type { ControllerIdentity } from '../store/controller-identity.js';
 import { readHeartbeats, removeHeartbeat, writeHeartbeat } from '../store/controller-table.js';
 import { sqlTargetFor } from './plugin-context.js';
 import { tableName } from './state-table-access.js';
@@ -19,26 +21,33 @@ interface Host {
 }
 
 /**
- * How long a heartbeat counts as alive: it must outlast a master failure's detection (the
- * heartbeat cannot be refreshed while the master is down), so three poll intervals and the
- * retries, plus a margin; never under 10 s.
+ * How long a heartbeat counts as alive: it must outlast a master failure's detection and the
+ * failover itself (the heartbeat cannot be refreshed while there is no master): three poll
+ * intervals, the retries, a promotion's timeout twice over (a failed candidate, then the next),
+ * plus a margin; never under 10 s.
  */
 export function heartbeatFreshMs(config: HandyRepConfig): number {
   const f = config.failover;
-  return Math.max(10_000, Math.round((3 * f.poll_interval + f.fail_retries * (f.fail_retry_interval + config.handyrep.connect_timeout_seconds)) * 1000) + 5_000);
+  const detection = 3 * f.poll_interval + f.fail_retries * (f.fail_retry_interval + config.handyrep.connect_timeout_seconds);
+  return Math.max(10_000, Math.round((detection + 2 * f.promote_timeout_seconds) * 1000) + 5_000);
 }
 
 export class ControllerPresence {
-  readonly id = randomUUID();
+  readonly id: string;
   readonly startedMs: number;
+  private tableReady = false;
+  private lastBeatFailed = false;
 
   constructor(
     private readonly sql: SqlClient,
     private readonly config: () => HandyRepConfig,
     private readonly stateFile: string,
     private readonly clock: () => Date,
+    identity: ControllerIdentity,
+    private readonly log: EventLog,
   ) {
-    this.startedMs = clock().getTime();
+    this.id = identity.id;
+    this.startedMs = identity.started_ms;
   }
 
   private async session<T>(host: Host, fn: (session: Awaited<ReturnType<SqlClient['connect']>>) => Promise<T>): Promise<T> {
@@ -61,10 +70,17 @@ export class ControllerPresence {
       await this.session(master, async (s) => {
         const recovery = await s.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
         if (recovery[0]?.r) return;
-        await writeHeartbeat(s, tableName(this.config()), beat, now - 10 * heartbeatFreshMs(this.config()));
+        await writeHeartbeat(s, tableName(this.config()), beat, now - 10 * heartbeatFreshMs(this.config()), !this.tableReady);
+        this.tableReady = true;
       });
+      if (this.lastBeatFailed) this.log.info('CONTROLLER', 'heartbeat written again: other controllers see this one');
+      this.lastBeatFailed = false;
       return true;
-    } catch {
+    } catch (err) {
+      // Logged once per run of failures: other controllers may take this one for dead.
+      if (!this.lastBeatFailed) this.log.warn('CONTROLLER', `cannot write this controller's heartbeat on the master: ${describeError(err)}`);
+      this.lastBeatFailed = true;
+      this.tableReady = false;
       return false;
     }
   }
@@ -80,6 +96,6 @@ export class ControllerPresence {
   /** May this controller change the topology? Reads every reachable server's copy. */
   async mayAct(servers: readonly Host[]): Promise<Seniority> {
     const copies = await Promise.all(servers.map((h) => this.session(h, (s) => readHeartbeats(s, tableName(this.config()))).catch(() => [])));
-    return seniority({ id: this.id, started_ms: this.startedMs, hostname: hostname(), state_file: this.stateFile }, mergeHeartbeats(copies), this.clock().getTime(), heartbeatFreshMs(this.config()));
+    return seniority({ id: this.id, started_ms: this.startedMs }, mergeHeartbeats(copies), this.clock().getTime(), heartbeatFreshMs(this.config()));
   }
 }

@@ -12,8 +12,8 @@ import { observeRunning } from './observe.js';
 import { ref, type TopologyEnv } from './topology/env.js';
 import { snapshotReplicas, vantageReports, type ReplicaSnapshot } from './topology/facts.js';
 import { runFailover, type FailoverExpectation, type TopologyRd } from './topology/failover.js';
-import { databaseAnswer } from './topology/fence.js';
 import { enforceFencing, rejoinFenced } from './topology/fenced.js';
+import { secondMasterRisk } from './topology/writable-guard.js';
 import { recordJudgement } from './master-judgement.js';
 
 export type FailoverCheckRd = Rd<{ failover_ok?: boolean; reason_code?: string; history_id?: string }>;
@@ -29,17 +29,19 @@ export interface FailoverCheckDeps {
   topologyInFlight: () => boolean;
   /** Refresh this controller's heartbeat on the master (other controllers see it's alive). */
   beat: () => Promise<void>;
+  /** Whether no other controller started earlier is alive (null), or why this one must not act. */
+  notSenior: () => Promise<string | null>;
+  /** Why nothing may act automatically now (paused, planned stop), or null. */
+  hold: () => string | null;
   paused: () => boolean;
   /** The master was stopped on purpose through HandyRep. */
   plannedDown: (name: string) => boolean;
 }
 
-/** How the controller reaches the master's host besides its database port. */
+/** Can the controller stop (or see stopped) the master over its control channel? */
 async function masterReach(env: TopologyEnv, master: string): Promise<MasterReach> {
   const running = await observeRunning({ ctx: env.ctx(), plugins: env.plugins }, ref(env, master));
-  if (running !== null) return 'control';
-  const answer = await databaseAnswer(env, master);
-  return answer === 'refused' || answer === 'read_only' ? 'refuses' : 'none';
+  return running !== null ? 'control' : 'none';
 }
 
 export interface Judgement {
@@ -87,7 +89,7 @@ export async function failoverCheck(deps: FailoverCheckDeps, verify: boolean): P
   if (rd.result === 'SUCCESS') {
     await deps.beat();
     if (verify && !deps.topologyInFlight()) {
-      const rejoined = await deps.mutate(() => rejoinFenced(env));
+      const rejoined = await deps.mutate(async () => ((await deps.notSenior()) === null ? rejoinFenced(env) : []));
       if (rejoined.length > 0) return success(`${cluster()}: ${rd.details}; ${rejoined.join('; ')}${fenceNote}`, { failover_ok: rd.failover_ok });
     }
     return success(`${cluster()}: ${rd.details}${fenceNote}`, { failover_ok: rd.failover_ok });
@@ -124,19 +126,38 @@ async function judgeFailedMaster(deps: FailoverCheckDeps, master: string, firstF
       }
       case 'restart_master': {
         restartTried = true;
-        const restart = await deps.mutate(() => env.nodeControl.restart(master));
+        const restart = await deps.mutate(() => restartIfStillDue(deps, env, master, expect));
         if (restart.result === 'SUCCESS') return success(`${decision.reason}; master restarted`, extra);
+        if (restart.reason_code !== undefined) return failure(`master ${master}: restart called off: ${restart.details}`, { reason_code: restart.reason_code });
         continue;
       }
       case 'failover': {
         const result = await deps.topology(() =>
-          runFailover(env, decision.reason, { preferred: null, remaster: failover.remaster, snapshots: judgement.snapshots, expect, proxiesFirst: decision.proxiesFirst }),
+          runFailover(env, decision.reason, { preferred: null, remaster: failover.remaster, snapshots: judgement.snapshots, expect, proxiesFirst: decision.proxiesFirst, automatic: true }),
         );
         const done = { ...(result.reason_code ? { reason_code: result.reason_code } : {}), ...(result.history_id ? { history_id: result.history_id } : {}) };
         return result.result === 'SUCCESS' ? success(result.details, done) : failure(`master down, failover failed: ${result.details}`, done);
       }
     }
   }
+}
+
+/**
+ * Inside the action queue, the restart of a failed master is re-checked like a failover: the
+ * same master, no topology change since the verdict, nothing on hold, this controller senior,
+ * and no other server writable (a restart must never start a second master).
+ */
+async function restartIfStillDue(deps: FailoverCheckDeps, env: TopologyEnv, master: string, expect: FailoverExpectation): Promise<Rd<{ reason_code?: string }>> {
+  if (env.book.masterName() !== master || env.book.topologyRevision !== expect.topologyRevision) {
+    return failure('the topology changed since the verdict', { reason_code: 'stale_verdict' });
+  }
+  const hold = deps.hold();
+  if (hold !== null) return failure(hold, { reason_code: 'on_hold' });
+  const notSenior = await deps.notSenior();
+  if (notSenior !== null) return failure(notSenior, { reason_code: 'not_senior_controller' });
+  const risk = await secondMasterRisk(env, master);
+  if (risk !== null) return failure(`not restarting: ${risk}`, { reason_code: 'second_master' });
+  return env.nodeControl.restart(master);
 }
 
 /** Recovery's judgement of an old master: the same retries, then the same decision. */

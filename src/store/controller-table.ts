@@ -27,8 +27,8 @@ export function controllerTableDdl(name: TableName): string[] {
 }
 
 /** Upsert this controller's row (creating the table on first use); old rows of dead controllers are pruned. */
-export async function writeHeartbeat(session: SqlSession, name: TableName, beat: ControllerHeartbeat, pruneBeforeMs: number): Promise<void> {
-  for (const statement of controllerTableDdl(name)) await session.query(statement);
+export async function writeHeartbeat(session: SqlSession, name: TableName, beat: ControllerHeartbeat, pruneBeforeMs: number, createTable: boolean): Promise<void> {
+  if (createTable) for (const statement of controllerTableDdl(name)) await session.query(statement);
   await session.query(
     `INSERT INTO ${controllersTable(name)} (id, hostname, pid, state_file, started_ms, heartbeat_ms) VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (id) DO UPDATE SET heartbeat_ms = EXCLUDED.heartbeat_ms`,

@@ -11,7 +11,7 @@ const beat = (id: string, started: number, heartbeat: number): ControllerHeartbe
 const NOW = 1_000_000;
 const FRESH = 30_000;
 
-type Row = [label: string, self: { id: string; started_ms: number; hostname?: string; state_file?: string }, beats: ControllerHeartbeat[], acts: boolean, holder?: string];
+type Row = [label: string, self: { id: string; started_ms: number }, beats: ControllerHeartbeat[], acts: boolean, holder?: string];
 
 const ROWS: Row[] = [
   ['alone', { id: 'b', started_ms: 500 }, [], true],
@@ -21,18 +21,18 @@ const ROWS: Row[] = [
   ['an earlier controller gone quiet', { id: 'b', started_ms: 500 }, [beat('a', 100, NOW - FRESH - 1)], true],
   ['a later controller alive', { id: 'a', started_ms: 100 }, [beat('b', 500, NOW)], true],
   ['same start, smaller id wins', { id: 'b', started_ms: 100 }, [beat('a', 100, NOW)], false, 'a'],
-  ['its own predecessor (same host and state file) never blocks', { id: 'b', started_ms: 500, hostname: 'host-a', state_file: '/s/a' }, [beat('a', 100, NOW)], true],
-  ['same state file on another host is a rival', { id: 'b', started_ms: 500, hostname: 'other', state_file: '/s/a' }, [beat('a', 100, NOW)], false, 'a'],
+  ['its own row from before a restart (same persistent id) never blocks', { id: 'a', started_ms: 100 }, [beat('a', 100, NOW - 5000)], true],
+  ['same host and state file path but another identity is a rival', { id: 'b', started_ms: 500 }, [{ ...beat('a', 100, NOW), hostname: 'host-b', state_file: '/s/b' }], false, 'a'],
   ['two earlier ones: the earliest holds', { id: 'c', started_ms: 900 }, [beat('b', 500, NOW), beat('a', 100, NOW)], false, 'a'],
 ];
 
 for (const [label, self, beats, acts, holder] of ROWS) {
   test(`seniority: ${label}`, () => {
-    const verdict = seniority({ hostname: 'me', state_file: '/s/me', ...self }, Object.freeze(beats), NOW, FRESH);
+    const verdict = seniority(self, Object.freeze(beats), NOW, FRESH);
     assert.equal(verdict.acts, acts);
     if (!verdict.acts) {
       assert.equal(verdict.holder.id, holder);
-      assert.match(verdict.reason, new RegExp(`host-${holder ?? ''}`));
+      assert.match(verdict.reason, /pid 100 on host-/);
     }
   });
 }

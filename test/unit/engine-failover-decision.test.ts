@@ -41,7 +41,6 @@ const ROWS: Row[] = [
   ['failed, restart_master on but host unreachable', { restartMaster: true, reach: 'none' }, 'warn', 'unreachable_master_refused'],
   ['failed, auto_failover off', { autoFailover: false }, 'warn', 'auto_failover_off'],
   ['failed, host answers on its control channel', {}, 'failover', 'master_failed', false],
-  ['failed, database port refuses', { reach: 'refuses' }, 'failover', 'master_failed', false],
   ['failed, unreachable, refuse (default)', { reach: 'none' }, 'warn', 'unreachable_master_refused'],
   ['failed, unreachable, promote without proxies', { reach: 'none', unreachableMaster: 'promote' }, 'warn', 'unreachable_master_no_proxies'],
   ['failed, unreachable, promote with proxies', { reach: 'none', unreachableMaster: 'promote', connectionFailover: true }, 'failover', 'master_failed_unfenced', true],

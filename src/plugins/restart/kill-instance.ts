@@ -127,7 +127,9 @@ while [ "$attempt" -lt 3 ]; do
   wait_gone || { echo "processes of $dir still alive after SIGKILL:$left"; exit 1; }
   tree=' '
 done
-[ "$attempt" -ge 3 ] && [ "$tree" != ' ' ] && { echo "processes of $dir keep appearing"; exit 1; }
+# A last look after the last round: anything found now survived every round.
+collect
+[ "$tree" != ' ' ] && { echo "processes of $dir keep appearing:$tree"; exit 1; }
 
 if [ -n "$verdict" ]; then
   [ -n "$killed" ] && verdict="$verdict; killed leftover processes of $dir:$killed"

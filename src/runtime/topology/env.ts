@@ -24,6 +24,8 @@ export interface TopologyEnv {
   clock: () => Date;
   /** Save the state now; true once servers.save durably holds it. */
   persist: () => Promise<boolean>;
+  /** Why automatic actions are on hold now (paused, a planned stop of the master), or null. */
+  hold: () => string | null;
 }
 
 export function ref(env: TopologyEnv, name: string): ServerRef {

@@ -45,6 +45,8 @@ export interface FailoverOptions {
   expect?: FailoverExpectation;
   /** The old master cannot be fenced: repoint every proxy away from it before promoting. */
   proxiesFirst?: boolean;
+  /** Decided by HandyRep itself (not an operator): called off while failover is on hold. */
+  automatic?: boolean;
 }
 
 /** The failover's plan for the given candidate order. */
@@ -63,7 +65,9 @@ export function failoverPlan(env: TopologyEnv, oldMaster: string | null, order: 
 }
 
 /** Inside the action queue, right before anything is touched: is the verdict still true? */
-async function revalidate(env: TopologyEnv, oldMaster: string | null, expect: FailoverExpectation): Promise<{ ok: boolean; details: string }> {
+async function revalidate(env: TopologyEnv, oldMaster: string | null, expect: FailoverExpectation, automatic: boolean): Promise<{ ok: boolean; details: string }> {
+  const hold = automatic ? env.hold() : null;
+  if (hold !== null) return { ok: false, details: `automatic failover is on hold: ${hold}` };
   if (oldMaster !== expect.master) return { ok: false, details: `the master changed since the verdict (${expect.master ?? 'none'} → ${oldMaster ?? 'none'})` };
   if (env.book.topologyRevision !== expect.topologyRevision) return { ok: false, details: 'server definitions changed since the verdict (another change ran first)' };
   if (oldMaster === null) return { ok: true, details: 'no master to check' };
@@ -79,7 +83,7 @@ export async function runFailover(env: TopologyEnv, reason: string, options: Fai
   const runner = new StepRunner(env, 'failover', reason, oldMaster, null);
   await runner.begin(failoverPlan(env, oldMaster, [], { remaster: options.remaster, proxiesFirst }));
 
-  const valid = await runner.step('revalidate', oldMaster, () => revalidate(env, oldMaster, expect));
+  const valid = await runner.step('revalidate', oldMaster, () => revalidate(env, oldMaster, expect, options.automatic ?? false));
   if (!valid.ok) {
     const record = await runner.finish('FAIL', `failover called off: ${valid.details}`);
     return failure(record.details, { reason_code: 'stale_verdict', history_id: record.id });
@@ -90,6 +94,8 @@ export async function runFailover(env: TopologyEnv, reason: string, options: Fai
   await runner.step('select', null, async () => {
     const snapshots = options.snapshots ?? (await snapshotReplicas(env));
     ({ order, refusals } = await selectCandidates(env, snapshots, { preferred: options.preferred, ignoreLag: false }));
+    // Proxies repointed before the promotion point at one candidate: try that one only.
+    if (proxiesFirst) order = order.slice(0, 1);
     return order.length > 0
       ? { ok: true, details: `candidates in order: ${order.join(', ')}${refusals.length ? `; refused: ${describeRefusals(refusals)}` : ''}` }
       : { ok: false, details: `no candidate: ${describeRefusals(refusals)}` };
@@ -144,7 +150,8 @@ export async function runFailover(env: TopologyEnv, reason: string, options: Fai
   runner.setTarget(promoted);
   if (promoted !== order[0]) runner.setPlan(failoverPlan(env, oldMaster, [promoted], { remaster: options.remaster, proxiesFirst }));
   recordPromotion(env, oldMaster, promoted, fenceState);
-  const rejoin = env.ctx().config.failover.auto_rejoin && fenceState === 'confirmed' && oldMaster !== null;
+  // As planned: no rejoin after proxies were repointed first (the plan could not know the fence).
+  const rejoin = env.ctx().config.failover.auto_rejoin && fenceState === 'confirmed' && !proxiesFirst && oldMaster !== null;
   const problems = await afterPromotion(env, runner, afterPromotionInput(env, oldMaster, promoted, { remaster: options.remaster, rejoin, proxiesDone: proxiesFirst }), true);
   settleClusterStatus(env, problems);
   const unconfirmed = fenceState === 'unconfirmed' ? `; the old master ${oldMaster ?? ''} is NOT confirmed stopped (fence unconfirmed)` : '';

@@ -2,7 +2,7 @@
  * Fencing an old master (design.md §5.2): it must not accept writes once another server is
  * promoted. Escalates: clean fast stop, immediate stop, kill of the whole instance (a frozen
  * master ignores everything else). When its control channel is gone too, it counts as fenced
- * only if its database port positively refuses connections or answers read-only. A master that
+ * only if it answers read-only (a refused connection may be a firewall's). A master that
  * cannot be reached at all is NOT fenced ("unreachable" proves nothing: it may be taking writes
  * behind a partition); the caller decides, by configuration, whether to refuse the failover.
  */
@@ -86,7 +86,9 @@ export async function fenceServer(env: TopologyEnv, name: string): Promise<Fence
   const answer = await databaseAnswer(env, name);
   switch (answer) {
     case 'refused':
-      return { fenced: true, how: 'not_accepting', details: `${name} cannot be stopped (${stop.details}) but its host refuses database connections` };
+      // A refusal could come from a firewall between us while clients on its side still write:
+      // without the control channel confirming the instance is down, it proves nothing.
+      return { fenced: false, unreachable: true, details: `${name} cannot be stopped (${stop.details}) and refuses our database connections, which proves nothing without its control channel` };
     case 'read_only':
       return { fenced: true, how: 'not_accepting', details: `${name} cannot be stopped (${stop.details}) but answers read-only (in recovery)` };
     case 'writable':

@@ -1,8 +1,8 @@
 /**
  * Old masters stay fenced: every check cycle asks each fenced server whether it accepts writes,
  * and stops it at once if it does (it came back from a partition or a freeze). A fence that was
- * unconfirmed (unreachable at the failover) becomes confirmed once the server is seen stopped,
- * refusing connections or read-only. With auto_rejoin, a fenced server that is reachable and
+ * unconfirmed (unreachable at the failover) becomes confirmed once its control channel says it
+ * is stopped, or it answers read-only. With auto_rejoin, a fenced server that is reachable and
  * stopped is rewound and rejoined as a replica.
  */
 import { databaseAnswer, fenceServer } from './fence.js';
@@ -27,8 +27,11 @@ export async function enforceFencing(env: TopologyEnv): Promise<string[]> {
         if (result.fenced) confirmFence(env, name, result.details);
         return result.fenced ? `re-fenced ${name}` : `could NOT re-fence ${name}: ${result.details}`;
       }
-      if (env.book.get(name).fence_unconfirmed === true && (answer === 'refused' || answer === 'read_only')) {
-        confirmFence(env, name, answer === 'refused' ? 'it refuses database connections' : 'it answers read-only');
+      if (env.book.get(name).fence_unconfirmed === true) {
+        // Proof is its own read-only answer, or its control channel saying it is not running.
+        if (answer === 'read_only') confirmFence(env, name, 'it answers read-only');
+        else if ((await observeRunning({ ctx: env.ctx(), plugins: env.plugins }, ref(env, name))) === false) confirmFence(env, name, 'its control channel says it is not running');
+        else return null;
         return `fence of ${name} confirmed`;
       }
       return null;

@@ -43,8 +43,10 @@ export type PromotionSettlement = 'promoted' | 'cancelled' | 'uncertain';
  * A promotion that was not confirmed may still complete later (pg_promote timed out, the
  * controller died): PostgreSQL keeps the request. Before anyone else is promoted or the old
  * master restarted, settle it: wait up to `waitMs` for it to finish; otherwise stop the server
- * (a leftover promote request is discarded at its next start) so it cannot finish behind our
- * back. 'uncertain' means it could be neither confirmed nor stopped: promote nobody else.
+ * so it cannot finish behind our back (a promote request not yet acted on is discarded at its
+ * next start; one that got past the end of recovery is not — the writable-server check before
+ * any later promotion or restart catches that). 'uncertain' means it could be neither confirmed
+ * nor stopped: promote nobody else.
  */
 export async function settlePromotion(env: TopologyEnv, name: string, waitMs: number): Promise<{ outcome: PromotionSettlement; details: string }> {
   const deadline = Date.now() + waitMs;

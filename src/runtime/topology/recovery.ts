@@ -1,10 +1,12 @@
 /**
  * Start-up after a controller died mid-change: the journal says which change and which step was
  * running; the servers say what actually happened. Ends with at most one master:
- *  - exactly one server other than the old master accepts writes → the promotion happened: roll
- *    forward (record it, fence the old master if it is writable too, remaster the rest, repoint
- *    the proxies, run the post-failover commands the change had not run);
- *  - two such servers → stop with FAIL and an alert (never pick one and leave the other);
+ *  - the journal records a confirmed promotion, or exactly one server other than the old master
+ *    accepts writes → roll forward to it (record it, fence the old master if it is writable too,
+ *    remaster the rest, repoint the proxies, run the post-failover commands the change had not
+ *    run), even when the confirmed one does not answer now;
+ *  - an old master fenced before this change that is writable again is fenced, never adopted;
+ *  - two promoted servers → stop with FAIL and an alert (never pick one and leave the other);
  *  - only the old master accepts writes → nothing irreversible happened: keep it (roll back);
  *  - nobody accepts writes → a switchover restarts the old master; a failover is judged again
  *    exactly as failover_check would (retries, vantage points, reach): restarted cut off from a
@@ -14,9 +16,10 @@ import type { FailoverRecord } from '../../model/failover-record.js';
 import { failure, success } from '../../model/rd.js';
 import { isDatabaseRole } from '../../model/server.js';
 import { runExtraCommands, repointProxies } from './after-promotion.js';
-import type { TopologyEnv } from './env.js';
+import { ref, type TopologyEnv } from './env.js';
 import { runFailover, type FailoverExpectation, type TopologyRd } from './failover.js';
-import { acceptsWrites, fenceServer } from './fence.js';
+import { acceptsWrites, databaseAnswer, fenceServer } from './fence.js';
+import { observeRunning } from '../observe.js';
 import { remasterReplica } from './remaster.js';
 import { settlePromotion } from './promote.js';
 import { enabledReplicas } from './select.js';
@@ -38,9 +41,27 @@ function rollForwardPlan(env: TopologyEnv, from: string | null, to: string, fenc
   ];
 }
 
+/** Servers the interrupted change tried to promote (a recovery's settle steps included). */
+function candidatesOf(interrupted: FailoverRecord): string[] {
+  return [...new Set(interrupted.steps.filter((s) => (s.name === 'promote' || s.name === 'settle_promotion') && s.server !== null).map((s) => s.server as string))];
+}
+
+/** The server whose promotion the journal records as confirmed (it accepted a write), if any. */
+function confirmedPromotion(interrupted: FailoverRecord): string | null {
+  return interrupted.steps.find((s) => s.name === 'promote' && s.outcome === 'ok' && s.server !== null)?.server ?? null;
+}
+
 async function settlePending(env: TopologyEnv, runner: StepRunner, interrupted: FailoverRecord): Promise<TopologyRd | null> {
-  // A promotion that was running or failed may still complete: settle each before looking.
-  const pending = [...new Set(interrupted.steps.filter((s) => s.name === 'promote' && s.outcome !== 'ok' && s.server !== null).map((s) => s.server as string))];
+  // A promotion that was running or failed may still complete: settle each before looking. A
+  // recovery that was itself interrupted left its settle steps, which count the same.
+  const confirmed = confirmedPromotion(interrupted);
+  const pending = [
+    ...new Set(
+      interrupted.steps
+        .filter((s) => (s.name === 'promote' || s.name === 'settle_promotion') && s.outcome !== 'ok' && s.server !== null && s.server !== confirmed)
+        .map((s) => s.server as string),
+    ),
+  ];
   for (const candidate of pending) {
     let cancelled = false;
     const settled = await runner.step('settle_promotion', candidate, async () => {
@@ -78,7 +99,10 @@ async function rollForward(env: TopologyEnv, runner: StepRunner, interrupted: Fa
     }
   }
   if (from !== null && from !== newMaster) {
-    env.book.putServer(from, { ...env.book.get(from), role: 'replica', enabled: false, fenced: true }, `fenced: replaced by ${newMaster} (recovered)`);
+    // Fenced for sure only when its control channel says stopped or it answers read-only.
+    const unconfirmed = !fromWritable && (await databaseAnswer(env, from)) !== 'read_only' && (await observeRunning({ ctx: env.ctx(), plugins: env.plugins }, ref(env, from))) !== false;
+    runner.setFence(unconfirmed ? 'unconfirmed' : 'confirmed');
+    env.book.putServer(from, { ...env.book.get(from), role: 'replica', enabled: false, fenced: true, fence_unconfirmed: unconfirmed }, `fenced${unconfirmed ? ' (unconfirmed: unreachable)' : ''}: replaced by ${newMaster} (recovered)`);
   }
   env.book.putServer(newMaster, { ...env.book.get(newMaster), role: 'master', enabled: true, fenced: false, fence_unconfirmed: false }, 'master (recovered after an interrupted change)');
   if (env.ctx().config.failover.remaster) {
@@ -95,6 +119,9 @@ export async function recoverInterrupted(env: TopologyEnv, interrupted: Failover
   const running = interrupted.steps.filter((s) => s.outcome === 'running').map((s) => `${s.name}${s.server ? ` ${s.server}` : ''}`);
   const where = running.length > 0 ? `during step ${running.join(', ')}` : `after step ${interrupted.steps.at(-1)?.name ?? '(none)'}`;
   env.book.addHistory({ ...interrupted, outcome: 'FAIL', finished: env.clock().toISOString(), details: `interrupted ${where}: the controller stopped` });
+  // Saved before the journal is overwritten by the recovery's own record: a crash during the
+  // recovery must not lose the interrupted change.
+  await env.persist();
 
   const runner = new StepRunner(env, 'recovery', `recovering the ${interrupted.kind} ${interrupted.id} interrupted ${where}`, interrupted.from, null);
   await runner.begin();
@@ -102,20 +129,36 @@ export async function recoverInterrupted(env: TopologyEnv, interrupted: Failover
   if (unsettled !== null) return unsettled;
 
   const from = interrupted.from;
+  const candidates = candidatesOf(interrupted);
+  const confirmed = confirmedPromotion(interrupted);
   const names = env.book.names().filter((n) => {
     const s = env.book.get(n);
     return isDatabaseRole(s.role) || n === from;
   });
   const writable = (await Promise.all(names.map(async (n) => [n, await acceptsWrites(env, n)] as const))).filter(([, w]) => w === true).map(([n]) => n);
-  const promoted = writable.filter((n) => n !== from);
+  // An old master fenced before this change that is writable again is no promotion of this
+  // change: it is fenced again, never rolled forward to.
+  const staleFenced = writable.filter((n) => n !== from && !candidates.includes(n) && env.book.get(n).fenced);
+  runner.setPlan(staleFenced.map((n) => ({ name: 'fence', server: n })));
+  for (const name of staleFenced) {
+    await runner.step('fence', name, async () => {
+      const result = await fenceServer(env, name);
+      return { ok: result.fenced, details: `fenced old master writable again: ${result.details}` };
+    });
+  }
+  const promoted = writable.filter((n) => n !== from && !staleFenced.includes(n));
 
-  if (promoted.length > 1) {
-    env.book.setClusterStatus('down', `several servers accept writes: ${promoted.join(', ')}`);
-    env.log.error('FAILOVER', `recovery found several writable servers (${promoted.join(', ')}): not choosing; an operator must decide`, undefined, 'CRITICAL');
-    const record = await runner.finish('FAIL', `several servers accept writes (${promoted.join(', ')}): nothing done, an operator must decide`);
+  if (promoted.length > 1 || (confirmed !== null && promoted.some((n) => n !== confirmed))) {
+    const who = [...new Set([...promoted, ...(confirmed !== null ? [confirmed] : [])])];
+    env.book.setClusterStatus('down', `several servers accept writes or were promoted: ${who.join(', ')}`);
+    env.log.error('FAILOVER', `recovery found several promoted servers (${who.join(', ')}): not choosing; an operator must decide`, undefined, 'CRITICAL');
+    const record = await runner.finish('FAIL', `several servers were promoted or accept writes (${who.join(', ')}): nothing done, an operator must decide`);
     return failure(record.details, { reason_code: 'split_brain', history_id: record.id });
   }
-  if (promoted.length === 1) return rollForward(env, runner, interrupted, promoted[0] as string, from !== null && writable.includes(from));
+  // The journal proves a promotion (it accepted a write): that server is the master even when it
+  // does not answer now; the monitor judges it from here like any master.
+  const newMaster = confirmed ?? promoted[0] ?? null;
+  if (newMaster !== null) return rollForward(env, runner, interrupted, newMaster, from !== null && writable.includes(from));
 
   if (from !== null && writable.includes(from)) {
     env.book.putServer(from, { ...env.book.get(from), role: 'master', enabled: true, fenced: false, fence_unconfirmed: false }, 'still the master (recovered after an interrupted change)');
@@ -158,10 +201,12 @@ export async function recoverInterrupted(env: TopologyEnv, interrupted: Failover
   }
   const record = await runner.finish('FAIL', `no writable server and ${decision.reason}: running the failover again`);
   return runFailover(env, `resuming the ${interrupted.kind} ${interrupted.id} (${record.id}): ${decision.reason}`, {
-    preferred: interrupted.to,
+    // Fresh selection: the interrupted change's choice may no longer be viable.
+    preferred: null,
     remaster: env.ctx().config.failover.remaster,
     snapshots: judged.snapshots,
     expect: { master: from, topologyRevision: env.book.topologyRevision },
     proxiesFirst: decision.proxiesFirst,
+    automatic: true,
   });
 }
