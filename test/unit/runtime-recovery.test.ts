@@ -1,0 +1,169 @@
+/**
+ * Recovery of an interrupted failover over fakes (no PostgreSQL): what the servers answer is a
+ * table, the judgement of the old master a stub. Rows from a review that broke earlier versions.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../../src/config/load.js';
+import { EventLog } from '../../src/log/event-log.js';
+import type { FailoverRecord, StepRecord } from '../../src/model/failover-record.js';
+import { success } from '../../src/model/rd.js';
+import type { ServerMap } from '../../src/model/server.js';
+import { makeClusterStatus } from '../../src/model/status.js';
+import { ServerBook } from '../../src/runtime/server-book.js';
+import { serversFromConfig } from '../../src/runtime/state-sync.js';
+import type { TopologyEnv } from '../../src/runtime/topology/env.js';
+import { recoverInterrupted, type JudgeMaster } from '../../src/runtime/topology/recovery.js';
+
+/** Per host: writable, read-only, or no answer at all (null); running as the control channel says. */
+type Answers = Record<string, { writable: boolean | null; running: boolean | null }>;
+
+const CONFIG = parseConfig(
+  'failover: {remaster: false}\nservers: {a: {hostname: ha, role: replica}, b: {hostname: hb, role: master}, c: {hostname: hc, role: replica}}\n',
+  'test.yaml',
+);
+
+function fakeEnv(servers: ServerMap, answers: Answers): { env: TopologyEnv; book: ServerBook; dir: string; fenced: string[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'handyrep-recovery-'));
+  const log = new EventLog({ file: null, tailSize: 200, verbose: true });
+  const clock = (): Date => new Date();
+  const book = new ServerBook(servers, makeClusterStatus('healthy', 'test', clock().toISOString()), [], log, clock, () => undefined);
+  const fenced: string[] = [];
+  const answer = (host: string): Answers[string] => answers[host] ?? { writable: null, running: null };
+  const ctx = {
+    config: CONFIG,
+    sqlTarget: (s: { hostname: string }) => ({ host: s.hostname }),
+    sql: {
+      connect: async (target: { host: string }) => {
+        const w = answer(target.host).writable;
+        if (w === null) throw new Error(`${target.host}: no answer`);
+        return { query: async () => [{ r: !w }], end: async () => undefined };
+      },
+    },
+    timeouts: { connectMs: 100, commandMs: 100 },
+  };
+  const restartPlugin = {
+    control: async (_ctx: unknown, server: { hostname: string }, action: string) => {
+      const a = answer(server.hostname);
+      if (a.running === null) return { ok: false, details: 'no control channel' };
+      if (action === 'status') return { ok: true, running: a.running, details: '' };
+      fenced.push(server.hostname);
+      a.running = false;
+      a.writable = null;
+      return { ok: true, details: `${action} done` };
+    },
+  };
+  const env = {
+    book,
+    log,
+    clock,
+    sleep: async () => undefined,
+    serverFile: join(dir, 'servers.save'),
+    persist: async () => true,
+    hold: () => null,
+    ctx: () => ctx,
+    plugins: { get: () => restartPlugin },
+    checks: { verifyAll: async () => success('verified'), pollServer: async () => ({ result: 'FAIL', details: 'down' }) },
+    nodeControl: { startup: async () => success('started') },
+  } as unknown as TopologyEnv;
+  return { env, book, dir, fenced };
+}
+
+function servers(over: Partial<Record<'a' | 'b' | 'c', Record<string, unknown>>>): ServerMap {
+  const base = serversFromConfig(CONFIG, new Date().toISOString());
+  for (const [name, props] of Object.entries(over)) base[name] = { ...(base[name] as ServerMap[string]), ...props };
+  return base;
+}
+
+function interrupted(steps: [string, string | null, StepRecord['outcome']][]): FailoverRecord {
+  const ts = new Date().toISOString();
+  return {
+    id: 'interrupted-1',
+    kind: 'failover',
+    reason: 'b is down',
+    started: ts,
+    finished: null,
+    duration_ms: null,
+    from: 'b',
+    to: null,
+    outcome: 'RUNNING',
+    details: '',
+    steps: steps.map(([name, server, outcome]) => ({ name, server, started: ts, finished: ts, outcome, details: '' })),
+  };
+}
+
+const neverJudged: JudgeMaster = async () => {
+  throw new Error('the old master must not be judged here');
+};
+
+test('a stale fenced old master that is writable again is fenced, never adopted as the master', async () => {
+  const { env, book, dir, fenced } = fakeEnv(servers({ a: { enabled: false, fenced: true, fence_unconfirmed: true } }), {
+    ha: { writable: true, running: true },
+    hb: { writable: null, running: false },
+    hc: { writable: false, running: true },
+  });
+  try {
+    const judged: string[] = [];
+    await recoverInterrupted(env, interrupted([['revalidate', 'b', 'ok'], ['select', null, 'ok'], ['fence', 'b', 'ok']]), async (master) => {
+      judged.push(master);
+      return { reachable: true, details: 'pretend it answers' };
+    });
+    assert.notEqual(book.masterName(), 'a');
+    assert.ok(fenced.includes('ha'), 'a was fenced again');
+    assert.deepEqual(judged, ['b'], 'nobody else writable: the old master is judged as failover_check would');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a promotion the journal confirmed is rolled forward to even when that server does not answer now', async () => {
+  const { env, book, dir } = fakeEnv(servers({}), {
+    ha: { writable: false, running: true },
+    hb: { writable: null, running: false },
+    hc: { writable: null, running: null },
+  });
+  try {
+    const rd = await recoverInterrupted(env, interrupted([['revalidate', 'b', 'ok'], ['select', null, 'ok'], ['fence', 'b', 'ok'], ['promote', 'c', 'ok']]), neverJudged);
+    assert.equal(rd.result, 'SUCCESS', rd.details);
+    assert.equal(book.masterName(), 'c');
+    assert.equal(book.get('b').fenced, true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a writable server besides the journal-confirmed one: FAIL, nobody chosen', async () => {
+  const { env, book, dir } = fakeEnv(servers({}), {
+    ha: { writable: true, running: true },
+    hb: { writable: null, running: false },
+    hc: { writable: true, running: true },
+  });
+  try {
+    const rd = await recoverInterrupted(env, interrupted([['fence', 'b', 'ok'], ['promote', 'c', 'ok']]), neverJudged);
+    assert.equal(rd.result, 'FAIL');
+    assert.equal(rd.reason_code, 'split_brain');
+    assert.equal(book.clusterStatus.status, 'down');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an old master that does not answer at all is fenced unconfirmed when rolling forward', async () => {
+  const { env, book, dir } = fakeEnv(servers({}), {
+    ha: { writable: false, running: true },
+    hb: { writable: null, running: null },
+    hc: { writable: true, running: true },
+  });
+  try {
+    const rd = await recoverInterrupted(env, interrupted([['fence', 'b', 'running']]), neverJudged);
+    assert.equal(rd.result, 'SUCCESS', rd.details);
+    assert.equal(book.masterName(), 'c');
+    assert.equal(book.get('b').fence_unconfirmed, true);
+    assert.equal(book.recentHistory(1)[0]?.fence, 'unconfirmed', 'the recovery record says so');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
