@@ -12,6 +12,7 @@ interface Report {
   failovers: number;
   expected: 'failover' | 'no_failover' | null;
   lost_acked_rows: number;
+  rows_checked: boolean;
 }
 
 const [file, seconds, status] = process.argv.slice(2);
@@ -28,6 +29,7 @@ const summary = {
   false_failovers: reports.filter((r) => r.expected === 'no_failover' && r.failovers > 0).length,
   stuck: reports.filter((r) => r.writable_at_end.length !== 1).length,
   lost_acked_rows: reports.reduce((n, r) => n + r.lost_acked_rows, 0),
+  scenarios_counting_rows: reports.filter((r) => r.rows_checked).length,
   runner_failed: status === '0' ? 0 : 1,
   duration_s: Number(seconds),
 };
@@ -35,6 +37,6 @@ const summary = {
 for (const r of reports) {
   console.log(`${r.label.padEnd(48)} samples ${String(r.samples).padStart(5)}  split-brain ${r.split_brain_samples}  failovers ${r.failovers}${r.expected ? ` (expected ${r.expected})` : ''}  writable at end: ${r.writable_at_end.join(',') || 'none'}`);
 }
-console.log(`\nchaos: ${summary.scenarios} scenarios, ${summary.samples} samples, split-brain samples ${summary.split_brain_samples}, false failovers ${summary.false_failovers}, stuck ${summary.stuck}, lost acknowledged rows ${summary.lost_acked_rows}, ${summary.duration_s} s`);
+console.log(`\nchaos: ${summary.scenarios} scenarios, ${summary.samples} samples, split-brain samples ${summary.split_brain_samples}, false failovers ${summary.false_failovers}, stuck ${summary.stuck}, lost acknowledged rows ${summary.lost_acked_rows} (in the ${summary.scenarios_counting_rows} scenarios that count them), ${summary.duration_s} s`);
 mkdirSync('bench/results', { recursive: true });
 writeFileSync('bench/results/chaos.json', `${JSON.stringify(summary, null, 2)}\n`);

@@ -93,7 +93,7 @@ async function expectFailover(bed: Bed, fenceDetails: RegExp): Promise<{ newMast
   assert.equal(info[other]?.role, 'replica');
   assert.equal(await nodeState(bed.node(newMaster)), 'writable');
   assert.equal(await nodeState(bed.node(other)), 'replica');
-  assert.equal((await sqlOn(bed.node(newMaster), 'SELECT count(*) FROM rows')).out, '1000', 'no acknowledged row lost');
+  assert.equal(await bed.countAcked(newMaster, 'rows', 1000), 1000, 'no acknowledged row lost');
   return { newMaster, other, transcript };
 }
 
