@@ -1,14 +1,17 @@
 /**
  * Chaos: the failover lag gate judges fresh facts (design.md §5.3, "never promote past the lag
  * limit"). paul, the sole candidate, stops receiving WAL (john's WAL sender for it is SIGSTOPped)
- * while john writes ~40 MB; then john crashes and cannot be restarted (its sshd is stopped).
+ * while john writes ~40 MB; then john crashes and cannot be restarted (its postgresql.conf is
+ * broken: the refused failover's restart of the old master fails, so every cycle judges again).
  * paul's lag is the master's last known WAL position minus what paul received: it stays refused on
  * poll cycles and on verify cycles alike. (A verification while the master is down can only
  * measure received − replayed, ≈ 0: it used to rewrite paul's lag to 0 and let it be promoted.)
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { crash, stopSshd } from '../fixtures/faults.js';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { crash } from '../fixtures/faults.js';
 import { signal } from '../fixtures/proc.js';
 import { cleanupAll, closeBed, nodeState, openBed, sqlOn, waitUntil, writableNodes } from '../fixtures/chaos.js';
 
@@ -40,8 +43,9 @@ async function soleLaggingCandidate(verifyBefore: boolean): Promise<void> {
     assert.equal(before.result, 'SUCCESS', before.details);
     if (verifyBefore) assert.equal((await hr.get_server_info('paul')).paul?.status, 'lagged');
 
-    await stopSshd(john);
     await crash(john);
+    // Its control channel stays (so it counts as stoppable, not unreachable), but it cannot start.
+    appendFileSync(join(john.dataDir, 'postgresql.conf'), '\nhandyrep_test_broken_setting = on\n');
     walSender = null;
 
     const lines: string[] = [];
