@@ -55,6 +55,11 @@ function random(seed: number): () => number {
 }
 
 /** Values no parameter accepts: each holds a character no name, path, enum, boolean or number allows. */
+/** Parameters that are free text (one line): any nasty string is a valid value there. */
+const FREE_TEXT: ReadonlySet<string> = new Set(['pause.reason']);
+/** Text every free-text parameter refuses: control characters, or too long. */
+const BAD_TEXT = ['line one\nline two', 'tab\there', 'nul\u0000byte', 'x'.repeat(600), '   '];
+
 const NASTY = [
   "'; DROP TABLE handyrep.handyrep; --",
   "john' OR '1'='1",
@@ -109,8 +114,10 @@ function makeCase(next: () => number, index: number): Case {
       // Wrong type: a value no parameter accepts, in a real parameter.
       if (names.length === 0) return { what: 'parameter of a parameter-less function', path: `/${op.name}?${nasty()}=1`, options: { headers: auth }, expect: [400] };
       const name = pick(names);
+      // Free text accepts the nasty strings (they are just text): give it text it refuses.
+      const value = FREE_TEXT.has(`${op.name}.${name}`) ? encodeURIComponent(pick(BAD_TEXT)) : nasty();
       // The error may name a missing required parameter instead: both are wrong.
-      return { what: `wrong type for ${op.name}.${name}`, path: `/${op.name}?${name}=${nasty()}`, options: { headers: auth }, expect: [400], parameters: [name, ...sig.required] };
+      return { what: `wrong type for ${op.name}.${name}`, path: `/${op.name}?${name}=${value}`, options: { headers: auth }, expect: [400], parameters: [name, ...sig.required] };
     }
     case 2: {
       // Missing required parameter (only functions that have one: the others would run).
@@ -136,7 +143,8 @@ function makeCase(next: () => number, index: number): Case {
     case 6: {
       // JSON bodies of the wrong shape or with wrong types.
       const name = names.length > 0 ? pick(names) : 'nothing';
-      const value = pick<unknown>([{ deep: { er: [1, 2, { x: null }] } }, [1, 2, 3], -1e308, pick(NASTY), { $gt: '' }, [pick(NASTY)]]);
+      const drawn = pick<unknown>([{ deep: { er: [1, 2, { x: null }] } }, [1, 2, 3], -1e308, pick(NASTY), { $gt: '' }, [pick(NASTY)]]);
+      const value = typeof drawn === 'string' && FREE_TEXT.has(`${op.name}.${name}`) ? BAD_TEXT[0] : drawn;
       const body = pick([JSON.stringify({ [name]: value }), JSON.stringify([{ [name]: 1 }]), '"just a string"', '42', 'null', `${'['.repeat(5000)}${']'.repeat(5000)}`]);
       return { what: `JSON body ${body.slice(0, 40)}`, path: `/${op.name}`, options: { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body }, expect: [400, 404], parameters: [name, '(body)', ...sig.required] };
     }
