@@ -1,0 +1,252 @@
+/**
+ * The failover executor over fakes (no PostgreSQL), Patroni test_ha-style: each row sets what the
+ * servers answer and how the plugins behave, runs one failover, and checks what was done and what
+ * the book says. Remastering and post-failover commands are off (they have real-cluster tests).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../../src/config/load.js';
+import { expectedPath, forwardPath } from '../../src/engine/failover-steps.js';
+import { EventLog } from '../../src/log/event-log.js';
+import { failure, success } from '../../src/model/rd.js';
+import { makeClusterStatus, makeServerStatus } from '../../src/model/status.js';
+import { selectReplicaFurthestAhead } from '../../src/plugins/select/select_replica_furthest_ahead.js';
+import { ServerBook } from '../../src/runtime/server-book.js';
+import { serversFromConfig } from '../../src/runtime/state-sync.js';
+import type { TopologyEnv } from '../../src/runtime/topology/env.js';
+import { failoverPlan, runFailover } from '../../src/runtime/topology/failover.js';
+
+/** One fake node: what its database and its control channel do. */
+interface FakeNode {
+  /** null: no answer at all (down or cut off). */
+  inRecovery: boolean | null;
+  /** The control channel: null when it does not answer. */
+  running: boolean | null;
+  receiveLsn: string;
+  /** What pg_promote does: 'ok' promotes, 'lost' cuts the node off right after it is asked. */
+  promote: 'ok' | 'fails' | 'lost';
+  /** What a stop does: 'ok' stops it, 'ignored' leaves it running. */
+  stop: 'ok' | 'ignored';
+}
+
+const CONFIG = parseConfig(
+  'failover: {remaster: false, auto_rejoin: false, promote_timeout_seconds: 1}\nservers: {john: {hostname: h-john, role: master}, paul: {hostname: h-paul, role: replica}, george: {hostname: h-george, role: replica}}\n',
+  'test.yaml',
+);
+
+interface Bed {
+  env: TopologyEnv;
+  book: ServerBook;
+  nodes: Record<string, FakeNode>;
+  actions: string[];
+  done: () => void;
+}
+
+function bed(over: Partial<Record<'john' | 'paul' | 'george', Partial<FakeNode>>>): Bed {
+  const dir = mkdtempSync(join(tmpdir(), 'handyrep-failover-'));
+  const log = new EventLog({ file: null, tailSize: 300, verbose: true });
+  const clock = (): Date => new Date();
+  const now = clock().toISOString();
+  const servers = serversFromConfig(CONFIG, now);
+  for (const s of Object.values(servers)) Object.assign(s, makeServerStatus('healthy', 'test', now), { wal_position: '0/5000000' });
+  const book = new ServerBook(servers, makeClusterStatus('healthy', 'test', now), [], log, clock, () => undefined);
+  const base = (inRecovery: boolean): FakeNode => ({ inRecovery, running: true, receiveLsn: '0/5000000', promote: 'ok', stop: 'ok' });
+  const nodes: Record<string, FakeNode> = {
+    john: { ...base(false), ...over.john },
+    paul: { ...base(true), receiveLsn: '0/4F00000', ...over.paul },
+    george: { ...base(true), ...over.george },
+  };
+  const byHost = (host: string): [string, FakeNode] => {
+    const name = host.replace(/^h-/, '');
+    return [name, nodes[name] as FakeNode];
+  };
+  const actions: string[] = [];
+  const ctx = {
+    config: CONFIG,
+    sqlTarget: (s: { hostname: string }) => ({ host: s.hostname }),
+    timeouts: { connectMs: 100, commandMs: 100 },
+    sql: {
+      connect: async (target: { host: string }) => {
+        const [, node] = byHost(target.host);
+        if (node.inRecovery === null) throw new Error(`${target.host}: connect timed out`);
+        return {
+          query: async (sql: string) => {
+            if (node.inRecovery === null) throw new Error('connection lost');
+            if (sql.includes('pg_last_wal_receive_lsn')) {
+              return [{ in_recovery: node.inRecovery, receive_lsn: node.receiveLsn, replay_lsn: node.receiveLsn, receiver_status: null, last_msg_age: null }];
+            }
+            return [{ r: node.inRecovery }];
+          },
+          end: async () => undefined,
+        };
+      },
+    },
+  };
+  const restart = {
+    control: async (_ctx: unknown, server: { hostname: string }, action: string) => {
+      const [name, node] = byHost(server.hostname);
+      if (node.running === null) return { ok: false, details: 'no control channel' };
+      if (action === 'status') return { ok: true, running: node.running, details: '' };
+      actions.push(`${action} ${name}`);
+      if (node.stop === 'ignored' && action !== 'kill') return { ok: false, details: 'did not stop' };
+      if (node.stop === 'ignored') return { ok: false, details: 'still alive' };
+      node.running = false;
+      node.inRecovery = null;
+      return { ok: true, details: `${action} done` };
+    },
+  };
+  const promote = {
+    promote: async (_ctx: unknown, server: { hostname: string }) => {
+      const [name, node] = byHost(server.hostname);
+      actions.push(`promote ${name}`);
+      if (node.promote === 'fails') return { ok: false, details: 'pg_promote failed' };
+      if (node.promote === 'lost') {
+        node.inRecovery = null;
+        node.running = null;
+        return { ok: false, details: 'connection lost during pg_promote' };
+      }
+      node.inRecovery = false;
+      return { ok: true, details: 'promoted' };
+    },
+  };
+  const plugins = {
+    get: (kind: string) => (kind === 'restart' ? restart : kind === 'promote' ? promote : kind === 'select' ? selectReplicaFurthestAhead : null),
+  };
+  const env = {
+    book,
+    log,
+    clock,
+    sleep: async () => undefined,
+    serverFile: join(dir, 'servers.save'),
+    persist: async () => true,
+    hold: () => null,
+    ctx: () => ctx,
+    plugins,
+    checks: {
+      pollServer: async (name: string) => ((nodes[name]?.inRecovery ?? null) === null ? failure('no answer') : success('answers')),
+      verifyServer: async () => success('verified'),
+    },
+    nodeControl: { startup: async (name: string) => (actions.push(`startup ${name}`), success('started')), restart: async (name: string) => (actions.push(`restart ${name}`), success('restarted')) },
+  } as unknown as TopologyEnv;
+  return { env, book, nodes, actions, done: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+const writable = (b: Bed): string[] => Object.entries(b.nodes).filter(([, n]) => n.inRecovery === false).map(([name]) => name);
+
+test('crashed master: fenced, the furthest-ahead replica promoted, exactly the plan run', async () => {
+  const b = bed({ john: { inRecovery: null, running: false } });
+  try {
+    const plan = expectedPath(failoverPlan(b.env, 'john', ['george', 'paul'], { remaster: false, proxiesFirst: false }));
+    const rd = await runFailover(b.env, 'test', { preferred: null, remaster: false });
+    assert.equal(rd.result, 'SUCCESS', rd.details);
+    assert.equal(b.book.masterName(), 'george');
+    assert.deepEqual(writable(b), ['george']);
+    const record = b.book.recentHistory(1)[0];
+    assert.deepEqual(forwardPath(record?.steps ?? []), plan);
+    assert.equal(record?.fence, 'confirmed');
+  } finally {
+    b.done();
+  }
+});
+
+test('a master that cannot be stopped is not fenced: nobody is promoted', async () => {
+  const b = bed({ john: { inRecovery: null, running: true, stop: 'ignored' } });
+  try {
+    const rd = await runFailover(b.env, 'test', { preferred: null, remaster: false });
+    assert.equal(rd.result, 'FAIL');
+    assert.equal(rd.reason_code, 'fence_failed');
+    assert.ok(!b.actions.some((a) => a.startsWith('promote')), b.actions.join(', '));
+    assert.equal(b.book.masterName(), 'john');
+  } finally {
+    b.done();
+  }
+});
+
+test('an unreachable master without proxies-first is not fenced: nobody is promoted', async () => {
+  const b = bed({ john: { inRecovery: null, running: null } });
+  try {
+    const rd = await runFailover(b.env, 'test', { preferred: null, remaster: false });
+    assert.equal(rd.reason_code, 'fence_failed');
+    assert.ok(!b.actions.some((a) => a.startsWith('promote')));
+  } finally {
+    b.done();
+  }
+});
+
+test('the candidate lost during pg_promote is fenced and nobody else is promoted', async () => {
+  const b = bed({ john: { inRecovery: null, running: false }, george: { promote: 'lost' } });
+  try {
+    const rd = await runFailover(b.env, 'test', { preferred: null, remaster: false });
+    assert.equal(rd.result, 'FAIL');
+    assert.equal(rd.reason_code, 'promotion_uncertain');
+    assert.deepEqual(b.actions.filter((a) => a.startsWith('promote')), ['promote george']);
+    assert.equal(b.book.get('george').fenced, true);
+    assert.equal(b.book.get('george').fence_unconfirmed, true);
+  } finally {
+    b.done();
+  }
+});
+
+test('a failed promotion is cancelled (stopped) before the next candidate is promoted', async () => {
+  const b = bed({ john: { inRecovery: null, running: false }, george: { promote: 'fails' } });
+  try {
+    const rd = await runFailover(b.env, 'test', { preferred: null, remaster: false });
+    assert.equal(rd.result, 'SUCCESS', rd.details);
+    assert.equal(b.book.masterName(), 'paul');
+    const order = b.actions.filter((a) => /^(promote|stop|faststop|kill) /.test(a));
+    assert.ok(order.indexOf('promote paul') > order.lastIndexOf('stop george'), order.join(', '));
+    assert.deepEqual(writable(b), ['paul']);
+  } finally {
+    b.done();
+  }
+});
+
+test('another writable server stops the failover before any promotion', async () => {
+  const b = bed({ john: { inRecovery: null, running: false }, paul: { inRecovery: false } });
+  try {
+    const rd = await runFailover(b.env, 'test', { preferred: null, remaster: false });
+    assert.equal(rd.result, 'FAIL');
+    assert.ok(!b.actions.includes('promote george'), b.actions.join(', '));
+  } finally {
+    b.done();
+  }
+});
+
+test('a verdict gone stale in the queue (the master answers again) is called off before fencing', async () => {
+  const b = bed({});
+  try {
+    const rd = await runFailover(b.env, 'test', { preferred: null, remaster: false });
+    assert.equal(rd.reason_code, 'stale_verdict');
+    assert.deepEqual(b.actions, []);
+  } finally {
+    b.done();
+  }
+});
+
+test('a verdict about another master (a failover already ran) is called off', async () => {
+  const b = bed({ john: { inRecovery: null, running: false } });
+  try {
+    const rd = await runFailover(b.env, 'test', { preferred: null, remaster: false, expect: { master: 'paul', topologyRevision: b.book.topologyRevision } });
+    assert.equal(rd.reason_code, 'stale_verdict');
+    assert.deepEqual(b.actions, []);
+  } finally {
+    b.done();
+  }
+});
+
+test('an automatic failover on hold (paused) is called off; an operator\'s is not', async () => {
+  const held = bed({ john: { inRecovery: null, running: false } });
+  const manual = bed({ john: { inRecovery: null, running: false } });
+  try {
+    (held.env as { hold: () => string | null }).hold = () => 'paused by alice';
+    (manual.env as { hold: () => string | null }).hold = () => 'paused by alice';
+    assert.equal((await runFailover(held.env, 'test', { preferred: null, remaster: false, automatic: true })).reason_code, 'stale_verdict');
+    assert.equal((await runFailover(manual.env, 'test', { preferred: null, remaster: false })).result, 'SUCCESS');
+  } finally {
+    held.done();
+    manual.done();
+  }
+});
