@@ -65,7 +65,12 @@ export interface HandyRepOptions {
   /** Take the state-file lock (default true): a second HandyRep on the same state refuses to start. */
   lock?: boolean;
   clock?: Clock;
+  /** How the runtime waits (retries, settling promotions): tests drive time with their own. */
+  sleep?: (ms: number) => Promise<void>;
   sql?: SqlClient;
+  /** Command execution on the nodes (ssh or local) and on the controller: fakes in runtime tests. */
+  shells?: NodeShellPool;
+  controllerShell?: LocalShell;
   /** Keep the log in memory only (tests of the library without a log file). */
   memoryLog?: boolean;
 }
@@ -85,6 +90,8 @@ export interface StatusReport {
   cluster: ClusterStatus;
   servers: Record<string, ServerStatusSummary>;
 }
+
+const realSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** How often the controller's heartbeat is refreshed on the master (at most). */
 const HEARTBEAT_EVERY_MS = 2_000;
@@ -115,6 +122,7 @@ export class HandyRep {
     private readonly serverFile: string,
     private readonly clock: Clock,
     identity: ControllerIdentity,
+    private readonly sleep: (ms: number) => Promise<void>,
   ) {
     this.config = loaded.config;
     this.configPath = loaded.path;
@@ -181,7 +189,7 @@ export class HandyRep {
         initial.version,
       );
       const identity = await loadControllerIdentity(serverFile, clock().getTime());
-      hr = new HandyRep(loaded, log, plugins, book, persister, new NodeShellPool(), new LocalShell(), sql, lock, serverFile, clock, identity);
+      hr = new HandyRep(loaded, log, plugins, book, persister, options.shells ?? new NodeShellPool(), options.controllerShell ?? new LocalShell(), sql, lock, serverFile, clock, identity, options.sleep ?? realSleep);
       log.info('STARTUP', `HandyRep started for cluster ${config.handyrep.cluster_name}: servers from ${initial.source.from} (${initial.source.reason})`);
       for (const note of initial.notes) log.warn('STARTUP', note);
       if (initial.source.from === 'config') await persister.request();
@@ -248,7 +256,7 @@ export class HandyRep {
       plugins: this.plugins,
       ctx: () => this.ctx,
       checks: this.checks(),
-      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      sleep: this.sleep,
     });
   }
 
@@ -580,7 +588,7 @@ export class HandyRep {
       checks: this.checks(),
       nodeControl: this.nodeControl(),
       log: this.log,
-      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      sleep: this.sleep,
       serverFile: this.serverFile,
       clock: this.clock,
       persist: () => this.persister.durable(),
