@@ -54,7 +54,11 @@ export interface Judgement {
  * The master failed the controller's checks: ask the vantage points and its host (in parallel)
  * and decide. `restartTried` is set once failover.restart_master's restart was tried.
  */
-export async function judgeMaster(env: TopologyEnv, master: string, context: { paused: boolean; plannedDown: boolean; restartTried: boolean; expect: FailoverExpectation }): Promise<Judgement> {
+export async function judgeMaster(
+  env: TopologyEnv,
+  master: string,
+  context: { paused: boolean; plannedDown: boolean; restartTried: boolean; expect: FailoverExpectation; record?: boolean },
+): Promise<Judgement> {
   const config = env.ctx().config.failover;
   const snapshots = await snapshotReplicas(env);
   const [vantage, reach] = await Promise.all([vantageReports(env, serverRef(master, env.book.get(master)), snapshots), masterReach(env, master)]);
@@ -76,7 +80,8 @@ export async function judgeMaster(env: TopologyEnv, master: string, context: { p
   // Statuses and the episode's one alert follow the judgement (a failed master HandyRep will not
   // fail over is 'held': warning, one CRITICAL alert).
   const held = decision.action === 'warn' && verdict.failed ? { code: decision.reason_code, reason: decision.reason } : null;
-  recordJudgement(env.book, env.ctx().config, master, verdict, held);
+  // A dry run asks without recording (no status change, no alert).
+  if (context.record ?? true) recordJudgement(env.book, env.ctx().config, master, verdict, held);
   return { decision, snapshots, expect: context.expect };
 }
 

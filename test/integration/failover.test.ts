@@ -98,6 +98,9 @@ test('master SIGKILLed: failover_check fails over, fences and rejoins the old ma
   const dry = await hr.manual_failover(null, true, true);
   assert.equal(dry.plan?.kind, 'failover', dry.details);
   assert.ok(dry.plan?.steps.includes('rejoin paul'), JSON.stringify(dry.plan?.steps));
+  // The dry run also says what the automatic check would decide (the same decision function).
+  assert.ok(dry.automatic && dry.automatic.reason_code.length > 0, dry.details);
+  assert.ok(['failover', 'warn'].includes(dry.automatic.action), dry.details);
   const rd = await hr.failover_check(false);
   assert.equal(rd.result, 'SUCCESS', rd.details);
   const master = await hr.get_master_name();

@@ -29,7 +29,22 @@ export interface FailoverPlan {
   steps: string[];
 }
 
-export type TopologyRd = Rd<{ reason_code?: string; refusals?: Refusal[]; plan?: FailoverPlan; history_id?: string; newmaster?: string; fence?: 'confirmed' | 'unconfirmed' }>;
+/** What the automatic failover check would decide now (dry runs while the master is down). */
+export interface AutomaticVerdict {
+  action: string;
+  reason_code: string;
+  reason: string;
+}
+
+export type TopologyRd = Rd<{
+  reason_code?: string;
+  refusals?: Refusal[];
+  plan?: FailoverPlan;
+  history_id?: string;
+  newmaster?: string;
+  fence?: 'confirmed' | 'unconfirmed';
+  automatic?: AutomaticVerdict;
+}>;
 
 /** What the failover was decided on: it is called off when any of it changed meanwhile. */
 export interface FailoverExpectation {

@@ -10,7 +10,8 @@ import { isAvailableStatus } from '../../model/status.js';
 import { recordPromotion } from './after-promotion.js';
 import type { TopologyEnv } from './env.js';
 import { snapshotReplicas } from './facts.js';
-import { failoverPlan, runFailover, type FailoverPlan, type TopologyRd } from './failover.js';
+import { failoverPlan, runFailover, type AutomaticVerdict, type FailoverPlan, type TopologyRd } from './failover.js';
+import { judgeMaster } from '../failover-check.js';
 import { fenceServer } from './fence.js';
 import { promoteAndConfirm } from './promote.js';
 import { enabledReplicas, selectCandidates } from './select.js';
@@ -42,9 +43,25 @@ export async function runManualFailover(env: TopologyEnv, newmaster: string | nu
     const why = newmaster !== null && refusals.length > 0 ? describeRefusals(refusals) : `no candidate: ${describeRefusals(refusals)}`;
     return failure(`${dryRun ? 'dry run: ' : ''}cannot fail over: ${why}`, { reason_code: 'no_candidate', refusals, plan });
   }
-  if (dryRun) return success(`dry run: would ${kind} from ${master ?? 'no master'} to ${target}: ${describePlan(steps).join(' → ')}`, { plan, refusals });
+  if (dryRun) {
+    // With the master down, also say what the automatic check would decide (the same decision).
+    const automatic = !masterUp && master !== null ? await automaticVerdict(env, master) : undefined;
+    const note = automatic ? `; the automatic check would ${automatic.action === 'failover' ? 'fail over' : `not fail over (${automatic.reason_code})`}` : '';
+    return success(`dry run: would ${kind} from ${master ?? 'no master'} to ${target}: ${describePlan(steps).join(' → ')}${note}`, { plan, refusals, ...(automatic ? { automatic } : {}) });
+  }
   if (masterUp) return runSwitchover(env, target, remaster);
   return runFailover(env, `manual_failover requested while the master ${master ?? '(none)'} is not running`, { preferred: newmaster, remaster, snapshots });
+}
+
+async function automaticVerdict(env: TopologyEnv, master: string): Promise<AutomaticVerdict> {
+  const { decision } = await judgeMaster(env, master, {
+    paused: env.hold() !== null,
+    plannedDown: false,
+    restartTried: false,
+    expect: { master, topologyRevision: env.book.topologyRevision },
+    record: false,
+  });
+  return { action: decision.action, reason_code: decision.reason_code, reason: decision.reason };
 }
 
 /** promote(newmaster): promote one replica; refused while the current master is running. */
