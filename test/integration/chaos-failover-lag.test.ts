@@ -21,7 +21,13 @@ const LAG_LIMIT_MB = 16;
 
 /** `verifyBefore`: the last check while john is up is a verification (else only polls saw john's position). */
 async function soleLaggingCandidate(verifyBefore: boolean): Promise<void> {
-  const bed = await openBed({ nodes: 2, servers: { paul: { lag_limit: LAG_LIMIT_MB } } });
+  const bed = await openBed({
+    nodes: 2,
+    servers: { paul: { lag_limit: LAG_LIMIT_MB } },
+    label: `sole candidate past its lag limit (${verifyBefore ? 'verified' : 'polled'} before the crash)`,
+    expect: 'no_failover',
+    endsWithoutMaster: 'the only candidate is past its lag limit and the old master cannot start: FAIL no_candidate',
+  });
   let walSender: number | null = null;
   try {
     const hr = bed.h();

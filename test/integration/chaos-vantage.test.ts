@@ -46,7 +46,7 @@ async function assertNoPromotion(bed: Bed, t: CheckTranscript, writable: string[
 }
 
 test('minority split {master + paul} | {controller + george}: paul sees the master, no promotion', { timeout: 120_000 }, async () => {
-  const bed = await openBed();
+  const bed = await openBed({ label: 'minority split {master + paul} | {controller + george}', expect: 'no_failover' });
   try {
     const john = bed.node('john');
     const george = bed.node('george');
@@ -90,7 +90,7 @@ test('minority split {master + paul} | {controller + george}: paul sees the mast
 });
 
 test("master crashed, george's sshd stopped: 1 of 2 replicas positively not seeing is no majority, no promotion", { timeout: 120_000 }, async () => {
-  const bed = await openBed();
+  const bed = await openBed({ label: 'master crashed, one replica without sshd (no majority)', expect: 'no_failover', endsWithoutMaster: 'no majority of vantage points: not failing over (vantage_no_majority)' });
   try {
     await stopSshd(bed.node('george'));
     await crash(bed.node('john'));
