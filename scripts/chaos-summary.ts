@@ -3,19 +3,10 @@
  * bench/results/chaos.json (one flat object) and a readable table.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { SamplerReport } from '../test/fixtures/split-brain-sampler.js';
 
-interface Report {
-  label: string;
-  samples: number;
-  split_brain_samples: number;
-  writable_at_end: string[];
-  failovers: number;
-  expected: 'failover' | 'no_failover' | null;
-  lost_acked_rows: number;
-  rows_checked: boolean;
-  split_brain_accepted: boolean;
-  no_master_reason: string | null;
-}
+/** One line per scenario, as the sampler appends it. */
+type Report = SamplerReport;
 
 const [file, seconds, status] = process.argv.slice(2);
 if (!file || !seconds) throw new Error('usage: chaos-summary.ts <reports.jsonl> <duration_s> [runner exit status]');

@@ -13,7 +13,7 @@ import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crash } from '../fixtures/faults.js';
 import { signal } from '../fixtures/proc.js';
-import { cleanupAll, closeBed, nodeState, openBed, sqlOn, waitUntil, writableNodes } from '../fixtures/chaos.js';
+import { cleanupAll, closeBed, nodeState, openBed, sqlOn, writableNodes } from '../fixtures/chaos.js';
 
 after(cleanupAll);
 

@@ -12,7 +12,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
+import { openTransaction, type OpenTransaction } from '../fixtures/open-transaction.js';
 import { freeze, thaw } from '../fixtures/faults.js';
 import { isAlive, signal } from '../fixtures/proc.js';
 import { checkCycles, checkUntil, cleanupAll, closeBed, describeRecord, nodeStates, openBed, sleep, sqlOn, writableNodes } from '../fixtures/chaos.js';
@@ -67,21 +67,14 @@ test('postmaster-only SIGSTOP: sessions and WAL senders live on, no failover', {
 
 test('long whole-instance freeze with a COMMIT in flight: failover, no process of the old instance survives, the COMMIT is never acknowledged', { timeout: 120_000 }, async () => {
   const bed = await openBed({ label: 'master frozen until failed over (COMMIT in flight)', expect: 'failover' });
-  let client: pg.Client | null = null;
+  let tx: OpenTransaction | null = null;
   try {
     const hr = bed.h();
     const john = bed.node('john');
     assert.ok((await sqlOn(john, 'CREATE TABLE inflight (n int primary key)')).ok);
-    client = new pg.Client({ host: john.socketDir, port: john.port, user: 'postgres', database: 'postgres' });
-    client.on('error', () => undefined);
-    await client.connect();
-    await client.query('BEGIN');
-    await client.query('INSERT INTO inflight VALUES (1)');
+    tx = await openTransaction(john, 'inflight', 1);
     const frozen = freeze(john);
-    const commit = client.query('COMMIT').then(
-      () => 'acknowledged',
-      (err: Error) => `failed: ${err.message}`,
-    );
+    const commit = tx.commit();
     const transcript = await checkUntil(hr, async () => (await hr.failover_history(1)).length > 0, { cycles: 8, timeoutMs: 90_000, what: 'a failover' });
     const history = await hr.failover_history(1);
     const story = `\n  ${transcript.lines.join('\n  ')}\nhistory: ${history.map(describeRecord).join('\n')}\nlog:\n${bed.logTail(25)}`;
@@ -99,7 +92,7 @@ test('long whole-instance freeze with a COMMIT in flight: failover, no process o
     assert.deepEqual(await writableNodes(bed.cluster), [master], story);
     assert.deepEqual((await nodeStates(bed.cluster)).john, 'no answer');
   } finally {
-    await client?.end().catch(() => undefined);
+    await tx?.close();
     await closeBed(bed);
   }
 });

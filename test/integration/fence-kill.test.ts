@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
 import type { HandyRepConfig } from '../../src/config/schema.js';
@@ -24,6 +23,7 @@ import { serversFromConfig } from '../../src/runtime/state-sync.js';
 import { startCluster, type TestCluster, type TestNode } from '../fixtures/cluster.js';
 import { freeze, instancePids, thaw } from '../fixtures/faults.js';
 import { removeStaleLocks } from '../fixtures/pidfile.js';
+import { openTransaction } from '../fixtures/open-transaction.js';
 import { isAlive } from '../fixtures/proc.js';
 import { track, untrack } from '../fixtures/processes.js';
 
@@ -73,14 +73,6 @@ function processesIn(dataDir: string): number[] {
   return found;
 }
 
-/** What became of a query: 'acknowledged' or 'failed: …' (handled at once: no unhandled rejection). */
-function settle(query: Promise<unknown>): Promise<string> {
-  return query.then(
-    () => 'acknowledged',
-    (err: unknown) => `failed: ${(err as Error).message}`,
-  );
-}
-
 /** The settled outcome, or 'no answer' after ms. */
 function within(outcome: Promise<string>, ms: number): Promise<string> {
   return Promise.race([outcome, new Promise<string>((resolve) => setTimeout(() => resolve('no answer'), ms))]);
@@ -89,16 +81,12 @@ function within(outcome: Promise<string>, ms: number): Promise<string> {
 test('kill of a frozen master: no process of the instance survives, a COMMIT sent while frozen is never acknowledged', async () => {
   const john = cluster.master;
   await cluster.psql(john, 'CREATE TABLE IF NOT EXISTS fenced_writes (id int)');
-  const client = new pg.Client({ host: john.socketDir, port: john.port, user: 'postgres', database: 'postgres' });
-  client.on('error', () => undefined);
-  await client.connect();
+  const tx = await openTransaction(john, 'fenced_writes', 1);
   try {
-    await client.query('BEGIN');
-    await client.query('INSERT INTO fenced_writes VALUES (1)');
     const before = instancePids(john);
     assert.ok(before.length >= 5, `postmaster and its children: ${before.join(' ')}`);
     freeze(john);
-    const commit = settle(client.query('COMMIT'));
+    const commit = tx.commit();
     const killed = await kill(john, 'ssh');
     assert.equal(killed.ok, true, killed.details);
     assert.match(killed.details, /killed every process/);
@@ -108,7 +96,7 @@ test('kill of a frozen master: no process of the instance survives, a COMMIT sen
     const outcome = await within(commit, 3000);
     assert.match(outcome, /^failed/, `the COMMIT must never be acknowledged: ${outcome}`);
   } finally {
-    await client.end().catch(() => undefined);
+    await tx.close();
   }
   removeStaleLocks(john.dataDir, john.socketDir, john.port);
   await john.start();
@@ -152,17 +140,13 @@ test('kill after the postmaster alone was SIGKILLed: the frozen backends left be
   removeStaleLocks(john.dataDir, john.socketDir, john.port);
   await john.start();
   await cluster.psql(john, 'CREATE TABLE IF NOT EXISTS fenced_writes (id int)');
-  const client = new pg.Client({ host: john.socketDir, port: john.port, user: 'postgres', database: 'postgres' });
-  client.on('error', () => undefined);
-  await client.connect();
+  const tx = await openTransaction(john, 'fenced_writes', 2);
   try {
-    await client.query('BEGIN');
-    await client.query('INSERT INTO fenced_writes VALUES (2)');
     const postmaster = john.postmasterPid();
     assert.ok(postmaster !== null);
     const children = instancePids(john).filter((p) => p !== postmaster);
     freeze(john);
-    const commit = settle(client.query('COMMIT'));
+    const commit = tx.commit();
     process.kill(postmaster, 'SIGKILL'); // what the old group kill amounted to
     untrack(postmaster);
     assert.ok(children.some(isAlive), 'backends outlive their postmaster');
@@ -174,6 +158,6 @@ test('kill after the postmaster alone was SIGKILLed: the frozen backends left be
     thaw(john);
     assert.match(await within(commit, 3000), /^failed/, 'the COMMIT is never acknowledged');
   } finally {
-    await client.end().catch(() => undefined);
+    await tx.close();
   }
 });

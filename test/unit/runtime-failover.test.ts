@@ -5,16 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
 import { expectedPath, forwardPath } from '../../src/engine/failover-steps.js';
-import { EventLog } from '../../src/log/event-log.js';
 import { failure, success } from '../../src/model/rd.js';
-import { makeClusterStatus, makeServerStatus } from '../../src/model/status.js';
+import { makeServerStatus } from '../../src/model/status.js';
 import { selectReplicaFurthestAhead } from '../../src/plugins/select/select_replica_furthest_ahead.js';
-import { ServerBook } from '../../src/runtime/server-book.js';
+import type { ServerBook } from '../../src/runtime/server-book.js';
+import { fakeTopologyBase } from '../fixtures/fake-topology-env.js';
 import { serversFromConfig } from '../../src/runtime/state-sync.js';
 import type { TopologyEnv } from '../../src/runtime/topology/env.js';
 import { failoverPlan, runFailover } from '../../src/runtime/topology/failover.js';
@@ -46,13 +43,10 @@ interface Bed {
 }
 
 function bed(over: Partial<Record<'john' | 'paul' | 'george', Partial<FakeNode>>>): Bed {
-  const dir = mkdtempSync(join(tmpdir(), 'handyrep-failover-'));
-  const log = new EventLog({ file: null, tailSize: 300, verbose: true });
-  const clock = (): Date => new Date();
-  const now = clock().toISOString();
+  const now = new Date().toISOString();
   const servers = serversFromConfig(CONFIG, now);
   for (const s of Object.values(servers)) Object.assign(s, makeServerStatus('healthy', 'test', now), { wal_position: '0/5000000' });
-  const book = new ServerBook(servers, makeClusterStatus('healthy', 'test', now), [], log, clock, () => undefined);
+  const { base: envBase, book, done } = fakeTopologyBase(servers);
   const base = (inRecovery: boolean): FakeNode => ({ inRecovery, running: true, receiveLsn: '0/5000000', promote: 'ok', stop: 'ok' });
   const nodes: Record<string, FakeNode> = {
     john: { ...base(false), ...over.john },
@@ -116,13 +110,7 @@ function bed(over: Partial<Record<'john' | 'paul' | 'george', Partial<FakeNode>>
     get: (kind: string) => (kind === 'restart' ? restart : kind === 'promote' ? promote : kind === 'select' ? selectReplicaFurthestAhead : null),
   };
   const env = {
-    book,
-    log,
-    clock,
-    sleep: async () => undefined,
-    serverFile: join(dir, 'servers.save'),
-    persist: async () => true,
-    hold: () => null,
+    ...envBase,
     ctx: () => ctx,
     plugins,
     checks: {
@@ -131,7 +119,7 @@ function bed(over: Partial<Record<'john' | 'paul' | 'george', Partial<FakeNode>>
     },
     nodeControl: { startup: async (name: string) => (actions.push(`startup ${name}`), success('started')), restart: async (name: string) => (actions.push(`restart ${name}`), success('restarted')) },
   } as unknown as TopologyEnv;
-  return { env, book, nodes, actions, done: () => rmSync(dir, { recursive: true, force: true }) };
+  return { env, book, nodes, actions, done };
 }
 
 const writable = (b: Bed): string[] => Object.entries(b.nodes).filter(([, n]) => n.inRecovery === false).map(([name]) => name);

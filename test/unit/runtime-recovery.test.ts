@@ -4,16 +4,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
-import { EventLog } from '../../src/log/event-log.js';
 import type { FailoverRecord, StepRecord } from '../../src/model/failover-record.js';
 import { success } from '../../src/model/rd.js';
 import type { ServerMap } from '../../src/model/server.js';
-import { makeClusterStatus } from '../../src/model/status.js';
-import { ServerBook } from '../../src/runtime/server-book.js';
+import type { ServerBook } from '../../src/runtime/server-book.js';
+import { fakeTopologyBase } from '../fixtures/fake-topology-env.js';
 import { serversFromConfig } from '../../src/runtime/state-sync.js';
 import type { TopologyEnv } from '../../src/runtime/topology/env.js';
 import { recoverInterrupted, type JudgeMaster } from '../../src/runtime/topology/recovery.js';
@@ -26,11 +22,8 @@ const CONFIG = parseConfig(
   'test.yaml',
 );
 
-function fakeEnv(servers: ServerMap, answers: Answers): { env: TopologyEnv; book: ServerBook; dir: string; fenced: string[] } {
-  const dir = mkdtempSync(join(tmpdir(), 'handyrep-recovery-'));
-  const log = new EventLog({ file: null, tailSize: 200, verbose: true });
-  const clock = (): Date => new Date();
-  const book = new ServerBook(servers, makeClusterStatus('healthy', 'test', clock().toISOString()), [], log, clock, () => undefined);
+function fakeEnv(servers: ServerMap, answers: Answers): { env: TopologyEnv; book: ServerBook; done: () => void; fenced: string[] } {
+  const { base, book, done } = fakeTopologyBase(servers);
   const fenced: string[] = [];
   const answer = (host: string): Answers[string] => answers[host] ?? { writable: null, running: null };
   const ctx = {
@@ -57,19 +50,13 @@ function fakeEnv(servers: ServerMap, answers: Answers): { env: TopologyEnv; book
     },
   };
   const env = {
-    book,
-    log,
-    clock,
-    sleep: async () => undefined,
-    serverFile: join(dir, 'servers.save'),
-    persist: async () => true,
-    hold: () => null,
+    ...base,
     ctx: () => ctx,
     plugins: { get: () => restartPlugin },
     checks: { verifyAll: async () => success('verified'), pollServer: async () => ({ result: 'FAIL', details: 'down' }) },
     nodeControl: { startup: async () => success('started') },
   } as unknown as TopologyEnv;
-  return { env, book, dir, fenced };
+  return { env, book, done, fenced };
 }
 
 function servers(over: Partial<Record<'a' | 'b' | 'c', Record<string, unknown>>>): ServerMap {
@@ -100,7 +87,7 @@ const neverJudged: JudgeMaster = async () => {
 };
 
 test('a stale fenced old master that is writable again is fenced, never adopted as the master', async () => {
-  const { env, book, dir, fenced } = fakeEnv(servers({ a: { enabled: false, fenced: true, fence_unconfirmed: true } }), {
+  const { env, book, done, fenced } = fakeEnv(servers({ a: { enabled: false, fenced: true, fence_unconfirmed: true } }), {
     ha: { writable: true, running: true },
     hb: { writable: null, running: false },
     hc: { writable: false, running: true },
@@ -115,12 +102,12 @@ test('a stale fenced old master that is writable again is fenced, never adopted 
     assert.ok(fenced.includes('ha'), 'a was fenced again');
     assert.deepEqual(judged, ['b'], 'nobody else writable: the old master is judged as failover_check would');
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    done();
   }
 });
 
 test('a promotion the journal confirmed is rolled forward to even when that server does not answer now', async () => {
-  const { env, book, dir } = fakeEnv(servers({}), {
+  const { env, book, done } = fakeEnv(servers({}), {
     ha: { writable: false, running: true },
     hb: { writable: null, running: false },
     hc: { writable: null, running: null },
@@ -131,12 +118,12 @@ test('a promotion the journal confirmed is rolled forward to even when that serv
     assert.equal(book.masterName(), 'c');
     assert.equal(book.get('b').fenced, true);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    done();
   }
 });
 
 test('a writable server besides the journal-confirmed one: FAIL, nobody chosen', async () => {
-  const { env, book, dir } = fakeEnv(servers({}), {
+  const { env, book, done } = fakeEnv(servers({}), {
     ha: { writable: true, running: true },
     hb: { writable: null, running: false },
     hc: { writable: true, running: true },
@@ -147,12 +134,12 @@ test('a writable server besides the journal-confirmed one: FAIL, nobody chosen',
     assert.equal(rd.reason_code, 'split_brain');
     assert.equal(book.clusterStatus.status, 'down');
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    done();
   }
 });
 
 test('an old master that does not answer at all is fenced unconfirmed when rolling forward', async () => {
-  const { env, book, dir } = fakeEnv(servers({}), {
+  const { env, book, done } = fakeEnv(servers({}), {
     ha: { writable: false, running: true },
     hb: { writable: null, running: null },
     hc: { writable: true, running: true },
@@ -164,6 +151,6 @@ test('an old master that does not answer at all is fenced unconfirmed when rolli
     assert.equal(book.get('b').fence_unconfirmed, true);
     assert.equal(book.recentHistory(1)[0]?.fence, 'unconfirmed', 'the recovery record says so');
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    done();
   }
 });

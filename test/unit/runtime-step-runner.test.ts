@@ -5,30 +5,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { EventLog } from '../../src/log/event-log.js';
-import { makeClusterStatus } from '../../src/model/status.js';
-import { ServerBook } from '../../src/runtime/server-book.js';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import type { EventLog } from '../../src/log/event-log.js';
 import type { TopologyEnv } from '../../src/runtime/topology/env.js';
+import { fakeTopologyBase } from '../fixtures/fake-topology-env.js';
 import { StepRunner } from '../../src/runtime/topology/step-runner.js';
 import { journalPath } from '../../src/store/journal.js';
 
 function fakeEnv(persistOk: () => boolean): { env: TopologyEnv; log: EventLog; dir: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'handyrep-runner-'));
-  const log = new EventLog({ file: null, tailSize: 200, verbose: true });
-  const clock = (): Date => new Date('2026-12-03T12:00:00Z');
-  const book = new ServerBook({}, makeClusterStatus('unknown', 'start', clock().toISOString()), [], log, clock, () => undefined);
-  const env = {
-    book,
-    log,
-    clock,
-    sleep: async () => undefined,
-    serverFile: join(dir, 'servers.save'),
-    persist: async () => persistOk(),
-  } as unknown as TopologyEnv;
-  return { env, log, dir };
+  const fake = fakeTopologyBase({}, { cluster: 'unknown', clock: () => new Date('2026-12-03T12:00:00Z'), persist: persistOk });
+  return { env: fake.base as TopologyEnv, log: fake.log, dir: fake.dir };
 }
 
 test('the journal is cleared only after the state file holds the outcome', async () => {
