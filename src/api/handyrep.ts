@@ -32,7 +32,7 @@ import { Monitor, type MonitorStatus } from '../runtime/monitor.js';
 import type { TopologyEnv } from '../runtime/topology/env.js';
 import type { TopologyRd } from '../runtime/topology/failover.js';
 import { runManualFailover, runPromote } from '../runtime/topology/manual.js';
-import { ControllerPresence } from '../runtime/controller-presence.js';
+import { ControllerPresence, heartbeatEveryMs } from '../runtime/controller-presence.js';
 import { loadControllerIdentity, type ControllerIdentity } from '../store/controller-identity.js';
 import { isDatabaseRole } from '../model/server.js';
 import { failoverCheck, judgeAfterRestart, type FailoverCheckDeps, type FailoverCheckRd } from '../runtime/failover-check.js';
@@ -93,9 +93,6 @@ export interface StatusReport {
 
 const realSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** How often the controller's heartbeat is refreshed on the master (at most). */
-const HEARTBEAT_EVERY_MS = 2_000;
-
 /** How long close() waits for queued alerts to go out. */
 const ALERT_DRAIN_MS = 5_000;
 
@@ -147,7 +144,7 @@ export class HandyRep {
   private async beat(): Promise<void> {
     const master = this.book.masterName();
     const now = this.clock().getTime();
-    if (master === null || now - this.lastBeatMs < HEARTBEAT_EVERY_MS) return;
+    if (master === null || now - this.lastBeatMs < heartbeatEveryMs(this.config)) return;
     if (await this.presence.beat(this.book.get(master))) this.lastBeatMs = now;
   }
 

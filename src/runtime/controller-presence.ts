@@ -32,6 +32,11 @@ export function heartbeatFreshMs(config: HandyRepConfig): number {
   return Math.max(10_000, Math.round((detection + 2 * f.promote_timeout_seconds) * 1000) + 5_000);
 }
 
+/** How often the heartbeat is refreshed: four times per freshness window, so one lost write is harmless. */
+export function heartbeatEveryMs(config: HandyRepConfig): number {
+  return Math.round(heartbeatFreshMs(config) / 4);
+}
+
 export class ControllerPresence {
   readonly id: string;
   readonly startedMs: number;
