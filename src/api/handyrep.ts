@@ -45,7 +45,7 @@ import type { FailoverRecord } from '../model/failover-record.js';
 import { createTableOnMaster, writeStateToMaster } from '../runtime/state-table-access.js';
 import { loadInitialState, serversFromConfig } from '../runtime/state-sync.js';
 import { StateLock } from '../store/state-lock.js';
-import { positionalParams, type OperationName } from './operations.js';
+import { parseParams, type OperationInput, type OperationName, type OperationParams } from './operations.js';
 import { LongActionTracker } from '../runtime/long-actions/tracker.js';
 import { beginClone, type CloneEnv, type CloneRd } from '../runtime/clone/clone.js';
 import { AlertDispatcher } from '../runtime/alerts/alert-dispatcher.js';
@@ -257,10 +257,10 @@ export class HandyRep {
     });
   }
 
-  /** Validate a method's own `arguments` (so surplus arguments are refused too). */
-  private params(name: OperationName, args: IArguments): Record<string, unknown> {
+  /** Validate a method's parameters once, through the operations table: typed, defaults applied. */
+  private params<N extends OperationName>(name: N, given: OperationInput<N>): OperationParams<N> {
     if (this.closed) throw new HandyRepError('REFUSED', 'this HandyRep instance is closed');
-    return positionalParams(name, Array.from(args));
+    return parseParams(name, given);
   }
 
   /** Await a check, then its state changes being saved, so callers observe persisted state. */
@@ -284,7 +284,7 @@ export class HandyRep {
   // ---- Information API ------------------------------------------------------------------
 
   async get_status(check_type?: 'cached' | 'poll' | 'verify'): Promise<StatusReport> {
-    const p = this.params('get_status', arguments);
+    const p = this.params('get_status', { check_type });
     if (p.check_type === 'poll') await this.saved(this.checks().pollAll());
     if (p.check_type === 'verify') await this.saved(this.checks().verifyAll());
     const view = this.book.view();
@@ -304,19 +304,19 @@ export class HandyRep {
   }
 
   async get_cluster_status(verify?: boolean): Promise<ClusterStatus> {
-    const p = this.params('get_cluster_status', arguments);
+    const p = this.params('get_cluster_status', { verify });
     if (p.verify) await this.saved(this.checks().verifyAll());
     return this.book.clusterStatus;
   }
 
   async get_master_name(): Promise<string | null> {
-    this.params('get_master_name', arguments);
+    this.params('get_master_name', {});
     return this.book.masterName();
   }
 
   async get_server_info(servername?: string | null, verify?: boolean): Promise<ServerMap> {
-    const p = this.params('get_server_info', arguments);
-    const name = p.servername as string | null;
+    const p = this.params('get_server_info', { servername, verify });
+    const name = p.servername;
     if (name !== null) this.book.get(name);
     if (p.verify) {
       if (name !== null) await this.saved(this.checks().verifyServer(name));
@@ -328,8 +328,8 @@ export class HandyRep {
   }
 
   async get_servers_by_role(serverrole?: string, verify?: boolean): Promise<ServerMap> {
-    const p = this.params('get_servers_by_role', arguments);
-    const role = p.serverrole as string;
+    const p = this.params('get_servers_by_role', { serverrole, verify });
+    const role = p.serverrole;
     const names = this.book.names().filter((n) => this.book.get(n).enabled && this.book.get(n).role === role);
     if (p.verify) await this.saved(Promise.all(names.map((n) => this.checks().verifyServer(n))));
     const snap = this.book.serversCopy();
@@ -337,30 +337,30 @@ export class HandyRep {
   }
 
   async read_log(numlines?: number): Promise<LogEntry[]> {
-    const p = this.params('read_log', arguments);
-    return this.log.recent(p.numlines as number);
+    const p = this.params('read_log', { numlines });
+    return this.log.recent(p.numlines);
   }
 
   async get_setting(setting_name: string | string[]): Promise<unknown> {
-    const p = this.params('get_setting', arguments);
-    const result = getSetting(this.config, p.setting_name as string | string[]);
+    const p = this.params('get_setting', { setting_name });
+    const result = getSetting(this.config, p.setting_name);
     if (result.kind === 'refused') throw new HandyRepError('REFUSED', result.reason);
     if (result.kind === 'not_found') throw new HandyRepError('INVALID_PARAMETER', result.reason);
     return result.value;
   }
 
   async set_verbose(verbose?: boolean): Promise<Rd<{ verbose: boolean }>> {
-    const p = this.params('set_verbose', arguments);
-    this.log.setVerbose(p.verbose as boolean);
+    const p = this.params('set_verbose', { verbose });
+    this.log.setVerbose(p.verbose);
     this.log.info('HANDYREP', `verbose logging ${p.verbose ? 'on' : 'off'}`);
-    return success(`verbose logging ${p.verbose ? 'on' : 'off'}`, { verbose: p.verbose as boolean });
+    return success(`verbose logging ${p.verbose ? 'on' : 'off'}`, { verbose: p.verbose });
   }
 
   // ---- Availability API -----------------------------------------------------------------
 
   async poll(servername: string): Promise<PollRd> {
-    const p = this.params('poll', arguments);
-    const name = p.servername as string;
+    const p = this.params('poll', { servername });
+    const name = p.servername;
     const record = this.book.get(name);
     if (record.role === 'master' || record.role === 'replica') return this.saved(this.checks().pollServer(name));
     if (isProxyRole(record.role)) return this.saved(this.checks().pollProxy(name));
@@ -368,40 +368,40 @@ export class HandyRep {
   }
 
   async poll_master(): Promise<PollRd> {
-    this.params('poll_master', arguments);
+    this.params('poll_master', {});
     return this.saved(this.checks().pollMaster());
   }
 
   async poll_all(): Promise<PollAllRd> {
-    this.params('poll_all', arguments);
+    this.params('poll_all', {});
     return this.saved(this.checks().pollAll());
   }
 
   async verify_master(): Promise<VerifyRd> {
-    this.params('verify_master', arguments);
+    this.params('verify_master', {});
     return this.saved(this.checks().verifyMaster());
   }
 
   async verify_replica(replicaserver: string): Promise<VerifyRd> {
-    const p = this.params('verify_replica', arguments);
-    return this.saved(this.checks().verifyReplica(p.replicaserver as string));
+    const p = this.params('verify_replica', { replicaserver });
+    return this.saved(this.checks().verifyReplica(p.replicaserver));
   }
 
   async verify_server(servername: string): Promise<VerifyRd> {
-    const p = this.params('verify_server', arguments);
-    return this.saved(this.checks().verifyServer(p.servername as string));
+    const p = this.params('verify_server', { servername });
+    return this.saved(this.checks().verifyServer(p.servername));
   }
 
   /** Verify every enabled database server; with failover.poll_connection_proxy, poll the proxies too. */
   async verify_all(): Promise<VerifyAllRd> {
-    this.params('verify_all', arguments);
+    this.params('verify_all', {});
     return this.saved(this.checks().verifyAll());
   }
 
   // ---- Action API -----------------------------------------------------------------------
 
   async init_handyrep_db(): Promise<Rd> {
-    this.params('init_handyrep_db', arguments);
+    this.params('init_handyrep_db', {});
     return this.mutate(async () => {
       const master = this.book.masterName();
       if (master === null) return failure('cannot create the handyrep table: no single enabled master');
@@ -418,9 +418,9 @@ export class HandyRep {
   }
 
   async reload_conf(config_file?: string | null): Promise<Rd<{ problems?: string[] }>> {
-    const p = this.params('reload_conf', arguments);
+    const p = this.params('reload_conf', { config_file });
     return this.mutate(async () => {
-      const path = p.config_file === null ? this.configPath : resolve(this.configDir, p.config_file as string);
+      const path = p.config_file === null ? this.configPath : resolve(this.configDir, p.config_file);
       let loaded: ReturnType<typeof loadConfigFile>;
       try {
         loaded = loadConfigFile(path);
@@ -451,28 +451,28 @@ export class HandyRep {
   }
 
   async shutdown(servername: string): Promise<Rd> {
-    const p = this.params('shutdown', arguments);
-    this.book.get(p.servername as string);
-    return this.mutate(() => plannedStop(this.book, p.servername as string, 'shutdown', () => this.nodeControl().shutdown(p.servername as string)));
+    const p = this.params('shutdown', { servername });
+    this.book.get(p.servername);
+    return this.mutate(() => plannedStop(this.book, p.servername, 'shutdown', () => this.nodeControl().shutdown(p.servername)));
   }
 
   async startup(servername: string): Promise<Rd> {
-    const p = this.params('startup', arguments);
-    this.book.get(p.servername as string);
-    return this.mutate(() => this.nodeControl().startup(p.servername as string));
+    const p = this.params('startup', { servername });
+    this.book.get(p.servername);
+    return this.mutate(() => this.nodeControl().startup(p.servername));
   }
 
   async restart(servername: string): Promise<Rd> {
-    const p = this.params('restart', arguments);
-    this.book.get(p.servername as string);
-    return this.mutate(() => plannedStop(this.book, p.servername as string, 'restart', () => this.nodeControl().restart(p.servername as string)));
+    const p = this.params('restart', { servername });
+    this.book.get(p.servername);
+    return this.mutate(() => plannedStop(this.book, p.servername, 'restart', () => this.nodeControl().restart(p.servername)));
   }
 
   async add_server(servername: string, serverprops: Record<string, unknown>): Promise<Rd<{ definition?: ServerRecord }>> {
-    const p = this.params('add_server', arguments);
+    const p = this.params('add_server', { servername, serverprops });
     return this.mutate(async () => {
-      const name = p.servername as string;
-      const plan = planAddServer(this.book.snapshot().servers, name, p.serverprops as Record<string, unknown>, this.config.server_defaults, new Date().toISOString());
+      const name = p.servername;
+      const plan = planAddServer(this.book.snapshot().servers, name, p.serverprops, this.config.server_defaults, new Date().toISOString());
       if (!plan.ok) throw new HandyRepError('INVALID_PARAMETER', `add_server ${name}: ${plan.reason}`);
       this.book.putServer(name, plan.value, `added (disabled), host ${plan.value.hostname}, role ${plan.value.role}`);
       return success(`new server ${name} saved (disabled); enable it to start checking it`, { definition: plan.value });
@@ -480,17 +480,17 @@ export class HandyRep {
   }
 
   async alter_server_def(servername: string, serverprops: Record<string, unknown>): Promise<Rd<{ definition?: ServerRecord }>> {
-    const p = this.params('alter_server_def', arguments);
-    const name = p.servername as string;
+    const p = this.params('alter_server_def', { servername, serverprops });
+    const name = p.servername;
     this.book.get(name);
     return this.mutate(async () => {
-      const plan = planAlterServer(this.book.snapshot().servers, name, p.serverprops as Record<string, unknown>);
+      const plan = planAlterServer(this.book.snapshot().servers, name, p.serverprops);
       if (!plan.ok) throw new HandyRepError('INVALID_PARAMETER', `alter_server_def ${name}: ${plan.reason}`);
       if (plan.value.enabledChange === 'enable') {
         const allowed = checkEnable({ ...this.book.snapshot().servers, [name]: plan.value.record }, name);
         if (!allowed.ok) return failure(`alter_server_def ${name}: ${allowed.reason}`);
       }
-      const changed = Object.keys(p.serverprops as object).join(', ');
+      const changed = Object.keys(p.serverprops).join(', ');
       this.book.putServer(name, plan.value.record, `definition changed (${changed})`);
       let note = '';
       if (plan.value.enabledChange === 'enable') note = `; ${(await this.enableNow(name)).details}`;
@@ -500,20 +500,20 @@ export class HandyRep {
   }
 
   async enable(servername: string): Promise<Rd> {
-    const p = this.params('enable', arguments);
-    this.book.get(p.servername as string);
-    return this.mutate(() => this.enableNow(p.servername as string));
+    const p = this.params('enable', { servername });
+    this.book.get(p.servername);
+    return this.mutate(() => this.enableNow(p.servername));
   }
 
   async disable(servername: string): Promise<Rd> {
-    const p = this.params('disable', arguments);
-    this.book.get(p.servername as string);
-    return this.mutate(() => this.disableNow(p.servername as string));
+    const p = this.params('disable', { servername });
+    this.book.get(p.servername);
+    return this.mutate(() => this.disableNow(p.servername));
   }
 
   async remove(servername: string): Promise<Rd> {
-    const p = this.params('remove', arguments);
-    const name = p.servername as string;
+    const p = this.params('remove', { servername });
+    const name = p.servername;
     this.book.get(name);
     return this.mutate(async () => {
       const allowed = checkRemove(this.book.snapshot().servers, name);
@@ -524,9 +524,9 @@ export class HandyRep {
   }
 
   async validate_server_settings(servername: string, serverdict?: Record<string, unknown> | null): Promise<Rd<{ ssh?: string; psql?: string; problems?: string }>> {
-    const p = this.params('validate_server_settings', arguments);
-    const name = p.servername as string;
-    const props = (p.serverdict as Record<string, unknown> | null) ?? {};
+    const p = this.params('validate_server_settings', { servername, serverdict });
+    const name = p.servername;
+    const props = p.serverdict ?? {};
     const validated = validateServerProps(props);
     if (!validated.ok) return failure(`settings of ${name} are invalid: ${validated.reason}`, { problems: validated.reason });
     const base = this.book.has(name) ? this.book.get(name) : undefined;
@@ -634,23 +634,23 @@ export class HandyRep {
   }
 
   async manual_failover(newmaster?: string | null, remaster?: boolean | null, dry_run?: boolean): Promise<TopologyRd> {
-    const p = this.params('manual_failover', arguments);
-    const remasterFlag = (p.remaster as boolean | null) ?? this.config.failover.remaster;
-    const target = p.newmaster as string | null;
+    const p = this.params('manual_failover', { newmaster, remaster, dry_run });
+    const remasterFlag = p.remaster ?? this.config.failover.remaster;
+    const target = p.newmaster;
     if (target !== null) this.book.get(target);
     if (p.dry_run) return runManualFailover(this.topologyEnv(), target, remasterFlag, true);
     return this.topology(() => runManualFailover(this.topologyEnv(), target, remasterFlag, false), 'switchover');
   }
 
   async promote(newmaster: string): Promise<TopologyRd> {
-    const p = this.params('promote', arguments);
-    this.book.get(p.newmaster as string);
-    return this.topology(() => runPromote(this.topologyEnv(), p.newmaster as string), 'promote');
+    const p = this.params('promote', { newmaster });
+    this.book.get(p.newmaster);
+    return this.topology(() => runPromote(this.topologyEnv(), p.newmaster), 'promote');
   }
 
   async restart_master(whichmaster?: string | null): Promise<Rd> {
-    const p = this.params('restart_master', arguments);
-    const name = (p.whichmaster as string | null) ?? this.book.masterName();
+    const p = this.params('restart_master', { whichmaster });
+    const name = p.whichmaster ?? this.book.masterName();
     if (name === null) return failure('no master to restart');
     const record = this.book.get(name);
     if (record.role !== 'master' && !record.fenced) return failure(`${name} is not a master (role ${record.role})`);
@@ -659,9 +659,9 @@ export class HandyRep {
   }
 
   async remaster(replicaserver: string, newmaster?: string | null): Promise<Rd> {
-    const p = this.params('remaster', arguments);
-    const replica = p.replicaserver as string;
-    const upstream = (p.newmaster as string | null) ?? this.book.masterName();
+    const p = this.params('remaster', { replicaserver, newmaster });
+    const replica = p.replicaserver;
+    const upstream = p.newmaster ?? this.book.masterName();
     if (this.book.get(replica).role !== 'replica') return failure(`${replica} is not a replica`);
     if (upstream === null) return failure('no master to remaster to');
     this.book.get(upstream);
@@ -674,8 +674,8 @@ export class HandyRep {
   }
 
   async rejoin(servername: string): Promise<Rd> {
-    const p = this.params('rejoin', arguments);
-    const name = p.servername as string;
+    const p = this.params('rejoin', { servername });
+    const name = p.servername;
     const record = this.book.get(name);
     const master = this.book.masterName();
     if (master === null) return failure('no master to rejoin to');
@@ -688,8 +688,8 @@ export class HandyRep {
   }
 
   async failover_history(numentries?: number): Promise<FailoverRecord[]> {
-    const p = this.params('failover_history', arguments);
-    return this.book.recentHistory(p.numentries as number);
+    const p = this.params('failover_history', { numentries });
+    return this.book.recentHistory(p.numentries);
   }
 
   // ---- Clone and archiving API ----------------------------------------------------------
@@ -716,11 +716,11 @@ export class HandyRep {
    * hold as the master.
    */
   async connection_failover(newmaster?: string | null): Promise<ConnectionRd> {
-    const p = this.params('connection_failover', arguments);
+    const p = this.params('connection_failover', { newmaster });
     return this.mutate(async () => {
       const master = this.book.masterName();
       if (master === null) return failure('no enabled master: there is nothing to point the proxies at');
-      const named = p.newmaster as string | null;
+      const named = p.newmaster;
       if (named !== null) {
         this.book.get(named);
         if (named !== master) return failure(`${named} is not the master (${master} is); fail over first, proxies follow the master`);
@@ -731,7 +731,7 @@ export class HandyRep {
 
   /** Set up every connection proxy for the current master and check a session through each. */
   async connection_proxy_init(): Promise<ConnectionRd> {
-    this.params('connection_proxy_init', arguments);
+    this.params('connection_proxy_init', {});
     return this.mutate(async () => {
       const master = this.book.masterName();
       if (master === null) return failure('no enabled master: there is nothing to point the proxies at');
@@ -749,16 +749,16 @@ export class HandyRep {
    * `wait` false it answers as soon as the copy has started; get_server_info shows its progress.
    */
   async clone(replicaserver: string, reclone?: boolean, clonefrom?: string | null, keep_old_data?: boolean | null, wait?: boolean): Promise<CloneRd> {
-    const p = this.params('clone', arguments);
-    const target = p.replicaserver as string;
+    const p = this.params('clone', { replicaserver, reclone, clonefrom, keep_old_data, wait });
+    const target = p.replicaserver;
     this.book.get(target);
-    const from = p.clonefrom as string | null;
+    const from = p.clonefrom;
     if (from !== null) this.book.get(from);
     const begun = await beginClone(this.cloneEnv(), {
       target,
-      reclone: p.reclone as boolean,
+      reclone: p.reclone,
       clonefrom: from,
-      keepOldData: p.keep_old_data as boolean | null,
+      keepOldData: p.keep_old_data,
     });
     await this.persister.flush();
     if ('refused' in begun) return begun.refused;
@@ -773,8 +773,8 @@ export class HandyRep {
 
   /** Cancel a running clone; answers once it has stopped (the target is left disabled). */
   async cancel_clone(servername: string): Promise<Rd> {
-    const p = this.params('cancel_clone', arguments);
-    const name = p.servername as string;
+    const p = this.params('cancel_clone', { servername });
+    const name = p.servername;
     this.book.get(name);
     const tracker = this.longActions();
     const done = tracker.completion(name);
@@ -786,26 +786,26 @@ export class HandyRep {
 
   /** Push the archive script to the master (and the other servers) and remove the no-archiving flag. */
   async start_archiving(): Promise<ArchiveRd> {
-    this.params('start_archiving', arguments);
+    this.params('start_archiving', {});
     return this.mutate(() => startArchiving(this.archiveEnv()));
   }
 
   /** Create the no-archiving flag on the master (and the other servers). */
   async stop_archiving(): Promise<ArchiveRd> {
-    this.params('stop_archiving', arguments);
+    this.params('stop_archiving', {});
     return this.mutate(() => stopArchiving(this.archiveEnv()));
   }
 
   /** The master's archiver state (pg_stat_archiver, backlog) and whether it needs attention. */
   async poll_archiving(): Promise<ArchiveRd> {
-    this.params('poll_archiving', arguments);
+    this.params('poll_archiving', {});
     return pollArchiving(this.archiveEnv());
   }
 
   /** Delete expired archived WAL that no replica and not the latest base backup needs. */
   async cleanup_archive(dry_run?: boolean): Promise<CleanupRd> {
-    const p = this.params('cleanup_archive', arguments);
-    return cleanupArchive(this.archiveEnv(), p.dry_run as boolean);
+    const p = this.params('cleanup_archive', { dry_run });
+    return cleanupArchive(this.archiveEnv(), p.dry_run);
   }
 
   // ---- Monitoring -----------------------------------------------------------------------
@@ -855,13 +855,13 @@ export class HandyRep {
 
   /** Pause automatic failover (maintenance mode); persists. */
   async pause(by?: string | null, reason?: string | null): Promise<MaintenanceRd> {
-    const p = this.params('pause', arguments);
-    return this.mutate(async () => pauseFailover(this.book, this.log, p.by as string | null, p.reason as string | null));
+    const p = this.params('pause', { by, reason });
+    return this.mutate(async () => pauseFailover(this.book, this.log, p.by, p.reason));
   }
 
   /** Resume automatic failover. */
   async resume(): Promise<MaintenanceRd> {
-    this.params('resume', arguments);
+    this.params('resume', {});
     return this.mutate(async () => resumeFailover(this.book, this.log));
   }
 

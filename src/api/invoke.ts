@@ -1,21 +1,24 @@
 /**
  * Calls an operation by name with named parameters: the bridge the daemon's routes and the CLI
- * use to reach the HandyRep class through the operations table.
+ * use to reach the HandyRep class through the operations table. The method validates its
+ * parameters (once, through the same table); this only refuses names the operation does not have,
+ * which a positional call could not carry.
  */
 import { HandyRepError } from '../model/errors.js';
 import type { HandyRep } from './handyrep.js';
-import { findOperation, parseParams, type OperationName } from './operations.js';
+import { findOperation } from './operations.js';
 
 type OperationMethod = (...args: unknown[]) => Promise<unknown>;
 
 export async function invokeOperation(hr: HandyRep, name: string, named: Readonly<Record<string, unknown>>): Promise<unknown> {
   const spec = findOperation(name);
   if (!spec) throw new HandyRepError('UNKNOWN_FUNCTION', `no API function named "${name}"`);
-  const parsed = parseParams(name as OperationName, named);
+  const unknown = Object.keys(named).filter((key) => !spec.positional.includes(key));
+  if (unknown.length > 0) {
+    const error = new HandyRepError('INVALID_PARAMETER', `${name}: (parameters): Unrecognized key${unknown.length > 1 ? 's' : ''}: ${unknown.map((k) => `"${k}"`).join(', ')}`);
+    throw Object.assign(error, { parameter: unknown[0] });
+  }
   const method = (hr as unknown as Record<string, OperationMethod | undefined>)[name];
   if (typeof method !== 'function') throw new HandyRepError('UNKNOWN_FUNCTION', `operation ${name} has no implementation`);
-  // Trailing parameters the caller did not give stay undefined so the method applies its defaults.
-  const args = spec.positional.map((p) => (Object.hasOwn(named, p) ? parsed[p] : undefined));
-  while (args.length > 0 && args[args.length - 1] === undefined) args.pop();
-  return method.apply(hr, args);
+  return method.apply(hr, spec.positional.map((p) => (Object.hasOwn(named, p) ? named[p] : undefined)));
 }

@@ -33,8 +33,13 @@ const serverprops = z
   .record(z.string(), z.unknown())
   .describe('Server settings to set: hostname, role, port, pgdata, failover_priority, ...');
 
-function op(spec: Omit<OperationSpec, 'params' | 'positional'> & { params?: z.ZodRawShape }): OperationSpec {
-  const shape = spec.params ?? {};
+type NoParams = Record<never, never>;
+
+/** An operation entry that keeps its name and parameter shape in its type (OperationParams). */
+function op<const N extends string, S extends z.ZodRawShape = NoParams>(
+  spec: Omit<OperationSpec, 'params' | 'positional' | 'name'> & { name: N; params?: S },
+): OperationSpec & { readonly name: N; readonly params: z.ZodObject<S, z.core.$strict> } {
+  const shape = (spec.params ?? {}) as S;
   return { ...spec, positional: Object.keys(shape), params: z.object(shape).strict() };
 }
 
@@ -128,6 +133,12 @@ export const OPERATIONS = [
 
 export type OperationName = (typeof OPERATIONS)[number]['name'];
 
+/** The validated parameters of an operation, defaults applied: what its implementation receives. */
+export type OperationParams<N extends OperationName> = z.output<Extract<(typeof OPERATIONS)[number], { name: N }>['params']>;
+
+/** The parameters a caller gives: optional where the schema has a default. */
+export type OperationInput<N extends OperationName> = z.input<Extract<(typeof OPERATIONS)[number], { name: N }>['params']>;
+
 const BY_NAME: ReadonlyMap<string, OperationSpec> = new Map(OPERATIONS.map((o) => [o.name, o]));
 
 export function findOperation(name: string): OperationSpec | undefined {
@@ -135,12 +146,13 @@ export function findOperation(name: string): OperationSpec | undefined {
 }
 
 /** Validate named parameters of an operation; every problem is named in one error. */
-export function parseParams(name: OperationName, values: Readonly<Record<string, unknown>>): Record<string, unknown> {
+export function parseParams<N extends OperationName>(name: N, values: Readonly<Record<string, unknown>>): OperationParams<N> {
   const spec = BY_NAME.get(name);
   if (!spec) throw new HandyRepError('UNKNOWN_FUNCTION', `no API function named "${name}"`);
   const defined = Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
   const parsed = spec.params.safeParse(defined);
-  if (parsed.success) return parsed.data as Record<string, unknown>;
+  // The map lost the entry's own type; the schema it parsed with is that of `name`.
+  if (parsed.success) return parsed.data as OperationParams<N>;
   const problems = parsed.error.issues.map((i) => {
     const key = i.path.length > 0 ? i.path.join('.') : '(parameters)';
     return `${key}: ${i.message}`;
