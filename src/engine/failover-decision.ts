@@ -37,6 +37,11 @@ export interface FailoverSnapshot {
   unreachableMaster: 'refuse' | 'promote';
   /** A connection failover plugin is configured (proxies can be repointed first). */
   connectionFailover: boolean;
+  /**
+   * Other servers fenced without proof they stopped (unreachable when fenced, or a promotion
+   * that may have completed out of reach): any of them may be taking writes right now.
+   */
+  unconfirmedFences: readonly string[];
 }
 
 export type FailoverAction = 'none' | 'warn' | 'restart_master' | 'failover';
@@ -52,6 +57,8 @@ export type DecisionCode =
   | 'auto_failover_off'
   | 'unreachable_master_refused'
   | 'unreachable_master_no_proxies'
+  | 'unconfirmed_fence_refused'
+  | 'unconfirmed_fence_no_proxies'
   | 'restart_master'
   | 'master_failed'
   | 'master_failed_unfenced';
@@ -74,10 +81,25 @@ export function decideFailover(s: FailoverSnapshot): FailoverDecision {
   if (s.vantage === null) return decision('warn', 'vantage_ambiguous', `the controller cannot reach the master ${s.master} and no vantage point was asked`);
   if (!s.vantage.failed) return decision('warn', s.vantage.reason_code, `not failing over: ${s.vantage.reason}`);
   if (s.paused) return decision('warn', 'paused', `the master ${s.master} is down (${s.vantage.reason}); maintenance mode: not failing over`);
-  if (s.restartMaster && !s.restartTried && s.reach === 'control') {
+  // Restarting the old master while another server may be writable makes two masters as surely
+  // as promoting one: no restart then.
+  const unconfirmed = s.unconfirmedFences.length > 0;
+  if (s.restartMaster && !s.restartTried && s.reach === 'control' && !unconfirmed) {
     return decision('restart_master', 'restart_master', `the master ${s.master} is down (${s.vantage.reason}); restarting it first`);
   }
   if (!s.autoFailover) return decision('warn', 'auto_failover_off', `the master ${s.master} is down (${s.vantage.reason}); auto_failover is off`);
+  if (unconfirmed) {
+    // A server that may be writable behind a partition is a master nobody can fence: promoting
+    // another makes two, exactly as with an unreachable master (same setting, same rule).
+    const who = `${s.unconfirmedFences.join(', ')} ${s.unconfirmedFences.length > 1 ? 'are' : 'is'} fenced without proof of being stopped and may still be taking writes`;
+    if (s.unreachableMaster === 'refuse') {
+      return decision('warn', 'unconfirmed_fence_refused', `the master ${s.master} is down (${s.vantage.reason}), but ${who}; not failing over (failover.unreachable_master: refuse)`);
+    }
+    if (!s.connectionFailover) {
+      return decision('warn', 'unconfirmed_fence_no_proxies', `the master ${s.master} is down, but ${who} and no connection failover is configured to stop clients using it; not failing over`);
+    }
+    return decision('failover', 'master_failed_unfenced', `master ${s.master} is down: ${s.vantage.reason}; ${who}: the proxies are repointed before the promotion (fence unconfirmed)`, true);
+  }
   if (s.reach === 'none') {
     if (s.unreachableMaster === 'refuse') {
       return decision(

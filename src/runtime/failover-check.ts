@@ -76,6 +76,7 @@ export async function judgeMaster(
     restartTried: context.restartTried,
     unreachableMaster: config.unreachable_master,
     connectionFailover: config.connection_failover_method !== null,
+    unconfirmedFences: env.book.names().filter((n) => n !== master && env.book.get(n).fenced && env.book.get(n).fence_unconfirmed === true),
   });
   // Statuses and the episode's one alert follow the judgement (a failed master HandyRep will not
   // fail over is 'held': warning, one CRITICAL alert).

@@ -22,6 +22,7 @@ const base: FailoverSnapshot = {
   restartTried: false,
   unreachableMaster: 'refuse',
   connectionFailover: false,
+  unconfirmedFences: [],
 };
 
 type Row = [label: string, over: Partial<FailoverSnapshot>, action: string, code: string, proxiesFirst?: boolean];
@@ -44,6 +45,12 @@ const ROWS: Row[] = [
   ['failed, unreachable, refuse (default)', { reach: 'none' }, 'warn', 'unreachable_master_refused'],
   ['failed, unreachable, promote without proxies', { reach: 'none', unreachableMaster: 'promote' }, 'warn', 'unreachable_master_no_proxies'],
   ['failed, unreachable, promote with proxies', { reach: 'none', unreachableMaster: 'promote', connectionFailover: true }, 'failover', 'master_failed_unfenced', true],
+  ['failed, another server fenced unconfirmed (may be writable)', { unconfirmedFences: ['paul'] }, 'warn', 'unconfirmed_fence_refused'],
+  ['failed, fenced unconfirmed, promote without proxies', { unconfirmedFences: ['paul'], unreachableMaster: 'promote' }, 'warn', 'unconfirmed_fence_no_proxies'],
+  ['failed, fenced unconfirmed, promote with proxies', { unconfirmedFences: ['paul'], unreachableMaster: 'promote', connectionFailover: true }, 'failover', 'master_failed_unfenced', true],
+  ['a fenced-unconfirmed server does not matter while the master answers', { unconfirmedFences: ['paul'], controllerReached: true }, 'none', 'master_ok'],
+  ['fenced unconfirmed, failed while paused: paused first', { unconfirmedFences: ['paul'], paused: true }, 'warn', 'paused'],
+  ['fenced unconfirmed: no restart of the old master either', { unconfirmedFences: ['paul'], restartMaster: true }, 'warn', 'unconfirmed_fence_refused'],
 ];
 
 for (const [label, over, action, code, proxiesFirst] of ROWS) {
