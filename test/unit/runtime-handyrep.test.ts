@@ -107,6 +107,38 @@ test('master crashed, control channel answers: after the retries, failover to th
   }
 });
 
+test('auto_rejoin: the crashed master, ahead of both replicas, is rewound and follows the new master', async () => {
+  const { world, hr } = await started({ failover: { auto_rejoin: true } });
+  try {
+    // john's last megabyte never reached the replicas: it cannot just follow the new timeline.
+    for (const name of ['paul', 'george']) world.sim.get(name).replicationStalled = true;
+    world.sim.write(MB);
+    world.sim.crash('john');
+    for (const name of ['paul', 'george']) world.sim.get(name).replicationStalled = false;
+    const rd = await world.cycle(hr);
+    assert.equal(rd.result, 'SUCCESS', rd.details);
+    assert.doesNotMatch(rd.details, /problems/);
+    const master = await hr.get_master_name();
+    const other = master === 'paul' ? 'george' : 'paul';
+    const [record] = await hr.failover_history(1);
+    assert.deepEqual(record?.plan, ['revalidate john', 'select', 'fence john', `promote ${String(master)}`, `remaster ${other}`, 'rejoin john']);
+    assert.deepEqual(forwardPath(record?.steps ?? []), record?.plan);
+    const john = world.sim.get('john');
+    assert.ok(world.sim.effects.some((e) => e.node === 'john' && e.what.includes('pg_rewind')), 'john was rewound');
+    assert.equal(world.sim.upstreamOf(john)?.name, master, 'john streams from the new master');
+    assert.equal(john.timeline, 2);
+    const info = (await hr.get_server_info('john')).john;
+    assert.equal(info?.role, 'replica');
+    assert.equal(info?.enabled, true);
+    assert.equal(info?.fenced, false);
+    assert.deepEqual(world.sim.writableNames(), [master]);
+    assert.equal((await world.cycle(hr, true)).result, 'SUCCESS');
+    assert.equal((await hr.get_cluster_status()).status, 'healthy');
+  } finally {
+    await world.done();
+  }
+});
+
 test('master unreachable (network and control channel cut), unreachable_master: refuse: no promotion, cluster warning', async () => {
   const { world, hr } = await started();
   try {
@@ -183,6 +215,30 @@ test('paused: a crashed master is reported, nothing is failed over, fenced or re
   }
 });
 
+/** The step the journal of controller `a` shows running now, if any. */
+function runningStep(world: SimWorld): string | undefined {
+  return world.journal('a')?.steps.find((s) => s.outcome === 'running')?.name;
+}
+
+test('the master answers again after the verdict: the failover is called off inside the queue, nothing is fenced', async () => {
+  const { world, hr } = await started();
+  try {
+    world.sim.crash('john');
+    // john is restarted (by someone else) while the failover waits for the action queue.
+    world.sim.trigger = { when: () => runningStep(world) === 'revalidate', fault: () => world.sim.start(world.sim.get('john')) };
+    const rd = await world.cycle(hr);
+    assert.equal(rd.result, 'FAIL', rd.details);
+    assert.equal(rd.reason_code, 'stale_verdict', rd.details);
+    await assertNoPromotion(world, hr);
+    assert.deepEqual(world.sim.writableNames(), ['john']);
+    assert.equal((await hr.get_server_info('john')).john?.fenced, false);
+    assert.ok(!world.sim.effects.some((e) => e.node === 'john' && / stop$/.test(e.what)), 'john was not stopped');
+    assert.equal((await world.cycle(hr)).result, 'SUCCESS');
+  } finally {
+    await world.done();
+  }
+});
+
 /**
  * Where a controller is "killed": at the first effect while the journal shows `step` running (and
  * matching `what`), before or after that effect. `craft` rewrites the journal left there into the
@@ -227,8 +283,7 @@ for (const point of KILL_POINTS) {
       world.sim.crash('john');
       world.sim.freeze = {
         when: (effect) => {
-          const running = world.journal('a')?.steps.find((s) => s.outcome === 'running');
-          return running?.name === point.step && (point.what === undefined || point.what.test(effect.what));
+          return runningStep(world) === point.step && (point.what === undefined || point.what.test(effect.what));
         },
         afterEffect: point.afterEffect ?? false,
       };
@@ -259,6 +314,31 @@ for (const point of KILL_POINTS) {
     }
   });
 }
+
+test('controller killed mid-failover, restarted cut off from a live master the replicas see: recovery judges like failover_check, no promotion', async () => {
+  const { world, hr } = await started();
+  try {
+    world.sim.crash('john');
+    world.sim.freeze = { when: () => runningStep(world) === 'revalidate', afterEffect: false };
+    await frozen(world, hr.failover_check(false));
+    // john comes back, but the controller's link to it (database and ssh) is cut.
+    world.sim.start(world.sim.get('john'));
+    world.sim.cut(CONTROLLER, 'john');
+    const restarted = await world.open(world.configFile('a'));
+    world.sim.assertSound();
+    const [recovery] = await restarted.failover_history(1);
+    assert.equal(`${recovery?.kind} ${recovery?.outcome}`, 'recovery ROLLED_BACK', recovery?.details);
+    assert.match(recovery?.details ?? '', /not failing over again/);
+    for (let i = 0; i < 2; i += 1) {
+      const rd = await world.cycle(restarted);
+      assert.equal(rd.reason_code, 'vantage_sees_master', rd.details);
+    }
+    await assertNoPromotion(world, restarted);
+    assert.deepEqual(world.sim.writableNames(), ['john']);
+  } finally {
+    await world.done([hr]);
+  }
+});
 
 test('two controllers with their own state files: the junior refuses while the senior heartbeat is fresh; one promotion', async () => {
   const { world, hr: senior } = await started();
