@@ -139,6 +139,31 @@ test('auto_rejoin: the crashed master, ahead of both replicas, is rewound and fo
   }
 });
 
+test('master frozen (every process SIGSTOPped): stops are ignored, the whole instance is killed, then the failover', async () => {
+  const { world, hr } = await started();
+  try {
+    world.sim.freezeInstance('john');
+    const before = world.sim.effects.length;
+    const rd = await world.cycle(hr);
+    assert.equal(rd.result, 'SUCCESS', rd.details);
+    const john = world.sim.get('john');
+    assert.equal(john.running, false, 'killed');
+    // The fence escalated: fast stop, immediate stop (both ignored), then the kill of the whole instance.
+    const fence = world.sim.effects.slice(before).filter((e) => e.node === 'john' && e.what.startsWith('cmd:') && !e.what.endsWith(' status'));
+    assert.deepEqual(
+      fence.map((e) => e.what),
+      ['cmd: /sim/bin/pg_ctl -D /sim/john/data -m fast -w -t 3 stop', 'cmd: /sim/bin/pg_ctl -D /sim/john/data -m immediate -w -t 2 stop', 'cmd: sh -c <handyrep-kill>'],
+    );
+    const [record] = await hr.failover_history(1);
+    assert.equal(record?.fence, 'confirmed');
+    assert.match(record?.steps.find((s) => s.name === 'fence')?.details ?? '', /killed/);
+    assert.equal(world.sim.writableNames().length, 1);
+    assert.notEqual(await hr.get_master_name(), 'john');
+  } finally {
+    await world.done();
+  }
+});
+
 test('master unreachable (network and control channel cut), unreachable_master: refuse: no promotion, cluster warning', async () => {
   const { world, hr } = await started();
   try {
