@@ -63,11 +63,9 @@ test('healthy cluster: cycles take no action and every status is healthy', async
 test('master crashed, control channel answers: after the retries, failover to the replica furthest ahead; john fenced, george remastered', async () => {
   const { world, hr } = await started();
   try {
-    // george's WAL receiver stopped a megabyte ago: paul is furthest ahead (and would lose a name tie-break).
-    world.sim.get('george').replicationStalled = true;
-    world.sim.write(MB);
+    // george's WAL receiver stops, then a megabyte is written: paul is furthest ahead (and would lose a name tie-break).
     world.sim.get('george').conninfoLoaded = null;
-    world.sim.get('george').replicationStalled = false;
+    world.sim.write(MB);
     const georgeAt = world.sim.get('george').lsn;
     assert.ok(georgeAt < world.sim.get('paul').lsn);
     assert.equal((await world.cycle(hr)).result, 'SUCCESS'); // records the master's position
@@ -277,6 +275,10 @@ interface KillPoint {
   craft?: (journal: FailoverRecord) => FailoverRecord;
   /** How the restarted controller ends it: the journal proves a promotion, or it judges afresh and fails over again. */
   recovery: 'rolled forward' | 'failover again';
+  /** Configuration overrides of the row (default: none). */
+  config?: Record<string, unknown>;
+  /** Where john ends: fenced and stopped (default), or rejoined as a streaming replica (auto_rejoin). */
+  john?: 'fenced' | 'rejoined';
 }
 
 const KILL_POINTS: KillPoint[] = [
@@ -291,6 +293,15 @@ const KILL_POINTS: KillPoint[] = [
   { name: 'during promote, before pg_promote ran', step: 'promote', what: /^sql: SELECT pg_promote/, recovery: 'failover again' },
   { name: 'during promote, after pg_promote ran (unconfirmed)', step: 'promote', what: /^sql: SELECT pg_promote/, afterEffect: true, recovery: 'rolled forward' },
   { name: 'during remaster', step: 'remaster', recovery: 'rolled forward' },
+  {
+    name: 'during rejoin, right after pg_rewind ran',
+    step: 'rejoin',
+    what: /pg_rewind/,
+    afterEffect: true,
+    recovery: 'rolled forward',
+    config: { failover: { auto_rejoin: true } },
+    john: 'rejoined',
+  },
 ];
 
 /** Wait until the controller froze at its kill point; a check that ends first never reached it. */
@@ -303,13 +314,11 @@ async function frozen(world: SimWorld, check: Promise<unknown>): Promise<void> {
 
 for (const point of KILL_POINTS) {
   test(`controller killed ${point.name}: a restart on the same state recovers to exactly one master`, async () => {
-    const { world, hr } = await started();
+    const { world, hr } = await started(point.config);
     try {
       world.sim.crash('john');
       world.sim.freeze = {
-        when: (effect) => {
-          return runningStep(world) === point.step && (point.what === undefined || point.what.test(effect.what));
-        },
+        when: (effect) => runningStep(world) === point.step && (point.what === undefined || point.what.test(effect.what)),
         afterEffect: point.afterEffect ?? false,
       };
       // Never returns once frozen: this controller is dead from the kill point on.
@@ -320,7 +329,7 @@ for (const point of KILL_POINTS) {
       assert.equal(journal.steps.find((s) => s.outcome === 'running')?.name, point.step, 'the journal shows the step running');
       if (point.craft) writeFileSync(journalPath(world.serverFile('a')), JSON.stringify(point.craft(journal)));
 
-      const restarted = await world.open(world.configFile('a'));
+      const restarted = await world.open(world.configFile('a', point.config));
       world.sim.assertSound();
       for (let i = 0; i < 3; i += 1) await world.cycle(restarted, i === 0);
       const master = await restarted.get_master_name();
@@ -332,8 +341,14 @@ for (const point of KILL_POINTS) {
       const expected = point.recovery === 'rolled forward' ? ['recovery SUCCESS', 'failover FAIL'] : ['failover SUCCESS', 'recovery FAIL', 'failover FAIL'];
       assert.deepEqual(kinds, expected);
       assert.equal(promotions(world).length, 1, 'one promotion in all');
-      assert.equal((await restarted.get_server_info('john')).john?.fenced, true);
-      assert.equal(world.sim.get('john').running, false);
+      const john = (await restarted.get_server_info('john')).john;
+      if (point.john === 'rejoined') {
+        assert.deepEqual([john?.role, john?.enabled, john?.fenced], ['replica', true, false]);
+        assert.equal(world.sim.upstreamOf(world.sim.get('john'))?.name, master);
+      } else {
+        assert.equal(john?.fenced, true);
+        assert.equal(world.sim.get('john').running, false);
+      }
     } finally {
       await world.done([hr]);
     }
