@@ -198,6 +198,24 @@ test('minority vantage: the controller and george lost john, paul still sees it:
   }
 });
 
+test('master crashed while paul has no control channel: paul is unknown, not "does not see"; no majority, no failover', async () => {
+  const { world, hr } = await started();
+  try {
+    world.sim.get('paul').sshd = false;
+    world.sim.crash('john');
+    for (let i = 0; i < 2; i += 1) {
+      const rd = await world.cycle(hr);
+      assert.equal(rd.result, 'FAIL', rd.details);
+      assert.equal(rd.reason_code, 'vantage_no_majority', rd.details);
+      assert.match(rd.details, /unknown: paul/);
+    }
+    await assertNoPromotion(world, hr);
+    assert.deepEqual(await hr.failover_history(), []);
+  } finally {
+    await world.done();
+  }
+});
+
 test('the only candidate lags beyond its lag_limit: no promotion, the refusal names the lag, the old master is restarted', async () => {
   const { world, hr } = await started({ servers: { paul: { lag_limit: 10 }, george: { nofailover: true } } });
   try {
