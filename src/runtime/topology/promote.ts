@@ -17,7 +17,7 @@ export async function promoteAndConfirm(env: TopologyEnv, name: string): Promise
     return { ok: false, details: `${name}: promotion plugin failed: ${describeError(err)}` };
   }
   const failover = env.ctx().config.failover;
-  const deadline = Date.now() + failover.promote_timeout_seconds * 1000;
+  const deadline = env.clock().getTime() + failover.promote_timeout_seconds * 1000;
   let last = 'not checked';
   for (;;) {
     try {
@@ -32,7 +32,7 @@ export async function promoteAndConfirm(env: TopologyEnv, name: string): Promise
     } catch (err) {
       last = describeError(err);
     }
-    if (Date.now() >= deadline) return { ok: false, details: `${name}: promotion not confirmed: ${last}` };
+    if (env.clock().getTime() >= deadline) return { ok: false, details: `${name}: promotion not confirmed: ${last}` };
     await env.sleep(100);
   }
 }
@@ -49,10 +49,10 @@ export type PromotionSettlement = 'promoted' | 'cancelled' | 'uncertain';
  * nor stopped: promote nobody else.
  */
 export async function settlePromotion(env: TopologyEnv, name: string, waitMs: number): Promise<{ outcome: PromotionSettlement; details: string }> {
-  const deadline = Date.now() + waitMs;
+  const deadline = env.clock().getTime() + waitMs;
   for (;;) {
     if ((await acceptsWrites(env, name)) === true) return { outcome: 'promoted', details: `${name} finished its promotion` };
-    if (Date.now() >= deadline) break;
+    if (env.clock().getTime() >= deadline) break;
     await env.sleep(200);
   }
   const fence = await fenceServer(env, name);

@@ -64,7 +64,7 @@ export async function remasterReplica(env: TopologyEnv, replicaName: string, mas
 
 /** Wait until the replica's WAL receiver streams from `host`. */
 export async function waitStreamingFrom(env: TopologyEnv, replicaName: string, host: string, waitMs: number): Promise<{ ok: boolean; details: string }> {
-  const deadline = Date.now() + waitMs;
+  const deadline = env.clock().getTime() + waitMs;
   let last = '';
   for (;;) {
     try {
@@ -76,7 +76,7 @@ export async function waitStreamingFrom(env: TopologyEnv, replicaName: string, h
     } catch (err) {
       last = describeError(err);
     }
-    if (Date.now() >= deadline) return { ok: false, details: `${replicaName} does not stream from ${host}: ${last}` };
+    if (env.clock().getTime() >= deadline) return { ok: false, details: `${replicaName} does not stream from ${host}: ${last}` };
     await env.sleep(200);
   }
 }

@@ -37,7 +37,7 @@ async function finalCheckpoint(env: TopologyEnv, name: string): Promise<string> 
 async function waitReplayed(env: TopologyEnv, name: string, lsn: string, timeoutMs: number): Promise<{ ok: boolean; details: string }> {
   const target = parseLsn(lsn);
   if (!target) return { ok: false, details: `bad LSN ${lsn}` };
-  const deadline = Date.now() + timeoutMs;
+  const deadline = env.clock().getTime() + timeoutMs;
   let last = 'nothing replayed yet';
   for (;;) {
     try {
@@ -49,7 +49,7 @@ async function waitReplayed(env: TopologyEnv, name: string, lsn: string, timeout
     } catch (err) {
       last = describeError(err);
     }
-    if (Date.now() >= deadline) return { ok: false, details: `${name} did not replay up to ${lsn} within ${timeoutMs} ms (${last})` };
+    if (env.clock().getTime() >= deadline) return { ok: false, details: `${name} did not replay up to ${lsn} within ${timeoutMs} ms (${last})` };
     await env.sleep(20);
   }
 }
