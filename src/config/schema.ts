@@ -157,7 +157,11 @@ const passwordsSchema = z
     admin_password: z.string().default('').describe('Web API password for every function (simple_password_auth).'),
     read_password: z.string().default('').describe('Web API password for read-only functions (simple_password_auth).'),
     handyrep_db_pass: z.string().default('').describe('Password of handyrep_user.'),
-    replication_pass: z.string().default('').describe('Password of replication_user.'),
+    replication_pass: z
+      .string()
+      .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters (line breaks, tabs ...): it is written into postgresql.auto.conf')
+      .default('')
+      .describe('Password of replication_user (written into primary_conninfo; no control characters).'),
   })
   .catchall(z.string())
   .describe('Passwords: never logged, never returned by the API, never stored in the handyrep table.');
