@@ -114,6 +114,8 @@ test('clone and switchover (rejoin of the old master) with a password holding al
 });
 
 test('a replication password with a line break is refused at load, naming the setting; the node is untouched', async () => {
+  await hr?.close();
+  hr = undefined;
   const george = nodeOf(cluster, 'george');
   const before = readFileSync(join(george.dataDir, 'postgresql.auto.conf'), 'utf8');
   const path = await writeConfig(cluster, { passwords: { replication_pass: "x'\nrestore_command = 'touch /tmp/pwned" } }, 'handyrep-newline.yaml');
