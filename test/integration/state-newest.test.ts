@@ -86,6 +86,8 @@ test('the newest table wins although a stale one (the configured master\'s) is a
       john: record(john, 'replica', { fenced: true }),
       evil_host: { hostname: `127.0.0.1;touch ${PWNED}`, role: 'replica', enabled: false },
       evil_path: { hostname: '127.0.0.96', role: 'replica', enabled: false, pgdata: `/x/$(touch ${PWNED})` },
+      evil_option: { hostname: '-oProxyCommand=x', role: 'replica', enabled: false },
+      evil_dotdot: { hostname: '127.0.0.95', role: 'replica', enabled: false, pg_bin_dir: '../x' },
     }),
   );
   await rm(join(cluster.root, 'servers.save'), { force: true });
@@ -95,6 +97,8 @@ test('the newest table wins although a stale one (the configured master\'s) is a
   assert.match(start.source, /servers from table \(handyrep table on paul \(version 9\) is the newest; also found: handyrep table on john \(version 5\)\)/);
   assert.match(start.warnings, /ignoring saved server record evil_host from the handyrep table on paul \(version 9\): hostname: must be a hostname/);
   assert.match(start.warnings, /ignoring saved server record evil_path .*: pgdata: must be a path/);
+  assert.match(start.warnings, /ignoring saved server record evil_option .*: hostname: must be a hostname/);
+  assert.match(start.warnings, /ignoring saved server record evil_dotdot .*: pg_bin_dir: must not contain "\.\." components/);
   assert.equal(existsSync(PWNED), false);
 });
 
