@@ -65,6 +65,11 @@ export const pathSchema = z
   })
   .meta({ [VALUE_KIND_KEY]: 'path' });
 
+/** A path (see pathProblem) that must be absolute: read by a process whose working folder is not ours. */
+export const absolutePathSchema = pathSchema
+  .refine((value) => value.startsWith('/'), 'must be an absolute path (starting with "/")')
+  .meta({ [VALUE_KIND_KEY]: 'path' });
+
 /** An SQL identifier that needs no quoting (see SQL_IDENTIFIER_PATTERN). */
 export const sqlIdentifierSchema = z
   .string()

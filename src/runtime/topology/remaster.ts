@@ -17,7 +17,10 @@ export function primaryConninfo(env: TopologyEnv, replica: ServerRef, master: Se
     { key: 'port', value: String(master.port), setting: `servers.${master.name}.port` },
     { key: 'user', value: config.handyrep.replication_user, setting: 'handyrep.replication_user' },
     { key: 'application_name', value: replica.name, setting: `the server name ${replica.name}` },
+    // TLS as HandyRep connects to the master; the CA file must be at the same path on the replica.
+    { key: 'sslmode', value: master.sslmode, setting: `servers.${master.name}.sslmode` },
   ];
+  if (master.sslrootcert !== null) parts.push({ key: 'sslrootcert', value: master.sslrootcert, setting: `servers.${master.name}.sslrootcert` });
   if (config.passwords.replication_pass) parts.push({ key: 'password', value: config.passwords.replication_pass, setting: 'passwords.replication_pass' });
   return conninfoString(parts);
 }
