@@ -46,7 +46,7 @@ function valueTypes(): string {
     '| --- | --- |',
     `| a name | 1-63 letters, digits, \`_\`, \`.\` or \`-\`, starting with a letter or digit (\`${NAME_PATTERN.source}\`) |`,
     '| a hostname or IP address | a DNS name (letters, digits and `-` in dot-separated labels) or an IPv4/IPv6 address |',
-    `| a path | letters, digits and \`_ . / ~ + @ % , = : -\` only: no spaces, quotes or shell characters (\`${PATH_PATTERN.source}\`) |`,
+    `| a path | letters, digits and \`_ . / ~ + @ , = : -\` only: no spaces, quotes, \`%\` or shell characters (\`${PATH_PATTERN.source}\`); no leading \`-\`, no \`..\` components |`,
     `| a lower-case SQL identifier | \`a-z\`, \`0-9\` and \`_\`, not starting with a digit, at most 63 characters (\`${SQL_IDENTIFIER_PATTERN.source}\`) |`,
   ].join('\n');
 }

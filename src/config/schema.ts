@@ -7,7 +7,9 @@
  * (no recovery.conf) and with units in the names of keys that are new.
  */
 import { z } from 'zod';
+import { PASSWORD_METHODS, SSL_MODES } from '../nodes/pg-tls.js';
 import {
+  absolutePathSchema,
   argvSchema,
   hostnameSchema,
   nameSchema,
@@ -70,6 +72,18 @@ export const serverSettingsShape = {
     .default(999)
     .describe('Failover preference: lower is preferred; 0 means never fail over to this server.'),
   nofailover: z.boolean().default(false).describe('Never fail over to this server.'),
+  sslmode: z
+    .enum(SSL_MODES)
+    .default('prefer')
+    .describe(
+      'TLS for connections to this server, as libpq\'s sslmode: `disable`, `prefer` (TLS when the server offers it, unverified), `require` (TLS, unverified), `verify-ca` (certificate signed by sslrootcert), `verify-full` (and issued for the hostname: use this in production). Used by HandyRep\'s own connections and written into the primary_conninfo of replicas of this server.',
+    ),
+  sslrootcert: absolutePathSchema
+    .nullable()
+    .default(null)
+    .describe('CA certificate (PEM, absolute path) verifying this server for verify-ca/verify-full; null = the system CAs for HandyRep. Also written into replicas\' primary_conninfo, so it must exist at the same path on the nodes.'),
+  sslcert: absolutePathSchema.nullable().default(null).describe('Client certificate (PEM, absolute path on the controller) HandyRep presents to this server; null = none.'),
+  sslkey: absolutePathSchema.nullable().default(null).describe('Private key (PEM, absolute path on the controller) of sslcert.'),
 } as const;
 
 const serverDefaultsSchema = z.object(serverSettingsShape).strict();
@@ -141,6 +155,13 @@ const handyrepSectionSchema = z
     command_timeout_seconds: secondsSchema
       .default(60)
       .describe('Default timeout for a command run on a node (start, stop, status ...).'),
+    allowed_password_methods: z
+      .array(z.enum(PASSWORD_METHODS))
+      .min(1, 'name at least one method (scram-sha-256 is the safe one)')
+      .default(['scram-sha-256'])
+      .describe(
+        'Password authentication HandyRep answers when a server asks for a password: `scram-sha-256` only by default; `md5` (a replayable hash) and `password` (cleartext) only when listed. A server asking for another is refused with an error naming its method. Trust, peer and certificate authentication ask for no password and are unaffected.',
+      ),
     ssh_host_key_checking: z
       .enum(['strict', 'accept-new', 'off'])
       .default('accept-new')
@@ -157,7 +178,11 @@ const passwordsSchema = z
     admin_password: z.string().default('').describe('Web API password for every function (simple_password_auth).'),
     read_password: z.string().default('').describe('Web API password for read-only functions (simple_password_auth).'),
     handyrep_db_pass: z.string().default('').describe('Password of handyrep_user.'),
-    replication_pass: z.string().default('').describe('Password of replication_user.'),
+    replication_pass: z
+      .string()
+      .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters (line breaks, tabs ...): it is written into postgresql.auto.conf')
+      .default('')
+      .describe('Password of replication_user (written into primary_conninfo; no control characters).'),
   })
   .catchall(z.string())
   .describe('Passwords: never logged, never returned by the API, never stored in the handyrep table.');

@@ -20,8 +20,12 @@ export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const HOSTNAME_LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
 const HOSTNAME_PATTERN = new RegExp(`^${HOSTNAME_LABEL}(?:\\.${HOSTNAME_LABEL})*$`);
 
-/** Paths: no spaces, quotes, shell operators or control characters. */
-export const PATH_PATTERN = /^[A-Za-z0-9_./~+@%,=:-]+$/;
+/**
+ * Paths: no spaces, quotes, shell operators or control characters; no `%` (archive_command and
+ * restore_command would expand it). pathSchema also refuses a leading `-` (an option to the
+ * command it is given to) and `..` components (a way out of the folder the setting names).
+ */
+export const PATH_PATTERN = /^[A-Za-z0-9_./~+@,=:-]+$/;
 
 /** SQL identifiers HandyRep creates (schema and table of its state table). */
 export const SQL_IDENTIFIER_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -44,10 +48,26 @@ export const hostnameSchema = z
   .refine(isValidHostname, 'must be a hostname (letters, digits, "-" and ".") or an IP address')
   .meta({ [VALUE_KIND_KEY]: 'hostname' });
 
-/** A file or folder path (see PATH_PATTERN). */
+/** Why `value` is not an acceptable path, or null (see PATH_PATTERN). */
+export function pathProblem(value: string): string | null {
+  if (!PATH_PATTERN.test(value)) return 'must be a path of letters, digits and "_ . / ~ + @ , = : -" only (no spaces, "%" or shell characters)';
+  if (value.startsWith('-')) return 'must not start with "-" (it would be read as a command option)';
+  if (value.split('/').includes('..')) return 'must not contain ".." components';
+  return null;
+}
+
+/** A file or folder path (see pathProblem). */
 export const pathSchema = z
   .string()
-  .regex(PATH_PATTERN, 'must be a path of letters, digits and "_ . / ~ + @ % , = : -" only (no spaces or shell characters)')
+  .superRefine((value, ctx) => {
+    const problem = pathProblem(value);
+    if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .meta({ [VALUE_KIND_KEY]: 'path' });
+
+/** A path (see pathProblem) that must be absolute: read by a process whose working folder is not ours. */
+export const absolutePathSchema = pathSchema
+  .refine((value) => value.startsWith('/'), 'must be an absolute path (starting with "/")')
   .meta({ [VALUE_KIND_KEY]: 'path' });
 
 /** An SQL identifier that needs no quoting (see SQL_IDENTIFIER_PATTERN). */

@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
-import { PATH_PATTERN } from '../config/validators.js';
+import { pathProblem } from '../config/validators.js';
 
 /** Owner, group and mode of a folder on the way to the data. */
 export interface DirInfo {
@@ -68,7 +68,7 @@ export function unsuitable(nodeRoot: string, chain: readonly DirInfo[], pg: PgAc
   const shared = chain.findIndex((d) => (d.mode & 0o1002) === 0o1002);
   const foreign = shared < 0 ? undefined : chain.slice(shared + 1).find((d) => d.uid !== currentUid && d.uid !== pg?.uid);
   if (foreign) return `${foreign.path} belongs to another user (uid ${foreign.uid})`;
-  if (!PATH_PATTERN.test(nodeRoot)) return `its path ${nodeRoot} has characters a configuration path may not have (spaces, quotes, shell characters)`;
+  if (pathProblem(nodeRoot) !== null) return `its path ${nodeRoot} has characters a configuration path may not have (spaces, quotes, shell characters)`;
   const socketDir = join(nodeRoot, 'george', 'socket');
   if (Buffer.byteLength(socketDir) > MAX_SOCKET_DIR) return `its path is too long for a PostgreSQL Unix socket (${socketDir})`;
   if (pg) {

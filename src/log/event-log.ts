@@ -3,7 +3,10 @@
  * Every message passes a scrubber that masks known secrets (configured passwords), so a password
  * that slipped into an error text from a library still never reaches the file or the API.
  */
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
+import { maskList, maskSecrets } from './secret-mask.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type AlertType = 'WARNING' | 'CRITICAL';
@@ -24,6 +27,16 @@ export interface EventLogOptions {
   verbose: boolean;
 }
 
+/**
+ * The log may hold server names, commands and error texts: readable by its owner only. Created
+ * 0600 before pino opens it; an existing file (say, made by logrotate) is narrowed to 0600 too.
+ */
+function createPrivateFile(file: string): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  closeSync(openSync(file, 'a', 0o600));
+  chmodSync(file, 0o600);
+}
+
 type AlertListener = (entry: LogEntry) => void;
 
 export class EventLog {
@@ -38,13 +51,14 @@ export class EventLog {
 
   private static openSink(file: string | null): Logger | null {
     if (file === null) return null;
-    const destination = file === 'stdout' ? pino.destination(1) : pino.destination({ dest: file, mkdir: true, sync: true });
+    if (file !== 'stdout') createPrivateFile(file);
+    const destination = file === 'stdout' ? pino.destination(1) : pino.destination({ dest: file, sync: true });
     return pino({ base: null, level: 'debug', timestamp: pino.stdTimeFunctions.isoTime }, destination);
   }
 
-  /** Replace the set of secret strings masked in every message. */
+  /** Replace the set of secret strings masked in every message (any length, escaped forms too). */
   setSecrets(values: readonly string[]): void {
-    this.secrets = values.filter((v) => v.length >= 3).sort((a, b) => b.length - a.length);
+    this.secrets = maskList(values);
   }
 
   setVerbose(verbose: boolean): void {
@@ -99,8 +113,6 @@ export class EventLog {
   }
 
   private scrub(message: string): string {
-    let out = message;
-    for (const secret of this.secrets) out = out.split(secret).join('********');
-    return out;
+    return maskSecrets(message, this.secrets);
   }
 }

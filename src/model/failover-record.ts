@@ -33,6 +33,8 @@ export interface FailoverRecord {
   plan?: string[];
   /** How the old master was taken out: confirmed stopped or read-only, or unreachable (unconfirmed). */
   fence?: 'confirmed' | 'unconfirmed';
+  /** Steps whose outcome could not be journaled after retries (each raised a CRITICAL alert). */
+  journal_failures?: string[];
   /** Steps that ran although the plan did not have them (a bug; should stay absent). */
   off_plan?: string[];
 }

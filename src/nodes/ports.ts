@@ -6,6 +6,7 @@
  * node the argv is quoted by `shell-quote.ts` (the only place quoting lives) because an SSH exec
  * request is a single string interpreted by the remote user's shell.
  */
+import type { PasswordMethod, SqlTls } from './pg-tls.js';
 
 export interface CommandOptions {
   /** Hard limit; on expiry the command is killed and `timedOut` is true. */
@@ -48,6 +49,10 @@ export interface SqlTarget {
   connectTimeoutMs: number;
   statementTimeoutMs: number;
   applicationName?: string;
+  /** TLS policy; absent = sslmode prefer, no certificates. */
+  tls?: SqlTls;
+  /** Password methods answered; absent = scram-sha-256 only. */
+  allowedPasswordMethods?: readonly PasswordMethod[];
 }
 
 /** How a connection attempt failed: the difference between "down" and "unavailable". */

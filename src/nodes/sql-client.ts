@@ -5,9 +5,10 @@
  */
 import { Socket } from 'node:net';
 import pg from 'pg';
-import { HandyRepError } from '../model/errors.js';
+import { describeError, HandyRepError } from '../model/errors.js';
+import { DEFAULT_TLS, isServerWithoutTls, PASSWORD_REQUEST_EVENTS, pgSslOption, type SqlTls } from './pg-tls.js';
 import type { SqlClient, SqlRow, SqlSession, SqlTarget, SqlValue } from './ports.js';
-import { classifyConnectError, describeDriverError, queryError, SqlConnectError } from './sql-errors.js';
+import { classifyConnectError, DEFAULT_PASSWORD_METHODS, describeDriverError, PasswordMethodRefused, queryError, SqlConnectError } from './sql-errors.js';
 
 /** Re-exported: callers of the client catch this to read the failure kind. */
 export { SqlConnectError } from './sql-errors.js';
@@ -23,19 +24,59 @@ export function sqlTargetDescription(target: SqlTarget): string {
   return `postgresql ${target.user}@${target.host}:${target.port}/${target.database}`;
 }
 
+/** How long a server that answered "no TLS" to sslmode prefer is asked in plain text directly. */
+const NO_TLS_MEMORY_MS = 5 * 60_000;
+
 /** Opens short-lived node-postgres sessions. */
 export class PgSqlClient implements SqlClient {
+  /** host:port → until when it is known not to offer TLS (sslmode prefer only). */
+  private readonly withoutTls = new Map<string, number>();
+
   /** Connects; rejects with `SqlConnectError` carrying the failure kind. */
-  connect(target: SqlTarget): Promise<SqlSession> {
+  async connect(target: SqlTarget): Promise<SqlSession> {
+    const tls = target.tls ?? DEFAULT_TLS;
+    const key = `${target.host}:${target.port}`;
+    if (tls.mode !== 'prefer') return this.attempt(target, tls);
+    if ((this.withoutTls.get(key) ?? 0) > Date.now()) return this.attempt(target, { ...tls, mode: 'disable' });
+    try {
+      return await this.attempt(target, tls);
+    } catch (err) {
+      // prefer: a server without TLS is asked again in plain text, as libpq does.
+      if (!(err instanceof SqlConnectError) || !isServerWithoutTls(err.cause)) throw err;
+      this.withoutTls.set(key, Date.now() + NO_TLS_MEMORY_MS);
+      return this.attempt(target, { ...tls, mode: 'disable' });
+    }
+  }
+
+  private attempt(target: SqlTarget, tls: SqlTls): Promise<SqlSession> {
     const where = sqlTargetDescription(target);
+    const allowed = target.allowedPasswordMethods ?? DEFAULT_PASSWORD_METHODS;
+    let ssl: ReturnType<typeof pgSslOption>;
+    try {
+      ssl = pgSslOption(tls);
+    } catch (err) {
+      return Promise.reject(new SqlConnectError('other', `${where}: ${describeError(err)}`));
+    }
     // We create the socket so that our timer can destroy it whatever phase pg is in.
     const socket = new Socket();
+    /** Set when the server asked for a password method we do not answer. */
+    let refused: PasswordMethodRefused | undefined;
+    const password = target.password;
     const client = new pg.Client({
       host: target.host,
       port: target.port,
       database: target.database,
       user: target.user,
-      password: target.password,
+      // A function, so that pg asks us before sending anything: a refused method never gets it.
+      // (Without a password pg may still look up ~/.pgpass; the socket is cut before that.)
+      password:
+        password === undefined
+          ? undefined
+          : () => {
+              if (refused) throw refused;
+              return password;
+            },
+      ssl,
       connectionTimeoutMillis: target.connectTimeoutMs,
       statement_timeout: target.statementTimeoutMs,
       application_name: target.applicationName ?? 'handyrep',
@@ -43,6 +84,14 @@ export class PgSqlClient implements SqlClient {
       keepAliveInitialDelayMillis: KEEPALIVE_INITIAL_DELAY_MS,
       stream: () => socket,
     });
+    // Registered before pg's own handlers (attached at connect), so this runs first.
+    for (const [event, method] of PASSWORD_REQUEST_EVENTS) {
+      client.connection.on(event, () => {
+        if (allowed.includes(method)) return;
+        refused = new PasswordMethodRefused(method, allowed);
+        socket.destroy(refused);
+      });
+    }
     const session = new PgSession(client, socket, target, where);
 
     return new Promise<SqlSession>((resolve, reject) => {
@@ -68,8 +117,9 @@ export class PgSqlClient implements SqlClient {
           if (settled) return;
           settled = true;
           socket.destroy();
-          const kind = classifyConnectError(err);
-          reject(new SqlConnectError(kind, `${where}: connect failed (${kind}): ${describeDriverError(err, target.password)}`));
+          const cause = refused ?? err;
+          const kind = classifyConnectError(cause);
+          reject(new SqlConnectError(kind, `${where}: connect failed (${kind}): ${describeDriverError(cause, target.password)}`, { cause }));
         },
       );
     });

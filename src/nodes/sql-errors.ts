@@ -4,6 +4,7 @@
  * their SQLSTATE. No message built here may ever contain the password.
  */
 import { describeError, HandyRepError } from '../model/errors.js';
+import type { PasswordMethod } from './pg-tls.js';
 import type { ConnectFailureKind } from './ports.js';
 
 /** A failed connection attempt (code SQL) with the kind of failure. */
@@ -11,8 +12,31 @@ export class SqlConnectError extends HandyRepError {
   constructor(
     readonly kind: ConnectFailureKind,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super('SQL', message);
+    super('SQL', message, options);
+  }
+}
+
+/** Only SCRAM unless the configuration lists more (handyrep.allowed_password_methods). */
+export const DEFAULT_PASSWORD_METHODS: readonly PasswordMethod[] = ['scram-sha-256'];
+
+const METHOD_DESCRIPTIONS: Record<PasswordMethod, string> = {
+  password: 'a cleartext password (pg_hba method "password")',
+  md5: 'an MD5 password hash (pg_hba method "md5" with a role whose password is stored as MD5)',
+  'scram-sha-256': 'SCRAM-SHA-256',
+};
+
+/** The server asked for a password method the configuration does not allow: nothing was sent. */
+export class PasswordMethodRefused extends Error {
+  override readonly name = 'PasswordMethodRefused';
+  constructor(
+    readonly method: PasswordMethod,
+    allowed: readonly PasswordMethod[],
+  ) {
+    super(
+      `the server asked for ${METHOD_DESCRIPTIONS[method]}; refused, no password sent: handyrep.allowed_password_methods is [${allowed.join(', ')}] (use scram-sha-256 in pg_hba.conf, or add "${method}" to that list knowingly)`,
+    );
   }
 }
 
@@ -35,6 +59,7 @@ export function classifyConnectError(err: unknown): ConnectFailureKind {
     const kinds = err.errors.map(classifyConnectError);
     return kinds.every((kind) => kind === kinds[0]) ? (kinds[0] ?? 'other') : 'other';
   }
+  if (err instanceof PasswordMethodRefused) return 'auth';
   const { code, message } = fields(err);
   if (code === 'ECONNREFUSED') return 'refused';
   if (code === 'ETIMEDOUT' || code === 'EHOSTUNREACH') return 'timeout';

@@ -2,7 +2,7 @@
  * Builds the context plugins are called with from the current configuration: timeouts, the SQL
  * client, per-server control channels, and plugin settings. Rebuilt on reload_conf.
  */
-import type { HandyRepConfig } from '../config/schema.js';
+import type { HandyRepConfig, ServerSettings } from '../config/schema.js';
 import { resolvePath } from '../config/merge.js';
 import type { EventLog } from '../log/event-log.js';
 import type { NodeShell, SqlClient, SqlTarget } from '../nodes/ports.js';
@@ -53,9 +53,10 @@ export function buildPluginContext(deps: PluginContextDeps): PluginContext {
 /** HandyRep's own connection to a server. */
 export function sqlTargetFor(
   config: HandyRepConfig,
-  server: { hostname: string; port: number },
+  server: { hostname: string; port: number } & Partial<Pick<ServerSettings, 'sslmode' | 'sslrootcert' | 'sslcert' | 'sslkey'>>,
   timeouts: { connectMs: number; statementMs: number },
 ): SqlTarget {
+  const defaults = config.server_defaults;
   const target: SqlTarget = {
     host: server.hostname,
     port: server.port,
@@ -64,6 +65,13 @@ export function sqlTargetFor(
     connectTimeoutMs: timeouts.connectMs,
     statementTimeoutMs: timeouts.statementMs,
     applicationName: 'handyrep',
+    tls: {
+      mode: server.sslmode ?? defaults.sslmode,
+      rootcert: server.sslrootcert !== undefined ? server.sslrootcert : defaults.sslrootcert,
+      cert: server.sslcert !== undefined ? server.sslcert : defaults.sslcert,
+      key: server.sslkey !== undefined ? server.sslkey : defaults.sslkey,
+    },
+    allowedPasswordMethods: config.handyrep.allowed_password_methods,
   };
   if (config.passwords.handyrep_db_pass) target.password = config.passwords.handyrep_db_pass;
   return target;

@@ -16,20 +16,36 @@ export async function writeJournal(serverFile: string, record: FailoverRecord): 
   await writeJsonAtomically(journalPath(serverFile), record);
 }
 
+/**
+ * The interrupted topology change, or null when there is none. A journal that exists but cannot
+ * be read or understood stops start-up: ignoring it could start with half a failover done and
+ * nobody knowing (an operator inspects it, then fixes or deletes it).
+ */
 export async function readJournal(serverFile: string): Promise<FailoverRecord | null> {
+  const path = journalPath(serverFile);
+  const refuse = (why: string): HandyRepError =>
+    new HandyRepError('STATE_FILE', `the failover journal ${path} ${why}: an interrupted topology change may be recorded there; check it, then repair or delete it before starting again`);
   let text: string;
   try {
-    text = await readFile(journalPath(serverFile), 'utf8');
+    text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new HandyRepError('STATE_FILE', `cannot read the failover journal: ${(err as Error).message}`);
+    throw refuse(`cannot be read (${(err as Error).message})`);
   }
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(text) as FailoverRecord;
-    return typeof parsed === 'object' && parsed !== null && Array.isArray(parsed.steps) ? parsed : null;
-  } catch {
-    return null;
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw refuse(`is not valid JSON (${(err as Error).message})`);
   }
+  if (!isJournalRecord(parsed)) throw refuse('is not a failover record (id, kind and steps expected)');
+  return parsed;
+}
+
+function isJournalRecord(value: unknown): value is FailoverRecord {
+  if (typeof value !== 'object' || value === null) return false;
+  const record = value as Partial<Record<keyof FailoverRecord, unknown>>;
+  return typeof record.id === 'string' && typeof record.kind === 'string' && Array.isArray(record.steps);
 }
 
 export async function clearJournal(serverFile: string): Promise<void> {

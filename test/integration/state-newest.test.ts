@@ -1,15 +1,17 @@
 /**
  * Start-up state from several copies: the newest handyrep table wins even when a stale copy (an
  * old master's) is asked first; saved records that fail the configuration schema (a hostname or a
- * path carrying a command) are ignored and logged; an unusable newest copy falls back to the next.
+ * path carrying a command) are ignored and logged; an unusable newest copy falls back to the next;
+ * a failover journal that cannot be read stops start-up.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HandyRep } from '../../src/api/handyrep.js';
 import { loadConfigFile } from '../../src/config/load.js';
+import { HandyRepError } from '../../src/model/errors.js';
 import { makeClusterStatus } from '../../src/model/status.js';
 import { PgSqlClient } from '../../src/nodes/sql-client.js';
 import { sqlTargetFor } from '../../src/runtime/plugin-context.js';
@@ -86,6 +88,8 @@ test('the newest table wins although a stale one (the configured master\'s) is a
       john: record(john, 'replica', { fenced: true }),
       evil_host: { hostname: `127.0.0.1;touch ${PWNED}`, role: 'replica', enabled: false },
       evil_path: { hostname: '127.0.0.96', role: 'replica', enabled: false, pgdata: `/x/$(touch ${PWNED})` },
+      evil_option: { hostname: '-oProxyCommand=x', role: 'replica', enabled: false },
+      evil_dotdot: { hostname: '127.0.0.95', role: 'replica', enabled: false, pg_bin_dir: '../x' },
     }),
   );
   await rm(join(cluster.root, 'servers.save'), { force: true });
@@ -95,6 +99,8 @@ test('the newest table wins although a stale one (the configured master\'s) is a
   assert.match(start.source, /servers from table \(handyrep table on paul \(version 9\) is the newest; also found: handyrep table on john \(version 5\)\)/);
   assert.match(start.warnings, /ignoring saved server record evil_host from the handyrep table on paul \(version 9\): hostname: must be a hostname/);
   assert.match(start.warnings, /ignoring saved server record evil_path .*: pgdata: must be a path/);
+  assert.match(start.warnings, /ignoring saved server record evil_option .*: hostname: must be a hostname/);
+  assert.match(start.warnings, /ignoring saved server record evil_dotdot .*: pg_bin_dir: must not contain "\.\." components/);
   assert.equal(existsSync(PWNED), false);
 });
 
@@ -111,4 +117,22 @@ test('a newest copy whose master record fails the schema is not used: the next n
   assert.match(start.source, /servers from table \(handyrep table on paul \(version \d+\) is the newest usable copy/);
   assert.deepEqual(start.servers, ['john', 'paul']);
   assert.equal(existsSync(PWNED), false);
+});
+
+test('an unreadable failover journal stops start-up with an error naming it; the lock is released', async () => {
+  const journal = `${join(cluster.root, 'servers.save')}.journal`;
+  await writeFile(journal, '{"id": "x", "kind": "failover", "steps": [{"name": "prom');
+  try {
+    await assert.rejects(HandyRep.open(configPath, { memoryLog: true }), (err: unknown) => {
+      assert.ok(err instanceof HandyRepError, String(err));
+      assert.equal(err.code, 'STATE_FILE');
+      assert.match(err.message, /the failover journal .*servers\.save\.journal is not valid JSON .*repair or delete it/);
+      return true;
+    });
+  } finally {
+    await rm(journal, { force: true });
+  }
+  // Nothing was left locked: the next start (without the journal) works.
+  const hr = await HandyRep.open(configPath, { memoryLog: true });
+  await hr.close();
 });

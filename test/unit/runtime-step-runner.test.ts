@@ -93,3 +93,27 @@ test('a step outside the plan is recorded as off-plan; recovery steps and altern
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a successful step whose outcome cannot be journaled stays ok, is retried, alerted and shown in the record', async () => {
+  const { env, log, dir } = fakeEnv(() => true);
+  try {
+    const runner = new StepRunner(env, 'failover', 'test', 'john', 'paul');
+    await runner.begin([{ name: 'promote', server: 'paul' }]);
+    const result = await runner.step('promote', 'paul', async () => {
+      // The promotion happens, then the journal's folder disappears before its outcome is written.
+      rmSync(dir, { recursive: true, force: true });
+      return { ok: true, details: 'promoted' };
+    });
+    assert.equal(result.ok, true, 'the promotion is not reported as failed');
+    assert.equal(runner.record.journal_failures?.length, 1);
+    assert.match(runner.record.journal_failures?.[0] ?? '', /^promote paul \(ok\): /);
+    const alert = log.recent(50).find((e) => e.alert === 'CRITICAL' && /outcome of step promote could not be journaled after 3 attempts/.test(e.message));
+    assert.ok(alert, 'a CRITICAL alert names the step');
+    mkdirSync(dir, { recursive: true });
+    const record = await runner.finish('SUCCESS', 'paul is the master');
+    assert.match(record.details, /^paul is the master; the journal could not record: promote paul \(ok\)/);
+  } finally {
+    mkdirSync(dir, { recursive: true });
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -5,6 +5,8 @@
  * the no-archiving flag file, and pushed to the node over stdin. It exits 0 without copying while
  * the flag file exists (stop_archiving), refuses to overwrite a different file of the same name,
  * and copies through a temporary name so a half-copied file is never taken for a WAL segment.
+ * Before exit 0 the copy is fsynced (`sync FILE`, coreutils 8.24+) and, after the rename, its
+ * folder too: a crash right after PostgreSQL recycled the segment must not lose the archived copy.
  *
  * The node's archive_command must call it: `archive_command = '<archive_script_path> %p %f'`
  * (HandyRep does not edit postgresql.conf; poll_archiving warns when archive_mode is off).
@@ -27,13 +29,14 @@ src=$1
 name=$2
 if [ -z "$src" ] || [ -z "$name" ]; then echo "usage: $0 %p %f" >&2; exit 2; fi
 dest="$ARCHIVE_DIR/$name"
+# exit 0 tells PostgreSQL it may recycle the segment: only once the copy and its name are on disk.
 if [ -f "$dest" ]; then
-  cmp -s "$src" "$dest" && exit 0
+  if cmp -s "$src" "$dest"; then sync "$dest" && sync "$ARCHIVE_DIR" && exit 0; exit 1; fi
   echo "archive: $dest already exists with different content" >&2
   exit 1
 fi
 tmp="$ARCHIVE_DIR/.$name.tmp.$$"
-if cp "$src" "$tmp" && sync "$tmp" && mv "$tmp" "$dest"; then exit 0; fi
+if cp "$src" "$tmp" && sync "$tmp" && mv "$tmp" "$dest" && sync "$ARCHIVE_DIR"; then exit 0; fi
 rm -f "$tmp"
 exit 1
 `;

@@ -12,7 +12,7 @@ import { describeError } from '../../model/errors.js';
 import { pluginSettings } from '../settings.js';
 import type { ClonePlugin, CloneRequest, PluginContext } from '../types.js';
 import { runNodeJob } from './node-job.js';
-import { passfileLine, withPassfile } from './passfile.js';
+import { passfileLine, withPassfile } from '../../nodes/passfile.js';
 import { parseBasebackupProgress } from './progress.js';
 import { cloneTimeoutSchema, extraArgsSchema, progressIntervalSchema } from './settings.js';
 

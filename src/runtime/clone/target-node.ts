@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { TargetFolder } from '../../engine/clone-plan.js';
 import { describeError } from '../../model/errors.js';
+import { confLines } from '../../nodes/pg-conf-quote.js';
 import { SqlConnectError } from '../../nodes/sql-client.js';
 import type { PluginContext, ServerRef } from '../../plugins/types.js';
 import { observeRunning } from '../observe.js';
@@ -126,13 +127,6 @@ export async function emptyFolder(env: NodeEnv, server: ServerRef): Promise<void
   const script = 'd=$1; [ -d "$d" ] || exit 0; find "$d" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +';
   const result = await runOnNode(env, server, ['sh', '-c', script, 'empty_pgdata', server.pgdata], 600000);
   if (!result.ok) throw new Error(`cannot empty ${server.pgdata}: ${result.output}`);
-}
-
-/** `key = 'value'` lines for postgresql.auto.conf (values quoted the way the file expects). */
-export function confLines(settings: Readonly<Record<string, string>>): string {
-  return Object.entries(settings)
-    .map(([k, v]) => `${k} = '${v.replace(/'/g, "''")}'\n`)
-    .join('');
 }
 
 /**

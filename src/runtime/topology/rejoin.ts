@@ -3,10 +3,12 @@
  * shutdown checkpoint the new master replayed, so it only needs standby.signal; after a crash or
  * a partition its timeline may have diverged, so pg_rewind first (PostgreSQL 13+ finishes crash
  * recovery itself). The rewind's password travels through a temporary passfile written over
- * stdin, never on a command line.
+ * stdin, never on a command line (nodes/passfile.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { describeError } from '../../model/errors.js';
+import { passfileLine, withPassfile } from '../../nodes/passfile.js';
+import { confLines, conninfoString } from '../../nodes/pg-conf-quote.js';
 import type { ServerRef } from '../../plugins/types.js';
 import { observeRunning } from '../observe.js';
 import { ref, withSession, type TopologyEnv } from './env.js';
@@ -23,34 +25,29 @@ async function runOnNode(env: TopologyEnv, server: ServerRef, argv: string[], ti
   return { ok: result.exitCode === 0 && !result.timedOut, output: result.timedOut ? `timed out: ${output}` : output };
 }
 
-/** `host:port:*:user:password` with `:` and `\` escaped as libpq requires. */
-function passfileLine(host: string, port: number, user: string, password: string): string {
-  const esc = (v: string): string => v.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
-  return `${esc(host)}:${port}:*:${esc(user)}:${esc(password)}\n`;
-}
-
 async function rewind(env: TopologyEnv, old: ServerRef, master: ServerRef): Promise<{ ok: boolean; details: string }> {
   const config = env.ctx().config;
   // pg_rewind reads the source's timeline from its control file, which a just-promoted master
   // updates only at its next checkpoint: without this the target is rewound onto the old timeline.
   await withSession(env, master, (s) => s.query('CHECKPOINT'), 120000);
-  const conninfo = `host=${master.hostname} port=${master.port} user=${config.handyrep.handyrep_user} dbname=${config.handyrep.handyrep_db}`;
+  const conninfo = conninfoString([
+    { key: 'host', value: master.hostname, setting: `servers.${master.name}.hostname` },
+    { key: 'port', value: String(master.port), setting: `servers.${master.name}.port` },
+    { key: 'user', value: config.handyrep.handyrep_user, setting: 'handyrep.handyrep_user' },
+    { key: 'dbname', value: config.handyrep.handyrep_db, setting: 'handyrep.handyrep_db' },
+  ]);
   const timeoutMs = Math.max(env.ctx().timeouts.commandMs, 120000);
   const rewindArgv = [`${old.pg_bin_dir}/pg_rewind`, '-D', old.pgdata, '--source-server', conninfo];
   const password = config.passwords.handyrep_db_pass;
-  if (!password) {
-    const result = await runOnNode(env, old, rewindArgv, timeoutMs);
-    return { ok: result.ok, details: `pg_rewind: ${result.output}` };
-  }
-  const passfile = `/tmp/handyrep-pgpass-${randomBytes(6).toString('hex')}`;
+  const line = password ? passfileLine(master.hostname, master.port, config.handyrep.handyrep_user, password) : null;
   try {
-    const write = await runOnNode(env, old, ['sh', '-c', 'umask 077 && cat > "$1"', 'write_passfile', passfile], 10000,
-      passfileLine(master.hostname, master.port, config.handyrep.handyrep_user, password));
-    if (!write.ok) return { ok: false, details: `cannot write a temporary passfile: ${write.output}` };
-    const result = await runOnNode(env, old, ['env', `PGPASSFILE=${passfile}`, ...rewindArgv], timeoutMs);
+    const result = await withPassfile(env.ctx().shellFor(old), line, (passfile) =>
+      runOnNode(env, old, passfile === null ? rewindArgv : ['env', `PGPASSFILE=${passfile}`, ...rewindArgv], timeoutMs),
+    );
     return { ok: result.ok, details: `pg_rewind: ${result.output}` };
-  } finally {
-    await runOnNode(env, old, ['rm', '-f', passfile], 10000).catch(() => undefined);
+  } catch (err) {
+    // Returned, not thrown: the caller must still restore the node's configuration files.
+    return { ok: false, details: `pg_rewind not run: ${describeError(err)}` };
   }
 }
 
@@ -82,7 +79,7 @@ export async function rejoinAsReplica(env: TopologyEnv, oldName: string, masterN
     // The upstream must be known before start: a rewound standby needs the new master's WAL to
     // become consistent. Appended over stdin (the conninfo may hold a password); the last setting
     // in the file wins, and the remaster below rewrites it with ALTER SYSTEM.
-    const settings = `primary_conninfo = '${primaryConninfo(env, old, master).replace(/'/g, "''")}'\n`;
+    const settings = confLines({ primary_conninfo: primaryConninfo(env, old, master) });
     const append = await runOnNode(env, old, ['sh', '-c', 'cat >> "$1"', 'set_upstream', `${old.pgdata}/postgresql.auto.conf`], 10000, settings);
     if (!append.ok) return { ok: false, details: `${oldName}: cannot set primary_conninfo: ${append.output}` };
     const signal = await runOnNode(env, old, ['touch', `${old.pgdata}/standby.signal`], 10000);

@@ -5,24 +5,24 @@
  * quoted by the server itself (format %L), never by string concatenation.
  */
 import { describeError } from '../../model/errors.js';
+import { conninfoString, type ConninfoPart } from '../../nodes/pg-conf-quote.js';
 import type { ServerRef } from '../../plugins/types.js';
 import { ref, withSession, type TopologyEnv } from './env.js';
 
-/** libpq conninfo value quoting: single quotes, backslash-escaped. */
-function conninfoValue(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-}
-
+/** The replica's conninfo for `master`, every value quoted for libpq (see pg-conf-quote.ts). */
 export function primaryConninfo(env: TopologyEnv, replica: ServerRef, master: ServerRef): string {
   const config = env.ctx().config;
-  const parts = [
-    `host=${master.hostname}`,
-    `port=${master.port}`,
-    `user=${config.handyrep.replication_user}`,
-    `application_name=${replica.name}`,
+  const parts: ConninfoPart[] = [
+    { key: 'host', value: master.hostname, setting: `servers.${master.name}.hostname` },
+    { key: 'port', value: String(master.port), setting: `servers.${master.name}.port` },
+    { key: 'user', value: config.handyrep.replication_user, setting: 'handyrep.replication_user' },
+    { key: 'application_name', value: replica.name, setting: `the server name ${replica.name}` },
+    // TLS as HandyRep connects to the master; the CA file must be at the same path on the replica.
+    { key: 'sslmode', value: master.sslmode, setting: `servers.${master.name}.sslmode` },
   ];
-  if (config.passwords.replication_pass) parts.push(`password=${conninfoValue(config.passwords.replication_pass)}`);
-  return parts.join(' ');
+  if (master.sslrootcert !== null) parts.push({ key: 'sslrootcert', value: master.sslrootcert, setting: `servers.${master.name}.sslrootcert` });
+  if (config.passwords.replication_pass) parts.push({ key: 'password', value: config.passwords.replication_pass, setting: 'passwords.replication_pass' });
+  return conninfoString(parts);
 }
 
 export function slotName(replica: string): string {

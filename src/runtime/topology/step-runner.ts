@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { expectedPath, stepSpec, type PlannedStep } from '../../engine/failover-steps.js';
 import { describeError } from '../../model/errors.js';
 import type { FailoverRecord, StepRecord, TopologyChangeKind, TopologyOutcome } from '../../model/failover-record.js';
-import { clearJournal, writeJournal } from '../../store/journal.js';
+import { clearJournal, journalPath, writeJournal } from '../../store/journal.js';
 import type { TopologyEnv } from './env.js';
 
 export interface StepResult {
@@ -98,7 +98,12 @@ export class StepRunner {
     step.details = result.details;
     const after = await this.journal();
     if (after !== null) {
-      this.env.log.error('FAILOVER', `${this.record.kind} ${this.record.id}: the outcome of step ${name} could not be journaled: ${after}`, server ?? undefined, 'CRITICAL');
+      // The step has happened (a promotion cannot be undone): it is not reported as failed, but
+      // the record, the alert and the final details say the journal missed it; the next write
+      // (the next step, or finish) tries again with the whole record.
+      const what = `${name}${server ? ` ${server}` : ''} (${result.ok ? 'ok' : 'failed'}): ${after}`;
+      this.record.journal_failures = [...(this.record.journal_failures ?? []), what];
+      this.env.log.error('FAILOVER', `${this.record.kind} ${this.record.id}: the outcome of step ${name} could not be journaled after ${WRITE_ATTEMPTS} attempts: ${after}`, server ?? undefined, 'CRITICAL');
     }
     const line = `${this.record.kind} step ${name}${server ? ` (${server})` : ''}: ${result.ok ? 'ok' : 'FAILED'}: ${result.details}`;
     if (result.ok) this.env.log.info('FAILOVER', line, server ?? undefined);
@@ -130,16 +135,18 @@ export class StepRunner {
     this.record.finished = new Date(finishedMs).toISOString();
     this.record.duration_ms = finishedMs - this.startedMs;
     this.record.outcome = outcome;
-    this.record.details = details;
+    const missed = this.record.journal_failures;
+    this.record.details = missed?.length ? `${details}; the journal could not record: ${missed.join('; ')}` : details;
     this.env.book.addHistory(this.record);
     if (await this.retried(() => this.env.persist())) {
       await clearJournal(this.env.serverFile).catch((err: unknown) => {
-        this.env.log.error('FAILOVER', `the finished ${this.record.kind} could not be removed from the journal: ${describeError(err)}`);
+        // Left behind, it would be "recovered" at the next start: an operator must look.
+        this.env.log.error('FAILOVER', `the finished ${this.record.kind} ${this.record.id} could not be removed from the journal ${journalPath(this.env.serverFile)}: ${describeError(err)}; delete it before the next start`, undefined, 'CRITICAL');
       });
     } else {
       this.env.log.error('FAILOVER', `${this.record.kind} ${this.record.id} finished but the state file cannot be written: the journal is kept so the next start recovers it`, undefined, 'CRITICAL');
     }
-    const line = `${this.record.kind} ${outcome} in ${this.record.duration_ms} ms: ${details}`;
+    const line = `${this.record.kind} ${outcome} in ${this.record.duration_ms} ms: ${this.record.details}`;
     if (outcome === 'SUCCESS') this.env.log.warn('FAILOVER', line);
     else this.env.log.error('FAILOVER', line, undefined, 'CRITICAL');
     return this.record;
