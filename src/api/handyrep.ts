@@ -18,9 +18,8 @@ import type { ClusterStatus, ServerStatusName } from '../model/status.js';
 import { LocalShell } from '../nodes/local-shell.js';
 import { NodeShellPool } from '../nodes/node-shells.js';
 import type { SqlClient } from '../nodes/ports.js';
-import { PgSqlClient } from '../nodes/sql-client.js';
 import { PluginRegistry } from '../plugins/registry.js';
-import type { PluginContext } from '../plugins/types.js';
+import type { AuthPlugin, PluginContext } from '../plugins/types.js';
 import { Checks, serverRef, type CheckEvent, type PollAllRd, type PollRd, type VerifyAllRd, type VerifyRd } from '../runtime/checks.js';
 import { NodeControl } from '../runtime/node-control.js';
 import { observeControl, observeSql } from '../runtime/observe.js';
@@ -33,7 +32,6 @@ import type { TopologyEnv } from '../runtime/topology/env.js';
 import type { TopologyRd } from '../runtime/topology/failover.js';
 import { runManualFailover, runPromote } from '../runtime/topology/manual.js';
 import { ControllerPresence, heartbeatEveryMs } from '../runtime/controller-presence.js';
-import { loadControllerIdentity, type ControllerIdentity } from '../store/controller-identity.js';
 import { isDatabaseRole } from '../model/server.js';
 import { failoverCheck, judgeAfterRestart, type FailoverCheckDeps, type FailoverCheckRd } from '../runtime/failover-check.js';
 import { recoverInterrupted } from '../runtime/topology/recovery.js';
@@ -42,9 +40,10 @@ import { rejoinAsReplica } from '../runtime/topology/rejoin.js';
 import { currentHold, heldCheckRd, pauseFailover, plannedStop, resumeFailover, type MaintenanceRd } from '../runtime/maintenance.js';
 import { readJournal } from '../store/journal.js';
 import type { FailoverRecord } from '../model/failover-record.js';
-import { createTableOnMaster, writeStateToMaster } from '../runtime/state-table-access.js';
-import { loadInitialState, serversFromConfig } from '../runtime/state-sync.js';
+import { createTableOnMaster } from '../runtime/state-table-access.js';
+import { serversFromConfig } from '../runtime/state-sync.js';
 import { StateLock } from '../store/state-lock.js';
+import { unwire, wire, type ConfigInForce, type HandyRepOptions, type Wiring } from './startup.js';
 import { parseParams, type OperationInput, type OperationName, type OperationParams } from './operations.js';
 import { LongActionTracker } from '../runtime/long-actions/tracker.js';
 import { beginClone, type CloneEnv, type CloneRd } from '../runtime/clone/clone.js';
@@ -61,19 +60,7 @@ export interface FailoverEvent {
   to: string | null;
 }
 
-export interface HandyRepOptions {
-  /** Take the state-file lock (default true): a second HandyRep on the same state refuses to start. */
-  lock?: boolean;
-  clock?: Clock;
-  /** How the runtime waits (retries, settling promotions): tests drive time with their own. */
-  sleep?: (ms: number) => Promise<void>;
-  sql?: SqlClient;
-  /** Command execution on the nodes (ssh or local) and on the controller: fakes in runtime tests. */
-  shells?: NodeShellPool;
-  controllerShell?: LocalShell;
-  /** Keep the log in memory only (tests of the library without a log file). */
-  memoryLog?: boolean;
-}
+export type { HandyRepOptions } from './startup.js';
 
 /** The projection of a server that get_status returns. */
 export interface ServerStatusSummary {
@@ -91,42 +78,47 @@ export interface StatusReport {
   servers: Record<string, ServerStatusSummary>;
 }
 
-const realSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /** How long close() waits for queued alerts to go out. */
 const ALERT_DRAIN_MS = 5_000;
 
 export class HandyRep {
-  private config: HandyRepConfig;
-  private configPath: string;
-  private configDir: string;
+  private readonly configInForce: ConfigInForce;
   private ctx: PluginContext;
   private closed = false;
   /** Mutating actions run one at a time; polls and reads do not wait for them. */
   private readonly actions = new SerialQueue();
   private readonly alerts: AlertDispatcher;
+  private readonly log: EventLog;
+  private readonly plugins: PluginRegistry;
+  private readonly book: ServerBook;
+  private readonly persister: Persister;
+  private readonly shells: NodeShellPool;
+  private readonly controllerShell: LocalShell;
+  private readonly sql: SqlClient;
+  private readonly lock: StateLock | null;
+  private readonly serverFile: string;
+  private readonly clock: Clock;
+  private readonly sleep: (ms: number) => Promise<void>;
 
-  private constructor(
-    loaded: { config: HandyRepConfig; path: string; dir: string },
-    private readonly log: EventLog,
-    private readonly plugins: PluginRegistry,
-    private readonly book: ServerBook,
-    private readonly persister: Persister,
-    private readonly shells: NodeShellPool,
-    private readonly controllerShell: LocalShell,
-    private readonly sql: SqlClient,
-    private readonly lock: StateLock | null,
-    private readonly serverFile: string,
-    private readonly clock: Clock,
-    identity: ControllerIdentity,
-    private readonly sleep: (ms: number) => Promise<void>,
-  ) {
-    this.config = loaded.config;
-    this.configPath = loaded.path;
-    this.configDir = loaded.dir;
+  private constructor(wiring: Wiring) {
+    ({ log: this.log, plugins: this.plugins, book: this.book, persister: this.persister, shells: this.shells, controllerShell: this.controllerShell } = wiring);
+    ({ sql: this.sql, lock: this.lock, serverFile: this.serverFile, clock: this.clock, sleep: this.sleep } = wiring);
+    this.configInForce = wiring.config;
     this.ctx = this.buildContext();
-    this.alerts = new AlertDispatcher({ plugins, ctx: () => this.ctx, log });
-    this.presence = new ControllerPresence(sql, () => this.config, serverFile, clock, identity, log);
+    this.alerts = new AlertDispatcher({ plugins: this.plugins, ctx: () => this.ctx, log: this.log });
+    this.presence = new ControllerPresence(this.sql, () => this.config, this.serverFile, this.clock, wiring.identity, this.log);
+  }
+
+  private get config(): HandyRepConfig {
+    return this.configInForce.current;
+  }
+
+  private get configPath(): string {
+    return this.configInForce.path;
+  }
+
+  private get configDir(): string {
+    return this.configInForce.dir;
   }
 
   /** This controller's heartbeat in the cluster, and whether an earlier one is alive. */
@@ -148,49 +140,16 @@ export class HandyRep {
     if (await this.presence.beat(this.book.get(master))) this.lastBeatMs = now;
   }
 
-  /** Load the configuration, plugins and saved state. Throws CONFIG_INVALID, PLUGIN_LOAD, LOCKED. */
+  /** Load the configuration, plugins and saved state (startup.ts), then recover an interrupted change. Throws CONFIG_INVALID, PLUGIN_LOAD, LOCKED. */
   static async open(configFile = 'handyrep.yaml', options: HandyRepOptions = {}): Promise<HandyRep> {
-    const loaded = loadConfigFile(resolve(configFile));
-    const { config, dir } = loaded;
-    const clock = options.clock ?? (() => new Date());
-    const log = new EventLog({
-      file: options.memoryLog ? null : config.handyrep.log_file === 'stdout' ? 'stdout' : resolvePath(dir, config.handyrep.log_file),
-      tailSize: config.handyrep.log_tail_lines,
-      verbose: config.handyrep.log_verbose,
-    });
-    log.setSecrets(Object.values(config.passwords));
-    const plugins = new PluginRegistry();
-    await plugins.loadDirectories(config.handyrep.plugin_dirs.map((d) => resolvePath(dir, d)));
-    plugins.checkConfigured(config);
-    const serverFile = resolvePath(dir, config.handyrep.server_file);
-    const lock = options.lock === false ? null : await StateLock.acquire(serverFile);
+    const wiring = await wire(configFile, options);
+    const { log, initial } = wiring;
     try {
-      const sql = options.sql ?? new PgSqlClient();
-      const initial = await loadInitialState(config, serverFile, sql, clock().toISOString());
-      let hr: HandyRep | null = null;
-      const book = new ServerBook(initial.servers, initial.cluster, initial.history, log, clock, () => void hr?.persister.request());
-      const persister = new Persister(
-        {
-          serverFile,
-          snapshot: () => {
-            const snap = book.snapshot();
-            return { servers: snap.servers, status: snap.cluster, history: snap.history };
-          },
-          writeTable: async (state) => {
-            const master = book.masterName();
-            return writeStateToMaster(sql, hr?.config ?? config, master ? book.get(master) : null, state);
-          },
-          log,
-          clock,
-        },
-        initial.version,
-      );
-      const identity = await loadControllerIdentity(serverFile, clock().getTime());
-      hr = new HandyRep(loaded, log, plugins, book, persister, options.shells ?? new NodeShellPool(), options.controllerShell ?? new LocalShell(), sql, lock, serverFile, clock, identity, options.sleep ?? realSleep);
-      log.info('STARTUP', `HandyRep started for cluster ${config.handyrep.cluster_name}: servers from ${initial.source.from} (${initial.source.reason})`);
+      const hr = new HandyRep(wiring);
+      log.info('STARTUP', `HandyRep started for cluster ${hr.config.handyrep.cluster_name}: servers from ${initial.source.from} (${initial.source.reason})`);
       for (const note of initial.notes) log.warn('STARTUP', note);
-      if (initial.source.from === 'config') await persister.request();
-      const interrupted = await readJournal(serverFile);
+      if (initial.source.from === 'config') await wiring.persister.request();
+      const interrupted = await readJournal(wiring.serverFile);
       if (interrupted) {
         log.error('FAILOVER', `found an interrupted ${interrupted.kind} (${interrupted.id}) in the journal: recovering`, undefined, 'CRITICAL');
         const deps = hr.failoverCheckDeps();
@@ -199,10 +158,17 @@ export class HandyRep {
       }
       return hr;
     } catch (err) {
-      await lock?.release();
-      log.close();
+      await unwire(wiring);
       throw err;
     }
+  }
+
+  /**
+   * The authentication plugin the configuration names, with this instance's context: the daemon
+   * authenticates through it (no second registry); after reload_conf it follows the new settings.
+   */
+  authBinding(): { plugin: AuthPlugin; ctx: PluginContext } {
+    return { plugin: this.plugins.get('auth', this.config.handyrep.authentication_method), ctx: this.ctx };
   }
 
   private buildContext(): PluginContext {
@@ -436,9 +402,7 @@ export class HandyRep {
       if (newServerFile !== this.serverFile) {
         return failure(`handyrep.server_file cannot change while running (${this.serverFile} → ${newServerFile}); restart HandyRep`);
       }
-      this.config = loaded.config;
-      this.configPath = loaded.path;
-      this.configDir = loaded.dir;
+      Object.assign(this.configInForce, { current: loaded.config, path: loaded.path, dir: loaded.dir });
       this.ctx = this.buildContext();
       this.log.setVerbose(loaded.config.handyrep.log_verbose);
       this.log.setSecrets(Object.values(loaded.config.passwords));

@@ -1,0 +1,139 @@
+/**
+ * Start-up wiring: what HandyRep.open assembles before the instance exists (configuration, log,
+ * plugin registry, state lock, saved state, the book and its persister, the controller identity)
+ * in one place. Nothing else wires a second registry or context: the daemon authenticates with
+ * the plugin and context of the HandyRep built from these (HandyRep.authBinding).
+ */
+import { resolve } from 'node:path';
+import { loadConfigFile, type LoadedConfig } from '../config/load.js';
+import { resolvePath } from '../config/merge.js';
+import type { HandyRepConfig } from '../config/schema.js';
+import { EventLog } from '../log/event-log.js';
+import { LocalShell } from '../nodes/local-shell.js';
+import { NodeShellPool } from '../nodes/node-shells.js';
+import type { SqlClient } from '../nodes/ports.js';
+import { PgSqlClient } from '../nodes/sql-client.js';
+import { PluginRegistry } from '../plugins/registry.js';
+import { Persister } from '../runtime/persister.js';
+import { ServerBook, type Clock } from '../runtime/server-book.js';
+import { writeStateToMaster } from '../runtime/state-table-access.js';
+import { loadInitialState, type InitialState } from '../runtime/state-sync.js';
+import { loadControllerIdentity, type ControllerIdentity } from '../store/controller-identity.js';
+import { StateLock } from '../store/state-lock.js';
+
+export interface HandyRepOptions {
+  /** Take the state-file lock (default true): a second HandyRep on the same state refuses to start. */
+  lock?: boolean;
+  clock?: Clock;
+  /** How the runtime waits (retries, settling promotions): tests drive time with their own. */
+  sleep?: (ms: number) => Promise<void>;
+  sql?: SqlClient;
+  /** Command execution on the nodes (ssh or local) and on the controller: fakes in runtime tests. */
+  shells?: NodeShellPool;
+  controllerShell?: LocalShell;
+  /** Keep the log in memory only (tests of the library without a log file). */
+  memoryLog?: boolean;
+}
+
+/** The configuration in force; reload_conf replaces it, the persister reads it at each write. */
+export interface ConfigInForce {
+  current: HandyRepConfig;
+  path: string;
+  dir: string;
+}
+
+export interface Wiring {
+  config: ConfigInForce;
+  log: EventLog;
+  plugins: PluginRegistry;
+  book: ServerBook;
+  persister: Persister;
+  shells: NodeShellPool;
+  controllerShell: LocalShell;
+  sql: SqlClient;
+  lock: StateLock | null;
+  serverFile: string;
+  clock: Clock;
+  sleep: (ms: number) => Promise<void>;
+  identity: ControllerIdentity;
+  /** Where the servers came from, and what start-up noticed on the way. */
+  initial: Pick<InitialState, 'source' | 'notes'>;
+}
+
+const realSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function openLog(loaded: LoadedConfig, memoryOnly: boolean): EventLog {
+  const { config, dir } = loaded;
+  const log = new EventLog({
+    file: memoryOnly ? null : config.handyrep.log_file === 'stdout' ? 'stdout' : resolvePath(dir, config.handyrep.log_file),
+    tailSize: config.handyrep.log_tail_lines,
+    verbose: config.handyrep.log_verbose,
+  });
+  log.setSecrets(Object.values(config.passwords));
+  return log;
+}
+
+/** Assemble everything. Throws CONFIG_INVALID, PLUGIN_LOAD, LOCKED; on failure nothing stays held. */
+export async function wire(configFile: string, options: HandyRepOptions): Promise<Wiring> {
+  const loaded = loadConfigFile(resolve(configFile));
+  const config: ConfigInForce = { current: loaded.config, path: loaded.path, dir: loaded.dir };
+  const clock = options.clock ?? ((): Date => new Date());
+  const log = openLog(loaded, options.memoryLog === true);
+  let lock: StateLock | null = null;
+  try {
+    const plugins = new PluginRegistry();
+    await plugins.loadDirectories(loaded.config.handyrep.plugin_dirs.map((d) => resolvePath(loaded.dir, d)));
+    plugins.checkConfigured(loaded.config);
+    const serverFile = resolvePath(loaded.dir, loaded.config.handyrep.server_file);
+    lock = options.lock === false ? null : await StateLock.acquire(serverFile);
+    const sql = options.sql ?? new PgSqlClient();
+    const initial = await loadInitialState(loaded.config, serverFile, sql, clock().toISOString());
+    // The book reports changes to the persister, which is built from the book: bound late.
+    let persister: Persister | null = null;
+    const book = new ServerBook(initial.servers, initial.cluster, initial.history, log, clock, () => void persister?.request());
+    persister = new Persister(
+      {
+        serverFile,
+        snapshot: () => {
+          const snap = book.snapshot();
+          return { servers: snap.servers, status: snap.cluster, history: snap.history };
+        },
+        writeTable: async (state) => {
+          const master = book.masterName();
+          return writeStateToMaster(sql, config.current, master ? book.get(master) : null, state);
+        },
+        log,
+        clock,
+      },
+      initial.version,
+    );
+    const identity = await loadControllerIdentity(serverFile, clock().getTime());
+    return {
+      config,
+      log,
+      plugins,
+      book,
+      persister,
+      shells: options.shells ?? new NodeShellPool(),
+      controllerShell: options.controllerShell ?? new LocalShell(),
+      sql,
+      lock,
+      serverFile,
+      clock,
+      sleep: options.sleep ?? realSleep,
+      identity,
+      initial: { source: initial.source, notes: initial.notes },
+    };
+  } catch (err) {
+    await lock?.release();
+    log.close();
+    throw err;
+  }
+}
+
+/** Undo wire() when start-up fails after it (e.g. an unreadable journal). */
+export async function unwire(wiring: Wiring): Promise<void> {
+  await wiring.shells.closeAll().catch(() => undefined);
+  await wiring.lock?.release();
+  wiring.log.close();
+}
