@@ -1,9 +1,10 @@
 /**
  * HandyRep's log: JSON lines in the log file (pino) plus an in-memory tail that read_log serves.
- * Every message passes a scrubber that masks known secrets (configured passwords), so a password
- * that slipped into an error text from a library still never reaches the file or the API.
+ * Every message passes a scrubber that masks known secrets (every secret setting, redact.ts), so a
+ * password that slipped into an error text from a library still never reaches the file or the API.
  */
 import { pino, type Logger } from 'pino';
+import { maskDeep } from '../config/redact.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type AlertType = 'WARNING' | 'CRITICAL';
@@ -45,6 +46,11 @@ export class EventLog {
   /** Replace the set of secret strings masked in every message. */
   setSecrets(values: readonly string[]): void {
     this.secrets = values.filter((v) => v.length >= 3).sort((a, b) => b.length - a.length);
+  }
+
+  /** A copy of a JSON-like value (an API reply) with the known secrets masked in its strings. */
+  maskSecrets<T>(value: T): T {
+    return maskDeep(value, this.secrets);
   }
 
   setVerbose(verbose: boolean): void {
