@@ -92,7 +92,7 @@ function forbiddenKey(spec: OperationSpec, params: Record<string, unknown>): str
     return null;
   } catch (err) {
     assert.ok(err instanceof HandyRepError && err.code === 'FORBIDDEN', String(err));
-    return (err as { parameter: string }).parameter;
+    return (err as unknown as { parameter: string }).parameter;
   }
 }
 
