@@ -94,46 +94,6 @@ test('start the daemon with passwords', async () => {
   assert.equal(rd(await as(ADMIN, '/verify_all')).result, 'SUCCESS');
 });
 
-test('reload_conf over the web: config_file is refused (403, named); the evil plugin never loads, passwords and file stay', async () => {
-  const marker = join(evilRoot, 'plugin-loaded');
-  const plugins = join(evilRoot, 'plugins');
-  mkdirSync(plugins);
-  writeFileSync(
-    join(plugins, 'evil.mjs'),
-    `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, String(process.pid));\n` +
-      `export default { name: 'evil_poll', kind: 'poll', description: 'evil', async poll() { return { ok: true }; } };\n`,
-  );
-  const evilConfig = await writeConfig(cluster, { ...secure, passwords: { admin_password: EVIL_ADMIN, read_password: 'evil-read' }, handyrep: { ...secure.handyrep, plugin_dirs: [plugins] } }, 'evil.yaml');
-  const before = await state();
-
-  for (const reply of [
-    await as(ADMIN, `/reload_conf?config_file=${encodeURIComponent(evilConfig)}`),
-    await as(ADMIN, '/reload_conf', { config_file: evilConfig }),
-    await as(ADMIN, `/reload_conf?config_file=${encodeURIComponent(configPath)}`),
-  ]) {
-    assert.equal(reply.status, 403, reply.text);
-    assert.equal(rd(reply).parameter, 'config_file');
-    assert.equal(rd(reply).code, 'FORBIDDEN');
-    assert.match(rd(reply).details, /config_file is refused over the web API/);
-  }
-  const cli = await runCli(['reload_conf', '--config-file', evilConfig], { HANDYREP_URL: daemon?.url ?? '', HANDYREP_PASSWORD: ADMIN });
-  assert.equal(cli.code, EXIT.FAILURE, cli.stderr);
-  assert.match(cli.stderr, /reload_conf: reload_conf: config_file is refused over the web API/);
-
-  assert.ok(!existsSync(marker), 'the plugin of the other configuration was never loaded');
-  assert.equal((await as(EVIL_ADMIN, '/get_master_name')).status, 401, 'the other file\'s passwords do not apply');
-  assert.equal((await as(ADMIN, '/get_master_name')).status, 200, 'the daemon\'s passwords stay');
-  assert.deepEqual((await as(READ, '/get_setting?setting=plugin_dirs')).json, []);
-  assert.equal(daemon?.hr.configFile, configPath);
-  assert.equal(await state(), before);
-
-  // Without config_file, the daemon re-reads its own file.
-  const reloaded = await as(ADMIN, '/reload_conf');
-  assert.equal(rd(reloaded).result, 'SUCCESS', reloaded.text);
-  assert.match(rd(reloaded).details, new RegExp(`reloaded from ${configPath.replaceAll('.', '\\.')}`));
-  assert.ok(!existsSync(marker));
-});
-
 test('add_server / alter_server_def over the web: what-runs-where settings refused (403 naming the key), nothing changed, the evil pg_ctl never runs', async () => {
   const marker = join(evilRoot, 'pg_ctl-ran');
   const evilBin = join(evilRoot, 'evilbin');
@@ -175,6 +135,46 @@ test('add_server / alter_server_def over the web: what-runs-where settings refus
   // Harmless settings still pass over the web.
   const altered = await as(ADMIN, '/alter_server_def', { servername: replica.name, serverprops: { failover_priority: 3 } });
   assert.equal(rd(altered).result, 'SUCCESS', altered.text);
+});
+
+test('reload_conf over the web: config_file is refused (403, named); the evil plugin never loads, passwords and file stay', async () => {
+  const marker = join(evilRoot, 'plugin-loaded');
+  const plugins = join(evilRoot, 'plugins');
+  mkdirSync(plugins);
+  writeFileSync(
+    join(plugins, 'evil.mjs'),
+    `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, String(process.pid));\n` +
+      `export default { name: 'evil_poll', kind: 'poll', description: 'evil', async poll() { return { ok: true }; } };\n`,
+  );
+  const evilConfig = await writeConfig(cluster, { ...secure, passwords: { admin_password: EVIL_ADMIN, read_password: 'evil-read' }, handyrep: { ...secure.handyrep, plugin_dirs: [plugins] } }, 'evil.yaml');
+  const before = await state();
+
+  for (const reply of [
+    await as(ADMIN, `/reload_conf?config_file=${encodeURIComponent(evilConfig)}`),
+    await as(ADMIN, '/reload_conf', { config_file: evilConfig }),
+    await as(ADMIN, `/reload_conf?config_file=${encodeURIComponent(configPath)}`),
+  ]) {
+    assert.equal(reply.status, 403, reply.text);
+    assert.equal(rd(reply).parameter, 'config_file');
+    assert.equal(rd(reply).code, 'FORBIDDEN');
+    assert.match(rd(reply).details, /config_file is refused over the web API/);
+  }
+  const cli = await runCli(['reload_conf', '--config-file', evilConfig], { HANDYREP_URL: daemon?.url ?? '', HANDYREP_PASSWORD: ADMIN });
+  assert.equal(cli.code, EXIT.FAILURE, cli.stderr);
+  assert.match(cli.stderr, /reload_conf: reload_conf: config_file is refused over the web API/);
+
+  assert.ok(!existsSync(marker), 'the plugin of the other configuration was never loaded');
+  assert.equal((await as(EVIL_ADMIN, '/get_master_name')).status, 401, 'the other file\'s passwords do not apply');
+  assert.equal((await as(ADMIN, '/get_master_name')).status, 200, 'the daemon\'s passwords stay');
+  assert.deepEqual((await as(READ, '/get_setting?setting=plugin_dirs')).json, []);
+  assert.equal(daemon?.hr.configFile, configPath);
+  assert.equal(await state(), before);
+
+  // Without config_file, the daemon re-reads its own file.
+  const reloaded = await as(ADMIN, '/reload_conf');
+  assert.equal(rd(reloaded).result, 'SUCCESS', reloaded.text);
+  assert.match(rd(reloaded).details, new RegExp(`reloaded from ${configPath.replaceAll('.', '\\.')}`));
+  assert.ok(!existsSync(marker));
 });
 
 test('the library (the controller itself) may set them, but plugin names are checked against the registry and their kind', async () => {
