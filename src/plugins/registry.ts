@@ -55,9 +55,10 @@ export class PluginRegistry {
     const problems: string[] = [];
     for (const { pattern, mark } of pluginNameSettings()) {
       const key = pattern[1];
-      if (pattern[0] !== 'server_defaults' || key === undefined || typeof props[key] !== 'string' || !Object.hasOwn(props, key)) continue;
+      const value = pattern[0] === 'server_defaults' && key !== undefined && Object.hasOwn(props, key) ? props[key] : undefined;
+      if (key === undefined || typeof value !== 'string') continue;
       try {
-        this.get(mark as PluginKind, props[key]);
+        this.get(mark as PluginKind, value);
       } catch (err) {
         problems.push(`${key}: ${(err as Error).message}`);
       }

@@ -13,6 +13,7 @@ import { configOnlyServerSettings, pluginNameSettings } from '../../src/config/m
 import { isSecretPath, maskDeep, REDACTED, redactConfig, secretStrings } from '../../src/config/redact.js';
 import { HandyRepError } from '../../src/model/errors.js';
 import { PluginRegistry } from '../../src/plugins/registry.js';
+import { REQUIRED_METHOD } from '../../src/plugins/types.js';
 
 const SECRETS = {
   header: 'Bearer hdr-6f1c2a9e77d04b1b',
@@ -46,6 +47,7 @@ test('every plugin-name setting is marked with its kind, server overrides includ
   assert.equal(marks.get('extra_failover_commands.*.command'), 'command');
   assert.equal(marks.get('handyrep.push_alert_method'), 'alert');
   assert.equal(marks.get('archive.archive_delete_method'), 'archive_delete');
+  for (const [path, kind] of marks) assert.ok(Object.hasOwn(REQUIRED_METHOD, kind), `${path}: ${kind} is not a plugin kind`);
 });
 
 test('redactConfig hides every secret: passwords, commands\' parameters, plugin headers and URLs', () => {
