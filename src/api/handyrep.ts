@@ -175,8 +175,8 @@ export class HandyRep {
           serverFile,
           snapshot: () => {
             const snap = book.snapshot();
-            // Saved state is replicated to every node: a secret quoted by an error text stays out.
-            return log.maskSecrets({ servers: snap.servers, status: snap.cluster, history: snap.history });
+            // Saved state is replicated to every node: a secret quoted by a message stays out.
+            return log.maskSecrets({ servers: snap.servers, status: snap.cluster, history: snap.history }, true);
           },
           writeTable: async (state) => {
             const master = book.masterName();

@@ -71,13 +71,17 @@ export function maskText(text: string, secrets: readonly string[]): string {
   return out;
 }
 
-/** A copy of any JSON-like value with every secret inside its strings (and keys) masked. */
-export function maskDeep<T>(value: T, secrets: readonly string[]): T {
+/**
+ * A copy of any JSON-like value with every secret inside its strings masked. Keys are names and
+ * stay. With `textOnly`, only strings with a space (messages) are masked: names, hostnames and
+ * paths never have one, so saved state stays loadable even if a weak password equals a name.
+ */
+export function maskDeep<T>(value: T, secrets: readonly string[], textOnly = false): T {
   if (secrets.length === 0) return value;
   const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') return maskText(v, secrets);
+    if (typeof v === 'string') return textOnly && !/\s/.test(v) ? v : maskText(v, secrets);
     if (Array.isArray(v)) return v.map(walk);
-    if (isRecord(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [maskText(k, secrets), walk(x)]));
+    if (isRecord(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
     return v;
   };
   return walk(value) as T;

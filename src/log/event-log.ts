@@ -48,9 +48,9 @@ export class EventLog {
     this.secrets = values.filter((v) => v.length >= 3).sort((a, b) => b.length - a.length);
   }
 
-  /** A copy of a JSON-like value (an API reply) with the known secrets masked in its strings. */
-  maskSecrets<T>(value: T): T {
-    return maskDeep(value, this.secrets);
+  /** A copy of a JSON-like value (an API reply) with the known secrets masked in its strings (see maskDeep). */
+  maskSecrets<T>(value: T, textOnly = false): T {
+    return maskDeep(value, this.secrets, textOnly);
   }
 
   setVerbose(verbose: boolean): void {

@@ -84,6 +84,9 @@ test('secretStrings masks whole secrets and the pieces a message may quote', () 
   const text = JSON.stringify(masked);
   for (const s of all) assert.ok(!text.includes(s), `masked text holds ${s}`);
   assert.equal(masked.c, 3);
+  // textOnly (saved state): names, hostnames and paths stay even when a weak password equals one; keys always stay.
+  const weak = ['paul', 'hunter2'];
+  assert.deepEqual(maskDeep({ paul: { hostname: 'paul', status_message: 'paul said hunter2' } }, weak, true), { paul: { hostname: 'paul', status_message: '******** said ********' } });
   // Short, common arguments of a command are not masked in texts (curl, -H).
   assert.ok(!secretStrings(config).includes('curl') && !secretStrings(config).includes('-H'));
 });
