@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { loadConfigFile } from '../config/load.js';
 import { resolvePath } from '../config/merge.js';
 import { getSetting } from '../config/get-setting.js';
+import { secretStrings } from '../config/redact.js';
 import type { HandyRepConfig } from '../config/schema.js';
 import { checkEnable, checkRemove, planAddServer, planAlterServer, validateServerProps } from '../engine/server-admin.js';
 import { EventLog, type LogEntry } from '../log/event-log.js';
@@ -405,7 +406,7 @@ export class HandyRep {
       Object.assign(this.configInForce, { current: loaded.config, path: loaded.path, dir: loaded.dir });
       this.ctx = this.buildContext();
       this.log.setVerbose(loaded.config.handyrep.log_verbose);
-      this.log.setSecrets(Object.values(loaded.config.passwords));
+      this.log.setSecrets(secretStrings(loaded.config));
       if (loaded.config.handyrep.override_server_file) {
         this.book.replaceAll(serversFromConfig(loaded.config, new Date().toISOString()), 'override_server_file is set');
       }
@@ -436,6 +437,7 @@ export class HandyRep {
     const p = this.params('add_server', { servername, serverprops });
     return this.mutate(async () => {
       const name = p.servername;
+      this.checkPluginSettings('add_server', name, p.serverprops);
       const plan = planAddServer(this.book.snapshot().servers, name, p.serverprops, this.config.server_defaults, new Date().toISOString());
       if (!plan.ok) throw new HandyRepError('INVALID_PARAMETER', `add_server ${name}: ${plan.reason}`);
       this.book.putServer(name, plan.value, `added (disabled), host ${plan.value.hostname}, role ${plan.value.role}`);
@@ -447,6 +449,7 @@ export class HandyRep {
     const p = this.params('alter_server_def', { servername, serverprops });
     const name = p.servername;
     this.book.get(name);
+    this.checkPluginSettings('alter_server_def', name, p.serverprops);
     return this.mutate(async () => {
       const plan = planAlterServer(this.book.snapshot().servers, name, p.serverprops);
       if (!plan.ok) throw new HandyRepError('INVALID_PARAMETER', `alter_server_def ${name}: ${plan.reason}`);
@@ -493,6 +496,7 @@ export class HandyRep {
     const props = p.serverdict ?? {};
     const validated = validateServerProps(props);
     if (!validated.ok) return failure(`settings of ${name} are invalid: ${validated.reason}`, { problems: validated.reason });
+    this.checkPluginSettings('validate_server_settings', name, props);
     const base = this.book.has(name) ? this.book.get(name) : undefined;
     if (!base && validated.value.hostname === undefined) return failure(`server ${name} is not configured and no hostname was given`);
     const candidate = { ...this.config.server_defaults, ...(base ?? {}), ...validated.value } as ServerRecord;
@@ -504,6 +508,12 @@ export class HandyRep {
     if (!sql.sql.ok) extra.psql = sql.sql.reason;
     if (control.ok && sql.sql.ok) return success(`settings of ${name} are valid; control channel and database login work`);
     return failure(`settings of ${name} are valid but ${[extra.ssh ? 'the control channel fails' : '', extra.psql ? 'the database login fails' : ''].filter(Boolean).join(' and ')}`, extra);
+  }
+
+  /** Plugin names among server settings must name registered plugins of the right kind. */
+  private checkPluginSettings(fn: string, name: string, props: Readonly<Record<string, unknown>>): void {
+    const problems = this.plugins.serverSettingProblems(props);
+    if (problems.length > 0) throw new HandyRepError('INVALID_PARAMETER', `${fn} ${name}: ${problems.join('; ')}`);
   }
 
   // ---- Helpers for enable/disable (run inside mutate) ---------------------------------------

@@ -25,13 +25,23 @@ export interface OperationSpec {
    * does not change: the daemon serves it again instead of recomputing it.
    */
   readonly stateOnly?: true;
+  /**
+   * Parameters only the controller's own command line or the library may give; the web API
+   * refuses them (403) because they would let a caller choose what runs (web-guard.ts).
+   */
+  readonly localOnly?: readonly string[];
+  /**
+   * The parameter holding server settings: over the web, settings the schema marks
+   * configuration-file-only (what runs where) are refused with 403 naming the key.
+   */
+  readonly serverSettings?: string;
 }
 
 const servername = nameSchema.describe('Name of the server.');
 const verify = z.boolean().default(false).describe('Verify before answering instead of using cached status.');
 const serverprops = z
   .record(z.string(), z.unknown())
-  .describe('Server settings to set: hostname, role, port, pgdata, failover_priority, ...');
+  .describe('Server settings to set: hostname, role, port, pgdata, failover_priority, ... (over the web, not the settings marked "configuration file only" in docs/configuration.md).');
 
 type NoParams = Record<never, never>;
 
@@ -71,14 +81,15 @@ export const OPERATIONS = [
   op({ name: 'verify_server', summary: 'Fully verify one server by its role.', access: 'admin', web: true, params: { servername } }),
   op({ name: 'verify_all', summary: 'Fully verify every enabled server.', access: 'admin', web: true }),
   op({ name: 'init_handyrep_db', summary: 'Create the handyrep schema and table on the master.', access: 'admin', web: true }),
-  op({ name: 'reload_conf', summary: 'Re-read the configuration file.', access: 'admin', web: true,
-    params: { config_file: pathSchema.nullable().default(null).describe('Another configuration file; default the current one.') } }),
+  op({ name: 'reload_conf', summary: 'Re-read the configuration file (over the web: always the file the daemon was started with).', access: 'admin', web: true,
+    localOnly: ['config_file'],
+    params: { config_file: pathSchema.nullable().default(null).describe('Another configuration file; default the current one. Command line on the controller only: the web API refuses it.') } }),
   op({ name: 'shutdown', summary: 'Stop PostgreSQL on a server and confirm it is down.', access: 'admin', web: true, params: { servername } }),
   op({ name: 'startup', summary: 'Start PostgreSQL on a server and confirm it is up.', access: 'admin', web: true, params: { servername } }),
   op({ name: 'restart', summary: 'Restart PostgreSQL on a server and confirm it is up.', access: 'admin', web: true, params: { servername } }),
-  op({ name: 'add_server', summary: 'Add a server definition (added disabled).', access: 'admin', web: true,
+  op({ name: 'add_server', summary: 'Add a server definition (added disabled).', access: 'admin', web: true, serverSettings: 'serverprops',
     params: { servername, serverprops } }),
-  op({ name: 'alter_server_def', summary: 'Change settings of a server.', access: 'admin', web: true,
+  op({ name: 'alter_server_def', summary: 'Change settings of a server.', access: 'admin', web: true, serverSettings: 'serverprops',
     params: { servername, serverprops } }),
   op({ name: 'enable', summary: 'Enable a server and verify it.', access: 'admin', web: true, params: { servername } }),
   op({ name: 'disable', summary: 'Disable a server (it is shut down and no longer checked).', access: 'admin', web: true,
@@ -127,7 +138,7 @@ export const OPERATIONS = [
     params: { newmaster: nameSchema.nullable().default(null).describe('The master to route to; must be the current master; null = the current master.') } }),
   op({ name: 'connection_proxy_init', summary: 'Set up every connection proxy for the current master and check a session through each.', access: 'admin', web: true }),
   op({ name: 'validate_server_settings', summary: 'Check a server definition: settings, control channel, database login.',
-    access: 'admin', web: true,
+    access: 'admin', web: true, serverSettings: 'serverdict',
     params: { servername, serverdict: serverprops.nullable().default(null).describe('Settings to try instead of the stored ones.') } }),
 ] as const satisfies readonly OperationSpec[];
 

@@ -7,6 +7,7 @@
 import { resolve } from 'node:path';
 import { loadConfigFile, type LoadedConfig } from '../config/load.js';
 import { resolvePath } from '../config/merge.js';
+import { secretStrings } from '../config/redact.js';
 import type { HandyRepConfig } from '../config/schema.js';
 import { EventLog } from '../log/event-log.js';
 import { LocalShell } from '../nodes/local-shell.js';
@@ -69,7 +70,7 @@ function openLog(loaded: LoadedConfig, memoryOnly: boolean): EventLog {
     tailSize: config.handyrep.log_tail_lines,
     verbose: config.handyrep.log_verbose,
   });
-  log.setSecrets(Object.values(config.passwords));
+  log.setSecrets(secretStrings(config));
   return log;
 }
 
@@ -96,7 +97,8 @@ export async function wire(configFile: string, options: HandyRepOptions): Promis
         serverFile,
         snapshot: () => {
           const snap = book.snapshot();
-          return { servers: snap.servers, status: snap.cluster, history: snap.history };
+          // Saved state is replicated to every node: a secret quoted by a message stays out.
+          return log.maskSecrets({ servers: snap.servers, status: snap.cluster, history: snap.history }, true);
         },
         writeTable: async (state) => {
           const master = book.masterName();

@@ -9,6 +9,7 @@
  * | 200: the function ran (its RD may say FAIL: the caller decides) | 0 / 1 |
  * | 400 bad parameter, 404 unknown server or function | 2, with the daemon's message |
  * | 401 no or wrong password, 403 read password on an admin function | 1, "authentication failed" / "needs the admin password" |
+ * | 403 FORBIDDEN: a setting the web API refuses (configuration file only) | 1, with the daemon's message |
  * | 409 refused in the current state, 5xx | 1 |
  * | connection refused, unknown host, TLS failure, no answer in time, not a HandyRep daemon | 3 |
  * | `--local`: the state file is locked (a daemon runs) | 4 |
@@ -152,6 +153,7 @@ export function httpTransport(settings: ClientSettings, defaults: { connectTimeo
             reply,
           );
         case 403:
+          if (error.code === 'FORBIDDEN') throw new CliError(EXIT.FAILURE, `${name}: ${details}`, reply);
           throw new CliError(EXIT.FAILURE, `${name} needs the admin password: the password given is only allowed read-only functions (${details})`, reply);
         case 409:
           throw new CliError(EXIT.FAILURE, `FAIL: ${details}`, reply);
@@ -196,7 +198,7 @@ export async function localTransport(configFile: string): Promise<Transport> {
     local: true,
     async call(name, params) {
       try {
-        return await invokeOperation(hr, name, params);
+        return await invokeOperation(hr, name, params, 'controller');
       } catch (err) {
         if (!(err instanceof HandyRepError)) throw err;
         switch (err.code) {

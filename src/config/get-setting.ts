@@ -1,8 +1,9 @@
 /**
  * get_setting: read one configuration value by key path. Anything in `passwords` is refused, whole
- * section included (seed 004: "get_setting will refuse to return anything in the passwords section").
+ * section included (seed 004: "get_setting will refuse to return anything in the passwords section");
+ * any other secret (a webhook's headers, a command's parameters) comes back redacted.
  */
-import { isPasswordPath } from './redact.js';
+import { isPasswordPath, redactConfig } from './redact.js';
 import type { HandyRepConfig } from './schema.js';
 
 /** Outcome of a lookup; a refused or missing setting is a result, not an exception. */
@@ -13,8 +14,8 @@ export type SettingLookup =
 
 /**
  * Looks a setting up. A string is a key of the `handyrep` section; a list is the full path
- * (`['failover', 'poll_interval']`, `['servers', 'paul', 'port']`). The value is returned as the
- * config holds it (frozen when the config came from parseConfig).
+ * (`['failover', 'poll_interval']`, `['servers', 'paul', 'port']`). The value is a copy with
+ * its secrets redacted (see redact.ts).
  */
 export function getSetting(config: HandyRepConfig, setting: readonly string[] | string): SettingLookup {
   const path: readonly string[] = typeof setting === 'string' ? ['handyrep', setting] : [...setting];
@@ -23,7 +24,7 @@ export function getSetting(config: HandyRepConfig, setting: readonly string[] | 
     return { kind: 'not_found', path, reason: `no setting named "${shown}": a setting name is required` };
   }
   if (isPasswordPath(path)) return { kind: 'refused', path, reason: 'settings in the passwords section are never returned' };
-  let value: unknown = config;
+  let value: unknown = redactConfig(config);
   for (const segment of path) {
     if (!hasOwnSetting(value, segment)) return { kind: 'not_found', path, reason: `no setting named "${shown}"` };
     value = (value as Record<string, unknown>)[segment];

@@ -1,14 +1,14 @@
 /**
  * Turns zod's validation issues into configuration problems that name the exact key path, say
  * what was expected (read from the schema, e.g. "an integer from 1 to 65535") and show what was
- * found — except under `passwords`, whose values never appear in any message.
+ * found — except for secrets (redact.ts), whose values never appear in any message.
  */
 import type { z } from 'zod';
 import type { ConfigProblem } from './config-error.js';
 import { describeExpected } from './describe-type.js';
 import { type JsonSchema, schemaAt } from './json-schema.js';
 import { formatKeyPath } from './key-path.js';
-import { isPasswordPath } from './redact.js';
+import { isSecretPath } from './redact.js';
 import { showValue } from './show-value.js';
 import { unknownKeyHint } from './unknown-key-hint.js';
 
@@ -49,10 +49,10 @@ function problemsFromIssue(issue: Issue, input: unknown, root: JsonSchema): Conf
   return [{ path: formatKeyPath(path), message: `${reason}, got ${got}${yamlHint(reason, found.value)}` }];
 }
 
-/** Secrets: everything under `passwords`, and any key whose name says it is a password. */
+/** Secrets: every setting the schema marks secret, and any key whose name says it is one. */
 function isSecret(path: Path): boolean {
   const last = path[path.length - 1];
-  return isPasswordPath(path) || (typeof last === 'string' && /pass|secret|token/i.test(last));
+  return isSecretPath(path) || (typeof last === 'string' && /pass|secret|token/i.test(last));
 }
 
 /** YAML 1.2 reads yes/no/on/off as strings, a classic surprise for people used to YAML 1.1. */

@@ -4,6 +4,7 @@
  */
 import { describeExpected } from './describe-type.js';
 import { type JsonSchema, withoutNull } from './json-schema.js';
+import { CONFIG_ONLY_KEY, PLUGIN_KIND_KEY, SECRET_KEY } from './setting-marks.js';
 
 /** One row of a key table. `extra` cells go between the default and the description. */
 export interface KeyRow {
@@ -21,7 +22,7 @@ export function keyTable(rows: readonly KeyRow[], extraHeaders: readonly string[
   const lines = [row(header), row(header.map(() => '---'))];
   for (const r of rows) {
     const defaultText = r.defaultText ?? (r.required ? '**required**' : formatDefault(r.node));
-    lines.push(row([`\`${r.key}\``, typeText(r.node), defaultText, ...(r.extra ?? []), r.node.description ?? '']));
+    lines.push(row([`\`${r.key}\``, typeText(r.node), defaultText, ...(r.extra ?? []), descriptionText(r.node)]));
   }
   return lines.join('\n');
 }
@@ -51,6 +52,19 @@ export function formatDefault(node: JsonSchema): string {
   const value = node.default;
   if (typeof value === 'string') return value === '' ? '`""`' : `\`${value}\``;
   return `\`${JSON.stringify(value)}\``;
+}
+
+/** The description, followed by what the security marks of the setting mean for the reader. */
+function descriptionText(node: JsonSchema): string {
+  const mark = (key: string): unknown => (node as Record<string, unknown>)[key] ?? (withoutNull(node) as Record<string, unknown>)[key];
+  const notes: string[] = [];
+  if (mark(CONFIG_ONLY_KEY) === true || mark(PLUGIN_KIND_KEY) !== undefined) notes.push('**Configuration file only** (the web API refuses it).');
+  const kind = mark(PLUGIN_KIND_KEY);
+  if (typeof kind === 'string') notes.push(`Names a plugin of kind \`${kind}\`.`);
+  const secret = mark(SECRET_KEY);
+  if (secret === 'value' || secret === 'url') notes.push('**Secret**: redacted wherever it leaves HandyRep.');
+  if (secret === 'by-name') notes.push('**Secrets by name**: keys named like pass, token, secret, key, auth, header, env, credential are redacted, URLs keep only scheme and host.');
+  return [node.description ?? '', ...notes].filter(Boolean).join(' ');
 }
 
 function row(cells: readonly string[]): string {

@@ -17,6 +17,7 @@ import {
   secondsSchema,
   sqlIdentifierSchema,
 } from './validators.js';
+import { configOnly, pluginName, secret } from './setting-marks.js';
 
 /** Roles HandyRep polls and verifies; any other role name is kept but never checked. */
 export const KNOWN_ROLES = ['master', 'replica', 'proxy', 'pgbouncer', 'archive'] as const;
@@ -36,24 +37,25 @@ export const serverSettingsShape = {
     .nullable()
     .default(null)
     .describe('Directory passed to `pg_ctl -D` when the configuration lives outside the data directory (Debian layout); null = pgdata.'),
-  pg_bin_dir: pathSchema
+  pg_bin_dir: configOnly(pathSchema)
     .default('/usr/lib/postgresql/15/bin')
     .describe('Folder of the PostgreSQL server binaries (pg_ctl, pg_rewind, pg_basebackup) on the node.'),
-  control_method: z
-    .enum(['ssh', 'local'])
+  control_method: configOnly(z.enum(['ssh', 'local']))
     .default('ssh')
     .describe('How commands reach the node: `ssh` (the ssh_* settings) or `local` (the controller runs on the node).'),
-  ssh_user: nameSchema.default('postgres').describe('User HandyRep logs in as over SSH; commands run as this user.'),
+  ssh_user: configOnly(nameSchema).default('postgres').describe('User HandyRep logs in as over SSH; commands run as this user.'),
   ssh_port: z.number().int().min(1).max(65535).default(22).describe('SSH port of the node.'),
-  ssh_key: pathSchema
+  // A path, not the key itself: not secret (the file stays on the controller), but it chooses
+  // which identity HandyRep logs in with, so configuration file only.
+  ssh_key: configOnly(pathSchema)
     .default('~/.ssh/id_ed25519')
     .describe('Private key for SSH (relative paths are relative to the configuration file).'),
-  local_user: nameSchema
+  local_user: configOnly(nameSchema)
     .default('postgres')
     .describe('OS user local commands run as when control_method is `local` (PostgreSQL refuses to run as root).'),
-  restart_method: nameSchema.default('restart_pg_ctl').describe('Restart plugin: restart_pg_ctl or restart_systemd.'),
-  promotion_method: nameSchema.default('promote_sql').describe('Promotion plugin.'),
-  clone_method: nameSchema.default('clone_basebackup').describe('Clone plugin.'),
+  restart_method: pluginName(nameSchema, 'restart').default('restart_pg_ctl').describe('Restart plugin: restart_pg_ctl or restart_systemd.'),
+  promotion_method: pluginName(nameSchema, 'promote').default('promote_sql').describe('Promotion plugin.'),
+  clone_method: pluginName(nameSchema, 'clone').default('clone_basebackup').describe('Clone plugin.'),
   lag_limit: z
     .number()
     .nonnegative()
@@ -117,11 +119,11 @@ const handyrepSectionSchema = z
     server_file: pathSchema
       .default('servers.save')
       .describe('JSON file of server state (relative to the configuration file).'),
-    authentication_method: nameSchema.default('zero_auth').describe('Authentication plugin of the web API.'),
-    master_check_method: nameSchema
+    authentication_method: pluginName(nameSchema, 'auth').default('zero_auth').describe('Authentication plugin of the web API.'),
+    master_check_method: configOnly(nameSchema)
       .default('one_hr_master')
       .describe('Plugin deciding whether this HandyRep is the one that acts (HandyRep\'s own HA).'),
-    master_check_parameters: z.array(z.string()).default([]).describe('Parameters passed to master_check_method.'),
+    master_check_parameters: configOnly(secret(z.array(z.string()))).default([]).describe('Parameters passed to master_check_method.'),
     log_verbose: z.boolean().default(false).describe('Log informational entries too, not only warnings and errors.'),
     log_file: pathSchema
       .default('handyrep.log')
@@ -140,12 +142,11 @@ const handyrepSectionSchema = z
     postgres_superuser: nameSchema.default('postgres').describe('OS user that owns PostgreSQL on the nodes.'),
     replication_user: nameSchema.default('replicator').describe('Database user replicas stream as.'),
     templates_dir: pathSchema.default('templates').describe('Folder of templates (relative to the configuration file).'),
-    test_ssh_command: argvSchema
+    test_ssh_command: configOnly(argvSchema)
       .default(['true'])
       .describe('Command (argv) run on a node to test the control channel.'),
-    push_alert_method: nameSchema.nullable().default(null).describe('Alert plugin for WARNING and CRITICAL events: push_alert_command, push_alert_webhook or push_alert_email; null = alerts only in the log.'),
-    plugin_dirs: z
-      .array(pathSchema)
+    push_alert_method: pluginName(nameSchema, 'alert').nullable().default(null).describe('Alert plugin for WARNING and CRITICAL events: push_alert_command, push_alert_webhook or push_alert_email; null = alerts only in the log.'),
+    plugin_dirs: configOnly(z.array(pathSchema))
       .default([])
       .describe('Folders of user plugins (.js/.mjs files), relative to the configuration file.'),
     connect_timeout_seconds: secondsSchema
@@ -172,7 +173,7 @@ const handyrepSectionSchema = z
   })
   .strict();
 
-const passwordsSchema = z
+const passwordsSchema = secret(z
   .object({
     superuser_pass: z.string().default('').describe('Password of postgres_superuser, if needed.'),
     admin_password: z.string().default('').describe('Web API password for every function (simple_password_auth).'),
@@ -184,19 +185,19 @@ const passwordsSchema = z
       .default('')
       .describe('Password of replication_user (written into primary_conninfo; no control characters).'),
   })
-  .catchall(z.string())
+  .catchall(z.string()))
   .describe('Passwords: never logged, never returned by the API, never stored in the handyrep table.');
 
 const failoverSchema = z
   .object({
     auto_failover: z.boolean().default(false).describe('Fail over automatically when the master is really gone.'),
-    poll_method: nameSchema.default('poll_connect').describe('Poll plugin: poll_connect or poll_isready.'),
+    poll_method: pluginName(nameSchema, 'poll').default('poll_connect').describe('Poll plugin: poll_connect or poll_isready.'),
     poll_interval: secondsSchema.default(10).describe('Seconds between polls of the master (fractions allowed).'),
     verify_interval: secondsSchema.default(300).describe('Seconds between full verifications of every server.'),
     fail_retries: z.number().int().min(1).default(3).describe('Failed polls in a row before the master counts as failed.'),
     fail_retry_interval: secondsSchema.default(1).describe('Seconds between those retries (fractions allowed).'),
     recovery_retries: z.number().int().min(1).default(6).describe('Checks after a restart or promotion before giving up.'),
-    selection_method: nameSchema
+    selection_method: pluginName(nameSchema, 'select')
       .default('select_replica_furthest_ahead')
       .describe('Replica selection plugin: select_replica_furthest_ahead or select_replica_priority.'),
     max_replay_lag: z
@@ -206,12 +207,12 @@ const failoverSchema = z
       .describe('MB of received but not replayed WAL above which a replica is no failover candidate.'),
     remaster: z.boolean().default(true).describe('Point the other replicas at the new master after a failover.'),
     restart_master: z.boolean().default(false).describe('Try to restart a failed master before failing over.'),
-    connection_failover_method: nameSchema
+    connection_failover_method: pluginName(nameSchema, 'connection')
       .nullable()
       .default(null)
       .describe('Connection failover plugin: multi_pgbouncer (repoints every server of role pgbouncer at the new master); null = none.'),
     poll_connection_proxy: z.boolean().default(false).describe('Poll the connection proxies (through the connection failover plugin) in every full verification.'),
-    replication_status_method: nameSchema
+    replication_status_method: pluginName(nameSchema, 'replication_status')
       .default('replication_status_lag')
       .describe('Replication status plugin (streaming state, lag in bytes and seconds).'),
     replica_sees_master_seconds: secondsSchema
@@ -240,16 +241,17 @@ const failoverSchema = z
 
 const extraFailoverCommandSchema = z
   .object({
-    command: nameSchema.describe('Plugin to run after a failover.'),
-    parameters: z.array(z.string()).default([]).describe('Parameters passed to the plugin after the new master\'s name.'),
+    command: pluginName(nameSchema, 'command').describe('Plugin to run after a failover.'),
+    // Commands' arguments often carry API keys (curl -H "Authorization: …").
+    parameters: configOnly(secret(z.array(z.string()))).default([]).describe('Parameters passed to the plugin after the new master\'s name.'),
   })
   .strict();
 
 const archiveSchema = z
   .object({
     archiving: z.boolean().default(false).describe('Whether WAL archiving is managed by HandyRep.'),
-    archive_script_method: nameSchema.nullable().default(null).describe('Archive script plugin.'),
-    archive_delete_method: nameSchema.nullable().default(null).describe('Archive cleanup plugin.'),
+    archive_script_method: pluginName(nameSchema, 'archive').nullable().default(null).describe('Archive script plugin.'),
+    archive_delete_method: pluginName(nameSchema, 'archive_delete').nullable().default(null).describe('Archive cleanup plugin.'),
     archive_delete_hours: z.number().positive().default(48).describe('Age in hours after which archived WAL may be deleted.'),
     archive_directory: pathSchema
       .nullable()
@@ -259,7 +261,7 @@ const archiveSchema = z
       .nullable()
       .default(null)
       .describe('Server (a name under servers, e.g. one with role `archive`) whose control channel reaches archive_directory, for cleanup; null = the master\'s (the folder is at the same path on every node).'),
-    archive_script_path: pathSchema
+    archive_script_path: configOnly(pathSchema)
       .default('/var/lib/postgresql/handyrep_archive.sh')
       .describe('Where the archive script is pushed on the database servers; archive_command must be `<this path> %p %f`.'),
     no_archive_file: pathSchema
@@ -316,6 +318,10 @@ const daemonSchema = z
       .finite()
       .default(5)
       .describe('Cap of that delay; a correct password resets it.'),
+    allow_unauthenticated: z
+      .boolean()
+      .default(false)
+      .describe('Allow an authentication plugin that lets anybody call admin functions (zero_auth); refused unless listen_address is loopback too.'),
   })
   .strict()
   .superRefine((daemon, ctx) => {
@@ -351,7 +357,8 @@ export const configSchema = z
       .default({})
       .describe('The servers of the cluster, one entry per server name; at most one enabled master.'),
     plugins: z
-      .record(nameSchema, z.record(z.string(), z.unknown()))
+      // Free-form per plugin: keys are judged by name (tokens, headers, URLs), see setting-marks.ts.
+      .record(nameSchema, secret(z.record(z.string(), z.unknown()), 'by-name'))
       .default({})
       .describe('Per-plugin settings, one mapping per plugin name.'),
   })

@@ -5,6 +5,8 @@
  */
 import type { FailoverEvent, HandyRep } from '../api/handyrep.js';
 import { invokeOperation } from '../api/invoke.js';
+import type { EventLog } from '../log/event-log.js';
+import { HandyRepError } from '../model/errors.js';
 import type { CheckEvent } from '../runtime/checks.js';
 import type { MonitorStatus } from '../runtime/monitor.js';
 
@@ -32,8 +34,16 @@ export interface DaemonBackend {
 /** The port over a real HandyRep. */
 export function handyRepBackend(hr: HandyRep): DaemonBackend {
   return {
-    invoke: (name, params) => invokeOperation(hr, name, params),
-    monitorStatus: () => hr.monitorStatus(),
+    // Replies and errors are masked: a secret quoted by a node's or a library's error text
+    // (a webhook URL, a command's key) never reaches a caller.
+    invoke: async (name, params) => {
+      try {
+        return hr.events.maskSecrets(await invokeOperation(hr, name, params, 'web'));
+      } catch (err) {
+        throw maskedError(err, hr.events);
+      }
+    },
+    monitorStatus: () => hr.events.maskSecrets(hr.monitorStatus()),
     stateRevision: () => hr.stateRevision(),
     onCheck: (listener) => hr.onCheck(listener),
     onFailover: (listener) => hr.onFailover(listener),
@@ -46,4 +56,13 @@ export function handyRepBackend(hr: HandyRep): DaemonBackend {
       return hr.configFile;
     },
   };
+}
+
+/** The same coded error with its message masked; anything else is left as it is (never shown). */
+function maskedError(err: unknown, log: EventLog): unknown {
+  if (!(err instanceof HandyRepError)) return err;
+  const message = log.maskSecrets(err.message);
+  if (message === err.message) return err;
+  const parameter = (err as { parameter?: unknown }).parameter;
+  return Object.assign(new HandyRepError(err.code, message), parameter === undefined ? {} : { parameter });
 }

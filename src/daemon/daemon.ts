@@ -68,7 +68,7 @@ export async function startDaemon(configFile: string, options: DaemonOptions = {
       },
       version: packageVersion(),
     });
-    await warnIfOpen(provider, hr, notice);
+    await refuseOrWarnIfOpen(provider, hr, notice, { host: options.host ?? settings.listen_address, allowed: settings.allow_unauthenticated });
     if (options.monitor ?? true) hr.startMonitoring();
     await app.listen({ host: options.host ?? settings.listen_address, port: options.port ?? settings.listen_port });
   } catch (err) {
@@ -114,13 +114,28 @@ async function readTls(settings: DaemonSection, dir: string): Promise<{ cert: Bu
   return { cert: await read('tls_cert', settings.tls_cert), key: await read('tls_key', settings.tls_key) };
 }
 
-/** Say loudly when the auth plugin lets an anonymous caller run admin functions (zero_auth). */
-async function warnIfOpen(provider: AuthProvider, hr: HandyRep, notice: (line: string) => void): Promise<void> {
+/**
+ * An auth plugin that lets an anonymous caller run admin functions (zero_auth) gives anybody who
+ * reaches the port every action: refused unless the daemon listens on loopback only and the
+ * configuration says so (daemon.allow_unauthenticated); when allowed, said loudly.
+ */
+async function refuseOrWarnIfOpen(provider: AuthProvider, hr: HandyRep, notice: (line: string) => void, listen: { host: string; allowed: boolean }): Promise<void> {
   const admin = OPERATIONS.find((op) => op.web && op.access === 'admin');
   if (!admin) return;
   const { plugin, ctx } = provider.current();
   const probe = await plugin.authenticate(ctx, { username: null, password: null, functionName: admin.name, access: 'admin', remoteAddress: '(start-up check)' });
   if (!probe.ok) return;
+  if (!listen.allowed || !isLoopback(listen.host)) {
+    const why = [
+      listen.allowed ? '' : 'daemon.allow_unauthenticated is not true',
+      isLoopback(listen.host) ? '' : `daemon.listen_address ${listen.host} is not a loopback address`,
+    ].filter(Boolean).join(' and ');
+    throw new HandyRepError(
+      'CONFIG_INVALID',
+      `handyrep.authentication_method ${plugin.name} lets anybody run every function: refusing to start because ${why}. ` +
+        'Use simple_password_auth (passwords.admin_password, passwords.read_password), or set daemon.listen_address to a loopback address (127.0.0.1 or ::1) and daemon.allow_unauthenticated: true.',
+    );
+  }
   const message = `the REST API is UNAUTHENTICATED (authentication_method ${plugin.name}): anyone who can reach it can run every function, failover included`;
   hr.events.warn('DAEMON', message);
   notice(`handyrep daemon: WARNING: ${message}`);
@@ -131,5 +146,5 @@ function isRd(value: unknown): value is { result: RdResult } {
 }
 
 function isLoopback(address: string): boolean {
-  return address.startsWith('127.') || address === '::1' || address === '::ffff:127.0.0.1';
+  return address.startsWith('127.') || address === '::1' || address === '::ffff:127.0.0.1' || address === 'localhost';
 }

@@ -15,7 +15,7 @@ export interface ErrorRd {
   parameter?: string;
   /** The function the caller asked for, when it does not exist. */
   function?: string;
-  /** The HandyRep error code, for 409s. */
+  /** The HandyRep error code, for 403s and 409s. */
   code?: string;
 }
 
@@ -55,6 +55,8 @@ export function replyForError(err: unknown, context: ErrorContext, log: DaemonLo
         return { status: 404, body: { result: 'FAIL', details: err.message, parameter: parameterOf(err, context) } };
       case 'UNKNOWN_FUNCTION':
         return { status: 404, body: { result: 'FAIL', details: err.message, function: context.functionName } };
+      case 'FORBIDDEN':
+        return { status: 403, body: { result: 'FAIL', details: err.message, parameter: parameterOf(err, context), code: err.code } };
       case 'REFUSED':
       case 'LOCKED':
         return { status: 409, body: { result: 'FAIL', details: err.message, code: err.code } };

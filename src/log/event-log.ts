@@ -1,12 +1,13 @@
 /**
  * HandyRep's log: JSON lines in the log file (pino) plus an in-memory tail that read_log serves.
- * Every message passes a scrubber that masks known secrets (configured passwords), so a password
- * that slipped into an error text from a library still never reaches the file or the API.
+ * Every message passes a scrubber that masks known secrets (every secret setting, redact.ts), so a
+ * password that slipped into an error text from a library still never reaches the file or the API.
  */
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { maskList, maskSecrets } from './secret-mask.js';
+import { maskDeep } from '../config/redact.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type AlertType = 'WARNING' | 'CRITICAL';
@@ -43,6 +44,11 @@ export class EventLog {
   private readonly tail: LogEntry[] = [];
   private sink: Logger | null;
   private secrets: string[] = [];
+  /**
+   * The forms masked in structured replies and saved state: secrets of 3 characters or more only,
+   * so that a very short password cannot garble every reply that happens to contain it.
+   */
+  private replySecrets: string[] = [];
   private readonly alertListeners: AlertListener[] = [];
 
   constructor(private options: EventLogOptions) {
@@ -59,6 +65,12 @@ export class EventLog {
   /** Replace the set of secret strings masked in every message (any length, escaped forms too). */
   setSecrets(values: readonly string[]): void {
     this.secrets = maskList(values);
+    this.replySecrets = maskList(values.filter((v) => v.length >= 3));
+  }
+
+  /** A copy of a JSON-like value (an API reply) with the known secrets masked in its strings (see maskDeep). */
+  maskSecrets<T>(value: T, textOnly = false): T {
+    return maskDeep(value, this.replySecrets, textOnly);
   }
 
   setVerbose(verbose: boolean): void {

@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   PLUGIN_FAILED: 'a plugin raised an error',
   LOCKED: 'another HandyRep process owns the server state file',
   REFUSED: 'the action is not allowed in the current cluster state',
+  FORBIDDEN: 'the web API may not do this: a setting or parameter that only the configuration file or the controller\'s command line may give',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { HandyRepError } from '../model/errors.js';
 import { NAME_PATTERN } from '../config/validators.js';
 import type { HandyRepConfig } from '../config/schema.js';
+import { matchPattern, pluginNameSettings } from '../config/marked-settings.js';
 import { REQUIRED_METHOD, type Plugin, type PluginKind, type PluginOfKind } from './types.js';
 import { builtinPlugins } from './builtin.js';
 import { pluginConfigProblems } from './config-check.js';
@@ -44,6 +45,25 @@ export class PluginRegistry {
 
   has(name: string): boolean {
     return this.plugins.has(name);
+  }
+
+  /**
+   * Problems with the plugin names among server settings given to add_server, alter_server_def or
+   * validate_server_settings, as `<key>: <reason>`; empty when every name is a plugin of its kind.
+   */
+  serverSettingProblems(props: Readonly<Record<string, unknown>>): string[] {
+    const problems: string[] = [];
+    for (const { pattern, mark } of pluginNameSettings()) {
+      const key = pattern[1];
+      const value = pattern[0] === 'server_defaults' && key !== undefined && Object.hasOwn(props, key) ? props[key] : undefined;
+      if (key === undefined || typeof value !== 'string') continue;
+      try {
+        this.get(mark as PluginKind, value);
+      } catch (err) {
+        problems.push(`${key}: ${(err as Error).message}`);
+      }
+    }
+    return problems;
   }
 
   list(): { name: string; kind: PluginKind; description: string }[] {
@@ -92,26 +112,11 @@ export class PluginRegistry {
         problems.push(`${key}: ${(err as Error).message}`);
       }
     };
-    want('poll', config.failover.poll_method, 'failover.poll_method');
-    want('replication_status', config.failover.replication_status_method, 'failover.replication_status_method');
-    want('restart', config.server_defaults.restart_method, 'server_defaults.restart_method');
-    want('promote', config.server_defaults.promotion_method, 'server_defaults.promotion_method');
-    want('select', config.failover.selection_method, 'failover.selection_method');
-    want('auth', config.handyrep.authentication_method, 'handyrep.authentication_method');
-    for (const [name, command] of Object.entries(config.extra_failover_commands)) {
-      want('command', command.command, `extra_failover_commands.${name}.command`);
-    }
-    for (const [name, server] of Object.entries(config.servers)) {
-      if (server.restart_method !== undefined) want('restart', String(server.restart_method), `servers.${name}.restart_method`);
-      if (server.promotion_method !== undefined) want('promote', String(server.promotion_method), `servers.${name}.promotion_method`);
-      if (server.clone_method !== undefined) want('clone', String(server.clone_method), `servers.${name}.clone_method`);
-    }
-    want('clone', config.server_defaults.clone_method, 'server_defaults.clone_method');
-    if (config.archive.archive_script_method !== null) want('archive', config.archive.archive_script_method, 'archive.archive_script_method');
-    if (config.archive.archive_delete_method !== null) want('archive_delete', config.archive.archive_delete_method, 'archive.archive_delete_method');
-    if (config.handyrep.push_alert_method !== null) want('alert', config.handyrep.push_alert_method, 'handyrep.push_alert_method');
-    if (config.failover.connection_failover_method !== null) {
-      want('connection', config.failover.connection_failover_method, 'failover.connection_failover_method');
+    // Every setting the schema marks as a plugin name (setting-marks.ts), wherever it is.
+    for (const { pattern, mark } of pluginNameSettings()) {
+      for (const found of matchPattern(config, pattern)) {
+        if (typeof found.value === 'string') want(mark as PluginKind, found.value, found.path.join('.'));
+      }
     }
     if (problems.length > 0) throw new HandyRepError('PLUGIN_LOAD', problems.join('\n'));
   }

@@ -55,7 +55,7 @@ function haproxyConfig(nodes: readonly TestNode[], daemonHost: string, daemonPor
 
 before(async () => {
   cluster = await startCluster({ nodes: 3 });
-  const path = await writeConfig(cluster, { failover: { poll_interval: 0.5, verify_interval: 2 } });
+  const path = await writeConfig(cluster, { failover: { poll_interval: 0.5, verify_interval: 2 }, daemon: { allow_unauthenticated: true } });
   daemon = await startDaemon(path, { host: '127.0.0.1', port: 0, notice: () => undefined });
   const url = new URL(daemon.url);
   writePort = await freePort();

@@ -28,7 +28,8 @@ after(async () => {
 
 async function config(file: string, overrides: Record<string, unknown> = {}): Promise<string> {
   const port = await freePort();
-  return writeConfig(cluster, { daemon: { listen_address: '127.0.0.1', listen_port: port }, ...overrides }, file);
+  // zero_auth (the default) is allowed on loopback only, and only when said so.
+  return writeConfig(cluster, { daemon: { listen_address: '127.0.0.1', listen_port: port, allow_unauthenticated: true }, ...overrides }, file);
 }
 
 test('start, warn about zero_auth, refuse a second daemon, stop on SIGTERM with state saved and lock released', async () => {
@@ -94,7 +95,7 @@ test('exit codes: invalid configuration (no admin password), unreadable certific
   const port = await freePort();
   await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
   try {
-    const busy = await writeConfig(cluster, { daemon: { listen_address: '127.0.0.1', listen_port: port } }, 'busy.yaml');
+    const busy = await writeConfig(cluster, { daemon: { listen_address: '127.0.0.1', listen_port: port, allow_unauthenticated: true } }, 'busy.yaml');
     const third = spawnHandyrep(['daemon', '--config', busy]);
     assert.equal(await third.exited, EXIT.LISTEN, third.stderr());
     assert.match(third.stderr(), /cannot listen: .*EADDRINUSE/);

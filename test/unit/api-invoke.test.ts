@@ -15,19 +15,19 @@ function recorder(): { hr: HandyRep; calls: unknown[][] } {
     calls.push(args);
     return 'ran';
   };
-  const hr = { clone: method, poll: method, get_master_name: method } as unknown as HandyRep;
+  const hr = { clone: method, poll: method, get_master_name: method, add_server: method, reload_conf: method } as unknown as HandyRep;
   return { hr, calls };
 }
 
 test('named parameters arrive in the positional order of the table, missing ones undefined', async () => {
   const { hr, calls } = recorder();
-  assert.equal(await invokeOperation(hr, 'clone', { clonefrom: 'paul', replicaserver: 'ringo' }), 'ran');
+  assert.equal(await invokeOperation(hr, 'clone', { clonefrom: 'paul', replicaserver: 'ringo' }, 'controller'), 'ran');
   assert.deepEqual(calls, [['ringo', undefined, 'paul', undefined, undefined]]);
 });
 
 test('values are passed as given: the method validates them, not the bridge', async () => {
   const { hr, calls } = recorder();
-  await invokeOperation(hr, 'poll', { servername: 'not a name; rm -rf /' });
+  await invokeOperation(hr, 'poll', { servername: 'not a name; rm -rf /' }, 'controller');
   assert.deepEqual(calls, [['not a name; rm -rf /']]);
 });
 
@@ -38,14 +38,14 @@ for (const [label, name, named, key] of [
 ] as const) {
   test(`${label} is refused before the method runs`, async () => {
     const { hr, calls } = recorder();
-    await assert.rejects(invokeOperation(hr, name, named), (err: unknown) => err instanceof HandyRepError && err.code === 'INVALID_PARAMETER' && err.message.includes(`"${key}"`));
+    await assert.rejects(invokeOperation(hr, name, named, 'controller'), (err: unknown) => err instanceof HandyRepError && err.code === 'INVALID_PARAMETER' && err.message.includes(`"${key}"`));
     assert.deepEqual(calls, []);
   });
 }
 
 test('an unknown operation is refused', async () => {
   const { hr } = recorder();
-  await assert.rejects(invokeOperation(hr, 'drop_everything', {}), (err: unknown) => err instanceof HandyRepError && err.code === 'UNKNOWN_FUNCTION');
+  await assert.rejects(invokeOperation(hr, 'drop_everything', {}, 'controller'), (err: unknown) => err instanceof HandyRepError && err.code === 'UNKNOWN_FUNCTION');
 });
 
 test('parsed parameters carry the types and defaults of the table', () => {
@@ -55,3 +55,16 @@ test('parsed parameters carry the types and defaults of the table', () => {
   const from: string | null = parsed.clonefrom;
   assert.deepEqual({ reclone, from, wait: parsed.wait, keep: parsed.keep_old_data }, { reclone: false, from: null, wait: true, keep: null });
 });
+
+for (const [label, name, named, key] of [
+  ['a configuration file from the web', 'reload_conf', { config_file: '/tmp/evil.yaml' }, 'config_file'],
+  ['a what-runs-where server setting from the web', 'add_server', { servername: 'ringo', serverprops: { hostname: 'h4', pg_bin_dir: '/tmp/evilbin' } }, 'pg_bin_dir'],
+] as const) {
+  test(`${label} is forbidden before the method runs; the controller may give it`, async () => {
+    const { hr, calls } = recorder();
+    await assert.rejects(invokeOperation(hr, name, named, 'web'), (err: unknown) => err instanceof HandyRepError && err.code === 'FORBIDDEN' && err.message.includes(key));
+    assert.deepEqual(calls, []);
+    await invokeOperation(hr, name, named, 'controller');
+    assert.equal(calls.length, 1);
+  });
+}
