@@ -6,7 +6,7 @@
  */
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { AuthGate } from './auth-gate.js';
-import type { AuthBinding } from './auth-provider.js';
+import type { AuthBinding } from './auth-gate.js';
 import { FailureThrottle, type ThrottleOptions } from './auth-throttle.js';
 import type { DaemonBackend } from './backend.js';
 import { DaemonMetrics } from './metrics.js';

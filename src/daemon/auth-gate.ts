@@ -4,11 +4,19 @@
  * password or user name, which may be a mistyped password) and slow that address down.
  */
 import type { OperationSpec } from '../api/operations.js';
-import type { AuthOutcome } from '../plugins/types.js';
-import type { AuthBinding } from './auth-provider.js';
+import type { AuthOutcome, AuthPlugin, PluginContext } from '../plugins/types.js';
 import type { FailureThrottle } from './auth-throttle.js';
 import type { DaemonLog } from './backend.js';
 import { parseBasicAuth } from './basic-auth.js';
+
+/**
+ * The authentication plugin the configuration names and the context it is called with: HandyRep's
+ * own (HandyRep.authBinding), so a reload_conf applies new passwords at once.
+ */
+export interface AuthBinding {
+  readonly plugin: AuthPlugin;
+  readonly ctx: PluginContext;
+}
 
 /** The auth binding of the moment, the slow-down table and the log. */
 export interface AuthGateDeps {

@@ -1,7 +1,8 @@
 /**
  * Starting and stopping the daemon: one process, one HandyRep, one HTTP(S) listener. Start order:
  * configuration (daemon section, TLS files) → HandyRep.open (takes the state lock; a second
- * daemon on the same server_file fails here with LOCKED) → auth plugin → monitoring → listen.
+ * daemon on the same server_file fails here with LOCKED) → its auth plugin checked (an open one only
+ * on loopback with allow_unauthenticated) → monitoring → listen.
  * Stop order: stop accepting (in-flight requests finish) → stop monitoring → close HandyRep
  * (persists, releases the lock). Any start failure undoes what was started.
  */
@@ -15,9 +16,7 @@ import { loadConfigFile } from '../config/load.js';
 import { resolvePath } from '../config/merge.js';
 import type { DaemonSection } from '../config/schema.js';
 import { HandyRepError } from '../model/errors.js';
-import { isSuccess, type RdResult } from '../model/rd.js';
 import { buildDaemonApp } from './app.js';
-import { AuthProvider } from './auth-provider.js';
 import { handyRepBackend } from './backend.js';
 import { packageVersion } from './version.js';
 
@@ -51,31 +50,24 @@ export async function startDaemon(configFile: string, options: DaemonOptions = {
   const settings = config.daemon;
   const tls = await readTls(settings, dir);
   const hr = await HandyRep.open(configFile);
-  let auth: AuthProvider | null = null;
   let app: FastifyInstance | null = null;
   try {
-    auth = await AuthProvider.load(loaded, hr.events);
-    const provider = auth;
     const backend = handyRepBackend(hr);
     app = buildDaemonApp({
       backend,
-      auth: () => provider.current(),
+      // HandyRep's own plugin and context: reload_conf rebuilds the context, new passwords apply at once.
+      auth: () => hr.authBinding(),
       throttle: { baseMs: settings.auth_failure_delay_seconds * 1000, maxMs: settings.auth_failure_delay_max_seconds * 1000 },
       tls,
-      // reload_conf is the one operation that changes the configuration: follow it for passwords.
-      afterCall: async (name, result) => {
-        if (name === 'reload_conf' && isRd(result) && isSuccess(result)) await provider.reload(backend.configFile);
-      },
       version: packageVersion(),
     });
-    await refuseOrWarnIfOpen(provider, hr, notice, { host: options.host ?? settings.listen_address, allowed: settings.allow_unauthenticated });
+    await refuseOrWarnIfOpen(hr, notice, { host: options.host ?? settings.listen_address, allowed: settings.allow_unauthenticated });
     if (options.monitor ?? true) hr.startMonitoring();
     await app.listen({ host: options.host ?? settings.listen_address, port: options.port ?? settings.listen_port });
   } catch (err) {
     await app?.close().catch(() => undefined);
     await hr.stopMonitoring().catch(() => undefined);
     await hr.close().catch(() => undefined);
-    await auth?.close().catch(() => undefined);
     throw err;
   }
   const address = app.server.address() as AddressInfo;
@@ -88,14 +80,12 @@ export async function startDaemon(configFile: string, options: DaemonOptions = {
   }
 
   const listening = app;
-  const providerToClose = auth;
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       await listening.close();
       await hr.stopMonitoring();
       await hr.close();
-      await providerToClose.close();
     })();
     return stopping;
   };
@@ -119,10 +109,10 @@ async function readTls(settings: DaemonSection, dir: string): Promise<{ cert: Bu
  * reaches the port every action: refused unless the daemon listens on loopback only and the
  * configuration says so (daemon.allow_unauthenticated); when allowed, said loudly.
  */
-async function refuseOrWarnIfOpen(provider: AuthProvider, hr: HandyRep, notice: (line: string) => void, listen: { host: string; allowed: boolean }): Promise<void> {
+async function refuseOrWarnIfOpen(hr: HandyRep, notice: (line: string) => void, listen: { host: string; allowed: boolean }): Promise<void> {
   const admin = OPERATIONS.find((op) => op.web && op.access === 'admin');
   if (!admin) return;
-  const { plugin, ctx } = provider.current();
+  const { plugin, ctx } = hr.authBinding();
   const probe = await plugin.authenticate(ctx, { username: null, password: null, functionName: admin.name, access: 'admin', remoteAddress: '(start-up check)' });
   if (!probe.ok) return;
   if (!listen.allowed || !isLoopback(listen.host)) {
@@ -139,10 +129,6 @@ async function refuseOrWarnIfOpen(provider: AuthProvider, hr: HandyRep, notice: 
   const message = `the REST API is UNAUTHENTICATED (authentication_method ${plugin.name}): anyone who can reach it can run every function, failover included`;
   hr.events.warn('DAEMON', message);
   notice(`handyrep daemon: WARNING: ${message}`);
-}
-
-function isRd(value: unknown): value is { result: RdResult } {
-  return typeof value === 'object' && value !== null && typeof (value as { result?: unknown }).result === 'string';
 }
 
 function isLoopback(address: string): boolean {
