@@ -16,7 +16,8 @@ import { resolvePath } from '../config/merge.js';
 import type { DaemonSection } from '../config/schema.js';
 import { HandyRepError } from '../model/errors.js';
 import { isSuccess, type RdResult } from '../model/rd.js';
-import { buildDaemonApp } from './app.js';
+import { buildDaemonApp, type ConnectionLimits } from './app.js';
+import type { ThrottleOptions } from './auth-throttle.js';
 import { AuthProvider } from './auth-provider.js';
 import { handyRepBackend } from './backend.js';
 import { packageVersion } from './version.js';
@@ -41,6 +42,11 @@ export interface RunningDaemon {
   readonly app: FastifyInstance;
   /** Stop accepting, stop monitoring, close HandyRep. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * What SIGHUP does: reopen the log file at its path (logrotate renamed it), then reload the
+   * configuration file the daemon runs with, as reload_conf does, and the passwords with it.
+   */
+  reload(): Promise<RdResult>;
 }
 
 /** Start the daemon for a configuration file (see the file comment for the order of steps). */
@@ -60,7 +66,8 @@ export async function startDaemon(configFile: string, options: DaemonOptions = {
     app = buildDaemonApp({
       backend,
       auth: () => provider.current(),
-      throttle: { baseMs: settings.auth_failure_delay_seconds * 1000, maxMs: settings.auth_failure_delay_max_seconds * 1000 },
+      throttle: throttleOptions(settings),
+      limits: connectionLimits(settings),
       tls,
       // reload_conf is the one operation that changes the configuration: follow it for passwords.
       afterCall: async (name, result) => {
@@ -99,7 +106,34 @@ export async function startDaemon(configFile: string, options: DaemonOptions = {
     })();
     return stopping;
   };
-  return { url, hr, app: listening, stop };
+  const reload = async (): Promise<RdResult> => {
+    hr.events.reopen();
+    const rd = await hr.reload_conf();
+    if (isSuccess(rd)) await providerToClose.reload(hr.configFile);
+    hr.events.info('DAEMON', `SIGHUP: log file reopened; configuration ${isSuccess(rd) ? 'reloaded' : `not reloaded: ${rd.details}`}`);
+    return rd.result;
+  };
+  return { url, hr, app: listening, stop, reload };
+}
+
+function throttleOptions(settings: DaemonSection): ThrottleOptions {
+  return {
+    baseMs: settings.auth_failure_delay_seconds * 1000,
+    maxMs: settings.auth_failure_delay_max_seconds * 1000,
+    perPrefixLimit: settings.auth_failures_per_address,
+    globalLimit: settings.auth_failures_total,
+    windowMs: settings.auth_failure_window_seconds * 1000,
+    maxPending: settings.max_unauthenticated_requests,
+  };
+}
+
+function connectionLimits(settings: DaemonSection): ConnectionLimits {
+  return {
+    maxConnections: settings.max_connections,
+    headerTimeoutMs: settings.header_timeout_seconds * 1000,
+    requestTimeoutMs: settings.request_timeout_seconds * 1000,
+    keepAliveTimeoutMs: settings.keep_alive_timeout_seconds * 1000,
+  };
 }
 
 async function readTls(settings: DaemonSection, dir: string): Promise<{ cert: Buffer; key: Buffer } | null> {
