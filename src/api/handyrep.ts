@@ -51,6 +51,7 @@ import { beginClone, type CloneEnv, type CloneRd } from '../runtime/clone/clone.
 import { AlertDispatcher } from '../runtime/alerts/alert-dispatcher.js';
 import { connectionFailover, connectionProxyInit, type ConnectionRd, type ProxyEnv } from '../runtime/connection/proxies.js';
 import { cleanupArchive, pollArchiving, startArchiving, stopArchiving, type ArchiveEnv, type ArchiveRd, type CleanupRd } from '../runtime/archive/archiving.js';
+import { SingleFlight } from '../runtime/single-flight.js';
 
 /** A finished topology change, for metrics. */
 export interface FailoverEvent {
@@ -230,9 +231,13 @@ export class HandyRep {
     this.failoverListeners.push(listener);
   }
 
+  /** Verifications shared by concurrent callers, one full verification at a time (runtime/single-flight.ts). */
+  private readonly verifyFlight = new SingleFlight();
+
   private checks(): Checks {
     return new Checks({
       book: this.book,
+      flight: this.verifyFlight,
       plugins: this.plugins,
       ctx: () => this.ctx,
       report: (event) => {
@@ -286,7 +291,7 @@ export class HandyRep {
   async get_status(check_type?: 'cached' | 'poll' | 'verify'): Promise<StatusReport> {
     const p = this.params('get_status', arguments);
     if (p.check_type === 'poll') await this.saved(this.checks().pollAll());
-    if (p.check_type === 'verify') await this.saved(this.checks().verifyAll());
+    if (p.check_type === 'verify') await this.saved(this.checks().verifyAll('join'));
     const view = this.book.view();
     const servers: Record<string, ServerStatusSummary> = {};
     for (const [name, s] of Object.entries(view.servers)) {
@@ -305,7 +310,7 @@ export class HandyRep {
 
   async get_cluster_status(verify?: boolean): Promise<ClusterStatus> {
     const p = this.params('get_cluster_status', arguments);
-    if (p.verify) await this.saved(this.checks().verifyAll());
+    if (p.verify) await this.saved(this.checks().verifyAll('join'));
     return this.book.clusterStatus;
   }
 
@@ -319,8 +324,8 @@ export class HandyRep {
     const name = p.servername as string | null;
     if (name !== null) this.book.get(name);
     if (p.verify) {
-      if (name !== null) await this.saved(this.checks().verifyServer(name));
-      else await this.saved(this.checks().verifyAll());
+      if (name !== null) await this.saved(this.checks().verifyServer(name, 'join'));
+      else await this.saved(this.checks().verifyAll('join'));
     }
     const snap = this.book.serversCopy();
     if (name === null) return snap;
@@ -331,7 +336,7 @@ export class HandyRep {
     const p = this.params('get_servers_by_role', arguments);
     const role = p.serverrole as string;
     const names = this.book.names().filter((n) => this.book.get(n).enabled && this.book.get(n).role === role);
-    if (p.verify) await this.saved(Promise.all(names.map((n) => this.checks().verifyServer(n))));
+    if (p.verify) await this.saved(Promise.all(names.map((n) => this.checks().verifyServer(n, 'join'))));
     const snap = this.book.serversCopy();
     return Object.fromEntries(names.map((n) => [n, snap[n] as ServerRecord]));
   }

@@ -1,8 +1,9 @@
 /**
  * `handyrep daemon`: run the REST daemon until SIGTERM or SIGINT, then stop it cleanly (stop
  * accepting, stop monitoring, persist, release the lock) and exit 0. A second signal while
- * stopping exits at once. SIGHUP reopens the log file and reloads the configuration (logrotate). Start-up failures are printed as one clear message with a distinct
- * exit code (a second daemon on the same state file: EXIT.LOCKED).
+ * stopping exits at once. SIGHUP reopens the log file and reloads the configuration (logrotate).
+ * Start-up failures are printed as one clear message with a distinct exit code (a second daemon
+ * on the same state file: EXIT.LOCKED).
  */
 import { ConfigError } from '../config/config-error.js';
 import { startDaemon, type RunningDaemon } from '../daemon/daemon.js';
