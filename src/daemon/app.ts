@@ -11,7 +11,7 @@ import { FailureThrottle, type ThrottleOptions } from './auth-throttle.js';
 import type { DaemonBackend } from './backend.js';
 import { DaemonMetrics } from './metrics.js';
 import { FormBody } from './param-sources.js';
-import { sendJson } from './reply.js';
+import { sendJson, sendRefusal } from './reply.js';
 import { StateReplies } from './state-replies.js';
 import { registerDocumentRoutes } from './routes/document-routes.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
@@ -79,9 +79,14 @@ export function buildDaemonApp(options: DaemonAppOptions): FastifyInstance {
     return sendJson(reply, 500, { result: 'FAIL', details: 'internal error (logged on the controller)' });
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    sendJson(reply, 404, { result: 'FAIL', details: `no such path: ${request.method} ${request.url.slice(0, 200)}; see /openapi.json` }),
-  );
+  const notFound = (request: FastifyRequest, reply: FastifyReply): FastifyReply =>
+    sendRefusal(request, reply, 404, { result: 'FAIL', details: `no such path: ${request.method} ${request.url.slice(0, 200)}; see /openapi.json` });
+  // Answered in onRequest, before any body of the request is read.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.is404) notFound(request, reply);
+    else done();
+  });
+  app.setNotFoundHandler(notFound);
 
   const gate = new AuthGate({ binding: options.auth, throttle: new FailureThrottle(options.throttle), log: options.backend.log });
   const replies = new StateReplies(() => options.backend.stateRevision());

@@ -141,7 +141,7 @@ test('the read password between admin guesses resets nothing; the admin password
   }
 });
 
-test('no credentials and a big body: 401 before the body is read, and the connection is closed', async () => {
+test('no credentials (or no such path) and a big body: 401 (404) before the body is read, and the connection is closed', async () => {
   const daemon = await daemonWith({});
   try {
     const conn = await rawConnection(daemon);
@@ -150,6 +150,11 @@ test('no credentials and a big body: 401 before the body is read, and the connec
     assert.ok(closedAt !== null, `closed without waiting for 900000 bytes of body; got: ${conn.received().slice(0, 200)}`);
     assert.match(conn.received(), /^HTTP\/1\.1 401 /);
     assert.match(conn.received(), /connection: close/i);
+    // The same for a path no route serves.
+    const nowhere = await rawConnection(daemon);
+    nowhere.socket.write('POST /no/such/path HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 900000\r\n\r\n{');
+    assert.ok((await within(nowhere.closed, 3000)) !== null, 'closed without waiting for the body');
+    assert.match(nowhere.received(), /^HTTP\/1\.1 404 /);
   } finally {
     await stopDaemon(daemon);
   }

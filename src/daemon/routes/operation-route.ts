@@ -13,7 +13,7 @@ import type { DaemonBackend } from '../backend.js';
 import { BASIC_CHALLENGE } from '../basic-auth.js';
 import { replyForError, type ErrorContext } from '../http-error.js';
 import { collectWireParams, shownName, type WireParams } from '../param-sources.js';
-import { sendJson, sendJsonText } from '../reply.js';
+import { sendJson, sendJsonText, sendRefusal } from '../reply.js';
 import type { StateReplies } from '../state-replies.js';
 import { webParams, webSignature } from '../web-params.js';
 
@@ -50,27 +50,18 @@ async function admitOperation(deps: OperationRouteDeps, request: FastifyRequest,
   if (!spec?.web) {
     const shown = shownName(name);
     const why = spec ? 'is not available on the web API' : 'does not exist';
-    return refuse(request, reply, 404, { result: 'FAIL', details: `function "${shown}" ${why}; see /openapi.json`, function: shown });
+    return sendRefusal(request, reply, 404, { result: 'FAIL', details: `function "${shown}" ${why}; see /openapi.json`, function: shown });
   }
   try {
     const outcome = await deps.gate.check({ authorization: request.headers.authorization, address: request.ip, spec });
     if (outcome.ok) return undefined;
     if (outcome.status === 401) reply.header('www-authenticate', BASIC_CHALLENGE);
     if (outcome.status === 429) reply.header('retry-after', String(outcome.retryAfterSeconds));
-    return refuse(request, reply, outcome.status, { result: 'FAIL', details: outcome.reason });
+    return sendRefusal(request, reply, outcome.status, { result: 'FAIL', details: outcome.reason });
   } catch (err) {
     const failed = replyForError(err, errorContext(spec, new Map()), deps.backend.log);
-    return refuse(request, reply, failed.status, failed.body);
+    return sendRefusal(request, reply, failed.status, failed.body);
   }
-}
-
-/** Answer without reading the body; a connection with a body still on its way is closed, not drained. */
-function refuse(request: FastifyRequest, reply: FastifyReply, status: number, body: unknown): FastifyReply {
-  const headers = request.headers;
-  if ((headers['content-length'] !== undefined && headers['content-length'] !== '0') || headers['transfer-encoding'] !== undefined) {
-    reply.header('connection', 'close');
-  }
-  return sendJson(reply, status, body);
 }
 
 async function handleOperation(deps: OperationRouteDeps, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
