@@ -6,8 +6,21 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 
+/** Recently computed prefixes: clients come back; cleared when full, so it stays small. */
+const known = new Map<string, string>();
+const KNOWN_MAX = 256;
+
 /** The counting key of a peer address: `1.2.3.4`, `2001:db8:0:1::/64`; anything else as given. */
 export function addressPrefix(address: string): string {
+  const hit = known.get(address);
+  if (hit !== undefined) return hit;
+  const prefix = computePrefix(address);
+  if (known.size >= KNOWN_MAX) known.clear();
+  known.set(address, prefix);
+  return prefix;
+}
+
+function computePrefix(address: string): string {
   const bare = address.replace(/%.*$/, '');
   if (isIPv4(bare)) return bare;
   if (!isIPv6(bare)) return address;

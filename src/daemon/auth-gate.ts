@@ -86,7 +86,7 @@ export class AuthGate {
       if (!outcome.ok && outcome.status === 403) this.deps.log.warn('AUTH', `${attempt.spec.name} refused to ${attempt.address}: ${outcome.reason}`);
       return outcome;
     } finally {
-      const failures = throttle.settle(admission.ticket, verdict);
+      const failures = throttle.settle(admission, verdict);
       if (verdict === 'wrong-password') {
         this.deps.log.warn('AUTH', `authentication failed for ${attempt.spec.name} from ${attempt.address}: ${reason} (${failures} within the window from its address range)`);
       }

@@ -39,21 +39,17 @@ export type AttemptVerdict = 'wrong-password' | 'proven-read' | 'proven-admin' |
 /** Why a request was refused before its check. */
 export type RefusalReason = 'address' | 'global' | 'parallel';
 
-/** Handed out by `admit`, given back to `settle` exactly once. */
+/** An admitted request, given back to `settle` exactly once. */
 export interface ThrottleTicket {
+  readonly kind: 'check';
+  /** Wait this long before checking the password. */
+  readonly delayMs: number;
   readonly prefix: string;
+  /** It carries a password: counted as in flight until settled. */
   readonly counted: boolean;
 }
 
-export type Admission =
-  | { kind: 'check'; delayMs: number; ticket: ThrottleTicket }
-  | { kind: 'refuse'; reason: RefusalReason; retryAfterSeconds: number };
-
-interface PrefixState {
-  /** Times of wrong passwords, oldest first; at most the per-prefix limit of them kept. */
-  failures: number[];
-  pending: number;
-}
+export type Admission = ThrottleTicket | { kind: 'refuse'; reason: RefusalReason; retryAfterSeconds: number };
 
 export const THROTTLE_DEFAULTS = {
   perPrefixLimit: 10,
@@ -63,10 +59,22 @@ export const THROTTLE_DEFAULTS = {
   maxPrefixes: 10_000,
 } as const;
 
-/** The policy's state; see the file comment. */
+const NO_FAILURES: readonly number[] = Object.freeze([]);
+
+/** Failures kept per prefix when it has no limit: enough for the delay to reach any cap. */
+const KEPT_WITHOUT_LIMIT = 64;
+
+/**
+ * The policy's state; see the file comment. Kept light on the path of a correct password (every
+ * authenticated request): one counter in and out of a map, no per-request objects beyond the ticket.
+ */
 export class FailureThrottle {
-  private readonly prefixes = new Map<string, PrefixState>();
-  private readonly global: PrefixState = { failures: [], pending: 0 };
+  /** Times of wrong passwords per prefix, oldest first, at most the per-prefix limit; least recently failed first. */
+  private readonly failures = new Map<string, number[]>();
+  /** Password attempts in flight per prefix. */
+  private readonly inFlight = new Map<string, number>();
+  private readonly globalFailures: number[] = [];
+  private globalInFlight = 0;
   private pendingRequests = 0;
   private readonly limits: Required<Omit<ThrottleOptions, 'now'>>;
   private readonly now: () => number;
@@ -82,41 +90,51 @@ export class FailureThrottle {
     if (maxPending > 0 && this.pendingRequests >= maxPending) return { kind: 'refuse', reason: 'parallel', retryAfterSeconds: 1 };
     let delayMs = 0;
     if (presentsPassword) {
-      const now = this.now();
-      const own = this.stateOf(prefix, now);
-      this.prune(this.global, now);
-      if (perPrefixLimit > 0 && own.failures.length + own.pending >= perPrefixLimit) {
-        return { kind: 'refuse', reason: 'address', retryAfterSeconds: this.retryAfter(own, now) };
+      const own = this.failuresOf(prefix);
+      const ownInFlight = this.inFlight.get(prefix) ?? 0;
+      const counted = own.length + ownInFlight;
+      if (perPrefixLimit > 0 && counted >= perPrefixLimit) {
+        return { kind: 'refuse', reason: 'address', retryAfterSeconds: this.retryAfter(own) };
       }
-      if (globalLimit > 0 && this.global.failures.length + this.global.pending >= globalLimit) {
-        return { kind: 'refuse', reason: 'global', retryAfterSeconds: this.retryAfter(this.global, now) };
+      if (this.globalFailures.length > 0) this.prune(this.globalFailures);
+      if (globalLimit > 0 && this.globalFailures.length + this.globalInFlight >= globalLimit) {
+        return { kind: 'refuse', reason: 'global', retryAfterSeconds: this.retryAfter(this.globalFailures) };
       }
-      const counted = own.failures.length + own.pending;
       if (counted > 0 && baseMs > 0) delayMs = Math.min(maxMs, baseMs * 2 ** Math.min(counted - 1, 30));
-      own.pending += 1;
-      this.global.pending += 1;
+      this.inFlight.set(prefix, ownInFlight + 1);
+      this.globalInFlight += 1;
     }
     this.pendingRequests += 1;
-    return { kind: 'check', delayMs, ticket: { prefix, counted: presentsPassword } };
+    return { kind: 'check', delayMs, prefix, counted: presentsPassword };
   }
 
   /** The check of an admitted request is over; returns the prefix's wrong passwords in the window. */
   settle(ticket: ThrottleTicket, verdict: AttemptVerdict): number {
     this.pendingRequests = Math.max(0, this.pendingRequests - 1);
     if (!ticket.counted) return 0;
-    const now = this.now();
-    const own = this.stateOf(ticket.prefix, now);
-    own.pending = Math.max(0, own.pending - 1);
-    this.global.pending = Math.max(0, this.global.pending - 1);
-    if (verdict === 'wrong-password') {
-      pushCapped(own.failures, now, this.limits.perPrefixLimit || KEPT_WITHOUT_LIMIT);
-      if (this.limits.globalLimit > 0) pushCapped(this.global.failures, now, this.limits.globalLimit);
-    } else if (verdict === 'proven-admin') {
-      own.failures = [];
+    const { prefix } = ticket;
+    const left = (this.inFlight.get(prefix) ?? 1) - 1;
+    if (left > 0) this.inFlight.set(prefix, left);
+    else this.inFlight.delete(prefix);
+    this.globalInFlight = Math.max(0, this.globalInFlight - 1);
+    if (verdict === 'proven-admin') {
+      this.failures.delete(prefix);
+      return 0;
     }
-    const count = own.failures.length;
-    if (count === 0 && own.pending === 0) this.prefixes.delete(ticket.prefix);
-    return count;
+    if (verdict !== 'wrong-password') return this.failuresOf(prefix).length;
+    const now = this.now();
+    const own = this.failures.get(prefix) ?? [];
+    this.prune(own);
+    pushCapped(own, now, this.limits.perPrefixLimit || KEPT_WITHOUT_LIMIT);
+    // Re-inserted: the map's order is least recently failed first, the end that is dropped.
+    this.failures.delete(prefix);
+    this.failures.set(prefix, own);
+    for (const oldest of this.failures.keys()) {
+      if (this.failures.size <= this.limits.maxPrefixes) break;
+      this.failures.delete(oldest);
+    }
+    if (this.limits.globalLimit > 0) pushCapped(this.globalFailures, now, this.limits.globalLimit);
+    return own.length;
   }
 
   /** Requests waiting for their authentication decision now. */
@@ -124,37 +142,29 @@ export class FailureThrottle {
     return this.pendingRequests;
   }
 
-  /** The prefix's state, moved to the newest end of the map (least recently seen are dropped first). */
-  private stateOf(prefix: string, now: number): PrefixState {
-    const state = this.prefixes.get(prefix) ?? { failures: [], pending: 0 };
-    this.prune(state, now);
-    this.prefixes.delete(prefix);
-    this.prefixes.set(prefix, state);
-    for (const [oldest, old] of this.prefixes) {
-      if (this.prefixes.size <= this.limits.maxPrefixes) break;
-      // One with attempts in flight stays: its settle must find it (there are at most maxPending).
-      if (old.pending === 0 && oldest !== prefix) this.prefixes.delete(oldest);
-    }
-    return state;
+  /** The prefix's failures within the window (a shared empty list when it has none). */
+  private failuresOf(prefix: string): readonly number[] {
+    const own = this.failures.get(prefix);
+    if (own === undefined) return NO_FAILURES;
+    this.prune(own);
+    if (own.length === 0) this.failures.delete(prefix);
+    return own;
   }
 
-  private prune(state: PrefixState, now: number): void {
-    const from = now - this.limits.windowMs;
+  private prune(times: number[]): void {
+    const from = this.now() - this.limits.windowMs;
     let drop = 0;
-    while (drop < state.failures.length && (state.failures[drop] as number) <= from) drop += 1;
-    if (drop > 0) state.failures.splice(0, drop);
+    while (drop < times.length && (times[drop] as number) <= from) drop += 1;
+    if (drop > 0) times.splice(0, drop);
   }
 
   /** Seconds until the oldest counted failure leaves the window (at least 1). */
-  private retryAfter(state: PrefixState, now: number): number {
-    const oldest = state.failures[0];
-    const ms = oldest === undefined ? this.limits.maxMs : oldest + this.limits.windowMs - now;
+  private retryAfter(times: readonly number[]): number {
+    const oldest = times[0];
+    const ms = oldest === undefined ? this.limits.maxMs : oldest + this.limits.windowMs - this.now();
     return Math.max(1, Math.ceil(ms / 1000));
   }
 }
-
-/** Failures kept per prefix when it has no limit: enough for the delay to reach any cap. */
-const KEPT_WITHOUT_LIMIT = 64;
 
 function pushCapped(times: number[], now: number, cap: number): void {
   times.push(now);

@@ -15,7 +15,7 @@ function throttle(options: Partial<ThrottleOptions> = {}): { t: FailureThrottle;
 /** Admit and settle at once (a sequential caller); the admission as seen before the check. */
 function attempt(t: FailureThrottle, prefix: string, verdict: AttemptVerdict, withPassword = true): Admission {
   const admission = t.admit(prefix, withPassword);
-  if (admission.kind === 'check') t.settle(admission.ticket, verdict);
+  if (admission.kind === 'check') t.settle(admission, verdict);
   return admission;
 }
 
@@ -69,7 +69,7 @@ test('attempts in flight count: parallel guesses beyond the limit are refused be
   const { t } = throttle({ perPrefixLimit: 3 });
   const admissions = Array.from({ length: 6 }, () => t.admit('p', true));
   assert.deepEqual(admissions.map(shown), ['wait 0', 'wait 100', 'wait 200', '429 address 1s', '429 address 1s', '429 address 1s']);
-  for (const a of admissions) if (a.kind === 'check') t.settle(a.ticket, 'wrong-password');
+  for (const a of admissions) if (a.kind === 'check') t.settle(a, 'wrong-password');
   assert.equal(shown(t.admit('p', true)), '429 address 60s');
 });
 
@@ -89,7 +89,7 @@ test('the global limit holds across prefixes (IPv6 rotation over many /64s); it 
   const inFlight = t.admit('d', true);
   assert.equal(shown(t.admit('e', true)), '429 global 60s');
   assert.equal(inFlight.kind, 'check');
-  if (inFlight.kind === 'check') t.settle(inFlight.ticket, 'proven-admin');
+  if (inFlight.kind === 'check') t.settle(inFlight, 'proven-admin');
   assert.equal(shown(t.admit('e', true)), 'wait 0', 'the attempt in flight ended without a failure');
   attempt(t, 'e', 'wrong-password');
   attempt(t, 'e', 'proven-admin');
@@ -104,7 +104,7 @@ test('parallel requests waiting for their decision are capped, with or without c
   t.admit('b', true);
   assert.equal(shown(t.admit('c', false)), '429 parallel 1s');
   assert.equal(t.pending, 2);
-  if (first.kind === 'check') t.settle(first.ticket, 'other');
+  if (first.kind === 'check') t.settle(first, 'other');
   assert.equal(shown(t.admit('c', false)), 'wait 0');
 });
 
