@@ -51,6 +51,7 @@ import { beginClone, type CloneEnv, type CloneRd } from '../runtime/clone/clone.
 import { AlertDispatcher } from '../runtime/alerts/alert-dispatcher.js';
 import { connectionFailover, connectionProxyInit, type ConnectionRd, type ProxyEnv } from '../runtime/connection/proxies.js';
 import { cleanupArchive, pollArchiving, startArchiving, stopArchiving, type ArchiveEnv, type ArchiveRd, type CleanupRd } from '../runtime/archive/archiving.js';
+import { SingleFlight } from '../runtime/single-flight.js';
 
 /** A finished topology change, for metrics. */
 export interface FailoverEvent {
@@ -62,6 +63,9 @@ export interface FailoverEvent {
 }
 
 export type { HandyRepOptions } from './startup.js';
+
+/** A check of a configuration before reload_conf applies it: null to allow, else why not. */
+export type ReloadCheck = (auth: { plugin: AuthPlugin; ctx: PluginContext }, candidate: HandyRepConfig) => Promise<string | null>;
 
 /** The projection of a server that get_status returns. */
 export interface ServerStatusSummary {
@@ -197,9 +201,13 @@ export class HandyRep {
     this.failoverListeners.push(listener);
   }
 
+  /** Verifications shared by concurrent callers, one full verification at a time (runtime/single-flight.ts). */
+  private readonly verifyFlight = new SingleFlight();
+
   private checks(): Checks {
     return new Checks({
       book: this.book,
+      flight: this.verifyFlight,
       plugins: this.plugins,
       ctx: () => this.ctx,
       report: (event) => {
@@ -253,7 +261,7 @@ export class HandyRep {
   async get_status(check_type?: 'cached' | 'poll' | 'verify'): Promise<StatusReport> {
     const p = this.params('get_status', { check_type });
     if (p.check_type === 'poll') await this.saved(this.checks().pollAll());
-    if (p.check_type === 'verify') await this.saved(this.checks().verifyAll());
+    if (p.check_type === 'verify') await this.saved(this.checks().verifyAll('join'));
     const view = this.book.view();
     const servers: Record<string, ServerStatusSummary> = {};
     for (const [name, s] of Object.entries(view.servers)) {
@@ -272,7 +280,7 @@ export class HandyRep {
 
   async get_cluster_status(verify?: boolean): Promise<ClusterStatus> {
     const p = this.params('get_cluster_status', { verify });
-    if (p.verify) await this.saved(this.checks().verifyAll());
+    if (p.verify) await this.saved(this.checks().verifyAll('join'));
     return this.book.clusterStatus;
   }
 
@@ -286,8 +294,8 @@ export class HandyRep {
     const name = p.servername;
     if (name !== null) this.book.get(name);
     if (p.verify) {
-      if (name !== null) await this.saved(this.checks().verifyServer(name));
-      else await this.saved(this.checks().verifyAll());
+      if (name !== null) await this.saved(this.checks().verifyServer(name, 'join'));
+      else await this.saved(this.checks().verifyAll('join'));
     }
     const snap = this.book.serversCopy();
     if (name === null) return snap;
@@ -298,7 +306,7 @@ export class HandyRep {
     const p = this.params('get_servers_by_role', { serverrole, verify });
     const role = p.serverrole;
     const names = this.book.names().filter((n) => this.book.get(n).enabled && this.book.get(n).role === role);
-    if (p.verify) await this.saved(Promise.all(names.map((n) => this.checks().verifyServer(n))));
+    if (p.verify) await this.saved(Promise.all(names.map((n) => this.checks().verifyServer(n, 'join'))));
     const snap = this.book.serversCopy();
     return Object.fromEntries(names.map((n) => [n, snap[n] as ServerRecord]));
   }
@@ -399,6 +407,11 @@ export class HandyRep {
           problems: problems ? problems.map((x) => `${x.path}: ${x.message}`) : [describeError(err)],
         });
       }
+      const refusal = await this.reloadRefusal(loaded);
+      if (refusal !== null) {
+        this.log.error('CONFIG', `configuration ${path} not reloaded: ${refusal}`);
+        return failure(`configuration file ${path} not reloaded; nothing changed: ${refusal}`, { problems: [refusal] });
+      }
       const newServerFile = resolvePath(loaded.dir, loaded.config.handyrep.server_file);
       if (newServerFile !== this.serverFile) {
         return failure(`handyrep.server_file cannot change while running (${this.serverFile} → ${newServerFile}); restart HandyRep`);
@@ -413,6 +426,29 @@ export class HandyRep {
       this.log.info('CONFIG', `configuration reloaded from ${path}`);
       return success(`configuration reloaded from ${path}`);
     });
+  }
+
+  private readonly reloadChecks: ReloadCheck[] = [];
+
+  /**
+   * Add a check a configuration must pass before reload_conf applies it, given the auth plugin
+   * and context it would bring (the daemon's: a reload may not open the API).
+   */
+  onReloadCheck(check: ReloadCheck): void {
+    this.reloadChecks.push(check);
+  }
+
+  private async reloadRefusal(loaded: { config: HandyRepConfig; dir: string }): Promise<string | null> {
+    if (this.reloadChecks.length === 0) return null;
+    const binding = {
+      plugin: this.plugins.get('auth', loaded.config.handyrep.authentication_method),
+      ctx: buildPluginContext({ config: loaded.config, configDir: loaded.dir, log: this.log, sql: this.sql, shells: this.shells, controllerShell: this.controllerShell }),
+    };
+    for (const check of this.reloadChecks) {
+      const refusal = await check(binding, loaded.config);
+      if (refusal !== null) return refusal;
+    }
+    return null;
   }
 
   async shutdown(servername: string): Promise<Rd> {

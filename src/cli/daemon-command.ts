@@ -1,8 +1,9 @@
 /**
  * `handyrep daemon`: run the REST daemon until SIGTERM or SIGINT, then stop it cleanly (stop
  * accepting, stop monitoring, persist, release the lock) and exit 0. A second signal while
- * stopping exits at once. Start-up failures are printed as one clear message with a distinct
- * exit code (a second daemon on the same state file: EXIT.LOCKED).
+ * stopping exits at once. SIGHUP reopens the log file and reloads the configuration (logrotate).
+ * Start-up failures are printed as one clear message with a distinct exit code (a second daemon
+ * on the same state file: EXIT.LOCKED).
  */
 import { ConfigError } from '../config/config-error.js';
 import { startDaemon, type RunningDaemon } from '../daemon/daemon.js';
@@ -29,6 +30,13 @@ export async function runDaemonCommand(configFile: string, io: DaemonCommandIo =
   // A rejected promise nobody awaited must not kill the controller: log it and keep running.
   const onRejection = (reason: unknown): void => daemon.hr.events.error('DAEMON', `unhandled rejection: ${describeError(reason)}`);
   process.on('unhandledRejection', onRejection);
+  const onHangup = (): void => {
+    daemon.reload().then(
+      (result) => io.error(`handyrep daemon: SIGHUP: log reopened, configuration reload ${result === 'SUCCESS' ? 'done' : 'failed (see the log); the previous one stays'}`),
+      (err: unknown) => io.error(`handyrep daemon: SIGHUP: reload failed: ${describeError(err)}`),
+    );
+  };
+  process.on('SIGHUP', onHangup);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
@@ -47,6 +55,7 @@ export async function runDaemonCommand(configFile: string, io: DaemonCommandIo =
     return EXIT.FAILURE;
   } finally {
     process.off('unhandledRejection', onRejection);
+    process.off('SIGHUP', onHangup);
   }
   io.error('handyrep daemon: stopped');
   return EXIT.OK;

@@ -311,13 +311,49 @@ const daemonSchema = z
       .nonnegative()
       .finite()
       .default(0.25)
-      .describe('Delay before answering the next request from an address after a wrong password; doubles with each further failure; 0 = no slow-down.'),
+      .describe('Delay before checking the next password from an address (IPv6: its /64) after a wrong one; doubles with each further wrong or in-flight password; 0 = no slow-down.'),
     auth_failure_delay_max_seconds: z
       .number()
       .nonnegative()
       .finite()
       .default(5)
-      .describe('Cap of that delay; a correct password resets it.'),
+      .describe('Cap of that delay; only a correct admin password resets it (the read password does not).'),
+    auth_failures_per_address: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(10)
+      .describe('Wrong passwords (attempts in flight included) from one address (IPv6: one /64) within auth_failure_window_seconds; further attempts get 429 with Retry-After without being checked. 0 = no limit.'),
+    auth_failures_total: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(100)
+      .describe('The same limit over all addresses together (guessing from many addresses); 0 = no limit.'),
+    auth_failure_window_seconds: secondsSchema
+      .default(60)
+      .describe('Window in which wrong passwords are counted for the two limits above.'),
+    max_unauthenticated_requests: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(64)
+      .describe('Requests waiting for their authentication decision at once (e.g. slowed down after wrong passwords); more get 429 at once. 0 = no limit.'),
+    max_connections: z
+      .number()
+      .int()
+      .positive()
+      .default(256)
+      .describe('Open client connections at most; further connections are closed as they arrive.'),
+    header_timeout_seconds: secondsSchema
+      .default(10)
+      .describe('A client must send the complete request headers within this time of connecting or its connection is closed (slow clients).'),
+    request_timeout_seconds: secondsSchema
+      .default(30)
+      .describe('A client must send the complete request, body included, within this time (at least header_timeout_seconds).'),
+    keep_alive_timeout_seconds: secondsSchema
+      .default(5)
+      .describe('An idle keep-alive connection is closed after this time.'),
     allow_unauthenticated: z
       .boolean()
       .default(false)
@@ -325,6 +361,9 @@ const daemonSchema = z
   })
   .strict()
   .superRefine((daemon, ctx) => {
+    if (daemon.header_timeout_seconds > daemon.request_timeout_seconds) {
+      ctx.addIssue({ code: 'custom', path: ['header_timeout_seconds'], message: 'must not exceed request_timeout_seconds' });
+    }
     if ((daemon.tls_cert === null) !== (daemon.tls_key === null)) {
       const missing = daemon.tls_cert === null ? 'tls_cert' : 'tls_key';
       ctx.addIssue({ code: 'custom', path: [missing], message: 'tls_cert and tls_key go together: set both or neither' });
@@ -348,7 +387,7 @@ export const configSchema = z
     archive: archiveSchema.default(() => archiveSchema.parse({})).describe('WAL archiving managed by HandyRep.'),
     daemon: daemonSchema
       .default(() => daemonSchema.parse({}))
-      .describe('The REST API daemon (`handyrep daemon`): address, port, TLS, slow-down after wrong passwords.'),
+      .describe('The REST API daemon (`handyrep daemon`): address, port, TLS, limits on password guessing, connections and slow clients.'),
     server_defaults: serverDefaultsSchema
       .default(() => serverDefaultsSchema.parse({}))
       .describe('Settings of every server; any of them may be overridden in the server\'s own entry under servers.'),

@@ -11,7 +11,7 @@ import { FailureThrottle, type ThrottleOptions } from './auth-throttle.js';
 import type { DaemonBackend } from './backend.js';
 import { DaemonMetrics } from './metrics.js';
 import { FormBody } from './param-sources.js';
-import { sendJson } from './reply.js';
+import { sendJson, sendRefusal } from './reply.js';
 import { StateReplies } from './state-replies.js';
 import { registerDocumentRoutes } from './routes/document-routes.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
@@ -23,11 +23,21 @@ export interface DaemonAppOptions {
   /** The auth plugin and its context, as currently configured. */
   auth: () => AuthBinding;
   throttle: ThrottleOptions;
+  /** Connection count and slow-client timeouts; Node's and fastify's defaults when absent (tests by injection). */
+  limits?: ConnectionLimits;
   /** PEM certificate and key: serve HTTPS. */
   tls?: { cert: Buffer; key: Buffer } | null;
   /** Called after each operation that returned (for following reload_conf). */
   afterCall?: (name: string, result: unknown) => Promise<void>;
   version: string;
+}
+
+/** Limits on connections and on how slowly a client may send its request. */
+export interface ConnectionLimits {
+  maxConnections: number;
+  headerTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
 }
 
 /** Largest request body accepted; parameters are small, a bigger body is refused with 413. */
@@ -43,8 +53,17 @@ export function buildDaemonApp(options: DaemonAppOptions): FastifyInstance {
     frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) =>
       sendJson(reply, 400, { result: 'FAIL', details: `bad request: ${error.message}`, parameter: '(url)' }),
   } as const;
+  const limits = options.limits;
+  // Node checks the header and request timeouts every connectionsCheckingInterval (30 s by default).
+  const serverTimeouts = limits
+    ? { headersTimeout: limits.headerTimeoutMs, requestTimeout: limits.requestTimeoutMs, keepAliveTimeout: limits.keepAliveTimeoutMs, connectionsCheckingInterval: Math.max(100, Math.min(1000, limits.headerTimeoutMs / 4)) }
+    : {};
+  const timed = limits ? { ...common, requestTimeout: limits.requestTimeoutMs, keepAliveTimeout: limits.keepAliveTimeoutMs } : common;
   // Both variants are used through the same routes; fastify types them by server kind only.
-  const app = (options.tls ? Fastify({ ...common, https: { cert: options.tls.cert, key: options.tls.key } }) : Fastify(common)) as unknown as FastifyInstance;
+  const app = (options.tls
+    ? Fastify({ ...timed, https: { cert: options.tls.cert, key: options.tls.key, ...serverTimeouts } })
+    : Fastify({ ...timed, http: serverTimeouts })) as unknown as FastifyInstance;
+  if (limits) app.server.maxConnections = limits.maxConnections;
 
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
     done(null, FormBody.parse(body as string));
@@ -60,14 +79,19 @@ export function buildDaemonApp(options: DaemonAppOptions): FastifyInstance {
     return sendJson(reply, 500, { result: 'FAIL', details: 'internal error (logged on the controller)' });
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    sendJson(reply, 404, { result: 'FAIL', details: `no such path: ${request.method} ${request.url.slice(0, 200)}; see /openapi.json` }),
-  );
+  const notFound = (request: FastifyRequest, reply: FastifyReply): FastifyReply =>
+    sendRefusal(request, reply, 404, { result: 'FAIL', details: `no such path: ${request.method} ${request.url.slice(0, 200)}; see /openapi.json` });
+  // Answered in onRequest, before any body of the request is read.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.is404) notFound(request, reply);
+    else done();
+  });
+  app.setNotFoundHandler(notFound);
 
   const gate = new AuthGate({ binding: options.auth, throttle: new FailureThrottle(options.throttle), log: options.backend.log });
   const replies = new StateReplies(() => options.backend.stateRevision());
-  registerHealthRoutes(app, options.backend, replies);
-  registerDocumentRoutes(app, new DaemonMetrics(options.backend), options.version);
+  registerHealthRoutes(app, options.backend, replies, gate);
+  registerDocumentRoutes(app, new DaemonMetrics(options.backend, () => gate.stats()), options.version);
   const routeDeps = { backend: options.backend, gate, replies, ...(options.afterCall ? { afterCall: options.afterCall } : {}) };
   registerOperationRoute(app, routeDeps);
   return app;

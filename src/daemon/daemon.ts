@@ -11,12 +11,14 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { HandyRep } from '../api/handyrep.js';
-import { OPERATIONS } from '../api/operations.js';
 import { loadConfigFile } from '../config/load.js';
 import { resolvePath } from '../config/merge.js';
 import type { DaemonSection } from '../config/schema.js';
 import { HandyRepError } from '../model/errors.js';
-import { buildDaemonApp } from './app.js';
+import { isSuccess, type RdResult } from '../model/rd.js';
+import { buildDaemonApp, type ConnectionLimits } from './app.js';
+import { isLoopback, judgeOpenAuth } from './open-auth.js';
+import type { ThrottleOptions } from './auth-throttle.js';
 import { handyRepBackend } from './backend.js';
 import { packageVersion } from './version.js';
 
@@ -40,6 +42,11 @@ export interface RunningDaemon {
   readonly app: FastifyInstance;
   /** Stop accepting, stop monitoring, close HandyRep. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * What SIGHUP does: reopen the log file at its path (logrotate renamed it), then reload the
+   * configuration file the daemon runs with, as reload_conf does, and the passwords with it.
+   */
+  reload(): Promise<RdResult>;
 }
 
 /** Start the daemon for a configuration file (see the file comment for the order of steps). */
@@ -57,11 +64,15 @@ export async function startDaemon(configFile: string, options: DaemonOptions = {
       backend,
       // HandyRep's own plugin and context: reload_conf rebuilds the context, new passwords apply at once.
       auth: () => hr.authBinding(),
-      throttle: { baseMs: settings.auth_failure_delay_seconds * 1000, maxMs: settings.auth_failure_delay_max_seconds * 1000 },
+      throttle: throttleOptions(settings),
+      limits: connectionLimits(settings),
       tls,
       version: packageVersion(),
     });
-    await refuseOrWarnIfOpen(hr, notice, { host: options.host ?? settings.listen_address, allowed: settings.allow_unauthenticated });
+    const host = options.host ?? settings.listen_address;
+    await refuseOrWarnIfOpen(hr, notice, { host, allowed: settings.allow_unauthenticated });
+    // A reload (reload_conf, SIGHUP) may not open the API either: checked before it applies.
+    hr.onReloadCheck(async (binding, candidate) => (await judgeOpenAuth(binding, { host, allowed: candidate.daemon.allow_unauthenticated })).problem);
     if (options.monitor ?? true) hr.startMonitoring();
     await app.listen({ host: options.host ?? settings.listen_address, port: options.port ?? settings.listen_port });
   } catch (err) {
@@ -89,7 +100,33 @@ export async function startDaemon(configFile: string, options: DaemonOptions = {
     })();
     return stopping;
   };
-  return { url, hr, app: listening, stop };
+  const reload = async (): Promise<RdResult> => {
+    hr.events.reopen();
+    const rd = await hr.reload_conf();
+    hr.events.info('DAEMON', `SIGHUP: log file reopened; configuration ${isSuccess(rd) ? 'reloaded' : `not reloaded: ${rd.details}`}`);
+    return rd.result;
+  };
+  return { url, hr, app: listening, stop, reload };
+}
+
+function throttleOptions(settings: DaemonSection): ThrottleOptions {
+  return {
+    baseMs: settings.auth_failure_delay_seconds * 1000,
+    maxMs: settings.auth_failure_delay_max_seconds * 1000,
+    perPrefixLimit: settings.auth_failures_per_address,
+    globalLimit: settings.auth_failures_total,
+    windowMs: settings.auth_failure_window_seconds * 1000,
+    maxPending: settings.max_unauthenticated_requests,
+  };
+}
+
+function connectionLimits(settings: DaemonSection): ConnectionLimits {
+  return {
+    maxConnections: settings.max_connections,
+    headerTimeoutMs: settings.header_timeout_seconds * 1000,
+    requestTimeoutMs: settings.request_timeout_seconds * 1000,
+    keepAliveTimeoutMs: settings.keep_alive_timeout_seconds * 1000,
+  };
 }
 
 async function readTls(settings: DaemonSection, dir: string): Promise<{ cert: Buffer; key: Buffer } | null> {
@@ -104,33 +141,12 @@ async function readTls(settings: DaemonSection, dir: string): Promise<{ cert: Bu
   return { cert: await read('tls_cert', settings.tls_cert), key: await read('tls_key', settings.tls_key) };
 }
 
-/**
- * An auth plugin that lets an anonymous caller run admin functions (zero_auth) gives anybody who
- * reaches the port every action: refused unless the daemon listens on loopback only and the
- * configuration says so (daemon.allow_unauthenticated); when allowed, said loudly.
- */
+/** Refuse to start with an open API where it is not allowed; when allowed, say so loudly. */
 async function refuseOrWarnIfOpen(hr: HandyRep, notice: (line: string) => void, listen: { host: string; allowed: boolean }): Promise<void> {
-  const admin = OPERATIONS.find((op) => op.web && op.access === 'admin');
-  if (!admin) return;
-  const { plugin, ctx } = hr.authBinding();
-  const probe = await plugin.authenticate(ctx, { username: null, password: null, functionName: admin.name, access: 'admin', remoteAddress: '(start-up check)' });
-  if (!probe.ok) return;
-  if (!listen.allowed || !isLoopback(listen.host)) {
-    const why = [
-      listen.allowed ? '' : 'daemon.allow_unauthenticated is not true',
-      isLoopback(listen.host) ? '' : `daemon.listen_address ${listen.host} is not a loopback address`,
-    ].filter(Boolean).join(' and ');
-    throw new HandyRepError(
-      'CONFIG_INVALID',
-      `handyrep.authentication_method ${plugin.name} lets anybody run every function: refusing to start because ${why}. ` +
-        'Use simple_password_auth (passwords.admin_password, passwords.read_password), or set daemon.listen_address to a loopback address (127.0.0.1 or ::1) and daemon.allow_unauthenticated: true.',
-    );
-  }
-  const message = `the REST API is UNAUTHENTICATED (authentication_method ${plugin.name}): anyone who can reach it can run every function, failover included`;
+  const verdict = await judgeOpenAuth(hr.authBinding(), listen);
+  if (verdict.problem !== null) throw new HandyRepError('CONFIG_INVALID', `refusing to start: ${verdict.problem}`);
+  if (!verdict.open) return;
+  const message = `the REST API is UNAUTHENTICATED (authentication_method ${verdict.plugin}): anyone who can reach it can run every function, failover included`;
   hr.events.warn('DAEMON', message);
   notice(`handyrep daemon: WARNING: ${message}`);
-}
-
-function isLoopback(address: string): boolean {
-  return address.startsWith('127.') || address === '::1' || address === '::ffff:127.0.0.1' || address === 'localhost';
 }

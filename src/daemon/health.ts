@@ -11,8 +11,11 @@
  *   within its lag limits), and, with `?lag=`, whose last measured lag is at most that; a
  *   `lagged` or `warning` replica (not streaming, promoted, unreadable lag) gets 503.
  * - an unknown server name gets 404, so a typo in a check line is visible as such.
+ * - /health: statuses and counts for anyone; the monitor's error texts and the cluster's message
+ *   (which name hosts) only with the read password.
  */
 import type { ServerStatusSummary, StatusReport } from '../api/handyrep.js';
+import type { MonitorStatus } from '../runtime/monitor.js';
 
 /** HTTP status and small JSON body of a health check. */
 export interface HealthVerdict {
@@ -60,4 +63,19 @@ export function parseLagLimit(text: string): number | null {
   if (!match) return null;
   const unit = UNITS[(match[2] ?? 'b').toLowerCase()] ?? 1;
   return Math.floor(Number(match[1]) * unit);
+}
+
+/** What /health tells a caller without the read password: statuses and counts, no names, hosts or texts. */
+export function publicDaemonHealth(report: StatusReport, monitor: MonitorStatus): Record<string, unknown> {
+  const { status, status_no, status_ts } = report.cluster;
+  return {
+    status: 'running',
+    monitor: { running: monitor.running, cycles: monitor.cycles, errors: monitor.errors, last_cycle_ts: monitor.last_cycle_ts, last_duration_ms: monitor.last_duration_ms },
+    cluster: { status, status_no, status_ts, paused: report.cluster.paused === true },
+  };
+}
+
+/** /health for a caller with the read (or admin) password: the monitor's last error and result, the cluster's message. */
+export function fullDaemonHealth(report: StatusReport, monitor: MonitorStatus): Record<string, unknown> {
+  return { status: 'running', monitor, cluster: report.cluster };
 }

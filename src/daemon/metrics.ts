@@ -8,6 +8,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { StatusReport } from '../api/handyrep.js';
 import type { ServerMap } from '../model/server.js';
+import type { AuthStats } from './auth-gate.js';
 import type { DaemonBackend } from './backend.js';
 
 /** The metrics registry of one daemon, fed by HandyRep's listeners and cached state. */
@@ -22,8 +23,13 @@ export class DaemonMetrics {
   private readonly cycleErrors: Counter;
   private readonly monitorRunning: Gauge;
   private readonly paused: Gauge;
+  private readonly authChecks: Counter;
+  private readonly authThrottled: Counter;
 
-  constructor(private readonly backend: DaemonBackend) {
+  constructor(
+    private readonly backend: DaemonBackend,
+    private readonly authStats: () => AuthStats = () => ({ checks: { accepted: 0, rejected: 0, forbidden: 0 }, throttled: { address: 0, global: 0, parallel: 0 } }),
+  ) {
     const registers = [this.registry];
     this.serverStatus = new Gauge({ name: 'handyrep_server_status', help: 'Server status number: 0 unknown, 1 healthy, 2 lagged, 3 warning, 4 unavailable, 5 down.', labelNames: ['server', 'role'], registers });
     this.serverEnabled = new Gauge({ name: 'handyrep_server_enabled', help: '1 when the server is enabled.', labelNames: ['server'], registers });
@@ -34,6 +40,8 @@ export class DaemonMetrics {
     this.cycleErrors = new Counter({ name: 'handyrep_check_cycle_errors_total', help: 'Monitoring cycles that ended in an unexpected error.', registers });
     this.monitorRunning = new Gauge({ name: 'handyrep_monitor_running', help: '1 while the monitoring schedule runs.', registers });
     this.paused = new Gauge({ name: 'handyrep_paused', help: '1 while automatic failover is paused (maintenance mode: pause / resume).', registers });
+    this.authChecks = new Counter({ name: 'handyrep_auth_checks_total', help: 'Credentials checked by the auth plugin, by result (accepted, rejected, forbidden).', labelNames: ['result'], registers });
+    this.authThrottled = new Counter({ name: 'handyrep_auth_throttled_total', help: 'Requests refused with 429 before their credentials were checked, by reason (address, global, parallel).', labelNames: ['reason'], registers });
 
     const checkSeconds = new Histogram({
       name: 'handyrep_check_duration_seconds',
@@ -86,6 +94,11 @@ export class DaemonMetrics {
     this.cycleErrors.reset();
     this.cycleErrors.inc(monitor.errors);
     this.monitorRunning.set(monitor.running ? 1 : 0);
+    const auth = this.authStats();
+    this.authChecks.reset();
+    for (const [result, count] of Object.entries(auth.checks)) this.authChecks.inc({ result }, count);
+    this.authThrottled.reset();
+    for (const [reason, count] of Object.entries(auth.throttled)) this.authThrottled.inc({ reason }, count);
     return this.registry.metrics();
   }
 }

@@ -108,7 +108,7 @@ export function buildOpenApi(operations: readonly OperationSpec[], version: stri
   paths['/replica/{server}'] = health('Is this server a healthy, streaming replica (within `lag`, when given)?', [
     { name: 'lag', in: 'query', required: false, description: 'Largest acceptable lag: bytes, or with a unit (512kB, 16MB, 1GB).', schema: { type: 'string' } },
   ]);
-  paths['/health'] = { get: { summary: 'The daemon runs; monitor state and cluster status.', tags: ['health'], responses: { '200': { description: 'Running.' } } } };
+  paths['/health'] = { get: { summary: 'The daemon runs; monitor counts and cluster status (error texts and messages only with the read password).', tags: ['health'], responses: { '200': { description: 'Running.' } } } };
   paths['/metrics'] = { get: { summary: 'Prometheus metrics.', tags: ['health'], responses: { '200': { description: 'Exposition text.', content: { 'text/plain': {} } } } } };
   paths['/openapi.json'] = { get: { summary: 'This document.', tags: ['health'], responses: { '200': { description: 'OpenAPI 3.1.' } } } };
   return {

@@ -51,15 +51,25 @@ export class EventLog {
   private replySecrets: string[] = [];
   private readonly alertListeners: AlertListener[] = [];
 
+  /** The open log file (null for memory only or stdout), reopened by `reopen`. */
+  private fileDestination: ReturnType<typeof pino.destination> | null = null;
+
   constructor(private options: EventLogOptions) {
-    this.sink = EventLog.openSink(options.file);
+    this.sink = this.openSink(options.file);
   }
 
-  private static openSink(file: string | null): Logger | null {
+  private openSink(file: string | null): Logger | null {
     if (file === null) return null;
     if (file !== 'stdout') createPrivateFile(file);
-    const destination = file === 'stdout' ? pino.destination(1) : pino.destination({ dest: file, sync: true });
+    const destination = file === 'stdout' ? pino.destination(1) : pino.destination({ dest: file, sync: true, mode: 0o600 });
+    if (file !== 'stdout') this.fileDestination = destination;
     return pino({ base: null, level: 'debug', timestamp: pino.stdTimeFunctions.isoTime }, destination);
+  }
+
+  /** Close and open the log file again at its path (after logrotate renamed it); nothing for stdout or memory. */
+  reopen(): void {
+    if (this.sink === null) return;
+    this.fileDestination?.reopen();
   }
 
   /** Replace the set of secret strings masked in every message (any length, escaped forms too). */

@@ -1,7 +1,10 @@
 /**
  * Poll and verify (seed 004 "Availability API"): observe through plugins, let the engine decide,
  * record the verdict in the server book. Polls of several servers run in parallel, so one
- * unreachable server costs one connect timeout, not one per server.
+ * unreachable server costs one connect timeout, not one per server. Verifications go through the
+ * environment's single flight (single-flight.ts): per server, and one full verification at a time.
+ * Callers say whether they may share a run in progress (`join`, readers) or need one that starts
+ * after them (`fresh`, the default: steps that just changed the cluster).
  */
 import { statusAfterMasterVerify, statusAfterPoll, statusAfterReplicaVerify, type VerifyVerdict } from '../engine/server-status.js';
 import { failure, success, type Rd } from '../model/rd.js';
@@ -17,6 +20,7 @@ import { bytesToMb, replicaLagToRecord } from '../engine/lag.js';
 import type { ReplicationObservation } from '../engine/observations.js';
 import { archiveVerdict } from './archive/archiving.js';
 import { connectionPlugin, proxyNames } from './connection/proxies.js';
+import type { FlightShare, SingleFlight } from './single-flight.js';
 
 /** One finished poll or verification, for metrics. */
 export interface CheckEvent {
@@ -33,6 +37,8 @@ export interface ChecksEnv {
   ctx: () => PluginContext;
   /** Told about every finished check (metrics); must not throw. */
   report?: (event: CheckEvent) => void;
+  /** Verifications of one target run one at a time, shared by concurrent callers (none: each runs). */
+  flight?: SingleFlight;
 }
 
 export type PollRd = Rd<{ status: ServerStatusName }>;
@@ -114,27 +120,27 @@ export class Checks {
   }
 
   /** Verify the master: control channel, connection, recovery state, a committed write. */
-  async verifyMaster(): Promise<VerifyRd> {
+  async verifyMaster(share: FlightShare = 'fresh'): Promise<VerifyRd> {
     const master = this.env.book.masterName();
     if (master === null) {
       this.env.book.recomputeCluster();
       return failure('no single enabled master is configured', { status: 'unknown' });
     }
-    return this.verifyNamed(master);
+    return this.verifyShared(master, share);
   }
 
   /** Verify a replica: control channel, connection, recovery, streaming, lag. */
-  async verifyReplica(name: string): Promise<VerifyRd> {
+  async verifyReplica(name: string, share: FlightShare = 'fresh'): Promise<VerifyRd> {
     const record = this.env.book.get(name);
     if (record.role !== 'replica') return failure(`${name} is not a replica (role ${record.role})`, { status: record.status });
-    return this.verifyNamed(name);
+    return this.verifyShared(name, share);
   }
 
   /** Verify any server by its role; disabled servers are not checked. */
-  async verifyServer(name: string): Promise<VerifyRd> {
+  async verifyServer(name: string, share: FlightShare = 'fresh'): Promise<VerifyRd> {
     const record = this.env.book.get(name);
     if (!record.enabled) return success(`${name} is disabled; not verified`, { status: record.status });
-    if (record.role === 'master' || record.role === 'replica') return this.verifyNamed(name);
+    if (record.role === 'master' || record.role === 'replica') return this.verifyShared(name, share);
     if (isProxyRole(record.role)) return this.pollProxy(name);
     return failure(`${name}: no verification is defined for role ${record.role}`, { status: record.status });
   }
@@ -164,8 +170,17 @@ export class Checks {
     return outcome.ok ? success(`${name}: clients get through (${outcome.latencyMs} ms)`, { status: after.status }) : failure(`${name}: ${outcome.reason}`, { status: after.status });
   }
 
+  /** Every enabled server (see verifyAllNow); at most one such run at a time. */
+  verifyAll(share: FlightShare = 'fresh'): Promise<VerifyAllRd> {
+    return this.env.flight ? this.env.flight.run('verify all', share, () => this.verifyAllNow()) : this.verifyAllNow();
+  }
+
+  private verifyShared(name: string, share: FlightShare): Promise<VerifyRd> {
+    return this.env.flight ? this.env.flight.run(`verify ${name}`, share, () => this.verifyNamed(name)) : this.verifyNamed(name);
+  }
+
   /** Verify the master first (replicas are judged against its fresh status), then replicas in parallel. */
-  async verifyAll(): Promise<VerifyAllRd> {
+  private async verifyAllNow(): Promise<VerifyAllRd> {
     const names = this.enabledDatabaseServers();
     const masters = names.filter((n) => this.env.book.get(n).role === 'master');
     const replicas = names.filter((n) => this.env.book.get(n).role === 'replica');

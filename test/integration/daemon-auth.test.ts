@@ -2,7 +2,8 @@
  * Authentication over real HTTP with simple_password_auth: every web function × (no credentials,
  * wrong password, read password, admin password) → 401 / 401 / 403 or 200 / passes; refused calls
  * change nothing (get_server_info and servers.save compared around each function's refusals);
- * wrong passwords are logged without the password and slow the address down; reload_conf switches
+ * wrong passwords are logged without the password and slow the address down until the admin
+ * password is given (security-throttle.test.ts tests the limits); reload_conf switches
  * passwords at once; health, metrics and the OpenAPI document need none.
  */
 import { test, before, after } from 'node:test';
@@ -113,7 +114,9 @@ test('wrong passwords: logged with address and function, never the password; the
   assert.ok((times[3] ?? 0) >= 150, `4th attempt waited ${times[3]} ms`);
   assert.ok((times[5] ?? 0) >= 150 && (times[5] ?? 0) < 1000, `capped: ${times[5]} ms`);
   assert.ok((await timeOne(PASSWORDS.read_password)) >= 150, 'even the right password waits while slowed down');
-  assert.ok((await timeOne(PASSWORDS.read_password)) < 100, 'a correct password reset the delay');
+  assert.ok((await timeOne(PASSWORDS.read_password)) >= 150, 'the read password does not reset the delay: it proves nothing about the admin password');
+  assert.ok((await timeOne(PASSWORDS.admin_password)) >= 150, 'the admin password waits too');
+  assert.ok((await timeOne(PASSWORDS.read_password)) < 100, 'the admin password reset the delay');
 
   assert.equal((await as(PASSWORDS.read_password, '/restart?servername=nosuch')).status, 403);
   const log = (await as(PASSWORDS.admin_password, '/read_log?numlines=1000')).json as { category: string; message: string }[];
@@ -146,5 +149,13 @@ test('reload_conf applies new passwords at once; a configuration without an admi
   assert.equal((refused.json as { result: string }).result, 'FAIL');
   assert.match(refused.text, /admin_password/);
   assert.equal((await as(next.admin_password, '/get_master_name')).status, 200, 'the old passwords stay');
+
+  // A reload may not open the API: zero_auth without allow_unauthenticated is refused whole.
+  await writeConfig(cluster, { ...configOverrides(next), handyrep: { authentication_method: 'zero_auth' } });
+  const opened = await as(next.admin_password, '/reload_conf');
+  assert.equal((opened.json as { result: string }).result, 'FAIL', opened.text);
+  assert.match(opened.text, /zero_auth lets anybody run every function.*allow_unauthenticated is not true/);
+  assert.equal((await as(null, '/get_master_name')).status, 401, 'still closed to anonymous callers');
+  assert.equal((await as(next.admin_password, '/get_master_name')).status, 200, 'the old settings stay');
   await writeConfig(cluster, configOverrides(PASSWORDS));
 });

@@ -2,16 +2,17 @@
  * `handyrep daemon` as a real process through bin/handyrep.js: the V8 flag of the launcher, the
  * loud warning under zero_auth, a second daemon on the same state file refused with a clear
  * message and its own exit code, SIGTERM/SIGINT stopping cleanly (exit 0, state saved, lock
- * released), HTTPS with a certificate, and the exit codes of a bad configuration and a busy port.
+ * released), SIGHUP reopening the log file and reloading the configuration (logrotate), HTTPS with
+ * a certificate, and the exit codes of a bad configuration and a busy port.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { startCluster, type TestCluster } from '../fixtures/cluster.js';
-import { freePort, http, spawnHandyrep, startDaemonProcess, waitUntil } from '../fixtures/daemon.js';
+import { basic, freePort, http, spawnHandyrep, startDaemonProcess, waitUntil } from '../fixtures/daemon.js';
 import { runOk } from '../fixtures/exec.js';
 import { descendantsOf } from '../fixtures/proc.js';
 import { writeConfig } from '../fixtures/handyrep-config.js';
@@ -55,6 +56,29 @@ test('start, warn about zero_auth, refuse a second daemon, stop on SIGTERM with 
   const saved = JSON.parse(readFileSync(join(cluster.root, 'servers.save'), 'utf8')) as { servers: Record<string, { status: string }> };
   assert.equal(saved.servers[cluster.master.name]?.status, 'healthy', 'the observed status was persisted');
   assert.match(readFileSync(join(cluster.root, 'handyrep.log'), 'utf8'), /HandyRep stopped/);
+});
+
+test('SIGHUP: the log file is reopened at its path after a rename (logrotate) and the configuration reloaded; the daemon keeps running', async () => {
+  const port = await freePort();
+  const withPassword = (admin: string) =>
+    writeConfig(cluster, { handyrep: { authentication_method: 'simple_password_auth' }, passwords: { admin_password: admin }, daemon: { listen_address: '127.0.0.1', listen_port: port } }, 'hup.yaml');
+  const path = await withPassword('hup-admin-1');
+  const daemon = await startDaemonProcess(path);
+  const logFile = join(cluster.root, 'handyrep.log');
+  try {
+    assert.equal((await http(daemon.url, '/get_master_name', { headers: { authorization: basic('hup-admin-1') } })).status, 200);
+    renameSync(logFile, `${logFile}.1`);
+    await withPassword('hup-admin-2');
+    process.kill(daemon.pid, 'SIGHUP');
+    await waitUntil(async () => /SIGHUP: log reopened, configuration reload done/.test(daemon.stderr()), 'the SIGHUP notice', 10_000);
+    assert.equal((await http(daemon.url, '/get_master_name', { headers: { authorization: basic('hup-admin-2') } })).status, 200, 'the new password works');
+    assert.equal((await http(daemon.url, '/get_master_name', { headers: { authorization: basic('hup-admin-1') } })).status, 401, 'the old one does not');
+    assert.ok(existsSync(logFile), 'a new log file at the original path');
+    assert.match(readFileSync(logFile, 'utf8'), /configuration reloaded from .*hup\.yaml[\s\S]*SIGHUP: log file reopened/);
+    assert.doesNotMatch(readFileSync(`${logFile}.1`, 'utf8'), /configuration reloaded/, 'nothing after the rename went to the renamed file');
+  } finally {
+    assert.equal(await daemon.stop('SIGTERM'), 0, daemon.stderr());
+  }
 });
 
 test('HTTPS with daemon.tls_cert and tls_key; `node bin/handyrep.js` re-runs with the V8 flag; SIGINT stops it cleanly', async () => {

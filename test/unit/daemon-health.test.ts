@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ServerStatusSummary, StatusReport } from '../../src/api/handyrep.js';
-import { parseLagLimit, primaryHealth, replicaHealth } from '../../src/daemon/health.js';
+import { fullDaemonHealth, parseLagLimit, primaryHealth, publicDaemonHealth, replicaHealth } from '../../src/daemon/health.js';
 import { makeServerStatus, type ServerStatusName } from '../../src/model/status.js';
 
 function server(role: string, status: ServerStatusName, enabled = true): ServerStatusSummary {
@@ -51,4 +51,21 @@ test('lag limits: bytes or with units of 1024, any case; anything else is invali
   assert.equal(parseLagLimit('1.5 gb'), 1.5 * 1024 ** 3);
   assert.equal(parseLagLimit('0'), 0);
   for (const bad of ['', '-1', '16 MiB', 'lots', '1e9', '16MBB']) assert.equal(parseLagLimit(bad), null, bad);
+});
+
+test('/health: without the read password statuses and counts only; the texts (which name hosts) only with it', () => {
+  const withTexts: StatusReport = {
+    cluster: { status: 'warning', status_no: 3, status_ts: 'now', status_message: 'master john (10.0.0.7) unreachable: connect ECONNREFUSED 10.0.0.7:5432', paused: false },
+    servers: { john: server('master', 'down') },
+  };
+  const monitor = { running: true, cycles: 4, errors: 1, last_error: 'ssh postgres@10.0.0.7: timed out', last_cycle_ts: 'now', last_result: 'john down on 10.0.0.7', last_duration_ms: 12 };
+  const open = publicDaemonHealth(withTexts, monitor);
+  assert.deepEqual(open, {
+    status: 'running',
+    monitor: { running: true, cycles: 4, errors: 1, last_cycle_ts: 'now', last_duration_ms: 12 },
+    cluster: { status: 'warning', status_no: 3, status_ts: 'now', paused: false },
+  });
+  assert.ok(!JSON.stringify(open).includes('10.0.0.7') && !JSON.stringify(open).includes('john'));
+  const full = fullDaemonHealth(withTexts, monitor);
+  assert.match(JSON.stringify(full), /timed out[\s\S]*ECONNREFUSED 10\.0\.0\.7/);
 });

@@ -1,13 +1,17 @@
 /**
  * Load-balancer and liveness endpoints, without authentication (HAProxy checks carry none) and
  * from cached state only: /primary/<server>, /read-write/<server>, /replica/<server>[?lag=],
- * /health. Verdicts are in ../health.ts.
+ * /health. Verdicts are in ../health.ts. /health with credentials is authenticated like get_status
+ * (through the same gate and throttle: it must not be a way around the guessing limits).
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { StatusReport } from '../../api/handyrep.js';
+import { findOperation, type OperationSpec } from '../../api/operations.js';
 import type { ServerMap } from '../../model/server.js';
+import type { AuthGate } from '../auth-gate.js';
 import type { DaemonBackend } from '../backend.js';
-import { parseLagLimit, primaryHealth, replicaHealth, type HealthVerdict } from '../health.js';
+import { BASIC_CHALLENGE } from '../basic-auth.js';
+import { fullDaemonHealth, parseLagLimit, primaryHealth, publicDaemonHealth, replicaHealth, type HealthVerdict } from '../health.js';
 import { sendJson, sendJsonText } from '../reply.js';
 import type { StateReplies } from '../state-replies.js';
 
@@ -17,7 +21,7 @@ interface ServerParams {
 }
 
 /** Register /primary, /read-write, /replica and /health. */
-export function registerHealthRoutes(app: FastifyInstance, backend: DaemonBackend, replies: StateReplies): void {
+export function registerHealthRoutes(app: FastifyInstance, backend: DaemonBackend, replies: StateReplies, gate: AuthGate): void {
   // get_status with no parameters answers from the cached state (the library's default), and
   // the report is kept per state revision; the verdicts only read it.
   const status = async (): Promise<StatusReport> => (await replies.value('get_status', () => backend.invoke('get_status', {}))) as StatusReport;
@@ -57,8 +61,16 @@ export function registerHealthRoutes(app: FastifyInstance, backend: DaemonBacken
     return send(reply, replicaHealth(report, server, lagBytes, maxLag));
   });
 
-  app.get('/health', async (_request, reply) => {
-    const report = await status();
-    return sendJson(reply, 200, { status: 'running', monitor: backend.monitorStatus(), cluster: report.cluster });
+  const getStatus = findOperation('get_status') as OperationSpec;
+  app.get('/health', async (request, reply) => {
+    const authorization = request.headers.authorization;
+    if (authorization === undefined) return sendJson(reply, 200, publicDaemonHealth(await status(), backend.monitorStatus()));
+    const outcome = await gate.check({ authorization, address: request.ip, spec: getStatus });
+    if (!outcome.ok) {
+      if (outcome.status === 401) reply.header('www-authenticate', BASIC_CHALLENGE);
+      if (outcome.status === 429) reply.header('retry-after', String(outcome.retryAfterSeconds));
+      return sendJson(reply, outcome.status, { result: 'FAIL', details: outcome.reason });
+    }
+    return sendJson(reply, 200, fullDaemonHealth(await status(), backend.monitorStatus()));
   });
 }

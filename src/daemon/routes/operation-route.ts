@@ -1,7 +1,8 @@
 /**
  * `GET|POST /<function>`: every web function of the operations table, looked up per request, so
  * functions added to the table are served without a change here. Order: function known? →
- * authentication → parameters → invoke. The library is the only actor; this route only
+ * authentication (an onRequest hook: before the body is read, so an unauthenticated caller never
+ * makes the daemon read or parse a body) → parameters → invoke. The library is the only actor; this route only
  * translates HTTP to a call by name and the outcome back to HTTP. A state-only function called
  * without parameters is answered from the answer kept for the current state revision.
  */
@@ -12,7 +13,7 @@ import type { DaemonBackend } from '../backend.js';
 import { BASIC_CHALLENGE } from '../basic-auth.js';
 import { replyForError, type ErrorContext } from '../http-error.js';
 import { collectWireParams, shownName, type WireParams } from '../param-sources.js';
-import { sendJson, sendJsonText } from '../reply.js';
+import { sendJson, sendJsonText, sendRefusal } from '../reply.js';
 import type { StateReplies } from '../state-replies.js';
 import { webParams, webSignature } from '../web-params.js';
 
@@ -33,25 +34,41 @@ export function registerOperationRoute(app: FastifyInstance, deps: OperationRout
     url: '/:function',
     // No implicit HEAD: a HEAD of /restart must not restart anything.
     exposeHeadRoute: false,
+    onRequest: (request, reply) => admitOperation(deps, request, reply),
     handler: (request, reply) => handleOperation(deps, request, reply),
   });
 }
 
-async function handleOperation(deps: OperationRouteDeps, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-  const name = (request.params as { function: string }).function;
+function functionName(request: FastifyRequest): string {
+  return (request.params as { function: string }).function;
+}
+
+/** Function known and caller authenticated, or the refusal is sent (the body stays unread). */
+async function admitOperation(deps: OperationRouteDeps, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+  const name = functionName(request);
   const spec = findOperation(name);
   if (!spec?.web) {
     const shown = shownName(name);
     const why = spec ? 'is not available on the web API' : 'does not exist';
-    return sendJson(reply, 404, { result: 'FAIL', details: `function "${shown}" ${why}; see /openapi.json`, function: shown });
+    return sendRefusal(request, reply, 404, { result: 'FAIL', details: `function "${shown}" ${why}; see /openapi.json`, function: shown });
   }
-  let wire: WireParams = new Map();
   try {
     const outcome = await deps.gate.check({ authorization: request.headers.authorization, address: request.ip, spec });
-    if (!outcome.ok) {
-      if (outcome.status === 401) reply.header('www-authenticate', BASIC_CHALLENGE);
-      return sendJson(reply, outcome.status, { result: 'FAIL', details: outcome.reason });
-    }
+    if (outcome.ok) return undefined;
+    if (outcome.status === 401) reply.header('www-authenticate', BASIC_CHALLENGE);
+    if (outcome.status === 429) reply.header('retry-after', String(outcome.retryAfterSeconds));
+    return sendRefusal(request, reply, outcome.status, { result: 'FAIL', details: outcome.reason });
+  } catch (err) {
+    const failed = replyForError(err, errorContext(spec, new Map()), deps.backend.log);
+    return sendRefusal(request, reply, failed.status, failed.body);
+  }
+}
+
+async function handleOperation(deps: OperationRouteDeps, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  // admitOperation let only web functions of the table through.
+  const spec = findOperation(functionName(request)) as OperationSpec;
+  let wire: WireParams = new Map();
+  try {
     wire = collectWireParams(request.query, request.body);
     if (spec.stateOnly && wire.size === 0) {
       const kept = await deps.replies.withJson(spec.name, () => deps.backend.invoke(spec.name, {}));
