@@ -27,8 +27,6 @@ export interface DaemonAppOptions {
   limits?: ConnectionLimits;
   /** PEM certificate and key: serve HTTPS. */
   tls?: { cert: Buffer; key: Buffer } | null;
-  /** Called after each operation that returned (for following reload_conf). */
-  afterCall?: (name: string, result: unknown) => Promise<void>;
   version: string;
 }
 
@@ -92,7 +90,7 @@ export function buildDaemonApp(options: DaemonAppOptions): FastifyInstance {
   const replies = new StateReplies(() => options.backend.stateRevision());
   registerHealthRoutes(app, options.backend, replies, gate);
   registerDocumentRoutes(app, new DaemonMetrics(options.backend, () => gate.stats()), options.version);
-  const routeDeps = { backend: options.backend, gate, replies, ...(options.afterCall ? { afterCall: options.afterCall } : {}) };
+  const routeDeps = { backend: options.backend, gate, replies };
   registerOperationRoute(app, routeDeps);
   return app;
 }

@@ -23,8 +23,6 @@ export interface OperationRouteDeps {
   gate: AuthGate;
   /** Answers of state-only functions, kept per state revision. */
   replies: StateReplies;
-  /** Called after an operation returned (not threw), before the reply; e.g. to follow reload_conf. */
-  afterCall?: (name: string, result: unknown) => Promise<void>;
 }
 
 /** Register `GET|POST /:function`. */
@@ -72,11 +70,9 @@ async function handleOperation(deps: OperationRouteDeps, request: FastifyRequest
     wire = collectWireParams(request.query, request.body);
     if (spec.stateOnly && wire.size === 0) {
       const kept = await deps.replies.withJson(spec.name, () => deps.backend.invoke(spec.name, {}));
-      await deps.afterCall?.(spec.name, kept.value);
       return sendJsonText(reply, 200, kept.json);
     }
     const result = await deps.backend.invoke(spec.name, webParams(webSignature(spec), wire));
-    await deps.afterCall?.(spec.name, result);
     return sendJson(reply, 200, result);
   } catch (err) {
     const failed = replyForError(err, errorContext(spec, wire), deps.backend.log);
