@@ -11,17 +11,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { crash, thaw } from '../fixtures/faults.js';
 import { signal } from '../fixtures/proc.js';
-import { cleanupAll, closeBed, instanceProcess, nodeState, openBed, sqlOn, waitUntil, type Bed } from '../fixtures/chaos.js';
-import { assertRowsOn, killAndRecover } from '../fixtures/chaos-kill.js';
+import { cleanupAll, closeBed, instanceProcess, nodeState, openBed, waitUntil } from '../fixtures/chaos.js';
+import { assertRowsOn, killAndRecover, seedAckedRows } from '../fixtures/chaos-kill.js';
 
 after(cleanupAll);
-
-async function seed(bed: Bed): Promise<void> {
-  assert.ok((await sqlOn(bed.node('john'), 'CREATE TABLE acked (n int primary key); INSERT INTO acked SELECT generate_series(1, 1000)')).ok);
-  for (const r of ['paul', 'george']) {
-    await waitUntil(async () => (await sqlOn(bed.node(r), 'SELECT count(*) FROM acked')).out === '1000', `${r} replays the rows`, 10000);
-  }
-}
 
 const cases: { step: string; delayMs?: number }[] = [
   { step: 'fence' },
@@ -35,7 +28,7 @@ for (const { step, delayMs } of cases) {
   test(`controller SIGKILLed during failover step ${step}${delayMs ? ` (${delayMs} ms in)` : ''}: consistent recovery`, { timeout: 110_000 }, async () => {
     const bed = await openBed();
     try {
-      await seed(bed);
+      await seedAckedRows(bed);
       await crash(bed.node('john'));
       const outcome = await killAndRecover(bed, { mode: 'failover' }, step, { delayMs: delayMs ?? 0 });
       assert.equal(outcome.atKill.kind, 'failover');
@@ -64,7 +57,7 @@ test('controller SIGKILLed during a failover promotion that completes only after
   const bed = await openBed();
   let frozen: { node: ReturnType<typeof bed.node>; pid: number } | null = null;
   try {
-    await seed(bed);
+    await seedAckedRows(bed);
     await crash(bed.node('john'));
     const outcome = await killAndRecover(bed, { mode: 'failover' }, 'promote', {
       atStep: async (record) => {

@@ -11,8 +11,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { thaw } from '../fixtures/faults.js';
 import { signal } from '../fixtures/proc.js';
-import { cleanupAll, closeBed, instanceProcess, openBed, sqlOn, waitUntil, type Bed } from '../fixtures/chaos.js';
-import { assertRowsOn, killAndRecover } from '../fixtures/chaos-kill.js';
+import { cleanupAll, closeBed, instanceProcess, openBed, sqlOn, waitUntil } from '../fixtures/chaos.js';
+import { assertRowsOn, killAndRecover, seedAckedRows } from '../fixtures/chaos-kill.js';
 
 after(cleanupAll);
 
@@ -22,13 +22,6 @@ function readPidFileStatus(dataDir: string): string | null {
     return readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[7]?.trim() ?? '';
   } catch {
     return null;
-  }
-}
-
-async function seed(bed: Bed): Promise<void> {
-  assert.ok((await sqlOn(bed.node('john'), 'CREATE TABLE acked (n int primary key); INSERT INTO acked SELECT generate_series(1, 1000)')).ok);
-  for (const r of ['paul', 'george']) {
-    await waitUntil(async () => (await sqlOn(bed.node(r), 'SELECT count(*) FROM acked')).out === '1000', `${r} replays the rows`, 10000);
   }
 }
 
@@ -53,7 +46,7 @@ for (const c of cases) {
   test(`controller SIGKILLed during switchover step ${c.step}${c.delayMs ? ` (${c.delayMs} ms in)` : ''}${c.waitJohnStopping ? ' (john signalled)' : ''}: consistent recovery`, { timeout: 110_000 }, async () => {
     const bed = await openBed();
     try {
-      await seed(bed);
+      await seedAckedRows(bed);
       if (c.pauseReplay) assert.ok((await sqlOn(bed.node('paul'), 'SELECT pg_wal_replay_pause()')).ok);
       const john = bed.node('john');
       const outcome = await killAndRecover(bed, { mode: 'switchover', target: 'paul' }, c.step, {
@@ -94,7 +87,7 @@ test('controller SIGKILLed during a switchover promotion that completes only aft
   const paul = bed.node('paul');
   let startup: number | null = null;
   try {
-    await seed(bed);
+    await seedAckedRows(bed);
     const outcome = await killAndRecover(bed, { mode: 'switchover', target: 'paul' }, 'promote', {
       atStep: async () => {
         startup = instanceProcess(paul, /startup/);

@@ -13,7 +13,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { crash, heal, partition } from '../fixtures/faults.js';
-import { assertRowsOn } from '../fixtures/chaos-kill.js';
+import { assertRowsOn, seedAckedRows } from '../fixtures/chaos-kill.js';
 import {
   checkCycles,
   checkUntil,
@@ -24,24 +24,14 @@ import {
   nodeStates,
   openBed,
   spawnController,
-  sqlOn,
-  waitUntil,
   within,
   writableNodes,
-  type Bed,
 } from '../fixtures/chaos.js';
 import type { FailoverRecord } from '../../src/model/failover-record.js';
 
 after(cleanupAll);
 
 const CONTROLLER_UID = process.getuid?.() ?? 0;
-
-async function seed(bed: Bed): Promise<void> {
-  assert.ok((await sqlOn(bed.node('john'), 'CREATE TABLE acked (n int primary key); INSERT INTO acked SELECT generate_series(1, 1000)')).ok);
-  for (const r of ['paul', 'george']) {
-    await waitUntil(async () => (await sqlOn(bed.node(r), 'SELECT count(*) FROM acked')).out === '1000', `${r} replays the rows`, 10000);
-  }
-}
 
 /** The server a step of the journal acts on, or the change's target. */
 function promoted(record: FailoverRecord): string {
@@ -75,7 +65,7 @@ for (const c of cases) {
     const bed = await openBed({ label: `controller killed at ${c.mode} ${c.step}, restarted cut off`, expect: c.mode === 'failover' ? 'failover' : 'no_failover' });
     let cutHost: string | null = null;
     try {
-      await seed(bed);
+      await seedAckedRows(bed);
       if (c.mode === 'failover') await crash(bed.node('john'));
       await bed.closeHr();
       const controller = spawnController(bed.configPath, c.mode, c.mode === 'switchover' ? 'paul' : undefined);
