@@ -17,8 +17,9 @@ import { isProxyRole, type ServerMap, type ServerRecord } from '../model/server.
 import type { ClusterStatus, ServerStatusName } from '../model/status.js';
 import { LocalShell } from '../nodes/local-shell.js';
 import { NodeShellPool } from '../nodes/node-shells.js';
-import type { SqlClient } from '../nodes/ports.js';
+import type { SqlClient, SqlTarget } from '../nodes/ports.js';
 import { PgSqlClient } from '../nodes/sql-client.js';
+import { MonitorSessions } from '../nodes/monitor-sessions.js';
 import { PluginRegistry } from '../plugins/registry.js';
 import type { PluginContext } from '../plugins/types.js';
 import { Checks, serverRef, type CheckEvent, type PollAllRd, type PollRd, type VerifyAllRd, type VerifyRd } from '../runtime/checks.js';
@@ -124,6 +125,7 @@ export class HandyRep {
     this.config = loaded.config;
     this.configPath = loaded.path;
     this.configDir = loaded.dir;
+    this.monitorSessions = new MonitorSessions(sql, (target, reason) => this.sessionLost(target, reason));
     this.ctx = this.buildContext();
     this.alerts = new AlertDispatcher({ plugins, ctx: () => this.ctx, log });
     this.presence = new ControllerPresence(sql, () => this.config, serverFile, clock, identity, log);
@@ -131,6 +133,14 @@ export class HandyRep {
 
   /** This controller's heartbeat in the cluster, and whether an earlier one is alive. */
   private readonly presence: ControllerPresence;
+  /** One long-lived session per polled server. */
+  private readonly monitorSessions: MonitorSessions;
+
+  /** A polled server dropped its session (crash, refused, reset): check now, not at the next poll. */
+  private sessionLost(target: SqlTarget, reason: string): void {
+    this.log.debug('CHECK', `monitoring session to ${target.host}:${target.port} lost (${reason}): checking now`);
+    this.monitor?.wake();
+  }
   private lastBeatMs = 0;
 
   /** null when no other controller started earlier is alive; else why this one must not act. */
@@ -211,6 +221,7 @@ export class HandyRep {
       configDir: this.configDir,
       log: this.log,
       sql: this.sql,
+      monitorSessions: this.monitorSessions,
       shells: this.shells,
       controllerShell: this.controllerShell,
     });
@@ -881,6 +892,7 @@ export class HandyRep {
   /** Stop the schedule; resolves once the check in flight has finished. */
   async stopMonitoring(): Promise<void> {
     await this.monitor?.stop();
+    await this.monitorSessions.closeAll();
   }
 
   /**
@@ -919,6 +931,7 @@ export class HandyRep {
     await this.persister.flush();
     const master = this.book.masterName();
     if (master !== null && this.lastBeatMs > 0) await this.presence.leave(this.book.get(master));
+    await this.monitorSessions.closeAll();
     await this.shells.closeAll();
     await this.lock?.release();
     this.log.info('SHUTDOWN', 'HandyRep stopped');
