@@ -128,7 +128,7 @@ export class HandyRep {
     this.monitorSessions = new MonitorSessions(sql, (target, reason) => this.sessionLost(target, reason));
     this.ctx = this.buildContext();
     this.alerts = new AlertDispatcher({ plugins, ctx: () => this.ctx, log });
-    this.presence = new ControllerPresence(sql, () => this.config, serverFile, clock, identity, log);
+    this.presence = new ControllerPresence(this.monitorSessions, () => this.config, serverFile, clock, identity, log);
   }
 
   /** This controller's heartbeat in the cluster, and whether an earlier one is alive. */

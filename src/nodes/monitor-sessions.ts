@@ -6,7 +6,7 @@
  */
 import { nextSession, retryOnNewSession, type SessionEvent, type SessionPhase } from '../engine/monitor-session.js';
 import { HandyRepError } from '../model/errors.js';
-import type { MonitoringSessions, SqlClient, SqlRow, SqlSession, SqlTarget } from './ports.js';
+import type { MonitoringSessions, SqlClient, SqlRow, SqlSession, SqlTarget, SqlValue } from './ports.js';
 import { sqlTargetDescription, SqlConnectError } from './sql-client.js';
 
 interface Entry {
@@ -36,14 +36,14 @@ export class MonitorSessions implements MonitoringSessions {
     return [...this.entries.values()].filter((e) => e.phase === 'open').length;
   }
 
-  async query<Row extends SqlRow = SqlRow>(target: SqlTarget, text: string, timeoutMs: number): Promise<Row[]> {
+  async query<Row extends SqlRow = SqlRow>(target: SqlTarget, text: string, timeoutMs: number, params?: readonly SqlValue[]): Promise<Row[]> {
     const entry = this.entry(target);
     // At most two attempts: the second only on a new session, after the reused one failed.
     for (let attempt = 1; ; attempt += 1) {
       const reused = entry.phase === 'open' && entry.session !== null;
       const session = await this.session(entry, target);
       try {
-        return await answerWithin(session.query<Row>(text), timeoutMs);
+        return await answerWithin(session.query<Row>(text, params), timeoutMs);
       } catch (err) {
         const silent = err instanceof SilentServer;
         this.apply(entry, silent ? 'query_timeout' : 'query_failed', session);
@@ -146,10 +146,10 @@ async function answerWithin<T>(answer: Promise<T>, timeoutMs: number): Promise<T
  */
 export function oneShotSessions(sql: SqlClient): MonitoringSessions {
   return {
-    async query<Row extends SqlRow = SqlRow>(target: SqlTarget, text: string, timeoutMs: number): Promise<Row[]> {
+    async query<Row extends SqlRow = SqlRow>(target: SqlTarget, text: string, timeoutMs: number, params?: readonly SqlValue[]): Promise<Row[]> {
       const session = await sql.connect(target);
       try {
-        return await answerWithin(session.query<Row>(text), timeoutMs);
+        return await answerWithin(session.query<Row>(text, params), timeoutMs);
       } catch (err) {
         if (err instanceof SilentServer) throw new SqlConnectError('timeout', `${sqlTargetDescription(target)}: no answer within ${timeoutMs} ms`);
         throw err;
@@ -158,5 +158,22 @@ export function oneShotSessions(sql: SqlClient): MonitoringSessions {
       }
     },
     closeAll: () => Promise.resolve(),
+  };
+}
+
+/** How long a query on a monitoring session may take: any statement, plus the grace a silent server gets. */
+export function sessionQueryLimitMs(target: SqlTarget): number {
+  return target.statementTimeoutMs + Math.max(target.connectTimeoutMs, 1000);
+}
+
+/**
+ * The monitoring session to `target` seen as a SqlSession, for short single statements outside
+ * any transaction (the session is shared with polls); `end` leaves it open.
+ */
+export function monitoringSessionAsSql(sessions: MonitoringSessions, target: SqlTarget): SqlSession {
+  const limitMs = sessionQueryLimitMs(target);
+  return {
+    query: <Row extends SqlRow = SqlRow>(text: string, params?: readonly SqlValue[]) => sessions.query<Row>(target, text, limitMs, params),
+    end: () => Promise.resolve(),
   };
 }

@@ -92,7 +92,7 @@ export interface SqlClient {
  * with `HandyRepError('SQL')`.
  */
 export interface MonitoringSessions {
-  query<Row extends SqlRow = SqlRow>(target: SqlTarget, text: string, timeoutMs: number): Promise<Row[]>;
+  query<Row extends SqlRow = SqlRow>(target: SqlTarget, text: string, timeoutMs: number, params?: readonly SqlValue[]): Promise<Row[]>;
   /** End every session (they reopen on the next query). */
   closeAll(): Promise<void>;
 }

@@ -5,6 +5,7 @@
 import type { Check, PollOutcome, SqlFacts, VerifyObservation } from '../engine/observations.js';
 import { describeError } from '../model/errors.js';
 import { SqlConnectError } from '../nodes/sql-client.js';
+import { monitoringSessionAsSql } from '../nodes/monitor-sessions.js';
 import type { PluginRegistry } from '../plugins/registry.js';
 import type { PluginContext, ServerRef } from '../plugins/types.js';
 
@@ -54,10 +55,8 @@ type SqlObservation = VerifyObservation['sql'];
  * watching of a server's session).
  */
 export async function observeSql(env: ObserveEnv, server: ServerRef, testWrite: boolean): Promise<{ sql: SqlObservation; write?: Check }> {
-  const target = env.ctx.sqlTarget(server);
-  // As long as any statement may take, plus the grace a silent server gets (nodes/sql-client.ts).
-  const limitMs = target.statementTimeoutMs + Math.max(target.connectTimeoutMs, 1000);
-  const query = <Row extends Record<string, unknown>>(text: string): Promise<Row[]> => env.ctx.monitorSessions.query<Row>(target, text, limitMs);
+  const session = monitoringSessionAsSql(env.ctx.monitorSessions, env.ctx.sqlTarget(server));
+  const query = <Row extends Record<string, unknown>>(text: string): Promise<Row[]> => session.query<Row>(text);
   let row;
   try {
     row = (await query<{ in_recovery: boolean; version_num: number; wal_position: string | null; timeline: number | null }>(FACTS_QUERY))[0];

@@ -12,6 +12,8 @@ import { makeServerStatus } from '../../src/model/status.js';
 import { selectReplicaFurthestAhead } from '../../src/plugins/select/select_replica_furthest_ahead.js';
 import type { ServerBook } from '../../src/runtime/server-book.js';
 import { fakeTopologyBase } from '../fixtures/fake-topology-env.js';
+import { oneShotSessions } from '../../src/nodes/monitor-sessions.js';
+import type { SqlClient } from '../../src/nodes/ports.js';
 import { serversFromConfig } from '../../src/runtime/state-sync.js';
 import type { TopologyEnv } from '../../src/runtime/topology/env.js';
 import { failoverPlan, runFailover } from '../../src/runtime/topology/failover.js';
@@ -111,7 +113,8 @@ function bed(over: Partial<Record<'john' | 'paul' | 'george', Partial<FakeNode>>
   };
   const env = {
     ...envBase,
-    ctx: () => ctx,
+    // The runtime's short queries go through the monitoring-session port: here one fake session each.
+    ctx: () => ({ ...ctx, monitorSessions: oneShotSessions(ctx.sql as unknown as SqlClient) }),
     plugins,
     checks: {
       pollServer: async (name: string) => ((nodes[name]?.inRecovery ?? null) === null ? failure('no answer') : success('answers')),

@@ -8,7 +8,7 @@ import { candidateLagMb } from '../../engine/lag.js';
 import { describeError } from '../../model/errors.js';
 import { parseLsn, lsnDiff } from '../../model/lsn.js';
 import type { ServerRef } from '../../plugins/types.js';
-import { ref, withSession, type TopologyEnv } from './env.js';
+import { ref, withMonitoringSession, type TopologyEnv } from './env.js';
 
 interface ReplicaRow {
   in_recovery: boolean;
@@ -38,7 +38,7 @@ export async function snapshotReplicas(env: TopologyEnv, names?: readonly string
   return Promise.all(
     list.map(async (name) => {
       try {
-        const row = await withSession(env, ref(env, name), async (s) => (await s.query<ReplicaRow & Record<string, unknown>>(REPLICA_FACTS))[0] ?? null);
+        const row = await withMonitoringSession(env, ref(env, name), async (s) => (await s.query<ReplicaRow & Record<string, unknown>>(REPLICA_FACTS))[0] ?? null);
         return { name, row, error: null };
       } catch (err) {
         return { name, row: null, error: describeError(err) };
