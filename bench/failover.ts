@@ -105,9 +105,13 @@ async function scenario(kind: Kind): Promise<RunResult[]> {
 
 async function main(): Promise<void> {
   console.log(`bench:failover — ${RUNS} runs per scenario, probe writes every 20 ms`);
-  const kill = await scenario('kill');
-  const switchover = await scenario('switchover');
-  const blip = await scenario('blip');
+  // BENCH_SCENARIOS=switchover (comma-separated) runs some only, for profiling; results need all three.
+  const only = process.env.BENCH_SCENARIOS?.split(',');
+  const pick = async (kind: Kind): Promise<RunResult[]> => (only === undefined || only.includes(kind) ? scenario(kind) : []);
+  const kill = await pick('kill');
+  const switchover = await pick('switchover');
+  const blip = await pick('blip');
+  if (only !== undefined) return;
   const result = {
     kill_runs: kill.length,
     kill_window_ms_median: median(kill.map((r) => r.windowMs)),

@@ -138,6 +138,8 @@ export class HandyRep {
 
   /** A polled server dropped its session (crash, refused, reset): check now, not at the next poll. */
   private sessionLost(target: SqlTarget, reason: string): void {
+    // A topology change stops and promotes servers itself, and no check decides meanwhile.
+    if (this.topologyInFlight) return;
     this.log.debug('CHECK', `monitoring session to ${target.host}:${target.port} lost (${reason}): checking now`);
     this.monitor?.wake();
   }
