@@ -138,6 +138,19 @@ test('crashed master: fenced, the furthest-ahead replica promoted, exactly the p
     const record = b.book.recentHistory(1)[0];
     assert.deepEqual(forwardPath(record?.steps ?? []), plan);
     assert.equal(record?.fence, 'confirmed');
+    // Its control channel says it is not running: fenced without a stop command (one round trip less).
+    assert.deepEqual(b.actions, ['promote george']);
+  } finally {
+    b.done();
+  }
+});
+
+test('a running master is stopped to fence it, then the candidate is promoted', async () => {
+  const b = bed({ john: { inRecovery: null, running: true } });
+  try {
+    const rd = await runFailover(b.env, 'test', { preferred: null, remaster: false });
+    assert.equal(rd.result, 'SUCCESS', rd.details);
+    assert.deepEqual(b.actions, ['stop john', 'promote george']);
   } finally {
     b.done();
   }
