@@ -67,7 +67,8 @@ export class MonitorSessions implements MonitoringSessions {
 
   private entry(target: SqlTarget): Entry {
     const key = `${target.host}:${target.port}`;
-    const fingerprint = JSON.stringify([target.database, target.user, target.password ?? null, target.connectTimeoutMs, target.statementTimeoutMs, target.applicationName ?? null]);
+    // Built on every query (each poll): a plain join, not JSON.
+    const fingerprint = `${target.database}\u0000${target.user}\u0000${target.password ?? ''}\u0000${target.connectTimeoutMs}\u0000${target.statementTimeoutMs}\u0000${target.applicationName ?? ''}`;
     let entry = this.entries.get(key);
     if (entry !== undefined && entry.fingerprint !== fingerprint) {
       // New parameters (configuration reloaded): the old session goes, quietly.
