@@ -119,7 +119,7 @@ async function main(): Promise<void> {
       postgres_sessions_opened_per_s: Math.round((sessionsOpened / elapsedS) * 1000) / 1000,
       monitor_cycles: health?.monitor?.cycles ?? null,
       clock_ticks_per_s: CLOCK_TICKS,
-      controller: 'dist/ (compiled), one node process with --max-semi-space-size=2',
+      controller: 'dist/ (compiled), one node process with the launcher flags --max-semi-space-size=2 --v8-pool-size=0',
     };
     const checks: [string, boolean][] = [
       [`controller CPU ${result.controller_cpu_pct} % of a core (target < 0.5)`, result.controller_cpu_pct < 0.5],
