@@ -19,7 +19,7 @@ import { LocalShell } from '../nodes/local-shell.js';
 import { NodeShellPool } from '../nodes/node-shells.js';
 import type { SqlClient, SqlTarget } from '../nodes/ports.js';
 import { PgSqlClient } from '../nodes/sql-client.js';
-import { MonitorSessions } from '../nodes/monitor-sessions.js';
+import { MonitorSessions, monitoringSessionAsSql } from '../nodes/monitor-sessions.js';
 import { PluginRegistry } from '../plugins/registry.js';
 import type { PluginContext } from '../plugins/types.js';
 import { Checks, serverRef, type CheckEvent, type PollAllRd, type PollRd, type VerifyAllRd, type VerifyRd } from '../runtime/checks.js';
@@ -136,6 +136,11 @@ export class HandyRep {
   /** One long-lived session per polled server. */
   private readonly monitorSessions: MonitorSessions;
 
+  /** The monitoring sessions seen as a SqlClient, for short single statements (state table writes). */
+  private monitoringClient(): SqlClient {
+    return { connect: async (target) => monitoringSessionAsSql(this.monitorSessions, target) };
+  }
+
   /** A polled server dropped its session (crash, refused, reset): check now, not at the next poll. */
   private sessionLost(target: SqlTarget, reason: string): void {
     // A topology change stops and promotes servers itself, and no check decides meanwhile.
@@ -190,7 +195,8 @@ export class HandyRep {
           },
           writeTable: async (state) => {
             const master = book.masterName();
-            return writeStateToMaster(sql, hr?.config ?? config, master ? book.get(master) : null, state);
+            // On the master's monitoring session: a state change opens no session of its own.
+            return writeStateToMaster(hr?.monitoringClient() ?? sql, hr?.config ?? config, master ? book.get(master) : null, state);
           },
           log,
           clock,
