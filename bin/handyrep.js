@@ -1,43 +1,46 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S node --max-semi-space-size=2 --v8-pool-size=0
 // The `handyrep` launcher. HandyRep runs with a 2 MB V8 young generation (README, Benchmarks:
-// 90 MB RSS instead of 118 MB at the same latency), so when Node was started without that flag
-// (`node bin/handyrep.js ...`) this re-runs itself with it, forwarding signals and the exit code.
-// It runs the compiled dist/ (`npm run build`); without dist/, when dist/ is older than a source
-// file (a checkout or an edit since the last build), or with HANDYREP_SOURCE=1, the TypeScript
-// sources through tsx (a development dependency). HANDYREP_SOURCE=0 forces dist/.
+// 90 MB RSS instead of 118 MB at the same latency) and without V8's worker thread pool (its
+// threads' memory is ~9 MB of an idle daemon's RSS; bench:idle), so when Node was started
+// without those flags (`node bin/handyrep.js ...`) this re-runs itself with them, forwarding
+// signals and the exit code.
+// It runs the compiled dist/, building it first when it is missing or older than a source file
+// (bin/ensure-build.js; TypeScript is a development dependency). HANDYREP_SOURCE=1 runs the
+// TypeScript sources through tsx instead (development); HANDYREP_SOURCE=0 runs dist/ as it is.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { ensureBuild } from './ensure-build.js';
 
-const V8_FLAG = '--max-semi-space-size=2';
+const V8_FLAGS = ['--max-semi-space-size=2', '--v8-pool-size=0'];
 const compiled = new URL('../dist/src/cli/main.js', import.meta.url);
 const source = new URL('../src/cli/main.ts', import.meta.url);
 
-if (!process.execArgv.includes(V8_FLAG)) {
+if (!V8_FLAGS.every((flag) => process.execArgv.includes(flag))) {
   // Its own process group, so a terminal's Ctrl-C reaches it once (forwarded from here), not twice
   // (a second SIGINT means "exit without a clean stop" to the daemon).
-  const child = spawn(process.execPath, [...process.execArgv, V8_FLAG, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+  const child = spawn(process.execPath, [...process.execArgv, ...V8_FLAGS.filter((flag) => !process.execArgv.includes(flag)), fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     stdio: 'inherit',
     detached: true,
   });
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? 128 + (signal ? constants.signals[signal] : 0)));
 } else {
-  const fromSource = process.env.HANDYREP_SOURCE === '1' || !existsSync(compiled) || (process.env.HANDYREP_SOURCE !== '0' && staleBuild());
+  const fromSource = process.env.HANDYREP_SOURCE === '1' || (process.env.HANDYREP_SOURCE !== '0' && !compiledIsReady());
   if (fromSource) (await import('tsx/esm/api')).register();
   const { main } = await import(fromSource ? source.href : compiled.href);
   process.exit(await main(process.argv.slice(2)));
 }
 
-/** dist/ is older than some source file, and tsx is there to run the sources. */
-function staleBuild() {
-  try {
-    const built = statSync(compiled).mtimeMs;
-    const srcDir = fileURLToPath(new URL('../src/', import.meta.url));
-    const newer = readdirSync(srcDir, { recursive: true }).some((f) => String(f).endsWith('.ts') && statSync(`${srcDir}${f}`).mtimeMs > built);
-    return newer && existsSync(fileURLToPath(new URL('../node_modules/tsx/package.json', import.meta.url)));
-  } catch {
+/** dist/ is current (built now if it was not); false only when it cannot be built here. */
+function compiledIsReady() {
+  const state = ensureBuild();
+  if (state !== 'no-compiler') return true;
+  if (!existsSync(compiled)) {
+    process.stderr.write('handyrep: dist/ is missing and TypeScript is not installed: running the sources through tsx\n');
     return false;
   }
+  process.stderr.write('handyrep: dist/ is older than src/ and TypeScript is not installed: running the old build\n');
+  return true;
 }

@@ -18,7 +18,8 @@ import { isProxyRole, type ServerMap, type ServerRecord } from '../model/server.
 import type { ClusterStatus, ServerStatusName } from '../model/status.js';
 import { LocalShell } from '../nodes/local-shell.js';
 import { NodeShellPool } from '../nodes/node-shells.js';
-import type { SqlClient } from '../nodes/ports.js';
+import type { SqlClient, SqlTarget } from '../nodes/ports.js';
+import type { MonitorSessions } from '../nodes/monitor-sessions.js';
 import { PluginRegistry } from '../plugins/registry.js';
 import type { AuthPlugin, PluginContext } from '../plugins/types.js';
 import { Checks, serverRef, type CheckEvent, type PollAllRd, type PollRd, type VerifyAllRd, type VerifyRd } from '../runtime/checks.js';
@@ -109,9 +110,11 @@ export class HandyRep {
     ({ log: this.log, plugins: this.plugins, book: this.book, persister: this.persister, shells: this.shells, controllerShell: this.controllerShell } = wiring);
     ({ sql: this.sql, lock: this.lock, serverFile: this.serverFile, clock: this.clock, sleep: this.sleep } = wiring);
     this.configInForce = wiring.config;
+    this.monitorSessions = wiring.monitorSessions;
+    wiring.onSessionLost((target, reason) => this.sessionLost(target, reason));
     this.ctx = this.buildContext();
     this.alerts = new AlertDispatcher({ plugins: this.plugins, ctx: () => this.ctx, log: this.log });
-    this.presence = new ControllerPresence(this.sql, () => this.config, this.serverFile, this.clock, wiring.identity, this.log);
+    this.presence = new ControllerPresence(this.monitorSessions, () => this.config, this.serverFile, this.clock, wiring.identity, this.log);
   }
 
   private get config(): HandyRepConfig {
@@ -128,6 +131,17 @@ export class HandyRep {
 
   /** This controller's heartbeat in the cluster, and whether an earlier one is alive. */
   private readonly presence: ControllerPresence;
+  /** One long-lived session per polled server. */
+  private readonly monitorSessions: MonitorSessions;
+
+  /** A polled server dropped its session (crash, refused, reset): check now, not at the next poll. */
+  private sessionLost(target: SqlTarget, reason: string): void {
+    // A topology change stops and promotes servers itself, and no check decides meanwhile.
+    if (this.topologyInFlight) return;
+    this.log.debug('CHECK', `monitoring session to ${target.host}:${target.port} lost (${reason}): checking now`);
+    this.monitor?.wake();
+  }
+
   private lastBeatMs = 0;
 
   /** null when no other controller started earlier is alive; else why this one must not act. */
@@ -182,6 +196,7 @@ export class HandyRep {
       configDir: this.configDir,
       log: this.log,
       sql: this.sql,
+      monitorSessions: this.monitorSessions,
       shells: this.shells,
       controllerShell: this.controllerShell,
     });
@@ -891,6 +906,7 @@ export class HandyRep {
   /** Stop the schedule; resolves once the check in flight has finished. */
   async stopMonitoring(): Promise<void> {
     await this.monitor?.stop();
+    await this.monitorSessions.closeAll();
   }
 
   /**
@@ -929,6 +945,7 @@ export class HandyRep {
     await this.persister.flush();
     const master = this.book.masterName();
     if (master !== null && this.lastBeatMs > 0) await this.presence.leave(this.book.get(master));
+    await this.monitorSessions.closeAll();
     await this.shells.closeAll();
     await this.lock?.release();
     this.log.info('SHUTDOWN', 'HandyRep stopped');

@@ -13,6 +13,7 @@ import { EventLog } from '../log/event-log.js';
 import { LocalShell } from '../nodes/local-shell.js';
 import { NodeShellPool } from '../nodes/node-shells.js';
 import type { SqlClient } from '../nodes/ports.js';
+import { MonitorSessions, monitoringSessionAsSql, type SessionLostListener } from '../nodes/monitor-sessions.js';
 import { PgSqlClient } from '../nodes/sql-client.js';
 import { PluginRegistry } from '../plugins/registry.js';
 import { Persister } from '../runtime/persister.js';
@@ -57,6 +58,10 @@ export interface Wiring {
   clock: Clock;
   sleep: (ms: number) => Promise<void>;
   identity: ControllerIdentity;
+  /** One long-lived session per monitored server (polls, facts, state-table writes). */
+  monitorSessions: MonitorSessions;
+  /** Who is told when a monitoring session is dropped by the server (HandyRep wakes its monitor). */
+  onSessionLost(listener: SessionLostListener): void;
   /** Where the servers came from, and what start-up noticed on the way. */
   initial: Pick<InitialState, 'source' | 'notes'>;
 }
@@ -89,6 +94,10 @@ export async function wire(configFile: string, options: HandyRepOptions): Promis
     lock = options.lock === false ? null : await StateLock.acquire(serverFile);
     const sql = options.sql ?? new PgSqlClient();
     const initial = await loadInitialState(loaded.config, serverFile, sql, clock().toISOString());
+    let sessionLost: SessionLostListener = () => undefined;
+    const monitorSessions = new MonitorSessions(sql, (target, reason) => sessionLost(target, reason));
+    // On the master's monitoring session: a state change opens no session of its own.
+    const monitoring: SqlClient = { connect: async (target) => monitoringSessionAsSql(monitorSessions, target) };
     // The book reports changes to the persister, which is built from the book: bound late.
     let persister: Persister | null = null;
     const book = new ServerBook(initial.servers, initial.cluster, initial.history, log, clock, () => void persister?.request());
@@ -102,7 +111,7 @@ export async function wire(configFile: string, options: HandyRepOptions): Promis
         },
         writeTable: async (state) => {
           const master = book.masterName();
-          return writeStateToMaster(sql, config.current, master ? book.get(master) : null, state);
+          return writeStateToMaster(monitoring, config.current, master ? book.get(master) : null, state);
         },
         log,
         clock,
@@ -124,6 +133,10 @@ export async function wire(configFile: string, options: HandyRepOptions): Promis
       clock,
       sleep: options.sleep ?? realSleep,
       identity,
+      monitorSessions,
+      onSessionLost: (listener) => {
+        sessionLost = listener;
+      },
       initial: { source: initial.source, notes: initial.notes },
     };
   } catch (err) {
@@ -135,6 +148,7 @@ export async function wire(configFile: string, options: HandyRepOptions): Promis
 
 /** Undo wire() when start-up fails after it (e.g. an unreadable journal). */
 export async function unwire(wiring: Wiring): Promise<void> {
+  await wiring.monitorSessions.closeAll().catch(() => undefined);
   await wiring.shells.closeAll().catch(() => undefined);
   await wiring.lock?.release();
   wiring.log.close();

@@ -63,7 +63,9 @@ export class DaemonMetrics {
       lastFailover.set(event.durationMs / 1000);
     });
 
-    collectDefaultMetrics({ register: this.registry, prefix: 'handyrep_' });
+    // The event-loop lag histogram samples on a libuv timer: prom-client's 10 ms default wakes an
+    // idle daemon 100 times a second (bench:idle); one sample a second is plenty for a monitor.
+    collectDefaultMetrics({ register: this.registry, prefix: 'handyrep_', eventLoopMonitoringPrecision: 1000 });
   }
 
   /** Content type of the exposition format. */

@@ -75,6 +75,11 @@ export type SqlRow = Record<string, unknown>;
 export interface SqlSession {
   query<Row extends SqlRow = SqlRow>(text: string, params?: readonly SqlValue[]): Promise<Row[]>;
   end(): Promise<void>;
+  /**
+   * Be told once when the connection ends without `end()` having been called (the server crashed,
+   * refused, reset, or the session was cut for silence). Sessions that cannot tell need not offer it.
+   */
+  onLost?(listener: (reason: string) => void): void;
 }
 
 /**
@@ -83,4 +88,16 @@ export interface SqlSession {
  */
 export interface SqlClient {
   connect(target: SqlTarget): Promise<SqlSession>;
+}
+
+/**
+ * HandyRep's long-lived monitoring sessions, one per server: polls reuse it instead of opening a
+ * session (fork, authentication) every time. `query` rejects with `SqlConnectError` when no
+ * session can be opened or the server stays silent for `timeoutMs` (kind 'timeout'), otherwise
+ * with `HandyRepError('SQL')`.
+ */
+export interface MonitoringSessions {
+  query<Row extends SqlRow = SqlRow>(target: SqlTarget, text: string, timeoutMs: number, params?: readonly SqlValue[]): Promise<Row[]>;
+  /** End every session (they reopen on the next query). */
+  closeAll(): Promise<void>;
 }

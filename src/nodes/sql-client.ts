@@ -141,6 +141,19 @@ class PgSession implements SqlSession {
     client.on('error', (err: Error) => {
       this.lostReason = describeDriverError(err, target.password);
     });
+    // 'end' follows every close; one we did not ask for is a lost connection.
+    client.on('end', () => {
+      if (this.ending) return;
+      this.lostReason ??= 'connection closed by the server';
+      const listeners = this.lostListeners.splice(0);
+      for (const listener of listeners) listener(this.lostReason);
+    });
+  }
+
+  private readonly lostListeners: ((reason: string) => void)[] = [];
+
+  onLost(listener: (reason: string) => void): void {
+    this.lostListeners.push(listener);
   }
 
   async query<Row extends SqlRow = SqlRow>(text: string, params?: readonly SqlValue[]): Promise<Row[]> {

@@ -5,7 +5,7 @@
  */
 import type { HandyRepConfig } from '../config/schema.js';
 import type { ServerRecord } from '../model/server.js';
-import type { NodeShell, SqlClient, SqlTarget } from '../nodes/ports.js';
+import type { MonitoringSessions, NodeShell, SqlClient, SqlTarget } from '../nodes/ports.js';
 import type { PollOutcome, ReplicationObservation } from '../engine/observations.js';
 import type { SelectionInput, SelectionResult } from '../engine/selection.js';
 import type { ArchiveFile } from '../engine/archive-cleanup.js';
@@ -25,6 +25,8 @@ export interface PluginContext {
   readonly config: Readonly<HandyRepConfig>;
   readonly log: PluginLog;
   readonly sql: SqlClient;
+  /** HandyRep's long-lived monitoring session per server (polls; a dropped one wakes the monitor). */
+  readonly monitorSessions: MonitoringSessions;
   /** The control channel of a server (ssh or local, per its control_method). */
   shellFor(server: ServerRef): NodeShell;
   /** A shell on the controller itself, running as the controller's user. */

@@ -7,7 +7,8 @@ import { hostname } from 'node:os';
 import type { HandyRepConfig } from '../config/schema.js';
 import { mergeHeartbeats, seniority, type Seniority } from '../engine/controller-seniority.js';
 import type { ControllerHeartbeat } from '../model/controller-heartbeat.js';
-import type { SqlClient } from '../nodes/ports.js';
+import type { MonitoringSessions, SqlSession } from '../nodes/ports.js';
+import { monitoringSessionAsSql } from '../nodes/monitor-sessions.js';
 import type { EventLog } from '../log/event-log.js';
 import { describeError } from '../model/errors.js';
 import type { ControllerIdentity } from '../store/controller-identity.js';
@@ -44,7 +45,7 @@ export class ControllerPresence {
   private lastBeatFailed = false;
 
   constructor(
-    private readonly sql: SqlClient,
+    private readonly sessions: MonitoringSessions,
     private readonly config: () => HandyRepConfig,
     private readonly stateFile: string,
     private readonly clock: () => Date,
@@ -55,16 +56,11 @@ export class ControllerPresence {
     this.startedMs = identity.started_ms;
   }
 
-  private async session<T>(host: Host, fn: (session: Awaited<ReturnType<SqlClient['connect']>>) => Promise<T>): Promise<T> {
+  /** Statements run on HandyRep's monitoring session to the server: no connection per heartbeat or seniority read. */
+  private async session<T>(host: Host, fn: (session: SqlSession) => Promise<T>): Promise<T> {
     const config = this.config();
-    const session = await this.sql.connect(
-      sqlTargetFor(config, host, { connectMs: Math.round(config.handyrep.connect_timeout_seconds * 1000), statementMs: Math.round(config.handyrep.statement_timeout_seconds * 1000) }),
-    );
-    try {
-      return await fn(session);
-    } finally {
-      await session.end().catch(() => undefined);
-    }
+    const target = sqlTargetFor(config, host, { connectMs: Math.round(config.handyrep.connect_timeout_seconds * 1000), statementMs: Math.round(config.handyrep.statement_timeout_seconds * 1000) });
+    return fn(monitoringSessionAsSql(this.sessions, target));
   }
 
   /** Refresh the heartbeat on the master (best effort: a failed write is retried next check). */

@@ -10,7 +10,8 @@ import { failure, success, type Rd } from '../model/rd.js';
 import { serverRef } from './checks.js';
 import { observeRunning } from './observe.js';
 import { ref, type TopologyEnv } from './topology/env.js';
-import { snapshotReplicas, vantageReports, type ReplicaSnapshot } from './topology/facts.js';
+import { enabledReplicaNames, snapshotReplicas, vantageReports, type ReplicaSnapshot } from './topology/facts.js';
+import type { VantageReport } from '../engine/master-failure.js';
 import { runFailover, type FailoverExpectation, type TopologyRd } from './topology/failover.js';
 import { enforceFencing, rejoinFenced } from './topology/fenced.js';
 import { secondMasterRisk } from './topology/writable-guard.js';
@@ -50,18 +51,35 @@ export interface Judgement {
   expect: FailoverExpectation;
 }
 
+/** What the vantage points and the master's host said: the facts a judgement decides on. */
+export interface MasterFacts {
+  snapshots: readonly ReplicaSnapshot[];
+  vantage: VantageReport[];
+  reach: MasterReach;
+}
+
+/** Ask the replicas (snapshots, vantage probes) and the master's host, in parallel. */
+export async function gatherMasterFacts(env: TopologyEnv, master: string): Promise<MasterFacts> {
+  const masterRef = serverRef(master, env.book.get(master));
+  const names = enabledReplicaNames(env);
+  const snapshotting = snapshotReplicas(env, names);
+  const [snapshots, vantage, reach] = await Promise.all([snapshotting, vantageReports(env, masterRef, names, snapshotting), masterReach(env, master)]);
+  return { snapshots, vantage, reach };
+}
+
 /**
  * The master failed the controller's checks: ask the vantage points and its host (in parallel)
- * and decide. `restartTried` is set once failover.restart_master's restart was tried.
+ * and decide. `restartTried` is set once failover.restart_master's restart was tried. `facts`,
+ * when given, were gathered while the retries ran (they count only because the retries failed).
  */
 export async function judgeMaster(
   env: TopologyEnv,
   master: string,
   context: { paused: boolean; plannedDown: boolean; restartTried: boolean; expect: FailoverExpectation; record?: boolean },
+  facts?: MasterFacts,
 ): Promise<Judgement> {
   const config = env.ctx().config.failover;
-  const snapshots = await snapshotReplicas(env);
-  const [vantage, reach] = await Promise.all([vantageReports(env, serverRef(master, env.book.get(master)), snapshots), masterReach(env, master)]);
+  const { snapshots, vantage, reach } = facts ?? (await gatherMasterFacts(env, master));
   const verdict = judgeMasterFailure(false, vantage, config.replica_sees_master_seconds);
   const decision = decideFailover({
     master,
@@ -111,16 +129,30 @@ async function judgeFailedMaster(deps: FailoverCheckDeps, master: string, firstF
   const env = deps.env();
   const failover = env.ctx().config.failover;
   const expect: FailoverExpectation = { master, topologyRevision: env.book.topologyRevision };
+  // The vantage points are asked while the retries run (issue 12): their answer is used only
+  // when every retry fails, and costs no time then.
+  const early = gatherMasterFacts(env, master).then(
+    (facts) => facts,
+    () => undefined,
+  );
   for (let attempt = 1; attempt <= failover.fail_retries; attempt += 1) {
     await env.sleep(failover.fail_retry_interval * 1000);
-    if (deps.topologyInFlight()) return failure(`master check failed (${firstFailure}); a topology change started meanwhile`);
+    if (deps.topologyInFlight()) {
+      await early;
+      return failure(`master check failed (${firstFailure}); a topology change started meanwhile`);
+    }
     const poll = await env.checks.pollServer(master);
     await deps.flush();
-    if (poll.result === 'SUCCESS') return success(`master ${master} answered on retry ${attempt} after: ${firstFailure}`);
+    if (poll.result === 'SUCCESS') {
+      await early; // nothing is left running behind the check
+      return success(`master ${master} answered on retry ${attempt} after: ${firstFailure}`);
+    }
   }
   let restartTried = false;
+  let facts = await early;
   for (;;) {
-    const judgement = await judgeMaster(env, master, { paused: deps.paused(), plannedDown: deps.plannedDown(master), restartTried, expect });
+    const judgement = await judgeMaster(env, master, { paused: deps.paused(), plannedDown: deps.plannedDown(master), restartTried, expect }, facts);
+    facts = undefined; // after a restart attempt, ask again
     const { decision } = judgement;
     const extra = { reason_code: decision.reason_code };
     switch (decision.action) {

@@ -5,6 +5,7 @@
 import type { Check, PollOutcome, SqlFacts, VerifyObservation } from '../engine/observations.js';
 import { describeError } from '../model/errors.js';
 import { SqlConnectError } from '../nodes/sql-client.js';
+import { monitoringSessionAsSql } from '../nodes/monitor-sessions.js';
 import type { PluginRegistry } from '../plugins/registry.js';
 import type { PluginContext, ServerRef } from '../plugins/types.js';
 
@@ -48,37 +49,36 @@ SELECT pg_is_in_recovery() AS in_recovery,
 
 type SqlObservation = VerifyObservation['sql'];
 
-/** Open a session, read the server's facts, and (for a master) try a write that must commit. */
+/**
+ * Read the server's facts and (for a master) try a write that must commit, on HandyRep's
+ * monitoring session to it (opened when there is none, so a verification also starts the
+ * watching of a server's session).
+ */
 export async function observeSql(env: ObserveEnv, server: ServerRef, testWrite: boolean): Promise<{ sql: SqlObservation; write?: Check }> {
-  let session;
+  const session = monitoringSessionAsSql(env.ctx.monitorSessions, env.ctx.sqlTarget(server));
+  const query = <Row extends Record<string, unknown>>(text: string): Promise<Row[]> => session.query<Row>(text);
+  let row;
   try {
-    session = await env.ctx.sql.connect(env.ctx.sqlTarget(server));
+    row = (await query<{ in_recovery: boolean; version_num: number; wal_position: string | null; timeline: number | null }>(FACTS_QUERY))[0];
   } catch (err) {
     const kind = err instanceof SqlConnectError ? err.kind : 'other';
     return { sql: { ok: false, kind, reason: describeError(err) } };
   }
+  if (!row) return { sql: { ok: false, kind: 'other', reason: 'facts query returned no row' } };
+  const facts: SqlFacts = {
+    inRecovery: row.in_recovery,
+    versionNum: row.version_num,
+    walPosition: row.wal_position,
+    timeline: row.timeline === null ? null : Number(row.timeline),
+  };
+  if (!testWrite || facts.inRecovery) return { sql: { ok: true, ...facts } };
+  // txid_current() assigns a transaction id, so the statement's commit writes and flushes WAL
+  // (and waits for synchronous standbys): a master that cannot write fails here.
   try {
-    const row = (await session.query<{ in_recovery: boolean; version_num: number; wal_position: string | null; timeline: number | null }>(FACTS_QUERY))[0];
-    if (!row) return { sql: { ok: false, kind: 'other', reason: 'facts query returned no row' } };
-    const facts: SqlFacts = {
-      inRecovery: row.in_recovery,
-      versionNum: row.version_num,
-      walPosition: row.wal_position,
-      timeline: row.timeline === null ? null : Number(row.timeline),
-    };
-    if (!testWrite || facts.inRecovery) return { sql: { ok: true, ...facts } };
-    // txid_current() assigns a transaction id, so the statement's commit writes and flushes WAL
-    // (and waits for synchronous standbys): a master that cannot write fails here.
-    try {
-      await session.query('SELECT txid_current()');
-      return { sql: { ok: true, ...facts }, write: { ok: true } };
-    } catch (err) {
-      return { sql: { ok: true, ...facts }, write: { ok: false, reason: describeError(err) } };
-    }
+    await query('SELECT txid_current()');
+    return { sql: { ok: true, ...facts }, write: { ok: true } };
   } catch (err) {
-    return { sql: { ok: false, kind: 'other', reason: describeError(err) } };
-  } finally {
-    await session.end();
+    return { sql: { ok: true, ...facts }, write: { ok: false, reason: describeError(err) } };
   }
 }
 

@@ -5,7 +5,8 @@
 import type { HandyRepConfig, ServerSettings } from '../config/schema.js';
 import { resolvePath } from '../config/merge.js';
 import type { EventLog } from '../log/event-log.js';
-import type { NodeShell, SqlClient, SqlTarget } from '../nodes/ports.js';
+import type { MonitoringSessions, NodeShell, SqlClient, SqlTarget } from '../nodes/ports.js';
+import { oneShotSessions } from '../nodes/monitor-sessions.js';
 import type { NodeShellPool } from '../nodes/node-shells.js';
 import type { PluginContext, PluginLog, ServerRef } from '../plugins/types.js';
 
@@ -14,6 +15,8 @@ export interface PluginContextDeps {
   configDir: string;
   log: EventLog;
   sql: SqlClient;
+  /** Default: a session per query (contexts that do not monitor). */
+  monitorSessions?: MonitoringSessions;
   shells: NodeShellPool;
   controllerShell: NodeShell;
 }
@@ -42,6 +45,7 @@ export function buildPluginContext(deps: PluginContextDeps): PluginContext {
     config,
     log: pluginLog,
     sql: deps.sql,
+    monitorSessions: deps.monitorSessions ?? oneShotSessions(deps.sql),
     controllerShell: deps.controllerShell,
     timeouts,
     shellFor: (server: ServerRef) => deps.shells.shellFor(server, shellSettings),

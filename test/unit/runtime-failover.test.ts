@@ -12,6 +12,8 @@ import { makeServerStatus } from '../../src/model/status.js';
 import { selectReplicaFurthestAhead } from '../../src/plugins/select/select_replica_furthest_ahead.js';
 import type { ServerBook } from '../../src/runtime/server-book.js';
 import { fakeTopologyBase } from '../fixtures/fake-topology-env.js';
+import { oneShotSessions } from '../../src/nodes/monitor-sessions.js';
+import type { SqlClient } from '../../src/nodes/ports.js';
 import { serversFromConfig } from '../../src/runtime/state-sync.js';
 import type { TopologyEnv } from '../../src/runtime/topology/env.js';
 import { failoverPlan, runFailover } from '../../src/runtime/topology/failover.js';
@@ -111,7 +113,8 @@ function bed(over: Partial<Record<'john' | 'paul' | 'george', Partial<FakeNode>>
   };
   const env = {
     ...envBase,
-    ctx: () => ctx,
+    // The runtime's short queries go through the monitoring-session port: here one fake session each.
+    ctx: () => ({ ...ctx, monitorSessions: oneShotSessions(ctx.sql as unknown as SqlClient) }),
     plugins,
     checks: {
       pollServer: async (name: string) => ((nodes[name]?.inRecovery ?? null) === null ? failure('no answer') : success('answers')),
@@ -135,6 +138,19 @@ test('crashed master: fenced, the furthest-ahead replica promoted, exactly the p
     const record = b.book.recentHistory(1)[0];
     assert.deepEqual(forwardPath(record?.steps ?? []), plan);
     assert.equal(record?.fence, 'confirmed');
+    // Its control channel says it is not running: fenced without a stop command (one round trip less).
+    assert.deepEqual(b.actions, ['promote george']);
+  } finally {
+    b.done();
+  }
+});
+
+test('a running master is stopped to fence it, then the candidate is promoted', async () => {
+  const b = bed({ john: { inRecovery: null, running: true } });
+  try {
+    const rd = await runFailover(b.env, 'test', { preferred: null, remaster: false });
+    assert.equal(rd.result, 'SUCCESS', rd.details);
+    assert.deepEqual(b.actions, ['stop john', 'promote george']);
   } finally {
     b.done();
   }

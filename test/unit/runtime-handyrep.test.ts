@@ -90,9 +90,10 @@ test('master crashed, control channel answers: after the retries, failover to th
     assert.deepEqual(record?.plan, ['revalidate john', 'select', 'fence john', 'promote paul', 'remaster george']);
     assert.deepEqual(forwardPath(record?.steps ?? []), record?.plan);
     // The verdict came after the retries: john failed the cycle's poll and both retries before anything touched it.
-    const firstStop = world.sim.effects.findIndex((e, i) => i >= beforeCrash && e.node === 'john' && e.what.endsWith(' stop'));
-    const failedPolls = world.sim.effects.slice(beforeCrash, firstStop).filter((e) => e.node === 'john' && e.what === 'sql: connect');
-    assert.ok(firstStop > 0 && failedPolls.length >= 3, `john polled ${failedPolls.length} times before it was fenced`);
+    // (The fence's first command asks whether john runs; a crashed one needs no stop.)
+    const firstCommand = world.sim.effects.findIndex((e, i) => i >= beforeCrash && e.node === 'john' && !e.what.startsWith('sql:'));
+    const failedPolls = world.sim.effects.slice(beforeCrash, firstCommand).filter((e) => e.node === 'john' && e.what === 'sql: connect');
+    assert.ok(firstCommand > 0 && failedPolls.length >= 3, `john polled ${failedPolls.length} times before it was fenced`);
     // george was remastered: it streams from paul, on paul's new timeline.
     assert.equal(world.sim.upstreamOf(world.sim.get('george'))?.name, 'paul');
     assert.ok(world.sim.get('george').lsn > georgeAt);

@@ -10,6 +10,8 @@ import { success } from '../../src/model/rd.js';
 import type { ServerMap } from '../../src/model/server.js';
 import type { ServerBook } from '../../src/runtime/server-book.js';
 import { fakeTopologyBase } from '../fixtures/fake-topology-env.js';
+import { oneShotSessions } from '../../src/nodes/monitor-sessions.js';
+import type { SqlClient } from '../../src/nodes/ports.js';
 import { serversFromConfig } from '../../src/runtime/state-sync.js';
 import type { TopologyEnv } from '../../src/runtime/topology/env.js';
 import { recoverInterrupted, type JudgeMaster } from '../../src/runtime/topology/recovery.js';
@@ -51,7 +53,8 @@ function fakeEnv(servers: ServerMap, answers: Answers): { env: TopologyEnv; book
   };
   const env = {
     ...base,
-    ctx: () => ctx,
+    // The runtime's short queries go through the monitoring-session port: here one fake session each.
+    ctx: () => ({ ...ctx, monitorSessions: oneShotSessions(ctx.sql as unknown as SqlClient) }),
     plugins: { get: () => restartPlugin },
     checks: { verifyAll: async () => success('verified'), pollServer: async () => ({ result: 'FAIL', details: 'down' }) },
     nodeControl: { startup: async () => success('started') },

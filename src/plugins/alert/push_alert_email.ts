@@ -3,7 +3,6 @@
  * `<subject>: <cluster> <type> <category>`; the body has the message, the server and the time.
  * The relay password is `passwords.smtp_pass`, sent only to the relay.
  */
-import nodemailer from 'nodemailer';
 import { z } from 'zod';
 import { hostnameSchema } from '../../config/validators.js';
 import { describeError } from '../../model/errors.js';
@@ -38,6 +37,8 @@ export const pushAlertEmail: AlertPlugin & ConfigCheckedPlugin = {
   async push(ctx, alert) {
     const s = pluginSettings(ctx, NAME, settingsSchema);
     const password = ctx.config.passwords['smtp_pass'] ?? '';
+    // Loaded on the first mail only: an idle daemon without e-mail alerts does not carry it (~15 MB RSS).
+    const { default: nodemailer } = await import('nodemailer');
     const transport = nodemailer.createTransport({
       host: s.smtpserver,
       port: s.smtpport,

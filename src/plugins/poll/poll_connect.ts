@@ -1,7 +1,7 @@
 /**
- * poll_connect: open a database session and ask `pg_is_in_recovery()` and, of a master, its current
- * WAL position. One round trip beyond the connection; tells refused (not running) from no answer
- * (unreachable) from starting up.
+ * poll_connect: ask `pg_is_in_recovery()` and, of a master, its current WAL position, on HandyRep's
+ * long-lived monitoring session to the server (opened when there is none: that connect tells
+ * refused (not running) from no answer (unreachable) from starting up).
  */
 import { SqlConnectError } from '../../nodes/sql-client.js';
 import { describeError } from '../../model/errors.js';
@@ -12,14 +12,29 @@ import type { PollOutcome } from '../../engine/observations.js';
 export const pollConnect: PollPlugin = {
   name: 'poll_connect',
   kind: 'poll',
-  description: 'Connects with the handyrep user and checks pg_is_in_recovery().',
-  poll: (ctx, server) => pollSession(ctx, ctx.sqlTarget(server)),
+  description: "Asks pg_is_in_recovery() (and a master's WAL position) on HandyRep's long-lived session to the server, as the handyrep user.",
+  poll: (ctx, server) => pollMonitoringSession(ctx, ctx.sqlTarget(server)),
 };
 
 // A master's WAL position comes in the same round trip: failover candidates' lag is judged against it.
 const POLL_QUERY = 'SELECT pg_is_in_recovery() AS in_recovery, CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS wal_position';
 
-/** Opens a session to `target` and asks pg_is_in_recovery() (and a master's WAL position); never throws. */
+/**
+ * One query on the server's monitoring session (opened when there is none). A server silent for
+ * the connect timeout fails the poll as unreachable, whether connecting or answering.
+ */
+async function pollMonitoringSession(ctx: PluginContext, target: SqlTarget): Promise<PollOutcome> {
+  const started = Date.now();
+  try {
+    const rows = await connectOnceMore(() => ctx.monitorSessions.query<{ in_recovery: boolean; wal_position: string | null }>(target, POLL_QUERY, ctx.timeouts.connectMs));
+    return { ok: true, inRecovery: rows[0]?.in_recovery ?? null, walPosition: rows[0]?.wal_position ?? null, latencyMs: Date.now() - started };
+  } catch (err) {
+    const kind = err instanceof SqlConnectError ? err.kind : 'other';
+    return { ok: false, kind, reason: describeError(err), latencyMs: Date.now() - started };
+  }
+}
+
+/** Opens a new session to `target` (a proxy: not kept) and asks pg_is_in_recovery() (and a master's WAL position); never throws. */
 export async function pollSession(ctx: PluginContext, target: SqlTarget): Promise<PollOutcome> {
   const started = Date.now();
   let session;

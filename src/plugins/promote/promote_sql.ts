@@ -1,31 +1,24 @@
 /**
- * promote_sql (default): `pg_promote(wait => true)` over HandyRep's own connection, so promotion
- * needs no control channel. The runtime confirms the result independently.
+ * promote_sql (default): `pg_promote(wait => false)` on HandyRep's monitoring session to the
+ * server, so promotion needs no control channel and no new connection. It only asks; the runtime
+ * confirms the promotion independently (out of recovery, a write commits) and waits for it up to
+ * promote_timeout_seconds, looking more often than pg_promote's own 100 ms wait would.
  */
 import { describeError } from '../../model/errors.js';
+import { monitoringSessionAsSql } from '../../nodes/monitor-sessions.js';
 import type { PromotePlugin } from '../types.js';
 
 export const promoteSql: PromotePlugin = {
   name: 'promote_sql',
   kind: 'promote',
-  description: 'Promotes with SELECT pg_promote(true, <timeout>).',
+  description: 'Promotes with SELECT pg_promote(false); HandyRep then confirms the promotion.',
   async promote(ctx, server) {
-    const waitSeconds = Math.max(1, Math.round(ctx.config.failover.promote_timeout_seconds));
-    let session;
     try {
-      session = await ctx.sql.connect({ ...ctx.sqlTarget(server), statementTimeoutMs: (waitSeconds + 5) * 1000 });
-    } catch (err) {
-      return { ok: false, details: `cannot connect to promote: ${describeError(err)}` };
-    }
-    try {
-      const rows = await session.query<{ promoted: boolean }>('SELECT pg_promote(true, $1) AS promoted', [waitSeconds]);
-      return rows[0]?.promoted
-        ? { ok: true, details: 'pg_promote succeeded' }
-        : { ok: false, details: `pg_promote did not finish within ${waitSeconds} s` };
+      const session = monitoringSessionAsSql(ctx.monitorSessions, ctx.sqlTarget(server));
+      const rows = await session.query<{ asked: boolean }>('SELECT pg_promote(false) AS asked');
+      return rows[0]?.asked ? { ok: true, details: 'pg_promote requested' } : { ok: false, details: 'pg_promote was refused' };
     } catch (err) {
       return { ok: false, details: `pg_promote failed: ${describeError(err)}` };
-    } finally {
-      await session.end();
     }
   },
 };

@@ -7,6 +7,7 @@ import type { EventLog } from '../../log/event-log.js';
 import type { PluginRegistry } from '../../plugins/registry.js';
 import type { PluginContext, ServerRef } from '../../plugins/types.js';
 import type { SqlSession } from '../../nodes/ports.js';
+import { monitoringSessionAsSql } from '../../nodes/monitor-sessions.js';
 import type { Checks } from '../checks.js';
 import { serverRef } from '../checks.js';
 import type { NodeControl } from '../node-control.js';
@@ -30,6 +31,16 @@ export interface TopologyEnv {
 
 export function ref(env: TopologyEnv, name: string): ServerRef {
   return serverRef(name, env.book.get(name));
+}
+
+/**
+ * Run `fn` on HandyRep's monitoring session to `server` (no new connection): only for short
+ * single statements outside any transaction, since polls share the session. Long statements
+ * (CHECKPOINT, pg_promote with a wait) use `withSession`.
+ */
+export async function withMonitoringSession<T>(env: TopologyEnv, server: ServerRef, fn: (session: SqlSession) => Promise<T>): Promise<T> {
+  const ctx = env.ctx();
+  return fn(monitoringSessionAsSql(ctx.monitorSessions, ctx.sqlTarget(server)));
 }
 
 /** Run `fn` in a short SQL session on `server`, always closing it. */

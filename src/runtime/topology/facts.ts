@@ -8,7 +8,7 @@ import { candidateLagMb } from '../../engine/lag.js';
 import { describeError } from '../../model/errors.js';
 import { parseLsn, lsnDiff } from '../../model/lsn.js';
 import type { ServerRef } from '../../plugins/types.js';
-import { ref, withSession, type TopologyEnv } from './env.js';
+import { ref, withMonitoringSession, type TopologyEnv } from './env.js';
 
 interface ReplicaRow {
   in_recovery: boolean;
@@ -34,11 +34,11 @@ export interface ReplicaSnapshot {
 
 /** Query every enabled replica (or the given names) in parallel. */
 export async function snapshotReplicas(env: TopologyEnv, names?: readonly string[]): Promise<ReplicaSnapshot[]> {
-  const list = names ?? env.book.names().filter((n) => env.book.get(n).role === 'replica' && env.book.get(n).enabled);
+  const list = names ?? enabledReplicaNames(env);
   return Promise.all(
     list.map(async (name) => {
       try {
-        const row = await withSession(env, ref(env, name), async (s) => (await s.query<ReplicaRow & Record<string, unknown>>(REPLICA_FACTS))[0] ?? null);
+        const row = await withMonitoringSession(env, ref(env, name), async (s) => (await s.query<ReplicaRow & Record<string, unknown>>(REPLICA_FACTS))[0] ?? null);
         return { name, row, error: null };
       } catch (err) {
         return { name, row: null, error: describeError(err) };
@@ -76,12 +76,20 @@ export function candidateFacts(env: TopologyEnv, snapshots: readonly ReplicaSnap
   });
 }
 
-/** Ask each replica host to probe the master with pg_isready, and read its WAL receiver. */
-export async function vantageReports(env: TopologyEnv, master: ServerRef, snapshots: readonly ReplicaSnapshot[]): Promise<VantageReport[]> {
+/** The enabled replicas: the candidates and vantage points. */
+export function enabledReplicaNames(env: TopologyEnv): string[] {
+  return env.book.names().filter((n) => env.book.get(n).role === 'replica' && env.book.get(n).enabled);
+}
+
+/**
+ * Ask each replica host to probe the master with pg_isready, and read its WAL receiver from the
+ * replica's snapshot (which may still be on its way: the probes do not wait for it).
+ */
+export async function vantageReports(env: TopologyEnv, master: ServerRef, names: readonly string[], snapshots: Promise<readonly ReplicaSnapshot[]>): Promise<VantageReport[]> {
   const ctx = env.ctx();
   const timeoutSeconds = Math.max(1, Math.ceil(ctx.timeouts.connectMs / 1000));
   return Promise.all(
-    snapshots.map(async ({ name, row }) => {
+    names.map(async (name) => {
       const replica = ref(env, name);
       const argv = [`${replica.pg_bin_dir}/pg_isready`, '-q', '-h', master.hostname, '-p', String(master.port), '-t', String(timeoutSeconds)];
       let run: ProbeRun;
@@ -92,6 +100,7 @@ export async function vantageReports(env: TopologyEnv, master: ServerRef, snapsh
         run = { error: describeError(err) };
       }
       const { probe, probeDetail } = classifyProbe(name, run);
+      const row = (await snapshots).find((s) => s.name === name)?.row ?? null;
       const walReceiver = row
         ? { streaming: row.receiver_status === 'streaming', lastMessageAgeSeconds: row.last_msg_age === null ? null : Number(row.last_msg_age) }
         : null;

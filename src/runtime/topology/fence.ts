@@ -10,7 +10,7 @@ import { describeError } from '../../model/errors.js';
 import { SqlConnectError } from '../../nodes/sql-client.js';
 import type { ControlAction } from '../../plugins/types.js';
 import { observeRunning } from '../observe.js';
-import { ref, withSession, type TopologyEnv } from './env.js';
+import { ref, withMonitoringSession, type TopologyEnv } from './env.js';
 
 export type FenceResult =
   | { fenced: true; how: 'stopped' | 'killed' | 'not_accepting'; details: string }
@@ -41,7 +41,7 @@ export type DatabaseAnswer = 'writable' | 'read_only' | 'refused' | 'starting' |
 /** What the server's database port says right now. */
 export async function databaseAnswer(env: TopologyEnv, name: string): Promise<DatabaseAnswer> {
   try {
-    return await withSession(env, ref(env, name), async (s) => {
+    return await withMonitoringSession(env, ref(env, name), async (s) => {
       const rows = await s.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
       return rows[0]?.r === false ? 'writable' : 'read_only';
     });
@@ -69,6 +69,9 @@ async function stoppedSoon(env: TopologyEnv, name: string): Promise<boolean | nu
 }
 
 export async function fenceServer(env: TopologyEnv, name: string): Promise<FenceResult> {
+  // Asked first: a crashed master (the usual failover) is seen stopped in one command, not two.
+  const before = await running(env, name);
+  if (before === false) return { fenced: true, how: 'stopped', details: `${name} is not running` };
   const stop = await control(env, name, 'stop');
   let state = await running(env, name);
   if (state === false) return { fenced: true, how: 'stopped', details: `${name} stopped (${stop.details})` };

@@ -3,7 +3,7 @@
  * leave recovery and commit a write before it counts as the new master.
  */
 import { describeError } from '../../model/errors.js';
-import { ref, withSession, type TopologyEnv } from './env.js';
+import { ref, withMonitoringSession, type TopologyEnv } from './env.js';
 import { acceptsWrites, fenceServer } from './fence.js';
 
 export async function promoteAndConfirm(env: TopologyEnv, name: string): Promise<{ ok: boolean; details: string }> {
@@ -21,7 +21,7 @@ export async function promoteAndConfirm(env: TopologyEnv, name: string): Promise
   let last = 'not checked';
   for (;;) {
     try {
-      const confirmed = await withSession(env, server, async (s) => {
+      const confirmed = await withMonitoringSession(env, server, async (s) => {
         const rows = await s.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
         if (rows[0]?.r !== false) return false;
         await s.query('SELECT txid_current()');
@@ -33,7 +33,8 @@ export async function promoteAndConfirm(env: TopologyEnv, name: string): Promise
       last = describeError(err);
     }
     if (env.clock().getTime() >= deadline) return { ok: false, details: `${name}: promotion not confirmed: ${last}` };
-    await env.sleep(100);
+    // Promotion takes tens of milliseconds once asked: look often (one query on an open session).
+    await env.sleep(20);
   }
 }
 

@@ -7,7 +7,7 @@
 import { describeError } from '../../model/errors.js';
 import { conninfoString, type ConninfoPart } from '../../nodes/pg-conf-quote.js';
 import type { ServerRef } from '../../plugins/types.js';
-import { ref, withSession, type TopologyEnv } from './env.js';
+import { ref, withMonitoringSession, withSession, type TopologyEnv } from './env.js';
 
 /** The replica's conninfo for `master`, every value quoted for libpq (see pg-conf-quote.ts). */
 export function primaryConninfo(env: TopologyEnv, replica: ServerRef, master: ServerRef): string {
@@ -68,7 +68,7 @@ export async function waitStreamingFrom(env: TopologyEnv, replicaName: string, h
   let last = '';
   for (;;) {
     try {
-      const row = await withSession(env, ref(env, replicaName), async (s) =>
+      const row = await withMonitoringSession(env, ref(env, replicaName), async (s) =>
         (await s.query<{ status: string | null; sender_host: string | null }>('SELECT status, sender_host FROM pg_stat_wal_receiver'))[0],
       );
       if (row?.status === 'streaming' && row.sender_host === host) return { ok: true, details: `${replicaName} streams from ${host}` };

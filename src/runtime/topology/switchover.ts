@@ -9,7 +9,7 @@ import { describeError } from '../../model/errors.js';
 import { lsnDiff, parseLsn } from '../../model/lsn.js';
 import { failure, success } from '../../model/rd.js';
 import { afterPromotion, afterPromotionInput, finishNote, recordPromotion, settleClusterStatus } from './after-promotion.js';
-import { ref, withSession, type TopologyEnv } from './env.js';
+import { ref, withMonitoringSession, type TopologyEnv } from './env.js';
 import type { TopologyRd } from './failover.js';
 import { promoteAndConfirm, settlePromotion, type PromotionSettlement } from './promote.js';
 import { StepRunner } from './step-runner.js';
@@ -41,7 +41,7 @@ async function waitReplayed(env: TopologyEnv, name: string, lsn: string, timeout
   let last = 'nothing replayed yet';
   for (;;) {
     try {
-      const replay = await withSession(env, ref(env, name), async (s) =>
+      const replay = await withMonitoringSession(env, ref(env, name), async (s) =>
         parseLsn((await s.query<{ lsn: string | null }>('SELECT pg_last_wal_replay_lsn()::text AS lsn'))[0]?.lsn ?? null),
       );
       if (replay && lsnDiff(replay, target) > 0) return { ok: true, details: `${name} replayed ${replay}, past the final checkpoint ${lsn}` };
