@@ -13,7 +13,7 @@ import { EventLog } from '../log/event-log.js';
 import { LocalShell } from '../nodes/local-shell.js';
 import { NodeShellPool } from '../nodes/node-shells.js';
 import type { SqlClient } from '../nodes/ports.js';
-import { MonitorSessions, monitoringSessionAsSql, type SessionLostListener } from '../nodes/monitor-sessions.js';
+import { MonitorSessions, type SessionLostListener } from '../nodes/monitor-sessions.js';
 import { PgSqlClient } from '../nodes/sql-client.js';
 import { PluginRegistry } from '../plugins/registry.js';
 import { Persister } from '../runtime/persister.js';
@@ -96,8 +96,6 @@ export async function wire(configFile: string, options: HandyRepOptions): Promis
     const initial = await loadInitialState(loaded.config, serverFile, sql, clock().toISOString());
     let sessionLost: SessionLostListener = () => undefined;
     const monitorSessions = new MonitorSessions(sql, (target, reason) => sessionLost(target, reason));
-    // On the master's monitoring session: a state change opens no session of its own.
-    const monitoring: SqlClient = { connect: async (target) => monitoringSessionAsSql(monitorSessions, target) };
     // The book reports changes to the persister, which is built from the book: bound late.
     let persister: Persister | null = null;
     const book = new ServerBook(initial.servers, initial.cluster, initial.history, log, clock, () => void persister?.request());
@@ -111,7 +109,9 @@ export async function wire(configFile: string, options: HandyRepOptions): Promis
         },
         writeTable: async (state) => {
           const master = book.masterName();
-          return writeStateToMaster(monitoring, config.current, master ? book.get(master) : null, state);
+          // On a session of its own, not the monitoring one: a write stuck behind a lock (or a
+          // synchronous standby) must not hold up the master's poll and fail it.
+          return writeStateToMaster(sql, config.current, master ? book.get(master) : null, state);
         },
         log,
         clock,

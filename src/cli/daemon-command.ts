@@ -20,12 +20,21 @@ const stderrIo: DaemonCommandIo = { error: (line) => process.stderr.write(`${lin
 /** Run the daemon; resolves with the exit code once it has stopped (or failed to start). */
 export async function runDaemonCommand(configFile: string, io: DaemonCommandIo = stderrIo): Promise<ExitCode> {
   let daemon: RunningDaemon;
+  // A SIGHUP during start-up (logrotate while a recovery runs) must not kill the process (Node's
+  // default): remember it and reload once the daemon runs.
+  let hangupWhileStarting = false;
+  const onEarlyHangup = (): void => {
+    hangupWhileStarting = true;
+  };
+  process.on('SIGHUP', onEarlyHangup);
   try {
     daemon = await startDaemon(configFile, { notice: io.error });
   } catch (err) {
     const { code, message } = startFailure(err, configFile);
     io.error(message);
     return code;
+  } finally {
+    process.off('SIGHUP', onEarlyHangup);
   }
   // A rejected promise nobody awaited must not kill the controller: log it and keep running.
   const onRejection = (reason: unknown): void => daemon.hr.events.error('DAEMON', `unhandled rejection: ${describeError(reason)}`);
@@ -37,6 +46,7 @@ export async function runDaemonCommand(configFile: string, io: DaemonCommandIo =
     );
   };
   process.on('SIGHUP', onHangup);
+  if (hangupWhileStarting) onHangup();
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));

@@ -435,7 +435,8 @@ export function serverSettingSchema(key: string): z.ZodType | undefined {
   if (key === 'role') return roleSchema;
   if (key === 'enabled') return z.boolean();
   const shape: Record<string, z.ZodType> = serverSettingsShape;
-  const schema = shape[key];
+  // Own keys only: "constructor" or "__proto__" would otherwise find the object's prototype.
+  const schema = Object.hasOwn(shape, key) ? shape[key] : undefined;
   return schema ? unwrapDefault(schema) : undefined;
 }
 

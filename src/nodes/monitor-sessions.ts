@@ -68,7 +68,9 @@ export class MonitorSessions implements MonitoringSessions {
   private entry(target: SqlTarget): Entry {
     const key = `${target.host}:${target.port}`;
     // Built on every query (each poll): a plain join, not JSON.
-    const fingerprint = `${target.database}\u0000${target.user}\u0000${target.password ?? ''}\u0000${target.connectTimeoutMs}\u0000${target.statementTimeoutMs}\u0000${target.applicationName ?? ''}`;
+    // TLS and password methods too: a session opened under weaker settings must not outlive them.
+    const tls = target.tls === undefined ? '' : `${target.tls.mode}\u0001${target.tls.rootcert ?? ''}\u0001${target.tls.cert ?? ''}\u0001${target.tls.key ?? ''}`;
+    const fingerprint = `${target.database}\u0000${target.user}\u0000${target.password ?? ''}\u0000${target.connectTimeoutMs}\u0000${target.statementTimeoutMs}\u0000${target.applicationName ?? ''}\u0000${tls}\u0000${target.allowedPasswordMethods?.join(',') ?? ''}`;
     let entry = this.entries.get(key);
     if (entry !== undefined && entry.fingerprint !== fingerprint) {
       // New parameters (configuration reloaded): the old session goes, quietly.

@@ -46,6 +46,12 @@ interface Case {
   delayMs?: number;
   /** Which live server the restarted controller cannot reach. */
   cut: (record: FailoverRecord) => string;
+  /**
+   * 'operator': the old master was fenced by the change and the candidate's promotion could not
+   * be settled; nothing is promoted automatically (never a second master), and once the
+   * candidate is proven not writable the operator promotes a replica.
+   */
+  end?: 'operator';
 }
 
 const cases: Case[] = [
@@ -56,7 +62,7 @@ const cases: Case[] = [
   // paul promoted, john being rejoined: the new master is cut off.
   { mode: 'switchover', step: 'rejoin', cut: promoted },
   // Failover after a crash of john: the candidate is promoting, then promoted, and cut off.
-  { mode: 'failover', step: 'promote', delayMs: 60, cut: promoted },
+  { mode: 'failover', step: 'promote', delayMs: 60, cut: promoted, end: 'operator' },
   { mode: 'failover', step: 'remaster', cut: promoted },
 ];
 
@@ -88,6 +94,15 @@ for (const c of cases) {
 
       heal(cutHost);
       cutHost = null;
+      if (c.end === 'operator') {
+        // Healed: the candidate is proven stopped or read-only (stopped if it came back writable).
+        await checkUntil(hr, async () => (await hr.get_server_info(cut))[cut]?.fence_unconfirmed !== true, { cycles: 10, pauseMs: 500, what: `${cut}'s fence confirmed after the heal` });
+        assert.equal(await hr.get_master_name(), null, `no master until an operator acts\n${await story()}`);
+        assert.ok((await writableNodes(bed.cluster)).length <= 1, await story());
+        const other = ['paul', 'george'].find((n) => n !== cut) as string;
+        const promotedByOperator = await hr.promote(other);
+        assert.equal(promotedByOperator.result, 'SUCCESS', `${promotedByOperator.details}\n${await story()}`);
+      }
       await checkUntil(
         hr,
         async () => {

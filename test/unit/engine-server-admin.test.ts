@@ -64,3 +64,11 @@ test('enable refuses a second master; remove refuses an enabled server', () => {
   assert.ok(checkRemove(servers, 'old').ok);
   assert.ok(!checkRemove(servers, 'nobody').ok);
 });
+
+for (const key of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+  test(`validateServerProps: "${key}" is an unknown setting, not the object's prototype`, () => {
+    const v = validateServerProps(JSON.parse(`{"${key}": 1}`) as Record<string, unknown>);
+    assert.equal(v.ok, false);
+    if (!v.ok) assert.match(v.reason, new RegExp(`${key}: unknown server setting`));
+  });
+}

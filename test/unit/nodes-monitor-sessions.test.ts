@@ -103,3 +103,13 @@ test('new connection parameters (a reload) replace the session', async () => {
   assert.equal(client.sessions.length, 2);
   assert.equal(client.sessions[0]?.ended, true);
 });
+
+test('stricter TLS or password-method settings replace the open session, never ride on it', async () => {
+  const { client, sessions } = setup();
+  await sessions.query(target, 'SELECT 1', 1000);
+  await sessions.query({ ...target, tls: { mode: 'verify-full', rootcert: '/etc/ca.pem', cert: null, key: null } }, 'SELECT 1', 1000);
+  assert.equal(client.sessions.length, 2);
+  assert.equal(client.sessions[0]?.ended, true, 'the session opened under the weaker settings is closed');
+  await sessions.query({ ...target, tls: { mode: 'verify-full', rootcert: '/etc/ca.pem', cert: null, key: null }, allowedPasswordMethods: ['scram-sha-256'] }, 'SELECT 1', 1000);
+  assert.equal(client.sessions.length, 3);
+});

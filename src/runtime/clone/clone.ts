@@ -108,7 +108,7 @@ export async function beginClone(env: CloneEnv, opts: CloneOptions): Promise<{ r
     const wasFenced = record.fenced;
     // Disabled until it streams: out of polls, verifications and failover candidates. The fenced
     // flag goes now, or auto_rejoin could try to rewind the folder being copied into.
-    book.putServer(target, { ...record, role: 'replica', enabled: false, fenced: false }, `clone from ${plan.source} starting (reclone ${opts.reclone ? 'yes' : 'no'}); disabled until it streams`);
+    book.putServer(target, { ...record, role: 'replica', enabled: false, fenced: false, fence_unconfirmed: false }, `clone from ${plan.source} starting (reclone ${opts.reclone ? 'yes' : 'no'}); disabled until it streams`);
     book.applyStatus(target, { status: 'down', message: `being cloned from ${plan.source}` });
     const probed = { ...plan, folder: folder.folder as TargetFolder };
     // Cannot be null: the action queue serialises claims and the tracker was checked above.
@@ -224,7 +224,7 @@ async function runClone(
       if (cancelled()) return await abandon(env, handle, state, 'cancelled while starting', true);
       const enabled = await env.mutate(async () => {
         if (env.book.masterName() !== upstream) return false;
-        env.book.putServer(target, { ...env.book.get(target), role: 'replica', enabled: true, fenced: false }, `cloned from ${state.source}; streaming from ${upstream}; enabled`);
+        env.book.putServer(target, { ...env.book.get(target), role: 'replica', enabled: true, fenced: false, fence_unconfirmed: false }, `cloned from ${state.source}; streaming from ${upstream}; enabled`);
         return true;
       });
       if (!enabled) continue;

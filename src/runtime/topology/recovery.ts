@@ -73,12 +73,8 @@ async function settlePending(env: TopologyEnv, runner: StepRunner, interrupted: 
     if (cancelled) await env.nodeControl.startup(candidate).catch(() => undefined);
     if (!settled.ok) {
       env.book.putServer(candidate, { ...env.book.get(candidate), enabled: false, fenced: true, fence_unconfirmed: true }, 'fenced: its promotion may have completed out of reach');
-      // The old master stays the book's master until judged, so the monitor can fail over once
-      // the candidate is proven stopped or read-only (until then the unconfirmed fence refuses it).
-      const from = interrupted.from;
-      if (from !== null && from !== candidate) {
-        env.book.putServer(from, { ...env.book.get(from), role: 'master', enabled: true, fenced: false, fence_unconfirmed: false }, `master again until judged (${candidate}'s promotion is uncertain)`);
-      }
+      // The old master keeps whatever fence the interrupted change gave it: unfenced, it could
+      // come back writable (a reboot) unwatched while the candidate may be writable out of reach.
       env.book.setClusterStatus('down', settled.details);
       const record = await runner.finish('FAIL', `cannot recover safely: ${settled.details}`);
       return failure(record.details, { reason_code: 'promotion_uncertain', history_id: record.id });

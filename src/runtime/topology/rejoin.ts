@@ -84,7 +84,7 @@ export async function rejoinAsReplica(env: TopologyEnv, oldName: string, masterN
     if (!append.ok) return { ok: false, details: `${oldName}: cannot set primary_conninfo: ${append.output}` };
     const signal = await runOnNode(env, old, ['touch', `${old.pgdata}/standby.signal`], 10000);
     if (!signal.ok) return { ok: false, details: `${oldName}: cannot write standby.signal: ${signal.output}` };
-    env.book.putServer(oldName, { ...env.book.get(oldName), role: 'replica', enabled: true, fenced: false }, `rejoining as a replica of ${masterName}`);
+    env.book.putServer(oldName, { ...env.book.get(oldName), role: 'replica', enabled: true, fenced: false, fence_unconfirmed: false }, `rejoining as a replica of ${masterName}`);
     const start = await env.nodeControl.startup(oldName);
     if (start.result !== 'SUCCESS' && !(await isUp(env, oldName))) {
       env.book.putServer(oldName, { ...env.book.get(oldName), enabled: false, fenced: true }, 'rejoin failed: does not start as a replica');
