@@ -12,7 +12,10 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { crash, heal, partition } from '../fixtures/faults.js';
+import { signal } from '../fixtures/proc.js';
 import { assertRowsOn, seedAckedRows } from '../fixtures/chaos-kill.js';
 import {
   checkCycles,
@@ -20,6 +23,8 @@ import {
   cleanupAll,
   closeBed,
   describeRecord,
+  instanceProcess,
+  waitUntil,
   killAtStep,
   nodeStates,
   openBed,
@@ -52,6 +57,12 @@ interface Case {
    * candidate is proven not writable the operator promotes a replica.
    */
   end?: 'operator';
+  /**
+   * Hold promotions pending until the cut heals: both replicas' startup processes are stopped
+   * before the controller runs, so pg_promote is asked (the promote file written) but cannot
+   * complete (a promotion takes milliseconds: stopping it once the step runs would race it).
+   */
+  hold?: boolean;
 }
 
 const cases: Case[] = [
@@ -62,7 +73,8 @@ const cases: Case[] = [
   // paul promoted, john being rejoined: the new master is cut off.
   { mode: 'switchover', step: 'rejoin', cut: promoted },
   // Failover after a crash of john: the candidate is promoting, then promoted, and cut off.
-  { mode: 'failover', step: 'promote', delayMs: 60, cut: promoted, end: 'operator' },
+  // The promotion was asked but cannot finish before the restart: it is uncertain, out of reach.
+  { mode: 'failover', step: 'promote', hold: true, cut: promoted, end: 'operator' },
   { mode: 'failover', step: 'remaster', cut: promoted },
 ];
 
@@ -70,12 +82,21 @@ for (const c of cases) {
   test(`controller SIGKILLed during ${c.mode} step ${c.step}${c.delayMs ? ` (${c.delayMs} ms in)` : ''}, restarted cut off from the live master`, { timeout: 150_000 }, async () => {
     const bed = await openBed({ label: `controller killed at ${c.mode} ${c.step}, restarted cut off`, expect: c.mode === 'failover' ? 'failover' : 'no_failover' });
     let cutHost: string | null = null;
+    let held: number[] = [];
     try {
       await seedAckedRows(bed);
       if (c.mode === 'failover') await crash(bed.node('john'));
       await bed.closeHr();
       const controller = spawnController(bed.configPath, c.mode, c.mode === 'switchover' ? 'paul' : undefined);
-      const atKill = await killAtStep(bed, controller, c.step, 60_000, c.delayMs ?? 0);
+      if (c.hold) {
+        held = ['paul', 'george'].map((n) => instanceProcess(bed.node(n), /startup/)).filter((pid): pid is number => pid !== null);
+        assert.equal(held.length, 2, 'both replicas have a startup process');
+        for (const pid of held) signal(pid, 'SIGSTOP');
+      }
+      const atKill = await killAtStep(bed, controller, c.step, 60_000, c.delayMs ?? 0, c.hold ? async (record) => {
+        const candidate = bed.node(promoted(record));
+        await waitUntil(async () => existsSync(join(candidate.dataDir, 'promote')), `pg_promote asked on ${candidate.name}`, 10_000, 5);
+      } : undefined);
       const cut = c.cut(atKill);
       cutHost = bed.node(cut).host;
       partition(cutHost, { uid: CONTROLLER_UID });
@@ -94,6 +115,9 @@ for (const c of cases) {
 
       heal(cutHost);
       cutHost = null;
+      // The held promotion completes now: the candidate becomes writable, and being fenced, is stopped.
+      for (const pid of held) signal(pid, 'SIGCONT');
+      held = [];
       if (c.end === 'operator') {
         // Healed: the candidate is proven stopped or read-only (stopped if it came back writable).
         await checkUntil(hr, async () => (await hr.get_server_info(cut))[cut]?.fence_unconfirmed !== true, { cycles: 10, pauseMs: 500, what: `${cut}'s fence confirmed after the heal` });
@@ -120,6 +144,7 @@ for (const c of cases) {
       assert.ok(new Set(promotions).size <= 1, `never a second server promoted: ${promotions.join(', ')}\n${await story()}`);
       console.log(`# ${c.mode} killed at ${c.step}, cut off from ${cut}: settled on ${master}`);
     } finally {
+      for (const pid of held) signal(pid, 'SIGCONT');
       if (cutHost) heal(cutHost);
       await closeBed(bed);
     }
