@@ -7,11 +7,9 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { crash, thaw } from '../fixtures/faults.js';
 import { signal } from '../fixtures/proc.js';
-import { cleanupAll, closeBed, instanceProcess, nodeState, openBed, waitUntil } from '../fixtures/chaos.js';
+import { cleanupAll, closeBed, instanceProcess, nodeState, openBed, promotionHeld } from '../fixtures/chaos.js';
 import { assertRowsOn, killAndRecover, seedAckedRows } from '../fixtures/chaos-kill.js';
 
 after(cleanupAll);
@@ -66,7 +64,7 @@ test('controller SIGKILLed during a failover promotion that completes only after
         assert.ok(pid !== null, `${candidate.name}'s startup process`);
         signal(pid, 'SIGSTOP');
         frozen = { node: candidate, pid };
-        await waitUntil(async () => existsSync(join(candidate.dataDir, 'promote')), `pg_promote issued on ${candidate.name}`, 10_000, 5);
+        await promotionHeld(candidate);
       },
       afterRecovery: async () => {
         if (frozen) signal(frozen.pid, 'SIGCONT');

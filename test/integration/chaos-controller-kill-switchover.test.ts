@@ -7,11 +7,11 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { thaw } from '../fixtures/faults.js';
 import { signal } from '../fixtures/proc.js';
-import { cleanupAll, closeBed, instanceProcess, openBed, sqlOn, waitUntil } from '../fixtures/chaos.js';
+import { cleanupAll, closeBed, instanceProcess, openBed, promotionHeld, sqlOn, waitUntil } from '../fixtures/chaos.js';
 import { assertRowsOn, killAndRecover, seedAckedRows } from '../fixtures/chaos-kill.js';
 
 after(cleanupAll);
@@ -93,7 +93,7 @@ test('controller SIGKILLed during a switchover promotion that completes only aft
         startup = instanceProcess(paul, /startup/);
         assert.ok(startup !== null, "paul's startup process");
         signal(startup, 'SIGSTOP');
-        await waitUntil(async () => existsSync(join(paul.dataDir, 'promote')), 'pg_promote issued on paul (promote signal file)', 10_000, 5);
+        await promotionHeld(paul);
       },
       afterRecovery: async () => {
         if (startup !== null) signal(startup, 'SIGCONT');

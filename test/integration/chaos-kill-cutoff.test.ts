@@ -12,8 +12,6 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { crash, heal, partition } from '../fixtures/faults.js';
 import { signal } from '../fixtures/proc.js';
 import { assertRowsOn, seedAckedRows } from '../fixtures/chaos-kill.js';
@@ -24,7 +22,7 @@ import {
   closeBed,
   describeRecord,
   instanceProcess,
-  waitUntil,
+  promotionHeld,
   killAtStep,
   nodeStates,
   openBed,
@@ -94,8 +92,8 @@ for (const c of cases) {
         for (const pid of held) signal(pid, 'SIGSTOP');
       }
       const atKill = await killAtStep(bed, controller, c.step, 60_000, c.delayMs ?? 0, c.hold ? async (record) => {
-        const candidate = bed.node(promoted(record));
-        await waitUntil(async () => existsSync(join(candidate.dataDir, 'promote')), `pg_promote asked on ${candidate.name}`, 10_000, 5);
+        // Both startup processes are stopped: the candidate cannot promote, asked or not yet.
+        await promotionHeld(bed.node(promoted(record)));
       } : undefined);
       const cut = c.cut(atKill);
       cutHost = bed.node(cut).host;
