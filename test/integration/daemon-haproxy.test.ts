@@ -92,6 +92,8 @@ async function landing(): Promise<{ host: string; inRecovery: boolean }> {
     database: 'postgres',
     connectionTimeoutMillis: 2000,
   });
+  // HAProxy cuts sessions when a server's check changes; without a listener that is an uncaught error.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     const result = await client.query<{ host: string; in_recovery: boolean }>('SELECT host(inet_server_addr()) AS host, pg_is_in_recovery() AS in_recovery');
