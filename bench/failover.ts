@@ -8,6 +8,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { HandyRep } from '../src/api/handyrep.js';
+import type { FailoverRecord } from '../src/model/failover-record.js';
 import { startCluster, type TestCluster, type TestNode } from '../test/fixtures/cluster.js';
 import { crash, freeze, healAll, thaw } from '../test/fixtures/faults.js';
 import { writeConfig } from '../test/fixtures/handyrep-config.js';
@@ -66,6 +67,7 @@ async function oneRun(kind: Kind): Promise<RunResult> {
     } else {
       const rd = await hr.manual_failover('paul', true);
       if (rd.result !== 'SUCCESS') throw new Error(`switchover failed: ${rd.details}`);
+      if (process.env.BENCH_STEPS === '1') printSteps((await hr.failover_history(1))[0], faultAt);
     }
     await sleep(SETTLE_MS);
     const result = await probe.stop();
@@ -84,6 +86,15 @@ async function oneRun(kind: Kind): Promise<RunResult> {
     await hr?.close();
     await healAll();
     await cluster.stop();
+  }
+}
+
+/** BENCH_STEPS=1: each step's start and duration relative to the fault, for profiling a switchover. */
+function printSteps(record: FailoverRecord | undefined, faultAt: number): void {
+  for (const step of record?.steps ?? []) {
+    const started = Date.parse(step.started) - faultAt;
+    const took = step.finished === null ? NaN : Date.parse(step.finished) - Date.parse(step.started);
+    console.log(`    +${started} ms ${step.name}${step.server ? ` ${step.server}` : ''}: ${took} ms ${step.outcome}`);
   }
 }
 

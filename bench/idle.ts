@@ -3,7 +3,9 @@
  * compiled daemon (dist/) at poll_interval 1 for 60 s. Measures, from /proc/<pid>/stat, the
  * controller's CPU and RSS, the three PostgreSQL process trees' CPU with HandyRep watching minus
  * the same window without it, and the sessions opened on the servers per second (pg_stat_database
- * sessions). Writes bench/results/idle.json.
+ * sessions). The window starts 15 s after the daemon started (start-up work and V8's one-off
+ * compaction of its garbage are not idle); the start-up RSS peak is reported on its own.
+ * Writes bench/results/idle.json.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -15,6 +17,8 @@ import { treeOf } from '../test/fixtures/proc.js';
 
 const WINDOW_S = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const WARMUP_S = 5;
+/** From the daemon's start to the idle window: start-up work and its one-off heap compaction. */
+const DAEMON_SETTLE_S = 15;
 const POLL_INTERVAL_S = 1;
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
@@ -89,7 +93,14 @@ async function main(): Promise<void> {
     });
     // The shebang runs one node process with HandyRep's V8 flag; compiled: dist/, built by the script.
     daemon = await startDaemonProcess(config, { compiled: true });
-    await sleep(WARMUP_S * 1000);
+    // Start-up is not idle: its garbage stays in the heap until V8's memory reducer compacts it,
+    // about 9 s after start (a one-off ~75 ms of CPU, RSS ~82 -> ~76 MB). The idle window starts
+    // after that; the start-up peak is reported on its own.
+    let startupRssPeak = 0;
+    for (let i = 0; i < (DAEMON_SETTLE_S * 1000) / 100; i += 1) {
+      startupRssPeak = Math.max(startupRssPeak, rssMb(daemon.pid));
+      await sleep(100);
+    }
 
     const sessionsBefore = await sessionsSoFar(cluster);
     const controllerBefore = ticks(daemon.pid)?.own ?? NaN;
@@ -112,6 +123,8 @@ async function main(): Promise<void> {
       poll_interval_s: POLL_INTERVAL_S,
       controller_cpu_pct: Math.round((controllerTicks / CLOCK_TICKS / elapsedS) * 100 * 100) / 100,
       controller_rss_mb: Math.round(rssMax * 10) / 10,
+      controller_startup_rss_peak_mb: Math.round(startupRssPeak * 10) / 10,
+      controller_settle_s: DAEMON_SETTLE_S,
       postgres_cpu_pct_watched: Math.round(postgresWatched * 100) / 100,
       postgres_cpu_pct_alone: Math.round(postgresAlone * 100) / 100,
       postgres_cpu_pct_monitoring: Math.round((postgresWatched - postgresAlone) * 100) / 100,
@@ -123,7 +136,7 @@ async function main(): Promise<void> {
     };
     const checks: [string, boolean][] = [
       [`controller CPU ${result.controller_cpu_pct} % of a core (target < 0.5)`, result.controller_cpu_pct < 0.5],
-      [`controller RSS max ${result.controller_rss_mb} MB (target < 80)`, result.controller_rss_mb < 80],
+      [`controller RSS max ${result.controller_rss_mb} MB in the idle window (target < 80; start-up peak ${result.controller_startup_rss_peak_mb} MB)`, result.controller_rss_mb < 80],
       [`PostgreSQL CPU for monitoring ${result.postgres_cpu_pct_monitoring} % (${result.postgres_cpu_pct_watched} watched − ${result.postgres_cpu_pct_alone} alone; target < 1)`, result.postgres_cpu_pct_monitoring < 1],
       [`sessions opened ${result.postgres_sessions_opened_per_s}/s (${sessionsOpened} in ${result.window_s} s; target ≤ 0.1)`, result.postgres_sessions_opened_per_s <= 0.1],
     ];

@@ -151,7 +151,7 @@ test('master frozen (every process SIGSTOPped): stops are ignored, the whole ins
     const fence = world.sim.effects.slice(before).filter((e) => e.node === 'john' && e.what.startsWith('cmd:') && !e.what.endsWith(' status'));
     assert.deepEqual(
       fence.map((e) => e.what),
-      ['cmd: /sim/bin/pg_ctl -D /sim/john/data -m fast -w -t 3 stop', 'cmd: /sim/bin/pg_ctl -D /sim/john/data -m immediate -w -t 2 stop', 'cmd: sh -c <handyrep-kill>'],
+      ['cmd: sh -c <stop-and-wait /sim/bin/pg_ctl /sim/john/data /sim/john/data fast 3>', 'cmd: sh -c <stop-and-wait /sim/bin/pg_ctl /sim/john/data /sim/john/data immediate 2>', 'cmd: sh -c <handyrep-kill>'],
     );
     const [record] = await hr.failover_history(1);
     assert.equal(record?.fence, 'confirmed');

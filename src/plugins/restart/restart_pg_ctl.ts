@@ -9,6 +9,7 @@ import { describeError } from '../../model/errors.js';
 import { pluginSettings } from '../settings.js';
 import type { ControlAction, RestartPlugin, ServerRef } from '../types.js';
 import { killInstanceArgv, killOutcome } from './kill-instance.js';
+import { stopAndWaitArgv, STOP_STILL_RUNNING_EXIT } from './stop-and-wait.js';
 
 const settingsSchema = z
   .object({
@@ -20,15 +21,17 @@ const settingsSchema = z
 
 /** The pg_ctl argv for an action (exported for unit tests). */
 export function pgCtlArgv(server: ServerRef, action: ControlAction, flags: readonly string[], startupLog: string | null, waitSeconds: number): string[] {
-  const base = [`${server.pg_bin_dir}/pg_ctl`, '-D', server.pgconf ?? server.pgdata, ...flags];
+  const pgCtl = `${server.pg_bin_dir}/pg_ctl`;
+  const confDir = server.pgconf ?? server.pgdata;
+  const base = [pgCtl, '-D', confDir, ...flags];
   const wait = ['-w', '-t', String(waitSeconds)];
   switch (action) {
     case 'start':
       return [...base, '-l', startupLog ?? `${server.pgdata}/startup.log`, ...wait, 'start'];
     case 'stop':
-      return [...base, '-m', 'fast', ...wait, 'stop'];
+      return stopAndWaitArgv(pgCtl, confDir, server.pgdata, 'fast', waitSeconds, flags);
     case 'faststop':
-      return [...base, '-m', 'immediate', ...wait, 'stop'];
+      return stopAndWaitArgv(pgCtl, confDir, server.pgdata, 'immediate', waitSeconds, flags);
     case 'restart':
       return [...base, '-l', startupLog ?? `${server.pgdata}/startup.log`, '-m', 'fast', ...wait, 'restart'];
     case 'reload':
@@ -66,6 +69,9 @@ export const restartPgCtl: RestartPlugin = {
       return { ok: false, details: `pg_ctl status exited ${String(result.exitCode)}: ${output}` };
     }
     if (result.exitCode === 0) return { ok: true, details: `pg_ctl ${action} succeeded` };
+    if ((action === 'stop' || action === 'faststop') && result.exitCode === STOP_STILL_RUNNING_EXIT) {
+      return { ok: false, details: `pg_ctl ${action}: the server was still running after ${waitSeconds} s (${output})` };
+    }
     return { ok: false, details: `pg_ctl ${action} exited ${String(result.exitCode)}: ${output}` };
   },
 };
