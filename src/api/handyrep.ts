@@ -146,6 +146,7 @@ export class HandyRep {
 
   /** null when no other controller started earlier is alive; else why this one must not act. */
   private async notSenior(): Promise<string | null> {
+    if (this.config.handyrep.master_check_method === 'none') return null;
     const databaseServers = this.book.names().filter((n) => isDatabaseRole(this.book.get(n).role)).map((n) => this.book.get(n));
     const seniority = await this.presence.mayAct(databaseServers);
     return seniority.acts ? null : seniority.reason;
@@ -155,6 +156,7 @@ export class HandyRep {
   private async beat(): Promise<void> {
     const master = this.book.masterName();
     const now = this.clock().getTime();
+    if (this.config.handyrep.master_check_method === 'none') return;
     if (master === null || now - this.lastBeatMs < heartbeatEveryMs(this.config)) return;
     if (await this.presence.beat(this.book.get(master))) this.lastBeatMs = now;
   }

@@ -109,6 +109,10 @@ export const serverEntrySchema = z
   })
   .strict();
 
+/** How a controller knows it is the one that acts (config `handyrep.master_check_method`). */
+export const MASTER_CHECK_METHODS = ['database_table', 'none'] as const;
+export type MasterCheckMethod = (typeof MASTER_CHECK_METHODS)[number];
+
 const handyrepSectionSchema = z
   .object({
     cluster_name: nameSchema.default('handyrep').describe('Label of the cluster, used in logs and alerts.'),
@@ -120,9 +124,18 @@ const handyrepSectionSchema = z
       .default('servers.save')
       .describe('JSON file of server state (relative to the configuration file).'),
     authentication_method: pluginName(nameSchema, 'auth').default('zero_auth').describe('Authentication plugin of the web API.'),
-    master_check_method: configOnly(nameSchema)
-      .default('one_hr_master')
-      .describe('Plugin deciding whether this HandyRep is the one that acts (HandyRep\'s own HA).'),
+    master_check_method: configOnly(
+      z.enum(MASTER_CHECK_METHODS, {
+        error: (issue) =>
+          issue.input === 'one_hr_master'
+            ? 'one_hr_master was renamed database_table (the heartbeat row in the handyrep table)'
+            : `must be one of ${MASTER_CHECK_METHODS.join(', ')}`,
+      }),
+    )
+      .default('database_table')
+      .describe(
+        'How this controller knows it is the one that acts (the seed\'s check_handyrep_master). database_table: a heartbeat row in the handyrep table on the master; a controller that sees a fresh heartbeat of another started earlier refuses every topology change and names it. none: no check (only one controller may ever run against the cluster; the state lock guards one host only).',
+      ),
     master_check_parameters: configOnly(secret(z.array(z.string()))).default([]).describe('Parameters passed to master_check_method.'),
     log_verbose: z.boolean().default(false).describe('Log informational entries too, not only warnings and errors.'),
     log_file: pathSchema

@@ -16,7 +16,7 @@ import { deepMerge } from '../fixtures/config.js';
 import { FAILOVER_TEST_SETTINGS } from '../fixtures/failover-settings.js';
 import { writeConfig } from '../fixtures/handyrep-config.js';
 import { basic, freePort, http, startDaemonProcess, type DaemonProcess } from '../fixtures/daemon.js';
-import { checkCycles, cleanupAll, closeBed, describeRecord, openBed, waitUntil, writableNodes, type Bed } from '../fixtures/chaos.js';
+import { checkCycles, cleanupAll, closeBed, describeRecord, openBed, sqlOn, waitUntil, writableNodes, type Bed } from '../fixtures/chaos.js';
 import type { FailoverRecord } from '../../src/model/failover-record.js';
 
 after(cleanupAll);
@@ -48,6 +48,21 @@ test('two controllers, one cluster: the later one refuses while the first lives;
     assert.deepEqual(await writableNodes(bed.cluster), [master], story);
   } finally {
     await second?.close();
+    await closeBed(bed);
+  }
+});
+
+test('master_check_method none: no heartbeat is written, so a second controller cannot see this one', { timeout: 60_000 }, async () => {
+  const bed = await openBed({ label: 'master_check_method none', expect: 'no_failover', handyrep: { master_check_method: 'none' } });
+  try {
+    await checkCycles(bed.h(), 3, 0);
+    const table = await sqlOn(bed.node('john'), "SELECT to_regclass('handyrep.handyrep_controllers') IS NOT NULL");
+    assert.ok(table.ok, table.out);
+    if (table.out === 't') {
+      const rows = await sqlOn(bed.node('john'), 'SELECT count(*) FROM handyrep.handyrep_controllers');
+      assert.equal(rows.out, '0', 'no heartbeat row on the master');
+    }
+  } finally {
     await closeBed(bed);
   }
 });
