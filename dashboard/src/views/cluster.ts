@@ -50,7 +50,7 @@ export function ClusterView({ state, act }: { state: LiveState; act: Act }) {
           <td><a href=${`#/server/${encodeURIComponent(name)}`}>${name}</a><div class="muted small">${s.hostname}:${s.port}${s.enabled ? '' : ' · disabled'}${s.fenced ? ' · fenced' : ''}</div></td>
           <td>${s.role}</td>
           <td class="status-cell"><span class="badge">${s.status}</span><div class="reason small" title=${s.status_message}>${s.status_message || '\u00a0'}</div>
-            ${s.action_progress && (s.action_progress.state === 'running' || s.action) ? html`<${ProgressBar} progress=${s.action_progress} />` : null}</td>
+            ${recentProgress(s) ? html`<${ProgressBar} progress=${s.action_progress} />` : null}</td>
           <td><${LagBar} server=${s} /></td>
           <td>${s.timeline ?? '—'}</td>
           <td class="mono">${s.wal_position ?? '—'}</td>
@@ -61,6 +61,14 @@ export function ClusterView({ state, act }: { state: LiveState; act: Act }) {
     </table>
     </div>
   </section>`;
+}
+
+/** A running long action, or one that ended in the last few minutes (its outcome stays in view). */
+const RECENT_MS = 5 * 60_000;
+function recentProgress(s: ServerRecord): boolean {
+  const p = s.action_progress;
+  if (p === null) return false;
+  return p.state === 'running' || (p.finished !== null && Date.now() - Date.parse(p.finished) < RECENT_MS);
 }
 
 function roleRank(s: ServerRecord | undefined): number {

@@ -1,0 +1,105 @@
+/**
+ * The dashboard live, in Chromium, against a real daemon (monitoring on) and a real 3-node
+ * cluster: a replica whose PostgreSQL stops turns red within 2 s without a reload (SSE); a
+ * switchover through the UI shows the dry-run plan, wants the target's name typed, and ends with
+ * the new master shown and a history entry; a reclone shows its progress up to 100 %. Writes the
+ * README's screenshots to docs/screenshots/.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Page } from 'playwright-core';
+import { startDaemon, type RunningDaemon } from '../../src/daemon/daemon.js';
+import { startCluster, type TestCluster, type TestNode } from '../fixtures/cluster.js';
+import { launchBrowser, type TestBrowser } from '../fixtures/browser.js';
+import { FAILOVER_TEST_SETTINGS, POSTGRES_FAST_RETRY } from '../fixtures/failover-settings.js';
+import { writeConfig } from '../fixtures/handyrep-config.js';
+
+const SHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
+let cluster: TestCluster;
+let daemon: RunningDaemon;
+let chrome: TestBrowser;
+let page: Page;
+
+const node = (name: string): TestNode => cluster.nodes.find((n) => n.name === name) as TestNode;
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  chrome = await launchBrowser();
+  cluster = await startCluster({ nodes: 3, postgresConf: POSTGRES_FAST_RETRY });
+  // ~60 MB of data, copied at 16 MB/s: a reclone takes a few seconds, long enough to watch.
+  await cluster.psql(cluster.master, "CREATE TABLE filler AS SELECT g, repeat(md5(g::text), 12) AS pad FROM generate_series(1, 150000) g");
+  const path = await writeConfig(cluster, {
+    handyrep: { authentication_method: 'simple_password_auth' },
+    passwords: { admin_password: 'live-admin', read_password: 'live-read' },
+    failover: FAILOVER_TEST_SETTINGS,
+    plugins: { clone_basebackup: { extra_parameters: ['--max-rate=16M'] } },
+  });
+  daemon = await startDaemon(path, { host: '127.0.0.1', port: 0, monitor: true, notice: () => undefined });
+  const context = await chrome.browser.newContext({ viewport: { width: 1280, height: 800 } });
+  page = await context.newPage();
+  await page.goto(daemon.url);
+  await page.fill('input[name=password]', 'live-admin');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('tr[data-server=george][data-status=healthy]', { timeout: 15_000 });
+});
+
+after(async () => {
+  await chrome?.close();
+  await daemon?.stop();
+  await cluster?.stop();
+});
+
+test('the cluster view shows every server with role, status, lag and WAL position', async () => {
+  const master = page.locator('tr[data-server=john]');
+  assert.equal(await master.getAttribute('data-role'), 'master');
+  assert.match((await master.locator('td.mono').textContent()) ?? '', /^[0-9A-F]+\/[0-9A-F]+$/);
+  assert.equal(await page.locator('[data-testid=cluster-status]').getAttribute('data-status'), 'healthy');
+  await page.screenshot({ path: `${SHOTS}cluster.png` });
+});
+
+test('a replica turns red within 2 s of its PostgreSQL stopping, without a reload', async () => {
+  const started = Date.now();
+  await node('george').stop('immediate');
+  await page.waitForSelector('tr[data-server=george].s4, tr[data-server=george].s5', { timeout: 2000 });
+  const seconds = (Date.now() - started) / 1000;
+  assert.ok(seconds <= 2, `red after ${seconds} s`);
+  await node('george').start();
+  await page.waitForSelector('tr[data-server=george][data-status=healthy]', { timeout: 20_000 });
+});
+
+test('a switchover through the UI: dry-run plan, typed confirmation, new master shown, history entry', async () => {
+  await page.click('tr[data-server=paul] button[data-action=switchover]');
+  const plan = await page.waitForSelector('[data-testid=plan]', { timeout: 10_000 });
+  assert.match((await plan.textContent()) ?? '', /dry run: would switchover from john to paul/);
+  const confirm = page.locator('[data-testid=confirm]');
+  assert.equal(await confirm.isDisabled(), true, 'nothing runs before the name is typed');
+  await page.fill('input[name=confirm-name]', 'pau');
+  assert.equal(await confirm.isDisabled(), true);
+  await page.fill('input[name=confirm-name]', 'paul');
+  await confirm.click();
+  const rd = await page.waitForSelector('[data-testid=rd]', { timeout: 60_000 });
+  assert.match((await rd.textContent()) ?? '', /^SUCCESS/);
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('tr[data-server=paul][data-role=master]', { timeout: 10_000 });
+  await page.click('nav >> text=History');
+  const entry = await page.waitForSelector('article.history-entry[data-kind=switchover][data-outcome=SUCCESS]', { timeout: 10_000 });
+  assert.match((await entry.textContent()) ?? '', /john → paul/);
+  await page.screenshot({ path: `${SHOTS}failover-history.png` });
+  await page.click('nav >> text=Cluster');
+});
+
+test('a reclone shows its progress up to 100 %', async () => {
+  await page.waitForSelector('tr[data-server=george][data-status=healthy]', { timeout: 30_000 });
+  await page.click('tr[data-server=george] button[data-action=reclone]');
+  await page.fill('input[name=confirm-name]', 'george');
+  await page.click('[data-testid=confirm]');
+  const rd = await page.waitForSelector('[data-testid=rd]', { timeout: 30_000 });
+  assert.match((await rd.textContent()) ?? '', /^SUCCESS.*clone of george started/);
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('tr[data-server=george] .progress[data-progress-state=running]:not([data-percent="0"])', { timeout: 30_000 });
+  await page.screenshot({ path: `${SHOTS}clone-progress.png` });
+  await page.waitForSelector('tr[data-server=george] .progress[data-progress-state=done][data-percent="100"]', { timeout: 120_000 });
+  await page.waitForSelector('tr[data-server=george][data-status=healthy]', { timeout: 30_000 });
+});
