@@ -43,19 +43,23 @@ export function App() {
   const route = useRoute();
 
   useEffect(() => store.subscribe(setState), []);
+  const sessionLost = (): void => {
+    store.disconnect();
+    setAccess(null);
+    setNotice('Your session has ended: log in again.');
+  };
   useEffect(() => {
-    whenSessionLost(() => {
-      store.disconnect();
-      setAccess(null);
-      setNotice('Your session has ended: log in again.');
-    });
+    whenSessionLost(sessionLost);
     void currentSession().then((session) => {
       setAccess(session?.access ?? null);
       if (session) setVia(session.via);
     });
   }, []);
   useEffect(() => {
-    if (access !== null && access !== 'unknown') store.connect();
+    if (access === null || access === 'unknown') return;
+    // A refused stream: the session ended, or the daemon refused for another reason (then retry the stream).
+    const refused = (): void => void currentSession().then((session) => (session === null ? sessionLost() : setTimeout(() => store.connect(refused), 2000)));
+    store.connect(refused);
   }, [access]);
 
   if (access === 'unknown') return html`<main class="loading" aria-busy="true">Loading…</main>`;

@@ -35,12 +35,22 @@ export class LiveStore {
     return () => this.listeners.delete(listener);
   }
 
-  connect(): void {
+  /**
+   * Open the stream. `onRefused`: the stream was refused for good (the browser stops retrying
+   * after a non-200 answer, e.g. the session ended): the page checks the session.
+   */
+  connect(onRefused: () => void): void {
     if (this.source !== null) return;
     const source = new EventSource('/events');
     this.source = source;
     source.onopen = () => this.update({ connected: true });
-    source.onerror = () => this.update({ connected: false });
+    source.onerror = () => {
+      this.update({ connected: false });
+      if (source.readyState === EventSource.CLOSED) {
+        this.source = null;
+        onRefused();
+      }
+    };
     source.addEventListener('snapshot', (e) => {
       const data = JSON.parse((e as MessageEvent<string>).data) as { status: StatusReport; servers: ServerMap; history: FailoverRecord[]; log: LogEntry[]; series: Series; access: Access };
       this.update({ connected: true, access: data.access, status: data.status, servers: data.servers, history: data.history, log: [...data.log].reverse(), series: data.series });

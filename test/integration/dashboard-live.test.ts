@@ -2,8 +2,9 @@
  * The dashboard live, in Chromium, against a real daemon (monitoring on) and a real 3-node
  * cluster: a replica whose PostgreSQL stops turns red within 2 s without a reload (SSE); a
  * switchover through the UI shows the dry-run plan, wants the target's name typed, and ends with
- * the new master shown and a history entry; a reclone shows its progress up to 100 %. Writes the
- * README's screenshots to docs/screenshots/.
+ * the new master shown and a history entry; a reclone shows its progress up to 100 %; the server
+ * page, log and chart views; a phone-sized, dark page. Writes the README's screenshots to
+ * docs/screenshots/.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -46,8 +47,9 @@ before(async () => {
 });
 
 after(async () => {
-  await chrome?.close();
+  // Stopped while the page's event stream is open: the daemon must not wait for it.
   await daemon?.stop();
+  await chrome?.close();
   await cluster?.stop();
 });
 
@@ -102,4 +104,45 @@ test('a reclone shows its progress up to 100 %', async () => {
   await page.screenshot({ path: `${SHOTS}clone-progress.png` });
   await page.waitForSelector('tr[data-server=george] .progress[data-progress-state=done][data-percent="100"]', { timeout: 120_000 });
   await page.waitForSelector('tr[data-server=george][data-status=healthy]', { timeout: 30_000 });
+});
+
+test('the server page shows the definition, the observed facts and its part in the history', async () => {
+  await page.click('tr[data-server=paul] a');
+  await page.waitForSelector('#server-title');
+  assert.match((await page.locator('#server-title').textContent()) ?? '', /^paul/);
+  const text = (await page.locator('.server-page').textContent()) ?? '';
+  for (const field of ['hostname', 'lag_limit', 'failover_priority', 'timeline', 'wal_position']) assert.ok(text.includes(field), `shows ${field}`);
+  await page.waitForSelector('.server-page article.history-entry[data-kind=switchover]');
+  assert.ok(await page.locator('.server-page button[data-action=restart]').count(), 'its actions');
+});
+
+test('the log view filters by level and follows new entries', async () => {
+  await page.click('nav >> text=Log');
+  await page.waitForSelector('.log-line');
+  await page.selectOption('select >> nth=0', 'warn');
+  const levels = await page.locator('.log-line').evaluateAll((lines) => lines.map((l) => l.className));
+  assert.ok(levels.length > 0, 'the switchover logged warnings');
+  assert.ok(levels.every((c) => /warn|error/.test(c)), levels.join(','));
+  daemon.hr.events.warn('TEST', 'a line written while the log is shown');
+  await page.waitForSelector('.log-line >> text=a line written while the log is shown', { timeout: 2000 });
+});
+
+test('the charts draw lag and check latency of the last hour', async () => {
+  await page.click('nav >> text=Charts');
+  await page.waitForFunction('document.querySelectorAll(".chart canvas").length === 3', undefined, { timeout: 5000 });
+  await page.screenshot({ path: `${SHOTS}charts.png`, fullPage: true });
+  await page.click('nav >> text=Cluster');
+});
+
+test('readable on a phone and in dark mode', async () => {
+  const context = await chrome.browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: 'dark', isMobile: true });
+  const phone = await context.newPage();
+  await phone.goto(daemon.url);
+  await phone.fill('input[name=password]', 'live-read');
+  await phone.click('button[type=submit]');
+  await phone.waitForSelector('tr[data-server]');
+  assert.ok(Number(await phone.evaluate('document.documentElement.scrollWidth')) <= 390, 'no page-wide horizontal scroll (the table scrolls in its frame)');
+  const background = String(await phone.evaluate('getComputedStyle(document.body).backgroundColor'));
+  assert.equal(background, 'rgb(21, 23, 27)', 'the dark palette');
+  await context.close();
 });

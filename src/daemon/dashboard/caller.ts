@@ -11,8 +11,11 @@ import { csrfMatches, type SessionStore } from './sessions.js';
 
 export const CSRF_HEADER = 'x-csrf-token';
 
-/** An admin function of the table: a password that may call it is an admin's; one refused with 403 a reader's. */
-const ADMIN_PROBE = findOperation('manual_failover') as OperationSpec;
+/**
+ * An admin function of the table (named for the log): a password that may call it is an admin's;
+ * a right password refused with 403 is a reader's.
+ */
+const ADMIN_PROBE: OperationSpec = { ...(findOperation('manual_failover') as OperationSpec), name: 'dashboard login' };
 
 export type CallerVerdict =
   | { ok: true; access: Access; via: 'session' | 'basic'; csrf: string | null }

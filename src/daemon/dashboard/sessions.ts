@@ -58,6 +58,12 @@ export class SessionStore {
     return { kind: 'live', id, session };
   }
 
+  /** Whether a session is still live, without counting this as activity (an open event stream is not). */
+  isLive(id: string): boolean {
+    const session = this.sessions.get(id);
+    return session !== undefined && this.now() - session.lastSeenMs <= this.idleMs();
+  }
+
   end(id: string): void {
     this.sessions.delete(id);
   }

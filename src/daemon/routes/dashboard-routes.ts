@@ -131,7 +131,12 @@ async function streamEvents(deps: DashboardRouteDeps, request: FastifyRequest, r
     write(`${before === null ? '' : `id: ${before}\n`}event: snapshot\ndata: ${JSON.stringify({ ...snapshot, access: caller.access })}\n\n`);
   }
   if (replay.kind === 'events') for (const event of replay.events) write(sseFrame(event));
-  const heartbeat = setInterval(() => write(': keep-alive\n\n'), HEARTBEAT_MS);
+  // A stream does not keep its session alive; it ends with it (logout, idle time), and the page asks to log in.
+  const sessionId = caller.via === 'session' ? sessionIdOf(request.headers.cookie) : null;
+  const heartbeat = setInterval(() => {
+    if (sessionId !== null && !deps.sessions.isLive(sessionId)) res.end();
+    else write(': keep-alive\n\n');
+  }, HEARTBEAT_MS);
   heartbeat.unref();
   const unsubscribe = deps.hub.subscribe({ write, close: () => res.end() });
   res.on('close', () => {
