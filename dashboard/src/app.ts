@@ -76,7 +76,7 @@ export function App() {
   const cluster = state.status?.cluster;
   let view;
   if (serverMatch) view = html`<${ServerPage} name=${decodeURIComponent(serverMatch[1] as string)} state=${state} act=${act} />`;
-  else if (route === '#/history') view = html`<${HistoryView} history=${state.history} />`;
+  else if (route === '#/history') view = html`<${HistoryView} history=${state.history} log=${state.log} />`;
   else if (route === '#/log') view = html`<${LogView} log=${state.log} />`;
   else if (route === '#/charts') view = html`<${ChartsView} series=${state.series} />`;
   else view = html`<${ClusterView} state=${state} act=${act} />`;

@@ -32,7 +32,7 @@ test('an SSE frame carries id, event and one line of JSON data', () => {
 test('sessions end after the idle time and compare CSRF tokens exactly', () => {
   let now = 0;
   const store = new SessionStore(() => 1000, () => now);
-  const { id, session } = store.create('read');
+  const { id, session } = store.create('read', new Set(['get_status']));
   assert.equal(store.find(id).kind, 'live');
   now = 900;
   assert.equal(store.find(id).kind, 'live', 'a request refreshes it');

@@ -18,7 +18,7 @@ export const CSRF_HEADER = 'x-csrf-token';
 const ADMIN_PROBE: OperationSpec = { ...(findOperation('manual_failover') as OperationSpec), name: 'dashboard login' };
 
 export type CallerVerdict =
-  | { ok: true; access: Access; via: 'session' | 'basic'; csrf: string | null }
+  | { ok: true; access: Access; via: 'session' | 'basic'; csrf: string | null; allowed?: ReadonlySet<string> }
   | { ok: false; status: 401 | 403 | 429; reason: string; challenge: boolean; retryAfterSeconds?: number };
 
 /** The access level a password proves (through the auth plugin, throttled like any attempt). */
@@ -43,7 +43,7 @@ export function sessionCaller(sessions: SessionStore, request: FastifyRequest, n
   if (needsCsrf && !csrfMatches(found.session, typeof sent === 'string' ? sent : undefined)) {
     return { ok: false, status: 403, reason: `missing or wrong CSRF token: a dashboard session must send its token in the ${CSRF_HEADER} header`, challenge: false };
   }
-  return { ok: true, access: found.session.access, via: 'session', csrf: found.session.csrf };
+  return { ok: true, access: found.session.access, via: 'session', csrf: found.session.csrf, allowed: found.session.allowed };
 }
 
 /** The caller of a dashboard read route (session first, else Basic through the gate). */
@@ -56,7 +56,7 @@ export async function readCaller(gate: AuthGate, sessions: SessionStore, request
   return accessOfAuthorization(gate, request.headers.authorization, request.ip);
 }
 
-/** May a caller with `access` call `spec`? */
-export function accessAllows(access: Access, spec: Pick<OperationSpec, 'access'>): boolean {
-  return access === 'admin' || spec.access === 'read';
+/** May a session call `spec`? What the auth plugin allowed its password at login. */
+export function sessionAllows(caller: Extract<CallerVerdict, { ok: true }>, spec: Pick<OperationSpec, 'name'>): boolean {
+  return caller.allowed?.has(spec.name) === true;
 }

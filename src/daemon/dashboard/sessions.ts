@@ -1,6 +1,6 @@
 /**
  * Dashboard login sessions: a random id (the HttpOnly cookie) → the access level the password
- * proved and a CSRF token the page must echo on every call. Nothing else is kept: no password,
+ * proved, the functions it may call, and a CSRF token the page must echo on every call. Nothing else is kept: no password,
  * no user name. Sessions end after an idle time, at logout, or when the table is full (oldest first).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
@@ -8,6 +8,8 @@ import type { Access } from '../../api/operations.js';
 
 export interface DashboardSession {
   readonly access: Access;
+  /** The web functions the password may call, as the auth plugin answered at login. */
+  readonly allowed: ReadonlySet<string>;
   readonly csrf: string;
   lastSeenMs: number;
 }
@@ -29,14 +31,14 @@ export class SessionStore {
   ) {}
 
   /** A new session for a proven access level; returns its id (the cookie value). */
-  create(access: Access): { id: string; session: DashboardSession } {
+  create(access: Access, allowed: ReadonlySet<string>): { id: string; session: DashboardSession } {
     this.sweep();
     if (this.sessions.size >= MAX_SESSIONS) {
       const oldest = this.sessions.keys().next().value;
       if (oldest !== undefined) this.sessions.delete(oldest);
     }
     const id = token();
-    const session: DashboardSession = { access, csrf: token(), lastSeenMs: this.now() };
+    const session: DashboardSession = { access, allowed, csrf: token(), lastSeenMs: this.now() };
     this.sessions.set(id, session);
     return { id, session };
   }

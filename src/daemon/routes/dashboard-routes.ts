@@ -93,7 +93,7 @@ async function login(deps: DashboardRouteDeps, request: FastifyRequest, reply: F
   const authorization = `Basic ${Buffer.from(`dashboard:${password}`).toString('base64')}`;
   const caller = await accessOfAuthorization(deps.gate, authorization, request.ip);
   if (!caller.ok) return refuse(request, reply, { ...caller, challenge: false, reason: caller.status === 401 ? 'wrong password' : caller.reason });
-  const { id, session } = deps.sessions.create(caller.access);
+  const { id, session } = deps.sessions.create(caller.access, await deps.gate.allowedFunctions(authorization, request.ip));
   return reply
     .header('set-cookie', sessionCookie(id, deps.secure))
     .header('cache-control', 'no-store')

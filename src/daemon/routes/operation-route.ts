@@ -16,7 +16,7 @@ import { replyForError, type ErrorContext } from '../http-error.js';
 import { collectWireParams, shownName, type WireParams } from '../param-sources.js';
 import { sendJson, sendJsonText, sendRefusal } from '../reply.js';
 import type { StateReplies } from '../state-replies.js';
-import { accessAllows, sessionCaller } from '../dashboard/caller.js';
+import { sessionAllows, sessionCaller } from '../dashboard/caller.js';
 import type { SessionStore } from '../dashboard/sessions.js';
 import { webParams, webSignature } from '../web-params.js';
 
@@ -59,8 +59,8 @@ async function admitOperation(deps: OperationRouteDeps, request: FastifyRequest,
     const caller = sessionCaller(deps.sessions, request, true);
     if (caller !== null) {
       if (!caller.ok) return sendRefusal(request, reply, caller.status, { result: 'FAIL', details: caller.reason });
-      if (accessAllows(caller.access, spec)) return undefined;
-      return sendRefusal(request, reply, 403, { result: 'FAIL', details: `${spec.name} needs the admin password; this session was opened with the read password` });
+      if (sessionAllows(caller, spec)) return undefined;
+      return sendRefusal(request, reply, 403, { result: 'FAIL', details: `${spec.name} is not allowed to the password this session was opened with (${caller.access})` });
     }
   }
   try {
