@@ -21,6 +21,11 @@ test('the ring replays what a client missed, and a snapshot when it cannot', () 
   assert.deepEqual(ring.since('other.2'), { kind: 'snapshot' }, 'another boot');
   assert.deepEqual(ring.since('garbage'), { kind: 'snapshot' });
   assert.deepEqual(ring.since(`${b.id.split('.')[0]}.99`), { kind: 'snapshot' }, 'an id from the future');
+  const c = ring.push('log', { n: 6 });
+  ring.requireSnapshot();
+  assert.deepEqual(ring.since(c.id), { kind: 'snapshot' }, 'a change went unrecorded after it');
+  const d = ring.push('log', { n: 7 });
+  assert.deepEqual(ring.since(d.id), { kind: 'events', events: [] });
 });
 
 test('an SSE frame carries id, event and one line of JSON data', () => {
@@ -62,4 +67,10 @@ test('series keep an hour, lag sampled at most every 2 s per server', () => {
   now += 3_700_000;
   series.recordCheck('paul', 13);
   assert.deepEqual(series.snapshot().checks['paul'], [[now / 1000, 13]]);
+});
+
+test('no operation is shadowed by a dashboard route', async () => {
+  const { OPERATIONS } = await import('../../src/api/operations.js');
+  const dashboardPaths = ['login', 'logout', 'session', 'basic-login', 'events', 'assets'];
+  assert.deepEqual(OPERATIONS.filter((o) => dashboardPaths.includes(o.name)).map((o) => o.name), []);
 });

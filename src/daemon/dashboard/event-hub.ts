@@ -28,6 +28,8 @@ export interface DashboardSnapshot {
 }
 
 const COALESCE_MS = 100;
+/** With no client connected, state is read for the lag series only, at most this often. */
+const LAG_READ_MS = 2000;
 const RING_EVENTS = 2000;
 const HISTORY_SHOWN = 50;
 const LOG_SHOWN = 500;
@@ -43,6 +45,7 @@ export class DashboardHub {
   private again = false;
   private lastHistoryId: string | null | undefined = undefined;
   private closed = false;
+  private lastLagReadMs = 0;
 
   constructor(private readonly backend: DaemonBackend) {
     backend.onStateChange(() => this.schedule());
@@ -95,6 +98,19 @@ export class DashboardHub {
     return event;
   }
 
+  /**
+   * Nobody watches: no state event (a returning client gets a snapshot instead), only the lag
+   * series for the charts, read at most as often as it is sampled. Keeps an unwatched daemon idle.
+   */
+  private async sampleLagOnly(): Promise<void> {
+    this.ring.requireSnapshot();
+    this.lastHistoryId = undefined;
+    if (Date.now() - this.lastLagReadMs < LAG_READ_MS) return;
+    this.lastLagReadMs = Date.now();
+    const servers = (await this.backend.invoke('get_server_info', {})) as ServerMap;
+    this.series.recordLag(Object.entries(servers).map(([server, r]) => ({ server, lagMb: r.lag_mb, lagSeconds: r.lag_seconds })));
+  }
+
   private schedule(): void {
     if (this.closed) return;
     if (this.reading) {
@@ -109,11 +125,16 @@ export class DashboardHub {
     this.pending = null;
     this.reading = true;
     try {
+      if (this.clients.size === 0) {
+        await this.sampleLagOnly();
+        return;
+      }
       const [status, servers] = await Promise.all([
         this.backend.invoke('get_status', {}) as Promise<StatusReport>,
         this.backend.invoke('get_server_info', {}) as Promise<ServerMap>,
       ]);
       const lag = this.series.recordLag(Object.entries(servers).map(([server, r]) => ({ server, lagMb: r.lag_mb, lagSeconds: r.lag_seconds })));
+      this.lastLagReadMs = Date.now();
       this.publish('state', { status, servers, lag });
       const history = (await this.backend.invoke('failover_history', { numentries: HISTORY_SHOWN })) as FailoverRecord[];
       const newest = history[0] ? `${history[0].id}/${history[0].outcome}/${history[0].steps.length}` : null;

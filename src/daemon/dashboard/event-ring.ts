@@ -21,6 +21,8 @@ export class EventRing {
   private readonly boot = randomBytes(4).toString('hex');
   private sequence = 0;
   private readonly ring: HubEvent[] = [];
+  /** Ids up to this sequence cannot be resumed from (a change was not recorded as an event). */
+  private resumableAfter = 0;
 
   constructor(private readonly capacity: number) {}
 
@@ -33,6 +35,14 @@ export class EventRing {
     return event;
   }
 
+  /**
+   * Something changed that no event records (state not read while nobody watched): a client
+   * that comes back with an id from before now must start from a snapshot.
+   */
+  requireSnapshot(): void {
+    this.resumableAfter = this.sequence;
+  }
+
   /** The id of the newest event, or null before the first. */
   get lastId(): string | null {
     return this.ring.at(-1)?.id ?? null;
@@ -43,7 +53,7 @@ export class EventRing {
     if (lastEventId === undefined) return { kind: 'snapshot' };
     const [boot, seqText] = lastEventId.split('.');
     const seq = Number(seqText);
-    if (boot !== this.boot || !Number.isInteger(seq) || seq > this.sequence) return { kind: 'snapshot' };
+    if (boot !== this.boot || !Number.isInteger(seq) || seq > this.sequence || seq <= this.resumableAfter) return { kind: 'snapshot' };
     const first = this.ring[0];
     if (seq === this.sequence) return { kind: 'events', events: [] };
     if (first === undefined) return { kind: 'snapshot' };
