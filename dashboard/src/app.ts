@@ -15,6 +15,7 @@ import { LogView } from './views/log';
 import { ServerPage } from './views/server';
 
 const store = new LiveStore();
+const RESULT_SHOWN_MS = 15_000;
 
 function useRoute(): string {
   const [route, setRoute] = useState(location.hash || '#/');
@@ -72,6 +73,12 @@ export function App() {
     setNotice('Logged out.');
   };
   const act = (action: ActionSpec, server: string): void => setActing({ action, server });
+  // A success fades after a while; a FAIL stays until dismissed.
+  const showResult = (label: string, rd: Rd): void => {
+    const at = Date.now();
+    setResults((all) => [{ label, rd, at }, ...all].slice(0, 10));
+    if (rd.result === 'SUCCESS') setTimeout(() => setResults((all) => all.filter((x) => x.at !== at)), RESULT_SHOWN_MS);
+  };
   const serverMatch = /^#\/server\/(.+)$/.exec(route);
   const cluster = state.status?.cluster;
   let view;
@@ -96,6 +103,6 @@ export function App() {
         <button type="button" class="small" aria-label="Dismiss" onClick=${() => setResults((all) => all.filter((x) => x.at !== r.at))}>×</button></p>`)}
     </aside>
     ${acting ? html`<${ActionDialog} key=${`${acting.action.id}/${acting.server}`} action=${acting.action} server=${acting.server}
-      onClose=${() => setActing(null)} onResult=${(label: string, rd: Rd) => setResults((all) => [{ label, rd, at: Date.now() }, ...all].slice(0, 10))} />` : null}
+      onClose=${() => setActing(null)} onResult=${showResult} />` : null}
   </div>`;
 }
