@@ -28,6 +28,15 @@ test('the ring replays what a client missed, and a snapshot when it cannot', () 
   assert.deepEqual(ring.since(d.id), { kind: 'events', events: [] });
 });
 
+test('the ring is bounded by bytes too', () => {
+  const ring = new EventRing(100, 50);
+  const a = ring.push('state', { pad: 'x'.repeat(20) });
+  const b = ring.push('state', { pad: 'y'.repeat(20) });
+  ring.push('state', { pad: 'z'.repeat(20) });
+  assert.deepEqual(ring.since(a.id), { kind: 'snapshot' });
+  assert.equal((ring.since(b.id) as { events: unknown[] }).events.length, 1);
+});
+
 test('an SSE frame carries id, event and one line of JSON data', () => {
   const ring = new EventRing(2);
   const event = ring.push('log', { message: 'two\nlines <b>' });

@@ -24,14 +24,26 @@ export class EventRing {
   /** Ids up to this sequence cannot be resumed from (a change was not recorded as an event). */
   private resumableAfter = 0;
 
-  constructor(private readonly capacity: number) {}
+  private bytes = 0;
+
+  /** At most `capacity` events and `maxBytes` of JSON (state events of a large cluster are big). */
+  constructor(
+    private readonly capacity: number,
+    private readonly maxBytes = 16 * 1024 * 1024,
+  ) {}
 
   /** Add an event; returns it with its id. */
   push(type: string, data: unknown): HubEvent {
     this.sequence += 1;
     const event: HubEvent = { id: `${this.boot}.${this.sequence}`, type, json: JSON.stringify(data) };
     this.ring.push(event);
-    if (this.ring.length > this.capacity) this.ring.splice(0, this.ring.length - this.capacity);
+    this.bytes += event.json.length;
+    let drop = 0;
+    while (this.ring.length - drop > 1 && (this.ring.length - drop > this.capacity || this.bytes > this.maxBytes)) {
+      this.bytes -= (this.ring[drop] as HubEvent).json.length;
+      drop++;
+    }
+    if (drop > 0) this.ring.splice(0, drop);
     return event;
   }
 
