@@ -21,6 +21,9 @@ export interface ActionSpec {
   offered: (s: ServerRecord, master: string | null) => boolean;
 }
 
+/** Status numbers: 4 unavailable, 5 down (Stop is not offered for a server known down; Start only when it does not answer). */
+const UNAVAILABLE = 4;
+const DOWN = 5;
 const isReplica = (s: ServerRecord): boolean => s.role === 'replica';
 const cloning = (s: ServerRecord): boolean => s.action === 'clone' && s.action_progress?.state === 'running';
 
@@ -34,9 +37,9 @@ export const SERVER_ACTIONS: readonly ActionSpec[] = [
   { id: 'restart', label: 'Restart', operation: 'restart', confirm: 'click', explain: 'Restart PostgreSQL and confirm it is up.',
     params: (server) => ({ servername: server }), offered: (s) => s.enabled && !cloning(s) },
   { id: 'stop', label: 'Stop', operation: 'shutdown', confirm: 'click', explain: 'Stop PostgreSQL and confirm it is down.',
-    params: (server) => ({ servername: server }), offered: (s) => s.enabled && !cloning(s) },
+    params: (server) => ({ servername: server }), offered: (s) => s.enabled && !cloning(s) && s.status_no !== DOWN },
   { id: 'start', label: 'Start', operation: 'startup', confirm: 'click', explain: 'Start PostgreSQL and confirm it is up.',
-    params: (server) => ({ servername: server }), offered: (s) => s.enabled && !cloning(s) },
+    params: (server) => ({ servername: server }), offered: (s) => s.enabled && !cloning(s) && s.status_no >= UNAVAILABLE },
   { id: 'enable', label: 'Enable', operation: 'enable', confirm: 'click', explain: 'Enable the server and verify it.',
     params: (server) => ({ servername: server }), offered: (s) => !s.enabled && !s.fenced && !cloning(s) },
   { id: 'disable', label: 'Disable', operation: 'disable', confirm: 'click', explain: 'Disable the server: it is shut down and no longer checked.',
