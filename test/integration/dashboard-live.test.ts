@@ -162,3 +162,34 @@ test('readable on a phone and in dark mode', async () => {
   assert.equal(background, 'rgb(21, 23, 27)', 'the dark palette');
   await context.close();
 });
+
+test('a running clone can be cancelled from its row; the outcome stays in view', async () => {
+  await page.click('tr[data-server=george] button[data-action=reclone]');
+  await page.fill('input[name=confirm-name]', 'george');
+  await page.click('[data-testid=confirm]');
+  await page.waitForSelector('[data-testid=rd]', { timeout: 30_000 });
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('tr[data-server=george] .progress[data-progress-state=running]', { timeout: 30_000 });
+  await page.click('tr[data-server=george] button[data-action=cancel-clone]');
+  await page.click('[data-testid=confirm]');
+  const rd = await page.waitForSelector('[data-testid=rd]', { timeout: 30_000 });
+  assert.match((await rd.textContent()) ?? '', /^SUCCESS.*cancelled/);
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('tr[data-server=george] .progress[data-progress-state=cancelled]', { timeout: 10_000 });
+  assert.ok(await page.locator('tr[data-server=george] button[data-action=clone]').count(), 'the disabled server can be cloned again');
+});
+
+test('an automatic failover appears in the history as it happens, with its steps', async () => {
+  const master = node('paul');
+  const pid = master.postmasterPid();
+  assert.ok(pid, 'paul runs');
+  process.kill(pid, 'SIGKILL');
+  await page.waitForSelector('tr[data-server=john][data-role=master]', { timeout: 30_000 });
+  await page.click('nav >> text=History');
+  const entry = await page.waitForSelector('article.history-entry[data-kind=failover]', { timeout: 30_000 });
+  assert.match((await entry.textContent()) ?? '', /paul → john/);
+  assert.ok((await page.locator('article.history-entry[data-kind=failover] li.step').count()) >= 2, 'its steps');
+  // The results of the earlier actions are dismissed (a click each), so the picture shows the history.
+  while ((await page.locator('.results button').count()) > 0) await page.locator('.results button').first().click();
+  await page.screenshot({ path: `${SHOTS}failover-history.png` });
+});
