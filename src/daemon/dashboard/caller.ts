@@ -46,12 +46,14 @@ export function sessionCaller(sessions: SessionStore, request: FastifyRequest, n
   return { ok: true, access: found.session.access, via: 'session', csrf: found.session.csrf, allowed: found.session.allowed };
 }
 
-/** The caller of a dashboard read route (session first, else Basic through the gate). */
+/** The caller of a dashboard read route (session first, else Basic, or no credentials, through the gate). */
 export async function readCaller(gate: AuthGate, sessions: SessionStore, request: FastifyRequest): Promise<CallerVerdict> {
   if (request.headers.authorization === undefined) {
     const bySession = sessionCaller(sessions, request, false);
     if (bySession !== null) return bySession;
-    return { ok: false, status: 401, reason: 'log in first (dashboard session or HTTP Basic)', challenge: false };
+    // No credentials at all: only an open plugin (zero_auth, loopback) lets that through.
+    const open = await accessOfAuthorization(gate, undefined, request.ip);
+    return open.ok ? open : { ok: false, status: open.status, reason: open.status === 401 ? 'log in first (dashboard session or HTTP Basic)' : open.reason, challenge: false };
   }
   return accessOfAuthorization(gate, request.headers.authorization, request.ip);
 }
