@@ -3,7 +3,7 @@
 // Plain JavaScript so the launcher (bin/ensure-build.js) can run it without tsx. esbuild's native
 // binary comes as an optional dependency package (@esbuild/<platform>), so it works without
 // install scripts (npm 11 runs none by default).
-import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -27,19 +27,36 @@ export function dashboardIsStale() {
 export async function buildDashboard() {
   const esbuild = await import('esbuild');
   mkdirSync(dashboardOut, { recursive: true });
+  // Built aside, then each file renamed into place: a daemon starting meanwhile (or a second
+  // launcher building at the same time) never reads a half-written file.
+  const staging = `${root}dist/.dashboard-${process.pid}/`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  try {
+    return await buildInto(esbuild, staging);
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+async function buildInto(esbuild, staging) {
   const result = await esbuild.build({
     entryPoints: { app: `${sourceDir}src/main.ts` },
     bundle: true,
     minify: true,
     format: 'esm',
     target: ['es2022'],
-    outdir: dashboardOut,
+    outdir: staging,
     tsconfig: `${sourceDir}tsconfig.json`,
     legalComments: 'linked',
     metafile: true,
     logLevel: 'warning',
   });
-  copyFileSync(`${sourceDir}index.html`, `${dashboardOut}index.html`);
+  copyFileSync(`${sourceDir}index.html`, `${staging}index.html`);
+  // The page last: it names the bundle, which is then in place.
+  for (const name of readdirSync(staging).sort((a, b) => Number(a === 'index.html') - Number(b === 'index.html'))) {
+    renameSync(`${staging}${name}`, `${dashboardOut}${name}`);
+  }
   return Object.values(result.metafile.outputs).reduce((sum, o) => sum + o.bytes, 0);
 }
 
