@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { dashboardIsStale } from '../scripts/build-dashboard.mjs';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const compiledEntry = `${root}dist/src/cli/main.js`;
@@ -72,4 +73,20 @@ export function ensureBuild(log = (line) => process.stderr.write(`${line}\n`)) {
   } finally {
     rmSync(lockDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Make dist/dashboard current (scripts/build-dashboard.mjs, esbuild). Returns 'current', 'built',
+ * 'no-bundler' (esbuild is a development dependency) or 'failed' (the daemon then answers / with
+ * 503 and says to run npm run build; the API is unaffected).
+ */
+export function ensureDashboard(log = (line) => process.stderr.write(`${line}\n`)) {
+  if (!dashboardIsStale()) return 'current';
+  if (!existsSync(`${root}node_modules/esbuild`)) return 'no-bundler';
+  const result = spawnSync(process.execPath, [`${root}scripts/build-dashboard.mjs`], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  if (result.status !== 0) {
+    log(`handyrep: building the dashboard failed (exit ${String(result.status)}):\n${result.stdout}${result.stderr}`);
+    return 'failed';
+  }
+  return 'built';
 }

@@ -7,11 +7,12 @@
 // It runs the compiled dist/, building it first when it is missing or older than a source file
 // (bin/ensure-build.js; TypeScript is a development dependency). HANDYREP_SOURCE=1 runs the
 // TypeScript sources through tsx instead (development); HANDYREP_SOURCE=0 runs dist/ as it is.
+// The dashboard bundle (dist/dashboard) is built the same way when missing or stale.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { ensureBuild } from './ensure-build.js';
+import { ensureBuild, ensureDashboard } from './ensure-build.js';
 
 const V8_FLAGS = ['--max-semi-space-size=2', '--v8-pool-size=0'];
 const compiled = new URL('../dist/src/cli/main.js', import.meta.url);
@@ -27,6 +28,8 @@ if (!V8_FLAGS.every((flag) => process.execArgv.includes(flag))) {
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? 128 + (signal ? constants.signals[signal] : 0)));
 } else {
+  // The dashboard bundle is built from dashboard/ by esbuild whichever way the code runs.
+  if (process.env.HANDYREP_SOURCE !== '0') ensureDashboard();
   const fromSource = process.env.HANDYREP_SOURCE === '1' || (process.env.HANDYREP_SOURCE !== '0' && !compiledIsReady());
   if (fromSource) (await import('tsx/esm/api')).register();
   const { main } = await import(fromSource ? source.href : compiled.href);

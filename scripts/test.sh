@@ -9,6 +9,8 @@ tier="${1:-all}"
 bash scripts/ensure-node-modules.sh
 bash scripts/ensure-system-packages.sh
 npx tsc -p tsconfig.json --noEmit
+npx tsc -p dashboard/tsconfig.json
+node scripts/build-dashboard.mjs
 npx tsx scripts/gen-config-reference.ts --check
 npx tsx scripts/gen-api-docs.ts --check
 

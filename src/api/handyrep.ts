@@ -218,6 +218,14 @@ export class HandyRep {
     this.failoverListeners.push(listener);
   }
 
+  /**
+   * Be told the new state revision whenever server or cluster state or history changes
+   * (synchronously and often: coalesce before reading state, as the dashboard's event hub does).
+   */
+  onStateChange(listener: (revision: number) => void): void {
+    this.book.onRevision(listener);
+  }
+
   /** Verifications shared by concurrent callers, one full verification at a time (runtime/single-flight.ts). */
   private readonly verifyFlight = new SingleFlight();
 

@@ -371,6 +371,9 @@ const daemonSchema = z
       .boolean()
       .default(false)
       .describe('Allow an authentication plugin that lets anybody call admin functions (zero_auth); refused unless listen_address is loopback too.'),
+    dashboard_session_idle_seconds: secondsSchema
+      .default(1800)
+      .describe('A dashboard login session ends after this long without a request (the browser must log in again).'),
   })
   .strict()
   .superRefine((daemon, ctx) => {

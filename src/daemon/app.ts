@@ -1,6 +1,6 @@
 /**
  * The daemon's HTTP application (fastify): routes generated from the operations table, health,
- * metrics and OpenAPI endpoints, body parsers for JSON and urlencoded forms, and error handlers
+ * metrics and OpenAPI endpoints, the web dashboard (routes/dashboard-routes.ts), body parsers for JSON and urlencoded forms, and error handlers
  * that turn every framework-level problem (bad body, unknown path, malformed URL) into a JSON RD
  * with a 4xx status. Building it starts nothing: the caller listens (or injects, in tests).
  */
@@ -16,6 +16,12 @@ import { StateReplies } from './state-replies.js';
 import { registerDocumentRoutes } from './routes/document-routes.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
 import { registerOperationRoute } from './routes/operation-route.js';
+import { registerDashboardRoutes } from './routes/dashboard-routes.js';
+import { loadDashboardAssets, type DashboardAsset } from './dashboard/assets.js';
+import { DashboardHub } from './dashboard/event-hub.js';
+import { SessionStore } from './dashboard/sessions.js';
+
+const DEFAULT_SESSION_IDLE_MS = 30 * 60_000;
 
 /** What the HTTP application is built from. */
 export interface DaemonAppOptions {
@@ -28,6 +34,10 @@ export interface DaemonAppOptions {
   /** PEM certificate and key: serve HTTPS. */
   tls?: { cert: Buffer; key: Buffer } | null;
   version: string;
+  /** The dashboard's session idle time (daemon.dashboard_session_idle_seconds); default 30 minutes. */
+  sessionIdleMs?: () => number;
+  /** The built dashboard files (tests give their own); default: dist/dashboard. */
+  dashboardAssets?: ReadonlyMap<string, DashboardAsset>;
 }
 
 /** Limits on connections and on how slowly a client may send its request. */
@@ -90,7 +100,15 @@ export function buildDaemonApp(options: DaemonAppOptions): FastifyInstance {
   const replies = new StateReplies(() => options.backend.stateRevision());
   registerHealthRoutes(app, options.backend, replies, gate);
   registerDocumentRoutes(app, new DaemonMetrics(options.backend, () => gate.stats()), options.version);
-  const routeDeps = { backend: options.backend, gate, replies };
+  const sessions = new SessionStore(options.sessionIdleMs ?? (() => DEFAULT_SESSION_IDLE_MS));
+  const hub = new DashboardHub(options.backend);
+  // Before the listener closes: open event streams would otherwise hold the close forever.
+  app.addHook('preClose', (done) => {
+    hub.close();
+    done();
+  });
+  registerDashboardRoutes(app, { gate, sessions, hub, assets: options.dashboardAssets ?? loadDashboardAssets(), secure: Boolean(options.tls) });
+  const routeDeps = { backend: options.backend, gate, replies, sessions };
   registerOperationRoute(app, routeDeps);
   return app;
 }

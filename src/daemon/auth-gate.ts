@@ -5,7 +5,7 @@
  * (never the password or user name, which may be a mistyped password); refusals by the throttle are
  * logged at most once per REFUSAL_LOG_MS with their count, so a flood does not flood the log.
  */
-import type { OperationSpec } from '../api/operations.js';
+import { OPERATIONS, type OperationSpec } from '../api/operations.js';
 import type { AuthOutcome, AuthPlugin, PluginContext } from '../plugins/types.js';
 import { addressPrefix } from './address-prefix.js';
 import type { AttemptVerdict, FailureThrottle, RefusalReason } from './auth-throttle.js';
@@ -99,6 +99,29 @@ export class AuthGate {
         this.deps.log.warn('AUTH', `authentication failed for ${attempt.spec.name} from ${attempt.address}: ${reason} (${failures} within the window from its address range)`);
       }
     }
+  }
+
+  /**
+   * The web functions the credentials may call, as the plugin answers for each (a dashboard
+   * session keeps this set, so it follows the plugin's rules, ro_function_list included). Call
+   * only after `check` accepted the credentials: not throttled, not counted, nothing logged.
+   */
+  async allowedFunctions(authorization: string | undefined, address: string): Promise<ReadonlySet<string>> {
+    const credentials = parseBasicAuth(authorization);
+    const { plugin, ctx } = this.deps.binding();
+    const allowed = new Set<string>();
+    for (const spec of OPERATIONS) {
+      if (!spec.web) continue;
+      const outcome = await plugin.authenticate(ctx, {
+        username: credentials?.username ?? null,
+        password: credentials?.password ?? null,
+        functionName: spec.name,
+        access: spec.access,
+        remoteAddress: address,
+      });
+      if (outcome.ok) allowed.add(spec.name);
+    }
+    return allowed;
   }
 
   /** Counts since start (a copy). */

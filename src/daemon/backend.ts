@@ -5,7 +5,7 @@
  */
 import type { FailoverEvent, HandyRep } from '../api/handyrep.js';
 import { invokeOperation } from '../api/invoke.js';
-import type { EventLog } from '../log/event-log.js';
+import type { EventLog, LogEntry } from '../log/event-log.js';
 import { HandyRepError } from '../model/errors.js';
 import type { CheckEvent } from '../runtime/checks.js';
 import type { MonitorStatus } from '../runtime/monitor.js';
@@ -26,6 +26,10 @@ export interface DaemonBackend {
   stateRevision(): number;
   onCheck(listener: (event: CheckEvent) => void): void;
   onFailover(listener: (event: FailoverEvent) => void): void;
+  /** Told the new state revision at every state change (often: coalesce before reading). */
+  onStateChange(listener: (revision: number) => void): void;
+  /** Told every log entry as it is written (secrets already masked). */
+  onLogEntry(listener: (entry: LogEntry) => void): void;
   readonly log: DaemonLog;
   /** The configuration file HandyRep runs with now (reload_conf may switch it). */
   readonly configFile: string;
@@ -47,6 +51,8 @@ export function handyRepBackend(hr: HandyRep): DaemonBackend {
     stateRevision: () => hr.stateRevision(),
     onCheck: (listener) => hr.onCheck(listener),
     onFailover: (listener) => hr.onFailover(listener),
+    onStateChange: (listener) => hr.onStateChange(listener),
+    onLogEntry: (listener) => hr.events.onEntry(listener),
     log: {
       info: (category, message) => hr.events.info(category, message),
       warn: (category, message) => hr.events.warn(category, message),

@@ -68,6 +68,7 @@ export async function startDaemon(configFile: string, options: DaemonOptions = {
       limits: connectionLimits(settings),
       tls,
       version: packageVersion(),
+      sessionIdleMs: () => settings.dashboard_session_idle_seconds * 1000,
     });
     const host = options.host ?? settings.listen_address;
     await refuseOrWarnIfOpen(hr, notice, { host, allowed: settings.allow_unauthenticated });

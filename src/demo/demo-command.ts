@@ -129,7 +129,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const cli = cliCommand();
     const url = daemon.url;
     out('');
-    out(`HandyRep is watching the demo cluster. API: ${url}`);
+    out(`HandyRep is watching the demo cluster. API: ${url}   dashboard: ${url}/`);
     out(`  admin password: ${credentials.admin}   read password: ${credentials.read}   (user name: anything)`);
     out(`  configuration:  ${configPath}   log: ${join(demoDir, 'handyrep.log')}`);
     out('In another terminal:');

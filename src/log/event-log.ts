@@ -95,6 +95,13 @@ export class EventLog {
     this.alertListeners.push(listener);
   }
 
+  private readonly entryListeners: ((entry: LogEntry) => void)[] = [];
+
+  /** Be told every entry as it is written (already masked): the dashboard's live log. */
+  onEntry(listener: (entry: LogEntry) => void): void {
+    this.entryListeners.push(listener);
+  }
+
   debug(category: string, message: string, server?: string): void {
     if (this.options.verbose) this.write('debug', category, message, server);
   }
@@ -132,6 +139,13 @@ export class EventLog {
     const { ts: _ts, level: _level, message: msg, ...fields } = entry;
     this.sink?.[level](fields, msg);
     if (alert) for (const listener of this.alertListeners) listener(entry);
+    for (const listener of this.entryListeners) {
+      try {
+        listener(entry);
+      } catch {
+        // A listener cannot log its own failure here without recursing; the entry is written.
+      }
+    }
   }
 
   private scrub(message: string): string {

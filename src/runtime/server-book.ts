@@ -32,6 +32,8 @@ export class ServerBook {
   private cluster: ClusterStatus;
   private history: FailoverRecord[];
   private changes = 0;
+  /** Told the new revision after every change (the dashboard's live updates); must be cheap. */
+  private readonly revisionListeners: ((revision: number) => void)[] = [];
   private definitionChanges = 0;
   private maintenance: MaintenanceFields;
   /** The last judgement of an unanswering master (not persisted: a new controller judges anew). */
@@ -71,6 +73,23 @@ export class ServerBook {
     return this.changes;
   }
 
+  /** Be told (synchronously, so keep it cheap) whenever the revision moves. */
+  onRevision(listener: (revision: number) => void): void {
+    this.revisionListeners.push(listener);
+  }
+
+  /** Count one change and tell the listeners; a failing listener never breaks the change. */
+  private bump(): void {
+    this.changes++;
+    for (const listener of this.revisionListeners) {
+      try {
+        listener(this.changes);
+      } catch {
+        // A listener's own problem; the state change stands.
+      }
+    }
+  }
+
   /**
    * Counts changes of server definitions (role, enabled, fenced, added, removed): a failover
    * decided at one value is stale once it moved (another change got in first).
@@ -95,7 +114,7 @@ export class ServerBook {
 
   /** Record a finished topology change (kept to HISTORY_LIMIT entries). Persists. */
   addHistory(record: FailoverRecord): void {
-    this.changes++;
+    this.bump();
     this.history = [...this.history, structuredClone(record)].slice(-HISTORY_LIMIT);
     this.onChange();
   }
@@ -107,7 +126,7 @@ export class ServerBook {
 
   /** Set a cluster status directly (during a failover, before servers settle). Logged once. */
   setClusterStatus(status: ClusterStatus['status'], message: string): void {
-    this.changes++;
+    this.bump();
     const previous = this.cluster;
     this.cluster = this.stamped(status, message);
     if (previous.status !== status || previous.status_message !== message) {
@@ -176,7 +195,7 @@ export class ServerBook {
 
   /** Replace or add a server definition (admin actions). Persists. */
   putServer(name: string, record: ServerRecord, reason: string): void {
-    this.changes++;
+    this.bump();
     this.definitionChanges++;
     this.servers[name] = record;
     this.log.info('SERVERS', `${name}: ${reason}`, name);
@@ -186,7 +205,7 @@ export class ServerBook {
   }
 
   removeServer(name: string): void {
-    this.changes++;
+    this.bump();
     this.definitionChanges++;
     this.get(name);
     delete this.servers[name];
@@ -198,7 +217,7 @@ export class ServerBook {
 
   /** Replace everything (reload with override_server_file). */
   replaceAll(servers: ServerMap, reason: string): void {
-    this.changes++;
+    this.bump();
     this.definitionChanges++;
     this.servers = servers;
     this.log.info('SERVERS', `server definitions replaced: ${reason}`);
@@ -209,7 +228,7 @@ export class ServerBook {
 
   /** Recompute the cluster status from the servers; log and persist when it changes. */
   recomputeCluster(): void {
-    this.changes++;
+    this.bump();
     const verdict = this.clusterVerdict();
     const previous = this.cluster;
     this.cluster = this.stamped(verdict.status, verdict.message);
@@ -243,7 +262,7 @@ export class ServerBook {
    * cluster status, and raises one alert per situation of the episode.
    */
   recordMasterJudgement(master: string, verdict: MasterFailureVerdict, validSeconds: number, held: HeldFailover | null = null): MasterJudgement {
-    this.changes++;
+    this.bump();
     const judgement = judgementFromVerdict(master, verdict, this.clock().getTime(), validSeconds, held);
     this.judgement = judgement;
     const alert = judgementAlert(judgement, this.alertedSituation);
@@ -342,7 +361,7 @@ export class ServerBook {
   }
 
   private mutable(name: string): ServerRecord {
-    this.changes++;
+    this.bump();
     return this.get(name) as ServerRecord;
   }
 }

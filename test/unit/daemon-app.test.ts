@@ -63,6 +63,8 @@ function fake(behaviour: (name: string, params: Record<string, unknown>) => unkn
     stateRevision: () => state.revision,
     onCheck: (l) => checkListeners.push(l),
     onFailover: (l) => failoverListeners.push(l),
+    onStateChange: () => undefined,
+    onLogEntry: () => undefined,
     log: { info: () => undefined, warn: (c, m) => logs.push(`${c} ${m}`), error: (c, m) => logs.push(`${c} ${m}`) },
     configFile: 'handyrep.yaml',
   };

@@ -3,7 +3,8 @@
  * functions added to the table are served without a change here. Order: function known? →
  * authentication (an onRequest hook: before the body is read, so an unauthenticated caller never
  * makes the daemon read or parse a body) → parameters → invoke. The library is the only actor; this route only
- * translates HTTP to a call by name and the outcome back to HTTP. A state-only function called
+ * translates HTTP to a call by name and the outcome back to HTTP. A dashboard session (cookie +
+ * CSRF token, dashboard/caller.ts) stands in for Basic credentials with the access level it proved. A state-only function called
  * without parameters is answered from the answer kept for the current state revision.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -15,6 +16,8 @@ import { replyForError, type ErrorContext } from '../http-error.js';
 import { collectWireParams, shownName, type WireParams } from '../param-sources.js';
 import { sendJson, sendJsonText, sendRefusal } from '../reply.js';
 import type { StateReplies } from '../state-replies.js';
+import { sessionAllows, sessionCaller } from '../dashboard/caller.js';
+import type { SessionStore } from '../dashboard/sessions.js';
 import { webParams, webSignature } from '../web-params.js';
 
 /** What the operation route calls. */
@@ -23,6 +26,8 @@ export interface OperationRouteDeps {
   gate: AuthGate;
   /** Answers of state-only functions, kept per state revision. */
   replies: StateReplies;
+  /** Dashboard sessions: a call without an Authorization header may carry a session cookie + CSRF token. */
+  sessions?: SessionStore;
 }
 
 /** Register `GET|POST /:function`. */
@@ -49,6 +54,14 @@ async function admitOperation(deps: OperationRouteDeps, request: FastifyRequest,
     const shown = shownName(name);
     const why = spec ? 'is not available on the web API' : 'does not exist';
     return sendRefusal(request, reply, 404, { result: 'FAIL', details: `function "${shown}" ${why}; see /openapi.json`, function: shown });
+  }
+  if (deps.sessions && request.headers.authorization === undefined) {
+    const caller = sessionCaller(deps.sessions, request, true);
+    if (caller !== null) {
+      if (!caller.ok) return sendRefusal(request, reply, caller.status, { result: 'FAIL', details: caller.reason });
+      if (sessionAllows(caller, spec)) return undefined;
+      return sendRefusal(request, reply, 403, { result: 'FAIL', details: `${spec.name} is not allowed to the password this session was opened with (${caller.access})` });
+    }
   }
   try {
     const outcome = await deps.gate.check({ authorization: request.headers.authorization, address: request.ip, spec });
