@@ -328,6 +328,9 @@ const etcdSchema = z
         ctx.addIssue({ code: 'custom', path: [file], message: 'is a TLS setting but the endpoints are http://: use https:// endpoints or remove it' });
       }
     }
+    if (etcd.cert !== null && etcd.ca === null) {
+      ctx.addIssue({ code: 'custom', path: ['ca'], message: 'a client certificate (cert) needs the CA (ca) that verifies the etcd members' });
+    }
     if ((etcd.cert === null) !== (etcd.key === null)) {
       ctx.addIssue({ code: 'custom', path: [etcd.cert === null ? 'cert' : 'key'], message: 'cert and key go together: set both or neither' });
     }
