@@ -11,8 +11,13 @@ import type { ICompare, IRequestOp } from 'etcd3';
 import { HandyRepError } from '../../model/errors.js';
 import type { EtcdContext } from './client.js';
 import { judgeLeaderKey, type Term } from './leader-record.js';
-import type { EtcdLeadership } from './leadership.js';
 import { withDeadline } from './store-error.js';
+
+/** What a guarded write needs of the leadership (EtcdLeadership is one): the term, and whom to tell of its loss. */
+export interface LeadershipGuard {
+  readonly current: Term | null;
+  markLost(reason: string): void;
+}
 
 export type StoreOp =
   | { readonly kind: 'put'; readonly key: string; readonly value: string }
@@ -57,7 +62,7 @@ export function requestOp(op: StoreOp): IRequestOp {
  * Applies `ops` atomically if this controller still leads; `what` names the write in errors
  * ("write the journal"). Returns the store revision of the write.
  */
-export async function termGuardedWrite(ctx: EtcdContext, leadership: EtcdLeadership, what: string, ops: readonly StoreOp[]): Promise<{ revision: string }> {
+export async function termGuardedWrite(ctx: EtcdContext, leadership: LeadershipGuard, what: string, ops: readonly StoreOp[]): Promise<{ revision: string }> {
   const term = leadership.current;
   if (!term) throw new HandyRepError('NOT_LEADER', `cannot ${what}: this controller does not lead`);
   const leaderKey = Buffer.from(ctx.keys.leader);
