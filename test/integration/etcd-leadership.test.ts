@@ -60,7 +60,9 @@ describe('etcd leadership', () => {
     const started = Date.now();
     await winner.resign();
     assert.equal(winner.current, null);
-    await Promise.race([campaigns[first === 'a' ? 1 : 0], new Promise((_, reject) => setTimeout(() => reject(new Error('no takeover after resign')), 3000))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([campaigns[first === 'a' ? 1 : 0], new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('no takeover after resign')), 3000)))]);
+    clearTimeout(timer);
     const newTerm = termOf(loser);
     assert.ok(newTerm !== null && BigInt(newTerm) > oldTerm, 'the new term is larger');
     assert.ok(Date.now() - started < 2000, `takeover after a resign took ${Date.now() - started} ms`);

@@ -215,7 +215,11 @@ export class EtcdLeadership {
   #armDeadline(): void {
     clearTimeout(this.#deadlineTimer);
     const waitMs = Math.max(0, leadershipDeadlineMs(this.#lastRenewalSentMs, this.ctx.ttlSeconds) - this.now());
-    this.#deadlineTimer = setTimeout(() => this.markLost(`the leader lease could not be renewed for ${waitMs} ms (etcd unreachable or without quorum)`), waitMs);
+    const lastMs = this.#lastRenewalSentMs;
+    this.#deadlineTimer = setTimeout(
+      () => this.markLost(`no renewal of the leader lease succeeded for ${this.now() - lastMs} ms of its ${this.ctx.ttlSeconds} s (etcd unreachable or without quorum)`),
+      waitMs,
+    );
   }
 
   #scheduleRenewal(): void {
