@@ -21,10 +21,10 @@ const readFake = (path: string): Buffer => {
 };
 
 describe('etcdClientOptions', () => {
-  it('plain: endpoints, dial timeout and a deadline on unary calls only', () => {
+  it('plain: endpoints; a third of retry_timeout per attempt (dial and unary calls; streams none)', () => {
     const options = etcdClientOptions(config({ endpoints: ['http://10.0.0.1:2379', 'http://10.0.0.2:2379'], retry_timeout: 3 }), readFake);
     assert.deepEqual(options.hosts, ['http://10.0.0.1:2379', 'http://10.0.0.2:2379']);
-    assert.equal(options.dialTimeout, 3000);
+    assert.equal(options.dialTimeout, 1000);
     assert.equal(options.credentials, undefined);
     assert.equal(options.auth, undefined);
     const factory = options.defaultCallOptions;
@@ -32,7 +32,7 @@ describe('etcdClientOptions', () => {
     if (typeof factory !== 'function') return;
     const unary = factory({ service: 'KV', method: 'range', isStream: false, params: {} });
     const deadline = Number(unary.deadline);
-    assert.ok(deadline > Date.now() + 2500 && deadline <= Date.now() + 3000, `deadline ${deadline - Date.now()} ms ahead`);
+    assert.ok(deadline > Date.now() + 800 && deadline <= Date.now() + 1000, `deadline ${deadline - Date.now()} ms ahead`);
     assert.deepEqual(factory({ service: 'Watch', method: 'watch', isStream: true }), {});
   });
 
@@ -91,7 +91,7 @@ describe('withDeadline', () => {
   it('a client error becomes STORE_UNREACHABLE naming the call; coded errors pass through', async () => {
     await assert.rejects(
       withDeadline('grant the leader lease', 1000, () => Promise.reject(new TypeError('connection refused'))),
-      (err: unknown) => err instanceof HandyRepError && err.code === 'STORE_UNREACHABLE' && /grant the leader lease\): TypeError: connection refused/.test(err.message),
+      (err: unknown) => err instanceof HandyRepError && err.code === 'STORE_UNREACHABLE' && /grant the leader lease\): unreachable, without quorum or refusing: TypeError: connection refused/.test(err.message),
     );
     const notLeader = new HandyRepError('NOT_LEADER', 'x');
     assert.equal(storeError('w', notLeader), notLeader);

@@ -4,7 +4,7 @@
  * made here.
  */
 import { readFileSync } from 'node:fs';
-import { circuitBreaker, ConsecutiveBreaker, handleAll, retry, ExponentialBackoff } from 'cockatiel';
+import { circuitBreaker, ConsecutiveBreaker, ConstantBackoff, handleAll, retry } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';
 import type { HandyRepConfig } from '../../config/schema.js';
 import { HandyRepError } from '../../model/errors.js';
@@ -18,9 +18,19 @@ export interface EtcdContext {
   readonly ttlSeconds: number;
   /** Deadline of every unary call, milliseconds (etcd.retry_timeout). */
   readonly deadlineMs: number;
-  /** Closes the client (its streams and connections). */
+  /**
+   * One client per member (made on first use), for lease renewals: they must reach a member that
+   * answers within a fraction of the TTL, so they go to one member at a time and move on to the
+   * next when it fails, instead of a random member each time.
+   */
+  memberClient(index: number): Etcd3;
+  readonly memberCount: number;
+  /** Closes the clients (their streams and connections). */
   close(): void;
 }
+
+/** Attempts per unary call (each on another member when there are several). */
+const CALL_ATTEMPTS = 3;
 
 export type EtcdSettings = Pick<HandyRepConfig, 'etcd' | 'passwords'> & { handyrep: Pick<HandyRepConfig['handyrep'], 'cluster_name'> };
 
@@ -36,16 +46,19 @@ export function etcdClientOptions(config: EtcdSettings, readFile: (path: string)
       throw new HandyRepError('CONFIG_INVALID', `etcd.${setting}: cannot read ${path}: ${(err as Error).message}`, { cause: err });
     }
   };
+  // Each attempt gets a third of the deadline and the next attempt goes to another member, so one
+  // frozen or cut-off member (TCP accepted, no answer) costs a third of the budget, not all of it.
+  const attemptMs = Math.max(100, Math.floor(deadlineMs / CALL_ATTEMPTS));
   const options: IOptions = {
     hosts: [...etcd.endpoints],
-    dialTimeout: deadlineMs,
+    dialTimeout: attemptMs,
     // Unary calls get the deadline; streams (watches, keep-alives) live on and are watched by their owners.
-    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + deadlineMs }),
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + attemptMs }),
     faultHandling: {
-      // A member that failed is skipped for a second, not the default five: after a quorum loss
-      // heals, leadership must be possible again within the lease TTL.
+      // A member that failed three times in a row is skipped for a second, not the default five:
+      // after a quorum loss heals, leadership must be possible again within the lease TTL.
       host: () => circuitBreaker(handleAll, { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
-      global: retry(handleAll, { maxAttempts: 2, backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 200 }) }),
+      global: retry(handleAll, { maxAttempts: CALL_ATTEMPTS - 1, backoff: new ConstantBackoff(0) }),
     },
   };
   if (etcd.ca !== null) {
@@ -64,12 +77,28 @@ export function etcdClientOptions(config: EtcdSettings, readFile: (path: string)
 
 /** A connected-on-demand client, the key layout of this cluster and its timing. */
 export function createEtcdContext(config: EtcdSettings): EtcdContext {
-  const client = new Etcd3(etcdClientOptions(config));
+  const options = etcdClientOptions(config);
+  const client = new Etcd3(options);
+  const endpoints = config.etcd.endpoints;
+  const members = new Map<number, Etcd3>();
   return {
     client,
     keys: etcdKeys(config.etcd.prefix ?? defaultEtcdPrefix(config.handyrep.cluster_name)),
     ttlSeconds: config.etcd.ttl,
     deadlineMs: Math.round(config.etcd.retry_timeout * 1000),
-    close: () => client.close(),
+    memberCount: endpoints.length,
+    memberClient: (index) => {
+      const i = ((index % endpoints.length) + endpoints.length) % endpoints.length;
+      let member = members.get(i);
+      if (!member) {
+        member = new Etcd3({ ...options, hosts: [endpoints[i] as string] });
+        members.set(i, member);
+      }
+      return member;
+    },
+    close: () => {
+      client.close();
+      for (const member of members.values()) member.close();
+    },
   };
 }

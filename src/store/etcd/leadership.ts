@@ -48,6 +48,8 @@ export class EtcdLeadership {
   #deadlineTimer: NodeJS.Timeout | undefined;
   #stopWatch: (() => Promise<void>) | undefined;
   readonly #listeners = new Set<Listener>();
+  /** The member renewals go to; the next one after a failure. */
+  #renewalMember = 0;
 
   constructor(
     private readonly ctx: EtcdContext,
@@ -222,9 +224,12 @@ export class EtcdLeadership {
     );
   }
 
-  #scheduleRenewal(): void {
+  /** Next renewal after a third of the TTL; after a failed one at once (another member may answer). */
+  #scheduleRenewal(afterFailure = false): void {
     const intervalMs = renewIntervalMs(this.ctx.ttlSeconds);
-    this.#renewTimer = setTimeout(() => void this.#renew(intervalMs), intervalMs);
+    // Short enough for two more tries before the deadline when a member is frozen.
+    const attemptMs = Math.max(200, Math.floor(intervalMs / 2));
+    this.#renewTimer = setTimeout(() => void this.#renew(attemptMs), afterFailure ? 20 : intervalMs);
   }
 
   async #renew(timeoutMs: number): Promise<void> {
@@ -241,14 +246,18 @@ export class EtcdLeadership {
       this.#lastRenewalSentMs = Math.max(this.#lastRenewalSentMs, sentMs);
       this.#armDeadline();
     } catch {
-      // Not yet a loss: the deadline timer decides when too many renewals failed.
+      // Not yet a loss: the deadline timer decides when too many renewals failed. Try the next member.
+      this.#renewalMember = (this.#renewalMember + 1) % this.ctx.memberCount;
+      if (this.#term === term) this.#scheduleRenewal(true);
+      return;
     }
     if (this.#term === term) this.#scheduleRenewal();
   }
 
-  /** One keep-alive on its own stream, which the call deadline cancels if etcd does not answer. */
+  /** One keep-alive on its own stream to the current renewal member, cancelled by the call deadline if it does not answer. */
   async #keepaliveOnce(leaseId: string, timeoutMs: number): Promise<string> {
-    const stream = await this.ctx.client.leaseClient.leaseKeepAlive({ deadline: this.now() + timeoutMs });
+    const client = this.ctx.memberClient(this.#renewalMember);
+    const stream = await client.leaseClient.leaseKeepAlive({ deadline: this.now() + timeoutMs });
     return new Promise((resolve, reject) => {
       stream.on('data', (reply) => {
         resolve(reply.TTL);

@@ -26,5 +26,5 @@ export function storeError(what: string, err: unknown): HandyRepError {
   if (err instanceof HandyRepError) return err;
   const name = err instanceof Error ? err.constructor.name : typeof err;
   const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
-  return new HandyRepError('STORE_UNREACHABLE', `etcd call failed (${what}): ${name}: ${message}`, { cause: err });
+  return new HandyRepError('STORE_UNREACHABLE', `etcd call failed (${what}): unreachable, without quorum or refusing: ${name}: ${message}`, { cause: err });
 }
