@@ -108,7 +108,7 @@ describe('term-guarded writes', () => {
     const a = new EtcdLeadership(ctx, { controllerId: 'ctl-a', apiUrl: null });
     const losses: string[] = [];
     a.onLost((loss) => losses.push(loss.reason));
-    const term = await a.campaign();
+    await a.campaign();
     // Somebody deletes the leader key: the watch tells A.
     await ctx.client.kv.deleteRange({ key: Buffer.from(ctx.keys.leader) });
     const deadline = Date.now() + 2000;
@@ -118,7 +118,6 @@ describe('term-guarded writes', () => {
     const store = new EtcdClusterStore(ctx, a);
     await assert.rejects(store.writeJournal(record('j1', 'RUNNING')), isCode('NOT_LEADER', /does not lead/));
     assert.equal(await readKey(ctx, ctx.keys.journal), null);
-    void term;
   });
 });
 
