@@ -127,11 +127,17 @@ describe('EtcdClusterStore', () => {
     const leadership = new EtcdLeadership(ctx, { controllerId: 'ctl-a', apiUrl: null });
     await leadership.campaign();
     const store = new EtcdClusterStore(ctx, leadership);
+    // Read through a function: after an assertion on the getter, TypeScript would narrow it for good.
+    const lastRead = (): { revision: string; atMs: number } | null => store.lastRead;
+    assert.equal(lastRead(), null);
     assert.deepEqual(await store.readState(), { kind: 'missing' });
+    const emptyRead = lastRead();
+    assert.ok(emptyRead && Date.now() - emptyRead.atMs < 1000, 'a read records its revision and time');
 
     const first = state(1, ['john', 'paul', 'george'], [record('h1'), record('h2')]);
     await store.writeState(first);
     assert.deepEqual(await store.readState(), { kind: 'ok', state: first });
+    assert.ok(BigInt(lastRead()?.revision ?? '0') > BigInt(emptyRead.revision), 'the revision read grows with the writes');
     assert.ok(await readKey(ctx, ctx.keys.server('paul')), 'one key per server');
     assert.ok(await readKey(ctx, ctx.keys.history('h2')), 'one key per history record');
 

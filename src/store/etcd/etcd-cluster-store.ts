@@ -26,6 +26,7 @@ const MAX_OPS_PER_TXN = 100;
 
 export class EtcdClusterStore implements ClusterStore {
   readonly kind = 'etcd';
+  #lastRead: { revision: string; atMs: number } | null = null;
   /** History records as this store last wrote them: a record changed since is written again. */
   readonly #historyWritten = new Map<string, string>();
 
@@ -33,6 +34,14 @@ export class EtcdClusterStore implements ClusterStore {
     private readonly ctx: EtcdContext,
     private readonly leadership: LeadershipGuard,
   ) {}
+
+  /**
+   * The store revision and the local time of the last successful read: a follower reporting what
+   * it read can say how old it is.
+   */
+  get lastRead(): { revision: string; atMs: number } | null {
+    return this.#lastRead;
+  }
 
   async readState(): Promise<StoredStateRead> {
     const { keys } = this.ctx;
@@ -106,6 +115,7 @@ export class EtcdClusterStore implements ClusterStore {
   async readJournal(): Promise<FailoverRecord | null> {
     const key = this.ctx.keys.journal;
     const reply = await withDeadline('read the failover journal', this.ctx.deadlineMs, () => this.ctx.client.kv.range({ key: Buffer.from(key) }));
+    this.#lastRead = { revision: reply.header.revision, atMs: Date.now() };
     const kv = reply.kvs[0];
     if (!kv) return null;
     const refuse = (why: string): HandyRepError =>
@@ -164,6 +174,7 @@ export class EtcdClusterStore implements ClusterStore {
         failure: [],
       }),
     );
+    this.#lastRead = { revision: reply.header.revision, atMs: Date.now() };
     return reply.responses.map((r) => r.response_range);
   }
 }
