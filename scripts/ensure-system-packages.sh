@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration tests need (real PostgreSQL 15, OpenSSH, iptables,
 # HAProxy for the health-check test, pgbouncer for the connection failover test, openssl for its test certificates,
-# Chromium for the dashboard's browser tests)
+# Chromium for the dashboard's browser tests, etcd (server and etcdctl) for the consensus store
+# and leadership tests)
 # when any is missing. Idempotent and quick when everything is present; runs as root, no stdin.
 # `ensure-system-packages.sh demo` (what `npm start` runs): only PostgreSQL, and nothing that
 # needs root when it is already installed, so a normal user can run the demo.
@@ -27,6 +28,8 @@ need pgbouncer /usr/sbin/pgbouncer
 need openssl /usr/bin/openssl
 need rsync /usr/bin/rsync
 need chromium /usr/bin/chromium
+need etcd-server /usr/bin/etcd
+need etcd-client /usr/bin/etcdctl
 fi
 
 did=()

@@ -12,6 +12,8 @@ const KIND_NOUNS: Readonly<Record<string, readonly [string, string]>> = {
   hostname: ['a hostname or IP address', 'hostnames or IP addresses'],
   path: ['a path', 'paths'],
   'sql-identifier': ['a lower-case SQL identifier', 'lower-case SQL identifiers'],
+  url: ['an http(s)://host:port URL', 'http(s)://host:port URLs'],
+  'etcd-prefix': ['an etcd key prefix', 'etcd key prefixes'],
 };
 
 /** Bounds above this are "no bound" (zod's int() puts the safe-integer limit there). */

@@ -39,7 +39,11 @@ function problemsFromIssue(issue: Issue, input: unknown, root: JsonSchema): Conf
     return [{ path: formatKeyPath(path), message: `invalid name: ${inner.join('; ')}` }];
   }
   const found = lookup(input, path);
-  if (!found.present) return [{ path: formatKeyPath(path), message: 'required key is missing' }];
+  if (!found.present) {
+    // A rule between keys (store etcd needs endpoints) says why the key is needed.
+    const why = issue.code === 'custom' && issue.message !== GENERATED_MESSAGE ? `: ${issue.message}` : '';
+    return [{ path: formatKeyPath(path), message: `required key is missing${why}` }];
+  }
   const reason =
     issue.message === GENERATED_MESSAGE ? `expected ${describeExpected(schemaAt(root, path))}` : issue.message;
   // A rule about a whole mapping (e.g. two masters) says what is wrong itself; "got a mapping" adds nothing.

@@ -14,6 +14,8 @@ import {
   hostnameSchema,
   nameSchema,
   pathSchema,
+  etcdEndpointSchema,
+  etcdPrefixSchema,
   secondsSchema,
   sqlIdentifierSchema,
 } from './validators.js';
@@ -124,6 +126,9 @@ const handyrepSectionSchema = z
       .default('servers.save')
       .describe('JSON file of server state (relative to the configuration file).'),
     authentication_method: pluginName(nameSchema, 'auth').default('zero_auth').describe('Authentication plugin of the web API.'),
+    store: configOnly(z.enum(['local', 'etcd']))
+      .default('local')
+      .describe('Where the cluster state lives: `local` (servers.save and the handyrep table) or `etcd` (the `etcd` section; in progress: the daemon does not use it yet).'),
     master_check_method: configOnly(
       z.enum(MASTER_CHECK_METHODS, {
         error: (issue) =>
@@ -192,6 +197,7 @@ const passwordsSchema = secret(z
     admin_password: z.string().default('').describe('Web API password for every function (simple_password_auth).'),
     read_password: z.string().default('').describe('Web API password for read-only functions (simple_password_auth).'),
     handyrep_db_pass: z.string().default('').describe('Password of handyrep_user.'),
+    etcd_password: z.string().default('').describe('Password of etcd.user (etcd authentication).'),
     replication_pass: z
       .string()
       .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters (line breaks, tabs ...): it is written into postgresql.auto.conf')
@@ -299,6 +305,50 @@ const archiveSchema = z
     }
   });
 
+const etcdSchema = z
+  .object({
+    endpoints: configOnly(z.array(etcdEndpointSchema))
+      .default([])
+      .describe('etcd client URLs (`http://host:2379` or `https://host:2379`, all with the same scheme); required when handyrep.store is `etcd`.'),
+    prefix: configOnly(etcdPrefixSchema)
+      .nullable()
+      .default(null)
+      .describe('Key prefix of this cluster in etcd, starting and ending with `/`; null = `/handyrep/<cluster_name>/`.'),
+    ca: configOnly(absolutePathSchema).nullable().default(null).describe('CA certificate (PEM, absolute path) verifying the etcd members; null = the system CAs (https endpoints only).'),
+    cert: configOnly(absolutePathSchema).nullable().default(null).describe('Client certificate (PEM, absolute path) presented to etcd; needs key.'),
+    key: configOnly(absolutePathSchema).nullable().default(null).describe('Private key (PEM, absolute path) of cert.'),
+    user: configOnly(nameSchema)
+      .nullable()
+      .default(null)
+      .describe('etcd user HandyRep authenticates as (its password is passwords.etcd_password); null = no authentication.'),
+    ttl: z
+      .number()
+      .int('must be a whole number of seconds (an etcd lease TTL)')
+      .min(2)
+      .default(10)
+      .describe('Seconds of the leader lease: a controller that cannot renew it within this time stops acting, and another may lead after it expires.'),
+    retry_timeout: secondsSchema
+      .default(10)
+      .describe('Deadline in seconds of every etcd call; an etcd that does not answer within it counts as unreachable (no topology change).'),
+  })
+  .strict()
+  .superRefine((etcd, ctx) => {
+    const schemes = new Set(etcd.endpoints.map((url) => url.slice(0, url.indexOf(':'))));
+    if (schemes.size > 1) ctx.addIssue({ code: 'custom', path: ['endpoints'], message: 'mixes http:// and https:// endpoints: use one scheme for all' });
+    const tls = etcd.endpoints.length > 0 && schemes.has('https');
+    for (const file of ['ca', 'cert', 'key'] as const) {
+      if (etcd[file] !== null && etcd.endpoints.length > 0 && !tls) {
+        ctx.addIssue({ code: 'custom', path: [file], message: 'is a TLS setting but the endpoints are http://: use https:// endpoints or remove it' });
+      }
+    }
+    if (etcd.cert !== null && etcd.ca === null) {
+      ctx.addIssue({ code: 'custom', path: ['ca'], message: 'a client certificate (cert) needs the CA (ca) that verifies the etcd members' });
+    }
+    if ((etcd.cert === null) !== (etcd.key === null)) {
+      ctx.addIssue({ code: 'custom', path: [etcd.cert === null ? 'cert' : 'key'], message: 'cert and key go together: set both or neither' });
+    }
+  });
+
 const daemonSchema = z
   .object({
     listen_address: hostnameSchema
@@ -401,6 +451,9 @@ export const configSchema = z
       .default({})
       .describe('Plugins run after a successful failover, one entry per command.'),
     archive: archiveSchema.default(() => archiveSchema.parse({})).describe('WAL archiving managed by HandyRep.'),
+    etcd: etcdSchema
+      .default(() => etcdSchema.parse({}))
+      .describe('The etcd cluster of handyrep.store `etcd`: endpoints, key prefix, TLS, user, lease ttl and call deadline.'),
     daemon: daemonSchema
       .default(() => daemonSchema.parse({}))
       .describe('The REST API daemon (`handyrep daemon`): address, port, TLS, limits on password guessing, connections and slow clients.'),
@@ -424,6 +477,7 @@ export const configSchema = z
       if (masters.length > 1) {
         ctx.addIssue({ code: 'custom', path: ['servers'], message: `more than one enabled master: ${masters.join(', ')}` });
       }
+      for (const problem of etcdStoreProblems(config)) ctx.addIssue({ code: 'custom', ...problem });
     },
     // Run even when other keys are wrong, so one pass reports every problem; the servers are read
     // defensively because they may be only partly valid then.
@@ -441,6 +495,7 @@ export type ServerEntry = z.output<typeof serverEntrySchema>;
 export type HandyRepSection = HandyRepConfig['handyrep'];
 export type FailoverSection = HandyRepConfig['failover'];
 export type DaemonSection = HandyRepConfig['daemon'];
+export type EtcdSection = HandyRepConfig['etcd'];
 
 /** The names of the per-server settings, for validating add_server / alter_server_def properties. */
 export const SERVER_SETTING_KEYS = Object.keys(serverSettingsShape) as (keyof ServerSettings)[];
@@ -454,6 +509,21 @@ export function serverSettingSchema(key: string): z.ZodType | undefined {
   // Own keys only: "constructor" or "__proto__" would otherwise find the object's prototype.
   const schema = Object.hasOwn(shape, key) ? shape[key] : undefined;
   return schema ? unwrapDefault(schema) : undefined;
+}
+
+/** What an etcd store needs from the other sections (read defensively: they may be only partly valid). */
+function etcdStoreProblems(config: Record<string, unknown>): { path: string[]; message: string }[] {
+  const problems: { path: string[]; message: string }[] = [];
+  const handyrep = isPlainObject(config['handyrep']) ? config['handyrep'] : {};
+  const etcd = isPlainObject(config['etcd']) ? config['etcd'] : {};
+  const passwords = isPlainObject(config['passwords']) ? config['passwords'] : {};
+  if (handyrep['store'] === 'etcd' && (!Array.isArray(etcd['endpoints']) || etcd['endpoints'].length === 0)) {
+    problems.push({ path: ['etcd', 'endpoints'], message: 'handyrep.store is etcd: list the etcd endpoints (e.g. [http://10.0.0.1:2379])' });
+  }
+  if (typeof etcd['user'] === 'string' && (typeof passwords['etcd_password'] !== 'string' || passwords['etcd_password'] === '')) {
+    problems.push({ path: ['passwords', 'etcd_password'], message: `etcd.user is ${etcd['user']}: give its password here` });
+  }
+  return problems;
 }
 
 /** Names of the enabled masters in a `servers` mapping that may not have been validated yet. */

@@ -83,3 +83,44 @@ export const argvSchema = z
 
 /** A duration in seconds; fractions allowed, zero and negatives refused. */
 export const secondsSchema = z.number().positive('must be a positive number of seconds').finite();
+
+/** Why `value` is not an etcd client URL (`http(s)://host:port`, nothing else), or null. */
+export function etcdEndpointProblem(value: string): string | null {
+  const match = /^(https?):\/\/(\[[0-9A-Fa-f:.]+\]|[^/:@?#\s]+):(\d{1,5})\/?$/.exec(value);
+  if (!match) return 'must be an etcd client URL http://host:port or https://host:port (no user, path or query)';
+  const host = (match[2] as string).replace(/^\[|\]$/g, '');
+  if (!isValidHostname(host)) return `host ${host} is not a hostname or IP address`;
+  const port = Number(match[3]);
+  if (port < 1 || port > 65535) return `port ${port} is out of range 1-65535`;
+  return null;
+}
+
+/** An etcd client URL (see etcdEndpointProblem). */
+export const etcdEndpointSchema = z
+  .string()
+  .superRefine((value, ctx) => {
+    const problem = etcdEndpointProblem(value);
+    if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .meta({ [VALUE_KIND_KEY]: 'url' });
+
+/** Why `value` is not an etcd key prefix (`/…/`, printable, no empty or dot segments), or null. */
+export function etcdPrefixProblem(value: string): string | null {
+  if (!value.startsWith('/') || !value.endsWith('/')) return 'must start and end with "/" (e.g. /handyrep/main/)';
+  if (/[\u0000-\u001f\u007f]/.test(value)) return 'must not contain control characters';
+  if (value.length > 200) return 'must be at most 200 characters';
+  // An empty or dot segment would make two spellings of one prefix (//a/ and /a/) look different.
+  if (value !== '/' && value.slice(1, -1).split('/').some((segment) => segment === '' || segment === '.' || segment === '..')) {
+    return 'must not contain empty, "." or ".." segments';
+  }
+  return null;
+}
+
+/** An etcd key prefix (see etcdPrefixProblem). */
+export const etcdPrefixSchema = z
+  .string()
+  .superRefine((value, ctx) => {
+    const problem = etcdPrefixProblem(value);
+    if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .meta({ [VALUE_KIND_KEY]: 'etcd-prefix' });

@@ -18,6 +18,9 @@ export const ERROR_CODES = {
   PLUGIN_FAILED: 'a plugin raised an error',
   LOCKED: 'another HandyRep process owns the server state file',
   REFUSED: 'the action is not allowed in the current cluster state',
+  NOT_LEADER: 'this controller does not hold the leadership (lost, never won, or another controller leads): it must not act',
+  STORE_UNREACHABLE: 'the consensus store (etcd) did not answer within its deadline or has no quorum',
+  STORE_DATA: 'the consensus store (etcd) holds a value that cannot be read or understood',
   FORBIDDEN: 'the web API may not do this: a setting or parameter that only the configuration file or the controller\'s command line may give',
 } as const;
 

@@ -42,7 +42,8 @@ export async function readJournal(serverFile: string): Promise<FailoverRecord | 
   return parsed;
 }
 
-function isJournalRecord(value: unknown): value is FailoverRecord {
+/** A loose structural check of a journal read back (also used by the etcd store). */
+export function isJournalRecord(value: unknown): value is FailoverRecord {
   if (typeof value !== 'object' || value === null) return false;
   const record = value as Partial<Record<keyof FailoverRecord, unknown>>;
   return typeof record.id === 'string' && typeof record.kind === 'string' && Array.isArray(record.steps);

@@ -4,7 +4,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { isPasswordPath, REDACTED, redactConfig } from '../../src/config/redact.js';
 
 const config = parseConfig(`
-passwords: {superuser_pass: hunter2, replication_pass: "", bind_password: s3cret}
+passwords: {superuser_pass: hunter2, replication_pass: "", bind_password: s3cret, etcd_password: etcd-pw-7f3a}
 handyrep: {cluster_name: beatles}
 servers: {john: {hostname: 127.0.0.11, role: master}}
 `, 's');
@@ -12,9 +12,9 @@ servers: {john: {hostname: 127.0.0.11, role: master}}
 test('redactConfig replaces every non-empty password, keeps empty ones empty', () => {
   const redacted = redactConfig(config);
   assert.deepEqual(redacted.passwords, {
-    superuser_pass: REDACTED, admin_password: '', read_password: '', handyrep_db_pass: '', replication_pass: '', bind_password: REDACTED,
+    superuser_pass: REDACTED, admin_password: '', read_password: '', handyrep_db_pass: '', replication_pass: '', bind_password: REDACTED, etcd_password: REDACTED,
   });
-  assert.ok(!JSON.stringify(redacted).includes('hunter2') && !JSON.stringify(redacted).includes('s3cret'));
+  for (const secret of ['hunter2', 's3cret', 'etcd-pw-7f3a']) assert.ok(!JSON.stringify(redacted).includes(secret), secret);
 });
 
 test('redactConfig copies everything else and leaves the original alone', () => {

@@ -1,0 +1,84 @@
+/**
+ * The etcd store settings: defaults, what is accepted, and every refusal naming its key.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError } from '../../src/config/config-error.js';
+import { parseConfig } from '../../src/config/load.js';
+import { configOnlySettings } from '../../src/config/marked-settings.js';
+import { isSecretPath } from '../../src/config/redact.js';
+
+const SERVERS = 'servers: {john: {hostname: 127.0.0.11, role: master}}\n';
+
+function problemsOf(yaml: string): { path: string; message: string }[] {
+  try {
+    parseConfig(SERVERS + yaml, 'test.yaml');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+    return err.problems.map((p) => ({ path: p.path, message: p.message }));
+  }
+  return [];
+}
+
+describe('etcd store settings', () => {
+  it('defaults: local store, no endpoints, computed prefix (null), ttl 10, retry_timeout 10', () => {
+    const config = parseConfig(SERVERS, 's');
+    assert.equal(config.handyrep.store, 'local');
+    assert.deepEqual(config.etcd, { endpoints: [], prefix: null, ca: null, cert: null, key: null, user: null, ttl: 10, retry_timeout: 10 });
+    assert.equal(config.passwords['etcd_password'], '');
+  });
+
+  it('a complete etcd store is accepted', () => {
+    const config = parseConfig(
+      `${SERVERS}handyrep: {store: etcd}\netcd: {endpoints: ['https://10.0.0.1:2379', 'https://[::1]:2379', 'https://etcd-3.example:2379/'], prefix: /ha/main/, ca: /etc/etcd/ca.pem, cert: /etc/etcd/c.pem, key: /etc/etcd/c.key, user: handyrep, ttl: 5, retry_timeout: 2.5}\npasswords: {etcd_password: pw}\n`,
+      's',
+    );
+    assert.equal(config.etcd.endpoints.length, 3);
+    assert.equal(config.etcd.prefix, '/ha/main/');
+  });
+
+  const refused: ReadonlyArray<[string, string, string, RegExp]> = [
+    ['store etcd without endpoints', 'handyrep: {store: etcd}', 'etcd.endpoints', /handyrep.store is etcd: list the etcd endpoints/],
+    ['store etcd with an empty list', 'handyrep: {store: etcd}\netcd: {endpoints: []}', 'etcd.endpoints', /list the etcd endpoints/],
+    ['unknown store', 'handyrep: {store: consul}', 'handyrep.store', /./],
+    ['endpoint without scheme', "etcd: {endpoints: ['10.0.0.1:2379']}", 'etcd.endpoints[0]', /http:\/\/host:port/],
+    ['endpoint without port', "etcd: {endpoints: ['http://10.0.0.1']}", 'etcd.endpoints[0]', /http:\/\/host:port/],
+    ['endpoint with credentials', "etcd: {endpoints: ['http://u:p@10.0.0.1:2379']}", 'etcd.endpoints[0]', /no user, path or query/],
+    ['endpoint with a path', "etcd: {endpoints: ['http://10.0.0.1:2379/v3']}", 'etcd.endpoints[0]', /no user, path or query/],
+    ['endpoint port out of range', "etcd: {endpoints: ['http://10.0.0.1:70000']}", 'etcd.endpoints[0]', /out of range/],
+    ['endpoint host not a hostname', "etcd: {endpoints: ['http://bad_host!:2379']}", 'etcd.endpoints[0]', /not a hostname/],
+    ['mixed schemes', "etcd: {endpoints: ['http://a:2379', 'https://b:2379']}", 'etcd.endpoints', /mixes http/],
+    ['prefix without leading /', 'etcd: {prefix: handyrep/x/}', 'etcd.prefix', /start and end with/],
+    ['prefix without trailing /', 'etcd: {prefix: /handyrep/x}', 'etcd.prefix', /start and end with/],
+    ['prefix with a control character', 'etcd: {prefix: "/handyrep/\\tx/"}', 'etcd.prefix', /control characters/],
+    ['prefix with an empty segment', 'etcd: {prefix: //x/}', 'etcd.prefix', /empty, "." or ".."/],
+    ['prefix with ..', 'etcd: {prefix: /a/../}', 'etcd.prefix', /empty, "." or ".."/],
+    ['ttl below 2', 'etcd: {ttl: 1}', 'etcd.ttl', /2/],
+    ['ttl with a fraction', 'etcd: {ttl: 2.5}', 'etcd.ttl', /whole number/],
+    ['retry_timeout zero', 'etcd: {retry_timeout: 0}', 'etcd.retry_timeout', /positive/],
+    ['relative ca', "etcd: {endpoints: ['https://a:2379'], ca: ca.pem}", 'etcd.ca', /absolute/],
+    ['TLS file with http endpoints', "etcd: {endpoints: ['http://a:2379'], ca: /etc/ca.pem}", 'etcd.ca', /endpoints are http/],
+    ['cert without ca', "etcd: {endpoints: ['https://a:2379'], cert: /etc/c.pem, key: /etc/c.key}", 'etcd.ca', /needs the CA/],
+    ['cert without key', "etcd: {endpoints: ['https://a:2379'], ca: /etc/ca.pem, cert: /etc/c.pem}", 'etcd.key', /go together/],
+    ['key without cert', "etcd: {endpoints: ['https://a:2379'], ca: /etc/ca.pem, key: /etc/c.key}", 'etcd.cert', /go together/],
+    ['user without password', 'etcd: {user: handyrep}', 'passwords.etcd_password', /etcd.user is handyrep/],
+    ['user not a name', "etcd: {user: 'a b'}", 'etcd.user', /letters, digits/],
+    ['unknown etcd key', 'etcd: {hosts: [a]}', 'etcd.hosts', /./],
+  ];
+  for (const [what, yaml, path, message] of refused) {
+    it(`refused: ${what} (${path})`, () => {
+      const problems = problemsOf(yaml);
+      const problem = problems.find((p) => p.path === path);
+      assert.ok(problem, `no problem at ${path}; got ${JSON.stringify(problems)}`);
+      assert.match(problem.message, message);
+    });
+  }
+
+  it('what chooses where HandyRep connects is configuration file only; the etcd password is secret', () => {
+    const marked = new Set(configOnlySettings().map((m) => m.pattern.join('.')));
+    for (const path of ['handyrep.store', 'etcd.endpoints', 'etcd.prefix', 'etcd.ca', 'etcd.cert', 'etcd.key', 'etcd.user']) {
+      assert.ok(marked.has(path), `${path} is not marked configuration file only`);
+    }
+    assert.ok(isSecretPath(['passwords', 'etcd_password']));
+  });
+});
