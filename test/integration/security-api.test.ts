@@ -177,6 +177,19 @@ test('reload_conf over the web: config_file is refused (403, named); the evil pl
   assert.ok(!existsSync(marker));
 });
 
+test('admin functions refuse cross-site browser requests even with the admin password; the CLI form and read functions are unaffected', async () => {
+  const before = await state();
+  const from = (headers: Record<string, string>, path: string): Promise<HttpReply> => http(daemon?.url ?? '', path, { headers: { authorization: basic(ADMIN), ...headers } });
+  const img = await from({ 'sec-fetch-site': 'cross-site' }, `/disable?servername=${cluster.nodes[1]?.name ?? ''}`);
+  assert.equal(img.status, 403, img.text);
+  assert.match(rd(img).details, /disable refused: a browser request from another site/);
+  const form = await from({ origin: 'http://evil.example' }, `/disable?servername=${cluster.nodes[1]?.name ?? ''}`);
+  assert.equal(form.status, 403, form.text);
+  assert.equal(await state(), before, 'nothing changed');
+  assert.equal((await from({ 'sec-fetch-site': 'cross-site' }, '/get_master_name')).status, 200, 'a read function answers (a cross-site page cannot read the reply)');
+  assert.equal((await from({}, '/get_master_name')).status, 200);
+});
+
 test('the library (the controller itself) may set them, but plugin names are checked against the registry and their kind', async () => {
   const hr = daemon?.hr;
   assert.ok(hr);

@@ -16,6 +16,7 @@ import { replyForError, type ErrorContext } from '../http-error.js';
 import { collectWireParams, shownName, type WireParams } from '../param-sources.js';
 import { sendJson, sendJsonText, sendRefusal } from '../reply.js';
 import type { StateReplies } from '../state-replies.js';
+import { crossSiteRefusal } from '../cross-site.js';
 import { sessionAllows, sessionCaller } from '../dashboard/caller.js';
 import type { SessionStore } from '../dashboard/sessions.js';
 import { webParams, webSignature } from '../web-params.js';
@@ -54,6 +55,14 @@ async function admitOperation(deps: OperationRouteDeps, request: FastifyRequest,
     const shown = shownName(name);
     const why = spec ? 'is not available on the web API' : 'does not exist';
     return sendRefusal(request, reply, 404, { result: 'FAIL', details: `function "${shown}" ${why}; see /openapi.json`, function: shown });
+  }
+  if (spec.access === 'admin') {
+    const header = (name: string): string | undefined => {
+      const value = request.headers[name];
+      return typeof value === 'string' ? value : undefined;
+    };
+    const crossSite = crossSiteRefusal({ secFetchSite: header('sec-fetch-site'), origin: header('origin'), host: header('host') });
+    if (crossSite !== null) return sendRefusal(request, reply, 403, { result: 'FAIL', details: `${spec.name} refused: ${crossSite}; admin functions are called from the dashboard, the CLI or a script` });
   }
   if (deps.sessions && request.headers.authorization === undefined) {
     const caller = sessionCaller(deps.sessions, request, true);
