@@ -1,13 +1,10 @@
-/** The dashboard's parts without a browser: the event ring (Last-Event-ID replay), the hub without clients, sessions, the cookie, the series. */
+/** The dashboard's pure parts: the event ring (Last-Event-ID replay), sessions, the cookie, the series. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventRing, sseFrame } from '../../src/daemon/dashboard/event-ring.js';
 import { csrfMatches, SessionStore } from '../../src/daemon/dashboard/sessions.js';
 import { sessionCookie, sessionIdOf } from '../../src/daemon/dashboard/cookies.js';
 import { DashboardSeries } from '../../src/daemon/dashboard/series.js';
-import { DashboardHub } from '../../src/daemon/dashboard/event-hub.js';
-import type { DaemonBackend } from '../../src/daemon/backend.js';
-import type { LogEntry } from '../../src/log/event-log.js';
 
 test('the ring replays what a client missed, and a snapshot when it cannot', () => {
   const ring = new EventRing(3);
@@ -85,37 +82,4 @@ test('no operation is shadowed by a dashboard route', async () => {
   const { OPERATIONS } = await import('../../src/api/operations.js');
   const dashboardPaths = ['login', 'logout', 'session', 'basic-login', 'events', 'assets'];
   assert.deepEqual(OPERATIONS.filter((o) => dashboardPaths.includes(o.name)).map((o) => o.name), []);
-});
-
-test('an unwatched hub keeps no events (a returning client gets a snapshot); a joining client holds them', () => {
-  const logListeners: ((e: LogEntry) => void)[] = [];
-  const backend: DaemonBackend = {
-    invoke: async () => ({}),
-    monitorStatus: () => ({ running: true, cycles: 0, errors: 0, last_error: null, last_cycle_ts: null, last_result: null, last_duration_ms: null }),
-    stateRevision: () => 0,
-    onCheck: () => undefined,
-    onFailover: () => undefined,
-    onStateChange: () => undefined,
-    onLogEntry: (l) => logListeners.push(l),
-    log: { info: () => undefined, warn: () => undefined, error: () => undefined },
-    configFile: 'handyrep.yaml',
-  };
-  const hub = new DashboardHub(backend);
-  const line = (message: string): LogEntry => ({ ts: '2026-12-04T00:00:00Z', level: 'info', category: 'TEST', message });
-  const sent: string[] = [];
-  const unsubscribe = hub.subscribe({ write: (f) => (sent.push(f), true), close: () => undefined });
-  logListeners.forEach((l) => l(line('watched')));
-  const lastSeen = hub.ring.lastId ?? '';
-  assert.equal(sent.length, 1);
-  unsubscribe();
-  logListeners.forEach((l) => l(line('nobody watches')));
-  assert.equal(hub.ring.lastId, lastSeen, 'not kept');
-  assert.deepEqual(hub.ring.since(lastSeen), { kind: 'snapshot' }, 'a client back from before starts from a snapshot');
-  const joined = hub.keepEventsWhileJoining();
-  logListeners.forEach((l) => l(line('while a client reads its snapshot')));
-  joined();
-  const replay = hub.ring.since(hub.ring.lastId ?? '');
-  assert.notEqual(hub.ring.lastId, lastSeen, 'kept while joining');
-  assert.deepEqual(replay, { kind: 'events', events: [] });
-  hub.close();
 });

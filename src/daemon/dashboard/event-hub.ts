@@ -29,7 +29,7 @@ export interface DashboardSnapshot {
 
 const COALESCE_MS = 100;
 /** With no client connected, state is read for the lag series only, at most this often. */
-const LAG_READ_MS = 10_000;
+const LAG_READ_MS = 2000;
 const RING_EVENTS = 2000;
 const HISTORY_SHOWN = 50;
 const LOG_SHOWN = 500;
@@ -46,8 +46,6 @@ export class DashboardHub {
   private lastHistoryId: string | null | undefined = undefined;
   private closed = false;
   private lastLagReadMs = 0;
-  /** Clients reading their snapshot, not subscribed yet. */
-  private joining = 0;
 
   constructor(private readonly backend: DaemonBackend) {
     backend.onStateChange(() => this.schedule());
@@ -74,20 +72,6 @@ export class DashboardHub {
     return { status, servers, history, log, series: this.series.snapshot() };
   }
 
-  /**
-   * A client is about to read its snapshot and subscribe: events are kept meanwhile (even with no
-   * client connected yet) so that it can be sent what happened during the read. Call the returned
-   * function once it subscribed (or gave up).
-   */
-  keepEventsWhileJoining(): () => void {
-    this.joining += 1;
-    let released = false;
-    return () => {
-      if (!released) this.joining -= 1;
-      released = true;
-    };
-  }
-
   /** Add a client; it gets every event from now on. */
   subscribe(client: HubClient): () => void {
     this.clients.add(client);
@@ -103,11 +87,6 @@ export class DashboardHub {
 
   private publish(type: string, data: unknown): HubEvent | null {
     if (this.closed) return null;
-    if (this.clients.size === 0 && this.joining === 0) {
-      // Nobody to send it to: not serialized, not kept (a returning client starts from a snapshot).
-      this.ring.requireSnapshot();
-      return null;
-    }
     const event = this.ring.push(type, data);
     const frame = sseFrame(event);
     for (const client of this.clients) {
