@@ -1,5 +1,10 @@
 /** The shapes the dashboard reads: the REST API's replies and the /events data (see the API docs). */
 
+// Wire types the daemon already defines: one source (type-only, erased from the bundle).
+import type { ActionProgress } from '../../src/model/long-action.js';
+export type { ActionProgress } from '../../src/model/long-action.js';
+export type { FailoverRecord, StepRecord } from '../../src/model/failover-record.js';
+
 export type Access = 'read' | 'admin';
 
 export interface StatusFields {
@@ -20,18 +25,6 @@ export interface ClusterStatus extends StatusFields {
   sync_set?: unknown;
 }
 
-export interface ActionProgress {
-  kind: string;
-  state: 'running' | 'done' | 'failed' | 'cancelled';
-  phase: string;
-  bytes_done: number | null;
-  bytes_total: number | null;
-  percent: number | null;
-  started: string;
-  updated: string;
-  finished: string | null;
-  details: string | null;
-}
 
 export interface ServerRecord extends StatusFields {
   hostname: string;
@@ -61,31 +54,6 @@ export type ServerMap = Record<string, ServerRecord>;
 export interface StatusReport {
   cluster: ClusterStatus;
   servers: Record<string, StatusFields & { hostname: string; role: string; enabled: boolean }>;
-}
-
-export interface StepRecord {
-  name: string;
-  server: string | null;
-  started: string;
-  finished: string | null;
-  outcome: string;
-  details: string;
-}
-
-export interface FailoverRecord {
-  id: string;
-  kind: string;
-  reason: string;
-  started: string;
-  finished: string | null;
-  duration_ms: number | null;
-  from: string | null;
-  to: string | null;
-  outcome: string;
-  details: string;
-  steps: StepRecord[];
-  plan?: string[];
-  fence?: string;
 }
 
 export interface LogEntry {
