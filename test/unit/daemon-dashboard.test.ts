@@ -1,10 +1,13 @@
-/** The dashboard's pure parts: the event ring (Last-Event-ID replay), sessions, the cookie, the series. */
+/** The dashboard's parts without a browser: the event ring (Last-Event-ID replay), the hub without clients, sessions, the cookie, the series. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventRing, sseFrame } from '../../src/daemon/dashboard/event-ring.js';
 import { csrfMatches, SessionStore } from '../../src/daemon/dashboard/sessions.js';
 import { sessionCookie, sessionIdOf } from '../../src/daemon/dashboard/cookies.js';
 import { DashboardSeries } from '../../src/daemon/dashboard/series.js';
+import { DashboardHub, REPLAY_GRACE_MS } from '../../src/daemon/dashboard/event-hub.js';
+import type { DaemonBackend } from '../../src/daemon/backend.js';
+import type { LogEntry } from '../../src/log/event-log.js';
 
 test('the ring replays what a client missed, and a snapshot when it cannot', () => {
   const ring = new EventRing(3);
@@ -82,4 +85,47 @@ test('no operation is shadowed by a dashboard route', async () => {
   const { OPERATIONS } = await import('../../src/api/operations.js');
   const dashboardPaths = ['login', 'logout', 'session', 'basic-login', 'events', 'assets'];
   assert.deepEqual(OPERATIONS.filter((o) => dashboardPaths.includes(o.name)).map((o) => o.name), []);
+});
+
+test('a hub keeps events for a returning client for a while, then none until a client comes', () => {
+  const logListeners: ((e: LogEntry) => void)[] = [];
+  const backend: DaemonBackend = {
+    invoke: async () => ({}),
+    monitorStatus: () => ({ running: true, cycles: 0, errors: 0, last_error: null, last_cycle_ts: null, last_result: null, last_duration_ms: null }),
+    stateRevision: () => 0,
+    onCheck: () => undefined,
+    onFailover: () => undefined,
+    onStateChange: () => undefined,
+    onLogEntry: (l) => logListeners.push(l),
+    log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    configFile: 'handyrep.yaml',
+  };
+  let nowMs = 1_000_000;
+  const hub = new DashboardHub(backend, () => nowMs);
+  const log = (message: string): void => logListeners.forEach((l) => l({ ts: '2026-12-04T00:00:00Z', level: 'info', category: 'TEST', message }));
+  log('before anyone watched');
+  assert.equal(hub.ring.lastId, null, 'never watched: nothing kept');
+  const sent: string[] = [];
+  const unsubscribe = hub.subscribe({ write: (f) => (sent.push(f), true), close: () => undefined });
+  log('watched');
+  assert.equal(sent.length, 1);
+  const lastSeen = hub.ring.lastId ?? '';
+  unsubscribe();
+  nowMs += REPLAY_GRACE_MS - 1;
+  log('missed, within the grace period');
+  const replay = hub.ring.since(lastSeen);
+  assert.equal(replay.kind, 'events', 'a client back soon resumes');
+  assert.equal(replay.kind === 'events' ? replay.events.length : -1, 1);
+  const keptId = hub.ring.lastId ?? '';
+  nowMs += 2;
+  log('nobody watches any more');
+  assert.equal(hub.ring.lastId, keptId, 'not kept after the grace period');
+  assert.deepEqual(hub.ring.since(keptId), { kind: 'snapshot' }, 'a client back from before starts from a snapshot');
+  const joined = hub.keepEventsWhileJoining();
+  const before = hub.ring.lastId;
+  log('while a client reads its snapshot');
+  joined();
+  const afterSnapshot = hub.ring.sinceSnapshot(before);
+  assert.equal(afterSnapshot.kind === 'events' ? afterSnapshot.events.length : -1, 1, 'a joining client gets what happened during its snapshot read');
+  hub.close();
 });

@@ -28,8 +28,14 @@ export interface DashboardSnapshot {
 }
 
 const COALESCE_MS = 100;
-/** With no client connected, state is read for the lag series only, at most this often. */
-const LAG_READ_MS = 2000;
+/** Unwatched, state is read for the lag series only, at most this often. */
+const LAG_READ_MS = 10_000;
+/**
+ * After the last client leaves, events are still kept this long, so a browser that reconnects
+ * (a network blip, a reload) resumes from Last-Event-ID. Later, nothing is serialized or kept
+ * until a client comes: a returning client starts from a snapshot, and an unwatched daemon idles.
+ */
+export const REPLAY_GRACE_MS = 60_000;
 const RING_EVENTS = 2000;
 const HISTORY_SHOWN = 50;
 const LOG_SHOWN = 500;
@@ -46,8 +52,15 @@ export class DashboardHub {
   private lastHistoryId: string | null | undefined = undefined;
   private closed = false;
   private lastLagReadMs = 0;
+  /** Clients reading their snapshot, not subscribed yet: they need the events meanwhile. */
+  private joining = 0;
+  /** When the last client left (never: no replay to keep). */
+  private lastLeftMs = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly backend: DaemonBackend) {
+  constructor(
+    private readonly backend: DaemonBackend,
+    private readonly now: () => number = Date.now,
+  ) {
     backend.onStateChange(() => this.schedule());
     backend.onLogEntry((entry) => this.publish('log', entry));
     backend.onCheck((event) => {
@@ -72,10 +85,32 @@ export class DashboardHub {
     return { status, servers, history, log, series: this.series.snapshot() };
   }
 
+  /**
+   * A client is about to read its snapshot and subscribe: events are kept meanwhile. Call the
+   * returned function once it subscribed (or gave up).
+   */
+  keepEventsWhileJoining(): () => void {
+    this.joining += 1;
+    let released = false;
+    return () => {
+      if (!released) this.joining -= 1;
+      released = true;
+    };
+  }
+
   /** Add a client; it gets every event from now on. */
   subscribe(client: HubClient): () => void {
     this.clients.add(client);
-    return () => this.clients.delete(client);
+    return () => this.drop(client);
+  }
+
+  /** Whether events are kept: a client is connected or joining, or one left within the grace period. */
+  private get watched(): boolean {
+    return this.clients.size > 0 || this.joining > 0 || this.now() - this.lastLeftMs < REPLAY_GRACE_MS;
+  }
+
+  private drop(client: HubClient): void {
+    if (this.clients.delete(client) && this.clients.size === 0) this.lastLeftMs = this.now();
   }
 
   close(): void {
@@ -87,11 +122,15 @@ export class DashboardHub {
 
   private publish(type: string, data: unknown): HubEvent | null {
     if (this.closed) return null;
+    if (!this.watched) {
+      this.ring.requireSnapshot();
+      return null;
+    }
     const event = this.ring.push(type, data);
     const frame = sseFrame(event);
     for (const client of this.clients) {
       if (!client.write(frame)) {
-        this.clients.delete(client);
+        this.drop(client);
         client.close();
       }
     }
@@ -125,7 +164,7 @@ export class DashboardHub {
     this.pending = null;
     this.reading = true;
     try {
-      if (this.clients.size === 0) {
+      if (!this.watched) {
         await this.sampleLagOnly();
         return;
       }

@@ -63,11 +63,31 @@ export class EventRing {
   /** The events after `lastEventId` when the ring still holds all of them. */
   since(lastEventId: string | undefined): Replay {
     if (lastEventId === undefined) return { kind: 'snapshot' };
-    const [boot, seqText] = lastEventId.split('.');
+    const seq = this.sequenceOf(lastEventId);
+    if (seq === null || seq <= this.resumableAfter) return { kind: 'snapshot' };
+    return this.after(seq);
+  }
+
+  /**
+   * The events after `lastEventId` for a client that has just read a snapshot taken after that
+   * event: a change no event recorded before the snapshot is in the snapshot itself.
+   */
+  sinceSnapshot(lastEventId: string | null): Replay {
+    if (lastEventId === null) return { kind: 'events', events: this.ring.slice() };
+    const seq = this.sequenceOf(lastEventId);
+    return seq === null ? { kind: 'snapshot' } : this.after(seq);
+  }
+
+  /** The sequence number of an id of this process, or null. */
+  private sequenceOf(id: string): number | null {
+    const [boot, seqText] = id.split('.');
     const seq = Number(seqText);
-    if (boot !== this.boot || !Number.isInteger(seq) || seq > this.sequence || seq <= this.resumableAfter) return { kind: 'snapshot' };
-    const first = this.ring[0];
+    return boot === this.boot && Number.isInteger(seq) && seq >= 0 && seq <= this.sequence ? seq : null;
+  }
+
+  private after(seq: number): Replay {
     if (seq === this.sequence) return { kind: 'events', events: [] };
+    const first = this.ring[0];
     if (first === undefined) return { kind: 'snapshot' };
     const firstSeq = Number(first.id.split('.')[1]);
     // The client's next event was dropped from the ring: it cannot catch up event by event.

@@ -105,12 +105,21 @@ async function streamEvents(deps: DashboardRouteDeps, request: FastifyRequest, r
   const caller = await readCaller(deps.gate, deps.sessions, request);
   if (!caller.ok) return refuse(request, reply, caller);
   const lastHeader = request.headers['last-event-id'];
-  let replay = deps.hub.ring.since(typeof lastHeader === 'string' ? lastHeader : undefined);
+  const joined = deps.hub.keepEventsWhileJoining();
+  try {
+    return await openStream(deps, request, reply, caller, typeof lastHeader === 'string' ? lastHeader : undefined);
+  } finally {
+    joined();
+  }
+}
+
+async function openStream(deps: DashboardRouteDeps, request: FastifyRequest, reply: FastifyReply, caller: Extract<CallerVerdict, { ok: true }>, lastHeader: string | undefined): Promise<FastifyReply | undefined> {
+  let replay = deps.hub.ring.since(lastHeader);
   // Read before the stream opens, so a failing read is still an ordinary error reply.
   const before = deps.hub.ring.lastId;
   const snapshot = replay.kind === 'snapshot' ? await deps.hub.snapshot() : null;
   // Events that happened while the snapshot was read follow it (a log line may come twice, none is lost).
-  if (snapshot !== null) replay = before === null ? { kind: 'events', events: [] } : deps.hub.ring.since(before);
+  if (snapshot !== null) replay = deps.hub.ring.sinceSnapshot(before);
   const res = reply.raw;
   reply.hijack();
   res.writeHead(200, {
