@@ -14,6 +14,7 @@ import { addClientCommands, addClientOptions, type CommandState } from './comman
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { processIo, type CliIo } from './io.js';
 import { parseInteger } from './params.js';
+import { addStoreCommands } from './store-command.js';
 
 /** The default configuration file: $HANDYREP_CONFIG, else handyrep.yaml in the working folder. */
 function defaultConfig(env: NodeJS.ProcessEnv): string {
@@ -42,6 +43,7 @@ Examples:
   $ handyrep get_server_info --servername paul --json
   $ handyrep verify --local --config handyrep.yaml   # library mode, no daemon
   $ handyrep daemon --config /etc/handyrep/handyrep.yaml
+  $ handyrep store migrate --to etcd --config handyrep.yaml   # then handyrep.store: etcd
 
 Connection: --url / $HANDYREP_URL (default http://127.0.0.1:8080), --password / $HANDYREP_PASSWORD,
 or ~/.config/handyrep/client.yaml (url, user, password).
@@ -85,6 +87,14 @@ Exit codes: 0 stopped cleanly, 1 unexpected error, 2 bad command line or configu
       const inherited = command.parent?.opts<{ config?: string }>().config;
       state.code = await runDaemonCommand(options.config ?? inherited ?? defaultConfig(env));
     });
+  addStoreCommands(
+    program,
+    io,
+    (code) => {
+      state.code = code;
+    },
+    (command, own) => own ?? command.parent?.parent?.opts<{ config?: string }>().config ?? defaultConfig(env),
+  );
   program
     .command('demo')
     .description('a local 3-node PostgreSQL cluster (127.0.0.11-13) watched by a daemon with automatic failover; Ctrl-C stops everything')
