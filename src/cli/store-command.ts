@@ -34,7 +34,7 @@ leads in etcd; refused (exit 1) when a topology change is in flight or the targe
           const report = await migrateStore({ config: loaded.config, configDir: loaded.dir, to: options.to, overwrite: options.overwrite === true });
           io.out(
             `copied ${report.servers} servers, ${report.failoverRecords} failover records and ${report.leadershipChanges} leadership changes from the ${report.from} store to ${report.target}` +
-              `${report.replaced ? ' (its previous state replaced)' : ''}; read back and compared.\n` +
+              `${report.replaced ? ' (its previous state replaced)' : ''} as state version ${report.version}; read back and compared.\n` +
               `Next: set handyrep.store: ${report.to} in ${loaded.path}, then start the daemons. The ${report.from} store is unchanged.\n`,
           );
           return EXIT.OK;

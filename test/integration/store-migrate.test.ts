@@ -83,7 +83,7 @@ describe('store migrate', () => {
     const sourceBytes = await readFile(serverFile(), 'utf8');
     const run = await cli('store', 'migrate', '--to', 'etcd', '-c', configFile);
     assert.equal(run.code, 0, run.err);
-    assert.match(run.out, /copied 3 servers, 2 failover records and 2 leadership changes from the local store to etcd .* under \/handyrep\/migr\/; read back and compared/);
+    assert.match(run.out, /copied 3 servers, 2 failover records and 2 leadership changes from the local store to etcd .* under \/handyrep\/migr\/ as state version 43; read back and compared/);
     assert.match(run.out, /Next: set handyrep.store: etcd in .*handyrep.yaml/);
     const copy = await etcdStore().readState();
     assert.equal(copy.kind, 'ok');
@@ -91,7 +91,7 @@ describe('store migrate', () => {
     assert.deepEqual(copy.state.servers, STATE.servers);
     assert.deepEqual(copy.state.status, STATE.status);
     assert.deepEqual(copy.state.history, STATE.history);
-    assert.equal(copy.state.version, STATE.version);
+    assert.equal(copy.state.version, STATE.version + 1, 'numbered above both copies');
     assert.deepEqual(await etcdStore().readControllerHistory(), LEADERSHIP);
     assert.equal(await readFile(serverFile(), 'utf8'), sourceBytes, 'the source file is untouched');
     const leader = await ctx.client.kv.range({ key: Buffer.from(ctx.keys.leader) });
@@ -102,7 +102,7 @@ describe('store migrate', () => {
     const revision = (await ctx.client.kv.range({ key: Buffer.from(ctx.keys.cluster) })).kvs[0]?.mod_revision;
     const run = await cli('store', 'migrate', '--to', 'etcd', '-c', configFile);
     assert.equal(run.code, 1);
-    assert.match(run.err, /the etcd store already holds a state \(version 42, 3 servers, written 2026-12-04T09:00:00.000Z\); pass --overwrite/);
+    assert.match(run.err, /the etcd store already holds a state \(version 43, 3 servers, written \S+\); pass --overwrite/);
     assert.equal((await ctx.client.kv.range({ key: Buffer.from(ctx.keys.cluster) })).kvs[0]?.mod_revision, revision, 'nothing written');
   });
 
@@ -155,6 +155,7 @@ describe('store migrate', () => {
     const back = JSON.parse(await readFile(serverFile(), 'utf8')) as SavedState;
     assert.deepEqual(back.servers, STATE.servers);
     assert.deepEqual(back.history, STATE.history);
+    assert.equal(back.version, 44, 'numbered above both copies');
     assert.deepEqual(JSON.parse(await readFile(controllerHistoryPath(serverFile()), 'utf8')), LEADERSHIP);
     const again = await cli('store', 'migrate', '--to', 'local', '--overwrite', '-c', configFile);
     assert.equal(again.code, 0, again.err);
@@ -179,10 +180,10 @@ describe('store check', () => {
   it('reports the endpoints, the leader, the state and the journal of both stores', async () => {
     const run = await cli('store', 'check', '-c', configFile);
     assert.equal(run.code, 0, run.out + run.err);
-    assert.match(run.out, /^ok {3}local state .*servers.save: version 42, 3 servers, 2 failover records, cluster healthy/m);
+    assert.match(run.out, /^ok {3}local state .*servers.save: version 45, 3 servers, 2 failover records, cluster healthy/m);
     assert.match(run.out, /^ok {3}etcd endpoint http:\/\/[\d.]+:2379: etcd 3\.\d+\.\d+, member \w+ \(raft leader\)/m);
     assert.match(run.out, /^ok {3}etcd leader key \/handyrep\/migr\/leader: no controller leads/m);
-    assert.match(run.out, /^ok {3}etcd state under \/handyrep\/migr\/: version 42, 3 servers/m);
+    assert.match(run.out, /^ok {3}etcd state under \/handyrep\/migr\/: version 43, 3 servers/m);
     assert.match(run.out, /^ok {3}etcd journal: none/m);
   });
 

@@ -13,7 +13,8 @@ import { randomUUID } from 'node:crypto';
 import { resolvePath } from '../../config/merge.js';
 import type { HandyRepConfig } from '../../config/schema.js';
 import { HandyRepError } from '../../model/errors.js';
-import type { ClusterStore, ControllerHistoryEntry, StoredStateRead } from '../cluster-store.js';
+import type { ClusterStore, ControllerHistoryEntry } from '../cluster-store.js';
+import type { SavedState } from '../saved-state.js';
 import { LocalClusterStore } from '../local-cluster-store.js';
 import { StateLock } from '../state-lock.js';
 import { createEtcdContext, type EtcdContext } from '../etcd/client.js';
@@ -35,6 +36,8 @@ export interface MigrationReport {
   servers: number;
   failoverRecords: number;
   leadershipChanges: number;
+  /** The copy's state version (above both stores' previous ones). */
+  version: number;
   replaced: boolean;
   /** Where the copy went, for the operator. */
   target: string;
@@ -95,12 +98,17 @@ export async function migrateStore(request: MigrationRequest, open: typeof openB
     if (!verdict.ok) throw new HandyRepError('REFUSED', verdict.reason);
     if (sourceState.kind !== 'ok') throw new HandyRepError('REFUSED', `the ${from} store holds no readable state`);
     const leadershipChanges = await source.readControllerHistory();
-    await target.writeState(sourceState.state);
+    // Numbered above both copies: whichever store a controller starts on, the copy is the newest
+    // (the local store also keeps a copy in the handyrep table, compared by version at start).
+    const previous = targetState.kind === 'ok' ? targetState.state.version : 0;
+    const copy = { ...sourceState.state, version: Math.max(sourceState.state.version, previous) + 1, updated_ms: Date.now() };
+    await target.writeState(copy);
     await copyControllerHistory(target, leadershipChanges);
-    await confirmCopy(target, sourceState, leadershipChanges);
+    await confirmCopy(target, copy, leadershipChanges);
     return {
       from,
       to: request.to,
+      version: copy.version,
       servers: Object.keys(sourceState.state.servers).length,
       failoverRecords: sourceState.state.history?.length ?? 0,
       leadershipChanges: leadershipChanges.length,
@@ -123,15 +131,16 @@ function historyKey(entry: ControllerHistoryEntry): string {
 }
 
 /** Reads the copy back: a difference is an error naming what differs (the source is untouched). */
-async function confirmCopy(target: ClusterStore, source: Extract<StoredStateRead, { kind: 'ok' }>, leadershipChanges: readonly ControllerHistoryEntry[]): Promise<void> {
+async function confirmCopy(target: ClusterStore, source: SavedState, leadershipChanges: readonly ControllerHistoryEntry[]): Promise<void> {
   const copy = await target.readState();
   if (copy.kind !== 'ok') throw new HandyRepError('STORE_DATA', `the copy cannot be read back (${copy.kind === 'invalid' ? copy.reason : 'missing'}); the source store is unchanged`);
   const differs = (what: string, a: unknown, b: unknown): void => {
     if (JSON.stringify(a) !== JSON.stringify(b)) throw new HandyRepError('STORE_DATA', `the copy's ${what} differ from the source; the source store is unchanged`);
   };
-  differs('servers', sortedKeys(copy.state.servers), sortedKeys(source.state.servers));
-  differs('cluster status', copy.state.status, source.state.status);
-  differs('failover records', (copy.state.history ?? []).map((r) => r.id), (source.state.history ?? []).map((r) => r.id));
+  differs('version', copy.state.version, source.version);
+  differs('servers', sortedKeys(copy.state.servers), sortedKeys(source.servers));
+  differs('cluster status', copy.state.status, source.status);
+  differs('failover records', (copy.state.history ?? []).map((r) => r.id), (source.history ?? []).map((r) => r.id));
   const copied = new Set((await target.readControllerHistory()).map(historyKey));
   if (!leadershipChanges.every((e) => copied.has(historyKey(e)))) throw new HandyRepError('STORE_DATA', "the copy's leadership history is incomplete; the source store is unchanged");
 }
