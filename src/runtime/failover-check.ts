@@ -113,8 +113,9 @@ export async function failoverCheck(deps: FailoverCheckDeps, verify: boolean): P
   const fenceNote = fenceNotes.length > 0 ? `; ${fenceNotes.join('; ')}` : '';
   const cluster = (): string => `cluster ${env.book.clusterStatus.status}`;
   if (rd.result === 'SUCCESS') {
-    await deps.beat();
+    // Before the heartbeat: a master waiting for a lost synchronous standby is unblocked first.
     const syncNote = deps.topologyInFlight() ? null : await deps.mutate(() => maintainSyncAsSenior(deps));
+    await deps.beat();
     if (syncNote !== null) return success(`${cluster()}: ${rd.details}; ${syncNote}${fenceNote}`, { failover_ok: rd.failover_ok });
     if (verify && !deps.topologyInFlight()) {
       const rejoined = await deps.mutate(async () => ((await deps.notSenior()) === null ? rejoinFenced(env) : []));

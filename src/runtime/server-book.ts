@@ -144,6 +144,15 @@ export class ServerBook {
     this.onChange();
   }
 
+  /** Take back the last setSync (it could not be saved): the record in force is `previous` again. */
+  undoSync(previous: SyncRecord | null): void {
+    this.bump();
+    this.sync = previous === null ? null : structuredClone(previous);
+    this.syncHistory = this.syncHistory.slice(0, -1);
+    this.log.warn('SYNC', 'synchronous set change not saved: taken back, the master is not told');
+    this.onChange();
+  }
+
   syncRecord(): SyncRecord | null {
     return this.sync === null ? null : structuredClone(this.sync);
   }

@@ -8,7 +8,7 @@ import { syncForNewMaster, standbyNamesValue } from '../../engine/sync-set.js';
 import { describeError } from '../../model/errors.js';
 import { ref, withMonitoringSession, type TopologyEnv } from '../topology/env.js';
 import { setStandbyNames } from './master-replication.js';
-import { recordedSet } from './sync-maintainer.js';
+import { record, recordedSet } from './sync-maintainer.js';
 
 export async function prepareSyncForPromotion(env: TopologyEnv, candidate: string): Promise<{ ok: boolean; details: string }> {
   const failover = env.ctx().config.failover;
@@ -22,8 +22,8 @@ export async function prepareSyncForPromotion(env: TopologyEnv, candidate: strin
   });
   const next = syncForNewMaster(policy, candidate, others, recordedSet(env.book.syncRecord()));
   const value = standbyNamesValue(next.named, policy.method);
-  env.book.setSync({ members: [...next.recorded.members], quorum: 0, master: candidate, at: env.clock().toISOString(), reason: `promoting ${candidate}: ${value === '' ? 'asynchronous (no other eligible replica)' : `'${value}', counted once its replicas caught up`}` });
-  if (!(await env.persist())) return { ok: false, details: `not promoting ${candidate}: the synchronous set could not be saved` };
+  const reason = `promoting ${candidate}: ${value === '' ? 'asynchronous (no other eligible replica)' : `'${value}', counted once its replicas caught up`}`;
+  if (!(await record(env, candidate, next.recorded, reason))) return { ok: false, details: `not promoting ${candidate}: the synchronous set could not be saved` };
   try {
     await withMonitoringSession(env, ref(env, candidate), (s) => setStandbyNames(s, value));
   } catch (err) {

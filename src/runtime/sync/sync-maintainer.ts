@@ -29,9 +29,12 @@ function replicaFacts(env: TopologyEnv, seen: MasterReplication): SyncReplicaFac
 }
 
 /** Record `set` durably; false (and nothing recorded as done) when servers.save could not hold it. */
-async function record(env: TopologyEnv, master: string, set: SyncSet, reason: string): Promise<boolean> {
+export async function record(env: TopologyEnv, master: string, set: SyncSet, reason: string): Promise<boolean> {
+  const previous = env.book.syncRecord();
   env.book.setSync({ members: [...set.members], quorum: set.quorum, master, at: env.clock().toISOString(), reason });
-  return env.persist();
+  if (await env.persist()) return true;
+  env.book.undoSync(previous);
+  return false;
 }
 
 /** Have `quorum` members of `set` flushed past the master's current position? */

@@ -27,8 +27,8 @@ export async function promoteAndConfirm(env: TopologyEnv, name: string): Promise
       const confirmed = await withMonitoringSession(env, server, async (s) => {
         const rows = await s.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
         if (rows[0]?.r !== false) return false;
-        // Under synchronous_mode, confirmed locally: its standbys are pointed at it only after the promotion.
-        await s.query(failover.synchronous_mode === 'off' ? 'SELECT txid_current()' : "SELECT set_config('synchronous_commit', 'local', true), txid_current()");
+        // Under synchronous_mode HandyRep's sessions commit locally (sqlTargetFor): its standbys are pointed at it only after this.
+        await s.query('SELECT txid_current()');
         return true;
       });
       if (confirmed) return { ok: true, details: `${sync.details}${name} promoted (${pluginDetails}) and accepted a write` };
