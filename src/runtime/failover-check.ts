@@ -114,7 +114,7 @@ export async function failoverCheck(deps: FailoverCheckDeps, verify: boolean): P
   const cluster = (): string => `cluster ${env.book.clusterStatus.status}`;
   if (rd.result === 'SUCCESS') {
     // Before the heartbeat: a master waiting for a lost synchronous standby is unblocked first.
-    const syncNote = deps.topologyInFlight() ? null : await deps.mutate(() => maintainSyncAsSenior(deps));
+    const syncNote = deps.topologyInFlight() || !syncManaged(env) ? null : await deps.mutate(() => maintainSyncAsSenior(deps));
     await deps.beat();
     if (syncNote !== null) return success(`${cluster()}: ${rd.details}; ${syncNote}${fenceNote}`, { failover_ok: rd.failover_ok });
     if (verify && !deps.topologyInFlight()) {
@@ -127,6 +127,11 @@ export async function failoverCheck(deps: FailoverCheckDeps, verify: boolean): P
   if (master === null) return failure(`${cluster()}: ${rd.details}; no failover without a single enabled master${fenceNote}`, { failover_ok: false });
   if (deps.topologyInFlight()) return failure(`${cluster()}: ${rd.details}; a topology change is in progress, not deciding`, { failover_ok: rd.failover_ok });
   return judgeFailedMaster(deps, master, rd.details + fenceNote);
+}
+
+/** synchronous_mode is on, or a set it left is still recorded (to be cleared). */
+function syncManaged(env: TopologyEnv): boolean {
+  return env.ctx().config.failover.synchronous_mode !== 'off' || env.book.syncRecord() !== null;
 }
 
 /** synchronous_standby_names kept as synchronous_mode asks, by the senior controller only; never throws. */
