@@ -97,6 +97,17 @@ function savedSync(state: SavedState | undefined): InitialState['sync'] {
   return { record, history };
 }
 
+/**
+ * The synchronous set from the chosen copy, else from the newest copy that has one: the handyrep
+ * table does not carry it, and forgetting a recorded set would let a failover promote a replica
+ * that lacks acknowledged commits.
+ */
+function newestSync(chosen: SavedState | undefined, candidates: readonly StateCandidate[]): InitialState['sync'] {
+  const own = savedSync(chosen);
+  if (own.record !== null) return own;
+  return newestFirst(candidates).map((c) => savedSync(c.state)).find((s) => s.record !== null) ?? own;
+}
+
 export async function loadInitialState(config: HandyRepConfig, serverFile: string, sql: SqlClient, now: string): Promise<InitialState> {
   const notes: string[] = [];
   const fileRead = await readServerFile(serverFile);
@@ -116,12 +127,12 @@ export async function loadInitialState(config: HandyRepConfig, serverFile: strin
   const { source } = choice;
   if (source.from === 'config' || choice.servers === null) {
     const history = savedHistory(newestFirst(candidates)[0]?.state);
-    return { servers: fromConfig, cluster: makeClusterStatus('unknown', 'status not checked yet', NEVER_CHECKED_TS), history, sync: savedSync(newestFirst(candidates)[0]?.state), source, version, notes };
+    return { servers: fromConfig, cluster: makeClusterStatus('unknown', 'status not checked yet', NEVER_CHECKED_TS), history, sync: newestSync(newestFirst(candidates)[0]?.state, candidates), source, version, notes };
   }
   const servers = choice.servers;
   const unknown = Object.keys(config.servers).filter((n) => !Object.hasOwn(servers, n));
   if (unknown.length > 0) {
     notes.push(`servers in the configuration file but not in the saved state are ignored: ${unknown.join(', ')} (use add_server, or override_server_file)`);
   }
-  return { servers, cluster: savedClusterStatus(source.state.status), history: savedHistory(source.state), sync: savedSync(source.state), source, version, notes };
+  return { servers, cluster: savedClusterStatus(source.state.status), history: savedHistory(source.state), sync: newestSync(source.state, candidates), source, version, notes };
 }
