@@ -2,7 +2,8 @@
  * bench:sync — synchronous replication (issue 15) against the same faults and load with
  * synchronous_mode off: the concurrent probe (8 writers as fast as they can plus one every 20 ms,
  * its own process), the master's tree SIGKILLed, with and without its WAL senders frozen 0.3 s
- * before; then every acknowledged row looked up on the new master. Also the write stall when the
+ * before, and the master isolated by iptables (a single controller refuses to fail over from a
+ * master it cannot fence); then every acknowledged row looked up on the master after. Also the write stall when the
  * only synchronous standby is killed (`on`: until the set shrinks). A fresh cluster per run.
  * Writes bench/results/sync.json (one flat object, units in the keys).
  */
@@ -12,7 +13,7 @@ import { runStandbyLoss, runSyncFault, type SyncFault, type SyncRunResult } from
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const WRITERS = 8;
-const FAULTS: SyncFault[] = ['kill', 'frozen_walsenders'];
+const FAULTS: SyncFault[] = ['kill', 'frozen_walsenders', 'isolated'];
 
 const median = (xs: number[]): number | null => {
   if (xs.length === 0) return null;
@@ -56,6 +57,8 @@ try {
     sync_tps: syncTps,
     async_tps: asyncTps,
     sync_tps_ratio: asyncTps === 0 ? null : Math.round((syncTps / asyncTps) * 100) / 100,
+    sync_isolated_lost_acked_rows_max: Math.max(...sync.filter((r) => r.fault === 'isolated').map((r) => r.lost)),
+    async_isolated_lost_acked_rows_max: Math.max(...async.filter((r) => r.fault === 'isolated').map((r) => r.lost)),
     sync_kill_window_ms_median: median(sync.filter((r) => r.fault === 'kill' && r.writeGapMs !== null).map((r) => r.writeGapMs as number)),
     async_kill_window_ms_median: median(async.filter((r) => r.fault === 'kill' && r.writeGapMs !== null).map((r) => r.writeGapMs as number)),
     sync_standby_loss_stall_ms_median: median(stalls),
