@@ -5,6 +5,7 @@
  *    quorum is recorded a cycle later;
  *  - a failover promotes only a recorded member: with the only member (paul) down together with
  *    the master, george (healthy, not a member) is refused, nothing is promoted;
+ *  - a switchover to a non-member first records and names it synchronous and waits for it;
  *  - the only synchronous standby lost: `on` resumes writes once the set drops to asynchronous
  *    (recorded first), `strict` keeps them waiting until the standby is back.
  */
@@ -13,7 +14,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { crash } from '../fixtures/faults.js';
-import { checkCycles, checkUntil, cleanupAll, closeBed, describeRecord, openBed, sqlOn, writableNodes } from '../fixtures/chaos.js';
+import { checkCycles, checkUntil, cleanupAll, closeBed, describeRecord, openBed, sqlOn, writableNodes, type Bed } from '../fixtures/chaos.js';
 import { runStandbyLoss, savedSync } from '../fixtures/sync-scenario.js';
 
 after(cleanupAll);
@@ -49,18 +50,23 @@ test('the synchronous set is recorded before synchronous_standby_names names it'
   }
 });
 
+/** FIRST 1 with paul preferred: paul is the only member, george a healthy non-member. */
+async function paulOnlyMember(label: string, expect: 'failover' | 'no_failover'): Promise<Bed> {
+  const bed = await openBed({ nodes: 3, failover: { synchronous_mode: 'on', synchronous_method: 'first' }, servers: { paul: { failover_priority: 1 }, george: { failover_priority: 2 } }, label, expect });
+  try {
+    await checkUntil(bed.h(), () => (savedSync(bed)?.quorum ?? 0) === 1, { cycles: 8, pauseMs: 300, what: 'paul recorded as the synchronous member' });
+    assert.deepEqual(savedSync(bed)?.members, ['paul']);
+  } catch (err) {
+    await closeBed(bed);
+    throw err;
+  }
+  return bed;
+}
+
 test('a failover promotes only a recorded member: with the member down, the healthy non-member is refused', { timeout: 180_000 }, async () => {
-  const bed = await openBed({
-    nodes: 3,
-    failover: { synchronous_mode: 'on', synchronous_method: 'first' },
-    servers: { paul: { failover_priority: 1 }, george: { failover_priority: 2 } },
-    label: 'sync non-member refused',
-    expect: 'no_failover',
-  });
+  const bed = await paulOnlyMember('sync non-member refused', 'no_failover');
   try {
     const hr = bed.h();
-    await checkUntil(hr, () => (savedSync(bed)?.quorum ?? 0) === 1, { cycles: 8, pauseMs: 300, what: 'paul recorded as the synchronous member' });
-    assert.deepEqual(savedSync(bed)?.members, ['paul']);
     assert.equal((await sqlOn(bed.node('john'), 'SHOW synchronous_standby_names')).out, 'FIRST 1 ("paul")');
     await crash(bed.node('paul'));
     await crash(bed.node('john'));
@@ -73,6 +79,26 @@ test('a failover promotes only a recorded member: with the member down, the heal
     // No candidate: the old master is restarted (failover's rule), george stays a replica.
     assert.deepEqual(await writableNodes(bed.cluster), ['john'], story);
     assert.equal((await sqlOn(bed.node('george'), 'SELECT pg_is_in_recovery()')).out, 't', story);
+  } finally {
+    await closeBed(bed);
+  }
+});
+
+test('a switchover to a non-member first names it synchronous and waits for it, recorded before named', { timeout: 180_000 }, async () => {
+  const bed = await paulOnlyMember('sync switchover to a non-member', 'failover');
+  try {
+    const hr = bed.h();
+    const rd = await hr.manual_failover('george');
+    const record = (await hr.failover_history(1))[0];
+    const story = `${rd.details}\n${describeRecord(record)}`;
+    assert.equal(rd.result, 'SUCCESS', story);
+    const stop = record?.steps.find((s) => s.name === 'stop_master');
+    assert.match(stop?.details ?? '', /george named synchronous \('FIRST 1 \("george"\)'\) and caught up/, story);
+    // Recorded with george before john named it: the record of that moment covers both.
+    const changes = (await hr.get_status()).sync?.changes ?? [];
+    const naming = changes.find((c) => /switchover to george/.test(c.reason));
+    assert.deepEqual([naming?.members, naming?.quorum, naming?.master], [['george', 'paul'], 1, 'john'], JSON.stringify(changes));
+    assert.equal(await hr.get_master_name(), 'george');
   } finally {
     await closeBed(bed);
   }

@@ -38,7 +38,7 @@ export async function record(env: TopologyEnv, master: string, set: SyncSet, rea
 }
 
 /** Have `quorum` members of `set` flushed past the master's current position? */
-async function caughtUp(env: TopologyEnv, master: string, set: SyncSet): Promise<boolean> {
+export async function caughtUp(env: TopologyEnv, master: string, set: SyncSet): Promise<boolean> {
   const server = ref(env, master);
   const target = (await withMonitoringSession(env, server, readMasterReplication)).current;
   if (target === null) return false;
