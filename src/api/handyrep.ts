@@ -4,6 +4,7 @@
  * data dictionary. Bad input throws a HandyRepError (INVALID_PARAMETER, UNKNOWN_SERVER) and
  * changes nothing; an action that runs and fails returns an RD with result FAIL.
  */
+import type { SyncRecord } from '../model/sync-record.js';
 import { resolve } from 'node:path';
 import { loadConfigFile } from '../config/load.js';
 import { resolvePath } from '../config/merge.js';
@@ -82,6 +83,17 @@ export interface ServerStatusSummary {
 export interface StatusReport {
   cluster: ClusterStatus;
   servers: Record<string, ServerStatusSummary>;
+  /** Synchronous replication: the mode in force, the recorded set and its last changes (newest first). */
+  sync?: SyncStatus;
+}
+
+export interface SyncStatus {
+  mode: 'off' | 'on' | 'strict';
+  method: 'any' | 'first';
+  node_count: number;
+  /** The recorded set (null: none recorded); quorum 0 = asynchronous. */
+  recorded: SyncRecord | null;
+  changes: SyncRecord[];
 }
 
 /** How long close() waits for queued alerts to go out. */
@@ -300,7 +312,9 @@ export class HandyRep {
         status_message: s.status_message,
       };
     }
-    return { cluster: { ...view.cluster }, servers };
+    const failover = this.config.failover;
+    const sync: SyncStatus = { mode: failover.synchronous_mode, method: failover.synchronous_method, node_count: failover.synchronous_node_count, recorded: this.book.syncRecord(), changes: this.book.recentSyncChanges(10) };
+    return { cluster: { ...view.cluster }, servers, sync };
   }
 
   async get_cluster_status(verify?: boolean): Promise<ClusterStatus> {

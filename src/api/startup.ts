@@ -4,6 +4,7 @@
  * in one place. Nothing else wires a second registry or context: the daemon authenticates with
  * the plugin and context of the HandyRep built from these (HandyRep.authBinding).
  */
+import { SYNC_HISTORY_LIMIT } from '../model/sync-record.js';
 import { resolve } from 'node:path';
 import { loadConfigFile, type LoadedConfig } from '../config/load.js';
 import { resolvePath } from '../config/merge.js';
@@ -99,13 +100,14 @@ export async function wire(configFile: string, options: HandyRepOptions): Promis
     // The book reports changes to the persister, which is built from the book: bound late.
     let persister: Persister | null = null;
     const book = new ServerBook(initial.servers, initial.cluster, initial.history, log, clock, () => void persister?.request());
+    book.restoreSync(initial.sync.record, initial.sync.history);
     persister = new Persister(
       {
         serverFile,
         snapshot: () => {
           const snap = book.snapshot();
           // Saved state is replicated to every node: a secret quoted by a message stays out.
-          return log.maskSecrets({ servers: snap.servers, status: snap.cluster, history: snap.history }, true);
+          return log.maskSecrets({ servers: snap.servers, status: snap.cluster, history: snap.history, sync: book.syncRecord(), sync_history: book.recentSyncChanges(SYNC_HISTORY_LIMIT).reverse() }, true);
         },
         writeTable: async (state) => {
           const master = book.masterName();

@@ -151,6 +151,30 @@ function lagText(server: StatusServer): string {
 }
 
 /**
+ * The SYNC column: `sync` for a recorded synchronous member, `pending` for a member recorded
+ * before its quorum counts (just named, or asynchronous), `-` otherwise.
+ */
+function syncText(sync: unknown, name: string): string {
+  if (!isObject(sync) || !isObject(sync['recorded'])) return '-';
+  const recorded = sync['recorded'];
+  const members = Array.isArray(recorded['members']) ? recorded['members'] : [];
+  if (!members.includes(name)) return '-';
+  return typeof recorded['quorum'] === 'number' && recorded['quorum'] > 0 ? 'sync' : 'pending';
+}
+
+/** "synchronous_mode on (ANY 1): george, paul since 09:41 — reason" */
+function syncSummary(sync: Record<string, unknown>): string {
+  const recorded = isObject(sync['recorded']) ? sync['recorded'] : null;
+  const method = sync['method'] === 'first' ? 'FIRST' : 'ANY';
+  const head = `synchronous_mode ${scalar(sync['mode'])} (${method} ${scalar(sync['node_count'])})`;
+  if (recorded === null) return `${head}: no set recorded yet`;
+  const members = Array.isArray(recorded['members']) && recorded['members'].length > 0 ? recorded['members'].join(', ') : 'none';
+  const quorum = recorded['quorum'] === 0 ? 'asynchronous' : `quorum ${scalar(recorded['quorum'])}`;
+  const since = typeof recorded['at'] === 'string' ? ` since ${shortTime(recorded['at'])}` : '';
+  return `${head}: ${quorum} of ${members}${since} — ${scalar(recorded['reason'])}`;
+}
+
+/**
  * The cluster table from get_status (statuses) and, when available, get_server_info (lag and
  * timeline, which get_status does not carry).
  */
@@ -158,26 +182,30 @@ export function formatStatus(status: unknown, info: unknown, style: Style): stri
   const report = isObject(status) ? status : {};
   const servers = isObject(report['servers']) ? (report['servers'] as Record<string, StatusServer>) : {};
   const facts = isObject(info) ? (info as Record<string, StatusServer>) : {};
+  const sync = report['sync'];
+  // Only under synchronous_mode (or while a set it left is still recorded).
+  const showSync = isObject(sync) && (sync['mode'] !== 'off' || isObject(sync['recorded']));
   const rows = sortServers(servers).map(([name, s]): string[] => {
     const f = facts[name] ?? {};
     const flags = [s.enabled === false ? 'disabled' : null, f.fenced === true ? 'fenced' : null].filter((x) => x !== null);
     const role = `${scalar(s.role)}${flags.length > 0 ? ` (${flags.join(', ')})` : ''}`;
     const lag = lagText({ ...f, role: s.role });
     const timeline = typeof f.timeline === 'number' ? String(f.timeline) : '-';
-    return [name, role, scalar(s.status), lag, timeline, scalar(s.status_message)];
+    return [name, role, scalar(s.status), lag, timeline, ...(showSync ? [syncText(report['sync'], name)] : []), scalar(s.status_message)];
   });
   const cluster = isObject(report['cluster']) ? report['cluster'] : {};
   const clusterStatus = scalar(cluster['status']);
   const clusterLine = `cluster: ${paint(style, statusColour(clusterStatus), paint(style, 'bold', clusterStatus))} — ${scalar(cluster['status_message'])}${typeof cluster['status_ts'] === 'string' ? paint(style, 'dim', ` (${shortTime(cluster['status_ts'])})`) : ''}`;
   const pausedLine = cluster['paused'] === true ? `\n${paint(style, 'bold', 'failover PAUSED')}${pauseText(cluster)}: nothing fails over automatically until resume` : '';
   if (rows.length === 0) return `${clusterLine}${pausedLine}\n(no servers)`;
-  const body = table(['NAME', 'ROLE', 'STATUS', 'LAG (MB)', 'TIMELINE', 'MESSAGE'], rows, {
+  const body = table(['NAME', 'ROLE', 'STATUS', 'LAG (MB)', 'TIMELINE', ...(showSync ? ['SYNC'] : []), 'MESSAGE'], rows, {
     right: [3, 4],
     style,
     cutLast: true,
     colour: (_row, col, text) => (col === 2 ? statusColour(text) : col === 0 ? 'bold' : null),
   });
-  return `${body}\n${clusterLine}${pausedLine}`;
+  const syncLine = showSync ? `\n${syncSummary(sync)}` : '';
+  return `${body}\n${clusterLine}${pausedLine}${syncLine}`;
 }
 
 /** " by alice since 12:00 (reason)" from a cluster status's pause fields. */

@@ -255,6 +255,24 @@ const failoverSchema = z
       .boolean()
       .default(false)
       .describe('Give each replica a physical replication slot on the new master when remastering.'),
+    synchronous_mode: z
+      .enum(['off', 'on', 'strict'])
+      .default('off')
+      .describe(
+        'Synchronous replication managed by HandyRep (synchronous_standby_names on the master). `off`: asynchronous, not touched. `on`: the enabled failover-eligible replicas streaming within lag_limit are named; a failover promotes only a recorded member, so no acknowledged commit is lost; with none qualifying, replication drops to asynchronous (recorded first; the next failover may lose data and says so). `strict`: never drops to asynchronous: writes wait until a standby is back (availability trade-off). synchronous_commit stays the operator\'s.',
+      ),
+    synchronous_node_count: z
+      .number()
+      .int()
+      .min(1)
+      .default(1)
+      .describe('How many synchronous standbys acknowledge each commit (k of `ANY k (…)` / `FIRST k (…)`).'),
+    synchronous_method: z
+      .enum(['any', 'first'])
+      .default('any')
+      .describe(
+        '`any`: quorum, `ANY k (every qualifying replica)`; a failover needs n−k+1 of the n recorded members reachable and promotes the furthest ahead. `first`: `FIRST k (the k best by failover_priority)`: every member holds every acknowledged commit.',
+      ),
   })
   .strict();
 

@@ -11,6 +11,8 @@ import type { ServerMap } from '../model/server.js';
 import type { AuthStats } from './auth-gate.js';
 import type { DaemonBackend } from './backend.js';
 
+const SYNC_MODE_NUMBERS = { off: 0, on: 1, strict: 2 } as const;
+
 /** The metrics registry of one daemon, fed by HandyRep's listeners and cached state. */
 export class DaemonMetrics {
   private readonly registry = new Registry();
@@ -23,6 +25,8 @@ export class DaemonMetrics {
   private readonly cycleErrors: Counter;
   private readonly monitorRunning: Gauge;
   private readonly paused: Gauge;
+  private readonly syncStandbys: Gauge;
+  private readonly synchronousMode: Gauge;
   private readonly authChecks: Counter;
   private readonly authThrottled: Counter;
 
@@ -40,6 +44,8 @@ export class DaemonMetrics {
     this.cycleErrors = new Counter({ name: 'handyrep_check_cycle_errors_total', help: 'Monitoring cycles that ended in an unexpected error.', registers });
     this.monitorRunning = new Gauge({ name: 'handyrep_monitor_running', help: '1 while the monitoring schedule runs.', registers });
     this.paused = new Gauge({ name: 'handyrep_paused', help: '1 while automatic failover is paused (maintenance mode: pause / resume).', registers });
+    this.syncStandbys = new Gauge({ name: 'handyrep_sync_standbys', help: 'Synchronous standbys every acknowledged commit is guaranteed on (the recorded quorum; 0 = asynchronous).', registers });
+    this.synchronousMode = new Gauge({ name: 'handyrep_synchronous_mode', help: 'failover.synchronous_mode: 0 off, 1 on, 2 strict.', registers });
     this.authChecks = new Counter({ name: 'handyrep_auth_checks_total', help: 'Credentials checked by the auth plugin, by result (accepted, rejected, forbidden).', labelNames: ['result'], registers });
     this.authThrottled = new Counter({ name: 'handyrep_auth_throttled_total', help: 'Requests refused with 429 before their credentials were checked, by reason (address, global, parallel).', labelNames: ['reason'], registers });
 
@@ -89,6 +95,8 @@ export class DaemonMetrics {
     }
     this.clusterStatus.set(report.cluster.status_no);
     this.paused.set(report.cluster.paused === true ? 1 : 0);
+    this.syncStandbys.set(report.sync?.recorded?.quorum ?? 0);
+    this.synchronousMode.set(report.sync === undefined ? 0 : SYNC_MODE_NUMBERS[report.sync.mode]);
     const monitor = this.backend.monitorStatus();
     // The monitor keeps cumulative counts; the counters mirror them.
     this.cycles.reset();

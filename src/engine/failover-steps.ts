@@ -39,7 +39,7 @@ export const STEP_TABLE: Readonly<Record<StepName, StepSpec>> = {
     rollback: null,
   },
   select: { effect: 'order the candidates from fresh facts (received WAL against the master\'s last position, lag limits)', path: 'plan', rollback: null },
-  stop_master: { effect: 'stop the master cleanly (switchover)', path: 'plan', rollback: 'start the old master again' },
+  stop_master: { effect: 'stop the master cleanly (switchover); under synchronous_mode a target outside the synchronous set is first named synchronous and caught up', path: 'plan', rollback: 'start the old master again' },
   final_checkpoint: { effect: 'read the stopped master\'s shutdown checkpoint (pg_controldata)', path: 'plan', rollback: null },
   wait_replay: { effect: 'wait until the target replayed past the final checkpoint', path: 'plan', rollback: null },
   fence: {

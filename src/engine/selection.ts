@@ -36,6 +36,9 @@ export const REFUSAL_CODES = [
   'replay_lag',
   'lag_limit',
   'no_wal_position',
+  'not_sync_member',
+  'sync_behind',
+  'sync_quorum',
 ] as const;
 export type RefusalCode = (typeof REFUSAL_CODES)[number];
 

@@ -57,3 +57,13 @@ export function confLines(settings: Readonly<Record<string, string>>): string {
     .map(([name, value]) => `${name} = ${confValue(name, value)}\n`)
     .join('');
 }
+
+/**
+ * A standby name inside synchronous_standby_names: always a double-quoted identifier (`"` doubled),
+ * so any server name is matched literally (PostgreSQL compares standby names case-insensitively
+ * either way). Control characters are refused, naming the server.
+ */
+export function standbyNameIdentifier(name: string): string {
+  refuseControlCharacters(`the server name ${name}`, name);
+  return `"${name.replace(/"/g, '""')}"`;
+}

@@ -53,6 +53,12 @@ export interface SqlTarget {
   tls?: SqlTls;
   /** Password methods answered; absent = scram-sha-256 only. */
   allowedPasswordMethods?: readonly PasswordMethod[];
+  /**
+   * Commit without waiting for synchronous standbys (synchronous_commit=local for the session):
+   * HandyRep's own writes (heartbeat, state table, write checks, promotion confirmation) must not
+   * stall with the clients' while synchronous_mode waits for a standby.
+   */
+  localCommit?: boolean;
 }
 
 /** How a connection attempt failed: the difference between "down" and "unavailable". */

@@ -80,6 +80,7 @@ export class PgSqlClient implements SqlClient {
       connectionTimeoutMillis: target.connectTimeoutMs,
       statement_timeout: target.statementTimeoutMs,
       application_name: target.applicationName ?? 'handyrep',
+      ...(target.localCommit === true ? { options: '-c synchronous_commit=local' } : {}),
       keepAlive: true,
       keepAliveInitialDelayMillis: KEEPALIVE_INITIAL_DELAY_MS,
       stream: () => socket,

@@ -16,6 +16,8 @@ import { runFailover, type FailoverExpectation, type TopologyRd } from './topolo
 import { enforceFencing, rejoinFenced } from './topology/fenced.js';
 import { secondMasterRisk } from './topology/writable-guard.js';
 import { recordJudgement } from './master-judgement.js';
+import { maintainSyncStandbys } from './sync/sync-maintainer.js';
+import { describeError } from '../model/errors.js';
 
 export type FailoverCheckRd = Rd<{ failover_ok?: boolean; reason_code?: string; history_id?: string }>;
 
@@ -111,7 +113,10 @@ export async function failoverCheck(deps: FailoverCheckDeps, verify: boolean): P
   const fenceNote = fenceNotes.length > 0 ? `; ${fenceNotes.join('; ')}` : '';
   const cluster = (): string => `cluster ${env.book.clusterStatus.status}`;
   if (rd.result === 'SUCCESS') {
+    // Before the heartbeat: a master waiting for a lost synchronous standby is unblocked first.
+    const syncNote = deps.topologyInFlight() || !syncManaged(env) ? null : await deps.mutate(() => maintainSyncAsSenior(deps));
     await deps.beat();
+    if (syncNote !== null) return success(`${cluster()}: ${rd.details}; ${syncNote}${fenceNote}`, { failover_ok: rd.failover_ok });
     if (verify && !deps.topologyInFlight()) {
       const rejoined = await deps.mutate(async () => ((await deps.notSenior()) === null ? rejoinFenced(env) : []));
       if (rejoined.length > 0) return success(`${cluster()}: ${rd.details}; ${rejoined.join('; ')}${fenceNote}`, { failover_ok: rd.failover_ok });
@@ -122,6 +127,23 @@ export async function failoverCheck(deps: FailoverCheckDeps, verify: boolean): P
   if (master === null) return failure(`${cluster()}: ${rd.details}; no failover without a single enabled master${fenceNote}`, { failover_ok: false });
   if (deps.topologyInFlight()) return failure(`${cluster()}: ${rd.details}; a topology change is in progress, not deciding`, { failover_ok: rd.failover_ok });
   return judgeFailedMaster(deps, master, rd.details + fenceNote);
+}
+
+/** synchronous_mode is on, or a set it left is still recorded (to be cleared). */
+function syncManaged(env: TopologyEnv): boolean {
+  return env.ctx().config.failover.synchronous_mode !== 'off' || env.book.syncRecord() !== null;
+}
+
+/** synchronous_standby_names kept as synchronous_mode asks, by the senior controller only; never throws. */
+async function maintainSyncAsSenior(deps: FailoverCheckDeps): Promise<string | null> {
+  const env = deps.env();
+  try {
+    if (deps.topologyInFlight() || (await deps.notSenior()) !== null) return null;
+    return await maintainSyncStandbys(env);
+  } catch (err) {
+    env.log.warn('SYNC', `synchronous standbys not maintained this cycle: ${describeError(err)}`);
+    return null;
+  }
 }
 
 /** The master failed its check: retry, then judge and act on the decision. */

@@ -73,7 +73,9 @@ export async function observeSql(env: ObserveEnv, server: ServerRef, testWrite: 
   };
   if (!testWrite || facts.inRecovery) return { sql: { ok: true, ...facts } };
   // txid_current() assigns a transaction id, so the statement's commit writes and flushes WAL
-  // (and waits for synchronous standbys): a master that cannot write fails here.
+  // (and waits for synchronous standbys, except under synchronous_mode, where HandyRep's sessions
+  // commit locally: the maintainer, not a failover, deals with a lost standby): a master that
+  // cannot write fails here.
   try {
     await query('SELECT txid_current()');
     return { sql: { ok: true, ...facts }, write: { ok: true } };

@@ -78,5 +78,6 @@ export function sqlTargetFor(
     allowedPasswordMethods: config.handyrep.allowed_password_methods,
   };
   if (config.passwords.handyrep_db_pass) target.password = config.passwords.handyrep_db_pass;
+  if (config.failover.synchronous_mode !== 'off') target.localCommit = true;
   return target;
 }

@@ -25,6 +25,7 @@ import { HandyRepError } from '../model/errors.js';
 import type { ObservedFacts, ServerMap, ServerRecord } from '../model/server.js';
 import { makeClusterStatus, makeServerStatus, type ClusterStatus } from '../model/status.js';
 import { HISTORY_LIMIT, type FailoverRecord } from '../model/failover-record.js';
+import { SYNC_HISTORY_LIMIT, type SyncRecord } from '../model/sync-record.js';
 
 export type Clock = () => Date;
 
@@ -122,6 +123,43 @@ export class ServerBook {
   /** The newest `count` history entries, newest first. */
   recentHistory(count: number): FailoverRecord[] {
     return structuredClone(this.history.slice(-count).reverse());
+  }
+
+  /** The recorded synchronous set (synchronous_mode), or null when none was recorded. */
+  private sync: SyncRecord | null = null;
+  private syncHistory: SyncRecord[] = [];
+
+  /** At start: the saved synchronous set and its changes. */
+  restoreSync(record: SyncRecord | null, history: readonly SyncRecord[]): void {
+    this.sync = record === null ? null : structuredClone(record);
+    this.syncHistory = structuredClone(history.slice(-SYNC_HISTORY_LIMIT));
+  }
+
+  /** Record a change of the synchronous set (null: none managed). Logged; persists (callers that rely on it wait for durability). */
+  setSync(record: SyncRecord | null): void {
+    this.bump();
+    this.sync = record === null ? null : structuredClone(record);
+    if (record !== null) this.syncHistory = [...this.syncHistory, structuredClone(record)].slice(-SYNC_HISTORY_LIMIT);
+    this.log.info('SYNC', record === null ? 'synchronous set cleared' : `synchronous set ${record.quorum === 0 ? 'asynchronous' : `quorum ${record.quorum}`} [${record.members.join(', ')}]: ${record.reason}`);
+    this.onChange();
+  }
+
+  /** Take back the last setSync (it could not be saved): the record in force is `previous` again. */
+  undoSync(previous: SyncRecord | null): void {
+    this.bump();
+    this.sync = previous === null ? null : structuredClone(previous);
+    this.syncHistory = this.syncHistory.slice(0, -1);
+    this.log.warn('SYNC', 'synchronous set change not saved: taken back, the master is not told');
+    this.onChange();
+  }
+
+  syncRecord(): SyncRecord | null {
+    return this.sync === null ? null : structuredClone(this.sync);
+  }
+
+  /** The newest `count` synchronous set changes, newest first. */
+  recentSyncChanges(count: number): SyncRecord[] {
+    return structuredClone(this.syncHistory.slice(-count).reverse());
   }
 
   /** Set a cluster status directly (during a failover, before servers settle). Logged once. */

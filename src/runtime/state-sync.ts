@@ -9,6 +9,7 @@ import type { HandyRepConfig, ServerEntry } from '../config/schema.js';
 import { validateSavedServers } from '../engine/saved-servers.js';
 import { chooseStateSource, newestFirst, type StateCandidate, type StateSource } from '../engine/state-source.js';
 import type { FailoverRecord } from '../model/failover-record.js';
+import { isSyncRecord, type SyncRecord } from '../model/sync-record.js';
 import { isDatabaseRole, NO_FACTS, NO_FLAGS, type ServerMap, type ServerRecord } from '../model/server.js';
 import {
   CLUSTER_STATUSES,
@@ -28,6 +29,8 @@ export interface InitialState {
   servers: ServerMap;
   cluster: ClusterStatus;
   history: FailoverRecord[];
+  /** The saved synchronous set and its changes (from the same copy as the history). */
+  sync: { record: SyncRecord | null; history: SyncRecord[] };
   source: StateSource;
   /** Highest version seen anywhere, so the next write supersedes every copy. */
   version: number;
@@ -88,6 +91,23 @@ function savedHistory(state: SavedState | undefined): FailoverRecord[] {
   return Array.isArray(state?.history) ? state.history.slice() : [];
 }
 
+function savedSync(state: SavedState | undefined): InitialState['sync'] {
+  const record = isSyncRecord(state?.sync) ? state.sync : null;
+  const history = Array.isArray(state?.sync_history) ? state.sync_history.filter(isSyncRecord) : [];
+  return { record, history };
+}
+
+/**
+ * The synchronous set from the chosen copy, else from the newest copy that has one: the handyrep
+ * table does not carry it, and forgetting a recorded set would let a failover promote a replica
+ * that lacks acknowledged commits.
+ */
+function newestSync(chosen: SavedState | undefined, candidates: readonly StateCandidate[]): InitialState['sync'] {
+  const own = savedSync(chosen);
+  if (own.record !== null) return own;
+  return newestFirst(candidates).map((c) => savedSync(c.state)).find((s) => s.record !== null) ?? own;
+}
+
 export async function loadInitialState(config: HandyRepConfig, serverFile: string, sql: SqlClient, now: string): Promise<InitialState> {
   const notes: string[] = [];
   const fileRead = await readServerFile(serverFile);
@@ -107,12 +127,12 @@ export async function loadInitialState(config: HandyRepConfig, serverFile: strin
   const { source } = choice;
   if (source.from === 'config' || choice.servers === null) {
     const history = savedHistory(newestFirst(candidates)[0]?.state);
-    return { servers: fromConfig, cluster: makeClusterStatus('unknown', 'status not checked yet', NEVER_CHECKED_TS), history, source, version, notes };
+    return { servers: fromConfig, cluster: makeClusterStatus('unknown', 'status not checked yet', NEVER_CHECKED_TS), history, sync: newestSync(newestFirst(candidates)[0]?.state, candidates), source, version, notes };
   }
   const servers = choice.servers;
   const unknown = Object.keys(config.servers).filter((n) => !Object.hasOwn(servers, n));
   if (unknown.length > 0) {
     notes.push(`servers in the configuration file but not in the saved state are ignored: ${unknown.join(', ')} (use add_server, or override_server_file)`);
   }
-  return { servers, cluster: savedClusterStatus(source.state.status), history: savedHistory(source.state), source, version, notes };
+  return { servers, cluster: savedClusterStatus(source.state.status), history: savedHistory(source.state), sync: newestSync(source.state, candidates), source, version, notes };
 }

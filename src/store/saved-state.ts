@@ -5,6 +5,7 @@
 import type { ClusterStatus } from '../model/status.js';
 import type { ServerMap } from '../model/server.js';
 import type { FailoverRecord } from '../model/failover-record.js';
+import type { SyncRecord } from '../model/sync-record.js';
 
 export interface SavedState {
   format: 'handyrep-state';
@@ -14,6 +15,10 @@ export interface SavedState {
   status: ClusterStatus;
   /** Finished topology changes, newest last (absent in files written before it existed). */
   history?: FailoverRecord[];
+  /** The recorded synchronous set (synchronous_mode on/strict); absent or null = none recorded. */
+  sync?: SyncRecord | null;
+  /** Changes of the synchronous set, newest last. */
+  sync_history?: SyncRecord[];
 }
 
 /** A loose structural check of data read back from disk or the database. */

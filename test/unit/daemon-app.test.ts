@@ -31,6 +31,7 @@ const report: StatusReport = {
     john: { hostname: 'h1', role: 'master', enabled: true, ...makeServerStatus('healthy', '', 'now') },
     paul: { hostname: 'h2', role: 'replica', enabled: true, ...makeServerStatus('healthy', '', 'now') },
   },
+  sync: { mode: 'on', method: 'any', node_count: 1, recorded: { members: ['paul'], quorum: 1, master: 'john', at: 'now', reason: 'ANY 1 of paul' }, changes: [] },
 };
 
 interface Fake {
@@ -240,6 +241,8 @@ test('metrics: statuses and lag from cached state, check latency and failovers f
   const text = (await app.inject({ url: '/metrics' })).body;
   assert.match(text, /handyrep_server_status\{server="john",role="master"\} 1/);
   assert.match(text, /handyrep_cluster_status 1/);
+  assert.match(text, /^handyrep_sync_standbys 1$/m);
+  assert.match(text, /^handyrep_synchronous_mode 1$/m);
   assert.match(text, /handyrep_replication_lag_bytes\{server="paul"\} 4096/);
   assert.doesNotMatch(text, /handyrep_replication_lag_bytes\{server="john"\}/, 'no series for unmeasured lag');
   assert.match(text, /handyrep_check_duration_seconds_count\{kind="poll"\} 1/);

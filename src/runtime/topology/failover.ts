@@ -108,12 +108,14 @@ export async function runFailover(env: TopologyEnv, reason: string, options: Fai
   let refusals: Refusal[] = [];
   await runner.step('select', null, async () => {
     const snapshots = options.snapshots ?? (await snapshotReplicas(env));
-    ({ order, refusals } = await selectCandidates(env, snapshots, { preferred: options.preferred, ignoreLag: false }));
+    let warning: string | undefined;
+    ({ order, refusals, warning } = await selectCandidates(env, snapshots, { preferred: options.preferred, ignoreLag: false }));
+    const warned = warning !== undefined ? `; ${warning}` : '';
     // Proxies repointed before the promotion point at one candidate: try that one only.
     if (proxiesFirst) order = order.slice(0, 1);
     return order.length > 0
-      ? { ok: true, details: `candidates in order: ${order.join(', ')}${refusals.length ? `; refused: ${describeRefusals(refusals)}` : ''}` }
-      : { ok: false, details: `no candidate: ${describeRefusals(refusals)}` };
+      ? { ok: true, details: `candidates in order: ${order.join(', ')}${refusals.length ? `; refused: ${describeRefusals(refusals)}` : ''}${warned}` }
+      : { ok: false, details: `no candidate: ${describeRefusals(refusals)}${warned}` };
   });
   runner.setPlan(failoverPlan(env, oldMaster, order, { remaster: options.remaster, proxiesFirst }));
 

@@ -33,7 +33,7 @@ export async function runManualFailover(env: TopologyEnv, newmaster: string | nu
   const unchecked = enabledReplicas(env).filter((n) => env.book.get(n).status === 'unknown');
   await Promise.all(unchecked.map((n) => env.checks.verifyServer(n)));
   const snapshots = await snapshotReplicas(env);
-  const { order, refusals } = await selectCandidates(env, snapshots, { preferred: newmaster, ignoreLag: masterUp });
+  const { order, refusals } = await selectCandidates(env, snapshots, { preferred: newmaster, ignoreLag: masterUp, sync: masterUp ? 'prefer' : 'restrict' });
   const kind = masterUp ? 'switchover' : 'failover';
   const target = order[0] ?? null;
   const steps =

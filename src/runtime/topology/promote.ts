@@ -5,9 +5,12 @@
 import { describeError } from '../../model/errors.js';
 import { ref, withMonitoringSession, type TopologyEnv } from './env.js';
 import { acceptsWrites, fenceServer } from './fence.js';
+import { prepareSyncForPromotion } from '../sync/promotion-sync.js';
 
 export async function promoteAndConfirm(env: TopologyEnv, name: string): Promise<{ ok: boolean; details: string }> {
   const server = ref(env, name);
+  const sync = await prepareSyncForPromotion(env, name);
+  if (!sync.ok) return sync;
   let pluginDetails: string;
   try {
     const outcome = await env.plugins.get('promote', server.promotion_method).promote(env.ctx(), server);
@@ -24,10 +27,11 @@ export async function promoteAndConfirm(env: TopologyEnv, name: string): Promise
       const confirmed = await withMonitoringSession(env, server, async (s) => {
         const rows = await s.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
         if (rows[0]?.r !== false) return false;
+        // Under synchronous_mode HandyRep's sessions commit locally (sqlTargetFor): its standbys are pointed at it only after this.
         await s.query('SELECT txid_current()');
         return true;
       });
-      if (confirmed) return { ok: true, details: `${name} promoted (${pluginDetails}) and accepted a write` };
+      if (confirmed) return { ok: true, details: `${sync.details}${name} promoted (${pluginDetails}) and accepted a write` };
       last = 'still in recovery';
     } catch (err) {
       last = describeError(err);

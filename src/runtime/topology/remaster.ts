@@ -29,7 +29,7 @@ export function slotName(replica: string): string {
   return `handyrep_${replica.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`;
 }
 
-async function alterSystem(session: { query: (t: string, p?: readonly (string | null)[]) => Promise<Record<string, unknown>[]> }, setting: string, value: string): Promise<void> {
+export async function alterSystem(session: { query: (t: string, p?: readonly (string | null)[]) => Promise<Record<string, unknown>[]> }, setting: string, value: string): Promise<void> {
   const rows = await session.query('SELECT format($1, $2::text) AS stmt', [`ALTER SYSTEM SET ${setting} = %L`, value]);
   await session.query(String(rows[0]?.stmt));
 }

@@ -1,25 +1,56 @@
 /**
  * Candidate order for a promotion: the selection plugin over fresh facts, with an operator's
- * preferred replica moved first when it is viable.
+ * preferred replica moved first when it is viable. Under synchronous_mode the recorded
+ * synchronous set then narrows it (engine/sync-promotion.ts): only a member known to hold every
+ * acknowledged commit stays.
  */
-import type { Refusal } from '../../engine/selection.js';
+import type { Refusal, RefusalCode } from '../../engine/selection.js';
+import { syncPromotionRule } from '../../engine/sync-promotion.js';
 import type { TopologyEnv } from './env.js';
 import { candidateFacts, type ReplicaSnapshot } from './facts.js';
+
+export interface CandidateSelection {
+  order: string[];
+  refusals: Refusal[];
+  /** Said with the selection (a synchronous_mode failover that may lose writes). */
+  warning?: string;
+}
 
 export async function selectCandidates(
   env: TopologyEnv,
   snapshots: readonly ReplicaSnapshot[],
-  options: { preferred: string | null; ignoreLag: boolean },
-): Promise<{ order: string[]; refusals: Refusal[] }> {
+  options: { preferred: string | null; ignoreLag: boolean; sync?: 'restrict' | 'prefer' },
+): Promise<CandidateSelection> {
   const config = env.ctx().config;
   const plugin = env.plugins.get('select', config.failover.selection_method);
   const facts = candidateFacts(env, snapshots).map((c) => (options.ignoreLag ? { ...c, lagMb: null, replayLagBytes: null } : c));
-  const result = plugin.select({ candidates: facts, maxReplayLagMb: config.failover.max_replay_lag });
+  const selected = plugin.select({ candidates: facts, maxReplayLagMb: config.failover.max_replay_lag });
+  // A switchover loses nothing whoever the target (the old master's final WAL is waited for): the
+  // synchronous set only orders its candidates, members first.
+  const result = options.sync === 'prefer' ? preferSyncMembers(env, selected) : withSyncRule(env, facts, selected);
   if (options.preferred === null) return result;
   if (result.order.includes(options.preferred)) {
-    return { order: [options.preferred, ...result.order.filter((n) => n !== options.preferred)], refusals: result.refusals };
+    return { ...result, order: [options.preferred, ...result.order.filter((n) => n !== options.preferred)] };
   }
-  return { order: [], refusals: result.refusals.filter((r) => r.name === options.preferred) };
+  return { ...result, order: [], refusals: result.refusals.filter((r) => r.name === options.preferred) };
+}
+
+/** The selection's order less what the recorded synchronous set forbids, each removal with its reason. */
+function withSyncRule(env: TopologyEnv, facts: ReturnType<typeof candidateFacts>, result: { order: string[]; refusals: Refusal[] }): CandidateSelection {
+  const rule = syncPromotionRule(env.ctx().config.failover.synchronous_mode, env.book.syncRecord(), facts);
+  if (rule.kind === 'any_candidate') return rule.warning === null ? result : { ...result, warning: rule.warning };
+  const refuse = (name: string, code: RefusalCode, why: string): Refusal => ({ name, code, reason: `${name} ${why}` });
+  if (rule.kind === 'none') {
+    return { order: [], refusals: [...result.refusals, ...result.order.map((n) => refuse(n, 'sync_quorum', `cannot be promoted: ${rule.reason}`))] };
+  }
+  const dropped = result.order.filter((n) => !rule.allowed.includes(n));
+  const refusals = dropped.map((n) => refuse(n, rule.why[n]?.code ?? 'not_sync_member', rule.why[n]?.reason ?? 'is not in the recorded synchronous set'));
+  return { order: result.order.filter((n) => rule.allowed.includes(n)), refusals: [...result.refusals, ...refusals] };
+}
+
+function preferSyncMembers(env: TopologyEnv, result: { order: string[]; refusals: Refusal[] }): CandidateSelection {
+  const members = env.book.syncRecord()?.members ?? [];
+  return { ...result, order: [...result.order.filter((n) => members.includes(n)), ...result.order.filter((n) => !members.includes(n))] };
 }
 
 /** Enabled replicas, less `except`. */

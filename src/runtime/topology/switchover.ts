@@ -13,6 +13,7 @@ import { ref, withMonitoringSession, type TopologyEnv } from './env.js';
 import type { TopologyRd } from './failover.js';
 import { promoteAndConfirm, settlePromotion, type PromotionSettlement } from './promote.js';
 import { StepRunner } from './step-runner.js';
+import { syncTargetBeforeSwitchover } from '../sync/switchover-sync.js';
 import { secondMasterRisk } from './writable-guard.js';
 
 /** The switchover's plan. */
@@ -67,9 +68,11 @@ export async function runSwitchover(env: TopologyEnv, target: string, remaster: 
   const timeoutMs = env.ctx().config.failover.switchover_timeout_seconds * 1000;
 
   const stop = await runner.step('stop_master', oldMaster, async () => {
+    const sync = await syncTargetBeforeSwitchover(env, oldMaster, target);
+    if (!sync.ok) return { ok: false, details: `not stopping ${oldMaster}: ${sync.details}` };
     const server = ref(env, oldMaster);
     const outcome = await env.plugins.get('restart', server.restart_method).control(env.ctx(), server, 'stop');
-    return outcome.ok ? { ok: true, details: outcome.details } : { ok: false, details: `clean stop failed: ${outcome.details}` };
+    return outcome.ok ? { ok: true, details: `${sync.details}${outcome.details}` } : { ok: false, details: `clean stop failed: ${outcome.details}` };
   });
   let finalLsn = '';
   const replayed = stop.ok
