@@ -12,7 +12,7 @@
  */
 import { syncForNewMaster, standbyNamesValue, type NewMasterSync, type SynchronousMethod } from '../../engine/sync-set.js';
 import { describeError } from '../../model/errors.js';
-import type { SyncRecord } from '../../model/sync-record.js';
+import { SYNC_HISTORY_LIMIT, type SyncRecord } from '../../model/sync-record.js';
 import { ref, withMonitoringSession, type TopologyEnv } from '../topology/env.js';
 import { setStandbyNames } from './master-replication.js';
 import { record, recordedSet } from './sync-maintainer.js';
@@ -57,6 +57,18 @@ export async function restoreSyncAfterFailedPromotion(env: TopologyEnv, candidat
   if (JSON.stringify(now) === JSON.stringify(before)) return;
   env.book.setSync(before === null ? null : { ...before, at: env.clock().toISOString(), reason: `promotion of ${candidate} failed: the set in force before it is restored (${before.reason})` });
   if (!(await env.persist())) env.log.warn('SYNC', `the restored synchronous set could not be saved to ${env.serverFile}; it is in force in memory`);
+}
+
+/**
+ * A change interrupted by a controller crash is recovered without any promotion: the record may
+ * still be the one a promotion wrote before it ran (its master the candidate, quorum 0). The set
+ * `oldMaster` had, the newest in the history, is in force again (kept when the history has none).
+ */
+export async function restoreSyncAfterInterruptedPromotion(env: TopologyEnv, oldMaster: string): Promise<void> {
+  const now = env.book.syncRecord();
+  if (now === null || now.master === oldMaster) return;
+  const before = env.book.recentSyncChanges(SYNC_HISTORY_LIMIT).find((r) => r.master === oldMaster) ?? null;
+  if (before !== null) await restoreSyncAfterFailedPromotion(env, now.master ?? 'a replica', before);
 }
 
 /** `candidate` completed a promotion after it was given up: record the set it started with. */
