@@ -14,7 +14,7 @@ import { failoverPlan, runFailover, type AutomaticVerdict, type FailoverPlan, ty
 import { judgeMaster } from '../failover-check.js';
 import { fenceServer } from './fence.js';
 import { promoteAndConfirm } from './promote.js';
-import { enabledReplicas, selectCandidates, syncVerdictFor } from './select.js';
+import { enabledReplicas, selectCandidates, syncVerdictNow } from './select.js';
 import { StepRunner } from './step-runner.js';
 import { runSwitchover, switchoverPlan } from './switchover.js';
 import { secondMasterRisk } from './writable-guard.js';
@@ -73,7 +73,7 @@ export async function runPromote(env: TopologyEnv, name: string): Promise<Topolo
     return failure(`the master ${master} is running: promoting ${name} would make two masters; use manual_failover`, { reason_code: 'master_running' });
   }
   // The synchronous rule of a failover holds for a promotion by hand too: refused before anything is touched.
-  const before = syncVerdictFor(env, name, await snapshotReplicas(env));
+  const before = await syncVerdictNow(env, name);
   if (!before.allowed) {
     env.log.warn('SYNC', `promote ${name} refused: ${before.reason}`, name);
     return failure(`cannot promote ${name}: ${before.reason}`, { reason_code: before.code });
@@ -86,7 +86,7 @@ export async function runPromote(env: TopologyEnv, name: string): Promise<Topolo
       const result = await fenceServer(env, master);
       if (!result.fenced) return { ok: false, details: result.details };
       // Judged again from positions read after the fence: the old master may have acknowledged commits since.
-      const after = syncVerdictFor(env, name, await snapshotReplicas(env));
+      const after = await syncVerdictNow(env, name);
       if (after.allowed) return { ok: true, details: result.details };
       refusal = { code: after.code, reason: after.reason };
       return { ok: false, details: `${result.details}; judged again after the fence: ${after.reason}` };
