@@ -4,10 +4,10 @@
  * synchronous_standby_names, so its first acknowledged commit already waits for a standby
  * (engine/sync-set.ts syncForNewMaster). ALTER SYSTEM works on a server in recovery.
  */
+import { guardedStandbyNames } from './master-replication.js';
 import { syncForNewMaster, standbyNamesValue } from '../../engine/sync-set.js';
 import { describeError } from '../../model/errors.js';
 import { ref, withMonitoringSession, type TopologyEnv } from '../topology/env.js';
-import { setStandbyNames } from './master-replication.js';
 import { record, recordedSet } from './sync-maintainer.js';
 
 export async function prepareSyncForPromotion(env: TopologyEnv, candidate: string): Promise<{ ok: boolean; details: string }> {
@@ -25,7 +25,7 @@ export async function prepareSyncForPromotion(env: TopologyEnv, candidate: strin
   const reason = `promoting ${candidate}: ${value === '' ? 'asynchronous (no other eligible replica)' : `'${value}', counted once its replicas caught up`}`;
   if (!(await record(env, candidate, next.recorded, reason))) return { ok: false, details: `not promoting ${candidate}: the synchronous set could not be saved` };
   try {
-    await withMonitoringSession(env, ref(env, candidate), (s) => setStandbyNames(s, value));
+    await withMonitoringSession(env, ref(env, candidate), (s) => guardedStandbyNames(env, s, value));
   } catch (err) {
     return { ok: false, details: `not promoting ${candidate}: cannot set synchronous_standby_names: ${describeError(err)}` };
   }
