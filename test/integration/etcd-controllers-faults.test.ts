@@ -11,10 +11,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crash } from '../fixtures/faults.js';
-import { cleanupAll, closeBed, openBed, waitUntil, writableNodes, type Bed } from '../fixtures/chaos.js';
+import { cleanupAll, waitUntil, writableNodes, type Bed } from '../fixtures/chaos.js';
 import { http } from '../fixtures/daemon.js';
-import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
-import { etcdClient, leaders, leadershipOf, monitorCycles, prefixOf, readKeyJson, startController, TTL_SECONDS, type Controller } from '../fixtures/etcd-controllers.js';
+import { etcdClient, leaders, withControllers, leadershipOf, monitorCycles, prefixOf, readKeyJson, TTL_SECONDS, type Controller } from '../fixtures/etcd-controllers.js';
 
 after(cleanupAll);
 
@@ -31,34 +30,8 @@ function logLines(bed: Bed, name: string): FileLogLine[] {
     .map((l) => JSON.parse(l) as FileLogLine);
 }
 
-async function withTwo(label: string, body: (bed: Bed, etcd: EtcdCluster, controllers: Controller[]) => Promise<void>): Promise<void> {
-  const bed = await openBed({ label, expect: 'failover', open: false });
-  const etcd = await startEtcdCluster({ members: 3 });
-  const controllers: Controller[] = [];
-  try {
-    controllers.push(await startController(bed, etcd, 'ctl-a'));
-    controllers.push(await startController(bed, etcd, 'ctl-b'));
-    await waitUntil(async () => (await leaders(controllers)).length === 1, 'one controller leads', 30_000);
-    await body(bed, etcd, controllers);
-  } catch (err) {
-    const stories = controllers.map((c) => `--- ${c.name}:\n${c.daemon.stderr().slice(-3000)}`).join('\n');
-    throw new Error(`${(err as Error).message}\n${stories}`, { cause: err });
-  } finally {
-    for (const c of controllers) {
-      try {
-        process.kill(c.daemon.pid, 'SIGCONT');
-      } catch {
-        // already gone
-      }
-      await c.daemon.stop('SIGTERM').catch(() => undefined);
-    }
-    await etcd.stop();
-    await closeBed(bed);
-  }
-}
-
 test('leader frozen (SIGSTOP) mid-failover past the ttl, then resumed: it issues no command', { timeout: 180_000 }, async () => {
-  await withTwo('etcd controllers: frozen leader', async (bed, etcd, controllers) => {
+  await withControllers('etcd controllers: frozen leader', async (bed, etcd, controllers) => {
     const [leader] = await leaders(controllers);
     assert.ok(leader);
     const follower = controllers.find((c) => c !== leader) as Controller;
@@ -110,7 +83,7 @@ test('leader frozen (SIGSTOP) mid-failover past the ttl, then resumed: it issues
 });
 
 test('etcd without quorum while the master crashes: no promotion, checks answer 503; quorum back → the failover proceeds', { timeout: 180_000 }, async () => {
-  await withTwo('etcd controllers: quorum lost', async (bed, etcd, controllers) => {
+  await withControllers('etcd controllers: quorum lost', async (bed, etcd, controllers) => {
     const [leader] = await leaders(controllers);
     assert.ok(leader);
     const follower = controllers.find((c) => c !== leader) as Controller;

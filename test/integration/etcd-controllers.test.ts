@@ -8,10 +8,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { crash } from '../fixtures/faults.js';
-import { cleanupAll, closeBed, openBed, sqlOn, waitUntil, writableNodes, type Bed } from '../fixtures/chaos.js';
+import { cleanupAll, sqlOn, waitUntil, writableNodes } from '../fixtures/chaos.js';
 import { basic, http } from '../fixtures/daemon.js';
-import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
-import { ADMIN, etcdClient, leaders, leadershipOf, monitorCycles, prefixOf, readKeyJson, startController, TTL_SECONDS, type Controller } from '../fixtures/etcd-controllers.js';
+import { ADMIN, withControllers, etcdClient, leaders, leadershipOf, monitorCycles, prefixOf, readKeyJson, TTL_SECONDS, type Controller } from '../fixtures/etcd-controllers.js';
 import type { FailoverRecord } from '../../src/model/failover-record.js';
 
 after(cleanupAll);
@@ -19,21 +18,6 @@ after(cleanupAll);
 async function historyOf(c: Controller): Promise<FailoverRecord[]> {
   const reply = await http(c.daemon.url, '/failover_history?numentries=10', { headers: { authorization: basic(ADMIN) } });
   return reply.json as FailoverRecord[];
-}
-
-async function withControllers(label: string, body: (bed: Bed, etcd: EtcdCluster, controllers: Controller[]) => Promise<void>): Promise<void> {
-  const bed = await openBed({ label, expect: 'failover', open: false });
-  const etcd = await startEtcdCluster({ members: 3 });
-  const controllers: Controller[] = [];
-  try {
-    controllers.push(await startController(bed, etcd, 'ctl-a'));
-    controllers.push(await startController(bed, etcd, 'ctl-b'));
-    await body(bed, etcd, controllers);
-  } finally {
-    for (const c of controllers) await c.daemon.stop('SIGTERM').catch(() => undefined);
-    await etcd.stop();
-    await closeBed(bed);
-  }
 }
 
 function story(controllers: readonly Controller[]): string {
