@@ -104,6 +104,9 @@ export interface SyncStatus {
   changes: SyncRecord[];
 }
 
+/** Admin operations that act on this controller only (its log, its configuration): a follower runs them itself. */
+const CONTROLLER_LOCAL_OPERATIONS: ReadonlySet<string> = new Set(['set_verbose', 'reload_conf']);
+
 /** How long close() waits for queued alerts to go out. */
 const ALERT_DRAIN_MS = 5_000;
 
@@ -335,8 +338,8 @@ export class HandyRep {
   }
 
   /** Run a mutating action alone, then wait until its state changes are saved. */
-  private async mutate<T>(action: () => Promise<T>): Promise<T> {
-    const notLeading = this.mayAct();
+  private async mutate<T>(action: () => Promise<T>, local = false): Promise<T> {
+    const notLeading = local ? null : this.mayAct();
     if (notLeading !== null) throw new HandyRepError('NOT_LEADER', `${notLeading}: mutating calls go to the leader`);
     return this.actions.run(async () => {
       try {
@@ -487,6 +490,7 @@ export class HandyRep {
 
   async reload_conf(config_file?: string | null): Promise<Rd<{ problems?: string[] }>> {
     const p = this.params('reload_conf', { config_file });
+    // Each controller has its own configuration file: a follower reloads its own too.
     return this.mutate(async () => {
       const path = p.config_file === null ? this.configPath : resolve(this.configDir, p.config_file);
       let loaded: ReturnType<typeof loadConfigFile>;
@@ -518,7 +522,7 @@ export class HandyRep {
       }
       this.log.info('CONFIG', `configuration reloaded from ${path}`);
       return success(`configuration reloaded from ${path}`);
-    });
+    }, true);
   }
 
   private readonly reloadChecks: ReloadCheck[] = [];
@@ -811,9 +815,19 @@ export class HandyRep {
     return (await store.readControllerHistory()).slice(-p.numentries).reverse();
   }
 
+  /**
+   * Throws NOT_LEADER when `operation` must run on the leader and this controller does not lead
+   * (etcd_lease): every admin operation except those that act on this controller alone.
+   */
+  assertLeadsFor(operation: string): void {
+    if (CONTROLLER_LOCAL_OPERATIONS.has(operation)) return;
+    const why = this.mayAct();
+    if (why !== null) throw new HandyRepError('NOT_LEADER', `${operation}: ${why}: mutating calls go to the leader`);
+  }
+
   /** etcd_lease: who leads and how old this controller's data is; null for a single controller. */
-  leadershipStatus(): { report: LeadershipReport; ttlMs: number } | null {
-    return this.etcd ? { report: this.etcd.report(), ttlMs: this.config.etcd.ttl * 1000 } : null;
+  leadershipStatus(): { report: LeadershipReport; ttlMs: number; forwardInsecure: boolean } | null {
+    return this.etcd ? { report: this.etcd.report(), ttlMs: this.config.etcd.ttl * 1000, forwardInsecure: this.config.etcd.forward_insecure } : null;
   }
 
   async failover_history(numentries?: number): Promise<FailoverRecord[]> {

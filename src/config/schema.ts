@@ -341,6 +341,9 @@ const etcdSchema = z
       .nullable()
       .default(null)
       .describe('etcd user HandyRep authenticates as (its password is passwords.etcd_password); null = no authentication.'),
+    forward_insecure: configOnly(z.boolean())
+      .default(false)
+      .describe('etcd_lease: a follower forwards a mutating call, with the caller\'s credentials, to a leader whose advertised URL is plain http (https ones are always forwarded). false = answer 503 naming the leader instead.'),
     ttl: z
       .number()
       .int('must be a whole number of seconds (an etcd lease TTL)')

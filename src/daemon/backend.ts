@@ -27,7 +27,7 @@ export interface DaemonBackend {
    * etcd_lease: who leads and how old this controller's data is, computed now (not kept per state
    * revision: a follower's data ages without any state change); absent/null otherwise.
    */
-  leadership?(): { report: LeadershipReport; ttlMs: number } | null;
+  leadership?(): { report: LeadershipReport; ttlMs: number; forwardInsecure: boolean } | null;
   /** Changes whenever server or cluster state changes (see OperationSpec.stateOnly). */
   stateRevision(): number;
   onCheck(listener: (event: CheckEvent) => void): void;

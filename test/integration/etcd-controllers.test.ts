@@ -82,12 +82,23 @@ test('two controllers: one leads, the follower mirrors and refuses; the leader S
   });
 });
 
-test('master crash under etcd_lease: the leader fails over; the master key names the new master when it first accepts a write', { timeout: 240_000 }, async () => {
+test('etcd.forward_insecure: a follower forwards a mutating call to the leader; master crash: the leader fails over; the master key names the new master when it first accepts a write', { timeout: 240_000 }, async () => {
   await withControllers('etcd controllers: failover with the master key', async (bed, etcd, controllers) => {
     await waitUntil(async () => (await leaders(controllers)).length === 1, 'one controller leads', 30_000);
     const [leader] = await leaders(controllers);
     assert.ok(leader);
     await waitUntil(async () => (await monitorCycles(leader)) > 1, 'the leader monitors', 30_000);
+    const follower = controllers.find((c) => c !== leader) as Controller;
+    // etcd.forward_insecure: a mutating call on the follower is run by the leader, with the caller's credentials.
+    await waitUntil(async () => (await leadershipOf(follower))?.leader_url === `${leader.daemon.url}/`, 'the follower knows the leader', 15_000);
+    const paused = await http(follower.daemon.url, '/pause', { method: 'POST', headers: { authorization: basic(ADMIN) } });
+    assert.equal(paused.status, 200, JSON.stringify(paused.json));
+    assert.equal(paused.headers['x-handyrep-leader'], leader.daemon.url);
+    const leaderStatus = (await http(leader.daemon.url, '/get_status', { headers: { authorization: basic(ADMIN) } })).json as { cluster: { paused?: boolean } };
+    assert.equal(leaderStatus.cluster.paused, true, 'the leader ran the forwarded pause');
+    const wrongPassword = await http(follower.daemon.url, '/resume', { method: 'POST', headers: { authorization: basic('not-the-password') } });
+    assert.equal(wrongPassword.status, 401, 'the follower authenticates before forwarding');
+    assert.equal((await http(follower.daemon.url, '/resume', { method: 'POST', headers: { authorization: basic(ADMIN) } })).status, 200);
     const client = etcdClient(etcd);
     try {
       await waitUntil(async () => (await readKeyJson(client, `${prefixOf(bed)}master`))?.['name'] === 'john', 'the master key is seeded', 15_000);
@@ -109,11 +120,10 @@ test('master crash under etcd_lease: the leader fails over; the master key names
       assert.equal(observed.key?.['name'], observed.node, `master key at the first write: ${JSON.stringify(observed.key)}\n${story(controllers)}`);
       assert.notEqual(observed.key?.['term'], undefined);
       await waitUntil(async () => (await historyOf(leader)).some((r) => r.kind === 'failover' && r.outcome === 'SUCCESS'), 'the failover is recorded', 30_000);
-      const follower = controllers.find((c) => c !== leader) as Controller;
       assert.deepEqual((await historyOf(follower)).filter((r) => r.kind === 'failover').length <= 1, true);
       assert.deepEqual(await writableNodes(bed.cluster), [observed.node], story(controllers));
     } finally {
       client.close();
     }
-  });
+  }, { forward_insecure: true });
 });

@@ -31,7 +31,7 @@ describe('etcd store settings', () => {
   it('defaults: local store, no endpoints, computed prefix (null), ttl 10, retry_timeout 10', () => {
     const config = parseConfig(SERVERS, 's');
     assert.equal(config.handyrep.store, 'local');
-    assert.deepEqual(config.etcd, { endpoints: [], prefix: null, ca: null, cert: null, key: null, user: null, ttl: 10, retry_timeout: 10 });
+    assert.deepEqual(config.etcd, { endpoints: [], prefix: null, ca: null, cert: null, key: null, user: null, forward_insecure: false, ttl: 10, retry_timeout: 10 });
     assert.equal(config.passwords['etcd_password'], '');
   });
 
