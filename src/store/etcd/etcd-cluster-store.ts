@@ -82,7 +82,14 @@ export class EtcdClusterStore implements ClusterStore {
     const storedHistory = new Set((history?.kvs ?? []).map((kv) => kv.key.toString()));
     // The synchronous standby record travels with the head, in the same transaction as the
     // statuses: a failover must never see servers of one write and the sync set of another.
-    const head = { format: state.format, version: state.version, updated_ms: state.updated_ms, status: state.status, sync: state.sync ?? null, sync_history: state.sync_history ?? [] };
+    const head = {
+      format: state.format,
+      version: state.version,
+      updated_ms: state.updated_ms,
+      status: state.status,
+      ...(state.sync !== undefined ? { sync: state.sync } : {}),
+      ...(state.sync_history !== undefined ? { sync_history: state.sync_history } : {}),
+    };
     const ops: StoreOp[] = [{ kind: 'put', key: keys.cluster, value: JSON.stringify(head) }];
     const serverKeys = new Set<string>();
     for (const [name, server] of Object.entries(state.servers)) {
