@@ -177,7 +177,8 @@ export class EtcdLeadership {
     if (!term) return;
     this.#stopHolding();
     void this.#revoke(term.leaseId);
-    const loss: LeadershipLoss = { term: term.term, reason, atMs: this.now() };
+    // atMs is a wall-clock timestamp for reports; the lease arithmetic uses the monotonic clock.
+    const loss: LeadershipLoss = { term: term.term, reason, atMs: Date.now() };
     for (const listener of [...this.#listeners]) {
       try {
         listener(loss);
@@ -325,7 +326,7 @@ export class EtcdLeadership {
       term: kv.create_revision,
       leaseId: kv.lease,
       readRevision,
-      readAtMs: this.now(),
+      readAtMs: Date.now(),
     };
   }
 }
