@@ -100,6 +100,7 @@ Exit codes: 0 stopped cleanly, 1 unexpected error, 2 bad command line or configu
     .description('a local 3-node PostgreSQL cluster (127.0.0.11-13) watched by a daemon with automatic failover; Ctrl-C stops everything')
     .option('--dir <dir>', 'folder of the demo (configuration, state, log; the cluster too when PostgreSQL can reach it)', '.handyrep-demo')
     .option('--fresh', 'delete the demo cluster and build it again')
+    .option('--ha', 'high availability: a 3-member etcd (127.0.0.51-53) and two controllers on --port and --port+1; kill -9 the leader to see a takeover')
     .addOption(new Option('--port <port>', 'port of the REST API (0: any free port)').default('8080'))
     .addHelpText('after', `
 Examples:
@@ -109,11 +110,11 @@ Then, in another terminal, the commands it prints (handyrep status, kill -9 of t
 Needs PostgreSQL 12+ server binaries (Debian: postgresql-15) and the loopback addresses 127.0.0.11-13
 free on port 5432. As root, PostgreSQL runs as the postgres user.
 `)
-    .action(async (options: { dir: string; fresh?: boolean; port: string }) => {
+    .action(async (options: { dir: string; fresh?: boolean; port: string; ha?: boolean }) => {
       const port = parseInteger(options.port);
       if (port === null || port < 0 || port > 65535) throw usageError(`--port: "${options.port}" is not a port number (0-65535)`);
       const { runDemo } = await import('../demo/demo-command.js');
-      state.code = (await runDemo({ dir: options.dir, fresh: options.fresh === true, port, out: (line) => io.out(`${line}\n`) })) as ExitCode;
+      state.code = (await runDemo({ dir: options.dir, fresh: options.fresh === true, ha: options.ha === true, port, out: (line) => io.out(`${line}\n`) })) as ExitCode;
     });
   return program;
 }

@@ -6,6 +6,7 @@
  * Sections and keys follow the original HandyRep (reference §5.2), modernised for PostgreSQL 12+
  * (no recovery.conf) and with units in the names of keys that are new.
  */
+import { checkLeaderUrl } from '../runtime/leadership/leader-url.js';
 import { z } from 'zod';
 import { PASSWORD_METHODS, SSL_MODES } from '../nodes/pg-tls.js';
 import {
@@ -112,7 +113,7 @@ export const serverEntrySchema = z
   .strict();
 
 /** How a controller knows it is the one that acts (config `handyrep.master_check_method`). */
-export const MASTER_CHECK_METHODS = ['database_table', 'none'] as const;
+export const MASTER_CHECK_METHODS = ['etcd_lease', 'database_table', 'none'] as const;
 export type MasterCheckMethod = (typeof MASTER_CHECK_METHODS)[number];
 
 const handyrepSectionSchema = z
@@ -128,7 +129,7 @@ const handyrepSectionSchema = z
     authentication_method: pluginName(nameSchema, 'auth').default('zero_auth').describe('Authentication plugin of the web API.'),
     store: configOnly(z.enum(['local', 'etcd']))
       .default('local')
-      .describe('Where the cluster state lives: `local` (servers.save and the handyrep table) or `etcd` (the `etcd` section; in progress: the daemon does not use it yet).'),
+      .describe('Where the cluster state lives: `local` (servers.save and the handyrep table) or `etcd` (the `etcd` section: state, journal and leadership in etcd, several controllers, one acts).'),
     master_check_method: configOnly(
       z.enum(MASTER_CHECK_METHODS, {
         error: (issue) =>
@@ -137,9 +138,10 @@ const handyrepSectionSchema = z
             : `must be one of ${MASTER_CHECK_METHODS.join(', ')}`,
       }),
     )
-      .default('database_table')
+      .nullable()
+      .default(null)
       .describe(
-        'How this controller knows it is the one that acts (the seed\'s check_handyrep_master). database_table: a heartbeat row in the handyrep table on the master; a controller that sees a fresh heartbeat of another started earlier refuses every topology change and names it. none: no check (only one controller may ever run against the cluster; the state lock guards one host only).',
+        'How this controller knows it is the one that acts (the seed\'s check_handyrep_master); null = etcd_lease with handyrep.store etcd, database_table with the local store. etcd_lease: every controller campaigns for the `leader` key in etcd; only the holder of the lease monitors and acts, every state write is guarded by its term, and leadership is checked again right before each promotion, stop, rewind or ALTER SYSTEM (needs handyrep.store etcd). database_table: a heartbeat row in the handyrep table on the master; a controller that sees a fresh heartbeat of another started earlier refuses every topology change and names it. none: no check (only one controller may ever run against the cluster; the state lock guards one host only).',
       ),
     master_check_parameters: configOnly(secret(z.array(z.string()))).default([]).describe('Parameters passed to master_check_method.'),
     log_verbose: z.boolean().default(false).describe('Log informational entries too, not only warnings and errors.'),
@@ -339,6 +341,9 @@ const etcdSchema = z
       .nullable()
       .default(null)
       .describe('etcd user HandyRep authenticates as (its password is passwords.etcd_password); null = no authentication.'),
+    forward_insecure: configOnly(z.boolean())
+      .default(false)
+      .describe('etcd_lease: a follower forwards a mutating call, with the caller\'s credentials, to a leader whose advertised URL is plain http (https ones are always forwarded). false = answer 503 naming the leader instead.'),
     ttl: z
       .number()
       .int('must be a whole number of seconds (an etcd lease TTL)')
@@ -369,6 +374,12 @@ const etcdSchema = z
 
 const daemonSchema = z
   .object({
+    advertised_url: configOnly(
+      z.string().refine((text) => checkLeaderUrl(text).ok, { error: (issue) => `not a usable API URL: ${(checkLeaderUrl(String(issue.input)) as { reason: string }).reason}` }),
+    )
+      .nullable()
+      .default(null)
+      .describe('The URL other controllers reach this daemon\'s API at (http or https, no user or password), published in the etcd `leader` key while it leads; followers name it in their replies and 503s. null = none.'),
     listen_address: hostnameSchema
       .default('127.0.0.1')
       .describe('Address the REST API listens on (`0.0.0.0` or `::` for every interface).'),
@@ -513,6 +524,11 @@ export type ServerEntry = z.output<typeof serverEntrySchema>;
 export type HandyRepSection = HandyRepConfig['handyrep'];
 export type FailoverSection = HandyRepConfig['failover'];
 export type DaemonSection = HandyRepConfig['daemon'];
+
+/** The leadership method in force: the configured one, or the default of the store. */
+export function masterCheckMethod(config: Pick<HandyRepConfig, 'handyrep'>): MasterCheckMethod {
+  return config.handyrep.master_check_method ?? (config.handyrep.store === 'etcd' ? 'etcd_lease' : 'database_table');
+}
 export type EtcdSection = HandyRepConfig['etcd'];
 
 /** The names of the per-server settings, for validating add_server / alter_server_def properties. */
@@ -540,6 +556,13 @@ function etcdStoreProblems(config: Record<string, unknown>): { path: string[]; m
   }
   if (typeof etcd['user'] === 'string' && (typeof passwords['etcd_password'] !== 'string' || passwords['etcd_password'] === '')) {
     problems.push({ path: ['passwords', 'etcd_password'], message: `etcd.user is ${etcd['user']}: give its password here` });
+  }
+  const method = handyrep['master_check_method'];
+  if (method === 'etcd_lease' && handyrep['store'] !== 'etcd') {
+    problems.push({ path: ['handyrep', 'master_check_method'], message: 'etcd_lease needs handyrep.store etcd (the leader key lives there)' });
+  }
+  if (handyrep['store'] === 'etcd' && (method === 'database_table' || method === 'none')) {
+    problems.push({ path: ['handyrep', 'master_check_method'], message: `handyrep.store is etcd: its writes are guarded by the etcd leadership, so the method must be etcd_lease (or unset), not ${String(method)}` });
   }
   return problems;
 }

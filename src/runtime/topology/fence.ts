@@ -10,7 +10,7 @@ import { describeError } from '../../model/errors.js';
 import { SqlConnectError } from '../../nodes/sql-client.js';
 import type { ControlAction } from '../../plugins/types.js';
 import { observeRunning } from '../observe.js';
-import { ref, withMonitoringSession, type TopologyEnv } from './env.js';
+import { assertMayAct, ref, withMonitoringSession, type TopologyEnv } from './env.js';
 
 export type FenceResult =
   | { fenced: true; how: 'stopped' | 'killed' | 'not_accepting'; details: string }
@@ -25,6 +25,7 @@ const FENCE_WAIT_SECONDS: Partial<Record<ControlAction, number>> = { stop: 3, fa
 async function control(env: TopologyEnv, name: string, action: ControlAction): Promise<{ ok: boolean; details: string }> {
   const server = ref(env, name);
   try {
+    assertMayAct(env, `${action} of ${name}`);
     const waitSeconds = FENCE_WAIT_SECONDS[action];
     return await env.plugins.get('restart', server.restart_method).control(env.ctx(), server, action, waitSeconds ? { waitSeconds } : {});
   } catch (err) {
