@@ -156,6 +156,7 @@ export class NodeAgent {
     try {
       const { observation, facts } = await this.#pg.observe();
       const postgres = classifyPostgres(observation, { wasRunning: this.#wasRunning, stoppedByAgent: this.#stoppedByAgent });
+      if (postgres.state === 'crashed') this.deps.log(`agent ${this.node}: postmaster ${observation.pidFilePid} is gone and left postmaster.pid behind (a crash, not a stop)`);
       this.#wasRunning = observation.pidAlive;
       if (postgres.state === 'running') this.#stoppedByAgent = false;
       if (postgres.state === 'running' && postgres.writable) this.#crashRestartTried = false;

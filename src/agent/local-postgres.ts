@@ -68,8 +68,11 @@ export class LocalPostgres {
 
   /** postmaster.pid and whether its pid lives, plus the SQL facts when PostgreSQL answers. */
   async observe(): Promise<{ observation: PostgresObservation; facts: SqlFacts | null }> {
-    const pidFilePid = this.postmasterPid();
+    let pidFilePid = this.postmasterPid();
     const pidAlive = pidFilePid !== null && processAlive(pidFilePid);
+    // A postmaster that exits by itself removes the file BEFORE it dies: read it again after
+    // seeing the pid dead, or a clean stop that ends between the two reads looks like a crash.
+    if (pidFilePid !== null && !pidAlive) pidFilePid = this.postmasterPid();
     const facts = pidAlive ? await this.#facts().catch(() => null) : null;
     if (!pidAlive) this.#disconnect();
     return { observation: { pidFilePid, pidAlive, writable: facts === null ? null : !facts.in_recovery }, facts };
@@ -163,12 +166,14 @@ export class LocalPostgres {
   }
 }
 
+/** Whether `pid` is a live process: a zombie (killed, not yet reaped by its parent) is dead. */
 export function processAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
   }
 }
 
