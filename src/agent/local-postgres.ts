@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import type { PostgresObservation } from './postgres-state.js';
 
@@ -104,10 +105,20 @@ export class LocalPostgres {
     return 'killed';
   }
 
-  /** `pg_ctl start -w` bounded by `timeoutMs`; true when it started. */
+  /**
+   * `pg_ctl start -w`, tried again until `timeoutMs` has passed: right after a crash the dead
+   * postmaster's children may still hold its shared memory for a moment, and the first start fails.
+   * True when it started.
+   */
   async start(timeoutMs: number): Promise<boolean> {
     const log = this.settings.logFile === null ? [] : ['-l', this.settings.logFile];
-    return this.#pgCtl(['start', '-w', '-t', String(Math.max(1, Math.ceil(timeoutMs / 1000))), ...log], timeoutMs + 1000);
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const leftMs = Math.floor(deadline - performance.now());
+      if (leftMs < 500) return false;
+      if (await this.#pgCtl(['start', '-w', '-t', String(Math.max(1, Math.floor(leftMs / 1000))), ...log], leftMs)) return true;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
   }
 
   close(): void {

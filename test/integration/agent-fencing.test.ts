@@ -4,7 +4,9 @@
  *   health codes and leases at rest; a writable node while `master` names another → demoted at
  *   once (watchdog disarmed); an operator's pg_ctl stop → released and never restarted; the
  *   postmaster SIGKILLed → lease released at once; the master cut off from etcd (iptables by uid)
- *   → not writable before the lease expires in etcd, with a client writing every 20 ms.
+ *   → not writable before the lease expires in etcd, with a client writing every 20 ms; the agent
+ *   SIGKILLed → its lease outlives it by the TTL and a new agent adopts the running master;
+ *   restart_on_crash restarts a crashed master, never one stopped on purpose.
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, chownSync } from 'node:fs';
@@ -14,7 +16,7 @@ import { Etcd3 } from 'etcd3';
 import pg from 'pg';
 import { startCluster, type TestCluster, type TestNode } from '../fixtures/cluster.js';
 import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
-import { postgresUser } from '../fixtures/exec.js';
+import { postgresUser, runOk } from '../fixtures/exec.js';
 import { dropHost, undropHost } from '../fixtures/iptables.js';
 import { agentStatus, isWritable, putMasterRecord, startAgent, waitUntil, type AgentSettings, type RunningAgent } from '../fixtures/agents.js';
 
@@ -41,6 +43,7 @@ describe('node agent: self-fencing, crash, health', { timeout: 300_000 }, () => 
   let settings: AgentSettings;
   let watchdogFile: string;
   const agents: RunningAgent[] = [];
+  const retired: RunningAgent[] = [];
   const john = (): TestNode => cluster.nodes[0] as TestNode;
   const paul = (): TestNode => cluster.nodes[1] as TestNode;
   const leaseKey = (node: string): string => `${PREFIX}master_lease/${node}`;
@@ -59,7 +62,7 @@ describe('node agent: self-fencing, crash, health', { timeout: 300_000 }, () => 
 
   after(async () => {
     const logTo = process.env['AGENT_TEST_LOG'];
-    if (logTo) writeFileSync(logTo, [...agents.map((a) => a.output()), ...(cluster?.nodes.map((n) => readFileSync(n.logFile, 'utf8')) ?? [])].join('\n----\n'));
+    if (logTo) writeFileSync(logTo, [...[...retired, ...agents].map((a) => a.output()), ...(cluster?.nodes.map((n) => readFileSync(n.logFile, 'utf8')) ?? [])].join('\n----\n'));
     for (const host of etcd?.members.map((m) => m.host) ?? []) undropHost(host);
     await Promise.all(agents.map((a) => a.stop('SIGKILL')));
     client?.close();
@@ -91,17 +94,11 @@ describe('node agent: self-fencing, crash, health', { timeout: 300_000 }, () => 
     assert.equal(await isWritable(paul()), false, 'the agent never promotes on its own when a controller records the master');
     assert.match(readFileSync(watchdogFile, 'utf8'), /V$/, 'watchdog magic-closed on demotion');
     assert.equal(await agentStatus(john(), '/primary'), 503);
-    // An operator starts it by hand while the record still names paul → demoted again.
-    await john().start().catch(() => undefined);
-    await waitUntil('john stopped again', async () => john().postmasterPid() === null, 10_000);
   });
 
-  it('an operator pg_ctl stop of the recorded master → lease released, never restarted', async (t) => {
+  it('an operator pg_ctl stop of the recorded master → lease released, never restarted', async () => {
     await putMasterRecord(client, PREFIX, 'john');
-    // Right after an immediate stop the cluster fixture's start() sometimes returns without
-    // starting (it still sees the old postmaster): start again until PostgreSQL answers writable.
-    const tries = await startUntilWritable(john());
-    t.diagnostic(`started after ${tries} start call(s)`);
+    await startUntilWritable(john());
     await waitUntil('john lease again', () => exists(leaseKey('john')), 20_000);
     await john().stop('fast');
     await waitUntil('john lease released', async () => !(await exists(leaseKey('john'))), 5000);
@@ -122,8 +119,44 @@ describe('node agent: self-fencing, crash, health', { timeout: 300_000 }, () => 
     assert.equal(await isWritable(john()), false, 'restart_on_crash is off: not restarted');
   });
 
+  it('agent SIGKILLed while its master runs → lease expires after the TTL; the restarted agent adopts PostgreSQL', async () => {
+    await startUntilWritable(john());
+    await waitUntil('john lease', () => exists(leaseKey('john')), 20_000);
+    const agent = agents[0] as RunningAgent;
+    await agent.stop('SIGKILL');
+    const killedAt = performance.now();
+    await waitUntil('lease expired in etcd', async () => !(await exists(leaseKey('john'))), TTL * 1000 + 3000);
+    const expiredMs = performance.now() - killedAt;
+    assert.ok(expiredMs > (TTL - 1) * 1000, `the lease outlived its agent by ${Math.round(expiredMs)} ms (no early release without an agent)`);
+    assert.equal(await isWritable(john()), true, 'nobody else stops PostgreSQL when only the agent died (the watchdog or systemd unit would)');
+    agents[0] = startAgent(cluster, john(), settings);
+    retired.push(agent);
+    await waitUntil('lease taken again by the new agent', () => exists(leaseKey('john')), 20_000);
+    await waitUntil('/primary 200 from the new agent', async () => (await agentStatus(john(), '/primary')) === 200, 5000);
+  });
+
+  it('restart_on_crash: a crashed master is restarted once; a master stopped on purpose is not', async () => {
+    await (agents[0] as RunningAgent).stop('SIGKILL');
+    retired.push(agents[0] as RunningAgent);
+    agents[0] = startAgent(cluster, john(), { ...settings, agent: { ...settings.agent, restart_on_crash: true } });
+    await waitUntil('john lease', () => exists(leaseKey('john')), 20_000);
+    await waitUntil('john /primary 200', async () => (await agentStatus(john(), '/primary')) === 200, 10_000);
+    const crashed = john().postmasterPid() as number;
+    process.kill(crashed, 'SIGKILL');
+    await waitUntil('a new postmaster started by the agent, writable', async () => {
+      const pid = john().postmasterPid();
+      return pid !== null && pid !== crashed && (await isWritable(john()));
+    }, 15_000);
+    await waitUntil('john lease again', () => exists(leaseKey('john')), 15_000);
+    // The operator's own pg_ctl (the fixture's stop() only knows postmasters it started).
+    await runOk(join(cluster.pgBinDir, 'pg_ctl'), ['-D', john().dataDir, 'stop', '-m', 'fast', '-w'], { asPostgres: true, timeoutMs: 30_000 });
+    await waitUntil('john lease released', async () => !(await exists(leaseKey('john'))), 5000);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    assert.equal(john().postmasterPid(), null, 'stopped on purpose: not restarted although restart_on_crash is on');
+  });
+
   it('master cut off from etcd → not writable before its lease expires in etcd; client writes stop', async () => {
-    await john().start();
+    await startUntilWritable(john());
     await waitUntil('john lease again', () => exists(leaseKey('john')), 20_000);
     await waitUntil('paul streaming', async () => (await cluster.psql(john(), "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")) === '1', 20_000);
     const writer = new pg.Client({ host: john().socketDir, port: john().port, user: 'postgres', database: 'postgres' });
@@ -159,5 +192,11 @@ describe('node agent: self-fencing, crash, health', { timeout: 300_000 }, () => 
     // etcd still sees the lease until it expires there: the agent could not revoke it.
     await waitUntil('lease expired in etcd', async () => !(await exists(leaseKey('john'))), TTL * 1000 + 2000);
     for (const member of etcd.members) undropHost(member.host);
+  });
+  it('an operator starts the old master by hand while the master key names another node → demoted again', async () => {
+    await putMasterRecord(client, PREFIX, 'paul');
+    await john().start().catch(() => undefined); // the agent may stop it before pg_ctl's wait ends
+    await waitUntil('john stopped by its agent', async () => john().postmasterPid() === null, 15_000);
+    assert.equal(await isWritable(john()), false);
   });
 });
