@@ -24,6 +24,8 @@ export class AgentLease {
     /** Called once when the lease becomes stale while held (its own timer: a stalled round cannot delay it). */
     private readonly onStale: () => void,
     private readonly now: MonotonicMs = monotonicMs,
+    /** Shared by the agent's leases: one long-lived stream instead of a new one per renewal (idle cost). */
+    private readonly channel: KeepaliveChannel = new KeepaliveChannel(),
   ) {}
 
   get held(): boolean {
@@ -88,14 +90,74 @@ export class AgentLease {
   }
 
   async #keepaliveOnce(leaseId: string, callMs: number): Promise<string> {
-    const stream = await this.ctx.client.leaseClient.leaseKeepAlive({ deadline: Date.now() + callMs });
-    return new Promise((resolve, reject) => {
-      stream.on('data', (reply: { TTL: string }) => {
-        resolve(reply.TTL);
-        stream.end();
+    return this.channel.keepalive(this.ctx, leaseId, callMs);
+  }
+}
+
+type KeepaliveStream = Awaited<ReturnType<EtcdContext['client']['leaseClient']['leaseKeepAlive']>>;
+
+/**
+ * One keep-alive stream kept open and reused; a renewal writes the lease id and waits for the
+ * answer naming it. Any error or a missed deadline drops the stream, and the next renewal opens a
+ * new one (possibly to another member).
+ */
+export class KeepaliveChannel {
+  #stream: KeepaliveStream | null = null;
+  readonly #waiting = new Map<string, { resolve: (ttl: string) => void; reject: (err: unknown) => void }>();
+
+  async keepalive(ctx: EtcdContext, leaseId: string, callMs: number): Promise<string> {
+    const stream = this.#stream ?? (await this.#open(ctx));
+    return new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#drop(new Error(`no keep-alive answer within ${callMs} ms`));
+      }, callMs);
+      this.#waiting.get(leaseId)?.reject(new Error('superseded by a newer renewal'));
+      this.#waiting.set(leaseId, {
+        resolve: (ttl) => {
+          clearTimeout(timer);
+          resolve(ttl);
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
       });
-      stream.on('error', reject);
       stream.write({ ID: leaseId });
     });
+  }
+
+  close(): void {
+    this.#drop(new Error('closed'));
+  }
+
+  async #open(ctx: EtcdContext): Promise<KeepaliveStream> {
+    const stream = await ctx.client.leaseClient.leaseKeepAlive();
+    stream.on('data', (reply: { ID: string; TTL: string }) => {
+      const waiter = this.#waiting.get(reply.ID);
+      this.#waiting.delete(reply.ID);
+      waiter?.resolve(reply.TTL);
+    });
+    stream.on('error', (err: unknown) => {
+      if (this.#stream === stream) this.#drop(err);
+    });
+    stream.on('end', () => {
+      if (this.#stream === stream) this.#drop(new Error('keep-alive stream ended'));
+    });
+    this.#stream = stream;
+    return stream;
+  }
+
+  #drop(err: unknown): void {
+    const stream = this.#stream;
+    this.#stream = null;
+    for (const waiter of this.#waiting.values()) waiter.reject(err);
+    this.#waiting.clear();
+    if (stream) {
+      try {
+        stream.end();
+      } catch {
+        // already broken
+      }
+    }
   }
 }

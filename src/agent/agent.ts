@@ -10,7 +10,7 @@ import { describeError, HandyRepError } from '../model/errors.js';
 import { createEtcdContext, type EtcdContext } from '../store/etcd/client.js';
 import { parseMasterRecord } from '../store/etcd/master-record.js';
 import { withDeadline } from '../store/etcd/store-error.js';
-import { AgentLease, monotonicMs, type MonotonicMs } from './agent-lease.js';
+import { AgentLease, KeepaliveChannel, monotonicMs, type MonotonicMs } from './agent-lease.js';
 import { decideAgentRound, type AgentPlan, type AgentReason, type MasterKeyView, type PostgresView } from './decide.js';
 import { startHealthServer, type HealthFacts } from './health.js';
 import { LocalPostgres, type SqlFacts } from './local-postgres.js';
@@ -31,6 +31,7 @@ export class NodeAgent {
   readonly #masterLease: AgentLease;
   readonly #memberLease: AgentLease;
   readonly #watchdog: Watchdog;
+  readonly #channel: KeepaliveChannel;
   readonly #callMs: number;
   readonly #loopMs: number;
   readonly #now: MonotonicMs;
@@ -76,8 +77,10 @@ export class NodeAgent {
       },
       Math.max(500, Math.min(this.#loopMs * 2, 5000)),
     );
-    this.#masterLease = new AgentLease(this.#ctx, 'master lease', freshForMs, () => void this.#fence('the master lease went stale (no renewal within ttl − safety_margin)'), this.#now);
-    this.#memberLease = new AgentLease(this.#ctx, 'member lease', ttlMs, () => undefined, this.#now);
+    const channel = new KeepaliveChannel();
+    this.#channel = channel;
+    this.#masterLease = new AgentLease(this.#ctx, 'master lease', freshForMs, () => void this.#fence('the master lease went stale (no renewal within ttl − safety_margin)', true), this.#now, channel);
+    this.#memberLease = new AgentLease(this.#ctx, 'member lease', ttlMs, () => undefined, this.#now, channel);
     this.#watchdog = new Watchdog(agent.watchdog, agent.watchdog_device);
     this.#health = { node, running: false, writable: false, primaryConfirmed: false, lagBytes: null, timeline: null, recordedMaster: null, lastReason: null, roundsTotal: 0, demotionsTotal: 0 };
   }
@@ -120,6 +123,7 @@ export class NodeAgent {
     }
     this.#masterLease.close();
     this.#memberLease.close();
+    this.#channel.close();
     this.#pg.close();
     await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
     this.#server?.closeAllConnections();
@@ -200,7 +204,7 @@ export class NodeAgent {
     for (const action of plan.actions) {
       switch (action) {
         case 'demote':
-          await this.#fence(plan.sentence);
+          await this.#fence(plan.sentence, plan.reason === 'lease_stale');
           outcome += '; demoted';
           break;
         case 'hold_lease':
@@ -247,10 +251,10 @@ export class NodeAgent {
   }
 
   /** Stop PostgreSQL for sure (shared by the round and the stale timer) and let the lease go. */
-  #fence(why: string): Promise<void> {
+  #fence(why: string, urgent = false): Promise<void> {
     this.#fencing ??= (async () => {
       this.#stoppedByAgent = true;
-      const how = await this.#pg.stopForSure(Math.max(1000, this.config.agent.safety_margin * 500));
+      const how = await this.#pg.stopForSure(Math.max(1000, this.config.agent.safety_margin * 500), urgent);
       this.#health = { ...this.#health, running: false, writable: false, primaryConfirmed: false, demotionsTotal: this.#health.demotionsTotal + (how === 'not_running' ? 0 : 1) };
       this.#masterLease.close();
       this.#watchdog.disarm();

@@ -92,14 +92,15 @@ export class LocalPostgres {
   }
 
   /**
-   * Makes sure PostgreSQL is not writable any more: `pg_ctl stop -m fast` (bounded), then
+   * Makes sure PostgreSQL is not writable any more: `pg_ctl stop -m fast` (bounded; skipped when urgent), then
    * `-m immediate`, then SIGKILL to the postmaster and every child of it. Returns how it ended.
    */
-  async stopForSure(fastMs: number): Promise<'fast' | 'immediate' | 'killed' | 'not_running'> {
+  async stopForSure(fastMs: number, urgent = false): Promise<'fast' | 'immediate' | 'killed' | 'not_running'> {
     this.#disconnect();
     const pid = this.postmasterPid();
     if (pid === null || !processAlive(pid)) return 'not_running';
-    if (await this.#pgCtl(['stop', '-m', 'fast', '-w', '-t', String(Math.max(1, Math.ceil(fastMs / 1000)))], fastMs + 1000)) return 'fast';
+    // Urgent (the lease is about to expire in etcd): no shutdown checkpoint to wait for.
+    if (!urgent && (await this.#pgCtl(['stop', '-m', 'fast', '-w', '-t', String(Math.max(1, Math.ceil(fastMs / 1000)))], fastMs + 1000))) return 'fast';
     if (await this.#pgCtl(['stop', '-m', 'immediate', '-w', '-t', '2'], 3000)) return 'immediate';
     killInstance(pid);
     return 'killed';
