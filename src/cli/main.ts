@@ -87,6 +87,24 @@ Exit codes: 0 stopped cleanly, 1 unexpected error, 2 bad command line or configu
       const inherited = command.parent?.opts<{ config?: string }>().config;
       state.code = await runDaemonCommand(options.config ?? inherited ?? defaultConfig(env));
     });
+  program
+    .command('agent')
+    .description('run the node agent of one PostgreSQL node: self-fencing master lease, member facts, health endpoints (until SIGTERM/SIGINT)')
+    .option('-c, --config <file>', 'configuration file ($HANDYREP_CONFIG or handyrep.yaml)')
+    .option('--node <name>', 'the server (under servers) this agent looks after; default agent.node')
+    .addHelpText('after', `
+Runs on the node, as the PostgreSQL OS user. See docs/node-agent.md and contrib/systemd/handyrep-agent.service.
+
+Examples:
+  $ handyrep agent --config /etc/handyrep/handyrep.yaml --node john
+
+Exit codes: 0 stopped cleanly, 1 unexpected error, 2 bad command line or configuration, 5 cannot listen.
+`)
+    .action(async (options: { config?: string; node?: string }, command: Command) => {
+      const { runAgentCommand } = await import('./agent-command.js');
+      const inherited = command.parent?.opts<{ config?: string }>().config;
+      state.code = await runAgentCommand(options.config ?? inherited ?? defaultConfig(env), options.node);
+    });
   addStoreCommands(
     program,
     io,

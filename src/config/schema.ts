@@ -372,6 +372,37 @@ const etcdSchema = z
     }
   });
 
+export const WATCHDOG_MODES = ['off', 'auto', 'required'] as const;
+
+const agentSchema = z
+  .object({
+    node: configOnly(nameSchema)
+      .nullable()
+      .default(null)
+      .describe('The server (a name under servers) this node agent looks after; null = given by `handyrep agent --node`.'),
+    loop_wait: secondsSchema
+      .default(1)
+      .describe('Seconds between two rounds of the node agent: read the master key, probe PostgreSQL, renew its leases, publish its facts.'),
+    safety_margin: secondsSchema
+      .default(3)
+      .describe('The master\'s agent makes its PostgreSQL not writable when no renewal of its master lease succeeded for etcd.ttl minus this many seconds.'),
+    restart_on_crash: z
+      .boolean()
+      .default(false)
+      .describe('Restart a recorded master whose postmaster died (crash, never a stop on purpose) once; when off or when that fails, release the master lease at once.'),
+    watchdog: configOnly(z.enum(WATCHDOG_MODES))
+      .default('off')
+      .describe('Linux watchdog kept alive only while the master lease is fresh: `off`, `auto` (used when the device opens) or `required` (the agent refuses to run without it).'),
+    watchdog_device: configOnly(absolutePathSchema).default('/dev/watchdog').describe('Watchdog device the agent writes to (absolute path).'),
+    socket_dir: configOnly(absolutePathSchema)
+      .default('/var/run/postgresql')
+      .describe('Folder of the local PostgreSQL\'s unix socket; the agent connects through it as database user postgres.'),
+    pg_log_file: configOnly(absolutePathSchema).nullable().default(null).describe('Log file passed to `pg_ctl start -l` when the agent starts PostgreSQL; null = none.'),
+    listen_address: configOnly(hostnameSchema).nullable().default(null).describe('Address of the agent\'s health endpoints; null = the server\'s hostname.'),
+    port: z.number().int().min(1).max(65535).default(8008).describe('Port of the agent\'s health endpoints (/primary, /replica, /health, /metrics).'),
+  })
+  .strict();
+
 const daemonSchema = z
   .object({
     advertised_url: configOnly(
@@ -483,6 +514,9 @@ export const configSchema = z
     etcd: etcdSchema
       .default(() => etcdSchema.parse({}))
       .describe('The etcd cluster of handyrep.store `etcd`: endpoints, key prefix, TLS, user, lease ttl and call deadline.'),
+    agent: agentSchema
+      .default(() => agentSchema.parse({}))
+      .describe('The node agent (`handyrep agent`, one per PostgreSQL node): loop, self-fencing margin, crash handling, watchdog, health endpoints.'),
     daemon: daemonSchema
       .default(() => daemonSchema.parse({}))
       .describe('The REST API daemon (`handyrep daemon`): address, port, TLS, limits on password guessing, connections and slow clients.'),
@@ -507,6 +541,13 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['servers'], message: `more than one enabled master: ${masters.join(', ')}` });
       }
       for (const problem of etcdStoreProblems(config)) ctx.addIssue({ code: 'custom', ...problem });
+      const agent: Record<string, unknown> = isPlainObject(config['agent']) ? config['agent'] : {};
+      const etcd: Record<string, unknown> = isPlainObject(config['etcd']) ? config['etcd'] : {};
+      const margin = typeof agent['safety_margin'] === 'number' ? agent['safety_margin'] : 3;
+      const ttl = typeof etcd['ttl'] === 'number' ? etcd['ttl'] : 10;
+      if (margin >= ttl) {
+        ctx.addIssue({ code: 'custom', path: ['agent', 'safety_margin'], message: `must be less than etcd.ttl (${ttl} s): the master demotes ttl − safety_margin after its last renewal` });
+      }
     },
     // Run even when other keys are wrong, so one pass reports every problem; the servers are read
     // defensively because they may be only partly valid then.
@@ -530,6 +571,7 @@ export function masterCheckMethod(config: Pick<HandyRepConfig, 'handyrep'>): Mas
   return config.handyrep.master_check_method ?? (config.handyrep.store === 'etcd' ? 'etcd_lease' : 'database_table');
 }
 export type EtcdSection = HandyRepConfig['etcd'];
+export type AgentSection = HandyRepConfig['agent'];
 
 /** The names of the per-server settings, for validating add_server / alter_server_def properties. */
 export const SERVER_SETTING_KEYS = Object.keys(serverSettingsShape) as (keyof ServerSettings)[];
