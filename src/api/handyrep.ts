@@ -698,8 +698,12 @@ export class HandyRep {
       persist: () => this.persister.durable(),
       hold: () => currentHold(this.book),
       mayAct: () => this.mayAct(),
-      ...(this.etcd ? { store: this.etcd.store, recordMaster: (name: string) => this.recordMaster(name) } : {}),
+      ...(this.etcd ? { store: this.etcd.store, recordMaster: (name: string) => this.recordMaster(name), masterLease: this.masterLeaseAccess(this.etcd) } : {}),
     };
+  }
+
+  private masterLeaseAccess(etcd: EtcdControl): NonNullable<TopologyEnv['masterLease']> {
+    return { state: (master) => etcd.masterLeaseState(master), noteHealthy: (master) => etcd.noteHealthyMaster(master) };
   }
 
   /** etcd_lease: the `master` key names `name` before it is promoted (store/etcd/master-key.ts). */

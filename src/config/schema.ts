@@ -248,10 +248,10 @@ const failoverSchema = z
       .default(false)
       .describe('Rewind a fenced old master with pg_rewind and start it as a replica of the new master.'),
     unreachable_master: z
-      .enum(['refuse', 'promote'])
+      .enum(['refuse', 'promote', 'agent_lease'])
       .default('refuse')
       .describe(
-        'A failed master that cannot be reached at all cannot be fenced. `refuse`: no failover (cluster warning, alert). `promote`: fail over after every connection proxy was repointed away from it (needs connection_failover_method); recorded as fence unconfirmed, cluster warning until it is confirmed stopped.',
+        'A failed master that cannot be reached at all cannot be fenced by the controller. `refuse`: no failover (cluster warning, alert). `promote`: fail over after every connection proxy was repointed away from it (needs connection_failover_method); recorded as fence unconfirmed, cluster warning until it is confirmed stopped. `agent_lease` (needs handyrep.store etcd and a node agent on every database node): it counts as fenced once its agent\'s `master_lease` is gone from etcd — the agent stops its PostgreSQL before the lease can expire — provided this controller saw that agent hold the lease while the master was healthy; until then no failover. An agent killed without a watchdog leaves a hole: see docs/node-agent.md.',
       ),
     use_replication_slots: z
       .boolean()
@@ -602,6 +602,10 @@ function etcdStoreProblems(config: Record<string, unknown>): { path: string[]; m
   const method = handyrep['master_check_method'];
   if (method === 'etcd_lease' && handyrep['store'] !== 'etcd') {
     problems.push({ path: ['handyrep', 'master_check_method'], message: 'etcd_lease needs handyrep.store etcd (the leader key lives there)' });
+  }
+  const failover = isPlainObject(config['failover']) ? config['failover'] : {};
+  if (failover['unreachable_master'] === 'agent_lease' && handyrep['store'] !== 'etcd') {
+    problems.push({ path: ['failover', 'unreachable_master'], message: 'agent_lease needs handyrep.store etcd (the agents\' master leases live there)' });
   }
   if (handyrep['store'] === 'etcd' && (method === 'database_table' || method === 'none')) {
     problems.push({ path: ['handyrep', 'master_check_method'], message: `handyrep.store is etcd: its writes are guarded by the etcd leadership, so the method must be etcd_lease (or unset), not ${String(method)}` });

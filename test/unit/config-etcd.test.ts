@@ -71,6 +71,7 @@ describe('etcd store settings', () => {
     ['user without password', 'etcd: {user: handyrep}', 'passwords.etcd_password', /etcd.user is handyrep/],
     ['user not a name', "etcd: {user: 'a b'}", 'etcd.user', /letters, digits/],
     ['etcd_lease with the local store', 'handyrep: {master_check_method: etcd_lease}', 'handyrep.master_check_method', /etcd_lease needs handyrep.store etcd/],
+    ['unreachable_master agent_lease with the local store', 'failover: {unreachable_master: agent_lease}', 'failover.unreachable_master', /agent_lease needs handyrep.store etcd/],
     ['database_table with the etcd store', "handyrep: {store: etcd, master_check_method: database_table}\netcd: {endpoints: ['http://a:2379']}", 'handyrep.master_check_method', /must be etcd_lease \(or unset\), not database_table/],
     ['none with the etcd store', "handyrep: {store: etcd, master_check_method: none}\netcd: {endpoints: ['http://a:2379']}", 'handyrep.master_check_method', /not none/],
     ['advertised_url with a password', "daemon: {advertised_url: 'http://u:p@a:8080'}", 'daemon.advertised_url', /user or password/],

@@ -9,7 +9,8 @@ import type { EtcdContext } from '../../store/etcd/client.js';
 import type { EtcdClusterStore } from '../../store/etcd/etcd-cluster-store.js';
 import type { LeaderView } from '../../store/etcd/leader-record.js';
 import type { EtcdLeadership } from '../../store/etcd/leadership.js';
-import { fencedByLease, readMasterKey, writeMasterKey } from '../../store/etcd/master-key.js';
+import type { MasterLeaseState } from '../../engine/failover-decision.js';
+import { fencedByLease, masterLeaseHeld, readMasterKey, writeMasterKey } from '../../store/etcd/master-key.js';
 import type { MasterRecord } from '../../store/etcd/master-record.js';
 import { checkLeaderUrl } from './leader-url.js';
 
@@ -32,6 +33,8 @@ export class EtcdControl {
   #leader: LeaderView | null = null;
   #readAtMs: number | null = null;
   #staleReason: string | null = null;
+  /** Masters whose agent was seen holding `master_lease` at this controller's last healthy check of them. */
+  readonly #leaseSeenHeld = new Set<string>();
 
   constructor(
     readonly ctx: EtcdContext,
@@ -102,6 +105,31 @@ export class EtcdControl {
     } catch (err) {
       return { ok: false, details: `the master key was not written: ${err instanceof HandyRepError ? err.message : describeError(err)}` };
     }
+  }
+
+  /**
+   * failover.unreachable_master agent_lease, at each healthy check of `master`: whether its agent
+   * holds the master lease now. Only a lease seen held while the master was healthy makes its later
+   * absence a proof (no agent there, or one that stopped holding it, proves nothing). Never throws.
+   */
+  async noteHealthyMaster(master: string): Promise<void> {
+    for (const node of this.#leaseSeenHeld) if (node !== master) this.#leaseSeenHeld.delete(node);
+    try {
+      if (await masterLeaseHeld(this.ctx, master)) this.#leaseSeenHeld.add(master);
+      else this.#leaseSeenHeld.delete(master);
+    } catch {
+      // etcd trouble: keep what was known; the judgement reads the lease again anyway.
+    }
+  }
+
+  /** The failed master's lease, for the failover decision and the fence (failover-decision.ts MasterLeaseState). */
+  async masterLeaseState(master: string): Promise<MasterLeaseState> {
+    try {
+      if (await masterLeaseHeld(this.ctx, master)) return 'held';
+    } catch {
+      return 'unknown';
+    }
+    return this.#leaseSeenHeld.has(master) ? 'released' : 'never_held';
   }
 
   /** On winning leadership: when no `master` key exists, records the verified master (timeline known). */

@@ -3,6 +3,7 @@
  * with. Everything it changes goes through the server book; everything it observes goes through
  * plugins, the SQL client or the node's control channel.
  */
+import type { MasterLeaseState } from '../../engine/failover-decision.js';
 import type { EventLog } from '../../log/event-log.js';
 import { HandyRepError } from '../../model/errors.js';
 import type { ClusterStore } from '../../store/cluster-store.js';
@@ -40,6 +41,14 @@ export interface TopologyEnv {
    * `master` key, store/etcd/master-key.ts); absent = nothing to record (local store).
    */
   recordMaster?: (name: string) => Promise<{ ok: boolean; details: string }>;
+  /**
+   * failover.unreachable_master agent_lease: the master's node-agent lease in etcd (etcd-control.ts);
+   * absent = no etcd.
+   */
+  masterLease?: {
+    state: (master: string) => Promise<MasterLeaseState>;
+    noteHealthy: (master: string) => Promise<void>;
+  };
   /** Where the journal lives; absent = the local files beside serverFile. */
   store?: ClusterStore;
 }

@@ -96,3 +96,10 @@ export async function writeMasterKey(ctx: EtcdContext, leadership: LeadershipGua
   }
   throw new HandyRepError('REFUSED', `cannot record ${next.name} as master: ${reason}`);
 }
+
+/** Whether `master_lease/<node>` exists now (its agent keeps it alive while its node is a writable master). */
+export async function masterLeaseHeld(ctx: EtcdContext, node: string): Promise<boolean> {
+  const key = Buffer.from(ctx.keys.masterLease(node));
+  const reply = await withDeadline(`read the master lease of ${node}`, ctx.deadlineMs, () => ctx.client.kv.range({ key, count_only: true }));
+  return Number(reply.count) > 0;
+}
