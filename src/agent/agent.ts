@@ -44,6 +44,8 @@ export class NodeAgent {
   #wasRunning = false;
   #stoppedByAgent = false;
   #crashRestartTried = false;
+  /** The postmaster whose death was seen as a crash (restart_crashed waits until it is gone). */
+  #crashedPid: number | null = null;
   #lastSentence = '';
   #lastMember = '';
   #memberRenewedMs = -Infinity;
@@ -160,6 +162,7 @@ export class NodeAgent {
     try {
       const { observation, facts } = await this.#pg.observe();
       const postgres = classifyPostgres(observation, { wasRunning: this.#wasRunning, stoppedByAgent: this.#stoppedByAgent });
+      if (postgres.state === 'crashed') this.#crashedPid = observation.pidFilePid;
       if (postgres.state === 'crashed') this.deps.log(`agent ${this.node}: postmaster ${observation.pidFilePid} is gone and left postmaster.pid behind (a crash, not a stop)`);
       this.#wasRunning = observation.pidAlive;
       if (postgres.state === 'running') this.#stoppedByAgent = false;
@@ -218,7 +221,7 @@ export class NodeAgent {
         case 'restart_crashed': {
           this.#crashRestartTried = true;
           const budgetMs = (this.config.etcd.ttl - this.config.agent.safety_margin) * 1000;
-          const started = await this.#pg.start(budgetMs);
+          const started = this.#crashedPid !== null && (await this.#pg.restartAfterCrash(this.#crashedPid, budgetMs));
           if (!started) {
             await this.#masterLease.release(this.#callMs);
             this.#watchdog.disarm();
