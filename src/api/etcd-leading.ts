@@ -36,8 +36,16 @@ export function leadingHooks(deps: LeadingDeps): LeaderLoopHooks {
   /** A loss is recorded in controller_history when this controller leads again (a deposed leader cannot write). */
   let unrecorded: ControllerHistoryEntry | null = null;
 
-  const adoptStore = async (): Promise<void> => {
+  /** Bumped on every won term: a follower's read started before it must not be adopted after it. */
+  let generation = 0;
+
+  /**
+   * Reads the state from etcd and adopts it when `stillValid()` holds once the read is back: a
+   * follower's slow read may land after this controller won and ran its recovery.
+   */
+  const adoptStore = async (stillValid: () => boolean = () => true): Promise<void> => {
     const init = await loadStoreState(deps.config(), etcd.store, etcd.ctx.keys.prefix, deps.clock().toISOString());
+    if (!stillValid()) return;
     if (init.source.from === 'store') {
       book.adoptStored(init);
       persister.raiseVersion(init.version);
@@ -47,6 +55,7 @@ export function leadingHooks(deps: LeadingDeps): LeaderLoopHooks {
 
   return {
     async won(term) {
+      generation += 1;
       log.warn('LEADERSHIP', `this controller leads (term ${term.term}): re-reading the state, recovering any interrupted change, then monitoring`);
       await adoptStore();
       await persister.request();
@@ -61,7 +70,7 @@ export function leadingHooks(deps: LeadingDeps): LeaderLoopHooks {
       const master = book.masterName();
       const timeline = master === null ? null : await deps.masterTimeline(master);
       if (master !== null && timeline !== null) {
-        const seed = await etcd.seedMaster(master, timeline, book.syncRecord()?.members ?? []);
+        const seed = await etcd.seedMaster(master, timeline, book.syncRecord()?.members ?? [], book.names());
         log.info('LEADERSHIP', seed.seeded ? `seeded the master key: ${seed.details}` : `master key kept: ${seed.details}`);
       } else {
         log.warn('LEADERSHIP', `the master key was not seeded: ${master === null ? 'no enabled master' : `${master} does not answer as a writable master`}`);
@@ -79,7 +88,8 @@ export function leadingHooks(deps: LeadingDeps): LeaderLoopHooks {
     async follow() {
       await etcd.refreshLeader();
       try {
-        if (etcd.leadership.current === null) await adoptStore();
+        const started = generation;
+        if (etcd.leadership.current === null) await adoptStore(() => etcd.leadership.current === null && generation === started);
       } catch (err) {
         etcd.noteStale(`etcd cannot be read: ${describeError(err)}`);
       }

@@ -702,11 +702,14 @@ export class HandyRep {
     };
   }
 
-  /** etcd_lease: the `master` key names `name` before it is promoted (store/etcd/master-key.ts). */
+  /**
+   * etcd_lease: the `master` key names `name` before it is promoted, or before an old master is
+   * restarted by a rollback (store/etcd/master-key.ts). Every other server's master lease must be
+   * absent, not only the book's master: a failover has disabled that one by now.
+   */
   private recordMaster(name: string): Promise<{ ok: boolean; details: string }> {
     if (!this.etcd) return Promise.resolve({ ok: true, details: '' });
-    const old = this.book.masterName();
-    return this.etcd.recordMaster(name, old, this.book.syncRecord()?.members.filter((m) => m !== name) ?? [], null, null);
+    return this.etcd.recordMaster(name, this.book.names(), this.book.syncRecord()?.members.filter((m) => m !== name) ?? [], null, null);
   }
 
   /** Run a topology change alone (single flight), reporting it to failover listeners. */

@@ -12,6 +12,7 @@ import type { Refusal } from '../../engine/selection.js';
 import { failure, success, type Rd } from '../../model/rd.js';
 import { afterPromotion, afterPromotionInput, finishNote, recordPromotion, repointProxies, settleClusterStatus } from './after-promotion.js';
 import type { TopologyEnv } from './env.js';
+import { nameOldMasterAgain } from './master-key-again.js';
 import { snapshotReplicas, type ReplicaSnapshot } from './facts.js';
 import { fenceServer, type FenceResult } from './fence.js';
 import { promoteAndConfirm, settlePromotion, type PromotionSettlement } from './promote.js';
@@ -277,9 +278,11 @@ async function rollBack(env: TopologyEnv, runner: StepRunner, oldMaster: string 
     const step = await runner.step('rollback', oldMaster, async () => {
       const risk = await secondMasterRisk(env, oldMaster);
       if (risk !== null) return { ok: false, details: `not restarting: ${risk}` };
+      const named = await nameOldMasterAgain(env, oldMaster);
+      if (!named.ok) return named;
       env.book.putServer(oldMaster, { ...env.book.get(oldMaster), enabled: true, fenced: false, fence_unconfirmed: false }, 'failover failed: old master brought back');
       const rd = await env.nodeControl.startup(oldMaster);
-      return { ok: rd.result === 'SUCCESS', details: rd.details };
+      return { ok: rd.result === 'SUCCESS', details: `${named.details}${rd.details}` };
     });
     rollback = step.ok ? `old master ${oldMaster} restarted` : `old master ${oldMaster} could not be restarted: ${step.details}`;
     env.book.applyStatus(

@@ -96,6 +96,17 @@ export function leadershipDeadlineMs(lastRenewalSentMs: number, ttlSeconds: numb
   return lastRenewalSentMs + ttlMs - Math.min(1000, ttlMs / 4);
 }
 
+/**
+ * Whether a command that may take `minRemainingMs` may start at `nowMs`: 'ok'; 'short' (the term
+ * is held but its lease could expire in etcd before the command is done: refuse this command,
+ * the next renewal restores the time); 'expired' (the deadline has passed: the term is over).
+ */
+export function leaseTimeFor(lastRenewalSentMs: number, ttlSeconds: number, nowMs: number, minRemainingMs: number): 'ok' | 'short' | 'expired' {
+  const left = leadershipDeadlineMs(lastRenewalSentMs, ttlSeconds) - nowMs;
+  if (left <= 0) return 'expired';
+  return left >= minRemainingMs ? 'ok' : 'short';
+}
+
 /** A keep-alive answer with TTL 0 or less says the lease no longer exists. */
 export function keepaliveSaysExpired(ttlSecondsAnswered: string): boolean {
   return !(Number(ttlSecondsAnswered) > 0);
