@@ -41,16 +41,17 @@ export function leadingHooks(deps: LeadingDeps): LeaderLoopHooks {
 
   /**
    * Reads the state from etcd and adopts it when `stillValid()` holds once the read is back: a
-   * follower's slow read may land after this controller won and ran its recovery.
+   * follower's slow read may land after this controller won and ran its recovery. 'nothing' when
+   * the store holds no usable state (nothing adopted: a follower's data is then not fresh).
    */
-  const adoptStore = async (stillValid: () => boolean = () => true): Promise<void> => {
+  const adoptStore = async (stillValid: () => boolean = () => true): Promise<'adopted' | 'nothing' | 'raced'> => {
     const init = await loadStoreState(deps.config(), etcd.store, etcd.ctx.keys.prefix, deps.clock().toISOString());
-    if (!stillValid()) return;
-    if (init.source.from === 'store') {
-      book.adoptStored(init);
-      persister.raiseVersion(init.version);
-    }
+    if (!stillValid()) return 'raced';
+    if (init.source.from !== 'store') return 'nothing';
+    book.adoptStored(init);
+    persister.raiseVersion(init.version);
     etcd.noteRead();
+    return 'adopted';
   };
 
   return {
@@ -58,6 +59,7 @@ export function leadingHooks(deps: LeadingDeps): LeaderLoopHooks {
       generation += 1;
       log.warn('LEADERSHIP', `this controller leads (term ${term.term}): re-reading the state, recovering any interrupted change, then monitoring`);
       await adoptStore();
+      etcd.noteRead();
       await persister.request();
       if (unrecorded) await etcd.store.recordControllerEvent(unrecorded);
       unrecorded = null;
@@ -89,7 +91,10 @@ export function leadingHooks(deps: LeadingDeps): LeaderLoopHooks {
       await etcd.refreshLeader();
       try {
         const started = generation;
-        if (etcd.leadership.current === null) await adoptStore(() => etcd.leadership.current === null && generation === started);
+        if (etcd.leadership.current === null) {
+          const outcome = await adoptStore(() => etcd.leadership.current === null && generation === started);
+          if (outcome === 'nothing') etcd.noteStale('the etcd store holds no usable state (nothing adopted)');
+        }
       } catch (err) {
         etcd.noteStale(`etcd cannot be read: ${describeError(err)}`);
       }

@@ -342,6 +342,10 @@ export class HandyRep {
     const notLeading = local ? null : this.mayAct();
     if (notLeading !== null) throw new HandyRepError('NOT_LEADER', `${notLeading}: mutating calls go to the leader`);
     return this.actions.run(async () => {
+      // Checked again once its turn comes: it may have waited behind a long action, and the
+      // leadership may have ended meanwhile (nothing has run yet, so a forward stays safe).
+      const notLeadingNow = local ? null : this.mayAct();
+      if (notLeadingNow !== null) throw new HandyRepError('NOT_LEADER', `${notLeadingNow}: mutating calls go to the leader`);
       try {
         return await action();
       } finally {
@@ -1067,10 +1071,15 @@ export class HandyRep {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.leaderLoop?.stop();
-    await this.monitor?.stop();
-    await this.cloneTracker?.shutdown('HandyRep is closing');
-    await this.actions.idle();
+    // Under etcd_lease the term ends first (nothing new passes mayAct), the monitor and the action
+    // in flight are drained while the lease still covers them, and the leader key goes last.
+    const drain = async (): Promise<void> => {
+      await this.monitor?.stop();
+      await this.cloneTracker?.shutdown('HandyRep is closing');
+      await this.actions.idle();
+    };
+    if (this.leaderLoop) await this.leaderLoop.stop(drain);
+    await drain();
     await this.persister.flush();
     const master = this.book.masterName();
     if (master !== null && this.lastBeatMs > 0) await this.presence.leave(this.book.get(master));

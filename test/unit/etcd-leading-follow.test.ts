@@ -17,8 +17,9 @@ const state = {
 } as unknown as SavedState;
 
 /** A follower whose store read resolves when `release` is called; `winDuringRead` makes it lead meanwhile. */
-function follower(): { hooks: ReturnType<typeof leadingHooks>; adopted: number[]; lead: () => void; release: () => void; reading: Promise<void> } {
+function follower(stored: SavedState | null = state): { hooks: ReturnType<typeof leadingHooks>; adopted: number[]; notes: string[]; lead: () => void; release: () => void; reading: Promise<void> } {
   const adopted: number[] = [];
+  const notes: string[] = [];
   let current: { term: string } | null = null;
   let release = (): void => undefined;
   let started = (): void => undefined;
@@ -28,10 +29,10 @@ function follower(): { hooks: ReturnType<typeof leadingHooks>; adopted: number[]
     controllerId: 'ctl-a',
     ctx: { keys: { prefix: '/handyrep/test/' } },
     leadership: { get current() { return current; } },
-    store: { readState: async () => (started(), await gate, { kind: 'ok' as const, state }) },
+    store: { readState: async () => (started(), await gate, stored ? { kind: 'ok' as const, state: stored } : { kind: 'missing' as const }) },
     refreshLeader: async () => undefined,
-    noteRead: () => undefined,
-    noteStale: () => undefined,
+    noteRead: () => notes.push('read'),
+    noteStale: (why: string) => notes.push(`stale: ${why}`),
   };
   const deps = {
     etcd,
@@ -41,7 +42,7 @@ function follower(): { hooks: ReturnType<typeof leadingHooks>; adopted: number[]
     config: () => CONFIG,
     clock: () => new Date(NOW),
   } as unknown as LeadingDeps;
-  return { hooks: leadingHooks(deps), adopted, lead: () => (current = { term: '9' }), release, reading };
+  return { hooks: leadingHooks(deps), adopted, notes, lead: () => (current = { term: '9' }), release, reading };
 }
 
 test('follow: a read that lands while still following is adopted', async () => {
@@ -51,6 +52,7 @@ test('follow: a read that lands while still following is adopted', async () => {
   f.release();
   await done;
   assert.deepEqual(f.adopted, [7]);
+  assert.deepEqual(f.notes, ['read']);
 });
 
 test('follow: a read that lands after this controller won is not adopted', async () => {
@@ -61,4 +63,15 @@ test('follow: a read that lands after this controller won is not adopted', async
   f.release();
   await done;
   assert.deepEqual(f.adopted, []);
+});
+
+test('follow: a store without a usable state adopts nothing and reports the data stale, not fresh', async () => {
+  const f = follower(null);
+  const done = f.hooks.follow();
+  await f.reading;
+  f.release();
+  await done;
+  assert.deepEqual(f.adopted, []);
+  assert.equal(f.notes.length, 1);
+  assert.match(f.notes[0] ?? '', /^stale: the etcd store holds no usable state/);
 });

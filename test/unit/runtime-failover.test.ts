@@ -461,3 +461,19 @@ test('etcd: a switchover rollback names the old master again, then checks leader
     deposed.done();
   }
 });
+
+test('etcd: a refused master-key write asks nothing of the candidate: it is not stopped to settle, the next one is promoted', async () => {
+  const b = bed({ john: { inRecovery: null, running: false } });
+  withMasterKey(b, ['george']);
+  try {
+    const rd = await runFailover(b.env, 'test', { preferred: null, remaster: false });
+    assert.equal(rd.result, 'SUCCESS', rd.details);
+    assert.equal(b.book.masterName(), 'paul');
+    assert.ok(!b.actions.some((a) => / george$/.test(a) && !a.startsWith('record')), b.actions.join(', '));
+    assert.equal(b.nodes['george']?.running, true);
+    const steps = b.book.recentHistory(1)[0]?.steps.map((s) => `${s.name} ${s.server ?? ''}`) ?? [];
+    assert.ok(!steps.includes('settle_promotion george'), steps.join(', '));
+  } finally {
+    b.done();
+  }
+});

@@ -84,6 +84,8 @@ describe('leader record', () => {
     ['not JSON', '{'],
     ['no controller id', '{"api_url": null, "since": "x"}'],
     ['an empty controller id', '{"controller_id": "", "api_url": null, "since": "x"}'],
+    ['a controller id with a terminal escape', '{"controller_id": "a\\u001b[2J", "api_url": null, "since": "x"}'],
+    ['a controller id with spaces', '{"controller_id": "a b", "api_url": null, "since": "x"}'],
     ['api_url a number', '{"controller_id": "a", "api_url": 1, "since": "x"}'],
     ['no since', '{"controller_id": "a", "api_url": null}'],
   ];

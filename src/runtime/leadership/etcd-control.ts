@@ -53,8 +53,10 @@ export class EtcdControl {
       return `this controller leads but its lease may end within ${this.leadership.leaseLeftMs()} ms, before a command of up to ${this.commandMs} ms is done (a renewal is late)`;
     }
     const leader = this.#leader?.record;
+    // controller_id is a checked name (parseLeaderRecord); the URL is printed only when valid.
+    const url = leader?.api_url ? checkLeaderUrl(leader.api_url) : null;
     return leader && leader.controller_id !== this.controllerId
-      ? `this controller does not lead (controller ${leader.controller_id} does${leader.api_url ? ` at ${leader.api_url}` : ''})`
+      ? `this controller does not lead (controller ${leader.controller_id} does${url?.ok ? ` at ${url.url.toString()}` : url ? ', its advertised URL is invalid' : ''})`
       : 'this controller does not lead (etcd_lease: no leadership held)';
   }
 

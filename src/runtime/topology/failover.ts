@@ -223,9 +223,14 @@ async function promoteFirstCandidate(env: TopologyEnv, runner: StepRunner, order
   const errors: string[] = [];
   for (const candidate of order) {
     let risk: string | null = null;
+    // Whether pg_promote was asked at all (a refused master-key write asks nothing: nothing to settle).
+    let asked = false;
     const step = await runner.step('promote', candidate, async () => {
       risk = await secondMasterRisk(env, candidate);
-      return risk === null ? promoteAndConfirm(env, candidate) : { ok: false, details: `not promoting ${candidate}: ${risk}` };
+      if (risk !== null) return { ok: false, details: `not promoting ${candidate}: ${risk}` };
+      const outcome = await promoteAndConfirm(env, candidate);
+      asked = outcome.asked;
+      return outcome;
     });
     if (step.ok) return { kind: 'promoted', name: candidate };
     if (risk !== null) {
@@ -235,6 +240,7 @@ async function promoteFirstCandidate(env: TopologyEnv, runner: StepRunner, order
       return { kind: 'stopped', rd: failure(details, { reason_code: 'second_master', history_id: record.id }) };
     }
     errors.push(step.details);
+    if (!asked) continue;
     let settled = 'uncertain' as PromotionSettlement;
     await runner.step('settle_promotion', candidate, async () => {
       const result = await settlePromotion(env, candidate, 1000);

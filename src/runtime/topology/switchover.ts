@@ -85,15 +85,20 @@ export async function runSwitchover(env: TopologyEnv, target: string, remaster: 
       })).ok && (await runner.step('wait_replay', target, () => waitReplayed(env, target, finalLsn, timeoutMs))).ok
     : false;
   let promoted = false;
+  // Whether pg_promote was asked at all (a refused master-key write asks nothing: nothing to settle).
+  let asked = false;
   if (replayed) {
     promoted = (
       await runner.step('promote', target, async () => {
         const risk = await secondMasterRisk(env, target);
-        return risk === null ? promoteAndConfirm(env, target) : { ok: false, details: `not promoting ${target}: ${risk}` };
+        if (risk !== null) return { ok: false, details: `not promoting ${target}: ${risk}` };
+        const outcome = await promoteAndConfirm(env, target);
+        asked = outcome.asked;
+        return outcome;
       })
     ).ok;
   }
-  if (replayed && !promoted) {
+  if (replayed && !promoted && asked) {
     // The promotion may still complete: settle it before deciding to restart the old master.
     let settled = 'uncertain' as PromotionSettlement;
     await runner.step('settle_promotion', target, async () => {

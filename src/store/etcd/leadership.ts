@@ -196,11 +196,17 @@ export class EtcdLeadership {
     }
   }
 
-  /** Gives the leadership up (shutdown): deletes the key only if it is still ours, then revokes the lease. */
-  async resign(): Promise<void> {
+  /**
+   * Gives the leadership up (shutdown): stops acting at once (no more renewals; mayAct refuses),
+   * runs `beforeDelete` (wait for a command already past its check: the lease still covers it,
+   * so no successor can start meanwhile), then deletes the key only if it is still ours and
+   * revokes the lease, so a successor need not wait for the ttl.
+   */
+  async resign(beforeDelete: () => Promise<void> = async () => undefined): Promise<void> {
     const term = this.#term;
     if (!term) return;
     this.#stopHolding();
+    await beforeDelete().catch(() => undefined);
     const { client, keys, deadlineMs } = this.ctx;
     const key = Buffer.from(keys.leader);
     try {
