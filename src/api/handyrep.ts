@@ -19,7 +19,7 @@ import { leadingHooks } from './etcd-leading.js';
 import { LocalClusterStore } from '../store/local-cluster-store.js';
 import { checkEnable, checkRemove, planAddServer, planAlterServer, validateServerProps } from '../engine/server-admin.js';
 import { EventLog, type LogEntry } from '../log/event-log.js';
-import { describeError, HandyRepError } from '../model/errors.js';
+import { describeError, HandyRepError, NotLeaderRefusal } from '../model/errors.js';
 import { failure, success, type Rd } from '../model/rd.js';
 import { isProxyRole, type ServerMap, type ServerRecord } from '../model/server.js';
 import type { ClusterStatus, ServerStatusName } from '../model/status.js';
@@ -340,12 +340,12 @@ export class HandyRep {
   /** Run a mutating action alone, then wait until its state changes are saved. */
   private async mutate<T>(action: () => Promise<T>, local = false): Promise<T> {
     const notLeading = local ? null : this.mayAct();
-    if (notLeading !== null) throw new HandyRepError('NOT_LEADER', `${notLeading}: mutating calls go to the leader`);
+    if (notLeading !== null) throw new NotLeaderRefusal(`${notLeading}: mutating calls go to the leader`);
     return this.actions.run(async () => {
       // Checked again once its turn comes: it may have waited behind a long action, and the
       // leadership may have ended meanwhile (nothing has run yet, so a forward stays safe).
       const notLeadingNow = local ? null : this.mayAct();
-      if (notLeadingNow !== null) throw new HandyRepError('NOT_LEADER', `${notLeadingNow}: mutating calls go to the leader`);
+      if (notLeadingNow !== null) throw new NotLeaderRefusal(`${notLeadingNow}: mutating calls go to the leader`);
       try {
         return await action();
       } finally {
@@ -829,7 +829,7 @@ export class HandyRep {
   assertLeadsFor(operation: string): void {
     if (CONTROLLER_LOCAL_OPERATIONS.has(operation)) return;
     const why = this.mayAct();
-    if (why !== null) throw new HandyRepError('NOT_LEADER', `${operation}: ${why}: mutating calls go to the leader`);
+    if (why !== null) throw new NotLeaderRefusal(`${operation}: ${why}: mutating calls go to the leader`);
   }
 
   /** etcd_lease: who leads and how old this controller's data is; null for a single controller. */
