@@ -44,9 +44,10 @@ export function leadingHooks(deps: LeadingDeps): LeaderLoopHooks {
    * follower's slow read may land after this controller won and ran its recovery. 'nothing' when
    * the store holds no usable state (nothing adopted: a follower's data is then not fresh).
    */
-  const adoptStore = async (stillValid: () => boolean = () => true): Promise<'adopted' | 'nothing' | 'raced'> => {
+  const adoptStore = async (stillValid: () => boolean = () => true): Promise<'adopted' | 'nothing' | 'raced' | { damaged: string }> => {
     const init = await loadStoreState(deps.config(), etcd.store, etcd.ctx.keys.prefix, deps.clock().toISOString());
     if (!stillValid()) return 'raced';
+    if (init.storeDamage !== undefined) return { damaged: init.storeDamage };
     if (init.source.from !== 'store') return 'nothing';
     book.adoptStored(init);
     persister.raiseVersion(init.version);
@@ -58,7 +59,14 @@ export function leadingHooks(deps: LeadingDeps): LeaderLoopHooks {
     async won(term) {
       generation += 1;
       log.warn('LEADERSHIP', `this controller leads (term ${term.term}): re-reading the state, recovering any interrupted change, then monitoring`);
-      await adoptStore();
+      const adopted = await adoptStore();
+      if (typeof adopted === 'object') {
+        // Writing back what could be read would replace the real topology in etcd: hold off.
+        const why = `the state in etcd is damaged (${adopted.damaged}): not writing it, not monitoring; repair it (handyrep store migrate --overwrite from a good copy), then restart the controllers`;
+        etcd.holdOff(why);
+        log.error('LEADERSHIP', why, undefined, 'CRITICAL');
+        return;
+      }
       etcd.noteRead();
       await persister.request();
       if (unrecorded) await etcd.store.recordControllerEvent(unrecorded);
@@ -93,7 +101,8 @@ export function leadingHooks(deps: LeadingDeps): LeaderLoopHooks {
         const started = generation;
         if (etcd.leadership.current === null) {
           const outcome = await adoptStore(() => etcd.leadership.current === null && generation === started);
-          if (outcome === 'nothing') etcd.noteStale('the etcd store holds no usable state (nothing adopted)');
+          if (outcome === 'nothing') etcd.noteStale('the etcd store holds no state yet (nothing adopted)');
+          if (typeof outcome === 'object') etcd.noteStale(`the etcd store state is damaged (nothing adopted): ${outcome.damaged}`);
         }
       } catch (err) {
         etcd.noteStale(`etcd cannot be read: ${describeError(err)}`);

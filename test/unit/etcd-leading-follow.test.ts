@@ -65,7 +65,7 @@ test('follow: a read that lands after this controller won is not adopted', async
   assert.deepEqual(f.adopted, []);
 });
 
-test('follow: a store without a usable state adopts nothing and reports the data stale, not fresh', async () => {
+test('follow: a store without a state adopts nothing and reports the data stale, not fresh', async () => {
   const f = follower(null);
   const done = f.hooks.follow();
   await f.reading;
@@ -73,5 +73,30 @@ test('follow: a store without a usable state adopts nothing and reports the data
   await done;
   assert.deepEqual(f.adopted, []);
   assert.equal(f.notes.length, 1);
-  assert.match(f.notes[0] ?? '', /^stale: the etcd store holds no usable state/);
+  assert.match(f.notes[0] ?? '', /^stale: the etcd store holds no state yet/);
+});
+
+test('won: a damaged state in etcd is neither written back nor monitored; the controller holds off', async () => {
+  const calls: string[] = [];
+  const etcd = {
+    controllerId: 'ctl-a',
+    ctx: { keys: { prefix: '/handyrep/test/' } },
+    leadership: { current: { term: '9' } },
+    store: { readState: async () => ({ kind: 'invalid' as const, reason: 'not JSON' }), recordControllerEvent: async () => calls.push('history'), readJournal: async () => null },
+    noteRead: () => calls.push('read'),
+    holdOff: (why: string) => calls.push(`hold off: ${why}`),
+  };
+  const deps = {
+    etcd,
+    book: { adoptStored: () => calls.push('adopted'), masterName: () => 'john', syncRecord: () => null, names: () => ['john'] },
+    persister: { raiseVersion: () => undefined, request: async () => calls.push('written') },
+    log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    config: () => CONFIG,
+    clock: () => new Date(NOW),
+    masterTimeline: async () => 1,
+    startMonitor: () => calls.push('monitoring'),
+  } as unknown as LeadingDeps;
+  await leadingHooks(deps).won({ term: '9' } as never);
+  assert.equal(calls.length, 1, calls.join(', '));
+  assert.match(calls[0] ?? '', /^hold off: the state in etcd is damaged \(.*not JSON.*\): not writing it, not monitoring/);
 });

@@ -32,6 +32,8 @@ export class EtcdControl {
   #leader: LeaderView | null = null;
   #readAtMs: number | null = null;
   #staleReason: string | null = null;
+  /** Why this controller must not act nor write even while leading (a damaged store state), or null. */
+  #heldOff: string | null = null;
 
   constructor(
     readonly ctx: EtcdContext,
@@ -48,6 +50,7 @@ export class EtcdControl {
    * its lease outlasts the command by the safety margin (leader-record.ts leaseTimeFor).
    */
   mayAct(): string | null {
+    if (this.#heldOff !== null) return this.#heldOff;
     if (this.leadership.holdsNow(this.commandMs)) return null;
     if (this.leadership.current !== null) {
       return `this controller leads but its lease may end within ${this.leadership.leaseLeftMs()} ms, before a command of up to ${this.commandMs} ms is done (a renewal is late)`;
@@ -69,6 +72,12 @@ export class EtcdControl {
     } catch (err) {
       this.#staleReason = `etcd cannot be read: ${describeError(err)}`;
     }
+  }
+
+  /** Refuses every command and store write from now on (until restart): the state in etcd needs repair. */
+  holdOff(reason: string): void {
+    this.#heldOff = reason;
+    this.#staleReason = reason;
   }
 
   /** Notes a successful read of the store (the data's age restarts). */
