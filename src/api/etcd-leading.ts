@@ -36,19 +36,38 @@ export function leadingHooks(deps: LeadingDeps): LeaderLoopHooks {
   /** A loss is recorded in controller_history when this controller leads again (a deposed leader cannot write). */
   let unrecorded: ControllerHistoryEntry | null = null;
 
-  const adoptStore = async (): Promise<void> => {
+  /** Bumped on every won term: a follower's read started before it must not be adopted after it. */
+  let generation = 0;
+
+  /**
+   * Reads the state from etcd and adopts it when `stillValid()` holds once the read is back: a
+   * follower's slow read may land after this controller won and ran its recovery. 'nothing' when
+   * the store holds no usable state (nothing adopted: a follower's data is then not fresh).
+   */
+  const adoptStore = async (stillValid: () => boolean = () => true): Promise<'adopted' | 'nothing' | 'raced' | { damaged: string }> => {
     const init = await loadStoreState(deps.config(), etcd.store, etcd.ctx.keys.prefix, deps.clock().toISOString());
-    if (init.source.from === 'store') {
-      book.adoptStored(init);
-      persister.raiseVersion(init.version);
-    }
+    if (!stillValid()) return 'raced';
+    if (init.storeDamage !== undefined) return { damaged: init.storeDamage };
+    if (init.source.from !== 'store') return 'nothing';
+    book.adoptStored(init);
+    persister.raiseVersion(init.version);
     etcd.noteRead();
+    return 'adopted';
   };
 
   return {
     async won(term) {
+      generation += 1;
       log.warn('LEADERSHIP', `this controller leads (term ${term.term}): re-reading the state, recovering any interrupted change, then monitoring`);
-      await adoptStore();
+      const adopted = await adoptStore();
+      if (typeof adopted === 'object') {
+        // Writing back what could be read would replace the real topology in etcd: hold off.
+        const why = `the state in etcd is damaged (${adopted.damaged}): not writing it, not monitoring; repair it (handyrep store migrate --overwrite from a good copy), then restart the controllers`;
+        etcd.holdOff(why);
+        log.error('LEADERSHIP', why, undefined, 'CRITICAL');
+        return;
+      }
+      etcd.noteRead();
       await persister.request();
       if (unrecorded) await etcd.store.recordControllerEvent(unrecorded);
       unrecorded = null;
@@ -61,7 +80,7 @@ export function leadingHooks(deps: LeadingDeps): LeaderLoopHooks {
       const master = book.masterName();
       const timeline = master === null ? null : await deps.masterTimeline(master);
       if (master !== null && timeline !== null) {
-        const seed = await etcd.seedMaster(master, timeline, book.syncRecord()?.members ?? []);
+        const seed = await etcd.seedMaster(master, timeline, book.syncRecord()?.members ?? [], book.names());
         log.info('LEADERSHIP', seed.seeded ? `seeded the master key: ${seed.details}` : `master key kept: ${seed.details}`);
       } else {
         log.warn('LEADERSHIP', `the master key was not seeded: ${master === null ? 'no enabled master' : `${master} does not answer as a writable master`}`);
@@ -79,7 +98,12 @@ export function leadingHooks(deps: LeadingDeps): LeaderLoopHooks {
     async follow() {
       await etcd.refreshLeader();
       try {
-        if (etcd.leadership.current === null) await adoptStore();
+        const started = generation;
+        if (etcd.leadership.current === null) {
+          const outcome = await adoptStore(() => etcd.leadership.current === null && generation === started);
+          if (outcome === 'nothing') etcd.noteStale('the etcd store holds no state yet (nothing adopted)');
+          if (typeof outcome === 'object') etcd.noteStale(`the etcd store state is damaged (nothing adopted): ${outcome.damaged}`);
+        }
       } catch (err) {
         etcd.noteStale(`etcd cannot be read: ${describeError(err)}`);
       }

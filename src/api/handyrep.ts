@@ -19,7 +19,7 @@ import { leadingHooks } from './etcd-leading.js';
 import { LocalClusterStore } from '../store/local-cluster-store.js';
 import { checkEnable, checkRemove, planAddServer, planAlterServer, validateServerProps } from '../engine/server-admin.js';
 import { EventLog, type LogEntry } from '../log/event-log.js';
-import { describeError, HandyRepError } from '../model/errors.js';
+import { describeError, HandyRepError, NotLeaderRefusal } from '../model/errors.js';
 import { failure, success, type Rd } from '../model/rd.js';
 import { isProxyRole, type ServerMap, type ServerRecord } from '../model/server.js';
 import type { ClusterStatus, ServerStatusName } from '../model/status.js';
@@ -340,8 +340,12 @@ export class HandyRep {
   /** Run a mutating action alone, then wait until its state changes are saved. */
   private async mutate<T>(action: () => Promise<T>, local = false): Promise<T> {
     const notLeading = local ? null : this.mayAct();
-    if (notLeading !== null) throw new HandyRepError('NOT_LEADER', `${notLeading}: mutating calls go to the leader`);
+    if (notLeading !== null) throw new NotLeaderRefusal(`${notLeading}: mutating calls go to the leader`);
     return this.actions.run(async () => {
+      // Checked again once its turn comes: it may have waited behind a long action, and the
+      // leadership may have ended meanwhile (nothing has run yet, so a forward stays safe).
+      const notLeadingNow = local ? null : this.mayAct();
+      if (notLeadingNow !== null) throw new NotLeaderRefusal(`${notLeadingNow}: mutating calls go to the leader`);
       try {
         return await action();
       } finally {
@@ -706,11 +710,14 @@ export class HandyRep {
     return { state: (master) => etcd.masterLeaseState(master), noteHealthy: (master) => etcd.noteHealthyMaster(master) };
   }
 
-  /** etcd_lease: the `master` key names `name` before it is promoted (store/etcd/master-key.ts). */
+  /**
+   * etcd_lease: the `master` key names `name` before it is promoted, or before an old master is
+   * restarted by a rollback (store/etcd/master-key.ts). Every other server's master lease must be
+   * absent, not only the book's master: a failover has disabled that one by now.
+   */
   private recordMaster(name: string): Promise<{ ok: boolean; details: string }> {
     if (!this.etcd) return Promise.resolve({ ok: true, details: '' });
-    const old = this.book.masterName();
-    return this.etcd.recordMaster(name, old, this.book.syncRecord()?.members.filter((m) => m !== name) ?? [], null, null);
+    return this.etcd.recordMaster(name, this.book.names(), this.book.syncRecord()?.members.filter((m) => m !== name) ?? [], null, null);
   }
 
   /** Run a topology change alone (single flight), reporting it to failover listeners. */
@@ -826,7 +833,7 @@ export class HandyRep {
   assertLeadsFor(operation: string): void {
     if (CONTROLLER_LOCAL_OPERATIONS.has(operation)) return;
     const why = this.mayAct();
-    if (why !== null) throw new HandyRepError('NOT_LEADER', `${operation}: ${why}: mutating calls go to the leader`);
+    if (why !== null) throw new NotLeaderRefusal(`${operation}: ${why}: mutating calls go to the leader`);
   }
 
   /** etcd_lease: who leads and how old this controller's data is; null for a single controller. */
@@ -1068,10 +1075,15 @@ export class HandyRep {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.leaderLoop?.stop();
-    await this.monitor?.stop();
-    await this.cloneTracker?.shutdown('HandyRep is closing');
-    await this.actions.idle();
+    // Under etcd_lease the term ends first (nothing new passes mayAct), the monitor and the action
+    // in flight are drained while the lease still covers them, and the leader key goes last.
+    const drain = async (): Promise<void> => {
+      await this.monitor?.stop();
+      await this.cloneTracker?.shutdown('HandyRep is closing');
+      await this.actions.idle();
+    };
+    if (this.leaderLoop) await this.leaderLoop.stop(drain);
+    await drain();
     await this.persister.flush();
     const master = this.book.masterName();
     if (master !== null && this.lastBeatMs > 0) await this.presence.leave(this.book.get(master));

@@ -77,7 +77,7 @@ export interface Wiring {
 function openEtcdControl(config: HandyRepConfig, controllerId: string): EtcdControl {
   const ctx = createEtcdContext(config);
   const leadership = new EtcdLeadership(ctx, { controllerId, apiUrl: config.daemon.advertised_url });
-  return new EtcdControl(ctx, leadership, new EtcdClusterStore(ctx, leadership), controllerId);
+  return new EtcdControl(ctx, leadership, new EtcdClusterStore(ctx, leadership), controllerId, config.handyrep.connect_timeout_seconds * 1000);
 }
 
 const realSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

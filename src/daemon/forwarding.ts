@@ -6,11 +6,17 @@
  * (`etcd.forward_insecure`). Never forwarded twice (a call that reaches another follower is
  * answered 503 there), never for a dashboard session (its cookie is this daemon's only).
  */
+import { NotLeaderRefusal } from '../model/errors.js';
 import type { LeadershipReport } from '../runtime/leadership/etcd-control.js';
 import { checkLeaderUrl } from '../runtime/leadership/leader-url.js';
 
 /** Set on a forwarded call: the receiving daemon does not forward it again. */
 export const FORWARDED_HEADER = 'x-handyrep-forwarded-by';
+
+/** Whether a failed call may go to the leader: only a refusal raised before anything ran. */
+export function forwardable(err: unknown): boolean {
+  return err instanceof NotLeaderRefusal;
+}
 
 export type ForwardDecision = { forward: true; target: URL } | { forward: false; reason: string };
 

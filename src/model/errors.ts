@@ -37,6 +37,17 @@ export class HandyRepError extends Error {
   }
 }
 
+/**
+ * NOT_LEADER raised BEFORE a mutating call did anything (the leadership pre-checks): the only
+ * refusal a follower may forward to the leader. A NOT_LEADER from inside an action that partly
+ * ran is answered 503 as it is (running it again on the leader could repeat a step).
+ */
+export class NotLeaderRefusal extends HandyRepError {
+  constructor(message: string) {
+    super('NOT_LEADER', message);
+  }
+}
+
 /** A short, single-line description of any thrown value, for logs and RD details. */
 export function describeError(err: unknown): string {
   if (err instanceof Error) return err.message.split('\n')[0] ?? err.message;

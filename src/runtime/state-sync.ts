@@ -36,6 +36,12 @@ export interface InitialState {
   /** Highest version seen anywhere, so the next write supersedes every copy. */
   version: number;
   notes: string[];
+  /**
+   * Read from the etcd store only: why its state cannot be taken whole (unusable, or server
+   * records rejected), else absent. A leader must then not write it back (the configuration
+   * file's or the remaining servers would replace the real topology in etcd).
+   */
+  storeDamage?: string;
 }
 
 /** Server records straight from the configuration file, all unchecked. */
@@ -156,8 +162,10 @@ export async function loadStoreState(config: HandyRepConfig, store: ClusterStore
   notes.push(...choice.notes);
   const version = Math.max(0, ...candidates.map((c) => c.state.version));
   const { source } = choice;
+  // Notes here only come from an unusable state or rejected server records: the state is damaged.
+  const damage = read.kind === 'invalid' || (read.kind === 'ok' && choice.notes.length > 0) ? { storeDamage: notes.join('; ') } : {};
   if (source.from === 'config' || choice.servers === null) {
-    return { servers: serversFromConfig(config, now), cluster: makeClusterStatus('unknown', 'status not checked yet', NEVER_CHECKED_TS), history: [], sync: { record: null, history: [] }, source, version, notes };
+    return { servers: serversFromConfig(config, now), cluster: makeClusterStatus('unknown', 'status not checked yet', NEVER_CHECKED_TS), history: [], sync: { record: null, history: [] }, source, version, notes, ...damage };
   }
-  return { servers: choice.servers, cluster: savedClusterStatus(source.state.status), history: savedHistory(source.state), sync: savedSync(source.state), source, version, notes };
+  return { servers: choice.servers, cluster: savedClusterStatus(source.state.status), history: savedHistory(source.state), sync: savedSync(source.state), source, version, notes, ...damage };
 }

@@ -8,12 +8,13 @@ import type { MasterRecord } from '../../src/store/etcd/master-record.js';
 const record = (name: string): MasterRecord => ({ name, term: '5', timeline: 1, promoted_lsn: null, sync_set: [], since: '2026-12-04T10:00:00.000Z', written_by: 'c' });
 const absent: MasterKeyRead = { record: null, modRevision: '0' };
 
-const fencedRows: [string, MasterKeyRead, string, string | null, string[]][] = [
-  ['no key, no known master: nothing to wait for', absent, 'paul', null, []],
-  ['no key, the book knows the old master', absent, 'paul', 'john', ['john']],
-  ['the key names the old master', { record: record('john'), modRevision: '9' }, 'paul', 'john', ['john']],
-  ['the key and the book disagree: both must be released', { record: record('ringo'), modRevision: '9' }, 'paul', 'john', ['john', 'ringo']],
-  ['re-recording the same master waits for nobody', { record: record('paul'), modRevision: '9' }, 'paul', 'paul', []],
+const fencedRows: [string, MasterKeyRead, string, string[], string[]][] = [
+  ['no key, the old master already fenced (disabled, the book names no master): every other server still counts', absent, 'paul', ['john', 'paul', 'george'], ['george', 'john']],
+  ['no key, a single other server', absent, 'paul', ['john', 'paul'], ['john']],
+  ['the key names the old master', { record: record('john'), modRevision: '9' }, 'paul', ['john', 'paul'], ['john']],
+  ['the key names a server the book no longer has: it must be released too', { record: record('ringo'), modRevision: '9' }, 'paul', ['john', 'paul'], ['john', 'ringo']],
+  ['re-recording the same master waits for every other server', { record: record('paul'), modRevision: '9' }, 'paul', ['john', 'paul'], ['john']],
+  ['rolling back to the old master waits for the failed candidate', { record: record('paul'), modRevision: '12' }, 'john', ['john', 'paul', 'george'], ['george', 'paul']],
 ];
 for (const [name, read, next, known, expected] of fencedRows) {
   test(`master key: leases to be absent: ${name}`, () => assert.deepEqual(fencedByLease(read, next, known), expected));

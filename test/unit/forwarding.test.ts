@@ -1,7 +1,8 @@
 /** When a follower forwards a mutating call to the leader (src/daemon/forwarding.ts), row by row. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { forwardDecision, type ForwardFacts } from '../../src/daemon/forwarding.js';
+import { forwardable, forwardDecision, type ForwardFacts } from '../../src/daemon/forwarding.js';
+import { HandyRepError, NotLeaderRefusal } from '../../src/model/errors.js';
 
 const base: ForwardFacts = {
   report: { method: 'etcd_lease', leading: false, leader: 'ctl-a', leader_url: 'https://ctl-a.example:8080/', term: '7', data_age_ms: 100, stale_reason: null },
@@ -33,4 +34,14 @@ for (const [name, change, expected] of rows) {
       assert.match(decision.forward ? '' : decision.reason, expected);
     }
   });
+}
+
+const forwardRows: [string, unknown, boolean][] = [
+  ['the leadership pre-check refused before anything ran', new NotLeaderRefusal('this controller does not lead'), true],
+  ['NOT_LEADER from inside an action that partly ran', new HandyRepError('NOT_LEADER', 'rejoin of paul not issued: this controller does not lead'), false],
+  ['another error', new HandyRepError('REFUSED', 'no'), false],
+  ['not an error', 'NOT_LEADER', false],
+];
+for (const [name, err, expected] of forwardRows) {
+  test(`forwardable: ${name} → ${expected}`, () => assert.equal(forwardable(err), expected));
 }

@@ -18,6 +18,7 @@ import { serversFromConfig } from '../../src/runtime/state-sync.js';
 import type { TopologyEnv } from '../../src/runtime/topology/env.js';
 import { failoverPlan, runFailover } from '../../src/runtime/topology/failover.js';
 import { runPromote } from '../../src/runtime/topology/manual.js';
+import { runSwitchover } from '../../src/runtime/topology/switchover.js';
 
 /** One fake node: what its database and its control channel do. */
 interface FakeNode {
@@ -372,6 +373,106 @@ test('sync: promote judges again after the fence and refuses a member no longer 
     assert.equal(rd.reason_code, 'sync_behind', rd.details);
     assert.match(rd.details, /george is a synchronous member behind the furthest reachable member.*the old master john is left stopped/);
     assert.deepEqual(b.actions, ['stop john']);
+  } finally {
+    b.done();
+  }
+});
+
+/** etcd_lease over the fakes: the master key writes go to `actions` as `record <name>`; `refuse` names who cannot be recorded. */
+function withMasterKey(b: Bed, refuse: readonly string[] = []): void {
+  b.env.recordMaster = async (name: string) => {
+    b.actions.push(`record ${name}`);
+    return refuse.includes(name) ? { ok: false, details: 'the agent of george still holds its master lease' } : { ok: true, details: `master key names ${name}` };
+  };
+}
+
+test('etcd: a failover rollback names the old master in the key again before starting it', async () => {
+  const b = bed({ john: { inRecovery: null, running: false }, george: { promote: 'fails' }, paul: { promote: 'fails' } });
+  withMasterKey(b);
+  try {
+    const rd = await runFailover(b.env, 'test', { preferred: null, remaster: false });
+    assert.equal(rd.reason_code, 'promotion_failed', rd.details);
+    const record = b.actions.lastIndexOf('record john');
+    assert.ok(record >= 0 && record < b.actions.indexOf('startup john'), b.actions.join(', '));
+  } finally {
+    b.done();
+  }
+});
+
+test('etcd: a failover rollback whose key write fails does not start the old master', async () => {
+  const b = bed({ john: { inRecovery: null, running: false }, george: { promote: 'fails' }, paul: { promote: 'fails' } });
+  withMasterKey(b, ['john']);
+  try {
+    const rd = await runFailover(b.env, 'test', { preferred: null, remaster: false });
+    assert.equal(rd.reason_code, 'promotion_failed', rd.details);
+    assert.ok(b.actions.includes('record john'), b.actions.join(', '));
+    assert.ok(!b.actions.includes('startup john'), b.actions.join(', '));
+    assert.match(rd.details, /master key cannot name it again/);
+  } finally {
+    b.done();
+  }
+});
+
+test('etcd: leadership lost while a switchover waits before stopping the master: no stop is issued', async () => {
+  const b = bed({});
+  // Allowed at the step boundary only: the next check (right before the stop) refuses.
+  let checks = 0;
+  b.env.mayAct = () => (++checks <= 1 ? null : 'this controller does not lead (test)');
+  try {
+    const rd = await runSwitchover(b.env, 'george', false);
+    assert.equal(rd.result, 'FAIL', rd.details);
+    assert.ok(!b.actions.some((a) => a.startsWith('stop')), b.actions.join(', '));
+    assert.equal(b.nodes['john']?.running, true);
+  } finally {
+    b.done();
+  }
+});
+
+test('etcd: a switchover rollback names the old master again, then checks leadership right before starting it', async () => {
+  // The stop succeeds; pg_controldata cannot run on the fakes, so the switchover rolls back.
+  const rollBackWith = async (deposedByKeyWrite: boolean, refuse: readonly string[]): Promise<Bed> => {
+    const b = bed({});
+    let deposed = false;
+    b.env.mayAct = () => (deposed ? 'this controller does not lead (test)' : null);
+    b.env.recordMaster = async (name: string) => {
+      b.actions.push(`record ${name}`);
+      deposed = deposedByKeyWrite;
+      return refuse.includes(name) ? { ok: false, details: 'refused (test)' } : { ok: true, details: `master key names ${name}` };
+    };
+    await runSwitchover(b.env, 'george', false);
+    return b;
+  };
+  const ok = await rollBackWith(false, []);
+  try {
+    assert.deepEqual(ok.actions, ['stop john', 'record john', 'start john']);
+  } finally {
+    ok.done();
+  }
+  const refused = await rollBackWith(false, ['john']);
+  try {
+    assert.deepEqual(refused.actions, ['stop john', 'record john']);
+  } finally {
+    refused.done();
+  }
+  const deposed = await rollBackWith(true, []);
+  try {
+    assert.deepEqual(deposed.actions, ['stop john', 'record john']);
+  } finally {
+    deposed.done();
+  }
+});
+
+test('etcd: a refused master-key write asks nothing of the candidate: it is not stopped to settle, the next one is promoted', async () => {
+  const b = bed({ john: { inRecovery: null, running: false } });
+  withMasterKey(b, ['george']);
+  try {
+    const rd = await runFailover(b.env, 'test', { preferred: null, remaster: false });
+    assert.equal(rd.result, 'SUCCESS', rd.details);
+    assert.equal(b.book.masterName(), 'paul');
+    assert.ok(!b.actions.some((a) => / george$/.test(a) && !a.startsWith('record')), b.actions.join(', '));
+    assert.equal(b.nodes['george']?.running, true);
+    const steps = b.book.recentHistory(1)[0]?.steps.map((s) => `${s.name} ${s.server ?? ''}`) ?? [];
+    assert.ok(!steps.includes('settle_promotion george'), steps.join(', '));
   } finally {
     b.done();
   }

@@ -12,6 +12,7 @@ import {
   judgeLeaderKey,
   keepaliveSaysExpired,
   leadershipDeadlineMs,
+  leaseTimeFor,
   parseLeaderRecord,
   renewIntervalMs,
   type Term,
@@ -56,6 +57,19 @@ describe('lease timing', () => {
       assert.ok(deadline > 2 * interval, 'at least two renewals may fail before a loss');
     });
   }
+  // ttl 4 s: the deadline is 3000 ms after the last renewal sent (margin 1 s).
+  const timeRows: ReadonlyArray<[string, number, number, 'ok' | 'short' | 'expired']> = [
+    ['just renewed, a 1 s command', 0, 1000, 'ok'],
+    ['1 ms left, no command length asked', 2999, 0, 'ok'],
+    ['1 ms left, a 1 s command: refused, the term is kept', 2999, 1000, 'short'],
+    ['exactly the command length left', 2000, 1000, 'ok'],
+    ['one ms short of the command length', 2001, 1000, 'short'],
+    ['deadline reached', 3000, 0, 'expired'],
+    ['deadline passed', 5000, 1000, 'expired'],
+  ];
+  for (const [what, elapsed, need, expected] of timeRows) {
+    it(`lease time for a command: ${what} → ${expected}`, () => assert.equal(leaseTimeFor(1_000_000, 4, 1_000_000 + elapsed, need), expected));
+  }
   it('a keep-alive answer with TTL 0 or less says the lease is gone', () => {
     assert.equal(keepaliveSaysExpired('0'), true);
     assert.equal(keepaliveSaysExpired('-1'), true);
@@ -70,6 +84,8 @@ describe('leader record', () => {
     ['not JSON', '{'],
     ['no controller id', '{"api_url": null, "since": "x"}'],
     ['an empty controller id', '{"controller_id": "", "api_url": null, "since": "x"}'],
+    ['a controller id with a terminal escape', '{"controller_id": "a\\u001b[2J", "api_url": null, "since": "x"}'],
+    ['a controller id with spaces', '{"controller_id": "a b", "api_url": null, "since": "x"}'],
     ['api_url a number', '{"controller_id": "a", "api_url": 1, "since": "x"}'],
     ['no since', '{"controller_id": "a", "api_url": null}'],
   ];

@@ -20,8 +20,8 @@ import { crossSiteRefusal } from '../cross-site.js';
 import { sessionAllows, sessionCaller } from '../dashboard/caller.js';
 import type { SessionStore } from '../dashboard/sessions.js';
 import { webParams, webSignature } from '../web-params.js';
-import { describeError, HandyRepError } from '../../model/errors.js';
-import { FORWARDED_HEADER, forwardDecision } from '../forwarding.js';
+import { describeError } from '../../model/errors.js';
+import { FORWARDED_HEADER, forwardable, forwardDecision } from '../forwarding.js';
 
 /** How long a forwarded call may take (a switchover, a clone with wait: minutes). */
 const FORWARD_TIMEOUT_MS = 15 * 60 * 1000;
@@ -102,7 +102,7 @@ async function handleOperation(deps: OperationRouteDeps, request: FastifyRequest
     const result = await deps.backend.invoke(spec.name, webParams(webSignature(spec), wire));
     return sendJson(reply, 200, result);
   } catch (err) {
-    if (err instanceof HandyRepError && err.code === 'NOT_LEADER') return forwardOrRefuse(deps, request, reply, spec, wire);
+    if (forwardable(err)) return forwardOrRefuse(deps, request, reply, spec, wire);
     const failed = replyForError(err, errorContext(spec, wire), deps.backend.log);
     return sendJson(reply, failed.status, failed.body);
   }

@@ -35,21 +35,34 @@ export class EtcdControl {
   #staleReason: string | null = null;
   /** Masters whose agent was seen holding `master_lease` at this controller's last healthy check of them. */
   readonly #leaseSeenHeld = new Set<string>();
+  /** Why this controller must not act nor write even while leading (a damaged store state), or null. */
+  #heldOff: string | null = null;
 
   constructor(
     readonly ctx: EtcdContext,
     readonly leadership: EtcdLeadership,
     readonly store: EtcdClusterStore,
     readonly controllerId: string,
+    /** How long a guarded command may take (a connect timeout): the lease must outlast it. */
+    private readonly commandMs: number,
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  /** null when this controller may issue an irreversible command now, else why not. */
+  /**
+   * null when this controller may issue an irreversible command now, else why not: it leads and
+   * its lease outlasts the command by the safety margin (leader-record.ts leaseTimeFor).
+   */
   mayAct(): string | null {
-    if (this.leadership.holdsNow()) return null;
+    if (this.#heldOff !== null) return this.#heldOff;
+    if (this.leadership.holdsNow(this.commandMs)) return null;
+    if (this.leadership.current !== null) {
+      return `this controller leads but its lease may end within ${this.leadership.leaseLeftMs()} ms, before a command of up to ${this.commandMs} ms is done (a renewal is late)`;
+    }
     const leader = this.#leader?.record;
+    // controller_id is a checked name (parseLeaderRecord); the URL is printed only when valid.
+    const url = leader?.api_url ? checkLeaderUrl(leader.api_url) : null;
     return leader && leader.controller_id !== this.controllerId
-      ? `this controller does not lead (controller ${leader.controller_id} does${leader.api_url ? ` at ${leader.api_url}` : ''})`
+      ? `this controller does not lead (controller ${leader.controller_id} does${url?.ok ? ` at ${url.url.toString()}` : url ? ', its advertised URL is invalid' : ''})`
       : 'this controller does not lead (etcd_lease: no leadership held)';
   }
 
@@ -62,6 +75,12 @@ export class EtcdControl {
     } catch (err) {
       this.#staleReason = `etcd cannot be read: ${describeError(err)}`;
     }
+  }
+
+  /** Refuses every command and store write from now on (until restart): the state in etcd needs repair. */
+  holdOff(reason: string): void {
+    this.#heldOff = reason;
+    this.#staleReason = reason;
   }
 
   /** Notes a successful read of the store (the data's age restarts). */
@@ -91,16 +110,16 @@ export class EtcdControl {
 
   /**
    * Records `name` as master before its promotion (master-key.ts): the `master` key is read, then
-   * replaced in one transaction guarded by the term, its mod revision and the absence of the old
-   * master's `master_lease`.
+   * replaced in one transaction guarded by the term, its mod revision and the absence of the
+   * `master_lease` of every other server of the book (`bookServers`) and of the one it named.
    */
-  async recordMaster(name: string, knownMaster: string | null, syncSet: readonly string[], timeline: number | null, promotedLsn: string | null): Promise<{ ok: boolean; details: string }> {
+  async recordMaster(name: string, bookServers: readonly string[], syncSet: readonly string[], timeline: number | null, promotedLsn: string | null): Promise<{ ok: boolean; details: string }> {
     const term = this.leadership.current;
     if (!term) return { ok: false, details: 'the master key was not written: this controller does not lead' };
     try {
       const read = await readMasterKey(this.ctx);
       const next: MasterRecord = { name, term: term.term, timeline, promoted_lsn: promotedLsn, sync_set: [...syncSet], since: new Date().toISOString(), written_by: this.controllerId };
-      const written = await writeMasterKey(this.ctx, this.leadership, read, next, fencedByLease(read, name, knownMaster));
+      const written = await writeMasterKey(this.ctx, this.leadership, read, next, fencedByLease(read, name, bookServers));
       return { ok: true, details: `master key names ${name} (revision ${written.revision}, term ${term.term})` };
     } catch (err) {
       return { ok: false, details: `the master key was not written: ${err instanceof HandyRepError ? err.message : describeError(err)}` };
@@ -133,10 +152,10 @@ export class EtcdControl {
   }
 
   /** On winning leadership: when no `master` key exists, records the verified master (timeline known). */
-  async seedMaster(name: string, timeline: number, syncSet: readonly string[]): Promise<{ seeded: boolean; details: string }> {
+  async seedMaster(name: string, timeline: number, syncSet: readonly string[], bookServers: readonly string[]): Promise<{ seeded: boolean; details: string }> {
     const read = await readMasterKey(this.ctx);
     if (read.record !== null) return { seeded: false, details: `the master key names ${read.record.name} (term ${read.record.term})` };
-    const outcome = await this.recordMaster(name, null, syncSet, timeline, null);
+    const outcome = await this.recordMaster(name, bookServers, syncSet, timeline, null);
     return { seeded: outcome.ok, details: outcome.details };
   }
 }

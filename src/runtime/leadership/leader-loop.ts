@@ -48,13 +48,17 @@ export class LeaderLoop {
     this.#running = this.#run();
   }
 
-  /** Stops campaigning and following; resigns a held leadership (a successor need not wait for the lease). */
-  async stop(): Promise<void> {
+  /**
+   * Stops campaigning and following; resigns a held leadership (a successor need not wait for the
+   * lease) only after `drain` (the monitor stopped, the action in flight finished): the term ends
+   * here at once, but the key goes last, so no successor acts beside a command still running.
+   */
+  async stop(drain: () => Promise<void> = async () => undefined): Promise<void> {
     this.#abort.abort();
     clearInterval(this.#followTimer);
+    await this.leadership.resign(drain).catch(() => undefined);
     this.#lost?.({ term: '0', reason: 'stopping', atMs: 0 });
     await this.#running;
-    await this.leadership.resign().catch(() => undefined);
   }
 
   async #run(): Promise<void> {

@@ -12,6 +12,7 @@ import type { Refusal } from '../../engine/selection.js';
 import { failure, success, type Rd } from '../../model/rd.js';
 import { afterPromotion, afterPromotionInput, finishNote, recordPromotion, repointProxies, settleClusterStatus } from './after-promotion.js';
 import type { TopologyEnv } from './env.js';
+import { nameOldMasterAgain } from './master-key-again.js';
 import { snapshotReplicas, type ReplicaSnapshot } from './facts.js';
 import { fenceServer, type FenceResult } from './fence.js';
 import { promoteAndConfirm, settlePromotion, type PromotionSettlement } from './promote.js';
@@ -222,9 +223,14 @@ async function promoteFirstCandidate(env: TopologyEnv, runner: StepRunner, order
   const errors: string[] = [];
   for (const candidate of order) {
     let risk: string | null = null;
+    // Whether pg_promote was asked at all (a refused master-key write asks nothing: nothing to settle).
+    let asked = false;
     const step = await runner.step('promote', candidate, async () => {
       risk = await secondMasterRisk(env, candidate);
-      return risk === null ? promoteAndConfirm(env, candidate) : { ok: false, details: `not promoting ${candidate}: ${risk}` };
+      if (risk !== null) return { ok: false, details: `not promoting ${candidate}: ${risk}` };
+      const outcome = await promoteAndConfirm(env, candidate);
+      asked = outcome.asked;
+      return outcome;
     });
     if (step.ok) return { kind: 'promoted', name: candidate };
     if (risk !== null) {
@@ -234,6 +240,7 @@ async function promoteFirstCandidate(env: TopologyEnv, runner: StepRunner, order
       return { kind: 'stopped', rd: failure(details, { reason_code: 'second_master', history_id: record.id }) };
     }
     errors.push(step.details);
+    if (!asked) continue;
     let settled = 'uncertain' as PromotionSettlement;
     await runner.step('settle_promotion', candidate, async () => {
       const result = await settlePromotion(env, candidate, 1000);
@@ -277,9 +284,11 @@ async function rollBack(env: TopologyEnv, runner: StepRunner, oldMaster: string 
     const step = await runner.step('rollback', oldMaster, async () => {
       const risk = await secondMasterRisk(env, oldMaster);
       if (risk !== null) return { ok: false, details: `not restarting: ${risk}` };
+      const named = await nameOldMasterAgain(env, oldMaster);
+      if (!named.ok) return named;
       env.book.putServer(oldMaster, { ...env.book.get(oldMaster), enabled: true, fenced: false, fence_unconfirmed: false }, 'failover failed: old master brought back');
       const rd = await env.nodeControl.startup(oldMaster);
-      return { ok: rd.result === 'SUCCESS', details: rd.details };
+      return { ok: rd.result === 'SUCCESS', details: `${named.details}${rd.details}` };
     });
     rollback = step.ok ? `old master ${oldMaster} restarted` : `old master ${oldMaster} could not be restarted: ${step.details}`;
     env.book.applyStatus(

@@ -12,29 +12,44 @@ import { prepareSyncForPromotion, recordPromotedSync, restoreSyncAfterFailedProm
  * when the promotion is not confirmed the set in force before is restored (a settlement that
  * finds it promoted after all records the new one again).
  */
-export async function promoteAndConfirm(env: TopologyEnv, name: string): Promise<{ ok: boolean; details: string }> {
+/**
+ * A promotion's outcome. `asked` is false when PostgreSQL was never asked to promote (the sync
+ * set, the master key or the leadership check refused first): nothing to settle, the server is
+ * the untouched standby it was.
+ */
+export interface PromoteOutcome {
+  ok: boolean;
+  details: string;
+  asked: boolean;
+}
+
+export async function promoteAndConfirm(env: TopologyEnv, name: string): Promise<PromoteOutcome> {
   const before = env.book.syncRecord();
   const result = await promoteAndConfirmOnce(env, name);
   if (!result.ok) await restoreSyncAfterFailedPromotion(env, name, before);
   return result;
 }
 
-async function promoteAndConfirmOnce(env: TopologyEnv, name: string): Promise<{ ok: boolean; details: string }> {
+async function promoteAndConfirmOnce(env: TopologyEnv, name: string): Promise<PromoteOutcome> {
   const server = ref(env, name);
   const sync = await prepareSyncForPromotion(env, name);
-  if (!sync.ok) return sync;
+  if (!sync.ok) return { ...sync, asked: false };
   // The consensus store names the new master first (agents undo any promotion it does not name),
   // then leadership is checked once more: the last irreversible moment is pg_promote itself.
   const recorded = env.recordMaster ? await env.recordMaster(name) : { ok: true, details: '' };
-  if (!recorded.ok) return { ok: false, details: `${name}: not promoted: ${recorded.details}` };
-  let pluginDetails: string;
+  if (!recorded.ok) return { ok: false, details: `${name}: not promoted: ${recorded.details}`, asked: false };
   try {
     assertMayAct(env, `promotion of ${name}`);
+  } catch (err) {
+    return { ok: false, details: `${name}: ${describeError(err)}`, asked: false };
+  }
+  let pluginDetails: string;
+  try {
     const outcome = await env.plugins.get('promote', server.promotion_method).promote(env.ctx(), server);
     pluginDetails = outcome.details;
-    if (!outcome.ok) return { ok: false, details: `${name}: ${outcome.details}` };
+    if (!outcome.ok) return { ok: false, details: `${name}: ${outcome.details}`, asked: true };
   } catch (err) {
-    return { ok: false, details: `${name}: promotion plugin failed: ${describeError(err)}` };
+    return { ok: false, details: `${name}: promotion plugin failed: ${describeError(err)}`, asked: true };
   }
   const failover = env.ctx().config.failover;
   const deadline = env.clock().getTime() + failover.promote_timeout_seconds * 1000;
@@ -48,12 +63,12 @@ async function promoteAndConfirmOnce(env: TopologyEnv, name: string): Promise<{ 
         await s.query('SELECT txid_current()');
         return true;
       });
-      if (confirmed) return { ok: true, details: `${sync.details}${recorded.details ? `${recorded.details}; ` : ''}${name} promoted (${pluginDetails}) and accepted a write` };
+      if (confirmed) return { ok: true, details: `${sync.details}${recorded.details ? `${recorded.details}; ` : ''}${name} promoted (${pluginDetails}) and accepted a write`, asked: true };
       last = 'still in recovery';
     } catch (err) {
       last = describeError(err);
     }
-    if (env.clock().getTime() >= deadline) return { ok: false, details: `${name}: promotion not confirmed: ${last}` };
+    if (env.clock().getTime() >= deadline) return { ok: false, details: `${name}: promotion not confirmed: ${last}`, asked: true };
     // Promotion takes tens of milliseconds once asked: look often (one query on an open session).
     await env.sleep(20);
   }

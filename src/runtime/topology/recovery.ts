@@ -17,6 +17,7 @@ import { failure, success } from '../../model/rd.js';
 import { isDatabaseRole } from '../../model/server.js';
 import { runExtraCommands, repointProxies } from './after-promotion.js';
 import { ref, type TopologyEnv } from './env.js';
+import { nameOldMasterAgain } from './master-key-again.js';
 import { runFailover, type FailoverExpectation, type TopologyRd } from './failover.js';
 import { acceptsWrites, databaseAnswer, fenceServer } from './fence.js';
 import { observeRunning } from '../observe.js';
@@ -167,9 +168,16 @@ export async function recoverInterrupted(env: TopologyEnv, interrupted: Failover
   if (from !== null) await restoreSyncAfterInterruptedPromotion(env, from);
 
   if (from !== null && writable.includes(from)) {
+    // The key may name the candidate the change was about to promote: its agent would stop `from`.
+    const named = await nameOldMasterAgain(env, from);
+    if (!named.ok) {
+      env.log.error('FAILOVER', `recovery: ${named.details}`, from, 'CRITICAL');
+      const record = await runner.finish('FAIL', `${from} still accepts writes, but ${named.details}`);
+      return failure(record.details, { reason_code: 'master_key_not_written', history_id: record.id });
+    }
     env.book.putServer(from, { ...env.book.get(from), role: 'master', enabled: true, fenced: false, fence_unconfirmed: false }, 'still the master (recovered after an interrupted change)');
     await env.checks.verifyAll();
-    const record = await runner.finish('ROLLED_BACK', `rolled back: ${from} is still the master`);
+    const record = await runner.finish('ROLLED_BACK', `rolled back: ${named.details}${from} is still the master`);
     return success(record.details, { newmaster: from, history_id: record.id });
   }
   if (from === null) {
@@ -184,8 +192,10 @@ export async function recoverInterrupted(env: TopologyEnv, interrupted: Failover
     const start = await runner.step('restart_old_master', from, async () => {
       const risk = await secondMasterRisk(env, from);
       if (risk !== null) return { ok: false, details: `not restarting: ${risk}` };
+      const named = await nameOldMasterAgain(env, from);
+      if (!named.ok) return named;
       const rd = await env.nodeControl.startup(from);
-      return { ok: rd.result === 'SUCCESS', details: rd.details };
+      return { ok: rd.result === 'SUCCESS', details: `${named.details}${rd.details}` };
     });
     const record = await runner.finish(start.ok ? 'ROLLED_BACK' : 'FAIL', start.ok ? `rolled back: ${from} restarted as master` : start.details);
     return start.ok ? success(record.details, { newmaster: from, history_id: record.id }) : failure(record.details, { history_id: record.id });

@@ -9,7 +9,8 @@ import { describeError } from '../../model/errors.js';
 import { lsnDiff, parseLsn } from '../../model/lsn.js';
 import { failure, success } from '../../model/rd.js';
 import { afterPromotion, afterPromotionInput, finishNote, recordPromotion, settleClusterStatus } from './after-promotion.js';
-import { ref, withMonitoringSession, type TopologyEnv } from './env.js';
+import { assertMayAct, ref, withMonitoringSession, type TopologyEnv } from './env.js';
+import { nameOldMasterAgain } from './master-key-again.js';
 import type { TopologyRd } from './failover.js';
 import { promoteAndConfirm, settlePromotion, type PromotionSettlement } from './promote.js';
 import { StepRunner } from './step-runner.js';
@@ -71,6 +72,8 @@ export async function runSwitchover(env: TopologyEnv, target: string, remaster: 
     const sync = await syncTargetBeforeSwitchover(env, oldMaster, target);
     if (!sync.ok) return { ok: false, details: `not stopping ${oldMaster}: ${sync.details}` };
     const server = ref(env, oldMaster);
+    // The catch-up above may take seconds: leadership is checked again right before the stop.
+    assertMayAct(env, `clean stop of ${oldMaster}`);
     const outcome = await env.plugins.get('restart', server.restart_method).control(env.ctx(), server, 'stop');
     return outcome.ok ? { ok: true, details: `${sync.details}${outcome.details}` } : { ok: false, details: `clean stop failed: ${outcome.details}` };
   });
@@ -82,15 +85,20 @@ export async function runSwitchover(env: TopologyEnv, target: string, remaster: 
       })).ok && (await runner.step('wait_replay', target, () => waitReplayed(env, target, finalLsn, timeoutMs))).ok
     : false;
   let promoted = false;
+  // Whether pg_promote was asked at all (a refused master-key write asks nothing: nothing to settle).
+  let asked = false;
   if (replayed) {
     promoted = (
       await runner.step('promote', target, async () => {
         const risk = await secondMasterRisk(env, target);
-        return risk === null ? promoteAndConfirm(env, target) : { ok: false, details: `not promoting ${target}: ${risk}` };
+        if (risk !== null) return { ok: false, details: `not promoting ${target}: ${risk}` };
+        const outcome = await promoteAndConfirm(env, target);
+        asked = outcome.asked;
+        return outcome;
       })
     ).ok;
   }
-  if (replayed && !promoted) {
+  if (replayed && !promoted && asked) {
     // The promotion may still complete: settle it before deciding to restart the old master.
     let settled = 'uncertain' as PromotionSettlement;
     await runner.step('settle_promotion', target, async () => {
@@ -116,10 +124,13 @@ export async function runSwitchover(env: TopologyEnv, target: string, remaster: 
       // The target may have been promoted after all (a confirmation timeout): never start a second master.
       const risk = await secondMasterRisk(env, oldMaster);
       if (risk !== null) return { ok: false, details: `not restarting ${oldMaster}: ${risk}` };
+      const named = await nameOldMasterAgain(env, oldMaster);
+      if (!named.ok) return named;
+      assertMayAct(env, `restart of ${oldMaster}`);
       const outcome = await env.plugins.get('restart', server.restart_method).control(env.ctx(), server, 'start');
-      if (!outcome.ok) return { ok: false, details: outcome.details };
+      if (!outcome.ok) return { ok: false, details: `${named.details}${outcome.details}` };
       await env.checks.verifyServer(oldMaster);
-      return { ok: true, details: `${oldMaster} restarted as master` };
+      return { ok: true, details: `${named.details}${oldMaster} restarted as master` };
     });
     const details = `switchover to ${target} aborted: ${runner.record.steps.filter((s) => s.outcome === 'failed' && s.name !== 'rollback').map((s) => s.details).join('; ')}; ${restart.ok ? `${oldMaster} restarted` : `old master not restarted: ${restart.details}`}`;
     const record = await runner.finish('ROLLED_BACK', details);

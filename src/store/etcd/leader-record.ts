@@ -2,6 +2,7 @@
  * The `leader` key and the decisions about it, pure: what its value holds, whether the key as read
  * (or as a watch reports it) is still ours, and when an unrenewed lease must count as lost.
  */
+import { NAME_PATTERN } from '../../config/validators.js';
 import { HandyRepError } from '../../model/errors.js';
 
 /** The value of the `leader` key (JSON). */
@@ -59,7 +60,8 @@ export function parseLeaderRecord(key: string, value: Buffer | string): LeaderRe
   const v = parsed as Partial<Record<keyof LeaderRecord, unknown>> | null;
   if (
     typeof v !== 'object' || v === null ||
-    typeof v.controller_id !== 'string' || v.controller_id === '' ||
+    // The id is printed in refusals, logs and on terminals: a name only (no control characters).
+    typeof v.controller_id !== 'string' || !NAME_PATTERN.test(v.controller_id) ||
     !(typeof v.api_url === 'string' || v.api_url === null) ||
     typeof v.since !== 'string'
   ) {
@@ -94,6 +96,17 @@ export function renewIntervalMs(ttlSeconds: number): number {
 export function leadershipDeadlineMs(lastRenewalSentMs: number, ttlSeconds: number): number {
   const ttlMs = ttlSeconds * 1000;
   return lastRenewalSentMs + ttlMs - Math.min(1000, ttlMs / 4);
+}
+
+/**
+ * Whether a command that may take `minRemainingMs` may start at `nowMs`: 'ok'; 'short' (the term
+ * is held but its lease could expire in etcd before the command is done: refuse this command,
+ * the next renewal restores the time); 'expired' (the deadline has passed: the term is over).
+ */
+export function leaseTimeFor(lastRenewalSentMs: number, ttlSeconds: number, nowMs: number, minRemainingMs: number): 'ok' | 'short' | 'expired' {
+  const left = leadershipDeadlineMs(lastRenewalSentMs, ttlSeconds) - nowMs;
+  if (left <= 0) return 'expired';
+  return left >= minRemainingMs ? 'ok' : 'short';
 }
 
 /** A keep-alive answer with TTL 0 or less says the lease no longer exists. */

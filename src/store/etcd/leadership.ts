@@ -17,6 +17,7 @@ import {
   judgeLeaderKey,
   keepaliveSaysExpired,
   leadershipDeadlineMs,
+  leaseTimeFor,
   parseLeaderRecord,
   renewIntervalMs,
   type LeaderKeyValue,
@@ -65,18 +66,25 @@ export class EtcdLeadership {
 
   /**
    * Whether this controller may issue an irreversible command right now: it holds a term AND the
-   * last successful renewal is recent enough that etcd cannot have expired the lease yet. Checked
+   * last successful renewal is recent enough that etcd cannot have expired the lease before
+   * `minRemainingMs` more have passed (the command's own duration: a connect timeout). Checked
    * synchronously against the monotonic clock, not left to the deadline timer: a process frozen
    * (SIGSTOP, long GC pause) past the deadline resumes with its timers not yet run, and must not
-   * act on the first line it executes. A deadline found passed here ends the term at once.
+   * act on the first line it executes. A deadline found passed here ends the term at once; too
+   * little time left only refuses this command (the next renewal restores it).
    */
-  holdsNow(): boolean {
+  holdsNow(minRemainingMs = 0): boolean {
     const term = this.#term;
     if (!term) return false;
-    const deadline = leadershipDeadlineMs(this.#lastRenewalSentMs, this.ctx.ttlSeconds);
-    if (this.now() < deadline) return true;
-    this.markLost(`the leader lease was last renewed ${Math.round(this.now() - this.#lastRenewalSentMs)} ms ago (ttl ${this.ctx.ttlSeconds} s): it may have expired in etcd`);
+    const time = leaseTimeFor(this.#lastRenewalSentMs, this.ctx.ttlSeconds, this.now(), minRemainingMs);
+    if (time === 'ok') return true;
+    if (time === 'expired') this.markLost(`the leader lease was last renewed ${Math.round(this.now() - this.#lastRenewalSentMs)} ms ago (ttl ${this.ctx.ttlSeconds} s): it may have expired in etcd`);
     return false;
+  }
+
+  /** Milliseconds left before this controller must stop acting (0 when it does not lead). */
+  leaseLeftMs(): number {
+    return this.#term ? Math.max(0, Math.round(leadershipDeadlineMs(this.#lastRenewalSentMs, this.ctx.ttlSeconds) - this.now())) : 0;
   }
 
   /** Calls `listener` once per lost term, as soon as the loss is known. Returns an unsubscribe. */
@@ -188,11 +196,17 @@ export class EtcdLeadership {
     }
   }
 
-  /** Gives the leadership up (shutdown): deletes the key only if it is still ours, then revokes the lease. */
-  async resign(): Promise<void> {
+  /**
+   * Gives the leadership up (shutdown): stops acting at once (no more renewals; mayAct refuses),
+   * runs `beforeDelete` (wait for a command already past its check: the lease still covers it,
+   * so no successor can start meanwhile), then deletes the key only if it is still ours and
+   * revokes the lease, so a successor need not wait for the ttl.
+   */
+  async resign(beforeDelete: () => Promise<void> = async () => undefined): Promise<void> {
     const term = this.#term;
     if (!term) return;
     this.#stopHolding();
+    await beforeDelete().catch(() => undefined);
     const { client, keys, deadlineMs } = this.ctx;
     const key = Buffer.from(keys.leader);
     try {

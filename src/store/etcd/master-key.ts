@@ -5,9 +5,12 @@
  *   1. the `leader` key is still ours (term-guarded, guarded-txn.ts),
  *   2. the `master` key is exactly as this controller read it (same mod revision; absent stays
  *      absent), so two writers can never both believe they recorded their master, and
- *   3. `master_lease/<old master>` is absent for every node that was master (the old master's
- *      agent released it, or its lease ran out in etcd: its PostgreSQL is no longer writable
- *      under the agent's rule; when no agent runs for that node the key never exists).
+ *   3. `master_lease/<n>` is absent for EVERY server of the book other than the new master, and
+ *      for the one the key named (its agent released it, or its lease ran out in etcd: that
+ *      PostgreSQL is no longer writable under the agent's rule; when no agent runs for a node the
+ *      key never exists). Not only the master the book names: a failover has already disabled it
+ *      by the time it promotes, and the key may be absent (never seeded), so "the old master" can
+ *      be unknown exactly when it matters; an agent-held lease anywhere means a writable master.
  * Agents stop any writable PostgreSQL the key does not name: a promotion without this write
  * would be undone, and one before it could race an old master still holding its lease.
  */
@@ -31,11 +34,14 @@ export async function readMasterKey(ctx: EtcdContext): Promise<MasterKeyRead> {
   return kv ? { record: parseMasterRecord(key, kv.value), modRevision: kv.mod_revision } : { record: null, modRevision: '0' };
 }
 
-/** The nodes whose `master_lease` must be absent before `next` becomes master: every other node recorded or known as master. */
-export function fencedByLease(read: MasterKeyRead, next: string, knownMaster: string | null): string[] {
-  const names = new Set<string>();
-  if (read.record !== null && read.record.name !== next) names.add(read.record.name);
-  if (knownMaster !== null && knownMaster !== next) names.add(knownMaster);
+/**
+ * The nodes whose `master_lease` must be absent before `next` becomes master: every server of the
+ * book (enabled or not) and the one the key names, except `next` itself.
+ */
+export function fencedByLease(read: MasterKeyRead, next: string, bookServers: readonly string[]): string[] {
+  const names = new Set<string>(bookServers);
+  if (read.record !== null) names.add(read.record.name);
+  names.delete(next);
   return [...names].sort();
 }
 
