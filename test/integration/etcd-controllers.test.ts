@@ -82,6 +82,28 @@ test('two controllers: one leads, the follower mirrors and refuses; the leader S
   });
 });
 
+test('three controllers: exactly one leads and the others name it; the leader SIGKILLed → exactly one of the two others leads, the third names it', { timeout: 240_000 }, async () => {
+  await withControllers('etcd controllers: three', async (_bed, _etcd, controllers) => {
+    const [leader] = await leaders(controllers);
+    assert.ok(leader);
+    assert.equal((await leaders(controllers)).length, 1, 'one leader');
+    const leaderId = (await leadershipOf(leader))?.leader;
+    for (const c of controllers.filter((x) => x !== leader)) {
+      await waitUntil(async () => (await leadershipOf(c))?.leader === leaderId, `${c.name} names the leader`, 20_000);
+    }
+    await leader.daemon.stop('SIGKILL');
+    const rest = controllers.filter((c) => c !== leader);
+    await waitUntil(async () => (await leaders(rest)).length === 1, 'one of the two others leads', (TTL_SECONDS + 10) * 1000, 100);
+    const [next] = await leaders(rest);
+    assert.ok(next);
+    const third = rest.find((c) => c !== next) as Controller;
+    const nextId = (await leadershipOf(next))?.leader;
+    await waitUntil(async () => (await leadershipOf(third))?.leader === nextId, 'the third names the new leader', 20_000);
+    assert.equal((await leaders(rest)).length, 1, 'still exactly one leader');
+    controllers.splice(controllers.indexOf(leader), 1);
+  }, {}, 3);
+});
+
 test('etcd.forward_insecure: a follower forwards a mutating call to the leader; master crash: the leader fails over; the master key names the new master when it first accepts a write', { timeout: 240_000 }, async () => {
   await withControllers('etcd controllers: failover with the master key', async (bed, etcd, controllers) => {
     await waitUntil(async () => (await leaders(controllers)).length === 1, 'one controller leads', 30_000);
