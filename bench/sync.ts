@@ -5,10 +5,14 @@
  * before, and the master isolated by iptables (a single controller refuses to fail over from a
  * master it cannot fence); then every acknowledged row looked up on the master after. Also the write stall when the
  * only synchronous standby is killed (`on`: until the set shrinks). A fresh cluster per run.
+ * Then the same probe on a bare cluster without HandyRep, asynchronous and ANY 1 in turns: what
+ * PostgreSQL's synchronous round trip costs on this machine by itself (`postgres_only_*`), so
+ * the part of the gap that is HandyRep's can be told from the part that is not.
  * Writes bench/results/sync.json (one flat object, units in the keys).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cleanupAll } from '../test/fixtures/chaos.js';
+import { measureBarePostgres } from '../test/fixtures/sync-bare.js';
 import { runStandbyLoss, runSyncFault, type SyncFault, type SyncRunResult } from '../test/fixtures/sync-scenario.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -39,6 +43,10 @@ try {
     console.log(`#${run} standby lost (on): stall ${s.stallMs} ms, recorded ${JSON.stringify(s.recorded)}`);
     if (s.stallMs !== null) stalls.push(s.stallMs);
   }
+  const bare = await measureBarePostgres(RUNS, 3000, WRITERS);
+  console.log(`bare PostgreSQL (no HandyRep): async ${bare.asyncTps.join(', ')} commits/s; ANY 1 ${bare.syncTps.join(', ')} commits/s`);
+  const bareAsync = median(bare.asyncTps) ?? 0;
+  const bareSync = median(bare.syncTps) ?? 0;
   const sync = results.filter((r) => r.mode === 'on');
   const async = results.filter((r) => r.mode === 'off');
   const syncTps = median(sync.map((r) => r.tps)) ?? 0;
@@ -57,6 +65,9 @@ try {
     sync_tps: syncTps,
     async_tps: asyncTps,
     sync_tps_ratio: asyncTps === 0 ? null : Math.round((syncTps / asyncTps) * 100) / 100,
+    postgres_only_async_tps: bareAsync,
+    postgres_only_sync_tps: bareSync,
+    postgres_only_sync_tps_ratio: bareAsync === 0 ? null : Math.round((bareSync / bareAsync) * 100) / 100,
     sync_isolated_lost_acked_rows_max: Math.max(...sync.filter((r) => r.fault === 'isolated').map((r) => r.lost)),
     async_isolated_lost_acked_rows_max: Math.max(...async.filter((r) => r.fault === 'isolated').map((r) => r.lost)),
     sync_kill_window_ms_median: median(sync.filter((r) => r.fault === 'kill' && r.writeGapMs !== null).map((r) => r.writeGapMs as number)),

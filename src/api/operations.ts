@@ -102,7 +102,7 @@ export const OPERATIONS = [
       remaster: z.boolean().nullable().default(null).describe('Point the other replicas at the new master; null = failover.remaster.'),
       dry_run: z.boolean().default(false).describe('Only return the plan and the reasons, do nothing.'),
     } }),
-  op({ name: 'promote', summary: 'Promote one replica (refused while the master runs; the old master is fenced).', access: 'admin', web: true,
+  op({ name: 'promote', summary: 'Promote one replica (refused while the master runs; the old master is fenced; under synchronous_mode on/strict only a recorded synchronous member sure to hold every acknowledged commit, judged again after the fence).', access: 'admin', web: true,
     params: { newmaster: servername } }),
   op({ name: 'restart_master', summary: 'Restart the master (or the named old master).', access: 'admin', web: true,
     params: { whichmaster: nameSchema.nullable().default(null).describe('Server to restart; null = the current master.') } }),

@@ -43,7 +43,7 @@ export const STEP_TABLE: Readonly<Record<StepName, StepSpec>> = {
   final_checkpoint: { effect: 'read the stopped master\'s shutdown checkpoint (pg_controldata)', path: 'plan', rollback: null },
   wait_replay: { effect: 'wait until the target replayed past the final checkpoint', path: 'plan', rollback: null },
   fence: {
-    effect: 'stop the old master (fast, immediate, then kill of the whole instance); unreachable is not fenced',
+    effect: 'stop the old master (fast, immediate, then kill of the whole instance); unreachable is not fenced; under synchronous_mode the candidates are then judged again from positions read after it',
     path: 'plan',
     rollback: 'start the old master again',
   },

@@ -97,15 +97,20 @@ function savedSync(state: SavedState | undefined): InitialState['sync'] {
   return { record, history };
 }
 
+/** Does the copy say what the synchronous set was (null included)? Copies by older versions do not. */
+function carriesSync(state: SavedState | undefined): boolean {
+  return state !== undefined && Object.hasOwn(state, 'sync');
+}
+
 /**
- * The synchronous set from the chosen copy, else from the newest copy that has one: the handyrep
- * table does not carry it, and forgetting a recorded set would let a failover promote a replica
- * that lacks acknowledged commits.
+ * The synchronous set from the chosen copy when it carries one (servers.save and, since the
+ * defect was fixed, the handyrep table do), else from the newest copy that does: forgetting a
+ * recorded set would let a failover promote a replica that lacks acknowledged commits.
  */
 function newestSync(chosen: SavedState | undefined, candidates: readonly StateCandidate[]): InitialState['sync'] {
-  const own = savedSync(chosen);
-  if (own.record !== null) return own;
-  return newestFirst(candidates).map((c) => savedSync(c.state)).find((s) => s.record !== null) ?? own;
+  if (carriesSync(chosen)) return savedSync(chosen);
+  const carrier = newestFirst(candidates).find((c) => carriesSync(c.state));
+  return savedSync(carrier?.state);
 }
 
 export async function loadInitialState(config: HandyRepConfig, serverFile: string, sql: SqlClient, now: string): Promise<InitialState> {

@@ -2,7 +2,9 @@
  * The handyrep table on the master: one row holding the saved state and the configuration with
  * its passwords masked. PostgreSQL replicates it to every replica, so the state survives the loss
  * of the controller host. Writes are compare-and-swap on `version`: an older writer never
- * overwrites a newer state.
+ * overwrites a newer state. The recorded synchronous set travels in the row too: a controller that
+ * starts from the table (servers.save lost) must still know which replicas hold every
+ * acknowledged commit, or its first failover could promote one that lacks some.
  */
 import type { SqlSession } from '../nodes/ports.js';
 import { HandyRepError } from '../model/errors.js';
@@ -33,6 +35,9 @@ export function stateTableDdl(name: TableName): string[] {
        last_sync timestamptz NOT NULL DEFAULT now()
      )`,
     `ALTER TABLE ${qualified(name)} ADD COLUMN IF NOT EXISTS history jsonb NOT NULL DEFAULT '[]'`,
+    // SQL NULL: written by a version without it (unknown); JSON null: no set recorded.
+    `ALTER TABLE ${qualified(name)} ADD COLUMN IF NOT EXISTS sync jsonb`,
+    `ALTER TABLE ${qualified(name)} ADD COLUMN IF NOT EXISTS sync_history jsonb NOT NULL DEFAULT '[]'`,
   ];
 }
 
@@ -47,13 +52,16 @@ export async function readStateTable(session: SqlSession, name: TableName): Prom
     qualified(name),
   ]);
   if (!exists[0]?.present) return { kind: 'missing' };
-  const hasHistory = await session.query<{ present: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'history' AND NOT attisdropped) AS present`,
+  // Tables created by older versions lack the later columns: read what is there.
+  const columns = await session.query<{ attname: string }>(
+    `SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attname IN ('history', 'sync', 'sync_history') AND NOT attisdropped`,
     [qualified(name)],
   );
-  const historyColumn = hasHistory[0]?.present ? 'history' : "'[]'::jsonb AS history";
-  const rows = await session.query<{ version: string; updated_ms: string; servers: unknown; status: unknown; history: unknown }>(
-    `SELECT version, updated_ms, servers, status, ${historyColumn} FROM ${qualified(name)} WHERE id = 1`,
+  const has = new Set(columns.map((c) => c.attname));
+  const historyColumn = has.has('history') ? 'history' : "'[]'::jsonb AS history";
+  const syncColumns = has.has('sync') && has.has('sync_history') ? 'sync IS NOT NULL AS has_sync, sync, sync_history' : "false AS has_sync, NULL::jsonb AS sync, '[]'::jsonb AS sync_history";
+  const rows = await session.query<{ version: string; updated_ms: string; servers: unknown; status: unknown; history: unknown; has_sync: boolean; sync: unknown; sync_history: unknown }>(
+    `SELECT version, updated_ms, servers, status, ${historyColumn}, ${syncColumns} FROM ${qualified(name)} WHERE id = 1`,
   );
   const row = rows[0];
   if (!row) return { kind: 'empty' };
@@ -64,6 +72,8 @@ export async function readStateTable(session: SqlSession, name: TableName): Prom
     servers: row.servers,
     status: row.status,
     history: Array.isArray(row.history) ? row.history : [],
+    // Absent (not null) when the writer did not carry it: the reader then looks in other copies.
+    ...(row.has_sync ? { sync: row.sync, sync_history: Array.isArray(row.sync_history) ? row.sync_history : [] } : {}),
   };
   if (!isSavedState(state)) throw new HandyRepError('STATE_TABLE', `${qualified(name)} holds no valid state`);
   return { kind: 'ok', state };
@@ -80,11 +90,12 @@ export async function writeStateTable(
   redactedConfig: unknown,
 ): Promise<boolean> {
   const rows = await session.query<{ version: string }>(
-    `INSERT INTO ${qualified(name)} AS t (id, version, updated, updated_ms, config, servers, status, history, last_ip, last_sync)
-     VALUES (1, $1, to_timestamp($2::float8 / 1000), $2, $3::jsonb, $4::jsonb, $5::jsonb, $6::jsonb, inet_client_addr(), now())
+    `INSERT INTO ${qualified(name)} AS t (id, version, updated, updated_ms, config, servers, status, history, sync, sync_history, last_ip, last_sync)
+     VALUES (1, $1, to_timestamp($2::float8 / 1000), $2, $3::jsonb, $4::jsonb, $5::jsonb, $6::jsonb, $7::jsonb, $8::jsonb, inet_client_addr(), now())
      ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, updated = EXCLUDED.updated,
        updated_ms = EXCLUDED.updated_ms, config = EXCLUDED.config, servers = EXCLUDED.servers,
-       status = EXCLUDED.status, history = EXCLUDED.history, last_ip = EXCLUDED.last_ip, last_sync = EXCLUDED.last_sync
+       status = EXCLUDED.status, history = EXCLUDED.history, sync = EXCLUDED.sync, sync_history = EXCLUDED.sync_history,
+       last_ip = EXCLUDED.last_ip, last_sync = EXCLUDED.last_sync
      WHERE t.version < EXCLUDED.version
      RETURNING version`,
     [
@@ -94,6 +105,8 @@ export async function writeStateTable(
       JSON.stringify(state.servers),
       JSON.stringify(state.status),
       JSON.stringify(state.history ?? []),
+      JSON.stringify(state.sync ?? null),
+      JSON.stringify(state.sync_history ?? []),
     ],
   );
   return rows.length > 0;

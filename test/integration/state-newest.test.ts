@@ -136,3 +136,18 @@ test('an unreadable failover journal stops start-up with an error naming it; the
   const hr = await HandyRep.open(configPath, { memoryLog: true });
   await hr.close();
 });
+
+test('the recorded synchronous set travels in the handyrep table: a controller starting from the table (servers.save lost) knows it', async () => {
+  const [john, paul] = cluster.nodes as [TestNode, TestNode];
+  const sync = { members: ['john'], quorum: 1, master: 'paul', at: new Date().toISOString(), reason: 'ANY 1 of john' };
+  await writeTable(paul, { ...state(1000, { paul: record(paul, 'master'), john: record(john, 'replica') }), sync, sync_history: [sync] });
+  await rm(join(cluster.root, 'servers.save'), { force: true });
+  const hr = await HandyRep.open(configPath, { memoryLog: true });
+  try {
+    const status = await hr.get_status();
+    assert.deepEqual(status.sync?.recorded, sync, 'the set recorded in the table, not forgotten');
+    assert.deepEqual(status.sync?.changes, [sync]);
+  } finally {
+    await hr.close();
+  }
+});

@@ -5,6 +5,8 @@
  *    quorum is recorded a cycle later;
  *  - a failover promotes only a recorded member: with the only member (paul) down together with
  *    the master, george (healthy, not a member) is refused, nothing is promoted;
+ *  - promote by hand applies the same rule: with the master down, the non-member george is
+ *    refused (nothing touched), the member paul is promoted;
  *  - a switchover to a non-member first records and names it synchronous and waits for it;
  *  - the only synchronous standby lost: `on` resumes writes once the set drops to asynchronous
  *    (recorded first), `strict` keeps them waiting until the standby is back.
@@ -79,6 +81,24 @@ test('a failover promotes only a recorded member: with the member down, the heal
     // No candidate: the old master is restarted (failover's rule), george stays a replica.
     assert.deepEqual(await writableNodes(bed.cluster), ['john'], story);
     assert.equal((await sqlOn(bed.node('george'), 'SELECT pg_is_in_recovery()')).out, 't', story);
+  } finally {
+    await closeBed(bed);
+  }
+});
+
+test('promote by hand applies the sync rule: a non-member is refused naming it, nothing touched; the member is promoted', { timeout: 180_000 }, async () => {
+  const bed = await paulOnlyMember('sync promote by hand', 'failover');
+  try {
+    const hr = bed.h();
+    await crash(bed.node('john'));
+    const refused = await hr.promote('george');
+    assert.equal(refused.result, 'FAIL', refused.details);
+    assert.equal(refused.reason_code, 'not_sync_member', refused.details);
+    assert.match(refused.details, /cannot promote george: synchronous_mode on: only a member of the recorded synchronous set .* may be promoted; george is not in the recorded synchronous set \(paul\)/);
+    assert.equal((await sqlOn(bed.node('george'), 'SELECT pg_is_in_recovery()')).out, 't', 'george untouched');
+    const promoted = await hr.promote('paul');
+    assert.equal(promoted.result, 'SUCCESS', promoted.details);
+    assert.deepEqual(await writableNodes(bed.cluster), ['paul']);
   } finally {
     await closeBed(bed);
   }

@@ -17,6 +17,7 @@ import type { SqlClient } from '../../src/nodes/ports.js';
 import { serversFromConfig } from '../../src/runtime/state-sync.js';
 import type { TopologyEnv } from '../../src/runtime/topology/env.js';
 import { failoverPlan, runFailover } from '../../src/runtime/topology/failover.js';
+import { runPromote } from '../../src/runtime/topology/manual.js';
 
 /** One fake node: what its database and its control channel do. */
 interface FakeNode {
@@ -29,6 +30,8 @@ interface FakeNode {
   promote: 'ok' | 'fails' | 'lost';
   /** What a stop does: 'ok' stops it, 'ignored' leaves it running. */
   stop: 'ok' | 'ignored';
+  /** Runs when it is stopped (what the others received meanwhile changes). */
+  onStop?: (nodes: Record<string, FakeNode>) => void;
 }
 
 const CONFIG = parseConfig(
@@ -44,9 +47,9 @@ interface Bed {
   done: () => void;
 }
 
-function bed(over: Partial<Record<'john' | 'paul' | 'george', Partial<FakeNode>>>): Bed {
+function bed(over: Partial<Record<'john' | 'paul' | 'george', Partial<FakeNode>>>, config = CONFIG): Bed {
   const now = new Date().toISOString();
-  const servers = serversFromConfig(CONFIG, now);
+  const servers = serversFromConfig(config, now);
   for (const s of Object.values(servers)) Object.assign(s, makeServerStatus('healthy', 'test', now), { wal_position: '0/5000000' });
   const { base: envBase, book, done } = fakeTopologyBase(servers);
   const base = (inRecovery: boolean): FakeNode => ({ inRecovery, running: true, receiveLsn: '0/5000000', promote: 'ok', stop: 'ok' });
@@ -61,7 +64,7 @@ function bed(over: Partial<Record<'john' | 'paul' | 'george', Partial<FakeNode>>
   };
   const actions: string[] = [];
   const ctx = {
-    config: CONFIG,
+    config,
     sqlTarget: (s: { hostname: string }) => ({ host: s.hostname }),
     timeouts: { connectMs: 100, commandMs: 100 },
     sql: {
@@ -91,6 +94,7 @@ function bed(over: Partial<Record<'john' | 'paul' | 'george', Partial<FakeNode>>
       if (node.stop === 'ignored') return { ok: false, details: 'still alive' };
       node.running = false;
       node.inRecovery = null;
+      node.onStop?.(nodes);
       return { ok: true, details: `${action} done` };
     },
   };
@@ -252,5 +256,123 @@ test('an automatic failover on hold (paused) is called off; an operator\'s is no
   } finally {
     held.done();
     manual.done();
+  }
+});
+
+// Synchronous mode (issue 15): the recorded set decides who may be promoted.
+const SYNC_CONFIG = parseConfig(
+  'failover: {remaster: false, auto_rejoin: false, promote_timeout_seconds: 1, synchronous_mode: on, synchronous_method: any, synchronous_node_count: 1}\nservers: {john: {hostname: h-john, role: master}, paul: {hostname: h-paul, role: replica}, george: {hostname: h-george, role: replica}}\n',
+  'test.yaml',
+);
+
+/** A bed under synchronous_mode on whose recorded set is `members` with quorum 1 (paul behind george unless told). */
+function syncBed(members: string[], over: Parameters<typeof bed>[0]): Bed {
+  const b = bed(over, SYNC_CONFIG);
+  b.book.setSync({ members, quorum: 1, master: 'john', at: '2026-01-01T00:00:00.000Z', reason: `ANY 1 of ${members.join(', ')}` });
+  return b;
+}
+
+test('sync: a failed promotion leaves the recorded set as it was (not the candidate\'s quorum-0 set)', async () => {
+  const b = syncBed(['george', 'paul'], { john: { inRecovery: null, running: false }, george: { promote: 'fails' } });
+  try {
+    const before = b.book.syncRecord();
+    const rd = await runFailover(b.env, 'test', { preferred: null, remaster: false });
+    assert.equal(rd.reason_code, 'promotion_failed', rd.details);
+    assert.deepEqual(b.actions.filter((a) => a.startsWith('promote')), ['promote george'], 'paul is behind the furthest member: not a candidate');
+    const after = b.book.syncRecord();
+    assert.deepEqual({ members: after?.members, quorum: after?.quorum, master: after?.master }, { members: before?.members, quorum: before?.quorum, master: before?.master });
+    assert.match(after?.reason ?? '', /promotion of george failed: the set in force before it is restored/);
+  } finally {
+    b.done();
+  }
+});
+
+test('sync: a successful promotion records the new master\'s set (quorum 0 until its replicas caught up)', async () => {
+  const b = syncBed(['george', 'paul'], { john: { inRecovery: null, running: false } });
+  try {
+    const rd = await runFailover(b.env, 'test', { preferred: null, remaster: false });
+    assert.equal(rd.result, 'SUCCESS', rd.details);
+    const after = b.book.syncRecord();
+    assert.deepEqual({ members: after?.members, quorum: after?.quorum, master: after?.master }, { members: ['paul'], quorum: 0, master: 'george' });
+  } finally {
+    b.done();
+  }
+});
+
+test('sync: the candidates are judged again after the fence (the old master acknowledged more, received by another member)', async () => {
+  // Before the fence george is furthest ahead; while john is being stopped paul receives its last commits.
+  const b = syncBed(['george', 'paul'], {
+    john: { inRecovery: null, running: true, onStop: (nodes) => Object.assign(nodes['paul'] as FakeNode, { receiveLsn: '0/5100000' }) },
+  });
+  try {
+    const rd = await runFailover(b.env, 'test', { preferred: null, remaster: false });
+    assert.equal(rd.result, 'SUCCESS', rd.details);
+    assert.deepEqual(b.actions, ['stop john', 'promote paul']);
+    assert.equal(b.book.masterName(), 'paul');
+    const fence = b.book.recentHistory(1)[0]?.steps.find((s) => s.name === 'fence');
+    assert.match(fence?.details ?? '', /judged again from positions read after the fence: candidates now paul/);
+  } finally {
+    b.done();
+  }
+});
+
+test('sync: a member lost between the judgement and the fence leaves too few reachable: rolled back, nobody promoted', async () => {
+  const b = syncBed(['george', 'paul'], {
+    john: { inRecovery: null, running: true, onStop: (nodes) => Object.assign(nodes['george'] as FakeNode, { inRecovery: null }) },
+  });
+  try {
+    const rd = await runFailover(b.env, 'test', { preferred: null, remaster: false });
+    assert.equal(rd.reason_code, 'promotion_failed', rd.details);
+    assert.match(rd.details, /no candidate once the old master was fenced: .*1 of 2 members reachable with a WAL position, 2 needed/);
+    assert.ok(!b.actions.some((a) => a.startsWith('promote')), b.actions.join(', '));
+    assert.ok(b.actions.includes('startup john'), b.actions.join(', '));
+  } finally {
+    b.done();
+  }
+});
+
+test('sync: promote refuses a replica outside the recorded set, naming the rule; nothing is touched', async () => {
+  const b = syncBed(['george'], { john: { inRecovery: null, running: true } });
+  try {
+    const rd = await runPromote(b.env, 'paul');
+    assert.equal(rd.result, 'FAIL');
+    assert.equal(rd.reason_code, 'not_sync_member');
+    assert.match(rd.details, /synchronous_mode on: only a member of the recorded synchronous set .* may be promoted; paul is not in the recorded synchronous set \(george\)/);
+    assert.deepEqual(b.actions, []);
+    assert.equal(b.book.masterName(), 'john');
+  } finally {
+    b.done();
+  }
+});
+
+test('sync: promote refuses a member behind the furthest one (quorum), and promotes the furthest', async () => {
+  const behind = syncBed(['george', 'paul'], { john: { inRecovery: null, running: false } });
+  const furthest = syncBed(['george', 'paul'], { john: { inRecovery: null, running: false } });
+  try {
+    const refused = await runPromote(behind.env, 'paul');
+    assert.equal(refused.reason_code, 'sync_behind', refused.details);
+    assert.match(refused.details, /allowed now: george/);
+    assert.deepEqual(behind.actions, []);
+    const promoted = await runPromote(furthest.env, 'george');
+    assert.equal(promoted.result, 'SUCCESS', promoted.details);
+    assert.equal(furthest.book.masterName(), 'george');
+  } finally {
+    behind.done();
+    furthest.done();
+  }
+});
+
+test('sync: promote judges again after the fence and refuses a member no longer furthest ahead', async () => {
+  const b = syncBed(['george', 'paul'], {
+    john: { inRecovery: null, running: true, onStop: (nodes) => Object.assign(nodes['paul'] as FakeNode, { receiveLsn: '0/5100000' }) },
+  });
+  try {
+    const rd = await runPromote(b.env, 'george');
+    assert.equal(rd.result, 'FAIL');
+    assert.equal(rd.reason_code, 'sync_behind', rd.details);
+    assert.match(rd.details, /george is a synchronous member behind the furthest reachable member.*the old master john is left stopped/);
+    assert.deepEqual(b.actions, ['stop john']);
+  } finally {
+    b.done();
   }
 });

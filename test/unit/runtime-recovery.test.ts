@@ -24,12 +24,12 @@ const CONFIG = parseConfig(
   'test.yaml',
 );
 
-function fakeEnv(servers: ServerMap, answers: Answers): { env: TopologyEnv; book: ServerBook; done: () => void; fenced: string[] } {
+function fakeEnv(servers: ServerMap, answers: Answers, config = CONFIG): { env: TopologyEnv; book: ServerBook; done: () => void; fenced: string[] } {
   const { base, book, done } = fakeTopologyBase(servers);
   const fenced: string[] = [];
   const answer = (host: string): Answers[string] => answers[host] ?? { writable: null, running: null };
   const ctx = {
-    config: CONFIG,
+    config,
     sqlTarget: (s: { hostname: string }) => ({ host: s.hostname }),
     sql: {
       connect: async (target: { host: string }) => {
@@ -153,6 +153,26 @@ test('an old master that does not answer at all is fenced unconfirmed when rolli
     assert.equal(book.masterName(), 'c');
     assert.equal(book.get('b').fence_unconfirmed, true);
     assert.equal(book.recentHistory(1)[0]?.fence, 'unconfirmed', 'the recovery record says so');
+  } finally {
+    done();
+  }
+});
+
+test('sync: a promotion interrupted before it ran leaves no candidate\'s set behind: the old master\'s set is in force again', async () => {
+  const config = parseConfig(
+    'failover: {remaster: false, promote_timeout_seconds: 1, synchronous_mode: on}\nservers: {a: {hostname: ha, role: replica}, b: {hostname: hb, role: master}, c: {hostname: hc, role: replica}}\n',
+    'test.yaml',
+  );
+  const { env, book, done } = fakeEnv(servers({}), { ha: { writable: false, running: true }, hb: { writable: null, running: false }, hc: { writable: false, running: true } }, config);
+  try {
+    const old = { members: ['a', 'c'], quorum: 1, master: 'b', at: '2026-01-01T00:00:00.000Z', reason: 'ANY 1 of a, c' };
+    book.setSync(old);
+    // What the promotion of c recorded right before the controller died.
+    book.setSync({ members: ['a'], quorum: 0, master: 'c', at: '2026-01-01T00:00:01.000Z', reason: "promoting c: 'ANY 1 (\"a\")', counted once its replicas caught up" });
+    await recoverInterrupted(env, interrupted([['revalidate', 'b', 'ok'], ['select', null, 'ok'], ['fence', 'b', 'ok'], ['promote', 'c', 'running']]), async () => ({ reachable: true, details: 'pretend it answers' }));
+    const now = book.syncRecord();
+    assert.deepEqual({ members: now?.members, quorum: now?.quorum, master: now?.master }, { members: old.members, quorum: old.quorum, master: old.master });
+    assert.match(now?.reason ?? '', /promotion of c failed: the set in force before it is restored/);
   } finally {
     done();
   }

@@ -122,16 +122,19 @@ export async function runFailover(env: TopologyEnv, reason: string, options: Fai
   if (order.length === 0) return noCandidate(env, runner, oldMaster, refusals);
 
   let fence: FenceResult | null = null;
+  let afterFence: Rejudgement | null = null;
   if (oldMaster !== null) {
     const step = await runner.step('fence', oldMaster, async () => {
       fence = await fenceServer(env, oldMaster);
       if (fence.fenced) {
         env.book.putServer(oldMaster, { ...env.book.get(oldMaster), enabled: false, fenced: true, fence_unconfirmed: false }, `fenced before promotion (${fence.how})`);
-        return { ok: true, details: fence.details };
+        afterFence = await judgeAgainAfterFence(env, order, options.preferred, proxiesFirst);
+        return { ok: true, details: `${fence.details}${afterFence?.note ?? ''}` };
       }
       if (fence.unreachable && proxiesFirst) {
         env.book.putServer(oldMaster, { ...env.book.get(oldMaster), enabled: false, fenced: true, fence_unconfirmed: true }, 'fence unconfirmed: unreachable; proxies are repointed before the promotion');
-        return { ok: true, details: `${fence.details}; fence unconfirmed (failover.unreachable_master: promote)` };
+        afterFence = await judgeAgainAfterFence(env, order, options.preferred, proxiesFirst);
+        return { ok: true, details: `${fence.details}; fence unconfirmed (failover.unreachable_master: promote)${afterFence?.note ?? ''}` };
       }
       return { ok: false, details: fence.details };
     });
@@ -145,6 +148,13 @@ export async function runFailover(env: TopologyEnv, reason: string, options: Fai
   const fenced = fence as FenceResult | null;
   const fenceState = fenced === null || fenced.fenced ? 'confirmed' : 'unconfirmed';
   runner.setFence(fenceState);
+  const rejudged = afterFence as Rejudgement | null;
+  if (rejudged !== null && rejudged.order.join(',') !== order.join(',')) {
+    order = rejudged.order;
+    refusals = rejudged.refusals;
+    runner.setPlan(failoverPlan(env, oldMaster, order, { remaster: options.remaster, proxiesFirst }));
+    if (order.length === 0) return rollBack(env, runner, oldMaster, [`no candidate once the old master was fenced: ${describeRefusals(refusals)}`]);
+  }
 
   if (proxiesFirst) {
     const first = order[0] as string;
@@ -175,6 +185,30 @@ export async function runFailover(env: TopologyEnv, reason: string, options: Fai
   const details = `failed over from ${oldMaster ?? 'no master'} to ${promoted}${unconfirmed}${finishNote(problems)}`;
   const record = await runner.finish('SUCCESS', details);
   return success(details, { newmaster: promoted, history_id: record.id, fence: fenceState });
+}
+
+interface Rejudgement {
+  order: string[];
+  refusals: Refusal[];
+  /** Appended to the fence step's details. */
+  note: string;
+}
+
+/**
+ * Under synchronous_mode the candidates are judged again from positions read after the fence:
+ * until it stopped, the old master kept acknowledging commits, and with a quorum (n > k) the
+ * member judged furthest ahead before may no longer be. Null when synchronous_mode is off (the
+ * positions only rank candidates there, and a second round trip would delay every failover).
+ */
+async function judgeAgainAfterFence(env: TopologyEnv, order: readonly string[], preferred: string | null, proxiesFirst: boolean): Promise<Rejudgement | null> {
+  if (env.ctx().config.failover.synchronous_mode === 'off') return null;
+  const again = await selectCandidates(env, await snapshotReplicas(env), { preferred, ignoreLag: false });
+  const next = proxiesFirst ? again.order.slice(0, 1) : again.order;
+  const same = next.join(',') === order.join(',');
+  const note = same
+    ? '; judged again from positions read after the fence: same candidates'
+    : `; judged again from positions read after the fence: ${next.length > 0 ? `candidates now ${next.join(', ')}` : 'no candidate'}${again.refusals.length > 0 ? ` (refused: ${describeRefusals(again.refusals)})` : ''}`;
+  return { order: next, refusals: again.refusals, note };
 }
 
 type Promotion = { kind: 'promoted'; name: string } | { kind: 'none'; errors: string[] } | { kind: 'stopped'; rd: TopologyRd };

@@ -14,7 +14,7 @@ import { failoverPlan, runFailover, type AutomaticVerdict, type FailoverPlan, ty
 import { judgeMaster } from '../failover-check.js';
 import { fenceServer } from './fence.js';
 import { promoteAndConfirm } from './promote.js';
-import { enabledReplicas, selectCandidates } from './select.js';
+import { enabledReplicas, selectCandidates, syncVerdictNow } from './select.js';
 import { StepRunner } from './step-runner.js';
 import { runSwitchover, switchoverPlan } from './switchover.js';
 import { secondMasterRisk } from './writable-guard.js';
@@ -72,21 +72,37 @@ export async function runPromote(env: TopologyEnv, name: string): Promise<Topolo
   if (master !== null && (await env.checks.pollServer(master)).result === 'SUCCESS') {
     return failure(`the master ${master} is running: promoting ${name} would make two masters; use manual_failover`, { reason_code: 'master_running' });
   }
+  // The synchronous rule of a failover holds for a promotion by hand too: refused before anything is touched.
+  const before = await syncVerdictNow(env, name);
+  if (!before.allowed) {
+    env.log.warn('SYNC', `promote ${name} refused: ${before.reason}`, name);
+    return failure(`cannot promote ${name}: ${before.reason}`, { reason_code: before.code });
+  }
   const runner = new StepRunner(env, 'promote', `promote ${name} requested`, master, name);
   await runner.begin(planPromote({ from: master, to: name }));
+  let refusal: { code: string; reason: string } | null = null;
   if (master !== null) {
     const fence = await runner.step('fence', master, async () => {
       const result = await fenceServer(env, master);
-      return { ok: result.fenced, details: result.details };
+      if (!result.fenced) return { ok: false, details: result.details };
+      // Judged again from positions read after the fence: the old master may have acknowledged commits since.
+      const after = await syncVerdictNow(env, name);
+      if (after.allowed) return { ok: true, details: result.details };
+      refusal = { code: after.code, reason: after.reason };
+      return { ok: false, details: `${result.details}; judged again after the fence: ${after.reason}` };
     });
     if (!fence.ok) {
-      const done = await runner.finish('FAIL', `not promoting ${name}: ${fence.details}`);
-      return failure(done.details, { reason_code: 'fence_failed', history_id: done.id });
+      const refused = refusal as { code: string; reason: string } | null;
+      const details = refused === null ? `not promoting ${name}: ${fence.details}` : `not promoting ${name}: ${refused.reason}; the old master ${master} is left stopped`;
+      const done = await runner.finish('FAIL', details);
+      return failure(done.details, { reason_code: refused === null ? 'fence_failed' : refused.code, history_id: done.id });
     }
   }
   const step = await runner.step('promote', name, async () => {
     const risk = await secondMasterRisk(env, name);
-    return risk === null ? promoteAndConfirm(env, name) : { ok: false, details: `not promoting ${name}: ${risk}` };
+    if (risk !== null) return { ok: false, details: `not promoting ${name}: ${risk}` };
+    const promoted = await promoteAndConfirm(env, name);
+    return before.warning === null ? promoted : { ...promoted, details: `${promoted.details}; ${before.warning}` };
   });
   if (!step.ok) {
     const done = await runner.finish('FAIL', step.details);

@@ -5,9 +5,21 @@
 import { describeError } from '../../model/errors.js';
 import { ref, withMonitoringSession, type TopologyEnv } from './env.js';
 import { acceptsWrites, fenceServer } from './fence.js';
-import { prepareSyncForPromotion } from '../sync/promotion-sync.js';
+import { prepareSyncForPromotion, recordPromotedSync, restoreSyncAfterFailedPromotion } from '../sync/promotion-sync.js';
 
+/**
+ * Promote `name` and confirm it. Under synchronous_mode the new master's set is recorded first;
+ * when the promotion is not confirmed the set in force before is restored (a settlement that
+ * finds it promoted after all records the new one again).
+ */
 export async function promoteAndConfirm(env: TopologyEnv, name: string): Promise<{ ok: boolean; details: string }> {
+  const before = env.book.syncRecord();
+  const result = await promoteAndConfirmOnce(env, name);
+  if (!result.ok) await restoreSyncAfterFailedPromotion(env, name, before);
+  return result;
+}
+
+async function promoteAndConfirmOnce(env: TopologyEnv, name: string): Promise<{ ok: boolean; details: string }> {
   const server = ref(env, name);
   const sync = await prepareSyncForPromotion(env, name);
   if (!sync.ok) return sync;
@@ -56,13 +68,19 @@ export type PromotionSettlement = 'promoted' | 'cancelled' | 'uncertain';
 export async function settlePromotion(env: TopologyEnv, name: string, waitMs: number): Promise<{ outcome: PromotionSettlement; details: string }> {
   const deadline = env.clock().getTime() + waitMs;
   for (;;) {
-    if ((await acceptsWrites(env, name)) === true) return { outcome: 'promoted', details: `${name} finished its promotion` };
+    if ((await acceptsWrites(env, name)) === true) {
+      await recordPromotedSync(env, name);
+      return { outcome: 'promoted', details: `${name} finished its promotion` };
+    }
     if (env.clock().getTime() >= deadline) break;
     await env.sleep(200);
   }
   const fence = await fenceServer(env, name);
   const writable = await acceptsWrites(env, name);
-  if (writable === true) return { outcome: 'promoted', details: `${name} finished its promotion while being stopped` };
+  if (writable === true) {
+    await recordPromotedSync(env, name);
+    return { outcome: 'promoted', details: `${name} finished its promotion while being stopped` };
+  }
   if (fence.fenced) return { outcome: 'cancelled', details: `${name}'s unfinished promotion cancelled: ${fence.details}` };
   return { outcome: 'uncertain', details: `${name}'s promotion is neither confirmed nor stoppable: ${fence.details}` };
 }

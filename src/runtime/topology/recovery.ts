@@ -26,6 +26,7 @@ import { enabledReplicas } from './select.js';
 import { StepRunner } from './step-runner.js';
 import { secondMasterRisk } from './writable-guard.js';
 import type { Judgement } from '../failover-check.js';
+import { restoreSyncAfterInterruptedPromotion } from '../sync/promotion-sync.js';
 
 /** The decision of failover_check for `master` (retries included), as recovery needs it. */
 export type JudgeMaster = (master: string, expect: FailoverExpectation) => Promise<Judgement | { reachable: true; details: string }>;
@@ -161,6 +162,9 @@ export async function recoverInterrupted(env: TopologyEnv, interrupted: Failover
   // does not answer now; the monitor judges it from here like any master.
   const newMaster = confirmed ?? promoted[0] ?? null;
   if (newMaster !== null) return rollForward(env, runner, interrupted, newMaster, from !== null && writable.includes(from));
+  // Nobody was promoted: a synchronous set written for a candidate before its promotion must not
+  // outlive it (the old master's set still says where its acknowledged commits are).
+  if (from !== null) await restoreSyncAfterInterruptedPromotion(env, from);
 
   if (from !== null && writable.includes(from)) {
     env.book.putServer(from, { ...env.book.get(from), role: 'master', enabled: true, fenced: false, fence_unconfirmed: false }, 'still the master (recovered after an interrupted change)');

@@ -7,7 +7,7 @@
 import type { Refusal, RefusalCode } from '../../engine/selection.js';
 import { syncPromotionRule } from '../../engine/sync-promotion.js';
 import type { TopologyEnv } from './env.js';
-import { candidateFacts, type ReplicaSnapshot } from './facts.js';
+import { candidateFacts, snapshotReplicas, type ReplicaSnapshot } from './facts.js';
 
 export interface CandidateSelection {
   order: string[];
@@ -46,6 +46,32 @@ function withSyncRule(env: TopologyEnv, facts: ReturnType<typeof candidateFacts>
   const dropped = result.order.filter((n) => !rule.allowed.includes(n));
   const refusals = dropped.map((n) => refuse(n, rule.why[n]?.code ?? 'not_sync_member', rule.why[n]?.reason ?? 'is not in the recorded synchronous set'));
   return { order: result.order.filter((n) => rule.allowed.includes(n)), refusals: [...result.refusals, ...refusals] };
+}
+
+/** What the synchronous rule says about promoting `name` by hand (the `promote` operation). */
+export type SyncVerdict = { allowed: true; warning: string | null } | { allowed: false; code: RefusalCode; reason: string };
+
+/**
+ * The rule a failover applies (engine/sync-promotion.ts), for one replica an operator named:
+ * under synchronous_mode on/strict with a recorded quorum, only a member sure to hold every
+ * acknowledged commit (n − k + 1 members reachable, and the furthest ahead of them) may be
+ * promoted. Judged from `snapshots`, read just before.
+ */
+function syncVerdictFor(env: TopologyEnv, name: string, snapshots: readonly ReplicaSnapshot[]): SyncVerdict {
+  const mode = env.ctx().config.failover.synchronous_mode;
+  const rule = syncPromotionRule(mode, env.book.syncRecord(), candidateFacts(env, snapshots));
+  if (rule.kind === 'any_candidate') return { allowed: true, warning: rule.warning };
+  const lead = `synchronous_mode ${mode}: only a member of the recorded synchronous set sure to hold every acknowledged commit may be promoted`;
+  if (rule.kind === 'none') return { allowed: false, code: 'sync_quorum', reason: `${lead}; ${name} cannot be: ${rule.reason}` };
+  if (rule.allowed.includes(name)) return { allowed: true, warning: null };
+  const why = rule.why[name] ?? { code: 'not_sync_member', reason: `is not in the recorded synchronous set (${env.book.syncRecord()?.members.join(', ') ?? ''}): it may lack acknowledged commits` };
+  return { allowed: false, code: why.code, reason: `${lead}; ${name} ${why.reason}${rule.allowed.length > 0 ? ` (allowed now: ${rule.allowed.join(', ')})` : ''}` };
+}
+
+/** syncVerdictFor from positions read now; no round trip when synchronous_mode is off. */
+export async function syncVerdictNow(env: TopologyEnv, name: string): Promise<SyncVerdict> {
+  if (env.ctx().config.failover.synchronous_mode === 'off') return { allowed: true, warning: null };
+  return syncVerdictFor(env, name, await snapshotReplicas(env));
 }
 
 function preferSyncMembers(env: TopologyEnv, result: { order: string[]; refusals: Refusal[] }): CandidateSelection {
