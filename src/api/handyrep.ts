@@ -10,7 +10,13 @@ import { loadConfigFile } from '../config/load.js';
 import { resolvePath } from '../config/merge.js';
 import { getSetting } from '../config/get-setting.js';
 import { secretStrings } from '../config/redact.js';
-import type { HandyRepConfig } from '../config/schema.js';
+import { masterCheckMethod, type HandyRepConfig } from '../config/schema.js';
+import type { EtcdControl, LeadershipReport } from '../runtime/leadership/etcd-control.js';
+import { LeaderLoop } from '../runtime/leadership/leader-loop.js';
+import { masterTimeline } from '../runtime/topology/master-timeline.js';
+import type { ControllerHistoryEntry } from '../store/cluster-store.js';
+import { leadingHooks } from './etcd-leading.js';
+import { LocalClusterStore } from '../store/local-cluster-store.js';
 import { checkEnable, checkRemove, planAddServer, planAlterServer, validateServerProps } from '../engine/server-admin.js';
 import { EventLog, type LogEntry } from '../log/event-log.js';
 import { describeError, HandyRepError } from '../model/errors.js';
@@ -85,6 +91,8 @@ export interface StatusReport {
   servers: Record<string, ServerStatusSummary>;
   /** Synchronous replication: the mode in force, the recorded set and its last changes (newest first). */
   sync?: SyncStatus;
+  /** etcd_lease: who leads, its URL, and how old this controller's data is (a follower answers from the store). */
+  leadership?: LeadershipReport;
 }
 
 export interface SyncStatus {
@@ -95,6 +103,9 @@ export interface SyncStatus {
   recorded: SyncRecord | null;
   changes: SyncRecord[];
 }
+
+/** Admin operations that act on this controller only (its log, its configuration): a follower runs them itself. */
+const CONTROLLER_LOCAL_OPERATIONS: ReadonlySet<string> = new Set(['set_verbose', 'reload_conf']);
 
 /** How long close() waits for queued alerts to go out. */
 const ALERT_DRAIN_MS = 5_000;
@@ -127,6 +138,44 @@ export class HandyRep {
     this.ctx = this.buildContext();
     this.alerts = new AlertDispatcher({ plugins: this.plugins, ctx: () => this.ctx, log: this.log });
     this.presence = new ControllerPresence(this.monitorSessions, () => this.config, this.serverFile, this.clock, wiring.identity, this.log);
+    this.etcd = wiring.etcd;
+  }
+
+  /** etcd_lease: this controller's leadership, store and master key; null for a single controller. */
+  private readonly etcd: EtcdControl | null;
+  private leaderLoop: LeaderLoop | null = null;
+  /** startMonitoring was called: under etcd_lease the monitor runs only while leading. */
+  private wantMonitoring = false;
+
+  /** Why this controller must not act now (etcd_lease and not leading), or null. */
+  private mayAct(): string | null {
+    return this.etcd?.mayAct() ?? null;
+  }
+
+  /** Campaign for the leadership (etcd_lease); follow the store meanwhile. */
+  private startLeadership(etcd: EtcdControl): void {
+    const hooks = leadingHooks({
+      etcd,
+      book: this.book,
+      persister: this.persister,
+      log: this.log,
+      config: () => this.config,
+      clock: this.clock,
+      recover: async (journal) => {
+        const deps = this.failoverCheckDeps();
+        const rd = await this.topology(() => recoverInterrupted(this.topologyEnv(), journal, (master, expect) => judgeAfterRestart(deps, master, expect)));
+        return `${rd.result}: ${rd.details}`;
+      },
+      masterTimeline: (master) => masterTimeline(this.topologyEnv(), master),
+      startMonitor: () => {
+        if (this.wantMonitoring && !this.closed) this.monitorNow().start();
+      },
+      stopMonitor: () => void this.monitor?.stop(),
+      idle: () => this.actions.idle(),
+    });
+    const followEveryMs = Math.max(500, Math.min(this.config.failover.poll_interval * 1000, (this.config.etcd.ttl * 1000) / 3));
+    this.leaderLoop = new LeaderLoop(etcd.leadership, hooks, this.log, followEveryMs);
+    this.leaderLoop.start();
   }
 
   private get config(): HandyRepConfig {
@@ -158,7 +207,7 @@ export class HandyRep {
 
   /** null when no other controller started earlier is alive; else why this one must not act. */
   private async notSenior(): Promise<string | null> {
-    if (this.config.handyrep.master_check_method === 'none') return null;
+    if (masterCheckMethod(this.config) !== 'database_table') return null;
     const databaseServers = this.book.names().filter((n) => isDatabaseRole(this.book.get(n).role)).map((n) => this.book.get(n));
     const seniority = await this.presence.mayAct(databaseServers);
     return seniority.acts ? null : seniority.reason;
@@ -168,7 +217,7 @@ export class HandyRep {
   private async beat(): Promise<void> {
     const master = this.book.masterName();
     const now = this.clock().getTime();
-    if (this.config.handyrep.master_check_method === 'none') return;
+    if (masterCheckMethod(this.config) !== 'database_table') return;
     if (master === null || now - this.lastBeatMs < heartbeatEveryMs(this.config)) return;
     if (await this.presence.beat(this.book.get(master))) this.lastBeatMs = now;
   }
@@ -181,6 +230,11 @@ export class HandyRep {
       const hr = new HandyRep(wiring);
       log.info('STARTUP', `HandyRep started for cluster ${hr.config.handyrep.cluster_name}: servers from ${initial.source.from} (${initial.source.reason})`);
       for (const note of initial.notes) log.warn('STARTUP', note);
+      if (wiring.etcd) {
+        // The journal in etcd is the leader's to recover, once it leads (etcd-leading.ts).
+        hr.startLeadership(wiring.etcd);
+        return hr;
+      }
       if (initial.source.from === 'config') await wiring.persister.request();
       const interrupted = await readJournal(wiring.serverFile);
       if (interrupted) {
@@ -266,6 +320,7 @@ export class HandyRep {
       ctx: () => this.ctx,
       checks: this.checks(),
       sleep: this.sleep,
+      mayAct: () => this.mayAct(),
     });
   }
 
@@ -283,7 +338,9 @@ export class HandyRep {
   }
 
   /** Run a mutating action alone, then wait until its state changes are saved. */
-  private async mutate<T>(action: () => Promise<T>): Promise<T> {
+  private async mutate<T>(action: () => Promise<T>, local = false): Promise<T> {
+    const notLeading = local ? null : this.mayAct();
+    if (notLeading !== null) throw new HandyRepError('NOT_LEADER', `${notLeading}: mutating calls go to the leader`);
     return this.actions.run(async () => {
       try {
         return await action();
@@ -314,7 +371,7 @@ export class HandyRep {
     }
     const failover = this.config.failover;
     const sync: SyncStatus = { mode: failover.synchronous_mode, method: failover.synchronous_method, node_count: failover.synchronous_node_count, recorded: this.book.syncRecord(), changes: this.book.recentSyncChanges(10) };
-    return { cluster: { ...view.cluster }, servers, sync };
+    return { cluster: { ...view.cluster }, servers, sync, ...(this.etcd ? { leadership: this.etcd.report() } : {}) };
   }
 
   async get_cluster_status(verify?: boolean): Promise<ClusterStatus> {
@@ -433,6 +490,7 @@ export class HandyRep {
 
   async reload_conf(config_file?: string | null): Promise<Rd<{ problems?: string[] }>> {
     const p = this.params('reload_conf', { config_file });
+    // Each controller has its own configuration file: a follower reloads its own too.
     return this.mutate(async () => {
       const path = p.config_file === null ? this.configPath : resolve(this.configDir, p.config_file);
       let loaded: ReturnType<typeof loadConfigFile>;
@@ -464,7 +522,7 @@ export class HandyRep {
       }
       this.log.info('CONFIG', `configuration reloaded from ${path}`);
       return success(`configuration reloaded from ${path}`);
-    });
+    }, true);
   }
 
   private readonly reloadChecks: ReloadCheck[] = [];
@@ -639,7 +697,20 @@ export class HandyRep {
       clock: this.clock,
       persist: () => this.persister.durable(),
       hold: () => currentHold(this.book),
+      mayAct: () => this.mayAct(),
+      ...(this.etcd ? { store: this.etcd.store, recordMaster: (name: string) => this.recordMaster(name), masterLease: this.masterLeaseAccess(this.etcd) } : {}),
     };
+  }
+
+  private masterLeaseAccess(etcd: EtcdControl): NonNullable<TopologyEnv['masterLease']> {
+    return { state: (master) => etcd.masterLeaseState(master), noteHealthy: (master) => etcd.noteHealthyMaster(master) };
+  }
+
+  /** etcd_lease: the `master` key names `name` before it is promoted (store/etcd/master-key.ts). */
+  private recordMaster(name: string): Promise<{ ok: boolean; details: string }> {
+    if (!this.etcd) return Promise.resolve({ ok: true, details: '' });
+    const old = this.book.masterName();
+    return this.etcd.recordMaster(name, old, this.book.syncRecord()?.members.filter((m) => m !== name) ?? [], null, null);
   }
 
   /** Run a topology change alone (single flight), reporting it to failover listeners. */
@@ -649,6 +720,11 @@ export class HandyRep {
       if (notSenior !== null) {
         this.log.error('FAILOVER', `topology change refused: ${notSenior}`, undefined, 'WARNING');
         return failure(`not acting: ${notSenior}`, { reason_code: 'not_senior_controller' });
+      }
+      const notLeading = this.mayAct();
+      if (notLeading !== null) {
+        this.log.error('FAILOVER', `topology change refused: ${notLeading}`, undefined, 'WARNING');
+        return failure(`not acting: ${notLeading}`, { reason_code: 'not_leader' });
       }
       this.topologyInFlight = true;
       const started = Date.now();
@@ -734,6 +810,28 @@ export class HandyRep {
       const result = await rejoinAsReplica(this.topologyEnv(), name, master, true);
       return result.ok ? success(result.details) : failure(result.details);
     });
+  }
+
+  /** Leadership changes (etcd_lease: who led, from when, and why a term ended), newest first. */
+  async get_controller_history(numentries?: number): Promise<ControllerHistoryEntry[]> {
+    const p = this.params('get_controller_history', { numentries });
+    const store = this.etcd?.store ?? new LocalClusterStore(this.serverFile);
+    return (await store.readControllerHistory()).slice(-p.numentries).reverse();
+  }
+
+  /**
+   * Throws NOT_LEADER when `operation` must run on the leader and this controller does not lead
+   * (etcd_lease): every admin operation except those that act on this controller alone.
+   */
+  assertLeadsFor(operation: string): void {
+    if (CONTROLLER_LOCAL_OPERATIONS.has(operation)) return;
+    const why = this.mayAct();
+    if (why !== null) throw new HandyRepError('NOT_LEADER', `${operation}: ${why}: mutating calls go to the leader`);
+  }
+
+  /** etcd_lease: who leads and how old this controller's data is; null for a single controller. */
+  leadershipStatus(): { report: LeadershipReport; ttlMs: number; forwardInsecure: boolean } | null {
+    return this.etcd ? { report: this.etcd.report(), ttlMs: this.config.etcd.ttl * 1000, forwardInsecure: this.config.etcd.forward_insecure } : null;
   }
 
   async failover_history(numentries?: number): Promise<FailoverRecord[]> {
@@ -919,12 +1017,19 @@ export class HandyRep {
   /** Start the failover_check schedule (poll_interval / verify_interval). Idempotent. */
   startMonitoring(): void {
     if (this.closed) throw new HandyRepError('REFUSED', 'this HandyRep instance is closed');
+    this.wantMonitoring = true;
+    // etcd_lease: only the leader monitors; it starts on winning (etcd-leading.ts).
+    if (this.etcd && this.etcd.leadership.current === null) return;
+    this.monitorNow().start();
+  }
+
+  private monitorNow(): Monitor {
     this.monitor ??= new Monitor({
       check: async (verify) => (await this.failover_check(verify)).details,
       intervals: () => ({ pollSeconds: this.config.failover.poll_interval, verifySeconds: this.config.failover.verify_interval }),
       log: this.log,
     });
-    this.monitor.start();
+    return this.monitor;
   }
 
   /** Stop the schedule; resolves once the check in flight has finished. */
@@ -963,6 +1068,7 @@ export class HandyRep {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.leaderLoop?.stop();
     await this.monitor?.stop();
     await this.cloneTracker?.shutdown('HandyRep is closing');
     await this.actions.idle();
@@ -971,6 +1077,7 @@ export class HandyRep {
     if (master !== null && this.lastBeatMs > 0) await this.presence.leave(this.book.get(master));
     await this.monitorSessions.closeAll();
     await this.shells.closeAll();
+    this.etcd?.ctx.close();
     await this.lock?.release();
     this.log.info('SHUTDOWN', 'HandyRep stopped');
     await this.alerts.close(ALERT_DRAIN_MS);

@@ -22,6 +22,8 @@ export async function invokeOperation(hr: HandyRep, name: string, named: Readonl
   // Guarded on the raw values: anything present that only the controller may give is refused,
   // whatever its type (the method validates types after).
   if (origin === 'web') guardWebCall(spec, named);
+  // etcd_lease: a follower runs no admin operation (the daemon forwards it to the leader).
+  if (spec.access === 'admin') hr.assertLeadsFor(spec.name);
   const method = (hr as unknown as Record<string, OperationMethod | undefined>)[name];
   if (typeof method !== 'function') throw new HandyRepError('UNKNOWN_FUNCTION', `operation ${name} has no implementation`);
   return method.apply(hr, spec.positional.map((p) => (Object.hasOwn(named, p) ? named[p] : undefined)));

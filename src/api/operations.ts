@@ -117,6 +117,8 @@ export const OPERATIONS = [
       reason: z.string().trim().min(1).max(500).regex(/^[^\p{Cc}]*$/u, 'must be one line of text').nullable().default(null).describe('Why (shown in get_status).'),
     } }),
   op({ name: 'resume', summary: 'Resume automatic failover after pause.', access: 'admin', web: true }),
+  op({ name: 'get_controller_history', summary: 'Leadership changes of the controllers (etcd_lease: who led from when, why a term ended), newest first.', access: 'read', web: true,
+    params: { numentries: z.number().int().min(1).max(200).default(20).describe('How many entries.') } }),
   op({ name: 'failover_history', summary: 'The newest failovers, switchovers and promotions, newest first.', access: 'read', web: true,
     params: { numentries: z.number().int().min(1).max(200).default(20).describe('How many entries.') } }),
   op({ name: 'clone', summary: 'Clone (or reclone) a replica from the master or another server; it streams from the current master and is enabled.',

@@ -9,7 +9,11 @@ import { resolve } from 'node:path';
 import { loadConfigFile, type LoadedConfig } from '../config/load.js';
 import { resolvePath } from '../config/merge.js';
 import { secretStrings } from '../config/redact.js';
-import type { HandyRepConfig } from '../config/schema.js';
+import { masterCheckMethod, type HandyRepConfig } from '../config/schema.js';
+import { EtcdControl } from '../runtime/leadership/etcd-control.js';
+import { createEtcdContext } from '../store/etcd/client.js';
+import { EtcdClusterStore } from '../store/etcd/etcd-cluster-store.js';
+import { EtcdLeadership } from '../store/etcd/leadership.js';
 import { EventLog } from '../log/event-log.js';
 import { LocalShell } from '../nodes/local-shell.js';
 import { NodeShellPool } from '../nodes/node-shells.js';
@@ -20,7 +24,7 @@ import { PluginRegistry } from '../plugins/registry.js';
 import { Persister } from '../runtime/persister.js';
 import { ServerBook, type Clock } from '../runtime/server-book.js';
 import { writeStateToMaster } from '../runtime/state-table-access.js';
-import { loadInitialState, type InitialState } from '../runtime/state-sync.js';
+import { loadInitialState, loadStoreState, type InitialState } from '../runtime/state-sync.js';
 import { loadControllerIdentity, type ControllerIdentity } from '../store/controller-identity.js';
 import { StateLock } from '../store/state-lock.js';
 
@@ -65,6 +69,15 @@ export interface Wiring {
   onSessionLost(listener: SessionLostListener): void;
   /** Where the servers came from, and what start-up noticed on the way. */
   initial: Pick<InitialState, 'source' | 'notes'>;
+  /** etcd_lease: the store, leadership and master key of this controller; null otherwise. */
+  etcd: EtcdControl | null;
+}
+
+/** The etcd client, leadership and store of a controller (nothing is contacted yet). */
+function openEtcdControl(config: HandyRepConfig, controllerId: string): EtcdControl {
+  const ctx = createEtcdContext(config);
+  const leadership = new EtcdLeadership(ctx, { controllerId, apiUrl: config.daemon.advertised_url });
+  return new EtcdControl(ctx, leadership, new EtcdClusterStore(ctx, leadership), controllerId);
 }
 
 const realSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -87,6 +100,7 @@ export async function wire(configFile: string, options: HandyRepOptions): Promis
   const clock = options.clock ?? ((): Date => new Date());
   const log = openLog(loaded, options.memoryLog === true);
   let lock: StateLock | null = null;
+  let etcd: EtcdControl | null = null;
   try {
     const plugins = new PluginRegistry();
     await plugins.loadDirectories(loaded.config.handyrep.plugin_dirs.map((d) => resolvePath(loaded.dir, d)));
@@ -94,7 +108,11 @@ export async function wire(configFile: string, options: HandyRepOptions): Promis
     const serverFile = resolvePath(loaded.dir, loaded.config.handyrep.server_file);
     lock = options.lock === false ? null : await StateLock.acquire(serverFile);
     const sql = options.sql ?? new PgSqlClient();
-    const initial = await loadInitialState(loaded.config, serverFile, sql, clock().toISOString());
+    const identity = await loadControllerIdentity(serverFile, clock().getTime());
+    etcd = masterCheckMethod(loaded.config) === 'etcd_lease' ? openEtcdControl(loaded.config, identity.id) : null;
+    const initial = etcd
+      ? await loadStoreState(loaded.config, etcd.store, etcd.ctx.keys.prefix, clock().toISOString())
+      : await loadInitialState(loaded.config, serverFile, sql, clock().toISOString());
     let sessionLost: SessionLostListener = () => undefined;
     const monitorSessions = new MonitorSessions(sql, (target, reason) => sessionLost(target, reason));
     // The book reports changes to the persister, which is built from the book: bound late.
@@ -117,10 +135,10 @@ export async function wire(configFile: string, options: HandyRepOptions): Promis
         },
         log,
         clock,
+        ...(etcd ? { store: etcd.store, mayWrite: () => (etcd as EtcdControl).mayAct() } : {}),
       },
       initial.version,
     );
-    const identity = await loadControllerIdentity(serverFile, clock().getTime());
     return {
       config,
       log,
@@ -140,8 +158,11 @@ export async function wire(configFile: string, options: HandyRepOptions): Promis
         sessionLost = listener;
       },
       initial: { source: initial.source, notes: initial.notes },
+      etcd,
     };
   } catch (err) {
+    etcd?.leadership.release();
+    etcd?.ctx.close();
     await lock?.release();
     log.close();
     throw err;
@@ -152,6 +173,8 @@ export async function wire(configFile: string, options: HandyRepOptions): Promis
 export async function unwire(wiring: Wiring): Promise<void> {
   await wiring.monitorSessions.closeAll().catch(() => undefined);
   await wiring.shells.closeAll().catch(() => undefined);
+  wiring.etcd?.leadership.release();
+  wiring.etcd?.ctx.close();
   await wiring.lock?.release();
   wiring.log.close();
 }

@@ -205,7 +205,18 @@ export function formatStatus(status: unknown, info: unknown, style: Style): stri
     colour: (_row, col, text) => (col === 2 ? statusColour(text) : col === 0 ? 'bold' : null),
   });
   const syncLine = showSync ? `\n${syncSummary(sync)}` : '';
-  return `${body}\n${clusterLine}${pausedLine}${syncLine}`;
+  const lead = isObject(report['leadership']) ? `\n${leadershipLine(report['leadership'])}` : '';
+  return `${body}\n${clusterLine}${pausedLine}${syncLine}${lead}`;
+}
+
+/** etcd_lease: "leader: this controller (term 7)" or "leader: <id> at <url> (term 7); data 0.8 s old". */
+function leadershipLine(l: Record<string, unknown>): string {
+  const term = typeof l['term'] === 'string' ? ` (term ${l['term']})` : '';
+  if (l['leading'] === true) return `leader: this controller${term}`;
+  if (typeof l['leader'] !== 'string') return `leader: none${typeof l['stale_reason'] === 'string' ? ` — ${l['stale_reason']}` : ''}; statuses may be stale`;
+  const url = typeof l['leader_url'] === 'string' ? ` at ${l['leader_url']}` : '';
+  const age = typeof l['data_age_ms'] === 'number' ? `; statuses as stored ${(l['data_age_ms'] / 1000).toFixed(1)} s ago` : '';
+  return `leader: controller ${scalar(l['leader'])}${url}${term}${age}`;
 }
 
 /** " by alice since 12:00 (reason)" from a cluster status's pause fields. */

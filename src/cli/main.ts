@@ -87,6 +87,24 @@ Exit codes: 0 stopped cleanly, 1 unexpected error, 2 bad command line or configu
       const inherited = command.parent?.opts<{ config?: string }>().config;
       state.code = await runDaemonCommand(options.config ?? inherited ?? defaultConfig(env));
     });
+  program
+    .command('agent')
+    .description('run the node agent of one PostgreSQL node: self-fencing master lease, member facts, health endpoints (until SIGTERM/SIGINT)')
+    .option('-c, --config <file>', 'configuration file ($HANDYREP_CONFIG or handyrep.yaml)')
+    .option('--node <name>', 'the server (under servers) this agent looks after; default agent.node')
+    .addHelpText('after', `
+Runs on the node, as the PostgreSQL OS user. See docs/node-agent.md and contrib/systemd/handyrep-agent.service.
+
+Examples:
+  $ handyrep agent --config /etc/handyrep/handyrep.yaml --node john
+
+Exit codes: 0 stopped cleanly, 1 unexpected error, 2 bad command line or configuration, 5 cannot listen.
+`)
+    .action(async (options: { config?: string; node?: string }, command: Command) => {
+      const { runAgentCommand } = await import('./agent-command.js');
+      const inherited = command.parent?.opts<{ config?: string }>().config;
+      state.code = await runAgentCommand(options.config ?? inherited ?? defaultConfig(env), options.node);
+    });
   addStoreCommands(
     program,
     io,
@@ -100,6 +118,7 @@ Exit codes: 0 stopped cleanly, 1 unexpected error, 2 bad command line or configu
     .description('a local 3-node PostgreSQL cluster (127.0.0.11-13) watched by a daemon with automatic failover; Ctrl-C stops everything')
     .option('--dir <dir>', 'folder of the demo (configuration, state, log; the cluster too when PostgreSQL can reach it)', '.handyrep-demo')
     .option('--fresh', 'delete the demo cluster and build it again')
+    .option('--ha', 'high availability: a 3-member etcd (127.0.0.51-53) and two controllers on --port and --port+1; kill -9 the leader to see a takeover')
     .addOption(new Option('--port <port>', 'port of the REST API (0: any free port)').default('8080'))
     .addHelpText('after', `
 Examples:
@@ -109,11 +128,11 @@ Then, in another terminal, the commands it prints (handyrep status, kill -9 of t
 Needs PostgreSQL 12+ server binaries (Debian: postgresql-15) and the loopback addresses 127.0.0.11-13
 free on port 5432. As root, PostgreSQL runs as the postgres user.
 `)
-    .action(async (options: { dir: string; fresh?: boolean; port: string }) => {
+    .action(async (options: { dir: string; fresh?: boolean; port: string; ha?: boolean }) => {
       const port = parseInteger(options.port);
       if (port === null || port < 0 || port > 65535) throw usageError(`--port: "${options.port}" is not a port number (0-65535)`);
       const { runDemo } = await import('../demo/demo-command.js');
-      state.code = (await runDemo({ dir: options.dir, fresh: options.fresh === true, port, out: (line) => io.out(`${line}\n`) })) as ExitCode;
+      state.code = (await runDemo({ dir: options.dir, fresh: options.fresh === true, ha: options.ha === true, port, out: (line) => io.out(`${line}\n`) })) as ExitCode;
     });
   return program;
 }

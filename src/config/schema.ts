@@ -6,6 +6,7 @@
  * Sections and keys follow the original HandyRep (reference §5.2), modernised for PostgreSQL 12+
  * (no recovery.conf) and with units in the names of keys that are new.
  */
+import { checkLeaderUrl } from '../runtime/leadership/leader-url.js';
 import { z } from 'zod';
 import { PASSWORD_METHODS, SSL_MODES } from '../nodes/pg-tls.js';
 import {
@@ -112,7 +113,7 @@ export const serverEntrySchema = z
   .strict();
 
 /** How a controller knows it is the one that acts (config `handyrep.master_check_method`). */
-export const MASTER_CHECK_METHODS = ['database_table', 'none'] as const;
+export const MASTER_CHECK_METHODS = ['etcd_lease', 'database_table', 'none'] as const;
 export type MasterCheckMethod = (typeof MASTER_CHECK_METHODS)[number];
 
 const handyrepSectionSchema = z
@@ -128,7 +129,7 @@ const handyrepSectionSchema = z
     authentication_method: pluginName(nameSchema, 'auth').default('zero_auth').describe('Authentication plugin of the web API.'),
     store: configOnly(z.enum(['local', 'etcd']))
       .default('local')
-      .describe('Where the cluster state lives: `local` (servers.save and the handyrep table) or `etcd` (the `etcd` section; in progress: the daemon does not use it yet).'),
+      .describe('Where the cluster state lives: `local` (servers.save and the handyrep table) or `etcd` (the `etcd` section: state, journal and leadership in etcd, several controllers, one acts).'),
     master_check_method: configOnly(
       z.enum(MASTER_CHECK_METHODS, {
         error: (issue) =>
@@ -137,9 +138,10 @@ const handyrepSectionSchema = z
             : `must be one of ${MASTER_CHECK_METHODS.join(', ')}`,
       }),
     )
-      .default('database_table')
+      .nullable()
+      .default(null)
       .describe(
-        'How this controller knows it is the one that acts (the seed\'s check_handyrep_master). database_table: a heartbeat row in the handyrep table on the master; a controller that sees a fresh heartbeat of another started earlier refuses every topology change and names it. none: no check (only one controller may ever run against the cluster; the state lock guards one host only).',
+        'How this controller knows it is the one that acts (the seed\'s check_handyrep_master); null = etcd_lease with handyrep.store etcd, database_table with the local store. etcd_lease: every controller campaigns for the `leader` key in etcd; only the holder of the lease monitors and acts, every state write is guarded by its term, and leadership is checked again right before each promotion, stop, rewind or ALTER SYSTEM (needs handyrep.store etcd). database_table: a heartbeat row in the handyrep table on the master; a controller that sees a fresh heartbeat of another started earlier refuses every topology change and names it. none: no check (only one controller may ever run against the cluster; the state lock guards one host only).',
       ),
     master_check_parameters: configOnly(secret(z.array(z.string()))).default([]).describe('Parameters passed to master_check_method.'),
     log_verbose: z.boolean().default(false).describe('Log informational entries too, not only warnings and errors.'),
@@ -246,10 +248,10 @@ const failoverSchema = z
       .default(false)
       .describe('Rewind a fenced old master with pg_rewind and start it as a replica of the new master.'),
     unreachable_master: z
-      .enum(['refuse', 'promote'])
+      .enum(['refuse', 'promote', 'agent_lease'])
       .default('refuse')
       .describe(
-        'A failed master that cannot be reached at all cannot be fenced. `refuse`: no failover (cluster warning, alert). `promote`: fail over after every connection proxy was repointed away from it (needs connection_failover_method); recorded as fence unconfirmed, cluster warning until it is confirmed stopped.',
+        'A failed master that cannot be reached at all cannot be fenced by the controller. `refuse`: no failover (cluster warning, alert). `promote`: fail over after every connection proxy was repointed away from it (needs connection_failover_method); recorded as fence unconfirmed, cluster warning until it is confirmed stopped. `agent_lease` (needs handyrep.store etcd and a node agent on every database node): it counts as fenced once its agent\'s `master_lease` is gone from etcd — the agent stops its PostgreSQL before the lease can expire — provided this controller saw that agent hold the lease while the master was healthy; until then no failover. An agent killed without a watchdog leaves a hole: see docs/node-agent.md.',
       ),
     use_replication_slots: z
       .boolean()
@@ -339,6 +341,9 @@ const etcdSchema = z
       .nullable()
       .default(null)
       .describe('etcd user HandyRep authenticates as (its password is passwords.etcd_password); null = no authentication.'),
+    forward_insecure: configOnly(z.boolean())
+      .default(false)
+      .describe('etcd_lease: a follower forwards a mutating call, with the caller\'s credentials, to a leader whose advertised URL is plain http (https ones are always forwarded). false = answer 503 naming the leader instead.'),
     ttl: z
       .number()
       .int('must be a whole number of seconds (an etcd lease TTL)')
@@ -367,8 +372,45 @@ const etcdSchema = z
     }
   });
 
+export const WATCHDOG_MODES = ['off', 'auto', 'required'] as const;
+
+const agentSchema = z
+  .object({
+    node: configOnly(nameSchema)
+      .nullable()
+      .default(null)
+      .describe('The server (a name under servers) this node agent looks after; null = given by `handyrep agent --node`.'),
+    loop_wait: secondsSchema
+      .default(1)
+      .describe('Seconds between two rounds of the node agent: read the master key, probe PostgreSQL, renew its leases, publish its facts.'),
+    safety_margin: secondsSchema
+      .default(3)
+      .describe('The master\'s agent makes its PostgreSQL not writable when no renewal of its master lease succeeded for etcd.ttl minus this many seconds.'),
+    restart_on_crash: z
+      .boolean()
+      .default(false)
+      .describe('Restart a recorded master whose postmaster died (crash, never a stop on purpose) once; when off or when that fails, release the master lease at once.'),
+    watchdog: configOnly(z.enum(WATCHDOG_MODES))
+      .default('off')
+      .describe('Linux watchdog kept alive only while the master lease is fresh: `off`, `auto` (used when the device opens) or `required` (the agent refuses to run without it).'),
+    watchdog_device: configOnly(absolutePathSchema).default('/dev/watchdog').describe('Watchdog device the agent writes to (absolute path).'),
+    socket_dir: configOnly(absolutePathSchema)
+      .default('/var/run/postgresql')
+      .describe('Folder of the local PostgreSQL\'s unix socket; the agent connects through it as database user postgres.'),
+    pg_log_file: configOnly(absolutePathSchema).nullable().default(null).describe('Log file passed to `pg_ctl start -l` when the agent starts PostgreSQL; null = none.'),
+    listen_address: configOnly(hostnameSchema).nullable().default(null).describe('Address of the agent\'s health endpoints; null = the server\'s hostname.'),
+    port: z.number().int().min(1).max(65535).default(8008).describe('Port of the agent\'s health endpoints (/primary, /replica, /health, /metrics).'),
+  })
+  .strict();
+
 const daemonSchema = z
   .object({
+    advertised_url: configOnly(
+      z.string().refine((text) => checkLeaderUrl(text).ok, { error: (issue) => `not a usable API URL: ${(checkLeaderUrl(String(issue.input)) as { reason: string }).reason}` }),
+    )
+      .nullable()
+      .default(null)
+      .describe('The URL other controllers reach this daemon\'s API at (http or https, no user or password), published in the etcd `leader` key while it leads; followers name it in their replies and 503s. null = none.'),
     listen_address: hostnameSchema
       .default('127.0.0.1')
       .describe('Address the REST API listens on (`0.0.0.0` or `::` for every interface).'),
@@ -472,6 +514,9 @@ export const configSchema = z
     etcd: etcdSchema
       .default(() => etcdSchema.parse({}))
       .describe('The etcd cluster of handyrep.store `etcd`: endpoints, key prefix, TLS, user, lease ttl and call deadline.'),
+    agent: agentSchema
+      .default(() => agentSchema.parse({}))
+      .describe('The node agent (`handyrep agent`, one per PostgreSQL node): loop, self-fencing margin, crash handling, watchdog, health endpoints.'),
     daemon: daemonSchema
       .default(() => daemonSchema.parse({}))
       .describe('The REST API daemon (`handyrep daemon`): address, port, TLS, limits on password guessing, connections and slow clients.'),
@@ -496,6 +541,13 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['servers'], message: `more than one enabled master: ${masters.join(', ')}` });
       }
       for (const problem of etcdStoreProblems(config)) ctx.addIssue({ code: 'custom', ...problem });
+      const agent: Record<string, unknown> = isPlainObject(config['agent']) ? config['agent'] : {};
+      const etcd: Record<string, unknown> = isPlainObject(config['etcd']) ? config['etcd'] : {};
+      const margin = typeof agent['safety_margin'] === 'number' ? agent['safety_margin'] : 3;
+      const ttl = typeof etcd['ttl'] === 'number' ? etcd['ttl'] : 10;
+      if (margin >= ttl) {
+        ctx.addIssue({ code: 'custom', path: ['agent', 'safety_margin'], message: `must be less than etcd.ttl (${ttl} s): the master demotes ttl − safety_margin after its last renewal` });
+      }
     },
     // Run even when other keys are wrong, so one pass reports every problem; the servers are read
     // defensively because they may be only partly valid then.
@@ -513,7 +565,13 @@ export type ServerEntry = z.output<typeof serverEntrySchema>;
 export type HandyRepSection = HandyRepConfig['handyrep'];
 export type FailoverSection = HandyRepConfig['failover'];
 export type DaemonSection = HandyRepConfig['daemon'];
+
+/** The leadership method in force: the configured one, or the default of the store. */
+export function masterCheckMethod(config: Pick<HandyRepConfig, 'handyrep'>): MasterCheckMethod {
+  return config.handyrep.master_check_method ?? (config.handyrep.store === 'etcd' ? 'etcd_lease' : 'database_table');
+}
 export type EtcdSection = HandyRepConfig['etcd'];
+export type AgentSection = HandyRepConfig['agent'];
 
 /** The names of the per-server settings, for validating add_server / alter_server_def properties. */
 export const SERVER_SETTING_KEYS = Object.keys(serverSettingsShape) as (keyof ServerSettings)[];
@@ -540,6 +598,17 @@ function etcdStoreProblems(config: Record<string, unknown>): { path: string[]; m
   }
   if (typeof etcd['user'] === 'string' && (typeof passwords['etcd_password'] !== 'string' || passwords['etcd_password'] === '')) {
     problems.push({ path: ['passwords', 'etcd_password'], message: `etcd.user is ${etcd['user']}: give its password here` });
+  }
+  const method = handyrep['master_check_method'];
+  if (method === 'etcd_lease' && handyrep['store'] !== 'etcd') {
+    problems.push({ path: ['handyrep', 'master_check_method'], message: 'etcd_lease needs handyrep.store etcd (the leader key lives there)' });
+  }
+  const failover = isPlainObject(config['failover']) ? config['failover'] : {};
+  if (failover['unreachable_master'] === 'agent_lease' && handyrep['store'] !== 'etcd') {
+    problems.push({ path: ['failover', 'unreachable_master'], message: 'agent_lease needs handyrep.store etcd (the agents\' master leases live there)' });
+  }
+  if (handyrep['store'] === 'etcd' && (method === 'database_table' || method === 'none')) {
+    problems.push({ path: ['handyrep', 'master_check_method'], message: `handyrep.store is etcd: its writes are guarded by the etcd leadership, so the method must be etcd_lease (or unset), not ${String(method)}` });
   }
   return problems;
 }

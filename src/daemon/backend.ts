@@ -9,6 +9,7 @@ import type { EventLog, LogEntry } from '../log/event-log.js';
 import { HandyRepError } from '../model/errors.js';
 import type { CheckEvent } from '../runtime/checks.js';
 import type { MonitorStatus } from '../runtime/monitor.js';
+import type { LeadershipReport } from '../runtime/leadership/etcd-control.js';
 
 /** Where the daemon writes its own log lines (HandyRep's event log). Messages never hold passwords. */
 export interface DaemonLog {
@@ -22,6 +23,11 @@ export interface DaemonBackend {
   /** Call an operation by name with named parameters (validated by the operations table). */
   invoke(name: string, params: Readonly<Record<string, unknown>>): Promise<unknown>;
   monitorStatus(): MonitorStatus;
+  /**
+   * etcd_lease: who leads and how old this controller's data is, computed now (not kept per state
+   * revision: a follower's data ages without any state change); absent/null otherwise.
+   */
+  leadership?(): { report: LeadershipReport; ttlMs: number; forwardInsecure: boolean } | null;
   /** Changes whenever server or cluster state changes (see OperationSpec.stateOnly). */
   stateRevision(): number;
   onCheck(listener: (event: CheckEvent) => void): void;
@@ -48,6 +54,7 @@ export function handyRepBackend(hr: HandyRep): DaemonBackend {
       }
     },
     monitorStatus: () => hr.events.maskSecrets(hr.monitorStatus()),
+    leadership: () => hr.leadershipStatus(),
     stateRevision: () => hr.stateRevision(),
     onCheck: (listener) => hr.onCheck(listener),
     onFailover: (listener) => hr.onFailover(listener),

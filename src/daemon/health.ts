@@ -14,6 +14,7 @@
  * - /health: statuses and counts for anyone; the monitor's error texts and the cluster's message
  *   (which name hosts) only with the read password.
  */
+import type { LeadershipReport } from '../runtime/leadership/etcd-control.js';
 import type { ServerStatusSummary, StatusReport } from '../api/handyrep.js';
 import type { MonitorStatus } from '../runtime/monitor.js';
 
@@ -78,4 +79,20 @@ export function publicDaemonHealth(report: StatusReport, monitor: MonitorStatus)
 /** /health for a caller with the read (or admin) password: the monitor's last error and result, the cluster's message. */
 export function fullDaemonHealth(report: StatusReport, monitor: MonitorStatus): Record<string, unknown> {
   return { status: 'running', monitor, cluster: report.cluster };
+}
+
+/**
+ * Why a follower's statuses must not answer a load balancer's check (etcd_lease): no leader, etcd
+ * unreadable, or its data older than the lease ttl (the leader may be gone and the topology
+ * changed since). null = fresh enough, or this controller leads, or no etcd at all. Never a
+ * stale 200.
+ */
+export function followerDataProblem(leadership: { report: LeadershipReport; ttlMs: number } | null): string | null {
+  if (leadership === null || leadership.report.leading) return null;
+  const { report, ttlMs } = leadership;
+  if (report.stale_reason !== null) return report.stale_reason;
+  if (report.leader === null) return 'no controller leads';
+  if (report.data_age_ms === null) return 'the store was not read yet';
+  if (report.data_age_ms > ttlMs) return `the data is ${report.data_age_ms} ms old, more than the lease ttl (${ttlMs} ms)`;
+  return null;
 }

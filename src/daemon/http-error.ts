@@ -57,6 +57,10 @@ export function replyForError(err: unknown, context: ErrorContext, log: DaemonLo
         return { status: 404, body: { result: 'FAIL', details: err.message, function: context.functionName } };
       case 'FORBIDDEN':
         return { status: 403, body: { result: 'FAIL', details: err.message, parameter: parameterOf(err, context), code: err.code } };
+      case 'NOT_LEADER':
+      case 'STORE_UNREACHABLE':
+        // A follower (or a controller cut off from etcd): try the leader named in the message.
+        return { status: 503, body: { result: 'FAIL', details: err.message, code: err.code } };
       case 'REFUSED':
       case 'LOCKED':
         return { status: 409, body: { result: 'FAIL', details: err.message, code: err.code } };

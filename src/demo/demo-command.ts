@@ -20,6 +20,7 @@ import { newCredentials, readDemoConfig, writeDemoConfig, type DemoCredentials }
 import { chooseNodeRoot, type PgAccount } from './demo-location.js';
 import { clock, statusChanges, type WatchSnapshot } from './demo-watch.js';
 import { findPostgresBinDir } from './postgres-binaries.js';
+import { startHaDemo, type HaDemo } from './demo-ha.js';
 
 export interface DemoOptions {
   dir: string;
@@ -27,6 +28,8 @@ export interface DemoOptions {
   /** Port of the REST API (overrides the configuration's listen_port; 0 = any free port). */
   port: number;
   out: (line: string) => void;
+  /** 3 etcd members and two controller daemons (etcd_lease) instead of one daemon in this process (demo-ha.ts). */
+  ha?: boolean;
 }
 
 /** How to call the CLI in the printed examples: bin/handyrep.js relative to here when it is below. */
@@ -83,6 +86,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   const serverFile = join(demoDir, 'servers.save');
   let cluster: DemoCluster | null = null;
   let daemon: RunningDaemon | null = null;
+  let ha: HaDemo | null = null;
   let watch: NodeJS.Timeout | null = null;
   let watching: Promise<void> = Promise.resolve();
   try {
@@ -118,6 +122,38 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       for (const stale of [serverFile, `${serverFile}.journal`]) await rm(stale, { force: true });
     }
     if (signal !== null) throw new DemoStopped();
+    if (options.ha) {
+      ha = await startHaDemo(demoDir, configPath, credentials.admin, options.port, out);
+      const cli = cliCommand();
+      const [a, b] = ha.controllers;
+      out('');
+      out(`Two HandyRep controllers watch the demo cluster through etcd; one leads. APIs: ${ha.controllers.map((c) => `${c.name} ${c.url} (pid ${c.pid})`).join(', ')}`);
+      out(`  admin password: ${credentials.admin}   read password: ${credentials.read}   (user name: anything)`);
+      out('In another terminal:');
+      out(`  export HANDYREP_URL=${a?.url ?? ''} HANDYREP_PASSWORD=${credentials.admin}`);
+      out(`  ${cli} status                                # names the leader; a follower answers from etcd`);
+      out(`  curl -s -u admin:${credentials.admin} ${b?.url ?? ''}/health   # "leadership": leading, leader_url, data_age_ms`);
+      out(`  kill -9 <pid of the leading controller>       # takeover: the other leads within the ttl (5 s); no failover`);
+      out(`  ${cli} get_controller_history`);
+      out('Ctrl-C stops both controllers, etcd and the cluster (a killed controller is not restarted).');
+      out('');
+      let lastHa: (WatchSnapshot & { leader: string | null }) | null = null;
+      const haTick = async (): Promise<void> => {
+        const report = await ha?.status().catch(() => null);
+        if (!report) {
+          out(`${clock()}  (no controller answers)`);
+          return;
+        }
+        if (lastHa === null || lastHa.leader !== report.leader) out(`${clock()}  leader: ${report.leader ?? 'nobody'}`);
+        for (const line of statusChanges(lastHa, report)) out(`${clock()}  ${line}`);
+        lastHa = report;
+      };
+      watch = setInterval(() => {
+        watching = watching.then(haTick);
+      }, 1000);
+      await stopRequested;
+      return await shutDown();
+    }
     daemon = await startDaemon(configPath, { notice: out, port: options.port });
     const hr = daemon.hr;
     // Status changes are printed by the watch below; alerts add what it would not show.
@@ -174,6 +210,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     if (watch) clearInterval(watch);
     await watching;
     await daemon?.stop();
+    await ha?.stop();
     if (cluster) await stopDemoCluster(cluster);
     out('handyrep demo: stopped');
     return 0;

@@ -15,6 +15,15 @@ export type MasterReach =
   /** No control channel: the master may still be taking writes behind a partition. */
   | 'none';
 
+/**
+ * With failover.unreachable_master agent_lease, the failed master's node-agent lease in etcd:
+ * `released` — this controller saw the agent hold it while the master was healthy, and it is gone
+ * now (the agent stops its PostgreSQL before it lets the lease lapse); `held` — still alive;
+ * `never_held` — no agent was seen holding it (no agent there: its absence proves nothing);
+ * `unknown` — etcd did not answer.
+ */
+export type MasterLeaseState = 'released' | 'held' | 'never_held' | 'unknown';
+
 export interface FailoverSnapshot {
   /** The single enabled master in the book, or null. */
   master: string | null;
@@ -34,7 +43,9 @@ export interface FailoverSnapshot {
   restartMaster: boolean;
   restartTried: boolean;
   /** failover.unreachable_master. */
-  unreachableMaster: 'refuse' | 'promote';
+  unreachableMaster: 'refuse' | 'promote' | 'agent_lease';
+  /** The master's agent lease (asked only with agent_lease and an unreachable master), else null. */
+  masterLease: MasterLeaseState | null;
   /** A connection failover plugin is configured (proxies can be repointed first). */
   connectionFailover: boolean;
   /**
@@ -57,6 +68,10 @@ export type DecisionCode =
   | 'auto_failover_off'
   | 'unreachable_master_refused'
   | 'unreachable_master_no_proxies'
+  | 'master_lease_held'
+  | 'master_lease_never_held'
+  | 'master_lease_unknown'
+  | 'master_failed_lease_released'
   | 'unconfirmed_fence_refused'
   | 'unconfirmed_fence_no_proxies'
   | 'restart_master'
@@ -92,8 +107,9 @@ export function decideFailover(s: FailoverSnapshot): FailoverDecision {
     // A server that may be writable behind a partition is a master nobody can fence: promoting
     // another makes two, exactly as with an unreachable master (same setting, same rule).
     const who = `${s.unconfirmedFences.join(', ')} ${s.unconfirmedFences.length > 1 ? 'are' : 'is'} fenced without proof of being stopped and may still be taking writes`;
-    if (s.unreachableMaster === 'refuse') {
-      return decision('warn', 'unconfirmed_fence_refused', `the master ${s.master} is down (${s.vantage.reason}), but ${who}; not failing over (failover.unreachable_master: refuse)`);
+    // agent_lease proves only the failed master's fence, not these: refused as with `refuse`.
+    if (s.unreachableMaster !== 'promote') {
+      return decision('warn', 'unconfirmed_fence_refused', `the master ${s.master} is down (${s.vantage.reason}), but ${who}; not failing over (failover.unreachable_master: ${s.unreachableMaster})`);
     }
     if (!s.connectionFailover) {
       return decision('warn', 'unconfirmed_fence_no_proxies', `the master ${s.master} is down, but ${who} and no connection failover is configured to stop clients using it; not failing over`);
@@ -101,6 +117,7 @@ export function decideFailover(s: FailoverSnapshot): FailoverDecision {
     return decision('failover', 'master_failed_unfenced', `master ${s.master} is down: ${s.vantage.reason}; ${who}: the proxies are repointed before the promotion (fence unconfirmed)`, true);
   }
   if (s.reach === 'none') {
+    if (s.unreachableMaster === 'agent_lease') return decideByAgentLease(s.master, s.vantage.reason, s.masterLease);
     if (s.unreachableMaster === 'refuse') {
       return decision(
         'warn',
@@ -118,4 +135,19 @@ export function decideFailover(s: FailoverSnapshot): FailoverDecision {
     return decision('failover', 'master_failed_unfenced', `master ${s.master} is down: ${s.vantage.reason}; it cannot be fenced: the proxies are repointed before the promotion (fence unconfirmed)`, true);
   }
   return decision('failover', 'master_failed', `master ${s.master} is down: ${s.vantage.reason}`);
+}
+
+/** An unreachable master under agent_lease: fenced only by its agent's lease lapsing (design §9 rule 1). */
+function decideByAgentLease(master: string, down: string, lease: MasterLeaseState | null): FailoverDecision {
+  switch (lease) {
+    case 'released':
+      return decision('failover', 'master_failed_lease_released', `master ${master} is down: ${down}; its node agent's master lease is gone from etcd (the agent stops its PostgreSQL before the lease can lapse)`);
+    case 'held':
+      return decision('warn', 'master_lease_held', `the master ${master} cannot be reached (${down}), but its node agent still holds its master lease: not failing over until the lease lapses (the agent stops PostgreSQL first)`);
+    case 'never_held':
+      return decision('warn', 'master_lease_never_held', `the master ${master} cannot be reached (${down}) and no node agent was seen holding its master lease, so its absence proves nothing; not failing over (failover.unreachable_master: agent_lease)`);
+    case 'unknown':
+    case null:
+      return decision('warn', 'master_lease_unknown', `the master ${master} cannot be reached (${down}) and its master lease cannot be read from etcd; not failing over`);
+  }
 }

@@ -49,7 +49,7 @@ export const STEP_TABLE: Readonly<Record<StepName, StepSpec>> = {
   },
   connection_failover: { effect: 'point every connection proxy at the new master', path: 'plan', rollback: null },
   promote: {
-    effect: 'promote the candidate, after checking no other server is writable; confirmed by a committed write',
+    effect: 'promote the candidate, after checking no other server is writable (under etcd_lease first recording it in the etcd `master` key: only while this controller leads, the key is unchanged since read and the old master\'s agent lease is gone); confirmed by a committed write',
     path: 'plan',
     rollback: 'settle_promotion: wait for it or stop it, never leave it pending',
   },

@@ -13,13 +13,13 @@ import { validateSavedServers } from './saved-servers.js';
 
 /** One saved copy: servers.save, or the handyrep table as read on one server. */
 export interface StateCandidate {
-  from: 'file' | 'table';
+  from: 'file' | 'table' | 'store';
   /** The file's path or the server whose table it is. */
   where: string;
   state: SavedState;
 }
 
-export type StateSource = { from: 'config'; reason: string } | { from: 'file' | 'table'; where: string; state: SavedState; reason: string };
+export type StateSource = { from: 'config'; reason: string } | { from: 'file' | 'table' | 'store'; where: string; state: SavedState; reason: string };
 
 export interface StateChoice {
   source: StateSource;
@@ -43,7 +43,7 @@ export function newestFirst(candidates: readonly StateCandidate[]): StateCandida
 }
 
 export function describeCandidate(candidate: StateCandidate): string {
-  const what = candidate.from === 'file' ? `server file ${candidate.where}` : `handyrep table on ${candidate.where}`;
+  const what = candidate.from === 'file' ? `server file ${candidate.where}` : candidate.from === 'store' ? `etcd store ${candidate.where}` : `handyrep table on ${candidate.where}`;
   return `${what} (version ${candidate.state.version})`;
 }
 

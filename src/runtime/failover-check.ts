@@ -83,6 +83,8 @@ export async function judgeMaster(
   const config = env.ctx().config.failover;
   const { snapshots, vantage, reach } = facts ?? (await gatherMasterFacts(env, master));
   const verdict = judgeMasterFailure(false, vantage, config.replica_sees_master_seconds);
+  // Read only when it can decide: an unreachable master under agent_lease.
+  const masterLease = config.unreachable_master === 'agent_lease' && reach === 'none' ? ((await env.masterLease?.state(master)) ?? 'unknown') : null;
   const decision = decideFailover({
     master,
     paused: context.paused,
@@ -95,6 +97,7 @@ export async function judgeMaster(
     restartMaster: config.restart_master,
     restartTried: context.restartTried,
     unreachableMaster: config.unreachable_master,
+    masterLease,
     connectionFailover: config.connection_failover_method !== null,
     unconfirmedFences: env.book.names().filter((n) => n !== master && env.book.get(n).fenced && env.book.get(n).fence_unconfirmed === true),
   });
@@ -113,6 +116,7 @@ export async function failoverCheck(deps: FailoverCheckDeps, verify: boolean): P
   const fenceNote = fenceNotes.length > 0 ? `; ${fenceNotes.join('; ')}` : '';
   const cluster = (): string => `cluster ${env.book.clusterStatus.status}`;
   if (rd.result === 'SUCCESS') {
+    await noteMasterLease(env);
     // Before the heartbeat: a master waiting for a lost synchronous standby is unblocked first.
     const syncNote = deps.topologyInFlight() || !syncManaged(env) ? null : await deps.mutate(() => maintainSyncAsSenior(deps));
     await deps.beat();
@@ -127,6 +131,12 @@ export async function failoverCheck(deps: FailoverCheckDeps, verify: boolean): P
   if (master === null) return failure(`${cluster()}: ${rd.details}; no failover without a single enabled master${fenceNote}`, { failover_ok: false });
   if (deps.topologyInFlight()) return failure(`${cluster()}: ${rd.details}; a topology change is in progress, not deciding`, { failover_ok: rd.failover_ok });
   return judgeFailedMaster(deps, master, rd.details + fenceNote);
+}
+
+/** agent_lease: whether the healthy master's agent holds its lease (what makes its later absence a proof). */
+async function noteMasterLease(env: TopologyEnv): Promise<void> {
+  const master = env.book.masterName();
+  if (master !== null && env.ctx().config.failover.unreachable_master === 'agent_lease') await env.masterLease?.noteHealthy(master);
 }
 
 /** synchronous_mode is on, or a set it left is still recorded (to be cleared). */

@@ -13,6 +13,8 @@ import { observeRunning } from './observe.js';
 export interface NodeControlEnv extends ChecksEnv {
   checks: Checks;
   sleep: (ms: number) => Promise<void>;
+  /** Why this controller must not stop or start a node now (not leading), or null; absent = always null. */
+  mayAct?: () => string | null;
 }
 
 export class NodeControl {
@@ -21,6 +23,8 @@ export class NodeControl {
   private async control(name: string, action: ControlAction): Promise<ControlOutcome> {
     const server = serverRef(name, this.env.book.get(name));
     try {
+      const refusal = this.env.mayAct?.() ?? null;
+      if (refusal !== null) return { ok: false, details: `${action} of ${name} not issued: ${refusal}` };
       const plugin = this.env.plugins.get('restart', server.restart_method);
       return await plugin.control(this.env.ctx(), server, action);
     } catch (err) {

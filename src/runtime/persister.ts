@@ -8,6 +8,7 @@ import type { EventLog } from '../log/event-log.js';
 import { describeError } from '../model/errors.js';
 import type { SavedState } from '../store/saved-state.js';
 import { writeServerFile } from '../store/server-file.js';
+import type { ClusterStore } from '../store/cluster-store.js';
 
 export interface PersisterDeps {
   serverFile: string;
@@ -17,6 +18,13 @@ export interface PersisterDeps {
   writeTable: (state: SavedState) => Promise<boolean>;
   log: EventLog;
   clock: () => Date;
+  /**
+   * The etcd store (etcd_lease): the state goes there instead of servers.save, term-guarded. Absent
+   * = servers.save.
+   */
+  store?: ClusterStore;
+  /** Why this controller must not write state now (a follower, a deposed leader), or null; absent = always null. */
+  mayWrite?: () => string | null;
 }
 
 export class Persister {
@@ -69,7 +77,18 @@ export class Persister {
     }
   }
 
+  /** A state read from the store is this new: later writes must number above it. */
+  raiseVersion(atLeast: number): void {
+    this.version = Math.max(this.version, atLeast);
+  }
+
   private async saveOnce(): Promise<void> {
+    // A follower's book mirrors the store; a deposed leader's must not overwrite the new leader's.
+    const refusal = this.deps.mayWrite?.() ?? null;
+    if (refusal !== null) {
+      this.lastFileOk = false;
+      return;
+    }
     this.version += 1;
     const state: SavedState = {
       format: 'handyrep-state',
@@ -78,13 +97,15 @@ export class Persister {
       ...this.deps.snapshot(),
     };
     try {
-      await writeServerFile(this.deps.serverFile, state);
+      await (this.deps.store ? this.deps.store.writeState(state) : writeServerFile(this.deps.serverFile, state));
       this.lastFileOk = true;
     } catch (err) {
       this.lastFileOk = false;
       this.deps.log.error('FILEERROR', describeError(err), undefined, 'WARNING');
     }
     try {
+      // The handyrep table is on the master: only while this controller may act (checked again).
+      if ((this.deps.mayWrite?.() ?? null) !== null) return;
       const written = await this.deps.writeTable(state);
       if (!written && this.lastTableOk) this.deps.log.warn('DATABASE', 'state not written to the handyrep table: no reachable master');
       this.lastTableOk = written;

@@ -253,6 +253,21 @@ export class ServerBook {
     this.onChange();
   }
 
+  /**
+   * Take over the state as the leader last stored it (a follower's refresh, a new leader's first
+   * read): servers, cluster status, history and synchronous set. Not persisted again (it came
+   * from the store); only changes after it are.
+   */
+  adoptStored(stored: { servers: ServerMap; cluster: ClusterStatus; history: FailoverRecord[]; sync: { record: SyncRecord | null; history: readonly SyncRecord[] } }): void {
+    this.bump();
+    this.definitionChanges++;
+    this.servers = structuredClone(stored.servers);
+    this.maintenance = maintenanceOf(stored.cluster);
+    this.cluster = { ...stored.cluster, ...this.maintenance };
+    this.history = structuredClone(stored.history).slice(-HISTORY_LIMIT);
+    this.restoreSync(stored.sync.record, stored.sync.history);
+  }
+
   /** Replace everything (reload with override_server_file). */
   replaceAll(servers: ServerMap, reason: string): void {
     this.bump();

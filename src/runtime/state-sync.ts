@@ -22,6 +22,7 @@ import {
 import { maintenanceOf, type MaintenanceFields } from '../model/maintenance.js';
 import type { SqlClient } from '../nodes/ports.js';
 import type { SavedState } from '../store/saved-state.js';
+import type { ClusterStore } from '../store/cluster-store.js';
 import { readServerFile } from '../store/server-file.js';
 import { readStateFromEveryServer, type TableServer } from './state-table-access.js';
 
@@ -140,4 +141,23 @@ export async function loadInitialState(config: HandyRepConfig, serverFile: strin
     notes.push(`servers in the configuration file but not in the saved state are ignored: ${unknown.join(', ')} (use add_server, or override_server_file)`);
   }
   return { servers, cluster: savedClusterStatus(source.state.status), history: savedHistory(source.state), sync: newestSync(source.state, candidates), source, version, notes };
+}
+
+/**
+ * The state as the etcd store holds it (etcd_lease): the store is the one truth, so servers.save
+ * and the handyrep table are not consulted; a store that was never written starts from the
+ * configuration file (the first leader writes it).
+ */
+export async function loadStoreState(config: HandyRepConfig, store: ClusterStore, where: string, now: string): Promise<InitialState> {
+  const read = await store.readState();
+  const notes: string[] = read.kind === 'invalid' ? [`ignoring the unusable state in the etcd store: ${read.reason}`] : [];
+  const candidates: StateCandidate[] = read.kind === 'ok' ? [{ from: 'store', where, state: read.state }] : [];
+  const choice = chooseStateSource(false, candidates, config.server_defaults, now);
+  notes.push(...choice.notes);
+  const version = Math.max(0, ...candidates.map((c) => c.state.version));
+  const { source } = choice;
+  if (source.from === 'config' || choice.servers === null) {
+    return { servers: serversFromConfig(config, now), cluster: makeClusterStatus('unknown', 'status not checked yet', NEVER_CHECKED_TS), history: [], sync: { record: null, history: [] }, source, version, notes };
+  }
+  return { servers: choice.servers, cluster: savedClusterStatus(source.state.status), history: savedHistory(source.state), sync: savedSync(source.state), source, version, notes };
 }

@@ -148,6 +148,12 @@ describe('EtcdClusterStore', () => {
     assert.equal(await readKey(ctx, ctx.keys.server('paul')), null);
     assert.equal(await readKey(ctx, ctx.keys.history('h1')), null);
 
+    // The synchronous standby record and its changes travel with the cluster head.
+    const sync = { members: ['george'], quorum: 1, master: 'john', at: '2026-12-04T10:00:00.000Z', reason: 'test' };
+    const third = { ...state(3, ['john', 'george'], [record('h2'), record('h3')]), sync, sync_history: [sync] };
+    await store.writeState(third);
+    assert.deepEqual(await store.readState(), { kind: 'ok', state: third });
+
     // A corrupt server record makes the state invalid, with the key named.
     await ctx.client.kv.put({ key: Buffer.from(ctx.keys.server('john')), value: Buffer.from('{broken') });
     const read = await store.readState();

@@ -15,7 +15,7 @@ function recorder(): { hr: HandyRep; calls: unknown[][] } {
     calls.push(args);
     return 'ran';
   };
-  const hr = { clone: method, poll: method, get_master_name: method, add_server: method, reload_conf: method } as unknown as HandyRep;
+  const hr = { clone: method, poll: method, get_master_name: method, add_server: method, reload_conf: method, assertLeadsFor: () => undefined } as unknown as HandyRep;
   return { hr, calls };
 }
 
@@ -68,3 +68,24 @@ for (const [label, name, named, key] of [
     assert.equal(calls.length, 1);
   });
 }
+
+test('etcd_lease follower: an admin operation is refused NOT_LEADER before it runs; reads run', async () => {
+  const calls: string[] = [];
+  const method = (name: string) => async (): Promise<string> => {
+    calls.push(name);
+    return 'ran';
+  };
+  const asked: string[] = [];
+  const hr = {
+    poll: method('poll'),
+    get_master_name: method('get_master_name'),
+    assertLeadsFor: (operation: string) => {
+      asked.push(operation);
+      throw new HandyRepError('NOT_LEADER', `${operation}: this controller does not lead`);
+    },
+  } as unknown as HandyRep;
+  await assert.rejects(invokeOperation(hr, 'poll', { servername: 'john' }, 'web'), (err: unknown) => err instanceof HandyRepError && err.code === 'NOT_LEADER');
+  assert.equal(await invokeOperation(hr, 'get_master_name', {}, 'web'), 'ran');
+  assert.deepEqual(calls, ['get_master_name']);
+  assert.deepEqual(asked, ['poll']);
+});

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/config/config-error.js';
 import { parseConfig } from '../../src/config/load.js';
+import { masterCheckMethod } from '../../src/config/schema.js';
 import { configOnlySettings } from '../../src/config/marked-settings.js';
 import { isSecretPath } from '../../src/config/redact.js';
 
@@ -21,10 +22,16 @@ function problemsOf(yaml: string): { path: string; message: string }[] {
 }
 
 describe('etcd store settings', () => {
+  it('master_check_method: etcd_lease by default with the etcd store, database_table with the local one', () => {
+    assert.equal(masterCheckMethod(parseConfig(SERVERS, 's')), 'database_table');
+    assert.equal(masterCheckMethod(parseConfig(`${SERVERS}handyrep: {store: etcd}\netcd: {endpoints: ['http://a:2379']}\n`, 's')), 'etcd_lease');
+    assert.equal(masterCheckMethod(parseConfig(`${SERVERS}handyrep: {master_check_method: none}\n`, 's')), 'none');
+  });
+
   it('defaults: local store, no endpoints, computed prefix (null), ttl 10, retry_timeout 10', () => {
     const config = parseConfig(SERVERS, 's');
     assert.equal(config.handyrep.store, 'local');
-    assert.deepEqual(config.etcd, { endpoints: [], prefix: null, ca: null, cert: null, key: null, user: null, ttl: 10, retry_timeout: 10 });
+    assert.deepEqual(config.etcd, { endpoints: [], prefix: null, ca: null, cert: null, key: null, user: null, forward_insecure: false, ttl: 10, retry_timeout: 10 });
     assert.equal(config.passwords['etcd_password'], '');
   });
 
@@ -63,6 +70,12 @@ describe('etcd store settings', () => {
     ['key without cert', "etcd: {endpoints: ['https://a:2379'], ca: /etc/ca.pem, key: /etc/c.key}", 'etcd.cert', /go together/],
     ['user without password', 'etcd: {user: handyrep}', 'passwords.etcd_password', /etcd.user is handyrep/],
     ['user not a name', "etcd: {user: 'a b'}", 'etcd.user', /letters, digits/],
+    ['etcd_lease with the local store', 'handyrep: {master_check_method: etcd_lease}', 'handyrep.master_check_method', /etcd_lease needs handyrep.store etcd/],
+    ['unreachable_master agent_lease with the local store', 'failover: {unreachable_master: agent_lease}', 'failover.unreachable_master', /agent_lease needs handyrep.store etcd/],
+    ['database_table with the etcd store', "handyrep: {store: etcd, master_check_method: database_table}\netcd: {endpoints: ['http://a:2379']}", 'handyrep.master_check_method', /must be etcd_lease \(or unset\), not database_table/],
+    ['none with the etcd store', "handyrep: {store: etcd, master_check_method: none}\netcd: {endpoints: ['http://a:2379']}", 'handyrep.master_check_method', /not none/],
+    ['advertised_url with a password', "daemon: {advertised_url: 'http://u:p@a:8080'}", 'daemon.advertised_url', /user or password/],
+    ['advertised_url not http', "daemon: {advertised_url: 'ftp://a'}", 'daemon.advertised_url', /not http or https/],
     ['unknown etcd key', 'etcd: {hosts: [a]}', 'etcd.hosts', /./],
   ];
   for (const [what, yaml, path, message] of refused) {

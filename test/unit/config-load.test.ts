@@ -43,7 +43,7 @@ const INVALID: readonly (readonly [string, string, string, string])[] = [
   ['enabled as text', `${TWO_SERVERS}    enabled: maybe\n`, 'servers.paul.enabled', 'expected true or false, got "maybe"'],
   ['unknown key in handyrep', 'handyrep: {pol_interval: 3}', 'handyrep.pol_interval', 'unknown key'],
   ['old master_check_method name', 'handyrep: {master_check_method: one_hr_master}', 'handyrep.master_check_method', 'one_hr_master was renamed database_table'],
-  ['unknown master_check_method', 'handyrep: {master_check_method: corosync_ip}', 'handyrep.master_check_method', 'must be one of database_table, none'],
+  ['unknown master_check_method', 'handyrep: {master_check_method: corosync_ip}', 'handyrep.master_check_method', 'must be one of etcd_lease, database_table, none'],
   ['unknown key in failover', 'failover: {polinterval: 3}', 'failover.polinterval', 'unknown key (did you mean "poll_interval"?)'],
   ['unknown top-level key', 'srevers: {}', 'srevers', 'unknown key (did you mean "servers"?)'],
   ['unknown key in a server', `${TWO_SERVERS}    colour: blue\n`, 'servers.paul.colour', 'unknown key'],

@@ -21,6 +21,7 @@ const base: FailoverSnapshot = {
   restartMaster: false,
   restartTried: false,
   unreachableMaster: 'refuse',
+  masterLease: null,
   connectionFailover: false,
   unconfirmedFences: [],
 };
@@ -28,6 +29,13 @@ const base: FailoverSnapshot = {
 type Row = [label: string, over: Partial<FailoverSnapshot>, action: string, code: string, proxiesFirst?: boolean];
 
 const ROWS: Row[] = [
+  ['agent_lease: unreachable, the lease seen held is gone', { reach: 'none', unreachableMaster: 'agent_lease', masterLease: 'released' }, 'failover', 'master_failed_lease_released'],
+  ['agent_lease: unreachable, the agent still holds the lease', { reach: 'none', unreachableMaster: 'agent_lease', masterLease: 'held' }, 'warn', 'master_lease_held'],
+  ['agent_lease: unreachable, no agent ever seen holding it', { reach: 'none', unreachableMaster: 'agent_lease', masterLease: 'never_held' }, 'warn', 'master_lease_never_held'],
+  ['agent_lease: unreachable, etcd unreadable', { reach: 'none', unreachableMaster: 'agent_lease', masterLease: 'unknown' }, 'warn', 'master_lease_unknown'],
+  ['agent_lease: unreachable, lease not read', { reach: 'none', unreachableMaster: 'agent_lease', masterLease: null }, 'warn', 'master_lease_unknown'],
+  ['agent_lease: the lease proves nothing about other unconfirmed fences', { reach: 'none', unreachableMaster: 'agent_lease', masterLease: 'released', unconfirmedFences: ['paul'], connectionFailover: true }, 'warn', 'unconfirmed_fence_refused'],
+  ['agent_lease: a reachable failed master is failed over as always', { reach: 'control', unreachableMaster: 'agent_lease', masterLease: null }, 'failover', 'master_failed'],
   ['no master in the book', { master: null }, 'none', 'no_master'],
   ['the controller reached the master', { controllerReached: true }, 'none', 'master_ok'],
   ['a topology change runs', { topologyChangeRunning: true }, 'none', 'topology_change_running'],

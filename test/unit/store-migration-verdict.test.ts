@@ -13,7 +13,7 @@ const rows: [string, Partial<MigrationFacts>, RegExp | { replacing: boolean }][]
   ['an empty target gets the copy', {}, { replacing: false }],
   ['the same store on both sides', { from: 'etcd', to: 'etcd' }, /already in the etcd store/],
   ['nothing to copy', { source: { kind: 'missing' } }, /local store holds no state/],
-  ['a synchronous standby record, to etcd', { source: { kind: 'ok', state: { ...state, sync: { members: ['paul'], quorum: 1, master: 'john', at: '2026-12-04T10:00:00.000Z', reason: 'test' } } as unknown as SavedState } }, /records a synchronous standby set .* etcd store cannot hold yet/],
+  ['a synchronous standby record, to etcd (the etcd store keeps it with the cluster head)', { source: { kind: 'ok', state: { ...state, sync: { members: ['paul'], quorum: 1, master: 'john', at: '2026-12-04T10:00:00.000Z', reason: 'test' } } as unknown as SavedState } }, { replacing: false }],
   ['an unreadable source', { source: { kind: 'invalid', reason: 'not JSON' } }, /cannot be read: not JSON/],
   ['an interrupted change in the source', { sourceJournal: journal }, /local store records an interrupted failover \(f-1, started 2026-12-04T10:00:00.000Z\): start a daemon on the local store/],
   ['an interrupted change in the target, even with --overwrite', { targetJournal: journal, target: { kind: 'ok', state }, overwrite: true }, /etcd store records an interrupted failover/],

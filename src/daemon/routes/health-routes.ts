@@ -11,7 +11,7 @@ import type { ServerMap } from '../../model/server.js';
 import type { AuthGate } from '../auth-gate.js';
 import type { DaemonBackend } from '../backend.js';
 import { BASIC_CHALLENGE } from '../basic-auth.js';
-import { fullDaemonHealth, parseLagLimit, primaryHealth, publicDaemonHealth, replicaHealth, type HealthVerdict } from '../health.js';
+import { followerDataProblem, fullDaemonHealth, parseLagLimit, primaryHealth, publicDaemonHealth, replicaHealth, type HealthVerdict } from '../health.js';
 import { sendJson, sendJsonText } from '../reply.js';
 import type { StateReplies } from '../state-replies.js';
 
@@ -36,13 +36,21 @@ export function registerHealthRoutes(app: FastifyInstance, backend: DaemonBacken
     return sendJsonText(reply, kept.value.status, kept.json);
   };
 
-  const primary = (server: string, reply: FastifyReply): Promise<FastifyReply> =>
-    keptVerdict(`/primary/${server}`, (report) => primaryHealth(report, server), reply);
+  /** A follower whose data is too old answers 503 to every check (health.ts followerDataProblem). */
+  const staleReply = (server: string, reply: FastifyReply): FastifyReply | null => {
+    const leadership = backend.leadership?.() ?? null;
+    const problem = followerDataProblem(leadership);
+    return problem === null ? null : sendJson(reply, 503, { server, stale: true, reason: problem, leader: leadership?.report.leader ?? null, leader_url: leadership?.report.leader_url ?? null });
+  };
+  const primary = async (server: string, reply: FastifyReply): Promise<FastifyReply> =>
+    staleReply(server, reply) ?? keptVerdict(`/primary/${server}`, (report) => primaryHealth(report, server), reply);
   app.get<ServerParams>('/primary/:server', (request, reply) => primary(request.params.server, reply));
   app.get<ServerParams>('/read-write/:server', (request, reply) => primary(request.params.server, reply));
 
   app.get<ServerParams>('/replica/:server', async (request, reply) => {
     const server = request.params.server;
+    const stale = staleReply(server, reply);
+    if (stale) return stale;
     const lag = request.query.lag;
     let maxLag: number | null = null;
     if (lag !== undefined) {
@@ -64,13 +72,20 @@ export function registerHealthRoutes(app: FastifyInstance, backend: DaemonBacken
   const getStatus = findOperation('get_status') as OperationSpec;
   app.get('/health', async (request, reply) => {
     const authorization = request.headers.authorization;
-    if (authorization === undefined) return sendJson(reply, 200, publicDaemonHealth(await status(), backend.monitorStatus()));
+    const leadership = backend.leadership?.() ?? null;
+    // Computed now, not kept with the state revision: a follower's data ages without changes.
+    const lead = leadership === null ? {} : { leadership: { ...leadership.report, stale: followerDataProblem(leadership) !== null } };
+    if (authorization === undefined) {
+      // Without the read password: no controller names or URLs, only whether this one leads and how fresh it is.
+      const open = leadership === null ? {} : { leadership: { leading: leadership.report.leading, data_age_ms: leadership.report.data_age_ms, stale: followerDataProblem(leadership) !== null } };
+      return sendJson(reply, 200, { ...publicDaemonHealth(await status(), backend.monitorStatus()), ...open });
+    }
     const outcome = await gate.check({ authorization, address: request.ip, spec: getStatus });
     if (!outcome.ok) {
       if (outcome.status === 401) reply.header('www-authenticate', BASIC_CHALLENGE);
       if (outcome.status === 429) reply.header('retry-after', String(outcome.retryAfterSeconds));
       return sendJson(reply, outcome.status, { result: 'FAIL', details: outcome.reason });
     }
-    return sendJson(reply, 200, fullDaemonHealth(await status(), backend.monitorStatus()));
+    return sendJson(reply, 200, { ...fullDaemonHealth(await status(), backend.monitorStatus()), ...lead });
   });
 }

@@ -20,6 +20,11 @@ import { crossSiteRefusal } from '../cross-site.js';
 import { sessionAllows, sessionCaller } from '../dashboard/caller.js';
 import type { SessionStore } from '../dashboard/sessions.js';
 import { webParams, webSignature } from '../web-params.js';
+import { describeError, HandyRepError } from '../../model/errors.js';
+import { FORWARDED_HEADER, forwardDecision } from '../forwarding.js';
+
+/** How long a forwarded call may take (a switchover, a clone with wait: minutes). */
+const FORWARD_TIMEOUT_MS = 15 * 60 * 1000;
 
 /** What the operation route calls. */
 export interface OperationRouteDeps {
@@ -97,8 +102,38 @@ async function handleOperation(deps: OperationRouteDeps, request: FastifyRequest
     const result = await deps.backend.invoke(spec.name, webParams(webSignature(spec), wire));
     return sendJson(reply, 200, result);
   } catch (err) {
+    if (err instanceof HandyRepError && err.code === 'NOT_LEADER') return forwardOrRefuse(deps, request, reply, spec, wire);
     const failed = replyForError(err, errorContext(spec, wire), deps.backend.log);
     return sendJson(reply, failed.status, failed.body);
+  }
+}
+
+/** A follower's answer to a mutating call: the leader's answer (forwarding.ts), or 503 naming the leader. */
+async function forwardOrRefuse(deps: OperationRouteDeps, request: FastifyRequest, reply: FastifyReply, spec: OperationSpec, wire: WireParams): Promise<FastifyReply> {
+  const leadership = deps.backend.leadership?.() ?? null;
+  if (leadership === null) return sendJson(reply, 503, { result: 'FAIL', details: 'this controller does not lead', code: 'NOT_LEADER' });
+  const authorization = request.headers.authorization;
+  const decision = forwardDecision({
+    report: leadership.report,
+    forwardInsecure: leadership.forwardInsecure,
+    alreadyForwarded: request.headers[FORWARDED_HEADER] !== undefined,
+    hasAuthorization: typeof authorization === 'string',
+    functionName: spec.name,
+  });
+  if (!decision.forward) return sendJson(reply, 503, { result: 'FAIL', details: decision.reason, code: 'NOT_LEADER', leader: leadership.report.leader, leader_url: leadership.report.leader_url });
+  try {
+    const answer = await fetch(decision.target, {
+      method: 'POST',
+      headers: { authorization: authorization as string, 'content-type': 'application/json', [FORWARDED_HEADER]: 'follower' },
+      body: JSON.stringify(Object.fromEntries(wire)),
+      redirect: 'error',
+      signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
+    });
+    reply.header('x-handyrep-leader', decision.target.origin);
+    return sendJsonText(reply, answer.status, await answer.text());
+  } catch (err) {
+    deps.backend.log.warn('DAEMON', `${spec.name}: forwarding to the leader ${decision.target.origin} failed: ${describeError(err)}`);
+    return sendJson(reply, 503, { result: 'FAIL', details: `the leader at ${decision.target.origin} did not answer the forwarded call: ${describeError(err)}; it may or may not have run it`, code: 'NOT_LEADER' });
   }
 }
 

@@ -2,6 +2,7 @@
  * What the master says about its standbys (pg_stat_replication) and the synchronous_standby_names
  * it uses, read on HandyRep's monitoring session; and the ALTER SYSTEM that changes it.
  */
+import { assertMayAct, type TopologyEnv } from '../topology/env.js';
 import { lsnDiff, parseLsn, type Lsn } from '../../model/lsn.js';
 import type { SqlSession } from '../../nodes/ports.js';
 import { alterSystem } from '../topology/remaster.js';
@@ -43,4 +44,10 @@ export function flushLagBytes(current: Lsn | null, row: StandbyRow | null): numb
 export async function setStandbyNames(session: SqlSession, value: string): Promise<void> {
   await alterSystem(session, 'synchronous_standby_names', value);
   await session.query('SELECT pg_reload_conf()');
+}
+
+/** setStandbyNames, only while this controller may act (a deposed leader must not reconfigure a master). */
+export async function guardedStandbyNames(env: Pick<TopologyEnv, 'mayAct'>, session: SqlSession, value: string): Promise<void> {
+  assertMayAct(env, 'ALTER SYSTEM SET synchronous_standby_names');
+  await setStandbyNames(session, value);
 }

@@ -10,11 +10,11 @@
  * So the set in force before is put back (restoreSyncAfterFailedPromotion); a promotion that
  * completes after all records the new master's set again (recordPromotedSync).
  */
+import { guardedStandbyNames } from './master-replication.js';
 import { syncForNewMaster, standbyNamesValue, type NewMasterSync, type SynchronousMethod } from '../../engine/sync-set.js';
 import { describeError } from '../../model/errors.js';
 import { SYNC_HISTORY_LIMIT, type SyncRecord } from '../../model/sync-record.js';
 import { ref, withMonitoringSession, type TopologyEnv } from '../topology/env.js';
-import { setStandbyNames } from './master-replication.js';
 import { record, recordedSet } from './sync-maintainer.js';
 
 /** The set `candidate` starts with as master, and the method naming it; null when synchronous_mode is off. */
@@ -41,7 +41,7 @@ export async function prepareSyncForPromotion(env: TopologyEnv, candidate: strin
   const value = standbyNamesValue(plan.next.named, plan.method);
   if (!(await record(env, candidate, plan.next.recorded, promotingReason(candidate, value)))) return { ok: false, details: `not promoting ${candidate}: the synchronous set could not be saved` };
   try {
-    await withMonitoringSession(env, ref(env, candidate), (s) => setStandbyNames(s, value));
+    await withMonitoringSession(env, ref(env, candidate), (s) => guardedStandbyNames(env, s, value));
   } catch (err) {
     return { ok: false, details: `not promoting ${candidate}: cannot set synchronous_standby_names: ${describeError(err)}` };
   }

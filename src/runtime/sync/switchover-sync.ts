@@ -6,9 +6,9 @@
  * commit acknowledged meanwhile on the target too. The maintainer restores the usual set on its
  * next cycle if the switchover is called off.
  */
+import { guardedStandbyNames } from './master-replication.js';
 import { standbyNamesValue, widenSet, type SyncSet } from '../../engine/sync-set.js';
 import { ref, withMonitoringSession, type TopologyEnv } from '../topology/env.js';
-import { setStandbyNames } from './master-replication.js';
 import { caughtUp, record, recordedSet } from './sync-maintainer.js';
 
 export async function syncTargetBeforeSwitchover(env: TopologyEnv, master: string, target: string): Promise<{ ok: boolean; details: string }> {
@@ -21,7 +21,7 @@ export async function syncTargetBeforeSwitchover(env: TopologyEnv, master: strin
     return { ok: false, details: `cannot record ${target} in the synchronous set` };
   }
   const value = standbyNamesValue(named, failover.synchronous_method);
-  await withMonitoringSession(env, ref(env, master), (s) => setStandbyNames(s, value));
+  await withMonitoringSession(env, ref(env, master), (s) => guardedStandbyNames(env, s, value));
   if (!(await caughtUp(env, master, named))) return { ok: false, details: `${target} named synchronous ('${value}') but did not catch up with ${master}` };
   return { ok: true, details: `${target} named synchronous ('${value}') and caught up; ` };
 }

@@ -9,7 +9,7 @@ import { ASYNC, desiredSyncSet, planSyncChange, type SyncAction, type SyncReplic
 import { lsnDiff } from '../../model/lsn.js';
 import type { SyncRecord } from '../../model/sync-record.js';
 import { ref, withMonitoringSession, type TopologyEnv } from '../topology/env.js';
-import { flushLagBytes, readMasterReplication, setStandbyNames, standbyRow, type MasterReplication } from './master-replication.js';
+import { flushLagBytes, guardedStandbyNames, readMasterReplication, standbyRow, type MasterReplication } from './master-replication.js';
 
 /** How long a narrowing waits for the new members to flush past the master's position. */
 const CATCH_UP_MS = 3000;
@@ -65,7 +65,7 @@ export async function maintainSyncStandbys(env: TopologyEnv): Promise<string | n
   const seen = await withMonitoringSession(env, server, readMasterReplication);
   if (failover.synchronous_mode === 'off') {
     // HandyRep named standbys before: stop naming them, then forget the record.
-    if (seen.named.trim() !== '') await withMonitoringSession(env, server, (s) => setStandbyNames(s, ''));
+    if (seen.named.trim() !== '') await withMonitoringSession(env, server, (s) => guardedStandbyNames(env, s, ''));
     env.book.setSync(null);
     await env.persist();
     return 'synchronous_mode off: synchronous_standby_names cleared';
@@ -88,7 +88,7 @@ async function runAction(env: TopologyEnv, master: string, action: SyncAction, r
     case 'record':
       return (await record(env, master, action.set, `about to name: ${reason}`)) ? `recorded [${action.set.members.join(', ')}] quorum ${action.set.quorum}` : null;
     case 'apply':
-      await withMonitoringSession(env, ref(env, master), (s) => setStandbyNames(s, action.value));
+      await withMonitoringSession(env, ref(env, master), (s) => guardedStandbyNames(env, s, action.value));
       env.log.info('SYNC', `synchronous_standby_names on ${master} = '${action.value}'`, master);
       return `named '${action.value}'`;
     case 'narrow': {

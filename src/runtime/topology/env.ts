@@ -3,7 +3,10 @@
  * with. Everything it changes goes through the server book; everything it observes goes through
  * plugins, the SQL client or the node's control channel.
  */
+import type { MasterLeaseState } from '../../engine/failover-decision.js';
 import type { EventLog } from '../../log/event-log.js';
+import { HandyRepError } from '../../model/errors.js';
+import type { ClusterStore } from '../../store/cluster-store.js';
 import type { PluginRegistry } from '../../plugins/registry.js';
 import type { PluginContext, ServerRef } from '../../plugins/types.js';
 import type { SqlSession } from '../../nodes/ports.js';
@@ -27,6 +30,33 @@ export interface TopologyEnv {
   persist: () => Promise<boolean>;
   /** Why automatic actions are on hold now (paused, a planned stop of the master), or null. */
   hold: () => string | null;
+  /**
+   * Why this controller must not issue an irreversible command right now (it does not lead under
+   * etcd_lease), or null. Asked right before each one, not once per change: leadership can end
+   * between two steps. Absent = a single controller (always null).
+   */
+  mayAct?: () => string | null;
+  /**
+   * Records `name` as the master in the consensus store before it is promoted (etcd: the
+   * `master` key, store/etcd/master-key.ts); absent = nothing to record (local store).
+   */
+  recordMaster?: (name: string) => Promise<{ ok: boolean; details: string }>;
+  /**
+   * failover.unreachable_master agent_lease: the master's node-agent lease in etcd (etcd-control.ts);
+   * absent = no etcd.
+   */
+  masterLease?: {
+    state: (master: string) => Promise<MasterLeaseState>;
+    noteHealthy: (master: string) => Promise<void>;
+  };
+  /** Where the journal lives; absent = the local files beside serverFile. */
+  store?: ClusterStore;
+}
+
+/** Throws NOT_LEADER when this controller must not issue `what` now (design §9 rule 2). */
+export function assertMayAct(env: Pick<TopologyEnv, 'mayAct'>, what: string): void {
+  const why = env.mayAct?.() ?? null;
+  if (why !== null) throw new HandyRepError('NOT_LEADER', `${what} not issued: ${why}`);
 }
 
 export function ref(env: TopologyEnv, name: string): ServerRef {

@@ -10,10 +10,10 @@ import { describeError } from '../../model/errors.js';
 import { SqlConnectError } from '../../nodes/sql-client.js';
 import type { ControlAction } from '../../plugins/types.js';
 import { observeRunning } from '../observe.js';
-import { ref, withMonitoringSession, type TopologyEnv } from './env.js';
+import { assertMayAct, ref, withMonitoringSession, type TopologyEnv } from './env.js';
 
 export type FenceResult =
-  | { fenced: true; how: 'stopped' | 'killed' | 'not_accepting'; details: string }
+  | { fenced: true; how: 'stopped' | 'killed' | 'not_accepting' | 'lease_released'; details: string }
   /** unreachable: nothing answered at all (neither control channel nor database port). */
   | { fenced: false; unreachable: boolean; details: string };
 
@@ -25,6 +25,7 @@ const FENCE_WAIT_SECONDS: Partial<Record<ControlAction, number>> = { stop: 3, fa
 async function control(env: TopologyEnv, name: string, action: ControlAction): Promise<{ ok: boolean; details: string }> {
   const server = ref(env, name);
   try {
+    assertMayAct(env, `${action} of ${name}`);
     const waitSeconds = FENCE_WAIT_SECONDS[action];
     return await env.plugins.get('restart', server.restart_method).control(env.ctx(), server, action, waitSeconds ? { waitSeconds } : {});
   } catch (err) {
@@ -87,6 +88,10 @@ export async function fenceServer(env: TopologyEnv, name: string): Promise<Fence
   // No control channel answer: only a database port that positively refuses (or answers
   // read-only) proves it takes no writes.
   const answer = await databaseAnswer(env, name);
+  if (answer === 'refused' || answer === 'no_answer') {
+    const byLease = await fencedByAgentLease(env, name);
+    if (byLease !== null) return { fenced: true, how: 'lease_released', details: `${name} cannot be stopped (${stop.details}); ${byLease}` };
+  }
   switch (answer) {
     case 'refused':
       // A refusal could come from a firewall between us while clients on its side still write:
@@ -101,4 +106,15 @@ export async function fenceServer(env: TopologyEnv, name: string): Promise<Fence
     case 'no_answer':
       return { fenced: false, unreachable: true, details: `${name} cannot be reached at all (${stop.details}): not fenced, it may still be taking writes` };
   }
+}
+
+/**
+ * failover.unreachable_master agent_lease: a master nobody reaches counts as fenced once its node
+ * agent, seen holding the master lease while the master was healthy, no longer holds it — the
+ * agent stops its PostgreSQL before it lets the lease lapse (design §9 rule 1). Else null.
+ */
+async function fencedByAgentLease(env: TopologyEnv, name: string): Promise<string | null> {
+  if (env.ctx().config.failover.unreachable_master !== 'agent_lease' || !env.masterLease) return null;
+  const lease = await env.masterLease.state(name);
+  return lease === 'released' ? `its node agent's master lease is gone from etcd (the agent stops PostgreSQL before the lease lapses)` : null;
 }

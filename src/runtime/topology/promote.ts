@@ -3,7 +3,7 @@
  * leave recovery and commit a write before it counts as the new master.
  */
 import { describeError } from '../../model/errors.js';
-import { ref, withMonitoringSession, type TopologyEnv } from './env.js';
+import { assertMayAct, ref, withMonitoringSession, type TopologyEnv } from './env.js';
 import { acceptsWrites, fenceServer } from './fence.js';
 import { prepareSyncForPromotion, recordPromotedSync, restoreSyncAfterFailedPromotion } from '../sync/promotion-sync.js';
 
@@ -23,8 +23,13 @@ async function promoteAndConfirmOnce(env: TopologyEnv, name: string): Promise<{ 
   const server = ref(env, name);
   const sync = await prepareSyncForPromotion(env, name);
   if (!sync.ok) return sync;
+  // The consensus store names the new master first (agents undo any promotion it does not name),
+  // then leadership is checked once more: the last irreversible moment is pg_promote itself.
+  const recorded = env.recordMaster ? await env.recordMaster(name) : { ok: true, details: '' };
+  if (!recorded.ok) return { ok: false, details: `${name}: not promoted: ${recorded.details}` };
   let pluginDetails: string;
   try {
+    assertMayAct(env, `promotion of ${name}`);
     const outcome = await env.plugins.get('promote', server.promotion_method).promote(env.ctx(), server);
     pluginDetails = outcome.details;
     if (!outcome.ok) return { ok: false, details: `${name}: ${outcome.details}` };
@@ -43,7 +48,7 @@ async function promoteAndConfirmOnce(env: TopologyEnv, name: string): Promise<{ 
         await s.query('SELECT txid_current()');
         return true;
       });
-      if (confirmed) return { ok: true, details: `${sync.details}${name} promoted (${pluginDetails}) and accepted a write` };
+      if (confirmed) return { ok: true, details: `${sync.details}${recorded.details ? `${recorded.details}; ` : ''}${name} promoted (${pluginDetails}) and accepted a write` };
       last = 'still in recovery';
     } catch (err) {
       last = describeError(err);

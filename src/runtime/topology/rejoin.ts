@@ -11,7 +11,7 @@ import { passfileLine, withPassfile } from '../../nodes/passfile.js';
 import { confLines, conninfoString } from '../../nodes/pg-conf-quote.js';
 import type { ServerRef } from '../../plugins/types.js';
 import { observeRunning } from '../observe.js';
-import { ref, withSession, type TopologyEnv } from './env.js';
+import { assertMayAct, ref, withSession, type TopologyEnv } from './env.js';
 import { primaryConninfo, remasterReplica } from './remaster.js';
 
 /** Configuration files that belong to the node, not to the cluster's data. */
@@ -59,6 +59,7 @@ export async function rejoinAsReplica(env: TopologyEnv, oldName: string, masterN
   const old = ref(env, oldName);
   const master = ref(env, masterName);
   try {
+    assertMayAct(env, `rejoin of ${oldName}`);
     const running = await observeRunning({ ctx: env.ctx(), plugins: env.plugins }, old);
     if (running !== false) {
       return { ok: false, details: `${oldName} must be stopped and reachable over its control channel to rejoin (running: ${String(running)})` };
@@ -71,6 +72,7 @@ export async function rejoinAsReplica(env: TopologyEnv, oldName: string, masterN
       const keep = `/tmp/handyrep-rewind-${randomBytes(6).toString('hex')}`;
       const saved = await runOnNode(env, old, ['sh', '-c', 'd=$1; shift; mkdir -m 700 "$d" && for f in "$@"; do if [ -f "$f" ]; then cp -p "$f" "$d/"; fi; done', 'keep_config', keep, ...configFiles(old)], 10000);
       if (!saved.ok) return { ok: false, details: `${oldName}: cannot save its configuration files before pg_rewind: ${saved.output}` };
+      assertMayAct(env, `pg_rewind of ${oldName}`);
       const rewound = await rewind(env, old, master);
       const restored = await runOnNode(env, old, ['sh', '-c', 'd=$1; p=$2; cp -p "$d"/* "$p"/ && rm -rf "$d"', 'restore_config', keep, old.pgdata], 10000);
       if (!restored.ok) return { ok: false, details: `${oldName}: cannot restore its configuration files after pg_rewind (saved in ${keep}): ${restored.output}` };

@@ -7,7 +7,7 @@
 import { describeError } from '../../model/errors.js';
 import { conninfoString, type ConninfoPart } from '../../nodes/pg-conf-quote.js';
 import type { ServerRef } from '../../plugins/types.js';
-import { ref, withMonitoringSession, withSession, type TopologyEnv } from './env.js';
+import { assertMayAct, ref, withMonitoringSession, withSession, type TopologyEnv } from './env.js';
 
 /** The replica's conninfo for `master`, every value quoted for libpq (see pg-conf-quote.ts). */
 export function primaryConninfo(env: TopologyEnv, replica: ServerRef, master: ServerRef): string {
@@ -40,12 +40,14 @@ export async function remasterReplica(env: TopologyEnv, replicaName: string, mas
   const master = ref(env, masterName);
   const useSlots = env.ctx().config.failover.use_replication_slots;
   try {
+    assertMayAct(env, `remaster of ${replicaName}`);
     if (useSlots) {
       await withSession(env, master, (s) =>
         s.query('SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)', [slotName(replicaName)]),
       );
     }
     const versionNum = await withSession(env, replica, async (s) => {
+      assertMayAct(env, `ALTER SYSTEM on ${replicaName}`);
       await alterSystem(s, 'primary_conninfo', primaryConninfo(env, replica, master));
       if (useSlots) await alterSystem(s, 'primary_slot_name', slotName(replicaName));
       await s.query('SELECT pg_reload_conf()');

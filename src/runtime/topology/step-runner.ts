@@ -84,8 +84,12 @@ export class StepRunner {
     this.record.steps.push(step);
     const before = await this.journal();
     let result: StepResult;
+    const notLeading = this.env.mayAct?.() ?? null;
     if (before !== null) {
       result = { ok: false, details: `not run: the failover journal cannot be written (${before})` };
+    } else if (notLeading !== null) {
+      // Abandoned at the step boundary: the journal stays for the controller that leads now.
+      result = { ok: false, details: `not run: ${notLeading}` };
     } else {
       try {
         result = await run();
@@ -139,7 +143,8 @@ export class StepRunner {
     this.record.details = missed?.length ? `${details}; the journal could not record: ${missed.join('; ')}` : details;
     this.env.book.addHistory(this.record);
     if (await this.retried(() => this.env.persist())) {
-      await clearJournal(this.env.serverFile).catch((err: unknown) => {
+      const store = this.env.store;
+      await (store ? store.clearJournal() : clearJournal(this.env.serverFile)).catch((err: unknown) => {
         // Left behind, it would be "recovered" at the next start: an operator must look.
         this.env.log.error('FAILOVER', `the finished ${this.record.kind} ${this.record.id} could not be removed from the journal ${journalPath(this.env.serverFile)}: ${describeError(err)}; delete it before the next start`, undefined, 'CRITICAL');
       });
@@ -157,7 +162,8 @@ export class StepRunner {
     let problem = '';
     const ok = await this.retried(async () => {
       try {
-        await writeJournal(this.env.serverFile, this.record);
+        const store = this.env.store;
+        await (store ? store.writeJournal(this.record) : writeJournal(this.env.serverFile, this.record));
         return true;
       } catch (err) {
         problem = describeError(err);

@@ -29,9 +29,6 @@ export function migrationVerdict(facts: MigrationFacts): MigrationVerdict {
   if (from === to) return { ok: false, reason: `the state is already in the ${to} store (handyrep.store: ${to}); nothing to migrate` };
   if (source.kind === 'missing') return { ok: false, reason: `the ${from} store holds no state: nothing to migrate (start a daemon on it once, or define the servers in the configuration)` };
   if (source.kind === 'invalid') return { ok: false, reason: `the ${from} store's state cannot be read: ${source.reason}` };
-  // The etcd backend does not store the synchronous-standby record yet: copying without it would
-  // let a later failover promote a replica that lacks acknowledged commits.
-  if (to === 'etcd' && (source.state.sync ?? null) !== null) return { ok: false, reason: 'the local state records a synchronous standby set (synchronous_mode), which the etcd store cannot hold yet: set synchronous_mode off and let the daemon drop the record first' };
   if (facts.sourceJournal !== null) return { ok: false, reason: journalReason(from, facts.sourceJournal) };
   if (facts.targetJournal !== null) return { ok: false, reason: journalReason(to, facts.targetJournal) };
   if (target.kind === 'invalid' && !facts.overwrite) return { ok: false, reason: `the ${to} store already holds a state that cannot be read (${target.reason}); pass --overwrite to replace it` };

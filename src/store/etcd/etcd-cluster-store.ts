@@ -1,6 +1,6 @@
 /**
  * The `etcd` backend of the ClusterStore port (design §9 keys). The saved state is split over
- * `cluster` (format, version, updated_ms, status), one `servers/<name>` per server and one
+ * `cluster` (format, version, updated_ms, status, the synchronous standby record and its changes), one `servers/<name>` per server and one
  * `history/<id>` per finished topology change; the journal is `journal`; leadership changes are
  * `controller_history/<time>-<term>`. Every write is term-guarded (guarded-txn.ts); reads are
  * plain, consistent reads (one transaction of ranges, so the parts come from one revision).
@@ -80,7 +80,16 @@ export class EtcdClusterStore implements ClusterStore {
     ]);
     const storedServers = new Set((servers?.kvs ?? []).map((kv) => kv.key.toString()));
     const storedHistory = new Set((history?.kvs ?? []).map((kv) => kv.key.toString()));
-    const head = { format: state.format, version: state.version, updated_ms: state.updated_ms, status: state.status };
+    // The synchronous standby record travels with the head, in the same transaction as the
+    // statuses: a failover must never see servers of one write and the sync set of another.
+    const head = {
+      format: state.format,
+      version: state.version,
+      updated_ms: state.updated_ms,
+      status: state.status,
+      ...(state.sync !== undefined ? { sync: state.sync } : {}),
+      ...(state.sync_history !== undefined ? { sync_history: state.sync_history } : {}),
+    };
     const ops: StoreOp[] = [{ kind: 'put', key: keys.cluster, value: JSON.stringify(head) }];
     const serverKeys = new Set<string>();
     for (const [name, server] of Object.entries(state.servers)) {

@@ -54,12 +54,29 @@ export class EtcdLeadership {
   constructor(
     private readonly ctx: EtcdContext,
     private readonly identity: CampaignIdentity,
-    private readonly now: () => number = Date.now,
+    /** A monotonic clock (ms): lease arithmetic must not jump with the wall clock. */
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /** The term while this controller leads, else null. */
   get current(): Term | null {
     return this.#term;
+  }
+
+  /**
+   * Whether this controller may issue an irreversible command right now: it holds a term AND the
+   * last successful renewal is recent enough that etcd cannot have expired the lease yet. Checked
+   * synchronously against the monotonic clock, not left to the deadline timer: a process frozen
+   * (SIGSTOP, long GC pause) past the deadline resumes with its timers not yet run, and must not
+   * act on the first line it executes. A deadline found passed here ends the term at once.
+   */
+  holdsNow(): boolean {
+    const term = this.#term;
+    if (!term) return false;
+    const deadline = leadershipDeadlineMs(this.#lastRenewalSentMs, this.ctx.ttlSeconds);
+    if (this.now() < deadline) return true;
+    this.markLost(`the leader lease was last renewed ${Math.round(this.now() - this.#lastRenewalSentMs)} ms ago (ttl ${this.ctx.ttlSeconds} s): it may have expired in etcd`);
+    return false;
   }
 
   /** Calls `listener` once per lost term, as soon as the loss is known. Returns an unsubscribe. */
@@ -100,7 +117,7 @@ export class EtcdLeadership {
     const key = Buffer.from(keys.leader);
     const sentMs = this.now();
     const grant = await withDeadline('grant the leader lease', deadlineMs, () => client.leaseClient.leaseGrant({ TTL: ttlSeconds }));
-    const record = { controller_id: this.identity.controllerId, api_url: this.identity.apiUrl, since: new Date(this.now()).toISOString() };
+    const record = { controller_id: this.identity.controllerId, api_url: this.identity.apiUrl, since: new Date().toISOString() };
     const value = encodeLeaderRecord(record);
     let reply;
     try {
@@ -160,7 +177,8 @@ export class EtcdLeadership {
     if (!term) return;
     this.#stopHolding();
     void this.#revoke(term.leaseId);
-    const loss: LeadershipLoss = { term: term.term, reason, atMs: this.now() };
+    // atMs is a wall-clock timestamp for reports; the lease arithmetic uses the monotonic clock.
+    const loss: LeadershipLoss = { term: term.term, reason, atMs: Date.now() };
     for (const listener of [...this.#listeners]) {
       try {
         listener(loss);
@@ -257,7 +275,7 @@ export class EtcdLeadership {
   /** One keep-alive on its own stream to the current renewal member, cancelled by the call deadline if it does not answer. */
   async #keepaliveOnce(leaseId: string, timeoutMs: number): Promise<string> {
     const client = this.ctx.memberClient(this.#renewalMember);
-    const stream = await client.leaseClient.leaseKeepAlive({ deadline: this.now() + timeoutMs });
+    const stream = await client.leaseClient.leaseKeepAlive({ deadline: Date.now() + timeoutMs });
     return new Promise((resolve, reject) => {
       stream.on('data', (reply) => {
         resolve(reply.TTL);
@@ -308,7 +326,7 @@ export class EtcdLeadership {
       term: kv.create_revision,
       leaseId: kv.lease,
       readRevision,
-      readAtMs: this.now(),
+      readAtMs: Date.now(),
     };
   }
 }

@@ -1,0 +1,158 @@
+/**
+ * bench:agent — the node agent with real etcd (3 members) and real PostgreSQL (master john, replica
+ * paul), agents compiled (dist/) and run as the postgres OS user, loop_wait 1 s, etcd.ttl 5 s,
+ * safety_margin 2 s:
+ *   - idle cost of the master's agent: CPU % of one core and max RSS over a 30 s window;
+ *   - isolation: every socket of the postgres user to the etcd members dropped (iptables by uid)
+ *     → ms until the master is not writable, and until the last acknowledged write (20 ms writer);
+ *   - postmaster SIGKILL → ms until master_lease/john is gone from etcd.
+ * Writes bench/results/agent.json. The machine is shared: figures include others' noise.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { Etcd3 } from 'etcd3';
+import pg from 'pg';
+import { agentStatus, isWritable, putMasterRecord, startAgent, waitUntil, type RunningAgent } from '../test/fixtures/agents.js';
+import { startCluster, type TestNode } from '../test/fixtures/cluster.js';
+import { startEtcdCluster } from '../test/fixtures/etcd.js';
+import { postgresUser } from '../test/fixtures/exec.js';
+import { dropHost, undropHost } from '../test/fixtures/iptables.js';
+
+const TTL_S = 5;
+const MARGIN_S = 2;
+const LOOP_S = 1;
+const RUNS = 5;
+const IDLE_WINDOW_S = 30;
+const PREFIX = '/handyrep/benchagent/';
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime + stime
+}
+
+function rssMb(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : NaN;
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+};
+const round = (n: number): number => Math.round(n);
+
+async function main(): Promise<void> {
+  console.log(`bench:agent — etcd.ttl ${TTL_S} s, safety_margin ${MARGIN_S} s, loop_wait ${LOOP_S} s, ${RUNS} runs each`);
+  const [etcd, cluster] = await Promise.all([startEtcdCluster({ members: 3 }), startCluster({ nodes: 2, ssh: false })]);
+  const client = new Etcd3({ hosts: etcd.endpoints });
+  const [john, paul] = cluster.nodes as [TestNode, TestNode];
+  const settings = { endpoints: etcd.endpoints, prefix: PREFIX, ttl: TTL_S, agent: { loop_wait: LOOP_S, safety_margin: MARGIN_S } };
+  const agents: RunningAgent[] = [];
+  const leaseGone = async (): Promise<boolean> => (await client.get(`${PREFIX}master_lease/john`).string()) === null;
+  const startJohn = async (): Promise<void> => {
+    for (let i = 0; i < 5; i++) {
+      await john.start();
+      if (await waitUntil('john writable', () => isWritable(john), 3000).then(() => true, () => false)) break;
+    }
+    await waitUntil('master lease', async () => !(await leaseGone()), 20_000);
+  };
+  try {
+    await putMasterRecord(client, PREFIX, 'john');
+    agents.push(startAgent(cluster, john, settings, true), startAgent(cluster, paul, settings, true));
+    await waitUntil('john /primary', async () => (await agentStatus(john, '/primary')) === 200, 30_000);
+    const pid = agents[0]?.child.pid as number;
+    await sleep(10_000); // start-up garbage collected before the idle window
+    const before = cpuTicks(pid);
+    const started = performance.now();
+    let rssMax = 0;
+    for (let i = 0; i < IDLE_WINDOW_S; i++) {
+      await sleep(1000);
+      rssMax = Math.max(rssMax, rssMb(pid));
+    }
+    const cpuPct = ((cpuTicks(pid) - before) / CLOCK_TICKS / ((performance.now() - started) / 1000)) * 100;
+    console.log(`  idle master agent: ${cpuPct.toFixed(2)} % of a core, RSS max ${rssMax.toFixed(1)} MB`);
+
+    const crash: number[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      await startJohn();
+      const postmaster = john.postmasterPid() as number;
+      const killedAt = performance.now();
+      process.kill(postmaster, 'SIGKILL');
+      await waitUntil('lease released', leaseGone, TTL_S * 1000 + 3000, 10);
+      crash.push(performance.now() - killedAt);
+      console.log(`  postmaster kill → lease released: ${round(crash[run] as number)} ms`);
+    }
+
+    const notWritable: number[] = [];
+    const lastAck: number[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      await startJohn();
+      const writer = new pg.Client({ host: john.socketDir, port: john.port, user: 'postgres', database: 'postgres' });
+      writer.on('error', () => undefined);
+      await writer.connect();
+      await writer.query('CREATE TABLE IF NOT EXISTS bench_probe (id serial primary key)');
+      let acked = 0;
+      let writing = true;
+      const loop = (async () => {
+        while (writing) {
+          try {
+            await writer.query('INSERT INTO bench_probe DEFAULT VALUES');
+            acked = performance.now();
+          } catch {
+            return;
+          }
+          await sleep(20);
+        }
+      })();
+      await sleep(300 + Math.random() * 1000); // the cut falls anywhere in the renewal cycle
+      const cutAt = performance.now();
+      for (const member of etcd.members) dropHost(member.host, postgresUser().uid);
+      await waitUntil('john not writable', async () => !(await isWritable(john)), TTL_S * 1000 + 5000, 20);
+      notWritable.push(performance.now() - cutAt);
+      writing = false;
+      await loop;
+      await writer.end().catch(() => undefined);
+      lastAck.push(acked - cutAt);
+      for (const member of etcd.members) undropHost(member.host);
+      console.log(`  isolation → not writable ${round(notWritable[run] as number)} ms, last acknowledged write ${round(lastAck[run] as number)} ms after the cut`);
+      await waitUntil('lease expired', leaseGone, TTL_S * 1000 + 3000);
+    }
+
+    const result = {
+      runs: RUNS,
+      ttl_s: TTL_S,
+      safety_margin_s: MARGIN_S,
+      loop_wait_s: LOOP_S,
+      agent_cpu_pct: Math.round(cpuPct * 100) / 100,
+      agent_rss_mb: Math.round(rssMax * 10) / 10,
+      idle_window_s: IDLE_WINDOW_S,
+      postmaster_crash_lease_released_ms_median: round(median(crash)),
+      postmaster_crash_lease_released_ms_max: round(Math.max(...crash)),
+      isolated_master_not_writable_ms_median: round(median(notWritable)),
+      isolated_master_not_writable_ms_max: round(Math.max(...notWritable)),
+      isolated_master_acked_after_cut_ms_max: round(Math.max(...lastAck)),
+      fence_deadline_ms: (TTL_S - MARGIN_S) * 1000,
+    };
+    const checks: [string, boolean][] = [
+      [`agent CPU ${result.agent_cpu_pct} % of a core (target < 1)`, result.agent_cpu_pct < 1],
+      [`agent RSS ${result.agent_rss_mb} MB (target < 80)`, result.agent_rss_mb < 80],
+      [`postmaster crash → lease released, median ${result.postmaster_crash_lease_released_ms_median} ms (target ≤ 1500)`, result.postmaster_crash_lease_released_ms_median <= 1500],
+      [`isolation → not writable, max ${result.isolated_master_not_writable_ms_max} ms (must be < ttl ${TTL_S * 1000} ms)`, result.isolated_master_not_writable_ms_max < TTL_S * 1000],
+    ];
+    for (const [line, met] of checks) console.log(`  ${line} -> ${met ? 'met' : 'MISSED'}`);
+    await mkdir('bench/results', { recursive: true });
+    await writeFile('bench/results/agent.json', `${JSON.stringify(result, null, 2)}\n`);
+    if (checks.some(([, met]) => !met)) process.exitCode = 1;
+  } finally {
+    for (const member of etcd.members) undropHost(member.host);
+    await Promise.all(agents.map((a) => a.stop('SIGKILL')));
+    client.close();
+    await Promise.all([cluster.stop(), etcd.stop()]);
+  }
+}
+
+await main();

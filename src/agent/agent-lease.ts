@@ -1,0 +1,163 @@
+/**
+ * One etcd lease held by the agent (the master lease, or the lease its member record lives under),
+ * timed on a monotonic clock: wall-clock jumps (NTP, an operator's `date -s`) must neither keep a
+ * stale master writable nor fence a healthy one. "Fresh" means the last renewal that succeeded was
+ * SENT less than ttl − safety_margin ago: etcd restarted the TTL no earlier than that send, so the
+ * key cannot have expired in etcd before this node stops considering itself master.
+ */
+import { performance } from 'node:perf_hooks';
+import type { EtcdContext } from '../store/etcd/client.js';
+import { withDeadline } from '../store/etcd/store-error.js';
+
+export type MonotonicMs = () => number;
+export const monotonicMs: MonotonicMs = () => performance.now();
+
+export class AgentLease {
+  #id: string | null = null;
+  #lastRenewalSentMs = 0;
+  #staleTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ctx: EtcdContext,
+    private readonly what: string,
+    private readonly freshForMs: number,
+    /** Called once when the lease becomes stale while held (its own timer: a stalled round cannot delay it). */
+    private readonly onStale: () => void,
+    private readonly now: MonotonicMs = monotonicMs,
+    /** Shared by the agent's leases: one long-lived stream instead of a new one per renewal (idle cost). */
+    private readonly channel: KeepaliveChannel = new KeepaliveChannel(),
+  ) {}
+
+  get held(): boolean {
+    return this.#id !== null;
+  }
+
+  get id(): string | null {
+    return this.#id;
+  }
+
+  /** Whether the lease is held and was renewed recently enough (see the module comment). */
+  fresh(): boolean {
+    return this.#id !== null && this.now() - this.#lastRenewalSentMs < this.freshForMs;
+  }
+
+  /** Grants the lease when not held, else renews it; false when etcd said it expired (then not held). */
+  async hold(callMs: number): Promise<boolean> {
+    const sentMs = this.now();
+    if (this.#id === null) {
+      const grant = await withDeadline(`grant the ${this.what}`, callMs, () => this.ctx.client.leaseClient.leaseGrant({ TTL: this.ctx.ttlSeconds }));
+      this.#id = grant.ID;
+      this.#renewed(sentMs);
+      return true;
+    }
+    const id = this.#id;
+    const ttl = await withDeadline(`renew the ${this.what}`, callMs, () => this.#keepaliveOnce(id, callMs));
+    if (this.#id !== id) return false;
+    if (ttl === '0' || ttl === '' || Number(ttl) <= 0) {
+      this.#forget();
+      return false;
+    }
+    this.#renewed(sentMs);
+    return true;
+  }
+
+  /** Stops holding it and revokes it in etcd (best effort: unrevoked, it expires by itself). */
+  async release(callMs: number): Promise<void> {
+    const id = this.#id;
+    this.#forget();
+    if (id === null) return;
+    await withDeadline(`revoke the ${this.what}`, callMs, () => this.ctx.client.leaseClient.leaseRevoke({ ID: id })).catch(() => undefined);
+  }
+
+  /** Forgets it without telling etcd (it runs out by itself). */
+  #forget(): void {
+    this.#id = null;
+    clearTimeout(this.#staleTimer);
+  }
+
+  close(): void {
+    this.#forget();
+  }
+
+  #renewed(sentMs: number): void {
+    this.#lastRenewalSentMs = Math.max(this.#lastRenewalSentMs, sentMs);
+    clearTimeout(this.#staleTimer);
+    const waitMs = Math.max(0, this.#lastRenewalSentMs + this.freshForMs - this.now());
+    this.#staleTimer = setTimeout(() => {
+      if (this.#id !== null && !this.fresh()) this.onStale();
+    }, waitMs + 1);
+    this.#staleTimer.unref();
+  }
+
+  async #keepaliveOnce(leaseId: string, callMs: number): Promise<string> {
+    return this.channel.keepalive(this.ctx, leaseId, callMs);
+  }
+}
+
+type KeepaliveStream = Awaited<ReturnType<EtcdContext['client']['leaseClient']['leaseKeepAlive']>>;
+
+/**
+ * One keep-alive stream kept open and reused; a renewal writes the lease id and waits for the
+ * answer naming it. Any error or a missed deadline drops the stream, and the next renewal opens a
+ * new one (possibly to another member).
+ */
+export class KeepaliveChannel {
+  #stream: KeepaliveStream | null = null;
+  readonly #waiting = new Map<string, { resolve: (ttl: string) => void; reject: (err: unknown) => void }>();
+
+  async keepalive(ctx: EtcdContext, leaseId: string, callMs: number): Promise<string> {
+    const stream = this.#stream ?? (await this.#open(ctx));
+    return new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#drop(new Error(`no keep-alive answer within ${callMs} ms`));
+      }, callMs);
+      this.#waiting.get(leaseId)?.reject(new Error('superseded by a newer renewal'));
+      this.#waiting.set(leaseId, {
+        resolve: (ttl) => {
+          clearTimeout(timer);
+          resolve(ttl);
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      });
+      stream.write({ ID: leaseId });
+    });
+  }
+
+  close(): void {
+    this.#drop(new Error('closed'));
+  }
+
+  async #open(ctx: EtcdContext): Promise<KeepaliveStream> {
+    const stream = await ctx.client.leaseClient.leaseKeepAlive();
+    stream.on('data', (reply: { ID: string; TTL: string }) => {
+      const waiter = this.#waiting.get(reply.ID);
+      this.#waiting.delete(reply.ID);
+      waiter?.resolve(reply.TTL);
+    });
+    stream.on('error', (err: unknown) => {
+      if (this.#stream === stream) this.#drop(err);
+    });
+    stream.on('end', () => {
+      if (this.#stream === stream) this.#drop(new Error('keep-alive stream ended'));
+    });
+    this.#stream = stream;
+    return stream;
+  }
+
+  #drop(err: unknown): void {
+    const stream = this.#stream;
+    this.#stream = null;
+    for (const waiter of this.#waiting.values()) waiter.reject(err);
+    this.#waiting.clear();
+    if (stream) {
+      try {
+        stream.end();
+      } catch {
+        // already broken
+      }
+    }
+  }
+}

@@ -1,0 +1,301 @@
+/**
+ * The node agent (`handyrep agent`): one per PostgreSQL node. Every loop_wait it observes its
+ * PostgreSQL and the `master` key, asks decide.ts what to do, does it, and publishes its member
+ * facts. The master lease has its own stale timer (agent-lease.ts), so a round stuck on an
+ * unreachable etcd cannot delay the self-fencing.
+ */
+import type { Server } from 'node:http';
+import type { HandyRepConfig } from '../config/schema.js';
+import { describeError, HandyRepError } from '../model/errors.js';
+import { createEtcdContext, type EtcdContext } from '../store/etcd/client.js';
+import { parseMasterRecord } from '../store/etcd/master-record.js';
+import { withDeadline } from '../store/etcd/store-error.js';
+import { AgentLease, KeepaliveChannel, monotonicMs, type MonotonicMs } from './agent-lease.js';
+import { decideAgentRound, type AgentPlan, type AgentReason, type MasterKeyView, type PostgresView } from './decide.js';
+import { startHealthServer, type HealthFacts } from './health.js';
+import { LocalPostgres, type SqlFacts } from './local-postgres.js';
+import { memberRecord } from './member-record.js';
+import { classifyPostgres } from './postgres-state.js';
+import { Watchdog } from './watchdog.js';
+
+export interface AgentDeps {
+  readonly log: (line: string) => void;
+  readonly now?: MonotonicMs;
+  /** Made from the configuration when absent. */
+  readonly etcd?: EtcdContext;
+}
+
+export class NodeAgent {
+  readonly #ctx: EtcdContext;
+  readonly #pg: LocalPostgres;
+  readonly #masterLease: AgentLease;
+  readonly #memberLease: AgentLease;
+  readonly #watchdog: Watchdog;
+  readonly #channel: KeepaliveChannel;
+  readonly #callMs: number;
+  readonly #loopMs: number;
+  readonly #now: MonotonicMs;
+  #timer: NodeJS.Timeout | undefined;
+  #server: Server | null = null;
+  #stopped = false;
+  #round: Promise<string> | null = null;
+  #fencing: Promise<void> | null = null;
+  // What the previous rounds saw (postgres-state.ts).
+  #wasRunning = false;
+  #stoppedByAgent = false;
+  #crashRestartTried = false;
+  #lastSentence = '';
+  #lastMember = '';
+  #memberRenewedMs = -Infinity;
+  #health: HealthFacts;
+
+  constructor(
+    readonly config: HandyRepConfig,
+    readonly node: string,
+    private readonly deps: AgentDeps,
+  ) {
+    const server = config.servers[node];
+    if (!server) throw new HandyRepError('CONFIG_INVALID', `agent: no server ${JSON.stringify(node)} under servers`);
+    const defaults = config.server_defaults;
+    const agent = config.agent;
+    this.#now = deps.now ?? monotonicMs;
+    this.#ctx = deps.etcd ?? createEtcdContext(config);
+    const ttlMs = config.etcd.ttl * 1000;
+    const freshForMs = ttlMs - agent.safety_margin * 1000;
+    // Every etcd call must end well inside the fresh window, so a round can still act on time.
+    this.#callMs = Math.max(300, Math.min(this.#ctx.deadlineMs, Math.floor(freshForMs / 3)));
+    this.#loopMs = Math.round(agent.loop_wait * 1000);
+    const pgdata = server.pgdata ?? defaults.pgdata;
+    this.#pg = new LocalPostgres(
+      {
+        pgdata,
+        pgctlDir: server.pgconf ?? defaults.pgconf ?? pgdata,
+        pgBinDir: server.pg_bin_dir ?? defaults.pg_bin_dir,
+        port: server.port ?? defaults.port,
+        socketDir: agent.socket_dir,
+        logFile: agent.pg_log_file,
+      },
+      Math.max(500, Math.min(this.#loopMs * 2, 5000)),
+    );
+    const channel = new KeepaliveChannel();
+    this.#channel = channel;
+    this.#masterLease = new AgentLease(this.#ctx, 'master lease', freshForMs, () => void this.#fence('the master lease went stale (no renewal within ttl − safety_margin)', true), this.#now, channel);
+    this.#memberLease = new AgentLease(this.#ctx, 'member lease', ttlMs, () => undefined, this.#now, channel);
+    this.#watchdog = new Watchdog(agent.watchdog, agent.watchdog_device);
+    this.#health = { node, running: false, writable: false, primaryConfirmed: false, lagBytes: null, timeline: null, recordedMaster: null, lastReason: null, roundsTotal: 0, demotionsTotal: 0 };
+  }
+
+  get health(): HealthFacts {
+    return this.#health;
+  }
+
+  /** Starts the health endpoints and the rounds; rejects when the watchdog is required but missing. */
+  async start(): Promise<void> {
+    const problem = this.#watchdog.check();
+    if (problem !== null) throw new HandyRepError('CONFIG_INVALID', problem);
+    const server = this.config.servers[this.node];
+    const address = this.config.agent.listen_address ?? server?.hostname ?? '127.0.0.1';
+    this.#server = await startHealthServer(address, this.config.agent.port, () => this.#health);
+    this.deps.log(`agent ${this.node}: health endpoints on http://${address}:${this.config.agent.port}/, loop every ${this.#loopMs} ms, etcd.ttl ${this.config.etcd.ttl} s, safety_margin ${this.config.agent.safety_margin} s`);
+    this.#schedule(0);
+  }
+
+  /** One round now (tests); concurrent callers share it. */
+  runRound(): Promise<string> {
+    this.#round ??= this.#doRound().finally(() => {
+      this.#round = null;
+    });
+    return this.#round;
+  }
+
+  /**
+   * Stops the rounds. `releaseLease`: revoke the master lease and disarm the watchdog (a clean
+   * stop; systemd then stops PostgreSQL too, see contrib/systemd). PostgreSQL itself is left as it is.
+   */
+  async stop(releaseLease = true): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#round?.catch(() => undefined);
+    if (releaseLease) {
+      await this.#masterLease.release(this.#callMs);
+      await this.#memberLease.release(this.#callMs);
+      this.#watchdog.disarm();
+    }
+    this.#masterLease.close();
+    this.#memberLease.close();
+    this.#channel.close();
+    this.#pg.close();
+    await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
+    this.#server?.closeAllConnections();
+    this.#ctx.close();
+  }
+
+  /**
+   * A clean stop (SIGTERM): a master's PostgreSQL is stopped BEFORE its lease is released, so that
+   * no other node can be promoted while it still takes writes; a replica's is left running.
+   */
+  async shutdown(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#round?.catch(() => undefined);
+    if (this.#masterLease.held || this.#health.writable) {
+      const { observation } = await this.#pg.observe();
+      if (observation.writable !== false && observation.pidAlive) await this.#fence('the agent is stopping');
+    }
+    await this.stop(true);
+  }
+
+  #schedule(ms: number): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      void this.runRound().then((sentence) => {
+        if (sentence !== this.#lastSentence) this.deps.log(`agent ${this.node}: ${sentence}`);
+        this.#lastSentence = sentence;
+        this.#schedule(this.#loopMs);
+      });
+    }, ms);
+  }
+
+  async #doRound(): Promise<string> {
+    try {
+      const { observation, facts } = await this.#pg.observe();
+      const postgres = classifyPostgres(observation, { wasRunning: this.#wasRunning, stoppedByAgent: this.#stoppedByAgent });
+      if (postgres.state === 'crashed') this.deps.log(`agent ${this.node}: postmaster ${observation.pidFilePid} is gone and left postmaster.pid behind (a crash, not a stop)`);
+      this.#wasRunning = observation.pidAlive;
+      if (postgres.state === 'running') this.#stoppedByAgent = false;
+      if (postgres.state === 'running' && postgres.writable) this.#crashRestartTried = false;
+      const master = await this.#readMaster();
+      const plan = decideAgentRound({
+        node: this.node,
+        master,
+        postgres,
+        leaseHeld: this.#masterLease.held,
+        leaseFresh: this.#masterLease.fresh(),
+        restartOnCrash: this.config.agent.restart_on_crash,
+        crashRestartTried: this.#crashRestartTried,
+      });
+      const outcome = await this.#act(plan);
+      await this.#publish(postgres, facts, master).catch(() => undefined);
+      this.#updateHealth(postgres, facts, master, plan.reason);
+      return `${plan.sentence}${outcome}`;
+    } catch (err) {
+      return `round failed, next one in ${this.#loopMs} ms: ${describeError(err)}`;
+    }
+  }
+
+  async #readMaster(): Promise<MasterKeyView> {
+    const key = this.#ctx.keys.master;
+    let value: Buffer | null;
+    try {
+      value = await withDeadline('read the master key', this.#callMs, () => this.#ctx.client.get(key).buffer());
+    } catch (err) {
+      return { state: 'unreadable', reason: describeError(err) };
+    }
+    if (value === null) return { state: 'absent' };
+    try {
+      return { state: 'present', record: parseMasterRecord(key, value) };
+    } catch (err) {
+      return { state: 'unreadable', reason: describeError(err) };
+    }
+  }
+
+  async #act(plan: AgentPlan): Promise<string> {
+    let outcome = '';
+    for (const action of plan.actions) {
+      switch (action) {
+        case 'demote':
+          await this.#fence(plan.sentence, plan.reason === 'lease_stale');
+          outcome += '; demoted';
+          break;
+        case 'hold_lease':
+          outcome += await this.#holdMasterLease();
+          break;
+        case 'release_lease':
+          await this.#masterLease.release(this.#callMs);
+          this.#watchdog.disarm();
+          outcome += '; master lease released';
+          break;
+        case 'restart_crashed': {
+          this.#crashRestartTried = true;
+          const budgetMs = (this.config.etcd.ttl - this.config.agent.safety_margin) * 1000;
+          const started = await this.#pg.start(budgetMs);
+          if (!started) {
+            await this.#masterLease.release(this.#callMs);
+            this.#watchdog.disarm();
+          }
+          outcome += started ? '; restarted' : '; restart failed, master lease released';
+          break;
+        }
+      }
+    }
+    return outcome;
+  }
+
+  async #holdMasterLease(): Promise<string> {
+    const granting = !this.#masterLease.held;
+    try {
+      const ok = await this.#masterLease.hold(this.#callMs);
+      if (!ok) return '; etcd says the master lease expired';
+      if (granting) {
+        const id = this.#masterLease.id as string;
+        const value = JSON.stringify({ node: this.node, since: new Date().toISOString() });
+        await withDeadline('write the master lease key', this.#callMs, () => this.#ctx.client.put(this.#ctx.keys.masterLease(this.node)).value(value).lease(id).exec());
+        this.#watchdog.arm();
+      }
+      this.#watchdog.feed();
+      return granting ? '; master lease taken' : '';
+    } catch (err) {
+      if (granting) await this.#masterLease.release(this.#callMs);
+      return `; master lease not renewed: ${describeError(err)}`;
+    }
+  }
+
+  /** Stop PostgreSQL for sure (shared by the round and the stale timer) and let the lease go. */
+  #fence(why: string, urgent = false): Promise<void> {
+    this.#fencing ??= (async () => {
+      this.#stoppedByAgent = true;
+      const how = await this.#pg.stopForSure(Math.max(1000, this.config.agent.safety_margin * 500), urgent);
+      this.#health = { ...this.#health, running: false, writable: false, primaryConfirmed: false, demotionsTotal: this.#health.demotionsTotal + (how === 'not_running' ? 0 : 1) };
+      this.#masterLease.close();
+      this.#watchdog.disarm();
+      this.deps.log(`agent ${this.node}: PostgreSQL stopped (${how}): ${why}`);
+    })().finally(() => {
+      this.#fencing = null;
+    });
+    return this.#fencing;
+  }
+
+  async #publish(postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView): Promise<void> {
+    const record = memberRecord(this.node, postgres, facts, master);
+    const value = JSON.stringify(record);
+    const renewDue = this.#now() - this.#memberRenewedMs >= (this.config.etcd.ttl * 1000) / 3;
+    if (!this.#memberLease.held || renewDue) {
+      const wasHeld = this.#memberLease.held;
+      const ok = await this.#memberLease.hold(this.#callMs);
+      this.#memberRenewedMs = this.#now();
+      if (!ok || !wasHeld) this.#lastMember = '';
+      if (!ok) return;
+    }
+    if (value === this.#lastMember) return;
+    const id = this.#memberLease.id as string;
+    await withDeadline('write the member record', this.#callMs, () => this.#ctx.client.put(this.#ctx.keys.member(this.node)).value(value).lease(id).exec());
+    this.#lastMember = value;
+  }
+
+  #updateHealth(postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, reason: AgentReason): void {
+    const running = postgres.state === 'running';
+    const writable = running && postgres.writable;
+    const recordedMaster = master.state === 'present' ? master.record.name : null;
+    this.#health = {
+      ...this.#health,
+      running,
+      writable,
+      primaryConfirmed: writable && recordedMaster === this.node && this.#masterLease.fresh(),
+      lagBytes: facts?.replay_lag_bytes ?? null,
+      timeline: facts?.timeline ?? null,
+      recordedMaster,
+      lastReason: reason,
+      roundsTotal: this.#health.roundsTotal + 1,
+    };
+  }
+}

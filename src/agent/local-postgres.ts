@@ -1,0 +1,213 @@
+/**
+ * The agent's hands on its own PostgreSQL: SQL over the unix socket (no network, no password:
+ * the agent runs as the PostgreSQL OS user), postmaster.pid, and pg_ctl run with an argv array.
+ * Nothing here decides; agent.ts calls these after decide.ts said so.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import type { PostgresObservation } from './postgres-state.js';
+
+export interface LocalPostgresSettings {
+  readonly pgdata: string;
+  /** Directory passed to pg_ctl -D (pgconf or pgdata). */
+  readonly pgctlDir: string;
+  readonly pgBinDir: string;
+  readonly port: number;
+  readonly socketDir: string;
+  readonly logFile: string | null;
+}
+
+/** The member facts read by SQL (absent when PostgreSQL did not answer). */
+export interface SqlFacts {
+  readonly in_recovery: boolean;
+  readonly timeline: number | null;
+  /** Current (master) or replayed (replica) WAL position. */
+  readonly wal_position: string | null;
+  readonly received_lsn: string | null;
+  readonly replayed_lsn: string | null;
+  readonly wal_receiver: string | null;
+  readonly sender_host: string | null;
+  readonly replay_lag_bytes: number | null;
+  readonly server_version: string;
+}
+
+const FACTS_QUERY = `
+SELECT pg_is_in_recovery() AS in_recovery,
+       (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_timeline,
+       CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text ELSE pg_current_wal_lsn()::text END AS wal_position,
+       pg_last_wal_receive_lsn()::text AS received_lsn,
+       pg_last_wal_replay_lsn()::text AS replayed_lsn,
+       (SELECT status FROM pg_stat_wal_receiver LIMIT 1) AS wal_receiver,
+       (SELECT received_tli FROM pg_stat_wal_receiver LIMIT 1) AS receiver_timeline,
+       (SELECT sender_host FROM pg_stat_wal_receiver LIMIT 1) AS sender_host,
+       CASE WHEN pg_is_in_recovery() THEN pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::float8 END AS replay_lag_bytes,
+       current_setting('server_version') AS server_version`;
+
+interface FactsRow {
+  in_recovery: boolean;
+  checkpoint_timeline: number | null;
+  wal_position: string | null;
+  received_lsn: string | null;
+  replayed_lsn: string | null;
+  wal_receiver: string | null;
+  receiver_timeline: number | null;
+  sender_host: string | null;
+  replay_lag_bytes: number | null;
+  server_version: string;
+}
+
+export class LocalPostgres {
+  #client: pg.Client | null = null;
+
+  constructor(
+    readonly settings: LocalPostgresSettings,
+    private readonly queryTimeoutMs: number,
+  ) {}
+
+  /** postmaster.pid and whether its pid lives, plus the SQL facts when PostgreSQL answers. */
+  async observe(): Promise<{ observation: PostgresObservation; facts: SqlFacts | null }> {
+    let pidFilePid = this.postmasterPid();
+    const pidAlive = pidFilePid !== null && processAlive(pidFilePid);
+    // A postmaster that exits by itself removes the file BEFORE it dies: read it again after
+    // seeing the pid dead, or a clean stop that ends between the two reads looks like a crash.
+    if (pidFilePid !== null && !pidAlive) pidFilePid = this.postmasterPid();
+    const facts = pidAlive ? await this.#facts().catch(() => null) : null;
+    if (!pidAlive) this.#disconnect();
+    return { observation: { pidFilePid, pidAlive, writable: facts === null ? null : !facts.in_recovery }, facts };
+  }
+
+  /** The pid on the first line of postmaster.pid, or null. */
+  postmasterPid(): number | null {
+    let text: string;
+    try {
+      text = readFileSync(join(this.settings.pgdata, 'postmaster.pid'), 'utf8');
+    } catch {
+      return null;
+    }
+    const pid = Number(text.split('\n', 1)[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  }
+
+  /**
+   * Makes sure PostgreSQL is not writable any more: `pg_ctl stop -m fast` (bounded; skipped when urgent), then
+   * `-m immediate`, then SIGKILL to the postmaster and every child of it. Returns how it ended.
+   */
+  async stopForSure(fastMs: number, urgent = false): Promise<'fast' | 'immediate' | 'killed' | 'not_running'> {
+    this.#disconnect();
+    const pid = this.postmasterPid();
+    if (pid === null || !processAlive(pid)) return 'not_running';
+    // Urgent (the lease is about to expire in etcd): no shutdown checkpoint to wait for.
+    if (!urgent && (await this.#pgCtl(['stop', '-m', 'fast', '-w', '-t', String(Math.max(1, Math.ceil(fastMs / 1000)))], fastMs + 1000))) return 'fast';
+    if (await this.#pgCtl(['stop', '-m', 'immediate', '-w', '-t', '2'], 3000)) return 'immediate';
+    killInstance(pid);
+    return 'killed';
+  }
+
+  /**
+   * `pg_ctl start -w`, tried again until `timeoutMs` has passed: right after a crash the dead
+   * postmaster's children may still hold its shared memory for a moment, and the first start fails.
+   * True when it started.
+   */
+  async start(timeoutMs: number): Promise<boolean> {
+    const log = this.settings.logFile === null ? [] : ['-l', this.settings.logFile];
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const leftMs = Math.floor(deadline - performance.now());
+      if (leftMs < 500) return false;
+      if (await this.#pgCtl(['start', '-w', '-t', String(Math.max(1, Math.floor(leftMs / 1000))), ...log], leftMs)) return true;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+  }
+
+  close(): void {
+    this.#disconnect();
+  }
+
+  async #facts(): Promise<SqlFacts> {
+    if (this.#client === null) {
+      const client = new pg.Client({
+        host: this.settings.socketDir,
+        port: this.settings.port,
+        user: 'postgres',
+        database: 'postgres',
+        application_name: 'handyrep-agent',
+        connectionTimeoutMillis: this.queryTimeoutMs,
+        query_timeout: this.queryTimeoutMs,
+      });
+      client.on('error', () => this.#disconnect());
+      this.#client = client;
+      try {
+        await client.connect();
+      } catch (err) {
+        this.#disconnect();
+        throw err;
+      }
+    }
+    try {
+      const row = (await this.#client.query<FactsRow>(FACTS_QUERY)).rows[0] as FactsRow;
+      return {
+        in_recovery: row.in_recovery,
+        timeline: row.receiver_timeline ?? row.checkpoint_timeline,
+        wal_position: row.wal_position,
+        received_lsn: row.received_lsn,
+        replayed_lsn: row.replayed_lsn,
+        wal_receiver: row.wal_receiver,
+        sender_host: row.sender_host,
+        replay_lag_bytes: row.replay_lag_bytes,
+        server_version: row.server_version,
+      };
+    } catch (err) {
+      this.#disconnect();
+      throw err;
+    }
+  }
+
+  #disconnect(): void {
+    const client = this.#client;
+    this.#client = null;
+    if (client) void client.end().catch(() => undefined);
+  }
+
+  #pgCtl(args: readonly string[], timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      execFile(join(this.settings.pgBinDir, 'pg_ctl'), ['-D', this.settings.pgctlDir, ...args], { timeout: timeoutMs, killSignal: 'SIGKILL' }, (err) => resolve(err === null));
+    });
+  }
+}
+
+/** Whether `pid` is a live process: a zombie (killed, not yet reaped by its parent) is dead. */
+export function processAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** SIGKILL to the postmaster and its children (backends would otherwise finish their statement). */
+function killInstance(postmaster: number): void {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Field 4 (ppid) comes after the command name in parentheses, which may hold spaces.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === postmaster) children.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  for (const pid of [postmaster, ...children]) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}

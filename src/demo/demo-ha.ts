@@ -1,0 +1,146 @@
+/**
+ * `handyrep demo --ha` (`npm start -- --ha`): beside the demo cluster, a 3-member etcd on loopback
+ * (127.0.0.51-53, data under the demo folder) and two controller daemons in their own processes
+ * (API on --port and --port+1, the etcd store, etcd_lease), so a takeover can be tried with
+ * `kill -9` of the leader. Everything started here is stopped by `stop()`, by pid.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'yaml';
+import type { WatchSnapshot } from './demo-watch.js';
+import { ETCD_BIN, etcdMemberArgs, etcdMemberSpec, initialCluster, waitEtcdHealthy, type EtcdMemberSpec } from './etcd-members.js';
+
+const ETCD_HOSTS = ['127.0.0.51', '127.0.0.52', '127.0.0.53'];
+const CONTROLLERS = ['ctl-a', 'ctl-b'];
+/** bin/handyrep.js: the script this demo was started with, else found from this module (src/ or dist/src/). */
+function launcher(): string {
+  const started = process.argv[1];
+  if (started && /handyrep(\.js)?$/.test(started) && existsSync(started)) return started;
+  for (const up of ['../../bin/handyrep.js', '../../../bin/handyrep.js']) {
+    const path = fileURLToPath(new URL(up, import.meta.url));
+    if (existsSync(path)) return path;
+  }
+  throw new Error('bin/handyrep.js not found: run the demo through it (npm start -- --ha)');
+}
+/** The launcher's own V8 flags: given here, it runs in this process instead of re-spawning itself (one pid to kill). */
+const V8_FLAGS = ['--max-semi-space-size=2', '--v8-pool-size=0'];
+
+export interface HaController {
+  name: string;
+  url: string;
+  pid: number;
+  configPath: string;
+  logPath: string;
+}
+
+export interface HaDemo {
+  controllers: HaController[];
+  /** The status as the leading controller reports it (else any that answers), and who leads. */
+  status(): Promise<(WatchSnapshot & { leader: string | null }) | null>;
+  stop(): Promise<void>;
+}
+
+interface Started {
+  child: ChildProcess;
+  exited: Promise<void>;
+  alive: boolean;
+}
+
+function startProcess(command: string, args: string[], logPath: string, env: NodeJS.ProcessEnv = process.env): Started {
+  const fd = openSync(logPath, 'a');
+  const child = spawn(command, args, { stdio: ['ignore', fd, fd], env });
+  closeSync(fd);
+  const started: Started = { child, alive: true, exited: Promise.resolve() };
+  started.exited = new Promise((resolve) => child.once('exit', () => {
+    started.alive = false;
+    resolve();
+  }));
+  return started;
+}
+
+async function stopProcess(p: Started, timeoutMs = 15_000): Promise<void> {
+  if (!p.alive) return;
+  p.child.kill('SIGTERM');
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), timeoutMs);
+  await p.exited;
+  clearTimeout(timer);
+}
+
+/** Starts etcd and the two controllers from the demo's configuration (`baseConfig`). */
+export async function startHaDemo(demoDir: string, baseConfig: string, adminPassword: string, port: number, out: (line: string) => void): Promise<HaDemo> {
+  if (port === 0) throw new Error('--ha needs a fixed --port (the controllers use it and the next one, and advertise them)');
+  if (!existsSync(ETCD_BIN)) throw new Error(`--ha needs etcd (${ETCD_BIN}): install Debian's etcd-server (as root: apt-get install etcd-server, or bash scripts/ensure-system-packages.sh)`);
+  const processes: Started[] = [];
+  const stop = async (): Promise<void> => {
+    for (const p of [...processes].reverse()) await stopProcess(p);
+  };
+  try {
+    const etcdDir = join(demoDir, 'etcd');
+    mkdirSync(etcdDir, { recursive: true });
+    const specs = ETCD_HOSTS.map((host, i) => etcdMemberSpec(`etcd${i + 1}`, host));
+    const running = new Map<string, Started>();
+    for (const spec of specs) {
+      const member = startProcess(ETCD_BIN, etcdMemberArgs(spec, join(etcdDir, spec.name), initialCluster(specs), 'handyrep-demo'), join(etcdDir, `${spec.name}.log`));
+      processes.push(member);
+      running.set(spec.name, member);
+    }
+    await waitEtcdHealthy(specs, (s: EtcdMemberSpec) => running.get(s.name)?.alive === true, 30_000, () => ` (logs in ${etcdDir})`);
+    out(`handyrep demo: etcd running on ${specs.map((s) => s.clientUrl).join(', ')} (data and logs in ${etcdDir})`);
+    const base = parse(await readFile(baseConfig, 'utf8')) as Record<string, Record<string, unknown>>;
+    const controllers: HaController[] = [];
+    const controllerProcesses: Started[] = [];
+    const bin = launcher();
+    for (const [i, name] of CONTROLLERS.entries()) {
+      const listen = port === 0 ? 0 : port + i;
+      const url = `http://127.0.0.1:${listen}`;
+      const config = {
+        ...base,
+        handyrep: { ...base['handyrep'], store: 'etcd', server_file: `${name}.save`, log_file: `${name}.log` },
+        etcd: { endpoints: specs.map((s) => s.clientUrl), ttl: 5, retry_timeout: 2 },
+        daemon: { ...base['daemon'], listen_address: '127.0.0.1', listen_port: listen, advertised_url: url },
+      };
+      const configPath = join(demoDir, `${name}.yaml`);
+      await writeFile(configPath, `# handyrep demo --ha: controller ${name} (written at each start from handyrep.yaml)\n${stringify(config)}`, 'utf8');
+      const logPath = join(demoDir, `${name}.out`);
+      const p = startProcess(process.execPath, [...V8_FLAGS, bin, 'daemon', '--config', configPath], logPath);
+      processes.push(p);
+      controllerProcesses.push(p);
+      controllers.push({ name, url, pid: p.child.pid ?? 0, configPath, logPath });
+    }
+    const auth = `Basic ${Buffer.from(`demo:${adminPassword}`).toString('base64')}`;
+    const get = async (c: HaController, path: string): Promise<unknown> => {
+      const reply = await fetch(`${c.url}${path}`, { headers: { authorization: auth }, signal: AbortSignal.timeout(2000) });
+      return reply.ok ? ((await reply.json()) as unknown) : null;
+    };
+    const deadline = Date.now() + 60_000;
+    for (const [i, c] of controllers.entries()) {
+      while ((await get(c, '/health').catch(() => null)) === null) {
+        if (controllerProcesses[i]?.alive === false) throw new Error(`controller ${c.name} exited at start (its output: ${c.logPath})`);
+        if (Date.now() > deadline) throw new Error(`controller ${c.name} does not answer at ${c.url} (its output: ${c.logPath})`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    return {
+      controllers,
+      stop,
+      async status() {
+        let any: (WatchSnapshot & { leadership?: { leading: boolean; leader: string | null } }) | null = null;
+        for (const c of controllers) {
+          const report = (await get(c, '/get_status').catch(() => null)) as (WatchSnapshot & { leadership?: { leading: boolean; leader: string | null } }) | null;
+          if (report === null) continue;
+          if (report.leadership?.leading) return { ...report, leader: c.name };
+          any ??= report;
+        }
+        if (any === null) return null;
+        const leaderId = any.leadership?.leader ?? null;
+        return { ...any, leader: leaderId === null ? null : `controller ${leaderId}` };
+      },
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
