@@ -11,6 +11,8 @@ import { createEtcdContext, type EtcdContext } from '../store/etcd/client.js';
 import { parseMasterRecord } from '../store/etcd/master-record.js';
 import { withDeadline } from '../store/etcd/store-error.js';
 import { AgentLease, KeepaliveChannel, monotonicMs, type MonotonicMs } from './agent-lease.js';
+import { prepareStandby } from './boot-standby.js';
+import { decideBoot } from './boot.js';
 import { decideAgentRound, type AgentPlan, type AgentReason, type MasterKeyView, type PostgresView } from './decide.js';
 import { startHealthServer, type HealthFacts } from './health.js';
 import { LocalPostgres, type SqlFacts } from './local-postgres.js';
@@ -44,7 +46,12 @@ export class NodeAgent {
   #wasRunning = false;
   #stoppedByAgent = false;
   #crashRestartTried = false;
+  /** The postmaster whose death was seen as a crash (restart_crashed waits until it is gone). */
+  #crashedPid: number | null = null;
   #lastSentence = '';
+  /** Whether role discovery decided something (boot.ts); until then each round asks again. */
+  #bootDone = false;
+  #lastBootSentence = '';
   #lastMember = '';
   #memberRenewedMs = -Infinity;
   #health: HealthFacts;
@@ -98,6 +105,37 @@ export class NodeAgent {
     this.#server = await startHealthServer(address, this.config.agent.port, () => this.#health);
     this.deps.log(`agent ${this.node}: health endpoints on http://${address}:${this.config.agent.port}/, loop every ${this.#loopMs} ms, etcd.ttl ${this.config.etcd.ttl} s, safety_margin ${this.config.agent.safety_margin} s`);
     this.#schedule(0);
+  }
+
+  /**
+   * Role discovery (boot.ts), at the start of each round until it decided: a stopped PostgreSQL is
+   * started in the role the `master` key gives it.
+   */
+  async #boot(): Promise<void> {
+    const { observation } = await this.#pg.observe();
+    const master = await this.#readMaster();
+    const plan = decideBoot({ node: this.node, master, running: observation.pidAlive, servers: Object.keys(this.config.servers) });
+    this.#bootDone = plan.kind !== 'leave' || !plan.retry;
+    if (plan.sentence !== this.#lastBootSentence) this.deps.log(`agent ${this.node}: boot: ${plan.sentence}`);
+    this.#lastBootSentence = plan.sentence;
+    const startMs = Math.max(60_000, this.config.etcd.ttl * 1000);
+    switch (plan.kind) {
+      case 'leave':
+        return;
+      case 'start_master':
+        this.deps.log(`agent ${this.node}: boot: ${(await this.#pg.start(startMs)) ? 'started as the master' : 'pg_ctl start failed (see the PostgreSQL log)'}`);
+        return;
+      case 'start_standby': {
+        const prepared = await prepareStandby(this.config, this.node, plan.master);
+        if (!prepared.ok) {
+          this.deps.log(`agent ${this.node}: boot: cannot make it a standby of ${plan.master}, PostgreSQL not started: ${prepared.details}`);
+          return;
+        }
+        const started = await this.#pg.start(startMs);
+        this.deps.log(`agent ${this.node}: boot: ${started ? `started as a standby of ${plan.master}` : 'pg_ctl start of the standby failed (see the PostgreSQL log)'} (${prepared.details})`);
+        return;
+      }
+    }
   }
 
   /** One round now (tests); concurrent callers share it. */
@@ -158,8 +196,10 @@ export class NodeAgent {
 
   async #doRound(): Promise<string> {
     try {
+      if (!this.#bootDone) await this.#boot();
       const { observation, facts } = await this.#pg.observe();
       const postgres = classifyPostgres(observation, { wasRunning: this.#wasRunning, stoppedByAgent: this.#stoppedByAgent });
+      if (postgres.state === 'crashed') this.#crashedPid = observation.pidFilePid;
       if (postgres.state === 'crashed') this.deps.log(`agent ${this.node}: postmaster ${observation.pidFilePid} is gone and left postmaster.pid behind (a crash, not a stop)`);
       this.#wasRunning = observation.pidAlive;
       if (postgres.state === 'running') this.#stoppedByAgent = false;
@@ -218,7 +258,7 @@ export class NodeAgent {
         case 'restart_crashed': {
           this.#crashRestartTried = true;
           const budgetMs = (this.config.etcd.ttl - this.config.agent.safety_margin) * 1000;
-          const started = await this.#pg.start(budgetMs);
+          const started = this.#crashedPid !== null && (await this.#pg.restartAfterCrash(this.#crashedPid, budgetMs));
           if (!started) {
             await this.#masterLease.release(this.#callMs);
             this.#watchdog.disarm();

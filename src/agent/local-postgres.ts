@@ -4,7 +4,7 @@
  * Nothing here decides; agent.ts calls these after decide.ts said so.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -107,19 +107,28 @@ export class LocalPostgres {
   }
 
   /**
-   * `pg_ctl start -w`, tried again until `timeoutMs` has passed: right after a crash the dead
-   * postmaster's children may still hold its shared memory for a moment, and the first start fails.
-   * True when it started.
+   * Starts PostgreSQL again after its postmaster `crashedPid` died: waits (within `timeoutMs`) until
+   * that instance is gone for good, then runs ONE `pg_ctl start -w`. True when it started.
+   *
+   * Never a loop of starts: an attempt whose server an operator stops before pg_ctl saw it ready
+   * also fails, and starting again would undo that stop. The waiting replaces the retries instead:
+   * PostgreSQL refuses to start while the dead postmaster's pid still exists (an unreaped zombie
+   * passes its kill(pid, 0) lock-file check) or its children still hold the shared memory.
    */
-  async start(timeoutMs: number): Promise<boolean> {
-    const log = this.settings.logFile === null ? [] : ['-l', this.settings.logFile];
+  async restartAfterCrash(crashedPid: number, timeoutMs: number): Promise<boolean> {
     const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      const leftMs = Math.floor(deadline - performance.now());
-      if (leftMs < 500) return false;
-      if (await this.#pgCtl(['start', '-w', '-t', String(Math.max(1, Math.floor(leftMs / 1000))), ...log], leftMs)) return true;
-      await new Promise((resolve) => setTimeout(resolve, 300));
+    while (instanceLingers(this.settings.pgdata, crashedPid)) {
+      if (deadline - performance.now() < 500) return false;
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    return this.start(Math.floor(deadline - performance.now()));
+  }
+
+  /** One `pg_ctl start -w` bounded by `timeoutMs`; true when it started. */
+  async start(timeoutMs: number): Promise<boolean> {
+    if (timeoutMs < 500) return false;
+    const log = this.settings.logFile === null ? [] : ['-l', this.settings.logFile];
+    return this.#pgCtl(['start', '-w', '-t', String(Math.max(1, Math.floor(timeoutMs / 1000))), ...log], timeoutMs);
   }
 
   close(): void {
@@ -187,6 +196,35 @@ export function processAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether anything of a dead instance is left: the postmaster's pid still in /proc (a zombie not
+ * reaped yet), or a process whose working directory is the data folder (every PostgreSQL process
+ * chdirs there; the dead postmaster's children hold its shared memory until they exit).
+ */
+export function instanceLingers(pgdata: string, postmasterPid: number): boolean {
+  try {
+    readFileSync(`/proc/${postmasterPid}/stat`);
+    return true;
+  } catch {
+    // gone for good
+  }
+  let dir: string;
+  try {
+    dir = realpathSync(pgdata);
+  } catch {
+    return false;
+  }
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/cwd`) === dir) return true;
+    } catch {
+      // gone meanwhile, or another user's process (not one of ours)
+    }
+  }
+  return false;
 }
 
 /** SIGKILL to the postmaster and its children (backends would otherwise finish their statement). */

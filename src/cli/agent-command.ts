@@ -8,6 +8,7 @@ import { ConfigError } from '../config/config-error.js';
 import { loadConfigFile } from '../config/load.js';
 import { describeError, HandyRepError } from '../model/errors.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
+import { agentTimingProblem } from '../agent/agent-timing.js';
 
 export interface AgentCommandIo {
   out(line: string): void;
@@ -24,6 +25,8 @@ export async function runAgentCommand(configFile: string, nodeOption: string | u
   let agent: InstanceType<typeof NodeAgent>;
   try {
     const { config } = loadConfigFile(configFile);
+    const timing = agentTimingProblem({ ttl: config.etcd.ttl, safetyMargin: config.agent.safety_margin });
+    if (timing !== null) throw new HandyRepError('CONFIG_INVALID', timing);
     const node = nodeOption ?? config.agent.node;
     if (node === null || node === undefined) throw new HandyRepError('CONFIG_INVALID', 'give the server this agent looks after: --node <name> or agent.node');
     agent = new NodeAgent(config, node, { log: io.out });

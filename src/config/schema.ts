@@ -541,13 +541,6 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['servers'], message: `more than one enabled master: ${masters.join(', ')}` });
       }
       for (const problem of etcdStoreProblems(config)) ctx.addIssue({ code: 'custom', ...problem });
-      const agent: Record<string, unknown> = isPlainObject(config['agent']) ? config['agent'] : {};
-      const etcd: Record<string, unknown> = isPlainObject(config['etcd']) ? config['etcd'] : {};
-      const margin = typeof agent['safety_margin'] === 'number' ? agent['safety_margin'] : 3;
-      const ttl = typeof etcd['ttl'] === 'number' ? etcd['ttl'] : 10;
-      if (margin >= ttl) {
-        ctx.addIssue({ code: 'custom', path: ['agent', 'safety_margin'], message: `must be less than etcd.ttl (${ttl} s): the master demotes ttl − safety_margin after its last renewal` });
-      }
     },
     // Run even when other keys are wrong, so one pass reports every problem; the servers are read
     // defensively because they may be only partly valid then.

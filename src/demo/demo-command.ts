@@ -123,7 +123,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     }
     if (signal !== null) throw new DemoStopped();
     if (options.ha) {
-      ha = await startHaDemo(demoDir, configPath, credentials.admin, options.port, out);
+      ha = await startHaDemo(demoDir, cluster, configPath, credentials.admin, options.port, out);
       const cli = cliCommand();
       const [a, b] = ha.controllers;
       out('');
@@ -134,8 +134,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       out(`  ${cli} status                                # names the leader; a follower answers from etcd`);
       out(`  curl -s -u admin:${credentials.admin} ${b?.url ?? ''}/health   # "leadership": leading, leader_url, data_age_ms`);
       out(`  kill -9 <pid of the leading controller>       # takeover: the other leads within the ttl (5 s); no failover`);
+      out(`  curl -s -o /dev/null -w '%{http_code}\\n' http://127.0.0.11:8008/primary   # a node agent's health check (200 on the master)`);
       out(`  ${cli} get_controller_history`);
-      out('Ctrl-C stops both controllers, etcd and the cluster (a killed controller is not restarted).');
+      out('Ctrl-C stops the agents, both controllers, etcd and the cluster (a killed controller or agent is not restarted).');
       out('');
       let lastHa: (WatchSnapshot & { leader: string | null }) | null = null;
       const haTick = async (): Promise<void> => {

@@ -2,7 +2,9 @@
  * `handyrep demo --ha` (`npm start -- --ha`): beside the demo cluster, a 3-member etcd on loopback
  * (127.0.0.51-53, data under the demo folder) and two controller daemons in their own processes
  * (API on --port and --port+1, the etcd store, etcd_lease), so a takeover can be tried with
- * `kill -9` of the leader. Everything started here is stopped by `stop()`, by pid.
+ * `kill -9` of the leader, and a node agent per node (demo-agents.ts), so the master fences itself
+ * when cut off and the controllers may fail over from a master nobody reaches
+ * (failover.unreachable_master: agent_lease). Everything started here is stopped by `stop()`, by pid.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
@@ -10,6 +12,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
+import type { DemoCluster } from './demo-cluster.js';
+import { DEMO_AGENT_PORT, writeDemoAgentConfigs } from './demo-agents.js';
 import type { WatchSnapshot } from './demo-watch.js';
 import { ETCD_BIN, etcdMemberArgs, etcdMemberSpec, initialCluster, waitEtcdHealthy, type EtcdMemberSpec } from './etcd-members.js';
 
@@ -49,9 +53,9 @@ interface Started {
   alive: boolean;
 }
 
-function startProcess(command: string, args: string[], logPath: string, env: NodeJS.ProcessEnv = process.env): Started {
+function startProcess(command: string, args: string[], logPath: string, account: { uid: number; gid: number } | null = null): Started {
   const fd = openSync(logPath, 'a');
-  const child = spawn(command, args, { stdio: ['ignore', fd, fd], env });
+  const child = spawn(command, args, { stdio: ['ignore', fd, fd], env: process.env, ...(account ?? {}) });
   closeSync(fd);
   const started: Started = { child, alive: true, exited: Promise.resolve() };
   started.exited = new Promise((resolve) => child.once('exit', () => {
@@ -70,7 +74,7 @@ async function stopProcess(p: Started, timeoutMs = 15_000): Promise<void> {
 }
 
 /** Starts etcd and the two controllers from the demo's configuration (`baseConfig`). */
-export async function startHaDemo(demoDir: string, baseConfig: string, adminPassword: string, port: number, out: (line: string) => void): Promise<HaDemo> {
+export async function startHaDemo(demoDir: string, cluster: DemoCluster, baseConfig: string, adminPassword: string, port: number, out: (line: string) => void): Promise<HaDemo> {
   if (port === 0) throw new Error('--ha needs a fixed --port (the controllers use it and the next one, and advertise them)');
   if (!existsSync(ETCD_BIN)) throw new Error(`--ha needs etcd (${ETCD_BIN}): install Debian's etcd-server (as root: apt-get install etcd-server, or bash scripts/ensure-system-packages.sh)`);
   const processes: Started[] = [];
@@ -90,16 +94,23 @@ export async function startHaDemo(demoDir: string, baseConfig: string, adminPass
     await waitEtcdHealthy(specs, (s: EtcdMemberSpec) => running.get(s.name)?.alive === true, 30_000, () => ` (logs in ${etcdDir})`);
     out(`handyrep demo: etcd running on ${specs.map((s) => s.clientUrl).join(', ')} (data and logs in ${etcdDir})`);
     const base = parse(await readFile(baseConfig, 'utf8')) as Record<string, Record<string, unknown>>;
+    const etcd = { endpoints: specs.map((s) => s.clientUrl), ttl: 5, retry_timeout: 2 };
+    const bin = launcher();
+    // The agents first: the leading controller records the master, and its agent then holds the master lease.
+    for (const agent of await writeDemoAgentConfigs(cluster, { ...base, handyrep: { ...base['handyrep'], log_file: 'stdout' } }, etcd)) {
+      processes.push(startProcess(process.execPath, [...V8_FLAGS, bin, 'agent', '--config', agent.configPath, '--node', agent.node], join(demoDir, `agent-${agent.node}.out`), agent.account));
+    }
+    out(`handyrep demo: node agents on ${cluster.nodes.map((n) => `${n.host}:${DEMO_AGENT_PORT}`).join(', ')} (/primary, /replica, /health; output in ${join(demoDir, 'agent-<node>.out')})`);
     const controllers: HaController[] = [];
     const controllerProcesses: Started[] = [];
-    const bin = launcher();
     for (const [i, name] of CONTROLLERS.entries()) {
       const listen = port === 0 ? 0 : port + i;
       const url = `http://127.0.0.1:${listen}`;
       const config = {
         ...base,
         handyrep: { ...base['handyrep'], store: 'etcd', server_file: `${name}.save`, log_file: `${name}.log` },
-        etcd: { endpoints: specs.map((s) => s.clientUrl), ttl: 5, retry_timeout: 2 },
+        etcd,
+        failover: { ...base['failover'], unreachable_master: 'agent_lease' },
         daemon: { ...base['daemon'], listen_address: '127.0.0.1', listen_port: listen, advertised_url: url },
       };
       const configPath = join(demoDir, `${name}.yaml`);

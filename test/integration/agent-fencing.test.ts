@@ -6,7 +6,8 @@
  *   postmaster SIGKILLed → lease released at once; the master cut off from etcd (iptables by uid)
  *   → not writable before the lease expires in etcd, with a client writing every 20 ms; the agent
  *   SIGKILLed → its lease outlives it by the TTL and a new agent adopts the running master;
- *   restart_on_crash restarts a crashed master.
+ *   restart_on_crash restarts a crashed master, never one stopped on purpose (also by an operator
+ *   right after the restart).
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, chownSync } from 'node:fs';
@@ -16,7 +17,7 @@ import { Etcd3 } from 'etcd3';
 import pg from 'pg';
 import { startCluster, type TestCluster, type TestNode } from '../fixtures/cluster.js';
 import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
-import { postgresUser } from '../fixtures/exec.js';
+import { postgresUser, runOk } from '../fixtures/exec.js';
 import { dropHost, undropHost } from '../fixtures/iptables.js';
 import { agentStatus, isWritable, putMasterRecord, startAgent, waitUntil, type AgentSettings, type RunningAgent } from '../fixtures/agents.js';
 
@@ -135,7 +136,7 @@ describe('node agent: self-fencing, crash, health', { timeout: 300_000 }, () => 
     await waitUntil('/primary 200 from the new agent', async () => (await agentStatus(john(), '/primary')) === 200, 5000);
   });
 
-  it('restart_on_crash: a crashed master is restarted once by its agent, lease kept', async () => {
+  it('restart_on_crash: a crashed master is restarted once; a master stopped on purpose right after is not', async () => {
     await (agents[0] as RunningAgent).stop('SIGKILL');
     retired.push(agents[0] as RunningAgent);
     agents[0] = startAgent(cluster, john(), { ...settings, agent: { ...settings.agent, restart_on_crash: true } });
@@ -147,8 +148,13 @@ describe('node agent: self-fencing, crash, health', { timeout: 300_000 }, () => 
       const pid = john().postmasterPid();
       return pid !== null && pid !== crashed && (await isWritable(john()));
     }, 15_000);
-    await waitUntil('john lease again', () => exists(leaseKey('john')), 15_000);
-    assert.equal(await isWritable(john()), true);
+    // At once, with no wait for the lease: a stop that lands while the agent's pg_ctl start -w has
+    // not yet seen the server ready must not be undone either.
+    // The operator's own pg_ctl (the fixture's stop() only knows postmasters it started).
+    await runOk(join(cluster.pgBinDir, 'pg_ctl'), ['-D', john().dataDir, 'stop', '-m', 'fast', '-w'], { asPostgres: true, timeoutMs: 30_000 });
+    await waitUntil('john lease released', async () => !(await exists(leaseKey('john'))), 5000);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    assert.equal(john().postmasterPid(), null, 'stopped on purpose: not restarted although restart_on_crash is on');
   });
 
   it('master cut off from etcd → not writable before its lease expires in etcd; client writes stop', async () => {

@@ -12,14 +12,13 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
-import { isListening } from '../../src/demo/demo-cluster.js';
-import { basename, dirname, join } from 'node:path';
-import { BIN, freePort } from '../fixtures/daemon.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isListening as listening } from '../../src/demo/demo-cluster.js';
+import { freePort } from '../fixtures/daemon.js';
 import { jsonOf, runCli } from '../fixtures/cli.js';
-import { isAlive, killTreeSync } from '../fixtures/proc.js';
-import { onExit, track, untrack } from '../fixtures/processes.js';
+import { demoAddressesFree, processesMentioning, startDemo, type DemoRun } from '../fixtures/demo-process.js';
+import { isAlive } from '../fixtures/proc.js';
 
 const HOSTS = ['127.0.0.11', '127.0.0.12', '127.0.0.13'];
 const NODES = ['john', 'paul', 'george'];
@@ -29,121 +28,29 @@ interface Status {
   servers: Record<string, { role: string; enabled: boolean; status: string; status_message: string }>;
 }
 
-const dir = mkdtempSync('/tmp/handyrep-demo-e2e-');
-let demo: ChildProcess | null = null;
-let demoPid: number | null = null;
-let output = '';
-let nodeRoot: string | null = null;
-
-const listening = isListening;
-
-/** pids of live processes whose command line mentions `text`. */
-function processesMentioning(text: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ').includes(text) && isAlive(Number(entry))) found.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
-}
-
-/** Kill whatever the demo left (its process tree, PostgreSQL of its data folders) and delete its folders. */
-function cleanUp(): void {
-  if (demoPid !== null && isAlive(demoPid)) {
-    try {
-      process.kill(-demoPid, 'SIGKILL');
-    } catch {
-      // group gone
-    }
-    killTreeSync(demoPid);
-  }
-  for (const text of [dir, nodeRoot].filter((t): t is string => t !== null)) {
-    for (const pid of processesMentioning(text)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-  }
-  rmSync(dir, { recursive: true, force: true });
-  // Only a folder the demo named after this test's folder.
-  if (nodeRoot !== null && nodeRoot.includes(basename(dir))) {
-    rmSync(nodeRoot, { recursive: true, force: true });
-    try {
-      rmdirSync(dirname(nodeRoot)); // the demo's shared parent, when nothing else is in it
-    } catch {
-      // not empty, or already gone
-    }
-  }
-}
-const removeHook = onExit(cleanUp);
-
-after(() => {
-  cleanUp();
-  removeHook();
-});
-
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | null>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown = null;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== null) return value;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}\ndemo output:\n${output}`);
-}
+let run: DemoRun | null = null;
+after(() => run?.cleanUp());
 
 test('npm start: the demo cluster, a failover seen through the CLI, the old master rejoining, a clean Ctrl-C', { timeout: 300_000 }, async () => {
   // Nobody else may use the demo's fixed addresses (other test files use them too, one at a time).
-  await waitFor('127.0.0.11-13:5432 to be free (another cluster is using them)', 120_000, async () => {
-    const busy = await Promise.all(HOSTS.map((h) => listening(h, 5432)));
-    return busy.some(Boolean) ? null : true;
-  });
+  await demoAddressesFree(HOSTS, 120_000);
   const port = await freePort();
   const started = Date.now();
-  demo = spawn(process.execPath, [BIN, 'demo', '--dir', dir, '--port', String(port)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-    env: { ...process.env, HANDYREP_SOURCE: '1' },
-  });
-  const pid = demo.pid;
-  assert.ok(pid !== undefined, 'the demo started');
-  demoPid = pid;
-  track(pid, 'handyrep demo');
-  demo.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  demo.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  let exitCode: number | null | undefined;
-  const exited = new Promise<number | null>((resolve) =>
-    demo?.once('exit', (code) => {
-      exitCode = code;
-      untrack(pid);
-      resolve(code);
-    }),
-  );
-
-  await waitFor('the demo\'s "watching" line', 180_000, async () => {
-    if (exitCode !== undefined) throw new Error(`the demo exited with ${String(exitCode)}`);
-    return /HandyRep is watching/.test(output) && /HANDYREP_PASSWORD=\S+/.test(output) ? true : null;
-  });
+  const demo = startDemo(['--port', String(port)], 'demo-e2e');
+  run = demo;
+  const { pid, dir, exited } = demo;
+  const waitFor = demo.waitFor.bind(demo);
+  await waitFor('the demo\'s "watching" line', 180_000, async () => (/HandyRep is watching/.test(demo.output()) && /HANDYREP_PASSWORD=\S+/.test(demo.output()) ? true : null));
   const setupMs = Date.now() - started;
+  const output = demo.output;
   const env = {
-    HANDYREP_URL: /HANDYREP_URL=(\S+)/.exec(output)?.[1] ?? '',
-    HANDYREP_PASSWORD: /HANDYREP_PASSWORD=(\S+)/.exec(output)?.[1] ?? '',
+    HANDYREP_URL: /HANDYREP_URL=(\S+)/.exec(output())?.[1] ?? '',
+    HANDYREP_PASSWORD: /HANDYREP_PASSWORD=(\S+)/.exec(output())?.[1] ?? '',
   };
-  nodeRoot = /PostgreSQL data under (\S+)/.exec(output)?.[1] ?? null;
+  const nodeRoot = demo.nodeRoot();
   assert.equal(env.HANDYREP_URL, `http://127.0.0.1:${port}`);
-  assert.ok(nodeRoot, output);
-  assert.match(output, /not keeping PostgreSQL's data in .*cannot enter/, 'a 0700 folder is not used for postgres-owned data');
+  assert.ok(nodeRoot, output());
+  assert.match(output(), /not keeping PostgreSQL's data in .*cannot enter/, 'a 0700 folder is not used for postgres-owned data');
 
   // Three healthy servers, as the CLI shows them.
   const healthy = await waitFor('three healthy servers', 60_000, async () => {
@@ -195,9 +102,9 @@ test('npm start: the demo cluster, a failover seen through the CLI, the old mast
   let timer: NodeJS.Timeout | undefined;
   const code = await Promise.race([exited, new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), 90_000)))]);
   clearTimeout(timer);
-  assert.equal(code, 0, `the demo exits 0 after SIGINT:\n${output}`);
+  assert.equal(code, 0, `the demo exits 0 after SIGINT:\n${output()}`);
   const stopMs = Date.now() - stoppedAt;
-  assert.match(output, /handyrep demo: stopped/);
+  assert.match(output(), /handyrep demo: stopped/);
   assert.deepEqual(processesMentioning(nodeRoot), [], 'no PostgreSQL of the demo runs');
   assert.deepEqual(processesMentioning(dir), [], 'no handyrep process of the demo runs');
   for (const host of HOSTS) assert.equal(await listening(host, 5432), false, `${host}:5432 refuses`);

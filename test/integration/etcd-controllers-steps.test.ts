@@ -1,6 +1,7 @@
 /**
  * The leading controller SIGKILLed at each journaled step of a failover (loop over the plan of
- * the step table: revalidate, select, fence, promote, remaster), with real etcd and PostgreSQL:
+ * the step table: revalidate, select, fence, promote, remaster) and of a switchover (stop_master,
+ * final_checkpoint, wait_replay, promote, remaster, rejoin), with real etcd and PostgreSQL:
  * the other controller takes over, reads the journal from etcd and finishes or rolls back by the
  * failover-correctness rules. Afterwards exactly one server accepts writes, the `master` key
  * names it, never two writable servers at any 50 ms sample (closeBed), and no acknowledged row
@@ -11,16 +12,21 @@ import assert from 'node:assert/strict';
 import { crash } from '../fixtures/faults.js';
 import { cleanupAll, closeBed, openBed, sqlOn, waitUntil, writableNodes } from '../fixtures/chaos.js';
 import { startEtcdCluster } from '../fixtures/etcd.js';
-import { etcdClient, leaders, monitorCycles, prefixOf, readKeyJson, startController, type Controller } from '../fixtures/etcd-controllers.js';
+import { basic, http } from '../fixtures/daemon.js';
+import { ADMIN, etcdClient, leaders, monitorCycles, prefixOf, readKeyJson, startController, type Controller } from '../fixtures/etcd-controllers.js';
 
 after(cleanupAll);
 
-const STEPS = ['revalidate', 'select', 'fence', 'promote', 'remaster'] as const;
+type Mode = 'failover' | 'switchover';
+const CASES: readonly (readonly [Mode, string])[] = [
+  ...(['revalidate', 'select', 'fence', 'promote', 'remaster'] as const).map((step) => ['failover', step] as const),
+  ...(['stop_master', 'final_checkpoint', 'wait_replay', 'promote', 'remaster', 'rejoin'] as const).map((step) => ['switchover', step] as const),
+];
 const ACKED = 200;
 
-for (const step of STEPS) {
-  test(`leader SIGKILLed at failover step ${step}: the other controller finishes or rolls back; one master, nothing acknowledged lost`, { timeout: 180_000 }, async () => {
-    const bed = await openBed({ label: `etcd controllers: leader killed at ${step}`, expect: 'failover', open: false });
+for (const [mode, step] of CASES) {
+  test(`leader SIGKILLed at ${mode} step ${step}: the other controller finishes or rolls back; one master, nothing acknowledged lost`, { timeout: 180_000 }, async () => {
+    const bed = await openBed({ label: `etcd controllers: leader killed at ${mode} ${step}`, expect: 'failover', open: false });
     const etcd = await startEtcdCluster({ members: 3 });
     const controllers: Controller[] = [];
     const client = etcdClient(etcd);
@@ -40,7 +46,9 @@ for (const step of STEPS) {
       for (const node of bed.cluster.nodes.filter((n) => n.name !== 'john')) {
         await waitUntil(async () => (await sqlOn(node, 'SELECT count(*) FROM acked')).out === String(ACKED), `${node.name} replayed the acknowledged rows`, 20_000);
       }
-      await crash(john);
+      if (mode === 'failover') await crash(john);
+      // The switchover runs on the leader; its reply is lost with it.
+      else void http(leader.daemon.url, '/manual_failover?newmaster=paul', { method: 'POST', headers: { authorization: basic(ADMIN) } }).catch(() => undefined);
       // Kill the leader the moment the etcd journal shows the step running (a watch sees every
       // journal write; polling misses steps that take a few milliseconds).
       const journalKey = `${prefixOf(bed)}journal`;
@@ -62,7 +70,7 @@ for (const step of STEPS) {
       });
       await watcher.cancel();
       await leader.daemon.stop('SIGKILL');
-      assert.ok(killed, `never saw step ${step} running; journal steps seen: ${seen.join(' → ')}\n${leader.daemon.stderr().slice(-3000)}`);
+      assert.ok(killed, `never saw ${mode} step ${step} running; journal steps seen: ${seen.join(' → ')}\n${leader.daemon.stderr().slice(-3000)}`);
       controllers.splice(controllers.indexOf(leader), 1);
       // The other controller takes over and finishes or rolls back: one writable server, named by the master key.
       await waitUntil(async () => (await leaders([follower])).length === 1, 'the other controller leads', 30_000);
@@ -71,7 +79,7 @@ for (const step of STEPS) {
         const key = await readKeyJson(client, `${prefixOf(bed)}master`).catch(() => null);
         const journal = await readKeyJson(client, journalKey).catch(() => null);
         return writable.length === 1 && key?.['name'] === writable[0] && journal === null;
-      }, `one writable server named by the master key, journal recovered (killed at ${step}; seen ${seen.join(' → ')})`, 90_000, 500);
+      }, `one writable server named by the master key, journal recovered (killed at ${mode} ${step}; seen ${seen.join(' → ')})`, 90_000, 500);
       const [master] = await writableNodes(bed.cluster);
       const count = await bed.countAcked(master as string, 'acked', ACKED);
       assert.ok(count >= ACKED, `${count} of ${ACKED} acknowledged rows on ${String(master)}`);

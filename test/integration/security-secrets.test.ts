@@ -116,7 +116,7 @@ test('every read operation of the operations table, in every form, with the read
     '/get_cluster_status', '/get_cluster_status?verify=true', '/get_master_name',
     '/get_server_info', `/get_server_info?servername=${cluster.master.name}`, `/get_server_info?servername=${replica}&verify=true`,
     '/get_servers_by_role', '/get_servers_by_role?serverrole=master',
-    '/read_log?numlines=100000', '/failover_history?numentries=200',
+    '/read_log?numlines=100000', '/failover_history?numentries=200', '/get_controller_history?numentries=200',
   ];
   for (const path of paths) assert.equal((await read(path)).status, 200, path);
   const readOps = OPERATIONS.filter((o) => o.web && o.access === 'read').map((o) => o.name);

@@ -44,6 +44,11 @@ describe('etcd store settings', () => {
     assert.equal(config.etcd.prefix, '/ha/main/');
   });
 
+  it('a controller with a ttl under the agent\'s default safety margin is accepted (no agent section: no agent runs with it)', () => {
+    const config = parseConfig(`${SERVERS}handyrep: {store: etcd}\netcd: {endpoints: ['http://10.0.0.1:2379'], ttl: 2}\n`, 's');
+    assert.equal(config.etcd.ttl, 2);
+  });
+
   const refused: ReadonlyArray<[string, string, string, RegExp]> = [
     ['store etcd without endpoints', 'handyrep: {store: etcd}', 'etcd.endpoints', /handyrep.store is etcd: list the etcd endpoints/],
     ['store etcd with an empty list', 'handyrep: {store: etcd}\netcd: {endpoints: []}', 'etcd.endpoints', /list the etcd endpoints/],

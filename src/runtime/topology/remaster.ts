@@ -4,6 +4,7 @@
  * restarted. Optionally a physical replication slot per replica on the master. The values are
  * quoted by the server itself (format %L), never by string concatenation.
  */
+import type { HandyRepConfig } from '../../config/schema.js';
 import { describeError } from '../../model/errors.js';
 import { conninfoString, type ConninfoPart } from '../../nodes/pg-conf-quote.js';
 import type { ServerRef } from '../../plugins/types.js';
@@ -11,12 +12,16 @@ import { assertMayAct, ref, withMonitoringSession, withSession, type TopologyEnv
 
 /** The replica's conninfo for `master`, every value quoted for libpq (see pg-conf-quote.ts). */
 export function primaryConninfo(env: TopologyEnv, replica: ServerRef, master: ServerRef): string {
-  const config = env.ctx().config;
+  return primaryConninfoFor(env.ctx().config, replica.name, master);
+}
+
+/** The same from the configuration alone (the node agent has no topology environment). */
+export function primaryConninfoFor(config: Readonly<HandyRepConfig>, replicaName: string, master: Pick<ServerRef, 'name' | 'hostname' | 'port' | 'sslmode' | 'sslrootcert'>): string {
   const parts: ConninfoPart[] = [
     { key: 'host', value: master.hostname, setting: `servers.${master.name}.hostname` },
     { key: 'port', value: String(master.port), setting: `servers.${master.name}.port` },
     { key: 'user', value: config.handyrep.replication_user, setting: 'handyrep.replication_user' },
-    { key: 'application_name', value: replica.name, setting: `the server name ${replica.name}` },
+    { key: 'application_name', value: replicaName, setting: `the server name ${replicaName}` },
     // TLS as HandyRep connects to the master; the CA file must be at the same path on the replica.
     { key: 'sslmode', value: master.sslmode, setting: `servers.${master.name}.sslmode` },
   ];
