@@ -13,6 +13,7 @@ npx tsc -p dashboard/tsconfig.json
 node scripts/build-dashboard.mjs
 npx tsx scripts/gen-config-reference.ts --check
 npx tsx scripts/gen-api-docs.ts --check
+npx tsx scripts/check-doc-links.ts
 
 if [[ "$tier" == all || "$tier" == unit ]]; then
   node --import tsx --test --test-reporter=spec test/unit/*.test.ts
