@@ -118,7 +118,13 @@ for (const c of cases) {
       held = [];
       if (c.end === 'operator') {
         // Healed: the candidate is proven stopped or read-only (stopped if it came back writable).
-        await checkUntil(hr, async () => (await hr.get_server_info(cut))[cut]?.fence_unconfirmed !== true, { cycles: 10, pauseMs: 500, what: `${cut}'s fence confirmed after the heal` });
+        // The resumed promotion may complete a moment after a check saw the candidate read-only: wait
+        // until it is confirmed fenced AND not writable (a writable fenced server is stopped by a check).
+        await checkUntil(
+          hr,
+          async () => (await hr.get_server_info(cut))[cut]?.fence_unconfirmed !== true && !(await writableNodes(bed.cluster)).includes(cut),
+          { cycles: 10, pauseMs: 500, what: `${cut}'s fence confirmed and ${cut} not writable after the heal` },
+        );
         assert.equal(await hr.get_master_name(), null, `no master until an operator acts\n${await story()}`);
         assert.ok((await writableNodes(bed.cluster)).length <= 1, await story());
         const other = ['paul', 'george'].find((n) => n !== cut) as string;
