@@ -53,21 +53,26 @@ for (const { step, delayMs } of cases) {
  */
 test('controller SIGKILLed during a failover promotion that completes only after the recovery: never two masters', { timeout: 110_000 }, async () => {
   const bed = await openBed();
-  let frozen: { node: ReturnType<typeof bed.node>; pid: number } | null = null;
+  // Both replicas' startup processes are stopped before the failover starts (a candidate whose
+  // startup process runs may finish its promotion before the step is even seen); at the promote
+  // step the other replica is resumed, the candidate stays held until after the recovery.
+  let held: { node: ReturnType<typeof bed.node>; pid: number }[] = [];
   try {
     await seedAckedRows(bed);
     await crash(bed.node('john'));
+    held = ['paul', 'george'].map((name) => ({ node: bed.node(name), pid: instanceProcess(bed.node(name), /startup/) })).filter((h): h is { node: ReturnType<typeof bed.node>; pid: number } => h.pid !== null);
+    assert.equal(held.length, 2, 'both replicas have a startup process');
+    for (const h of held) signal(h.pid, 'SIGSTOP');
     const outcome = await killAndRecover(bed, { mode: 'failover' }, 'promote', {
       atStep: async (record) => {
-        const candidate = bed.node(record.steps.at(-1)?.server ?? '');
-        const pid = instanceProcess(candidate, /startup/);
-        assert.ok(pid !== null, `${candidate.name}'s startup process`);
-        signal(pid, 'SIGSTOP');
-        frozen = { node: candidate, pid };
-        await promotionHeld(candidate);
+        const candidate = record.steps.at(-1)?.server ?? '';
+        for (const h of held.filter((x) => x.node.name !== candidate)) signal(h.pid, 'SIGCONT');
+        held = held.filter((x) => x.node.name === candidate);
+        await promotionHeld(bed.node(candidate));
       },
       afterRecovery: async () => {
-        if (frozen) signal(frozen.pid, 'SIGCONT');
+        for (const h of held) signal(h.pid, 'SIGCONT');
+        held = [];
         // Give a pending promotion time to complete before the end state is checked.
         await new Promise((r) => setTimeout(r, 2000));
       },
@@ -76,10 +81,9 @@ test('controller SIGKILLed during a failover promotion that completes only after
     await assertRowsOn(bed, outcome.master, 'acked', 1000);
     console.log(`# killed during a slow failover promotion: recovered to ${outcome.master} in ${outcome.recoveryMs} ms (${outcome.recovery.outcome}: ${outcome.recovery.details})`);
   } finally {
-    const f = frozen as { node: ReturnType<typeof bed.node>; pid: number } | null;
-    if (f) {
-      signal(f.pid, 'SIGCONT');
-      thaw(f.node);
+    for (const h of held) {
+      signal(h.pid, 'SIGCONT');
+      thaw(h.node);
     }
     await closeBed(bed);
   }
