@@ -5,14 +5,30 @@
  *     says it leads (/health), and no failover;
  *   - leader + master: the leading controller and the master killed together → the client's
  *     write gap (the probe of bench:failover) until a new master accepts writes, and acknowledged
- *     rows lost (must be 0 on the rows replayed before the crash; the probe counts every ack).
+ *     rows lost (must be 0 on the rows replayed before the crash; the probe counts every ack);
+ *   - deposed leader: the leader frozen (SIGSTOP) mid-failover (the journal shows `select`
+ *     running) past the ttl; the other takes over and finishes. Then `deposed_leader_writes` is
+ *     counted from etcd's revision history: the new leader is frozen for a moment (well inside its
+ *     own deadline), in-flight requests are let land (200 ms), the store revision R0 is read, the
+ *     deposed controller is resumed for 1 s (it runs whatever it had pending: the next journal
+ *     write, the step it was entering), the revision R1 is read, and the new leader is resumed. Every write under the cluster prefix with R0 < revision <= R1
+ *     came from the deposed controller (the only HandyRep process running; the test bed has no
+ *     agents and PostgreSQL does not write to etcd), after its term ended (R0 is past the new
+ *     term's create revision), so all of them count. The run is void (repeated) unless the leader
+ *     key at R1 is still the new term's. What it does not see: a write the deposed controller would
+ *     issue only later than 1 s after its resumption (then the new leader's writes share the history
+ *     and nothing in a record names its writer). `deposed_leader_noticed_loss_runs` counts the runs
+ *     whose deposed controller logged its lost leadership after the resumption: it was running.
  * Writes bench/results/controller.json (one flat object, units in the keys). BENCH_RUNS (default 5).
  */
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { crash } from '../test/fixtures/faults.js';
 import { cleanupAll, closeBed, openBed, waitUntil, writableNodes, type Bed } from '../test/fixtures/chaos.js';
 import { startEtcdCluster, type EtcdCluster } from '../test/fixtures/etcd.js';
-import { leaders, leadershipOf, monitorCycles, startController, TTL_SECONDS, type Controller } from '../test/fixtures/etcd-controllers.js';
+import type { Etcd3 } from 'etcd3';
+import { etcdClient, leaders, leadershipOf, monitorCycles, prefixOf, readKeyJson, startController, stopControllers, TTL_SECONDS, type Controller } from '../test/fixtures/etcd-controllers.js';
 import { WriteProbe, writeWindowMs } from './write-probe.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -38,7 +54,7 @@ async function setUp(label: string): Promise<Setup> {
 }
 
 async function tearDown(s: Setup): Promise<void> {
-  for (const c of s.controllers) await c.daemon.stop('SIGTERM').catch(() => undefined);
+  await stopControllers(s.controllers);
   await s.etcd.stop();
   await closeBed(s.bed);
 }
@@ -84,6 +100,79 @@ async function leaderAndMasterRun(): Promise<{ windowMs: number; lostRows: numbe
   }
 }
 
+/** How long the frozen new leader's requests already sent may take to land before the window opens. */
+const IN_FLIGHT_MS = 200;
+/**
+ * How long the deposed controller runs alone. With the freeze before it, the new leader stays
+ * stopped ~1.3 s: within its own deadline (last renewal, every ttl/3, + ttl − 1 s = at least 1.7 s
+ * ahead), so its term spans the window.
+ */
+const RESUMED_WINDOW_MS = 1000;
+
+class VoidRun extends Error {}
+
+async function storeRevision(client: Etcd3, key: string): Promise<bigint> {
+  return BigInt((await client.get(key).exec()).header.revision);
+}
+
+async function deposedRun(): Promise<{ noticed: boolean; deposedWrites: string[] }> {
+  const s = await setUp('bench:controller deposed leader');
+  const client = etcdClient(s.etcd);
+  try {
+    const prefix = prefixOf(s.bed);
+    // The revision history of the whole prefix, from before the failover to the end of the run.
+    const history: { revision: bigint; what: string }[] = [];
+    const watcher = await client.watch().prefix(prefix).create();
+    watcher.on('put', (kv) => history.push({ revision: BigInt(kv.mod_revision), what: `put ${kv.key.toString()}` }));
+    watcher.on('delete', (kv) => history.push({ revision: BigInt(kv.mod_revision), what: `delete ${kv.key.toString()}` }));
+    const frozen = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 60_000);
+      watcher.on('put', (kv) => {
+        if (kv.key.toString() !== `${prefix}journal`) return;
+        const last = (JSON.parse(kv.value.toString()) as { steps?: { name: string; outcome: string }[] }).steps?.at(-1);
+        if (last?.name === 'select' && last.outcome === 'running') {
+          clearTimeout(timer);
+          process.kill(s.leader.daemon.pid, 'SIGSTOP');
+          resolve(true);
+        }
+      });
+    });
+    await crash(s.bed.node('john'));
+    if (!(await frozen)) throw new Error('the leader never reached the select step');
+    await waitUntil(async () => (await leadershipOf(s.follower))?.leading === true, 'the follower leads', (TTL_SECONDS + 15) * 1000);
+    const term = (await leadershipOf(s.follower))?.term ?? null;
+    await waitUntil(async () => {
+      const writable = await writableNodes(s.bed.cluster);
+      const key = await readKeyJson(client, `${prefix}master`).catch(() => null);
+      const journal = await readKeyJson(client, `${prefix}journal`).catch(() => null);
+      return writable.length === 1 && writable[0] !== 'john' && key?.['name'] === writable[0] && journal === null;
+    }, 'the new leader finished the failover', 60_000, 250);
+    await sleep(500);
+    process.kill(s.follower.daemon.pid, 'SIGSTOP');
+    await sleep(IN_FLIGHT_MS);
+    const from = await storeRevision(client, `${prefix}leader`);
+    const resumedAt = new Date().toISOString();
+    process.kill(s.leader.daemon.pid, 'SIGCONT');
+    await sleep(RESUMED_WINDOW_MS);
+    const to = await storeRevision(client, `${prefix}leader`);
+    process.kill(s.follower.daemon.pid, 'SIGCONT');
+    await sleep(500);
+    await watcher.cancel();
+    // Void if the new term did not span the whole window (then a write in it could be a new term's).
+    const keyAtEnd = (await client.get(`${prefix}leader`).revision(String(to)).exec()).kvs[0];
+    if (term === null || BigInt(term) >= from || keyAtEnd?.create_revision !== term) throw new VoidRun(`the leader key at revision ${to} is not the new term ${String(term)}`);
+    const noticed = readFileSync(join(s.bed.cluster.root, `${s.leader.name}.log`), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as { time: string; category: string; msg: string })
+      .some((l) => l.time >= resumedAt && l.category === 'LEADERSHIP' && /leadership lost/.test(l.msg));
+    return { noticed, deposedWrites: history.filter((h) => h.revision > from && h.revision <= to).map((h) => `${h.revision} ${h.what}`) };
+  } finally {
+    client.close();
+    await tearDown(s);
+  }
+}
+
 function median(xs: number[]): number {
   const sorted = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -91,6 +180,20 @@ function median(xs: number[]): number {
 }
 
 async function main(): Promise<void> {
+  const deposed: { noticed: boolean; deposedWrites: string[] }[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    let r: { noticed: boolean; deposedWrites: string[] } | null = null;
+    for (let attempt = 1; r === null; attempt++) {
+      try {
+        r = await deposedRun();
+      } catch (err) {
+        if (!(err instanceof VoidRun) || attempt === 3) throw err;
+        console.log(`deposed leader run ${i + 1}: void (${err.message}), again`);
+      }
+    }
+    console.log(`deposed leader run ${i + 1}: ${r.deposedWrites.length} writes after its term ended${r.noticed ? '' : ' (no loss logged after the resumption)'}${r.deposedWrites.length ? `: ${r.deposedWrites.join(', ')}` : ''}`);
+    deposed.push(r);
+  }
   const takeovers: { takeoverMs: number; failedOver: boolean }[] = [];
   for (let i = 0; i < RUNS; i++) {
     const r = await takeoverRun();
@@ -115,6 +218,9 @@ async function main(): Promise<void> {
     failover_after_leader_loss_window_ms_median: median(both.map((r) => r.windowMs)),
     failover_after_leader_loss_window_ms_max: Math.max(...both.map((r) => r.windowMs)),
     failover_after_leader_loss_lost_acked_rows_max: Math.max(...both.map((r) => r.lostRows)),
+    deposed_leader_writes: deposed.reduce((sum, r) => sum + r.deposedWrites.length, 0),
+    deposed_leader_noticed_loss_runs: deposed.filter((r) => r.noticed).length,
+    deposed_leader_resumed_window_ms: RESUMED_WINDOW_MS,
   };
   console.log(JSON.stringify(summary, null, 2));
   await mkdir('bench/results', { recursive: true });
