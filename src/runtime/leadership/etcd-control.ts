@@ -46,7 +46,11 @@ export class EtcdControl {
     /** How long a guarded command may take (a connect timeout): the lease must outlast it. */
     private readonly commandMs: number,
     private readonly now: () => number = () => performance.now(),
-  ) {}
+  ) {
+    // What was seen under an ended term proves nothing later: a controller that leads again must see
+    // the agent hold the lease anew (it may have died meanwhile, leaving its master writable).
+    leadership.onLost(() => this.#leaseSeenHeld.clear());
+  }
 
   /**
    * null when this controller may issue an irreversible command now, else why not: it leads and
