@@ -11,8 +11,7 @@ import { createEtcdContext, type EtcdContext } from '../store/etcd/client.js';
 import { parseMasterRecord } from '../store/etcd/master-record.js';
 import { withDeadline } from '../store/etcd/store-error.js';
 import { AgentLease, KeepaliveChannel, monotonicMs, type MonotonicMs } from './agent-lease.js';
-import { prepareStandby } from './boot-standby.js';
-import { decideBoot } from './boot.js';
+import { BootRunner } from './boot-runner.js';
 import { decideAgentRound, type AgentPlan, type AgentReason, type MasterKeyView, type PostgresView } from './decide.js';
 import { startHealthServer, type HealthFacts } from './health.js';
 import { LocalPostgres, type SqlFacts } from './local-postgres.js';
@@ -49,9 +48,8 @@ export class NodeAgent {
   /** The postmaster whose death was seen as a crash (restart_crashed waits until it is gone). */
   #crashedPid: number | null = null;
   #lastSentence = '';
-  /** Whether role discovery decided something (boot.ts); until then each round asks again. */
-  #bootDone = false;
-  #lastBootSentence = '';
+  /** Role discovery at start (boot.ts, boot-runner.ts); until it is done each round asks it. */
+  readonly #boot: BootRunner;
   #lastMember = '';
   #memberRenewedMs = -Infinity;
   #health: HealthFacts;
@@ -89,6 +87,7 @@ export class NodeAgent {
     this.#masterLease = new AgentLease(this.#ctx, 'master lease', freshForMs, () => void this.#fence('the master lease went stale (no renewal within ttl − safety_margin)', true), this.#now, channel);
     this.#memberLease = new AgentLease(this.#ctx, 'member lease', ttlMs, () => undefined, this.#now, channel);
     this.#watchdog = new Watchdog(agent.watchdog, agent.watchdog_device);
+    this.#boot = new BootRunner({ config, node, pg: this.#pg, etcd: this.#ctx, callMs: this.#callMs, loopMs: this.#loopMs, readMaster: () => this.#readMaster(), log: deps.log, now: this.#now });
     this.#health = { node, running: false, writable: false, primaryConfirmed: false, lagBytes: null, timeline: null, recordedMaster: null, lastReason: null, roundsTotal: 0, demotionsTotal: 0 };
   }
 
@@ -105,37 +104,6 @@ export class NodeAgent {
     this.#server = await startHealthServer(address, this.config.agent.port, () => this.#health);
     this.deps.log(`agent ${this.node}: health endpoints on http://${address}:${this.config.agent.port}/, loop every ${this.#loopMs} ms, etcd.ttl ${this.config.etcd.ttl} s, safety_margin ${this.config.agent.safety_margin} s`);
     this.#schedule(0);
-  }
-
-  /**
-   * Role discovery (boot.ts), at the start of each round until it decided: a stopped PostgreSQL is
-   * started in the role the `master` key gives it.
-   */
-  async #boot(): Promise<void> {
-    const { observation } = await this.#pg.observe();
-    const master = await this.#readMaster();
-    const plan = decideBoot({ node: this.node, master, running: observation.pidAlive, servers: Object.keys(this.config.servers) });
-    this.#bootDone = plan.kind !== 'leave' || !plan.retry;
-    if (plan.sentence !== this.#lastBootSentence) this.deps.log(`agent ${this.node}: boot: ${plan.sentence}`);
-    this.#lastBootSentence = plan.sentence;
-    const startMs = Math.max(60_000, this.config.etcd.ttl * 1000);
-    switch (plan.kind) {
-      case 'leave':
-        return;
-      case 'start_master':
-        this.deps.log(`agent ${this.node}: boot: ${(await this.#pg.start(startMs)) ? 'started as the master' : 'pg_ctl start failed (see the PostgreSQL log)'}`);
-        return;
-      case 'start_standby': {
-        const prepared = await prepareStandby(this.config, this.node, plan.master);
-        if (!prepared.ok) {
-          this.deps.log(`agent ${this.node}: boot: cannot make it a standby of ${plan.master}, PostgreSQL not started: ${prepared.details}`);
-          return;
-        }
-        const started = await this.#pg.start(startMs);
-        this.deps.log(`agent ${this.node}: boot: ${started ? `started as a standby of ${plan.master}` : 'pg_ctl start of the standby failed (see the PostgreSQL log)'} (${prepared.details})`);
-        return;
-      }
-    }
   }
 
   /** One round now (tests); concurrent callers share it. */
@@ -196,7 +164,7 @@ export class NodeAgent {
 
   async #doRound(): Promise<string> {
     try {
-      if (!this.#bootDone) await this.#boot();
+      if (!this.#boot.done) await this.#boot.step();
       const { observation, facts } = await this.#pg.observe();
       const postgres = classifyPostgres(observation, { wasRunning: this.#wasRunning, stoppedByAgent: this.#stoppedByAgent });
       if (postgres.state === 'crashed') this.#crashedPid = observation.pidFilePid;

@@ -5,8 +5,13 @@
  * configuration files (shared with the controller's rejoin, runtime/topology/rewind.ts);
  * primary_conninfo (quoted by pg-conf-quote.ts, appended over a file write, never a shell) and
  * standby.signal. The caller starts PostgreSQL only when this returned ok.
+ *
+ * standby.signal is written FIRST, before anything can fail, and again right after pg_rewind (which
+ * needs it gone: its crash-recovery run refuses standby mode), whether the rewind worked or not: a
+ * folder the agent gave up on, started by hand with `pg_ctl start`, comes up as a standby, never
+ * writable. Only while pg_rewind itself runs is the file absent.
  */
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { HandyRepConfig } from '../config/schema.js';
@@ -26,8 +31,12 @@ function resolved(config: Readonly<HandyRepConfig>, name: string): Resolved {
   return { ...resolveServer(config.server_defaults, entry), name };
 }
 
-/** CHECKPOINT on the master, and the replica's slot when configured (idempotent). */
-async function prepareMaster(config: Readonly<HandyRepConfig>, master: Resolved, slot: string | null): Promise<void> {
+/**
+ * CHECKPOINT on the master, and the replica's slot when configured (idempotent). Returns the size
+ * of the master's databases in bytes (what a copy of it needs at least).
+ */
+export async function prepareMaster(config: Readonly<HandyRepConfig>, masterName: string, slot: string | null): Promise<{ databaseBytes: number }> {
+  const master = resolved(config, masterName);
   const client = new pg.Client({
     host: master.hostname,
     port: master.port,
@@ -39,33 +48,62 @@ async function prepareMaster(config: Readonly<HandyRepConfig>, master: Resolved,
     query_timeout: 120_000,
   });
   client.on('error', () => undefined);
-  await client.connect();
   try {
+    await client.connect();
     await client.query('CHECKPOINT');
     if (slot !== null) {
       await client.query('SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)', [slot]);
     }
+    const size = await client.query<{ bytes: number }>('SELECT sum(pg_database_size(oid))::float8 AS bytes FROM pg_database');
+    return { databaseBytes: size.rows[0]?.bytes ?? 0 };
+  } catch (err) {
+    throw new Error(`the recorded master ${masterName} (${master.hostname}:${master.port}): ${describeError(err)}`);
   } finally {
     await client.end().catch(() => undefined);
   }
 }
 
-/** Makes the stopped data folder of `node` a standby of `masterName`. */
-export async function prepareStandby(config: Readonly<HandyRepConfig>, node: string, masterName: string): Promise<{ ok: boolean; details: string }> {
+/** The replica's slot name when slots are configured. */
+export function configuredSlot(config: Readonly<HandyRepConfig>, node: string): string | null {
+  return config.failover.use_replication_slots ? slotName(node) : null;
+}
+
+/** primary_conninfo (and the slot) for `node` following `masterName`. */
+export function standbySettingsFor(config: Readonly<HandyRepConfig>, node: string, masterName: string): Record<string, string> {
+  const settings: Record<string, string> = { primary_conninfo: primaryConninfoFor(config, node, resolved(config, masterName)) };
+  const slot = configuredSlot(config, node);
+  if (slot !== null) settings['primary_slot_name'] = slot;
+  return settings;
+}
+
+function writeStandbySignal(pgdata: string): void {
+  if (existsSync(pgdata)) writeFileSync(join(pgdata, 'standby.signal'), '', { mode: 0o600 });
+}
+
+/**
+ * Makes the stopped data folder of `node` a standby of `masterName`. `rewindFailed`: pg_rewind ran
+ * and could not join the timelines (a reclone may help); false for every other failure (master
+ * unreachable, files).
+ */
+export async function prepareStandby(config: Readonly<HandyRepConfig>, node: string, masterName: string): Promise<{ ok: boolean; details: string; rewindFailed: boolean }> {
+  let pgdata: string | null = null;
   try {
     const self = resolved(config, node);
-    const master = resolved(config, masterName);
-    const slot = config.failover.use_replication_slots ? slotName(node) : null;
-    await prepareMaster(config, master, slot);
-    const rewound = await rewindKeepingConfig(new LocalShell(), config, self, master, 120_000);
-    if (!rewound.ok) return rewound;
-    const settings: Record<string, string> = { primary_conninfo: primaryConninfoFor(config, node, master) };
-    if (slot !== null) settings['primary_slot_name'] = slot;
+    pgdata = self.pgdata;
+    writeStandbySignal(pgdata);
+    await prepareMaster(config, masterName, configuredSlot(config, node));
+    const rewound = await rewindKeepingConfig(new LocalShell(), config, self, resolved(config, masterName), 120_000);
+    writeStandbySignal(pgdata);
+    if (!rewound.ok) return { ...rewound, rewindFailed: rewound.details.includes('rewind failed') };
     // The last setting in the file wins; a controller's later remaster rewrites it with ALTER SYSTEM.
-    appendFileSync(join(self.pgdata, 'postgresql.auto.conf'), confLines(settings), { mode: 0o600 });
-    writeFileSync(join(self.pgdata, 'standby.signal'), '', { mode: 0o600 });
-    return { ok: true, details: rewound.details };
+    appendFileSync(join(pgdata, 'postgresql.auto.conf'), confLines(standbySettingsFor(config, node, masterName)), { mode: 0o600 });
+    return { ok: true, details: rewound.details, rewindFailed: false };
   } catch (err) {
-    return { ok: false, details: describeError(err) };
+    try {
+      if (pgdata !== null) writeStandbySignal(pgdata);
+    } catch {
+      // reported below with the first failure
+    }
+    return { ok: false, details: describeError(err), rewindFailed: false };
   }
 }

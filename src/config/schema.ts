@@ -400,6 +400,23 @@ const agentSchema = z
     pg_log_file: configOnly(absolutePathSchema).nullable().default(null).describe('Log file passed to `pg_ctl start -l` when the agent starts PostgreSQL; null = none.'),
     listen_address: configOnly(hostnameSchema).nullable().default(null).describe('Address of the agent\'s health endpoints; null = the server\'s hostname.'),
     port: z.number().int().min(1).max(65535).default(8008).describe('Port of the agent\'s health endpoints (/primary, /replica, /health, /metrics).'),
+    reclone: z
+      .boolean()
+      .default(true)
+      .describe('At start, when pg_rewind cannot join this node to the recorded master: move the data folder aside (`<pgdata>.handyrep-old-<time>`, never deleted by the agent) and copy the master anew with the clone plugin. Off: the node stays stopped and the agent says why.'),
+    bootstrap: configOnly(z.enum(['off', 'initdb']))
+      .default('off')
+      .describe('A new cluster: when no master is recorded and this node has no data, `initdb` lets this agent take the master key (create-only: of agents racing, one wins) and create the cluster with initdb; the others clone it. `off`: wait for a master to clone from.'),
+    bootstrap_locale: configOnly(z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/))
+      .default('C')
+      .describe('initdb --locale when the agent bootstraps the cluster.'),
+    bootstrap_encoding: configOnly(z.string().regex(/^[A-Za-z0-9_-]{1,32}$/))
+      .default('UTF8')
+      .describe('initdb --encoding when the agent bootstraps the cluster.'),
+    bootstrap_data_checksums: z
+      .boolean()
+      .default(true)
+      .describe('initdb --data-checksums when the agent bootstraps the cluster (pg_rewind needs checksums or wal_log_hints).'),
   })
   .strict();
 

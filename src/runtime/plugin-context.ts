@@ -24,11 +24,7 @@ export interface PluginContextDeps {
 export function buildPluginContext(deps: PluginContextDeps): PluginContext {
   const { config, configDir, log } = deps;
   const h = config.handyrep;
-  const timeouts = Object.freeze({
-    connectMs: Math.round(h.connect_timeout_seconds * 1000),
-    statementMs: Math.round(h.statement_timeout_seconds * 1000),
-    commandMs: Math.round(h.command_timeout_seconds * 1000),
-  });
+  const timeouts = pluginTimeouts(config);
   const pluginLog: PluginLog = {
     debug: (m, s) => log.debug('PLUGIN', m, s),
     info: (m, s) => log.info('PLUGIN', m, s),
@@ -52,6 +48,16 @@ export function buildPluginContext(deps: PluginContextDeps): PluginContext {
     sqlTarget: (server: ServerRef): SqlTarget => sqlTargetFor(config, server, timeouts),
     settings: (name: string) => config.plugins[name] ?? {},
   };
+}
+
+/** The plugins' timeouts from the `handyrep` section (the node agent's context uses them too). */
+export function pluginTimeouts(config: HandyRepConfig): PluginContext['timeouts'] {
+  const h = config.handyrep;
+  return Object.freeze({
+    connectMs: Math.round(h.connect_timeout_seconds * 1000),
+    statementMs: Math.round(h.statement_timeout_seconds * 1000),
+    commandMs: Math.round(h.command_timeout_seconds * 1000),
+  });
 }
 
 /** HandyRep's own connection to a server. */

@@ -406,7 +406,7 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** 20240131T120000Z */
-function stamp(date: Date): string {
+/** 20240131T120000Z (also the node agent's reclone folder names) */
+export function stamp(date: Date): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 }

@@ -114,9 +114,9 @@ export async function restoreConfigFiles(env: NodeEnv, server: ServerRef, saved:
   if (!result.ok) throw new Error(`cannot restore ${server.name}'s configuration files (saved in ${saved}): ${result.output}`);
 }
 
-/** Rename the data folder to `<pgdata>.diverged-<stamp>`; returns the new path. */
-export async function moveFolderAside(env: NodeEnv, server: ServerRef, stamp: string): Promise<string> {
-  const aside = `${server.pgdata}.diverged-${stamp}`;
+/** Rename the data folder to `<pgdata>.<label>-<stamp>` (the node agent's reclone: handyrep-old); returns the new path. */
+export async function moveFolderAside(env: NodeEnv, server: ServerRef, stamp: string, label = 'diverged'): Promise<string> {
+  const aside = `${server.pgdata}.${label}-${stamp}`;
   const result = await runOnNode(env, server, ['sh', '-c', 'if [ -e "$2" ]; then [ ! -e "$1" ]; else mv "$1" "$2"; fi', 'move_aside', server.pgdata, aside]);
   if (!result.ok) throw new Error(`cannot move ${server.pgdata} aside to ${aside} (a mount point? use keep_old_data=false): ${result.output}`);
   return aside;

@@ -1,0 +1,87 @@
+/**
+ * The agent's copy of the recorded master onto its own node, with the controller's clone pieces
+ * (runtime/clone/target-node.ts for the folder, the server's clone plugin for the copy) run
+ * locally: for a new node (folder missing, empty, or only its configuration files) and for a
+ * reclone after pg_rewind could not join the timelines.
+ *
+ * A reclone never deletes data: the old folder is renamed to `<pgdata>.handyrep-old-<time>` and
+ * stays there until an operator removes it. Because of that the copy needs room of its own: the
+ * free space of the folder's file system is checked against the size of the master's databases
+ * (plus a margin) before anything is moved. A copy that fails is removed again (the node's own
+ * configuration files are put back), so the next attempt finds a new node and copies again; the
+ * old data stays aside.
+ */
+import { statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { HandyRepConfig } from '../config/schema.js';
+import { describeError } from '../model/errors.js';
+import { stamp } from '../runtime/clone/clone.js';
+import { emptyFolder, inspectFolder, moveFolderAside, restoreConfigFiles, saveConfigFiles, writeStandbyConfig, type NodeEnv } from '../runtime/clone/target-node.js';
+import { serverRef } from './agent-plugin-context.js';
+import { configuredSlot, prepareMaster, standbySettingsFor } from './boot-standby.js';
+
+export interface CloneResult {
+  readonly ok: boolean;
+  readonly details: string;
+  /** Where the old data folder went (reclone), or null. */
+  readonly oldData: string | null;
+}
+
+/** Room a copy of `databaseBytes` needs besides what is there: the data, 10 % and 64 MB of WAL and slack. */
+export function spaceNeededBytes(databaseBytes: number): number {
+  return Math.ceil(databaseBytes * 1.1) + 64 * 1024 * 1024;
+}
+
+async function freeBytes(pgdata: string): Promise<number> {
+  // The folder itself may be missing (a new node): its parent's file system receives the copy.
+  for (const path of [pgdata, dirname(pgdata)]) {
+    try {
+      const fs = await statfs(path);
+      return fs.bavail * fs.bsize;
+    } catch {
+      // try the parent
+    }
+  }
+  throw new Error(`cannot read the free space under ${dirname(pgdata)}`);
+}
+
+/**
+ * Copies `masterName` onto `node` and configures it as its standby (not started). `reclone`: the
+ * folder holds data, which is moved aside first; otherwise a folder holding data is refused.
+ */
+export async function cloneFromMaster(env: NodeEnv, config: Readonly<HandyRepConfig>, node: string, masterName: string, reclone: boolean): Promise<CloneResult> {
+  const self = serverRef(config, node);
+  const master = serverRef(config, masterName);
+  let oldData: string | null = null;
+  const failed = (details: string): CloneResult => ({ ok: false, details: `${details}${oldData !== null ? `; the old data folder is kept at ${oldData}` : ''}`, oldData });
+  try {
+    const inspected = await inspectFolder(env, self);
+    const folder = inspected.folder;
+    if (folder === null || folder === 'other') return failed(`data folder not usable: ${inspected.detail}`);
+    if (folder === 'pgdata' && !reclone) return failed(`${inspected.detail} holds data: not copied over`);
+    const { databaseBytes } = await prepareMaster(config, masterName, configuredSlot(config, node));
+    const free = await freeBytes(self.pgdata);
+    const needed = spaceNeededBytes(databaseBytes);
+    if (free < needed) {
+      return failed(`not enough free space for a copy of ${masterName} next to the data kept: ${Math.floor(free / 1048576)} MB free under ${dirname(self.pgdata)}, ${Math.ceil(needed / 1048576)} MB needed`);
+    }
+    const saved = folder === 'pgdata' || folder === 'config_only' ? await saveConfigFiles(env, self) : null;
+    if (folder === 'pgdata') oldData = await moveFolderAside(env, self, stamp(new Date()), 'handyrep-old');
+    else if (folder === 'config_only') await emptyFolder(env, self);
+    const copied = await env.plugins
+      .get('clone', self.clone_method)
+      .clone(env.ctx, { target: self, source: master, signal: new AbortController().signal, progress: () => undefined })
+      .catch((err: unknown) => ({ ok: false, details: describeError(err) }));
+    if (!copied.ok) {
+      // Back to a new node (configuration files only): the next attempt copies again.
+      await emptyFolder(env, self).catch(() => undefined);
+      if (saved !== null) await restoreConfigFiles(env, self, saved).catch(() => undefined);
+      return failed(`copy from ${masterName} failed, partial copy removed: ${copied.details}`);
+    }
+    if (saved !== null) await restoreConfigFiles(env, self, saved);
+    await writeStandbyConfig(env, self, standbySettingsFor(config, node, masterName));
+    return { ok: true, details: `${copied.details}${oldData !== null ? `; old data folder kept at ${oldData}` : ''}`, oldData };
+  } catch (err) {
+    return failed(describeError(err));
+  }
+}

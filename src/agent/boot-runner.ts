@@ -1,0 +1,157 @@
+/**
+ * Carries out role discovery at start (boot.ts decides) until it succeeded: the agent calls `step`
+ * at the start of each round. An attempt that failed (the recorded master unreachable for its
+ * CHECKPOINT, pg_rewind failed, a copy or initdb failed, pg_ctl start failed) is logged with its
+ * reason and tried again after a growing pause (bootRetryDelayMs), never every round; PostgreSQL is
+ * never started writable meanwhile (it is not started at all, and the folder keeps standby.signal:
+ * boot-standby.ts). Once a start succeeded or PostgreSQL was found running, it is done for good.
+ */
+import type { HandyRepConfig } from '../config/schema.js';
+import { describeError } from '../model/errors.js';
+import type { EtcdContext } from '../store/etcd/client.js';
+import { inspectFolder, type NodeEnv } from '../runtime/clone/target-node.js';
+import type { MonotonicMs } from './agent-lease.js';
+import { agentNodeEnv, serverRef } from './agent-plugin-context.js';
+import { cloneFromMaster } from './boot-clone.js';
+import { prepareStandby } from './boot-standby.js';
+import { claimMasterForBootstrap, confirmBootstrap } from './bootstrap-claim.js';
+import { ensureHandyRepRoles, initdbNode } from './bootstrap-initdb.js';
+import { bootRetryDelayMs, decideBoot, type BootPlan } from './boot.js';
+import type { MasterKeyView } from './decide.js';
+import type { LocalPostgres } from './local-postgres.js';
+
+export interface BootRunnerDeps {
+  readonly config: HandyRepConfig;
+  readonly node: string;
+  readonly pg: LocalPostgres;
+  readonly etcd: EtcdContext;
+  /** Deadline of one etcd call. */
+  readonly callMs: number;
+  readonly loopMs: number;
+  readonly readMaster: () => Promise<MasterKeyView>;
+  readonly log: (line: string) => void;
+  readonly now: MonotonicMs;
+}
+
+/** `soon`: not a failure of this node (another agent won the bootstrap): ask again next round. */
+type Outcome = { readonly ok: boolean; readonly details: string; readonly soon?: boolean };
+
+export class BootRunner {
+  readonly #d: BootRunnerDeps;
+  readonly #env: NodeEnv;
+  #done = false;
+  #failures = 0;
+  #notBeforeMs = -Infinity;
+  #lastSentence = '';
+
+  constructor(deps: BootRunnerDeps) {
+    this.#d = deps;
+    this.#env = agentNodeEnv(deps.config, (line) => deps.log(`agent ${deps.node}: boot: ${line}`));
+  }
+
+  /** Whether role discovery decided for good (a start succeeded, or PostgreSQL was found running). */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  async step(): Promise<void> {
+    const d = this.#d;
+    if (this.#done || d.now() < this.#notBeforeMs) return;
+    const { observation } = await d.pg.observe();
+    const master = await d.readMaster();
+    const folder = observation.pidAlive ? 'pgdata' : (await inspectFolder(this.#env, serverRef(d.config, d.node))).folder;
+    const plan = decideBoot({
+      node: d.node,
+      master,
+      running: observation.pidAlive,
+      servers: Object.keys(d.config.servers),
+      folder,
+      bootstrap: d.config.agent.bootstrap,
+      reclone: d.config.agent.reclone,
+    });
+    if (plan.sentence !== this.#lastSentence) this.#say(plan.sentence);
+    this.#lastSentence = plan.sentence;
+    if (plan.kind === 'leave') {
+      this.#done = !plan.retry;
+      return;
+    }
+    const outcome = await this.#execute(plan).catch((err: unknown): Outcome => ({ ok: false, details: describeError(err) }));
+    if (outcome.ok) {
+      this.#done = true;
+      this.#say(outcome.details);
+      return;
+    }
+    if (outcome.soon) {
+      this.#failures = 0;
+      this.#notBeforeMs = d.now() + d.loopMs;
+      this.#say(outcome.details);
+      return;
+    }
+    this.#failures += 1;
+    const delayMs = bootRetryDelayMs(this.#failures, d.loopMs);
+    this.#notBeforeMs = d.now() + delayMs;
+    // Said again on the next attempt even when unchanged: each attempt is logged.
+    this.#lastSentence = '';
+    this.#say(`attempt ${this.#failures} failed, PostgreSQL not started, next attempt in ${(delayMs / 1000).toFixed(1)} s: ${outcome.details}`);
+  }
+
+  #say(line: string): void {
+    this.#d.log(`agent ${this.#d.node}: boot: ${line}`);
+  }
+
+  async #start(role: string, details: string): Promise<Outcome> {
+    const started = await this.#d.pg.start(Math.max(60_000, this.#d.config.etcd.ttl * 1000));
+    return started ? { ok: true, details: `started as ${role} (${details})` } : { ok: false, details: `pg_ctl start failed (see the PostgreSQL log) after: ${details}` };
+  }
+
+  async #execute(plan: Exclude<BootPlan, { kind: 'leave' }>): Promise<Outcome> {
+    const { config, node } = this.#d;
+    switch (plan.kind) {
+      case 'start_master':
+        return this.#start('the master', 'this node is the recorded master');
+      case 'start_standby': {
+        const prepared = await prepareStandby(config, node, plan.master);
+        if (prepared.ok) return this.#start(`a standby of ${plan.master}`, prepared.details);
+        if (!prepared.rewindFailed || !plan.reclone) return { ok: false, details: `cannot make it a standby of ${plan.master}: ${prepared.details}` };
+        this.#say(`pg_rewind cannot join this node to ${plan.master}, recloning it (the old data folder is moved aside, not deleted): ${prepared.details}`);
+        const cloned = await cloneFromMaster(this.#env, config, node, plan.master, true);
+        if (!cloned.ok) return { ok: false, details: `reclone from ${plan.master} failed: ${cloned.details}` };
+        return this.#start(`a standby of ${plan.master}`, `recloned: ${cloned.details}`);
+      }
+      case 'clone': {
+        const cloned = await cloneFromMaster(this.#env, config, node, plan.master, false);
+        if (!cloned.ok) return { ok: false, details: `clone from ${plan.master} failed: ${cloned.details}` };
+        return this.#start(`a standby of ${plan.master}`, `cloned: ${cloned.details}`);
+      }
+      case 'bootstrap': {
+        const claim = await claimMasterForBootstrap(this.#d.etcd, node, this.#d.callMs);
+        if (!claim.won) return { ok: false, soon: true, details: `not bootstrapping: ${claim.details}` };
+        this.#say(`${claim.details}; running initdb`);
+        return this.#initdbAndStart();
+      }
+      case 'initdb':
+        return this.#initdbAndStart();
+    }
+  }
+
+  /** initdb, start as the master, HandyRep's roles, then the claim confirmed (timeline 1). */
+  async #initdbAndStart(): Promise<Outcome> {
+    const { config, node, pg } = this.#d;
+    const made = await initdbNode(this.#env, config, node);
+    if (!made.ok) return made;
+    const started = await this.#start('the master of a new cluster', made.details);
+    if (!started.ok) return started;
+    const notes: string[] = [];
+    try {
+      notes.push(await ensureHandyRepRoles(config, pg.settings.socketDir, pg.settings.port));
+    } catch (err) {
+      notes.push(`HandyRep's roles NOT created (create them by hand): ${describeError(err)}`);
+    }
+    try {
+      notes.push((await confirmBootstrap(this.#d.etcd, node, this.#d.callMs)) ? 'master key confirmed' : 'master key not confirmed (it changed)');
+    } catch (err) {
+      notes.push(`master key not confirmed: ${describeError(err)}`);
+    }
+    return { ok: true, details: `${started.details}; ${notes.join('; ')}` };
+  }
+}
