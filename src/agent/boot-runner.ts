@@ -56,8 +56,10 @@ export class BootRunner {
 
   async step(): Promise<void> {
     const d = this.#d;
-    if (this.#done || d.now() < this.#notBeforeMs) return;
+    if (this.#done) return;
+    // A PostgreSQL started meanwhile (by hand, between two attempts) is adopted at once.
     const { observation } = await d.pg.observe();
+    if (!observation.pidAlive && d.now() < this.#notBeforeMs) return;
     const master = await d.readMaster();
     const folder = observation.pidAlive ? 'pgdata' : (await inspectFolder(this.#env, serverRef(d.config, d.node))).folder;
     const plan = decideBoot({
