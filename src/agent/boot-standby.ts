@@ -94,7 +94,7 @@ export async function prepareStandby(config: Readonly<HandyRepConfig>, node: str
     await prepareMaster(config, masterName, configuredSlot(config, node));
     const rewound = await rewindKeepingConfig(new LocalShell(), config, self, resolved(config, masterName), 120_000);
     writeStandbySignal(pgdata);
-    if (!rewound.ok) return { ...rewound, rewindFailed: rewound.details.includes('rewind failed') };
+    if (!rewound.ok) return { ok: false, details: rewound.details, rewindFailed: rewound.rewindFailed === true };
     // The last setting in the file wins; a controller's later remaster rewrites it with ALTER SYSTEM.
     appendFileSync(join(pgdata, 'postgresql.auto.conf'), confLines(standbySettingsFor(config, node, masterName)), { mode: 0o600 });
     return { ok: true, details: rewound.details, rewindFailed: false };

@@ -29,7 +29,7 @@ export async function runOn(shell: NodeShell, argv: string[], timeoutMs: number,
   return { ok: result.exitCode === 0 && !result.timedOut, output: result.timedOut ? `timed out: ${output}` : output };
 }
 
-async function rewind(shell: NodeShell, config: Readonly<HandyRepConfig>, old: RewindTarget, master: RewindSource, timeoutMs: number): Promise<{ ok: boolean; details: string }> {
+async function rewind(shell: NodeShell, config: Readonly<HandyRepConfig>, old: RewindTarget, master: RewindSource, timeoutMs: number): Promise<{ ok: boolean; details: string; ran: boolean }> {
   const conninfo = conninfoString([
     { key: 'host', value: master.hostname, setting: `servers.${master.name}.hostname` },
     { key: 'port', value: String(master.port), setting: `servers.${master.name}.port` },
@@ -41,17 +41,18 @@ async function rewind(shell: NodeShell, config: Readonly<HandyRepConfig>, old: R
   const line = password ? passfileLine(master.hostname, master.port, config.handyrep.handyrep_user, password) : null;
   try {
     const result = await withPassfile(shell, line, (passfile) => runOn(shell, passfile === null ? rewindArgv : ['env', `PGPASSFILE=${passfile}`, ...rewindArgv], timeoutMs));
-    return { ok: result.ok, details: `pg_rewind: ${result.output}` };
+    return { ok: result.ok, details: `pg_rewind: ${result.output}`, ran: true };
   } catch (err) {
     // Returned, not thrown: the caller must still restore the node's configuration files.
-    return { ok: false, details: `pg_rewind not run: ${describeError(err)}` };
+    return { ok: false, details: `pg_rewind not run: ${describeError(err)}`, ran: false };
   }
 }
 
 /**
  * Rewinds the stopped node `old` onto `master` (pg_rewind itself says "no rewind required" when
  * the timelines did not fork). `beforeRewind` runs after the files are saved (the controller's
- * term check). ok false with the reason when it could not.
+ * term check). ok false with the reason when it could not; `rewindFailed` when pg_rewind itself ran
+ * and failed (it could not join the timelines: a reclone is what is left), not when it never ran.
  */
 export async function rewindKeepingConfig(
   shell: NodeShell,
@@ -60,7 +61,7 @@ export async function rewindKeepingConfig(
   master: RewindSource,
   timeoutMs: number,
   beforeRewind: () => void = () => undefined,
-): Promise<{ ok: boolean; details: string }> {
+): Promise<{ ok: boolean; details: string; rewindFailed?: boolean }> {
   // A leftover standby.signal (an earlier attempt) would stop pg_rewind's crash recovery run.
   await runOn(shell, ['rm', '-f', `${old.pgdata}/standby.signal`], 10000);
   // pg_rewind copies the source's configuration files; the node keeps its own (listen address, ...).
@@ -72,6 +73,6 @@ export async function rewindKeepingConfig(
   const rewound = await rewind(shell, config, old, master, timeoutMs);
   const restored = await runOn(shell, ['sh', '-c', 'd=$1; p=$2; cp -p "$d"/* "$p"/ && rm -rf "$d"', 'restore_config', keep, old.pgdata], 10000);
   if (!restored.ok) return { ok: false, details: `${old.name}: cannot restore its configuration files after pg_rewind (saved in ${keep}): ${restored.output}` };
-  if (!rewound.ok) return { ok: false, details: `${old.name}: rewind failed, reclone needed: ${rewound.details}` };
+  if (!rewound.ok) return { ok: false, details: `${old.name}: rewind failed, reclone needed: ${rewound.details}`, rewindFailed: rewound.ran };
   return { ok: true, details: rewound.details };
 }
