@@ -9,39 +9,29 @@
  * one wins each time.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Etcd3 } from 'etcd3';
 import { claimMasterForBootstrap } from '../../src/agent/bootstrap-claim.js';
 import { parseConfig } from '../../src/config/load.js';
 import { createEtcdContext } from '../../src/store/etcd/client.js';
 import { parseMasterRecord } from '../../src/store/etcd/master-record.js';
-import { startCluster, type TestCluster, type TestNode } from '../fixtures/cluster.js';
-import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
-import { HANDYREP_DB_PASSWORD } from '../fixtures/template.js';
-import { isWritable, startAgent, waitUntil, type AgentSettings, type RunningAgent } from '../fixtures/agents.js';
+import type { TestCluster, TestNode } from '../fixtures/cluster.js';
+import { sampleWritable, startAgentBed, type AgentBed } from '../fixtures/agent-bed.js';
+import { startAgent, waitUntil, type RunningAgent } from '../fixtures/agents.js';
 
 const PREFIX = '/handyrep/agentbootstrap/';
 const KEEP = new Set(['postgresql.conf', 'pg_hba.conf']);
 
 describe('node agent: bootstrap of a new cluster', { timeout: 300_000 }, () => {
-  let etcd: EtcdCluster;
+  let bed: AgentBed;
   let cluster: TestCluster;
-  let client: Etcd3;
-  let settings: AgentSettings;
-  const agents: RunningAgent[] = [];
+  let agents: RunningAgent[];
 
   before(async () => {
-    [etcd, cluster] = await Promise.all([startEtcdCluster({ members: 1 }), startCluster({ nodes: 2, ssh: false })]);
-    client = new Etcd3({ hosts: etcd.endpoints });
-    settings = {
-      endpoints: etcd.endpoints,
-      prefix: PREFIX,
-      ttl: 5,
-      agent: { bootstrap: 'initdb' },
-      sections: { passwords: { handyrep_db_pass: HANDYREP_DB_PASSWORD }, failover: { use_replication_slots: true } },
-    };
+    bed = await startAgentBed(PREFIX, 2, { bootstrap: 'initdb' });
+    cluster = bed.cluster;
+    agents = bed.agents;
     // New nodes: stopped, and nothing in the data folder but the node's own configuration files.
     for (const node of cluster.nodes) {
       await node.stop('fast');
@@ -50,33 +40,24 @@ describe('node agent: bootstrap of a new cluster', { timeout: 300_000 }, () => {
   });
 
   after(async () => {
-    const logTo = process.env['AGENT_TEST_LOG'];
-    if (logTo) writeFileSync(logTo, [...agents.map((a) => a.output()), ...(cluster?.nodes.map((n) => readFileSync(n.logFile, 'utf8')) ?? [])].join('\n----\n'));
-    await Promise.all(agents.map((a) => a.stop('SIGKILL')));
-    client?.close();
-    await Promise.all([cluster?.stop(), etcd?.stop()]);
+    await bed?.close();
   });
 
   it('two agents race: exactly one initdbs and is recorded, the other clones it and streams; never two writable', async () => {
     const [a, b] = cluster.nodes as [TestNode, TestNode];
-    let sampling = true;
-    let samples = 0;
+    const client = bed.client;
     const violations: string[] = [];
-    const sampler = (async () => {
-      while (sampling) {
-        samples++;
-        const [wa, wb] = await Promise.all([isWritable(a), isWritable(b)]);
-        const value = await client.get(`${PREFIX}master`).string().catch(() => null);
-        const recorded = value === null ? null : parseMasterRecord(`${PREFIX}master`, value).name;
-        if (wa && wb) violations.push(`sample ${samples}: both writable`);
-        for (const [node, writable] of [[a, wa], [b, wb]] as const) {
-          // The key is written before initdb runs: a writable node must already be recorded.
-          if (writable && recorded !== node.name) violations.push(`sample ${samples}: ${node.name} writable while the key names ${String(recorded)}`);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 50));
+    const sampler = sampleWritable([a, b], async ([wa, wb]) => {
+      const value = await client.get(`${PREFIX}master`).string().catch(() => null);
+      const recorded = value === null ? null : parseMasterRecord(`${PREFIX}master`, value).name;
+      if (wa && wb) violations.push('both writable');
+      for (const [node, writable] of [[a, wa], [b, wb]] as const) {
+        // The key is written before initdb runs: a writable node must already be recorded.
+        if (writable && recorded !== node.name) violations.push(`${node.name} writable while the key names ${String(recorded)}`);
       }
-    })();
-    agents.push(startAgent(cluster, a, settings), startAgent(cluster, b, settings));
+    });
+    agents.push(startAgent(cluster, a, bed.settings), startAgent(cluster, b, bed.settings));
+    let sampled: { samples: number };
     let winner: TestNode;
     let loser: TestNode;
     try {
@@ -90,8 +71,7 @@ describe('node agent: bootstrap of a new cluster', { timeout: 300_000 }, () => {
         200,
       );
     } finally {
-      sampling = false;
-      await sampler;
+      sampled = await sampler.stop();
     }
     const outputs = agents.map((agent) => agent.output());
     assert.equal(outputs.filter((o) => o.includes('running initdb')).length, 1, 'exactly one agent ran initdb');
@@ -111,7 +91,7 @@ describe('node agent: bootstrap of a new cluster', { timeout: 300_000 }, () => {
     assert.equal(await cluster.psql(loser, 'SELECT pg_is_in_recovery()'), 't');
     assert.equal(await cluster.psql(winner, "SELECT count(*) FROM pg_roles WHERE rolname IN ('handyrep', 'replicator')"), '2');
     assert.equal(await cluster.psql(winner, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $$handyrep_" + loser.name + "$$ AND active"), '1', 'streams through its slot');
-    assert.ok(samples > 20, `${samples} samples`);
+    assert.ok(sampled.samples > 20, `${sampled.samples} samples`);
     assert.deepEqual(violations, []);
     await cluster.psql(winner, 'CREATE TABLE after_bootstrap (id int)');
     await waitUntil('the copy replays the master', async () => (await cluster.psql(loser, "SELECT to_regclass('after_bootstrap') IS NOT NULL")) === 't', 20_000);
@@ -120,7 +100,7 @@ describe('node agent: bootstrap of a new cluster', { timeout: 300_000 }, () => {
   it('the create-only claim: three agents racing with random delays, 20 rounds → exactly one wins each time', async () => {
     for (let round = 0; round < 20; round++) {
       const prefix = `/handyrep/claimrace${round}/`;
-      const contexts = ['john', 'paul', 'george'].map(() => createEtcdContext(parseConfig(JSON.stringify({ handyrep: { store: 'etcd' }, etcd: { endpoints: etcd.endpoints, prefix } }), 'test')));
+      const contexts = ['john', 'paul', 'george'].map(() => createEtcdContext(parseConfig(JSON.stringify({ handyrep: { store: 'etcd' }, etcd: { endpoints: bed.etcd.endpoints, prefix } }), 'test')));
       try {
         const results = await Promise.all(
           ['john', 'paul', 'george'].map(async (node, i) => {
@@ -130,7 +110,7 @@ describe('node agent: bootstrap of a new cluster', { timeout: 300_000 }, () => {
         );
         const winners = results.filter((r) => r.won);
         assert.equal(winners.length, 1, `round ${round}: ${JSON.stringify(results)}`);
-        const recorded = parseMasterRecord(`${prefix}master`, (await client.get(`${prefix}master`).string()) as string);
+        const recorded = parseMasterRecord(`${prefix}master`, (await bed.client.get(`${prefix}master`).string()) as string);
         assert.equal(recorded.name, winners[0]?.node);
       } finally {
         for (const ctx of contexts) ctx.close();

@@ -11,37 +11,14 @@
  *     meanwhile comes up as a standby, never writable; once paul is back john streams from it.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Etcd3 } from 'etcd3';
-import { startCluster, type TestCluster, type TestNode } from '../fixtures/cluster.js';
-import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
-import { HANDYREP_DB_PASSWORD } from '../fixtures/template.js';
-import { isWritable, putMasterRecord, startAgent, waitUntil, type AgentSettings, type RunningAgent } from '../fixtures/agents.js';
+import type { TestCluster, TestNode } from '../fixtures/cluster.js';
+import { sampleWritable, startAgentBed, type AgentBed } from '../fixtures/agent-bed.js';
+import { putMasterRecord, startAgent, waitUntil } from '../fixtures/agents.js';
 
 const PREFIX = '/handyrep/agentreclone/';
-
-/** Samples `node` every 50 ms until stopped: how many samples, how many writable. */
-function sampleWritable(node: TestNode): { stop(): Promise<{ samples: number; writable: number }> } {
-  let sampling = true;
-  let samples = 0;
-  let writable = 0;
-  const loop = (async () => {
-    while (sampling) {
-      samples++;
-      if (await isWritable(node)) writable++;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  })();
-  return {
-    async stop() {
-      sampling = false;
-      await loop;
-      return { samples, writable };
-    },
-  };
-}
 
 /** WAL switches and checkpoints until the segments of the fork point are recycled. */
 async function recycleWal(cluster: TestCluster, node: TestNode, table: string): Promise<void> {
@@ -55,50 +32,36 @@ async function recycleWal(cluster: TestCluster, node: TestNode, table: string): 
 }
 
 describe('node agent: reclone and retried standby boots', { timeout: 400_000 }, () => {
-  let etcd: EtcdCluster;
-  let cluster: TestCluster;
-  let client: Etcd3;
-  let settings: AgentSettings;
-  const agents: RunningAgent[] = [];
-  const john = (): TestNode => cluster.nodes[0] as TestNode;
-  const paul = (): TestNode => cluster.nodes[1] as TestNode;
+  let bed: AgentBed;
+  const cluster = (): TestCluster => bed.cluster;
+  const john = (): TestNode => bed.cluster.nodes[0] as TestNode;
+  const paul = (): TestNode => bed.cluster.nodes[1] as TestNode;
   const streamsFromPaul = async (): Promise<boolean> =>
-    (await cluster.psql(paul(), "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'john' AND state = 'streaming'").catch(() => '0')) === '1';
+    (await cluster().psql(paul(), "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'john' AND state = 'streaming'").catch(() => '0')) === '1';
 
   before(async () => {
-    [etcd, cluster] = await Promise.all([startEtcdCluster({ members: 1 }), startCluster({ nodes: 2, ssh: false })]);
-    client = new Etcd3({ hosts: etcd.endpoints });
-    settings = {
-      endpoints: etcd.endpoints,
-      prefix: PREFIX,
-      ttl: 5,
-      sections: { passwords: { handyrep_db_pass: HANDYREP_DB_PASSWORD }, failover: { use_replication_slots: true } },
-    };
+    bed = await startAgentBed(PREFIX, 2);
   });
 
   after(async () => {
-    const logTo = process.env['AGENT_TEST_LOG'];
-    if (logTo) writeFileSync(logTo, [...agents.map((a) => a.output()), ...(cluster?.nodes.map((n) => readFileSync(n.logFile, 'utf8')) ?? [])].join('\n----\n'));
-    await Promise.all(agents.map((a) => a.stop('SIGKILL')));
-    client?.close();
-    await Promise.all([cluster?.stop(), etcd?.stop()]);
+    await bed?.close();
   });
 
   it('forked timeline, needed WAL gone → old data moved aside, recloned from paul, streaming, never writable', async () => {
-    await cluster.psql(john(), 'CREATE TABLE before_fork (id int)');
-    await waitUntil('paul replayed the table', async () => (await cluster.psql(paul(), "SELECT to_regclass('before_fork') IS NOT NULL")) === 't', 20_000);
-    await cluster.psql(paul(), 'SELECT pg_promote(true, 60)');
-    await cluster.psql(john(), 'CREATE TABLE after_fork (id int)');
-    await recycleWal(cluster, john(), 'after_fork');
-    await cluster.psql(paul(), 'CREATE TABLE on_paul (id int)');
-    await recycleWal(cluster, paul(), 'on_paul');
+    await cluster().psql(john(), 'CREATE TABLE before_fork (id int)');
+    await waitUntil('paul replayed the table', async () => (await cluster().psql(paul(), "SELECT to_regclass('before_fork') IS NOT NULL")) === 't', 20_000);
+    await cluster().psql(paul(), 'SELECT pg_promote(true, 60)');
+    await cluster().psql(john(), 'CREATE TABLE after_fork (id int)');
+    await recycleWal(cluster(), john(), 'after_fork');
+    await cluster().psql(paul(), 'CREATE TABLE on_paul (id int)');
+    await recycleWal(cluster(), paul(), 'on_paul');
     await john().stop('fast');
-    await putMasterRecord(client, PREFIX, 'paul');
+    await putMasterRecord(bed.client, PREFIX, 'paul');
 
-    const sampler = sampleWritable(john());
-    const agent = startAgent(cluster, john(), settings);
-    agents.push(agent);
-    let sampled: { samples: number; writable: number };
+    const sampler = sampleWritable([john()]);
+    const agent = startAgent(cluster(), john(), bed.settings);
+    bed.agents.push(agent);
+    let sampled: { samples: number; writable: number[] };
     try {
       await waitUntil('john streams from paul', streamsFromPaul, 180_000, 200);
     } finally {
@@ -106,8 +69,8 @@ describe('node agent: reclone and retried standby boots', { timeout: 400_000 }, 
     }
     assert.match(agent.output(), /pg_rewind cannot join this node to paul, recloning it/);
     assert.match(agent.output(), /started as a standby of paul \(recloned: /);
-    assert.equal(await cluster.psql(john(), 'SELECT pg_is_in_recovery()'), 't');
-    assert.equal(await cluster.psql(john(), "SELECT to_regclass('on_paul') IS NOT NULL AND to_regclass('after_fork') IS NULL"), 't', 'a copy of paul');
+    assert.equal(await cluster().psql(john(), 'SELECT pg_is_in_recovery()'), 't');
+    assert.equal(await cluster().psql(john(), "SELECT to_regclass('on_paul') IS NOT NULL AND to_regclass('after_fork') IS NULL"), 't', 'a copy of paul');
     const parent = dirname(john().dataDir);
     const aside = readdirSync(parent).filter((f) => f.startsWith(`${basename(john().dataDir)}.handyrep-old-`));
     assert.equal(aside.length, 1, `old data folder kept: ${readdirSync(parent).join(', ')}`);
@@ -115,15 +78,15 @@ describe('node agent: reclone and retried standby boots', { timeout: 400_000 }, 
     assert.ok(existsSync(join(old, 'PG_VERSION')), 'the old data is intact');
     assert.ok(existsSync(join(old, 'standby.signal')), 'the folder the rewind failed on holds standby.signal (a hand start would be a standby)');
     assert.ok(sampled.samples > 20, `${sampled.samples} samples`);
-    assert.equal(sampled.writable, 0, `john was writable in ${sampled.writable} of ${sampled.samples} samples`);
+    assert.equal(sampled.writable[0], 0, `john was writable in ${sampled.writable[0]} of ${sampled.samples} samples`);
     await agent.stop('SIGKILL');
   });
 
   it('recorded master down → boot retried with growing pauses, never started; a hand start is a standby; paul back → john streams', async () => {
     await john().stop('fast');
     await paul().stop('fast');
-    const agent = startAgent(cluster, john(), settings);
-    agents.push(agent);
+    const agent = startAgent(cluster(), john(), bed.settings);
+    bed.agents.push(agent);
     await waitUntil('three failed attempts', () => agent.output().includes('attempt 3 failed'), 60_000, 200);
     const out = agent.output();
     assert.match(out, /attempt 1 failed, PostgreSQL not started, next attempt in 2\.0 s: cannot make it a standby of paul: the recorded master paul/);
@@ -132,17 +95,17 @@ describe('node agent: reclone and retried standby boots', { timeout: 400_000 }, 
     assert.equal(john().postmasterPid(), null, 'never started while the master is unreachable');
     assert.ok(existsSync(join(john().dataDir, 'standby.signal')), 'standby.signal in place');
 
-    const sampler = sampleWritable(john());
-    let sampled: { samples: number; writable: number };
+    const sampler = sampleWritable([john()]);
+    let sampled: { samples: number; writable: number[] };
     try {
       await john().start(); // by hand, behind the agent's back
-      assert.equal(await cluster.psql(john(), 'SELECT pg_is_in_recovery()'), 't', 'a hand start comes up as a standby');
+      assert.equal(await cluster().psql(john(), 'SELECT pg_is_in_recovery()'), 't', 'a hand start comes up as a standby');
       await waitUntil('the agent adopted it', () => agent.output().includes('PostgreSQL already runs: adopted'), 30_000, 200);
       await paul().start();
       await waitUntil('john streams from paul again', streamsFromPaul, 60_000, 200);
     } finally {
       sampled = await sampler.stop();
     }
-    assert.equal(sampled.writable, 0, `john was writable in ${sampled.writable} of ${sampled.samples} samples`);
+    assert.equal(sampled.writable[0], 0, `john was writable in ${sampled.writable[0]} of ${sampled.samples} samples`);
   });
 });
