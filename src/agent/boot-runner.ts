@@ -43,6 +43,7 @@ export class BootRunner {
   #failures = 0;
   #notBeforeMs = -Infinity;
   #lastSentence = '';
+  #lastSoon = '';
 
   constructor(deps: BootRunnerDeps) {
     this.#d = deps;
@@ -86,7 +87,9 @@ export class BootRunner {
     if (outcome.soon) {
       this.#failures = 0;
       this.#notBeforeMs = d.now() + d.loopMs;
-      this.#say(outcome.details);
+      // Asked every round (a refused bootstrap): said once until it changes.
+      if (outcome.details !== this.#lastSoon) this.#say(outcome.details);
+      this.#lastSoon = outcome.details;
       return;
     }
     this.#failures += 1;

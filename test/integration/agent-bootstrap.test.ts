@@ -6,7 +6,7 @@
  * `master` key (create-only) and runs initdb; it creates HandyRep's roles and confirms the key; the
  * other clones it and streams from it. At no 50 ms sample are both writable, and only the recorded
  * master ever is. And the claim alone, three agents racing with random delays, 20 times: exactly
- * one wins each time.
+ * one wins each time. A node holding data, nothing recorded, bootstrap on: never initdb'd over.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, rmSync } from 'node:fs';
@@ -95,6 +95,21 @@ describe('node agent: bootstrap of a new cluster', { timeout: 300_000 }, () => {
     assert.deepEqual(violations, []);
     await cluster.psql(winner, 'CREATE TABLE after_bootstrap (id int)');
     await waitUntil('the copy replays the master', async () => (await cluster.psql(loser, "SELECT to_regclass('after_bootstrap') IS NOT NULL")) === 't', 20_000);
+
+    // A folder holding data is never initdb'd over: the copy, stopped, under a prefix where nothing
+    // is recorded, with bootstrap initdb → left stopped, its data untouched.
+    const before = await cluster.psql(loser, sysid);
+    const loserAgent = agents.find((agent) => agent.node === loser) as RunningAgent;
+    await loserAgent.stop('SIGKILL');
+    await loser.stop('fast');
+    const again = startAgent(cluster, loser, { ...bed.settings, prefix: '/handyrep/agentbootstrap-empty/' });
+    agents.push(again);
+    await waitUntil('the boot decision logged', () => again.output().includes('boot: no master recorded: PostgreSQL not started'), 30_000, 100);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    assert.equal(loser.postmasterPid(), null, 'not started');
+    assert.doesNotMatch(again.output(), /initdb/);
+    await loser.start();
+    assert.equal(await cluster.psql(loser, sysid), before, 'the same data');
   });
 
   it('the create-only claim: three agents racing with random delays, 20 rounds → exactly one wins each time', async () => {
