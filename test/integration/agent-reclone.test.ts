@@ -8,7 +8,9 @@
  *     never writable on the way (sampled every 50 ms);
  *   - the recorded master down → the standby boot fails and is tried again with growing pauses,
  *     each attempt logged with its reason; PostgreSQL stays stopped, and a hand `pg_ctl start`
- *     meanwhile comes up as a standby, never writable; once paul is back john streams from it.
+ *     meanwhile comes up as a standby, never writable; once paul is back john streams from it;
+ *   - with agent.reclone off a failed rewind is retried, nothing is moved, and the folder it failed
+ *     on, started by hand, comes up read-only.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
@@ -107,5 +109,38 @@ describe('node agent: reclone and retried standby boots', { timeout: 400_000 }, 
       sampled = await sampler.stop();
     }
     assert.equal(sampled.writable[0], 0, `john was writable in ${sampled.writable[0]} of ${sampled.samples} samples`);
+  });
+
+  it('agent.reclone off, rewind fails → not recloned, retried; the folder it gave up on, started by hand, is read-only', async () => {
+    await Promise.all(bed.agents.map((a) => a.stop('SIGKILL'))); // the earlier agent would demote john's promotion
+    const stamp = 'SELECT system_identifier FROM pg_control_system()';
+    const before = await cluster().psql(john(), stamp);
+    // john (a standby of paul) forks once more: promoted, it writes on its own timeline and recycles its WAL.
+    await cluster().psql(john(), 'SELECT pg_promote(true, 60)');
+    await cluster().psql(john(), 'CREATE TABLE john_again (id int)');
+    await recycleWal(cluster(), john(), 'john_again');
+    await john().stop('fast');
+    const asideBefore = readdirSync(dirname(john().dataDir)).filter((f) => f.includes('.handyrep-old-')).length;
+    const agent = startAgent(cluster(), john(), { ...bed.settings, agent: { reclone: false } });
+    bed.agents.push(agent);
+    await waitUntil('two failed attempts', () => agent.output().includes('attempt 2 failed'), 60_000, 200);
+    assert.match(agent.output(), /attempt 1 failed, PostgreSQL not started, next attempt in 2\.0 s: cannot make it a standby of paul: john: rewind failed, reclone needed: pg_rewind: /);
+    assert.doesNotMatch(agent.output(), /recloning/);
+    assert.equal(readdirSync(dirname(john().dataDir)).filter((f) => f.includes('.handyrep-old-')).length, asideBefore, 'nothing moved aside');
+    assert.equal(john().postmasterPid(), null);
+
+    const sampler = sampleWritable([john()]);
+    let sampled: { samples: number; writable: number[] };
+    try {
+      await john().start(); // by hand, on the folder pg_rewind failed on
+      assert.equal(await cluster().psql(john(), 'SELECT pg_is_in_recovery()'), 't', 'comes up as a standby');
+      await waitUntil('the agent adopted it', () => agent.output().includes('PostgreSQL already runs: adopted'), 30_000, 200);
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    } finally {
+      sampled = await sampler.stop();
+    }
+    assert.equal(sampled.writable[0], 0, `john was writable in ${sampled.writable[0]} of ${sampled.samples} samples`);
+    assert.equal(await cluster().psql(john(), "SELECT to_regclass('john_again') IS NOT NULL"), 't', 'its own data, untouched');
+    assert.equal(await cluster().psql(john(), stamp), before);
   });
 });
