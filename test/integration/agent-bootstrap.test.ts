@@ -6,7 +6,7 @@
  * `master` key (create-only) and runs initdb; it creates HandyRep's roles and confirms the key; the
  * other clones it and streams from it. At no 50 ms sample are both writable, and only the recorded
  * master ever is. And the claim alone, three agents racing with random delays, 20 times: exactly
- * one wins each time. A node holding data, nothing recorded, bootstrap on: never initdb'd over.
+ * one wins each time, and none while another agent reports a running PostgreSQL. A node holding data, nothing recorded, bootstrap on: never initdb'd over.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, rmSync } from 'node:fs';
@@ -130,6 +130,17 @@ describe('node agent: bootstrap of a new cluster', { timeout: 300_000 }, () => {
       } finally {
         for (const ctx of contexts) ctx.close();
       }
+    }
+    // Not a new cluster: another agent's member record says its PostgreSQL runs → refused, nothing written.
+    const prefix = '/handyrep/claimrunning/';
+    await bed.client.put(`${prefix}members/paul`).value(JSON.stringify({ name: 'paul', postgres: 'running' }));
+    const ctx = createEtcdContext(parseConfig(JSON.stringify({ handyrep: { store: 'etcd' }, etcd: { endpoints: bed.etcd.endpoints, prefix } }), 'test'));
+    try {
+      const refused = await claimMasterForBootstrap(ctx, 'john', 5000);
+      assert.deepEqual(refused, { won: false, details: 'not a new cluster: PostgreSQL runs on paul and no master is recorded; not bootstrapping' });
+      assert.equal(await bed.client.get(`${prefix}master`).string(), null);
+    } finally {
+      ctx.close();
     }
   });
 });
