@@ -11,6 +11,7 @@ import { createEtcdContext, type EtcdContext } from '../store/etcd/client.js';
 import { parseMasterRecord } from '../store/etcd/master-record.js';
 import { withDeadline } from '../store/etcd/store-error.js';
 import { AgentLease, KeepaliveChannel, monotonicMs, type MonotonicMs } from './agent-lease.js';
+import { fenceLeadMs } from './agent-timing.js';
 import { BootRunner } from './boot-runner.js';
 import { decideAgentRound, type AgentPlan, type AgentReason, type MasterKeyView, type PostgresView } from './decide.js';
 import { startHealthServer, type HealthFacts } from './health.js';
@@ -84,7 +85,9 @@ export class NodeAgent {
     );
     const channel = new KeepaliveChannel();
     this.#channel = channel;
-    this.#masterLease = new AgentLease(this.#ctx, 'master lease', freshForMs, () => void this.#fence('the master lease went stale (no renewal within ttl − safety_margin)', true), this.#now, channel);
+    const fenceLead = fenceLeadMs(freshForMs);
+    const onStale = (): void => void this.#fence(`the master lease goes stale in ${fenceLead} ms (no renewal within ttl − safety_margin)`, true);
+    this.#masterLease = new AgentLease(this.#ctx, 'master lease', freshForMs, onStale, this.#now, channel, fenceLead);
     this.#memberLease = new AgentLease(this.#ctx, 'member lease', ttlMs, () => undefined, this.#now, channel);
     this.#watchdog = new Watchdog(agent.watchdog, agent.watchdog_device);
     this.#boot = new BootRunner({ config, node, pg: this.#pg, etcd: this.#ctx, callMs: this.#callMs, loopMs: this.#loopMs, readMaster: () => this.#readMaster(), log: deps.log, now: this.#now });
