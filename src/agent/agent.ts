@@ -12,7 +12,8 @@ import { parseMasterRecord } from '../store/etcd/master-record.js';
 import { withDeadline } from '../store/etcd/store-error.js';
 import { AgentLease, KeepaliveChannel, monotonicMs, type MonotonicMs } from './agent-lease.js';
 import { fenceLeadMs } from './agent-timing.js';
-import { BootRunner } from './boot-runner.js';
+import { putMasterLeaseIfStillMaster } from './boot-lease.js';
+import { BootRunner, type BootMasterLease } from './boot-runner.js';
 import { decideAgentRound, type AgentPlan, type AgentReason, type MasterKeyView, type PostgresView } from './decide.js';
 import { startHealthServer, type HealthFacts } from './health.js';
 import { LocalPostgres, type SqlFacts } from './local-postgres.js';
@@ -90,7 +91,7 @@ export class NodeAgent {
     this.#masterLease = new AgentLease(this.#ctx, 'master lease', freshForMs, onStale, this.#now, channel, fenceLead);
     this.#memberLease = new AgentLease(this.#ctx, 'member lease', ttlMs, () => undefined, this.#now, channel);
     this.#watchdog = new Watchdog(agent.watchdog, agent.watchdog_device);
-    this.#boot = new BootRunner({ config, node, pg: this.#pg, etcd: this.#ctx, callMs: this.#callMs, loopMs: this.#loopMs, readMaster: () => this.#readMaster(), log: deps.log, now: this.#now });
+    this.#boot = new BootRunner({ config, node, pg: this.#pg, etcd: this.#ctx, callMs: this.#callMs, loopMs: this.#loopMs, lease: this.#bootLease(), log: deps.log, now: this.#now });
     this.#health = { node, running: false, writable: false, primaryConfirmed: false, lagBytes: null, timeline: null, recordedMaster: null, lastReason: null, roundsTotal: 0, demotionsTotal: 0 };
   }
 
@@ -107,6 +108,35 @@ export class NodeAgent {
     this.#server = await startHealthServer(address, this.config.agent.port, () => this.#health);
     this.deps.log(`agent ${this.node}: health endpoints on http://${address}:${this.config.agent.port}/, loop every ${this.#loopMs} ms, etcd.ttl ${this.config.etcd.ttl} s, safety_margin ${this.config.agent.safety_margin} s`);
     this.#schedule(0);
+  }
+
+  /** The master lease as role discovery takes it BEFORE starting PostgreSQL writable (boot-lease.ts). */
+  #bootLease(): BootMasterLease {
+    return {
+      take: async (masterModRevision) => {
+        try {
+          if (!(await this.#masterLease.hold(this.#callMs))) return 'etcd says the master lease expired';
+          const put = await putMasterLeaseIfStillMaster(this.#ctx, this.node, this.#masterLease.id as string, masterModRevision, this.#callMs);
+          if (!put.ok) {
+            await this.#masterLease.release(this.#callMs);
+            return put.details;
+          }
+          this.#watchdog.arm();
+          this.#watchdog.feed();
+          return null;
+        } catch (err) {
+          await this.#masterLease.release(this.#callMs);
+          return `master lease not taken: ${describeError(err)}`;
+        }
+      },
+      renew: async () => {
+        if (await this.#masterLease.hold(this.#callMs)) this.#watchdog.feed();
+      },
+      release: async () => {
+        await this.#masterLease.release(this.#callMs);
+        this.#watchdog.disarm();
+      },
+    };
   }
 
   /** One round now (tests); concurrent callers share it. */

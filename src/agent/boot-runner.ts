@@ -10,6 +10,7 @@ import type { HandyRepConfig } from '../config/schema.js';
 import { describeError } from '../model/errors.js';
 import type { EtcdContext } from '../store/etcd/client.js';
 import { inspectFolder, type NodeEnv } from '../runtime/clone/target-node.js';
+import { readMasterKey } from '../store/etcd/master-key.js';
 import type { MonotonicMs } from './agent-lease.js';
 import { agentNodeEnv, serverRef } from './agent-plugin-context.js';
 import { cloneFromMaster } from './boot-clone.js';
@@ -28,9 +29,18 @@ export interface BootRunnerDeps {
   /** Deadline of one etcd call. */
   readonly callMs: number;
   readonly loopMs: number;
-  readonly readMaster: () => Promise<MasterKeyView>;
+  /** The agent's master lease (agent.ts), taken before a start as master (boot-lease.ts). */
+  readonly lease: BootMasterLease;
   readonly log: (line: string) => void;
   readonly now: MonotonicMs;
+}
+
+export interface BootMasterLease {
+  /** Grants the lease and puts `master_lease/<node>` if the `master` key is unchanged since `masterModRevision`; null when held, else why not. */
+  take(masterModRevision: string): Promise<string | null>;
+  /** One renewal (while pg_ctl start runs, the rounds do not renew). */
+  renew(): Promise<void>;
+  release(): Promise<void>;
 }
 
 /** `soon`: not a failure of this node (another agent won the bootstrap): ask again next round. */
@@ -61,7 +71,7 @@ export class BootRunner {
     // A PostgreSQL started meanwhile (by hand, between two attempts) is adopted at once.
     const { observation } = await d.pg.observe();
     if (!observation.pidAlive && d.now() < this.#notBeforeMs) return;
-    const master = await d.readMaster();
+    const { view: master, modRevision } = await this.#readMaster();
     const folder = observation.pidAlive ? 'pgdata' : (await inspectFolder(this.#env, serverRef(d.config, d.node))).folder;
     const plan = decideBoot({
       node: d.node,
@@ -78,7 +88,7 @@ export class BootRunner {
       this.#done = !plan.retry;
       return;
     }
-    const outcome = await this.#execute(plan).catch((err: unknown): Outcome => ({ ok: false, details: describeError(err) }));
+    const outcome = await this.#execute(plan, modRevision).catch((err: unknown): Outcome => ({ ok: false, details: describeError(err) }));
     if (outcome.ok) {
       this.#done = true;
       this.#say(outcome.details);
@@ -100,6 +110,34 @@ export class BootRunner {
     this.#say(`attempt ${this.#failures} failed, PostgreSQL not started, next attempt in ${(delayMs / 1000).toFixed(1)} s: ${outcome.details}`);
   }
 
+  /** The `master` key and its mod revision (what the lease transaction compares). */
+  async #readMaster(): Promise<{ view: MasterKeyView; modRevision: string }> {
+    try {
+      const read = await readMasterKey(this.#d.etcd);
+      return { view: read.record === null ? { state: 'absent' } : { state: 'present', record: read.record }, modRevision: read.modRevision };
+    } catch (err) {
+      return { view: { state: 'unreadable', reason: describeError(err) }, modRevision: '0' };
+    }
+  }
+
+  /**
+   * Starts PostgreSQL writable, holding the master lease first (boot-lease.ts), renewed while
+   * pg_ctl start runs; released when the start failed.
+   */
+  async #startMaster(masterModRevision: string, role: string, details: string): Promise<Outcome> {
+    const refused = await this.#d.lease.take(masterModRevision);
+    if (refused !== null) return { ok: false, details: `not started as the master: ${refused}` };
+    const renewing = setInterval(() => void this.#d.lease.renew().catch(() => undefined), this.#d.loopMs);
+    let started: Outcome;
+    try {
+      started = await this.#start(role, `master lease held; ${details}`);
+    } finally {
+      clearInterval(renewing);
+    }
+    if (!started.ok) await this.#d.lease.release();
+    return started;
+  }
+
   #say(line: string): void {
     this.#d.log(`agent ${this.#d.node}: boot: ${line}`);
   }
@@ -109,11 +147,11 @@ export class BootRunner {
     return started ? { ok: true, details: `started as ${role} (${details})` } : { ok: false, details: `pg_ctl start failed (see the PostgreSQL log) after: ${details}` };
   }
 
-  async #execute(plan: Exclude<BootPlan, { kind: 'leave' }>): Promise<Outcome> {
+  async #execute(plan: Exclude<BootPlan, { kind: 'leave' }>, masterModRevision: string): Promise<Outcome> {
     const { config, node } = this.#d;
     switch (plan.kind) {
       case 'start_master':
-        return this.#start('the master', 'this node is the recorded master');
+        return this.#startMaster(masterModRevision, 'the master', 'this node is the recorded master');
       case 'start_standby': {
         const prepared = await prepareStandby(config, node, plan.master);
         if (prepared.ok) return this.#start(`a standby of ${plan.master}`, prepared.details);
@@ -132,19 +170,19 @@ export class BootRunner {
         const claim = await claimMasterForBootstrap(this.#d.etcd, node, this.#d.callMs);
         if (!claim.won) return { ok: false, soon: true, details: `not bootstrapping: ${claim.details}` };
         this.#say(`${claim.details}; running initdb`);
-        return this.#initdbAndStart();
+        return this.#initdbAndStart(claim.modRevision);
       }
       case 'initdb':
-        return this.#initdbAndStart();
+        return this.#initdbAndStart(masterModRevision);
     }
   }
 
   /** initdb, start as the master, HandyRep's roles, then the claim confirmed (timeline 1). */
-  async #initdbAndStart(): Promise<Outcome> {
+  async #initdbAndStart(masterModRevision: string): Promise<Outcome> {
     const { config, node, pg } = this.#d;
     const made = await initdbNode(this.#env, config, node);
     if (!made.ok) return made;
-    const started = await this.#start('the master of a new cluster', made.details);
+    const started = await this.#startMaster(masterModRevision, 'the master of a new cluster', made.details);
     if (!started.ok) return started;
     const notes: string[] = [];
     try {

@@ -16,7 +16,8 @@ import { encodeMasterRecord, parseMasterRecord, type MasterRecord } from '../sto
 import { withDeadline } from '../store/etcd/store-error.js';
 import { bootstrapWriter, isOwnBootstrap } from './boot.js';
 
-export type ClaimResult = { readonly won: true; readonly details: string } | { readonly won: false; readonly details: string };
+/** `modRevision`: the `master` key's as written by the claim. */
+export type ClaimResult = { readonly won: true; readonly details: string; readonly modRevision: string } | { readonly won: false; readonly details: string };
 
 /** The other nodes whose member records say PostgreSQL runs (their agents live and see it). */
 async function runningMembers(ctx: EtcdContext, node: string, callMs: number): Promise<string[]> {
@@ -59,7 +60,7 @@ export async function claimMasterForBootstrap(ctx: EtcdContext, node: string, ca
       failure: [{ request_range: { key } }],
     }),
   );
-  if (reply.succeeded) return { won: true, details: `master key taken at revision ${reply.header.revision}` };
+  if (reply.succeeded) return { won: true, details: `master key taken at revision ${reply.header.revision}`, modRevision: reply.header.revision };
   const now = reply.responses[0]?.response_range?.kvs[0];
   let who = 'another node';
   try {

@@ -6,19 +6,21 @@
  * `master` key (create-only) and runs initdb; it creates HandyRep's roles and confirms the key; the
  * other clones it and streams from it. At no 50 ms sample are both writable, and only the recorded
  * master ever is. And the claim alone, three agents racing with random delays, 20 times: exactly
- * one wins each time, and none while another agent reports a running PostgreSQL. A node holding data, nothing recorded, bootstrap on: never initdb'd over.
+ * one wins each time, and none while another agent reports a running PostgreSQL. A node holding data, nothing recorded, bootstrap on: never initdb'd over. The master lease taken
+ * before a start as master is refused when the `master` key changed since the boot read it.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { putMasterLeaseIfStillMaster } from '../../src/agent/boot-lease.js';
 import { claimMasterForBootstrap } from '../../src/agent/bootstrap-claim.js';
 import { parseConfig } from '../../src/config/load.js';
 import { createEtcdContext } from '../../src/store/etcd/client.js';
 import { parseMasterRecord } from '../../src/store/etcd/master-record.js';
 import type { TestCluster, TestNode } from '../fixtures/cluster.js';
 import { sampleWritable, startAgentBed, type AgentBed } from '../fixtures/agent-bed.js';
-import { startAgent, waitUntil, type RunningAgent } from '../fixtures/agents.js';
+import { putMasterRecord, startAgent, waitUntil, type RunningAgent } from '../fixtures/agents.js';
 
 const PREFIX = '/handyrep/agentbootstrap/';
 const KEEP = new Set(['postgresql.conf', 'pg_hba.conf']);
@@ -77,7 +79,7 @@ describe('node agent: bootstrap of a new cluster', { timeout: 300_000 }, () => {
     assert.equal(outputs.filter((o) => o.includes('running initdb')).length, 1, 'exactly one agent ran initdb');
     const winnerOut = agents.find((agent) => agent.node === winner)?.output() ?? '';
     const loserOut = agents.find((agent) => agent.node === loser)?.output() ?? '';
-    assert.match(winnerOut, /started as the master of a new cluster \(initdb .* data checksums on\)\); created role handyrep, role replicator; master key confirmed/);
+    assert.match(winnerOut, /started as the master of a new cluster \(master lease held; initdb .* data checksums on\)\); created role handyrep, role replicator; master key confirmed/);
     assert.match(loserOut, /started as a standby of \w+ \(cloned: pg_basebackup from \w+ finished\)/);
     assert.doesNotMatch(loserOut, /running initdb/);
 
@@ -139,6 +141,27 @@ describe('node agent: bootstrap of a new cluster', { timeout: 300_000 }, () => {
       const refused = await claimMasterForBootstrap(ctx, 'john', 5000);
       assert.deepEqual(refused, { won: false, details: 'not a new cluster: PostgreSQL runs on paul and no master is recorded; not bootstrapping' });
       assert.equal(await bed.client.get(`${prefix}master`).string(), null);
+    } finally {
+      ctx.close();
+    }
+  });
+
+  it('the master lease before a start as master: refused when the master key changed since the boot read it', async () => {
+    const prefix = '/handyrep/bootlease/';
+    const ctx = createEtcdContext(parseConfig(JSON.stringify({ handyrep: { store: 'etcd' }, etcd: { endpoints: bed.etcd.endpoints, prefix } }), 'test'));
+    try {
+      await putMasterRecord(bed.client, prefix, 'john');
+      const read = async (): Promise<string> => (await ctx.client.kv.range({ key: Buffer.from(`${prefix}master`) })).kvs[0]?.mod_revision ?? '0';
+      const seenByBoot = await read();
+      await putMasterRecord(bed.client, prefix, 'paul'); // a controller records paul in between
+      const grant = await ctx.client.leaseClient.leaseGrant({ TTL: 5 });
+      const refused = await putMasterLeaseIfStillMaster(ctx, 'john', grant.ID, seenByBoot, 5000);
+      assert.equal(refused.ok, false);
+      assert.equal(await bed.client.get(`${prefix}master_lease/john`).string(), null, 'nothing written');
+      const taken = await putMasterLeaseIfStillMaster(ctx, 'john', grant.ID, await read(), 5000);
+      assert.equal(taken.ok, true, taken.details);
+      const kv = (await ctx.client.kv.range({ key: Buffer.from(`${prefix}master_lease/john`) })).kvs[0];
+      assert.equal(kv?.lease, grant.ID, 'under the agent\'s lease');
     } finally {
       ctx.close();
     }
