@@ -132,6 +132,7 @@ export class NodeAgent {
       renew: async () => {
         if (await this.#masterLease.hold(this.#callMs)) this.#watchdog.feed();
       },
+      fresh: () => this.#masterLease.fresh(),
       release: async () => {
         await this.#masterLease.release(this.#callMs);
         this.#watchdog.disarm();

@@ -16,7 +16,8 @@ import { dirname } from 'node:path';
 import type { HandyRepConfig } from '../config/schema.js';
 import { describeError } from '../model/errors.js';
 import { stamp } from '../runtime/clone/clone.js';
-import { emptyFolder, inspectFolder, moveFolderAside, restoreConfigFiles, saveConfigFiles, writeStandbyConfig, type NodeEnv } from '../runtime/clone/target-node.js';
+import type { ServerRef } from '../plugins/types.js';
+import { emptyFolder, inspectFolder, moveFolderAside, restoreConfigFiles, runOnNode, saveConfigFiles, writeStandbyConfig, type NodeEnv } from '../runtime/clone/target-node.js';
 import { serverRef } from './agent-plugin-context.js';
 import { configuredSlot, prepareMaster, standbySettingsFor } from './boot-standby.js';
 
@@ -45,6 +46,14 @@ async function freeBytes(pgdata: string): Promise<number> {
   throw new Error(`cannot read the free space under ${dirname(pgdata)}`);
 }
 
+/** The "Database system identifier" of a stopped data folder (pg_controldata), or null. */
+async function localSystemIdentifier(env: NodeEnv, self: ServerRef): Promise<string | null> {
+  const script = 'LC_ALL=C "$1" -D "$2" | grep "^Database system identifier:"';
+  const result = await runOnNode(env, self, ['sh', '-c', script, 'controldata', `${self.pg_bin_dir}/pg_controldata`, self.pgdata]);
+  const found = /Database system identifier:\s+(\d+)/.exec(result.output);
+  return result.ok && found ? (found[1] as string) : null;
+}
+
 /**
  * Copies `masterName` onto `node` and configures it as its standby (not started). `reclone`: the
  * folder holds data, which is moved aside first; otherwise a folder holding data is refused.
@@ -59,7 +68,15 @@ export async function cloneFromMaster(env: NodeEnv, config: Readonly<HandyRepCon
     const folder = inspected.folder;
     if (folder === null || folder === 'other') return failed(`data folder not usable: ${inspected.detail}`);
     if (folder === 'pgdata' && !reclone) return failed(`${inspected.detail} holds data: not copied over`);
-    const { databaseBytes } = await prepareMaster(config, masterName, configuredSlot(config, node));
+    const { databaseBytes, systemIdentifier } = await prepareMaster(config, masterName, configuredSlot(config, node));
+    if (folder === 'pgdata') {
+      // A folder of another cluster (a wrong address, a bootstrap that should not have happened) is
+      // never replaced by a copy of this one, even kept aside: an operator must look.
+      const own = await localSystemIdentifier(env, self);
+      if (own === null || own !== systemIdentifier) {
+        return failed(`not recloned: this node's data ${own === null ? 'has no readable system identifier' : `belongs to another cluster (system identifier ${own}, ${masterName}'s is ${systemIdentifier})`}`);
+      }
+    }
     const free = await freeBytes(self.pgdata);
     const needed = spaceNeededBytes(databaseBytes);
     if (free < needed) {
@@ -70,7 +87,7 @@ export async function cloneFromMaster(env: NodeEnv, config: Readonly<HandyRepCon
     else if (folder === 'config_only') await emptyFolder(env, self);
     const copied = await env.plugins
       .get('clone', self.clone_method)
-      .clone(env.ctx, { target: self, source: master, signal: new AbortController().signal, progress: () => undefined })
+      .clone(env.ctx, { target: self, source: master, signal: new AbortController().signal, progress: () => undefined, writeStandbySignal: true })
       .catch((err: unknown) => ({ ok: false, details: describeError(err) }));
     if (!copied.ok) {
       // Back to a new node (configuration files only): the next attempt copies again.

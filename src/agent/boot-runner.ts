@@ -40,6 +40,8 @@ export interface BootMasterLease {
   take(masterModRevision: string): Promise<string | null>;
   /** One renewal (while pg_ctl start runs, the rounds do not renew). */
   renew(): Promise<void>;
+  /** Held and renewed within ttl − safety_margin. */
+  fresh(): boolean;
   release(): Promise<void>;
 }
 
@@ -79,7 +81,7 @@ export class BootRunner {
       running: observation.pidAlive,
       servers: Object.keys(d.config.servers),
       folder,
-      bootstrap: d.config.agent.bootstrap,
+      bootstrap: d.config.agent.bootstrap_node === d.node ? 'initdb' : 'off',
       reclone: d.config.agent.reclone,
     });
     if (plan.sentence !== this.#lastSentence) this.#say(plan.sentence);
@@ -134,7 +136,15 @@ export class BootRunner {
     } finally {
       clearInterval(renewing);
     }
-    if (!started.ok) await this.#d.lease.release();
+    // A start that failed or timed out may leave a postmaster still coming up (pg_ctl -w gives up,
+    // the server does not); a lease that went stale meanwhile no longer protects it. Either way
+    // it is stopped BEFORE the lease goes: never writable without the lease.
+    const lost = started.ok && !this.#d.lease.fresh();
+    if (!started.ok || lost) {
+      const how = await this.#d.pg.stopForSure(2000, true);
+      await this.#d.lease.release();
+      return { ok: false, details: `${lost ? 'the master lease went stale while PostgreSQL started' : started.details}; PostgreSQL stopped (${how}) before the lease was released` };
+    }
     return started;
   }
 

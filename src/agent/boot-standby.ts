@@ -22,6 +22,7 @@ import { confLines } from '../nodes/pg-conf-quote.js';
 import type { ServerRef } from '../plugins/types.js';
 import { primaryConninfoFor, slotName } from '../runtime/topology/remaster.js';
 import { rewindKeepingConfig } from '../runtime/topology/rewind.js';
+import { rewindCannotJoin } from './boot.js';
 
 type Resolved = Pick<ServerRef, 'name' | 'hostname' | 'port' | 'sslmode' | 'sslrootcert' | 'pgdata' | 'pg_bin_dir'>;
 
@@ -35,7 +36,7 @@ function resolved(config: Readonly<HandyRepConfig>, name: string): Resolved {
  * CHECKPOINT on the master, and the replica's slot when configured (idempotent). Returns the size
  * of the master's databases in bytes (what a copy of it needs at least).
  */
-export async function prepareMaster(config: Readonly<HandyRepConfig>, masterName: string, slot: string | null): Promise<{ databaseBytes: number }> {
+export async function prepareMaster(config: Readonly<HandyRepConfig>, masterName: string, slot: string | null): Promise<{ databaseBytes: number; systemIdentifier: string }> {
   const master = resolved(config, masterName);
   const client = new pg.Client({
     host: master.hostname,
@@ -54,8 +55,10 @@ export async function prepareMaster(config: Readonly<HandyRepConfig>, masterName
     if (slot !== null) {
       await client.query('SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)', [slot]);
     }
-    const size = await client.query<{ bytes: number }>('SELECT sum(pg_database_size(oid))::float8 AS bytes FROM pg_database');
-    return { databaseBytes: size.rows[0]?.bytes ?? 0 };
+    const size = await client.query<{ bytes: number; sysid: string }>(
+      'SELECT (SELECT sum(pg_database_size(oid))::float8 FROM pg_database) AS bytes, (SELECT system_identifier::text FROM pg_control_system()) AS sysid',
+    );
+    return { databaseBytes: size.rows[0]?.bytes ?? 0, systemIdentifier: size.rows[0]?.sysid ?? '' };
   } catch (err) {
     throw new Error(`the recorded master ${masterName} (${master.hostname}:${master.port}): ${describeError(err)}`);
   } finally {
@@ -82,8 +85,8 @@ function writeStandbySignal(pgdata: string): void {
 
 /**
  * Makes the stopped data folder of `node` a standby of `masterName`. `rewindFailed`: pg_rewind ran
- * and could not join the timelines (a reclone may help); false for every other failure (master
- * unreachable, files).
+ * and said it cannot join the timelines (WAL gone: boot.ts rewindCannotJoin; a reclone may help);
+ * false for every other failure (master unreachable, timeout, another cluster, files).
  */
 export async function prepareStandby(config: Readonly<HandyRepConfig>, node: string, masterName: string): Promise<{ ok: boolean; details: string; rewindFailed: boolean }> {
   let pgdata: string | null = null;
@@ -94,7 +97,7 @@ export async function prepareStandby(config: Readonly<HandyRepConfig>, node: str
     await prepareMaster(config, masterName, configuredSlot(config, node));
     const rewound = await rewindKeepingConfig(new LocalShell(), config, self, resolved(config, masterName), 120_000);
     writeStandbySignal(pgdata);
-    if (!rewound.ok) return { ok: false, details: rewound.details, rewindFailed: rewound.rewindFailed === true };
+    if (!rewound.ok) return { ok: false, details: rewound.details, rewindFailed: rewound.rewindFailed === true && rewindCannotJoin(rewound.details) };
     // The last setting in the file wins; a controller's later remaster rewrites it with ALTER SYSTEM.
     appendFileSync(join(pgdata, 'postgresql.auto.conf'), confLines(standbySettingsFor(config, node, masterName)), { mode: 0o600 });
     return { ok: true, details: rewound.details, rewindFailed: false };

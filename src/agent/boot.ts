@@ -44,7 +44,7 @@ export interface BootSnapshot {
   readonly servers: readonly string[];
   /** What the data folder holds (target-node.ts inspectFolder); null when it could not be inspected. */
   readonly folder: TargetFolder | null;
-  /** `agent.bootstrap`. */
+  /** `initdb` when this node is `agent.bootstrap_node`. */
   readonly bootstrap: BootstrapMode;
   /** `agent.reclone`. */
   readonly reclone: boolean;
@@ -72,13 +72,13 @@ export function decideBoot(s: BootSnapshot): BootPlan {
   switch (s.master.state) {
     case 'absent':
       if (isNewFolder(s.folder) && s.bootstrap === 'initdb') {
-        return { kind: 'bootstrap', sentence: 'no master recorded and no data here (agent.bootstrap initdb): taking the master key to create the cluster' };
+        return { kind: 'bootstrap', sentence: 'no master recorded, no data here, and this is agent.bootstrap_node: taking the master key to create the cluster' };
       }
       return {
         kind: 'leave',
         retry: true,
         sentence: isNewFolder(s.folder)
-          ? 'no master recorded and no data here (agent.bootstrap off): waiting for a master to clone from'
+          ? 'no master recorded and no data here (not agent.bootstrap_node): waiting for a master to clone from'
           : 'no master recorded: PostgreSQL not started (it could come up writable beside another master)',
       };
     case 'unreadable':
@@ -104,6 +104,18 @@ export function decideBoot(s: BootSnapshot): BootPlan {
     reclone: s.reclone,
     sentence: `${recorded} is the recorded master: starting as its standby (pg_rewind first when the timelines forked${s.reclone ? ', reclone when that fails' : ''})`,
   };
+}
+
+/**
+ * Whether a failed pg_rewind's output says it cannot join this node to the master's timeline
+ * because the WAL it needs is gone (or the timelines share no ancestor): only then may a reclone
+ * help. Not for a timeout, a lost connection, a server not shut down cleanly, missing
+ * wal_log_hints/checksums, and never for "different systems" (another cluster: its data must not
+ * be replaced by a copy of this one).
+ */
+export function rewindCannotJoin(output: string): boolean {
+  if (/different systems|timed out/i.test(output)) return false;
+  return /could not find previous WAL record|could not open file "[^"]*pg_wal\/[0-9A-F]{24}"|could not find common ancestor/i.test(output);
 }
 
 /**

@@ -7,8 +7,10 @@
  * its initdb finished, knows to run initdb; once its PostgreSQL runs, `confirmBootstrap` sets the
  * timeline, after which an empty data folder is never initdb'd again under that record.
  *
- * Not a new cluster: another agent's member record says its PostgreSQL runs (a cluster nobody
- * recorded yet, e.g. before its first controller led): the claim is refused.
+ * Not a new cluster: the key `initialized` exists (written once with the first claim, never
+ * deleted: a lost or deleted `master` key does not open a second bootstrap), or another agent's
+ * member record says its PostgreSQL runs (a cluster nobody recorded yet): the claim is refused.
+ * Only the agent of `agent.bootstrap_node` ever claims (boot.ts).
  */
 import type { EtcdContext } from '../store/etcd/client.js';
 import { requestOp } from '../store/etcd/guarded-txn.js';
@@ -41,8 +43,11 @@ export async function claimMasterForBootstrap(ctx: EtcdContext, node: string, ca
   const running = await runningMembers(ctx, node, callMs);
   if (running.length > 0) return { won: false, details: `not a new cluster: PostgreSQL runs on ${running.join(', ')} and no master is recorded; not bootstrapping` };
   const key = Buffer.from(ctx.keys.master);
+  const initialized = Buffer.from(ctx.keys.initialized);
   const read = await withDeadline('read the master key', callMs, () => ctx.client.kv.range({ key }));
   if (read.kvs.length > 0) return { won: false, details: 'a master was recorded meanwhile' };
+  const before = await withDeadline('read the initialized key', callMs, () => ctx.client.kv.range({ key: initialized }));
+  if (before.kvs.length > 0) return { won: false, details: `the cluster was initialized before (etcd key ${ctx.keys.initialized}: ${before.kvs[0]?.value.toString() ?? ''}): never bootstrapped twice; record the master instead` };
   const record: MasterRecord = {
     name: node,
     // The revision at which no master was seen: a real etcd revision, as controllers' terms are.
@@ -55,8 +60,14 @@ export async function claimMasterForBootstrap(ctx: EtcdContext, node: string, ca
   };
   const reply = await withDeadline('take the master key (create-only)', callMs, () =>
     ctx.client.kv.txn({
-      compare: [{ key, target: 'Create', result: 'Equal', create_revision: 0 }],
-      success: [requestOp({ kind: 'put', key: ctx.keys.master, value: encodeMasterRecord(record) })],
+      compare: [
+        { key, target: 'Create', result: 'Equal', create_revision: 0 },
+        { key: initialized, target: 'Create', result: 'Equal', create_revision: 0 },
+      ],
+      success: [
+        requestOp({ kind: 'put', key: ctx.keys.master, value: encodeMasterRecord(record) }),
+        requestOp({ kind: 'put', key: ctx.keys.initialized, value: JSON.stringify({ by: node, at: record.since }) }),
+      ],
       failure: [{ request_range: { key } }],
     }),
   );

@@ -402,11 +402,12 @@ const agentSchema = z
     port: z.number().int().min(1).max(65535).default(8008).describe('Port of the agent\'s health endpoints (/primary, /replica, /health, /metrics).'),
     reclone: z
       .boolean()
-      .default(true)
+      .default(false)
       .describe('At start, when pg_rewind cannot join this node to the recorded master: move the data folder aside (`<pgdata>.handyrep-old-<time>`, never deleted by the agent) and copy the master anew with the clone plugin. Off: the node stays stopped and the agent says why.'),
-    bootstrap: configOnly(z.enum(['off', 'initdb']))
-      .default('off')
-      .describe('A new cluster: when no master is recorded and this node has no data, `initdb` lets this agent take the master key (create-only: of agents racing, one wins) and create the cluster with initdb; the others clone it. `off`: wait for a master to clone from.'),
+    bootstrap_node: configOnly(nameSchema)
+      .nullable()
+      .default(null)
+      .describe('A new cluster: the server (a name under servers) whose agent creates it with initdb when no master is recorded, its data folder holds no data, and the cluster was never initialized (etcd key `initialized`, written once with the master key); the other agents clone it. null: no agent ever runs initdb. The same value in every agent\'s configuration.'),
     bootstrap_locale: configOnly(z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/))
       .default('C')
       .describe('initdb --locale when the agent bootstraps the cluster.'),

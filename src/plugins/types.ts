@@ -149,6 +149,12 @@ export interface CloneRequest {
   /** Aborted when the clone is cancelled: stop the copy on the node and return promptly. */
   signal: AbortSignal;
   progress(update: CloneProgress): void;
+  /**
+   * Leave standby.signal in the copy as soon as it is complete (pg_basebackup -R), so that a copy
+   * started before the runtime configured it is never writable (the node agent asks for it).
+   * Plugins that cannot simply ignore it.
+   */
+  writeStandbySignal?: boolean;
 }
 
 /**

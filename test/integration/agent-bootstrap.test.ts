@@ -31,7 +31,7 @@ describe('node agent: bootstrap of a new cluster', { timeout: 300_000 }, () => {
   let agents: RunningAgent[];
 
   before(async () => {
-    bed = await startAgentBed(PREFIX, 2, { bootstrap: 'initdb' });
+    bed = await startAgentBed(PREFIX, 2, { bootstrap_node: 'john' });
     cluster = bed.cluster;
     agents = bed.agents;
     // New nodes: stopped, and nothing in the data folder but the node's own configuration files.
@@ -104,7 +104,7 @@ describe('node agent: bootstrap of a new cluster', { timeout: 300_000 }, () => {
     const loserAgent = agents.find((agent) => agent.node === loser) as RunningAgent;
     await loserAgent.stop('SIGKILL');
     await loser.stop('fast');
-    const again = startAgent(cluster, loser, { ...bed.settings, prefix: '/handyrep/agentbootstrap-empty/' });
+    const again = startAgent(cluster, loser, { ...bed.settings, prefix: '/handyrep/agentbootstrap-empty/', agent: { bootstrap_node: loser.name } });
     agents.push(again);
     await waitUntil('the boot decision logged', () => again.output().includes('boot: no master recorded: PostgreSQL not started'), 30_000, 100);
     await new Promise((resolve) => setTimeout(resolve, 2000));
@@ -129,6 +129,14 @@ describe('node agent: bootstrap of a new cluster', { timeout: 300_000 }, () => {
         assert.equal(winners.length, 1, `round ${round}: ${JSON.stringify(results)}`);
         const recorded = parseMasterRecord(`${prefix}master`, (await bed.client.get(`${prefix}master`).string()) as string);
         assert.equal(recorded.name, winners[0]?.node);
+        if (round === 0) {
+          // The master key lost: the `initialized` key (written with the claim) forbids a second bootstrap.
+          await bed.client.delete().key(`${prefix}master`);
+          const again = await claimMasterForBootstrap(contexts[0] as ReturnType<typeof createEtcdContext>, 'john', 5000);
+          assert.equal(again.won, false);
+          assert.match(again.details, /the cluster was initialized before/);
+          assert.equal(await bed.client.get(`${prefix}master`).string(), null);
+        }
       } finally {
         for (const ctx of contexts) ctx.close();
       }

@@ -61,7 +61,7 @@ describe('node agent: reclone and retried standby boots', { timeout: 400_000 }, 
     await putMasterRecord(bed.client, PREFIX, 'paul');
 
     const sampler = sampleWritable([john()]);
-    const agent = startAgent(cluster(), john(), bed.settings);
+    const agent = startAgent(cluster(), john(), { ...bed.settings, agent: { reclone: true } });
     bed.agents.push(agent);
     let sampled: { samples: number; writable: number[] };
     try {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bootRetryDelayMs, bootstrapWriter, decideBoot, type BootPlan, type BootSnapshot } from '../../src/agent/boot.js';
+import { bootRetryDelayMs, bootstrapWriter, decideBoot, rewindCannotJoin, type BootPlan, type BootSnapshot } from '../../src/agent/boot.js';
+import { basebackupArgv } from '../../src/plugins/clone/clone_basebackup.js';
 import { spaceNeededBytes } from '../../src/agent/boot-clone.js';
 import { initdbArgv } from '../../src/agent/bootstrap-initdb.js';
 import type { MasterKeyView } from '../../src/agent/decide.js';
@@ -61,6 +62,27 @@ describe('decideBoot (design §9 rule 3)', () => {
     const off = decideBoot(snap(present('paul'), false, 'pgdata', { reclone: false }));
     assert.equal(on.kind === 'start_standby' && on.reclone, true);
     assert.equal(off.kind === 'start_standby' && off.reclone, false);
+  });
+});
+
+describe('rewindCannotJoin: only a rewind that cannot join the timelines is recloned', () => {
+  const rows: [string, string, boolean][] = [
+    ['WAL since the fork recycled', 'john: rewind failed, reclone needed: pg_rewind: servers diverged at WAL location 0/151A7F8 on timeline 1 | pg_rewind: error: could not open file "/d/pg_wal/000000010000000000000001": No such file or directory | pg_rewind: error: could not find previous WAL record at 0/151A7F8', true],
+    ['no common ancestor', 'pg_rewind: error: could not find common ancestor of the source and target cluster\'s timelines', true],
+    ['another cluster', 'pg_rewind: error: source and target clusters are from different systems', false],
+    ['timed out', 'pg_rewind: timed out: pg_rewind: reading source file list', false],
+    ['master unreachable', 'pg_rewind: error: connection to server at "10.0.0.12", port 5432 failed: Connection refused', false],
+    ['not shut down cleanly', 'pg_rewind: error: target server must be shut down cleanly', false],
+    ['no wal_log_hints', 'pg_rewind: error: target server needs to use either data checksums or "wal_log_hints = on"', false],
+  ];
+  for (const [name, output, reclone] of rows) it(name, () => assert.equal(rewindCannotJoin(output), reclone));
+});
+
+describe('the agent\'s copy leaves standby.signal (pg_basebackup -R)', () => {
+  const server = { name: 'john', hostname: 'h', port: 5432, pgdata: '/d', pg_bin_dir: '/b' } as unknown as Parameters<typeof basebackupArgv>[0]['target'];
+  it('-R when asked, not otherwise (the controller writes its own standby configuration)', () => {
+    assert.ok(basebackupArgv({ target: server, source: server, writeStandbySignal: true }, 'replicator', []).includes('-R'));
+    assert.ok(!basebackupArgv({ target: server, source: server }, 'replicator', []).includes('-R'));
   });
 });
 

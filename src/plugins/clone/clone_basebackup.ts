@@ -4,7 +4,8 @@
  * checkpoint and progress (-P) read from its output once a second. The replication password, if
  * any, reaches it through a temporary passfile written over stdin, never on a command line.
  *
- * No -R: the runtime writes the standby configuration itself, pointing at the current master
+ * -R only when asked (the node agent: standby.signal in the copy the moment it is complete); the
+ * runtime writes the standby configuration itself either way, pointing at the current master
  * (which need not be the server copied from).
  */
 import { z } from 'zod';
@@ -26,7 +27,7 @@ const settingsSchema = z
   .strict();
 
 /** The pg_basebackup argv (exported for unit tests): never holds a password. */
-export function basebackupArgv(request: Pick<CloneRequest, 'target' | 'source'>, replicationUser: string, extra: readonly string[]): string[] {
+export function basebackupArgv(request: Pick<CloneRequest, 'target' | 'source' | 'writeStandbySignal'>, replicationUser: string, extra: readonly string[]): string[] {
   const { target, source } = request;
   return [
     `${target.pg_bin_dir}/pg_basebackup`,
@@ -39,6 +40,7 @@ export function basebackupArgv(request: Pick<CloneRequest, 'target' | 'source'>,
     '-P',
     '-w',
     '-l', `handyrep clone of ${target.name}`,
+    ...(request.writeStandbySignal === true ? ['-R'] : []),
     ...extra,
   ];
 }

@@ -20,6 +20,8 @@ export interface EtcdKeys {
   readonly master: string;
   /** Cluster status and the saved state's version. */
   readonly cluster: string;
+  /** Written once, never deleted, when a node agent bootstrapped the cluster (initdb): no second bootstrap. */
+  readonly initialized: string;
   /** The in-flight topology change. */
   readonly journal: string;
   /** The effective configuration, secrets removed. */
@@ -53,6 +55,7 @@ export function etcdKeys(prefix: string): EtcdKeys {
     leader: under('leader'),
     master: under('master'),
     cluster: under('cluster'),
+    initialized: under('initialized'),
     journal: under('journal'),
     config: under('config'),
     controllerHistoryPrefix: folder('controller_history'),
