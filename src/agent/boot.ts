@@ -9,7 +9,7 @@
  * The data folder decides between starting what is there and making it: a folder holding data is
  * never initdb'd over nor copied over (a reclone moves it aside first); one that is missing, empty,
  * or holds only the node's configuration files is a new node: it is cloned from the recorded
- * master, or, when nothing is recorded and `agent.bootstrap` is `initdb`, this agent may create the
+ * master, or, when nothing is recorded and this node is `agent.bootstrap_node`, this agent may create the
  * cluster (the `master` key taken by a create-only transaction first, so of agents racing exactly
  * one does). Anything else in the folder (or a folder that cannot be inspected) is left alone.
  */
