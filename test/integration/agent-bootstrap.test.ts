@@ -75,6 +75,8 @@ describe('node agent: bootstrap of a new cluster', { timeout: 300_000 }, () => {
     } finally {
       sampled = await sampler.stop();
     }
+    // pg_ctl start -w may return (and the agent log it) a moment after the WAL receiver streams.
+    await waitUntil('the copy\'s pg_ctl start returned', () => agents.some((agent) => agent.node === loser && agent.output().includes('started as a standby')), 30_000, 100);
     const outputs = agents.map((agent) => agent.output());
     assert.equal(outputs.filter((o) => o.includes('running initdb')).length, 1, 'exactly one agent ran initdb');
     const winnerOut = agents.find((agent) => agent.node === winner)?.output() ?? '';

@@ -69,6 +69,8 @@ describe('node agent: reclone and retried standby boots', { timeout: 400_000 }, 
     } finally {
       sampled = await sampler.stop();
     }
+    // pg_ctl start -w may return (and the agent log it) a moment after the WAL receiver streams.
+    await waitUntil('pg_ctl start -w returned', () => agent.output().includes('started as a standby of paul'), 30_000, 100);
     assert.match(agent.output(), /pg_rewind cannot join this node to paul, recloning it/);
     assert.match(agent.output(), /started as a standby of paul \(recloned: /);
     assert.equal(await cluster().psql(john(), 'SELECT pg_is_in_recovery()'), 't');
