@@ -14,9 +14,14 @@ import { AgentLease, KeepaliveChannel, monotonicMs, type MonotonicMs } from './a
 import { prepareStandby } from './boot-standby.js';
 import { decideBoot } from './boot.js';
 import { decideAgentRound, type AgentPlan, type AgentReason, type MasterKeyView, type PostgresView } from './decide.js';
+import { readTlsFiles } from '../daemon/tls-files.js';
 import { startHealthServer, type HealthFacts } from './health.js';
+import { HealthAuth } from './health-auth.js';
 import { LocalPostgres, type SqlFacts } from './local-postgres.js';
-import { memberRecord } from './member-record.js';
+import { masterLagBytes } from './master-lag.js';
+import { MasterProbe } from './master-probe.js';
+import { observeMaster, type MasterSeen } from './master-view.js';
+import { memberRecord, recordContent } from './member-record.js';
 import { classifyPostgres } from './postgres-state.js';
 import { Watchdog } from './watchdog.js';
 
@@ -25,6 +30,8 @@ export interface AgentDeps {
   readonly now?: MonotonicMs;
   /** Made from the configuration when absent. */
   readonly etcd?: EtcdContext;
+  /** Folder of the configuration file (agent.tls_cert/tls_key are relative to it); default: the working folder. */
+  readonly configDir?: string;
 }
 
 export class NodeAgent {
@@ -33,6 +40,7 @@ export class NodeAgent {
   readonly #masterLease: AgentLease;
   readonly #memberLease: AgentLease;
   readonly #watchdog: Watchdog;
+  readonly #masterProbe: MasterProbe;
   readonly #channel: KeepaliveChannel;
   readonly #callMs: number;
   readonly #loopMs: number;
@@ -55,6 +63,8 @@ export class NodeAgent {
   #lastMember = '';
   #memberRenewedMs = -Infinity;
   #health: HealthFacts;
+  /** Monotonic time the last successful master lease grant/renewal was sent (for /metrics and bench:agent). */
+  #leaseRenewalSentMs: number | null = null;
 
   constructor(
     readonly config: HandyRepConfig,
@@ -89,7 +99,9 @@ export class NodeAgent {
     this.#masterLease = new AgentLease(this.#ctx, 'master lease', freshForMs, () => void this.#fence('the master lease went stale (no renewal within ttl − safety_margin)', true), this.#now, channel);
     this.#memberLease = new AgentLease(this.#ctx, 'member lease', ttlMs, () => undefined, this.#now, channel);
     this.#watchdog = new Watchdog(agent.watchdog, agent.watchdog_device);
-    this.#health = { node, running: false, writable: false, primaryConfirmed: false, lagBytes: null, timeline: null, recordedMaster: null, lastReason: null, roundsTotal: 0, demotionsTotal: 0 };
+    // The probe must end well inside a round, or a master behind a DROP would stretch every round.
+    this.#masterProbe = new MasterProbe(config, Math.max(300, Math.min(this.#loopMs, 2000)));
+    this.#health = { node, running: false, writable: false, primaryConfirmed: false, lagBytes: null, masterLagBytes: null, timeline: null, recordedMaster: null, lastReason: null, roundsTotal: 0, demotionsTotal: 0, leaseRenewedAtMs: null };
   }
 
   get health(): HealthFacts {
@@ -102,8 +114,10 @@ export class NodeAgent {
     if (problem !== null) throw new HandyRepError('CONFIG_INVALID', problem);
     const server = this.config.servers[this.node];
     const address = this.config.agent.listen_address ?? server?.hostname ?? '127.0.0.1';
-    this.#server = await startHealthServer(address, this.config.agent.port, () => this.#health);
-    this.deps.log(`agent ${this.node}: health endpoints on http://${address}:${this.config.agent.port}/, loop every ${this.#loopMs} ms, etcd.ttl ${this.config.etcd.ttl} s, safety_margin ${this.config.agent.safety_margin} s`);
+    const tls = await readTlsFiles(this.config.agent, this.deps.configDir ?? process.cwd(), 'agent');
+    const auth = new HealthAuth(this.config);
+    this.#server = await startHealthServer(address, this.config.agent.port, () => this.#health, { tls, auth: (header, from) => auth.check(header, from) });
+    this.deps.log(`agent ${this.node}: health endpoints on ${tls ? 'https' : 'http'}://${address}:${this.config.agent.port}/, loop every ${this.#loopMs} ms, etcd.ttl ${this.config.etcd.ttl} s, safety_margin ${this.config.agent.safety_margin} s`);
     this.#schedule(0);
   }
 
@@ -162,6 +176,7 @@ export class NodeAgent {
     this.#masterLease.close();
     this.#memberLease.close();
     this.#channel.close();
+    this.#masterProbe.close();
     this.#pg.close();
     await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
     this.#server?.closeAllConnections();
@@ -214,9 +229,9 @@ export class NodeAgent {
         restartOnCrash: this.config.agent.restart_on_crash,
         crashRestartTried: this.#crashRestartTried,
       });
-      const outcome = await this.#act(plan);
-      await this.#publish(postgres, facts, master).catch(() => undefined);
-      this.#updateHealth(postgres, facts, master, plan.reason);
+      const [outcome, seen] = await Promise.all([this.#act(plan), observeMaster(this.#ctx, this.#masterProbe, this.node, master, this.#callMs)]);
+      await this.#publish(postgres, facts, master, seen).catch(() => undefined);
+      this.#updateHealth(postgres, facts, master, plan.reason, seen);
       return `${plan.sentence}${outcome}`;
     } catch (err) {
       return `round failed, next one in ${this.#loopMs} ms: ${describeError(err)}`;
@@ -273,9 +288,11 @@ export class NodeAgent {
 
   async #holdMasterLease(): Promise<string> {
     const granting = !this.#masterLease.held;
+    const sentMs = this.#now();
     try {
       const ok = await this.#masterLease.hold(this.#callMs);
       if (!ok) return '; etcd says the master lease expired';
+      this.#leaseRenewalSentMs = sentMs;
       if (granting) {
         const id = this.#masterLease.id as string;
         const value = JSON.stringify({ node: this.node, since: new Date().toISOString() });
@@ -305,24 +322,24 @@ export class NodeAgent {
     return this.#fencing;
   }
 
-  async #publish(postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView): Promise<void> {
-    const record = memberRecord(this.node, postgres, facts, master);
-    const value = JSON.stringify(record);
+  async #publish(postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, seen: MasterSeen): Promise<void> {
+    const record = memberRecord(this.node, postgres, facts, master, seen.probe, new Date().toISOString());
+    const content = recordContent(record);
     const renewDue = this.#now() - this.#memberRenewedMs >= (this.config.etcd.ttl * 1000) / 3;
     if (!this.#memberLease.held || renewDue) {
-      const wasHeld = this.#memberLease.held;
       const ok = await this.#memberLease.hold(this.#callMs);
       this.#memberRenewedMs = this.#now();
-      if (!ok || !wasHeld) this.#lastMember = '';
+      // Rewritten with each renewal too: its observed_at is how readers tell it is fresh.
+      this.#lastMember = '';
       if (!ok) return;
     }
-    if (value === this.#lastMember) return;
+    if (content === this.#lastMember) return;
     const id = this.#memberLease.id as string;
-    await withDeadline('write the member record', this.#callMs, () => this.#ctx.client.put(this.#ctx.keys.member(this.node)).value(value).lease(id).exec());
-    this.#lastMember = value;
+    await withDeadline('write the member record', this.#callMs, () => this.#ctx.client.put(this.#ctx.keys.member(this.node)).value(JSON.stringify(record)).lease(id).exec());
+    this.#lastMember = content;
   }
 
-  #updateHealth(postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, reason: AgentReason): void {
+  #updateHealth(postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, reason: AgentReason, seen: MasterSeen): void {
     const running = postgres.state === 'running';
     const writable = running && postgres.writable;
     const recordedMaster = master.state === 'present' ? master.record.name : null;
@@ -332,6 +349,8 @@ export class NodeAgent {
       writable,
       primaryConfirmed: writable && recordedMaster === this.node && this.#masterLease.fresh(),
       lagBytes: facts?.replay_lag_bytes ?? null,
+      masterLagBytes: masterLagBytes(facts, seen.record, Date.now(), this.config.etcd.ttl * 1000),
+      leaseRenewedAtMs: this.#leaseRenewalSentMs === null ? null : Date.now() - (this.#now() - this.#leaseRenewalSentMs),
       timeline: facts?.timeline ?? null,
       recordedMaster,
       lastReason: reason,
