@@ -6,43 +6,8 @@
  * "within N bytes" cannot be shown). Pure.
  */
 import { lsnDiff, lsnToBigInt, parseLsn, type Lsn } from '../model/lsn.js';
+import type { MemberView } from '../store/etcd/member-view.js';
 import type { SqlFacts } from './local-postgres.js';
-
-/** The fields of another agent's member record this agent reads (parseMemberView). */
-export interface MemberView {
-  readonly name: string;
-  readonly role: 'master' | 'replica' | null;
-  readonly postgres: string;
-  readonly wal_position: string | null;
-  readonly observed_at: string | null;
-  readonly sees_master: boolean | null;
-  readonly master_probed: string | null;
-}
-
-/** A member record's JSON as a view; null when it is not one (an older agent's record has no observed_at: null there). */
-export function parseMemberView(text: string | null): MemberView | null {
-  if (text === null) return null;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (typeof value !== 'object' || value === null) return null;
-  const v = value as Record<string, unknown>;
-  if (typeof v['name'] !== 'string' || typeof v['postgres'] !== 'string') return null;
-  const role = v['role'] === 'master' || v['role'] === 'replica' ? v['role'] : null;
-  const text_ = (key: string): string | null => (typeof v[key] === 'string' ? (v[key] as string) : null);
-  return {
-    name: v['name'],
-    role,
-    postgres: v['postgres'],
-    wal_position: text_('wal_position'),
-    observed_at: text_('observed_at'),
-    sees_master: typeof v['sees_master'] === 'boolean' ? v['sees_master'] : null,
-    master_probed: text_('master_probed'),
-  };
-}
 
 /** Whether a record was observed within `freshMs` before `nowMs` (wall clocks; a record from the future by more than freshMs is not fresh either). */
 export function recordFresh(record: Pick<MemberView, 'observed_at'>, nowMs: number, freshMs: number): boolean {

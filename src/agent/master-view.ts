@@ -7,7 +7,7 @@
 import { withDeadline } from '../store/etcd/store-error.js';
 import type { EtcdContext } from '../store/etcd/client.js';
 import type { MasterKeyView } from './decide.js';
-import { parseMemberView, type MemberView } from './master-lag.js';
+import { parseMemberView, type MemberView } from '../store/etcd/member-view.js';
 import type { MasterProbe } from './master-probe.js';
 import type { MasterProbeResult } from './member-record.js';
 

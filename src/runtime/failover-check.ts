@@ -12,6 +12,7 @@ import { observeRunning } from './observe.js';
 import { ref, type TopologyEnv } from './topology/env.js';
 import { enabledReplicaNames, snapshotReplicas, vantageReports, type ReplicaSnapshot } from './topology/facts.js';
 import type { VantageReport } from '../engine/master-failure.js';
+import { withAgentVantage } from '../engine/agent-vantage.js';
 import { runFailover, type FailoverExpectation, type TopologyRd } from './topology/failover.js';
 import { enforceFencing, rejoinFenced } from './topology/fenced.js';
 import { secondMasterRisk } from './topology/writable-guard.js';
@@ -65,8 +66,11 @@ export async function gatherMasterFacts(env: TopologyEnv, master: string): Promi
   const masterRef = serverRef(master, env.book.get(master));
   const names = enabledReplicaNames(env);
   const snapshotting = snapshotReplicas(env, names);
-  const [snapshots, vantage, reach] = await Promise.all([snapshotting, vantageReports(env, masterRef, names, snapshotting), masterReach(env, master)]);
-  return { snapshots, vantage, reach };
+  // The agents' own probes (members/<node>) are read at the same time; an unreadable etcd gives none.
+  const agents = env.agentVantage?.().catch(() => []) ?? Promise.resolve([]);
+  const [snapshots, probed, reach, records] = await Promise.all([snapshotting, vantageReports(env, masterRef, names, snapshotting), masterReach(env, master), agents]);
+  const freshMs = env.ctx().config.etcd.ttl * 1000;
+  return { snapshots, vantage: withAgentVantage(probed, records, master, Date.now(), freshMs), reach };
 }
 
 /**

@@ -10,7 +10,8 @@ import { ConfigError } from '../../src/config/config-error.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { HandyRepConfig } from '../../src/config/schema.js';
 import { decideHealthAuth } from '../../src/agent/health-auth.js';
-import { masterLagBytes, parseMemberView, recordFresh, type MemberView } from '../../src/agent/master-lag.js';
+import { masterLagBytes, recordFresh } from '../../src/agent/master-lag.js';
+import { parseMemberView, type MemberView } from '../../src/store/etcd/member-view.js';
 import { classifyProbeError } from '../../src/agent/master-probe.js';
 import { memberRecord, recordContent } from '../../src/agent/member-record.js';
 import type { MasterKeyView } from '../../src/agent/decide.js';
@@ -77,7 +78,7 @@ describe('lag behind the master (/replica?lag=)', () => {
     replay_lag_bytes: 0,
     server_version: '15.8',
   });
-  const master: MemberView = { name: 'john', role: 'master', postgres: 'running', wal_position: '0/3000000', observed_at: '2026-12-04T12:00:09Z', sees_master: null, master_probed: null };
+  const master: MemberView = { name: 'john', role: 'master', postgres: 'running', wal_position: '0/3000000', observed_at: '2026-12-04T12:00:09Z', sees_master: null, sees_master_detail: null, master_probed: null };
   const rows: ReadonlyArray<[string, SqlFacts | null, MemberView | null, number | null]> = [
     ['behind by 16 MB', replica('0/2000000', '0/2000000'), master, 16 * 1024 * 1024],
     ['received counts, not only replayed (Patroni)', replica('0/3000000', '0/1000000'), master, 0],
@@ -111,6 +112,7 @@ describe('lag behind the master (/replica?lag=)', () => {
       wal_position: '0/1',
       observed_at: 'x',
       sees_master: null,
+      sees_master_detail: null,
       master_probed: null,
     });
   });
