@@ -315,7 +315,9 @@ export class NodeAgent {
       this.#health = { ...this.#health, running: false, writable: false, primaryConfirmed: false, demotionsTotal: this.#health.demotionsTotal + (how === 'not_running' ? 0 : 1) };
       this.#masterLease.close();
       this.#watchdog.disarm();
-      this.deps.log(`agent ${this.node}: PostgreSQL stopped (${how}): ${why}`);
+      // The last renewal in epoch ms: how long the isolated side kept acknowledging after it (bench:agent).
+      const renewed = this.#leaseRenewalSentMs === null ? 'never' : `at ${Math.round(Date.now() - (this.#now() - this.#leaseRenewalSentMs))} ms since the epoch`;
+      this.deps.log(`agent ${this.node}: PostgreSQL stopped (${how}): ${why} (last master lease renewal sent ${renewed})`);
     })().finally(() => {
       this.#fencing = null;
     });
