@@ -22,7 +22,7 @@ import { startCluster, type TestCluster, type TestNode } from '../fixtures/clust
 import { freePort } from '../fixtures/daemon.js';
 import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
 import { postgresUser, runOk } from '../fixtures/exec.js';
-import { landing, startHaproxy, type RunningHaproxy } from '../fixtures/haproxy.js';
+import { HAPROXY_TCP_HEADER, landing, startHaproxy, type RunningHaproxy } from '../fixtures/haproxy.js';
 import { dropHost, undropHost } from '../fixtures/iptables.js';
 
 const TTL = 5;
@@ -52,14 +52,7 @@ function haproxyConfig(nodes: readonly TestNode[], writePort: number, readPort: 
   const send = (uri: string): string => (check.authorization === null ? `  option httpchk GET ${uri}` : `  option httpchk\n  http-check send meth GET uri ${uri} hdr Authorization "${check.authorization}"`);
   const servers = nodes.map((n) => `  server ${n.name} ${n.host}:${n.port} check port ${AGENT_PORT}${check.ssl ? ' check-ssl verify none' : ''}`);
   return [
-    'global',
-    '  maxconn 200',
-    'defaults',
-    '  mode tcp',
-    '  timeout connect 2s',
-    '  timeout client 60s',
-    '  timeout server 60s',
-    '  timeout check 2s',
+    ...HAPROXY_TCP_HEADER,
     'listen pg_write',
     `  bind 127.0.0.1:${writePort}`,
     send('/primary'),

@@ -12,7 +12,7 @@ import { startDaemon, type RunningDaemon } from '../../src/daemon/daemon.js';
 import { startCluster, type TestCluster, type TestNode } from '../fixtures/cluster.js';
 import { freePort, http, waitUntil } from '../fixtures/daemon.js';
 import { writeConfig } from '../fixtures/handyrep-config.js';
-import { landing as landingAt, startHaproxy, type RunningHaproxy } from '../fixtures/haproxy.js';
+import { HAPROXY_TCP_HEADER, landing as landingAt, startHaproxy, type RunningHaproxy } from '../fixtures/haproxy.js';
 
 let cluster: TestCluster;
 let daemon: RunningDaemon;
@@ -22,13 +22,7 @@ let writePort = 0;
 /** One backend per node, each checked at /primary/<name>; the frontend uses the one that is up. */
 function haproxyConfig(nodes: readonly TestNode[], daemonHost: string, daemonPort: number, port: number): string {
   const lines = [
-    'global',
-    '  maxconn 200',
-    'defaults',
-    '  mode tcp',
-    '  timeout connect 2s',
-    '  timeout client 60s',
-    '  timeout server 60s',
+    ...HAPROXY_TCP_HEADER,
     'frontend pg_write',
     `  bind 127.0.0.1:${port}`,
     ...nodes.map((n) => `  use_backend pg_${n.name} if { nbsrv(pg_${n.name}) gt 0 }`),
