@@ -102,8 +102,9 @@ export class NodeAgent {
     this.#masterLease = new AgentLease(this.#ctx, 'master lease', freshForMs, onStale, this.#now, channel, fenceLead);
     this.#memberLease = new AgentLease(this.#ctx, 'member lease', ttlMs, () => undefined, this.#now, channel);
     this.#watchdog = new Watchdog(agent.watchdog, agent.watchdog_device);
-    // The probe must end well inside a round, or a master behind a DROP would stretch every round.
-    this.#masterProbe = new MasterProbe(config, Math.max(300, Math.min(this.#loopMs, 2000)));
+    // The controller's timeout for its own probe (design §5 rule 1: same timeouts), within half the
+    // ttl so a replica's round (and its member lease renewal) is not stretched past it.
+    this.#masterProbe = new MasterProbe(config, Math.max(300, Math.min(config.handyrep.connect_timeout_seconds * 1000, ttlMs / 2)));
     this.#health = { node, running: false, writable: false, primaryConfirmed: false, lagBytes: null, masterLagBytes: null, timeline: null, recordedMaster: null, lastReason: null, roundsTotal: 0, demotionsTotal: 0, leaseRenewedAtMs: null };
   }
 

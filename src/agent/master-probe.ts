@@ -11,21 +11,32 @@ import { resolveServer } from '../config/merge.js';
 import type { HandyRepConfig } from '../config/schema.js';
 
 export interface ProbeAnswer {
-  readonly sees: boolean;
+  /** null: the probe could not run (a local failure): unknown, never "does not see" (design §5 rule 1). */
+  readonly sees: boolean | null;
   /** A short stable category (the record is rewritten only when it changes). */
   readonly detail: string;
 }
 
-/** A failed connect or query → seen or not. Errors with an SQLSTATE came from the server: it answers. */
+/** Errors of the network path to the master: only these are "does not see" (pg_isready's exit 2). */
+const NO_ANSWER_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'EHOSTDOWN', 'ECONNRESET', 'EPIPE']);
+
+/**
+ * A failed connect or query → seen, not seen, or unknown. Errors with an SQLSTATE came from the
+ * server: it answers. Refused, unreachable and node-postgres' connect/query timeouts are "does not
+ * see"; anything else (EMFILE, EAI_AGAIN, a TypeError: this host's own trouble) is unknown.
+ */
 export function classifyProbeError(err: unknown): ProbeAnswer {
   const e = err as { code?: unknown; message?: unknown };
   const code = typeof e?.code === 'string' ? e.code : '';
   if (/^[0-9A-Z]{5}$/.test(code)) return { sees: true, detail: `answers (SQLSTATE ${code})` };
   const message = typeof e?.message === 'string' ? e.message : String(err);
   if (code === 'ECONNREFUSED') return { sees: false, detail: 'connection refused' };
-  if (/timeout|timed out/i.test(message)) return { sees: false, detail: 'no answer within the timeout' };
-  if (code !== '') return { sees: false, detail: `no answer (${code})` };
-  return { sees: false, detail: 'no answer (connection ended)' };
+  if (NO_ANSWER_CODES.has(code)) return { sees: false, detail: `no answer (${code})` };
+  if (code === '' && /^(Connection terminated due to connection timeout|Query read timeout|timeout expired)$/.test(message)) {
+    return { sees: false, detail: 'no answer within the timeout' };
+  }
+  if (code === '' && message === 'Connection terminated unexpectedly') return { sees: false, detail: 'no answer (connection ended)' };
+  return { sees: null, detail: `probe did not run (${code || (err instanceof Error ? err.name : 'error')})` };
 }
 
 export class MasterProbe {
@@ -40,7 +51,7 @@ export class MasterProbe {
   /** Probe the server `master` (a name under servers). */
   async probe(master: string): Promise<ProbeAnswer> {
     const entry = this.config.servers[master];
-    if (!entry) return { sees: false, detail: 'not a configured server' };
+    if (!entry) return { sees: null, detail: 'not a configured server' };
     if (this.#target !== master) this.close();
     try {
       if (this.#client === null) {
@@ -55,7 +66,10 @@ export class MasterProbe {
           connectionTimeoutMillis: this.timeoutMs,
           query_timeout: this.timeoutMs,
         });
-        client.on('error', () => this.close());
+        // Only the current session: a late error of an old one must not abort the new one's connect.
+        client.on('error', () => {
+          if (this.#client === client) this.close();
+        });
         this.#client = client;
         this.#target = master;
         await client.connect();

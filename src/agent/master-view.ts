@@ -22,9 +22,9 @@ export async function observeMaster(ctx: EtcdContext, prober: MasterProbe, node:
     return { probe: null, record: null };
   }
   const name = master.record.name;
-  const [answer, record] = await Promise.all([
-    prober.probe(name),
+  const [[answer, at], record] = await Promise.all([
+    prober.probe(name).then((a) => [a, new Date().toISOString()] as const),
     withDeadline('read the master\'s member record', callMs, () => ctx.client.get(ctx.keys.member(name)).string()).then(parseMemberView, () => null),
   ]);
-  return { probe: { master: name, answer }, record };
+  return { probe: { master: name, answer, at }, record };
 }

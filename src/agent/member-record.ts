@@ -21,6 +21,8 @@ export type MemberRecord = Nullable<Omit<SqlFacts, 'replay_lag_bytes'>> & {
   /** Its own probe of master_probed (master-probe.ts); null when it did not probe. */
   readonly sees_master: boolean | null;
   readonly sees_master_detail: string | null;
+  /** Wall-clock time the probe answered (ISO); null when it did not probe. */
+  readonly probed_at: string | null;
   /** Wall-clock time of the observation (ISO). */
   readonly observed_at: string;
   readonly agent_version: 1;
@@ -29,6 +31,8 @@ export type MemberRecord = Nullable<Omit<SqlFacts, 'replay_lag_bytes'>> & {
 export interface MasterProbeResult {
   readonly master: string;
   readonly answer: ProbeAnswer;
+  /** When the answer came (ISO), not when it is published: a long round must not make it look fresher. */
+  readonly at: string;
 }
 
 export function memberRecord(name: string, postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, probe: MasterProbeResult | null, observedAt: string): MemberRecord {
@@ -48,6 +52,7 @@ export function memberRecord(name: string, postgres: PostgresView, facts: SqlFac
     master_probed: probe?.master ?? null,
     sees_master: probe?.answer.sees ?? null,
     sees_master_detail: probe?.answer.detail ?? null,
+    probed_at: probe?.at ?? null,
     observed_at: observedAt,
     agent_version: 1,
   };
@@ -55,6 +60,6 @@ export function memberRecord(name: string, postgres: PostgresView, facts: SqlFac
 
 /** The record without its time: what decides whether it changed. */
 export function recordContent(record: MemberRecord): string {
-  const { observed_at: _at, ...rest } = record;
+  const { observed_at: _at, probed_at: _probed, ...rest } = record;
   return JSON.stringify(rest);
 }

@@ -253,6 +253,12 @@ const failoverSchema = z
       .describe(
         'A failed master that cannot be reached at all cannot be fenced by the controller. `refuse`: no failover (cluster warning, alert). `promote`: fail over after every connection proxy was repointed away from it (needs connection_failover_method); recorded as fence unconfirmed, cluster warning until it is confirmed stopped. `agent_lease` (needs handyrep.store etcd and a node agent on every database node): it counts as fenced once its agent\'s `master_lease` is gone from etcd — the agent stops its PostgreSQL before the lease can expire — provided this controller saw that agent hold the lease while the master was healthy; until then no failover. An agent killed without a watchdog leaves a hole: see docs/node-agent.md.',
       ),
+    agent_vantage: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Count the node agents\' own probes of the master (their `members/<node>` records in etcd, when fresh) as vantage points besides the controller\'s probes from the replica hosts: an agent that sees the master holds the failover; one that does not see it counts where the controller\'s probe could not run. Off by default: freshness compares the hosts\' wall clocks and the answers are read once, when the master first fails (see docs/node-agent.md).',
+      ),
     use_replication_slots: z
       .boolean()
       .default(false)

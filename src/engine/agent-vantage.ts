@@ -6,8 +6,8 @@
  *   - either one sees the master → it is seen (one vantage point seeing it is enough to hold back);
  *   - the controller's probe could not run (no ssh, control_method agent, timeout) and the agent
  *     positively does not see it → does not see;
- *   - otherwise the controller's probe stands (a stale, absent or other-master record is ignored:
- *     never "does not see" on old news).
+ *   - otherwise the controller's probe stands (a stale, absent or other-master record, or one dated
+ *     in the future, is ignored: never "does not see" on old news).
  * Pure: reports and records in, reports out.
  */
 import type { VantageReport } from './master-failure.js';
@@ -18,19 +18,28 @@ export interface AgentVantageRecord {
   readonly master_probed: string | null;
   readonly sees_master: boolean | null;
   readonly sees_master_detail: string | null;
-  readonly observed_at: string | null;
+  /** When the agent's probe answered (ISO). */
+  readonly probed_at: string | null;
 }
 
-/** Whether `record` is a fresh answer about `master` (wall clocks, within `freshMs` either way). */
+/** A record dated later than the controller's clock by more than this is not trusted (clock skew). */
+export const FUTURE_SKEW_MS = 1000;
+
+/**
+ * Whether `record` is a fresh answer about `master`: probed at most `freshMs` before `nowMs` and not
+ * more than FUTURE_SKEW_MS after it (wall clocks of two hosts: keep them synchronised).
+ */
 export function agentAnswerUsable(record: AgentVantageRecord, master: string, nowMs: number, freshMs: number): boolean {
-  if (record.master_probed !== master || record.sees_master === null || record.observed_at === null) return false;
-  const at = Date.parse(record.observed_at);
-  return Number.isFinite(at) && Math.abs(nowMs - at) <= freshMs;
+  if (record.master_probed !== master || record.sees_master === null || record.probed_at === null) return false;
+  const at = Date.parse(record.probed_at);
+  return Number.isFinite(at) && nowMs - at <= freshMs && at - nowMs <= FUTURE_SKEW_MS;
 }
 
 export function withAgentVantage(reports: readonly VantageReport[], records: readonly AgentVantageRecord[], master: string, nowMs: number, freshMs: number): VantageReport[] {
   return reports.map((report) => {
-    const record = records.find((r) => r.name === report.replica && agentAnswerUsable(r, master, nowMs, freshMs));
+    const usable = records.filter((r) => r.name === report.replica && agentAnswerUsable(r, master, nowMs, freshMs));
+    // Two usable records for one node: any that sees wins (ambiguity never counts as "does not see").
+    const record = usable.find((r) => r.sees_master === true) ?? usable[0];
     if (!record || report.probe === 'sees') return report;
     const detail = `agent: ${record.sees_master_detail ?? (record.sees_master ? 'sees it' : 'no answer')}`;
     if (record.sees_master) return { ...report, probe: 'sees', probeDetail: detail };

@@ -67,7 +67,7 @@ export async function gatherMasterFacts(env: TopologyEnv, master: string): Promi
   const names = enabledReplicaNames(env);
   const snapshotting = snapshotReplicas(env, names);
   // The agents' own probes (members/<node>) are read at the same time; an unreadable etcd gives none.
-  const agents = env.agentVantage?.().catch(() => []) ?? Promise.resolve([]);
+  const agents = (env.ctx().config.failover.agent_vantage ? env.agentVantage?.().catch(() => []) : undefined) ?? Promise.resolve([]);
   const [snapshots, probed, reach, records] = await Promise.all([snapshotting, vantageReports(env, masterRef, names, snapshotting), masterReach(env, master), agents]);
   const freshMs = env.ctx().config.etcd.ttl * 1000;
   return { snapshots, vantage: withAgentVantage(probed, records, master, Date.now(), freshMs), reach };

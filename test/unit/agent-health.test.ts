@@ -11,8 +11,8 @@ import { parseConfig } from '../../src/config/load.js';
 import type { HandyRepConfig } from '../../src/config/schema.js';
 import { decideHealthAuth } from '../../src/agent/health-auth.js';
 import { masterLagBytes, recordFresh } from '../../src/agent/master-lag.js';
-import { parseMemberView, type MemberView } from '../../src/store/etcd/member-view.js';
-import { classifyProbeError } from '../../src/agent/master-probe.js';
+import { parseMemberView, viewsUnderTheirKeys, type MemberView } from '../../src/store/etcd/member-view.js';
+import { classifyProbeError, MasterProbe } from '../../src/agent/master-probe.js';
 import { memberRecord, recordContent } from '../../src/agent/member-record.js';
 import type { MasterKeyView } from '../../src/agent/decide.js';
 import type { SqlFacts } from '../../src/agent/local-postgres.js';
@@ -78,7 +78,7 @@ describe('lag behind the master (/replica?lag=)', () => {
     replay_lag_bytes: 0,
     server_version: '15.8',
   });
-  const master: MemberView = { name: 'john', role: 'master', postgres: 'running', wal_position: '0/3000000', observed_at: '2026-12-04T12:00:09Z', sees_master: null, sees_master_detail: null, master_probed: null };
+  const master: MemberView = { name: 'john', role: 'master', postgres: 'running', wal_position: '0/3000000', observed_at: '2026-12-04T12:00:09Z', sees_master: null, sees_master_detail: null, probed_at: null, master_probed: null };
   const rows: ReadonlyArray<[string, SqlFacts | null, MemberView | null, number | null]> = [
     ['behind by 16 MB', replica('0/2000000', '0/2000000'), master, 16 * 1024 * 1024],
     ['received counts, not only replayed (Patroni)', replica('0/3000000', '0/1000000'), master, 0],
@@ -113,13 +113,14 @@ describe('lag behind the master (/replica?lag=)', () => {
       observed_at: 'x',
       sees_master: null,
       sees_master_detail: null,
+      probed_at: null,
       master_probed: null,
     });
   });
 });
 
 describe('the agent\'s probe of the master', () => {
-  const rows: ReadonlyArray<[string, unknown, boolean]> = [
+  const rows: ReadonlyArray<[string, unknown, boolean | null]> = [
     ['password refused (SQLSTATE 28P01): the server answers', Object.assign(new Error('password authentication failed'), { code: '28P01' }), true],
     ['starting up (57P03): answers', Object.assign(new Error('the database system is starting up'), { code: '57P03' }), true],
     ['connection refused: PostgreSQL does not answer', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), false],
@@ -127,21 +128,37 @@ describe('the agent\'s probe of the master', () => {
     ['query timeout on an open session', new Error('Query read timeout'), false],
     ['host unreachable', Object.assign(new Error('connect EHOSTUNREACH'), { code: 'EHOSTUNREACH' }), false],
     ['session ended', new Error('Connection terminated unexpectedly'), false],
+    ['a local bug (TypeError): the probe did not run → unknown', new TypeError('x is not a function'), null],
+    ['out of file descriptors (EMFILE) → unknown', Object.assign(new Error('connect EMFILE'), { code: 'EMFILE' }), null],
+    ['this host\'s resolver down (EAI_AGAIN) → unknown', Object.assign(new Error('getaddrinfo EAI_AGAIN'), { code: 'EAI_AGAIN' }), null],
+    ['some other message without a code → unknown', new Error('Client has already been connected'), null],
   ];
-  for (const [label, err, sees] of rows) it(`${label} → ${sees ? 'sees' : 'does not see'}`, () => assert.equal(classifyProbeError(err).sees, sees));
+  for (const [label, err, sees] of rows) it(`${label} → ${String(sees)}`, () => assert.equal(classifyProbeError(err).sees, sees));
+});
+
+describe('member records read by the controller', () => {
+  it('a record whose name is not its key\'s node is dropped', () => {
+    const rec = (name: string): string => JSON.stringify({ name, postgres: 'running', role: 'replica', sees_master: false, master_probed: 'john', probed_at: 'x' });
+    const views = viewsUnderTheirKeys({ '/p/members/paul': rec('paul'), '/p/members/a-paul': rec('paul'), '/p/members/george': 'not json' }, '/p/members/');
+    assert.deepEqual(views.map((v) => v.name), ['paul']);
+  });
+  it('the probe of a server missing from the agent\'s configuration did not run: unknown', async () => {
+    assert.equal((await new MasterProbe(config(''), 300).probe('ringo')).sees, null);
+  });
 });
 
 describe('member record', () => {
   const facts: SqlFacts = { in_recovery: true, timeline: 1, wal_position: '0/1', received_lsn: '0/1', replayed_lsn: '0/1', wal_receiver: 'streaming', sender_host: 'h', replay_lag_bytes: 0, server_version: '15' };
   const master: MasterKeyView = { state: 'present', record: { name: 'john', term: '1', timeline: null, promoted_lsn: null, sync_set: [], since: 'x', written_by: 't' } };
-  const probe = { master: 'john', answer: { sees: true, detail: 'answers SELECT 1' } };
+  const probe = { master: 'john', answer: { sees: true, detail: 'answers SELECT 1' }, at: '2026-12-04T11:59:59Z' };
   it('carries the probe and the time; the time alone is no change', () => {
     const a = memberRecord('paul', { state: 'running', writable: false }, facts, master, probe, '2026-12-04T12:00:00Z');
     const b = memberRecord('paul', { state: 'running', writable: false }, facts, master, probe, '2026-12-04T12:00:01Z');
     assert.equal(a.sees_master, true);
     assert.equal(a.master_probed, 'john');
+    assert.equal(a.probed_at, '2026-12-04T11:59:59Z', 'the time of the probe, not of the publication');
     assert.equal(recordContent(a), recordContent(b));
-    const c = memberRecord('paul', { state: 'running', writable: false }, facts, master, { master: 'john', answer: { sees: false, detail: 'connection refused' } }, '2026-12-04T12:00:01Z');
+    const c = memberRecord('paul', { state: 'running', writable: false }, facts, master, { master: 'john', answer: { sees: false, detail: 'connection refused' }, at: '2026-12-04T12:00:01Z' }, '2026-12-04T12:00:01Z');
     assert.notEqual(recordContent(a), recordContent(c));
   });
   it('no probe → sees_master null (unknown, never "does not see")', () => {

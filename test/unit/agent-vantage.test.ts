@@ -16,7 +16,7 @@ const agent = (name: string, sees: boolean | null, over: Partial<AgentVantageRec
   master_probed: 'john',
   sees_master: sees,
   sees_master_detail: sees === null ? null : sees ? 'answers SELECT 1' : 'no answer within the timeout',
-  observed_at: '2026-12-04T12:00:09Z',
+  probed_at: '2026-12-04T12:00:09Z',
   ...over,
 });
 
@@ -27,11 +27,13 @@ describe('agent records as vantage points', () => {
     ['controller probe no answer, agent sees → sees (one seeing vantage is enough)', 'no_answer', agent('paul', true), 'sees'],
     ['controller probe sees, agent does not see → sees', 'sees', agent('paul', false), 'sees'],
     ['controller probe no answer, agent does not see → does not see', 'no_answer', agent('paul', false), 'no_answer'],
-    ['agent record stale → the controller probe stands (unknown)', 'unknown', agent('paul', false, { observed_at: '2026-12-04T12:00:01Z' }), 'unknown'],
-    ['agent record from the future beyond the window → ignored', 'unknown', agent('paul', false, { observed_at: '2026-12-04T12:01:00Z' }), 'unknown'],
+    ['agent record stale → the controller probe stands (unknown)', 'unknown', agent('paul', false, { probed_at: '2026-12-04T12:00:01Z' }), 'unknown'],
+    ['agent record from the future beyond the window → ignored', 'unknown', agent('paul', false, { probed_at: '2026-12-04T12:01:00Z' }), 'unknown'],
+    ['agent record dated 2 s ahead (a skewed clock) → ignored, not fresh for ttl more', 'unknown', agent('paul', false, { probed_at: '2026-12-04T12:00:12Z' }), 'unknown'],
+    ['agent record dated 0.5 s ahead (within the skew allowed) → used', 'unknown', agent('paul', false, { probed_at: '2026-12-04T12:00:10.500Z' }), 'no_answer'],
     ['agent probed another master → ignored', 'unknown', agent('paul', false, { master_probed: 'george' }), 'unknown'],
     ['agent did not probe (sees_master null) → ignored', 'unknown', agent('paul', null), 'unknown'],
-    ['agent record without observed_at (older agent) → ignored', 'unknown', agent('paul', false, { observed_at: null }), 'unknown'],
+    ['agent record without probed_at (older agent) → ignored', 'unknown', agent('paul', false, { probed_at: null }), 'unknown'],
     ['another replica\'s record → ignored', 'unknown', agent('ringo', false), 'unknown'],
     ['no record → the controller probe stands', 'no_answer', null, 'no_answer'],
   ];
@@ -41,6 +43,13 @@ describe('agent records as vantage points', () => {
       assert.equal(merged?.probe, expected);
     });
   }
+
+  it('two records for one node (a stale or forged one among them): any that sees wins, whatever the order', () => {
+    for (const records of [[agent('paul', false), agent('paul', true)], [agent('paul', true), agent('paul', false)]]) {
+      const [merged] = withAgentVantage([report('paul', 'unknown')], records, 'john', NOW, FRESH_MS);
+      assert.equal(merged?.probe, 'sees');
+    }
+  });
 
   it('the detail names the agent', () => {
     const [merged] = withAgentVantage([report('paul', 'unknown')], [agent('paul', false)], 'john', NOW, FRESH_MS);
@@ -55,7 +64,7 @@ describe('agent records as vantage points', () => {
     const verdict = judgeMasterFailure(false, oneSees, 5);
     assert.equal(verdict.failed, false);
     assert.equal(verdict.reason_code, 'vantage_sees_master');
-    const oneStale = withAgentVantage(reports, [agent('paul', false), agent('george', false, { observed_at: '2026-12-04T11:00:00Z' })], 'john', NOW, FRESH_MS);
+    const oneStale = withAgentVantage(reports, [agent('paul', false), agent('george', false, { probed_at: '2026-12-04T11:00:00Z' })], 'john', NOW, FRESH_MS);
     assert.equal(judgeMasterFailure(false, oneStale, 5).reason_code, 'vantage_no_majority');
   });
 });

@@ -15,6 +15,7 @@ export interface MemberView {
   readonly observed_at: string | null;
   readonly sees_master: boolean | null;
   readonly sees_master_detail: string | null;
+  readonly probed_at: string | null;
   readonly master_probed: string | null;
 }
 
@@ -40,14 +41,23 @@ export function parseMemberView(text: string | null): MemberView | null {
     observed_at: text_('observed_at'),
     sees_master: typeof v['sees_master'] === 'boolean' ? v['sees_master'] : null,
     sees_master_detail: text_('sees_master_detail'),
+    probed_at: text_('probed_at'),
     master_probed: text_('master_probed'),
   };
 }
 
-/** Every member record that parses (the others are skipped: an unreadable record is no vantage point). */
+/**
+ * Every member record that parses and whose `name` is the node of its key (members/<node>): a
+ * record under another node's key (a stale or misconfigured agent) is no vantage point. Pure.
+ */
+export function viewsUnderTheirKeys(all: Readonly<Record<string, string>>, prefix: string): MemberView[] {
+  return Object.entries(all)
+    .map(([key, text]) => ({ node: key.startsWith(prefix) ? key.slice(prefix.length) : null, view: parseMemberView(text) }))
+    .filter((entry): entry is { node: string; view: MemberView } => entry.view !== null && entry.view.name === entry.node)
+    .map((entry) => entry.view);
+}
+
 export async function readMemberViews(ctx: EtcdContext): Promise<MemberView[]> {
   const all = await withDeadline('read the member records', ctx.deadlineMs, () => ctx.client.getAll().prefix(ctx.keys.membersPrefix).strings());
-  return Object.values(all)
-    .map((text) => parseMemberView(text))
-    .filter((view): view is MemberView => view !== null);
+  return viewsUnderTheirKeys(all, ctx.keys.membersPrefix);
 }
