@@ -16,7 +16,7 @@ import { prepareStandby } from './boot-standby.js';
 import { decideBoot } from './boot.js';
 import { decideAgentRound, type AgentPlan, type AgentReason, type MasterKeyView, type PostgresView } from './decide.js';
 import { readTlsFiles } from '../daemon/tls-files.js';
-import { startHealthServer, type HealthFacts } from './health.js';
+import { factsNow, startHealthServer, type HealthFacts } from './health.js';
 import { HealthAuth } from './health-auth.js';
 import { LocalPostgres, type SqlFacts } from './local-postgres.js';
 import { masterLagBytes } from './master-lag.js';
@@ -120,7 +120,7 @@ export class NodeAgent {
     const address = this.config.agent.listen_address ?? server?.hostname ?? '127.0.0.1';
     const tls = await readTlsFiles(this.config.agent, this.deps.configDir ?? process.cwd(), 'agent');
     const auth = new HealthAuth(this.config);
-    this.#server = await startHealthServer(address, this.config.agent.port, () => this.#health, { tls, auth: (header, from) => auth.check(header, from) });
+    this.#server = await startHealthServer(address, this.config.agent.port, () => factsNow(this.#health, this.#masterLease.fresh(), this.#fencing !== null), { tls, auth: (header, from) => auth.check(header, from) });
     this.deps.log(`agent ${this.node}: health endpoints on ${tls ? 'https' : 'http'}://${address}:${this.config.agent.port}/, loop every ${this.#loopMs} ms, etcd.ttl ${this.config.etcd.ttl} s, safety_margin ${this.config.agent.safety_margin} s`);
     this.#schedule(0);
   }
@@ -315,6 +315,8 @@ export class NodeAgent {
   #fence(why: string, urgent = false): Promise<void> {
     this.#fencing ??= (async () => {
       this.#stoppedByAgent = true;
+      // Proxies are told at once, not after the stop.
+      this.#health = { ...this.#health, primaryConfirmed: false };
       const how = await this.#pg.stopForSure(Math.max(1000, this.config.agent.safety_margin * 500), urgent);
       this.#health = { ...this.#health, running: false, writable: false, primaryConfirmed: false, demotionsTotal: this.#health.demotionsTotal + (how === 'not_running' ? 0 : 1) };
       this.#masterLease.close();

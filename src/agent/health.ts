@@ -44,6 +44,14 @@ export interface HealthReply {
   readonly contentType: string;
 }
 
+/**
+ * The last round's facts as of a request: `/primary` also needs the master lease fresh NOW and no
+ * fence under way (a round can be a second old, and a stale lease's fence takes a moment).
+ */
+export function factsNow(facts: HealthFacts, leaseFresh: boolean, fencing: boolean): HealthFacts {
+  return facts.primaryConfirmed && (!leaseFresh || fencing) ? { ...facts, primaryConfirmed: false } : facts;
+}
+
 export function healthReply(url: string, facts: HealthFacts): HealthReply {
   let parsed: URL;
   try {

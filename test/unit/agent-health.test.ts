@@ -10,6 +10,7 @@ import { ConfigError } from '../../src/config/config-error.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { HandyRepConfig } from '../../src/config/schema.js';
 import { decideHealthAuth } from '../../src/agent/health-auth.js';
+import { factsNow, healthReply, type HealthFacts } from '../../src/agent/health.js';
 import { masterLagBytes, recordFresh } from '../../src/agent/master-lag.js';
 import { parseMemberView, viewsUnderTheirKeys, type MemberView } from '../../src/store/etcd/member-view.js';
 import { classifyProbeError, MasterProbe } from '../../src/agent/master-probe.js';
@@ -165,4 +166,16 @@ describe('member record', () => {
     const a = memberRecord('john', { state: 'running', writable: true }, { ...facts, in_recovery: false }, master, null, '2026-12-04T12:00:00Z');
     assert.equal(a.sees_master, null);
   });
+});
+
+describe('/primary as of the request', () => {
+  const confirmed: HealthFacts = { node: 'john', running: true, writable: true, primaryConfirmed: true, lagBytes: null, masterLagBytes: null, timeline: 1, recordedMaster: 'john', lastReason: 'master_is_us', roundsTotal: 1, demotionsTotal: 0, leaseRenewedAtMs: null };
+  const rows: ReadonlyArray<[string, boolean, boolean, number]> = [
+    ['lease fresh, no fence', true, false, 200],
+    ['lease went stale since the round', false, false, 503],
+    ['fence under way', true, true, 503],
+  ];
+  for (const [label, fresh, fencing, expected] of rows) {
+    it(`${label} → ${expected}`, () => assert.equal(healthReply('/primary', factsNow(confirmed, fresh, fencing)).status, expected));
+  }
 });
