@@ -47,3 +47,12 @@ export function withAgentVantage(reports: readonly VantageReport[], records: rea
     return report;
   });
 }
+
+/**
+ * Two reads of the records: `early` (when the master first failed its check) and `late` (at the
+ * decision). Only the late read can say "does not see"; a "sees" at either read counts (an agent
+ * that saw the master at any point of the episode holds the failover).
+ */
+export function combineAgentReads(reports: readonly VantageReport[], early: readonly AgentVantageRecord[], late: readonly AgentVantageRecord[], master: string, nowMs: number, freshMs: number): VantageReport[] {
+  return withAgentVantage(reports, [...early.filter((r) => r.sees_master === true), ...late], master, nowMs, freshMs);
+}

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { withAgentVantage, type AgentVantageRecord } from '../../src/engine/agent-vantage.js';
+import { combineAgentReads, withAgentVantage, type AgentVantageRecord } from '../../src/engine/agent-vantage.js';
 import { judgeMasterFailure, type ProbeResult, type VantageReport } from '../../src/engine/master-failure.js';
 
 const NOW = Date.parse('2026-12-04T12:00:10Z');
@@ -67,4 +67,17 @@ describe('agent records as vantage points', () => {
     const oneStale = withAgentVantage(reports, [agent('paul', false), agent('george', false, { probed_at: '2026-12-04T11:00:00Z' })], 'john', NOW, FRESH_MS);
     assert.equal(judgeMasterFailure(false, oneStale, 5).reason_code, 'vantage_no_majority');
   });
+});
+
+describe('agent records read twice: when the master first failed, and at the decision', () => {
+  const reports = [report('paul', 'unknown'), report('george', 'unknown')];
+  const rows: ReadonlyArray<[string, AgentVantageRecord[], AgentVantageRecord[], boolean]> = [
+    ['both did not see at first, both see at the decision → no failover', [agent('paul', false), agent('george', false)], [agent('paul', true), agent('george', true)], false],
+    ['both saw at first, do not see at the decision → no failover (a sighting during the episode holds)', [agent('paul', true), agent('george', true)], [agent('paul', false), agent('george', false)], false],
+    ['did not see at first, records gone at the decision → no "does not see" from old news', [agent('paul', false), agent('george', false)], [], false],
+    ['do not see at either read → failed', [agent('paul', false), agent('george', false)], [agent('paul', false), agent('george', false)], true],
+  ];
+  for (const [label, early, late, failed] of rows) {
+    it(label, () => assert.equal(judgeMasterFailure(false, combineAgentReads(reports, early, late, 'john', NOW, FRESH_MS), 5).failed, failed));
+  }
 });
