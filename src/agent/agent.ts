@@ -13,6 +13,8 @@ import { withDeadline } from '../store/etcd/store-error.js';
 import { AgentLease, KeepaliveChannel, monotonicMs, type MonotonicMs } from './agent-lease.js';
 import { prepareStandby } from './boot-standby.js';
 import { decideBoot } from './boot.js';
+import { commandExecutorFor } from './commands/agent-commands.js';
+import type { CommandExecutor } from './commands/executor.js';
 import { decideAgentRound, type AgentPlan, type AgentReason, type MasterKeyView, type PostgresView } from './decide.js';
 import { startHealthServer, type HealthFacts } from './health.js';
 import { LocalPostgres, type SqlFacts } from './local-postgres.js';
@@ -55,6 +57,8 @@ export class NodeAgent {
   #lastMember = '';
   #memberRenewedMs = -Infinity;
   #health: HealthFacts;
+  /** control_method agent: runs the controller's node actions (src/agent/commands/); null otherwise. */
+  readonly #commands: CommandExecutor | null;
 
   constructor(
     readonly config: HandyRepConfig,
@@ -89,6 +93,7 @@ export class NodeAgent {
     this.#masterLease = new AgentLease(this.#ctx, 'master lease', freshForMs, () => void this.#fence('the master lease went stale (no renewal within ttl − safety_margin)', true), this.#now, channel);
     this.#memberLease = new AgentLease(this.#ctx, 'member lease', ttlMs, () => undefined, this.#now, channel);
     this.#watchdog = new Watchdog(agent.watchdog, agent.watchdog_device);
+    this.#commands = commandExecutorFor(config, node, this.#ctx, Math.max(this.#callMs, this.#ctx.deadlineMs), deps.log);
     this.#health = { node, running: false, writable: false, primaryConfirmed: false, lagBytes: null, timeline: null, recordedMaster: null, lastReason: null, roundsTotal: 0, demotionsTotal: 0 };
   }
 
@@ -105,6 +110,7 @@ export class NodeAgent {
     this.#server = await startHealthServer(address, this.config.agent.port, () => this.#health);
     this.deps.log(`agent ${this.node}: health endpoints on http://${address}:${this.config.agent.port}/, loop every ${this.#loopMs} ms, etcd.ttl ${this.config.etcd.ttl} s, safety_margin ${this.config.agent.safety_margin} s`);
     this.#schedule(0);
+    await this.#commands?.start();
   }
 
   /**
@@ -154,6 +160,7 @@ export class NodeAgent {
     this.#stopped = true;
     clearTimeout(this.#timer);
     await this.#round?.catch(() => undefined);
+    await this.#commands?.stop();
     if (releaseLease) {
       await this.#masterLease.release(this.#callMs);
       await this.#memberLease.release(this.#callMs);

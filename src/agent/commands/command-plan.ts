@@ -1,0 +1,70 @@
+/**
+ * What the agent runs for a validated request (command-table.ts), from ITS OWN configuration: the
+ * paths, binaries, flags and hosts come from the node's server entry and the plugins' settings
+ * there, never from the record. Pure; command-runner.ts does it.
+ */
+import { z } from 'zod';
+import { resolveServer } from '../../config/merge.js';
+import type { HandyRepConfig } from '../../config/schema.js';
+import { pathSchema } from '../../config/validators.js';
+import { pgCtlArgv } from '../../plugins/restart/restart_pg_ctl.js';
+import type { ServerRef } from '../../plugins/types.js';
+import type { CommandRequest } from './command-table.js';
+
+export type ResolvedServer = Pick<ServerRef, 'name' | 'hostname' | 'port' | 'pgdata' | 'pgconf' | 'pg_bin_dir' | 'sslmode' | 'sslrootcert' | 'control_method'>;
+
+/** What to do on the node. */
+export type LocalStep =
+  | { readonly kind: 'argv'; readonly argv: readonly string[] }
+  | { readonly kind: 'append_file'; readonly path: string; readonly text: string }
+  | { readonly kind: 'write_file'; readonly path: string }
+  | { readonly kind: 'remove_file'; readonly path: string }
+  | { readonly kind: 'rewind'; readonly self: ResolvedServer; readonly source: ResolvedServer };
+
+export function resolvedServer(config: Readonly<HandyRepConfig>, name: string): ResolvedServer | null {
+  const entry = Object.hasOwn(config.servers, name) ? config.servers[name] : undefined;
+  return entry ? { ...resolveServer(config.server_defaults, entry), name } : null;
+}
+
+// restart_pg_ctl's own settings (the plugin validates the same section the same way).
+const pgCtlSettings = z
+  .object({ pg_ctl_flags: z.array(z.string()).default([]), startup_log: pathSchema.nullable().default(null) })
+  .strict();
+
+/** The step for `request` on `node`, or why it cannot be run here (nothing runs then). */
+export function planCommand(config: Readonly<HandyRepConfig>, node: string, request: CommandRequest, stdin: string | null): { ok: true; step: LocalStep } | { ok: false; problem: string } {
+  const self = resolvedServer(config, node);
+  if (self === null) return { ok: false, problem: `no server ${node} in the agent's configuration` };
+  const other = (name: string): ResolvedServer | null => resolvedServer(config, name);
+  const pgCtl = `${self.pg_bin_dir}/pg_ctl`;
+  switch (request.action) {
+    case 'pg_ctl': {
+      const settings = pgCtlSettings.safeParse(config.plugins['restart_pg_ctl'] ?? {});
+      if (!settings.success) return { ok: false, problem: 'plugins.restart_pg_ctl is invalid in the agent\'s configuration' };
+      return { ok: true, step: { kind: 'argv', argv: pgCtlArgv(self as ServerRef, request.op, settings.data.pg_ctl_flags, settings.data.startup_log, request.wait_s) } };
+    }
+    case 'promote':
+      return { ok: true, step: { kind: 'argv', argv: [pgCtl, '-D', self.pgconf ?? self.pgdata, '-w', '-t', String(request.wait_s), 'promote'] } };
+    case 'controldata':
+      return { ok: true, step: { kind: 'argv', argv: [`${self.pg_bin_dir}/pg_controldata`, '-D', self.pgdata] } };
+    case 'isready': {
+      const target = other(request.server);
+      if (target === null) return { ok: false, problem: `isready: no server ${request.server} in the agent's configuration` };
+      return { ok: true, step: { kind: 'argv', argv: [`${self.pg_bin_dir}/pg_isready`, '-q', '-h', target.hostname, '-p', String(target.port), '-t', String(request.timeout_s)] } };
+    }
+    case 'test':
+      return { ok: true, step: { kind: 'argv', argv: [...config.handyrep.test_ssh_command] } };
+    case 'clear_standby_signal':
+      return { ok: true, step: { kind: 'remove_file', path: `${self.pgdata}/standby.signal` } };
+    case 'standby_signal':
+      return { ok: true, step: { kind: 'write_file', path: `${self.pgdata}/standby.signal` } };
+    case 'set_upstream':
+      return { ok: true, step: { kind: 'append_file', path: `${self.pgdata}/postgresql.auto.conf`, text: stdin ?? '' } };
+    case 'rewind': {
+      const source = other(request.source);
+      if (source === null) return { ok: false, problem: `rewind: no server ${request.source} in the agent's configuration` };
+      if (source.name === self.name) return { ok: false, problem: 'rewind: a node cannot be rewound onto itself' };
+      return { ok: true, step: { kind: 'rewind', self, source } };
+    }
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * The fixed table of node actions a controller may ask an agent to run (`control_method: agent`,
+ * design §9 `commands/<node>/<id>`). A command record names an action and a few typed parameters
+ * (enumerations, bounded numbers, server names); it never carries an argv, a path or a shell
+ * string. The agent rebuilds what to run from the action and ITS OWN configuration (command-plan.ts),
+ * so whatever etcd holds, only these actions with the agent's own paths can run.
+ *
+ * Two directions, both pure:
+ *   - `identifyCommand` (controller): the argv a plugin or the runtime asked a NodeShell to run →
+ *     the action it is, or why it is not one of the table's (then nothing is sent);
+ *   - `parseCommandRequest` (agent): a request read from etcd → a validated request, or a clear
+ *     error naming the bad parameter (then nothing runs).
+ */
+import { z } from 'zod';
+import { NAME_PATTERN } from '../../config/validators.js';
+import { CONTROL_ACTIONS } from '../../plugins/types.js';
+import { KILL_INSTANCE_SCRIPT } from '../../plugins/restart/kill-instance.js';
+import { STOP_AND_WAIT_SCRIPT } from '../../plugins/restart/stop-and-wait.js';
+
+const seconds = z.number().int().min(1).max(86_400);
+const serverName = z.string().regex(NAME_PATTERN, 'must be a server name (1-63 letters, digits, "_", "." or "-")');
+
+/** The actions and their parameters; `.strict()`: an unknown parameter (a path, a flag) is refused. */
+const requestSchema = z.discriminatedUnion('action', [
+  /** restart_pg_ctl's actions (start, stop, faststop, restart, reload, status, kill). */
+  z.object({ action: z.literal('pg_ctl'), op: z.enum(CONTROL_ACTIONS), wait_s: seconds }).strict(),
+  /** promote_pg_ctl. */
+  z.object({ action: z.literal('promote'), wait_s: seconds }).strict(),
+  /** pg_controldata of the node's data folder (switchover: the final checkpoint). */
+  z.object({ action: z.literal('controldata') }).strict(),
+  /** pg_isready from this node to a configured server (failover vantage probe). */
+  z.object({ action: z.literal('isready'), server: serverName, timeout_s: seconds }).strict(),
+  /** handyrep.test_ssh_command (verify: the control channel works). */
+  z.object({ action: z.literal('test') }).strict(),
+  /** Remove standby.signal from the data folder. */
+  z.object({ action: z.literal('clear_standby_signal') }).strict(),
+  /** Create standby.signal in the data folder. */
+  z.object({ action: z.literal('standby_signal') }).strict(),
+  /** Append the upstream settings given on stdin (validated lines only) to postgresql.auto.conf. */
+  z.object({ action: z.literal('set_upstream') }).strict(),
+  /** pg_rewind of the stopped node onto a configured server, keeping its configuration files. */
+  z.object({ action: z.literal('rewind'), source: serverName }).strict(),
+]);
+
+export type CommandRequest = z.output<typeof requestSchema>;
+export type CommandAction = CommandRequest['action'];
+
+/** Settings `set_upstream` may append, and nothing else (no archive_command, no shell). */
+const UPSTREAM_SETTINGS = ['primary_conninfo', 'primary_slot_name'] as const;
+/** One `name = 'value'` line as pg-conf-quote.ts writes it: quotes doubled, no control characters. */
+const UPSTREAM_LINE = new RegExp(`^(${UPSTREAM_SETTINGS.join('|')}) = '(?:[^'\\\\\\x00-\\x1f\\x7f]|''|\\\\\\\\)*'$`);
+
+/** The request as the agent may run it, or an error naming what is wrong (nothing runs then). */
+export function parseCommandRequest(raw: unknown, stdin: string | null): { ok: true; request: CommandRequest } | { ok: false; problem: string } {
+  const parsed = requestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const where = issue.path.length > 0 ? issue.path.join('.') : 'request';
+      const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')}: paths and flags come from the agent's own configuration)` : '';
+      return `${where}: ${issue.message}${keys}`;
+    });
+    return { ok: false, problem: `invalid command: ${problems.join('; ')}` };
+  }
+  const request = parsed.data;
+  if (request.action === 'set_upstream') {
+    const problem = upstreamProblem(stdin);
+    if (problem !== null) return { ok: false, problem: `invalid command: set_upstream: ${problem}` };
+  } else if (stdin !== null) {
+    return { ok: false, problem: `invalid command: ${request.action} takes no input` };
+  }
+  return { ok: true, request };
+}
+
+/** Why `stdin` is not a list of upstream settings, or null. */
+export function upstreamProblem(stdin: string | null): string | null {
+  if (stdin === null || stdin === '') return 'no settings given';
+  if (stdin.length > 8192) return 'settings longer than 8192 characters';
+  if (!stdin.endsWith('\n')) return 'settings must end with a newline';
+  for (const line of stdin.slice(0, -1).split('\n')) {
+    if (!UPSTREAM_LINE.test(line)) return `only ${UPSTREAM_SETTINGS.join(' and ')} lines may be appended, quoted: ${JSON.stringify(line.slice(0, 80))}`;
+  }
+  return null;
+}
+
+/** What the controller wants run: the request and the input it sends with it. */
+export interface IdentifiedCommand {
+  readonly request: CommandRequest;
+  readonly stdin: string | null;
+}
+
+/** What identification needs besides the argv: the verify test command of the configuration. */
+export interface IdentifyContext {
+  readonly testCommand: readonly string[];
+  /** The configured server listening at host:port (the probe's target), or null. */
+  serverAt(host: string, port: number): string | null;
+}
+
+const basename = (path: string | undefined): string => (path ?? '').slice((path ?? '').lastIndexOf('/') + 1);
+
+/** The number after `flag` in argv, or null. */
+function numberAfter(argv: readonly string[], flag: string): number | null {
+  const index = argv.indexOf(flag);
+  const value = index >= 0 ? argv[index + 1] : undefined;
+  return value !== undefined && /^\d{1,6}$/.test(value) ? Number(value) : null;
+}
+
+/**
+ * The table's action for an argv built by a plugin or the runtime (restart_pg_ctl, promote_pg_ctl,
+ * rejoin, switchover, vantage probes, verify), with the stdin it carries; an error sentence when
+ * the argv is none of them (clone, archive, systemd … are not agent actions yet).
+ */
+export function identifyCommand(argv: readonly string[], stdin: string | undefined, context: IdentifyContext): IdentifiedCommand | { refused: string } {
+  const found = identifyRequest(argv, context);
+  if (found === null) return { refused: `${basename(argv[0]) || 'an empty command'}${argv[0] === 'sh' ? ` (${argv[3] ?? 'script'})` : ''} is not a node action an agent runs (control_method agent runs only the actions of src/agent/commands/command-table.ts)` };
+  if (found.action === 'set_upstream') return { request: found, stdin: stdin ?? '' };
+  if (stdin !== undefined) return { refused: `${found.action}: input is only sent with set_upstream` };
+  return { request: found, stdin: null };
+}
+
+function identifyRequest(argv: readonly string[], context: IdentifyContext): CommandRequest | null {
+  if (argv.length === context.testCommand.length && argv.every((arg, i) => arg === context.testCommand[i])) return { action: 'test' };
+  if (argv[0] === 'sh' && argv[1] === '-c') {
+    if (argv[2] === STOP_AND_WAIT_SCRIPT && argv[3] === 'stop-and-wait') {
+      const wait = /^\d{1,6}$/.test(argv[8] ?? '') ? Number(argv[8]) : null;
+      if (wait === null) return null;
+      if (argv[7] === 'fast') return { action: 'pg_ctl', op: 'stop', wait_s: wait };
+      if (argv[7] === 'immediate') return { action: 'pg_ctl', op: 'faststop', wait_s: wait };
+      return null;
+    }
+    if (argv[2] === KILL_INSTANCE_SCRIPT && argv[3] === 'handyrep-kill') return { action: 'pg_ctl', op: 'kill', wait_s: 1 };
+    if (argv[2] === 'cat >> "$1"' && argv[3] === 'set_upstream' && basename(argv[4]) === 'postgresql.auto.conf') return { action: 'set_upstream' };
+    return null;
+  }
+  if (argv.length === 3 && argv[0] === 'rm' && argv[1] === '-f' && basename(argv[2]) === 'standby.signal') return { action: 'clear_standby_signal' };
+  if (argv.length === 2 && argv[0] === 'touch' && basename(argv[1]) === 'standby.signal') return { action: 'standby_signal' };
+  switch (basename(argv[0])) {
+    case 'pg_isready':
+      return isreadyRequest(argv, context.serverAt);
+    case 'pg_controldata':
+      return argv.length === 3 && argv[1] === '-D' ? { action: 'controldata' } : null;
+    case 'pg_ctl': {
+      const op = argv[argv.length - 1];
+      const wait = numberAfter(argv, '-t') ?? 60;
+      if (op === 'promote') return { action: 'promote', wait_s: wait };
+      if (op === 'start' || op === 'restart' || op === 'reload' || op === 'status') return { action: 'pg_ctl', op, wait_s: wait };
+      return null;
+    }
+    default:
+      return null;
+  }
+}
+
+/** A pg_isready probe (vantage reports) names its target by host and port; the record names the server. */
+function isreadyRequest(argv: readonly string[], serverAt: (host: string, port: number) => string | null): CommandRequest | null {
+  if (basename(argv[0]) !== 'pg_isready') return null;
+  const hostIndex = argv.indexOf('-h');
+  const host = hostIndex >= 0 ? argv[hostIndex + 1] : undefined;
+  const port = numberAfter(argv, '-p');
+  const timeout = numberAfter(argv, '-t');
+  if (host === undefined || port === null || timeout === null) return null;
+  const server = serverAt(host, port);
+  return server === null ? null : { action: 'isready', server, timeout_s: Math.max(1, timeout) };
+}

@@ -1,0 +1,172 @@
+/**
+ * The agent's command executor (`control_method: agent`): takes the records under its
+ * `commands/<node>/` folder (a watch, plus a scan at start and every `rescanMs` for anything a
+ * broken watch missed), judges each (command-record.ts: answered, in flight, interrupted, stale
+ * term), validates it against the fixed table (command-table.ts) and plans it from the agent's own
+ * configuration (command-plan.ts), marks it started, runs it, and writes the result once.
+ * Every write is a compare-and-set on the key's revision: a record the leader deleted (it gave up
+ * waiting) or that changed meanwhile is never run nor answered.
+ */
+import { randomBytes } from 'node:crypto';
+import type { HandyRepConfig } from '../../config/schema.js';
+import { describeError } from '../../model/errors.js';
+import { encodeCommandRecord, judgeRecord, parseCommandRecord, refusal, resultOf, type CommandRecord, type ResultPart } from './command-record.js';
+import { planCommand } from './command-plan.js';
+import type { StepRunner } from './command-runner.js';
+import { parseCommandRequest } from './command-table.js';
+
+/** One record as read: its id (last key segment), value and revision. */
+export interface StoredCommand {
+  readonly id: string;
+  readonly key: string;
+  readonly value: string;
+  readonly modRevision: string;
+}
+
+/** What the executor needs of etcd (etcd-command-store.ts; a fake in the unit tests). */
+export interface CommandStore {
+  list(): Promise<StoredCommand[]>;
+  get(id: string): Promise<StoredCommand | null>;
+  /** The create revision of the `leader` key (the current term), or null when nobody leads. */
+  leaderTerm(): Promise<string | null>;
+  /** Writes `value` if the key is still at `modRevision`; the new revision, or null when it changed or is gone. */
+  replace(id: string, modRevision: string, value: string): Promise<string | null>;
+  /** Calls `changed` with the id of each record put; returns the stop function. */
+  watch(changed: (id: string) => void): Promise<() => void>;
+}
+
+export interface ExecutorDeps {
+  readonly store: CommandStore;
+  readonly run: StepRunner;
+  readonly log: (line: string) => void;
+  /** Identifies this process in `started` (default: random). */
+  readonly processId?: string;
+  readonly rescanMs?: number;
+}
+
+export class CommandExecutor {
+  readonly processId: string;
+  readonly #inFlight = new Set<string>();
+  #stopWatch: (() => void) | null = null;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+  readonly #running = new Set<Promise<void>>();
+
+  constructor(
+    private readonly config: Readonly<HandyRepConfig>,
+    private readonly node: string,
+    private readonly deps: ExecutorDeps,
+  ) {
+    this.processId = deps.processId ?? `${node}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  }
+
+  /** Watches and scans until stop(); a failed watch start is logged, the scans go on. */
+  async start(): Promise<void> {
+    try {
+      this.#stopWatch = await this.deps.store.watch((id) => this.#take(id));
+    } catch (err) {
+      this.deps.log(`agent ${this.node}: commands: watch not started (${describeError(err)}), scanning every ${this.#rescanMs()} ms`);
+    }
+    this.#scanLoop(0);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#stopWatch?.();
+    await Promise.allSettled([...this.#running]);
+  }
+
+  /** One scan now: handles every record under the folder (tests; the loop). */
+  async scan(): Promise<void> {
+    const records = await this.deps.store.list();
+    await Promise.allSettled(records.map((stored) => this.#handle(stored)));
+  }
+
+  #rescanMs(): number {
+    return this.deps.rescanMs ?? 5000;
+  }
+
+  #scanLoop(ms: number): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      void this.scan()
+        .catch((err: unknown) => this.deps.log(`agent ${this.node}: commands: scan failed: ${describeError(err)}`))
+        .finally(() => this.#scanLoop(this.#rescanMs()));
+    }, ms);
+  }
+
+  #take(id: string): void {
+    if (this.#stopped || this.#inFlight.has(id)) return;
+    const job = (async () => {
+      const stored = await this.deps.store.get(id);
+      if (stored !== null) await this.#handle(stored);
+    })()
+      .catch((err: unknown) => this.deps.log(`agent ${this.node}: command ${id}: ${describeError(err)}`))
+      .finally(() => this.#running.delete(job));
+    this.#running.add(job);
+  }
+
+  async #handle(stored: StoredCommand): Promise<void> {
+    if (this.#stopped || this.#inFlight.has(stored.id)) return;
+    this.#inFlight.add(stored.id);
+    try {
+      await this.#handleOnce(stored);
+    } finally {
+      this.#inFlight.delete(stored.id);
+    }
+  }
+
+  async #handleOnce(stored: StoredCommand): Promise<void> {
+    let record: CommandRecord;
+    try {
+      record = parseCommandRecord(stored.key, stored.value);
+    } catch (err) {
+      // Not a record we can answer in kind (no command part to keep): logged, left for the leader.
+      this.deps.log(`agent ${this.node}: command ${stored.id} ignored: ${describeError(err)}`);
+      return;
+    }
+    if (record.result !== null) return;
+    const verdict = judgeRecord(record, this.processId, record.started === null ? await this.deps.store.leaderTerm() : null);
+    switch (verdict.kind) {
+      case 'skip':
+        return;
+      case 'interrupted':
+        await this.#answer(stored, record, refusal('interrupted', `interrupted: the agent process that started it (${record.started?.by ?? '?'}) ended before it answered; not run again`));
+        return;
+      case 'stale_term':
+        await this.#answer(stored, record, refusal('stale_term', verdict.message));
+        return;
+      case 'run':
+        break;
+    }
+    const { command } = record;
+    if (command.node !== this.node) {
+      await this.#answer(stored, record, refusal('invalid', `invalid command: addressed to ${command.node}, this agent is ${this.node}`));
+      return;
+    }
+    const parsed = parseCommandRequest(command.request, command.stdin);
+    const plan = parsed.ok ? planCommand(this.config, this.node, parsed.request, command.stdin) : parsed;
+    if (!plan.ok) {
+      this.deps.log(`agent ${this.node}: command ${command.id} from ${command.controller} refused: ${plan.problem}`);
+      await this.#answer(stored, record, refusal('invalid', plan.problem));
+      return;
+    }
+    const startedRecord: CommandRecord = { ...record, started: { by: this.processId, at: new Date().toISOString() } };
+    const revision = await this.deps.store.replace(stored.id, stored.modRevision, encodeCommandRecord(startedRecord));
+    if (revision === null) return; // deleted or changed meanwhile: not ours to run
+    const action = parsed.ok ? parsed.request.action : '?';
+    let result: ResultPart;
+    try {
+      result = resultOf(await this.deps.run(plan.step, command.timeout_ms));
+    } catch (err) {
+      result = refusal('failed', `${action} could not be run: ${describeError(err)}`);
+    }
+    this.deps.log(`agent ${this.node}: command ${command.id} ${action} from ${command.controller}: ${result.refused ? result.refused.message : `exit ${String(result.exit_code)}${result.timed_out ? ' (timed out)' : ''}`}`);
+    await this.deps.store.replace(stored.id, revision, encodeCommandRecord({ ...startedRecord, result }));
+  }
+
+  async #answer(stored: StoredCommand, record: CommandRecord, result: ResultPart): Promise<void> {
+    await this.deps.store.replace(stored.id, stored.modRevision, encodeCommandRecord({ ...record, result }));
+  }
+}
