@@ -1,0 +1,322 @@
+/**
+ * control_method agent, the pure parts row by row: which argv is which table action (controller),
+ * what a request from etcd may hold (agent), what the agent rebuilds from its own configuration,
+ * the record verdicts (answered, in flight, interrupted, stale term), the result mapping and the
+ * command ids; then the executor loop over a fake store.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { configSchema } from '../../src/config/schema.js';
+import { HandyRepError } from '../../src/model/errors.js';
+import type { CommandResult } from '../../src/nodes/ports.js';
+import { pgCtlArgv } from '../../src/plugins/restart/restart_pg_ctl.js';
+import { CONTROL_ACTIONS, type ServerRef } from '../../src/plugins/types.js';
+import { CommandIds, encodeCommandRecord, judgeRecord, parseCommandRecord, refusal, resultOf, shellResultOf, truncateOutput, type CommandRecord } from '../../src/agent/commands/command-record.js';
+import { planCommand, resolvedServer, type LocalStep } from '../../src/agent/commands/command-plan.js';
+import { identifyCommand, parseCommandRequest, upstreamProblem, type CommandRequest } from '../../src/agent/commands/command-table.js';
+import { CommandExecutor, type CommandStore, type StoredCommand } from '../../src/agent/commands/executor.js';
+
+const config = configSchema.parse({
+  handyrep: { store: 'etcd' },
+  etcd: { endpoints: ['http://127.0.0.1:2379'] },
+  server_defaults: { control_method: 'agent', pg_bin_dir: '/usr/lib/postgresql/16/bin', pgdata: '/srv/pg/main' },
+  servers: {
+    john: { hostname: '10.0.0.1', role: 'master', pgdata: '/srv/pg/john' },
+    paul: { hostname: '10.0.0.2', role: 'replica', port: 5433 },
+  },
+});
+const john = resolvedServer(config, 'john') as ServerRef;
+const context = {
+  testCommand: config.handyrep.test_ssh_command,
+  serverAt: (host: string, port: number): string | null => (host === '10.0.0.2' && port === 5433 ? 'paul' : null),
+};
+
+describe('identifyCommand: the argv the plugins and the runtime build → the table action', () => {
+  for (const op of CONTROL_ACTIONS) {
+    it(`restart_pg_ctl ${op} → pg_ctl ${op}, and the agent rebuilds the very same argv`, () => {
+      const argv = pgCtlArgv(john, op, [], null, 7);
+      const found = identifyCommand(argv, undefined, context);
+      assert.ok(!('refused' in found), JSON.stringify(found));
+      assert.equal(found.request.action, 'pg_ctl');
+      const plan = planCommand(config, 'john', found.request, null);
+      assert.ok(plan.ok);
+      assert.deepEqual(plan.step, { kind: 'argv', argv });
+    });
+  }
+  const rows: [string, string[], string | undefined, CommandRequest | null][] = [
+    ['promote_pg_ctl', ['/usr/lib/postgresql/16/bin/pg_ctl', '-D', '/srv/pg/john', '-w', '-t', '30', 'promote'], undefined, { action: 'promote', wait_s: 30 }],
+    ['switchover pg_controldata', ['/usr/lib/postgresql/16/bin/pg_controldata', '-D', '/srv/pg/john'], undefined, { action: 'controldata' }],
+    ['vantage pg_isready of paul', ['/usr/lib/postgresql/16/bin/pg_isready', '-q', '-h', '10.0.0.2', '-p', '5433', '-t', '2'], undefined, { action: 'isready', server: 'paul', timeout_s: 2 }],
+    ['pg_isready of an unknown host', ['/usr/lib/postgresql/16/bin/pg_isready', '-q', '-h', '10.9.9.9', '-p', '5432', '-t', '2'], undefined, null],
+    ['verify test command', [...config.handyrep.test_ssh_command], undefined, { action: 'test' }],
+    ['rejoin: rm standby.signal', ['rm', '-f', '/srv/pg/john/standby.signal'], undefined, { action: 'clear_standby_signal' }],
+    ['rejoin: touch standby.signal', ['touch', '/srv/pg/john/standby.signal'], undefined, { action: 'standby_signal' }],
+    ['rejoin: set_upstream', ['sh', '-c', 'cat >> "$1"', 'set_upstream', '/srv/pg/john/postgresql.auto.conf'], "primary_conninfo = 'host=x'\n", { action: 'set_upstream' }],
+    ['rm of anything else', ['rm', '-f', '/srv/pg/john/PG_VERSION'], undefined, null],
+    ['a shell script not of the table', ['sh', '-c', 'rm -rf /', 'x'], undefined, null],
+    ['pg_basebackup (clone: not an agent action yet)', ['/usr/lib/postgresql/16/bin/pg_basebackup', '-D', '/srv/pg/john'], undefined, null],
+    ['pg_ctl with an unknown verb', ['/usr/lib/postgresql/16/bin/pg_ctl', '-D', '/srv/pg/john', 'init'], undefined, null],
+    ['empty argv', [], undefined, null],
+  ];
+  for (const [name, argv, stdin, expected] of rows) {
+    it(name, () => {
+      const found = identifyCommand(argv, stdin, context);
+      if (expected === null) {
+        assert.ok('refused' in found, `refused: ${JSON.stringify(found)}`);
+        assert.match(found.refused, /is not a node action an agent runs/);
+      } else {
+        assert.deepEqual(found, { request: expected, stdin: stdin ?? null });
+      }
+    });
+  }
+  it('input with anything but set_upstream is refused', () => {
+    const found = identifyCommand(['touch', '/srv/pg/john/standby.signal'], 'x', context);
+    assert.ok('refused' in found);
+  });
+});
+
+describe('parseCommandRequest: what a record from etcd may ask (nothing runs otherwise)', () => {
+  const rows: [string, unknown, string | null, RegExp | null][] = [
+    ['pg_ctl start', { action: 'pg_ctl', op: 'start', wait_s: 10 }, null, null],
+    ['isready of a name', { action: 'isready', server: 'paul', timeout_s: 2 }, null, null],
+    ['rewind onto a name', { action: 'rewind', source: 'paul' }, null, null],
+    ['set_upstream with conninfo and slot', { action: 'set_upstream' }, "primary_conninfo = 'host=10.0.0.1 password=''x'''\nprimary_slot_name = 'handyrep_john'\n", null],
+    ['unknown action', { action: 'shell', line: 'id' }, null, /action/],
+    ['op with a shell tail', { action: 'pg_ctl', op: 'start; rm -rf /', wait_s: 10 }, null, /op/],
+    ['server name with a shell tail', { action: 'isready', server: '; rm -rf /', timeout_s: 2 }, null, /server: must be a server name/],
+    ['rewind source as a path', { action: 'rewind', source: '../../etc' }, null, /source: must be a server name/],
+    ['an extra path parameter', { action: 'controldata', pgdata: '/etc' }, null, /pgdata: paths and flags come from the agent's own configuration/],
+    ['wait not a whole number', { action: 'promote', wait_s: 1.5 }, null, /wait_s/],
+    ['wait as text', { action: 'promote', wait_s: '10; reboot' }, null, /wait_s/],
+    ['not an object', 'pg_ctl start', null, /invalid command/],
+    ['input on controldata', { action: 'controldata' }, 'x', /takes no input/],
+    ['set_upstream with archive_command', { action: 'set_upstream' }, "archive_command = 'rm -rf /'\n", /only primary_conninfo and primary_slot_name/],
+    ['set_upstream breaking out of the quotes', { action: 'set_upstream' }, "primary_conninfo = 'a' archive_command='x'\n", /only primary_conninfo/],
+    ['set_upstream without input', { action: 'set_upstream' }, null, /no settings given/],
+  ];
+  for (const [name, raw, stdin, problem] of rows) {
+    it(name, () => {
+      const parsed = parseCommandRequest(raw, stdin);
+      if (problem === null) assert.ok(parsed.ok, JSON.stringify(parsed));
+      else {
+        assert.ok(!parsed.ok);
+        assert.match(parsed.problem, problem);
+      }
+    });
+  }
+  it('upstreamProblem: one line, several lines, no trailing newline', () => {
+    assert.equal(upstreamProblem("primary_conninfo = 'host=a'\n"), null);
+    assert.match(upstreamProblem("primary_conninfo = 'host=a'") ?? '', /newline/);
+    assert.match(upstreamProblem("primary_conninfo = 'a\u0007'\n") ?? '', /only/);
+  });
+});
+
+describe('planCommand: the agent builds from its own configuration', () => {
+  const rows: [string, CommandRequest, string | null, LocalStep | RegExp][] = [
+    ['controldata of its own folder', { action: 'controldata' }, null, { kind: 'argv', argv: ['/usr/lib/postgresql/16/bin/pg_controldata', '-D', '/srv/pg/john'] }],
+    ['isready with the configured host and port', { action: 'isready', server: 'paul', timeout_s: 3 }, null, { kind: 'argv', argv: ['/usr/lib/postgresql/16/bin/pg_isready', '-q', '-h', '10.0.0.2', '-p', '5433', '-t', '3'] }],
+    ['isready of an unknown server', { action: 'isready', server: 'ringo', timeout_s: 3 }, null, /no server ringo/],
+    ['standby.signal in its own folder', { action: 'standby_signal' }, null, { kind: 'write_file', path: '/srv/pg/john/standby.signal' }],
+    ['set_upstream appends to its own auto.conf', { action: 'set_upstream' }, "primary_conninfo = 'x'\n", { kind: 'append_file', path: '/srv/pg/john/postgresql.auto.conf', text: "primary_conninfo = 'x'\n" }],
+    ['rewind onto itself', { action: 'rewind', source: 'john' }, null, /onto itself/],
+    ['rewind onto an unknown server', { action: 'rewind', source: 'ringo' }, null, /no server ringo/],
+  ];
+  for (const [name, request, stdin, expected] of rows) {
+    it(name, () => {
+      const plan = planCommand(config, 'john', request, stdin);
+      if (expected instanceof RegExp) {
+        assert.ok(!plan.ok);
+        assert.match(plan.problem, expected);
+      } else {
+        assert.ok(plan.ok);
+        assert.deepEqual(plan.step, expected);
+      }
+    });
+  }
+});
+
+const command = (over: Partial<CommandRecord['command']> = {}): CommandRecord['command'] => ({
+  id: '00000000000000001-abc',
+  node: 'john',
+  term: '42',
+  controller: 'ctl-a',
+  written_at: '2026-01-01T00:00:00Z',
+  timeout_ms: 5000,
+  request: { action: 'controldata' },
+  stdin: null,
+  ...over,
+});
+
+describe('judgeRecord: what an agent does with a record', () => {
+  const ok = resultOf({ exitCode: 0, stdout: '', stderr: '', timedOut: false, durationMs: 1 });
+  const rows: [string, CommandRecord, string | null, string][] = [
+    ['new, current term → run', { command: command(), started: null, result: null }, '42', 'run'],
+    ['answered → skip', { command: command(), started: { by: 'p1', at: 'x' }, result: ok }, '42', 'skip'],
+    ['started by this process → skip (in flight)', { command: command(), started: { by: 'me', at: 'x' }, result: null }, '42', 'skip'],
+    ['started by an earlier process → interrupted', { command: command(), started: { by: 'p0', at: 'x' }, result: null }, '42', 'interrupted'],
+    ['older term → stale', { command: command({ term: '41' }), started: null, result: null }, '42', 'stale_term'],
+    ['newer term than the key read (never trusted) → stale', { command: command({ term: '43' }), started: null, result: null }, '42', 'stale_term'],
+    ['nobody leads → stale', { command: command(), started: null, result: null }, null, 'stale_term'],
+  ];
+  for (const [name, record, term, verdict] of rows) it(name, () => assert.equal(judgeRecord(record, 'me', term).kind, verdict));
+});
+
+describe('records, results and ids', () => {
+  it('a record survives encoding; malformed ones are STORE_DATA naming the key', () => {
+    const record: CommandRecord = { command: command(), started: null, result: null };
+    assert.deepEqual(parseCommandRecord('k', encodeCommandRecord(record)), record);
+    for (const bad of ['{', '{}', JSON.stringify({ command: command({ term: 'x' }) }), JSON.stringify({ command: command({ timeout_ms: -1 }) }), JSON.stringify({ command: command(), result: { exit_code: 'x' } })]) {
+      assert.throws(() => parseCommandRecord('commands/john/1', bad), (err: unknown) => err instanceof HandyRepError && err.code === 'STORE_DATA' && /commands\/john\/1/.test(err.message));
+    }
+  });
+  it('results map back as a NodeShell result; refusals throw as an unreachable channel (stale term: NOT_LEADER)', () => {
+    const run: CommandResult = { exitCode: 3, stdout: 'out', stderr: 'err', timedOut: false, durationMs: 12 };
+    assert.deepEqual(shellResultOf('john', 'pg_ctl', resultOf(run)), run);
+    const codes: [Parameters<typeof refusal>[0], string][] = [['stale_term', 'NOT_LEADER'], ['invalid', 'CONTROL_CHANNEL'], ['interrupted', 'CONTROL_CHANNEL'], ['failed', 'CONTROL_CHANNEL']];
+    for (const [kind, code] of codes) {
+      assert.throws(() => shellResultOf('john', 'pg_ctl', refusal(kind, 'why')), (err: unknown) => err instanceof HandyRepError && err.code === code && /agent john: pg_ctl refused/.test(err.message));
+    }
+  });
+  it('output is truncated to its tail', () => {
+    const long = 'x'.repeat(20_000) + 'END';
+    const cut = truncateOutput(long);
+    assert.ok(cut.length < 17_000);
+    assert.match(cut, /END$/);
+    assert.match(cut, /characters cut/);
+  });
+  it('ids are unique and ordered even when the clock goes back', () => {
+    const times = [1000, 1000, 999, 2000];
+    const ids = new CommandIds(() => times.shift() ?? 0, () => 'r');
+    const made = [ids.next(), ids.next(), ids.next(), ids.next()];
+    assert.deepEqual([...made].sort(), made);
+    assert.equal(new Set(made).size, 4);
+  });
+});
+
+/** An in-memory CommandStore with revisions, like etcd's. */
+class FakeStore implements CommandStore {
+  revision = 1;
+  readonly kv = new Map<string, { value: string; mod: string }>();
+  term: string | null = '42';
+  /** Called before a replace lands (to delete or change a record meanwhile). */
+  beforeReplace: (id: string) => void = () => undefined;
+
+  put(id: string, record: CommandRecord): void {
+    this.kv.set(id, { value: encodeCommandRecord(record), mod: String(++this.revision) });
+  }
+  record(id: string): CommandRecord | null {
+    const entry = this.kv.get(id);
+    return entry ? parseCommandRecord(id, entry.value) : null;
+  }
+  async list(): Promise<StoredCommand[]> {
+    return [...this.kv.entries()].map(([id, e]) => ({ id, key: id, value: e.value, modRevision: e.mod }));
+  }
+  async get(id: string): Promise<StoredCommand | null> {
+    const e = this.kv.get(id);
+    return e ? { id, key: id, value: e.value, modRevision: e.mod } : null;
+  }
+  async leaderTerm(): Promise<string | null> {
+    return this.term;
+  }
+  async replace(id: string, modRevision: string, value: string): Promise<string | null> {
+    this.beforeReplace(id);
+    const e = this.kv.get(id);
+    if (!e || e.mod !== modRevision) return null;
+    const mod = String(++this.revision);
+    this.kv.set(id, { value, mod });
+    return mod;
+  }
+  async watch(): Promise<() => void> {
+    return () => undefined;
+  }
+}
+
+describe('CommandExecutor over a fake store', () => {
+  const setup = (processId = 'agent-1') => {
+    const store = new FakeStore();
+    const ran: LocalStep[] = [];
+    const executor = new CommandExecutor(config, 'john', {
+      store,
+      processId,
+      log: () => undefined,
+      run: async (step) => {
+        ran.push(step);
+        return { exitCode: 0, stdout: 'done', stderr: '', timedOut: false, durationMs: 5 };
+      },
+    });
+    return { store, ran, executor };
+  };
+
+  it('runs a valid command of the current term once and answers it', async () => {
+    const { store, ran, executor } = setup();
+    store.put('c1', { command: command(), started: null, result: null });
+    await executor.scan();
+    await executor.scan();
+    assert.equal(ran.length, 1, 'run once, the second scan sees the result');
+    const record = store.record('c1');
+    assert.equal(record?.started?.by, 'agent-1');
+    assert.deepEqual({ exit: record?.result?.exit_code, out: record?.result?.stdout, refused: record?.result?.refused }, { exit: 0, out: 'done', refused: null });
+  });
+
+  it('a command of an old term is answered stale_term and nothing runs', async () => {
+    const { store, ran, executor } = setup();
+    store.put('c1', { command: command({ term: '7' }), started: null, result: null });
+    await executor.scan();
+    assert.equal(ran.length, 0);
+    assert.equal(store.record('c1')?.result?.refused?.kind, 'stale_term');
+  });
+
+  it('a hostile parameter is answered invalid and nothing runs', async () => {
+    const { store, ran, executor } = setup();
+    store.put('c1', { command: command({ request: { action: 'isready', server: '; rm -rf /', timeout_s: 1 } }), started: null, result: null });
+    store.put('c2', { command: command({ request: { action: 'controldata', pgdata: '/etc' } }), started: null, result: null });
+    store.put('c3', { command: command({ node: 'paul' }), started: null, result: null });
+    await executor.scan();
+    assert.equal(ran.length, 0);
+    for (const id of ['c1', 'c2', 'c3']) assert.equal(store.record(id)?.result?.refused?.kind, 'invalid', id);
+    assert.match(store.record('c1')?.result?.refused?.message ?? '', /server: must be a server name/);
+  });
+
+  it('after an agent restart: a command in flight is answered interrupted, never run again', async () => {
+    const { store, ran, executor } = setup('agent-2');
+    store.put('c1', { command: command(), started: { by: 'agent-1', at: 'x' }, result: null });
+    await executor.scan();
+    assert.equal(ran.length, 0);
+    assert.equal(store.record('c1')?.result?.refused?.kind, 'interrupted');
+  });
+
+  it('a record deleted by the leader before the agent marks it started is not run', async () => {
+    const { store, ran, executor } = setup();
+    store.put('c1', { command: command(), started: null, result: null });
+    store.beforeReplace = (id) => store.kv.delete(id);
+    await executor.scan();
+    assert.equal(ran.length, 0);
+    assert.equal(store.kv.has('c1'), false);
+  });
+
+  it('a runner that throws is answered failed, once', async () => {
+    const store = new FakeStore();
+    const executor = new CommandExecutor(config, 'john', { store, processId: 'a', log: () => undefined, run: () => Promise.reject(new Error('spawn failed')) });
+    store.put('c1', { command: command(), started: null, result: null });
+    await executor.scan();
+    assert.equal(store.record('c1')?.result?.refused?.kind, 'failed');
+  });
+});
+
+describe('config: control_method agent', () => {
+  const rows: [string, Record<string, unknown>, RegExp | null][] = [
+    ['with the etcd store', { handyrep: { store: 'etcd' }, etcd: { endpoints: ['http://127.0.0.1:2379'] }, server_defaults: { control_method: 'agent' } }, null],
+    ['in server_defaults, local store', { server_defaults: { control_method: 'agent' } }, /server_defaults\.control_method: control_method agent needs handyrep\.store etcd/],
+    ['on one server, local store', { servers: { john: { hostname: 'a', role: 'master', control_method: 'agent' } } }, /servers\.john\.control_method: control_method agent needs handyrep\.store etcd/],
+  ];
+  for (const [name, input, problem] of rows) {
+    it(name, () => {
+      const parsed = configSchema.safeParse(input);
+      if (problem === null) assert.ok(parsed.success, JSON.stringify(parsed.error?.issues));
+      else {
+        assert.ok(!parsed.success);
+        assert.match(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n'), problem);
+      }
+    });
+  }
+});
