@@ -10,7 +10,15 @@ import { localStepRunner } from './command-runner.js';
 import { etcdCommandStore } from './etcd-command-store.js';
 import { CommandExecutor } from './executor.js';
 
-export function commandExecutorFor(config: Readonly<HandyRepConfig>, node: string, ctx: EtcdContext, callMs: number, log: (line: string) => void): CommandExecutor | null {
+export function commandExecutorFor(
+  config: Readonly<HandyRepConfig>,
+  node: string,
+  ctx: EtcdContext,
+  callMs: number,
+  log: (line: string) => void,
+  /** One fresh round of the agent (not one already under way: it may have looked before the command). */
+  freshRound: () => Promise<unknown>,
+): CommandExecutor | null {
   if (resolvedServer(config, node)?.control_method !== 'agent') return null;
-  return new CommandExecutor(config, node, { store: etcdCommandStore(ctx, node, callMs), run: localStepRunner(config), log });
+  return new CommandExecutor(config, node, { store: etcdCommandStore(ctx, node, callMs), run: localStepRunner(config), log, afterPostgresAction: freshRound });
 }

@@ -42,6 +42,12 @@ export interface ExecutorDeps {
   /** Identifies this process in `started` (default: random). */
   readonly processId?: string;
   readonly rescanMs?: number;
+  /**
+   * Called after a pg_ctl or promote action ran, before its result is written: the agent runs a
+   * round, so that its lease and member record already say what the command did when the leader
+   * reads the result (a master stopped by the leader has released its lease by then).
+   */
+  readonly afterPostgresAction?: () => Promise<unknown>;
 }
 
 export class CommandExecutor {
@@ -161,6 +167,9 @@ export class CommandExecutor {
       result = resultOf(await this.deps.run(plan.step, command.timeout_ms));
     } catch (err) {
       result = refusal('failed', `${action} could not be run: ${describeError(err)}`);
+    }
+    if ((action === 'pg_ctl' || action === 'promote') && this.deps.afterPostgresAction) {
+      await this.deps.afterPostgresAction().catch((err: unknown) => this.deps.log(`agent ${this.node}: round after command ${command.id} failed: ${describeError(err)}`));
     }
     this.deps.log(`agent ${this.node}: command ${command.id} ${action} from ${command.controller}: ${result.refused ? result.refused.message : `exit ${String(result.exit_code)}${result.timed_out ? ' (timed out)' : ''}`}`);
     await this.deps.store.replace(stored.id, revision, encodeCommandRecord({ ...startedRecord, result }));
