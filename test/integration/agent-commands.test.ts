@@ -5,7 +5,9 @@
  *   - a switchover (manual_failover) runs to the end, john rejoining as a replica of paul;
  *   - a failover (the master's postmaster SIGKILLed) runs to the end; the old master rejoins;
  *   - a command written under an old term is answered stale_term and nothing runs;
- *   - records with hostile parameters (a shell tail, a path) are answered invalid and nothing runs.
+ *   - records with hostile parameters (a shell tail, a path) are answered invalid and nothing runs;
+ *   - an agent that does not answer fails the action as an unreachable ssh host would; restarted,
+ *     it answers a record its dead process had started `interrupted` and does not run it.
  * Each scenario asserts that the actions went through the agents (their logs name the commands).
  */
 import assert from 'node:assert/strict';
@@ -18,7 +20,7 @@ import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
 import { writeConfig } from '../fixtures/handyrep-config.js';
 import { FAILOVER_TEST_SETTINGS, POSTGRES_FAST_RETRY } from '../fixtures/failover-settings.js';
 import { basic, freePort, http, startDaemonProcess, type DaemonProcess } from '../fixtures/daemon.js';
-import { startAgent, waitUntil, type RunningAgent } from '../fixtures/agents.js';
+import { startAgent, waitUntil, type AgentSettings, type RunningAgent } from '../fixtures/agents.js';
 import { writableNodes } from '../fixtures/chaos.js';
 
 const TTL = 4;
@@ -31,6 +33,8 @@ describe('control_method agent: node actions executed by the agents, no ssh', { 
   let client: Etcd3;
   let daemon: DaemonProcess | null = null;
   const agents: RunningAgent[] = [];
+  let agentSettings: AgentSettings;
+  const retired: RunningAgent[] = [];
   const node = (name: string): TestNode => cluster.nodes.find((n) => n.name === name) as TestNode;
   const agentOf = (name: string): RunningAgent => agents.find((a) => a.node.name === name) as RunningAgent;
   const masterKey = async (): Promise<string | null> => {
@@ -65,7 +69,8 @@ describe('control_method agent: node actions executed by the agents, no ssh', { 
       failover: { use_replication_slots: full.failover['use_replication_slots'] ?? false },
       server_defaults: { control_method: 'agent' },
     };
-    for (const n of cluster.nodes) agents.push(startAgent(cluster, n, { endpoints: etcd.endpoints, prefix: PREFIX, ttl: TTL, sections: agentSections }));
+    agentSettings = { endpoints: etcd.endpoints, prefix: PREFIX, ttl: TTL, sections: agentSections };
+    for (const n of cluster.nodes) agents.push(startAgent(cluster, n, agentSettings));
     daemon = await startDaemonProcess(await writeConfig(cluster, settings, 'ctl.yaml'));
     await waitUntil('the master key names john', async () => (await masterKey()) === 'john', 60_000, 250);
     await waitUntil("john's agent holds the master lease", async () => (await client.get(`${PREFIX}master_lease/john`).string()) !== null, 30_000, 250);
@@ -73,7 +78,7 @@ describe('control_method agent: node actions executed by the agents, no ssh', { 
 
   after(async () => {
     await daemon?.stop('SIGTERM').catch(() => undefined);
-    await Promise.all(agents.map((a) => a.stop('SIGKILL')));
+    await Promise.all([...agents, ...retired].map((a) => a.stop('SIGKILL')));
     client?.close();
     await Promise.all([cluster?.stop(), etcd?.stop()]);
   });
@@ -150,6 +155,32 @@ describe('control_method agent: node actions executed by the agents, no ssh', { 
     }
     assert.equal(existsSync(marker), false, 'nothing ran');
     assert.equal(george.postmasterPid(), pid, 'george still runs, same postmaster');
+  });
+
+  it("an agent that does not answer is an unreachable control channel; restarted, it answers a command in flight 'interrupted' and does not run it", async () => {
+    const george = node('george');
+    const pid = george.postmasterPid();
+    const old = agentOf('george');
+    await old.stop('SIGKILL');
+    const reply = await http((daemon as DaemonProcess).url, '/restart?servername=george', { method: 'POST', headers: { authorization: basic(ADMIN) } });
+    const rd = reply.json as { result: string; details: string };
+    assert.equal(rd.result, 'FAIL', JSON.stringify(rd));
+    assert.match(rd.details, /agent george \(etcd commands\/george\/\): the agent did not take pg_ctl within \d+ ms \(agent not running, or its node cut off from etcd\)/);
+    assert.equal(george.postmasterPid(), pid, 'george untouched');
+    assert.deepEqual(await client.getAll().prefix(`${PREFIX}commands/george/`).keys(), [], 'the unanswered records were deleted by the controller');
+    // A record its previous process had started (and died running) — the new process must not run it.
+    const term = (await client.get(`${PREFIX}leader`).exec()).kvs[0]?.create_revision as string;
+    const key = `${PREFIX}commands/george/00000000000000009-inflight`;
+    const command = { id: '00000000000000009-inflight', node: 'george', term, controller: 'test', written_at: new Date().toISOString(), timeout_ms: 10_000, request: { action: 'pg_ctl', op: 'stop', wait_s: 5 }, stdin: null };
+    await client.put(key).value(JSON.stringify({ command, started: { by: 'george-4242-deadbeef', at: new Date().toISOString() }, result: null }));
+    retired.push(old);
+    agents[agents.indexOf(old)] = startAgent(cluster, george, agentSettings);
+    await waitUntil('an answer', async () => JSON.parse((await client.get(key).string()) ?? '{}').result != null, 20_000);
+    const record = JSON.parse((await client.get(key).string()) as string) as { started: { by: string }; result: { refused: { kind: string; message: string } } };
+    await client.delete().key(key);
+    assert.equal(record.result.refused.kind, 'interrupted');
+    assert.equal(record.started.by, 'george-4242-deadbeef', 'not taken again');
+    assert.equal(george.postmasterPid(), pid, 'not run: george still runs, same postmaster');
   });
 
   it("failover: paul's postmaster SIGKILLed → a replica promoted by its agent, paul rejoins, all through the agents", async () => {
