@@ -7,11 +7,12 @@
  *   - a command written under an old term is answered stale_term and nothing runs;
  *   - records with hostile parameters (a shell tail, a path) are answered invalid and nothing runs;
  *   - an agent that does not answer fails the action as an unreachable ssh host would; restarted,
- *     it answers a record its dead process had started `interrupted` and does not run it.
+ *     it answers a record its dead process had started `interrupted` and does not run it;
+ *   - start_archiving / stop_archiving: the script pushed, the flag file removed and created by the agents.
  * Each scenario asserts that the actions went through the agents (their logs name the commands).
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Etcd3 } from 'etcd3';
@@ -22,6 +23,7 @@ import { FAILOVER_TEST_SETTINGS, POSTGRES_FAST_RETRY } from '../fixtures/failove
 import { basic, freePort, http, startDaemonProcess, type DaemonProcess } from '../fixtures/daemon.js';
 import { startAgent, waitUntil, type AgentSettings, type RunningAgent } from '../fixtures/agents.js';
 import { writableNodes } from '../fixtures/chaos.js';
+import { postgresUser } from '../fixtures/exec.js';
 
 const TTL = 4;
 const ADMIN = 'agent-commands-admin';
@@ -34,6 +36,13 @@ describe('control_method agent: node actions executed by the agents, no ssh', { 
   let daemon: DaemonProcess | null = null;
   const agents: RunningAgent[] = [];
   let agentSettings: AgentSettings;
+  let controllerSettings: Record<string, unknown>;
+  const archive = (): Record<string, unknown> => ({
+    archive_script_method: 'archive_local_dir',
+    archive_directory: join(cluster.root, 'archive'),
+    archive_script_path: join(cluster.root, 'archive.sh'),
+    no_archive_file: join(cluster.root, 'noarchive'),
+  });
   const retired: RunningAgent[] = [];
   const node = (name: string): TestNode => cluster.nodes.find((n) => n.name === name) as TestNode;
   const agentOf = (name: string): RunningAgent => agents.find((a) => a.node.name === name) as RunningAgent;
@@ -61,6 +70,7 @@ describe('control_method agent: node actions executed by the agents, no ssh', { 
       failover: { ...FAILOVER_TEST_SETTINGS, auto_rejoin: true },
       // promote_pg_ctl (not the default promote_sql): the promotion is a node action too.
       server_defaults: { control_method: 'agent', promotion_method: 'promote_pg_ctl' },
+      archive: archive(),
     };
     const full = cluster.config(settings as never) as { handyrep: Record<string, unknown>; passwords: Record<string, unknown>; failover: Record<string, unknown> };
     const agentSections = {
@@ -68,9 +78,12 @@ describe('control_method agent: node actions executed by the agents, no ssh', { 
       passwords: full.passwords,
       failover: { use_replication_slots: full.failover['use_replication_slots'] ?? false },
       server_defaults: { control_method: 'agent' },
+      // The agent renders the archive script from its own settings (the controller's paths).
+      archive: archive(),
     };
     agentSettings = { endpoints: etcd.endpoints, prefix: PREFIX, ttl: TTL, sections: agentSections };
     for (const n of cluster.nodes) agents.push(startAgent(cluster, n, agentSettings));
+    controllerSettings = settings;
     daemon = await startDaemonProcess(await writeConfig(cluster, settings, 'ctl.yaml'));
     await waitUntil('the master key names john', async () => (await masterKey()) === 'john', 60_000, 250);
     await waitUntil("john's agent holds the master lease", async () => (await client.get(`${PREFIX}master_lease/john`).string()) !== null, 30_000, 250);
@@ -203,5 +216,25 @@ describe('control_method agent: node actions executed by the agents, no ssh', { 
     } catch (err) {
       throw new Error(`${(err as Error).message}\n${story()}`, { cause: err });
     }
+  });
+
+  it('start_archiving / stop_archiving: the archive script pushed and the flag file handled by the agents', async () => {
+    const call = async (path: string): Promise<{ result: string; details: string }> =>
+      (await http((daemon as DaemonProcess).url, path, { method: 'POST', headers: { authorization: basic(ADMIN) } })).json as { result: string; details: string };
+    // Turned on only now: archive_mode is off in these clusters, which turns the master to warning.
+    await writeConfig(cluster, { ...controllerSettings, archive: { ...archive(), archiving: true } }, 'ctl.yaml');
+    assert.equal((await call('/reload_conf')).result, 'SUCCESS');
+    const started = await call('/start_archiving');
+    assert.equal(started.result, 'SUCCESS', JSON.stringify(started));
+    const script = statSync(join(cluster.root, 'archive.sh'));
+    assert.equal(script.mode & 0o777, 0o700);
+    assert.equal(script.uid, postgresUser().uid, 'written by the agent, as the PostgreSQL user');
+    assert.match(readFileSync(join(cluster.root, 'archive.sh'), 'utf8'), /HandyRep WAL archive script/);
+    assert.ok(statSync(join(cluster.root, 'archive')).isDirectory());
+    assert.equal(existsSync(join(cluster.root, 'noarchive')), false);
+    assert.match(agentOf('john').output(), /command \S+ archive_push from \S+: exit 0/);
+    const stopped = await call('/stop_archiving');
+    assert.equal(stopped.result, 'SUCCESS', JSON.stringify(stopped));
+    assert.equal(existsSync(join(cluster.root, 'noarchive')), true, 'the no-archiving flag created');
   });
 });

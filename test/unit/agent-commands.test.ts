@@ -5,21 +5,28 @@
  * command ids; then the executor loop over a fake store.
  */
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { configSchema } from '../../src/config/schema.js';
 import { HandyRepError } from '../../src/model/errors.js';
-import type { CommandResult } from '../../src/nodes/ports.js';
+import type { CommandResult, NodeShell } from '../../src/nodes/ports.js';
+import { archiveLocalDir } from '../../src/plugins/archive/archive_local_dir.js';
 import { pgCtlArgv } from '../../src/plugins/restart/restart_pg_ctl.js';
-import { CONTROL_ACTIONS, type ServerRef } from '../../src/plugins/types.js';
+import { CONTROL_ACTIONS, type PluginContext, type ServerRef } from '../../src/plugins/types.js';
 import { CommandIds, encodeCommandRecord, judgeRecord, parseCommandRecord, refusal, resultOf, shellResultOf, truncateOutput, type CommandRecord } from '../../src/agent/commands/command-record.js';
 import { planCommand, resolvedServer, type LocalStep } from '../../src/agent/commands/command-plan.js';
 import { identifyCommand, parseCommandRequest, upstreamProblem, type CommandRequest } from '../../src/agent/commands/command-table.js';
 import { CommandExecutor, type CommandStore, type StoredCommand } from '../../src/agent/commands/executor.js';
+import { localStepRunner } from '../../src/agent/commands/command-runner.js';
+import { quoteArg } from '../../src/nodes/shell-quote.js';
 
 const config = configSchema.parse({
   handyrep: { store: 'etcd' },
   etcd: { endpoints: ['http://127.0.0.1:2379'] },
   server_defaults: { control_method: 'agent', pg_bin_dir: '/usr/lib/postgresql/16/bin', pgdata: '/srv/pg/main' },
+  archive: { archive_directory: '/srv/archive' },
   servers: {
     john: { hostname: '10.0.0.1', role: 'master', pgdata: '/srv/pg/john' },
     paul: { hostname: '10.0.0.2', role: 'replica', port: 5433 },
@@ -28,6 +35,8 @@ const config = configSchema.parse({
 const john = resolvedServer(config, 'john') as ServerRef;
 const context = {
   testCommand: config.handyrep.test_ssh_command,
+  archiveDirectory: config.archive.archive_directory,
+  noArchiveFile: config.archive.no_archive_file,
   serverAt: (host: string, port: number): string | null => (host === '10.0.0.2' && port === 5433 ? 'paul' : null),
 };
 
@@ -72,6 +81,45 @@ describe('identifyCommand: the argv the plugins and the runtime build → the ta
   it('input with anything but set_upstream is refused', () => {
     const found = identifyCommand(['touch', '/srv/pg/john/standby.signal'], 'x', context);
     assert.ok('refused' in found);
+  });
+});
+
+describe('identifyCommand: what archive_local_dir runs → the archive actions', () => {
+  /** The argvs (and input) the plugin hands its control channel. */
+  const record = async (call: (ctx: PluginContext) => Promise<unknown>): Promise<{ argv: readonly string[]; stdin: string | undefined }[]> => {
+    const seen: { argv: readonly string[]; stdin: string | undefined }[] = [];
+    const shell: NodeShell = {
+      description: 'recording',
+      run: async (argv, options) => {
+        seen.push({ argv, stdin: options.stdin });
+        return { exitCode: 0, stdout: '', stderr: '', timedOut: false, durationMs: 1 };
+      },
+      close: async () => undefined,
+    };
+    const ctx = { config, timeouts: { connectMs: 1000, statementMs: 1000, commandMs: 10_000 }, shellFor: () => shell, settings: () => ({}) } as unknown as PluginContext;
+    await call(ctx);
+    return seen;
+  };
+  const rows: [string, (ctx: PluginContext) => Promise<unknown>, string[]][] = [
+    ['pushScript → archive_dir, archive_push (the script is not sent)', (ctx) => archiveLocalDir.pushScript(ctx, john), ['archive_dir', 'archive_push']],
+    ['start → archive_start', (ctx) => archiveLocalDir.start(ctx, john), ['archive_start']],
+    ['stop → archive_stop', (ctx) => archiveLocalDir.stop(ctx, john), ['archive_stop']],
+  ];
+  for (const [name, call, actions] of rows) {
+    it(name, async () => {
+      const found = (await record(call)).map(({ argv, stdin }) => identifyCommand(argv, stdin, context));
+      assert.deepEqual(found.map((f) => ('refused' in f ? f.refused : f.request.action)), actions);
+      for (const f of found) assert.ok(!('refused' in f) && f.stdin === null, 'no input sent');
+    });
+  }
+  it('the agent plans them from its own archive settings', () => {
+    assert.deepEqual(planCommand(config, 'john', { action: 'archive_dir' }, null), { ok: true, step: { kind: 'make_dir', path: '/srv/archive' } });
+    assert.deepEqual(planCommand(config, 'john', { action: 'archive_start' }, null), { ok: true, step: { kind: 'remove_file', path: config.archive.no_archive_file } });
+    const push = planCommand(config, 'john', { action: 'archive_push' }, null);
+    assert.deepEqual(push, { ok: true, step: { kind: 'archive_script', path: config.archive.archive_script_path, template: null, values: { archive_directory: '/srv/archive', no_archive_file: config.archive.no_archive_file } } });
+    const without = configSchema.parse({ handyrep: { store: 'etcd' }, etcd: { endpoints: ['http://127.0.0.1:2379'] }, servers: { john: { hostname: 'a', role: 'master' } } });
+    const refused = planCommand(without, 'john', { action: 'archive_push' }, null);
+    assert.ok(!refused.ok && /archive_directory is not set/.test(refused.problem));
   });
 });
 
@@ -319,4 +367,35 @@ describe('config: control_method agent', () => {
       }
     });
   }
+});
+
+describe('localStepRunner: the file steps on a real folder', () => {
+  it('make_dir, archive_script (atomic, mode 700), write_file, append_file, remove_file', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'handyrep-agent-steps-'));
+    try {
+      const run = localStepRunner(config);
+      const ok = async (step: LocalStep): Promise<void> => assert.equal((await run(step, 5000)).exitCode, 0, JSON.stringify(step));
+      await ok({ kind: 'make_dir', path: join(root, 'archive') });
+      await ok({ kind: 'archive_script', path: join(root, 'bin', 'archive.sh'), template: null, values: { archive_directory: join(root, 'archive'), no_archive_file: join(root, 'flag') } });
+      const script = readFileSync(join(root, 'bin', 'archive.sh'), 'utf8');
+      assert.ok(script.includes(`ARCHIVE_DIR=${quoteArg(join(root, 'archive'))}\n`), script);
+      assert.equal(statSync(join(root, 'bin', 'archive.sh')).mode & 0o777, 0o700);
+      assert.deepEqual(readdirSync(join(root, 'bin')), ['archive.sh'], 'no temporary file left');
+      await ok({ kind: 'write_file', path: join(root, 'flags', 'noarchive') });
+      assert.ok(existsSync(join(root, 'flags', 'noarchive')));
+      await ok({ kind: 'append_file', path: join(root, 'auto.conf'), text: "primary_conninfo = 'a'\n" });
+      await ok({ kind: 'append_file', path: join(root, 'auto.conf'), text: "primary_conninfo = 'b'\n" });
+      assert.equal(readFileSync(join(root, 'auto.conf'), 'utf8'), "primary_conninfo = 'a'\nprimary_conninfo = 'b'\n");
+      await ok({ kind: 'remove_file', path: join(root, 'flags', 'noarchive') });
+      await ok({ kind: 'remove_file', path: join(root, 'flags', 'noarchive') });
+      assert.ok(!existsSync(join(root, 'flags', 'noarchive')));
+      const failed = await run({ kind: 'archive_script', path: join(root, 'x.sh'), template: join(root, 'missing-template'), values: {} }, 5000);
+      assert.equal(failed.exitCode, 1);
+      assert.match(failed.stderr, /missing-template/);
+      const argv = await run({ kind: 'argv', argv: ['sh', '-c', 'echo out; echo err >&2; exit 3'] }, 5000);
+      assert.deepEqual({ exit: argv.exitCode, out: argv.stdout, err: argv.stderr }, { exit: 3, out: 'out\n', err: 'err\n' });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
 });

@@ -18,6 +18,9 @@ export type LocalStep =
   | { readonly kind: 'argv'; readonly argv: readonly string[] }
   | { readonly kind: 'append_file'; readonly path: string; readonly text: string }
   | { readonly kind: 'write_file'; readonly path: string }
+  | { readonly kind: 'make_dir'; readonly path: string }
+  /** archive_local_dir's script rendered here (the template file, if any, is read on this node). */
+  | { readonly kind: 'archive_script'; readonly path: string; readonly template: string | null; readonly values: Readonly<Record<string, string>> }
   | { readonly kind: 'remove_file'; readonly path: string }
   | { readonly kind: 'rewind'; readonly self: ResolvedServer; readonly source: ResolvedServer };
 
@@ -25,6 +28,9 @@ export function resolvedServer(config: Readonly<HandyRepConfig>, name: string): 
   const entry = Object.hasOwn(config.servers, name) ? config.servers[name] : undefined;
   return entry ? { ...resolveServer(config.server_defaults, entry), name } : null;
 }
+
+// archive_local_dir's template setting (the plugin validates the same section the same way).
+const archiveTemplate = z.object({ template: z.string().regex(/^\/[A-Za-z0-9_./-]+$/).nullable().default(null) }).strict();
 
 // restart_pg_ctl's own settings (the plugin validates the same section the same way).
 const pgCtlSettings = z
@@ -60,6 +66,20 @@ export function planCommand(config: Readonly<HandyRepConfig>, node: string, requ
       return { ok: true, step: { kind: 'write_file', path: `${self.pgdata}/standby.signal` } };
     case 'set_upstream':
       return { ok: true, step: { kind: 'append_file', path: `${self.pgdata}/postgresql.auto.conf`, text: stdin ?? '' } };
+    case 'archive_dir':
+    case 'archive_push': {
+      const directory = config.archive.archive_directory;
+      if (directory === null) return { ok: false, problem: `${request.action}: archive.archive_directory is not set in the agent's configuration` };
+      if (request.action === 'archive_dir') return { ok: true, step: { kind: 'make_dir', path: directory } };
+      const template = archiveTemplate.safeParse(config.plugins['archive_local_dir'] ?? {});
+      if (!template.success) return { ok: false, problem: 'plugins.archive_local_dir is invalid in the agent\'s configuration' };
+      const values = { archive_directory: directory, no_archive_file: config.archive.no_archive_file };
+      return { ok: true, step: { kind: 'archive_script', path: config.archive.archive_script_path, template: template.data.template, values } };
+    }
+    case 'archive_start':
+      return { ok: true, step: { kind: 'remove_file', path: config.archive.no_archive_file } };
+    case 'archive_stop':
+      return { ok: true, step: { kind: 'write_file', path: config.archive.no_archive_file } };
     case 'rewind': {
       const source = other(request.source);
       if (source === null) return { ok: false, problem: `rewind: no server ${request.source} in the agent's configuration` };

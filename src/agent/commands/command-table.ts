@@ -16,6 +16,7 @@ import { NAME_PATTERN } from '../../config/validators.js';
 import { CONTROL_ACTIONS } from '../../plugins/types.js';
 import { KILL_INSTANCE_SCRIPT } from '../../plugins/restart/kill-instance.js';
 import { STOP_AND_WAIT_SCRIPT } from '../../plugins/restart/stop-and-wait.js';
+import { atomicWriteArgv } from '../../plugins/node-file.js';
 
 const seconds = z.number().int().min(1).max(86_400);
 const serverName = z.string().regex(NAME_PATTERN, 'must be a server name (1-63 letters, digits, "_", "." or "-")');
@@ -40,6 +41,14 @@ const requestSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('set_upstream') }).strict(),
   /** pg_rewind of the stopped node onto a configured server, keeping its configuration files. */
   z.object({ action: z.literal('rewind'), source: serverName }).strict(),
+  /** archive_local_dir: make archive.archive_directory (mode 700). */
+  z.object({ action: z.literal('archive_dir') }).strict(),
+  /** archive_local_dir: install the archive script, rendered by the agent from its own configuration. */
+  z.object({ action: z.literal('archive_push') }).strict(),
+  /** archive_local_dir: remove the no-archiving flag file (start_archiving). */
+  z.object({ action: z.literal('archive_start') }).strict(),
+  /** archive_local_dir: create the no-archiving flag file (stop_archiving). */
+  z.object({ action: z.literal('archive_stop') }).strict(),
 ]);
 
 export type CommandRequest = z.output<typeof requestSchema>;
@@ -88,12 +97,18 @@ export interface IdentifiedCommand {
   readonly stdin: string | null;
 }
 
-/** What identification needs besides the argv: the verify test command of the configuration. */
+/** What identification needs besides the argv: settings of the configuration in force. */
 export interface IdentifyContext {
+  /** handyrep.test_ssh_command. */
   readonly testCommand: readonly string[];
+  /** archive.archive_directory and archive.no_archive_file. */
+  readonly archiveDirectory: string | null;
+  readonly noArchiveFile: string;
   /** The configured server listening at host:port (the probe's target), or null. */
   serverAt(host: string, port: number): string | null;
 }
+
+const ATOMIC_WRITE_SCRIPT = atomicWriteArgv('', { umask: '077', mode: '700' }, '')[2];
 
 const basename = (path: string | undefined): string => (path ?? '').slice((path ?? '').lastIndexOf('/') + 1);
 
@@ -113,6 +128,8 @@ export function identifyCommand(argv: readonly string[], stdin: string | undefin
   const found = identifyRequest(argv, context);
   if (found === null) return { refused: `${basename(argv[0]) || 'an empty command'}${argv[0] === 'sh' ? ` (${argv[3] ?? 'script'})` : ''} is not a node action an agent runs (control_method agent runs only the actions of src/agent/commands/command-table.ts)` };
   if (found.action === 'set_upstream') return { request: found, stdin: stdin ?? '' };
+  // The script the controller rendered is not sent: the agent renders it from its own configuration.
+  if (found.action === 'archive_push') return { request: found, stdin: null };
   if (stdin !== undefined) return { refused: `${found.action}: input is only sent with set_upstream` };
   return { request: found, stdin: null };
 }
@@ -129,8 +146,12 @@ function identifyRequest(argv: readonly string[], context: IdentifyContext): Com
     }
     if (argv[2] === KILL_INSTANCE_SCRIPT && argv[3] === 'handyrep-kill') return { action: 'pg_ctl', op: 'kill', wait_s: 1 };
     if (argv[2] === 'cat >> "$1"' && argv[3] === 'set_upstream' && basename(argv[4]) === 'postgresql.auto.conf') return { action: 'set_upstream' };
+    if (argv[2] === ATOMIC_WRITE_SCRIPT && argv[3] === 'push_archive_script') return { action: 'archive_push' };
+    if (argv[2] === 'mkdir -p "$(dirname "$1")" && touch "$1"' && argv[3] === 'stop_archiving' && argv[4] === context.noArchiveFile) return { action: 'archive_stop' };
     return null;
   }
+  if (argv.length === 3 && argv[0] === 'rm' && argv[1] === '-f' && argv[2] === context.noArchiveFile) return { action: 'archive_start' };
+  if (argv.length === 5 && argv.slice(0, 4).join(' ') === 'mkdir -p -m 700' && argv[4] === context.archiveDirectory) return { action: 'archive_dir' };
   if (argv.length === 3 && argv[0] === 'rm' && argv[1] === '-f' && basename(argv[2]) === 'standby.signal') return { action: 'clear_standby_signal' };
   if (argv.length === 2 && argv[0] === 'touch' && basename(argv[1]) === 'standby.signal') return { action: 'standby_signal' };
   switch (basename(argv[0])) {

@@ -22,6 +22,8 @@ export function agentChannelOf(etcd: EtcdControl, servers: ServerDirectory, conf
     pickupMs: Math.max(3000, 2 * config().handyrep.connect_timeout_seconds * 1000),
     identify: () => ({
       testCommand: config().handyrep.test_ssh_command,
+      archiveDirectory: config().archive.archive_directory,
+      noArchiveFile: config().archive.no_archive_file,
       serverAt: (host, port) => servers.names().find((name) => servers.get(name).hostname === host && servers.get(name).port === port) ?? null,
     }),
   };
