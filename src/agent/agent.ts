@@ -162,8 +162,9 @@ export class NodeAgent {
   async stop(releaseLease = true): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
-    await this.#round?.catch(() => undefined);
+    // First: a command finishing runs a round (commandExecutorFor), which must not start after this one.
     await this.#commands?.stop();
+    await this.#round?.catch(() => undefined);
     if (releaseLease) {
       await this.#masterLease.release(this.#callMs);
       await this.#memberLease.release(this.#callMs);
