@@ -14,6 +14,7 @@ import { HandyRepError } from '../../src/model/errors.js';
 import type { CommandResult, NodeShell } from '../../src/nodes/ports.js';
 import { archiveLocalDir } from '../../src/plugins/archive/archive_local_dir.js';
 import { pgCtlArgv } from '../../src/plugins/restart/restart_pg_ctl.js';
+import { systemctlArgv } from '../../src/plugins/restart/restart_systemd.js';
 import { CONTROL_ACTIONS, type PluginContext, type ServerRef } from '../../src/plugins/types.js';
 import { CommandIds, encodeCommandRecord, judgeRecord, parseCommandRecord, refusal, resultOf, shellResultOf, truncateOutput, type CommandRecord } from '../../src/agent/commands/command-record.js';
 import { planCommand, resolvedServer, type LocalStep } from '../../src/agent/commands/command-plan.js';
@@ -52,6 +53,18 @@ describe('identifyCommand: the argv the plugins and the runtime build → the ta
       assert.deepEqual(plan.step, { kind: 'argv', argv });
     });
   }
+  for (const op of CONTROL_ACTIONS) {
+    it(`restart_systemd ${op} → systemctl ${op}, rebuilt from the agent's own restart_systemd settings`, () => {
+      const argv = systemctlArgv(op, 'postgresql@15-main', true, 'systemctl');
+      const found = identifyCommand(argv, undefined, context);
+      assert.ok(!('refused' in found), JSON.stringify(found));
+      assert.deepEqual(found.request, { action: 'systemctl', op });
+      assert.deepEqual(planCommand(config, 'john', found.request, null), { ok: true, step: { kind: 'argv', argv } });
+    });
+  }
+  it('systemctl with a verb restart_systemd never builds is refused', () => {
+    assert.ok('refused' in identifyCommand(['sudo', '-n', 'systemctl', 'mask', 'postgresql@15-main'], undefined, context));
+  });
   const rows: [string, string[], string | undefined, CommandRequest | null][] = [
     ['promote_pg_ctl', ['/usr/lib/postgresql/16/bin/pg_ctl', '-D', '/srv/pg/john', '-w', '-t', '30', 'promote'], undefined, { action: 'promote', wait_s: 30 }],
     ['switchover pg_controldata', ['/usr/lib/postgresql/16/bin/pg_controldata', '-D', '/srv/pg/john'], undefined, { action: 'controldata' }],

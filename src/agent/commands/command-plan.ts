@@ -3,11 +3,11 @@
  * paths, binaries, flags and hosts come from the node's server entry and the plugins' settings
  * there, never from the record. Pure; command-runner.ts does it.
  */
-import { z } from 'zod';
 import { resolveServer } from '../../config/merge.js';
 import type { HandyRepConfig } from '../../config/schema.js';
-import { pathSchema } from '../../config/validators.js';
-import { pgCtlArgv } from '../../plugins/restart/restart_pg_ctl.js';
+import { settingsSchema as archiveTemplate } from '../../plugins/archive/archive_local_dir.js';
+import { pgCtlArgv, settingsSchema as pgCtlSettings } from '../../plugins/restart/restart_pg_ctl.js';
+import { settingsSchema as systemdSettings, systemctlArgv } from '../../plugins/restart/restart_systemd.js';
 import type { ServerRef } from '../../plugins/types.js';
 import type { CommandRequest } from './command-table.js';
 
@@ -29,14 +29,6 @@ export function resolvedServer(config: Readonly<HandyRepConfig>, name: string): 
   return entry ? { ...resolveServer(config.server_defaults, entry), name } : null;
 }
 
-// archive_local_dir's template setting (the plugin validates the same section the same way).
-const archiveTemplate = z.object({ template: z.string().regex(/^\/[A-Za-z0-9_./-]+$/).nullable().default(null) }).strict();
-
-// restart_pg_ctl's own settings (the plugin validates the same section the same way).
-const pgCtlSettings = z
-  .object({ pg_ctl_flags: z.array(z.string()).default([]), startup_log: pathSchema.nullable().default(null) })
-  .strict();
-
 /** The step for `request` on `node`, or why it cannot be run here (nothing runs then). */
 export function planCommand(config: Readonly<HandyRepConfig>, node: string, request: CommandRequest, stdin: string | null): { ok: true; step: LocalStep } | { ok: false; problem: string } {
   const self = resolvedServer(config, node);
@@ -48,6 +40,11 @@ export function planCommand(config: Readonly<HandyRepConfig>, node: string, requ
       const settings = pgCtlSettings.safeParse(config.plugins['restart_pg_ctl'] ?? {});
       if (!settings.success) return { ok: false, problem: 'plugins.restart_pg_ctl is invalid in the agent\'s configuration' };
       return { ok: true, step: { kind: 'argv', argv: pgCtlArgv(self as ServerRef, request.op, settings.data.pg_ctl_flags, settings.data.startup_log, request.wait_s) } };
+    }
+    case 'systemctl': {
+      const settings = systemdSettings.safeParse(config.plugins['restart_systemd'] ?? {});
+      if (!settings.success) return { ok: false, problem: 'plugins.restart_systemd is invalid in the agent\'s configuration' };
+      return { ok: true, step: { kind: 'argv', argv: systemctlArgv(request.op, settings.data.service_name, settings.data.use_sudo, settings.data.systemctl_path) } };
     }
     case 'promote':
       return { ok: true, step: { kind: 'argv', argv: [pgCtl, '-D', self.pgconf ?? self.pgdata, '-w', '-t', String(request.wait_s), 'promote'] } };

@@ -17,6 +17,7 @@ import { CONTROL_ACTIONS } from '../../plugins/types.js';
 import { KILL_INSTANCE_SCRIPT } from '../../plugins/restart/kill-instance.js';
 import { STOP_AND_WAIT_SCRIPT } from '../../plugins/restart/stop-and-wait.js';
 import { atomicWriteArgv } from '../../plugins/node-file.js';
+import { systemctlArgv } from '../../plugins/restart/restart_systemd.js';
 
 const seconds = z.number().int().min(1).max(86_400);
 const serverName = z.string().regex(NAME_PATTERN, 'must be a server name (1-63 letters, digits, "_", "." or "-")');
@@ -25,6 +26,8 @@ const serverName = z.string().regex(NAME_PATTERN, 'must be a server name (1-63 l
 const requestSchema = z.discriminatedUnion('action', [
   /** restart_pg_ctl's actions (start, stop, faststop, restart, reload, status, kill). */
   z.object({ action: z.literal('pg_ctl'), op: z.enum(CONTROL_ACTIONS), wait_s: seconds }).strict(),
+  /** restart_systemd's actions (systemctl on the node's unit). */
+  z.object({ action: z.literal('systemctl'), op: z.enum(CONTROL_ACTIONS) }).strict(),
   /** promote_pg_ctl. */
   z.object({ action: z.literal('promote'), wait_s: seconds }).strict(),
   /** pg_controldata of the node's data folder (switchover: the final checkpoint). */
@@ -154,6 +157,8 @@ function identifyRequest(argv: readonly string[], context: IdentifyContext): Com
   if (argv.length === 5 && argv.slice(0, 4).join(' ') === 'mkdir -p -m 700' && argv[4] === context.archiveDirectory) return { action: 'archive_dir' };
   if (argv.length === 3 && argv[0] === 'rm' && argv[1] === '-f' && basename(argv[2]) === 'standby.signal') return { action: 'clear_standby_signal' };
   if (argv.length === 2 && argv[0] === 'touch' && basename(argv[1]) === 'standby.signal') return { action: 'standby_signal' };
+  const systemctl = systemctlRequest(argv);
+  if (systemctl !== null) return systemctl;
   switch (basename(argv[0])) {
     case 'pg_isready':
       return isreadyRequest(argv, context.serverAt);
@@ -169,6 +174,16 @@ function identifyRequest(argv: readonly string[], context: IdentifyContext): Com
     default:
       return null;
   }
+}
+
+/** restart_systemd's argv ([sudo -n] systemctl <verb…> <unit>): the op whose argv it is. */
+function systemctlRequest(argv: readonly string[]): CommandRequest | null {
+  const useSudo = argv[0] === 'sudo' && argv[1] === '-n';
+  const systemctl = argv[useSudo ? 2 : 0];
+  const unit = argv[argv.length - 1];
+  if (systemctl === undefined || unit === undefined || basename(systemctl) !== 'systemctl') return null;
+  const op = CONTROL_ACTIONS.find((candidate) => systemctlArgv(candidate, unit, useSudo, systemctl).join('\0') === argv.join('\0'));
+  return op === undefined ? null : { action: 'systemctl', op };
 }
 
 /** A pg_isready probe (vantage reports) names its target by host and port; the record names the server. */
