@@ -96,6 +96,8 @@ export class NodeAgent {
     this.#commands = commandExecutorFor(config, node, this.#ctx, Math.max(this.#callMs, this.#ctx.deadlineMs), deps.log, async () => {
       await this.runRound();
       return this.runRound();
+    }, () => {
+      this.#stoppedByAgent = true;
     });
     this.#health = { node, running: false, writable: false, primaryConfirmed: false, lagBytes: null, timeline: null, recordedMaster: null, lastReason: null, roundsTotal: 0, demotionsTotal: 0 };
   }

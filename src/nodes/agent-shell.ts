@@ -14,7 +14,9 @@ import { identifyCommand, type CommandRequest, type IdentifyContext } from '../a
 import { CommandIds, encodeCommandRecord, parseCommandRecord, shellResultOf, type CommandRecord } from '../agent/commands/command-record.js';
 import { describeError, HandyRepError } from '../model/errors.js';
 import type { EtcdContext } from '../store/etcd/client.js';
-import { termGuardedWrite, type LeadershipGuard } from '../store/etcd/guarded-txn.js';
+import { termCompares, type LeadershipGuard } from '../store/etcd/guarded-txn.js';
+import { judgeLeaderKey, type Term } from '../store/etcd/leader-record.js';
+import { withDeadline } from '../store/etcd/store-error.js';
 import type { CommandOptions, CommandResult, NodeShell } from './ports.js';
 
 /** What every AgentShell of a controller shares: etcd, the leadership, how to identify argvs. */
@@ -70,11 +72,49 @@ export class AgentShell implements NodeShell {
       started: null,
       result: null,
     };
-    await termGuardedWrite(ctx, leadership, `send ${request.action} to the agent of ${this.node}`, [{ kind: 'put', key, value: encodeCommandRecord(record) }]);
     try {
+      await this.#create(key, encodeCommandRecord(record), term, request.action);
       return shellResultOf(this.node, request.action, await this.#awaitResult(key, request.action, timeoutMs));
     } finally {
-      await ctx.client.delete().key(key).exec().catch(() => undefined);
+      // Also after a send that failed or timed out: it may have been applied (an etcd retry).
+      await this.#delete(key);
+    }
+  }
+
+  /**
+   * Writes the record only if the leader key is still our term's AND the command key does not
+   * exist yet (create-only: an etcd client retry of an applied put cannot reset a record the agent
+   * already took), under the leader's lease (a deposed or dead leader's unanswered commands vanish
+   * with it, and the agent's take — a compare-and-set — then fails).
+   */
+  async #create(key: string, value: string, term: Term, action: string): Promise<void> {
+    const { ctx, leadership } = this.channel;
+    const commandKey = Buffer.from(key);
+    const reply = await withDeadline(`send ${action} to the agent of ${this.node}`, ctx.deadlineMs, () =>
+      ctx.client.kv.txn({
+        compare: [...termCompares(ctx.keys.leader, term), { key: commandKey, target: 'Create', result: 'Equal', create_revision: '0' }],
+        success: [{ request_put: { key: commandKey, value: Buffer.from(value), lease: term.leaseId } }],
+        failure: [{ request_range: { key: Buffer.from(ctx.keys.leader) } }, { request_range: { key: commandKey } }],
+      }),
+    );
+    if (reply.succeeded) return;
+    const leaderKv = reply.responses[0]?.response_range?.kvs[0] ?? null;
+    const judgement = judgeLeaderKey(leaderKv, term);
+    if (!judgement.held) {
+      leadership.markLost(judgement.reason);
+      throw new HandyRepError('NOT_LEADER', `${this.description}: ${action} not sent: this controller no longer leads (term ${term.term}): ${judgement.reason}`);
+    }
+    // The key exists while we still lead: ids are unique, so it is our own earlier attempt, applied.
+  }
+
+  async #delete(key: string): Promise<void> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await withDeadline('delete a command record', this.channel.ctx.deadlineMs, () => this.channel.ctx.client.delete().key(key).exec());
+        return;
+      } catch {
+        // etcd unreachable: try again; a record left behind vanishes with the leader's lease.
+      }
     }
   }
 

@@ -18,10 +18,12 @@ import { systemctlArgv } from '../../src/plugins/restart/restart_systemd.js';
 import { CONTROL_ACTIONS, type PluginContext, type ServerRef } from '../../src/plugins/types.js';
 import { CommandIds, encodeCommandRecord, judgeRecord, parseCommandRecord, refusal, resultOf, shellResultOf, truncateOutput, type CommandRecord } from '../../src/agent/commands/command-record.js';
 import { planCommand, resolvedServer, type LocalStep } from '../../src/agent/commands/command-plan.js';
-import { identifyCommand, parseCommandRequest, upstreamProblem, type CommandRequest } from '../../src/agent/commands/command-table.js';
+import { identifyCommand, parseCommandRequest, type CommandRequest } from '../../src/agent/commands/command-table.js';
 import { CommandExecutor, type CommandStore, type StoredCommand } from '../../src/agent/commands/executor.js';
 import { localStepRunner } from '../../src/agent/commands/command-runner.js';
 import { quoteArg } from '../../src/nodes/shell-quote.js';
+import { confLines } from '../../src/nodes/pg-conf-quote.js';
+import { primaryConninfoFor } from '../../src/runtime/topology/remaster.js';
 
 const config = configSchema.parse({
   handyrep: { store: 'etcd' },
@@ -48,7 +50,7 @@ describe('identifyCommand: the argv the plugins and the runtime build → the ta
       const found = identifyCommand(argv, undefined, context);
       assert.ok(!('refused' in found), JSON.stringify(found));
       assert.equal(found.request.action, 'pg_ctl');
-      const plan = planCommand(config, 'john', found.request, null);
+      const plan = planCommand(config, 'john', found.request);
       assert.ok(plan.ok);
       assert.deepEqual(plan.step, { kind: 'argv', argv });
     });
@@ -59,7 +61,7 @@ describe('identifyCommand: the argv the plugins and the runtime build → the ta
       const found = identifyCommand(argv, undefined, context);
       assert.ok(!('refused' in found), JSON.stringify(found));
       assert.deepEqual(found.request, { action: 'systemctl', op });
-      assert.deepEqual(planCommand(config, 'john', found.request, null), { ok: true, step: { kind: 'argv', argv } });
+      assert.deepEqual(planCommand(config, 'john', found.request), { ok: true, step: { kind: 'argv', argv } });
     });
   }
   it('systemctl with a verb restart_systemd never builds is refused', () => {
@@ -73,7 +75,8 @@ describe('identifyCommand: the argv the plugins and the runtime build → the ta
     ['verify test command', [...config.handyrep.test_ssh_command], undefined, { action: 'test' }],
     ['rejoin: rm standby.signal', ['rm', '-f', '/srv/pg/john/standby.signal'], undefined, { action: 'clear_standby_signal' }],
     ['rejoin: touch standby.signal', ['touch', '/srv/pg/john/standby.signal'], undefined, { action: 'standby_signal' }],
-    ['rejoin: set_upstream', ['sh', '-c', 'cat >> "$1"', 'set_upstream', '/srv/pg/john/postgresql.auto.conf'], "primary_conninfo = 'host=x'\n", { action: 'set_upstream' }],
+    ['rejoin: set_upstream names the upstream, the settings (password) stay on the controller', ['sh', '-c', 'cat >> "$1"', 'set_upstream', '/srv/pg/john/postgresql.auto.conf'], confLines({ primary_conninfo: primaryConninfoFor({ ...config, passwords: { ...config.passwords, replication_pass: 'S3cret' } }, 'john', resolvedServer(config, 'paul') as ServerRef) }), { action: 'set_upstream', upstream: 'paul' }],
+    ['set_upstream to an unknown host', ['sh', '-c', 'cat >> "$1"', 'set_upstream', '/srv/pg/john/postgresql.auto.conf'], "primary_conninfo = 'host=''10.9.9.9'' port=''5432'''\n", null],
     ['rm of anything else', ['rm', '-f', '/srv/pg/john/PG_VERSION'], undefined, null],
     ['a shell script not of the table', ['sh', '-c', 'rm -rf /', 'x'], undefined, null],
     ['pg_basebackup (clone: not an agent action yet)', ['/usr/lib/postgresql/16/bin/pg_basebackup', '-D', '/srv/pg/john'], undefined, null],
@@ -85,9 +88,10 @@ describe('identifyCommand: the argv the plugins and the runtime build → the ta
       const found = identifyCommand(argv, stdin, context);
       if (expected === null) {
         assert.ok('refused' in found, `refused: ${JSON.stringify(found)}`);
-        assert.match(found.refused, /is not a node action an agent runs/);
+        assert.match(found.refused, /is not a node action an agent runs|is none of the configured servers/);
       } else {
-        assert.deepEqual(found, { request: expected, stdin: stdin ?? null });
+        assert.deepEqual(found, { request: expected, stdin: null });
+        assert.doesNotMatch(JSON.stringify(found), /S3cret/);
       }
     });
   }
@@ -126,12 +130,12 @@ describe('identifyCommand: what archive_local_dir runs → the archive actions',
     });
   }
   it('the agent plans them from its own archive settings', () => {
-    assert.deepEqual(planCommand(config, 'john', { action: 'archive_dir' }, null), { ok: true, step: { kind: 'make_dir', path: '/srv/archive' } });
-    assert.deepEqual(planCommand(config, 'john', { action: 'archive_start' }, null), { ok: true, step: { kind: 'remove_file', path: config.archive.no_archive_file } });
-    const push = planCommand(config, 'john', { action: 'archive_push' }, null);
+    assert.deepEqual(planCommand(config, 'john', { action: 'archive_dir' }), { ok: true, step: { kind: 'make_dir', path: '/srv/archive' } });
+    assert.deepEqual(planCommand(config, 'john', { action: 'archive_start' }), { ok: true, step: { kind: 'remove_file', path: config.archive.no_archive_file } });
+    const push = planCommand(config, 'john', { action: 'archive_push' });
     assert.deepEqual(push, { ok: true, step: { kind: 'archive_script', path: config.archive.archive_script_path, template: null, values: { archive_directory: '/srv/archive', no_archive_file: config.archive.no_archive_file } } });
     const without = configSchema.parse({ handyrep: { store: 'etcd' }, etcd: { endpoints: ['http://127.0.0.1:2379'] }, servers: { john: { hostname: 'a', role: 'master' } } });
-    const refused = planCommand(without, 'john', { action: 'archive_push' }, null);
+    const refused = planCommand(without, 'john', { action: 'archive_push' });
     assert.ok(!refused.ok && /archive_directory is not set/.test(refused.problem));
   });
 });
@@ -141,7 +145,7 @@ describe('parseCommandRequest: what a record from etcd may ask (nothing runs oth
     ['pg_ctl start', { action: 'pg_ctl', op: 'start', wait_s: 10 }, null, null],
     ['isready of a name', { action: 'isready', server: 'paul', timeout_s: 2 }, null, null],
     ['rewind onto a name', { action: 'rewind', source: 'paul' }, null, null],
-    ['set_upstream with conninfo and slot', { action: 'set_upstream' }, "primary_conninfo = 'host=10.0.0.1 password=''x'''\nprimary_slot_name = 'handyrep_john'\n", null],
+    ['set_upstream naming a server', { action: 'set_upstream', upstream: 'paul' }, null, null],
     ['unknown action', { action: 'shell', line: 'id' }, null, /action/],
     ['op with a shell tail', { action: 'pg_ctl', op: 'start; rm -rf /', wait_s: 10 }, null, /op/],
     ['server name with a shell tail', { action: 'isready', server: '; rm -rf /', timeout_s: 2 }, null, /server: must be a server name/],
@@ -151,9 +155,8 @@ describe('parseCommandRequest: what a record from etcd may ask (nothing runs oth
     ['wait as text', { action: 'promote', wait_s: '10; reboot' }, null, /wait_s/],
     ['not an object', 'pg_ctl start', null, /invalid command/],
     ['input on controldata', { action: 'controldata' }, 'x', /takes no input/],
-    ['set_upstream with archive_command', { action: 'set_upstream' }, "archive_command = 'rm -rf /'\n", /only primary_conninfo and primary_slot_name/],
-    ['set_upstream breaking out of the quotes', { action: 'set_upstream' }, "primary_conninfo = 'a' archive_command='x'\n", /only primary_conninfo/],
-    ['set_upstream without input', { action: 'set_upstream' }, null, /no settings given/],
+    ['set_upstream with settings as input', { action: 'set_upstream', upstream: 'paul' }, "archive_command = 'rm -rf /'\n", /takes no input/],
+    ['set_upstream without an upstream', { action: 'set_upstream' }, null, /upstream/],
   ];
   for (const [name, raw, stdin, problem] of rows) {
     it(name, () => {
@@ -165,11 +168,6 @@ describe('parseCommandRequest: what a record from etcd may ask (nothing runs oth
       }
     });
   }
-  it('upstreamProblem: one line, several lines, no trailing newline', () => {
-    assert.equal(upstreamProblem("primary_conninfo = 'host=a'\n"), null);
-    assert.match(upstreamProblem("primary_conninfo = 'host=a'") ?? '', /newline/);
-    assert.match(upstreamProblem("primary_conninfo = 'a\u0007'\n") ?? '', /only/);
-  });
 });
 
 describe('planCommand: the agent builds from its own configuration', () => {
@@ -178,13 +176,14 @@ describe('planCommand: the agent builds from its own configuration', () => {
     ['isready with the configured host and port', { action: 'isready', server: 'paul', timeout_s: 3 }, null, { kind: 'argv', argv: ['/usr/lib/postgresql/16/bin/pg_isready', '-q', '-h', '10.0.0.2', '-p', '5433', '-t', '3'] }],
     ['isready of an unknown server', { action: 'isready', server: 'ringo', timeout_s: 3 }, null, /no server ringo/],
     ['standby.signal in its own folder', { action: 'standby_signal' }, null, { kind: 'write_file', path: '/srv/pg/john/standby.signal' }],
-    ['set_upstream appends to its own auto.conf', { action: 'set_upstream' }, "primary_conninfo = 'x'\n", { kind: 'append_file', path: '/srv/pg/john/postgresql.auto.conf', text: "primary_conninfo = 'x'\n" }],
+    ['set_upstream appends the conninfo built from its own configuration', { action: 'set_upstream', upstream: 'paul' }, null, { kind: 'append_file', path: '/srv/pg/john/postgresql.auto.conf', text: "primary_conninfo = 'host=''10.0.0.2'' port=''5433'' user=''replicator'' application_name=''john'' sslmode=''prefer'''\n" }],
+    ['set_upstream onto itself', { action: 'set_upstream', upstream: 'john' }, null, /from itself/],
     ['rewind onto itself', { action: 'rewind', source: 'john' }, null, /onto itself/],
     ['rewind onto an unknown server', { action: 'rewind', source: 'ringo' }, null, /no server ringo/],
   ];
-  for (const [name, request, stdin, expected] of rows) {
+  for (const [name, request, , expected] of rows) {
     it(name, () => {
-      const plan = planCommand(config, 'john', request, stdin);
+      const plan = planCommand(config, 'john', request);
       if (expected instanceof RegExp) {
         assert.ok(!plan.ok);
         assert.match(plan.problem, expected);
@@ -279,10 +278,11 @@ class FakeStore implements CommandStore {
   async leaderTerm(): Promise<string | null> {
     return this.term;
   }
-  async replace(id: string, modRevision: string, value: string): Promise<string | null> {
+  async replace(id: string, modRevision: string, value: string, term?: string): Promise<string | null> {
     this.beforeReplace(id);
     const e = this.kv.get(id);
     if (!e || e.mod !== modRevision) return null;
+    if (term !== undefined && term !== this.term) return null;
     const mod = String(++this.revision);
     this.kv.set(id, { value, mod });
     return mod;
@@ -355,6 +355,56 @@ describe('CommandExecutor over a fake store', () => {
     assert.equal(store.kv.has('c1'), false);
   });
 
+  it('the term changes between the check and the take → nothing runs, answered stale_term (one transaction)', async () => {
+    const { store, ran, executor } = setup();
+    store.put('c1', { command: command(), started: null, result: null });
+    store.beforeReplace = () => {
+      store.term = '43';
+      store.beforeReplace = () => undefined;
+    };
+    await executor.scan();
+    assert.equal(ran.length, 0);
+    assert.equal(store.record('c1')?.result?.refused?.kind, 'stale_term');
+  });
+
+  it('a commanded stop, faststop or kill is announced to the agent first (not a crash); status is not, and runs no round', async () => {
+    const store = new FakeStore();
+    const events: string[] = [];
+    const executor = new CommandExecutor(config, 'john', {
+      store,
+      processId: 'a',
+      log: () => undefined,
+      beforeStop: () => events.push('beforeStop'),
+      afterPostgresAction: async () => events.push('round'),
+      run: async () => {
+        events.push('run');
+        return { exitCode: 0, stdout: '', stderr: '', timedOut: false, durationMs: 1 };
+      },
+    });
+    store.put('c1', { command: command({ request: { action: 'pg_ctl', op: 'kill', wait_s: 1 } }), started: null, result: null });
+    await executor.scan();
+    assert.deepEqual(events, ['beforeStop', 'run', 'round']);
+    events.length = 0;
+    store.put('c2', { command: command({ id: 'c2', request: { action: 'pg_ctl', op: 'status', wait_s: 1 } }), started: null, result: null });
+    await executor.scan();
+    assert.deepEqual(events, ['run']);
+  });
+
+  it('a watch that never starts (etcd unreachable) does not hold up start(); the scans run', async () => {
+    const store = new FakeStore();
+    store.watch = () => new Promise(() => undefined);
+    let ran = 0;
+    const executor = new CommandExecutor(config, 'john', { store, processId: 'a', rescanMs: 20, log: () => undefined, run: async () => {
+      ran += 1;
+      return { exitCode: 0, stdout: '', stderr: '', timedOut: false, durationMs: 1 };
+    } });
+    await executor.start();
+    store.put('c1', { command: command(), started: null, result: null });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await executor.stop();
+    assert.equal(ran, 1);
+  });
+
   it('a runner that throws is answered failed, once', async () => {
     const store = new FakeStore();
     const executor = new CommandExecutor(config, 'john', { store, processId: 'a', log: () => undefined, run: () => Promise.reject(new Error('spawn failed')) });
@@ -394,7 +444,10 @@ describe('localStepRunner: the file steps on a real folder', () => {
       assert.ok(script.includes(`ARCHIVE_DIR=${quoteArg(join(root, 'archive'))}\n`), script);
       assert.equal(statSync(join(root, 'bin', 'archive.sh')).mode & 0o777, 0o700);
       assert.deepEqual(readdirSync(join(root, 'bin')), ['archive.sh'], 'no temporary file left');
-      await ok({ kind: 'write_file', path: join(root, 'flags', 'noarchive') });
+      const missing = await run({ kind: 'write_file', path: join(root, 'no-pgdata', 'standby.signal') }, 5000);
+      assert.equal(missing.exitCode, 1, 'standby.signal in a missing data folder fails');
+      assert.ok(!existsSync(join(root, 'no-pgdata')), 'and creates no folder');
+      await ok({ kind: 'write_file', path: join(root, 'flags', 'noarchive'), makeParent: true });
       assert.ok(existsSync(join(root, 'flags', 'noarchive')));
       await ok({ kind: 'append_file', path: join(root, 'auto.conf'), text: "primary_conninfo = 'a'\n" });
       await ok({ kind: 'append_file', path: join(root, 'auto.conf'), text: "primary_conninfo = 'b'\n" });
@@ -405,6 +458,7 @@ describe('localStepRunner: the file steps on a real folder', () => {
       const failed = await run({ kind: 'archive_script', path: join(root, 'x.sh'), template: join(root, 'missing-template'), values: {} }, 5000);
       assert.equal(failed.exitCode, 1);
       assert.match(failed.stderr, /missing-template/);
+      await assert.rejects(run({ kind: 'argv', argv: [join(root, 'no-such-program')] }, 5000), /no-such-program/, 'a program that cannot start is no exit code (answered failed, not exit 1)');
       const argv = await run({ kind: 'argv', argv: ['sh', '-c', 'echo out; echo err >&2; exit 3'] }, 5000);
       assert.deepEqual({ exit: argv.exitCode, out: argv.stdout, err: argv.stderr }, { exit: 3, out: 'out\n', err: 'err\n' });
     } finally {

@@ -15,12 +15,16 @@ import { CommandIds, parseCommandRecord, type CommandRecord, type ResultPart } f
 const PREFIX = '/handyrep/t/';
 
 /** Just the etcd calls AgentShell makes: a guarded put (txn), get().string(), delete().key().exec(). */
-function fakeEtcd(onPut: (key: string, record: CommandRecord, kv: Map<string, string>) => void, txnSucceeds = true) {
+type Txn = { compare: { key: Buffer; target: string; create_revision?: string }[]; success: { request_put?: { key: Buffer; value: Buffer; lease?: string } }[] };
+
+function fakeEtcd(onPut: (key: string, record: CommandRecord, kv: Map<string, string>) => void, txnSucceeds = true, afterApply: (() => void) | null = null) {
   const kv = new Map<string, string>();
   const deleted: string[] = [];
+  const txns: Txn[] = [];
   const client = {
     kv: {
-      txn: async (request: { success: { request_put?: { key: Buffer; value: Buffer } }[] }) => {
+      txn: async (request: Txn) => {
+        txns.push(request);
         if (!txnSucceeds) return { succeeded: false, responses: [{ response_range: { kvs: [] } }], header: { revision: '9' } };
         for (const op of request.success) {
           if (op.request_put) {
@@ -29,6 +33,7 @@ function fakeEtcd(onPut: (key: string, record: CommandRecord, kv: Map<string, st
             onPut(key, parseCommandRecord(key, op.request_put.value.toString()), kv);
           }
         }
+        afterApply?.();
         return { succeeded: true, responses: [], header: { revision: '10' } };
       },
     },
@@ -43,7 +48,7 @@ function fakeEtcd(onPut: (key: string, record: CommandRecord, kv: Map<string, st
     }),
   };
   const ctx = { client, keys: etcdKeys(PREFIX), deadlineMs: 1000 } as unknown as EtcdContext;
-  return { ctx, kv, deleted };
+  return { ctx, kv, deleted, txns };
 }
 
 const term = { term: '42', leaseId: '7', record: { controller_id: 'ctl-a', api_url: null, since: 'x' }, value: '{}' };
@@ -84,6 +89,25 @@ describe('AgentShell', () => {
     const command = written[0]?.command;
     assert.deepEqual({ node: command?.node, term: command?.term, controller: command?.controller, request: command?.request, timeout: command?.timeout_ms }, { node: 'john', term: '42', controller: 'ctl-a', request: { action: 'pg_ctl', op: 'status', wait_s: 60 }, timeout: 5000 });
     assert.doesNotMatch(JSON.stringify(written[0]), /\/srv\/pg/, 'no path travels');
+    assert.deepEqual(deleted, [`${PREFIX}commands/john/00000000001000000-x`]);
+    assert.equal(kv.size, 0);
+  });
+
+  it('the send is create-only, under the leader\'s lease (it vanishes with the term)', async () => {
+    const { ctx, txns } = fakeEtcd(answering(ok));
+    await new AgentShell('john', channel(ctx, leading())).run(['true'], { timeoutMs: 1000 });
+    const key = `${PREFIX}commands/john/00000000001000000-x`;
+    const createOnly = txns[0]?.compare.find((c) => c.key.toString() === key);
+    assert.deepEqual({ target: createOnly?.target, rev: createOnly?.create_revision }, { target: 'Create', rev: '0' });
+    assert.ok(txns[0]?.compare.some((c) => c.key.toString() === `${PREFIX}leader`), 'and guarded by the term');
+    assert.equal(txns[0]?.success[0]?.request_put?.lease, '7');
+  });
+
+  it('a send applied but answered late (etcd deadline) is deleted all the same', async () => {
+    const { ctx, kv, deleted } = fakeEtcd(() => undefined, true, () => {
+      throw new Error('deadline exceeded');
+    });
+    await assert.rejects(new AgentShell('john', channel(ctx, leading())).run(['true'], { timeoutMs: 1000 }));
     assert.deepEqual(deleted, [`${PREFIX}commands/john/00000000001000000-x`]);
     assert.equal(kv.size, 0);
   });

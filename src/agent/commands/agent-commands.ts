@@ -18,7 +18,9 @@ export function commandExecutorFor(
   log: (line: string) => void,
   /** One fresh round of the agent (not one already under way: it may have looked before the command). */
   freshRound: () => Promise<unknown>,
+  /** A commanded stop is the agent's own stop, not a crash (no restart_on_crash, the lease released). */
+  stoppingOnPurpose: () => void,
 ): CommandExecutor | null {
   if (resolvedServer(config, node)?.control_method !== 'agent') return null;
-  return new CommandExecutor(config, node, { store: etcdCommandStore(ctx, node, callMs), run: localStepRunner(config), log, afterPostgresAction: freshRound });
+  return new CommandExecutor(config, node, { store: etcdCommandStore(ctx, node, callMs), run: localStepRunner(config), log, afterPostgresAction: freshRound, beforeStop: stoppingOnPurpose });
 }

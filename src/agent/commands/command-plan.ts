@@ -9,6 +9,8 @@ import { settingsSchema as archiveTemplate } from '../../plugins/archive/archive
 import { pgCtlArgv, settingsSchema as pgCtlSettings } from '../../plugins/restart/restart_pg_ctl.js';
 import { settingsSchema as systemdSettings, systemctlArgv } from '../../plugins/restart/restart_systemd.js';
 import type { ServerRef } from '../../plugins/types.js';
+import { confLines } from '../../nodes/pg-conf-quote.js';
+import { primaryConninfoFor } from '../../runtime/topology/remaster.js';
 import type { CommandRequest } from './command-table.js';
 
 export type ResolvedServer = Pick<ServerRef, 'name' | 'hostname' | 'port' | 'pgdata' | 'pgconf' | 'pg_bin_dir' | 'sslmode' | 'sslrootcert' | 'control_method'>;
@@ -17,7 +19,8 @@ export type ResolvedServer = Pick<ServerRef, 'name' | 'hostname' | 'port' | 'pgd
 export type LocalStep =
   | { readonly kind: 'argv'; readonly argv: readonly string[] }
   | { readonly kind: 'append_file'; readonly path: string; readonly text: string }
-  | { readonly kind: 'write_file'; readonly path: string }
+  /** An empty file; `makeParent`: its folder made first (not for files in the data folder: a missing one stays missing). */
+  | { readonly kind: 'write_file'; readonly path: string; readonly makeParent?: boolean }
   | { readonly kind: 'make_dir'; readonly path: string }
   /** archive_local_dir's script rendered here (the template file, if any, is read on this node). */
   | { readonly kind: 'archive_script'; readonly path: string; readonly template: string | null; readonly values: Readonly<Record<string, string>> }
@@ -30,7 +33,7 @@ export function resolvedServer(config: Readonly<HandyRepConfig>, name: string): 
 }
 
 /** The step for `request` on `node`, or why it cannot be run here (nothing runs then). */
-export function planCommand(config: Readonly<HandyRepConfig>, node: string, request: CommandRequest, stdin: string | null): { ok: true; step: LocalStep } | { ok: false; problem: string } {
+export function planCommand(config: Readonly<HandyRepConfig>, node: string, request: CommandRequest): { ok: true; step: LocalStep } | { ok: false; problem: string } {
   const self = resolvedServer(config, node);
   if (self === null) return { ok: false, problem: `no server ${node} in the agent's configuration` };
   const other = (name: string): ResolvedServer | null => resolvedServer(config, name);
@@ -61,8 +64,13 @@ export function planCommand(config: Readonly<HandyRepConfig>, node: string, requ
       return { ok: true, step: { kind: 'remove_file', path: `${self.pgdata}/standby.signal` } };
     case 'standby_signal':
       return { ok: true, step: { kind: 'write_file', path: `${self.pgdata}/standby.signal` } };
-    case 'set_upstream':
-      return { ok: true, step: { kind: 'append_file', path: `${self.pgdata}/postgresql.auto.conf`, text: stdin ?? '' } };
+    case 'set_upstream': {
+      const upstream = other(request.upstream);
+      if (upstream === null) return { ok: false, problem: `set_upstream: no server ${request.upstream} in the agent's configuration` };
+      if (upstream.name === self.name) return { ok: false, problem: 'set_upstream: a node cannot stream from itself' };
+      // As the agent's own standby boot does (boot-standby.ts); the last setting in the file wins.
+      return { ok: true, step: { kind: 'append_file', path: `${self.pgdata}/postgresql.auto.conf`, text: confLines({ primary_conninfo: primaryConninfoFor(config, self.name, upstream) }) } };
+    }
     case 'archive_dir':
     case 'archive_push': {
       const directory = config.archive.archive_directory;
@@ -76,7 +84,7 @@ export function planCommand(config: Readonly<HandyRepConfig>, node: string, requ
     case 'archive_start':
       return { ok: true, step: { kind: 'remove_file', path: config.archive.no_archive_file } };
     case 'archive_stop':
-      return { ok: true, step: { kind: 'write_file', path: config.archive.no_archive_file } };
+      return { ok: true, step: { kind: 'write_file', path: config.archive.no_archive_file, makeParent: true } };
     case 'rewind': {
       const source = other(request.source);
       if (source === null) return { ok: false, problem: `rewind: no server ${request.source} in the agent's configuration` };

@@ -21,15 +21,16 @@ export function localStepRunner(config: Readonly<HandyRepConfig>, shell: NodeShe
   return async (step, timeoutMs) => {
     const started = performance.now();
     const done = (exitCode: number, stdout: string, stderr = ''): CommandResult => ({ exitCode, stdout, stderr, timedOut: false, durationMs: performance.now() - started });
+    // Not in the try: a program that cannot be started is no exit code (the executor answers `failed`,
+    // the controller sees CONTROL_CHANNEL as over ssh: pg_isready's exit 1 would read "answering").
+    if (step.kind === 'argv') return shell.run(step.argv, { timeoutMs });
     try {
       switch (step.kind) {
-        case 'argv':
-          return await shell.run(step.argv, { timeoutMs });
         case 'append_file':
           appendFileSync(step.path, step.text, { mode: 0o600 });
           return done(0, '');
         case 'write_file':
-          mkdirSync(dirname(step.path), { recursive: true });
+          if (step.makeParent === true) mkdirSync(dirname(step.path), { recursive: true });
           writeFileSync(step.path, '', { mode: 0o600 });
           return done(0, '');
         case 'make_dir':

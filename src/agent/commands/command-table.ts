@@ -40,8 +40,11 @@ const requestSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('clear_standby_signal') }).strict(),
   /** Create standby.signal in the data folder. */
   z.object({ action: z.literal('standby_signal') }).strict(),
-  /** Append the upstream settings given on stdin (validated lines only) to postgresql.auto.conf. */
-  z.object({ action: z.literal('set_upstream') }).strict(),
+  /**
+   * Append primary_conninfo for this upstream server to postgresql.auto.conf, built by the agent from
+   * its own configuration (the replication password never travels through etcd).
+   */
+  z.object({ action: z.literal('set_upstream'), upstream: serverName }).strict(),
   /** pg_rewind of the stopped node onto a configured server, keeping its configuration files. */
   z.object({ action: z.literal('rewind'), source: serverName }).strict(),
   /** archive_local_dir: make archive.archive_directory (mode 700). */
@@ -57,11 +60,6 @@ const requestSchema = z.discriminatedUnion('action', [
 export type CommandRequest = z.output<typeof requestSchema>;
 export type CommandAction = CommandRequest['action'];
 
-/** Settings `set_upstream` may append, and nothing else (no archive_command, no shell). */
-const UPSTREAM_SETTINGS = ['primary_conninfo', 'primary_slot_name'] as const;
-/** One `name = 'value'` line as pg-conf-quote.ts writes it: quotes doubled, no control characters. */
-const UPSTREAM_LINE = new RegExp(`^(${UPSTREAM_SETTINGS.join('|')}) = '(?:[^'\\\\\\x00-\\x1f\\x7f]|''|\\\\\\\\)*'$`);
-
 /** The request as the agent may run it, or an error naming what is wrong (nothing runs then). */
 export function parseCommandRequest(raw: unknown, stdin: string | null): { ok: true; request: CommandRequest } | { ok: false; problem: string } {
   const parsed = requestSchema.safeParse(raw);
@@ -74,24 +72,8 @@ export function parseCommandRequest(raw: unknown, stdin: string | null): { ok: t
     return { ok: false, problem: `invalid command: ${problems.join('; ')}` };
   }
   const request = parsed.data;
-  if (request.action === 'set_upstream') {
-    const problem = upstreamProblem(stdin);
-    if (problem !== null) return { ok: false, problem: `invalid command: set_upstream: ${problem}` };
-  } else if (stdin !== null) {
-    return { ok: false, problem: `invalid command: ${request.action} takes no input` };
-  }
+  if (stdin !== null) return { ok: false, problem: `invalid command: ${request.action} takes no input (what it needs comes from the agent's own configuration)` };
   return { ok: true, request };
-}
-
-/** Why `stdin` is not a list of upstream settings, or null. */
-export function upstreamProblem(stdin: string | null): string | null {
-  if (stdin === null || stdin === '') return 'no settings given';
-  if (stdin.length > 8192) return 'settings longer than 8192 characters';
-  if (!stdin.endsWith('\n')) return 'settings must end with a newline';
-  for (const line of stdin.slice(0, -1).split('\n')) {
-    if (!UPSTREAM_LINE.test(line)) return `only ${UPSTREAM_SETTINGS.join(' and ')} lines may be appended, quoted: ${JSON.stringify(line.slice(0, 80))}`;
-  }
-  return null;
 }
 
 /** What the controller wants run: the request and the input it sends with it. */
@@ -130,10 +112,14 @@ function numberAfter(argv: readonly string[], flag: string): number | null {
 export function identifyCommand(argv: readonly string[], stdin: string | undefined, context: IdentifyContext): IdentifiedCommand | { refused: string } {
   const found = identifyRequest(argv, context);
   if (found === null) return { refused: `${basename(argv[0]) || 'an empty command'}${argv[0] === 'sh' ? ` (${argv[3] ?? 'script'})` : ''} is not a node action an agent runs (control_method agent runs only the actions of src/agent/commands/command-table.ts)` };
-  if (found.action === 'set_upstream') return { request: found, stdin: stdin ?? '' };
+  if (found.action === 'set_upstream') {
+    // The settings the controller built (with the password) stay here: the record names the upstream.
+    const upstream = upstreamOf(stdin ?? '', context.serverAt);
+    return upstream === null ? { refused: 'set_upstream: the upstream is none of the configured servers' } : { request: { action: 'set_upstream', upstream }, stdin: null };
+  }
   // The script the controller rendered is not sent: the agent renders it from its own configuration.
   if (found.action === 'archive_push') return { request: found, stdin: null };
-  if (stdin !== undefined) return { refused: `${found.action}: input is only sent with set_upstream` };
+  if (stdin !== undefined) return { refused: `${found.action}: no input is sent to an agent` };
   return { request: found, stdin: null };
 }
 
@@ -148,7 +134,7 @@ function identifyRequest(argv: readonly string[], context: IdentifyContext): Com
       return null;
     }
     if (argv[2] === KILL_INSTANCE_SCRIPT && argv[3] === 'handyrep-kill') return { action: 'pg_ctl', op: 'kill', wait_s: 1 };
-    if (argv[2] === 'cat >> "$1"' && argv[3] === 'set_upstream' && basename(argv[4]) === 'postgresql.auto.conf') return { action: 'set_upstream' };
+    if (argv[2] === 'cat >> "$1"' && argv[3] === 'set_upstream' && basename(argv[4]) === 'postgresql.auto.conf') return { action: 'set_upstream', upstream: '?' };
     if (argv[2] === ATOMIC_WRITE_SCRIPT && argv[3] === 'push_archive_script') return { action: 'archive_push' };
     if (argv[2] === 'mkdir -p "$(dirname "$1")" && touch "$1"' && argv[3] === 'stop_archiving' && argv[4] === context.noArchiveFile) return { action: 'archive_stop' };
     return null;
@@ -184,6 +170,14 @@ function systemctlRequest(argv: readonly string[]): CommandRequest | null {
   if (systemctl === undefined || unit === undefined || basename(systemctl) !== 'systemctl') return null;
   const op = CONTROL_ACTIONS.find((candidate) => systemctlArgv(candidate, unit, useSudo, systemctl).join('\0') === argv.join('\0'));
   return op === undefined ? null : { action: 'systemctl', op };
+}
+
+/** The server a primary_conninfo line points at (hostnames are validated names or addresses, ports digits). */
+function upstreamOf(settings: string, serverAt: IdentifyContext['serverAt']): string | null {
+  // Inside the quoted setting each conninfo value is itself quoted ('' … ''): host=''10.0.0.1''.
+  const host = /\bhost=(?:'')?([A-Za-z0-9.:-]+)/.exec(settings)?.[1];
+  const port = /\bport=(?:'')?(\d{1,5})/.exec(settings)?.[1];
+  return host === undefined || port === undefined ? null : serverAt(host, Number(port));
 }
 
 /** A pg_isready probe (vantage reports) names its target by host and port; the record names the server. */

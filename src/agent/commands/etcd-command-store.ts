@@ -2,6 +2,7 @@
  * The executor's CommandStore on etcd: the node's `commands/<node>/` folder, the `leader` key's
  * create revision (the term), compare-and-set writes on a key's mod revision, and a watch.
  */
+import type { ICompare } from 'etcd3';
 import type { EtcdContext } from '../../store/etcd/client.js';
 import { withDeadline } from '../../store/etcd/store-error.js';
 import type { CommandStore, StoredCommand } from './executor.js';
@@ -27,12 +28,16 @@ export function etcdCommandStore(ctx: EtcdContext, node: string, callMs: number)
       const reply = await withDeadline('read the leader key', callMs, () => ctx.client.get(ctx.keys.leader).exec());
       return reply.kvs[0]?.create_revision ?? null;
     },
-    async replace(id, modRevision, value) {
+    async replace(id, modRevision, value, term) {
       const key = Buffer.from(ctx.keys.command(node, id));
+      // The take also compares the leader key's create revision with the command's term: the term
+      // check and the take are one transaction, so a leader deposed in between gets nothing run.
+      const termCompare: ICompare[] = term === undefined ? [] : [{ key: Buffer.from(ctx.keys.leader), target: 'Create', result: 'Equal', create_revision: term }];
       const reply = await withDeadline('write a command record', callMs, () =>
         ctx.client.kv.txn({
-          compare: [{ key, target: 'Mod', result: 'Equal', mod_revision: modRevision }],
-          success: [{ request_put: { key, value: Buffer.from(value) } }],
+          compare: [{ key, target: 'Mod', result: 'Equal', mod_revision: modRevision }, ...termCompare],
+          // ignore_lease: the record stays under the leader's lease (it vanishes with that term).
+          success: [{ request_put: { key, value: Buffer.from(value), ignore_lease: true } }],
           failure: [],
         }),
       );

@@ -29,8 +29,11 @@ export interface CommandStore {
   get(id: string): Promise<StoredCommand | null>;
   /** The create revision of the `leader` key (the current term), or null when nobody leads. */
   leaderTerm(): Promise<string | null>;
-  /** Writes `value` if the key is still at `modRevision`; the new revision, or null when it changed or is gone. */
-  replace(id: string, modRevision: string, value: string): Promise<string | null>;
+  /**
+   * Writes `value` if the key is still at `modRevision` (and, with `term`, the `leader` key's create
+   * revision is still `term`); the new revision, or null when something changed or is gone.
+   */
+  replace(id: string, modRevision: string, value: string, term?: string): Promise<string | null>;
   /** Calls `changed` with the id of each record put; returns the stop function. */
   watch(changed: (id: string) => void): Promise<() => void>;
 }
@@ -48,6 +51,8 @@ export interface ExecutorDeps {
    * reads the result (a master stopped by the leader has released its lease by then).
    */
   readonly afterPostgresAction?: () => Promise<unknown>;
+  /** Called before a commanded stop, faststop or kill runs (the agent then treats it as its own stop). */
+  readonly beforeStop?: () => void;
 }
 
 export class CommandExecutor {
@@ -68,12 +73,15 @@ export class CommandExecutor {
 
   /** Watches and scans until stop(); a failed watch start is logged, the scans go on. */
   async start(): Promise<void> {
-    try {
-      this.#stopWatch = await this.deps.store.watch((id) => this.#take(id));
-    } catch (err) {
-      this.deps.log(`agent ${this.node}: commands: watch not started (${describeError(err)}), scanning every ${this.#rescanMs()} ms`);
-    }
     this.#scanLoop(0);
+    // In the background: creating a watch waits for etcd, which may be unreachable for a long time.
+    void this.deps.store
+      .watch((id) => this.#take(id))
+      .then((stop) => {
+        if (this.#stopped) stop();
+        else this.#stopWatch = stop;
+      })
+      .catch((err: unknown) => this.deps.log(`agent ${this.node}: commands: watch not started (${describeError(err)}), scanning every ${this.#rescanMs()} ms`));
   }
 
   async stop(): Promise<void> {
@@ -90,7 +98,8 @@ export class CommandExecutor {
   }
 
   #rescanMs(): number {
-    return this.deps.rescanMs ?? 5000;
+    // Well under the controller's pickup time (3 s at least), so a lost watch costs no command.
+    return this.deps.rescanMs ?? 1000;
   }
 
   #scanLoop(ms: number): void {
@@ -152,23 +161,33 @@ export class CommandExecutor {
       return;
     }
     const parsed = parseCommandRequest(command.request, command.stdin);
-    const plan = parsed.ok ? planCommand(this.config, this.node, parsed.request, command.stdin) : parsed;
+    const plan = parsed.ok ? planCommand(this.config, this.node, parsed.request) : parsed;
     if (!plan.ok) {
       this.deps.log(`agent ${this.node}: command ${command.id} from ${command.controller} refused: ${plan.problem}`);
       await this.#answer(stored, record, refusal('invalid', plan.problem));
       return;
     }
     const startedRecord: CommandRecord = { ...record, started: { by: this.processId, at: new Date().toISOString() } };
-    const revision = await this.deps.store.replace(stored.id, stored.modRevision, encodeCommandRecord(startedRecord));
-    if (revision === null) return; // deleted or changed meanwhile: not ours to run
+    const revision = await this.deps.store.replace(stored.id, stored.modRevision, encodeCommandRecord(startedRecord), command.term);
+    if (revision === null) {
+      // Deleted or changed meanwhile (not ours to run), or the term ended since it was read.
+      const now = await this.deps.store.get(stored.id);
+      const leaderTerm = now === null ? null : await this.deps.store.leaderTerm();
+      if (now !== null && leaderTerm !== command.term) await this.#answer(now, record, refusal('stale_term', `stale term: command written under term ${command.term}, the leader changed before it was taken (now ${leaderTerm ?? 'none'})`));
+      return;
+    }
     const action = parsed.ok ? parsed.request.action : '?';
+    const op = parsed.ok && parsed.request.action === 'pg_ctl' ? parsed.request.op : null;
+    // A stop, faststop or kill the leader asked for is on purpose: the agent must not take it for a crash.
+    if (op === 'stop' || op === 'faststop' || op === 'kill') this.deps.beforeStop?.();
     let result: ResultPart;
     try {
       result = resultOf(await this.deps.run(plan.step, command.timeout_ms));
     } catch (err) {
       result = refusal('failed', `${action} could not be run: ${describeError(err)}`);
     }
-    if ((action === 'pg_ctl' || action === 'promote') && this.deps.afterPostgresAction) {
+    const changesPostgres = action === 'promote' || action === 'systemctl' || (op !== null && op !== 'status' && op !== 'reload');
+    if (changesPostgres && this.deps.afterPostgresAction) {
       await this.deps.afterPostgresAction().catch((err: unknown) => this.deps.log(`agent ${this.node}: round after command ${command.id} failed: ${describeError(err)}`));
     }
     this.deps.log(`agent ${this.node}: command ${command.id} ${action} from ${command.controller}: ${result.refused ? result.refused.message : `exit ${String(result.exit_code)}${result.timed_out ? ' (timed out)' : ''}`}`);
