@@ -151,7 +151,7 @@ describe('control_method agent: node actions executed by the agents, no ssh', { 
       ['shell tail in a server name', { action: 'isready', server: `; touch ${marker}`, timeout_s: 1 }, null, /server: must be a server name/],
       ['a path outside the data folder', { action: 'controldata', pgdata: '/etc' }, null, /pgdata: paths and flags come from the agent's own configuration/],
       ['rewind source as a path', { action: 'rewind', source: '../../etc/passwd' }, null, /source: must be a server name/],
-      ['archive_command smuggled into set_upstream', { action: 'set_upstream' }, `archive_command = 'touch ${marker}'\n`, /only primary_conninfo and primary_slot_name/],
+      ['archive_command smuggled into set_upstream', { action: 'set_upstream', upstream: 'john' }, `archive_command = 'touch ${marker}'\n`, /takes no input/],
       ['an action not in the table', { action: 'exec', argv: ['touch', marker] }, null, /invalid command/],
     ];
     for (const [i, [name, request, stdin, problem]] of hostile.entries()) {
