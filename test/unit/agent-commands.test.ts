@@ -68,14 +68,14 @@ describe('identifyCommand: the argv the plugins and the runtime build → the ta
     assert.ok('refused' in identifyCommand(['sudo', '-n', 'systemctl', 'mask', 'postgresql@15-main'], undefined, context));
   });
   const rows: [string, string[], string | undefined, CommandRequest | null][] = [
-    ['promote_pg_ctl', ['/usr/lib/postgresql/16/bin/pg_ctl', '-D', '/srv/pg/john', '-w', '-t', '30', 'promote'], undefined, { action: 'promote', wait_s: 30 }],
-    ['switchover pg_controldata', ['/usr/lib/postgresql/16/bin/pg_controldata', '-D', '/srv/pg/john'], undefined, { action: 'controldata' }],
-    ['vantage pg_isready of paul', ['/usr/lib/postgresql/16/bin/pg_isready', '-q', '-h', '10.0.0.2', '-p', '5433', '-t', '2'], undefined, { action: 'isready', server: 'paul', timeout_s: 2 }],
+    ['promote_pg_ctl', ['/usr/lib/postgresql/16/bin/pg_ctl', '-D', '/srv/pg/john', '-w', '-t', '30', 'promote'], undefined, { action: 'promote', wait_s: 30, expect: { pg_ctl_dir: '/srv/pg/john' } }],
+    ['switchover pg_controldata', ['/usr/lib/postgresql/16/bin/pg_controldata', '-D', '/srv/pg/john'], undefined, { action: 'controldata', expect: { pgdata: '/srv/pg/john' } }],
+    ['vantage pg_isready of paul', ['/usr/lib/postgresql/16/bin/pg_isready', '-q', '-h', '10.0.0.2', '-p', '5433', '-t', '2'], undefined, { action: 'isready', server: 'paul', timeout_s: 2, expect: { host: '10.0.0.2', port: 5433 } }],
     ['pg_isready of an unknown host', ['/usr/lib/postgresql/16/bin/pg_isready', '-q', '-h', '10.9.9.9', '-p', '5432', '-t', '2'], undefined, null],
     ['verify test command', [...config.handyrep.test_ssh_command], undefined, { action: 'test' }],
-    ['rejoin: rm standby.signal', ['rm', '-f', '/srv/pg/john/standby.signal'], undefined, { action: 'clear_standby_signal' }],
-    ['rejoin: touch standby.signal', ['touch', '/srv/pg/john/standby.signal'], undefined, { action: 'standby_signal' }],
-    ['rejoin: set_upstream names the upstream, the settings (password) stay on the controller', ['sh', '-c', 'cat >> "$1"', 'set_upstream', '/srv/pg/john/postgresql.auto.conf'], confLines({ primary_conninfo: primaryConninfoFor({ ...config, passwords: { ...config.passwords, replication_pass: 'S3cret' } }, 'john', resolvedServer(config, 'paul') as ServerRef) }), { action: 'set_upstream', upstream: 'paul' }],
+    ['rejoin: rm standby.signal', ['rm', '-f', '/srv/pg/john/standby.signal'], undefined, { action: 'clear_standby_signal', expect: { pgdata: '/srv/pg/john' } }],
+    ['rejoin: touch standby.signal', ['touch', '/srv/pg/john/standby.signal'], undefined, { action: 'standby_signal', expect: { pgdata: '/srv/pg/john' } }],
+    ['rejoin: set_upstream names the upstream, the settings (password) stay on the controller', ['sh', '-c', 'cat >> "$1"', 'set_upstream', '/srv/pg/john/postgresql.auto.conf'], confLines({ primary_conninfo: primaryConninfoFor({ ...config, passwords: { ...config.passwords, replication_pass: 'S3cret' } }, 'john', resolvedServer(config, 'paul') as ServerRef) }), { action: 'set_upstream', upstream: 'paul', expect: { pgdata: '/srv/pg/john' } }],
     ['set_upstream to an unknown host', ['sh', '-c', 'cat >> "$1"', 'set_upstream', '/srv/pg/john/postgresql.auto.conf'], "primary_conninfo = 'host=''10.9.9.9'' port=''5432'''\n", null],
     ['rm of anything else', ['rm', '-f', '/srv/pg/john/PG_VERSION'], undefined, null],
     ['a shell script not of the table', ['sh', '-c', 'rm -rf /', 'x'], undefined, null],
@@ -179,6 +179,9 @@ describe('planCommand: the agent builds from its own configuration', () => {
     ['set_upstream appends the conninfo built from its own configuration', { action: 'set_upstream', upstream: 'paul' }, null, { kind: 'append_file', path: '/srv/pg/john/postgresql.auto.conf', text: "primary_conninfo = 'host=''10.0.0.2'' port=''5433'' user=''replicator'' application_name=''john'' sslmode=''prefer'''\n" }],
     ['set_upstream onto itself', { action: 'set_upstream', upstream: 'john' }, null, /from itself/],
     ['rewind onto itself', { action: 'rewind', source: 'john' }, null, /onto itself/],
+    ['status for another data folder than the agent\'s → refused, not "not running"', { action: 'pg_ctl', op: 'status', wait_s: 5, expect: { pg_ctl_dir: '/srv/pg/old' } }, null, /configuration differs: the controller expects pg_ctl_dir "\/srv\/pg\/old", this agent has "\/srv\/pg\/john"/],
+    ['probe of a host the agent knows at another address → refused, not "does not see"', { action: 'isready', server: 'paul', timeout_s: 3, expect: { host: '10.0.0.99', port: 5433 } }, null, /configuration differs: the controller expects host "10.0.0.99"/],
+    ['matching expectations → run', { action: 'controldata', expect: { pgdata: '/srv/pg/john' } }, null, { kind: 'argv', argv: ['/usr/lib/postgresql/16/bin/pg_controldata', '-D', '/srv/pg/john'] }],
     ['rewind onto an unknown server', { action: 'rewind', source: 'ringo' }, null, /no server ringo/],
   ];
   for (const [name, request, , expected] of rows) {

@@ -87,8 +87,8 @@ describe('AgentShell', () => {
     assert.deepEqual(result, { exitCode: 0, stdout: 'server stopped', stderr: '', timedOut: false, durationMs: 12 });
     assert.equal(written.length, 1);
     const command = written[0]?.command;
-    assert.deepEqual({ node: command?.node, term: command?.term, controller: command?.controller, request: command?.request, timeout: command?.timeout_ms }, { node: 'john', term: '42', controller: 'ctl-a', request: { action: 'pg_ctl', op: 'status', wait_s: 60 }, timeout: 5000 });
-    assert.doesNotMatch(JSON.stringify(written[0]), /\/srv\/pg/, 'no path travels');
+    assert.deepEqual({ node: command?.node, term: command?.term, controller: command?.controller, request: command?.request, timeout: command?.timeout_ms }, { node: 'john', term: '42', controller: 'ctl-a', request: { action: 'pg_ctl', op: 'status', wait_s: 60, expect: { pg_ctl_dir: '/srv/pg' } }, timeout: 5000 });
+    assert.doesNotMatch(JSON.stringify(written[0]), /bin\/pg_ctl|"argv"/, 'no argv travels (the folder only as an expectation the agent compares)');
     assert.deepEqual(deleted, [`${PREFIX}commands/john/00000000001000000-x`]);
     assert.equal(kv.size, 0);
   });

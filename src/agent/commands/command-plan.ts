@@ -37,6 +37,8 @@ export function planCommand(config: Readonly<HandyRepConfig>, node: string, requ
   const self = resolvedServer(config, node);
   if (self === null) return { ok: false, problem: `no server ${node} in the agent's configuration` };
   const other = (name: string): ResolvedServer | null => resolvedServer(config, name);
+  const differs = configurationDiffers(request, self, request.action === 'isready' ? other(request.server) : null);
+  if (differs !== null) return { ok: false, problem: `configuration differs: ${differs}; nothing run (make the agent's and the controller's server entries the same)` };
   const pgCtl = `${self.pg_bin_dir}/pg_ctl`;
   switch (request.action) {
     case 'pg_ctl': {
@@ -92,4 +94,20 @@ export function planCommand(config: Readonly<HandyRepConfig>, node: string, requ
       return { ok: true, step: { kind: 'rewind', self, source } };
     }
   }
+}
+
+/** Which expectation of the controller (command-table.ts expectSchema) this agent's configuration contradicts, or null. */
+export function configurationDiffers(request: CommandRequest, self: ResolvedServer, target: ResolvedServer | null): string | null {
+  const expect = request.expect;
+  if (expect === undefined) return null;
+  const mine: Record<keyof NonNullable<CommandRequest['expect']>, string | number | undefined> = {
+    pgdata: self.pgdata,
+    pg_ctl_dir: self.pgconf ?? self.pgdata,
+    host: target?.hostname,
+    port: target?.port,
+  };
+  for (const [key, value] of Object.entries(expect) as [keyof typeof mine, string | number][]) {
+    if (mine[key] !== value) return `the controller expects ${key} ${JSON.stringify(value)}, this agent has ${JSON.stringify(mine[key] ?? null)}`;
+  }
+  return null;
 }

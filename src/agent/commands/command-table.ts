@@ -22,39 +22,56 @@ import { systemctlArgv } from '../../plugins/restart/restart_systemd.js';
 const seconds = z.number().int().min(1).max(86_400);
 const serverName = z.string().regex(NAME_PATTERN, 'must be a server name (1-63 letters, digits, "_", "." or "-")');
 
+/**
+ * What the controller believes of the node (its own configuration's values, as in the argv it built):
+ * COMPARED by the agent with its own configuration, never used. A node whose agent's configuration
+ * differs refuses instead of answering for another folder or host (a `pg_ctl status` of a wrong folder
+ * would say "not running", a probe of a stale address "does not see").
+ */
+const expectSchema = z
+  .object({
+    pgdata: z.string().max(4096).optional(),
+    pg_ctl_dir: z.string().max(4096).optional(),
+    host: z.string().max(255).optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+  })
+  .strict();
+export type Expectations = z.output<typeof expectSchema>;
+const expectation = { expect: expectSchema.optional() };
+
 /** The actions and their parameters; `.strict()`: an unknown parameter (a path, a flag) is refused. */
 const requestSchema = z.discriminatedUnion('action', [
   /** restart_pg_ctl's actions (start, stop, faststop, restart, reload, status, kill). */
-  z.object({ action: z.literal('pg_ctl'), op: z.enum(CONTROL_ACTIONS), wait_s: seconds }).strict(),
+  z.object({ action: z.literal('pg_ctl'), op: z.enum(CONTROL_ACTIONS), wait_s: seconds, ...expectation }).strict(),
   /** restart_systemd's actions (systemctl on the node's unit). */
-  z.object({ action: z.literal('systemctl'), op: z.enum(CONTROL_ACTIONS) }).strict(),
+  z.object({ action: z.literal('systemctl'), op: z.enum(CONTROL_ACTIONS), ...expectation }).strict(),
   /** promote_pg_ctl. */
-  z.object({ action: z.literal('promote'), wait_s: seconds }).strict(),
+  z.object({ action: z.literal('promote'), wait_s: seconds, ...expectation }).strict(),
   /** pg_controldata of the node's data folder (switchover: the final checkpoint). */
-  z.object({ action: z.literal('controldata') }).strict(),
+  z.object({ action: z.literal('controldata'), ...expectation }).strict(),
   /** pg_isready from this node to a configured server (failover vantage probe). */
-  z.object({ action: z.literal('isready'), server: serverName, timeout_s: seconds }).strict(),
+  z.object({ action: z.literal('isready'), server: serverName, timeout_s: seconds, ...expectation }).strict(),
   /** handyrep.test_ssh_command (verify: the control channel works). */
-  z.object({ action: z.literal('test') }).strict(),
+  z.object({ action: z.literal('test'), ...expectation }).strict(),
   /** Remove standby.signal from the data folder. */
-  z.object({ action: z.literal('clear_standby_signal') }).strict(),
+  z.object({ action: z.literal('clear_standby_signal'), ...expectation }).strict(),
   /** Create standby.signal in the data folder. */
-  z.object({ action: z.literal('standby_signal') }).strict(),
+  z.object({ action: z.literal('standby_signal'), ...expectation }).strict(),
   /**
    * Append primary_conninfo for this upstream server to postgresql.auto.conf, built by the agent from
    * its own configuration (the replication password never travels through etcd).
    */
-  z.object({ action: z.literal('set_upstream'), upstream: serverName }).strict(),
+  z.object({ action: z.literal('set_upstream'), upstream: serverName, ...expectation }).strict(),
   /** pg_rewind of the stopped node onto a configured server, keeping its configuration files. */
-  z.object({ action: z.literal('rewind'), source: serverName }).strict(),
+  z.object({ action: z.literal('rewind'), source: serverName, ...expectation }).strict(),
   /** archive_local_dir: make archive.archive_directory (mode 700). */
-  z.object({ action: z.literal('archive_dir') }).strict(),
+  z.object({ action: z.literal('archive_dir'), ...expectation }).strict(),
   /** archive_local_dir: install the archive script, rendered by the agent from its own configuration. */
-  z.object({ action: z.literal('archive_push') }).strict(),
+  z.object({ action: z.literal('archive_push'), ...expectation }).strict(),
   /** archive_local_dir: remove the no-archiving flag file (start_archiving). */
-  z.object({ action: z.literal('archive_start') }).strict(),
+  z.object({ action: z.literal('archive_start'), ...expectation }).strict(),
   /** archive_local_dir: create the no-archiving flag file (stop_archiving). */
-  z.object({ action: z.literal('archive_stop') }).strict(),
+  z.object({ action: z.literal('archive_stop'), ...expectation }).strict(),
 ]);
 
 export type CommandRequest = z.output<typeof requestSchema>;
@@ -110,12 +127,15 @@ function numberAfter(argv: readonly string[], flag: string): number | null {
  * the argv is none of them (clone, archive, systemd … are not agent actions yet).
  */
 export function identifyCommand(argv: readonly string[], stdin: string | undefined, context: IdentifyContext): IdentifiedCommand | { refused: string } {
-  const found = identifyRequest(argv, context);
+  const bare = identifyRequest(argv, context);
+  const expect = bare === null ? {} : expectationsOf(argv, bare);
+  const found = bare === null || Object.keys(expect).length === 0 ? bare : { ...bare, expect };
   if (found === null) return { refused: `${basename(argv[0]) || 'an empty command'}${argv[0] === 'sh' ? ` (${argv[3] ?? 'script'})` : ''} is not a node action an agent runs (control_method agent runs only the actions of src/agent/commands/command-table.ts)` };
   if (found.action === 'set_upstream') {
     // The settings the controller built (with the password) stay here: the record names the upstream.
     const upstream = upstreamOf(stdin ?? '', context.serverAt);
-    return upstream === null ? { refused: 'set_upstream: the upstream is none of the configured servers' } : { request: { action: 'set_upstream', upstream }, stdin: null };
+    if (upstream === null) return { refused: 'set_upstream: the upstream is none of the configured servers' };
+    return { request: { action: 'set_upstream', upstream, ...(found.expect ? { expect: found.expect } : {}) }, stdin: null };
   }
   // The script the controller rendered is not sent: the agent renders it from its own configuration.
   if (found.action === 'archive_push') return { request: found, stdin: null };
@@ -170,6 +190,36 @@ function systemctlRequest(argv: readonly string[]): CommandRequest | null {
   if (systemctl === undefined || unit === undefined || basename(systemctl) !== 'systemctl') return null;
   const op = CONTROL_ACTIONS.find((candidate) => systemctlArgv(candidate, unit, useSudo, systemctl).join('\0') === argv.join('\0'));
   return op === undefined ? null : { action: 'systemctl', op };
+}
+
+/** The node's values the argv was built with (see expectSchema). */
+function expectationsOf(argv: readonly string[], request: CommandRequest): Expectations {
+  const after = (flag: string): string | undefined => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const dirOf = (path: string | undefined): string | undefined => (path === undefined ? undefined : path.slice(0, path.lastIndexOf('/')));
+  const defined = (e: Expectations): Expectations => Object.fromEntries(Object.entries(e).filter(([, v]) => v !== undefined)) as Expectations;
+  switch (request.action) {
+    case 'pg_ctl':
+      if (argv[2] === STOP_AND_WAIT_SCRIPT) return defined({ pg_ctl_dir: argv[5], pgdata: argv[6] });
+      if (argv[2] === KILL_INSTANCE_SCRIPT) return defined({ pgdata: argv[4] });
+      return defined({ pg_ctl_dir: after('-D') });
+    case 'promote':
+      return defined({ pg_ctl_dir: after('-D') });
+    case 'controldata':
+      return defined({ pgdata: after('-D') });
+    case 'isready': {
+      const port = Number(after('-p'));
+      return defined({ host: after('-h'), port: Number.isInteger(port) ? port : undefined });
+    }
+    case 'clear_standby_signal':
+    case 'standby_signal':
+    case 'set_upstream':
+      return defined({ pgdata: dirOf(argv[argv.length - 1]) });
+    default:
+      return {};
+  }
 }
 
 /** The server a primary_conninfo line points at (hostnames are validated names or addresses, ports digits). */
