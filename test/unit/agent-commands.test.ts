@@ -264,8 +264,10 @@ class FakeStore implements CommandStore {
   /** Called before a replace lands (to delete or change a record meanwhile). */
   beforeReplace: (id: string) => void = () => undefined;
 
-  put(id: string, record: CommandRecord): void {
-    this.kv.set(id, { value: encodeCommandRecord(record), mod: String(++this.revision) });
+  /** Under the key of the record's own id, unless `underId` files it elsewhere (a mismatch). */
+  put(id: string, record: CommandRecord, underId = false): void {
+    const value = underId ? record : { ...record, command: { ...record.command, id } };
+    this.kv.set(id, { value: encodeCommandRecord(value), mod: String(++this.revision) });
   }
   record(id: string): CommandRecord | null {
     const entry = this.kv.get(id);
@@ -280,6 +282,10 @@ class FakeStore implements CommandStore {
   }
   async leaderTerm(): Promise<string | null> {
     return this.term;
+  }
+  master: string | null = 'john';
+  async recordedMaster(): Promise<string | null> {
+    return this.master;
   }
   async replace(id: string, modRevision: string, value: string, term?: string): Promise<string | null> {
     this.beforeReplace(id);
@@ -406,6 +412,21 @@ describe('CommandExecutor over a fake store', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     await executor.stop();
     assert.equal(ran, 1);
+  });
+
+  it('promote runs only on the node the master key names; a record under another id than its key is refused', async () => {
+    const { store, ran, executor } = setup();
+    store.master = 'paul';
+    store.put('c1', { command: command({ id: 'c1', request: { action: 'promote', wait_s: 5 } }), started: null, result: null });
+    store.put('c2', { command: command({ id: 'other' }), started: null, result: null }, true);
+    await executor.scan();
+    assert.equal(ran.length, 0);
+    assert.match(store.record('c1')?.result?.refused?.message ?? '', /promote refused, the master key names paul, not john/);
+    assert.equal(store.record('c2')?.result?.refused?.kind, 'invalid');
+    store.master = 'john';
+    store.put('c3', { command: command({ id: 'c3', request: { action: 'promote', wait_s: 5 } }), started: null, result: null });
+    await executor.scan();
+    assert.equal(ran.length, 1);
   });
 
   it('a runner that throws is answered failed, once', async () => {

@@ -7,6 +7,7 @@
  * A record that has `started` from another agent process but no `result` was in flight when that
  * agent died: it is answered `interrupted`, never run again.
  */
+import { randomBytes } from 'node:crypto';
 import { NAME_PATTERN } from '../../config/validators.js';
 import { HandyRepError } from '../../model/errors.js';
 import type { CommandResult } from '../../nodes/ports.js';
@@ -157,7 +158,7 @@ export class CommandIds {
   #last = 0;
   constructor(
     private readonly nowMs: () => number = Date.now,
-    private readonly suffix: () => string = () => Math.random().toString(36).slice(2, 8),
+    private readonly suffix: () => string = () => randomBytes(3).toString('hex'),
   ) {}
 
   next(): string {

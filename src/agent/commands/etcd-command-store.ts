@@ -4,6 +4,7 @@
  */
 import type { ICompare } from 'etcd3';
 import type { EtcdContext } from '../../store/etcd/client.js';
+import { parseMasterRecord } from '../../store/etcd/master-record.js';
 import { withDeadline } from '../../store/etcd/store-error.js';
 import type { CommandStore, StoredCommand } from './executor.js';
 
@@ -27,6 +28,15 @@ export function etcdCommandStore(ctx: EtcdContext, node: string, callMs: number)
     async leaderTerm() {
       const reply = await withDeadline('read the leader key', callMs, () => ctx.client.get(ctx.keys.leader).exec());
       return reply.kvs[0]?.create_revision ?? null;
+    },
+    async recordedMaster() {
+      const value = await withDeadline('read the master key', callMs, () => ctx.client.get(ctx.keys.master).buffer());
+      if (value === null) return null;
+      try {
+        return parseMasterRecord(ctx.keys.master, value).name;
+      } catch {
+        return null;
+      }
     },
     async replace(id, modRevision, value, term) {
       const key = Buffer.from(ctx.keys.command(node, id));

@@ -29,6 +29,8 @@ export interface CommandStore {
   get(id: string): Promise<StoredCommand | null>;
   /** The create revision of the `leader` key (the current term), or null when nobody leads. */
   leaderTerm(): Promise<string | null>;
+  /** The node the `master` key names, or null (absent or unreadable). */
+  recordedMaster(): Promise<string | null>;
   /**
    * Writes `value` if the key is still at `modRevision` (and, with `term`, the `leader` key's create
    * revision is still `term`); the new revision, or null when something changed or is gone.
@@ -54,6 +56,8 @@ export interface ExecutorDeps {
   /** Called before a commanded stop, faststop or kill runs (the agent then treats it as its own stop). */
   readonly beforeStop?: () => void;
 }
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 export class CommandExecutor {
   readonly processId: string;
@@ -156,9 +160,18 @@ export class CommandExecutor {
         break;
     }
     const { command } = record;
-    if (command.node !== this.node) {
-      await this.#answer(stored, record, refusal('invalid', `invalid command: addressed to ${command.node}, this agent is ${this.node}`));
+    if (command.node !== this.node || command.id !== stored.id) {
+      await this.#answer(stored, record, refusal('invalid', `invalid command: record ${command.node}/${command.id} under the key of ${this.node}/${stored.id}`));
       return;
+    }
+    if (isObject(command.request) && command.request['action'] === 'promote') {
+      // The leader records the new master before it promotes (design §9 rule 1): a promote of a node
+      // the master key does not name is nobody's legitimate step.
+      const master = await this.deps.store.recordedMaster();
+      if (master !== this.node) {
+        await this.#answer(stored, record, refusal('invalid', `invalid command: promote refused, the master key names ${master ?? 'no node'}, not ${this.node}`));
+        return;
+      }
     }
     const parsed = parseCommandRequest(command.request, command.stdin);
     const plan = parsed.ok ? planCommand(this.config, this.node, parsed.request) : parsed;
