@@ -429,6 +429,21 @@ describe('CommandExecutor over a fake store', () => {
     assert.equal(ran.length, 1);
   });
 
+  it('a round after the command that never ends does not hold the answer past its budget', async () => {
+    const store = new FakeStore();
+    const executor = new CommandExecutor(config, 'john', {
+      store,
+      processId: 'a',
+      log: () => undefined,
+      roundBudgetMs: 50,
+      afterPostgresAction: () => new Promise(() => undefined),
+      run: async () => ({ exitCode: 0, stdout: '', stderr: '', timedOut: false, durationMs: 1 }),
+    });
+    store.put('c1', { command: command({ request: { action: 'pg_ctl', op: 'stop', wait_s: 5 } }), started: null, result: null });
+    await executor.scan();
+    assert.equal(store.record('c1')?.result?.exit_code, 0);
+  });
+
   it('a runner that throws is answered failed, once', async () => {
     const store = new FakeStore();
     const executor = new CommandExecutor(config, 'john', { store, processId: 'a', log: () => undefined, run: () => Promise.reject(new Error('spawn failed')) });

@@ -53,6 +53,8 @@ export interface ExecutorDeps {
    * reads the result (a master stopped by the leader has released its lease by then).
    */
   readonly afterPostgresAction?: () => Promise<unknown>;
+  /** How long an answer waits for that round (default 1500 ms). */
+  readonly roundBudgetMs?: number;
   /** Called before a commanded stop, faststop or kill runs (the agent then treats it as its own stop). */
   readonly beforeStop?: () => void;
 }
@@ -201,7 +203,12 @@ export class CommandExecutor {
     }
     const changesPostgres = action === 'promote' || action === 'systemctl' || (op !== null && op !== 'status' && op !== 'reload');
     if (changesPostgres && this.deps.afterPostgresAction) {
-      await this.deps.afterPostgresAction().catch((err: unknown) => this.deps.log(`agent ${this.node}: round after command ${command.id} failed: ${describeError(err)}`));
+      // Bounded: the controller waits for the answer only its pickup margin (3 s at least) past the command.
+      let timer: NodeJS.Timeout | undefined;
+      const budget = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.deps.roundBudgetMs ?? 1500)));
+      const round = this.deps.afterPostgresAction().catch((err: unknown) => this.deps.log(`agent ${this.node}: round after command ${command.id} failed: ${describeError(err)}`));
+      await Promise.race([round, budget]);
+      clearTimeout(timer);
     }
     this.deps.log(`agent ${this.node}: command ${command.id} ${action} from ${command.controller}: ${result.refused ? result.refused.message : `exit ${String(result.exit_code)}${result.timed_out ? ' (timed out)' : ''}`}`);
     await this.deps.store.replace(stored.id, revision, encodeCommandRecord({ ...startedRecord, result }));
