@@ -14,6 +14,8 @@ import { AgentLease, KeepaliveChannel, monotonicMs, type MonotonicMs } from './a
 import { fenceLeadMs } from './agent-timing.js';
 import { putMasterLeaseIfStillMaster } from './boot-lease.js';
 import { BootRunner, type BootMasterLease } from './boot-runner.js';
+import { commandExecutorFor } from './commands/agent-commands.js';
+import type { CommandExecutor } from './commands/executor.js';
 import { decideAgentRound, type AgentPlan, type AgentReason, type MasterKeyView, type PostgresView } from './decide.js';
 import { readTlsFiles } from '../daemon/tls-files.js';
 import { factsNow, startHealthServer, type HealthFacts } from './health.js';
@@ -63,6 +65,8 @@ export class NodeAgent {
   #lastMember = '';
   #memberRenewedMs = -Infinity;
   #health: HealthFacts;
+  /** control_method agent: runs the controller's node actions (src/agent/commands/); null otherwise. */
+  readonly #commands: CommandExecutor | null;
   /** Monotonic time the last successful master lease grant/renewal was sent (for /metrics and bench:agent). */
   #leaseRenewalSentMs: number | null = null;
 
@@ -102,6 +106,12 @@ export class NodeAgent {
     this.#memberLease = new AgentLease(this.#ctx, 'member lease', ttlMs, () => undefined, this.#now, channel);
     this.#watchdog = new Watchdog(agent.watchdog, agent.watchdog_device);
     this.#boot = new BootRunner({ config, node, pg: this.#pg, etcd: this.#ctx, callMs: this.#callMs, loopMs: this.#loopMs, lease: this.#bootLease(), log: deps.log, now: this.#now });
+    this.#commands = commandExecutorFor(config, node, this.#ctx, Math.max(this.#callMs, this.#ctx.deadlineMs), deps.log, async () => {
+      await this.runRound();
+      return this.runRound();
+    }, () => {
+      this.#stoppedByAgent = true;
+    });
     // The controller's timeout for its own probe (design §5 rule 1: same timeouts), within half the
     // ttl so a replica's round (and its member lease renewal) is not stretched past it.
     this.#masterProbe = new MasterProbe(config, Math.max(300, Math.min(config.handyrep.connect_timeout_seconds * 1000, ttlMs / 2)));
@@ -123,6 +133,7 @@ export class NodeAgent {
     this.#server = await startHealthServer(address, this.config.agent.port, () => factsNow(this.#health, this.#masterLease.fresh(), this.#fencing !== null), { tls, auth: (header, from) => auth.check(header, from) });
     this.deps.log(`agent ${this.node}: health endpoints on ${tls ? 'https' : 'http'}://${address}:${this.config.agent.port}/, loop every ${this.#loopMs} ms, etcd.ttl ${this.config.etcd.ttl} s, safety_margin ${this.config.agent.safety_margin} s`);
     this.#schedule(0);
+    await this.#commands?.start();
   }
 
   /** The master lease as role discovery takes it BEFORE starting PostgreSQL writable (boot-lease.ts). */
@@ -170,6 +181,8 @@ export class NodeAgent {
   async stop(releaseLease = true): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    // First: a command finishing runs a round (commandExecutorFor), which must not start after this one.
+    await this.#commands?.stop();
     await this.#round?.catch(() => undefined);
     if (releaseLease) {
       await this.#masterLease.release(this.#callMs);

@@ -10,6 +10,7 @@ import { loadConfigFile, type LoadedConfig } from '../config/load.js';
 import { resolvePath } from '../config/merge.js';
 import { secretStrings } from '../config/redact.js';
 import { masterCheckMethod, type HandyRepConfig } from '../config/schema.js';
+import { agentChannelOf } from '../runtime/leadership/agent-channel.js';
 import { EtcdControl } from '../runtime/leadership/etcd-control.js';
 import { createEtcdContext } from '../store/etcd/client.js';
 import { EtcdClusterStore } from '../store/etcd/etcd-cluster-store.js';
@@ -145,7 +146,7 @@ export async function wire(configFile: string, options: HandyRepOptions): Promis
       plugins,
       book,
       persister,
-      shells: options.shells ?? new NodeShellPool(),
+      shells: options.shells ?? new NodeShellPool(etcd ? agentChannelOf(etcd, book, () => config.current) : undefined),
       controllerShell: options.controllerShell ?? new LocalShell(),
       sql,
       lock,

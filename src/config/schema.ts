@@ -43,9 +43,9 @@ export const serverSettingsShape = {
   pg_bin_dir: configOnly(pathSchema)
     .default('/usr/lib/postgresql/15/bin')
     .describe('Folder of the PostgreSQL server binaries (pg_ctl, pg_rewind, pg_basebackup) on the node.'),
-  control_method: configOnly(z.enum(['ssh', 'local']))
+  control_method: configOnly(z.enum(['ssh', 'local', 'agent']))
     .default('ssh')
-    .describe('How commands reach the node: `ssh` (the ssh_* settings) or `local` (the controller runs on the node).'),
+    .describe('How commands reach the node: `ssh` (the ssh_* settings), `local` (the controller runs on the node) or `agent` (the node\'s `handyrep agent` runs them, sent through etcd; needs handyrep.store etcd; no ssh).'),
   ssh_user: configOnly(nameSchema).default('postgres').describe('User HandyRep logs in as over SSH; commands run as this user.'),
   ssh_port: z.number().int().min(1).max(65535).default(22).describe('SSH port of the node.'),
   // A path, not the key itself: not secret (the file stays on the controller), but it chooses
@@ -641,6 +641,9 @@ function etcdStoreProblems(config: Record<string, unknown>): { path: string[]; m
   if (failover['unreachable_master'] === 'agent_lease' && handyrep['store'] !== 'etcd') {
     problems.push({ path: ['failover', 'unreachable_master'], message: 'agent_lease needs handyrep.store etcd (the agents\' master leases live there)' });
   }
+  for (const where of agentControlledServers(config)) {
+    if (handyrep['store'] !== 'etcd') problems.push({ path: where, message: 'control_method agent needs handyrep.store etcd (the commands go through etcd to the node\'s agent)' });
+  }
   const agent = isPlainObject(config['agent']) ? config['agent'] : {};
   if (agent['require_password'] === true && !(typeof passwords['read_password'] === 'string' && passwords['read_password'] !== '') && !(typeof passwords['admin_password'] === 'string' && passwords['admin_password'] !== '')) {
     problems.push({ path: ['agent', 'require_password'], message: 'the health endpoints would accept no password: set passwords.read_password (or admin_password)' });
@@ -649,6 +652,20 @@ function etcdStoreProblems(config: Record<string, unknown>): { path: string[]; m
     problems.push({ path: ['handyrep', 'master_check_method'], message: `handyrep.store is etcd: its writes are guarded by the etcd leadership, so the method must be etcd_lease (or unset), not ${String(method)}` });
   }
   return problems;
+}
+
+/** Where `control_method: agent` is set (server_defaults or a server entry), read defensively. */
+function agentControlledServers(config: Record<string, unknown>): string[][] {
+  const found: string[][] = [];
+  const defaults = config['server_defaults'];
+  if (isPlainObject(defaults) && defaults['control_method'] === 'agent') found.push(['server_defaults', 'control_method']);
+  const servers = config['servers'];
+  if (isPlainObject(servers)) {
+    for (const [name, entry] of Object.entries(servers)) {
+      if (isPlainObject(entry) && entry['control_method'] === 'agent') found.push(['servers', name, 'control_method']);
+    }
+  }
+  return found;
 }
 
 /** Names of the enabled masters in a `servers` mapping that may not have been validated yet. */

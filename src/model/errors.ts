@@ -11,7 +11,7 @@ export const ERROR_CODES = {
   UNKNOWN_FUNCTION: 'no API function of that name exists',
   STATE_FILE: 'the server state file cannot be read or written',
   STATE_TABLE: 'the handyrep table cannot be read or written',
-  CONTROL_CHANNEL: 'a command could not be run on a node (ssh or local execution failed)',
+  CONTROL_CHANNEL: 'a command could not be run on a node (ssh or local execution failed, or the node\'s agent did not take or refused it)',
   COMMAND_TIMEOUT: 'a command on a node did not finish within its timeout',
   SQL: 'a query failed or could not connect',
   PLUGIN_LOAD: 'a plugin could not be loaded or does not fulfil its contract',

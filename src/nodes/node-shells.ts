@@ -7,6 +7,8 @@
 import { resolvePath } from '../config/merge.js';
 import type { NodeShell } from './ports.js';
 import type { HostKeyChecking } from './known-hosts.js';
+import { HandyRepError } from '../model/errors.js';
+import { AgentShell, type AgentChannel } from './agent-shell.js';
 import { LocalShell } from './local-shell.js';
 import { SshShell } from './ssh-shell.js';
 
@@ -14,7 +16,7 @@ import { SshShell } from './ssh-shell.js';
 export interface ShellServer {
   name: string;
   hostname: string;
-  control_method: 'ssh' | 'local';
+  control_method: 'ssh' | 'local' | 'agent';
   ssh_user: string;
   ssh_port: number;
   ssh_key: string;
@@ -35,13 +37,16 @@ export interface ShellSettings {
 export class NodeShellPool {
   private readonly shells = new Map<string, { key: string; shell: NodeShell }>();
 
+  /** `agents`: the etcd command channel of `control_method: agent` servers (absent without an etcd store). */
+  constructor(private readonly agents?: AgentChannel) {}
+
   /** The cached shell of `server`, (re)created when its connection settings differ from the cached one's. */
   shellFor(server: ShellServer, settings: ShellSettings): NodeShell {
     const key = connectionKey(server, settings);
     const cached = this.shells.get(server.name);
     if (cached && cached.key === key) return cached.shell;
     if (cached) void cached.shell.close().catch(() => undefined);
-    const shell = createShell(server, settings);
+    const shell = server.control_method === 'agent' ? agentShell(server.name, this.agents) : createShell(server, settings);
     this.shells.set(server.name, { key, shell });
     return shell;
   }
@@ -52,6 +57,16 @@ export class NodeShellPool {
     this.shells.clear();
     await Promise.allSettled(shells.map((shell) => shell.close()));
   }
+}
+
+function agentShell(name: string, channel: AgentChannel | undefined): NodeShell {
+  if (channel) return new AgentShell(name, channel);
+  const description = `agent ${name} (no etcd store)`;
+  return {
+    description,
+    run: () => Promise.reject(new HandyRepError('CONTROL_CHANNEL', `${description}: control_method agent needs handyrep.store etcd and master_check_method etcd_lease`)),
+    close: () => Promise.resolve(),
+  };
 }
 
 function createShell(server: ShellServer, settings: ShellSettings): NodeShell {
@@ -70,6 +85,7 @@ function createShell(server: ShellServer, settings: ShellSettings): NodeShell {
 /** Everything that, when changed, requires a new shell. */
 function connectionKey(server: ShellServer, settings: ShellSettings): string {
   if (server.control_method === 'local') return JSON.stringify(['local', server.local_user]);
+  if (server.control_method === 'agent') return JSON.stringify(['agent']);
   return JSON.stringify([
     'ssh',
     server.hostname,

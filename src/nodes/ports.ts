@@ -35,6 +35,11 @@ export interface NodeShell {
   /** Human-readable target, e.g. `ssh postgres@127.0.0.11:22` or `local (postgres)`. */
   readonly description: string;
   run(argv: readonly string[], options: CommandOptions): Promise<CommandResult>;
+  /**
+   * A whole node action the channel runs as one (control_method agent: the node's agent runs the
+   * pg_rewind sequence itself, src/agent/commands/); absent for ssh and local shells.
+   */
+  runAction?(request: { action: 'rewind'; source: string }, timeoutMs: number): Promise<CommandResult>;
   /** Release pooled connections. Idempotent. */
   close(): Promise<void>;
 }

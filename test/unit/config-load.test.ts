@@ -78,7 +78,7 @@ const INVALID: readonly (readonly [string, string, string, string])[] = [
   ['log_file with ;', 'handyrep: {log_file: "x.log; rm -rf /"}', 'handyrep.log_file', 'must be a path'],
   ['plugin dir with a space', 'handyrep: {plugin_dirs: [ok, "my plugins"]}', 'handyrep.plugin_dirs[1]', 'must be a path'],
   ['bad ssh_host_key_checking', 'handyrep: {ssh_host_key_checking: maybe}', 'handyrep.ssh_host_key_checking', 'expected one of "strict", "accept-new", "off", got "maybe"'],
-  ['bad control_method', 'server_defaults: {control_method: telnet}', 'server_defaults.control_method', 'expected one of "ssh", "local", got "telnet"'],
+  ['bad control_method', 'server_defaults: {control_method: telnet}', 'server_defaults.control_method', 'expected one of "ssh", "local", "agent", got "telnet"'],
   ['SQL injection in handyrep_table', 'handyrep: {handyrep_table: "x; drop table y"}', 'handyrep.handyrep_table', 'must be a lower-case SQL identifier (a-z, 0-9, "_"), got "x; drop table y"'],
   ['upper-case handyrep_schema', 'handyrep: {handyrep_schema: Public}', 'handyrep.handyrep_schema', 'must be a lower-case SQL identifier'],
   ['empty test_ssh_command', 'handyrep: {test_ssh_command: []}', 'handyrep.test_ssh_command', 'must name a command, got an empty list'],

@@ -41,7 +41,8 @@ rm -f "$tmp"
 exit 1
 `;
 
-const settingsSchema = z
+/** Exported for the agent, which validates the same section of its own configuration (src/agent/commands/). */
+export const settingsSchema = z
   .object({
     /** A template file on the controller (absolute path) instead of the built-in one. */
     template: z.string().regex(/^\/[A-Za-z0-9_./-]+$/).nullable().default(null),

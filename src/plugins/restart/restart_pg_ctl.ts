@@ -11,7 +11,8 @@ import type { ControlAction, RestartPlugin, ServerRef } from '../types.js';
 import { killInstanceArgv, killOutcome } from './kill-instance.js';
 import { stopAndWaitArgv, STOP_STILL_RUNNING_EXIT } from './stop-and-wait.js';
 
-const settingsSchema = z
+/** Exported for the agent, which validates the same section of its own configuration (src/agent/commands/). */
+export const settingsSchema = z
   .object({
     pg_ctl_flags: z.array(z.string()).default([]),
     /** pg_ctl's -l file; default <pgdata>/startup.log as the original did. */

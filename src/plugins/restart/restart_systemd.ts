@@ -8,7 +8,8 @@ import { describeError } from '../../model/errors.js';
 import { pluginSettings } from '../settings.js';
 import type { ControlAction, RestartPlugin } from '../types.js';
 
-const settingsSchema = z
+/** Exported for the agent, which validates the same section of its own configuration (src/agent/commands/). */
+export const settingsSchema = z
   .object({
     service_name: z
       .string()

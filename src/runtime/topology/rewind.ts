@@ -62,6 +62,13 @@ export async function rewindKeepingConfig(
   timeoutMs: number,
   beforeRewind: () => void = () => undefined,
 ): Promise<{ ok: boolean; details: string; rewindFailed?: boolean }> {
+  if (shell.runAction) {
+    // control_method agent: the node's agent runs this whole sequence with its own files and passwords.
+    beforeRewind();
+    const result = await shell.runAction({ action: 'rewind', source: master.name }, timeoutMs);
+    const output = `${result.stdout}${result.stderr}`.trim();
+    return result.exitCode === 0 ? { ok: true, details: output } : { ok: false, details: `${old.name}: ${output || 'pg_rewind failed'}` };
+  }
   // A leftover standby.signal (an earlier attempt) would stop pg_rewind's crash recovery run.
   await runOn(shell, ['rm', '-f', `${old.pgdata}/standby.signal`], 10000);
   // pg_rewind copies the source's configuration files; the node keeps its own (listen address, ...).

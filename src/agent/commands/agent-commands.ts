@@ -1,0 +1,26 @@
+/**
+ * Whether this agent executes commands (its server's control_method is `agent`), and the executor
+ * wired to etcd and the local runner when it does. An agent of a node the controller reaches by
+ * ssh runs none: nobody should write commands for it, and it must not obey any.
+ */
+import type { HandyRepConfig } from '../../config/schema.js';
+import type { EtcdContext } from '../../store/etcd/client.js';
+import { resolvedServer } from './command-plan.js';
+import { localStepRunner } from './command-runner.js';
+import { etcdCommandStore } from './etcd-command-store.js';
+import { CommandExecutor } from './executor.js';
+
+export function commandExecutorFor(
+  config: Readonly<HandyRepConfig>,
+  node: string,
+  ctx: EtcdContext,
+  callMs: number,
+  log: (line: string) => void,
+  /** One fresh round of the agent (not one already under way: it may have looked before the command). */
+  freshRound: () => Promise<unknown>,
+  /** A commanded stop is the agent's own stop, not a crash (no restart_on_crash, the lease released). */
+  stoppingOnPurpose: () => void,
+): CommandExecutor | null {
+  if (resolvedServer(config, node)?.control_method !== 'agent') return null;
+  return new CommandExecutor(config, node, { store: etcdCommandStore(ctx, node, callMs), run: localStepRunner(config), log, afterPostgresAction: freshRound, beforeStop: stoppingOnPurpose });
+}

@@ -1,0 +1,220 @@
+/**
+ * The agent's command executor (`control_method: agent`): takes the records under its
+ * `commands/<node>/` folder (a watch, plus a scan at start and every `rescanMs` for anything a
+ * broken watch missed), judges each (command-record.ts: answered, in flight, interrupted, stale
+ * term), validates it against the fixed table (command-table.ts) and plans it from the agent's own
+ * configuration (command-plan.ts), marks it started, runs it, and writes the result once.
+ * Every write is a compare-and-set on the key's revision: a record the leader deleted (it gave up
+ * waiting) or that changed meanwhile is never run nor answered.
+ */
+import { randomBytes } from 'node:crypto';
+import type { HandyRepConfig } from '../../config/schema.js';
+import { describeError } from '../../model/errors.js';
+import { encodeCommandRecord, judgeRecord, parseCommandRecord, refusal, resultOf, type CommandRecord, type ResultPart } from './command-record.js';
+import { planCommand } from './command-plan.js';
+import type { StepRunner } from './command-runner.js';
+import { parseCommandRequest } from './command-table.js';
+
+/** One record as read: its id (last key segment), value and revision. */
+export interface StoredCommand {
+  readonly id: string;
+  readonly key: string;
+  readonly value: string;
+  readonly modRevision: string;
+}
+
+/** What the executor needs of etcd (etcd-command-store.ts; a fake in the unit tests). */
+export interface CommandStore {
+  list(): Promise<StoredCommand[]>;
+  get(id: string): Promise<StoredCommand | null>;
+  /** The create revision of the `leader` key (the current term), or null when nobody leads. */
+  leaderTerm(): Promise<string | null>;
+  /** The node the `master` key names, or null (absent or unreadable). */
+  recordedMaster(): Promise<string | null>;
+  /**
+   * Writes `value` if the key is still at `modRevision` (and, with `term`, the `leader` key's create
+   * revision is still `term`); the new revision, or null when something changed or is gone.
+   */
+  replace(id: string, modRevision: string, value: string, term?: string): Promise<string | null>;
+  /** Calls `changed` with the id of each record put; returns the stop function. */
+  watch(changed: (id: string) => void): Promise<() => void>;
+}
+
+export interface ExecutorDeps {
+  readonly store: CommandStore;
+  readonly run: StepRunner;
+  readonly log: (line: string) => void;
+  /** Identifies this process in `started` (default: random). */
+  readonly processId?: string;
+  readonly rescanMs?: number;
+  /**
+   * Called after a pg_ctl or promote action ran, before its result is written: the agent runs a
+   * round, so that its lease and member record already say what the command did when the leader
+   * reads the result (a master stopped by the leader has released its lease by then).
+   */
+  readonly afterPostgresAction?: () => Promise<unknown>;
+  /** How long an answer waits for that round (default 1500 ms). */
+  readonly roundBudgetMs?: number;
+  /** Called before a commanded stop, faststop or kill runs (the agent then treats it as its own stop). */
+  readonly beforeStop?: () => void;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+export class CommandExecutor {
+  readonly processId: string;
+  readonly #inFlight = new Set<string>();
+  #stopWatch: (() => void) | null = null;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+  readonly #running = new Set<Promise<void>>();
+
+  constructor(
+    private readonly config: Readonly<HandyRepConfig>,
+    private readonly node: string,
+    private readonly deps: ExecutorDeps,
+  ) {
+    this.processId = deps.processId ?? `${node}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  }
+
+  /** Watches and scans until stop(); a failed watch start is logged, the scans go on. */
+  async start(): Promise<void> {
+    this.#scanLoop(0);
+    // In the background: creating a watch waits for etcd, which may be unreachable for a long time.
+    void this.deps.store
+      .watch((id) => this.#take(id))
+      .then((stop) => {
+        if (this.#stopped) stop();
+        else this.#stopWatch = stop;
+      })
+      .catch((err: unknown) => this.deps.log(`agent ${this.node}: commands: watch not started (${describeError(err)}), scanning every ${this.#rescanMs()} ms`));
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#stopWatch?.();
+    await Promise.allSettled([...this.#running]);
+  }
+
+  /** One scan now: handles every record under the folder (tests; the loop). */
+  async scan(): Promise<void> {
+    const records = await this.deps.store.list();
+    await Promise.allSettled(records.map((stored) => this.#handle(stored)));
+  }
+
+  #rescanMs(): number {
+    // Well under the controller's pickup time (3 s at least), so a lost watch costs no command.
+    return this.deps.rescanMs ?? 1000;
+  }
+
+  #scanLoop(ms: number): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      void this.scan()
+        .catch((err: unknown) => this.deps.log(`agent ${this.node}: commands: scan failed: ${describeError(err)}`))
+        .finally(() => this.#scanLoop(this.#rescanMs()));
+    }, ms);
+  }
+
+  #take(id: string): void {
+    if (this.#stopped || this.#inFlight.has(id)) return;
+    const job = (async () => {
+      const stored = await this.deps.store.get(id);
+      if (stored !== null) await this.#handle(stored);
+    })()
+      .catch((err: unknown) => this.deps.log(`agent ${this.node}: command ${id}: ${describeError(err)}`))
+      .finally(() => this.#running.delete(job));
+    this.#running.add(job);
+  }
+
+  async #handle(stored: StoredCommand): Promise<void> {
+    if (this.#stopped || this.#inFlight.has(stored.id)) return;
+    this.#inFlight.add(stored.id);
+    try {
+      await this.#handleOnce(stored);
+    } finally {
+      this.#inFlight.delete(stored.id);
+    }
+  }
+
+  async #handleOnce(stored: StoredCommand): Promise<void> {
+    let record: CommandRecord;
+    try {
+      record = parseCommandRecord(stored.key, stored.value);
+    } catch (err) {
+      // Not a record we can answer in kind (no command part to keep): logged, left for the leader.
+      this.deps.log(`agent ${this.node}: command ${stored.id} ignored: ${describeError(err)}`);
+      return;
+    }
+    if (record.result !== null) return;
+    const verdict = judgeRecord(record, this.processId, record.started === null ? await this.deps.store.leaderTerm() : null);
+    switch (verdict.kind) {
+      case 'skip':
+        return;
+      case 'interrupted':
+        await this.#answer(stored, record, refusal('interrupted', `interrupted: the agent process that started it (${record.started?.by ?? '?'}) ended before it answered; not run again`));
+        return;
+      case 'stale_term':
+        await this.#answer(stored, record, refusal('stale_term', verdict.message));
+        return;
+      case 'run':
+        break;
+    }
+    const { command } = record;
+    if (command.node !== this.node || command.id !== stored.id) {
+      await this.#answer(stored, record, refusal('invalid', `invalid command: record ${command.node}/${command.id} under the key of ${this.node}/${stored.id}`));
+      return;
+    }
+    if (isObject(command.request) && command.request['action'] === 'promote') {
+      // The leader records the new master before it promotes (design §9 rule 1): a promote of a node
+      // the master key does not name is nobody's legitimate step.
+      const master = await this.deps.store.recordedMaster();
+      if (master !== this.node) {
+        await this.#answer(stored, record, refusal('invalid', `invalid command: promote refused, the master key names ${master ?? 'no node'}, not ${this.node}`));
+        return;
+      }
+    }
+    const parsed = parseCommandRequest(command.request, command.stdin);
+    const plan = parsed.ok ? planCommand(this.config, this.node, parsed.request) : parsed;
+    if (!plan.ok) {
+      this.deps.log(`agent ${this.node}: command ${command.id} from ${command.controller} refused: ${plan.problem}`);
+      await this.#answer(stored, record, refusal('invalid', plan.problem));
+      return;
+    }
+    const startedRecord: CommandRecord = { ...record, started: { by: this.processId, at: new Date().toISOString() } };
+    const revision = await this.deps.store.replace(stored.id, stored.modRevision, encodeCommandRecord(startedRecord), command.term);
+    if (revision === null) {
+      // Deleted or changed meanwhile (not ours to run), or the term ended since it was read.
+      const now = await this.deps.store.get(stored.id);
+      const leaderTerm = now === null ? null : await this.deps.store.leaderTerm();
+      if (now !== null && leaderTerm !== command.term) await this.#answer(now, record, refusal('stale_term', `stale term: command written under term ${command.term}, the leader changed before it was taken (now ${leaderTerm ?? 'none'})`));
+      return;
+    }
+    const action = parsed.ok ? parsed.request.action : '?';
+    const op = parsed.ok && parsed.request.action === 'pg_ctl' ? parsed.request.op : null;
+    // A stop, faststop or kill the leader asked for is on purpose: the agent must not take it for a crash.
+    if (op === 'stop' || op === 'faststop' || op === 'kill') this.deps.beforeStop?.();
+    let result: ResultPart;
+    try {
+      result = resultOf(await this.deps.run(plan.step, command.timeout_ms));
+    } catch (err) {
+      result = refusal('failed', `${action} could not be run: ${describeError(err)}`);
+    }
+    const changesPostgres = action === 'promote' || action === 'systemctl' || (op !== null && op !== 'status' && op !== 'reload');
+    if (changesPostgres && this.deps.afterPostgresAction) {
+      // Bounded: the controller waits for the answer only its pickup margin (3 s at least) past the command.
+      let timer: NodeJS.Timeout | undefined;
+      const budget = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.deps.roundBudgetMs ?? 1500)));
+      const round = this.deps.afterPostgresAction().catch((err: unknown) => this.deps.log(`agent ${this.node}: round after command ${command.id} failed: ${describeError(err)}`));
+      await Promise.race([round, budget]);
+      clearTimeout(timer);
+    }
+    this.deps.log(`agent ${this.node}: command ${command.id} ${action} from ${command.controller}: ${result.refused ? result.refused.message : `exit ${String(result.exit_code)}${result.timed_out ? ' (timed out)' : ''}`}`);
+    await this.deps.store.replace(stored.id, revision, encodeCommandRecord({ ...startedRecord, result }));
+  }
+
+  async #answer(stored: StoredCommand, record: CommandRecord, result: ResultPart): Promise<void> {
+    await this.deps.store.replace(stored.id, stored.modRevision, encodeCommandRecord({ ...record, result }));
+  }
+}
