@@ -13,6 +13,7 @@ import { withDeadline } from '../store/etcd/store-error.js';
 import { AgentLease, KeepaliveChannel, monotonicMs, type MonotonicMs } from './agent-lease.js';
 import { prepareStandby } from './boot-standby.js';
 import { decideBoot } from './boot.js';
+import { electionSeatFor, electionStep, type ElectionSeat } from './election/agent-election.js';
 import { decideAgentRound, type AgentPlan, type AgentReason, type MasterKeyView, type PostgresView } from './decide.js';
 import { startHealthServer, type HealthFacts } from './health.js';
 import { LocalPostgres, type SqlFacts } from './local-postgres.js';
@@ -55,6 +56,8 @@ export class NodeAgent {
   #lastMember = '';
   #memberRenewedMs = -Infinity;
   #health: HealthFacts;
+  /** The agents' election (deployment ha/agents); null in single. */
+  readonly #election: ElectionSeat | null;
 
   constructor(
     readonly config: HandyRepConfig,
@@ -89,6 +92,7 @@ export class NodeAgent {
     this.#masterLease = new AgentLease(this.#ctx, 'master lease', freshForMs, () => void this.#fence('the master lease went stale (no renewal within ttl − safety_margin)', true), this.#now, channel);
     this.#memberLease = new AgentLease(this.#ctx, 'member lease', ttlMs, () => undefined, this.#now, channel);
     this.#watchdog = new Watchdog(agent.watchdog, agent.watchdog_device);
+    this.#election = config.handyrep.deployment === 'single' ? null : this.#electionSeat();
     this.#health = { node, running: false, writable: false, primaryConfirmed: false, lagBytes: null, timeline: null, recordedMaster: null, lastReason: null, roundsTotal: 0, demotionsTotal: 0 };
   }
 
@@ -217,10 +221,41 @@ export class NodeAgent {
       const outcome = await this.#act(plan);
       await this.#publish(postgres, facts, master).catch(() => undefined);
       this.#updateHealth(postgres, facts, master, plan.reason);
-      return `${plan.sentence}${outcome}`;
+      const elected = this.#election === null ? '' : await electionStep(this.#election, postgres, master);
+      return `${plan.sentence}${outcome}${elected}`;
     } catch (err) {
       return `round failed, next one in ${this.#loopMs} ms: ${describeError(err)}`;
     }
+  }
+
+  /** The agent's hands for the election (election/agent-election.ts). */
+  #electionSeat(): ElectionSeat {
+    const freshForMs = (this.config.etcd.ttl - this.config.agent.safety_margin) * 1000;
+    return electionSeatFor(this.config, this.node, this.#ctx, this.#callMs, this.#now, this.deps.log, {
+      grantLease: async () => {
+        await this.#masterLease.hold(this.#callMs);
+        return this.#masterLease.id as string;
+      },
+      releaseLease: () => this.#masterLease.release(this.#callMs),
+      promote: async () => {
+        // Inside the lease's fresh window: a promotion still running when it ends is stopped by the stale timer.
+        const ok = await this.#pg.promote(Math.max(1000, freshForMs - 500));
+        if (ok) this.#watchdog.arm();
+        return { ok, details: ok ? 'pg_ctl promote -w: out of recovery' : 'pg_ctl promote failed or timed out (see the PostgreSQL log)' };
+      },
+      promotedFacts: () => this.#pg.promotedPosition(),
+      standDown: async (why) => {
+        await this.#fence(why);
+        await this.#publish({ state: 'stopped' }, null, await this.#readMaster()).catch(() => undefined);
+      },
+      remaster: async (why) => {
+        // Role discovery then starts it as a standby of the recorded master (pg_rewind first when needed).
+        this.#stoppedByAgent = true;
+        const how = await this.#pg.stopForSure(Math.max(1000, this.config.agent.safety_margin * 500));
+        this.#bootDone = false;
+        this.deps.log(`agent ${this.node}: PostgreSQL stopped (${how}) to follow the new master: ${why}`);
+      },
+    });
   }
 
   async #readMaster(): Promise<MasterKeyView> {
