@@ -1,0 +1,196 @@
+/**
+ * The agents' election transaction (design §9 rule 6) raced on a real 3-member etcd: two agents'
+ * election code (elector.ts, election-store.ts: snapshot, judgement, take, confirm, give-back) with
+ * member records made by member-record.ts. PostgreSQL is stood in for by the hands (promote
+ * succeeds or fails on demand): what is under test is who may take `master`, not the promotion
+ * (agent-election.test.ts runs the whole path on real PostgreSQL).
+ *
+ *   - 20 runs with random delays: paul ahead; ringo's record moves further ahead at a random
+ *     moment while both try, each retrying as its agent's rounds would → exactly one wins, the
+ *     key and the only master lease name it, and the winner was the furthest ahead of the member
+ *     records as they stood when it took the key;
+ *   - a master lease still alive → nobody takes;
+ *   - the best candidate's promotion fails → it stands down and gives the key back, the other one
+ *     wins on its next attempt; both history entries are in etcd.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Elector, type ElectionHands, type ElectionOutcome } from '../../src/agent/election/elector.js';
+import type { ServerElectionSettings } from '../../src/agent/election/judge.js';
+import { memberRecord } from '../../src/agent/member-record.js';
+import type { SqlFacts } from '../../src/agent/local-postgres.js';
+import { parseConfig } from '../../src/config/load.js';
+import { createEtcdContext, type EtcdContext } from '../../src/store/etcd/client.js';
+import { encodeMasterRecord, parseMasterRecord } from '../../src/store/etcd/master-record.js';
+import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
+
+const TTL = 5;
+const RUNS = 20;
+let etcd: EtcdCluster;
+const contexts: EtcdContext[] = [];
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function context(prefix: string): EtcdContext {
+  const ctx = createEtcdContext(parseConfig(JSON.stringify({ etcd: { endpoints: etcd.endpoints, prefix, ttl: TTL, retry_timeout: 2 } }), 'test'));
+  contexts.push(ctx);
+  return ctx;
+}
+
+const facts = (received: string): SqlFacts => ({
+  in_recovery: true,
+  timeline: 1,
+  wal_position: received,
+  received_lsn: received,
+  replayed_lsn: received,
+  wal_receiver: null,
+  sender_host: null,
+  replay_lag_bytes: 0,
+  server_version: '15.18',
+});
+
+async function putMember(ctx: EtcdContext, name: string, received: string | null): Promise<string> {
+  const master = { state: 'present' as const, record: parseMasterRecord(ctx.keys.master, (await ctx.client.get(ctx.keys.master).string()) ?? '') };
+  const record = received === null ? memberRecord(name, { state: 'stopped' }, null, master) : memberRecord(name, { state: 'running', writable: false }, facts(received), master);
+  const reply = await ctx.client.kv.put({ key: Buffer.from(ctx.keys.member(name)), value: Buffer.from(JSON.stringify(record)) });
+  return reply.header.revision;
+}
+
+const settings: ServerElectionSettings = { failoverPriority: 999, nofailover: false, lagLimitMb: 100 };
+const servers = { john: settings, paul: settings, ringo: settings };
+
+interface Seat {
+  readonly name: string;
+  readonly elector: Elector;
+  readonly log: string[];
+}
+
+function seat(ctx: EtcdContext, name: string, promote: () => Promise<boolean>, promoteDelayMs: () => number): Seat {
+  const log: string[] = [];
+  let leaseId: string | null = null;
+  const hands: ElectionHands = {
+    grantLease: async () => {
+      leaseId = (await ctx.client.leaseClient.leaseGrant({ TTL })).ID;
+      return leaseId;
+    },
+    releaseLease: async () => {
+      if (leaseId !== null) await ctx.client.leaseClient.leaseRevoke({ ID: leaseId }).catch(() => undefined);
+      leaseId = null;
+    },
+    promote: async () => {
+      await sleep(promoteDelayMs());
+      const ok = await promote();
+      return { ok, details: ok ? 'promoted (stand-in)' : 'pg_ctl promote failed (stand-in)' };
+    },
+    promotedFacts: async () => ({ timeline: 2, lsn: '0/9000000' }),
+    standDown: async () => {
+      await putMember(ctx, name, null);
+    },
+  };
+  const elector = new Elector(ctx, { node: name, deployment: 'agents', ttlMs: TTL * 1000, servers, maxReplayLagMb: 1000, synchronousMode: 'off', callMs: 2000 }, hands, () => performance.now(), (line) => log.push(line));
+  return { name, elector, log };
+}
+
+/** Attempts as the agent's rounds would (every `roundMs`) until this seat won, lost to a taken key, or `untilMs`. */
+async function rounds(s: Seat, firstDelayMs: number, roundMs: number, untilMs: number): Promise<ElectionOutcome[]> {
+  const outcomes: ElectionOutcome[] = [];
+  await sleep(firstDelayMs);
+  const end = performance.now() + untilMs;
+  while (performance.now() < end) {
+    const outcome = await s.elector.attempt();
+    outcomes.push(outcome);
+    if (outcome.kind === 'won' || (outcome.kind === 'refused' && outcome.code === 'master_lease_held')) break;
+    await sleep(roundMs);
+  }
+  return outcomes;
+}
+
+before(async () => {
+  etcd = await startEtcdCluster({ members: 3 });
+});
+after(async () => {
+  for (const ctx of contexts) ctx.close();
+  await etcd?.stop();
+});
+
+describe('agents\' election: the take transaction raced on real etcd', { timeout: 240_000 }, () => {
+  it(`two replicas racing (${RUNS} runs, random delays) → exactly one wins, and it was the furthest ahead when it took the key`, async () => {
+    const winners: Record<string, number> = { paul: 0, ringo: 0 };
+    let refusedByMovedRecord = 0;
+    for (let run = 0; run < RUNS; run++) {
+      const prefix = `/handyrep/race${run}/`;
+      const [paulCtx, ringoCtx, testCtx] = [context(prefix), context(prefix), context(prefix)];
+      await testCtx.client.put(testCtx.keys.master).value(encodeMasterRecord({ name: 'john', term: '1', timeline: 1, promoted_lsn: null, sync_set: [], since: new Date().toISOString(), written_by: 'test' }));
+      await putMember(testCtx, 'paul', '0/3000000');
+      await putMember(testCtx, 'ringo', '0/2000000');
+      const rnd = (max: number): number => Math.floor(Math.random() * max);
+      const paul = seat(paulCtx, 'paul', async () => true, () => rnd(30));
+      const ringo = seat(ringoCtx, 'ringo', async () => true, () => rnd(30));
+      // ringo's WAL receiver got more WAL at a random moment during the race.
+      let ringoMovedAt: bigint | null = null;
+      const [paulOut, ringoOut] = await Promise.all([
+        rounds(paul, rnd(40), 20 + rnd(30), 3000),
+        rounds(ringo, rnd(40), 20 + rnd(30), 3000),
+        (async () => {
+          await sleep(rnd(60));
+          ringoMovedAt = BigInt(await putMember(testCtx, 'ringo', '0/4000000'));
+        })(),
+      ]);
+      const won = [...paulOut.map((o) => ['paul', o] as const), ...ringoOut.map((o) => ['ringo', o] as const)].filter(([, o]) => o.kind === 'won');
+      assert.equal(won.length, 1, `run ${run}: exactly one winner (paul: ${paul.log.join(' | ')}; ringo: ${ringo.log.join(' | ')})`);
+      const [winner, outcome] = won[0] as readonly [string, ElectionOutcome];
+      winners[winner] = (winners[winner] ?? 0) + 1;
+      refusedByMovedRecord += [...paul.log, ...ringo.log].filter((l) => l.includes('member record of ringo changed')).length;
+      const master = parseMasterRecord(testCtx.keys.master, (await testCtx.client.get(testCtx.keys.master).string()) ?? '');
+      assert.equal(master.name, winner, `run ${run}: the key names the winner`);
+      assert.equal(master.written_by, `agent:${winner}`);
+      assert.equal(master.timeline, 2, 'confirmed');
+      assert.deepEqual(await testCtx.client.getAll().prefix(testCtx.keys.masterLeasePrefix).keys(), [testCtx.keys.masterLease(winner)], `run ${run}: only the winner holds a master lease`);
+      // The take's revision is in the history id (e<revision>-<node>): ringo was ahead from ringoMovedAt on.
+      const takenAt = BigInt(/^e(\d+)-/.exec(outcome.kind === 'won' ? outcome.historyId : '')?.[1] ?? '0');
+      assert.ok(ringoMovedAt !== null);
+      assert.equal(winner, takenAt > (ringoMovedAt as bigint) ? 'ringo' : 'paul', `run ${run}: taken at revision ${takenAt}, ringo moved ahead at ${String(ringoMovedAt)}`);
+      const history = JSON.parse((await testCtx.client.get(testCtx.keys.history(outcome.kind === 'won' ? outcome.historyId : 'x')).string()) ?? '{}') as { outcome?: string; from?: string; to?: string };
+      assert.deepEqual([history.outcome, history.from, history.to], ['SUCCESS', 'john', winner]);
+      await testCtx.client.delete().prefix(prefix);
+      for (const ctx of [paulCtx, ringoCtx, testCtx]) ctx.close();
+    }
+    console.log(`  winners over ${RUNS} runs: ${JSON.stringify(winners)}; takes refused because ringo's record moved: ${refusedByMovedRecord}`);
+  });
+
+  it('a master lease still alive → nobody takes the key', async () => {
+    const prefix = '/handyrep/racelease/';
+    const ctx = context(prefix);
+    await ctx.client.put(ctx.keys.master).value(encodeMasterRecord({ name: 'john', term: '1', timeline: 1, promoted_lsn: null, sync_set: [], since: new Date().toISOString(), written_by: 'test' }));
+    await putMember(ctx, 'paul', '0/3000000');
+    const lease = ctx.client.lease(TTL, { autoKeepAlive: false });
+    await lease.put(ctx.keys.masterLease('john')).value('{}');
+    const outcome = await seat(ctx, 'paul', async () => true, () => 0).elector.attempt();
+    assert.deepEqual(outcome.kind === 'refused' ? outcome.code : outcome.kind, 'master_lease_held');
+    await lease.revoke();
+    const after = await seat(ctx, 'paul', async () => true, () => 0).elector.attempt();
+    assert.equal(after.kind, 'won', 'once the lease is gone');
+  });
+
+  it('the best candidate\'s promotion fails → it stands down and gives the key back; the next one wins', async () => {
+    const prefix = '/handyrep/racefail/';
+    const ctx = context(prefix);
+    const before = encodeMasterRecord({ name: 'john', term: '1', timeline: 1, promoted_lsn: null, sync_set: [], since: new Date().toISOString(), written_by: 'test' });
+    await ctx.client.put(ctx.keys.master).value(before);
+    await putMember(ctx, 'paul', '0/3000000');
+    await putMember(ctx, 'ringo', '0/2000000');
+    const paul = seat(context(prefix), 'paul', async () => false, () => 0);
+    const ringo = seat(context(prefix), 'ringo', async () => true, () => 0);
+    const refused = await ringo.elector.attempt();
+    assert.equal(refused.kind === 'refused' ? refused.code : refused.kind, 'not_best', 'paul is ahead');
+    const failed = await paul.elector.attempt();
+    assert.equal(failed.kind, 'promotion_failed');
+    assert.equal(await ctx.client.get(ctx.keys.master).string(), before, 'the key is given back as it was');
+    assert.deepEqual(await ctx.client.getAll().prefix(ctx.keys.masterLeasePrefix).keys(), [], 'and paul\'s lease key is gone');
+    const won = await ringo.elector.attempt();
+    assert.equal(won.kind, 'won', ringo.log.join(' | '));
+    assert.equal(parseMasterRecord(ctx.keys.master, (await ctx.client.get(ctx.keys.master).string()) ?? '').name, 'ringo');
+    const history = (await ctx.client.getAll().prefix(ctx.keys.historyPrefix).strings()) as Record<string, string>;
+    const outcomes = Object.values(history).map((v) => (JSON.parse(v) as { outcome: string; to: string | null }).outcome).sort();
+    assert.deepEqual(outcomes, ['FAIL', 'SUCCESS']);
+  });
+});
