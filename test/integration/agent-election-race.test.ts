@@ -90,6 +90,17 @@ function seat(ctx: EtcdContext, name: string, promote: () => Promise<boolean>, p
   return { name, elector, log };
 }
 
+/** john's agent held its master lease while every seat looked (an election needs that), then it ran out. */
+async function leaseSeenThenExpired(ctx: EtcdContext, seats: readonly Seat[]): Promise<void> {
+  const lease = ctx.client.lease(TTL, { autoKeepAlive: false });
+  await lease.put(ctx.keys.masterLease('john')).value('{}');
+  for (const s of seats) {
+    const outcome = await s.elector.attempt();
+    assert.equal(outcome.kind === 'refused' ? outcome.code : outcome.kind, 'master_lease_held');
+  }
+  await lease.revoke();
+}
+
 /** Attempts as the agent's rounds would (every `roundMs`) until this seat won, lost to a taken key, or `untilMs`. */
 async function rounds(s: Seat, firstDelayMs: number, roundMs: number, untilMs: number): Promise<ElectionOutcome[]> {
   const outcomes: ElectionOutcome[] = [];
@@ -125,6 +136,7 @@ describe('agents\' election: the take transaction raced on real etcd', { timeout
       const rnd = (max: number): number => Math.floor(Math.random() * max);
       const paul = seat(paulCtx, 'paul', async () => true, () => rnd(30));
       const ringo = seat(ringoCtx, 'ringo', async () => true, () => rnd(30));
+      await leaseSeenThenExpired(testCtx, [paul, ringo]);
       // ringo's WAL receiver got more WAL at a random moment during the race.
       let ringoMovedAt: bigint | null = null;
       const [paulOut, ringoOut] = await Promise.all([
@@ -157,17 +169,23 @@ describe('agents\' election: the take transaction raced on real etcd', { timeout
     console.log(`  winners over ${RUNS} runs: ${JSON.stringify(winners)}; takes refused because ringo's record moved: ${refusedByMovedRecord}`);
   });
 
-  it('a master lease still alive → nobody takes the key', async () => {
+  it('a master lease still alive → nobody takes the key; gone → only an agent that saw it held takes', async () => {
     const prefix = '/handyrep/racelease/';
     const ctx = context(prefix);
     await ctx.client.put(ctx.keys.master).value(encodeMasterRecord({ name: 'john', term: '1', timeline: 1, promoted_lsn: null, sync_set: [], since: new Date().toISOString(), written_by: 'test' }));
     await putMember(ctx, 'paul', '0/3000000');
     const lease = ctx.client.lease(TTL, { autoKeepAlive: false });
     await lease.put(ctx.keys.masterLease('john')).value('{}');
-    const outcome = await seat(ctx, 'paul', async () => true, () => 0).elector.attempt();
+    const paul = seat(ctx, 'paul', async () => true, () => 0);
+    const never = await seat(ctx, 'paul', async () => true, () => 0).elector.attempt();
+    assert.equal(never.kind, 'refused');
+    const outcome = await paul.elector.attempt();
     assert.deepEqual(outcome.kind === 'refused' ? outcome.code : outcome.kind, 'master_lease_held');
     await lease.revoke();
-    const after = await seat(ctx, 'paul', async () => true, () => 0).elector.attempt();
+    const unseen = seat(ctx, 'paul', async () => true, () => 0);
+    const refusedUnseen = await unseen.elector.attempt();
+    assert.equal(refusedUnseen.kind === 'refused' ? refusedUnseen.code : refusedUnseen.kind, 'lease_never_seen', 'an agent that never saw the lease held does not elect');
+    const after = await paul.elector.attempt();
     assert.equal(after.kind, 'won', 'once the lease is gone');
   });
 
@@ -180,6 +198,7 @@ describe('agents\' election: the take transaction raced on real etcd', { timeout
     await putMember(ctx, 'ringo', '0/2000000');
     const paul = seat(context(prefix), 'paul', async () => false, () => 0);
     const ringo = seat(context(prefix), 'ringo', async () => true, () => 0);
+    await leaseSeenThenExpired(ctx, [paul, ringo]);
     const refused = await ringo.elector.attempt();
     assert.equal(refused.kind === 'refused' ? refused.code : refused.kind, 'not_best', 'paul is ahead');
     const failed = await paul.elector.attempt();

@@ -47,6 +47,7 @@ function snap(node: string, over: Partial<ElectionSnapshot> = {}): ElectionSnaps
     revision: '20',
     master: { record: masterRecord('john'), modRevision: '5' },
     leasesHeld: [],
+    leaseSeen: true,
     members: [member(replica('paul', '0/3000000'), 'paul', '11'), member(replica('ringo', '0/2000000'), 'ringo', '12')],
     leaderPresent: false,
     leaderAbsentForMs: 0,
@@ -69,6 +70,7 @@ describe('judgeElection (design §9 rule 6)', () => {
     ['no master recorded → no_master_record', snap('paul', { master: { record: null, modRevision: '0' } }), 'no_master_record'],
     ['this node is the recorded master → master_is_us', snap('john'), 'master_is_us'],
     ['the old master\'s lease alive → master_lease_held', snap('paul', { leasesHeld: ['john'] }), 'master_lease_held'],
+    ['the old master\'s lease never seen held → lease_never_seen', snap('paul', { leaseSeen: false }), 'lease_never_seen'],
     ['any other lease alive → master_lease_held', snap('paul', { leasesHeld: ['ringo'] }), 'master_lease_held'],
     [
       'another member runs writable → another_writable',

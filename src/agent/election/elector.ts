@@ -72,6 +72,8 @@ export class Elector {
   /** Monotonic ms since which `leader` has been seen absent; null while present. */
   #leaderAbsentSince: number | null = null;
   #lastRefusal = '';
+  /** `<name>/<term>` of the master records whose lease this agent saw held. */
+  readonly #leasesSeen = new Set<string>();
 
   constructor(
     private readonly ctx: EtcdContext,
@@ -85,6 +87,9 @@ export class Elector {
   async attempt(): Promise<ElectionOutcome> {
     const s = this.settings;
     const snapshot = await readElectionSnapshot(this.ctx, s.callMs);
+    const recorded = snapshot.master.record;
+    const seenKey = recorded === null ? '' : `${recorded.name}/${recorded.term}`;
+    if (recorded !== null && snapshot.leasesHeld.includes(recorded.name)) this.#leasesSeen.add(seenKey);
     const nowMs = this.now();
     if (snapshot.leaderPresent) this.#leaderAbsentSince = null;
     else this.#leaderAbsentSince ??= nowMs;
@@ -94,6 +99,7 @@ export class Elector {
       revision: snapshot.revision,
       master: snapshot.master,
       leasesHeld: snapshot.leasesHeld,
+      leaseSeen: this.#leasesSeen.has(seenKey),
       members: snapshot.members,
       leaderPresent: snapshot.leaderPresent,
       leaderAbsentForMs: this.#leaderAbsentSince === null ? 0 : nowMs - this.#leaderAbsentSince,

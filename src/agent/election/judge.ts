@@ -5,6 +5,9 @@
  * itself best; the transaction (take-master.ts) then re-checks in etcd that nothing it judged on
  * changed, so a judgement made on an older snapshot cannot win.
  *
+ * The old master counts as fenced only when this agent saw its lease held and now finds it gone
+ * (like the controller's agent_lease rule): never on a lease that was simply never taken.
+ *
  * Eligible: a replica whose member record is fresh (present under its agent's live lease, its
  * PostgreSQL running in recovery with a received WAL position), enabled for failover (not
  * nofailover, failover_priority ≠ 0), within its lag limits (engine/candidates.ts, the controller's
@@ -40,6 +43,12 @@ export interface ElectionSnapshot {
   readonly master: { readonly record: MasterRecord | null; readonly modRevision: string };
   /** Nodes whose `master_lease/<node>` exists. */
   readonly leasesHeld: readonly string[];
+  /**
+   * Whether this agent has seen the recorded master's lease held under this record (same name and
+   * term) at an earlier snapshot. Its absence alone proves nothing: the master's agent may not
+   * have taken it yet (cluster start) or not run at all, and then nobody fences that PostgreSQL.
+   */
+  readonly leaseSeen: boolean;
   readonly members: readonly MemberRead[];
   /** Whether the controllers' `leader` key exists. */
   readonly leaderPresent: boolean;
@@ -57,6 +66,7 @@ export type ElectionRefusalCode =
   | 'no_master_record'
   | 'master_is_us'
   | 'master_lease_held'
+  | 'lease_never_seen'
   | 'another_writable'
   | 'not_in_servers'
   | 'no_fresh_record'
@@ -90,6 +100,7 @@ export function judgeElection(s: ElectionSnapshot): ElectionVerdict {
   const old = recorded.name;
   if (old === s.node) return refuse('master_is_us', 'this node is the recorded master');
   if (s.leasesHeld.length > 0) return refuse('master_lease_held', `master_lease of ${s.leasesHeld.join(', ')} is alive: that PostgreSQL may still take writes`);
+  if (!s.leaseSeen) return refuse('lease_never_seen', `this agent never saw ${old}'s master lease held: its absence does not prove that ${old} is fenced`);
   // The recorded master's own record is ignored: its lease expired, so its agent demoted it or
   // is dead (rule 1). Any OTHER member running writable would make a second master.
   const writable = s.members.filter((m) => m.name !== old && m.record?.postgres === 'running' && m.record.in_recovery === false);

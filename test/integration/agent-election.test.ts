@@ -1,0 +1,80 @@
+/**
+ * Election without a controller (design §9 rule 6), the whole path: real etcd, three real
+ * PostgreSQL nodes (john master, paul and ringo replicas), a real agent per node in its own process
+ * as the postgres OS user, deployment `agents`, no controller at all. The master's host is lost
+ * (its agent and PostgreSQL SIGKILLed together, a writer every 20 ms) → after john's master lease
+ * expired, the agents elect paul (made the furthest ahead), paul is promoted and confirms the key,
+ * ringo follows paul, john comes back as paul's standby when its agent starts again; at most one
+ * writable server at every 50 ms sample, no acknowledged row lost, a failover history entry.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { Etcd3 } from 'etcd3';
+import { startCluster, type TestCluster } from '../fixtures/cluster.js';
+import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
+import { HANDYREP_DB_PASSWORD } from '../fixtures/template.js';
+import { agentStatus, putMasterRecord, waitUntil } from '../fixtures/agents.js';
+import { hostLossRun, startBedAgent, type ElectionBed } from '../fixtures/agents-election.js';
+
+const PREFIX = '/handyrep/agentelect/';
+const TTL = 5;
+
+describe('agents elect the master without a controller', { timeout: 400_000 }, () => {
+  let etcd: EtcdCluster;
+  let cluster: TestCluster;
+  let bed: ElectionBed;
+
+  before(async () => {
+    [etcd, cluster] = await Promise.all([startEtcdCluster({ members: 1 }), startCluster({ nodes: 3, names: ['john', 'paul', 'ringo'], ssh: false })]);
+    bed = {
+      cluster,
+      client: new Etcd3({ hosts: etcd.endpoints }),
+      prefix: PREFIX,
+      settings: {
+        endpoints: etcd.endpoints,
+        prefix: PREFIX,
+        ttl: TTL,
+        sections: { handyrep: { deployment: 'agents' }, passwords: { handyrep_db_pass: HANDYREP_DB_PASSWORD }, failover: { use_replication_slots: true } },
+      },
+      agents: new Map(),
+    };
+  });
+
+  after(async () => {
+    const logTo = process.env['AGENT_TEST_LOG'];
+    if (logTo) writeFileSync(logTo, [...[...(bed?.agents.values() ?? [])].map((a) => a.output()), ...(cluster?.nodes.map((n) => readFileSync(n.logFile, 'utf8')) ?? [])].join('\n----\n'));
+    await Promise.all([...(bed?.agents.values() ?? [])].map((a) => a.stop('SIGKILL')));
+    bed?.client.close();
+    await Promise.all([cluster?.stop(), etcd?.stop()]);
+  });
+
+  it('master host lost → the furthest-ahead replica elected and promoted, the other follows it, the old master rejoins; one writer at a time, no acked row lost', async () => {
+    await putMasterRecord(bed.client, PREFIX, 'john');
+    for (const node of cluster.nodes) startBedAgent(bed, node);
+    const john = cluster.nodes[0];
+    assert.ok(john);
+    await waitUntil('john /primary', async () => (await agentStatus(john, '/primary')) === 200, 30_000);
+    await waitUntil('three member records', async () => (await bed.client.getAll().prefix(`${PREFIX}members/`).keys()).length === 3, 20_000);
+
+    const run = await hostLossRun(bed, 1);
+    console.log(`  ${JSON.stringify({ ...run, record: undefined })}`);
+    assert.equal(run.winner, 'paul', 'the furthest-ahead replica (ringo\'s WAL receiver was off) is elected');
+    assert.equal(run.splitBrainSamples, 0, 'at most one writable server at every 50 ms sample');
+    assert.ok(run.samples > 100, `sampled (${run.samples})`);
+    assert.ok(run.acked > 50, `the writer was acknowledged ${run.acked} times`);
+    assert.equal(run.lostAckedRows, 0, 'every acknowledged row is on the new master');
+    assert.ok(run.windowMs >= (TTL - 2) * 1000, `not before john's lease could expire (${Math.round(run.windowMs)} ms)`);
+    const record = run.record;
+    assert.equal(record?.name, 'paul');
+    assert.equal(record?.written_by, 'agent:paul');
+    assert.equal(record?.timeline, 2, 'confirmed with the promoted timeline');
+    assert.match(record?.promoted_lsn ?? '', /^[0-9A-F]+\/[0-9A-F]+$/i);
+    const history = Object.values((await bed.client.getAll().prefix(`${PREFIX}history/`).strings()) as Record<string, string>).map((v) => JSON.parse(v) as { kind: string; from: string; to: string; outcome: string });
+    assert.deepEqual(history.map((h) => [h.kind, h.from, h.to, h.outcome]), [['failover', 'john', 'paul', 'SUCCESS']]);
+    const ringoLog = bed.agents.get('ringo')?.output() ?? '';
+    assert.match(ringoLog, /election: not trying \(not_best: paul is further ahead/, 'ringo logged why it did not try');
+    assert.match(ringoLog, /won the agents' election .* restarting this replica as its standby/);
+    assert.equal(await agentStatus(cluster.nodes[1] as never, '/primary'), 200, 'paul\'s agent holds the master lease');
+  });
+});
