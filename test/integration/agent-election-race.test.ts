@@ -18,11 +18,11 @@ import { after, before, describe, it } from 'node:test';
 import { Elector, type ElectionHands, type ElectionOutcome } from '../../src/agent/election/elector.js';
 import type { ServerElectionSettings } from '../../src/agent/election/judge.js';
 import { memberRecord } from '../../src/agent/member-record.js';
-import type { SqlFacts } from '../../src/agent/local-postgres.js';
 import { parseConfig } from '../../src/config/load.js';
 import { createEtcdContext, type EtcdContext } from '../../src/store/etcd/client.js';
 import { encodeMasterRecord, parseMasterRecord } from '../../src/store/etcd/master-record.js';
 import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
+import { replicaFacts } from '../fixtures/member-facts.js';
 
 const TTL = 5;
 const RUNS = 20;
@@ -36,21 +36,9 @@ function context(prefix: string): EtcdContext {
   return ctx;
 }
 
-const facts = (received: string): SqlFacts => ({
-  in_recovery: true,
-  timeline: 1,
-  wal_position: received,
-  received_lsn: received,
-  replayed_lsn: received,
-  wal_receiver: null,
-  sender_host: null,
-  replay_lag_bytes: 0,
-  server_version: '15.18',
-});
-
 async function putMember(ctx: EtcdContext, name: string, received: string | null): Promise<string> {
   const master = { state: 'present' as const, record: parseMasterRecord(ctx.keys.master, (await ctx.client.get(ctx.keys.master).string()) ?? '') };
-  const record = received === null ? memberRecord(name, { state: 'stopped' }, null, master) : memberRecord(name, { state: 'running', writable: false }, facts(received), master);
+  const record = received === null ? memberRecord(name, { state: 'stopped' }, null, master) : memberRecord(name, { state: 'running', writable: false }, replicaFacts(received), master);
   const reply = await ctx.client.kv.put({ key: Buffer.from(ctx.keys.member(name)), value: Buffer.from(JSON.stringify(record)) });
   return reply.header.revision;
 }

@@ -4,7 +4,8 @@ import { judgeElection, type ElectionSnapshot, type MemberRead } from '../../src
 import { decideFollow } from '../../src/agent/election/follow.js';
 import { parseMemberRecord } from '../../src/agent/election/member-read.js';
 import { takeRefusal, type StoreSnapshot } from '../../src/agent/election/election-store.js';
-import type { MemberRecord } from '../../src/agent/member-record.js';
+import { memberRecord, type MemberRecord } from '../../src/agent/member-record.js';
+import { replicaFacts } from '../fixtures/member-facts.js';
 import type { MasterRecord } from '../../src/store/etcd/master-record.js';
 
 const masterRecord = (name: string, extra: Partial<MasterRecord> = {}): MasterRecord => ({
@@ -18,20 +19,10 @@ const masterRecord = (name: string, extra: Partial<MasterRecord> = {}): MasterRe
   ...extra,
 });
 
+const recordedJohn = { state: 'present' as const, record: masterRecord('john') };
 const replica = (name: string, received: string | null, extra: Partial<MemberRecord> = {}): MemberRecord => ({
-  name,
-  postgres: 'running',
-  role: 'replica',
-  in_recovery: true,
-  timeline: 1,
-  wal_position: received,
-  received_lsn: received,
-  replayed_lsn: received,
-  wal_receiver: null,
-  sender_host: null,
-  server_version: '15.18',
-  recorded_master: 'john',
-  agent_version: 1,
+  ...memberRecord(name, { state: 'running', writable: false }, replicaFacts(received ?? '0/0'), recordedJohn),
+  ...(received === null ? { wal_position: null, received_lsn: null, replayed_lsn: null } : {}),
   ...extra,
 });
 
