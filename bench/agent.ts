@@ -18,6 +18,7 @@ import { startCluster, type TestNode } from '../test/fixtures/cluster.js';
 import { startEtcdCluster } from '../test/fixtures/etcd.js';
 import { postgresUser } from '../test/fixtures/exec.js';
 import { dropHost, undropHost } from '../test/fixtures/iptables.js';
+import { agentsOnlyBench } from './agent-election.js';
 
 const TTL_S = 5;
 const MARGIN_S = 2;
@@ -156,3 +157,4 @@ async function main(): Promise<void> {
 }
 
 await main();
+await agentsOnlyBench(); // its own cluster, after this one is gone (bench/agent-election.ts)
