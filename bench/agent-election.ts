@@ -11,12 +11,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { Etcd3 } from 'etcd3';
 import { putMasterRecord, agentStatus, waitUntil } from '../test/fixtures/agents.js';
-import { hostLossRun, startBedAgent, type ElectionBed, type ElectionRun } from '../test/fixtures/agents-election.js';
+import { electionBed, hostLossRun, startBedAgent, type ElectionRun } from '../test/fixtures/agents-election.js';
 import { startCluster, type TestNode } from '../test/fixtures/cluster.js';
 import { startEtcdCluster } from '../test/fixtures/etcd.js';
-import { HANDYREP_DB_PASSWORD } from '../test/fixtures/template.js';
 
 const TTL_S = 5;
 const MARGIN_S = 2;
@@ -33,19 +31,7 @@ const median = (values: number[]): number => {
 export async function agentsOnlyBench(): Promise<void> {
   console.log(`bench:agent (agents only) — no controller, etcd.ttl ${TTL_S} s, safety_margin ${MARGIN_S} s, loop_wait ${LOOP_S} s, ${RUNS} runs; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
   const [etcd, cluster] = await Promise.all([startEtcdCluster({ members: 3 }), startCluster({ nodes: 3, names: ['john', 'paul', 'ringo'], ssh: false })]);
-  const bed: ElectionBed = {
-    cluster,
-    client: new Etcd3({ hosts: etcd.endpoints }),
-    prefix: PREFIX,
-    settings: {
-      endpoints: etcd.endpoints,
-      prefix: PREFIX,
-      ttl: TTL_S,
-      agent: { loop_wait: LOOP_S, safety_margin: MARGIN_S },
-      sections: { handyrep: { deployment: 'agents' }, passwords: { handyrep_db_pass: HANDYREP_DB_PASSWORD }, failover: { use_replication_slots: true } },
-    },
-    agents: new Map(),
-  };
+  const bed = electionBed(cluster, etcd.endpoints, PREFIX, TTL_S, { loop_wait: LOOP_S, safety_margin: MARGIN_S });
   const runs: ElectionRun[] = [];
   try {
     await putMasterRecord(bed.client, PREFIX, 'john');

@@ -10,12 +10,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { Etcd3 } from 'etcd3';
 import { startCluster, type TestCluster } from '../fixtures/cluster.js';
 import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
-import { HANDYREP_DB_PASSWORD } from '../fixtures/template.js';
 import { agentStatus, putMasterRecord, waitUntil } from '../fixtures/agents.js';
-import { hostLossRun, startBedAgent, type ElectionBed } from '../fixtures/agents-election.js';
+import { electionBed, hostLossRun, startBedAgent, type ElectionBed } from '../fixtures/agents-election.js';
 
 const PREFIX = '/handyrep/agentelect/';
 const TTL = 5;
@@ -27,18 +25,7 @@ describe('agents elect the master without a controller', { timeout: 400_000 }, (
 
   before(async () => {
     [etcd, cluster] = await Promise.all([startEtcdCluster({ members: 1 }), startCluster({ nodes: 3, names: ['john', 'paul', 'ringo'], ssh: false })]);
-    bed = {
-      cluster,
-      client: new Etcd3({ hosts: etcd.endpoints }),
-      prefix: PREFIX,
-      settings: {
-        endpoints: etcd.endpoints,
-        prefix: PREFIX,
-        ttl: TTL,
-        sections: { handyrep: { deployment: 'agents' }, passwords: { handyrep_db_pass: HANDYREP_DB_PASSWORD }, failover: { use_replication_slots: true } },
-      },
-      agents: new Map(),
-    };
+    bed = electionBed(cluster, etcd.endpoints, PREFIX, TTL);
   });
 
   after(async () => {
