@@ -605,6 +605,13 @@ function etcdStoreProblems(config: Record<string, unknown>): { path: string[]; m
   if ((deployment === 'ha' || deployment === 'agents') && (!Array.isArray(etcd['endpoints']) || etcd['endpoints'].length === 0)) {
     problems.push({ path: ['etcd', 'endpoints'], message: `handyrep.deployment is ${deployment}: the agents elect through etcd, list its endpoints` });
   }
+  const failoverSection = isPlainObject(config['failover']) ? config['failover'] : {};
+  if (deployment === 'agents' && (failoverSection['synchronous_mode'] === 'on' || failoverSection['synchronous_mode'] === 'strict')) {
+    problems.push({ path: ['handyrep', 'deployment'], message: `agents do not elect with failover.synchronous_mode ${String(failoverSection['synchronous_mode'])} (not supported yet): use deployment ha, or synchronous_mode off` });
+  }
+  if (deployment === 'agents' && failoverSection['auto_failover'] === true) {
+    problems.push({ path: ['failover', 'auto_failover'], message: 'handyrep.deployment is agents: the agents elect the master, a controller must not fail over (set auto_failover false)' });
+  }
   const method = handyrep['master_check_method'];
   if (method === 'etcd_lease' && handyrep['store'] !== 'etcd') {
     problems.push({ path: ['handyrep', 'master_check_method'], message: 'etcd_lease needs handyrep.store etcd (the leader key lives there)' });

@@ -11,8 +11,7 @@
  * Eligible: a replica whose member record is fresh (present under its agent's live lease, its
  * PostgreSQL running in recovery with a received WAL position), enabled for failover (not
  * nofailover, failover_priority ≠ 0), within its lag limits (engine/candidates.ts, the controller's
- * own screening), and in the recorded sync set when synchronous_mode is on/strict and the set is
- * not empty. Best: furthest received WAL, then the lower failover_priority, then the name.
+ * own screening). Never with synchronous_mode on/strict (not supported yet). Best: furthest received WAL, then the lower failover_priority, then the name.
  */
 import type { Deployment } from '../../config/schema.js';
 import { byName, byPriority, byReceivedDesc, screenCandidates } from '../../engine/candidates.js';
@@ -70,7 +69,7 @@ export type ElectionRefusalCode =
   | 'another_writable'
   | 'not_in_servers'
   | 'no_fresh_record'
-  | 'not_sync_member'
+  | 'synchronous_mode'
   | 'not_best'
   | 'no_candidate'
   | RefusalCode;
@@ -105,6 +104,10 @@ export function judgeElection(s: ElectionSnapshot): ElectionVerdict {
   // is dead (rule 1). Any OTHER member running writable would make a second master.
   const writable = s.members.filter((m) => m.name !== old && m.record?.postgres === 'running' && m.record.in_recovery === false);
   if (writable.length > 0) return refuse('another_writable', `${writable.map((m) => m.name).join(', ')} runs writable though the master key names ${old}: no election until that is resolved`);
+  // Not supported yet: the recorded set may be stale (the controller keeps the real one in the
+  // `cluster` key), and a quorum needs the controller's arithmetic; an election could lose
+  // acknowledged commits. The schema refuses deployment agents with synchronous_mode too.
+  if (s.synchronousMode !== 'off') return refuse('synchronous_mode', `synchronous_mode is ${s.synchronousMode}: the agents do not elect (not supported yet; a controller must fail over)`);
   if (s.servers[s.node] === undefined) return refuse('not_in_servers', 'this node is not under servers');
 
   const oldPosition = s.members.find((m) => m.name === old)?.record?.wal_position ?? null;
@@ -117,12 +120,9 @@ export function judgeElection(s: ElectionSnapshot): ElectionVerdict {
   const self = facts.find((f) => f.name === s.node);
   if (self === undefined) return refuse('no_fresh_record', 'this node has no fresh member record (agent lease, PostgreSQL running in recovery, a received WAL position)');
   const { viable, refusals } = screenCandidates({ candidates: facts, maxReplayLagMb: s.maxReplayLagMb });
-  const syncSet = s.synchronousMode !== 'off' && recorded.sync_set.length > 0 ? new Set(recorded.sync_set) : null;
-  const eligible = syncSet === null ? viable : viable.filter((c) => syncSet.has(c.name));
   const ownRefusal = refusals.find((r) => r.name === s.node);
   if (ownRefusal) return refuse(ownRefusal.code, `not a candidate: ${ownRefusal.reason}`);
-  if (syncSet !== null && !syncSet.has(s.node)) return refuse('not_sync_member', `not in the recorded sync set (${recorded.sync_set.join(', ')}): it may lack acknowledged commits`);
-  const order = [...eligible].sort((a, b) => byReceivedDesc(a, b) || byPriority(a, b) || byName(a, b)).map((c) => c.name);
+  const order = [...viable].sort((a, b) => byReceivedDesc(a, b) || byPriority(a, b) || byName(a, b)).map((c) => c.name);
   const best = order[0];
   if (best === undefined) return refuse('no_candidate', 'no eligible candidate');
   if (best !== s.node) return refuse('not_best', `${best} is further ahead or preferred (order ${order.join(' > ')})`);
