@@ -240,11 +240,25 @@ export class NodeAgent {
         return this.#masterLease.id as string;
       },
       releaseLease: () => this.#masterLease.release(this.#callMs),
+      tookMaster: () => {
+        // Before the promotion: a hung or killed agent must not leave a writable PostgreSQL unguarded.
+        this.#watchdog.arm();
+        this.#watchdog.feed();
+      },
       promote: async () => {
-        // Inside the lease's fresh window: a promotion still running when it ends is stopped by the stale timer.
-        const ok = await this.#pg.promote(Math.max(1000, freshForMs - 500));
-        if (ok) this.#watchdog.arm();
-        return { ok, details: ok ? 'pg_ctl promote -w: out of recovery' : 'pg_ctl promote failed or timed out (see the PostgreSQL log)' };
+        // The lease is renewed while PostgreSQL replays what it received; if renewals fail, the
+        // stale timer stops PostgreSQL (and the promotion with it).
+        const renew = setInterval(() => {
+          void this.#masterLease.hold(this.#callMs).then((held) => held && this.#masterLease.fresh() && this.#watchdog.feed(), () => undefined);
+        }, Math.max(200, Math.floor(freshForMs / 3)));
+        let ok: boolean;
+        try {
+          ok = await this.#pg.promote(60_000);
+        } finally {
+          clearInterval(renew);
+        }
+        ok &&= this.#masterLease.fresh();
+        return { ok, details: ok ? 'pg_ctl promote -w: out of recovery' : 'pg_ctl promote failed, timed out or the master lease went stale (see the PostgreSQL log)' };
       },
       promotedFacts: () => this.#pg.promotedPosition(),
       standDown: async (why) => {

@@ -15,6 +15,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { readElectionSnapshot, takeMaster } from '../../src/agent/election/election-store.js';
 import { Elector, type ElectionHands, type ElectionOutcome } from '../../src/agent/election/elector.js';
 import type { ServerElectionSettings } from '../../src/agent/election/judge.js';
 import { memberRecord } from '../../src/agent/member-record.js';
@@ -50,12 +51,16 @@ interface Seat {
   readonly name: string;
   readonly elector: Elector;
   readonly log: string[];
+  /** The hands called, in order. */
+  readonly calls: string[];
 }
 
 function seat(ctx: EtcdContext, name: string, promote: () => Promise<boolean>, promoteDelayMs: () => number): Seat {
   const log: string[] = [];
+  const calls: string[] = [];
   let leaseId: string | null = null;
   const hands: ElectionHands = {
+    tookMaster: () => calls.push('took'),
     grantLease: async () => {
       leaseId = (await ctx.client.leaseClient.leaseGrant({ TTL })).ID;
       return leaseId;
@@ -65,17 +70,19 @@ function seat(ctx: EtcdContext, name: string, promote: () => Promise<boolean>, p
       leaseId = null;
     },
     promote: async () => {
+      calls.push('promote');
       await sleep(promoteDelayMs());
       const ok = await promote();
       return { ok, details: ok ? 'promoted (stand-in)' : 'pg_ctl promote failed (stand-in)' };
     },
     promotedFacts: async () => ({ timeline: 2, lsn: '0/9000000' }),
     standDown: async () => {
+      calls.push('standDown');
       await putMember(ctx, name, null);
     },
   };
   const elector = new Elector(ctx, { node: name, deployment: 'agents', ttlMs: TTL * 1000, servers, maxReplayLagMb: 1000, synchronousMode: 'off', callMs: 2000 }, hands, () => performance.now(), (line) => log.push(line));
-  return { name, elector, log };
+  return { name, elector, log, calls };
 }
 
 /** john's agent held its master lease while every seat looked (an election needs that), then it ran out. */
@@ -142,6 +149,7 @@ describe('agents\' election: the take transaction raced on real etcd', { timeout
       refusedByMovedRecord += [...paul.log, ...ringo.log].filter((l) => l.includes('member record of ringo changed')).length;
       const master = parseMasterRecord(testCtx.keys.master, (await testCtx.client.get(testCtx.keys.master).string()) ?? '');
       assert.equal(master.name, winner, `run ${run}: the key names the winner`);
+      assert.deepEqual((winner === 'paul' ? paul : ringo).calls, ['took', 'promote'], 'the take is announced (watchdog armed) before the promotion');
       assert.equal(master.written_by, `agent:${winner}`);
       assert.equal(master.timeline, 2, 'confirmed');
       assert.deepEqual(await testCtx.client.getAll().prefix(testCtx.keys.masterLeasePrefix).keys(), [testCtx.keys.masterLease(winner)], `run ${run}: only the winner holds a master lease`);
@@ -177,6 +185,41 @@ describe('agents\' election: the take transaction raced on real etcd', { timeout
     assert.equal(after.kind, 'won', 'once the lease is gone');
   });
 
+  it('a take applied but answered as failed (the client re-sent it) counts as won: the key is read back', async () => {
+    const prefix = '/handyrep/raceretake/';
+    const ctx = context(prefix);
+    await ctx.client.put(ctx.keys.master).value(encodeMasterRecord({ name: 'john', term: '1', timeline: 1, promoted_lsn: null, sync_set: [], since: new Date().toISOString(), written_by: 'test' }));
+    await putMember(ctx, 'paul', '0/3000000');
+    const snapshot = await readElectionSnapshot(ctx, 2000);
+    const leaseId = (await ctx.client.leaseClient.leaseGrant({ TTL })).ID;
+    const record = { name: 'paul', term: snapshot.revision, timeline: null, promoted_lsn: null, sync_set: [], since: new Date().toISOString(), written_by: 'agent:paul' };
+    const req = { node: 'paul', snapshot, judged: [{ name: 'paul', modRevision: snapshot.members[0]?.modRevision ?? '0' }], leaderMustBeAbsent: false, leaseId, record };
+    const first = await takeMaster(ctx, req, 2000);
+    const resent = await takeMaster(ctx, req, 2000);
+    assert.equal(first.taken, true);
+    assert.deepEqual(resent, first, 'the same take sent again reads back as ours, same revision');
+    const otherLease = (await ctx.client.leaseClient.leaseGrant({ TTL })).ID;
+    const other = await takeMaster(ctx, { ...req, leaseId: otherLease, record: { ...record, since: new Date(Date.now() + 1).toISOString() } }, 2000);
+    assert.equal(other.taken, false, 'another take on the same snapshot is refused');
+  });
+
+  it('a confirmation that did not land is written on a later round (confirmAgain), with its history entry', async () => {
+    const prefix = '/handyrep/raceconfirm/';
+    const ctx = context(prefix);
+    const paul = seat(ctx, 'paul', async () => true, () => 0);
+    assert.equal(await paul.elector.confirmAgain(), false, 'nothing to confirm: no record of ours');
+    const lease = ctx.client.lease(TTL, { autoKeepAlive: false });
+    await lease.put(ctx.keys.masterLease('paul')).value('{}');
+    await ctx.client.put(ctx.keys.master).value(encodeMasterRecord({ name: 'paul', term: '3', timeline: null, promoted_lsn: null, sync_set: [], since: new Date().toISOString(), written_by: 'agent:paul' }));
+    assert.equal(await paul.elector.confirmAgain(), true);
+    const record = parseMasterRecord(ctx.keys.master, (await ctx.client.get(ctx.keys.master).string()) ?? '');
+    assert.deepEqual([record.timeline, record.promoted_lsn, record.term], [2, '0/9000000', '3']);
+    const history = Object.values((await ctx.client.getAll().prefix(ctx.keys.historyPrefix).strings()) as Record<string, string>).map((v) => (JSON.parse(v) as { outcome: string; to: string }).outcome);
+    assert.deepEqual(history, ['SUCCESS']);
+    assert.equal(await paul.elector.confirmAgain(), false, 'confirmed once');
+    await lease.revoke();
+  });
+
   it('the best candidate\'s promotion fails → it stands down and gives the key back; the next one wins', async () => {
     const prefix = '/handyrep/racefail/';
     const ctx = context(prefix);
@@ -191,6 +234,7 @@ describe('agents\' election: the take transaction raced on real etcd', { timeout
     assert.equal(refused.kind === 'refused' ? refused.code : refused.kind, 'not_best', 'paul is ahead');
     const failed = await paul.elector.attempt();
     assert.equal(failed.kind, 'promotion_failed');
+    assert.deepEqual(paul.calls, ['took', 'promote', 'standDown'], 'watchdog armed (took) before promoting; stopped before giving back');
     assert.equal(await ctx.client.get(ctx.keys.master).string(), before, 'the key is given back as it was');
     assert.deepEqual(await ctx.client.getAll().prefix(ctx.keys.masterLeasePrefix).keys(), [], 'and paul\'s lease key is gone');
     const won = await ringo.elector.attempt();

@@ -62,6 +62,11 @@ describe('judgeElection (design §9 rule 6)', () => {
     ['this node is the recorded master → master_is_us', snap('john'), 'master_is_us'],
     ['the old master\'s lease alive → master_lease_held', snap('paul', { leasesHeld: ['john'] }), 'master_lease_held'],
     ['the old master\'s lease never seen held → lease_never_seen', snap('paul', { leaseSeen: false }), 'lease_never_seen'],
+    [
+      'never seen, but the record was written by an agent\'s take (it came with its lease key) → take',
+      snap('paul', { leaseSeen: false, master: { record: masterRecord('john', { written_by: 'agent:john', timeline: null }), modRevision: '5' } }),
+      'take',
+    ],
     ['any other lease alive → master_lease_held', snap('paul', { leasesHeld: ['ringo'] }), 'master_lease_held'],
     [
       'another member runs writable → another_writable',

@@ -39,6 +39,10 @@ export async function electionStep(seat: ElectionSeat, postgres: PostgresView, m
     await seat.hands.remaster(follow.sentence);
     return `; ${follow.sentence}`;
   }
+  if (record.name === seat.node && record.written_by === `agent:${seat.node}` && record.timeline === null && postgres.state === 'running' && postgres.writable) {
+    const confirmed = await seat.elector.confirmAgain().catch(() => false);
+    return confirmed ? '; master key confirmed' : '';
+  }
   if (!replicaRunning || record.name === seat.node) return '';
   try {
     const outcome = await seat.elector.attempt();

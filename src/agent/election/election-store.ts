@@ -89,11 +89,36 @@ export async function takeMaster(ctx: EtcdContext, req: TakeRequest, callMs: num
     { request_put: { key: Buffer.from(keys.master), value: Buffer.from(encodeMasterRecord(req.record)) } },
     { request_put: { key: Buffer.from(keys.masterLease(req.node)), value: Buffer.from(JSON.stringify({ node: req.node, since: req.record.since })), lease: req.leaseId } },
   ];
-  const reply = await withDeadline('take the master key', callMs, () => ctx.client.kv.txn({ compare, success, failure: [] }));
-  if (reply.succeeded) return { taken: true, revision: reply.header.revision };
+  let error: unknown = null;
+  try {
+    const reply = await withDeadline('take the master key', callMs, () => ctx.client.kv.txn({ compare, success, failure: [] }));
+    if (reply.succeeded) return { taken: true, revision: reply.header.revision };
+  } catch (err) {
+    error = err;
+  }
+  // A failed or unanswered take may still have been applied: the etcd client retries a call whose
+  // first attempt was applied but answered late, and the retry's compares then fail on our own
+  // write. Our exact record (its `since` is ours) under our lease means the take is ours.
+  const mine = await readBackTake(ctx, req, callMs).catch(() => null);
+  if (mine !== null) return { taken: true, revision: mine };
+  if (error !== null) throw error;
   // Why, from a fresh snapshot (the failed transaction itself tells nothing).
   const now = await readElectionSnapshot(ctx, callMs).catch(() => null);
   return { taken: false, why: now === null ? 'the transaction failed (and the store could not be read again)' : takeRefusal(req, now) };
+}
+
+/** The mod revision of `master` when it holds exactly this take's record and our lease key exists under our lease; else null. */
+async function readBackTake(ctx: EtcdContext, req: TakeRequest, callMs: number): Promise<string | null> {
+  const reply = await withDeadline('read the master key back', callMs, () =>
+    ctx.client.kv.txn({
+      compare: [],
+      success: [{ request_range: { key: Buffer.from(ctx.keys.master) } }, { request_range: { key: Buffer.from(ctx.keys.masterLease(req.node)) } }],
+      failure: [],
+    }),
+  );
+  const [master, lease] = reply.responses.map((r) => r.response_range?.kvs[0] ?? null);
+  const ours = master !== null && master !== undefined && master.value.toString() === encodeMasterRecord(req.record);
+  return ours && lease !== null && lease !== undefined && lease.lease === req.leaseId ? master.mod_revision : null;
 }
 
 /** What changed between the judged snapshot and `now` (pure). */

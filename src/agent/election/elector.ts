@@ -26,6 +26,8 @@ export interface ElectionHands {
   grantLease(): Promise<string>;
   /** Revokes it (best effort). */
   releaseLease(): Promise<void>;
+  /** The take succeeded: arm the watchdog before anything can make PostgreSQL writable. */
+  tookMaster(): void;
   /** Promotes the local PostgreSQL and waits until it is out of recovery. */
   promote(): Promise<{ ok: boolean; details: string }>;
   /** Timeline and current WAL position of the promoted PostgreSQL. */
@@ -128,14 +130,9 @@ export class Elector {
       since: started.toISOString(),
       written_by: `agent:${s.node}`,
     };
-    let taken;
-    try {
-      taken = await takeMaster(this.ctx, { node: s.node, snapshot, judged: verdict.judged, leaderMustBeAbsent: s.deployment === 'ha', leaseId, record }, s.callMs);
-    } catch (err) {
-      // Unknown whether it applied: the lease is revoked, so a key taken under it cannot fence anyone.
-      await this.hands.releaseLease();
-      throw err;
-    }
+    // An error here means neither the take nor its read-back answered: the lease is kept; unused, it
+    // is released by the next round (PostgreSQL still read-only), or expires.
+    const taken = await takeMaster(this.ctx, { node: s.node, snapshot, judged: verdict.judged, leaderMustBeAbsent: s.deployment === 'ha', leaseId, record }, s.callMs);
     if (!taken.taken) {
       await this.hands.releaseLease();
       const sentence = `lost the race for the master key: ${taken.why}`;
@@ -145,6 +142,7 @@ export class Elector {
     const steps: StepRecord[] = [step('take the master key', s.node, started, 'ok', `revision ${taken.revision}; order ${verdict.order.join(' > ')}; master_lease of ${verdict.from} expired`)];
     const reason = `agents' election: the master lease of ${verdict.from} expired`;
     const historyId = `e${taken.revision}-${s.node}`.slice(0, 63);
+    this.hands.tookMaster();
     const promoteStarted = new Date();
     const promoted = await this.hands.promote().catch((err: unknown) => ({ ok: false, details: describeError(err) }));
     steps.push(step('promote', s.node, promoteStarted, promoted.ok ? 'ok' : 'failed', promoted.details));
@@ -154,10 +152,29 @@ export class Elector {
     const confirmStarted = new Date();
     const history = failoverRecord(historyId, reason, verdict.from, s.node, started, [...steps, step('confirm the master key', s.node, confirmStarted, 'ok', `timeline ${facts.timeline ?? '?'}, promoted at ${facts.lsn ?? '?'}`)], 'SUCCESS');
     const ok = await confirmMaster(this.ctx, s.node, taken.revision, confirmed, { key: this.ctx.keys.history(historyId), value: JSON.stringify(history) }, s.callMs).catch(() => false);
-    // Not confirmed: the key is still ours or our lease ran out (then the agent's round demotes); nothing to undo here.
-    const sentence = `${s.node} promoted (from ${verdict.from})${ok ? '' : '; the confirmation write failed (the key stays as taken)'}`;
+    // Not confirmed: the next rounds try again (confirmAgain) while the key is still ours and PostgreSQL writable.
+    const sentence = `${s.node} promoted (from ${verdict.from})${ok ? '' : '; the confirmation write failed: tried again next round'}`;
     this.log(`agent ${s.node}: election: ${sentence}`);
     return { kind: 'won', sentence, historyId };
+  }
+
+  /**
+   * A take of this node whose confirmation did not land (the record names us, written by us, no
+   * timeline): write the promoted position now, with a history entry. Called by the rounds while
+   * PostgreSQL runs writable; true when confirmed.
+   */
+  async confirmAgain(): Promise<boolean> {
+    const s = this.settings;
+    const snapshot = await readElectionSnapshot(this.ctx, s.callMs);
+    const record = snapshot.master.record;
+    if (record === null || record.name !== s.node || record.written_by !== `agent:${s.node}` || record.timeline !== null) return false;
+    const facts = await this.hands.promotedFacts();
+    const historyId = `e${snapshot.master.modRevision}-${s.node}`.slice(0, 63);
+    const started = new Date(record.since);
+    const history = failoverRecord(historyId, "agents' election", null, s.node, Number.isNaN(started.getTime()) ? new Date() : started, [step('confirm the master key (again)', s.node, new Date(), 'ok', `timeline ${facts.timeline ?? '?'}, at ${facts.lsn ?? '?'}`)], 'SUCCESS');
+    const ok = await confirmMaster(this.ctx, s.node, snapshot.master.modRevision, { ...record, timeline: facts.timeline, promoted_lsn: facts.lsn }, { key: this.ctx.keys.history(historyId), value: JSON.stringify(history) }, s.callMs);
+    if (ok) this.log(`agent ${s.node}: election: master key confirmed (timeline ${facts.timeline ?? '?'}) on a later round`);
+    return ok;
   }
 
   async #giveBack(snapshot: StoreSnapshot, takenRevision: string, from: string, started: Date, steps: StepRecord[], reason: string, historyId: string, details: string): Promise<ElectionOutcome> {
@@ -182,7 +199,7 @@ function step(name: string, server: string | null, started: Date, outcome: StepR
   return { name, server, started: started.toISOString(), finished: new Date().toISOString(), outcome, details };
 }
 
-function failoverRecord(id: string, reason: string, from: string, to: string | null, started: Date, steps: StepRecord[], outcome: 'SUCCESS' | 'FAIL', details = ''): FailoverRecord {
+function failoverRecord(id: string, reason: string, from: string | null, to: string | null, started: Date, steps: StepRecord[], outcome: 'SUCCESS' | 'FAIL', details = ''): FailoverRecord {
   const finished = new Date();
   return {
     id,

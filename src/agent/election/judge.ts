@@ -99,7 +99,10 @@ export function judgeElection(s: ElectionSnapshot): ElectionVerdict {
   const old = recorded.name;
   if (old === s.node) return refuse('master_is_us', 'this node is the recorded master');
   if (s.leasesHeld.length > 0) return refuse('master_lease_held', `master_lease of ${s.leasesHeld.join(', ')} is alive: that PostgreSQL may still take writes`);
-  if (!s.leaseSeen) return refuse('lease_never_seen', `this agent never saw ${old}'s master lease held: its absence does not prove that ${old} is fenced`);
+  // A record an agent's take wrote always came with its lease key (same transaction): its absence
+  // now means that lease ended, like any master lease.
+  const leaseProven = s.leaseSeen || recorded.written_by.startsWith('agent:');
+  if (!leaseProven) return refuse('lease_never_seen', `this agent never saw ${old}'s master lease held: its absence does not prove that ${old} is fenced`);
   // The recorded master's own record is ignored: its lease expired, so its agent demoted it or
   // is dead (rule 1). Any OTHER member running writable would make a second master.
   const writable = s.members.filter((m) => m.name !== old && m.record?.postgres === 'running' && m.record.in_recovery === false);
