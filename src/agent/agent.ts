@@ -15,6 +15,7 @@ import { fenceLeadMs } from './agent-timing.js';
 import { prepareStandby } from './boot-standby.js';
 import { decideBoot } from './boot.js';
 import { electionSeatFor, electionStep, type ElectionSeat } from './election/agent-election.js';
+import { rejoinAfterFence } from './election/rejoin.js';
 import { decideAgentRound, type AgentPlan, type AgentReason, type MasterKeyView, type PostgresView } from './decide.js';
 import { startHealthServer, type HealthFacts } from './health.js';
 import { LocalPostgres, type SqlFacts } from './local-postgres.js';
@@ -51,6 +52,8 @@ export class NodeAgent {
   /** The postmaster whose death was seen as a crash (restart_crashed waits until it is gone). */
   #crashedPid: number | null = null;
   #lastSentence = '';
+  /** This agent fenced its own master; in deployment agents it rejoins as a standby (election/rejoin.ts). */
+  #fencedOwnMaster = false;
   /** Whether role discovery decided something (boot.ts); until then each round asks again. */
   #bootDone = false;
   #lastBootSentence = '';
@@ -91,7 +94,7 @@ export class NodeAgent {
     const channel = new KeepaliveChannel();
     this.#channel = channel;
     const fenceLead = fenceLeadMs(freshForMs);
-    const onStale = (): void => void this.#fence(`the master lease goes stale in ${fenceLead} ms (no renewal within ttl − safety_margin)`, true);
+    const onStale = (): void => void this.#fenceOwnMaster(`the master lease goes stale in ${fenceLead} ms (no renewal within ttl − safety_margin)`, true);
     this.#masterLease = new AgentLease(this.#ctx, 'master lease', freshForMs, onStale, this.#now, channel, fenceLead);
     this.#memberLease = new AgentLease(this.#ctx, 'member lease', ttlMs, () => undefined, this.#now, channel);
     this.#watchdog = new Watchdog(agent.watchdog, agent.watchdog_device);
@@ -203,6 +206,7 @@ export class NodeAgent {
 
   async #doRound(): Promise<string> {
     try {
+      if (this.#fencedOwnMaster && !this.#fencing) await this.#rejoinIfDue();
       if (!this.#bootDone) await this.#boot();
       const { observation, facts } = await this.#pg.observe();
       const postgres = classifyPostgres(observation, { wasRunning: this.#wasRunning, stoppedByAgent: this.#stoppedByAgent });
@@ -229,6 +233,20 @@ export class NodeAgent {
     } catch (err) {
       return `round failed, next one in ${this.#loopMs} ms: ${describeError(err)}`;
     }
+  }
+
+  #fenceOwnMaster(why: string, urgent: boolean): Promise<void> {
+    this.#fencedOwnMaster = true;
+    return this.#fence(why, urgent);
+  }
+
+  /** Role discovery again after a fence of our own master, as a standby only (election/rejoin.ts). */
+  async #rejoinIfDue(): Promise<void> {
+    const { observation } = await this.#pg.observe();
+    if (!rejoinAfterFence(this.config.handyrep.deployment, this.node, await this.#readMaster(), observation.pidAlive)) return;
+    this.#fencedOwnMaster = false;
+    this.#bootDone = false;
+    this.deps.log(`agent ${this.node}: this node's master was fenced and another node is recorded: rejoining it as a standby`);
   }
 
   /** The agent's hands for the election (election/agent-election.ts). */
@@ -296,7 +314,7 @@ export class NodeAgent {
     for (const action of plan.actions) {
       switch (action) {
         case 'demote':
-          await this.#fence(plan.sentence, plan.reason === 'lease_stale');
+          await this.#fenceOwnMaster(plan.sentence, plan.reason === 'lease_stale');
           outcome += '; demoted';
           break;
         case 'hold_lease':

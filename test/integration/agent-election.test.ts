@@ -6,13 +6,15 @@
  * expired, the agents elect paul (made the furthest ahead), paul is promoted and confirms the key,
  * ringo follows paul, john comes back as paul's standby when its agent starts again; at most one
  * writable server at every 50 ms sample, no acknowledged row lost, a failover history entry.
+ * Then a master fenced by its own agent (the key made to name another node) is started again as a
+ * standby of the recorded master by that agent (deployment agents: nobody else rejoins it).
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { startCluster, type TestCluster } from '../fixtures/cluster.js';
+import { startCluster, type TestCluster, type TestNode } from '../fixtures/cluster.js';
 import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
-import { agentStatus, putMasterRecord, waitUntil } from '../fixtures/agents.js';
+import { agentStatus, isWritable, putMasterRecord, waitUntil } from '../fixtures/agents.js';
 import { electionBed, hostLossRun, startBedAgent, type ElectionBed } from '../fixtures/agents-election.js';
 
 const PREFIX = '/handyrep/agentelect/';
@@ -63,5 +65,17 @@ describe('agents elect the master without a controller', { timeout: 400_000 }, (
     assert.match(ringoLog, /election: not trying \(not_best: paul is further ahead/, 'ringo logged why it did not try');
     assert.match(ringoLog, /won the agents' election .* restarting this replica as its standby/);
     assert.equal(await agentStatus(cluster.nodes[1] as never, '/primary'), 200, 'paul\'s agent holds the master lease');
+  });
+
+  it('a master fenced by its own agent (the key names another node) rejoins as a standby of the recorded master without a human', async () => {
+    const [, paul, ringo] = cluster.nodes as [TestNode, TestNode, TestNode];
+    await putMasterRecord(bed.client, PREFIX, 'ringo');
+    await waitUntil('paul demoted by its agent', async () => !(await isWritable(paul)), 10_000);
+    await cluster.psql(ringo, 'SELECT pg_promote(true, 60)');
+    await cluster.waitStreaming(ringo, [paul], 90_000);
+    const paulLog = bed.agents.get('paul')?.output() ?? '';
+    assert.match(paulLog, /master was fenced and another node is recorded: rejoining it as a standby/);
+    assert.match(paulLog, /boot: started as a standby of ringo/);
+    assert.equal(await isWritable(paul), false);
   });
 });

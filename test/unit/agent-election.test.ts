@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { judgeElection, type ElectionSnapshot, type MemberRead } from '../../src/agent/election/judge.js';
 import { decideFollow } from '../../src/agent/election/follow.js';
+import { rejoinAfterFence } from '../../src/agent/election/rejoin.js';
+import type { MasterKeyView } from '../../src/agent/decide.js';
 import { parseMemberRecord } from '../../src/agent/election/member-read.js';
 import { takeRefusal, type StoreSnapshot } from '../../src/agent/election/election-store.js';
 import { memberRecord, type MemberRecord } from '../../src/agent/member-record.js';
@@ -191,4 +193,18 @@ describe('takeRefusal', () => {
     assert.match(takeRefusal(req, { ...base, leaderPresent: true }), /a controller took leader/);
     assert.match(takeRefusal(req, base), /raced/);
   });
+});
+
+describe('rejoinAfterFence', () => {
+  const names = (name: string): MasterKeyView => ({ state: 'present', record: masterRecord(name) });
+  const rows: [string, Parameters<typeof rejoinAfterFence>, boolean][] = [
+    ['agents, another node recorded, PostgreSQL stopped → rejoin as its standby', ['agents', 'john', names('paul'), false], true],
+    ['ha → no: the controller rejoins (two actors must never rewind one node)', ['ha', 'john', names('paul'), false], false],
+    ['single → no', ['single', 'john', names('paul'), false], false],
+    ['this node recorded again → no (never as master after a fence)', ['agents', 'john', names('john'), false], false],
+    ['key unreadable → wait', ['agents', 'john', { state: 'unreadable', reason: 'etcd unreachable' }, false], false],
+    ['no key → wait', ['agents', 'john', { state: 'absent' }, false], false],
+    ['PostgreSQL still running → wait', ['agents', 'john', names('paul'), true], false],
+  ];
+  for (const [name, args, expected] of rows) it(name, () => assert.equal(rejoinAfterFence(...args), expected));
 });
