@@ -275,6 +275,8 @@ export class NodeAgent {
         } finally {
           clearInterval(renew);
         }
+        // pg_ctl giving up does not stop a promotion PostgreSQL already accepted: ask it.
+        if (!ok) ok = (await this.#pg.observe()).facts?.in_recovery === false;
         ok &&= this.#masterLease.fresh();
         return { ok, details: ok ? 'pg_ctl promote -w: out of recovery' : 'pg_ctl promote failed, timed out or the master lease went stale (see the PostgreSQL log)' };
       },

@@ -105,6 +105,16 @@ describe('judgeElection (design §9 rule 6)', () => {
       }),
       'lag_limit',
     ],
+    [
+      'the old master\'s record gone, its last position remembered → lag_limit still applies',
+      snap('ringo', { members: [member(replica('ringo', '0/2000000'))], oldMasterPosition: '0/9000000', servers: { john: settings, paul: settings, ringo: { ...settings, lagLimitMb: 16 } } }),
+      'lag_limit',
+    ],
+    [
+      'received below replayed (just restarted): ranked on the replayed position',
+      snap('ringo', { members: [member(replica('paul', '0/3000000')), member(replica('ringo', '0/1000000', { replayed_lsn: '0/4000000' }))] }),
+      'take',
+    ],
     ['beyond max_replay_lag → replay_lag', snap('paul', { members: [member(replica('paul', '0/9000000', { replayed_lsn: '0/1000000' }))], maxReplayLagMb: 16 }), 'replay_lag'],
     ['synchronous_mode on → synchronous_mode (not supported yet)', snap('paul', { synchronousMode: 'on' }), 'synchronous_mode'],
     ['synchronous_mode strict → synchronous_mode', snap('paul', { synchronousMode: 'strict', deployment: 'ha', leaderAbsentForMs: 9999 }), 'synchronous_mode'],

@@ -15,6 +15,7 @@
 import { resolveServer } from '../../config/merge.js';
 import type { HandyRepConfig } from '../../config/schema.js';
 import { describeError } from '../../model/errors.js';
+import { lsnToBigInt, parseLsn } from '../../model/lsn.js';
 import type { FailoverRecord, StepRecord } from '../../model/failover-record.js';
 import type { EtcdContext } from '../../store/etcd/client.js';
 import type { MasterRecord } from '../../store/etcd/master-record.js';
@@ -76,6 +77,8 @@ export class Elector {
   #lastRefusal = '';
   /** `<name>/<term>` of the master records whose lease this agent saw held. */
   readonly #leasesSeen = new Set<string>();
+  /** `<name>/<term>` → the furthest wal_position seen in that master's member record. */
+  readonly #masterPositions = new Map<string, string>();
 
   constructor(
     private readonly ctx: EtcdContext,
@@ -92,6 +95,8 @@ export class Elector {
     const recorded = snapshot.master.record;
     const seenKey = recorded === null ? '' : `${recorded.name}/${recorded.term}`;
     if (recorded !== null && snapshot.leasesHeld.includes(recorded.name)) this.#leasesSeen.add(seenKey);
+    const position = recorded === null ? null : (snapshot.members.find((m) => m.name === recorded.name)?.record?.wal_position ?? null);
+    if (position !== null && lsnAfter(position, this.#masterPositions.get(seenKey) ?? null)) this.#masterPositions.set(seenKey, position);
     const nowMs = this.now();
     if (snapshot.leaderPresent) this.#leaderAbsentSince = null;
     else this.#leaderAbsentSince ??= nowMs;
@@ -109,6 +114,7 @@ export class Elector {
       servers: s.servers,
       maxReplayLagMb: s.maxReplayLagMb,
       synchronousMode: s.synchronousMode,
+      oldMasterPosition: this.#masterPositions.get(seenKey) ?? null,
     });
     if (verdict.kind === 'refuse') {
       const line = `${verdict.code}: ${verdict.sentence}`;
@@ -190,6 +196,12 @@ export class Elector {
     this.log(`agent ${s.node}: election: ${sentence}`);
     return { kind: 'promotion_failed', sentence, historyId };
   }
+}
+
+function lsnAfter(a: string, b: string | null): boolean {
+  const pa = parseLsn(a);
+  const pb = parseLsn(b);
+  return pa !== null && (pb === null || lsnToBigInt(pa) > lsnToBigInt(pb));
 }
 
 /** Refusals that are the normal state of a healthy cluster: not logged. */

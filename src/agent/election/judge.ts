@@ -16,6 +16,7 @@
 import type { Deployment } from '../../config/schema.js';
 import { byName, byPriority, byReceivedDesc, screenCandidates } from '../../engine/candidates.js';
 import { bytesBehind, bytesToMb } from '../../engine/lag.js';
+import { lsnToBigInt, parseLsn } from '../../model/lsn.js';
 import type { CandidateFacts, RefusalCode } from '../../engine/selection.js';
 import type { MasterRecord } from '../../store/etcd/master-record.js';
 import type { MemberRecord } from '../member-record.js';
@@ -57,6 +58,11 @@ export interface ElectionSnapshot {
   readonly servers: Readonly<Record<string, ServerElectionSettings>>;
   readonly maxReplayLagMb: number;
   readonly synchronousMode: 'off' | 'on' | 'strict';
+  /**
+   * The old master's furthest WAL position this agent saw in its member record under this master
+   * record (earlier snapshots): its record goes with its dead agent's lease, the lag limit needs it.
+   */
+  readonly oldMasterPosition?: string | null;
 }
 
 export type ElectionRefusalCode =
@@ -113,7 +119,7 @@ export function judgeElection(s: ElectionSnapshot): ElectionVerdict {
   if (s.synchronousMode !== 'off') return refuse('synchronous_mode', `synchronous_mode is ${s.synchronousMode}: the agents do not elect (not supported yet; a controller must fail over)`);
   if (s.servers[s.node] === undefined) return refuse('not_in_servers', 'this node is not under servers');
 
-  const oldPosition = s.members.find((m) => m.name === old)?.record?.wal_position ?? null;
+  const oldPosition = furthest(s.members.find((m) => m.name === old)?.record?.wal_position ?? null, s.oldMasterPosition ?? null);
   const facts: CandidateFacts[] = [];
   for (const m of s.members) {
     const settings = s.servers[m.name];
@@ -125,6 +131,9 @@ export function judgeElection(s: ElectionSnapshot): ElectionVerdict {
   const { viable, refusals } = screenCandidates({ candidates: facts, maxReplayLagMb: s.maxReplayLagMb });
   const ownRefusal = refusals.find((r) => r.name === s.node);
   if (ownRefusal) return refuse(ownRefusal.code, `not a candidate: ${ownRefusal.reason}`);
+  // Timelines are not compared: a replica's published timeline is its last restartpoint's once its
+  // WAL receiver stopped, often older than the one it replays, so it cannot tell a forked node
+  // from one that simply had no restartpoint since the switch (see docs/node-agent.md).
   const order = [...viable].sort((a, b) => byReceivedDesc(a, b) || byPriority(a, b) || byName(a, b)).map((c) => c.name);
   const best = order[0];
   if (best === undefined) return refuse('no_candidate', 'no eligible candidate');
@@ -140,11 +149,21 @@ export function judgeElection(s: ElectionSnapshot): ElectionVerdict {
 
 /** A record this election can rely on: PostgreSQL answering in recovery with a received position. */
 function isFresh(record: MemberRecord | null): record is MemberRecord {
-  return record !== null && record.postgres === 'running' && record.in_recovery === true && (record.received_lsn ?? record.replayed_lsn) !== null;
+  return record !== null && record.postgres === 'running' && record.in_recovery === true && furthest(record.received_lsn, record.replayed_lsn) !== null;
+}
+
+/** The further of two WAL positions (either may be null). */
+function furthest(a: string | null, b: string | null): string | null {
+  const pa = parseLsn(a);
+  const pb = parseLsn(b);
+  if (pa === null) return pb;
+  if (pb === null) return pa;
+  return lsnToBigInt(pa) >= lsnToBigInt(pb) ? pa : pb;
 }
 
 function candidate(name: string, r: MemberRecord, settings: ServerElectionSettings, oldPosition: string | null): CandidateFacts {
-  const receive = r.received_lsn ?? r.replayed_lsn;
+  // Right after a standby restart the receive position can be the start of its segment, below what it replayed.
+  const receive = furthest(r.received_lsn, r.replayed_lsn);
   const replayLag = bytesBehind(receive, r.replayed_lsn);
   const behindMaster = bytesBehind(oldPosition, receive);
   return {
