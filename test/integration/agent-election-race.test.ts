@@ -55,7 +55,7 @@ interface Seat {
   readonly calls: string[];
 }
 
-function seat(ctx: EtcdContext, name: string, promote: () => Promise<boolean>, promoteDelayMs: () => number): Seat {
+function seat(ctx: EtcdContext, name: string, promote: () => Promise<boolean>, promoteDelayMs: () => number, deployment: 'agents' | 'ha' = 'agents', now: () => number = () => performance.now()): Seat {
   const log: string[] = [];
   const calls: string[] = [];
   let leaseId: string | null = null;
@@ -81,7 +81,7 @@ function seat(ctx: EtcdContext, name: string, promote: () => Promise<boolean>, p
       await putMember(ctx, name, null);
     },
   };
-  const elector = new Elector(ctx, { node: name, deployment: 'agents', ttlMs: TTL * 1000, servers, maxReplayLagMb: 1000, synchronousMode: 'off', callMs: 2000 }, hands, () => performance.now(), (line) => log.push(line));
+  const elector = new Elector(ctx, { node: name, deployment, ttlMs: TTL * 1000, servers, maxReplayLagMb: 1000, synchronousMode: 'off', callMs: 2000 }, hands, now, (line) => log.push(line));
   return { name, elector, log, calls };
 }
 
@@ -218,6 +218,33 @@ describe('agents\' election: the take transaction raced on real etcd', { timeout
     assert.deepEqual(history, ['SUCCESS']);
     assert.equal(await paul.elector.confirmAgain(), false, 'confirmed once');
     await lease.revoke();
+  });
+
+  it('deployment ha: the agents elect only once no controller held leader for ttl, timed without gaps', async () => {
+    const prefix = '/handyrep/raceha/';
+    const ctx = context(prefix);
+    await ctx.client.put(ctx.keys.master).value(encodeMasterRecord({ name: 'john', term: '1', timeline: 1, promoted_lsn: null, sync_set: [], since: new Date().toISOString(), written_by: 'test' }));
+    await putMember(ctx, 'paul', '0/3000000');
+    let clock = 0;
+    const paul = seat(ctx, 'paul', async () => true, () => 0, 'ha', () => clock);
+    const leader = ctx.client.lease(TTL, { autoKeepAlive: false });
+    await leader.put(ctx.keys.leader).value('{}');
+    const code = async (): Promise<string> => {
+      const o = await paul.elector.attempt();
+      return o.kind === 'refused' ? o.code : o.kind;
+    };
+    const johnLease = ctx.client.lease(TTL, { autoKeepAlive: false });
+    await johnLease.put(ctx.keys.masterLease('john')).value('{}');
+    assert.equal(await code(), 'controller_leads', 'a controller holds leader (john\'s master lease seen held meanwhile)');
+    await johnLease.revoke();
+    await leader.revoke();
+    clock = 1000;
+    assert.equal(await code(), 'controller_leads', 'leader absent since 1000 ms');
+    clock = 60_000; // no observation for a minute: the absence is timed anew
+    assert.equal(await code(), 'controller_leads');
+    for (clock = 62_000; clock < 65_000; clock += 2000) assert.equal(await code(), 'controller_leads');
+    clock = 65_000;
+    assert.equal(await code(), 'won', 'absent for ttl (5 s) of continuous observation');
   });
 
   it('the best candidate\'s promotion fails → it stands down and gives the key back; the next one wins', async () => {

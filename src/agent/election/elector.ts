@@ -74,6 +74,8 @@ export function electorSettings(config: HandyRepConfig, node: string, callMs: nu
 export class Elector {
   /** Monotonic ms since which `leader` has been seen absent; null while present. */
   #leaderAbsentSince: number | null = null;
+  /** Monotonic ms of the last snapshot (attempts stop while PostgreSQL is not a running replica). */
+  #lastObservedMs: number | null = null;
   #lastRefusal = '';
   /** `<name>/<term>` of the master records whose lease this agent saw held. */
   readonly #leasesSeen = new Set<string>();
@@ -98,6 +100,9 @@ export class Elector {
     const position = recorded === null ? null : (snapshot.members.find((m) => m.name === recorded.name)?.record?.wal_position ?? null);
     if (position !== null && lsnAfter(position, this.#masterPositions.get(seenKey) ?? null)) this.#masterPositions.set(seenKey, position);
     const nowMs = this.now();
+    // A gap longer than the ttl: a controller may have led and gone meanwhile; time the absence anew.
+    if (this.#lastObservedMs !== null && nowMs - this.#lastObservedMs > s.ttlMs) this.#leaderAbsentSince = null;
+    this.#lastObservedMs = nowMs;
     if (snapshot.leaderPresent) this.#leaderAbsentSince = null;
     else this.#leaderAbsentSince ??= nowMs;
     const verdict = judgeElection({
