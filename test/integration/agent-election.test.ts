@@ -62,7 +62,8 @@ describe('agents elect the master without a controller', { timeout: 400_000 }, (
     const history = Object.values((await bed.client.getAll().prefix(`${PREFIX}history/`).strings()) as Record<string, string>).map((v) => JSON.parse(v) as { kind: string; from: string; to: string; outcome: string });
     assert.deepEqual(history.map((h) => [h.kind, h.from, h.to, h.outcome]), [['failover', 'john', 'paul', 'SUCCESS']]);
     const ringoLog = bed.agents.get('ringo')?.output() ?? '';
-    assert.match(ringoLog, /election: not trying \(not_best: paul is further ahead/, 'ringo logged why it did not try');
+    // Whether ringo judged between john's lease expiry and paul's take (then it logged not_best) depends on round timing.
+    assert.doesNotMatch(ringoLog, /ringo: election: the master lease of john expired and this node is the best/, 'ringo, behind, never tried');
     assert.match(ringoLog, /won the agents' election .* restarting this replica as its standby/);
     assert.equal(await agentStatus(cluster.nodes[1] as never, '/primary'), 200, 'paul\'s agent holds the master lease');
   });
@@ -73,9 +74,10 @@ describe('agents elect the master without a controller', { timeout: 400_000 }, (
     await waitUntil('paul demoted by its agent', async () => !(await isWritable(paul)), 10_000);
     await cluster.psql(ringo, 'SELECT pg_promote(true, 60)');
     await cluster.waitStreaming(ringo, [paul], 90_000);
-    const paulLog = bed.agents.get('paul')?.output() ?? '';
-    assert.match(paulLog, /master was fenced and another node is recorded: rejoining it as a standby/);
-    assert.match(paulLog, /boot: started as a standby of ringo/);
+    const paulLog = (): string => bed.agents.get('paul')?.output() ?? '';
+    assert.match(paulLog(), /master was fenced and another node is recorded: rejoining it as a standby/);
+    // Streaming can begin before pg_ctl start -w returns and the agent logs it.
+    await waitUntil('paul\'s agent logged the standby start', () => /boot: started as a standby of ringo/.test(paulLog()), 30_000);
     assert.equal(await isWritable(paul), false);
   });
 });
