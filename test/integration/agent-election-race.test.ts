@@ -39,7 +39,7 @@ function context(prefix: string): EtcdContext {
 
 async function putMember(ctx: EtcdContext, name: string, received: string | null): Promise<string> {
   const master = { state: 'present' as const, record: parseMasterRecord(ctx.keys.master, (await ctx.client.get(ctx.keys.master).string()) ?? '') };
-  const record = received === null ? memberRecord(name, { state: 'stopped' }, null, master) : memberRecord(name, { state: 'running', writable: false }, replicaFacts(received), master);
+  const record = received === null ? memberRecord(name, { state: 'stopped' }, null, master, null, new Date().toISOString()) : memberRecord(name, { state: 'running', writable: false }, replicaFacts(received), master, null, new Date().toISOString());
   const reply = await ctx.client.kv.put({ key: Buffer.from(ctx.keys.member(name)), value: Buffer.from(JSON.stringify(record)) });
   return reply.header.revision;
 }

@@ -23,7 +23,7 @@ const masterRecord = (name: string, extra: Partial<MasterRecord> = {}): MasterRe
 
 const recordedJohn = { state: 'present' as const, record: masterRecord('john') };
 const replica = (name: string, received: string | null, extra: Partial<MemberRecord> = {}): MemberRecord => ({
-  ...memberRecord(name, { state: 'running', writable: false }, replicaFacts(received ?? '0/0'), recordedJohn),
+  ...memberRecord(name, { state: 'running', writable: false }, replicaFacts(received ?? '0/0'), recordedJohn, null, '2026-01-01T00:00:00Z'),
   ...(received === null ? { wal_position: null, received_lsn: null, replayed_lsn: null } : {}),
   ...extra,
 });
