@@ -18,6 +18,7 @@ import { startCluster, type TestNode } from '../test/fixtures/cluster.js';
 import { startEtcdCluster } from '../test/fixtures/etcd.js';
 import { postgresUser } from '../test/fixtures/exec.js';
 import { dropHost, undropHost } from '../test/fixtures/iptables.js';
+import { agentsOnlyBench } from './agent-election.js';
 import { measureAgentWindows, WINDOW_AGENT_SETTINGS, WINDOW_FAILOVER_SETTINGS } from './agent-windows.js';
 import { TTL_SECONDS as WINDOW_TTL_S } from '../test/fixtures/etcd-controllers.js';
 
@@ -169,3 +170,4 @@ async function main(): Promise<void> {
 }
 
 await main();
+await agentsOnlyBench(); // its own cluster, after this one is gone (bench/agent-election.ts)

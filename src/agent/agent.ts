@@ -16,6 +16,8 @@ import { putMasterLeaseIfStillMaster } from './boot-lease.js';
 import { BootRunner, type BootMasterLease } from './boot-runner.js';
 import { commandExecutorFor } from './commands/agent-commands.js';
 import type { CommandExecutor } from './commands/executor.js';
+import { electionSeatFor, electionStep, type ElectionSeat } from './election/agent-election.js';
+import { rejoinAfterFence } from './election/rejoin.js';
 import { decideAgentRound, type AgentPlan, type AgentReason, type MasterKeyView, type PostgresView } from './decide.js';
 import { readTlsFiles } from '../daemon/tls-files.js';
 import { factsNow, startHealthServer, type HealthFacts } from './health.js';
@@ -67,6 +69,10 @@ export class NodeAgent {
   #health: HealthFacts;
   /** control_method agent: runs the controller's node actions (src/agent/commands/); null otherwise. */
   readonly #commands: CommandExecutor | null;
+  /** This agent fenced its own master; in deployment agents it rejoins as a standby (election/rejoin.ts). */
+  #fencedOwnMaster = false;
+  /** The agents' election (deployment ha/agents); null in single. */
+  readonly #election: ElectionSeat | null;
   /** Monotonic time the last successful master lease grant/renewal was sent (for /metrics and bench:agent). */
   #leaseRenewalSentMs: number | null = null;
 
@@ -101,7 +107,7 @@ export class NodeAgent {
     const channel = new KeepaliveChannel();
     this.#channel = channel;
     const fenceLead = fenceLeadMs(freshForMs);
-    const onStale = (): void => void this.#fence(`the master lease goes stale in ${fenceLead} ms (no renewal within ttl − safety_margin)`, true);
+    const onStale = (): void => void this.#fenceOwnMaster(`the master lease goes stale in ${fenceLead} ms (no renewal within ttl − safety_margin)`, true);
     this.#masterLease = new AgentLease(this.#ctx, 'master lease', freshForMs, onStale, this.#now, channel, fenceLead);
     this.#memberLease = new AgentLease(this.#ctx, 'member lease', ttlMs, () => undefined, this.#now, channel);
     this.#watchdog = new Watchdog(agent.watchdog, agent.watchdog_device);
@@ -112,6 +118,7 @@ export class NodeAgent {
     }, () => {
       this.#stoppedByAgent = true;
     });
+    this.#election = config.handyrep.deployment === 'single' ? null : this.#electionSeat();
     // The controller's timeout for its own probe (design §5 rule 1: same timeouts), within half the
     // ttl so a replica's round (and its member lease renewal) is not stretched past it.
     this.#masterProbe = new MasterProbe(config, Math.max(300, Math.min(config.handyrep.connect_timeout_seconds * 1000, ttlMs / 2)));
@@ -227,6 +234,7 @@ export class NodeAgent {
 
   async #doRound(): Promise<string> {
     try {
+      if (this.#fencedOwnMaster && !this.#fencing) await this.#rejoinIfDue();
       if (!this.#boot.done) await this.#boot.step();
       const { observation, facts } = await this.#pg.observe();
       const postgres = classifyPostgres(observation, { wasRunning: this.#wasRunning, stoppedByAgent: this.#stoppedByAgent });
@@ -248,10 +256,71 @@ export class NodeAgent {
       const [outcome, seen] = await Promise.all([this.#act(plan), observeMaster(this.#ctx, this.#masterProbe, this.node, master, this.#callMs)]);
       await this.#publish(postgres, facts, master, seen).catch(() => undefined);
       this.#updateHealth(postgres, facts, master, plan.reason, seen);
-      return `${plan.sentence}${outcome}`;
+      const elected = this.#election === null ? '' : await electionStep(this.#election, postgres, master);
+      return `${plan.sentence}${outcome}${elected}`;
     } catch (err) {
       return `round failed, next one in ${this.#loopMs} ms: ${describeError(err)}`;
     }
+  }
+
+  #fenceOwnMaster(why: string, urgent: boolean): Promise<void> {
+    this.#fencedOwnMaster = true;
+    return this.#fence(why, urgent);
+  }
+
+  /** Role discovery again after a fence of our own master, as a standby only (election/rejoin.ts). */
+  async #rejoinIfDue(): Promise<void> {
+    const { observation } = await this.#pg.observe();
+    if (!rejoinAfterFence(this.config.handyrep.deployment, this.node, await this.#readMaster(), observation.pidAlive)) return;
+    this.#fencedOwnMaster = false;
+    this.#boot.again();
+    this.deps.log(`agent ${this.node}: this node's master was fenced and another node is recorded: rejoining it as a standby`);
+  }
+
+  /** The agent's hands for the election (election/agent-election.ts). */
+  #electionSeat(): ElectionSeat {
+    const freshForMs = (this.config.etcd.ttl - this.config.agent.safety_margin) * 1000;
+    return electionSeatFor(this.config, this.node, this.#ctx, this.#callMs, this.#now, this.deps.log, {
+      grantLease: async () => {
+        await this.#masterLease.hold(this.#callMs);
+        return this.#masterLease.id as string;
+      },
+      releaseLease: () => this.#masterLease.release(this.#callMs),
+      tookMaster: () => {
+        // Before the promotion: a hung or killed agent must not leave a writable PostgreSQL unguarded.
+        this.#watchdog.arm();
+        this.#watchdog.feed();
+      },
+      promote: async () => {
+        // The lease is renewed while PostgreSQL replays what it received; if renewals fail, the
+        // stale timer stops PostgreSQL (and the promotion with it).
+        const renew = setInterval(() => {
+          void this.#masterLease.hold(this.#callMs).then((held) => held && this.#masterLease.fresh() && this.#watchdog.feed(), () => undefined);
+        }, Math.max(200, Math.floor(freshForMs / 3)));
+        let ok: boolean;
+        try {
+          ok = await this.#pg.promote(60_000);
+        } finally {
+          clearInterval(renew);
+        }
+        // pg_ctl giving up does not stop a promotion PostgreSQL already accepted: ask it.
+        if (!ok) ok = (await this.#pg.observe()).facts?.in_recovery === false;
+        ok &&= this.#masterLease.fresh();
+        return { ok, details: ok ? 'pg_ctl promote -w: out of recovery' : 'pg_ctl promote failed, timed out or the master lease went stale (see the PostgreSQL log)' };
+      },
+      promotedFacts: () => this.#pg.promotedPosition(),
+      standDown: async (why) => {
+        await this.#fence(why);
+        await this.#publish({ state: 'stopped' }, null, await this.#readMaster(), { probe: null, record: null }).catch(() => undefined);
+      },
+      remaster: async (why) => {
+        // Role discovery then starts it as a standby of the recorded master (pg_rewind first when needed).
+        this.#stoppedByAgent = true;
+        const how = await this.#pg.stopForSure(Math.max(1000, this.config.agent.safety_margin * 500));
+        this.#boot.again();
+        this.deps.log(`agent ${this.node}: PostgreSQL stopped (${how}) to follow the new master: ${why}`);
+      },
+    });
   }
 
   async #readMaster(): Promise<MasterKeyView> {
@@ -275,7 +344,7 @@ export class NodeAgent {
     for (const action of plan.actions) {
       switch (action) {
         case 'demote':
-          await this.#fence(plan.sentence, plan.reason === 'lease_stale');
+          await this.#fenceOwnMaster(plan.sentence, plan.reason === 'lease_stale');
           outcome += '; demoted';
           break;
         case 'hold_lease':

@@ -67,6 +67,14 @@ export class BootRunner {
     return this.#done;
   }
 
+  /** Role discovery once more: after a fence of this node's master, or to follow an elected master. */
+  again(): void {
+    this.#done = false;
+    this.#failures = 0;
+    this.#notBeforeMs = -Infinity;
+    this.#lastSentence = '';
+  }
+
   async step(): Promise<void> {
     const d = this.#d;
     if (this.#done) return;

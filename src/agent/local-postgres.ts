@@ -141,6 +141,25 @@ export class LocalPostgres {
     return this.#pgCtl(['start', '-w', '-t', String(Math.max(1, Math.floor(timeoutMs / 1000))), ...log], timeoutMs);
   }
 
+  /** `pg_ctl promote -w` bounded by `timeoutMs`; true when PostgreSQL left recovery. */
+  async promote(timeoutMs: number): Promise<boolean> {
+    if (timeoutMs < 500) return false;
+    return this.#pgCtl(['promote', '-w', '-t', String(Math.max(1, Math.floor(timeoutMs / 1000)))], timeoutMs);
+  }
+
+  /**
+   * The timeline and WAL position right after a promotion: from the current WAL file's name, as
+   * pg_control's checkpoint timeline stays the old one until the end-of-recovery checkpoint.
+   */
+  async promotedPosition(): Promise<{ timeline: number | null; lsn: string | null }> {
+    await this.observe();
+    const client = this.#client;
+    if (client === null) return { timeline: null, lsn: null };
+    const row = (await client.query<{ lsn: string; wal_file: string }>('SELECT pg_current_wal_lsn()::text AS lsn, pg_walfile_name(pg_current_wal_lsn()) AS wal_file')).rows[0];
+    const timeline = row ? Number.parseInt(row.wal_file.slice(0, 8), 16) : NaN;
+    return { timeline: Number.isInteger(timeline) && timeline >= 1 ? timeline : null, lsn: row?.lsn ?? null };
+  }
+
   close(): void {
     this.#disconnect();
   }

@@ -112,6 +112,10 @@ export const serverEntrySchema = z
   })
   .strict();
 
+/** Who elects a new master (config `handyrep.deployment`, design §9 "Deployments"). */
+export const DEPLOYMENTS = ['single', 'ha', 'agents'] as const;
+export type Deployment = (typeof DEPLOYMENTS)[number];
+
 /** How a controller knows it is the one that acts (config `handyrep.master_check_method`). */
 export const MASTER_CHECK_METHODS = ['etcd_lease', 'database_table', 'none'] as const;
 export type MasterCheckMethod = (typeof MASTER_CHECK_METHODS)[number];
@@ -130,6 +134,11 @@ const handyrepSectionSchema = z
     store: configOnly(z.enum(['local', 'etcd']))
       .default('local')
       .describe('Where the cluster state lives: `local` (servers.save and the handyrep table) or `etcd` (the `etcd` section: state, journal and leadership in etcd, several controllers, one acts).'),
+    deployment: configOnly(z.enum(DEPLOYMENTS))
+      .default('single')
+      .describe(
+        'Who elects a new master when the master\'s node is lost (design §9). `single` and `ha`: a controller does; in `ha` the node agents also elect when no controller has held `leader` for etcd.ttl. `agents`: the node agents always elect among themselves (a controller, if any, serves the API and dashboard). Agent elections need the `etcd` section; see docs/node-agent.md, "Election without a controller".',
+      ),
     master_check_method: configOnly(
       z.enum(MASTER_CHECK_METHODS, {
         error: (issue) =>
@@ -632,6 +641,17 @@ function etcdStoreProblems(config: Record<string, unknown>): { path: string[]; m
   }
   if (typeof etcd['user'] === 'string' && (typeof passwords['etcd_password'] !== 'string' || passwords['etcd_password'] === '')) {
     problems.push({ path: ['passwords', 'etcd_password'], message: `etcd.user is ${etcd['user']}: give its password here` });
+  }
+  const deployment = handyrep['deployment'];
+  if ((deployment === 'ha' || deployment === 'agents') && (!Array.isArray(etcd['endpoints']) || etcd['endpoints'].length === 0)) {
+    problems.push({ path: ['etcd', 'endpoints'], message: `handyrep.deployment is ${deployment}: the agents elect through etcd, list its endpoints` });
+  }
+  const failoverSection = isPlainObject(config['failover']) ? config['failover'] : {};
+  if (deployment === 'agents' && (failoverSection['synchronous_mode'] === 'on' || failoverSection['synchronous_mode'] === 'strict')) {
+    problems.push({ path: ['handyrep', 'deployment'], message: `agents do not elect with failover.synchronous_mode ${String(failoverSection['synchronous_mode'])} (not supported yet): use deployment ha, or synchronous_mode off` });
+  }
+  if (deployment === 'agents' && failoverSection['auto_failover'] === true) {
+    problems.push({ path: ['failover', 'auto_failover'], message: 'handyrep.deployment is agents: the agents elect the master, a controller must not fail over (set auto_failover false)' });
   }
   const method = handyrep['master_check_method'];
   if (method === 'etcd_lease' && handyrep['store'] !== 'etcd') {

@@ -35,6 +35,11 @@ describe('etcd store settings', () => {
     assert.equal(config.passwords['etcd_password'], '');
   });
 
+  it('handyrep.deployment: single by default; agents accepted with etcd endpoints (the agent config needs no etcd store)', () => {
+    assert.equal(parseConfig(SERVERS, 's').handyrep.deployment, 'single');
+    assert.equal(parseConfig(`${SERVERS}handyrep: {deployment: agents}\netcd: {endpoints: ['http://a:2379']}\n`, 's').handyrep.deployment, 'agents');
+  });
+
   it('a complete etcd store is accepted', () => {
     const config = parseConfig(
       `${SERVERS}handyrep: {store: etcd}\netcd: {endpoints: ['https://10.0.0.1:2379', 'https://[::1]:2379', 'https://etcd-3.example:2379/'], prefix: /ha/main/, ca: /etc/etcd/ca.pem, cert: /etc/etcd/c.pem, key: /etc/etcd/c.key, user: handyrep, ttl: 5, retry_timeout: 2.5}\npasswords: {etcd_password: pw}\n`,
@@ -82,6 +87,11 @@ describe('etcd store settings', () => {
     ['advertised_url with a password', "daemon: {advertised_url: 'http://u:p@a:8080'}", 'daemon.advertised_url', /user or password/],
     ['advertised_url not http', "daemon: {advertised_url: 'ftp://a'}", 'daemon.advertised_url', /not http or https/],
     ['unknown etcd key', 'etcd: {hosts: [a]}', 'etcd.hosts', /./],
+    ['deployment agents without etcd endpoints', 'handyrep: {deployment: agents}', 'etcd.endpoints', /deployment is agents: the agents elect through etcd/],
+    ['deployment ha without etcd endpoints', 'handyrep: {deployment: ha}', 'etcd.endpoints', /deployment is ha/],
+    ['unknown deployment', 'handyrep: {deployment: swarm}', 'handyrep.deployment', /./],
+    ['deployment agents with synchronous_mode strict', "handyrep: {deployment: agents}\netcd: {endpoints: ['http://a:2379']}\nfailover: {synchronous_mode: strict}", 'handyrep.deployment', /synchronous_mode strict \(not supported yet\)/],
+    ['deployment agents with auto_failover', "handyrep: {deployment: agents}\netcd: {endpoints: ['http://a:2379']}\nfailover: {auto_failover: true}", 'failover.auto_failover', /a controller must not fail over/],
   ];
   for (const [what, yaml, path, message] of refused) {
     it(`refused: ${what} (${path})`, () => {

@@ -32,6 +32,8 @@ export interface EtcdKeys {
   readonly historyPrefix: string;
   readonly membersPrefix: string;
   readonly controllersPrefix: string;
+  /** Every `master_lease/<node>` (an agents' election needs them all absent). */
+  readonly masterLeasePrefix: string;
   masterLease(node: string): string;
   member(node: string): string;
   server(name: string): string;
@@ -63,6 +65,7 @@ export function etcdKeys(prefix: string): EtcdKeys {
     historyPrefix: folder('history'),
     membersPrefix: folder('members'),
     controllersPrefix: folder('controllers'),
+    masterLeasePrefix: folder('master_lease'),
     masterLease: (node) => under(`master_lease/${checkedName('node name', node)}`),
     member: (node) => under(`members/${checkedName('node name', node)}`),
     server: (name) => under(`servers/${checkedName('server name', name)}`),

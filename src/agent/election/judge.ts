@@ -1,0 +1,185 @@
+/**
+ * Whether this node agent may try to take `master` in an agents' election (design §9 rule 6), as
+ * a pure function of ONE etcd snapshot (every key read at the same revision) and the agent's own
+ * clock facts. Every agent judges the same snapshot the same way, so at most one of them finds
+ * itself best; the transaction (take-master.ts) then re-checks in etcd that nothing it judged on
+ * changed, so a judgement made on an older snapshot cannot win.
+ *
+ * The old master counts as fenced only when this agent saw its lease held and now finds it gone
+ * (like the controller's agent_lease rule): never on a lease that was simply never taken.
+ *
+ * Eligible: a replica whose member record is fresh (present under its agent's live lease, its
+ * PostgreSQL running in recovery with a received WAL position), enabled for failover (not
+ * nofailover, failover_priority ≠ 0), within its lag limits (engine/candidates.ts, the controller's
+ * own screening). Never with synchronous_mode on/strict (not supported yet). Best: furthest received WAL, then the lower failover_priority, then the name.
+ */
+import type { Deployment } from '../../config/schema.js';
+import { byName, byPriority, byReceivedDesc, screenCandidates } from '../../engine/candidates.js';
+import { bytesBehind, bytesToMb } from '../../engine/lag.js';
+import { lsnToBigInt, parseLsn } from '../../model/lsn.js';
+import type { CandidateFacts, RefusalCode } from '../../engine/selection.js';
+import type { MasterRecord } from '../../store/etcd/master-record.js';
+import type { MemberRecord } from '../member-record.js';
+
+/** A member record as read: null when its value is not a member record (then it counts as stale). */
+export interface MemberRead {
+  readonly name: string;
+  readonly record: MemberRecord | null;
+  readonly modRevision: string;
+}
+
+/** What this node's configuration says of a server. */
+export interface ServerElectionSettings {
+  readonly failoverPriority: number;
+  readonly nofailover: boolean;
+  readonly lagLimitMb: number;
+}
+
+export interface ElectionSnapshot {
+  readonly node: string;
+  readonly deployment: Deployment;
+  /** The store revision every key below was read at (a decimal string). */
+  readonly revision: string;
+  readonly master: { readonly record: MasterRecord | null; readonly modRevision: string };
+  /** Nodes whose `master_lease/<node>` exists. */
+  readonly leasesHeld: readonly string[];
+  /**
+   * Whether this agent has seen the recorded master's lease held under this record (same name and
+   * term) at an earlier snapshot. Its absence alone proves nothing: the master's agent may not
+   * have taken it yet (cluster start) or not run at all, and then nobody fences that PostgreSQL.
+   */
+  readonly leaseSeen: boolean;
+  readonly members: readonly MemberRead[];
+  /** Whether the controllers' `leader` key exists. */
+  readonly leaderPresent: boolean;
+  /** How long this agent has seen `leader` absent without a break (ms; 0 when present now). */
+  readonly leaderAbsentForMs: number;
+  readonly ttlMs: number;
+  readonly servers: Readonly<Record<string, ServerElectionSettings>>;
+  readonly maxReplayLagMb: number;
+  readonly synchronousMode: 'off' | 'on' | 'strict';
+  /**
+   * The old master's furthest WAL position this agent saw in its member record under this master
+   * record (earlier snapshots): its record goes with its dead agent's lease, the lag limit needs it.
+   */
+  readonly oldMasterPosition?: string | null;
+}
+
+export type ElectionRefusalCode =
+  | 'deployment_single'
+  | 'controller_leads'
+  | 'no_master_record'
+  | 'master_is_us'
+  | 'master_lease_held'
+  | 'lease_never_seen'
+  | 'another_writable'
+  | 'not_in_servers'
+  | 'no_fresh_record'
+  | 'synchronous_mode'
+  | 'not_best'
+  | 'no_candidate'
+  | RefusalCode;
+
+export type ElectionVerdict =
+  | { readonly kind: 'refuse'; readonly code: ElectionRefusalCode; readonly sentence: string }
+  | {
+      readonly kind: 'take';
+      /** The master this election replaces (null when the key named nobody valid). */
+      readonly from: string;
+      /** Every member record the judgement read, with its mod revision: the transaction compares them all. */
+      readonly judged: readonly { readonly name: string; readonly modRevision: string }[];
+      /** The eligible candidates, best first (this node first). */
+      readonly order: readonly string[];
+      readonly sentence: string;
+    };
+
+const refuse = (code: ElectionRefusalCode, sentence: string): ElectionVerdict => ({ kind: 'refuse', code, sentence });
+
+export function judgeElection(s: ElectionSnapshot): ElectionVerdict {
+  if (s.deployment === 'single') return refuse('deployment_single', 'handyrep.deployment is single: only a controller fails over');
+  if (s.deployment === 'ha' && (s.leaderPresent || s.leaderAbsentForMs < s.ttlMs)) {
+    return refuse('controller_leads', s.leaderPresent ? 'a controller holds leader: it fails over, not the agents' : `no controller leads, but not yet for etcd.ttl (${Math.round(s.leaderAbsentForMs)} of ${s.ttlMs} ms)`);
+  }
+  const recorded = s.master.record;
+  if (recorded === null) return refuse('no_master_record', 'no master recorded: there is nothing to fail over from (bootstrap is role discovery\'s job)');
+  const old = recorded.name;
+  if (old === s.node) return refuse('master_is_us', 'this node is the recorded master');
+  if (s.leasesHeld.length > 0) return refuse('master_lease_held', `master_lease of ${s.leasesHeld.join(', ')} is alive: that PostgreSQL may still take writes`);
+  // A record an agent's take wrote always came with its lease key (same transaction): its absence
+  // now means that lease ended, like any master lease.
+  const leaseProven = s.leaseSeen || recorded.written_by.startsWith('agent:');
+  if (!leaseProven) return refuse('lease_never_seen', `this agent never saw ${old}'s master lease held: its absence does not prove that ${old} is fenced`);
+  // The recorded master's own record is ignored: its lease expired, so its agent demoted it or
+  // is dead (rule 1). Any OTHER member running writable would make a second master.
+  const writable = s.members.filter((m) => m.name !== old && m.record?.postgres === 'running' && m.record.in_recovery === false);
+  if (writable.length > 0) return refuse('another_writable', `${writable.map((m) => m.name).join(', ')} runs writable though the master key names ${old}: no election until that is resolved`);
+  // Not supported yet: the recorded set may be stale (the controller keeps the real one in the
+  // `cluster` key), and a quorum needs the controller's arithmetic; an election could lose
+  // acknowledged commits. The schema refuses deployment agents with synchronous_mode too.
+  if (s.synchronousMode !== 'off') return refuse('synchronous_mode', `synchronous_mode is ${s.synchronousMode}: the agents do not elect (not supported yet; a controller must fail over)`);
+  if (s.servers[s.node] === undefined) return refuse('not_in_servers', 'this node is not under servers');
+
+  const oldPosition = furthest(s.members.find((m) => m.name === old)?.record?.wal_position ?? null, s.oldMasterPosition ?? null);
+  const facts: CandidateFacts[] = [];
+  for (const m of s.members) {
+    const settings = s.servers[m.name];
+    if (m.name === old || settings === undefined || !isFresh(m.record)) continue;
+    facts.push(candidate(m.name, m.record, settings, oldPosition));
+  }
+  const self = facts.find((f) => f.name === s.node);
+  if (self === undefined) return refuse('no_fresh_record', 'this node has no fresh member record (agent lease, PostgreSQL running in recovery, a received WAL position)');
+  const { viable, refusals } = screenCandidates({ candidates: facts, maxReplayLagMb: s.maxReplayLagMb });
+  const ownRefusal = refusals.find((r) => r.name === s.node);
+  if (ownRefusal) return refuse(ownRefusal.code, `not a candidate: ${ownRefusal.reason}`);
+  // Timelines are not compared: a replica's published timeline is its last restartpoint's once its
+  // WAL receiver stopped, often older than the one it replays, so it cannot tell a forked node
+  // from one that simply had no restartpoint since the switch (see docs/node-agent.md).
+  const order = [...viable].sort((a, b) => byReceivedDesc(a, b) || byPriority(a, b) || byName(a, b)).map((c) => c.name);
+  const best = order[0];
+  if (best === undefined) return refuse('no_candidate', 'no eligible candidate');
+  if (best !== s.node) return refuse('not_best', `${best} is further ahead or preferred (order ${order.join(' > ')})`);
+  return {
+    kind: 'take',
+    from: old,
+    judged: s.members.map((m) => ({ name: m.name, modRevision: m.modRevision })),
+    order,
+    sentence: `the master lease of ${old} expired and this node is the best of ${order.join(' > ')}: taking the master key`,
+  };
+}
+
+/** A record this election can rely on: PostgreSQL answering in recovery with a received position. */
+function isFresh(record: MemberRecord | null): record is MemberRecord {
+  return record !== null && record.postgres === 'running' && record.in_recovery === true && furthest(record.received_lsn, record.replayed_lsn) !== null;
+}
+
+/** The further of two WAL positions (either may be null). */
+function furthest(a: string | null, b: string | null): string | null {
+  const pa = parseLsn(a);
+  const pb = parseLsn(b);
+  if (pa === null) return pb;
+  if (pb === null) return pa;
+  return lsnToBigInt(pa) >= lsnToBigInt(pb) ? pa : pb;
+}
+
+function candidate(name: string, r: MemberRecord, settings: ServerElectionSettings, oldPosition: string | null): CandidateFacts {
+  // Right after a standby restart the receive position can be the start of its segment, below what it replayed.
+  const receive = furthest(r.received_lsn, r.replayed_lsn);
+  const replayLag = bytesBehind(receive, r.replayed_lsn);
+  const behindMaster = bytesBehind(oldPosition, receive);
+  return {
+    name,
+    enabled: true,
+    role: 'replica',
+    status: 'healthy',
+    failoverPriority: settings.failoverPriority,
+    nofailover: settings.nofailover,
+    reachable: true,
+    inRecovery: true,
+    receiveLsn: receive,
+    replayLsn: r.replayed_lsn,
+    replayLagBytes: replayLag,
+    // Only known while the old master's record is still in etcd (its member lease outlives the master lease a little).
+    lagMb: behindMaster === null ? null : bytesToMb(behindMaster),
+    lagLimitMb: settings.lagLimitMb,
+  };
+}

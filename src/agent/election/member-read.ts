@@ -1,0 +1,30 @@
+/**
+ * A `members/<node>` value read back for the election: a record whose fields the judgement uses
+ * are well typed, or null (then it counts as stale: never a candidate, never best). Not trusted
+ * beyond that: the key is writable by any agent of the cluster.
+ */
+import { parseLsn } from '../../model/lsn.js';
+import type { MemberRecord } from '../member-record.js';
+
+const POSTGRES_STATES: ReadonlySet<unknown> = new Set(['running', 'unresponsive', 'crashed', 'stopped']);
+
+export function parseMemberRecord(name: string, value: Buffer | string): MemberRecord | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(value.toString());
+  } catch {
+    return null;
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
+  const r = v as Record<string, unknown>;
+  const lsnOrNull = (x: unknown): boolean => x === null || (typeof x === 'string' && parseLsn(x) !== null);
+  const ok =
+    r['name'] === name &&
+    POSTGRES_STATES.has(r['postgres']) &&
+    (r['in_recovery'] === null || typeof r['in_recovery'] === 'boolean') &&
+    lsnOrNull(r['received_lsn']) &&
+    lsnOrNull(r['replayed_lsn']) &&
+    lsnOrNull(r['wal_position']) &&
+    (r['timeline'] === null || (typeof r['timeline'] === 'number' && Number.isInteger(r['timeline'])));
+  return ok ? (v as MemberRecord) : null;
+}
