@@ -22,6 +22,8 @@ export interface FaultRun {
   tps: number;
   writeGapMs: number | null;
   splitBrainSamples: number;
+  /** The machine's 1-minute load average when the run started (it is shared: throughput depends on it). */
+  loadAverage1m: number;
 }
 
 export type Summary = Record<string, number | null>;
@@ -47,7 +49,7 @@ const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 
 const PREFIX = { on: 'sync', off: 'async' } as const;
 
-/** Per fault and mode: `<sync|async>_<fault>_lost_acked_rows_max|_total`, `_acked_rows_total`, `_window_ms_median`, `_tps_median`, `_split_brain_samples`, `_runs`, `_failed_runs`. */
+/** Per fault and mode: `<sync|async>_<fault>_lost_acked_rows_max|_total`, `_acked_rows_total`, `_window_ms_median`, `_tps_median`, `_load_average_1m_median`, `_split_brain_samples`, `_runs`, `_failed_runs`. */
 export function faultFields(fault: BenchFault, runs: readonly FaultRun[], failed: { mode: 'on' | 'off'; fault: BenchFault }[]): Summary {
   const out: Summary = {};
   for (const mode of ['on', 'off'] as const) {
@@ -58,6 +60,7 @@ export function faultFields(fault: BenchFault, runs: readonly FaultRun[], failed
     out[`${key}_acked_rows_total`] = sum(mine.map((r) => r.acked));
     out[`${key}_window_ms_median`] = median(mine.filter((r) => r.writeGapMs !== null).map((r) => r.writeGapMs as number));
     out[`${key}_tps_median`] = median(mine.map((r) => r.tps));
+    out[`${key}_load_average_1m_median`] = median(mine.map((r) => r.loadAverage1m));
     out[`${key}_split_brain_samples`] = sum(mine.map((r) => r.splitBrainSamples));
     out[`${key}_runs`] = mine.length;
     out[`${key}_failed_runs`] = failed.filter((f) => f.fault === fault && f.mode === mode).length;

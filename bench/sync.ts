@@ -21,6 +21,7 @@
  * Writes bench/results/sync.json (one flat object, units in the keys).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { cleanupAll } from '../test/fixtures/chaos.js';
 import { measureBarePostgres } from '../test/fixtures/sync-bare.js';
 import { runLeaseFault } from '../test/fixtures/sync-lease-scenario.js';
@@ -36,12 +37,13 @@ const faults = FAULTS.filter((f) => parts.includes(f));
 
 async function runFault(mode: 'on' | 'off', fault: BenchFault, run: number): Promise<FaultRun & { note: string }> {
   const label = `bench sync ${mode} ${fault} #${run}`;
+  const loadAverage1m = Math.round((loadavg()[0] ?? 0) * 100) / 100;
   if (fault === 'host_lost' || fault === 'isolated_agents') {
     const r = await runLeaseFault({ mode, fault, writers: WRITERS, loadMs: 3000, label });
-    return { ...r, note: `old master acked ${r.ackedByOldMasterAfterFault} after the cut → ${r.newMaster}` };
+    return { ...r, loadAverage1m, note: `old master acked ${r.ackedByOldMasterAfterFault} after the cut → ${r.newMaster}` };
   }
   const r = await runSyncFault({ mode, fault, writers: WRITERS, loadMs: 3000, label });
-  return { mode, fault, acked: r.acked, lost: r.lost, tps: r.tps, writeGapMs: r.writeGapMs, splitBrainSamples: r.splitBrainSamples, note: `→ ${r.newMaster}` };
+  return { mode, fault, acked: r.acked, lost: r.lost, tps: r.tps, writeGapMs: r.writeGapMs, splitBrainSamples: r.splitBrainSamples, loadAverage1m, note: `→ ${r.newMaster}` };
 }
 
 const results: FaultRun[] = [];
@@ -55,7 +57,7 @@ try {
         try {
           const r = await runFault(mode, fault, run);
           results.push(r);
-          console.log(`#${run} ${mode} ${fault}: acked ${r.acked}, lost ${r.lost}, ${r.tps} commits/s, write gap ${r.writeGapMs} ms, split-brain samples ${r.splitBrainSamples}, ${r.note} (${Math.round((Date.now() - started) / 1000)} s)`);
+          console.log(`#${run} ${mode} ${fault}: acked ${r.acked}, lost ${r.lost}, ${r.tps} commits/s, write gap ${r.writeGapMs} ms, split-brain samples ${r.splitBrainSamples}, load ${r.loadAverage1m}, ${r.note} (${Math.round((Date.now() - started) / 1000)} s)`);
         } catch (err) {
           // A failed run (split brain included: closeBed throws on it) is counted and shown, not hidden.
           failed.push({ mode, fault });

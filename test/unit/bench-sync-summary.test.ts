@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { faultFields, mergeSummary, parseParts, parseSummary, PARTS, type FaultRun } from '../../bench/sync-summary.js';
 
-const run = (over: Partial<FaultRun>): FaultRun => ({ mode: 'on', fault: 'host_lost', acked: 1000, lost: 0, tps: 9000, writeGapMs: 5000, splitBrainSamples: 0, ...over });
+const run = (over: Partial<FaultRun>): FaultRun => ({ mode: 'on', fault: 'host_lost', acked: 1000, lost: 0, tps: 9000, writeGapMs: 5000, splitBrainSamples: 0, loadAverage1m: 2, ...over });
 
 test('BENCH_FAULTS: unset or empty is every part; a list keeps the known order; an unknown name is named', () => {
   assert.deepEqual(parseParts(undefined), [...PARTS]);
