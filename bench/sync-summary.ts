@@ -60,7 +60,8 @@ export function faultFields(fault: BenchFault, runs: readonly FaultRun[], failed
     out[`${key}_acked_rows_total`] = sum(mine.map((r) => r.acked));
     out[`${key}_window_ms_median`] = median(mine.filter((r) => r.writeGapMs !== null).map((r) => r.writeGapMs as number));
     out[`${key}_tps_median`] = median(mine.map((r) => r.tps));
-    out[`${key}_load_average_1m_median`] = median(mine.map((r) => r.loadAverage1m));
+    const load = median(mine.map((r) => r.loadAverage1m));
+    out[`${key}_load_average_1m_median`] = load === null ? null : Math.round(load * 100) / 100;
     out[`${key}_split_brain_samples`] = sum(mine.map((r) => r.splitBrainSamples));
     out[`${key}_runs`] = mine.length;
     out[`${key}_failed_runs`] = failed.filter((f) => f.fault === fault && f.mode === mode).length;
