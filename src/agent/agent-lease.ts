@@ -21,11 +21,15 @@ export class AgentLease {
     private readonly ctx: EtcdContext,
     private readonly what: string,
     private readonly freshForMs: number,
-    /** Called once when the lease becomes stale while held (its own timer: a stalled round cannot delay it). */
+    /**
+     * Called once when the lease is about to go stale while held (its own timer: a stalled round
+     * cannot delay it), `staleLeadMs` before it does, so what it stops is stopped by then.
+     */
     private readonly onStale: () => void,
     private readonly now: MonotonicMs = monotonicMs,
     /** Shared by the agent's leases: one long-lived stream instead of a new one per renewal (idle cost). */
     private readonly channel: KeepaliveChannel = new KeepaliveChannel(),
+    private readonly staleLeadMs = 0,
   ) {}
 
   get held(): boolean {
@@ -82,10 +86,11 @@ export class AgentLease {
   #renewed(sentMs: number): void {
     this.#lastRenewalSentMs = Math.max(this.#lastRenewalSentMs, sentMs);
     clearTimeout(this.#staleTimer);
-    const waitMs = Math.max(0, this.#lastRenewalSentMs + this.freshForMs - this.now());
+    const staleAtMs = this.#lastRenewalSentMs + this.freshForMs - this.staleLeadMs;
     this.#staleTimer = setTimeout(() => {
-      if (this.#id !== null && !this.fresh()) this.onStale();
-    }, waitMs + 1);
+      // A renewal that landed meanwhile rescheduled this timer; this check covers a late callback.
+      if (this.#id !== null && this.now() >= this.#lastRenewalSentMs + this.freshForMs - this.staleLeadMs) this.onStale();
+    }, Math.max(0, staleAtMs - this.now()) + 1);
     this.#staleTimer.unref();
   }
 

@@ -16,3 +16,12 @@ export function agentTimingProblem(t: AgentTiming): string | null {
   }
   return null;
 }
+
+/**
+ * How long before the fence deadline (ttl − safety_margin after the last renewal) the stale timer
+ * starts the stop: the deadline is when PostgreSQL must no longer acknowledge a commit, not when
+ * the stop begins, and a timer fires late on a busy host. A quarter of the window, at most 250 ms.
+ */
+export function fenceLeadMs(freshForMs: number): number {
+  return Math.min(250, Math.floor(freshForMs / 4));
+}

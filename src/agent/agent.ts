@@ -11,6 +11,7 @@ import { createEtcdContext, type EtcdContext } from '../store/etcd/client.js';
 import { parseMasterRecord } from '../store/etcd/master-record.js';
 import { withDeadline } from '../store/etcd/store-error.js';
 import { AgentLease, KeepaliveChannel, monotonicMs, type MonotonicMs } from './agent-lease.js';
+import { fenceLeadMs } from './agent-timing.js';
 import { prepareStandby } from './boot-standby.js';
 import { decideBoot } from './boot.js';
 import { decideAgentRound, type AgentPlan, type AgentReason, type MasterKeyView, type PostgresView } from './decide.js';
@@ -86,7 +87,9 @@ export class NodeAgent {
     );
     const channel = new KeepaliveChannel();
     this.#channel = channel;
-    this.#masterLease = new AgentLease(this.#ctx, 'master lease', freshForMs, () => void this.#fence('the master lease went stale (no renewal within ttl − safety_margin)', true), this.#now, channel);
+    const fenceLead = fenceLeadMs(freshForMs);
+    const onStale = (): void => void this.#fence(`the master lease goes stale in ${fenceLead} ms (no renewal within ttl − safety_margin)`, true);
+    this.#masterLease = new AgentLease(this.#ctx, 'master lease', freshForMs, onStale, this.#now, channel, fenceLead);
     this.#memberLease = new AgentLease(this.#ctx, 'member lease', ttlMs, () => undefined, this.#now, channel);
     this.#watchdog = new Watchdog(agent.watchdog, agent.watchdog_device);
     this.#health = { node, running: false, writable: false, primaryConfirmed: false, lagBytes: null, timeline: null, recordedMaster: null, lastReason: null, roundsTotal: 0, demotionsTotal: 0 };

@@ -99,9 +99,19 @@ export class LocalPostgres {
     this.#disconnect();
     const pid = this.postmasterPid();
     if (pid === null || !processAlive(pid)) return 'not_running';
-    // Urgent (the lease is about to expire in etcd): no shutdown checkpoint to wait for.
-    if (!urgent && (await this.#pgCtl(['stop', '-m', 'fast', '-w', '-t', String(Math.max(1, Math.ceil(fastMs / 1000)))], fastMs + 1000))) return 'fast';
-    if (await this.#pgCtl(['stop', '-m', 'immediate', '-w', '-t', '2'], 3000)) return 'immediate';
+    if (urgent) {
+      // The lease is about to expire in etcd: SIGQUIT is what `pg_ctl stop -m immediate` sends, and
+      // sending it here spares the exec of pg_ctl; every backend exits without answering its client.
+      try {
+        process.kill(pid, 'SIGQUIT');
+      } catch {
+        // already gone
+      }
+      if (await waitUntilGone(pid, 2000)) return 'immediate';
+    } else {
+      if (await this.#pgCtl(['stop', '-m', 'fast', '-w', '-t', String(Math.max(1, Math.ceil(fastMs / 1000)))], fastMs + 1000)) return 'fast';
+      if (await this.#pgCtl(['stop', '-m', 'immediate', '-w', '-t', '2'], 3000)) return 'immediate';
+    }
     killInstance(pid);
     return 'killed';
   }
@@ -188,6 +198,16 @@ export class LocalPostgres {
 }
 
 /** Whether `pid` is a live process: a zombie (killed, not yet reaped by its parent) is dead. */
+/** Polls until the process is gone (or a zombie); false when it still runs after `timeoutMs`. */
+async function waitUntilGone(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (processAlive(pid)) {
+    if (performance.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
+}
+
 export function processAlive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -1,17 +1,23 @@
 /**
  * How a status change is reported: every change is logged once as "old → new: reason"; changes
  * into unavailable/down from a running status are failures (alerted), changes back are recoveries.
+ * A running server getting worse (healthy → lagged → warning) is degraded: alerted as a warning,
+ * because a replica far behind is a replica a failover may have to skip or lose data with.
  */
 import type { ServerStatusName, ClusterStatusName } from '../model/status.js';
 
-export type ChangeSeverity = 'failure' | 'recovery' | 'change';
+export type ChangeSeverity = 'failure' | 'degraded' | 'recovery' | 'change';
 
 const RUNNING: ReadonlySet<string> = new Set(['healthy', 'lagged', 'warning']);
 const FAILED: ReadonlySet<string> = new Set(['unavailable', 'down']);
+const RUNNING_RANK: Readonly<Record<string, number>> = { healthy: 0, lagged: 1, warning: 2 };
 
 /** Severity of a server status change (called only when old !== new). */
 export function serverChangeSeverity(from: ServerStatusName, to: ServerStatusName): ChangeSeverity {
   if (FAILED.has(to) && !FAILED.has(from)) return 'failure';
+  const fromRank = RUNNING_RANK[from];
+  const toRank = RUNNING_RANK[to];
+  if (fromRank !== undefined && toRank !== undefined && toRank > fromRank) return 'degraded';
   if (RUNNING.has(to) && (FAILED.has(from) || (from === 'warning' && to !== 'warning') || from === 'lagged')) {
     return from === 'unknown' ? 'change' : 'recovery';
   }

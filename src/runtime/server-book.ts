@@ -221,6 +221,7 @@ export class ServerBook {
     const unjudged = unjudgedMasterFailure({ isMaster: name === this.masterName(), to: verdict.status, paused: this.maintenance.paused === true });
     if (severity === 'failure' && unjudged) this.log.error('STATUS', line, name);
     else if (severity === 'failure') this.log.error('STATUS', line, name, 'WARNING');
+    else if (severity === 'degraded') this.log.warn('STATUS', line, name, 'WARNING');
     else this.log.info('STATUS', line, name);
     this.recomputeCluster();
     this.onChange();

@@ -3,7 +3,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { agentTimingProblem } from '../../src/agent/agent-timing.js';
+import { AgentLease } from '../../src/agent/agent-lease.js';
+import { agentTimingProblem, fenceLeadMs } from '../../src/agent/agent-timing.js';
+import type { EtcdContext } from '../../src/store/etcd/client.js';
 
 test('a safety margin below the ttl is accepted', () => {
   assert.equal(agentTimingProblem({ ttl: 10, safetyMargin: 3 }), null);
@@ -13,4 +15,29 @@ test('a safety margin equal to the ttl is refused, naming both', () => {
 });
 test('the default margin with a shorter ttl is refused', () => {
   assert.match(agentTimingProblem({ ttl: 2, safetyMargin: 3 }) ?? '', /less than etcd.ttl \(2 s\)/);
+});
+
+test('the stop starts a quarter of the fresh window early, at most 250 ms', () => {
+  assert.equal(fenceLeadMs(3000), 250);
+  assert.equal(fenceLeadMs(800), 200);
+  assert.equal(fenceLeadMs(0), 0);
+});
+
+test('the master lease calls its stale callback the lead time before ttl − safety_margin, not at it', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  let nowMs = 0;
+  let stale = 0;
+  // Only a lease grant is ever asked of etcd here.
+  const ctx = { ttlSeconds: 4, client: { leaseClient: { leaseGrant: async () => ({ ID: '7', TTL: '4' }) } } } as unknown as EtcdContext;
+  const lease = new AgentLease(ctx, 'master lease', 2000, () => stale++, () => nowMs, undefined, fenceLeadMs(2000));
+  const granting = lease.hold(1000);
+  await granting;
+  nowMs = 1749;
+  t.mock.timers.tick(1749);
+  assert.equal(stale, 0, 'not yet');
+  nowMs = 1751;
+  t.mock.timers.tick(2);
+  assert.equal(stale, 1, 'called 250 ms before the 2000 ms deadline');
+  assert.equal(lease.fresh(), true, 'still fresh when the stop starts: the stop must land before the deadline');
+  lease.close();
 });
