@@ -18,6 +18,8 @@ import { startCluster, type TestNode } from '../test/fixtures/cluster.js';
 import { startEtcdCluster } from '../test/fixtures/etcd.js';
 import { postgresUser } from '../test/fixtures/exec.js';
 import { dropHost, undropHost } from '../test/fixtures/iptables.js';
+import { measureAgentWindows, WINDOW_AGENT_SETTINGS, WINDOW_FAILOVER_SETTINGS } from './agent-windows.js';
+import { TTL_SECONDS as WINDOW_TTL_S } from '../test/fixtures/etcd-controllers.js';
 
 const TTL_S = 5;
 const MARGIN_S = 2;
@@ -122,7 +124,14 @@ async function main(): Promise<void> {
       await waitUntil('lease expired', leaseGone, TTL_S * 1000 + 3000);
     }
 
+    // The failover windows (agent-windows.ts) use fresh 3-node clusters on the same addresses: this one goes first.
+    await Promise.all(agents.map((a) => a.stop('SIGKILL')));
+    await cluster.stop();
+    console.log(`failover windows (ha: controller + agents, etcd.ttl ${WINDOW_TTL_S} s, agent ${JSON.stringify(WINDOW_AGENT_SETTINGS)}, controller ${JSON.stringify(WINDOW_FAILOVER_SETTINGS)})`);
+    const windows = await measureAgentWindows(etcd, RUNS, console.log);
     const result = {
+      ...windows,
+      windows_ttl_s: WINDOW_TTL_S,
       runs: RUNS,
       ttl_s: TTL_S,
       safety_margin_s: MARGIN_S,
@@ -142,6 +151,10 @@ async function main(): Promise<void> {
       [`agent RSS ${result.agent_rss_mb} MB (target < 80)`, result.agent_rss_mb < 80],
       [`postmaster crash → lease released, median ${result.postmaster_crash_lease_released_ms_median} ms (target ≤ 1500)`, result.postmaster_crash_lease_released_ms_median <= 1500],
       [`isolation → not writable, max ${result.isolated_master_not_writable_ms_max} ms (must be < ttl ${TTL_S * 1000} ms)`, result.isolated_master_not_writable_ms_max < TTL_S * 1000],
+      [`postmaster crash → writable new master, median ${windows['postmaster_crash_window_ms_median']} ms (target ≤ 1500)`, (windows['postmaster_crash_window_ms_median'] as number) <= 1500],
+      [`host loss → writable new master, median ${windows['host_loss_window_ms_median']} ms (target ≤ ttl + 2 s = ${(WINDOW_TTL_S + 2) * 1000})`, (windows['host_loss_window_ms_median'] as number) <= (WINDOW_TTL_S + 2) * 1000],
+      [`isolated master: last write acknowledged ${windows['isolated_master_acked_after_ms_max']} ms after its last lease renewal (must be ≤ ttl − safety_margin = ${(WINDOW_TTL_S - WINDOW_AGENT_SETTINGS.safety_margin) * 1000})`, (windows['isolated_master_acked_after_ms_max'] as number) <= (WINDOW_TTL_S - WINDOW_AGENT_SETTINGS.safety_margin) * 1000],
+      [`split-brain samples ${windows['split_brain_samples']} (must be 0), lost acknowledged rows ${windows['lost_acked_rows']}, failovers missing ${windows['failovers_missing']}`, windows['split_brain_samples'] === 0 && windows['failovers_missing'] === 0],
     ];
     for (const [line, met] of checks) console.log(`  ${line} -> ${met ? 'met' : 'MISSED'}`);
     await mkdir('bench/results', { recursive: true });

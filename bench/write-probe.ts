@@ -33,7 +33,7 @@ export class WriteProbe {
   /** Connect to the first writable host of the list, or null. */
   private async connectWritable(): Promise<pg.Client | null> {
     for (const target of this.targets) {
-      const client = new pg.Client({ host: target.host, port: target.port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 500, statement_timeout: 2000 });
+      const client = new pg.Client({ host: target.host, port: target.port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 500, statement_timeout: 2000, query_timeout: 2500 });
       client.on('error', () => undefined);
       try {
         await client.connect();

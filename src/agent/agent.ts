@@ -15,9 +15,14 @@ import { fenceLeadMs } from './agent-timing.js';
 import { prepareStandby } from './boot-standby.js';
 import { decideBoot } from './boot.js';
 import { decideAgentRound, type AgentPlan, type AgentReason, type MasterKeyView, type PostgresView } from './decide.js';
-import { startHealthServer, type HealthFacts } from './health.js';
+import { readTlsFiles } from '../daemon/tls-files.js';
+import { factsNow, startHealthServer, type HealthFacts } from './health.js';
+import { HealthAuth } from './health-auth.js';
 import { LocalPostgres, type SqlFacts } from './local-postgres.js';
-import { memberRecord } from './member-record.js';
+import { masterLagBytes } from './master-lag.js';
+import { MasterProbe } from './master-probe.js';
+import { observeMaster, type MasterSeen } from './master-view.js';
+import { memberRecord, recordContent } from './member-record.js';
 import { classifyPostgres } from './postgres-state.js';
 import { Watchdog } from './watchdog.js';
 
@@ -26,6 +31,8 @@ export interface AgentDeps {
   readonly now?: MonotonicMs;
   /** Made from the configuration when absent. */
   readonly etcd?: EtcdContext;
+  /** Folder of the configuration file (agent.tls_cert/tls_key are relative to it); default: the working folder. */
+  readonly configDir?: string;
 }
 
 export class NodeAgent {
@@ -34,6 +41,7 @@ export class NodeAgent {
   readonly #masterLease: AgentLease;
   readonly #memberLease: AgentLease;
   readonly #watchdog: Watchdog;
+  readonly #masterProbe: MasterProbe;
   readonly #channel: KeepaliveChannel;
   readonly #callMs: number;
   readonly #loopMs: number;
@@ -56,6 +64,8 @@ export class NodeAgent {
   #lastMember = '';
   #memberRenewedMs = -Infinity;
   #health: HealthFacts;
+  /** Monotonic time the last successful master lease grant/renewal was sent (for /metrics and bench:agent). */
+  #leaseRenewalSentMs: number | null = null;
 
   constructor(
     readonly config: HandyRepConfig,
@@ -92,7 +102,10 @@ export class NodeAgent {
     this.#masterLease = new AgentLease(this.#ctx, 'master lease', freshForMs, onStale, this.#now, channel, fenceLead);
     this.#memberLease = new AgentLease(this.#ctx, 'member lease', ttlMs, () => undefined, this.#now, channel);
     this.#watchdog = new Watchdog(agent.watchdog, agent.watchdog_device);
-    this.#health = { node, running: false, writable: false, primaryConfirmed: false, lagBytes: null, timeline: null, recordedMaster: null, lastReason: null, roundsTotal: 0, demotionsTotal: 0 };
+    // The controller's timeout for its own probe (design §5 rule 1: same timeouts), within half the
+    // ttl so a replica's round (and its member lease renewal) is not stretched past it.
+    this.#masterProbe = new MasterProbe(config, Math.max(300, Math.min(config.handyrep.connect_timeout_seconds * 1000, ttlMs / 2)));
+    this.#health = { node, running: false, writable: false, primaryConfirmed: false, lagBytes: null, masterLagBytes: null, timeline: null, recordedMaster: null, lastReason: null, roundsTotal: 0, demotionsTotal: 0, leaseRenewedAtMs: null };
   }
 
   get health(): HealthFacts {
@@ -105,8 +118,10 @@ export class NodeAgent {
     if (problem !== null) throw new HandyRepError('CONFIG_INVALID', problem);
     const server = this.config.servers[this.node];
     const address = this.config.agent.listen_address ?? server?.hostname ?? '127.0.0.1';
-    this.#server = await startHealthServer(address, this.config.agent.port, () => this.#health);
-    this.deps.log(`agent ${this.node}: health endpoints on http://${address}:${this.config.agent.port}/, loop every ${this.#loopMs} ms, etcd.ttl ${this.config.etcd.ttl} s, safety_margin ${this.config.agent.safety_margin} s`);
+    const tls = await readTlsFiles(this.config.agent, this.deps.configDir ?? process.cwd(), 'agent');
+    const auth = new HealthAuth(this.config);
+    this.#server = await startHealthServer(address, this.config.agent.port, () => factsNow(this.#health, this.#masterLease.fresh(), this.#fencing !== null), { tls, auth: (header, from) => auth.check(header, from) });
+    this.deps.log(`agent ${this.node}: health endpoints on ${tls ? 'https' : 'http'}://${address}:${this.config.agent.port}/, loop every ${this.#loopMs} ms, etcd.ttl ${this.config.etcd.ttl} s, safety_margin ${this.config.agent.safety_margin} s`);
     this.#schedule(0);
   }
 
@@ -165,6 +180,7 @@ export class NodeAgent {
     this.#masterLease.close();
     this.#memberLease.close();
     this.#channel.close();
+    this.#masterProbe.close();
     this.#pg.close();
     await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
     this.#server?.closeAllConnections();
@@ -217,9 +233,9 @@ export class NodeAgent {
         restartOnCrash: this.config.agent.restart_on_crash,
         crashRestartTried: this.#crashRestartTried,
       });
-      const outcome = await this.#act(plan);
-      await this.#publish(postgres, facts, master).catch(() => undefined);
-      this.#updateHealth(postgres, facts, master, plan.reason);
+      const [outcome, seen] = await Promise.all([this.#act(plan), observeMaster(this.#ctx, this.#masterProbe, this.node, master, this.#callMs)]);
+      await this.#publish(postgres, facts, master, seen).catch(() => undefined);
+      this.#updateHealth(postgres, facts, master, plan.reason, seen);
       return `${plan.sentence}${outcome}`;
     } catch (err) {
       return `round failed, next one in ${this.#loopMs} ms: ${describeError(err)}`;
@@ -276,9 +292,11 @@ export class NodeAgent {
 
   async #holdMasterLease(): Promise<string> {
     const granting = !this.#masterLease.held;
+    const sentMs = this.#now();
     try {
       const ok = await this.#masterLease.hold(this.#callMs);
       if (!ok) return '; etcd says the master lease expired';
+      this.#leaseRenewalSentMs = sentMs;
       if (granting) {
         const id = this.#masterLease.id as string;
         const value = JSON.stringify({ node: this.node, since: new Date().toISOString() });
@@ -297,35 +315,39 @@ export class NodeAgent {
   #fence(why: string, urgent = false): Promise<void> {
     this.#fencing ??= (async () => {
       this.#stoppedByAgent = true;
+      // Proxies are told at once, not after the stop.
+      this.#health = { ...this.#health, primaryConfirmed: false };
       const how = await this.#pg.stopForSure(Math.max(1000, this.config.agent.safety_margin * 500), urgent);
       this.#health = { ...this.#health, running: false, writable: false, primaryConfirmed: false, demotionsTotal: this.#health.demotionsTotal + (how === 'not_running' ? 0 : 1) };
       this.#masterLease.close();
       this.#watchdog.disarm();
-      this.deps.log(`agent ${this.node}: PostgreSQL stopped (${how}): ${why}`);
+      // The last renewal in epoch ms: how long the isolated side kept acknowledging after it (bench:agent).
+      const renewed = this.#leaseRenewalSentMs === null ? 'never' : `at ${Math.round(Date.now() - (this.#now() - this.#leaseRenewalSentMs))} ms since the epoch`;
+      this.deps.log(`agent ${this.node}: PostgreSQL stopped (${how}): ${why} (last master lease renewal sent ${renewed})`);
     })().finally(() => {
       this.#fencing = null;
     });
     return this.#fencing;
   }
 
-  async #publish(postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView): Promise<void> {
-    const record = memberRecord(this.node, postgres, facts, master);
-    const value = JSON.stringify(record);
+  async #publish(postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, seen: MasterSeen): Promise<void> {
+    const record = memberRecord(this.node, postgres, facts, master, seen.probe, new Date().toISOString());
+    const content = recordContent(record);
     const renewDue = this.#now() - this.#memberRenewedMs >= (this.config.etcd.ttl * 1000) / 3;
     if (!this.#memberLease.held || renewDue) {
-      const wasHeld = this.#memberLease.held;
       const ok = await this.#memberLease.hold(this.#callMs);
       this.#memberRenewedMs = this.#now();
-      if (!ok || !wasHeld) this.#lastMember = '';
+      // Rewritten with each renewal too: its observed_at is how readers tell it is fresh.
+      this.#lastMember = '';
       if (!ok) return;
     }
-    if (value === this.#lastMember) return;
+    if (content === this.#lastMember) return;
     const id = this.#memberLease.id as string;
-    await withDeadline('write the member record', this.#callMs, () => this.#ctx.client.put(this.#ctx.keys.member(this.node)).value(value).lease(id).exec());
-    this.#lastMember = value;
+    await withDeadline('write the member record', this.#callMs, () => this.#ctx.client.put(this.#ctx.keys.member(this.node)).value(JSON.stringify(record)).lease(id).exec());
+    this.#lastMember = content;
   }
 
-  #updateHealth(postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, reason: AgentReason): void {
+  #updateHealth(postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, reason: AgentReason, seen: MasterSeen): void {
     const running = postgres.state === 'running';
     const writable = running && postgres.writable;
     const recordedMaster = master.state === 'present' ? master.record.name : null;
@@ -335,6 +357,8 @@ export class NodeAgent {
       writable,
       primaryConfirmed: writable && recordedMaster === this.node && this.#masterLease.fresh(),
       lagBytes: facts?.replay_lag_bytes ?? null,
+      masterLagBytes: masterLagBytes(facts, seen.record, Date.now(), this.config.etcd.ttl * 1000),
+      leaseRenewedAtMs: this.#leaseRenewalSentMs === null ? null : Date.now() - (this.#now() - this.#leaseRenewalSentMs),
       timeline: facts?.timeline ?? null,
       recordedMaster,
       lastReason: reason,

@@ -3,14 +3,21 @@
  * can check the nodes directly: no controller in the data path. The reply is a pure function of
  * the agent's last round; the server only routes.
  *   /primary, /master, /leader, /read-write  200 when writable AND the recorded master AND lease fresh
- *   /replica[?lag=<bytes|NkB|NMB>]            200 when running read-only (and within lag, if given)
+ *   /replica[?lag=<bytes|NkB|NMB>]            200 when running read-only (and, if given, within that
+ *                                             lag behind the MASTER's position as its agent published
+ *                                             it in members/<master>; unknown or stale → 503)
  *   /read-only                                200 when running (either role)
  *   /health, /liveness                        200 when PostgreSQL runs / when the agent runs
  *   /metrics                                  Prometheus text
- * Anything else is 404; every unhealthy state is 503.
+ * Anything else is 404; every unhealthy state is 503. HTTPS and credentials as the daemon's
+ * (agent.tls_cert/tls_key, agent.require_password; health-auth.ts).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { BASIC_CHALLENGE } from '../daemon/basic-auth.js';
+import type { TlsFiles } from '../daemon/tls-files.js';
 import type { AgentReason } from './decide.js';
+import type { HealthAuthOutcome } from './health-auth.js';
 
 export interface HealthFacts {
   readonly node: string;
@@ -20,17 +27,29 @@ export interface HealthFacts {
   readonly primaryConfirmed: boolean;
   /** received − replayed WAL on a replica, bytes; null when unknown. */
   readonly lagBytes: number | null;
+  /** The master's published position − this replica's, bytes (master-lag.ts); null when unknown or stale. */
+  readonly masterLagBytes: number | null;
   readonly timeline: number | null;
   readonly recordedMaster: string | null;
   readonly lastReason: AgentReason | null;
   readonly roundsTotal: number;
   readonly demotionsTotal: number;
+  /** Wall-clock ms when the last successful master lease renewal was sent; null = never held. */
+  readonly leaseRenewedAtMs: number | null;
 }
 
 export interface HealthReply {
   readonly status: number;
   readonly body: string;
   readonly contentType: string;
+}
+
+/**
+ * The last round's facts as of a request: `/primary` also needs the master lease fresh NOW and no
+ * fence under way (a round can be a second old, and a stale lease's fence takes a moment).
+ */
+export function factsNow(facts: HealthFacts, leaseFresh: boolean, fencing: boolean): HealthFacts {
+  return facts.primaryConfirmed && (!leaseFresh || fencing) ? { ...facts, primaryConfirmed: false } : facts;
 }
 
 export function healthReply(url: string, facts: HealthFacts): HealthReply {
@@ -41,7 +60,7 @@ export function healthReply(url: string, facts: HealthFacts): HealthReply {
     return json(400, { error: 'bad request URL' });
   }
   const role = !facts.running ? 'stopped' : facts.writable ? 'master' : 'replica';
-  const state = { node: facts.node, state: facts.running ? 'running' : 'stopped', role, timeline: facts.timeline, recorded_master: facts.recordedMaster, lag_bytes: facts.lagBytes, reason: facts.lastReason };
+  const state = { node: facts.node, state: facts.running ? 'running' : 'stopped', role, timeline: facts.timeline, recorded_master: facts.recordedMaster, lag_bytes: facts.lagBytes, master_lag_bytes: facts.masterLagBytes, reason: facts.lastReason };
   switch (parsed.pathname) {
     case '/primary':
     case '/master':
@@ -52,7 +71,8 @@ export function healthReply(url: string, facts: HealthFacts): HealthReply {
       const limit = parsed.searchParams.get('lag');
       const maxLag = limit === null ? null : parseLag(limit);
       if (maxLag === undefined) return json(400, { error: 'lag must be bytes or a size like 16MB' });
-      const withinLag = maxLag === null || (facts.lagBytes !== null && facts.lagBytes <= maxLag);
+      // Patroni's rule: the distance to the master's last known position, not the local replay backlog.
+      const withinLag = maxLag === null || (facts.masterLagBytes !== null && facts.masterLagBytes <= maxLag);
       return json(facts.running && !facts.writable && withinLag ? 200 : 503, state);
     }
     case '/read-only':
@@ -83,8 +103,10 @@ function metrics(f: HealthFacts): string {
     `handyrep_agent_postgres_writable${label} ${f.writable ? 1 : 0}`,
     `handyrep_agent_primary_confirmed${label} ${f.primaryConfirmed ? 1 : 0}`,
     `handyrep_agent_replica_lag_bytes${label} ${f.lagBytes ?? 'NaN'}`,
+    `handyrep_agent_master_lag_bytes${label} ${f.masterLagBytes ?? 'NaN'}`,
     `handyrep_agent_rounds_total${label} ${f.roundsTotal}`,
     `handyrep_agent_demotions_total${label} ${f.demotionsTotal}`,
+    `handyrep_agent_master_lease_renewed_timestamp_seconds${label} ${f.leaseRenewedAtMs === null ? 'NaN' : (f.leaseRenewedAtMs / 1000).toFixed(3)}`,
     '',
   ].join('\n');
 }
@@ -93,21 +115,41 @@ function json(status: number, body: unknown): HealthReply {
   return { status, body: `${JSON.stringify(body)}\n`, contentType: 'application/json' };
 }
 
-/** A plain HTTP server answering GET/HEAD/OPTIONS from `facts()`. */
-export function startHealthServer(address: string, port: number, facts: () => HealthFacts): Promise<Server> {
-  const server = createServer((req, res) => {
+export interface HealthServerOptions {
+  /** HTTPS when given. */
+  readonly tls: TlsFiles | null;
+  /** Decides each request's credentials before it is answered. */
+  readonly auth: (authorization: string | undefined, address: string) => Promise<HealthAuthOutcome>;
+}
+
+/** An HTTP(S) server answering GET/HEAD/OPTIONS from `facts()`, after `auth`. */
+export function startHealthServer(address: string, port: number, facts: () => HealthFacts, options: HealthServerOptions): Promise<Server> {
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') {
       res.writeHead(405, { allow: 'GET, HEAD, OPTIONS' }).end();
       return;
     }
-    const reply = healthReply(req.url ?? '/', facts());
-    res.writeHead(reply.status, { 'content-type': reply.contentType, 'cache-control': 'no-store' });
-    res.end(req.method === 'GET' ? reply.body : undefined);
-  });
+    void options.auth(req.headers.authorization, req.socket.remoteAddress ?? '').then(
+      (outcome) => {
+        const reply = outcome.ok ? healthReply(req.url ?? '/', facts()) : refusal(outcome);
+        const headers: Record<string, string> = { 'content-type': reply.contentType, 'cache-control': 'no-store' };
+        if (reply.status === 401) headers['www-authenticate'] = BASIC_CHALLENGE;
+        if (!outcome.ok && outcome.retryAfterSeconds !== undefined) headers['retry-after'] = String(outcome.retryAfterSeconds);
+        res.writeHead(reply.status, headers);
+        res.end(req.method === 'GET' ? reply.body : undefined);
+      },
+      () => res.writeHead(500).end(),
+    );
+  };
+  const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handle) : createHttpServer(handle);
   server.requestTimeout = 5000;
   server.headersTimeout = 5000;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, address, () => resolve(server));
   });
+}
+
+function refusal(outcome: Extract<HealthAuthOutcome, { ok: false }>): HealthReply {
+  return json(outcome.status, { error: outcome.reason });
 }

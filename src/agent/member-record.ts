@@ -1,10 +1,13 @@
 /**
- * The value of `members/<node>`: what this agent sees of its PostgreSQL, for controllers (vantage
- * points) and for the agents' own election. No timestamp inside, so an unchanged state is not
- * rewritten every round; the key lives under the agent's lease, so a dead agent's record goes.
+ * The value of `members/<node>`: what this agent sees of its PostgreSQL and of the recorded
+ * master, for controllers (vantage points) and for the agents' own election and lag checks. It is
+ * rewritten when something in it changes, and at least every ttl/3 with a new `observed_at` so
+ * readers can tell a fresh record from a stale one (master-lag.ts recordFresh); the key lives under
+ * the agent's lease, so a dead agent's record goes.
  */
 import type { MasterKeyView, PostgresView } from './decide.js';
 import type { SqlFacts } from './local-postgres.js';
+import type { ProbeAnswer } from './master-probe.js';
 
 type Nullable<T> = { readonly [K in keyof T]: T[K] | null };
 
@@ -13,10 +16,26 @@ export type MemberRecord = Nullable<Omit<SqlFacts, 'replay_lag_bytes'>> & {
   readonly postgres: PostgresView['state'];
   readonly role: 'master' | 'replica' | null;
   readonly recorded_master: string | null;
+  /** The recorded master this agent probed this round (another node); null when none. */
+  readonly master_probed: string | null;
+  /** Its own probe of master_probed (master-probe.ts); null when it did not probe. */
+  readonly sees_master: boolean | null;
+  readonly sees_master_detail: string | null;
+  /** Wall-clock time the probe answered (ISO); null when it did not probe. */
+  readonly probed_at: string | null;
+  /** Wall-clock time of the observation (ISO). */
+  readonly observed_at: string;
   readonly agent_version: 1;
 };
 
-export function memberRecord(name: string, postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView): MemberRecord {
+export interface MasterProbeResult {
+  readonly master: string;
+  readonly answer: ProbeAnswer;
+  /** When the answer came (ISO), not when it is published: a long round must not make it look fresher. */
+  readonly at: string;
+}
+
+export function memberRecord(name: string, postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, probe: MasterProbeResult | null, observedAt: string): MemberRecord {
   return {
     name,
     postgres: postgres.state,
@@ -30,6 +49,17 @@ export function memberRecord(name: string, postgres: PostgresView, facts: SqlFac
     sender_host: facts?.sender_host ?? null,
     server_version: facts?.server_version ?? null,
     recorded_master: master.state === 'present' ? master.record.name : null,
+    master_probed: probe?.master ?? null,
+    sees_master: probe?.answer.sees ?? null,
+    sees_master_detail: probe?.answer.detail ?? null,
+    probed_at: probe?.at ?? null,
+    observed_at: observedAt,
     agent_version: 1,
   };
+}
+
+/** The record without its time: what decides whether it changed. */
+export function recordContent(record: MemberRecord): string {
+  const { observed_at: _at, probed_at: _probed, ...rest } = record;
+  return JSON.stringify(rest);
 }

@@ -12,6 +12,7 @@ import { getSetting } from '../config/get-setting.js';
 import { secretStrings } from '../config/redact.js';
 import { masterCheckMethod, type HandyRepConfig } from '../config/schema.js';
 import type { EtcdControl, LeadershipReport } from '../runtime/leadership/etcd-control.js';
+import { readMemberViews } from '../store/etcd/member-view.js';
 import { LeaderLoop } from '../runtime/leadership/leader-loop.js';
 import { masterTimeline } from '../runtime/topology/master-timeline.js';
 import type { ControllerHistoryEntry } from '../store/cluster-store.js';
@@ -702,8 +703,12 @@ export class HandyRep {
       persist: () => this.persister.durable(),
       hold: () => currentHold(this.book),
       mayAct: () => this.mayAct(),
-      ...(this.etcd ? { store: this.etcd.store, recordMaster: (name: string) => this.recordMaster(name), masterLease: this.masterLeaseAccess(this.etcd) } : {}),
+      ...(this.etcd ? { store: this.etcd.store, recordMaster: (name: string) => this.recordMaster(name), masterLease: this.masterLeaseAccess(this.etcd), agentVantage: this.agentVantageAccess(this.etcd) } : {}),
     };
+  }
+
+  private agentVantageAccess(etcd: EtcdControl): NonNullable<TopologyEnv['agentVantage']> {
+    return () => readMemberViews(etcd.ctx);
   }
 
   private masterLeaseAccess(etcd: EtcdControl): NonNullable<TopologyEnv['masterLease']> {

@@ -24,12 +24,12 @@ export async function runAgentCommand(configFile: string, nodeOption: string | u
   const { NodeAgent } = await import('../agent/agent.js');
   let agent: InstanceType<typeof NodeAgent>;
   try {
-    const { config } = loadConfigFile(configFile);
+    const { config, dir } = loadConfigFile(configFile);
     const timing = agentTimingProblem({ ttl: config.etcd.ttl, safetyMargin: config.agent.safety_margin });
     if (timing !== null) throw new HandyRepError('CONFIG_INVALID', timing);
     const node = nodeOption ?? config.agent.node;
     if (node === null || node === undefined) throw new HandyRepError('CONFIG_INVALID', 'give the server this agent looks after: --node <name> or agent.node');
-    agent = new NodeAgent(config, node, { log: io.out });
+    agent = new NodeAgent(config, node, { log: io.out, configDir: dir });
     await agent.start();
   } catch (err) {
     io.error(`handyrep agent: ${describeError(err)}`);

@@ -253,6 +253,12 @@ const failoverSchema = z
       .describe(
         'A failed master that cannot be reached at all cannot be fenced by the controller. `refuse`: no failover (cluster warning, alert). `promote`: fail over after every connection proxy was repointed away from it (needs connection_failover_method); recorded as fence unconfirmed, cluster warning until it is confirmed stopped. `agent_lease` (needs handyrep.store etcd and a node agent on every database node): it counts as fenced once its agent\'s `master_lease` is gone from etcd — the agent stops its PostgreSQL before the lease can expire — provided this controller saw that agent hold the lease while the master was healthy; until then no failover. An agent killed without a watchdog leaves a hole: see docs/node-agent.md.',
       ),
+    agent_vantage: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Count the node agents\' own probes of the master (their `members/<node>` records in etcd, when fresh) as vantage points besides the controller\'s probes from the replica hosts: an agent that sees the master holds the failover; one that does not see it counts where the controller\'s probe could not run. Off by default: freshness compares the hosts\' wall clocks (see docs/node-agent.md).',
+      ),
     use_replication_slots: z
       .boolean()
       .default(false)
@@ -400,8 +406,20 @@ const agentSchema = z
     pg_log_file: configOnly(absolutePathSchema).nullable().default(null).describe('Log file passed to `pg_ctl start -l` when the agent starts PostgreSQL; null = none.'),
     listen_address: configOnly(hostnameSchema).nullable().default(null).describe('Address of the agent\'s health endpoints; null = the server\'s hostname.'),
     port: z.number().int().min(1).max(65535).default(8008).describe('Port of the agent\'s health endpoints (/primary, /replica, /health, /metrics).'),
+    tls_cert: configOnly(pathSchema)
+      .nullable()
+      .default(null)
+      .describe('PEM certificate file: the health endpoints serve HTTPS (needs tls_key), as daemon.tls_cert; null = plain HTTP. Relative to the configuration file.'),
+    tls_key: configOnly(pathSchema).nullable().default(null).describe('PEM private key file of agent.tls_cert. Relative to the configuration file.'),
+    require_password: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Every health endpoint asks for HTTP Basic credentials (passwords.read_password or admin_password; 401 otherwise). false = open, as Patroni\'s GET endpoints (HAProxy checks carry no credentials), but a request that carries wrong credentials still gets 401.',
+      ),
   })
-  .strict();
+  .strict()
+  .superRefine((agent, ctx) => tlsPairIssue(agent, ctx));
 
 const daemonSchema = z
   .object({
@@ -490,11 +508,16 @@ const daemonSchema = z
     if (daemon.header_timeout_seconds > daemon.request_timeout_seconds) {
       ctx.addIssue({ code: 'custom', path: ['header_timeout_seconds'], message: 'must not exceed request_timeout_seconds' });
     }
-    if ((daemon.tls_cert === null) !== (daemon.tls_key === null)) {
-      const missing = daemon.tls_cert === null ? 'tls_cert' : 'tls_key';
-      ctx.addIssue({ code: 'custom', path: [missing], message: 'tls_cert and tls_key go together: set both or neither' });
-    }
+    tlsPairIssue(daemon, ctx);
   });
+
+/** daemon and agent: an HTTPS listener needs both files. */
+function tlsPairIssue(section: { tls_cert: string | null; tls_key: string | null }, ctx: z.RefinementCtx): void {
+  if ((section.tls_cert === null) !== (section.tls_key === null)) {
+    const missing = section.tls_cert === null ? 'tls_cert' : 'tls_key';
+    ctx.addIssue({ code: 'custom', path: [missing], message: 'tls_cert and tls_key go together: set both or neither' });
+  }
+}
 
 /** The whole of handyrep.yaml: unknown keys are errors, missing keys get their defaults. */
 export const configSchema = z
@@ -599,6 +622,10 @@ function etcdStoreProblems(config: Record<string, unknown>): { path: string[]; m
   const failover = isPlainObject(config['failover']) ? config['failover'] : {};
   if (failover['unreachable_master'] === 'agent_lease' && handyrep['store'] !== 'etcd') {
     problems.push({ path: ['failover', 'unreachable_master'], message: 'agent_lease needs handyrep.store etcd (the agents\' master leases live there)' });
+  }
+  const agent = isPlainObject(config['agent']) ? config['agent'] : {};
+  if (agent['require_password'] === true && !(typeof passwords['read_password'] === 'string' && passwords['read_password'] !== '') && !(typeof passwords['admin_password'] === 'string' && passwords['admin_password'] !== '')) {
+    problems.push({ path: ['agent', 'require_password'], message: 'the health endpoints would accept no password: set passwords.read_password (or admin_password)' });
   }
   if (handyrep['store'] === 'etcd' && (method === 'database_table' || method === 'none')) {
     problems.push({ path: ['handyrep', 'master_check_method'], message: `handyrep.store is etcd: its writes are guarded by the etcd leadership, so the method must be etcd_lease (or unset), not ${String(method)}` });

@@ -15,6 +15,7 @@
  * - At most `maxPending` requests (with or without credentials) wait for their authentication
  *   decision at once; more are refused at once.
  */
+import type { DaemonSection } from '../config/schema.js';
 
 export interface ThrottleOptions {
   /** Delay before checking the password after one counted attempt; 0 = no delay. */
@@ -58,6 +59,18 @@ export const THROTTLE_DEFAULTS = {
   maxPending: 64,
   maxPrefixes: 10_000,
 } as const;
+
+/** The limits a configuration's `daemon` section sets (the daemon's and the agents' endpoints use them). */
+export function throttleOptionsOf(settings: DaemonSection): ThrottleOptions {
+  return {
+    baseMs: settings.auth_failure_delay_seconds * 1000,
+    maxMs: settings.auth_failure_delay_max_seconds * 1000,
+    perPrefixLimit: settings.auth_failures_per_address,
+    globalLimit: settings.auth_failures_total,
+    windowMs: settings.auth_failure_window_seconds * 1000,
+    maxPending: settings.max_unauthenticated_requests,
+  };
+}
 
 const NO_FAILURES: readonly number[] = Object.freeze([]);
 

@@ -6,20 +6,19 @@
  * Stop order: stop accepting (in-flight requests finish) → stop monitoring → close HandyRep
  * (persists, releases the lock). Any start failure undoes what was started.
  */
-import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { HandyRep } from '../api/handyrep.js';
 import { loadConfigFile } from '../config/load.js';
-import { resolvePath } from '../config/merge.js';
 import type { DaemonSection } from '../config/schema.js';
 import { HandyRepError } from '../model/errors.js';
 import { isSuccess, type RdResult } from '../model/rd.js';
 import { buildDaemonApp, type ConnectionLimits } from './app.js';
 import { isLoopback, judgeOpenAuth } from './open-auth.js';
-import type { ThrottleOptions } from './auth-throttle.js';
+import { throttleOptionsOf } from './auth-throttle.js';
 import { handyRepBackend } from './backend.js';
+import { readTlsFiles } from './tls-files.js';
 import { packageVersion } from './version.js';
 
 /** Overrides for tests and embedding; by default everything comes from the configuration. */
@@ -55,7 +54,7 @@ export async function startDaemon(configFile: string, options: DaemonOptions = {
   const loaded = loadConfigFile(resolve(configFile));
   const { config, dir } = loaded;
   const settings = config.daemon;
-  const tls = await readTls(settings, dir);
+  const tls = await readTlsFiles(settings, dir, 'daemon');
   const hr = await HandyRep.open(configFile);
   let app: FastifyInstance | null = null;
   try {
@@ -64,7 +63,7 @@ export async function startDaemon(configFile: string, options: DaemonOptions = {
       backend,
       // HandyRep's own plugin and context: reload_conf rebuilds the context, new passwords apply at once.
       auth: () => hr.authBinding(),
-      throttle: throttleOptions(settings),
+      throttle: throttleOptionsOf(settings),
       limits: connectionLimits(settings),
       tls,
       version: packageVersion(),
@@ -110,17 +109,6 @@ export async function startDaemon(configFile: string, options: DaemonOptions = {
   return { url, hr, app: listening, stop, reload };
 }
 
-function throttleOptions(settings: DaemonSection): ThrottleOptions {
-  return {
-    baseMs: settings.auth_failure_delay_seconds * 1000,
-    maxMs: settings.auth_failure_delay_max_seconds * 1000,
-    perPrefixLimit: settings.auth_failures_per_address,
-    globalLimit: settings.auth_failures_total,
-    windowMs: settings.auth_failure_window_seconds * 1000,
-    maxPending: settings.max_unauthenticated_requests,
-  };
-}
-
 function connectionLimits(settings: DaemonSection): ConnectionLimits {
   return {
     maxConnections: settings.max_connections,
@@ -128,18 +116,6 @@ function connectionLimits(settings: DaemonSection): ConnectionLimits {
     requestTimeoutMs: settings.request_timeout_seconds * 1000,
     keepAliveTimeoutMs: settings.keep_alive_timeout_seconds * 1000,
   };
-}
-
-async function readTls(settings: DaemonSection, dir: string): Promise<{ cert: Buffer; key: Buffer } | null> {
-  if (settings.tls_cert === null || settings.tls_key === null) return null;
-  const read = async (key: 'tls_cert' | 'tls_key', path: string): Promise<Buffer> => {
-    try {
-      return await readFile(resolvePath(dir, path));
-    } catch (err) {
-      throw new HandyRepError('CONFIG_UNREADABLE', `daemon.${key}: cannot read ${path}: ${(err as Error).message}`);
-    }
-  };
-  return { cert: await read('tls_cert', settings.tls_cert), key: await read('tls_key', settings.tls_key) };
 }
 
 /** Refuse to start with an open API where it is not allowed; when allowed, say so loudly. */

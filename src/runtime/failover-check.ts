@@ -12,6 +12,7 @@ import { observeRunning } from './observe.js';
 import { ref, type TopologyEnv } from './topology/env.js';
 import { enabledReplicaNames, snapshotReplicas, vantageReports, type ReplicaSnapshot } from './topology/facts.js';
 import type { VantageReport } from '../engine/master-failure.js';
+import { combineAgentReads, type AgentVantageRecord } from '../engine/agent-vantage.js';
 import { runFailover, type FailoverExpectation, type TopologyRd } from './topology/failover.js';
 import { enforceFencing, rejoinFenced } from './topology/fenced.js';
 import { secondMasterRisk } from './topology/writable-guard.js';
@@ -56,17 +57,26 @@ export interface Judgement {
 /** What the vantage points and the master's host said: the facts a judgement decides on. */
 export interface MasterFacts {
   snapshots: readonly ReplicaSnapshot[];
+  /** The controller's own probes from the replica hosts. */
   vantage: VantageReport[];
   reach: MasterReach;
+  /** The agents' member records read at the same time (failover.agent_vantage; else empty). */
+  agentRecords: readonly AgentVantageRecord[];
 }
 
-/** Ask the replicas (snapshots, vantage probes) and the master's host, in parallel. */
+/** The agents' member records when failover.agent_vantage is on; an unreadable etcd gives none. */
+function readAgentRecords(env: TopologyEnv): Promise<readonly AgentVantageRecord[]> {
+  if (!env.ctx().config.failover.agent_vantage || !env.agentVantage) return Promise.resolve([]);
+  return env.agentVantage().catch(() => []);
+}
+
+/** Ask the replicas (snapshots, vantage probes), the master's host and the agents' records, in parallel. */
 export async function gatherMasterFacts(env: TopologyEnv, master: string): Promise<MasterFacts> {
   const masterRef = serverRef(master, env.book.get(master));
   const names = enabledReplicaNames(env);
   const snapshotting = snapshotReplicas(env, names);
-  const [snapshots, vantage, reach] = await Promise.all([snapshotting, vantageReports(env, masterRef, names, snapshotting), masterReach(env, master)]);
-  return { snapshots, vantage, reach };
+  const [snapshots, vantage, reach, agentRecords] = await Promise.all([snapshotting, vantageReports(env, masterRef, names, snapshotting), masterReach(env, master), readAgentRecords(env)]);
+  return { snapshots, vantage, reach, agentRecords };
 }
 
 /**
@@ -81,7 +91,11 @@ export async function judgeMaster(
   facts?: MasterFacts,
 ): Promise<Judgement> {
   const config = env.ctx().config.failover;
-  const { snapshots, vantage, reach } = facts ?? (await gatherMasterFacts(env, master));
+  const { snapshots, vantage: probed, reach, agentRecords } = facts ?? (await gatherMasterFacts(env, master));
+  // Facts gathered while the retries ran are seconds old: the agents' records are read again now
+  // (one etcd read), and a "sees" at either read holds the failover (agent-vantage.ts combineAgentReads).
+  const late = facts ? await readAgentRecords(env) : agentRecords;
+  const vantage = combineAgentReads(probed, facts ? agentRecords : [], late, master, Date.now(), env.ctx().config.etcd.ttl * 1000);
   const verdict = judgeMasterFailure(false, vantage, config.replica_sees_master_seconds);
   // Read only when it can decide: an unreachable master under agent_lease.
   const masterLease = config.unreachable_master === 'agent_lease' && reach === 'none' ? ((await env.masterLease?.state(master)) ?? 'unknown') : null;

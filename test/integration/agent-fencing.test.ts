@@ -76,7 +76,8 @@ describe('node agent: self-fencing, crash, health', { timeout: 300_000 }, () => 
     await waitUntil('john /primary 200', async () => (await agentStatus(john(), '/primary')) === 200, 10_000);
     assert.equal(await agentStatus(john(), '/replica'), 503);
     assert.equal(await agentStatus(paul(), '/replica'), 200);
-    assert.equal(await agentStatus(paul(), '/replica?lag=16MB'), 200);
+    // ?lag= is measured against john's published position: known once paul read john's record.
+    await waitUntil('paul /replica?lag=16MB 200', async () => (await agentStatus(paul(), '/replica?lag=16MB')) === 200, 5000);
     assert.equal(await agentStatus(paul(), '/primary'), 503);
     assert.equal(await agentStatus(paul(), '/health'), 200);
     assert.equal(await exists(leaseKey('paul')), false, 'a replica holds no master lease');

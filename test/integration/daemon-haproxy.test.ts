@@ -7,35 +7,22 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import pg from 'pg';
 import { findOperation } from '../../src/api/operations.js';
 import { startDaemon, type RunningDaemon } from '../../src/daemon/daemon.js';
 import { startCluster, type TestCluster, type TestNode } from '../fixtures/cluster.js';
 import { freePort, http, waitUntil } from '../fixtures/daemon.js';
 import { writeConfig } from '../fixtures/handyrep-config.js';
-import { waitForTcp } from '../fixtures/net.js';
-import { killTreeSync } from '../fixtures/proc.js';
-import { track, untrack } from '../fixtures/processes.js';
+import { HAPROXY_TCP_HEADER, landing as landingAt, startHaproxy, type RunningHaproxy } from '../fixtures/haproxy.js';
 
-const HAPROXY = '/usr/sbin/haproxy';
 let cluster: TestCluster;
 let daemon: RunningDaemon;
-let haproxyPid: number | null = null;
+let haproxy: RunningHaproxy | null = null;
 let writePort = 0;
 
 /** One backend per node, each checked at /primary/<name>; the frontend uses the one that is up. */
 function haproxyConfig(nodes: readonly TestNode[], daemonHost: string, daemonPort: number, port: number): string {
   const lines = [
-    'global',
-    '  maxconn 200',
-    'defaults',
-    '  mode tcp',
-    '  timeout connect 2s',
-    '  timeout client 60s',
-    '  timeout server 60s',
+    ...HAPROXY_TCP_HEADER,
     'frontend pg_write',
     `  bind 127.0.0.1:${port}`,
     ...nodes.map((n) => `  use_backend pg_${n.name} if { nbsrv(pg_${n.name}) gt 0 }`),
@@ -59,51 +46,16 @@ before(async () => {
   daemon = await startDaemon(path, { host: '127.0.0.1', port: 0, notice: () => undefined });
   const url = new URL(daemon.url);
   writePort = await freePort();
-  const cfg = join(cluster.root, 'haproxy.cfg');
-  await writeFile(cfg, haproxyConfig(cluster.nodes, url.hostname, Number(url.port), writePort));
-  // -db: stay in the foreground, our child, tracked by pid.
-  const child = spawn(HAPROXY, ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-  if (child.pid === undefined) throw new Error('haproxy did not start');
-  haproxyPid = child.pid;
-  track(haproxyPid, 'haproxy');
-  await waitForTcp('127.0.0.1', writePort, 'open', 10_000).catch((e: Error) => {
-    throw new Error(`${e.message}\n${err}`);
-  });
+  haproxy = await startHaproxy(cluster.root, 'haproxy.cfg', haproxyConfig(cluster.nodes, url.hostname, Number(url.port), writePort), writePort);
 });
 
 after(async () => {
-  if (haproxyPid !== null) {
-    killTreeSync(haproxyPid);
-    untrack(haproxyPid);
-  }
+  haproxy?.stop();
   await daemon?.stop();
   await cluster?.stop();
 });
 
-/** Where a new client connection through HAProxy's write port lands: server address and role. */
-async function landing(): Promise<{ host: string; inRecovery: boolean }> {
-  const client = new pg.Client({
-    host: '127.0.0.1',
-    port: writePort,
-    user: 'handyrep',
-    password: cluster.passwords.handyrep_db_pass,
-    database: 'postgres',
-    connectionTimeoutMillis: 2000,
-  });
-  // HAProxy cuts sessions when a server's check changes; without a listener that is an uncaught error.
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    const result = await client.query<{ host: string; in_recovery: boolean }>('SELECT host(inet_server_addr()) AS host, pg_is_in_recovery() AS in_recovery');
-    const row = result.rows[0];
-    if (!row) throw new Error('no row');
-    return { host: row.host, inRecovery: row.in_recovery };
-  } finally {
-    await client.end();
-  }
-}
+const landing = (): Promise<{ host: string; inRecovery: boolean }> => landingAt(writePort, cluster.passwords.handyrep_db_pass);
 
 async function waitLanding(node: TestNode, what: string, timeoutMs = 30_000): Promise<void> {
   let last = 'no connection yet';

@@ -89,8 +89,9 @@ describe('classifyPostgres', () => {
 });
 
 describe('health endpoints', () => {
-  const base: HealthFacts = { node: 'john', running: true, writable: true, primaryConfirmed: true, lagBytes: null, timeline: 1, recordedMaster: 'john', lastReason: 'master_is_us', roundsTotal: 3, demotionsTotal: 0 };
-  const replica: HealthFacts = { ...base, writable: false, primaryConfirmed: false, lagBytes: 2048, recordedMaster: 'paul', lastReason: 'replica' };
+  const base: HealthFacts = { node: 'john', running: true, writable: true, primaryConfirmed: true, lagBytes: null, timeline: 1, recordedMaster: 'john', lastReason: 'master_is_us', roundsTotal: 3, demotionsTotal: 0, masterLagBytes: null, leaseRenewedAtMs: null };
+  // The local backlog (lagBytes) is small; the distance to the master (masterLagBytes) decides ?lag=.
+  const replica: HealthFacts = { ...base, writable: false, primaryConfirmed: false, lagBytes: 0, masterLagBytes: 2048, recordedMaster: 'paul', lastReason: 'replica' };
   const code = (url: string, f: HealthFacts): number => healthReply(url, f).status;
   const table: ReadonlyArray<[string, HealthFacts, number]> = [
     ['/primary', base, 200],
@@ -103,6 +104,8 @@ describe('health endpoints', () => {
     ['/replica?lag=1kB', replica, 503],
     ['/replica?lag=4096', replica, 200],
     ['/replica?lag=lots', replica, 400],
+    ['/replica?lag=10MB', { ...replica, masterLagBytes: null }, 503],
+    ['/replica?lag=1kB', { ...replica, lagBytes: 1 << 30, masterLagBytes: 0 }, 200],
     ['/replica', { ...replica, running: false }, 503],
     ['/read-only', base, 200],
     ['/read-only', replica, 200],

@@ -71,8 +71,17 @@ async function stoppedSoon(env: TopologyEnv, name: string): Promise<boolean | nu
 
 export async function fenceServer(env: TopologyEnv, name: string): Promise<FenceResult> {
   // Asked first: a crashed master (the usual failover) is seen stopped in one command, not two.
-  const before = await running(env, name);
+  // The agent's lease is read at the same time: for a host that is gone, every control command
+  // below would only wait out its connect timeout (seconds of write unavailability).
+  // Its database port too (under agent_lease), so the three timeouts of a gone host run side by side.
+  const leasePath = env.ctx().config.failover.unreachable_master === 'agent_lease';
+  const [before, byLease, portAnswer] = await Promise.all([running(env, name), fencedByAgentLease(env, name), leasePath ? databaseAnswer(env, name) : null]);
   if (before === false) return { fenced: true, how: 'stopped', details: `${name} is not running` };
+  // No control channel and the lease is gone: still, a database port that answers writable
+  // (an agent killed without fencing, the documented hole) is no proof of anything.
+  if (before === null && byLease !== null && (portAnswer === 'refused' || portAnswer === 'no_answer')) {
+    return { fenced: true, how: 'lease_released', details: `${name}'s control channel does not answer; ${byLease}` };
+  }
   const stop = await control(env, name, 'stop');
   let state = await running(env, name);
   if (state === false) return { fenced: true, how: 'stopped', details: `${name} stopped (${stop.details})` };

@@ -1,0 +1,51 @@
+/**
+ * Who may read the agent's health endpoints. The same pieces as the daemon's: HTTP Basic parsing
+ * (basic-auth.ts), the password-guessing throttle with the `daemon` section's limits
+ * (auth-throttle.ts) and simple_password_auth's constant-time check, read password or admin
+ * password, as for the read-only function get_status.
+ *
+ * `agent.require_password: false` (default) is Patroni's behaviour: its GET endpoints are open,
+ * because HAProxy's checks carry no credentials. Credentials that are sent are still checked
+ * (a wrong one gets 401, as the daemon's /health), so a misconfigured client learns it at once.
+ */
+import type { HandyRepConfig } from '../config/schema.js';
+import { addressPrefix } from '../daemon/address-prefix.js';
+import { FailureThrottle, throttleOptionsOf, type AttemptVerdict } from '../daemon/auth-throttle.js';
+import { parseBasicAuth, type BasicCredentials } from '../daemon/basic-auth.js';
+import { decideSimplePassword } from '../plugins/auth/simple_password_auth.js';
+
+export type HealthAuthOutcome = { ok: true } | { ok: false; status: 401 | 403 | 429; reason: string; retryAfterSeconds?: number };
+
+/** The decision for one request's credentials (null = none sent). Pure. */
+export function decideHealthAuth(config: Readonly<HandyRepConfig>, credentials: BasicCredentials | null): HealthAuthOutcome {
+  const anyPassword = config.passwords.read_password !== '' || config.passwords.admin_password !== '';
+  if (credentials === null) return config.agent.require_password ? { ok: false, status: 401, reason: 'credentials required' } : { ok: true };
+  if (!config.agent.require_password && !anyPassword) return { ok: true };
+  const outcome = decideSimplePassword(config, { username: credentials.username, password: credentials.password, functionName: 'get_status', access: 'read', remoteAddress: '' });
+  return outcome.ok ? { ok: true } : { ok: false, status: outcome.status, reason: outcome.reason };
+}
+
+/** The decision plus the throttle (effects: counts per address prefix, a delay after wrong passwords). */
+export class HealthAuth {
+  readonly #throttle: FailureThrottle;
+
+  constructor(private readonly config: Readonly<HandyRepConfig>) {
+    this.#throttle = new FailureThrottle(throttleOptionsOf(config.daemon));
+  }
+
+  async check(authorization: string | undefined, address: string): Promise<HealthAuthOutcome> {
+    const credentials = parseBasicAuth(authorization);
+    if (credentials === null && !this.config.agent.require_password) return { ok: true };
+    const admission = this.#throttle.admit(addressPrefix(address), credentials !== null);
+    if (admission.kind === 'refuse') return { ok: false, status: 429, reason: 'too many wrong passwords; retry later', retryAfterSeconds: admission.retryAfterSeconds };
+    let verdict: AttemptVerdict = 'other';
+    try {
+      if (admission.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, admission.delayMs));
+      const outcome = decideHealthAuth(this.config, credentials);
+      if (credentials !== null) verdict = outcome.ok ? 'proven-read' : outcome.status === 401 ? 'wrong-password' : 'proven-read';
+      return outcome;
+    } finally {
+      this.#throttle.settle(admission, verdict);
+    }
+  }
+}

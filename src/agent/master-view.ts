@@ -1,0 +1,30 @@
+/**
+ * What a replica's agent learns about the recorded master each round, besides the `master` key:
+ * its own probe (master-probe.ts) and the master agent's member record (for /replica?lag=), both
+ * at once so the round is not lengthened by their sum. Nothing for the master itself, or when no
+ * other node is recorded.
+ */
+import { withDeadline } from '../store/etcd/store-error.js';
+import type { EtcdContext } from '../store/etcd/client.js';
+import type { MasterKeyView } from './decide.js';
+import { parseMemberView, type MemberView } from '../store/etcd/member-view.js';
+import type { MasterProbe } from './master-probe.js';
+import type { MasterProbeResult } from './member-record.js';
+
+export interface MasterSeen {
+  readonly probe: MasterProbeResult | null;
+  readonly record: MemberView | null;
+}
+
+export async function observeMaster(ctx: EtcdContext, prober: MasterProbe, node: string, master: MasterKeyView, callMs: number): Promise<MasterSeen> {
+  if (master.state !== 'present' || master.record.name === node) {
+    prober.close();
+    return { probe: null, record: null };
+  }
+  const name = master.record.name;
+  const [[answer, at], record] = await Promise.all([
+    prober.probe(name).then((a) => [a, new Date().toISOString()] as const),
+    withDeadline('read the master\'s member record', callMs, () => ctx.client.get(ctx.keys.member(name)).string()).then(parseMemberView, () => null),
+  ]);
+  return { probe: { master: name, answer, at }, record };
+}

@@ -1,0 +1,63 @@
+/**
+ * Reading the agents' member records (`members/<node>`, written by src/agent/member-record.ts):
+ * a lenient view of the fields other parties use (a replica's agent: the master's position; a
+ * controller: each agent's probe of the master), and all of them at once for the controller.
+ */
+import type { EtcdContext } from './client.js';
+import { withDeadline } from './store-error.js';
+
+/** The fields of another agent's member record this agent reads (parseMemberView). */
+export interface MemberView {
+  readonly name: string;
+  readonly role: 'master' | 'replica' | null;
+  readonly postgres: string;
+  readonly wal_position: string | null;
+  readonly observed_at: string | null;
+  readonly sees_master: boolean | null;
+  readonly sees_master_detail: string | null;
+  readonly probed_at: string | null;
+  readonly master_probed: string | null;
+}
+
+/** A member record's JSON as a view; null when it is not one (an older agent's record has no observed_at: null there). */
+export function parseMemberView(text: string | null): MemberView | null {
+  if (text === null) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  const v = value as Record<string, unknown>;
+  if (typeof v['name'] !== 'string' || typeof v['postgres'] !== 'string') return null;
+  const role = v['role'] === 'master' || v['role'] === 'replica' ? v['role'] : null;
+  const text_ = (key: string): string | null => (typeof v[key] === 'string' ? (v[key] as string) : null);
+  return {
+    name: v['name'],
+    role,
+    postgres: v['postgres'],
+    wal_position: text_('wal_position'),
+    observed_at: text_('observed_at'),
+    sees_master: typeof v['sees_master'] === 'boolean' ? v['sees_master'] : null,
+    sees_master_detail: text_('sees_master_detail'),
+    probed_at: text_('probed_at'),
+    master_probed: text_('master_probed'),
+  };
+}
+
+/**
+ * Every member record that parses and whose `name` is the node of its key (members/<node>): a
+ * record under another node's key (a stale or misconfigured agent) is no vantage point. Pure.
+ */
+export function viewsUnderTheirKeys(all: Readonly<Record<string, string>>, prefix: string): MemberView[] {
+  return Object.entries(all)
+    .map(([key, text]) => ({ node: key.startsWith(prefix) ? key.slice(prefix.length) : null, view: parseMemberView(text) }))
+    .filter((entry): entry is { node: string; view: MemberView } => entry.view !== null && entry.view.name === entry.node)
+    .map((entry) => entry.view);
+}
+
+export async function readMemberViews(ctx: EtcdContext): Promise<MemberView[]> {
+  const all = await withDeadline('read the member records', ctx.deadlineMs, () => ctx.client.getAll().prefix(ctx.keys.membersPrefix).strings());
+  return viewsUnderTheirKeys(all, ctx.keys.membersPrefix);
+}
