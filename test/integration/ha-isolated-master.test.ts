@@ -17,90 +17,14 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cleanupAll, closeBed, openBed, sleep, sqlOn, waitUntil, writableNodes, type Bed } from '../fixtures/chaos.js';
+import { cleanupAll, sleep, sqlOn, waitUntil, writableNodes } from '../fixtures/chaos.js';
 import { readAcks, startLoad } from '../fixtures/sync-scenario.js';
-import { basic, http } from '../fixtures/daemon.js';
-import { AGENT_SAFETY_MARGIN, startAgent, type RunningAgent } from '../fixtures/agents.js';
-import { ADMIN, etcdClient, leaders, prefixOf, readKeyJson, startController, TTL_SECONDS, type Controller } from '../fixtures/etcd-controllers.js';
-import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
-import { postgresUser } from '../fixtures/exec.js';
-import { dropHost, undropHost } from '../fixtures/iptables.js';
+import { AGENT_SAFETY_MARGIN } from '../fixtures/agents.js';
+import { etcdClient, prefixOf, readKeyJson, TTL_SECONDS } from '../fixtures/etcd-controllers.js';
+import { controllerStatus, failoverHistory as history, healMaster, isolateMaster, isolateMasterFromAllButClients, withLeaseScenario as withScenario } from '../fixtures/ha-lease-bed.js';
+import { runLeaseFault } from '../fixtures/sync-lease-scenario.js';
 
 after(cleanupAll);
-
-const FAILOVER = { unreachable_master: 'agent_lease' };
-
-interface Scenario {
-  bed: Bed;
-  etcd: EtcdCluster;
-  controller: Controller;
-  agent: RunningAgent | null;
-}
-
-async function withScenario(label: string, withAgent: boolean, body: (s: Scenario) => Promise<void>, failover: Record<string, unknown> = {}): Promise<void> {
-  const bed = await openBed({ label, expect: withAgent ? 'failover' : 'no_failover', open: false });
-  const etcd = await startEtcdCluster({ members: 3 });
-  let controller: Controller | null = null;
-  let agent: RunningAgent | null = null;
-  const master = bed.node('john');
-  try {
-    controller = await startController(bed, etcd, 'ctl-a', { ...FAILOVER, ...failover });
-    const started = controller;
-    await waitUntil(async () => (await leaders([started])).length === 1, 'the controller leads', 30_000);
-    const client = etcdClient(etcd);
-    try {
-      // The controller seeds the master key with the verified master; the agent then takes the lease.
-      await waitUntil(async () => (await readKeyJson(client, `${prefixOf(bed)}master`))?.['name'] === 'john', 'the master key names john', 30_000);
-      if (withAgent) {
-        agent = startAgent(bed.cluster, master, { endpoints: etcd.endpoints, prefix: prefixOf(bed), ttl: TTL_SECONDS });
-        await waitUntil(async () => (await client.get(`${prefixOf(bed)}master_lease/john`).string()) !== null, "john's agent holds the master lease", 30_000);
-      }
-    } finally {
-      client.close();
-    }
-    // A few healthy checks: the controller sees the lease held (or not) while the master is healthy.
-    await sleep(3000);
-    await body({ bed, etcd, controller, agent });
-  } catch (err) {
-    const story = `--- controller:\n${controller?.daemon.stderr().slice(-3000) ?? ''}\n--- agent:\n${agent?.output().slice(-3000) ?? ''}`;
-    throw new Error(`${(err as Error).message}\n${story}`, { cause: err });
-  } finally {
-    undropHost(master.host);
-    for (const member of etcd.members) undropHost(member.host);
-    await agent?.stop('SIGTERM').catch(() => undefined);
-    await controller?.daemon.stop('SIGTERM').catch(() => undefined);
-    await etcd.stop();
-    await closeBed(bed);
-  }
-}
-
-/** The master's host cut off from everyone; its agent (the postgres user's sockets) cut off etcd. */
-function isolateMaster(s: Scenario): void {
-  dropHost(s.bed.node('john').host);
-  for (const member of s.etcd.members) dropHost(member.host, postgresUser().uid);
-}
-
-/** Undo either cut. */
-function healMaster(s: Scenario): void {
-  undropHost(s.bed.node('john').host);
-  for (const member of s.etcd.members) undropHost(member.host);
-}
-
-/**
- * The same, except for clients: only the controller (root) and the replicas' WAL receivers and the agent
- * (the postgres user) lose john; a client running as another user still reaches it.
- */
-function isolateMasterFromAllButClients(s: Scenario): void {
-  const john = s.bed.node('john');
-  dropHost(john.host, 0);
-  dropHost(john.host, postgresUser().uid);
-  for (const member of s.etcd.members) dropHost(member.host, postgresUser().uid);
-}
-
-async function history(c: Controller): Promise<{ outcome: string; details: string }[]> {
-  const reply = await http(c.daemon.url, '/failover_history', { headers: { authorization: basic(ADMIN) } });
-  return reply.json as { outcome: string; details: string }[];
-}
 
 test('ha: a master isolated from all but its clients stops taking writes before its lease lapses; the controller fences by the lease and promotes; healed, it rejoins as a replica', { timeout: 240_000 }, async () => {
   const ackDir = mkdtempSync(join(tmpdir(), 'handyrep-ha-iso-'));
@@ -167,46 +91,16 @@ test('ha: the same isolation without an agent on the master is not failed over (
     const writable = await writableNodes(s.bed.cluster);
     assert.deepEqual(writable, ['john'], `only john stays writable (nothing proves it stopped): ${writable.join(', ')}`);
     assert.equal((await history(s.controller)).filter((r) => r.outcome === 'SUCCESS').length, 0, 'no failover');
-    const status = await http(s.controller.daemon.url, '/get_status', { headers: { authorization: basic(ADMIN) } });
-    assert.match(JSON.stringify(status.json), /master_lease_never_held|no node agent was seen holding/);
+    assert.match(JSON.stringify(await controllerStatus(s.controller)), /master_lease_never_held|no node agent was seen holding/);
   });
 });
 
 test('ha + synchronous_mode on: an isolated master whose clients still reach it loses no acknowledged row through the lease path', { timeout: 240_000 }, async () => {
-  const ackDir = mkdtempSync(join(tmpdir(), 'handyrep-ha-sync-'));
-  chmodSync(ackDir, 0o777);
-  try {
-    await withScenario('ha: isolated master, agent lease, synchronous', true, async (s) => {
-      const table = 'sync_probe';
-      const created = await sqlOn(s.bed.node('john'), `CREATE TABLE ${table} (w int, n int, PRIMARY KEY (w, n))`);
-      assert.ok(created.ok, created.out);
-      await waitUntil(async () => {
-        const status = (await http(s.controller.daemon.url, '/get_status', { headers: { authorization: basic(ADMIN) } })).json as { sync?: { recorded?: { quorum?: number } | null } };
-        return (status.sync?.recorded?.quorum ?? 0) >= 1;
-      }, 'a synchronous set recorded with quorum 1', 30_000);
-      const logFile = join(ackDir, 'acks.log');
-      const load = startLoad({ hosts: s.bed.cluster.nodes.map((n) => ({ host: n.host, port: n.port })), table, writers: 8, durationMs: 90_000, maxRowsPerWriter: 200_000, logFile, queryTimeoutMs: 5000 }, true);
-      try {
-        await waitUntil(async () => readAcks(logFile).length >= 200, 'the probe committing', 30_000, 100);
-        isolateMasterFromAllButClients(s);
-        await waitUntil(async () => (await writableNodes(s.bed.cluster)).some((n) => n !== 'john'), 'a replica promoted', 60_000, 100);
-        await sleep(3000); // the writers find the new master
-      } finally {
-        await load.stop();
-      }
-      const writable = await writableNodes(s.bed.cluster);
-      assert.equal(writable.length, 1, `one writable server: ${writable.join(', ')}`);
-      const master = s.bed.node(writable[0] as string);
-      const rows = await sqlOn(master, `SELECT w || ' ' || n FROM ${table}`, 60_000);
-      assert.ok(rows.ok, rows.out);
-      const present = new Set(rows.out.split('\n'));
-      const acks = readAcks(logFile);
-      const lost = acks.filter((a) => !present.has(`${a.w} ${a.n}`));
-      await s.bed.countAcked(master.name, table, acks.length);
-      console.log(`# ha sync: ${acks.length} acknowledged rows, ${lost.length} missing on the new master ${master.name}`);
-      assert.equal(lost.length, 0, `acknowledged rows missing on ${master.name}: ${lost.slice(0, 5).map((a) => `${a.w}/${a.n}`).join(', ')}`);
-    }, { synchronous_mode: 'on' });
-  } finally {
-    rmSync(ackDir, { recursive: true, force: true });
-  }
+  const r = await runLeaseFault({ mode: 'on', fault: 'isolated_agents', loadMs: 2000, label: 'ha: isolated master, agent lease, synchronous' });
+  const story = JSON.stringify(r);
+  console.log(`# ha sync: ${r.acked} acknowledged rows, ${r.lost} missing on the new master ${r.newMaster}`);
+  assert.ok(r.acked > 500, `the probe must have committed under load: ${story}`);
+  assert.match(r.failover, /master lease is gone/, story);
+  assert.equal(r.splitBrainSamples, 0, story);
+  assert.equal(r.lost, 0, story);
 });
