@@ -239,7 +239,11 @@ export class NodeAgent {
       const { observation, facts } = await this.#pg.observe();
       const postgres = classifyPostgres(observation, { wasRunning: this.#wasRunning, stoppedByAgent: this.#stoppedByAgent });
       if (postgres.state === 'crashed') this.#crashedPid = observation.pidFilePid;
-      if (postgres.state === 'crashed') this.deps.log(`agent ${this.node}: postmaster ${observation.pidFilePid} is gone and left postmaster.pid behind (a crash, not a stop)`);
+      if (postgres.state === 'crashed') {
+        // Before the lease goes (decide.ts): a dead postmaster's backend may still commit.
+        const killed = this.#pg.killLeftovers();
+        this.deps.log(`agent ${this.node}: postmaster ${observation.pidFilePid} is gone and left postmaster.pid behind (a crash, not a stop)${killed > 0 ? `; ${killed} leftover process(es) of that instance killed` : ''}`);
+      }
       this.#wasRunning = observation.pidAlive;
       if (postgres.state === 'running') this.#stoppedByAgent = false;
       if (postgres.state === 'running' && postgres.writable) this.#crashRestartTried = false;

@@ -160,6 +160,12 @@ export class LocalPostgres {
     return { timeline: Number.isInteger(timeline) && timeline >= 1 ? timeline : null, lsn: row?.lsn ?? null };
   }
 
+  /** After a crash: kills the dead postmaster's leftover processes (killLeftovers). */
+  killLeftovers(): number {
+    this.#disconnect();
+    return killLeftovers(this.settings.pgdata);
+  }
+
   close(): void {
     this.#disconnect();
   }
@@ -249,21 +255,44 @@ export function instanceLingers(pgdata: string, postmasterPid: number): boolean 
   } catch {
     // gone for good
   }
+  return processesInFolder(pgdata).length > 0;
+}
+
+/** Processes other than this one whose working directory is `folder` (PostgreSQL's all chdir to the data folder). */
+function processesInFolder(folder: string): number[] {
   let dir: string;
   try {
-    dir = realpathSync(pgdata);
+    dir = realpathSync(folder);
   } catch {
-    return false;
+    return [];
   }
+  const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
-      if (readlinkSync(`/proc/${entry}/cwd`) === dir) return true;
+      if (readlinkSync(`/proc/${entry}/cwd`) === dir) pids.push(Number(entry));
     } catch {
       // gone meanwhile, or another user's process (not one of ours)
     }
   }
-  return false;
+  return pids;
+}
+
+/**
+ * SIGKILLs what is left of an instance whose postmaster died: its backends live on until they
+ * notice, and one busy with a statement may still commit it. Returns how many were killed.
+ */
+export function killLeftovers(pgdata: string): number {
+  let killed = 0;
+  for (const pid of processesInFolder(pgdata)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+      killed += 1;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return killed;
 }
 
 /** SIGKILL to the postmaster and its children (backends would otherwise finish their statement). */
