@@ -22,7 +22,7 @@ import { decideAgentRound, type AgentPlan, type AgentReason, type MasterKeyView,
 import { readTlsFiles } from '../daemon/tls-files.js';
 import { factsNow, startHealthServer, type HealthFacts } from './health.js';
 import { HealthAuth } from './health-auth.js';
-import { LocalPostgres, processAlive, type SqlFacts } from './local-postgres.js';
+import { LocalPostgres, type SqlFacts } from './local-postgres.js';
 import { masterLagBytes } from './master-lag.js';
 import { MasterProbe } from './master-probe.js';
 import { observeMaster, type MasterSeen } from './master-view.js';
@@ -39,9 +39,6 @@ export interface AgentDeps {
   readonly configDir?: string;
 }
 
-/** How often a master's postmaster is looked at between rounds (a crash releases the lease at once). */
-const POSTMASTER_WATCH_MS = 200;
-
 export class NodeAgent {
   readonly #ctx: EtcdContext;
   readonly #pg: LocalPostgres;
@@ -54,9 +51,6 @@ export class NodeAgent {
   readonly #loopMs: number;
   readonly #now: MonotonicMs;
   #timer: NodeJS.Timeout | undefined;
-  #postmasterWatch: NodeJS.Timeout | undefined;
-  /** The running master's postmaster while this node holds the master lease, else null. */
-  #watchedPostmaster: number | null = null;
   #server: Server | null = null;
   #stopped = false;
   #round: Promise<string> | null = null;
@@ -194,7 +188,6 @@ export class NodeAgent {
   async stop(releaseLease = true): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
-    clearInterval(this.#postmasterWatch);
     // First: a command finishing runs a round (commandExecutorFor), which must not start after this one.
     await this.#commands?.stop();
     await this.#round?.catch(() => undefined);
@@ -220,7 +213,6 @@ export class NodeAgent {
   async shutdown(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
-    clearInterval(this.#postmasterWatch);
     await this.#round?.catch(() => undefined);
     if (this.#masterLease.held || this.#health.writable) {
       const { observation } = await this.#pg.observe();
@@ -231,30 +223,13 @@ export class NodeAgent {
 
   #schedule(ms: number): void {
     if (this.#stopped) return;
-    this.#timer = setTimeout(() => this.#roundNow(), ms);
-    this.#watchPostmaster();
-  }
-
-  #roundNow(): void {
-    clearTimeout(this.#timer);
-    clearInterval(this.#postmasterWatch);
-    void this.runRound().then((sentence) => {
-      if (sentence !== this.#lastSentence) this.deps.log(`agent ${this.node}: ${sentence}`);
-      this.#lastSentence = sentence;
-      this.#schedule(this.#loopMs);
-    });
-  }
-
-  /**
-   * Between rounds, the master's postmaster is looked at every POSTMASTER_WATCH_MS (one small
-   * /proc read): its death starts a round at once, so the lease goes without waiting for the loop.
-   */
-  #watchPostmaster(): void {
-    const pid = this.#watchedPostmaster;
-    if (pid === null || this.#loopMs <= POSTMASTER_WATCH_MS) return;
-    this.#postmasterWatch = setInterval(() => {
-      if (!processAlive(pid)) this.#roundNow();
-    }, POSTMASTER_WATCH_MS);
+    this.#timer = setTimeout(() => {
+      void this.runRound().then((sentence) => {
+        if (sentence !== this.#lastSentence) this.deps.log(`agent ${this.node}: ${sentence}`);
+        this.#lastSentence = sentence;
+        this.#schedule(this.#loopMs);
+      });
+    }, ms);
   }
 
   async #doRound(): Promise<string> {
@@ -270,7 +245,6 @@ export class NodeAgent {
         this.deps.log(`agent ${this.node}: postmaster ${observation.pidFilePid} is gone and left postmaster.pid behind (a crash, not a stop)${killed > 0 ? `; ${killed} leftover process(es) of that instance killed` : ''}`);
       }
       this.#wasRunning = observation.pidAlive;
-      this.#watchedPostmaster = observation.pidAlive && this.#masterLease.held ? observation.pidFilePid : null;
       if (postgres.state === 'running') this.#stoppedByAgent = false;
       if (postgres.state === 'running' && postgres.writable) this.#crashRestartTried = false;
       const master = await this.#readMaster();
