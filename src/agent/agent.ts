@@ -8,11 +8,11 @@ import type { Server } from 'node:http';
 import type { HandyRepConfig } from '../config/schema.js';
 import { describeError, HandyRepError } from '../model/errors.js';
 import { createEtcdContext, type EtcdContext } from '../store/etcd/client.js';
-import { parseMasterRecord } from '../store/etcd/master-record.js';
 import { withDeadline } from '../store/etcd/store-error.js';
 import { AgentLease, KeepaliveChannel, monotonicMs, type MonotonicMs } from './agent-lease.js';
 import { fenceLeadMs } from './agent-timing.js';
 import { putMasterLeaseIfStillMaster } from './boot-lease.js';
+import { readMasterView } from './master-read.js';
 import { BootRunner, type BootMasterLease } from './boot-runner.js';
 import { commandExecutorFor } from './commands/agent-commands.js';
 import type { CommandExecutor } from './commands/executor.js';
@@ -247,7 +247,7 @@ export class NodeAgent {
       this.#wasRunning = observation.pidAlive;
       if (postgres.state === 'running') this.#stoppedByAgent = false;
       if (postgres.state === 'running' && postgres.writable) this.#crashRestartTried = false;
-      const master = await this.#readMaster();
+      const { view: master, modRevision: masterModRevision } = await readMasterView(this.#ctx, this.#callMs);
       const plan = decideAgentRound({
         node: this.node,
         master,
@@ -257,7 +257,7 @@ export class NodeAgent {
         restartOnCrash: this.config.agent.restart_on_crash,
         crashRestartTried: this.#crashRestartTried,
       });
-      const [outcome, seen] = await Promise.all([this.#act(plan), observeMaster(this.#ctx, this.#masterProbe, this.node, master, this.#callMs)]);
+      const [outcome, seen] = await Promise.all([this.#act(plan, masterModRevision), observeMaster(this.#ctx, this.#masterProbe, this.node, master, this.#callMs)]);
       await this.#publish(postgres, facts, master, seen).catch(() => undefined);
       this.#updateHealth(postgres, facts, master, plan.reason, seen);
       const elected = this.#election === null ? '' : await electionStep(this.#election, postgres, master);
@@ -328,22 +328,10 @@ export class NodeAgent {
   }
 
   async #readMaster(): Promise<MasterKeyView> {
-    const key = this.#ctx.keys.master;
-    let value: Buffer | null;
-    try {
-      value = await withDeadline('read the master key', this.#callMs, () => this.#ctx.client.get(key).buffer());
-    } catch (err) {
-      return { state: 'unreadable', reason: describeError(err) };
-    }
-    if (value === null) return { state: 'absent' };
-    try {
-      return { state: 'present', record: parseMasterRecord(key, value) };
-    } catch (err) {
-      return { state: 'unreadable', reason: describeError(err) };
-    }
+    return (await readMasterView(this.#ctx, this.#callMs)).view;
   }
 
-  async #act(plan: AgentPlan): Promise<string> {
+  async #act(plan: AgentPlan, masterModRevision: string): Promise<string> {
     let outcome = '';
     for (const action of plan.actions) {
       switch (action) {
@@ -352,7 +340,7 @@ export class NodeAgent {
           outcome += '; demoted';
           break;
         case 'hold_lease':
-          outcome += await this.#holdMasterLease();
+          outcome += await this.#holdMasterLease(masterModRevision);
           break;
         case 'release_lease':
           await this.#masterLease.release(this.#callMs);
@@ -375,7 +363,12 @@ export class NodeAgent {
     return outcome;
   }
 
-  async #holdMasterLease(): Promise<string> {
+  /**
+   * Renews the master lease, or grants it and puts `master_lease/<node>` only if the `master` key
+   * is still at the revision this round judged on (boot-lease.ts): a hand-started old master must
+   * not re-take its lease while the key moves to another node.
+   */
+  async #holdMasterLease(masterModRevision: string): Promise<string> {
     const granting = !this.#masterLease.held;
     const sentMs = this.#now();
     try {
@@ -383,9 +376,11 @@ export class NodeAgent {
       if (!ok) return '; etcd says the master lease expired';
       this.#leaseRenewalSentMs = sentMs;
       if (granting) {
-        const id = this.#masterLease.id as string;
-        const value = JSON.stringify({ node: this.node, since: new Date().toISOString() });
-        await withDeadline('write the master lease key', this.#callMs, () => this.#ctx.client.put(this.#ctx.keys.masterLease(this.node)).value(value).lease(id).exec());
+        const put = await putMasterLeaseIfStillMaster(this.#ctx, this.node, this.#masterLease.id as string, masterModRevision, this.#callMs);
+        if (!put.ok) {
+          await this.#masterLease.release(this.#callMs);
+          return `; master lease not taken: ${put.details}`;
+        }
         this.#watchdog.arm();
       }
       this.#watchdog.feed();

@@ -10,7 +10,6 @@ import type { HandyRepConfig } from '../config/schema.js';
 import { describeError } from '../model/errors.js';
 import type { EtcdContext } from '../store/etcd/client.js';
 import { inspectFolder, type NodeEnv } from '../runtime/clone/target-node.js';
-import { readMasterKey } from '../store/etcd/master-key.js';
 import type { MonotonicMs } from './agent-lease.js';
 import { agentNodeEnv, serverRef } from './agent-plugin-context.js';
 import { cloneFromMaster } from './boot-clone.js';
@@ -18,8 +17,8 @@ import { prepareStandby } from './boot-standby.js';
 import { claimMasterForBootstrap, confirmBootstrap } from './bootstrap-claim.js';
 import { ensureHandyRepRoles, initdbNode } from './bootstrap-initdb.js';
 import { bootRetryDelayMs, decideBoot, type BootPlan } from './boot.js';
-import type { MasterKeyView } from './decide.js';
 import type { LocalPostgres } from './local-postgres.js';
+import { readMasterView } from './master-read.js';
 
 export interface BootRunnerDeps {
   readonly config: HandyRepConfig;
@@ -81,7 +80,7 @@ export class BootRunner {
     // A PostgreSQL started meanwhile (by hand, between two attempts) is adopted at once.
     const { observation } = await d.pg.observe();
     if (!observation.pidAlive && d.now() < this.#notBeforeMs) return;
-    const { view: master, modRevision } = await this.#readMaster();
+    const { view: master, modRevision } = await readMasterView(this.#d.etcd, this.#d.etcd.deadlineMs);
     const folder = observation.pidAlive ? 'pgdata' : (await inspectFolder(this.#env, serverRef(d.config, d.node))).folder;
     const plan = decideBoot({
       node: d.node,
@@ -118,16 +117,6 @@ export class BootRunner {
     // Said again on the next attempt even when unchanged: each attempt is logged.
     this.#lastSentence = '';
     this.#say(`attempt ${this.#failures} failed, PostgreSQL not started, next attempt in ${(delayMs / 1000).toFixed(1)} s: ${outcome.details}`);
-  }
-
-  /** The `master` key and its mod revision (what the lease transaction compares). */
-  async #readMaster(): Promise<{ view: MasterKeyView; modRevision: string }> {
-    try {
-      const read = await readMasterKey(this.#d.etcd);
-      return { view: read.record === null ? { state: 'absent' } : { state: 'present', record: read.record }, modRevision: read.modRevision };
-    } catch (err) {
-      return { view: { state: 'unreadable', reason: describeError(err) }, modRevision: '0' };
-    }
   }
 
   /**

@@ -27,9 +27,9 @@ export interface MasterKeyRead {
   readonly modRevision: string;
 }
 
-export async function readMasterKey(ctx: EtcdContext): Promise<MasterKeyRead> {
+export async function readMasterKey(ctx: EtcdContext, deadlineMs = ctx.deadlineMs): Promise<MasterKeyRead> {
   const key = ctx.keys.master;
-  const reply = await withDeadline('read the master key', ctx.deadlineMs, () => ctx.client.kv.range({ key: Buffer.from(key) }));
+  const reply = await withDeadline('read the master key', deadlineMs, () => ctx.client.kv.range({ key: Buffer.from(key) }));
   const kv = reply.kvs[0];
   return kv ? { record: parseMasterRecord(key, kv.value), modRevision: kv.mod_revision } : { record: null, modRevision: '0' };
 }
