@@ -202,11 +202,25 @@ export function windowFigures(runs: readonly WindowRun[]): Record<string, number
   };
 }
 
-/** `runs` of each fault, in turn (host loss, crash, isolation), lines to `log`. */
-export async function measureAgentWindows(etcd: EtcdCluster, runs: number, log: (line: string) => void): Promise<Record<string, number>> {
+const WINDOW_KINDS: readonly WindowKind[] = ['host_loss', 'crash', 'isolation'];
+
+/**
+ * BENCH_AGENT_ONLY=host_loss[,crash,isolation]: only these failover windows (bench/agent.ts then
+ * skips everything else); null when unset. An unknown name is an error naming it.
+ */
+export function onlyWindowKinds(value = process.env['BENCH_AGENT_ONLY']): readonly WindowKind[] | null {
+  if (value === undefined || value.trim() === '') return null;
+  const names = value.split(',').map((n) => n.trim());
+  const unknown = names.filter((n) => !(WINDOW_KINDS as readonly string[]).includes(n));
+  if (unknown.length > 0) throw new Error(`BENCH_AGENT_ONLY: unknown window ${unknown.join(', ')} (known: ${WINDOW_KINDS.join(', ')})`);
+  return WINDOW_KINDS.filter((k) => names.includes(k));
+}
+
+/** `runs` of each fault (`kinds`, default all), in turn (host loss, crash, isolation), lines to `log`. */
+export async function measureAgentWindows(etcd: EtcdCluster, runs: number, log: (line: string) => void, kinds: readonly WindowKind[] = WINDOW_KINDS): Promise<Record<string, number>> {
   const all: WindowRun[] = [];
   for (let i = 0; i < runs; i++) {
-    for (const kind of ['host_loss', 'crash', 'isolation'] as const) {
+    for (const kind of kinds) {
       const run = await oneWindowRun(kind, etcd);
       all.push(run);
       const extra = run.ackedAfterRenewalMs === null ? '' : `, last write acknowledged ${Math.round(run.ackedAfterRenewalMs)} ms after the last lease renewal`;

@@ -7,6 +7,9 @@
  *     → ms until the master is not writable, and until the last acknowledged write (20 ms writer);
  *   - postmaster SIGKILL → ms until master_lease/john is gone from etcd.
  * Writes bench/results/agent.json. The machine is shared: figures include others' noise.
+ * BENCH_AGENT_ONLY=host_loss[,crash,isolation] (BENCH_AGENT_RUNS, default 5) runs only those
+ * failover windows instead (bench/agent-windows-only.ts → bench/results/agent-windows.json);
+ * BENCH_AGENT_STORY=1 prints the controller's log of each window run.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -19,7 +22,8 @@ import { startEtcdCluster } from '../test/fixtures/etcd.js';
 import { postgresUser } from '../test/fixtures/exec.js';
 import { dropHost, undropHost } from '../test/fixtures/iptables.js';
 import { agentsOnlyBench } from './agent-election.js';
-import { measureAgentWindows, WINDOW_AGENT_SETTINGS, WINDOW_FAILOVER_SETTINGS } from './agent-windows.js';
+import { measureAgentWindows, onlyWindowKinds, WINDOW_AGENT_SETTINGS, WINDOW_FAILOVER_SETTINGS } from './agent-windows.js';
+import { windowsOnlyBench } from './agent-windows-only.js';
 import { TTL_SECONDS as WINDOW_TTL_S } from '../test/fixtures/etcd-controllers.js';
 
 const TTL_S = 5;
@@ -169,5 +173,10 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
-await agentsOnlyBench(); // its own cluster, after this one is gone (bench/agent-election.ts)
+const only = onlyWindowKinds();
+if (only !== null) {
+  await windowsOnlyBench(only);
+} else {
+  await main();
+  await agentsOnlyBench(); // its own cluster, after this one is gone (bench/agent-election.ts)
+}

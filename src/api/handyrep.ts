@@ -14,6 +14,8 @@ import { masterCheckMethod, type HandyRepConfig } from '../config/schema.js';
 import type { EtcdControl, LeadershipReport } from '../runtime/leadership/etcd-control.js';
 import { readMemberViews } from '../store/etcd/member-view.js';
 import { LeaderLoop } from '../runtime/leadership/leader-loop.js';
+import { etcdMasterLeaseEvents, MasterLeaseWatch } from '../runtime/leadership/master-lease-watch.js';
+import { judgeLapsedMaster } from '../runtime/lease-lapse-judgement.js';
 import { masterTimeline } from '../runtime/topology/master-timeline.js';
 import type { ControllerHistoryEntry } from '../store/cluster-store.js';
 import { leadingHooks } from './etcd-leading.js';
@@ -43,7 +45,7 @@ import type { TopologyRd } from '../runtime/topology/failover.js';
 import { runManualFailover, runPromote } from '../runtime/topology/manual.js';
 import { ControllerPresence, heartbeatEveryMs } from '../runtime/controller-presence.js';
 import { isDatabaseRole } from '../model/server.js';
-import { failoverCheck, judgeAfterRestart, type FailoverCheckDeps, type FailoverCheckRd } from '../runtime/failover-check.js';
+import { failoverCheck, judgeAfterRestart, RecentMasterFacts, type FailoverCheckDeps, type FailoverCheckRd } from '../runtime/failover-check.js';
 import { recoverInterrupted } from '../runtime/topology/recovery.js';
 import { remasterReplica } from '../runtime/topology/remaster.js';
 import { rejoinAsReplica } from '../runtime/topology/rejoin.js';
@@ -145,6 +147,19 @@ export class HandyRep {
   /** etcd_lease: this controller's leadership, store and master key; null for a single controller. */
   private readonly etcd: EtcdControl | null;
   private leaderLoop: LeaderLoop | null = null;
+  /** etcd_lease: the leader's watch on the agents' master leases (runs while it monitors). */
+  private leaseWatch: MasterLeaseWatch | null = null;
+  /** The last facts that found the master unanswering, for the lease watch's judgement. */
+  private readonly recentFacts = new RecentMasterFacts();
+
+  private masterLeaseWatch(etcd: EtcdControl): MasterLeaseWatch {
+    return new MasterLeaseWatch({
+      source: etcdMasterLeaseEvents(etcd.ctx),
+      view: () => ({ leading: etcd.leadership.current !== null, master: this.book.masterName(), topologyChangeRunning: this.topologyInFlight, onHold: currentHold(this.book) !== null }),
+      judge: async (master) => (await judgeLapsedMaster(this.failoverCheckDeps(), master)).details,
+      log: this.log,
+    });
+  }
   /** startMonitoring was called: under etcd_lease the monitor runs only while leading. */
   private wantMonitoring = false;
 
@@ -169,12 +184,19 @@ export class HandyRep {
       },
       masterTimeline: (master) => masterTimeline(this.topologyEnv(), master),
       startMonitor: () => {
-        if (this.wantMonitoring && !this.closed) this.monitorNow().start();
+        if (this.wantMonitoring && !this.closed) {
+          this.monitorNow().start();
+          this.leaseWatch?.start();
+        }
       },
-      stopMonitor: () => void this.monitor?.stop(),
+      stopMonitor: () => {
+        void this.monitor?.stop();
+        void this.leaseWatch?.stop();
+      },
       idle: () => this.actions.idle(),
     });
     const followEveryMs = Math.max(500, Math.min(this.config.failover.poll_interval * 1000, (this.config.etcd.ttl * 1000) / 3));
+    this.leaseWatch = this.masterLeaseWatch(etcd);
     this.leaderLoop = new LeaderLoop(etcd.leadership, hooks, this.log, followEveryMs);
     this.leaderLoop.start();
   }
@@ -703,6 +725,7 @@ export class HandyRep {
       persist: () => this.persister.durable(),
       hold: () => currentHold(this.book),
       mayAct: () => this.mayAct(),
+      quickProbeMs: (name) => this.leaseWatch?.quickProbeMs(name, this.book.get(name).status, this.config.handyrep.connect_timeout_seconds * 1000) ?? null,
       ...(this.etcd ? { store: this.etcd.store, recordMaster: (name: string) => this.recordMaster(name), masterLease: this.masterLeaseAccess(this.etcd), agentVantage: this.agentVantageAccess(this.etcd) } : {}),
     };
   }
@@ -981,6 +1004,7 @@ export class HandyRep {
       hold: () => currentHold(this.book),
       paused: () => this.book.maintenanceState.paused === true,
       plannedDown: (name) => this.book.maintenanceState.planned_down?.server === name,
+      recentFacts: this.recentFacts,
     };
   }
 
@@ -1047,6 +1071,7 @@ export class HandyRep {
   /** Stop the schedule; resolves once the check in flight has finished. */
   async stopMonitoring(): Promise<void> {
     await this.monitor?.stop();
+    await this.leaseWatch?.stop();
     await this.monitorSessions.closeAll();
   }
 
@@ -1084,6 +1109,7 @@ export class HandyRep {
     // in flight are drained while the lease still covers them, and the leader key goes last.
     const drain = async (): Promise<void> => {
       await this.monitor?.stop();
+      await this.leaseWatch?.stop();
       await this.cloneTracker?.shutdown('HandyRep is closing');
       await this.actions.idle();
     };

@@ -9,7 +9,7 @@ import { judgeMasterFailure } from '../engine/master-failure.js';
 import { failure, success, type Rd } from '../model/rd.js';
 import { serverRef } from './checks.js';
 import { observeRunning } from './observe.js';
-import { ref, type TopologyEnv } from './topology/env.js';
+import { ref, withinQuickDeadline, type TopologyEnv } from './topology/env.js';
 import { enabledReplicaNames, snapshotReplicas, vantageReports, type ReplicaSnapshot } from './topology/facts.js';
 import type { VantageReport } from '../engine/master-failure.js';
 import { combineAgentReads, type AgentVantageRecord } from '../engine/agent-vantage.js';
@@ -40,11 +40,67 @@ export interface FailoverCheckDeps {
   paused: () => boolean;
   /** The master was stopped on purpose through HandyRep. */
   plannedDown: (name: string) => boolean;
+  /** The last facts that found the master unanswering (reused by the lease-lapse judgement); absent = none kept. */
+  recentFacts?: RecentMasterFacts;
 }
 
-/** Can the controller stop (or see stopped) the master over its control channel? */
-async function masterReach(env: TopologyEnv, master: string): Promise<MasterReach> {
-  const running = await observeRunning({ ctx: env.ctx(), plugins: env.plugins }, ref(env, master));
+/**
+ * The facts the failover check gathers when the master fails its check, kept for the judgement the
+ * lapse of its agent lease starts (lease-lapse-judgement.ts): the same episode, so probes that
+ * already waited out their connect timeouts (or are waiting them out) are not started again. The
+ * last gathering that completed is preferred (its answers are in); else the one still running.
+ * Forgotten once the master answers.
+ */
+export class RecentMasterFacts {
+  #settled: KeptFacts | null = null;
+  #running: KeptFacts | null = null;
+
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
+  note(master: string, facts: PendingMasterFacts): void {
+    const kept: KeptFacts = { master, facts, atMs: this.now(), settled: false };
+    this.#running = kept;
+    void settleMasterFacts(facts).then(
+      () => {
+        kept.settled = true;
+        if (this.#running === kept) this.#running = null;
+        // forget() since: nothing is kept; an older gathering never replaces a newer one.
+        if (this.#settled === null || this.#settled.atMs <= kept.atMs) this.#settled = kept.forgotten ? this.#settled : kept;
+      },
+      () => undefined,
+    );
+  }
+
+  forget(): void {
+    for (const kept of [this.#settled, this.#running]) if (kept) kept.forgotten = true;
+    this.#settled = null;
+    this.#running = null;
+  }
+
+  /** The facts about `master` whose gathering started at most `maxAgeMs` ago (completed ones first), else undefined. */
+  get(master: string, maxAgeMs: number): { facts: PendingMasterFacts; settled: boolean } | undefined {
+    for (const kept of [this.#settled, this.#running]) {
+      if (kept !== null && kept.master === master && this.now() - kept.atMs <= maxAgeMs) return { facts: kept.facts, settled: kept.settled };
+    }
+    return undefined;
+  }
+}
+
+interface KeptFacts {
+  master: string;
+  facts: PendingMasterFacts;
+  atMs: number;
+  settled: boolean;
+  forgotten?: boolean;
+}
+
+/**
+ * Can the controller stop (or see stopped) the master over its control channel? Within the short
+ * deadline once its agent lease lapsed while it did not answer (env.ts withinQuickDeadline): then
+ * the lease decides under agent_lease, and a slow channel only makes the judgement stricter.
+ */
+export async function masterReach(env: TopologyEnv, master: string): Promise<MasterReach> {
+  const running = await withinQuickDeadline(env, master, observeRunning({ ctx: env.ctx(), plugins: env.plugins }, ref(env, master)), null);
   return running !== null ? 'control' : 'none';
 }
 
@@ -70,13 +126,33 @@ function readAgentRecords(env: TopologyEnv): Promise<readonly AgentVantageRecord
   return env.agentVantage().catch(() => []);
 }
 
-/** Ask the replicas (snapshots, vantage probes), the master's host and the agents' records, in parallel. */
-export async function gatherMasterFacts(env: TopologyEnv, master: string): Promise<MasterFacts> {
+/** The facts of a judgement while they are being gathered (each part settles on its own). */
+export interface PendingMasterFacts {
+  snapshots: Promise<readonly ReplicaSnapshot[]>;
+  vantage: Promise<VantageReport[]>;
+  reach: Promise<MasterReach>;
+  agentRecords: Promise<readonly AgentVantageRecord[]>;
+}
+
+/** Starts asking the replicas (snapshots, vantage probes), the master's host and the agents' records, in parallel. */
+export function startMasterFacts(env: TopologyEnv, master: string): PendingMasterFacts {
   const masterRef = serverRef(master, env.book.get(master));
   const names = enabledReplicaNames(env);
-  const snapshotting = snapshotReplicas(env, names);
-  const [snapshots, vantage, reach, agentRecords] = await Promise.all([snapshotting, vantageReports(env, masterRef, names, snapshotting), masterReach(env, master), readAgentRecords(env)]);
-  return { snapshots, vantage, reach, agentRecords };
+  const snapshots = snapshotReplicas(env, names);
+  const pending = { snapshots, vantage: vantageReports(env, masterRef, names, snapshots), reach: masterReach(env, master), agentRecords: readAgentRecords(env) };
+  // Each part is awaited later, maybe by a judgement that never comes: no unhandled rejection meanwhile.
+  for (const part of Object.values(pending)) (part as Promise<unknown>).catch(() => undefined);
+  return pending;
+}
+
+/** All parts of `pending`, with `reach` replaced when given. */
+export async function settleMasterFacts(pending: PendingMasterFacts, reach: Promise<MasterReach> = pending.reach): Promise<MasterFacts> {
+  const [snapshots, vantage, reached, agentRecords] = await Promise.all([pending.snapshots, pending.vantage, reach, pending.agentRecords]);
+  return { snapshots, vantage, reach: reached, agentRecords };
+}
+
+export function gatherMasterFacts(env: TopologyEnv, master: string): Promise<MasterFacts> {
+  return settleMasterFacts(startMasterFacts(env, master));
 }
 
 /**
@@ -130,6 +206,7 @@ export async function failoverCheck(deps: FailoverCheckDeps, verify: boolean): P
   const fenceNote = fenceNotes.length > 0 ? `; ${fenceNotes.join('; ')}` : '';
   const cluster = (): string => `cluster ${env.book.clusterStatus.status}`;
   if (rd.result === 'SUCCESS') {
+    deps.recentFacts?.forget();
     await noteMasterLease(env);
     // Before the heartbeat: a master waiting for a lost synchronous standby is unblocked first.
     const syncNote = deps.topologyInFlight() || !syncManaged(env) ? null : await deps.mutate(() => maintainSyncAsSenior(deps));
@@ -177,7 +254,9 @@ async function judgeFailedMaster(deps: FailoverCheckDeps, master: string, firstF
   const expect: FailoverExpectation = { master, topologyRevision: env.book.topologyRevision };
   // The vantage points are asked while the retries run (issue 12): their answer is used only
   // when every retry fails, and costs no time then.
-  const early = gatherMasterFacts(env, master).then(
+  const pending = startMasterFacts(env, master);
+  deps.recentFacts?.note(master, pending);
+  const early = settleMasterFacts(pending).then(
     (facts) => facts,
     () => undefined,
   );
@@ -215,15 +294,33 @@ async function judgeFailedMaster(deps: FailoverCheckDeps, master: string, firstF
         if (restart.reason_code !== undefined) return failure(`master ${master}: restart called off: ${restart.details}`, { reason_code: restart.reason_code });
         continue;
       }
-      case 'failover': {
-        const result = await deps.topology(() =>
-          runFailover(env, decision.reason, { preferred: null, remaster: failover.remaster, snapshots: judgement.snapshots, expect, proxiesFirst: decision.proxiesFirst, automatic: true }),
-        );
-        const done = { ...(result.reason_code ? { reason_code: result.reason_code } : {}), ...(result.history_id ? { history_id: result.history_id } : {}) };
-        return result.result === 'SUCCESS' ? success(result.details, done) : failure(`master down, failover failed: ${result.details}`, done);
-      }
+      case 'failover':
+        return automaticFailover(deps, judgement);
     }
   }
+}
+
+/**
+ * Runs the failover a judgement decided, in the action queue. Called off quietly (no history
+ * entry) when another judgement's change ran first: the monitor's and the lease watch's judgements
+ * of one episode may both decide it.
+ */
+export async function automaticFailover(deps: FailoverCheckDeps, judgement: Judgement): Promise<FailoverCheckRd> {
+  const env = deps.env();
+  const { decision, expect } = judgement;
+  // The usual race: the other judgement's failover is running (or done) by the time this one decided.
+  if (deps.topologyInFlight()) return success(`master ${expect.master ?? 'none'}: a topology change is already in progress, not deciding`);
+  let ranFirst = false;
+  const result = await deps.topology(async () => {
+    if (env.book.masterName() !== expect.master || env.book.topologyRevision !== expect.topologyRevision) {
+      ranFirst = true;
+      return failure('another change ran first (the master or the server definitions changed since the verdict)', { reason_code: 'stale_verdict' });
+    }
+    return runFailover(env, decision.reason, { preferred: null, remaster: env.ctx().config.failover.remaster, snapshots: judgement.snapshots, expect, proxiesFirst: decision.proxiesFirst, automatic: true });
+  });
+  const done = { ...(result.reason_code ? { reason_code: result.reason_code } : {}), ...(result.history_id ? { history_id: result.history_id } : {}) };
+  if (ranFirst) return success(`master ${expect.master ?? 'none'}: ${result.details}`, done);
+  return result.result === 'SUCCESS' ? success(result.details, done) : failure(`master down, failover failed: ${result.details}`, done);
 }
 
 /**

@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { parseConfig } from '../../src/config/load.js';
 import { failure, success } from '../../src/model/rd.js';
 import { makeServerStatus } from '../../src/model/status.js';
-import { failoverCheck, type FailoverCheckDeps } from '../../src/runtime/failover-check.js';
+import { failoverCheck } from '../../src/runtime/failover-check.js';
 import { serversFromConfig } from '../../src/runtime/state-sync.js';
 import type { TopologyEnv } from '../../src/runtime/topology/env.js';
+import { fakeCheckDeps, fakeJudgementCtx } from '../fixtures/fake-judgement-ctx.js';
 import { fakeTopologyBase } from '../fixtures/fake-topology-env.js';
 
 const CONFIG = parseConfig(
@@ -25,17 +26,7 @@ async function cycle(retryAnswers: boolean[]): Promise<{ events: string[]; detai
   const { base, book, done } = fakeTopologyBase(servers);
   const events: string[] = [];
   let retry = 0;
-  const ctx = {
-    config: CONFIG,
-    sqlTarget: (s: { hostname: string }) => ({ host: s.hostname }),
-    timeouts: { connectMs: 100, commandMs: 100, statementMs: 100 },
-    monitorSessions: {
-      query: async () => [{ in_recovery: true, receive_lsn: '0/5000000', replay_lsn: '0/5000000', receiver_status: 'waiting', last_msg_age: 60 }],
-      closeAll: async () => undefined,
-    },
-    // The replica hosts' pg_isready: exit 2, no answer from the master.
-    shellFor: (s: { name: string }) => ({ run: async () => (events.push(`probe from ${s.name}`), { exitCode: 2, timedOut: false, stdout: '', stderr: '', durationMs: 1 }) }),
-  };
+  const ctx = fakeJudgementCtx(CONFIG, events);
   const restart = { control: async () => ({ ok: true, running: false, details: 'not running' }) };
   const env = {
     ...base,
@@ -54,18 +45,7 @@ async function cycle(retryAnswers: boolean[]): Promise<{ events: string[]; detai
       },
     },
   } as unknown as TopologyEnv;
-  const deps: FailoverCheckDeps = {
-    env: () => env,
-    flush: async () => undefined,
-    topology: async () => failure('not expected'),
-    mutate: (run) => run(),
-    topologyInFlight: () => false,
-    beat: async () => undefined,
-    notSenior: async () => null,
-    hold: () => null,
-    paused: () => false,
-    plannedDown: () => false,
-  };
+  const deps = fakeCheckDeps(env);
   const rd = await failoverCheck(deps, false);
   return { events, details: rd.details, status: book.get('john').status_message, done };
 }

@@ -50,6 +50,12 @@ export interface TopologyEnv {
     state: (master: string) => Promise<MasterLeaseState>;
     noteHealthy: (master: string) => Promise<void>;
   };
+  /**
+   * A short deadline (ms) for probes of `name` whose answer is already known — its agent lease
+   * lapsed while it did not answer (engine/lease-watch-trigger.ts quickProbeMs) — or null for the
+   * connect timeout; absent = always null.
+   */
+  quickProbeMs?: (name: string) => number | null;
   /** The agents' member records (etcd `members/`), vantage points besides the controller's probes (engine/agent-vantage.ts); absent = no etcd. */
   agentVantage?: () => Promise<readonly AgentVantageRecord[]>;
   /** Where the journal lives; absent = the local files beside serverFile. */
@@ -85,5 +91,23 @@ export async function withSession<T>(env: TopologyEnv, server: ServerRef, fn: (s
     return await fn(session);
   } finally {
     await session.end();
+  }
+}
+
+/**
+ * `probe` of `name`, or `otherwise` when it has not answered within the server's short probe
+ * deadline (quickProbeMs). The probe goes on in the background; its late answer is ignored.
+ */
+export async function withinQuickDeadline<T>(env: Pick<TopologyEnv, 'quickProbeMs'>, name: string, probe: Promise<T>, otherwise: T): Promise<T> {
+  const deadlineMs = env.quickProbeMs?.(name) ?? null;
+  if (deadlineMs === null) return probe;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(otherwise), deadlineMs);
+  });
+  try {
+    return await Promise.race([probe, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -10,7 +10,7 @@ import { describeError } from '../../model/errors.js';
 import { SqlConnectError } from '../../nodes/sql-client.js';
 import type { ControlAction } from '../../plugins/types.js';
 import { observeRunning } from '../observe.js';
-import { assertMayAct, ref, withMonitoringSession, type TopologyEnv } from './env.js';
+import { assertMayAct, ref, withinQuickDeadline, withMonitoringSession, type TopologyEnv } from './env.js';
 
 export type FenceResult =
   | { fenced: true; how: 'stopped' | 'killed' | 'not_accepting' | 'lease_released'; details: string }
@@ -33,14 +33,19 @@ async function control(env: TopologyEnv, name: string, action: ControlAction): P
   }
 }
 
+/** null: no answer (within the short deadline when its lease lapsed while it was silent: env.ts withinQuickDeadline). */
 async function running(env: TopologyEnv, name: string): Promise<boolean | null> {
-  return observeRunning({ ctx: env.ctx(), plugins: env.plugins }, ref(env, name));
+  return withinQuickDeadline(env, name, observeRunning({ ctx: env.ctx(), plugins: env.plugins }, ref(env, name)), null);
 }
 
 export type DatabaseAnswer = 'writable' | 'read_only' | 'refused' | 'starting' | 'no_answer';
 
-/** What the server's database port says right now. */
+/** What the server's database port says right now ('no_answer' past its short deadline, as for running()). */
 export async function databaseAnswer(env: TopologyEnv, name: string): Promise<DatabaseAnswer> {
+  return withinQuickDeadline(env, name, askDatabase(env, name), 'no_answer');
+}
+
+async function askDatabase(env: TopologyEnv, name: string): Promise<DatabaseAnswer> {
   try {
     return await withMonitoringSession(env, ref(env, name), async (s) => {
       const rows = await s.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');

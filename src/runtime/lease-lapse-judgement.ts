@@ -1,0 +1,40 @@
+/**
+ * The judgement the lapse of the master's agent lease starts (leadership/master-lease-watch.ts):
+ * the same question the failover check asks (judgeMaster → decideFailover, every rule unchanged),
+ * asked at once instead of at the next poll, and without its retries: the agent let the lease go
+ * because its PostgreSQL stopped (or its host did), which is what the retries wait to learn.
+ *
+ * Facts: when the failover check started gathering facts about this master's failure within the
+ * last lease TTL (the same episode), those are reused — the vantage probes from the replica hosts
+ * have waited out (or are waiting out) their connect timeouts, and asking again would only wait
+ * again; a gathering still running gets its control channel question asked again now, within the
+ * short deadline the lapsed lease allows (env.ts withinQuickDeadline). Reusing is safe because
+ * nothing of the master answered since (an answer forgets the facts), the decision is the same
+ * pure rule over them, and judgeMaster reads the agents' member records
+ * again (a "sees the master" at either read still holds the failover). Without such facts
+ * everything is gathered now (a crash: refusals answer at once). The lease itself is read again by
+ * the decision, and the master key write still requires every other `master_lease` to be absent.
+ */
+import { failure, success } from '../model/rd.js';
+import { automaticFailover, judgeMaster, masterReach, settleMasterFacts, type FailoverCheckDeps, type FailoverCheckRd } from './failover-check.js';
+
+export async function judgeLapsedMaster(deps: FailoverCheckDeps, master: string): Promise<FailoverCheckRd> {
+  const env = deps.env();
+  if (env.book.masterName() !== master) return success(`${master} is no longer the master: nothing to judge`);
+  if (deps.topologyInFlight()) return success('a topology change is in progress, not deciding');
+  const hold = deps.hold();
+  if (hold !== null) return success(`automatic failover is on hold (${hold}): not deciding`);
+  const expect = { master, topologyRevision: env.book.topologyRevision };
+  const kept = deps.recentFacts?.get(master, env.ctx().config.etcd.ttl * 1000);
+  // Completed facts are used as they are; a gathering still running is awaited, but its control
+  // channel question is asked again within the short deadline. A kept part that failed: everything
+  // is asked again (as the failover check would).
+  const facts = kept ? await settleMasterFacts(kept.facts, kept.settled ? kept.facts.reach : masterReach(env, master)).catch(() => undefined) : undefined;
+  const judgement = await judgeMaster(env, master, { paused: deps.paused(), plannedDown: deps.plannedDown(master), restartTried: false, expect }, facts);
+  const { decision } = judgement;
+  const reused = facts ? ' (facts of this episode reused)' : '';
+  if (decision.action === 'failover') return automaticFailover(deps, judgement);
+  // A restart, a warning or nothing: the failover check goes on deciding at its pace.
+  if (decision.action === 'none') return success(`master ${master}: ${decision.reason}${reused}`, { reason_code: decision.reason_code });
+  return failure(`master ${master}: ${decision.reason}${reused}; the checks go on`, { reason_code: decision.reason_code });
+}
