@@ -202,6 +202,11 @@ export async function judgeMaster(
 export async function failoverCheck(deps: FailoverCheckDeps, verify: boolean): Promise<FailoverCheckRd> {
   const env = deps.env();
   const [rd, fenceNotes] = await Promise.all([verify ? env.checks.verifyAll() : env.checks.pollAll(), enforceFencing(env)]);
+  // A failed master's facts are asked for at once, while the state is saved: the save also writes
+  // the master's handyrep table, which for a lost host waits out a connect timeout (or two).
+  const failed = rd.result !== 'SUCCESS' ? env.book.masterName() : null;
+  const facts = failed !== null && !deps.topologyInFlight() ? startMasterFacts(env, failed) : undefined;
+  if (failed !== null && facts) deps.recentFacts?.note(failed, facts);
   await deps.flush();
   const fenceNote = fenceNotes.length > 0 ? `; ${fenceNotes.join('; ')}` : '';
   const cluster = (): string => `cluster ${env.book.clusterStatus.status}`;
@@ -221,7 +226,7 @@ export async function failoverCheck(deps: FailoverCheckDeps, verify: boolean): P
   const master = env.book.masterName();
   if (master === null) return failure(`${cluster()}: ${rd.details}; no failover without a single enabled master${fenceNote}`, { failover_ok: false });
   if (deps.topologyInFlight()) return failure(`${cluster()}: ${rd.details}; a topology change is in progress, not deciding`, { failover_ok: rd.failover_ok });
-  return judgeFailedMaster(deps, master, rd.details + fenceNote);
+  return judgeFailedMaster(deps, master, rd.details + fenceNote, master === failed ? facts : undefined);
 }
 
 /** agent_lease: whether the healthy master's agent holds its lease (what makes its later absence a proof). */
@@ -248,14 +253,14 @@ async function maintainSyncAsSenior(deps: FailoverCheckDeps): Promise<string | n
 }
 
 /** The master failed its check: retry, then judge and act on the decision. */
-async function judgeFailedMaster(deps: FailoverCheckDeps, master: string, firstFailure: string): Promise<FailoverCheckRd> {
+async function judgeFailedMaster(deps: FailoverCheckDeps, master: string, firstFailure: string, started?: PendingMasterFacts): Promise<FailoverCheckRd> {
   const env = deps.env();
   const failover = env.ctx().config.failover;
   const expect: FailoverExpectation = { master, topologyRevision: env.book.topologyRevision };
   // The vantage points are asked while the retries run (issue 12): their answer is used only
   // when every retry fails, and costs no time then.
-  const pending = startMasterFacts(env, master);
-  deps.recentFacts?.note(master, pending);
+  const pending = started ?? startMasterFacts(env, master);
+  if (!started) deps.recentFacts?.note(master, pending);
   const early = settleMasterFacts(pending).then(
     (facts) => facts,
     () => undefined,

@@ -25,6 +25,7 @@ export async function judgeLapsedMaster(deps: FailoverCheckDeps, master: string)
   const hold = deps.hold();
   if (hold !== null) return success(`automatic failover is on hold (${hold}): not deciding`);
   const expect = { master, topologyRevision: env.book.topologyRevision };
+  const startedMs = performance.now();
   const kept = deps.recentFacts?.get(master, env.ctx().config.etcd.ttl * 1000);
   // Completed facts are used as they are; a gathering still running is awaited, but its control
   // channel question is asked again within the short deadline. A kept part that failed: everything
@@ -32,7 +33,8 @@ export async function judgeLapsedMaster(deps: FailoverCheckDeps, master: string)
   const facts = kept ? await settleMasterFacts(kept.facts, kept.settled ? kept.facts.reach : masterReach(env, master)).catch(() => undefined) : undefined;
   const judgement = await judgeMaster(env, master, { paused: deps.paused(), plannedDown: deps.plannedDown(master), restartTried: false, expect }, facts);
   const { decision } = judgement;
-  const reused = facts ? ' (facts of this episode reused)' : '';
+  const reused = `${facts ? (kept?.settled ? ' (facts of this episode reused)' : ' (facts of this episode awaited)') : ' (facts gathered now)'}, judged in ${Math.round(performance.now() - startedMs)} ms`;
+  env.log.info('CHECK', `master ${master}: ${decision.reason_code}${reused}`);
   if (decision.action === 'failover') return automaticFailover(deps, judgement);
   // A restart, a warning or nothing: the failover check goes on deciding at its pace.
   if (decision.action === 'none') return success(`master ${master}: ${decision.reason}${reused}`, { reason_code: decision.reason_code });

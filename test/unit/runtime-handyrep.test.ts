@@ -89,11 +89,13 @@ test('master crashed, control channel answers: after the retries, failover to th
     assert.equal(record?.fence, 'confirmed');
     assert.deepEqual(record?.plan, ['revalidate john', 'select', 'fence john', 'promote paul', 'remaster george']);
     assert.deepEqual(forwardPath(record?.steps ?? []), record?.plan);
-    // The verdict came after the retries: john failed the cycle's poll and both retries before anything touched it.
-    // (The fence's first command asks whether john runs; a crashed one needs no stop.)
-    const firstCommand = world.sim.effects.findIndex((e, i) => i >= beforeCrash && e.node === 'john' && !e.what.startsWith('sql:'));
-    const failedPolls = world.sim.effects.slice(beforeCrash, firstCommand).filter((e) => e.node === 'john' && e.what === 'sql: connect');
-    assert.ok(firstCommand > 0 && failedPolls.length >= 3, `john polled ${failedPolls.length} times before it was fenced`);
+    // The verdict came after the retries: john failed the cycle's poll and both retries before the fence asked it.
+    // (The fence's command asks whether john runs — a crashed one needs no stop — and is the last on john: the
+    // judgement's facts ask the same earlier, while the retries run.)
+    const fenceCommand = world.sim.effects.findLastIndex((e, i) => i >= beforeCrash && e.node === 'john' && !e.what.startsWith('sql:'));
+    const seen = world.sim.effects.slice(beforeCrash, fenceCommand + 1).filter((e) => e.node === 'john').map((e) => e.what);
+    const failedPolls = world.sim.effects.slice(beforeCrash, fenceCommand).filter((e) => e.node === 'john' && e.what === 'sql: connect');
+    assert.ok(fenceCommand > 0 && failedPolls.length >= 3, `john polled ${failedPolls.length} times before it was fenced: ${seen.join(' | ')}`);
     // george was remastered: it streams from paul, on paul's new timeline.
     assert.equal(world.sim.upstreamOf(world.sim.get('george'))?.name, 'paul');
     assert.ok(world.sim.get('george').lsn > georgeAt);
