@@ -10,7 +10,7 @@ import { failure, success, type Rd } from '../model/rd.js';
 import { serverRef } from './checks.js';
 import { observeRunning } from './observe.js';
 import { ref, withinQuickDeadline, type TopologyEnv } from './topology/env.js';
-import { enabledReplicaNames, snapshotReplicas, vantageReports, type ReplicaSnapshot } from './topology/facts.js';
+import { enabledReplicaNames, snapshotReplicas, vantageReports, withFreshWalReceivers, type ReplicaSnapshot } from './topology/facts.js';
 import type { VantageReport } from '../engine/master-failure.js';
 import { combineAgentReads, type AgentVantageRecord } from '../engine/agent-vantage.js';
 import { runFailover, type FailoverExpectation, type TopologyRd } from './topology/failover.js';
@@ -167,10 +167,13 @@ export async function judgeMaster(
   facts?: MasterFacts,
 ): Promise<Judgement> {
   const config = env.ctx().config.failover;
-  const { snapshots, vantage: probed, reach, agentRecords } = facts ?? (await gatherMasterFacts(env, master));
+  const gathered = facts ?? (await gatherMasterFacts(env, master));
+  const { reach, agentRecords } = gathered;
   // Facts gathered while the retries ran are seconds old: the agents' records are read again now
-  // (one etcd read), and a "sees" at either read holds the failover (agent-vantage.ts combineAgentReads).
-  const late = facts ? await readAgentRecords(env) : agentRecords;
+  // (one etcd read), and a "sees" at either read holds the failover (agent-vantage.ts combineAgentReads);
+  // the replicas' WAL receivers (and positions) are read again too (one query each).
+  const [late, snapshots] = facts ? await Promise.all([readAgentRecords(env), snapshotReplicas(env, enabledReplicaNames(env))]) : [agentRecords, gathered.snapshots];
+  const probed = facts ? withFreshWalReceivers(gathered.vantage, snapshots) : gathered.vantage;
   const vantage = combineAgentReads(probed, facts ? agentRecords : [], late, master, Date.now(), env.ctx().config.etcd.ttl * 1000);
   const verdict = judgeMasterFailure(false, vantage, config.replica_sees_master_seconds);
   // Read only when it can decide: an unreachable master under agent_lease.

@@ -100,11 +100,22 @@ export async function vantageReports(env: TopologyEnv, master: ServerRef, names:
         run = { error: describeError(err) };
       }
       const { probe, probeDetail } = classifyProbe(name, run);
-      const row = (await snapshots).find((s) => s.name === name)?.row ?? null;
-      const walReceiver = row
-        ? { streaming: row.receiver_status === 'streaming', lastMessageAgeSeconds: row.last_msg_age === null ? null : Number(row.last_msg_age) }
-        : null;
-      return { replica: name, probe, probeDetail, walReceiver };
+      return { replica: name, probe, probeDetail, walReceiver: walReceiverOf(await snapshots, name) };
     }),
   );
+}
+
+/** The replica's WAL receiver as a vantage point sees it, from its snapshot; null when it could not be queried. */
+function walReceiverOf(snapshots: readonly ReplicaSnapshot[], name: string): VantageReport['walReceiver'] {
+  const row = snapshots.find((s) => s.name === name)?.row ?? null;
+  return row ? { streaming: row.receiver_status === 'streaming', lastMessageAgeSeconds: row.last_msg_age === null ? null : Number(row.last_msg_age) } : null;
+}
+
+/**
+ * Reports whose probes ran earlier, with the WAL receivers read again from `snapshots` (taken now):
+ * a receiver that last heard from the master a second before its first failed check says nothing
+ * about the master seconds later, and reading it again costs one query per replica.
+ */
+export function withFreshWalReceivers(reports: readonly VantageReport[], snapshots: readonly ReplicaSnapshot[]): VantageReport[] {
+  return reports.map((r) => ({ ...r, walReceiver: walReceiverOf(snapshots, r.replica) }));
 }
