@@ -155,7 +155,13 @@ export class HandyRep {
   private masterLeaseWatch(etcd: EtcdControl): MasterLeaseWatch {
     return new MasterLeaseWatch({
       source: etcdMasterLeaseEvents(etcd.ctx),
-      view: () => ({ leading: etcd.leadership.current !== null, master: this.book.masterName(), topologyChangeRunning: this.topologyInFlight, onHold: currentHold(this.book) !== null }),
+      view: () => ({
+        leading: etcd.leadership.current !== null,
+        master: this.book.masterName(),
+        topologyChangeRunning: this.topologyInFlight,
+        onHold: currentHold(this.book) !== null,
+        agentLease: this.config.failover.unreachable_master === 'agent_lease',
+      }),
       judge: async (master) => (await judgeLapsedMaster(this.failoverCheckDeps(), master)).details,
       log: this.log,
     });
@@ -192,6 +198,7 @@ export class HandyRep {
       stopMonitor: () => {
         void this.monitor?.stop();
         void this.leaseWatch?.stop();
+        this.recentFacts.forget();
       },
       idle: () => this.actions.idle(),
     });
@@ -725,7 +732,8 @@ export class HandyRep {
       persist: () => this.persister.durable(),
       hold: () => currentHold(this.book),
       mayAct: () => this.mayAct(),
-      quickProbeMs: (name) => this.leaseWatch?.quickProbeMs(name, this.book.get(name).status, this.config.handyrep.connect_timeout_seconds * 1000) ?? null,
+      quickProbeMs: (name) =>
+        this.leaseWatch?.quickProbeMs(name, this.book.get(name).status, this.config.handyrep.connect_timeout_seconds * 1000, this.config.failover.unreachable_master === 'agent_lease') ?? null,
       ...(this.etcd ? { store: this.etcd.store, recordMaster: (name: string) => this.recordMaster(name), masterLease: this.masterLeaseAccess(this.etcd), agentVantage: this.agentVantageAccess(this.etcd) } : {}),
     };
   }
@@ -1057,6 +1065,7 @@ export class HandyRep {
     // etcd_lease: only the leader monitors; it starts on winning (etcd-leading.ts).
     if (this.etcd && this.etcd.leadership.current === null) return;
     this.monitorNow().start();
+    this.leaseWatch?.start();
   }
 
   private monitorNow(): Monitor {

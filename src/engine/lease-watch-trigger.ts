@@ -21,6 +21,8 @@ export interface LeaseWatchView {
   readonly topologyChangeRunning: boolean;
   /** Maintenance mode or a planned stop of the master: nothing is decided automatically. */
   readonly onHold: boolean;
+  /** failover.unreachable_master is agent_lease: only then does a lapsed lease prove anything. */
+  readonly agentLease: boolean;
 }
 
 export type LeaseWatchTrigger = { readonly judge: true; readonly master: string; readonly reason: string } | { readonly judge: false; readonly reason: string };
@@ -32,6 +34,7 @@ export type LeaseWatchTrigger = { readonly judge: true; readonly master: string;
  */
 export function leaseWatchTrigger(event: MasterLeaseEvent, view: LeaseWatchView): LeaseWatchTrigger {
   if (event.kind === 'put') return { judge: false, reason: `master_lease/${event.node} was taken or renewed: nothing to judge` };
+  if (!view.agentLease) return { judge: false, reason: 'failover.unreachable_master is not agent_lease: a lapsed lease proves nothing here, the checks judge' };
   if (!view.leading) return { judge: false, reason: 'this controller does not lead: the leader judges' };
   if (view.master === null) return { judge: false, reason: 'no single enabled master: nothing to fail over from' };
   if (event.node !== view.master) return { judge: false, reason: `master_lease/${event.node} is not the master's (${view.master}): nothing to judge` };
@@ -40,26 +43,29 @@ export function leaseWatchTrigger(event: MasterLeaseEvent, view: LeaseWatchView)
   return { judge: true, master: view.master, reason: `the master ${view.master}'s agent lease is gone from etcd (released or expired): judging it now` };
 }
 
-/** What is known of a server whose probe may be shortened. */
+/** What is known of a server whose control-channel probe may be shortened. */
 export interface QuickProbeFacts {
+  /** failover.unreachable_master is agent_lease. */
+  readonly agentLease: boolean;
   /** This leader's watch saw its `master_lease` go, and no new one since. */
   readonly leaseLapsed: boolean;
   /** Its last check got no answer (unavailable) or was refused (down). */
   readonly status: ServerStatusName;
 }
 
-/** The short deadline: a live host on the network answers a connect (or refuses it) well within it. */
+/** The short deadline of a control-channel question (never of a database-port one). */
 export const QUICK_PROBE_MS = 300;
 
 /**
- * The deadline for a probe of a server whose answer is already known, or null for the usual connect
- * timeout. Only a server that has not answered since its loss AND whose agent lease lapsed: its
- * agent stops PostgreSQL before it lets the lease go (design §9 rule 1), so waiting the whole
- * connect timeout learns nothing the lease does not already prove. A host that does answer still
- * answers within the short deadline (and calls the failover off, or is fenced as before).
+ * The deadline for the CONTROL CHANNEL question ("does it run?") of a server, or null for the usual
+ * connect timeout. Only under agent_lease, for a server that has not answered since its loss AND
+ * whose agent lease this leader saw lapse (callers also require the lease's seen-held proof). That
+ * answer only chooses between stopping it over the channel and the lease path, and the lease path
+ * still asks the database port with its full timeout (an agent killed while its PostgreSQL runs
+ * answers there, writable: no fence). The database port is never cut short: one lost SYN takes 1 s.
  */
 export function quickProbeMs(facts: QuickProbeFacts, connectMs: number): number | null {
-  if (!facts.leaseLapsed) return null;
+  if (!facts.agentLease || !facts.leaseLapsed) return null;
   if (facts.status !== 'unavailable' && facts.status !== 'down') return null;
   return Math.min(connectMs, QUICK_PROBE_MS);
 }

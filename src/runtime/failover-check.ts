@@ -57,8 +57,9 @@ export class RecentMasterFacts {
 
   constructor(private readonly now: () => number = () => performance.now()) {}
 
-  note(master: string, facts: PendingMasterFacts): void {
-    const kept: KeptFacts = { master, facts, atMs: this.now(), settled: false };
+  /** `topologyRevision`: the book's when the gathering started (its replica set). */
+  note(master: string, facts: PendingMasterFacts, topologyRevision: number): void {
+    const kept: KeptFacts = { master, facts, atMs: this.now(), settled: false, topologyRevision };
     this.#running = kept;
     void settleMasterFacts(facts).then(
       () => {
@@ -77,10 +78,15 @@ export class RecentMasterFacts {
     this.#running = null;
   }
 
-  /** The facts about `master` whose gathering started at most `maxAgeMs` ago (completed ones first), else undefined. */
-  get(master: string, maxAgeMs: number): { facts: PendingMasterFacts; settled: boolean } | undefined {
+  /**
+   * The facts about `master` whose gathering started at most `maxAgeMs` ago under `topologyRevision`
+   * (the same replica set: the majority is over the replicas enabled now), completed ones first.
+   */
+  get(master: string, maxAgeMs: number, topologyRevision: number): { facts: PendingMasterFacts; settled: boolean } | undefined {
     for (const kept of [this.#settled, this.#running]) {
-      if (kept !== null && kept.master === master && this.now() - kept.atMs <= maxAgeMs) return { facts: kept.facts, settled: kept.settled };
+      if (kept !== null && kept.master === master && kept.topologyRevision === topologyRevision && this.now() - kept.atMs <= maxAgeMs) {
+        return { facts: kept.facts, settled: kept.settled };
+      }
     }
     return undefined;
   }
@@ -91,6 +97,7 @@ interface KeptFacts {
   facts: PendingMasterFacts;
   atMs: number;
   settled: boolean;
+  topologyRevision: number;
   forgotten?: boolean;
 }
 
@@ -209,7 +216,7 @@ export async function failoverCheck(deps: FailoverCheckDeps, verify: boolean): P
   // the master's handyrep table, which for a lost host waits out a connect timeout (or two).
   const failed = rd.result !== 'SUCCESS' ? env.book.masterName() : null;
   const facts = failed !== null && !deps.topologyInFlight() ? startMasterFacts(env, failed) : undefined;
-  if (failed !== null && facts) deps.recentFacts?.note(failed, facts);
+  if (failed !== null && facts) deps.recentFacts?.note(failed, facts, env.book.topologyRevision);
   await deps.flush();
   const fenceNote = fenceNotes.length > 0 ? `; ${fenceNotes.join('; ')}` : '';
   const cluster = (): string => `cluster ${env.book.clusterStatus.status}`;
@@ -263,7 +270,7 @@ async function judgeFailedMaster(deps: FailoverCheckDeps, master: string, firstF
   // The vantage points are asked while the retries run (issue 12): their answer is used only
   // when every retry fails, and costs no time then.
   const pending = started ?? startMasterFacts(env, master);
-  if (!started) deps.recentFacts?.note(master, pending);
+  if (!started) deps.recentFacts?.note(master, pending, expect.topologyRevision);
   const early = settleMasterFacts(pending).then(
     (facts) => facts,
     () => undefined,
@@ -277,6 +284,7 @@ async function judgeFailedMaster(deps: FailoverCheckDeps, master: string, firstF
     const poll = await env.checks.pollServer(master);
     await deps.flush();
     if (poll.result === 'SUCCESS') {
+      deps.recentFacts?.forget(); // it answered: what was gathered about its failure is no longer this episode
       await early; // nothing is left running behind the check
       return success(`master ${master} answered on retry ${attempt} after: ${firstFailure}`);
     }
@@ -356,7 +364,10 @@ export async function judgeAfterRestart(deps: FailoverCheckDeps, master: string,
   for (let attempt = 0; attempt <= failover.fail_retries; attempt += 1) {
     if (attempt > 0) await env.sleep(failover.fail_retry_interval * 1000);
     const poll = await env.checks.pollServer(master);
-    if (poll.result === 'SUCCESS') return { reachable: true, details: poll.details };
+    if (poll.result === 'SUCCESS') {
+      deps.recentFacts?.forget();
+      return { reachable: true, details: poll.details };
+    }
   }
   return judgeMaster(env, master, { paused: deps.paused(), plannedDown: deps.plannedDown(master), restartTried: false, expect });
 }

@@ -5,7 +5,8 @@
  * because its PostgreSQL stopped (or its host did), which is what the retries wait to learn.
  *
  * Facts: when the failover check started gathering facts about this master's failure within the
- * last lease TTL (the same episode), those are reused — the vantage probes from the replica hosts
+ * last lease TTL under the same server definitions (the same episode, the same replica set), those
+ * are reused — the vantage probes from the replica hosts
  * have waited out (or are waiting out) their connect timeouts, and asking again would only wait
  * again; a gathering still running gets its control channel question asked again now, within the
  * short deadline the lapsed lease allows (env.ts withinQuickDeadline). Reusing is safe because
@@ -24,19 +25,26 @@ export async function judgeLapsedMaster(deps: FailoverCheckDeps, master: string)
   if (deps.topologyInFlight()) return success('a topology change is in progress, not deciding');
   const hold = deps.hold();
   if (hold !== null) return success(`automatic failover is on hold (${hold}): not deciding`);
-  const expect = { master, topologyRevision: env.book.topologyRevision };
   const startedMs = performance.now();
-  const kept = deps.recentFacts?.get(master, env.ctx().config.etcd.ttl * 1000);
+  const expect = { master, topologyRevision: env.book.topologyRevision };
+  const kept = deps.recentFacts?.get(master, env.ctx().config.etcd.ttl * 1000, expect.topologyRevision);
+  if (!kept) {
+    // No failed check of this episode (the agent let the lease go first: a crash, or a stop outside
+    // HandyRep that it may undo in a second): the controller's own check first, with its full
+    // timeout. A crashed master refuses at once, so this costs the crash path nothing.
+    const poll = await env.checks.pollServer(master);
+    if (poll.result === 'SUCCESS') return success(`master ${master} answers its check (${poll.details}): the failover check goes on judging it`);
+  }
   // Completed facts are used as they are; a gathering still running is awaited, but its control
   // channel question is asked again within the short deadline. A kept part that failed: everything
   // is asked again (as the failover check would).
   const facts = kept ? await settleMasterFacts(kept.facts, kept.settled ? kept.facts.reach : masterReach(env, master)).catch(() => undefined) : undefined;
   const judgement = await judgeMaster(env, master, { paused: deps.paused(), plannedDown: deps.plannedDown(master), restartTried: false, expect }, facts);
   const { decision } = judgement;
-  const reused = `${facts ? (kept?.settled ? ' (facts of this episode reused)' : ' (facts of this episode awaited)') : ' (facts gathered now)'}, judged in ${Math.round(performance.now() - startedMs)} ms`;
-  env.log.info('CHECK', `master ${master}: ${decision.reason_code}${reused}`);
+  const how = `${facts ? (kept?.settled ? ' (facts of this episode reused)' : ' (facts of this episode awaited)') : ' (facts gathered now)'}, judged in ${Math.round(performance.now() - startedMs)} ms`;
+  env.log.info('CHECK', `master ${master}: ${decision.reason_code}${how}`);
   if (decision.action === 'failover') return automaticFailover(deps, judgement);
   // A restart, a warning or nothing: the failover check goes on deciding at its pace.
-  if (decision.action === 'none') return success(`master ${master}: ${decision.reason}${reused}`, { reason_code: decision.reason_code });
-  return failure(`master ${master}: ${decision.reason}${reused}; the checks go on`, { reason_code: decision.reason_code });
+  if (decision.action === 'none') return success(`master ${master}: ${decision.reason}${how}`, { reason_code: decision.reason_code });
+  return failure(`master ${master}: ${decision.reason}${how}; the checks go on`, { reason_code: decision.reason_code });
 }

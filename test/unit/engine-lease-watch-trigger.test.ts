@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { leaseWatchTrigger, QUICK_PROBE_MS, quickProbeMs, type LeaseWatchView, type MasterLeaseEvent } from '../../src/engine/lease-watch-trigger.js';
 
-const view: LeaseWatchView = Object.freeze({ leading: true, master: 'john', topologyChangeRunning: false, onHold: false });
+const view: LeaseWatchView = Object.freeze({ leading: true, master: 'john', topologyChangeRunning: false, onHold: false, agentLease: true });
 const lapse: MasterLeaseEvent = Object.freeze({ kind: 'delete', node: 'john' });
 
 const rows: [label: string, event: MasterLeaseEvent, over: Partial<LeaseWatchView>, judge: boolean, reason: RegExp][] = [
@@ -18,6 +18,7 @@ const rows: [label: string, event: MasterLeaseEvent, over: Partial<LeaseWatchVie
   ['no single enabled master → nothing', lapse, { master: null }, false, /no single enabled master/],
   ['a topology change is running → nothing', lapse, { topologyChangeRunning: true }, false, /topology change/],
   ['paused or planned stop → nothing', lapse, { onHold: true }, false, /on hold/],
+  ['unreachable_master refuse or promote → nothing (a lapse proves nothing there)', lapse, { agentLease: false }, false, /not agent_lease/],
   ['the lapse names the old master after a failover (book names george) → nothing', lapse, { master: 'george' }, false, /not the master's \(george\)/],
 ];
 
@@ -30,7 +31,7 @@ for (const [label, event, over, judge, reason] of rows) {
   });
 }
 
-const quick: [label: string, leaseLapsed: boolean, status: Parameters<typeof quickProbeMs>[0]['status'], connectMs: number, expected: number | null][] = [
+const quick: [label: string, leaseLapsed: boolean, status: Parameters<typeof quickProbeMs>[0]['status'], connectMs: number, expected: number | null, agentLease?: boolean][] = [
   ['lapsed and unanswering → the short deadline', true, 'unavailable', 5000, QUICK_PROBE_MS],
   ['lapsed and refusing (down) → the short deadline', true, 'down', 5000, QUICK_PROBE_MS],
   ['a connect timeout shorter than the short deadline stays', true, 'unavailable', 100, 100],
@@ -38,10 +39,11 @@ const quick: [label: string, leaseLapsed: boolean, status: Parameters<typeof qui
   ['lapsed but seen by replicas (warning) → the connect timeout', true, 'warning', 5000, null],
   ['lapsed, never checked (unknown) → the connect timeout', true, 'unknown', 5000, null],
   ['unanswering but its lease not seen lapsing → the connect timeout', false, 'unavailable', 5000, null],
+  ['lapsed and unanswering, but unreachable_master is not agent_lease → the connect timeout', true, 'unavailable', 5000, null, false],
 ];
 
-for (const [label, leaseLapsed, status, connectMs, expected] of quick) {
+for (const [label, leaseLapsed, status, connectMs, expected, agentLease = true] of quick) {
   test(`quick probe: ${label}`, () => {
-    assert.equal(quickProbeMs({ leaseLapsed, status }, connectMs), expected);
+    assert.equal(quickProbeMs({ agentLease, leaseLapsed, status }, connectMs), expected);
   });
 }

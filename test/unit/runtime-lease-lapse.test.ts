@@ -178,7 +178,50 @@ test('a master that answered since forgets the kept facts', async () => {
     const env = b.deps.env();
     (env.checks as { pollAll: () => Promise<unknown> }).pollAll = async () => success('all answer', { failover_ok: true, servers: {} });
     await failoverCheck(b.deps, false);
-    assert.equal(b.deps.recentFacts?.get('john', 10_000), undefined);
+    assert.equal(b.deps.recentFacts?.get('john', 10_000, b.deps.env().book.topologyRevision), undefined);
+  } finally {
+    b.done();
+  }
+});
+
+test('facts kept under other server definitions are not reused: the replicas enabled now are asked', async () => {
+  const b = bed();
+  try {
+    await failoverCheck(b.deps, false);
+    const { book } = b.deps.env();
+    book.putServer('george', { ...book.get('george'), failover_priority: 5 }, 'test: definitions changed');
+    b.events.length = 0;
+    b.lease.state = 'released';
+    await judgeLapsedMaster(b.deps, 'john');
+    assert.equal(b.events.filter((e) => e.startsWith('probe')).length, 2, b.events.join(' | '));
+  } finally {
+    b.done();
+  }
+});
+
+test('no failed check kept and the master answers the controller\'s own check (an agent revoke after a stop outside HandyRep): no judgement', async () => {
+  const b = bed();
+  try {
+    const env = b.deps.env();
+    (env.checks as unknown as { pollServer: () => Promise<unknown> }).pollServer = async () => success('john responds to polling', { status: 'healthy' });
+    b.lease.state = 'released';
+    const rd = await judgeLapsedMaster(b.deps, 'john');
+    assert.match(rd.details, /answers its check/);
+    assert.deepEqual(b.failovers, []);
+    assert.equal(b.events.filter((e) => e.startsWith('probe')).length, 0, b.events.join(' | '));
+  } finally {
+    b.done();
+  }
+});
+
+test('a master that answers on a retry forgets the kept facts', async () => {
+  const b = bed();
+  try {
+    const env = b.deps.env();
+    (env.checks as unknown as { pollServer: () => Promise<unknown> }).pollServer = async () => success('john responds to polling', { status: 'healthy' });
+    const rd = await failoverCheck(b.deps, false);
+    assert.match(rd.details, /answered on retry/);
+    assert.equal(b.deps.recentFacts?.get('john', 10_000, env.book.topologyRevision), undefined);
   } finally {
     b.done();
   }

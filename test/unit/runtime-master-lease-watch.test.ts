@@ -32,7 +32,7 @@ function fakeSource(): { source: MasterLeaseEventSource; streams: FakeStream[] }
 function setup(view: Partial<LeaseWatchView> = {}, judge: (master: string) => Promise<string> = async () => 'judged') {
   const { source, streams } = fakeSource();
   const judged: string[] = [];
-  const current: LeaseWatchView = { leading: true, master: 'john', topologyChangeRunning: false, onHold: false, ...view };
+  const current: LeaseWatchView = { leading: true, master: 'john', topologyChangeRunning: false, onHold: false, agentLease: true, ...view };
   const watch = new MasterLeaseWatch({
     source,
     view: () => current,
@@ -91,15 +91,15 @@ test('the lapse is remembered for the short probe deadline until a new lease is 
   const { watch, streams } = setup();
   watch.start();
   const stream = streams[0] as FakeStream;
-  assert.equal(watch.quickProbeMs('john', 'unavailable', 1000), null, 'no lapse seen');
+  assert.equal(watch.quickProbeMs('john', 'unavailable', 1000, true), null, 'no lapse seen');
   stream.emit({ kind: 'delete', node: 'john' });
-  assert.equal(watch.quickProbeMs('john', 'unavailable', 1000), 300);
-  assert.equal(watch.quickProbeMs('john', 'healthy', 1000), null, 'it answered since');
+  assert.equal(watch.quickProbeMs('john', 'unavailable', 1000, true), 300);
+  assert.equal(watch.quickProbeMs('john', 'healthy', 1000, true), null, 'it answered since');
   stream.emit({ kind: 'put', node: 'john' });
-  assert.equal(watch.quickProbeMs('john', 'unavailable', 1000), null, 'a new lease: the agent holds it again');
+  assert.equal(watch.quickProbeMs('john', 'unavailable', 1000, true), null, 'a new lease: the agent holds it again');
   stream.emit({ kind: 'delete', node: 'john' });
   await watch.stop();
-  assert.equal(watch.quickProbeMs('john', 'unavailable', 1000), null, 'a new term watches anew');
+  assert.equal(watch.quickProbeMs('john', 'unavailable', 1000, true), null, 'a new term watches anew');
   assert.equal(stream.closed, true);
 });
 
@@ -126,5 +126,51 @@ test('stopped before the re-open is due: nothing is re-opened', async () => {
   await watch.stop();
   await tick(30);
   assert.equal(streams.length, 1);
+  assert.equal(watch.running, false);
+});
+
+test('an event still in flight while stop() closes the stream neither judges nor marks a lapse; start() begins with none', async () => {
+  const releases: (() => void)[] = [];
+  const emits: ((event: MasterLeaseEvent) => void)[] = [];
+  // Like etcd3's cancel: the close resolves only when the server confirms, events may come meanwhile.
+  const source: MasterLeaseEventSource = {
+    open(onEvent) {
+      emits.push(onEvent);
+      const closed = new Promise<void>((resolve) => releases.push(resolve));
+      return () => closed;
+    },
+  };
+  const judged: string[] = [];
+  const watch = new MasterLeaseWatch({
+    source,
+    view: () => ({ leading: true, master: 'john', topologyChangeRunning: false, onHold: false, agentLease: true }),
+    judge: async (master) => (judged.push(master), 'judged'),
+    log: new EventLog({ file: null, tailSize: 10, verbose: false }),
+  });
+  watch.start();
+  const stopping = watch.stop();
+  emits[0]?.({ kind: 'delete', node: 'john' });
+  releases[0]?.();
+  await stopping;
+  await tick(5);
+  assert.deepEqual(judged, [], 'no judgement after stop()');
+  watch.start();
+  assert.equal(watch.quickProbeMs('john', 'unavailable', 3000, true), null, 'no lapse carried into the next stream');
+  const again = watch.stop();
+  releases[1]?.();
+  await again;
+});
+
+test('stop() does not hang on a close etcd never confirms', async () => {
+  const source: MasterLeaseEventSource = { open: () => () => new Promise<void>(() => undefined) };
+  const watch = new MasterLeaseWatch({
+    source,
+    view: () => ({ leading: true, master: 'john', topologyChangeRunning: false, onHold: false, agentLease: true }),
+    judge: async () => 'judged',
+    log: new EventLog({ file: null, tailSize: 10, verbose: false }),
+    closeWaitMs: 20,
+  });
+  watch.start();
+  await watch.stop();
   assert.equal(watch.running, false);
 });

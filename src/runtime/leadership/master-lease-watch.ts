@@ -45,6 +45,8 @@ export interface MasterLeaseWatchDeps {
   log: EventLog;
   /** Wait before re-opening a failed watch. */
   reopenMs?: number;
+  /** Longest wait for the stream's close at stop() (default 2 s). */
+  closeWaitMs?: number;
 }
 
 export class MasterLeaseWatch {
@@ -60,33 +62,43 @@ export class MasterLeaseWatch {
     return this.#close !== null;
   }
 
-  /** Opens the stream (idempotent). */
+  /** Opens the stream (idempotent); a new stream starts knowing no lapse (none seen under it yet). */
   start(): void {
     if (this.#close !== null) return;
+    this.#lapsed.clear();
     this.#open();
   }
 
-  /** Closes the stream and forgets the lapses (a new term watches anew); waits for a judgement in flight. */
+  /**
+   * Closes the stream (events still in flight are ignored from here on) and forgets the lapses;
+   * waits for a judgement in flight. The close itself is waited for at most `closeWaitMs`: etcd
+   * may not answer the cancel (an outage), and a shutdown must not hang on it.
+   */
   async stop(): Promise<void> {
     clearTimeout(this.#reopen);
     this.#reopen = undefined;
     const close = this.#close;
     this.#close = null;
     this.#lapsed.clear();
-    await close?.();
-    await this.#judging;
+    if (close) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([close(), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.deps.closeWaitMs ?? 2000)))]);
+      clearTimeout(timer);
+    }
+    while (this.#judging !== null) await this.#judging;
   }
 
   /** The short probe deadline for `node` (engine/lease-watch-trigger.ts quickProbeMs), or null. */
-  quickProbeMs(node: string, status: ServerStatusName, connectMs: number): number | null {
-    return quickProbeMs({ leaseLapsed: this.#lapsed.has(node), status }, connectMs);
+  quickProbeMs(node: string, status: ServerStatusName, connectMs: number, agentLease: boolean): number | null {
+    return quickProbeMs({ agentLease, leaseLapsed: this.#lapsed.has(node), status }, connectMs);
   }
 
   #open(): void {
     let ended = false;
     const close = this.deps.source.open(
       (event) => {
-        if (!ended) this.#onEvent(event);
+        // Only the current stream counts: one stopped or replaced may still deliver a late event.
+        if (!ended && this.#close === close) this.#onEvent(event);
       },
       (err) => {
         if (ended || this.#close !== close) return;

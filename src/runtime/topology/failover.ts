@@ -11,7 +11,7 @@ import { planFailover, type PlannedStep } from '../../engine/failover-steps.js';
 import type { Refusal } from '../../engine/selection.js';
 import { failure, success, type Rd } from '../../model/rd.js';
 import { afterPromotion, afterPromotionInput, finishNote, recordPromotion, repointProxies, settleClusterStatus } from './after-promotion.js';
-import { withinQuickDeadline, type TopologyEnv } from './env.js';
+import type { TopologyEnv } from './env.js';
 import { nameOldMasterAgain } from './master-key-again.js';
 import { snapshotReplicas, type ReplicaSnapshot } from './facts.js';
 import { fenceServer, type FenceResult } from './fence.js';
@@ -87,9 +87,7 @@ async function revalidate(env: TopologyEnv, oldMaster: string | null, expect: Fa
   if (oldMaster !== expect.master) return { ok: false, details: `the master changed since the verdict (${expect.master ?? 'none'} → ${oldMaster ?? 'none'})` };
   if (env.book.topologyRevision !== expect.topologyRevision) return { ok: false, details: 'server definitions changed since the verdict (another change ran first)' };
   if (oldMaster === null) return { ok: true, details: 'no master to check' };
-  // Past the short deadline of a master whose lease lapsed while silent, "no answer" (env.ts withinQuickDeadline).
-  const quiet = failure(`no answer within ${env.quickProbeMs?.(oldMaster) ?? 0} ms (its agent lease lapsed while it did not answer)`);
-  const poll = await withinQuickDeadline(env, oldMaster, env.checks.pollServer(oldMaster), quiet);
+  const poll = await env.checks.pollServer(oldMaster);
   if (poll.result === 'SUCCESS') return { ok: false, details: `the master ${oldMaster} answers again: ${poll.details}` };
   return { ok: true, details: `the master ${oldMaster} still fails a fresh poll: ${poll.details}` };
 }

@@ -33,19 +33,23 @@ async function control(env: TopologyEnv, name: string, action: ControlAction): P
   }
 }
 
-/** null: no answer (within the short deadline when its lease lapsed while it was silent: env.ts withinQuickDeadline). */
-async function running(env: TopologyEnv, name: string): Promise<boolean | null> {
-  return withinQuickDeadline(env, name, observeRunning({ ctx: env.ctx(), plugins: env.plugins }, ref(env, name)), null);
+/**
+ * null: no answer. `quick`: within the short deadline (env.ts withinQuickDeadline) — only where the
+ * lease already proved the fence and the database port is asked with its full timeout beside it.
+ */
+async function running(env: TopologyEnv, name: string, quick = false): Promise<boolean | null> {
+  const asked = observeRunning({ ctx: env.ctx(), plugins: env.plugins }, ref(env, name));
+  return quick ? withinQuickDeadline(env, name, asked, null) : asked;
 }
 
 export type DatabaseAnswer = 'writable' | 'read_only' | 'refused' | 'starting' | 'no_answer';
 
-/** What the server's database port says right now ('no_answer' past its short deadline, as for running()). */
+/**
+ * What the server's database port says right now, within the full connect timeout, always: with
+ * the lease gone, a port that answers writable is the only sign of an agent killed while its
+ * PostgreSQL runs (the documented hole), and one lost SYN alone takes a second.
+ */
 export async function databaseAnswer(env: TopologyEnv, name: string): Promise<DatabaseAnswer> {
-  return withinQuickDeadline(env, name, askDatabase(env, name), 'no_answer');
-}
-
-async function askDatabase(env: TopologyEnv, name: string): Promise<DatabaseAnswer> {
   try {
     return await withMonitoringSession(env, ref(env, name), async (s) => {
       const rows = await s.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
@@ -80,7 +84,11 @@ export async function fenceServer(env: TopologyEnv, name: string): Promise<Fence
   // below would only wait out its connect timeout (seconds of write unavailability).
   // Its database port too (under agent_lease), so the three timeouts of a gone host run side by side.
   const leasePath = env.ctx().config.failover.unreachable_master === 'agent_lease';
-  const [before, byLease, portAnswer] = await Promise.all([running(env, name), fencedByAgentLease(env, name), leasePath ? databaseAnswer(env, name) : null]);
+  const port = leasePath ? databaseAnswer(env, name) : null;
+  // The lease first (one etcd read): only once it is gone (seen held while healthy) may the control
+  // channel's question be cut short; the port keeps its full timeout either way.
+  const byLease = await fencedByAgentLease(env, name);
+  const [before, portAnswer] = await Promise.all([running(env, name, byLease !== null), port]);
   if (before === false) return { fenced: true, how: 'stopped', details: `${name} is not running` };
   // No control channel and the lease is gone: still, a database port that answers writable
   // (an agent killed without fencing, the documented hole) is no proof of anything.
