@@ -10,7 +10,8 @@ import type { EtcdClusterStore } from '../../store/etcd/etcd-cluster-store.js';
 import type { LeaderView } from '../../store/etcd/leader-record.js';
 import type { EtcdLeadership } from '../../store/etcd/leadership.js';
 import type { MasterLeaseState } from '../../engine/failover-decision.js';
-import { fencedByLease, masterLeaseHeld, readMasterKey, writeMasterKey } from '../../store/etcd/master-key.js';
+import { fencedByLease, leaseAlive, masterLeaseId, readMasterKey, writeMasterKey } from '../../store/etcd/master-key.js';
+import { masterLeaseStateFrom } from '../../engine/lease-proof.js';
 import type { MasterRecord } from '../../store/etcd/master-record.js';
 import { checkLeaderUrl } from './leader-url.js';
 
@@ -33,8 +34,8 @@ export class EtcdControl {
   #leader: LeaderView | null = null;
   #readAtMs: number | null = null;
   #staleReason: string | null = null;
-  /** Masters whose agent was seen holding `master_lease` at this controller's last healthy check of them. */
-  readonly #leaseSeenHeld = new Set<string>();
+  /** Masters whose agent was seen holding `master_lease` at this controller's last healthy check of them, with that lease's id. */
+  readonly #leaseSeenHeld = new Map<string, string>();
   /** Why this controller must not act nor write even while leading (a damaged store state), or null. */
   #heldOff: string | null = null;
 
@@ -136,23 +137,30 @@ export class EtcdControl {
    * absence a proof (no agent there, or one that stopped holding it, proves nothing). Never throws.
    */
   async noteHealthyMaster(master: string): Promise<void> {
-    for (const node of this.#leaseSeenHeld) if (node !== master) this.#leaseSeenHeld.delete(node);
+    for (const node of [...this.#leaseSeenHeld.keys()]) if (node !== master) this.#leaseSeenHeld.delete(node);
     try {
-      if (await masterLeaseHeld(this.ctx, master)) this.#leaseSeenHeld.add(master);
+      const id = await masterLeaseId(this.ctx, master);
+      if (id !== null) this.#leaseSeenHeld.set(master, id);
       else this.#leaseSeenHeld.delete(master);
     } catch {
       // etcd trouble: keep what was known; the judgement reads the lease again anyway.
     }
   }
 
-  /** The failed master's lease, for the failover decision and the fence (failover-decision.ts MasterLeaseState). */
+  /**
+   * The failed master's lease, for the failover decision and the fence (failover-decision.ts
+   * MasterLeaseState): released only when the lease seen held has ENDED, not merely its key gone
+   * (engine/lease-proof.ts).
+   */
   async masterLeaseState(master: string): Promise<MasterLeaseState> {
     try {
-      if (await masterLeaseHeld(this.ctx, master)) return 'held';
+      const keyLease = await masterLeaseId(this.ctx, master);
+      const seenLease = this.#leaseSeenHeld.get(master) ?? null;
+      const seenLeaseAlive = keyLease === null && seenLease !== null ? await leaseAlive(this.ctx, seenLease) : null;
+      return masterLeaseStateFrom({ keyLease, seenLease, seenLeaseAlive });
     } catch {
       return 'unknown';
     }
-    return this.#leaseSeenHeld.has(master) ? 'released' : 'never_held';
   }
 
   /** On winning leadership: when no `master` key exists, records the verified master (timeline known). */

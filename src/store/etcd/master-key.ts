@@ -103,6 +103,19 @@ export async function writeMasterKey(ctx: EtcdContext, leadership: LeadershipGua
   throw new HandyRepError('REFUSED', `cannot record ${next.name} as master: ${reason}`);
 }
 
+/** The lease `master_lease/<node>` is attached to now, or null when the key is absent. */
+export async function masterLeaseId(ctx: EtcdContext, node: string): Promise<string | null> {
+  const key = Buffer.from(ctx.keys.masterLease(node));
+  const reply = await withDeadline(`read the master lease of ${node}`, ctx.deadlineMs, () => ctx.client.kv.range({ key }));
+  return reply.kvs[0]?.lease ?? null;
+}
+
+/** Whether etcd lease `id` is still alive (its TTL left is positive; -1 = expired, revoked or unknown). */
+export async function leaseAlive(ctx: EtcdContext, id: string): Promise<boolean> {
+  const reply = await withDeadline('read a master lease\'s time to live', ctx.deadlineMs, () => ctx.client.leaseClient.leaseTimeToLive({ ID: id }));
+  return Number(reply.TTL) > 0;
+}
+
 /** Whether `master_lease/<node>` exists now (its agent keeps it alive while its node is a writable master). */
 export async function masterLeaseHeld(ctx: EtcdContext, node: string): Promise<boolean> {
   const key = Buffer.from(ctx.keys.masterLease(node));

@@ -1,0 +1,22 @@
+/**
+ * masterLeaseStateFrom, row by row: a master lease counts as released only when the lease seen held
+ * while the master was healthy has ended — a deleted key whose lease lives is still held.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { masterLeaseStateFrom, type LeaseReads } from '../../src/engine/lease-proof.js';
+
+const rows: [label: string, reads: LeaseReads, expected: ReturnType<typeof masterLeaseStateFrom>][] = [
+  ['the key exists → held', { keyLease: '7', seenLease: '7', seenLeaseAlive: null }, 'held'],
+  ['the key exists under a new lease (the agent re-took it) → held', { keyLease: '9', seenLease: '7', seenLeaseAlive: null }, 'held'],
+  ['key absent, the lease seen held has ended (expired or revoked) → released', { keyLease: null, seenLease: '7', seenLeaseAlive: false }, 'released'],
+  ['key absent but the lease seen held is alive (key deleted by hand) → held', { keyLease: null, seenLease: '7', seenLeaseAlive: true }, 'held'],
+  ['key absent, no lease ever seen held → never_held', { keyLease: null, seenLease: null, seenLeaseAlive: null }, 'never_held'],
+  ['key absent, the seen lease could not be asked → unknown', { keyLease: null, seenLease: '7', seenLeaseAlive: null }, 'unknown'],
+];
+
+for (const [label, reads, expected] of rows) {
+  test(`lease proof: ${label}`, () => {
+    assert.equal(masterLeaseStateFrom(Object.freeze({ ...reads })), expected);
+  });
+}
