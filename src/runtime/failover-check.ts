@@ -324,18 +324,24 @@ async function judgeFailedMaster(deps: FailoverCheckDeps, master: string, firstF
 export async function automaticFailover(deps: FailoverCheckDeps, judgement: Judgement): Promise<FailoverCheckRd> {
   const env = deps.env();
   const { decision, expect } = judgement;
+  const stale = (): boolean => env.book.masterName() !== expect.master || env.book.topologyRevision !== expect.topologyRevision;
+  const calledOff = `master ${expect.master ?? 'none'}: another change ran first (the master or the server definitions changed since the verdict)`;
   // The usual race: the other judgement's failover is running (or done) by the time this one decided.
   if (deps.topologyInFlight()) return success(`master ${expect.master ?? 'none'}: a topology change is already in progress, not deciding`);
+  // Asked in the action queue, behind whatever was queued first, and outside the topology wrapper:
+  // a no-op is not reported to the failover listeners as a failed failover.
+  if (await deps.mutate(async () => stale())) return success(calledOff, { reason_code: 'stale_verdict' });
   let ranFirst = false;
   const result = await deps.topology(async () => {
-    if (env.book.masterName() !== expect.master || env.book.topologyRevision !== expect.topologyRevision) {
+    // Something queued between the two (rare): called off here, before anything is touched.
+    if (stale()) {
       ranFirst = true;
-      return failure('another change ran first (the master or the server definitions changed since the verdict)', { reason_code: 'stale_verdict' });
+      return failure(calledOff, { reason_code: 'stale_verdict' });
     }
     return runFailover(env, decision.reason, { preferred: null, remaster: env.ctx().config.failover.remaster, snapshots: judgement.snapshots, expect, proxiesFirst: decision.proxiesFirst, automatic: true });
   });
   const done = { ...(result.reason_code ? { reason_code: result.reason_code } : {}), ...(result.history_id ? { history_id: result.history_id } : {}) };
-  if (ranFirst) return success(`master ${expect.master ?? 'none'}: ${result.details}`, done);
+  if (ranFirst) return success(result.details, done);
   return result.result === 'SUCCESS' ? success(result.details, done) : failure(`master down, failover failed: ${result.details}`, done);
 }
 

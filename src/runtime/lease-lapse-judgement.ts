@@ -30,10 +30,14 @@ export async function judgeLapsedMaster(deps: FailoverCheckDeps, master: string)
   const kept = deps.recentFacts?.get(master, env.ctx().config.etcd.ttl * 1000, expect.topologyRevision);
   if (!kept) {
     // No failed check of this episode (the agent let the lease go first: a crash, or a stop outside
-    // HandyRep that it may undo in a second): the controller's own check first, with its full
-    // timeout. A crashed master refuses at once, so this costs the crash path nothing.
-    const poll = await env.checks.pollServer(master);
-    if (poll.result === 'SUCCESS') return success(`master ${master} answers its check (${poll.details}): the failover check goes on judging it`);
+    // HandyRep that it may undo in a second): the controller's own check and its configured retries
+    // first, with the full timeout, as the failover check would (a crashed master refuses at once).
+    const failover = env.ctx().config.failover;
+    for (let attempt = 0; attempt <= failover.fail_retries; attempt += 1) {
+      if (attempt > 0) await env.sleep(failover.fail_retry_interval * 1000);
+      const poll = await env.checks.pollServer(master);
+      if (poll.result === 'SUCCESS') return success(`master ${master} answers its check (${poll.details}): the failover check goes on judging it`);
+    }
   }
   // Completed facts are used as they are; a gathering still running is awaited, but its control
   // channel question is asked again within the short deadline. A kept part that failed: everything

@@ -226,3 +226,22 @@ test('a master that answers on a retry forgets the kept facts', async () => {
     b.done();
   }
 });
+
+test('a second judgement of the episode whose failover is queued behind the first is called off without a topology change', async () => {
+  const b = bed();
+  try {
+    await failoverCheck(b.deps, false);
+    b.lease.state = 'released';
+    const { book } = b.deps.env();
+    // The other judgement's failover ran while this one waited in the action queue: john is no longer the master.
+    b.deps.mutate = async (run) => {
+      book.putServer('john', { ...book.get('john'), enabled: false, fenced: true }, 'test: failed over meanwhile');
+      return run();
+    };
+    const rd = await judgeLapsedMaster(b.deps, 'john');
+    assert.equal(rd.reason_code, 'stale_verdict', rd.details);
+    assert.deepEqual(b.failovers, [], 'no topology change (no failover event) for the no-op');
+  } finally {
+    b.done();
+  }
+});

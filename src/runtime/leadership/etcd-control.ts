@@ -140,7 +140,8 @@ export class EtcdControl {
     for (const node of [...this.#leaseSeenHeld.keys()]) if (node !== master) this.#leaseSeenHeld.delete(node);
     try {
       const id = await masterLeaseId(this.ctx, master);
-      if (id !== null) this.#leaseSeenHeld.set(master, id);
+      // Lease "0": a key put without a lease (by hand), not an agent's: it proves nothing.
+      if (id !== null && id !== '0') this.#leaseSeenHeld.set(master, id);
       else this.#leaseSeenHeld.delete(master);
     } catch {
       // etcd trouble: keep what was known; the judgement reads the lease again anyway.

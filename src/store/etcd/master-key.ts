@@ -110,10 +110,10 @@ export async function masterLeaseId(ctx: EtcdContext, node: string): Promise<str
   return reply.kvs[0]?.lease ?? null;
 }
 
-/** Whether etcd lease `id` is still alive (its TTL left is positive; -1 = expired, revoked or unknown). */
+/** Whether etcd lease `id` still exists (TTL left ≥ 0; 0 = about to expire but not yet; -1 = expired, revoked or unknown). */
 export async function leaseAlive(ctx: EtcdContext, id: string): Promise<boolean> {
   const reply = await withDeadline('read a master lease\'s time to live', ctx.deadlineMs, () => ctx.client.leaseClient.leaseTimeToLive({ ID: id }));
-  return Number(reply.TTL) > 0;
+  return Number(reply.TTL) >= 0;
 }
 
 /** Whether `master_lease/<node>` exists now (its agent keeps it alive while its node is a writable master). */
