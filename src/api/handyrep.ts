@@ -16,6 +16,8 @@ import { readMemberViews } from '../store/etcd/member-view.js';
 import { LeaderLoop } from '../runtime/leadership/leader-loop.js';
 import { etcdMasterLeaseEvents, MasterLeaseWatch } from '../runtime/leadership/master-lease-watch.js';
 import { judgeLapsedMaster } from '../runtime/lease-lapse-judgement.js';
+import { SilentMasterProbes } from '../runtime/silent-master-probes.js';
+import { askDatabase, type DatabaseAnswer } from '../runtime/topology/fence.js';
 import { masterTimeline } from '../runtime/topology/master-timeline.js';
 import type { ControllerHistoryEntry } from '../store/cluster-store.js';
 import { leadingHooks } from './etcd-leading.js';
@@ -151,6 +153,14 @@ export class HandyRep {
   private leaseWatch: MasterLeaseWatch | null = null;
   /** The last facts that found the master unanswering, for the lease watch's judgement. */
   private readonly recentFacts = new RecentMasterFacts();
+  /** A silent master's database port, asked back-to-back with the full timeout (silent-master-probes.ts). */
+  private readonly silentProbes = new SilentMasterProbes((name) => askDatabase(this.topologyEnv(), name));
+
+  /** agent_lease, after this leader saw `name`'s lease lapse: the answer of a probe that ended since, or null. */
+  private recentDatabaseAnswer(name: string): Promise<DatabaseAnswer | null> {
+    const lapsedAt = this.config.failover.unreachable_master === 'agent_lease' ? (this.leaseWatch?.lapsedAt(name) ?? null) : null;
+    return lapsedAt === null ? Promise.resolve(null) : this.silentProbes.answerAfter(name, lapsedAt, this.config.failover.poll_interval * 1000);
+  }
 
   private masterLeaseWatch(etcd: EtcdControl): MasterLeaseWatch {
     return new MasterLeaseWatch({
@@ -199,6 +209,7 @@ export class HandyRep {
         void this.monitor?.stop();
         void this.leaseWatch?.stop();
         this.recentFacts.forget();
+        this.silentProbes.stop();
       },
       idle: () => this.actions.idle(),
     });
@@ -732,6 +743,7 @@ export class HandyRep {
       persist: () => this.persister.durable(),
       hold: () => currentHold(this.book),
       mayAct: () => this.mayAct(),
+      recentDatabaseAnswer: (name) => this.recentDatabaseAnswer(name),
       quickProbeMs: (name) =>
         this.leaseWatch?.quickProbeMs(name, this.book.get(name).status, this.config.handyrep.connect_timeout_seconds * 1000, this.config.failover.unreachable_master === 'agent_lease') ?? null,
       ...(this.etcd ? { store: this.etcd.store, recordMaster: (name: string) => this.recordMaster(name), masterLease: this.masterLeaseAccess(this.etcd), agentVantage: this.agentVantageAccess(this.etcd) } : {}),
@@ -1013,6 +1025,7 @@ export class HandyRep {
       paused: () => this.book.maintenanceState.paused === true,
       plannedDown: (name) => this.book.maintenanceState.planned_down?.server === name,
       recentFacts: this.recentFacts,
+      silentProbes: this.silentProbes,
     };
   }
 
@@ -1081,6 +1094,7 @@ export class HandyRep {
   async stopMonitoring(): Promise<void> {
     await this.monitor?.stop();
     await this.leaseWatch?.stop();
+    this.silentProbes.stop();
     await this.monitorSessions.closeAll();
   }
 
@@ -1119,6 +1133,7 @@ export class HandyRep {
     const drain = async (): Promise<void> => {
       await this.monitor?.stop();
       await this.leaseWatch?.stop();
+      this.silentProbes.stop();
       await this.cloneTracker?.shutdown('HandyRep is closing');
       await this.actions.idle();
     };

@@ -42,6 +42,8 @@ export interface FailoverCheckDeps {
   plannedDown: (name: string) => boolean;
   /** The last facts that found the master unanswering (reused by the lease-lapse judgement); absent = none kept. */
   recentFacts?: RecentMasterFacts;
+  /** The back-to-back probes of a silent master (silent-master-probes.ts); absent = none. */
+  silentProbes?: { follow: (name: string) => void; stop: () => void };
 }
 
 /**
@@ -217,11 +219,13 @@ export async function failoverCheck(deps: FailoverCheckDeps, verify: boolean): P
   const failed = rd.result !== 'SUCCESS' ? env.book.masterName() : null;
   const facts = failed !== null && !deps.topologyInFlight() ? startMasterFacts(env, failed) : undefined;
   if (failed !== null && facts) deps.recentFacts?.note(failed, facts, env.book.topologyRevision);
+  if (failed !== null) deps.silentProbes?.follow(failed);
   await deps.flush();
   const fenceNote = fenceNotes.length > 0 ? `; ${fenceNotes.join('; ')}` : '';
   const cluster = (): string => `cluster ${env.book.clusterStatus.status}`;
   if (rd.result === 'SUCCESS') {
     deps.recentFacts?.forget();
+    deps.silentProbes?.stop();
     await noteMasterLease(env);
     // Before the heartbeat: a master waiting for a lost synchronous standby is unblocked first.
     const syncNote = deps.topologyInFlight() || !syncManaged(env) ? null : await deps.mutate(() => maintainSyncAsSenior(deps));

@@ -53,8 +53,8 @@ export class MasterLeaseWatch {
   #close: (() => Promise<void>) | null = null;
   #reopen: NodeJS.Timeout | undefined;
   #judging: Promise<void> | null = null;
-  /** Nodes whose lease this watch saw go, with no new one since (cleared when the watch stops). */
-  readonly #lapsed = new Set<string>();
+  /** Nodes whose lease this watch saw go (performance.now() when it did), with no new one since (cleared when the watch stops). */
+  readonly #lapsed = new Map<string, number>();
 
   constructor(private readonly deps: MasterLeaseWatchDeps) {}
 
@@ -93,6 +93,11 @@ export class MasterLeaseWatch {
     return quickProbeMs({ agentLease, leaseLapsed: this.#lapsed.has(node), status }, connectMs);
   }
 
+  /** When this watch saw `node`'s lease go (performance.now()), or null (no lapse since its last lease). */
+  lapsedAt(node: string): number | null {
+    return this.#lapsed.get(node) ?? null;
+  }
+
   #open(): void {
     let ended = false;
     const close = this.deps.source.open(
@@ -117,7 +122,7 @@ export class MasterLeaseWatch {
 
   #onEvent(event: MasterLeaseEvent): void {
     if (event.kind === 'put') this.#lapsed.delete(event.node);
-    else this.#lapsed.add(event.node);
+    else if (!this.#lapsed.has(event.node)) this.#lapsed.set(event.node, performance.now());
     const trigger = leaseWatchTrigger(event, this.deps.view());
     if (!trigger.judge) {
       if (event.kind === 'delete') this.deps.log.debug('CHECK', `master_lease/${event.node} gone: ${trigger.reason}`);

@@ -16,6 +16,7 @@ import type { Checks } from '../checks.js';
 import { serverRef } from '../checks.js';
 import type { NodeControl } from '../node-control.js';
 import type { ServerBook } from '../server-book.js';
+import type { DatabaseAnswer } from './fence.js';
 
 export interface TopologyEnv {
   book: ServerBook;
@@ -56,6 +57,11 @@ export interface TopologyEnv {
    * connect timeout; absent = always null.
    */
   quickProbeMs?: (name: string) => number | null;
+  /**
+   * The answer of a full-timeout probe of `name`'s database port that ended after its agent lease
+   * was seen lapsing (runtime/silent-master-probes.ts), or null: ask it now. Absent = always null.
+   */
+  recentDatabaseAnswer?: (name: string) => Promise<DatabaseAnswer | null>;
   /** The agents' member records (etcd `members/`), vantage points besides the controller's probes (engine/agent-vantage.ts); absent = no etcd. */
   agentVantage?: () => Promise<readonly AgentVantageRecord[]>;
   /** Where the journal lives; absent = the local files beside serverFile. */

@@ -87,6 +87,11 @@ async function revalidate(env: TopologyEnv, oldMaster: string | null, expect: Fa
   if (oldMaster !== expect.master) return { ok: false, details: `the master changed since the verdict (${expect.master ?? 'none'} → ${oldMaster ?? 'none'})` };
   if (env.book.topologyRevision !== expect.topologyRevision) return { ok: false, details: 'server definitions changed since the verdict (another change ran first)' };
   if (oldMaster === null) return { ok: true, details: 'no master to check' };
+  // After a lapse: a full-timeout probe of its port that ended since then and got no answer counts as
+  // the fresh poll (silent-master-probes.ts); any other answer, or none usable, and it is polled now.
+  if ((await env.recentDatabaseAnswer?.(oldMaster)) === 'no_answer') {
+    return { ok: true, details: `the master ${oldMaster} still does not answer (a full-timeout probe of its port that ended after its lease lapsed)` };
+  }
   const poll = await env.checks.pollServer(oldMaster);
   if (poll.result === 'SUCCESS') return { ok: false, details: `the master ${oldMaster} answers again: ${poll.details}` };
   return { ok: true, details: `the master ${oldMaster} still fails a fresh poll: ${poll.details}` };

@@ -50,6 +50,13 @@ export type DatabaseAnswer = 'writable' | 'read_only' | 'refused' | 'starting' |
  * PostgreSQL runs (the documented hole), and one lost SYN alone takes a second.
  */
 export async function databaseAnswer(env: TopologyEnv, name: string): Promise<DatabaseAnswer> {
+  // After a lapse: the answer of the same full-timeout question asked back-to-back since its silence.
+  const known = (await env.recentDatabaseAnswer?.(name)) ?? null;
+  return known ?? askDatabase(env, name);
+}
+
+/** The database port asked now, with the full connect timeout. */
+export async function askDatabase(env: TopologyEnv, name: string): Promise<DatabaseAnswer> {
   try {
     return await withMonitoringSession(env, ref(env, name), async (s) => {
       const rows = await s.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
