@@ -27,6 +27,7 @@ import { masterLagBytes } from './master-lag.js';
 import { MasterProbe } from './master-probe.js';
 import { observeMaster, type MasterSeen } from './master-view.js';
 import { memberRecord, recordContent } from './member-record.js';
+import { PositionWatch } from './position-watch.js';
 import { classifyPostgres } from './postgres-state.js';
 import { Watchdog } from './watchdog.js';
 
@@ -65,6 +66,8 @@ export class NodeAgent {
   /** Role discovery at start (boot.ts, boot-runner.ts); until it is done each round asks it. */
   readonly #boot: BootRunner;
   #lastMember = '';
+  /** The age facts of the member record (receiver streaming, master seen), kept across rounds. */
+  readonly #positionWatch = new PositionWatch();
   #memberRenewedMs = -Infinity;
   #health: HealthFacts;
   /** control_method agent: runs the controller's node actions (src/agent/commands/); null otherwise. */
@@ -411,7 +414,8 @@ export class NodeAgent {
   }
 
   async #publish(postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, seen: MasterSeen): Promise<void> {
-    const record = memberRecord(this.node, postgres, facts, master, seen.probe, new Date().toISOString());
+    const nowIso = new Date().toISOString();
+    const record = memberRecord(this.node, postgres, facts, master, seen.probe, nowIso, this.#positionWatch.note(facts, master, seen, nowIso));
     const content = recordContent(record);
     const renewDue = this.#now() - this.#memberRenewedMs >= (this.config.etcd.ttl * 1000) / 3;
     if (!this.#memberLease.held || renewDue) {

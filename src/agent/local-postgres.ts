@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import type { PostgresObservation } from './postgres-state.js';
+import { walDirTimeline } from './wal-timeline.js';
 
 export interface LocalPostgresSettings {
   readonly pgdata: string;
@@ -194,7 +195,7 @@ export class LocalPostgres {
       const row = (await this.#client.query<FactsRow>(FACTS_QUERY)).rows[0] as FactsRow;
       return {
         in_recovery: row.in_recovery,
-        timeline: row.receiver_timeline ?? row.checkpoint_timeline,
+        timeline: await this.#timeline(row),
         wal_position: row.wal_position,
         received_lsn: row.received_lsn,
         replayed_lsn: row.replayed_lsn,
@@ -207,6 +208,19 @@ export class LocalPostgres {
       this.#disconnect();
       throw err;
     }
+  }
+
+  /**
+   * The timeline of this node's WAL: the streamed one while the WAL receiver runs; on a standby
+   * without one, the highest of pg_wal's segment files (wal-timeline.ts), never below the
+   * checkpoint's; on a master, the checkpoint's.
+   */
+  async #timeline(row: FactsRow): Promise<number | null> {
+    if (row.receiver_timeline !== null) return row.receiver_timeline;
+    if (!row.in_recovery) return row.checkpoint_timeline;
+    const fromWal = await walDirTimeline(this.settings.pgdata);
+    if (fromWal === null) return row.checkpoint_timeline;
+    return row.checkpoint_timeline === null ? fromWal : Math.max(fromWal, row.checkpoint_timeline);
   }
 
   #disconnect(): void {

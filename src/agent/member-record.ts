@@ -26,7 +26,22 @@ export type MemberRecord = Nullable<Omit<SqlFacts, 'replay_lag_bytes'>> & {
   /** Wall-clock time of the observation (ISO). */
   readonly observed_at: string;
   readonly agent_version: 1;
-};
+} & Partial<PositionFacts>;
+
+/**
+ * How old this node's WAL position is, and the master's last position as this agent saw it
+ * (position-watch.ts; judged by election/position-rules.ts). Optional: older agents lack them.
+ */
+export interface PositionFacts {
+  /** When this agent last saw its WAL receiver streaming (ISO, this agent's clock); null: not since it started. */
+  readonly receiver_streaming_at: string | null;
+  /** When its own probe last saw the recorded master answer (ISO, this agent's clock); null: not under this record. */
+  readonly master_seen_at: string | null;
+  /** The furthest WAL position the recorded master published (its member record) under this master record. */
+  readonly master_lsn_seen: string | null;
+  /** Which master record that was: `<name>/<term>`. */
+  readonly master_lsn_seen_for: string | null;
+}
 
 export interface MasterProbeResult {
   readonly master: string;
@@ -35,7 +50,7 @@ export interface MasterProbeResult {
   readonly at: string;
 }
 
-export function memberRecord(name: string, postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, probe: MasterProbeResult | null, observedAt: string): MemberRecord {
+export function memberRecord(name: string, postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, probe: MasterProbeResult | null, observedAt: string, position?: PositionFacts): MemberRecord {
   return {
     name,
     postgres: postgres.state,
@@ -55,11 +70,14 @@ export function memberRecord(name: string, postgres: PostgresView, facts: SqlFac
     probed_at: probe?.at ?? null,
     observed_at: observedAt,
     agent_version: 1,
+    ...position,
   };
 }
 
 /** The record without its time: what decides whether it changed. */
 export function recordContent(record: MemberRecord): string {
-  const { observed_at: _at, probed_at: _probed, ...rest } = record;
+  // The times below move every round; they are published with the record's renewals (ttl/3) and
+  // with any other change (a receiver that stops, a probe that fails), not on their own.
+  const { observed_at: _at, probed_at: _probed, receiver_streaming_at: _streaming, master_seen_at: _seen, ...rest } = record;
   return JSON.stringify(rest);
 }

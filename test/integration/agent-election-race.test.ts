@@ -81,7 +81,7 @@ function seat(ctx: EtcdContext, name: string, promote: () => Promise<boolean>, p
       await putMember(ctx, name, null);
     },
   };
-  const elector = new Elector(ctx, { node: name, deployment, ttlMs: TTL * 1000, servers, maxReplayLagMb: 1000, synchronousMode: 'off', callMs: 2000 }, hands, now, (line) => log.push(line));
+  const elector = new Elector(ctx, { node: name, deployment, ttlMs: TTL * 1000, loopWaitMs: 1000, servers, maxReplayLagMb: 1000, synchronousMode: 'off', callMs: 2000 }, hands, now, (line) => log.push(line));
   return { name, elector, log, calls };
 }
 

@@ -45,6 +45,7 @@ function snap(node: string, over: Partial<ElectionSnapshot> = {}): ElectionSnaps
     leaderPresent: false,
     leaderAbsentForMs: 0,
     ttlMs: 5000,
+    loopWaitMs: 1000,
     servers: { john: settings, paul: settings, ringo: settings },
     maxReplayLagMb: 1000,
     synchronousMode: 'off',

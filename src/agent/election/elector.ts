@@ -47,6 +47,7 @@ export interface ElectorSettings {
   readonly node: string;
   readonly deployment: HandyRepConfig['handyrep']['deployment'];
   readonly ttlMs: number;
+  readonly loopWaitMs: number;
   readonly servers: Readonly<Record<string, ServerElectionSettings>>;
   readonly maxReplayLagMb: number;
   readonly synchronousMode: 'off' | 'on' | 'strict';
@@ -64,6 +65,7 @@ export function electorSettings(config: HandyRepConfig, node: string, callMs: nu
     node,
     deployment: config.handyrep.deployment,
     ttlMs: config.etcd.ttl * 1000,
+    loopWaitMs: config.agent.loop_wait * 1000,
     servers,
     maxReplayLagMb: config.failover.max_replay_lag,
     synchronousMode: config.failover.synchronous_mode,
@@ -116,6 +118,7 @@ export class Elector {
       leaderPresent: snapshot.leaderPresent,
       leaderAbsentForMs: this.#leaderAbsentSince === null ? 0 : nowMs - this.#leaderAbsentSince,
       ttlMs: s.ttlMs,
+      loopWaitMs: s.loopWaitMs,
       servers: s.servers,
       maxReplayLagMb: s.maxReplayLagMb,
       synchronousMode: s.synchronousMode,

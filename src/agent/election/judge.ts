@@ -9,17 +9,19 @@
  * (like the controller's agent_lease rule): never on a lease that was simply never taken.
  *
  * Eligible: a replica whose member record is fresh (present under its agent's live lease, its
- * PostgreSQL running in recovery with a received WAL position), enabled for failover (not
+ * PostgreSQL running in recovery with a received WAL position), on the cluster's timeline and with
+ * a position not left behind while the master lived (position-rules.ts), enabled for failover (not
  * nofailover, failover_priority ≠ 0), within its lag limits (engine/candidates.ts, the controller's
- * own screening). Never with synchronous_mode on/strict (not supported yet). Best: furthest received WAL, then the lower failover_priority, then the name.
+ * own screening) against the master's last known position. Never with synchronous_mode on/strict
+ * (not supported yet). Best: furthest received WAL, then the lower failover_priority, then the name.
  */
 import type { Deployment } from '../../config/schema.js';
 import { byName, byPriority, byReceivedDesc, screenCandidates } from '../../engine/candidates.js';
 import { bytesBehind, bytesToMb } from '../../engine/lag.js';
-import { lsnToBigInt, parseLsn } from '../../model/lsn.js';
 import type { CandidateFacts, RefusalCode } from '../../engine/selection.js';
 import type { MasterRecord } from '../../store/etcd/master-record.js';
 import type { MemberRecord } from '../member-record.js';
+import { furthestLsn, masterSeenKey, publishedMasterPosition, receiverStaleRefusal, timelineRefusal, type PositionRefusal, type PositionRefusalCode } from './position-rules.js';
 
 /** A member record as read: null when its value is not a member record (then it counts as stale). */
 export interface MemberRead {
@@ -55,6 +57,8 @@ export interface ElectionSnapshot {
   /** How long this agent has seen `leader` absent without a break (ms; 0 when present now). */
   readonly leaderAbsentForMs: number;
   readonly ttlMs: number;
+  /** agent.loop_wait in ms: with the ttl, how long a healthy receiver may have been silent before the master was last seen. */
+  readonly loopWaitMs: number;
   readonly servers: Readonly<Record<string, ServerElectionSettings>>;
   readonly maxReplayLagMb: number;
   readonly synchronousMode: 'off' | 'on' | 'strict';
@@ -78,6 +82,7 @@ export type ElectionRefusalCode =
   | 'synchronous_mode'
   | 'not_best'
   | 'no_candidate'
+  | PositionRefusalCode
   | RefusalCode;
 
 export type ElectionVerdict =
@@ -119,21 +124,22 @@ export function judgeElection(s: ElectionSnapshot): ElectionVerdict {
   if (s.synchronousMode !== 'off') return refuse('synchronous_mode', `synchronous_mode is ${s.synchronousMode}: the agents do not elect (not supported yet; a controller must fail over)`);
   if (s.servers[s.node] === undefined) return refuse('not_in_servers', 'this node is not under servers');
 
-  const oldPosition = furthest(s.members.find((m) => m.name === old)?.record?.wal_position ?? null, s.oldMasterPosition ?? null);
-  const facts: CandidateFacts[] = [];
+  const oldRecord = s.members.find((m) => m.name === old)?.record ?? null;
+  const oldPosition = furthestLsn(oldRecord?.wal_position, s.oldMasterPosition, publishedMasterPosition(s.members, masterSeenKey(recorded)));
+  const fresh: { name: string; record: MemberRecord; settings: ServerElectionSettings }[] = [];
   for (const m of s.members) {
     const settings = s.servers[m.name];
-    if (m.name === old || settings === undefined || !isFresh(m.record)) continue;
-    facts.push(candidate(m.name, m.record, settings, oldPosition));
+    if (m.name !== old && settings !== undefined && isFresh(m.record)) fresh.push({ name: m.name, record: m.record, settings });
   }
-  const self = facts.find((f) => f.name === s.node);
-  if (self === undefined) return refuse('no_fresh_record', 'this node has no fresh member record (agent lease, PostgreSQL running in recovery, a received WAL position)');
+  if (!fresh.some((f) => f.name === s.node)) return refuse('no_fresh_record', 'this node has no fresh member record (agent lease, PostgreSQL running in recovery, a received WAL position)');
+  const refused = positionRefusals(fresh, recorded.timeline, s.ttlMs + s.loopWaitMs, oldPosition);
+  const ownPosition = refused.get(s.node);
+  if (ownPosition) return refuse(ownPosition.code, `not a candidate: ${s.node} ${ownPosition.reason}`);
+  const facts = fresh.filter((f) => !refused.has(f.name)).map((f) => candidate(f.name, f.record, f.settings, oldPosition));
   const { viable, refusals } = screenCandidates({ candidates: facts, maxReplayLagMb: s.maxReplayLagMb });
   const ownRefusal = refusals.find((r) => r.name === s.node);
   if (ownRefusal) return refuse(ownRefusal.code, `not a candidate: ${ownRefusal.reason}`);
-  // Timelines are not compared: a replica's published timeline is its last restartpoint's once its
-  // WAL receiver stopped, often older than the one it replays, so it cannot tell a forked node
-  // from one that simply had no restartpoint since the switch (see docs/node-agent.md).
+  // Every candidate left is on one timeline, so their LSNs are places on one history.
   const order = [...viable].sort((a, b) => byReceivedDesc(a, b) || byPriority(a, b) || byName(a, b)).map((c) => c.name);
   const best = order[0];
   if (best === undefined) return refuse('no_candidate', 'no eligible candidate');
@@ -149,21 +155,33 @@ export function judgeElection(s: ElectionSnapshot): ElectionVerdict {
 
 /** A record this election can rely on: PostgreSQL answering in recovery with a received position. */
 function isFresh(record: MemberRecord | null): record is MemberRecord {
-  return record !== null && record.postgres === 'running' && record.in_recovery === true && furthest(record.received_lsn, record.replayed_lsn) !== null;
+  return record !== null && record.postgres === 'running' && record.in_recovery === true && furthestLsn(record.received_lsn, record.replayed_lsn) !== null;
 }
 
-/** The further of two WAL positions (either may be null). */
-function furthest(a: string | null, b: string | null): string | null {
-  const pa = parseLsn(a);
-  const pb = parseLsn(b);
-  if (pa === null) return pb;
-  if (pb === null) return pa;
-  return lsnToBigInt(pa) >= lsnToBigInt(pb) ? pa : pb;
+/**
+ * The fresh members refused on their position's worth (position-rules.ts): a receiver left
+ * behind while the master lived, a timeline other than the recorded master's, then a timeline
+ * behind the highest of the members left.
+ */
+function positionRefusals(fresh: readonly { name: string; record: MemberRecord }[], recordedTimeline: number | null, allowedSilenceMs: number, masterPosition: string | null): Map<string, PositionRefusal> {
+  const refused = new Map<string, PositionRefusal>();
+  for (const f of fresh) {
+    const r = receiverStaleRefusal(f.record, allowedSilenceMs, masterPosition) ?? timelineRefusal(f.record.timeline, recordedTimeline, null);
+    if (r !== null) refused.set(f.name, r);
+  }
+  const timelines = fresh.filter((f) => !refused.has(f.name)).map((f) => f.record.timeline ?? 0);
+  const highest = timelines.length === 0 ? null : Math.max(...timelines);
+  for (const f of fresh) {
+    if (refused.has(f.name)) continue;
+    const r = timelineRefusal(f.record.timeline, recordedTimeline, highest);
+    if (r !== null) refused.set(f.name, r);
+  }
+  return refused;
 }
 
 function candidate(name: string, r: MemberRecord, settings: ServerElectionSettings, oldPosition: string | null): CandidateFacts {
   // Right after a standby restart the receive position can be the start of its segment, below what it replayed.
-  const receive = furthest(r.received_lsn, r.replayed_lsn);
+  const receive = furthestLsn(r.received_lsn, r.replayed_lsn);
   const replayLag = bytesBehind(receive, r.replayed_lsn);
   const behindMaster = bytesBehind(oldPosition, receive);
   return {

@@ -25,6 +25,19 @@ export function parseMemberRecord(name: string, value: Buffer | string): MemberR
     lsnOrNull(r['received_lsn']) &&
     lsnOrNull(r['replayed_lsn']) &&
     lsnOrNull(r['wal_position']) &&
-    (r['timeline'] === null || (typeof r['timeline'] === 'number' && Number.isInteger(r['timeline'])));
+    (r['timeline'] === null || (typeof r['timeline'] === 'number' && Number.isInteger(r['timeline']))) &&
+    // The age facts (position-watch.ts) are optional (older agents), well typed when present.
+    absentOr(r['receiver_streaming_at'], isTime) &&
+    absentOr(r['master_seen_at'], isTime) &&
+    absentOr(r['master_lsn_seen'], lsnOrNull) &&
+    absentOr(r['master_lsn_seen_for'], (x) => x === null || typeof x === 'string');
   return ok ? (v as MemberRecord) : null;
+}
+
+function absentOr(x: unknown, ok: (x: unknown) => boolean): boolean {
+  return x === undefined || ok(x);
+}
+
+function isTime(x: unknown): boolean {
+  return x === null || (typeof x === 'string' && Number.isFinite(Date.parse(x)));
 }
