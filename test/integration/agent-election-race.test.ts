@@ -247,6 +247,36 @@ describe('agents\' election: the take transaction raced on real etcd', { timeout
     assert.equal(await code(), 'won', 'absent for ttl (5 s) of continuous observation');
   });
 
+  it('settings from the stored servers/* (an operator\'s nofailover) and timelines decide on real etcd, not the agents\' files or the LSN alone', async () => {
+    const prefix = '/handyrep/racestored/';
+    const ctx = context(prefix);
+    const setup = async (timeline: number): Promise<[Seat, Seat]> => {
+      await ctx.client.delete().prefix(prefix);
+      await ctx.client.put(ctx.keys.master).value(encodeMasterRecord({ name: 'john', term: '1', timeline, promoted_lsn: null, sync_set: [], since: new Date().toISOString(), written_by: 'test' }));
+      await putMember(ctx, 'paul', '0/3000000');
+      await putMember(ctx, 'ringo', '0/2000000');
+      const seats: [Seat, Seat] = [seat(context(prefix), 'paul', async () => true, () => 0), seat(context(prefix), 'ringo', async () => true, () => 0)];
+      await leaseSeenThenExpired(ctx, seats);
+      return seats;
+    };
+    const code = (o: ElectionOutcome): string => (o.kind === 'refused' ? o.code : o.kind);
+    // The controller stored paul with nofailover (the agents' files say nothing of it).
+    let [paul, ringo] = await setup(1);
+    const definition = (extra: object): string => JSON.stringify({ hostname: 'h', role: 'replica', enabled: true, failover_priority: 999, nofailover: false, lag_limit: 100, ...extra });
+    await ctx.client.put(ctx.keys.server('paul')).value(definition({ nofailover: true }));
+    await ctx.client.put(ctx.keys.server('ringo')).value(definition({}));
+    assert.equal(code(await paul.elector.attempt()), 'nofailover', paul.log.join(' | '));
+    assert.match(paul.log.join(' | '), /server settings from the stored servers/);
+    assert.equal(code(await ringo.elector.attempt()), 'won', ringo.log.join(' | '));
+    // The recorded master is on timeline 2; paul, ahead in LSN, still publishes timeline 1 (replicaFacts).
+    [paul, ringo] = await setup(2);
+    const ringoRecord = JSON.parse((await ctx.client.get(ctx.keys.member('ringo')).string()) ?? '{}') as object;
+    await ctx.client.put(ctx.keys.member('ringo')).value(JSON.stringify({ ...ringoRecord, timeline: 2 }));
+    assert.equal(code(await paul.elector.attempt()), 'timeline_behind', paul.log.join(' | '));
+    assert.equal(code(await ringo.elector.attempt()), 'won', ringo.log.join(' | '));
+    await ctx.client.delete().prefix(prefix);
+  });
+
   it('the best candidate\'s promotion fails → it stands down and gives the key back; the next one wins', async () => {
     const prefix = '/handyrep/racefail/';
     const ctx = context(prefix);

@@ -28,9 +28,12 @@ export interface StoreSnapshot {
   readonly leasesHeld: string[];
   readonly members: MemberRead[];
   readonly leaderPresent: boolean;
+  /** The stored server definitions (`servers/*`, raw), when read (stored-settings.ts). */
+  readonly storedServers?: { readonly name: string; readonly value: string }[];
 }
 
-export async function readElectionSnapshot(ctx: EtcdContext, callMs: number): Promise<StoreSnapshot> {
+/** `withServers`: also read `servers/*`, in the same transaction (only when an election is near: they are the bulk). */
+export async function readElectionSnapshot(ctx: EtcdContext, callMs: number, withServers = false): Promise<StoreSnapshot> {
   const { keys } = ctx;
   const reply = await withDeadline('read the election snapshot', callMs, () =>
     ctx.client.kv.txn({
@@ -40,11 +43,12 @@ export async function readElectionSnapshot(ctx: EtcdContext, callMs: number): Pr
         { request_range: { key: Buffer.from(keys.masterLeasePrefix), range_end: prefixEnd(keys.masterLeasePrefix), keys_only: true } },
         { request_range: { key: Buffer.from(keys.membersPrefix), range_end: prefixEnd(keys.membersPrefix) } },
         { request_range: { key: Buffer.from(keys.leader), count_only: true } },
+        ...(withServers ? [{ request_range: { key: Buffer.from(keys.serversPrefix), range_end: prefixEnd(keys.serversPrefix) } }] : []),
       ],
       failure: [],
     }),
   );
-  const [master, leases, members, leader] = reply.responses.map((r) => r.response_range) as [IRangeResponse, IRangeResponse, IRangeResponse, IRangeResponse];
+  const [master, leases, members, leader, servers] = reply.responses.map((r) => r.response_range) as [IRangeResponse, IRangeResponse, IRangeResponse, IRangeResponse, IRangeResponse | undefined];
   const masterKv = master.kvs[0];
   let record: MasterRecord | null = null;
   if (masterKv) record = parseMasterRecord(keys.master, masterKv.value); // garbage: STORE_DATA, nobody elects on it
@@ -59,6 +63,7 @@ export async function readElectionSnapshot(ctx: EtcdContext, callMs: number): Pr
     leasesHeld: names(leases.kvs, keys.masterLeasePrefix).map((n) => n.name),
     members: names(members.kvs, keys.membersPrefix).map(({ name, kv }) => ({ name, record: parseMemberRecord(name, kv.value), modRevision: kv.mod_revision })),
     leaderPresent: Number(leader.count) > 0,
+    ...(servers === undefined ? {} : { storedServers: names(servers.kvs, keys.serversPrefix).map(({ name, kv }) => ({ name, value: kv.value.toString() })) }),
   };
 }
 

@@ -20,7 +20,8 @@ import type { FailoverRecord, StepRecord } from '../../model/failover-record.js'
 import type { EtcdContext } from '../../store/etcd/client.js';
 import type { MasterRecord } from '../../store/etcd/master-record.js';
 import { confirmMaster, readElectionSnapshot, revertMaster, takeMaster, type StoreSnapshot } from './election-store.js';
-import { judgeElection, type ElectionRefusalCode, type ServerElectionSettings } from './judge.js';
+import { judgeElection, type ElectionRefusalCode, type ElectionVerdict, type ServerElectionSettings } from './judge.js';
+import { electionSettingsFrom, type StoredSettings } from './stored-settings.js';
 
 export interface ElectionHands {
   /** Grants a new master lease (the agent holds none now); its id. */
@@ -95,37 +96,20 @@ export class Elector {
   /** One attempt; refusals are logged when they change (a reason code for each). */
   async attempt(): Promise<ElectionOutcome> {
     const s = this.settings;
-    const snapshot = await readElectionSnapshot(this.ctx, s.callMs);
-    const recorded = snapshot.master.record;
-    const seenKey = recorded === null ? '' : `${recorded.name}/${recorded.term}`;
-    if (recorded !== null && snapshot.leasesHeld.includes(recorded.name)) this.#leasesSeen.add(seenKey);
-    const position = recorded === null ? null : (snapshot.members.find((m) => m.name === recorded.name)?.record?.wal_position ?? null);
-    if (position !== null && lsnAfter(position, this.#masterPositions.get(seenKey) ?? null)) this.#masterPositions.set(seenKey, position);
-    const nowMs = this.now();
-    // A gap longer than the ttl: a controller may have led and gone meanwhile; time the absence anew.
-    if (this.#lastObservedMs !== null && nowMs - this.#lastObservedMs > s.ttlMs) this.#leaderAbsentSince = null;
-    this.#lastObservedMs = nowMs;
-    if (snapshot.leaderPresent) this.#leaderAbsentSince = null;
-    else this.#leaderAbsentSince ??= nowMs;
-    const verdict = judgeElection({
-      node: s.node,
-      deployment: s.deployment,
-      revision: snapshot.revision,
-      master: snapshot.master,
-      leasesHeld: snapshot.leasesHeld,
-      leaseSeen: this.#leasesSeen.has(seenKey),
-      members: snapshot.members,
-      leaderPresent: snapshot.leaderPresent,
-      leaderAbsentForMs: this.#leaderAbsentSince === null ? 0 : nowMs - this.#leaderAbsentSince,
-      ttlMs: s.ttlMs,
-      loopWaitMs: s.loopWaitMs,
-      servers: s.servers,
-      maxReplayLagMb: s.maxReplayLagMb,
-      synchronousMode: s.synchronousMode,
-      oldMasterPosition: this.#masterPositions.get(seenKey) ?? null,
-    });
+    let snapshot = await readElectionSnapshot(this.ctx, s.callMs);
+    const nowMs = this.#observe(snapshot);
+    let verdict = this.#judge(snapshot, s.servers, nowMs);
+    // Past the checks that need no settings: judge again on a snapshot with the cluster's stored
+    // server definitions (read only now, as they are the bulk of it), the one the take compares.
+    let source: StoredSettings['source'] = 'file';
+    if (verdict.kind === 'take' || !SETTINGS_FREE.has(verdict.code)) {
+      snapshot = await readElectionSnapshot(this.ctx, s.callMs, true);
+      const settings = electionSettingsFrom(snapshot.storedServers ?? [], s.servers);
+      source = settings.source;
+      verdict = this.#judge(snapshot, settings.servers, nowMs);
+    }
     if (verdict.kind === 'refuse') {
-      const line = `${verdict.code}: ${verdict.sentence}`;
+      const line = `${verdict.code}: ${verdict.sentence}${SETTINGS_FREE.has(verdict.code) ? '' : ` (server settings from ${source === 'etcd' ? "the stored servers/*" : "this agent's file"})`}`;
       // Quiet while nothing is to elect; every other refusal is logged once per change.
       if (line !== this.#lastRefusal && !QUIET.has(verdict.code)) this.log(`agent ${s.node}: election: not trying (${line})`);
       this.#lastRefusal = line;
@@ -153,7 +137,7 @@ export class Elector {
       this.log(`agent ${s.node}: election: ${sentence}`);
       return { kind: 'lost', sentence };
     }
-    const steps: StepRecord[] = [step('take the master key', s.node, started, 'ok', `revision ${taken.revision}; order ${verdict.order.join(' > ')}; master_lease of ${verdict.from} expired`)];
+    const steps: StepRecord[] = [step('take the master key', s.node, started, 'ok', `revision ${taken.revision}; order ${verdict.order.join(' > ')}; master_lease of ${verdict.from} expired; server settings from ${source === 'etcd' ? 'the stored servers/*' : "this agent's file"}`)];
     const reason = `agents' election: the master lease of ${verdict.from} expired`;
     const historyId = `e${taken.revision}-${s.node}`.slice(0, 63);
     this.hands.tookMaster();
@@ -170,6 +154,46 @@ export class Elector {
     const sentence = `${s.node} promoted (from ${verdict.from})${ok ? '' : '; the confirmation write failed: tried again next round'}`;
     this.log(`agent ${s.node}: election: ${sentence}`);
     return { kind: 'won', sentence, historyId };
+  }
+
+  /** What this agent remembers across snapshots (leases seen held, the master's positions, leader absence); the monotonic now. */
+  #observe(snapshot: StoreSnapshot): number {
+    const s = this.settings;
+    const recorded = snapshot.master.record;
+    const seenKey = recorded === null ? '' : `${recorded.name}/${recorded.term}`;
+    if (recorded !== null && snapshot.leasesHeld.includes(recorded.name)) this.#leasesSeen.add(seenKey);
+    const position = recorded === null ? null : (snapshot.members.find((m) => m.name === recorded.name)?.record?.wal_position ?? null);
+    if (position !== null && lsnAfter(position, this.#masterPositions.get(seenKey) ?? null)) this.#masterPositions.set(seenKey, position);
+    const nowMs = this.now();
+    // A gap longer than the ttl: a controller may have led and gone meanwhile; time the absence anew.
+    if (this.#lastObservedMs !== null && nowMs - this.#lastObservedMs > s.ttlMs) this.#leaderAbsentSince = null;
+    this.#lastObservedMs = nowMs;
+    if (snapshot.leaderPresent) this.#leaderAbsentSince = null;
+    else this.#leaderAbsentSince ??= nowMs;
+    return nowMs;
+  }
+
+  #judge(snapshot: StoreSnapshot, servers: Readonly<Record<string, ServerElectionSettings>>, nowMs: number): ElectionVerdict {
+    const s = this.settings;
+    const recorded = snapshot.master.record;
+    const seenKey = recorded === null ? '' : `${recorded.name}/${recorded.term}`;
+    return judgeElection({
+      node: s.node,
+      deployment: s.deployment,
+      revision: snapshot.revision,
+      master: snapshot.master,
+      leasesHeld: snapshot.leasesHeld,
+      leaseSeen: this.#leasesSeen.has(seenKey),
+      members: snapshot.members,
+      leaderPresent: snapshot.leaderPresent,
+      leaderAbsentForMs: this.#leaderAbsentSince === null ? 0 : nowMs - this.#leaderAbsentSince,
+      ttlMs: s.ttlMs,
+      loopWaitMs: s.loopWaitMs,
+      servers,
+      maxReplayLagMb: s.maxReplayLagMb,
+      synchronousMode: s.synchronousMode,
+      oldMasterPosition: this.#masterPositions.get(seenKey) ?? null,
+    });
   }
 
   /**
@@ -211,6 +235,18 @@ function lsnAfter(a: string, b: string | null): boolean {
   const pb = parseLsn(b);
   return pa !== null && (pb === null || lsnToBigInt(pa) > lsnToBigInt(pb));
 }
+
+/** Refusals decided before any server setting counts: no need to read the stored definitions. */
+const SETTINGS_FREE: ReadonlySet<ElectionRefusalCode> = new Set([
+  'deployment_single',
+  'controller_leads',
+  'no_master_record',
+  'master_is_us',
+  'master_lease_held',
+  'lease_never_seen',
+  'another_writable',
+  'synchronous_mode',
+]);
 
 /** Refusals that are the normal state of a healthy cluster: not logged. */
 const QUIET: ReadonlySet<ElectionRefusalCode> = new Set(['master_lease_held', 'master_is_us', 'controller_leads', 'deployment_single', 'no_master_record']);
