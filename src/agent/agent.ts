@@ -298,6 +298,10 @@ export class NodeAgent {
         this.#watchdog.arm();
         this.#watchdog.feed();
       },
+      requireSyncStandby: async () => {
+        await this.#pg.requireSynchronousStandby();
+        return { ok: true, details: 'set with ALTER SYSTEM and reloaded' };
+      },
       promote: async () => {
         // The lease is renewed while PostgreSQL replays what it received; if renewals fail, the
         // stale timer stops PostgreSQL (and the promotion with it).

@@ -149,6 +149,19 @@ export class LocalPostgres {
   }
 
   /**
+   * From now on every commit waits for a standby: synchronous_standby_names '*' (ALTER SYSTEM
+   * works on a server in recovery), reloaded. Run before an agents' promotion under
+   * synchronous_mode, so the new master acknowledges nothing only it holds.
+   */
+  async requireSynchronousStandby(): Promise<void> {
+    await this.observe();
+    const client = this.#client;
+    if (client === null) throw new Error('PostgreSQL does not answer');
+    await client.query("ALTER SYSTEM SET synchronous_standby_names = '*'");
+    await client.query('SELECT pg_reload_conf()');
+  }
+
+  /**
    * The timeline and WAL position right after a promotion: from the current WAL file's name, as
    * pg_control's checkpoint timeline stays the old one until the end-of-recovery checkpoint.
    */

@@ -55,12 +55,16 @@ interface Seat {
   readonly calls: string[];
 }
 
-function seat(ctx: EtcdContext, name: string, promote: () => Promise<boolean>, promoteDelayMs: () => number, deployment: 'agents' | 'ha' = 'agents', now: () => number = () => performance.now()): Seat {
+function seat(ctx: EtcdContext, name: string, promote: () => Promise<boolean>, promoteDelayMs: () => number, deployment: 'agents' | 'ha' = 'agents', now: () => number = () => performance.now(), synchronousMode: 'off' | 'on' = 'off'): Seat {
   const log: string[] = [];
   const calls: string[] = [];
   let leaseId: string | null = null;
   const hands: ElectionHands = {
     tookMaster: () => calls.push('took'),
+    requireSyncStandby: async () => {
+      calls.push('sync');
+      return { ok: true, details: 'stand-in' };
+    },
     grantLease: async () => {
       leaseId = (await ctx.client.leaseClient.leaseGrant({ TTL })).ID;
       return leaseId;
@@ -81,7 +85,7 @@ function seat(ctx: EtcdContext, name: string, promote: () => Promise<boolean>, p
       await putMember(ctx, name, null);
     },
   };
-  const elector = new Elector(ctx, { node: name, deployment, ttlMs: TTL * 1000, loopWaitMs: 1000, servers, maxReplayLagMb: 1000, synchronousMode: 'off', callMs: 2000 }, hands, now, (line) => log.push(line));
+  const elector = new Elector(ctx, { node: name, deployment, ttlMs: TTL * 1000, loopWaitMs: 1000, servers, maxReplayLagMb: 1000, synchronousMode, callMs: 2000 }, hands, now, (line) => log.push(line));
   return { name, elector, log, calls };
 }
 
@@ -274,6 +278,41 @@ describe('agents\' election: the take transaction raced on real etcd', { timeout
     await ctx.client.put(ctx.keys.member('ringo')).value(JSON.stringify({ ...ringoRecord, timeline: 2 }));
     assert.equal(code(await paul.elector.attempt()), 'timeline_behind', paul.log.join(' | '));
     assert.equal(code(await ringo.elector.attempt()), 'won', ringo.log.join(' | '));
+    await ctx.client.delete().prefix(prefix);
+  });
+
+  it('deployment ha, synchronous_mode on, no controller: only the recorded sync member wins, its commits made to wait first; a set changed after the judgement fails the take', async () => {
+    const prefix = '/handyrep/racesync/';
+    const ctx = context(prefix);
+    await ctx.client.put(ctx.keys.master).value(encodeMasterRecord({ name: 'john', term: '1', timeline: 1, promoted_lsn: null, sync_set: [], since: new Date().toISOString(), written_by: 'test' }));
+    const head = (members: string[]): string => JSON.stringify({ format: 'handyrep-state', version: 1, updated_ms: Date.now(), status: {}, sync: { members, quorum: 1, master: 'john', at: new Date().toISOString(), reason: 'test' } });
+    await ctx.client.put(ctx.keys.cluster).value(head(['paul']));
+    await putMember(ctx, 'paul', '0/2000000');
+    await putMember(ctx, 'ringo', '0/4000000'); // the async replica, further ahead in LSN terms
+    let clock = 0;
+    const mk = (name: string): Seat => seat(context(prefix), name, async () => true, () => 0, 'ha', () => clock, 'on');
+    const [paul, ringo] = [mk('paul'), mk('ringo')];
+    const lease = ctx.client.lease(TTL, { autoKeepAlive: false });
+    await lease.put(ctx.keys.masterLease('john')).value('{}');
+    for (const s of [paul, ringo]) await s.elector.attempt(); // each sees john's lease held
+    await lease.revoke();
+    const code = (o: ElectionOutcome): string => (o.kind === 'refused' ? o.code : o.kind);
+    // No controller, observed without gaps, until longer than the ttl.
+    for (clock = 2000; clock < 6000; clock += 2000) for (const s of [paul, ringo]) assert.equal(code(await s.elector.attempt()), 'controller_leads');
+    clock = 6000;
+    assert.equal(code(await ringo.elector.attempt()), 'not_sync_member', ringo.log.join(' | '));
+    // A take judged on one recorded set fails once the set changed (a controller came and went).
+    const judged = await readElectionSnapshot(ctx, 2000, true);
+    assert.deepEqual(judged.cluster?.sync?.members, ['paul']);
+    await ctx.client.put(ctx.keys.cluster).value(head(['ringo']));
+    const leaseId = (await ctx.client.leaseClient.leaseGrant({ TTL })).ID;
+    const record = { name: 'paul', term: judged.revision, timeline: null, promoted_lsn: null, sync_set: [], since: new Date().toISOString(), written_by: 'agent:paul' };
+    const stale = await takeMaster(ctx, { node: 'paul', snapshot: judged, judged: judged.members.map((m) => ({ name: m.name, modRevision: m.modRevision })), leaderMustBeAbsent: true, clusterModRevision: judged.cluster?.modRevision ?? '0', leaseId, record }, 2000);
+    assert.equal(stale.taken, false, 'the recorded set changed after the judgement');
+    await ctx.client.leaseClient.leaseRevoke({ ID: leaseId });
+    await ctx.client.put(ctx.keys.cluster).value(head(['paul']));
+    assert.equal(code(await paul.elector.attempt()), 'won', paul.log.join(' | '));
+    assert.deepEqual(paul.calls, ['took', 'sync', 'promote'], 'synchronous_standby_names set before the promotion');
     await ctx.client.delete().prefix(prefix);
   });
 

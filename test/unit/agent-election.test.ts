@@ -117,8 +117,8 @@ describe('judgeElection (design §9 rule 6)', () => {
       'take',
     ],
     ['beyond max_replay_lag → replay_lag', snap('paul', { members: [member(replica('paul', '0/9000000', { replayed_lsn: '0/1000000' }))], maxReplayLagMb: 16 }), 'replay_lag'],
-    ['synchronous_mode on → synchronous_mode (not supported yet)', snap('paul', { synchronousMode: 'on' }), 'synchronous_mode'],
-    ['synchronous_mode strict → synchronous_mode', snap('paul', { synchronousMode: 'strict', deployment: 'ha', leaderAbsentForMs: 9999 }), 'synchronous_mode'],
+    ['deployment agents, synchronous_mode on → synchronous_mode (nobody keeps the set)', snap('paul', { synchronousMode: 'on' }), 'synchronous_mode'],
+    ['deployment ha, synchronous_mode strict, the recorded set not read yet → sync_unread', snap('paul', { synchronousMode: 'strict', deployment: 'ha', leaderAbsentForMs: 9999 }), 'sync_unread'],
     ['synchronous_mode off, a sync set recorded → ignored', snap('paul', { master: { record: masterRecord('john', { sync_set: ['ringo'] }), modRevision: '5' } }), 'take'],
   ];
   for (const [name, s, expected] of rows) {

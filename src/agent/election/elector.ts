@@ -30,6 +30,8 @@ export interface ElectionHands {
   releaseLease(): Promise<void>;
   /** The take succeeded: arm the watchdog before anything can make PostgreSQL writable. */
   tookMaster(): void;
+  /** Under synchronous_mode, before the promotion: make every commit wait for a standby (synchronous_standby_names '*'). */
+  requireSyncStandby(): Promise<{ ok: boolean; details: string }>;
   /** Promotes the local PostgreSQL and waits until it is out of recovery. */
   promote(): Promise<{ ok: boolean; details: string }>;
   /** Timeline and current WAL position of the promoted PostgreSQL. */
@@ -130,7 +132,7 @@ export class Elector {
     };
     // An error here means neither the take nor its read-back answered: the lease is kept; unused, it
     // is released by the next round (PostgreSQL still read-only), or expires.
-    const taken = await takeMaster(this.ctx, { node: s.node, snapshot, judged: verdict.judged, leaderMustBeAbsent: s.deployment === 'ha', leaseId, record }, s.callMs);
+    const taken = await takeMaster(this.ctx, { node: s.node, snapshot, judged: verdict.judged, leaderMustBeAbsent: s.deployment === 'ha', ...(s.synchronousMode !== 'off' && snapshot.cluster ? { clusterModRevision: snapshot.cluster.modRevision } : {}), leaseId, record }, s.callMs);
     if (!taken.taken) {
       await this.hands.releaseLease();
       const sentence = `lost the race for the master key: ${taken.why}`;
@@ -141,6 +143,14 @@ export class Elector {
     const reason = `agents' election: the master lease of ${verdict.from} expired`;
     const historyId = `e${taken.revision}-${s.node}`.slice(0, 63);
     this.hands.tookMaster();
+    if (s.synchronousMode !== 'off') {
+      // The recorded set is the old master's; until a controller records one for this master, no
+      // commit may be acknowledged by it alone.
+      const syncStarted = new Date();
+      const sync = await this.hands.requireSyncStandby().catch((err: unknown) => ({ ok: false, details: describeError(err) }));
+      steps.push(step("synchronous_standby_names '*' (commits wait for a standby)", s.node, syncStarted, sync.ok ? 'ok' : 'failed', sync.details));
+      if (!sync.ok) return this.#giveBack(snapshot, taken.revision, verdict.from, started, steps, reason, historyId, `synchronous_standby_names could not be set: ${sync.details}`);
+    }
     const promoteStarted = new Date();
     const promoted = await this.hands.promote().catch((err: unknown) => ({ ok: false, details: describeError(err) }));
     steps.push(step('promote', s.node, promoteStarted, promoted.ok ? 'ok' : 'failed', promoted.details));
@@ -192,6 +202,7 @@ export class Elector {
       servers,
       maxReplayLagMb: s.maxReplayLagMb,
       synchronousMode: s.synchronousMode,
+      ...(snapshot.cluster === undefined ? {} : { syncRecord: snapshot.cluster.sync }),
       oldMasterPosition: this.#masterPositions.get(seenKey) ?? null,
     });
   }

@@ -12,8 +12,9 @@
  * PostgreSQL running in recovery with a received WAL position), on the cluster's timeline and with
  * a position not left behind while the master lived (position-rules.ts), enabled for failover (not
  * nofailover, failover_priority ≠ 0), within its lag limits (engine/candidates.ts, the controller's
- * own screening) against the master's last known position. Never with synchronous_mode on/strict
- * (not supported yet). Best: furthest received WAL, then the lower failover_priority, then the name.
+ * own screening) against the master's last known position; with synchronous_mode on/strict only
+ * in deployment ha, and only as the controller's recorded set allows (sync-rule.ts). Best:
+ * furthest received WAL, then the lower failover_priority, then the name.
  */
 import type { Deployment } from '../../config/schema.js';
 import { byName, byPriority, byReceivedDesc, screenCandidates } from '../../engine/candidates.js';
@@ -21,6 +22,8 @@ import { bytesBehind, bytesToMb } from '../../engine/lag.js';
 import type { CandidateFacts, RefusalCode } from '../../engine/selection.js';
 import type { MasterRecord } from '../../store/etcd/master-record.js';
 import type { MemberRecord } from '../member-record.js';
+import type { SyncRecord } from '../../model/sync-record.js';
+import { syncRule, type SyncRefusalCode } from './sync-rule.js';
 import { furthestLsn, masterSeenKey, publishedMasterPosition, receiverStaleRefusal, timelineRefusal, type PositionRefusal, type PositionRefusalCode } from './position-rules.js';
 
 /** A member record as read: null when its value is not a member record (then it counts as stale). */
@@ -62,6 +65,8 @@ export interface ElectionSnapshot {
   readonly servers: Readonly<Record<string, ServerElectionSettings>>;
   readonly maxReplayLagMb: number;
   readonly synchronousMode: 'off' | 'on' | 'strict';
+  /** The controller's recorded synchronous set (`cluster` key); undefined when not read (sync-rule.ts). */
+  readonly syncRecord?: SyncRecord | null;
   /**
    * The old master's furthest WAL position this agent saw in its member record under this master
    * record (earlier snapshots): its record goes with its dead agent's lease, the lag limit needs it.
@@ -83,6 +88,7 @@ export type ElectionRefusalCode =
   | 'not_best'
   | 'no_candidate'
   | PositionRefusalCode
+  | SyncRefusalCode
   | RefusalCode;
 
 export type ElectionVerdict =
@@ -118,10 +124,10 @@ export function judgeElection(s: ElectionSnapshot): ElectionVerdict {
   // is dead (rule 1). Any OTHER member running writable would make a second master.
   const writable = s.members.filter((m) => m.name !== old && m.record?.postgres === 'running' && m.record.in_recovery === false);
   if (writable.length > 0) return refuse('another_writable', `${writable.map((m) => m.name).join(', ')} runs writable though the master key names ${old}: no election until that is resolved`);
-  // Not supported yet: the recorded set may be stale (the controller keeps the real one in the
-  // `cluster` key), and a quorum needs the controller's arithmetic; an election could lose
-  // acknowledged commits. The schema refuses deployment agents with synchronous_mode too.
-  if (s.synchronousMode !== 'off') return refuse('synchronous_mode', `synchronous_mode is ${s.synchronousMode}: the agents do not elect (not supported yet; a controller must fail over)`);
+  // In `agents` nobody keeps a synchronous set (no controller, and the master's agent does not
+  // manage synchronous_standby_names): an election could lose acknowledged commits. The schema
+  // refuses deployment agents with synchronous_mode too. In `ha`, sync-rule.ts below.
+  if (s.synchronousMode !== 'off' && s.deployment === 'agents') return refuse('synchronous_mode', `synchronous_mode is ${s.synchronousMode}: the agents of deployment agents do not elect (nobody keeps the synchronous set; use deployment ha)`);
   if (s.servers[s.node] === undefined) return refuse('not_in_servers', 'this node is not under servers');
 
   const oldRecord = s.members.find((m) => m.name === old)?.record ?? null;
@@ -139,8 +145,17 @@ export function judgeElection(s: ElectionSnapshot): ElectionVerdict {
   const { viable, refusals } = screenCandidates({ candidates: facts, maxReplayLagMb: s.maxReplayLagMb });
   const ownRefusal = refusals.find((r) => r.name === s.node);
   if (ownRefusal) return refuse(ownRefusal.code, `not a candidate: ${ownRefusal.reason}`);
+  let allowed = viable;
+  let syncNote = '';
+  if (s.synchronousMode !== 'off') {
+    const members = fresh.map((f) => ({ name: f.name, receiveLsn: furthestLsn(f.record.received_lsn, f.record.replayed_lsn) }));
+    const sync = syncRule(s.synchronousMode, s.syncRecord, old, s.node, members);
+    if (sync.kind === 'refuse') return refuse(sync.code, sync.sentence);
+    if (sync.kind === 'only') allowed = viable.filter((c) => sync.allowed.has(c.name));
+    syncNote = sync.note === '' ? '' : `; ${sync.note}`;
+  }
   // Every candidate left is on one timeline, so their LSNs are places on one history.
-  const order = [...viable].sort((a, b) => byReceivedDesc(a, b) || byPriority(a, b) || byName(a, b)).map((c) => c.name);
+  const order = [...allowed].sort((a, b) => byReceivedDesc(a, b) || byPriority(a, b) || byName(a, b)).map((c) => c.name);
   const best = order[0];
   if (best === undefined) return refuse('no_candidate', 'no eligible candidate');
   if (best !== s.node) return refuse('not_best', `${best} is further ahead or preferred (order ${order.join(' > ')})`);
@@ -149,7 +164,7 @@ export function judgeElection(s: ElectionSnapshot): ElectionVerdict {
     from: old,
     judged: s.members.map((m) => ({ name: m.name, modRevision: m.modRevision })),
     order,
-    sentence: `the master lease of ${old} expired and this node is the best of ${order.join(' > ')}: taking the master key`,
+    sentence: `the master lease of ${old} expired and this node is the best of ${order.join(' > ')}${syncNote}: taking the master key`,
   };
 }
 

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { judgeElection, type ElectionSnapshot, type MemberRead } from '../../src/agent/election/judge.js';
+import { memberRecord, type MemberRecord } from '../../src/agent/member-record.js';
+import type { SyncRecord } from '../../src/model/sync-record.js';
+import type { MasterRecord } from '../../src/store/etcd/master-record.js';
+import { replicaFacts } from '../fixtures/member-facts.js';
+
+const john: MasterRecord = { name: 'john', term: '7', timeline: 1, promoted_lsn: null, sync_set: [], since: '2026-01-01T00:00:00Z', written_by: 'controller-1' };
+const replica = (name: string, received: string, extra: Partial<MemberRecord> = {}): MemberRead => ({
+  name,
+  record: { ...memberRecord(name, { state: 'running', writable: false }, replicaFacts(received), { state: 'present', record: john }, null, '2026-01-01T00:00:00Z'), ...extra },
+  modRevision: '10',
+});
+const settings = { failoverPriority: 999, nofailover: false, lagLimitMb: 100 };
+const sync = (members: string[], quorum: number, master: string | null = 'john'): SyncRecord => ({ members, quorum, master, at: '2026-01-01T00:00:00Z', reason: 'test' });
+
+/** Deployment ha, no controller for longer than the ttl, synchronous_mode on; ringo is the async replica AHEAD of the sync one (paul). */
+function snap(node: string, syncRecord: SyncRecord | null | undefined, over: Partial<ElectionSnapshot> = {}): ElectionSnapshot {
+  return {
+    node,
+    deployment: 'ha',
+    revision: '20',
+    master: { record: john, modRevision: '5' },
+    leasesHeld: [],
+    leaseSeen: true,
+    members: [replica('paul', '0/3000000'), replica('ringo', '0/4000000')],
+    leaderPresent: false,
+    leaderAbsentForMs: 9000,
+    ttlMs: 5000,
+    loopWaitMs: 1000,
+    servers: { john: settings, paul: settings, ringo: settings },
+    maxReplayLagMb: 1000,
+    synchronousMode: 'on',
+    ...(syncRecord === undefined ? {} : { syncRecord }),
+    ...over,
+  };
+}
+
+const verdictOf = (s: ElectionSnapshot): string => {
+  const v = judgeElection(s);
+  return v.kind === 'take' ? 'take' : v.code;
+};
+
+describe('judgeElection under synchronous_mode (deployment ha, no controller): the controller\'s recorded set decides', () => {
+  const rows: [string, ElectionSnapshot, string][] = [
+    ['FIRST 1 (paul): the sync member takes though the async one is further ahead', snap('paul', sync(['paul'], 1)), 'take'],
+    ['… the async one further ahead → not_sync_member', snap('ringo', sync(['paul'], 1)), 'not_sync_member'],
+    ['the sync member\'s record stale (PostgreSQL stopped) → nobody: sync_quorum', snap('ringo', sync(['paul'], 1), { members: [replica('paul', '0/3000000', { postgres: 'stopped', in_recovery: null }), replica('ringo', '0/4000000')] }), 'sync_quorum'],
+    ['2 of (paul, ringo) with quorum 2: every member holds every commit, ringo alone suffices → take', snap('ringo', sync(['paul', 'ringo'], 2), { members: [replica('paul', '0/3000000', { postgres: 'stopped', in_recovery: null }), replica('ringo', '0/4000000')] }), 'take'],
+    ['ANY 1 of (paul, ringo): both fresh → the furthest of them takes', snap('ringo', sync(['paul', 'ringo'], 1)), 'take'],
+    ['… the other → sync_behind', snap('paul', sync(['paul', 'ringo'], 1)), 'sync_behind'],
+    ['ANY 1 of (paul, ringo): ringo out of reach → n − k + 1 = 2 not met → sync_quorum', snap('paul', sync(['paul', 'ringo'], 1), { members: [replica('paul', '0/3000000'), replica('ringo', '0/4000000', { postgres: 'crashed', in_recovery: null })] }), 'sync_quorum'],
+    ['recorded asynchronous (quorum 0) → any candidate, as for the controller', snap('ringo', sync([], 0)), 'take'],
+    ['no set recorded → sync_record_missing', snap('paul', null), 'sync_record_missing'],
+    ['a set recorded for another master → sync_record_stale', snap('paul', sync(['paul'], 1, 'paul')), 'sync_record_stale'],
+    ['not read yet → sync_unread (the elector then reads the cluster key)', snap('paul', undefined), 'sync_unread'],
+    ['deployment agents → synchronous_mode (nobody keeps the set there)', snap('paul', sync(['paul'], 1), { deployment: 'agents' }), 'synchronous_mode'],
+    ['strict: same rule', snap('paul', sync(['paul'], 1), { synchronousMode: 'strict' }), 'take'],
+  ];
+  for (const [name, s, expected] of rows) it(name, () => assert.equal(verdictOf(s), expected, judgeElection(s).sentence));
+
+  it('the take names the recorded set', () => {
+    const v = judgeElection(snap('paul', sync(['paul'], 1)));
+    assert.equal(v.kind, 'take');
+    assert.match(v.sentence, /synchronous set paul \(quorum 1\)/);
+  });
+});
