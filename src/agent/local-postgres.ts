@@ -38,6 +38,7 @@ export interface SqlFacts {
 const FACTS_QUERY = `
 SELECT pg_is_in_recovery() AS in_recovery,
        (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_timeline,
+       CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) END AS wal_file,
        CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text ELSE pg_current_wal_lsn()::text END AS wal_position,
        pg_last_wal_receive_lsn()::text AS received_lsn,
        pg_last_wal_replay_lsn()::text AS replayed_lsn,
@@ -50,6 +51,7 @@ SELECT pg_is_in_recovery() AS in_recovery,
 interface FactsRow {
   in_recovery: boolean;
   checkpoint_timeline: number | null;
+  wal_file: string | null;
   wal_position: string | null;
   received_lsn: string | null;
   replayed_lsn: string | null;
@@ -226,11 +228,16 @@ export class LocalPostgres {
   /**
    * The timeline of this node's WAL: the streamed one while the WAL receiver runs; on a standby
    * without one, the highest of pg_wal's segment files (wal-timeline.ts), never below the
-   * checkpoint's; on a master, the checkpoint's.
+   * checkpoint's; on a master, its current WAL file's.
    */
   async #timeline(row: FactsRow): Promise<number | null> {
     if (row.receiver_timeline !== null) return row.receiver_timeline;
-    if (!row.in_recovery) return row.checkpoint_timeline;
+    // A master: the current WAL file's timeline (pg_control's stays the old one until the
+    // end-of-recovery checkpoint after a promotion, spread over minutes).
+    if (!row.in_recovery) {
+      const tli = row.wal_file === null ? Number.NaN : Number.parseInt(row.wal_file.slice(0, 8), 16);
+      return Number.isInteger(tli) && tli >= 1 ? tli : row.checkpoint_timeline;
+    }
     const fromWal = await walDirTimeline(this.settings.pgdata);
     if (fromWal === null) return row.checkpoint_timeline;
     return row.checkpoint_timeline === null ? fromWal : Math.max(fromWal, row.checkpoint_timeline);

@@ -41,6 +41,8 @@ export interface PositionFacts {
   readonly master_lsn_seen: string | null;
   /** Which master record that was: `<name>/<term>`. */
   readonly master_lsn_seen_for: string | null;
+  /** The highest timeline the recorded master published under that record (null: none seen). */
+  readonly master_timeline_seen: number | null;
 }
 
 export interface MasterProbeResult {

@@ -39,7 +39,10 @@ function context(prefix: string): EtcdContext {
 
 async function putMember(ctx: EtcdContext, name: string, received: string | null): Promise<string> {
   const master = { state: 'present' as const, record: parseMasterRecord(ctx.keys.master, (await ctx.client.get(ctx.keys.master).string()) ?? '') };
-  const record = received === null ? memberRecord(name, { state: 'stopped' }, null, master, null, new Date().toISOString()) : memberRecord(name, { state: 'running', writable: false }, replicaFacts(received), master, null, new Date().toISOString());
+  const now = new Date().toISOString();
+  // As its agent publishes it: streaming until it last saw the master, which was at 0/1000000.
+  const position = { receiver_streaming_at: now, master_seen_at: now, master_lsn_seen: '0/1000000', master_lsn_seen_for: `${master.record.name}/${master.record.term}`, master_timeline_seen: master.record.timeline ?? 1 };
+  const record = received === null ? memberRecord(name, { state: 'stopped' }, null, master, null, now) : memberRecord(name, { state: 'running', writable: false }, replicaFacts(received), master, null, now, position);
   const reply = await ctx.client.kv.put({ key: Buffer.from(ctx.keys.member(name)), value: Buffer.from(JSON.stringify(record)) });
   return reply.header.revision;
 }

@@ -15,7 +15,7 @@ describe('electionSettingsFrom (candidate settings from the stored servers/*)', 
   it('stored definitions replace the file: an operator\'s change through the API counts', () => {
     const r = electionSettingsFrom([stored('paul', { failover_priority: 0 }), stored('ringo', { nofailover: true }), stored('john', { role: 'master', lag_limit: 5 })], file);
     assert.equal(r.source, 'etcd');
-    assert.deepEqual(r.servers, {
+    assert.deepEqual({ ...r.servers }, {
       paul: { failoverPriority: 0, nofailover: false, lagLimitMb: 16 },
       ringo: { failoverPriority: 10, nofailover: true, lagLimitMb: 16 },
       john: { failoverPriority: 10, nofailover: false, lagLimitMb: 5 },
@@ -29,6 +29,7 @@ describe('electionSettingsFrom (candidate settings from the stored servers/*)', 
     ['a priority that is not a whole number', stored('ringo', { failover_priority: 1.5 })],
     ['no lag_limit', stored('ringo', { lag_limit: undefined })],
     ['nofailover not a boolean', stored('ringo', { nofailover: 'no' })],
+    ['fenced by the controller (an old master out of service)', stored('ringo', { fenced: true })],
   ];
   for (const [name, entry] of rows) {
     it(`${name} → not a candidate (the others still are)`, () => {

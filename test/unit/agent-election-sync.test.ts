@@ -9,7 +9,7 @@ import { replicaFacts } from '../fixtures/member-facts.js';
 const john: MasterRecord = { name: 'john', term: '7', timeline: 1, promoted_lsn: null, sync_set: [], since: '2026-01-01T00:00:00Z', written_by: 'controller-1' };
 const replica = (name: string, received: string, extra: Partial<MemberRecord> = {}): MemberRead => ({
   name,
-  record: { ...memberRecord(name, { state: 'running', writable: false }, replicaFacts(received), { state: 'present', record: john }, null, '2026-01-01T00:00:00Z'), ...extra },
+  record: { ...memberRecord(name, { state: 'running', writable: false }, replicaFacts(received), { state: 'present', record: john }, null, '2026-01-01T00:00:00Z'), master_lsn_seen: '0/1000000', master_lsn_seen_for: 'john/7', ...extra },
   modRevision: '10',
 });
 const settings = { failoverPriority: 999, nofailover: false, lagLimitMb: 100 };
@@ -57,6 +57,19 @@ describe('judgeElection under synchronous_mode (deployment ha, no controller): t
     ['not read yet → sync_unread (the elector then reads the cluster key)', snap('paul', undefined), 'sync_unread'],
     ['deployment agents → synchronous_mode (nobody keeps the set there)', snap('paul', sync(['paul'], 1), { deployment: 'agents' }), 'synchronous_mode'],
     ['strict: same rule', snap('paul', sync(['paul'], 1), { synchronousMode: 'strict' }), 'take'],
+    [
+      'this agent\'s file says off, but the controllers recorded a set for john: it applies → sync_quorum (paul, the sync member, is stopped)',
+      snap('ringo', sync(['paul'], 1), { synchronousMode: 'off', members: [replica('paul', '0/3000000', { postgres: 'stopped', in_recovery: null }), replica('ringo', '0/4000000')] }),
+      'sync_quorum',
+    ],
+    ['file off, the recorded set asynchronous (quorum 0) → any candidate', snap('ringo', sync([], 0), { synchronousMode: 'off' }), 'take'],
+    [
+      'the sync member\'s receiver silent for 2 min (commits waited for it, none acknowledged past it): not refused as stale → take',
+      snap('paul', sync(['paul'], 1), {
+        members: [replica('paul', '0/3000000', { receiver_streaming_at: '2026-01-01T00:00:00Z', master_seen_at: '2026-01-01T00:02:00Z', master_lsn_seen: '0/3100000' }), replica('ringo', '0/4000000')],
+      }),
+      'take',
+    ],
   ];
   for (const [name, s, expected] of rows) it(name, () => assert.equal(verdictOf(s), expected, judgeElection(s).sentence));
 

@@ -49,6 +49,7 @@ function snap(node: string, over: Partial<ElectionSnapshot> = {}): ElectionSnaps
     servers: { john: settings, paul: settings, ringo: settings },
     maxReplayLagMb: 1000,
     synchronousMode: 'off',
+    oldMasterPosition: '0/1000000',
     ...over,
   };
 }
@@ -67,7 +68,7 @@ describe('judgeElection (design §9 rule 6)', () => {
     ['the old master\'s lease never seen held → lease_never_seen', snap('paul', { leaseSeen: false }), 'lease_never_seen'],
     [
       'never seen, but the record was written by an agent\'s take (it came with its lease key) → take',
-      snap('paul', { leaseSeen: false, master: { record: masterRecord('john', { written_by: 'agent:john', timeline: null }), modRevision: '5' } }),
+      snap('paul', { leaseSeen: false, master: { record: masterRecord('john', { written_by: 'agent:john', timeline: null }), modRevision: '5' }, oldMasterTimeline: 1 }),
       'take',
     ],
     ['any other lease alive → master_lease_held', snap('paul', { leasesHeld: ['ringo'] }), 'master_lease_held'],

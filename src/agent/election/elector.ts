@@ -86,6 +86,8 @@ export class Elector {
   readonly #leasesSeen = new Set<string>();
   /** `<name>/<term>` → the furthest wal_position seen in that master's member record. */
   readonly #masterPositions = new Map<string, string>();
+  /** `<name>/<term>` → the highest timeline that master published as master. */
+  readonly #masterTimelines = new Map<string, number>();
 
   constructor(
     private readonly ctx: EtcdContext,
@@ -132,7 +134,7 @@ export class Elector {
     };
     // An error here means neither the take nor its read-back answered: the lease is kept; unused, it
     // is released by the next round (PostgreSQL still read-only), or expires.
-    const taken = await takeMaster(this.ctx, { node: s.node, snapshot, judged: verdict.judged, leaderMustBeAbsent: s.deployment === 'ha', ...(s.synchronousMode !== 'off' && snapshot.cluster ? { clusterModRevision: snapshot.cluster.modRevision } : {}), leaseId, record }, s.callMs);
+    const taken = await takeMaster(this.ctx, { node: s.node, snapshot, judged: verdict.judged, leaderMustBeAbsent: s.deployment === 'ha', ...(snapshot.cluster ? { clusterModRevision: snapshot.cluster.modRevision } : {}), leaseId, record }, s.callMs);
     if (!taken.taken) {
       await this.hands.releaseLease();
       const sentence = `lost the race for the master key: ${taken.why}`;
@@ -174,6 +176,8 @@ export class Elector {
     if (recorded !== null && snapshot.leasesHeld.includes(recorded.name)) this.#leasesSeen.add(seenKey);
     const position = recorded === null ? null : (snapshot.members.find((m) => m.name === recorded.name)?.record?.wal_position ?? null);
     if (position !== null && lsnAfter(position, this.#masterPositions.get(seenKey) ?? null)) this.#masterPositions.set(seenKey, position);
+    const own = recorded === null ? null : (snapshot.members.find((m) => m.name === recorded.name)?.record ?? null);
+    if (own?.role === 'master' && typeof own.timeline === 'number' && own.timeline > (this.#masterTimelines.get(seenKey) ?? 0)) this.#masterTimelines.set(seenKey, own.timeline);
     const nowMs = this.now();
     // A gap longer than the ttl: a controller may have led and gone meanwhile; time the absence anew.
     if (this.#lastObservedMs !== null && nowMs - this.#lastObservedMs > s.ttlMs) this.#leaderAbsentSince = null;
@@ -204,6 +208,7 @@ export class Elector {
       synchronousMode: s.synchronousMode,
       ...(snapshot.cluster === undefined ? {} : { syncRecord: snapshot.cluster.sync }),
       oldMasterPosition: this.#masterPositions.get(seenKey) ?? null,
+      oldMasterTimeline: this.#masterTimelines.get(seenKey) ?? null,
     });
   }
 

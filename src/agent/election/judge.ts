@@ -24,7 +24,7 @@ import type { MasterRecord } from '../../store/etcd/master-record.js';
 import type { MemberRecord } from '../member-record.js';
 import type { SyncRecord } from '../../model/sync-record.js';
 import { syncRule, type SyncRefusalCode } from './sync-rule.js';
-import { furthestLsn, masterSeenKey, publishedMasterPosition, receiverStaleRefusal, timelineRefusal, type PositionRefusal, type PositionRefusalCode } from './position-rules.js';
+import { furthestLsn, masterSeenKey, publishedMasterPosition, publishedMasterTimeline, receiverStaleRefusal, timelineRefusal, type PositionRefusal, type PositionRefusalCode } from './position-rules.js';
 
 /** A member record as read: null when its value is not a member record (then it counts as stale). */
 export interface MemberRead {
@@ -72,6 +72,8 @@ export interface ElectionSnapshot {
    * record (earlier snapshots): its record goes with its dead agent's lease, the lag limit needs it.
    */
   readonly oldMasterPosition?: string | null;
+  /** The highest timeline this agent saw the old master publish as master under this record (earlier snapshots). */
+  readonly oldMasterTimeline?: number | null;
 }
 
 export type ElectionRefusalCode =
@@ -116,9 +118,10 @@ export function judgeElection(s: ElectionSnapshot): ElectionVerdict {
   const old = recorded.name;
   if (old === s.node) return refuse('master_is_us', 'this node is the recorded master');
   if (s.leasesHeld.length > 0) return refuse('master_lease_held', `master_lease of ${s.leasesHeld.join(', ')} is alive: that PostgreSQL may still take writes`);
-  // A record an agent's take wrote always came with its lease key (same transaction): its absence
-  // now means that lease ended, like any master lease.
-  const leaseProven = s.leaseSeen || recorded.written_by.startsWith('agent:');
+  // A record an election take wrote (exactly `agent:<its name>`) always came with its lease key
+  // (same transaction): its absence now means that lease ended. Not a bootstrap claim
+  // (`agent:<n> bootstrap`): no lease key came with it.
+  const leaseProven = s.leaseSeen || recorded.written_by === `agent:${old}`;
   if (!leaseProven) return refuse('lease_never_seen', `this agent never saw ${old}'s master lease held: its absence does not prove that ${old} is fenced`);
   // The recorded master's own record is ignored: its lease expired, so its agent demoted it or
   // is dead (rule 1). Any OTHER member running writable would make a second master.
@@ -128,32 +131,38 @@ export function judgeElection(s: ElectionSnapshot): ElectionVerdict {
   // manage synchronous_standby_names): an election could lose acknowledged commits. The schema
   // refuses deployment agents with synchronous_mode too. In `ha`, sync-rule.ts below.
   if (s.synchronousMode !== 'off' && s.deployment === 'agents') return refuse('synchronous_mode', `synchronous_mode is ${s.synchronousMode}: the agents of deployment agents do not elect (nobody keeps the synchronous set; use deployment ha)`);
-  if (s.servers[s.node] === undefined) return refuse('not_in_servers', 'this node is not under servers');
+  // Own properties only: a member named like an Object.prototype property has no settings.
+  const settingsOf = (name: string): ServerElectionSettings | undefined => (Object.hasOwn(s.servers, name) ? s.servers[name] : undefined);
+  if (settingsOf(s.node) === undefined) return refuse('not_in_servers', 'this node is not under servers');
 
+  const key = masterSeenKey(recorded);
   const oldRecord = s.members.find((m) => m.name === old)?.record ?? null;
-  const oldPosition = furthestLsn(oldRecord?.wal_position, s.oldMasterPosition, publishedMasterPosition(s.members, masterSeenKey(recorded)));
+  const oldPosition = furthestLsn(oldRecord?.wal_position, s.oldMasterPosition, publishedMasterPosition(s.members, key));
+  // The cluster's timeline: the record's, else the highest the old master published as master.
+  const reference = recorded.timeline ?? highest(oldRecord?.role === 'master' ? oldRecord.timeline : null, s.oldMasterTimeline ?? null, publishedMasterTimeline(s.members, key));
   const fresh: { name: string; record: MemberRecord; settings: ServerElectionSettings }[] = [];
   for (const m of s.members) {
-    const settings = s.servers[m.name];
+    const settings = settingsOf(m.name);
     if (m.name !== old && settings !== undefined && isFresh(m.record)) fresh.push({ name: m.name, record: m.record, settings });
   }
   if (!fresh.some((f) => f.name === s.node)) return refuse('no_fresh_record', 'this node has no fresh member record (agent lease, PostgreSQL running in recovery, a received WAL position)');
-  const refused = positionRefusals(fresh, recorded.timeline, s.ttlMs + s.loopWaitMs, oldPosition);
+  // Synchronous replication: the controller's recorded set, whenever it promises something about
+  // the lost master (quorum > 0), whatever this agent's own file says of synchronous_mode.
+  const recordedSync = s.syncRecord !== undefined && s.syncRecord !== null && s.syncRecord.quorum > 0 && s.syncRecord.master === old;
+  const syncMode = s.synchronousMode !== 'off' ? s.synchronousMode : recordedSync ? 'on' : null;
+  const sync = syncMode === null ? null : syncRule(syncMode, s.syncRecord, old, s.node, fresh.map((f) => ({ name: f.name, receiveLsn: furthestLsn(f.record.received_lsn, f.record.replayed_lsn) })));
+  if (sync?.kind === 'refuse') return refuse(sync.code, sync.sentence);
+  // A member the set allows holds every acknowledged commit, however long its receiver was silent.
+  const refused = positionRefusals(fresh, reference, s.ttlMs + s.loopWaitMs, oldPosition, sync?.kind === 'only' ? sync.allowed : new Set());
   const ownPosition = refused.get(s.node);
   if (ownPosition) return refuse(ownPosition.code, `not a candidate: ${s.node} ${ownPosition.reason}`);
+  if (oldPosition === null) return refuse('master_position_unknown', `no agent saw ${old}'s last WAL position (its member record is gone and none was remembered or published): the lag limit cannot be checked`);
   const facts = fresh.filter((f) => !refused.has(f.name)).map((f) => candidate(f.name, f.record, f.settings, oldPosition));
   const { viable, refusals } = screenCandidates({ candidates: facts, maxReplayLagMb: s.maxReplayLagMb });
   const ownRefusal = refusals.find((r) => r.name === s.node);
   if (ownRefusal) return refuse(ownRefusal.code, `not a candidate: ${ownRefusal.reason}`);
-  let allowed = viable;
-  let syncNote = '';
-  if (s.synchronousMode !== 'off') {
-    const members = fresh.map((f) => ({ name: f.name, receiveLsn: furthestLsn(f.record.received_lsn, f.record.replayed_lsn) }));
-    const sync = syncRule(s.synchronousMode, s.syncRecord, old, s.node, members);
-    if (sync.kind === 'refuse') return refuse(sync.code, sync.sentence);
-    if (sync.kind === 'only') allowed = viable.filter((c) => sync.allowed.has(c.name));
-    syncNote = sync.note === '' ? '' : `; ${sync.note}`;
-  }
+  const allowed = sync?.kind === 'only' ? viable.filter((c) => sync.allowed.has(c.name)) : viable;
+  const syncNote = sync === null || sync.note === '' ? '' : `; ${sync.note}`;
   // Every candidate left is on one timeline, so their LSNs are places on one history.
   const order = [...allowed].sort((a, b) => byReceivedDesc(a, b) || byPriority(a, b) || byName(a, b)).map((c) => c.name);
   const best = order[0];
@@ -174,24 +183,21 @@ function isFresh(record: MemberRecord | null): record is MemberRecord {
 }
 
 /**
- * The fresh members refused on their position's worth (position-rules.ts): a receiver left
- * behind while the master lived, a timeline other than the recorded master's, then a timeline
- * behind the highest of the members left.
+ * The fresh members refused on their position's worth (position-rules.ts): a timeline other than
+ * the cluster's, or a receiver left behind while the master lived (not for `staleExempt`).
  */
-function positionRefusals(fresh: readonly { name: string; record: MemberRecord }[], recordedTimeline: number | null, allowedSilenceMs: number, masterPosition: string | null): Map<string, PositionRefusal> {
+function positionRefusals(fresh: readonly { name: string; record: MemberRecord }[], reference: number | null, allowedSilenceMs: number, masterPosition: string | null, staleExempt: ReadonlySet<string>): Map<string, PositionRefusal> {
   const refused = new Map<string, PositionRefusal>();
   for (const f of fresh) {
-    const r = receiverStaleRefusal(f.record, allowedSilenceMs, masterPosition) ?? timelineRefusal(f.record.timeline, recordedTimeline, null);
-    if (r !== null) refused.set(f.name, r);
-  }
-  const timelines = fresh.filter((f) => !refused.has(f.name)).map((f) => f.record.timeline ?? 0);
-  const highest = timelines.length === 0 ? null : Math.max(...timelines);
-  for (const f of fresh) {
-    if (refused.has(f.name)) continue;
-    const r = timelineRefusal(f.record.timeline, recordedTimeline, highest);
+    const r = timelineRefusal(f.record.timeline, reference) ?? (staleExempt.has(f.name) ? null : receiverStaleRefusal(f.record, allowedSilenceMs, masterPosition, reference));
     if (r !== null) refused.set(f.name, r);
   }
   return refused;
+}
+
+function highest(...values: readonly (number | null | undefined)[]): number | null {
+  const known = values.filter((v): v is number => typeof v === 'number');
+  return known.length === 0 ? null : Math.max(...known);
 }
 
 function candidate(name: string, r: MemberRecord, settings: ServerElectionSettings, oldPosition: string | null): CandidateFacts {

@@ -17,7 +17,8 @@ export interface StoredSettings {
 /** The settings of the enabled stored definitions, or the file's when none is stored. */
 export function electionSettingsFrom(stored: readonly { readonly name: string; readonly value: string }[], file: Readonly<Record<string, ServerElectionSettings>>): StoredSettings {
   if (stored.length === 0) return { source: 'file', servers: file };
-  const servers: Record<string, ServerElectionSettings> = {};
+  // No prototype: a server name like `constructor` is looked up as itself only.
+  const servers = Object.create(null) as Record<string, ServerElectionSettings>;
   for (const { name, value } of stored) {
     const settings = parseStored(value);
     if (settings !== null) servers[name] = settings;
@@ -37,7 +38,9 @@ function parseStored(value: string): ServerElectionSettings | null {
   const r = v as Record<string, unknown>;
   const priority = r['failover_priority'];
   const lag = r['lag_limit'];
-  if (r['enabled'] !== true || (r['role'] !== 'master' && r['role'] !== 'replica')) return null;
+  // A server the controller fenced (an old master out of service until a rejoin or reclone) is
+  // never a candidate: its WAL may be a forked history.
+  if (r['enabled'] !== true || r['fenced'] === true || (r['role'] !== 'master' && r['role'] !== 'replica')) return null;
   if (typeof priority !== 'number' || !Number.isInteger(priority) || priority < 0) return null;
   if (typeof lag !== 'number' || !(lag >= 0) || typeof r['nofailover'] !== 'boolean') return null;
   return { failoverPriority: priority, nofailover: r['nofailover'], lagLimitMb: lag };

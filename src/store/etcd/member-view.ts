@@ -17,6 +17,8 @@ export interface MemberView {
   readonly sees_master_detail: string | null;
   readonly probed_at: string | null;
   readonly master_probed: string | null;
+  /** Its timeline (a master's: its current WAL file's); absent or null when unknown. */
+  readonly timeline?: number | null;
 }
 
 /** A member record's JSON as a view; null when it is not one (an older agent's record has no observed_at: null there). */
@@ -43,7 +45,13 @@ export function parseMemberView(text: string | null): MemberView | null {
     sees_master_detail: text_('sees_master_detail'),
     probed_at: text_('probed_at'),
     master_probed: text_('master_probed'),
+    ...(validTimeline(v['timeline']) ? { timeline: v['timeline'] } : {}),
   };
+}
+
+/** A timeline ID as PostgreSQL has them: 1 ≤ n < 2^32. */
+export function validTimeline(x: unknown): x is number {
+  return typeof x === 'number' && Number.isInteger(x) && x >= 1 && x < 2 ** 32;
 }
 
 /**
