@@ -68,6 +68,8 @@ export class NodeAgent {
   #lastMember = '';
   /** The age facts of the member record (receiver streaming, master seen), kept across rounds. */
   readonly #positionWatch = new PositionWatch();
+  /** The store revision of the last `master` read (a round's facts, read after it, are newer). */
+  #readRevision: string | null = null;
   #memberRenewedMs = -Infinity;
   #health: HealthFacts;
   /** control_method agent: runs the controller's node actions (src/agent/commands/); null otherwise. */
@@ -239,6 +241,8 @@ export class NodeAgent {
     try {
       if (this.#fencedOwnMaster && !this.#fencing) await this.#rejoinIfDue();
       if (!this.#boot.done) await this.#boot.step();
+      // Facts read now are at least as new as every etcd revision seen so far (the election's M3 rule).
+      const factsAfterRevision = this.#readRevision;
       const { observation, facts } = await this.#pg.observe();
       const postgres = classifyPostgres(observation, { wasRunning: this.#wasRunning, stoppedByAgent: this.#stoppedByAgent });
       if (postgres.state === 'crashed') this.#crashedPid = observation.pidFilePid;
@@ -250,7 +254,8 @@ export class NodeAgent {
       this.#wasRunning = observation.pidAlive;
       if (postgres.state === 'running') this.#stoppedByAgent = false;
       if (postgres.state === 'running' && postgres.writable) this.#crashRestartTried = false;
-      const { view: master, modRevision: masterModRevision } = await readMasterView(this.#ctx, this.#callMs);
+      const { view: master, modRevision: masterModRevision, revision: readRevision } = await readMasterView(this.#ctx, this.#callMs);
+      if (readRevision !== null) this.#readRevision = readRevision;
       const plan = decideAgentRound({
         node: this.node,
         master,
@@ -261,7 +266,7 @@ export class NodeAgent {
         crashRestartTried: this.#crashRestartTried,
       });
       const [outcome, seen] = await Promise.all([this.#act(plan, masterModRevision), observeMaster(this.#ctx, this.#masterProbe, this.node, master, this.#callMs)]);
-      await this.#publish(postgres, facts, master, seen).catch(() => undefined);
+      await this.#publish(postgres, facts, master, seen, factsAfterRevision).catch(() => undefined);
       this.#updateHealth(postgres, facts, master, plan.reason, seen);
       const elected = this.#election === null ? '' : await electionStep(this.#election, postgres, master);
       return `${plan.sentence}${outcome}${elected}`;
@@ -417,9 +422,9 @@ export class NodeAgent {
     return this.#fencing;
   }
 
-  async #publish(postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, seen: MasterSeen): Promise<void> {
+  async #publish(postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, seen: MasterSeen, factsAfterRevision: string | null = null): Promise<void> {
     const nowIso = new Date().toISOString();
-    const record = memberRecord(this.node, postgres, facts, master, seen.probe, nowIso, this.#positionWatch.note(facts, master, seen, nowIso));
+    const record = memberRecord(this.node, postgres, facts, master, seen.probe, nowIso, { ...this.#positionWatch.note(facts, master, seen, nowIso), facts_after_revision: factsAfterRevision });
     const content = recordContent(record);
     const renewDue = this.#now() - this.#memberRenewedMs >= (this.config.etcd.ttl * 1000) / 3;
     if (!this.#memberLease.held || renewDue) {

@@ -43,6 +43,12 @@ export interface PositionFacts {
   readonly master_lsn_seen_for: string | null;
   /** The highest timeline the recorded master published under that record (null: none seen). */
   readonly master_timeline_seen: number | null;
+  /**
+   * An etcd revision this record's SQL facts were read after (the agent's last read before
+   * them): an election counts a position as final only when read after the old master's lease
+   * was gone (null: unknown).
+   */
+  readonly facts_after_revision?: string | null;
 }
 
 export interface MasterProbeResult {
@@ -80,6 +86,6 @@ export function memberRecord(name: string, postgres: PostgresView, facts: SqlFac
 export function recordContent(record: MemberRecord): string {
   // The times below move every round; they are published with the record's renewals (ttl/3) and
   // with any other change (a receiver that stops, a probe that fails), not on their own.
-  const { observed_at: _at, probed_at: _probed, receiver_streaming_at: _streaming, master_seen_at: _seen, ...rest } = record;
+  const { observed_at: _at, probed_at: _probed, receiver_streaming_at: _streaming, master_seen_at: _seen, facts_after_revision: _after, ...rest } = record;
   return JSON.stringify(rest);
 }

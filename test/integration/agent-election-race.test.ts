@@ -274,6 +274,15 @@ describe('agents\' election: the take transaction raced on real etcd', { timeout
     await ctx.client.put(ctx.keys.server('ringo')).value(definition({}));
     assert.equal(code(await paul.elector.attempt()), 'nofailover', paul.log.join(' | '));
     assert.match(paul.log.join(' | '), /server settings from the stored servers/);
+    // A definition changed after the judgement fails the take (nofailover stored for the taker meanwhile).
+    const judged = await readElectionSnapshot(ctx, 2000, true);
+    await ctx.client.put(ctx.keys.server('ringo')).value(definition({ nofailover: true }));
+    const leaseId = (await ctx.client.leaseClient.leaseGrant({ TTL })).ID;
+    const take = { name: 'ringo', term: judged.revision, timeline: null, promoted_lsn: null, sync_set: [], since: new Date().toISOString(), written_by: 'agent:ringo' };
+    const refusedTake = await takeMaster(ctx, { node: 'ringo', snapshot: judged, judged: judged.members.map((m) => ({ name: m.name, modRevision: m.modRevision })), leaderMustBeAbsent: false, leaseId, record: take }, 2000);
+    assert.equal(refusedTake.taken, false, 'servers/* changed after the snapshot');
+    await ctx.client.leaseClient.leaseRevoke({ ID: leaseId });
+    await ctx.client.put(ctx.keys.server('ringo')).value(definition({}));
     assert.equal(code(await ringo.elector.attempt()), 'won', ringo.log.join(' | '));
     // The recorded master is on timeline 2; paul, ahead in LSN, still publishes timeline 1 (replicaFacts).
     [paul, ringo] = await setup(2);

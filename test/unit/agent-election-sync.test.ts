@@ -9,7 +9,7 @@ import { replicaFacts } from '../fixtures/member-facts.js';
 const john: MasterRecord = { name: 'john', term: '7', timeline: 1, promoted_lsn: null, sync_set: [], since: '2026-01-01T00:00:00Z', written_by: 'controller-1' };
 const replica = (name: string, received: string, extra: Partial<MemberRecord> = {}): MemberRead => ({
   name,
-  record: { ...memberRecord(name, { state: 'running', writable: false }, replicaFacts(received), { state: 'present', record: john }, null, '2026-01-01T00:00:00Z'), master_lsn_seen: '0/1000000', master_lsn_seen_for: 'john/7', ...extra },
+  record: { ...memberRecord(name, { state: 'running', writable: false }, replicaFacts(received), { state: 'present', record: john }, null, '2026-01-01T00:00:00Z'), master_lsn_seen: '0/1000000', master_lsn_seen_for: 'john/7', facts_after_revision: '16', ...extra },
   modRevision: '10',
 });
 const settings = { failoverPriority: 999, nofailover: false, lagLimitMb: 100 };
@@ -32,6 +32,7 @@ function snap(node: string, syncRecord: SyncRecord | null | undefined, over: Par
     servers: { john: settings, paul: settings, ringo: settings },
     maxReplayLagMb: 1000,
     synchronousMode: 'on',
+    leaseGoneRevision: '15',
     ...(syncRecord === undefined ? {} : { syncRecord }),
     ...over,
   };
@@ -51,8 +52,17 @@ describe('judgeElection under synchronous_mode (deployment ha, no controller): t
     ['ANY 1 of (paul, ringo): both fresh → the furthest of them takes', snap('ringo', sync(['paul', 'ringo'], 1)), 'take'],
     ['… the other → sync_behind', snap('paul', sync(['paul', 'ringo'], 1)), 'sync_behind'],
     ['ANY 1 of (paul, ringo): ringo out of reach → n − k + 1 = 2 not met → sync_quorum', snap('paul', sync(['paul', 'ringo'], 1), { members: [replica('paul', '0/3000000'), replica('ringo', '0/4000000', { postgres: 'crashed', in_recovery: null })] }), 'sync_quorum'],
+    [
+      'ANY 1 of (paul, ringo): paul\'s position was read before john\'s lease was gone (it may have received more since) → out of reach: sync_quorum',
+      snap('ringo', sync(['paul', 'ringo'], 1), { members: [replica('paul', '0/3000000', { facts_after_revision: '12' }), replica('ringo', '0/4000000')] }),
+      'sync_quorum',
+    ],
+    ['… a record that says nothing of when its facts were read counts as out of reach too', snap('ringo', sync(['paul', 'ringo'], 1), { members: [replica('paul', '0/3000000', { facts_after_revision: undefined }), replica('ringo', '0/4000000')] }), 'sync_quorum'],
+    ['FIRST 1 (n = k): every member holds every commit, the age of the read does not matter → take', snap('paul', sync(['paul'], 1), { members: [replica('paul', '0/3000000', { facts_after_revision: '12' }), replica('ringo', '0/4000000')] }), 'take'],
     ['recorded asynchronous (quorum 0) → any candidate, as for the controller', snap('ringo', sync([], 0)), 'take'],
     ['no set recorded → sync_record_missing', snap('paul', null), 'sync_record_missing'],
+    ['a quorum above the member count (corrupt) → sync_record_missing', snap('paul', sync(['paul'], 3)), 'sync_record_missing'],
+    ['a fractional quorum → sync_record_missing', snap('paul', sync(['paul', 'ringo'], 0.5)), 'sync_record_missing'],
     ['a set recorded for another master → sync_record_stale', snap('paul', sync(['paul'], 1, 'paul')), 'sync_record_stale'],
     ['not read yet → sync_unread (the elector then reads the cluster key)', snap('paul', undefined), 'sync_unread'],
     ['deployment agents → synchronous_mode (nobody keeps the set there)', snap('paul', sync(['paul'], 1), { deployment: 'agents' }), 'synchronous_mode'],

@@ -106,6 +106,8 @@ export async function takeMaster(ctx: EtcdContext, req: TakeRequest, callMs: num
     ...req.judged.map((m): ICompare => ({ key: Buffer.from(keys.member(m.name)), target: 'Mod', result: 'Equal', mod_revision: m.modRevision })),
     { key: Buffer.from(keys.membersPrefix), range_end: prefixEnd(keys.membersPrefix), target: 'Mod', result: 'Less', mod_revision: String(BigInt(req.snapshot.revision) + 1n) },
     ...(req.leaderMustBeAbsent ? [{ key: Buffer.from(keys.leader), target: 'Create' as const, result: 'Equal' as const, create_revision: 0 }] : []),
+    // The stored server definitions judged on (when read): none changed after the snapshot.
+    ...(req.snapshot.storedServers === undefined ? [] : [{ key: Buffer.from(keys.serversPrefix), range_end: prefixEnd(keys.serversPrefix), target: 'Mod' as const, result: 'Less' as const, mod_revision: String(BigInt(req.snapshot.revision) + 1n) }]),
     ...(req.clusterModRevision === undefined ? [] : [{ key: Buffer.from(keys.cluster), target: 'Mod' as const, result: 'Equal' as const, mod_revision: req.clusterModRevision }]),
   ];
   const success: IRequestOp[] = [

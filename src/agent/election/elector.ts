@@ -88,6 +88,8 @@ export class Elector {
   readonly #masterPositions = new Map<string, string>();
   /** `<name>/<term>` → the highest timeline that master published as master. */
   readonly #masterTimelines = new Map<string, number>();
+  /** `<name>/<term>` → the revision of the first snapshot without that master's lease (positions read after it are final). */
+  readonly #leaseGoneRevisions = new Map<string, string>();
 
   constructor(
     private readonly ctx: EtcdContext,
@@ -173,7 +175,10 @@ export class Elector {
     const s = this.settings;
     const recorded = snapshot.master.record;
     const seenKey = recorded === null ? '' : `${recorded.name}/${recorded.term}`;
-    if (recorded !== null && snapshot.leasesHeld.includes(recorded.name)) this.#leasesSeen.add(seenKey);
+    if (recorded !== null && snapshot.leasesHeld.includes(recorded.name)) {
+      this.#leasesSeen.add(seenKey);
+      this.#leaseGoneRevisions.delete(seenKey);
+    } else if (recorded !== null && !this.#leaseGoneRevisions.has(seenKey)) this.#leaseGoneRevisions.set(seenKey, snapshot.revision);
     const position = recorded === null ? null : (snapshot.members.find((m) => m.name === recorded.name)?.record?.wal_position ?? null);
     if (position !== null && lsnAfter(position, this.#masterPositions.get(seenKey) ?? null)) this.#masterPositions.set(seenKey, position);
     const own = recorded === null ? null : (snapshot.members.find((m) => m.name === recorded.name)?.record ?? null);
@@ -209,6 +214,7 @@ export class Elector {
       ...(snapshot.cluster === undefined ? {} : { syncRecord: snapshot.cluster.sync }),
       oldMasterPosition: this.#masterPositions.get(seenKey) ?? null,
       oldMasterTimeline: this.#masterTimelines.get(seenKey) ?? null,
+      leaseGoneRevision: this.#leaseGoneRevisions.get(seenKey) ?? snapshot.revision,
     });
   }
 

@@ -74,6 +74,12 @@ export interface ElectionSnapshot {
   readonly oldMasterPosition?: string | null;
   /** The highest timeline this agent saw the old master publish as master under this record (earlier snapshots). */
   readonly oldMasterTimeline?: number | null;
+  /**
+   * The revision of the first snapshot in which this agent found the old master's lease gone: a
+   * member's position read after it (its record's facts_after_revision) is final. Absent: the
+   * snapshot's own revision (nobody's position counts as final before the next round).
+   */
+  readonly leaseGoneRevision?: string;
 }
 
 export type ElectionRefusalCode =
@@ -150,7 +156,13 @@ export function judgeElection(s: ElectionSnapshot): ElectionVerdict {
   // the lost master (quorum > 0), whatever this agent's own file says of synchronous_mode.
   const recordedSync = s.syncRecord !== undefined && s.syncRecord !== null && s.syncRecord.quorum > 0 && s.syncRecord.master === old;
   const syncMode = s.synchronousMode !== 'off' ? s.synchronousMode : recordedSync ? 'on' : null;
-  const sync = syncMode === null ? null : syncRule(syncMode, s.syncRecord, old, s.node, fresh.map((f) => ({ name: f.name, receiveLsn: furthestLsn(f.record.received_lsn, f.record.replayed_lsn) })));
+  // Under a quorum (n > k), the furthest of n − k + 1 members holds every acknowledged commit only
+  // if their positions are final: read after the old master's lease was gone (it wrote no WAL
+  // since). An older position counts as out of reach until its agent publishes a newer one.
+  const quorum = s.syncRecord !== undefined && s.syncRecord !== null && s.syncRecord.members.length > s.syncRecord.quorum;
+  const goneAt = BigInt(s.leaseGoneRevision ?? s.revision);
+  const final = (r: MemberRecord): boolean => !quorum || (typeof r.facts_after_revision === 'string' && BigInt(r.facts_after_revision) >= goneAt);
+  const sync = syncMode === null ? null : syncRule(syncMode, s.syncRecord, old, s.node, fresh.map((f) => ({ name: f.name, receiveLsn: final(f.record) ? furthestLsn(f.record.received_lsn, f.record.replayed_lsn) : null })));
   if (sync?.kind === 'refuse') return refuse(sync.code, sync.sentence);
   // A member the set allows holds every acknowledged commit, however long its receiver was silent.
   const refused = positionRefusals(fresh, reference, s.ttlMs + s.loopWaitMs, oldPosition, sync?.kind === 'only' ? sync.allowed : new Set());

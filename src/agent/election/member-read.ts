@@ -32,7 +32,8 @@ export function parseMemberRecord(name: string, value: Buffer | string): MemberR
     absentOr(r['master_seen_at'], isTime) &&
     absentOr(r['master_lsn_seen'], lsnOrNull) &&
     absentOr(r['master_lsn_seen_for'], (x) => x === null || typeof x === 'string') &&
-    absentOr(r['master_timeline_seen'], (x) => x === null || validTimeline(x));
+    absentOr(r['master_timeline_seen'], (x) => x === null || validTimeline(x)) &&
+    absentOr(r['facts_after_revision'], (x) => x === null || (typeof x === 'string' && /^[0-9]{1,19}$/.test(x)));
   return ok ? (v as MemberRecord) : null;
 }
 

@@ -37,6 +37,9 @@ export interface SyncMember {
 export function syncRule(mode: 'on' | 'strict', record: SyncRecord | null | undefined, oldMaster: string, node: string, members: readonly SyncMember[]): SyncVerdict {
   if (record === undefined) return { kind: 'refuse', code: 'sync_unread', sentence: 'the recorded synchronous set is not read yet' };
   if (record === null) return { kind: 'refuse', code: 'sync_record_missing', sentence: `synchronous_mode is ${mode} but no synchronous set is recorded (the cluster key): where the acknowledged commits are is unknown` };
+  if (!Number.isInteger(record.quorum) || record.quorum < 0 || record.quorum > record.members.length) {
+    return { kind: 'refuse', code: 'sync_record_missing', sentence: `the recorded synchronous set is not valid (quorum ${record.quorum} of ${record.members.length} members)` };
+  }
   if (record.master !== oldMaster) {
     return { kind: 'refuse', code: 'sync_record_stale', sentence: `the recorded synchronous set describes ${record.master ?? 'no master'}, not ${oldMaster} (recorded ${record.at}: ${record.reason}): a controller must fail over` };
   }
