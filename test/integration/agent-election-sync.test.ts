@@ -103,8 +103,10 @@ describe('agents elect under synchronous_mode (deployment ha, no controller)', {
     assert.deepEqual(acked.filter((id) => !present.has(id)), [], 'every acknowledged row is on paul');
     assert.equal(await cluster.psql(paul, 'SHOW synchronous_standby_names'), '*', 'paul\'s commits wait for a standby from its promotion on');
     const ringoLog = bed.agents.get('ringo')?.output() ?? '';
-    assert.match(ringoLog, /not_sync_member/, ringoLog.slice(-3000));
+    // Whether ringo judged between john's lease expiry and paul's take depends on round timing; if it
+    // did, it refused as no sync member. It never tried (the unit and race tests show the refusal).
     assert.doesNotMatch(ringoLog, /ringo: election: the master lease of john expired and this node is the best/);
+    assert.doesNotMatch(ringoLog, /ringo: election: not trying \((?!not_sync_member)/, ringoLog.slice(-3000));
     const history = Object.values((await bed.client.getAll().prefix(`${PREFIX}history/`).strings()) as Record<string, string>).map((v) => JSON.parse(v) as { from: string; to: string; outcome: string; steps: { name: string }[] });
     assert.deepEqual(history.map((h) => [h.from, h.to, h.outcome]), [['john', 'paul', 'SUCCESS']]);
     assert.ok(history[0]?.steps.some((s) => s.name.startsWith("synchronous_standby_names '*'")), 'the step is journaled');
