@@ -83,6 +83,15 @@ describe('judgeElection under synchronous_mode (deployment ha, no controller): t
   ];
   for (const [name, s, expected] of rows) it(name, () => assert.equal(verdictOf(s), expected, judgeElection(s).sentence));
 
+  it('a set the controllers recorded applies whatever this agent\'s file says: the take says synchronous (the winner\'s commits will wait for a standby)', () => {
+    const local = judgeElection(snap('paul', sync(['paul'], 1), { synchronousMode: 'off' }));
+    assert.equal(local.kind === 'take' && local.synchronous, true, local.sentence);
+    const async = judgeElection(snap('ringo', sync([], 0), { synchronousMode: 'off' }));
+    assert.equal(async.kind === 'take' && async.synchronous, false, async.sentence);
+    const on = judgeElection(snap('ringo', sync([], 0)));
+    assert.equal(on.kind === 'take' && on.synchronous, true, 'this agent\'s own synchronous_mode on');
+  });
+
   it('the take names the recorded set', () => {
     const v = judgeElection(snap('paul', sync(['paul'], 1)));
     assert.equal(v.kind, 'take');

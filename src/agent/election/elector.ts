@@ -147,7 +147,7 @@ export class Elector {
     const reason = `agents' election: the master lease of ${verdict.from} expired`;
     const historyId = `e${taken.revision}-${s.node}`.slice(0, 63);
     this.hands.tookMaster();
-    if (s.synchronousMode !== 'off') {
+    if (verdict.synchronous) {
       // The recorded set is the old master's; until a controller records one for this master, no
       // commit may be acknowledged by it alone.
       const syncStarted = new Date();

@@ -109,6 +109,8 @@ export type ElectionVerdict =
       readonly judged: readonly { readonly name: string; readonly modRevision: string }[];
       /** The eligible candidates, best first (this node first). */
       readonly order: readonly string[];
+      /** Synchronous replication applies (this agent's synchronous_mode, or a set the controllers recorded for the lost master): the winner's commits must wait for a standby. */
+      readonly synchronous: boolean;
       readonly sentence: string;
     };
 
@@ -185,6 +187,7 @@ export function judgeElection(s: ElectionSnapshot): ElectionVerdict {
     from: old,
     judged: s.members.map((m) => ({ name: m.name, modRevision: m.modRevision })),
     order,
+    synchronous: syncMode !== null,
     sentence: `the master lease of ${old} expired and this node is the best of ${order.join(' > ')}${syncNote}: taking the master key`,
   };
 }
