@@ -23,7 +23,7 @@ import { readTlsFiles } from '../daemon/tls-files.js';
 import { factsNow, startHealthServer, type HealthFacts } from './health.js';
 import { HealthAuth } from './health-auth.js';
 import { LocalPostgres, type SqlFacts } from './local-postgres.js';
-import { masterLagBytes } from './master-lag.js';
+import { masterLag, masterLagFacts } from './master-lag.js';
 import { MasterProbe } from './master-probe.js';
 import { observeMaster, type MasterSeen } from './master-view.js';
 import { memberRecord, recordContent } from './member-record.js';
@@ -437,7 +437,7 @@ export class NodeAgent {
       writable,
       primaryConfirmed: writable && recordedMaster === this.node && this.#masterLease.fresh(),
       lagBytes: facts?.replay_lag_bytes ?? null,
-      masterLagBytes: masterLagBytes(facts, seen.record, Date.now(), this.config.etcd.ttl * 1000),
+      ...masterLagFacts(masterLag(facts, seen.record, Date.now(), this.config.etcd.ttl * 1000)),
       leaseRenewedAtMs: this.#leaseRenewalSentMs === null ? null : Date.now() - (this.#now() - this.#leaseRenewalSentMs),
       timeline: facts?.timeline ?? null,
       recordedMaster,
