@@ -247,7 +247,7 @@ export class NodeAgent {
       this.#wasRunning = observation.pidAlive;
       if (postgres.state === 'running') this.#stoppedByAgent = false;
       if (postgres.state === 'running' && postgres.writable) this.#crashRestartTried = false;
-      const { view: master, modRevision: masterModRevision } = await readMasterView(this.#ctx, this.#callMs);
+      const { view: master, modRevision: masterModRevision, readRevision } = await readMasterView(this.#ctx, this.#callMs);
       const plan = decideAgentRound({
         node: this.node,
         master,
@@ -257,7 +257,7 @@ export class NodeAgent {
         restartOnCrash: this.config.agent.restart_on_crash,
         crashRestartTried: this.#crashRestartTried,
       });
-      const [outcome, seen] = await Promise.all([this.#act(plan, masterModRevision), observeMaster(this.#ctx, this.#masterProbe, this.node, master, this.#callMs)]);
+      const [outcome, seen] = await Promise.all([this.#act(plan, masterModRevision), observeMaster(this.#ctx, this.#masterProbe, this.node, master, this.#callMs, readRevision)]);
       await this.#publish(postgres, facts, master, seen).catch(() => undefined);
       this.#updateHealth(postgres, facts, master, plan.reason, seen);
       const elected = this.#election === null ? '' : await electionStep(this.#election, postgres, master);

@@ -57,6 +57,9 @@ describe('/replica?lag= while the master\'s record is gone', { timeout: 180_000 
     await waitUntil('paul within 16MB by john\'s record', async () => (await agentGet(paul(), '/replica?lag=16MB')).body['master_lag_source'] === 'member_record', 30_000, 200).catch((err: Error) => {
       throw new Error(`${err.message}\n${output()}`);
     });
+    // paul's record says after which etcd revision its probe of john started (review F3: no clocks).
+    const paulRecord = JSON.parse((await client.get(`${PREFIX}members/paul`).string()) ?? '{}') as Record<string, unknown>;
+    assert.match(String(paulRecord['probe_revision']), /^[1-9]\d*$/, JSON.stringify(paulRecord));
     (agents[0] as RunningAgent).child.kill('SIGSTOP');
     await waitUntil('john\'s member record gone (its lease expired)', async () => (await client.get(`${PREFIX}members/john`).string()) === null, TTL * 1000 + 10_000, 200);
     // paul's next round reads no record: its answer comes from the WAL receiver now.
