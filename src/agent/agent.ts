@@ -22,6 +22,7 @@ import { decideAgentRound, type AgentPlan, type AgentReason, type MasterKeyView,
 import { readTlsFiles } from '../daemon/tls-files.js';
 import { factsNow, startHealthServer, type HealthFacts } from './health.js';
 import { HealthAuth } from './health-auth.js';
+import { CopyGroups, groupsFile, reapLeftoverGroups } from './copy-groups.js';
 import { LocalPostgres, type SqlFacts } from './local-postgres.js';
 import { masterLag, masterLagFacts } from './master-lag.js';
 import { MasterProbe } from './master-probe.js';
@@ -64,6 +65,9 @@ export class NodeAgent {
   #lastSentence = '';
   /** Role discovery at start (boot.ts, boot-runner.ts); until it is done each round asks it. */
   readonly #boot: BootRunner;
+  readonly #copies: CopyGroups;
+  /** Aborted at stop: the boot starts no copy after it (copy-groups.ts kills the running ones). */
+  readonly #stopping = new AbortController();
   #lastMember = '';
   #memberRenewedMs = -Infinity;
   #health: HealthFacts;
@@ -111,7 +115,8 @@ export class NodeAgent {
     this.#masterLease = new AgentLease(this.#ctx, 'master lease', freshForMs, onStale, this.#now, channel, fenceLead);
     this.#memberLease = new AgentLease(this.#ctx, 'member lease', ttlMs, () => undefined, this.#now, channel);
     this.#watchdog = new Watchdog(agent.watchdog, agent.watchdog_device);
-    this.#boot = new BootRunner({ config, node, pg: this.#pg, etcd: this.#ctx, callMs: this.#callMs, loopMs: this.#loopMs, lease: this.#bootLease(), log: deps.log, now: this.#now });
+    this.#copies = new CopyGroups(groupsFile(pgdata, node), (line) => deps.log(`agent ${node}: ${line}`));
+    this.#boot = new BootRunner({ config, node, pg: this.#pg, etcd: this.#ctx, callMs: this.#callMs, loopMs: this.#loopMs, lease: this.#bootLease(), log: deps.log, now: this.#now, groups: this.#copies, signal: this.#stopping.signal });
     this.#commands = commandExecutorFor(config, node, this.#ctx, Math.max(this.#callMs, this.#ctx.deadlineMs), deps.log, async () => {
       await this.runRound();
       return this.runRound();
@@ -133,6 +138,9 @@ export class NodeAgent {
   async start(): Promise<void> {
     const problem = this.#watchdog.check();
     if (problem !== null) throw new HandyRepError('CONFIG_INVALID', problem);
+    // A copy a SIGKILLed predecessor left running is killed before any round looks at the folder.
+    const reaped = reapLeftoverGroups(this.#copies.file);
+    if (reaped !== null) this.deps.log(`agent ${this.node}: ${reaped}`);
     const server = this.config.servers[this.node];
     const address = this.config.agent.listen_address ?? server?.hostname ?? '127.0.0.1';
     const tls = await readTlsFiles(this.config.agent, this.deps.configDir ?? process.cwd(), 'agent');
@@ -188,6 +196,7 @@ export class NodeAgent {
   async stop(releaseLease = true): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    await this.#cancelCopies();
     // First: a command finishing runs a round (commandExecutorFor), which must not start after this one.
     await this.#commands?.stop();
     await this.#round?.catch(() => undefined);
@@ -213,12 +222,22 @@ export class NodeAgent {
   async shutdown(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    // A copy (pg_basebackup, pg_rewind, initdb) in the boot would hold the round for as long as it runs.
+    await this.#cancelCopies();
     await this.#round?.catch(() => undefined);
     if (this.#masterLease.held || this.#health.writable) {
       const { observation } = await this.#pg.observe();
       if (observation.writable !== false && observation.pidAlive) await this.#fence('the agent is stopping');
     }
     await this.stop(true);
+  }
+
+  /** Aborts the boot (nothing new starts) and kills the process groups of its running commands. */
+  async #cancelCopies(): Promise<void> {
+    if (this.#stopping.signal.aborted) return;
+    this.#stopping.abort();
+    const running = await this.#copies.cancel();
+    if (running > 0) this.deps.log(`agent ${this.node}: stopping: ${running} running boot command(s) (a copy, rewind or initdb) cancelled, their process groups killed`);
   }
 
   #schedule(ms: number): void {
