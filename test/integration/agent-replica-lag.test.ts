@@ -6,7 +6,9 @@
  *     reported (master_lag_source wal_receiver; before: 503, the read backend emptied);
  *   - 32 MB written on john meanwhile: paul streams them and stays within 16 MB;
  *   - john's PostgreSQL stopped: paul no longer streams and has no record → 503 (unknown distance),
- *     while plain /replica stays 200.
+ *     while plain /replica stays 200;
+ *   - then paul's agent does not see john: a controller-side read of the records (the onset) is
+ *     followed by a "does not see" whose probe_revision is above it (review F3: etcd order, no clocks).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +17,10 @@ import pg from 'pg';
 import { AGENT_PORT, putMasterRecord, startAgent, waitUntil, type RunningAgent } from '../fixtures/agents.js';
 import { startCluster, type TestCluster, type TestNode } from '../fixtures/cluster.js';
 import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
+import { combineAgentReads } from '../../src/engine/agent-vantage.js';
+import { parseConfig } from '../../src/config/load.js';
+import { createEtcdContext } from '../../src/store/etcd/client.js';
+import { readMemberViews } from '../../src/store/etcd/member-view.js';
 
 const TTL = 4;
 const PREFIX = '/handyrep/agentreplicalag/';
@@ -80,5 +86,25 @@ describe('/replica?lag= while the master\'s record is gone', { timeout: 180_000 
     await john().stop('immediate');
     await waitUntil('paul ?lag= 503 once nothing streams', async () => (await agentGet(paul(), '/replica?lag=16MB')).status === 503, 15_000, 200);
     assert.equal((await agentGet(paul(), '/replica')).status, 200, 'plain /replica still answers: reads go on (backup servers)');
+
+    // Review F3 against real etcd: a controller's first read of the records is the onset; paul's
+    // agent, which does not see john, writes a newer "does not see" each round, so one from a probe
+    // that started after the onset arrives and counts, without comparing any clock.
+    const ctx = createEtcdContext(parseConfig(JSON.stringify({ handyrep: { store: 'etcd' }, etcd: { endpoints: etcd.endpoints, prefix: PREFIX } }), 'test'));
+    try {
+      const onset = await readMemberViews(ctx);
+      const early = { records: onset.views, revision: onset.revision };
+      const judged = async (): Promise<string | undefined> => {
+        const late = await readMemberViews(ctx);
+        return combineAgentReads([{ replica: 'paul', probe: 'unknown', probeDetail: 'no ssh', walReceiver: null }], early, { records: late.views, revision: late.revision }, 'john')[0]?.probe;
+      };
+      await waitUntil('paul\'s "does not see" newer than the onset', async () => (await judged()) === 'no_answer', 10_000, 200);
+      const paulNow = (await readMemberViews(ctx)).views.find((v) => v.name === 'paul');
+      assert.equal(paulNow?.sees_master, false);
+      assert.ok(BigInt(paulNow?.probe_revision ?? '0') > BigInt(onset.revision), `probe_revision ${paulNow?.probe_revision} after the onset ${onset.revision}`);
+      assert.equal(combineAgentReads([{ replica: 'paul', probe: 'unknown', probeDetail: 'no ssh', walReceiver: null }], early, early, 'john')[0]?.probe, 'unknown', 'the onset read itself is no news');
+    } finally {
+      ctx.close();
+    }
   });
 });
