@@ -27,6 +27,12 @@ export function decideHealthAuth(config: Readonly<HandyRepConfig>, credentials: 
   return outcome.ok ? { ok: true } : { ok: false, status: outcome.status, reason: outcome.reason };
 }
 
+/** The peer's exact address: an IPv4-mapped IPv6 address as its IPv4 one, without an IPv6 zone. */
+export function exactAddress(address: string): string {
+  const bare = address.replace(/%.*$/, '');
+  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(bare) ? bare.slice(7) : bare.toLowerCase();
+}
+
 /** The decision plus the throttle (effects: counts per source address, a delay after wrong passwords). */
 export class HealthAuth {
   readonly #throttle: HealthThrottle;
@@ -46,16 +52,16 @@ export class HealthAuth {
   async check(authorization: string | undefined, address: string): Promise<HealthAuthOutcome> {
     const credentials = parseBasicAuth(authorization);
     if (credentials === null && !this.config.agent.require_password) return { ok: true };
-    const admission = this.#throttle.admit(addressPrefix(address), credentials !== null);
+    const admission = this.#throttle.admit({ prefix: addressPrefix(address), exact: exactAddress(address) }, credentials !== null);
     if (admission.kind === 'refuse') return { ok: false, status: 429, reason: 'too many wrong passwords; retry later', retryAfterSeconds: admission.retryAfterSeconds };
-    let wrong = false;
+    let verdict: 'wrong' | 'proven' | 'other' = 'other';
     try {
       if (admission.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, admission.delayMs));
       const outcome = decideHealthAuth(this.config, credentials);
-      wrong = credentials !== null && !outcome.ok && outcome.status === 401;
+      if (credentials !== null) verdict = outcome.ok ? 'proven' : outcome.status === 401 ? 'wrong' : 'other';
       return outcome;
     } finally {
-      this.#throttle.settle(admission, wrong);
+      this.#throttle.settle(admission, verdict);
     }
   }
 }
