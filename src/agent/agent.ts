@@ -22,9 +22,10 @@ import { decideAgentRound, type AgentPlan, type AgentReason, type MasterKeyView,
 import { readTlsFiles } from '../daemon/tls-files.js';
 import { factsNow, startHealthServer, type HealthFacts } from './health.js';
 import { HealthAuth } from './health-auth.js';
+import { resolveServer } from '../config/merge.js';
 import { CopyGroups, groupsFile, reapLeftoverGroups } from './copy-groups.js';
 import { LocalPostgres, type SqlFacts } from './local-postgres.js';
-import { masterLag, masterLagFacts } from './master-lag.js';
+import { masterLag, masterLagFacts, nextMasterIdentity, type MasterIdentity } from './master-lag.js';
 import { MasterProbe } from './master-probe.js';
 import { observeMaster, type MasterSeen } from './master-view.js';
 import { memberRecord, recordContent } from './member-record.js';
@@ -66,6 +67,8 @@ export class NodeAgent {
   /** Role discovery at start (boot.ts, boot-runner.ts); until it is done each round asks it. */
   readonly #boot: BootRunner;
   readonly #copies: CopyGroups;
+  /** The master a WAL receiver's report must come from (master-lag.ts); the last known one while etcd is down. */
+  #masterIdentity: MasterIdentity | null = null;
   /** Aborted at stop: the boot starts no copy after it (copy-groups.ts kills the running ones). */
   readonly #stopping = new AbortController();
   #lastMember = '';
@@ -276,6 +279,8 @@ export class NodeAgent {
         restartOnCrash: this.config.agent.restart_on_crash,
         crashRestartTried: this.#crashRestartTried,
       });
+      // readRevision comes from an etcd reply received BEFORE the probe starts (review F3/X4): a
+      // revision from any later reply would date the probe after events it may precede.
       const [outcome, seen] = await Promise.all([this.#act(plan, masterModRevision), observeMaster(this.#ctx, this.#masterProbe, this.node, master, this.#callMs, readRevision)]);
       await this.#publish(postgres, facts, master, seen).catch(() => undefined);
       this.#updateHealth(postgres, facts, master, plan.reason, seen);
@@ -447,6 +452,10 @@ export class NodeAgent {
   }
 
   #updateHealth(postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, reason: AgentReason, seen: MasterSeen): void {
+    this.#masterIdentity = nextMasterIdentity(this.#masterIdentity, master, seen.record, (name) => {
+      const entry = this.config.servers[name];
+      return entry ? resolveServer(this.config.server_defaults, entry).hostname : null;
+    });
     const running = postgres.state === 'running';
     const writable = running && postgres.writable;
     const recordedMaster = master.state === 'present' ? master.record.name : null;
@@ -456,7 +465,7 @@ export class NodeAgent {
       writable,
       primaryConfirmed: writable && recordedMaster === this.node && this.#masterLease.fresh(),
       lagBytes: facts?.replay_lag_bytes ?? null,
-      ...masterLagFacts(masterLag(facts, seen.record, Date.now(), this.config.etcd.ttl * 1000)),
+      ...masterLagFacts(masterLag(facts, seen.record, Date.now(), this.config.etcd.ttl * 1000, this.#masterIdentity)),
       leaseRenewedAtMs: this.#leaseRenewalSentMs === null ? null : Date.now() - (this.#now() - this.#leaseRenewalSentMs),
       timeline: facts?.timeline ?? null,
       recordedMaster,

@@ -35,6 +35,8 @@ export interface SqlFacts {
    * latest_end_lsn, Patroni's fallback for the leader's position); null when not streaming.
    */
   readonly sender_end_lsn?: string | null;
+  /** Seconds since the WAL receiver last heard its sender (this server's own clock); null when not streaming. */
+  readonly sender_msg_age_s?: number | null;
   readonly replay_lag_bytes: number | null;
   readonly server_version: string;
 }
@@ -49,6 +51,7 @@ SELECT pg_is_in_recovery() AS in_recovery,
        (SELECT received_tli FROM pg_stat_wal_receiver LIMIT 1) AS receiver_timeline,
        (SELECT sender_host FROM pg_stat_wal_receiver LIMIT 1) AS sender_host,
        (SELECT latest_end_lsn::text FROM pg_stat_wal_receiver WHERE status = 'streaming' LIMIT 1) AS sender_end_lsn,
+       (SELECT extract(epoch FROM now() - last_msg_receipt_time)::float8 FROM pg_stat_wal_receiver WHERE status = 'streaming' LIMIT 1) AS sender_msg_age_s,
        CASE WHEN pg_is_in_recovery() THEN pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::float8 END AS replay_lag_bytes,
        current_setting('server_version') AS server_version`;
 
@@ -62,6 +65,7 @@ interface FactsRow {
   receiver_timeline: number | null;
   sender_host: string | null;
   sender_end_lsn: string | null;
+  sender_msg_age_s: number | null;
   replay_lag_bytes: number | null;
   server_version: string;
 }
@@ -208,6 +212,7 @@ export class LocalPostgres {
         wal_receiver: row.wal_receiver,
         sender_host: row.sender_host,
         sender_end_lsn: row.sender_end_lsn,
+        sender_msg_age_s: row.sender_msg_age_s,
         replay_lag_bytes: row.replay_lag_bytes,
         server_version: row.server_version,
       };

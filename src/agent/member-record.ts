@@ -11,7 +11,7 @@ import type { ProbeAnswer } from './master-probe.js';
 
 type Nullable<T> = { readonly [K in keyof T]: T[K] | null };
 
-export type MemberRecord = Nullable<Omit<SqlFacts, 'replay_lag_bytes' | 'sender_end_lsn'>> & {
+export type MemberRecord = Nullable<Omit<SqlFacts, 'replay_lag_bytes' | 'sender_end_lsn' | 'sender_msg_age_s'>> & {
   readonly name: string;
   readonly postgres: PostgresView['state'];
   readonly role: 'master' | 'replica' | null;

@@ -48,6 +48,10 @@ describe('/replica?lag= while the master\'s record is gone', { timeout: 180_000 
     [etcd, cluster] = await Promise.all([startEtcdCluster({ members: 1 }), startCluster({ nodes: 2, ssh: false })]);
     client = new Etcd3({ hosts: etcd.endpoints });
     await putMasterRecord(client, PREFIX, 'john');
+    // An idle sender is heard only when the receiver pings it, every wal_receiver_timeout / 2: within
+    // the ttl here (docs/node-agent.md asks for wal_receiver_timeout ≤ 2 × etcd.ttl).
+    await cluster.psql(cluster.nodes[1] as TestNode, "ALTER SYSTEM SET wal_receiver_timeout = '4s'");
+    await cluster.psql(cluster.nodes[1] as TestNode, 'SELECT pg_reload_conf()');
     const settings = { endpoints: etcd.endpoints, prefix: PREFIX, ttl: TTL };
     agents = [startAgent(cluster, john(), settings), startAgent(cluster, paul(), settings)];
   });

@@ -13,6 +13,8 @@ export interface MemberView {
   readonly role: 'master' | 'replica' | null;
   readonly postgres: string;
   readonly wal_position: string | null;
+  /** Its timeline (absent from older records). */
+  readonly timeline?: number | null;
   readonly observed_at: string | null;
   readonly sees_master: boolean | null;
   readonly sees_master_detail: string | null;
@@ -41,6 +43,7 @@ export function parseMemberView(text: string | null): MemberView | null {
     role,
     postgres: v['postgres'],
     wal_position: text_('wal_position'),
+    ...(Number.isInteger(v['timeline']) ? { timeline: v['timeline'] as number } : {}),
     observed_at: text_('observed_at'),
     sees_master: typeof v['sees_master'] === 'boolean' ? v['sees_master'] : null,
     sees_master_detail: text_('sees_master_detail'),
