@@ -22,8 +22,10 @@ import { decideAgentRound, type AgentPlan, type AgentReason, type MasterKeyView,
 import { readTlsFiles } from '../daemon/tls-files.js';
 import { factsNow, startHealthServer, type HealthFacts } from './health.js';
 import { HealthAuth } from './health-auth.js';
+import { resolveServer } from '../config/merge.js';
+import { CopyGroups, groupsFile, reapLeftoverGroups } from './copy-groups.js';
 import { LocalPostgres, type SqlFacts } from './local-postgres.js';
-import { masterLagBytes } from './master-lag.js';
+import { masterLag, masterLagFacts, nextMasterIdentity, type MasterIdentity } from './master-lag.js';
 import { MasterProbe } from './master-probe.js';
 import { observeMaster, type MasterSeen } from './master-view.js';
 import { memberRecord, recordContent } from './member-record.js';
@@ -65,6 +67,11 @@ export class NodeAgent {
   #lastSentence = '';
   /** Role discovery at start (boot.ts, boot-runner.ts); until it is done each round asks it. */
   readonly #boot: BootRunner;
+  readonly #copies: CopyGroups;
+  /** The master a WAL receiver's report must come from (master-lag.ts); the last known one while etcd is down. */
+  #masterIdentity: MasterIdentity | null = null;
+  /** Aborted at stop: the boot starts no copy after it (copy-groups.ts kills the running ones). */
+  readonly #stopping = new AbortController();
   #lastMember = '';
   /** The age facts of the member record (receiver streaming, master seen), kept across rounds. */
   readonly #positionWatch = new PositionWatch();
@@ -116,7 +123,8 @@ export class NodeAgent {
     this.#masterLease = new AgentLease(this.#ctx, 'master lease', freshForMs, onStale, this.#now, channel, fenceLead);
     this.#memberLease = new AgentLease(this.#ctx, 'member lease', ttlMs, () => undefined, this.#now, channel);
     this.#watchdog = new Watchdog(agent.watchdog, agent.watchdog_device);
-    this.#boot = new BootRunner({ config, node, pg: this.#pg, etcd: this.#ctx, callMs: this.#callMs, loopMs: this.#loopMs, lease: this.#bootLease(), log: deps.log, now: this.#now });
+    this.#copies = new CopyGroups(groupsFile(pgdata, node), (line) => deps.log(`agent ${node}: ${line}`));
+    this.#boot = new BootRunner({ config, node, pg: this.#pg, etcd: this.#ctx, callMs: this.#callMs, loopMs: this.#loopMs, lease: this.#bootLease(), log: deps.log, now: this.#now, groups: this.#copies, signal: this.#stopping.signal });
     this.#commands = commandExecutorFor(config, node, this.#ctx, Math.max(this.#callMs, this.#ctx.deadlineMs), deps.log, async () => {
       await this.runRound();
       return this.runRound();
@@ -138,6 +146,9 @@ export class NodeAgent {
   async start(): Promise<void> {
     const problem = this.#watchdog.check();
     if (problem !== null) throw new HandyRepError('CONFIG_INVALID', problem);
+    // A copy a SIGKILLed predecessor left running is killed before any round looks at the folder.
+    const reaped = reapLeftoverGroups(this.#copies.file);
+    if (reaped !== null) this.deps.log(`agent ${this.node}: ${reaped}`);
     const server = this.config.servers[this.node];
     const address = this.config.agent.listen_address ?? server?.hostname ?? '127.0.0.1';
     const tls = await readTlsFiles(this.config.agent, this.deps.configDir ?? process.cwd(), 'agent');
@@ -193,6 +204,7 @@ export class NodeAgent {
   async stop(releaseLease = true): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    await this.#cancelCopies();
     // First: a command finishing runs a round (commandExecutorFor), which must not start after this one.
     await this.#commands?.stop();
     await this.#round?.catch(() => undefined);
@@ -218,12 +230,22 @@ export class NodeAgent {
   async shutdown(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    // A copy (pg_basebackup, pg_rewind, initdb) in the boot would hold the round for as long as it runs.
+    await this.#cancelCopies();
     await this.#round?.catch(() => undefined);
     if (this.#masterLease.held || this.#health.writable) {
       const { observation } = await this.#pg.observe();
       if (observation.writable !== false && observation.pidAlive) await this.#fence('the agent is stopping');
     }
     await this.stop(true);
+  }
+
+  /** Aborts the boot (nothing new starts) and kills the process groups of its running commands. */
+  async #cancelCopies(): Promise<void> {
+    if (this.#stopping.signal.aborted) return;
+    this.#stopping.abort();
+    const running = await this.#copies.cancel();
+    if (running > 0) this.deps.log(`agent ${this.node}: stopping: ${running} running boot command(s) (a copy, rewind or initdb) cancelled, their process groups killed`);
   }
 
   #schedule(ms: number): void {
@@ -254,7 +276,7 @@ export class NodeAgent {
       this.#wasRunning = observation.pidAlive;
       if (postgres.state === 'running') this.#stoppedByAgent = false;
       if (postgres.state === 'running' && postgres.writable) this.#crashRestartTried = false;
-      const { view: master, modRevision: masterModRevision, revision: readRevision } = await readMasterView(this.#ctx, this.#callMs);
+      const { view: master, modRevision: masterModRevision, readRevision } = await readMasterView(this.#ctx, this.#callMs);
       if (readRevision !== null) this.#readRevision = readRevision;
       const plan = decideAgentRound({
         node: this.node,
@@ -265,7 +287,9 @@ export class NodeAgent {
         restartOnCrash: this.config.agent.restart_on_crash,
         crashRestartTried: this.#crashRestartTried,
       });
-      const [outcome, seen] = await Promise.all([this.#act(plan, masterModRevision), observeMaster(this.#ctx, this.#masterProbe, this.node, master, this.#callMs)]);
+      // readRevision comes from an etcd reply received BEFORE the probe starts (review F3/X4): a
+      // revision from any later reply would date the probe after events it may precede.
+      const [outcome, seen] = await Promise.all([this.#act(plan, masterModRevision), observeMaster(this.#ctx, this.#masterProbe, this.node, master, this.#callMs, readRevision)]);
       await this.#publish(postgres, facts, master, seen, factsAfterRevision).catch(() => undefined);
       this.#updateHealth(postgres, facts, master, plan.reason, seen);
       const elected = this.#election === null ? '' : await electionStep(this.#election, postgres, master);
@@ -441,6 +465,10 @@ export class NodeAgent {
   }
 
   #updateHealth(postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, reason: AgentReason, seen: MasterSeen): void {
+    this.#masterIdentity = nextMasterIdentity(this.#masterIdentity, master, seen.record, (name) => {
+      const entry = this.config.servers[name];
+      return entry ? resolveServer(this.config.server_defaults, entry).hostname : null;
+    });
     const running = postgres.state === 'running';
     const writable = running && postgres.writable;
     const recordedMaster = master.state === 'present' ? master.record.name : null;
@@ -450,7 +478,7 @@ export class NodeAgent {
       writable,
       primaryConfirmed: writable && recordedMaster === this.node && this.#masterLease.fresh(),
       lagBytes: facts?.replay_lag_bytes ?? null,
-      masterLagBytes: masterLagBytes(facts, seen.record, Date.now(), this.config.etcd.ttl * 1000),
+      ...masterLagFacts(masterLag(facts, seen.record, Date.now(), this.config.etcd.ttl * 1000, this.#masterIdentity)),
       leaseRenewedAtMs: this.#leaseRenewalSentMs === null ? null : Date.now() - (this.#now() - this.#leaseRenewalSentMs),
       timeline: facts?.timeline ?? null,
       recordedMaster,

@@ -25,18 +25,19 @@ import { withDeadline } from './store-error.js';
 export interface MasterKeyRead {
   readonly record: MasterRecord | null;
   readonly modRevision: string;
-  /** The store revision the read saw (decimal). */
-  readonly revision?: string;
+  /**
+   * The store's revision when this (linearizable) read was served: a later read that returns a
+   * higher one was served after it (agent-vantage.ts orders probes by it, without clocks).
+   */
+  readonly readRevision?: string;
 }
 
 export async function readMasterKey(ctx: EtcdContext, deadlineMs = ctx.deadlineMs): Promise<MasterKeyRead> {
   const key = ctx.keys.master;
   const reply = await withDeadline('read the master key', deadlineMs, () => ctx.client.kv.range({ key: Buffer.from(key) }));
   const kv = reply.kvs[0];
-  // Optional: stand-ins in tests may answer without a header.
-  const revision = (reply.header as { revision?: string } | undefined)?.revision;
-  const at = revision === undefined ? {} : { revision };
-  return kv ? { record: parseMasterRecord(key, kv.value), modRevision: kv.mod_revision, ...at } : { record: null, modRevision: '0', ...at };
+  const readRevision = reply.header?.revision; // absent only from test fakes
+  return kv ? { record: parseMasterRecord(key, kv.value), modRevision: kv.mod_revision, readRevision } : { record: null, modRevision: '0', readRevision };
 }
 
 /**
