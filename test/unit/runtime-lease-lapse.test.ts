@@ -58,7 +58,7 @@ function bed(): Bed {
     ctx: () => ctx,
     plugins: { get: () => restart },
     masterLease: { state: async () => lease.state, noteHealthy: async () => undefined },
-    agentVantage: async () => (events.push('agent records'), records),
+    agentVantage: async () => (events.push('agent records'), { records, revision: '10' }),
     checks: {
       pollAll: async () => failure('master john failed its check: no answer', { failover_ok: true, servers: {} }),
       pollServer: async () => failure('no answer', { status: 'unavailable' }),
@@ -135,7 +135,7 @@ test("an agent that sees the master now holds the failover (the late read of the
   try {
     await failoverCheck(b.deps, false);
     b.lease.state = 'released';
-    b.records.push({ name: 'paul', master_probed: 'john', sees_master: true, sees_master_detail: 'answers', probed_at: new Date().toISOString() });
+    b.records.push({ name: 'paul', master_probed: 'john', sees_master: true, sees_master_detail: 'answers', probe_revision: '9' });
     const rd = await judgeLapsedMaster(b.deps, 'john');
     assert.notEqual(rd.reason_code, 'master_failed_lease_released', rd.details);
     assert.deepEqual(b.failovers, []);
