@@ -2,11 +2,12 @@
  * A master that stopped answering is probed on its database port back-to-back, each probe with the
  * full connect timeout, from its first failed check until it answers again (or the monitoring
  * stops). Once its agent lease lapsed, the failover's questions about that port (revalidate, the
- * fence's check, the second-master check) take the answer of a probe that ENDED after the lapse
+ * fence's check, the second-master check) take a NO ANSWER of a probe that ENDED after the lapse
  * was seen instead of waiting out a new connect timeout of their own: the same full-timeout
- * question, asked at most a poll interval earlier — never one that ended before the lapse, and a
- * `writable` answer at any point of the episode is returned as such (it refuses the fence and the
- * promotion). Effects injected: the probe and the clock.
+ * question, asked at most a poll interval earlier — never one that ended before the lapse. Any
+ * other answer (writable, read-only, refused, starting) is not reused: the port is asked again
+ * (a stopped master restarted by systemd, or a fenced one, must be seen as it is now). Effects
+ * injected: the probe and the clock.
  */
 import type { DatabaseAnswer } from './topology/fence.js';
 
@@ -28,7 +29,6 @@ export class SilentMasterProbes {
   #name: string | null = null;
   #last: ProbeRecord | null = null;
   #inFlight: Promise<ProbeRecord> | null = null;
-  #writableSeen = false;
   #generation = 0;
 
   constructor(
@@ -50,24 +50,23 @@ export class SilentMasterProbes {
     this.#name = null;
     this.#last = null;
     this.#inFlight = null;
-    this.#writableSeen = false;
   }
 
   /**
-   * The database answer of `name` usable after a lapse seen at `lapseMs`: `writable` when any probe
-   * of the episode answered so; the last probe when usable (probeUsable); else the one in flight
-   * (awaited: it ends after the lapse); null when `name` is not being probed (ask it yourself).
+   * 'no_answer' when a probe of `name` usable after a lapse seen at `lapseMs` got none: the last
+   * one when usable (probeUsable), else the one in flight (awaited: it ends after the lapse). null
+   * otherwise — any answer, or `name` not being probed: ask the port yourself.
    */
-  async answerAfter(name: string, lapseMs: number, maxAgeMs: number): Promise<DatabaseAnswer | null> {
+  async answerAfter(name: string, lapseMs: number, maxAgeMs: number): Promise<'no_answer' | null> {
     if (this.#name !== name) return null;
-    if (this.#writableSeen) return 'writable';
-    if (this.#last !== null && probeUsable(this.#last, lapseMs, this.now(), maxAgeMs)) return this.#last.answer;
+    const last = this.#last;
+    if (last !== null && last.answer !== 'no_answer') return null;
+    if (last !== null && probeUsable(last, lapseMs, this.now(), maxAgeMs)) return 'no_answer';
     const inFlight = this.#inFlight;
     if (inFlight === null) return null;
     const generation = this.#generation;
     const record = await inFlight;
-    if (generation !== this.#generation) return null;
-    return this.#writableSeen ? 'writable' : record.answer;
+    return generation === this.#generation && record.answer === 'no_answer' ? 'no_answer' : null;
   }
 
   async #loop(name: string, generation: number): Promise<void> {
@@ -81,7 +80,6 @@ export class SilentMasterProbes {
       const record = await probe;
       if (generation !== this.#generation) return;
       this.#last = record;
-      if (record.answer === 'writable') this.#writableSeen = true;
       // It answers (writable, read-only, refusing, starting): no longer silent; keep the answer, stop probing.
       if (record.answer !== 'no_answer') {
         this.#inFlight = null;

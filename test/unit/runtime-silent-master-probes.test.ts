@@ -1,7 +1,7 @@
 /**
  * SilentMasterProbes over a fake probe and clock: only a full-timeout probe that ENDED after the
- * lapse (and recently) answers for the failover's questions; the one in flight is awaited; a
- * writable answer at any point refuses; nothing when the server is not being probed.
+ * lapse (and recently) and got NO answer stands for the failover's questions; the one in flight is
+ * awaited; any answer (writable, refused …) is never reused; nothing when not being probed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -48,14 +48,25 @@ test('the probe in flight at the lapse is awaited, and its no-answer counts', as
   b.probes.stop();
 });
 
-test('a writable answer ends the silence and refuses from then on', async () => {
+for (const answered of ['writable', 'refused', 'read_only', 'starting'] as const) {
+  test(`an answer (${answered}) ends the silence and is never reused: the port is asked again`, async () => {
+    const b = bed();
+    b.probes.follow('john');
+    await b.answer('no_answer', 1000);
+    await b.answer(answered, 2000);
+    b.clock.ms = 2100;
+    assert.equal(await b.probes.answerAfter('john', 1500, 500), null);
+    assert.equal(b.pending.length, 0, 'no more probes once it answered');
+    b.probes.stop();
+  });
+}
+
+test('the probe in flight at the lapse answers writable: nothing is claimed', async () => {
   const b = bed();
   b.probes.follow('john');
-  await b.answer('no_answer', 1000);
-  await b.answer('writable', 2000);
-  b.clock.ms = 5000;
-  assert.equal(await b.probes.answerAfter('john', 1500, 500), 'writable');
-  assert.equal(b.pending.length, 0, 'no more probes once it answered');
+  const asked = b.probes.answerAfter('john', 500, 500);
+  await b.answer('writable', 1000);
+  assert.equal(await asked, null);
   b.probes.stop();
 });
 
