@@ -25,9 +25,11 @@ import { HealthAuth } from './health-auth.js';
 import { LocalPostgres, type SqlFacts } from './local-postgres.js';
 import { masterLagBytes } from './master-lag.js';
 import { MasterProbe } from './master-probe.js';
+import { MasterWatch } from './master-watch.js';
 import { observeMaster, type MasterSeen } from './master-view.js';
 import { memberRecord, recordContent } from './member-record.js';
 import { classifyPostgres } from './postgres-state.js';
+import { wakePlan } from './session-watch.js';
 import { Watchdog } from './watchdog.js';
 
 export interface AgentDeps {
@@ -46,6 +48,8 @@ export class NodeAgent {
   readonly #memberLease: AgentLease;
   readonly #watchdog: Watchdog;
   readonly #masterProbe: MasterProbe;
+  /** The `master` key for the rounds, from a watch (master-watch.ts). */
+  readonly #masterWatch: MasterWatch;
   readonly #channel: KeepaliveChannel;
   readonly #callMs: number;
   readonly #loopMs: number;
@@ -54,6 +58,9 @@ export class NodeAgent {
   #server: Server | null = null;
   #stopped = false;
   #round: Promise<string> | null = null;
+  /** The SQL session closed during a round: run another one when it ends (session-watch.ts). */
+  #wakeAfterRound = false;
+  #lastWakeMs = -Infinity;
   #fencing: Promise<void> | null = null;
   // What the previous rounds saw (postgres-state.ts).
   #wasRunning = false;
@@ -103,6 +110,7 @@ export class NodeAgent {
         logFile: agent.pg_log_file,
       },
       Math.max(500, Math.min(this.#loopMs * 2, 5000)),
+      () => this.#wake(),
     );
     const channel = new KeepaliveChannel();
     this.#channel = channel;
@@ -111,6 +119,7 @@ export class NodeAgent {
     this.#masterLease = new AgentLease(this.#ctx, 'master lease', freshForMs, onStale, this.#now, channel, fenceLead);
     this.#memberLease = new AgentLease(this.#ctx, 'member lease', ttlMs, () => undefined, this.#now, channel);
     this.#watchdog = new Watchdog(agent.watchdog, agent.watchdog_device);
+    this.#masterWatch = new MasterWatch(this.#ctx, freshForMs, this.#now);
     this.#boot = new BootRunner({ config, node, pg: this.#pg, etcd: this.#ctx, callMs: this.#callMs, loopMs: this.#loopMs, lease: this.#bootLease(), log: deps.log, now: this.#now });
     this.#commands = commandExecutorFor(config, node, this.#ctx, Math.max(this.#callMs, this.#ctx.deadlineMs), deps.log, async () => {
       await this.runRound();
@@ -139,6 +148,7 @@ export class NodeAgent {
     const auth = new HealthAuth(this.config);
     this.#server = await startHealthServer(address, this.config.agent.port, () => factsNow(this.#health, this.#masterLease.fresh(), this.#fencing !== null), { tls, auth: (header, from) => auth.check(header, from) });
     this.deps.log(`agent ${this.node}: health endpoints on ${tls ? 'https' : 'http'}://${address}:${this.config.agent.port}/, loop every ${this.#loopMs} ms, etcd.ttl ${this.config.etcd.ttl} s, safety_margin ${this.config.agent.safety_margin} s`);
+    this.#masterWatch.start();
     this.#schedule(0);
     await this.#commands?.start();
   }
@@ -177,6 +187,10 @@ export class NodeAgent {
   runRound(): Promise<string> {
     this.#round ??= this.#doRound().finally(() => {
       this.#round = null;
+      if (this.#wakeAfterRound) {
+        this.#wakeAfterRound = false;
+        this.#wake();
+      }
     });
     return this.#round;
   }
@@ -200,6 +214,7 @@ export class NodeAgent {
     this.#memberLease.close();
     this.#channel.close();
     this.#masterProbe.close();
+    this.#masterWatch.close();
     this.#pg.close();
     await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
     this.#server?.closeAllConnections();
@@ -223,13 +238,25 @@ export class NodeAgent {
 
   #schedule(ms: number): void {
     if (this.#stopped) return;
+    // One timer at a time: a wake (below) replaces the pending one, and the chain goes on from it.
+    clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
+      this.#timer = undefined;
       void this.runRound().then((sentence) => {
         if (sentence !== this.#lastSentence) this.deps.log(`agent ${this.node}: ${sentence}`);
         this.#lastSentence = sentence;
-        this.#schedule(this.#loopMs);
+        if (this.#timer === undefined) this.#schedule(this.#loopMs);
       });
     }, ms);
+  }
+
+  /** PostgreSQL ended the agent's SQL session (its postmaster may have died): a round now (session-watch.ts). */
+  #wake(): void {
+    const plan = wakePlan({ stopped: this.#stopped, roundRunning: this.#round !== null, sinceLastWakeMs: this.#now() - this.#lastWakeMs, minGapMs: this.#loopMs / 4 });
+    if (plan.kind === 'after_round') this.#wakeAfterRound = true;
+    if (plan.kind !== 'in') return;
+    this.#lastWakeMs = this.#now() + plan.ms;
+    this.#schedule(plan.ms);
   }
 
   async #doRound(): Promise<string> {
@@ -247,7 +274,7 @@ export class NodeAgent {
       this.#wasRunning = observation.pidAlive;
       if (postgres.state === 'running') this.#stoppedByAgent = false;
       if (postgres.state === 'running' && postgres.writable) this.#crashRestartTried = false;
-      const { view: master, modRevision: masterModRevision } = await readMasterView(this.#ctx, this.#callMs);
+      const { view: master, modRevision: masterModRevision } = await this.#masterWatch.read(this.#callMs);
       const plan = decideAgentRound({
         node: this.node,
         master,

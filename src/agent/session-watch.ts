@@ -1,0 +1,37 @@
+/**
+ * When a round runs because the agent's SQL session to its own PostgreSQL was ended by the server
+ * (local-postgres.ts onSessionLost), as a pure function. That session is kept open over the unix
+ * socket anyway (one query per round); its backend exits the moment its postmaster dies (Linux
+ * signals every child of a dead postmaster, and an idle backend waits with the postmaster's death
+ * among its wake-up events), so the socket's close starts the round that sees the crash and
+ * releases the master lease, instead of the next one a loop_wait later, and without any polling
+ * between rounds. It is armed whenever PostgreSQL answered a round: on the master from the round
+ * that takes the lease on.
+ *
+ * A close the agent asked for (its own stop, kill or restart) never wakes it. Other closes (an
+ * operator's stop, pg_terminate_backend) only run an ordinary round earlier; they are at least
+ * `minGapMs` apart, so a server that keeps ending the session cannot make the agent spin.
+ */
+export interface WakeSnapshot {
+  /** The agent is stopping: no more rounds. */
+  readonly stopped: boolean;
+  /** A round is under way: it may have observed PostgreSQL before the close. */
+  readonly roundRunning: boolean;
+  /** Monotonic ms since the last round woken this way started (Infinity when never; negative: it is still due). */
+  readonly sinceLastWakeMs: number;
+  readonly minGapMs: number;
+}
+
+export type WakePlan =
+  | { readonly kind: 'none' }
+  /** Another round as soon as the running one ends. */
+  | { readonly kind: 'after_round' }
+  /** A round in `ms` (0: at once). */
+  | { readonly kind: 'in'; readonly ms: number };
+
+export function wakePlan(s: WakeSnapshot): WakePlan {
+  if (s.stopped) return { kind: 'none' };
+  if (s.roundRunning) return { kind: 'after_round' };
+  if (s.sinceLastWakeMs < 0) return { kind: 'none' }; // the woken round is still to come
+  return { kind: 'in', ms: Math.max(0, Math.ceil(s.minGapMs - s.sinceLastWakeMs)) };
+}
