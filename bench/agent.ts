@@ -142,7 +142,7 @@ async function main(): Promise<void> {
     // The failover windows (agent-windows.ts) use fresh 3-node clusters on the same addresses: this one goes first.
     await Promise.all(agents.map((a) => a.stop('SIGKILL')));
     await cluster.stop();
-    console.log(`failover windows (ha: controller + agents, etcd.ttl ${WINDOW_TTL_S} s, agent ${JSON.stringify(WINDOW_AGENT_SETTINGS)}, controller ${JSON.stringify(WINDOW_FAILOVER_SETTINGS)})`);
+    if (ONLY !== 'idle') console.log(`failover windows (ha: controller + agents, etcd.ttl ${WINDOW_TTL_S} s, agent ${JSON.stringify(WINDOW_AGENT_SETTINGS)}, controller ${JSON.stringify(WINDOW_FAILOVER_SETTINGS)})`);
     const windows = ONLY === 'idle' ? {} : await measureAgentWindows(etcd, RUNS, console.log, ONLY === 'crash' ? ['crash'] : undefined);
     const result = {
       ...windows,
