@@ -22,10 +22,10 @@ import { decideAgentRound, type AgentPlan, type AgentReason, type MasterKeyView,
 import { readTlsFiles } from '../daemon/tls-files.js';
 import { factsNow, startHealthServer, type HealthFacts } from './health.js';
 import { HealthAuth } from './health-auth.js';
-import { LocalPostgres, type SqlFacts } from './local-postgres.js';
+import { LocalPostgres, processAlive, type SqlFacts } from './local-postgres.js';
 import { masterLagBytes } from './master-lag.js';
 import { MasterProbe } from './master-probe.js';
-import { MasterWatch } from './master-watch.js';
+import { MasterWatch, mustReadBeforeActing } from './master-watch.js';
 import { observeMaster, type MasterSeen } from './master-view.js';
 import { memberRecord, recordContent } from './member-record.js';
 import { classifyPostgres } from './postgres-state.js';
@@ -61,6 +61,8 @@ export class NodeAgent {
   /** The SQL session closed during a round: run another one when it ends (session-watch.ts). */
   #wakeAfterRound = false;
   #lastWakeMs = -Infinity;
+  /** A command stopping or restarting PostgreSQL is under way: its session's end wakes nothing. */
+  #commandStopping = false;
   #fencing: Promise<void> | null = null;
   // What the previous rounds saw (postgres-state.ts).
   #wasRunning = false;
@@ -119,13 +121,15 @@ export class NodeAgent {
     this.#masterLease = new AgentLease(this.#ctx, 'master lease', freshForMs, onStale, this.#now, channel, fenceLead);
     this.#memberLease = new AgentLease(this.#ctx, 'member lease', ttlMs, () => undefined, this.#now, channel);
     this.#watchdog = new Watchdog(agent.watchdog, agent.watchdog_device);
-    this.#masterWatch = new MasterWatch(this.#ctx, freshForMs, this.#now);
+    this.#masterWatch = new MasterWatch(this.#ctx, freshForMs, this.#now, (line) => deps.log(`agent ${node}: ${line}`));
     this.#boot = new BootRunner({ config, node, pg: this.#pg, etcd: this.#ctx, callMs: this.#callMs, loopMs: this.#loopMs, lease: this.#bootLease(), log: deps.log, now: this.#now });
     this.#commands = commandExecutorFor(config, node, this.#ctx, Math.max(this.#callMs, this.#ctx.deadlineMs), deps.log, async () => {
+      this.#commandStopping = false;
       await this.runRound();
       return this.runRound();
     }, () => {
       this.#stoppedByAgent = true;
+      this.#commandStopping = true;
     });
     this.#election = config.handyrep.deployment === 'single' ? null : this.#electionSeat();
     // The controller's timeout for its own probe (design §5 rule 1: same timeouts), within half the
@@ -252,7 +256,8 @@ export class NodeAgent {
 
   /** PostgreSQL ended the agent's SQL session (its postmaster may have died): a round now (session-watch.ts). */
   #wake(): void {
-    const plan = wakePlan({ stopped: this.#stopped, roundRunning: this.#round !== null, sinceLastWakeMs: this.#now() - this.#lastWakeMs, minGapMs: this.#loopMs / 4 });
+    const pid = this.#pg.postmasterPid();
+    const plan = wakePlan({ stopped: this.#stopped, postmasterDied: pid !== null && !processAlive(pid), commandRunning: this.#commandStopping, roundRunning: this.#round !== null, sinceLastWakeMs: this.#now() - this.#lastWakeMs, minGapMs: this.#loopMs / 4 });
     if (plan.kind === 'after_round') this.#wakeAfterRound = true;
     if (plan.kind !== 'in') return;
     this.#lastWakeMs = this.#now() + plan.ms;
@@ -274,19 +279,30 @@ export class NodeAgent {
       this.#wasRunning = observation.pidAlive;
       if (postgres.state === 'running') this.#stoppedByAgent = false;
       if (postgres.state === 'running' && postgres.writable) this.#crashRestartTried = false;
-      const { view: master, modRevision: masterModRevision } = await this.#masterWatch.read(this.#callMs);
-      const plan = decideAgentRound({
-        node: this.node,
-        master,
-        postgres,
-        leaseHeld: this.#masterLease.held,
-        leaseFresh: this.#masterLease.fresh(),
-        restartOnCrash: this.config.agent.restart_on_crash,
-        crashRestartTried: this.#crashRestartTried,
-      });
+      const decide = (view: MasterKeyView): AgentPlan =>
+        decideAgentRound({
+          node: this.node,
+          master: view,
+          postgres,
+          leaseHeld: this.#masterLease.held,
+          leaseFresh: this.#masterLease.fresh(),
+          restartOnCrash: this.config.agent.restart_on_crash,
+          crashRestartTried: this.#crashRestartTried,
+        });
+      let read = await this.#masterWatch.read(this.#callMs);
+      let plan = decide(read.view);
+      // Acting (anything but renewing a lease held) only on a linearizable read (master-watch.ts).
+      if (read.source === 'watch' && mustReadBeforeActing(plan, this.#masterLease.held)) {
+        read = await this.#masterWatch.read(this.#callMs, true);
+        plan = decide(read.view);
+      }
+      const { modRevision: masterModRevision } = read;
+      let master = read.view;
       const [outcome, seen] = await Promise.all([this.#act(plan, masterModRevision), observeMaster(this.#ctx, this.#masterProbe, this.node, master, this.#callMs)]);
       await this.#publish(postgres, facts, master, seen).catch(() => undefined);
       this.#updateHealth(postgres, facts, master, plan.reason, seen);
+      // Following another master is an action too: never on a watched view naming a new one.
+      if (this.#election !== null && read.source === 'watch' && master.state === 'present' && master.record.name !== (this.#election.following ?? master.record.name)) master = (await this.#masterWatch.read(this.#callMs, true)).view;
       const elected = this.#election === null ? '' : await electionStep(this.#election, postgres, master);
       return `${plan.sentence}${outcome}${elected}`;
     } catch (err) {

@@ -8,13 +8,20 @@
  * between rounds. It is armed whenever PostgreSQL answered a round: on the master from the round
  * that takes the lease on.
  *
- * A close the agent asked for (its own stop, kill or restart) never wakes it. Other closes (an
- * operator's stop, pg_terminate_backend) only run an ordinary round earlier; they are at least
- * `minGapMs` apart, so a server that keeps ending the session cannot make the agent spin.
+ * Only a close with the postmaster killed wakes a round (a dead pid in postmaster.pid: a clean stop
+ * removes the file); other ends of the session (idle_session_timeout, pg_terminate_backend, a stop
+ * under way) leave the next round to reconnect, so they cost nothing. A close the agent asked for
+ * (its own stop, kill or restart) never wakes it, nor one during a command that changes PostgreSQL
+ * (the command runs its own round after it). Wakes are at least `minGapMs` apart, so nothing can
+ * make the agent spin.
  */
 export interface WakeSnapshot {
   /** The agent is stopping: no more rounds. */
   readonly stopped: boolean;
+  /** postmaster.pid is there and names a dead process: what a killed postmaster leaves (no file: stopped, or between a restart's stop and start). */
+  readonly postmasterDied: boolean;
+  /** A controller command that stops or restarts PostgreSQL is under way (commands/executor.ts). */
+  readonly commandRunning: boolean;
   /** A round is under way: it may have observed PostgreSQL before the close. */
   readonly roundRunning: boolean;
   /** Monotonic ms since the last round woken this way started (Infinity when never; negative: it is still due). */
@@ -30,7 +37,7 @@ export type WakePlan =
   | { readonly kind: 'in'; readonly ms: number };
 
 export function wakePlan(s: WakeSnapshot): WakePlan {
-  if (s.stopped) return { kind: 'none' };
+  if (s.stopped || !s.postmasterDied || s.commandRunning) return { kind: 'none' };
   if (s.roundRunning) return { kind: 'after_round' };
   if (s.sinceLastWakeMs < 0) return { kind: 'none' }; // the woken round is still to come
   return { kind: 'in', ms: Math.max(0, Math.ceil(s.minGapMs - s.sinceLastWakeMs)) };

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { wakePlan } from '../../src/agent/session-watch.js';
 
-const base = { stopped: false, roundRunning: false, sinceLastWakeMs: Number.POSITIVE_INFINITY, minGapMs: 250 };
+const base = { stopped: false, postmasterDied: true, commandRunning: false, roundRunning: false, sinceLastWakeMs: Number.POSITIVE_INFINITY, minGapMs: 250 };
 
-test('the first close starts a round at once', () => {
+test('the first close with the postmaster gone starts a round at once', () => {
   assert.deepEqual(wakePlan(base), { kind: 'in', ms: 0 });
 });
 test('a close during a round asks for another one when it ends (it may have observed before the close)', () => {
@@ -27,4 +27,11 @@ test('a close after the gap runs at once', () => {
 });
 test('a close while a woken round is still due adds nothing (no pile of delays)', () => {
   assert.deepEqual(wakePlan({ ...base, sinceLastWakeMs: -150 }), { kind: 'none' });
+});
+test('a close while the postmaster lives or postmaster.pid is gone (idle_session_timeout, pg_terminate_backend, a stop, a restart between stop and start) wakes nothing: the next round reconnects', () => {
+  assert.deepEqual(wakePlan({ ...base, postmasterDied: false }), { kind: 'none' });
+  assert.deepEqual(wakePlan({ ...base, postmasterDied: false, roundRunning: true }), { kind: 'none' });
+});
+test('a close during a controller command that stops or restarts PostgreSQL wakes nothing (the command runs its own round)', () => {
+  assert.deepEqual(wakePlan({ ...base, commandRunning: true }), { kind: 'none' });
 });
