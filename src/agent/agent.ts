@@ -29,7 +29,7 @@ import { MasterWatch, mustReadBeforeActing } from './master-watch.js';
 import { observeMaster, type MasterSeen } from './master-view.js';
 import { memberRecord, recordContent } from './member-record.js';
 import { classifyPostgres } from './postgres-state.js';
-import { wakePlan } from './session-watch.js';
+import { RECHECKS, wakePlan } from './session-watch.js';
 import { Watchdog } from './watchdog.js';
 
 export interface AgentDeps {
@@ -255,10 +255,12 @@ export class NodeAgent {
   }
 
   /** PostgreSQL ended the agent's SQL session (its postmaster may have died): a round now (session-watch.ts). */
-  #wake(): void {
+  #wake(rechecksLeft = RECHECKS): void {
     const pid = this.#pg.postmasterPid();
-    const plan = wakePlan({ stopped: this.#stopped, postmasterDied: pid !== null && !processAlive(pid), commandRunning: this.#commandStopping, roundRunning: this.#round !== null, sinceLastWakeMs: this.#now() - this.#lastWakeMs, minGapMs: this.#loopMs / 4 });
+    const postmaster = pid === null ? 'no_file' : processAlive(pid) ? 'alive' : 'died';
+    const plan = wakePlan({ stopped: this.#stopped, postmaster, rechecksLeft, commandRunning: this.#commandStopping, roundRunning: this.#round !== null, sinceLastWakeMs: this.#now() - this.#lastWakeMs, minGapMs: this.#loopMs / 4 });
     if (plan.kind === 'after_round') this.#wakeAfterRound = true;
+    if (plan.kind === 'recheck') setTimeout(() => this.#wake(rechecksLeft - 1), plan.ms).unref();
     if (plan.kind !== 'in') return;
     this.#lastWakeMs = this.#now() + plan.ms;
     this.#schedule(plan.ms);

@@ -18,8 +18,16 @@
 export interface WakeSnapshot {
   /** The agent is stopping: no more rounds. */
   readonly stopped: boolean;
-  /** postmaster.pid is there and names a dead process: what a killed postmaster leaves (no file: stopped, or between a restart's stop and start). */
-  readonly postmasterDied: boolean;
+  /**
+   * postmaster.pid and its pid: 'died' (the file names a dead process: what a killed postmaster
+   * leaves), 'alive', or 'no_file' (stopped, or between a restart's stop and start).
+   */
+  readonly postmaster: 'died' | 'alive' | 'no_file';
+  /**
+   * Looks left for a postmaster still seen alive: Linux tells its children (PR_SET_PDEATHSIG) while
+   * it exits, before /proc shows it dead, so the session can end a moment before the death shows.
+   */
+  readonly rechecksLeft: number;
   /** A controller command that stops or restarts PostgreSQL is under way (commands/executor.ts). */
   readonly commandRunning: boolean;
   /** A round is under way: it may have observed PostgreSQL before the close. */
@@ -34,10 +42,16 @@ export type WakePlan =
   /** Another round as soon as the running one ends. */
   | { readonly kind: 'after_round' }
   /** A round in `ms` (0: at once). */
-  | { readonly kind: 'in'; readonly ms: number };
+  | { readonly kind: 'in'; readonly ms: number }
+  /** Look at postmaster.pid again in `ms`. */
+  | { readonly kind: 'recheck'; readonly ms: number };
+
+export const RECHECK_MS = 50;
+export const RECHECKS = 4;
 
 export function wakePlan(s: WakeSnapshot): WakePlan {
-  if (s.stopped || !s.postmasterDied || s.commandRunning) return { kind: 'none' };
+  if (s.stopped || s.commandRunning || s.postmaster === 'no_file') return { kind: 'none' };
+  if (s.postmaster === 'alive') return s.rechecksLeft > 0 ? { kind: 'recheck', ms: RECHECK_MS } : { kind: 'none' };
   if (s.roundRunning) return { kind: 'after_round' };
   if (s.sinceLastWakeMs < 0) return { kind: 'none' }; // the woken round is still to come
   return { kind: 'in', ms: Math.max(0, Math.ceil(s.minGapMs - s.sinceLastWakeMs)) };

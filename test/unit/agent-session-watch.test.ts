@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { wakePlan } from '../../src/agent/session-watch.js';
 
-const base = { stopped: false, postmasterDied: true, commandRunning: false, roundRunning: false, sinceLastWakeMs: Number.POSITIVE_INFINITY, minGapMs: 250 };
+const base = { stopped: false, postmaster: 'died' as const, rechecksLeft: 4, commandRunning: false, roundRunning: false, sinceLastWakeMs: Number.POSITIVE_INFINITY, minGapMs: 250 };
 
 test('the first close with the postmaster gone starts a round at once', () => {
   assert.deepEqual(wakePlan(base), { kind: 'in', ms: 0 });
@@ -28,9 +28,14 @@ test('a close after the gap runs at once', () => {
 test('a close while a woken round is still due adds nothing (no pile of delays)', () => {
   assert.deepEqual(wakePlan({ ...base, sinceLastWakeMs: -150 }), { kind: 'none' });
 });
-test('a close while the postmaster lives or postmaster.pid is gone (idle_session_timeout, pg_terminate_backend, a stop, a restart between stop and start) wakes nothing: the next round reconnects', () => {
-  assert.deepEqual(wakePlan({ ...base, postmasterDied: false }), { kind: 'none' });
-  assert.deepEqual(wakePlan({ ...base, postmasterDied: false, roundRunning: true }), { kind: 'none' });
+test('a close while postmaster.pid is gone (a stop, a restart between stop and start), or with the postmaster still alive after the last look (idle_session_timeout, pg_terminate_backend), wakes nothing: the next round reconnects', () => {
+  assert.deepEqual(wakePlan({ ...base, postmaster: 'no_file' }), { kind: 'none' });
+  assert.deepEqual(wakePlan({ ...base, postmaster: 'alive', rechecksLeft: 0 }), { kind: 'none' });
+  assert.deepEqual(wakePlan({ ...base, postmaster: 'alive', rechecksLeft: 0, roundRunning: true }), { kind: 'none' });
+});
+test('a postmaster still seen alive is looked at again shortly (its children learn of its death before /proc shows it), a bounded number of times', () => {
+  assert.deepEqual(wakePlan({ ...base, postmaster: 'alive', rechecksLeft: 4 }), { kind: 'recheck', ms: 50 });
+  assert.deepEqual(wakePlan({ ...base, postmaster: 'alive', rechecksLeft: 1 }), { kind: 'recheck', ms: 50 });
 });
 test('a close during a controller command that stops or restarts PostgreSQL wakes nothing (the command runs its own round)', () => {
   assert.deepEqual(wakePlan({ ...base, commandRunning: true }), { kind: 'none' });
