@@ -22,8 +22,10 @@ import { decideAgentRound, type AgentPlan, type AgentReason, type MasterKeyView,
 import { readTlsFiles } from '../daemon/tls-files.js';
 import { factsNow, startHealthServer, type HealthFacts } from './health.js';
 import { HealthAuth } from './health-auth.js';
+import { resolveServer } from '../config/merge.js';
+import { CopyGroups, groupsFile, reapLeftoverGroups } from './copy-groups.js';
 import { LocalPostgres, processAlive, type SqlFacts } from './local-postgres.js';
-import { masterLagBytes } from './master-lag.js';
+import { masterLag, masterLagFacts, nextMasterIdentity, type MasterIdentity } from './master-lag.js';
 import { MasterProbe } from './master-probe.js';
 import { MasterWatch, mustReadBeforeActing } from './master-watch.js';
 import { observeMaster, type MasterSeen } from './master-view.js';
@@ -73,6 +75,11 @@ export class NodeAgent {
   #lastSentence = '';
   /** Role discovery at start (boot.ts, boot-runner.ts); until it is done each round asks it. */
   readonly #boot: BootRunner;
+  readonly #copies: CopyGroups;
+  /** The master a WAL receiver's report must come from (master-lag.ts); the last known one while etcd is down. */
+  #masterIdentity: MasterIdentity | null = null;
+  /** Aborted at stop: the boot starts no copy after it (copy-groups.ts kills the running ones). */
+  readonly #stopping = new AbortController();
   #lastMember = '';
   #memberRenewedMs = -Infinity;
   #health: HealthFacts;
@@ -122,7 +129,8 @@ export class NodeAgent {
     this.#memberLease = new AgentLease(this.#ctx, 'member lease', ttlMs, () => undefined, this.#now, channel);
     this.#watchdog = new Watchdog(agent.watchdog, agent.watchdog_device);
     this.#masterWatch = new MasterWatch(this.#ctx, freshForMs, this.#now, (line) => deps.log(`agent ${node}: ${line}`));
-    this.#boot = new BootRunner({ config, node, pg: this.#pg, etcd: this.#ctx, callMs: this.#callMs, loopMs: this.#loopMs, lease: this.#bootLease(), log: deps.log, now: this.#now });
+    this.#copies = new CopyGroups(groupsFile(pgdata, node), (line) => deps.log(`agent ${node}: ${line}`));
+    this.#boot = new BootRunner({ config, node, pg: this.#pg, etcd: this.#ctx, callMs: this.#callMs, loopMs: this.#loopMs, lease: this.#bootLease(), log: deps.log, now: this.#now, groups: this.#copies, signal: this.#stopping.signal });
     this.#commands = commandExecutorFor(config, node, this.#ctx, Math.max(this.#callMs, this.#ctx.deadlineMs), deps.log, async () => {
       this.#commandStopping = false;
       await this.runRound();
@@ -146,6 +154,9 @@ export class NodeAgent {
   async start(): Promise<void> {
     const problem = this.#watchdog.check();
     if (problem !== null) throw new HandyRepError('CONFIG_INVALID', problem);
+    // A copy a SIGKILLed predecessor left running is killed before any round looks at the folder.
+    const reaped = reapLeftoverGroups(this.#copies.file);
+    if (reaped !== null) this.deps.log(`agent ${this.node}: ${reaped}`);
     const server = this.config.servers[this.node];
     const address = this.config.agent.listen_address ?? server?.hostname ?? '127.0.0.1';
     const tls = await readTlsFiles(this.config.agent, this.deps.configDir ?? process.cwd(), 'agent');
@@ -206,6 +217,7 @@ export class NodeAgent {
   async stop(releaseLease = true): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    await this.#cancelCopies();
     // First: a command finishing runs a round (commandExecutorFor), which must not start after this one.
     await this.#commands?.stop();
     await this.#round?.catch(() => undefined);
@@ -232,12 +244,22 @@ export class NodeAgent {
   async shutdown(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    // A copy (pg_basebackup, pg_rewind, initdb) in the boot would hold the round for as long as it runs.
+    await this.#cancelCopies();
     await this.#round?.catch(() => undefined);
     if (this.#masterLease.held || this.#health.writable) {
       const { observation } = await this.#pg.observe();
       if (observation.writable !== false && observation.pidAlive) await this.#fence('the agent is stopping');
     }
     await this.stop(true);
+  }
+
+  /** Aborts the boot (nothing new starts) and kills the process groups of its running commands. */
+  async #cancelCopies(): Promise<void> {
+    if (this.#stopping.signal.aborted) return;
+    this.#stopping.abort();
+    const running = await this.#copies.cancel();
+    if (running > 0) this.deps.log(`agent ${this.node}: stopping: ${running} running boot command(s) (a copy, rewind or initdb) cancelled, their process groups killed`);
   }
 
   #schedule(ms: number): void {
@@ -298,9 +320,12 @@ export class NodeAgent {
         read = await this.#masterWatch.read(this.#callMs, true);
         plan = decide(read.view);
       }
-      const { modRevision: masterModRevision } = read;
+      const { modRevision: masterModRevision, readRevision } = read;
       let master = read.view;
-      const [outcome, seen] = await Promise.all([this.#act(plan, masterModRevision), observeMaster(this.#ctx, this.#masterProbe, this.node, master, this.#callMs)]);
+      // readRevision comes from an etcd reply received BEFORE the probe starts (review F3/X4): a
+      // revision from any later reply would date the probe after events it may precede. From the
+      // watch it is the revision the view is known current at (master-watch.ts), never later.
+      const [outcome, seen] = await Promise.all([this.#act(plan, masterModRevision), observeMaster(this.#ctx, this.#masterProbe, this.node, master, this.#callMs, readRevision)]);
       await this.#publish(postgres, facts, master, seen).catch(() => undefined);
       this.#updateHealth(postgres, facts, master, plan.reason, seen);
       // Following another master is an action too: never on a watched view naming a new one.
@@ -473,6 +498,10 @@ export class NodeAgent {
   }
 
   #updateHealth(postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, reason: AgentReason, seen: MasterSeen): void {
+    this.#masterIdentity = nextMasterIdentity(this.#masterIdentity, master, seen.record, (name) => {
+      const entry = this.config.servers[name];
+      return entry ? resolveServer(this.config.server_defaults, entry).hostname : null;
+    });
     const running = postgres.state === 'running';
     const writable = running && postgres.writable;
     const recordedMaster = master.state === 'present' ? master.record.name : null;
@@ -482,7 +511,7 @@ export class NodeAgent {
       writable,
       primaryConfirmed: writable && recordedMaster === this.node && this.#masterLease.fresh(),
       lagBytes: facts?.replay_lag_bytes ?? null,
-      masterLagBytes: masterLagBytes(facts, seen.record, Date.now(), this.config.etcd.ttl * 1000),
+      ...masterLagFacts(masterLag(facts, seen.record, Date.now(), this.config.etcd.ttl * 1000, this.#masterIdentity)),
       leaseRenewedAtMs: this.#leaseRenewalSentMs === null ? null : Date.now() - (this.#now() - this.#leaseRenewalSentMs),
       timeline: facts?.timeline ?? null,
       recordedMaster,

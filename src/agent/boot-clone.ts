@@ -20,6 +20,7 @@ import type { ServerRef } from '../plugins/types.js';
 import { emptyFolder, inspectFolder, moveFolderAside, restoreConfigFiles, runOnNode, saveConfigFiles, writeStandbyConfig, type NodeEnv } from '../runtime/clone/target-node.js';
 import { serverRef } from './agent-plugin-context.js';
 import { configuredSlot, prepareMaster, standbySettingsFor } from './boot-standby.js';
+import { folderFacts, folderMoveProblem } from './folder-move.js';
 
 export interface CloneResult {
   readonly ok: boolean;
@@ -58,7 +59,7 @@ async function localSystemIdentifier(env: NodeEnv, self: ServerRef): Promise<str
  * Copies `masterName` onto `node` and configures it as its standby (not started). `reclone`: the
  * folder holds data, which is moved aside first; otherwise a folder holding data is refused.
  */
-export async function cloneFromMaster(env: NodeEnv, config: Readonly<HandyRepConfig>, node: string, masterName: string, reclone: boolean): Promise<CloneResult> {
+export async function cloneFromMaster(env: NodeEnv, config: Readonly<HandyRepConfig>, node: string, masterName: string, reclone: boolean, signal: AbortSignal = new AbortController().signal): Promise<CloneResult> {
   const self = serverRef(config, node);
   const master = serverRef(config, masterName);
   let oldData: string | null = null;
@@ -68,6 +69,11 @@ export async function cloneFromMaster(env: NodeEnv, config: Readonly<HandyRepCon
     const folder = inspected.folder;
     if (folder === null || folder === 'other') return failed(`data folder not usable: ${inspected.detail}`);
     if (folder === 'pgdata' && !reclone) return failed(`${inspected.detail} holds data: not copied over`);
+    // Before anything on the master (checkpoint, slot) or here: a folder that cannot be renamed aside.
+    if (folder === 'pgdata') {
+      const unmovable = folderMoveProblem(folderFacts(self.pgdata));
+      if (unmovable !== null) return failed(`not recloned: ${unmovable}`);
+    }
     const { databaseBytes, systemIdentifier } = await prepareMaster(config, masterName, configuredSlot(config, node));
     if (folder === 'pgdata') {
       // A folder of another cluster (a wrong address, a bootstrap that should not have happened) is
@@ -82,12 +88,13 @@ export async function cloneFromMaster(env: NodeEnv, config: Readonly<HandyRepCon
     if (free < needed) {
       return failed(`not enough free space for a copy of ${masterName} next to the data kept: ${Math.floor(free / 1048576)} MB free under ${dirname(self.pgdata)}, ${Math.ceil(needed / 1048576)} MB needed`);
     }
+    if (signal.aborted) return failed('the agent is stopping: no copy started');
     const saved = folder === 'pgdata' || folder === 'config_only' ? await saveConfigFiles(env, self) : null;
     if (folder === 'pgdata') oldData = await moveFolderAside(env, self, stamp(new Date()), 'handyrep-old');
     else if (folder === 'config_only') await emptyFolder(env, self);
     const copied = await env.plugins
       .get('clone', self.clone_method)
-      .clone(env.ctx, { target: self, source: master, signal: new AbortController().signal, progress: () => undefined, writeStandbySignal: true })
+      .clone(env.ctx, { target: self, source: master, signal, progress: () => undefined, writeStandbySignal: true })
       .catch((err: unknown) => ({ ok: false, details: describeError(err) }));
     if (!copied.ok) {
       // Back to a new node (configuration files only): the next attempt copies again.

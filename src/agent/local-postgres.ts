@@ -30,6 +30,13 @@ export interface SqlFacts {
   readonly replayed_lsn: string | null;
   readonly wal_receiver: string | null;
   readonly sender_host: string | null;
+  /**
+   * The sending server's WAL end as its last message told this replica (pg_stat_wal_receiver
+   * latest_end_lsn, Patroni's fallback for the leader's position); null when not streaming.
+   */
+  readonly sender_end_lsn?: string | null;
+  /** Seconds since the WAL receiver last heard its sender (this server's own clock); null when not streaming. */
+  readonly sender_msg_age_s?: number | null;
   readonly replay_lag_bytes: number | null;
   readonly server_version: string;
 }
@@ -43,6 +50,8 @@ SELECT pg_is_in_recovery() AS in_recovery,
        (SELECT status FROM pg_stat_wal_receiver LIMIT 1) AS wal_receiver,
        (SELECT received_tli FROM pg_stat_wal_receiver LIMIT 1) AS receiver_timeline,
        (SELECT sender_host FROM pg_stat_wal_receiver LIMIT 1) AS sender_host,
+       (SELECT latest_end_lsn::text FROM pg_stat_wal_receiver WHERE status = 'streaming' LIMIT 1) AS sender_end_lsn,
+       (SELECT extract(epoch FROM now() - last_msg_receipt_time)::float8 FROM pg_stat_wal_receiver WHERE status = 'streaming' LIMIT 1) AS sender_msg_age_s,
        CASE WHEN pg_is_in_recovery() THEN pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::float8 END AS replay_lag_bytes,
        current_setting('server_version') AS server_version`;
 
@@ -55,6 +64,8 @@ interface FactsRow {
   wal_receiver: string | null;
   receiver_timeline: number | null;
   sender_host: string | null;
+  sender_end_lsn: string | null;
+  sender_msg_age_s: number | null;
   replay_lag_bytes: number | null;
   server_version: string;
 }
@@ -222,6 +233,8 @@ export class LocalPostgres {
         replayed_lsn: row.replayed_lsn,
         wal_receiver: row.wal_receiver,
         sender_host: row.sender_host,
+        sender_end_lsn: row.sender_end_lsn,
+        sender_msg_age_s: row.sender_msg_age_s,
         replay_lag_bytes: row.replay_lag_bytes,
         server_version: row.server_version,
       };

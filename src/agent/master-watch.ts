@@ -84,7 +84,7 @@ export class MasterWatch {
     watcher.on('error', (err: unknown) => mine() && this.#restart(`the watch failed (${describeError(err)})`));
     watcher.on('end', () => mine() && this.#restart('the watch ended'));
     watcher.on('put', (kv) => mine() && this.#apply(BigInt(kv.mod_revision), this.#parse(kv.value, kv.mod_revision)));
-    watcher.on('delete', (kv) => mine() && this.#apply(BigInt(kv.mod_revision), { view: { state: 'absent' }, modRevision: '0' }));
+    watcher.on('delete', (kv) => mine() && this.#apply(BigInt(kv.mod_revision), { view: { state: 'absent' }, modRevision: '0', readRevision: null }));
     this.#watcher = watcher;
   }
 
@@ -94,7 +94,7 @@ export class MasterWatch {
    */
   async read(callMs: number, fresh = false): Promise<WatchedRead> {
     const source = masterViewSource({ live: this.#live, cached: this.#view !== null, sinceReadMs: this.now() - this.#readAtMs, backstopMs: this.backstopMs });
-    if (!fresh && source === 'watch' && this.#view !== null) return { ...this.#view, source: 'watch' };
+    if (!fresh && source === 'watch' && this.#view !== null) return { ...this.#view, readRevision: String(this.#revision), source: 'watch' };
     const trusted = this.#live && this.#view !== null ? this.#view : null;
     this.reads++;
     const key = this.ctx.keys.master;
@@ -104,19 +104,19 @@ export class MasterWatch {
       const reply = await withDeadline('read the master key', callMs, () => this.ctx.client.kv.range({ key: Buffer.from(key) }));
       revision = BigInt(reply.header.revision);
       const kv = reply.kvs[0];
-      read = kv ? this.#parse(kv.value, kv.mod_revision) : { view: { state: 'absent' }, modRevision: '0' };
+      read = kv ? this.#parse(kv.value, kv.mod_revision) : { view: { state: 'absent' }, modRevision: '0', readRevision: null };
     } catch (err) {
-      return { view: { state: 'unreadable', reason: describeError(err) }, modRevision: '0', source: 'read' };
+      return { view: { state: 'unreadable', reason: describeError(err) }, modRevision: '0', readRevision: null, source: 'read' };
     }
     this.#readAtMs = this.now();
     // An event newer than this answer was applied meanwhile: it is the key as it is now.
-    if (revision < this.#revision && this.#view !== null) return { ...this.#view, source: 'read' };
+    if (revision < this.#revision && this.#view !== null) return { ...this.#view, readRevision: String(this.#revision), source: 'read' };
     this.#revision = revision;
     this.#view = read;
     // The key changed and a live watch did not say so (stalled on a cut-off member, or the event
     // still on its way): a new watch, at worst one too many.
     if (trusted !== null && trusted.modRevision !== read.modRevision) this.#restart(`a read found the master key at mod revision ${read.modRevision}, the watch had ${trusted.modRevision}`);
-    return { ...read, source: 'read' };
+    return { ...read, readRevision: String(revision), source: 'read' };
   }
 
   close(): void {
@@ -153,10 +153,10 @@ export class MasterWatch {
 
   #parse(value: Buffer, modRevision: string): MasterRead {
     try {
-      return { view: { state: 'present', record: parseMasterRecord(this.ctx.keys.master, value) }, modRevision };
+      return { view: { state: 'present', record: parseMasterRecord(this.ctx.keys.master, value) }, modRevision, readRevision: null };
     } catch (err) {
       // As readMasterView: an invalid value is unreadable, and no lease is taken on it.
-      return { view: { state: 'unreadable', reason: describeError(err) }, modRevision: '0' };
+      return { view: { state: 'unreadable', reason: describeError(err) }, modRevision: '0', readRevision: null };
     }
   }
 }

@@ -11,7 +11,7 @@ import type { ProbeAnswer } from './master-probe.js';
 
 type Nullable<T> = { readonly [K in keyof T]: T[K] | null };
 
-export type MemberRecord = Nullable<Omit<SqlFacts, 'replay_lag_bytes'>> & {
+export type MemberRecord = Nullable<Omit<SqlFacts, 'replay_lag_bytes' | 'sender_end_lsn' | 'sender_msg_age_s'>> & {
   readonly name: string;
   readonly postgres: PostgresView['state'];
   readonly role: 'master' | 'replica' | null;
@@ -21,8 +21,15 @@ export type MemberRecord = Nullable<Omit<SqlFacts, 'replay_lag_bytes'>> & {
   /** Its own probe of master_probed (master-probe.ts); null when it did not probe. */
   readonly sees_master: boolean | null;
   readonly sees_master_detail: string | null;
-  /** Wall-clock time the probe answered (ISO); null when it did not probe. */
+  /** Wall-clock time the probe answered (ISO); null when it did not probe. For people: no decision compares clocks. */
   readonly probed_at: string | null;
+  /**
+   * The etcd revision of this agent's `master` key read that preceded the probe (null when it did
+   * not probe or could not read): a controller that read the store at revision R before counts a
+   * "does not see" only from a probe_revision above R, i.e. a probe that started after its read
+   * (engine/agent-vantage.ts). Ordering by etcd, not by clocks (review F3).
+   */
+  readonly probe_revision: string | null;
   /** Wall-clock time of the observation (ISO). */
   readonly observed_at: string;
   readonly agent_version: 1;
@@ -33,6 +40,8 @@ export interface MasterProbeResult {
   readonly answer: ProbeAnswer;
   /** When the answer came (ISO), not when it is published: a long round must not make it look fresher. */
   readonly at: string;
+  /** The etcd revision read before the probe started (member record's probe_revision). */
+  readonly afterRevision?: string | null;
 }
 
 export function memberRecord(name: string, postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, probe: MasterProbeResult | null, observedAt: string): MemberRecord {
@@ -53,13 +62,18 @@ export function memberRecord(name: string, postgres: PostgresView, facts: SqlFac
     sees_master: probe?.answer.sees ?? null,
     sees_master_detail: probe?.answer.detail ?? null,
     probed_at: probe?.at ?? null,
+    probe_revision: probe?.afterRevision ?? null,
     observed_at: observedAt,
     agent_version: 1,
   };
 }
 
-/** The record without its time: what decides whether it changed. */
+/**
+ * The record without its times: what decides whether it changed. The probe's revision counts only
+ * while the agent does not see the master: then each round's newer "does not see" is written (a
+ * controller needs one from after its own read), while a seeing agent writes nothing new.
+ */
 export function recordContent(record: MemberRecord): string {
-  const { observed_at: _at, probed_at: _probed, ...rest } = record;
-  return JSON.stringify(rest);
+  const { observed_at: _at, probed_at: _probed, probe_revision: revision, ...rest } = record;
+  return JSON.stringify(record.sees_master === false ? { ...rest, probe_revision: revision } : rest);
 }

@@ -266,7 +266,7 @@ const failoverSchema = z
       .boolean()
       .default(false)
       .describe(
-        'Count the node agents\' own probes of the master (their `members/<node>` records in etcd, when fresh) as vantage points besides the controller\'s probes from the replica hosts: an agent that sees the master holds the failover; one that does not see it counts where the controller\'s probe could not run. Off by default: freshness compares the hosts\' wall clocks (see docs/node-agent.md).',
+        'Count the node agents\' own probes of the master (their `members/<node>` records in etcd) as vantage points besides the controller\'s probes from the replica hosts: an agent that sees the master holds the failover; one that does not see it, in a probe that started after the controller\'s first read (etcd revisions, no clocks), counts where the controller\'s probe could not run. Off by default: an agent probes the master\'s address from its own configuration, and any agent can write any member record (see docs/node-agent.md).',
       ),
     use_replication_slots: z
       .boolean()
