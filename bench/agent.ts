@@ -160,7 +160,7 @@ async function main(): Promise<void> {
       isolated_master_not_writable_ms_max: round(Math.max(...notWritable)),
       isolated_master_acked_after_cut_ms_max: round(Math.max(...lastAck)),
       fence_deadline_ms: (TTL_S - MARGIN_S) * 1000,
-      idle_load_average_1m: Number(idleLoad.split(' ')[0] ?? Number.NaN),
+      idle_load_average_1m: idleLoad === '' ? Number.NaN : Number(idleLoad.split(' ')[0]),
       end_load_average_1m: Number(loadAverage().split(' ')[0]),
     };
     const all: [string, boolean][] = [

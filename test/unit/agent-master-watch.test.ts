@@ -82,8 +82,9 @@ test('a stalled watch: quiet rounds use it, a fresh read sees the moved key and 
   nowMs = 1000;
   const quiet = await watch.read(1000);
   assert.deepEqual([quiet.source, named(quiet)], ['watch', 'john'], 'a round that changes nothing may use it');
+  assert.equal(quiet.readRevision, '15', 'probe_revision from a stalled watch: the last read\'s revision, never newer');
   const fresh = await watch.read(1000, true);
-  assert.deepEqual([fresh.source, named(fresh), fresh.modRevision], ['read', 'paul', '9'], 'the round that would act reads');
+  assert.deepEqual([fresh.source, named(fresh), fresh.modRevision, fresh.readRevision], ['read', 'paul', '9', '19'], 'the round that would act reads');
   assert.equal(watchers.length, 2, 'a new watch');
   assert.match(lines.join('\n'), /watch restarted: a read found the master key at mod revision 9, the watch had 5/);
   const next = await watch.read(1000);
