@@ -30,6 +30,7 @@ import { MasterProbe } from './master-probe.js';
 import { MasterWatch, mustReadBeforeActing } from './master-watch.js';
 import { observeMaster, type MasterSeen } from './master-view.js';
 import { memberRecord, recordContent } from './member-record.js';
+import { PositionWatch } from './position-watch.js';
 import { classifyPostgres } from './postgres-state.js';
 import { RECHECKS, wakePlan } from './session-watch.js';
 import { Watchdog } from './watchdog.js';
@@ -81,6 +82,10 @@ export class NodeAgent {
   /** Aborted at stop: the boot starts no copy after it (copy-groups.ts kills the running ones). */
   readonly #stopping = new AbortController();
   #lastMember = '';
+  /** The age facts of the member record (receiver streaming, master seen), kept across rounds. */
+  readonly #positionWatch = new PositionWatch();
+  /** The store revision of the last `master` read (a round's facts, read after it, are newer). */
+  #readRevision: string | null = null;
   #memberRenewedMs = -Infinity;
   #health: HealthFacts;
   /** control_method agent: runs the controller's node actions (src/agent/commands/); null otherwise. */
@@ -292,6 +297,8 @@ export class NodeAgent {
     try {
       if (this.#fencedOwnMaster && !this.#fencing) await this.#rejoinIfDue();
       if (!this.#boot.done) await this.#boot.step();
+      // Facts read now are at least as new as every etcd revision seen so far (the election's M3 rule).
+      const factsAfterRevision = this.#readRevision;
       const { observation, facts } = await this.#pg.observe();
       const postgres = classifyPostgres(observation, { wasRunning: this.#wasRunning, stoppedByAgent: this.#stoppedByAgent });
       if (postgres.state === 'crashed') this.#crashedPid = observation.pidFilePid;
@@ -321,12 +328,13 @@ export class NodeAgent {
         plan = decide(read.view);
       }
       const { modRevision: masterModRevision, readRevision } = read;
+      if (readRevision !== null) this.#readRevision = readRevision;
       let master = read.view;
       // readRevision comes from an etcd reply received BEFORE the probe starts (review F3/X4): a
       // revision from any later reply would date the probe after events it may precede. From the
       // watch it is the revision the view is known current at (master-watch.ts), never later.
       const [outcome, seen] = await Promise.all([this.#act(plan, masterModRevision), observeMaster(this.#ctx, this.#masterProbe, this.node, master, this.#callMs, readRevision)]);
-      await this.#publish(postgres, facts, master, seen).catch(() => undefined);
+      await this.#publish(postgres, facts, master, seen, factsAfterRevision).catch(() => undefined);
       this.#updateHealth(postgres, facts, master, plan.reason, seen);
       // Following another master is an action too: never on a watched view naming a new one.
       if (this.#election !== null && read.source === 'watch' && master.state === 'present' && master.record.name !== (this.#election.following ?? master.record.name)) master = (await this.#masterWatch.read(this.#callMs, true)).view;
@@ -364,6 +372,10 @@ export class NodeAgent {
         // Before the promotion: a hung or killed agent must not leave a writable PostgreSQL unguarded.
         this.#watchdog.arm();
         this.#watchdog.feed();
+      },
+      requireSyncStandby: async () => {
+        await this.#pg.requireSynchronousStandby();
+        return { ok: true, details: 'set with ALTER SYSTEM and reloaded' };
       },
       promote: async () => {
         // The lease is renewed while PostgreSQL replays what it received; if renewals fail, the
@@ -480,8 +492,9 @@ export class NodeAgent {
     return this.#fencing;
   }
 
-  async #publish(postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, seen: MasterSeen): Promise<void> {
-    const record = memberRecord(this.node, postgres, facts, master, seen.probe, new Date().toISOString());
+  async #publish(postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, seen: MasterSeen, factsAfterRevision: string | null = null): Promise<void> {
+    const nowIso = new Date().toISOString();
+    const record = memberRecord(this.node, postgres, facts, master, seen.probe, nowIso, { ...this.#positionWatch.note(facts, master, seen, nowIso), facts_after_revision: factsAfterRevision });
     const content = recordContent(record);
     const renewDue = this.#now() - this.#memberRenewedMs >= (this.config.etcd.ttl * 1000) / 3;
     if (!this.#memberLease.held || renewDue) {

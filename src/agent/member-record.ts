@@ -33,7 +33,30 @@ export type MemberRecord = Nullable<Omit<SqlFacts, 'replay_lag_bytes' | 'sender_
   /** Wall-clock time of the observation (ISO). */
   readonly observed_at: string;
   readonly agent_version: 1;
-};
+} & Partial<PositionFacts>;
+
+/**
+ * How old this node's WAL position is, and the master's last position as this agent saw it
+ * (position-watch.ts; judged by election/position-rules.ts). Optional: older agents lack them.
+ */
+export interface PositionFacts {
+  /** When this agent last saw its WAL receiver streaming (ISO, this agent's clock); null: not since it started. */
+  readonly receiver_streaming_at: string | null;
+  /** When its own probe last saw the recorded master answer (ISO, this agent's clock); null: not under this record. */
+  readonly master_seen_at: string | null;
+  /** The furthest WAL position the recorded master published (its member record) under this master record. */
+  readonly master_lsn_seen: string | null;
+  /** Which master record that was: `<name>/<term>`. */
+  readonly master_lsn_seen_for: string | null;
+  /** The highest timeline the recorded master published under that record (null: none seen). */
+  readonly master_timeline_seen: number | null;
+  /**
+   * An etcd revision this record's SQL facts were read after (the agent's last read before
+   * them): an election counts a position as final only when read after the old master's lease
+   * was gone (null: unknown).
+   */
+  readonly facts_after_revision?: string | null;
+}
 
 export interface MasterProbeResult {
   readonly master: string;
@@ -44,7 +67,7 @@ export interface MasterProbeResult {
   readonly afterRevision?: string | null;
 }
 
-export function memberRecord(name: string, postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, probe: MasterProbeResult | null, observedAt: string): MemberRecord {
+export function memberRecord(name: string, postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, probe: MasterProbeResult | null, observedAt: string, position?: PositionFacts): MemberRecord {
   return {
     name,
     postgres: postgres.state,
@@ -65,6 +88,7 @@ export function memberRecord(name: string, postgres: PostgresView, facts: SqlFac
     probe_revision: probe?.afterRevision ?? null,
     observed_at: observedAt,
     agent_version: 1,
+    ...position,
   };
 }
 
@@ -74,6 +98,8 @@ export function memberRecord(name: string, postgres: PostgresView, facts: SqlFac
  * controller needs one from after its own read), while a seeing agent writes nothing new.
  */
 export function recordContent(record: MemberRecord): string {
-  const { observed_at: _at, probed_at: _probed, probe_revision: revision, ...rest } = record;
+  // The times below move every round; they are published with the record's renewals (ttl/3) and
+  // with any other change (a receiver that stops, a probe that fails), not on their own.
+  const { observed_at: _at, probed_at: _probed, probe_revision: revision, receiver_streaming_at: _streaming, master_seen_at: _seen, facts_after_revision: _after, ...rest } = record;
   return JSON.stringify(record.sees_master === false ? { ...rest, probe_revision: revision } : rest);
 }

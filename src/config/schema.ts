@@ -648,7 +648,7 @@ function etcdStoreProblems(config: Record<string, unknown>): { path: string[]; m
   }
   const failoverSection = isPlainObject(config['failover']) ? config['failover'] : {};
   if (deployment === 'agents' && (failoverSection['synchronous_mode'] === 'on' || failoverSection['synchronous_mode'] === 'strict')) {
-    problems.push({ path: ['handyrep', 'deployment'], message: `agents do not elect with failover.synchronous_mode ${String(failoverSection['synchronous_mode'])} (not supported yet): use deployment ha, or synchronous_mode off` });
+    problems.push({ path: ['handyrep', 'deployment'], message: `agents do not elect with failover.synchronous_mode ${String(failoverSection['synchronous_mode'])} (nobody keeps the synchronous set without a controller): use deployment ha (its agents elect within the controller's recorded set), or synchronous_mode off` });
   }
   if (deployment === 'agents' && failoverSection['auto_failover'] === true) {
     problems.push({ path: ['failover', 'auto_failover'], message: 'handyrep.deployment is agents: the agents elect the master, a controller must not fail over (set auto_failover false)' });

@@ -43,7 +43,7 @@ export function parseMemberView(text: string | null): MemberView | null {
     role,
     postgres: v['postgres'],
     wal_position: text_('wal_position'),
-    ...(Number.isInteger(v['timeline']) ? { timeline: v['timeline'] as number } : {}),
+    ...(validTimeline(v['timeline']) ? { timeline: v['timeline'] } : {}),
     observed_at: text_('observed_at'),
     sees_master: typeof v['sees_master'] === 'boolean' ? v['sees_master'] : null,
     sees_master_detail: text_('sees_master_detail'),
@@ -52,6 +52,11 @@ export function parseMemberView(text: string | null): MemberView | null {
     ...(typeof v['probe_revision'] === 'string' && /^\d{1,19}$/.test(v['probe_revision']) ? { probe_revision: v['probe_revision'] } : {}),
     master_probed: text_('master_probed'),
   };
+}
+
+/** A timeline ID as PostgreSQL has them: 1 ≤ n < 2^32. */
+export function validTimeline(x: unknown): x is number {
+  return typeof x === 'number' && Number.isInteger(x) && x >= 1 && x < 2 ** 32;
 }
 
 /**
