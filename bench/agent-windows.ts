@@ -162,7 +162,7 @@ export async function oneWindowRun(kind: WindowKind, etcd: EtcdCluster): Promise
     const lost = newMaster === undefined ? 0 : await lostRows(bed.node(newMaster), result.acked.map((a) => a.n));
     const report = await bed.sampler.stop();
     // BENCH_AGENT_STORY=1: the controller's log of each run (where the window went).
-    if (process.env['BENCH_AGENT_STORY']) console.log(`fault at ${new Date(Date.now() - (performance.now() - faultAt)).toISOString()}\n${readFileSync(join(bed.cluster.root, 'ctl-a.log'), 'utf8').slice(-5000)}`);
+    if (process.env['BENCH_AGENT_STORY']) console.log(`fault at ${new Date(Date.now() - (performance.now() - faultAt)).toISOString()}\n${readFileSync(join(bed.cluster.root, 'ctl-a.log'), 'utf8').slice(-5000)}\n--- agent john:\n${johnAgent.output().slice(-2000)}`);
     return { kind, windowMs, splitBrainSamples: report.split_brain_samples, lostAckedRows: lost, ackedAfterRenewalMs };
   } catch (err) {
     const story = `--- controller:\n${controller?.daemon.stderr().slice(-2000) ?? ''}\n--- agent john:\n${agents[0]?.output().slice(-2000) ?? ''}`;
