@@ -16,6 +16,7 @@ import { readMasterView } from './master-read.js';
 import { BootRunner, type BootMasterLease } from './boot-runner.js';
 import { commandExecutorFor } from './commands/agent-commands.js';
 import type { CommandExecutor } from './commands/executor.js';
+import { NodeLock } from './commands/node-lock.js';
 import { electionSeatFor, electionStep, type ElectionSeat } from './election/agent-election.js';
 import { rejoinAfterFence } from './election/rejoin.js';
 import { decideAgentRound, type AgentPlan, type AgentReason, type MasterKeyView, type PostgresView } from './decide.js';
@@ -64,6 +65,8 @@ export class NodeAgent {
   #lastSentence = '';
   /** Role discovery at start (boot.ts, boot-runner.ts); until it is done each round asks it. */
   readonly #boot: BootRunner;
+  /** The boot and the controller's commands: one at a time on this node (commands/node-lock.ts). */
+  readonly #nodeLock = new NodeLock();
   #lastMember = '';
   #memberRenewedMs = -Infinity;
   #health: HealthFacts;
@@ -117,7 +120,7 @@ export class NodeAgent {
       return this.runRound();
     }, () => {
       this.#stoppedByAgent = true;
-    });
+    }, this.#nodeLock);
     this.#election = config.handyrep.deployment === 'single' ? null : this.#electionSeat();
     // The controller's timeout for its own probe (design §5 rule 1: same timeouts), within half the
     // ttl so a replica's round (and its member lease renewal) is not stretched past it.
@@ -235,7 +238,11 @@ export class NodeAgent {
   async #doRound(): Promise<string> {
     try {
       if (this.#fencedOwnMaster && !this.#fencing) await this.#rejoinIfDue();
-      if (!this.#boot.done) await this.#boot.step();
+      if (!this.#boot.done) {
+        // Never while a command of the controller runs (a clone, a rewind): tried again next round.
+        const release = this.#nodeLock.tryEnter("the agent's boot (role discovery)");
+        if (release !== null) await this.#boot.step().finally(release);
+      }
       const { observation, facts } = await this.#pg.observe();
       const postgres = classifyPostgres(observation, { wasRunning: this.#wasRunning, stoppedByAgent: this.#stoppedByAgent });
       if (postgres.state === 'crashed') this.#crashedPid = observation.pidFilePid;

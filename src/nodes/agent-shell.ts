@@ -123,6 +123,7 @@ export class AgentShell implements NodeShell {
     const pollMs = this.channel.pollMs ?? 50;
     const sentAt = performance.now();
     let startedAt: number | null = null;
+    let queued = false;
     let lastError = '';
     for (;;) {
       try {
@@ -131,12 +132,14 @@ export class AgentShell implements NodeShell {
         const record = parseCommandRecord(key, value);
         if (record.result !== null) return record.result;
         if (record.started !== null && startedAt === null) startedAt = performance.now();
+        queued = record.queued != null;
       } catch (err) {
         if (err instanceof HandyRepError && err.code === 'CONTROL_CHANNEL') throw err;
         lastError = `; last etcd error: ${describeError(err)}`;
       }
       const now = performance.now();
-      if (startedAt === null && now - sentAt > pickupMs) {
+      // Made to wait by the agent (another command or its boot runs): it starts within its timeout or is answered busy.
+      if (startedAt === null && now - sentAt > pickupMs + (queued ? timeoutMs + pickupMs : 0)) {
         throw new HandyRepError('CONTROL_CHANNEL', `${this.description}: the agent did not take ${action} within ${pickupMs} ms (agent not running, or its node cut off from etcd)${lastError}`);
       }
       if (startedAt !== null && now - startedAt > timeoutMs + pickupMs) {

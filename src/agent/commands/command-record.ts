@@ -32,8 +32,18 @@ export interface StartedPart {
   readonly at: string;
 }
 
+/**
+ * Set by the agent on a command that must wait for its turn (another command, or the agent's boot,
+ * runs on the node): the controller then waits for it longer than the pickup time (node-lock.ts).
+ */
+export interface QueuedPart {
+  /** What runs ahead of it. */
+  readonly behind: string;
+  readonly at: string;
+}
+
 /** Why an agent answered without running anything (or without finishing). */
-export type RefusalKind = 'stale_term' | 'invalid' | 'interrupted' | 'failed';
+export type RefusalKind = 'stale_term' | 'invalid' | 'interrupted' | 'failed' | 'busy';
 
 export interface ResultPart {
   readonly exit_code: number | null;
@@ -49,6 +59,8 @@ export interface CommandRecord {
   readonly command: CommandPart;
   readonly started: StartedPart | null;
   readonly result: ResultPart | null;
+  /** Absent or null: not (yet) made to wait. */
+  readonly queued?: QueuedPart | null;
 }
 
 /** Output kept per stream in a result (the tail), so a record stays small. */
@@ -88,7 +100,10 @@ export function parseCommandRecord(key: string, value: string): CommandRecord {
   if (started !== null && (!isObject(started) || typeof started['by'] !== 'string' || typeof started['at'] !== 'string')) fail('"started" is not {by, at}');
   const result = parsed['result'] ?? null;
   if (result !== null && !isResult(result)) fail('"result" is not a result');
-  return { command: c as unknown as CommandPart, started: started as StartedPart | null, result: result as ResultPart | null };
+  const queued = parsed['queued'] ?? null;
+  if (queued !== null && (!isObject(queued) || typeof queued['behind'] !== 'string' || typeof queued['at'] !== 'string')) fail('"queued" is not {behind, at}');
+  const base = { command: c as unknown as CommandPart, started: started as StartedPart | null, result: result as ResultPart | null };
+  return queued === null ? base : { ...base, queued: queued as unknown as QueuedPart };
 }
 
 function isResult(value: unknown): value is ResultPart {

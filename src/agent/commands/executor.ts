@@ -14,6 +14,7 @@ import { encodeCommandRecord, judgeRecord, parseCommandRecord, refusal, resultOf
 import { planCommand } from './command-plan.js';
 import type { StepRunner } from './command-runner.js';
 import { parseCommandRequest } from './command-table.js';
+import { NodeLock } from './node-lock.js';
 
 /** One record as read: its id (last key segment), value and revision. */
 export interface StoredCommand {
@@ -57,17 +58,41 @@ export interface ExecutorDeps {
   readonly roundBudgetMs?: number;
   /** Called before a commanded stop, faststop or kill runs (the agent then treats it as its own stop). */
   readonly beforeStop?: () => void;
+  /** Shared with the agent's boot: one of them at a time on the node (default: a lock of its own). */
+  readonly lock?: NodeLock;
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** The action a stored record asks for, for log lines and `queued` (never trusted further). */
+function actionOf(stored: StoredCommand): string {
+  try {
+    const request = parseCommandRecord(stored.key, stored.value).command.request;
+    return isObject(request) && typeof request['action'] === 'string' ? request['action'].slice(0, 40) : '?';
+  } catch {
+    return '?';
+  }
+}
+
+/** A command waiting for its turn: read and judged runnable (`ready`), or still being read. */
+interface Pending {
+  ready: boolean;
+  /** Answers it `busy` when it waited its whole timeout without starting. */
+  timer: NodeJS.Timeout | undefined;
+}
+
 export class CommandExecutor {
   readonly processId: string;
-  readonly #inFlight = new Set<string>();
+  /** Commands known and not yet started, by id (ids sort in issue order). */
+  readonly #pending = new Map<string, Pending>();
+  /** The command that runs now (one at a time), or null. */
+  #current: { id: string; action: string } | null = null;
+  #worker: Promise<void> | null = null;
   #stopWatch: (() => void) | null = null;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   readonly #running = new Set<Promise<void>>();
+  readonly #lock: NodeLock;
 
   constructor(
     private readonly config: Readonly<HandyRepConfig>,
@@ -75,6 +100,7 @@ export class CommandExecutor {
     private readonly deps: ExecutorDeps,
   ) {
     this.processId = deps.processId ?? `${node}-${process.pid}-${randomBytes(4).toString('hex')}`;
+    this.#lock = deps.lock ?? new NodeLock();
   }
 
   /** Watches and scans until stop(); a failed watch start is logged, the scans go on. */
@@ -82,7 +108,7 @@ export class CommandExecutor {
     this.#scanLoop(0);
     // In the background: creating a watch waits for etcd, which may be unreachable for a long time.
     void this.deps.store
-      .watch((id) => this.#take(id))
+      .watch((id) => this.#track(this.#enqueue(id, null)))
       .then((stop) => {
         if (this.#stopped) stop();
         else this.#stopWatch = stop;
@@ -94,13 +120,19 @@ export class CommandExecutor {
     this.#stopped = true;
     clearTimeout(this.#timer);
     this.#stopWatch?.();
-    await Promise.allSettled([...this.#running]);
+    for (const pending of this.#pending.values()) clearTimeout(pending.timer);
+    await Promise.allSettled([...this.#running, this.#worker]);
   }
 
-  /** One scan now: handles every record under the folder (tests; the loop). */
+  /** One scan now, and waits until every command it found has been handled (tests). */
   async scan(): Promise<void> {
+    await this.#scanOnce();
+    while (this.#worker !== null || [...this.#running].length > 0) await Promise.allSettled([...this.#running, this.#worker]);
+  }
+
+  async #scanOnce(): Promise<void> {
     const records = await this.deps.store.list();
-    await Promise.allSettled(records.map((stored) => this.#handle(stored)));
+    await Promise.allSettled(records.map((stored) => this.#track(this.#enqueue(stored.id, stored))));
   }
 
   #rescanMs(): number {
@@ -111,30 +143,137 @@ export class CommandExecutor {
   #scanLoop(ms: number): void {
     if (this.#stopped) return;
     this.#timer = setTimeout(() => {
-      void this.scan()
+      void this.#scanOnce()
         .catch((err: unknown) => this.deps.log(`agent ${this.node}: commands: scan failed: ${describeError(err)}`))
         .finally(() => this.#scanLoop(this.#rescanMs()));
     }, ms);
   }
 
-  #take(id: string): void {
-    if (this.#stopped || this.#inFlight.has(id)) return;
-    const job = (async () => {
-      const stored = await this.deps.store.get(id);
-      if (stored !== null) await this.#handle(stored);
-    })()
-      .catch((err: unknown) => this.deps.log(`agent ${this.node}: command ${id}: ${describeError(err)}`))
-      .finally(() => this.#running.delete(job));
-    this.#running.add(job);
+  #track(job: Promise<void>): Promise<void> {
+    const tracked = job.catch((err: unknown) => this.deps.log(`agent ${this.node}: commands: ${describeError(err)}`)).finally(() => this.#running.delete(tracked));
+    this.#running.add(tracked);
+    return tracked;
   }
 
-  async #handle(stored: StoredCommand): Promise<void> {
-    if (this.#stopped || this.#inFlight.has(stored.id)) return;
-    this.#inFlight.add(stored.id);
+  /**
+   * A record seen (watch or scan): answered at once when it is not to run (interrupted, stale term,
+   * invalid key), else put in the queue; made to wait (`queued` in the record) when something runs.
+   */
+  async #enqueue(id: string, known: StoredCommand | null): Promise<void> {
+    if (this.#stopped || this.#pending.has(id) || this.#current?.id === id) return;
+    const pending: Pending = { ready: false, timer: undefined };
+    this.#pending.set(id, pending);
     try {
-      await this.#handleOnce(stored);
+      const stored = known ?? (await this.deps.store.get(id));
+      const verdict = stored === null ? null : await this.#verdictOf(stored);
+      if (stored === null || verdict === null || verdict !== 'run') {
+        this.#pending.delete(id);
+        // Not to run: answered here (interrupted, stale term) by the same code that runs the others.
+        if (stored !== null && verdict !== null) await this.#handleOnce(stored);
+        return;
+      }
+      pending.ready = true;
+      const ahead = this.#aheadOf(id);
+      if (ahead !== null) await this.#makeWait(id, ahead);
+    } catch (err) {
+      if (!pending.ready) this.#pending.delete(id);
+      throw err;
     } finally {
-      this.#inFlight.delete(stored.id);
+      this.#kick();
+    }
+  }
+
+  /** 'run', or the verdict kind of a record that is not to run; null: not a record to answer. */
+  async #verdictOf(stored: StoredCommand): Promise<string | null> {
+    let record: CommandRecord;
+    try {
+      record = parseCommandRecord(stored.key, stored.value);
+    } catch {
+      return 'invalid';
+    }
+    if (record.result !== null) return null;
+    const verdict = judgeRecord(record, this.processId, record.started === null ? await this.deps.store.leaderTerm() : null);
+    return verdict.kind === 'skip' ? null : verdict.kind;
+  }
+
+  /** What runs (or waits) before `id`: the running command, an earlier queued one, the boot; null: nothing. */
+  #aheadOf(id: string): string | null {
+    if (this.#current !== null) return `command ${this.#current.id} (${this.#current.action})`;
+    const earlier = [...this.#pending.keys()].find((other) => other < id);
+    if (earlier !== undefined) return `command ${earlier}`;
+    return this.#lock.holder()?.label ?? null;
+  }
+
+  /**
+   * Marks the record `queued` (so the controller waits past its pickup time) and bounds the wait:
+   * a command that has not started within its own timeout is answered `busy`, never run late.
+   */
+  async #makeWait(id: string, behind: string): Promise<void> {
+    const pending = this.#pending.get(id);
+    if (pending === undefined || pending.timer !== undefined) return;
+    const stored = await this.deps.store.get(id);
+    if (stored === null) return;
+    const record = parseCommandRecord(stored.key, stored.value);
+    if (record.started !== null || record.result !== null) return;
+    const since = new Date().toISOString();
+    pending.timer = setTimeout(() => this.#track(this.#giveUp(id, behind, since)), record.command.timeout_ms);
+    const written = await this.deps.store.replace(id, stored.modRevision, encodeCommandRecord({ ...record, queued: { behind, at: since } }));
+    this.deps.log(`agent ${this.node}: command ${id} waits behind ${behind}${written === null ? ' (its record changed meanwhile)' : ''}`);
+  }
+
+  async #giveUp(id: string, behind: string, since: string): Promise<void> {
+    if (!this.#pending.has(id)) return;
+    this.#pending.delete(id);
+    const stored = await this.deps.store.get(id);
+    if (stored === null) return;
+    const record = parseCommandRecord(stored.key, stored.value);
+    if (record.started !== null || record.result !== null) return;
+    const now = this.#current !== null ? `command ${this.#current.id} (${this.#current.action})` : (this.#lock.holder()?.label ?? behind);
+    await this.#answer(stored, record, refusal('busy', `busy: not started within its timeout (${record.command.timeout_ms} ms): it waited since ${since} behind ${now}; nothing run`));
+  }
+
+  /** Starts the worker if it is not running: it runs the queue's commands one at a time, in id order. */
+  #kick(): void {
+    if (this.#worker !== null || this.#stopped) return;
+    this.#worker = this.#work()
+      .catch((err: unknown) => this.deps.log(`agent ${this.node}: commands: ${describeError(err)}`))
+      .finally(() => {
+        this.#worker = null;
+        const first = this.#first();
+        if (first !== null && this.#pending.get(first)?.ready === true) this.#kick();
+      });
+  }
+
+  #first(): string | null {
+    let first: string | null = null;
+    for (const id of this.#pending.keys()) if (first === null || id < first) first = id;
+    return first;
+  }
+
+  async #work(): Promise<void> {
+    for (;;) {
+      const id = this.#first();
+      // An earlier command still being read holds the line: its reader kicks the worker again.
+      if (this.#stopped || id === null || this.#pending.get(id)?.ready !== true) return;
+      let release = this.#lock.tryEnter(`command ${id}`);
+      if (release === null) {
+        await this.#makeWait(id, this.#lock.holder()?.label ?? 'the agent\'s boot').catch(() => undefined);
+        release = await this.#lock.enter(`command ${id}`);
+      }
+      try {
+        const pending = this.#pending.get(id);
+        // Answered busy (or the executor stopped) while it waited for the lock.
+        if (pending === undefined || this.#stopped) continue;
+        clearTimeout(pending.timer);
+        this.#pending.delete(id);
+        const stored = await this.deps.store.get(id);
+        if (stored === null) continue;
+        this.#current = { id, action: actionOf(stored) };
+        await this.#handleOnce(stored).catch((err: unknown) => this.deps.log(`agent ${this.node}: command ${id}: ${describeError(err)}`));
+      } finally {
+        this.#current = null;
+        release();
+      }
     }
   }
 

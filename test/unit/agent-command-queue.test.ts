@@ -1,0 +1,180 @@
+/**
+ * The agent's commands run one at a time, in id order, never while the agent's boot holds the node
+ * (node-lock.ts): a command that must wait is marked `queued` (the controller then waits past its
+ * pickup time) and is answered `busy` if it has not started within its own timeout.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { configSchema } from '../../src/config/schema.js';
+import { encodeCommandRecord, parseCommandRecord, type CommandRecord } from '../../src/agent/commands/command-record.js';
+import { CommandExecutor, type CommandStore, type StoredCommand } from '../../src/agent/commands/executor.js';
+import { NodeLock } from '../../src/agent/commands/node-lock.js';
+
+const config = configSchema.parse({
+  handyrep: { store: 'etcd' },
+  etcd: { endpoints: ['http://127.0.0.1:2379'] },
+  server_defaults: { control_method: 'agent', pg_bin_dir: '/usr/lib/postgresql/16/bin', pgdata: '/srv/pg/main' },
+  servers: { john: { hostname: '10.0.0.1', role: 'master' } },
+});
+
+const record = (id: string, timeoutMs = 5000): CommandRecord => ({
+  command: { id, node: 'john', term: '42', controller: 'ctl', written_at: '2026-01-01T00:00:00Z', timeout_ms: timeoutMs, request: { action: 'controldata' }, stdin: null },
+  started: null,
+  result: null,
+});
+
+class Store implements CommandStore {
+  revision = 1;
+  readonly kv = new Map<string, { value: string; mod: string }>();
+  watcher: (id: string) => void = () => undefined;
+  put(id: string, value: CommandRecord): void {
+    this.kv.set(id, { value: encodeCommandRecord(value), mod: String(++this.revision) });
+    this.watcher(id);
+  }
+  record(id: string): CommandRecord | null {
+    const e = this.kv.get(id);
+    return e ? parseCommandRecord(id, e.value) : null;
+  }
+  async list(): Promise<StoredCommand[]> {
+    return [...this.kv.entries()].map(([id, e]) => ({ id, key: id, value: e.value, modRevision: e.mod }));
+  }
+  async get(id: string): Promise<StoredCommand | null> {
+    const e = this.kv.get(id);
+    return e ? { id, key: id, value: e.value, modRevision: e.mod } : null;
+  }
+  async leaderTerm(): Promise<string | null> {
+    return '42';
+  }
+  async recordedMaster(): Promise<string | null> {
+    return 'john';
+  }
+  async replace(id: string, modRevision: string, value: string): Promise<string | null> {
+    const e = this.kv.get(id);
+    if (!e || e.mod !== modRevision) return null;
+    const mod = String(++this.revision);
+    this.kv.set(id, { value, mod });
+    return mod;
+  }
+  async watch(changed: (id: string) => void): Promise<() => void> {
+    this.watcher = changed;
+    return () => undefined;
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function setup(runMs: number, lock = new NodeLock()) {
+  const store = new Store();
+  const spans: { id: string; start: number; end: number }[] = [];
+  let running = 0;
+  let overlap = false;
+  const executor = new CommandExecutor(config, 'john', {
+    store,
+    processId: 'agent-1',
+    log: () => undefined,
+    rescanMs: 60_000,
+    lock,
+    run: async () => {
+      running += 1;
+      if (running > 1) overlap = true;
+      const start = performance.now();
+      await sleep(runMs);
+      running -= 1;
+      spans.push({ id: '', start, end: performance.now() });
+      return { exitCode: 0, stdout: '', stderr: '', timedOut: false, durationMs: runMs };
+    },
+  });
+  return { store, spans, executor, overlap: () => overlap };
+}
+
+async function until(what: string, check: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+describe('CommandExecutor: one command at a time, in order, never during the boot', () => {
+  it('three commands arriving at once run one after the other, in id order; the waiting ones are marked queued', async () => {
+    const { store, executor, overlap } = setup(60);
+    await executor.start();
+    store.put('c3', record('c3'));
+    store.put('c1', record('c1'));
+    store.put('c2', record('c2'));
+    await until('three answers', () => ['c1', 'c2', 'c3'].every((id) => store.record(id)?.result != null));
+    await executor.stop();
+    assert.equal(overlap(), false, 'never two at once');
+    const started = ['c1', 'c2', 'c3'].map((id) => Date.parse(store.record(id)?.started?.at ?? ''));
+    // c3 arrived first and may have started before the others were seen; c1 and c2 then run in order.
+    assert.ok(started[0] as number <= (started[1] as number), 'c1 before c2');
+    const queued = ['c1', 'c2', 'c3'].filter((id) => store.record(id)?.queued != null);
+    assert.ok(queued.length >= 2, `at least two were made to wait (queued: ${queued.join(', ')})`);
+    assert.match(store.record('c2')?.queued?.behind ?? '', /^command c[13]/);
+  });
+
+  it('a command that cannot start within its timeout is answered busy, and never runs late', async () => {
+    const { store, executor } = setup(400);
+    await executor.start();
+    store.put('a1', record('a1', 5000));
+    await until('a1 started', () => store.record('a1')?.started != null);
+    store.put('a2', record('a2', 100));
+    await until('a1 answered', () => store.record('a1')?.result != null);
+    await executor.stop();
+    const answer = store.record('a2')?.result;
+    assert.equal(answer?.refused?.kind, 'busy');
+    assert.match(answer?.refused?.message ?? '', /busy: not started within its timeout \(100 ms\): it waited since \S+ behind command a1 \(controldata\); nothing run/);
+    assert.equal(store.record('a2')?.started, null, 'never started');
+  });
+
+  it("while the agent's boot holds the node a command waits (queued behind the boot), and runs once it is released", async () => {
+    const lock = new NodeLock();
+    const release = lock.tryEnter("the agent's boot (role discovery)") as () => void;
+    const { store, executor } = setup(10, lock);
+    await executor.start();
+    store.put('b1', record('b1'));
+    await until('b1 queued', () => store.record('b1')?.queued != null);
+    assert.equal(store.record('b1')?.queued?.behind, "the agent's boot (role discovery)");
+    await sleep(100);
+    assert.equal(store.record('b1')?.started, null, 'not started while the boot runs');
+    release();
+    await until('b1 answered', () => store.record('b1')?.result != null);
+    assert.equal(store.record('b1')?.result?.exit_code, 0);
+    await executor.stop();
+  });
+
+  it('the boot does not start while a command runs (it tries the lock, never waits)', async () => {
+    const lock = new NodeLock();
+    const { store, executor } = setup(200, lock);
+    await executor.start();
+    store.put('d1', record('d1'));
+    await until('d1 started', () => store.record('d1')?.started != null);
+    assert.equal(lock.tryEnter('boot'), null, 'the boot is kept out');
+    assert.match(lock.holder()?.label ?? '', /^command d1/);
+    await until('d1 answered', () => store.record('d1')?.result != null);
+    await until('lock free', () => lock.holder() === null);
+    const again = lock.tryEnter('boot');
+    assert.notEqual(again, null, 'free again after the command');
+    again?.();
+    await executor.stop();
+  });
+});
+
+describe('NodeLock', () => {
+  it('first come, first served; a release twice is harmless; tryEnter never jumps the line', async () => {
+    const lock = new NodeLock();
+    const order: string[] = [];
+    const r1 = lock.tryEnter('a') as () => void;
+    const p2 = lock.enter('b').then((r) => (order.push('b'), r));
+    const p3 = lock.enter('c').then((r) => (order.push('c'), r));
+    r1();
+    assert.equal(lock.tryEnter('x'), null, 'b holds or waits: nobody jumps the line');
+    const r2 = await p2;
+    r2();
+    r2();
+    const r3 = await p3;
+    assert.deepEqual(order, ['b', 'c']);
+    r3();
+    assert.equal(lock.holder(), null);
+  });
+});
