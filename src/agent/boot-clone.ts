@@ -54,13 +54,26 @@ async function localSystemIdentifier(env: NodeEnv, self: ServerRef): Promise<str
   return result.ok && found ? (found[1] as string) : null;
 }
 
+/** A clone the controller asked for (control_method agent: commands/clone-step.ts); the boot uses none. */
+export interface CloneOptions {
+  /** Copied from this server instead of `masterName` (still the one it streams from). */
+  readonly source?: string;
+  /** A folder holding data is emptied instead of moved aside (the controller's keep_old_data=false). */
+  readonly deleteOldData?: boolean;
+  /** Cancels the copy (pg_basebackup or rsync killed). */
+  readonly signal?: AbortSignal;
+  /** Written into the standby configuration besides primary_conninfo and the slot (restore_command). */
+  readonly extraSettings?: Readonly<Record<string, string>>;
+}
+
 /**
  * Copies `masterName` onto `node` and configures it as its standby (not started). `reclone`: the
  * folder holds data, which is moved aside first; otherwise a folder holding data is refused.
  */
-export async function cloneFromMaster(env: NodeEnv, config: Readonly<HandyRepConfig>, node: string, masterName: string, reclone: boolean): Promise<CloneResult> {
+export async function cloneFromMaster(env: NodeEnv, config: Readonly<HandyRepConfig>, node: string, masterName: string, reclone: boolean, options: CloneOptions = {}): Promise<CloneResult> {
   const self = serverRef(config, node);
-  const master = serverRef(config, masterName);
+  const master = serverRef(config, options.source ?? masterName);
+  const deleteOld = options.deleteOldData === true;
   let oldData: string | null = null;
   const failed = (details: string): CloneResult => ({ ok: false, details: `${details}${oldData !== null ? `; the old data folder is kept at ${oldData}` : ''}`, oldData });
   try {
@@ -79,24 +92,25 @@ export async function cloneFromMaster(env: NodeEnv, config: Readonly<HandyRepCon
     }
     const free = await freeBytes(self.pgdata);
     const needed = spaceNeededBytes(databaseBytes);
-    if (free < needed) {
+    // Data emptied first frees its room: only a copy next to kept data must fit beside it.
+    if (free < needed && !(deleteOld && folder === 'pgdata')) {
       return failed(`not enough free space for a copy of ${masterName} next to the data kept: ${Math.floor(free / 1048576)} MB free under ${dirname(self.pgdata)}, ${Math.ceil(needed / 1048576)} MB needed`);
     }
     const saved = folder === 'pgdata' || folder === 'config_only' ? await saveConfigFiles(env, self) : null;
-    if (folder === 'pgdata') oldData = await moveFolderAside(env, self, stamp(new Date()), 'handyrep-old');
-    else if (folder === 'config_only') await emptyFolder(env, self);
+    if (folder === 'pgdata' && !deleteOld) oldData = await moveFolderAside(env, self, stamp(new Date()), 'handyrep-old');
+    else if (folder === 'config_only' || folder === 'pgdata') await emptyFolder(env, self);
     const copied = await env.plugins
       .get('clone', self.clone_method)
-      .clone(env.ctx, { target: self, source: master, signal: new AbortController().signal, progress: () => undefined, writeStandbySignal: true })
+      .clone(env.ctx, { target: self, source: master, signal: options.signal ?? new AbortController().signal, progress: () => undefined, writeStandbySignal: true })
       .catch((err: unknown) => ({ ok: false, details: describeError(err) }));
     if (!copied.ok) {
       // Back to a new node (configuration files only): the next attempt copies again.
       await emptyFolder(env, self).catch(() => undefined);
       if (saved !== null) await restoreConfigFiles(env, self, saved).catch(() => undefined);
-      return failed(`copy from ${masterName} failed, partial copy removed: ${copied.details}`);
+      return failed(`copy from ${master.name} failed, partial copy removed: ${copied.details}`);
     }
     if (saved !== null) await restoreConfigFiles(env, self, saved);
-    await writeStandbyConfig(env, self, standbySettingsFor(config, node, masterName));
+    await writeStandbyConfig(env, self, { ...standbySettingsFor(config, node, masterName), ...options.extraSettings });
     return { ok: true, details: `${copied.details}${oldData !== null ? `; old data folder kept at ${oldData}` : ''}`, oldData };
   } catch (err) {
     return failed(describeError(err));

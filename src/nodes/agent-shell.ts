@@ -17,7 +17,7 @@ import type { EtcdContext } from '../store/etcd/client.js';
 import { termCompares, type LeadershipGuard } from '../store/etcd/guarded-txn.js';
 import { judgeLeaderKey, type Term } from '../store/etcd/leader-record.js';
 import { withDeadline } from '../store/etcd/store-error.js';
-import type { CommandOptions, CommandResult, NodeShell } from './ports.js';
+import type { CommandOptions, CommandResult, NodeShell, WholeNodeAction } from './ports.js';
 
 /** What every AgentShell of a controller shares: etcd, the leadership, how to identify argvs. */
 export interface AgentChannel {
@@ -52,8 +52,8 @@ export class AgentShell implements NodeShell {
     return this.send(identified.request, identified.stdin, options.timeoutMs);
   }
 
-  /** Whole actions (the rewind): see NodeShell.runAction. */
-  runAction(request: { action: 'rewind'; source: string }, timeoutMs: number): Promise<CommandResult> {
+  /** Whole actions (the rewind, a clone's copy): see NodeShell.runAction. */
+  runAction(request: WholeNodeAction, timeoutMs: number): Promise<CommandResult> {
     return this.send(request, null, timeoutMs);
   }
 

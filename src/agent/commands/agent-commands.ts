@@ -25,5 +25,5 @@ export function commandExecutorFor(
   lock?: NodeLock,
 ): CommandExecutor | null {
   if (resolvedServer(config, node)?.control_method !== 'agent') return null;
-  return new CommandExecutor(config, node, { store: etcdCommandStore(ctx, node, callMs), run: localStepRunner(config), log, afterPostgresAction: freshRound, beforeStop: stoppingOnPurpose, ...(lock ? { lock } : {}) });
+  return new CommandExecutor(config, node, { store: etcdCommandStore(ctx, node, callMs), run: localStepRunner(config, undefined, log), log, afterPostgresAction: freshRound, beforeStop: stoppingOnPurpose, ...(lock ? { lock } : {}) });
 }

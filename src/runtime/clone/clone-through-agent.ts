@@ -1,0 +1,55 @@
+/**
+ * A clone's copy on a node under `control_method: agent`: instead of the folder scripts and the
+ * plugin's pg_basebackup job over ssh, one `clone` command (src/agent/commands/) that the node's
+ * agent runs with its own configuration (its clone plugin, passwords and files): folder checked,
+ * configuration files kept, old data moved aside or emptied, copy, standby configuration for
+ * `upstream`. It answers when the copy has ended (the record's `started` and `result` say when it
+ * ran and how it ended); PostgreSQL is not started. A failed copy has been removed by the agent
+ * (the node's configuration files put back), so nothing is left for the controller to clean.
+ */
+import type { PluginContext, ServerRef } from '../../plugins/types.js';
+import { cloneTimeoutSchema } from '../../plugins/clone/settings.js';
+import { describeError } from '../../model/errors.js';
+
+/** The longest a command record allows (command-record.ts). */
+const MAX_COMMAND_MS = 86_400_000;
+/** Besides the copy: the master's checkpoint and size, emptying a data folder (up to 10 min), the files. */
+const MARGIN_MS = 15 * 60_000;
+
+export interface AgentCopy {
+  readonly source: string;
+  readonly upstream: string;
+  readonly oldData: 'none' | 'move' | 'delete';
+  readonly restoreCommand: boolean;
+}
+
+/** Whether the target's channel runs whole actions (an agent); the copy then goes through copyThroughAgent. */
+export function copiesThroughAgent(ctx: PluginContext, target: ServerRef): boolean {
+  return ctx.shellFor(target).runAction !== undefined;
+}
+
+/** The command's time limit: the clone plugin's timeout (its setting in this configuration) and a margin. */
+export function agentCopyTimeoutMs(ctx: PluginContext, target: ServerRef): number {
+  const raw = ctx.settings(target.clone_method)['timeout_seconds'];
+  const seconds = cloneTimeoutSchema.safeParse(raw);
+  return Math.min(MAX_COMMAND_MS, (seconds.success ? seconds.data : 86_400) * 1000 + MARGIN_MS);
+}
+
+/** The copy's outcome; `oldData`: where the agent moved the old data folder (null: nowhere). */
+export async function copyThroughAgent(ctx: PluginContext, target: ServerRef, copy: AgentCopy): Promise<{ ok: boolean; details: string; oldData: string | null }> {
+  const shell = ctx.shellFor(target);
+  if (shell.runAction === undefined) return { ok: false, details: `${target.name} has no agent channel`, oldData: null };
+  try {
+    const result = await shell.runAction(
+      { action: 'clone', source: copy.source, upstream: copy.upstream, old_data: copy.oldData, restore_command: copy.restoreCommand },
+      agentCopyTimeoutMs(ctx, target),
+    );
+    const output = `${result.stdout}${result.stderr}`.trim();
+    // boot-clone.ts says where it kept the old folder in its details (the record carries text only).
+    const oldData = /old data folder (?:is )?kept at (\S+?)(?:;|$)/.exec(output)?.[1] ?? null;
+    if (result.exitCode === 0 && !result.timedOut) return { ok: true, details: `by the agent of ${target.name}: ${output}`, oldData };
+    return { ok: false, details: `by the agent of ${target.name}${result.timedOut ? ' (timed out)' : ''}: ${output || `exit ${String(result.exitCode)}`}`, oldData };
+  } catch (err) {
+    return { ok: false, details: describeError(err), oldData: null };
+  }
+}
