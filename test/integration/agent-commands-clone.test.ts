@@ -1,0 +1,194 @@
+/**
+ * control_method agent, the long and the serialized commands, end to end: real etcd, real
+ * PostgreSQL (3 nodes, NO sshd), a real agent per node and a controller daemon:
+ *   - a clone of the replica george through its agent (reclone, old data deleted): the agent empties
+ *     the data folder (keeping the node's configuration files), copies john with its own clone
+ *     plugin and writes the standby configuration; the controller starts it; it streams from john;
+ *   - three commands written at once to george (stop, clone, start) run one after the other, in
+ *     order, each starting after the previous one ended; the later ones were marked `queued`;
+ *   - cleanup_archive lists and deletes through the master's agent: only the expired segment goes.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Etcd3 } from 'etcd3';
+import { startCluster, type TestCluster, type TestNode } from '../fixtures/cluster.js';
+import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
+import { writeConfig } from '../fixtures/handyrep-config.js';
+import { FAILOVER_TEST_SETTINGS, POSTGRES_FAST_RETRY } from '../fixtures/failover-settings.js';
+import { basic, freePort, http, startDaemonProcess, type DaemonProcess } from '../fixtures/daemon.js';
+import { startAgent, waitUntil, type RunningAgent } from '../fixtures/agents.js';
+
+const TTL = 4;
+const ADMIN = 'agent-clone-admin';
+const PREFIX = '/handyrep/agentclone/';
+
+interface Seen {
+  command: { id: string; request: { action: string } };
+  started: { at: string } | null;
+  result: { exit_code: number | null; duration_ms: number; stdout: string; stderr: string; refused: { kind: string; message: string } | null } | null;
+  queued?: { behind: string; at: string } | null;
+}
+
+describe('control_method agent: clone and archive cleanup through the agents, commands one at a time', { timeout: 420_000 }, () => {
+  let etcd: EtcdCluster;
+  let cluster: TestCluster;
+  let client: Etcd3;
+  let daemon: DaemonProcess | null = null;
+  const agents: RunningAgent[] = [];
+  let controllerSettings: Record<string, unknown>;
+  /** Every value put under commands/george/, by id (the controller deletes answered records). */
+  const seen = new Map<string, Seen>();
+  const archive = (): Record<string, unknown> => ({
+    archive_script_method: 'archive_local_dir',
+    archive_delete_method: 'archive_delete_find',
+    archive_directory: join(cluster.root, 'archive'),
+    archive_script_path: join(cluster.root, 'archive.sh'),
+    no_archive_file: join(cluster.root, 'noarchive'),
+  });
+  const node = (name: string): TestNode => cluster.nodes.find((n) => n.name === name) as TestNode;
+  const agentOf = (name: string): RunningAgent => agents.find((a) => a.node.name === name) as RunningAgent;
+  const call = async (path: string): Promise<{ result: string; details: string }> =>
+    (await http((daemon as DaemonProcess).url, path, { method: 'POST', headers: { authorization: basic(ADMIN) } })).json as { result: string; details: string };
+  const status = async (): Promise<Record<string, { status: string; role: string; enabled?: boolean }>> => {
+    const reply = await http((daemon as DaemonProcess).url, '/get_status', { headers: { authorization: basic(ADMIN) } });
+    return (reply.json as { servers: Record<string, { status: string; role: string }> }).servers;
+  };
+  const story = (): string => `--- controller:\n${daemon?.stderr().slice(-4000) ?? ''}\n${agents.map((a) => `--- agent ${a.node.name}:\n${a.output().slice(-3000)}`).join('\n')}`;
+  const receiver = async (n: TestNode): Promise<string> => (await cluster.psql(n, 'SELECT status || \'|\' || sender_host FROM pg_stat_wal_receiver').catch(() => '')).trim();
+  const streamsFromJohn = async (): Promise<boolean> => (await receiver(node('george'))) === `streaming|${node('john').host}`;
+  const endMs = (s: Seen): number => Date.parse(s.started?.at ?? '') + (s.result?.duration_ms ?? 0);
+
+  before(async () => {
+    [etcd, cluster] = await Promise.all([startEtcdCluster({ members: 1 }), startCluster({ nodes: 3, ssh: false, postgresConf: POSTGRES_FAST_RETRY })]);
+    client = new Etcd3({ hosts: etcd.endpoints });
+    const port = await freePort();
+    const settings = {
+      handyrep: { connect_timeout_seconds: 1, store: 'etcd', server_file: join(cluster.root, 'ctl.save'), log_file: join(cluster.root, 'ctl.log'), authentication_method: 'simple_password_auth' },
+      etcd: { endpoints: etcd.endpoints, prefix: PREFIX, ttl: TTL, retry_timeout: 1 },
+      passwords: { admin_password: ADMIN, read_password: `${ADMIN}-read` },
+      daemon: { listen_address: '127.0.0.1', listen_port: port, advertised_url: `http://127.0.0.1:${port}` },
+      failover: { ...FAILOVER_TEST_SETTINGS },
+      server_defaults: { control_method: 'agent' },
+      archive: archive(),
+    };
+    const full = cluster.config(settings as never) as { handyrep: Record<string, unknown>; passwords: Record<string, unknown>; failover: Record<string, unknown> };
+    const sections = {
+      handyrep: { store: 'etcd', handyrep_user: full.handyrep['handyrep_user'], handyrep_db: full.handyrep['handyrep_db'] },
+      passwords: full.passwords,
+      failover: { use_replication_slots: full.failover['use_replication_slots'] ?? false },
+      server_defaults: { control_method: 'agent' },
+      archive: archive(),
+    };
+    for (const n of cluster.nodes) agents.push(startAgent(cluster, n, { endpoints: etcd.endpoints, prefix: PREFIX, ttl: TTL, sections }));
+    controllerSettings = settings;
+    daemon = await startDaemonProcess(await writeConfig(cluster, settings, 'ctl.yaml'));
+    const watcher = await client.watch().prefix(`${PREFIX}commands/george/`).create();
+    watcher.on('put', (kv) => {
+      const record = JSON.parse(kv.value.toString()) as Seen;
+      seen.set(record.command.id, record);
+    });
+    await waitUntil('every server healthy', async () => Object.values(await status()).every((s) => s.status === 'healthy'), 90_000, 500).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\n${story()}`);
+    });
+    for (const n of cluster.nodes) assert.equal(n.sshd.pid(), null, `${n.name} has no sshd`);
+  });
+
+  after(async () => {
+    await daemon?.stop('SIGTERM').catch(() => undefined);
+    await Promise.all(agents.map((a) => a.stop('SIGKILL')));
+    client?.close();
+    await Promise.all([cluster?.stop(), etcd?.stop()]);
+  });
+
+  it("clone of the replica george through its agent: data folder emptied, copied by the agent, streaming from john again", async () => {
+    try {
+      const george = node('george');
+      const marker = join(george.dataDir, 'handyrep-old-data-marker');
+      writeFileSync(marker, 'from before the clone\n');
+      const oldPid = george.postmasterPid();
+      await cluster.psql(node('john'), 'CREATE TABLE before_clone (x int); INSERT INTO before_clone VALUES (7)');
+      const reply = await call('/clone?replicaserver=george&reclone=true&keep_old_data=false');
+      assert.equal(reply.result, 'SUCCESS', JSON.stringify(reply));
+      assert.match(reply.details, /george cloned from john and streaming from john/);
+      assert.equal(existsSync(marker), false, 'the old data folder was emptied');
+      assert.ok(existsSync(join(george.dataDir, 'postgresql.conf')), "the node's own configuration files are kept");
+      assert.notEqual(george.postmasterPid(), oldPid, 'a new postmaster on the copy');
+      assert.equal(await streamsFromJohn(), true, `george streams from john (${await receiver(george)})`);
+      assert.equal((await cluster.psql(george, 'SELECT x FROM before_clone')).trim(), '7');
+      const clone = [...seen.values()].find((s) => s.command.request.action === 'clone');
+      assert.ok(clone?.started && clone.result, 'the clone command was taken and answered in its record');
+      assert.equal(clone.result.exit_code, 0, clone.result.stderr);
+      assert.match(clone.result.stdout, /pg_basebackup from john finished/);
+      assert.match(agentOf('george').output(), /command \S+ clone from \S+: exit 0/, "george's agent ran the copy");
+      assert.match(agentOf('george').output(), /command \S+ inspect_folder from /, "the controller's folder check went through george's agent");
+      await waitUntil('george healthy and enabled', async () => (await status())['george']?.status === 'healthy', 60_000, 500);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${story()}`, { cause: err });
+    }
+  });
+
+  it('three commands written at once to george (stop, clone, start) run one after the other, in order', async () => {
+    try {
+      const term = (await client.get(`${PREFIX}leader`).exec()).kvs[0]?.create_revision as string;
+      const base = String(Date.now() * 1000).padStart(17, '0');
+      const requests = [
+        { action: 'pg_ctl', op: 'stop', wait_s: 30 },
+        { action: 'clone', source: 'john', upstream: 'john', old_data: 'delete', restore_command: false },
+        { action: 'pg_ctl', op: 'start', wait_s: 60 },
+      ];
+      const ids = requests.map((_, i) => `${base.slice(0, -1)}${i}-atonce`);
+      const keys = ids.map((id) => `${PREFIX}commands/george/${id}`);
+      const records = requests.map((request, i) => ({
+        command: { id: ids[i], node: 'george', term, controller: 'test', written_at: new Date().toISOString(), timeout_ms: 300_000, request, stdin: null },
+        started: null,
+        result: null,
+      }));
+      // One transaction: the agent sees all three at the same revision.
+      let txn = client.if(keys[0] as string, 'Create', '==', 0);
+      const puts = keys.map((key, i) => client.put(key).value(JSON.stringify(records[i])));
+      txn = txn.then(...puts);
+      await txn.commit();
+      await waitUntil('three answers', async () => {
+        for (const key of keys) if (JSON.parse((await client.get(key).string()) ?? '{}').result == null) return false;
+        return true;
+      }, 240_000, 250);
+      const answered = await Promise.all(keys.map(async (key) => JSON.parse((await client.get(key).string()) as string) as Seen));
+      await Promise.all(keys.map((key) => client.delete().key(key)));
+      for (const [i, record] of answered.entries()) assert.equal(record.result?.exit_code, 0, `${requests[i]?.action}: ${record.result?.stderr ?? ''}`);
+      for (let i = 1; i < answered.length; i++) {
+        const previous = answered[i - 1] as Seen;
+        const current = answered[i] as Seen;
+        assert.ok(Date.parse(current.started?.at ?? '') >= endMs(previous) - 5, `command ${i + 1} started ${current.started?.at} after command ${i} ended (${new Date(endMs(previous)).toISOString()})`);
+        assert.match(current.queued?.behind ?? '', /^command \d+-atonce/, `command ${i + 1} was made to wait (${JSON.stringify(current.queued)})`);
+      }
+      assert.ok((answered[1]?.result?.duration_ms ?? 0) > 100, 'the clone took its time (a real copy)');
+      await waitUntil('george streams from john again', streamsFromJohn, 60_000, 250);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${story()}`, { cause: err });
+    }
+  });
+
+  it('cleanup_archive: the listing and the deletes run through the master\'s agent; only the expired segment goes', async () => {
+    try {
+      await writeConfig(cluster, { ...controllerSettings, archive: { ...archive(), archiving: true } }, 'ctl.yaml');
+      assert.equal((await call('/reload_conf')).result, 'SUCCESS');
+      const started = await call('/start_archiving');
+      assert.equal(started.result, 'SUCCESS', JSON.stringify(started));
+      const folder = join(cluster.root, 'archive');
+      const old = new Date(Date.now() - 72 * 3600_000);
+      const files = { expired: '000000010000000000000000', fresh: '000000010000000000000000.partial', history: '00000002.history', other: 'notes.txt' };
+      for (const name of Object.values(files)) writeFileSync(join(folder, name), 'x');
+      for (const name of [files.expired, files.history, files.other]) utimesSync(join(folder, name), old, old);
+      const cleaned = await call('/cleanup_archive');
+      assert.equal(cleaned.result, 'SUCCESS', JSON.stringify(cleaned));
+      const left = readdirSync(folder).sort();
+      assert.deepEqual(left.filter((f) => Object.values(files).includes(f)), [files.fresh, files.history, files.other].sort(), `left: ${left.join(', ')}; ${cleaned.details}`);
+      assert.match(agentOf('john').output(), /command \S+ archive_list from \S+: exit 0/);
+      assert.match(agentOf('john').output(), /command \S+ archive_delete from \S+: exit 0/);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${story()}`, { cause: err });
+    }
+  });
+});
