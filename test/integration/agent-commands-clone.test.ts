@@ -6,19 +6,21 @@
  *     plugin and writes the standby configuration; the controller starts it; it streams from john;
  *   - three commands written at once to george (stop, clone, start) run one after the other, in
  *     order, each starting after the previous one ended; the later ones were marked `queued`;
- *   - cleanup_archive lists and deletes through the master's agent: only the expired segment goes.
+ *   - cleanup_archive lists and deletes through the master's agent: only the expired segment goes;
+ *   - an agent SIGKILLed during a clone: restarted, it answers the clone `interrupted` and never copies again for it.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Etcd3 } from 'etcd3';
+import { Etcd3, type Watcher } from 'etcd3';
 import { startCluster, type TestCluster, type TestNode } from '../fixtures/cluster.js';
 import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
 import { writeConfig } from '../fixtures/handyrep-config.js';
-import { FAILOVER_TEST_SETTINGS, POSTGRES_FAST_RETRY } from '../fixtures/failover-settings.js';
+import { POSTGRES_FAST_RETRY } from '../fixtures/failover-settings.js';
+import { commandBedSettings } from '../fixtures/agent-command-bed.js';
 import { basic, freePort, http, startDaemonProcess, type DaemonProcess } from '../fixtures/daemon.js';
-import { startAgent, waitUntil, type RunningAgent } from '../fixtures/agents.js';
+import { startAgent, waitUntil, type AgentSettings, type RunningAgent } from '../fixtures/agents.js';
 
 const TTL = 4;
 const ADMIN = 'agent-clone-admin';
@@ -37,7 +39,10 @@ describe('control_method agent: clone and archive cleanup through the agents, co
   let client: Etcd3;
   let daemon: DaemonProcess | null = null;
   const agents: RunningAgent[] = [];
+  const retired: RunningAgent[] = [];
+  let agentSettings: AgentSettings;
   let controllerSettings: Record<string, unknown>;
+  let watcher: Watcher | null = null;
   /** Every value put under commands/george/, by id (the controller deletes answered records). */
   const seen = new Map<string, Seen>();
   const archive = (): Record<string, unknown> => ({
@@ -63,28 +68,12 @@ describe('control_method agent: clone and archive cleanup through the agents, co
   before(async () => {
     [etcd, cluster] = await Promise.all([startEtcdCluster({ members: 1 }), startCluster({ nodes: 3, ssh: false, postgresConf: POSTGRES_FAST_RETRY })]);
     client = new Etcd3({ hosts: etcd.endpoints });
-    const port = await freePort();
-    const settings = {
-      handyrep: { connect_timeout_seconds: 1, store: 'etcd', server_file: join(cluster.root, 'ctl.save'), log_file: join(cluster.root, 'ctl.log'), authentication_method: 'simple_password_auth' },
-      etcd: { endpoints: etcd.endpoints, prefix: PREFIX, ttl: TTL, retry_timeout: 1 },
-      passwords: { admin_password: ADMIN, read_password: `${ADMIN}-read` },
-      daemon: { listen_address: '127.0.0.1', listen_port: port, advertised_url: `http://127.0.0.1:${port}` },
-      failover: { ...FAILOVER_TEST_SETTINGS },
-      server_defaults: { control_method: 'agent' },
-      archive: archive(),
-    };
-    const full = cluster.config(settings as never) as { handyrep: Record<string, unknown>; passwords: Record<string, unknown>; failover: Record<string, unknown> };
-    const sections = {
-      handyrep: { store: 'etcd', handyrep_user: full.handyrep['handyrep_user'], handyrep_db: full.handyrep['handyrep_db'] },
-      passwords: full.passwords,
-      failover: { use_replication_slots: full.failover['use_replication_slots'] ?? false },
-      server_defaults: { control_method: 'agent' },
-      archive: archive(),
-    };
-    for (const n of cluster.nodes) agents.push(startAgent(cluster, n, { endpoints: etcd.endpoints, prefix: PREFIX, ttl: TTL, sections }));
+    const { controller: settings, agentSections: sections } = commandBedSettings(cluster, { prefix: PREFIX, admin: ADMIN, ttl: TTL, endpoints: etcd.endpoints, port: await freePort(), archive: archive() });
+    agentSettings = { endpoints: etcd.endpoints, prefix: PREFIX, ttl: TTL, sections };
+    for (const n of cluster.nodes) agents.push(startAgent(cluster, n, agentSettings));
     controllerSettings = settings;
     daemon = await startDaemonProcess(await writeConfig(cluster, settings, 'ctl.yaml'));
-    const watcher = await client.watch().prefix(`${PREFIX}commands/george/`).create();
+    watcher = await client.watch().prefix(`${PREFIX}commands/george/`).create();
     watcher.on('put', (kv) => {
       const record = JSON.parse(kv.value.toString()) as Seen;
       seen.set(record.command.id, record);
@@ -96,8 +85,9 @@ describe('control_method agent: clone and archive cleanup through the agents, co
   });
 
   after(async () => {
+    await watcher?.cancel().catch(() => undefined);
     await daemon?.stop('SIGTERM').catch(() => undefined);
-    await Promise.all(agents.map((a) => a.stop('SIGKILL')));
+    await Promise.all([...agents, ...retired].map((a) => a.stop('SIGKILL')));
     client?.close();
     await Promise.all([cluster?.stop(), etcd?.stop()]);
   });
@@ -187,6 +177,35 @@ describe('control_method agent: clone and archive cleanup through the agents, co
       assert.deepEqual(left.filter((f) => Object.values(files).includes(f)), [files.fresh, files.history, files.other].sort(), `left: ${left.join(', ')}; ${cleaned.details}`);
       assert.match(agentOf('john').output(), /command \S+ archive_list from \S+: exit 0/);
       assert.match(agentOf('john').output(), /command \S+ archive_delete from \S+: exit 0/);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${story()}`, { cause: err });
+    }
+  });
+  it('an agent SIGKILLed in the middle of a clone: restarted, it answers the clone interrupted and does not run it again', async () => {
+    try {
+      const george = node('george');
+      const term = (await client.get(`${PREFIX}leader`).exec()).kvs[0]?.create_revision as string;
+      const stop = await call('/shutdown?servername=george');
+      assert.equal(stop.result, 'SUCCESS', JSON.stringify(stop));
+      const id = `${String(Date.now() * 1000).padStart(17, '0')}-killed`;
+      const key = `${PREFIX}commands/george/${id}`;
+      const command = { id, node: 'george', term, controller: 'test', written_at: new Date().toISOString(), timeout_ms: 300_000, request: { action: 'clone', source: 'john', upstream: 'john', old_data: 'delete', restore_command: false }, stdin: null };
+      await client.put(key).value(JSON.stringify({ command, started: null, result: null }));
+      await waitUntil('the clone started', async () => JSON.parse((await client.get(key).string()) ?? '{}').started != null, 30_000, 10);
+      const old = agentOf('george');
+      await old.stop('SIGKILL');
+      const firstBy = (JSON.parse((await client.get(key).string()) as string) as { started: { by: string } }).started.by;
+      assert.equal(JSON.parse((await client.get(key).string()) as string).result, null, 'killed before it answered');
+      retired.push(old);
+      agents[agents.indexOf(old)] = startAgent(cluster, george, agentSettings);
+      await waitUntil('an answer', async () => JSON.parse((await client.get(key).string()) ?? '{}').result != null, 30_000, 100);
+      const record = JSON.parse((await client.get(key).string()) as string) as Seen & { started: { by: string } };
+      await client.delete().key(key);
+      assert.equal(record.result?.refused?.kind, 'interrupted', JSON.stringify(record.result));
+      assert.match(record.result?.refused?.message ?? '', /interrupted: the agent process that started it \(\S+\) ended before it answered; not run again/);
+      assert.equal(record.started.by, firstBy, 'not taken again');
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      assert.doesNotMatch(agentOf('george').output(), /clone from john \(standby of john, old data: delete\) starting/, 'the new agent process never started that copy');
     } catch (err) {
       throw new Error(`${(err as Error).message}\n${story()}`, { cause: err });
     }

@@ -5,32 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { configSchema } from '../../src/config/schema.js';
 import type { CommandResult, NodeShell, WholeNodeAction } from '../../src/nodes/ports.js';
-import type { PluginContext, ServerRef } from '../../src/plugins/types.js';
+import type { PluginContext } from '../../src/plugins/types.js';
 import { archiveDeleteFind } from '../../src/plugins/archive/archive_delete_find.js';
-import { planCommand, resolvedServer } from '../../src/agent/commands/command-plan.js';
+import { planCommand } from '../../src/agent/commands/command-plan.js';
 import { identifyCommand, parseCommandRequest } from '../../src/agent/commands/command-table.js';
 import { inspectFolderArgv } from '../../src/runtime/clone/target-node.js';
 import { agentCopyTimeoutMs, copiesThroughAgent, copyThroughAgent } from '../../src/runtime/clone/clone-through-agent.js';
+import { config, context, john } from '../fixtures/agent-commands.js';
 
-const config = configSchema.parse({
-  handyrep: { store: 'etcd' },
-  etcd: { endpoints: ['http://127.0.0.1:2379'] },
-  server_defaults: { control_method: 'agent', pg_bin_dir: '/usr/lib/postgresql/16/bin', pgdata: '/srv/pg/main' },
-  archive: { archive_directory: '/srv/archive' },
-  servers: {
-    john: { hostname: '10.0.0.1', role: 'master', pgdata: '/srv/pg/john' },
-    paul: { hostname: '10.0.0.2', role: 'replica', port: 5433 },
-  },
-});
-const john = resolvedServer(config, 'john') as ServerRef;
-const context = {
-  testCommand: config.handyrep.test_ssh_command,
-  archiveDirectory: config.archive.archive_directory,
-  noArchiveFile: config.archive.no_archive_file,
-  serverAt: (): string | null => null,
-};
 const ok = (stdout = ''): CommandResult => ({ exitCode: 0, stdout, stderr: '', timedOut: false, durationMs: 1 });
 
 /** The argvs a plugin hands its control channel. */

@@ -5,17 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { configSchema } from '../../src/config/schema.js';
-import { encodeCommandRecord, parseCommandRecord, type CommandRecord } from '../../src/agent/commands/command-record.js';
-import { CommandExecutor, type CommandStore, type StoredCommand } from '../../src/agent/commands/executor.js';
+import type { CommandRecord } from '../../src/agent/commands/command-record.js';
+import { CommandExecutor } from '../../src/agent/commands/executor.js';
 import { NodeLock } from '../../src/agent/commands/node-lock.js';
-
-const config = configSchema.parse({
-  handyrep: { store: 'etcd' },
-  etcd: { endpoints: ['http://127.0.0.1:2379'] },
-  server_defaults: { control_method: 'agent', pg_bin_dir: '/usr/lib/postgresql/16/bin', pgdata: '/srv/pg/main' },
-  servers: { john: { hostname: '10.0.0.1', role: 'master' } },
-});
+import { config, FakeStore } from '../fixtures/agent-commands.js';
 
 const record = (id: string, timeoutMs = 5000): CommandRecord => ({
   command: { id, node: 'john', term: '42', controller: 'ctl', written_at: '2026-01-01T00:00:00Z', timeout_ms: timeoutMs, request: { action: 'controldata' }, stdin: null },
@@ -23,48 +16,10 @@ const record = (id: string, timeoutMs = 5000): CommandRecord => ({
   result: null,
 });
 
-class Store implements CommandStore {
-  revision = 1;
-  readonly kv = new Map<string, { value: string; mod: string }>();
-  watcher: (id: string) => void = () => undefined;
-  put(id: string, value: CommandRecord): void {
-    this.kv.set(id, { value: encodeCommandRecord(value), mod: String(++this.revision) });
-    this.watcher(id);
-  }
-  record(id: string): CommandRecord | null {
-    const e = this.kv.get(id);
-    return e ? parseCommandRecord(id, e.value) : null;
-  }
-  async list(): Promise<StoredCommand[]> {
-    return [...this.kv.entries()].map(([id, e]) => ({ id, key: id, value: e.value, modRevision: e.mod }));
-  }
-  async get(id: string): Promise<StoredCommand | null> {
-    const e = this.kv.get(id);
-    return e ? { id, key: id, value: e.value, modRevision: e.mod } : null;
-  }
-  async leaderTerm(): Promise<string | null> {
-    return '42';
-  }
-  async recordedMaster(): Promise<string | null> {
-    return 'john';
-  }
-  async replace(id: string, modRevision: string, value: string): Promise<string | null> {
-    const e = this.kv.get(id);
-    if (!e || e.mod !== modRevision) return null;
-    const mod = String(++this.revision);
-    this.kv.set(id, { value, mod });
-    return mod;
-  }
-  async watch(changed: (id: string) => void): Promise<() => void> {
-    this.watcher = changed;
-    return () => undefined;
-  }
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function setup(runMs: number, lock = new NodeLock()) {
-  const store = new Store();
+  const store = new FakeStore();
   const spans: { id: string; start: number; end: number }[] = [];
   let running = 0;
   let overlap = false;
@@ -141,6 +96,20 @@ describe('CommandExecutor: one command at a time, in order, never during the boo
     await until('b1 answered', () => store.record('b1')?.result != null);
     assert.equal(store.record('b1')?.result?.exit_code, 0);
     await executor.stop();
+  });
+
+  it("stop() does not wait for the boot: a command waiting for it is left unrun, and the lock is not kept", async () => {
+    const lock = new NodeLock();
+    const release = lock.tryEnter('boot') as () => void;
+    const { store, executor } = setup(10, lock);
+    await executor.start();
+    store.put('e1', record('e1'));
+    await until('e1 queued', () => store.record('e1')?.queued != null);
+    await executor.stop();
+    assert.equal(store.record('e1')?.started, null, 'never started');
+    release();
+    await sleep(10);
+    assert.equal(lock.holder(), null, 'the lock granted late went straight back');
   });
 
   it('the boot does not start while a command runs (it tries the lock, never waits)', async () => {

@@ -93,6 +93,9 @@ export class CommandExecutor {
   #stopped = false;
   readonly #running = new Set<Promise<void>>();
   readonly #lock: NodeLock;
+  #stopNow: () => void = () => undefined;
+  /** Resolves (null) when stop() is called: a worker waiting for the boot gives up then. */
+  readonly #stopping = new Promise<null>((resolve) => (this.#stopNow = () => resolve(null)));
 
   constructor(
     private readonly config: Readonly<HandyRepConfig>,
@@ -118,6 +121,7 @@ export class CommandExecutor {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stopNow();
     clearTimeout(this.#timer);
     this.#stopWatch?.();
     for (const pending of this.#pending.values()) clearTimeout(pending.timer);
@@ -258,7 +262,14 @@ export class CommandExecutor {
       let release = this.#lock.tryEnter(`command ${id}`);
       if (release === null) {
         await this.#makeWait(id, this.#lock.holder()?.label ?? 'the agent\'s boot').catch(() => undefined);
-        release = await this.#lock.enter(`command ${id}`);
+        const granted = this.#lock.enter(`command ${id}`);
+        const got = await Promise.race([granted, this.#stopping]);
+        if (got === null) {
+          // Stopped while waiting for the boot: the lock, once granted, goes straight back.
+          void granted.then((late) => late());
+          return;
+        }
+        release = got;
       }
       try {
         const pending = this.#pending.get(id);
