@@ -16,7 +16,7 @@ import { dirname } from 'node:path';
 import type { HandyRepConfig } from '../config/schema.js';
 import { describeError } from '../model/errors.js';
 import { stamp } from '../runtime/clone/clone.js';
-import type { ServerRef } from '../plugins/types.js';
+import type { CloneRequest, ServerRef } from '../plugins/types.js';
 import { emptyFolder, inspectFolder, moveFolderAside, restoreConfigFiles, runOnNode, saveConfigFiles, writeStandbyConfig, type NodeEnv } from '../runtime/clone/target-node.js';
 import { serverRef } from './agent-plugin-context.js';
 import { configuredSlot, prepareMaster, standbySettingsFor } from './boot-standby.js';
@@ -64,6 +64,8 @@ export interface CloneOptions {
   readonly signal?: AbortSignal;
   /** Written into the standby configuration besides primary_conninfo and the slot (restore_command). */
   readonly extraSettings?: Readonly<Record<string, string>>;
+  /** The copy's progress, as the clone plugin reports it. */
+  readonly progress?: CloneRequest['progress'];
 }
 
 /**
@@ -101,7 +103,7 @@ export async function cloneFromMaster(env: NodeEnv, config: Readonly<HandyRepCon
     else if (folder === 'config_only' || folder === 'pgdata') await emptyFolder(env, self);
     const copied = await env.plugins
       .get('clone', self.clone_method)
-      .clone(env.ctx, { target: self, source: master, signal: options.signal ?? new AbortController().signal, progress: () => undefined, writeStandbySignal: true })
+      .clone(env.ctx, { target: self, source: master, signal: options.signal ?? new AbortController().signal, progress: options.progress ?? (() => undefined), writeStandbySignal: true })
       .catch((err: unknown) => ({ ok: false, details: describeError(err) }));
     if (!copied.ok) {
       // Back to a new node (configuration files only): the next attempt copies again.

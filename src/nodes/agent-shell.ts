@@ -33,6 +33,9 @@ export interface AgentChannel {
 
 const sharedIds = new CommandIds();
 
+/** A long command's progress as its agent reports it (a clone's copy). */
+type Progress = (bytesDone: number | null, bytesTotal: number | null) => void;
+
 export class AgentShell implements NodeShell {
   readonly description: string;
 
@@ -53,15 +56,15 @@ export class AgentShell implements NodeShell {
   }
 
   /** Whole actions (the rewind, a clone's copy): see NodeShell.runAction. */
-  runAction(request: WholeNodeAction, timeoutMs: number): Promise<CommandResult> {
-    return this.send(request, null, timeoutMs);
+  runAction(request: WholeNodeAction, timeoutMs: number, progress?: Progress): Promise<CommandResult> {
+    return this.send(request, null, timeoutMs, progress);
   }
 
   async close(): Promise<void> {
     // Nothing held: the etcd client belongs to the controller.
   }
 
-  async send(request: CommandRequest, stdin: string | null, timeoutMs: number): Promise<CommandResult> {
+  async send(request: CommandRequest, stdin: string | null, timeoutMs: number, progress?: Progress): Promise<CommandResult> {
     const { ctx, leadership } = this.channel;
     const term = leadership.current;
     if (term === null) throw new HandyRepError('NOT_LEADER', `${this.description}: ${request.action} not sent: this controller does not lead`);
@@ -74,7 +77,7 @@ export class AgentShell implements NodeShell {
     };
     try {
       await this.#create(key, encodeCommandRecord(record), term, request.action);
-      return shellResultOf(this.node, request.action, await this.#awaitResult(key, request.action, timeoutMs));
+      return shellResultOf(this.node, request.action, await this.#awaitResult(key, request.action, timeoutMs, progress));
     } finally {
       // Also after a send that failed or timed out: it may have been applied (an etcd retry).
       await this.#delete(key);
@@ -118,12 +121,13 @@ export class AgentShell implements NodeShell {
     }
   }
 
-  async #awaitResult(key: string, action: string, timeoutMs: number): Promise<NonNullable<CommandRecord['result']>> {
+  async #awaitResult(key: string, action: string, timeoutMs: number, progress?: Progress): Promise<NonNullable<CommandRecord['result']>> {
     const { ctx, pickupMs } = this.channel;
     const pollMs = this.channel.pollMs ?? 50;
     const sentAt = performance.now();
     let startedAt: number | null = null;
     let queued = false;
+    let progressAt: string | null = null;
     let lastError = '';
     for (;;) {
       try {
@@ -133,6 +137,10 @@ export class AgentShell implements NodeShell {
         if (record.result !== null) return record.result;
         if (record.started !== null && startedAt === null) startedAt = performance.now();
         queued = record.queued != null;
+        if (record.progress && record.progress.at !== progressAt) {
+          progressAt = record.progress.at;
+          progress?.(record.progress.bytes_done, record.progress.bytes_total);
+        }
       } catch (err) {
         if (err instanceof HandyRepError && err.code === 'CONTROL_CHANNEL') throw err;
         lastError = `; last etcd error: ${describeError(err)}`;
@@ -145,7 +153,9 @@ export class AgentShell implements NodeShell {
       if (startedAt !== null && now - startedAt > timeoutMs + pickupMs) {
         throw new HandyRepError('CONTROL_CHANNEL', `${this.description}: the agent took ${action} but gave no result within ${timeoutMs + pickupMs} ms (agent died or cut off)${lastError}`);
       }
-      await new Promise((resolve) => setTimeout(resolve, pollMs));
+      // A long command (a clone) is looked at less often once it has run a while.
+      const waitMs = startedAt !== null && now - startedAt > 5000 ? Math.max(pollMs, 500) : pollMs;
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
     }
   }
 }

@@ -31,6 +31,7 @@ interface Seen {
   started: { at: string } | null;
   result: { exit_code: number | null; duration_ms: number; stdout: string; stderr: string; refused: { kind: string; message: string } | null } | null;
   queued?: { behind: string; at: string } | null;
+  progress?: { bytes_done: number | null; bytes_total: number | null } | null;
 }
 
 describe('control_method agent: clone and archive cleanup through the agents, commands one at a time', { timeout: 420_000 }, () => {
@@ -111,6 +112,7 @@ describe('control_method agent: clone and archive cleanup through the agents, co
       assert.ok(clone?.started && clone.result, 'the clone command was taken and answered in its record');
       assert.equal(clone.result.exit_code, 0, clone.result.stderr);
       assert.match(clone.result.stdout, /pg_basebackup from john finished/);
+      assert.ok((clone.progress?.bytes_done ?? 0) > 0, `the agent reported the copy's progress in the record (${JSON.stringify(clone.progress)})`);
       assert.match(agentOf('george').output(), /command \S+ clone from \S+: exit 0/, "george's agent ran the copy");
       assert.match(agentOf('george').output(), /command \S+ inspect_folder from /, "the controller's folder check went through george's agent");
       await waitUntil('george healthy and enabled', async () => (await status())['george']?.status === 'healthy', 60_000, 500);

@@ -9,6 +9,7 @@ import type { CommandResult, NodeShell, WholeNodeAction } from '../../src/nodes/
 import type { PluginContext } from '../../src/plugins/types.js';
 import { archiveDeleteFind } from '../../src/plugins/archive/archive_delete_find.js';
 import { planCommand } from '../../src/agent/commands/command-plan.js';
+import { parseCommandRecord } from '../../src/agent/commands/command-record.js';
 import { identifyCommand, parseCommandRequest } from '../../src/agent/commands/command-table.js';
 import { inspectFolderArgv } from '../../src/runtime/clone/target-node.js';
 import { agentCopyTimeoutMs, copiesThroughAgent, copyThroughAgent } from '../../src/runtime/clone/clone-through-agent.js';
@@ -88,6 +89,16 @@ describe('parseCommandRequest and planCommand: clone', () => {
     assert.ok(!self.ok && /from itself/.test(self.problem));
     const unknown = planCommand(config, 'john', { action: 'clone', source: 'paul', upstream: 'ringo', old_data: 'none', restore_command: false });
     assert.ok(!unknown.ok && /no server ringo/.test(unknown.problem));
+  });
+});
+
+describe('records: queued and progress parts', () => {
+  const command = { id: 'c1', node: 'john', term: '42', controller: 'ctl', written_at: 'x', timeout_ms: 1000, request: { action: 'controldata' }, stdin: null };
+  it('are kept through parsing; malformed ones are STORE_DATA naming the part', () => {
+    const value = { command, started: null, result: null, queued: { behind: 'command c0', at: 'x' }, progress: { bytes_done: 5, bytes_total: null, at: 'y' } };
+    assert.deepEqual(parseCommandRecord('k', JSON.stringify(value)), value);
+    assert.throws(() => parseCommandRecord('k', JSON.stringify({ ...value, progress: { bytes_done: -1, bytes_total: 1, at: 'y' } })), /"progress" is not/);
+    assert.throws(() => parseCommandRecord('k', JSON.stringify({ ...value, queued: 'yes' })), /"queued" is not/);
   });
 });
 

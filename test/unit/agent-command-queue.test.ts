@@ -129,6 +129,53 @@ describe('CommandExecutor: one command at a time, in order, never during the boo
   });
 });
 
+describe("CommandExecutor: a long command's progress", () => {
+  it('is written into the record while it runs (compare-and-set on the latest revision), and kept with the result', async () => {
+    const store = new FakeStore();
+    const seen: (number | null)[] = [];
+    const executor = new CommandExecutor(config, 'john', {
+      store,
+      processId: 'agent-1',
+      log: () => undefined,
+      progressEveryMs: 0,
+      run: async (_step, _timeoutMs, progress) => {
+        for (const done of [10, 20, 30]) {
+          progress?.(done, 30);
+          await sleep(5);
+          seen.push(store.record('p1')?.progress?.bytes_done ?? null);
+        }
+        return { exitCode: 0, stdout: 'copied', stderr: '', timedOut: false, durationMs: 15 };
+      },
+    });
+    store.put('p1', record('p1'));
+    await executor.scan();
+    assert.deepEqual(seen, [10, 20, 30], 'each report visible in the record while it ran');
+    const answered = store.record('p1');
+    assert.deepEqual([answered?.result?.stdout, answered?.progress?.bytes_done, answered?.progress?.bytes_total], ['copied', 30, 30]);
+  });
+
+  it('reports closer together than progressEveryMs are dropped', async () => {
+    const store = new FakeStore();
+    let writes = 0;
+    const executor = new CommandExecutor(config, 'john', {
+      store,
+      processId: 'agent-1',
+      log: () => undefined,
+      progressEveryMs: 60_000,
+      run: async (_step, _timeoutMs, progress) => {
+        for (let i = 0; i < 50; i++) progress?.(i, 50);
+        return { exitCode: 0, stdout: '', stderr: '', timedOut: false, durationMs: 1 };
+      },
+    });
+    const replace = store.replace.bind(store);
+    store.replace = async (id, mod, value, term) => (JSON.parse(value).progress && !JSON.parse(value).result ? (writes += 1) : 0, replace(id, mod, value, term));
+    store.put('p2', record('p2'));
+    await executor.scan();
+    assert.equal(writes, 1, 'one progress write');
+    assert.equal(store.record('p2')?.progress?.bytes_done, 0);
+  });
+});
+
 describe('NodeLock', () => {
   it('first come, first served; a release twice is harmless; tryEnter never jumps the line', async () => {
     const lock = new NodeLock();

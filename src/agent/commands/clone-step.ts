@@ -16,7 +16,13 @@ import { instanceLingers } from '../local-postgres.js';
 import { cloneFromMaster } from '../boot-clone.js';
 import type { LocalStep } from './command-plan.js';
 
-export async function runCloneStep(config: Readonly<HandyRepConfig>, step: Extract<LocalStep, { kind: 'clone' }>, timeoutMs: number, log: (line: string) => void): Promise<CommandResult> {
+export async function runCloneStep(
+  config: Readonly<HandyRepConfig>,
+  step: Extract<LocalStep, { kind: 'clone' }>,
+  timeoutMs: number,
+  log: (line: string) => void,
+  progress: (bytesDone: number | null, bytesTotal: number | null) => void = () => undefined,
+): Promise<CommandResult> {
   const started = performance.now();
   const env = agentNodeEnv(config, log);
   const abort = new AbortController();
@@ -38,6 +44,7 @@ export async function runCloneStep(config: Readonly<HandyRepConfig>, step: Extra
       deleteOldData: step.oldData === 'delete',
       signal: abort.signal,
       extraSettings,
+      progress: (p) => progress(p.bytesDone, p.bytesTotal),
     });
     const timedOut = abort.signal.aborted;
     return { exitCode: result.ok ? 0 : 1, stdout: result.ok ? result.details : '', stderr: result.ok ? '' : result.details, timedOut, durationMs: performance.now() - started };

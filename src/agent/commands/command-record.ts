@@ -42,6 +42,13 @@ export interface QueuedPart {
   readonly at: string;
 }
 
+/** How far a long command (a clone's copy) is, written by the agent while it runs (at most once a second). */
+export interface ProgressPart {
+  readonly bytes_done: number | null;
+  readonly bytes_total: number | null;
+  readonly at: string;
+}
+
 /** Why an agent answered without running anything (or without finishing). */
 export type RefusalKind = 'stale_term' | 'invalid' | 'interrupted' | 'failed' | 'busy';
 
@@ -61,6 +68,8 @@ export interface CommandRecord {
   readonly result: ResultPart | null;
   /** Absent or null: not (yet) made to wait. */
   readonly queued?: QueuedPart | null;
+  /** Absent or null: no progress reported (yet). */
+  readonly progress?: ProgressPart | null;
 }
 
 /** Output kept per stream in a result (the tail), so a record stays small. */
@@ -102,8 +111,11 @@ export function parseCommandRecord(key: string, value: string): CommandRecord {
   if (result !== null && !isResult(result)) fail('"result" is not a result');
   const queued = parsed['queued'] ?? null;
   if (queued !== null && (!isObject(queued) || typeof queued['behind'] !== 'string' || typeof queued['at'] !== 'string')) fail('"queued" is not {behind, at}');
+  const progress = parsed['progress'] ?? null;
+  const count = (v: unknown): boolean => v === null || (typeof v === 'number' && Number.isFinite(v) && v >= 0);
+  if (progress !== null && (!isObject(progress) || !count(progress['bytes_done']) || !count(progress['bytes_total']) || typeof progress['at'] !== 'string')) fail('"progress" is not {bytes_done, bytes_total, at}');
   const base = { command: c as unknown as CommandPart, started: started as StartedPart | null, result: result as ResultPart | null };
-  return queued === null ? base : { ...base, queued: queued as unknown as QueuedPart };
+  return { ...base, ...(queued === null ? {} : { queued: queued as unknown as QueuedPart }), ...(progress === null ? {} : { progress: progress as unknown as ProgressPart }) };
 }
 
 function isResult(value: unknown): value is ResultPart {

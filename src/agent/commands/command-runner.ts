@@ -17,16 +17,17 @@ import { rewindKeepingConfig } from '../../runtime/topology/rewind.js';
 import { runCloneStep } from './clone-step.js';
 import type { LocalStep } from './command-plan.js';
 
-export type StepRunner = (step: LocalStep, timeoutMs: number) => Promise<CommandResult>;
+/** `progress`: how far a long step is (a clone's copy: bytes done and total, each null when unknown). */
+export type StepRunner = (step: LocalStep, timeoutMs: number, progress?: (bytesDone: number | null, bytesTotal: number | null) => void) => Promise<CommandResult>;
 
 export function localStepRunner(config: Readonly<HandyRepConfig>, shell: NodeShell = new LocalShell(), log: (line: string) => void = () => undefined): StepRunner {
-  return async (step, timeoutMs) => {
+  return async (step, timeoutMs, progress) => {
     const started = performance.now();
     const done = (exitCode: number, stdout: string, stderr = ''): CommandResult => ({ exitCode, stdout, stderr, timedOut: false, durationMs: performance.now() - started });
     // Not in the try: a program that cannot be started is no exit code (the executor answers `failed`,
     // the controller sees CONTROL_CHANNEL as over ssh: pg_isready's exit 1 would read "answering").
     if (step.kind === 'argv') return shell.run(step.argv, { timeoutMs });
-    if (step.kind === 'clone') return runCloneStep(config, step, timeoutMs, log);
+    if (step.kind === 'clone') return runCloneStep(config, step, timeoutMs, log, progress);
     try {
       switch (step.kind) {
         case 'append_file':

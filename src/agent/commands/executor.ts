@@ -8,9 +8,10 @@
  * waiting) or that changed meanwhile is never run nor answered.
  */
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { HandyRepConfig } from '../../config/schema.js';
 import { describeError } from '../../model/errors.js';
-import { encodeCommandRecord, judgeRecord, parseCommandRecord, refusal, resultOf, type CommandRecord, type ResultPart } from './command-record.js';
+import { encodeCommandRecord, judgeRecord, parseCommandRecord, refusal, resultOf, type CommandRecord, type ProgressPart, type ResultPart } from './command-record.js';
 import { planCommand } from './command-plan.js';
 import type { StepRunner } from './command-runner.js';
 import { parseCommandRequest } from './command-table.js';
@@ -60,6 +61,8 @@ export interface ExecutorDeps {
   readonly beforeStop?: () => void;
   /** Shared with the agent's boot: one of them at a time on the node (default: a lock of its own). */
   readonly lock?: NodeLock;
+  /** The least time between two progress writes of a long command (default 1000 ms). */
+  readonly progressEveryMs?: number;
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -345,12 +348,14 @@ export class CommandExecutor {
     const op = parsed.ok && parsed.request.action === 'pg_ctl' ? parsed.request.op : null;
     // A stop, faststop or kill the leader asked for is on purpose: the agent must not take it for a crash.
     if (op === 'stop' || op === 'faststop' || op === 'kill') this.deps.beforeStop?.();
+    const progress = this.#progressWriter(stored.id, revision, startedRecord);
     let result: ResultPart;
     try {
-      result = resultOf(await this.deps.run(plan.step, command.timeout_ms));
+      result = resultOf(await this.deps.run(plan.step, command.timeout_ms, progress.report));
     } catch (err) {
       result = refusal('failed', `${action} could not be run: ${describeError(err)}`);
     }
+    const last = await progress.settled();
     const changesPostgres = action === 'promote' || action === 'systemctl' || (op !== null && op !== 'status' && op !== 'reload');
     if (changesPostgres && this.deps.afterPostgresAction) {
       // Bounded: the controller waits for the answer only its pickup margin (3 s at least) past the command.
@@ -361,7 +366,39 @@ export class CommandExecutor {
       clearTimeout(timer);
     }
     this.deps.log(`agent ${this.node}: command ${command.id} ${action} from ${command.controller}: ${result.refused ? result.refused.message : `exit ${String(result.exit_code)}${result.timed_out ? ' (timed out)' : ''}`}`);
-    await this.deps.store.replace(stored.id, revision, encodeCommandRecord({ ...startedRecord, result }));
+    await this.deps.store.replace(stored.id, last.revision, encodeCommandRecord({ ...startedRecord, ...(last.part ? { progress: last.part } : {}), result }));
+  }
+
+  /**
+   * Writes a long command's progress into its record (compare-and-set, one write at a time, at most
+   * every `progressEveryMs`), so that the waiting controller can show it; `settled` gives the
+   * record's revision for the result write.
+   */
+  #progressWriter(id: string, startRevision: string, startedRecord: CommandRecord) {
+    let revision = startRevision;
+    let part: ProgressPart | null = null;
+    let writing: Promise<void> = Promise.resolve();
+    let lastAt = -Infinity;
+    const everyMs = this.deps.progressEveryMs ?? 1000;
+    return {
+      report: (bytesDone: number | null, bytesTotal: number | null): void => {
+        const now = performance.now();
+        if (now - lastAt < everyMs) return;
+        lastAt = now;
+        const next: ProgressPart = { bytes_done: bytesDone, bytes_total: bytesTotal, at: new Date().toISOString() };
+        writing = writing.then(async () => {
+          const written = await this.deps.store.replace(id, revision, encodeCommandRecord({ ...startedRecord, progress: next })).catch(() => null);
+          if (written !== null) {
+            revision = written;
+            part = next;
+          }
+        });
+      },
+      settled: async (): Promise<{ revision: string; part: ProgressPart | null }> => {
+        await writing;
+        return { revision, part };
+      },
+    };
   }
 
   async #answer(stored: StoredCommand, record: CommandRecord, result: ResultPart): Promise<void> {

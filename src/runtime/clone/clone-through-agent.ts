@@ -4,7 +4,8 @@
  * agent runs with its own configuration (its clone plugin, passwords and files): folder checked,
  * configuration files kept, old data moved aside or emptied, copy, standby configuration for
  * `upstream`. It answers when the copy has ended (the record's `started` and `result` say when it
- * ran and how it ended); PostgreSQL is not started. A failed copy has been removed by the agent
+ * ran and how it ended; its `progress`, written by the agent every second, how far the copy is);
+ * PostgreSQL is not started. A failed copy has been removed by the agent
  * (the node's configuration files put back), so nothing is left for the controller to clean.
  */
 import type { PluginContext, ServerRef } from '../../plugins/types.js';
@@ -36,13 +37,19 @@ export function agentCopyTimeoutMs(ctx: PluginContext, target: ServerRef): numbe
 }
 
 /** The copy's outcome; `oldData`: where the agent moved the old data folder (null: nowhere). */
-export async function copyThroughAgent(ctx: PluginContext, target: ServerRef, copy: AgentCopy): Promise<{ ok: boolean; details: string; oldData: string | null }> {
+export async function copyThroughAgent(
+  ctx: PluginContext,
+  target: ServerRef,
+  copy: AgentCopy,
+  progress: (bytesDone: number | null, bytesTotal: number | null) => void = () => undefined,
+): Promise<{ ok: boolean; details: string; oldData: string | null }> {
   const shell = ctx.shellFor(target);
   if (shell.runAction === undefined) return { ok: false, details: `${target.name} has no agent channel`, oldData: null };
   try {
     const result = await shell.runAction(
       { action: 'clone', source: copy.source, upstream: copy.upstream, old_data: copy.oldData, restore_command: copy.restoreCommand },
       agentCopyTimeoutMs(ctx, target),
+      progress,
     );
     const output = `${result.stdout}${result.stderr}`.trim();
     // boot-clone.ts says where it kept the old folder in its details (the record carries text only).
