@@ -192,6 +192,8 @@ async function runClone(
       if (viaAgent && 'oldData' in outcome) {
         state.oldData = outcome.oldData ?? state.oldData;
         state.agentStandbyFor = outcome.ok ? upstream : null;
+        // Its old data is gone or aside (a failed copy the agent removed itself: it may have been either).
+        state.folderTouched = true;
       }
       if (cancelled()) return await abandon(env, handle, state, 'cancelled during the copy', true);
       if (!outcome.ok) {
@@ -282,7 +284,9 @@ async function abandon(env: CloneEnv, handle: ActionHandle, state: CloneState, r
     );
     notes.push(`PostgreSQL ${stopped}`);
   }
-  if (state.folderTouched && (isCancel || !state.copyComplete)) {
+  if (state.folderTouched && (isCancel || !state.copyComplete) && copiesThroughAgent(env.ctx(), tref())) {
+    notes.push(state.copyComplete ? "the agent's copy is left in place" : 'a failed copy is removed by the agent itself');
+  } else if (state.folderTouched && (isCancel || !state.copyComplete)) {
     try {
       await emptyFolder(nodeEnv(env), tref());
       if (state.savedConfig !== null) {
