@@ -56,15 +56,16 @@ export class AgentShell implements NodeShell {
   }
 
   /** Whole actions (the rewind, a clone's copy): see NodeShell.runAction. */
-  runAction(request: WholeNodeAction, timeoutMs: number, progress?: Progress): Promise<CommandResult> {
-    return this.send(request, null, timeoutMs, progress);
+  runAction(request: WholeNodeAction, timeoutMs: number, progress?: Progress, signal?: AbortSignal): Promise<CommandResult> {
+    return this.send(request, null, timeoutMs, progress, signal);
   }
 
   async close(): Promise<void> {
     // Nothing held: the etcd client belongs to the controller.
   }
 
-  async send(request: CommandRequest, stdin: string | null, timeoutMs: number, progress?: Progress): Promise<CommandResult> {
+  /** `signal`: cancels — the record is deleted, and an agent running a clone stops it when it sees that. */
+  async send(request: CommandRequest, stdin: string | null, timeoutMs: number, progress?: Progress, signal?: AbortSignal): Promise<CommandResult> {
     const { ctx, leadership } = this.channel;
     const term = leadership.current;
     if (term === null) throw new HandyRepError('NOT_LEADER', `${this.description}: ${request.action} not sent: this controller does not lead`);
@@ -77,7 +78,7 @@ export class AgentShell implements NodeShell {
     };
     try {
       await this.#create(key, encodeCommandRecord(record), term, request.action);
-      return shellResultOf(this.node, request.action, await this.#awaitResult(key, request.action, timeoutMs, progress));
+      return shellResultOf(this.node, request.action, await this.#awaitResult(key, request.action, timeoutMs, progress, signal));
     } finally {
       // Also after a send that failed or timed out: it may have been applied (an etcd retry).
       await this.#delete(key);
@@ -121,7 +122,7 @@ export class AgentShell implements NodeShell {
     }
   }
 
-  async #awaitResult(key: string, action: string, timeoutMs: number, progress?: Progress): Promise<NonNullable<CommandRecord['result']>> {
+  async #awaitResult(key: string, action: string, timeoutMs: number, progress?: Progress, signal?: AbortSignal): Promise<NonNullable<CommandRecord['result']>> {
     const { ctx, pickupMs } = this.channel;
     const pollMs = this.channel.pollMs ?? 50;
     const sentAt = performance.now();
@@ -130,17 +131,18 @@ export class AgentShell implements NodeShell {
     let progressAt: string | null = null;
     let lastError = '';
     for (;;) {
+      if (signal?.aborted === true) throw new HandyRepError('CONTROL_CHANNEL', `${this.description}: ${action} cancelled: its record is deleted (an agent running a clone stops it)`);
       try {
         const value = await ctx.client.get(key).string();
         if (value === null) throw new HandyRepError('CONTROL_CHANNEL', `${this.description}: the record of ${action} disappeared before the agent answered`);
         const record = parseCommandRecord(key, value);
-        if (record.result !== null) return record.result;
-        if (record.started !== null && startedAt === null) startedAt = performance.now();
-        queued = record.queued != null;
         if (record.progress && record.progress.at !== progressAt) {
           progressAt = record.progress.at;
           progress?.(record.progress.bytes_done, record.progress.bytes_total);
         }
+        if (record.result !== null) return record.result;
+        if (record.started !== null && startedAt === null) startedAt = performance.now();
+        queued = record.queued != null;
       } catch (err) {
         if (err instanceof HandyRepError && err.code === 'CONTROL_CHANNEL') throw err;
         lastError = `; last etcd error: ${describeError(err)}`;

@@ -45,7 +45,7 @@ export interface NodeShell {
    * A whole node action the channel runs as one (control_method agent: the node's agent runs the
    * pg_rewind sequence, or a clone's copy, itself: src/agent/commands/); absent for ssh and local shells.
    */
-  runAction?(request: WholeNodeAction, timeoutMs: number, progress?: (bytesDone: number | null, bytesTotal: number | null) => void): Promise<CommandResult>;
+  runAction?(request: WholeNodeAction, timeoutMs: number, progress?: (bytesDone: number | null, bytesTotal: number | null) => void, signal?: AbortSignal): Promise<CommandResult>;
   /** Release pooled connections. Idempotent. */
   close(): Promise<void>;
 }

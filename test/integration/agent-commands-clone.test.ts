@@ -7,10 +7,11 @@
  *   - three commands written at once to george (stop, clone, start) run one after the other, in
  *     order, each starting after the previous one ended; the later ones were marked `queued`;
  *   - cleanup_archive lists and deletes through the master's agent: only the expired segment goes;
+ *   - cancel_clone during the agent's copy: the agent stops it and removes the partial copy;
  *   - an agent SIGKILLed during a clone: restarted, it answers the clone `interrupted` and never copies again for it.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Etcd3, type Watcher } from 'etcd3';
@@ -61,7 +62,14 @@ describe('control_method agent: clone and archive cleanup through the agents, co
     const reply = await http((daemon as DaemonProcess).url, '/get_status', { headers: { authorization: basic(ADMIN) } });
     return (reply.json as { servers: Record<string, { status: string; role: string }> }).servers;
   };
-  const story = (): string => `--- controller:\n${daemon?.stderr().slice(-4000) ?? ''}\n${agents.map((a) => `--- agent ${a.node.name}:\n${a.output().slice(-3000)}`).join('\n')}`;
+  const pgLog = (n: TestNode): string => {
+    try {
+      return readFileSync(n.logFile, 'utf8').slice(-1500);
+    } catch {
+      return '(no log)';
+    }
+  };
+  const story = (): string => `--- controller:\n${daemon?.stderr().slice(-4000) ?? ''}\n${agents.map((a) => `--- agent ${a.node.name}:\n${a.output().slice(-3000)}\n--- its PostgreSQL log:\n${pgLog(a.node)}`).join('\n')}`;
   const receiver = async (n: TestNode): Promise<string> => (await cluster.psql(n, 'SELECT status || \'|\' || sender_host FROM pg_stat_wal_receiver').catch(() => '')).trim();
   const streamsFromJohn = async (): Promise<boolean> => (await receiver(node('george'))) === `streaming|${node('john').host}`;
   const endMs = (s: Seen): number => Date.parse(s.started?.at ?? '') + (s.result?.duration_ms ?? 0);
@@ -162,6 +170,35 @@ describe('control_method agent: clone and archive cleanup through the agents, co
     }
   });
 
+  it('clone records with hostile parameters are refused with a clear error and nothing runs', async () => {
+    const george = node('george');
+    const pid = george.postmasterPid();
+    const term = (await client.get(`${PREFIX}leader`).exec()).kvs[0]?.create_revision as string;
+    const good = { action: 'clone', source: 'john', upstream: 'john', old_data: 'delete', restore_command: false };
+    const hostile: [string, unknown, RegExp][] = [
+      ['a data folder of its own choosing', { ...good, pgdata: '/etc' }, /pgdata: paths and flags come from the agent's own configuration/],
+      ['a source that is a path', { ...good, source: '../../etc' }, /source: must be a server name/],
+      ['a password in the record', { ...good, password: 'secret' }, /password: paths and flags/],
+      ['an old_data that is a command', { ...good, old_data: 'rm -rf /' }, /old_data/],
+      ['over the running PostgreSQL', good, /not cloned: PostgreSQL runs on george \(postmaster \d+\); stop it first\. Nothing changed/],
+      ['archive_delete of a path', { action: 'archive_delete', files: ['../pgdata/PG_VERSION'] }, /files\.0: must be a plain file name/],
+    ];
+    for (const [i, [name, request, problem]] of hostile.entries()) {
+      const id = `0000000000000000${i}-hostile`;
+      const key = `${PREFIX}commands/george/${id}`;
+      const command = { id, node: 'george', term, controller: 'test', written_at: new Date().toISOString(), timeout_ms: 60_000, request, stdin: null };
+      await client.put(key).value(JSON.stringify({ command, started: null, result: null }));
+      await waitUntil(`an answer to ${name}`, async () => JSON.parse((await client.get(key).string()) ?? '{}').result != null, 20_000);
+      const record = JSON.parse((await client.get(key).string()) as string) as Seen;
+      await client.delete().key(key);
+      const said = record.result?.refused?.message ?? record.result?.stderr ?? '';
+      assert.match(said, problem, name);
+      if (name !== 'over the running PostgreSQL') assert.equal(record.started, null, `${name}: never started`);
+    }
+    assert.equal(george.postmasterPid(), pid, 'george still runs, same postmaster');
+    assert.equal(await streamsFromJohn(), true, 'and still streams');
+  });
+
   it('cleanup_archive: the listing and the deletes run through the master\'s agent; only the expired segment goes', async () => {
     try {
       await writeConfig(cluster, { ...controllerSettings, archive: { ...archive(), archiving: true } }, 'ctl.yaml');
@@ -179,10 +216,58 @@ describe('control_method agent: clone and archive cleanup through the agents, co
       assert.deepEqual(left.filter((f) => Object.values(files).includes(f)), [files.fresh, files.history, files.other].sort(), `left: ${left.join(', ')}; ${cleaned.details}`);
       assert.match(agentOf('john').output(), /command \S+ archive_list from \S+: exit 0/);
       assert.match(agentOf('john').output(), /command \S+ archive_delete from \S+: exit 0/);
+      // Not left for restore_command (a history file holding "x" would stop a standby's start).
+      for (const name of Object.values(files)) rmSync(join(folder, name), { force: true });
     } catch (err) {
       throw new Error(`${(err as Error).message}\n${story()}`, { cause: err });
     }
   });
+  it('cancel_clone of a clone the agent is copying: the agent stops the copy and removes it; cloned again afterwards', async () => {
+    try {
+      const george = node('george');
+      // A slow copy (about 1 MB/s) from george's agent only, so that there is time to cancel it.
+      const slow = { ...agentSettings, sections: { ...agentSettings.sections, plugins: { clone_basebackup: { extra_parameters: ['--max-rate=1M'] } } } };
+      const restart = async (settings: AgentSettings): Promise<void> => {
+        const old = agentOf('george');
+        await old.stop('SIGKILL');
+        retired.push(old);
+        agents[agents.indexOf(old)] = startAgent(cluster, george, settings);
+        await waitUntil("george's new agent runs its rounds", () => /PostgreSQL runs read-only/.test(agentOf('george').output()), 30_000, 100);
+      };
+      await restart(slow);
+      const before = new Set(seen.keys());
+      const started = await call('/clone?replicaserver=george&reclone=true&keep_old_data=false&wait=false');
+      assert.equal(started.result, 'SUCCESS', JSON.stringify(started));
+      const copying = (): Seen | undefined => [...seen.values()].find((r) => !before.has(r.command.id) && r.command.request.action === 'clone');
+      await waitUntil('the agent reports progress of its copy', () => (copying()?.progress?.bytes_done ?? 0) > 0 && copying()?.result == null, 60_000, 100);
+      const cancelled = await call('/cancel_clone?servername=george');
+      assert.equal(cancelled.result, 'SUCCESS', JSON.stringify(cancelled));
+      assert.match(cancelled.details, /clone cancelled/);
+      await waitUntil('the agent stopped the copy', () => /its record was deleted \(cancelled by the controller, or its leader's lease ended\): stopping the copy/.test(agentOf('george').output()), 10_000, 100);
+      // The run ends (logged) once the copy is stopped and removed.
+      await waitUntil('the clone run ended', () => /command \S+ clone from \S+: exit 1/.test(agentOf('george').output()), 30_000, 100);
+      assert.equal(existsSync(join(george.dataDir, 'PG_VERSION')), false, 'the partial copy is removed');
+      assert.match(readFileSync(join(george.dataDir, 'postgresql.conf'), 'utf8'), new RegExp(george.host.replaceAll('.', '\\.')), "george's own configuration file is put back");
+      assert.equal(copying()?.result ?? null, null, 'never answered: its record was gone');
+      const basebackups = readdirSync('/proc').filter((pid) => /^\d+$/.test(pid) && (() => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`pg_basebackup\0-D\0${george.dataDir}\0`);
+        } catch {
+          return false;
+        }
+      })());
+      assert.deepEqual(basebackups, [], 'no pg_basebackup left copying into george');
+      // Its folder now holds only its configuration files: the agent's boot may copy it by itself
+      // (serialized with the controller's commands), so the controller's clone is a reclone.
+      await restart(agentSettings);
+      const again = await call('/clone?replicaserver=george&reclone=true&keep_old_data=false');
+      assert.equal(again.result, 'SUCCESS', JSON.stringify(again));
+      await waitUntil('george streams from john again', streamsFromJohn, 60_000, 250);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${story()}`, { cause: err });
+    }
+  });
+
   it('an agent SIGKILLed in the middle of a clone: restarted, it answers the clone interrupted and does not run it again', async () => {
     try {
       const george = node('george');

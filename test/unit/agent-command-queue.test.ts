@@ -176,6 +176,36 @@ describe("CommandExecutor: a long command's progress", () => {
   });
 });
 
+describe('CommandExecutor: a clone is cancelled by deleting its record', () => {
+  const cloneRecord = (id: string): CommandRecord => ({
+    ...record(id),
+    command: { ...record(id).command, request: { action: 'clone', source: 'paul', upstream: 'paul', old_data: 'none', restore_command: false } },
+  });
+  it('the running step sees its signal aborted once the record is gone; other steps get none', async () => {
+    const store = new FakeStore();
+    const signals: (AbortSignal | undefined)[] = [];
+    const executor = new CommandExecutor(config, 'john', {
+      store,
+      processId: 'agent-1',
+      log: () => undefined,
+      cancelPollMs: 10,
+      run: async (_step, _timeoutMs, _progress, signal) => {
+        signals.push(signal);
+        if (signal === undefined) return { exitCode: 0, stdout: '', stderr: '', timedOut: false, durationMs: 1 };
+        store.kv.delete('k1');
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+        return { exitCode: 1, stdout: '', stderr: 'cancelled', timedOut: false, durationMs: 1 };
+      },
+    });
+    store.put('k0', record('k0'));
+    store.put('k1', cloneRecord('k1'));
+    await executor.scan();
+    assert.equal(signals[0], undefined, 'controldata: no cancel signal');
+    assert.equal(signals[1]?.aborted, true, 'the clone was told to stop');
+    assert.equal(store.record('k1'), null, 'no answer written to a deleted record');
+  });
+});
+
 describe('NodeLock', () => {
   it('first come, first served; a release twice is harmless; tryEnter never jumps the line', async () => {
     const lock = new NodeLock();

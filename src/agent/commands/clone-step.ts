@@ -22,11 +22,22 @@ export async function runCloneStep(
   timeoutMs: number,
   log: (line: string) => void,
   progress: (bytesDone: number | null, bytesTotal: number | null) => void = () => undefined,
+  cancel?: AbortSignal,
 ): Promise<CommandResult> {
   const started = performance.now();
   const env = agentNodeEnv(config, log);
   const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    abort.abort();
+  }, timeoutMs);
+  const onCancel = (): void => {
+    log(`agent ${step.node}: clone from ${step.source}: its record was deleted (cancelled by the controller, or its leader's lease ended): stopping the copy`);
+    abort.abort();
+  };
+  if (cancel?.aborted === true) onCancel();
+  else cancel?.addEventListener('abort', onCancel, { once: true });
   try {
     const running = runningPostmaster(serverRef(config, step.node).pgdata);
     if (running !== null) {
@@ -46,12 +57,12 @@ export async function runCloneStep(
       extraSettings,
       progress: (p) => progress(p.bytesDone, p.bytesTotal),
     });
-    const timedOut = abort.signal.aborted;
     return { exitCode: result.ok ? 0 : 1, stdout: result.ok ? result.details : '', stderr: result.ok ? '' : result.details, timedOut, durationMs: performance.now() - started };
   } catch (err) {
-    return { exitCode: 1, stdout: '', stderr: describeError(err), timedOut: abort.signal.aborted, durationMs: performance.now() - started };
+    return { exitCode: 1, stdout: '', stderr: describeError(err), timedOut, durationMs: performance.now() - started };
   } finally {
     clearTimeout(timer);
+    cancel?.removeEventListener('abort', onCancel);
   }
 }
 

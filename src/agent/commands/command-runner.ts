@@ -18,16 +18,22 @@ import { runCloneStep } from './clone-step.js';
 import type { LocalStep } from './command-plan.js';
 
 /** `progress`: how far a long step is (a clone's copy: bytes done and total, each null when unknown). */
-export type StepRunner = (step: LocalStep, timeoutMs: number, progress?: (bytesDone: number | null, bytesTotal: number | null) => void) => Promise<CommandResult>;
+export type StepRunner = (
+  step: LocalStep,
+  timeoutMs: number,
+  progress?: (bytesDone: number | null, bytesTotal: number | null) => void,
+  /** Aborted when the command's record is deleted while it runs (honoured by the clone step). */
+  signal?: AbortSignal,
+) => Promise<CommandResult>;
 
 export function localStepRunner(config: Readonly<HandyRepConfig>, shell: NodeShell = new LocalShell(), log: (line: string) => void = () => undefined): StepRunner {
-  return async (step, timeoutMs, progress) => {
+  return async (step, timeoutMs, progress, signal) => {
     const started = performance.now();
     const done = (exitCode: number, stdout: string, stderr = ''): CommandResult => ({ exitCode, stdout, stderr, timedOut: false, durationMs: performance.now() - started });
     // Not in the try: a program that cannot be started is no exit code (the executor answers `failed`,
     // the controller sees CONTROL_CHANNEL as over ssh: pg_isready's exit 1 would read "answering").
     if (step.kind === 'argv') return shell.run(step.argv, { timeoutMs });
-    if (step.kind === 'clone') return runCloneStep(config, step, timeoutMs, log, progress);
+    if (step.kind === 'clone') return runCloneStep(config, step, timeoutMs, log, progress, signal);
     try {
       switch (step.kind) {
         case 'append_file':

@@ -63,6 +63,8 @@ export interface ExecutorDeps {
   readonly lock?: NodeLock;
   /** The least time between two progress writes of a long command (default 1000 ms). */
   readonly progressEveryMs?: number;
+  /** How often a running clone looks whether its record was deleted (cancelled; default 1000 ms). */
+  readonly cancelPollMs?: number;
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -349,11 +351,14 @@ export class CommandExecutor {
     // A stop, faststop or kill the leader asked for is on purpose: the agent must not take it for a crash.
     if (op === 'stop' || op === 'faststop' || op === 'kill') this.deps.beforeStop?.();
     const progress = this.#progressWriter(stored.id, revision, startedRecord);
+    const deleted = plan.step.kind === 'clone' ? this.#watchDeletion(stored.id) : null;
     let result: ResultPart;
     try {
-      result = resultOf(await this.deps.run(plan.step, command.timeout_ms, progress.report));
+      result = resultOf(await this.deps.run(plan.step, command.timeout_ms, progress.report, deleted?.signal));
     } catch (err) {
       result = refusal('failed', `${action} could not be run: ${describeError(err)}`);
+    } finally {
+      deleted?.stop();
     }
     const last = await progress.settled();
     const changesPostgres = action === 'promote' || action === 'systemctl' || (op !== null && op !== 'status' && op !== 'reload');
@@ -367,6 +372,23 @@ export class CommandExecutor {
     }
     this.deps.log(`agent ${this.node}: command ${command.id} ${action} from ${command.controller}: ${result.refused ? result.refused.message : `exit ${String(result.exit_code)}${result.timed_out ? ' (timed out)' : ''}`}`);
     await this.deps.store.replace(stored.id, last.revision, encodeCommandRecord({ ...startedRecord, ...(last.part ? { progress: last.part } : {}), result }));
+  }
+
+  /**
+   * A long command is cancelled by deleting its record (the controller's cancel_clone, or its
+   * leader's lease ending): looked at every `cancelPollMs` while it runs.
+   */
+  #watchDeletion(id: string): { signal: AbortSignal; stop: () => void } {
+    const abort = new AbortController();
+    const timer = setInterval(() => {
+      void this.deps.store.get(id).then(
+        (now) => {
+          if (now === null) abort.abort();
+        },
+        () => undefined,
+      );
+    }, this.deps.cancelPollMs ?? 1000);
+    return { signal: abort.signal, stop: () => clearInterval(timer) };
   }
 
   /**

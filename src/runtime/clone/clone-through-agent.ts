@@ -42,6 +42,7 @@ export async function copyThroughAgent(
   target: ServerRef,
   copy: AgentCopy,
   progress: (bytesDone: number | null, bytesTotal: number | null) => void = () => undefined,
+  signal?: AbortSignal,
 ): Promise<{ ok: boolean; details: string; oldData: string | null }> {
   const shell = ctx.shellFor(target);
   if (shell.runAction === undefined) return { ok: false, details: `${target.name} has no agent channel`, oldData: null };
@@ -50,6 +51,7 @@ export async function copyThroughAgent(
       { action: 'clone', source: copy.source, upstream: copy.upstream, old_data: copy.oldData, restore_command: copy.restoreCommand },
       agentCopyTimeoutMs(ctx, target),
       progress,
+      signal,
     );
     const output = `${result.stdout}${result.stderr}`.trim();
     // boot-clone.ts says where it kept the old folder in its details (the record carries text only).

@@ -182,7 +182,7 @@ async function runClone(
       handle.progress(null, null);
       const upstream = masterAtStart ?? state.source;
       const outcome = viaAgent
-        ? await copyThroughAgent(env.ctx(), tref(), { source: state.source, upstream, oldData: attempt === 1 ? plan.oldData : 'delete', restoreCommand: wantsRestoreCommand(env) }, (done, total) => handle.progress(done, total))
+        ? await copyThroughAgent(env.ctx(), tref(), { source: state.source, upstream, oldData: attempt === 1 ? plan.oldData : 'delete', restoreCommand: wantsRestoreCommand(env) }, (done, total) => handle.progress(done, total), handle.signal)
         : await plugin.clone(env.ctx(), {
             target: tref(),
             source: ref(env, state.source),
