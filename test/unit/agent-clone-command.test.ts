@@ -9,11 +9,12 @@ import type { CommandResult, NodeShell, WholeNodeAction } from '../../src/nodes/
 import type { PluginContext } from '../../src/plugins/types.js';
 import { archiveDeleteFind } from '../../src/plugins/archive/archive_delete_find.js';
 import { planCommand } from '../../src/agent/commands/command-plan.js';
-import { parseCommandRecord } from '../../src/agent/commands/command-record.js';
+import { parseCommandRecord, shellResultOf, WHOLE_OUTPUT_LIMIT } from '../../src/agent/commands/command-record.js';
+import { CommandExecutor } from '../../src/agent/commands/executor.js';
 import { identifyCommand, parseCommandRequest } from '../../src/agent/commands/command-table.js';
 import { inspectFolderArgv } from '../../src/runtime/clone/target-node.js';
 import { agentCopyTimeoutMs, copiesThroughAgent, copyThroughAgent } from '../../src/runtime/clone/clone-through-agent.js';
-import { config, context, john } from '../fixtures/agent-commands.js';
+import { config, context, FakeStore, john } from '../fixtures/agent-commands.js';
 
 const ok = (stdout = ''): CommandResult => ({ exitCode: 0, stdout, stderr: '', timedOut: false, durationMs: 1 });
 
@@ -46,7 +47,7 @@ describe('identifyCommand: the clone and archive cleanup argvs', () => {
     ]);
     const planned = planCommand(config, 'john', { action: 'archive_delete', files: ['000000010000000000000001'] });
     assert.deepEqual(planned, { ok: true, step: { kind: 'argv', argv: ['rm', '-f', '--', '/srv/archive/000000010000000000000001'] } });
-    assert.deepEqual(planCommand(config, 'john', { action: 'archive_list' }), { ok: true, step: { kind: 'argv', argv: listing[0] } });
+    assert.deepEqual(planCommand(config, 'john', { action: 'archive_list' }), { ok: true, step: { kind: 'argv', argv: listing[0], wholeOutput: true } });
   });
 
   const refusedRows: [string, string[]][] = [
@@ -89,6 +90,36 @@ describe('parseCommandRequest and planCommand: clone', () => {
     assert.ok(!self.ok && /from itself/.test(self.problem));
     const unknown = planCommand(config, 'john', { action: 'clone', source: 'paul', upstream: 'ringo', old_data: 'none', restore_command: false });
     assert.ok(!unknown.ok && /no server ringo/.test(unknown.problem));
+  });
+});
+
+describe('archive_list through an agent is answered whole or refused, never cut (M1)', () => {
+  const listing = (n: number): string =>
+    ['0000000100000001000001F4.00000028.backup\t1.0\t300\n', ...Array.from({ length: n }, (_, i) => `00000001000000${(i >> 8).toString(16).toUpperCase().padStart(2, '0')}000000${(i & 255).toString(16).toUpperCase().padStart(2, '0')}\t1.0\t16777216\n`)].join('');
+  const runThrough = async (stdout: string) => {
+    const store = new FakeStore();
+    const executor = new CommandExecutor(config, 'john', { store, processId: 'a', log: () => undefined, run: async () => ({ exitCode: 0, stdout, stderr: '', timedOut: false, durationMs: 1 }) });
+    store.put('l1', { command: { id: 'l1', node: 'john', term: '42', controller: 'c', written_at: 'x', timeout_ms: 1000, request: { action: 'archive_list' }, stdin: null }, started: null, result: null });
+    await executor.scan();
+    return store.record('l1')?.result as NonNullable<ReturnType<FakeStore['record']>>['result'];
+  };
+  it('1001 files (56 KB, beyond the 16 KB tail kept for other commands) reach the cleanup all', async () => {
+    const result = await runThrough(listing(1000));
+    const shell: NodeShell = { description: 'agent', run: async () => shellResultOf('john', 'archive_list', result as never), close: async () => undefined };
+    const ctx = { config, timeouts: { connectMs: 1, statementMs: 1, commandMs: 1000 }, shellFor: () => shell } as unknown as PluginContext;
+    const files = await archiveDeleteFind.listFiles(ctx, { server: john, directory: '/srv/archive' });
+    assert.equal(files.length, 1001);
+    assert.equal(files[0]?.name, '0000000100000001000001F4.00000028.backup');
+  });
+  it('a listing above the whole-output limit is refused (failed), not answered in part', async () => {
+    const result = await runThrough('x'.repeat(WHOLE_OUTPUT_LIMIT + 1));
+    assert.equal(result?.refused?.kind, 'failed');
+    assert.match(result?.refused?.message ?? '', /output too long to answer whole/);
+  });
+  it('the controller never plans from a cut result', async () => {
+    const shell: NodeShell = { description: 'agent', run: async () => ({ ...ok(`[… 100 characters cut]\n${listing(3)}`) }), close: async () => undefined };
+    const ctx = { config, timeouts: { connectMs: 1, statementMs: 1, commandMs: 1000 }, shellFor: () => shell } as unknown as PluginContext;
+    await assert.rejects(archiveDeleteFind.listFiles(ctx, { server: john, directory: '/srv/archive' }), /the listing came back cut/);
   });
 });
 

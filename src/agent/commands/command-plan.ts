@@ -19,7 +19,8 @@ export type ResolvedServer = Pick<ServerRef, 'name' | 'hostname' | 'port' | 'pgd
 
 /** What to do on the node. */
 export type LocalStep =
-  | { readonly kind: 'argv'; readonly argv: readonly string[] }
+  /** `wholeOutput`: its stdout is answered whole (up to WHOLE_OUTPUT_LIMIT) or refused, never cut to its tail (a listing). */
+  | { readonly kind: 'argv'; readonly argv: readonly string[]; readonly wholeOutput?: true }
   | { readonly kind: 'append_file'; readonly path: string; readonly text: string }
   /** An empty file; `makeParent`: its folder made first (not for files in the data folder: a missing one stays missing). */
   | { readonly kind: 'write_file'; readonly path: string; readonly makeParent?: boolean }
@@ -81,7 +82,9 @@ export function planCommand(config: Readonly<HandyRepConfig>, node: string, requ
     case 'archive_delete': {
       const directory = config.archive.archive_directory;
       if (directory === null) return { ok: false, problem: `${request.action}: archive.archive_directory is not set in the agent's configuration` };
-      return { ok: true, step: { kind: 'argv', argv: request.action === 'archive_list' ? listArchiveArgv(directory) : deleteArchiveArgv(directory, request.files) } };
+      // A cut listing would hide the newest .backup file from the cleanup's decision: whole or refused.
+      if (request.action === 'archive_list') return { ok: true, step: { kind: 'argv', argv: listArchiveArgv(directory), wholeOutput: true } };
+      return { ok: true, step: { kind: 'argv', argv: deleteArchiveArgv(directory, request.files) } };
     }
     case 'archive_dir':
     case 'archive_push': {

@@ -158,8 +158,18 @@ export function refusal(kind: RefusalKind, message: string): ResultPart {
   return { exit_code: null, stdout: '', stderr: message, timed_out: false, duration_ms: 0, refused: { kind, message } };
 }
 
-/** A result from what ran (output truncated). */
-export function resultOf(run: CommandResult): ResultPart {
+/**
+ * The most stdout a command whose output must not be cut (an archive listing: about 18,000 files)
+ * may answer; etcd takes values up to 1.5 MiB by default.
+ */
+export const WHOLE_OUTPUT_LIMIT = 1_000_000;
+
+/** A result from what ran (output truncated to its tail); `whole`: stdout whole or a `failed` refusal. */
+export function resultOf(run: CommandResult, whole = false): ResultPart {
+  if (whole && run.stdout.length > WHOLE_OUTPUT_LIMIT) {
+    return refusal('failed', `output too long to answer whole (${run.stdout.length} characters, at most ${WHOLE_OUTPUT_LIMIT}): not answered in part`);
+  }
+  if (whole) return { exit_code: run.exitCode, stdout: run.stdout, stderr: truncateOutput(run.stderr), timed_out: run.timedOut, duration_ms: Math.round(run.durationMs), refused: null };
   return { exit_code: run.exitCode, stdout: truncateOutput(run.stdout), stderr: truncateOutput(run.stderr), timed_out: run.timedOut, duration_ms: Math.round(run.durationMs), refused: null };
 }
 

@@ -354,7 +354,7 @@ export class CommandExecutor {
     const deleted = plan.step.kind === 'clone' ? this.#watchDeletion(stored.id) : null;
     let result: ResultPart;
     try {
-      result = resultOf(await this.deps.run(plan.step, command.timeout_ms, progress.report, deleted?.signal));
+      result = resultOf(await this.deps.run(plan.step, command.timeout_ms, progress.report, deleted?.signal), plan.step.kind === 'argv' && plan.step.wholeOutput === true);
     } catch (err) {
       result = refusal('failed', `${action} could not be run: ${describeError(err)}`);
     } finally {

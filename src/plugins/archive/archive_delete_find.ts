@@ -47,6 +47,8 @@ export const archiveDeleteFind: ArchiveDeletePlugin = {
     if (result.exitCode !== 0 || result.timedOut) {
       throw new Error(`cannot list ${location.directory} on ${location.server.name}: ${result.timedOut ? 'timed out' : `exit ${String(result.exitCode)}`} ${result.stderr.trim()}`);
     }
+    // A result cut to its tail (an agent's, command-record.ts) would hide files: never plan from one.
+    if (result.stdout.startsWith('[… ')) throw new Error(`cannot list ${location.directory} on ${location.server.name}: the listing came back cut`);
     return parseFindListing(result.stdout);
   },
   async deleteFiles(ctx, location, names) {
