@@ -26,6 +26,10 @@ export interface CloneResult {
   readonly details: string;
   /** Where the old data folder went (reclone), or null. */
   readonly oldData: string | null;
+  /** Whether the data folder was changed at all (moved, emptied, copied into); false: refused before. */
+  readonly touched?: boolean;
+  /** A folder holding data was emptied (deleteOldData). */
+  readonly deletedOldData?: boolean;
 }
 
 /** Room a copy of `databaseBytes` needs besides what is there: the data, 10 % and 64 MB of WAL and slack. */
@@ -77,7 +81,9 @@ export async function cloneFromMaster(env: NodeEnv, config: Readonly<HandyRepCon
   const master = serverRef(config, options.source ?? masterName);
   const deleteOld = options.deleteOldData === true;
   let oldData: string | null = null;
-  const failed = (details: string): CloneResult => ({ ok: false, details: `${details}${oldData !== null ? `; the old data folder is kept at ${oldData}` : ''}`, oldData });
+  let touched = false;
+  let deletedOldData = false;
+  const failed = (details: string): CloneResult => ({ ok: false, details: `${details}${oldData !== null ? `; the old data folder is kept at ${oldData}` : ''}`, oldData, touched, deletedOldData });
   try {
     const inspected = await inspectFolder(env, self);
     const folder = inspected.folder;
@@ -99,6 +105,8 @@ export async function cloneFromMaster(env: NodeEnv, config: Readonly<HandyRepCon
       return failed(`not enough free space for a copy of ${masterName} next to the data kept: ${Math.floor(free / 1048576)} MB free under ${dirname(self.pgdata)}, ${Math.ceil(needed / 1048576)} MB needed`);
     }
     const saved = folder === 'pgdata' || folder === 'config_only' ? await saveConfigFiles(env, self) : null;
+    touched = true;
+    deletedOldData = folder === 'pgdata' && deleteOld;
     if (folder === 'pgdata' && !deleteOld) oldData = await moveFolderAside(env, self, stamp(new Date()), 'handyrep-old');
     else if (folder === 'config_only' || folder === 'pgdata') await emptyFolder(env, self);
     const copied = await env.plugins
@@ -113,7 +121,7 @@ export async function cloneFromMaster(env: NodeEnv, config: Readonly<HandyRepCon
     }
     if (saved !== null) await restoreConfigFiles(env, self, saved);
     await writeStandbyConfig(env, self, { ...standbySettingsFor(config, node, masterName), ...options.extraSettings });
-    return { ok: true, details: `${copied.details}${oldData !== null ? `; old data folder kept at ${oldData}` : ''}`, oldData };
+    return { ok: true, details: `${copied.details}${oldData !== null ? `; old data folder kept at ${oldData}` : ''}`, oldData, touched, deletedOldData };
   } catch (err) {
     return failed(describeError(err));
   }

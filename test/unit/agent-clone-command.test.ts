@@ -13,7 +13,7 @@ import { parseCommandRecord, shellResultOf, WHOLE_OUTPUT_LIMIT } from '../../src
 import { CommandExecutor } from '../../src/agent/commands/executor.js';
 import { identifyCommand, parseCommandRequest } from '../../src/agent/commands/command-table.js';
 import { inspectFolderArgv } from '../../src/runtime/clone/target-node.js';
-import { agentCopyTimeoutMs, copiesThroughAgent, copyThroughAgent } from '../../src/runtime/clone/clone-through-agent.js';
+import { agentCopyTimeoutMs, copiesThroughAgent, copyThroughAgent, oldDataForAttempt } from '../../src/runtime/clone/clone-through-agent.js';
 import { config, context, FakeStore, john } from '../fixtures/agent-commands.js';
 
 const ok = (stdout = ''): CommandResult => ({ exitCode: 0, stdout, stderr: '', timedOut: false, durationMs: 1 });
@@ -152,12 +152,35 @@ describe("clone-through-agent: the controller's side", () => {
   const copy = { source: 'paul', upstream: 'paul', oldData: 'move', restoreCommand: false } as const;
 
   it('one clone command with the typed parameters and the plugin timeout plus a margin; where the old folder went is read back', async () => {
-    const { ctx, sent } = channel(ok('pg_basebackup from paul finished; old data folder kept at /srv/pg/john.handyrep-old-20260101T000000Z'));
+    const { ctx, sent } = channel(ok('pg_basebackup from paul finished; old data folder kept at /srv/pg/john 2.handyrep-old-20260101T000000Z\nhandyrep-folder: {"touched":true,"old_data":"/srv/pg/john 2.handyrep-old-20260101T000000Z"}'));
     assert.equal(copiesThroughAgent(ctx, john), true);
     const outcome = await copyThroughAgent(ctx, john, copy);
     assert.deepEqual(sent, [{ request: { action: 'clone', source: 'paul', upstream: 'paul', old_data: 'move', restore_command: false }, timeoutMs: 600_000 + 900_000 }]);
     assert.equal(outcome.ok, true);
-    assert.equal(outcome.oldData, '/srv/pg/john.handyrep-old-20260101T000000Z');
+    assert.equal(outcome.oldData, '/srv/pg/john 2.handyrep-old-20260101T000000Z', 'read from the structured line (a path with a space too)');
+    assert.doesNotMatch(outcome.details, /handyrep-folder/);
+  });
+
+  it('S3: a refusal before the folder was touched says so; no answer at all counts as touched', async () => {
+    const refused = await copyThroughAgent(channel({ ...ok('handyrep-folder: {"touched":false,"old_data":null}'), exitCode: 1, stderr: "not recloned: this node's data belongs to another cluster" }).ctx, john, copy);
+    assert.deepEqual([refused.ok, refused.touched], [false, false]);
+    const gone = await copyThroughAgent(channel(new Error('agent john: took clone but gave no result')).ctx, john, copy);
+    assert.equal(gone.touched, true);
+    const unsaid = await copyThroughAgent(channel({ ...ok(), exitCode: 1 }).ctx, john, copy);
+    assert.equal(unsaid.touched, true, 'no folder line: assume touched');
+  });
+
+  it('M2: a retry never deletes a folder the operator asked to keep while it is not known to be aside', () => {
+    const rows: [number, 'none' | 'move' | 'delete', string | null, string][] = [
+      [1, 'move', null, 'move'],
+      [1, 'delete', null, 'delete'],
+      [1, 'none', null, 'none'],
+      [2, 'move', null, 'move'],
+      [2, 'move', '/srv/pg/john.handyrep-old-x', 'delete'],
+      [2, 'delete', null, 'delete'],
+      [2, 'none', null, 'delete'],
+    ];
+    for (const [attempt, planned, kept, expected] of rows) assert.equal(oldDataForAttempt(attempt, planned, kept), expected, `${attempt} ${planned} ${String(kept)}`);
   });
 
   it('a failed copy, a timed-out one and a refused command are failures naming the agent', async () => {

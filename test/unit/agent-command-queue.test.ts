@@ -197,12 +197,44 @@ describe('CommandExecutor: a clone is cancelled by deleting its record', () => {
         return { exitCode: 1, stdout: '', stderr: 'cancelled', timedOut: false, durationMs: 1 };
       },
     });
+    store.master = 'paul';
     store.put('k0', record('k0'));
     store.put('k1', cloneRecord('k1'));
     await executor.scan();
     assert.equal(signals[0], undefined, 'controldata: no cancel signal');
     assert.equal(signals[1]?.aborted, true, 'the clone was told to stop');
     assert.equal(store.record('k1'), null, 'no answer written to a deleted record');
+  });
+});
+
+describe('CommandExecutor: urgent commands and the master', () => {
+  it('N7: a stop or promote waiting goes before the earlier waiting commands (after the running one)', async () => {
+    const { store, executor } = setup(80);
+    const order: string[] = [];
+    await executor.start();
+    store.put('q1', record('q1'));
+    await until('q1 started', () => store.record('q1')?.started != null);
+    store.put('q2', record('q2'));
+    store.put('q3', { ...record('q3'), command: { ...record('q3').command, request: { action: 'pg_ctl', op: 'stop', wait_s: 5 } } });
+    await until('all answered', () => ['q1', 'q2', 'q3'].every((id) => store.record(id)?.result != null), 5000);
+    await executor.stop();
+    for (const id of ['q1', 'q2', 'q3']) order.push(`${store.record(id)?.started?.at ?? ''} ${id}`);
+    assert.deepEqual(order.sort().map((line) => line.split(' ')[1]), ['q1', 'q3', 'q2']);
+  });
+
+  it('S2: a clone or rewind of the node the master key names is refused and nothing runs', async () => {
+    const store = new FakeStore();
+    let ran = 0;
+    const guarded = new CommandExecutor(config, 'john', { store, processId: 'x', log: () => undefined, run: async () => ((ran += 1), { exitCode: 0, stdout: '', stderr: '', timedOut: false, durationMs: 1 }) });
+    store.master = 'john';
+    store.put('m1', { ...record('m1'), command: { ...record('m1').command, request: { action: 'clone', source: 'paul', upstream: 'paul', old_data: 'delete', restore_command: false } } });
+    store.put('m2', { ...record('m2'), command: { ...record('m2').command, request: { action: 'rewind', source: 'paul' } } });
+    await guarded.scan();
+    assert.equal(ran, 0);
+    for (const id of ['m1', 'm2']) {
+      assert.equal(store.record(id)?.result?.refused?.kind, 'invalid', id);
+      assert.match(store.record(id)?.result?.refused?.message ?? '', /refused, the master key names this node \(john\)/);
+    }
   });
 });
 

@@ -14,6 +14,7 @@ import type { CommandResult } from '../../nodes/ports.js';
 import { agentNodeEnv, serverRef } from '../agent-plugin-context.js';
 import { instanceLingers } from '../local-postgres.js';
 import { cloneFromMaster } from '../boot-clone.js';
+import { FOLDER_LINE } from '../../runtime/clone/clone-through-agent.js';
 import type { LocalStep } from './command-plan.js';
 
 export async function runCloneStep(
@@ -41,7 +42,7 @@ export async function runCloneStep(
   try {
     const running = runningPostmaster(serverRef(config, step.node).pgdata);
     if (running !== null) {
-      return { exitCode: 1, stdout: '', stderr: `not cloned: PostgreSQL runs on ${step.node} (postmaster ${running}); stop it first. Nothing changed`, timedOut: false, durationMs: performance.now() - started };
+      return { exitCode: 1, stdout: `${FOLDER_LINE}${JSON.stringify({ touched: false, old_data: null })}`, stderr: `not cloned: PostgreSQL runs on ${step.node} (postmaster ${running}); stop it first. Nothing changed`, timedOut: false, durationMs: performance.now() - started };
     }
     const extraSettings: Record<string, string> = {};
     if (step.restoreCommand) {
@@ -57,7 +58,9 @@ export async function runCloneStep(
       extraSettings,
       progress: (p) => progress(p.bytesDone, p.bytesTotal),
     });
-    return { exitCode: result.ok ? 0 : 1, stdout: result.ok ? result.details : '', stderr: result.ok ? '' : result.details, timedOut, durationMs: performance.now() - started };
+    // A last line the controller reads (clone-through-agent.ts): what happened to the data folder.
+    const folder = `\n${FOLDER_LINE}${JSON.stringify({ touched: result.touched ?? true, old_data: result.oldData ?? (result.deletedOldData === true ? 'deleted' : null) })}`;
+    return { exitCode: result.ok ? 0 : 1, stdout: result.ok ? `${result.details}${folder}` : folder.trim(), stderr: result.ok ? '' : result.details, timedOut, durationMs: performance.now() - started };
   } catch (err) {
     return { exitCode: 1, stdout: '', stderr: describeError(err), timedOut, durationMs: performance.now() - started };
   } finally {

@@ -69,6 +69,20 @@ export interface ExecutorDeps {
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/**
+ * A fence's stop, faststop or kill, and a promote: a failover waits for them, so they go before
+ * the other waiting commands (an archive batch, a status) — still after the one running.
+ */
+function isUrgent(stored: StoredCommand): boolean {
+  try {
+    const request = parseCommandRecord(stored.key, stored.value).command.request;
+    if (!isObject(request)) return false;
+    return request['action'] === 'promote' || (request['action'] === 'pg_ctl' && (request['op'] === 'stop' || request['op'] === 'faststop' || request['op'] === 'kill'));
+  } catch {
+    return false;
+  }
+}
+
 /** The action a stored record asks for, for log lines and `queued` (never trusted further). */
 function actionOf(stored: StoredCommand): string {
   try {
@@ -82,6 +96,8 @@ function actionOf(stored: StoredCommand): string {
 /** A command waiting for its turn: read and judged runnable (`ready`), or still being read. */
 interface Pending {
   ready: boolean;
+  /** A fence's stop or kill, or a promote: run before the others waiting (never beside a running one). */
+  urgent: boolean;
   /** Answers it `busy` when it waited its whole timeout without starting. */
   timer: NodeJS.Timeout | undefined;
 }
@@ -170,7 +186,7 @@ export class CommandExecutor {
    */
   async #enqueue(id: string, known: StoredCommand | null): Promise<void> {
     if (this.#stopped || this.#pending.has(id) || this.#current?.id === id) return;
-    const pending: Pending = { ready: false, timer: undefined };
+    const pending: Pending = { ready: false, urgent: false, timer: undefined };
     this.#pending.set(id, pending);
     try {
       const stored = known ?? (await this.deps.store.get(id));
@@ -181,6 +197,7 @@ export class CommandExecutor {
         if (stored !== null && verdict !== null) await this.#handleOnce(stored);
         return;
       }
+      pending.urgent = isUrgent(stored);
       pending.ready = true;
       const ahead = this.#aheadOf(id);
       if (ahead !== null) await this.#makeWait(id, ahead);
@@ -253,10 +270,15 @@ export class CommandExecutor {
       });
   }
 
+  /** The next to run: the earliest urgent one that is ready, else the earliest. */
   #first(): string | null {
     let first: string | null = null;
-    for (const id of this.#pending.keys()) if (first === null || id < first) first = id;
-    return first;
+    let urgent: string | null = null;
+    for (const [id, pending] of this.#pending) {
+      if (first === null || id < first) first = id;
+      if (pending.ready && pending.urgent && (urgent === null || id < urgent)) urgent = id;
+    }
+    return urgent ?? first;
   }
 
   async #work(): Promise<void> {
@@ -320,6 +342,15 @@ export class CommandExecutor {
     if (command.node !== this.node || command.id !== stored.id) {
       await this.#answer(stored, record, refusal('invalid', `invalid command: record ${command.node}/${command.id} under the key of ${this.node}/${stored.id}`));
       return;
+    }
+    if (isObject(command.request) && (command.request['action'] === 'clone' || command.request['action'] === 'rewind')) {
+      // The one command that replaces a node's data (and the rewind that rewrites it) never runs on
+      // the node the master key names, whatever the controller believed when it wrote it.
+      const master = await this.deps.store.recordedMaster();
+      if (master === this.node) {
+        await this.#answer(stored, record, refusal('invalid', `invalid command: ${command.request['action']} refused, the master key names this node (${this.node})`));
+        return;
+      }
     }
     if (isObject(command.request) && command.request['action'] === 'promote') {
       // The leader records the new master before it promotes (design §9 rule 1): a promote of a node

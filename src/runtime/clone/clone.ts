@@ -34,7 +34,7 @@ import {
   writeStandbyConfig,
   type NodeEnv,
 } from './target-node.js';
-import { copiesThroughAgent, copyThroughAgent } from './clone-through-agent.js';
+import { copiesThroughAgent, copyThroughAgent, oldDataForAttempt } from './clone-through-agent.js';
 
 export interface CloneEnv extends TopologyEnv {
   tracker: LongActionTracker;
@@ -182,18 +182,18 @@ async function runClone(
       handle.progress(null, null);
       const upstream = masterAtStart ?? state.source;
       const outcome = viaAgent
-        ? await copyThroughAgent(env.ctx(), tref(), { source: state.source, upstream, oldData: attempt === 1 ? plan.oldData : 'delete', restoreCommand: wantsRestoreCommand(env) }, (done, total) => handle.progress(done, total), handle.signal)
+        ? await copyThroughAgent(env.ctx(), tref(), { source: state.source, upstream, oldData: oldDataForAttempt(attempt, plan.oldData, state.oldData === 'deleted' ? null : state.oldData), restoreCommand: wantsRestoreCommand(env) }, (done, total) => handle.progress(done, total), handle.signal)
         : await plugin.clone(env.ctx(), {
             target: tref(),
             source: ref(env, state.source),
             signal: handle.signal,
             progress: (p) => handle.progress(p.bytesDone, p.bytesTotal),
           });
-      if (viaAgent && 'oldData' in outcome) {
-        state.oldData = outcome.oldData ?? state.oldData;
+      if (viaAgent && 'touched' in outcome) {
+        state.oldData = state.oldData !== null && state.oldData !== 'deleted' ? state.oldData : (outcome.oldData ?? state.oldData);
         state.agentStandbyFor = outcome.ok ? upstream : null;
-        // Its old data is gone or aside (a failed copy the agent removed itself: it may have been either).
-        state.folderTouched = true;
+        // Only when the agent says it changed the folder (or cannot say): a refusal leaves a fenced old master fenced.
+        state.folderTouched ||= outcome.touched;
       }
       if (cancelled()) return await abandon(env, handle, state, 'cancelled during the copy', true);
       if (!outcome.ok) {
