@@ -36,7 +36,8 @@ export function copiesThroughAgent(ctx: PluginContext, target: ServerRef): boole
 export function agentCopyTimeoutMs(ctx: PluginContext, target: ServerRef): number {
   const raw = ctx.settings(target.clone_method)['timeout_seconds'];
   const seconds = cloneTimeoutSchema.safeParse(raw);
-  return Math.min(MAX_COMMAND_MS, (seconds.success ? seconds.data : 86_400) * 1000 + MARGIN_MS);
+  // The margin is kept even at the largest plugin timeout: the agent must not stop the copy exactly when the plugin would.
+  return Math.min((seconds.success ? seconds.data : 86_400) * 1000, MAX_COMMAND_MS - MARGIN_MS) + MARGIN_MS;
 }
 
 /**
