@@ -6,6 +6,7 @@
  */
 import type { HandyRepConfig } from '../config/schema.js';
 import { LocalShell } from '../nodes/local-shell.js';
+import type { ProcessGroupWatcher } from '../nodes/run-process.js';
 import { oneShotSessions } from '../nodes/monitor-sessions.js';
 import { PgSqlClient } from '../nodes/sql-client.js';
 import { PluginRegistry } from '../plugins/registry.js';
@@ -14,8 +15,9 @@ import type { NodeEnv } from '../runtime/clone/target-node.js';
 import { pluginTimeouts, sqlTargetFor } from '../runtime/plugin-context.js';
 import { serversFromConfig } from '../runtime/state-sync.js';
 
-export function agentNodeEnv(config: Readonly<HandyRepConfig>, log: (line: string) => void): NodeEnv {
-  const shell = new LocalShell();
+/** `groups`: told of every command's process group while it runs (copy-groups.ts: the boot's copies). */
+export function agentNodeEnv(config: Readonly<HandyRepConfig>, log: (line: string) => void, groups?: ProcessGroupWatcher): NodeEnv {
+  const shell = new LocalShell(groups ? { groups } : {});
   const sql = new PgSqlClient();
   const timeouts = pluginTimeouts(config);
   const line = (level: string) => (message: string, server?: string) => log(`plugin ${level}${server ? ` (${server})` : ''}: ${message}`);

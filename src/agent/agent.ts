@@ -23,11 +23,14 @@ import { decideAgentRound, type AgentPlan, type AgentReason, type MasterKeyView,
 import { readTlsFiles } from '../daemon/tls-files.js';
 import { factsNow, startHealthServer, type HealthFacts } from './health.js';
 import { HealthAuth } from './health-auth.js';
+import { resolveServer } from '../config/merge.js';
+import { CopyGroups, groupsFile, reapLeftoverGroups } from './copy-groups.js';
 import { LocalPostgres, type SqlFacts } from './local-postgres.js';
-import { masterLagBytes } from './master-lag.js';
+import { masterLag, masterLagFacts, nextMasterIdentity, type MasterIdentity } from './master-lag.js';
 import { MasterProbe } from './master-probe.js';
 import { observeMaster, type MasterSeen } from './master-view.js';
 import { memberRecord, recordContent } from './member-record.js';
+import { PositionWatch } from './position-watch.js';
 import { classifyPostgres } from './postgres-state.js';
 import { Watchdog } from './watchdog.js';
 
@@ -67,7 +70,16 @@ export class NodeAgent {
   readonly #boot: BootRunner;
   /** The boot and the controller's commands: one at a time on this node (commands/node-lock.ts). */
   readonly #nodeLock = new NodeLock();
+  readonly #copies: CopyGroups;
+  /** The master a WAL receiver's report must come from (master-lag.ts); the last known one while etcd is down. */
+  #masterIdentity: MasterIdentity | null = null;
+  /** Aborted at stop: the boot starts no copy after it (copy-groups.ts kills the running ones). */
+  readonly #stopping = new AbortController();
   #lastMember = '';
+  /** The age facts of the member record (receiver streaming, master seen), kept across rounds. */
+  readonly #positionWatch = new PositionWatch();
+  /** The store revision of the last `master` read (a round's facts, read after it, are newer). */
+  #readRevision: string | null = null;
   #memberRenewedMs = -Infinity;
   #health: HealthFacts;
   /** control_method agent: runs the controller's node actions (src/agent/commands/); null otherwise. */
@@ -114,13 +126,14 @@ export class NodeAgent {
     this.#masterLease = new AgentLease(this.#ctx, 'master lease', freshForMs, onStale, this.#now, channel, fenceLead);
     this.#memberLease = new AgentLease(this.#ctx, 'member lease', ttlMs, () => undefined, this.#now, channel);
     this.#watchdog = new Watchdog(agent.watchdog, agent.watchdog_device);
-    this.#boot = new BootRunner({ config, node, pg: this.#pg, etcd: this.#ctx, callMs: this.#callMs, loopMs: this.#loopMs, lease: this.#bootLease(), log: deps.log, now: this.#now });
+    this.#copies = new CopyGroups(groupsFile(pgdata, node), (line) => deps.log(`agent ${node}: ${line}`));
+    this.#boot = new BootRunner({ config, node, pg: this.#pg, etcd: this.#ctx, callMs: this.#callMs, loopMs: this.#loopMs, lease: this.#bootLease(), log: deps.log, now: this.#now, groups: this.#copies, signal: this.#stopping.signal });
     this.#commands = commandExecutorFor(config, node, this.#ctx, Math.max(this.#callMs, this.#ctx.deadlineMs), deps.log, async () => {
       await this.runRound();
       return this.runRound();
     }, () => {
       this.#stoppedByAgent = true;
-    }, this.#nodeLock);
+    }, this.#nodeLock, this.#copies);
     this.#election = config.handyrep.deployment === 'single' ? null : this.#electionSeat();
     // The controller's timeout for its own probe (design §5 rule 1: same timeouts), within half the
     // ttl so a replica's round (and its member lease renewal) is not stretched past it.
@@ -136,6 +149,9 @@ export class NodeAgent {
   async start(): Promise<void> {
     const problem = this.#watchdog.check();
     if (problem !== null) throw new HandyRepError('CONFIG_INVALID', problem);
+    // A copy a SIGKILLed predecessor left running is killed before any round looks at the folder.
+    const reaped = reapLeftoverGroups(this.#copies.file);
+    if (reaped !== null) this.deps.log(`agent ${this.node}: ${reaped}`);
     const server = this.config.servers[this.node];
     const address = this.config.agent.listen_address ?? server?.hostname ?? '127.0.0.1';
     const tls = await readTlsFiles(this.config.agent, this.deps.configDir ?? process.cwd(), 'agent');
@@ -191,6 +207,7 @@ export class NodeAgent {
   async stop(releaseLease = true): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    await this.#cancelCopies();
     // First: a command finishing runs a round (commandExecutorFor), which must not start after this one.
     await this.#commands?.stop();
     await this.#round?.catch(() => undefined);
@@ -216,12 +233,22 @@ export class NodeAgent {
   async shutdown(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    // A copy (pg_basebackup, pg_rewind, initdb) in the boot would hold the round for as long as it runs.
+    await this.#cancelCopies();
     await this.#round?.catch(() => undefined);
     if (this.#masterLease.held || this.#health.writable) {
       const { observation } = await this.#pg.observe();
       if (observation.writable !== false && observation.pidAlive) await this.#fence('the agent is stopping');
     }
     await this.stop(true);
+  }
+
+  /** Aborts the boot (nothing new starts) and kills the process groups of its running commands. */
+  async #cancelCopies(): Promise<void> {
+    if (this.#stopping.signal.aborted) return;
+    this.#stopping.abort();
+    const running = await this.#copies.cancel();
+    if (running > 0) this.deps.log(`agent ${this.node}: stopping: ${running} running boot command(s) (a copy, rewind or initdb) cancelled, their process groups killed`);
   }
 
   #schedule(ms: number): void {
@@ -243,6 +270,8 @@ export class NodeAgent {
         const release = this.#nodeLock.tryEnter("the agent's boot (role discovery)");
         if (release !== null) await this.#boot.step().finally(release);
       }
+      // Facts read now are at least as new as every etcd revision seen so far (the election's M3 rule).
+      const factsAfterRevision = this.#readRevision;
       const { observation, facts } = await this.#pg.observe();
       const postgres = classifyPostgres(observation, { wasRunning: this.#wasRunning, stoppedByAgent: this.#stoppedByAgent });
       if (postgres.state === 'crashed') this.#crashedPid = observation.pidFilePid;
@@ -254,7 +283,8 @@ export class NodeAgent {
       this.#wasRunning = observation.pidAlive;
       if (postgres.state === 'running') this.#stoppedByAgent = false;
       if (postgres.state === 'running' && postgres.writable) this.#crashRestartTried = false;
-      const { view: master, modRevision: masterModRevision } = await readMasterView(this.#ctx, this.#callMs);
+      const { view: master, modRevision: masterModRevision, readRevision } = await readMasterView(this.#ctx, this.#callMs);
+      if (readRevision !== null) this.#readRevision = readRevision;
       const plan = decideAgentRound({
         node: this.node,
         master,
@@ -264,8 +294,10 @@ export class NodeAgent {
         restartOnCrash: this.config.agent.restart_on_crash,
         crashRestartTried: this.#crashRestartTried,
       });
-      const [outcome, seen] = await Promise.all([this.#act(plan, masterModRevision), observeMaster(this.#ctx, this.#masterProbe, this.node, master, this.#callMs)]);
-      await this.#publish(postgres, facts, master, seen).catch(() => undefined);
+      // readRevision comes from an etcd reply received BEFORE the probe starts (review F3/X4): a
+      // revision from any later reply would date the probe after events it may precede.
+      const [outcome, seen] = await Promise.all([this.#act(plan, masterModRevision), observeMaster(this.#ctx, this.#masterProbe, this.node, master, this.#callMs, readRevision)]);
+      await this.#publish(postgres, facts, master, seen, factsAfterRevision).catch(() => undefined);
       this.#updateHealth(postgres, facts, master, plan.reason, seen);
       const elected = this.#election === null ? '' : await electionStep(this.#election, postgres, master);
       return `${plan.sentence}${outcome}${elected}`;
@@ -301,6 +333,10 @@ export class NodeAgent {
         // Before the promotion: a hung or killed agent must not leave a writable PostgreSQL unguarded.
         this.#watchdog.arm();
         this.#watchdog.feed();
+      },
+      requireSyncStandby: async () => {
+        await this.#pg.requireSynchronousStandby();
+        return { ok: true, details: 'set with ALTER SYSTEM and reloaded' };
       },
       promote: async () => {
         // The lease is renewed while PostgreSQL replays what it received; if renewals fail, the
@@ -417,8 +453,9 @@ export class NodeAgent {
     return this.#fencing;
   }
 
-  async #publish(postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, seen: MasterSeen): Promise<void> {
-    const record = memberRecord(this.node, postgres, facts, master, seen.probe, new Date().toISOString());
+  async #publish(postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, seen: MasterSeen, factsAfterRevision: string | null = null): Promise<void> {
+    const nowIso = new Date().toISOString();
+    const record = memberRecord(this.node, postgres, facts, master, seen.probe, nowIso, { ...this.#positionWatch.note(facts, master, seen, nowIso), facts_after_revision: factsAfterRevision });
     const content = recordContent(record);
     const renewDue = this.#now() - this.#memberRenewedMs >= (this.config.etcd.ttl * 1000) / 3;
     if (!this.#memberLease.held || renewDue) {
@@ -435,6 +472,10 @@ export class NodeAgent {
   }
 
   #updateHealth(postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, reason: AgentReason, seen: MasterSeen): void {
+    this.#masterIdentity = nextMasterIdentity(this.#masterIdentity, master, seen.record, (name) => {
+      const entry = this.config.servers[name];
+      return entry ? resolveServer(this.config.server_defaults, entry).hostname : null;
+    });
     const running = postgres.state === 'running';
     const writable = running && postgres.writable;
     const recordedMaster = master.state === 'present' ? master.record.name : null;
@@ -444,7 +485,7 @@ export class NodeAgent {
       writable,
       primaryConfirmed: writable && recordedMaster === this.node && this.#masterLease.fresh(),
       lagBytes: facts?.replay_lag_bytes ?? null,
-      masterLagBytes: masterLagBytes(facts, seen.record, Date.now(), this.config.etcd.ttl * 1000),
+      ...masterLagFacts(masterLag(facts, seen.record, Date.now(), this.config.etcd.ttl * 1000, this.#masterIdentity)),
       leaseRenewedAtMs: this.#leaseRenewalSentMs === null ? null : Date.now() - (this.#now() - this.#leaseRenewalSentMs),
       timeline: facts?.timeline ?? null,
       recordedMaster,

@@ -20,6 +20,7 @@ import type { CloneRequest, ServerRef } from '../plugins/types.js';
 import { emptyFolder, inspectFolder, moveFolderAside, restoreConfigFiles, runOnNode, saveConfigFiles, writeStandbyConfig, type NodeEnv } from '../runtime/clone/target-node.js';
 import { serverRef } from './agent-plugin-context.js';
 import { configuredSlot, prepareMaster, standbySettingsFor } from './boot-standby.js';
+import { folderFacts, folderMoveProblem } from './folder-move.js';
 
 export interface CloneResult {
   readonly ok: boolean;
@@ -64,8 +65,6 @@ export interface CloneOptions {
   readonly source?: string;
   /** A folder holding data is emptied instead of moved aside (the controller's keep_old_data=false). */
   readonly deleteOldData?: boolean;
-  /** Cancels the copy (pg_basebackup or rsync killed). */
-  readonly signal?: AbortSignal;
   /** Written into the standby configuration besides primary_conninfo and the slot (restore_command). */
   readonly extraSettings?: Readonly<Record<string, string>>;
   /** The copy's progress, as the clone plugin reports it. */
@@ -76,7 +75,15 @@ export interface CloneOptions {
  * Copies `masterName` onto `node` and configures it as its standby (not started). `reclone`: the
  * folder holds data, which is moved aside first; otherwise a folder holding data is refused.
  */
-export async function cloneFromMaster(env: NodeEnv, config: Readonly<HandyRepConfig>, node: string, masterName: string, reclone: boolean, options: CloneOptions = {}): Promise<CloneResult> {
+export async function cloneFromMaster(
+  env: NodeEnv,
+  config: Readonly<HandyRepConfig>,
+  node: string,
+  masterName: string,
+  reclone: boolean,
+  signal: AbortSignal = new AbortController().signal,
+  options: CloneOptions = {},
+): Promise<CloneResult> {
   const self = serverRef(config, node);
   const master = serverRef(config, options.source ?? masterName);
   const deleteOld = options.deleteOldData === true;
@@ -89,6 +96,11 @@ export async function cloneFromMaster(env: NodeEnv, config: Readonly<HandyRepCon
     const folder = inspected.folder;
     if (folder === null || folder === 'other') return failed(`data folder not usable: ${inspected.detail}`);
     if (folder === 'pgdata' && !reclone) return failed(`${inspected.detail} holds data: not copied over`);
+    // Before anything on the master (checkpoint, slot) or here: a folder that cannot be renamed aside.
+    if (folder === 'pgdata') {
+      const unmovable = folderMoveProblem(folderFacts(self.pgdata));
+      if (unmovable !== null) return failed(`not recloned: ${unmovable}`);
+    }
     const { databaseBytes, systemIdentifier } = await prepareMaster(config, masterName, configuredSlot(config, node));
     if (folder === 'pgdata') {
       // A folder of another cluster (a wrong address, a bootstrap that should not have happened) is
@@ -104,6 +116,7 @@ export async function cloneFromMaster(env: NodeEnv, config: Readonly<HandyRepCon
     if (free < needed && !(deleteOld && folder === 'pgdata')) {
       return failed(`not enough free space for a copy of ${masterName} next to the data kept: ${Math.floor(free / 1048576)} MB free under ${dirname(self.pgdata)}, ${Math.ceil(needed / 1048576)} MB needed`);
     }
+    if (signal.aborted) return failed('the agent is stopping: no copy started');
     const saved = folder === 'pgdata' || folder === 'config_only' ? await saveConfigFiles(env, self) : null;
     touched = true;
     deletedOldData = folder === 'pgdata' && deleteOld;
@@ -111,7 +124,7 @@ export async function cloneFromMaster(env: NodeEnv, config: Readonly<HandyRepCon
     else if (folder === 'config_only' || folder === 'pgdata') await emptyFolder(env, self);
     const copied = await env.plugins
       .get('clone', self.clone_method)
-      .clone(env.ctx, { target: self, source: master, signal: options.signal ?? new AbortController().signal, progress: options.progress ?? (() => undefined), writeStandbySignal: true })
+      .clone(env.ctx, { target: self, source: master, signal, progress: options.progress ?? (() => undefined), writeStandbySignal: true })
       .catch((err: unknown) => ({ ok: false, details: describeError(err) }));
     if (!copied.ok) {
       // Back to a new node (configuration files only): the next attempt copies again.

@@ -8,12 +8,13 @@
  */
 import type { HandyRepConfig } from '../config/schema.js';
 import { describeError } from '../model/errors.js';
+import type { ProcessGroupWatcher } from '../nodes/run-process.js';
 import type { EtcdContext } from '../store/etcd/client.js';
 import { inspectFolder, type NodeEnv } from '../runtime/clone/target-node.js';
 import type { MonotonicMs } from './agent-lease.js';
 import { agentNodeEnv, serverRef } from './agent-plugin-context.js';
 import { cloneFromMaster } from './boot-clone.js';
-import { prepareStandby } from './boot-standby.js';
+import { configuredSlot, dropIdleSlot, prepareStandby } from './boot-standby.js';
 import { claimMasterForBootstrap, confirmBootstrap } from './bootstrap-claim.js';
 import { ensureHandyRepRoles, initdbNode } from './bootstrap-initdb.js';
 import { bootRetryDelayMs, decideBoot, type BootPlan } from './boot.js';
@@ -32,6 +33,12 @@ export interface BootRunnerDeps {
   readonly lease: BootMasterLease;
   readonly log: (line: string) => void;
   readonly now: MonotonicMs;
+  /** Told of every command's process group while it runs (copy-groups.ts), so a stop can kill a copy. */
+  readonly groups?: ProcessGroupWatcher;
+  /** Aborted when the agent stops: no copy, rewind or initdb starts after it, a running copy is cancelled. */
+  readonly signal?: AbortSignal;
+  /** Drops this node's slot on the master when idle (boot-standby.ts dropIdleSlot); replaced in tests. */
+  readonly dropSlot?: (master: string, slot: string) => Promise<string>;
 }
 
 export interface BootMasterLease {
@@ -58,7 +65,7 @@ export class BootRunner {
 
   constructor(deps: BootRunnerDeps) {
     this.#d = deps;
-    this.#env = agentNodeEnv(deps.config, (line) => deps.log(`agent ${deps.node}: boot: ${line}`));
+    this.#env = agentNodeEnv(deps.config, (line) => deps.log(`agent ${deps.node}: boot: ${line}`), deps.groups);
   }
 
   /** Whether role discovery decided for good (a start succeeded, or PostgreSQL was found running). */
@@ -76,7 +83,7 @@ export class BootRunner {
 
   async step(): Promise<void> {
     const d = this.#d;
-    if (this.#done) return;
+    if (this.#done || d.signal?.aborted) return;
     // A PostgreSQL started meanwhile (by hand, between two attempts) is adopted at once.
     const { observation } = await d.pg.observe();
     if (!observation.pidAlive && d.now() < this.#notBeforeMs) return;
@@ -155,26 +162,14 @@ export class BootRunner {
   }
 
   async #execute(plan: Exclude<BootPlan, { kind: 'leave' }>, masterModRevision: string): Promise<Outcome> {
-    const { config, node } = this.#d;
     switch (plan.kind) {
       case 'start_master':
         return this.#startMaster(masterModRevision, 'the master', 'this node is the recorded master');
-      case 'start_standby': {
-        const prepared = await prepareStandby(config, node, plan.master);
-        if (prepared.ok) return this.#start(`a standby of ${plan.master}`, prepared.details);
-        if (!prepared.rewindFailed || !plan.reclone) return { ok: false, details: `cannot make it a standby of ${plan.master}: ${prepared.details}` };
-        this.#say(`pg_rewind cannot join this node to ${plan.master}, recloning it (the old data folder is moved aside, not deleted): ${prepared.details}`);
-        const cloned = await cloneFromMaster(this.#env, config, node, plan.master, true);
-        if (!cloned.ok) return { ok: false, details: `reclone from ${plan.master} failed: ${cloned.details}` };
-        return this.#start(`a standby of ${plan.master}`, `recloned: ${cloned.details}`);
-      }
-      case 'clone': {
-        const cloned = await cloneFromMaster(this.#env, config, node, plan.master, false);
-        if (!cloned.ok) return { ok: false, details: `clone from ${plan.master} failed: ${cloned.details}` };
-        return this.#start(`a standby of ${plan.master}`, `cloned: ${cloned.details}`);
-      }
+      case 'start_standby':
+      case 'clone':
+        return this.#followWithoutLeak(plan.master, () => this.#follow(plan));
       case 'bootstrap': {
-        const claim = await claimMasterForBootstrap(this.#d.etcd, node, this.#d.callMs);
+        const claim = await claimMasterForBootstrap(this.#d.etcd, this.#d.node, this.#d.callMs);
         if (!claim.won) return { ok: false, soon: true, details: `not bootstrapping: ${claim.details}` };
         this.#say(`${claim.details}; running initdb`);
         return this.#initdbAndStart(claim.modRevision);
@@ -184,9 +179,41 @@ export class BootRunner {
     }
   }
 
+  /**
+   * An attempt to follow `master` (its slot is created on the master before the copy or rewind,
+   * so the WAL from then on is kept): when it fails, the slot is dropped again if no WAL receiver
+   * uses it, so a node that never joins does not make the master keep WAL (an agent killed in the
+   * middle of an attempt leaves it until its next attempt ends).
+   */
+  async #followWithoutLeak(master: string, attempt: () => Promise<Outcome>): Promise<Outcome> {
+    const outcome = await attempt().catch((err: unknown): Outcome => ({ ok: false, details: describeError(err) }));
+    const slot = configuredSlot(this.#d.config, this.#d.node);
+    if (outcome.ok || slot === null) return outcome;
+    const dropped = await (this.#d.dropSlot ?? ((m: string, s: string) => dropIdleSlot(this.#d.config, m, s)))(master, slot);
+    return { ...outcome, details: `${outcome.details}; ${dropped}` };
+  }
+
+  async #follow(plan: Extract<BootPlan, { kind: 'start_standby' | 'clone' }>): Promise<Outcome> {
+    const { config, node } = this.#d;
+    const signal = this.#d.signal ?? new AbortController().signal;
+    if (plan.kind === 'clone') {
+      const cloned = await cloneFromMaster(this.#env, config, node, plan.master, false, signal);
+      if (!cloned.ok) return { ok: false, details: `clone from ${plan.master} failed: ${cloned.details}` };
+      return this.#start(`a standby of ${plan.master}`, `cloned: ${cloned.details}`);
+    }
+    const prepared = await prepareStandby(config, node, plan.master, this.#env.ctx.controllerShell, signal);
+    if (prepared.ok) return this.#start(`a standby of ${plan.master}`, prepared.details);
+    if (!prepared.rewindFailed || !plan.reclone) return { ok: false, details: `cannot make it a standby of ${plan.master}: ${prepared.details}` };
+    this.#say(`pg_rewind cannot join this node to ${plan.master}, recloning it (the old data folder is moved aside, not deleted): ${prepared.details}`);
+    const cloned = await cloneFromMaster(this.#env, config, node, plan.master, true, signal);
+    if (!cloned.ok) return { ok: false, details: `reclone from ${plan.master} failed: ${cloned.details}` };
+    return this.#start(`a standby of ${plan.master}`, `recloned: ${cloned.details}`);
+  }
+
   /** initdb, start as the master, HandyRep's roles, then the claim confirmed (timeline 1). */
   async #initdbAndStart(masterModRevision: string): Promise<Outcome> {
     const { config, node, pg } = this.#d;
+    if (this.#d.signal?.aborted) return { ok: false, details: 'the agent is stopping: initdb not started' };
     const made = await initdbNode(this.#env, config, node);
     if (!made.ok) return made;
     const started = await this.#startMaster(masterModRevision, 'the master of a new cluster', made.details);

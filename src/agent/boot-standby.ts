@@ -19,6 +19,7 @@ import { resolveServer } from '../config/merge.js';
 import { describeError } from '../model/errors.js';
 import { LocalShell } from '../nodes/local-shell.js';
 import { confLines } from '../nodes/pg-conf-quote.js';
+import type { NodeShell } from '../nodes/ports.js';
 import type { ServerRef } from '../plugins/types.js';
 import { primaryConninfoFor, slotName } from '../runtime/topology/remaster.js';
 import { rewindKeepingConfig } from '../runtime/topology/rewind.js';
@@ -32,12 +33,8 @@ function resolved(config: Readonly<HandyRepConfig>, name: string): Resolved {
   return { ...resolveServer(config.server_defaults, entry), name };
 }
 
-/**
- * CHECKPOINT on the master, and the replica's slot when configured (idempotent). Returns the size
- * of the master's databases in bytes (what a copy of it needs at least).
- */
-export async function prepareMaster(config: Readonly<HandyRepConfig>, masterName: string, slot: string | null): Promise<{ databaseBytes: number; systemIdentifier: string }> {
-  const master = resolved(config, masterName);
+/** A session to the master as handyrep_user (not yet connected). */
+function masterClient(config: Readonly<HandyRepConfig>, master: Resolved): pg.Client {
   const client = new pg.Client({
     host: master.hostname,
     port: master.port,
@@ -49,6 +46,16 @@ export async function prepareMaster(config: Readonly<HandyRepConfig>, masterName
     query_timeout: 120_000,
   });
   client.on('error', () => undefined);
+  return client;
+}
+
+/**
+ * CHECKPOINT on the master, and the replica's slot when configured (idempotent). Returns the size
+ * of the master's databases in bytes (what a copy of it needs at least).
+ */
+export async function prepareMaster(config: Readonly<HandyRepConfig>, masterName: string, slot: string | null): Promise<{ databaseBytes: number; systemIdentifier: string }> {
+  const master = resolved(config, masterName);
+  const client = masterClient(config, master);
   try {
     await client.connect();
     await client.query('CHECKPOINT');
@@ -61,6 +68,24 @@ export async function prepareMaster(config: Readonly<HandyRepConfig>, masterName
     return { databaseBytes: size.rows[0]?.bytes ?? 0, systemIdentifier: size.rows[0]?.sysid ?? '' };
   } catch (err) {
     throw new Error(`the recorded master ${masterName} (${master.hostname}:${master.port}): ${describeError(err)}`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * After a failed boot attempt: this node's slot on the master is dropped when no WAL receiver uses
+ * it (a node that never joins must not make the master keep WAL; the next attempt creates it again
+ * before its copy or rewind). Returns what happened, for the log; never throws.
+ */
+export async function dropIdleSlot(config: Readonly<HandyRepConfig>, masterName: string, slot: string): Promise<string> {
+  const client = masterClient(config, resolved(config, masterName));
+  try {
+    await client.connect();
+    const dropped = await client.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active', [slot]);
+    return dropped.rowCount === 1 ? `slot ${slot} dropped on ${masterName}` : `slot ${slot} not dropped on ${masterName} (absent or in use)`;
+  } catch (err) {
+    return `slot ${slot} not dropped on ${masterName}: ${describeError(err)}`;
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -88,14 +113,15 @@ function writeStandbySignal(pgdata: string): void {
  * and said it cannot join the timelines (WAL gone: boot.ts rewindCannotJoin; a reclone may help);
  * false for every other failure (master unreachable, timeout, another cluster, files).
  */
-export async function prepareStandby(config: Readonly<HandyRepConfig>, node: string, masterName: string): Promise<{ ok: boolean; details: string; rewindFailed: boolean }> {
+export async function prepareStandby(config: Readonly<HandyRepConfig>, node: string, masterName: string, shell: NodeShell = new LocalShell(), signal?: AbortSignal): Promise<{ ok: boolean; details: string; rewindFailed: boolean }> {
   let pgdata: string | null = null;
   try {
     const self = resolved(config, node);
     pgdata = self.pgdata;
     writeStandbySignal(pgdata);
     await prepareMaster(config, masterName, configuredSlot(config, node));
-    const rewound = await rewindKeepingConfig(new LocalShell(), config, self, resolved(config, masterName), 120_000);
+    if (signal?.aborted) return { ok: false, details: 'the agent is stopping: pg_rewind not started', rewindFailed: false };
+    const rewound = await rewindKeepingConfig(shell, config, self, resolved(config, masterName), 120_000);
     writeStandbySignal(pgdata);
     if (!rewound.ok) return { ok: false, details: rewound.details, rewindFailed: rewound.rewindFailed === true && rewindCannotJoin(rewound.details) };
     // The last setting in the file wins; a controller's later remaster rewrites it with ALTER SYSTEM.

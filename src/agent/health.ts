@@ -4,8 +4,9 @@
  * the agent's last round; the server only routes.
  *   /primary, /master, /leader, /read-write  200 when writable AND the recorded master AND lease fresh
  *   /replica[?lag=<bytes|NkB|NMB>]            200 when running read-only (and, if given, within that
- *                                             lag behind the MASTER's position as its agent published
- *                                             it in members/<master>; unknown or stale → 503)
+ *                                             lag behind the MASTER's position: its agent's fresh
+ *                                             record, or what the WAL sender last reported while this
+ *                                             replica streams, etcd or not; neither known → 503)
  *   /read-only                                200 when running (either role)
  *   /health, /liveness                        200 when PostgreSQL runs / when the agent runs
  *   /metrics                                  Prometheus text
@@ -18,6 +19,7 @@ import { BASIC_CHALLENGE } from '../daemon/basic-auth.js';
 import type { TlsFiles } from '../daemon/tls-files.js';
 import type { AgentReason } from './decide.js';
 import type { HealthAuthOutcome } from './health-auth.js';
+import type { MasterLagSource } from './master-lag.js';
 
 export interface HealthFacts {
   readonly node: string;
@@ -27,8 +29,10 @@ export interface HealthFacts {
   readonly primaryConfirmed: boolean;
   /** received − replayed WAL on a replica, bytes; null when unknown. */
   readonly lagBytes: number | null;
-  /** The master's published position − this replica's, bytes (master-lag.ts); null when unknown or stale. */
+  /** The master's furthest known position − this replica's, bytes (master-lag.ts); null when unknown. */
   readonly masterLagBytes: number | null;
+  /** Where that position came from: the master's fresh member record or, without one, the WAL receiver. */
+  readonly masterLagSource?: MasterLagSource | null;
   readonly timeline: number | null;
   readonly recordedMaster: string | null;
   readonly lastReason: AgentReason | null;
@@ -60,7 +64,7 @@ export function healthReply(url: string, facts: HealthFacts): HealthReply {
     return json(400, { error: 'bad request URL' });
   }
   const role = !facts.running ? 'stopped' : facts.writable ? 'master' : 'replica';
-  const state = { node: facts.node, state: facts.running ? 'running' : 'stopped', role, timeline: facts.timeline, recorded_master: facts.recordedMaster, lag_bytes: facts.lagBytes, master_lag_bytes: facts.masterLagBytes, reason: facts.lastReason };
+  const state = { node: facts.node, state: facts.running ? 'running' : 'stopped', role, timeline: facts.timeline, recorded_master: facts.recordedMaster, lag_bytes: facts.lagBytes, master_lag_bytes: facts.masterLagBytes, master_lag_source: facts.masterLagSource ?? null, reason: facts.lastReason };
   switch (parsed.pathname) {
     case '/primary':
     case '/master':

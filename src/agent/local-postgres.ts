@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import type { PostgresObservation } from './postgres-state.js';
+import { walDirTimeline } from './wal-timeline.js';
 
 export interface LocalPostgresSettings {
   readonly pgdata: string;
@@ -30,6 +31,13 @@ export interface SqlFacts {
   readonly replayed_lsn: string | null;
   readonly wal_receiver: string | null;
   readonly sender_host: string | null;
+  /**
+   * The sending server's WAL end as its last message told this replica (pg_stat_wal_receiver
+   * latest_end_lsn, Patroni's fallback for the leader's position); null when not streaming.
+   */
+  readonly sender_end_lsn?: string | null;
+  /** Seconds since the WAL receiver last heard its sender (this server's own clock); null when not streaming. */
+  readonly sender_msg_age_s?: number | null;
   readonly replay_lag_bytes: number | null;
   readonly server_version: string;
 }
@@ -37,24 +45,30 @@ export interface SqlFacts {
 const FACTS_QUERY = `
 SELECT pg_is_in_recovery() AS in_recovery,
        (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_timeline,
+       CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) END AS wal_file,
        CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text ELSE pg_current_wal_lsn()::text END AS wal_position,
        pg_last_wal_receive_lsn()::text AS received_lsn,
        pg_last_wal_replay_lsn()::text AS replayed_lsn,
        (SELECT status FROM pg_stat_wal_receiver LIMIT 1) AS wal_receiver,
        (SELECT received_tli FROM pg_stat_wal_receiver LIMIT 1) AS receiver_timeline,
        (SELECT sender_host FROM pg_stat_wal_receiver LIMIT 1) AS sender_host,
+       (SELECT latest_end_lsn::text FROM pg_stat_wal_receiver WHERE status = 'streaming' LIMIT 1) AS sender_end_lsn,
+       (SELECT extract(epoch FROM now() - last_msg_receipt_time)::float8 FROM pg_stat_wal_receiver WHERE status = 'streaming' LIMIT 1) AS sender_msg_age_s,
        CASE WHEN pg_is_in_recovery() THEN pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::float8 END AS replay_lag_bytes,
        current_setting('server_version') AS server_version`;
 
 interface FactsRow {
   in_recovery: boolean;
   checkpoint_timeline: number | null;
+  wal_file: string | null;
   wal_position: string | null;
   received_lsn: string | null;
   replayed_lsn: string | null;
   wal_receiver: string | null;
   receiver_timeline: number | null;
   sender_host: string | null;
+  sender_end_lsn: string | null;
+  sender_msg_age_s: number | null;
   replay_lag_bytes: number | null;
   server_version: string;
 }
@@ -148,6 +162,19 @@ export class LocalPostgres {
   }
 
   /**
+   * From now on every commit waits for a standby: synchronous_standby_names '*' (ALTER SYSTEM
+   * works on a server in recovery), reloaded. Run before an agents' promotion under
+   * synchronous_mode, so the new master acknowledges nothing only it holds.
+   */
+  async requireSynchronousStandby(): Promise<void> {
+    await this.observe();
+    const client = this.#client;
+    if (client === null) throw new Error('PostgreSQL does not answer');
+    await client.query("ALTER SYSTEM SET synchronous_standby_names = '*'");
+    await client.query('SELECT pg_reload_conf()');
+  }
+
+  /**
    * The timeline and WAL position right after a promotion: from the current WAL file's name, as
    * pg_control's checkpoint timeline stays the old one until the end-of-recovery checkpoint.
    */
@@ -194,12 +221,14 @@ export class LocalPostgres {
       const row = (await this.#client.query<FactsRow>(FACTS_QUERY)).rows[0] as FactsRow;
       return {
         in_recovery: row.in_recovery,
-        timeline: row.receiver_timeline ?? row.checkpoint_timeline,
+        timeline: await this.#timeline(row),
         wal_position: row.wal_position,
         received_lsn: row.received_lsn,
         replayed_lsn: row.replayed_lsn,
         wal_receiver: row.wal_receiver,
         sender_host: row.sender_host,
+        sender_end_lsn: row.sender_end_lsn,
+        sender_msg_age_s: row.sender_msg_age_s,
         replay_lag_bytes: row.replay_lag_bytes,
         server_version: row.server_version,
       };
@@ -207,6 +236,24 @@ export class LocalPostgres {
       this.#disconnect();
       throw err;
     }
+  }
+
+  /**
+   * The timeline of this node's WAL: the streamed one while the WAL receiver runs; on a standby
+   * without one, the highest of pg_wal's segment files (wal-timeline.ts), never below the
+   * checkpoint's; on a master, its current WAL file's.
+   */
+  async #timeline(row: FactsRow): Promise<number | null> {
+    if (row.receiver_timeline !== null) return row.receiver_timeline;
+    // A master: the current WAL file's timeline (pg_control's stays the old one until the
+    // end-of-recovery checkpoint after a promotion, spread over minutes).
+    if (!row.in_recovery) {
+      const tli = row.wal_file === null ? Number.NaN : Number.parseInt(row.wal_file.slice(0, 8), 16);
+      return Number.isInteger(tli) && tli >= 1 ? tli : row.checkpoint_timeline;
+    }
+    const fromWal = await walDirTimeline(this.settings.pgdata);
+    if (fromWal === null) return row.checkpoint_timeline;
+    return row.checkpoint_timeline === null ? fromWal : Math.max(fromWal, row.checkpoint_timeline);
   }
 
   #disconnect(): void {

@@ -12,13 +12,15 @@ export interface MasterRead {
   readonly view: MasterKeyView;
   /** '0' when absent or unreadable (a compare on '0' then only holds while the key is absent). */
   readonly modRevision: string;
+  /** The store's revision at this read (null when unreadable): a probe started after it is newer (member-record.ts probe_revision). */
+  readonly readRevision: string | null;
 }
 
 export async function readMasterView(ctx: EtcdContext, callMs: number): Promise<MasterRead> {
   try {
     const read = await readMasterKey(ctx, callMs);
-    return { view: read.record === null ? { state: 'absent' } : { state: 'present', record: read.record }, modRevision: read.modRevision };
+    return { view: read.record === null ? { state: 'absent' } : { state: 'present', record: read.record }, modRevision: read.modRevision, readRevision: read.readRevision ?? null };
   } catch (err) {
-    return { view: { state: 'unreadable', reason: describeError(err) }, modRevision: '0' };
+    return { view: { state: 'unreadable', reason: describeError(err) }, modRevision: '0', readRevision: null };
   }
 }

@@ -16,7 +16,8 @@ export interface MasterSeen {
   readonly record: MemberView | null;
 }
 
-export async function observeMaster(ctx: EtcdContext, prober: MasterProbe, node: string, master: MasterKeyView, callMs: number): Promise<MasterSeen> {
+/** `readRevision`: the etcd revision of the `master` key read this round, done before the probe starts. */
+export async function observeMaster(ctx: EtcdContext, prober: MasterProbe, node: string, master: MasterKeyView, callMs: number, readRevision: string | null = null): Promise<MasterSeen> {
   if (master.state !== 'present' || master.record.name === node) {
     prober.close();
     return { probe: null, record: null };
@@ -26,5 +27,5 @@ export async function observeMaster(ctx: EtcdContext, prober: MasterProbe, node:
     prober.probe(name).then((a) => [a, new Date().toISOString()] as const),
     withDeadline('read the master\'s member record', callMs, () => ctx.client.get(ctx.keys.member(name)).string()).then(parseMemberView, () => null),
   ]);
-  return { probe: { master: name, answer, at }, record };
+  return { probe: { master: name, answer, at, afterRevision: readRevision }, record };
 }

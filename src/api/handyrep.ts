@@ -708,7 +708,10 @@ export class HandyRep {
   }
 
   private agentVantageAccess(etcd: EtcdControl): NonNullable<TopologyEnv['agentVantage']> {
-    return () => readMemberViews(etcd.ctx);
+    return async () => {
+      const read = await readMemberViews(etcd.ctx);
+      return { records: read.views, revision: read.revision };
+    };
   }
 
   private masterLeaseAccess(etcd: EtcdControl): NonNullable<TopologyEnv['masterLease']> {

@@ -266,7 +266,7 @@ const failoverSchema = z
       .boolean()
       .default(false)
       .describe(
-        'Count the node agents\' own probes of the master (their `members/<node>` records in etcd, when fresh) as vantage points besides the controller\'s probes from the replica hosts: an agent that sees the master holds the failover; one that does not see it counts where the controller\'s probe could not run. Off by default: freshness compares the hosts\' wall clocks (see docs/node-agent.md).',
+        'Count the node agents\' own probes of the master (their `members/<node>` records in etcd) as vantage points besides the controller\'s probes from the replica hosts: an agent that sees the master holds the failover; one that does not see it, in a probe that started after the controller\'s first read (etcd revisions, no clocks), counts where the controller\'s probe could not run. Off by default: an agent probes the master\'s address from its own configuration, and any agent can write any member record (see docs/node-agent.md).',
       ),
     use_replication_slots: z
       .boolean()
@@ -648,7 +648,7 @@ function etcdStoreProblems(config: Record<string, unknown>): { path: string[]; m
   }
   const failoverSection = isPlainObject(config['failover']) ? config['failover'] : {};
   if (deployment === 'agents' && (failoverSection['synchronous_mode'] === 'on' || failoverSection['synchronous_mode'] === 'strict')) {
-    problems.push({ path: ['handyrep', 'deployment'], message: `agents do not elect with failover.synchronous_mode ${String(failoverSection['synchronous_mode'])} (not supported yet): use deployment ha, or synchronous_mode off` });
+    problems.push({ path: ['handyrep', 'deployment'], message: `agents do not elect with failover.synchronous_mode ${String(failoverSection['synchronous_mode'])} (nobody keeps the synchronous set without a controller): use deployment ha (its agents elect within the controller's recorded set), or synchronous_mode off` });
   }
   if (deployment === 'agents' && failoverSection['auto_failover'] === true) {
     problems.push({ path: ['failover', 'auto_failover'], message: 'handyrep.deployment is agents: the agents elect the master, a controller must not fail over (set auto_failover false)' });

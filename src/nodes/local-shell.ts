@@ -12,7 +12,7 @@ import { HandyRepError } from '../model/errors.js';
 import type { CommandOptions, CommandResult, NodeShell } from './ports.js';
 import { DEFAULT_MAX_OUTPUT_BYTES } from './output-buffer.js';
 import { currentUser, lookupUser, type OsUser } from './os-users.js';
-import { runProcess, type ProcessSpec } from './run-process.js';
+import { runProcess, type ProcessGroupWatcher, type ProcessSpec } from './run-process.js';
 
 /** Options of a LocalShell. */
 export interface LocalShellOptions {
@@ -22,6 +22,8 @@ export interface LocalShellOptions {
   maxOutputBytes?: number;
   /** Wait for output after the process exits before closing pipes held by its children; default 200 ms. */
   exitGraceMs?: number;
+  /** Told of each command's process group while it runs. */
+  groups?: ProcessGroupWatcher;
 }
 
 /** Variables carried over from the controller when switching user; the rest is dropped like sudo's env_reset. */
@@ -83,11 +85,13 @@ export class LocalShell implements NodeShell {
   private readonly runAsUser: string | undefined;
   private readonly maxOutputBytes: number;
   private readonly exitGraceMs: number;
+  private readonly groups: ProcessGroupWatcher | undefined;
 
   constructor(options: LocalShellOptions = {}) {
     this.runAsUser = options.runAsUser;
     this.maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
     this.exitGraceMs = options.exitGraceMs ?? 200;
+    this.groups = options.groups;
     this.description = `local (${options.runAsUser ?? currentUser().name})`;
   }
 
@@ -108,7 +112,7 @@ export class LocalShell implements NodeShell {
       baseEnv: process.env,
       extraEnv: options.env,
     });
-    const limits = { maxOutputBytes: this.maxOutputBytes, exitGraceMs: this.exitGraceMs };
+    const limits = { maxOutputBytes: this.maxOutputBytes, exitGraceMs: this.exitGraceMs, ...(this.groups ? { groups: this.groups } : {}) };
     return runProcess(spec, options, limits, this.description);
   }
 

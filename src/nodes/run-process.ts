@@ -32,6 +32,14 @@ export interface ProcessLimits {
    * `pg_ctl start` without `-l`) inherits the pipes and would otherwise keep `run` waiting forever.
    */
   exitGraceMs: number;
+  /** Told of each command's process group while it runs (the node agent cancels its copies by it). */
+  groups?: ProcessGroupWatcher;
+}
+
+/** Someone that keeps the process groups of running commands (pgid = the command's pid). */
+export interface ProcessGroupWatcher {
+  started(pgid: number): void;
+  ended(pgid: number): void;
 }
 
 /** Delay between SIGTERM and SIGKILL when `termBeforeKill` is set. */
@@ -84,6 +92,7 @@ export function runProcess(
     const finish = (): void => {
       if (settled) return;
       settled = true;
+      if (spawned && child.pid !== undefined) limits.groups?.ended(child.pid);
       for (const timer of timers) clearTimeout(timer);
       clearTimeout(graceTimer);
       // Pipes possibly still held by a background descendant: stop reading them.
@@ -119,6 +128,7 @@ export function runProcess(
 
     child.on('spawn', () => {
       spawned = true;
+      if (child.pid !== undefined) limits.groups?.started(child.pid);
     });
     child.on('error', (err) => {
       // Before 'spawn' this means the command never started; afterwards it can only be a failed

@@ -12,7 +12,7 @@ import { observeRunning } from './observe.js';
 import { ref, type TopologyEnv } from './topology/env.js';
 import { enabledReplicaNames, snapshotReplicas, vantageReports, type ReplicaSnapshot } from './topology/facts.js';
 import type { VantageReport } from '../engine/master-failure.js';
-import { combineAgentReads, type AgentVantageRecord } from '../engine/agent-vantage.js';
+import { combineAgentReads, NO_AGENT_RECORDS, type AgentRecordsRead } from '../engine/agent-vantage.js';
 import { runFailover, type FailoverExpectation, type TopologyRd } from './topology/failover.js';
 import { enforceFencing, rejoinFenced } from './topology/fenced.js';
 import { secondMasterRisk } from './topology/writable-guard.js';
@@ -60,14 +60,17 @@ export interface MasterFacts {
   /** The controller's own probes from the replica hosts. */
   vantage: VantageReport[];
   reach: MasterReach;
-  /** The agents' member records read at the same time (failover.agent_vantage; else empty). */
-  agentRecords: readonly AgentVantageRecord[];
+  /**
+   * The agents' member records read at the same time (failover.agent_vantage; else none), with the
+   * store's revision of that read: the onset after which an agent's "does not see" is news.
+   */
+  agentRecords: AgentRecordsRead;
 }
 
 /** The agents' member records when failover.agent_vantage is on; an unreadable etcd gives none. */
-function readAgentRecords(env: TopologyEnv): Promise<readonly AgentVantageRecord[]> {
-  if (!env.ctx().config.failover.agent_vantage || !env.agentVantage) return Promise.resolve([]);
-  return env.agentVantage().catch(() => []);
+function readAgentRecords(env: TopologyEnv): Promise<AgentRecordsRead> {
+  if (!env.ctx().config.failover.agent_vantage || !env.agentVantage) return Promise.resolve(NO_AGENT_RECORDS);
+  return env.agentVantage().catch(() => NO_AGENT_RECORDS);
 }
 
 /** Ask the replicas (snapshots, vantage probes), the master's host and the agents' records, in parallel. */
@@ -83,19 +86,22 @@ export async function gatherMasterFacts(env: TopologyEnv, master: string): Promi
  * The master failed the controller's checks: ask the vantage points and its host (in parallel)
  * and decide. `restartTried` is set once failover.restart_master's restart was tried. `facts`,
  * when given, were gathered while the retries ran (they count only because the retries failed).
+ * `onset`: the agents' records as read when the master first failed (from `facts` when not given);
+ * without either, the agents can hold the failover but not say "does not see".
  */
 export async function judgeMaster(
   env: TopologyEnv,
   master: string,
-  context: { paused: boolean; plannedDown: boolean; restartTried: boolean; expect: FailoverExpectation; record?: boolean },
+  context: { paused: boolean; plannedDown: boolean; restartTried: boolean; expect: FailoverExpectation; record?: boolean; onset?: AgentRecordsRead },
   facts?: MasterFacts,
 ): Promise<Judgement> {
   const config = env.ctx().config.failover;
   const { snapshots, vantage: probed, reach, agentRecords } = facts ?? (await gatherMasterFacts(env, master));
-  // Facts gathered while the retries ran are seconds old: the agents' records are read again now
-  // (one etcd read), and a "sees" at either read holds the failover (agent-vantage.ts combineAgentReads).
-  const late = facts ? await readAgentRecords(env) : agentRecords;
-  const vantage = combineAgentReads(probed, facts ? agentRecords : [], late, master, Date.now(), env.ctx().config.etcd.ttl * 1000);
+  // The records are read again now (one etcd read): only probes that started after the first read
+  // can say "does not see", and a "sees" at either read holds the failover (combineAgentReads).
+  const early = context.onset ?? (facts ? agentRecords : NO_AGENT_RECORDS);
+  const late = facts || context.onset ? await readAgentRecords(env) : agentRecords;
+  const vantage = combineAgentReads(probed, early, late, master);
   const verdict = judgeMasterFailure(false, vantage, config.replica_sees_master_seconds);
   // Read only when it can decide: an unreachable master under agent_lease.
   const masterLease = config.unreachable_master === 'agent_lease' && reach === 'none' ? ((await env.masterLease?.state(master)) ?? 'unknown') : null;
@@ -196,8 +202,10 @@ async function judgeFailedMaster(deps: FailoverCheckDeps, master: string, firstF
   }
   let restartTried = false;
   let facts = await early;
+  // The episode's first read of the agents' records stays the onset after a restart attempt too.
+  const onset = facts?.agentRecords;
   for (;;) {
-    const judgement = await judgeMaster(env, master, { paused: deps.paused(), plannedDown: deps.plannedDown(master), restartTried, expect }, facts);
+    const judgement = await judgeMaster(env, master, { paused: deps.paused(), plannedDown: deps.plannedDown(master), restartTried, expect, ...(onset ? { onset } : {}) }, facts);
     facts = undefined; // after a restart attempt, ask again
     const { decision } = judgement;
     const extra = { reason_code: decision.reason_code };
@@ -248,10 +256,13 @@ async function restartIfStillDue(deps: FailoverCheckDeps, env: TopologyEnv, mast
 export async function judgeAfterRestart(deps: FailoverCheckDeps, master: string, expect: FailoverExpectation): Promise<Judgement | { reachable: true; details: string }> {
   const env = deps.env();
   const failover = env.ctx().config.failover;
+  let onset: AgentRecordsRead | undefined;
   for (let attempt = 0; attempt <= failover.fail_retries; attempt += 1) {
     if (attempt > 0) await env.sleep(failover.fail_retry_interval * 1000);
     const poll = await env.checks.pollServer(master);
     if (poll.result === 'SUCCESS') return { reachable: true, details: poll.details };
+    // The agents' records as of the first failed poll: the onset of their "does not see".
+    onset ??= await readAgentRecords(env);
   }
-  return judgeMaster(env, master, { paused: deps.paused(), plannedDown: deps.plannedDown(master), restartTried: false, expect });
+  return judgeMaster(env, master, { paused: deps.paused(), plannedDown: deps.plannedDown(master), restartTried: false, expect, ...(onset ? { onset } : {}) });
 }

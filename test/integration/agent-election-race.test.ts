@@ -39,7 +39,10 @@ function context(prefix: string): EtcdContext {
 
 async function putMember(ctx: EtcdContext, name: string, received: string | null): Promise<string> {
   const master = { state: 'present' as const, record: parseMasterRecord(ctx.keys.master, (await ctx.client.get(ctx.keys.master).string()) ?? '') };
-  const record = received === null ? memberRecord(name, { state: 'stopped' }, null, master, null, new Date().toISOString()) : memberRecord(name, { state: 'running', writable: false }, replicaFacts(received), master, null, new Date().toISOString());
+  const now = new Date().toISOString();
+  // As its agent publishes it: streaming until it last saw the master, which was at 0/1000000.
+  const position = { receiver_streaming_at: now, master_seen_at: now, master_lsn_seen: '0/1000000', master_lsn_seen_for: `${master.record.name}/${master.record.term}`, master_timeline_seen: master.record.timeline ?? 1 };
+  const record = received === null ? memberRecord(name, { state: 'stopped' }, null, master, null, now) : memberRecord(name, { state: 'running', writable: false }, replicaFacts(received), master, null, now, position);
   const reply = await ctx.client.kv.put({ key: Buffer.from(ctx.keys.member(name)), value: Buffer.from(JSON.stringify(record)) });
   return reply.header.revision;
 }
@@ -55,12 +58,16 @@ interface Seat {
   readonly calls: string[];
 }
 
-function seat(ctx: EtcdContext, name: string, promote: () => Promise<boolean>, promoteDelayMs: () => number, deployment: 'agents' | 'ha' = 'agents', now: () => number = () => performance.now()): Seat {
+function seat(ctx: EtcdContext, name: string, promote: () => Promise<boolean>, promoteDelayMs: () => number, deployment: 'agents' | 'ha' = 'agents', now: () => number = () => performance.now(), synchronousMode: 'off' | 'on' = 'off'): Seat {
   const log: string[] = [];
   const calls: string[] = [];
   let leaseId: string | null = null;
   const hands: ElectionHands = {
     tookMaster: () => calls.push('took'),
+    requireSyncStandby: async () => {
+      calls.push('sync');
+      return { ok: true, details: 'stand-in' };
+    },
     grantLease: async () => {
       leaseId = (await ctx.client.leaseClient.leaseGrant({ TTL })).ID;
       return leaseId;
@@ -81,7 +88,7 @@ function seat(ctx: EtcdContext, name: string, promote: () => Promise<boolean>, p
       await putMember(ctx, name, null);
     },
   };
-  const elector = new Elector(ctx, { node: name, deployment, ttlMs: TTL * 1000, servers, maxReplayLagMb: 1000, synchronousMode: 'off', callMs: 2000 }, hands, now, (line) => log.push(line));
+  const elector = new Elector(ctx, { node: name, deployment, ttlMs: TTL * 1000, loopWaitMs: 1000, servers, maxReplayLagMb: 1000, synchronousMode, callMs: 2000 }, hands, now, (line) => log.push(line));
   return { name, elector, log, calls };
 }
 
@@ -245,6 +252,80 @@ describe('agents\' election: the take transaction raced on real etcd', { timeout
     for (clock = 62_000; clock < 65_000; clock += 2000) assert.equal(await code(), 'controller_leads');
     clock = 65_000;
     assert.equal(await code(), 'won', 'absent for ttl (5 s) of continuous observation');
+  });
+
+  it('settings from the stored servers/* (an operator\'s nofailover) and timelines decide on real etcd, not the agents\' files or the LSN alone', async () => {
+    const prefix = '/handyrep/racestored/';
+    const ctx = context(prefix);
+    const setup = async (timeline: number): Promise<[Seat, Seat]> => {
+      await ctx.client.delete().prefix(prefix);
+      await ctx.client.put(ctx.keys.master).value(encodeMasterRecord({ name: 'john', term: '1', timeline, promoted_lsn: null, sync_set: [], since: new Date().toISOString(), written_by: 'test' }));
+      await putMember(ctx, 'paul', '0/3000000');
+      await putMember(ctx, 'ringo', '0/2000000');
+      const seats: [Seat, Seat] = [seat(context(prefix), 'paul', async () => true, () => 0), seat(context(prefix), 'ringo', async () => true, () => 0)];
+      await leaseSeenThenExpired(ctx, seats);
+      return seats;
+    };
+    const code = (o: ElectionOutcome): string => (o.kind === 'refused' ? o.code : o.kind);
+    // The controller stored paul with nofailover (the agents' files say nothing of it).
+    let [paul, ringo] = await setup(1);
+    const definition = (extra: object): string => JSON.stringify({ hostname: 'h', role: 'replica', enabled: true, failover_priority: 999, nofailover: false, lag_limit: 100, ...extra });
+    await ctx.client.put(ctx.keys.server('paul')).value(definition({ nofailover: true }));
+    await ctx.client.put(ctx.keys.server('ringo')).value(definition({}));
+    assert.equal(code(await paul.elector.attempt()), 'nofailover', paul.log.join(' | '));
+    assert.match(paul.log.join(' | '), /server settings from the stored servers/);
+    // A definition changed after the judgement fails the take (nofailover stored for the taker meanwhile).
+    const judged = await readElectionSnapshot(ctx, 2000, true);
+    await ctx.client.put(ctx.keys.server('ringo')).value(definition({ nofailover: true }));
+    const leaseId = (await ctx.client.leaseClient.leaseGrant({ TTL })).ID;
+    const take = { name: 'ringo', term: judged.revision, timeline: null, promoted_lsn: null, sync_set: [], since: new Date().toISOString(), written_by: 'agent:ringo' };
+    const refusedTake = await takeMaster(ctx, { node: 'ringo', snapshot: judged, judged: judged.members.map((m) => ({ name: m.name, modRevision: m.modRevision })), leaderMustBeAbsent: false, leaseId, record: take }, 2000);
+    assert.equal(refusedTake.taken, false, 'servers/* changed after the snapshot');
+    await ctx.client.leaseClient.leaseRevoke({ ID: leaseId });
+    await ctx.client.put(ctx.keys.server('ringo')).value(definition({}));
+    assert.equal(code(await ringo.elector.attempt()), 'won', ringo.log.join(' | '));
+    // The recorded master is on timeline 2; paul, ahead in LSN, still publishes timeline 1 (replicaFacts).
+    [paul, ringo] = await setup(2);
+    const ringoRecord = JSON.parse((await ctx.client.get(ctx.keys.member('ringo')).string()) ?? '{}') as object;
+    await ctx.client.put(ctx.keys.member('ringo')).value(JSON.stringify({ ...ringoRecord, timeline: 2 }));
+    assert.equal(code(await paul.elector.attempt()), 'timeline_behind', paul.log.join(' | '));
+    assert.equal(code(await ringo.elector.attempt()), 'won', ringo.log.join(' | '));
+    await ctx.client.delete().prefix(prefix);
+  });
+
+  it('deployment ha, synchronous_mode on, no controller: only the recorded sync member wins, its commits made to wait first; a set changed after the judgement fails the take', async () => {
+    const prefix = '/handyrep/racesync/';
+    const ctx = context(prefix);
+    await ctx.client.put(ctx.keys.master).value(encodeMasterRecord({ name: 'john', term: '1', timeline: 1, promoted_lsn: null, sync_set: [], since: new Date().toISOString(), written_by: 'test' }));
+    const head = (members: string[]): string => JSON.stringify({ format: 'handyrep-state', version: 1, updated_ms: Date.now(), status: {}, sync: { members, quorum: 1, master: 'john', at: new Date().toISOString(), reason: 'test' } });
+    await ctx.client.put(ctx.keys.cluster).value(head(['paul']));
+    await putMember(ctx, 'paul', '0/2000000');
+    await putMember(ctx, 'ringo', '0/4000000'); // the async replica, further ahead in LSN terms
+    let clock = 0;
+    const mk = (name: string): Seat => seat(context(prefix), name, async () => true, () => 0, 'ha', () => clock, 'on');
+    const [paul, ringo] = [mk('paul'), mk('ringo')];
+    const lease = ctx.client.lease(TTL, { autoKeepAlive: false });
+    await lease.put(ctx.keys.masterLease('john')).value('{}');
+    for (const s of [paul, ringo]) await s.elector.attempt(); // each sees john's lease held
+    await lease.revoke();
+    const code = (o: ElectionOutcome): string => (o.kind === 'refused' ? o.code : o.kind);
+    // No controller, observed without gaps, until longer than the ttl.
+    for (clock = 2000; clock < 6000; clock += 2000) for (const s of [paul, ringo]) assert.equal(code(await s.elector.attempt()), 'controller_leads');
+    clock = 6000;
+    assert.equal(code(await ringo.elector.attempt()), 'not_sync_member', ringo.log.join(' | '));
+    // A take judged on one recorded set fails once the set changed (a controller came and went).
+    const judged = await readElectionSnapshot(ctx, 2000, true);
+    assert.deepEqual(judged.cluster?.sync?.members, ['paul']);
+    await ctx.client.put(ctx.keys.cluster).value(head(['ringo']));
+    const leaseId = (await ctx.client.leaseClient.leaseGrant({ TTL })).ID;
+    const record = { name: 'paul', term: judged.revision, timeline: null, promoted_lsn: null, sync_set: [], since: new Date().toISOString(), written_by: 'agent:paul' };
+    const stale = await takeMaster(ctx, { node: 'paul', snapshot: judged, judged: judged.members.map((m) => ({ name: m.name, modRevision: m.modRevision })), leaderMustBeAbsent: true, clusterModRevision: judged.cluster?.modRevision ?? '0', leaseId, record }, 2000);
+    assert.equal(stale.taken, false, 'the recorded set changed after the judgement');
+    await ctx.client.leaseClient.leaseRevoke({ ID: leaseId });
+    await ctx.client.put(ctx.keys.cluster).value(head(['paul']));
+    assert.equal(code(await paul.elector.attempt()), 'won', paul.log.join(' | '));
+    assert.deepEqual(paul.calls, ['took', 'sync', 'promote'], 'synchronous_standby_names set before the promotion');
+    await ctx.client.delete().prefix(prefix);
   });
 
   it('the best candidate\'s promotion fails → it stands down and gives the key back; the next one wins', async () => {

@@ -7,6 +7,7 @@
  *   - agent.require_password and agent.tls_cert/tls_key: no or wrong credentials → 401, the read
  *     password → 200; HAProxy with `check-ssl verify none` and the read password in its check
  *     still routes writes to john;
+ *   - 110 wrong passwords from ten other addresses do not shut HAProxy's correct checks out;
  *   - john's agent cut off from etcd fences john; HAProxy stops routing writes to it, and its
  *     /primary answers 503.
  */
@@ -31,11 +32,11 @@ const READ_PASSWORD = 'agent-read-pw';
 const basic = (password: string): string => `Basic ${Buffer.from(`haproxy:${password}`).toString('base64')}`;
 
 /** Status of GET <path> on a node's agent (0 when it does not answer). */
-function agentGet(node: TestNode, path: string, options: { tls?: boolean; authorization?: string } = {}): Promise<number> {
+function agentGet(node: TestNode, path: string, options: { tls?: boolean; authorization?: string; from?: string } = {}): Promise<number> {
   const request = options.tls ? httpsRequest : httpRequest;
   return new Promise((resolve) => {
     const req = request(
-      { host: node.host, port: AGENT_PORT, path, method: 'GET', timeout: 2000, rejectUnauthorized: false, headers: options.authorization ? { authorization: options.authorization } : {} },
+      { host: node.host, port: AGENT_PORT, path, method: 'GET', timeout: 2000, rejectUnauthorized: false, headers: options.authorization ? { authorization: options.authorization } : {}, ...(options.from ? { localAddress: options.from } : {}) },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -85,7 +86,8 @@ describe('HAProxy checks the node agents (no controller in the data path)', { ti
     prefix: PREFIX,
     ttl: TTL,
     agent: { safety_margin: 2, ...agent },
-    sections: { passwords: { admin_password: 'agent-admin-pw', read_password: READ_PASSWORD } },
+    // No slow-down after wrong passwords: the guesses below all count at once.
+    sections: { passwords: { admin_password: 'agent-admin-pw', read_password: READ_PASSWORD }, daemon: { auth_failure_delay_seconds: 0 } },
   });
   const startAgents = async (agent: Record<string, unknown>): Promise<void> => {
     await Promise.all(agents.map((a) => a.stop('SIGKILL')));
@@ -145,13 +147,32 @@ describe('HAProxy checks the node agents (no controller in the data path)', { ti
     await startAgents({ ...tlsFiles, require_password: true });
     await waitUntil('john /primary 200 over https', async () => (await agentGet(john(), '/primary', { tls: true, authorization: basic(READ_PASSWORD) })) === 200, 30_000);
     assert.equal(await agentGet(john(), '/primary', { tls: true }), 401);
-    assert.equal(await agentGet(john(), '/primary', { tls: true, authorization: basic('wrong') }), 401);
+    // From another address than HAProxy's (127.0.0.1): a source that sent a wrong password is held
+    // back once the total is reached (below), and HAProxy must not share it.
+    assert.equal(await agentGet(john(), '/primary', { tls: true, authorization: basic('wrong'), from: '127.0.6.199' }), 401);
     assert.equal(await agentGet(john(), '/metrics', { tls: true }), 401);
     assert.equal(await agentGet(john(), '/primary', { tls: true, authorization: basic('agent-admin-pw') }), 200);
     assert.equal(await agentGet(john(), '/primary'), 0, 'no plain HTTP on a TLS port');
     await restartHaproxy({ ssl: true, authorization: basic(READ_PASSWORD) });
     await waitLands(writePort, `${john().host} (writable)`, 'writes land on john (TLS checks)');
     await waitLands(readPort, `${paul().host} (read-only)`, 'reads land on paul (TLS checks)');
+
+    // Review F6: 110 wrong passwords from ten other addresses (over the daemon section's total of
+    // 100) must not shut HAProxy's checks (from 127.0.0.1, the correct password) out.
+    const guessers = Array.from({ length: 10 }, (_, i) => `127.0.6.${200 + i}`);
+    for (const node of [john(), paul()]) {
+      const answers = await Promise.all(guessers.flatMap((from) => Array.from({ length: 11 }, () => agentGet(node, '/primary', { tls: true, authorization: basic('guess'), from }))));
+      // 0: no answer within 2 s (110 TLS handshakes at once on a loaded machine); never 200.
+      assert.ok(answers.every((code) => code === 401 || code === 429 || code === 0), `guesses answered ${[...new Set(answers)].join(', ')}`);
+      assert.ok(answers.filter((code) => code === 401).length >= 10, `guesses answered ${answers.join(',')}`);
+      assert.equal(await agentGet(node, '/primary', { tls: true, authorization: basic('guess'), from: guessers[0] }), 429, 'a guesser is refused');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // five check intervals
+    for (let i = 0; i < 5; i++) {
+      assert.equal(await lands(writePort), `${john().host} (writable)`, 'HAProxy still routes writes to john');
+      assert.equal(await lands(readPort), `${paul().host} (read-only)`, 'and reads to paul');
+    }
+    assert.equal(await agentGet(john(), '/primary', { tls: true, authorization: basic(READ_PASSWORD) }), 200);
   });
 
   it('the master cut off from etcd fences itself; HAProxy stops routing writes to it', async () => {

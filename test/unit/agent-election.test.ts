@@ -45,9 +45,11 @@ function snap(node: string, over: Partial<ElectionSnapshot> = {}): ElectionSnaps
     leaderPresent: false,
     leaderAbsentForMs: 0,
     ttlMs: 5000,
+    loopWaitMs: 1000,
     servers: { john: settings, paul: settings, ringo: settings },
     maxReplayLagMb: 1000,
     synchronousMode: 'off',
+    oldMasterPosition: '0/1000000',
     ...over,
   };
 }
@@ -66,7 +68,7 @@ describe('judgeElection (design §9 rule 6)', () => {
     ['the old master\'s lease never seen held → lease_never_seen', snap('paul', { leaseSeen: false }), 'lease_never_seen'],
     [
       'never seen, but the record was written by an agent\'s take (it came with its lease key) → take',
-      snap('paul', { leaseSeen: false, master: { record: masterRecord('john', { written_by: 'agent:john', timeline: null }), modRevision: '5' } }),
+      snap('paul', { leaseSeen: false, master: { record: masterRecord('john', { written_by: 'agent:john', timeline: null }), modRevision: '5' }, oldMasterTimeline: 1 }),
       'take',
     ],
     ['any other lease alive → master_lease_held', snap('paul', { leasesHeld: ['ringo'] }), 'master_lease_held'],
@@ -116,8 +118,8 @@ describe('judgeElection (design §9 rule 6)', () => {
       'take',
     ],
     ['beyond max_replay_lag → replay_lag', snap('paul', { members: [member(replica('paul', '0/9000000', { replayed_lsn: '0/1000000' }))], maxReplayLagMb: 16 }), 'replay_lag'],
-    ['synchronous_mode on → synchronous_mode (not supported yet)', snap('paul', { synchronousMode: 'on' }), 'synchronous_mode'],
-    ['synchronous_mode strict → synchronous_mode', snap('paul', { synchronousMode: 'strict', deployment: 'ha', leaderAbsentForMs: 9999 }), 'synchronous_mode'],
+    ['deployment agents, synchronous_mode on → synchronous_mode (nobody keeps the set)', snap('paul', { synchronousMode: 'on' }), 'synchronous_mode'],
+    ['deployment ha, synchronous_mode strict, the recorded set not read yet → sync_unread', snap('paul', { synchronousMode: 'strict', deployment: 'ha', leaderAbsentForMs: 9999 }), 'sync_unread'],
     ['synchronous_mode off, a sync set recorded → ignored', snap('paul', { master: { record: masterRecord('john', { sync_set: ['ringo'] }), modRevision: '5' } }), 'take'],
   ];
   for (const [name, s, expected] of rows) {

@@ -90,7 +90,7 @@ describe('etcd store settings', () => {
     ['deployment agents without etcd endpoints', 'handyrep: {deployment: agents}', 'etcd.endpoints', /deployment is agents: the agents elect through etcd/],
     ['deployment ha without etcd endpoints', 'handyrep: {deployment: ha}', 'etcd.endpoints', /deployment is ha/],
     ['unknown deployment', 'handyrep: {deployment: swarm}', 'handyrep.deployment', /./],
-    ['deployment agents with synchronous_mode strict', "handyrep: {deployment: agents}\netcd: {endpoints: ['http://a:2379']}\nfailover: {synchronous_mode: strict}", 'handyrep.deployment', /synchronous_mode strict \(not supported yet\)/],
+    ['deployment agents with synchronous_mode strict', "handyrep: {deployment: agents}\netcd: {endpoints: ['http://a:2379']}\nfailover: {synchronous_mode: strict}", 'handyrep.deployment', /synchronous_mode strict \(nobody keeps the synchronous set without a controller\)/],
     ['deployment agents with auto_failover', "handyrep: {deployment: agents}\netcd: {endpoints: ['http://a:2379']}\nfailover: {auto_failover: true}", 'failover.auto_failover', /a controller must not fail over/],
   ];
   for (const [what, yaml, path, message] of refused) {

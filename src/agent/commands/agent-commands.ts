@@ -10,6 +10,7 @@ import { localStepRunner } from './command-runner.js';
 import { etcdCommandStore } from './etcd-command-store.js';
 import { CommandExecutor } from './executor.js';
 import type { NodeLock } from './node-lock.js';
+import type { ProcessGroupWatcher } from '../../nodes/run-process.js';
 
 export function commandExecutorFor(
   config: Readonly<HandyRepConfig>,
@@ -23,7 +24,9 @@ export function commandExecutorFor(
   stoppingOnPurpose: () => void,
   /** Shared with the agent's boot (node-lock.ts). */
   lock?: NodeLock,
+  /** The agent's copy process groups (copy-groups.ts): a clone's copy is killed with the boot's at stop. */
+  groups?: ProcessGroupWatcher,
 ): CommandExecutor | null {
   if (resolvedServer(config, node)?.control_method !== 'agent') return null;
-  return new CommandExecutor(config, node, { store: etcdCommandStore(ctx, node, callMs), run: localStepRunner(config, undefined, log), log, afterPostgresAction: freshRound, beforeStop: stoppingOnPurpose, ...(lock ? { lock } : {}) });
+  return new CommandExecutor(config, node, { store: etcdCommandStore(ctx, node, callMs), run: localStepRunner(config, undefined, log, groups), log, afterPostgresAction: freshRound, beforeStop: stoppingOnPurpose, ...(lock ? { lock } : {}) });
 }

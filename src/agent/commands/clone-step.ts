@@ -11,9 +11,11 @@ import { performance } from 'node:perf_hooks';
 import type { HandyRepConfig } from '../../config/schema.js';
 import { describeError } from '../../model/errors.js';
 import type { CommandResult } from '../../nodes/ports.js';
+import type { ProcessGroupWatcher } from '../../nodes/run-process.js';
 import { agentNodeEnv, serverRef } from '../agent-plugin-context.js';
 import { instanceLingers } from '../local-postgres.js';
 import { cloneFromMaster } from '../boot-clone.js';
+import { configuredSlot, dropIdleSlot } from '../boot-standby.js';
 import { FOLDER_LINE } from '../../runtime/clone/clone-through-agent.js';
 import type { LocalStep } from './command-plan.js';
 
@@ -24,9 +26,11 @@ export async function runCloneStep(
   log: (line: string) => void,
   progress: (bytesDone: number | null, bytesTotal: number | null) => void = () => undefined,
   cancel?: AbortSignal,
+  /** The agent's copy groups: its stop (and its next start, after a SIGKILL) kills this copy too. */
+  groups?: ProcessGroupWatcher,
 ): Promise<CommandResult> {
   const started = performance.now();
-  const env = agentNodeEnv(config, log);
+  const env = agentNodeEnv(config, log, groups);
   const abort = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -51,13 +55,16 @@ export async function runCloneStep(
       if (restore !== null) extraSettings['restore_command'] = restore;
     }
     log(`agent ${step.node}: clone from ${step.source} (standby of ${step.upstream}, old data: ${step.oldData}) starting`);
-    const result = await cloneFromMaster(env, config, step.node, step.upstream, step.oldData !== 'none', {
+    let result = await cloneFromMaster(env, config, step.node, step.upstream, step.oldData !== 'none', abort.signal, {
       source: step.source,
       deleteOldData: step.oldData === 'delete',
-      signal: abort.signal,
       extraSettings,
       progress: (p) => progress(p.bytesDone, p.bytesTotal),
     });
+    // The slot the copy created on the upstream keeps WAL for nobody once the copy failed (as the boot does).
+    const slot = configuredSlot(config, step.node);
+    const dropped = !result.ok && slot !== null ? `; ${await dropIdleSlot(config, step.upstream, slot).catch((err: unknown) => `slot ${slot} not dropped: ${describeError(err)}`)}` : '';
+    if (dropped !== '') result = { ...result, details: `${result.details}${dropped}` };
     // A last line the controller reads (clone-through-agent.ts): what happened to the data folder.
     const folder = `\n${FOLDER_LINE}${JSON.stringify({ touched: result.touched ?? true, old_data: result.oldData ?? (result.deletedOldData === true ? 'deleted' : null) })}`;
     return { exitCode: result.ok ? 0 : 1, stdout: result.ok ? `${result.details}${folder}` : folder.trim(), stderr: result.ok ? '' : result.details, timedOut, durationMs: performance.now() - started };

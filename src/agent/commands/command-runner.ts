@@ -12,6 +12,7 @@ import type { HandyRepConfig } from '../../config/schema.js';
 import { describeError } from '../../model/errors.js';
 import { LocalShell } from '../../nodes/local-shell.js';
 import type { CommandResult, NodeShell } from '../../nodes/ports.js';
+import type { ProcessGroupWatcher } from '../../nodes/run-process.js';
 import { DEFAULT_ARCHIVE_TEMPLATE, renderTemplate } from '../../plugins/archive/archive_local_dir.js';
 import { rewindKeepingConfig } from '../../runtime/topology/rewind.js';
 import { runCloneStep } from './clone-step.js';
@@ -26,14 +27,14 @@ export type StepRunner = (
   signal?: AbortSignal,
 ) => Promise<CommandResult>;
 
-export function localStepRunner(config: Readonly<HandyRepConfig>, shell: NodeShell = new LocalShell(), log: (line: string) => void = () => undefined): StepRunner {
+export function localStepRunner(config: Readonly<HandyRepConfig>, shell: NodeShell = new LocalShell(), log: (line: string) => void = () => undefined, groups?: ProcessGroupWatcher): StepRunner {
   return async (step, timeoutMs, progress, signal) => {
     const started = performance.now();
     const done = (exitCode: number, stdout: string, stderr = ''): CommandResult => ({ exitCode, stdout, stderr, timedOut: false, durationMs: performance.now() - started });
     // Not in the try: a program that cannot be started is no exit code (the executor answers `failed`,
     // the controller sees CONTROL_CHANNEL as over ssh: pg_isready's exit 1 would read "answering").
     if (step.kind === 'argv') return shell.run(step.argv, { timeoutMs });
-    if (step.kind === 'clone') return runCloneStep(config, step, timeoutMs, log, progress, signal);
+    if (step.kind === 'clone') return runCloneStep(config, step, timeoutMs, log, progress, signal, groups);
     try {
       switch (step.kind) {
         case 'append_file':

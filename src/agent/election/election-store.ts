@@ -19,6 +19,7 @@ import type { EtcdContext } from '../../store/etcd/client.js';
 import { prefixEnd } from '../../store/etcd/guarded-txn.js';
 import { encodeMasterRecord, parseMasterRecord, type MasterRecord } from '../../store/etcd/master-record.js';
 import { withDeadline } from '../../store/etcd/store-error.js';
+import { isSyncRecord, type SyncRecord } from '../../model/sync-record.js';
 import { parseMemberRecord } from './member-read.js';
 import type { MemberRead } from './judge.js';
 
@@ -28,9 +29,14 @@ export interface StoreSnapshot {
   readonly leasesHeld: string[];
   readonly members: MemberRead[];
   readonly leaderPresent: boolean;
+  /** The stored server definitions (`servers/*`, raw), when read (stored-settings.ts). */
+  readonly storedServers?: { readonly name: string; readonly value: string }[];
+  /** The controller's recorded synchronous set (`cluster` key's `sync`; null when none) and the key's mod revision ('0': absent), when read. */
+  readonly cluster?: { readonly sync: SyncRecord | null; readonly modRevision: string };
 }
 
-export async function readElectionSnapshot(ctx: EtcdContext, callMs: number): Promise<StoreSnapshot> {
+/** `full`: also read `servers/*` and `cluster`, in the same transaction (only when an election is near: they are the bulk). */
+export async function readElectionSnapshot(ctx: EtcdContext, callMs: number, full = false): Promise<StoreSnapshot> {
   const { keys } = ctx;
   const reply = await withDeadline('read the election snapshot', callMs, () =>
     ctx.client.kv.txn({
@@ -40,11 +46,12 @@ export async function readElectionSnapshot(ctx: EtcdContext, callMs: number): Pr
         { request_range: { key: Buffer.from(keys.masterLeasePrefix), range_end: prefixEnd(keys.masterLeasePrefix), keys_only: true } },
         { request_range: { key: Buffer.from(keys.membersPrefix), range_end: prefixEnd(keys.membersPrefix) } },
         { request_range: { key: Buffer.from(keys.leader), count_only: true } },
+        ...(full ? [{ request_range: { key: Buffer.from(keys.serversPrefix), range_end: prefixEnd(keys.serversPrefix) } }, { request_range: { key: Buffer.from(keys.cluster) } }] : []),
       ],
       failure: [],
     }),
   );
-  const [master, leases, members, leader] = reply.responses.map((r) => r.response_range) as [IRangeResponse, IRangeResponse, IRangeResponse, IRangeResponse];
+  const [master, leases, members, leader, servers, cluster] = reply.responses.map((r) => r.response_range) as [IRangeResponse, IRangeResponse, IRangeResponse, IRangeResponse, IRangeResponse | undefined, IRangeResponse | undefined];
   const masterKv = master.kvs[0];
   let record: MasterRecord | null = null;
   if (masterKv) record = parseMasterRecord(keys.master, masterKv.value); // garbage: STORE_DATA, nobody elects on it
@@ -59,7 +66,20 @@ export async function readElectionSnapshot(ctx: EtcdContext, callMs: number): Pr
     leasesHeld: names(leases.kvs, keys.masterLeasePrefix).map((n) => n.name),
     members: names(members.kvs, keys.membersPrefix).map(({ name, kv }) => ({ name, record: parseMemberRecord(name, kv.value), modRevision: kv.mod_revision })),
     leaderPresent: Number(leader.count) > 0,
+    ...(servers === undefined ? {} : { storedServers: names(servers.kvs, keys.serversPrefix).map(({ name, kv }) => ({ name, value: kv.value.toString() })) }),
+    ...(cluster === undefined ? {} : { cluster: { sync: syncRecordIn(cluster.kvs[0]?.value ?? null), modRevision: cluster.kvs[0]?.mod_revision ?? '0' } }),
   };
+}
+
+/** The `sync` of the `cluster` key's value; null when absent or not a set (then no agent elects under synchronous_mode). */
+function syncRecordIn(value: Buffer | null): SyncRecord | null {
+  if (value === null) return null;
+  try {
+    const head = JSON.parse(value.toString()) as { sync?: unknown } | null;
+    return isSyncRecord(head?.sync) ? head.sync : null;
+  } catch {
+    return null;
+  }
 }
 
 export interface TakeRequest {
@@ -68,6 +88,8 @@ export interface TakeRequest {
   readonly judged: readonly { readonly name: string; readonly modRevision: string }[];
   /** Compare that no controller holds `leader` (deployment ha). */
   readonly leaderMustBeAbsent: boolean;
+  /** Under synchronous_mode: the `cluster` key's mod revision judged on (its recorded set must not have changed). */
+  readonly clusterModRevision?: string;
   /** The agent's master lease, already granted. */
   readonly leaseId: string;
   readonly record: MasterRecord;
@@ -84,6 +106,9 @@ export async function takeMaster(ctx: EtcdContext, req: TakeRequest, callMs: num
     ...req.judged.map((m): ICompare => ({ key: Buffer.from(keys.member(m.name)), target: 'Mod', result: 'Equal', mod_revision: m.modRevision })),
     { key: Buffer.from(keys.membersPrefix), range_end: prefixEnd(keys.membersPrefix), target: 'Mod', result: 'Less', mod_revision: String(BigInt(req.snapshot.revision) + 1n) },
     ...(req.leaderMustBeAbsent ? [{ key: Buffer.from(keys.leader), target: 'Create' as const, result: 'Equal' as const, create_revision: 0 }] : []),
+    // The stored server definitions judged on (when read): none changed after the snapshot.
+    ...(req.snapshot.storedServers === undefined ? [] : [{ key: Buffer.from(keys.serversPrefix), range_end: prefixEnd(keys.serversPrefix), target: 'Mod' as const, result: 'Less' as const, mod_revision: String(BigInt(req.snapshot.revision) + 1n) }]),
+    ...(req.clusterModRevision === undefined ? [] : [{ key: Buffer.from(keys.cluster), target: 'Mod' as const, result: 'Equal' as const, mod_revision: req.clusterModRevision }]),
   ];
   const success: IRequestOp[] = [
     { request_put: { key: Buffer.from(keys.master), value: Buffer.from(encodeMasterRecord(req.record)) } },

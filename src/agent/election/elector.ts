@@ -20,7 +20,8 @@ import type { FailoverRecord, StepRecord } from '../../model/failover-record.js'
 import type { EtcdContext } from '../../store/etcd/client.js';
 import type { MasterRecord } from '../../store/etcd/master-record.js';
 import { confirmMaster, readElectionSnapshot, revertMaster, takeMaster, type StoreSnapshot } from './election-store.js';
-import { judgeElection, type ElectionRefusalCode, type ServerElectionSettings } from './judge.js';
+import { judgeElection, type ElectionRefusalCode, type ElectionVerdict, type ServerElectionSettings } from './judge.js';
+import { electionSettingsFrom, type StoredSettings } from './stored-settings.js';
 
 export interface ElectionHands {
   /** Grants a new master lease (the agent holds none now); its id. */
@@ -29,6 +30,8 @@ export interface ElectionHands {
   releaseLease(): Promise<void>;
   /** The take succeeded: arm the watchdog before anything can make PostgreSQL writable. */
   tookMaster(): void;
+  /** Under synchronous_mode, before the promotion: make every commit wait for a standby (synchronous_standby_names '*'). */
+  requireSyncStandby(): Promise<{ ok: boolean; details: string }>;
   /** Promotes the local PostgreSQL and waits until it is out of recovery. */
   promote(): Promise<{ ok: boolean; details: string }>;
   /** Timeline and current WAL position of the promoted PostgreSQL. */
@@ -47,6 +50,7 @@ export interface ElectorSettings {
   readonly node: string;
   readonly deployment: HandyRepConfig['handyrep']['deployment'];
   readonly ttlMs: number;
+  readonly loopWaitMs: number;
   readonly servers: Readonly<Record<string, ServerElectionSettings>>;
   readonly maxReplayLagMb: number;
   readonly synchronousMode: 'off' | 'on' | 'strict';
@@ -64,6 +68,7 @@ export function electorSettings(config: HandyRepConfig, node: string, callMs: nu
     node,
     deployment: config.handyrep.deployment,
     ttlMs: config.etcd.ttl * 1000,
+    loopWaitMs: config.agent.loop_wait * 1000,
     servers,
     maxReplayLagMb: config.failover.max_replay_lag,
     synchronousMode: config.failover.synchronous_mode,
@@ -81,6 +86,10 @@ export class Elector {
   readonly #leasesSeen = new Set<string>();
   /** `<name>/<term>` → the furthest wal_position seen in that master's member record. */
   readonly #masterPositions = new Map<string, string>();
+  /** `<name>/<term>` → the highest timeline that master published as master. */
+  readonly #masterTimelines = new Map<string, number>();
+  /** `<name>/<term>` → the revision of the first snapshot without that master's lease (positions read after it are final). */
+  readonly #leaseGoneRevisions = new Map<string, string>();
 
   constructor(
     private readonly ctx: EtcdContext,
@@ -93,36 +102,20 @@ export class Elector {
   /** One attempt; refusals are logged when they change (a reason code for each). */
   async attempt(): Promise<ElectionOutcome> {
     const s = this.settings;
-    const snapshot = await readElectionSnapshot(this.ctx, s.callMs);
-    const recorded = snapshot.master.record;
-    const seenKey = recorded === null ? '' : `${recorded.name}/${recorded.term}`;
-    if (recorded !== null && snapshot.leasesHeld.includes(recorded.name)) this.#leasesSeen.add(seenKey);
-    const position = recorded === null ? null : (snapshot.members.find((m) => m.name === recorded.name)?.record?.wal_position ?? null);
-    if (position !== null && lsnAfter(position, this.#masterPositions.get(seenKey) ?? null)) this.#masterPositions.set(seenKey, position);
-    const nowMs = this.now();
-    // A gap longer than the ttl: a controller may have led and gone meanwhile; time the absence anew.
-    if (this.#lastObservedMs !== null && nowMs - this.#lastObservedMs > s.ttlMs) this.#leaderAbsentSince = null;
-    this.#lastObservedMs = nowMs;
-    if (snapshot.leaderPresent) this.#leaderAbsentSince = null;
-    else this.#leaderAbsentSince ??= nowMs;
-    const verdict = judgeElection({
-      node: s.node,
-      deployment: s.deployment,
-      revision: snapshot.revision,
-      master: snapshot.master,
-      leasesHeld: snapshot.leasesHeld,
-      leaseSeen: this.#leasesSeen.has(seenKey),
-      members: snapshot.members,
-      leaderPresent: snapshot.leaderPresent,
-      leaderAbsentForMs: this.#leaderAbsentSince === null ? 0 : nowMs - this.#leaderAbsentSince,
-      ttlMs: s.ttlMs,
-      servers: s.servers,
-      maxReplayLagMb: s.maxReplayLagMb,
-      synchronousMode: s.synchronousMode,
-      oldMasterPosition: this.#masterPositions.get(seenKey) ?? null,
-    });
+    let snapshot = await readElectionSnapshot(this.ctx, s.callMs);
+    const nowMs = this.#observe(snapshot);
+    let verdict = this.#judge(snapshot, s.servers, nowMs);
+    // Past the checks that need no settings: judge again on a snapshot with the cluster's stored
+    // server definitions (read only now, as they are the bulk of it), the one the take compares.
+    let source: StoredSettings['source'] = 'file';
+    if (verdict.kind === 'take' || !SETTINGS_FREE.has(verdict.code)) {
+      snapshot = await readElectionSnapshot(this.ctx, s.callMs, true);
+      const settings = electionSettingsFrom(snapshot.storedServers ?? [], s.servers);
+      source = settings.source;
+      verdict = this.#judge(snapshot, settings.servers, nowMs);
+    }
     if (verdict.kind === 'refuse') {
-      const line = `${verdict.code}: ${verdict.sentence}`;
+      const line = `${verdict.code}: ${verdict.sentence}${SETTINGS_FREE.has(verdict.code) ? '' : ` (server settings from ${source === 'etcd' ? "the stored servers/*" : "this agent's file"})`}`;
       // Quiet while nothing is to elect; every other refusal is logged once per change.
       if (line !== this.#lastRefusal && !QUIET.has(verdict.code)) this.log(`agent ${s.node}: election: not trying (${line})`);
       this.#lastRefusal = line;
@@ -143,17 +136,25 @@ export class Elector {
     };
     // An error here means neither the take nor its read-back answered: the lease is kept; unused, it
     // is released by the next round (PostgreSQL still read-only), or expires.
-    const taken = await takeMaster(this.ctx, { node: s.node, snapshot, judged: verdict.judged, leaderMustBeAbsent: s.deployment === 'ha', leaseId, record }, s.callMs);
+    const taken = await takeMaster(this.ctx, { node: s.node, snapshot, judged: verdict.judged, leaderMustBeAbsent: s.deployment === 'ha', ...(snapshot.cluster ? { clusterModRevision: snapshot.cluster.modRevision } : {}), leaseId, record }, s.callMs);
     if (!taken.taken) {
       await this.hands.releaseLease();
       const sentence = `lost the race for the master key: ${taken.why}`;
       this.log(`agent ${s.node}: election: ${sentence}`);
       return { kind: 'lost', sentence };
     }
-    const steps: StepRecord[] = [step('take the master key', s.node, started, 'ok', `revision ${taken.revision}; order ${verdict.order.join(' > ')}; master_lease of ${verdict.from} expired`)];
+    const steps: StepRecord[] = [step('take the master key', s.node, started, 'ok', `revision ${taken.revision}; order ${verdict.order.join(' > ')}; master_lease of ${verdict.from} expired; server settings from ${source === 'etcd' ? 'the stored servers/*' : "this agent's file"}`)];
     const reason = `agents' election: the master lease of ${verdict.from} expired`;
     const historyId = `e${taken.revision}-${s.node}`.slice(0, 63);
     this.hands.tookMaster();
+    if (verdict.synchronous) {
+      // The recorded set is the old master's; until a controller records one for this master, no
+      // commit may be acknowledged by it alone.
+      const syncStarted = new Date();
+      const sync = await this.hands.requireSyncStandby().catch((err: unknown) => ({ ok: false, details: describeError(err) }));
+      steps.push(step("synchronous_standby_names '*' (commits wait for a standby)", s.node, syncStarted, sync.ok ? 'ok' : 'failed', sync.details));
+      if (!sync.ok) return this.#giveBack(snapshot, taken.revision, verdict.from, started, steps, reason, historyId, `synchronous_standby_names could not be set: ${sync.details}`);
+    }
     const promoteStarted = new Date();
     const promoted = await this.hands.promote().catch((err: unknown) => ({ ok: false, details: describeError(err) }));
     steps.push(step('promote', s.node, promoteStarted, promoted.ok ? 'ok' : 'failed', promoted.details));
@@ -167,6 +168,54 @@ export class Elector {
     const sentence = `${s.node} promoted (from ${verdict.from})${ok ? '' : '; the confirmation write failed: tried again next round'}`;
     this.log(`agent ${s.node}: election: ${sentence}`);
     return { kind: 'won', sentence, historyId };
+  }
+
+  /** What this agent remembers across snapshots (leases seen held, the master's positions, leader absence); the monotonic now. */
+  #observe(snapshot: StoreSnapshot): number {
+    const s = this.settings;
+    const recorded = snapshot.master.record;
+    const seenKey = recorded === null ? '' : `${recorded.name}/${recorded.term}`;
+    if (recorded !== null && snapshot.leasesHeld.includes(recorded.name)) {
+      this.#leasesSeen.add(seenKey);
+      this.#leaseGoneRevisions.delete(seenKey);
+    } else if (recorded !== null && !this.#leaseGoneRevisions.has(seenKey)) this.#leaseGoneRevisions.set(seenKey, snapshot.revision);
+    const position = recorded === null ? null : (snapshot.members.find((m) => m.name === recorded.name)?.record?.wal_position ?? null);
+    if (position !== null && lsnAfter(position, this.#masterPositions.get(seenKey) ?? null)) this.#masterPositions.set(seenKey, position);
+    const own = recorded === null ? null : (snapshot.members.find((m) => m.name === recorded.name)?.record ?? null);
+    if (own?.role === 'master' && typeof own.timeline === 'number' && own.timeline > (this.#masterTimelines.get(seenKey) ?? 0)) this.#masterTimelines.set(seenKey, own.timeline);
+    const nowMs = this.now();
+    // A gap longer than the ttl: a controller may have led and gone meanwhile; time the absence anew.
+    if (this.#lastObservedMs !== null && nowMs - this.#lastObservedMs > s.ttlMs) this.#leaderAbsentSince = null;
+    this.#lastObservedMs = nowMs;
+    if (snapshot.leaderPresent) this.#leaderAbsentSince = null;
+    else this.#leaderAbsentSince ??= nowMs;
+    return nowMs;
+  }
+
+  #judge(snapshot: StoreSnapshot, servers: Readonly<Record<string, ServerElectionSettings>>, nowMs: number): ElectionVerdict {
+    const s = this.settings;
+    const recorded = snapshot.master.record;
+    const seenKey = recorded === null ? '' : `${recorded.name}/${recorded.term}`;
+    return judgeElection({
+      node: s.node,
+      deployment: s.deployment,
+      revision: snapshot.revision,
+      master: snapshot.master,
+      leasesHeld: snapshot.leasesHeld,
+      leaseSeen: this.#leasesSeen.has(seenKey),
+      members: snapshot.members,
+      leaderPresent: snapshot.leaderPresent,
+      leaderAbsentForMs: this.#leaderAbsentSince === null ? 0 : nowMs - this.#leaderAbsentSince,
+      ttlMs: s.ttlMs,
+      loopWaitMs: s.loopWaitMs,
+      servers,
+      maxReplayLagMb: s.maxReplayLagMb,
+      synchronousMode: s.synchronousMode,
+      ...(snapshot.cluster === undefined ? {} : { syncRecord: snapshot.cluster.sync }),
+      oldMasterPosition: this.#masterPositions.get(seenKey) ?? null,
+      oldMasterTimeline: this.#masterTimelines.get(seenKey) ?? null,
+      leaseGoneRevision: this.#leaseGoneRevisions.get(seenKey) ?? snapshot.revision,
+    });
   }
 
   /**
@@ -208,6 +257,18 @@ function lsnAfter(a: string, b: string | null): boolean {
   const pb = parseLsn(b);
   return pa !== null && (pb === null || lsnToBigInt(pa) > lsnToBigInt(pb));
 }
+
+/** Refusals decided before any server setting counts: no need to read the stored definitions. */
+const SETTINGS_FREE: ReadonlySet<ElectionRefusalCode> = new Set([
+  'deployment_single',
+  'controller_leads',
+  'no_master_record',
+  'master_is_us',
+  'master_lease_held',
+  'lease_never_seen',
+  'another_writable',
+  'synchronous_mode',
+]);
 
 /** Refusals that are the normal state of a healthy cluster: not logged. */
 const QUIET: ReadonlySet<ElectionRefusalCode> = new Set(['master_lease_held', 'master_is_us', 'controller_leads', 'deployment_single', 'no_master_record']);

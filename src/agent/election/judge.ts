@@ -9,17 +9,22 @@
  * (like the controller's agent_lease rule): never on a lease that was simply never taken.
  *
  * Eligible: a replica whose member record is fresh (present under its agent's live lease, its
- * PostgreSQL running in recovery with a received WAL position), enabled for failover (not
+ * PostgreSQL running in recovery with a received WAL position), on the cluster's timeline and with
+ * a position not left behind while the master lived (position-rules.ts), enabled for failover (not
  * nofailover, failover_priority ≠ 0), within its lag limits (engine/candidates.ts, the controller's
- * own screening). Never with synchronous_mode on/strict (not supported yet). Best: furthest received WAL, then the lower failover_priority, then the name.
+ * own screening) against the master's last known position; with synchronous_mode on/strict only
+ * in deployment ha, and only as the controller's recorded set allows (sync-rule.ts). Best:
+ * furthest received WAL, then the lower failover_priority, then the name.
  */
 import type { Deployment } from '../../config/schema.js';
 import { byName, byPriority, byReceivedDesc, screenCandidates } from '../../engine/candidates.js';
 import { bytesBehind, bytesToMb } from '../../engine/lag.js';
-import { lsnToBigInt, parseLsn } from '../../model/lsn.js';
 import type { CandidateFacts, RefusalCode } from '../../engine/selection.js';
 import type { MasterRecord } from '../../store/etcd/master-record.js';
 import type { MemberRecord } from '../member-record.js';
+import type { SyncRecord } from '../../model/sync-record.js';
+import { syncRule, type SyncRefusalCode } from './sync-rule.js';
+import { furthestLsn, masterSeenKey, publishedMasterPosition, publishedMasterTimeline, receiverStaleRefusal, timelineRefusal, type PositionRefusal, type PositionRefusalCode } from './position-rules.js';
 
 /** A member record as read: null when its value is not a member record (then it counts as stale). */
 export interface MemberRead {
@@ -55,14 +60,26 @@ export interface ElectionSnapshot {
   /** How long this agent has seen `leader` absent without a break (ms; 0 when present now). */
   readonly leaderAbsentForMs: number;
   readonly ttlMs: number;
+  /** agent.loop_wait in ms: with the ttl, how long a healthy receiver may have been silent before the master was last seen. */
+  readonly loopWaitMs: number;
   readonly servers: Readonly<Record<string, ServerElectionSettings>>;
   readonly maxReplayLagMb: number;
   readonly synchronousMode: 'off' | 'on' | 'strict';
+  /** The controller's recorded synchronous set (`cluster` key); undefined when not read (sync-rule.ts). */
+  readonly syncRecord?: SyncRecord | null;
   /**
    * The old master's furthest WAL position this agent saw in its member record under this master
    * record (earlier snapshots): its record goes with its dead agent's lease, the lag limit needs it.
    */
   readonly oldMasterPosition?: string | null;
+  /** The highest timeline this agent saw the old master publish as master under this record (earlier snapshots). */
+  readonly oldMasterTimeline?: number | null;
+  /**
+   * The revision of the first snapshot in which this agent found the old master's lease gone: a
+   * member's position read after it (its record's facts_after_revision) is final. Absent: the
+   * snapshot's own revision (nobody's position counts as final before the next round).
+   */
+  readonly leaseGoneRevision?: string;
 }
 
 export type ElectionRefusalCode =
@@ -78,6 +95,8 @@ export type ElectionRefusalCode =
   | 'synchronous_mode'
   | 'not_best'
   | 'no_candidate'
+  | PositionRefusalCode
+  | SyncRefusalCode
   | RefusalCode;
 
 export type ElectionVerdict =
@@ -90,6 +109,8 @@ export type ElectionVerdict =
       readonly judged: readonly { readonly name: string; readonly modRevision: string }[];
       /** The eligible candidates, best first (this node first). */
       readonly order: readonly string[];
+      /** Synchronous replication applies (this agent's synchronous_mode, or a set the controllers recorded for the lost master): the winner's commits must wait for a standby. */
+      readonly synchronous: boolean;
       readonly sentence: string;
     };
 
@@ -105,36 +126,59 @@ export function judgeElection(s: ElectionSnapshot): ElectionVerdict {
   const old = recorded.name;
   if (old === s.node) return refuse('master_is_us', 'this node is the recorded master');
   if (s.leasesHeld.length > 0) return refuse('master_lease_held', `master_lease of ${s.leasesHeld.join(', ')} is alive: that PostgreSQL may still take writes`);
-  // A record an agent's take wrote always came with its lease key (same transaction): its absence
-  // now means that lease ended, like any master lease.
-  const leaseProven = s.leaseSeen || recorded.written_by.startsWith('agent:');
+  // A record an election take wrote (exactly `agent:<its name>`) always came with its lease key
+  // (same transaction): its absence now means that lease ended. Not a bootstrap claim
+  // (`agent:<n> bootstrap`): no lease key came with it.
+  const leaseProven = s.leaseSeen || recorded.written_by === `agent:${old}`;
   if (!leaseProven) return refuse('lease_never_seen', `this agent never saw ${old}'s master lease held: its absence does not prove that ${old} is fenced`);
   // The recorded master's own record is ignored: its lease expired, so its agent demoted it or
   // is dead (rule 1). Any OTHER member running writable would make a second master.
   const writable = s.members.filter((m) => m.name !== old && m.record?.postgres === 'running' && m.record.in_recovery === false);
   if (writable.length > 0) return refuse('another_writable', `${writable.map((m) => m.name).join(', ')} runs writable though the master key names ${old}: no election until that is resolved`);
-  // Not supported yet: the recorded set may be stale (the controller keeps the real one in the
-  // `cluster` key), and a quorum needs the controller's arithmetic; an election could lose
-  // acknowledged commits. The schema refuses deployment agents with synchronous_mode too.
-  if (s.synchronousMode !== 'off') return refuse('synchronous_mode', `synchronous_mode is ${s.synchronousMode}: the agents do not elect (not supported yet; a controller must fail over)`);
-  if (s.servers[s.node] === undefined) return refuse('not_in_servers', 'this node is not under servers');
+  // In `agents` nobody keeps a synchronous set (no controller, and the master's agent does not
+  // manage synchronous_standby_names): an election could lose acknowledged commits. The schema
+  // refuses deployment agents with synchronous_mode too. In `ha`, sync-rule.ts below.
+  if (s.synchronousMode !== 'off' && s.deployment === 'agents') return refuse('synchronous_mode', `synchronous_mode is ${s.synchronousMode}: the agents of deployment agents do not elect (nobody keeps the synchronous set; use deployment ha)`);
+  // Own properties only: a member named like an Object.prototype property has no settings.
+  const settingsOf = (name: string): ServerElectionSettings | undefined => (Object.hasOwn(s.servers, name) ? s.servers[name] : undefined);
+  if (settingsOf(s.node) === undefined) return refuse('not_in_servers', 'this node is not under servers');
 
-  const oldPosition = furthest(s.members.find((m) => m.name === old)?.record?.wal_position ?? null, s.oldMasterPosition ?? null);
-  const facts: CandidateFacts[] = [];
+  const key = masterSeenKey(recorded);
+  const oldRecord = s.members.find((m) => m.name === old)?.record ?? null;
+  const oldPosition = furthestLsn(oldRecord?.wal_position, s.oldMasterPosition, publishedMasterPosition(s.members, key));
+  // The cluster's timeline: the record's, else the highest the old master published as master.
+  const reference = recorded.timeline ?? highest(oldRecord?.role === 'master' ? oldRecord.timeline : null, s.oldMasterTimeline ?? null, publishedMasterTimeline(s.members, key));
+  const fresh: { name: string; record: MemberRecord; settings: ServerElectionSettings }[] = [];
   for (const m of s.members) {
-    const settings = s.servers[m.name];
-    if (m.name === old || settings === undefined || !isFresh(m.record)) continue;
-    facts.push(candidate(m.name, m.record, settings, oldPosition));
+    const settings = settingsOf(m.name);
+    if (m.name !== old && settings !== undefined && isFresh(m.record)) fresh.push({ name: m.name, record: m.record, settings });
   }
-  const self = facts.find((f) => f.name === s.node);
-  if (self === undefined) return refuse('no_fresh_record', 'this node has no fresh member record (agent lease, PostgreSQL running in recovery, a received WAL position)');
+  if (!fresh.some((f) => f.name === s.node)) return refuse('no_fresh_record', 'this node has no fresh member record (agent lease, PostgreSQL running in recovery, a received WAL position)');
+  // Synchronous replication: the controller's recorded set, whenever it promises something about
+  // the lost master (quorum > 0), whatever this agent's own file says of synchronous_mode.
+  const recordedSync = s.syncRecord !== undefined && s.syncRecord !== null && s.syncRecord.quorum > 0 && s.syncRecord.master === old;
+  const syncMode = s.synchronousMode !== 'off' ? s.synchronousMode : recordedSync ? 'on' : null;
+  // Under a quorum (n > k), the furthest of n − k + 1 members holds every acknowledged commit only
+  // if their positions are final: read after the old master's lease was gone (it wrote no WAL
+  // since). An older position counts as out of reach until its agent publishes a newer one.
+  const quorum = s.syncRecord !== undefined && s.syncRecord !== null && s.syncRecord.members.length > s.syncRecord.quorum;
+  const goneAt = BigInt(s.leaseGoneRevision ?? s.revision);
+  const final = (r: MemberRecord): boolean => !quorum || (typeof r.facts_after_revision === 'string' && BigInt(r.facts_after_revision) >= goneAt);
+  const sync = syncMode === null ? null : syncRule(syncMode, s.syncRecord, old, s.node, fresh.map((f) => ({ name: f.name, receiveLsn: final(f.record) ? furthestLsn(f.record.received_lsn, f.record.replayed_lsn) : null })));
+  if (sync?.kind === 'refuse') return refuse(sync.code, sync.sentence);
+  // A member the set allows holds every acknowledged commit, however long its receiver was silent.
+  const refused = positionRefusals(fresh, reference, s.ttlMs + s.loopWaitMs, oldPosition, sync?.kind === 'only' ? sync.allowed : new Set());
+  const ownPosition = refused.get(s.node);
+  if (ownPosition) return refuse(ownPosition.code, `not a candidate: ${s.node} ${ownPosition.reason}`);
+  if (oldPosition === null) return refuse('master_position_unknown', `no agent saw ${old}'s last WAL position (its member record is gone and none was remembered or published): the lag limit cannot be checked`);
+  const facts = fresh.filter((f) => !refused.has(f.name)).map((f) => candidate(f.name, f.record, f.settings, oldPosition));
   const { viable, refusals } = screenCandidates({ candidates: facts, maxReplayLagMb: s.maxReplayLagMb });
   const ownRefusal = refusals.find((r) => r.name === s.node);
   if (ownRefusal) return refuse(ownRefusal.code, `not a candidate: ${ownRefusal.reason}`);
-  // Timelines are not compared: a replica's published timeline is its last restartpoint's once its
-  // WAL receiver stopped, often older than the one it replays, so it cannot tell a forked node
-  // from one that simply had no restartpoint since the switch (see docs/node-agent.md).
-  const order = [...viable].sort((a, b) => byReceivedDesc(a, b) || byPriority(a, b) || byName(a, b)).map((c) => c.name);
+  const allowed = sync?.kind === 'only' ? viable.filter((c) => sync.allowed.has(c.name)) : viable;
+  const syncNote = sync === null || sync.note === '' ? '' : `; ${sync.note}`;
+  // Every candidate left is on one timeline, so their LSNs are places on one history.
+  const order = [...allowed].sort((a, b) => byReceivedDesc(a, b) || byPriority(a, b) || byName(a, b)).map((c) => c.name);
   const best = order[0];
   if (best === undefined) return refuse('no_candidate', 'no eligible candidate');
   if (best !== s.node) return refuse('not_best', `${best} is further ahead or preferred (order ${order.join(' > ')})`);
@@ -143,27 +187,37 @@ export function judgeElection(s: ElectionSnapshot): ElectionVerdict {
     from: old,
     judged: s.members.map((m) => ({ name: m.name, modRevision: m.modRevision })),
     order,
-    sentence: `the master lease of ${old} expired and this node is the best of ${order.join(' > ')}: taking the master key`,
+    synchronous: syncMode !== null,
+    sentence: `the master lease of ${old} expired and this node is the best of ${order.join(' > ')}${syncNote}: taking the master key`,
   };
 }
 
 /** A record this election can rely on: PostgreSQL answering in recovery with a received position. */
 function isFresh(record: MemberRecord | null): record is MemberRecord {
-  return record !== null && record.postgres === 'running' && record.in_recovery === true && furthest(record.received_lsn, record.replayed_lsn) !== null;
+  return record !== null && record.postgres === 'running' && record.in_recovery === true && furthestLsn(record.received_lsn, record.replayed_lsn) !== null;
 }
 
-/** The further of two WAL positions (either may be null). */
-function furthest(a: string | null, b: string | null): string | null {
-  const pa = parseLsn(a);
-  const pb = parseLsn(b);
-  if (pa === null) return pb;
-  if (pb === null) return pa;
-  return lsnToBigInt(pa) >= lsnToBigInt(pb) ? pa : pb;
+/**
+ * The fresh members refused on their position's worth (position-rules.ts): a timeline other than
+ * the cluster's, or a receiver left behind while the master lived (not for `staleExempt`).
+ */
+function positionRefusals(fresh: readonly { name: string; record: MemberRecord }[], reference: number | null, allowedSilenceMs: number, masterPosition: string | null, staleExempt: ReadonlySet<string>): Map<string, PositionRefusal> {
+  const refused = new Map<string, PositionRefusal>();
+  for (const f of fresh) {
+    const r = timelineRefusal(f.record.timeline, reference) ?? (staleExempt.has(f.name) ? null : receiverStaleRefusal(f.record, allowedSilenceMs, masterPosition, reference));
+    if (r !== null) refused.set(f.name, r);
+  }
+  return refused;
+}
+
+function highest(...values: readonly (number | null | undefined)[]): number | null {
+  const known = values.filter((v): v is number => typeof v === 'number');
+  return known.length === 0 ? null : Math.max(...known);
 }
 
 function candidate(name: string, r: MemberRecord, settings: ServerElectionSettings, oldPosition: string | null): CandidateFacts {
   // Right after a standby restart the receive position can be the start of its segment, below what it replayed.
-  const receive = furthest(r.received_lsn, r.replayed_lsn);
+  const receive = furthestLsn(r.received_lsn, r.replayed_lsn);
   const replayLag = bytesBehind(receive, r.replayed_lsn);
   const behindMaster = bytesBehind(oldPosition, receive);
   return {

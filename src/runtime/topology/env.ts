@@ -3,7 +3,7 @@
  * with. Everything it changes goes through the server book; everything it observes goes through
  * plugins, the SQL client or the node's control channel.
  */
-import type { AgentVantageRecord } from '../../engine/agent-vantage.js';
+import type { AgentRecordsRead } from '../../engine/agent-vantage.js';
 import type { MasterLeaseState } from '../../engine/failover-decision.js';
 import type { EventLog } from '../../log/event-log.js';
 import { HandyRepError } from '../../model/errors.js';
@@ -50,8 +50,8 @@ export interface TopologyEnv {
     state: (master: string) => Promise<MasterLeaseState>;
     noteHealthy: (master: string) => Promise<void>;
   };
-  /** The agents' member records (etcd `members/`), vantage points besides the controller's probes (engine/agent-vantage.ts); absent = no etcd. */
-  agentVantage?: () => Promise<readonly AgentVantageRecord[]>;
+  /** The agents' member records (etcd `members/`) and the store's revision of that read, vantage points besides the controller's probes (engine/agent-vantage.ts); absent = no etcd. */
+  agentVantage?: () => Promise<AgentRecordsRead>;
   /** Where the journal lives; absent = the local files beside serverFile. */
   store?: ClusterStore;
 }

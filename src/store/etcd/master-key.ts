@@ -25,13 +25,19 @@ import { withDeadline } from './store-error.js';
 export interface MasterKeyRead {
   readonly record: MasterRecord | null;
   readonly modRevision: string;
+  /**
+   * The store's revision when this (linearizable) read was served: a later read that returns a
+   * higher one was served after it (agent-vantage.ts orders probes by it, without clocks).
+   */
+  readonly readRevision?: string;
 }
 
 export async function readMasterKey(ctx: EtcdContext, deadlineMs = ctx.deadlineMs): Promise<MasterKeyRead> {
   const key = ctx.keys.master;
   const reply = await withDeadline('read the master key', deadlineMs, () => ctx.client.kv.range({ key: Buffer.from(key) }));
   const kv = reply.kvs[0];
-  return kv ? { record: parseMasterRecord(key, kv.value), modRevision: kv.mod_revision } : { record: null, modRevision: '0' };
+  const readRevision = reply.header?.revision; // absent only from test fakes
+  return kv ? { record: parseMasterRecord(key, kv.value), modRevision: kv.mod_revision, readRevision } : { record: null, modRevision: '0', readRevision };
 }
 
 /**

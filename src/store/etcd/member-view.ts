@@ -4,6 +4,7 @@
  * controller: each agent's probe of the master), and all of them at once for the controller.
  */
 import type { EtcdContext } from './client.js';
+import { prefixEnd } from './guarded-txn.js';
 import { withDeadline } from './store-error.js';
 
 /** The fields of another agent's member record this agent reads (parseMemberView). */
@@ -12,10 +13,14 @@ export interface MemberView {
   readonly role: 'master' | 'replica' | null;
   readonly postgres: string;
   readonly wal_position: string | null;
+  /** Its timeline (absent from older records). */
+  readonly timeline?: number | null;
   readonly observed_at: string | null;
   readonly sees_master: boolean | null;
   readonly sees_master_detail: string | null;
   readonly probed_at: string | null;
+  /** The etcd revision read before the probe (a decimal string), or null. */
+  readonly probe_revision?: string | null;
   readonly master_probed: string | null;
 }
 
@@ -38,12 +43,20 @@ export function parseMemberView(text: string | null): MemberView | null {
     role,
     postgres: v['postgres'],
     wal_position: text_('wal_position'),
+    ...(validTimeline(v['timeline']) ? { timeline: v['timeline'] } : {}),
     observed_at: text_('observed_at'),
     sees_master: typeof v['sees_master'] === 'boolean' ? v['sees_master'] : null,
     sees_master_detail: text_('sees_master_detail'),
     probed_at: text_('probed_at'),
+    // Only when a newer agent wrote one (older records have none: absent, not null).
+    ...(typeof v['probe_revision'] === 'string' && /^\d{1,19}$/.test(v['probe_revision']) ? { probe_revision: v['probe_revision'] } : {}),
     master_probed: text_('master_probed'),
   };
+}
+
+/** A timeline ID as PostgreSQL has them: 1 ≤ n < 2^32. */
+export function validTimeline(x: unknown): x is number {
+  return typeof x === 'number' && Number.isInteger(x) && x >= 1 && x < 2 ** 32;
 }
 
 /**
@@ -57,7 +70,15 @@ export function viewsUnderTheirKeys(all: Readonly<Record<string, string>>, prefi
     .map((entry) => entry.view);
 }
 
-export async function readMemberViews(ctx: EtcdContext): Promise<MemberView[]> {
-  const all = await withDeadline('read the member records', ctx.deadlineMs, () => ctx.client.getAll().prefix(ctx.keys.membersPrefix).strings());
-  return viewsUnderTheirKeys(all, ctx.keys.membersPrefix);
+/** The member records and the store's revision when they were read (a linearizable range read). */
+export interface MemberViewsRead {
+  readonly views: MemberView[];
+  readonly revision: string;
+}
+
+export async function readMemberViews(ctx: EtcdContext): Promise<MemberViewsRead> {
+  const prefix = ctx.keys.membersPrefix;
+  const reply = await withDeadline('read the member records', ctx.deadlineMs, () => ctx.client.kv.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix) }));
+  const all = Object.fromEntries(reply.kvs.map((kv) => [kv.key.toString(), kv.value.toString()]));
+  return { views: viewsUnderTheirKeys(all, ctx.keys.membersPrefix), revision: reply.header.revision };
 }
