@@ -162,7 +162,7 @@ export async function oneWindowRun(kind: WindowKind, etcd: EtcdCluster): Promise
     const lost = newMaster === undefined ? 0 : await lostRows(bed.node(newMaster), result.acked.map((a) => a.n));
     const report = await bed.sampler.stop();
     // BENCH_AGENT_STORY=1: the controller's log of each run (where the window went).
-    if (process.env['BENCH_AGENT_STORY']) console.log(`fault at ${new Date(Date.now() - (performance.now() - faultAt)).toISOString()}\n${readFileSync(join(bed.cluster.root, 'ctl-a.log'), 'utf8').slice(-5000)}`);
+    if (process.env['BENCH_AGENT_STORY']) console.log(`fault at ${new Date(Date.now() - (performance.now() - faultAt)).toISOString()}\n${readFileSync(join(bed.cluster.root, 'ctl-a.log'), 'utf8').slice(-5000)}\n--- agent john:\n${johnAgent.output().slice(-2000)}`);
     return { kind, windowMs, splitBrainSamples: report.split_brain_samples, lostAckedRows: lost, ackedAfterRenewalMs };
   } catch (err) {
     const story = `--- controller:\n${controller?.daemon.stderr().slice(-2000) ?? ''}\n--- agent john:\n${agents[0]?.output().slice(-2000) ?? ''}`;
@@ -202,11 +202,11 @@ export function windowFigures(runs: readonly WindowRun[]): Record<string, number
   };
 }
 
-/** `runs` of each fault, in turn (host loss, crash, isolation), lines to `log`. */
-export async function measureAgentWindows(etcd: EtcdCluster, runs: number, log: (line: string) => void): Promise<Record<string, number>> {
+/** `runs` of each fault (of `kinds`, default all), in turn (host loss, crash, isolation), lines to `log`. */
+export async function measureAgentWindows(etcd: EtcdCluster, runs: number, log: (line: string) => void, kinds: readonly WindowKind[] = ['host_loss', 'crash', 'isolation']): Promise<Record<string, number>> {
   const all: WindowRun[] = [];
   for (let i = 0; i < runs; i++) {
-    for (const kind of ['host_loss', 'crash', 'isolation'] as const) {
+    for (const kind of kinds) {
       const run = await oneWindowRun(kind, etcd);
       all.push(run);
       const extra = run.ackedAfterRenewalMs === null ? '' : `, last write acknowledged ${Math.round(run.ackedAfterRenewalMs)} ms after the last lease renewal`;

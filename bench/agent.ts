@@ -6,7 +6,12 @@
  *   - isolation: every socket of the postgres user to the etcd members dropped (iptables by uid)
  *     → ms until the master is not writable, and until the last acknowledged write (20 ms writer);
  *   - postmaster SIGKILL → ms until master_lease/john is gone from etcd.
- * Writes bench/results/agent.json. The machine is shared: figures include others' noise.
+ * Writes bench/results/agent.json. The machine is shared: figures include others' noise (the load
+ * average is printed and written with them).
+ *
+ * BENCH_AGENT_ONLY=idle runs only the idle window; BENCH_AGENT_ONLY=crash only the postmaster
+ * crashes (lease released, then the `ha` crash window of agent-windows.ts); either writes its
+ * figures to bench/results/agent-<part>.json and leaves agent.json (the full run's) alone.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -29,6 +34,9 @@ const RUNS = 5;
 const IDLE_WINDOW_S = 30;
 const PREFIX = '/handyrep/benchagent/';
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+const ONLY = process.env['BENCH_AGENT_ONLY'] ?? '';
+if (!['', 'idle', 'crash'].includes(ONLY)) throw new Error(`BENCH_AGENT_ONLY must be idle or crash, not ${JSON.stringify(ONLY)}`);
+const loadAverage = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function cpuTicks(pid: number): number {
@@ -49,7 +57,7 @@ const median = (values: number[]): number => {
 const round = (n: number): number => Math.round(n);
 
 async function main(): Promise<void> {
-  console.log(`bench:agent — etcd.ttl ${TTL_S} s, safety_margin ${MARGIN_S} s, loop_wait ${LOOP_S} s, ${RUNS} runs each`);
+  console.log(`bench:agent${ONLY === '' ? '' : ` (${ONLY} only)`} — etcd.ttl ${TTL_S} s, safety_margin ${MARGIN_S} s, loop_wait ${LOOP_S} s, ${RUNS} runs each; load average ${loadAverage()}`);
   const [etcd, cluster] = await Promise.all([startEtcdCluster({ members: 3 }), startCluster({ nodes: 2, ssh: false })]);
   const client = new Etcd3({ hosts: etcd.endpoints });
   const [john, paul] = cluster.nodes as [TestNode, TestNode];
@@ -68,19 +76,25 @@ async function main(): Promise<void> {
     agents.push(startAgent(cluster, john, settings, true), startAgent(cluster, paul, settings, true));
     await waitUntil('john /primary', async () => (await agentStatus(john, '/primary')) === 200, 30_000);
     const pid = agents[0]?.child.pid as number;
-    await sleep(10_000); // start-up garbage collected before the idle window
-    const before = cpuTicks(pid);
-    const started = performance.now();
-    let rssMax = 0;
-    for (let i = 0; i < IDLE_WINDOW_S; i++) {
-      await sleep(1000);
-      rssMax = Math.max(rssMax, rssMb(pid));
+    let cpuPct = Number.NaN;
+    let rssMax = Number.NaN;
+    let idleLoad = '';
+    if (ONLY !== 'crash') {
+      await sleep(10_000); // start-up garbage collected before the idle window
+      const before = cpuTicks(pid);
+      const started = performance.now();
+      rssMax = 0;
+      for (let i = 0; i < IDLE_WINDOW_S; i++) {
+        await sleep(1000);
+        rssMax = Math.max(rssMax, rssMb(pid));
+      }
+      cpuPct = ((cpuTicks(pid) - before) / CLOCK_TICKS / ((performance.now() - started) / 1000)) * 100;
+      idleLoad = loadAverage();
+      console.log(`  idle master agent: ${cpuPct.toFixed(2)} % of a core, RSS max ${rssMax.toFixed(1)} MB (load average ${idleLoad})`);
     }
-    const cpuPct = ((cpuTicks(pid) - before) / CLOCK_TICKS / ((performance.now() - started) / 1000)) * 100;
-    console.log(`  idle master agent: ${cpuPct.toFixed(2)} % of a core, RSS max ${rssMax.toFixed(1)} MB`);
 
     const crash: number[] = [];
-    for (let run = 0; run < RUNS; run++) {
+    for (let run = 0; run < (ONLY === 'idle' ? 0 : RUNS); run++) {
       await startJohn();
       const postmaster = john.postmasterPid() as number;
       const killedAt = performance.now();
@@ -92,7 +106,7 @@ async function main(): Promise<void> {
 
     const notWritable: number[] = [];
     const lastAck: number[] = [];
-    for (let run = 0; run < RUNS; run++) {
+    for (let run = 0; run < (ONLY === '' ? RUNS : 0); run++) {
       await startJohn();
       const writer = new pg.Client({ host: john.socketDir, port: john.port, user: 'postgres', database: 'postgres' });
       writer.on('error', () => undefined);
@@ -128,8 +142,8 @@ async function main(): Promise<void> {
     // The failover windows (agent-windows.ts) use fresh 3-node clusters on the same addresses: this one goes first.
     await Promise.all(agents.map((a) => a.stop('SIGKILL')));
     await cluster.stop();
-    console.log(`failover windows (ha: controller + agents, etcd.ttl ${WINDOW_TTL_S} s, agent ${JSON.stringify(WINDOW_AGENT_SETTINGS)}, controller ${JSON.stringify(WINDOW_FAILOVER_SETTINGS)})`);
-    const windows = await measureAgentWindows(etcd, RUNS, console.log);
+    if (ONLY !== 'idle') console.log(`failover windows (ha: controller + agents, etcd.ttl ${WINDOW_TTL_S} s, agent ${JSON.stringify(WINDOW_AGENT_SETTINGS)}, controller ${JSON.stringify(WINDOW_FAILOVER_SETTINGS)})`);
+    const windows = ONLY === 'idle' ? {} : await measureAgentWindows(etcd, RUNS, console.log, ONLY === 'crash' ? ['crash'] : undefined);
     const result = {
       ...windows,
       windows_ttl_s: WINDOW_TTL_S,
@@ -146,8 +160,10 @@ async function main(): Promise<void> {
       isolated_master_not_writable_ms_max: round(Math.max(...notWritable)),
       isolated_master_acked_after_cut_ms_max: round(Math.max(...lastAck)),
       fence_deadline_ms: (TTL_S - MARGIN_S) * 1000,
+      idle_load_average_1m: idleLoad === '' ? Number.NaN : Number(idleLoad.split(' ')[0]),
+      end_load_average_1m: Number(loadAverage().split(' ')[0]),
     };
-    const checks: [string, boolean][] = [
+    const all: [string, boolean][] = [
       [`agent CPU ${result.agent_cpu_pct} % of a core (target < 0.3)`, result.agent_cpu_pct < 0.3],
       [`agent RSS ${result.agent_rss_mb} MB (target < 80)`, result.agent_rss_mb < 80],
       [`postmaster crash → lease released, median ${result.postmaster_crash_lease_released_ms_median} ms (target ≤ 1500)`, result.postmaster_crash_lease_released_ms_median <= 1500],
@@ -157,9 +173,11 @@ async function main(): Promise<void> {
       [`isolated master: last write acknowledged ${windows['isolated_master_acked_after_ms_max']} ms after its last lease renewal (must be ≤ ttl − safety_margin = ${(WINDOW_TTL_S - WINDOW_AGENT_SETTINGS.safety_margin) * 1000})`, (windows['isolated_master_acked_after_ms_max'] as number) <= (WINDOW_TTL_S - WINDOW_AGENT_SETTINGS.safety_margin) * 1000],
       [`split-brain samples ${windows['split_brain_samples']} (must be 0), lost acknowledged rows ${windows['lost_acked_rows']}, failovers missing ${windows['failovers_missing']}`, windows['split_brain_samples'] === 0 && windows['failovers_missing'] === 0],
     ];
+    // A part run checks only its own figures (the others are NaN: not measured).
+    const checks = all.filter(([line]) => ONLY === '' || (ONLY === 'idle' ? line.startsWith('agent ') : line.startsWith('postmaster crash') || line.startsWith('split-brain')));
     for (const [line, met] of checks) console.log(`  ${line} -> ${met ? 'met' : 'MISSED'}`);
     await mkdir('bench/results', { recursive: true });
-    await writeFile('bench/results/agent.json', `${JSON.stringify(result, null, 2)}\n`);
+    await writeFile(`bench/results/${ONLY === '' ? 'agent' : `agent-${ONLY}`}.json`, `${JSON.stringify(result, null, 2)}\n`);
     if (checks.some(([, met]) => !met)) process.exitCode = 1;
   } finally {
     for (const member of etcd.members) undropHost(member.host);
@@ -170,4 +188,4 @@ async function main(): Promise<void> {
 }
 
 await main();
-await agentsOnlyBench(); // its own cluster, after this one is gone (bench/agent-election.ts)
+if (ONLY === '') await agentsOnlyBench(); // its own cluster, after this one is gone (bench/agent-election.ts)

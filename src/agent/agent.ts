@@ -25,13 +25,15 @@ import { factsNow, startHealthServer, type HealthFacts } from './health.js';
 import { HealthAuth } from './health-auth.js';
 import { resolveServer } from '../config/merge.js';
 import { CopyGroups, groupsFile, reapLeftoverGroups } from './copy-groups.js';
-import { LocalPostgres, type SqlFacts } from './local-postgres.js';
+import { LocalPostgres, processAlive, type SqlFacts } from './local-postgres.js';
 import { masterLag, masterLagFacts, nextMasterIdentity, type MasterIdentity } from './master-lag.js';
 import { MasterProbe } from './master-probe.js';
+import { MasterWatch, mustReadBeforeActing } from './master-watch.js';
 import { observeMaster, type MasterSeen } from './master-view.js';
 import { memberRecord, recordContent } from './member-record.js';
 import { PositionWatch } from './position-watch.js';
 import { classifyPostgres } from './postgres-state.js';
+import { RECHECKS, wakePlan } from './session-watch.js';
 import { Watchdog } from './watchdog.js';
 
 export interface AgentDeps {
@@ -50,6 +52,8 @@ export class NodeAgent {
   readonly #memberLease: AgentLease;
   readonly #watchdog: Watchdog;
   readonly #masterProbe: MasterProbe;
+  /** The `master` key for the rounds, from a watch (master-watch.ts). */
+  readonly #masterWatch: MasterWatch;
   readonly #channel: KeepaliveChannel;
   readonly #callMs: number;
   readonly #loopMs: number;
@@ -58,6 +62,11 @@ export class NodeAgent {
   #server: Server | null = null;
   #stopped = false;
   #round: Promise<string> | null = null;
+  /** The SQL session closed during a round: run another one when it ends (session-watch.ts). */
+  #wakeAfterRound = false;
+  #lastWakeMs = -Infinity;
+  /** A command stopping or restarting PostgreSQL is under way: its session's end wakes nothing. */
+  #commandStopping = false;
   #fencing: Promise<void> | null = null;
   // What the previous rounds saw (postgres-state.ts).
   #wasRunning = false;
@@ -118,6 +127,7 @@ export class NodeAgent {
         logFile: agent.pg_log_file,
       },
       Math.max(500, Math.min(this.#loopMs * 2, 5000)),
+      () => this.#wake(),
     );
     const channel = new KeepaliveChannel();
     this.#channel = channel;
@@ -126,13 +136,16 @@ export class NodeAgent {
     this.#masterLease = new AgentLease(this.#ctx, 'master lease', freshForMs, onStale, this.#now, channel, fenceLead);
     this.#memberLease = new AgentLease(this.#ctx, 'member lease', ttlMs, () => undefined, this.#now, channel);
     this.#watchdog = new Watchdog(agent.watchdog, agent.watchdog_device);
+    this.#masterWatch = new MasterWatch(this.#ctx, freshForMs, this.#now, (line) => deps.log(`agent ${node}: ${line}`));
     this.#copies = new CopyGroups(groupsFile(pgdata, node), (line) => deps.log(`agent ${node}: ${line}`));
     this.#boot = new BootRunner({ config, node, pg: this.#pg, etcd: this.#ctx, callMs: this.#callMs, loopMs: this.#loopMs, lease: this.#bootLease(), log: deps.log, now: this.#now, groups: this.#copies, signal: this.#stopping.signal });
     this.#commands = commandExecutorFor(config, node, this.#ctx, Math.max(this.#callMs, this.#ctx.deadlineMs), deps.log, async () => {
+      this.#commandStopping = false;
       await this.runRound();
       return this.runRound();
     }, () => {
       this.#stoppedByAgent = true;
+      this.#commandStopping = true;
     }, this.#nodeLock, this.#copies);
     this.#election = config.handyrep.deployment === 'single' ? null : this.#electionSeat();
     // The controller's timeout for its own probe (design §5 rule 1: same timeouts), within half the
@@ -158,6 +171,7 @@ export class NodeAgent {
     const auth = new HealthAuth(this.config);
     this.#server = await startHealthServer(address, this.config.agent.port, () => factsNow(this.#health, this.#masterLease.fresh(), this.#fencing !== null), { tls, auth: (header, from) => auth.check(header, from) });
     this.deps.log(`agent ${this.node}: health endpoints on ${tls ? 'https' : 'http'}://${address}:${this.config.agent.port}/, loop every ${this.#loopMs} ms, etcd.ttl ${this.config.etcd.ttl} s, safety_margin ${this.config.agent.safety_margin} s`);
+    this.#masterWatch.start();
     this.#schedule(0);
     await this.#commands?.start();
   }
@@ -196,6 +210,10 @@ export class NodeAgent {
   runRound(): Promise<string> {
     this.#round ??= this.#doRound().finally(() => {
       this.#round = null;
+      if (this.#wakeAfterRound) {
+        this.#wakeAfterRound = false;
+        this.#wake();
+      }
     });
     return this.#round;
   }
@@ -220,6 +238,7 @@ export class NodeAgent {
     this.#memberLease.close();
     this.#channel.close();
     this.#masterProbe.close();
+    this.#masterWatch.close();
     this.#pg.close();
     await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
     this.#server?.closeAllConnections();
@@ -253,13 +272,28 @@ export class NodeAgent {
 
   #schedule(ms: number): void {
     if (this.#stopped) return;
+    // One timer at a time: a wake (below) replaces the pending one, and the chain goes on from it.
+    clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
+      this.#timer = undefined;
       void this.runRound().then((sentence) => {
         if (sentence !== this.#lastSentence) this.deps.log(`agent ${this.node}: ${sentence}`);
         this.#lastSentence = sentence;
-        this.#schedule(this.#loopMs);
+        if (this.#timer === undefined) this.#schedule(this.#loopMs);
       });
     }, ms);
+  }
+
+  /** PostgreSQL ended the agent's SQL session (its postmaster may have died): a round now (session-watch.ts). */
+  #wake(rechecksLeft = RECHECKS): void {
+    const pid = this.#pg.postmasterPid();
+    const postmaster = pid === null ? 'no_file' : processAlive(pid) ? 'alive' : 'died';
+    const plan = wakePlan({ stopped: this.#stopped, postmaster, rechecksLeft, commandRunning: this.#commandStopping, roundRunning: this.#round !== null, sinceLastWakeMs: this.#now() - this.#lastWakeMs, minGapMs: this.#loopMs / 4 });
+    if (plan.kind === 'after_round') this.#wakeAfterRound = true;
+    if (plan.kind === 'recheck') setTimeout(() => this.#wake(rechecksLeft - 1), plan.ms).unref();
+    if (plan.kind !== 'in') return;
+    this.#lastWakeMs = this.#now() + plan.ms;
+    this.#schedule(plan.ms);
   }
 
   async #doRound(): Promise<string> {
@@ -283,22 +317,34 @@ export class NodeAgent {
       this.#wasRunning = observation.pidAlive;
       if (postgres.state === 'running') this.#stoppedByAgent = false;
       if (postgres.state === 'running' && postgres.writable) this.#crashRestartTried = false;
-      const { view: master, modRevision: masterModRevision, readRevision } = await readMasterView(this.#ctx, this.#callMs);
+      const decide = (view: MasterKeyView): AgentPlan =>
+        decideAgentRound({
+          node: this.node,
+          master: view,
+          postgres,
+          leaseHeld: this.#masterLease.held,
+          leaseFresh: this.#masterLease.fresh(),
+          restartOnCrash: this.config.agent.restart_on_crash,
+          crashRestartTried: this.#crashRestartTried,
+        });
+      let read = await this.#masterWatch.read(this.#callMs);
+      let plan = decide(read.view);
+      // Acting (anything but renewing a lease held) only on a linearizable read (master-watch.ts).
+      if (read.source === 'watch' && mustReadBeforeActing(plan, this.#masterLease.held)) {
+        read = await this.#masterWatch.read(this.#callMs, true);
+        plan = decide(read.view);
+      }
+      const { modRevision: masterModRevision, readRevision } = read;
       if (readRevision !== null) this.#readRevision = readRevision;
-      const plan = decideAgentRound({
-        node: this.node,
-        master,
-        postgres,
-        leaseHeld: this.#masterLease.held,
-        leaseFresh: this.#masterLease.fresh(),
-        restartOnCrash: this.config.agent.restart_on_crash,
-        crashRestartTried: this.#crashRestartTried,
-      });
+      let master = read.view;
       // readRevision comes from an etcd reply received BEFORE the probe starts (review F3/X4): a
-      // revision from any later reply would date the probe after events it may precede.
+      // revision from any later reply would date the probe after events it may precede. From the
+      // watch it is the revision the view is known current at (master-watch.ts), never later.
       const [outcome, seen] = await Promise.all([this.#act(plan, masterModRevision), observeMaster(this.#ctx, this.#masterProbe, this.node, master, this.#callMs, readRevision)]);
       await this.#publish(postgres, facts, master, seen, factsAfterRevision).catch(() => undefined);
       this.#updateHealth(postgres, facts, master, plan.reason, seen);
+      // Following another master is an action too: never on a watched view naming a new one.
+      if (this.#election !== null && read.source === 'watch' && master.state === 'present' && master.record.name !== (this.#election.following ?? master.record.name)) master = (await this.#masterWatch.read(this.#callMs, true)).view;
       const elected = this.#election === null ? '' : await electionStep(this.#election, postgres, master);
       return `${plan.sentence}${outcome}${elected}`;
     } catch (err) {

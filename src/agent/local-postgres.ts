@@ -79,6 +79,13 @@ export class LocalPostgres {
   constructor(
     readonly settings: LocalPostgresSettings,
     private readonly queryTimeoutMs: number,
+    /**
+     * Called when the SQL session, once it had answered, was ended by the server rather than by
+     * this class: its backend exits at once when the postmaster dies (even SIGKILLed: Linux tells
+     * every child), so this is how a crash is noticed between rounds without polling
+     * (session-watch.ts). A close asked here (stop, kill, restart, the agent's own disconnect) never calls it.
+     */
+    private readonly onSessionLost: () => void = () => undefined,
   ) {}
 
   /** postmaster.pid and whether its pid lives, plus the SQL facts when PostgreSQL answers. */
@@ -208,7 +215,15 @@ export class LocalPostgres {
         connectionTimeoutMillis: this.queryTimeoutMs,
         query_timeout: this.queryTimeoutMs,
       });
-      client.on('error', () => this.#disconnect());
+      let answered = false;
+      const lost = (): void => {
+        // Ours to close when #client no longer names it (#disconnect cleared it first).
+        const byServer = this.#client === client && answered;
+        this.#disconnect();
+        if (byServer) this.onSessionLost();
+      };
+      client.on('error', lost);
+      client.on('end', lost);
       this.#client = client;
       try {
         await client.connect();
@@ -216,9 +231,16 @@ export class LocalPostgres {
         this.#disconnect();
         throw err;
       }
+      const row = await this.#query(client);
+      answered = true;
+      return row;
     }
+    return this.#query(this.#client);
+  }
+
+  async #query(client: pg.Client): Promise<SqlFacts> {
     try {
-      const row = (await this.#client.query<FactsRow>(FACTS_QUERY)).rows[0] as FactsRow;
+      const row = (await client.query<FactsRow>(FACTS_QUERY)).rows[0] as FactsRow;
       return {
         in_recovery: row.in_recovery,
         timeline: await this.#timeline(row),
