@@ -16,6 +16,7 @@ import { readMasterView } from './master-read.js';
 import { BootRunner, type BootMasterLease } from './boot-runner.js';
 import { commandExecutorFor } from './commands/agent-commands.js';
 import type { CommandExecutor } from './commands/executor.js';
+import { NodeLock } from './commands/node-lock.js';
 import { electionSeatFor, electionStep, type ElectionSeat } from './election/agent-election.js';
 import { rejoinAfterFence } from './election/rejoin.js';
 import { decideAgentRound, type AgentPlan, type AgentReason, type MasterKeyView, type PostgresView } from './decide.js';
@@ -76,6 +77,8 @@ export class NodeAgent {
   #lastSentence = '';
   /** Role discovery at start (boot.ts, boot-runner.ts); until it is done each round asks it. */
   readonly #boot: BootRunner;
+  /** The boot and the controller's commands: one at a time on this node (commands/node-lock.ts). */
+  readonly #nodeLock = new NodeLock();
   readonly #copies: CopyGroups;
   /** The master a WAL receiver's report must come from (master-lag.ts); the last known one while etcd is down. */
   #masterIdentity: MasterIdentity | null = null;
@@ -143,7 +146,7 @@ export class NodeAgent {
     }, () => {
       this.#stoppedByAgent = true;
       this.#commandStopping = true;
-    });
+    }, this.#nodeLock, this.#copies);
     this.#election = config.handyrep.deployment === 'single' ? null : this.#electionSeat();
     // The controller's timeout for its own probe (design §5 rule 1: same timeouts), within half the
     // ttl so a replica's round (and its member lease renewal) is not stretched past it.
@@ -296,7 +299,11 @@ export class NodeAgent {
   async #doRound(): Promise<string> {
     try {
       if (this.#fencedOwnMaster && !this.#fencing) await this.#rejoinIfDue();
-      if (!this.#boot.done) await this.#boot.step();
+      if (!this.#boot.done) {
+        // Never while a command of the controller runs (a clone, a rewind): tried again next round.
+        const release = this.#nodeLock.tryEnter("the agent's boot (role discovery)");
+        if (release !== null) await this.#boot.step().finally(release);
+      }
       // Facts read now are at least as new as every etcd revision seen so far (the election's M3 rule).
       const factsAfterRevision = this.#readRevision;
       const { observation, facts } = await this.#pg.observe();

@@ -16,7 +16,7 @@ import { dirname } from 'node:path';
 import type { HandyRepConfig } from '../config/schema.js';
 import { describeError } from '../model/errors.js';
 import { stamp } from '../runtime/clone/clone.js';
-import type { ServerRef } from '../plugins/types.js';
+import type { CloneRequest, ServerRef } from '../plugins/types.js';
 import { emptyFolder, inspectFolder, moveFolderAside, restoreConfigFiles, runOnNode, saveConfigFiles, writeStandbyConfig, type NodeEnv } from '../runtime/clone/target-node.js';
 import { serverRef } from './agent-plugin-context.js';
 import { configuredSlot, prepareMaster, standbySettingsFor } from './boot-standby.js';
@@ -27,6 +27,10 @@ export interface CloneResult {
   readonly details: string;
   /** Where the old data folder went (reclone), or null. */
   readonly oldData: string | null;
+  /** Whether the data folder was changed at all (moved, emptied, copied into); false: refused before. */
+  readonly touched?: boolean;
+  /** A folder holding data was emptied (deleteOldData). */
+  readonly deletedOldData?: boolean;
 }
 
 /** Room a copy of `databaseBytes` needs besides what is there: the data, 10 % and 64 MB of WAL and slack. */
@@ -55,15 +59,38 @@ async function localSystemIdentifier(env: NodeEnv, self: ServerRef): Promise<str
   return result.ok && found ? (found[1] as string) : null;
 }
 
+/** A clone the controller asked for (control_method agent: commands/clone-step.ts); the boot uses none. */
+export interface CloneOptions {
+  /** Copied from this server instead of `masterName` (still the one it streams from). */
+  readonly source?: string;
+  /** A folder holding data is emptied instead of moved aside (the controller's keep_old_data=false). */
+  readonly deleteOldData?: boolean;
+  /** Written into the standby configuration besides primary_conninfo and the slot (restore_command). */
+  readonly extraSettings?: Readonly<Record<string, string>>;
+  /** The copy's progress, as the clone plugin reports it. */
+  readonly progress?: CloneRequest['progress'];
+}
+
 /**
  * Copies `masterName` onto `node` and configures it as its standby (not started). `reclone`: the
  * folder holds data, which is moved aside first; otherwise a folder holding data is refused.
  */
-export async function cloneFromMaster(env: NodeEnv, config: Readonly<HandyRepConfig>, node: string, masterName: string, reclone: boolean, signal: AbortSignal = new AbortController().signal): Promise<CloneResult> {
+export async function cloneFromMaster(
+  env: NodeEnv,
+  config: Readonly<HandyRepConfig>,
+  node: string,
+  masterName: string,
+  reclone: boolean,
+  signal: AbortSignal = new AbortController().signal,
+  options: CloneOptions = {},
+): Promise<CloneResult> {
   const self = serverRef(config, node);
-  const master = serverRef(config, masterName);
+  const master = serverRef(config, options.source ?? masterName);
+  const deleteOld = options.deleteOldData === true;
   let oldData: string | null = null;
-  const failed = (details: string): CloneResult => ({ ok: false, details: `${details}${oldData !== null ? `; the old data folder is kept at ${oldData}` : ''}`, oldData });
+  let touched = false;
+  let deletedOldData = false;
+  const failed = (details: string): CloneResult => ({ ok: false, details: `${details}${oldData !== null ? `; the old data folder is kept at ${oldData}` : ''}`, oldData, touched, deletedOldData });
   try {
     const inspected = await inspectFolder(env, self);
     const folder = inspected.folder;
@@ -85,26 +112,29 @@ export async function cloneFromMaster(env: NodeEnv, config: Readonly<HandyRepCon
     }
     const free = await freeBytes(self.pgdata);
     const needed = spaceNeededBytes(databaseBytes);
-    if (free < needed) {
+    // Data emptied first frees its room: only a copy next to kept data must fit beside it.
+    if (free < needed && !(deleteOld && folder === 'pgdata')) {
       return failed(`not enough free space for a copy of ${masterName} next to the data kept: ${Math.floor(free / 1048576)} MB free under ${dirname(self.pgdata)}, ${Math.ceil(needed / 1048576)} MB needed`);
     }
     if (signal.aborted) return failed('the agent is stopping: no copy started');
     const saved = folder === 'pgdata' || folder === 'config_only' ? await saveConfigFiles(env, self) : null;
-    if (folder === 'pgdata') oldData = await moveFolderAside(env, self, stamp(new Date()), 'handyrep-old');
-    else if (folder === 'config_only') await emptyFolder(env, self);
+    touched = true;
+    deletedOldData = folder === 'pgdata' && deleteOld;
+    if (folder === 'pgdata' && !deleteOld) oldData = await moveFolderAside(env, self, stamp(new Date()), 'handyrep-old');
+    else if (folder === 'config_only' || folder === 'pgdata') await emptyFolder(env, self);
     const copied = await env.plugins
       .get('clone', self.clone_method)
-      .clone(env.ctx, { target: self, source: master, signal, progress: () => undefined, writeStandbySignal: true })
+      .clone(env.ctx, { target: self, source: master, signal, progress: options.progress ?? (() => undefined), writeStandbySignal: true })
       .catch((err: unknown) => ({ ok: false, details: describeError(err) }));
     if (!copied.ok) {
       // Back to a new node (configuration files only): the next attempt copies again.
       await emptyFolder(env, self).catch(() => undefined);
       if (saved !== null) await restoreConfigFiles(env, self, saved).catch(() => undefined);
-      return failed(`copy from ${masterName} failed, partial copy removed: ${copied.details}`);
+      return failed(`copy from ${master.name} failed, partial copy removed: ${copied.details}`);
     }
     if (saved !== null) await restoreConfigFiles(env, self, saved);
-    await writeStandbyConfig(env, self, standbySettingsFor(config, node, masterName));
-    return { ok: true, details: `${copied.details}${oldData !== null ? `; old data folder kept at ${oldData}` : ''}`, oldData };
+    await writeStandbyConfig(env, self, { ...standbySettingsFor(config, node, masterName), ...options.extraSettings });
+    return { ok: true, details: `${copied.details}${oldData !== null ? `; old data folder kept at ${oldData}` : ''}`, oldData, touched, deletedOldData };
   } catch (err) {
     return failed(describeError(err));
   }

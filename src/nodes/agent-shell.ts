@@ -17,7 +17,7 @@ import type { EtcdContext } from '../store/etcd/client.js';
 import { termCompares, type LeadershipGuard } from '../store/etcd/guarded-txn.js';
 import { judgeLeaderKey, type Term } from '../store/etcd/leader-record.js';
 import { withDeadline } from '../store/etcd/store-error.js';
-import type { CommandOptions, CommandResult, NodeShell } from './ports.js';
+import type { CommandOptions, CommandResult, NodeShell, WholeNodeAction } from './ports.js';
 
 /** What every AgentShell of a controller shares: etcd, the leadership, how to identify argvs. */
 export interface AgentChannel {
@@ -32,6 +32,9 @@ export interface AgentChannel {
 }
 
 const sharedIds = new CommandIds();
+
+/** A long command's progress as its agent reports it (a clone's copy). */
+type Progress = (bytesDone: number | null, bytesTotal: number | null) => void;
 
 export class AgentShell implements NodeShell {
   readonly description: string;
@@ -52,16 +55,17 @@ export class AgentShell implements NodeShell {
     return this.send(identified.request, identified.stdin, options.timeoutMs);
   }
 
-  /** Whole actions (the rewind): see NodeShell.runAction. */
-  runAction(request: { action: 'rewind'; source: string }, timeoutMs: number): Promise<CommandResult> {
-    return this.send(request, null, timeoutMs);
+  /** Whole actions (the rewind, a clone's copy): see NodeShell.runAction. */
+  runAction(request: WholeNodeAction, timeoutMs: number, progress?: Progress, signal?: AbortSignal): Promise<CommandResult> {
+    return this.send(request, null, timeoutMs, progress, signal);
   }
 
   async close(): Promise<void> {
     // Nothing held: the etcd client belongs to the controller.
   }
 
-  async send(request: CommandRequest, stdin: string | null, timeoutMs: number): Promise<CommandResult> {
+  /** `signal`: cancels — the record is deleted, and an agent running a clone stops it when it sees that. */
+  async send(request: CommandRequest, stdin: string | null, timeoutMs: number, progress?: Progress, signal?: AbortSignal): Promise<CommandResult> {
     const { ctx, leadership } = this.channel;
     const term = leadership.current;
     if (term === null) throw new HandyRepError('NOT_LEADER', `${this.description}: ${request.action} not sent: this controller does not lead`);
@@ -74,7 +78,7 @@ export class AgentShell implements NodeShell {
     };
     try {
       await this.#create(key, encodeCommandRecord(record), term, request.action);
-      return shellResultOf(this.node, request.action, await this.#awaitResult(key, request.action, timeoutMs));
+      return shellResultOf(this.node, request.action, await this.#awaitResult(key, request.action, timeoutMs, progress, signal));
     } finally {
       // Also after a send that failed or timed out: it may have been applied (an etcd retry).
       await this.#delete(key);
@@ -118,31 +122,42 @@ export class AgentShell implements NodeShell {
     }
   }
 
-  async #awaitResult(key: string, action: string, timeoutMs: number): Promise<NonNullable<CommandRecord['result']>> {
+  async #awaitResult(key: string, action: string, timeoutMs: number, progress?: Progress, signal?: AbortSignal): Promise<NonNullable<CommandRecord['result']>> {
     const { ctx, pickupMs } = this.channel;
     const pollMs = this.channel.pollMs ?? 50;
     const sentAt = performance.now();
     let startedAt: number | null = null;
+    let queued = false;
+    let progressAt: string | null = null;
     let lastError = '';
     for (;;) {
+      if (signal?.aborted === true) throw new HandyRepError('CONTROL_CHANNEL', `${this.description}: ${action} cancelled: its record is deleted (an agent running a clone stops it)`);
       try {
         const value = await ctx.client.get(key).string();
         if (value === null) throw new HandyRepError('CONTROL_CHANNEL', `${this.description}: the record of ${action} disappeared before the agent answered`);
         const record = parseCommandRecord(key, value);
+        if (record.progress && record.progress.at !== progressAt) {
+          progressAt = record.progress.at;
+          progress?.(record.progress.bytes_done, record.progress.bytes_total);
+        }
         if (record.result !== null) return record.result;
         if (record.started !== null && startedAt === null) startedAt = performance.now();
+        queued = record.queued != null;
       } catch (err) {
         if (err instanceof HandyRepError && err.code === 'CONTROL_CHANNEL') throw err;
         lastError = `; last etcd error: ${describeError(err)}`;
       }
       const now = performance.now();
-      if (startedAt === null && now - sentAt > pickupMs) {
+      // Made to wait by the agent (another command or its boot runs): it starts within its timeout or is answered busy.
+      if (startedAt === null && now - sentAt > pickupMs + (queued ? timeoutMs + pickupMs : 0)) {
         throw new HandyRepError('CONTROL_CHANNEL', `${this.description}: the agent did not take ${action} within ${pickupMs} ms (agent not running, or its node cut off from etcd)${lastError}`);
       }
       if (startedAt !== null && now - startedAt > timeoutMs + pickupMs) {
         throw new HandyRepError('CONTROL_CHANNEL', `${this.description}: the agent took ${action} but gave no result within ${timeoutMs + pickupMs} ms (agent died or cut off)${lastError}`);
       }
-      await new Promise((resolve) => setTimeout(resolve, pollMs));
+      // A long command (a clone) is looked at less often once it has run a while.
+      const waitMs = startedAt !== null && now - startedAt > 5000 ? Math.max(pollMs, 500) : pollMs;
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
     }
   }
 }

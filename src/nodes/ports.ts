@@ -31,15 +31,21 @@ export interface CommandResult {
  * rejects with `HandyRepError('CONTROL_CHANNEL')` only when the command could not be started at all
  * (SSH unreachable, authentication refused, host key mismatch, binary missing locally).
  */
+/** The node actions an agent runs whole (see NodeShell.runAction). */
+export type WholeNodeAction =
+  | { action: 'rewind'; source: string }
+  /** runtime/clone/clone-through-agent.ts */
+  | { action: 'clone'; source: string; upstream: string; old_data: 'none' | 'move' | 'delete'; restore_command: boolean };
+
 export interface NodeShell {
   /** Human-readable target, e.g. `ssh postgres@127.0.0.11:22` or `local (postgres)`. */
   readonly description: string;
   run(argv: readonly string[], options: CommandOptions): Promise<CommandResult>;
   /**
    * A whole node action the channel runs as one (control_method agent: the node's agent runs the
-   * pg_rewind sequence itself, src/agent/commands/); absent for ssh and local shells.
+   * pg_rewind sequence, or a clone's copy, itself: src/agent/commands/); absent for ssh and local shells.
    */
-  runAction?(request: { action: 'rewind'; source: string }, timeoutMs: number): Promise<CommandResult>;
+  runAction?(request: WholeNodeAction, timeoutMs: number, progress?: (bytesDone: number | null, bytesTotal: number | null) => void, signal?: AbortSignal): Promise<CommandResult>;
   /** Release pooled connections. Idempotent. */
   close(): Promise<void>;
 }

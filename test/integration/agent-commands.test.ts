@@ -19,7 +19,8 @@ import { Etcd3 } from 'etcd3';
 import { startCluster, type TestCluster, type TestNode } from '../fixtures/cluster.js';
 import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
 import { writeConfig } from '../fixtures/handyrep-config.js';
-import { FAILOVER_TEST_SETTINGS, POSTGRES_FAST_RETRY } from '../fixtures/failover-settings.js';
+import { POSTGRES_FAST_RETRY } from '../fixtures/failover-settings.js';
+import { commandBedSettings } from '../fixtures/agent-command-bed.js';
 import { basic, freePort, http, startDaemonProcess, type DaemonProcess } from '../fixtures/daemon.js';
 import { startAgent, waitUntil, type AgentSettings, type RunningAgent } from '../fixtures/agents.js';
 import { writableNodes } from '../fixtures/chaos.js';
@@ -61,26 +62,17 @@ describe('control_method agent: node actions executed by the agents, no ssh', { 
   before(async () => {
     [etcd, cluster] = await Promise.all([startEtcdCluster({ members: 1 }), startCluster({ nodes: 3, ssh: false, postgresConf: POSTGRES_FAST_RETRY })]);
     client = new Etcd3({ hosts: etcd.endpoints });
-    const port = await freePort();
-    const settings = {
-      handyrep: { connect_timeout_seconds: 1, store: 'etcd', server_file: join(cluster.root, 'ctl.save'), log_file: join(cluster.root, 'ctl.log'), authentication_method: 'simple_password_auth' },
-      etcd: { endpoints: etcd.endpoints, prefix: PREFIX, ttl: TTL, retry_timeout: 1 },
-      passwords: { admin_password: ADMIN, read_password: `${ADMIN}-read` },
-      daemon: { listen_address: '127.0.0.1', listen_port: port, advertised_url: `http://127.0.0.1:${port}` },
-      failover: { ...FAILOVER_TEST_SETTINGS, auto_rejoin: true },
+    const { controller: settings, agentSections } = commandBedSettings(cluster, {
+      prefix: PREFIX,
+      admin: ADMIN,
+      ttl: TTL,
+      endpoints: etcd.endpoints,
+      port: await freePort(),
+      archive: archive(),
+      failover: { auto_rejoin: true },
       // promote_pg_ctl (not the default promote_sql): the promotion is a node action too.
-      server_defaults: { control_method: 'agent', promotion_method: 'promote_pg_ctl' },
-      archive: archive(),
-    };
-    const full = cluster.config(settings as never) as { handyrep: Record<string, unknown>; passwords: Record<string, unknown>; failover: Record<string, unknown> };
-    const agentSections = {
-      handyrep: { store: 'etcd', handyrep_user: full.handyrep['handyrep_user'], handyrep_db: full.handyrep['handyrep_db'] },
-      passwords: full.passwords,
-      failover: { use_replication_slots: full.failover['use_replication_slots'] ?? false },
-      server_defaults: { control_method: 'agent' },
-      // The agent renders the archive script from its own settings (the controller's paths).
-      archive: archive(),
-    };
+      serverDefaults: { promotion_method: 'promote_pg_ctl' },
+    });
     agentSettings = { endpoints: etcd.endpoints, prefix: PREFIX, ttl: TTL, sections: agentSections };
     for (const n of cluster.nodes) agents.push(startAgent(cluster, n, agentSettings));
     controllerSettings = settings;

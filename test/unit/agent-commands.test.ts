@@ -19,29 +19,13 @@ import { CONTROL_ACTIONS, type PluginContext, type ServerRef } from '../../src/p
 import { CommandIds, encodeCommandRecord, judgeRecord, parseCommandRecord, refusal, resultOf, shellResultOf, truncateOutput, type CommandRecord } from '../../src/agent/commands/command-record.js';
 import { planCommand, resolvedServer, type LocalStep } from '../../src/agent/commands/command-plan.js';
 import { identifyCommand, parseCommandRequest, type CommandRequest } from '../../src/agent/commands/command-table.js';
-import { CommandExecutor, type CommandStore, type StoredCommand } from '../../src/agent/commands/executor.js';
+import { CommandExecutor } from '../../src/agent/commands/executor.js';
 import { localStepRunner } from '../../src/agent/commands/command-runner.js';
 import { quoteArg } from '../../src/nodes/shell-quote.js';
+import { config, context, FakeStore, john } from '../fixtures/agent-commands.js';
 import { confLines } from '../../src/nodes/pg-conf-quote.js';
 import { primaryConninfoFor } from '../../src/runtime/topology/remaster.js';
 
-const config = configSchema.parse({
-  handyrep: { store: 'etcd' },
-  etcd: { endpoints: ['http://127.0.0.1:2379'] },
-  server_defaults: { control_method: 'agent', pg_bin_dir: '/usr/lib/postgresql/16/bin', pgdata: '/srv/pg/main' },
-  archive: { archive_directory: '/srv/archive' },
-  servers: {
-    john: { hostname: '10.0.0.1', role: 'master', pgdata: '/srv/pg/john' },
-    paul: { hostname: '10.0.0.2', role: 'replica', port: 5433 },
-  },
-});
-const john = resolvedServer(config, 'john') as ServerRef;
-const context = {
-  testCommand: config.handyrep.test_ssh_command,
-  archiveDirectory: config.archive.archive_directory,
-  noArchiveFile: config.archive.no_archive_file,
-  serverAt: (host: string, port: number): string | null => (host === '10.0.0.2' && port === 5433 ? 'paul' : null),
-};
 
 describe('identifyCommand: the argv the plugins and the runtime build → the table action', () => {
   for (const op of CONTROL_ACTIONS) {
@@ -255,51 +239,6 @@ describe('records, results and ids', () => {
     assert.equal(new Set(made).size, 4);
   });
 });
-
-/** An in-memory CommandStore with revisions, like etcd's. */
-class FakeStore implements CommandStore {
-  revision = 1;
-  readonly kv = new Map<string, { value: string; mod: string }>();
-  term: string | null = '42';
-  /** Called before a replace lands (to delete or change a record meanwhile). */
-  beforeReplace: (id: string) => void = () => undefined;
-
-  /** Under the key of the record's own id, unless `underId` files it elsewhere (a mismatch). */
-  put(id: string, record: CommandRecord, underId = false): void {
-    const value = underId ? record : { ...record, command: { ...record.command, id } };
-    this.kv.set(id, { value: encodeCommandRecord(value), mod: String(++this.revision) });
-  }
-  record(id: string): CommandRecord | null {
-    const entry = this.kv.get(id);
-    return entry ? parseCommandRecord(id, entry.value) : null;
-  }
-  async list(): Promise<StoredCommand[]> {
-    return [...this.kv.entries()].map(([id, e]) => ({ id, key: id, value: e.value, modRevision: e.mod }));
-  }
-  async get(id: string): Promise<StoredCommand | null> {
-    const e = this.kv.get(id);
-    return e ? { id, key: id, value: e.value, modRevision: e.mod } : null;
-  }
-  async leaderTerm(): Promise<string | null> {
-    return this.term;
-  }
-  master: string | null = 'john';
-  async recordedMaster(): Promise<string | null> {
-    return this.master;
-  }
-  async replace(id: string, modRevision: string, value: string, term?: string): Promise<string | null> {
-    this.beforeReplace(id);
-    const e = this.kv.get(id);
-    if (!e || e.mod !== modRevision) return null;
-    if (term !== undefined && term !== this.term) return null;
-    const mod = String(++this.revision);
-    this.kv.set(id, { value, mod });
-    return mod;
-  }
-  async watch(): Promise<() => void> {
-    return () => undefined;
-  }
-}
 
 describe('CommandExecutor over a fake store', () => {
   const setup = (processId = 'agent-1') => {

@@ -167,4 +167,30 @@ describe('AgentShell', () => {
     await new AgentShell('paul', channel(ctx, leading())).runAction({ action: 'rewind', source: 'john' }, 120_000);
     assert.deepEqual(written[0]?.command.request, { action: 'rewind', source: 'john' });
   });
+
+  it('a record the agent marked queued is waited for past the pickup time (up to its timeout more)', async () => {
+    const { ctx } = fakeEtcd((key, record, kv) => {
+      kv.set(key, JSON.stringify({ ...record, queued: { behind: 'command c0 (clone)', at: 'x' } }));
+      setTimeout(() => kv.set(key, JSON.stringify({ ...record, started: { by: 'agent', at: 'x' }, result: ok })), 300);
+    });
+    const result = await new AgentShell('john', channel(ctx, leading(), 100)).run(['true'], { timeoutMs: 1000 });
+    assert.equal(result.stdout, 'server stopped', 'answered although it started after the 100 ms pickup time');
+  });
+
+  it("a clone's progress in the record reaches the caller; a cancel deletes the record and fails the action", async () => {
+    const seen: [number | null, number | null][] = [];
+    const progressing = fakeEtcd((key, record, kv) => {
+      const started = { ...record, started: { by: 'agent', at: 'x' } };
+      setTimeout(() => kv.set(key, JSON.stringify({ ...started, progress: { bytes_done: 5, bytes_total: 10, at: 'p1' } })), 20);
+      setTimeout(() => kv.set(key, JSON.stringify({ ...started, progress: { bytes_done: 10, bytes_total: 10, at: 'p2' }, result: ok })), 80);
+    });
+    const clone = { action: 'clone', source: 'john', upstream: 'john', old_data: 'none', restore_command: false } as const;
+    await new AgentShell('paul', channel(progressing.ctx, leading())).runAction(clone, 60_000, (done, total) => seen.push([done, total]));
+    assert.deepEqual(seen, [[5, 10], [10, 10]]);
+    const cancelled = fakeEtcd((key, record, kv) => kv.set(key, JSON.stringify({ ...record, started: { by: 'agent', at: 'x' } })));
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 50);
+    await assert.rejects(new AgentShell('paul', channel(cancelled.ctx, leading())).runAction(clone, 60_000, undefined, abort.signal), (err: unknown) => err instanceof HandyRepError && /clone cancelled: its record is deleted/.test(err.message));
+    assert.equal(cancelled.kv.size, 0, 'the record is deleted: the agent stops the copy when it sees that');
+  });
 });

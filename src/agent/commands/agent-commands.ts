@@ -9,6 +9,8 @@ import { resolvedServer } from './command-plan.js';
 import { localStepRunner } from './command-runner.js';
 import { etcdCommandStore } from './etcd-command-store.js';
 import { CommandExecutor } from './executor.js';
+import type { NodeLock } from './node-lock.js';
+import type { ProcessGroupWatcher } from '../../nodes/run-process.js';
 
 export function commandExecutorFor(
   config: Readonly<HandyRepConfig>,
@@ -20,7 +22,11 @@ export function commandExecutorFor(
   freshRound: () => Promise<unknown>,
   /** A commanded stop is the agent's own stop, not a crash (no restart_on_crash, the lease released). */
   stoppingOnPurpose: () => void,
+  /** Shared with the agent's boot (node-lock.ts). */
+  lock?: NodeLock,
+  /** The agent's copy process groups (copy-groups.ts): a clone's copy is killed with the boot's at stop. */
+  groups?: ProcessGroupWatcher,
 ): CommandExecutor | null {
   if (resolvedServer(config, node)?.control_method !== 'agent') return null;
-  return new CommandExecutor(config, node, { store: etcdCommandStore(ctx, node, callMs), run: localStepRunner(config), log, afterPostgresAction: freshRound, beforeStop: stoppingOnPurpose });
+  return new CommandExecutor(config, node, { store: etcdCommandStore(ctx, node, callMs), run: localStepRunner(config, undefined, log, groups), log, afterPostgresAction: freshRound, beforeStop: stoppingOnPurpose, ...(lock ? { lock } : {}) });
 }

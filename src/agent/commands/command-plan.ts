@@ -5,11 +5,13 @@
  */
 import { resolveServer } from '../../config/merge.js';
 import type { HandyRepConfig } from '../../config/schema.js';
+import { deleteArchiveArgv, listArchiveArgv } from '../../plugins/archive/archive_delete_find.js';
 import { settingsSchema as archiveTemplate } from '../../plugins/archive/archive_local_dir.js';
 import { pgCtlArgv, settingsSchema as pgCtlSettings } from '../../plugins/restart/restart_pg_ctl.js';
 import { settingsSchema as systemdSettings, systemctlArgv } from '../../plugins/restart/restart_systemd.js';
 import type { ServerRef } from '../../plugins/types.js';
 import { confLines } from '../../nodes/pg-conf-quote.js';
+import { inspectFolderArgv } from '../../runtime/clone/target-node.js';
 import { primaryConninfoFor } from '../../runtime/topology/remaster.js';
 import type { CommandRequest } from './command-table.js';
 
@@ -17,7 +19,8 @@ export type ResolvedServer = Pick<ServerRef, 'name' | 'hostname' | 'port' | 'pgd
 
 /** What to do on the node. */
 export type LocalStep =
-  | { readonly kind: 'argv'; readonly argv: readonly string[] }
+  /** `wholeOutput`: its stdout is answered whole (up to WHOLE_OUTPUT_LIMIT) or refused, never cut to its tail (a listing). */
+  | { readonly kind: 'argv'; readonly argv: readonly string[]; readonly wholeOutput?: true }
   | { readonly kind: 'append_file'; readonly path: string; readonly text: string }
   /** An empty file; `makeParent`: its folder made first (not for files in the data folder: a missing one stays missing). */
   | { readonly kind: 'write_file'; readonly path: string; readonly makeParent?: boolean }
@@ -25,7 +28,9 @@ export type LocalStep =
   /** archive_local_dir's script rendered here (the template file, if any, is read on this node). */
   | { readonly kind: 'archive_script'; readonly path: string; readonly template: string | null; readonly values: Readonly<Record<string, string>> }
   | { readonly kind: 'remove_file'; readonly path: string }
-  | { readonly kind: 'rewind'; readonly self: ResolvedServer; readonly source: ResolvedServer };
+  | { readonly kind: 'rewind'; readonly self: ResolvedServer; readonly source: ResolvedServer }
+  /** boot-clone.ts's copy, run by clone-step.ts. */
+  | { readonly kind: 'clone'; readonly node: string; readonly source: string; readonly upstream: string; readonly oldData: 'none' | 'move' | 'delete'; readonly restoreCommand: boolean };
 
 export function resolvedServer(config: Readonly<HandyRepConfig>, name: string): ResolvedServer | null {
   const entry = Object.hasOwn(config.servers, name) ? config.servers[name] : undefined;
@@ -73,6 +78,14 @@ export function planCommand(config: Readonly<HandyRepConfig>, node: string, requ
       // As the agent's own standby boot does (boot-standby.ts); the last setting in the file wins.
       return { ok: true, step: { kind: 'append_file', path: `${self.pgdata}/postgresql.auto.conf`, text: confLines({ primary_conninfo: primaryConninfoFor(config, self.name, upstream) }) } };
     }
+    case 'archive_list':
+    case 'archive_delete': {
+      const directory = config.archive.archive_directory;
+      if (directory === null) return { ok: false, problem: `${request.action}: archive.archive_directory is not set in the agent's configuration` };
+      // A cut listing would hide the newest .backup file from the cleanup's decision: whole or refused.
+      if (request.action === 'archive_list') return { ok: true, step: { kind: 'argv', argv: listArchiveArgv(directory), wholeOutput: true } };
+      return { ok: true, step: { kind: 'argv', argv: deleteArchiveArgv(directory, request.files) } };
+    }
     case 'archive_dir':
     case 'archive_push': {
       const directory = config.archive.archive_directory;
@@ -87,6 +100,15 @@ export function planCommand(config: Readonly<HandyRepConfig>, node: string, requ
       return { ok: true, step: { kind: 'remove_file', path: config.archive.no_archive_file } };
     case 'archive_stop':
       return { ok: true, step: { kind: 'write_file', path: config.archive.no_archive_file, makeParent: true } };
+    case 'inspect_folder':
+      return { ok: true, step: { kind: 'argv', argv: inspectFolderArgv(self.pgdata) } };
+    case 'clone': {
+      for (const name of [request.source, request.upstream]) {
+        if (other(name) === null) return { ok: false, problem: `clone: no server ${name} in the agent's configuration` };
+        if (name === self.name) return { ok: false, problem: 'clone: a node cannot be copied from nor stream from itself' };
+      }
+      return { ok: true, step: { kind: 'clone', node: self.name, source: request.source, upstream: request.upstream, oldData: request.old_data, restoreCommand: request.restore_command } };
+    }
     case 'rewind': {
       const source = other(request.source);
       if (source === null) return { ok: false, problem: `rewind: no server ${request.source} in the agent's configuration` };

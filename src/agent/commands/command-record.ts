@@ -32,8 +32,25 @@ export interface StartedPart {
   readonly at: string;
 }
 
+/**
+ * Set by the agent on a command that must wait for its turn (another command, or the agent's boot,
+ * runs on the node): the controller then waits for it longer than the pickup time (node-lock.ts).
+ */
+export interface QueuedPart {
+  /** What runs ahead of it. */
+  readonly behind: string;
+  readonly at: string;
+}
+
+/** How far a long command (a clone's copy) is, written by the agent while it runs (at most once a second). */
+export interface ProgressPart {
+  readonly bytes_done: number | null;
+  readonly bytes_total: number | null;
+  readonly at: string;
+}
+
 /** Why an agent answered without running anything (or without finishing). */
-export type RefusalKind = 'stale_term' | 'invalid' | 'interrupted' | 'failed';
+export type RefusalKind = 'stale_term' | 'invalid' | 'interrupted' | 'failed' | 'busy';
 
 export interface ResultPart {
   readonly exit_code: number | null;
@@ -49,6 +66,10 @@ export interface CommandRecord {
   readonly command: CommandPart;
   readonly started: StartedPart | null;
   readonly result: ResultPart | null;
+  /** Absent or null: not (yet) made to wait. */
+  readonly queued?: QueuedPart | null;
+  /** Absent or null: no progress reported (yet). */
+  readonly progress?: ProgressPart | null;
 }
 
 /** Output kept per stream in a result (the tail), so a record stays small. */
@@ -88,7 +109,13 @@ export function parseCommandRecord(key: string, value: string): CommandRecord {
   if (started !== null && (!isObject(started) || typeof started['by'] !== 'string' || typeof started['at'] !== 'string')) fail('"started" is not {by, at}');
   const result = parsed['result'] ?? null;
   if (result !== null && !isResult(result)) fail('"result" is not a result');
-  return { command: c as unknown as CommandPart, started: started as StartedPart | null, result: result as ResultPart | null };
+  const queued = parsed['queued'] ?? null;
+  if (queued !== null && (!isObject(queued) || typeof queued['behind'] !== 'string' || typeof queued['at'] !== 'string')) fail('"queued" is not {behind, at}');
+  const progress = parsed['progress'] ?? null;
+  const count = (v: unknown): boolean => v === null || (typeof v === 'number' && Number.isFinite(v) && v >= 0);
+  if (progress !== null && (!isObject(progress) || !count(progress['bytes_done']) || !count(progress['bytes_total']) || typeof progress['at'] !== 'string')) fail('"progress" is not {bytes_done, bytes_total, at}');
+  const base = { command: c as unknown as CommandPart, started: started as StartedPart | null, result: result as ResultPart | null };
+  return { ...base, ...(queued === null ? {} : { queued: queued as unknown as QueuedPart }), ...(progress === null ? {} : { progress: progress as unknown as ProgressPart }) };
 }
 
 function isResult(value: unknown): value is ResultPart {
@@ -131,8 +158,18 @@ export function refusal(kind: RefusalKind, message: string): ResultPart {
   return { exit_code: null, stdout: '', stderr: message, timed_out: false, duration_ms: 0, refused: { kind, message } };
 }
 
-/** A result from what ran (output truncated). */
-export function resultOf(run: CommandResult): ResultPart {
+/**
+ * The most stdout a command whose output must not be cut (an archive listing: about 18,000 files)
+ * may answer; etcd takes values up to 1.5 MiB by default.
+ */
+export const WHOLE_OUTPUT_LIMIT = 1_000_000;
+
+/** A result from what ran (output truncated to its tail); `whole`: stdout whole or a `failed` refusal. */
+export function resultOf(run: CommandResult, whole = false): ResultPart {
+  if (whole && run.stdout.length > WHOLE_OUTPUT_LIMIT) {
+    return refusal('failed', `output too long to answer whole (${run.stdout.length} characters, at most ${WHOLE_OUTPUT_LIMIT}): not answered in part`);
+  }
+  if (whole) return { exit_code: run.exitCode, stdout: run.stdout, stderr: truncateOutput(run.stderr), timed_out: run.timedOut, duration_ms: Math.round(run.durationMs), refused: null };
   return { exit_code: run.exitCode, stdout: truncateOutput(run.stdout), stderr: truncateOutput(run.stderr), timed_out: run.timedOut, duration_ms: Math.round(run.durationMs), refused: null };
 }
 

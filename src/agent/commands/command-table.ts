@@ -18,6 +18,8 @@ import { KILL_INSTANCE_SCRIPT } from '../../plugins/restart/kill-instance.js';
 import { STOP_AND_WAIT_SCRIPT } from '../../plugins/restart/stop-and-wait.js';
 import { atomicWriteArgv } from '../../plugins/node-file.js';
 import { systemctlArgv } from '../../plugins/restart/restart_systemd.js';
+import { BATCH, listArchiveArgv, SAFE_NAME } from '../../plugins/archive/archive_delete_find.js';
+import { inspectFolderArgv } from '../../runtime/clone/target-node.js';
 
 const seconds = z.number().int().min(1).max(86_400);
 const serverName = z.string().regex(NAME_PATTERN, 'must be a server name (1-63 letters, digits, "_", "." or "-")');
@@ -72,6 +74,34 @@ const requestSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('archive_start'), ...expectation }).strict(),
   /** archive_local_dir: create the no-archiving flag file (stop_archiving). */
   z.object({ action: z.literal('archive_stop'), ...expectation }).strict(),
+  /** archive_delete_find: list archive.archive_directory (name, mtime, size of each file). */
+  z.object({ action: z.literal('archive_list'), ...expectation }).strict(),
+  /** archive_delete_find: delete these files (plain names, no path) from archive.archive_directory. */
+  z
+    .object({
+      action: z.literal('archive_delete'),
+      files: z.array(z.string().max(255).regex(SAFE_NAME, 'must be a plain file name (letters, digits, "_", "." or "-", not starting with "." or "-")')).min(1).max(BATCH),
+      ...expectation,
+    })
+    .strict(),
+  /** clone: what the data folder holds (missing, empty, configuration files only, data, other). */
+  z.object({ action: z.literal('inspect_folder'), ...expectation }).strict(),
+  /**
+   * clone: copy `source` into the stopped node's data folder with the agent's own clone plugin
+   * (boot-clone.ts), keeping its configuration files, and configure it as a standby of `upstream`
+   * (not started). `old_data`: what to do with a folder holding data (none: refuse).
+   * `restore_command`: add the agent's archive plugin's restore_command.
+   */
+  z
+    .object({
+      action: z.literal('clone'),
+      source: serverName,
+      upstream: serverName,
+      old_data: z.enum(['none', 'move', 'delete']),
+      restore_command: z.boolean(),
+      ...expectation,
+    })
+    .strict(),
 ]);
 
 export type CommandRequest = z.output<typeof requestSchema>;
@@ -124,7 +154,7 @@ function numberAfter(argv: readonly string[], flag: string): number | null {
 /**
  * The table's action for an argv built by a plugin or the runtime (restart_pg_ctl, promote_pg_ctl,
  * rejoin, switchover, vantage probes, verify), with the stdin it carries; an error sentence when
- * the argv is none of them (clone, archive, systemd … are not agent actions yet).
+ * the argv is none of them. A clone's copy is no argv: the controller sends it whole (clone-through-agent.ts).
  */
 export function identifyCommand(argv: readonly string[], stdin: string | undefined, context: IdentifyContext): IdentifiedCommand | { refused: string } {
   const bare = identifyRequest(argv, context);
@@ -156,10 +186,17 @@ function identifyRequest(argv: readonly string[], context: IdentifyContext): Com
     if (argv[2] === KILL_INSTANCE_SCRIPT && argv[3] === 'handyrep-kill') return { action: 'pg_ctl', op: 'kill', wait_s: 1 };
     if (argv[2] === 'cat >> "$1"' && argv[3] === 'set_upstream' && basename(argv[4]) === 'postgresql.auto.conf') return { action: 'set_upstream', upstream: '?' };
     if (argv[2] === ATOMIC_WRITE_SCRIPT && argv[3] === 'push_archive_script') return { action: 'archive_push' };
+    if (argv[3] === 'inspect_pgdata' && argv[4] !== undefined && inspectFolderArgv(argv[4]).join('\0') === argv.join('\0')) return { action: 'inspect_folder' };
     if (argv[2] === 'mkdir -p "$(dirname "$1")" && touch "$1"' && argv[3] === 'stop_archiving' && argv[4] === context.noArchiveFile) return { action: 'archive_stop' };
     return null;
   }
   if (argv.length === 3 && argv[0] === 'rm' && argv[1] === '-f' && argv[2] === context.noArchiveFile) return { action: 'archive_start' };
+  if (context.archiveDirectory !== null) {
+    const directory = context.archiveDirectory;
+    if (listArchiveArgv(directory).join('\0') === argv.join('\0')) return { action: 'archive_list' };
+    const files = argv.slice(3).map((path) => (path.startsWith(`${directory}/`) ? path.slice(directory.length + 1) : ''));
+    if (argv[0] === 'rm' && argv[1] === '-f' && argv[2] === '--' && files.length > 0 && files.length <= BATCH && files.every((f) => SAFE_NAME.test(f))) return { action: 'archive_delete', files };
+  }
   if (argv.length === 5 && argv.slice(0, 4).join(' ') === 'mkdir -p -m 700' && argv[4] === context.archiveDirectory) return { action: 'archive_dir' };
   if (argv.length === 3 && argv[0] === 'rm' && argv[1] === '-f' && basename(argv[2]) === 'standby.signal') return { action: 'clear_standby_signal' };
   if (argv.length === 2 && argv[0] === 'touch' && basename(argv[1]) === 'standby.signal') return { action: 'standby_signal' };
@@ -213,6 +250,8 @@ function expectationsOf(argv: readonly string[], request: CommandRequest): Expec
       const port = Number(after('-p'));
       return defined({ host: after('-h'), port: Number.isInteger(port) ? port : undefined });
     }
+    case 'inspect_folder':
+      return defined({ pgdata: argv[4] });
     case 'clear_standby_signal':
     case 'standby_signal':
     case 'set_upstream':

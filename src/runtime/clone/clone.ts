@@ -34,6 +34,7 @@ import {
   writeStandbyConfig,
   type NodeEnv,
 } from './target-node.js';
+import { copiesThroughAgent, copyThroughAgent, oldDataForAttempt } from './clone-through-agent.js';
 
 export interface CloneEnv extends TopologyEnv {
   tracker: LongActionTracker;
@@ -127,6 +128,8 @@ interface CloneState {
   copyComplete: boolean;
   started: boolean;
   wasFenced: boolean;
+  /** Copied by the node's agent (clone-through-agent.ts): it wrote the standby configuration for this upstream. */
+  agentStandbyFor: string | null;
 }
 
 async function runClone(
@@ -137,7 +140,7 @@ async function runClone(
   wasFenced: boolean,
 ): Promise<ActionOutcome> {
   const target = opts.target;
-  const state: CloneState = { target, source: plan.source, savedConfig: null, oldData: null, folderTouched: false, copyComplete: false, started: false, wasFenced };
+  const state: CloneState = { target, source: plan.source, savedConfig: null, oldData: null, folderTouched: false, copyComplete: false, started: false, wasFenced, agentStandbyFor: null };
   const tref = (): ServerRef => ref(env, target);
   const cancelled = (): boolean => handle.signal.aborted;
   try {
@@ -147,23 +150,27 @@ async function runClone(
     }
     if (cancelled()) return await abandon(env, handle, state, 'cancelled before the copy started', true);
 
-    handle.phase('preparing the data folder');
-    // Looked at again only after a stop (the probe's answer still holds otherwise).
-    let folder = plan.folder;
-    if (plan.stopFirst) {
-      const again = await inspectFolder(nodeEnv(env), tref());
-      if (again.folder === null) throw new CloneFailure(`cannot inspect the data folder: ${again.detail}`);
-      folder = again.folder;
-    }
-    if (folder === 'other') throw new CloneFailure(`the data folder is not a PostgreSQL data folder`);
-    if (folder === 'pgdata' || folder === 'config_only') state.savedConfig = await saveConfigFiles(nodeEnv(env), tref());
-    state.folderTouched = true;
-    if (folder === 'pgdata' && plan.oldData === 'move') {
-      state.oldData = await moveFolderAside(nodeEnv(env), tref(), stamp(env.clock()));
-      env.log.info('CLONE', `${target}: old data folder kept at ${state.oldData}`, target);
-    } else if (folder === 'pgdata' || folder === 'config_only') {
-      await emptyFolder(nodeEnv(env), tref());
-      if (folder === 'pgdata') state.oldData = 'deleted';
+    // control_method agent: the agent prepares the folder and copies (one command), and removes a failed copy itself.
+    const viaAgent = copiesThroughAgent(env.ctx(), tref());
+    if (!viaAgent) {
+      handle.phase('preparing the data folder');
+      // Looked at again only after a stop (the probe's answer still holds otherwise).
+      let folder = plan.folder;
+      if (plan.stopFirst) {
+        const again = await inspectFolder(nodeEnv(env), tref());
+        if (again.folder === null) throw new CloneFailure(`cannot inspect the data folder: ${again.detail}`);
+        folder = again.folder;
+      }
+      if (folder === 'other') throw new CloneFailure(`the data folder is not a PostgreSQL data folder`);
+      if (folder === 'pgdata' || folder === 'config_only') state.savedConfig = await saveConfigFiles(nodeEnv(env), tref());
+      state.folderTouched = true;
+      if (folder === 'pgdata' && plan.oldData === 'move') {
+        state.oldData = await moveFolderAside(nodeEnv(env), tref(), stamp(env.clock()));
+        env.log.info('CLONE', `${target}: old data folder kept at ${state.oldData}`, target);
+      } else if (folder === 'pgdata' || folder === 'config_only') {
+        await emptyFolder(nodeEnv(env), tref());
+        if (folder === 'pgdata') state.oldData = 'deleted';
+      }
     }
     // The plugin gets an empty or missing folder (pg_basebackup and rsync create it, mode 0700).
 
@@ -171,28 +178,37 @@ async function runClone(
     const byDefault = opts.clonefrom === null;
     for (let attempt = 1; ; attempt += 1) {
       const masterAtStart = env.book.masterName();
-      handle.phase(`copying from ${state.source}${attempt > 1 ? ' (again)' : ''} with ${plugin.name}`);
+      handle.phase(`copying from ${state.source}${attempt > 1 ? ' (again)' : ''} ${viaAgent ? `by the agent of ${target} (its ${plugin.name})` : `with ${plugin.name}`}`);
       handle.progress(null, null);
-      const outcome = await plugin.clone(env.ctx(), {
-        target: tref(),
-        source: ref(env, state.source),
-        signal: handle.signal,
-        progress: (p) => handle.progress(p.bytesDone, p.bytesTotal),
-      });
+      const upstream = masterAtStart ?? state.source;
+      const outcome = viaAgent
+        ? await copyThroughAgent(env.ctx(), tref(), { source: state.source, upstream, oldData: oldDataForAttempt(attempt, plan.oldData, state.oldData === 'deleted' ? null : state.oldData), restoreCommand: wantsRestoreCommand(env) }, (done, total) => handle.progress(done, total), handle.signal)
+        : await plugin.clone(env.ctx(), {
+            target: tref(),
+            source: ref(env, state.source),
+            signal: handle.signal,
+            progress: (p) => handle.progress(p.bytesDone, p.bytesTotal),
+          });
+      if (viaAgent && 'touched' in outcome) {
+        state.oldData = state.oldData !== null && state.oldData !== 'deleted' ? state.oldData : (outcome.oldData ?? state.oldData);
+        state.agentStandbyFor = outcome.ok ? upstream : null;
+        // Only when the agent says it changed the folder (or cannot say): a refusal leaves a fenced old master fenced.
+        state.folderTouched ||= outcome.touched;
+      }
       if (cancelled()) return await abandon(env, handle, state, 'cancelled during the copy', true);
       if (!outcome.ok) {
         const next = byDefault && attempt < MAX_COPIES ? await waitForMaster(env, masterAtStart, handle) : null;
         if (next === null) throw new CloneFailure(`copy from ${state.source} failed: ${outcome.details}`);
         env.log.warn('CLONE', `${target}: copy from ${state.source} failed (${outcome.details}); copying again from ${next}`, target);
         state.source = next;
-        await emptyFolder(nodeEnv(env), tref());
+        if (!viaAgent) await emptyFolder(nodeEnv(env), tref());
         continue;
       }
       const masterNow = env.book.masterName();
       if (masterAtStart !== null && shouldRecopy({ sourceWasDefaultMaster: byDefault, masterAtStart, masterNow, attempts: attempt, maxAttempts: MAX_COPIES })) {
         env.log.warn('CLONE', `${target}: the master changed from ${masterAtStart} to ${String(masterNow)} during the copy; copying again from ${String(masterNow)}`, target);
         state.source = masterNow as string;
-        await emptyFolder(nodeEnv(env), tref());
+        if (!viaAgent) await emptyFolder(nodeEnv(env), tref());
         continue;
       }
       break;
@@ -210,10 +226,16 @@ async function runClone(
       const upstream = env.book.masterName();
       if (upstream === null) throw new CloneFailure('there is no master to stream from');
       if (!state.started) {
-        await writeStandbyConfig(nodeEnv(env), tref(), await standbySettings(env, tref(), upstream, archive.restoreCommand));
+        if (state.agentStandbyFor === null) await writeStandbyConfig(nodeEnv(env), tref(), await standbySettings(env, tref(), upstream, archive.restoreCommand));
         handle.phase('starting PostgreSQL');
         state.started = true;
         await startTarget(env, target);
+        if (state.agentStandbyFor !== null && state.agentStandbyFor !== upstream) {
+          // The master changed since the agent wrote its standby configuration.
+          handle.phase(`remastering to ${upstream}`);
+          const remastered = await remasterReplica(env, target, upstream);
+          if (!remastered.ok) throw new CloneFailure(`the master changed to ${upstream} and the clone cannot follow it: ${remastered.details}`);
+        }
       } else {
         handle.phase(`remastering to ${upstream}`);
         const remastered = await remasterReplica(env, target, upstream);
@@ -262,7 +284,9 @@ async function abandon(env: CloneEnv, handle: ActionHandle, state: CloneState, r
     );
     notes.push(`PostgreSQL ${stopped}`);
   }
-  if (state.folderTouched && (isCancel || !state.copyComplete)) {
+  if (state.folderTouched && (isCancel || !state.copyComplete) && copiesThroughAgent(env.ctx(), tref())) {
+    notes.push(state.copyComplete ? "the agent's copy is left in place" : 'a failed copy is removed by the agent itself');
+  } else if (state.folderTouched && (isCancel || !state.copyComplete)) {
     try {
       await emptyFolder(nodeEnv(env), tref());
       if (state.savedConfig !== null) {
@@ -330,6 +354,12 @@ async function standbySettings(env: CloneEnv, target: ServerRef, upstream: strin
   }
   if (restoreCommand !== null) settings['restore_command'] = restoreCommand;
   return settings;
+}
+
+/** Whether the standby configuration gets the archive plugin's restore_command (as prepareArchiving decides). */
+function wantsRestoreCommand(env: CloneEnv): boolean {
+  const archive = env.ctx().config.archive;
+  return archive.archiving && archive.archive_script_method !== null && archive.set_restore_command;
 }
 
 /** With archiving on: push the archive script to the clone (ready should it be promoted) and pick its restore_command. */

@@ -89,9 +89,14 @@ const INSPECT_SCRIPT = [
   'if [ -n "$(ls -A "$d")" ]; then echo "config_only configuration files only"; else echo empty; fi',
 ].join('\n');
 
+/** The argv that prints what the data folder `pgdata` holds (also rebuilt by an agent: command-plan.ts). */
+export function inspectFolderArgv(pgdata: string): string[] {
+  return ['sh', '-c', INSPECT_SCRIPT, 'inspect_pgdata', pgdata, ...NODE_CONFIG_FILES];
+}
+
 /** What the data folder holds; folder null when the control channel cannot tell. */
 export async function inspectFolder(env: NodeEnv, server: ServerRef): Promise<{ folder: TargetFolder | null; detail: string }> {
-  const result = await runOnNode(env, server, ['sh', '-c', INSPECT_SCRIPT, 'inspect_pgdata', server.pgdata, ...NODE_CONFIG_FILES]);
+  const result = await runOnNode(env, server, inspectFolderArgv(server.pgdata));
   if (!result.ok) return { folder: null, detail: result.output };
   const [kind, ...rest] = result.output.split(' ');
   const detail = `${server.pgdata}${rest.length ? `: ${rest.join(' ')}` : ` is ${kind}`}`;
