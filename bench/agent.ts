@@ -133,9 +133,14 @@ async function main(): Promise<void> {
       })();
       await sleep(300 + Math.random() * 1000); // the cut falls anywhere in the renewal cycle
       const cutAt = performance.now();
+      const outputBefore = agents[0]?.output().length ?? 0;
       for (const member of etcd.members) dropHost(member.host, postgresUser().uid);
+      const cutInPlaceMs = performance.now() - cutAt; // one rule per member, applied in turn
       await waitUntil('john not writable', async () => !(await isWritable(john)), TTL_S * 1000 + 5000, 20);
       notWritable.push(performance.now() - cutAt);
+      if ((notWritable[run] as number) > (TTL_S - MARGIN_S) * 1000) {
+        console.log(`  isolation run ${run + 1}: past the fence deadline; last rule in place ${round(cutInPlaceMs)} ms after the cut began; john's agent log:\n${agents[0]?.output().slice(Math.max(0, outputBefore - 2000)).slice(-6000)}`);
+      }
       writing = false;
       await loop;
       await writer.end().catch(() => undefined);

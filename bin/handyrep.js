@@ -15,11 +15,6 @@ import { fileURLToPath } from 'node:url';
 import { ensureBuild, ensureDashboard } from './ensure-build.js';
 
 const V8_FLAGS = ['--max-semi-space-size=2', '--v8-pool-size=0'];
-// The node agent also runs without V8's memory reducer: for a heap that stays at ~21 MB its extra
-// full collections (three in a row, 40-110 ms of CPU each; 24.8 -> 21.0 MB, then under 1 MB each) freed little
-// and were most of an idle agent's CPU in the minute after its start (bench:agent, docs/node-agent.md).
-// It is read when the heap is set up: a command-line flag, not something the agent can set itself.
-if (process.argv.slice(2).find((arg) => !arg.startsWith('-')) === 'agent') V8_FLAGS.push('--no-memory-reducer');
 const compiled = new URL('../dist/src/cli/main.js', import.meta.url);
 const source = new URL('../src/cli/main.ts', import.meta.url);
 
