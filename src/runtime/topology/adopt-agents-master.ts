@@ -8,7 +8,7 @@
  * fighting it (no failover of it, no "replica not in recovery" warning).
  */
 import { randomUUID } from 'node:crypto';
-import { adoptionNeedsProbes, judgeAdoption, type AdoptionVerdict, type OldMasterFate } from '../../engine/agents-master-adoption.js';
+import { adoptionNeedsProbes, judgeAdoption, type AdoptionVerdict, type OldMasterFate, type PortAnswer } from '../../engine/agents-master-adoption.js';
 import { HISTORY_LIMIT, type FailoverRecord } from '../../model/failover-record.js';
 import type { MasterRecord } from '../../store/etcd/master-record.js';
 import { assertMayAct, type TopologyEnv } from './env.js';
@@ -26,12 +26,18 @@ export interface AdoptionMemory {
 }
 
 /** Reads, judges, and on `adopt` records; a refusal is alerted (once while it stays the same) and changes nothing. Returns the verdict. */
-export async function adoptAgentsMaster(env: TopologyEnv, reads: AgentsMasterReads, memory: AdoptionMemory = { lastRefusal: null }): Promise<AdoptionVerdict> {
+export async function adoptAgentsMaster(
+  env: TopologyEnv,
+  reads: AgentsMasterReads,
+  memory: AdoptionMemory = { lastRefusal: null },
+  /** A server's database port, asked now with the full timeout. */
+  ask: (name: string) => Promise<PortAnswer> = (name) => askDatabase(env, name),
+): Promise<AdoptionVerdict> {
   const bookMaster = env.book.masterName();
   const record = await reads.masterRecord();
   const probe = adoptionNeedsProbes(bookMaster, record) && record !== null && env.book.has(record.name);
   const [leaseHeld, named, oldMaster] = probe && record !== null
-    ? await Promise.all([reads.leaseHeld(record.name), askDatabase(env, record.name), bookMaster === null ? null : askDatabase(env, bookMaster)])
+    ? await Promise.all([reads.leaseHeld(record.name), ask(record.name), bookMaster === null ? null : ask(bookMaster)])
     : [null, null, null];
   const verdict = judgeAdoption({ bookMaster, bookServers: env.book.names(), record, leaseHeld, named, oldMaster });
   if (verdict.action === 'refuse' && verdict.why !== memory.lastRefusal) {
