@@ -10,6 +10,8 @@
  *      no failover by the controller, the master key untouched, the elected node not in warning.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { startAgent, type RunningAgent } from '../fixtures/agents.js';
 import { closeBed, openBed, sleep, waitUntil, type Bed } from '../fixtures/chaos.js';
@@ -29,6 +31,14 @@ interface Entry {
   to: string | null;
   outcome: string;
   details: string;
+}
+
+function tail(file: string, lines = 40): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-lines).map((l) => l.slice(0, 400)).join('\n');
+  } catch {
+    return '(no log)';
+  }
 }
 
 async function get<T>(c: Controller, path: string): Promise<T> {
@@ -107,6 +117,10 @@ describe("a controller leading after an agents' election adopts the agents' mast
       assert.match(adoption[0]?.details ?? '', new RegExp(`the agents' own entry: ${agentsEntry.id}`));
       assert.deepEqual(history.filter((h) => h.kind !== 'adoption' && !h.id.startsWith('e')), [], 'no change by the controller (no failover of the adopted master)');
       assert.equal(await client.get(`${prefix}master`).string(), keyBefore, 'the master key is left as the agents wrote it');
+    } catch (err) {
+      const logs = controllers.map((c) => `--- ${c.name} log:\n${tail(join(current.cluster.root, `${c.name}.log`))}\n--- ${c.name} stderr:\n${c.daemon.stderr().slice(-2000)}`);
+      const agentLogs = [...agents.values()].map((a) => `--- agent ${a.node.name}:\n${a.output().slice(-2000)}`);
+      throw new Error(`${(err as Error).message}\n${[...logs, ...agentLogs].join('\n')}`, { cause: err });
     } finally {
       client.close();
     }
