@@ -38,7 +38,7 @@ export async function adoptAgentsMaster(
   const probe = adoptionNeedsProbes(bookMaster, record) && record !== null && env.book.has(record.name);
   const [leaseHeld, named, oldMaster] = probe && record !== null
     ? await Promise.all([reads.leaseHeld(record.name), ask(record.name), bookMaster === null ? null : ask(bookMaster)])
-    : [null, null, null];
+    : ([null, null, null] as const);
   const verdict = judgeAdoption({ bookMaster, bookServers: env.book.names(), record, leaseHeld, named, oldMaster });
   if (verdict.action === 'refuse' && verdict.why !== memory.lastRefusal) {
     env.log.error('LEADERSHIP', `not adopting the agents' master: ${verdict.why}`, record?.name, verdict.code === 'old_master_writable' ? 'CRITICAL' : 'WARNING');
