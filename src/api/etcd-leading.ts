@@ -23,6 +23,11 @@ export interface LeadingDeps {
   clock: () => Date;
   /** Resume or roll back an interrupted change found in the journal (same rules as at start). */
   recover: (journal: FailoverRecord) => Promise<string>;
+  /**
+   * Takes into the book the master an agents' election made while no controller led, when it
+   * verifies (runtime/topology/adopt-agents-master.ts); the sentence says what happened.
+   */
+  adoptAgentsMaster: () => Promise<string>;
   /** The master's timeline when it answers as a writable master, else null. */
   masterTimeline: (master: string) => Promise<number | null>;
   startMonitor: () => void;
@@ -77,6 +82,9 @@ export function leadingHooks(deps: LeadingDeps): LeaderLoopHooks {
         log.error('FAILOVER', `found an interrupted ${journal.kind} (${journal.id}) in the etcd journal: recovering`, undefined, 'CRITICAL');
         log.warn('FAILOVER', `recovery: ${await deps.recover(journal)}`);
       }
+      // Before the seed and the monitor: the agents may have elected a master while no controller
+      // led; the book must name it before anything judges the old one failed.
+      log.info('LEADERSHIP', `agents' master: ${await deps.adoptAgentsMaster().catch((err: unknown) => `not checked: ${describeError(err)}`)}`);
       const master = book.masterName();
       const timeline = master === null ? null : await deps.masterTimeline(master);
       if (master !== null && timeline !== null) {

@@ -19,6 +19,7 @@ import { judgeLapsedMaster } from '../runtime/lease-lapse-judgement.js';
 import { SilentMasterProbes } from '../runtime/silent-master-probes.js';
 import { askDatabase, type DatabaseAnswer } from '../runtime/topology/fence.js';
 import { masterTimeline } from '../runtime/topology/master-timeline.js';
+import { adoptAgentsMaster, type AdoptionMemory } from '../runtime/topology/adopt-agents-master.js';
 import type { ControllerHistoryEntry } from '../store/cluster-store.js';
 import { leadingHooks } from './etcd-leading.js';
 import { LocalClusterStore } from '../store/local-cluster-store.js';
@@ -153,6 +154,8 @@ export class HandyRep {
   private leaseWatch: MasterLeaseWatch | null = null;
   /** The last facts that found the master unanswering, for the lease watch's judgement. */
   private readonly recentFacts = new RecentMasterFacts();
+  /** The last refusal to adopt an agents' master that was alerted (topology/adopt-agents-master.ts). */
+  private readonly adoptionMemory: AdoptionMemory = { lastRefusal: null };
   /** A silent master's database port, asked back-to-back with the full timeout (silent-master-probes.ts). */
   private readonly silentProbes = new SilentMasterProbes((name) => askDatabase(this.topologyEnv(), name));
 
@@ -198,6 +201,7 @@ export class HandyRep {
         const rd = await this.topology(() => recoverInterrupted(this.topologyEnv(), journal, (master, expect) => judgeAfterRestart(deps, master, expect)));
         return `${rd.result}: ${rd.details}`;
       },
+      adoptAgentsMaster: () => this.mutate(async () => (await adoptAgentsMaster(this.topologyEnv(), etcd.agentsMasterReads(), this.adoptionMemory)).why),
       masterTimeline: (master) => masterTimeline(this.topologyEnv(), master),
       startMonitor: () => {
         if (this.wantMonitoring && !this.closed) {
@@ -1029,7 +1033,13 @@ export class HandyRep {
       plannedDown: (name) => this.book.maintenanceState.planned_down?.server === name,
       recentFacts: this.recentFacts,
       silentProbes: this.silentProbes,
+      ...(this.etcd ? { adoptAgentsMaster: this.agentsMasterAdoption(this.etcd) } : {}),
     };
+  }
+
+  /** Adopting an agents' election's master from the failover check, alone like any book change. */
+  private agentsMasterAdoption(etcd: EtcdControl): NonNullable<FailoverCheckDeps['adoptAgentsMaster']> {
+    return () => this.mutate(() => adoptAgentsMaster(this.topologyEnv(), etcd.agentsMasterReads(), this.adoptionMemory));
   }
 
   /**

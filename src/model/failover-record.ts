@@ -13,7 +13,8 @@ export interface StepRecord {
   details: string;
 }
 
-export type TopologyChangeKind = 'failover' | 'switchover' | 'promote' | 'recovery';
+/** `adoption`: a controller took into its book the master an agents' election made (nothing promoted by it). */
+export type TopologyChangeKind = 'failover' | 'switchover' | 'promote' | 'recovery' | 'adoption';
 export type TopologyOutcome = 'RUNNING' | 'SUCCESS' | 'FAIL' | 'ROLLED_BACK';
 
 export interface FailoverRecord {

@@ -4,6 +4,7 @@
  * through the one pure decision (engine/failover-decision.ts), then act on that decision. The
  * recovery of an interrupted change judges through the same `judgeMaster`.
  */
+import type { AdoptionVerdict } from '../engine/agents-master-adoption.js';
 import { decideFailover, type FailoverDecision, type MasterReach } from '../engine/failover-decision.js';
 import { judgeMasterFailure } from '../engine/master-failure.js';
 import { failure, success, type Rd } from '../model/rd.js';
@@ -44,6 +45,11 @@ export interface FailoverCheckDeps {
   recentFacts?: RecentMasterFacts;
   /** The back-to-back probes of a silent master (silent-master-probes.ts); absent = none. */
   silentProbes?: { follow: (name: string) => void; stop: () => void };
+  /**
+   * etcd: takes into the book a master an agents' election made, when it verifies
+   * (topology/adopt-agents-master.ts), run alone; absent = no etcd (no agents' elections).
+   */
+  adoptAgentsMaster?: () => Promise<AdoptionVerdict>;
 }
 
 /**
@@ -246,6 +252,12 @@ export async function failoverCheck(deps: FailoverCheckDeps, verify: boolean): P
       if (rejoined.length > 0) return success(`${cluster()}: ${rd.details}; ${rejoined.join('; ')}${fenceNote}`, { failover_ok: rd.failover_ok });
     }
     return success(`${cluster()}: ${rd.details}${fenceNote}`, { failover_ok: rd.failover_ok });
+  }
+  // Before judging the book's master failed: the agents may have replaced it while no controller led
+  // (one etcd read; the probes only when the key names another master an election made).
+  if (!deps.topologyInFlight() && deps.adoptAgentsMaster) {
+    const adoption = await deps.adoptAgentsMaster().catch((err: unknown) => ({ action: 'error' as const, why: describeError(err) }));
+    if (adoption.action === 'adopt') return success(`${cluster()}: ${rd.details}; ${adoption.why}${fenceNote}`, { failover_ok: rd.failover_ok });
   }
   const master = env.book.masterName();
   if (master === null) return failure(`${cluster()}: ${rd.details}; no failover without a single enabled master${fenceNote}`, { failover_ok: false });

@@ -10,7 +10,8 @@ import type { EtcdClusterStore } from '../../store/etcd/etcd-cluster-store.js';
 import type { LeaderView } from '../../store/etcd/leader-record.js';
 import type { EtcdLeadership } from '../../store/etcd/leadership.js';
 import type { MasterLeaseState } from '../../engine/failover-decision.js';
-import { fencedByLease, leaseAlive, masterLeaseId, readMasterKey, writeMasterKey } from '../../store/etcd/master-key.js';
+import { fencedByLease, leaseAlive, masterLeaseHeld, masterLeaseId, readMasterKey, writeMasterKey } from '../../store/etcd/master-key.js';
+import type { AgentsMasterReads } from '../topology/adopt-agents-master.js';
 import { masterLeaseStateFrom } from '../../engine/lease-proof.js';
 import type { MasterRecord } from '../../store/etcd/master-record.js';
 import { checkLeaderUrl } from './leader-url.js';
@@ -170,5 +171,13 @@ export class EtcdControl {
     if (read.record !== null) return { seeded: false, details: `the master key names ${read.record.name} (term ${read.record.term})` };
     const outcome = await this.recordMaster(name, bookServers, syncSet, timeline, null);
     return { seeded: outcome.ok, details: outcome.details };
+  }
+
+  /** What adopting an agents' election's master reads (topology/adopt-agents-master.ts); a lease read that fails is unknown (null). */
+  agentsMasterReads(): AgentsMasterReads {
+    return {
+      masterRecord: async () => (await readMasterKey(this.ctx)).record,
+      leaseHeld: (node) => masterLeaseHeld(this.ctx, node).catch(() => null),
+    };
   }
 }

@@ -1,0 +1,94 @@
+/**
+ * Whether a leading controller takes the master an agents' election made (design §9 rule 6) into
+ * its book (issue 14): in `ha`, agents elect only while no controller leads, so the controller that
+ * leads afterwards finds the `master` key written by `agent:<name>` naming a server its book still
+ * holds for a replica. Fighting it would fail anyway (that agent holds its master lease, so no other
+ * master can be recorded) and would only leave the cluster in warning; adopting it blindly would
+ * trust a key that may be stale. So it is adopted only when what the key says is true now:
+ *   - the key was written by the named node's own agent for an election take (`agent:<name>`;
+ *     `agent:<n> bootstrap` or a controller's id are not elections), and confirmed (timeline
+ *     written: an unconfirmed take is a promotion still in flight, or one being given back);
+ *   - its agent holds `master_lease/<name>` (the agents' own proof that it is the writable master);
+ *   - the named server answers writable (not in recovery);
+ *   - the book's master, if any and other, does not answer writable (two writable servers: an
+ *     operator must look; adopting either would hide it).
+ * Pure: the reads come in, a verdict goes out; runtime/topology/adopt-agents-master.ts acts on it.
+ */
+import type { MasterRecord } from '../store/etcd/master-record.js';
+
+/** A database port's answer (runtime/topology/fence.ts DatabaseAnswer). */
+export type PortAnswer = 'writable' | 'read_only' | 'refused' | 'starting' | 'no_answer';
+
+export interface AdoptionFacts {
+  /** The book's enabled master, or null (none, or more than one). */
+  readonly bookMaster: string | null;
+  /** Every server of the book (any role). */
+  readonly bookServers: readonly string[];
+  /** The `master` key's record, or null when absent. */
+  readonly record: MasterRecord | null;
+  /** Whether `master_lease/<record.name>` exists; null when etcd could not say. */
+  readonly leaseHeld: boolean | null;
+  /** The named server's database port, asked now; null when not asked (nothing to adopt). */
+  readonly named: PortAnswer | null;
+  /** The book's master's database port, asked now; null when there is no other book master (or not asked). */
+  readonly oldMaster: PortAnswer | null;
+}
+
+/** Nothing to adopt: the book and the key agree, or the key is not an agents' election's. */
+export type AdoptionNoneCode = 'no_record' | 'written_by_controller' | 'not_an_election' | 'same_master';
+/** The key names another master but cannot be taken as true now: nothing changes, an alert says why. */
+export type AdoptionRefusalCode = 'unknown_server' | 'unconfirmed' | 'lease_unknown' | 'lease_not_held' | 'not_writable' | 'old_master_writable';
+
+/**
+ * How the old master is recorded: `rejoined` (it answers read-only: its agent already booted it as a
+ * standby, it stays an enabled replica), `confirmed` (its port refuses: not running; fenced as a
+ * failover would), `unconfirmed` (no answer: fenced, watched until seen stopped or read-only).
+ */
+export type OldMasterFate = 'rejoined' | 'confirmed' | 'unconfirmed';
+
+export type AdoptionVerdict =
+  | { readonly action: 'none'; readonly code: AdoptionNoneCode; readonly why: string }
+  | { readonly action: 'refuse'; readonly code: AdoptionRefusalCode; readonly why: string }
+  | { readonly action: 'adopt'; readonly master: string; readonly oldMaster: string | null; readonly fate: OldMasterFate | null; readonly why: string };
+
+/** Whether `record` is an agents' election take of the node it names (not a bootstrap claim, not a controller's). */
+export function writtenByElection(record: MasterRecord): boolean {
+  return record.written_by === `agent:${record.name}`;
+}
+
+/** The facts that must be read before judging: false when the key alone says there is nothing to adopt. */
+export function adoptionNeedsProbes(bookMaster: string | null, record: MasterRecord | null): boolean {
+  return record !== null && writtenByElection(record) && record.name !== bookMaster;
+}
+
+export function judgeAdoption(f: AdoptionFacts): AdoptionVerdict {
+  const r = f.record;
+  if (r === null) return { action: 'none', code: 'no_record', why: 'no master key' };
+  if (!r.written_by.startsWith('agent:')) return { action: 'none', code: 'written_by_controller', why: `the master key was written by controller ${r.written_by}` };
+  if (!writtenByElection(r)) return { action: 'none', code: 'not_an_election', why: `the master key was written by ${r.written_by}, not by an election take of ${r.name}` };
+  if (r.name === f.bookMaster) return { action: 'none', code: 'same_master', why: `the agents' master ${r.name} is already the book's master` };
+  const other = `the agents' election recorded ${r.name} as master (term ${r.term}) but the book's master is ${f.bookMaster ?? 'none'}`;
+  if (!f.bookServers.includes(r.name)) return { action: 'refuse', code: 'unknown_server', why: `${other}, and ${r.name} is not a server of the book` };
+  if (r.timeline === null) return { action: 'refuse', code: 'unconfirmed', why: `${other}; its take is not confirmed yet (no timeline written: the promotion is in flight or being given back)` };
+  if (f.leaseHeld === null) return { action: 'refuse', code: 'lease_unknown', why: `${other}; whether its agent holds master_lease/${r.name} could not be read` };
+  if (!f.leaseHeld) return { action: 'refuse', code: 'lease_not_held', why: `${other}; its agent does not hold master_lease/${r.name} (its lease ended: it is no longer the agents' master)` };
+  if (f.named !== 'writable') return { action: 'refuse', code: 'not_writable', why: `${other}; ${r.name} does not answer as a writable master (${f.named ?? 'not asked'})` };
+  if (f.bookMaster !== null && f.oldMaster === 'writable') {
+    return { action: 'refuse', code: 'old_master_writable', why: `${other}; the book's master ${f.bookMaster} ALSO answers writable (two writable servers: nothing adopted, look at both)` };
+  }
+  const fate = f.bookMaster === null ? null : oldMasterFate(f.oldMaster);
+  const fateNote = f.bookMaster === null ? '' : `; old master ${f.bookMaster} ${fate === 'rejoined' ? 'answers read-only (already rejoined): kept as a replica' : fate === 'confirmed' ? 'is not running: fenced' : 'does not answer: fenced (unconfirmed)'}`;
+  return {
+    action: 'adopt',
+    master: r.name,
+    oldMaster: f.bookMaster,
+    fate,
+    why: `adopted after the agents' election: ${r.name} (term ${r.term}, timeline ${r.timeline}) answers writable and its agent holds master_lease/${r.name}${fateNote}`,
+  };
+}
+
+function oldMasterFate(answer: PortAnswer | null): OldMasterFate {
+  if (answer === 'read_only') return 'rejoined';
+  if (answer === 'refused') return 'confirmed';
+  return 'unconfirmed';
+}

@@ -1,0 +1,128 @@
+/**
+ * Issue 14, deployment `ha`: a controller that starts leading after an agents' election adopts the
+ * agents' master (src/runtime/topology/adopt-agents-master.ts). Real etcd, three real PostgreSQL
+ * nodes, a real agent per node (deployment ha), a controller daemon under etcd_lease:
+ *   1. ctl-a leads and seeds the master key (john); john's agent takes its master lease;
+ *   2. ctl-a is stopped (no controller leads), then john's host is lost (agent and PostgreSQL
+ *      SIGKILLed): after ttl without a leader and john's lease expired, the agents elect a replica;
+ *   3. ctl-b starts (same etcd store: its book still names john) → its book names the elected node
+ *      as master, john fenced, an `adoption` history entry beside the agents' own failover entry;
+ *      no failover by the controller, the master key untouched, the elected node not in warning.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { startAgent, type RunningAgent } from '../fixtures/agents.js';
+import { closeBed, openBed, sleep, waitUntil, type Bed } from '../fixtures/chaos.js';
+import { basic, http } from '../fixtures/daemon.js';
+import { ADMIN, etcdClient, leaders, prefixOf, readKeyJson, startController, TTL_SECONDS, type Controller } from '../fixtures/etcd-controllers.js';
+import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
+import { HANDYREP_DB_PASSWORD } from '../fixtures/template.js';
+import { killHost, type ElectionBed } from '../fixtures/agents-election.js';
+
+interface Status {
+  servers: Record<string, { role: string; enabled: boolean; status: string; status_message: string }>;
+}
+interface Entry {
+  id: string;
+  kind: string;
+  from: string | null;
+  to: string | null;
+  outcome: string;
+  details: string;
+}
+
+function tail(file: string, lines = 40): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-lines).map((l) => l.slice(0, 400)).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+async function get<T>(c: Controller, path: string): Promise<T> {
+  return (await http(c.daemon.url, path, { headers: { authorization: basic(ADMIN) } })).json as T;
+}
+
+describe("a controller leading after an agents' election adopts the agents' master", { timeout: 300_000 }, () => {
+  let bed: Bed | null = null;
+  let etcd: EtcdCluster | null = null;
+  const controllers: Controller[] = [];
+  const agents = new Map<string, RunningAgent>();
+
+  after(async () => {
+    await Promise.all([...agents.values()].map((a) => a.stop('SIGKILL')));
+    for (const c of controllers) await c.daemon.stop('SIGTERM').catch(() => undefined);
+    await etcd?.stop();
+    if (bed) await closeBed(bed);
+  });
+
+  it('john lost while no controller leads → agents elect; ctl-b then names the elected node master, fences john, no failover', async () => {
+    bed = await openBed({ label: 'ha-adopt-agents-master', expect: 'failover', open: false, failover: { auto_rejoin: false } });
+    etcd = await startEtcdCluster({ members: 1 });
+    const current = bed;
+    const prefix = prefixOf(current);
+    const client = etcdClient(etcd);
+    try {
+      const ctlA = await startController(current, etcd, 'ctl-a', { unreachable_master: 'agent_lease', auto_rejoin: false });
+      controllers.push(ctlA);
+      await waitUntil(async () => (await leaders([ctlA])).length === 1, 'ctl-a leads', 30_000);
+      await waitUntil(async () => (await readKeyJson(client, `${prefix}master`))?.['name'] === 'john', 'the master key names john', 30_000);
+      const settings = {
+        endpoints: etcd.endpoints,
+        prefix,
+        ttl: TTL_SECONDS,
+        sections: { handyrep: { deployment: 'ha' }, passwords: { handyrep_db_pass: HANDYREP_DB_PASSWORD }, failover: { use_replication_slots: false } },
+      };
+      for (const node of current.cluster.nodes) agents.set(node.name, startAgent(current.cluster, node, settings));
+      await waitUntil(async () => (await client.get(`${prefix}master_lease/john`).string()) !== null, "john's agent holds the master lease", 30_000);
+      await waitUntil(async () => (await client.getAll().prefix(`${prefix}members/`).keys()).length === 3, 'three member records', 30_000);
+      // A few rounds: the replicas' agents see john's lease held and his WAL position.
+      await sleep(3000);
+
+      await ctlA.daemon.stop('SIGTERM');
+      const bedLike = { cluster: current.cluster, client, prefix, settings, agents } as unknown as ElectionBed;
+      await killHost(bedLike, current.node('john'));
+      let elected = '';
+      await waitUntil(async () => {
+        const record = await readKeyJson(client, `${prefix}master`);
+        if (record === null || record['name'] === 'john' || typeof record['timeline'] !== 'number') return false;
+        elected = String(record['name']);
+        return record['written_by'] === `agent:${elected}`;
+      }, 'the agents elected and confirmed a new master', 60_000);
+      const keyBefore = await client.get(`${prefix}master`).string();
+
+      const ctlB = await startController(current, etcd, 'ctl-b', { unreachable_master: 'agent_lease', auto_rejoin: false });
+      controllers.push(ctlB);
+      await waitUntil(async () => (await leaders([ctlB])).length === 1, 'ctl-b leads', 30_000);
+      await waitUntil(async () => (await get<Status>(ctlB, '/get_status')).servers[elected]?.role === 'master', `ctl-b's book names ${elected} master`, 30_000);
+      // Several monitor cycles (1 s polls): nothing may fight the adopted master.
+      await sleep(6000);
+      const status = await get<Status>(ctlB, '/get_status');
+      const named = status.servers[elected];
+      assert.equal(named?.role, 'master');
+      assert.equal(named?.enabled, true);
+      assert.doesNotMatch(named?.status_message ?? '', /not in recovery/, `${elected} is not warned about as a replica`);
+      assert.equal(status.servers['john']?.enabled, false, 'john is taken out of the book (fenced)');
+      assert.equal(status.servers['john']?.role, 'replica');
+      const history = await get<Entry[]>(ctlB, '/failover_history');
+      const adoption = history.filter((h) => h.kind === 'adoption');
+      assert.equal(adoption.length, 1, JSON.stringify(history));
+      assert.equal(adoption[0]?.from, 'john');
+      assert.equal(adoption[0]?.to, elected);
+      assert.match(adoption[0]?.details ?? '', /^adopted after the agents' election/);
+      const agentsEntry = history.find((h) => h.kind === 'failover' && h.id.startsWith('e'));
+      assert.ok(agentsEntry, "the agents' own failover entry is in the history");
+      assert.match(adoption[0]?.details ?? '', new RegExp(`the agents' own entry: ${agentsEntry.id}`));
+      assert.deepEqual(history.filter((h) => h.kind !== 'adoption' && !h.id.startsWith('e')), [], 'no change by the controller (no failover of the adopted master)');
+      assert.equal(await client.get(`${prefix}master`).string(), keyBefore, 'the master key is left as the agents wrote it');
+    } catch (err) {
+      const logs = controllers.map((c) => `--- ${c.name} log:\n${tail(join(current.cluster.root, `${c.name}.log`))}\n--- ${c.name} stderr:\n${c.daemon.stderr().slice(-2000)}`);
+      const agentLogs = [...agents.values()].map((a) => `--- agent ${a.node.name}:\n${a.output().slice(-2000)}`);
+      throw new Error(`${(err as Error).message}\n${[...logs, ...agentLogs].join('\n')}`, { cause: err });
+    } finally {
+      client.close();
+    }
+  });
+});

@@ -1,0 +1,57 @@
+/**
+ * judgeAdoption, row by row (issue 14): a leading controller takes the master an agents' election
+ * made into its book only when the key is an election take of the node it names, confirmed, that
+ * node's agent holds its master lease, the node answers writable, and the book's master does not.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { adoptionNeedsProbes, judgeAdoption, type AdoptionFacts, type AdoptionVerdict } from '../../src/engine/agents-master-adoption.js';
+import type { MasterRecord } from '../../src/store/etcd/master-record.js';
+
+const ELECTED: MasterRecord = { name: 'paul', term: '812', timeline: 2, promoted_lsn: '0/5000060', sync_set: [], since: '2026-12-04T20:00:00.000Z', written_by: 'agent:paul' };
+
+const BASE: AdoptionFacts = { bookMaster: 'john', bookServers: ['john', 'paul', 'ringo'], record: ELECTED, leaseHeld: true, named: 'writable', oldMaster: 'no_answer' };
+
+type Expect = { action: AdoptionVerdict['action']; code?: string; fate?: string | null; why?: RegExp };
+
+const rows: [label: string, change: Partial<AdoptionFacts>, expected: Expect][] = [
+  ['adopt: elected, confirmed, lease held, writable; old master silent → fenced unconfirmed', {}, { action: 'adopt', fate: 'unconfirmed', why: /^adopted after the agents' election: paul \(term 812, timeline 2\).*old master john does not answer: fenced \(unconfirmed\)/ }],
+  ['adopt: old master refuses connections (not running) → fenced, confirmed', { oldMaster: 'refused' }, { action: 'adopt', fate: 'confirmed' }],
+  ['adopt: old master answers read-only (its agent rebooted it as a standby) → kept as a replica', { oldMaster: 'read_only' }, { action: 'adopt', fate: 'rejoined', why: /kept as a replica/ }],
+  ['adopt: the book has no master → nothing to fence', { bookMaster: null, oldMaster: null }, { action: 'adopt', fate: null }],
+  ['refuse: the named server answers read-only', { named: 'read_only' }, { action: 'refuse', code: 'not_writable', why: /paul does not answer as a writable master \(read_only\)/ }],
+  ['refuse: the named server does not answer', { named: 'no_answer' }, { action: 'refuse', code: 'not_writable' }],
+  ['refuse: its agent does not hold the master lease', { leaseHeld: false }, { action: 'refuse', code: 'lease_not_held', why: /does not hold master_lease\/paul/ }],
+  ['refuse: the lease could not be read', { leaseHeld: null }, { action: 'refuse', code: 'lease_unknown' }],
+  ['refuse: the take is not confirmed (no timeline: promotion in flight)', { record: { ...ELECTED, timeline: null } }, { action: 'refuse', code: 'unconfirmed' }],
+  ['refuse: the named server is not in the book', { record: { ...ELECTED, name: 'george', written_by: 'agent:george' } }, { action: 'refuse', code: 'unknown_server' }],
+  ['refuse: the book\'s master also answers writable (two writable servers)', { oldMaster: 'writable' }, { action: 'refuse', code: 'old_master_writable', why: /ALSO answers writable/ }],
+  ['none: the key was written by a controller', { record: { ...ELECTED, written_by: 'ctl-b' } }, { action: 'none', code: 'written_by_controller' }],
+  ['none: a bootstrap claim is not an election', { record: { ...ELECTED, written_by: 'agent:paul bootstrap' } }, { action: 'none', code: 'not_an_election' }],
+  ['none: written by another node\'s agent (not a take of the node it names)', { record: { ...ELECTED, written_by: 'agent:ringo' } }, { action: 'none', code: 'not_an_election' }],
+  ['none: the agents\' master is already the book\'s master', { bookMaster: 'paul' }, { action: 'none', code: 'same_master' }],
+  ['none: no master key', { record: null }, { action: 'none', code: 'no_record' }],
+];
+
+for (const [label, change, expected] of rows) {
+  test(`agents' master adoption: ${label}`, () => {
+    const facts = Object.freeze({ ...BASE, ...change });
+    const verdict = judgeAdoption(facts);
+    assert.equal(verdict.action, expected.action, verdict.why);
+    if (expected.code !== undefined) assert.equal('code' in verdict ? verdict.code : undefined, expected.code);
+    if (expected.fate !== undefined) assert.equal(verdict.action === 'adopt' ? verdict.fate : 'n/a', expected.fate);
+    if (expected.why) assert.match(verdict.why, expected.why);
+    if (verdict.action === 'adopt') {
+      assert.equal(verdict.master, 'paul');
+      assert.equal(verdict.oldMaster, facts.bookMaster);
+    }
+  });
+}
+
+test("agents' master adoption: the servers are probed only when the key names another master an election made", () => {
+  assert.equal(adoptionNeedsProbes('john', ELECTED), true);
+  assert.equal(adoptionNeedsProbes(null, ELECTED), true);
+  assert.equal(adoptionNeedsProbes('paul', ELECTED), false);
+  assert.equal(adoptionNeedsProbes('john', { ...ELECTED, written_by: 'ctl-a' }), false);
+  assert.equal(adoptionNeedsProbes('john', null), false);
+});

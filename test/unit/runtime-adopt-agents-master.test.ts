@@ -1,0 +1,107 @@
+/**
+ * adoptAgentsMaster over a real book (fakes for etcd and the database ports): what an adoption
+ * records (book as after a failover, an `adoption` history entry naming the agents' own entry),
+ * that a refusal changes nothing and is alerted once while it lasts, and that nothing is probed
+ * when the key names the book's master.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseConfig } from '../../src/config/load.js';
+import type { AdoptionVerdict, PortAnswer } from '../../src/engine/agents-master-adoption.js';
+import type { FailoverRecord } from '../../src/model/failover-record.js';
+import { serversFromConfig } from '../../src/runtime/state-sync.js';
+import { adoptAgentsMaster, type AdoptionMemory, type AgentsMasterReads } from '../../src/runtime/topology/adopt-agents-master.js';
+import type { TopologyEnv } from '../../src/runtime/topology/env.js';
+import type { MasterRecord } from '../../src/store/etcd/master-record.js';
+import { fakeTopologyBase } from '../fixtures/fake-topology-env.js';
+
+const CONFIG = parseConfig('servers: {john: {hostname: h-john, role: master}, paul: {hostname: h-paul, role: replica}, ringo: {hostname: h-ringo, role: replica}}\n', 'test.yaml');
+const NOW = '2026-12-04T20:00:00.000Z';
+const ELECTED: MasterRecord = { name: 'paul', term: '812', timeline: 2, promoted_lsn: '0/5000060', sync_set: [], since: NOW, written_by: 'agent:paul' };
+const AGENTS_ENTRY: FailoverRecord = {
+  id: 'e812-paul', kind: 'failover', reason: "agents' election: the master lease of john expired", started: NOW, finished: NOW, duration_ms: 900,
+  from: 'john', to: 'paul', outcome: 'SUCCESS', details: "paul promoted by the agents' election", steps: [], fence: 'confirmed',
+};
+
+interface Setup {
+  env: TopologyEnv;
+  asked: string[];
+  adopt: () => Promise<AdoptionVerdict>;
+  alerts: () => string[];
+  done: () => void;
+}
+
+/** A book with john master and the agents' own entry; `answers` are the database ports' answers. */
+function setup(record: MasterRecord | null, answers: Record<string, PortAnswer>, leaseHeld: boolean | null = true): Setup {
+  const base = fakeTopologyBase(serversFromConfig(CONFIG, NOW), { clock: () => new Date(NOW) });
+  base.book.addHistory(AGENTS_ENTRY);
+  const env = { ...base.base, mayAct: () => null } as unknown as TopologyEnv;
+  const asked: string[] = [];
+  const ask = async (name: string): Promise<PortAnswer> => (asked.push(name), answers[name] ?? 'no_answer');
+  const reads: AgentsMasterReads = { masterRecord: async () => record, leaseHeld: async () => leaseHeld };
+  const memory: AdoptionMemory = { lastRefusal: null };
+  return {
+    env,
+    asked,
+    adopt: () => adoptAgentsMaster(env, reads, memory, ask),
+    alerts: () => base.log.recent(300).filter((e) => e.alert !== undefined && /not adopting/.test(e.message)).map((e) => e.message),
+    done: base.done,
+  };
+}
+
+test("adoption: the agents' master becomes the book's master, john fenced (refused: confirmed), an adoption entry names the agents' own", async () => {
+  const s = setup(ELECTED, { paul: 'writable', john: 'refused' });
+  try {
+    const verdict = await s.adopt();
+    assert.equal(verdict.action, 'adopt', verdict.why);
+    const book = s.env.book;
+    assert.equal(book.masterName(), 'paul');
+    assert.deepEqual([book.get('john').role, book.get('john').enabled, book.get('john').fenced, book.get('john').fence_unconfirmed], ['replica', false, true, false]);
+    assert.equal(book.get('ringo').role, 'replica');
+    const [entry] = book.recentHistory(1);
+    assert.equal(entry?.kind, 'adoption');
+    assert.deepEqual([entry?.from, entry?.to, entry?.outcome, entry?.fence], ['john', 'paul', 'SUCCESS', 'confirmed']);
+    assert.match(entry?.details ?? '', /^adopted after the agents' election: paul .*the agents' own entry: e812-paul$/);
+    assert.deepEqual(s.asked.sort(), ['john', 'paul']);
+  } finally {
+    s.done();
+  }
+});
+
+test('adoption: an old master that answers read-only stays an enabled replica', async () => {
+  const s = setup(ELECTED, { paul: 'writable', john: 'read_only' });
+  try {
+    const verdict = await s.adopt();
+    assert.equal(verdict.action, 'adopt');
+    assert.deepEqual([s.env.book.get('john').role, s.env.book.get('john').enabled, s.env.book.get('john').fenced], ['replica', true, false]);
+  } finally {
+    s.done();
+  }
+});
+
+test('adoption refused (lease not held): the book is unchanged, one alert while the same refusal lasts', async () => {
+  const s = setup(ELECTED, { paul: 'writable', john: 'no_answer' }, false);
+  try {
+    const adopt = s.adopt;
+    const revision = s.env.book.topologyRevision;
+    assert.equal((await adopt()).action, 'refuse');
+    assert.equal((await adopt()).action, 'refuse');
+    assert.equal(s.env.book.masterName(), 'john');
+    assert.equal(s.env.book.topologyRevision, revision, 'no server definition changed');
+    assert.equal(s.env.book.recentHistory(5).length, 1, 'no history entry added');
+    assert.equal(s.alerts().length, 1, s.alerts().join('\n'));
+  } finally {
+    s.done();
+  }
+});
+
+test("adoption: a key naming the book's master probes nothing and changes nothing", async () => {
+  const s = setup({ ...ELECTED, name: 'john', written_by: 'agent:john' }, {});
+  try {
+    const verdict = await s.adopt();
+    assert.deepEqual([verdict.action, 'code' in verdict ? verdict.code : null], ['none', 'same_master']);
+    assert.deepEqual(s.asked, []);
+  } finally {
+    s.done();
+  }
+});
