@@ -19,7 +19,7 @@ import { judgeLapsedMaster } from '../runtime/lease-lapse-judgement.js';
 import { SilentMasterProbes } from '../runtime/silent-master-probes.js';
 import { askDatabase, type DatabaseAnswer } from '../runtime/topology/fence.js';
 import { masterTimeline } from '../runtime/topology/master-timeline.js';
-import { adoptAgentsMaster, type AdoptionMemory } from '../runtime/topology/adopt-agents-master.js';
+import { ADOPTION_CHECK_READ_MS, adoptAgentsMaster, startedReads, type AdoptionMemory } from '../runtime/topology/adopt-agents-master.js';
 import type { ControllerHistoryEntry } from '../store/cluster-store.js';
 import { leadingHooks } from './etcd-leading.js';
 import { LocalClusterStore } from '../store/local-cluster-store.js';
@@ -1033,13 +1033,16 @@ export class HandyRep {
       plannedDown: (name) => this.book.maintenanceState.planned_down?.server === name,
       recentFacts: this.recentFacts,
       silentProbes: this.silentProbes,
-      ...(this.etcd ? { adoptAgentsMaster: this.agentsMasterAdoption(this.etcd) } : {}),
+      ...(this.etcd ? { startAdoption: this.agentsMasterAdoption(this.etcd) } : {}),
     };
   }
 
-  /** Adopting an agents' election's master from the failover check, alone like any book change. */
-  private agentsMasterAdoption(etcd: EtcdControl): NonNullable<FailoverCheckDeps['adoptAgentsMaster']> {
-    return () => this.mutate(() => adoptAgentsMaster(this.topologyEnv(), etcd.agentsMasterReads(), this.adoptionMemory));
+  /** Adopting an agents' election's master from the failover check: reads started at once and bounded, the change alone like any book change. */
+  private agentsMasterAdoption(etcd: EtcdControl): NonNullable<FailoverCheckDeps['startAdoption']> {
+    return () => {
+      const reads = startedReads(etcd.agentsMasterReads(ADOPTION_CHECK_READ_MS));
+      return () => this.mutate(() => adoptAgentsMaster(this.topologyEnv(), reads, this.adoptionMemory));
+    };
   }
 
   /**

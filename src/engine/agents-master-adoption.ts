@@ -36,8 +36,12 @@ export interface AdoptionFacts {
 
 /** Nothing to adopt: the book and the key agree, or the key is not an agents' election's. */
 export type AdoptionNoneCode = 'no_record' | 'written_by_controller' | 'not_an_election' | 'same_master';
-/** The key names another master but cannot be taken as true now: nothing changes, an alert says why. */
-export type AdoptionRefusalCode = 'unknown_server' | 'unconfirmed' | 'lease_unknown' | 'lease_not_held' | 'not_writable' | 'old_master_writable';
+/**
+ * The key names another master but cannot be taken as true now: nothing changes, an alert says why.
+ * `sync_unsaved` is the runtime's (the verdict was adopt, but the synchronous set for the adopted
+ * master could not be saved first).
+ */
+export type AdoptionRefusalCode = 'unknown_server' | 'unconfirmed' | 'lease_unknown' | 'lease_not_held' | 'not_writable' | 'old_master_writable' | 'sync_unsaved';
 
 /**
  * How the old master is recorded: `rejoined` (it answers read-only: its agent already booted it as a

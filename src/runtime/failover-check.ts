@@ -46,10 +46,11 @@ export interface FailoverCheckDeps {
   /** The back-to-back probes of a silent master (silent-master-probes.ts); absent = none. */
   silentProbes?: { follow: (name: string) => void; stop: () => void };
   /**
-   * etcd: takes into the book a master an agents' election made, when it verifies
-   * (topology/adopt-agents-master.ts), run alone; absent = no etcd (no agents' elections).
+   * etcd: starts the reads for taking into the book a master an agents' election made (the
+   * `master` key, bounded by topology/adopt-agents-master.ts ADOPTION_CHECK_READ_MS); the step it
+   * returns judges and, when it verifies, adopts, run alone. Absent = no etcd (no agents' elections).
    */
-  adoptAgentsMaster?: () => Promise<AdoptionVerdict>;
+  startAdoption?: () => () => Promise<AdoptionVerdict>;
 }
 
 /**
@@ -236,6 +237,8 @@ export async function failoverCheck(deps: FailoverCheckDeps, verify: boolean): P
   const facts = failed !== null && !deps.topologyInFlight() ? startMasterFacts(env, failed) : undefined;
   if (failed !== null && facts) deps.recentFacts?.note(failed, facts, env.book.topologyRevision);
   if (failed !== null) deps.silentProbes?.follow(failed);
+  // The agents' master (below) is read while the state is saved, not after it.
+  const adoption = rd.result !== 'SUCCESS' && !deps.topologyInFlight() ? deps.startAdoption?.() : undefined;
   await deps.flush();
   const fenceNote = fenceNotes.length > 0 ? `; ${fenceNotes.join('; ')}` : '';
   const cluster = (): string => `cluster ${env.book.clusterStatus.status}`;
@@ -254,10 +257,11 @@ export async function failoverCheck(deps: FailoverCheckDeps, verify: boolean): P
     return success(`${cluster()}: ${rd.details}${fenceNote}`, { failover_ok: rd.failover_ok });
   }
   // Before judging the book's master failed: the agents may have replaced it while no controller led
-  // (one etcd read; the probes only when the key names another master an election made).
-  if (!deps.topologyInFlight() && deps.adoptAgentsMaster) {
-    const adoption = await deps.adoptAgentsMaster().catch((err: unknown) => ({ action: 'error' as const, why: describeError(err) }));
-    if (adoption.action === 'adopt') return success(`${cluster()}: ${rd.details}; ${adoption.why}${fenceNote}`, { failover_ok: rd.failover_ok });
+  // (one bounded etcd read, started above; the probes only when the key names another master an
+  // election made). An error or a slow etcd adopts nothing: the judgement goes on.
+  if (adoption && !deps.topologyInFlight()) {
+    const adopted = await adoption().catch((err: unknown) => ({ action: 'error' as const, why: describeError(err) }));
+    if (adopted.action === 'adopt') return success(`${cluster()}: ${rd.details}; ${adopted.why}${fenceNote}`, { failover_ok: rd.failover_ok });
   }
   const master = env.book.masterName();
   if (master === null) return failure(`${cluster()}: ${rd.details}; no failover without a single enabled master${fenceNote}`, { failover_ok: false });

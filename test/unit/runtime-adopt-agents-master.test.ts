@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
 import type { AdoptionVerdict, PortAnswer } from '../../src/engine/agents-master-adoption.js';
+import { syncPromotionRule } from '../../src/engine/sync-promotion.js';
 import type { FailoverRecord } from '../../src/model/failover-record.js';
 import { serversFromConfig } from '../../src/runtime/state-sync.js';
 import { adoptAgentsMaster, type AdoptionMemory, type AgentsMasterReads } from '../../src/runtime/topology/adopt-agents-master.js';
@@ -35,7 +36,8 @@ interface Setup {
 function setup(record: MasterRecord | null, answers: Record<string, PortAnswer>, leaseHeld: boolean | null = true): Setup {
   const base = fakeTopologyBase(serversFromConfig(CONFIG, NOW), { clock: () => new Date(NOW) });
   base.book.addHistory(AGENTS_ENTRY);
-  const env = { ...base.base, mayAct: () => null } as unknown as TopologyEnv;
+  const ctx = { config: CONFIG };
+  const env = { ...base.base, mayAct: () => null, ctx: () => ctx } as unknown as TopologyEnv;
   const asked: string[] = [];
   const ask = async (name: string): Promise<PortAnswer> => (asked.push(name), answers[name] ?? 'no_answer');
   const reads: AgentsMasterReads = { masterRecord: async () => record, leaseHeld: async () => leaseHeld };
@@ -101,6 +103,57 @@ test("adoption: a key naming the book's master probes nothing and changes nothin
     const verdict = await s.adopt();
     assert.deepEqual([verdict.action, 'code' in verdict ? verdict.code : null], ['none', 'same_master']);
     assert.deepEqual(s.asked, []);
+  } finally {
+    s.done();
+  }
+});
+
+const SYNC_CONFIG = parseConfig(
+  'failover: {synchronous_mode: "on", synchronous_node_count: 1}\nservers: {john: {hostname: h-john, role: master}, paul: {hostname: h-paul, role: replica}, ringo: {hostname: h-ringo, role: replica}}\n',
+  'test.yaml',
+);
+/** The set the last controller kept for john: paul and ringo, one of them has every acknowledged commit. */
+const JOHNS_SET = { members: ['paul', 'ringo'], quorum: 1, master: 'john', at: NOW, reason: 'ANY 1 of paul, ringo' };
+
+function syncSetup(persist: () => boolean): { env: TopologyEnv; adopt: () => Promise<AdoptionVerdict>; done: () => void } {
+  const base = fakeTopologyBase(serversFromConfig(SYNC_CONFIG, NOW), { clock: () => new Date(NOW), persist });
+  base.book.setSync(JOHNS_SET);
+  const ctx = { config: SYNC_CONFIG };
+  const env = { ...base.base, mayAct: () => null, ctx: () => ctx } as unknown as TopologyEnv;
+  const answers: Record<string, PortAnswer> = { paul: 'writable', john: 'refused' };
+  const reads: AgentsMasterReads = { masterRecord: async () => ELECTED, leaseHeld: async () => true };
+  return { env, adopt: () => adoptAgentsMaster(env, reads, { lastRefusal: null }, async (name) => answers[name] ?? 'no_answer'), done: base.done };
+}
+
+test("adoption under synchronous_mode: the set is recorded for the adopted master (the others, quorum 0), the old master is no member; the next failover's rule is the one after a promotion", async () => {
+  const s = syncSetup(() => true);
+  try {
+    assert.equal((await s.adopt()).action, 'adopt');
+    const recorded = s.env.book.syncRecord();
+    assert.deepEqual([recorded?.master, recorded?.members, recorded?.quorum], ['paul', ['ringo'], 0]);
+    assert.match(recorded?.reason ?? '', /adopted paul after the agents' election/);
+    assert.match(s.env.book.recentHistory(1)[0]?.details ?? '', /synchronous set: adopted paul/);
+    // paul (the adopted master) lost next: john, fenced, is no candidate whatever its position; ringo may be.
+    const rule = syncPromotionRule('on', recorded, [
+      { name: 'john', reachable: true, receiveLsn: '0/9000000' },
+      { name: 'ringo', reachable: true, receiveLsn: '0/5000000' },
+    ]);
+    assert.equal(rule.kind, 'any_candidate', 'quorum 0: nothing promised until the maintenance records a quorum');
+    assert.match(rule.kind === 'any_candidate' ? (rule.warning ?? '') : '', /may lose acknowledged writes/);
+    assert.equal(s.env.book.get('john').fenced, true, 'john is excluded from any selection as a fenced server');
+  } finally {
+    s.done();
+  }
+});
+
+test('adoption under synchronous_mode: a set that cannot be saved adopts nothing (book and recorded set unchanged)', async () => {
+  const s = syncSetup(() => false);
+  try {
+    const verdict = await s.adopt();
+    assert.deepEqual([verdict.action, 'code' in verdict ? verdict.code : null], ['refuse', 'sync_unsaved']);
+    assert.equal(s.env.book.masterName(), 'john');
+    assert.deepEqual(s.env.book.syncRecord(), JOHNS_SET);
+    assert.equal(s.env.book.recentHistory(5).length, 0);
   } finally {
     s.done();
   }

@@ -173,11 +173,15 @@ export class EtcdControl {
     return { seeded: outcome.ok, details: outcome.details };
   }
 
-  /** What adopting an agents' election's master reads (topology/adopt-agents-master.ts); a lease read that fails is unknown (null). */
-  agentsMasterReads(): AgentsMasterReads {
+  /**
+   * What adopting an agents' election's master reads (topology/adopt-agents-master.ts), each read
+   * within `deadlineMs` (the etcd deadline unless shorter); a lease read that fails is unknown (null).
+   */
+  agentsMasterReads(deadlineMs = this.ctx.deadlineMs): AgentsMasterReads {
+    const within = Math.min(deadlineMs, this.ctx.deadlineMs);
     return {
-      masterRecord: async () => (await readMasterKey(this.ctx)).record,
-      leaseHeld: (node) => masterLeaseHeld(this.ctx, node).catch(() => null),
+      masterRecord: async () => (await readMasterKey(this.ctx, within)).record,
+      leaseHeld: (node) => masterLeaseHeld(this.ctx, node, within).catch(() => null),
     };
   }
 }

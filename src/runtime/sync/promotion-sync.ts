@@ -18,7 +18,7 @@ import { ref, withMonitoringSession, type TopologyEnv } from '../topology/env.js
 import { record, recordedSet } from './sync-maintainer.js';
 
 /** The set `candidate` starts with as master, and the method naming it; null when synchronous_mode is off. */
-function newMasterSync(env: TopologyEnv, candidate: string): { next: NewMasterSync; method: SynchronousMethod } | null {
+export function newMasterSync(env: TopologyEnv, candidate: string): { next: NewMasterSync; method: SynchronousMethod } | null {
   const failover = env.ctx().config.failover;
   if (failover.synchronous_mode === 'off') return null;
   const policy = { mode: failover.synchronous_mode, count: failover.synchronous_node_count, method: failover.synchronous_method };

@@ -13,11 +13,32 @@ import { HISTORY_LIMIT, type FailoverRecord } from '../../model/failover-record.
 import type { MasterRecord } from '../../store/etcd/master-record.js';
 import { assertMayAct, type TopologyEnv } from './env.js';
 import { askDatabase } from './fence.js';
+import { recordAdoptedSync } from '../sync/adoption-sync.js';
 
 /** What adoption reads from etcd (etcd-control.ts): the `master` key, and whether a node's master lease exists (null: unknown). */
 export interface AgentsMasterReads {
   masterRecord: () => Promise<MasterRecord | null>;
   leaseHeld: (node: string) => Promise<boolean | null>;
+}
+
+/**
+ * The bound on each etcd read of an adoption asked from the failover check: the check is judging a
+ * master that failed, and must not wait out the full etcd deadline (retry_timeout, 10 s by default)
+ * for a key that names the book's master nearly always. A read that takes longer fails; the check
+ * judges as without adoption, and the next check that finds a problem reads again.
+ */
+export const ADOPTION_CHECK_READ_MS = 1000;
+
+/**
+ * `reads` with the `master` key's read started now, so it runs while the check does other work
+ * (the state save) instead of after it; the lease read stays on demand (only when the key names
+ * another master).
+ */
+export function startedReads(reads: AgentsMasterReads): AgentsMasterReads {
+  const record = reads.masterRecord();
+  // Awaited later, or never (the check ended first): a failure is handled where it is awaited.
+  record.catch(() => undefined);
+  return { masterRecord: () => record, leaseHeld: reads.leaseHeld };
 }
 
 /** The last refusal alerted, so a check cycle that finds the same one again does not alert again. */
@@ -39,17 +60,20 @@ export async function adoptAgentsMaster(
   const [leaseHeld, named, oldMaster] = probe && record !== null
     ? await Promise.all([reads.leaseHeld(record.name), ask(record.name), bookMaster === null ? null : ask(bookMaster)])
     : ([null, null, null] as const);
-  const verdict = judgeAdoption({ bookMaster, bookServers: env.book.names(), record, leaseHeld, named, oldMaster });
+  const judged = judgeAdoption({ bookMaster, bookServers: env.book.names(), record, leaseHeld, named, oldMaster });
+  // The book is the leader's to write; leadership may have ended during the probes.
+  if (judged.action === 'adopt') assertMayAct(env, `adopting ${judged.master} as master`);
+  // Under synchronous_mode the set is recorded first, as before a promotion: one that cannot be saved stops the adoption.
+  const sync = judged.action === 'adopt' ? await recordAdoptedSync(env, judged.master) : { ok: true, details: '' };
+  const verdict: AdoptionVerdict = sync.ok ? judged : { action: 'refuse', code: 'sync_unsaved', why: `${sync.details}, so nothing is adopted this time (verified: ${judged.why})` };
   if (verdict.action === 'refuse' && verdict.why !== memory.lastRefusal) {
     env.log.error('LEADERSHIP', `not adopting the agents' master: ${verdict.why}`, record?.name, verdict.code === 'old_master_writable' ? 'CRITICAL' : 'WARNING');
   }
   memory.lastRefusal = verdict.action === 'refuse' ? verdict.why : null;
   if (verdict.action !== 'adopt' || record === null) return verdict;
-  // The book is the leader's to write; leadership may have ended during the probes.
-  assertMayAct(env, `adopting ${verdict.master} as master`);
   const started = env.clock();
   recordAdoption(env, verdict.oldMaster, verdict.master, verdict.fate);
-  env.book.addHistory(adoptionEntry(env, record, verdict, started));
+  env.book.addHistory(adoptionEntry(env, record, verdict, started, sync.details));
   env.book.recomputeCluster();
   env.log.warn('LEADERSHIP', verdict.why, verdict.master, 'WARNING');
   return verdict;
@@ -80,7 +104,7 @@ function agentsEntry(env: TopologyEnv, master: string): FailoverRecord | null {
   return env.book.recentHistory(HISTORY_LIMIT).find((h) => h.to === master && h.outcome === 'SUCCESS' && h.id.startsWith('e') && h.id.endsWith(`-${master}`)) ?? null;
 }
 
-function adoptionEntry(env: TopologyEnv, record: MasterRecord, verdict: Extract<AdoptionVerdict, { action: 'adopt' }>, started: Date): FailoverRecord {
+function adoptionEntry(env: TopologyEnv, record: MasterRecord, verdict: Extract<AdoptionVerdict, { action: 'adopt' }>, started: Date, syncNote: string): FailoverRecord {
   const finished = env.clock();
   const theirs = agentsEntry(env, verdict.master);
   const fence: FailoverRecord['fence'] = verdict.fate === 'unconfirmed' ? 'unconfirmed' : 'confirmed';
@@ -94,7 +118,7 @@ function adoptionEntry(env: TopologyEnv, record: MasterRecord, verdict: Extract<
     from: verdict.oldMaster,
     to: verdict.master,
     outcome: 'SUCCESS',
-    details: `${verdict.why}; the agents' own entry: ${theirs === null ? 'not in the history' : theirs.id}`,
+    details: `${verdict.why}${syncNote === '' ? '' : `; synchronous set: ${syncNote}`}; the agents' own entry: ${theirs === null ? 'not in the history' : theirs.id}`,
     steps: [{ name: 'verify the agents\' master', server: verdict.master, started: started.toISOString(), finished: finished.toISOString(), outcome: 'ok', details: 'answers writable; its agent holds its master lease' }],
     ...(verdict.oldMaster === null ? {} : { fence }),
   };

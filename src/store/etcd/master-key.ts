@@ -123,8 +123,8 @@ export async function leaseAlive(ctx: EtcdContext, id: string): Promise<boolean>
 }
 
 /** Whether `master_lease/<node>` exists now (its agent keeps it alive while its node is a writable master). */
-export async function masterLeaseHeld(ctx: EtcdContext, node: string): Promise<boolean> {
+export async function masterLeaseHeld(ctx: EtcdContext, node: string, deadlineMs = ctx.deadlineMs): Promise<boolean> {
   const key = Buffer.from(ctx.keys.masterLease(node));
-  const reply = await withDeadline(`read the master lease of ${node}`, ctx.deadlineMs, () => ctx.client.kv.range({ key, count_only: true }));
+  const reply = await withDeadline(`read the master lease of ${node}`, deadlineMs, () => ctx.client.kv.range({ key, count_only: true }));
   return Number(reply.count) > 0;
 }
