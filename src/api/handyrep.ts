@@ -1037,11 +1037,12 @@ export class HandyRep {
     };
   }
 
-  /** Adopting an agents' election's master from the failover check: reads started at once and bounded, the change alone like any book change. */
+  /** Adopting an agents' election's master from the failover check: reads started at once and bounded, the book change alone like any other. */
   private agentsMasterAdoption(etcd: EtcdControl): NonNullable<FailoverCheckDeps['startAdoption']> {
     return () => {
       const reads = startedReads(etcd.agentsMasterReads(ADOPTION_CHECK_READ_MS));
-      return () => this.mutate(() => adoptAgentsMaster(this.topologyEnv(), reads, this.adoptionMemory));
+      // Reads and probes outside the action queue; only an adoption's book change waits for it.
+      return () => adoptAgentsMaster(this.topologyEnv(), reads, this.adoptionMemory, { alone: (run) => this.mutate(run) });
     };
   }
 

@@ -22,6 +22,8 @@ export type PortAnswer = 'writable' | 'read_only' | 'refused' | 'starting' | 'no
 export interface AdoptionFacts {
   /** The book's enabled master, or null (none, or more than one). */
   readonly bookMaster: string | null;
+  /** Every enabled master of the book (more than one: the book is ambiguous, nothing is adopted). */
+  readonly bookMasters: readonly string[];
   /** Every server of the book (any role). */
   readonly bookServers: readonly string[];
   /** The `master` key's record, or null when absent. */
@@ -32,16 +34,33 @@ export interface AdoptionFacts {
   readonly named: PortAnswer | null;
   /** The book's master's database port, asked now; null when there is no other book master (or not asked). */
   readonly oldMaster: PortAnswer | null;
+  /**
+   * Under `unreachable_master: agent_lease`, whether `master_lease/<bookMaster>` is held now
+   * ('held' | 'absent' | 'unknown'); null when not read (another setting, no book master, nothing to adopt).
+   */
+  readonly oldMasterLease: 'held' | 'absent' | 'unknown' | null;
+  /** Database servers other than the named one and the book's master (enabled, or fenced) that answer writable now. */
+  readonly otherWritable: readonly string[];
 }
 
 /** Nothing to adopt: the book and the key agree, or the key is not an agents' election's. */
-export type AdoptionNoneCode = 'no_record' | 'written_by_controller' | 'not_an_election' | 'same_master';
+export type AdoptionNoneCode = 'no_record' | 'written_by_controller' | 'not_an_election' | 'same_master' | 'book_changed';
 /**
  * The key names another master but cannot be taken as true now: nothing changes, an alert says why.
  * `sync_unsaved` is the runtime's (the verdict was adopt, but the synchronous set for the adopted
  * master could not be saved first).
  */
-export type AdoptionRefusalCode = 'unknown_server' | 'unconfirmed' | 'lease_unknown' | 'lease_not_held' | 'not_writable' | 'old_master_writable' | 'sync_unsaved';
+export type AdoptionRefusalCode =
+  | 'book_ambiguous'
+  | 'unknown_server'
+  | 'unconfirmed'
+  | 'lease_unknown'
+  | 'lease_not_held'
+  | 'not_writable'
+  | 'old_master_writable'
+  | 'other_writable'
+  | 'old_master_lease_held'
+  | 'sync_unsaved';
 
 /**
  * How the old master is recorded: `rejoined` (it answers read-only: its agent already booted it as a
@@ -71,7 +90,8 @@ export function judgeAdoption(f: AdoptionFacts): AdoptionVerdict {
   if (!r.written_by.startsWith('agent:')) return { action: 'none', code: 'written_by_controller', why: `the master key was written by controller ${r.written_by}` };
   if (!writtenByElection(r)) return { action: 'none', code: 'not_an_election', why: `the master key was written by ${r.written_by}, not by an election take of ${r.name}` };
   if (r.name === f.bookMaster) return { action: 'none', code: 'same_master', why: `the agents' master ${r.name} is already the book's master` };
-  const other = `the agents' election recorded ${r.name} as master (term ${r.term}) but the book's master is ${f.bookMaster ?? 'none'}`;
+  const other = `the agents' election recorded ${r.name} as master (term ${r.term}) but the book's master is ${f.bookMaster ?? (f.bookMasters.length > 1 ? f.bookMasters.join(' and ') : 'none')}`;
+  if (f.bookMasters.length > 1) return { action: 'refuse', code: 'book_ambiguous', why: `${other}: more than one enabled master in the book (an operator must fix the book first)` };
   if (!f.bookServers.includes(r.name)) return { action: 'refuse', code: 'unknown_server', why: `${other}, and ${r.name} is not a server of the book` };
   if (r.timeline === null) return { action: 'refuse', code: 'unconfirmed', why: `${other}; its take is not confirmed yet (no timeline written: the promotion is in flight or being given back)` };
   if (f.leaseHeld === null) return { action: 'refuse', code: 'lease_unknown', why: `${other}; whether its agent holds master_lease/${r.name} could not be read` };
@@ -80,8 +100,15 @@ export function judgeAdoption(f: AdoptionFacts): AdoptionVerdict {
   if (f.bookMaster !== null && f.oldMaster === 'writable') {
     return { action: 'refuse', code: 'old_master_writable', why: `${other}; the book's master ${f.bookMaster} ALSO answers writable (two writable servers: nothing adopted, look at both)` };
   }
-  const fate = f.bookMaster === null ? null : oldMasterFate(f.oldMaster);
-  const fateNote = f.bookMaster === null ? '' : `; old master ${f.bookMaster} ${fate === 'rejoined' ? 'answers read-only (already rejoined): kept as a replica' : fate === 'confirmed' ? 'is not running: fenced' : 'does not answer: fenced (unconfirmed)'}`;
+  if (f.otherWritable.length > 0) {
+    return { action: 'refuse', code: 'other_writable', why: `${other}; ${f.otherWritable.join(', ')} ALSO ${f.otherWritable.length === 1 ? 'answers' : 'answer'} writable (more than one writable server: nothing adopted, look at them)` };
+  }
+  if (f.bookMaster !== null && f.oldMasterLease === 'held') {
+    return { action: 'refuse', code: 'old_master_lease_held', why: `${other}; but master_lease/${f.bookMaster} is held (the agents' take requires it gone: something is off, look at both)` };
+  }
+  const fate = f.bookMaster === null ? null : oldMasterFate(f.oldMaster, f.oldMasterLease === 'absent');
+  const fenceNote = fate === 'confirmed' && f.oldMaster !== 'refused' ? 'does not answer, and its master lease is gone (the agents\' take required it): fenced' : fate === 'confirmed' ? 'is not running: fenced' : 'does not answer: fenced (unconfirmed)';
+  const fateNote = f.bookMaster === null ? '' : `; old master ${f.bookMaster} ${fate === 'rejoined' ? 'answers read-only (already rejoined): kept as a replica' : fenceNote}`;
   return {
     action: 'adopt',
     master: r.name,
@@ -91,8 +118,13 @@ export function judgeAdoption(f: AdoptionFacts): AdoptionVerdict {
   };
 }
 
-function oldMasterFate(answer: PortAnswer | null): OldMasterFate {
+/**
+ * `leaseGone`: under agent_lease its master lease is absent; the agents' take required that (its
+ * agent stopped it, or is gone with it: design §9 rule 1), the same proof a controller's own
+ * agent_lease failover counts as a confirmed fence.
+ */
+function oldMasterFate(answer: PortAnswer | null, leaseGone: boolean): OldMasterFate {
   if (answer === 'read_only') return 'rejoined';
-  if (answer === 'refused') return 'confirmed';
+  if (answer === 'refused' || leaseGone) return 'confirmed';
   return 'unconfirmed';
 }

@@ -33,6 +33,9 @@ interface Entry {
   details: string;
 }
 
+/** The agents' history entries are `e<revision>-<node>` (elector.ts); a controller's are UUIDs, which may start with `e` too. */
+const AGENTS_ENTRY_ID = /^e\d+-[a-z]/;
+
 function tail(file: string, lines = 40): string {
   try {
     return readFileSync(file, 'utf8').trim().split('\n').slice(-lines).map((l) => l.slice(0, 400)).join('\n');
@@ -112,10 +115,10 @@ describe("a controller leading after an agents' election adopts the agents' mast
       assert.equal(adoption[0]?.from, 'john');
       assert.equal(adoption[0]?.to, elected);
       assert.match(adoption[0]?.details ?? '', /^adopted after the agents' election/);
-      const agentsEntry = history.find((h) => h.kind === 'failover' && h.id.startsWith('e'));
+      const agentsEntry = history.find((h) => h.kind === 'failover' && AGENTS_ENTRY_ID.test(h.id));
       assert.ok(agentsEntry, "the agents' own failover entry is in the history");
       assert.match(adoption[0]?.details ?? '', new RegExp(`the agents' own entry: ${agentsEntry.id}`));
-      assert.deepEqual(history.filter((h) => h.kind !== 'adoption' && !h.id.startsWith('e')), [], 'no change by the controller (no failover of the adopted master)');
+      assert.deepEqual(history.filter((h) => h.kind !== 'adoption' && !AGENTS_ENTRY_ID.test(h.id)), [], 'no change by the controller (no failover of the adopted master)');
       assert.equal(await client.get(`${prefix}master`).string(), keyBefore, 'the master key is left as the agents wrote it');
     } catch (err) {
       const logs = controllers.map((c) => `--- ${c.name} log:\n${tail(join(current.cluster.root, `${c.name}.log`))}\n--- ${c.name} stderr:\n${c.daemon.stderr().slice(-2000)}`);

@@ -10,7 +10,17 @@ import type { MasterRecord } from '../../src/store/etcd/master-record.js';
 
 const ELECTED: MasterRecord = { name: 'paul', term: '812', timeline: 2, promoted_lsn: '0/5000060', sync_set: [], since: '2026-12-04T20:00:00.000Z', written_by: 'agent:paul' };
 
-const BASE: AdoptionFacts = { bookMaster: 'john', bookServers: ['john', 'paul', 'ringo'], record: ELECTED, leaseHeld: true, named: 'writable', oldMaster: 'no_answer' };
+const BASE: AdoptionFacts = {
+  bookMaster: 'john',
+  bookMasters: ['john'],
+  bookServers: ['john', 'paul', 'ringo'],
+  record: ELECTED,
+  leaseHeld: true,
+  named: 'writable',
+  oldMaster: 'no_answer',
+  oldMasterLease: null,
+  otherWritable: [],
+};
 
 type Expect = { action: AdoptionVerdict['action']; code?: string; fate?: string | null; why?: RegExp };
 
@@ -18,7 +28,12 @@ const rows: [label: string, change: Partial<AdoptionFacts>, expected: Expect][] 
   ['adopt: elected, confirmed, lease held, writable; old master silent → fenced unconfirmed', {}, { action: 'adopt', fate: 'unconfirmed', why: /^adopted after the agents' election: paul \(term 812, timeline 2\).*old master john does not answer: fenced \(unconfirmed\)/ }],
   ['adopt: old master refuses connections (not running) → fenced, confirmed', { oldMaster: 'refused' }, { action: 'adopt', fate: 'confirmed' }],
   ['adopt: old master answers read-only (its agent rebooted it as a standby) → kept as a replica', { oldMaster: 'read_only' }, { action: 'adopt', fate: 'rejoined', why: /kept as a replica/ }],
-  ['adopt: the book has no master → nothing to fence', { bookMaster: null, oldMaster: null }, { action: 'adopt', fate: null }],
+  ['adopt: the book has no master → nothing to fence', { bookMaster: null, bookMasters: [], oldMaster: null }, { action: 'adopt', fate: null }],
+  ['adopt (agent_lease): old master silent but its master lease is gone → fenced, confirmed by the lease', { oldMasterLease: 'absent' }, { action: 'adopt', fate: 'confirmed', why: /its master lease is gone/ }],
+  ['adopt (agent_lease): old master silent, its lease unknown → fenced unconfirmed', { oldMasterLease: 'unknown' }, { action: 'adopt', fate: 'unconfirmed' }],
+  ['refuse (agent_lease): the old master\'s lease is still held', { oldMasterLease: 'held' }, { action: 'refuse', code: 'old_master_lease_held' }],
+  ['refuse: another server of the book also answers writable', { otherWritable: ['ringo'] }, { action: 'refuse', code: 'other_writable', why: /ringo ALSO answers writable/ }],
+  ['refuse: more than one enabled master in the book', { bookMaster: null, bookMasters: ['john', 'ringo'], oldMaster: null }, { action: 'refuse', code: 'book_ambiguous' }],
   ['refuse: the named server answers read-only', { named: 'read_only' }, { action: 'refuse', code: 'not_writable', why: /paul does not answer as a writable master \(read_only\)/ }],
   ['refuse: the named server does not answer', { named: 'no_answer' }, { action: 'refuse', code: 'not_writable' }],
   ['refuse: its agent does not hold the master lease', { leaseHeld: false }, { action: 'refuse', code: 'lease_not_held', why: /does not hold master_lease\/paul/ }],

@@ -11,7 +11,7 @@ import type { AdoptionVerdict, PortAnswer } from '../../src/engine/agents-master
 import { syncPromotionRule } from '../../src/engine/sync-promotion.js';
 import type { FailoverRecord } from '../../src/model/failover-record.js';
 import { serversFromConfig } from '../../src/runtime/state-sync.js';
-import { adoptAgentsMaster, type AdoptionMemory, type AgentsMasterReads } from '../../src/runtime/topology/adopt-agents-master.js';
+import { adoptAgentsMaster, type AdoptionMemory, type AgentsMasterReads, type LeaseRead } from '../../src/runtime/topology/adopt-agents-master.js';
 import type { TopologyEnv } from '../../src/runtime/topology/env.js';
 import type { MasterRecord } from '../../src/store/etcd/master-record.js';
 import { fakeTopologyBase } from '../fixtures/fake-topology-env.js';
@@ -32,20 +32,39 @@ interface Setup {
   done: () => void;
 }
 
+function leaseRead(held: boolean | null): LeaseRead {
+  return held === null ? 'unknown' : held ? 'held' : 'absent';
+}
+
+/** The other-writable-servers probe over `answers`. */
+function writableFrom(answers: Record<string, PortAnswer>): (except: readonly string[]) => Promise<string[]> {
+  return async (except) => Object.entries(answers).filter(([n, a]) => a === 'writable' && !except.includes(n)).map(([n]) => n);
+}
+
 /** A book with john master and the agents' own entry; `answers` are the database ports' answers. */
-function setup(record: MasterRecord | null, answers: Record<string, PortAnswer>, leaseHeld: boolean | null = true): Setup {
-  const base = fakeTopologyBase(serversFromConfig(CONFIG, NOW), { clock: () => new Date(NOW) });
+function setup(
+  record: MasterRecord | null,
+  answers: Record<string, PortAnswer>,
+  leaseHeld: boolean | null = true,
+  more: { config?: typeof CONFIG; leases?: Record<string, LeaseRead>; adopted?: string[] } = {},
+): Setup {
+  const config = more.config ?? CONFIG;
+  const base = fakeTopologyBase(serversFromConfig(config, NOW), { clock: () => new Date(NOW) });
   base.book.addHistory(AGENTS_ENTRY);
-  const ctx = { config: CONFIG };
+  const ctx = { config };
   const env = { ...base.base, mayAct: () => null, ctx: () => ctx } as unknown as TopologyEnv;
   const asked: string[] = [];
   const ask = async (name: string): Promise<PortAnswer> => (asked.push(name), answers[name] ?? 'no_answer');
-  const reads: AgentsMasterReads = { masterRecord: async () => record, leaseHeld: async () => leaseHeld };
+  const reads: AgentsMasterReads = {
+    masterRecord: async () => record,
+    lease: async (node) => more.leases?.[node] ?? leaseRead(leaseHeld),
+    adopted: async (node) => void more.adopted?.push(node),
+  };
   const memory: AdoptionMemory = { lastRefusal: null };
   return {
     env,
     asked,
-    adopt: () => adoptAgentsMaster(env, reads, memory, ask),
+    adopt: () => adoptAgentsMaster(env, reads, memory, { ask, otherWritable: writableFrom(answers) }),
     alerts: () => base.log.recent(300).filter((e) => e.alert !== undefined && /not adopting/.test(e.message)).map((e) => e.message),
     done: base.done,
   };
@@ -121,8 +140,9 @@ function syncSetup(persist: () => boolean): { env: TopologyEnv; adopt: () => Pro
   const ctx = { config: SYNC_CONFIG };
   const env = { ...base.base, mayAct: () => null, ctx: () => ctx } as unknown as TopologyEnv;
   const answers: Record<string, PortAnswer> = { paul: 'writable', john: 'refused' };
-  const reads: AgentsMasterReads = { masterRecord: async () => ELECTED, leaseHeld: async () => true };
-  return { env, adopt: () => adoptAgentsMaster(env, reads, { lastRefusal: null }, async (name) => answers[name] ?? 'no_answer'), done: base.done };
+  const reads: AgentsMasterReads = { masterRecord: async () => ELECTED, lease: async () => 'held' };
+  const ask = async (name: string): Promise<PortAnswer> => answers[name] ?? 'no_answer';
+  return { env, adopt: () => adoptAgentsMaster(env, reads, { lastRefusal: null }, { ask, otherWritable: writableFrom(answers) }), done: base.done };
 }
 
 test("adoption under synchronous_mode: the set is recorded for the adopted master (the others, quorum 0), the old master is no member; the next failover's rule is the one after a promotion", async () => {
@@ -154,6 +174,103 @@ test('adoption under synchronous_mode: a set that cannot be saved adopts nothing
     assert.equal(s.env.book.masterName(), 'john');
     assert.deepEqual(s.env.book.syncRecord(), JOHNS_SET);
     assert.equal(s.env.book.recentHistory(5).length, 0);
+  } finally {
+    s.done();
+  }
+});
+
+test('adoption refused: a third server answers writable too (CRITICAL alert, book unchanged)', async () => {
+  const s = setup(ELECTED, { paul: 'writable', john: 'refused', ringo: 'writable' });
+  try {
+    const verdict = await s.adopt();
+    assert.deepEqual([verdict.action, 'code' in verdict ? verdict.code : null], ['refuse', 'other_writable']);
+    assert.equal(s.env.book.masterName(), 'john');
+    assert.match(s.alerts()[0] ?? '', /ringo ALSO answers writable/);
+  } finally {
+    s.done();
+  }
+});
+
+test('adoption refused: a master_lease key put without a lease (lease 0) is no lease held', async () => {
+  const s = setup(ELECTED, { paul: 'writable', john: 'refused' }, true, { leases: { paul: 'by_hand' } });
+  try {
+    const verdict = await s.adopt();
+    assert.deepEqual([verdict.action, 'code' in verdict ? verdict.code : null], ['refuse', 'lease_not_held']);
+  } finally {
+    s.done();
+  }
+});
+
+test("adoption: the adopted master's lease is noted as seen held (an agent_lease failover of it needs no healthy check first)", async () => {
+  const adopted: string[] = [];
+  const s = setup(ELECTED, { paul: 'writable', john: 'refused' }, true, { adopted });
+  try {
+    assert.equal((await s.adopt()).action, 'adopt');
+    assert.deepEqual(adopted, ['paul']);
+  } finally {
+    s.done();
+  }
+});
+
+const AGENT_LEASE = parseConfig(
+  'handyrep: {store: etcd}\netcd: {endpoints: [http://127.0.0.1:2379]}\nfailover: {unreachable_master: agent_lease}\nservers: {john: {hostname: h-john, role: master}, paul: {hostname: h-paul, role: replica}, ringo: {hostname: h-ringo, role: replica}}\n',
+  'test.yaml',
+);
+
+test("adoption (agent_lease): a silent old master whose lease is gone is fenced confirmed (the agents' take proved it), so it blocks no later failover", async () => {
+  const s = setup(ELECTED, { paul: 'writable', john: 'no_answer' }, true, { config: AGENT_LEASE, leases: { paul: 'held', john: 'absent' } });
+  try {
+    assert.equal((await s.adopt()).action, 'adopt');
+    assert.deepEqual([s.env.book.get('john').fenced, s.env.book.get('john').fence_unconfirmed], [true, false]);
+    assert.equal(s.env.book.recentHistory(1)[0]?.fence, 'confirmed');
+  } finally {
+    s.done();
+  }
+});
+
+test("adoption refused (agent_lease): the old master's lease is still held", async () => {
+  const s = setup(ELECTED, { paul: 'writable', john: 'no_answer' }, true, { config: AGENT_LEASE, leases: { paul: 'held', john: 'held' } });
+  try {
+    const verdict = await s.adopt();
+    assert.deepEqual([verdict.action, 'code' in verdict ? verdict.code : null], ['refuse', 'old_master_lease_held']);
+    assert.equal(s.env.book.masterName(), 'john');
+  } finally {
+    s.done();
+  }
+});
+
+const AGENTS_DEPLOYMENT = parseConfig(
+  'handyrep: {deployment: agents, store: etcd}\netcd: {endpoints: [http://127.0.0.1:2379]}\nservers: {john: {hostname: h-john, role: master}, paul: {hostname: h-paul, role: replica}, ringo: {hostname: h-ringo, role: replica}}\n',
+  'test.yaml',
+);
+
+test('adoption in deployment agents: the old master stays an enabled replica (not fenced: the agents still may elect it later)', async () => {
+  const s = setup(ELECTED, { paul: 'writable', john: 'no_answer' }, true, { config: AGENTS_DEPLOYMENT });
+  try {
+    assert.equal((await s.adopt()).action, 'adopt');
+    const john = s.env.book.get('john');
+    assert.deepEqual([john.role, john.enabled, john.fenced], ['replica', true, false]);
+    assert.equal(s.env.book.masterName(), 'paul');
+  } finally {
+    s.done();
+  }
+});
+
+test('adoption: facts gathered outside the queue, the book changed before its turn → nothing adopted (looked at again next time)', async () => {
+  const s = setup(ELECTED, { paul: 'writable', john: 'refused' });
+  try {
+    const reads: AgentsMasterReads = { masterRecord: async () => ELECTED, lease: async () => 'held' };
+    const verdict = await adoptAgentsMaster(s.env, reads, { lastRefusal: null }, {
+      ask: async (name) => (name === 'paul' ? 'writable' : 'refused'),
+      otherWritable: async () => [],
+      // Another action got in first and disabled ringo.
+      alone: async (run) => {
+        s.env.book.putServer('ringo', { ...s.env.book.get('ringo'), enabled: false }, 'disabled by an operator');
+        return run();
+      },
+    });
+    assert.deepEqual([verdict.action, 'code' in verdict ? verdict.code : null], ['none', 'book_changed']);
+    assert.equal(s.env.book.masterName(), 'john');
   } finally {
     s.done();
   }

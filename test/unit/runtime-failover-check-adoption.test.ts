@@ -30,7 +30,7 @@ const ELECTED: MasterRecord = { name: 'george', term: '33', timeline: 2, promote
 const ANSWERS: Record<string, PortAnswer> = { george: 'writable', john: 'refused' };
 
 /** One check cycle where john fails its poll; `key` is what the `master` key read gives (or how it fails). */
-async function cycle(key: () => Promise<MasterRecord | null>): Promise<{ events: string[]; details: string; master: string | null; done: () => void }> {
+async function cycle(key: () => Promise<MasterRecord | null>, queueBusy = false): Promise<{ events: string[]; details: string; master: string | null; done: () => void }> {
   const now = new Date().toISOString();
   const servers = serversFromConfig(CONFIG, now);
   for (const s of Object.values(servers)) Object.assign(s, makeServerStatus('healthy', 'test', now));
@@ -51,14 +51,18 @@ async function cycle(key: () => Promise<MasterRecord | null>): Promise<{ events:
       pollServer: async () => failure('refused', { status: 'down' }),
     },
   } as unknown as TopologyEnv;
+  // A busy action queue (an operator's call, the sync maintenance) that does not free during the check.
+  const alone = queueBusy ? <T>(): Promise<T> => new Promise<T>(() => undefined) : <T>(run: () => Promise<T>): Promise<T> => run();
   const deps = fakeCheckDeps(env, {
+    mutate: alone,
     flush: async () => {
       events.push('state saved');
     },
     startAdoption: () => {
       events.push('key read started');
-      const reads = startedReads({ masterRecord: key, leaseHeld: async () => true });
-      return () => adoptAgentsMaster(env, reads, { lastRefusal: null }, async (name) => ANSWERS[name] ?? 'no_answer');
+      const reads = startedReads({ masterRecord: key, lease: async () => 'held' });
+      const ask = async (name: string): Promise<PortAnswer> => ANSWERS[name] ?? 'no_answer';
+      return () => adoptAgentsMaster(env, reads, { lastRefusal: null }, { ask, otherWritable: async () => [], alone });
     },
   });
   const rd = await failoverCheck(deps, false);
@@ -100,6 +104,15 @@ test("failover check: a key naming the book's master adopts nothing, the judgeme
   }
 });
 
+test("failover check: with the action queue busy, a key naming the book's master does not wait for it: the judgement starts", async () => {
+  const c = await cycle(async () => ({ ...ELECTED, name: 'john', written_by: 'ctl-a' }), true);
+  try {
+    assert.ok(c.events.includes('retry wait'), c.events.join(' | '));
+  } finally {
+    c.done();
+  }
+});
+
 test("failover check: the adoption's etcd reads give up after ADOPTION_CHECK_READ_MS, not the etcd deadline", async () => {
   // An etcd that never answers, with a 10 s deadline (retry_timeout's default).
   const silent = { kv: { range: () => new Promise(() => undefined) } };
@@ -109,7 +122,7 @@ test("failover check: the adoption's etcd reads give up after ADOPTION_CHECK_REA
   const reads = control.agentsMasterReads(ADOPTION_CHECK_READ_MS);
   const started = Date.now();
   await assert.rejects(reads.masterRecord(), /within 1000 ms/);
-  assert.equal(await reads.leaseHeld('george'), null, 'a lease read past the bound is unknown');
+  assert.equal(await reads.lease('george'), 'unknown', 'a lease read past the bound is unknown');
   // Generous: two bounded reads on a loaded machine, far below the 10 s deadline.
   assert.ok(Date.now() - started < 6000, `took ${Date.now() - started} ms`);
 });

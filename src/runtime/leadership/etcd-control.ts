@@ -10,7 +10,7 @@ import type { EtcdClusterStore } from '../../store/etcd/etcd-cluster-store.js';
 import type { LeaderView } from '../../store/etcd/leader-record.js';
 import type { EtcdLeadership } from '../../store/etcd/leadership.js';
 import type { MasterLeaseState } from '../../engine/failover-decision.js';
-import { fencedByLease, leaseAlive, masterLeaseHeld, masterLeaseId, readMasterKey, writeMasterKey } from '../../store/etcd/master-key.js';
+import { fencedByLease, leaseAlive, masterLeaseId, readMasterKey, writeMasterKey } from '../../store/etcd/master-key.js';
 import type { AgentsMasterReads } from '../topology/adopt-agents-master.js';
 import { masterLeaseStateFrom } from '../../engine/lease-proof.js';
 import type { MasterRecord } from '../../store/etcd/master-record.js';
@@ -175,13 +175,24 @@ export class EtcdControl {
 
   /**
    * What adopting an agents' election's master reads (topology/adopt-agents-master.ts), each read
-   * within `deadlineMs` (the etcd deadline unless shorter); a lease read that fails is unknown (null).
+   * within `deadlineMs` (the etcd deadline unless shorter). A lease is held only with a real lease
+   * id (a key put by hand has lease 0: it proves nothing); a lease read that fails is unknown (null).
+   * Once adopted, the master's lease counts as seen held while healthy, as at a healthy check: an
+   * agent_lease failover of it needs no healthy check first.
    */
   agentsMasterReads(deadlineMs = this.ctx.deadlineMs): AgentsMasterReads {
     const within = Math.min(deadlineMs, this.ctx.deadlineMs);
     return {
       masterRecord: async () => (await readMasterKey(this.ctx, within)).record,
-      leaseHeld: (node) => masterLeaseHeld(this.ctx, node, within).catch(() => null),
+      lease: async (node) => {
+        try {
+          const id = await masterLeaseId(this.ctx, node, within);
+          return id === null ? 'absent' : id === '0' ? 'by_hand' : 'held';
+        } catch {
+          return 'unknown';
+        }
+      },
+      adopted: (node) => this.noteHealthyMaster(node),
     };
   }
 }

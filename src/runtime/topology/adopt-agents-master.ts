@@ -13,12 +13,21 @@ import { HISTORY_LIMIT, type FailoverRecord } from '../../model/failover-record.
 import type { MasterRecord } from '../../store/etcd/master-record.js';
 import { assertMayAct, type TopologyEnv } from './env.js';
 import { askDatabase } from './fence.js';
+import { otherWritableServers } from './writable-guard.js';
 import { recordAdoptedSync } from '../sync/adoption-sync.js';
 
-/** What adoption reads from etcd (etcd-control.ts): the `master` key, and whether a node's master lease exists (null: unknown). */
+/**
+ * `master_lease/<node>` as read: held with a real lease, absent, a key put without a lease (lease 0,
+ * by hand: proves nothing), or unknown (etcd did not answer in time).
+ */
+export type LeaseRead = 'held' | 'absent' | 'by_hand' | 'unknown';
+
+/** What adoption reads from etcd (etcd-control.ts). */
 export interface AgentsMasterReads {
   masterRecord: () => Promise<MasterRecord | null>;
-  leaseHeld: (node: string) => Promise<boolean | null>;
+  lease: (node: string) => Promise<LeaseRead>;
+  /** After an adoption: the adopted master's lease counts as seen held while it was healthy (agent_lease). */
+  adopted?: (node: string) => Promise<void>;
 }
 
 /**
@@ -31,59 +40,130 @@ export const ADOPTION_CHECK_READ_MS = 1000;
 
 /**
  * `reads` with the `master` key's read started now, so it runs while the check does other work
- * (the state save) instead of after it; the lease read stays on demand (only when the key names
+ * (the state save) instead of after it; the lease reads stay on demand (only when the key names
  * another master).
  */
 export function startedReads(reads: AgentsMasterReads): AgentsMasterReads {
   const record = reads.masterRecord();
   // Awaited later, or never (the check ended first): a failure is handled where it is awaited.
   record.catch(() => undefined);
-  return { masterRecord: () => record, leaseHeld: reads.leaseHeld };
+  return { ...reads, masterRecord: () => record };
 }
 
-/** The last refusal alerted, so a check cycle that finds the same one again does not alert again. */
+/** The last refusal alerted (its code and the key's term), so a check cycle that finds the same one again does not alert again. */
 export interface AdoptionMemory {
   lastRefusal: string | null;
 }
 
-/** Reads, judges, and on `adopt` records; a refusal is alerted (once while it stays the same) and changes nothing. Returns the verdict. */
-export async function adoptAgentsMaster(
-  env: TopologyEnv,
-  reads: AgentsMasterReads,
-  memory: AdoptionMemory = { lastRefusal: null },
+/** How the facts are asked and the change is run; each has a default for the real thing. */
+export interface AdoptionOptions {
   /** A server's database port, asked now with the full timeout. */
-  ask: (name: string) => Promise<PortAnswer> = (name) => askDatabase(env, name),
-): Promise<AdoptionVerdict> {
+  ask?: (name: string) => Promise<PortAnswer>;
+  /** Database servers other than `except` (enabled, or fenced) that answer writable now (writable-guard.ts). */
+  otherWritable?: (except: readonly string[]) => Promise<string[]>;
+  /**
+   * Runs the book change alone (the action queue); the reads and probes before it change nothing
+   * and run outside it, so a check whose key names the book's master never waits for the queue.
+   */
+  alone?: <T>(run: () => Promise<T>) => Promise<T>;
+}
+
+function leaseHeld(read: LeaseRead | null): boolean | null {
+  return read === null || read === 'unknown' ? null : read === 'held';
+}
+
+/** Reads, judges, and on `adopt` records (alone); a refusal is alerted (once while it stays the same) and changes nothing. Returns the verdict. */
+export async function adoptAgentsMaster(env: TopologyEnv, reads: AgentsMasterReads, memory: AdoptionMemory = { lastRefusal: null }, options: AdoptionOptions = {}): Promise<AdoptionVerdict> {
+  const ask = options.ask ?? ((name: string) => askDatabase(env, name));
+  const others = options.otherWritable ?? ((except: readonly string[]) => otherWritableServers(env, except));
+  const alone = options.alone ?? (<T>(run: () => Promise<T>) => run());
   const bookMaster = env.book.masterName();
+  const revision = env.book.topologyRevision;
   const record = await reads.masterRecord();
   const probe = adoptionNeedsProbes(bookMaster, record) && record !== null && env.book.has(record.name);
-  const [leaseHeld, named, oldMaster] = probe && record !== null
-    ? await Promise.all([reads.leaseHeld(record.name), ask(record.name), bookMaster === null ? null : ask(bookMaster)])
-    : ([null, null, null] as const);
-  const judged = judgeAdoption({ bookMaster, bookServers: env.book.names(), record, leaseHeld, named, oldMaster });
-  // The book is the leader's to write; leadership may have ended during the probes.
-  if (judged.action === 'adopt') assertMayAct(env, `adopting ${judged.master} as master`);
-  // Under synchronous_mode the set is recorded first, as before a promotion: one that cannot be saved stops the adoption.
-  const sync = judged.action === 'adopt' ? await recordAdoptedSync(env, judged.master) : { ok: true, details: '' };
-  const verdict: AdoptionVerdict = sync.ok ? judged : { action: 'refuse', code: 'sync_unsaved', why: `${sync.details}, so nothing is adopted this time (verified: ${judged.why})` };
-  if (verdict.action === 'refuse' && verdict.why !== memory.lastRefusal) {
-    env.log.error('LEADERSHIP', `not adopting the agents' master: ${verdict.why}`, record?.name, verdict.code === 'old_master_writable' ? 'CRITICAL' : 'WARNING');
+  // Under agent_lease the old master's lease tells whether the agents' take proved it fenced.
+  const readOldLease = bookMaster !== null && env.ctx().config.failover.unreachable_master === 'agent_lease';
+  const [lease, named, oldMaster, oldLease, otherWritable] =
+    probe && record !== null
+      ? await Promise.all([
+          reads.lease(record.name),
+          ask(record.name),
+          bookMaster === null ? null : ask(bookMaster),
+          readOldLease && bookMaster !== null ? reads.lease(bookMaster) : null,
+          others(bookMaster === null ? [record.name] : [record.name, bookMaster]),
+        ])
+      : ([null, null, null, null, []] as const);
+  const judged = judgeAdoption({
+    bookMaster,
+    bookMasters: env.book.enabledMasters(),
+    bookServers: env.book.names(),
+    record,
+    leaseHeld: leaseHeld(lease),
+    named,
+    oldMaster,
+    oldMasterLease: oldLease === null ? null : oldLease === 'by_hand' ? 'unknown' : oldLease,
+    otherWritable,
+  });
+  if (judged.action !== 'adopt' || record === null) return noted(env, memory, judged, record);
+  return alone(async () => {
+    // The facts were gathered outside the queue: a book changed meanwhile is looked at again next time.
+    if (env.book.masterName() !== bookMaster || env.book.topologyRevision !== revision) {
+      return { action: 'none', code: 'book_changed', why: `the book changed while ${judged.master} was verified: looked at again at the next check` } as const;
+    }
+    // The book is the leader's to write; leadership may have ended during the probes.
+    assertMayAct(env, `adopting ${judged.master} as master`);
+    // Under synchronous_mode the set is recorded first, as before a promotion: one that cannot be saved stops the adoption.
+    const sync = await recordAdoptedSync(env, judged.master);
+    if (!sync.ok) return noted(env, memory, { action: 'refuse', code: 'sync_unsaved', why: `${sync.details}, so nothing is adopted this time (verified: ${judged.why})` }, record);
+    memory.lastRefusal = null;
+    const started = env.clock();
+    recordAdoption(env, judged.oldMaster, judged.master, judged.fate);
+    env.book.addHistory(adoptionEntry(env, record, judged, started, sync.details));
+    env.book.recomputeCluster();
+    env.log.warn('LEADERSHIP', judged.why, judged.master, 'WARNING');
+    await reads.adopted?.(judged.master);
+    alertUnrepointed(env, judged.master);
+    return judged;
+  });
+}
+
+/** A refusal is alerted once while the same one (code, key term) lasts; anything else clears the memory. */
+function noted(env: TopologyEnv, memory: AdoptionMemory, verdict: AdoptionVerdict, record: MasterRecord | null): AdoptionVerdict {
+  const key = verdict.action === 'refuse' ? `${verdict.code}:${record?.term ?? ''}` : null;
+  if (verdict.action === 'refuse' && key !== memory.lastRefusal) {
+    const critical = verdict.code === 'old_master_writable' || verdict.code === 'other_writable';
+    env.log.error('LEADERSHIP', `not adopting the agents' master: ${verdict.why}`, record?.name, critical ? 'CRITICAL' : 'WARNING');
   }
-  memory.lastRefusal = verdict.action === 'refuse' ? verdict.why : null;
-  if (verdict.action !== 'adopt' || record === null) return verdict;
-  const started = env.clock();
-  recordAdoption(env, verdict.oldMaster, verdict.master, verdict.fate);
-  env.book.addHistory(adoptionEntry(env, record, verdict, started, sync.details));
-  env.book.recomputeCluster();
-  env.log.warn('LEADERSHIP', verdict.why, verdict.master, 'WARNING');
+  memory.lastRefusal = key;
   return verdict;
+}
+
+/**
+ * The agents' election repoints no connection proxy and runs no extra_failover_commands; the
+ * adoption does not either (yet): say so, as a failover's failed step would.
+ */
+function alertUnrepointed(env: TopologyEnv, master: string): void {
+  const config = env.ctx().config;
+  const missing = [
+    ...(config.failover.connection_failover_method === null ? [] : [`the connection proxies (${config.failover.connection_failover_method}) were not repointed`]),
+    ...(Object.keys(config.extra_failover_commands).length === 0 ? [] : [`extra_failover_commands (${Object.keys(config.extra_failover_commands).join(', ')}) were not run`]),
+  ];
+  if (missing.length > 0) env.log.error('FAILOVER', `after adopting ${master}: ${missing.join('; ')} (the agents' election does neither): do it by hand`, master, 'WARNING');
 }
 
 /** The book as at the end of a failover (after-promotion.ts recordPromotion), with the old master's fate as seen now. */
 function recordAdoption(env: TopologyEnv, oldMaster: string | null, master: string, fate: OldMasterFate | null): void {
+  // In deployment `agents` the agents' own rule (standby of the recorded master, pg_rewind first) is
+  // the old master's fence, and the agents never elect a fenced or disabled server: fencing it here
+  // would shrink their candidates with every election.
+  const agentsOnly = env.ctx().config.handyrep.deployment === 'agents';
   if (oldMaster !== null && fate === 'rejoined') {
     const old = env.book.get(oldMaster);
     env.book.putServer(oldMaster, { ...old, role: 'replica', enabled: true, fenced: false, fence_unconfirmed: false }, `replica: replaced by ${master} in an agents' election; already booted read-only by its agent`);
+  } else if (oldMaster !== null && agentsOnly) {
+    const old = env.book.get(oldMaster);
+    env.book.putServer(oldMaster, { ...old, role: 'replica', enabled: true, fenced: false, fence_unconfirmed: false }, `replica: replaced by ${master} in an agents' election; its agent rejoins it as a standby (deployment agents: not fenced)`);
+    env.book.applyStatus(oldMaster, { status: 'down', message: `old master, replaced by ${master} in an agents' election; its agent rejoins it as a standby` });
   } else if (oldMaster !== null) {
     const old = env.book.get(oldMaster);
     const unconfirmed = fate === 'unconfirmed';
@@ -101,7 +181,7 @@ function recordAdoption(env: TopologyEnv, oldMaster: string | null, master: stri
 
 /** The agents' own history entry for this master (elector.ts writes `e<revision>-<node>`), when the book holds it. */
 function agentsEntry(env: TopologyEnv, master: string): FailoverRecord | null {
-  return env.book.recentHistory(HISTORY_LIMIT).find((h) => h.to === master && h.outcome === 'SUCCESS' && h.id.startsWith('e') && h.id.endsWith(`-${master}`)) ?? null;
+  return env.book.recentHistory(HISTORY_LIMIT).find((h) => h.to === master && h.outcome === 'SUCCESS' && /^e\d+-/.test(h.id) && h.id.endsWith(`-${master}`)) ?? null;
 }
 
 function adoptionEntry(env: TopologyEnv, record: MasterRecord, verdict: Extract<AdoptionVerdict, { action: 'adopt' }>, started: Date, syncNote: string): FailoverRecord {

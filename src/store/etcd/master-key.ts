@@ -110,9 +110,9 @@ export async function writeMasterKey(ctx: EtcdContext, leadership: LeadershipGua
 }
 
 /** The lease `master_lease/<node>` is attached to now, or null when the key is absent. */
-export async function masterLeaseId(ctx: EtcdContext, node: string): Promise<string | null> {
+export async function masterLeaseId(ctx: EtcdContext, node: string, deadlineMs = ctx.deadlineMs): Promise<string | null> {
   const key = Buffer.from(ctx.keys.masterLease(node));
-  const reply = await withDeadline(`read the master lease of ${node}`, ctx.deadlineMs, () => ctx.client.kv.range({ key }));
+  const reply = await withDeadline(`read the master lease of ${node}`, deadlineMs, () => ctx.client.kv.range({ key }));
   return reply.kvs[0]?.lease ?? null;
 }
 
@@ -123,8 +123,8 @@ export async function leaseAlive(ctx: EtcdContext, id: string): Promise<boolean>
 }
 
 /** Whether `master_lease/<node>` exists now (its agent keeps it alive while its node is a writable master). */
-export async function masterLeaseHeld(ctx: EtcdContext, node: string, deadlineMs = ctx.deadlineMs): Promise<boolean> {
+export async function masterLeaseHeld(ctx: EtcdContext, node: string): Promise<boolean> {
   const key = Buffer.from(ctx.keys.masterLease(node));
-  const reply = await withDeadline(`read the master lease of ${node}`, deadlineMs, () => ctx.client.kv.range({ key, count_only: true }));
+  const reply = await withDeadline(`read the master lease of ${node}`, ctx.deadlineMs, () => ctx.client.kv.range({ key, count_only: true }));
   return Number(reply.count) > 0;
 }
