@@ -107,7 +107,7 @@ export function judgeAdoption(f: AdoptionFacts): AdoptionVerdict {
     return { action: 'refuse', code: 'old_master_lease_held', why: `${other}; but master_lease/${f.bookMaster} is held (the agents' take requires it gone: something is off, look at both)` };
   }
   const fate = f.bookMaster === null ? null : oldMasterFate(f.oldMaster, f.oldMasterLease === 'absent');
-  const fenceNote = fate === 'confirmed' && f.oldMaster !== 'refused' ? 'does not answer, and its master lease is gone (the agents\' take required it): fenced' : fate === 'confirmed' ? 'is not running: fenced' : 'does not answer: fenced (unconfirmed)';
+  const fenceNote = fate === 'confirmed' && f.oldMaster !== 'refused' ? `answers ${f.oldMaster ?? 'nothing'} and its master lease is gone (the agents' take required it): fenced` : fate === 'confirmed' ? 'is not running: fenced' : 'does not answer: fenced (unconfirmed)';
   const fateNote = f.bookMaster === null ? '' : `; old master ${f.bookMaster} ${fate === 'rejoined' ? 'answers read-only (already rejoined): kept as a replica' : fenceNote}`;
   return {
     action: 'adopt',

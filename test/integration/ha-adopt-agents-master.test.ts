@@ -33,6 +33,13 @@ interface Entry {
   details: string;
 }
 
+/**
+ * The fixture's 1 s etcd deadline made a controller exit at start ("etcd did not answer within
+ * 1000 ms (read the saved state)") on this 2-core machine under a load average near 20, with another
+ * integration file running; 3 s keeps the same behaviour with a margin.
+ */
+const ETCD_SETTINGS = { retry_timeout: 3 };
+
 /** The agents' history entries are `e<revision>-<node>` (elector.ts); a controller's are UUIDs, which may start with `e` too. */
 const AGENTS_ENTRY_ID = /^e\d+-[a-z]/;
 
@@ -68,7 +75,7 @@ describe("a controller leading after an agents' election adopts the agents' mast
     const prefix = prefixOf(current);
     const client = etcdClient(etcd);
     try {
-      const ctlA = await startController(current, etcd, 'ctl-a', { unreachable_master: 'agent_lease', auto_rejoin: false });
+      const ctlA = await startController(current, etcd, 'ctl-a', { unreachable_master: 'agent_lease', auto_rejoin: false }, ETCD_SETTINGS);
       controllers.push(ctlA);
       await waitUntil(async () => (await leaders([ctlA])).length === 1, 'ctl-a leads', 30_000);
       await waitUntil(async () => (await readKeyJson(client, `${prefix}master`))?.['name'] === 'john', 'the master key names john', 30_000);
@@ -96,7 +103,7 @@ describe("a controller leading after an agents' election adopts the agents' mast
       }, 'the agents elected and confirmed a new master', 60_000);
       const keyBefore = await client.get(`${prefix}master`).string();
 
-      const ctlB = await startController(current, etcd, 'ctl-b', { unreachable_master: 'agent_lease', auto_rejoin: false });
+      const ctlB = await startController(current, etcd, 'ctl-b', { unreachable_master: 'agent_lease', auto_rejoin: false }, ETCD_SETTINGS);
       controllers.push(ctlB);
       await waitUntil(async () => (await leaders([ctlB])).length === 1, 'ctl-b leads', 30_000);
       await waitUntil(async () => (await get<Status>(ctlB, '/get_status')).servers[elected]?.role === 'master', `ctl-b's book names ${elected} master`, 30_000);

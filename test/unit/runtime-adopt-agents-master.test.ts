@@ -251,6 +251,7 @@ test('adoption in deployment agents: the old master stays an enabled replica (no
     const john = s.env.book.get('john');
     assert.deepEqual([john.role, john.enabled, john.fenced], ['replica', true, false]);
     assert.equal(s.env.book.masterName(), 'paul');
+    assert.equal(s.env.book.recentHistory(1)[0]?.fence, undefined, 'no fence reported: nobody was fenced');
   } finally {
     s.done();
   }
@@ -268,6 +269,21 @@ test('adoption: facts gathered outside the queue, the book changed before its tu
         s.env.book.putServer('ringo', { ...s.env.book.get('ringo'), enabled: false }, 'disabled by an operator');
         return run();
       },
+    });
+    assert.deepEqual([verdict.action, 'code' in verdict ? verdict.code : null], ['none', 'book_changed']);
+    assert.equal(s.env.book.masterName(), 'john');
+  } finally {
+    s.done();
+  }
+});
+
+test("adoption: the named node's lease ended while waiting for the queue → nothing adopted", async () => {
+  const s = setup(ELECTED, { paul: 'writable', john: 'refused' });
+  try {
+    let reads = 0;
+    const verdict = await adoptAgentsMaster(s.env, { masterRecord: async () => ELECTED, lease: async () => (++reads === 1 ? 'held' : 'absent') }, { lastRefusal: null }, {
+      ask: async (name) => (name === 'paul' ? 'writable' : 'refused'),
+      otherWritable: async () => [],
     });
     assert.deepEqual([verdict.action, 'code' in verdict ? verdict.code : null], ['none', 'book_changed']);
     assert.equal(s.env.book.masterName(), 'john');

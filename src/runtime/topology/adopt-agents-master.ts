@@ -110,6 +110,12 @@ export async function adoptAgentsMaster(env: TopologyEnv, reads: AgentsMasterRea
     if (env.book.masterName() !== bookMaster || env.book.topologyRevision !== revision) {
       return { action: 'none', code: 'book_changed', why: `the book changed while ${judged.master} was verified: looked at again at the next check` } as const;
     }
+    // The facts may be as old as the wait for the queue: the named node's lease, the one fact an
+    // agent gives up when it stops being the master, is read again (bounded like the first read).
+    const leaseNow = await reads.lease(judged.master);
+    if (leaseNow !== 'held') {
+      return { action: 'none', code: 'book_changed', why: `master_lease/${judged.master} is ${leaseNow} now (it was held when verified): looked at again at the next check` } as const;
+    }
     // The book is the leader's to write; leadership may have ended during the probes.
     assertMayAct(env, `adopting ${judged.master} as master`);
     // Under synchronous_mode the set is recorded first, as before a promotion: one that cannot be saved stops the adoption.
@@ -200,6 +206,7 @@ function adoptionEntry(env: TopologyEnv, record: MasterRecord, verdict: Extract<
     outcome: 'SUCCESS',
     details: `${verdict.why}${syncNote === '' ? '' : `; synchronous set: ${syncNote}`}; the agents' own entry: ${theirs === null ? 'not in the history' : theirs.id}`,
     steps: [{ name: 'verify the agents\' master', server: verdict.master, started: started.toISOString(), finished: finished.toISOString(), outcome: 'ok', details: 'answers writable; its agent holds its master lease' }],
-    ...(verdict.oldMaster === null ? {} : { fence }),
+    // Deployment `agents` fences nobody (recordAdoption): no fence to report.
+    ...(verdict.oldMaster === null || env.ctx().config.handyrep.deployment === 'agents' ? {} : { fence }),
   };
 }
