@@ -14,6 +14,7 @@ import { inspectFolder, type NodeEnv } from '../runtime/clone/target-node.js';
 import type { MonotonicMs } from './agent-lease.js';
 import { agentNodeEnv, serverRef } from './agent-plugin-context.js';
 import { cloneFromMaster } from './boot-clone.js';
+import { readPartialCopy, removeCopyMarker } from './copy-marker.js';
 import { configuredSlot, dropIdleSlot, prepareStandby } from './boot-standby.js';
 import { claimMasterForBootstrap, confirmBootstrap } from './bootstrap-claim.js';
 import { ensureHandyRepRoles, initdbNode } from './bootstrap-initdb.js';
@@ -88,7 +89,9 @@ export class BootRunner {
     const { observation } = await d.pg.observe();
     if (!observation.pidAlive && d.now() < this.#notBeforeMs) return;
     const { view: master, modRevision } = await readMasterView(this.#d.etcd, this.#d.etcd.deadlineMs);
-    const folder = observation.pidAlive ? 'pgdata' : (await inspectFolder(this.#env, serverRef(d.config, d.node))).folder;
+    const self = serverRef(d.config, d.node);
+    const folder = observation.pidAlive ? 'pgdata' : (await inspectFolder(this.#env, self)).folder;
+    const partial = observation.pidAlive ? null : this.#partialCopy(self.pgdata);
     const plan = decideBoot({
       node: d.node,
       master,
@@ -97,6 +100,7 @@ export class BootRunner {
       folder,
       bootstrap: d.config.agent.bootstrap_node === d.node ? 'initdb' : 'off',
       reclone: d.config.agent.reclone,
+      partialCopy: partial,
     });
     if (plan.sentence !== this.#lastSentence) this.#say(plan.sentence);
     this.#lastSentence = plan.sentence;
@@ -150,6 +154,23 @@ export class BootRunner {
       return { ok: false, details: `${lost ? 'the master lease went stale while PostgreSQL started' : started.details}; PostgreSQL stopped (${how}) before the lease was released` };
     }
     return started;
+  }
+
+  /** The mark a copy killed midway left (copy-marker.ts); one that never touched the folder is dropped here. */
+  #partialCopy(pgdata: string): { redo: boolean; sentence: string } | null {
+    const verdict = readPartialCopy(pgdata, this.#d.node);
+    switch (verdict.kind) {
+      case 'none':
+        return null;
+      case 'forget':
+        removeCopyMarker(pgdata, this.#d.node);
+        this.#say(`${verdict.sentence}: copy marker removed`);
+        return null;
+      case 'redo':
+        return { redo: true, sentence: verdict.sentence };
+      case 'blocked':
+        return { redo: false, sentence: verdict.sentence };
+    }
   }
 
   #say(line: string): void {
