@@ -18,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import { startAgentBed, type AgentBed } from '../fixtures/agent-bed.js';
+import { basebackupsInto as basebackups } from '../fixtures/proc.js';
 import { commandBedSettings } from '../fixtures/agent-command-bed.js';
 import { startCluster, type TestCluster, type TestNode } from '../fixtures/cluster.js';
 import { basic, freePort, http, startDaemonProcess, type DaemonProcess } from '../fixtures/daemon.js';
@@ -27,21 +28,6 @@ import { writeConfig } from '../fixtures/handyrep-config.js';
 import { isWritable, putMasterRecord, startAgent, waitUntil, type AgentSettings, type RunningAgent } from '../fixtures/agents.js';
 
 const KEEP = new Set(['postgresql.conf', 'pg_hba.conf']);
-
-/** Pids of pg_basebackup processes writing into `dataDir`. */
-function basebackups(dataDir: string): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      if (argv.some((a) => a.endsWith('pg_basebackup')) && argv.includes(dataDir)) pids.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
 
 const markerOf = (n: TestNode): string => join(dirname(n.dataDir), `.handyrep-agent-${n.name}.copying`);
 const slow = (settings: AgentSettings, rate: string): AgentSettings => ({ ...settings, sections: { ...settings.sections, plugins: { clone_basebackup: { extra_parameters: [`--max-rate=${rate}`] } } } });
