@@ -99,9 +99,14 @@ export async function cloneFromMaster(
     if (partial.kind === 'forget') removeCopyMarker(self.pgdata, node);
     if (partial.kind === 'redo') {
       const { databaseBytes } = await prepareMaster(config, masterName, configuredSlot(config, node));
-      const marker = partial.marker;
+      let marker = partial.marker;
       touched = true;
       oldData = marker.kept_at;
+      if (marker.phase === 'configuring') {
+        // Killed after its configuration files were put back: they are saved again from the folder.
+        marker = { ...marker, phase: 'copying', config_saved_at: await saveConfigFiles(env, self) };
+        writeCopyMarker(marker);
+      }
       // The partial copy is ours to throw away; the kept data and the saved files are left as they are.
       await emptyFolder(env, self);
       const space = await spaceProblem(self.pgdata, masterName, false, databaseBytes);
@@ -200,7 +205,11 @@ async function copyAndConfigure(
     if (emptied && restored) removeCopyMarker(self.pgdata, node);
     return failed(`${said}copy from ${master.name} failed, partial copy ${emptied ? 'removed' : 'NOT removed (marked: the next attempt copies again)'}: ${copied.ok ? incomplete : copied.details}`);
   }
-  if (saved !== null) await restoreConfigFiles(env, self, saved);
+  if (saved !== null) {
+    await restoreConfigFiles(env, self, saved);
+    // Their saved copy is gone now: a kill from here on leaves them to be saved from the folder.
+    writeCopyMarker({ ...marker, phase: 'configuring', config_saved_at: null });
+  }
   await writeStandbyConfig(env, self, { ...standbySettingsFor(config, node, masterName), ...options.extraSettings });
   removeCopyMarker(self.pgdata, node);
   const kept = marker.kept_at !== null ? `; old data folder kept at ${marker.kept_at}` : '';

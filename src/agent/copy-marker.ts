@@ -18,9 +18,11 @@ import { dirname, join } from 'node:path';
 
 /**
  * `prepared`: written before the folder was touched; `copying`: the old folder is moved aside or
- * being emptied, what is in the data folder now is the copy's.
+ * being emptied, what is in the data folder now is the copy's; `configuring`: the copy is whole and
+ * the node's configuration files are back in it (their saved copy is gone), the standby settings
+ * are being written.
  */
-export type CopyPhase = 'prepared' | 'copying';
+export type CopyPhase = 'prepared' | 'copying' | 'configuring';
 
 export interface CopyMarker {
   readonly node: string;
@@ -73,7 +75,7 @@ export function parseCopyMarker(text: string): CopyMarker | string {
   if (!isObject(value)) return 'not an object';
   const { node, pgdata, phase, started_at, source, old_data, kept_at, config_saved_at } = value;
   if (typeof node !== 'string' || typeof pgdata !== 'string' || typeof started_at !== 'string' || typeof source !== 'string') return 'node, pgdata, started_at or source missing';
-  if (phase !== 'prepared' && phase !== 'copying') return `phase ${JSON.stringify(phase)} unknown`;
+  if (phase !== 'prepared' && phase !== 'copying' && phase !== 'configuring') return `phase ${JSON.stringify(phase)} unknown`;
   if (old_data !== 'move' && old_data !== 'delete' && old_data !== 'none') return `old_data ${JSON.stringify(old_data)} unknown`;
   if (!stringOrNull(kept_at) || !stringOrNull(config_saved_at)) return 'kept_at or config_saved_at not a path';
   return { node, pgdata, phase, started_at, source, old_data, kept_at, config_saved_at };
@@ -95,7 +97,8 @@ export function partialCopyVerdict(f: MarkerFacts): PartialCopyVerdict {
   if (marker.old_data === 'move' && (marker.kept_at === null || !f.exists(marker.kept_at))) {
     return { kind: 'blocked', sentence: `${since}, and its old data folder ${marker.kept_at ?? '(unknown)'} is gone: PostgreSQL not started${ask}` };
   }
-  if (marker.config_saved_at !== null && !f.exists(marker.config_saved_at)) {
+  // In `configuring` the files are in the folder again: the next attempt saves them from there.
+  if (marker.phase !== 'configuring' && marker.config_saved_at !== null && !f.exists(marker.config_saved_at)) {
     return { kind: 'blocked', sentence: `${since}, and the node's configuration files saved at ${marker.config_saved_at} are gone (host restarted?): put them into ${f.pgdata}${ask}` };
   }
   const kept = marker.kept_at !== null ? `; the old data stays at ${marker.kept_at}` : '';
