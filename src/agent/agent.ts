@@ -206,6 +206,7 @@ export class NodeAgent {
         if (await this.#masterLease.hold(this.#callMs)) this.#watchdog.feed();
       },
       fresh: () => this.#masterLease.fresh(),
+      held: () => this.#masterLease.held,
       release: async () => {
         await this.#masterLease.release(this.#callMs);
         this.#watchdog.disarm();

@@ -15,6 +15,7 @@ import type { MonotonicMs } from './agent-lease.js';
 import { agentNodeEnv, serverRef } from './agent-plugin-context.js';
 import { cloneFromMaster } from './boot-clone.js';
 import { readPartialCopy, removeCopyMarker } from './copy-marker.js';
+import { destructiveRefusal } from './commands/command-guard.js';
 import { configuredSlot, dropIdleSlot, prepareStandby } from './boot-standby.js';
 import { claimMasterForBootstrap, confirmBootstrap } from './bootstrap-claim.js';
 import { ensureHandyRepRoles, initdbNode } from './bootstrap-initdb.js';
@@ -49,6 +50,8 @@ export interface BootMasterLease {
   renew(): Promise<void>;
   /** Held and renewed within ttl − safety_margin. */
   fresh(): boolean;
+  /** Held by this process, fresh or not (no rewind or copy then: commands/command-guard.ts); absent: never held. */
+  held?(): boolean;
   release(): Promise<void>;
 }
 
@@ -217,6 +220,10 @@ export class BootRunner {
   async #follow(plan: Extract<BootPlan, { kind: 'start_standby' | 'clone' }>): Promise<Outcome> {
     const { config, node } = this.#d;
     const signal = this.#d.signal ?? new AbortController().signal;
+    // As for the controller's commands: nothing rewrites or replaces the data of a node whose agent
+    // still holds its master lease (a start as master that has not released it yet).
+    const refused = destructiveRefusal(plan.kind === 'clone' ? 'clone' : 'rewind', { node, recordedMaster: plan.master, leaseHeld: this.#d.lease.held?.() ?? false, leaseKeyPresent: false, postgres: 'stopped' });
+    if (refused !== null) return { ok: false, details: `not made a standby of ${plan.master}: ${refused.message}` };
     if (plan.kind === 'clone') {
       const cloned = await cloneFromMaster(this.#env, config, node, plan.master, false, signal);
       if (!cloned.ok) return { ok: false, details: `clone from ${plan.master} failed: ${cloned.details}` };

@@ -11,6 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { decideBoot, type BootSnapshot } from '../../src/agent/boot.js';
+import { BootRunner } from '../../src/agent/boot-runner.js';
+import type { LocalPostgres } from '../../src/agent/local-postgres.js';
+import { parseConfig } from '../../src/config/load.js';
+import { encodeMasterRecord } from '../../src/store/etcd/master-record.js';
 import { checkCopy, copyLooksComplete, copyMarkerFile, partialCopyVerdict, readPartialCopy, removeCopyMarker, writeCopyMarker, type CopyMarker } from '../../src/agent/copy-marker.js';
 import { destructiveRefusal, startRefusal, type DestructiveFacts } from '../../src/agent/commands/command-guard.js';
 import type { CommandRecord } from '../../src/agent/commands/command-record.js';
@@ -172,7 +176,7 @@ describe('destructiveRefusal: no clone or rewind on a node that is or may be a m
       for (const action of ['clone', 'rewind'] as const) {
         const refused = destructiveRefusal(action, { ...calm, ...more });
         assert.equal(refused?.code ?? null, code, action);
-        if (refused) assert.match(refused.message, new RegExp(`^invalid command: ${action} refused, .*\\(reason ${code}\\); nothing changed$`));
+        if (refused) assert.match(refused.message, new RegExp(`^${action} refused, .*\\(reason ${code}\\); nothing changed$`));
       }
     });
   }
@@ -305,5 +309,44 @@ describe('AgentShell: a command whose agent dies is answered "interrupted: agent
     const tookMs = performance.now() - t0;
     assert.ok(tookMs < 5000, `answered after ${Math.round(tookMs)} ms, not at the hour's limit`);
     assert.equal([...kv.keys()].some((k) => k.includes('/commands/')), false, 'the record is deleted (a live agent would stop its copy)');
+  });
+});
+
+describe("BootRunner: no rewind or copy while this agent holds its master lease", () => {
+  it('another node recorded, the lease still held → refused with master_lease_held, nothing run, retried later', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'handyrep-boot-guard-'));
+    try {
+      const pgdata = join(dir, 'data');
+      mkdirSync(pgdata, { recursive: true });
+      writeFileSync(join(pgdata, 'PG_VERSION'), '16\n');
+      const config = parseConfig(`servers: {john: {hostname: 127.0.0.1, role: master, pgdata: ${pgdata}}, paul: {hostname: 127.0.0.2}}`, 'test');
+      const record = encodeMasterRecord({ name: 'paul', term: '2', timeline: 2, promoted_lsn: null, sync_set: [], since: '2026-01-01T00:00:00Z', written_by: 'test' });
+      const etcd = { keys: etcdKeys('/t/'), deadlineMs: 1000, client: { kv: { range: async () => ({ kvs: [{ value: Buffer.from(record), mod_revision: '7' }] }) } } } as unknown as EtcdContext;
+      const effects: string[] = [];
+      const pg = {
+        settings: { socketDir: dir, port: 5432 },
+        observe: async () => ({ observation: { pidFilePid: null, pidAlive: false, writable: null }, facts: null }),
+        start: async () => (effects.push('start'), true),
+      } as unknown as LocalPostgres;
+      const lines: string[] = [];
+      const runner = new BootRunner({
+        config,
+        node: 'john',
+        pg,
+        etcd,
+        callMs: 1000,
+        loopMs: 500,
+        lease: { take: async () => null, renew: async () => undefined, fresh: () => true, held: () => true, release: async () => undefined },
+        log: (line) => lines.push(line),
+        now: () => 0,
+        dropSlot: async () => (effects.push('drop slot'), 'slot dropped'),
+      });
+      await runner.step();
+      assert.equal(runner.done, false, 'tried again later');
+      assert.ok(!effects.includes('start'), 'not started');
+      assert.match(lines.join('\n'), /not made a standby of paul: rewind refused, this agent holds master_lease\/john.*\(reason master_lease_held\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

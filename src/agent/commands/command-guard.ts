@@ -49,7 +49,7 @@ export function isStart(action: unknown, op: unknown): boolean {
 }
 
 export function destructiveRefusal(action: 'clone' | 'rewind', f: DestructiveFacts): GuardRefusal | null {
-  const refused = (code: GuardCode, why: string): GuardRefusal => ({ code, message: `invalid command: ${action} refused, ${why} (reason ${code}); nothing changed` });
+  const refused = (code: GuardCode, why: string): GuardRefusal => ({ code, message: `${action} refused, ${why} (reason ${code}); nothing changed` });
   if (f.recordedMaster === f.node) return refused('master_key_names_node', `the master key names this node (${f.node})`);
   if (f.leaseHeld) return refused('master_lease_held', `this agent holds master_lease/${f.node}: ${f.node} is the master until it released it`);
   if (f.leaseKeyPresent) return refused('master_lease_key_present', `master_lease/${f.node} is still in etcd (a lease of an earlier run of this agent, until its TTL ends)`);
@@ -61,5 +61,5 @@ export function destructiveRefusal(action: 'clone' | 'rewind', f: DestructiveFac
 /** `partialCopy`: the marker's sentence (copy-marker.ts) when the data folder holds a partial copy, else null. */
 export function startRefusal(partialCopy: string | null): GuardRefusal | null {
   if (partialCopy === null) return null;
-  return { code: 'partial_copy', message: `invalid command: start refused, ${partialCopy} (reason partial_copy); the agent's boot copies it again first` };
+  return { code: 'partial_copy', message: `start refused, ${partialCopy} (reason partial_copy); the agent's boot copies it again first` };
 }

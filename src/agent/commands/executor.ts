@@ -355,7 +355,7 @@ export class CommandExecutor {
       // The commands that replace or rewrite a node's data never run on a node that is or may be a
       // master, whatever the controller believed when it wrote them; no start on a partial copy.
       this.deps.log(`agent ${this.node}: command ${command.id} from ${command.controller} refused (${guarded.code})`);
-      await this.#answer(stored, record, refusal('invalid', guarded.message));
+      await this.#answer(stored, record, refusal('invalid', `invalid command: ${guarded.message}`));
       return;
     }
     if (isObject(command.request) && command.request['action'] === 'promote') {
