@@ -329,18 +329,9 @@ describe("BootRunner: no rewind or copy while this agent holds its master lease"
         start: async () => (effects.push('start'), true),
       } as unknown as LocalPostgres;
       const lines: string[] = [];
-      const runner = new BootRunner({
-        config,
-        node: 'john',
-        pg,
-        etcd,
-        callMs: 1000,
-        loopMs: 500,
-        lease: { take: async () => null, renew: async () => undefined, fresh: () => true, held: () => true, release: async () => undefined },
-        log: (line) => lines.push(line),
-        now: () => 0,
-        dropSlot: async () => (effects.push('drop slot'), 'slot dropped'),
-      });
+      const lease = { take: async () => null, renew: async () => undefined, fresh: () => true, held: () => true, release: async () => undefined };
+      const log = (line: string): number => lines.push(line);
+      const runner = new BootRunner({ config, node: 'john', pg, etcd, callMs: 1000, loopMs: 500, lease, log, now: () => 0, dropSlot: async () => (effects.push('drop slot'), 'slot dropped') });
       await runner.step();
       assert.equal(runner.done, false, 'tried again later');
       assert.ok(!effects.includes('start'), 'not started');
