@@ -12,6 +12,7 @@ import { withDeadline } from '../store/etcd/store-error.js';
 import { AgentLease, KeepaliveChannel, monotonicMs, type MonotonicMs } from './agent-lease.js';
 import { fenceLeadMs } from './agent-timing.js';
 import { putMasterLeaseIfStillMaster } from './boot-lease.js';
+import { releaseStatingCrash } from './crash-release.js';
 import { readMasterView } from './master-read.js';
 import { BootRunner, type BootMasterLease } from './boot-runner.js';
 import { commandExecutorFor } from './commands/agent-commands.js';
@@ -146,7 +147,7 @@ export class NodeAgent {
     }, () => {
       this.#stoppedByAgent = true;
       this.#commandStopping = true;
-    }, this.#nodeLock, this.#copies);
+    }, this.#nodeLock, this.#copies, () => this.#guardFacts());
     this.#election = config.handyrep.deployment === 'single' ? null : this.#electionSeat();
     // The controller's timeout for its own probe (design §5 rule 1: same timeouts), within half the
     // ttl so a replica's round (and its member lease renewal) is not stretched past it.
@@ -176,6 +177,13 @@ export class NodeAgent {
     await this.#commands?.start();
   }
 
+  /** Its master lease and PostgreSQL, read now, for the guard of a clone or rewind (commands/command-guard.ts). */
+  async #guardFacts(): Promise<{ leaseHeld: boolean; postgres: 'stopped' | 'read_only' | 'writable' | 'unknown' }> {
+    const { observation } = await this.#pg.observe();
+    const postgres = !observation.pidAlive ? 'stopped' : observation.writable === null ? 'unknown' : observation.writable ? 'writable' : 'read_only';
+    return { leaseHeld: this.#masterLease.held, postgres };
+  }
+
   /** The master lease as role discovery takes it BEFORE starting PostgreSQL writable (boot-lease.ts). */
   #bootLease(): BootMasterLease {
     return {
@@ -199,6 +207,7 @@ export class NodeAgent {
         if (await this.#masterLease.hold(this.#callMs)) this.#watchdog.feed();
       },
       fresh: () => this.#masterLease.fresh(),
+      held: () => this.#masterLease.held,
       release: async () => {
         await this.#masterLease.release(this.#callMs);
         this.#watchdog.disarm();
@@ -340,7 +349,7 @@ export class NodeAgent {
       // readRevision comes from an etcd reply received BEFORE the probe starts (review F3/X4): a
       // revision from any later reply would date the probe after events it may precede. From the
       // watch it is the revision the view is known current at (master-watch.ts), never later.
-      const [outcome, seen] = await Promise.all([this.#act(plan, masterModRevision), observeMaster(this.#ctx, this.#masterProbe, this.node, master, this.#callMs, readRevision)]);
+      const [outcome, seen] = await Promise.all([this.#act(plan, masterModRevision, read.view), observeMaster(this.#ctx, this.#masterProbe, this.node, master, this.#callMs, readRevision)]);
       await this.#publish(postgres, facts, master, seen, factsAfterRevision).catch(() => undefined);
       this.#updateHealth(postgres, facts, master, plan.reason, seen);
       // Following another master is an action too: never on a watched view naming a new one.
@@ -420,7 +429,7 @@ export class NodeAgent {
     return (await readMasterView(this.#ctx, this.#callMs)).view;
   }
 
-  async #act(plan: AgentPlan, masterModRevision: string): Promise<string> {
+  async #act(plan: AgentPlan, masterModRevision: string, master: MasterKeyView): Promise<string> {
     let outcome = '';
     for (const action of plan.actions) {
       switch (action) {
@@ -432,7 +441,9 @@ export class NodeAgent {
           outcome += await this.#holdMasterLease(masterModRevision);
           break;
         case 'release_lease':
-          await this.#masterLease.release(this.#callMs);
+          // After a crash the release carries the statement that lets the controller skip its retries (crash-release.ts).
+          if (plan.reason === 'crashed_release') outcome += await this.#releaseStatingCrash(master);
+          else await this.#masterLease.release(this.#callMs);
           this.#watchdog.disarm();
           outcome += '; master lease released';
           break;
@@ -441,7 +452,7 @@ export class NodeAgent {
           const budgetMs = (this.config.etcd.ttl - this.config.agent.safety_margin) * 1000;
           const started = this.#crashedPid !== null && (await this.#pg.restartAfterCrash(this.#crashedPid, budgetMs));
           if (!started) {
-            await this.#masterLease.release(this.#callMs);
+            outcome += await this.#releaseStatingCrash(master);
             this.#watchdog.disarm();
           }
           outcome += started ? '; restarted' : '; restart failed, master lease released';
@@ -450,6 +461,13 @@ export class NodeAgent {
       }
     }
     return outcome;
+  }
+
+  /** Releases the master lease with the record saying the postmaster crashed, in one transaction (crash-release.ts). */
+  #releaseStatingCrash(master: MasterKeyView): Promise<string> {
+    const record = memberRecord(this.node, { state: 'crashed' }, null, master, null, new Date().toISOString());
+    const revoke = (): Promise<void> => this.#masterLease.release(this.#callMs);
+    return releaseStatingCrash({ ctx: this.#ctx, node: this.node, record, memberLeaseId: this.#memberLease.id, masterLeaseId: this.#masterLease.id, callMs: this.#callMs, revoke });
   }
 
   /**
