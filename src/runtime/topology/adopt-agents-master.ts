@@ -127,7 +127,8 @@ export async function adoptAgentsMaster(env: TopologyEnv, reads: AgentsMasterRea
     env.book.addHistory(adoptionEntry(env, record, judged, started, sync.details));
     env.book.recomputeCluster();
     env.log.warn('LEADERSHIP', judged.why, judged.master, 'WARNING');
-    await reads.adopted?.(judged.master);
+    // Not awaited: a full-deadline etcd read must not hold the action queue (it never throws).
+    void reads.adopted?.(judged.master);
     alertUnrepointed(env, judged.master);
     return judged;
   });
