@@ -148,7 +148,7 @@ export class NodeAgent {
     }, () => {
       this.#stoppedByAgent = true;
       this.#commandStopping = true;
-    }, this.#nodeLock, this.#copies);
+    }, this.#nodeLock, this.#copies, () => this.#guardFacts());
     this.#election = config.handyrep.deployment === 'single' ? null : this.#electionSeat();
     // The controller's timeout for its own probe (design §5 rule 1: same timeouts), within half the
     // ttl so a replica's round (and its member lease renewal) is not stretched past it.
@@ -178,6 +178,13 @@ export class NodeAgent {
     await this.#commands?.start();
   }
 
+  /** Its master lease and PostgreSQL, read now, for the guard of a clone or rewind (commands/command-guard.ts). */
+  async #guardFacts(): Promise<{ leaseHeld: boolean; postgres: 'stopped' | 'read_only' | 'writable' | 'unknown' }> {
+    const { observation } = await this.#pg.observe();
+    const postgres = !observation.pidAlive ? 'stopped' : observation.writable === null ? 'unknown' : observation.writable ? 'writable' : 'read_only';
+    return { leaseHeld: this.#masterLease.held, postgres };
+  }
+
   /** The master lease as role discovery takes it BEFORE starting PostgreSQL writable (boot-lease.ts). */
   #bootLease(): BootMasterLease {
     return {
@@ -201,6 +208,7 @@ export class NodeAgent {
         if (await this.#masterLease.hold(this.#callMs)) this.#watchdog.feed();
       },
       fresh: () => this.#masterLease.fresh(),
+      held: () => this.#masterLease.held,
       release: async () => {
         await this.#masterLease.release(this.#callMs);
         this.#watchdog.disarm();
