@@ -53,7 +53,9 @@ describe('judgeElection under synchronous_mode (deployment ha, no controller): t
     ['a fractional quorum → sync_record_missing', snap('paul', sync(['paul', 'ringo'], 0.5)), 'sync_record_missing'],
     ['a set recorded for another master → sync_record_stale', snap('paul', sync(['paul'], 1, 'paul')), 'sync_record_stale'],
     ['not read yet → sync_unread (the elector then reads the cluster key)', snap('paul', undefined), 'sync_unread'],
-    ['deployment agents → synchronous_mode (nobody keeps the set there)', snap('paul', sync(['paul'], 1), { deployment: 'agents' }), 'synchronous_mode'],
+    ['deployment agents (the set kept by john\'s agent): the sync member takes though the async one is further ahead', snap('paul', sync(['paul'], 1), { deployment: 'agents', leaderAbsentForMs: 0 }), 'take'],
+    ['deployment agents: the async one further ahead → not_sync_member', snap('ringo', sync(['paul'], 1), { deployment: 'agents', leaderAbsentForMs: 0 }), 'not_sync_member'],
+    ['deployment agents: a set john\'s agent recorded asynchronous (quorum 0, it had just become master) → the furthest takes', snap('ringo', sync(['paul'], 0), { deployment: 'agents' }), 'take'],
     ['strict: same rule', snap('paul', sync(['paul'], 1), { synchronousMode: 'strict' }), 'take'],
     [
       'this agent\'s file says off, but the controllers recorded a set for john: it applies → sync_quorum (paul, the sync member, is stopped)',

@@ -88,7 +88,7 @@ describe('judgeElection (design §9 rule 6)', () => {
       'take',
     ],
     ['beyond max_replay_lag → replay_lag', snap('paul', { members: [member(replica('paul', '0/9000000', { replayed_lsn: '0/1000000' }))], maxReplayLagMb: 16 }), 'replay_lag'],
-    ['deployment agents, synchronous_mode on → synchronous_mode (nobody keeps the set)', snap('paul', { synchronousMode: 'on' }), 'synchronous_mode'],
+    ['deployment agents, synchronous_mode on, the recorded set not read yet → sync_unread (the master\'s agent keeps it there)', snap('paul', { synchronousMode: 'on' }), 'sync_unread'],
     ['deployment ha, synchronous_mode strict, the recorded set not read yet → sync_unread', snap('paul', { synchronousMode: 'strict', deployment: 'ha', leaderAbsentForMs: 9999 }), 'sync_unread'],
     ['synchronous_mode off, a sync set recorded → ignored', snap('paul', { master: { record: masterRecord('john', { sync_set: ['ringo'] }), modRevision: '5' } }), 'take'],
   ];

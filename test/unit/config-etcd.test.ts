@@ -40,6 +40,12 @@ describe('etcd store settings', () => {
     assert.equal(parseConfig(`${SERVERS}handyrep: {deployment: agents}\netcd: {endpoints: ['http://a:2379']}\n`, 's').handyrep.deployment, 'agents');
   });
 
+  it('deployment agents with synchronous_mode on or strict is accepted (the master\'s agent keeps the set)', () => {
+    for (const mode of ['on', 'strict'] as const) {
+      assert.equal(parseConfig(`${SERVERS}handyrep: {deployment: agents}\netcd: {endpoints: ['http://a:2379']}\nfailover: {synchronous_mode: ${mode}}\n`, 's').failover.synchronous_mode, mode);
+    }
+  });
+
   it('a complete etcd store is accepted', () => {
     const config = parseConfig(
       `${SERVERS}handyrep: {store: etcd}\netcd: {endpoints: ['https://10.0.0.1:2379', 'https://[::1]:2379', 'https://etcd-3.example:2379/'], prefix: /ha/main/, ca: /etc/etcd/ca.pem, cert: /etc/etcd/c.pem, key: /etc/etcd/c.key, user: handyrep, ttl: 5, retry_timeout: 2.5}\npasswords: {etcd_password: pw}\n`,
@@ -90,7 +96,6 @@ describe('etcd store settings', () => {
     ['deployment agents without etcd endpoints', 'handyrep: {deployment: agents}', 'etcd.endpoints', /deployment is agents: the agents elect through etcd/],
     ['deployment ha without etcd endpoints', 'handyrep: {deployment: ha}', 'etcd.endpoints', /deployment is ha/],
     ['unknown deployment', 'handyrep: {deployment: swarm}', 'handyrep.deployment', /./],
-    ['deployment agents with synchronous_mode strict', "handyrep: {deployment: agents}\netcd: {endpoints: ['http://a:2379']}\nfailover: {synchronous_mode: strict}", 'handyrep.deployment', /synchronous_mode strict \(nobody keeps the synchronous set without a controller\)/],
     ['deployment agents with auto_failover', "handyrep: {deployment: agents}\netcd: {endpoints: ['http://a:2379']}\nfailover: {auto_failover: true}", 'failover.auto_failover', /a controller must not fail over/],
   ];
   for (const [what, yaml, path, message] of refused) {
