@@ -16,49 +16,27 @@
  * (test/unit/agent-sync-keeper.test.ts).
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
-import { startCluster, type TestCluster, type TestNode } from '../fixtures/cluster.js';
-import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
+import type { TestNode } from '../fixtures/cluster.js';
 import { isWritable, putMasterRecord, waitUntil } from '../fixtures/agents.js';
-import { electionBed, killHost, readMaster, startBedAgent, type ElectionBed } from '../fixtures/agents-election.js';
-import { SplitBrainSampler } from '../fixtures/split-brain-sampler.js';
+import { killHost, readMaster, startBedAgent } from '../fixtures/agents-election.js';
+import { loseMasterAheadOfSync, startSyncBed, stopSyncBed, type SyncBed } from '../fixtures/sync-election.js';
 import { isSyncRecord, type SyncRecord } from '../../src/model/sync-record.js';
 
 const PREFIX = '/handyrep/agentkeeper/';
 const TTL = 5;
 
 describe('deployment agents, synchronous_mode on: the master\'s agent keeps the synchronous set', { timeout: 500_000 }, () => {
-  let etcd: EtcdCluster;
-  let cluster: TestCluster;
-  let bed: ElectionBed;
-  let frozen: number | null = null;
+  let b: SyncBed;
 
   before(async () => {
-    [etcd, cluster] = await Promise.all([startEtcdCluster({ members: 1 }), startCluster({ nodes: 3, names: ['john', 'paul', 'ringo'], ssh: false })]);
-    const base = electionBed(cluster, etcd.endpoints, PREFIX, TTL);
-    const sections = { ...base.settings.sections, failover: { use_replication_slots: true, synchronous_mode: 'on', synchronous_method: 'first', synchronous_node_count: 1 } };
-    bed = { ...base, settings: { ...base.settings, sections } };
+    b = await startSyncBed(PREFIX, TTL, { failover: { use_replication_slots: true, synchronous_mode: 'on', synchronous_method: 'first', synchronous_node_count: 1 } });
   });
 
-  after(async () => {
-    if (frozen !== null) {
-      try {
-        process.kill(frozen, 'SIGCONT');
-      } catch {
-        // gone
-      }
-    }
-    const logTo = process.env['AGENT_TEST_LOG'];
-    if (logTo) writeFileSync(logTo, [...[...(bed?.agents.values() ?? [])].map((a) => a.output()), ...(cluster?.nodes.map((n) => readFileSync(n.logFile, 'utf8')) ?? [])].join('\n----\n'));
-    await Promise.all([...(bed?.agents.values() ?? [])].map((a) => a.stop('SIGKILL')));
-    bed?.client.close();
-    await Promise.all([cluster?.stop(), etcd?.stop()]);
-  });
+  after(() => stopSyncBed(b));
 
   const clusterHead = async (): Promise<{ sync: SyncRecord | null; history: SyncRecord[] }> => {
-    const value = await bed.client.get(`${PREFIX}cluster`).string();
+    const value = await b.bed.client.get(`${PREFIX}cluster`).string();
     const head = value === null ? {} : (JSON.parse(value) as { sync?: unknown; sync_history?: unknown });
     return { sync: isSyncRecord(head.sync) ? head.sync : null, history: Array.isArray(head.sync_history) ? head.sync_history.filter(isSyncRecord) : [] };
   };
@@ -66,13 +44,14 @@ describe('deployment agents, synchronous_mode on: the master\'s agent keeps the 
   const waitForSet = async (expected: string, timeoutMs = 40_000): Promise<void> => {
     let last = '';
     await waitUntil(`recorded set ${expected}`, async () => (last = describeSet((await clusterHead()).sync)) === expected, timeoutMs, 200).catch((err: Error) => {
-      throw new Error(`${err.message} (last seen ${last}; history ${JSON.stringify((bed.agents.get('john') ?? bed.agents.get('paul'))?.output().slice(-3000))})`);
+      throw new Error(`${err.message} (last seen ${last}; agent log ${JSON.stringify((b.bed.agents.get('john') ?? b.bed.agents.get('paul'))?.output().slice(-3000))})`);
     });
   };
   /** The order the sets were recorded in, as `master:[members]/quorum`, repeats folded. */
   const historyOf = async (): Promise<string[]> => (await clusterHead()).history.map(describeSet).filter((s, i, all) => s !== all[i - 1]);
 
   it('records before naming; the sync replica wins though another is further ahead, no acknowledged row lost; a replica that stops changes the set', async () => {
+    const { cluster, bed } = b;
     const [john, paul, ringo] = cluster.nodes as [TestNode, TestNode, TestNode];
     await putMasterRecord(bed.client, PREFIX, 'john');
     for (const [name, role, priority] of [['john', 'master', 3], ['paul', 'replica', 1], ['ringo', 'replica', 2]] as const) {
@@ -100,29 +79,7 @@ describe('deployment agents, synchronous_mode on: the master\'s agent keeps the 
     await waitUntil('paul streaming, synchronous and recorded', settled, 30_000, 200);
 
     // 2. Acknowledged rows (each on paul), then a commit that waits for paul forever while ringo receives it.
-    const writer = new pg.Client({ host: john.socketDir, port: john.port, user: 'postgres', database: 'postgres', query_timeout: 0 });
-    writer.on('error', () => undefined);
-    await writer.connect();
-    const acked: number[] = [];
-    for (let id = 1; id <= 50; id++) {
-      await writer.query('INSERT INTO acks (id) VALUES ($1)', [id]);
-      acked.push(id);
-    }
-    frozen = Number(await cluster.psql(paul, 'SELECT pid FROM pg_stat_wal_receiver'));
-    assert.ok(frozen > 0, 'paul has a WAL receiver');
-    process.kill(frozen, 'SIGSTOP');
-    const pending = writer.query('INSERT INTO acks (id) SELECT 1000 + g FROM generate_series(1, 20000) g').then(() => 'acked', () => 'failed');
-    const receivedOf = async (n: TestNode): Promise<bigint> => BigInt(await cluster.psql(n, "SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), '0/0')::bigint"));
-    await waitUntil('ringo further ahead than paul', async () => (await receivedOf(ringo)) > (await receivedOf(paul)), 10_000);
-    const sampler = new SplitBrainSampler(cluster, 'agents election, set kept by the master\'s agent', 120_000);
-    await killHost(bed, john);
-    process.kill(frozen, 'SIGCONT');
-    frozen = null;
-    let winner: string | null = null;
-    await waitUntil('a writable new master', async () => {
-      for (const n of [paul, ringo]) if (await isWritable(n)) winner = n.name;
-      return winner !== null;
-    }, 60_000, 25);
+    const { acked, pending, winner, sampler, writer } = await loseMasterAheadOfSync(b, john, paul, ringo, 'agents election, set kept by the master\'s agent');
     assert.equal(await pending, 'failed', 'the commit that waited for paul was never acknowledged');
     assert.equal(winner, 'paul', 'the recorded synchronous member wins, though ringo received more WAL');
     await waitUntil('paul confirmed the key', async () => (await readMaster(bed))?.timeline === 2, 20_000);

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/config/config-error.js';
 import { parseConfig } from '../../src/config/load.js';
+import { agentsSyncRefusal } from '../../src/api/startup.js';
 import { masterCheckMethod } from '../../src/config/schema.js';
 import { configOnlySettings } from '../../src/config/marked-settings.js';
 import { isSecretPath } from '../../src/config/redact.js';
@@ -40,10 +41,14 @@ describe('etcd store settings', () => {
     assert.equal(parseConfig(`${SERVERS}handyrep: {deployment: agents}\netcd: {endpoints: ['http://a:2379']}\n`, 's').handyrep.deployment, 'agents');
   });
 
-  it('deployment agents with synchronous_mode on or strict is accepted (the master\'s agent keeps the set)', () => {
+  it('deployment agents with synchronous_mode on or strict is accepted for the agents (the master\'s agent keeps the set); a controller refuses to start on it', () => {
     for (const mode of ['on', 'strict'] as const) {
-      assert.equal(parseConfig(`${SERVERS}handyrep: {deployment: agents}\netcd: {endpoints: ['http://a:2379']}\nfailover: {synchronous_mode: ${mode}}\n`, 's').failover.synchronous_mode, mode);
+      const config = parseConfig(`${SERVERS}handyrep: {deployment: agents}\netcd: {endpoints: ['http://a:2379']}\nfailover: {synchronous_mode: ${mode}}\n`, 's');
+      assert.equal(config.failover.synchronous_mode, mode);
+      assert.match(agentsSyncRefusal(config) ?? '', new RegExp(`deployment is agents with failover.synchronous_mode ${mode}: the master's node agent keeps the synchronous set`));
     }
+    assert.equal(agentsSyncRefusal(parseConfig(`${SERVERS}handyrep: {deployment: agents}\netcd: {endpoints: ['http://a:2379']}\n`, 's')), null);
+    assert.equal(agentsSyncRefusal(parseConfig(`${SERVERS}handyrep: {deployment: ha}\netcd: {endpoints: ['http://a:2379']}\nfailover: {synchronous_mode: on}\n`, 's')), null);
   });
 
   it('a complete etcd store is accepted', () => {
