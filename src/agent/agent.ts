@@ -151,7 +151,12 @@ export class NodeAgent {
       this.#commandStopping = true;
     }, this.#nodeLock, this.#copies);
     this.#election = config.handyrep.deployment === 'single' ? null : this.#electionSeat();
-    this.#syncKeeper = syncKeeperFor(config, node, this.#ctx, this.#callMs, deps.log, { leaseId: () => (this.#masterLease.held && this.#masterLease.fresh() ? (this.#masterLease.id ?? null) : null), sql: () => this.#pg.sqlSession() });
+    this.#syncKeeper = syncKeeperFor(config, node, this.#ctx, this.#callMs, deps.log, {
+      // Fresh for at least two more etcd calls: the keeper's read and write must not eat the time
+      // the next round's renewal needs (the stale timer would fence the master).
+      leaseId: () => (this.#masterLease.fresh() && this.#masterLease.freshLeftMs() >= 2 * this.#callMs ? this.#masterLease.id : null),
+      sql: () => this.#pg.sqlSession(),
+    });
     // The controller's timeout for its own probe (design §5 rule 1: same timeouts), within half the
     // ttl so a replica's round (and its member lease renewal) is not stretched past it.
     this.#masterProbe = new MasterProbe(config, Math.max(300, Math.min(config.handyrep.connect_timeout_seconds * 1000, ttlMs / 2)));

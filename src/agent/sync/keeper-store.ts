@@ -6,7 +6,9 @@
  * `sync_history`, in ONE transaction that succeeds only while
  *   1. `master` still has the mod revision read (it names this node: no election happened since),
  *   2. `master_lease/<node>` is under this agent's lease (only the lease holder records),
- *   3. `cluster` still has the mod revision read (nobody else changed it in between: no update lost).
+ *   3. `cluster` still has the mod revision read (nobody else changed it in between: no update lost),
+ *   4. no controller holds `leader` (one that leads keeps the set itself: files out of step during a
+ *      change of deployment must not make two keepers).
  */
 import type { IRangeResponse } from 'etcd3';
 import type { EtcdContext } from '../../store/etcd/client.js';
@@ -27,6 +29,8 @@ export interface KeeperView {
   readonly cluster: { readonly head: Record<string, unknown> | null; readonly sync: SyncRecord | null; readonly modRevision: string };
   readonly members: readonly MemberRead[];
   readonly storedServers: readonly { readonly name: string; readonly value: string }[];
+  /** A controller holds `leader`: the keeper leaves the set to it. */
+  readonly leaderPresent: boolean;
 }
 
 export class KeeperStoreError extends Error {}
@@ -43,11 +47,12 @@ export async function readKeeperView(ctx: EtcdContext, node: string, callMs: num
         { request_range: { key: Buffer.from(keys.cluster) } },
         range(keys.membersPrefix),
         range(keys.serversPrefix),
+        { request_range: { key: Buffer.from(keys.leader), count_only: true } },
       ],
       failure: [],
     }),
   );
-  const [master, lease, cluster, members, servers] = reply.responses.map((r) => r.response_range) as IRangeResponse[];
+  const [master, lease, cluster, members, servers, leader] = reply.responses.map((r) => r.response_range) as IRangeResponse[];
   const masterKv = master?.kvs[0];
   const clusterKv = cluster?.kvs[0];
   const head = clusterKv === undefined ? null : parseHead(keys.cluster, clusterKv.value);
@@ -62,6 +67,7 @@ export async function readKeeperView(ctx: EtcdContext, node: string, callMs: num
     cluster: { head, sync: isSyncRecord(head?.['sync']) ? head['sync'] : null, modRevision: clusterKv?.mod_revision ?? '0' },
     members: named(members?.kvs, keys.membersPrefix).map((m) => ({ name: m.name, record: parseMemberRecord(m.name, m.value), modRevision: m.modRevision })),
     storedServers: named(servers?.kvs, keys.serversPrefix).map((s) => ({ name: s.name, value: s.value.toString() })),
+    leaderPresent: Number(leader?.count ?? 0) > 0,
   };
 }
 
@@ -102,6 +108,7 @@ export async function writeKeeperRecord(ctx: EtcdContext, node: string, leaseId:
         { key: Buffer.from(keys.master), target: 'Mod', result: 'Equal', mod_revision: view.master.modRevision },
         { key: Buffer.from(keys.masterLease(node)), target: 'Lease', result: 'Equal', lease: leaseId },
         { key: Buffer.from(keys.cluster), target: 'Mod', result: 'Equal', mod_revision: view.cluster.modRevision },
+        { key: Buffer.from(keys.leader), target: 'Create', result: 'Equal', create_revision: 0 },
       ],
       success: [{ request_put: { key: Buffer.from(keys.cluster), value: Buffer.from(JSON.stringify(head)) } }],
       failure: [],

@@ -54,9 +54,17 @@ export class SyncKeeper {
   async #step(): Promise<string> {
     const { node, policy, callMs } = this.settings;
     const leaseId = this.hands.leaseId();
-    if (leaseId === null) return '';
+    if (leaseId === null) {
+      this.#pending = null;
+      return '';
+    }
     let view = await readKeeperView(this.ctx, node, callMs);
-    if (view.master.record?.name !== node || view.leaseOfKey !== leaseId) return '';
+    // Not (or no longer) the lease holder of the recorded master: whatever was pending is not ours.
+    if (view.master.record?.name !== node || view.leaseOfKey !== leaseId) {
+      this.#pending = null;
+      return '';
+    }
+    if (view.leaderPresent) return this.#note('a controller holds leader: it keeps the synchronous set, this agent does not', true);
     const session = await this.hands.sql();
     const seen = await readMasterReplication(session);
     const plan = decideKeeper({ node, policy, record: view.cluster.sync, seen, replicas: replicasOf(node, view, this.settings.fileServers), pending: this.#pending });
