@@ -156,6 +156,7 @@ export class NodeAgent {
       // the next round's renewal needs (the stale timer would fence the master).
       leaseId: () => (this.#masterLease.fresh() && this.#masterLease.freshLeftMs() >= 2 * this.#callMs ? this.#masterLease.id : null),
       sql: () => this.#pg.sqlSession(),
+      now: this.#now,
     });
     // The controller's timeout for its own probe (design §5 rule 1: same timeouts), within half the
     // ttl so a replica's round (and its member lease renewal) is not stretched past it.

@@ -99,7 +99,7 @@ function masterSession(altered: string[]): SqlSession {
 
 describe('SyncKeeper: the lease checked again before each record', () => {
   const keeperFor = (ctx: EtcdContext, leaseIds: (string | null)[], altered: string[]): SyncKeeper =>
-    new SyncKeeper(ctx, { node: 'john', policy: { mode: 'on', count: 1, method: 'any' }, fileServers: { john: candidateSettings, paul: candidateSettings }, callMs: CALL_MS }, { leaseId: () => leaseIds.shift() ?? null, sql: async () => masterSession(altered) }, () => undefined);
+    new SyncKeeper(ctx, { node: 'john', policy: { mode: 'on', count: 1, method: 'any' }, fileServers: { john: candidateSettings, paul: candidateSettings }, callMs: CALL_MS, newMasterMs: 0 }, { leaseId: () => leaseIds.shift() ?? null, sql: async () => masterSession(altered), now: () => performance.now() }, () => undefined);
 
   it('fresh throughout → paul recorded (quorum 0) before it is named', async () => {
     const { ctx, leaseId } = await johnMaster();

@@ -27,7 +27,7 @@ const STRICT: SyncPolicy = { mode: 'strict', count: 1, method: 'any' };
 const both = { paul: '0/3000000', ringo: '0/3000000' };
 
 function input(over: Partial<KeeperInput>): KeeperInput {
-  return { node: 'john', policy: ON, record: null, seen: seen('', both), replicas: [replica('paul'), replica('ringo')], pending: null, ...over };
+  return { node: 'john', policy: ON, record: null, seen: seen('', both), replicas: [replica('paul'), replica('ringo')], pending: null, newMaster: false, ...over };
 }
 
 const show = (steps: readonly KeeperStep[]): string[] => steps.map((s) => (s.kind === 'apply' ? `apply '${s.value}'` : `record [${s.set.members.join(', ')}] ${s.set.quorum}`));
@@ -59,6 +59,22 @@ describe('decideKeeper: the master\'s agent keeps the synchronous set (deploymen
       ['record [paul, ringo] 0', 'apply \'ANY 1 ("paul", "ringo")\''],
     ],
     ['… even when the master already names the desired value', input({ record: record(['paul', 'ringo'], 1, 'george'), seen: seen('ANY 1 ("paul", "ringo")', both) }), ['record [paul, ringo] 0']],
+    [
+      'on, just elected (\'*\' named, the record the old master\'s), ringo in recovery but not streaming yet → \'*\' kept while the master is new',
+      input({ node: 'paul', record: record(['paul'], 1), seen: seen('*', {}), replicas: [replica('john', { member: null }), replica('ringo')], newMaster: true }),
+      [],
+    ],
+    [
+      '… once no longer new (ttl + loop_wait) with nobody streaming → asynchronous, recorded first',
+      input({ node: 'paul', record: record(['paul'], 1), seen: seen('*', {}), replicas: [replica('john', { member: null }), replica('ringo')], newMaster: false }),
+      ['record [] 0', 'apply \'\''],
+    ],
+    ['… and a master of its own record is never "new": on goes asynchronous as the controller\'s', input({ record: record(['paul'], 1), seen: seen('ANY 1 ("paul")', {}), newMaster: true }), ['record [paul] 0', 'apply \'\'', 'record [] 0']],
+    ['off, a set of this master still named and recorded → un-named first, then nothing promised recorded', input({ policy: { mode: 'off', count: 1, method: 'any' }, record: record(['paul'], 1), seen: seen('ANY 1 ("paul")', both) }), ['apply \'\'', 'record [] 0']],
+    ['off after an election: the old master\'s set (quorum 1) replaced by nothing promised, \'*\' cleared', input({ node: 'paul', policy: { mode: 'off', count: 1, method: 'any' }, record: record(['paul'], 1, 'john'), seen: seen('*', {}) }), ['apply \'\'', 'record [] 0']],
+    ['off, nothing named or promised → nothing to do', input({ policy: { mode: 'off', count: 1, method: 'any' }, record: record([], 0), seen: seen('', both) }), []],
+    ['off, never on (no record, nothing named) → nothing, not even a record', input({ policy: { mode: 'off', count: 1, method: 'any' } }), []],
+    ['off, the operator\'s own synchronous_standby_names and no set recorded → not touched', input({ policy: { mode: 'off', count: 1, method: 'any' }, seen: seen('FIRST 1 (paul)', both) }), []],
     ['strict after an election with nobody streaming → \'*\' left as it is (never emptied)', input({ policy: STRICT, record: record(['john'], 1, 'george'), seen: seen('*', {}) }), []],
     ['strict after an election: the previous members but itself are kept', input({ policy: STRICT, record: record(['john', 'paul'], 1, 'george'), seen: seen('*', {}) }), ['record [paul] 0', 'apply \'ANY 1 ("paul")\'']],
   ];

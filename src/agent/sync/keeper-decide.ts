@@ -10,7 +10,8 @@
  * A record about another master (the one before an election) promises nothing about this one's
  * commits: it is replaced by one for this node, first with quorum 0 (nothing promised) until the
  * members named caught up, as the controller does after a promotion. Strict mode never names
- * nobody: with no replica to name it leaves the master's value as it is.
+ * nobody: with no replica to name it leaves the master's value as it is; `on` does the same for a
+ * new master (ttl + loop_wait), while its replicas re-point at it.
  */
 import { BYTES_PER_MB } from '../../engine/lag.js';
 import { ASYNC, desiredSyncSet, planSyncChange, sameSet, widenSet, type SyncAction, type SyncPolicy, type SyncReplicaFacts, type SyncSet } from '../../engine/sync-set.js';
@@ -43,6 +44,11 @@ export interface KeeperInput {
   /** Every other server the cluster knows of (settings or a member record). */
   readonly replicas: readonly KeeperReplica[];
   readonly pending: PendingNarrow | null;
+  /**
+   * This agent's master is new (it has held the lease for less than ttl + loop_wait): its
+   * replicas may still be re-pointing at it, so `on` does not yet conclude that nobody qualifies.
+   */
+  readonly newMaster: boolean;
 }
 
 export type KeeperStep =
@@ -89,8 +95,23 @@ export function caughtUpTo(seen: MasterReplication, set: SyncSet, target: Lsn): 
 
 const describe = (set: SyncSet): string => `[${set.members.join(', ')}] quorum ${set.quorum}`;
 
+/**
+ * synchronous_mode off (switched off in deployment agents) while a recorded set still promises
+ * something (HandyRep named the standbys): stop naming them, then record that nothing is promised
+ * (quorum 0, this master), so the next election does not take the old set as still applying (nor
+ * its winner make its commits wait with '*'). The controller's order. Without such a record the
+ * names are the operator's: `off` does not touch them.
+ */
+function decideOff(record: SyncRecord | null, named: string): KeeperPlan {
+  if (record === null || record.quorum === 0) return { steps: [], pending: null, sentence: '' };
+  const steps: KeeperStep[] = named.trim() === '' ? [] : [{ kind: 'apply', value: '' }];
+  steps.push({ kind: 'record', set: ASYNC, reason: 'synchronous_mode off' });
+  return { steps, pending: null, sentence: 'synchronous_mode off: synchronous_standby_names cleared, nothing promised' };
+}
+
 export function decideKeeper(input: KeeperInput): KeeperPlan {
   const { node, policy, record, seen } = input;
+  if (policy.mode === 'off') return decideOff(record, seen.named);
   const ours = record !== null && record.master === node;
   // What the record promises about THIS master's commits: nothing when it describes another.
   const recorded: SyncSet = ours ? { members: record.members, quorum: record.quorum } : ASYNC;
@@ -98,8 +119,11 @@ export function decideKeeper(input: KeeperInput): KeeperPlan {
   const keep: SyncSet = ours ? recorded : { members: (record?.members ?? []).filter((m) => m !== node), quorum: 0 };
   const others = input.replicas.filter((r) => r.name !== node);
   const desired = desiredSyncSet(policy, others.map((r) => keeperFacts(r, seen)), keep);
-  if (policy.mode === 'strict' && desired.members.length === 0 && seen.named.trim() !== '') {
-    return { steps: [], pending: null, sentence: `strict: ${desired.reason}; synchronous_standby_names left as '${seen.named}'` };
+  if (desired.members.length === 0 && seen.named.trim() !== '') {
+    if (policy.mode === 'strict') return { steps: [], pending: null, sentence: `strict: ${desired.reason}; synchronous_standby_names left as '${seen.named}'` };
+    // Right after an election ('*' named, the record still the old master's): the followers are
+    // re-pointing; going asynchronous now would acknowledge commits only this node holds.
+    if (!ours && input.newMaster) return { steps: [], pending: null, sentence: `new master, no replica streams yet: synchronous_standby_names left as '${seen.named}' for now` };
   }
   let actions: SyncAction[] = planSyncChange(recorded, seen.named, desired, policy.method);
   // The set in etcd must name this master before anything is named for it.

@@ -21,6 +21,8 @@ export interface KeeperHands {
   leaseId(): string | null;
   /** The agent's session to its PostgreSQL (the master). */
   sql(): Promise<SqlSession>;
+  /** Monotonic ms. */
+  now(): number;
 }
 
 export interface KeeperSettings {
@@ -29,10 +31,16 @@ export interface KeeperSettings {
   /** The election settings from the agent's file (used when no `servers/*` is stored). */
   readonly fileServers: Readonly<Record<string, ServerElectionSettings>>;
   readonly callMs: number;
+  /** How long a master counts as new (ttl + loop_wait): `on` keeps its value while no replica streams yet. */
+  readonly newMasterMs: number;
 }
 
 export class SyncKeeper {
   #pending: PendingNarrow | null = null;
+  /** Monotonic ms since which this agent keeps the set of its own master; null while it does not. */
+  #ownerSinceMs: number | null = null;
+  /** synchronous_mode off and nothing left to clear: no more reads until this agent's mastership changes (idle cost). */
+  #offSettled = false;
   #lastNote = '';
 
   constructor(
@@ -54,21 +62,18 @@ export class SyncKeeper {
   async #step(): Promise<string> {
     const { node, policy, callMs } = this.settings;
     const leaseId = this.hands.leaseId();
-    if (leaseId === null) {
-      this.#pending = null;
-      return '';
-    }
+    if (leaseId === null) return this.#notOwner();
+    if (this.#offSettled) return '';
     let view = await readKeeperView(this.ctx, node, callMs);
     // Not (or no longer) the lease holder of the recorded master: whatever was pending is not ours.
-    if (view.master.record?.name !== node || view.leaseOfKey !== leaseId) {
-      this.#pending = null;
-      return '';
-    }
+    if (view.master.record?.name !== node || view.leaseOfKey !== leaseId) return this.#notOwner();
+    this.#ownerSinceMs ??= this.hands.now();
     if (view.leaderPresent) return this.#note('a controller holds leader: it keeps the synchronous set, this agent does not', true);
     const session = await this.hands.sql();
     const seen = await readMasterReplication(session);
-    const plan = decideKeeper({ node, policy, record: view.cluster.sync, seen, replicas: replicasOf(node, view, this.settings.fileServers), pending: this.#pending });
+    const plan = decideKeeper({ node, policy, record: view.cluster.sync, seen, replicas: replicasOf(node, view, this.settings.fileServers), pending: this.#pending, newMaster: this.hands.now() - this.#ownerSinceMs < this.settings.newMasterMs });
     this.#pending = plan.pending;
+    this.#offSettled = policy.mode === 'off' && plan.steps.length === 0;
     const done: string[] = [];
     for (const step of plan.steps) {
       if (step.kind === 'apply') {
@@ -86,6 +91,14 @@ export class SyncKeeper {
     if (done.length === 0) return plan.sentence === '' ? '' : this.#note(plan.sentence, true);
     this.#lastNote = '';
     return `; synchronous set: ${done.join('; ')} (${plan.sentence})`;
+  }
+
+  /** Not (or no longer) the lease holder of the recorded master: what was pending or timed is not ours. */
+  #notOwner(): string {
+    this.#pending = null;
+    this.#ownerSinceMs = null;
+    this.#offSettled = false;
+    return '';
   }
 
   /** A waiting or failing state: said once while it lasts (quiet = not in the round's sentence either). */
