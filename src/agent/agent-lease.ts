@@ -45,6 +45,11 @@ export class AgentLease {
     return this.#id !== null && this.now() - this.#lastRenewalSentMs < this.freshForMs;
   }
 
+  /** How long it stays fresh without another renewal, in ms (0 when not held). */
+  freshLeftMs(): number {
+    return this.#id === null ? 0 : Math.max(0, this.freshForMs - (this.now() - this.#lastRenewalSentMs));
+  }
+
   /** Grants the lease when not held, else renews it; false when etcd said it expired (then not held). */
   async hold(callMs: number): Promise<boolean> {
     const sentMs = this.now();

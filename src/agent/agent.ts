@@ -36,6 +36,7 @@ import { PositionWatch } from './position-watch.js';
 import { classifyPostgres } from './postgres-state.js';
 import { RECHECKS, wakePlan } from './session-watch.js';
 import { Watchdog } from './watchdog.js';
+import { syncKeeperFor, type SyncKeeper } from './sync/keeper-seat.js';
 
 export interface AgentDeps {
   readonly log: (line: string) => void;
@@ -102,6 +103,8 @@ export class NodeAgent {
   readonly #election: ElectionSeat | null;
   /** Monotonic time the last successful master lease grant/renewal was sent (for /metrics and bench:agent). */
   #leaseRenewalSentMs: number | null = null;
+  /** Deployment agents with synchronous_mode: the master's agent keeps the synchronous set (sync/); null otherwise. */
+  readonly #syncKeeper: SyncKeeper | null;
 
   constructor(
     readonly config: HandyRepConfig,
@@ -151,6 +154,13 @@ export class NodeAgent {
       this.#commandStopping = true;
     }, this.#nodeLock, this.#copies, () => this.#guardFacts());
     this.#election = config.handyrep.deployment === 'single' ? null : this.#electionSeat();
+    this.#syncKeeper = syncKeeperFor(config, node, this.#ctx, this.#callMs, deps.log, {
+      // Fresh for at least two more etcd calls: the keeper's read and write must not eat the time
+      // the next round's renewal needs (the stale timer would fence the master).
+      leaseId: () => (this.#masterLease.fresh() && this.#masterLease.freshLeftMs() >= 2 * this.#callMs ? this.#masterLease.id : null),
+      sql: () => this.#pg.sqlSession(),
+      now: this.#now,
+    });
     // The controller's timeout for its own probe (design §5 rule 1: same timeouts), within half the
     // ttl so a replica's round (and its member lease renewal) is not stretched past it.
     this.#masterProbe = new MasterProbe(config, Math.max(300, Math.min(config.handyrep.connect_timeout_seconds * 1000, ttlMs / 2)));
@@ -358,7 +368,8 @@ export class NodeAgent {
       // Following another master is an action too: never on a watched view naming a new one.
       if (this.#election !== null && read.source === 'watch' && master.state === 'present' && master.record.name !== (this.#election.following ?? master.record.name)) master = (await this.#masterWatch.read(this.#callMs, true)).view;
       const elected = this.#election === null ? '' : await electionStep(this.#election, postgres, master);
-      return `${plan.sentence}${outcome}${elected}`;
+      const kept = this.#syncKeeper !== null && postgres.state === 'running' && postgres.writable && master.state === 'present' && master.record.name === this.node ? await this.#syncKeeper.step() : '';
+      return `${plan.sentence}${outcome}${elected}${kept}`;
     } catch (err) {
       return `round failed, next one in ${this.#loopMs} ms: ${describeError(err)}`;
     }

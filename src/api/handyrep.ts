@@ -59,7 +59,7 @@ import type { FailoverRecord } from '../model/failover-record.js';
 import { createTableOnMaster } from '../runtime/state-table-access.js';
 import { serversFromConfig } from '../runtime/state-sync.js';
 import { StateLock } from '../store/state-lock.js';
-import { unwire, wire, type ConfigInForce, type HandyRepOptions, type Wiring } from './startup.js';
+import { agentsSyncRefusal, unwire, wire, type ConfigInForce, type HandyRepOptions, type Wiring } from './startup.js';
 import { parseParams, type OperationInput, type OperationName, type OperationParams } from './operations.js';
 import { LongActionTracker } from '../runtime/long-actions/tracker.js';
 import { beginClone, type CloneEnv, type CloneRd } from '../runtime/clone/clone.js';
@@ -592,6 +592,9 @@ export class HandyRep {
   }
 
   private async reloadRefusal(loaded: { config: HandyRepConfig; dir: string }): Promise<string | null> {
+    // As at start (startup.ts): a controller must not run where the agents keep the synchronous set.
+    const agentsSync = agentsSyncRefusal(loaded.config);
+    if (agentsSync !== null) return agentsSync;
     if (this.reloadChecks.length === 0) return null;
     const binding = {
       plugin: this.plugins.get('auth', loaded.config.handyrep.authentication_method),

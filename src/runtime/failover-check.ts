@@ -280,9 +280,15 @@ async function noteMasterLease(env: TopologyEnv): Promise<void> {
   if (master !== null && env.ctx().config.failover.unreachable_master === 'agent_lease') await env.masterLease?.noteHealthy(master);
 }
 
-/** synchronous_mode is on, or a set it left is still recorded (to be cleared). */
+/**
+ * synchronous_mode is on, or a set it left is still recorded (to be cleared). Never in deployment
+ * agents: the master's agent keeps the set there (agent/sync/; a controller refuses that
+ * configuration at start and reload, this is the second lock).
+ */
 function syncManaged(env: TopologyEnv): boolean {
-  return env.ctx().config.failover.synchronous_mode !== 'off' || env.book.syncRecord() !== null;
+  const config = env.ctx().config;
+  if (config.handyrep.deployment === 'agents') return false;
+  return config.failover.synchronous_mode !== 'off' || env.book.syncRecord() !== null;
 }
 
 /** synchronous_standby_names kept as synchronous_mode asks, by the senior controller only; never throws. */

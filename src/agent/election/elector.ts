@@ -267,7 +267,6 @@ const SETTINGS_FREE: ReadonlySet<ElectionRefusalCode> = new Set([
   'master_lease_held',
   'lease_never_seen',
   'another_writable',
-  'synchronous_mode',
 ]);
 
 /** Refusals that are the normal state of a healthy cluster: not logged. */

@@ -16,6 +16,8 @@ import type { TopologyEnv } from '../topology/env.js';
 
 /** Record the adopted master's starting set, durably; `ok` false when it could not be saved (nothing recorded then). */
 export async function recordAdoptedSync(env: TopologyEnv, master: string): Promise<{ ok: boolean; details: string }> {
+  // Deployment agents: the master's agent keeps the set (agent/sync/); a controller never writes it there.
+  if (env.ctx().config.handyrep.deployment === 'agents') return { ok: true, details: '' };
   const plan = newMasterSync(env, master);
   if (plan === null) return { ok: true, details: '' };
   const members = plan.next.recorded.members;
