@@ -12,6 +12,8 @@ import type { EtcdLeadership } from '../../store/etcd/leadership.js';
 import type { MasterLeaseState } from '../../engine/failover-decision.js';
 import { fencedByLease, leaseAlive, masterLeaseId, readMasterKey, writeMasterKey } from '../../store/etcd/master-key.js';
 import { masterLeaseStateFrom } from '../../engine/lease-proof.js';
+import { leaseHistoryVerdict } from '../../engine/lease-history-proof.js';
+import { readLeaseHistory } from '../../store/etcd/lease-history.js';
 import type { MasterRecord } from '../../store/etcd/master-record.js';
 import { checkLeaderUrl } from './leader-url.js';
 
@@ -36,6 +38,8 @@ export class EtcdControl {
   #staleReason: string | null = null;
   /** Masters whose agent was seen holding `master_lease` at this controller's last healthy check of them, with that lease's id. */
   readonly #leaseSeenHeld = new Map<string, string>();
+  /** The last history proof's sentence per master (masterLeaseNote), kept for the decision's reason. */
+  readonly #leaseNotes = new Map<string, string>();
   /** Why this controller must not act nor write even while leading (a damaged store state), or null. */
   #heldOff: string | null = null;
 
@@ -158,10 +162,20 @@ export class EtcdControl {
       const keyLease = await masterLeaseId(this.ctx, master);
       const seenLease = this.#leaseSeenHeld.get(master) ?? null;
       const seenLeaseAlive = keyLease === null && seenLease !== null ? await leaseAlive(this.ctx, seenLease) : null;
-      return masterLeaseStateFrom({ keyLease, seenLease, seenLeaseAlive });
+      // Never seen held by this controller (it started leading after the lapse): ask etcd's history.
+      const history = keyLease === null && seenLease === null ? leaseHistoryVerdict(await readLeaseHistory(this.ctx, master)) : null;
+      if (history !== null) this.#leaseNotes.set(master, history.reason);
+      else this.#leaseNotes.delete(master);
+      return masterLeaseStateFrom({ keyLease, seenLease, seenLeaseAlive, history });
     } catch {
+      this.#leaseNotes.delete(master);
       return 'unknown';
     }
+  }
+
+  /** What etcd's history said of `master`'s lease at the last masterLeaseState (for the decision's reason), or null. */
+  masterLeaseNote(master: string): string | null {
+    return this.#leaseNotes.get(master) ?? null;
   }
 
   /** On winning leadership: when no `master` key exists, records the verified master (timeline known). */
