@@ -12,6 +12,7 @@ import { withDeadline } from '../store/etcd/store-error.js';
 import { AgentLease, KeepaliveChannel, monotonicMs, type MonotonicMs } from './agent-lease.js';
 import { fenceLeadMs } from './agent-timing.js';
 import { putMasterLeaseIfStillMaster } from './boot-lease.js';
+import { LeaseKeyKeeper } from './lease-key-keeper.js';
 import { readMasterView } from './master-read.js';
 import { BootRunner, type BootMasterLease } from './boot-runner.js';
 import { commandExecutorFor } from './commands/agent-commands.js';
@@ -54,6 +55,7 @@ export class NodeAgent {
   readonly #masterProbe: MasterProbe;
   /** The `master` key for the rounds, from a watch (master-watch.ts). */
   readonly #masterWatch: MasterWatch;
+  readonly #leaseKey: LeaseKeyKeeper;
   readonly #channel: KeepaliveChannel;
   readonly #callMs: number;
   readonly #loopMs: number;
@@ -137,6 +139,7 @@ export class NodeAgent {
     this.#memberLease = new AgentLease(this.#ctx, 'member lease', ttlMs, () => undefined, this.#now, channel);
     this.#watchdog = new Watchdog(agent.watchdog, agent.watchdog_device);
     this.#masterWatch = new MasterWatch(this.#ctx, freshForMs, this.#now, (line) => deps.log(`agent ${node}: ${line}`));
+    this.#leaseKey = new LeaseKeyKeeper(this.#ctx, node, (line) => deps.log(`agent ${node}: ${line}`));
     this.#copies = new CopyGroups(groupsFile(pgdata, node), (line) => deps.log(`agent ${node}: ${line}`));
     this.#boot = new BootRunner({ config, node, pg: this.#pg, etcd: this.#ctx, callMs: this.#callMs, loopMs: this.#loopMs, lease: this.#bootLease(), log: deps.log, now: this.#now, groups: this.#copies, signal: this.#stopping.signal });
     this.#commands = commandExecutorFor(config, node, this.#ctx, Math.max(this.#callMs, this.#ctx.deadlineMs), deps.log, async () => {
@@ -172,6 +175,7 @@ export class NodeAgent {
     this.#server = await startHealthServer(address, this.config.agent.port, () => factsNow(this.#health, this.#masterLease.fresh(), this.#fencing !== null), { tls, auth: (header, from) => auth.check(header, from) });
     this.deps.log(`agent ${this.node}: health endpoints on ${tls ? 'https' : 'http'}://${address}:${this.config.agent.port}/, loop every ${this.#loopMs} ms, etcd.ttl ${this.config.etcd.ttl} s, safety_margin ${this.config.agent.safety_margin} s`);
     this.#masterWatch.start();
+    this.#leaseKey.start();
     this.#schedule(0);
     await this.#commands?.start();
   }
@@ -239,6 +243,7 @@ export class NodeAgent {
     this.#channel.close();
     this.#masterProbe.close();
     this.#masterWatch.close();
+    this.#leaseKey.close();
     this.#pg.close();
     await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
     this.#server?.closeAllConnections();
@@ -473,7 +478,8 @@ export class NodeAgent {
         this.#watchdog.arm();
       }
       this.#watchdog.feed();
-      return granting ? '; master lease taken' : '';
+      // A key deleted while the lease lives is put back (lease-key-keeper.ts).
+      return granting ? '; master lease taken' : await this.#leaseKey.keep(this.#masterLease.id as string, masterModRevision, this.#callMs);
     } catch (err) {
       if (granting) await this.#masterLease.release(this.#callMs);
       return `; master lease not renewed: ${describeError(err)}`;

@@ -48,6 +48,7 @@ function snap(node: string, members: MemberRecord[], over: Partial<ElectionSnaps
     master: { record: masterRecord(), modRevision: '5' },
     leasesHeld: [],
     leaseSeen: true,
+    leaseEnd: { ended: true, how: 'seen_lease', why: 'lease 7 has ended' },
     members: members.map((m) => member(m)),
     leaderPresent: false,
     leaderAbsentForMs: 0,

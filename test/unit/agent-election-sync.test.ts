@@ -24,6 +24,7 @@ function snap(node: string, syncRecord: SyncRecord | null | undefined, over: Par
     master: { record: john, modRevision: '5' },
     leasesHeld: [],
     leaseSeen: true,
+    leaseEnd: { ended: true, how: 'seen_lease', why: 'lease 7 has ended' },
     members: [replica('paul', '0/3000000'), replica('ringo', '0/4000000')],
     leaderPresent: false,
     leaderAbsentForMs: 9000,
