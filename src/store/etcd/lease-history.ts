@@ -24,8 +24,13 @@ import { parseMasterRecord } from './master-record.js';
 import { leaseAlive } from './master-key.js';
 import { withDeadline } from './store-error.js';
 
-/** More changes than this in the window (the agent took the lease hundreds of times): not judged (etcd may split such a batch). */
+/** More changes than this in the window (the agent took the lease hundreds of times): not judged. */
 const MAX_CHANGES = 200;
+/**
+ * etcd (3.4, 3.5) sends a new watcher's history in batches of at most 1,000 revisions, each with the
+ * header revision of the whole read: a batch that big may be cut short, so it is not taken as whole.
+ */
+const WATCH_BATCH_MAX_REVS = 1000;
 
 /** How long the replay after a compaction waits for a first batch: with no change since the compaction etcd sends none. */
 const AFTER_COMPACTION_WAIT_MS = 1000;
@@ -101,6 +106,7 @@ async function replayHistory(ctx: EtcdContext, range: { key: Buffer; rangeEnd: B
         if (res.events.length === 0) return;
       }
       events.push(...res.events);
+      if (new Set(events.map((e) => e.kv.mod_revision)).size >= WATCH_BATCH_MAX_REVS) return finish({ kind: 'failed', why: `more than ${WATCH_BATCH_MAX_REVS} revisions of history since revision ${from}: too many to judge`, silent: false });
       if (!res.fragment && BigInt(res.header.revision) >= end) finish({ kind: 'events', events });
     });
     stream.on('error', (err: Error) => finish({ kind: 'failed', why: `the watch failed: ${describeError(err)}`, silent: false }));
