@@ -26,6 +26,7 @@ import { Persister } from '../runtime/persister.js';
 import { ServerBook, type Clock } from '../runtime/server-book.js';
 import { writeStateToMaster } from '../runtime/state-table-access.js';
 import { loadInitialState, loadStoreState, type InitialState } from '../runtime/state-sync.js';
+import { readAtStart } from './store-read-at-start.js';
 import { loadControllerIdentity, type ControllerIdentity } from '../store/controller-identity.js';
 import { StateLock } from '../store/state-lock.js';
 
@@ -94,6 +95,9 @@ function openLog(loaded: LoadedConfig, memoryOnly: boolean): EventLog {
   return log;
 }
 
+/** How many times start-up reads the etcd store before giving up (1 s apart). */
+const STORE_READ_ATTEMPTS_AT_START = 10;
+
 /** Assemble everything. Throws CONFIG_INVALID, PLUGIN_LOAD, LOCKED; on failure nothing stays held. */
 export async function wire(configFile: string, options: HandyRepOptions): Promise<Wiring> {
   const loaded = loadConfigFile(resolve(configFile));
@@ -111,8 +115,14 @@ export async function wire(configFile: string, options: HandyRepOptions): Promis
     const sql = options.sql ?? new PgSqlClient();
     const identity = await loadControllerIdentity(serverFile, clock().getTime());
     etcd = masterCheckMethod(loaded.config) === 'etcd_lease' ? openEtcdControl(loaded.config, identity.id) : null;
-    const initial = etcd
-      ? await loadStoreState(loaded.config, etcd.store, etcd.ctx.keys.prefix, clock().toISOString())
+    const storeControl = etcd;
+    const initial = storeControl
+      ? await readAtStart(() => loadStoreState(loaded.config, storeControl.store, storeControl.ctx.keys.prefix, clock().toISOString()), {
+          attempts: STORE_READ_ATTEMPTS_AT_START,
+          delayMs: 1000,
+          sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+          onRetry: (attempt, err) => log.warn('STARTUP', `etcd store not readable yet (attempt ${attempt} of ${STORE_READ_ATTEMPTS_AT_START}): ${err.message}; trying again in 1 s`),
+        })
       : await loadInitialState(loaded.config, serverFile, sql, clock().toISOString());
     let sessionLost: SessionLostListener = () => undefined;
     const monitorSessions = new MonitorSessions(sql, (target, reason) => sessionLost(target, reason));
