@@ -478,8 +478,9 @@ export class NodeAgent {
         this.#watchdog.arm();
       }
       this.#watchdog.feed();
-      // A key deleted while the lease lives is put back (lease-key-keeper.ts).
-      return granting ? '; master lease taken' : await this.#leaseKey.keep(this.#masterLease.id as string, masterModRevision, this.#callMs);
+      // A key deleted while the lease lives is put back, off the round (lease-key-keeper.ts).
+      if (!granting) this.#leaseKey.keepInBackground(this.#masterLease.id as string, masterModRevision, this.#callMs);
+      return granting ? '; master lease taken' : '';
     } catch (err) {
       if (granting) await this.#masterLease.release(this.#callMs);
       return `; master lease not renewed: ${describeError(err)}`;

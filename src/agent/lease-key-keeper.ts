@@ -26,6 +26,8 @@ export function leaseKeyAction(keyLease: string | null, ours: string): 'none' | 
 
 export class LeaseKeyKeeper {
   #mustCheck = true;
+  #running: Promise<void> | null = null;
+  #lastSentence = '';
   #watcher: Watcher | null = null;
   #closed = false;
 
@@ -68,22 +70,44 @@ export class LeaseKeyKeeper {
   }
 
   /**
-   * Called by a round that renewed the master lease `leaseId`, judged on the `master` key at
-   * `masterModRevision`: when a check is due, reads the key and puts it back if missing. Returns
-   * what to add to the round's sentence ('' when nothing was done).
+   * Called by a round that renewed the master lease `leaseId`: starts keep() when a check is due,
+   * off the round (its calls must not delay the next renewal: a slow etcd would otherwise stretch
+   * the renewal interval past the fresh window and demote a healthy master); one at a time.
+   * Outcomes other than "nothing to do" are logged when they change.
+   */
+  keepInBackground(leaseId: string, masterModRevision: string, callMs: number): void {
+    if (this.#running !== null || !this.#mustCheck) return;
+    this.#running = this.keep(leaseId, masterModRevision, callMs)
+      .then((sentence) => {
+        const line = sentence.replace(/^; /, '');
+        if (line !== '' && line !== this.#lastSentence && !line.includes('put back at revision')) this.log(line);
+        this.#lastSentence = line;
+      })
+      .finally(() => {
+        this.#running = null;
+      });
+  }
+
+  /**
+   * For a master lease `leaseId` just renewed, judged on the `master` key at `masterModRevision`:
+   * when a check is due, reads the key and puts it back if missing. Returns what to add to a
+   * sentence ('' when nothing was done).
    */
   async keep(leaseId: string, masterModRevision: string, callMs: number): Promise<string> {
     if (!this.#mustCheck) return '';
+    // Cleared before the read: a delete reported while this runs raises it again.
+    this.#mustCheck = false;
+    const again = (sentence: string): string => {
+      this.#mustCheck = true;
+      return sentence;
+    };
     const leaseKey = Buffer.from(this.ctx.keys.masterLease(this.node));
     try {
       const read = await withDeadline('read the master lease key', callMs, () => this.ctx.client.kv.range({ key: leaseKey }));
       const action = leaseKeyAction(read.kvs[0]?.lease ?? null, leaseId);
-      if (action === 'none') {
-        this.#mustCheck = false;
-        return '';
-      }
+      if (action === 'none') return '';
       // Another lease's key (an earlier agent process's, until it runs out): the boot's transaction replaces those; not here.
-      if (action === 'foreign') return `; master_lease/${this.node} is under lease ${read.kvs[0]?.lease ?? '?'}, not this agent's ${leaseId}`;
+      if (action === 'foreign') return again(`; master_lease/${this.node} is under lease ${read.kvs[0]?.lease ?? '?'}, not this agent's ${leaseId}`);
       const reply = await withDeadline('put the master lease key back', callMs, () =>
         this.ctx.client.kv.txn({
           compare: [
@@ -94,13 +118,12 @@ export class LeaseKeyKeeper {
           failure: [],
         }),
       );
-      if (!reply.succeeded) return `; master_lease/${this.node} is missing but was not put back: the master key (or the lease key) changed since this round read it`;
-      this.#mustCheck = false;
+      if (!reply.succeeded) return again(`; master_lease/${this.node} is missing but was not put back: the master key (or the lease key) changed since this round read it`);
       const sentence = `master_lease/${this.node} was missing while this agent holds lease ${leaseId}: put back at revision ${reply.header.revision}`;
       this.log(sentence);
       return `; ${sentence}`;
     } catch (err) {
-      return `; master_lease/${this.node} not checked or put back: ${describeError(err)}`;
+      return again(`; master_lease/${this.node} not checked or put back: ${describeError(err)}`);
     }
   }
 

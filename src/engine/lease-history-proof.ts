@@ -29,7 +29,9 @@ export type LeaseHistory =
       readonly kind: 'read';
       readonly master: string;
       readonly masterModRevision: string;
-      /** Set when etcd had compacted past the master key's revision: the window starts there instead. */
+      /** Set when the reader started the window where it last saw the key held (instead of the master key's revision). */
+      readonly seenAt?: string;
+      /** Set when etcd had compacted past the window's start: the window starts there instead. */
       readonly compactedAt: string | null;
       readonly changes: readonly LeaseKeyChange[];
       /** For each lease of `changes` (not '0'): alive now (true), ended (false), or not known (null). */
@@ -49,7 +51,8 @@ const verdict = (state: LeaseHistoryVerdict['state'], reason: string): LeaseHist
 export function leaseHistoryVerdict(h: LeaseHistory): LeaseHistoryVerdict {
   if (h.kind === 'unread') return verdict('not_proven', `the history of master_lease/${h.master} was not read whole: ${h.why}`);
   const key = `master_lease/${h.master}`;
-  const since = h.compactedAt === null ? `the master key's revision ${h.masterModRevision}` : `revision ${h.compactedAt} (etcd compacted its history past the master key's revision ${h.masterModRevision})`;
+  const start = h.seenAt === undefined ? `the master key's revision ${h.masterModRevision}` : `revision ${h.seenAt}, when the key was last seen held`;
+  const since = h.compactedAt === null ? start : `revision ${h.compactedAt} (etcd compacted its history past ${start})`;
   if (h.changes.length === 0) {
     return verdict('not_proven', h.compactedAt === null ? `${key} never existed since ${since}: no agent was seen holding it` : `${key} did not change since ${since}: the older history is gone, so its lease cannot be proven ended`);
   }

@@ -220,6 +220,20 @@ describe('agents\' election: the take transaction raced on real etcd', { timeout
     assert.equal(code(await seer.elector.attempt()), 'master_lease_held');
     await second.revoke();
     assert.equal(code(await seer.elector.attempt()), 'won', seer.log.join(' | '));
+    // A stale seen id: seen under one lease, the master's agent re-took the key under a new one (not
+    // observed), then the key was deleted by hand: the seen lease ended, the newer one lives.
+    await setup();
+    const first = ctx.client.lease(TTL, { autoKeepAlive: false });
+    await first.put(ctx.keys.masterLease('john')).value('{}');
+    const stale = seat(ctx, 'paul', async () => true, () => 0);
+    assert.equal(code(await stale.elector.attempt()), 'master_lease_held');
+    await first.revoke();
+    const newer = ctx.client.lease(TTL, { autoKeepAlive: false });
+    await newer.put(ctx.keys.masterLease('john')).value('{}');
+    await ctx.client.delete().key(ctx.keys.masterLease('john'));
+    assert.equal(code(await stale.elector.attempt()), 'lease_key_deleted', stale.log.join(' | '));
+    await newer.revoke();
+    assert.equal(code(await stale.elector.attempt()), 'won', stale.log.join(' | '));
     // Never held under this record: an agent's history read proves nothing.
     await setup();
     const never = seat(ctx, 'paul', async () => true, () => 0);

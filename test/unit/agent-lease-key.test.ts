@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { leaseKeyAction } from '../../src/agent/lease-key-keeper.js';
-import { leaseEndFromHistory, leaseEndFromSeen } from '../../src/agent/election/lease-end.js';
+import { leaseEndFromHistory, leaseEndFromSeen, leaseEndFromSeenAndHistory } from '../../src/agent/election/lease-end.js';
 
 const keyRows: [label: string, keyLease: string | null, action: ReturnType<typeof leaseKeyAction>][] = [
   ['key missing while this agent holds its lease → put it back', null, 'put_back'],
@@ -28,4 +28,13 @@ test('lease end from etcd\'s history: released = ended, held = alive, not proven
   assert.deepEqual(leaseEndFromHistory({ state: 'released', reason: 'r' }), { ended: true, how: 'history', why: 'r' });
   assert.deepEqual(leaseEndFromHistory({ state: 'held', reason: 'h' }), { ended: false, how: 'history', why: 'h' });
   assert.deepEqual(leaseEndFromHistory({ state: 'not_proven', reason: 'compacted' }), { ended: null, how: 'history', why: 'compacted' });
+});
+
+test('a seen lease that ended counts only with the history: a newer live lease (stale seen id) → alive; history unproven → unknown', () => {
+  const seen = leaseEndFromSeen('7', false);
+  assert.equal(leaseEndFromSeenAndHistory(seen, { state: 'released', reason: 'every lease ended' }).ended, true);
+  const stale = leaseEndFromSeenAndHistory(seen, { state: 'held', reason: 'master_lease/john is gone but its lease 9 still lives' });
+  assert.equal(stale.ended, false);
+  assert.match(stale.why, /lease 7 has ended, but .*lease 9 still lives/);
+  assert.equal(leaseEndFromSeenAndHistory(seen, { state: 'not_proven', reason: 'compacted' }).ended, null);
 });

@@ -86,7 +86,7 @@ export class Elector {
   /** `<name>/<term>` of the master records whose lease this agent saw held. */
   readonly #leasesSeen = new Set<string>();
   /** `<name>/<term>` → the lease id the master's key was last seen under (its end is what fences it, lease-end.ts). */
-  readonly #leaseIdsSeen = new Map<string, string>();
+  readonly #leaseIdsSeen = new Map<string, { id: string; revision: string }>();
   /** `<name>/<term>` → the furthest wal_position seen in that master's member record. */
   readonly #masterPositions = new Map<string, string>();
   /** `<name>/<term>` → the highest timeline that master published as master. */
@@ -111,6 +111,7 @@ export class Elector {
     // Past every cheaper refusal with the old master's key absent: is its lease proven ended? (one etcd call, or a history replay)
     let leaseEnd: LeaseEnd | null = null;
     const recorded = snapshot.master.record;
+    const judgedModRevision = snapshot.master.modRevision;
     if (verdict.kind === 'refuse' && (verdict.code === 'lease_end_unproven' || verdict.code === 'lease_never_seen') && recorded !== null) {
       leaseEnd = await readLeaseEnd(this.ctx, recorded.name, this.#leaseIdsSeen.get(`${recorded.name}/${recorded.term}`), s.callMs);
       verdict = this.#judge(snapshot, s.servers, nowMs, leaseEnd);
@@ -122,7 +123,8 @@ export class Elector {
       snapshot = await readElectionSnapshot(this.ctx, s.callMs, true);
       const settings = electionSettingsFrom(snapshot.storedServers ?? [], s.servers);
       source = settings.source;
-      verdict = this.#judge(snapshot, settings.servers, nowMs, leaseEnd);
+      // The lease's end was proven for the record of the first snapshot only.
+      verdict = this.#judge(snapshot, settings.servers, nowMs, snapshot.master.modRevision === judgedModRevision ? leaseEnd : null);
     }
     if (verdict.kind === 'refuse') {
       const line = `${verdict.code}: ${verdict.sentence}${SETTINGS_FREE.has(verdict.code) ? '' : ` (server settings from ${source === 'etcd' ? "the stored servers/*" : "this agent's file"})`}`;
@@ -187,7 +189,7 @@ export class Elector {
     const seenKey = recorded === null ? '' : `${recorded.name}/${recorded.term}`;
     if (recorded !== null && snapshot.leasesHeld.includes(recorded.name)) {
       this.#leasesSeen.add(seenKey);
-      this.#leaseIdsSeen.set(seenKey, snapshot.leaseIds?.[recorded.name] ?? '0');
+      this.#leaseIdsSeen.set(seenKey, { id: snapshot.leaseIds?.[recorded.name] ?? '0', revision: snapshot.revision });
       this.#leaseGoneRevisions.delete(seenKey);
     } else if (recorded !== null && !this.#leaseGoneRevisions.has(seenKey)) this.#leaseGoneRevisions.set(seenKey, snapshot.revision);
     const position = recorded === null ? null : (snapshot.members.find((m) => m.name === recorded.name)?.record?.wal_position ?? null);

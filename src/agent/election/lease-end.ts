@@ -24,8 +24,21 @@ export function leaseEndFromHistory(verdict: LeaseHistoryVerdict): LeaseEnd {
   return { ended: verdict.state === 'released' ? true : verdict.state === 'held' ? false : null, how: 'history', why: verdict.reason };
 }
 
-/** `seenLeaseId`: the lease this agent saw `master_lease/<master>` under for this record (undefined or '0': none). */
-export async function readLeaseEnd(ctx: EtcdContext, master: string, seenLeaseId: string | undefined, callMs: number): Promise<LeaseEnd> {
-  if (seenLeaseId !== undefined && seenLeaseId !== '0') return leaseEndFromSeen(seenLeaseId, await leaseAlive(ctx, seenLeaseId).catch(() => null));
-  return leaseEndFromHistory(leaseHistoryVerdict(await readLeaseHistory(ctx, master, callMs)));
+/**
+ * A seen lease that ended may be stale (the master's agent restarted or re-took its lease since
+ * this agent looked, and the newer one lives): its end counts only with the history's, which a
+ * newer live lease turns into "alive"; a history that proves nothing leaves it unknown.
+ */
+export function leaseEndFromSeenAndHistory(seen: LeaseEnd, history: LeaseHistoryVerdict): LeaseEnd {
+  if (history.state === 'released') return { ended: true, how: 'seen_lease', why: `${seen.why}, and ${history.reason}` };
+  if (history.state === 'held') return { ended: false, how: 'seen_lease', why: `${seen.why}, but ${history.reason}` };
+  return { ended: null, how: 'seen_lease', why: `${seen.why}, but a newer lease is not ruled out: ${history.reason}` };
+}
+
+/** `seen`: the lease this agent last saw `master_lease/<master>` under for this record, and the snapshot revision it saw it at (undefined or id '0': none). */
+export async function readLeaseEnd(ctx: EtcdContext, master: string, seen: { readonly id: string; readonly revision: string } | undefined, callMs: number): Promise<LeaseEnd> {
+  if (seen === undefined || seen.id === '0') return leaseEndFromHistory(leaseHistoryVerdict(await readLeaseHistory(ctx, master, callMs)));
+  const end = leaseEndFromSeen(seen.id, await leaseAlive(ctx, seen.id).catch(() => null));
+  // From where it was seen: every lease the key had since then must have ended.
+  return end.ended === true ? leaseEndFromSeenAndHistory(end, leaseHistoryVerdict(await readLeaseHistory(ctx, master, callMs, seen.revision))) : end;
 }

@@ -37,7 +37,12 @@ const AFTER_COMPACTION_WAIT_MS = 1000;
 
 type Replay = { kind: 'events'; events: IEvent[] } | { kind: 'compacted'; at: string } | { kind: 'failed'; why: string; silent: boolean };
 
-export async function readLeaseHistory(ctx: EtcdContext, master: string, deadlineMs = ctx.deadlineMs): Promise<LeaseHistory> {
+/**
+ * `seenAt`: the store revision at which the caller last saw the key held (under a lease it now
+ * found ended): the window starts there instead of at the master key's revision, so every lease
+ * the key had since that sighting is judged (a newer one may live).
+ */
+export async function readLeaseHistory(ctx: EtcdContext, master: string, deadlineMs = ctx.deadlineMs, seenAt?: string): Promise<LeaseHistory> {
   const unread = (why: string): LeaseHistory => ({ kind: 'unread', master, why });
   const masterKey = ctx.keys.master;
   const leaseKey = ctx.keys.masterLease(master);
@@ -54,7 +59,8 @@ export async function readLeaseHistory(ctx: EtcdContext, master: string, deadlin
     const startedMs = performance.now();
     const left = (): number => Math.max(0, deadlineMs - (performance.now() - startedMs));
     const range = { key: Buffer.from(masterKey), rangeEnd: Buffer.concat([Buffer.from(leaseKey), Buffer.from([0])]) };
-    let replay = await replayHistory(ctx, range, masterKv.mod_revision, end, left());
+    const from = seenAt ?? masterKv.mod_revision;
+    let replay = await replayHistory(ctx, range, from, end, left());
     let compactedAt: string | null = null;
     if (replay.kind === 'compacted') {
       compactedAt = replay.at;
@@ -63,16 +69,16 @@ export async function readLeaseHistory(ctx: EtcdContext, master: string, deadlin
     if (replay.kind === 'compacted') return unread(`etcd compacted its history again at revision ${replay.at} while it was read`);
     if (replay.kind === 'failed' && replay.silent && compactedAt !== null) {
       // The master key's put is older than the compaction: no batch is due unless the lease key changed.
-      return unread(`etcd compacted its history at revision ${compactedAt}, past the master key's revision ${masterKv.mod_revision}, and no change of ${leaseKey} since then arrived within ${AFTER_COMPACTION_WAIT_MS} ms: the lease's history is gone`);
+      return unread(`etcd compacted its history at revision ${compactedAt}, past ${seenAt === undefined ? `the master key's revision ${masterKv.mod_revision}` : `revision ${seenAt}`}, and no change of ${leaseKey} since then arrived within ${AFTER_COMPACTION_WAIT_MS} ms: the lease's history is gone`);
     }
     if (replay.kind === 'failed') return unread(replay.why);
     const changes: LeaseKeyChange[] = replay.events
       .filter((e) => e.kv.key.toString() === leaseKey && BigInt(e.kv.mod_revision) <= end)
       .map((e) => (e.type === 'Delete' ? { kind: 'delete', revision: e.kv.mod_revision, lease: e.prev_kv?.lease ?? null } : { kind: 'put', revision: e.kv.mod_revision, lease: e.kv.lease }));
-    if (changes.length > MAX_CHANGES) return unread(`${changes.length} changes of ${leaseKey} since revision ${masterKv.mod_revision}: too many to judge`);
+    if (changes.length > MAX_CHANGES) return unread(`${changes.length} changes of ${leaseKey} since revision ${from}: too many to judge`);
     const leases = [...new Set(changes.flatMap((c) => (c.lease === null || c.lease === '0' ? [] : [c.lease])))];
     const alive = await Promise.all(leases.map((id) => leaseAlive(ctx, id).catch(() => null)));
-    return { kind: 'read', master, masterModRevision: masterKv.mod_revision, compactedAt, changes, leaseAlive: Object.fromEntries(leases.map((id, i) => [id, alive[i] ?? null])) };
+    return { kind: 'read', master, masterModRevision: masterKv.mod_revision, ...(seenAt === undefined ? {} : { seenAt }), compactedAt, changes, leaseAlive: Object.fromEntries(leases.map((id, i) => [id, alive[i] ?? null])) };
   } catch (err) {
     return unread(describeError(err));
   }
@@ -80,7 +86,18 @@ export async function readLeaseHistory(ctx: EtcdContext, master: string, deadlin
 
 /** The events of `range` from revision `from` until a batch read at `end` or later arrived (see the module comment). */
 async function replayHistory(ctx: EtcdContext, range: { key: Buffer; rangeEnd: Buffer }, from: string, end: bigint, deadlineMs: number): Promise<Replay> {
-  const stream = await withDeadline('open a watch on the lease history', deadlineMs, () => ctx.client.watchClient.watch());
+  const opening = ctx.client.watchClient.watch();
+  let stream: Awaited<typeof opening>;
+  try {
+    stream = await withDeadline('open a watch on the lease history', deadlineMs, () => opening);
+  } catch (err) {
+    // A stream that opens after the deadline is closed, with a listener: an 'error' without one would end the process.
+    void opening.then((late) => {
+      late.on('error', () => undefined);
+      late.cancel();
+    }, () => undefined);
+    throw err;
+  }
   return new Promise<Replay>((resolve) => {
     const events: IEvent[] = [];
     let created = false;
