@@ -17,8 +17,6 @@
  * (bench/agent-windows-only.ts → bench/results/agent-windows.json). BENCH_AGENT_STORY=1 prints the
  * controller's log of each window run.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { Etcd3 } from 'etcd3';
 import pg from 'pg';
@@ -31,6 +29,7 @@ import { agentsOnlyBench } from './agent-election.js';
 import { measureAgentWindows, onlyWindowKinds, WINDOW_AGENT_SETTINGS, WINDOW_FAILOVER_SETTINGS } from './agent-windows.js';
 import { windowsOnlyBench } from './agent-windows-only.js';
 import { TTL_SECONDS as WINDOW_TTL_S } from '../test/fixtures/etcd-controllers.js';
+import { CLOCK_TICKS, cpuTicks, loadAverage, rssMb } from './proc-stats.js';
 
 const TTL_S = 5;
 const MARGIN_S = 2;
@@ -38,23 +37,10 @@ const LOOP_S = 1;
 const RUNS = 5;
 const IDLE_WINDOW_S = 30;
 const PREFIX = '/handyrep/benchagent/';
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 const ONLY = process.env['BENCH_AGENT_ONLY'] ?? '';
 // idle, crash: parts of this run; anything else names failover windows only (an unknown name is an error naming it).
 const WINDOWS_ONLY = ['', 'idle', 'crash'].includes(ONLY) ? null : onlyWindowKinds(ONLY);
-const loadAverage = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime
-}
-
-function rssMb(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Number(match[1]) / 1024 : NaN;
-}
 
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);

@@ -45,6 +45,11 @@ export class AgentLease {
     return this.#id !== null && this.now() - this.#lastRenewalSentMs < this.freshForMs;
   }
 
+  /** How long it stays fresh without another renewal, in ms (0 when not held). */
+  freshLeftMs(): number {
+    return this.#id === null ? 0 : Math.max(0, this.freshForMs - (this.now() - this.#lastRenewalSentMs));
+  }
+
   /** Grants the lease when not held, else renews it; false when etcd said it expired (then not held). */
   async hold(callMs: number): Promise<boolean> {
     const sentMs = this.now();
@@ -108,10 +113,12 @@ type KeepaliveStream = Awaited<ReturnType<EtcdContext['client']['leaseClient']['
  */
 export class KeepaliveChannel {
   #stream: KeepaliveStream | null = null;
+  #opening: Promise<KeepaliveStream> | null = null;
   readonly #waiting = new Map<string, { resolve: (ttl: string) => void; reject: (err: unknown) => void }>();
 
   async keepalive(ctx: EtcdContext, leaseId: string, callMs: number): Promise<string> {
-    const stream = this.#stream ?? (await this.#open(ctx));
+    // Two renewals in one tick (the master and member leases) share one stream being opened.
+    const stream = this.#stream ?? (await (this.#opening ??= this.#open(ctx).finally(() => (this.#opening = null))));
     return new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#drop(new Error(`no keep-alive answer within ${callMs} ms`));

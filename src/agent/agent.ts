@@ -8,11 +8,11 @@ import type { Server } from 'node:http';
 import type { HandyRepConfig } from '../config/schema.js';
 import { describeError, HandyRepError } from '../model/errors.js';
 import { createEtcdContext, type EtcdContext } from '../store/etcd/client.js';
-import { withDeadline } from '../store/etcd/store-error.js';
 import { AgentLease, KeepaliveChannel, monotonicMs, type MonotonicMs } from './agent-lease.js';
 import { fenceLeadMs } from './agent-timing.js';
 import { putMasterLeaseIfStillMaster } from './boot-lease.js';
 import { LeaseKeyKeeper } from './lease-key-keeper.js';
+import { releaseStatingCrash } from './crash-release.js';
 import { readMasterView } from './master-read.js';
 import { BootRunner, type BootMasterLease } from './boot-runner.js';
 import { commandExecutorFor } from './commands/agent-commands.js';
@@ -32,10 +32,12 @@ import { MasterProbe } from './master-probe.js';
 import { MasterWatch, mustReadBeforeActing } from './master-watch.js';
 import { observeMaster, type MasterSeen } from './master-view.js';
 import { memberRecord, recordContent } from './member-record.js';
+import { putMemberReadMaster } from './member-write.js';
 import { PositionWatch } from './position-watch.js';
 import { classifyPostgres } from './postgres-state.js';
 import { RECHECKS, wakePlan } from './session-watch.js';
 import { Watchdog } from './watchdog.js';
+import { syncKeeperFor, type SyncKeeper } from './sync/keeper-seat.js';
 
 export interface AgentDeps {
   readonly log: (line: string) => void;
@@ -92,6 +94,8 @@ export class NodeAgent {
   /** The store revision of the last `master` read (a round's facts, read after it, are newer). */
   #readRevision: string | null = null;
   #memberRenewedMs = -Infinity;
+  /** This round's member lease renewal, started with the master lease's (#holdMasterLease); #publish awaits it. */
+  #memberRenewal: Promise<boolean> | null = null;
   #health: HealthFacts;
   /** control_method agent: runs the controller's node actions (src/agent/commands/); null otherwise. */
   readonly #commands: CommandExecutor | null;
@@ -101,6 +105,8 @@ export class NodeAgent {
   readonly #election: ElectionSeat | null;
   /** Monotonic time the last successful master lease grant/renewal was sent (for /metrics and bench:agent). */
   #leaseRenewalSentMs: number | null = null;
+  /** Deployment agents with synchronous_mode: the master's agent keeps the synchronous set (sync/); null otherwise. */
+  readonly #syncKeeper: SyncKeeper | null;
 
   constructor(
     readonly config: HandyRepConfig,
@@ -149,8 +155,15 @@ export class NodeAgent {
     }, () => {
       this.#stoppedByAgent = true;
       this.#commandStopping = true;
-    }, this.#nodeLock, this.#copies);
+    }, this.#nodeLock, this.#copies, () => this.#guardFacts());
     this.#election = config.handyrep.deployment === 'single' ? null : this.#electionSeat();
+    this.#syncKeeper = syncKeeperFor(config, node, this.#ctx, this.#callMs, deps.log, {
+      // Fresh for at least two more etcd calls: the keeper's read and write must not eat the time
+      // the next round's renewal needs (the stale timer would fence the master).
+      leaseId: () => (this.#masterLease.fresh() && this.#masterLease.freshLeftMs() >= 2 * this.#callMs ? this.#masterLease.id : null),
+      sql: () => this.#pg.sqlSession(),
+      now: this.#now,
+    });
     // The controller's timeout for its own probe (design §5 rule 1: same timeouts), within half the
     // ttl so a replica's round (and its member lease renewal) is not stretched past it.
     this.#masterProbe = new MasterProbe(config, Math.max(300, Math.min(config.handyrep.connect_timeout_seconds * 1000, ttlMs / 2)));
@@ -180,6 +193,13 @@ export class NodeAgent {
     await this.#commands?.start();
   }
 
+  /** Its master lease and PostgreSQL, read now, for the guard of a clone or rewind (commands/command-guard.ts). */
+  async #guardFacts(): Promise<{ leaseHeld: boolean; postgres: 'stopped' | 'read_only' | 'writable' | 'unknown' }> {
+    const { observation } = await this.#pg.observe();
+    const postgres = !observation.pidAlive ? 'stopped' : observation.writable === null ? 'unknown' : observation.writable ? 'writable' : 'read_only';
+    return { leaseHeld: this.#masterLease.held, postgres };
+  }
+
   /** The master lease as role discovery takes it BEFORE starting PostgreSQL writable (boot-lease.ts). */
   #bootLease(): BootMasterLease {
     return {
@@ -203,6 +223,7 @@ export class NodeAgent {
         if (await this.#masterLease.hold(this.#callMs)) this.#watchdog.feed();
       },
       fresh: () => this.#masterLease.fresh(),
+      held: () => this.#masterLease.held,
       release: async () => {
         await this.#masterLease.release(this.#callMs);
         this.#watchdog.disarm();
@@ -302,6 +323,7 @@ export class NodeAgent {
   }
 
   async #doRound(): Promise<string> {
+    this.#memberRenewal = null;
     try {
       if (this.#fencedOwnMaster && !this.#fencing) await this.#rejoinIfDue();
       if (!this.#boot.done) {
@@ -345,13 +367,14 @@ export class NodeAgent {
       // readRevision comes from an etcd reply received BEFORE the probe starts (review F3/X4): a
       // revision from any later reply would date the probe after events it may precede. From the
       // watch it is the revision the view is known current at (master-watch.ts), never later.
-      const [outcome, seen] = await Promise.all([this.#act(plan, masterModRevision), observeMaster(this.#ctx, this.#masterProbe, this.node, master, this.#callMs, readRevision)]);
+      const [outcome, seen] = await Promise.all([this.#act(plan, masterModRevision, read.view), observeMaster(this.#ctx, this.#masterProbe, this.node, master, this.#callMs, readRevision)]);
       await this.#publish(postgres, facts, master, seen, factsAfterRevision).catch(() => undefined);
       this.#updateHealth(postgres, facts, master, plan.reason, seen);
       // Following another master is an action too: never on a watched view naming a new one.
       if (this.#election !== null && read.source === 'watch' && master.state === 'present' && master.record.name !== (this.#election.following ?? master.record.name)) master = (await this.#masterWatch.read(this.#callMs, true)).view;
       const elected = this.#election === null ? '' : await electionStep(this.#election, postgres, master);
-      return `${plan.sentence}${outcome}${elected}`;
+      const kept = this.#syncKeeper !== null && postgres.state === 'running' && postgres.writable && master.state === 'present' && master.record.name === this.node ? await this.#syncKeeper.step() : '';
+      return `${plan.sentence}${outcome}${elected}${kept}`;
     } catch (err) {
       return `round failed, next one in ${this.#loopMs} ms: ${describeError(err)}`;
     }
@@ -425,7 +448,7 @@ export class NodeAgent {
     return (await readMasterView(this.#ctx, this.#callMs)).view;
   }
 
-  async #act(plan: AgentPlan, masterModRevision: string): Promise<string> {
+  async #act(plan: AgentPlan, masterModRevision: string, master: MasterKeyView): Promise<string> {
     let outcome = '';
     for (const action of plan.actions) {
       switch (action) {
@@ -437,7 +460,9 @@ export class NodeAgent {
           outcome += await this.#holdMasterLease(masterModRevision);
           break;
         case 'release_lease':
-          await this.#masterLease.release(this.#callMs);
+          // After a crash the release carries the statement that lets the controller skip its retries (crash-release.ts).
+          if (plan.reason === 'crashed_release') outcome += await this.#releaseStatingCrash(master);
+          else await this.#masterLease.release(this.#callMs);
           this.#watchdog.disarm();
           outcome += '; master lease released';
           break;
@@ -446,7 +471,7 @@ export class NodeAgent {
           const budgetMs = (this.config.etcd.ttl - this.config.agent.safety_margin) * 1000;
           const started = this.#crashedPid !== null && (await this.#pg.restartAfterCrash(this.#crashedPid, budgetMs));
           if (!started) {
-            await this.#masterLease.release(this.#callMs);
+            outcome += await this.#releaseStatingCrash(master);
             this.#watchdog.disarm();
           }
           outcome += started ? '; restarted' : '; restart failed, master lease released';
@@ -455,6 +480,13 @@ export class NodeAgent {
       }
     }
     return outcome;
+  }
+
+  /** Releases the master lease with the record saying the postmaster crashed, in one transaction (crash-release.ts). */
+  #releaseStatingCrash(master: MasterKeyView): Promise<string> {
+    const record = memberRecord(this.node, { state: 'crashed' }, null, master, null, new Date().toISOString());
+    const revoke = (): Promise<void> => this.#masterLease.release(this.#callMs);
+    return releaseStatingCrash({ ctx: this.#ctx, node: this.node, record, memberLeaseId: this.#memberLease.id, masterLeaseId: this.#masterLease.id, callMs: this.#callMs, revoke });
   }
 
   /**
@@ -466,7 +498,15 @@ export class NodeAgent {
     const granting = !this.#masterLease.held;
     const sentMs = this.#now();
     try {
-      const ok = await this.#masterLease.hold(this.#callMs);
+      const held = this.#masterLease.hold(this.#callMs);
+      // A member lease renewal due this round rides on the same keep-alive stream in the same tick
+      // (one write, one answer packet: nearly free) instead of a tick of its own in #publish.
+      if (!granting && this.#memberLease.held && this.#memberRenewalDue()) {
+        const renewal = this.#renewMemberLease();
+        renewal.catch(() => undefined);
+        this.#memberRenewal = renewal;
+      }
+      const ok = await held;
       if (!ok) return '; etcd says the master lease expired';
       this.#leaseRenewalSentMs = sentMs;
       if (granting) {
@@ -510,18 +550,28 @@ export class NodeAgent {
     const nowIso = new Date().toISOString();
     const record = memberRecord(this.node, postgres, facts, master, seen.probe, nowIso, { ...this.#positionWatch.note(facts, master, seen, nowIso), facts_after_revision: factsAfterRevision });
     const content = recordContent(record);
-    const renewDue = this.#now() - this.#memberRenewedMs >= (this.config.etcd.ttl * 1000) / 3;
-    if (!this.#memberLease.held || renewDue) {
-      const ok = await this.#memberLease.hold(this.#callMs);
-      this.#memberRenewedMs = this.#now();
-      // Rewritten with each renewal too: its observed_at is how readers tell it is fresh.
-      this.#lastMember = '';
-      if (!ok) return;
-    }
+    // Renewed this round already with the master lease's keep-alive (#holdMasterLease), or now.
+    const renewal = this.#memberRenewal ?? (this.#memberRenewalDue() ? this.#renewMemberLease() : null);
+    this.#memberRenewal = null;
+    if (renewal !== null && !(await renewal)) return;
     if (content === this.#lastMember) return;
     const id = this.#memberLease.id as string;
-    await withDeadline('write the member record', this.#callMs, () => this.#ctx.client.put(this.#ctx.keys.member(this.node)).value(JSON.stringify(record)).lease(id).exec());
+    const sentMs = this.#now();
+    const written = await putMemberReadMaster(this.#ctx, this.node, JSON.stringify(record), id, this.#callMs);
+    this.#masterWatch.noteRead(written.revision, written.master, sentMs);
     this.#lastMember = content;
+  }
+
+  #memberRenewalDue(): boolean {
+    return !this.#memberLease.held || this.#now() - this.#memberRenewedMs >= (this.config.etcd.ttl * 1000) / 3;
+  }
+
+  async #renewMemberLease(): Promise<boolean> {
+    const ok = await this.#memberLease.hold(this.#callMs);
+    this.#memberRenewedMs = this.#now();
+    // Rewritten with each renewal too: its observed_at is how readers tell it is fresh.
+    this.#lastMember = '';
+    return ok;
   }
 
   #updateHealth(postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, reason: AgentReason, seen: MasterSeen): void {

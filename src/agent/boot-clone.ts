@@ -17,6 +17,7 @@ import type { HandyRepConfig } from '../config/schema.js';
 import { describeError } from '../model/errors.js';
 import { stamp } from '../runtime/clone/clone.js';
 import type { CloneRequest, ServerRef } from '../plugins/types.js';
+import { checkCopy, readPartialCopy, removeCopyMarker, writeCopyMarker, type CopyMarker } from './copy-marker.js';
 import { emptyFolder, inspectFolder, moveFolderAside, restoreConfigFiles, runOnNode, saveConfigFiles, writeStandbyConfig, type NodeEnv } from '../runtime/clone/target-node.js';
 import { serverRef } from './agent-plugin-context.js';
 import { configuredSlot, prepareMaster, standbySettingsFor } from './boot-standby.js';
@@ -92,6 +93,27 @@ export async function cloneFromMaster(
   let deletedOldData = false;
   const failed = (details: string): CloneResult => ({ ok: false, details: `${details}${oldData !== null ? `; the old data folder is kept at ${oldData}` : ''}`, oldData, touched, deletedOldData });
   try {
+    // A copy an earlier agent process did not finish (killed mid-copy: copy-marker.ts) comes first.
+    const partial = readPartialCopy(self.pgdata, node);
+    if (partial.kind === 'blocked') return failed(`not copied: ${partial.sentence}`);
+    if (partial.kind === 'forget') removeCopyMarker(self.pgdata, node);
+    if (partial.kind === 'redo') {
+      const { databaseBytes } = await prepareMaster(config, masterName, configuredSlot(config, node));
+      let marker = partial.marker;
+      touched = true;
+      oldData = marker.kept_at;
+      if (marker.phase === 'configuring') {
+        // Killed after its configuration files were put back: they are saved again from the folder.
+        marker = { ...marker, phase: 'copying', config_saved_at: await saveConfigFiles(env, self) };
+        writeCopyMarker(marker);
+      }
+      // The partial copy is ours to throw away; the kept data and the saved files are left as they are.
+      await emptyFolder(env, self);
+      const space = await spaceProblem(self.pgdata, masterName, false, databaseBytes);
+      if (space !== null) return failed(space);
+      if (signal.aborted) return failed('the agent is stopping: no copy started');
+      return await copyAndConfigure(env, config, node, masterName, master, signal, options, marker, `${partial.sentence}; `, failed);
+    }
     const inspected = await inspectFolder(env, self);
     const folder = inspected.folder;
     if (folder === null || folder === 'other') return failed(`data folder not usable: ${inspected.detail}`);
@@ -110,32 +132,93 @@ export async function cloneFromMaster(
         return failed(`not recloned: this node's data ${own === null ? 'has no readable system identifier' : `belongs to another cluster (system identifier ${own}, ${masterName}'s is ${systemIdentifier})`}`);
       }
     }
-    const free = await freeBytes(self.pgdata);
-    const needed = spaceNeededBytes(databaseBytes);
     // Data emptied first frees its room: only a copy next to kept data must fit beside it.
-    if (free < needed && !(deleteOld && folder === 'pgdata')) {
-      return failed(`not enough free space for a copy of ${masterName} next to the data kept: ${Math.floor(free / 1048576)} MB free under ${dirname(self.pgdata)}, ${Math.ceil(needed / 1048576)} MB needed`);
-    }
+    const space = await spaceProblem(self.pgdata, masterName, deleteOld && folder === 'pgdata', databaseBytes);
+    if (space !== null) return failed(space);
     if (signal.aborted) return failed('the agent is stopping: no copy started');
     const saved = folder === 'pgdata' || folder === 'config_only' ? await saveConfigFiles(env, self) : null;
+    const plannedOld = folder === 'pgdata' ? (deleteOld ? 'delete' : 'move') : 'none';
+    const asideStamp = stamp(new Date());
+    // Before the folder is touched: a kill from here on leaves the mark (copy-marker.ts).
+    let marker: CopyMarker = {
+      node,
+      pgdata: self.pgdata,
+      phase: plannedOld === 'none' ? 'copying' : 'prepared',
+      started_at: new Date().toISOString(),
+      source: master.name,
+      old_data: plannedOld,
+      kept_at: plannedOld === 'move' ? `${self.pgdata}.handyrep-old-${asideStamp}` : null,
+      config_saved_at: saved,
+    };
+    writeCopyMarker(marker);
     touched = true;
-    deletedOldData = folder === 'pgdata' && deleteOld;
-    if (folder === 'pgdata' && !deleteOld) oldData = await moveFolderAside(env, self, stamp(new Date()), 'handyrep-old');
+    deletedOldData = plannedOld === 'delete';
+    if (plannedOld === 'move') oldData = await moveFolderAside(env, self, asideStamp, 'handyrep-old');
     else if (folder === 'config_only' || folder === 'pgdata') await emptyFolder(env, self);
-    const copied = await env.plugins
-      .get('clone', self.clone_method)
-      .clone(env.ctx, { target: self, source: master, signal, progress: options.progress ?? (() => undefined), writeStandbySignal: true })
-      .catch((err: unknown) => ({ ok: false, details: describeError(err) }));
-    if (!copied.ok) {
-      // Back to a new node (configuration files only): the next attempt copies again.
-      await emptyFolder(env, self).catch(() => undefined);
-      if (saved !== null) await restoreConfigFiles(env, self, saved).catch(() => undefined);
-      return failed(`copy from ${master.name} failed, partial copy removed: ${copied.details}`);
+    if (marker.phase === 'prepared') {
+      marker = { ...marker, phase: 'copying', kept_at: oldData };
+      writeCopyMarker(marker);
     }
-    if (saved !== null) await restoreConfigFiles(env, self, saved);
-    await writeStandbyConfig(env, self, { ...standbySettingsFor(config, node, masterName), ...options.extraSettings });
-    return { ok: true, details: `${copied.details}${oldData !== null ? `; old data folder kept at ${oldData}` : ''}`, oldData, touched, deletedOldData };
+    return await copyAndConfigure(env, config, node, masterName, master, signal, options, marker, '', failed);
   } catch (err) {
     return failed(describeError(err));
   }
+}
+
+/** Why a copy of `masterName` does not fit (next to kept data), or null; `freed`: the data is emptied first. */
+async function spaceProblem(pgdata: string, masterName: string, freed: boolean, databaseBytes: number): Promise<string | null> {
+  if (freed) return null;
+  const free = await freeBytes(pgdata);
+  const needed = spaceNeededBytes(databaseBytes);
+  if (free >= needed) return null;
+  return `not enough free space for a copy of ${masterName} next to the data kept: ${Math.floor(free / 1048576)} MB free under ${dirname(pgdata)}, ${Math.ceil(needed / 1048576)} MB needed`;
+}
+
+/**
+ * The copy into the (emptied or new) folder, checked, the configuration files put back, the standby
+ * settings; the marker removed once all that succeeded, or once a failed copy was removed again
+ * (the folder a new node once more). Kept when that removal failed: the next attempt copies again.
+ */
+async function copyAndConfigure(
+  env: NodeEnv,
+  config: Readonly<HandyRepConfig>,
+  node: string,
+  masterName: string,
+  master: ServerRef,
+  signal: AbortSignal,
+  options: CloneOptions,
+  marker: CopyMarker,
+  said: string,
+  failed: (details: string) => CloneResult,
+): Promise<CloneResult> {
+  const self = serverRef(config, node);
+  const saved = marker.config_saved_at;
+  const copied = await env.plugins
+    .get('clone', self.clone_method)
+    .clone(env.ctx, { target: self, source: master, signal, progress: options.progress ?? (() => undefined), writeStandbySignal: true })
+    .catch((err: unknown) => ({ ok: false, details: describeError(err) }));
+  const incomplete = copied.ok ? checkCopy(self.pgdata, basebackupWithManifest(env, self)) : null;
+  if (!copied.ok || incomplete !== null) {
+    // Back to a new node (configuration files only): the next attempt copies again.
+    const emptied = await emptyFolder(env, self).then(() => true, () => false);
+    const restored = saved === null ? true : await restoreConfigFiles(env, self, saved).then(() => true, () => false);
+    if (emptied && restored) removeCopyMarker(self.pgdata, node);
+    return failed(`${said}copy from ${master.name} failed, partial copy ${emptied ? 'removed' : 'NOT removed (marked: the next attempt copies again)'}: ${copied.ok ? incomplete : copied.details}`);
+  }
+  if (saved !== null) {
+    await restoreConfigFiles(env, self, saved);
+    // Their saved copy is gone now: a kill from here on leaves them to be saved from the folder.
+    writeCopyMarker({ ...marker, phase: 'configuring', config_saved_at: null });
+  }
+  await writeStandbyConfig(env, self, { ...standbySettingsFor(config, node, masterName), ...options.extraSettings });
+  removeCopyMarker(self.pgdata, node);
+  const kept = marker.kept_at !== null ? `; old data folder kept at ${marker.kept_at}` : '';
+  return { ok: true, details: `${said}${copied.details}${kept}`, oldData: marker.kept_at, touched: true, deletedOldData: marker.old_data === 'delete' };
+}
+
+/** Whether the copy ends with pg_basebackup's manifest: clone_basebackup without --no-manifest. */
+function basebackupWithManifest(env: NodeEnv, self: ServerRef): boolean {
+  if (self.clone_method !== 'clone_basebackup') return false;
+  const extra = env.ctx.settings(self.clone_method)['extra_parameters'];
+  return !(Array.isArray(extra) && extra.includes('--no-manifest'));
 }

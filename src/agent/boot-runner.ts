@@ -14,6 +14,8 @@ import { inspectFolder, type NodeEnv } from '../runtime/clone/target-node.js';
 import type { MonotonicMs } from './agent-lease.js';
 import { agentNodeEnv, serverRef } from './agent-plugin-context.js';
 import { cloneFromMaster } from './boot-clone.js';
+import { readPartialCopy, removeCopyMarker } from './copy-marker.js';
+import { destructiveRefusal } from './commands/command-guard.js';
 import { configuredSlot, dropIdleSlot, prepareStandby } from './boot-standby.js';
 import { claimMasterForBootstrap, confirmBootstrap } from './bootstrap-claim.js';
 import { ensureHandyRepRoles, initdbNode } from './bootstrap-initdb.js';
@@ -48,6 +50,8 @@ export interface BootMasterLease {
   renew(): Promise<void>;
   /** Held and renewed within ttl − safety_margin. */
   fresh(): boolean;
+  /** Held by this process, fresh or not (no rewind or copy then: commands/command-guard.ts); absent: never held. */
+  held?(): boolean;
   release(): Promise<void>;
 }
 
@@ -88,7 +92,9 @@ export class BootRunner {
     const { observation } = await d.pg.observe();
     if (!observation.pidAlive && d.now() < this.#notBeforeMs) return;
     const { view: master, modRevision } = await readMasterView(this.#d.etcd, this.#d.etcd.deadlineMs);
-    const folder = observation.pidAlive ? 'pgdata' : (await inspectFolder(this.#env, serverRef(d.config, d.node))).folder;
+    const self = serverRef(d.config, d.node);
+    const folder = observation.pidAlive ? 'pgdata' : (await inspectFolder(this.#env, self)).folder;
+    const partial = observation.pidAlive ? null : this.#partialCopy(self.pgdata);
     const plan = decideBoot({
       node: d.node,
       master,
@@ -97,6 +103,7 @@ export class BootRunner {
       folder,
       bootstrap: d.config.agent.bootstrap_node === d.node ? 'initdb' : 'off',
       reclone: d.config.agent.reclone,
+      partialCopy: partial,
     });
     if (plan.sentence !== this.#lastSentence) this.#say(plan.sentence);
     this.#lastSentence = plan.sentence;
@@ -152,6 +159,23 @@ export class BootRunner {
     return started;
   }
 
+  /** The mark a copy killed midway left (copy-marker.ts); one that never touched the folder is dropped here. */
+  #partialCopy(pgdata: string): { redo: boolean; sentence: string } | null {
+    const verdict = readPartialCopy(pgdata, this.#d.node);
+    switch (verdict.kind) {
+      case 'none':
+        return null;
+      case 'forget':
+        removeCopyMarker(pgdata, this.#d.node);
+        this.#say(`${verdict.sentence}: copy marker removed`);
+        return null;
+      case 'redo':
+        return { redo: true, sentence: verdict.sentence };
+      case 'blocked':
+        return { redo: false, sentence: verdict.sentence };
+    }
+  }
+
   #say(line: string): void {
     this.#d.log(`agent ${this.#d.node}: boot: ${line}`);
   }
@@ -196,6 +220,10 @@ export class BootRunner {
   async #follow(plan: Extract<BootPlan, { kind: 'start_standby' | 'clone' }>): Promise<Outcome> {
     const { config, node } = this.#d;
     const signal = this.#d.signal ?? new AbortController().signal;
+    // As for the controller's commands: nothing rewrites or replaces the data of a node whose agent
+    // still holds its master lease (a start as master that has not released it yet).
+    const refused = destructiveRefusal(plan.kind === 'clone' ? 'clone' : 'rewind', { node, recordedMaster: plan.master, leaseHeld: this.#d.lease.held?.() ?? false, leaseKeyPresent: false, postgres: 'stopped' });
+    if (refused !== null) return { ok: false, details: `not made a standby of ${plan.master}: ${refused.message}` };
     if (plan.kind === 'clone') {
       const cloned = await cloneFromMaster(this.#env, config, node, plan.master, false, signal);
       if (!cloned.ok) return { ok: false, details: `clone from ${plan.master} failed: ${cloned.details}` };

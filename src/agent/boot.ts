@@ -48,6 +48,11 @@ export interface BootSnapshot {
   readonly bootstrap: BootstrapMode;
   /** `agent.reclone`. */
   readonly reclone: boolean;
+  /**
+   * A copy an earlier agent process did not finish (copy-marker.ts): `redo` when it can be copied
+   * again, else why not. Absent or null: no such copy.
+   */
+  readonly partialCopy?: { readonly redo: boolean; readonly sentence: string } | null;
 }
 
 /** The `written_by` of a `master` key an agent wrote when it bootstrapped its node. */
@@ -66,6 +71,7 @@ function isNewFolder(folder: TargetFolder | null): boolean {
 
 export function decideBoot(s: BootSnapshot): BootPlan {
   if (s.running) return { kind: 'leave', retry: false, sentence: 'PostgreSQL already runs: adopted as it is (the rounds demote it if it must not be writable)' };
+  if (s.partialCopy) return partialCopyPlan(s, s.partialCopy);
   if (s.folder === null || s.folder === 'other') {
     return { kind: 'leave', retry: true, sentence: `the data folder ${s.folder === null ? 'cannot be inspected' : 'holds something other than PostgreSQL data'}: left alone, PostgreSQL not started` };
   }
@@ -104,6 +110,22 @@ export function decideBoot(s: BootSnapshot): BootPlan {
     reclone: s.reclone,
     sentence: `${recorded} is the recorded master: starting as its standby (pg_rewind first when the timelines forked${s.reclone ? ', reclone when that fails' : ''})`,
   };
+}
+
+/**
+ * A data folder holding a partial copy (its agent was killed mid-copy) is never started nor
+ * initdb'd over nor rewound: it is copied again from the recorded master, or left for a later round
+ * (nothing recorded yet, this node recorded, or the marker says it cannot be redone safely).
+ */
+function partialCopyPlan(s: BootSnapshot, partial: { readonly redo: boolean; readonly sentence: string }): BootPlan {
+  const leave = (why: string): BootPlan => ({ kind: 'leave', retry: true, sentence: `${partial.sentence}${why}` });
+  if (!partial.redo) return leave('');
+  if (s.master.state === 'absent') return leave(' — but no master is recorded to copy from: PostgreSQL not started, waiting for one');
+  if (s.master.state === 'unreadable') return leave(` — but the master key is unreadable (${s.master.reason}): PostgreSQL not started`);
+  const recorded = s.master.record.name;
+  if (recorded === s.node) return leave(' — but the master key names this node: PostgreSQL not started on a partial copy (restore the data, or record another master)');
+  if (!s.servers.includes(recorded)) return leave(` — but the recorded master ${JSON.stringify(recorded)} is not under servers: PostgreSQL not started`);
+  return { kind: 'clone', master: recorded, sentence: `${partial.sentence} from ${recorded}` };
 }
 
 /**

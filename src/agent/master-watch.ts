@@ -27,6 +27,12 @@ import type { MonotonicMs } from './agent-lease.js';
 import type { AgentPlan } from './decide.js';
 import type { MasterRead } from './master-read.js';
 
+/** The `master` key as a read returns it. */
+export interface MasterKv {
+  readonly value: Buffer;
+  readonly mod_revision: string;
+}
+
 /** A view for one round, and where it came from. */
 export type WatchedRead = MasterRead & { readonly source: 'watch' | 'read' };
 
@@ -59,6 +65,8 @@ export class MasterWatch {
   /** The etcd revision the cached view is known current at. */
   #revision = -1n;
   #readAtMs = Number.NEGATIVE_INFINITY;
+  /** Monotonic ms of the last (re)connection or loss of the watch (noteRead). */
+  #resetAtMs = Number.NEGATIVE_INFINITY;
   #live = false;
   #watcher: Watcher | null = null;
   /** Range reads done (for the log and tests). */
@@ -98,25 +106,40 @@ export class MasterWatch {
     const trusted = this.#live && this.#view !== null ? this.#view : null;
     this.reads++;
     const key = this.ctx.keys.master;
-    let revision: bigint;
-    let read: MasterRead;
+    let reply: { header: { revision: string }; kvs: readonly MasterKv[] };
     try {
-      const reply = await withDeadline('read the master key', callMs, () => this.ctx.client.kv.range({ key: Buffer.from(key) }));
-      revision = BigInt(reply.header.revision);
-      const kv = reply.kvs[0];
-      read = kv ? this.#parse(kv.value, kv.mod_revision) : { view: { state: 'absent' }, modRevision: '0', readRevision: null };
+      reply = await withDeadline('read the master key', callMs, () => this.ctx.client.kv.range({ key: Buffer.from(key) }));
     } catch (err) {
       return { view: { state: 'unreadable', reason: describeError(err) }, modRevision: '0', readRevision: null, source: 'read' };
     }
-    this.#readAtMs = this.now();
+    return { ...this.#applyRead(trusted, reply.header.revision, reply.kvs[0], this.now()), source: 'read' };
+  }
+
+  /**
+   * A linearizable read of the key made elsewhere (the member record's transaction reads it too,
+   * member-write.ts), counted as this class's own read: `sentMs` is when it was sent (monotonic),
+   * so the backstop is timed from no later than the read really happened.
+   */
+  noteRead(revision: string, kv: MasterKv | undefined, sentMs: number): void {
+    if (this.#closed) return;
+    // Sent before the watch's last (re)connection or loss: it cannot stand for the read owed after it.
+    this.#applyRead(this.#live && this.#view !== null ? this.#view : null, revision, kv, sentMs >= this.#resetAtMs ? sentMs : Number.NEGATIVE_INFINITY);
+  }
+
+  #applyRead(trusted: MasterRead | null, headerRevision: string, kv: MasterKv | undefined, atMs: number): MasterRead {
+    const revision = BigInt(headerRevision);
+    // The same mod revision is the same value: the cached view stands (no parse, no allocation).
+    const cached = kv !== undefined && this.#view !== null && this.#view.modRevision === kv.mod_revision && this.#view.view.state === 'present' ? this.#view : null;
+    const read = cached ?? (kv ? this.#parse(kv.value, kv.mod_revision) : { view: { state: 'absent' as const }, modRevision: '0', readRevision: null });
+    this.#readAtMs = Math.max(this.#readAtMs, atMs);
     // An event newer than this answer was applied meanwhile: it is the key as it is now.
-    if (revision < this.#revision && this.#view !== null) return { ...this.#view, readRevision: String(this.#revision), source: 'read' };
+    if (revision < this.#revision && this.#view !== null) return { ...this.#view, readRevision: String(this.#revision) };
     this.#revision = revision;
     this.#view = read;
     // The key changed and a live watch did not say so (stalled on a cut-off member, or the event
     // still on its way): a new watch, at worst one too many.
     if (trusted !== null && trusted.modRevision !== read.modRevision) this.#restart(`a read found the master key at mod revision ${read.modRevision}, the watch had ${trusted.modRevision}`);
-    return { ...read, readRevision: String(revision), source: 'read' };
+    return { ...read, readRevision: String(revision) };
   }
 
   close(): void {
@@ -143,6 +166,7 @@ export class MasterWatch {
   #reset(live: boolean): void {
     this.#live = live && this.#watcher !== null;
     this.#readAtMs = Number.NEGATIVE_INFINITY;
+    this.#resetAtMs = this.now();
   }
 
   #apply(revision: bigint, read: MasterRead): void {

@@ -16,6 +16,7 @@ import { readMemberViews } from '../store/etcd/member-view.js';
 import { LeaderLoop } from '../runtime/leadership/leader-loop.js';
 import { etcdMasterLeaseEvents, MasterLeaseWatch } from '../runtime/leadership/master-lease-watch.js';
 import { judgeLapsedMaster } from '../runtime/lease-lapse-judgement.js';
+import { memberRecordAt } from '../store/etcd/member-statement.js';
 import { SilentMasterProbes } from '../runtime/silent-master-probes.js';
 import { askDatabase, type DatabaseAnswer } from '../runtime/topology/fence.js';
 import { masterTimeline } from '../runtime/topology/master-timeline.js';
@@ -57,7 +58,7 @@ import type { FailoverRecord } from '../model/failover-record.js';
 import { createTableOnMaster } from '../runtime/state-table-access.js';
 import { serversFromConfig } from '../runtime/state-sync.js';
 import { StateLock } from '../store/state-lock.js';
-import { unwire, wire, type ConfigInForce, type HandyRepOptions, type Wiring } from './startup.js';
+import { agentsSyncRefusal, unwire, wire, type ConfigInForce, type HandyRepOptions, type Wiring } from './startup.js';
 import { parseParams, type OperationInput, type OperationName, type OperationParams } from './operations.js';
 import { LongActionTracker } from '../runtime/long-actions/tracker.js';
 import { beginClone, type CloneEnv, type CloneRd } from '../runtime/clone/clone.js';
@@ -114,6 +115,8 @@ const CONTROLLER_LOCAL_OPERATIONS: ReadonlySet<string> = new Set(['set_verbose',
 
 /** How long close() waits for queued alerts to go out. */
 const ALERT_DRAIN_MS = 5_000;
+/** Deadline of the read of the master's member record at its lease's lapse (one etcd range; late = the retries run). */
+const LAPSE_READ_MS = 1_000;
 
 export class HandyRep {
   private readonly configInForce: ConfigInForce;
@@ -172,7 +175,7 @@ export class HandyRep {
         onHold: currentHold(this.book) !== null,
         agentLease: this.config.failover.unreachable_master === 'agent_lease',
       }),
-      judge: async (master) => (await judgeLapsedMaster(this.failoverCheckDeps(), master)).details,
+      judge: async (master, revision) => (await judgeLapsedMaster(this.failoverCheckDeps(), master, { revision, recordAt: (at) => memberRecordAt(etcd.ctx, master, at, LAPSE_READ_MS) })).details,
       log: this.log,
     });
   }
@@ -378,8 +381,12 @@ export class HandyRep {
     return result;
   }
 
-  /** Run a mutating action alone, then wait until its state changes are saved. */
-  private async mutate<T>(action: () => Promise<T>, local = false): Promise<T> {
+  /**
+   * Run a mutating action alone, then wait until its state changes are saved. `flush: false`: a
+   * question that changes nothing returns without waiting for a save in flight (whose table
+   * write to a dead master may wait out a connect timeout before a failover could start).
+   */
+  private async mutate<T>(action: () => Promise<T>, local = false, flush = true): Promise<T> {
     const notLeading = local ? null : this.mayAct();
     if (notLeading !== null) throw new NotLeaderRefusal(`${notLeading}: mutating calls go to the leader`);
     return this.actions.run(async () => {
@@ -390,7 +397,7 @@ export class HandyRep {
       try {
         return await action();
       } finally {
-        await this.persister.flush();
+        if (flush) await this.persister.flush();
       }
     });
   }
@@ -581,6 +588,9 @@ export class HandyRep {
   }
 
   private async reloadRefusal(loaded: { config: HandyRepConfig; dir: string }): Promise<string | null> {
+    // As at start (startup.ts): a controller must not run where the agents keep the synchronous set.
+    const agentsSync = agentsSyncRefusal(loaded.config);
+    if (agentsSync !== null) return agentsSync;
     if (this.reloadChecks.length === 0) return null;
     const binding = {
       plugin: this.plugins.get('auth', loaded.config.handyrep.authentication_method),
@@ -1021,6 +1031,7 @@ export class HandyRep {
       flush: () => this.persister.flush(),
       topology: (run) => this.topology(run),
       mutate: (run) => this.mutate(run),
+      queued: (run) => this.mutate(run, false, false),
       topologyInFlight: () => this.topologyInFlight,
       beat: () => this.beat(),
       notSenior: () => this.notSenior(),

@@ -276,7 +276,7 @@ const failoverSchema = z
       .enum(['off', 'on', 'strict'])
       .default('off')
       .describe(
-        'Synchronous replication managed by HandyRep (synchronous_standby_names on the master). `off`: asynchronous, not touched. `on`: the enabled failover-eligible replicas streaming within lag_limit are named; a failover promotes only a recorded member, so no acknowledged commit is lost; with none qualifying, replication drops to asynchronous (recorded first; the next failover may lose data and says so). `strict`: never drops to asynchronous: writes wait until a standby is back (availability trade-off). synchronous_commit stays the operator\'s.',
+        'Synchronous replication managed by HandyRep (synchronous_standby_names on the master). `off`: asynchronous, not touched. `on`: the enabled failover-eligible replicas streaming within lag_limit are named; a failover promotes only a recorded member, so no acknowledged commit is lost; with none qualifying, replication drops to asynchronous (recorded first; the next failover may lose data and says so). `strict`: never drops to asynchronous: writes wait until a standby is back (availability trade-off). synchronous_commit stays the operator\'s. With handyrep.deployment agents the master\'s node agent keeps the set (same rules and record).',
       ),
     synchronous_node_count: z
       .number()
@@ -647,9 +647,6 @@ function etcdStoreProblems(config: Record<string, unknown>): { path: string[]; m
     problems.push({ path: ['etcd', 'endpoints'], message: `handyrep.deployment is ${deployment}: the agents elect through etcd, list its endpoints` });
   }
   const failoverSection = isPlainObject(config['failover']) ? config['failover'] : {};
-  if (deployment === 'agents' && (failoverSection['synchronous_mode'] === 'on' || failoverSection['synchronous_mode'] === 'strict')) {
-    problems.push({ path: ['handyrep', 'deployment'], message: `agents do not elect with failover.synchronous_mode ${String(failoverSection['synchronous_mode'])} (nobody keeps the synchronous set without a controller): use deployment ha (its agents elect within the controller's recorded set), or synchronous_mode off` });
-  }
   if (deployment === 'agents' && failoverSection['auto_failover'] === true) {
     problems.push({ path: ['failover', 'auto_failover'], message: 'handyrep.deployment is agents: the agents elect the master, a controller must not fail over (set auto_failover false)' });
   }

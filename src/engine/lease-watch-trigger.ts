@@ -10,6 +10,8 @@ import type { ServerStatusName } from '../model/status.js';
 export interface MasterLeaseEvent {
   readonly kind: 'put' | 'delete';
   readonly node: string;
+  /** The etcd revision of the change (a delete's own revision); absent when the source does not say. */
+  readonly revision?: string;
 }
 
 /** What the controller knows when the event arrives. */

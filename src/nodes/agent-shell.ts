@@ -17,6 +17,7 @@ import type { EtcdContext } from '../store/etcd/client.js';
 import { termCompares, type LeadershipGuard } from '../store/etcd/guarded-txn.js';
 import { judgeLeaderKey, type Term } from '../store/etcd/leader-record.js';
 import { withDeadline } from '../store/etcd/store-error.js';
+import { judgeMember, NO_MEMBER_SEEN } from './agent-gone.js';
 import type { CommandOptions, CommandResult, NodeShell, WholeNodeAction } from './ports.js';
 
 /** What every AgentShell of a controller shares: etcd, the leadership, how to identify argvs. */
@@ -32,6 +33,9 @@ export interface AgentChannel {
 }
 
 const sharedIds = new CommandIds();
+
+/** How often a running command's agent is looked for (its member key): about once a second. */
+const MEMBER_READ_MS = 1000;
 
 /** A long command's progress as its agent reports it (a clone's copy). */
 type Progress = (bytesDone: number | null, bytesTotal: number | null) => void;
@@ -130,6 +134,10 @@ export class AgentShell implements NodeShell {
     let queued = false;
     let progressAt: string | null = null;
     let lastError = '';
+    let member = NO_MEMBER_SEEN;
+    let memberReadAt = -Infinity;
+    // A member key never seen: gone after two TTLs without it (agent-gone.ts).
+    const neverSeenMs = 2 * ctx.ttlSeconds * 1000;
     for (;;) {
       if (signal?.aborted === true) throw new HandyRepError('CONTROL_CHANNEL', `${this.description}: ${action} cancelled: its record is deleted (an agent running a clone stops it)`);
       try {
@@ -143,6 +151,16 @@ export class AgentShell implements NodeShell {
         if (record.result !== null) return record.result;
         if (record.started !== null && startedAt === null) startedAt = performance.now();
         queued = record.queued != null;
+        // Only while it runs: an agent's boot (a copy in its round) may let its member key expire while a command waits for it.
+        if (startedAt !== null && performance.now() - memberReadAt >= MEMBER_READ_MS) {
+          memberReadAt = performance.now();
+          const present = (await ctx.client.get(ctx.keys.member(this.node)).string()) !== null;
+          const judged = judgeMember(member, present, memberReadAt, neverSeenMs);
+          member = judged.watch;
+          if (judged.gone) {
+            throw new HandyRepError('CONTROL_CHANNEL', `${this.description}: ${action} interrupted: agent gone (its member key members/${this.node} expired while the command ran: the agent process died, or its node lost etcd for a whole TTL); not waited for until the command's time limit`);
+          }
+        }
       } catch (err) {
         if (err instanceof HandyRepError && err.code === 'CONTROL_CHANNEL') throw err;
         lastError = `; last etcd error: ${describeError(err)}`;

@@ -30,6 +30,11 @@ export interface FailoverCheckDeps {
   topology: (run: () => Promise<TopologyRd>) => Promise<TopologyRd>;
   /** Run a mutating action alone. */
   mutate: <T>(run: () => Promise<T>) => Promise<T>;
+  /**
+   * Run a question alone in the action queue, without waiting for the state save after it (it
+   * changes nothing; a save in flight may be a table write to a dead master). Absent = mutate.
+   */
+  queued?: <T>(run: () => Promise<T>) => Promise<T>;
   topologyInFlight: () => boolean;
   /** Refresh this controller's heartbeat on the master (other controllers see it's alive). */
   beat: () => Promise<void>;
@@ -260,9 +265,15 @@ async function noteMasterLease(env: TopologyEnv): Promise<void> {
   if (master !== null && env.ctx().config.failover.unreachable_master === 'agent_lease') await env.masterLease?.noteHealthy(master);
 }
 
-/** synchronous_mode is on, or a set it left is still recorded (to be cleared). */
+/**
+ * synchronous_mode is on, or a set it left is still recorded (to be cleared). Never in deployment
+ * agents: the master's agent keeps the set there (agent/sync/; a controller refuses that
+ * configuration at start and reload, this is the second lock).
+ */
 function syncManaged(env: TopologyEnv): boolean {
-  return env.ctx().config.failover.synchronous_mode !== 'off' || env.book.syncRecord() !== null;
+  const config = env.ctx().config;
+  if (config.handyrep.deployment === 'agents') return false;
+  return config.failover.synchronous_mode !== 'off' || env.book.syncRecord() !== null;
 }
 
 /** synchronous_standby_names kept as synchronous_mode asks, by the senior controller only; never throws. */
@@ -347,7 +358,7 @@ export async function automaticFailover(deps: FailoverCheckDeps, judgement: Judg
   if (deps.topologyInFlight()) return success(`master ${expect.master ?? 'none'}: a topology change is already in progress, not deciding`);
   // Asked in the action queue, behind whatever was queued first, and outside the topology wrapper:
   // a no-op is not reported to the failover listeners as a failed failover.
-  if (await deps.mutate(async () => stale())) return success(calledOff, { reason_code: 'stale_verdict' });
+  if (await (deps.queued ?? deps.mutate)(async () => stale())) return success(calledOff, { reason_code: 'stale_verdict' });
   let ranFirst = false;
   const result = await deps.topology(async () => {
     // Something queued between the two (rare): called off here, before anything is touched.

@@ -16,10 +16,29 @@
  * everything is gathered now (a crash: refusals answer at once). The lease itself is read again by
  * the decision, and the master key write still requires every other `master_lease` to be absent.
  */
+import { crashStated, type CrashStatementFacts, type CrashStatementVerdict } from '../engine/crash-statement.js';
+import { describeError } from '../model/errors.js';
 import { failure, success } from '../model/rd.js';
 import { automaticFailover, judgeMaster, masterReach, settleMasterFacts, type FailoverCheckDeps, type FailoverCheckRd } from './failover-check.js';
 
-export async function judgeLapsedMaster(deps: FailoverCheckDeps, master: string): Promise<FailoverCheckRd> {
+/** The lapse as the watch saw it, and how to read the master's member record as of it (store/etcd/member-statement.ts). */
+export interface LapseFacts {
+  /** The revision of the lease's delete; null when unknown. */
+  revision: string | null;
+  recordAt: (revision: string) => Promise<CrashStatementFacts['record']>;
+}
+
+/** Whether the master's agent stated its postmaster crashed with the release (engine/crash-statement.ts); an unreadable record states nothing. */
+async function crashStatement(lapse: LapseFacts | undefined, master: string): Promise<CrashStatementVerdict> {
+  if (lapse === undefined || lapse.revision === null) return crashStated({ lapseRevision: null, record: null });
+  try {
+    return crashStated({ lapseRevision: lapse.revision, record: await lapse.recordAt(lapse.revision) });
+  } catch (err) {
+    return { stated: false, reason: `the member record of ${master} could not be read as of the lapse: ${describeError(err)}` };
+  }
+}
+
+export async function judgeLapsedMaster(deps: FailoverCheckDeps, master: string, lapse?: LapseFacts): Promise<FailoverCheckRd> {
   const env = deps.env();
   if (env.book.masterName() !== master) return success(`${master} is no longer the master: nothing to judge`);
   if (deps.topologyInFlight()) return success('a topology change is in progress, not deciding');
@@ -28,12 +47,18 @@ export async function judgeLapsedMaster(deps: FailoverCheckDeps, master: string)
   const startedMs = performance.now();
   const expect = { master, topologyRevision: env.book.topologyRevision };
   const kept = deps.recentFacts?.get(master, env.ctx().config.etcd.ttl * 1000, expect.topologyRevision);
+  let skipped = '';
   if (!kept) {
     // No failed check of this episode (the agent let the lease go first: a crash, or a stop outside
     // HandyRep that it may undo in a second): the controller's own check and its configured retries
     // first, with the full timeout, as the failover check would (a crashed master refuses at once).
+    // The retries wait for a master that comes back by itself: not when its own agent stated, with
+    // the release, that its postmaster crashed (engine/crash-statement.ts). The check itself stays.
     const failover = env.ctx().config.failover;
-    for (let attempt = 0; attempt <= failover.fail_retries; attempt += 1) {
+    const statement = failover.fail_retries > 0 ? await crashStatement(lapse, master) : null;
+    const retries = statement?.stated ? 0 : failover.fail_retries;
+    if (statement?.stated) skipped = `; check retries skipped: ${statement.reason}`;
+    for (let attempt = 0; attempt <= retries; attempt += 1) {
       if (attempt > 0) await env.sleep(failover.fail_retry_interval * 1000);
       const poll = await env.checks.pollServer(master);
       if (poll.result === 'SUCCESS') return success(`master ${master} answers its check (${poll.details}): the failover check goes on judging it`);
@@ -45,7 +70,7 @@ export async function judgeLapsedMaster(deps: FailoverCheckDeps, master: string)
   const facts = kept ? await settleMasterFacts(kept.facts, kept.settled ? kept.facts.reach : masterReach(env, master)).catch(() => undefined) : undefined;
   const judgement = await judgeMaster(env, master, { paused: deps.paused(), plannedDown: deps.plannedDown(master), restartTried: false, expect }, facts);
   const { decision } = judgement;
-  const how = `${facts ? (kept?.settled ? ' (facts of this episode reused)' : ' (facts of this episode awaited)') : ' (facts gathered now)'}, judged in ${Math.round(performance.now() - startedMs)} ms`;
+  const how = `${facts ? (kept?.settled ? ' (facts of this episode reused)' : ' (facts of this episode awaited)') : ' (facts gathered now)'}, judged in ${Math.round(performance.now() - startedMs)} ms${skipped}`;
   env.log.info('CHECK', `master ${master}: ${decision.reason_code}${how}`);
   if (decision.action === 'failover') return automaticFailover(deps, judgement);
   // A restart, a warning or nothing: the failover check goes on deciding at its pace.

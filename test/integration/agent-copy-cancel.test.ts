@@ -8,30 +8,16 @@
  *     kills it before its first round (from the file of process groups it left).
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestCluster, TestNode } from '../fixtures/cluster.js';
 import { startAgentBed, type AgentBed } from '../fixtures/agent-bed.js';
+import { basebackupsInto as basebackups } from '../fixtures/proc.js';
 import { putMasterRecord, startAgent, waitUntil, type RunningAgent } from '../fixtures/agents.js';
 
 const PREFIX = '/handyrep/agentcopycancel/';
 const KEEP = new Set(['postgresql.conf', 'pg_hba.conf']);
-
-/** Pids of pg_basebackup processes writing into `dataDir`. */
-function basebackups(dataDir: string): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      if (argv.some((a) => a.endsWith('pg_basebackup')) && argv.includes(dataDir)) pids.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
 
 function alive(pid: number): boolean {
   try {

@@ -13,48 +13,27 @@
  * never becomes writable and follows paul (its extra, unacknowledged WAL rewound away).
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
-import { startCluster, type TestCluster, type TestNode } from '../fixtures/cluster.js';
-import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
+import type { TestNode } from '../fixtures/cluster.js';
 import { isWritable, putMasterRecord, waitUntil } from '../fixtures/agents.js';
-import { electionBed, killHost, readMaster, startBedAgent, type ElectionBed } from '../fixtures/agents-election.js';
-import { SplitBrainSampler } from '../fixtures/split-brain-sampler.js';
+import { readMaster, startBedAgent } from '../fixtures/agents-election.js';
+import { loseMasterAheadOfSync, startSyncBed, stopSyncBed, type SyncBed } from '../fixtures/sync-election.js';
 
 const PREFIX = '/handyrep/agentsync/';
 const TTL = 5;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('agents elect under synchronous_mode (deployment ha, no controller)', { timeout: 400_000 }, () => {
-  let etcd: EtcdCluster;
-  let cluster: TestCluster;
-  let bed: ElectionBed;
-  let frozen: number | null = null;
+  let b: SyncBed;
 
   before(async () => {
-    [etcd, cluster] = await Promise.all([startEtcdCluster({ members: 1 }), startCluster({ nodes: 3, names: ['john', 'paul', 'ringo'], ssh: false })]);
-    const base = electionBed(cluster, etcd.endpoints, PREFIX, TTL);
-    const sections = { ...base.settings.sections, handyrep: { deployment: 'ha' }, failover: { use_replication_slots: true, synchronous_mode: 'on' } };
-    bed = { ...base, settings: { ...base.settings, sections } };
+    b = await startSyncBed(PREFIX, TTL, { handyrep: { deployment: 'ha' }, failover: { use_replication_slots: true, synchronous_mode: 'on' } });
   });
 
-  after(async () => {
-    if (frozen !== null) {
-      try {
-        process.kill(frozen, 'SIGCONT');
-      } catch {
-        // gone
-      }
-    }
-    const logTo = process.env['AGENT_TEST_LOG'];
-    if (logTo) writeFileSync(logTo, [...[...(bed?.agents.values() ?? [])].map((a) => a.output()), ...(cluster?.nodes.map((n) => readFileSync(n.logFile, 'utf8')) ?? [])].join('\n----\n'));
-    await Promise.all([...(bed?.agents.values() ?? [])].map((a) => a.stop('SIGKILL')));
-    bed?.client.close();
-    await Promise.all([cluster?.stop(), etcd?.stop()]);
-  });
+  after(() => stopSyncBed(b));
 
   it('master host lost → the sync replica wins though the async one is further ahead; no acknowledged row lost', async () => {
+    const { cluster, bed } = b;
     const [john, paul, ringo] = cluster.nodes as [TestNode, TestNode, TestNode];
     await putMasterRecord(bed.client, PREFIX, 'john');
     const sync = { members: ['paul'], quorum: 1, master: 'john', at: new Date().toISOString(), reason: 'recorded as a controller would' };
@@ -69,31 +48,7 @@ describe('agents elect under synchronous_mode (deployment ha, no controller)', {
     await waitUntil('john\'s master lease', async () => (await bed.client.getAll().prefix(`${PREFIX}master_lease/`).keys()).length === 1, 30_000);
     await sleep(2000); // every agent's rounds saw the lease held
 
-    // Acknowledged rows: each is on paul (synchronous).
-    const writer = new pg.Client({ host: john.socketDir, port: john.port, user: 'postgres', database: 'postgres', query_timeout: 0 });
-    writer.on('error', () => undefined);
-    await writer.connect();
-    const acked: number[] = [];
-    for (let id = 1; id <= 50; id++) {
-      await writer.query('INSERT INTO acks (id) VALUES ($1)', [id]);
-      acked.push(id);
-    }
-    // Freeze paul's WAL receiver: the next commit waits for paul forever (never acknowledged), ringo receives it.
-    frozen = Number(await cluster.psql(paul, 'SELECT pid FROM pg_stat_wal_receiver'));
-    assert.ok(frozen > 0, 'paul has a WAL receiver');
-    process.kill(frozen, 'SIGSTOP');
-    const pending = writer.query("INSERT INTO acks (id) SELECT 1000 + g FROM generate_series(1, 20000) g").then(() => 'acked', () => 'failed');
-    const receivedOf = async (n: TestNode): Promise<string> => cluster.psql(n, 'SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), \'0/0\')::bigint');
-    await waitUntil('ringo further ahead than paul', async () => BigInt(await receivedOf(ringo)) > BigInt(await receivedOf(paul)), 10_000);
-    const sampler = new SplitBrainSampler(cluster, 'agents election under synchronous_mode', 120_000);
-    await killHost(bed, john);
-    process.kill(frozen, 'SIGCONT');
-    frozen = null;
-    let winner: string | null = null;
-    await waitUntil('a writable new master', async () => {
-      for (const n of [paul, ringo]) if (await isWritable(n)) winner = n.name;
-      return winner !== null;
-    }, 60_000, 25);
+    const { acked, pending, winner, sampler, writer } = await loseMasterAheadOfSync(b, john, paul, ringo, 'agents election under synchronous_mode');
     assert.equal(await pending, 'failed', 'the commit that waited for paul was never acknowledged');
     assert.equal(winner, 'paul', 'the recorded synchronous member wins, though ringo received more WAL');
     const record = await readMaster(bed);

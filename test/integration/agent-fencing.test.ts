@@ -3,7 +3,8 @@
  * each agent its own process as the postgres OS user, in the order a node lives through them:
  *   health codes and leases at rest; a writable node while `master` names another → demoted at
  *   once (watchdog disarmed); an operator's pg_ctl stop → released and never restarted; the
- *   postmaster SIGKILLed → lease released at once; the master cut off from etcd (iptables by uid)
+ *   postmaster SIGKILLed → lease released at once, with the record saying crashed written in the
+ *   release's transaction (a stop's release states nothing); the master cut off from etcd (iptables by uid)
  *   → not writable before the lease expires in etcd, with a client writing every 20 ms; the agent
  *   SIGKILLed → its lease outlives it by the TTL and a new agent adopts the running master;
  *   restart_on_crash restarts a crashed master, never one stopped on purpose (also by an operator
@@ -20,6 +21,7 @@ import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
 import { postgresUser, runOk } from '../fixtures/exec.js';
 import { dropHost, undropHost } from '../fixtures/iptables.js';
 import { agentStatus, isWritable, putMasterRecord, startAgent, waitUntil, type AgentSettings, type RunningAgent } from '../fixtures/agents.js';
+import { crashStated } from '../../src/engine/crash-statement.js';
 
 const TTL = 5;
 const MARGIN = 2;
@@ -49,6 +51,18 @@ describe('node agent: self-fencing, crash, health', { timeout: 300_000 }, () => 
   const paul = (): TestNode => cluster.nodes[1] as TestNode;
   const leaseKey = (node: string): string => `${PREFIX}master_lease/${node}`;
   const exists = async (key: string): Promise<boolean> => (await client.get(key).string()) !== null;
+  /** Watches john's lease key from now; the revision of its next delete (null until then). */
+  const nextLapse = async (): Promise<{ revision: () => string | null; stop: () => Promise<void> }> => {
+    let revision: string | null = null;
+    const watcher = await client.watch().key(leaseKey('john')).create();
+    watcher.on('delete', (kv) => (revision ??= String(kv.mod_revision)));
+    return { revision: () => revision, stop: () => watcher.cancel() };
+  };
+  /** members/john as of `revision` (engine/crash-statement.ts's facts). */
+  const recordAt = async (revision: string): Promise<{ postgres: string | null; modRevision: string } | null> => {
+    const kv = (await client.get(`${PREFIX}members/john`).revision(revision).exec()).kvs[0];
+    return kv ? { postgres: (JSON.parse(kv.value.toString()) as { postgres: string }).postgres, modRevision: String(kv.mod_revision) } : null;
+  };
 
   before(async () => {
     [etcd, cluster] = await Promise.all([startEtcdCluster({ members: 3 }), startCluster({ nodes: 2, ssh: false })]);
@@ -102,8 +116,13 @@ describe('node agent: self-fencing, crash, health', { timeout: 300_000 }, () => 
     await putMasterRecord(client, PREFIX, 'john');
     await startUntilWritable(john());
     await waitUntil('john lease again', () => exists(leaseKey('john')), 20_000);
+    const lapse = await nextLapse();
     await john().stop('fast');
     await waitUntil('john lease released', async () => !(await exists(leaseKey('john'))), 5000);
+    await waitUntil('the delete event', async () => lapse.revision() !== null, 5000);
+    await lapse.stop();
+    const stated = crashStated({ lapseRevision: lapse.revision(), record: await recordAt(lapse.revision() as string) });
+    assert.equal(stated.stated, false, `a stop is no crash statement: the controller keeps its retries (${stated.reason})`);
     await new Promise((resolve) => setTimeout(resolve, 2000));
     assert.equal(john().postmasterPid(), null, 'a master stopped on purpose is not restarted');
   });
@@ -112,11 +131,18 @@ describe('node agent: self-fencing, crash, health', { timeout: 300_000 }, () => 
     await john().start();
     await waitUntil('john lease again', () => exists(leaseKey('john')), 20_000);
     const pid = john().postmasterPid() as number;
+    const lapse = await nextLapse();
     const killedAt = performance.now();
     process.kill(pid, 'SIGKILL');
     await waitUntil('lease released', async () => !(await exists(leaseKey('john'))), TTL * 1000);
     const ms = performance.now() - killedAt;
     assert.ok(ms < 2000, `lease released ${Math.round(ms)} ms after the kill (ttl ${TTL} s)`);
+    // The release carried the agent's statement (agent/crash-release.ts): the record saying crashed,
+    // written at the delete's own revision, even after the agent's next rounds rewrote it.
+    await waitUntil('the delete event', async () => lapse.revision() !== null, 5000);
+    await lapse.stop();
+    const stated = crashStated({ lapseRevision: lapse.revision(), record: await recordAt(lapse.revision() as string) });
+    assert.equal(stated.stated, true, stated.reason);
     await new Promise((resolve) => setTimeout(resolve, 1500));
     assert.equal(await isWritable(john()), false, 'restart_on_crash is off: not restarted');
   });

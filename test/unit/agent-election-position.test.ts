@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { judgeElection, type ElectionSnapshot, type MemberRead } from '../../src/agent/election/judge.js';
+import { judgeElection, type ElectionSnapshot } from '../../src/agent/election/judge.js';
 import { parseMemberRecord } from '../../src/agent/election/member-read.js';
 import { furthestLsn, publishedMasterPosition, receiverStaleRefusal, timelineRefusal } from '../../src/agent/election/position-rules.js';
 import { memberRecord, recordContent, type MemberRecord } from '../../src/agent/member-record.js';
@@ -9,17 +9,9 @@ import { highestSegmentTimeline } from '../../src/agent/wal-timeline.js';
 import type { MasterSeen } from '../../src/agent/master-view.js';
 import type { MasterRecord } from '../../src/store/etcd/master-record.js';
 import { replicaFacts } from '../fixtures/member-facts.js';
+import { candidateSettings, electionSnapshot, masterRecord as johnRecord, memberRead } from './election-snapshot.js';
 
-const masterRecord = (extra: Partial<MasterRecord> = {}): MasterRecord => ({
-  name: 'john',
-  term: '7',
-  timeline: 2,
-  promoted_lsn: null,
-  sync_set: [],
-  since: '2026-01-01T00:00:00Z',
-  written_by: 'agent:john',
-  ...extra,
-});
+const masterRecord = (extra: Partial<MasterRecord> = {}): MasterRecord => johnRecord('john', { timeline: 2, written_by: 'agent:john', ...extra });
 const recordedJohn = { state: 'present' as const, record: masterRecord() };
 
 const T0 = '2026-01-01T00:00:00.000Z';
@@ -37,29 +29,10 @@ const replica = (name: string, received: string, tl: number, extra: Partial<Memb
   ...extra,
 });
 
-const member = (record: MemberRecord, modRevision = '10'): MemberRead => ({ name: record.name, record, modRevision });
-const settings = { failoverPriority: 999, nofailover: false, lagLimitMb: 100 };
+const settings = candidateSettings;
 
-function snap(node: string, members: MemberRecord[], over: Partial<ElectionSnapshot> = {}): ElectionSnapshot {
-  return {
-    node,
-    deployment: 'agents',
-    revision: '20',
-    master: { record: masterRecord(), modRevision: '5' },
-    leasesHeld: [],
-    leaseSeen: true,
-    leaseEnd: { ended: true, how: 'seen_lease', why: 'lease 7 has ended' },
-    members: members.map((m) => member(m)),
-    leaderPresent: false,
-    leaderAbsentForMs: 0,
-    ttlMs: 5000,
-    loopWaitMs: 1000,
-    servers: { john: settings, paul: settings, ringo: settings },
-    maxReplayLagMb: 1000,
-    synchronousMode: 'off',
-    ...over,
-  };
-}
+const snap = (node: string, members: MemberRecord[], over: Partial<ElectionSnapshot> = {}): ElectionSnapshot =>
+  electionSnapshot(node, members.map((m) => memberRead(m)), { master: { record: masterRecord(), modRevision: '5' }, ...over });
 
 const verdictOf = (s: ElectionSnapshot): string => {
   const v = judgeElection(s);

@@ -3,40 +3,27 @@ import { describe, it } from 'node:test';
 import { judgeElection, type ElectionSnapshot, type MemberRead } from '../../src/agent/election/judge.js';
 import { memberRecord, type MemberRecord } from '../../src/agent/member-record.js';
 import type { SyncRecord } from '../../src/model/sync-record.js';
-import type { MasterRecord } from '../../src/store/etcd/master-record.js';
 import { replicaFacts } from '../fixtures/member-facts.js';
+import { electionSnapshot, masterRecord } from './election-snapshot.js';
 
-const john: MasterRecord = { name: 'john', term: '7', timeline: 1, promoted_lsn: null, sync_set: [], since: '2026-01-01T00:00:00Z', written_by: 'controller-1' };
+const john = masterRecord('john');
 const replica = (name: string, received: string, extra: Partial<MemberRecord> = {}): MemberRead => ({
   name,
   record: { ...memberRecord(name, { state: 'running', writable: false }, replicaFacts(received), { state: 'present', record: john }, null, '2026-01-01T00:00:00Z'), master_lsn_seen: '0/1000000', master_lsn_seen_for: 'john/7', facts_after_revision: '16', ...extra },
   modRevision: '10',
 });
-const settings = { failoverPriority: 999, nofailover: false, lagLimitMb: 100 };
 const sync = (members: string[], quorum: number, master: string | null = 'john'): SyncRecord => ({ members, quorum, master, at: '2026-01-01T00:00:00Z', reason: 'test' });
 
 /** Deployment ha, no controller for longer than the ttl, synchronous_mode on; ringo is the async replica AHEAD of the sync one (paul). */
 function snap(node: string, syncRecord: SyncRecord | null | undefined, over: Partial<ElectionSnapshot> = {}): ElectionSnapshot {
-  return {
-    node,
+  return electionSnapshot(node, [replica('paul', '0/3000000'), replica('ringo', '0/4000000')], {
     deployment: 'ha',
-    revision: '20',
-    master: { record: john, modRevision: '5' },
-    leasesHeld: [],
-    leaseSeen: true,
-    leaseEnd: { ended: true, how: 'seen_lease', why: 'lease 7 has ended' },
-    members: [replica('paul', '0/3000000'), replica('ringo', '0/4000000')],
-    leaderPresent: false,
     leaderAbsentForMs: 9000,
-    ttlMs: 5000,
-    loopWaitMs: 1000,
-    servers: { john: settings, paul: settings, ringo: settings },
-    maxReplayLagMb: 1000,
     synchronousMode: 'on',
     leaseGoneRevision: '15',
     ...(syncRecord === undefined ? {} : { syncRecord }),
     ...over,
-  };
+  });
 }
 
 const verdictOf = (s: ElectionSnapshot): string => {
@@ -66,7 +53,9 @@ describe('judgeElection under synchronous_mode (deployment ha, no controller): t
     ['a fractional quorum → sync_record_missing', snap('paul', sync(['paul', 'ringo'], 0.5)), 'sync_record_missing'],
     ['a set recorded for another master → sync_record_stale', snap('paul', sync(['paul'], 1, 'paul')), 'sync_record_stale'],
     ['not read yet → sync_unread (the elector then reads the cluster key)', snap('paul', undefined), 'sync_unread'],
-    ['deployment agents → synchronous_mode (nobody keeps the set there)', snap('paul', sync(['paul'], 1), { deployment: 'agents' }), 'synchronous_mode'],
+    ['deployment agents (the set kept by john\'s agent): the sync member takes though the async one is further ahead', snap('paul', sync(['paul'], 1), { deployment: 'agents', leaderAbsentForMs: 0 }), 'take'],
+    ['deployment agents: the async one further ahead → not_sync_member', snap('ringo', sync(['paul'], 1), { deployment: 'agents', leaderAbsentForMs: 0 }), 'not_sync_member'],
+    ['deployment agents: a set john\'s agent recorded asynchronous (quorum 0, it had just become master) → the furthest takes', snap('ringo', sync(['paul'], 0), { deployment: 'agents' }), 'take'],
     ['strict: same rule', snap('paul', sync(['paul'], 1), { synchronousMode: 'strict' }), 'take'],
     [
       'this agent\'s file says off, but the controllers recorded a set for john: it applies → sync_quorum (paul, the sync member, is stopped)',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { judgeElection, type ElectionSnapshot, type MemberRead } from '../../src/agent/election/judge.js';
+import { judgeElection, type ElectionSnapshot } from '../../src/agent/election/judge.js';
 import { decideFollow } from '../../src/agent/election/follow.js';
 import { rejoinAfterFence } from '../../src/agent/election/rejoin.js';
 import type { MasterKeyView } from '../../src/agent/decide.js';
@@ -8,18 +8,7 @@ import { parseMemberRecord } from '../../src/agent/election/member-read.js';
 import { takeRefusal, type StoreSnapshot } from '../../src/agent/election/election-store.js';
 import { memberRecord, type MemberRecord } from '../../src/agent/member-record.js';
 import { replicaFacts } from '../fixtures/member-facts.js';
-import type { MasterRecord } from '../../src/store/etcd/master-record.js';
-
-const masterRecord = (name: string, extra: Partial<MasterRecord> = {}): MasterRecord => ({
-  name,
-  term: '7',
-  timeline: 1,
-  promoted_lsn: null,
-  sync_set: [],
-  since: '2026-01-01T00:00:00Z',
-  written_by: 'controller-1',
-  ...extra,
-});
+import { candidateSettings, electionSnapshot, masterRecord, memberRead } from './election-snapshot.js';
 
 const recordedJohn = { state: 'present' as const, record: masterRecord('john') };
 const replica = (name: string, received: string | null, extra: Partial<MemberRecord> = {}): MemberRecord => ({
@@ -28,32 +17,12 @@ const replica = (name: string, received: string | null, extra: Partial<MemberRec
   ...extra,
 });
 
-const member = (record: MemberRecord | null, name = record?.name ?? 'x', modRevision = '10'): MemberRead => ({ name, record, modRevision });
-
-const settings = { failoverPriority: 999, nofailover: false, lagLimitMb: 100 };
+const member = memberRead;
+const settings = candidateSettings;
 
 /** john was master (lease expired); paul and ringo are replicas; the agent judging is `node`. */
-function snap(node: string, over: Partial<ElectionSnapshot> = {}): ElectionSnapshot {
-  return {
-    node,
-    deployment: 'agents',
-    revision: '20',
-    master: { record: masterRecord('john'), modRevision: '5' },
-    leasesHeld: [],
-    leaseSeen: true,
-    leaseEnd: { ended: true, how: 'seen_lease', why: 'lease 7 has ended' },
-    members: [member(replica('paul', '0/3000000'), 'paul', '11'), member(replica('ringo', '0/2000000'), 'ringo', '12')],
-    leaderPresent: false,
-    leaderAbsentForMs: 0,
-    ttlMs: 5000,
-    loopWaitMs: 1000,
-    servers: { john: settings, paul: settings, ringo: settings },
-    maxReplayLagMb: 1000,
-    synchronousMode: 'off',
-    oldMasterPosition: '0/1000000',
-    ...over,
-  };
-}
+const snap = (node: string, over: Partial<ElectionSnapshot> = {}): ElectionSnapshot =>
+  electionSnapshot(node, [member(replica('paul', '0/3000000'), 'paul', '11'), member(replica('ringo', '0/2000000'), 'ringo', '12')], { oldMasterPosition: '0/1000000', ...over });
 
 describe('judgeElection (design §9 rule 6)', () => {
   const rows: [string, ElectionSnapshot, string][] = [
@@ -130,7 +99,7 @@ describe('judgeElection (design §9 rule 6)', () => {
       'take',
     ],
     ['beyond max_replay_lag → replay_lag', snap('paul', { members: [member(replica('paul', '0/9000000', { replayed_lsn: '0/1000000' }))], maxReplayLagMb: 16 }), 'replay_lag'],
-    ['deployment agents, synchronous_mode on → synchronous_mode (nobody keeps the set)', snap('paul', { synchronousMode: 'on' }), 'synchronous_mode'],
+    ['deployment agents, synchronous_mode on, the recorded set not read yet → sync_unread (the master\'s agent keeps it there)', snap('paul', { synchronousMode: 'on' }), 'sync_unread'],
     ['deployment ha, synchronous_mode strict, the recorded set not read yet → sync_unread', snap('paul', { synchronousMode: 'strict', deployment: 'ha', leaderAbsentForMs: 9999 }), 'sync_unread'],
     ['synchronous_mode off, a sync set recorded → ignored', snap('paul', { master: { record: masterRecord('john', { sync_set: ['ringo'] }), modRevision: '5' } }), 'take'],
   ];

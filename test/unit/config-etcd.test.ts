@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/config/config-error.js';
 import { parseConfig } from '../../src/config/load.js';
+import { agentsSyncRefusal } from '../../src/api/startup.js';
 import { masterCheckMethod } from '../../src/config/schema.js';
 import { configOnlySettings } from '../../src/config/marked-settings.js';
 import { isSecretPath } from '../../src/config/redact.js';
@@ -38,6 +39,16 @@ describe('etcd store settings', () => {
   it('handyrep.deployment: single by default; agents accepted with etcd endpoints (the agent config needs no etcd store)', () => {
     assert.equal(parseConfig(SERVERS, 's').handyrep.deployment, 'single');
     assert.equal(parseConfig(`${SERVERS}handyrep: {deployment: agents}\netcd: {endpoints: ['http://a:2379']}\n`, 's').handyrep.deployment, 'agents');
+  });
+
+  it('deployment agents with synchronous_mode on or strict is accepted for the agents (the master\'s agent keeps the set); a controller refuses to start on it', () => {
+    for (const mode of ['on', 'strict'] as const) {
+      const config = parseConfig(`${SERVERS}handyrep: {deployment: agents}\netcd: {endpoints: ['http://a:2379']}\nfailover: {synchronous_mode: ${mode}}\n`, 's');
+      assert.equal(config.failover.synchronous_mode, mode);
+      assert.match(agentsSyncRefusal(config) ?? '', new RegExp(`deployment is agents with failover.synchronous_mode ${mode}: the master's node agent keeps the synchronous set`));
+    }
+    assert.equal(agentsSyncRefusal(parseConfig(`${SERVERS}handyrep: {deployment: agents}\netcd: {endpoints: ['http://a:2379']}\n`, 's')), null);
+    assert.equal(agentsSyncRefusal(parseConfig(`${SERVERS}handyrep: {deployment: ha}\netcd: {endpoints: ['http://a:2379']}\nfailover: {synchronous_mode: on}\n`, 's')), null);
   });
 
   it('a complete etcd store is accepted', () => {
@@ -90,7 +101,6 @@ describe('etcd store settings', () => {
     ['deployment agents without etcd endpoints', 'handyrep: {deployment: agents}', 'etcd.endpoints', /deployment is agents: the agents elect through etcd/],
     ['deployment ha without etcd endpoints', 'handyrep: {deployment: ha}', 'etcd.endpoints', /deployment is ha/],
     ['unknown deployment', 'handyrep: {deployment: swarm}', 'handyrep.deployment', /./],
-    ['deployment agents with synchronous_mode strict', "handyrep: {deployment: agents}\netcd: {endpoints: ['http://a:2379']}\nfailover: {synchronous_mode: strict}", 'handyrep.deployment', /synchronous_mode strict \(nobody keeps the synchronous set without a controller\)/],
     ['deployment agents with auto_failover', "handyrep: {deployment: agents}\netcd: {endpoints: ['http://a:2379']}\nfailover: {auto_failover: true}", 'failover.auto_failover', /a controller must not fail over/],
   ];
   for (const [what, yaml, path, message] of refused) {

@@ -150,7 +150,7 @@ test('master frozen (every process SIGSTOPped): stops are ignored, the whole ins
     const john = world.sim.get('john');
     assert.equal(john.running, false, 'killed');
     // The fence escalated: fast stop, immediate stop (both ignored), then the kill of the whole instance.
-    const fence = world.sim.effects.slice(before).filter((e) => e.node === 'john' && e.what.startsWith('cmd:') && !e.what.endsWith(' status'));
+    const fence = world.sim.effects.slice(before).filter((e) => e.node === 'john' && e.what.startsWith('cmd:') && !e.what.endsWith(' status') && e.what !== 'cmd: sh -c <pg-ctl-status>');
     assert.deepEqual(
       fence.map((e) => e.what),
       ['cmd: sh -c <stop-and-wait /sim/bin/pg_ctl /sim/john/data /sim/john/data fast 3>', 'cmd: sh -c <stop-and-wait /sim/bin/pg_ctl /sim/john/data /sim/john/data immediate 2>', 'cmd: sh -c <handyrep-kill>'],

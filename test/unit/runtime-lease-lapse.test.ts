@@ -245,3 +245,92 @@ test('a second judgement of the episode whose failover is queued behind the firs
     b.done();
   }
 });
+
+/**
+ * The crash statement (engine/crash-statement.ts): with no failed check kept, the check retries are
+ * skipped only when the master's member record as of the lapse says `crashed` and was written at
+ * the lapse's own revision (the agent's release transaction); the check itself and the judgement stay.
+ */
+const crashRows: [label: string, lapse: { revision: string | null; record: { postgres: string | null; modRevision: string } | null | Error } | undefined, polls: number][] = [
+  ['record says crashed, written with the release (same revision) → no retries', { revision: '41', record: { postgres: 'crashed', modRevision: '41' } }, 1],
+  ['record says crashed, written at an older revision → retries run', { revision: '41', record: { postgres: 'crashed', modRevision: '37' } }, 2],
+  ['record says running at the lapse → retries run', { revision: '41', record: { postgres: 'running', modRevision: '41' } }, 2],
+  ['record says stopped (a stop outside HandyRep) → retries run', { revision: '41', record: { postgres: 'stopped', modRevision: '41' } }, 2],
+  ['no record at the lapse → retries run', { revision: '41', record: null }, 2],
+  ['record unreadable (compacted, etcd error) → retries run', { revision: '41', record: new Error('mvcc: required revision has been compacted') }, 2],
+  ['lapse revision unknown → retries run', { revision: null, record: { postgres: 'crashed', modRevision: '41' } }, 2],
+  ['no lapse facts at all → retries run', undefined, 2],
+];
+
+for (const [label, lapse, polls] of crashRows) {
+  test(`crash statement: ${label}`, async () => {
+    const b = bed();
+    try {
+      const env = b.deps.env();
+      const seen: string[] = [];
+      (env.checks as unknown as { pollServer: () => Promise<unknown> }).pollServer = async () => (seen.push('poll'), failure('refused', { status: 'down' }));
+      (env as unknown as { sleep: () => Promise<void> }).sleep = async () => void seen.push('sleep');
+      b.lease.state = 'released';
+      const read = lapse?.record;
+      const facts =
+        lapse === undefined
+          ? undefined
+          : {
+              revision: lapse.revision,
+              recordAt: async (at: string) => {
+                assert.equal(at, lapse.revision, 'read as of the lapse');
+                if (read instanceof Error) throw read;
+                return read ?? null;
+              },
+            };
+      const rd = await judgeLapsedMaster(b.deps, 'john', facts);
+      assert.equal(rd.result, 'SUCCESS', rd.details);
+      assert.deepEqual(b.failovers, ['failover'], 'the judgement and its failover are the same either way');
+      assert.equal(seen.filter((e) => e === 'poll').length, polls, seen.join(' | '));
+      assert.equal(seen.filter((e) => e === 'sleep').length, polls - 1, seen.join(' | '));
+    } finally {
+      b.done();
+    }
+  });
+}
+
+test('crash statement: facts of a failed check kept → no record read (nothing to skip)', async () => {
+  const b = bed();
+  try {
+    await failoverCheck(b.deps, false);
+    b.lease.state = 'released';
+    let reads = 0;
+    await judgeLapsedMaster(b.deps, 'john', { revision: '41', recordAt: async () => (reads++, { postgres: 'crashed', modRevision: '41' }) });
+    assert.equal(reads, 0);
+  } finally {
+    b.done();
+  }
+});
+
+test('crash statement: the lease still held at the judgement → no failover although the record says crashed', async () => {
+  const b = bed();
+  try {
+    const rd = await judgeLapsedMaster(b.deps, 'john', { revision: '41', recordAt: async () => ({ postgres: 'crashed', modRevision: '41' }) });
+    assert.equal(rd.reason_code, 'master_lease_held', rd.details);
+    assert.deepEqual(b.failovers, []);
+  } finally {
+    b.done();
+  }
+});
+
+test("the failover's stale check is asked in the action queue without waiting for a state save (queued, not mutate)", async () => {
+  const b = bed();
+  try {
+    b.lease.state = 'released';
+    const used: string[] = [];
+    const mutate = b.deps.mutate;
+    b.deps.mutate = async (run) => (used.push('mutate'), mutate(run));
+    b.deps.queued = async (run) => (used.push('queued'), run());
+    const rd = await judgeLapsedMaster(b.deps, 'john');
+    assert.equal(rd.result, 'SUCCESS', rd.details);
+    assert.deepEqual(b.failovers, ['failover']);
+    assert.deepEqual(used, ['queued'], 'a save in flight (a table write to the dead master) does not delay the failover');
+  } finally {
+    b.done();
+  }
+});

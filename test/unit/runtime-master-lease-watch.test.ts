@@ -174,3 +174,22 @@ test('stop() does not hang on a close etcd never confirms', async () => {
   await watch.stop();
   assert.equal(watch.running, false);
 });
+
+test("the judgement gets the delete's revision (the crash statement is read as of it); none from the source → null", async () => {
+  const { source, streams } = fakeSource();
+  const lapses: (string | null)[] = [];
+  const watch = new MasterLeaseWatch({
+    source,
+    view: () => ({ leading: true, master: 'john', topologyChangeRunning: false, onHold: false, agentLease: true }),
+    judge: async (_master, revision) => (lapses.push(revision), 'judged'),
+    log: new EventLog({ file: null, tailSize: 100, verbose: false }),
+  });
+  watch.start();
+  streams[0]?.emit({ kind: 'delete', node: 'john', revision: '41' });
+  await tick();
+  streams[0]?.emit({ kind: 'put', node: 'john', revision: '42' });
+  streams[0]?.emit({ kind: 'delete', node: 'john' });
+  await tick();
+  assert.deepEqual(lapses, ['41', null]);
+  await watch.stop();
+});

@@ -8,7 +8,8 @@ import type { EtcdContext } from '../../store/etcd/client.js';
 import { resolvedServer } from './command-plan.js';
 import { localStepRunner } from './command-runner.js';
 import { etcdCommandStore } from './etcd-command-store.js';
-import { CommandExecutor } from './executor.js';
+import { CommandExecutor, type ExecutorDeps } from './executor.js';
+import { readPartialCopy } from '../copy-marker.js';
 import type { NodeLock } from './node-lock.js';
 import type { ProcessGroupWatcher } from '../../nodes/run-process.js';
 
@@ -26,7 +27,14 @@ export function commandExecutorFor(
   lock?: NodeLock,
   /** The agent's copy process groups (copy-groups.ts): a clone's copy is killed with the boot's at stop. */
   groups?: ProcessGroupWatcher,
+  /** Its master lease and PostgreSQL, for the guard of a clone or rewind (command-guard.ts). */
+  localFacts?: ExecutorDeps['localFacts'],
 ): CommandExecutor | null {
-  if (resolvedServer(config, node)?.control_method !== 'agent') return null;
-  return new CommandExecutor(config, node, { store: etcdCommandStore(ctx, node, callMs), run: localStepRunner(config, undefined, log, groups), log, afterPostgresAction: freshRound, beforeStop: stoppingOnPurpose, ...(lock ? { lock } : {}) });
+  const server = resolvedServer(config, node);
+  if (server?.control_method !== 'agent') return null;
+  const partialCopy = (): string | null => {
+    const verdict = readPartialCopy(server.pgdata, node);
+    return verdict.kind === 'redo' || verdict.kind === 'blocked' ? verdict.sentence : null;
+  };
+  return new CommandExecutor(config, node, { store: etcdCommandStore(ctx, node, callMs), run: localStepRunner(config, undefined, log, groups), log, afterPostgresAction: freshRound, beforeStop: stoppingOnPurpose, partialCopy, ...(lock ? { lock } : {}), ...(localFacts ? { localFacts } : {}) });
 }

@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { NAME_PATTERN } from '../../config/validators.js';
 import { CONTROL_ACTIONS } from '../../plugins/types.js';
 import { KILL_INSTANCE_SCRIPT } from '../../plugins/restart/kill-instance.js';
+import { PG_STATUS_LABEL, PG_STATUS_SCRIPT } from '../../plugins/restart/status-script.js';
 import { STOP_AND_WAIT_SCRIPT } from '../../plugins/restart/stop-and-wait.js';
 import { atomicWriteArgv } from '../../plugins/node-file.js';
 import { systemctlArgv } from '../../plugins/restart/restart_systemd.js';
@@ -183,6 +184,7 @@ function identifyRequest(argv: readonly string[], context: IdentifyContext): Com
       if (argv[7] === 'immediate') return { action: 'pg_ctl', op: 'faststop', wait_s: wait };
       return null;
     }
+    if (argv[2] === PG_STATUS_SCRIPT && argv[3] === PG_STATUS_LABEL) return { action: 'pg_ctl', op: 'status', wait_s: 60 };
     if (argv[2] === KILL_INSTANCE_SCRIPT && argv[3] === 'handyrep-kill') return { action: 'pg_ctl', op: 'kill', wait_s: 1 };
     if (argv[2] === 'cat >> "$1"' && argv[3] === 'set_upstream' && basename(argv[4]) === 'postgresql.auto.conf') return { action: 'set_upstream', upstream: '?' };
     if (argv[2] === ATOMIC_WRITE_SCRIPT && argv[3] === 'push_archive_script') return { action: 'archive_push' };
@@ -239,7 +241,7 @@ function expectationsOf(argv: readonly string[], request: CommandRequest): Expec
   const defined = (e: Expectations): Expectations => Object.fromEntries(Object.entries(e).filter(([, v]) => v !== undefined)) as Expectations;
   switch (request.action) {
     case 'pg_ctl':
-      if (argv[2] === STOP_AND_WAIT_SCRIPT) return defined({ pg_ctl_dir: argv[5], pgdata: argv[6] });
+      if (argv[2] === STOP_AND_WAIT_SCRIPT || argv[2] === PG_STATUS_SCRIPT) return defined({ pg_ctl_dir: argv[5], pgdata: argv[6] });
       if (argv[2] === KILL_INSTANCE_SCRIPT) return defined({ pgdata: argv[4] });
       return defined({ pg_ctl_dir: after('-D') });
     case 'promote':

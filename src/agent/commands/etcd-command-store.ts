@@ -38,6 +38,10 @@ export function etcdCommandStore(ctx: EtcdContext, node: string, callMs: number)
         return null;
       }
     },
+    async masterLeasePresent() {
+      const reply = await withDeadline('read the master lease key', callMs, () => ctx.client.get(ctx.keys.masterLease(node)).exec());
+      return reply.kvs.length > 0;
+    },
     async replace(id, modRevision, value, term) {
       const key = Buffer.from(ctx.keys.command(node, id));
       // The take also compares the leader key's create revision with the command's term: the term

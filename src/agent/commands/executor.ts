@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import type { HandyRepConfig } from '../../config/schema.js';
 import { describeError } from '../../model/errors.js';
 import { encodeCommandRecord, judgeRecord, parseCommandRecord, refusal, resultOf, type CommandRecord, type ProgressPart, type ResultPart } from './command-record.js';
+import { destructiveRefusal, isDestructive, isStart, startRefusal, type DestructiveFacts, type GuardRefusal } from './command-guard.js';
 import { planCommand } from './command-plan.js';
 import type { StepRunner } from './command-runner.js';
 import { parseCommandRequest } from './command-table.js';
@@ -33,6 +34,8 @@ export interface CommandStore {
   leaderTerm(): Promise<string | null>;
   /** The node the `master` key names, or null (absent or unreadable). */
   recordedMaster(): Promise<string | null>;
+  /** Whether `master_lease/<node>` exists (command-guard.ts); absent in stores that cannot tell. */
+  masterLeasePresent?(): Promise<boolean>;
   /**
    * Writes `value` if the key is still at `modRevision` (and, with `term`, the `leader` key's create
    * revision is still `term`); the new revision, or null when something changed or is gone.
@@ -65,6 +68,10 @@ export interface ExecutorDeps {
   readonly progressEveryMs?: number;
   /** How often a running clone looks whether its record was deleted (cancelled; default 1000 ms). */
   readonly cancelPollMs?: number;
+  /** This agent's master lease and PostgreSQL, for the guard of a clone or rewind (command-guard.ts). */
+  readonly localFacts?: () => Promise<Pick<DestructiveFacts, 'leaseHeld' | 'postgres'>>;
+  /** The sentence of a partial copy in the data folder (copy-marker.ts), or null: no start on it. */
+  readonly partialCopy?: () => string | null;
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -343,14 +350,13 @@ export class CommandExecutor {
       await this.#answer(stored, record, refusal('invalid', `invalid command: record ${command.node}/${command.id} under the key of ${this.node}/${stored.id}`));
       return;
     }
-    if (isObject(command.request) && (command.request['action'] === 'clone' || command.request['action'] === 'rewind')) {
-      // The one command that replaces a node's data (and the rewind that rewrites it) never runs on
-      // the node the master key names, whatever the controller believed when it wrote it.
-      const master = await this.deps.store.recordedMaster();
-      if (master === this.node) {
-        await this.#answer(stored, record, refusal('invalid', `invalid command: ${command.request['action']} refused, the master key names this node (${this.node})`));
-        return;
-      }
+    const guarded = isObject(command.request) ? await this.#guard(command.request) : null;
+    if (guarded !== null) {
+      // The commands that replace or rewrite a node's data never run on a node that is or may be a
+      // master, whatever the controller believed when it wrote them; no start on a partial copy.
+      this.deps.log(`agent ${this.node}: command ${command.id} from ${command.controller} refused (${guarded.code})`);
+      await this.#answer(stored, record, refusal('invalid', `invalid command: ${guarded.message}`));
+      return;
     }
     if (isObject(command.request) && command.request['action'] === 'promote') {
       // The leader records the new master before it promotes (design §9 rule 1): a promote of a node
@@ -452,6 +458,17 @@ export class CommandExecutor {
         return { revision, part };
       },
     };
+  }
+
+  /** Why a clone, rewind or start must not run on this node now (command-guard.ts), or null. */
+  async #guard(request: Record<string, unknown>): Promise<GuardRefusal | null> {
+    const action = request['action'];
+    if (isStart(action, request['op'])) return startRefusal(this.deps.partialCopy?.() ?? null);
+    if (!isDestructive(action)) return null;
+    const recordedMaster = await this.deps.store.recordedMaster();
+    const leaseKeyPresent = (await this.deps.store.masterLeasePresent?.()) ?? false;
+    const local = (await this.deps.localFacts?.()) ?? { leaseHeld: false, postgres: 'stopped' as const };
+    return destructiveRefusal(action, { node: this.node, recordedMaster, leaseKeyPresent, ...local });
   }
 
   async #answer(stored: StoredCommand, record: CommandRecord, result: ResultPart): Promise<void> {

@@ -283,7 +283,6 @@ const SETTINGS_FREE: ReadonlySet<ElectionRefusalCode> = new Set([
   'lease_key_deleted',
   'lease_end_unproven',
   'another_writable',
-  'synchronous_mode',
 ]);
 
 /** Refusals that are the normal state of a healthy cluster: not logged. */

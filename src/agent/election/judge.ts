@@ -109,7 +109,6 @@ export type ElectionRefusalCode =
   | 'another_writable'
   | 'not_in_servers'
   | 'no_fresh_record'
-  | 'synchronous_mode'
   | 'not_best'
   | 'no_candidate'
   | PositionRefusalCode
@@ -155,10 +154,6 @@ export function judgeElection(s: ElectionSnapshot): ElectionVerdict {
   // is dead (rule 1). Any OTHER member running writable would make a second master.
   const writable = s.members.filter((m) => m.name !== old && m.record?.postgres === 'running' && m.record.in_recovery === false);
   if (writable.length > 0) return refuse('another_writable', `${writable.map((m) => m.name).join(', ')} runs writable though the master key names ${old}: no election until that is resolved`);
-  // In `agents` nobody keeps a synchronous set (no controller, and the master's agent does not
-  // manage synchronous_standby_names): an election could lose acknowledged commits. The schema
-  // refuses deployment agents with synchronous_mode too. In `ha`, sync-rule.ts below.
-  if (s.synchronousMode !== 'off' && s.deployment === 'agents') return refuse('synchronous_mode', `synchronous_mode is ${s.synchronousMode}: the agents of deployment agents do not elect (nobody keeps the synchronous set; use deployment ha)`);
   // Own properties only: a member named like an Object.prototype property has no settings.
   const settingsOf = (name: string): ServerElectionSettings | undefined => (Object.hasOwn(s.servers, name) ? s.servers[name] : undefined);
   if (settingsOf(s.node) === undefined) return refuse('not_in_servers', 'this node is not under servers');
@@ -174,8 +169,9 @@ export function judgeElection(s: ElectionSnapshot): ElectionVerdict {
     if (m.name !== old && settings !== undefined && isFresh(m.record)) fresh.push({ name: m.name, record: m.record, settings });
   }
   if (!fresh.some((f) => f.name === s.node)) return refuse('no_fresh_record', 'this node has no fresh member record (agent lease, PostgreSQL running in recovery, a received WAL position)');
-  // Synchronous replication: the controller's recorded set, whenever it promises something about
-  // the lost master (quorum > 0), whatever this agent's own file says of synchronous_mode.
+  // Synchronous replication: the recorded set (kept by the controller in `ha`, by the master's own
+  // agent in `agents`: sync/), whenever it promises something about the lost master (quorum > 0),
+  // whatever this agent's own file says of synchronous_mode.
   const recordedSync = s.syncRecord !== undefined && s.syncRecord !== null && s.syncRecord.quorum > 0 && s.syncRecord.master === old;
   const syncMode = s.synchronousMode !== 'off' ? s.synchronousMode : recordedSync ? 'on' : null;
   // Under a quorum (n > k), the furthest of n − k + 1 members holds every acknowledged commit only

@@ -2,13 +2,13 @@
  * Who may win an agents' election under synchronous replication (pure), so that no acknowledged
  * commit is lost: the controller's own rule (engine/sync-promotion.ts: only members of the
  * recorded synchronous set; with a quorum, the furthest of at least n − k + 1 of them) applied to
- * the set the controller recorded (the `cluster` key's `sync`).
+ * the recorded set (the `cluster` key's `sync`).
  *
- * Only in deployment `ha`, once no controller has led for ttl: that set is the one the last
- * controller kept, recorded BEFORE it named a standby in synchronous_standby_names and changed
- * only AFTER it removed one, and with no controller leading nobody changes either. In deployment
- * `agents` nobody keeps the set (the master's agent does not manage synchronous_standby_names): the
- * agents do not elect there with synchronous_mode (judge.ts, and the schema refuses it).
+ * In deployment `ha`, once no controller has led for ttl, that set is the one the last controller
+ * kept; in deployment `agents` the master's own agent keeps it (agent/sync/, the same rules and
+ * record). Either way a standby is recorded BEFORE it is named in synchronous_standby_names and
+ * unrecorded only AFTER it is no longer named, and once the master's lease is gone nobody changes
+ * it (the agent records only under its fresh master lease).
  *
  * The record must describe the master that was lost: one about another master (the previous one,
  * or a set recorded for a promotion that did not happen) says nothing of where this master's

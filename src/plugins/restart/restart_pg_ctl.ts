@@ -1,7 +1,7 @@
 /**
  * restart_pg_ctl: PostgreSQL's own pg_ctl on the node, over the node's control channel (ssh or
- * local). `status` uses pg_ctl's exit code: 0 running, 3 not running, 4 no data directory. `kill`
- * is a script of its own (kill-instance.ts).
+ * local). `status` uses pg_ctl's exit code: 0 running, 3 not running, 4 no data directory (a zombie
+ * postmaster is not running: status-script.ts). `kill` is a script of its own (kill-instance.ts).
  */
 import { z } from 'zod';
 import { pathSchema } from '../../config/validators.js';
@@ -9,6 +9,7 @@ import { describeError } from '../../model/errors.js';
 import { pluginSettings } from '../settings.js';
 import type { ControlAction, RestartPlugin, ServerRef } from '../types.js';
 import { killInstanceArgv, killOutcome } from './kill-instance.js';
+import { pgStatusArgv } from './status-script.js';
 import { stopAndWaitArgv, STOP_STILL_RUNNING_EXIT } from './stop-and-wait.js';
 
 /** Exported for the agent, which validates the same section of its own configuration (src/agent/commands/). */
@@ -38,7 +39,8 @@ export function pgCtlArgv(server: ServerRef, action: ControlAction, flags: reado
     case 'reload':
       return [...base, 'reload'];
     case 'status':
-      return [...base, 'status'];
+      // pg_ctl status, with a zombie postmaster counted as not running (status-script.ts).
+      return pgStatusArgv(pgCtl, confDir, server.pgdata, flags);
     case 'kill':
       // Not pg_ctl: every process of the instance, validated first (kill-instance.ts).
       return killInstanceArgv(server.pgdata);

@@ -3,7 +3,8 @@
  * for the postmaster to be gone, checking every 10 ms. `pg_ctl stop -w` checks every 100 ms, which
  * a switchover's write gap paid in full (the old master must be down before the replica is
  * promoted). "Gone" is what pg_ctl -w means too: postmaster.pid removed, or the pid it names is
- * no longer alive (a postmaster killed during shutdown leaves the file behind).
+ * no longer alive (a postmaster killed during shutdown leaves the file behind), and also a pid
+ * that is a zombie (dead, not yet reaped: pg_ctl -w would wait for its parent; status-script.ts).
  *
  * The script is a constant; every value (pg_ctl path, folders, mode, flags) reaches it as a
  * positional parameter, so nothing the configuration holds becomes part of its text.
@@ -23,7 +24,13 @@ ticks=0
 while [ -e "$datadir/postmaster.pid" ]; do
   pid=
   { IFS= read -r pid; } 2>/dev/null <"$datadir/postmaster.pid"
-  case $pid in ''|*[!0-9]*) ;; *) kill -0 "$pid" 2>/dev/null || break ;; esac
+  case $pid in ''|*[!0-9]*) ;; *)
+    kill -0 "$pid" 2>/dev/null || break
+    # A zombie passes kill -0 until its parent reaps it, but it is dead (status-script.ts).
+    stat=
+    { IFS= read -r stat; } 2>/dev/null <"/proc/$pid/stat"
+    case \${stat##*) } in Z*|X*) break ;; esac ;;
+  esac
   # The clock is read every 25 checks: a fork per check would cost more than the check.
   ticks=$((ticks + 1))
   if [ $((ticks % 25)) -eq 0 ] && [ "$(date +%s)" -ge "$deadline" ]; then

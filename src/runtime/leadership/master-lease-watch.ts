@@ -24,12 +24,12 @@ export function etcdMasterLeaseEvents(ctx: EtcdContext): MasterLeaseEventSource 
   return {
     open(onEvent, onError) {
       const watcher = ctx.client.watch().prefix(prefix).watcher();
-      const emit = (kind: MasterLeaseEvent['kind'], key: Buffer): void => {
-        const node = ctx.keys.nameUnder(prefix, key.toString());
-        if (node !== null) onEvent({ kind, node });
+      const emit = (kind: MasterLeaseEvent['kind'], kv: { key: Buffer; mod_revision: string }): void => {
+        const node = ctx.keys.nameUnder(prefix, kv.key.toString());
+        if (node !== null) onEvent({ kind, node, revision: String(kv.mod_revision) });
       };
-      watcher.on('put', (kv) => emit('put', kv.key));
-      watcher.on('delete', (kv) => emit('delete', kv.key));
+      watcher.on('put', (kv) => emit('put', kv));
+      watcher.on('delete', (kv) => emit('delete', kv));
       // A server-side cancel (e.g. its revision was compacted) ends the watcher: reported, re-opened.
       watcher.on('error', onError);
       return () => watcher.cancel().catch(() => undefined);
@@ -40,8 +40,11 @@ export function etcdMasterLeaseEvents(ctx: EtcdContext): MasterLeaseEventSource 
 export interface MasterLeaseWatchDeps {
   source: MasterLeaseEventSource;
   view: () => LeaseWatchView;
-  /** The judgement of `master` (and its failover when due); resolves with its one-line outcome. */
-  judge: (master: string) => Promise<string>;
+  /**
+   * The judgement of `master` (and its failover when due); resolves with its one-line outcome.
+   * `lapseRevision`: the revision of the lease's delete (null when the source did not say).
+   */
+  judge: (master: string, lapseRevision: string | null) => Promise<string>;
   log: EventLog;
   /** Wait before re-opening a failed watch. */
   reopenMs?: number;
@@ -132,7 +135,7 @@ export class MasterLeaseWatch {
     if (this.#judging !== null) return;
     this.deps.log.info('CHECK', trigger.reason);
     this.#judging = this.deps
-      .judge(trigger.master)
+      .judge(trigger.master, event.revision ?? null)
       .then(
         (outcome) => this.deps.log.info('CHECK', `after the lapse of ${trigger.master}'s lease: ${outcome}`),
         (err: unknown) => this.deps.log.error('CHECK', `the judgement after the lapse of ${trigger.master}'s lease failed: ${describeError(err)}`),

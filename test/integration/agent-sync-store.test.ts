@@ -1,0 +1,123 @@
+/**
+ * "Only the master's lease holder records the synchronous set" on real etcd (no PostgreSQL): the
+ * guards of the keeper's record transaction (src/agent/sync/keeper-store.ts) — the `master` key
+ * moved, this node's lease key gone or under another lease, the `cluster` key changed after the
+ * read, a controller holding `leader` — each make it change nothing; with all in place it records
+ * and appends to sync_history. And the keeper itself (sync-keeper.ts) records nothing and names
+ * nothing once its lease stops being fresh between its read and its write.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { readKeeperView, writeKeeperRecord } from '../../src/agent/sync/keeper-store.js';
+import { SyncKeeper } from '../../src/agent/sync/sync-keeper.js';
+import { parseConfig } from '../../src/config/load.js';
+import type { SqlRow, SqlSession } from '../../src/nodes/ports.js';
+import { createEtcdContext, type EtcdContext } from '../../src/store/etcd/client.js';
+import { encodeMasterRecord } from '../../src/store/etcd/master-record.js';
+import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
+import { candidateSettings, masterRecord } from '../unit/election-snapshot.js';
+
+const TTL = 5;
+const CALL_MS = 2000;
+let etcd: EtcdCluster;
+const contexts: EtcdContext[] = [];
+let prefixes = 0;
+
+before(async () => {
+  etcd = await startEtcdCluster({ members: 1 });
+});
+
+after(async () => {
+  for (const ctx of contexts) ctx.close();
+  await etcd?.stop();
+});
+
+/** A fresh prefix where john is the recorded master and holds its lease key under a new lease. */
+async function johnMaster(): Promise<{ ctx: EtcdContext; leaseId: string }> {
+  const ctx = createEtcdContext(parseConfig(JSON.stringify({ etcd: { endpoints: etcd.endpoints, prefix: `/handyrep/keeper${++prefixes}/`, ttl: TTL, retry_timeout: 2 } }), 'test'));
+  contexts.push(ctx);
+  await ctx.client.put(ctx.keys.master).value(encodeMasterRecord(masterRecord('john', { written_by: 'agent:john' })));
+  const grant = await ctx.client.leaseClient.leaseGrant({ TTL: 30 });
+  await ctx.client.kv.put({ key: Buffer.from(ctx.keys.masterLease('john')), value: Buffer.from('{}'), lease: grant.ID });
+  return { ctx, leaseId: grant.ID };
+}
+
+const SET = { members: ['paul'], quorum: 0 };
+const clusterValue = async (ctx: EtcdContext): Promise<string | null> => ctx.client.get(ctx.keys.cluster).string();
+
+describe('the keeper\'s record transaction: only the master\'s lease holder, on what it read', () => {
+  it('all in place → recorded (master john) and appended to sync_history; a second write on the new revision too', async () => {
+    const { ctx, leaseId } = await johnMaster();
+    const view = await readKeeperView(ctx, 'john', CALL_MS);
+    assert.equal(view.leaseOfKey, leaseId);
+    const first = await writeKeeperRecord(ctx, 'john', leaseId, view, SET, 'test', Date.now(), CALL_MS);
+    assert.ok(first !== null);
+    const second = await writeKeeperRecord(ctx, 'john', leaseId, { ...view, cluster: { ...view.cluster, modRevision: first.revision, head: first.head } }, { members: ['paul'], quorum: 1 }, 'test', Date.now(), CALL_MS);
+    assert.ok(second !== null);
+    const head = JSON.parse((await clusterValue(ctx)) ?? '{}') as { format: string; sync: { members: string[]; quorum: number; master: string }; sync_history: unknown[] };
+    assert.deepEqual([head.format, head.sync.members, head.sync.quorum, head.sync.master, head.sync_history.length], ['handyrep-state', ['paul'], 1, 'john', 2]);
+  });
+
+  const refusals: [string, (ctx: EtcdContext, leaseId: string) => Promise<unknown>][] = [
+    ['the master key rewritten after the read (an election took it)', (ctx) => ctx.client.put(ctx.keys.master).value(encodeMasterRecord(masterRecord('paul', { written_by: 'agent:paul' }))).exec()],
+    ['the lease revoked (expired: the deposed master)', (ctx, leaseId) => ctx.client.leaseClient.leaseRevoke({ ID: leaseId })],
+    [
+      'the lease key put under another lease',
+      async (ctx) => {
+        const other = await ctx.client.leaseClient.leaseGrant({ TTL: 30 });
+        await ctx.client.kv.put({ key: Buffer.from(ctx.keys.masterLease('john')), value: Buffer.from('{}'), lease: other.ID });
+      },
+    ],
+    ['the cluster key written by someone else after the read', (ctx) => ctx.client.put(ctx.keys.cluster).value(JSON.stringify({ format: 'handyrep-state', version: 7, updated_ms: 1, status: {} })).exec()],
+    ['a controller holds leader', (ctx) => ctx.client.put(ctx.keys.leader).value('{"controller":"c1"}').exec()],
+  ];
+  for (const [what, change] of refusals) {
+    it(`${what} → nothing written`, async () => {
+      const { ctx, leaseId } = await johnMaster();
+      const view = await readKeeperView(ctx, 'john', CALL_MS);
+      await change(ctx, leaseId);
+      const before = await clusterValue(ctx);
+      assert.equal(await writeKeeperRecord(ctx, 'john', leaseId, view, SET, 'test', Date.now(), CALL_MS), null);
+      assert.equal(await clusterValue(ctx), before);
+    });
+  }
+});
+
+/** john's PostgreSQL as the keeper sees it: paul streaming and caught up, nothing named yet; ALTER SYSTEM calls collected. */
+function masterSession(altered: string[]): SqlSession {
+  return {
+    query: async <Row extends SqlRow>(text: string, params?: readonly unknown[]): Promise<Row[]> => {
+      if (text.includes("current_setting('synchronous_standby_names')")) return [{ named: '', current: '0/3000000' }] as unknown as Row[];
+      if (text.includes('pg_stat_replication')) return [{ name: 'paul', state: 'streaming', flush: '0/3000000' }] as unknown as Row[];
+      if (text.startsWith('SELECT format(')) return [{ stmt: `ALTER SYSTEM SET synchronous_standby_names = '${String(params?.[1])}'` }] as unknown as Row[];
+      if (text.startsWith('ALTER SYSTEM')) altered.push(text);
+      return [];
+    },
+    end: async () => undefined,
+  };
+}
+
+describe('SyncKeeper: the lease checked again before each record', () => {
+  const keeperFor = (ctx: EtcdContext, leaseIds: (string | null)[], altered: string[]): SyncKeeper =>
+    new SyncKeeper(ctx, { node: 'john', policy: { mode: 'on', count: 1, method: 'any' }, fileServers: { john: candidateSettings, paul: candidateSettings }, callMs: CALL_MS, newMasterMs: 0 }, { leaseId: () => leaseIds.shift() ?? null, sql: async () => masterSession(altered), now: () => performance.now() }, () => undefined);
+
+  it('fresh throughout → paul recorded (quorum 0) before it is named', async () => {
+    const { ctx, leaseId } = await johnMaster();
+    await ctx.client.put(ctx.keys.member('paul')).value(JSON.stringify({ name: 'paul', postgres: 'running', in_recovery: true, received_lsn: '0/3000000', replayed_lsn: '0/3000000', wal_position: '0/3000000', timeline: 1 }));
+    const altered: string[] = [];
+    const said = await keeperFor(ctx, [leaseId, leaseId, leaseId], altered).step();
+    assert.match(said, /recorded \[paul\] quorum 0; synchronous_standby_names = 'ANY 1 \("paul"\)'/);
+    assert.equal(altered.length, 1);
+    assert.equal((JSON.parse((await clusterValue(ctx)) ?? '{}') as { sync: { members: string[] } }).sync.members[0], 'paul');
+  });
+
+  it('the lease no longer fresh after the read → nothing recorded, nothing named', async () => {
+    const { ctx, leaseId } = await johnMaster();
+    await ctx.client.put(ctx.keys.member('paul')).value(JSON.stringify({ name: 'paul', postgres: 'running', in_recovery: true, received_lsn: '0/3000000', replayed_lsn: '0/3000000', wal_position: '0/3000000', timeline: 1 }));
+    const altered: string[] = [];
+    const said = await keeperFor(ctx, [leaseId, null], altered).step();
+    assert.match(said, /master lease no longer fresh: synchronous set not recorded/);
+    assert.deepEqual(altered, []);
+    assert.equal(await clusterValue(ctx), null);
+  });
+});
