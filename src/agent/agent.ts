@@ -11,6 +11,7 @@ import { createEtcdContext, type EtcdContext } from '../store/etcd/client.js';
 import { AgentLease, KeepaliveChannel, monotonicMs, type MonotonicMs } from './agent-lease.js';
 import { fenceLeadMs } from './agent-timing.js';
 import { putMasterLeaseIfStillMaster } from './boot-lease.js';
+import { LeaseKeyKeeper } from './lease-key-keeper.js';
 import { releaseStatingCrash } from './crash-release.js';
 import { readMasterView } from './master-read.js';
 import { BootRunner, type BootMasterLease } from './boot-runner.js';
@@ -56,6 +57,7 @@ export class NodeAgent {
   readonly #masterProbe: MasterProbe;
   /** The `master` key for the rounds, from a watch (master-watch.ts). */
   readonly #masterWatch: MasterWatch;
+  readonly #leaseKey: LeaseKeyKeeper;
   readonly #channel: KeepaliveChannel;
   readonly #callMs: number;
   readonly #loopMs: number;
@@ -143,6 +145,7 @@ export class NodeAgent {
     this.#memberLease = new AgentLease(this.#ctx, 'member lease', ttlMs, () => undefined, this.#now, channel);
     this.#watchdog = new Watchdog(agent.watchdog, agent.watchdog_device);
     this.#masterWatch = new MasterWatch(this.#ctx, freshForMs, this.#now, (line) => deps.log(`agent ${node}: ${line}`));
+    this.#leaseKey = new LeaseKeyKeeper(this.#ctx, node, (line) => deps.log(`agent ${node}: ${line}`));
     this.#copies = new CopyGroups(groupsFile(pgdata, node), (line) => deps.log(`agent ${node}: ${line}`));
     this.#boot = new BootRunner({ config, node, pg: this.#pg, etcd: this.#ctx, callMs: this.#callMs, loopMs: this.#loopMs, lease: this.#bootLease(), log: deps.log, now: this.#now, groups: this.#copies, signal: this.#stopping.signal });
     this.#commands = commandExecutorFor(config, node, this.#ctx, Math.max(this.#callMs, this.#ctx.deadlineMs), deps.log, async () => {
@@ -185,6 +188,7 @@ export class NodeAgent {
     this.#server = await startHealthServer(address, this.config.agent.port, () => factsNow(this.#health, this.#masterLease.fresh(), this.#fencing !== null), { tls, auth: (header, from) => auth.check(header, from) });
     this.deps.log(`agent ${this.node}: health endpoints on ${tls ? 'https' : 'http'}://${address}:${this.config.agent.port}/, loop every ${this.#loopMs} ms, etcd.ttl ${this.config.etcd.ttl} s, safety_margin ${this.config.agent.safety_margin} s`);
     this.#masterWatch.start();
+    this.#leaseKey.start();
     this.#schedule(0);
     await this.#commands?.start();
   }
@@ -260,6 +264,7 @@ export class NodeAgent {
     this.#channel.close();
     this.#masterProbe.close();
     this.#masterWatch.close();
+    this.#leaseKey.close();
     this.#pg.close();
     await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
     this.#server?.closeAllConnections();
@@ -513,6 +518,8 @@ export class NodeAgent {
         this.#watchdog.arm();
       }
       this.#watchdog.feed();
+      // A key deleted while the lease lives is put back, off the round (lease-key-keeper.ts).
+      if (!granting) this.#leaseKey.keepInBackground(this.#masterLease.id as string, masterModRevision, this.#callMs);
       return granting ? '; master lease taken' : '';
     } catch (err) {
       if (granting) await this.#masterLease.release(this.#callMs);

@@ -772,7 +772,7 @@ export class HandyRep {
   }
 
   private masterLeaseAccess(etcd: EtcdControl): NonNullable<TopologyEnv['masterLease']> {
-    return { state: (master) => etcd.masterLeaseState(master), noteHealthy: (master) => etcd.noteHealthyMaster(master) };
+    return { state: (master) => etcd.masterLeaseState(master), noteHealthy: (master) => etcd.noteHealthyMaster(master), note: (master) => etcd.masterLeaseNote(master) };
   }
 
   /**

@@ -46,6 +46,8 @@ export interface FailoverSnapshot {
   unreachableMaster: 'refuse' | 'promote' | 'agent_lease';
   /** The master's agent lease (asked only with agent_lease and an unreachable master), else null. */
   masterLease: MasterLeaseState | null;
+  /** What etcd's history proved or why it could not (store/etcd/lease-history.ts), when it was asked; else null/absent. */
+  masterLeaseNote?: string | null;
   /** A connection failover plugin is configured (proxies can be repointed first). */
   connectionFailover: boolean;
   /**
@@ -117,7 +119,7 @@ export function decideFailover(s: FailoverSnapshot): FailoverDecision {
     return decision('failover', 'master_failed_unfenced', `master ${s.master} is down: ${s.vantage.reason}; ${who}: the proxies are repointed before the promotion (fence unconfirmed)`, true);
   }
   if (s.reach === 'none') {
-    if (s.unreachableMaster === 'agent_lease') return decideByAgentLease(s.master, s.vantage.reason, s.masterLease);
+    if (s.unreachableMaster === 'agent_lease') return decideByAgentLease(s.master, s.vantage.reason, s.masterLease, s.masterLeaseNote ?? null);
     if (s.unreachableMaster === 'refuse') {
       return decision(
         'warn',
@@ -138,14 +140,15 @@ export function decideFailover(s: FailoverSnapshot): FailoverDecision {
 }
 
 /** An unreachable master under agent_lease: fenced only by its agent's lease lapsing (design §9 rule 1). */
-function decideByAgentLease(master: string, down: string, lease: MasterLeaseState | null): FailoverDecision {
+function decideByAgentLease(master: string, down: string, lease: MasterLeaseState | null, note: string | null): FailoverDecision {
+  const history = note === null ? '' : ` (${note})`;
   switch (lease) {
     case 'released':
-      return decision('failover', 'master_failed_lease_released', `master ${master} is down: ${down}; its node agent's master lease is gone from etcd (the agent stops its PostgreSQL before the lease can lapse)`);
+      return decision('failover', 'master_failed_lease_released', `master ${master} is down: ${down}; its node agent's master lease is gone from etcd${history} (the agent stops its PostgreSQL before the lease can lapse)`);
     case 'held':
-      return decision('warn', 'master_lease_held', `the master ${master} cannot be reached (${down}), but its node agent still holds its master lease: not failing over until the lease lapses (the agent stops PostgreSQL first)`);
+      return decision('warn', 'master_lease_held', `the master ${master} cannot be reached (${down}), but its node agent still holds its master lease${history}: not failing over until the lease lapses (the agent stops PostgreSQL first)`);
     case 'never_held':
-      return decision('warn', 'master_lease_never_held', `the master ${master} cannot be reached (${down}) and no node agent was seen holding its master lease, so its absence proves nothing; not failing over (failover.unreachable_master: agent_lease)`);
+      return decision('warn', 'master_lease_never_held', `the master ${master} cannot be reached (${down}) and no node agent was seen holding its master lease${history}, so its absence proves nothing; not failing over (failover.unreachable_master: agent_lease)`);
     case 'unknown':
     case null:
       return decision('warn', 'master_lease_unknown', `the master ${master} cannot be reached (${down}) and its master lease cannot be read from etcd; not failing over`);

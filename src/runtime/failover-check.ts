@@ -222,6 +222,7 @@ export async function judgeMaster(
     restartTried: context.restartTried,
     unreachableMaster: config.unreachable_master,
     masterLease,
+    masterLeaseNote: masterLease === null ? null : (env.masterLease?.note?.(master) ?? null),
     connectionFailover: config.connection_failover_method !== null,
     unconfirmedFences: env.book.names().filter((n) => n !== master && env.book.get(n).fenced && env.book.get(n).fence_unconfirmed === true),
   });

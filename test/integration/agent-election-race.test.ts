@@ -172,7 +172,7 @@ describe('agents\' election: the take transaction raced on real etcd', { timeout
     console.log(`  winners over ${RUNS} runs: ${JSON.stringify(winners)}; takes refused because ringo's record moved: ${refusedByMovedRecord}`);
   });
 
-  it('a master lease still alive → nobody takes the key; gone → only an agent that saw it held takes', async () => {
+  it('a master lease still alive → nobody takes the key; gone → an agent that saw it held takes', async () => {
     const prefix = '/handyrep/racelease/';
     const ctx = context(prefix);
     await ctx.client.put(ctx.keys.master).value(encodeMasterRecord({ name: 'john', term: '1', timeline: 1, promoted_lsn: null, sync_set: [], since: new Date().toISOString(), written_by: 'test' }));
@@ -185,11 +185,60 @@ describe('agents\' election: the take transaction raced on real etcd', { timeout
     const outcome = await paul.elector.attempt();
     assert.deepEqual(outcome.kind === 'refused' ? outcome.code : outcome.kind, 'master_lease_held');
     await lease.revoke();
-    const unseen = seat(ctx, 'paul', async () => true, () => 0);
-    const refusedUnseen = await unseen.elector.attempt();
-    assert.equal(refusedUnseen.kind === 'refused' ? refusedUnseen.code : refusedUnseen.kind, 'lease_never_seen', 'an agent that never saw the lease held does not elect');
     const after = await paul.elector.attempt();
     assert.equal(after.kind, 'won', 'once the lease is gone');
+  });
+
+  it('master_lease deleted by hand while its lease lives → nobody elects (lease_key_deleted); the lease ended → elected, also by an agent that never saw it (etcd\'s history); never held → lease_never_seen', async () => {
+    const prefix = '/handyrep/racedeleted/';
+    const ctx = context(prefix);
+    const code = (o: ElectionOutcome): string => (o.kind === 'refused' ? o.code : o.kind);
+    const setup = async (): Promise<void> => {
+      await ctx.client.delete().prefix(prefix);
+      await ctx.client.put(ctx.keys.master).value(encodeMasterRecord({ name: 'john', term: '1', timeline: 1, promoted_lsn: null, sync_set: [], since: new Date().toISOString(), written_by: 'test' }));
+      await putMember(ctx, 'paul', '0/3000000');
+    };
+    await setup();
+    const lease = ctx.client.lease(TTL, { autoKeepAlive: false });
+    await lease.put(ctx.keys.masterLease('john')).value('{}');
+    const paul = seat(ctx, 'paul', async () => true, () => 0);
+    assert.equal(code(await paul.elector.attempt()), 'master_lease_held');
+    await ctx.client.delete().key(ctx.keys.masterLease('john'));
+    const deleted = await paul.elector.attempt();
+    assert.equal(code(deleted), 'lease_key_deleted', paul.log.join(' | '));
+    assert.match(paul.log.join(' | '), new RegExp(`lease_key_deleted: master_lease/john is gone but its lease lives \\(lease ${await lease.grant()} still lives\\)`));
+    const fresh = seat(ctx, 'paul', async () => true, () => 0);
+    assert.equal(code(await fresh.elector.attempt()), 'lease_key_deleted', `an agent that never saw it: the history shows the lease alive (${fresh.log.join(' | ')})`);
+    await lease.revoke();
+    const late = seat(ctx, 'paul', async () => true, () => 0);
+    assert.equal(code(await late.elector.attempt()), 'won', `an agent started after the lapse elects on etcd's history (${late.log.join(' | ')})`);
+    // The seen lease's end decides for the agent that saw it (a new record: the same john/term).
+    await setup();
+    const second = ctx.client.lease(TTL, { autoKeepAlive: false });
+    await second.put(ctx.keys.masterLease('john')).value('{}');
+    const seer = seat(ctx, 'paul', async () => true, () => 0);
+    assert.equal(code(await seer.elector.attempt()), 'master_lease_held');
+    await second.revoke();
+    assert.equal(code(await seer.elector.attempt()), 'won', seer.log.join(' | '));
+    // A stale seen id: seen under one lease, the master's agent re-took the key under a new one (not
+    // observed), then the key was deleted by hand: the seen lease ended, the newer one lives.
+    await setup();
+    const first = ctx.client.lease(TTL, { autoKeepAlive: false });
+    await first.put(ctx.keys.masterLease('john')).value('{}');
+    const stale = seat(ctx, 'paul', async () => true, () => 0);
+    assert.equal(code(await stale.elector.attempt()), 'master_lease_held');
+    await first.revoke();
+    const newer = ctx.client.lease(TTL, { autoKeepAlive: false });
+    await newer.put(ctx.keys.masterLease('john')).value('{}');
+    await ctx.client.delete().key(ctx.keys.masterLease('john'));
+    assert.equal(code(await stale.elector.attempt()), 'lease_key_deleted', stale.log.join(' | '));
+    await newer.revoke();
+    assert.equal(code(await stale.elector.attempt()), 'won', stale.log.join(' | '));
+    // Never held under this record: an agent's history read proves nothing.
+    await setup();
+    const never = seat(ctx, 'paul', async () => true, () => 0);
+    assert.equal(code(await never.elector.attempt()), 'lease_never_seen');
+    await ctx.client.delete().prefix(prefix);
   });
 
   it('a take applied but answered as failed (the client re-sent it) counts as won: the key is read back', async () => {

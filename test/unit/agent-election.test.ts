@@ -42,6 +42,17 @@ describe('judgeElection (design §9 rule 6)', () => {
       'take',
     ],
     ['any other lease alive → master_lease_held', snap('paul', { leasesHeld: ['ringo'] }), 'master_lease_held'],
+    ['key gone but the lease seen held still lives (deleted by hand) → lease_key_deleted', snap('paul', { leaseEnd: { ended: false, how: 'seen_lease', why: 'lease 7 still lives' } }), 'lease_key_deleted'],
+    ['key gone, the history shows its lease alive → lease_key_deleted', snap('paul', { leaseSeen: false, leaseEnd: { ended: false, how: 'history', why: 'lease 7 still lives' } }), 'lease_key_deleted'],
+    ['key gone, seen held, its lease\'s end not asked → lease_end_unproven', snap('paul', { leaseEnd: null }), 'lease_end_unproven'],
+    ['key gone, seen held, its time to live unreadable → lease_end_unproven', snap('paul', { leaseEnd: { ended: null, how: 'seen_lease', why: 'etcd did not answer' } }), 'lease_end_unproven'],
+    [
+      'record written by an agent\'s take, key gone, lease end not proven → lease_end_unproven',
+      snap('paul', { leaseSeen: false, leaseEnd: { ended: null, how: 'history', why: 'compacted' }, master: { record: masterRecord('john', { written_by: 'agent:john', timeline: null }), modRevision: '5' }, oldMasterTimeline: 1 }),
+      'lease_end_unproven',
+    ],
+    ['never seen here, but etcd\'s history proves it held then ended → take', snap('paul', { leaseSeen: false, leaseEnd: { ended: true, how: 'history', why: 'held under lease 7, deleted at 18' } }), 'take'],
+    ['never seen here, the history proves nothing → lease_never_seen', snap('paul', { leaseSeen: false, leaseEnd: { ended: null, how: 'history', why: 'never existed' } }), 'lease_never_seen'],
     [
       'another member runs writable → another_writable',
       snap('paul', { members: [member(replica('paul', '0/3000000')), member(replica('ringo', '0/2000000', { in_recovery: false, role: 'master' }))] }),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decideKeeper, type KeeperInput, type KeeperReplica, type KeeperStep, type PendingNarrow } from '../../src/agent/sync/keeper-decide.js';
+import { decideKeeper, OFF_REASON, type KeeperInput, type KeeperReplica, type KeeperStep, type PendingNarrow } from '../../src/agent/sync/keeper-decide.js';
 import { headWithSync } from '../../src/agent/sync/keeper-store.js';
 import { memberRecord, type MemberRecord } from '../../src/agent/member-record.js';
 import type { SyncPolicy } from '../../src/engine/sync-set.js';
@@ -70,8 +70,10 @@ describe('decideKeeper: the master\'s agent keeps the synchronous set (deploymen
       ['record [] 0', 'apply \'\''],
     ],
     ['… and a master of its own record is never "new": on goes asynchronous as the controller\'s', input({ record: record(['paul'], 1), seen: seen('ANY 1 ("paul")', {}), newMaster: true }), ['record [paul] 0', 'apply \'\'', 'record [] 0']],
-    ['off, a set of this master still named and recorded → un-named first, then nothing promised recorded', input({ policy: { mode: 'off', count: 1, method: 'any' }, record: record(['paul'], 1), seen: seen('ANY 1 ("paul")', both) }), ['apply \'\'', 'record [] 0']],
-    ['off after an election: the old master\'s set (quorum 1) replaced by nothing promised, \'*\' cleared', input({ node: 'paul', policy: { mode: 'off', count: 1, method: 'any' }, record: record(['paul'], 1, 'john'), seen: seen('*', {}) }), ['apply \'\'', 'record [] 0']],
+    ['off, a set of this master still named and recorded → nothing promised recorded first, then un-named (review M3)', input({ policy: { mode: 'off', count: 1, method: 'any' }, record: record(['paul'], 1), seen: seen('ANY 1 ("paul")', both) }), ['record [] 0', 'apply \'\'']],
+    ['off after an election: the old master\'s set (quorum 1) replaced by nothing promised, then \'*\' cleared', input({ node: 'paul', policy: { mode: 'off', count: 1, method: 'any' }, record: record(['paul'], 1, 'john'), seen: seen('*', {}) }), ['record [] 0', 'apply \'\'']],
+    ['off, this keeper\'s own "off" record but the clear failed last time → cleared now', input({ policy: { mode: 'off', count: 1, method: 'any' }, record: { ...record([], 0), reason: OFF_REASON }, seen: seen('ANY 1 ("paul")', both) }), ['apply \'\'']],
+    ['off, nothing promised recorded for another reason and names set (the operator\'s) → not touched', input({ policy: { mode: 'off', count: 1, method: 'any' }, record: record([], 0), seen: seen('FIRST 1 (paul)', both) }), []],
     ['off, nothing named or promised → nothing to do', input({ policy: { mode: 'off', count: 1, method: 'any' }, record: record([], 0), seen: seen('', both) }), []],
     ['off, never on (no record, nothing named) → nothing, not even a record', input({ policy: { mode: 'off', count: 1, method: 'any' } }), []],
     ['off, the operator\'s own synchronous_standby_names and no set recorded → not touched', input({ policy: { mode: 'off', count: 1, method: 'any' }, seen: seen('FIRST 1 (paul)', both) }), []],

@@ -34,6 +34,7 @@ export function electionSnapshot(node: string, members: readonly MemberRead[], o
     master: { record: masterRecord('john'), modRevision: '5' },
     leasesHeld: [],
     leaseSeen: true,
+    leaseEnd: { ended: true, how: 'seen_lease', why: 'lease 7 has ended' },
     members: [...members],
     leaderPresent: false,
     leaderAbsentForMs: 0,

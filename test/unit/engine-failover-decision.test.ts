@@ -71,3 +71,14 @@ for (const [label, over, action, code, proxiesFirst] of ROWS) {
     assert.ok(decision.reason.length > 0);
   });
 }
+
+test('decideFailover: agent_lease says what etcd\'s history proved, or why it could not', () => {
+  const lease = { ...base, reach: 'none' as const, unreachableMaster: 'agent_lease' as const };
+  const proven = decideFailover(Object.freeze({ ...lease, masterLease: 'released' as const, masterLeaseNote: "etcd's history shows master_lease/john held under lease 7" }));
+  assert.equal(proven.reason_code, 'master_failed_lease_released');
+  assert.match(proven.reason, /gone from etcd \(etcd's history shows master_lease\/john held under lease 7\)/);
+  const compacted = decideFailover(Object.freeze({ ...lease, masterLease: 'never_held' as const, masterLeaseNote: 'etcd compacted its history at revision 30' }));
+  assert.equal(compacted.reason_code, 'master_lease_never_held');
+  assert.match(compacted.reason, /holding its master lease \(etcd compacted its history at revision 30\), so its absence proves nothing/);
+  assert.doesNotMatch(decideFailover(Object.freeze({ ...lease, masterLease: 'never_held' as const })).reason, /\(\)/);
+});

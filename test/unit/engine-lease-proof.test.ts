@@ -9,9 +9,16 @@ import { masterLeaseStateFrom, type LeaseReads } from '../../src/engine/lease-pr
 const rows: [label: string, reads: LeaseReads, expected: ReturnType<typeof masterLeaseStateFrom>][] = [
   ['the key exists → held', { keyLease: '7', seenLease: '7', seenLeaseAlive: null }, 'held'],
   ['the key exists under a new lease (the agent re-took it) → held', { keyLease: '9', seenLease: '7', seenLeaseAlive: null }, 'held'],
-  ['key absent, the lease seen held has ended (expired or revoked) → released', { keyLease: null, seenLease: '7', seenLeaseAlive: false }, 'released'],
+  ['key absent, the lease seen held has ended and the history shows every lease since ended → released', { keyLease: null, seenLease: '7', seenLeaseAlive: false, history: { state: 'released', reason: '' } }, 'released'],
+  ['key absent, the lease seen held has ended but a newer lease lives (agent restarted, key deleted by hand) → held', { keyLease: null, seenLease: '7', seenLeaseAlive: false, history: { state: 'held', reason: '' } }, 'held'],
+  ['key absent, the lease seen held has ended, the history proves nothing (compacted) → unknown', { keyLease: null, seenLease: '7', seenLeaseAlive: false, history: { state: 'not_proven', reason: '' } }, 'unknown'],
+  ['key absent, the lease seen held has ended, history not read → unknown', { keyLease: null, seenLease: '7', seenLeaseAlive: false }, 'unknown'],
   ['key absent but the lease seen held is alive (key deleted by hand) → held', { keyLease: null, seenLease: '7', seenLeaseAlive: true }, 'held'],
   ['key absent, no lease ever seen held → never_held', { keyLease: null, seenLease: null, seenLeaseAlive: null }, 'never_held'],
+  ['key absent, none seen, etcd\'s history proves it held then ended → released', { keyLease: null, seenLease: null, seenLeaseAlive: null, history: { state: 'released', reason: '' } }, 'released'],
+  ['key absent, none seen, the history shows a lease that lives (key deleted by hand) → held', { keyLease: null, seenLease: null, seenLeaseAlive: null, history: { state: 'held', reason: '' } }, 'held'],
+  ['key absent, none seen, the history proves nothing (compacted, never held) → never_held', { keyLease: null, seenLease: null, seenLeaseAlive: null, history: { state: 'not_proven', reason: '' } }, 'never_held'],
+  ['a seen lease decides; the history is not needed then', { keyLease: null, seenLease: '7', seenLeaseAlive: true, history: { state: 'released', reason: '' } }, 'held'],
   ['key absent, the seen lease could not be asked → unknown', { keyLease: null, seenLease: '7', seenLeaseAlive: null }, 'unknown'],
 ];
 

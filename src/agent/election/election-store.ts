@@ -27,6 +27,8 @@ export interface StoreSnapshot {
   readonly revision: string;
   readonly master: { readonly record: MasterRecord | null; readonly modRevision: string; readonly raw: string | null };
   readonly leasesHeld: string[];
+  /** The lease each of those keys is attached to ('0': put without one). */
+  readonly leaseIds?: Readonly<Record<string, string>>;
   readonly members: MemberRead[];
   readonly leaderPresent: boolean;
   /** The stored server definitions (`servers/*`, raw), when read (stored-settings.ts). */
@@ -64,6 +66,7 @@ export async function readElectionSnapshot(ctx: EtcdContext, callMs: number, ful
     revision: reply.header.revision,
     master: { record, modRevision: masterKv?.mod_revision ?? '0', raw: masterKv ? masterKv.value.toString() : null },
     leasesHeld: names(leases.kvs, keys.masterLeasePrefix).map((n) => n.name),
+    leaseIds: Object.fromEntries(names(leases.kvs, keys.masterLeasePrefix).map((n) => [n.name, n.kv.lease])),
     members: names(members.kvs, keys.membersPrefix).map(({ name, kv }) => ({ name, record: parseMemberRecord(name, kv.value), modRevision: kv.mod_revision })),
     leaderPresent: Number(leader.count) > 0,
     ...(servers === undefined ? {} : { storedServers: names(servers.kvs, keys.serversPrefix).map(({ name, kv }) => ({ name, value: kv.value.toString() })) }),

@@ -20,7 +20,8 @@ import type { FailoverRecord, StepRecord } from '../../model/failover-record.js'
 import type { EtcdContext } from '../../store/etcd/client.js';
 import type { MasterRecord } from '../../store/etcd/master-record.js';
 import { confirmMaster, readElectionSnapshot, revertMaster, takeMaster, type StoreSnapshot } from './election-store.js';
-import { judgeElection, type ElectionRefusalCode, type ElectionVerdict, type ServerElectionSettings } from './judge.js';
+import { judgeElection, type ElectionRefusalCode, type ElectionVerdict, type LeaseEnd, type ServerElectionSettings } from './judge.js';
+import { readLeaseEnd } from './lease-end.js';
 import { electionSettingsFrom, type StoredSettings } from './stored-settings.js';
 
 export interface ElectionHands {
@@ -84,6 +85,8 @@ export class Elector {
   #lastRefusal = '';
   /** `<name>/<term>` of the master records whose lease this agent saw held. */
   readonly #leasesSeen = new Set<string>();
+  /** `<name>/<term>` → the lease id the master's key was last seen under (its end is what fences it, lease-end.ts). */
+  readonly #leaseIdsSeen = new Map<string, { id: string; revision: string }>();
   /** `<name>/<term>` → the furthest wal_position seen in that master's member record. */
   readonly #masterPositions = new Map<string, string>();
   /** `<name>/<term>` → the highest timeline that master published as master. */
@@ -104,7 +107,15 @@ export class Elector {
     const s = this.settings;
     let snapshot = await readElectionSnapshot(this.ctx, s.callMs);
     const nowMs = this.#observe(snapshot);
-    let verdict = this.#judge(snapshot, s.servers, nowMs);
+    let verdict = this.#judge(snapshot, s.servers, nowMs, null);
+    // Past every cheaper refusal with the old master's key absent: is its lease proven ended? (one etcd call, or a history replay)
+    let leaseEnd: LeaseEnd | null = null;
+    const recorded = snapshot.master.record;
+    const judgedModRevision = snapshot.master.modRevision;
+    if (verdict.kind === 'refuse' && (verdict.code === 'lease_end_unproven' || verdict.code === 'lease_never_seen') && recorded !== null) {
+      leaseEnd = await readLeaseEnd(this.ctx, recorded.name, this.#leaseIdsSeen.get(`${recorded.name}/${recorded.term}`), s.callMs);
+      verdict = this.#judge(snapshot, s.servers, nowMs, leaseEnd);
+    }
     // Past the checks that need no settings: judge again on a snapshot with the cluster's stored
     // server definitions (read only now, as they are the bulk of it), the one the take compares.
     let source: StoredSettings['source'] = 'file';
@@ -112,7 +123,8 @@ export class Elector {
       snapshot = await readElectionSnapshot(this.ctx, s.callMs, true);
       const settings = electionSettingsFrom(snapshot.storedServers ?? [], s.servers);
       source = settings.source;
-      verdict = this.#judge(snapshot, settings.servers, nowMs);
+      // The lease's end was proven for the record of the first snapshot only.
+      verdict = this.#judge(snapshot, settings.servers, nowMs, snapshot.master.modRevision === judgedModRevision ? leaseEnd : null);
     }
     if (verdict.kind === 'refuse') {
       const line = `${verdict.code}: ${verdict.sentence}${SETTINGS_FREE.has(verdict.code) ? '' : ` (server settings from ${source === 'etcd' ? "the stored servers/*" : "this agent's file"})`}`;
@@ -177,6 +189,7 @@ export class Elector {
     const seenKey = recorded === null ? '' : `${recorded.name}/${recorded.term}`;
     if (recorded !== null && snapshot.leasesHeld.includes(recorded.name)) {
       this.#leasesSeen.add(seenKey);
+      this.#leaseIdsSeen.set(seenKey, { id: snapshot.leaseIds?.[recorded.name] ?? '0', revision: snapshot.revision });
       this.#leaseGoneRevisions.delete(seenKey);
     } else if (recorded !== null && !this.#leaseGoneRevisions.has(seenKey)) this.#leaseGoneRevisions.set(seenKey, snapshot.revision);
     const position = recorded === null ? null : (snapshot.members.find((m) => m.name === recorded.name)?.record?.wal_position ?? null);
@@ -192,7 +205,7 @@ export class Elector {
     return nowMs;
   }
 
-  #judge(snapshot: StoreSnapshot, servers: Readonly<Record<string, ServerElectionSettings>>, nowMs: number): ElectionVerdict {
+  #judge(snapshot: StoreSnapshot, servers: Readonly<Record<string, ServerElectionSettings>>, nowMs: number, leaseEnd: LeaseEnd | null): ElectionVerdict {
     const s = this.settings;
     const recorded = snapshot.master.record;
     const seenKey = recorded === null ? '' : `${recorded.name}/${recorded.term}`;
@@ -215,6 +228,7 @@ export class Elector {
       oldMasterPosition: this.#masterPositions.get(seenKey) ?? null,
       oldMasterTimeline: this.#masterTimelines.get(seenKey) ?? null,
       leaseGoneRevision: this.#leaseGoneRevisions.get(seenKey) ?? snapshot.revision,
+      leaseEnd,
     });
   }
 
@@ -266,6 +280,8 @@ const SETTINGS_FREE: ReadonlySet<ElectionRefusalCode> = new Set([
   'master_is_us',
   'master_lease_held',
   'lease_never_seen',
+  'lease_key_deleted',
+  'lease_end_unproven',
   'another_writable',
 ]);
 

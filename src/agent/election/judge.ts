@@ -5,8 +5,10 @@
  * itself best; the transaction (take-master.ts) then re-checks in etcd that nothing it judged on
  * changed, so a judgement made on an older snapshot cannot win.
  *
- * The old master counts as fenced only when this agent saw its lease held and now finds it gone
- * (like the controller's agent_lease rule): never on a lease that was simply never taken.
+ * The old master counts as fenced only when its lease is proven held under this record (this agent
+ * saw it, the record came with it, or etcd's history shows it) and proven ENDED (the lease id's
+ * time to live gone, like the controller's agent_lease rule): never on a lease that was simply
+ * never taken, nor on a key that is merely missing (deleted by hand while its agent renews it).
  *
  * Eligible: a replica whose member record is fresh (present under its agent's live lease, its
  * PostgreSQL running in recovery with a received WAL position), on the cluster's timeline and with
@@ -80,6 +82,19 @@ export interface ElectionSnapshot {
    * snapshot's own revision (nobody's position counts as final before the next round).
    */
   readonly leaseGoneRevision?: string;
+  /**
+   * Whether the old master's lease has ended, asked by the elector only when its key is absent
+   * (elector.ts leaseEnd): by the lease id this agent saw the key under, else from etcd's history
+   * (engine/lease-history-proof.ts). Absent or null: not known (refused).
+   */
+  readonly leaseEnd?: LeaseEnd | null;
+}
+
+export interface LeaseEnd {
+  /** true: ended; false: the lease still lives; null: not proven either way. */
+  readonly ended: boolean | null;
+  readonly how: 'seen_lease' | 'history';
+  readonly why: string;
 }
 
 export type ElectionRefusalCode =
@@ -89,6 +104,8 @@ export type ElectionRefusalCode =
   | 'master_is_us'
   | 'master_lease_held'
   | 'lease_never_seen'
+  | 'lease_key_deleted'
+  | 'lease_end_unproven'
   | 'another_writable'
   | 'not_in_servers'
   | 'no_fresh_record'
@@ -128,8 +145,11 @@ export function judgeElection(s: ElectionSnapshot): ElectionVerdict {
   // A record an election take wrote (exactly `agent:<its name>`) always came with its lease key
   // (same transaction): its absence now means that lease ended. Not a bootstrap claim
   // (`agent:<n> bootstrap`): no lease key came with it.
-  const leaseProven = s.leaseSeen || recorded.written_by === `agent:${old}`;
-  if (!leaseProven) return refuse('lease_never_seen', `this agent never saw ${old}'s master lease held: its absence does not prove that ${old} is fenced`);
+  const end = s.leaseEnd ?? null;
+  if (end?.ended === false) return refuse('lease_key_deleted', `master_lease/${old} is gone but its lease lives (${end.why}): its agent still counts ${old} writable (the key was deleted by hand or by a bug; that agent puts it back)`);
+  const leaseProven = s.leaseSeen || recorded.written_by === `agent:${old}` || (end?.how === 'history' && end.ended === true);
+  if (!leaseProven) return refuse('lease_never_seen', `this agent never saw ${old}'s master lease held${end === null ? '' : ` (${end.why})`}: its absence does not prove that ${old} is fenced`);
+  if (end?.ended !== true) return refuse('lease_end_unproven', `master_lease/${old} is gone, but its lease is not proven ended (${end?.why ?? 'not asked'}): a missing key alone does not fence ${old}`);
   // The recorded master's own record is ignored: its lease expired, so its agent demoted it or
   // is dead (rule 1). Any OTHER member running writable would make a second master.
   const writable = s.members.filter((m) => m.name !== old && m.record?.postgres === 'running' && m.record.in_recovery === false);

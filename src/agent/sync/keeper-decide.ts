@@ -95,23 +95,31 @@ export function caughtUpTo(seen: MasterReplication, set: SyncSet, target: Lsn): 
 
 const describe = (set: SyncSet): string => `[${set.members.join(', ')}] quorum ${set.quorum}`;
 
+/** The record's reason when the keeper itself recorded "nothing promised" for synchronous_mode off. */
+export const OFF_REASON = 'synchronous_mode off';
+
 /**
  * synchronous_mode off (switched off in deployment agents) while a recorded set still promises
- * something (HandyRep named the standbys): stop naming them, then record that nothing is promised
- * (quorum 0, this master), so the next election does not take the old set as still applying (nor
- * its winner make its commits wait with '*'). The controller's order. Without such a record the
- * names are the operator's: `off` does not touch them.
+ * something or names another master: nothing promised (quorum 0, this master) is recorded FIRST,
+ * then the names are cleared (review M3), so the next election neither takes the old set as still
+ * applying nor makes its winner's commits wait with '*'. The order matters:
+ * a record promising a quorum must never outlive the names that keep it, or an election would
+ * follow a set the master stopped waiting for. A clear that failed after the record is retried
+ * while the record is this keeper's own "off" one; names with any other record are the operator's.
  */
-function decideOff(record: SyncRecord | null, named: string): KeeperPlan {
-  if (record === null || record.quorum === 0) return { steps: [], pending: null, sentence: '' };
-  const steps: KeeperStep[] = named.trim() === '' ? [] : [{ kind: 'apply', value: '' }];
-  steps.push({ kind: 'record', set: ASYNC, reason: 'synchronous_mode off' });
-  return { steps, pending: null, sentence: 'synchronous_mode off: synchronous_standby_names cleared, nothing promised' };
+function decideOff(node: string, record: SyncRecord | null, named: string): KeeperPlan {
+  if (record === null) return { steps: [], pending: null, sentence: '' };
+  const somethingNamed = named.trim() !== '';
+  const clear: KeeperStep[] = somethingNamed ? [{ kind: 'apply', value: '' }] : [];
+  const ownOffRecord = record.quorum === 0 && record.master === node && record.reason === OFF_REASON;
+  if (ownOffRecord) return { steps: clear, pending: null, sentence: somethingNamed ? 'synchronous_mode off: synchronous_standby_names cleared' : '' };
+  if (record.quorum === 0 && record.master === node) return { steps: [], pending: null, sentence: '' };
+  return { steps: [{ kind: 'record', set: ASYNC, reason: OFF_REASON }, ...clear], pending: null, sentence: 'synchronous_mode off: nothing promised recorded, synchronous_standby_names cleared' };
 }
 
 export function decideKeeper(input: KeeperInput): KeeperPlan {
   const { node, policy, record, seen } = input;
-  if (policy.mode === 'off') return decideOff(record, seen.named);
+  if (policy.mode === 'off') return decideOff(node, record, seen.named);
   const ours = record !== null && record.master === node;
   // What the record promises about THIS master's commits: nothing when it describes another.
   const recorded: SyncSet = ours ? { members: record.members, quorum: record.quorum } : ASYNC;

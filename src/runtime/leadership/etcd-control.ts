@@ -13,6 +13,9 @@ import type { MasterLeaseState } from '../../engine/failover-decision.js';
 import { fencedByLease, leaseAlive, masterLeaseId, readMasterKey, writeMasterKey } from '../../store/etcd/master-key.js';
 import type { AgentsMasterReads } from '../topology/adopt-agents-master.js';
 import { masterLeaseStateFrom } from '../../engine/lease-proof.js';
+import { withDeadline } from '../../store/etcd/store-error.js';
+import { leaseHistoryVerdict } from '../../engine/lease-history-proof.js';
+import { readLeaseHistory } from '../../store/etcd/lease-history.js';
 import type { MasterRecord } from '../../store/etcd/master-record.js';
 import { checkLeaderUrl } from './leader-url.js';
 
@@ -37,6 +40,10 @@ export class EtcdControl {
   #staleReason: string | null = null;
   /** Masters whose agent was seen holding `master_lease` at this controller's last healthy check of them, with that lease's id. */
   readonly #leaseSeenHeld = new Map<string, string>();
+  /** The store revision of the read that last saw each of those leases held (where the history replay starts). */
+  readonly #leaseSeenAt = new Map<string, string>();
+  /** The last history proof's sentence per master (masterLeaseNote), kept for the decision's reason. */
+  readonly #leaseNotes = new Map<string, string>();
   /** Why this controller must not act nor write even while leading (a damaged store state), or null. */
   #heldOff: string | null = null;
 
@@ -140,10 +147,13 @@ export class EtcdControl {
   async noteHealthyMaster(master: string): Promise<void> {
     for (const node of [...this.#leaseSeenHeld.keys()]) if (node !== master) this.#leaseSeenHeld.delete(node);
     try {
-      const id = await masterLeaseId(this.ctx, master);
+      const reply = await withDeadline(`read the master lease of ${master}`, this.ctx.deadlineMs, () => this.ctx.client.kv.range({ key: Buffer.from(this.ctx.keys.masterLease(master)) }));
+      const id = reply.kvs[0]?.lease ?? null;
       // Lease "0": a key put without a lease (by hand), not an agent's: it proves nothing.
-      if (id !== null && id !== '0') this.#leaseSeenHeld.set(master, id);
-      else this.#leaseSeenHeld.delete(master);
+      if (id !== null && id !== '0') {
+        this.#leaseSeenHeld.set(master, id);
+        this.#leaseSeenAt.set(master, reply.header.revision);
+      } else this.#leaseSeenHeld.delete(master);
     } catch {
       // etcd trouble: keep what was known; the judgement reads the lease again anyway.
     }
@@ -159,10 +169,22 @@ export class EtcdControl {
       const keyLease = await masterLeaseId(this.ctx, master);
       const seenLease = this.#leaseSeenHeld.get(master) ?? null;
       const seenLeaseAlive = keyLease === null && seenLease !== null ? await leaseAlive(this.ctx, seenLease) : null;
-      return masterLeaseStateFrom({ keyLease, seenLease, seenLeaseAlive });
+      // Never seen held by this controller (it started leading after the lapse), or the lease seen
+      // has ended (it may be stale: a newer one may live): ask etcd's history.
+      // A seen lease's history starts where it was seen: every lease the key had since must have ended.
+      const history = keyLease === null && (seenLease === null || seenLeaseAlive === false) ? leaseHistoryVerdict(await readLeaseHistory(this.ctx, master, this.ctx.deadlineMs, seenLease === null ? undefined : this.#leaseSeenAt.get(master))) : null;
+      if (history !== null) this.#leaseNotes.set(master, history.reason);
+      else this.#leaseNotes.delete(master);
+      return masterLeaseStateFrom({ keyLease, seenLease, seenLeaseAlive, history });
     } catch {
+      this.#leaseNotes.delete(master);
       return 'unknown';
     }
+  }
+
+  /** What etcd's history said of `master`'s lease at the last masterLeaseState (for the decision's reason), or null. */
+  masterLeaseNote(master: string): string | null {
+    return this.#leaseNotes.get(master) ?? null;
   }
 
   /** On winning leadership: when no `master` key exists, records the verified master (timeline known). */

@@ -50,6 +50,8 @@ export interface TopologyEnv {
   masterLease?: {
     state: (master: string) => Promise<MasterLeaseState>;
     noteHealthy: (master: string) => Promise<void>;
+    /** What etcd's history said of that lease at the last `state` (lease-history-proof.ts), or null. */
+    note?: (master: string) => string | null;
   };
   /**
    * A short deadline (ms) for probes of `name` whose answer is already known — its agent lease

@@ -1,0 +1,44 @@
+/**
+ * Whether the recorded master's lease has ended, for an election whose old master's
+ * `master_lease` key is absent (judge.ts LeaseEnd): a missing key is not a fence, the lease is
+ * (its agent renews the lease, not the key; a key deleted by hand leaves a writable master whose
+ * agent counts itself fresh). With the lease id this agent saw the key under: that lease's time to
+ * live (gone = ended, as the controller asks, store/etcd/master-key.ts leaseAlive). Without one
+ * (this agent started after the lapse, or the key was put without a lease): etcd's revision
+ * history since the master key's revision (engine/lease-history-proof.ts).
+ */
+import { leaseHistoryVerdict, type LeaseHistoryVerdict } from '../../engine/lease-history-proof.js';
+import type { EtcdContext } from '../../store/etcd/client.js';
+import { readLeaseHistory } from '../../store/etcd/lease-history.js';
+import { leaseAlive } from '../../store/etcd/master-key.js';
+import type { LeaseEnd } from './judge.js';
+
+/** The judge's fact from what a lease id's time to live said (alive: true/false; null: not read). */
+export function leaseEndFromSeen(leaseId: string, alive: boolean | null): LeaseEnd {
+  if (alive === null) return { ended: null, how: 'seen_lease', why: `the time to live of lease ${leaseId} could not be read` };
+  return { ended: !alive, how: 'seen_lease', why: alive ? `lease ${leaseId} still lives` : `lease ${leaseId} has ended` };
+}
+
+/** The judge's fact from etcd's history: released → ended, held → alive, anything else unknown. */
+export function leaseEndFromHistory(verdict: LeaseHistoryVerdict): LeaseEnd {
+  return { ended: verdict.state === 'released' ? true : verdict.state === 'held' ? false : null, how: 'history', why: verdict.reason };
+}
+
+/**
+ * A seen lease that ended may be stale (the master's agent restarted or re-took its lease since
+ * this agent looked, and the newer one lives): its end counts only with the history's, which a
+ * newer live lease turns into "alive"; a history that proves nothing leaves it unknown.
+ */
+export function leaseEndFromSeenAndHistory(seen: LeaseEnd, history: LeaseHistoryVerdict): LeaseEnd {
+  if (history.state === 'released') return { ended: true, how: 'seen_lease', why: `${seen.why}, and ${history.reason}` };
+  if (history.state === 'held') return { ended: false, how: 'seen_lease', why: `${seen.why}, but ${history.reason}` };
+  return { ended: null, how: 'seen_lease', why: `${seen.why}, but a newer lease is not ruled out: ${history.reason}` };
+}
+
+/** `seen`: the lease this agent last saw `master_lease/<master>` under for this record, and the snapshot revision it saw it at (undefined or id '0': none). */
+export async function readLeaseEnd(ctx: EtcdContext, master: string, seen: { readonly id: string; readonly revision: string } | undefined, callMs: number): Promise<LeaseEnd> {
+  if (seen === undefined || seen.id === '0') return leaseEndFromHistory(leaseHistoryVerdict(await readLeaseHistory(ctx, master, callMs)));
+  const end = leaseEndFromSeen(seen.id, await leaseAlive(ctx, seen.id).catch(() => null));
+  // From where it was seen: every lease the key had since then must have ended.
+  return end.ended === true ? leaseEndFromSeenAndHistory(end, leaseHistoryVerdict(await readLeaseHistory(ctx, master, callMs, seen.revision))) : end;
+}

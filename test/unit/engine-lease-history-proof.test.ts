@@ -1,0 +1,36 @@
+/**
+ * leaseHistoryVerdict, row by row: etcd's history proves a master lease ended only when the key
+ * existed after the master key named that master, every lease it was under has ended, and the key
+ * is gone; a compacted or partial history proves nothing (and says why).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { leaseHistoryVerdict, type LeaseHistory, type LeaseKeyChange } from '../../src/engine/lease-history-proof.js';
+
+const put = (revision: string, lease: string | null): LeaseKeyChange => ({ kind: 'put', revision, lease });
+const del = (revision: string, lease: string | null): LeaseKeyChange => ({ kind: 'delete', revision, lease });
+const read = (changes: LeaseKeyChange[], leaseAlive: Record<string, boolean | null>, compactedAt: string | null = null): LeaseHistory => ({ kind: 'read', master: 'john', masterModRevision: '10', compactedAt, changes, leaseAlive });
+
+const rows: [label: string, history: LeaseHistory, state: 'released' | 'held' | 'not_proven', reason: RegExp][] = [
+  ['held, then expired → released', read([put('12', '7'), del('20', '7')], { '7': false }), 'released', /held under lease 7 since the master key's revision 10, deleted at revision 20/],
+  ['held before the key named it, deleted after (only the delete in the window) → released', read([del('20', '7')], { '7': false }), 'released', /lease 7/],
+  ['re-taken under a second lease, both ended → released', read([put('12', '7'), del('15', '7'), put('16', '8'), del('20', '8')], { '7': false, '8': false }), 'released', /lease 7, 8/],
+  ['key deleted by hand while its lease lives → held', read([put('12', '7'), del('20', '7')], { '7': true }), 'held', /lease 7 still lives/],
+  ['an earlier lease of the window still lives → held', read([put('12', '7'), del('15', '7'), put('16', '8'), del('20', '8')], { '7': true, '8': false }), 'held', /lease 7 still lives/],
+  ['never held since the master key\'s revision → not proven', read([], {}), 'not_proven', /never existed since the master key's revision 10/],
+  ['compacted past the master key, no change since → not proven, says why', read([], {}, '30'), 'not_proven', /since revision 30 \(etcd compacted its history past the master key's revision 10\): the older history is gone/],
+  ['compacted, the delete after it → released (window from the compaction)', read([del('40', '7')], { '7': false }, '30'), 'released', /since revision 30/],
+  ['history not read (watch failed or compacted twice) → not proven, says why', { kind: 'unread', master: 'john', why: 'etcd compacted its history again' }, 'not_proven', /not read whole: etcd compacted its history again/],
+  ['the deleted version was compacted away (lease unknown) → not proven', read([del('20', null)], {}), 'not_proven', /lease is not known/],
+  ['only puts by hand without a lease → not proven', read([put('12', '0'), del('20', '0')], {}), 'not_proven', /without a lease/],
+  ['a lease whose time to live was not read → not proven', read([put('12', '7'), del('20', '7')], { '7': null }), 'not_proven', /could not be read/],
+  ['the last change is a put (facts disagree) → not proven', read([put('12', '7')], { '7': false }), 'not_proven', /not consistent/],
+];
+
+for (const [label, history, state, reason] of rows) {
+  test(`lease history: ${label}`, () => {
+    const verdict = leaseHistoryVerdict(Object.freeze(history));
+    assert.equal(verdict.state, state, verdict.reason);
+    assert.match(verdict.reason, reason);
+  });
+}
