@@ -99,21 +99,23 @@ const describe = (set: SyncSet): string => `[${set.members.join(', ')}] quorum $
 export const OFF_REASON = 'synchronous_mode off';
 
 /**
- * synchronous_mode off (switched off in deployment agents) while a recorded set still promises
- * something or names another master: nothing promised (quorum 0, this master) is recorded FIRST,
+ * synchronous_mode off (switched off in deployment agents) while a set HandyRep recorded may still
+ * be named (any record but this keeper's own "off" one): nothing promised (quorum 0, this master,
+ * reason OFF_REASON) is recorded FIRST,
  * then the names are cleared (review M3), so the next election neither takes the old set as still
  * applying nor makes its winner's commits wait with '*'. The order matters:
  * a record promising a quorum must never outlive the names that keep it, or an election would
  * follow a set the master stopped waiting for. A clear that failed after the record is retried
- * while the record is this keeper's own "off" one; names with any other record are the operator's.
+ * while the record is this keeper's own "off" one. Without any record the names are the operator's.
  */
 function decideOff(node: string, record: SyncRecord | null, named: string): KeeperPlan {
   if (record === null) return { steps: [], pending: null, sentence: '' };
   const somethingNamed = named.trim() !== '';
   const clear: KeeperStep[] = somethingNamed ? [{ kind: 'apply', value: '' }] : [];
   const ownOffRecord = record.quorum === 0 && record.master === node && record.reason === OFF_REASON;
+  // Nothing promised for this master and nothing named: nothing left to undo.
+  if (record.quorum === 0 && record.master === node && !somethingNamed) return { steps: [], pending: null, sentence: '' };
   if (ownOffRecord) return { steps: clear, pending: null, sentence: somethingNamed ? 'synchronous_mode off: synchronous_standby_names cleared' : '' };
-  if (record.quorum === 0 && record.master === node) return { steps: [], pending: null, sentence: '' };
   return { steps: [{ kind: 'record', set: ASYNC, reason: OFF_REASON }, ...clear], pending: null, sentence: 'synchronous_mode off: nothing promised recorded, synchronous_standby_names cleared' };
 }
 
