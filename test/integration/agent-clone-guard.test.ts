@@ -120,10 +120,12 @@ describe('clone guard without a controller: refusals on the master, a boot copy 
       assert.equal(marker.pgdata, paul().dataDir);
       second = start(paul(), settings);
       await waitUntil('paul streams from john', async () => (await receiver(bed.cluster, paul())) === `streaming|${john().host}`, 120_000, 250);
+      // The agent says so once its start returned: the WAL receiver may stream a moment before.
+      const runningAgent = second;
+      await waitUntil("paul's agent reports the standby started", () => /started as a standby of john/.test(runningAgent.output()), 30_000, 100);
       const said = second.output();
       assert.match(said, /holds a partial copy, never started; copying again/);
       assert.doesNotMatch(said, /starting as its standby \(pg_rewind first/, 'never taken for data');
-      assert.match(said, /started as a standby of john/);
       assert.equal(existsSync(markerOf(paul())), false, 'the marker is removed once the copy is whole');
       assert.equal(await isWritable(paul()), false);
       assert.equal((await bed.cluster.psql(paul(), 'SELECT count(*) FROM filler')).trim(), '8000', 'a whole copy');
