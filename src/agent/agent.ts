@@ -157,11 +157,8 @@ export class NodeAgent {
       this.#commandStopping = true;
     }, this.#nodeLock, this.#copies, () => this.#guardFacts());
     this.#election = config.handyrep.deployment === 'single' ? null : this.#electionSeat();
-    this.#syncKeeper = syncKeeperFor(config, node, this.#ctx, this.#callMs, deps.log, {
-      // Fresh for at least two more etcd calls: the keeper's read and write must not eat the time
-      // the next round's renewal needs (the stale timer would fence the master).
-      leaseId: () => (this.#masterLease.fresh() && this.#masterLease.freshLeftMs() >= 2 * this.#callMs ? this.#masterLease.id : null),
-      sql: () => this.#pg.sqlSession(),
+    this.#syncKeeper = syncKeeperFor(config, node, this.#ctx, this.#callMs, deps.log, this.#pg.settings, {
+      lease: () => ({ id: this.#masterLease.id, freshLeftMs: this.#masterLease.fresh() ? this.#masterLease.freshLeftMs() : 0 }),
       now: this.#now,
     });
     // The controller's timeout for its own probe (design §5 rule 1: same timeouts), within half the
@@ -254,6 +251,7 @@ export class NodeAgent {
     // First: a command finishing runs a round (commandExecutorFor), which must not start after this one.
     await this.#commands?.stop();
     await this.#round?.catch(() => undefined);
+    await this.#syncKeeper?.stop();
     if (releaseLease) {
       await this.#masterLease.release(this.#callMs);
       await this.#memberLease.release(this.#callMs);
@@ -373,8 +371,9 @@ export class NodeAgent {
       // Following another master is an action too: never on a watched view naming a new one.
       if (this.#election !== null && read.source === 'watch' && master.state === 'present' && master.record.name !== (this.#election.following ?? master.record.name)) master = (await this.#masterWatch.read(this.#callMs, true)).view;
       const elected = this.#election === null ? '' : await electionStep(this.#election, postgres, master);
-      const kept = this.#syncKeeper !== null && postgres.state === 'running' && postgres.writable && master.state === 'present' && master.record.name === this.node ? await this.#syncKeeper.step() : '';
-      return `${plan.sentence}${outcome}${elected}${kept}`;
+      // Beside the round, never awaited: the keeper must not delay the next renewal (sync-keeper.ts).
+      if (this.#syncKeeper !== null && postgres.state === 'running' && postgres.writable && master.state === 'present' && master.record.name === this.node) this.#syncKeeper.kick();
+      return `${plan.sentence}${outcome}${elected}`;
     } catch (err) {
       return `round failed, next one in ${this.#loopMs} ms: ${describeError(err)}`;
     }

@@ -8,7 +8,6 @@ import { readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import type { SqlRow, SqlSession, SqlValue } from '../nodes/ports.js';
 import type { PostgresObservation } from './postgres-state.js';
 import { walDirTimeline } from './wal-timeline.js';
 
@@ -180,20 +179,6 @@ export class LocalPostgres {
     if (client === null) throw new Error('PostgreSQL does not answer');
     await client.query("ALTER SYSTEM SET synchronous_standby_names = '*'");
     await client.query('SELECT pg_reload_conf()');
-  }
-
-  /**
-   * The agent's own session as a query port (the master's synchronous set, agent/sync/): rows
-   * only; ending it is the agent's business, so `end` does nothing.
-   */
-  async sqlSession(): Promise<SqlSession> {
-    await this.observe();
-    const client = this.#client;
-    if (client === null) throw new Error('PostgreSQL does not answer');
-    return {
-      query: async <Row extends SqlRow>(text: string, params?: readonly SqlValue[]) => (await client.query<Row>(text, params === undefined ? undefined : [...params])).rows,
-      end: async () => undefined,
-    };
   }
 
   /**

@@ -79,7 +79,8 @@ export interface Wiring {
 /** The etcd client, leadership and store of a controller (nothing is contacted yet). */
 function openEtcdControl(config: HandyRepConfig, controllerId: string): EtcdControl {
   const ctx = createEtcdContext(config);
-  const leadership = new EtcdLeadership(ctx, { controllerId, apiUrl: config.daemon.advertised_url });
+  // The deployment rides in the leader key: in `agents` the master's agent keeps the synchronous set beside this leader.
+  const leadership = new EtcdLeadership(ctx, { controllerId, apiUrl: config.daemon.advertised_url, deployment: config.handyrep.deployment });
   return new EtcdControl(ctx, leadership, new EtcdClusterStore(ctx, leadership), controllerId, config.handyrep.connect_timeout_seconds * 1000);
 }
 

@@ -2,7 +2,7 @@
  * "Only the master's lease holder records the synchronous set" on real etcd (no PostgreSQL): the
  * guards of the keeper's record transaction (src/agent/sync/keeper-store.ts) — the `master` key
  * moved, this node's lease key gone or under another lease, the `cluster` key changed after the
- * read, a controller holding `leader` — each make it change nothing; with all in place it records
+ * read, a controller holding `leader` (or, of deployment agents, replaced after the read) — each make it change nothing; with all in place it records
  * and appends to sync_history. And the keeper itself (sync-keeper.ts) records nothing and names
  * nothing once its lease stops being fresh between its read and its write.
  */
@@ -13,6 +13,7 @@ import { SyncKeeper } from '../../src/agent/sync/sync-keeper.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { SqlRow, SqlSession } from '../../src/nodes/ports.js';
 import { createEtcdContext, type EtcdContext } from '../../src/store/etcd/client.js';
+import { encodeLeaderRecord } from '../../src/store/etcd/leader-record.js';
 import { encodeMasterRecord } from '../../src/store/etcd/master-record.js';
 import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
 import { candidateSettings, masterRecord } from '../unit/election-snapshot.js';
@@ -71,6 +72,27 @@ describe('the keeper\'s record transaction: only the master\'s lease holder, on 
     ['the cluster key written by someone else after the read', (ctx) => ctx.client.put(ctx.keys.cluster).value(JSON.stringify({ format: 'handyrep-state', version: 7, updated_ms: 1, status: {} })).exec()],
     ['a controller holds leader', (ctx) => ctx.client.put(ctx.keys.leader).value('{"controller":"c1"}').exec()],
   ];
+  it('a controller of deployment agents leads → it leaves the set to the agents: recorded; one of ha (or one that does not say) keeps it', async () => {
+    const { ctx, leaseId } = await johnMaster();
+    await ctx.client.put(ctx.keys.leader).value(encodeLeaderRecord({ controller_id: 'c1', api_url: null, since: new Date().toISOString(), deployment: 'agents' }));
+    const view = await readKeeperView(ctx, 'john', CALL_MS);
+    assert.equal(view.leader.keepsSync, false);
+    assert.ok((await writeKeeperRecord(ctx, 'john', leaseId, view, SET, 'test', Date.now(), CALL_MS)) !== null);
+    await ctx.client.put(ctx.keys.leader).value(encodeLeaderRecord({ controller_id: 'c1', api_url: null, since: new Date().toISOString(), deployment: 'ha' }));
+    assert.equal((await readKeeperView(ctx, 'john', CALL_MS)).leader.keepsSync, true);
+    await ctx.client.put(ctx.keys.leader).value(encodeLeaderRecord({ controller_id: 'c1', api_url: null, since: new Date().toISOString() }));
+    assert.equal((await readKeeperView(ctx, 'john', CALL_MS)).leader.keepsSync, true);
+  });
+
+  it('the agents controller\'s leader key replaced after the read (an ha controller took over) → nothing written', async () => {
+    const { ctx, leaseId } = await johnMaster();
+    await ctx.client.put(ctx.keys.leader).value(encodeLeaderRecord({ controller_id: 'c1', api_url: null, since: new Date().toISOString(), deployment: 'agents' }));
+    const view = await readKeeperView(ctx, 'john', CALL_MS);
+    await ctx.client.put(ctx.keys.leader).value(encodeLeaderRecord({ controller_id: 'c2', api_url: null, since: new Date().toISOString(), deployment: 'ha' }));
+    assert.equal(await writeKeeperRecord(ctx, 'john', leaseId, view, SET, 'test', Date.now(), CALL_MS), null);
+    assert.equal(await clusterValue(ctx), null);
+  });
+
   for (const [what, change] of refusals) {
     it(`${what} → nothing written`, async () => {
       const { ctx, leaseId } = await johnMaster();
@@ -97,9 +119,12 @@ function masterSession(altered: string[]): SqlSession {
   };
 }
 
+/** A master lease as the keeper sees it: held and fresh for long, or not held. */
+const lease = (id: string | null): { id: string | null; freshLeftMs: number } => ({ id, freshLeftMs: id === null ? 0 : 60_000 });
+
 describe('SyncKeeper: the lease checked again before each record', () => {
   const keeperFor = (ctx: EtcdContext, leaseIds: (string | null)[], altered: string[]): SyncKeeper =>
-    new SyncKeeper(ctx, { node: 'john', policy: { mode: 'on', count: 1, method: 'any' }, fileServers: { john: candidateSettings, paul: candidateSettings }, callMs: CALL_MS, newMasterMs: 0 }, { leaseId: () => leaseIds.shift() ?? null, sql: async () => masterSession(altered), now: () => performance.now() }, () => undefined);
+    new SyncKeeper(ctx, { node: 'john', policy: { mode: 'on', count: 1, method: 'any' }, fileServers: { john: candidateSettings, paul: candidateSettings }, callMs: CALL_MS, newMasterMs: 0 }, { lease: () => lease(leaseIds.shift() ?? null), sql: async () => masterSession(altered), now: () => performance.now() }, () => undefined);
 
   it('fresh throughout → paul recorded (quorum 0) before it is named', async () => {
     const { ctx, leaseId } = await johnMaster();

@@ -80,6 +80,11 @@ describe('lease timing', () => {
 
 describe('leader record', () => {
   it('round-trips', () => assert.deepEqual(parseLeaderRecord('/k/leader', encodeLeaderRecord(record)), record));
+  it('round-trips with the deployment it announces (agents: the master\'s agent keeps the synchronous set)', () => {
+    const agents = { ...record, deployment: 'agents' as const };
+    assert.deepEqual(parseLeaderRecord('/k/leader', encodeLeaderRecord(agents)), agents);
+    assert.doesNotMatch(encodeLeaderRecord(record), /deployment/, 'not said when absent: the value older controllers write');
+  });
   const bad: ReadonlyArray<[string, string]> = [
     ['not JSON', '{'],
     ['no controller id', '{"api_url": null, "since": "x"}'],
@@ -88,6 +93,7 @@ describe('leader record', () => {
     ['a controller id with spaces', '{"controller_id": "a b", "api_url": null, "since": "x"}'],
     ['api_url a number', '{"controller_id": "a", "api_url": 1, "since": "x"}'],
     ['no since', '{"controller_id": "a", "api_url": null}'],
+    ['an unknown deployment', '{"controller_id": "a", "api_url": null, "since": "x", "deployment": "cloud"}'],
   ];
   for (const [what, value] of bad) {
     it(`refused: ${what}`, () => {

@@ -7,13 +7,20 @@
 import type { HandyRepConfig } from '../../config/schema.js';
 import type { EtcdContext } from '../../store/etcd/client.js';
 import { electorSettings } from '../election/elector.js';
+import { KeeperSession, type KeeperSessionTarget } from './keeper-session.js';
 import { SyncKeeper, type KeeperHands } from './sync-keeper.js';
 
 export type { SyncKeeper };
 
-export function syncKeeperFor(config: HandyRepConfig, node: string, ctx: EtcdContext, callMs: number, log: (line: string) => void, hands: KeeperHands): SyncKeeper | null {
+/**
+ * `hands` without sql/close: the keeper opens its own session to `pg` (keeper-session.ts), every
+ * statement bounded by the agent's etcd call budget `callMs`.
+ */
+export function syncKeeperFor(config: HandyRepConfig, node: string, ctx: EtcdContext, callMs: number, log: (line: string) => void, pg: KeeperSessionTarget, hands: Omit<KeeperHands, 'sql' | 'close'>): SyncKeeper | null {
   const failover = config.failover;
   if (config.handyrep.deployment !== 'agents') return null;
   const policy = { mode: failover.synchronous_mode, count: failover.synchronous_node_count, method: failover.synchronous_method };
-  return new SyncKeeper(ctx, { node, policy, fileServers: electorSettings(config, node, callMs).servers, callMs, newMasterMs: (config.etcd.ttl + config.agent.loop_wait) * 1000 }, hands, log);
+  const session = new KeeperSession(pg, callMs);
+  const settings = { node, policy, fileServers: electorSettings(config, node, callMs).servers, callMs, newMasterMs: (config.etcd.ttl + config.agent.loop_wait) * 1000 };
+  return new SyncKeeper(ctx, settings, { ...hands, sql: () => session.session(), close: () => session.close() }, log);
 }

@@ -7,12 +7,15 @@
  *   1. `master` still has the mod revision read (it names this node: no election happened since),
  *   2. `master_lease/<node>` is under this agent's lease (only the lease holder records),
  *   3. `cluster` still has the mod revision read (nobody else changed it in between: no update lost),
- *   4. no controller holds `leader` (one that leads keeps the set itself: files out of step during a
- *      change of deployment must not make two keepers).
+ *   4. no controller that keeps the set holds `leader` (one that leads in `ha` keeps the set itself:
+ *      files out of step during a change of deployment must not make two keepers). A controller
+ *      whose leader record says deployment `agents` leaves the set to the agents: the record then
+ *      goes ahead while that same leader record is in place (its mod revision as read).
  */
-import type { IRangeResponse } from 'etcd3';
+import type { IKeyValue, IRangeResponse } from 'etcd3';
 import type { EtcdContext } from '../../store/etcd/client.js';
 import { prefixEnd } from '../../store/etcd/guarded-txn.js';
+import { parseLeaderRecord } from '../../store/etcd/leader-record.js';
 import { parseMasterRecord, type MasterRecord } from '../../store/etcd/master-record.js';
 import { withDeadline } from '../../store/etcd/store-error.js';
 import { isSyncRecord, SYNC_HISTORY_LIMIT, type SyncRecord } from '../../model/sync-record.js';
@@ -29,8 +32,11 @@ export interface KeeperView {
   readonly cluster: { readonly head: Record<string, unknown> | null; readonly sync: SyncRecord | null; readonly modRevision: string };
   readonly members: readonly MemberRead[];
   readonly storedServers: readonly { readonly name: string; readonly value: string }[];
-  /** A controller holds `leader`: the keeper leaves the set to it. */
-  readonly leaderPresent: boolean;
+  /**
+   * The `leader` key: absent (modRevision '0'), or held by a controller that keeps the set itself
+   * (`keepsSync`: any leader record but one saying deployment `agents`, an unreadable one included).
+   */
+  readonly leader: { readonly modRevision: string; readonly keepsSync: boolean };
 }
 
 export class KeeperStoreError extends Error {}
@@ -47,7 +53,7 @@ export async function readKeeperView(ctx: EtcdContext, node: string, callMs: num
         { request_range: { key: Buffer.from(keys.cluster) } },
         range(keys.membersPrefix),
         range(keys.serversPrefix),
-        { request_range: { key: Buffer.from(keys.leader), count_only: true } },
+        { request_range: { key: Buffer.from(keys.leader) } },
       ],
       failure: [],
     }),
@@ -67,8 +73,20 @@ export async function readKeeperView(ctx: EtcdContext, node: string, callMs: num
     cluster: { head, sync: isSyncRecord(head?.['sync']) ? head['sync'] : null, modRevision: clusterKv?.mod_revision ?? '0' },
     members: named(members?.kvs, keys.membersPrefix).map((m) => ({ name: m.name, record: parseMemberRecord(m.name, m.value), modRevision: m.modRevision })),
     storedServers: named(servers?.kvs, keys.serversPrefix).map((s) => ({ name: s.name, value: s.value.toString() })),
-    leaderPresent: Number(leader?.count ?? 0) > 0,
+    leader: leaderOf(keys.leader, leader?.kvs[0]),
   };
+}
+
+/** Whether the leader (if any) keeps the set itself: only a record saying deployment `agents` leaves it to the agents. */
+function leaderOf(key: string, kv: IKeyValue | undefined): KeeperView['leader'] {
+  if (kv === undefined) return { modRevision: '0', keepsSync: false };
+  let deployment: string | undefined;
+  try {
+    deployment = parseLeaderRecord(key, kv.value).deployment;
+  } catch {
+    deployment = undefined;
+  }
+  return { modRevision: kv.mod_revision, keepsSync: deployment !== 'agents' };
 }
 
 /** The `cluster` value as an object; a value that is not one is never overwritten (it may be a state this agent cannot read). */
@@ -108,7 +126,10 @@ export async function writeKeeperRecord(ctx: EtcdContext, node: string, leaseId:
         { key: Buffer.from(keys.master), target: 'Mod', result: 'Equal', mod_revision: view.master.modRevision },
         { key: Buffer.from(keys.masterLease(node)), target: 'Lease', result: 'Equal', lease: leaseId },
         { key: Buffer.from(keys.cluster), target: 'Mod', result: 'Equal', mod_revision: view.cluster.modRevision },
-        { key: Buffer.from(keys.leader), target: 'Create', result: 'Equal', create_revision: 0 },
+        // No leader, or the same one that leaves the set to the agents as read.
+        view.leader.modRevision === '0'
+          ? { key: Buffer.from(keys.leader), target: 'Create', result: 'Equal', create_revision: 0 }
+          : { key: Buffer.from(keys.leader), target: 'Mod', result: 'Equal', mod_revision: view.leader.modRevision },
       ],
       success: [{ request_put: { key: Buffer.from(keys.cluster), value: Buffer.from(JSON.stringify(head)) } }],
       failure: [],

@@ -5,6 +5,11 @@
  * (keeper-decide.ts), then record / ALTER SYSTEM in the order decided, stopping at the first write
  * that does not land. The narrowing's catch-up target is kept across rounds here, so a round
  * never waits for a standby (the lease renewals run in the same rounds).
+ *
+ * A pass runs beside the round, never inside it (kick): the round that renews the master lease
+ * starts a pass and goes on, so nothing the keeper waits for (etcd, a hung local PostgreSQL: each
+ * statement is bounded by keeper-session.ts anyway) can delay the next renewal. One pass at a time;
+ * a round that finds one still running starts none.
  */
 import type { SyncPolicy } from '../../engine/sync-set.js';
 import { describeError } from '../../model/errors.js';
@@ -14,15 +19,18 @@ import type { EtcdContext } from '../../store/etcd/client.js';
 import type { ServerElectionSettings } from '../election/judge.js';
 import { electionSettingsFrom } from '../election/stored-settings.js';
 import { decideKeeper, type KeeperReplica, type PendingNarrow } from './keeper-decide.js';
+import { keeperGate, mayWrite, type KeeperLease } from './keeper-gate.js';
 import { readKeeperView, writeKeeperRecord, type KeeperView } from './keeper-store.js';
 
 export interface KeeperHands {
-  /** The agent's master lease id while it is held and fresh; null otherwise (then nothing is done). */
-  leaseId(): string | null;
-  /** The agent's session to its PostgreSQL (the master). */
+  /** The agent's master lease as it stands now (keeper-gate.ts). */
+  lease(): KeeperLease;
+  /** A session to its PostgreSQL (the master), every statement bounded (keeper-session.ts). */
   sql(): Promise<SqlSession>;
   /** Monotonic ms. */
   now(): number;
+  /** Ends what sql() opened (the agent stops). */
+  close?(): void;
 }
 
 export interface KeeperSettings {
@@ -41,7 +49,10 @@ export class SyncKeeper {
   #ownerSinceMs: number | null = null;
   /** synchronous_mode off and nothing left to clear: no more reads until this agent's mastership changes (idle cost). */
   #offSettled = false;
+  /** The master lease the kept progress (pending, ownerSince) was built under; null: nothing kept. */
+  #ownerLease: string | null = null;
   #lastNote = '';
+  #running: Promise<void> | null = null;
 
   constructor(
     private readonly ctx: EtcdContext,
@@ -49,6 +60,25 @@ export class SyncKeeper {
     private readonly hands: KeeperHands,
     private readonly log: (line: string) => void,
   ) {}
+
+  /**
+   * Starts a pass beside the round unless one still runs; its outcome is logged when there is one.
+   * Returns at once: the round (and the lease renewal of the next) never waits for it.
+   */
+  kick(): void {
+    if (this.#running !== null) return;
+    this.#running = this.step().then((line) => {
+      if (line !== '') this.log(`agent ${this.settings.node}: ${line.replace(/^; /, '')}`);
+    }).finally(() => {
+      this.#running = null;
+    });
+  }
+
+  /** For a clean stop: waits for a running pass (each of its calls is bounded), then closes its session. */
+  async stop(): Promise<void> {
+    await this.#running;
+    this.hands.close?.();
+  }
 
   /** One pass; returns what to add to the round's sentence ('' when nothing changed). Never throws. */
   async step(): Promise<string> {
@@ -61,14 +91,20 @@ export class SyncKeeper {
 
   async #step(): Promise<string> {
     const { node, policy, callMs } = this.settings;
-    const leaseId = this.hands.leaseId();
-    if (leaseId === null) return this.#notOwner();
+    // Fresh for at least two more etcd calls (the read and a record).
+    const gate = keeperGate(this.hands.lease(), 2 * callMs, this.#ownerLease);
+    if (gate.kind === 'not_owner') return this.#notOwner();
+    // Still this lease's mastership: a narrowing's catch-up and the time it began are kept.
+    if (gate.kind === 'skip') return '';
+    if (gate.reset) this.#notOwner();
+    const leaseId = gate.leaseId;
     if (this.#offSettled) return '';
     let view = await readKeeperView(this.ctx, node, callMs);
     // Not (or no longer) the lease holder of the recorded master: whatever was pending is not ours.
     if (view.master.record?.name !== node || view.leaseOfKey !== leaseId) return this.#notOwner();
     this.#ownerSinceMs ??= this.hands.now();
-    if (view.leaderPresent) return this.#note('a controller holds leader: it keeps the synchronous set, this agent does not', true);
+    this.#ownerLease = leaseId;
+    if (view.leader.keepsSync) return this.#note('a controller that keeps the synchronous set holds leader (its deployment is not agents): this agent does not keep it', true);
     const session = await this.hands.sql();
     const seen = await readMasterReplication(session);
     const plan = decideKeeper({ node, policy, record: view.cluster.sync, seen, replicas: replicasOf(node, view, this.settings.fileServers), pending: this.#pending, newMaster: this.hands.now() - this.#ownerSinceMs < this.settings.newMasterMs });
@@ -76,13 +112,13 @@ export class SyncKeeper {
     this.#offSettled = policy.mode === 'off' && plan.steps.length === 0;
     const done: string[] = [];
     for (const step of plan.steps) {
+      // The lease may have gone stale while this pass ran: no write (record or ALTER SYSTEM) without it.
+      if (!mayWrite(this.hands.lease(), leaseId, callMs)) return this.#note(`${done.join('; ')}${done.length > 0 ? '; ' : ''}master lease no longer fresh: synchronous set not ${step.kind === 'apply' ? 'named' : 'recorded'}`);
       if (step.kind === 'apply') {
         await setStandbyNames(session, step.value);
         done.push(`synchronous_standby_names = '${step.value}'`);
         continue;
       }
-      // The lease may have gone stale while this round ran: no record without it.
-      if (this.hands.leaseId() !== leaseId) return this.#note(`${done.join('; ')}${done.length > 0 ? '; ' : ''}master lease no longer fresh: synchronous set not recorded`);
       const written = await writeKeeperRecord(this.ctx, node, leaseId, view, step.set, step.reason, Date.now(), callMs);
       if (written === null) return this.#note(`${done.join('; ')}${done.length > 0 ? '; ' : ''}synchronous set not recorded: the master key, this node's lease key or the cluster key changed (read again next round)`);
       view = { ...view, cluster: { ...view.cluster, modRevision: written.revision, head: written.head } };
@@ -97,6 +133,7 @@ export class SyncKeeper {
   #notOwner(): string {
     this.#pending = null;
     this.#ownerSinceMs = null;
+    this.#ownerLease = null;
     this.#offSettled = false;
     return '';
   }

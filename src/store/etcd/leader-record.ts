@@ -4,6 +4,7 @@
  */
 import { NAME_PATTERN } from '../../config/validators.js';
 import { HandyRepError } from '../../model/errors.js';
+import { DEPLOYMENTS, type Deployment } from '../../config/schema.js';
 
 /** The value of the `leader` key (JSON). */
 export interface LeaderRecord {
@@ -12,6 +13,12 @@ export interface LeaderRecord {
   api_url: string | null;
   /** When it won (ISO 8601). */
   since: string;
+  /**
+   * The leading controller's handyrep.deployment, when it says: `agents` tells the master's agent
+   * that this controller leaves the synchronous set to it (agent/sync/keeper-store.ts). Absent
+   * (older controllers, `single`/`ha`): the leader keeps the set itself.
+   */
+  deployment?: Deployment;
 }
 
 /**
@@ -46,7 +53,7 @@ export interface LeaderKeyValue {
 }
 
 export function encodeLeaderRecord(record: LeaderRecord): string {
-  return JSON.stringify({ controller_id: record.controller_id, api_url: record.api_url, since: record.since });
+  return JSON.stringify({ controller_id: record.controller_id, api_url: record.api_url, since: record.since, ...(record.deployment === undefined ? {} : { deployment: record.deployment }) });
 }
 
 /** The record in a leader key's value; a value that is not one is an error naming the key. */
@@ -63,11 +70,12 @@ export function parseLeaderRecord(key: string, value: Buffer | string): LeaderRe
     // The id is printed in refusals, logs and on terminals: a name only (no control characters).
     typeof v.controller_id !== 'string' || !NAME_PATTERN.test(v.controller_id) ||
     !(typeof v.api_url === 'string' || v.api_url === null) ||
-    typeof v.since !== 'string'
+    typeof v.since !== 'string' ||
+    !(v.deployment === undefined || (DEPLOYMENTS as readonly unknown[]).includes(v.deployment))
   ) {
     throw new HandyRepError('STORE_DATA', `etcd key ${key} does not hold a leader record ({"controller_id", "api_url", "since"} expected)`);
   }
-  return { controller_id: v.controller_id, api_url: v.api_url, since: v.since };
+  return { controller_id: v.controller_id, api_url: v.api_url, since: v.since, ...(v.deployment === undefined ? {} : { deployment: v.deployment as Deployment }) };
 }
 
 export type LeaderKeyJudgement = { held: true } | { held: false; reason: string };

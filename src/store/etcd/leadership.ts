@@ -10,6 +10,7 @@
  *   - a term-guarded write finds the key no longer ours (guarded-txn.ts calls markLost).
  * After a loss the controller may campaign again; it gets a new, larger term.
  */
+import type { Deployment } from '../../config/schema.js';
 import { HandyRepError } from '../../model/errors.js';
 import type { EtcdContext } from './client.js';
 import {
@@ -38,6 +39,8 @@ export interface CampaignIdentity {
   readonly controllerId: string;
   /** Where its API answers; null = none. */
   readonly apiUrl: string | null;
+  /** Announced in the leader key (leader-record.ts); absent = not said. */
+  readonly deployment?: Deployment;
 }
 
 type Listener = (loss: LeadershipLoss) => void;
@@ -125,7 +128,8 @@ export class EtcdLeadership {
     const key = Buffer.from(keys.leader);
     const sentMs = this.now();
     const grant = await withDeadline('grant the leader lease', deadlineMs, () => client.leaseClient.leaseGrant({ TTL: ttlSeconds }));
-    const record = { controller_id: this.identity.controllerId, api_url: this.identity.apiUrl, since: new Date().toISOString() };
+    const deployment = this.identity.deployment;
+    const record = { controller_id: this.identity.controllerId, api_url: this.identity.apiUrl, since: new Date().toISOString(), ...(deployment === undefined ? {} : { deployment }) };
     const value = encodeLeaderRecord(record);
     let reply;
     try {
