@@ -59,7 +59,9 @@ import type { FailoverRecord } from '../model/failover-record.js';
 import { createTableOnMaster } from '../runtime/state-table-access.js';
 import { serversFromConfig } from '../runtime/state-sync.js';
 import { StateLock } from '../store/state-lock.js';
-import { agentsSyncRefusal, unwire, wire, type ConfigInForce, type HandyRepOptions, type Wiring } from './startup.js';
+import { unwire, wire, type ConfigInForce, type HandyRepOptions, type Wiring } from './startup.js';
+import { agentsKeepSync, agentsSyncRefusal, deploymentReloadRefusal } from '../runtime/sync/agents-sync.js';
+import { AgentsSyncFollower } from '../runtime/sync/agents-sync-follow.js';
 import { parseParams, type OperationInput, type OperationName, type OperationParams } from './operations.js';
 import { LongActionTracker } from '../runtime/long-actions/tracker.js';
 import { beginClone, type CloneEnv, type CloneRd } from '../runtime/clone/clone.js';
@@ -148,7 +150,12 @@ export class HandyRep {
     this.alerts = new AlertDispatcher({ plugins: this.plugins, ctx: () => this.ctx, log: this.log });
     this.presence = new ControllerPresence(this.monitorSessions, () => this.config, this.serverFile, this.clock, wiring.identity, this.log);
     this.etcd = wiring.etcd;
+    const etcd = this.etcd;
+    this.agentsSync = etcd === null ? null : new AgentsSyncFollower(() => etcd.store.readSync(), this.book, this.log);
   }
+
+  /** etcd: reads the synchronous set the agents recorded into the book (deployment agents only). */
+  private readonly agentsSync: AgentsSyncFollower | null;
 
   /** etcd_lease: this controller's leadership, store and master key; null for a single controller. */
   private readonly etcd: EtcdControl | null;
@@ -592,9 +599,8 @@ export class HandyRep {
   }
 
   private async reloadRefusal(loaded: { config: HandyRepConfig; dir: string }): Promise<string | null> {
-    // As at start (startup.ts): a controller must not run where the agents keep the synchronous set.
-    const agentsSync = agentsSyncRefusal(loaded.config);
-    if (agentsSync !== null) return agentsSync;
+    const deployment = deploymentReloadRefusal(this.config, loaded.config);
+    if (deployment !== null) return deployment;
     if (this.reloadChecks.length === 0) return null;
     const binding = {
       plugin: this.plugins.get('auth', loaded.config.handyrep.authentication_method),
@@ -836,12 +842,16 @@ export class HandyRep {
     const target = p.newmaster;
     if (target !== null) this.book.get(target);
     if (p.dry_run) return runManualFailover(this.topologyEnv(), target, remasterFlag, true);
+    const refusal = agentsSyncRefusal(this.config, 'manual_failover');
+    if (refusal !== null) return failure(refusal);
     return this.topology(() => runManualFailover(this.topologyEnv(), target, remasterFlag, false), 'switchover');
   }
 
   async promote(newmaster: string): Promise<TopologyRd> {
     const p = this.params('promote', { newmaster });
     this.book.get(p.newmaster);
+    const refusal = agentsSyncRefusal(this.config, 'promote');
+    if (refusal !== null) return failure(refusal);
     return this.topology(() => runPromote(this.topologyEnv(), p.newmaster), 'promote');
   }
 
@@ -1065,6 +1075,8 @@ export class HandyRep {
   async failover_check(verify = false): Promise<FailoverCheckRd> {
     if (this.closed) throw new HandyRepError('REFUSED', 'this HandyRep instance is closed');
     if (typeof verify !== 'boolean') throw new HandyRepError('INVALID_PARAMETER', 'failover_check: verify must be a boolean');
+    // Deployment agents: the set is the master's agent's; the controller reports it (agents-sync-follow.ts).
+    if (this.agentsSync !== null && agentsKeepSync(this.config)) await this.agentsSync.follow();
     if (currentHold(this.book) !== null) return this.heldFailoverCheck(verify);
     return failoverCheck(this.failoverCheckDeps(), verify);
   }

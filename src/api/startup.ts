@@ -4,7 +4,7 @@
  * in one place. Nothing else wires a second registry or context: the daemon authenticates with
  * the plugin and context of the HandyRep built from these (HandyRep.authBinding).
  */
-import { HandyRepError } from '../model/errors.js';
+import { agentsKeepSync } from '../runtime/sync/agents-sync.js';
 import { SYNC_HISTORY_LIMIT } from '../model/sync-record.js';
 import { resolve } from 'node:path';
 import { loadConfigFile, type LoadedConfig } from '../config/load.js';
@@ -77,22 +77,11 @@ export interface Wiring {
 }
 
 /** The etcd client, leadership and store of a controller (nothing is contacted yet). */
-function openEtcdControl(config: HandyRepConfig, controllerId: string): EtcdControl {
+function openEtcdControl(config: HandyRepConfig, controllerId: string, agentsKeepSync: () => boolean): EtcdControl {
   const ctx = createEtcdContext(config);
   // The deployment rides in the leader key: in `agents` the master's agent keeps the synchronous set beside this leader.
   const leadership = new EtcdLeadership(ctx, { controllerId, apiUrl: config.daemon.advertised_url, deployment: config.handyrep.deployment });
-  return new EtcdControl(ctx, leadership, new EtcdClusterStore(ctx, leadership), controllerId, config.handyrep.connect_timeout_seconds * 1000);
-}
-
-/**
- * Deployment agents with synchronous replication: the master's agent keeps the synchronous set in
- * the `cluster` key (agent/sync/); a controller's state writes would put its own older copy over it
- * (and its maintenance would compete): refused until the controller defers to the agents there.
- */
-export function agentsSyncRefusal(config: HandyRepConfig): string | null {
-  const mode = config.failover.synchronous_mode;
-  if (config.handyrep.deployment !== 'agents' || mode === 'off') return null;
-  return `handyrep.deployment is agents with failover.synchronous_mode ${mode}: the master's node agent keeps the synchronous set, and a controller would overwrite it; run no controller there (or use deployment ha)`;
+  return new EtcdControl(ctx, leadership, new EtcdClusterStore(ctx, leadership, agentsKeepSync), controllerId, config.handyrep.connect_timeout_seconds * 1000);
 }
 
 const realSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -114,8 +103,6 @@ const STORE_READ_ATTEMPTS_AT_START = 10;
 /** Assemble everything. Throws CONFIG_INVALID, PLUGIN_LOAD, LOCKED; on failure nothing stays held. */
 export async function wire(configFile: string, options: HandyRepOptions): Promise<Wiring> {
   const loaded = loadConfigFile(resolve(configFile));
-  const agentsSync = agentsSyncRefusal(loaded.config);
-  if (agentsSync !== null) throw new HandyRepError('CONFIG_INVALID', agentsSync);
   const config: ConfigInForce = { current: loaded.config, path: loaded.path, dir: loaded.dir };
   const clock = options.clock ?? ((): Date => new Date());
   const log = openLog(loaded, options.memoryLog === true);
@@ -129,7 +116,7 @@ export async function wire(configFile: string, options: HandyRepOptions): Promis
     lock = options.lock === false ? null : await StateLock.acquire(serverFile);
     const sql = options.sql ?? new PgSqlClient();
     const identity = await loadControllerIdentity(serverFile, clock().getTime());
-    etcd = masterCheckMethod(loaded.config) === 'etcd_lease' ? openEtcdControl(loaded.config, identity.id) : null;
+    etcd = masterCheckMethod(loaded.config) === 'etcd_lease' ? openEtcdControl(loaded.config, identity.id, () => agentsKeepSync(config.current)) : null;
     const storeControl = etcd;
     const initial = storeControl
       ? await readAtStart(() => loadStoreState(loaded.config, storeControl.store, storeControl.ctx.keys.prefix, clock().toISOString()), {

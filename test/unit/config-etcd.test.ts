@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/config/config-error.js';
 import { parseConfig } from '../../src/config/load.js';
-import { agentsSyncRefusal } from '../../src/api/startup.js';
+import { agentsKeepSync, agentsSyncRefusal, deploymentReloadRefusal } from '../../src/runtime/sync/agents-sync.js';
 import { masterCheckMethod } from '../../src/config/schema.js';
 import { configOnlySettings } from '../../src/config/marked-settings.js';
 import { isSecretPath } from '../../src/config/redact.js';
@@ -41,14 +41,37 @@ describe('etcd store settings', () => {
     assert.equal(parseConfig(`${SERVERS}handyrep: {deployment: agents}\netcd: {endpoints: ['http://a:2379']}\n`, 's').handyrep.deployment, 'agents');
   });
 
-  it('deployment agents with synchronous_mode on or strict is accepted for the agents (the master\'s agent keeps the set); a controller refuses to start on it', () => {
+  it('deployment agents with synchronous_mode on or strict is accepted; a controller there refuses what would name standbys itself', () => {
     for (const mode of ['on', 'strict'] as const) {
       const config = parseConfig(`${SERVERS}handyrep: {deployment: agents}\netcd: {endpoints: ['http://a:2379']}\nfailover: {synchronous_mode: ${mode}}\n`, 's');
       assert.equal(config.failover.synchronous_mode, mode);
-      assert.match(agentsSyncRefusal(config) ?? '', new RegExp(`deployment is agents with failover.synchronous_mode ${mode}: the master's node agent keeps the synchronous set`));
+      assert.equal(agentsKeepSync(config), true);
+      assert.match(agentsSyncRefusal(config, 'promote') ?? '', new RegExp(`^promote refused: handyrep.deployment is agents with failover.synchronous_mode ${mode}: the master's node agent keeps synchronous_standby_names`));
     }
-    assert.equal(agentsSyncRefusal(parseConfig(`${SERVERS}handyrep: {deployment: agents}\netcd: {endpoints: ['http://a:2379']}\n`, 's')), null);
-    assert.equal(agentsSyncRefusal(parseConfig(`${SERVERS}handyrep: {deployment: ha}\netcd: {endpoints: ['http://a:2379']}\nfailover: {synchronous_mode: on}\n`, 's')), null);
+    const agentsOff = parseConfig(`${SERVERS}handyrep: {deployment: agents}\netcd: {endpoints: ['http://a:2379']}\n`, 's');
+    assert.equal(agentsSyncRefusal(agentsOff, 'promote'), null, 'synchronous_mode off: nothing named, nothing refused');
+    assert.equal(agentsKeepSync(agentsOff), true, 'the agents still own the record (their keeper clears what on left)');
+    const ha = parseConfig(`${SERVERS}handyrep: {deployment: ha}\netcd: {endpoints: ['http://a:2379']}\nfailover: {synchronous_mode: on}\n`, 's');
+    assert.equal(agentsSyncRefusal(ha, 'promote'), null);
+    assert.equal(agentsKeepSync(ha), false);
+  });
+
+  it('a reload may not move a controller into or out of deployment agents (the leader key announces it)', () => {
+    const of = (deployment: string): ReturnType<typeof parseConfig> => parseConfig(`${SERVERS}handyrep: {deployment: ${deployment}}\netcd: {endpoints: ['http://a:2379']}\n`, 's');
+    const rows: [string, string, boolean][] = [
+      ['single', 'single', false],
+      ['ha', 'single', false],
+      ['single', 'ha', false],
+      ['agents', 'agents', false],
+      ['ha', 'agents', true],
+      ['agents', 'ha', true],
+      ['single', 'agents', true],
+    ];
+    for (const [from, to, refused] of rows) {
+      const refusal = deploymentReloadRefusal(of(from), of(to));
+      assert.equal(refusal !== null, refused, `${from} → ${to}`);
+      if (refused) assert.match(refusal ?? '', new RegExp(`handyrep.deployment cannot change from ${from} to ${to} while running.*restart HandyRep`));
+    }
   });
 
   it('a complete etcd store is accepted', () => {

@@ -6,16 +6,22 @@
  * plain, consistent reads (one transaction of ranges, so the parts come from one revision).
  * History records are append-only in the runtime (server-book.ts); one already in etcd is only
  * rewritten when this store itself wrote a different version of it.
+ *
+ * In deployment `agents` the synchronous set in `cluster` (`sync`, `sync_history`) is the master's
+ * agent's (agent/sync/): a state write then carries the set as stored, whatever the state says,
+ * and lands only if `cluster` did not change since that read (else it reads and tries again), so
+ * the controller never puts an older set back over one the agent recorded.
  */
 import type { IKeyValue, IRangeResponse } from 'etcd3';
 import type { FailoverRecord } from '../../model/failover-record.js';
 import { HandyRepError } from '../../model/errors.js';
+import { isSyncRecord, type SyncRecord } from '../../model/sync-record.js';
 import type { ServerMap } from '../../model/server.js';
 import { CONTROLLER_HISTORY_LIMIT, isControllerHistoryEntry, type ClusterStore, type ControllerHistoryEntry, type StoredStateRead } from '../cluster-store.js';
 import { isJournalRecord } from '../journal.js';
 import { isSavedState, type SavedState } from '../saved-state.js';
 import type { EtcdContext } from './client.js';
-import { prefixEnd, termGuardedWrite, type LeadershipGuard, type StoreOp } from './guarded-txn.js';
+import { prefixEnd, termGuardedWrite, termGuardedWriteIfUnchanged, type LeadershipGuard, type StoreOp } from './guarded-txn.js';
 import { withDeadline } from './store-error.js';
 
 /**
@@ -33,6 +39,8 @@ export class EtcdClusterStore implements ClusterStore {
   constructor(
     private readonly ctx: EtcdContext,
     private readonly leadership: LeadershipGuard,
+    /** Asked at each write: the agents keep the synchronous set (deployment agents). */
+    private readonly agentsKeepSync: () => boolean = () => false,
   ) {}
 
   /**
@@ -72,12 +80,27 @@ export class EtcdClusterStore implements ClusterStore {
     return { kind: 'ok', state };
   }
 
+  /** The synchronous set and its changes as stored in `cluster` (what the agents recorded, in deployment agents). */
+  async readSync(): Promise<{ record: SyncRecord | null; history: SyncRecord[] }> {
+    const [cluster] = await this.#readTogether('read the synchronous set', [{ key: this.ctx.keys.cluster }]);
+    return storedSync(cluster?.kvs[0]);
+  }
+
   async writeState(state: SavedState): Promise<void> {
+    if (!this.agentsKeepSync()) return void (await this.#writeState(state, null));
+    for (let attempt = 1; attempt <= AGENTS_SYNC_ATTEMPTS; attempt++) if (await this.#writeState(state, 'keep')) return;
+    throw new HandyRepError('STORE_UNREACHABLE', `the saved state was not written: the ${this.ctx.keys.cluster} key changed under each of ${AGENTS_SYNC_ATTEMPTS} attempts (the agents recording the synchronous set); written at the next change`);
+  }
+
+  /** keep: the stored synchronous set is written back, on the revision read (false: it changed meanwhile). */
+  async #writeState(state: SavedState, sync: 'keep' | null): Promise<boolean> {
     const { keys } = this.ctx;
-    const [servers, history] = await this.#readTogether('list the stored servers and history', [
+    const [servers, history, cluster] = await this.#readTogether('list the stored servers and history', [
       { prefix: keys.serversPrefix, keysOnly: true },
       { prefix: keys.historyPrefix, keysOnly: true },
+      ...(sync === 'keep' ? [{ key: keys.cluster }] : []),
     ]);
+    const stored = sync === 'keep' ? storedSync(cluster?.kvs[0]) : null;
     const storedServers = new Set((servers?.kvs ?? []).map((kv) => kv.key.toString()));
     const storedHistory = new Set((history?.kvs ?? []).map((kv) => kv.key.toString()));
     // The synchronous standby record travels with the head, in the same transaction as the
@@ -87,8 +110,10 @@ export class EtcdClusterStore implements ClusterStore {
       version: state.version,
       updated_ms: state.updated_ms,
       status: state.status,
-      ...(state.sync !== undefined ? { sync: state.sync } : {}),
-      ...(state.sync_history !== undefined ? { sync_history: state.sync_history } : {}),
+      ...(stored !== null ? { sync: stored.record, sync_history: stored.history } : {
+        ...(state.sync !== undefined ? { sync: state.sync } : {}),
+        ...(state.sync_history !== undefined ? { sync_history: state.sync_history } : {}),
+      }),
     };
     const ops: StoreOp[] = [{ kind: 'put', key: keys.cluster, value: JSON.stringify(head) }];
     const serverKeys = new Set<string>();
@@ -118,7 +143,11 @@ export class EtcdClusterStore implements ClusterStore {
         else if (op.kind === 'delete') this.#historyWritten.delete(op.key);
       }
     }
-    await termGuardedWrite(this.ctx, this.leadership, 'write the saved state', ops);
+    if (sync === null) {
+      await termGuardedWrite(this.ctx, this.leadership, 'write the saved state', ops);
+      return true;
+    }
+    return (await termGuardedWriteIfUnchanged(this.ctx, this.leadership, 'write the saved state', ops, { key: keys.cluster, modRevision: cluster?.kvs[0]?.mod_revision ?? '0' })) !== null;
   }
 
   async readJournal(): Promise<FailoverRecord | null> {
@@ -186,6 +215,17 @@ export class EtcdClusterStore implements ClusterStore {
     this.#lastRead = { revision: reply.header.revision, atMs: Date.now() };
     return reply.responses.map((r) => r.response_range);
   }
+}
+
+/** How often a state write reads and tries again while the agents change `cluster` under it. */
+const AGENTS_SYNC_ATTEMPTS = 3;
+
+/** `sync` and `sync_history` of a stored `cluster` value (none when absent or not a state). */
+function storedSync(kv: IKeyValue | undefined): { record: SyncRecord | null; history: SyncRecord[] } {
+  const head = kv === undefined ? undefined : parseJson(kv.value);
+  if (typeof head !== 'object' || head === null) return { record: null, history: [] };
+  const { sync, sync_history: history } = head as { sync?: unknown; sync_history?: unknown };
+  return { record: isSyncRecord(sync) ? sync : null, history: Array.isArray(history) ? history.filter(isSyncRecord) : [] };
 }
 
 function parseJson(value: Buffer): unknown {

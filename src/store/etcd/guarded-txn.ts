@@ -82,3 +82,27 @@ export async function termGuardedWrite(ctx: EtcdContext, leadership: LeadershipG
   }
   return { revision: reply.header.revision };
 }
+
+/**
+ * termGuardedWrite that also requires `unchanged.key` to still have the mod revision read ('0':
+ * still absent): null, nothing written, when only that key changed meanwhile (the caller reads
+ * again); NOT_LEADER as termGuardedWrite when the term is gone.
+ */
+export async function termGuardedWriteIfUnchanged(ctx: EtcdContext, leadership: LeadershipGuard, what: string, ops: readonly StoreOp[], unchanged: { readonly key: string; readonly modRevision: string }): Promise<{ revision: string } | null> {
+  const term = leadership.current;
+  if (!term) throw new HandyRepError('NOT_LEADER', `cannot ${what}: this controller does not lead`);
+  const leaderKey = Buffer.from(ctx.keys.leader);
+  const reply = await withDeadline(what, ctx.deadlineMs, () =>
+    ctx.client.kv.txn({
+      compare: [...termCompares(ctx.keys.leader, term), { key: Buffer.from(unchanged.key), target: 'Mod', result: 'Equal', mod_revision: unchanged.modRevision }],
+      success: ops.map(requestOp),
+      failure: [{ request_range: { key: leaderKey } }],
+    }),
+  );
+  if (reply.succeeded) return { revision: reply.header.revision };
+  const judgement = judgeLeaderKey(reply.responses[0]?.response_range?.kvs[0] ?? null, term);
+  // Our term still stands: the other compare failed.
+  if (judgement.held) return null;
+  leadership.markLost(judgement.reason);
+  throw new HandyRepError('NOT_LEADER', `cannot ${what}: this controller no longer leads (term ${term.term}): ${judgement.reason}; nothing was written`);
+}
