@@ -156,6 +156,13 @@ export async function loadInitialState(config: HandyRepConfig, serverFile: strin
  */
 export async function loadStoreState(config: HandyRepConfig, store: ClusterStore, where: string, now: string): Promise<InitialState> {
   const read = await store.readState();
+  // A head without a single server was never written by a controller: a node agent's (deployment
+  // agents), holding only the synchronous set it recorded. Not damage: servers from the
+  // configuration file (the first leader writes them), the agents' set kept.
+  if (read.kind === 'ok' && Object.keys(read.state.servers).length === 0) {
+    const reason = `the etcd store ${where} holds no servers yet (its cluster key was written by a node agent): servers from the configuration file, the synchronous set as the agents recorded it`;
+    return { servers: serversFromConfig(config, now), cluster: makeClusterStatus('unknown', 'status not checked yet', NEVER_CHECKED_TS), history: [], sync: savedSync(read.state), source: { from: 'config', reason }, version: read.state.version, notes: [reason] };
+  }
   const notes: string[] = read.kind === 'invalid' ? [`ignoring the unusable state in the etcd store: ${read.reason}`] : [];
   const candidates: StateCandidate[] = read.kind === 'ok' ? [{ from: 'store', where, state: read.state }] : [];
   const choice = chooseStateSource(false, candidates, config.server_defaults, now);

@@ -4,7 +4,8 @@
  * moved, this node's lease key gone or under another lease, the `cluster` key changed after the
  * read, a controller holding `leader` (or, of deployment agents, replaced after the read) — each make it change nothing; with all in place it records
  * and appends to sync_history. And the keeper itself (sync-keeper.ts) records nothing and names
- * nothing once its lease stops being fresh between its read and its write.
+ * nothing once its lease stops being fresh between its read and its write. And a controller's state
+ * write in deployment agents (etcd-cluster-store.ts): the stored set kept, only on the revision read.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -13,7 +14,12 @@ import { SyncKeeper } from '../../src/agent/sync/sync-keeper.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { SqlRow, SqlSession } from '../../src/nodes/ports.js';
 import { createEtcdContext, type EtcdContext } from '../../src/store/etcd/client.js';
-import { encodeLeaderRecord } from '../../src/store/etcd/leader-record.js';
+import { encodeLeaderRecord, type Term } from '../../src/store/etcd/leader-record.js';
+import { EtcdClusterStore } from '../../src/store/etcd/etcd-cluster-store.js';
+import { termGuardedWriteIfUnchanged } from '../../src/store/etcd/guarded-txn.js';
+import { makeClusterStatus } from '../../src/model/status.js';
+import type { SavedState } from '../../src/store/saved-state.js';
+import type { SyncRecord } from '../../src/model/sync-record.js';
 import { encodeMasterRecord } from '../../src/store/etcd/master-record.js';
 import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
 import { candidateSettings, masterRecord } from '../unit/election-snapshot.js';
@@ -144,5 +150,52 @@ describe('SyncKeeper: the lease checked again before each record', () => {
     assert.match(said, /master lease no longer fresh: synchronous set not recorded/);
     assert.deepEqual(altered, []);
     assert.equal(await clusterValue(ctx), null);
+  });
+});
+
+/** A controller's term on `ctx`: the leader key under a lease of its own (a LeadershipGuard for the store). */
+async function leadOn(ctx: EtcdContext): Promise<{ current: Term | null; lost: string[]; markLost(reason: string): void }> {
+  const grant = await ctx.client.leaseClient.leaseGrant({ TTL: 30 });
+  const record = { controller_id: 'ctl', api_url: null, since: new Date().toISOString(), deployment: 'agents' as const };
+  const value = encodeLeaderRecord(record);
+  await ctx.client.kv.put({ key: Buffer.from(ctx.keys.leader), value: Buffer.from(value), lease: grant.ID });
+  const kv = (await ctx.client.get(ctx.keys.leader).exec()).kvs[0];
+  const lost: string[] = [];
+  return { current: { term: kv?.create_revision ?? '0', leaseId: grant.ID, record, value }, lost, markLost: (reason) => void lost.push(reason) };
+}
+
+describe("a controller's state write in deployment agents carries the agents' set unchanged", () => {
+  const agentsSet: SyncRecord = { members: ['paul'], quorum: 1, master: 'john', at: '2026-12-05T01:00:00.000Z', reason: 'recorded by john\'s agent' };
+  const olderSet: SyncRecord = { members: ['ringo'], quorum: 1, master: 'john', at: '2026-12-05T00:00:00.000Z', reason: 'the controller\'s older copy' };
+  const state = (updatedMs: number): SavedState => ({ format: 'handyrep-state', version: 2, updated_ms: updatedMs, servers: {}, status: makeClusterStatus('healthy', 'ok', new Date(updatedMs).toISOString()), history: [], sync: olderSet, sync_history: [olderSet] });
+  const stored = async (ctx: EtcdContext): Promise<{ updated_ms: number; sync: SyncRecord | null; sync_history: SyncRecord[] }> => JSON.parse((await clusterValue(ctx)) ?? '{}') as { updated_ms: number; sync: SyncRecord | null; sync_history: SyncRecord[] };
+
+  it("agents keep the set → the stored set and history stay the agents', the status is the controller's; in ha the state's set is written (the row that shows the difference)", async () => {
+    const { ctx } = await johnMaster();
+    await ctx.client.put(ctx.keys.cluster).value(JSON.stringify({ format: 'handyrep-state', version: 0, updated_ms: 1, status: {}, sync: agentsSet, sync_history: [agentsSet] }));
+    const leadership = await leadOn(ctx);
+    await new EtcdClusterStore(ctx, leadership, () => true).writeState(state(1000));
+    const kept = await stored(ctx);
+    assert.equal(kept.updated_ms, 1000);
+    assert.deepEqual([kept.sync, kept.sync_history], [agentsSet, [agentsSet]]);
+    await new EtcdClusterStore(ctx, leadership, () => false).writeState(state(2000));
+    const written = await stored(ctx);
+    assert.deepEqual([written.updated_ms, written.sync, written.sync_history], [2000, olderSet, [olderSet]]);
+    assert.deepEqual(leadership.lost, []);
+  });
+
+  it('the cluster key changed after the read (the keeper recorded) → nothing written, the term kept (the store reads again)', async () => {
+    const { ctx } = await johnMaster();
+    await ctx.client.put(ctx.keys.cluster).value(JSON.stringify({ format: 'handyrep-state', version: 0, updated_ms: 1, status: {}, sync: agentsSet }));
+    const leadership = await leadOn(ctx);
+    const read = (await ctx.client.get(ctx.keys.cluster).exec()).kvs[0]?.mod_revision ?? '0';
+    await ctx.client.put(ctx.keys.cluster).value(JSON.stringify({ format: 'handyrep-state', version: 0, updated_ms: 5, status: {}, sync: { ...agentsSet, quorum: 0 } }));
+    const before = await clusterValue(ctx);
+    assert.equal(await termGuardedWriteIfUnchanged(ctx, leadership, 'write the saved state', [{ kind: 'put', key: ctx.keys.cluster, value: '{}' }], { key: ctx.keys.cluster, modRevision: read }), null);
+    assert.equal(await clusterValue(ctx), before);
+    assert.deepEqual(leadership.lost, [], 'the term still stands');
+    await ctx.client.leaseClient.leaseRevoke({ ID: leadership.current?.leaseId ?? '0' });
+    await assert.rejects(termGuardedWriteIfUnchanged(ctx, leadership, 'write the saved state', [], { key: ctx.keys.cluster, modRevision: '0' }), /no longer leads/);
+    assert.equal(leadership.lost.length, 1);
   });
 });
