@@ -49,6 +49,7 @@ async function cycle(key: () => Promise<MasterRecord | null>, queueBusy = false)
     checks: {
       pollAll: async () => failure('master john failed its check: refused', { failover_ok: true, servers: {} }),
       pollServer: async () => failure('refused', { status: 'down' }),
+      verifyServer: async () => failure('refused', { status: 'down' }),
     },
   } as unknown as TopologyEnv;
   // A busy action queue (an operator's call, the sync maintenance) that does not free during the check.
