@@ -377,3 +377,20 @@ test('adoption: a failed proxy repoint does not undo it (paul stays master, the 
     s.done();
   }
 });
+
+test("adoption: an agents' take not yet confirmed, 5 s old → wait (book unchanged, no alert), logged once while the same take lasts", async () => {
+  const inFlight: MasterRecord = { ...ELECTED, timeline: null, promoted_lsn: null, since: new Date(Date.parse(NOW) - 5000).toISOString() };
+  const s = setup(inFlight, { paul: 'read_only', john: 'no_answer' });
+  try {
+    const first = await s.adopt();
+    const second = await s.adopt();
+    assert.deepEqual([first.action, second.action], ['wait', 'wait']);
+    assert.equal(s.env.book.masterName(), 'john');
+    assert.equal(s.env.book.recentHistory(5).length, 1, 'no history entry added');
+    assert.deepEqual(s.alerts(), []);
+    const lines = s.env.log.recent(300).filter((e) => /^waiting for the agents' election/.test(e.message));
+    assert.equal(lines.length, 1, lines.map((e) => e.message).join('\n'));
+  } finally {
+    s.done();
+  }
+});

@@ -114,6 +114,30 @@ test("failover check: with the action queue busy, a key naming the book's master
   }
 });
 
+test("failover check: an agents' promotion in flight (unconfirmed take, 5 s old, lease held) → the book's master is not judged (no retries, no failover), a reason says why", async () => {
+  const inFlight = { ...ELECTED, timeline: null, promoted_lsn: null, since: new Date(Date.now() - 5000).toISOString() };
+  const c = await cycle(async () => inFlight);
+  try {
+    assert.equal(c.master, 'john', 'nothing adopted yet');
+    assert.deepEqual(c.events.filter((e) => e === 'retry wait'), [], c.events.join(' | '));
+    assert.match(c.details, /its take 5 s ago is not confirmed yet .*not judging john until it is/);
+  } finally {
+    c.done();
+  }
+});
+
+test("failover check: an unconfirmed take past its confirm deadline (the agent's promote wait + ttl) → the book's master is judged as before", async () => {
+  const stale = { ...ELECTED, timeline: null, promoted_lsn: null, since: new Date(Date.now() - 5 * 60_000).toISOString() };
+  const c = await cycle(async () => stale);
+  try {
+    assert.equal(c.master, 'john');
+    assert.ok(c.events.includes('retry wait'), `the master is judged: ${c.events.join(' | ')}`);
+    assert.doesNotMatch(c.details, /not judging/);
+  } finally {
+    c.done();
+  }
+});
+
 test("failover check: the adoption's etcd reads give up after ADOPTION_CHECK_READ_MS, not the etcd deadline", async () => {
   // An etcd that never answers, with a 10 s deadline (retry_timeout's default).
   const silent = { kv: { range: () => new Promise(() => undefined) } };

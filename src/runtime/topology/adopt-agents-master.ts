@@ -10,7 +10,8 @@
  * extra_failover_commands (planAdoption in the step table).
  */
 import { planAdoption } from '../../engine/failover-steps.js';
-import { adoptionNeedsProbes, judgeAdoption, type AdoptionVerdict, type OldMasterFate, type PortAnswer } from '../../engine/agents-master-adoption.js';
+import { AGENT_PROMOTE_WAIT_MS } from '../../agent/agent-timing.js';
+import { adoptionNeedsProbes, agentsConfirmDeadlineMs, judgeAdoption, type AdoptionVerdict, type OldMasterFate, type PortAnswer } from '../../engine/agents-master-adoption.js';
 import { HISTORY_LIMIT, type FailoverRecord } from '../../model/failover-record.js';
 import type { MasterRecord } from '../../store/etcd/master-record.js';
 import { afterPromotion, afterPromotionInput, finishNote, settleClusterStatus } from './after-promotion.js';
@@ -109,6 +110,8 @@ export async function adoptAgentsMaster(env: TopologyEnv, reads: AgentsMasterRea
     oldMaster,
     oldMasterLease: oldLease === null ? null : oldLease === 'by_hand' ? 'unknown' : oldLease,
     otherWritable,
+    takeAgeMs: record === null || Number.isNaN(Date.parse(record.since)) ? null : env.clock().getTime() - Date.parse(record.since),
+    confirmDeadlineMs: agentsConfirmDeadlineMs(AGENT_PROMOTE_WAIT_MS, env.ctx().config.etcd.ttl),
   });
   if (judged.action !== 'adopt' || record === null) return noted(env, memory, judged, record);
   return alone(async () => {
@@ -132,9 +135,13 @@ export async function adoptAgentsMaster(env: TopologyEnv, reads: AgentsMasterRea
   });
 }
 
-/** A refusal is alerted once while the same one (code, key term) lasts; anything else clears the memory. */
+/**
+ * A refusal is alerted once while the same one (code, key term) lasts, a wait for an agents'
+ * promotion logged once per take; anything else clears the memory.
+ */
 function noted(env: TopologyEnv, memory: AdoptionMemory, verdict: AdoptionVerdict, record: MasterRecord | null): AdoptionVerdict {
-  const key = verdict.action === 'refuse' ? `${verdict.code}:${record?.term ?? ''}` : null;
+  const key = verdict.action === 'refuse' || verdict.action === 'wait' ? `${verdict.code}:${record?.term ?? ''}` : null;
+  if (verdict.action === 'wait' && key !== memory.lastRefusal) env.log.warn('LEADERSHIP', `waiting for the agents' election: ${verdict.why}`, record?.name);
   if (verdict.action === 'refuse' && key !== memory.lastRefusal) {
     const critical = verdict.code === 'old_master_writable' || verdict.code === 'other_writable';
     env.log.error('LEADERSHIP', `not adopting the agents' master: ${verdict.why}`, record?.name, critical ? 'CRITICAL' : 'WARNING');
