@@ -1,0 +1,113 @@
+/**
+ * A standby whose whole instance died (its postmaster and its agent SIGKILLed, as on a host crash)
+ * under write load on the master, then its agent started again: the agent's boot makes it a
+ * standby of the recorded master, and it must stream and KEEP streaming, its replay passing what
+ * the master wrote after the restart.
+ *
+ * Before standby-clean-stop.ts, pg_rewind's single-user crash recovery (run as a primary, since
+ * single-user mode cannot be a standby) wrote a shutdown checkpoint into the standby's WAL that the
+ * master never had; pg_rewind said "no rewind required" (same timeline), and the standby read the
+ * master's bytes where its own record should continue: "invalid record length … wanted 24, got N" /
+ * "incorrect prev-link" / "invalid resource manager ID", the WAL receiver stopped every
+ * wal_retrieve_retry_interval, and it never streamed again.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { Etcd3 } from 'etcd3';
+import pg from 'pg';
+import { startCluster, type TestCluster, type TestNode } from '../fixtures/cluster.js';
+import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
+import { HANDYREP_DB_PASSWORD } from '../fixtures/template.js';
+import { isAlive } from '../fixtures/proc.js';
+import { putMasterRecord, startAgent, waitUntil, type AgentSettings, type RunningAgent } from '../fixtures/agents.js';
+
+const PREFIX = '/handyrep/standbycrash/';
+/** What the standby's log must not say after its restart: its WAL and the master's disagree. */
+const DIVERGED = /incorrect prev-link|invalid resource manager ID|invalid record length at [0-9A-F/]+: wanted 24, got [1-9]|terminating walreceiver process due to administrator command/;
+
+describe('node agent: a standby killed with its agent, booted again under write load', { timeout: 300_000 }, () => {
+  let etcd: EtcdCluster;
+  let cluster: TestCluster;
+  let client: Etcd3;
+  let settings: AgentSettings;
+  const agents: RunningAgent[] = [];
+  const john = (): TestNode => cluster.nodes[0] as TestNode;
+  const paul = (): TestNode => cluster.nodes[1] as TestNode;
+
+  before(async () => {
+    [etcd, cluster] = await Promise.all([startEtcdCluster({ members: 1 }), startCluster({ nodes: 2, ssh: false })]);
+    client = new Etcd3({ hosts: etcd.endpoints });
+    settings = { endpoints: etcd.endpoints, prefix: PREFIX, ttl: 5, sections: { passwords: { handyrep_db_pass: HANDYREP_DB_PASSWORD } } };
+  });
+
+  after(async () => {
+    const logTo = process.env['AGENT_TEST_LOG'];
+    if (logTo) writeFileSync(logTo, [...agents.map((a) => a.output()), ...(cluster?.nodes.map((n) => readFileSync(n.logFile, 'utf8')) ?? [])].join('\n----\n'));
+    await Promise.all(agents.map((a) => a.stop('SIGKILL')));
+    client?.close();
+    await Promise.all([cluster?.stop(), etcd?.stop()]);
+  });
+
+  const streaming = async (): Promise<boolean> =>
+    (await cluster.psql(john(), "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'paul' AND state = 'streaming'").catch(() => '0')) === '1';
+
+  it('it streams again and keeps streaming past what the master wrote since; its log shows no WAL disagreement', async () => {
+    await putMasterRecord(client, PREFIX, 'john');
+    agents.push(startAgent(cluster, john(), settings), startAgent(cluster, paul(), settings));
+    await cluster.waitStreaming(john(), [paul()], 60_000);
+    await waitUntil("paul's agent adopted its running standby", () => agents[1]?.output().includes('PostgreSQL runs read-only') === true, 60_000);
+    await cluster.psql(john(), 'CREATE TABLE load (id bigserial, v text)');
+
+    // Bounded write load on john for the whole test.
+    const writer = new pg.Client({ host: john().socketDir, port: john().port, user: 'postgres', database: 'postgres' });
+    await writer.connect();
+    let writing = true;
+    const load = (async () => {
+      const end = Date.now() + 120_000;
+      while (writing && Date.now() < end) {
+        await writer.query("INSERT INTO load (v) SELECT repeat('x', 200) FROM generate_series(1, 20)");
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      // The whole instance dies: the agent first (nobody sees the crash), then the postmaster.
+      const postmaster = paul().postmasterPid();
+      assert.ok(postmaster !== null, 'paul runs');
+      await agents[1]?.stop('SIGKILL');
+      process.kill(postmaster, 'SIGKILL');
+      await waitUntil("paul's postmaster gone", () => !isAlive(postmaster), 10_000);
+      const logFrom = readFileSync(paul().logFile, 'utf8').length;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const agent = startAgent(cluster, paul(), settings);
+      agents.push(agent);
+      await waitUntil('paul streams from john again', streaming, 60_000, 200);
+      await waitUntil("the agent's start logged", () => agent.output().includes('boot: started as a standby of john'), 30_000);
+      assert.match(agent.output(), /paul was a crashed standby \(in archive recovery\): recovered in standby mode, stopped \(shut down in recovery\)/);
+
+      // Longer than wal_retrieve_retry_interval (5 s): the failure came back at each retry.
+      const masterAtRestart = await cluster.psql(john(), 'SELECT pg_current_wal_lsn()');
+      const deadline = Date.now() + 8000;
+      while (Date.now() < deadline) {
+        assert.equal(await streaming(), true, 'paul keeps streaming');
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      await waitUntil(
+        `paul replayed past ${masterAtRestart}`,
+        async () => (await cluster.psql(paul(), `SELECT pg_last_wal_replay_lsn() >= '${masterAtRestart}'::pg_lsn`)) === 't',
+        20_000,
+      );
+      const log = readFileSync(paul().logFile, 'utf8').slice(logFrom);
+      assert.doesNotMatch(log, DIVERGED, `paul's log since the restart:\n${log}`);
+    } finally {
+      writing = false;
+      await load;
+      await writer.end();
+    }
+    // Nothing lost on the way: paul holds john's rows once it replayed john's last position.
+    const last = await cluster.psql(john(), 'SELECT pg_current_wal_lsn()');
+    await waitUntil('paul caught up', async () => (await cluster.psql(paul(), `SELECT pg_last_wal_replay_lsn() >= '${last}'::pg_lsn`)) === 't', 30_000);
+    assert.equal(await cluster.psql(paul(), 'SELECT count(*) FROM load'), await cluster.psql(john(), 'SELECT count(*) FROM load'));
+  });
+});
