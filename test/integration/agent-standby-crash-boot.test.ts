@@ -1,15 +1,16 @@
 /**
- * A standby whose whole instance died (its postmaster and its agent SIGKILLed, as on a host crash)
- * under write load on the master, then its agent started again: the agent's boot makes it a
- * standby of the recorded master, and it must stream and KEEP streaming, its replay passing what
- * the master wrote after the restart.
+ * A standby whose whole instance died (its postmaster and its agent SIGKILLed, as on a host crash),
+ * under write load on the master and with an idle master, then its agent started again: the
+ * agent's boot makes it a standby of the recorded master, and it must stream and KEEP streaming,
+ * its replay passing what the master wrote after the restart.
  *
  * Before standby-clean-stop.ts, pg_rewind's single-user crash recovery (run as a primary, since
  * single-user mode cannot be a standby) wrote a shutdown checkpoint into the standby's WAL that the
  * master never had; pg_rewind said "no rewind required" (same timeline), and the standby read the
  * master's bytes where its own record should continue: "invalid record length … wanted 24, got N" /
  * "incorrect prev-link" / "invalid resource manager ID", the WAL receiver stopped every
- * wal_retrieve_retry_interval, and it never streamed again.
+ * wal_retrieve_retry_interval, and it never streamed again (idle master: it streamed first, its replay
+ * position ahead of the master's WAL, until the master's next write).
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -26,7 +27,7 @@ const PREFIX = '/handyrep/standbycrash/';
 /** What the standby's log must not say after its restart: its WAL and the master's disagree. */
 const DIVERGED = /incorrect prev-link|invalid resource manager ID|invalid record length at [0-9A-F/]+: wanted 24, got [1-9]|terminating walreceiver process due to administrator command/;
 
-describe('node agent: a standby killed with its agent, booted again under write load', { timeout: 300_000 }, () => {
+describe('node agent: a standby killed with its agent, booted again', { timeout: 300_000 }, () => {
   let etcd: EtcdCluster;
   let cluster: TestCluster;
   let client: Etcd3;
@@ -51,8 +52,39 @@ describe('node agent: a standby killed with its agent, booted again under write 
 
   const streaming = async (): Promise<boolean> =>
     (await cluster.psql(john(), "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'paul' AND state = 'streaming'").catch(() => '0')) === '1';
+  const replayedPast = async (lsn: string): Promise<boolean> => (await cluster.psql(paul(), `SELECT pg_last_wal_replay_lsn() >= '${lsn}'::pg_lsn`)) === 't';
 
-  it('it streams again and keeps streaming past what the master wrote since; its log shows no WAL disagreement', async () => {
+  /**
+   * paul's whole instance dies (the agent first, so nobody sees the crash; then the postmaster) and
+   * its agent starts again; returns when paul streams and the agent logged its start, with the
+   * length of paul's log before the restart.
+   */
+  async function killAndBootPaul(): Promise<number> {
+    const postmaster = paul().postmasterPid();
+    assert.ok(postmaster !== null, 'paul runs');
+    await agents.at(-1)?.stop('SIGKILL');
+    process.kill(postmaster, 'SIGKILL');
+    await waitUntil("paul's postmaster gone", () => !isAlive(postmaster), 10_000);
+    const logFrom = readFileSync(paul().logFile, 'utf8').length;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const agent = startAgent(cluster, paul(), settings);
+    agents.push(agent);
+    await waitUntil('paul streams from john again', streaming, 60_000, 200);
+    await waitUntil("the agent's start logged", () => agent.output().includes('boot: started as a standby of john'), 30_000);
+    assert.match(agent.output(), /paul was a crashed standby \(in archive recovery\): recovered in standby mode, stopped \(shut down in recovery\)/);
+    return logFrom;
+  }
+
+  /** Longer than wal_retrieve_retry_interval (5 s): the failure came back at each retry. */
+  async function assertKeepsStreaming(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      assert.equal(await streaming(), true, 'paul keeps streaming');
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  it('under write load: it streams again and keeps streaming past what the master wrote since; its log shows no WAL disagreement', async () => {
     await putMasterRecord(client, PREFIX, 'john');
     agents.push(startAgent(cluster, john(), settings), startAgent(cluster, paul(), settings));
     await cluster.waitStreaming(john(), [paul()], 60_000);
@@ -72,32 +104,10 @@ describe('node agent: a standby killed with its agent, booted again under write 
     })();
     try {
       await new Promise((resolve) => setTimeout(resolve, 2000));
-      // The whole instance dies: the agent first (nobody sees the crash), then the postmaster.
-      const postmaster = paul().postmasterPid();
-      assert.ok(postmaster !== null, 'paul runs');
-      await agents[1]?.stop('SIGKILL');
-      process.kill(postmaster, 'SIGKILL');
-      await waitUntil("paul's postmaster gone", () => !isAlive(postmaster), 10_000);
-      const logFrom = readFileSync(paul().logFile, 'utf8').length;
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      const agent = startAgent(cluster, paul(), settings);
-      agents.push(agent);
-      await waitUntil('paul streams from john again', streaming, 60_000, 200);
-      await waitUntil("the agent's start logged", () => agent.output().includes('boot: started as a standby of john'), 30_000);
-      assert.match(agent.output(), /paul was a crashed standby \(in archive recovery\): recovered in standby mode, stopped \(shut down in recovery\)/);
-
-      // Longer than wal_retrieve_retry_interval (5 s): the failure came back at each retry.
+      const logFrom = await killAndBootPaul();
       const masterAtRestart = await cluster.psql(john(), 'SELECT pg_current_wal_lsn()');
-      const deadline = Date.now() + 8000;
-      while (Date.now() < deadline) {
-        assert.equal(await streaming(), true, 'paul keeps streaming');
-        await new Promise((resolve) => setTimeout(resolve, 250));
-      }
-      await waitUntil(
-        `paul replayed past ${masterAtRestart}`,
-        async () => (await cluster.psql(paul(), `SELECT pg_last_wal_replay_lsn() >= '${masterAtRestart}'::pg_lsn`)) === 't',
-        20_000,
-      );
+      await assertKeepsStreaming(8000);
+      await waitUntil(`paul replayed past ${masterAtRestart}`, () => replayedPast(masterAtRestart), 20_000);
       const log = readFileSync(paul().logFile, 'utf8').slice(logFrom);
       assert.doesNotMatch(log, DIVERGED, `paul's log since the restart:\n${log}`);
     } finally {
@@ -107,7 +117,22 @@ describe('node agent: a standby killed with its agent, booted again under write 
     }
     // Nothing lost on the way: paul holds john's rows once it replayed john's last position.
     const last = await cluster.psql(john(), 'SELECT pg_current_wal_lsn()');
-    await waitUntil('paul caught up', async () => (await cluster.psql(paul(), `SELECT pg_last_wal_replay_lsn() >= '${last}'::pg_lsn`)) === 't', 30_000);
+    await waitUntil('paul caught up', () => replayedPast(last), 30_000);
     assert.equal(await cluster.psql(paul(), 'SELECT count(*) FROM load'), await cluster.psql(john(), 'SELECT count(*) FROM load'));
+  });
+
+  it("idle master: never ahead of the master after the boot, and the master's next writes do not stop its WAL receiver", async () => {
+    // Before the fix: it streamed, its replay position ahead of the master's WAL (the checkpoint the
+    // master never wrote), and the master's next write ended its WAL receiver for good.
+    await cluster.psql(john(), 'CHECKPOINT');
+    const logFrom = await killAndBootPaul();
+    const masterAtBoot = await cluster.psql(john(), 'SELECT pg_current_wal_lsn()');
+    assert.equal(await cluster.psql(paul(), `SELECT pg_last_wal_replay_lsn() <= '${masterAtBoot}'::pg_lsn`), 't', `paul's replay not ahead of john's ${masterAtBoot}`);
+    await cluster.psql(john(), "INSERT INTO load (v) SELECT repeat('y', 200) FROM generate_series(1, 100)");
+    await assertKeepsStreaming(7000);
+    const last = await cluster.psql(john(), 'SELECT pg_current_wal_lsn()');
+    await waitUntil(`paul replayed past ${last}`, () => replayedPast(last), 20_000);
+    const log = readFileSync(paul().logFile, 'utf8').slice(logFrom);
+    assert.doesNotMatch(log, DIVERGED, `paul's log since the restart:\n${log}`);
   });
 });
