@@ -2,12 +2,16 @@
  * The keeper's gate (keeper-gate.ts): a pass skipped because the master lease is fresh for less
  * than the pass needs keeps a narrowing's catch-up; only another lease (or none) ends it. And the
  * bound on each of the keeper's statements (keeper-session.ts): a statement that does not answer
- * fails the pass at its deadline and drops the session.
+ * fails the pass at its deadline and drops the session. And the pass runs beside the round
+ * (SyncKeeper.kick): never awaited by it, one at a time.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { keeperGate, mayWrite, type KeeperGate, type KeeperLease } from '../../src/agent/sync/keeper-gate.js';
 import { beforeDeadline } from '../../src/agent/sync/keeper-session.js';
+import { SyncKeeper } from '../../src/agent/sync/sync-keeper.js';
+import type { EtcdContext } from '../../src/store/etcd/client.js';
+import { etcdKeys } from '../../src/store/etcd/keys.js';
 
 const held = (id: string, freshLeftMs: number): KeeperLease => Object.freeze({ id, freshLeftMs });
 const BUDGET = 1000;
@@ -63,5 +67,34 @@ describe('beforeDeadline: one keeper statement, bounded', () => {
     let dropped = 0;
     await assert.rejects(beforeDeadline('SELECT', 200, () => Promise.reject(new Error('canceling statement due to statement timeout')), () => dropped++), /canceling statement due to statement timeout/);
     assert.equal(dropped, 0);
+  });
+});
+
+describe('SyncKeeper.kick: a pass beside the round, one at a time', () => {
+  it('returns at once while etcd hangs; a second kick during the pass starts none; the pass ends at its deadline and says so', async () => {
+    // etcd that never answers: the pass is bounded by the call budget (100 ms here).
+    const ctx = { client: { kv: { txn: () => new Promise<never>(() => undefined) } }, keys: etcdKeys('/t/') } as unknown as EtcdContext;
+    let leaseAsks = 0;
+    const lines: string[] = [];
+    const hands = {
+      lease: () => {
+        leaseAsks += 1;
+        return { id: 'L1', freshLeftMs: 60_000 };
+      },
+      sql: () => Promise.reject(new Error('not reached')),
+      now: () => performance.now(),
+    };
+    const keeper = new SyncKeeper(ctx, { node: 'john', policy: { mode: 'on', count: 1, method: 'any' }, fileServers: {}, callMs: 100, newMasterMs: 0 }, hands, (line) => lines.push(line));
+    keeper.kick();
+    assert.deepEqual(lines, [], 'kick returned while its pass still waits for etcd');
+    keeper.kick();
+    assert.equal(leaseAsks, 1, 'the second kick started no pass');
+    await keeper.stop();
+    assert.equal(lines.length, 1);
+    assert.match(lines[0] ?? '', /^agent john: synchronous set not kept this round: etcd did not answer within 100 ms \(read the synchronous set\)/);
+    keeper.kick();
+    assert.equal(leaseAsks, 2, 'the pass ended: the next kick starts one');
+    await keeper.stop();
+    assert.equal(lines.length, 1, 'the same failure is said once');
   });
 });
