@@ -842,7 +842,7 @@ export class HandyRep {
     const target = p.newmaster;
     if (target !== null) this.book.get(target);
     if (p.dry_run) return runManualFailover(this.topologyEnv(), target, remasterFlag, true);
-    const refusal = agentsSyncRefusal(this.config, 'manual_failover');
+    const refusal = agentsSyncRefusal(this.config, 'manual_failover', this.book.syncRecord());
     if (refusal !== null) return failure(refusal);
     return this.topology(() => runManualFailover(this.topologyEnv(), target, remasterFlag, false), 'switchover');
   }
@@ -850,7 +850,7 @@ export class HandyRep {
   async promote(newmaster: string): Promise<TopologyRd> {
     const p = this.params('promote', { newmaster });
     this.book.get(p.newmaster);
-    const refusal = agentsSyncRefusal(this.config, 'promote');
+    const refusal = agentsSyncRefusal(this.config, 'promote', this.book.syncRecord());
     if (refusal !== null) return failure(refusal);
     return this.topology(() => runPromote(this.topologyEnv(), p.newmaster), 'promote');
   }

@@ -7,7 +7,7 @@
  *      the keeper's pass fails at its deadline ("did not answer within"), the master lease stays
  *      under the same lease and john stays writable (the renewal never waits for the keeper);
  *      thawed, the next pass opens a new session;
- *   2. a controller started on the same configuration (deployment agents + synchronous_mode on),
+ *   2. a controller started on deployment agents + synchronous_mode on with a policy of its own (ANY 2),
  *      after the agent created the `cluster` key: it starts (that key is not damage), leads (its leader key says deployment agents), reports the agents' set over
  *      REST, and over several maintenance intervals changes neither the recorded set, its history
  *      nor john's synchronous_standby_names, though it writes the `cluster` key (its status);
@@ -95,14 +95,28 @@ describe('deployment agents, synchronous_mode on: a hung keeper statement, and a
       assert.equal(await isWritable(john), true, 'john is never fenced');
       await sleep(500);
     }
-    assert.match(agentLog('john'), /synchronous set not kept this round: the local PostgreSQL did not answer within \d+ ms \(SELECT current_setting/);
+    assert.match(agentLog('john'), /synchronous set not kept this round: the local PostgreSQL did not answer within \d+ ms \(SELECT/);
+    // Review s8 M1/S1: the stopped backend may still finish its statement: the next passes write nothing while it lives and ask it to end.
+    assert.match(agentLog('john'), new RegExp(`an earlier keeper session's backend \\(pid ${backend}\\) is still alive on the master: asked to end, nothing written until it is gone`));
+    assert.ok(Number(await cluster.psql(john, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'handyrep-agent-sync-keeper'")) <= 2, 'at most the stopped backend and the current session: no pile-up');
     process.kill(backend, 'SIGCONT');
     stopped = null;
-    await waitUntil('the next pass opened a new keeper session', async () => {
+    await waitUntil('the stopped backend ended (asked to) and the next pass opened a new keeper session', async () => {
       const now = await keeperBackend(john);
-      return now > 0 && now !== backend;
+      return now > 0 && now !== backend && Number(await cluster.psql(john, `SELECT count(*) FROM pg_stat_activity WHERE pid = ${backend}`)) === 0;
     }, 20_000, 200);
     assert.equal(describeSet((await clusterHead()).sync), 'john:[paul]/1', 'nothing new recorded');
+
+    // 1b. Review s8 M1: an ALTER SYSTEM that landed with no reload (as a dropped keeper statement can):
+    // postgresql.auto.conf says '' while FIRST 1 ("paul") is loaded. The keeper reads the file and
+    // writes the decided value again (the next reload would otherwise make john asynchronous under a quorum-1 record).
+    const inFile = async (): Promise<string> => cluster.psql(john, "SELECT coalesce((SELECT setting FROM pg_file_settings WHERE name = 'synchronous_standby_names' AND error IS NULL ORDER BY seqno DESC LIMIT 1), '<none>')");
+    await cluster.psql(john, "ALTER SYSTEM SET synchronous_standby_names = ''");
+    assert.equal(await cluster.psql(john, 'SHOW synchronous_standby_names'), 'FIRST 1 ("paul")', 'loaded: unchanged (no reload)');
+    await waitUntil("the keeper wrote FIRST 1 (\"paul\") to the file again", async () => (await inFile()) === 'FIRST 1 ("paul")', 20_000, 200);
+    assert.match(agentLog('john'), /synchronous_standby_names in postgresql\.auto\.conf \(''\) is not the loaded 'FIRST 1 \("paul"\)'/);
+    assert.equal(await cluster.psql(john, 'SHOW synchronous_standby_names'), 'FIRST 1 ("paul")');
+    assert.equal(describeSet((await clusterHead()).sync), 'john:[paul]/1', 'the record unchanged');
 
     // 2. A controller on deployment agents + synchronous_mode on: starts, leads, reports, changes nothing.
     const before = await clusterHead();
@@ -114,7 +128,9 @@ describe('deployment agents, synchronous_mode on: a hung keeper statement, and a
       etcd: { endpoints: b.etcd.endpoints, prefix: PREFIX, ttl: TTL, retry_timeout: 2 },
       passwords: { admin_password: ADMIN, read_password: `${ADMIN}-read`, handyrep_db_pass: HANDYREP_DB_PASSWORD },
       daemon: { listen_address: '127.0.0.1', listen_port: port, advertised_url: `http://127.0.0.1:${port}` },
-      failover: { auto_failover: false, poll_interval: 1, fail_retries: 2, fail_retry_interval: 0.5, verify_interval: 30, use_replication_slots: true, ...SYNC },
+      // A policy of its own (review s8 S3): a controller that still maintained the set would name
+      // ANY 2 ("paul", "ringo") on john and record both; the agents keep FIRST 1 ("paul").
+      failover: { auto_failover: false, poll_interval: 1, fail_retries: 2, fail_retry_interval: 0.5, verify_interval: 30, use_replication_slots: true, ...SYNC, synchronous_method: 'any', synchronous_node_count: 2 },
     } as Record<string, unknown>, 'ctl.yaml');
     daemon = await startDaemonProcess(config);
     const url = daemon.url;

@@ -50,6 +50,9 @@ describe('etcd store settings', () => {
     }
     const agentsOff = parseConfig(`${SERVERS}handyrep: {deployment: agents}\netcd: {endpoints: ['http://a:2379']}\n`, 's');
     assert.equal(agentsSyncRefusal(agentsOff, 'promote'), null, 'synchronous_mode off: nothing named, nothing refused');
+    const promised = { members: ['paul'], quorum: 1, master: 'john', at: '2026-01-01T00:00:00Z', reason: 'agents' };
+    assert.match(agentsSyncRefusal(agentsOff, 'promote', promised) ?? '', /^promote refused: handyrep.deployment is agents and the agents recorded a synchronous set \(\[paul\] quorum 1, master john\) though this controller's failover.synchronous_mode is off/, 'files out of step (review s8 S2): the agents\' record promises a quorum');
+    assert.equal(agentsSyncRefusal(agentsOff, 'promote', { ...promised, quorum: 0 }), null, 'a record promising nothing: allowed');
     assert.equal(agentsKeepSync(agentsOff), true, 'the agents still own the record (their keeper clears what on left)');
     const ha = parseConfig(`${SERVERS}handyrep: {deployment: ha}\netcd: {endpoints: ['http://a:2379']}\nfailover: {synchronous_mode: on}\n`, 's');
     assert.equal(agentsSyncRefusal(ha, 'promote'), null);

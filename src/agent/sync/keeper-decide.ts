@@ -49,6 +49,11 @@ export interface KeeperInput {
    * replicas may still be re-pointing at it, so `on` does not yet conclude that nobody qualifies.
    */
   readonly newMaster: boolean;
+  /**
+   * The synchronous_standby_names the next reload would apply (pg_file_settings, keeper-pg-settle.ts);
+   * null: no entry in the file. Absent: not read (taken as settled).
+   */
+  readonly inFile?: string | null;
 }
 
 export type KeeperStep =
@@ -119,7 +124,31 @@ function decideOff(node: string, record: SyncRecord | null, named: string): Keep
   return { steps: [{ kind: 'record', set: ASYNC, reason: OFF_REASON }, ...clear], pending: null, sentence: 'synchronous_mode off: nothing promised recorded, synchronous_standby_names cleared' };
 }
 
+/** Stands for "names not settled": equals no value synchronous_standby_names can be given. */
+const UNSETTLED = '\u0000unsettled';
+
+/**
+ * The next writes. When the file holds another value than the one loaded (a dropped ALTER SYSTEM
+ * or reload that still landed: review s8 M1), the names are unsettled: the next reload or restart
+ * puts the file's value in force, so the record may neither be narrowed nor have its quorum raised
+ * on the strength of what is loaded. The decided value is applied again first (ALTER rewrites the
+ * file, the reload loads it) after any widening record; no narrowing's catch-up is started or
+ * finished in that pass (a kept one is dropped: its target was taken under names now in doubt).
+ */
 export function decideKeeper(input: KeeperInput): KeeperPlan {
+  const unsettled = input.inFile !== undefined && input.inFile !== null && input.inFile !== input.seen.named;
+  if (!unsettled) return decideLoaded(input);
+  const inFile = input.inFile ?? '';
+  const plan = decideLoaded({ ...input, seen: { ...input.seen, named: UNSETTLED }, pending: null });
+  const note = `synchronous_standby_names in postgresql.auto.conf ('${inFile}') is not the loaded '${input.seen.named}'`;
+  if (plan.steps.some((s) => s.kind === 'apply')) return { steps: plan.steps, pending: null, sentence: `${note}: applied again; ${plan.sentence}` };
+  // Off without a record of ours: the names are the operator's.
+  if (input.policy.mode === 'off') return decideLoaded(input);
+  // The names are to stay as loaded (strict with nobody to name, a new master waiting for its replicas): the file gets them again.
+  return { steps: [{ kind: 'apply', value: input.seen.named }], pending: null, sentence: `${note}: the loaded value written again` };
+}
+
+function decideLoaded(input: KeeperInput): KeeperPlan {
   const { node, policy, record, seen } = input;
   if (policy.mode === 'off') return decideOff(node, record, seen.named);
   const ours = record !== null && record.master === node;

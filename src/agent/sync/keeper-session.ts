@@ -12,6 +12,7 @@
 import pg from 'pg';
 import { HandyRepError } from '../../model/errors.js';
 import type { SqlRow, SqlSession, SqlValue } from '../../nodes/ports.js';
+import { KEEPER_APPLICATION_NAME } from './keeper-pg-settle.js';
 
 export interface KeeperSessionTarget {
   readonly socketDir: string;
@@ -35,6 +36,11 @@ export async function beforeDeadline<T>(what: string, deadlineMs: number, run: (
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The server-side statement_timeout for a client deadline: 80 % of it, at least 1 ms. */
+export function statementTimeoutMs(deadlineMs: number): number {
+  return Math.max(1, Math.floor(deadlineMs * 0.8));
 }
 
 /** The first words of a statement, for messages (never its parameters). */
@@ -85,15 +91,18 @@ export class KeeperSession {
 
   async #connect(): Promise<pg.Client> {
     const generation = this.#generation;
-    const client = new pg.Client({ host: this.target.socketDir, port: this.target.port, user: 'postgres', database: 'postgres', application_name: 'handyrep-agent-sync-keeper', connectionTimeoutMillis: this.deadlineMs });
+    const client = new pg.Client({ host: this.target.socketDir, port: this.target.port, user: 'postgres', database: 'postgres', application_name: KEEPER_APPLICATION_NAME, connectionTimeoutMillis: this.deadlineMs });
     // A session the server ended (a restart, a crash) is opened again at the next pass.
     const gone = (): void => this.#drop(client);
     client.on('error', gone);
     client.on('end', gone);
     try {
       await client.connect();
-      // The server-side bound (whole milliseconds; set here, not per statement: ALTER SYSTEM runs outside any transaction).
-      await client.query(`SET statement_timeout = ${Math.max(1, Math.floor(this.deadlineMs))}`);
+      // The server-side bound (whole milliseconds; set here, not per statement: ALTER SYSTEM runs
+      // outside any transaction). A fifth below the client's deadline, so a server that still works
+      // cancels the statement itself and the session is kept (review s8 N1: the same deadline let
+      // the client timer, started earlier, always win).
+      await client.query(`SET statement_timeout = ${statementTimeoutMs(this.deadlineMs)}`);
       if (generation !== this.#generation) throw new Error('the keeper session was closed while it connected');
     } catch (err) {
       void client.end().catch(() => undefined);

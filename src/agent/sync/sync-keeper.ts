@@ -20,6 +20,7 @@ import type { ServerElectionSettings } from '../election/judge.js';
 import { electionSettingsFrom } from '../election/stored-settings.js';
 import { decideKeeper, type KeeperReplica, type PendingNarrow } from './keeper-decide.js';
 import { keeperGate, mayWrite, type KeeperLease } from './keeper-gate.js';
+import { endEarlierKeepers, readKeeperSettleState } from './keeper-pg-settle.js';
 import { readKeeperView, writeKeeperRecord, type KeeperView } from './keeper-store.js';
 
 export interface KeeperHands {
@@ -106,8 +107,15 @@ export class SyncKeeper {
     this.#ownerLease = leaseId;
     if (view.leader.keepsSync) return this.#note('a controller that keeps the synchronous set holds leader (its deployment is not agents): this agent does not keep it', true);
     const session = await this.hands.sql();
+    const settle = await readKeeperSettleState(session);
+    if (settle.earlier.length > 0) {
+      // A dropped session's backend may still finish its statement (review s8 M1, S1): the file is
+      // not final and nothing is written until it is gone. Asked to end; what was pending is kept.
+      await endEarlierKeepers(session, settle.earlier);
+      return this.#note(`an earlier keeper session's backend (pid ${settle.earlier.join(', ')}) is still alive on the master: asked to end, nothing written until it is gone`, true);
+    }
     const seen = await readMasterReplication(session);
-    const plan = decideKeeper({ node, policy, record: view.cluster.sync, seen, replicas: replicasOf(node, view, this.settings.fileServers), pending: this.#pending, newMaster: this.hands.now() - this.#ownerSinceMs < this.settings.newMasterMs });
+    const plan = decideKeeper({ node, policy, record: view.cluster.sync, seen, inFile: settle.inFile, replicas: replicasOf(node, view, this.settings.fileServers), pending: this.#pending, newMaster: this.hands.now() - this.#ownerSinceMs < this.settings.newMasterMs });
     this.#pending = plan.pending;
     this.#offSettled = policy.mode === 'off' && plan.steps.length === 0;
     const done: string[] = [];

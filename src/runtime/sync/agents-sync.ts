@@ -5,6 +5,7 @@
  * name standbys itself (pure: the configuration in, a refusal or null out).
  */
 import type { HandyRepConfig } from '../../config/schema.js';
+import type { SyncRecord } from '../../model/sync-record.js';
 
 /** The agents keep the synchronous set (in `agents` even with synchronous_mode off: their keeper clears what `on` left). */
 export function agentsKeepSync(config: HandyRepConfig): boolean {
@@ -13,12 +14,17 @@ export function agentsKeepSync(config: HandyRepConfig): boolean {
 
 /**
  * Why `operation` (a promotion, a failover, a switchover: each names standbys on the master
- * through the controller) is refused, or null when the controller may run it.
+ * through the controller) is refused, or null when the controller may run it. `recorded`: the set
+ * the agents recorded, as the controller followed it. It refuses too when that set promises a
+ * quorum, whatever the controller's own file says (files out of step, review s8 S2: a controller
+ * with mode off would promote a server the agents' record excludes, with nothing named for it).
  */
-export function agentsSyncRefusal(config: HandyRepConfig, operation: string): string | null {
+export function agentsSyncRefusal(config: HandyRepConfig, operation: string, recorded: SyncRecord | null = null): string | null {
+  if (!agentsKeepSync(config)) return null;
   const mode = config.failover.synchronous_mode;
-  if (!agentsKeepSync(config) || mode === 'off') return null;
-  return `${operation} refused: handyrep.deployment is agents with failover.synchronous_mode ${mode}: the master's node agent keeps synchronous_standby_names and the recorded synchronous set, a controller there changes neither (the agents elect the master; use deployment ha for controller failovers); nothing changed`;
+  if (mode !== 'off') return `${operation} refused: handyrep.deployment is agents with failover.synchronous_mode ${mode}: the master's node agent keeps synchronous_standby_names and the recorded synchronous set, a controller there changes neither (the agents elect the master; use deployment ha for controller failovers); nothing changed`;
+  if (recorded === null || recorded.quorum === 0) return null;
+  return `${operation} refused: handyrep.deployment is agents and the agents recorded a synchronous set ([${recorded.members.join(', ')}] quorum ${recorded.quorum}, master ${recorded.master ?? 'unknown'}) though this controller's failover.synchronous_mode is off (its file is out of step with the agents'): the agents elect the master; nothing changed`;
 }
 
 /**
