@@ -144,6 +144,18 @@ describe('SyncKeeper: no write while the names are not settled', () => {
   });
 });
 
+describe('SyncKeeper: a pass skipped for lease freshness says so once (review s8 N5)', () => {
+  it('logged once while it lasts, nothing read', async () => {
+    let fresh = 150;
+    const lines: string[] = [];
+    const ctx = { client: { kv: { txn: () => Promise.reject(new Error('not reached')) } }, keys: etcdKeys('/t/') } as unknown as EtcdContext;
+    const keeper = new SyncKeeper(ctx, { node: 'john', policy: ON, fileServers: {}, callMs: 100, newMasterMs: 0 }, { lease: () => ({ id: 'L1', freshLeftMs: (fresh -= 10) }), sql: () => Promise.reject(new Error('not reached')), now: () => 0 }, (line) => lines.push(line));
+    assert.equal(await keeper.step(), '');
+    assert.equal(await keeper.step(), '');
+    assert.deepEqual(lines, ['agent john: synchronous set: passes skipped: the master lease is fresh for less than the 200 ms a pass needs (what was pending is kept)']);
+  });
+});
+
 describe('keeper session: the server-side bound is below the client deadline', () => {
   it('80 % of it (the server cancels first and the session is kept), at least 1 ms', () => {
     assert.equal(statementTimeoutMs(2000), 1600);

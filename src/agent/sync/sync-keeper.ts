@@ -96,7 +96,8 @@ export class SyncKeeper {
     const gate = keeperGate(this.hands.lease(), 2 * callMs, this.#ownerLease);
     if (gate.kind === 'not_owner') return this.#notOwner();
     // Still this lease's mastership: a narrowing's catch-up and the time it began are kept.
-    if (gate.kind === 'skip') return '';
+    // Said once while it lasts (review s8 N5), in words that do not change with the ms left.
+    if (gate.kind === 'skip') return this.#note(`passes skipped: the master lease is fresh for less than the ${2 * callMs} ms a pass needs (what was pending is kept)`, true);
     if (gate.reset) this.#notOwner();
     const leaseId = gate.leaseId;
     if (this.#offSettled) return '';
@@ -123,6 +124,8 @@ export class SyncKeeper {
       // The lease may have gone stale while this pass ran: no write (record or ALTER SYSTEM) without it.
       if (!mayWrite(this.hands.lease(), leaseId, callMs)) return this.#note(`${done.join('; ')}${done.length > 0 ? '; ' : ''}master lease no longer fresh: synchronous set not ${step.kind === 'apply' ? 'named' : 'recorded'}`);
       if (step.kind === 'apply') {
+        // Three statements, each bounded by callMs, after a check for one: only the etcd record
+        // needs the lease (a CAS under it); a stale pass's ALTER lands on its own master only (review s8 N2).
         await setStandbyNames(session, step.value);
         done.push(`synchronous_standby_names = '${step.value}'`);
         continue;

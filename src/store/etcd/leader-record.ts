@@ -70,12 +70,15 @@ export function parseLeaderRecord(key: string, value: Buffer | string): LeaderRe
     // The id is printed in refusals, logs and on terminals: a name only (no control characters).
     typeof v.controller_id !== 'string' || !NAME_PATTERN.test(v.controller_id) ||
     !(typeof v.api_url === 'string' || v.api_url === null) ||
-    typeof v.since !== 'string' ||
-    !(v.deployment === undefined || (DEPLOYMENTS as readonly unknown[]).includes(v.deployment))
+    typeof v.since !== 'string'
   ) {
     throw new HandyRepError('STORE_DATA', `etcd key ${key} does not hold a leader record ({"controller_id", "api_url", "since"} expected)`);
   }
-  return { controller_id: v.controller_id, api_url: v.api_url, since: v.since, ...(v.deployment === undefined ? {} : { deployment: v.deployment as Deployment }) };
+  // A deployment this version does not know (a newer controller's) is read as not said: the
+  // record stays readable, and the master's agent then takes the leader as keeping the set
+  // itself, the safe side (review s8 N4).
+  const known = (DEPLOYMENTS as readonly unknown[]).includes(v.deployment);
+  return { controller_id: v.controller_id, api_url: v.api_url, since: v.since, ...(known ? { deployment: v.deployment as Deployment } : {}) };
 }
 
 export type LeaderKeyJudgement = { held: true } | { held: false; reason: string };
