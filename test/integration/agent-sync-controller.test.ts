@@ -150,6 +150,8 @@ describe('deployment agents, synchronous_mode on: a hung keeper statement, and a
     assert.notEqual(afterwards.modRevision, before.modRevision, 'the controller wrote the cluster key (its status)');
     assert.deepEqual(afterwards.sync, before.sync, 'the recorded set is the agents\' one, unchanged');
     assert.deepEqual(afterwards.history, before.history, 'its history unchanged');
+    // pg_file_settings and current_setting give the value in the same form: a settled file is never taken as unsettled.
+    assert.equal(agentLog('john').match(/is not the loaded/g)?.length ?? 0, 1, 'the names were unsettled only after 1b');
     assert.equal(await cluster.psql(john, 'SHOW synchronous_standby_names'), namedBefore);
     const promoted = await http(url, '/promote?newmaster=paul', { method: 'POST', headers: { authorization: basic(ADMIN) } });
     assert.match(JSON.stringify(promoted.json), /promote refused: handyrep.deployment is agents with failover.synchronous_mode on/);
