@@ -117,6 +117,8 @@ export class KeepaliveChannel {
   readonly #waiting = new Map<string, { resolve: (ttl: string) => void; reject: (err: unknown) => void }>();
 
   async keepalive(ctx: EtcdContext, leaseId: string, callMs: number): Promise<string> {
+    // The lean client's stream when the context has one (made from the configuration): the idle agent's hot path.
+    if (ctx.lean !== undefined) return ctx.lean.keepalive.keepalive(leaseId, callMs);
     // Two renewals in one tick (the master and member leases) share one stream being opened.
     const stream = this.#stream ?? (await (this.#opening ??= this.#open(ctx).finally(() => (this.#opening = null))));
     return new Promise<string>((resolve, reject) => {
