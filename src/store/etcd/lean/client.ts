@@ -47,6 +47,8 @@ export class LeanEtcd {
   #token: string | null = null;
   #authenticating: Promise<string> | null = null;
   #closed = false;
+  /** Why a session failed (a TLS verification error, a refused connection), for the calls' messages. */
+  readonly #sessionErrors = new WeakMap<ClientHttp2Session, string>();
 
   constructor(private readonly settings: LeanEtcdSettings) {
     if (settings.endpoints.length === 0) throw new HandyRepError('CONFIG_INVALID', 'etcd.endpoints: list the etcd endpoints');
@@ -72,18 +74,23 @@ export class LeanEtcd {
   /** Runs `attempt` with a per-attempt deadline until it succeeds, etcd refuses, or `callMs` is spent. */
   async retrying<T>(what: string, callMs: number, attempt: (attemptMs: number) => Promise<T>): Promise<T> {
     const deadline = performance.now() + callMs;
-    let last: unknown = new Error(`no attempt within ${callMs} ms`);
+    const reasons: string[] = [];
+    let last: unknown = null;
     for (;;) {
       const left = Math.floor(deadline - performance.now());
-      if (left <= 0 || this.#closed) break;
+      // A sliver of time left is no attempt (its "did not answer within 2 ms" would hide the real reason).
+      if (left < Math.min(20, callMs) || this.#closed) break;
       try {
         return await attempt(Math.min(left, attemptMsOf(callMs)));
       } catch (err) {
         last = err;
+        const reason = err instanceof Error ? err.message : String(err);
+        if (!reasons.includes(reason)) reasons.push(reason);
         if (err instanceof LeanCallError && err.verdict === 'refused') break;
       }
     }
-    const reason = last instanceof Error ? last.message : String(last);
+    if (this.#closed) reasons.push('the etcd client is closed');
+    const reason = reasons.slice(-3).join('; ');
     const refused = last instanceof LeanCallError && last.verdict === 'refused';
     throw new HandyRepError('STORE_UNREACHABLE', refused ? `etcd refused (${what}): ${reason}` : `etcd did not answer within ${callMs} ms (${what}): unreachable or without quorum: ${reason}`, { cause: last });
   }
@@ -134,6 +141,12 @@ export class LeanEtcd {
     return { stream, session, endpoint };
   }
 
+  /** The error that broke `session`, as ": reason", or ''. */
+  sessionError(session: ClientHttp2Session): string {
+    const reason = this.#sessionErrors.get(session);
+    return reason === undefined ? '' : `: ${reason}`;
+  }
+
   /** That session's member failed a call: drop the session; the next call goes to the next endpoint. */
   fault(session: ClientHttp2Session): void {
     if (this.#session !== session) return;
@@ -162,7 +175,10 @@ export class LeanEtcd {
     }
     const session = http2.connect(`${url.protocol}//${url.host}`, options);
     // Never an unhandled 'error': a broken session is dropped and its streams fail their calls.
-    session.on('error', () => this.fault(session));
+    session.on('error', (err: Error) => {
+      this.#sessionErrors.set(session, err.message);
+      this.fault(session);
+    });
     session.on('goaway', () => this.fault(session));
     session.on('close', () => {
       if (this.#session === session) this.#session = null;
@@ -187,13 +203,13 @@ export class LeanEtcd {
         settled = true;
         clearTimeout(timer);
         if (err === null && reply !== null) return resolve(reply);
-        const failed = err ?? new LeanCallError('member_fault', 'the call ended without a reply');
+        const failed = err ?? new LeanCallError('member_fault', `${endpoint}: the call ended without a reply`);
         if (failed.verdict === 'member_fault') this.fault(session);
         if (failed.verdict === 'token_invalid') this.tokenRejected(token);
         if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
         reject(failed);
       };
-      const timer = setTimeout(() => settle(new LeanCallError('member_fault', `${endpoint} did not answer within ${attemptMs} ms`)), attemptMs);
+      const timer = setTimeout(() => settle(new LeanCallError('member_fault', `${endpoint} did not answer within ${attemptMs} ms${this.sessionError(session)}`)), attemptMs);
       stream.on('response', (headers: IncomingHttpHeaders) => {
         const code = Number(headers[':status']);
         if (code !== 200) failure = new LeanCallError('member_fault', `${endpoint} answered HTTP ${code}`);
@@ -214,7 +230,7 @@ export class LeanEtcd {
       });
       stream.on('close', () => {
         if (failure !== null) return settle(failure);
-        if (status === null) return settle(new LeanCallError('member_fault', `${endpoint} ended the call without a gRPC status`));
+        if (status === null) return settle(new LeanCallError('member_fault', `${endpoint} ended the call without a gRPC status${this.sessionError(session)}`));
         const verdict = judgeStatus(status);
         if (verdict === 'ok') return settle(reply === null ? new LeanCallError('member_fault', `${endpoint} sent no reply message`) : null);
         settle(new LeanCallError(verdict, `${endpoint}: gRPC status ${status.code}: ${status.message}`));

@@ -98,7 +98,7 @@ export class LeanKeepalive {
     stream.on('close', () => {
       // A stream etcd ends carries its reason in the status; a stream ending at all is a fault here.
       const verdict = status === null ? 'member_fault' : judgeStatus(status);
-      const why = status === null ? 'the keep-alive stream ended' : `the keep-alive stream ended with gRPC status ${status.code}: ${status.message}`;
+      const why = status === null ? `the keep-alive stream ended${this.etcd.sessionError(session)}` : `the keep-alive stream ended with gRPC status ${status.code}: ${status.message}`;
       fail(new LeanCallError(verdict === 'ok' || verdict === 'refused' ? 'member_fault' : verdict, `${endpoint}: ${why}`));
     });
     this.#open = open;
