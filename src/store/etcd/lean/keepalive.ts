@@ -27,6 +27,8 @@ export class LeanKeepalive {
   #open: OpenStream | null = null;
   #opening: Promise<OpenStream> | null = null;
   readonly #waiting = new Map<string, Waiter>();
+  /** The framed request per lease id: the same bytes every second, encoded once (an agent holds two leases). */
+  readonly #frames = new Map<string, Buffer>();
 
   constructor(private readonly etcd: LeanEtcd) {}
 
@@ -61,8 +63,19 @@ export class LeanKeepalive {
       });
       // The stream may have been dropped while the waiter was set up (a synchronous 'close').
       if (this.#open !== open) return this.#reject(leaseId, new LeanCallError('member_fault', `${open.endpoint}: the keep-alive stream was dropped`));
-      open.stream.write(grpcFrame(encodeKeepAlive(leaseId)));
+      open.stream.write(this.#frameFor(leaseId));
     });
+  }
+
+  #frameFor(leaseId: string): Buffer {
+    let frame = this.#frames.get(leaseId);
+    if (frame === undefined) {
+      // Leases come and go (a grant after each loss): keep the last few only.
+      if (this.#frames.size >= 4) this.#frames.clear();
+      frame = grpcFrame(encodeKeepAlive(leaseId));
+      this.#frames.set(leaseId, frame);
+    }
+    return frame;
   }
 
   async #start(attemptMs: number): Promise<OpenStream> {
