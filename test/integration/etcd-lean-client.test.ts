@@ -124,6 +124,18 @@ describe('lean etcd client on a 3-member cluster', () => {
     }
   });
 
+  test('an endpoint where nothing listens is skipped: the call goes to the next one', async () => {
+    const subnet = process.env['HANDYREP_TEST_SUBNET'] ?? '127.0.0';
+    const lean = new LeanEtcd({ endpoints: [`http://${subnet}.39:2379`, ...etcd.endpoints], tls: null, auth: null });
+    try {
+      const reply = await leanPutThenGet(lean, 'test', { key: '/lean/members/george', value: '{}', lease: '0' }, '/lean/master', CALL_MS);
+      assert.equal(reply.succeeded, true);
+      assert.equal(lean.endpoint, etcd.endpoints[0]);
+    } finally {
+      lean.close();
+    }
+  });
+
   test('close() fails a pending keep-alive without an unhandled error', async () => {
     const lean = new LeanEtcd({ endpoints: etcd.endpoints, tls: null, auth: null });
     const keepalive = new LeanKeepalive(lean);

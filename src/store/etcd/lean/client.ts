@@ -36,9 +36,13 @@ export class LeanCallError extends Error {
   }
 }
 
-/** An attempt gets a third of the call's deadline (as etcdClientOptions' unary calls), at least 100 ms. */
+/**
+ * An attempt gets half the call's deadline (at least 100 ms): a frozen or cut-off member is
+ * skipped within one call, while a member slow under load (an fsync, a busy host) still has most
+ * of the time to answer: a missed attempt drops the whole session, the keep-alive stream with it.
+ */
 export function attemptMsOf(callMs: number): number {
-  return Math.max(100, Math.floor(callMs / 3));
+  return Math.max(100, Math.floor(callMs / 2));
 }
 
 export class LeanEtcd {

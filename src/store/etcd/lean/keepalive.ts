@@ -51,16 +51,13 @@ export class LeanKeepalive {
         else reject(new LeanCallError('member_fault', `${open.endpoint}: the keep-alive stream was dropped`));
       }, attemptMs);
       this.#waiting.get(leaseId)?.reject(new LeanCallError('member_fault', 'superseded by a newer renewal'));
-      this.#waiting.set(leaseId, {
-        resolve: (ttl) => {
+      const clearing =
+        <T>(settle: (value: T) => void) =>
+        (value: T): void => {
           clearTimeout(timer);
-          resolve(ttl);
-        },
-        reject: (err) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      });
+          settle(value);
+        };
+      this.#waiting.set(leaseId, { resolve: clearing(resolve), reject: clearing(reject) });
       // The stream may have been dropped while the waiter was set up (a synchronous 'close').
       if (this.#open !== open) return this.#reject(leaseId, new LeanCallError('member_fault', `${open.endpoint}: the keep-alive stream was dropped`));
       open.stream.write(this.#frameFor(leaseId));
