@@ -16,6 +16,7 @@ export class AgentLease {
   #id: string | null = null;
   #lastRenewalSentMs = 0;
   #staleTimer: NodeJS.Timeout | undefined;
+  #renewing: Promise<boolean> | null = null;
 
   constructor(
     private readonly ctx: EtcdContext,
@@ -50,8 +51,27 @@ export class AgentLease {
     return this.#id === null ? 0 : Math.max(0, this.freshForMs - (this.now() - this.#lastRenewalSentMs));
   }
 
-  /** Grants the lease when not held, else renews it; false when etcd said it expired (then not held). */
-  async hold(callMs: number): Promise<boolean> {
+  /**
+   * Grants the lease when not held, else renews it; false when etcd said it expired (then not held).
+   * A renewal asked for while one is in flight shares it (the boot's and the promotion's interval
+   * timers must not stack renewals of one lease on the stream; the shared one dates the renewal
+   * by its own, earlier, send).
+   */
+  hold(callMs: number): Promise<boolean> {
+    if (this.#id !== null && this.#renewing !== null) return this.#renewing;
+    const held = this.#hold(callMs);
+    // A grant sets the id only once etcd answered: only a renewal (id held now) is shared.
+    if (this.#id !== null) {
+      this.#renewing = held;
+      const done = (): void => {
+        if (this.#renewing === held) this.#renewing = null;
+      };
+      held.then(done, done);
+    }
+    return held;
+  }
+
+  async #hold(callMs: number): Promise<boolean> {
     const sentMs = this.now();
     if (this.#id === null) {
       const grant = await withDeadline(`grant the ${this.what}`, callMs, () => this.ctx.client.leaseClient.leaseGrant({ TTL: this.ctx.ttlSeconds }));

@@ -24,8 +24,10 @@ export async function putMemberReadMaster(ctx: EtcdContext, node: string, value:
   if (ctx.lean !== undefined) {
     const reply = await leanPutThenGet(ctx.lean.etcd, 'write the member record', { key: ctx.keys.member(node), value, lease: leaseId }, ctx.keys.master, callMs);
     if (!reply.succeeded) throw new Error('etcd did not apply the member record transaction (it has no comparison: it must)');
-    const got = reply.responses[1];
-    return { revision: reply.revision, master: got?.kind === 'range' ? got.kvs[0] : undefined };
+    // Anything but the put's and the range's answers is malformed: never read as "master absent".
+    const [put, got] = reply.responses;
+    if (reply.responses.length !== 2 || put?.kind !== 'put' || got?.kind !== 'range') throw new Error('etcd answered the member record transaction with other operations than its put and range');
+    return { revision: reply.revision, master: got.kvs[0] };
   }
   const reply = await withDeadline('write the member record', callMs, () =>
     ctx.client.kv.txn({

@@ -32,6 +32,7 @@ test('statusOf: code and percent-decoded message; none without grpc-status', () 
   assert.deepEqual(statusOf({ 'grpc-status': '14', 'grpc-message': 'etcdserver:%20no%20leader' }), { code: 14, message: 'etcdserver: no leader' });
   assert.equal(statusOf({ ':status': '200' }), null);
   assert.deepEqual(statusOf({ 'grpc-status': 'x' }), { code: 2, message: '' });
+  assert.deepEqual(statusOf({ 'grpc-status': '' }), { code: 2, message: '' }, 'an empty status is not OK');
 });
 
 test('judgeStatus: ok, member faults, token invalid, refused', () => {
@@ -48,6 +49,7 @@ test('judgeStatus: ok, member faults, token invalid, refused', () => {
     [7, 'etcdserver: permission denied', 'refused'],
     [3, 'etcdserver: authentication failed, invalid user ID or password', 'refused'],
     [9, 'etcdserver: not leader', 'member_fault'],
+    [3, 'etcdserver: revision of auth store is old', 'token_invalid'],
   ];
   for (const [code, message, verdict] of rows) assert.equal(judgeStatus({ code, message }), verdict, `${code} ${message}`);
 });

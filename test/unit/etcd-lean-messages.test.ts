@@ -90,4 +90,6 @@ test('ProtoReader: truncated input is an error, not a wrong value', () => {
   assert.throws(() => decodeKeepAlive(hex('10819e')), /truncated varint/);
   assert.throws(() => decodeTxn(hex('1a0512')), /truncated length-delimited/);
   assert.throws(() => decodeKeepAlive(hex('0f')), /unsupported wire type 7/);
+  assert.throws(() => decodeKeepAlive(hex('00')), /invalid tag 0/);
+  assert.throws(() => decodeKeepAlive(hex('8880808080808080800100')), /invalid tag/);
 });

@@ -91,6 +91,7 @@ export function createEtcdContext(config: EtcdSettings): EtcdContext {
   const endpoints = config.etcd.endpoints;
   const members = new Map<number, Etcd3>();
   let lean: LeanParts | null = null;
+  let closed = false;
   return {
     client,
     keys: etcdKeys(config.etcd.prefix ?? defaultEtcdPrefix(config.handyrep.cluster_name)),
@@ -114,10 +115,13 @@ export function createEtcdContext(config: EtcdSettings): EtcdContext {
           auth: options.auth ? { user: options.auth.username, password: options.auth.password } : null,
         });
         lean = { etcd, keepalive: new LeanKeepalive(etcd) };
+        // Asked for after close(): its calls fail at once instead of opening a session nothing closes.
+        if (closed) etcd.close();
       }
       return lean;
     },
     close: () => {
+      closed = true;
       lean?.keepalive.close();
       lean?.etcd.close();
       client.close();

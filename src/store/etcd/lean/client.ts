@@ -45,6 +45,9 @@ export function attemptMsOf(callMs: number): number {
   return Math.max(100, Math.floor(callMs / 2));
 }
 
+/** Attempts per call at least (as etcdClientOptions' CALL_ATTEMPTS); more when more endpoints are listed. */
+const ATTEMPTS_PER_CALL = 3;
+
 export class LeanEtcd {
   #index = 0;
   #session: ClientHttp2Session | null = null;
@@ -69,23 +72,31 @@ export class LeanEtcd {
    * member fault) ends the call at once. Errors are STORE_UNREACHABLE HandyRepErrors naming `what`.
    */
   async call(what: string, path: string, message: Buffer, callMs: number): Promise<Buffer> {
-    return this.retrying(what, callMs, async (attemptMs) => {
-      const token = await this.token(attemptMs);
-      return this.#unaryOnce(path, message, attemptMs, token);
+    return this.retrying(what, callMs, async (left) => {
+      const token = await this.token(left());
+      return this.#unaryOnce(path, message, left(), token);
     });
   }
 
-  /** Runs `attempt` with a per-attempt deadline until it succeeds, etcd refuses, or `callMs` is spent. */
-  async retrying<T>(what: string, callMs: number, attempt: (attemptMs: number) => Promise<T>): Promise<T> {
+  /**
+   * Runs `attempt` until it succeeds, etcd refuses, `callMs` is spent, or ATTEMPTS_PER_CALL (at
+   * least one per endpoint) failed: a member refusing fast ("no leader" during a quorum loss) must
+   * not get a new connection per millisecond. `left()` is what remains of the attempt's own
+   * deadline: its token fetch and its call share it, so no call outlasts `callMs`.
+   */
+  async retrying<T>(what: string, callMs: number, attempt: (left: () => number) => Promise<T>): Promise<T> {
     const deadline = performance.now() + callMs;
+    const attemptMs = attemptMsOf(callMs);
+    const maxAttempts = Math.max(ATTEMPTS_PER_CALL, this.settings.endpoints.length);
     const reasons: string[] = [];
     let last: unknown = null;
-    for (;;) {
-      const left = Math.floor(deadline - performance.now());
-      // A sliver of time left is no attempt (its "did not answer within 2 ms" would hide the real reason).
-      if (left < Math.min(20, callMs) || this.#closed) break;
+    for (let tried = 0; tried < maxAttempts && !this.#closed; tried++) {
+      const attemptEnd = Math.min(deadline, performance.now() + attemptMs);
+      // A sliver of an attempt would time out on a healthy member and drop its session (and hide
+      // the real reason behind "did not answer within 2 ms").
+      if (attemptEnd - performance.now() < attemptMs / 4) break;
       try {
-        return await attempt(Math.min(left, attemptMsOf(callMs)));
+        return await attempt(() => Math.max(1, Math.floor(attemptEnd - performance.now())));
       } catch (err) {
         last = err;
         const reason = err instanceof Error ? err.message : String(err);
@@ -94,6 +105,7 @@ export class LeanEtcd {
       }
     }
     if (this.#closed) reasons.push('the etcd client is closed');
+    if (reasons.length === 0) reasons.push('no attempt could be made');
     const reason = reasons.slice(-3).join('; ');
     const refused = last instanceof LeanCallError && last.verdict === 'refused';
     throw new HandyRepError('STORE_UNREACHABLE', refused ? `etcd refused (${what}): ${reason}` : `etcd did not answer within ${callMs} ms (${what}): unreachable or without quorum: ${reason}`, { cause: last });
@@ -236,6 +248,7 @@ export class LeanEtcd {
         if (failure !== null) return settle(failure);
         if (status === null) return settle(new LeanCallError('member_fault', `${endpoint} ended the call without a gRPC status${this.sessionError(session)}`));
         const verdict = judgeStatus(status);
+        if (verdict === 'ok' && decoder.partial) return settle(new LeanCallError('member_fault', `${endpoint} ended the call in the middle of a message`));
         if (verdict === 'ok') return settle(reply === null ? new LeanCallError('member_fault', `${endpoint} sent no reply message`) : null);
         settle(new LeanCallError(verdict, `${endpoint}: gRPC status ${status.code}: ${status.message}`));
       });

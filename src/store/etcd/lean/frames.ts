@@ -62,10 +62,11 @@ export interface GrpcStatus {
 export function statusOf(headers: Record<string, string | string[] | undefined>): GrpcStatus | null {
   const raw = headers['grpc-status'];
   if (raw === undefined) return null;
-  const code = Number(Array.isArray(raw) ? raw[0] : raw);
+  const text = String(Array.isArray(raw) ? raw[0] : raw);
   const message = headers['grpc-message'];
-  const text = message === undefined ? '' : decodeGrpcMessage(Array.isArray(message) ? (message[0] ?? '') : message);
-  return { code: Number.isInteger(code) ? code : 2, message: text };
+  const decoded = message === undefined ? '' : decodeGrpcMessage(Array.isArray(message) ? (message[0] ?? '') : message);
+  // Only digits are a code ('' would read as 0 = OK); anything else is UNKNOWN (2).
+  return { code: /^\d+$/.test(text) ? Number(text) : 2, message: decoded };
 }
 
 /** grpc-message is percent-encoded. */
@@ -83,7 +84,9 @@ export type StatusVerdict = 'ok' | 'member_fault' | 'token_invalid' | 'refused';
 export function judgeStatus(status: GrpcStatus): StatusVerdict {
   if (status.code === GRPC_OK) return 'ok';
   // etcd says so for an expired simple token or one a restarted member does not know.
-  if (status.code === GRPC_UNAUTHENTICATED || /invalid auth token/.test(status.message)) return 'token_invalid';
+  // "revision of auth store is old": the token predates an auth change (JWT carries its revision);
+  // etcd's Go client takes a new token for it too.
+  if (status.code === GRPC_UNAUTHENTICATED || /invalid auth token|revision of auth store is old/.test(status.message)) return 'token_invalid';
   if (MEMBER_FAULT_CODES.has(status.code) || /no leader|not leader|leader changed|not capable/.test(status.message)) return 'member_fault';
   return 'refused';
 }

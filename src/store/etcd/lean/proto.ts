@@ -74,7 +74,10 @@ export class ProtoReader {
 
   /** The next field's tag: field number `tag >>> 3`, wire type `tag & 7`. */
   tag(): number {
-    return Number(this.varint());
+    const tag = this.varint();
+    // Field numbers are 1 … 2^29 − 1: anything else is malformed input, not a field to read.
+    if (tag > 0xffffffffn || tag >> 3n === 0n) throw new Error(`protobuf: invalid tag ${tag}`);
+    return Number(tag);
   }
 
   varint(): bigint {
