@@ -16,7 +16,7 @@ export class AgentLease {
   #id: string | null = null;
   #lastRenewalSentMs = 0;
   #staleTimer: NodeJS.Timeout | undefined;
-  #renewing: Promise<boolean> | null = null;
+  #renewing: { readonly id: string; readonly held: Promise<boolean> } | null = null;
 
   constructor(
     private readonly ctx: EtcdContext,
@@ -58,13 +58,16 @@ export class AgentLease {
    * by its own, earlier, send).
    */
   hold(callMs: number): Promise<boolean> {
-    if (this.#id !== null && this.#renewing !== null) return this.#renewing;
+    // Shared only for the lease it renews (not a lease granted after a release meanwhile).
+    if (this.#id !== null && this.#renewing !== null && this.#renewing.id === this.#id) return this.#renewing.held;
+    const id = this.#id;
     const held = this.#hold(callMs);
     // A grant sets the id only once etcd answered: only a renewal (id held now) is shared.
-    if (this.#id !== null) {
-      this.#renewing = held;
+    if (id !== null) {
+      const renewing = { id, held };
+      this.#renewing = renewing;
       const done = (): void => {
-        if (this.#renewing === held) this.#renewing = null;
+        if (this.#renewing === renewing) this.#renewing = null;
       };
       held.then(done, done);
     }

@@ -29,7 +29,8 @@ export interface LeanEtcdSettings {
 /** A failed attempt and what it means: try the next member, get a new token, or give up (etcd's answer). */
 export class LeanCallError extends Error {
   constructor(
-    readonly verdict: Exclude<StatusVerdict, 'ok'>,
+    /** out_of_time: too little of the attempt was left to start its call (no member's fault; the call ends). */
+    readonly verdict: Exclude<StatusVerdict, 'ok'> | 'out_of_time',
     message: string,
   ) {
     super(message);
@@ -45,8 +46,19 @@ export function attemptMsOf(callMs: number): number {
   return Math.max(100, Math.floor(callMs / 2));
 }
 
-/** Attempts per call at least (as etcdClientOptions' CALL_ATTEMPTS); more when more endpoints are listed. */
-const ATTEMPTS_PER_CALL = 3;
+/**
+ * `ms` when it is a fair share of an attempt, else an out_of_time error: a sliver (the rest after a
+ * slow token fetch) would time out on a healthy member and drop its session.
+ */
+export function enoughLeft(ms: number, callMs: number): number {
+  if (ms < attemptMsOf(callMs) / 4) throw new LeanCallError('out_of_time', `only ${ms} ms of the attempt left after the token or the stream's opening`);
+  return ms;
+}
+
+/** Attempts per call at least (twice etcdClientOptions' CALL_ATTEMPTS); more when more endpoints are listed. */
+const ATTEMPTS_PER_CALL = 6;
+/** A failed attempt is followed by the next one this long after its start at the earliest. */
+const FAST_RETRY_GAP_MS = 100;
 
 export class LeanEtcd {
   #index = 0;
@@ -74,24 +86,25 @@ export class LeanEtcd {
   async call(what: string, path: string, message: Buffer, callMs: number): Promise<Buffer> {
     return this.retrying(what, callMs, async (left) => {
       const token = await this.token(left());
-      return this.#unaryOnce(path, message, left(), token);
+      return this.#unaryOnce(path, message, enoughLeft(left(), callMs), token);
     });
   }
 
   /**
    * Runs `attempt` until it succeeds, etcd refuses, `callMs` is spent, or ATTEMPTS_PER_CALL (at
-   * least one per endpoint) failed: a member refusing fast ("no leader" during a quorum loss) must
-   * not get a new connection per millisecond. `left()` is what remains of the attempt's own
+   * least two per endpoint) failed, at least FAST_RETRY_GAP_MS apart: a member refusing fast ("no
+   * leader" during a quorum loss) must not get a new connection per millisecond. `left()` is what remains of the attempt's own
    * deadline: its token fetch and its call share it, so no call outlasts `callMs`.
    */
   async retrying<T>(what: string, callMs: number, attempt: (left: () => number) => Promise<T>): Promise<T> {
     const deadline = performance.now() + callMs;
     const attemptMs = attemptMsOf(callMs);
-    const maxAttempts = Math.max(ATTEMPTS_PER_CALL, this.settings.endpoints.length);
+    const maxAttempts = Math.max(ATTEMPTS_PER_CALL, 2 * this.settings.endpoints.length);
     const reasons: string[] = [];
     let last: unknown = null;
     for (let tried = 0; tried < maxAttempts && !this.#closed; tried++) {
-      const attemptEnd = Math.min(deadline, performance.now() + attemptMs);
+      const startedMs = performance.now();
+      const attemptEnd = Math.min(deadline, startedMs + attemptMs);
       // A sliver of an attempt would time out on a healthy member and drop its session (and hide
       // the real reason behind "did not answer within 2 ms").
       if (attemptEnd - performance.now() < attemptMs / 4) break;
@@ -101,14 +114,20 @@ export class LeanEtcd {
         last = err;
         const reason = err instanceof Error ? err.message : String(err);
         if (!reasons.includes(reason)) reasons.push(reason);
-        if (err instanceof LeanCallError && err.verdict === 'refused') break;
+        if (err instanceof LeanCallError && (err.verdict === 'refused' || err.verdict === 'out_of_time')) break;
+        // A fast refusal ("no leader" while the members elect one) is tried again after a pause, so
+        // the attempts span an election instead of a few milliseconds.
+        const pauseMs = Math.min(FAST_RETRY_GAP_MS - (performance.now() - startedMs), deadline - performance.now() - attemptMs / 4);
+        if (pauseMs > 0) await new Promise((done) => setTimeout(done, pauseMs));
       }
     }
     if (this.#closed) reasons.push('the etcd client is closed');
     if (reasons.length === 0) reasons.push('no attempt could be made');
     const reason = reasons.slice(-3).join('; ');
     const refused = last instanceof LeanCallError && last.verdict === 'refused';
-    throw new HandyRepError('STORE_UNREACHABLE', refused ? `etcd refused (${what}): ${reason}` : `etcd did not answer within ${callMs} ms (${what}): unreachable or without quorum: ${reason}`, { cause: last });
+    const spent = performance.now() >= deadline - attemptMs / 4;
+    const failed = spent ? `etcd did not answer within ${callMs} ms (${what})` : `etcd did not answer (${what}) in ${maxAttempts} attempts`;
+    throw new HandyRepError('STORE_UNREACHABLE', refused ? `etcd refused (${what}): ${reason}` : `${failed}: unreachable or without quorum: ${reason}`, { cause: last });
   }
 
   /** The auth token for the next call (Authenticate once; null without etcd.user). */

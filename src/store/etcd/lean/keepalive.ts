@@ -10,7 +10,7 @@
  * etcd sent it: ≤ 0 means the lease is gone (the caller's rule, agent-lease.ts).
  */
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
-import { LeanCallError, type LeanEtcd } from './client.js';
+import { enoughLeft, LeanCallError, type LeanEtcd } from './client.js';
 import { FrameDecoder, grpcFrame, judgeStatus, statusOf } from './frames.js';
 import { decodeKeepAlive, encodeKeepAlive } from './messages.js';
 
@@ -45,7 +45,7 @@ export class LeanKeepalive {
   /** Renews `leaseId`; its TTL in seconds as etcd answered ('0' or less: gone). Rejects with a STORE_UNREACHABLE error. */
   async keepalive(leaseId: string, callMs: number, what = 'renew a lease'): Promise<string> {
     const lease = this.#frameFor(leaseId);
-    return this.etcd.retrying(what, callMs, (left) => this.#once(lease, left));
+    return this.etcd.retrying(what, callMs, (left) => this.#once(lease, left, callMs));
   }
 
   /** Ends the stream (the agent stops; the client's close() ends the session). */
@@ -53,11 +53,11 @@ export class LeanKeepalive {
     this.#drop(new LeanCallError('member_fault', 'closed'), false);
   }
 
-  async #once(lease: LeaseFrame, left: () => number): Promise<string> {
+  async #once(lease: LeaseFrame, left: () => number, callMs: number): Promise<string> {
     // Two renewals in one tick (the master and member leases) share one stream being opened.
     const open = this.#open ?? (await (this.#opening ??= this.#start(left()).finally(() => (this.#opening = null))));
     if (this.#open !== open) throw new LeanCallError('member_fault', `${open.endpoint}: the keep-alive stream was dropped`);
-    const waitMs = left();
+    const waitMs = enoughLeft(left(), callMs);
     return new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (this.#open === open) this.#drop(new LeanCallError('member_fault', `${open.endpoint}: no keep-alive answer within ${waitMs} ms`), true);
