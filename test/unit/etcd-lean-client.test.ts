@@ -224,3 +224,28 @@ test('AgentLease: a renewal asked for while one is in flight shares it (one keep
     lease.close();
   }
 });
+
+test('AgentLease: a renewal in flight is not shared with a lease granted after a release meanwhile (N9)', async () => {
+  const answers: Array<(ttl: string) => void> = [];
+  const channel = { keepalive: () => new Promise<string>((resolve) => answers.push(resolve)), close: () => undefined };
+  let grants = 0;
+  const ctx = { client: { leaseClient: { leaseGrant: async () => ({ ID: String(++grants) }), leaseRevoke: async () => ({}) } }, ttlSeconds: 5 } as unknown as EtcdContext;
+  const lease = new AgentLease(ctx, 'master lease', 3000, () => undefined, () => performance.now(), channel as never);
+  try {
+    assert.equal(await lease.hold(1000), true);
+    const old = lease.hold(1000);
+    await sleep(5);
+    await lease.release(1000);
+    assert.equal(await lease.hold(1000), true, 'granted again');
+    assert.equal(lease.id, '2');
+    const renewal = lease.hold(1000);
+    await sleep(5);
+    assert.equal(answers.length, 2, 'the new lease’s renewal is its own keep-alive');
+    answers[1]?.('5');
+    assert.equal(await renewal, true);
+    answers[0]?.('5');
+    assert.equal(await old, false, 'the old renewal answers for the old lease: not held any more');
+  } finally {
+    lease.close();
+  }
+});

@@ -114,7 +114,9 @@ export class LeanEtcd {
         last = err;
         const reason = err instanceof Error ? err.message : String(err);
         if (!reasons.includes(reason)) reasons.push(reason);
-        if (err instanceof LeanCallError && (err.verdict === 'refused' || err.verdict === 'out_of_time')) break;
+        if (err instanceof LeanCallError && err.verdict === 'refused') break;
+        // Out of time after a slow token fetch: the token is cached now, so a full attempt may still fit.
+        if (err instanceof LeanCallError && err.verdict === 'out_of_time' && deadline - performance.now() < attemptMs) break;
         // A fast refusal ("no leader" while the members elect one) is tried again after a pause, so
         // the attempts span an election instead of a few milliseconds.
         const pauseMs = Math.min(FAST_RETRY_GAP_MS - (performance.now() - startedMs), deadline - performance.now() - attemptMs / 4);
