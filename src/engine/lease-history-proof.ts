@@ -37,29 +37,42 @@ export type LeaseHistory =
       /** For each lease of `changes` (not '0'): alive now (true), ended (false), or not known (null). */
       readonly leaseAlive: Readonly<Record<string, boolean | null>>;
     }
-  /** Not read whole (no master key naming the node, the watch failed or did not finish): why. */
-  | { readonly kind: 'unread'; readonly master: string; readonly why: string };
+  /**
+   * Not read whole (no master key naming the node, the watch failed or did not finish): why.
+   * `compactedAt`: set when etcd's compaction took the window's history away.
+   */
+  | { readonly kind: 'unread'; readonly master: string; readonly why: string; readonly compactedAt?: string };
 
 export interface LeaseHistoryVerdict {
   /** released: proven ended; held: a lease of the window lives; not_proven: fall back to the other rules. */
   readonly state: 'released' | 'held' | 'not_proven';
   readonly reason: string;
+  /**
+   * Not proven because etcd compacted the history the proof needs (not for any other reason):
+   * the callers may then ask the current leases instead (lease-current-proof.ts).
+   */
+  readonly historyGone?: true;
 }
 
 const verdict = (state: LeaseHistoryVerdict['state'], reason: string): LeaseHistoryVerdict => ({ state, reason });
+const gone = (reason: string): LeaseHistoryVerdict => ({ state: 'not_proven', reason, historyGone: true });
 
 export function leaseHistoryVerdict(h: LeaseHistory): LeaseHistoryVerdict {
-  if (h.kind === 'unread') return verdict('not_proven', `the history of master_lease/${h.master} was not read whole: ${h.why}`);
+  if (h.kind === 'unread') {
+    const reason = `the history of master_lease/${h.master} was not read whole: ${h.why}`;
+    return h.compactedAt === undefined ? verdict('not_proven', reason) : gone(reason);
+  }
   const key = `master_lease/${h.master}`;
   const start = h.seenAt === undefined ? `the master key's revision ${h.masterModRevision}` : `revision ${h.seenAt}, when the key was last seen held`;
   const since = h.compactedAt === null ? start : `revision ${h.compactedAt} (etcd compacted its history past ${start})`;
   if (h.changes.length === 0) {
-    return verdict('not_proven', h.compactedAt === null ? `${key} never existed since ${since}: no agent was seen holding it` : `${key} did not change since ${since}: the older history is gone, so its lease cannot be proven ended`);
+    if (h.compactedAt !== null) return gone(`${key} did not change since ${since}: the older history is gone, so its lease cannot be proven ended`);
+    return verdict('not_proven', `${key} never existed since ${since}: no agent was seen holding it`);
   }
   const last = h.changes[h.changes.length - 1] as LeaseKeyChange;
   // The reader saw the key absent at the end of the window: a last put means the facts disagree.
   if (last.kind !== 'delete') return verdict('not_proven', `${key}'s last change since ${since} is a put, yet the key was read absent: the history is not consistent`);
-  if (h.changes.some((c) => c.lease === null)) return verdict('not_proven', `a version of ${key} since ${since} was compacted away: its lease is not known`);
+  if (h.changes.some((c) => c.lease === null)) return gone(`a version of ${key} since ${since} was compacted away: its lease is not known`);
   const leases = [...new Set(h.changes.map((c) => c.lease as string).filter((l) => l !== '0'))];
   if (leases.length === 0) return verdict('not_proven', `${key} was only ever put without a lease since ${since} (by hand): no agent held it`);
   const alive = leases.filter((l) => h.leaseAlive[l] === true);

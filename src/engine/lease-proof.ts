@@ -6,6 +6,7 @@
  * agent believes itself fresh. Pure: what was read in, the state out.
  */
 import type { MasterLeaseState } from './failover-decision.js';
+import type { CurrentLeaseVerdict } from './lease-current-proof.js';
 import type { LeaseHistoryVerdict } from './lease-history-proof.js';
 
 export interface LeaseReads {
@@ -21,9 +22,20 @@ export interface LeaseReads {
    * ended (it may be stale: the agent restarted under a new lease since); null when not read.
    */
   history?: LeaseHistoryVerdict | null;
+  /**
+   * What the current leases prove (lease-current-proof.ts), read only when a seen lease has ended
+   * and the history was compacted away (history.historyGone); null/absent when not read.
+   */
+  current?: CurrentLeaseVerdict | null;
 }
 
 export function masterLeaseStateFrom(r: LeaseReads): MasterLeaseState {
+  // A key put over by hand without a lease ('0') is no agent's: not held by itself, and never
+  // released either (the master key's transaction compares the key's absence, so nothing could be
+  // recorded while it is there; the master's agent puts it back under its lease if it lives).
+  if (r.keyLease === '0') return r.seenLease !== null && r.seenLeaseAlive === true ? 'held' : 'unknown';
+  // A key under a live lease: the agent's (a newer one after a restart is), or one put by hand
+  // under another lease, which the agent replaces while it lives; the write refuses it anyway.
   if (r.keyLease !== null) return 'held';
   if (r.seenLease === null) {
     const proven = r.history?.state;
@@ -36,5 +48,11 @@ export function masterLeaseStateFrom(r: LeaseReads): MasterLeaseState {
   // re-took the lease, since this controller looked): the history must show every lease since
   // the record ended. Not proven (compacted, unread) → unknown, never released.
   const proven = r.history?.state;
-  return proven === 'released' || proven === 'held' ? proven : 'unknown';
+  if (proven === 'released' || proven === 'held') return proven;
+  // Compacted away: the current leases may still prove that no lease of the agent lives.
+  if (r.history?.historyGone === true) {
+    const now = r.current?.state;
+    if (now === 'released' || now === 'held') return now;
+  }
+  return 'unknown';
 }

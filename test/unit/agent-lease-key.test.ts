@@ -6,13 +6,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { leaseKeyAction } from '../../src/agent/lease-key-keeper.js';
-import { leaseEndFromHistory, leaseEndFromSeen, leaseEndFromSeenAndHistory } from '../../src/agent/election/lease-end.js';
+import { leaseEndFromCurrent, leaseEndFromHistory, leaseEndFromSeen, leaseEndFromSeenAndHistory } from '../../src/agent/election/lease-end.js';
+import type { CurrentLeaseVerdict } from '../../src/engine/lease-current-proof.js';
 
 const keyRows: [label: string, keyLease: string | null, action: ReturnType<typeof leaseKeyAction>][] = [
   ['key missing while this agent holds its lease → put it back', null, 'put_back'],
   ['key under this agent\'s lease → nothing', '7', 'none'],
-  ['key under another lease (an earlier agent process) → left, reported', '9', 'foreign'],
-  ['key put by hand without a lease → left, reported', '0', 'foreign'],
+  ['key under another lease (put over by hand, or an earlier agent process\'s) → put back over it', '9', 'overwritten'],
+  ['key put over by hand without a lease → put back over it', '0', 'overwritten'],
 ];
 for (const [label, keyLease, action] of keyRows) {
   test(`master lease key: ${label}`, () => assert.equal(leaseKeyAction(keyLease, '7'), action));
@@ -37,4 +38,27 @@ test('a seen lease that ended counts only with the history: a newer live lease (
   assert.equal(stale.ended, false);
   assert.match(stale.why, /lease 7 has ended, but .*lease 9 still lives/);
   assert.equal(leaseEndFromSeenAndHistory(seen, { state: 'not_proven', reason: 'compacted' }).ended, null);
+});
+
+const gone = { state: 'not_proven', reason: 'compacted past the delete', historyGone: true } as const;
+const current = (state: CurrentLeaseVerdict['state'], code: CurrentLeaseVerdict['code']): CurrentLeaseVerdict => ({ state, code, reason: `current: ${code}` });
+
+test('a seen lease that ended, history compacted away: the current leases decide (released → ended, held → alive, else unknown)', () => {
+  const seen = leaseEndFromSeen('7', false);
+  assert.deepEqual(leaseEndFromSeenAndHistory(seen, gone, current('released', 'released')), { ended: true, how: 'seen_lease', why: 'lease 7 has ended; compacted past the delete; current: released' });
+  assert.equal(leaseEndFromSeenAndHistory(seen, gone, current('held', 'lease_carries_key')).ended, false);
+  const keyless = leaseEndFromSeenAndHistory(seen, gone, current('not_proven', 'keyless_lease'));
+  assert.equal(keyless.ended, null);
+  assert.match(keyless.why, /nor do the current leases prove it \(keyless_lease\)/);
+  assert.equal(leaseEndFromSeenAndHistory(seen, gone).ended, null, 'current leases not read → unknown');
+});
+
+test('no lease seen, history compacted away: released → ended by current_leases (the judge weighs it by deployment), else unknown as history', () => {
+  assert.deepEqual(leaseEndFromCurrent(gone, current('released', 'released')), { ended: true, how: 'current_leases', why: 'compacted past the delete; current: released' });
+  assert.equal(leaseEndFromCurrent(gone, current('held', 'lease_carries_key')).ended, false);
+  for (const code of ['not_read', 'listing_behind', 'lease_unread', 'lease_behind', 'keyless_lease'] as const) {
+    const end = leaseEndFromCurrent(gone, current('not_proven', code));
+    assert.deepEqual([end.ended, end.how], [null, 'history'], code);
+    assert.match(end.why, new RegExp(`\\(${code}\\)`));
+  }
 });

@@ -34,3 +34,14 @@ for (const [label, history, state, reason] of rows) {
     assert.match(verdict.reason, reason);
   });
 }
+
+test('lease history: only a proof that compaction took away says historyGone (the callers then ask the current leases)', () => {
+  const gone = (h: LeaseHistory): boolean => leaseHistoryVerdict(h).historyGone === true;
+  assert.equal(gone(read([], {}, '30')), true, 'compacted past the window, no change since');
+  assert.equal(gone(read([del('20', null)], {})), true, 'a deleted version compacted away');
+  assert.equal(gone({ kind: 'unread', master: 'john', why: 'compacted, nothing since', compactedAt: '30' }), true, 'unread because of a compaction');
+  assert.equal(gone(read([], {})), false, 'never held: not a compaction');
+  assert.equal(gone({ kind: 'unread', master: 'john', why: 'the watch did not finish' }), false, 'unread for another reason');
+  assert.equal(gone(read([put('12', '7'), del('20', '7')], { '7': null })), false, 'a time to live not read');
+  assert.equal(gone(read([put('12', '0'), del('20', '0')], {})), false, 'puts by hand only');
+});

@@ -16,6 +16,8 @@ import { masterLeaseStateFrom } from '../../engine/lease-proof.js';
 import { withDeadline } from '../../store/etcd/store-error.js';
 import { leaseHistoryVerdict } from '../../engine/lease-history-proof.js';
 import { readLeaseHistory } from '../../store/etcd/lease-history.js';
+import { currentLeaseVerdict } from '../../engine/lease-current-proof.js';
+import { readCurrentLeases } from '../../store/etcd/current-leases.js';
 import type { MasterRecord } from '../../store/etcd/master-record.js';
 import { checkLeaderUrl } from './leader-url.js';
 
@@ -168,14 +170,18 @@ export class EtcdControl {
     try {
       const keyLease = await masterLeaseId(this.ctx, master);
       const seenLease = this.#leaseSeenHeld.get(master) ?? null;
-      const seenLeaseAlive = keyLease === null && seenLease !== null ? await leaseAlive(this.ctx, seenLease) : null;
+      // Also under a key put over by hand without a lease ('0'): that key is nobody's, the seen lease may live.
+      const seenLeaseAlive = (keyLease === null || keyLease === '0') && seenLease !== null ? await leaseAlive(this.ctx, seenLease) : null;
       // Never seen held by this controller (it started leading after the lapse), or the lease seen
       // has ended (it may be stale: a newer one may live): ask etcd's history.
       // A seen lease's history starts where it was seen: every lease the key had since must have ended.
       const history = keyLease === null && (seenLease === null || seenLeaseAlive === false) ? leaseHistoryVerdict(await readLeaseHistory(this.ctx, master, this.ctx.deadlineMs, seenLease === null ? undefined : this.#leaseSeenAt.get(master))) : null;
-      if (history !== null) this.#leaseNotes.set(master, history.reason);
+      // The seen lease ended and compaction took the history: do the current leases prove it? (lease-current-proof.ts)
+      const current = history?.historyGone === true && seenLease !== null ? currentLeaseVerdict(await readCurrentLeases(this.ctx, master)) : null;
+      const note = [history?.reason, current?.reason].filter((r) => r !== undefined).join('; ');
+      if (note !== '') this.#leaseNotes.set(master, note);
       else this.#leaseNotes.delete(master);
-      return masterLeaseStateFrom({ keyLease, seenLease, seenLeaseAlive, history });
+      return masterLeaseStateFrom({ keyLease, seenLease, seenLeaseAlive, history, current });
     } catch {
       this.#leaseNotes.delete(master);
       return 'unknown';

@@ -66,10 +66,10 @@ export async function readLeaseHistory(ctx: EtcdContext, master: string, deadlin
       compactedAt = replay.at;
       replay = await replayHistory(ctx, range, replay.at, end, Math.min(left(), AFTER_COMPACTION_WAIT_MS));
     }
-    if (replay.kind === 'compacted') return unread(`etcd compacted its history again at revision ${replay.at} while it was read`);
+    if (replay.kind === 'compacted') return { kind: 'unread', master, why: `etcd compacted its history again at revision ${replay.at} while it was read`, compactedAt: replay.at };
     if (replay.kind === 'failed' && replay.silent && compactedAt !== null) {
       // The master key's put is older than the compaction: no batch is due unless the lease key changed.
-      return unread(`etcd compacted its history at revision ${compactedAt}, past ${seenAt === undefined ? `the master key's revision ${masterKv.mod_revision}` : `revision ${seenAt}`}, and no change of ${leaseKey} since then arrived within ${AFTER_COMPACTION_WAIT_MS} ms: the lease's history is gone`);
+      return { kind: 'unread', master, compactedAt, why: `etcd compacted its history at revision ${compactedAt}, past ${seenAt === undefined ? `the master key's revision ${masterKv.mod_revision}` : `revision ${seenAt}`}, and no change of ${leaseKey} since then arrived within ${AFTER_COMPACTION_WAIT_MS} ms: the lease's history is gone` };
     }
     if (replay.kind === 'failed') return unread(replay.why);
     const changes: LeaseKeyChange[] = replay.events
