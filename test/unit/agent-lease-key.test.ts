@@ -5,7 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { leaseKeyAction } from '../../src/agent/lease-key-keeper.js';
+import { LeaseKeyKeeper, leaseKeyAction } from '../../src/agent/lease-key-keeper.js';
+import type { EtcdContext } from '../../src/store/etcd/client.js';
+import { etcdKeys } from '../../src/store/etcd/keys.js';
 import { leaseEndFromCurrent, leaseEndFromHistory, leaseEndFromSeen, leaseEndFromSeenAndHistory } from '../../src/agent/election/lease-end.js';
 import type { CurrentLeaseVerdict } from '../../src/engine/lease-current-proof.js';
 
@@ -61,4 +63,40 @@ test('no lease seen, history compacted away: released → ended by current_lease
     assert.deepEqual([end.ended, end.how], [null, 'history'], code);
     assert.match(end.why, new RegExp(`\\(${code}\\)`));
   }
+});
+
+/** A fake etcd for one keep(): the key as read, and the transaction it sends. */
+function keeperOver(found: { lease: string; mod_revision: string } | null): { keeper: LeaseKeyKeeper; sent: unknown[] } {
+  const sent: unknown[] = [];
+  const ctx = {
+    keys: etcdKeys('/handyrep/t/'),
+    client: {
+      kv: {
+        range: async () => ({ kvs: found === null ? [] : [found] }),
+        txn: async (req: unknown) => {
+          sent.push(req);
+          return { succeeded: true, header: { revision: '31' }, responses: [] };
+        },
+      },
+    },
+  } as unknown as EtcdContext;
+  return { keeper: new LeaseKeyKeeper(ctx, 'john', () => undefined), sent };
+}
+
+test('put-back over a key put over by hand compares that version\'s mod revision (a newer put wins), a missing key its absence; both the master key\'s revision', async () => {
+  const compares = (sent: unknown[]): unknown => (sent[0] as { compare: unknown[] }).compare;
+  const over = keeperOver({ lease: '0', mod_revision: '25' });
+  assert.match(await over.keeper.keep('7', '12', 1000), /master_lease\/john was under no lease \(put by hand\) while this agent holds lease 7: put back at revision 31/);
+  assert.deepEqual(compares(over.sent), [
+    { key: Buffer.from('/handyrep/t/master'), target: 'Mod', result: 'Equal', mod_revision: '12' },
+    { key: Buffer.from('/handyrep/t/master_lease/john'), target: 'Mod', result: 'Equal', mod_revision: '25' },
+  ]);
+  const other = keeperOver({ lease: '9', mod_revision: '26' });
+  assert.match(await other.keeper.keep('7', '12', 1000), /was under lease 9 while this agent holds lease 7: put back/);
+  const missing = keeperOver(null);
+  assert.match(await missing.keeper.keep('7', '12', 1000), /was missing while/);
+  assert.deepEqual((compares(missing.sent) as unknown[])[1], { key: Buffer.from('/handyrep/t/master_lease/john'), target: 'Create', result: 'Equal', create_revision: 0 });
+  const ours = keeperOver({ lease: '7', mod_revision: '27' });
+  assert.equal(await ours.keeper.keep('7', '12', 1000), '');
+  assert.equal(ours.sent.length, 0, 'under our lease: no transaction');
 });
