@@ -27,6 +27,12 @@ export interface LeaseReads {
    * and the history was compacted away (history.historyGone); null/absent when not read.
    */
   current?: CurrentLeaseVerdict | null;
+  /**
+   * Whether the lease the key is under carries other keys too (read only when that lease is not
+   * the one seen held): an agent attaches nothing else to its master lease, so such a lease is not
+   * one (the key was put over by hand under it). null/absent: not read.
+   */
+  keyLeaseCarriesOtherKeys?: boolean | null;
 }
 
 export function masterLeaseStateFrom(r: LeaseReads): MasterLeaseState {
@@ -34,8 +40,11 @@ export function masterLeaseStateFrom(r: LeaseReads): MasterLeaseState {
   // released either (the master key's transaction compares the key's absence, so nothing could be
   // recorded while it is there; the master's agent puts it back under its lease if it lives).
   if (r.keyLease === '0') return r.seenLease !== null && r.seenLeaseAlive === true ? 'held' : 'unknown';
-  // A key under a live lease: the agent's (a newer one after a restart is), or one put by hand
-  // under another lease, which the agent replaces while it lives; the write refuses it anyway.
+  // A key under a lease that carries other keys: put over by hand under someone else's lease, not
+  // the agent's; the lease seen held decides (the write refuses anyway while the key is there).
+  if (r.keyLease !== null && r.keyLeaseCarriesOtherKeys === true) return r.seenLease !== null && r.seenLeaseAlive === true ? 'held' : 'unknown';
+  // A key under a live lease carrying nothing else: the agent's (a newer one after a restart looks
+  // so), or one put by hand under a bare lease, which the agent replaces while it lives.
   if (r.keyLease !== null) return 'held';
   if (r.seenLease === null) {
     const proven = r.history?.state;

@@ -4,7 +4,8 @@
  * saw the lease held, and an agent that never did, prove it released when no live lease is keyless
  * or carries the key — asked through every member (a follower forwards the time to live to the
  * leader and answers the listing itself); a live keyless lease (the agent's after a restart, its key
- * deleted by hand; or anyone's) leaves it unknown until it ends.
+ * deleted by hand; or anyone's) leaves it unknown until it ends; a key put over by hand (no lease,
+ * or a lease carrying other keys) counts neither held nor released.
  *
  * Its own etcd: a live lease of any other test would count.
  */
@@ -91,6 +92,12 @@ it('compacted past the delete: released from the current leases (through every m
   // The key put over by hand under another lease (carrying it): l2 is keyless again; the key's presence stops the proof.
   await ctx.client.kv.put({ key: leaseKey, value: Buffer.from('by hand') });
   assert.equal(await control.masterLeaseState('john'), 'unknown', 'a key without a lease is nobody\'s: not held by itself, not released');
+  // Put over under paul's member lease (it carries members/paul): no agent's master lease either.
+  await ctx.client.kv.put({ key: leaseKey, value: Buffer.from('by hand'), lease: member });
+  assert.equal(await control.masterLeaseState('john'), 'unknown', 'a lease carrying other keys is not a master lease');
+  // Under a lease carrying nothing else (l2: john's agent after a restart looks the same) → held.
+  await ctx.client.kv.put({ key: leaseKey, value: Buffer.from('{}'), lease: l2 });
+  assert.equal(await control.masterLeaseState('john'), 'held');
   await ctx.client.kv.deleteRange({ key: leaseKey });
 
   // Once l2 ends, nothing keyless remains: released again.

@@ -30,6 +30,11 @@ const rows: [label: string, reads: LeaseReads, expected: ReturnType<typeof maste
   ['key put over by hand without a lease, the seen lease lives → held (by the lease, not the key)', { keyLease: '0', seenLease: '7', seenLeaseAlive: true }, 'held'],
   ['key put over by hand without a lease, the seen lease ended → unknown (not held by the key, not released)', { keyLease: '0', seenLease: '7', seenLeaseAlive: false }, 'unknown'],
   ['key put over by hand without a lease, no lease seen → unknown', { keyLease: '0', seenLease: null, seenLeaseAlive: null }, 'unknown'],
+  ['key put over by hand under a lease carrying other keys (not an agent\'s), the seen lease lives → held', { keyLease: '9', seenLease: '7', seenLeaseAlive: true, keyLeaseCarriesOtherKeys: true }, 'held'],
+  ['key put over by hand under a lease carrying other keys, the seen lease ended → unknown', { keyLease: '9', seenLease: '7', seenLeaseAlive: false, keyLeaseCarriesOtherKeys: true }, 'unknown'],
+  ['key put over by hand under a lease carrying other keys, none seen → unknown', { keyLease: '9', seenLease: null, seenLeaseAlive: null, keyLeaseCarriesOtherKeys: true }, 'unknown'],
+  ['key under another lease carrying nothing else (maybe the agent\'s newer lease) → held', { keyLease: '9', seenLease: '7', seenLeaseAlive: null, keyLeaseCarriesOtherKeys: false }, 'held'],
+  ['key under another lease whose keys could not be read → held (conservative)', { keyLease: '9', seenLease: '7', seenLeaseAlive: null, keyLeaseCarriesOtherKeys: null }, 'held'],
 ];
 
 for (const [label, reads, expected] of rows) {

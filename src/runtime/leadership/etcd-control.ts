@@ -170,8 +170,10 @@ export class EtcdControl {
     try {
       const keyLease = await masterLeaseId(this.ctx, master);
       const seenLease = this.#leaseSeenHeld.get(master) ?? null;
-      // Also under a key put over by hand without a lease ('0'): that key is nobody's, the seen lease may live.
-      const seenLeaseAlive = (keyLease === null || keyLease === '0') && seenLease !== null ? await leaseAlive(this.ctx, seenLease) : null;
+      // A key under a lease other than the one seen: does that lease carry other keys (then no agent's master lease)?
+      const keyLeaseCarriesOtherKeys = keyLease !== null && keyLease !== '0' && keyLease !== seenLease ? await this.#carriesOtherKeys(keyLease, master) : null;
+      // Also under a key put over by hand ('0', or under another application's lease): that key is nobody's, the seen lease may live.
+      const seenLeaseAlive = (keyLease === null || keyLease === '0' || keyLeaseCarriesOtherKeys === true) && seenLease !== null ? await leaseAlive(this.ctx, seenLease) : null;
       // Never seen held by this controller (it started leading after the lapse), or the lease seen
       // has ended (it may be stale: a newer one may live): ask etcd's history.
       // A seen lease's history starts where it was seen: every lease the key had since must have ended.
@@ -181,10 +183,21 @@ export class EtcdControl {
       const note = [history?.reason, current?.reason].filter((r) => r !== undefined).join('; ');
       if (note !== '') this.#leaseNotes.set(master, note);
       else this.#leaseNotes.delete(master);
-      return masterLeaseStateFrom({ keyLease, seenLease, seenLeaseAlive, history, current });
+      return masterLeaseStateFrom({ keyLease, seenLease, seenLeaseAlive, history, current, keyLeaseCarriesOtherKeys });
     } catch {
       this.#leaseNotes.delete(master);
       return 'unknown';
+    }
+  }
+
+  /** Whether lease `id` carries keys other than `master_lease/<master>` (null: not read). */
+  async #carriesOtherKeys(id: string, master: string): Promise<boolean | null> {
+    try {
+      const reply = await withDeadline(`read lease ${id}'s keys`, this.ctx.deadlineMs, () => this.ctx.client.leaseClient.leaseTimeToLive({ ID: id, keys: true }));
+      const own = this.ctx.keys.masterLease(master);
+      return reply.keys.some((k) => Buffer.from(k).toString() !== own);
+    } catch {
+      return null;
     }
   }
 
