@@ -9,8 +9,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { TestNode } from '../fixtures/cluster.js';
-import { agentStatus, isWritable, putMasterRecord, waitUntil } from '../fixtures/agents.js';
-import { killHost, readMaster, startBedAgent, startElectionBed, stopElectionBed } from '../fixtures/agents-election.js';
+import { isWritable, waitUntil } from '../fixtures/agents.js';
+import { killHost, readMaster, startAgentsUnder, startElectionBed, stopElectionBed } from '../fixtures/agents-election.js';
 
 const PREFIX = '/handyrep/leasecompact/';
 const TTL = 4;
@@ -28,10 +28,7 @@ describe('master lease history compacted away', { timeout: 300_000 }, () => {
     const { cluster, bed } = started;
     assert.ok(cluster && bed);
     const [john, paul, ringo] = cluster.nodes as [TestNode, TestNode, TestNode];
-    await putMasterRecord(bed.client, PREFIX, 'john');
-    for (const node of cluster.nodes) startBedAgent(bed, node);
-    await waitUntil('john /primary', async () => (await agentStatus(john, '/primary')) === 200, 30_000);
-    await waitUntil('three member records', async () => (await bed.client.getAll().prefix(`${PREFIX}members/`).keys()).length === 3, 20_000);
+    await startAgentsUnder(bed, john);
     const leaseKey = Buffer.from(`${PREFIX}master_lease/john`);
     // The replicas' rounds see the key held (they remember the lease id and where they saw it).
     await sleep(2000);

@@ -11,8 +11,8 @@ import type { EtcdContext } from './client.js';
 import { parseMasterRecord } from './master-record.js';
 import { withDeadline } from './store-error.js';
 
-/** More live leases than this in the etcd (a busy shared etcd): not judged, one call each would be too many. */
-export const MAX_LEASES = 1000;
+/** More live leases than this in the etcd (a busy shared etcd): not judged; the election asks every round while unproven, one call per lease. */
+export const MAX_LEASES = 256;
 /** Time-to-live calls in flight at once. */
 const PARALLEL = 16;
 
