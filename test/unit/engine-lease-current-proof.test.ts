@@ -7,6 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { currentLeaseVerdict, type CurrentLeases, type CurrentLeaseVerdict, type ListedLease } from '../../src/engine/lease-current-proof.js';
+import type { EtcdContext } from '../../src/store/etcd/client.js';
+import { readCurrentLeases } from '../../src/store/etcd/current-leases.js';
+import { etcdKeys } from '../../src/store/etcd/keys.js';
+import { encodeMasterRecord } from '../../src/store/etcd/master-record.js';
 
 const KEY = '/handyrep/master_lease/john';
 const lease = (id: string, keys: string[], ttl = 5, revision = '20'): ListedLease => ({ id, ttl, keys, revision });
@@ -40,4 +44,26 @@ for (const [label, facts, state, code, reason] of rows) {
 
 test('current leases: revisions compare as numbers, not strings ("100" is newer than "99")', () => {
   assert.equal(currentLeaseVerdict(read([lease('1', ['/a'], 5, '100')], '100', '99')).state, 'released');
+});
+
+test('current leases reader: stops at the first batch holding a live keyless lease (the verdict cannot change after it)', async () => {
+  const ttlCalls: string[] = [];
+  const ids = Array.from({ length: 40 }, (_, i) => String(i + 1));
+  const ctx = {
+    keys: etcdKeys('/handyrep/t/'),
+    deadlineMs: 2000,
+    client: {
+      kv: { txn: async () => ({ header: { revision: '20' }, responses: [{ response_range: { kvs: [{ value: Buffer.from(encodeMasterRecord({ name: 'john', term: '1', timeline: 1, promoted_lsn: null, sync_set: [], since: '2026-12-05T00:00:00.000Z', written_by: 't' })), mod_revision: '5' }] } }, { response_range: { kvs: [] } }] }) },
+      leaseClient: {
+        leaseLeases: async () => ({ header: { revision: '20' }, leases: ids.map((ID) => ({ ID })) }),
+        leaseTimeToLive: async ({ ID }: { ID: string }) => {
+          ttlCalls.push(ID);
+          return { header: { revision: '20' }, ID, TTL: '5', grantedTTL: '5', keys: ID === '1' ? [] : [Buffer.from(`/other/${ID}`)] };
+        },
+      },
+    },
+  } as unknown as EtcdContext;
+  const verdict = currentLeaseVerdict(await readCurrentLeases(ctx, 'john', 2000));
+  assert.equal(verdict.code, 'keyless_lease');
+  assert.equal(ttlCalls.length, 16, 'one batch, not 40 calls');
 });

@@ -154,7 +154,8 @@ export class EtcdControl {
       // Lease "0": a key put without a lease (by hand), not an agent's: it proves nothing.
       if (id !== null && id !== '0') {
         this.#leaseSeenHeld.set(master, id);
-        this.#leaseSeenAt.set(master, reply.header.revision);
+        // The put that made this version (not the read's revision): the replay then sees the lease it took the key from.
+        this.#leaseSeenAt.set(master, reply.kvs[0]?.mod_revision ?? reply.header.revision);
       } else this.#leaseSeenHeld.delete(master);
     } catch {
       // etcd trouble: keep what was known; the judgement reads the lease again anyway.

@@ -36,7 +36,10 @@ export async function readCurrentLeases(ctx: EtcdContext, master: string, deadli
     const ids = listing.leases.map((l) => l.ID);
     const leases: ListedLease[] = [];
     for (let i = 0; i < ids.length; i += PARALLEL) {
-      leases.push(...(await Promise.all(ids.slice(i, i + PARALLEL).map((id) => readLease(ctx, id, left())))));
+      const batch = await Promise.all(ids.slice(i, i + PARALLEL).map((id) => readLease(ctx, id, left())));
+      leases.push(...batch);
+      // A live lease without keys or carrying the key settles it (not proven / held): the rest need not be read.
+      if (batch.some((l) => 'ttl' in l && l.ttl >= 0 && (l.keys.length === 0 || l.keys.includes(leaseKey)))) break;
     }
     return { kind: 'read', master, leaseKey, readRevision: reply.header.revision, listingRevision: listing.header.revision, leases };
   } catch (err) {
