@@ -145,7 +145,7 @@ export class NodeAgent {
     this.#memberLease = new AgentLease(this.#ctx, 'member lease', ttlMs, () => undefined, this.#now, channel);
     this.#watchdog = new Watchdog(agent.watchdog, agent.watchdog_device);
     this.#masterWatch = new MasterWatch(this.#ctx, freshForMs, this.#now, (line) => deps.log(`agent ${node}: ${line}`));
-    this.#leaseKey = new LeaseKeyKeeper(this.#ctx, node, (line) => deps.log(`agent ${node}: ${line}`));
+    this.#leaseKey = new LeaseKeyKeeper(this.#ctx, node, (line) => deps.log(`agent ${node}: ${line}`), () => this.#masterLease.id);
     this.#copies = new CopyGroups(groupsFile(pgdata, node), (line) => deps.log(`agent ${node}: ${line}`));
     this.#boot = new BootRunner({ config, node, pg: this.#pg, etcd: this.#ctx, callMs: this.#callMs, loopMs: this.#loopMs, lease: this.#bootLease(), log: deps.log, now: this.#now, groups: this.#copies, signal: this.#stopping.signal });
     this.#commands = commandExecutorFor(config, node, this.#ctx, Math.max(this.#callMs, this.#ctx.deadlineMs), deps.log, async () => {

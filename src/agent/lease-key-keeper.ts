@@ -37,16 +37,29 @@ export class LeaseKeyKeeper {
   #lastSentence = '';
   #watcher: Watcher | null = null;
   #closed = false;
+  /** A live lease this keeper already put the key back over once (a second agent process for this node fights back). */
+  #foughtLease: string | null = null;
 
   constructor(
     private readonly ctx: EtcdContext,
     private readonly node: string,
     private readonly log: (line: string) => void,
+    /**
+     * The master lease held now: a check started under one lease must not put the key back under
+     * it once the agent fenced (it forgets the lease, which lives on in etcd until its ttl) and
+     * took a new one.
+     */
+    private readonly currentLease?: () => string | null,
   ) {}
 
   /** Whether the next round must look at the key (tests). */
   get mustCheck(): boolean {
     return this.#mustCheck;
+  }
+
+  /** Makes the next round look at the key, as a watch event does (tests). */
+  requestCheck(): void {
+    this.#mustCheck = true;
   }
 
   start(): void {
@@ -116,6 +129,12 @@ export class LeaseKeyKeeper {
       const found = read.kvs[0];
       const action = leaseKeyAction(found?.lease ?? null, leaseId);
       if (action === 'none') return '';
+      if (this.currentLease !== undefined && this.currentLease() !== leaseId) return again(`; master_lease/${this.node} not put back: this agent no longer holds lease ${leaseId}`);
+      // Over another live lease a second time: it is put back over ours each time (a second agent
+      // process for this node?): left, not fought every round; reported once (no read until the next put).
+      if (found !== undefined && found.lease !== '0' && found.lease === this.#foughtLease) {
+        return `; master_lease/${this.node} is under lease ${found.lease} again after it was put back under this agent's ${leaseId}: left (a second agent for this node?)`;
+      }
       // Over a key put by someone else: only that version of it (its mod revision), never a newer one.
       const keyCompare = found === undefined
         ? { key: leaseKey, target: 'Create' as const, result: 'Equal' as const, create_revision: 0 }
@@ -129,6 +148,7 @@ export class LeaseKeyKeeper {
       );
       const was = found === undefined ? 'missing' : `under ${found.lease === '0' ? 'no lease (put by hand)' : `lease ${found.lease}`}`;
       if (!reply.succeeded) return again(`; master_lease/${this.node} is ${was} but was not put back: the master key (or the lease key) changed since this round read it`);
+      this.#foughtLease = found === undefined || found.lease === '0' ? this.#foughtLease : found.lease;
       const sentence = `master_lease/${this.node} was ${was} while this agent holds lease ${leaseId}: put back at revision ${reply.header.revision}`;
       this.log(sentence);
       return `; ${sentence}`;

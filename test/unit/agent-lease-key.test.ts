@@ -100,3 +100,46 @@ test('put-back over a key put over by hand compares that version\'s mod revision
   assert.equal(await ours.keeper.keep('7', '12', 1000), '');
   assert.equal(ours.sent.length, 0, 'under our lease: no transaction');
 });
+
+/** A keeper over a fake etcd whose reads return `reads` in turn. */
+function keeperReading(reads: ({ lease: string; mod_revision: string } | null)[], currentLease?: () => string | null): { keeper: LeaseKeyKeeper; sent: unknown[] } {
+  const sent: unknown[] = [];
+  let i = 0;
+  const ctx = {
+    keys: etcdKeys('/handyrep/t/'),
+    client: {
+      kv: {
+        range: async () => {
+          const found = reads[Math.min(i++, reads.length - 1)] ?? null;
+          return { kvs: found === null ? [] : [found] };
+        },
+        txn: async (req: unknown) => {
+          sent.push(req);
+          return { succeeded: true, header: { revision: '40' }, responses: [] };
+        },
+      },
+    },
+  } as unknown as EtcdContext;
+  return { keeper: new LeaseKeyKeeper(ctx, 'john', () => undefined, currentLease), sent };
+}
+
+test('put over by the same live lease again after a put-back (a second agent for this node?): left, reported, no fight', async () => {
+  const { keeper, sent } = keeperReading([{ lease: '9', mod_revision: '25' }, { lease: '9', mod_revision: '41' }, { lease: '0', mod_revision: '42' }]);
+  assert.match(await keeper.keep('7', '12', 1000), /was under lease 9 while this agent holds lease 7: put back/);
+  // The next check (the watch reports the other process's put) finds lease 9 again.
+  keeper.requestCheck();
+  const second = await keeper.keep('7', '12', 1000);
+  assert.match(second, /is under lease 9 again after it was put back under this agent's 7: left \(a second agent for this node\?\)/);
+  assert.equal(sent.length, 1, 'no second transaction');
+  assert.equal(keeper.mustCheck, false, 'no read every round: the next put event asks again');
+  keeper.requestCheck();
+  assert.match(await keeper.keep('7', '12', 1000), /was under no lease \(put by hand\).*put back/, 'a put by hand without a lease is still put back');
+  assert.equal(sent.length, 2);
+});
+
+test('a check started under a lease the agent no longer holds (fenced, new lease since) puts nothing back', async () => {
+  const { keeper, sent } = keeperReading([null], () => '8');
+  assert.match(await keeper.keep('7', '12', 1000), /not put back: this agent no longer holds lease 7/);
+  assert.equal(sent.length, 0);
+  assert.equal(keeper.mustCheck, true, 'checked again at the next round (under the new lease)');
+});
