@@ -25,7 +25,7 @@ import { primaryConninfoFor, slotName } from '../runtime/topology/remaster.js';
 import { rewindKeepingConfig } from '../runtime/topology/rewind.js';
 import { rewindCannotJoin } from './boot.js';
 
-type Resolved = Pick<ServerRef, 'name' | 'hostname' | 'port' | 'sslmode' | 'sslrootcert' | 'pgdata' | 'pg_bin_dir'>;
+type Resolved = Pick<ServerRef, 'name' | 'hostname' | 'port' | 'sslmode' | 'sslrootcert' | 'pgdata' | 'pgconf' | 'pg_bin_dir'>;
 
 function resolved(config: Readonly<HandyRepConfig>, name: string): Resolved {
   const entry = config.servers[name];
@@ -121,7 +121,7 @@ export async function prepareStandby(config: Readonly<HandyRepConfig>, node: str
     writeStandbySignal(pgdata);
     await prepareMaster(config, masterName, configuredSlot(config, node));
     if (signal?.aborted) return { ok: false, details: 'the agent is stopping: pg_rewind not started', rewindFailed: false };
-    const rewound = await rewindKeepingConfig(shell, config, self, resolved(config, masterName), 120_000);
+    const rewound = await rewindKeepingConfig(shell, config, self, resolved(config, masterName), 120_000, undefined, config.agent.pg_log_file);
     writeStandbySignal(pgdata);
     if (!rewound.ok) return { ok: false, details: rewound.details, rewindFailed: rewound.rewindFailed === true && rewindCannotJoin(rewound.details) };
     // The last setting in the file wins; a controller's later remaster rewrites it with ALTER SYSTEM.

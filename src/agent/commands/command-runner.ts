@@ -56,7 +56,7 @@ export function localStepRunner(config: Readonly<HandyRepConfig>, shell: NodeShe
           rmSync(step.path, { force: true });
           return done(0, '');
         case 'rewind': {
-          const rewound = await rewindKeepingConfig(shell, config, step.self, step.source, timeoutMs);
+          const rewound = await rewindKeepingConfig(shell, config, step.self, step.source, timeoutMs, undefined, config.agent.pg_log_file);
           return done(rewound.ok ? 0 : 1, rewound.ok ? rewound.details : '', rewound.ok ? '' : rewound.details);
         }
       }

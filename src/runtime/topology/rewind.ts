@@ -13,9 +13,10 @@ import { passfileLine, withPassfile } from '../../nodes/passfile.js';
 import { conninfoString } from '../../nodes/pg-conf-quote.js';
 import type { NodeShell } from '../../nodes/ports.js';
 import type { ServerRef } from '../../plugins/types.js';
+import { stopCrashedStandbyCleanly } from './standby-clean-stop.js';
 
 /** What the rewind needs of the node rewound and of its source (ServerRefs qualify). */
-export type RewindTarget = Pick<ServerRef, 'name' | 'pgdata' | 'pg_bin_dir'>;
+export type RewindTarget = Pick<ServerRef, 'name' | 'pgdata' | 'pg_bin_dir'> & { readonly pgconf?: string | null };
 export type RewindSource = Pick<ServerRef, 'name' | 'hostname' | 'port'>;
 
 /** Configuration files that belong to the node, not to the cluster's data. */
@@ -61,6 +62,8 @@ export async function rewindKeepingConfig(
   master: RewindSource,
   timeoutMs: number,
   beforeRewind: () => void = () => undefined,
+  /** Where the server's output goes if it must run in standby mode first (standby-clean-stop.ts). */
+  serverLog: string | null = null,
 ): Promise<{ ok: boolean; details: string; rewindFailed?: boolean }> {
   if (shell.runAction) {
     // control_method agent: the node's agent runs this whole sequence with its own files and passwords.
@@ -69,6 +72,10 @@ export async function rewindKeepingConfig(
     const output = `${result.stdout}${result.stderr}`.trim();
     return result.exitCode === 0 ? { ok: true, details: output } : { ok: false, details: `${old.name}: ${output || 'pg_rewind failed'}` };
   }
+  // A crashed standby recovers in standby mode first: pg_rewind's own recovery would write WAL the master never had.
+  const standby = await stopCrashedStandbyCleanly(shell, old, Math.min(timeoutMs, 120_000), serverLog);
+  if (!standby.ok) return { ok: false, details: standby.details };
+  const recovered = standby.ran ? `${standby.details}; ` : '';
   // A leftover standby.signal (an earlier attempt) would stop pg_rewind's crash recovery run.
   await runOn(shell, ['rm', '-f', `${old.pgdata}/standby.signal`], 10000);
   // pg_rewind copies the source's configuration files; the node keeps its own (listen address, ...).
@@ -80,6 +87,6 @@ export async function rewindKeepingConfig(
   const rewound = await rewind(shell, config, old, master, timeoutMs);
   const restored = await runOn(shell, ['sh', '-c', 'd=$1; p=$2; cp -p "$d"/* "$p"/ && rm -rf "$d"', 'restore_config', keep, old.pgdata], 10000);
   if (!restored.ok) return { ok: false, details: `${old.name}: cannot restore its configuration files after pg_rewind (saved in ${keep}): ${restored.output}` };
-  if (!rewound.ok) return { ok: false, details: `${old.name}: rewind failed, reclone needed: ${rewound.details}`, rewindFailed: rewound.ran };
-  return { ok: true, details: rewound.details };
+  if (!rewound.ok) return { ok: false, details: `${recovered}${old.name}: rewind failed, reclone needed: ${rewound.details}`, rewindFailed: rewound.ran };
+  return { ok: true, details: `${recovered}${rewound.details}` };
 }

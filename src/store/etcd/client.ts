@@ -4,10 +4,10 @@
  * made here.
  */
 import { readFileSync } from 'node:fs';
-import { circuitBreaker, ConsecutiveBreaker, ConstantBackoff, handleAll, retry } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';
 import type { HandyRepConfig } from '../../config/schema.js';
 import { HandyRepError } from '../../model/errors.js';
+import { etcdFaultHandling } from './fault-handling.js';
 import { defaultEtcdPrefix, etcdKeys, type EtcdKeys } from './keys.js';
 
 /** What the etcd modules need: the client, the key layout and the timing settings. */
@@ -54,12 +54,10 @@ export function etcdClientOptions(config: EtcdSettings, readFile: (path: string)
     dialTimeout: attemptMs,
     // Unary calls get the deadline; streams (watches, keep-alives) live on and are watched by their owners.
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + attemptMs }),
-    faultHandling: {
-      // A member that failed three times in a row is skipped for a second, not the default five:
-      // after a quorum loss heals, leadership must be possible again within the lease TTL.
-      host: () => circuitBreaker(handleAll, { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
-      global: retry(handleAll, { maxAttempts: CALL_ATTEMPTS - 1, backoff: new ConstantBackoff(0) }),
-    },
+    // Only transport failures count (fault-handling.ts): a member that failed three times in a row
+    // is skipped for a second, not etcd3's default five (leadership must be possible again within
+    // the lease TTL after a quorum loss heals).
+    faultHandling: etcdFaultHandling({ attempts: CALL_ATTEMPTS, breakAfter: 3, halfOpenAfterMs: 1000 }),
   };
   if (etcd.ca !== null) {
     options.credentials = {
