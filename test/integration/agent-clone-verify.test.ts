@@ -6,7 +6,10 @@
  * the first time only, one relation file of the finished copy truncated (the copy damaged after
  * pg_basebackup said it succeeded, before the verification). Expected: pg_verifybackup names the
  * file, the copy counts as failed (removed, never started), the next attempt copies again, and the
- * node comes up streaming from a whole copy.
+ * node comes up streaming from a whole copy. Then the same through a `clone` command (control_method
+ * agent, the record written as a leader would): the damaged copy is the command's failure, with
+ * pg_verifybackup's words in its result, the folder back to the configuration files only; the
+ * command sent again copies a whole one.
  */
 import assert from 'node:assert/strict';
 import { chownSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -15,7 +18,7 @@ import { after, before, describe, it } from 'node:test';
 import type { TestCluster, TestNode } from '../fixtures/cluster.js';
 import { startAgentBed, type AgentBed } from '../fixtures/agent-bed.js';
 import { postgresUser } from '../fixtures/exec.js';
-import { putMasterRecord, startAgent, waitUntil } from '../fixtures/agents.js';
+import { putMasterRecord, startAgent, waitUntil, type RunningAgent } from '../fixtures/agents.js';
 
 const PREFIX = '/handyrep/agentcloneverify/';
 const KEEP = new Set(['postgresql.conf', 'pg_hba.conf']);
@@ -44,6 +47,17 @@ describe('node agent: a damaged copy fails its verification and is copied again'
   const paul = (): TestNode => bed.cluster.nodes[1] as TestNode;
   let bin = '';
   let state = '';
+  let agent: RunningAgent | null = null;
+  /** A command record as the leader writes it; its answer once there (the record is then deleted). */
+  const command = async (id: string, request: Record<string, unknown>): Promise<{ result: { exit_code: number | null; stdout: string; stderr: string; refused: unknown } }> => {
+    const term = (await bed.client.get(`${PREFIX}leader`).exec()).kvs[0]?.create_revision as string;
+    const key = `${PREFIX}commands/paul/${id}`;
+    await bed.client.put(key).value(JSON.stringify({ command: { id, node: 'paul', term, controller: 'test', written_at: new Date().toISOString(), timeout_ms: 180_000, request, stdin: null }, started: null, result: null }));
+    await waitUntil(`an answer to ${id}`, async () => JSON.parse((await bed.client.get(key).string()) ?? '{}').result != null, 180_000, 200);
+    const record = JSON.parse((await bed.client.get(key).string()) as string);
+    await bed.client.delete().key(key);
+    return record;
+  };
 
   before(async () => {
     bed = await startAgentBed(PREFIX, 2);
@@ -62,6 +76,8 @@ describe('node agent: a damaged copy fails its verification and is copied again'
     writeFileSync(join(bin, 'pg_basebackup'), damagingBasebackup(cluster().pgBinDir, state));
     chmodSync(join(bin, 'pg_basebackup'), 0o755);
     writeFileSync(paul().logFile, '');
+    // A leader key (its create revision is the term the agents compare); no controller runs.
+    await bed.client.put(`${PREFIX}leader`).value(JSON.stringify({ controller_id: 'test', api_url: null, since: new Date().toISOString() }));
   });
 
   after(async () => {
@@ -69,15 +85,17 @@ describe('node agent: a damaged copy fails its verification and is copied again'
   });
 
   it('pg_verifybackup finds the cut file: not started, copy removed, copied again, then streaming', async () => {
-    const agent = startAgent(cluster(), paul(), { ...bed.settings, servers: { paul: { pg_bin_dir: bin } } });
-    bed.agents.push(agent);
+    const settings = { ...bed.settings, sections: { ...bed.settings.sections, handyrep: { store: 'etcd' }, server_defaults: { control_method: 'agent' } }, servers: { paul: { pg_bin_dir: bin } } };
+    const started = startAgent(cluster(), paul(), settings);
+    agent = started;
+    bed.agents.push(started);
     const streams = async (): Promise<boolean> =>
       (await cluster().psql(john(), "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'paul' AND state = 'streaming'").catch(() => '0')) === '1';
     await waitUntil('paul streams from john', streams, 180_000, 200).catch((err: Error) => {
-      throw new Error(`${err.message}\n${agent.output()}`);
+      throw new Error(`${err.message}\n${started.output()}`);
     });
-    await waitUntil('the start logged', () => agent.output().includes('started as a standby of john'), 30_000, 100);
-    const out = agent.output();
+    await waitUntil('the start logged', () => started.output().includes('started as a standby of john'), 30_000, 100);
+    const out = started.output();
     const damaged = readFileSync(join(state, 'damaged', 'file'), 'utf8').trim();
     const relative = damaged.slice(paul().dataDir.length + 1);
     // pg_verifybackup's own words, in the log.
@@ -93,5 +111,27 @@ describe('node agent: a damaged copy fails its verification and is copied again'
     assert.ok(statSync(damaged).size > 8192, 'the file is whole in the copy in use');
     assert.equal(existsSync(join(paul().dataDir, '..', '.handyrep-agent-paul.copying')), false, 'no copy marker left');
     assert.equal(await cluster().psql(paul(), 'SELECT count(*) FROM filler'), '2000');
+  });
+
+  it('a clone command whose copy fails verification: failed with pg_verifybackup\'s words, folder back to its configuration files; sent again, a whole copy', async () => {
+    // Re-armed: the next pg_basebackup's copy is damaged again.
+    rmSync(join(state, 'damaged'), { recursive: true, force: true });
+    await paul().stop('fast');
+    const request = { action: 'clone', source: 'john', upstream: 'john', old_data: 'delete', restore_command: false, expect: { pgdata: paul().dataDir } };
+    // A controller that means another data folder is refused before anything is copied.
+    const elsewhere = await command('00000000000000000-verify', { ...request, expect: { pgdata: `${paul().dataDir}-elsewhere` } });
+    assert.match(JSON.stringify(elsewhere.result.refused), /configuration differs: the controller expects pgdata .*-elsewhere/);
+    assert.equal(readFileSync(join(state, 'runs'), 'utf8').trim().split('\n').length, 2, 'nothing copied');
+    const failed = await command('00000000000000001-verify', request);
+    assert.equal(failed.result.exit_code, 1, JSON.stringify(failed.result));
+    assert.match(failed.result.stderr, /copy from john failed, partial copy removed: pg_basebackup from john finished; the copy failed verification \(pg_verifybackup exited 1\): .*has size 8192 on disk but size/);
+    const left = readdirSync(paul().dataDir);
+    assert.ok(left.every((entry) => /^(postgresql(\.auto)?\.conf|pg_hba\.conf|pg_ident\.conf)$/.test(entry)) && left.includes('postgresql.conf'), `only the configuration files left: ${left.join(', ')}`);
+    assert.equal(existsSync(join(paul().dataDir, '..', '.handyrep-agent-paul.copying')), false, 'no copy marker left');
+    assert.match(agent?.output() ?? '', /failed verification \(pg_verifybackup exited 1\)/, 'in the agent\'s log too');
+    const whole = await command('00000000000000002-verify', request);
+    assert.equal(whole.result.exit_code, 0, JSON.stringify(whole.result));
+    assert.match(whole.result.stdout, /verified whole by pg_verifybackup against backup_manifest, WAL parsed/);
+    assert.equal(readFileSync(join(state, 'runs'), 'utf8').trim().split('\n').length, 4, 'two more copies');
   });
 });
