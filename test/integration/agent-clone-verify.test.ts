@@ -18,6 +18,7 @@ import { after, before, describe, it } from 'node:test';
 import type { TestCluster, TestNode } from '../fixtures/cluster.js';
 import { startAgentBed, type AgentBed } from '../fixtures/agent-bed.js';
 import { postgresUser } from '../fixtures/exec.js';
+import { commandAsLeader, putTestLeader } from '../fixtures/leader-command.js';
 import { putMasterRecord, startAgent, waitUntil, type RunningAgent } from '../fixtures/agents.js';
 
 const PREFIX = '/handyrep/agentcloneverify/';
@@ -48,16 +49,7 @@ describe('node agent: a damaged copy fails its verification and is copied again'
   let bin = '';
   let state = '';
   let agent: RunningAgent | null = null;
-  /** A command record as the leader writes it; its answer once there (the record is then deleted). */
-  const command = async (id: string, request: Record<string, unknown>): Promise<{ result: { exit_code: number | null; stdout: string; stderr: string; refused: unknown } }> => {
-    const term = (await bed.client.get(`${PREFIX}leader`).exec()).kvs[0]?.create_revision as string;
-    const key = `${PREFIX}commands/paul/${id}`;
-    await bed.client.put(key).value(JSON.stringify({ command: { id, node: 'paul', term, controller: 'test', written_at: new Date().toISOString(), timeout_ms: 180_000, request, stdin: null }, started: null, result: null }));
-    await waitUntil(`an answer to ${id}`, async () => JSON.parse((await bed.client.get(key).string()) ?? '{}').result != null, 180_000, 200);
-    const record = JSON.parse((await bed.client.get(key).string()) as string);
-    await bed.client.delete().key(key);
-    return record;
-  };
+  const command = (id: string, request: Record<string, unknown>) => commandAsLeader(bed.client, PREFIX, 'paul', id, request, 180_000);
 
   before(async () => {
     bed = await startAgentBed(PREFIX, 2);
@@ -77,7 +69,7 @@ describe('node agent: a damaged copy fails its verification and is copied again'
     chmodSync(join(bin, 'pg_basebackup'), 0o755);
     writeFileSync(paul().logFile, '');
     // A leader key (its create revision is the term the agents compare); no controller runs.
-    await bed.client.put(`${PREFIX}leader`).value(JSON.stringify({ controller_id: 'test', api_url: null, since: new Date().toISOString() }));
+    await putTestLeader(bed.client, PREFIX);
   });
 
   after(async () => {
