@@ -54,6 +54,8 @@ export class BootCopyKeeper {
   #lastProblem = '';
   /** The write under way (one at a time: a slow etcd call is not overtaken by the next tick). */
   #inFlight: Promise<void> | null = null;
+  /** The copy began or ended while a write was under way: written again right after it. */
+  #again = false;
 
   constructor(private readonly deps: BootCopyKeeperDeps) {}
 
@@ -68,10 +70,11 @@ export class BootCopyKeeper {
     this.#timer.unref();
   }
 
-  /** A copy began (written now) or ended (null). */
+  /** A copy began or ended (null): written now, so that no reader sees a copy that ended (or misses one). */
   copy(copy: BootCopy | null): void {
+    const changed = copy !== this.#copy;
     this.#copy = copy;
-    if (copy !== null && this.#timer !== undefined) this.#tick();
+    if (changed && this.#timer !== undefined) this.#tick();
   }
 
   /** The boot step ended: no more writes; the round publishes the ordinary record. */
@@ -81,13 +84,17 @@ export class BootCopyKeeper {
     this.#copy = null;
   }
 
-  /** Resolves when the write under way (if any) has ended. */
+  /** Resolves when the writes under way (if any, and one queued behind them) have ended. */
   async settled(): Promise<void> {
-    await this.#inFlight;
+    while (this.#inFlight !== null) await this.#inFlight;
   }
 
   #tick(): void {
-    if (this.#timer === undefined || this.#inFlight !== null) return;
+    if (this.#timer === undefined) return;
+    if (this.#inFlight !== null) {
+      this.#again = true;
+      return;
+    }
     this.#inFlight = (async () => {
       try {
         if (!(await this.deps.renew())) throw new Error('etcd says the member lease expired');
@@ -102,6 +109,10 @@ export class BootCopyKeeper {
       }
     })().finally(() => {
       this.#inFlight = null;
+      if (this.#again) {
+        this.#again = false;
+        this.#tick();
+      }
     });
   }
 }

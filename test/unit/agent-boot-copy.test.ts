@@ -103,14 +103,20 @@ describe('BootCopyKeeper: the member lease and record kept by a timer of their o
     assert.equal(long.written.length, after, 'none after release');
   });
 
-  it('a copy beginning is written at once, with its start; its end goes back to no copy', async () => {
+  it('a copy beginning is written at once, with its start; its end too (also while a write is under way)', async () => {
     const { k, written } = keeper();
     k.hold();
     k.copy(COPY);
     await k.settled();
+    assert.equal(written.length, 1);
     assert.deepEqual(written[0]?.boot_copy, { source: 'john', since: COPY.since, reclone: false });
     k.copy(null);
-    await sleep(60);
+    await k.settled();
+    assert.equal(written.length, 2);
+    assert.equal(written[1]?.boot_copy, null);
+    // Begun and ended back to back: the last write says no copy.
+    k.copy(COPY);
+    k.copy(null);
     await k.settled();
     assert.equal(written.at(-1)?.boot_copy, null);
     k.release();
