@@ -25,3 +25,6 @@ export function agentTimingProblem(t: AgentTiming): string | null {
 export function fenceLeadMs(freshForMs: number): number {
   return Math.min(250, Math.floor(freshForMs / 4));
 }
+
+/** How long the agent that won an election waits for `pg_ctl promote -w` (a controller reading its unconfirmed take waits as long). */
+export const AGENT_PROMOTE_WAIT_MS = 60_000;

@@ -9,7 +9,7 @@ import type { HandyRepConfig } from '../config/schema.js';
 import { describeError, HandyRepError } from '../model/errors.js';
 import { createEtcdContext, type EtcdContext } from '../store/etcd/client.js';
 import { AgentLease, KeepaliveChannel, monotonicMs, type MonotonicMs } from './agent-lease.js';
-import { fenceLeadMs } from './agent-timing.js';
+import { AGENT_PROMOTE_WAIT_MS, fenceLeadMs } from './agent-timing.js';
 import { putMasterLeaseIfStillMaster } from './boot-lease.js';
 import { LeaseKeyKeeper } from './lease-key-keeper.js';
 import { releaseStatingCrash } from './crash-release.js';
@@ -447,7 +447,7 @@ export class NodeAgent {
         }, Math.max(200, Math.floor(freshForMs / 3)));
         let ok: boolean;
         try {
-          ok = await this.#pg.promote(60_000);
+          ok = await this.#pg.promote(AGENT_PROMOTE_WAIT_MS);
         } finally {
           clearInterval(renew);
         }

@@ -41,6 +41,20 @@ export interface AdoptionFacts {
   readonly oldMasterLease: 'held' | 'absent' | 'unknown' | null;
   /** Database servers other than the named one and the book's master (enabled, or fenced) that answer writable now. */
   readonly otherWritable: readonly string[];
+  /** How long ago the key was written (now − its `since`); null when there is no key or `since` does not parse. */
+  readonly takeAgeMs: number | null;
+  /** How long an agent's take may stay unconfirmed while its promotion runs (agentsConfirmDeadlineMs). */
+  readonly confirmDeadlineMs: number;
+}
+
+/**
+ * How long after its take an agents' election may still be promoting (key written, timeline not
+ * yet): the agent's own wait for pg_ctl promote (AGENT_PROMOTE_WAIT_MS), then its confirmation
+ * write, retried at its next rounds; one etcd ttl covers those rounds (and a dead agent's lease
+ * expiry). Past it, an unconfirmed take is a promotion that failed or an agent that died.
+ */
+export function agentsConfirmDeadlineMs(agentPromoteWaitMs: number, ttlSeconds: number): number {
+  return agentPromoteWaitMs + ttlSeconds * 1000;
 }
 
 /** Nothing to adopt: the book and the key agree, or the key is not an agents' election's. */
@@ -71,6 +85,12 @@ export type OldMasterFate = 'rejoined' | 'confirmed' | 'unconfirmed';
 
 export type AdoptionVerdict =
   | { readonly action: 'none'; readonly code: AdoptionNoneCode; readonly why: string }
+  /**
+   * An agents' promotion is in flight (its take not yet confirmed, younger than its deadline, its
+   * lease not known gone): the book's old master is not judged now; the next check looks again
+   * and then adopts or judges.
+   */
+  | { readonly action: 'wait'; readonly code: 'promotion_in_flight'; readonly why: string }
   | { readonly action: 'refuse'; readonly code: AdoptionRefusalCode; readonly why: string }
   | { readonly action: 'adopt'; readonly master: string; readonly oldMaster: string | null; readonly fate: OldMasterFate | null; readonly why: string };
 
@@ -93,7 +113,15 @@ export function judgeAdoption(f: AdoptionFacts): AdoptionVerdict {
   const other = `the agents' election recorded ${r.name} as master (term ${r.term}) but the book's master is ${f.bookMaster ?? (f.bookMasters.length > 1 ? f.bookMasters.join(' and ') : 'none')}`;
   if (f.bookMasters.length > 1) return { action: 'refuse', code: 'book_ambiguous', why: `${other}: more than one enabled master in the book (an operator must fix the book first)` };
   if (!f.bookServers.includes(r.name)) return { action: 'refuse', code: 'unknown_server', why: `${other}, and ${r.name} is not a server of the book` };
-  if (r.timeline === null) return { action: 'refuse', code: 'unconfirmed', why: `${other}; its take is not confirmed yet (no timeline written: the promotion is in flight or being given back)` };
+  if (r.timeline === null) {
+    // A clock skewed so far that `since` lies beyond the deadline in the future counts as old: no wait without a bound.
+    const young = f.takeAgeMs !== null && Math.abs(f.takeAgeMs) < f.confirmDeadlineMs;
+    if (young && f.leaseHeld !== false) {
+      const age = f.takeAgeMs === null ? '' : ` ${Math.max(0, Math.round(f.takeAgeMs / 1000))} s ago`;
+      return { action: 'wait', code: 'promotion_in_flight', why: `${other}; its take${age} is not confirmed yet (its promotion is in flight, confirmed within ${Math.round(f.confirmDeadlineMs / 1000)} s or given back): not judging ${f.bookMaster ?? 'the book'} until it is` };
+    }
+    return { action: 'refuse', code: 'unconfirmed', why: `${other}; its take is not confirmed ${young ? '(its agent no longer holds its master lease)' : `within ${Math.round(f.confirmDeadlineMs / 1000)} s (no timeline written: the promotion failed, is being given back, or its agent died)`}` };
+  }
   if (f.leaseHeld === null) return { action: 'refuse', code: 'lease_unknown', why: `${other}; whether its agent holds master_lease/${r.name} could not be read` };
   if (!f.leaseHeld) return { action: 'refuse', code: 'lease_not_held', why: `${other}; its agent does not hold master_lease/${r.name} (its lease ended: it is no longer the agents' master)` };
   if (f.named !== 'writable') return { action: 'refuse', code: 'not_writable', why: `${other}; ${r.name} does not answer as a writable master (${f.named ?? 'not asked'})` };

@@ -20,6 +20,7 @@ export const STEP_NAMES = [
   'rejoin',
   'rollback',
   'restart_old_master',
+  'adopt',
 ] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 
@@ -59,6 +60,11 @@ export const STEP_TABLE: Readonly<Record<StepName, StepSpec>> = {
   rejoin: { effect: 'rewind the old master and start it as a replica of the new one', path: 'plan', rollback: null },
   rollback: { effect: 'bring the old master back (no candidate could be promoted)', path: 'recovery', rollback: null },
   restart_old_master: { effect: 'restart the old master (no candidate at all)', path: 'recovery', rollback: null },
+  adopt: {
+    effect: "record the master an agents' election made (it answers writable, its agent holds its master lease, nobody else is writable): nothing promoted; the old master fenced, or kept as a replica when already read-only",
+    path: 'plan',
+    rollback: null,
+  },
 };
 
 export interface PlannedStep {
@@ -131,6 +137,16 @@ export function planSwitchover(input: SwitchoverPlanInput): PlannedStep[] {
     { name: 'promote', server: input.to },
     ...afterPromotion({ ...input, rejoin: true }),
   ];
+}
+
+/**
+ * A controller adopting an agents' master (runtime/topology/adopt-agents-master.ts): the book
+ * change, then what a failover does after its promotion that the agents' election did not do
+ * (proxies, post-failover commands). No remaster and no rejoin: the agents point their standbys
+ * and the old master at the new one themselves.
+ */
+export function planAdoption(input: Pick<AfterPromotionInput, 'to' | 'from' | 'connectionFailover' | 'extraCommands'>): PlannedStep[] {
+  return [{ name: 'adopt', server: input.to }, ...afterPromotion({ ...input, others: [], remaster: false, rejoin: false })];
 }
 
 export function planPromote(input: { from: string | null; to: string }): PlannedStep[] {

@@ -39,6 +39,7 @@ export const REFUSAL_CODES = [
   'not_sync_member',
   'sync_behind',
   'sync_quorum',
+  'sync_record_stale',
 ] as const;
 export type RefusalCode = (typeof REFUSAL_CODES)[number];
 

@@ -24,8 +24,8 @@ export type SyncPromotionRule =
   | { kind: 'any_candidate'; warning: string | null }
   /** Only these may be promoted; the others get the reason. */
   | { kind: 'only'; allowed: string[]; why: Record<string, SyncExclusion> }
-  /** Nobody may be promoted. */
-  | { kind: 'none'; reason: string };
+  /** Nobody may be promoted (`sync_record_stale`: the recorded set is about another master). */
+  | { kind: 'none'; code: 'sync_quorum' | 'sync_record_stale'; reason: string };
 
 export interface SyncExclusion {
   code: 'not_sync_member' | 'sync_behind';
@@ -41,8 +41,22 @@ function received(f: SyncMemberFacts): bigint | null {
   return f.reachable && lsn !== null ? lsnToBigInt(lsn) : null;
 }
 
-export function syncPromotionRule(mode: SynchronousMode, record: SyncRecord | null, facts: readonly SyncMemberFacts[]): SyncPromotionRule {
+/**
+ * `master`: the master failed over (or switched from). A set recorded for another master (the
+ * previous one, one written for a promotion that did not happen, none) says nothing of where this
+ * master's acknowledged commits are: nobody is promoted, as the agents' own rule refuses
+ * (agent/election/sync-rule.ts `sync_record_stale`), whatever its quorum. Undefined: not checked
+ * (the agents' rule checks it itself before asking; an operator's promote with no master in the book).
+ */
+export function syncPromotionRule(mode: SynchronousMode, record: SyncRecord | null, facts: readonly SyncMemberFacts[], master?: string | null): SyncPromotionRule {
   if (mode === 'off') return { kind: 'any_candidate', warning: null };
+  if (record !== null && master !== undefined && record.master !== master) {
+    return {
+      kind: 'none',
+      code: 'sync_record_stale',
+      reason: `the recorded synchronous set describes ${record.master ?? 'no master'}, not ${master ?? 'the lost master'} (recorded ${record.at}: ${record.reason}): where ${master ?? 'its'} acknowledged commits are is unknown`,
+    };
+  }
   if (record === null || record.quorum === 0) {
     const since = record === null ? 'no synchronous set was ever recorded' : `replication was recorded asynchronous at ${record.at} (${record.reason})`;
     return { kind: 'any_candidate', warning: `synchronous_mode ${mode}, but ${since}: this failover may lose acknowledged writes (lag limits apply)` };
@@ -56,6 +70,7 @@ export function syncPromotionRule(mode: SynchronousMode, record: SyncRecord | nu
     const out = positions.filter((p) => p.at === null).map((p) => p.name);
     return {
       kind: 'none',
+      code: 'sync_quorum',
       reason: `synchronous set ${record.members.join(', ')} (quorum ${k}): ${reachable.length} of ${n} members reachable with a WAL position, ${needed} needed (n − k + 1) to be sure the promoted one holds every acknowledged commit; out of reach: ${out.join(', ')}`,
     };
   }

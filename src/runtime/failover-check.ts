@@ -268,6 +268,9 @@ export async function failoverCheck(deps: FailoverCheckDeps, verify: boolean): P
   if (adoption && !deps.topologyInFlight()) {
     const adopted = await adoption().catch((err: unknown) => ({ action: 'error' as const, why: describeError(err) }));
     if (adopted.action === 'adopt') return success(`${cluster()}: ${rd.details}; ${adopted.why}${fenceNote}`, { failover_ok: rd.failover_ok });
+    // An agents' promotion in flight: judging the book's master now could only record a failover
+    // that the master key refuses; the next check adopts it once confirmed, or judges once it is not.
+    if (adopted.action === 'wait') return failure(`${cluster()}: ${rd.details}; ${adopted.why}${fenceNote}`, { failover_ok: rd.failover_ok, reason_code: adopted.code });
   }
   const master = env.book.masterName();
   if (master === null) return failure(`${cluster()}: ${rd.details}; no failover without a single enabled master${fenceNote}`, { failover_ok: false });

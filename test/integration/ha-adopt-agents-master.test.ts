@@ -7,10 +7,13 @@
  *      SIGKILLed): after ttl without a leader and john's lease expired, the agents elect a replica;
  *   3. ctl-b starts (same etcd store: its book still names john) → its book names the elected node
  *      as master, john fenced, an `adoption` history entry beside the agents' own failover entry;
- *      no failover by the controller, the master key untouched, the elected node not in warning.
+ *      no failover by the controller, the master key untouched, the elected node not in warning;
+ *   4. what a failover does after its promotion and the agents' election does not: a real pgbouncer
+ *      (pointed at john by ctl-a) routes to the elected node, and an extra_failover_command (a
+ *      local_command writing a file) ran, each a step of the adoption entry.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { startAgent, type RunningAgent } from '../fixtures/agents.js';
@@ -20,6 +23,7 @@ import { ADMIN, etcdClient, leaders, prefixOf, readKeyJson, startController, TTL
 import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
 import { HANDYREP_DB_PASSWORD } from '../fixtures/template.js';
 import { killHost, type ElectionBed } from '../fixtures/agents-election.js';
+import { startBouncer, type Bouncer } from '../fixtures/pgbouncer.js';
 
 interface Status {
   servers: Record<string, { role: string; enabled: boolean; status: string; status_message: string }>;
@@ -31,6 +35,7 @@ interface Entry {
   to: string | null;
   outcome: string;
   details: string;
+  steps: { name: string; server: string | null; outcome: string; details: string }[];
 }
 
 /**
@@ -60,8 +65,10 @@ describe("a controller leading after an agents' election adopts the agents' mast
   let etcd: EtcdCluster | null = null;
   const controllers: Controller[] = [];
   const agents = new Map<string, RunningAgent>();
+  let bouncer: Bouncer | null = null;
 
   after(async () => {
+    await bouncer?.stop();
     await Promise.all([...agents.values()].map((a) => a.stop('SIGKILL')));
     for (const c of controllers) await c.daemon.stop('SIGTERM').catch(() => undefined);
     await etcd?.stop();
@@ -74,11 +81,24 @@ describe("a controller leading after an agents' election adopts the agents' mast
     const current = bed;
     const prefix = prefixOf(current);
     const client = etcdClient(etcd);
+    // The third node's address: not john's, whose host is lost below.
+    const proxy = await startBouncer(current.cluster, current.node('george').host);
+    bouncer = proxy;
+    const marker = join(current.cluster.root, 'extra-command-ran');
+    const { failover: proxyFailover, ...proxyRest } = proxy.config();
+    const proxySections = {
+      ...proxyRest,
+      extra_failover_commands: { note: { command: 'local_command', parameters: ['/bin/sh', '-c', 'echo "$1 from $2" > "$3"', 'sh', '{newmaster}', '{oldmaster}', marker] } },
+    };
+    const controllerFailover = { unreachable_master: 'agent_lease', auto_rejoin: false, ...(proxyFailover as Record<string, unknown>) };
     try {
-      const ctlA = await startController(current, etcd, 'ctl-a', { unreachable_master: 'agent_lease', auto_rejoin: false }, ETCD_SETTINGS);
+      const ctlA = await startController(current, etcd, 'ctl-a', controllerFailover, ETCD_SETTINGS, undefined, proxySections);
       controllers.push(ctlA);
       await waitUntil(async () => (await leaders([ctlA])).length === 1, 'ctl-a leads', 30_000);
       await waitUntil(async () => (await readKeyJson(client, `${prefix}master`))?.['name'] === 'john', 'the master key names john', 30_000);
+      const init = await http(ctlA.daemon.url, '/connection_proxy_init', { method: 'POST', headers: { authorization: basic(ADMIN) } });
+      assert.equal((init.json as { result: string }).result, 'SUCCESS', JSON.stringify(init.json));
+      assert.equal((await proxy.query('postgres')).addr, current.node('john').host, 'pgbouncer routes to john before the election');
       const settings = {
         endpoints: etcd.endpoints,
         prefix,
@@ -103,7 +123,7 @@ describe("a controller leading after an agents' election adopts the agents' mast
       }, 'the agents elected and confirmed a new master', 60_000);
       const keyBefore = await client.get(`${prefix}master`).string();
 
-      const ctlB = await startController(current, etcd, 'ctl-b', { unreachable_master: 'agent_lease', auto_rejoin: false }, ETCD_SETTINGS);
+      const ctlB = await startController(current, etcd, 'ctl-b', controllerFailover, ETCD_SETTINGS, undefined, proxySections);
       controllers.push(ctlB);
       await waitUntil(async () => (await leaders([ctlB])).length === 1, 'ctl-b leads', 30_000);
       await waitUntil(async () => (await get<Status>(ctlB, '/get_status')).servers[elected]?.role === 'master', `ctl-b's book names ${elected} master`, 30_000);
@@ -127,6 +147,13 @@ describe("a controller leading after an agents' election adopts the agents' mast
       assert.match(adoption[0]?.details ?? '', new RegExp(`the agents' own entry: ${agentsEntry.id}`));
       assert.deepEqual(history.filter((h) => h.kind !== 'adoption' && !AGENTS_ENTRY_ID.test(h.id)), [], 'no change by the controller (no failover of the adopted master)');
       assert.equal(await client.get(`${prefix}master`).string(), keyBefore, 'the master key is left as the agents wrote it');
+      // What the agents' election did not do, the adoption did, each its own step.
+      const steps = adoption[0]?.steps.map((st) => `${st.name}${st.server === null ? '' : ` ${st.server}`} ${st.outcome}`) ?? [];
+      assert.deepEqual(steps, [`adopt ${elected} ok`, `connection_failover ${elected} ok`, 'extra_command:note ok'], JSON.stringify(adoption[0]?.steps));
+      const routed = await proxy.query('postgres');
+      assert.deepEqual([routed.addr, routed.in_recovery], [current.node(elected).host, false], `pgbouncer routes to the adopted master ${elected}`);
+      assert.ok(existsSync(marker), 'the extra_failover_command ran');
+      assert.equal(readFileSync(marker, 'utf8').trim(), `${elected} from john`);
     } catch (err) {
       const logs = controllers.map((c) => `--- ${c.name} log:\n${tail(join(current.cluster.root, `${c.name}.log`))}\n--- ${c.name} stderr:\n${c.daemon.stderr().slice(-2000)}`);
       const agentLogs = [...agents.values()].map((a) => `--- agent ${a.node.name}:\n${a.output().slice(-2000)}`);

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { adoptionNeedsProbes, judgeAdoption, type AdoptionFacts, type AdoptionVerdict } from '../../src/engine/agents-master-adoption.js';
+import { adoptionNeedsProbes, agentsConfirmDeadlineMs, judgeAdoption, type AdoptionFacts, type AdoptionVerdict } from '../../src/engine/agents-master-adoption.js';
 import type { MasterRecord } from '../../src/store/etcd/master-record.js';
 
 const ELECTED: MasterRecord = { name: 'paul', term: '812', timeline: 2, promoted_lsn: '0/5000060', sync_set: [], since: '2026-12-04T20:00:00.000Z', written_by: 'agent:paul' };
@@ -20,6 +20,8 @@ const BASE: AdoptionFacts = {
   oldMaster: 'no_answer',
   oldMasterLease: null,
   otherWritable: [],
+  takeAgeMs: 5_000,
+  confirmDeadlineMs: 64_000,
 };
 
 type Expect = { action: AdoptionVerdict['action']; code?: string; fate?: string | null; why?: RegExp };
@@ -38,7 +40,15 @@ const rows: [label: string, change: Partial<AdoptionFacts>, expected: Expect][] 
   ['refuse: the named server does not answer', { named: 'no_answer' }, { action: 'refuse', code: 'not_writable' }],
   ['refuse: its agent does not hold the master lease', { leaseHeld: false }, { action: 'refuse', code: 'lease_not_held', why: /does not hold master_lease\/paul/ }],
   ['refuse: the lease could not be read', { leaseHeld: null }, { action: 'refuse', code: 'lease_unknown' }],
-  ['refuse: the take is not confirmed (no timeline: promotion in flight)', { record: { ...ELECTED, timeline: null } }, { action: 'refuse', code: 'unconfirmed' }],
+  ['wait: the take is not confirmed, 5 s old, its lease held (promotion in flight): not judging john', { record: { ...ELECTED, timeline: null } }, { action: 'wait', code: 'promotion_in_flight', why: /take 5 s ago is not confirmed yet .*confirmed within 64 s or given back\): not judging john until it is/ }],
+  ['wait: unconfirmed and young, the lease unknown (etcd slow): still waiting', { record: { ...ELECTED, timeline: null }, leaseHeld: null }, { action: 'wait', code: 'promotion_in_flight' }],
+  ['wait: unconfirmed, whatever the ports answer (nobody is judged yet)', { record: { ...ELECTED, timeline: null }, named: 'read_only', oldMaster: 'writable' }, { action: 'wait', code: 'promotion_in_flight' }],
+  ['refuse: unconfirmed and young, but its agent no longer holds its lease (it died or gave the key back)', { record: { ...ELECTED, timeline: null }, leaseHeld: false }, { action: 'refuse', code: 'unconfirmed', why: /no longer holds its master lease/ }],
+  ['refuse: unconfirmed past its deadline (the promotion failed or its agent died): judged as before', { record: { ...ELECTED, timeline: null }, takeAgeMs: 64_000 }, { action: 'refuse', code: 'unconfirmed', why: /not confirmed within 64 s/ }],
+  ['refuse: unconfirmed, `since` unreadable: no wait without a bound', { record: { ...ELECTED, timeline: null }, takeAgeMs: null }, { action: 'refuse', code: 'unconfirmed' }],
+  ['refuse: unconfirmed, `since` far in the future (a skewed clock): no wait without a bound', { record: { ...ELECTED, timeline: null }, takeAgeMs: -70_000 }, { action: 'refuse', code: 'unconfirmed' }],
+  ['wait: unconfirmed, `since` a little in the future (clocks a second apart)', { record: { ...ELECTED, timeline: null }, takeAgeMs: -1_000 }, { action: 'wait', code: 'promotion_in_flight' }],
+  ['refuse first: an ambiguous book is refused even while a take is in flight', { record: { ...ELECTED, timeline: null }, bookMasters: ['john', 'ringo'], bookMaster: null }, { action: 'refuse', code: 'book_ambiguous' }],
   ['refuse: the named server is not in the book', { record: { ...ELECTED, name: 'george', written_by: 'agent:george' } }, { action: 'refuse', code: 'unknown_server' }],
   ['refuse: the book\'s master also answers writable (two writable servers)', { oldMaster: 'writable' }, { action: 'refuse', code: 'old_master_writable', why: /ALSO answers writable/ }],
   ['none: the key was written by a controller', { record: { ...ELECTED, written_by: 'ctl-b' } }, { action: 'none', code: 'written_by_controller' }],
@@ -69,4 +79,8 @@ test("agents' master adoption: the servers are probed only when the key names an
   assert.equal(adoptionNeedsProbes('paul', ELECTED), false);
   assert.equal(adoptionNeedsProbes('john', { ...ELECTED, written_by: 'ctl-a' }), false);
   assert.equal(adoptionNeedsProbes('john', null), false);
+});
+
+test("agents' master adoption: the confirm deadline is the agent's promote wait plus one etcd ttl", () => {
+  assert.equal(agentsConfirmDeadlineMs(60_000, 4), 64_000);
 });

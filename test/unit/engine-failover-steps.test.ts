@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { describePlan, expectedPath, forwardPath, planFailover, planPromote, planSwitchover, STEP_NAMES, STEP_TABLE, stepSpec } from '../../src/engine/failover-steps.js';
+import { describePlan, expectedPath, forwardPath, planAdoption, planFailover, planPromote, planSwitchover, STEP_NAMES, STEP_TABLE, stepSpec } from '../../src/engine/failover-steps.js';
 
 test('every step of the table says what it does and which path it belongs to', () => {
   for (const name of STEP_NAMES) {
@@ -65,6 +65,16 @@ test('switchover plan: clean stop, final WAL, promote, then as a failover; rejoi
 test('promote plan: fence the old master first when there is one', () => {
   assert.deepEqual(expectedPath(planPromote({ from: 'john', to: 'paul' })), ['fence john', 'promote paul']);
   assert.deepEqual(expectedPath(planPromote({ from: null, to: 'paul' })), ['promote paul']);
+});
+
+test("adoption plan: the book change, then the proxies and the post-failover commands as after a failover's promotion; no remaster, no rejoin (the agents do both)", () => {
+  assert.deepEqual(expectedPath(planAdoption({ from: 'john', to: 'paul', connectionFailover: true, extraCommands: ['notify', 'page'] })), [
+    'adopt paul',
+    'connection_failover paul',
+    'extra_command:notify',
+    'extra_command:page',
+  ]);
+  assert.deepEqual(expectedPath(planAdoption({ from: null, to: 'paul', connectionFailover: false, extraCommands: [] })), ['adopt paul']);
 });
 
 test('the forward path of executed steps leaves out skipped and recovery steps', () => {

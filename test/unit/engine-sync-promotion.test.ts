@@ -67,3 +67,27 @@ test('sync promotion: the asynchronous warning says since when and why', () => {
   const rule = syncPromotionRule('on', { ...rec(0), reason: 'no replica qualifies: asynchronous' }, []);
   assert.match(rule.kind === 'any_candidate' ? String(rule.warning) : '', /recorded asynchronous at 2026-12-04T09:00:00.000Z \(no replica qualifies: asynchronous\): this failover may lose acknowledged writes/);
 });
+
+type MasterRow = [label: string, mode: 'off' | 'on' | 'strict', record: SyncRecord | null, master: string | null | undefined, expected: string];
+const MASTER_ROWS: MasterRow[] = [
+  ["the set describes the master failed over: the quorum rule applies", 'on', rec(1, 'paul'), 'john', 'only paul'],
+  ['the set describes another master (the previous one): nobody, sync_record_stale', 'on', { ...rec(1, 'paul'), master: 'george' }, 'john', 'none sync_record_stale'],
+  ['strict, the set describes another master: nobody', 'strict', { ...rec(1, 'paul'), master: 'george' }, 'john', 'none sync_record_stale'],
+  ['the set describes no master: nobody', 'on', { ...rec(1, 'paul'), master: null }, 'john', 'none sync_record_stale'],
+  ['recorded asynchronous for another master: still nobody (as the agents refuse it)', 'on', { ...rec(0, 'paul'), master: 'george' }, 'john', 'none sync_record_stale'],
+  ['synchronous_mode off: no set is looked at', 'off', { ...rec(1, 'paul'), master: 'george' }, 'john', 'any'],
+  ['never recorded: any candidate with the warning (nothing to compare)', 'on', null, 'john', 'any+warning'],
+  ['master not given (an operator promote with no master in the book): not checked', 'on', { ...rec(1, 'paul'), master: 'george' }, undefined, 'only paul'],
+];
+for (const [label, mode, record, master, expected] of MASTER_ROWS) {
+  test(`sync promotion, the set's master: ${label}`, () => {
+    const rule = syncPromotionRule(mode, record, [up('paul', '0/9'), up('ringo', '0/F')], master);
+    const got = rule.kind === 'any_candidate' ? (rule.warning === null ? 'any' : 'any+warning') : rule.kind === 'none' ? `none ${rule.code}` : `only ${rule.allowed.sort().join(',')}`;
+    assert.equal(got, expected);
+  });
+}
+
+test("sync promotion: a stale set's refusal names both masters and when it was recorded", () => {
+  const rule = syncPromotionRule('on', { ...rec(1, 'paul'), master: 'george', reason: 'ANY 1 of paul' }, [up('paul', '0/9')], 'john');
+  assert.match(rule.kind === 'none' ? rule.reason : '', /describes george, not john \(recorded 2026-12-04T09:00:00.000Z: ANY 1 of paul\)/);
+});

@@ -5,6 +5,7 @@
  * when the key names the book's master.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
 import type { AdoptionVerdict, PortAnswer } from '../../src/engine/agents-master-adoption.js';
@@ -23,6 +24,38 @@ const AGENTS_ENTRY: FailoverRecord = {
   id: 'e812-paul', kind: 'failover', reason: "agents' election: the master lease of john expired", started: NOW, finished: NOW, duration_ms: 900,
   from: 'john', to: 'paul', outcome: 'SUCCESS', details: "paul promoted by the agents' election", steps: [], fence: 'confirmed',
 };
+
+/** What the fake proxies and commands did (`ran`, in order), and whether they fail. */
+interface Effects {
+  ran: string[];
+  proxyFails: boolean;
+  commandFails: boolean;
+  /** When set, the command notes whether this journal file exists while it runs. */
+  journalFile?: string;
+}
+
+/** The plugins and checks an adoption's steps after the book change use: a proxy repoint and a post-failover command. */
+function effectsEnv(effects: Effects): Pick<TopologyEnv, 'plugins' | 'checks'> {
+  const connection = {
+    kind: 'connection',
+    proxyRoles: ['pgbouncer'],
+    run: async (_ctx: unknown, routing: { master: { name: string } }, proxy: { name: string }) => {
+      effects.ran.push(`repoint ${proxy.name} → ${routing.master.name}`);
+      return effects.proxyFails ? { ok: false, details: `${proxy.name}: connection refused` } : { ok: true, details: `${proxy.name} routes to ${routing.master.name}` };
+    },
+  };
+  const command = {
+    kind: 'command',
+    run: async (_ctx: unknown, failover: { newMaster: { name: string }; oldMaster: string | null }, parameters: readonly string[]) => {
+      effects.ran.push(`command ${parameters.join(' ')} (${failover.newMaster.name}, from ${failover.oldMaster ?? 'none'})`);
+      if (effects.journalFile !== undefined) effects.ran.push(`journal ${existsSync(effects.journalFile) ? 'written' : 'absent'}`);
+      return effects.commandFails ? { ok: false, details: 'exit 3' } : { ok: true, details: 'exit 0' };
+    },
+  };
+  const plugins = { get: (kind: string) => (kind === 'connection' ? connection : command) };
+  const checks = { verifyServer: async (name: string) => void effects.ran.push(`verify ${name}`) };
+  return { plugins, checks } as unknown as Pick<TopologyEnv, 'plugins' | 'checks'>;
+}
 
 interface Setup {
   env: TopologyEnv;
@@ -46,13 +79,13 @@ function setup(
   record: MasterRecord | null,
   answers: Record<string, PortAnswer>,
   leaseHeld: boolean | null = true,
-  more: { config?: typeof CONFIG; leases?: Record<string, LeaseRead>; adopted?: string[] } = {},
+  more: { config?: typeof CONFIG; leases?: Record<string, LeaseRead>; adopted?: string[]; effects?: Effects } = {},
 ): Setup {
   const config = more.config ?? CONFIG;
   const base = fakeTopologyBase(serversFromConfig(config, NOW), { clock: () => new Date(NOW) });
   base.book.addHistory(AGENTS_ENTRY);
   const ctx = { config };
-  const env = { ...base.base, mayAct: () => null, ctx: () => ctx } as unknown as TopologyEnv;
+  const env = { ...base.base, ...effectsEnv(more.effects ?? { ran: [], proxyFails: false, commandFails: false }), mayAct: () => null, ctx: () => ctx } as unknown as TopologyEnv;
   const asked: string[] = [];
   const ask = async (name: string): Promise<PortAnswer> => (asked.push(name), answers[name] ?? 'no_answer');
   const reads: AgentsMasterReads = {
@@ -138,7 +171,7 @@ function syncSetup(persist: () => boolean): { env: TopologyEnv; adopt: () => Pro
   const base = fakeTopologyBase(serversFromConfig(SYNC_CONFIG, NOW), { clock: () => new Date(NOW), persist });
   base.book.setSync(JOHNS_SET);
   const ctx = { config: SYNC_CONFIG };
-  const env = { ...base.base, mayAct: () => null, ctx: () => ctx } as unknown as TopologyEnv;
+  const env = { ...base.base, ...effectsEnv({ ran: [], proxyFails: false, commandFails: false }), mayAct: () => null, ctx: () => ctx } as unknown as TopologyEnv;
   const answers: Record<string, PortAnswer> = { paul: 'writable', john: 'refused' };
   const reads: AgentsMasterReads = { masterRecord: async () => ELECTED, lease: async () => 'held' };
   const ask = async (name: string): Promise<PortAnswer> => answers[name] ?? 'no_answer';
@@ -287,6 +320,76 @@ test("adoption: the named node's lease ended while waiting for the queue → not
     });
     assert.deepEqual([verdict.action, 'code' in verdict ? verdict.code : null], ['none', 'book_changed']);
     assert.equal(s.env.book.masterName(), 'john');
+  } finally {
+    s.done();
+  }
+});
+
+const WITH_PROXY_AND_COMMAND = parseConfig(
+  [
+    'failover: {connection_failover_method: multi_pgbouncer}',
+    'extra_failover_commands: {notify: {command: local_command, parameters: [/bin/true, x]}}',
+    'servers: {john: {hostname: h-john, role: master}, paul: {hostname: h-paul, role: replica}, ringo: {hostname: h-ringo, role: replica}, bouncer: {hostname: h-bouncer, role: pgbouncer}}',
+    '',
+  ].join('\n'),
+  'test.yaml',
+);
+
+test("adoption with proxies and extra_failover_commands: the step table's plan (adopt → connection_failover → extra_command), each step in the adoption entry", async () => {
+  const effects: Effects = { ran: [], proxyFails: false, commandFails: false };
+  const s = setup(ELECTED, { paul: 'writable', john: 'refused' }, true, { config: WITH_PROXY_AND_COMMAND, effects });
+  try {
+    // Journaled while it runs (a controller stopped mid-adoption rolls forward from it: recovery.ts), cleared once saved.
+    effects.journalFile = `${s.env.serverFile}.journal`;
+    assert.equal((await s.adopt()).action, 'adopt');
+    assert.deepEqual(effects.ran, ['repoint bouncer → paul', 'command /bin/true x (paul, from john)', 'journal written', 'verify paul']);
+    assert.equal(existsSync(effects.journalFile), false, 'the journal is cleared once the entry is saved');
+    const [entry] = s.env.book.recentHistory(1);
+    assert.equal(entry?.kind, 'adoption');
+    assert.deepEqual(entry?.plan, ['adopt paul', 'connection_failover paul', 'extra_command:notify']);
+    assert.deepEqual(entry?.steps.map((st) => `${st.name} ${st.outcome}`), ['adopt ok', 'connection_failover ok', 'extra_command:notify ok']);
+    assert.equal(entry?.off_plan, undefined);
+    assert.deepEqual([entry?.outcome, entry?.from, entry?.to, entry?.fence], ['SUCCESS', 'john', 'paul', 'confirmed']);
+    assert.equal(s.env.book.masterName(), 'paul');
+    assert.equal(s.env.book.get('bouncer').status, 'healthy');
+  } finally {
+    s.done();
+  }
+});
+
+test('adoption: a failed proxy repoint does not undo it (paul stays master, the commands still run), the step is failed in the entry, the cluster in warning, one WARNING alert', async () => {
+  const effects: Effects = { ran: [], proxyFails: true, commandFails: true };
+  const s = setup(ELECTED, { paul: 'writable', john: 'refused' }, true, { config: WITH_PROXY_AND_COMMAND, effects });
+  try {
+    assert.equal((await s.adopt()).action, 'adopt');
+    assert.equal(s.env.book.masterName(), 'paul');
+    assert.equal(s.env.book.get('john').fenced, true);
+    assert.deepEqual(effects.ran, ['repoint bouncer → paul', 'command /bin/true x (paul, from john)', 'verify paul']);
+    const [entry] = s.env.book.recentHistory(1);
+    assert.deepEqual(entry?.steps.map((st) => `${st.name} ${st.outcome}`), ['adopt ok', 'connection_failover failed', 'extra_command:notify failed']);
+    assert.equal(entry?.outcome, 'SUCCESS', 'the adoption stands');
+    assert.match(entry?.details ?? '', /with problems: connection failover failed .*post-failover command notify failed: exit 3; the agents' own entry: e812-paul$/);
+    assert.equal(s.env.book.clusterStatus.status, 'warning');
+    const alerts = (s.env.log as unknown as { recent: (n: number) => { message: string; alert?: string }[] }).recent(300).filter((e) => e.alert === 'WARNING' && /^after adopting paul/.test(e.message));
+    assert.equal(alerts.length, 1);
+    assert.match(alerts[0]?.message ?? '', /the adoption stands: paul is the writable master/);
+  } finally {
+    s.done();
+  }
+});
+
+test("adoption: an agents' take not yet confirmed, 5 s old → wait (book unchanged, no alert), logged once while the same take lasts", async () => {
+  const inFlight: MasterRecord = { ...ELECTED, timeline: null, promoted_lsn: null, since: new Date(Date.parse(NOW) - 5000).toISOString() };
+  const s = setup(inFlight, { paul: 'read_only', john: 'no_answer' });
+  try {
+    const first = await s.adopt();
+    const second = await s.adopt();
+    assert.deepEqual([first.action, second.action], ['wait', 'wait']);
+    assert.equal(s.env.book.masterName(), 'john');
+    assert.equal(s.env.book.recentHistory(5).length, 1, 'no history entry added');
+    assert.deepEqual(s.alerts(), []);
+    const lines = s.env.log.recent(300).filter((e) => /^waiting for the agents' election/.test(e.message));
+    assert.equal(lines.length, 1, lines.map((e) => e.message).join('\n'));
   } finally {
     s.done();
   }

@@ -49,6 +49,7 @@ async function cycle(key: () => Promise<MasterRecord | null>, queueBusy = false)
     checks: {
       pollAll: async () => failure('master john failed its check: refused', { failover_ok: true, servers: {} }),
       pollServer: async () => failure('refused', { status: 'down' }),
+      verifyServer: async () => failure('refused', { status: 'down' }),
     },
   } as unknown as TopologyEnv;
   // A busy action queue (an operator's call, the sync maintenance) that does not free during the check.
@@ -108,6 +109,30 @@ test("failover check: with the action queue busy, a key naming the book's master
   const c = await cycle(async () => ({ ...ELECTED, name: 'john', written_by: 'ctl-a' }), true);
   try {
     assert.ok(c.events.includes('retry wait'), c.events.join(' | '));
+  } finally {
+    c.done();
+  }
+});
+
+test("failover check: an agents' promotion in flight (unconfirmed take, 5 s old, lease held) → the book's master is not judged (no retries, no failover), a reason says why", async () => {
+  const inFlight = { ...ELECTED, timeline: null, promoted_lsn: null, since: new Date(Date.now() - 5000).toISOString() };
+  const c = await cycle(async () => inFlight);
+  try {
+    assert.equal(c.master, 'john', 'nothing adopted yet');
+    assert.deepEqual(c.events.filter((e) => e === 'retry wait'), [], c.events.join(' | '));
+    assert.match(c.details, /its take 5 s ago is not confirmed yet .*not judging john until it is/);
+  } finally {
+    c.done();
+  }
+});
+
+test("failover check: an unconfirmed take past its confirm deadline (the agent's promote wait + ttl) → the book's master is judged as before", async () => {
+  const stale = { ...ELECTED, timeline: null, promoted_lsn: null, since: new Date(Date.now() - 5 * 60_000).toISOString() };
+  const c = await cycle(async () => stale);
+  try {
+    assert.equal(c.master, 'john');
+    assert.ok(c.events.includes('retry wait'), `the master is judged: ${c.events.join(' | ')}`);
+    assert.doesNotMatch(c.details, /not judging/);
   } finally {
     c.done();
   }

@@ -332,6 +332,33 @@ test('sync: a member lost between the judgement and the fence leaves too few rea
   }
 });
 
+test("sync: a set recorded for another master promises nothing about john: no candidate (sync_record_stale), john restarted, nobody promoted", async () => {
+  const b = syncBed(['george', 'paul'], { john: { inRecovery: null, running: false } });
+  try {
+    b.book.setSync({ members: ['george', 'paul'], quorum: 1, master: 'ringo', at: '2026-01-01T00:00:00.000Z', reason: 'ANY 1 of george, paul' });
+    const rd = await runFailover(b.env, 'test', { preferred: null, remaster: false });
+    assert.equal(rd.reason_code, 'no_candidate', rd.details);
+    assert.deepEqual(rd.refusals?.map((r) => r.code), ['sync_record_stale', 'sync_record_stale']);
+    assert.match(rd.details, /the recorded synchronous set describes ringo, not john/);
+    assert.deepEqual(b.actions, ['restart john'], 'no promotion; the old master restarted as after any failover without a candidate');
+    assert.equal(b.book.masterName(), 'john');
+  } finally {
+    b.done();
+  }
+});
+
+test("sync: promote by hand refuses over a set recorded for another master (sync_record_stale); nothing is touched", async () => {
+  const b = syncBed(['george'], { john: { inRecovery: null, running: false } });
+  try {
+    b.book.setSync({ members: ['george'], quorum: 1, master: 'paul', at: '2026-01-01T00:00:00.000Z', reason: 'ANY 1 of george' });
+    const rd = await runPromote(b.env, 'george');
+    assert.equal(rd.reason_code, 'sync_record_stale', rd.details);
+    assert.deepEqual(b.actions, []);
+  } finally {
+    b.done();
+  }
+});
+
 test('sync: promote refuses a replica outside the recorded set, naming the rule; nothing is touched', async () => {
   const b = syncBed(['george'], { john: { inRecovery: null, running: true } });
   try {

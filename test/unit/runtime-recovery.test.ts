@@ -177,3 +177,29 @@ test('sync: a promotion interrupted before it ran leaves no candidate\'s set beh
     done();
   }
 });
+
+test("an adoption interrupted after its book change: rolled forward to the adopted (writable) master, the post-failover command it had not run is run", async () => {
+  const config = parseConfig(
+    'failover: {remaster: false}\nextra_failover_commands: {note: {command: local_command, parameters: [/bin/true]}, page: {command: local_command, parameters: [/bin/true]}}\nservers: {a: {hostname: ha, role: replica}, b: {hostname: hb, role: master}, c: {hostname: hc, role: replica}}\n',
+    'test.yaml',
+  );
+  const { env, book, done } = fakeEnv(servers({}), {
+    ha: { writable: false, running: true },
+    hb: { writable: null, running: false },
+    hc: { writable: true, running: true },
+  }, config);
+  const ran: string[] = [];
+  const restart = env.plugins.get('restart', 'x');
+  const command = { run: async (_ctx: unknown, failover: { newMaster: { name: string } }) => (ran.push(failover.newMaster.name), { ok: true, details: 'exit 0' }) };
+  const withCommands = { ...env, plugins: { get: (kind: string) => (kind === 'command' ? command : restart) } } as unknown as TopologyEnv;
+  try {
+    const journal = { ...interrupted([['adopt', 'c', 'ok'], ['extra_command:note', null, 'ok'], ['extra_command:page', null, 'running']]), kind: 'adoption' as const, to: 'c' };
+    const rd = await recoverInterrupted(withCommands, journal, neverJudged);
+    assert.equal(rd.result, 'SUCCESS', rd.details);
+    assert.equal(book.masterName(), 'c');
+    assert.deepEqual(ran, ['c'], 'page only: note had run');
+    assert.deepEqual(book.recentHistory(1)[0]?.steps.map((s) => s.name), ['extra_command:page']);
+  } finally {
+    done();
+  }
+});

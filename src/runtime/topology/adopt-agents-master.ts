@@ -4,15 +4,20 @@
  * book then looks as at the end of a failover: the agents' master is the enabled master, the old
  * master fenced (or kept as a replica when its agent already booted it as one), and a history entry
  * "adopted after the agents' election" beside the agents' own failover entry. Nothing is promoted,
- * stopped or written to the `master` key: the agents did all of that; the controller only stops
- * fighting it (no failover of it, no "replica not in recovery" warning).
+ * stopped or written to the `master` key: the agents did all of that; the controller stops
+ * fighting it (no failover of it, no "replica not in recovery" warning) and does what a failover
+ * does after its promotion that the agents' election does not: the connection proxies and the
+ * extra_failover_commands (planAdoption in the step table).
  */
-import { randomUUID } from 'node:crypto';
-import { adoptionNeedsProbes, judgeAdoption, type AdoptionVerdict, type OldMasterFate, type PortAnswer } from '../../engine/agents-master-adoption.js';
+import { planAdoption } from '../../engine/failover-steps.js';
+import { AGENT_PROMOTE_WAIT_MS } from '../../agent/agent-timing.js';
+import { adoptionNeedsProbes, agentsConfirmDeadlineMs, judgeAdoption, type AdoptionVerdict, type OldMasterFate, type PortAnswer } from '../../engine/agents-master-adoption.js';
 import { HISTORY_LIMIT, type FailoverRecord } from '../../model/failover-record.js';
 import type { MasterRecord } from '../../store/etcd/master-record.js';
+import { afterPromotion, afterPromotionInput, finishNote, settleClusterStatus } from './after-promotion.js';
 import { assertMayAct, type TopologyEnv } from './env.js';
 import { askDatabase } from './fence.js';
+import { StepRunner } from './step-runner.js';
 import { otherWritableServers } from './writable-guard.js';
 import { recordAdoptedSync } from '../sync/adoption-sync.js';
 
@@ -72,6 +77,8 @@ function leaseHeld(read: LeaseRead | null): boolean | null {
   return read === null || read === 'unknown' ? null : read === 'held';
 }
 
+type Adopt = Extract<AdoptionVerdict, { action: 'adopt' }>;
+
 /** Reads, judges, and on `adopt` records (alone); a refusal is alerted (once while it stays the same) and changes nothing. Returns the verdict. */
 export async function adoptAgentsMaster(env: TopologyEnv, reads: AgentsMasterReads, memory: AdoptionMemory = { lastRefusal: null }, options: AdoptionOptions = {}): Promise<AdoptionVerdict> {
   const ask = options.ask ?? ((name: string) => askDatabase(env, name));
@@ -103,6 +110,8 @@ export async function adoptAgentsMaster(env: TopologyEnv, reads: AgentsMasterRea
     oldMaster,
     oldMasterLease: oldLease === null ? null : oldLease === 'by_hand' ? 'unknown' : oldLease,
     otherWritable,
+    takeAgeMs: record === null || Number.isNaN(Date.parse(record.since)) ? null : env.clock().getTime() - Date.parse(record.since),
+    confirmDeadlineMs: agentsConfirmDeadlineMs(AGENT_PROMOTE_WAIT_MS, env.ctx().config.etcd.ttl),
   });
   if (judged.action !== 'adopt' || record === null) return noted(env, memory, judged, record);
   return alone(async () => {
@@ -122,21 +131,17 @@ export async function adoptAgentsMaster(env: TopologyEnv, reads: AgentsMasterRea
     const sync = await recordAdoptedSync(env, judged.master);
     if (!sync.ok) return noted(env, memory, { action: 'refuse', code: 'sync_unsaved', why: `${sync.details}, so nothing is adopted this time (verified: ${judged.why})` }, record);
     memory.lastRefusal = null;
-    const started = env.clock();
-    recordAdoption(env, judged.oldMaster, judged.master, judged.fate);
-    env.book.addHistory(adoptionEntry(env, record, judged, started, sync.details));
-    env.book.recomputeCluster();
-    env.log.warn('LEADERSHIP', judged.why, judged.master, 'WARNING');
-    // Not awaited: a full-deadline etcd read must not hold the action queue (it never throws).
-    void reads.adopted?.(judged.master);
-    alertUnrepointed(env, judged.master);
-    return judged;
+    return recordAdoptionChange(env, reads, record, judged, sync.details);
   });
 }
 
-/** A refusal is alerted once while the same one (code, key term) lasts; anything else clears the memory. */
+/**
+ * A refusal is alerted once while the same one (code, key term) lasts, a wait for an agents'
+ * promotion logged once per take; anything else clears the memory.
+ */
 function noted(env: TopologyEnv, memory: AdoptionMemory, verdict: AdoptionVerdict, record: MasterRecord | null): AdoptionVerdict {
-  const key = verdict.action === 'refuse' ? `${verdict.code}:${record?.term ?? ''}` : null;
+  const key = verdict.action === 'refuse' || verdict.action === 'wait' ? `${verdict.code}:${record?.term ?? ''}` : null;
+  if (verdict.action === 'wait' && key !== memory.lastRefusal) env.log.warn('LEADERSHIP', `waiting for the agents' election: ${verdict.why}`, record?.name);
   if (verdict.action === 'refuse' && key !== memory.lastRefusal) {
     const critical = verdict.code === 'old_master_writable' || verdict.code === 'other_writable';
     env.log.error('LEADERSHIP', `not adopting the agents' master: ${verdict.why}`, record?.name, critical ? 'CRITICAL' : 'WARNING');
@@ -146,16 +151,39 @@ function noted(env: TopologyEnv, memory: AdoptionMemory, verdict: AdoptionVerdic
 }
 
 /**
- * The agents' election repoints no connection proxy and runs no extra_failover_commands; the
- * adoption does not either (yet): say so, as a failover's failed step would.
+ * The adoption as a journaled change (step-runner.ts) over the step table's plan (planAdoption):
+ * the book change, then the connection proxies and extra_failover_commands as after a failover's
+ * promotion (after-promotion.ts), each its own step in the `adoption` history entry. The agents'
+ * master is already writable: a step that fails leaves the cluster in warning and is alerted, it
+ * never undoes the adoption. A controller stopped in the middle finds the journal at its next
+ * start and rolls forward to the writable adopted master (recovery.ts), running what was not run.
  */
-function alertUnrepointed(env: TopologyEnv, master: string): void {
-  const config = env.ctx().config;
-  const missing = [
-    ...(config.failover.connection_failover_method === null ? [] : [`the connection proxies (${config.failover.connection_failover_method}) were not repointed`]),
-    ...(Object.keys(config.extra_failover_commands).length === 0 ? [] : [`extra_failover_commands (${Object.keys(config.extra_failover_commands).join(', ')}) were not run`]),
-  ];
-  if (missing.length > 0) env.log.error('FAILOVER', `after adopting ${master}: ${missing.join('; ')} (the agents' election does neither): do it by hand`, master, 'WARNING');
+async function recordAdoptionChange(env: TopologyEnv, reads: AgentsMasterReads, record: MasterRecord, judged: Adopt, syncNote: string): Promise<AdoptionVerdict> {
+  const reason = `the master key was written by ${record.written_by} (term ${record.term}) naming ${judged.master}; the book named ${judged.oldMaster ?? 'no master'}`;
+  const runner = new StepRunner(env, 'adoption', reason, judged.oldMaster, judged.master);
+  const after = afterPromotionInput(env, judged.oldMaster, judged.master, { remaster: false, rejoin: false, proxiesDone: false });
+  await runner.begin(planAdoption(after));
+  const adopted = await runner.step('adopt', judged.master, async () => {
+    recordAdoption(env, judged.oldMaster, judged.master, judged.fate);
+    env.book.recomputeCluster();
+    return { ok: true, details: `answers writable; its agent holds master_lease/${judged.master}${syncNote === '' ? '' : `; synchronous set: ${syncNote}`}` };
+  });
+  if (!adopted.ok) {
+    // Not run (the journal could not be written, or the leadership ended): the book is unchanged.
+    const entry = await runner.finish('FAIL', `not adopted: ${adopted.details}`);
+    return { action: 'none', code: 'book_changed', why: `${entry.details}: looked at again at the next check` };
+  }
+  // Deployment `agents` fences nobody (recordAdoption): no fence to report.
+  if (judged.oldMaster !== null && env.ctx().config.handyrep.deployment !== 'agents') runner.setFence(judged.fate === 'unconfirmed' ? 'unconfirmed' : 'confirmed');
+  env.log.warn('LEADERSHIP', judged.why, judged.master, 'WARNING');
+  // Not awaited: a full-deadline etcd read must not hold the action queue (it never throws).
+  void reads.adopted?.(judged.master);
+  const problems = await afterPromotion(env, runner, after, false);
+  settleClusterStatus(env, problems);
+  if (problems.length > 0) env.log.error('FAILOVER', `after adopting ${judged.master}: ${problems.join('; ')} (the adoption stands: ${judged.master} is the writable master)`, judged.master, 'WARNING');
+  const theirs = agentsEntry(env, judged.master);
+  await runner.finish('SUCCESS', `${judged.why}${syncNote === '' ? '' : `; synchronous set: ${syncNote}`}${finishNote(problems)}; the agents' own entry: ${theirs === null ? 'not in the history' : theirs.id}`);
+  return judged;
 }
 
 /** The book as at the end of a failover (after-promotion.ts recordPromotion), with the old master's fate as seen now. */
@@ -189,25 +217,4 @@ function recordAdoption(env: TopologyEnv, oldMaster: string | null, master: stri
 /** The agents' own history entry for this master (elector.ts writes `e<revision>-<node>`), when the book holds it. */
 function agentsEntry(env: TopologyEnv, master: string): FailoverRecord | null {
   return env.book.recentHistory(HISTORY_LIMIT).find((h) => h.to === master && h.outcome === 'SUCCESS' && /^e\d+-/.test(h.id) && h.id.endsWith(`-${master}`)) ?? null;
-}
-
-function adoptionEntry(env: TopologyEnv, record: MasterRecord, verdict: Extract<AdoptionVerdict, { action: 'adopt' }>, started: Date, syncNote: string): FailoverRecord {
-  const finished = env.clock();
-  const theirs = agentsEntry(env, verdict.master);
-  const fence: FailoverRecord['fence'] = verdict.fate === 'unconfirmed' ? 'unconfirmed' : 'confirmed';
-  return {
-    id: randomUUID(),
-    kind: 'adoption',
-    reason: `the master key was written by ${record.written_by} (term ${record.term}) naming ${verdict.master}; the book named ${verdict.oldMaster ?? 'no master'}`,
-    started: started.toISOString(),
-    finished: finished.toISOString(),
-    duration_ms: finished.getTime() - started.getTime(),
-    from: verdict.oldMaster,
-    to: verdict.master,
-    outcome: 'SUCCESS',
-    details: `${verdict.why}${syncNote === '' ? '' : `; synchronous set: ${syncNote}`}; the agents' own entry: ${theirs === null ? 'not in the history' : theirs.id}`,
-    steps: [{ name: 'verify the agents\' master', server: verdict.master, started: started.toISOString(), finished: finished.toISOString(), outcome: 'ok', details: 'answers writable; its agent holds its master lease' }],
-    // Deployment `agents` fences nobody (recordAdoption): no fence to report.
-    ...(verdict.oldMaster === null || env.ctx().config.handyrep.deployment === 'agents' ? {} : { fence }),
-  };
 }

@@ -115,7 +115,7 @@ export async function runFailover(env: TopologyEnv, reason: string, options: Fai
   await runner.step('select', null, async () => {
     const snapshots = options.snapshots ?? (await snapshotReplicas(env));
     let warning: string | undefined;
-    ({ order, refusals, warning } = await selectCandidates(env, snapshots, { preferred: options.preferred, ignoreLag: false }));
+    ({ order, refusals, warning } = await selectCandidates(env, snapshots, { preferred: options.preferred, ignoreLag: false, master: oldMaster }));
     const warned = warning !== undefined ? `; ${warning}` : '';
     // Proxies repointed before the promotion point at one candidate: try that one only.
     if (proxiesFirst) order = order.slice(0, 1);
@@ -134,12 +134,12 @@ export async function runFailover(env: TopologyEnv, reason: string, options: Fai
       fence = await fenceServer(env, oldMaster);
       if (fence.fenced) {
         env.book.putServer(oldMaster, { ...env.book.get(oldMaster), enabled: false, fenced: true, fence_unconfirmed: false }, `fenced before promotion (${fence.how})`);
-        afterFence = await judgeAgainAfterFence(env, order, options.preferred, proxiesFirst);
+        afterFence = await judgeAgainAfterFence(env, oldMaster, order, options.preferred, proxiesFirst);
         return { ok: true, details: `${fence.details}${afterFence?.note ?? ''}` };
       }
       if (fence.unreachable && proxiesFirst) {
         env.book.putServer(oldMaster, { ...env.book.get(oldMaster), enabled: false, fenced: true, fence_unconfirmed: true }, 'fence unconfirmed: unreachable; proxies are repointed before the promotion');
-        afterFence = await judgeAgainAfterFence(env, order, options.preferred, proxiesFirst);
+        afterFence = await judgeAgainAfterFence(env, oldMaster, order, options.preferred, proxiesFirst);
         return { ok: true, details: `${fence.details}; fence unconfirmed (failover.unreachable_master: promote)${afterFence?.note ?? ''}` };
       }
       return { ok: false, details: fence.details };
@@ -206,9 +206,9 @@ interface Rejudgement {
  * member judged furthest ahead before may no longer be. Null when synchronous_mode is off (the
  * positions only rank candidates there, and a second round trip would delay every failover).
  */
-async function judgeAgainAfterFence(env: TopologyEnv, order: readonly string[], preferred: string | null, proxiesFirst: boolean): Promise<Rejudgement | null> {
+async function judgeAgainAfterFence(env: TopologyEnv, oldMaster: string, order: readonly string[], preferred: string | null, proxiesFirst: boolean): Promise<Rejudgement | null> {
   if (env.ctx().config.failover.synchronous_mode === 'off') return null;
-  const again = await selectCandidates(env, await snapshotReplicas(env), { preferred, ignoreLag: false });
+  const again = await selectCandidates(env, await snapshotReplicas(env), { preferred, ignoreLag: false, master: oldMaster });
   const next = proxiesFirst ? again.order.slice(0, 1) : again.order;
   const same = next.join(',') === order.join(',');
   const note = same

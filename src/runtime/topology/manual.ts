@@ -33,7 +33,7 @@ export async function runManualFailover(env: TopologyEnv, newmaster: string | nu
   const unchecked = enabledReplicas(env).filter((n) => env.book.get(n).status === 'unknown');
   await Promise.all(unchecked.map((n) => env.checks.verifyServer(n)));
   const snapshots = await snapshotReplicas(env);
-  const { order, refusals } = await selectCandidates(env, snapshots, { preferred: newmaster, ignoreLag: masterUp, sync: masterUp ? 'prefer' : 'restrict' });
+  const { order, refusals } = await selectCandidates(env, snapshots, { preferred: newmaster, ignoreLag: masterUp, sync: masterUp ? 'prefer' : 'restrict', master });
   const kind = masterUp ? 'switchover' : 'failover';
   const target = order[0] ?? null;
   const steps =
@@ -73,7 +73,7 @@ export async function runPromote(env: TopologyEnv, name: string): Promise<Topolo
     return failure(`the master ${master} is running: promoting ${name} would make two masters; use manual_failover`, { reason_code: 'master_running' });
   }
   // The synchronous rule of a failover holds for a promotion by hand too: refused before anything is touched.
-  const before = await syncVerdictNow(env, name);
+  const before = await syncVerdictNow(env, name, master);
   if (!before.allowed) {
     env.log.warn('SYNC', `promote ${name} refused: ${before.reason}`, name);
     return failure(`cannot promote ${name}: ${before.reason}`, { reason_code: before.code });
@@ -86,7 +86,7 @@ export async function runPromote(env: TopologyEnv, name: string): Promise<Topolo
       const result = await fenceServer(env, master);
       if (!result.fenced) return { ok: false, details: result.details };
       // Judged again from positions read after the fence: the old master may have acknowledged commits since.
-      const after = await syncVerdictNow(env, name);
+      const after = await syncVerdictNow(env, name, master);
       if (after.allowed) return { ok: true, details: result.details };
       refusal = { code: after.code, reason: after.reason };
       return { ok: false, details: `${result.details}; judged again after the fence: ${after.reason}` };
