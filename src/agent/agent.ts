@@ -15,6 +15,7 @@ import { LeaseKeyKeeper } from './lease-key-keeper.js';
 import { releaseStatingCrash } from './crash-release.js';
 import { readMasterView } from './master-read.js';
 import { BootRunner, type BootMasterLease } from './boot-runner.js';
+import { BootCopyKeeper, type BootCopy } from './boot-copy-keeper.js';
 import { commandExecutorFor } from './commands/agent-commands.js';
 import type { CommandExecutor } from './commands/executor.js';
 import { NodeLock } from './commands/node-lock.js';
@@ -81,6 +82,8 @@ export class NodeAgent {
   #lastSentence = '';
   /** Role discovery at start (boot.ts, boot-runner.ts); until it is done each round asks it. */
   readonly #boot: BootRunner;
+  /** The member lease and record while a boot step holds the round, `boot_copy` while it copies (boot-copy-keeper.ts). */
+  readonly #bootCopy: BootCopyKeeper;
   /** The boot and the controller's commands: one at a time on this node (commands/node-lock.ts). */
   readonly #nodeLock = new NodeLock();
   readonly #copies: CopyGroups;
@@ -145,9 +148,23 @@ export class NodeAgent {
     this.#memberLease = new AgentLease(this.#ctx, 'member lease', ttlMs, () => undefined, this.#now, channel);
     this.#watchdog = new Watchdog(agent.watchdog, agent.watchdog_device);
     this.#masterWatch = new MasterWatch(this.#ctx, freshForMs, this.#now, (line) => deps.log(`agent ${node}: ${line}`));
-    this.#leaseKey = new LeaseKeyKeeper(this.#ctx, node, (line) => deps.log(`agent ${node}: ${line}`));
+    this.#leaseKey = new LeaseKeyKeeper(this.#ctx, node, (line) => deps.log(`agent ${node}: ${line}`), () => this.#masterLease.id);
     this.#copies = new CopyGroups(groupsFile(pgdata, node), (line) => deps.log(`agent ${node}: ${line}`));
-    this.#boot = new BootRunner({ config, node, pg: this.#pg, etcd: this.#ctx, callMs: this.#callMs, loopMs: this.#loopMs, lease: this.#bootLease(), log: deps.log, now: this.#now, groups: this.#copies, signal: this.#stopping.signal });
+    // A boot step (a copy: hours) holds the round: the member lease and record are kept by a timer of their own.
+    this.#bootCopy = new BootCopyKeeper({
+      node,
+      intervalMs: Math.max(this.#callMs, Math.floor(ttlMs / 3)),
+      renew: () => this.#renewMemberLease(),
+      write: async (record) => {
+        const sentMs = this.#now();
+        const written = await putMemberReadMaster(this.#ctx, node, JSON.stringify(record), this.#memberLease.id as string, this.#callMs);
+        this.#masterWatch.noteRead(written.revision, written.master, sentMs);
+      },
+      recordedMaster: () => this.#health.recordedMaster,
+      log: (line) => deps.log(`agent ${node}: ${line}`),
+    });
+    const onCopy = (copy: BootCopy | null): void => this.#bootCopy.copy(copy);
+    this.#boot = new BootRunner({ config, node, pg: this.#pg, etcd: this.#ctx, callMs: this.#callMs, loopMs: this.#loopMs, lease: this.#bootLease(), log: deps.log, now: this.#now, groups: this.#copies, signal: this.#stopping.signal, onCopy });
     this.#commands = commandExecutorFor(config, node, this.#ctx, Math.max(this.#callMs, this.#ctx.deadlineMs), deps.log, async () => {
       this.#commandStopping = false;
       await this.runRound();
@@ -252,6 +269,8 @@ export class NodeAgent {
     await this.#commands?.stop();
     await this.#round?.catch(() => undefined);
     await this.#syncKeeper?.stop();
+    this.#bootCopy.release();
+    await this.#bootCopy.settled();
     if (releaseLease) {
       await this.#masterLease.release(this.#callMs);
       await this.#memberLease.release(this.#callMs);
@@ -327,7 +346,15 @@ export class NodeAgent {
       if (!this.#boot.done) {
         // Never while a command of the controller runs (a clone, a rewind): tried again next round.
         const release = this.#nodeLock.tryEnter("the agent's boot (role discovery)");
-        if (release !== null) await this.#boot.step().finally(release);
+        if (release !== null) {
+          this.#bootCopy.hold();
+          await this.#boot.step().finally(() => {
+            this.#bootCopy.release();
+            release();
+          });
+        }
+        // A write of the boot copy's record still under way would race this round's lease renewal.
+        await this.#bootCopy.settled();
       }
       // Facts read now are at least as new as every etcd revision seen so far (the election's M3 rule).
       const factsAfterRevision = this.#readRevision;

@@ -22,6 +22,7 @@ import { emptyFolder, inspectFolder, moveFolderAside, restoreConfigFiles, runOnN
 import { serverRef } from './agent-plugin-context.js';
 import { configuredSlot, prepareMaster, standbySettingsFor } from './boot-standby.js';
 import { folderFacts, folderMoveProblem } from './folder-move.js';
+import { basebackupOutputs } from '../plugins/clone/verify-copy.js';
 
 export interface CloneResult {
   readonly ok: boolean;
@@ -213,12 +214,14 @@ async function copyAndConfigure(
   await writeStandbyConfig(env, self, { ...standbySettingsFor(config, node, masterName), ...options.extraSettings });
   removeCopyMarker(self.pgdata, node);
   const kept = marker.kept_at !== null ? `; old data folder kept at ${marker.kept_at}` : '';
-  return { ok: true, details: `${said}${copied.details}${kept}`, oldData: marker.kept_at, touched: true, deletedOldData: marker.old_data === 'delete' };
+  // clone_basebackup verifies its copy whole (plugins/clone/verify-copy.ts); other methods make no manifest.
+  const unverified = self.clone_method === 'clone_basebackup' ? '' : `; not verified whole (${self.clone_method} makes no backup_manifest): checked PG_VERSION, global/pg_control and standby.signal only`;
+  return { ok: true, details: `${said}${copied.details}${unverified}${kept}`, oldData: marker.kept_at, touched: true, deletedOldData: marker.old_data === 'delete' };
 }
 
 /** Whether the copy ends with pg_basebackup's manifest: clone_basebackup without --no-manifest. */
 function basebackupWithManifest(env: NodeEnv, self: ServerRef): boolean {
   if (self.clone_method !== 'clone_basebackup') return false;
   const extra = env.ctx.settings(self.clone_method)['extra_parameters'];
-  return !(Array.isArray(extra) && extra.includes('--no-manifest'));
+  return basebackupOutputs(Array.isArray(extra) ? extra.filter((e): e is string => typeof e === 'string') : []).manifest;
 }

@@ -21,6 +21,7 @@ import { claimMasterForBootstrap, confirmBootstrap } from './bootstrap-claim.js'
 import { ensureHandyRepRoles, initdbNode } from './bootstrap-initdb.js';
 import { bootRetryDelayMs, decideBoot, type BootPlan } from './boot.js';
 import type { LocalPostgres } from './local-postgres.js';
+import type { BootCopy } from './boot-copy-keeper.js';
 import { readMasterView } from './master-read.js';
 
 export interface BootRunnerDeps {
@@ -39,6 +40,8 @@ export interface BootRunnerDeps {
   readonly groups?: ProcessGroupWatcher;
   /** Aborted when the agent stops: no copy, rewind or initdb starts after it, a running copy is cancelled. */
   readonly signal?: AbortSignal;
+  /** Told when a clone or reclone begins copying (the copy) and when it ended (null): boot-copy-keeper.ts. */
+  readonly onCopy?: (copy: BootCopy | null) => void;
   /** Drops this node's slot on the master when idle (boot-standby.ts dropIdleSlot); replaced in tests. */
   readonly dropSlot?: (master: string, slot: string) => Promise<string>;
 }
@@ -225,7 +228,7 @@ export class BootRunner {
     const refused = destructiveRefusal(plan.kind === 'clone' ? 'clone' : 'rewind', { node, recordedMaster: plan.master, leaseHeld: this.#d.lease.held?.() ?? false, leaseKeyPresent: false, postgres: 'stopped' });
     if (refused !== null) return { ok: false, details: `not made a standby of ${plan.master}: ${refused.message}` };
     if (plan.kind === 'clone') {
-      const cloned = await cloneFromMaster(this.#env, config, node, plan.master, false, signal);
+      const cloned = await this.#copying(plan.master, false, () => cloneFromMaster(this.#env, config, node, plan.master, false, signal));
       if (!cloned.ok) return { ok: false, details: `clone from ${plan.master} failed: ${cloned.details}` };
       return this.#start(`a standby of ${plan.master}`, `cloned: ${cloned.details}`);
     }
@@ -233,9 +236,19 @@ export class BootRunner {
     if (prepared.ok) return this.#start(`a standby of ${plan.master}`, prepared.details);
     if (!prepared.rewindFailed || !plan.reclone) return { ok: false, details: `cannot make it a standby of ${plan.master}: ${prepared.details}` };
     this.#say(`pg_rewind cannot join this node to ${plan.master}, recloning it (the old data folder is moved aside, not deleted): ${prepared.details}`);
-    const cloned = await cloneFromMaster(this.#env, config, node, plan.master, true, signal);
+    const cloned = await this.#copying(plan.master, true, () => cloneFromMaster(this.#env, config, node, plan.master, true, signal));
     if (!cloned.ok) return { ok: false, details: `reclone from ${plan.master} failed: ${cloned.details}` };
     return this.#start(`a standby of ${plan.master}`, `recloned: ${cloned.details}`);
+  }
+
+  /** A copy of `master`, told to onCopy while it runs (the member record says so meanwhile). */
+  async #copying<T>(master: string, reclone: boolean, copy: () => Promise<T>): Promise<T> {
+    this.#d.onCopy?.({ source: master, master, since: new Date().toISOString(), reclone });
+    try {
+      return await copy();
+    } finally {
+      this.#d.onCopy?.(null);
+    }
   }
 
   /** initdb, start as the master, HandyRep's roles, then the claim confirmed (timeline 1). */

@@ -108,7 +108,8 @@ export function partialCopyVerdict(f: MarkerFacts): PartialCopyVerdict {
 /**
  * Whether a finished copy looks whole before its marker goes: what pg_basebackup writes last (pg_control
  * last of the data files, then backup_manifest, PostgreSQL 13 and later, unless --no-manifest) and the
- * standby signal. A cheap check of the ending, not of every file (pg_verifybackup would read it all). Pure.
+ * standby signal. A cheap check of the ending, for every clone method; clone_basebackup has verified
+every file against the manifest before (plugins/clone/verify-copy.ts). Pure.
  */
 export function copyLooksComplete(entries: readonly string[], globalEntries: readonly string[], manifestExpected: boolean): string | null {
   const missing: string[] = [];

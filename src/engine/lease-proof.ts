@@ -6,6 +6,7 @@
  * agent believes itself fresh. Pure: what was read in, the state out.
  */
 import type { MasterLeaseState } from './failover-decision.js';
+import type { CurrentLeaseVerdict } from './lease-current-proof.js';
 import type { LeaseHistoryVerdict } from './lease-history-proof.js';
 
 export interface LeaseReads {
@@ -21,9 +22,29 @@ export interface LeaseReads {
    * ended (it may be stale: the agent restarted under a new lease since); null when not read.
    */
   history?: LeaseHistoryVerdict | null;
+  /**
+   * What the current leases prove (lease-current-proof.ts), read only when a seen lease has ended
+   * and the history was compacted away (history.historyGone); null/absent when not read.
+   */
+  current?: CurrentLeaseVerdict | null;
+  /**
+   * Whether the lease the key is under carries other keys too (read only when that lease is not
+   * the one seen held): an agent attaches nothing else to its master lease, so such a lease is not
+   * one (the key was put over by hand under it). null/absent: not read.
+   */
+  keyLeaseCarriesOtherKeys?: boolean | null;
 }
 
 export function masterLeaseStateFrom(r: LeaseReads): MasterLeaseState {
+  // A key put over by hand without a lease ('0') is no agent's: not held by itself, and never
+  // released either (the master key's transaction compares the key's absence, so nothing could be
+  // recorded while it is there; the master's agent puts it back under its lease if it lives).
+  if (r.keyLease === '0') return r.seenLease !== null && r.seenLeaseAlive === true ? 'held' : 'unknown';
+  // A key under a lease that carries other keys: put over by hand under someone else's lease, not
+  // the agent's; the lease seen held decides (the write refuses anyway while the key is there).
+  if (r.keyLease !== null && r.keyLeaseCarriesOtherKeys === true) return r.seenLease !== null && r.seenLeaseAlive === true ? 'held' : 'unknown';
+  // A key under a live lease carrying nothing else: the agent's (a newer one after a restart looks
+  // so), or one put by hand under a bare lease, which the agent replaces while it lives.
   if (r.keyLease !== null) return 'held';
   if (r.seenLease === null) {
     const proven = r.history?.state;
@@ -36,5 +57,11 @@ export function masterLeaseStateFrom(r: LeaseReads): MasterLeaseState {
   // re-took the lease, since this controller looked): the history must show every lease since
   // the record ended. Not proven (compacted, unread) → unknown, never released.
   const proven = r.history?.state;
-  return proven === 'released' || proven === 'held' ? proven : 'unknown';
+  if (proven === 'released' || proven === 'held') return proven;
+  // Compacted away: the current leases may still prove that no lease of the agent lives.
+  if (r.history?.historyGone === true) {
+    const now = r.current?.state;
+    if (now === 'released' || now === 'held') return now;
+  }
+  return 'unknown';
 }

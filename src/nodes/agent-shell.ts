@@ -11,7 +11,8 @@
  * a deleted record: its start is a compare-and-set).
  */
 import { identifyCommand, type CommandRequest, type IdentifyContext } from '../agent/commands/command-table.js';
-import { CommandIds, encodeCommandRecord, parseCommandRecord, shellResultOf, type CommandRecord } from '../agent/commands/command-record.js';
+import { CommandIds, encodeCommandRecord, parseCommandRecord, refusal, shellResultOf, type CommandRecord } from '../agent/commands/command-record.js';
+import { bootCopyOf, busyBehindBootCopy } from './boot-copy-busy.js';
 import { describeError, HandyRepError } from '../model/errors.js';
 import type { EtcdContext } from '../store/etcd/client.js';
 import { termCompares, type LeadershipGuard } from '../store/etcd/guarded-txn.js';
@@ -151,14 +152,18 @@ export class AgentShell implements NodeShell {
         if (record.result !== null) return record.result;
         if (record.started !== null && startedAt === null) startedAt = performance.now();
         queued = record.queued != null;
-        // Only while it runs: an agent's boot (a copy in its round) may let its member key expire while a command waits for it.
-        if (startedAt !== null && performance.now() - memberReadAt >= MEMBER_READ_MS) {
+        // While it runs or waits (the agent keeps its member key alive during a boot step too: boot-copy-keeper.ts).
+        if ((startedAt !== null || queued) && performance.now() - memberReadAt >= MEMBER_READ_MS) {
           memberReadAt = performance.now();
-          const present = (await ctx.client.get(ctx.keys.member(this.node)).string()) !== null;
+          const memberValue = await ctx.client.get(ctx.keys.member(this.node)).string();
+          // Made to wait by the agent's boot copy: answered busy now, not after its own timeout (boot-copy-busy.ts).
+          const busy = busyBehindBootCopy(this.node, queued, startedAt !== null, bootCopyOf(memberValue));
+          if (busy !== null) return refusal('busy', busy);
+          const present = memberValue !== null;
           const judged = judgeMember(member, present, memberReadAt, neverSeenMs);
           member = judged.watch;
           if (judged.gone) {
-            throw new HandyRepError('CONTROL_CHANNEL', `${this.description}: ${action} interrupted: agent gone (its member key members/${this.node} expired while the command ran: the agent process died, or its node lost etcd for a whole TTL); not waited for until the command's time limit`);
+            throw new HandyRepError('CONTROL_CHANNEL', `${this.description}: ${action} interrupted: agent gone (its member key members/${this.node} expired while the command ${startedAt !== null ? 'ran' : 'waited'}: the agent process died, or its node lost etcd for a whole TTL); not waited for until the command's time limit`);
           }
         }
       } catch (err) {

@@ -35,7 +35,7 @@ export interface CommandResult {
 export type WholeNodeAction =
   | { action: 'rewind'; source: string }
   /** runtime/clone/clone-through-agent.ts */
-  | { action: 'clone'; source: string; upstream: string; old_data: 'none' | 'move' | 'delete'; restore_command: boolean };
+  | { action: 'clone'; source: string; upstream: string; old_data: 'none' | 'move' | 'delete'; restore_command: boolean; expect?: { pgdata: string } };
 
 export interface NodeShell {
   /** Human-readable target, e.g. `ssh postgres@127.0.0.11:22` or `local (postgres)`. */

@@ -82,7 +82,7 @@ describe('node agent: bootstrap of a new cluster', { timeout: 300_000 }, () => {
     const winnerOut = agents.find((agent) => agent.node === winner)?.output() ?? '';
     const loserOut = agents.find((agent) => agent.node === loser)?.output() ?? '';
     assert.match(winnerOut, /started as the master of a new cluster \(master lease held; initdb .* data checksums on\)\); created role handyrep, role replicator; master key confirmed/);
-    assert.match(loserOut, /started as a standby of \w+ \(cloned: pg_basebackup from \w+ finished\)/);
+    assert.match(loserOut, /started as a standby of \w+ \(cloned: pg_basebackup from \w+ finished; verified whole by pg_verifybackup against backup_manifest, WAL parsed\)/);
     assert.doesNotMatch(loserOut, /running initdb/);
 
     const record = parseMasterRecord(`${PREFIX}master`, (await client.get(`${PREFIX}master`).string()) as string);

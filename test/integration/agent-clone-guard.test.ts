@@ -20,6 +20,7 @@ import { Etcd3 } from 'etcd3';
 import { startAgentBed, type AgentBed } from '../fixtures/agent-bed.js';
 import { basebackupsInto as basebackups } from '../fixtures/proc.js';
 import { commandBedSettings } from '../fixtures/agent-command-bed.js';
+import { commandAsLeader, putTestLeader } from '../fixtures/leader-command.js';
 import { startCluster, type TestCluster, type TestNode } from '../fixtures/cluster.js';
 import { basic, freePort, http, startDaemonProcess, type DaemonProcess } from '../fixtures/daemon.js';
 import { startEtcdCluster, type EtcdCluster } from '../fixtures/etcd.js';
@@ -44,22 +45,13 @@ describe('clone guard without a controller: refusals on the master, a boot copy 
     bed.agents.push(agent);
     return agent;
   };
-  /** A command record as the leader writes it; the answer, once there (the record is then deleted). */
-  const command = async (node: string, id: string, request: Record<string, unknown>): Promise<{ started: unknown; result: { refused: { kind: string; message: string } | null; exit_code: number | null; stderr: string } }> => {
-    const term = (await bed.client.get(`${PREFIX}leader`).exec()).kvs[0]?.create_revision as string;
-    const key = `${PREFIX}commands/${node}/${id}`;
-    await bed.client.put(key).value(JSON.stringify({ command: { id, node, term, controller: 'test', written_at: new Date().toISOString(), timeout_ms: 60_000, request, stdin: null }, started: null, result: null }));
-    await waitUntil(`an answer to ${id}`, async () => JSON.parse((await bed.client.get(key).string()) ?? '{}').result != null, 30_000, 100);
-    const record = JSON.parse((await bed.client.get(key).string()) as string);
-    await bed.client.delete().key(key);
-    return record;
-  };
+  const command = (node: string, id: string, request: Record<string, unknown>) => commandAsLeader(bed.client, PREFIX, node, id, request);
 
   before(async () => {
     bed = await startAgentBed(PREFIX, 2);
     settings = { ...bed.settings, sections: { ...bed.settings.sections, handyrep: { store: 'etcd' }, server_defaults: { control_method: 'agent' } } };
     // A leader key (its create revision is the term the agents compare); no controller runs.
-    await bed.client.put(`${PREFIX}leader`).value(JSON.stringify({ controller_id: 'test', api_url: null, since: new Date().toISOString() }));
+    await putTestLeader(bed.client, PREFIX);
     // 8 MB: a copy at 32 kB/s takes minutes.
     await bed.cluster.psql(john(), "CREATE TABLE filler AS SELECT g, repeat('x', 1000) AS pad FROM generate_series(1, 8000) g");
     await putMasterRecord(bed.client, PREFIX, 'john');

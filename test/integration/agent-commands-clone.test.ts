@@ -28,7 +28,7 @@ const ADMIN = 'agent-clone-admin';
 const PREFIX = '/handyrep/agentclone/';
 
 interface Seen {
-  command: { id: string; request: { action: string } };
+  command: { id: string; request: { action: string; expect?: unknown } };
   started: { at: string } | null;
   result: { exit_code: number | null; duration_ms: number; stdout: string; stderr: string; refused: { kind: string; message: string } | null } | null;
   queued?: { behind: string; at: string } | null;
@@ -119,7 +119,8 @@ describe('control_method agent: clone and archive cleanup through the agents, co
       const clone = [...seen.values()].find((s) => s.command.request.action === 'clone');
       assert.ok(clone?.started && clone.result, 'the clone command was taken and answered in its record');
       assert.equal(clone.result.exit_code, 0, clone.result.stderr);
-      assert.match(clone.result.stdout, /pg_basebackup from john finished/);
+      assert.match(clone.result.stdout, /pg_basebackup from john finished; verified whole by pg_verifybackup against backup_manifest, WAL parsed/);
+      assert.deepEqual(clone.command.request.expect, { pgdata: george.dataDir }, 'the clone carries the data folder the controller expects');
       assert.ok((clone.progress?.bytes_done ?? 0) > 0, `the agent reported the copy's progress in the record (${JSON.stringify(clone.progress)})`);
       assert.match(agentOf('george').output(), /command \S+ clone from \S+: exit 0/, "george's agent ran the copy");
       assert.match(agentOf('george').output(), /command \S+ inspect_folder from /, "the controller's folder check went through george's agent");

@@ -10,8 +10,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { TestNode } from '../fixtures/cluster.js';
-import { agentStatus, isWritable, putMasterRecord, waitUntil } from '../fixtures/agents.js';
-import { readMaster, startBedAgent, startElectionBed, stopElectionBed } from '../fixtures/agents-election.js';
+import { agentStatus, isWritable, waitUntil } from '../fixtures/agents.js';
+import { readMaster, startAgentsUnder, startElectionBed, stopElectionBed } from '../fixtures/agents-election.js';
 
 const PREFIX = '/handyrep/leasekey/';
 const TTL = 6;
@@ -29,10 +29,7 @@ describe('a master lease key deleted by hand', { timeout: 300_000 }, () => {
     const { cluster, bed } = started;
     assert.ok(cluster && bed);
     const [john, paul, ringo] = cluster.nodes as [TestNode, TestNode, TestNode];
-    await putMasterRecord(bed.client, PREFIX, 'john');
-    for (const node of cluster.nodes) startBedAgent(bed, node);
-    await waitUntil('john /primary', async () => (await agentStatus(john, '/primary')) === 200, 30_000);
-    await waitUntil('three member records', async () => (await bed.client.getAll().prefix(`${PREFIX}members/`).keys()).length === 3, 20_000);
+    await startAgentsUnder(bed, john);
     const leaseKey = `${PREFIX}master_lease/john`;
     const leaseOf = async (): Promise<string | null> => (await bed.client.kv.range({ key: Buffer.from(leaseKey) })).kvs[0]?.lease ?? null;
     const held = await leaseOf();

@@ -116,6 +116,38 @@ describe('lease history proof on a real etcd', () => {
     assert.match((await judge(ctx, 'ringo')).reason, /the master key names paul/);
   });
 
+  it('the key put over by hand under another lease, which then ends: the agent\'s lease, keyless and alive, keeps it held', async () => {
+    const ctx = context('/handyrep/hist-overwritten/');
+    await recordMaster(ctx, 'john');
+    const agentLease = await holdLease(ctx, 'john');
+    // The master key rewritten (a confirmation): the agent's put is before the window.
+    await recordMaster(ctx, 'john');
+    const byHand = (await ctx.client.leaseClient.leaseGrant({ TTL: 30 })).ID;
+    await ctx.client.kv.put({ key: Buffer.from(ctx.keys.masterLease('john')), value: Buffer.from('x'), lease: byHand });
+    await ctx.client.leaseClient.leaseRevoke({ ID: byHand });
+    const verdict = await judge(ctx, 'john');
+    assert.equal(verdict.state, 'held', verdict.reason);
+    assert.match(verdict.reason, new RegExp(`lease ${agentLease} still lives`));
+    await ctx.client.leaseClient.leaseRevoke({ ID: agentLease });
+    assert.equal((await judge(ctx, 'john')).state, 'released', 'once the agent\'s lease ended too');
+  });
+
+  it('a controller that saw the key while put over by hand (under a bare lease) does not take that lease\'s end for the agent\'s', async () => {
+    const ctx = context('/handyrep/hist-seen-over/');
+    await recordMaster(ctx, 'john');
+    const agentLease = await holdLease(ctx, 'john');
+    const byHand = (await ctx.client.leaseClient.leaseGrant({ TTL: 30 })).ID;
+    await ctx.client.kv.put({ key: Buffer.from(ctx.keys.masterLease('john')), value: Buffer.from('x'), lease: byHand });
+    const leadership = new EtcdLeadership(ctx, { controllerId: 'ctl-seen', apiUrl: null });
+    const control = new EtcdControl(ctx, leadership, new EtcdClusterStore(ctx, leadership), 'ctl-seen', 1000);
+    await control.noteHealthyMaster('john');
+    await ctx.client.leaseClient.leaseRevoke({ ID: byHand });
+    assert.equal(await control.masterLeaseState('john'), 'held', control.masterLeaseNote('john') ?? '');
+    assert.match(control.masterLeaseNote('john') ?? '', new RegExp(`lease ${agentLease} still lives`));
+    await ctx.client.leaseClient.leaseRevoke({ ID: agentLease });
+    assert.equal(await control.masterLeaseState('john'), 'released');
+  });
+
   it('compaction: past the delete → not proven (says so); between the put and the delete → still released', async () => {
     const ctx = context('/handyrep/hist-compact/');
     await recordMaster(ctx, 'john');

@@ -55,6 +55,7 @@ describe('identifyCommand: the clone and archive cleanup argvs', () => {
     ['an rm outside the archive folder', ['rm', '-f', '--', '/etc/passwd']],
     ['an rm of a path under the archive folder', ['rm', '-f', '--', '/srv/archive/../pg/john/PG_VERSION']],
     ['an rm of an option-like name', ['rm', '-f', '--', '/srv/archive/-rf']],
+    ['an rm of a file in the archive folder that is no WAL file', ['rm', '-f', '--', '/srv/archive/000000010000000000000001', '/srv/archive/archive.sh']],
     ['an inspection with another script', ['sh', '-c', 'rm -rf "$1"', 'inspect_pgdata', '/srv/pg/john']],
   ];
   for (const [name, argv] of refusedRows) {
@@ -73,6 +74,9 @@ describe('parseCommandRequest and planCommand: clone', () => {
     ['a password smuggled in', { ...good, password: 'x' }, /password: paths and flags/],
     ['archive_delete of a path', { action: 'archive_delete', files: ['../../etc/passwd'] }, /files\.0: must be a plain file name/],
     ['archive_delete of nothing', { action: 'archive_delete', files: [] }, /files/],
+    ['archive_delete of a plain name that is no WAL file', { action: 'archive_delete', files: ['000000010000000000000001', 'archive.sh'] }, /files\.1: must be the name of an archived WAL file/],
+    ['archive_delete of a lower-case segment name', { action: 'archive_delete', files: ['00000001000000000000000a'] }, /files\.0: must be the name of an archived WAL file/],
+    ['archive_delete of segments, a label, a history file, compressed', { action: 'archive_delete', files: ['000000010000000000000001', '000000010000000000000002.partial', '000000010000000000000003.00000028.backup', '00000002.history', '000000010000000000000004.gz'] }, null],
   ];
   for (const [name, raw, problem] of rows) {
     it(name, () => {
@@ -90,6 +94,13 @@ describe('parseCommandRequest and planCommand: clone', () => {
     assert.ok(!self.ok && /from itself/.test(self.problem));
     const unknown = planCommand(config, 'john', { action: 'clone', source: 'paul', upstream: 'ringo', old_data: 'none', restore_command: false });
     assert.ok(!unknown.ok && /no server ringo/.test(unknown.problem));
+  });
+  it("a clone carries the controller's data folder: the agent refuses when its own differs (nothing copied)", () => {
+    const mine = config.servers['john']?.pgdata as string;
+    const same = planCommand(config, 'john', { action: 'clone', source: 'paul', upstream: 'paul', old_data: 'move', restore_command: false, expect: { pgdata: mine } });
+    assert.ok(same.ok, JSON.stringify(same));
+    const other = planCommand(config, 'john', { action: 'clone', source: 'paul', upstream: 'paul', old_data: 'move', restore_command: false, expect: { pgdata: '/srv/pg/elsewhere' } });
+    assert.ok(!other.ok && /configuration differs.*pgdata "\/srv\/pg\/elsewhere", this agent has/.test(other.problem), JSON.stringify(other));
   });
 });
 
@@ -155,7 +166,7 @@ describe("clone-through-agent: the controller's side", () => {
     const { ctx, sent } = channel(ok('pg_basebackup from paul finished; old data folder kept at /srv/pg/john 2.handyrep-old-20260101T000000Z\nhandyrep-folder: {"touched":true,"old_data":"/srv/pg/john 2.handyrep-old-20260101T000000Z"}'));
     assert.equal(copiesThroughAgent(ctx, john), true);
     const outcome = await copyThroughAgent(ctx, john, copy);
-    assert.deepEqual(sent, [{ request: { action: 'clone', source: 'paul', upstream: 'paul', old_data: 'move', restore_command: false }, timeoutMs: 600_000 + 900_000 }]);
+    assert.deepEqual(sent, [{ request: { action: 'clone', source: 'paul', upstream: 'paul', old_data: 'move', restore_command: false, expect: { pgdata: john.pgdata } }, timeoutMs: 600_000 + 900_000 }]);
     assert.equal(outcome.ok, true);
     assert.equal(outcome.oldData, '/srv/pg/john 2.handyrep-old-20260101T000000Z', 'read from the structured line (a path with a space too)');
     assert.doesNotMatch(outcome.details, /handyrep-folder/);

@@ -21,12 +21,11 @@ import type { CommandRecord } from '../../src/agent/commands/command-record.js';
 import { CommandExecutor } from '../../src/agent/commands/executor.js';
 import type { MasterKeyView } from '../../src/agent/decide.js';
 import { judgeMember, NO_MEMBER_SEEN } from '../../src/nodes/agent-gone.js';
-import { AgentShell } from '../../src/nodes/agent-shell.js';
-import { CommandIds, parseCommandRecord } from '../../src/agent/commands/command-record.js';
 import type { EtcdContext } from '../../src/store/etcd/client.js';
 import { etcdKeys } from '../../src/store/etcd/keys.js';
 import { HandyRepError } from '../../src/model/errors.js';
 import { config, FakeStore } from '../fixtures/agent-commands.js';
+import { FAKE_PREFIX, fakeAgentShell } from '../fixtures/fake-agent-shell.js';
 
 const PGDATA = '/data/john/pgdata';
 const FILE = '/data/john/.handyrep-agent-john.copying';
@@ -270,36 +269,11 @@ describe('judgeMember: a running command\'s agent is gone when its member key ex
 
 describe('AgentShell: a command whose agent dies is answered "interrupted: agent gone", not at its time limit', () => {
   it('the member key expires while the clone runs → CONTROL_CHANNEL within about a second; the record is deleted', async () => {
-    const PREFIX = '/handyrep/t/';
-    const keys = etcdKeys(PREFIX);
-    const kv = new Map<string, string>([[keys.member('john'), '{"role":"replica"}']]);
-    const client = {
-      kv: {
-        txn: async (req: { success: { request_put?: { key: Buffer; value: Buffer } }[] }) => {
-          for (const op of req.success) {
-            if (!op.request_put) continue;
-            const key = op.request_put.key.toString();
-            const record = parseCommandRecord(key, op.request_put.value.toString());
-            // The agent takes it at once, then dies 300 ms later: its member key expires.
-            kv.set(key, JSON.stringify({ ...record, started: { by: 'agent-1', at: 'x' } }));
-            setTimeout(() => kv.delete(keys.member('john')), 300);
-          }
-          return { succeeded: true, responses: [], header: { revision: '10' } };
-        },
-      },
-      get: (key: string) => ({ string: async () => kv.get(key) ?? null }),
-      delete: () => ({ key: (key: string) => ({ exec: async () => void kv.delete(key) }) }),
-    };
-    const ctx = { client, keys, deadlineMs: 1000, ttlSeconds: 5 } as unknown as EtcdContext;
-    const term = { term: '42', leaseId: '7', record: { controller_id: 'c', api_url: null, since: 'x' }, value: '{}' };
-    const shell = new AgentShell('john', {
-      ctx,
-      leadership: { current: term, markLost: () => undefined },
-      controllerId: 'c',
-      pickupMs: 300,
-      pollMs: 5,
-      ids: new CommandIds(() => 1000, () => 'x'),
-      identify: () => ({ testCommand: ['true'], archiveDirectory: null, noArchiveFile: '/nope', serverAt: () => null }),
+    const keys = etcdKeys(FAKE_PREFIX);
+    const { shell, kv } = fakeAgentShell('john', [[keys.member('john'), '{"role":"replica"}']], (store, key, record) => {
+      // The agent takes it at once, then dies 300 ms later: its member key expires.
+      store.set(key, JSON.stringify({ ...record, started: { by: 'agent-1', at: 'x' } }));
+      setTimeout(() => store.delete(keys.member('john')), 300);
     });
     const t0 = performance.now();
     await assert.rejects(

@@ -53,6 +53,10 @@ describe('judgeElection (design §9 rule 6)', () => {
     ],
     ['never seen here, but etcd\'s history proves it held then ended → take', snap('paul', { leaseSeen: false, leaseEnd: { ended: true, how: 'history', why: 'held under lease 7, deleted at 18' } }), 'take'],
     ['never seen here, the history proves nothing → lease_never_seen', snap('paul', { leaseSeen: false, leaseEnd: { ended: null, how: 'history', why: 'never existed' } }), 'lease_never_seen'],
+    ['never seen here (restarted), history compacted, the current leases prove no lease of the master lives, deployment agents → take', snap('paul', { leaseSeen: false, leaseEnd: { ended: true, how: 'current_leases', why: 'no keyless lease' } }), 'take'],
+    ['the same in deployment ha (a master may run without an agent) → lease_never_seen', snap('paul', { deployment: 'ha', leaderAbsentForMs: 9999, leaseSeen: false, leaseEnd: { ended: true, how: 'current_leases', why: 'no keyless lease' } }), 'lease_never_seen'],
+    ['never seen here, history compacted, a live lease carries the key again → lease_key_deleted', snap('paul', { leaseSeen: false, leaseEnd: { ended: false, how: 'current_leases', why: 'lease 9 carries it' } }), 'lease_key_deleted'],
+    ['seen here, the current leases prove no lease of the master lives → take (also in ha)', snap('paul', { deployment: 'ha', leaderAbsentForMs: 9999, leaseEnd: { ended: true, how: 'seen_lease', why: 'lease 7 has ended; compacted; no keyless lease' } }), 'take'],
     [
       'another member runs writable → another_writable',
       snap('paul', { members: [member(replica('paul', '0/3000000')), member(replica('ringo', '0/2000000', { in_recovery: false, role: 'master' }))] }),

@@ -34,3 +34,33 @@ for (const [label, history, state, reason] of rows) {
     assert.match(verdict.reason, reason);
   });
 }
+
+test('lease history: only a proof that compaction took away says historyGone (the callers then ask the current leases)', () => {
+  const gone = (h: LeaseHistory): boolean => leaseHistoryVerdict(h).historyGone === true;
+  assert.equal(gone(read([], {}, '30')), true, 'compacted past the window, no change since');
+  assert.equal(gone(read([del('20', null)], {})), true, 'a deleted version compacted away');
+  assert.equal(gone({ kind: 'unread', master: 'john', why: 'compacted, nothing since', compactedAt: '30' }), true, 'unread because of a compaction');
+  assert.equal(gone(read([], {})), false, 'never held: not a compaction');
+  assert.equal(gone({ kind: 'unread', master: 'john', why: 'the watch did not finish' }), false, 'unread for another reason');
+  assert.equal(gone(read([put('12', '7'), del('20', '7')], { '7': null })), false, 'a time to live not read');
+  assert.equal(gone(read([put('12', '0'), del('20', '0')], {})), false, 'puts by hand only');
+});
+
+const over = (revision: string, lease: string, overwrote: string | null): LeaseKeyChange => ({ kind: 'put', revision, lease, overwrote });
+
+const overwriteRows: [label: string, history: LeaseHistory, state: 'released' | 'held' | 'not_proven', gone: boolean][] = [
+  ['put over by hand under L2 (from the agent\'s L), then gone; L lives (keyless) → held', read([over('12', '9', '7'), del('20', '9')], { '9': false, '7': true }), 'held', false],
+  ['put over under L2 from L, then gone; both ended → released', read([over('12', '9', '7'), del('20', '9')], { '9': false, '7': false }), 'released', false],
+  ['put over without a lease from L, then deleted; L lives → held', read([over('12', '0', '7'), del('20', '0')], { '7': true }), 'held', false],
+  ['put over, the overwritten version\'s lease not sent (compacted) → not proven, history gone', read([over('12', '9', null), del('20', '9')], { '9': false }), 'not_proven', true],
+  ['the first change ends a version 2 written before the window (it was put over something unseen) → history gone', read([{ kind: 'delete', revision: '20', lease: '9', prior: { version: '2', modRevision: '8' } }], { '9': false }), 'not_proven', true],
+  ['the first change ends a version 1 written before the window (a creation) → released as before', read([{ kind: 'delete', revision: '20', lease: '7', prior: { version: '1', modRevision: '8' } }], { '7': false }), 'released', false],
+  ['a version 2 written inside the window → judged from the window (its put is in it)', read([over('12', '9', '7'), { kind: 'delete', revision: '20', lease: '9', prior: { version: '2', modRevision: '12' } }], { '9': false, '7': false }), 'released', false],
+];
+for (const [label, history, state, historyGone] of overwriteRows) {
+  test(`lease history, key put over: ${label}`, () => {
+    const verdict = leaseHistoryVerdict(Object.freeze(history));
+    assert.equal(verdict.state, state, verdict.reason);
+    assert.equal(verdict.historyGone === true, historyGone, verdict.reason);
+  });
+}

@@ -20,6 +20,21 @@ const rows: [label: string, reads: LeaseReads, expected: ReturnType<typeof maste
   ['key absent, none seen, the history proves nothing (compacted, never held) → never_held', { keyLease: null, seenLease: null, seenLeaseAlive: null, history: { state: 'not_proven', reason: '' } }, 'never_held'],
   ['a seen lease decides; the history is not needed then', { keyLease: null, seenLease: '7', seenLeaseAlive: true, history: { state: 'released', reason: '' } }, 'held'],
   ['key absent, the seen lease could not be asked → unknown', { keyLease: null, seenLease: '7', seenLeaseAlive: null }, 'unknown'],
+  // The history compacted away (historyGone): the current leases decide (lease-current-proof.ts).
+  ['seen lease ended, history compacted past the delete, no live lease can be the master\'s → released', { keyLease: null, seenLease: '7', seenLeaseAlive: false, history: { state: 'not_proven', reason: '', historyGone: true }, current: { state: 'released', code: 'released', reason: '' } }, 'released'],
+  ['seen lease ended, history compacted, a live keyless lease (maybe the agent\'s) → unknown', { keyLease: null, seenLease: '7', seenLeaseAlive: false, history: { state: 'not_proven', reason: '', historyGone: true }, current: { state: 'not_proven', code: 'keyless_lease', reason: '' } }, 'unknown'],
+  ['seen lease ended, history compacted, a live lease carries the key again → held', { keyLease: null, seenLease: '7', seenLeaseAlive: false, history: { state: 'not_proven', reason: '', historyGone: true }, current: { state: 'held', code: 'lease_carries_key', reason: '' } }, 'held'],
+  ['seen lease ended, history not proven for another reason (replay unfinished): the current leases do not count → unknown', { keyLease: null, seenLease: '7', seenLeaseAlive: false, history: { state: 'not_proven', reason: '' }, current: { state: 'released', code: 'released', reason: '' } }, 'unknown'],
+  ['none seen, history compacted: a controller may face a master without an agent → never_held, whatever the current leases say', { keyLease: null, seenLease: null, seenLeaseAlive: null, history: { state: 'not_proven', reason: '', historyGone: true }, current: { state: 'released', code: 'released', reason: '' } }, 'never_held'],
+  // A key put over by hand without a lease ('0') is nobody's: not held by itself, never released.
+  ['key put over by hand without a lease, the seen lease lives → held (by the lease, not the key)', { keyLease: '0', seenLease: '7', seenLeaseAlive: true }, 'held'],
+  ['key put over by hand without a lease, the seen lease ended → unknown (not held by the key, not released)', { keyLease: '0', seenLease: '7', seenLeaseAlive: false }, 'unknown'],
+  ['key put over by hand without a lease, no lease seen → unknown', { keyLease: '0', seenLease: null, seenLeaseAlive: null }, 'unknown'],
+  ['key put over by hand under a lease carrying other keys (not an agent\'s), the seen lease lives → held', { keyLease: '9', seenLease: '7', seenLeaseAlive: true, keyLeaseCarriesOtherKeys: true }, 'held'],
+  ['key put over by hand under a lease carrying other keys, the seen lease ended → unknown', { keyLease: '9', seenLease: '7', seenLeaseAlive: false, keyLeaseCarriesOtherKeys: true }, 'unknown'],
+  ['key put over by hand under a lease carrying other keys, none seen → unknown', { keyLease: '9', seenLease: null, seenLeaseAlive: null, keyLeaseCarriesOtherKeys: true }, 'unknown'],
+  ['key under another lease carrying nothing else (maybe the agent\'s newer lease) → held', { keyLease: '9', seenLease: '7', seenLeaseAlive: null, keyLeaseCarriesOtherKeys: false }, 'held'],
+  ['key under another lease whose keys could not be read → held (conservative)', { keyLease: '9', seenLease: '7', seenLeaseAlive: null, keyLeaseCarriesOtherKeys: null }, 'held'],
 ];
 
 for (const [label, reads, expected] of rows) {

@@ -21,6 +21,7 @@ import { atomicWriteArgv } from '../../plugins/node-file.js';
 import { systemctlArgv } from '../../plugins/restart/restart_systemd.js';
 import { BATCH, listArchiveArgv, SAFE_NAME } from '../../plugins/archive/archive_delete_find.js';
 import { inspectFolderArgv } from '../../runtime/clone/target-node.js';
+import { classifyArchiveFile } from '../../engine/wal-names.js';
 
 const seconds = z.number().int().min(1).max(86_400);
 const serverName = z.string().regex(NAME_PATTERN, 'must be a server name (1-63 letters, digits, "_", "." or "-")');
@@ -41,6 +42,22 @@ const expectSchema = z
   .strict();
 export type Expectations = z.output<typeof expectSchema>;
 const expectation = { expect: expectSchema.optional() };
+
+/**
+ * A file archive_delete may remove: a plain name that is an archived WAL file (a segment, .partial,
+ * a base-backup label or a timeline history file, compressed or not: engine/wal-names.ts), never
+ * anything else that may live in the archive folder (the archive script, an operator's notes).
+ */
+const archivedName = z
+  .string()
+  .max(255)
+  .regex(SAFE_NAME, 'must be a plain file name (letters, digits, "_", "." or "-", not starting with "." or "-")')
+  .refine((name) => isArchivedWalName(name), 'must be the name of an archived WAL file (segment, .partial, .backup label or .history)');
+
+/** Whether archive_delete takes `name` (archivedName's rule, for the controller's side too). */
+export function isArchivedWalName(name: string): boolean {
+  return SAFE_NAME.test(name) && classifyArchiveFile(name).kind !== 'unknown';
+}
 
 /** The actions and their parameters; `.strict()`: an unknown parameter (a path, a flag) is refused. */
 const requestSchema = z.discriminatedUnion('action', [
@@ -81,7 +98,7 @@ const requestSchema = z.discriminatedUnion('action', [
   z
     .object({
       action: z.literal('archive_delete'),
-      files: z.array(z.string().max(255).regex(SAFE_NAME, 'must be a plain file name (letters, digits, "_", "." or "-", not starting with "." or "-")')).min(1).max(BATCH),
+      files: z.array(archivedName).min(1).max(BATCH),
       ...expectation,
     })
     .strict(),
@@ -197,7 +214,7 @@ function identifyRequest(argv: readonly string[], context: IdentifyContext): Com
     const directory = context.archiveDirectory;
     if (listArchiveArgv(directory).join('\0') === argv.join('\0')) return { action: 'archive_list' };
     const files = argv.slice(3).map((path) => (path.startsWith(`${directory}/`) ? path.slice(directory.length + 1) : ''));
-    if (argv[0] === 'rm' && argv[1] === '-f' && argv[2] === '--' && files.length > 0 && files.length <= BATCH && files.every((f) => SAFE_NAME.test(f))) return { action: 'archive_delete', files };
+    if (argv[0] === 'rm' && argv[1] === '-f' && argv[2] === '--' && files.length > 0 && files.length <= BATCH && files.every(isArchivedWalName)) return { action: 'archive_delete', files };
   }
   if (argv.length === 5 && argv.slice(0, 4).join(' ') === 'mkdir -p -m 700' && argv[4] === context.archiveDirectory) return { action: 'archive_dir' };
   if (argv.length === 3 && argv[0] === 'rm' && argv[1] === '-f' && basename(argv[2]) === 'standby.signal') return { action: 'clear_standby_signal' };

@@ -29,6 +29,8 @@ export interface StoreSnapshot {
   readonly leasesHeld: string[];
   /** The lease each of those keys is attached to ('0': put without one). */
   readonly leaseIds?: Readonly<Record<string, string>>;
+  /** The mod revision of each `master_lease/<node>` read (the put that made the version seen: a history replay starts there). */
+  readonly leaseModRevisions?: Readonly<Record<string, string>>;
   readonly members: MemberRead[];
   readonly leaderPresent: boolean;
   /** The stored server definitions (`servers/*`, raw), when read (stored-settings.ts). */
@@ -67,6 +69,7 @@ export async function readElectionSnapshot(ctx: EtcdContext, callMs: number, ful
     master: { record, modRevision: masterKv?.mod_revision ?? '0', raw: masterKv ? masterKv.value.toString() : null },
     leasesHeld: names(leases.kvs, keys.masterLeasePrefix).map((n) => n.name),
     leaseIds: Object.fromEntries(names(leases.kvs, keys.masterLeasePrefix).map((n) => [n.name, n.kv.lease])),
+    leaseModRevisions: Object.fromEntries(names(leases.kvs, keys.masterLeasePrefix).map((n) => [n.name, n.kv.mod_revision])),
     members: names(members.kvs, keys.membersPrefix).map(({ name, kv }) => ({ name, record: parseMemberRecord(name, kv.value), modRevision: kv.mod_revision })),
     leaderPresent: Number(leader.count) > 0,
     ...(servers === undefined ? {} : { storedServers: names(servers.kvs, keys.serversPrefix).map(({ name, kv }) => ({ name, value: kv.value.toString() })) }),

@@ -189,7 +189,8 @@ export class Elector {
     const seenKey = recorded === null ? '' : `${recorded.name}/${recorded.term}`;
     if (recorded !== null && snapshot.leasesHeld.includes(recorded.name)) {
       this.#leasesSeen.add(seenKey);
-      this.#leaseIdsSeen.set(seenKey, { id: snapshot.leaseIds?.[recorded.name] ?? '0', revision: snapshot.revision });
+      // From the put of the version seen (not the snapshot's revision): the replay then sees what that put took the key from.
+      this.#leaseIdsSeen.set(seenKey, { id: snapshot.leaseIds?.[recorded.name] ?? '0', revision: snapshot.leaseModRevisions?.[recorded.name] ?? snapshot.revision });
       this.#leaseGoneRevisions.delete(seenKey);
     } else if (recorded !== null && !this.#leaseGoneRevisions.has(seenKey)) this.#leaseGoneRevisions.set(seenKey, snapshot.revision);
     const position = recorded === null ? null : (snapshot.members.find((m) => m.name === recorded.name)?.record?.wal_position ?? null);

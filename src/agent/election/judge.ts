@@ -93,7 +93,12 @@ export interface ElectionSnapshot {
 export interface LeaseEnd {
   /** true: ended; false: the lease still lives; null: not proven either way. */
   readonly ended: boolean | null;
-  readonly how: 'seen_lease' | 'history';
+  /**
+   * seen_lease: the id this agent saw; history: etcd's history; current_leases: etcd's history was
+   * compacted away and the current leases prove no live lease can be the master's
+   * (engine/lease-current-proof.ts).
+   */
+  readonly how: 'seen_lease' | 'history' | 'current_leases';
   readonly why: string;
 }
 
@@ -147,7 +152,10 @@ export function judgeElection(s: ElectionSnapshot): ElectionVerdict {
   // (`agent:<n> bootstrap`): no lease key came with it.
   const end = s.leaseEnd ?? null;
   if (end?.ended === false) return refuse('lease_key_deleted', `master_lease/${old} is gone but its lease lives (${end.why}): its agent still counts ${old} writable (the key was deleted by hand or by a bug; that agent puts it back)`);
-  const leaseProven = s.leaseSeen || recorded.written_by === `agent:${old}` || (end?.how === 'history' && end.ended === true);
+  // current_leases stands in for a lease seen held only in deployment `agents` (every node runs
+  // its agent): in `ha` a master may run without one, whose lease never existed (lease-end.ts).
+  const provenByState = end?.ended === true && (end.how === 'history' || (end.how === 'current_leases' && s.deployment === 'agents'));
+  const leaseProven = s.leaseSeen || recorded.written_by === `agent:${old}` || provenByState;
   if (!leaseProven) return refuse('lease_never_seen', `this agent never saw ${old}'s master lease held${end === null ? '' : ` (${end.why})`}: its absence does not prove that ${old} is fenced`);
   if (end?.ended !== true) return refuse('lease_end_unproven', `master_lease/${old} is gone, but its lease is not proven ended (${end?.why ?? 'not asked'}): a missing key alone does not fence ${old}`);
   // The recorded master's own record is ignored: its lease expired, so its agent demoted it or

@@ -16,6 +16,7 @@ import { runNodeJob } from './node-job.js';
 import { passfileLine, withPassfile } from '../../nodes/passfile.js';
 import { parseBasebackupProgress } from './progress.js';
 import { cloneTimeoutSchema, extraArgsSchema, progressIntervalSchema } from './settings.js';
+import { basebackupOutputs, verifyCopy } from './verify-copy.js';
 
 const settingsSchema = z
   .object({
@@ -56,6 +57,7 @@ export const cloneBasebackup: ClonePlugin = {
     const password = ctx.config.passwords.replication_pass;
     const shell = ctx.shellFor(target);
     const argv = basebackupArgv(request, user, settings.extra_parameters);
+    const deadline = Date.now() + settings.timeout_seconds * 1000;
     try {
       const line = password ? passfileLine(source.hostname, source.port, user, password) : null;
       const job = await withPassfile(shell, line, (passfile) =>
@@ -72,7 +74,11 @@ export const cloneBasebackup: ClonePlugin = {
       if (job.cancelled) return { ok: false, details: `pg_basebackup cancelled: ${job.output}` };
       if (job.timedOut) return { ok: false, details: `pg_basebackup timed out after ${settings.timeout_seconds} s: ${job.output}` };
       if (job.exitCode !== 0) return { ok: false, details: `pg_basebackup exited ${String(job.exitCode)}: ${job.output}` };
-      return { ok: true, details: `pg_basebackup from ${source.name} finished` };
+      // Verified before anything else touches the copy (verify-copy.ts); within the same time limit.
+      const outputs = basebackupOutputs(settings.extra_parameters);
+      if (!outputs.manifest) return { ok: true, details: `pg_basebackup from ${source.name} finished; not verified whole (--no-manifest: no backup_manifest)` };
+      const verified = await verifyCopy(shell, target, outputs.walCopied, deadline - Date.now(), request.signal);
+      return { ok: verified.ok, details: `pg_basebackup from ${source.name} finished; ${verified.details}` };
     } catch (err) {
       return { ok: false, details: `pg_basebackup could not be run on ${target.name}: ${describeError(err)}` };
     }

@@ -55,7 +55,8 @@ export async function copyThroughAgent(
   if (shell.runAction === undefined) return { ok: false, details: `${target.name} has no agent channel`, oldData: null, touched: false };
   try {
     const result = await shell.runAction(
-      { action: 'clone', source: copy.source, upstream: copy.upstream, old_data: copy.oldData, restore_command: copy.restoreCommand },
+      // The folder this controller means: an agent configured with another one refuses (command-plan.ts configurationDiffers).
+      { action: 'clone', source: copy.source, upstream: copy.upstream, old_data: copy.oldData, restore_command: copy.restoreCommand, expect: { pgdata: target.pgdata } },
       agentCopyTimeoutMs(ctx, target),
       progress,
       signal,

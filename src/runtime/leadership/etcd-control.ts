@@ -16,6 +16,8 @@ import { masterLeaseStateFrom } from '../../engine/lease-proof.js';
 import { withDeadline } from '../../store/etcd/store-error.js';
 import { leaseHistoryVerdict } from '../../engine/lease-history-proof.js';
 import { readLeaseHistory } from '../../store/etcd/lease-history.js';
+import { currentLeaseVerdict } from '../../engine/lease-current-proof.js';
+import { readCurrentLeases } from '../../store/etcd/current-leases.js';
 import type { MasterRecord } from '../../store/etcd/master-record.js';
 import { checkLeaderUrl } from './leader-url.js';
 
@@ -152,7 +154,8 @@ export class EtcdControl {
       // Lease "0": a key put without a lease (by hand), not an agent's: it proves nothing.
       if (id !== null && id !== '0') {
         this.#leaseSeenHeld.set(master, id);
-        this.#leaseSeenAt.set(master, reply.header.revision);
+        // The put that made this version (not the read's revision): the replay then sees the lease it took the key from.
+        this.#leaseSeenAt.set(master, reply.kvs[0]?.mod_revision ?? reply.header.revision);
       } else this.#leaseSeenHeld.delete(master);
     } catch {
       // etcd trouble: keep what was known; the judgement reads the lease again anyway.
@@ -168,17 +171,34 @@ export class EtcdControl {
     try {
       const keyLease = await masterLeaseId(this.ctx, master);
       const seenLease = this.#leaseSeenHeld.get(master) ?? null;
-      const seenLeaseAlive = keyLease === null && seenLease !== null ? await leaseAlive(this.ctx, seenLease) : null;
+      // A key under a lease other than the one seen: does that lease carry other keys (then no agent's master lease)?
+      const keyLeaseCarriesOtherKeys = keyLease !== null && keyLease !== '0' && keyLease !== seenLease ? await this.#carriesOtherKeys(keyLease, master) : null;
+      // Also under a key put over by hand ('0', or under another application's lease): that key is nobody's, the seen lease may live.
+      const seenLeaseAlive = (keyLease === null || keyLease === '0' || keyLeaseCarriesOtherKeys === true) && seenLease !== null ? await leaseAlive(this.ctx, seenLease) : null;
       // Never seen held by this controller (it started leading after the lapse), or the lease seen
       // has ended (it may be stale: a newer one may live): ask etcd's history.
       // A seen lease's history starts where it was seen: every lease the key had since must have ended.
       const history = keyLease === null && (seenLease === null || seenLeaseAlive === false) ? leaseHistoryVerdict(await readLeaseHistory(this.ctx, master, this.ctx.deadlineMs, seenLease === null ? undefined : this.#leaseSeenAt.get(master))) : null;
-      if (history !== null) this.#leaseNotes.set(master, history.reason);
+      // The seen lease ended and compaction took the history: do the current leases prove it? (lease-current-proof.ts)
+      const current = history?.historyGone === true && seenLease !== null ? currentLeaseVerdict(await readCurrentLeases(this.ctx, master)) : null;
+      const note = [history?.reason, current?.reason].filter((r) => r !== undefined).join('; ');
+      if (note !== '') this.#leaseNotes.set(master, note);
       else this.#leaseNotes.delete(master);
-      return masterLeaseStateFrom({ keyLease, seenLease, seenLeaseAlive, history });
+      return masterLeaseStateFrom({ keyLease, seenLease, seenLeaseAlive, history, current, keyLeaseCarriesOtherKeys });
     } catch {
       this.#leaseNotes.delete(master);
       return 'unknown';
+    }
+  }
+
+  /** Whether lease `id` carries keys other than `master_lease/<master>` (null: not read). */
+  async #carriesOtherKeys(id: string, master: string): Promise<boolean | null> {
+    try {
+      const reply = await withDeadline(`read lease ${id}'s keys`, this.ctx.deadlineMs, () => this.ctx.client.leaseClient.leaseTimeToLive({ ID: id, keys: true }));
+      const own = this.ctx.keys.masterLease(master);
+      return reply.keys.some((k) => Buffer.from(k).toString() !== own);
+    } catch {
+      return null;
     }
   }
 

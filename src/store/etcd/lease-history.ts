@@ -66,22 +66,35 @@ export async function readLeaseHistory(ctx: EtcdContext, master: string, deadlin
       compactedAt = replay.at;
       replay = await replayHistory(ctx, range, replay.at, end, Math.min(left(), AFTER_COMPACTION_WAIT_MS));
     }
-    if (replay.kind === 'compacted') return unread(`etcd compacted its history again at revision ${replay.at} while it was read`);
+    if (replay.kind === 'compacted') return { kind: 'unread', master, why: `etcd compacted its history again at revision ${replay.at} while it was read`, compactedAt: replay.at };
     if (replay.kind === 'failed' && replay.silent && compactedAt !== null) {
       // The master key's put is older than the compaction: no batch is due unless the lease key changed.
-      return unread(`etcd compacted its history at revision ${compactedAt}, past ${seenAt === undefined ? `the master key's revision ${masterKv.mod_revision}` : `revision ${seenAt}`}, and no change of ${leaseKey} since then arrived within ${AFTER_COMPACTION_WAIT_MS} ms: the lease's history is gone`);
+      return { kind: 'unread', master, compactedAt, why: `etcd compacted its history at revision ${compactedAt}, past ${seenAt === undefined ? `the master key's revision ${masterKv.mod_revision}` : `revision ${seenAt}`}, and no change of ${leaseKey} since then arrived within ${AFTER_COMPACTION_WAIT_MS} ms: the lease's history is gone` };
     }
     if (replay.kind === 'failed') return unread(replay.why);
     const changes: LeaseKeyChange[] = replay.events
       .filter((e) => e.kv.key.toString() === leaseKey && BigInt(e.kv.mod_revision) <= end)
-      .map((e) => (e.type === 'Delete' ? { kind: 'delete', revision: e.kv.mod_revision, lease: e.prev_kv?.lease ?? null } : { kind: 'put', revision: e.kv.mod_revision, lease: e.kv.lease }));
+      .map((e) => changeOf(e));
     if (changes.length > MAX_CHANGES) return unread(`${changes.length} changes of ${leaseKey} since revision ${from}: too many to judge`);
-    const leases = [...new Set(changes.flatMap((c) => (c.lease === null || c.lease === '0' ? [] : [c.lease])))];
+    const leases = [...new Set(changes.flatMap((c) => [c.lease, c.overwrote ?? null]).filter((l): l is string => l !== null && l !== '0'))];
     const alive = await Promise.all(leases.map((id) => leaseAlive(ctx, id).catch(() => null)));
     return { kind: 'read', master, masterModRevision: masterKv.mod_revision, ...(seenAt === undefined ? {} : { seenAt }), compactedAt, changes, leaseAlive: Object.fromEntries(leases.map((id, i) => [id, alive[i] ?? null])) };
   } catch (err) {
     return unread(describeError(err));
   }
+}
+
+/**
+ * One event as a change. A put over an existing version takes the key from that version's lease as
+ * a delete does: `overwrote` keeps it (undefined for a creation, version 1; null when etcd did not
+ * send the previous version). `prior`: the version the change ended (deleted or overwritten).
+ */
+function changeOf(e: IEvent): LeaseKeyChange {
+  const prev = e.prev_kv;
+  const prior = prev === undefined || prev === null ? {} : { prior: { version: prev.version, modRevision: prev.mod_revision } };
+  if (e.type === 'Delete') return { kind: 'delete', revision: e.kv.mod_revision, lease: prev?.lease ?? null, ...prior };
+  const overwrote = e.kv.version === '1' ? {} : { overwrote: prev?.lease ?? null };
+  return { kind: 'put', revision: e.kv.mod_revision, lease: e.kv.lease, ...overwrote, ...prior };
 }
 
 /** The events of `range` from revision `from` until a batch read at `end` or later arrived (see the module comment). */

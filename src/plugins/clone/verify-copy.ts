@@ -1,0 +1,62 @@
+/**
+ * The whole copy verified against pg_basebackup's manifest (issue 14, gap "the copy's end is checked
+ * by a few files"): pg_verifybackup (PostgreSQL 13 and later) reads every file of the finished copy,
+ * compares its size and checksum with `backup_manifest`, and parses the WAL the copy needs (from the
+ * backup's start to its end) with pg_waldump. Run by clone_basebackup on the target node right after
+ * pg_basebackup, before anything else touches the folder: the node's configuration files put back
+ * and the standby settings would otherwise differ from the manifest. (pg_verifybackup itself skips
+ * postgresql.auto.conf and standby.signal, which `-R` writes.) A copy that fails it is a failed copy.
+ *
+ * WAL: parsed (the default) when pg_basebackup copied it (`-X stream`, HandyRep's choice, or
+ * `-X fetch`): a copy whose WAL is damaged cannot reach consistency. Skipped (`--no-parse-wal`) only
+ * when extra_parameters say `-X none`: the WAL then comes later (restore_command, streaming), and
+ * pg_verifybackup would report it missing.
+ *
+ * No manifest (extra_parameters `--no-manifest`, or a pg_basebackup before 13): not verified, said so
+ * in the result; the marker's file checks (copy-marker.ts) still run.
+ */
+import type { NodeShell } from '../../nodes/ports.js';
+import type { ServerRef } from '../types.js';
+import { runNodeJob } from './node-job.js';
+
+/** What pg_basebackup's extra parameters say of the manifest and the WAL (the last -X wins, as in pg_basebackup). Pure. */
+export function basebackupOutputs(extra: readonly string[]): { readonly manifest: boolean; readonly walCopied: boolean } {
+  let walMethod = 'stream';
+  let manifest = true;
+  extra.forEach((arg, i) => {
+    if (arg === '--no-manifest') manifest = false;
+    const joined = /^(?:-X|--wal-method=)(.+)$/.exec(arg);
+    if (joined) walMethod = joined[1] as string;
+    else if ((arg === '-X' || arg === '--wal-method') && extra[i + 1] !== undefined) walMethod = extra[i + 1] as string;
+  });
+  return { manifest, walCopied: walMethod !== 'none' && walMethod !== 'n' };
+}
+
+/** The line the verification job prints when the copy holds no manifest (then nothing is verified). */
+export const NO_MANIFEST = 'handyrep-verify: no backup_manifest';
+
+/**
+ * The job's argv: pg_verifybackup on the copy when it holds a manifest, else the NO_MANIFEST line
+ * (exit 0). Exported for unit tests; paths are argv elements, never parsed by a shell.
+ */
+export function verifyArgv(target: Pick<ServerRef, 'pgdata' | 'pg_bin_dir'>, walCopied: boolean): string[] {
+  const script = `if [ -f "$1/backup_manifest" ]; then shift; exec "$@"; fi; echo '${NO_MANIFEST}'`;
+  return ['sh', '-c', script, 'verify_copy', target.pgdata, `${target.pg_bin_dir}/pg_verifybackup`, ...(walCopied ? [] : ['--no-parse-wal']), target.pgdata];
+}
+
+export interface VerifyOutcome {
+  readonly ok: boolean;
+  /** One sentence: verified (WAL parsed or not), not verifiable (no manifest), or pg_verifybackup's own words. */
+  readonly details: string;
+}
+
+/** pg_verifybackup on `target`'s finished copy, within `timeoutMs`, cancelled with `signal`. */
+export async function verifyCopy(shell: NodeShell, target: ServerRef, walCopied: boolean, timeoutMs: number, signal: AbortSignal): Promise<VerifyOutcome> {
+  const job = await runNodeJob(shell, verifyArgv(target, walCopied), { timeoutMs: Math.max(timeoutMs, 1000), signal });
+  const output = job.output.trim();
+  if (job.cancelled) return { ok: false, details: `pg_verifybackup cancelled: ${output}` };
+  if (job.timedOut) return { ok: false, details: `pg_verifybackup timed out: ${output}` };
+  if (job.exitCode !== 0) return { ok: false, details: `the copy failed verification (pg_verifybackup exited ${String(job.exitCode)}): ${output}` };
+  if (output.includes(NO_MANIFEST)) return { ok: true, details: 'not verified whole: the copy holds no backup_manifest (its end is checked by a few files only)' };
+  return { ok: true, details: `verified whole by pg_verifybackup against backup_manifest${walCopied ? ', WAL parsed' : ' (WAL not parsed: -X none, it comes later)'}` };
+}

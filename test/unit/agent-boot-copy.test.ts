@@ -1,0 +1,191 @@
+/**
+ * Issue 14: a command queued behind the agent's own boot copy is answered at once, and the agent's
+ * member key stays alive while a boot step holds its round:
+ *   - bootRecord / BootCopyKeeper (src/agent/boot-copy-keeper.ts): the record written while the boot
+ *     runs, by a timer of its own, `boot_copy` while it copies;
+ *   - bootCopyOf / busyBehindBootCopy (src/nodes/boot-copy-busy.ts) and the controller's waiting loop
+ *     (agent-shell.ts): busy at once behind a boot copy, agent gone while waiting.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { BootCopyKeeper, bootRecord, type BootCopy } from '../../src/agent/boot-copy-keeper.js';
+import type { MemberRecord } from '../../src/agent/member-record.js';
+import { parseMemberRecord } from '../../src/agent/election/member-read.js';
+import { parseMemberView } from '../../src/store/etcd/member-view.js';
+import { bootCopyOf, busyBehindBootCopy } from '../../src/nodes/boot-copy-busy.js';
+import { etcdKeys } from '../../src/store/etcd/keys.js';
+import type { EtcdContext } from '../../src/store/etcd/client.js';
+import { FAKE_PREFIX, fakeAgentShell } from '../fixtures/fake-agent-shell.js';
+import { HandyRepError } from '../../src/model/errors.js';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BootRunner } from '../../src/agent/boot-runner.js';
+import type { LocalPostgres } from '../../src/agent/local-postgres.js';
+import { parseConfig } from '../../src/config/load.js';
+import { encodeMasterRecord } from '../../src/store/etcd/master-record.js';
+
+const COPY: BootCopy = { source: 'john', master: 'john', since: '2026-12-05T01:00:00.000Z', reclone: false };
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('bootRecord: the member record while the boot runs', () => {
+  it('a stopped node, the copy named; still a record for the election and the controller', () => {
+    const record = bootRecord('paul', null, COPY, '2026-12-05T01:00:05.000Z');
+    assert.deepEqual([record.postgres, record.role, record.recorded_master, record.boot_copy], ['stopped', null, 'john', { source: 'john', since: COPY.since, reclone: false }]);
+    const text = JSON.stringify(record);
+    assert.notEqual(parseMemberRecord('paul', text), null, 'the election reads it (a stopped node: never a candidate)');
+    assert.equal(parseMemberView(text)?.postgres, 'stopped');
+    assert.deepEqual(bootCopyOf(text), { source: 'john', since: COPY.since, reclone: false });
+  });
+  it('no copy (a rewind holds the round): boot_copy null, the last recorded master', () => {
+    const record = bootRecord('paul', 'george', null, 'x');
+    assert.deepEqual([record.boot_copy, record.recorded_master], [null, 'george']);
+    assert.equal(bootCopyOf(JSON.stringify(record)), null);
+  });
+});
+
+describe('bootCopyOf and busyBehindBootCopy', () => {
+  const rows: [string, string | null, boolean][] = [
+    ['no member key', null, false],
+    ['not JSON', '{', false],
+    ['an ordinary record (no boot_copy)', '{"name":"paul","postgres":"running"}', false],
+    ['boot_copy null', '{"name":"paul","boot_copy":null}', false],
+    ['boot_copy malformed', '{"name":"paul","boot_copy":{"source":1,"since":"x","reclone":false}}', false],
+    ['boot_copy present', `{"name":"paul","boot_copy":{"source":"john","since":"${COPY.since}","reclone":true}}`, true],
+  ];
+  for (const [name, value, copying] of rows) it(name, () => assert.equal(bootCopyOf(value) !== null, copying));
+
+  it('busy only for a command that waits (queued, not started) while the agent copies', () => {
+    const copy = bootCopyOf(`{"boot_copy":{"source":"john","since":"${COPY.since}","reclone":true}}`);
+    assert.match(busyBehindBootCopy('paul', true, false, copy) ?? '', /^busy: boot copy since 2026-12-05T01:00:00.000Z \(the agent's boot reclones john onto paul;/);
+    assert.equal(busyBehindBootCopy('paul', false, false, copy), null, 'not queued: within its pickup time');
+    assert.equal(busyBehindBootCopy('paul', true, true, copy), null, 'started: it runs');
+    assert.equal(busyBehindBootCopy('paul', true, false, null), null, 'queued behind a command: waits');
+  });
+  it('text from the record is shortened and made printable', () => {
+    const copy = bootCopyOf(JSON.stringify({ boot_copy: { source: `x\n${'y'.repeat(100)}`, since: 'z', reclone: false } }));
+    assert.equal(copy?.source.length, 64);
+    assert.ok(!copy?.source.includes('\n'));
+  });
+});
+
+describe('BootCopyKeeper: the member lease and record kept by a timer of their own', () => {
+  const keeper = (renewOk = true) => {
+    const written: MemberRecord[] = [];
+    const lines: string[] = [];
+    let renewals = 0;
+    const k = new BootCopyKeeper({
+      node: 'paul',
+      intervalMs: 40,
+      renew: async () => (renewals++, renewOk),
+      write: async (record) => void written.push(record),
+      recordedMaster: () => 'john',
+      log: (line) => void lines.push(line),
+    });
+    return { k, written, lines, renewals: () => renewals };
+  };
+
+  it('a quick boot step writes nothing; a long one is renewed and written each interval', async () => {
+    const quick = keeper();
+    quick.k.hold();
+    quick.k.release();
+    await sleep(100);
+    assert.equal(quick.written.length, 0);
+    const long = keeper();
+    long.k.hold();
+    await sleep(150);
+    long.k.release();
+    await long.k.settled();
+    assert.ok(long.written.length >= 2, `${long.written.length} writes`);
+    assert.ok(long.written.every((r) => r.boot_copy === null && r.postgres === 'stopped'));
+    const after = long.written.length;
+    await sleep(100);
+    assert.equal(long.written.length, after, 'none after release');
+  });
+
+  it('a copy beginning is written at once, with its start; its end too (also while a write is under way)', async () => {
+    const { k, written } = keeper();
+    k.hold();
+    k.copy(COPY);
+    await k.settled();
+    assert.equal(written.length, 1);
+    assert.deepEqual(written[0]?.boot_copy, { source: 'john', since: COPY.since, reclone: false });
+    k.copy(null);
+    await k.settled();
+    assert.equal(written.length, 2);
+    assert.equal(written[1]?.boot_copy, null);
+    // Begun and ended back to back: the last write says no copy.
+    k.copy(COPY);
+    k.copy(null);
+    await k.settled();
+    assert.equal(written.at(-1)?.boot_copy, null);
+    k.release();
+  });
+
+  it('a lease etcd says expired: not written, said once', async () => {
+    const { k, written, lines } = keeper(false);
+    k.hold();
+    k.copy(COPY);
+    await sleep(130);
+    k.release();
+    await k.settled();
+    assert.equal(written.length, 0);
+    assert.equal(lines.length, 1);
+    assert.match(lines[0] as string, /member record during the boot not written .*member lease expired/);
+  });
+});
+
+describe('AgentShell: a command the agent makes wait behind its boot copy', () => {
+  const keys = etcdKeys(FAKE_PREFIX);
+  /** The agent marks each command queued behind its boot. */
+  const setup = (member: string | null, afterQueued: (kv: Map<string, string>) => void = () => undefined) =>
+    fakeAgentShell('paul', member === null ? [] : [[keys.member('paul'), member]], (kv, key, record) => {
+      kv.set(key, JSON.stringify({ ...record, queued: { behind: "the agent's boot (role discovery)", at: 'x' } }));
+      afterQueued(kv);
+    });
+
+  it('the member record says the boot copies → refused busy at once, naming the copy; the record deleted', async () => {
+    const { shell, kv } = setup(JSON.stringify(bootRecord('paul', null, COPY, 'x')));
+    const t0 = performance.now();
+    await assert.rejects(
+      shell.run(['/usr/lib/postgresql/15/bin/pg_ctl', '-D', '/srv/pg/paul', '-w', '-t', '60', 'status'], { timeoutMs: 3_600_000 }),
+      (err: unknown) => err instanceof HandyRepError && err.code === 'CONTROL_CHANNEL' && /pg_ctl refused \(busy\): busy: boot copy since 2026-12-05T01:00:00.000Z \(the agent's boot clones john onto paul/.test(err.message),
+    );
+    assert.ok(performance.now() - t0 < 3000, 'not at its hour-long time limit');
+    assert.equal([...kv.keys()].some((k) => k.includes('/commands/')), false);
+  });
+
+  it('the member key expires while the command waits → agent gone', async () => {
+    const { shell } = setup(JSON.stringify(bootRecord('paul', 'john', null, 'x')), (kv) => void setTimeout(() => kv.delete(keys.member('paul')), 300));
+    await assert.rejects(
+      shell.run(['/usr/lib/postgresql/15/bin/pg_ctl', '-D', '/srv/pg/paul', '-w', '-t', '60', 'status'], { timeoutMs: 3_600_000 }),
+      (err: unknown) => err instanceof HandyRepError && /interrupted: agent gone \(its member key members\/paul expired while the command waited/.test(err.message),
+    );
+  });
+});
+
+describe('BootRunner: onCopy around the copy of a new node', () => {
+  it('told the copy (source, start) before it begins and null after it ended, also when it failed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'handyrep-boot-copy-'));
+    try {
+      const pgdata = join(dir, 'data');
+      mkdirSync(pgdata, { recursive: true });
+      // paul at a port nothing listens on: the copy fails at the master's checkpoint.
+      const config = parseConfig(`servers: {john: {hostname: 127.0.0.1, role: master, pgdata: ${pgdata}}, paul: {hostname: 127.0.0.1, port: 1}}`, 'test');
+      const record = encodeMasterRecord({ name: 'paul', term: '2', timeline: 2, promoted_lsn: null, sync_set: [], since: '2026-01-01T00:00:00Z', written_by: 'test' });
+      const etcd = { keys: etcdKeys('/t/'), deadlineMs: 1000, client: { kv: { range: async () => ({ kvs: [{ value: Buffer.from(record), mod_revision: '7' }] }) } } } as unknown as EtcdContext;
+      const pg = { settings: { socketDir: dir, port: 5432 }, observe: async () => ({ observation: { pidFilePid: null, pidAlive: false, writable: null }, facts: null }) } as unknown as LocalPostgres;
+      const lease = { take: async () => null, renew: async () => undefined, fresh: () => false, held: () => false, release: async () => undefined };
+      const told: (BootCopy | null)[] = [];
+      const lines: string[] = [];
+      const runner = new BootRunner({ config, node: 'john', pg, etcd, callMs: 1000, loopMs: 500, lease, log: (l) => void lines.push(l), now: () => 0, dropSlot: async () => 'no slot', onCopy: (c) => void told.push(c) });
+      await runner.step();
+      assert.equal(told.length, 2, lines.join('\n'));
+      assert.deepEqual([told[0]?.source, told[0]?.master, told[0]?.reclone, Number.isFinite(Date.parse(told[0]?.since ?? ''))], ['paul', 'paul', false, true]);
+      assert.equal(told[1], null);
+      assert.match(lines.join('\n'), /attempt 1 failed, PostgreSQL not started.*clone from paul failed/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
