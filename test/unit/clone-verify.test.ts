@@ -7,6 +7,12 @@ import { describe, it } from 'node:test';
 import type { CommandResult, NodeShell } from '../../src/nodes/ports.js';
 import type { ServerRef } from '../../src/plugins/types.js';
 import { basebackupOutputs, NO_MANIFEST, verifyArgv, verifyCopy } from '../../src/plugins/clone/verify-copy.js';
+import { cloneBasebackup } from '../../src/plugins/clone/clone_basebackup.js';
+import type { PluginContext } from '../../src/plugins/types.js';
+import { LocalShell } from '../../src/nodes/local-shell.js';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const target = { name: 'paul', pgdata: '/srv/pg/paul data', pg_bin_dir: '/usr/lib/postgresql/15/bin' } as unknown as ServerRef;
 
@@ -55,5 +61,63 @@ describe('verify-copy: the job', () => {
   it('no manifest in the copy: not verified, said so, not a failure (the file checks stay)', async () => {
     const none = await verifyCopy(shellAnswering(result(0, `${NO_MANIFEST}\n`)), target, true, 60_000, signal);
     assert.deepEqual([none.ok, /no backup_manifest/.test(none.details)], [true, true]);
+  });
+});
+
+describe('clone_basebackup: the programs of the verification checked before the copy (review s8 S2)', () => {
+  /** A real local shell on a bin folder of our own; every command but the check counted (pg_basebackup's job). */
+  const run = async (programs: readonly string[], extra: readonly string[]) => {
+    const bin = mkdtempSync(join(tmpdir(), 'handyrep-verify-bin-'));
+    try {
+      for (const p of programs) {
+        writeFileSync(join(bin, p), '#!/bin/sh\nexit 0\n');
+        chmodSync(join(bin, p), 0o755);
+      }
+      const local = new LocalShell();
+      const others: string[][] = [];
+      const shell: NodeShell = {
+        description: 'local',
+        run: (argv, options) => (argv[3] === 'verify_tools' ? local.run(argv, options) : (others.push([...argv]), Promise.resolve(result(1, 'not run in this test')))),
+        close: async () => undefined,
+      };
+      const server = (name: string) => ({ name, hostname: '127.0.0.1', port: 5432, pgdata: `/srv/pg/${name}`, pg_bin_dir: bin }) as unknown as ServerRef;
+      const ctx = {
+        config: { handyrep: { replication_user: 'replicator' }, passwords: { replication_pass: '' } },
+        settings: () => ({ extra_parameters: extra }),
+        shellFor: () => shell,
+        timeouts: { connectMs: 1000, statementMs: 1000, commandMs: 5000 },
+      } as unknown as PluginContext;
+      const outcome = await cloneBasebackup.clone(ctx, { target: server('paul'), source: server('john'), signal: new AbortController().signal, progress: () => undefined });
+      return { outcome, others, bin };
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
+  };
+  const result = (exitCode: number, stdout: string): CommandResult => ({ exitCode, stdout, stderr: '', timedOut: false, durationMs: 1 });
+
+  it('no pg_verifybackup in pg_bin_dir: refused before pg_basebackup, naming it', async () => {
+    const { outcome, others, bin } = await run(['pg_waldump'], []);
+    assert.equal(outcome.ok, false);
+    assert.ok(outcome.details.includes(`${bin}/pg_verifybackup is not an executable file`), outcome.details);
+    assert.equal(others.length, 0, 'pg_basebackup not started');
+  });
+  it('no pg_waldump: refused when WAL is parsed, not with -X none; --no-manifest checks nothing', async () => {
+    const parsed = await run(['pg_verifybackup'], []);
+    assert.ok(parsed.outcome.details.includes(`${parsed.bin}/pg_waldump is not an executable file`), parsed.outcome.details);
+    assert.equal(parsed.others.length, 0);
+    const walNone = await run(['pg_verifybackup'], ['-X', 'none']);
+    assert.ok(walNone.others.length > 0, 'the copy starts');
+    const unverified = await run([], ['--no-manifest']);
+    assert.ok(unverified.others.length > 0, 'the copy starts');
+  });
+  it('a job exit 126/127 (the shell could not run it) reads "could not be run", not a failed verification', async () => {
+    const shell: NodeShell = {
+      description: 'fake',
+      run: async (argv) => (argv[3] === 'handyrep_job' ? result(127, 'sh: 1: /x/pg_verifybackup: not found') : result(0, '')),
+      close: async () => undefined,
+    };
+    const outcome = await verifyCopy(shell, target, true, 60_000, new AbortController().signal);
+    assert.equal(outcome.ok, false);
+    assert.match(outcome.details, /^pg_verifybackup could not be run \(exit 127\)/);
   });
 });

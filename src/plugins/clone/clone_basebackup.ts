@@ -16,7 +16,7 @@ import { runNodeJob } from './node-job.js';
 import { passfileLine, withPassfile } from '../../nodes/passfile.js';
 import { parseBasebackupProgress } from './progress.js';
 import { cloneTimeoutSchema, extraArgsSchema, progressIntervalSchema } from './settings.js';
-import { basebackupOutputs, verifyCopy } from './verify-copy.js';
+import { basebackupOutputs, missingVerifyTool, verifyCopy } from './verify-copy.js';
 
 const settingsSchema = z
   .object({
@@ -58,7 +58,10 @@ export const cloneBasebackup: ClonePlugin = {
     const shell = ctx.shellFor(target);
     const argv = basebackupArgv(request, user, settings.extra_parameters);
     const deadline = Date.now() + settings.timeout_seconds * 1000;
+    const outputs = basebackupOutputs(settings.extra_parameters);
     try {
+      const missing = outputs.manifest ? await missingVerifyTool(shell, target, outputs.walCopied, ctx.timeouts.commandMs) : null;
+      if (missing !== null) return { ok: false, details: missing };
       const line = password ? passfileLine(source.hostname, source.port, user, password) : null;
       const job = await withPassfile(shell, line, (passfile) =>
         runNodeJob(shell, passfile === null ? argv : ['env', `PGPASSFILE=${passfile}`, ...argv], {
@@ -75,7 +78,6 @@ export const cloneBasebackup: ClonePlugin = {
       if (job.timedOut) return { ok: false, details: `pg_basebackup timed out after ${settings.timeout_seconds} s: ${job.output}` };
       if (job.exitCode !== 0) return { ok: false, details: `pg_basebackup exited ${String(job.exitCode)}: ${job.output}` };
       // Verified before anything else touches the copy (verify-copy.ts); within the same time limit.
-      const outputs = basebackupOutputs(settings.extra_parameters);
       if (!outputs.manifest) return { ok: true, details: `pg_basebackup from ${source.name} finished; not verified whole (--no-manifest: no backup_manifest)` };
       const verified = await verifyCopy(shell, target, outputs.walCopied, deadline - Date.now(), request.signal);
       return { ok: verified.ok, details: `pg_basebackup from ${source.name} finished; ${verified.details}` };
