@@ -121,3 +121,36 @@ describe('clone_basebackup: the programs of the verification checked before the 
     assert.match(outcome.details, /^pg_verifybackup could not be run \(exit 127\)/);
   });
 });
+
+describe('clone_basebackup: the verification has a time limit of its own (review s8 S3)', () => {
+  /** Each job's time limit; pg_basebackup's job uses most of its own before it succeeds. */
+  const limits = async (settings: Record<string, unknown>) => {
+    const jobs: [string, number][] = [];
+    const shell: NodeShell = {
+      description: 'fake',
+      run: async (argv, options) => {
+        if (argv[3] !== 'handyrep_job') return { exitCode: 0, stdout: '', stderr: '', timedOut: false, durationMs: 1 };
+        const program = (argv.find((a) => /pg_(basebackup|verifybackup)$/.test(a)) ?? '').replace(/.*\//, '');
+        jobs.push([program, options.timeoutMs]);
+        if (program === 'pg_basebackup') await new Promise((resolve) => setTimeout(resolve, 1500));
+        return { exitCode: 0, stdout: 'ok\n', stderr: '', timedOut: false, durationMs: 1 };
+      },
+      close: async () => undefined,
+    };
+    const server = (name: string) => ({ name, hostname: '127.0.0.1', port: 5432, pgdata: `/srv/pg/${name}`, pg_bin_dir: '/bin' }) as unknown as ServerRef;
+    const ctx = {
+      config: { handyrep: { replication_user: 'replicator' }, passwords: { replication_pass: '' } },
+      settings: () => settings,
+      shellFor: () => shell,
+      timeouts: { connectMs: 1000, statementMs: 1000, commandMs: 5000 },
+    } as unknown as PluginContext;
+    const outcome = await cloneBasebackup.clone(ctx, { target: server('paul'), source: server('john'), signal: new AbortController().signal, progress: () => undefined });
+    assert.equal(outcome.ok, true, outcome.details);
+    return jobs;
+  };
+
+  it('the copy took 1.5 s of its 2 s: the verification still gets 2 s (not the 0.5 s left), or verify_timeout_seconds', async () => {
+    assert.deepEqual(await limits({ timeout_seconds: 2 }), [['pg_basebackup', 2000], ['pg_verifybackup', 2000]]);
+    assert.deepEqual(await limits({ timeout_seconds: 2, verify_timeout_seconds: 7 }), [['pg_basebackup', 2000], ['pg_verifybackup', 7000]]);
+  });
+});

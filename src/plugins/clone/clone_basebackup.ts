@@ -15,7 +15,7 @@ import type { ClonePlugin, CloneRequest, PluginContext } from '../types.js';
 import { runNodeJob } from './node-job.js';
 import { passfileLine, withPassfile } from '../../nodes/passfile.js';
 import { parseBasebackupProgress } from './progress.js';
-import { cloneTimeoutSchema, extraArgsSchema, progressIntervalSchema } from './settings.js';
+import { cloneTimeoutSchema, extraArgsSchema, progressIntervalSchema, verifyTimeoutSchema } from './settings.js';
 import { basebackupOutputs, missingVerifyTool, verifyCopy } from './verify-copy.js';
 
 const settingsSchema = z
@@ -23,6 +23,8 @@ const settingsSchema = z
     /** e.g. ["--max-rate=50M"] to spare the source's disks and network. */
     extra_parameters: extraArgsSchema,
     timeout_seconds: cloneTimeoutSchema,
+    /** The verification's own time limit (default: timeout_seconds), see settings.ts. */
+    verify_timeout_seconds: verifyTimeoutSchema,
     progress_interval_seconds: progressIntervalSchema,
   })
   .strict();
@@ -57,7 +59,6 @@ export const cloneBasebackup: ClonePlugin = {
     const password = ctx.config.passwords.replication_pass;
     const shell = ctx.shellFor(target);
     const argv = basebackupArgv(request, user, settings.extra_parameters);
-    const deadline = Date.now() + settings.timeout_seconds * 1000;
     const outputs = basebackupOutputs(settings.extra_parameters);
     try {
       const missing = outputs.manifest ? await missingVerifyTool(shell, target, outputs.walCopied, ctx.timeouts.commandMs) : null;
@@ -77,9 +78,10 @@ export const cloneBasebackup: ClonePlugin = {
       if (job.cancelled) return { ok: false, details: `pg_basebackup cancelled: ${job.output}` };
       if (job.timedOut) return { ok: false, details: `pg_basebackup timed out after ${settings.timeout_seconds} s: ${job.output}` };
       if (job.exitCode !== 0) return { ok: false, details: `pg_basebackup exited ${String(job.exitCode)}: ${job.output}` };
-      // Verified before anything else touches the copy (verify-copy.ts); within the same time limit.
+      // Verified before anything else touches the copy (verify-copy.ts), with a time limit of its own:
+      // a copy that used most of timeout_seconds must not leave its verification seconds (review s8 S3).
       if (!outputs.manifest) return { ok: true, details: `pg_basebackup from ${source.name} finished; not verified whole (--no-manifest: no backup_manifest)` };
-      const verified = await verifyCopy(shell, target, outputs.walCopied, deadline - Date.now(), request.signal);
+      const verified = await verifyCopy(shell, target, outputs.walCopied, (settings.verify_timeout_seconds ?? settings.timeout_seconds) * 1000, request.signal);
       return { ok: verified.ok, details: `pg_basebackup from ${source.name} finished; ${verified.details}` };
     } catch (err) {
       return { ok: false, details: `pg_basebackup could not be run on ${target.name}: ${describeError(err)}` };

@@ -72,7 +72,7 @@ export interface VerifyOutcome {
 
 /** pg_verifybackup on `target`'s finished copy, within `timeoutMs`, cancelled with `signal`. */
 export async function verifyCopy(shell: NodeShell, target: ServerRef, walCopied: boolean, timeoutMs: number, signal: AbortSignal): Promise<VerifyOutcome> {
-  const job = await runNodeJob(shell, verifyArgv(target, walCopied), { timeoutMs: Math.max(timeoutMs, 1000), signal });
+  const job = await runNodeJob(shell, verifyArgv(target, walCopied), { timeoutMs, signal });
   const output = job.output.trim();
   if (job.cancelled) return { ok: false, details: `pg_verifybackup cancelled: ${output}` };
   if (job.timedOut) return { ok: false, details: `pg_verifybackup timed out: ${output}` };
