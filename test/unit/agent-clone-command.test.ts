@@ -102,6 +102,12 @@ describe('parseCommandRequest and planCommand: clone', () => {
     const other = planCommand(config, 'john', { action: 'clone', source: 'paul', upstream: 'paul', old_data: 'move', restore_command: false, expect: { pgdata: '/srv/pg/elsewhere' } });
     assert.ok(!other.ok && /configuration differs.*pgdata "\/srv\/pg\/elsewhere", this agent has/.test(other.problem), JSON.stringify(other));
   });
+  it('the data folder compared as a folder: a trailing slash, "//" or "/./" is the same one; ".." is not (review s8 N6)', () => {
+    const mine = config.servers['john']?.pgdata as string;
+    const plan = (pgdata: string) => planCommand(config, 'john', { action: 'clone', source: 'paul', upstream: 'paul', old_data: 'move', restore_command: false, expect: { pgdata } });
+    for (const same of [`${mine}/`, `${mine}//`, mine.replace(/\/([^/]*)$/, '//$1'), mine.replace(/\/([^/]*)$/, '/./$1'), `${mine}/.`]) assert.ok(plan(same).ok, same);
+    for (const other of [`${mine}/../x`, `${mine}x`, `${mine}/..`]) assert.ok(!plan(other).ok, other);
+  });
 });
 
 describe('archive_list through an agent is answered whole or refused, never cut (M1)', () => {
