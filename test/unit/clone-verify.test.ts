@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { CommandResult, NodeShell } from '../../src/nodes/ports.js';
 import type { ServerRef } from '../../src/plugins/types.js';
-import { basebackupOutputs, NO_MANIFEST, verifyArgv, verifyCopy } from '../../src/plugins/clone/verify-copy.js';
+import { basebackupOutputs, misreadBasebackupOption, NO_MANIFEST, verifyArgv, verifyCopy } from '../../src/plugins/clone/verify-copy.js';
 import { cloneBasebackup } from '../../src/plugins/clone/clone_basebackup.js';
 import type { PluginContext } from '../../src/plugins/types.js';
 import { LocalShell } from '../../src/nodes/local-shell.js';
@@ -152,5 +152,22 @@ describe('clone_basebackup: the verification has a time limit of its own (review
   it('the copy took 1.5 s of its 2 s: the verification still gets 2 s (not the 0.5 s left), or verify_timeout_seconds', async () => {
     assert.deepEqual(await limits({ timeout_seconds: 2 }), [['pg_basebackup', 2000], ['pg_verifybackup', 2000]]);
     assert.deepEqual(await limits({ timeout_seconds: 2, verify_timeout_seconds: 7 }), [['pg_basebackup', 2000], ['pg_verifybackup', 7000]]);
+  });
+});
+
+describe('clone_basebackup: spellings of -X and --no-manifest the verification could misread are refused (review s8 N4)', () => {
+  it('rows: bundles with X and abbreviated long options refused; the spelled-out forms pass', () => {
+    for (const bad of ['-vXn', '-PXnone', '-vX', '--wal-m=none', '--wal', '--no-man', '--no-manifes']) assert.notEqual(misreadBasebackupOption(bad), null, bad);
+    for (const good of ['-X', '-Xnone', '-Xn', 'none', '--wal-method=none', '--wal-method', '--no-manifest', '--max-rate=50M', '-v', '-P', '--no-clean']) assert.equal(misreadBasebackupOption(good), null, good);
+  });
+  it('the plugin refuses them before anything runs, naming the argument', async () => {
+    const runs: string[][] = [];
+    const shell: NodeShell = { description: 'fake', run: async (argv) => (runs.push([...argv]), { exitCode: 0, stdout: '', stderr: '', timedOut: false, durationMs: 1 }), close: async () => undefined };
+    const ctx = { config: { handyrep: { replication_user: 'r' }, passwords: { replication_pass: '' } }, settings: () => ({ extra_parameters: ['-vXn'] }), shellFor: () => shell } as unknown as PluginContext;
+    await assert.rejects(
+      cloneBasebackup.clone(ctx, { target, source: target, signal: new AbortController().signal, progress: () => undefined }),
+      /plugins\.clone_basebackup\.extra_parameters\.0: "-vXn": write -X apart/,
+    );
+    assert.equal(runs.length, 0);
   });
 });

@@ -16,12 +16,18 @@ import { runNodeJob } from './node-job.js';
 import { passfileLine, withPassfile } from '../../nodes/passfile.js';
 import { parseBasebackupProgress } from './progress.js';
 import { cloneTimeoutSchema, extraArgsSchema, progressIntervalSchema, verifyTimeoutSchema } from './settings.js';
-import { basebackupOutputs, missingVerifyTool, verifyCopy } from './verify-copy.js';
+import { basebackupOutputs, misreadBasebackupOption, missingVerifyTool, verifyCopy } from './verify-copy.js';
 
 const settingsSchema = z
   .object({
     /** e.g. ["--max-rate=50M"] to spare the source's disks and network. */
-    extra_parameters: extraArgsSchema,
+    extra_parameters: extraArgsSchema.superRefine((args, issue) => {
+      // The verification reads -X and --no-manifest from them (verify-copy.ts): no spelling it could misread.
+      for (const [i, arg] of args.entries()) {
+        const problem = misreadBasebackupOption(arg);
+        if (problem !== null) issue.addIssue({ code: 'custom', path: [i], message: problem });
+      }
+    }),
     timeout_seconds: cloneTimeoutSchema,
     /** The verification's own time limit (default: timeout_seconds), see settings.ts. */
     verify_timeout_seconds: verifyTimeoutSchema,

@@ -32,6 +32,22 @@ export function basebackupOutputs(extra: readonly string[]): { readonly manifest
   return { manifest, walCopied: walMethod !== 'none' && walMethod !== 'n' };
 }
 
+/**
+ * A pg_basebackup argument this module could misread, or null: getopt reads `-vXn` as `-v -X n`, and
+ * getopt_long takes an unambiguous prefix (`--wal-m=none`, `--no-man`). Read wrongly, the WAL
+ * method or the manifest would be guessed wrong and every copy fail its checks (copied again,
+ * endlessly): so such spellings are refused in extra_parameters. Conservative: an X anywhere in a
+ * bundle of short options is refused (also as another option's value, e.g. `-lXmas`). Pure.
+ */
+export function misreadBasebackupOption(arg: string): string | null {
+  if (/^-[^-]/.test(arg) && arg.indexOf('X') > 1) return `"${arg}": write -X apart ("-X", "none" or "-Xnone")`;
+  const long = /^--([^=]+)/.exec(arg)?.[1];
+  for (const full of ['wal-method', 'no-manifest']) {
+    if (long !== undefined && long !== full && full.startsWith(long)) return `"${arg}": write --${full} in full`;
+  }
+  return null;
+}
+
 /** The line the verification job prints when the copy holds no manifest (then nothing is verified). */
 export const NO_MANIFEST = 'handyrep-verify: no backup_manifest';
 
