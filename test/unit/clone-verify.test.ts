@@ -51,16 +51,18 @@ describe('verify-copy: the job', () => {
   const signal = new AbortController().signal;
 
   it('a verified copy says so; pg_verifybackup\'s error is the failure\'s details', async () => {
-    const ok = await verifyCopy(shellAnswering(result(0, 'backup successfully verified\n')), target, true, 60_000, signal);
+    const ok = await verifyCopy(shellAnswering(result(0, 'backup successfully verified\n')), target, true, 60_000, signal, true);
     assert.deepEqual(ok, { ok: true, details: 'verified whole by pg_verifybackup against backup_manifest, WAL parsed' });
-    const bad = await verifyCopy(shellAnswering(result(1, 'pg_verifybackup: error: "base/5/16384" has size 4096 on disk but size 8192 in the manifest\n')), target, true, 60_000, signal);
+    const bad = await verifyCopy(shellAnswering(result(1, 'pg_verifybackup: error: "base/5/16384" has size 4096 on disk but size 8192 in the manifest\n')), target, true, 60_000, signal, true);
     assert.equal(bad.ok, false);
     assert.match(bad.details, /failed verification \(pg_verifybackup exited 1\): pg_verifybackup: error: "base\/5\/16384" has size 4096 on disk/);
   });
 
-  it('no manifest in the copy: not verified, said so, not a failure (the file checks stay)', async () => {
-    const none = await verifyCopy(shellAnswering(result(0, `${NO_MANIFEST}\n`)), target, true, 60_000, signal);
+  it('no manifest in the copy: not verified, said so, not a failure (the file checks stay) — unless one was asked for (N1)', async () => {
+    const none = await verifyCopy(shellAnswering(result(0, `${NO_MANIFEST}\n`)), target, true, 60_000, signal, false);
     assert.deepEqual([none.ok, /no backup_manifest/.test(none.details)], [true, true]);
+    const expected = await verifyCopy(shellAnswering(result(0, `${NO_MANIFEST}\n`)), target, true, 60_000, signal, true);
+    assert.deepEqual([expected.ok, /no backup_manifest although pg_basebackup was asked for one/.test(expected.details)], [false, true]);
   });
 });
 
@@ -116,7 +118,7 @@ describe('clone_basebackup: the programs of the verification checked before the 
       run: async (argv) => (argv[3] === 'handyrep_job' ? result(127, 'sh: 1: /x/pg_verifybackup: not found') : result(0, '')),
       close: async () => undefined,
     };
-    const outcome = await verifyCopy(shell, target, true, 60_000, new AbortController().signal);
+    const outcome = await verifyCopy(shell, target, true, 60_000, new AbortController().signal, true);
     assert.equal(outcome.ok, false);
     assert.match(outcome.details, /^pg_verifybackup could not be run \(exit 127\)/);
   });

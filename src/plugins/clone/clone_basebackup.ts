@@ -87,7 +87,7 @@ export const cloneBasebackup: ClonePlugin = {
       // Verified before anything else touches the copy (verify-copy.ts), with a time limit of its own:
       // a copy that used most of timeout_seconds must not leave its verification seconds (review s8 S3).
       if (!outputs.manifest) return { ok: true, details: `pg_basebackup from ${source.name} finished; not verified whole (--no-manifest: no backup_manifest)` };
-      const verified = await verifyCopy(shell, target, outputs.walCopied, (settings.verify_timeout_seconds ?? settings.timeout_seconds) * 1000, request.signal);
+      const verified = await verifyCopy(shell, target, outputs.walCopied, (settings.verify_timeout_seconds ?? settings.timeout_seconds) * 1000, request.signal, true);
       return { ok: verified.ok, details: `pg_basebackup from ${source.name} finished; ${verified.details}` };
     } catch (err) {
       return { ok: false, details: `pg_basebackup could not be run on ${target.name}: ${describeError(err)}` };

@@ -86,8 +86,14 @@ export interface VerifyOutcome {
   readonly details: string;
 }
 
-/** pg_verifybackup on `target`'s finished copy, within `timeoutMs`, cancelled with `signal`. */
-export async function verifyCopy(shell: NodeShell, target: ServerRef, walCopied: boolean, timeoutMs: number, signal: AbortSignal): Promise<VerifyOutcome> {
+/**
+ * pg_verifybackup on `target`'s finished copy, within `timeoutMs`, cancelled with `signal`.
+ * `manifestExpected`: pg_basebackup was not told --no-manifest. It then always writes one (13 and
+ * later, as pg_verifybackup in the same pg_bin_dir is; source and target share the major version),
+ * so a copy without one is a failed copy, not an unverified one: the controller's clone over ssh
+ * checks nothing else before it starts the copy (review s8 N1).
+ */
+export async function verifyCopy(shell: NodeShell, target: ServerRef, walCopied: boolean, timeoutMs: number, signal: AbortSignal, manifestExpected: boolean): Promise<VerifyOutcome> {
   const job = await runNodeJob(shell, verifyArgv(target, walCopied), { timeoutMs, signal });
   const output = job.output.trim();
   if (job.cancelled) return { ok: false, details: `pg_verifybackup cancelled: ${output}` };
@@ -95,6 +101,7 @@ export async function verifyCopy(shell: NodeShell, target: ServerRef, walCopied:
   // The shell's own codes: the program (or what it runs) could not be started — not a verdict on the copy.
   if (job.exitCode === 126 || job.exitCode === 127) return { ok: false, details: `pg_verifybackup could not be run (exit ${String(job.exitCode)}): ${output}` };
   if (job.exitCode !== 0) return { ok: false, details: `the copy failed verification (pg_verifybackup exited ${String(job.exitCode)}): ${output}` };
+  if (output.includes(NO_MANIFEST) && manifestExpected) return { ok: false, details: 'the copy holds no backup_manifest although pg_basebackup was asked for one (not verified: a failed copy)' };
   if (output.includes(NO_MANIFEST)) return { ok: true, details: 'not verified whole: the copy holds no backup_manifest (its end is checked by a few files only)' };
   return { ok: true, details: `verified whole by pg_verifybackup against backup_manifest${walCopied ? ', WAL parsed' : ' (WAL not parsed: -X none, it comes later)'}` };
 }
