@@ -16,6 +16,7 @@ export class AgentLease {
   #id: string | null = null;
   #lastRenewalSentMs = 0;
   #staleTimer: NodeJS.Timeout | undefined;
+  #renewing: { readonly id: string; readonly held: Promise<boolean> } | null = null;
 
   constructor(
     private readonly ctx: EtcdContext,
@@ -50,8 +51,30 @@ export class AgentLease {
     return this.#id === null ? 0 : Math.max(0, this.freshForMs - (this.now() - this.#lastRenewalSentMs));
   }
 
-  /** Grants the lease when not held, else renews it; false when etcd said it expired (then not held). */
-  async hold(callMs: number): Promise<boolean> {
+  /**
+   * Grants the lease when not held, else renews it; false when etcd said it expired (then not held).
+   * A renewal asked for while one is in flight shares it (the boot's and the promotion's interval
+   * timers must not stack renewals of one lease on the stream; the shared one dates the renewal
+   * by its own, earlier, send).
+   */
+  hold(callMs: number): Promise<boolean> {
+    // Shared only for the lease it renews (not a lease granted after a release meanwhile).
+    if (this.#id !== null && this.#renewing !== null && this.#renewing.id === this.#id) return this.#renewing.held;
+    const id = this.#id;
+    const held = this.#hold(callMs);
+    // A grant sets the id only once etcd answered: only a renewal (id held now) is shared.
+    if (id !== null) {
+      const renewing = { id, held };
+      this.#renewing = renewing;
+      const done = (): void => {
+        if (this.#renewing === renewing) this.#renewing = null;
+      };
+      held.then(done, done);
+    }
+    return held;
+  }
+
+  async #hold(callMs: number): Promise<boolean> {
     const sentMs = this.now();
     if (this.#id === null) {
       const grant = await withDeadline(`grant the ${this.what}`, callMs, () => this.ctx.client.leaseClient.leaseGrant({ TTL: this.ctx.ttlSeconds }));
@@ -117,6 +140,8 @@ export class KeepaliveChannel {
   readonly #waiting = new Map<string, { resolve: (ttl: string) => void; reject: (err: unknown) => void }>();
 
   async keepalive(ctx: EtcdContext, leaseId: string, callMs: number): Promise<string> {
+    // The lean client's stream when the context has one (made from the configuration): the idle agent's hot path.
+    if (ctx.lean !== undefined) return ctx.lean.keepalive.keepalive(leaseId, callMs);
     // Two renewals in one tick (the master and member leases) share one stream being opened.
     const stream = this.#stream ?? (await (this.#opening ??= this.#open(ctx).finally(() => (this.#opening = null))));
     return new Promise<string>((resolve, reject) => {

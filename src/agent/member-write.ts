@@ -7,6 +7,7 @@
  * than the backstop's ttl − safety_margin, so an idle agent needs no read of its own.
  */
 import type { EtcdContext } from '../store/etcd/client.js';
+import { leanPutThenGet } from '../store/etcd/lean/kv.js';
 import { withDeadline } from '../store/etcd/store-error.js';
 import type { MasterKv } from './master-watch.js';
 
@@ -19,6 +20,15 @@ export interface MemberWritten {
 
 /** Puts `members/<node>` = `value` under `leaseId` and reads `master`, in one transaction. */
 export async function putMemberReadMaster(ctx: EtcdContext, node: string, value: string, leaseId: string, callMs: number): Promise<MemberWritten> {
+  // The lean client when the context has one (made from the configuration): the idle agent's hot path.
+  if (ctx.lean !== undefined) {
+    const reply = await leanPutThenGet(ctx.lean.etcd, 'write the member record', { key: ctx.keys.member(node), value, lease: leaseId }, ctx.keys.master, callMs);
+    if (!reply.succeeded) throw new Error('etcd did not apply the member record transaction (it has no comparison: it must)');
+    // Anything but the put's and the range's answers is malformed: never read as "master absent".
+    const [put, got] = reply.responses;
+    if (reply.responses.length !== 2 || put?.kind !== 'put' || got?.kind !== 'range') throw new Error('etcd answered the member record transaction with other operations than its put and range');
+    return { revision: reply.revision, master: got.kvs[0] };
+  }
   const reply = await withDeadline('write the member record', callMs, () =>
     ctx.client.kv.txn({
       compare: [],

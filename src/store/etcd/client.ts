@@ -9,6 +9,9 @@ import type { HandyRepConfig } from '../../config/schema.js';
 import { HandyRepError } from '../../model/errors.js';
 import { etcdFaultHandling } from './fault-handling.js';
 import { defaultEtcdPrefix, etcdKeys, type EtcdKeys } from './keys.js';
+import { LeanEtcd } from './lean/client.js';
+import { LeanKeepalive } from './lean/keepalive.js';
+import type { LeanParts } from './lean/kv.js';
 
 /** What the etcd modules need: the client, the key layout and the timing settings. */
 export interface EtcdContext {
@@ -25,6 +28,12 @@ export interface EtcdContext {
    */
   memberClient(index: number): Etcd3;
   readonly memberCount: number;
+  /**
+   * The agent's hot path (lease keep-alives, the member record's transaction) over a small
+   * node:http2 gRPC client (lean/client.ts), made on first use from the same settings; absent in
+   * contexts made by tests, whose callers then use `client`.
+   */
+  readonly lean?: LeanParts;
   /** Closes the clients (their streams and connections). */
   close(): void;
 }
@@ -79,6 +88,8 @@ export function createEtcdContext(config: EtcdSettings): EtcdContext {
   const client = new Etcd3(options);
   const endpoints = config.etcd.endpoints;
   const members = new Map<number, Etcd3>();
+  let lean: LeanParts | null = null;
+  let closed = false;
   return {
     client,
     keys: etcdKeys(config.etcd.prefix ?? defaultEtcdPrefix(config.handyrep.cluster_name)),
@@ -94,7 +105,23 @@ export function createEtcdContext(config: EtcdSettings): EtcdContext {
       }
       return member;
     },
+    get lean(): LeanParts {
+      if (lean === null) {
+        const etcd = new LeanEtcd({
+          endpoints,
+          tls: options.credentials ? { ca: options.credentials.rootCertificate ?? null, cert: options.credentials.certChain ?? null, key: options.credentials.privateKey ?? null } : null,
+          auth: options.auth ? { user: options.auth.username, password: options.auth.password } : null,
+        });
+        lean = { etcd, keepalive: new LeanKeepalive(etcd) };
+        // Asked for after close(): its calls fail at once instead of opening a session nothing closes.
+        if (closed) etcd.close();
+      }
+      return lean;
+    },
     close: () => {
+      closed = true;
+      lean?.keepalive.close();
+      lean?.etcd.close();
       client.close();
       for (const member of members.values()) member.close();
     },
