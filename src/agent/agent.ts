@@ -348,8 +348,10 @@ export class NodeAgent {
         const release = this.#nodeLock.tryEnter("the agent's boot (role discovery)");
         if (release !== null) {
           this.#bootCopy.hold();
-          await this.#boot.step().finally(() => {
+          await this.#boot.step().finally(async () => {
             this.#bootCopy.release();
+            // The copy's end is in the member record before a queued command may start (boot-copy-busy.ts).
+            await this.#bootCopy.settled();
             release();
           });
         }

@@ -56,6 +56,8 @@ export class BootCopyKeeper {
   #inFlight: Promise<void> | null = null;
   /** The copy began or ended while a write was under way: written again right after it. */
   #again = false;
+  /** The last record written (or being written) named a copy: its end is written even after release(). */
+  #copyWritten = false;
 
   constructor(private readonly deps: BootCopyKeeperDeps) {}
 
@@ -77,11 +79,21 @@ export class BootCopyKeeper {
     if (changed && this.#timer !== undefined) this.#tick();
   }
 
-  /** The boot step ended: no more writes; the round publishes the ordinary record. */
+  /**
+   * The boot step ended: no more periodic writes; the round publishes the ordinary record. A record
+   * that still names a copy is followed by one that does not (a controller must not answer a command
+   * busy behind a copy that ended): written now, or right after the write under way.
+   */
   release(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
     this.#copy = null;
+    if (this.#copyWritten) this.#tick();
+  }
+
+  /** Released, with no copy's end left to write. */
+  #done(): boolean {
+    return this.#timer === undefined && !(this.#copyWritten && this.#copy === null);
   }
 
   /** Resolves when the writes under way (if any, and one queued behind them) have ended. */
@@ -90,7 +102,7 @@ export class BootCopyKeeper {
   }
 
   #tick(): void {
-    if (this.#timer === undefined) return;
+    if (this.#done()) return;
     if (this.#inFlight !== null) {
       this.#again = true;
       return;
@@ -98,9 +110,12 @@ export class BootCopyKeeper {
     this.#inFlight = (async () => {
       try {
         if (!(await this.deps.renew())) throw new Error('etcd says the member lease expired');
-        // Released meanwhile: the round may already publish the ordinary record.
-        if (this.#timer === undefined) return;
-        await this.deps.write(bootRecord(this.deps.node, this.deps.recordedMaster(), this.#copy, new Date().toISOString()));
+        // Released meanwhile (and no copy's end owed): the round publishes the ordinary record.
+        if (this.#done()) return;
+        const copy = this.#copy;
+        this.#copyWritten ||= copy !== null;
+        await this.deps.write(bootRecord(this.deps.node, this.deps.recordedMaster(), copy, new Date().toISOString()));
+        this.#copyWritten = copy !== null;
         this.#lastProblem = '';
       } catch (err) {
         const problem = `member record during the boot not written (tried again in ${this.deps.intervalMs} ms): ${describeError(err)}`;

@@ -127,6 +127,20 @@ export class AgentShell implements NodeShell {
     }
   }
 
+  /** Deletes the record if its mod revision is still `modRevision`; false when it changed (or is gone). */
+  async #deleteIfUnchanged(key: string, modRevision: string): Promise<boolean> {
+    const { ctx } = this.channel;
+    const commandKey = Buffer.from(key);
+    const reply = await withDeadline('delete a command record as read', ctx.deadlineMs, () =>
+      ctx.client.kv.txn({
+        compare: [{ key: commandKey, target: 'Mod', result: 'Equal', mod_revision: modRevision }],
+        success: [{ request_delete_range: { key: commandKey } }],
+        failure: [],
+      }),
+    );
+    return reply.succeeded;
+  }
+
   async #awaitResult(key: string, action: string, timeoutMs: number, progress?: Progress, signal?: AbortSignal): Promise<NonNullable<CommandRecord['result']>> {
     const { ctx, pickupMs } = this.channel;
     const pollMs = this.channel.pollMs ?? 50;
@@ -142,9 +156,11 @@ export class AgentShell implements NodeShell {
     for (;;) {
       if (signal?.aborted === true) throw new HandyRepError('CONTROL_CHANNEL', `${this.description}: ${action} cancelled: its record is deleted (an agent running a clone stops it)`);
       try {
-        const value = await ctx.client.get(key).string();
-        if (value === null) throw new HandyRepError('CONTROL_CHANNEL', `${this.description}: the record of ${action} disappeared before the agent answered`);
-        const record = parseCommandRecord(key, value);
+        // With its mod revision: a busy answer deletes the record only as read (#deleteIfUnchanged).
+        const reply = await ctx.client.kv.range({ key: Buffer.from(key) });
+        const kv = reply.kvs[0];
+        if (kv === undefined) throw new HandyRepError('CONTROL_CHANNEL', `${this.description}: the record of ${action} disappeared before the agent answered`);
+        const record = parseCommandRecord(key, kv.value.toString());
         if (record.progress && record.progress.at !== progressAt) {
           progressAt = record.progress.at;
           progress?.(record.progress.bytes_done, record.progress.bytes_total);
@@ -158,7 +174,9 @@ export class AgentShell implements NodeShell {
           const memberValue = await ctx.client.get(ctx.keys.member(this.node)).string();
           // Made to wait by the agent's boot copy: answered busy now, not after its own timeout (boot-copy-busy.ts).
           const busy = busyBehindBootCopy(this.node, queued, startedAt !== null, bootCopyOf(memberValue));
-          if (busy !== null) return refusal('busy', busy);
+          // "Nothing run" holds only if the agent cannot take it any more: the record is deleted as read
+          // (queued, unstarted); if the agent changed it meanwhile (took it), its result is waited for.
+          if (busy !== null && (await this.#deleteIfUnchanged(key, kv.mod_revision))) return refusal('busy', busy);
           const present = memberValue !== null;
           const judged = judgeMember(member, present, memberReadAt, neverSeenMs);
           member = judged.watch;

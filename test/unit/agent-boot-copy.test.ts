@@ -122,6 +122,30 @@ describe('BootCopyKeeper: the member lease and record kept by a timer of their o
     k.release();
   });
 
+  it('the copy ends and the step is released while a renewal is under way: the copy\'s end is still written, nothing after it', async () => {
+    const written: MemberRecord[] = [];
+    const k = new BootCopyKeeper({
+      node: 'paul',
+      intervalMs: 10_000,
+      renew: () => sleep(100).then(() => true),
+      write: async (record) => void written.push(record),
+      recordedMaster: () => 'john',
+      log: () => undefined,
+    });
+    k.hold();
+    k.copy(COPY);
+    await k.settled();
+    k.copy(null);
+    await sleep(20);
+    k.release();
+    await k.settled();
+    assert.deepEqual(written.map((r) => r.boot_copy === null), [false, true]);
+    k.hold();
+    k.release();
+    await k.settled();
+    assert.equal(written.length, 2, 'a later quick step writes nothing');
+  });
+
   it('a lease etcd says expired: not written, said once', async () => {
     const { k, written, lines } = keeper(false);
     k.hold();
@@ -153,6 +177,31 @@ describe('AgentShell: a command the agent makes wait behind its boot copy', () =
     );
     assert.ok(performance.now() - t0 < 3000, 'not at its hour-long time limit');
     assert.equal([...kv.keys()].some((k) => k.includes('/commands/')), false);
+  });
+
+  it('the agent takes the command between its read and the busy answer → not answered busy: its result is waited for', async () => {
+    let taken = false;
+    const { shell, kv } = fakeAgentShell(
+      'paul',
+      [[keys.member('paul'), JSON.stringify(bootRecord('paul', null, COPY, 'x'))]],
+      (store, key, record) => void store.set(key, JSON.stringify({ ...record, queued: { behind: "the agent's boot (role discovery)", at: 'x' } })),
+      {
+        // The member read (still boot_copy, a stale record) comes right after the record was read queued:
+        // the copy ended meanwhile and the agent CAS-starts the command, then answers it.
+        onRead: (store, key) => {
+          if (taken || key !== keys.member('paul')) return;
+          taken = true;
+          const commandKey = [...store.keys()].find((k) => k.includes('/commands/')) as string;
+          const record = JSON.parse(store.get(commandKey) as string) as Record<string, unknown>;
+          store.set(commandKey, JSON.stringify({ ...record, started: { by: 'agent', at: 'x' } }));
+          const result = { exit_code: 0, stdout: 'server started', stderr: '', timed_out: false, duration_ms: 5, refused: null };
+          setTimeout(() => void store.set(commandKey, JSON.stringify({ ...record, started: { by: 'agent', at: 'x' }, result })), 100);
+        },
+      },
+    );
+    const result = await shell.run(['/usr/lib/postgresql/15/bin/pg_ctl', '-D', '/srv/pg/paul', '-w', '-t', '60', 'status'], { timeoutMs: 10_000 });
+    assert.deepEqual([result.exitCode, result.stdout], [0, 'server started']);
+    assert.equal([...kv.keys()].some((k) => k.includes('/commands/')), false, 'deleted once answered');
   });
 
   it('the member key expires while the command waits → agent gone', async () => {

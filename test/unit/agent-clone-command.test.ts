@@ -102,6 +102,12 @@ describe('parseCommandRequest and planCommand: clone', () => {
     const other = planCommand(config, 'john', { action: 'clone', source: 'paul', upstream: 'paul', old_data: 'move', restore_command: false, expect: { pgdata: '/srv/pg/elsewhere' } });
     assert.ok(!other.ok && /configuration differs.*pgdata "\/srv\/pg\/elsewhere", this agent has/.test(other.problem), JSON.stringify(other));
   });
+  it('the data folder compared as a folder: a trailing slash, "//" or "/./" is the same one; ".." is not (review s8 N6)', () => {
+    const mine = config.servers['john']?.pgdata as string;
+    const plan = (pgdata: string) => planCommand(config, 'john', { action: 'clone', source: 'paul', upstream: 'paul', old_data: 'move', restore_command: false, expect: { pgdata } });
+    for (const same of [`${mine}/`, `${mine}//`, mine.replace(/\/([^/]*)$/, '//$1'), mine.replace(/\/([^/]*)$/, '/./$1'), `${mine}/.`]) assert.ok(plan(same).ok, same);
+    for (const other of [`${mine}/../x`, `${mine}x`, `${mine}/..`]) assert.ok(!plan(other).ok, other);
+  });
 });
 
 describe('archive_list through an agent is answered whole or refused, never cut (M1)', () => {
@@ -162,11 +168,11 @@ describe("clone-through-agent: the controller's side", () => {
   };
   const copy = { source: 'paul', upstream: 'paul', oldData: 'move', restoreCommand: false } as const;
 
-  it('one clone command with the typed parameters and the plugin timeout plus a margin; where the old folder went is read back', async () => {
+  it('one clone command with the typed parameters and the plugin timeout (copy, then its verification) plus a margin; where the old folder went is read back', async () => {
     const { ctx, sent } = channel(ok('pg_basebackup from paul finished; old data folder kept at /srv/pg/john 2.handyrep-old-20260101T000000Z\nhandyrep-folder: {"touched":true,"old_data":"/srv/pg/john 2.handyrep-old-20260101T000000Z"}'));
     assert.equal(copiesThroughAgent(ctx, john), true);
     const outcome = await copyThroughAgent(ctx, john, copy);
-    assert.deepEqual(sent, [{ request: { action: 'clone', source: 'paul', upstream: 'paul', old_data: 'move', restore_command: false, expect: { pgdata: john.pgdata } }, timeoutMs: 600_000 + 900_000 }]);
+    assert.deepEqual(sent, [{ request: { action: 'clone', source: 'paul', upstream: 'paul', old_data: 'move', restore_command: false, expect: { pgdata: john.pgdata } }, timeoutMs: 600_000 + 600_000 + 900_000 }]);
     assert.equal(outcome.ok, true);
     assert.equal(outcome.oldData, '/srv/pg/john 2.handyrep-old-20260101T000000Z', 'read from the structured line (a path with a space too)');
     assert.doesNotMatch(outcome.details, /handyrep-folder/);
@@ -206,5 +212,12 @@ describe("clone-through-agent: the controller's side", () => {
   it('the timeout is capped at what a record allows (a day)', () => {
     const ctx = { settings: () => ({}) } as unknown as PluginContext;
     assert.equal(agentCopyTimeoutMs(ctx, john), 86_400_000);
+  });
+
+  it('clone_basebackup: the time of the copy and of its verification (default the same), plus the margin', () => {
+    const at = (settings: Record<string, unknown>) => agentCopyTimeoutMs({ settings: () => settings } as unknown as PluginContext, { ...john, clone_method: 'clone_basebackup' });
+    assert.equal(at({ timeout_seconds: 3600 }), (3600 + 3600 + 900) * 1000);
+    assert.equal(at({ timeout_seconds: 3600, verify_timeout_seconds: 600 }), (3600 + 600 + 900) * 1000);
+    assert.equal(agentCopyTimeoutMs({ settings: () => ({ timeout_seconds: 3600 }) } as unknown as PluginContext, { ...john, clone_method: 'clone_rsync' }), (3600 + 900) * 1000);
   });
 });

@@ -11,18 +11,20 @@ import type { LeadershipGuard } from '../../src/store/etcd/guarded-txn.js';
 import { HandyRepError } from '../../src/model/errors.js';
 import { AgentShell, type AgentChannel } from '../../src/nodes/agent-shell.js';
 import { CommandIds, parseCommandRecord, type CommandRecord, type ResultPart } from '../../src/agent/commands/command-record.js';
+import { RevisionedMap } from '../fixtures/revisioned-map.js';
 
 const PREFIX = '/handyrep/t/';
 
-/** Just the etcd calls AgentShell makes: a guarded put (txn), get().string(), delete().key().exec(). */
+/** Just the etcd calls AgentShell makes: a guarded put (txn), kv.range, get().string(), delete().key().exec(). */
 type Txn = { compare: { key: Buffer; target: string; create_revision?: string }[]; success: { request_put?: { key: Buffer; value: Buffer; lease?: string } }[] };
 
 function fakeEtcd(onPut: (key: string, record: CommandRecord, kv: Map<string, string>) => void, txnSucceeds = true, afterApply: (() => void) | null = null) {
-  const kv = new Map<string, string>();
+  const kv = new RevisionedMap();
   const deleted: string[] = [];
   const txns: Txn[] = [];
   const client = {
     kv: {
+      range: async (request: { key: Buffer }) => kv.range(request.key),
       txn: async (request: Txn) => {
         txns.push(request);
         if (!txnSucceeds) return { succeeded: false, responses: [{ response_range: { kvs: [] } }], header: { revision: '9' } };

@@ -129,7 +129,22 @@ export function configurationDiffers(request: CommandRequest, self: ResolvedServ
     port: target?.port,
   };
   for (const [key, value] of Object.entries(expect) as [keyof typeof mine, string | number][]) {
-    if (mine[key] !== value) return `the controller expects ${key} ${JSON.stringify(value)}, this agent has ${JSON.stringify(mine[key] ?? null)}`;
+    const isPath = key === 'pgdata' || key === 'pg_ctl_dir';
+    if (isPath ? !samePathSpelling(mine[key], value) : mine[key] !== value) return `the controller expects ${key} ${JSON.stringify(value)}, this agent has ${JSON.stringify(mine[key] ?? null)}`;
   }
   return null;
+}
+
+/**
+ * Two spellings of one folder: equal after collapsing repeated slashes, "/./" and a trailing slash
+ * ("/srv/pg/15/main/" is "/srv/pg/15/main"). Not ".." nor symbolic links: those may name another
+ * folder, and a clone into the wrong one is what the expectation refuses.
+ */
+export function samePathSpelling(a: string | number | undefined, b: string | number): boolean {
+  if (typeof a !== 'string' || typeof b !== 'string') return a === b;
+  const spelled = (p: string): string => {
+    const collapsed = p.replace(/\/+/g, '/').replace(/\/(?:\.\/)+/g, '/').replace(/\/\.$/, '/');
+    return collapsed.length > 1 ? collapsed.replace(/\/$/, '') : collapsed;
+  };
+  return spelled(a) === spelled(b);
 }

@@ -15,14 +15,22 @@ import type { ClonePlugin, CloneRequest, PluginContext } from '../types.js';
 import { runNodeJob } from './node-job.js';
 import { passfileLine, withPassfile } from '../../nodes/passfile.js';
 import { parseBasebackupProgress } from './progress.js';
-import { cloneTimeoutSchema, extraArgsSchema, progressIntervalSchema } from './settings.js';
-import { basebackupOutputs, verifyCopy } from './verify-copy.js';
+import { cloneTimeoutSchema, extraArgsSchema, progressIntervalSchema, verifyTimeoutSchema } from './settings.js';
+import { basebackupOutputs, misreadBasebackupOption, missingVerifyTool, verifyCopy } from './verify-copy.js';
 
 const settingsSchema = z
   .object({
     /** e.g. ["--max-rate=50M"] to spare the source's disks and network. */
-    extra_parameters: extraArgsSchema,
+    extra_parameters: extraArgsSchema.superRefine((args, issue) => {
+      // The verification reads -X and --no-manifest from them (verify-copy.ts): no spelling it could misread.
+      for (const [i, arg] of args.entries()) {
+        const problem = misreadBasebackupOption(arg);
+        if (problem !== null) issue.addIssue({ code: 'custom', path: [i], message: problem });
+      }
+    }),
     timeout_seconds: cloneTimeoutSchema,
+    /** The verification's own time limit (default: timeout_seconds), see settings.ts. */
+    verify_timeout_seconds: verifyTimeoutSchema,
     progress_interval_seconds: progressIntervalSchema,
   })
   .strict();
@@ -57,8 +65,10 @@ export const cloneBasebackup: ClonePlugin = {
     const password = ctx.config.passwords.replication_pass;
     const shell = ctx.shellFor(target);
     const argv = basebackupArgv(request, user, settings.extra_parameters);
-    const deadline = Date.now() + settings.timeout_seconds * 1000;
+    const outputs = basebackupOutputs(settings.extra_parameters);
     try {
+      const missing = outputs.manifest ? await missingVerifyTool(shell, target, outputs.walCopied, ctx.timeouts.commandMs) : null;
+      if (missing !== null) return { ok: false, details: missing };
       const line = password ? passfileLine(source.hostname, source.port, user, password) : null;
       const job = await withPassfile(shell, line, (passfile) =>
         runNodeJob(shell, passfile === null ? argv : ['env', `PGPASSFILE=${passfile}`, ...argv], {
@@ -74,10 +84,10 @@ export const cloneBasebackup: ClonePlugin = {
       if (job.cancelled) return { ok: false, details: `pg_basebackup cancelled: ${job.output}` };
       if (job.timedOut) return { ok: false, details: `pg_basebackup timed out after ${settings.timeout_seconds} s: ${job.output}` };
       if (job.exitCode !== 0) return { ok: false, details: `pg_basebackup exited ${String(job.exitCode)}: ${job.output}` };
-      // Verified before anything else touches the copy (verify-copy.ts); within the same time limit.
-      const outputs = basebackupOutputs(settings.extra_parameters);
+      // Verified before anything else touches the copy (verify-copy.ts), with a time limit of its own:
+      // a copy that used most of timeout_seconds must not leave its verification seconds (review s8 S3).
       if (!outputs.manifest) return { ok: true, details: `pg_basebackup from ${source.name} finished; not verified whole (--no-manifest: no backup_manifest)` };
-      const verified = await verifyCopy(shell, target, outputs.walCopied, deadline - Date.now(), request.signal);
+      const verified = await verifyCopy(shell, target, outputs.walCopied, (settings.verify_timeout_seconds ?? settings.timeout_seconds) * 1000, request.signal, true);
       return { ok: verified.ok, details: `pg_basebackup from ${source.name} finished; ${verified.details}` };
     } catch (err) {
       return { ok: false, details: `pg_basebackup could not be run on ${target.name}: ${describeError(err)}` };

@@ -9,7 +9,7 @@
  * (the node's configuration files put back), so nothing is left for the controller to clean.
  */
 import type { PluginContext, ServerRef } from '../../plugins/types.js';
-import { cloneTimeoutSchema } from '../../plugins/clone/settings.js';
+import { cloneTimeoutSchema, verifyTimeoutSchema } from '../../plugins/clone/settings.js';
 import { describeError } from '../../model/errors.js';
 
 /** The clone step's last stdout line (src/agent/commands/clone-step.ts): `handyrep-folder: {"touched":…,"old_data":…}`. */
@@ -32,12 +32,18 @@ export function copiesThroughAgent(ctx: PluginContext, target: ServerRef): boole
   return ctx.shellFor(target).runAction !== undefined;
 }
 
-/** The command's time limit: the clone plugin's timeout (its setting in this configuration) and a margin. */
+/**
+ * The command's time limit: the clone plugin's timeout (its setting in this configuration), for
+ * clone_basebackup plus its verification's own (verify_timeout_seconds, default the same), and a margin.
+ */
 export function agentCopyTimeoutMs(ctx: PluginContext, target: ServerRef): number {
-  const raw = ctx.settings(target.clone_method)['timeout_seconds'];
-  const seconds = cloneTimeoutSchema.safeParse(raw);
+  const settings = ctx.settings(target.clone_method);
+  const parsed = cloneTimeoutSchema.safeParse(settings['timeout_seconds']);
+  const copy = parsed.success ? parsed.data : 86_400;
+  const verify = verifyTimeoutSchema.safeParse(settings['verify_timeout_seconds']);
+  const seconds = copy + (target.clone_method === 'clone_basebackup' ? ((verify.success ? verify.data : undefined) ?? copy) : 0);
   // The margin is kept even at the largest plugin timeout: the agent must not stop the copy exactly when the plugin would.
-  return Math.min((seconds.success ? seconds.data : 86_400) * 1000, MAX_COMMAND_MS - MARGIN_MS) + MARGIN_MS;
+  return Math.min(seconds * 1000, MAX_COMMAND_MS - MARGIN_MS) + MARGIN_MS;
 }
 
 /**
