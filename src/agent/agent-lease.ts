@@ -113,11 +113,24 @@ export class AgentLease {
 
   #renewed(sentMs: number): void {
     this.#lastRenewalSentMs = Math.max(this.#lastRenewalSentMs, sentMs);
+    this.#armStaleTimer();
+  }
+
+  /**
+   * The stale timer, due `staleLeadMs` before the lease stops being fresh. Node dates a timer by
+   * the event loop's cached clock, which can lag this monotonic clock by the callbacks run since
+   * the loop last woke (a GC pause, a burst of I/O): the callback can come a few ms EARLY. An early
+   * callback arms the timer again for the rest; skipping it would leave the stop to the next round
+   * (seconds later with etcd unreachable: bench:agent saw an isolated master writable 5.9 s after
+   * the cut, past the lease's expiry in etcd).
+   */
+  #armStaleTimer(): void {
     clearTimeout(this.#staleTimer);
     const staleAtMs = this.#lastRenewalSentMs + this.freshForMs - this.staleLeadMs;
     this.#staleTimer = setTimeout(() => {
-      // A renewal that landed meanwhile rescheduled this timer; this check covers a late callback.
-      if (this.#id !== null && this.now() >= this.#lastRenewalSentMs + this.freshForMs - this.staleLeadMs) this.onStale();
+      if (this.#id === null) return;
+      if (this.now() < this.#lastRenewalSentMs + this.freshForMs - this.staleLeadMs) this.#armStaleTimer();
+      else this.onStale();
     }, Math.max(0, staleAtMs - this.now()) + 1);
     this.#staleTimer.unref();
   }

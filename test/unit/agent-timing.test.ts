@@ -41,3 +41,20 @@ test('the master lease calls its stale callback the lead time before ttl − saf
   assert.equal(lease.fresh(), true, 'still fresh when the stop starts: the stop must land before the deadline');
   lease.close();
 });
+
+test('a stale timer that fires early by the lease clock (the event loop clock lags it) is armed again, never skipped', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  let nowMs = 0;
+  let stale = 0;
+  const ctx = { ttlSeconds: 4, client: { leaseClient: { leaseGrant: async () => ({ ID: '7', TTL: '4' }) } } } as unknown as EtcdContext;
+  const lease = new AgentLease(ctx, 'master lease', 2000, () => stale++, () => nowMs, undefined, fenceLeadMs(2000));
+  await lease.hold(1000);
+  // The timer is due after 1751 ms of the loop's clock, but the lease's own clock reads 1745 then.
+  nowMs = 1745;
+  t.mock.timers.tick(1751);
+  assert.equal(stale, 0, 'early by the lease clock: not stale yet');
+  nowMs = 1751;
+  t.mock.timers.tick(6);
+  assert.equal(stale, 1, 'the rest waited out, then the stale callback');
+  lease.close();
+});
