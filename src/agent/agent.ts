@@ -107,7 +107,6 @@ export class NodeAgent {
   /** The agents' election (deployment ha/agents); null in single. */
   readonly #election: ElectionSeat | null;
   /** Monotonic time the last successful master lease grant/renewal was sent (for /metrics and bench:agent). */
-  #leaseRenewalSentMs: number | null = null;
   /** Deployment agents with synchronous_mode: the master's agent keeps the synchronous set (sync/); null otherwise. */
   readonly #syncKeeper: SyncKeeper | null;
 
@@ -524,7 +523,6 @@ export class NodeAgent {
    */
   async #holdMasterLease(masterModRevision: string): Promise<string> {
     const granting = !this.#masterLease.held;
-    const sentMs = this.#now();
     try {
       const held = this.#masterLease.hold(this.#callMs);
       // A member lease renewal due this round rides on the same keep-alive stream in the same tick
@@ -536,7 +534,6 @@ export class NodeAgent {
       }
       const ok = await held;
       if (!ok) return '; etcd says the master lease expired';
-      this.#leaseRenewalSentMs = sentMs;
       if (granting) {
         const put = await putMasterLeaseIfStillMaster(this.#ctx, this.node, this.#masterLease.id as string, masterModRevision, this.#callMs);
         if (!put.ok) {
@@ -566,7 +563,8 @@ export class NodeAgent {
       this.#masterLease.close();
       this.#watchdog.disarm();
       // The last renewal in epoch ms: how long the isolated side kept acknowledging after it (bench:agent).
-      const renewed = this.#leaseRenewalSentMs === null ? 'never' : `at ${Math.round(Date.now() - (this.#now() - this.#leaseRenewalSentMs))} ms since the epoch`;
+      const sent = this.#masterLease.lastRenewalSentMs;
+      const renewed = sent === null ? 'never' : `at ${Math.round(Date.now() - (this.#now() - sent))} ms since the epoch`;
       this.deps.log(`agent ${this.node}: PostgreSQL stopped (${how}): ${why} (last master lease renewal sent ${renewed})`);
     })().finally(() => {
       this.#fencing = null;
@@ -610,6 +608,7 @@ export class NodeAgent {
     const running = postgres.state === 'running';
     const writable = running && postgres.writable;
     const recordedMaster = master.state === 'present' ? master.record.name : null;
+    const renewalSentMs = this.#masterLease.lastRenewalSentMs;
     this.#health = {
       ...this.#health,
       running,
@@ -617,7 +616,7 @@ export class NodeAgent {
       primaryConfirmed: writable && recordedMaster === this.node && this.#masterLease.fresh(),
       lagBytes: facts?.replay_lag_bytes ?? null,
       ...masterLagFacts(masterLag(facts, seen.record, Date.now(), this.config.etcd.ttl * 1000, this.#masterIdentity)),
-      leaseRenewedAtMs: this.#leaseRenewalSentMs === null ? null : Date.now() - (this.#now() - this.#leaseRenewalSentMs),
+      leaseRenewedAtMs: renewalSentMs === null ? null : Date.now() - (this.#now() - renewalSentMs),
       timeline: facts?.timeline ?? null,
       recordedMaster,
       lastReason: reason,

@@ -2,7 +2,7 @@
  * The agent's timing rule: its PostgreSQL must stop before its master lease can lapse.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { AgentLease } from '../../src/agent/agent-lease.js';
 import { agentTimingProblem, fenceLeadMs } from '../../src/agent/agent-timing.js';
 import type { EtcdContext } from '../../src/store/etcd/client.js';
@@ -23,38 +23,39 @@ test('the stop starts a quarter of the fresh window early, at most 250 ms', () =
   assert.equal(fenceLeadMs(0), 0);
 });
 
-test('the master lease calls its stale callback the lead time before ttl − safety_margin, not at it', async (t) => {
+/** A master lease (fresh for 2000 ms) granted at time 0 on a clock the test sets, counting its stale callbacks. */
+async function grantedLease(t: TestContext): Promise<{ lease: AgentLease; setNow: (ms: number) => void; staleCalls: () => number }> {
   t.mock.timers.enable({ apis: ['setTimeout'] });
   let nowMs = 0;
   let stale = 0;
   // Only a lease grant is ever asked of etcd here.
   const ctx = { ttlSeconds: 4, client: { leaseClient: { leaseGrant: async () => ({ ID: '7', TTL: '4' }) } } } as unknown as EtcdContext;
   const lease = new AgentLease(ctx, 'master lease', 2000, () => stale++, () => nowMs, undefined, fenceLeadMs(2000));
-  const granting = lease.hold(1000);
-  await granting;
-  nowMs = 1749;
+  await lease.hold(1000);
+  return { lease, setNow: (ms) => (nowMs = ms), staleCalls: () => stale };
+}
+
+test('the master lease calls its stale callback the lead time before ttl − safety_margin, not at it', async (t) => {
+  const { lease, setNow, staleCalls } = await grantedLease(t);
+  assert.equal(lease.lastRenewalSentMs, 0, 'the grant sent at 0 dates the lease (the fence log and /metrics read it)');
+  setNow(1749);
   t.mock.timers.tick(1749);
-  assert.equal(stale, 0, 'not yet');
-  nowMs = 1751;
+  assert.equal(staleCalls(), 0, 'not yet');
+  setNow(1751);
   t.mock.timers.tick(2);
-  assert.equal(stale, 1, 'called 250 ms before the 2000 ms deadline');
+  assert.equal(staleCalls(), 1, 'called 250 ms before the 2000 ms deadline');
   assert.equal(lease.fresh(), true, 'still fresh when the stop starts: the stop must land before the deadline');
   lease.close();
 });
 
 test('a stale timer that fires early by the lease clock (the event loop clock lags it) is armed again, never skipped', async (t) => {
-  t.mock.timers.enable({ apis: ['setTimeout'] });
-  let nowMs = 0;
-  let stale = 0;
-  const ctx = { ttlSeconds: 4, client: { leaseClient: { leaseGrant: async () => ({ ID: '7', TTL: '4' }) } } } as unknown as EtcdContext;
-  const lease = new AgentLease(ctx, 'master lease', 2000, () => stale++, () => nowMs, undefined, fenceLeadMs(2000));
-  await lease.hold(1000);
+  const { lease, setNow, staleCalls } = await grantedLease(t);
   // The timer is due after 1751 ms of the loop's clock, but the lease's own clock reads 1745 then.
-  nowMs = 1745;
+  setNow(1745);
   t.mock.timers.tick(1751);
-  assert.equal(stale, 0, 'early by the lease clock: not stale yet');
-  nowMs = 1751;
+  assert.equal(staleCalls(), 0, 'early by the lease clock: not stale yet');
+  setNow(1751);
   t.mock.timers.tick(6);
-  assert.equal(stale, 1, 'the rest waited out, then the stale callback');
+  assert.equal(staleCalls(), 1, 'the rest waited out, then the stale callback');
   lease.close();
 });
