@@ -77,6 +77,8 @@ describe("a running controller's failover check waits for an agents' promotion i
       held = [];
       await waitUntil(async () => typeof (await readKeyJson(client, `${prefix}master`))?.['timeline'] === 'number', `${elected}'s agent confirms its take`, 60_000);
       await waitUntil(async () => (await getJson<AdoptStatus>(ctlB, '/get_status')).servers[elected]?.role === 'master', `a failover check of ctl-b adopts ${elected}`, 30_000);
+      // The entry is written when the adoption's last step ended (the book names the master at its first).
+      await waitUntil(async () => (await getJson<AdoptEntry[]>(ctlB, '/failover_history')).some((h) => h.kind === 'adoption'), 'the adoption entry', 30_000);
       const history = await getJson<AdoptEntry[]>(ctlB, '/failover_history');
       const adoption = history.filter((h) => h.kind === 'adoption');
       assert.equal(adoption.length, 1, JSON.stringify(history));

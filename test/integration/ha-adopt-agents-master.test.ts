@@ -19,8 +19,8 @@ import { after, describe, it } from 'node:test';
 import { killHost } from '../fixtures/agents-election.js';
 import { sleep, waitUntil } from '../fixtures/chaos.js';
 import { basic, http } from '../fixtures/daemon.js';
-import { ADMIN, leaders, readKeyJson } from '../fixtures/etcd-controllers.js';
-import { AGENTS_ENTRY_ID, closeAdoptRig, electionView, getJson, openAdoptRig, startAdoptAgents, startAdoptController, withLogs, type AdoptEntry, type AdoptRig, type AdoptStatus } from '../fixtures/ha-adopt.js';
+import { ADMIN, leaders } from '../fixtures/etcd-controllers.js';
+import { AGENTS_ENTRY_ID, closeAdoptRig, confirmedTake, electionView, getJson, openAdoptRig, startAdoptAgents, startAdoptController, withLogs, type AdoptEntry, type AdoptRig, type AdoptStatus } from '../fixtures/ha-adopt.js';
 import { startBouncer, type Bouncer } from '../fixtures/pgbouncer.js';
 
 describe("a controller leading after an agents' election adopts the agents' master", { timeout: 300_000 }, () => {
@@ -63,13 +63,7 @@ describe("a controller leading after an agents' election adopts the agents' mast
 
       await opened.ctlA.daemon.stop('SIGTERM');
       await killHost(electionView(current), current.bed.node('john'));
-      let elected = '';
-      await waitUntil(async () => {
-        const record = await readKeyJson(client, `${prefix}master`);
-        if (record === null || record['name'] === 'john' || typeof record['timeline'] !== 'number') return false;
-        elected = String(record['name']);
-        return record['written_by'] === `agent:${elected}`;
-      }, 'the agents elected and confirmed a new master', 60_000);
+      const elected = await confirmedTake(current);
       const keyBefore = await client.get(`${prefix}master`).string();
 
       const ctlB = await startAdoptController(current, 'ctl-b', opened.controller);
