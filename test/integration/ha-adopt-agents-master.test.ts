@@ -14,56 +14,25 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { killHost } from '../fixtures/agents-election.js';
 import { sleep, waitUntil } from '../fixtures/chaos.js';
-import { basic, http } from '../fixtures/daemon.js';
-import { ADMIN, leaders } from '../fixtures/etcd-controllers.js';
-import { AGENTS_ENTRY_ID, closeAdoptRig, confirmedTake, electionView, getJson, openAdoptRig, startAdoptAgents, startAdoptController, withLogs, type AdoptEntry, type AdoptRig, type AdoptStatus } from '../fixtures/ha-adopt.js';
-import { startBouncer, type Bouncer } from '../fixtures/pgbouncer.js';
+import { leaders } from '../fixtures/etcd-controllers.js';
+import { AGENTS_ENTRY_ID, closeAdoptRig, electedWithoutController, getJson, openBouncerRig, startAdoptController, withLogs, type AdoptEntry, type AdoptRig, type AdoptStatus } from '../fixtures/ha-adopt.js';
 
 describe("a controller leading after an agents' election adopts the agents' master", { timeout: 300_000 }, () => {
   let rig: AdoptRig | null = null;
-  let bouncer: Bouncer | null = null;
 
   after(async () => {
-    await bouncer?.stop();
     await closeAdoptRig(rig);
   });
 
   it('john lost while no controller leads → agents elect; ctl-b then names the elected node master, fences john, no failover', async () => {
-    let marker = '';
-    const opened = await openAdoptRig(
-      'ha-adopt-agents-master',
-      async (bed) => {
-        // The third node's address: not john's, whose host is lost below.
-        const proxy = await startBouncer(bed.cluster, bed.node('george').host);
-        bouncer = proxy;
-        marker = join(bed.cluster.root, 'extra-command-ran');
-        const { failover: proxyFailover, ...proxyRest } = proxy.config();
-        return {
-          failover: { unreachable_master: 'agent_lease', auto_rejoin: false, ...(proxyFailover as Record<string, unknown>) },
-          sections: {
-            ...proxyRest,
-            extra_failover_commands: { note: { command: 'local_command', parameters: ['/bin/sh', '-c', 'echo "$1 from $2" > "$3"', 'sh', '{newmaster}', '{oldmaster}', marker] } },
-          },
-        };
-      },
-      (r) => (rig = r),
-    );
+    const opened = await openBouncerRig('ha-adopt-agents-master', (r) => (rig = r));
     const current = opened.rig;
     const { client, prefix } = current;
-    const proxy = bouncer as unknown as Bouncer;
+    const { bouncer: proxy, marker } = opened;
     try {
-      const init = await http(opened.ctlA.daemon.url, '/connection_proxy_init', { method: 'POST', headers: { authorization: basic(ADMIN) } });
-      assert.equal((init.json as { result: string }).result, 'SUCCESS', JSON.stringify(init.json));
-      assert.equal((await proxy.query('postgres')).addr, current.bed.node('john').host, 'pgbouncer routes to john before the election');
-      await startAdoptAgents(current);
-
-      await opened.ctlA.daemon.stop('SIGTERM');
-      await killHost(electionView(current), current.bed.node('john'));
-      const elected = await confirmedTake(current);
+      const elected = await electedWithoutController(opened);
       const keyBefore = await client.get(`${prefix}master`).string();
 
       const ctlB = await startAdoptController(current, 'ctl-b', opened.controller);
