@@ -62,9 +62,9 @@ function doing(node: string, step: BootStepFact): string {
       return `the agent's boot rewinds ${node} to follow ${source}: the master's CHECKPOINT, then pg_rewind`;
     case 'initdb':
       return `the agent's boot creates a new cluster on ${node}`;
-    case 'standby_settings':
-    case 'start':
-      return `the agent's boot ${step.step === 'start' ? 'starts PostgreSQL' : 'writes the standby settings'} on ${node}`;
+    default:
+      // Not answered busy (answeredBusyBehind): named for completeness only.
+      return `the agent's boot runs its ${step.step} step on ${node}`;
   }
 }
 
