@@ -15,7 +15,8 @@ import { LeaseKeyKeeper } from './lease-key-keeper.js';
 import { releaseStatingCrash } from './crash-release.js';
 import { readMasterView } from './master-read.js';
 import { BootRunner, type BootMasterLease } from './boot-runner.js';
-import { BootCopyKeeper, type BootCopy } from './boot-copy-keeper.js';
+import { BootCopyKeeper } from './boot-copy-keeper.js';
+import type { BootStep } from './boot-step.js';
 import { commandExecutorFor } from './commands/agent-commands.js';
 import type { CommandExecutor } from './commands/executor.js';
 import { NodeLock } from './commands/node-lock.js';
@@ -82,7 +83,7 @@ export class NodeAgent {
   #lastSentence = '';
   /** Role discovery at start (boot.ts, boot-runner.ts); until it is done each round asks it. */
   readonly #boot: BootRunner;
-  /** The member lease and record while a boot step holds the round, `boot_copy` while it copies (boot-copy-keeper.ts). */
+  /** The member lease and record while a boot step holds the round, naming the step (boot-copy-keeper.ts). */
   readonly #bootCopy: BootCopyKeeper;
   /** The boot and the controller's commands: one at a time on this node (commands/node-lock.ts). */
   readonly #nodeLock = new NodeLock();
@@ -162,8 +163,8 @@ export class NodeAgent {
       recordedMaster: () => this.#health.recordedMaster,
       log: (line) => deps.log(`agent ${node}: ${line}`),
     });
-    const onCopy = (copy: BootCopy | null): void => this.#bootCopy.copy(copy);
-    this.#boot = new BootRunner({ config, node, pg: this.#pg, etcd: this.#ctx, callMs: this.#callMs, loopMs: this.#loopMs, lease: this.#bootLease(), log: deps.log, now: this.#now, groups: this.#copies, signal: this.#stopping.signal, onCopy });
+    const onStep = (step: BootStep | null): void => this.#bootCopy.step(step);
+    this.#boot = new BootRunner({ config, node, pg: this.#pg, etcd: this.#ctx, callMs: this.#callMs, loopMs: this.#loopMs, lease: this.#bootLease(), log: deps.log, now: this.#now, groups: this.#copies, signal: this.#stopping.signal, onStep });
     this.#commands = commandExecutorFor(config, node, this.#ctx, Math.max(this.#callMs, this.#ctx.deadlineMs), deps.log, async () => {
       this.#commandStopping = false;
       await this.runRound();
@@ -349,7 +350,7 @@ export class NodeAgent {
           this.#bootCopy.hold();
           await this.#boot.step().finally(async () => {
             this.#bootCopy.release();
-            // The copy's end is in the member record before a queued command may start (boot-copy-busy.ts).
+            // A long step's end is in the member record before a queued command may start (boot-step-busy.ts).
             await this.#bootCopy.settled();
             release();
           });

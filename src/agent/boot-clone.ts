@@ -7,12 +7,11 @@
  * A reclone never deletes data: the old folder is renamed to `<pgdata>.handyrep-old-<time>` and
  * stays there until an operator removes it. Because of that the copy needs room of its own: the
  * free space of the folder's file system is checked against the size of the master's databases
- * (plus a margin) before anything is moved. A copy that fails is removed again (the node's own
+ * (plus a margin) before anything is moved, and again right before the copy starts; so is that no
+ * postmaster runs on the folder (copy-checks.ts). A copy that fails is removed again (the node's own
  * configuration files are put back), so the next attempt finds a new node and copies again; the
  * old data stays aside.
  */
-import { statfs } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { HandyRepConfig } from '../config/schema.js';
 import { describeError } from '../model/errors.js';
 import { stamp } from '../runtime/clone/clone.js';
@@ -22,6 +21,7 @@ import { emptyFolder, inspectFolder, moveFolderAside, restoreConfigFiles, runOnN
 import { serverRef } from './agent-plugin-context.js';
 import { configuredSlot, prepareMaster, standbySettingsFor } from './boot-standby.js';
 import { folderFacts, folderMoveProblem } from './folder-move.js';
+import { localCopyChecks, refuseCopy, type CopyCheckPort, type CopyRefusal } from './copy-checks.js';
 import { basebackupOutputs } from '../plugins/clone/verify-copy.js';
 
 export interface CloneResult {
@@ -35,23 +35,7 @@ export interface CloneResult {
   readonly deletedOldData?: boolean;
 }
 
-/** Room a copy of `databaseBytes` needs besides what is there: the data, 10 % and 64 MB of WAL and slack. */
-export function spaceNeededBytes(databaseBytes: number): number {
-  return Math.ceil(databaseBytes * 1.1) + 64 * 1024 * 1024;
-}
-
-async function freeBytes(pgdata: string): Promise<number> {
-  // The folder itself may be missing (a new node): its parent's file system receives the copy.
-  for (const path of [pgdata, dirname(pgdata)]) {
-    try {
-      const fs = await statfs(path);
-      return fs.bavail * fs.bsize;
-    } catch {
-      // try the parent
-    }
-  }
-  throw new Error(`cannot read the free space under ${dirname(pgdata)}`);
-}
+export { spaceNeededBytes } from './copy-checks.js';
 
 /** The "Database system identifier" of a stopped data folder (pg_controldata), or null. */
 async function localSystemIdentifier(env: NodeEnv, self: ServerRef): Promise<string | null> {
@@ -71,6 +55,13 @@ export interface CloneOptions {
   readonly extraSettings?: Readonly<Record<string, string>>;
   /** The copy's progress, as the clone plugin reports it. */
   readonly progress?: CloneRequest['progress'];
+  /** What the copy's checks read (copy-checks.ts) and the master's preparation (boot-standby.ts); replaced in tests. */
+  readonly ports?: Partial<ClonePorts>;
+}
+
+export interface ClonePorts {
+  readonly checks: CopyCheckPort;
+  readonly prepareMaster: typeof prepareMaster;
 }
 
 /**
@@ -93,13 +84,19 @@ export async function cloneFromMaster(
   let touched = false;
   let deletedOldData = false;
   const failed = (details: string): CloneResult => ({ ok: false, details: `${details}${oldData !== null ? `; the old data folder is kept at ${oldData}` : ''}`, oldData, touched, deletedOldData });
+  const ports: ClonePorts = { checks: localCopyChecks, prepareMaster, ...options.ports };
+  const check = (databaseBytes: number | null, freed = false, folderTouched = false): ReturnType<typeof refuseCopy> =>
+    refuseCopy(ports.checks, { node, source: master.name, pgdata: self.pgdata, databaseBytes, freed, folderTouched });
   try {
     // A copy an earlier agent process did not finish (killed mid-copy: copy-marker.ts) comes first.
     const partial = readPartialCopy(self.pgdata, node);
     if (partial.kind === 'blocked') return failed(`not copied: ${partial.sentence}`);
     if (partial.kind === 'forget') removeCopyMarker(self.pgdata, node);
     if (partial.kind === 'redo') {
-      const { databaseBytes } = await prepareMaster(config, masterName, configuredSlot(config, node));
+      const { databaseBytes } = await ports.prepareMaster(config, masterName, configuredSlot(config, node));
+      // After the master's CHECKPOINT (it can take long): nothing started on the folder meanwhile.
+      const refused = await check(null);
+      if (refused !== null) return failed(refused.message);
       let marker = partial.marker;
       touched = true;
       oldData = marker.kept_at;
@@ -110,10 +107,9 @@ export async function cloneFromMaster(
       }
       // The partial copy is ours to throw away; the kept data and the saved files are left as they are.
       await emptyFolder(env, self);
-      const space = await spaceProblem(self.pgdata, masterName, false, databaseBytes);
-      if (space !== null) return failed(space);
       if (signal.aborted) return failed('the agent is stopping: no copy started');
-      return await copyAndConfigure(env, config, node, masterName, master, signal, options, marker, `${partial.sentence}; `, failed);
+      // The room is checked right before the copy (copyAndConfigure), with the partial copy gone.
+      return await copyAndConfigure(env, config, node, masterName, master, signal, options, marker, `${partial.sentence}; `, failed, () => check(databaseBytes, false, true));
     }
     const inspected = await inspectFolder(env, self);
     const folder = inspected.folder;
@@ -124,7 +120,7 @@ export async function cloneFromMaster(
       const unmovable = folderMoveProblem(folderFacts(self.pgdata));
       if (unmovable !== null) return failed(`not recloned: ${unmovable}`);
     }
-    const { databaseBytes, systemIdentifier } = await prepareMaster(config, masterName, configuredSlot(config, node));
+    const { databaseBytes, systemIdentifier } = await ports.prepareMaster(config, masterName, configuredSlot(config, node));
     if (folder === 'pgdata') {
       // A folder of another cluster (a wrong address, a bootstrap that should not have happened) is
       // never replaced by a copy of this one, even kept aside: an operator must look.
@@ -133,9 +129,10 @@ export async function cloneFromMaster(
         return failed(`not recloned: this node's data ${own === null ? 'has no readable system identifier' : `belongs to another cluster (system identifier ${own}, ${masterName}'s is ${systemIdentifier})`}`);
       }
     }
-    // Data emptied first frees its room: only a copy next to kept data must fit beside it.
-    const space = await spaceProblem(self.pgdata, masterName, deleteOld && folder === 'pgdata', databaseBytes);
-    if (space !== null) return failed(space);
+    // After the master's CHECKPOINT (it can take long), before the folder is touched: nothing started on
+    // it meanwhile, and the copy fits (data emptied first frees its room: checked again before the copy).
+    const refused = await check(databaseBytes, deleteOld && folder === 'pgdata');
+    if (refused !== null) return failed(refused.message);
     if (signal.aborted) return failed('the agent is stopping: no copy started');
     const saved = folder === 'pgdata' || folder === 'config_only' ? await saveConfigFiles(env, self) : null;
     const plannedOld = folder === 'pgdata' ? (deleteOld ? 'delete' : 'move') : 'none';
@@ -160,19 +157,10 @@ export async function cloneFromMaster(
       marker = { ...marker, phase: 'copying', kept_at: oldData };
       writeCopyMarker(marker);
     }
-    return await copyAndConfigure(env, config, node, masterName, master, signal, options, marker, '', failed);
+    return await copyAndConfigure(env, config, node, masterName, master, signal, options, marker, '', failed, () => check(databaseBytes, false, true));
   } catch (err) {
     return failed(describeError(err));
   }
-}
-
-/** Why a copy of `masterName` does not fit (next to kept data), or null; `freed`: the data is emptied first. */
-async function spaceProblem(pgdata: string, masterName: string, freed: boolean, databaseBytes: number): Promise<string | null> {
-  if (freed) return null;
-  const free = await freeBytes(pgdata);
-  const needed = spaceNeededBytes(databaseBytes);
-  if (free >= needed) return null;
-  return `not enough free space for a copy of ${masterName} next to the data kept: ${Math.floor(free / 1048576)} MB free under ${dirname(pgdata)}, ${Math.ceil(needed / 1048576)} MB needed`;
 }
 
 /**
@@ -191,13 +179,18 @@ async function copyAndConfigure(
   marker: CopyMarker,
   said: string,
   failed: (details: string) => CloneResult,
+  /** The checks once more, right before the copy program starts (copy-checks.ts). */
+  lastCheck: () => Promise<CopyRefusal | null>,
 ): Promise<CloneResult> {
   const self = serverRef(config, node);
   const saved = marker.config_saved_at;
-  const copied = await env.plugins
-    .get('clone', self.clone_method)
-    .clone(env.ctx, { target: self, source: master, signal, progress: options.progress ?? (() => undefined), writeStandbySignal: true })
-    .catch((err: unknown) => ({ ok: false, details: describeError(err) }));
+  const refused = await lastCheck();
+  const copied = refused !== null
+    ? { ok: false, details: `not started: ${refused.message}` }
+    : await env.plugins
+        .get('clone', self.clone_method)
+        .clone(env.ctx, { target: self, source: master, signal, progress: options.progress ?? (() => undefined), writeStandbySignal: true })
+        .catch((err: unknown) => ({ ok: false, details: describeError(err) }));
   const incomplete = copied.ok ? checkCopy(self.pgdata, basebackupWithManifest(env, self)) : null;
   if (!copied.ok || incomplete !== null) {
     // Back to a new node (configuration files only): the next attempt copies again.

@@ -1,33 +1,33 @@
 /**
- * The member record while the agent's boot copies (issue 14, gap "a command queued behind the
- * agent's own boot copy waits its own timeout"). The boot's copy runs inside a round, so the round
- * publishes nothing until it ends (hours, for a large master): the member key would expire while
- * the agent lives, a controller could not tell "copying" from "gone", and a command it sent would
- * wait behind the copy until its own timeout. While a boot step runs, this keeper renews the member
- * lease on its own timer (every ttl/3, as the rounds do) and writes a record (PostgreSQL stopped);
- * while a boot clone or reclone copies, the record says so: `boot_copy` = { source, since, reclone }. The controller reads it
- * for a command its agent made wait (src/nodes/boot-copy-busy.ts) and answers it busy at once;
- * the key staying alive keeps the agent-gone detection (agent-gone.ts) meaningful meanwhile.
+ * The member record while the agent's boot runs a step (issue 14). A boot step (a copy, a rewind,
+ * an initdb) runs inside a round, so the round publishes nothing until it ends (hours, for a copy
+ * of a large master): the member key would expire while the agent lives, a controller could not
+ * tell "copying" from "gone", and a command it sent would wait behind the step until its own
+ * timeout. While a boot step runs, this keeper renews the member lease on its own timer (every
+ * ttl/3, as the rounds do) and writes a record (PostgreSQL stopped) naming the step:
+ * `boot_step` = { step, since, source, reclone } (boot-step.ts), and for a copy also `boot_copy` =
+ * { source, since, reclone }, the field controllers older than `boot_step` read. The controller
+ * reads them for a command its agent made wait (src/nodes/boot-step-busy.ts) and answers it busy
+ * at once behind a long step; the key staying alive keeps the agent-gone detection (agent-gone.ts)
+ * meaningful meanwhile.
  */
 import { describeError } from '../model/errors.js';
 import { memberRecord, type MemberRecord } from './member-record.js';
+import { answeredBusyBehind, bootStepRecord, type BootStep } from './boot-step.js';
 
-/** What the boot copies, and since when (ISO, the agent's clock: for people). */
-export interface BootCopy {
-  readonly source: string;
-  /** The master the copy will stream from (the recorded master). */
-  readonly master: string;
-  readonly since: string;
-  readonly reclone: boolean;
-}
-
-/** The member record of `node` during its boot: stopped, no SQL facts, the copy named while one runs. Pure. */
-export function bootRecord(node: string, recordedMaster: string | null, copy: BootCopy | null, observedAt: string): MemberRecord {
+/** The member record of `node` during its boot: stopped, no SQL facts, the step named while one runs. Pure. */
+export function bootRecord(node: string, recordedMaster: string | null, step: BootStep | null, observedAt: string): MemberRecord {
   return {
     ...memberRecord(node, { state: 'stopped' }, null, { state: 'absent' }, null, observedAt),
-    recorded_master: copy?.master ?? recordedMaster,
-    boot_copy: copy === null ? null : { source: copy.source, since: copy.since, reclone: copy.reclone },
+    recorded_master: step?.master ?? recordedMaster,
+    boot_copy: step?.step === 'copy' && step.source !== null ? { source: step.source, since: step.since, reclone: step.reclone } : null,
+    boot_step: step === null ? null : bootStepRecord(step),
   };
+}
+
+/** Whether a record naming `step` must be followed by one that does not, as soon as it ended. */
+function owesEnd(step: BootStep | null): boolean {
+  return step !== null && answeredBusyBehind(step.step);
 }
 
 export interface BootCopyKeeperDeps {
@@ -38,31 +38,32 @@ export interface BootCopyKeeperDeps {
   readonly renew: () => Promise<boolean>;
   /** Puts `members/<node>` under the member lease. */
   readonly write: (record: MemberRecord) => Promise<void>;
-  /** The master the last round saw recorded (for the record while no copy runs). */
+  /** The master the last round saw recorded (for the record while no step names one). */
   readonly recordedMaster: () => string | null;
   readonly log: (line: string) => void;
 }
 
 /**
- * Held for the whole of a boot step (a rewind or initdb holds the round too): the timer renews
- * and writes every interval, its first tick one interval after hold() (a quick step writes
- * nothing: the round publishes right after it); a copy beginning writes at once.
+ * Held for the whole of a boot step: the timer renews and writes every interval, its first tick
+ * one interval after hold() (a quick step writes nothing: the round publishes right after it). A
+ * long step (one a command is answered busy behind: boot-step.ts) beginning or ending is written at
+ * once; a short one shows in the next periodic write.
  */
 export class BootCopyKeeper {
-  #copy: BootCopy | null = null;
+  #step: BootStep | null = null;
   #timer: NodeJS.Timeout | undefined;
   #lastProblem = '';
   /** The write under way (one at a time: a slow etcd call is not overtaken by the next tick). */
   #inFlight: Promise<void> | null = null;
-  /** The copy began or ended while a write was under way: written again right after it. */
+  /** The step changed while a write was under way: written again right after it. */
   #again = false;
-  /** The last record written (or being written) named a copy: its end is written even after release(). */
-  #copyWritten = false;
+  /** The last record written (or being written) named a long step: its end is written even after release(). */
+  #owed = false;
 
   constructor(private readonly deps: BootCopyKeeperDeps) {}
 
-  get copying(): BootCopy | null {
-    return this.#copy;
+  get current(): BootStep | null {
+    return this.#step;
   }
 
   /** A boot step begins. */
@@ -72,28 +73,31 @@ export class BootCopyKeeper {
     this.#timer.unref();
   }
 
-  /** A copy began or ended (null): written now, so that no reader sees a copy that ended (or misses one). */
-  copy(copy: BootCopy | null): void {
-    const changed = copy !== this.#copy;
-    this.#copy = copy;
-    if (changed && this.#timer !== undefined) this.#tick();
+  /**
+   * The boot began a step, or ended one (null). A long step's beginning or end is written now, so
+   * that no reader answers busy behind a step that ended (or misses one).
+   */
+  step(step: BootStep | null): void {
+    const before = this.#step;
+    this.#step = step;
+    if (step !== before && (owesEnd(before) || owesEnd(step)) && this.#timer !== undefined) this.#tick();
   }
 
   /**
    * The boot step ended: no more periodic writes; the round publishes the ordinary record. A record
-   * that still names a copy is followed by one that does not (a controller must not answer a command
-   * busy behind a copy that ended): written now, or right after the write under way.
+   * that still names a long step is followed by one that does not (a controller must not answer a
+   * command busy behind a step that ended): written now, or right after the write under way.
    */
   release(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#copy = null;
-    if (this.#copyWritten) this.#tick();
+    this.#step = null;
+    if (this.#owed) this.#tick();
   }
 
-  /** Released, with no copy's end left to write. */
+  /** Released, with no step's end left to write. */
   #done(): boolean {
-    return this.#timer === undefined && !(this.#copyWritten && this.#copy === null);
+    return this.#timer === undefined && !(this.#owed && this.#step === null);
   }
 
   /** Resolves when the writes under way (if any, and one queued behind them) have ended. */
@@ -110,12 +114,12 @@ export class BootCopyKeeper {
     this.#inFlight = (async () => {
       try {
         if (!(await this.deps.renew())) throw new Error('etcd says the member lease expired');
-        // Released meanwhile (and no copy's end owed): the round publishes the ordinary record.
+        // Released meanwhile (and no step's end owed): the round publishes the ordinary record.
         if (this.#done()) return;
-        const copy = this.#copy;
-        this.#copyWritten ||= copy !== null;
-        await this.deps.write(bootRecord(this.deps.node, this.deps.recordedMaster(), copy, new Date().toISOString()));
-        this.#copyWritten = copy !== null;
+        const step = this.#step;
+        this.#owed ||= owesEnd(step);
+        await this.deps.write(bootRecord(this.deps.node, this.deps.recordedMaster(), step, new Date().toISOString()));
+        this.#owed = owesEnd(step);
         this.#lastProblem = '';
       } catch (err) {
         const problem = `member record during the boot not written (tried again in ${this.deps.intervalMs} ms): ${describeError(err)}`;

@@ -21,7 +21,7 @@ import { claimMasterForBootstrap, confirmBootstrap } from './bootstrap-claim.js'
 import { ensureHandyRepRoles, initdbNode } from './bootstrap-initdb.js';
 import { bootRetryDelayMs, decideBoot, type BootPlan } from './boot.js';
 import type { LocalPostgres } from './local-postgres.js';
-import type { BootCopy } from './boot-copy-keeper.js';
+import type { BootStep } from './boot-step.js';
 import { readMasterView } from './master-read.js';
 
 export interface BootRunnerDeps {
@@ -40,8 +40,8 @@ export interface BootRunnerDeps {
   readonly groups?: ProcessGroupWatcher;
   /** Aborted when the agent stops: no copy, rewind or initdb starts after it, a running copy is cancelled. */
   readonly signal?: AbortSignal;
-  /** Told when a clone or reclone begins copying (the copy) and when it ended (null): boot-copy-keeper.ts. */
-  readonly onCopy?: (copy: BootCopy | null) => void;
+  /** Told when a step begins (copy, rewind, standby settings, start, initdb) and when it ended (null): boot-copy-keeper.ts. */
+  readonly onStep?: (step: BootStep | null) => void;
   /** Drops this node's slot on the master when idle (boot-standby.ts dropIdleSlot); replaced in tests. */
   readonly dropSlot?: (master: string, slot: string) => Promise<string>;
 }
@@ -146,7 +146,7 @@ export class BootRunner {
     const renewing = setInterval(() => void this.#d.lease.renew().catch(() => undefined), this.#d.loopMs);
     let started: Outcome;
     try {
-      started = await this.#start(role, `master lease held; ${details}`);
+      started = await this.#start(role, null, `master lease held; ${details}`);
     } finally {
       clearInterval(renewing);
     }
@@ -183,8 +183,9 @@ export class BootRunner {
     this.#d.log(`agent ${this.#d.node}: boot: ${line}`);
   }
 
-  async #start(role: string, details: string): Promise<Outcome> {
-    const started = await this.#d.pg.start(Math.max(60_000, this.#d.config.etcd.ttl * 1000));
+  /** pg_ctl start; `master`: the master it follows (null: it starts as the master). */
+  async #start(role: string, master: string | null, details: string): Promise<Outcome> {
+    const started = await this.#during({ step: 'start', source: null, master, reclone: false }, () => this.#d.pg.start(Math.max(60_000, this.#d.config.etcd.ttl * 1000)));
     return started ? { ok: true, details: `started as ${role} (${details})` } : { ok: false, details: `pg_ctl start failed (see the PostgreSQL log) after: ${details}` };
   }
 
@@ -230,24 +231,35 @@ export class BootRunner {
     if (plan.kind === 'clone') {
       const cloned = await this.#copying(plan.master, false, () => cloneFromMaster(this.#env, config, node, plan.master, false, signal));
       if (!cloned.ok) return { ok: false, details: `clone from ${plan.master} failed: ${cloned.details}` };
-      return this.#start(`a standby of ${plan.master}`, `cloned: ${cloned.details}`);
+      return this.#start(`a standby of ${plan.master}`, plan.master, `cloned: ${cloned.details}`);
     }
-    const prepared = await prepareStandby(config, node, plan.master, this.#env.ctx.controllerShell, signal);
-    if (prepared.ok) return this.#start(`a standby of ${plan.master}`, prepared.details);
+    const onStep = (step: 'rewind' | 'standby_settings'): void => this.#tell({ step, source: step === 'rewind' ? plan.master : null, master: plan.master, reclone: false });
+    const prepared = await this.#during(null, () => prepareStandby(config, node, plan.master, this.#env.ctx.controllerShell, signal, onStep));
+    if (prepared.ok) return this.#start(`a standby of ${plan.master}`, plan.master, prepared.details);
     if (!prepared.rewindFailed || !plan.reclone) return { ok: false, details: `cannot make it a standby of ${plan.master}: ${prepared.details}` };
     this.#say(`pg_rewind cannot join this node to ${plan.master}, recloning it (the old data folder is moved aside, not deleted): ${prepared.details}`);
     const cloned = await this.#copying(plan.master, true, () => cloneFromMaster(this.#env, config, node, plan.master, true, signal));
     if (!cloned.ok) return { ok: false, details: `reclone from ${plan.master} failed: ${cloned.details}` };
-    return this.#start(`a standby of ${plan.master}`, `recloned: ${cloned.details}`);
+    return this.#start(`a standby of ${plan.master}`, plan.master, `recloned: ${cloned.details}`);
   }
 
-  /** A copy of `master`, told to onCopy while it runs (the member record says so meanwhile). */
-  async #copying<T>(master: string, reclone: boolean, copy: () => Promise<T>): Promise<T> {
-    this.#d.onCopy?.({ source: master, master, since: new Date().toISOString(), reclone });
+  /** A copy of `master`, told to onStep while it runs (the member record says so meanwhile). */
+  #copying<T>(master: string, reclone: boolean, copy: () => Promise<T>): Promise<T> {
+    return this.#during({ step: 'copy', source: master, master, reclone }, copy);
+  }
+
+  /** `step` begins now (told to onStep). */
+  #tell(step: Omit<BootStep, 'since'>): void {
+    this.#d.onStep?.({ ...step, since: new Date().toISOString() });
+  }
+
+  /** Runs `work` as `step` (null: the work tells its own steps), told null when it ended, also when it failed. */
+  async #during<T>(step: Omit<BootStep, 'since'> | null, work: () => Promise<T>): Promise<T> {
+    if (step !== null) this.#tell(step);
     try {
-      return await copy();
+      return await work();
     } finally {
-      this.#d.onCopy?.(null);
+      this.#d.onStep?.(null);
     }
   }
 
@@ -255,7 +267,7 @@ export class BootRunner {
   async #initdbAndStart(masterModRevision: string): Promise<Outcome> {
     const { config, node, pg } = this.#d;
     if (this.#d.signal?.aborted) return { ok: false, details: 'the agent is stopping: initdb not started' };
-    const made = await initdbNode(this.#env, config, node);
+    const made = await this.#during({ step: 'initdb', source: null, master: null, reclone: false }, () => initdbNode(this.#env, config, node));
     if (!made.ok) return made;
     const started = await this.#startMaster(masterModRevision, 'the master of a new cluster', made.details);
     if (!started.ok) return started;

@@ -113,17 +113,27 @@ function writeStandbySignal(pgdata: string): void {
  * and said it cannot join the timelines (WAL gone: boot.ts rewindCannotJoin; a reclone may help);
  * false for every other failure (master unreachable, timeout, another cluster, files).
  */
-export async function prepareStandby(config: Readonly<HandyRepConfig>, node: string, masterName: string, shell: NodeShell = new LocalShell(), signal?: AbortSignal): Promise<{ ok: boolean; details: string; rewindFailed: boolean }> {
+export async function prepareStandby(
+  config: Readonly<HandyRepConfig>,
+  node: string,
+  masterName: string,
+  shell: NodeShell = new LocalShell(),
+  signal?: AbortSignal,
+  /** Told as each step begins (the member record names it: boot-copy-keeper.ts); the master's CHECKPOINT counts as the rewind's. */
+  onStep: (step: 'rewind' | 'standby_settings') => void = () => undefined,
+): Promise<{ ok: boolean; details: string; rewindFailed: boolean }> {
   let pgdata: string | null = null;
   try {
     const self = resolved(config, node);
     pgdata = self.pgdata;
     writeStandbySignal(pgdata);
+    onStep('rewind');
     await prepareMaster(config, masterName, configuredSlot(config, node));
     if (signal?.aborted) return { ok: false, details: 'the agent is stopping: pg_rewind not started', rewindFailed: false };
     const rewound = await rewindKeepingConfig(shell, config, self, resolved(config, masterName), 120_000, undefined, config.agent.pg_log_file);
     writeStandbySignal(pgdata);
     if (!rewound.ok) return { ok: false, details: rewound.details, rewindFailed: rewound.rewindFailed === true && rewindCannotJoin(rewound.details) };
+    onStep('standby_settings');
     // The last setting in the file wins; a controller's later remaster rewrites it with ALTER SYSTEM.
     appendFileSync(join(pgdata, 'postgresql.auto.conf'), confLines(standbySettingsFor(config, node, masterName)), { mode: 0o600 });
     return { ok: true, details: rewound.details, rewindFailed: false };

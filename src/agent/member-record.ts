@@ -5,6 +5,7 @@
  * readers can tell a fresh record from a stale one (master-lag.ts recordFresh); the key lives under
  * the agent's lease, so a dead agent's record goes.
  */
+import type { BootStepRecord } from './boot-step.js';
 import type { MasterKeyView, PostgresView } from './decide.js';
 import type { SqlFacts } from './local-postgres.js';
 import type { ProbeAnswer } from './master-probe.js';
@@ -35,6 +36,8 @@ export type MemberRecord = Nullable<Omit<SqlFacts, 'replay_lag_bytes' | 'sender_
   readonly agent_version: 1;
   /** Written only while the agent's boot copies onto this node (boot-copy-keeper.ts): from where, since when. */
   readonly boot_copy?: { readonly source: string; readonly since: string; readonly reclone: boolean } | null;
+  /** Written only while a step of the agent's boot holds the node (boot-step.ts): which one, since when. */
+  readonly boot_step?: BootStepRecord | null;
 } & Partial<PositionFacts>;
 
 /**

@@ -12,7 +12,7 @@
  */
 import { identifyCommand, type CommandRequest, type IdentifyContext } from '../agent/commands/command-table.js';
 import { CommandIds, encodeCommandRecord, parseCommandRecord, refusal, shellResultOf, type CommandRecord } from '../agent/commands/command-record.js';
-import { bootCopyOf, busyBehindBootCopy } from './boot-copy-busy.js';
+import { bootStepOf, busyBehindBootStep } from './boot-step-busy.js';
 import { describeError, HandyRepError } from '../model/errors.js';
 import type { EtcdContext } from '../store/etcd/client.js';
 import { termCompares, type LeadershipGuard } from '../store/etcd/guarded-txn.js';
@@ -172,8 +172,8 @@ export class AgentShell implements NodeShell {
         if ((startedAt !== null || queued) && performance.now() - memberReadAt >= MEMBER_READ_MS) {
           memberReadAt = performance.now();
           const memberValue = await ctx.client.get(ctx.keys.member(this.node)).string();
-          // Made to wait by the agent's boot copy: answered busy now, not after its own timeout (boot-copy-busy.ts).
-          const busy = busyBehindBootCopy(this.node, queued, startedAt !== null, bootCopyOf(memberValue));
+          // Made to wait by a long step of the agent's boot (a copy, a rewind): answered busy now, not after its own timeout (boot-step-busy.ts).
+          const busy = busyBehindBootStep(this.node, queued, startedAt !== null, bootStepOf(memberValue));
           // "Nothing run" holds only if the agent cannot take it any more: the record is deleted as read
           // (queued, unstarted); if the agent changed it meanwhile (took it), its result is waited for.
           if (busy !== null && (await this.#deleteIfUnchanged(key, kv.mod_revision))) return refusal('busy', busy);

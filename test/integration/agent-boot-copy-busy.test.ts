@@ -1,13 +1,19 @@
 /**
- * A command queued behind the agent's own boot copy (issue 14), real etcd, PostgreSQL and agents, the
- * controller's real waiting code (AgentShell over the test's leader key; no daemon): john is the
- * recorded master, paul a new node whose agent copies john at 32 kB/s (minutes).
+ * A command queued behind a long step of the agent's own boot (issue 14), real etcd, PostgreSQL and
+ * agents, the controller's real waiting code (AgentShell over the test's leader key; no daemon): john
+ * is the recorded master, paul a new node whose agent copies john at 32 kB/s (minutes).
  *   - during the copy paul's member key lives on past two TTLs (its lease renewed by the boot's own
  *     timer), saying `boot_copy` from john since when;
  *   - a `pg_ctl status` sent to paul meanwhile (time limit ten minutes) is answered within seconds:
  *     refused (busy), "busy: boot copy since …";
  *   - paul's agent SIGKILLed mid-copy: its member key expires within the TTL (what the agent-gone
  *     check needs); started again, the agent kills the orphan copy, copies again and paul streams.
+ * Then the rewind: paul (a stopped standby of john, holding data) booted by a new agent while john's
+ * checkpointer is SIGSTOPped, so the boot's rewind step waits in the master's CHECKPOINT:
+ *   - paul's member record says `boot_step` rewind from john, kept alive past two TTLs;
+ *   - a `pg_ctl status` (time limit ten minutes) is answered within seconds: refused (busy), "busy:
+ *     boot rewind since …"; the checkpointer continued, paul starts as john's standby and its
+ *     record names no step any more.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, rmSync } from 'node:fs';
@@ -26,7 +32,7 @@ const PREFIX = '/handyrep/bootcopybusy/';
 const KEEP = new Set(['postgresql.conf', 'pg_hba.conf']);
 const TTL = 5;
 
-describe('node agent: a command queued behind its boot copy is answered busy at once', { timeout: 400_000 }, () => {
+describe('node agent: a command queued behind its boot copy or rewind is answered busy at once', { timeout: 500_000 }, () => {
   let bed: AgentBed;
   let settings: AgentSettings;
   let ctx: EtcdContext;
@@ -66,7 +72,15 @@ describe('node agent: a command queued behind its boot copy is answered busy at 
     });
   });
 
+  /** john's checkpointer, while it is held (SIGSTOP): continued whatever happens. */
+  let heldCheckpointer: number | null = null;
+  const continueCheckpointer = (): void => {
+    if (heldCheckpointer !== null) process.kill(heldCheckpointer, 'SIGCONT');
+    heldCheckpointer = null;
+  };
+
   after(async () => {
+    continueCheckpointer();
     // A clean stop: the copy is killed with its agent.
     await Promise.all(bed.agents.map((a) => a.stop('SIGTERM')));
     ctx?.close();
@@ -114,6 +128,47 @@ describe('node agent: a command queued behind its boot copy is answered busy at 
       assert.equal((await member())?.['boot_copy'] ?? null, null, 'the ordinary record once the boot is done');
     } catch (err) {
       throw new Error(`${(err as Error).message}\n--- first agent:\n${first.output().slice(-4000)}\n--- second agent:\n${second?.output().slice(-4000) ?? ''}`, { cause: err });
+    }
+  });
+  it('the boot rewinds (the master\'s CHECKPOINT held): the record says boot_step rewind; a command answered busy in seconds', async () => {
+    // paul, a stopped standby of john holding data: its next boot rewinds (pg_rewind, no copy).
+    await Promise.all(bed.agents.splice(0).map((a) => a.stop('SIGTERM')));
+    await paul().stop('fast');
+    const pid = Number(await bed.cluster.psql(john(), "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'"));
+    assert.ok(Number.isInteger(pid) && pid > 0, `checkpointer pid ${pid}`);
+    process.kill(pid, 'SIGSTOP');
+    heldCheckpointer = pid;
+    const agent = start(settings);
+    try {
+      type Step = { step: string; since: string; source: string | null; reclone: boolean };
+      const seen: { record: Record<string, unknown> | null } = { record: null };
+      await waitUntil('members/paul says the boot rewinds', async () => ((seen.record = await member())?.['boot_step'] as Step | undefined)?.step === 'rewind', 60_000, 100);
+      const record = seen.record;
+      const step = record?.['boot_step'] as Step;
+      assert.deepEqual([step.source, step.reclone, record?.['postgres'], record?.['boot_copy']], ['john', false, 'stopped', null], JSON.stringify(record));
+      // Two TTLs into the held CHECKPOINT: a member key without renewals would have expired.
+      await new Promise((resolve) => setTimeout(resolve, 2 * TTL * 1000 + 500));
+      const later = await member();
+      assert.notEqual(later, null, 'members/paul alive during the rewind');
+      assert.deepEqual(later?.['boot_step'], step);
+
+      const t0 = performance.now();
+      await assert.rejects(
+        shell.run([`${bed.cluster.pgBinDir}/pg_ctl`, '-D', paul().dataDir, '-w', '-t', '60', 'status'], { timeoutMs: 600_000 }),
+        (err: unknown) => err instanceof HandyRepError && err.code === 'CONTROL_CHANNEL' && err.message.includes(`pg_ctl refused (busy): busy: boot rewind since ${step.since} (the agent's boot rewinds paul to follow john`),
+      );
+      const answeredMs = performance.now() - t0;
+      assert.ok(answeredMs < 10_000, `answered after ${Math.round(answeredMs)} ms, not at its ten-minute limit`);
+      assert.match(agent.output(), /command \S+ waits behind the agent's boot/);
+
+      continueCheckpointer();
+      await waitUntil('paul streams from john', async () => (await bed.cluster.psql(john(), "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'paul' AND state = 'streaming'").catch(() => '0')) === '1', 120_000, 250);
+      await waitUntil('the start logged', () => /started as a standby of john/.test(agent.output()), 30_000, 100);
+      await waitUntil('the ordinary record once the boot is done', async () => ((await member())?.['boot_step'] ?? null) === null && (await member())?.['postgres'] === 'running', 10_000, 100);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- agent:\n${agent.output().slice(-4000)}`, { cause: err });
+    } finally {
+      continueCheckpointer();
     }
   });
 });

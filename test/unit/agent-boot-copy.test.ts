@@ -3,21 +3,22 @@
  * member key stays alive while a boot step holds its round:
  *   - bootRecord / BootCopyKeeper (src/agent/boot-copy-keeper.ts): the record written while the boot
  *     runs, by a timer of its own, `boot_copy` while it copies;
- *   - bootCopyOf / busyBehindBootCopy (src/nodes/boot-copy-busy.ts) and the controller's waiting loop
+ *   - bootStepOf / busyBehindBootStep (src/nodes/boot-step-busy.ts) and the controller's waiting loop
  *     (agent-shell.ts): busy at once behind a boot copy, agent gone while waiting.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BootCopyKeeper, bootRecord, type BootCopy } from '../../src/agent/boot-copy-keeper.js';
+import { BootCopyKeeper, bootRecord } from '../../src/agent/boot-copy-keeper.js';
+import type { BootStep } from '../../src/agent/boot-step.js';
 import type { MemberRecord } from '../../src/agent/member-record.js';
 import { parseMemberRecord } from '../../src/agent/election/member-read.js';
 import { parseMemberView } from '../../src/store/etcd/member-view.js';
-import { bootCopyOf, busyBehindBootCopy } from '../../src/nodes/boot-copy-busy.js';
+import { bootStepOf, busyBehindBootStep } from '../../src/nodes/boot-step-busy.js';
 import { etcdKeys } from '../../src/store/etcd/keys.js';
 import type { EtcdContext } from '../../src/store/etcd/client.js';
 import { FAKE_PREFIX, fakeAgentShell } from '../fixtures/fake-agent-shell.js';
 import { HandyRepError } from '../../src/model/errors.js';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BootRunner } from '../../src/agent/boot-runner.js';
@@ -25,7 +26,7 @@ import type { LocalPostgres } from '../../src/agent/local-postgres.js';
 import { parseConfig } from '../../src/config/load.js';
 import { encodeMasterRecord } from '../../src/store/etcd/master-record.js';
 
-const COPY: BootCopy = { source: 'john', master: 'john', since: '2026-12-05T01:00:00.000Z', reclone: false };
+const COPY: BootStep = { step: 'copy', source: 'john', master: 'john', since: '2026-12-05T01:00:00.000Z', reclone: false };
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('bootRecord: the member record while the boot runs', () => {
@@ -35,16 +36,16 @@ describe('bootRecord: the member record while the boot runs', () => {
     const text = JSON.stringify(record);
     assert.notEqual(parseMemberRecord('paul', text), null, 'the election reads it (a stopped node: never a candidate)');
     assert.equal(parseMemberView(text)?.postgres, 'stopped');
-    assert.deepEqual(bootCopyOf(text), { source: 'john', since: COPY.since, reclone: false });
+    assert.deepEqual(bootStepOf(text), { step: 'copy', source: 'john', since: COPY.since, reclone: false });
   });
   it('no copy (a rewind holds the round): boot_copy null, the last recorded master', () => {
     const record = bootRecord('paul', 'george', null, 'x');
     assert.deepEqual([record.boot_copy, record.recorded_master], [null, 'george']);
-    assert.equal(bootCopyOf(JSON.stringify(record)), null);
+    assert.equal(bootStepOf(JSON.stringify(record)), null);
   });
 });
 
-describe('bootCopyOf and busyBehindBootCopy', () => {
+describe('bootStepOf and busyBehindBootStep', () => {
   const rows: [string, string | null, boolean][] = [
     ['no member key', null, false],
     ['not JSON', '{', false],
@@ -53,19 +54,19 @@ describe('bootCopyOf and busyBehindBootCopy', () => {
     ['boot_copy malformed', '{"name":"paul","boot_copy":{"source":1,"since":"x","reclone":false}}', false],
     ['boot_copy present', `{"name":"paul","boot_copy":{"source":"john","since":"${COPY.since}","reclone":true}}`, true],
   ];
-  for (const [name, value, copying] of rows) it(name, () => assert.equal(bootCopyOf(value) !== null, copying));
+  for (const [name, value, copying] of rows) it(name, () => assert.equal(bootStepOf(value) !== null, copying));
 
   it('busy only for a command that waits (queued, not started) while the agent copies', () => {
-    const copy = bootCopyOf(`{"boot_copy":{"source":"john","since":"${COPY.since}","reclone":true}}`);
-    assert.match(busyBehindBootCopy('paul', true, false, copy) ?? '', /^busy: boot copy since 2026-12-05T01:00:00.000Z \(the agent's boot reclones john onto paul;/);
-    assert.equal(busyBehindBootCopy('paul', false, false, copy), null, 'not queued: within its pickup time');
-    assert.equal(busyBehindBootCopy('paul', true, true, copy), null, 'started: it runs');
-    assert.equal(busyBehindBootCopy('paul', true, false, null), null, 'queued behind a command: waits');
+    const copy = bootStepOf(`{"boot_copy":{"source":"john","since":"${COPY.since}","reclone":true}}`);
+    assert.match(busyBehindBootStep('paul', true, false, copy) ?? '', /^busy: boot copy since 2026-12-05T01:00:00.000Z \(the agent's boot reclones john onto paul;/);
+    assert.equal(busyBehindBootStep('paul', false, false, copy), null, 'not queued: within its pickup time');
+    assert.equal(busyBehindBootStep('paul', true, true, copy), null, 'started: it runs');
+    assert.equal(busyBehindBootStep('paul', true, false, null), null, 'queued behind a command: waits');
   });
   it('text from the record is shortened and made printable', () => {
-    const copy = bootCopyOf(JSON.stringify({ boot_copy: { source: `x\n${'y'.repeat(100)}`, since: 'z', reclone: false } }));
-    assert.equal(copy?.source.length, 64);
-    assert.ok(!copy?.source.includes('\n'));
+    const copy = bootStepOf(JSON.stringify({ boot_copy: { source: `x\n${'y'.repeat(100)}`, since: 'z', reclone: false } }));
+    assert.equal(copy?.source?.length, 64);
+    assert.ok(!copy?.source?.includes('\n'));
   });
 });
 
@@ -106,17 +107,17 @@ describe('BootCopyKeeper: the member lease and record kept by a timer of their o
   it('a copy beginning is written at once, with its start; its end too (also while a write is under way)', async () => {
     const { k, written } = keeper();
     k.hold();
-    k.copy(COPY);
+    k.step(COPY);
     await k.settled();
     assert.equal(written.length, 1);
     assert.deepEqual(written[0]?.boot_copy, { source: 'john', since: COPY.since, reclone: false });
-    k.copy(null);
+    k.step(null);
     await k.settled();
     assert.equal(written.length, 2);
     assert.equal(written[1]?.boot_copy, null);
     // Begun and ended back to back: the last write says no copy.
-    k.copy(COPY);
-    k.copy(null);
+    k.step(COPY);
+    k.step(null);
     await k.settled();
     assert.equal(written.at(-1)?.boot_copy, null);
     k.release();
@@ -133,9 +134,9 @@ describe('BootCopyKeeper: the member lease and record kept by a timer of their o
       log: () => undefined,
     });
     k.hold();
-    k.copy(COPY);
+    k.step(COPY);
     await k.settled();
-    k.copy(null);
+    k.step(null);
     await sleep(20);
     k.release();
     await k.settled();
@@ -149,7 +150,7 @@ describe('BootCopyKeeper: the member lease and record kept by a timer of their o
   it('a lease etcd says expired: not written, said once', async () => {
     const { k, written, lines } = keeper(false);
     k.hold();
-    k.copy(COPY);
+    k.step(COPY);
     await sleep(130);
     k.release();
     await k.settled();
@@ -213,28 +214,48 @@ describe('AgentShell: a command the agent makes wait behind its boot copy', () =
   });
 });
 
-describe('BootRunner: onCopy around the copy of a new node', () => {
-  it('told the copy (source, start) before it begins and null after it ended, also when it failed', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'handyrep-boot-copy-'));
-    try {
-      const pgdata = join(dir, 'data');
-      mkdirSync(pgdata, { recursive: true });
-      // paul at a port nothing listens on: the copy fails at the master's checkpoint.
-      const config = parseConfig(`servers: {john: {hostname: 127.0.0.1, role: master, pgdata: ${pgdata}}, paul: {hostname: 127.0.0.1, port: 1}}`, 'test');
-      const record = encodeMasterRecord({ name: 'paul', term: '2', timeline: 2, promoted_lsn: null, sync_set: [], since: '2026-01-01T00:00:00Z', written_by: 'test' });
-      const etcd = { keys: etcdKeys('/t/'), deadlineMs: 1000, client: { kv: { range: async () => ({ kvs: [{ value: Buffer.from(record), mod_revision: '7' }] }) } } } as unknown as EtcdContext;
-      const pg = { settings: { socketDir: dir, port: 5432 }, observe: async () => ({ observation: { pidFilePid: null, pidAlive: false, writable: null }, facts: null }) } as unknown as LocalPostgres;
-      const lease = { take: async () => null, renew: async () => undefined, fresh: () => false, held: () => false, release: async () => undefined };
-      const told: (BootCopy | null)[] = [];
-      const lines: string[] = [];
-      const runner = new BootRunner({ config, node: 'john', pg, etcd, callMs: 1000, loopMs: 500, lease, log: (l) => void lines.push(l), now: () => 0, dropSlot: async () => 'no slot', onCopy: (c) => void told.push(c) });
-      await runner.step();
-      assert.equal(told.length, 2, lines.join('\n'));
-      assert.deepEqual([told[0]?.source, told[0]?.master, told[0]?.reclone, Number.isFinite(Date.parse(told[0]?.since ?? ''))], ['paul', 'paul', false, true]);
-      assert.equal(told[1], null);
-      assert.match(lines.join('\n'), /attempt 1 failed, PostgreSQL not started.*clone from paul failed/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+/**
+ * One boot attempt of john following paul, recorded at a port nothing listens on (so the attempt
+ * fails at the master's CHECKPOINT): the steps told and the log. `pgVersion`: john's folder holds
+ * data (a rewind), else it is empty (a copy).
+ */
+async function bootOverDeadMaster(pgVersion: boolean): Promise<{ told: (BootStep | null)[]; log: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'handyrep-boot-copy-'));
+  try {
+    const pgdata = join(dir, 'data');
+    mkdirSync(pgdata, { recursive: true });
+    if (pgVersion) writeFileSync(join(pgdata, 'PG_VERSION'), '16\n');
+    const config = parseConfig(`servers: {john: {hostname: 127.0.0.1, role: master, pgdata: ${pgdata}}, paul: {hostname: 127.0.0.1, port: 1}}`, 'test');
+    const record = encodeMasterRecord({ name: 'paul', term: '2', timeline: 2, promoted_lsn: null, sync_set: [], since: '2026-01-01T00:00:00Z', written_by: 'test' });
+    const etcd = { keys: etcdKeys('/t/'), deadlineMs: 1000, client: { kv: { range: async () => ({ kvs: [{ value: Buffer.from(record), mod_revision: '7' }] }) } } } as unknown as EtcdContext;
+    const pg = { settings: { socketDir: dir, port: 5432 }, observe: async () => ({ observation: { pidFilePid: null, pidAlive: false, writable: null }, facts: null }) } as unknown as LocalPostgres;
+    const lease = { take: async () => null, renew: async () => undefined, fresh: () => false, held: () => false, release: async () => undefined };
+    const told: (BootStep | null)[] = [];
+    const lines: string[] = [];
+    const runner = new BootRunner({ config, node: 'john', pg, etcd, callMs: 1000, loopMs: 500, lease, log: (l) => void lines.push(l), now: () => 0, dropSlot: async () => 'no slot', onStep: (c) => void told.push(c) });
+    await runner.step();
+    return { told, log: lines.join('\n') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('BootRunner: onStep around the steps of its boot', () => {
+  it('a new node: told the copy (source, start) before it begins and null after it ended, also when it failed', async () => {
+    const { told, log } = await bootOverDeadMaster(false);
+    assert.equal(told.length, 2, log);
+    assert.deepEqual([told[0]?.step, told[0]?.source, told[0]?.master, told[0]?.reclone, Number.isFinite(Date.parse(told[0]?.since ?? ''))], ['copy', 'paul', 'paul', false, true]);
+    assert.equal(told[1], null);
+    assert.match(log, /attempt 1 failed, PostgreSQL not started.*clone from paul failed/);
+  });
+
+  it('a node holding data: told the rewind (its CHECKPOINT first) before the master is asked, and its end, also when it failed', async () => {
+    const { told, log } = await bootOverDeadMaster(true);
+    assert.deepEqual(
+      told.map((s) => (s === null ? null : [s.step, s.source, s.master, Number.isFinite(Date.parse(s.since))])),
+      [['rewind', 'paul', 'paul', true], null],
+      log,
+    );
+    assert.match(log, /attempt 1 failed, PostgreSQL not started.*cannot make it a standby of paul/);
   });
 });

@@ -5,15 +5,13 @@
  * the copy killed when the command's timeout is over. PostgreSQL is not started: the controller
  * starts it (a `pg_ctl` command) once it has the result, and waits until it streams.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { HandyRepConfig } from '../../config/schema.js';
 import { describeError } from '../../model/errors.js';
 import type { CommandResult } from '../../nodes/ports.js';
 import type { ProcessGroupWatcher } from '../../nodes/run-process.js';
 import { agentNodeEnv, serverRef } from '../agent-plugin-context.js';
-import { instanceLingers } from '../local-postgres.js';
+import { localCopyChecks, refuseCopy } from '../copy-checks.js';
 import { cloneFromMaster } from '../boot-clone.js';
 import { configuredSlot, dropIdleSlot } from '../boot-standby.js';
 import { FOLDER_LINE } from '../../runtime/clone/clone-through-agent.js';
@@ -44,9 +42,10 @@ export async function runCloneStep(
   if (cancel?.aborted === true) onCancel();
   else cancel?.addEventListener('abort', onCancel, { once: true });
   try {
-    const running = runningPostmaster(serverRef(config, step.node).pgdata);
-    if (running !== null) {
-      return { exitCode: 1, stdout: `${FOLDER_LINE}${JSON.stringify({ touched: false, old_data: null })}`, stderr: `not cloned: PostgreSQL runs on ${step.node} (postmaster ${running}); stop it first. Nothing changed`, timedOut: false, durationMs: performance.now() - started };
+    // Before the master is asked for anything; checked again after its CHECKPOINT and right before the copy (boot-clone.ts).
+    const refused = await refuseCopy(localCopyChecks, { node: step.node, source: step.source, pgdata: serverRef(config, step.node).pgdata, databaseBytes: null });
+    if (refused !== null) {
+      return { exitCode: 1, stdout: `${FOLDER_LINE}${JSON.stringify({ touched: false, old_data: null })}`, stderr: refused.message, timedOut: false, durationMs: performance.now() - started };
     }
     const extraSettings: Record<string, string> = {};
     if (step.restoreCommand) {
@@ -74,16 +73,4 @@ export async function runCloneStep(
     clearTimeout(timer);
     cancel?.removeEventListener('abort', onCancel);
   }
-}
-
-/** The pid of a postmaster (or what is left of it) running on `pgdata`, or null. Never copied over. */
-function runningPostmaster(pgdata: string): number | null {
-  let text: string;
-  try {
-    text = readFileSync(join(pgdata, 'postmaster.pid'), 'utf8');
-  } catch {
-    return null;
-  }
-  const pid = Number(text.split('\n')[0]);
-  return Number.isInteger(pid) && pid > 0 && instanceLingers(pgdata, pid) ? pid : null;
 }

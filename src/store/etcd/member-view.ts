@@ -5,6 +5,7 @@
  */
 import type { EtcdContext } from './client.js';
 import { prefixEnd } from './guarded-txn.js';
+import { memberFields } from './member-json.js';
 import { withDeadline } from './store-error.js';
 
 /** The fields of another agent's member record this agent reads (parseMemberView). */
@@ -26,15 +27,8 @@ export interface MemberView {
 
 /** A member record's JSON as a view; null when it is not one (an older agent's record has no observed_at: null there). */
 export function parseMemberView(text: string | null): MemberView | null {
-  if (text === null) return null;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (typeof value !== 'object' || value === null) return null;
-  const v = value as Record<string, unknown>;
+  const v = memberFields(text);
+  if (v === null) return null;
   if (typeof v['name'] !== 'string' || typeof v['postgres'] !== 'string') return null;
   const role = v['role'] === 'master' || v['role'] === 'replica' ? v['role'] : null;
   const text_ = (key: string): string | null => (typeof v[key] === 'string' ? (v[key] as string) : null);
