@@ -52,23 +52,31 @@ describe('an adoption interrupted between adopt and connection_failover rolls fo
       assert.ok(Number.isInteger(frozen) && frozen > 0, 'the pgbouncer pid');
       signal(frozen, 'SIGSTOP');
       const seen: string[] = [];
+      // The step is seen running (it hangs on the frozen pgbouncer); ctl-b is killed as soon as both
+      // that and its pid are known (its takeover may journal the step before its start returns).
+      let running: JournalStep[] | null = null;
       let ctlBPid = 0;
+      let done: (steps: JournalStep[]) => void = () => undefined;
       const killed = new Promise<JournalStep[]>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`never saw connection_failover running; journal steps seen: ${seen.join(' → ')}`)), 60_000);
-        watcher.on('put', (kv) => {
-          const steps = (JSON.parse(kv.value.toString()) as { steps?: JournalStep[] }).steps ?? [];
-          const last = steps.at(-1);
-          if (!last) return;
-          seen.push(`${last.name}:${last.outcome}`);
-          if (last.name === 'connection_failover' && last.outcome === 'running' && ctlBPid !== 0) {
-            signal(ctlBPid, 'SIGKILL');
-            clearTimeout(timer);
-            resolve(steps);
-          }
-        });
+        done = (steps) => {
+          clearTimeout(timer);
+          signal(ctlBPid, 'SIGKILL');
+          resolve(steps);
+        };
+      });
+      watcher.on('put', (kv) => {
+        const steps = (JSON.parse(kv.value.toString()) as { steps?: JournalStep[] }).steps ?? [];
+        const last = steps.at(-1);
+        if (!last || running !== null) return;
+        seen.push(`${last.name}:${last.outcome}`);
+        if (last.name !== 'connection_failover' || last.outcome !== 'running') return;
+        running = steps;
+        if (ctlBPid !== 0) done(steps);
       });
       const ctlB = await startAdoptController(current, 'ctl-b', opened.controller);
       ctlBPid = ctlB.daemon.pid;
+      if (running !== null) done(running);
       const atKill = await killed;
       mark('ctl-b killed');
       assert.deepEqual(atKill.map((s) => `${s.name} ${s.outcome}`), ['adopt ok', 'connection_failover running'], 'killed between adopt and connection_failover');
