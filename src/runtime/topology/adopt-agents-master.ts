@@ -198,8 +198,12 @@ async function recordAdoptionChange(env: TopologyEnv, reads: AgentsMasterReads, 
   return judged;
 }
 
-/** The book as at the end of a failover (after-promotion.ts recordPromotion), with the old master's fate as seen now. */
-function recordAdoption(env: TopologyEnv, oldMaster: string | null, master: string, fate: OldMasterFate | null): void {
+/**
+ * The book as at the end of a failover (after-promotion.ts recordPromotion), with the old master's
+ * fate as seen now. Also the roll-forward of an interrupted adoption (recovery.ts), so both record
+ * the same book.
+ */
+export function recordAdoption(env: TopologyEnv, oldMaster: string | null, master: string, fate: OldMasterFate | null): void {
   // In deployment `agents` the agents' own rule (standby of the recorded master, pg_rewind first) is
   // the old master's fence, and the agents never elect a fenced or disabled server: fencing it here
   // would shrink their candidates with every election.
