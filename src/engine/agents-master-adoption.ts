@@ -151,7 +151,7 @@ export function judgeAdoption(f: AdoptionFacts): AdoptionVerdict {
  * agent stopped it, or is gone with it: design §9 rule 1), the same proof a controller's own
  * agent_lease failover counts as a confirmed fence.
  */
-function oldMasterFate(answer: PortAnswer | null, leaseGone: boolean): OldMasterFate {
+export function oldMasterFate(answer: PortAnswer | null, leaseGone: boolean): OldMasterFate {
   if (answer === 'read_only') return 'rejoined';
   if (answer === 'refused' || leaseGone) return 'confirmed';
   return 'unconfirmed';

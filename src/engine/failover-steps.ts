@@ -31,6 +31,11 @@ export interface StepSpec {
   path: 'plan' | 'recovery';
   /** What undoes it when the change is rolled back; null when nothing needs undoing. */
   rollback: string | null;
+  /**
+   * The journaled outcomes of this step that prove its server is the new master: a recovery rolls
+   * forward to it even when it does not answer then (runtime/topology/recovery.ts). Absent: none.
+   */
+  provesTarget?: readonly ('ok' | 'running')[];
 }
 
 export const STEP_TABLE: Readonly<Record<StepName, StepSpec>> = {
@@ -53,6 +58,8 @@ export const STEP_TABLE: Readonly<Record<StepName, StepSpec>> = {
     effect: 'promote the candidate, after checking no other server is writable (under etcd_lease first recording it in the etcd `master` key: only while this controller leads, the key is unchanged since read and the old master\'s agent lease is gone); confirmed by a committed write',
     path: 'plan',
     rollback: 'settle_promotion: wait for it or stop it, never leave it pending',
+    // Confirmed by a committed write; running or failed it may not have happened (settled instead).
+    provesTarget: ['ok'],
   },
   settle_promotion: { effect: 'an unconfirmed promotion is waited for or stopped; if neither, nobody else is promoted', path: 'recovery', rollback: null },
   remaster: { effect: 'point a replica at the new master (ALTER SYSTEM + reload)', path: 'plan', rollback: null },
@@ -64,6 +71,10 @@ export const STEP_TABLE: Readonly<Record<StepName, StepSpec>> = {
     effect: "record the master an agents' election made (it answers writable, its agent holds its master lease, nobody else is writable): nothing promoted; the old master fenced, or kept as a replica when already read-only",
     path: 'plan',
     rollback: null,
+    // Running counts too: the step is an in-memory book change that starts only after the adopted
+    // master answered writable with its lease held (re-read inside the queue) and the leadership
+    // was asserted; the persister may save that book before the journal says ok.
+    provesTarget: ['ok', 'running'],
   },
 };
 
@@ -72,6 +83,11 @@ export interface PlannedStep {
   server: string | null;
   /** Runs only when the previous promotion failed (another candidate). */
   alternative?: boolean;
+}
+
+/** Whether a journaled step with this outcome proves its server is the new master (StepSpec.provesTarget). */
+export function provesTarget(step: { name: string; outcome: string }): boolean {
+  return (stepSpec(step.name)?.provesTarget ?? []).some((o) => o === step.outcome);
 }
 
 /** The table entry of a journaled step name ("extra_command:notify" → extra_command). */

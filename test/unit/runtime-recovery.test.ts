@@ -237,3 +237,109 @@ test('an interrupted adoption in deployment agents never fences the old master (
   assert.equal(r.master, 'c');
   assert.deepEqual(r.b, { role: 'replica', enabled: true, fenced: false });
 });
+
+// ---- Review s9 (adoption roll-forward): rows that failed before the fixes ----
+const AGENT_LEASE = 'handyrep: {store: etcd}\netcd: {endpoints: ["http://127.0.0.1:2379"], ttl: 4}\nfailover: {unreachable_master: agent_lease}\n';
+const AGENTS = 'handyrep: {store: etcd, deployment: agents}\netcd: {endpoints: ["http://127.0.0.1:2379"]}\n';
+const C_LOST = { writable: null, running: null };
+const ADOPTED_BOOK = { b: { role: 'replica', enabled: false, fenced: true }, c: { role: 'master' } };
+
+/** Recovers an adoption of c (b the old master) journaled with `steps`; `lease`: what the master lease of a server says (agent_lease). */
+async function recoverAdoptionOf(head: string, over: Parameters<typeof servers>[0], answers: Answers, steps: [string, string | null, StepRecord['outcome']][], lease: Record<string, string> = {}) {
+  const config = parseConfig(`${head}servers: {a: {hostname: ha, role: replica}, b: {hostname: hb, role: master}, c: {hostname: hc, role: replica}}\n`, 'test.yaml');
+  const { env, book, done, fenced } = fakeEnv(servers(over), answers, config);
+  const noted: string[] = [];
+  const masterLease = { state: async (m: string) => lease[m] ?? 'unknown', noteHealthy: async (m: string) => void noted.push(m) };
+  const judged: string[] = [];
+  try {
+    const journal = { ...interrupted(steps), kind: 'adoption' as const, to: 'c' };
+    const rd = await recoverInterrupted({ ...env, masterLease } as unknown as TopologyEnv, journal, async (m) => {
+      judged.push(m);
+      return { reachable: true, details: 'pretend' };
+    });
+    const masters = book.names().filter((n) => book.get(n).role === 'master' && book.get(n).enabled);
+    const b = book.get('b');
+    return { rd, judged, masters, master: book.masterName(), b: { role: b.role, enabled: b.enabled, fenced: b.fenced === true, unconfirmed: b.fence_unconfirmed === true }, fenced, noted, fence: book.recentHistory(1)[0]?.fence ?? null };
+  } finally {
+    done();
+  }
+}
+
+test('F1: an adoption whose adopt step ran is rolled forward to the adopted master even when it does not answer now (book saved)', async () => {
+  const r = await recoverAdoptionOf('', ADOPTED_BOOK, { ha: { writable: false, running: true }, hb: { writable: null, running: false }, hc: C_LOST }, [['adopt', 'c', 'ok'], ['connection_failover', 'c', 'running']]);
+  assert.equal(r.rd.result, 'SUCCESS', r.rd.details);
+  assert.deepEqual(r.judged, [], 'b, replaced by the adoption, is not judged');
+  assert.deepEqual(r.masters, ['c']);
+  assert.deepEqual(r.b, { role: 'replica', enabled: false, fenced: true, unconfirmed: false });
+});
+
+test('F1: same with the book not saved before the crash (b still master in the book): c is the master, b fenced', async () => {
+  const r = await recoverAdoptionOf('', {}, { ha: { writable: false, running: true }, hb: { writable: null, running: false }, hc: C_LOST }, [['adopt', 'c', 'ok'], ['connection_failover', 'c', 'running']]);
+  assert.equal(r.rd.result, 'SUCCESS', r.rd.details);
+  assert.deepEqual(r.judged, []);
+  assert.deepEqual(r.masters, ['c']);
+  assert.equal(r.b.fenced, true);
+});
+
+test('F1: an adopt step still running in the journal (its book change saved) counts as the adoption: c master, b stays fenced', async () => {
+  const r = await recoverAdoptionOf('', ADOPTED_BOOK, { ha: { writable: false, running: true }, hb: { writable: null, running: false }, hc: C_LOST }, [['adopt', 'c', 'running']]);
+  assert.equal(r.rd.result, 'SUCCESS', r.rd.details);
+  assert.deepEqual(r.judged, []);
+  assert.deepEqual(r.masters, ['c']);
+  assert.equal(r.b.fenced, true);
+});
+
+test('F2: agent_lease, the old master lost with its lease gone: the roll-forward records its fence confirmed, as the adoption does', async () => {
+  const r = await recoverAdoptionOf(AGENT_LEASE, {}, { ha: { writable: false, running: true }, hb: { writable: null, running: null }, hc: { writable: true, running: true } }, [['adopt', 'c', 'ok'], ['connection_failover', 'c', 'running']], { b: 'released' });
+  assert.equal(r.rd.result, 'SUCCESS', r.rd.details);
+  assert.deepEqual(r.b, { role: 'replica', enabled: false, fenced: true, unconfirmed: false });
+  assert.equal(r.fence, 'confirmed');
+});
+
+test('F2 (the lease proves nothing): agent_lease with the old lease unknown and no control channel stays unconfirmed', async () => {
+  const r = await recoverAdoptionOf(AGENT_LEASE, {}, { ha: { writable: false, running: true }, hb: { writable: null, running: null }, hc: { writable: true, running: true } }, [['adopt', 'c', 'ok'], ['connection_failover', 'c', 'running']]);
+  assert.equal(r.b.unconfirmed, true);
+  assert.equal(r.fence, 'unconfirmed');
+});
+
+test('F2 (related, a failover roll-forward): agent_lease, the lost old master with its lease gone is fenced confirmed', async () => {
+  const config = parseConfig(`${AGENT_LEASE}servers: {a: {hostname: ha, role: replica}, b: {hostname: hb, role: master}, c: {hostname: hc, role: replica}}\n`, 'test.yaml');
+  const { env, book, done } = fakeEnv(servers({}), { ha: { writable: false, running: true }, hb: { writable: null, running: null }, hc: { writable: true, running: true } }, config);
+  const masterLease = { state: async (m: string) => (m === 'b' ? 'released' : 'unknown'), noteHealthy: async () => undefined };
+  try {
+    const rd = await recoverInterrupted({ ...env, masterLease } as unknown as TopologyEnv, interrupted([['fence', 'b', 'ok'], ['promote', 'c', 'ok']]), neverJudged);
+    assert.equal(rd.result, 'SUCCESS', rd.details);
+    assert.equal(book.get('b').fence_unconfirmed, false);
+  } finally {
+    done();
+  }
+});
+
+test('F3: the adopted master lost and another server writable: split_brain FAIL, the book keeps one enabled master (c)', async () => {
+  const r = await recoverAdoptionOf('', ADOPTED_BOOK, { ha: { writable: true, running: true }, hb: { writable: null, running: false }, hc: C_LOST }, [['adopt', 'c', 'ok'], ['connection_failover', 'c', 'running']]);
+  assert.equal(r.rd.result, 'FAIL');
+  assert.equal(r.rd.reason_code, 'split_brain');
+  assert.deepEqual(r.masters, ['c']);
+});
+
+test('F3: an adoption whose adopt step never ran is not rolled forward to another writable server (left to the verified adoption)', async () => {
+  const r = await recoverAdoptionOf('', {}, { ha: { writable: true, running: true }, hb: { writable: null, running: false }, hc: C_LOST }, []);
+  assert.equal(r.rd.result, 'FAIL', r.rd.details);
+  assert.equal(r.rd.reason_code, 'not_adopted');
+  assert.deepEqual(r.masters, ['b'], 'the book is unchanged');
+  assert.deepEqual(r.judged, []);
+});
+
+test('F4: deployment agents, the old master writable beside the adopted one: stopped, but kept an enabled unfenced replica', async () => {
+  const r = await recoverAdoptionOf(AGENTS, {}, { ha: { writable: false, running: true }, hb: { writable: true, running: true }, hc: { writable: true, running: true } }, [['adopt', 'c', 'ok'], ['connection_failover', 'c', 'running']]);
+  assert.equal(r.rd.result, 'SUCCESS', r.rd.details);
+  assert.equal(r.master, 'c');
+  assert.ok(r.fenced.includes('hb'), 'b was stopped');
+  assert.deepEqual(r.b, { role: 'replica', enabled: true, fenced: false, unconfirmed: false });
+});
+
+test('F5: the roll-forward of an adoption notes the adopted master lease as seen held, as the adoption does', async () => {
+  const r = await recoverAdoptionOf(AGENT_LEASE, {}, { ha: { writable: false, running: true }, hb: { writable: null, running: false }, hc: { writable: true, running: true } }, [['adopt', 'c', 'ok'], ['connection_failover', 'c', 'running']]);
+  assert.equal(r.rd.result, 'SUCCESS', r.rd.details);
+  assert.deepEqual(r.noted, ['c']);
+});

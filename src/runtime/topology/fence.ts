@@ -142,7 +142,7 @@ export async function fenceServer(env: TopologyEnv, name: string): Promise<Fence
  * agent, seen holding the master lease while the master was healthy, no longer holds it — the
  * agent stops its PostgreSQL before it lets the lease lapse (design §9 rule 1). Else null.
  */
-async function fencedByAgentLease(env: TopologyEnv, name: string): Promise<string | null> {
+export async function fencedByAgentLease(env: TopologyEnv, name: string): Promise<string | null> {
   if (env.ctx().config.failover.unreachable_master !== 'agent_lease' || !env.masterLease) return null;
   const lease = await env.masterLease.state(name);
   return lease === 'released' ? `its node agent's master lease is gone from etcd (the agent stops PostgreSQL before the lease lapses)` : null;

@@ -16,13 +16,14 @@
 import type { FailoverRecord } from '../../model/failover-record.js';
 import { failure, success } from '../../model/rd.js';
 import { isDatabaseRole } from '../../model/server.js';
+import { provesTarget, stepSpec } from '../../engine/failover-steps.js';
 import { runExtraCommands, repointProxies } from './after-promotion.js';
 import { recordAdoption } from './adopt-agents-master.js';
-import { ref, type TopologyEnv } from './env.js';
+import type { TopologyEnv } from './env.js';
 import { nameOldMasterAgain } from './master-key-again.js';
 import { runFailover, type FailoverExpectation, type TopologyRd } from './failover.js';
-import { acceptsWrites, databaseAnswer, fenceServer } from './fence.js';
-import { observeRunning } from '../observe.js';
+import { acceptsWrites, fenceServer } from './fence.js';
+import { oldMasterFateNow } from './old-master-fate.js';
 import { remasterReplica } from './remaster.js';
 import { settlePromotion } from './promote.js';
 import { enabledReplicas } from './select.js';
@@ -45,14 +46,17 @@ function rollForwardPlan(env: TopologyEnv, from: string | null, to: string, fenc
   ];
 }
 
-/** Servers the interrupted change tried to promote (a recovery's settle steps included). */
+/** Servers the interrupted change tried to promote or adopt (a recovery's settle steps included). */
 function candidatesOf(interrupted: FailoverRecord): string[] {
-  return [...new Set(interrupted.steps.filter((s) => (s.name === 'promote' || s.name === 'settle_promotion') && s.server !== null).map((s) => s.server as string))];
+  return [...new Set(interrupted.steps.filter((s) => (s.name === 'settle_promotion' || stepSpec(s.name)?.provesTarget !== undefined) && s.server !== null).map((s) => s.server as string))];
 }
 
-/** The server whose promotion the journal records as confirmed (it accepted a write), if any. */
+/**
+ * The server the journal proves is the new master (step table provesTarget: a promotion that
+ * accepted a write; an adoption's book change, made only after its verification), if any.
+ */
 function confirmedPromotion(interrupted: FailoverRecord): string | null {
-  return interrupted.steps.find((s) => s.name === 'promote' && s.outcome === 'ok' && s.server !== null)?.server ?? null;
+  return interrupted.steps.find((s) => provesTarget(s) && s.server !== null)?.server ?? null;
 }
 
 async function settlePending(env: TopologyEnv, runner: StepRunner, interrupted: FailoverRecord): Promise<TopologyRd | null> {
@@ -110,13 +114,16 @@ async function rollForward(env: TopologyEnv, runner: StepRunner, interrupted: Fa
     }
   }
   if (from !== null && from !== newMaster) {
-    // Fenced for sure only when its control channel says stopped or it answers read-only.
-    const readOnly = !fromWritable && (await databaseAnswer(env, from)) === 'read_only';
-    const unconfirmed = !fromWritable && !readOnly && (await observeRunning({ ctx: env.ctx(), plugins: env.plugins }, ref(env, from))) !== false;
-    if (adoption && !fromWritable) {
-      const fate = readOnly ? 'rejoined' : unconfirmed ? 'unconfirmed' : 'confirmed';
+    // Fenced for sure when the fence step above stopped it, it answers read-only or refuses, its
+    // control channel says stopped, or (agent_lease) its agent's master lease is gone: the rule the
+    // adoption itself records by (old-master-fate.ts).
+    const fate = fromWritable ? 'confirmed' : await oldMasterFateNow(env, from);
+    const unconfirmed = fate === 'unconfirmed';
+    if (adoption) {
+      // Deployment agents: an enabled, unfenced replica even when it had to be stopped here.
       recordAdoption(env, from, newMaster, fate);
       if (env.ctx().config.handyrep.deployment !== 'agents') runner.setFence(unconfirmed ? 'unconfirmed' : 'confirmed');
+      if (fromWritable) env.log.error('FAILOVER', `recovery: the old master ${from} ALSO answered writable beside the adopted ${newMaster}; stopped it (the journal proves the adoption of ${newMaster}); look at what ${from} took`, from, 'CRITICAL');
     } else {
       runner.setFence(unconfirmed ? 'unconfirmed' : 'confirmed');
       env.book.putServer(from, { ...env.book.get(from), role: 'replica', enabled: false, fenced: true, fence_unconfirmed: unconfirmed }, `fenced${unconfirmed ? ' (unconfirmed: unreachable)' : ''}: replaced by ${newMaster} (recovered)`);
@@ -126,6 +133,10 @@ async function rollForward(env: TopologyEnv, runner: StepRunner, interrupted: Fa
   if (remaster) {
     for (const r of enabledReplicas(env, [newMaster])) await runner.step('remaster', r, () => remasterReplica(env, r, newMaster));
   }
+  // As the adoption does (adopt-agents-master.ts): under agent_lease its lease counts as seen held
+  // while healthy, so a loss right after this is judged from what was seen, not from a history
+  // read that compaction may have emptied. Not awaited; it never throws.
+  if (adoption) void env.masterLease?.noteHealthy(newMaster).catch(() => undefined);
   if (env.ctx().config.failover.connection_failover_method !== null) await repointProxies(env, runner, newMaster);
   const problems = await runExtraCommands(env, runner, newMaster, from, ranCommands);
   await env.checks.verifyAll();
@@ -176,6 +187,14 @@ export async function recoverInterrupted(env: TopologyEnv, interrupted: Failover
   // The journal proves a promotion (it accepted a write): that server is the master even when it
   // does not answer now; the monitor judges it from here like any master.
   const newMaster = confirmed ?? promoted[0] ?? null;
+  if (interrupted.kind === 'adoption' && newMaster !== null && newMaster !== interrupted.to) {
+    // The adoption's book change never ran, and the writable server is not the one it verified:
+    // nothing is recorded from here (no verification of its key or lease); the next failover check
+    // asks the key and adopts through the verified path, or judges.
+    env.log.error('FAILOVER', `recovery: the interrupted adoption of ${interrupted.to ?? '(none)'} was not recorded, and ${newMaster} answers writable: left to the next failover check's adoption`, newMaster, 'WARNING');
+    const record = await runner.finish('FAIL', `not rolled forward: the adoption of ${interrupted.to ?? '(none)'} was not recorded and ${newMaster} (not it) answers writable; the book is unchanged, the next failover check asks the agents' master key`);
+    return failure(record.details, { reason_code: 'not_adopted', history_id: record.id });
+  }
   if (newMaster !== null) return rollForward(env, runner, interrupted, newMaster, from !== null && writable.includes(from));
   // Nobody was promoted: a synchronous set written for a candidate before its promotion must not
   // outlive it (the old master's set still says where its acknowledged commits are).

@@ -1,0 +1,22 @@
+/**
+ * The fate of an old master that does not answer writable, seen now, by the rule an adoption
+ * records (engine/agents-master-adoption.ts oldMasterFate): read-only → rejoined; refusing
+ * connections, or its master lease gone under `unreachable_master: agent_lease` (the same proof a
+ * failover's fence counts, fence.ts) → confirmed; else confirmed only when its control channel
+ * says stopped. Used by the roll-forward of an interrupted change (recovery.ts), so a lost host
+ * whose agent's lease is gone is not left `fence_unconfirmed` — which would refuse every later
+ * failover (unconfirmed_fence_refused) until an operator acts.
+ */
+import { oldMasterFate, type OldMasterFate } from '../../engine/agents-master-adoption.js';
+import { observeRunning } from '../observe.js';
+import { ref, type TopologyEnv } from './env.js';
+import { databaseAnswer, fencedByAgentLease } from './fence.js';
+
+export async function oldMasterFateNow(env: TopologyEnv, name: string): Promise<OldMasterFate> {
+  const answer = await databaseAnswer(env, name);
+  // Asked only of a port that says nothing conclusive: a writable answer is never fenced by a lease.
+  const leaseGone = (answer === 'no_answer' || answer === 'starting') && (await fencedByAgentLease(env, name)) !== null;
+  const fate = oldMasterFate(answer, leaseGone);
+  if (fate !== 'unconfirmed') return fate;
+  return (await observeRunning({ ctx: env.ctx(), plugins: env.plugins }, ref(env, name))) === false ? 'confirmed' : 'unconfirmed';
+}
