@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BootCopyKeeper, bootRecord } from '../../src/agent/boot-copy-keeper.js';
-import { answeredBusyBehind, BOOT_STEP_NAMES, type BootStep, type BootStepName } from '../../src/agent/boot-step.js';
+import { answeredBusyBehind, BOOT_LOCK_LABEL, BOOT_STEP_NAMES, type BootStep, type BootStepName } from '../../src/agent/boot-step.js';
 import type { MemberRecord } from '../../src/agent/member-record.js';
 import { HandyRepError } from '../../src/model/errors.js';
 import { bootStepOf, busyBehindBootStep } from '../../src/nodes/boot-step-busy.js';
@@ -80,21 +80,25 @@ describe('busyBehindBootStep', () => {
   const fact = (name: BootStepName) => bootStepOf(JSON.stringify(bootRecord('paul', null, step(name), 'x')));
   it('a queued command behind the rewind: busy, naming it', () => {
     assert.equal(
-      busyBehindBootStep('paul', true, false, fact('rewind')),
+      busyBehindBootStep('paul', BOOT_LOCK_LABEL, false, fact('rewind')),
       `busy: boot rewind since ${SINCE} (the agent's boot rewinds paul to follow john: the master's CHECKPOINT, then pg_rewind; PostgreSQL is not running there until it ends); nothing run, not waited for`,
     );
   });
   it('behind the copy: the message older controllers gave', () => {
-    assert.match(busyBehindBootStep('paul', true, false, fact('copy')) ?? '', new RegExp(`^busy: boot copy since ${SINCE} \\(the agent's boot clones john onto paul;`));
+    assert.match(busyBehindBootStep('paul', BOOT_LOCK_LABEL, false, fact('copy')) ?? '', new RegExp(`^busy: boot copy since ${SINCE} \\(the agent's boot clones john onto paul;`));
   });
-  it('behind initdb: busy', () => assert.match(busyBehindBootStep('paul', true, false, fact('initdb')) ?? '', /^busy: boot initdb since .*creates a new cluster on paul/));
+  it('behind initdb: busy', () => assert.match(busyBehindBootStep('paul', BOOT_LOCK_LABEL, false, fact('initdb')) ?? '', /^busy: boot initdb since .*creates a new cluster on paul/));
   it('behind the standby settings or the start: waits', () => {
-    assert.equal(busyBehindBootStep('paul', true, false, fact('standby_settings')), null);
-    assert.equal(busyBehindBootStep('paul', true, false, fact('start')), null);
+    assert.equal(busyBehindBootStep('paul', BOOT_LOCK_LABEL, false, fact('standby_settings')), null);
+    assert.equal(busyBehindBootStep('paul', BOOT_LOCK_LABEL, false, fact('start')), null);
   });
   it('not queued, or started: no busy answer', () => {
-    assert.equal(busyBehindBootStep('paul', false, false, fact('rewind')), null);
-    assert.equal(busyBehindBootStep('paul', true, true, fact('rewind')), null);
+    assert.equal(busyBehindBootStep('paul', null, false, fact('rewind')), null);
+    assert.equal(busyBehindBootStep('paul', BOOT_LOCK_LABEL, true, fact('rewind')), null);
+  });
+  it('queued behind another command while the member record (stale: a killed agent\'s, a late write) says rewind: waits', () => {
+    assert.equal(busyBehindBootStep('paul', 'command 0000000000001-abc (pg_ctl)', false, fact('rewind')), null);
+    assert.equal(busyBehindBootStep('paul', 'command 0000000000001-abc', false, fact('copy')), null);
   });
 });
 
@@ -163,9 +167,9 @@ describe('BootCopyKeeper: boot steps in the member record', () => {
 
 describe('AgentShell: a command queued behind a boot step', () => {
   const keys = etcdKeys(FAKE_PREFIX);
-  const queuedBehindBoot = (member: MemberRecord, answerAfterMs: number | null) =>
+  const queuedBehindBoot = (member: MemberRecord, answerAfterMs: number | null, behind = BOOT_LOCK_LABEL) =>
     fakeAgentShell('paul', [[keys.member('paul'), JSON.stringify(member)]], (kv, key, record) => {
-      kv.set(key, JSON.stringify({ ...record, queued: { behind: "the agent's boot (role discovery)", at: 'x' } }));
+      kv.set(key, JSON.stringify({ ...record, queued: { behind, at: 'x' } }));
       if (answerAfterMs === null) return;
       const result = { exit_code: 0, stdout: 'pg_ctl: server is running', stderr: '', timed_out: false, duration_ms: 5, refused: null };
       setTimeout(() => void kv.set(key, JSON.stringify({ ...record, started: { by: 'agent', at: 'x' }, result })), answerAfterMs);
@@ -182,6 +186,12 @@ describe('AgentShell: a command queued behind a boot step', () => {
     );
     assert.ok(performance.now() - t0 < 3000, 'not at its time limit');
     assert.equal([...kv.keys()].some((k) => k.includes('/commands/')), false);
+  });
+
+  it('queued behind another command, the member record (stale) saying rewind: waited for, its answer returned', async () => {
+    const { shell } = queuedBehindBoot(bootRecord('paul', null, step('rewind'), 'x'), 1500, 'command 0000000000001-abc (pg_ctl)');
+    const result = await shell.run(status, { timeoutMs: 10_000 });
+    assert.deepEqual([result.exitCode, result.stdout], [0, 'pg_ctl: server is running']);
   });
 
   it('behind the start: waited for, its answer returned', async () => {
