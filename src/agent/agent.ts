@@ -161,6 +161,7 @@ export class NodeAgent {
         this.#masterWatch.noteRead(written.revision, written.master, sentMs);
       },
       recordedMaster: () => this.#health.recordedMaster,
+      position: () => this.#positionWatch.last,
       log: (line) => deps.log(`agent ${node}: ${line}`),
     });
     const onStep = (step: BootStep | null): void => this.#bootCopy.step(step);

@@ -53,6 +53,13 @@ describe('bootRecord: boot_step names the step', () => {
     const record = bootRecord('paul', 'george', null, 'x');
     assert.deepEqual([record.boot_step, record.boot_copy, record.recorded_master], [null, null, 'george']);
   });
+  it('the master position the agent last published is kept (the election reads it from every member), not the facts\' revision', () => {
+    const position = { receiver_streaming_at: 'a', master_seen_at: 'b', master_lsn_seen: '0/5000000', master_lsn_seen_for: 'john/7', master_timeline_seen: 3, facts_after_revision: '42' };
+    const record = bootRecord('paul', null, step('rewind'), 'x', position);
+    assert.deepEqual([record.master_lsn_seen, record.master_lsn_seen_for, record.master_timeline_seen, record.receiver_streaming_at, record.master_seen_at], ['0/5000000', 'john/7', 3, 'a', 'b']);
+    assert.equal(record.facts_after_revision, undefined);
+    assert.equal(record.postgres, 'stopped');
+  });
 });
 
 describe('bootStepOf: the step a member record names', () => {
@@ -151,6 +158,18 @@ describe('BootCopyKeeper: boot steps in the member record', () => {
     k.release();
     await k.settled();
     assert.deepEqual(written.map((r) => r.boot_step?.step ?? null), ['rewind', null]);
+  });
+
+  it('the keeper writes the agent\'s last published master position into the boot record', async () => {
+    const written: MemberRecord[] = [];
+    const position = { receiver_streaming_at: null, master_seen_at: null, master_lsn_seen: '0/5000000', master_lsn_seen_for: 'john/7', master_timeline_seen: 2 };
+    const k = new BootCopyKeeper({ node: 'paul', intervalMs: 10_000, renew: async () => true, write: async (r) => void written.push(r), recordedMaster: () => 'john', position: () => position, log: () => undefined });
+    k.hold();
+    k.step(step('rewind'));
+    await k.settled();
+    k.release();
+    await k.settled();
+    assert.deepEqual(written.map((r) => [r.boot_step?.step ?? null, r.master_lsn_seen, r.master_lsn_seen_for]), [['rewind', '0/5000000', 'john/7'], [null, '0/5000000', 'john/7']]);
   });
 
   it('the periodic write names a short step', async () => {
