@@ -156,3 +156,24 @@ function oldMasterFate(answer: PortAnswer | null, leaseGone: boolean): OldMaster
   if (answer === 'refused' || leaseGone) return 'confirmed';
   return 'unconfirmed';
 }
+
+/**
+ * What a judgement of the book's master does once it asked about an agents' master: the failover
+ * check and the lease-lapse judgement go through this one gate, so neither judges (nor records a
+ * failover of) a master the agents already replaced or are replacing. `adopted`: the book now names
+ * the agents' master, nothing is judged; `wait`: their promotion is in flight, the next check
+ * looks again; `judge`: anything else (no etcd, no key about another master, a refusal, a read
+ * that failed or timed out) lets the judgement go on as without agents.
+ */
+export type BeforeJudging =
+  | { readonly go: 'adopted'; readonly why: string }
+  | { readonly go: 'wait'; readonly code: 'promotion_in_flight'; readonly why: string }
+  | { readonly go: 'judge' };
+
+/** `outcome`: the adoption's verdict, its error, or null when it was not asked (no etcd). */
+export function beforeJudging(outcome: AdoptionVerdict | { readonly action: 'error'; readonly why: string } | null): BeforeJudging {
+  if (outcome === null) return { go: 'judge' };
+  if (outcome.action === 'adopt') return { go: 'adopted', why: outcome.why };
+  if (outcome.action === 'wait') return { go: 'wait', code: outcome.code, why: outcome.why };
+  return { go: 'judge' };
+}

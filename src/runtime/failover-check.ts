@@ -5,6 +5,7 @@
  * recovery of an interrupted change judges through the same `judgeMaster`.
  */
 import type { AdoptionVerdict } from '../engine/agents-master-adoption.js';
+import { agentsMasterFirst } from './topology/adopt-agents-master.js';
 import { decideFailover, type FailoverDecision, type MasterReach } from '../engine/failover-decision.js';
 import { judgeMasterFailure } from '../engine/master-failure.js';
 import { failure, success, type Rd } from '../model/rd.js';
@@ -266,11 +267,11 @@ export async function failoverCheck(deps: FailoverCheckDeps, verify: boolean): P
   // (one bounded etcd read, started above; the probes only when the key names another master an
   // election made). An error or a slow etcd adopts nothing: the judgement goes on.
   if (adoption && !deps.topologyInFlight()) {
-    const adopted = await adoption().catch((err: unknown) => ({ action: 'error' as const, why: describeError(err) }));
-    if (adopted.action === 'adopt') return success(`${cluster()}: ${rd.details}; ${adopted.why}${fenceNote}`, { failover_ok: rd.failover_ok });
+    const first = await agentsMasterFirst(adoption);
+    if (first.go === 'adopted') return success(`${cluster()}: ${rd.details}; ${first.why}${fenceNote}`, { failover_ok: rd.failover_ok });
     // An agents' promotion in flight: judging the book's master now could only record a failover
     // that the master key refuses; the next check adopts it once confirmed, or judges once it is not.
-    if (adopted.action === 'wait') return failure(`${cluster()}: ${rd.details}; ${adopted.why}${fenceNote}`, { failover_ok: rd.failover_ok, reason_code: adopted.code });
+    if (first.go === 'wait') return failure(`${cluster()}: ${rd.details}; ${first.why}${fenceNote}`, { failover_ok: rd.failover_ok, reason_code: first.code });
   }
   const master = env.book.masterName();
   if (master === null) return failure(`${cluster()}: ${rd.details}; no failover without a single enabled master${fenceNote}`, { failover_ok: false });

@@ -15,10 +15,15 @@
  * again (a "sees the master" at either read still holds the failover). Without such facts
  * everything is gathered now (a crash: refusals answer at once). The lease itself is read again by
  * the decision, and the master key write still requires every other `master_lease` to be absent.
+ *
+ * Before any of that, the `master` key is read as the failover check reads it (agentsMasterFirst):
+ * a confirmed agents' take is adopted, a young unconfirmed one waited on (the next failover check
+ * looks again), else the master is judged as above.
  */
 import { crashStated, type CrashStatementFacts, type CrashStatementVerdict } from '../engine/crash-statement.js';
 import { describeError } from '../model/errors.js';
 import { failure, success } from '../model/rd.js';
+import { agentsMasterFirst } from './topology/adopt-agents-master.js';
 import { automaticFailover, judgeMaster, masterReach, settleMasterFacts, type FailoverCheckDeps, type FailoverCheckRd } from './failover-check.js';
 
 /** The lapse as the watch saw it, and how to read the master's member record as of it (store/etcd/member-statement.ts). */
@@ -45,6 +50,13 @@ export async function judgeLapsedMaster(deps: FailoverCheckDeps, master: string,
   const hold = deps.hold();
   if (hold !== null) return success(`automatic failover is on hold (${hold}): not deciding`);
   const startedMs = performance.now();
+  // As in the failover check, before judging: the lapse may be the agents' election replacing this
+  // master (a controller that started leading during it, or one that was stopped while it ran).
+  // Judging it could only record a failover the master key refuses (agentsMasterFirst: one path).
+  const first = await agentsMasterFirst(deps.topologyInFlight() ? undefined : deps.startAdoption?.());
+  if (first.go === 'adopted') return success(`master ${master}'s lease lapsed: ${first.why}`);
+  if (first.go === 'wait') return failure(`master ${master}'s lease lapsed: ${first.why}`, { reason_code: first.code });
+  if (env.book.masterName() !== master) return success(`${master} is no longer the master: nothing to judge`);
   const expect = { master, topologyRevision: env.book.topologyRevision };
   const kept = deps.recentFacts?.get(master, env.ctx().config.etcd.ttl * 1000, expect.topologyRevision);
   let skipped = '';

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { adoptionNeedsProbes, agentsConfirmDeadlineMs, judgeAdoption, type AdoptionFacts, type AdoptionVerdict } from '../../src/engine/agents-master-adoption.js';
+import { adoptionNeedsProbes, agentsConfirmDeadlineMs, beforeJudging, judgeAdoption, type AdoptionFacts, type AdoptionVerdict } from '../../src/engine/agents-master-adoption.js';
 import type { MasterRecord } from '../../src/store/etcd/master-record.js';
 
 const ELECTED: MasterRecord = { name: 'paul', term: '812', timeline: 2, promoted_lsn: '0/5000060', sync_set: [], since: '2026-12-04T20:00:00.000Z', written_by: 'agent:paul' };
@@ -83,4 +83,13 @@ test("agents' master adoption: the servers are probed only when the key names an
 
 test("agents' master adoption: the confirm deadline is the agent's promote wait plus one etcd ttl", () => {
   assert.equal(agentsConfirmDeadlineMs(60_000, 4), 64_000);
+});
+
+test('beforeJudging: only an adoption or an agents\' promotion in flight stops the judgement', () => {
+  assert.deepEqual(beforeJudging(null), { go: 'judge' });
+  assert.deepEqual(beforeJudging({ action: 'error', why: 'etcd' }), { go: 'judge' });
+  assert.deepEqual(beforeJudging({ action: 'none', code: 'same_master', why: 'x' }), { go: 'judge' });
+  assert.deepEqual(beforeJudging({ action: 'refuse', code: 'unconfirmed', why: 'x' }), { go: 'judge' });
+  assert.deepEqual(beforeJudging({ action: 'wait', code: 'promotion_in_flight', why: 'w' }), { go: 'wait', code: 'promotion_in_flight', why: 'w' });
+  assert.deepEqual(beforeJudging({ action: 'adopt', master: 'george', oldMaster: 'john', fate: 'confirmed', why: 'a' }), { go: 'adopted', why: 'a' });
 });

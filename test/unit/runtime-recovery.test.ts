@@ -203,3 +203,37 @@ test("an adoption interrupted after its book change: rolled forward to the adopt
     done();
   }
 });
+
+/** An adoption of c (b the book's master) interrupted while its connection_failover ran, recovered under `head` settings. */
+async function recoverAdoption(head: string, oldMaster: Answers[string]): Promise<{ steps: string[]; b: { role: string; enabled: boolean; fenced: boolean }; master: string | null }> {
+  const config = parseConfig(`${head}servers: {a: {hostname: ha, role: replica}, b: {hostname: hb, role: master}, c: {hostname: hc, role: replica}}\n`, 'test.yaml');
+  const { env, book, done } = fakeEnv(servers({}), { ha: { writable: false, running: true }, hb: oldMaster, hc: { writable: true, running: true } }, config);
+  try {
+    const journal = { ...interrupted([['adopt', 'c', 'ok'], ['connection_failover', 'c', 'running']]), kind: 'adoption' as const, to: 'c' };
+    const rd = await recoverInterrupted(env, journal, neverJudged);
+    assert.equal(rd.result, 'SUCCESS', rd.details);
+    const b = book.get('b');
+    return { steps: book.recentHistory(1)[0]?.steps.map((s) => `${s.name}${s.server === null ? '' : ` ${s.server}`}`) ?? [], b: { role: b.role, enabled: b.enabled, fenced: b.fenced === true }, master: book.masterName() };
+  } finally {
+    done();
+  }
+}
+
+test('an interrupted adoption rolls forward without remastering anyone (the agents re-point the replicas), failover.remaster on', async () => {
+  const r = await recoverAdoption('', { writable: null, running: false });
+  assert.equal(r.master, 'c');
+  assert.deepEqual(r.steps, [], 'no remaster a');
+  assert.deepEqual(r.b, { role: 'replica', enabled: false, fenced: true }, 'a stopped old master is fenced, as the adoption fences it');
+});
+
+test('an interrupted adoption whose old master already answers read-only keeps it an enabled replica (its agent rejoined it), as the adoption does', async () => {
+  const r = await recoverAdoption('', { writable: false, running: true });
+  assert.equal(r.master, 'c');
+  assert.deepEqual(r.b, { role: 'replica', enabled: true, fenced: false });
+});
+
+test('an interrupted adoption in deployment agents never fences the old master (the agents never elect a fenced server)', async () => {
+  const r = await recoverAdoption('handyrep: {store: etcd, deployment: agents}\netcd: {endpoints: ["http://127.0.0.1:2379"]}\n', { writable: null, running: false });
+  assert.equal(r.master, 'c');
+  assert.deepEqual(r.b, { role: 'replica', enabled: true, fenced: false });
+});

@@ -11,7 +11,8 @@
  */
 import { planAdoption } from '../../engine/failover-steps.js';
 import { AGENT_PROMOTE_WAIT_MS } from '../../agent/agent-timing.js';
-import { adoptionNeedsProbes, agentsConfirmDeadlineMs, judgeAdoption, type AdoptionVerdict, type OldMasterFate, type PortAnswer } from '../../engine/agents-master-adoption.js';
+import { adoptionNeedsProbes, agentsConfirmDeadlineMs, beforeJudging, judgeAdoption, type AdoptionVerdict, type BeforeJudging, type OldMasterFate, type PortAnswer } from '../../engine/agents-master-adoption.js';
+import { describeError } from '../../model/errors.js';
 import { HISTORY_LIMIT, type FailoverRecord } from '../../model/failover-record.js';
 import type { MasterRecord } from '../../store/etcd/master-record.js';
 import { afterPromotion, afterPromotionInput, finishNote, settleClusterStatus } from './after-promotion.js';
@@ -53,6 +54,17 @@ export function startedReads(reads: AgentsMasterReads): AgentsMasterReads {
   // Awaited later, or never (the check ended first): a failure is handled where it is awaited.
   record.catch(() => undefined);
   return { ...reads, masterRecord: () => record };
+}
+
+/**
+ * The one path by which a judgement of the book's master (the failover check, the lease-lapse
+ * judgement) asks about an agents' master first: runs the adoption step already started (reads
+ * bounded, see startedReads) and says whether to judge (engine beforeJudging). Never throws: an
+ * error adopts nothing and lets the judgement go on. `step` undefined: no etcd, judge.
+ */
+export async function agentsMasterFirst(step: (() => Promise<AdoptionVerdict>) | undefined): Promise<BeforeJudging> {
+  if (step === undefined) return beforeJudging(null);
+  return beforeJudging(await step().catch((err: unknown) => ({ action: 'error' as const, why: describeError(err) })));
 }
 
 /** The last refusal alerted (its code and the key's term), so a check cycle that finds the same one again does not alert again. */
@@ -186,8 +198,12 @@ async function recordAdoptionChange(env: TopologyEnv, reads: AgentsMasterReads, 
   return judged;
 }
 
-/** The book as at the end of a failover (after-promotion.ts recordPromotion), with the old master's fate as seen now. */
-function recordAdoption(env: TopologyEnv, oldMaster: string | null, master: string, fate: OldMasterFate | null): void {
+/**
+ * The book as at the end of a failover (after-promotion.ts recordPromotion), with the old master's
+ * fate as seen now. Also the roll-forward of an interrupted adoption (recovery.ts), so both record
+ * the same book.
+ */
+export function recordAdoption(env: TopologyEnv, oldMaster: string | null, master: string, fate: OldMasterFate | null): void {
   // In deployment `agents` the agents' own rule (standby of the recorded master, pg_rewind first) is
   // the old master's fence, and the agents never elect a fenced or disabled server: fencing it here
   // would shrink their candidates with every election.

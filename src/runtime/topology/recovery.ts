@@ -4,7 +4,8 @@
  *  - the journal records a confirmed promotion, or exactly one server other than the old master
  *    accepts writes → roll forward to it (record it, fence the old master if it is writable too,
  *    remaster the rest, repoint the proxies, run the post-failover commands the change had not
- *    run), even when the confirmed one does not answer now;
+ *    run), even when the confirmed one does not answer now; an interrupted adoption of an agents'
+ *    master rolls forward to what the adoption records (no remaster: the agents do it);
  *  - an old master fenced before this change that is writable again is fenced, never adopted;
  *  - two promoted servers → stop with FAIL and an alert (never pick one and leave the other);
  *  - only the old master accepts writes → nothing irreversible happened: keep it (roll back);
@@ -16,6 +17,7 @@ import type { FailoverRecord } from '../../model/failover-record.js';
 import { failure, success } from '../../model/rd.js';
 import { isDatabaseRole } from '../../model/server.js';
 import { runExtraCommands, repointProxies } from './after-promotion.js';
+import { recordAdoption } from './adopt-agents-master.js';
 import { ref, type TopologyEnv } from './env.js';
 import { nameOldMasterAgain } from './master-key-again.js';
 import { runFailover, type FailoverExpectation, type TopologyRd } from './failover.js';
@@ -33,11 +35,11 @@ import { restoreSyncAfterInterruptedPromotion } from '../sync/promotion-sync.js'
 export type JudgeMaster = (master: string, expect: FailoverExpectation) => Promise<Judgement | { reachable: true; details: string }>;
 
 /** The recovery's own plan, set once it knows which way it goes. */
-function rollForwardPlan(env: TopologyEnv, from: string | null, to: string, fenceFrom: boolean, commands: readonly string[]): { name: string; server: string | null }[] {
+function rollForwardPlan(env: TopologyEnv, from: string | null, to: string, fenceFrom: boolean, commands: readonly string[], remaster: boolean): { name: string; server: string | null }[] {
   const config = env.ctx().config;
   return [
     ...(fenceFrom && from !== null ? [{ name: 'fence', server: from }] : []),
-    ...(config.failover.remaster ? enabledReplicas(env, [to, ...(from !== null ? [from] : [])]).map((r) => ({ name: 'remaster', server: r })) : []),
+    ...(remaster ? enabledReplicas(env, [to, ...(from !== null ? [from] : [])]).map((r) => ({ name: 'remaster', server: r })) : []),
     ...(config.failover.connection_failover_method !== null ? [{ name: 'connection_failover', server: to }] : []),
     ...commands.map((c) => ({ name: `extra_command:${c}`, server: null })),
   ];
@@ -89,7 +91,12 @@ async function rollForward(env: TopologyEnv, runner: StepRunner, interrupted: Fa
   const from = interrupted.from;
   const ranCommands = interrupted.steps.filter((s) => s.name.startsWith('extra_command:') && s.outcome === 'ok').map((s) => s.name.slice('extra_command:'.length));
   const commands = Object.keys(env.ctx().config.extra_failover_commands).filter((c) => !ranCommands.includes(c));
-  runner.setPlan(rollForwardPlan(env, from, newMaster, fromWritable, commands));
+  // An adoption rolls forward to what the adoption records (adopt-agents-master.ts): the agents
+  // re-point the replicas and rejoin the old master after their election, so the controller
+  // remasters nobody, and the old master's fate is the adoption's (deployment agents: never fenced).
+  const adoption = interrupted.kind === 'adoption';
+  const remaster = env.ctx().config.failover.remaster && !adoption;
+  runner.setPlan(rollForwardPlan(env, from, newMaster, fromWritable, commands, remaster));
   runner.setTarget(newMaster);
   if (from !== null && fromWritable) {
     const fence = await runner.step('fence', from, async () => {
@@ -104,12 +111,19 @@ async function rollForward(env: TopologyEnv, runner: StepRunner, interrupted: Fa
   }
   if (from !== null && from !== newMaster) {
     // Fenced for sure only when its control channel says stopped or it answers read-only.
-    const unconfirmed = !fromWritable && (await databaseAnswer(env, from)) !== 'read_only' && (await observeRunning({ ctx: env.ctx(), plugins: env.plugins }, ref(env, from))) !== false;
-    runner.setFence(unconfirmed ? 'unconfirmed' : 'confirmed');
-    env.book.putServer(from, { ...env.book.get(from), role: 'replica', enabled: false, fenced: true, fence_unconfirmed: unconfirmed }, `fenced${unconfirmed ? ' (unconfirmed: unreachable)' : ''}: replaced by ${newMaster} (recovered)`);
+    const readOnly = !fromWritable && (await databaseAnswer(env, from)) === 'read_only';
+    const unconfirmed = !fromWritable && !readOnly && (await observeRunning({ ctx: env.ctx(), plugins: env.plugins }, ref(env, from))) !== false;
+    if (adoption && !fromWritable) {
+      const fate = readOnly ? 'rejoined' : unconfirmed ? 'unconfirmed' : 'confirmed';
+      recordAdoption(env, from, newMaster, fate);
+      if (env.ctx().config.handyrep.deployment !== 'agents') runner.setFence(unconfirmed ? 'unconfirmed' : 'confirmed');
+    } else {
+      runner.setFence(unconfirmed ? 'unconfirmed' : 'confirmed');
+      env.book.putServer(from, { ...env.book.get(from), role: 'replica', enabled: false, fenced: true, fence_unconfirmed: unconfirmed }, `fenced${unconfirmed ? ' (unconfirmed: unreachable)' : ''}: replaced by ${newMaster} (recovered)`);
+    }
   }
   env.book.putServer(newMaster, { ...env.book.get(newMaster), role: 'master', enabled: true, fenced: false, fence_unconfirmed: false }, 'master (recovered after an interrupted change)');
-  if (env.ctx().config.failover.remaster) {
+  if (remaster) {
     for (const r of enabledReplicas(env, [newMaster])) await runner.step('remaster', r, () => remasterReplica(env, r, newMaster));
   }
   if (env.ctx().config.failover.connection_failover_method !== null) await repointProxies(env, runner, newMaster);
