@@ -204,7 +204,7 @@ async function copyAndConfigure(
   if (refused !== null) {
     // Back to a new node (configuration files only): the next attempt checks the room again.
     const reset = await resetToNewNode(env, self, node, saved);
-    return failed(`${said}copy from ${master.name} not started: ${refused.message}; ${reset ? 'the folder holds the configuration files only again' : 'the folder could NOT be set back (marked: the next attempt copies again)'}`);
+    return failed(`${said}copy from ${master.name} not started: ${refused.message}; ${reset.emptied && reset.restored ? 'the folder holds the configuration files only again' : 'the folder could NOT be set back (marked: the next attempt copies again)'}`);
   }
   const copied = await env.plugins
         .get('clone', self.clone_method)
@@ -213,8 +213,8 @@ async function copyAndConfigure(
   const incomplete = copied.ok ? checkCopy(self.pgdata, basebackupWithManifest(env, self)) : null;
   if (!copied.ok || incomplete !== null) {
     // Back to a new node (configuration files only): the next attempt copies again.
-    const reset = await resetToNewNode(env, self, node, saved);
-    return failed(`${said}copy from ${master.name} failed, partial copy ${reset ? 'removed' : 'NOT removed (marked: the next attempt copies again)'}: ${copied.ok ? incomplete : copied.details}`);
+    const { emptied } = await resetToNewNode(env, self, node, saved);
+    return failed(`${said}copy from ${master.name} failed, partial copy ${emptied ? 'removed' : 'NOT removed (marked: the next attempt copies again)'}: ${copied.ok ? incomplete : copied.details}`);
   }
   if (saved !== null) {
     await restoreConfigFiles(env, self, saved);
@@ -230,11 +230,11 @@ async function copyAndConfigure(
 }
 
 /** Empties the folder and puts the configuration files back; the marker removed once both worked. */
-async function resetToNewNode(env: NodeEnv, self: ServerRef, node: string, saved: string | null): Promise<boolean> {
+async function resetToNewNode(env: NodeEnv, self: ServerRef, node: string, saved: string | null): Promise<{ emptied: boolean; restored: boolean }> {
   const emptied = await emptyFolder(env, self).then(() => true, () => false);
   const restored = saved === null ? true : await restoreConfigFiles(env, self, saved).then(() => true, () => false);
   if (emptied && restored) removeCopyMarker(self.pgdata, node);
-  return emptied && restored;
+  return { emptied, restored };
 }
 
 /** The marker's plan for the old data, as the copy checks name it. */
