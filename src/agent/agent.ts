@@ -16,7 +16,7 @@ import { releaseStatingCrash } from './crash-release.js';
 import { readMasterView } from './master-read.js';
 import { BootRunner, type BootMasterLease } from './boot-runner.js';
 import { BootCopyKeeper } from './boot-copy-keeper.js';
-import type { BootStep } from './boot-step.js';
+import { BOOT_LOCK_LABEL, type BootStep } from './boot-step.js';
 import { commandExecutorFor } from './commands/agent-commands.js';
 import type { CommandExecutor } from './commands/executor.js';
 import { NodeLock } from './commands/node-lock.js';
@@ -161,6 +161,7 @@ export class NodeAgent {
         this.#masterWatch.noteRead(written.revision, written.master, sentMs);
       },
       recordedMaster: () => this.#health.recordedMaster,
+      position: () => this.#positionWatch.last,
       log: (line) => deps.log(`agent ${node}: ${line}`),
     });
     const onStep = (step: BootStep | null): void => this.#bootCopy.step(step);
@@ -345,7 +346,7 @@ export class NodeAgent {
       if (this.#fencedOwnMaster && !this.#fencing) await this.#rejoinIfDue();
       if (!this.#boot.done) {
         // Never while a command of the controller runs (a clone, a rewind): tried again next round.
-        const release = this.#nodeLock.tryEnter("the agent's boot (role discovery)");
+        const release = this.#nodeLock.tryEnter(BOOT_LOCK_LABEL);
         if (release !== null) {
           this.#bootCopy.hold();
           await this.#boot.step().finally(async () => {

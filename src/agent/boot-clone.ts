@@ -4,13 +4,15 @@
  * locally: for a new node (folder missing, empty, or only its configuration files) and for a
  * reclone after pg_rewind could not join the timelines.
  *
- * A reclone never deletes data: the old folder is renamed to `<pgdata>.handyrep-old-<time>` and
- * stays there until an operator removes it. Because of that the copy needs room of its own: the
- * free space of the folder's file system is checked against the size of the master's databases
- * (plus a margin) before anything is moved, and again right before the copy starts; so is that no
- * postmaster runs on the folder (copy-checks.ts). A copy that fails is removed again (the node's own
- * configuration files are put back), so the next attempt finds a new node and copies again; the
- * old data stays aside.
+ * The boot's reclone never deletes data: the old folder is renamed to `<pgdata>.handyrep-old-<time>`
+ * and stays there until an operator removes it (the clone command may ask for it deleted). Because
+ * of that the copy needs room of its own: the free space of the folder's file system is checked
+ * against the size of the master's databases (plus a margin; data to be deleted counted as room)
+ * before anything is moved, and again right before the copy starts; so is that no postmaster runs
+ * on the folder or the old data kept aside (copy-checks.ts). A copy that fails is removed again (the
+ * node's own configuration files are put back), so the next attempt finds a new node and copies
+ * again; the old data stays aside. Only when a postmaster appeared on the emptied or moved folder
+ * is nothing removed (never under a live instance): the folder stays marked, a start there refused.
  */
 import type { HandyRepConfig } from '../config/schema.js';
 import { describeError } from '../model/errors.js';
@@ -21,7 +23,7 @@ import { emptyFolder, inspectFolder, moveFolderAside, restoreConfigFiles, runOnN
 import { serverRef } from './agent-plugin-context.js';
 import { configuredSlot, prepareMaster, standbySettingsFor } from './boot-standby.js';
 import { folderFacts, folderMoveProblem } from './folder-move.js';
-import { localCopyChecks, refuseCopy, type CopyCheckPort, type CopyRefusal } from './copy-checks.js';
+import { localCopyChecks, refuseCopy, type CopyCheckPoint, type CopyCheckPort, type CopyRefusal, type OldDataFate } from './copy-checks.js';
 import { basebackupOutputs } from '../plugins/clone/verify-copy.js';
 
 export interface CloneResult {
@@ -85,21 +87,25 @@ export async function cloneFromMaster(
   let deletedOldData = false;
   const failed = (details: string): CloneResult => ({ ok: false, details: `${details}${oldData !== null ? `; the old data folder is kept at ${oldData}` : ''}`, oldData, touched, deletedOldData });
   const ports: ClonePorts = { checks: localCopyChecks, prepareMaster, ...options.ports };
-  const check = (databaseBytes: number | null, freed = false, folderTouched = false): ReturnType<typeof refuseCopy> =>
-    refuseCopy(ports.checks, { node, source: master.name, pgdata: self.pgdata, databaseBytes, freed, folderTouched });
+  const check = (databaseBytes: number | null, point: Omit<CopyCheckPoint, 'node' | 'source' | 'pgdata' | 'databaseBytes'> = {}): Promise<CopyRefusal | null> =>
+    refuseCopy(ports.checks, { node, source: master.name, pgdata: self.pgdata, databaseBytes, ...point });
   try {
     // A copy an earlier agent process did not finish (killed mid-copy: copy-marker.ts) comes first.
     const partial = readPartialCopy(self.pgdata, node);
     if (partial.kind === 'blocked') return failed(`not copied: ${partial.sentence}`);
     if (partial.kind === 'forget') removeCopyMarker(self.pgdata, node);
     if (partial.kind === 'redo') {
-      const { databaseBytes } = await ports.prepareMaster(config, masterName, configuredSlot(config, node));
-      // After the master's CHECKPOINT (it can take long): nothing started on the folder meanwhile.
-      const refused = await check(null);
-      if (refused !== null) return failed(refused.message);
       let marker = partial.marker;
+      // The folder holds a partial copy, not the node's data any more (that is aside, or was deleted).
       touched = true;
       oldData = marker.kept_at;
+      const redoPoint = { oldData: fateOf(marker), keptAt: marker.kept_at, folderTouched: true };
+      // Before the master is asked, and again after its CHECKPOINT (it can take long): nothing started meanwhile.
+      const early = await check(null, redoPoint);
+      if (early !== null) return failed(early.message);
+      const { databaseBytes } = await ports.prepareMaster(config, masterName, configuredSlot(config, node));
+      const refused = await check(null, redoPoint);
+      if (refused !== null) return failed(refused.message);
       if (marker.phase === 'configuring') {
         // Killed after its configuration files were put back: they are saved again from the folder.
         marker = { ...marker, phase: 'copying', config_saved_at: await saveConfigFiles(env, self) };
@@ -109,7 +115,7 @@ export async function cloneFromMaster(
       await emptyFolder(env, self);
       if (signal.aborted) return failed('the agent is stopping: no copy started');
       // The room is checked right before the copy (copyAndConfigure), with the partial copy gone.
-      return await copyAndConfigure(env, config, node, masterName, master, signal, options, marker, `${partial.sentence}; `, failed, () => check(databaseBytes, false, true));
+      return await copyAndConfigure(env, config, node, masterName, master, signal, options, marker, `${partial.sentence}; `, failed, () => check(databaseBytes, redoPoint));
     }
     const inspected = await inspectFolder(env, self);
     const folder = inspected.folder;
@@ -120,6 +126,11 @@ export async function cloneFromMaster(
       const unmovable = folderMoveProblem(folderFacts(self.pgdata));
       if (unmovable !== null) return failed(`not recloned: ${unmovable}`);
     }
+    const plannedOld = folder === 'pgdata' ? (deleteOld ? 'delete' : 'move') : 'none';
+    const fate = fateOf({ old_data: plannedOld });
+    // Before the master is asked for anything (a CHECKPOINT, a slot): PostgreSQL runs on the folder.
+    const early = await check(null, { oldData: fate });
+    if (early !== null) return failed(early.message);
     const { databaseBytes, systemIdentifier } = await ports.prepareMaster(config, masterName, configuredSlot(config, node));
     if (folder === 'pgdata') {
       // A folder of another cluster (a wrong address, a bootstrap that should not have happened) is
@@ -130,12 +141,11 @@ export async function cloneFromMaster(
       }
     }
     // After the master's CHECKPOINT (it can take long), before the folder is touched: nothing started on
-    // it meanwhile, and the copy fits (data emptied first frees its room: checked again before the copy).
-    const refused = await check(databaseBytes, deleteOld && folder === 'pgdata');
+    // it meanwhile, and the copy fits (data to be deleted counted as room: checked again before the copy).
+    const refused = await check(databaseBytes, { oldData: fate });
     if (refused !== null) return failed(refused.message);
     if (signal.aborted) return failed('the agent is stopping: no copy started');
     const saved = folder === 'pgdata' || folder === 'config_only' ? await saveConfigFiles(env, self) : null;
-    const plannedOld = folder === 'pgdata' ? (deleteOld ? 'delete' : 'move') : 'none';
     const asideStamp = stamp(new Date());
     // Before the folder is touched: a kill from here on leaves the mark (copy-marker.ts).
     let marker: CopyMarker = {
@@ -157,7 +167,8 @@ export async function cloneFromMaster(
       marker = { ...marker, phase: 'copying', kept_at: oldData };
       writeCopyMarker(marker);
     }
-    return await copyAndConfigure(env, config, node, masterName, master, signal, options, marker, '', failed, () => check(databaseBytes, false, true));
+    const lastPoint = { oldData: fate, keptAt: marker.kept_at, folderTouched: true };
+    return await copyAndConfigure(env, config, node, masterName, master, signal, options, marker, '', failed, () => check(databaseBytes, lastPoint));
   } catch (err) {
     return failed(describeError(err));
   }
@@ -185,18 +196,24 @@ async function copyAndConfigure(
   const self = serverRef(config, node);
   const saved = marker.config_saved_at;
   const refused = await lastCheck();
-  const copied = refused !== null
-    ? { ok: false, details: `not started: ${refused.message}` }
-    : await env.plugins
+  if (refused?.code === 'postgres_running') {
+    // A postmaster started on the folder (or the old data) after the last check: nothing is removed under
+    // a live instance. The marker stays: a start on the folder is refused, the next attempt checks again.
+    return failed(`${said}copy from ${master.name} not started: ${refused.message}; the folder is left as it is, marked as a partial copy (a start there is refused): stop that PostgreSQL, the next attempt copies again`);
+  }
+  if (refused !== null) {
+    // Back to a new node (configuration files only): the next attempt checks the room again.
+    const reset = await resetToNewNode(env, self, node, saved);
+    return failed(`${said}copy from ${master.name} not started: ${refused.message}; ${reset.emptied && reset.restored ? 'the folder holds the configuration files only again' : 'the folder could NOT be set back (marked: the next attempt copies again)'}`);
+  }
+  const copied = await env.plugins
         .get('clone', self.clone_method)
         .clone(env.ctx, { target: self, source: master, signal, progress: options.progress ?? (() => undefined), writeStandbySignal: true })
         .catch((err: unknown) => ({ ok: false, details: describeError(err) }));
   const incomplete = copied.ok ? checkCopy(self.pgdata, basebackupWithManifest(env, self)) : null;
   if (!copied.ok || incomplete !== null) {
     // Back to a new node (configuration files only): the next attempt copies again.
-    const emptied = await emptyFolder(env, self).then(() => true, () => false);
-    const restored = saved === null ? true : await restoreConfigFiles(env, self, saved).then(() => true, () => false);
-    if (emptied && restored) removeCopyMarker(self.pgdata, node);
+    const { emptied } = await resetToNewNode(env, self, node, saved);
     return failed(`${said}copy from ${master.name} failed, partial copy ${emptied ? 'removed' : 'NOT removed (marked: the next attempt copies again)'}: ${copied.ok ? incomplete : copied.details}`);
   }
   if (saved !== null) {
@@ -210,6 +227,19 @@ async function copyAndConfigure(
   // clone_basebackup verifies its copy whole (plugins/clone/verify-copy.ts); other methods make no manifest.
   const unverified = self.clone_method === 'clone_basebackup' ? '' : `; not verified whole (${self.clone_method} makes no backup_manifest): checked PG_VERSION, global/pg_control and standby.signal only`;
   return { ok: true, details: `${said}${copied.details}${unverified}${kept}`, oldData: marker.kept_at, touched: true, deletedOldData: marker.old_data === 'delete' };
+}
+
+/** Empties the folder and puts the configuration files back; the marker removed once both worked. */
+async function resetToNewNode(env: NodeEnv, self: ServerRef, node: string, saved: string | null): Promise<{ emptied: boolean; restored: boolean }> {
+  const emptied = await emptyFolder(env, self).then(() => true, () => false);
+  const restored = saved === null ? true : await restoreConfigFiles(env, self, saved).then(() => true, () => false);
+  if (emptied && restored) removeCopyMarker(self.pgdata, node);
+  return { emptied, restored };
+}
+
+/** The marker's plan for the old data, as the copy checks name it. */
+function fateOf(marker: Pick<CopyMarker, 'old_data'>): OldDataFate {
+  return marker.old_data === 'move' ? 'kept' : marker.old_data === 'delete' ? 'deleted' : 'none';
 }
 
 /** Whether the copy ends with pg_basebackup's manifest: clone_basebackup without --no-manifest. */

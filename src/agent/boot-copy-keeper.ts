@@ -12,13 +12,20 @@
  * meaningful meanwhile.
  */
 import { describeError } from '../model/errors.js';
-import { memberRecord, type MemberRecord } from './member-record.js';
+import { memberRecord, type MemberRecord, type PositionFacts } from './member-record.js';
 import { answeredBusyBehind, bootStepRecord, type BootStep } from './boot-step.js';
 
-/** The member record of `node` during its boot: stopped, no SQL facts, the step named while one runs. Pure. */
-export function bootRecord(node: string, recordedMaster: string | null, step: BootStep | null, observedAt: string): MemberRecord {
+/**
+ * The member record of `node` during its boot: stopped, no SQL facts, the step named while one runs.
+ * `position`: what the agent last published of the master's position (position-watch.ts), kept: an
+ * election reads every member's view of the master's furthest position (§5.3). Pure.
+ */
+export function bootRecord(node: string, recordedMaster: string | null, step: BootStep | null, observedAt: string, position: PositionFacts | null = null): MemberRecord {
+  // Not the facts' revision: there are no SQL facts to date.
+  const { facts_after_revision: _after, ...kept } = position ?? {};
   return {
     ...memberRecord(node, { state: 'stopped' }, null, { state: 'absent' }, null, observedAt),
+    ...kept,
     recorded_master: step?.master ?? recordedMaster,
     boot_copy: step?.step === 'copy' && step.source !== null ? { source: step.source, since: step.since, reclone: step.reclone } : null,
     boot_step: step === null ? null : bootStepRecord(step),
@@ -40,6 +47,8 @@ export interface BootCopyKeeperDeps {
   readonly write: (record: MemberRecord) => Promise<void>;
   /** The master the last round saw recorded (for the record while no step names one). */
   readonly recordedMaster: () => string | null;
+  /** The master's position as the agent last published it (kept in the boot's record); none: not kept. */
+  readonly position?: () => PositionFacts | null;
   readonly log: (line: string) => void;
 }
 
@@ -118,7 +127,7 @@ export class BootCopyKeeper {
         if (this.#done()) return;
         const step = this.#step;
         this.#owed ||= owesEnd(step);
-        await this.deps.write(bootRecord(this.deps.node, this.deps.recordedMaster(), step, new Date().toISOString()));
+        await this.deps.write(bootRecord(this.deps.node, this.deps.recordedMaster(), step, new Date().toISOString(), this.deps.position?.() ?? null));
         this.#owed = owesEnd(step);
         this.#lastProblem = '';
       } catch (err) {

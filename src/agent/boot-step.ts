@@ -15,6 +15,12 @@
  */
 export type BootStepName = 'copy' | 'rewind' | 'initdb' | 'standby_settings' | 'start';
 
+/**
+ * What a command queued behind the boot says it waits for (`queued.behind` in its record): the
+ * controller answers busy behind a long boot step only then (a member record may be stale).
+ */
+export const BOOT_LOCK_LABEL = "the agent's boot (role discovery)";
+
 export const BOOT_STEP_NAMES: readonly BootStepName[] = ['copy', 'rewind', 'initdb', 'standby_settings', 'start'];
 
 /** A boot step as the agent knows it. */

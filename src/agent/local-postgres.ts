@@ -328,7 +328,7 @@ export function instanceLingers(pgdata: string, postmasterPid: number): boolean 
 }
 
 /** Processes other than this one whose working directory is `folder` (PostgreSQL's all chdir to the data folder). */
-function processesInFolder(folder: string): number[] {
+export function processesInFolder(folder: string): number[] {
   let dir: string;
   try {
     dir = realpathSync(folder);

@@ -17,6 +17,12 @@ export class PositionWatch {
   #masterSeenAt: string | null = null;
   #masterLsn: string | null = null;
   #masterTimeline: number | null = null;
+  #last: PositionFacts | null = null;
+
+  /** What the last note() published (null: none yet): the boot's member record keeps it (boot-copy-keeper.ts). */
+  get last(): PositionFacts | null {
+    return this.#last;
+  }
 
   /** This round's facts in; what to publish out. */
   note(facts: SqlFacts | null, master: MasterKeyView, seen: MasterSeen, nowIso: string): PositionFacts {
@@ -39,6 +45,7 @@ export class PositionWatch {
         if (typeof r.timeline === 'number') this.#masterTimeline = Math.max(this.#masterTimeline ?? 0, r.timeline);
       }
     }
-    return { receiver_streaming_at: this.#streamingAt, master_seen_at: this.#masterSeenAt, master_lsn_seen: this.#masterLsn, master_lsn_seen_for: this.#masterLsn === null && this.#masterTimeline === null ? null : this.#key, master_timeline_seen: this.#masterTimeline };
+    this.#last = { receiver_streaming_at: this.#streamingAt, master_seen_at: this.#masterSeenAt, master_lsn_seen: this.#masterLsn, master_lsn_seen_for: this.#masterLsn === null && this.#masterTimeline === null ? null : this.#key, master_timeline_seen: this.#masterTimeline };
+    return this.#last;
   }
 }

@@ -173,7 +173,7 @@ export class AgentShell implements NodeShell {
           memberReadAt = performance.now();
           const memberValue = await ctx.client.get(ctx.keys.member(this.node)).string();
           // Made to wait by a long step of the agent's boot (a copy, a rewind): answered busy now, not after its own timeout (boot-step-busy.ts).
-          const busy = busyBehindBootStep(this.node, queued, startedAt !== null, bootStepOf(memberValue));
+          const busy = busyBehindBootStep(this.node, record.queued?.behind ?? null, startedAt !== null, bootStepOf(memberValue));
           // "Nothing run" holds only if the agent cannot take it any more: the record is deleted as read
           // (queued, unstarted); if the agent changed it meanwhile (took it), its result is waited for.
           if (busy !== null && (await this.#deleteIfUnchanged(key, kv.mod_revision))) return refusal('busy', busy);

@@ -12,7 +12,7 @@
  * agent-gone check (agent-gone.ts) also works for a command that waits. Pure: the controller's
  * waiting loop (agent-shell.ts) feeds it.
  */
-import { answeredBusyBehind, BOOT_STEP_NAMES, type BootStepName } from '../agent/boot-step.js';
+import { answeredBusyBehind, BOOT_LOCK_LABEL, BOOT_STEP_NAMES, type BootStepName } from '../agent/boot-step.js';
 import { memberFields } from '../store/etcd/member-json.js';
 
 /** The boot step a member record names, as read (shown to people only). */
@@ -68,8 +68,13 @@ function doing(node: string, step: BootStepFact): string {
   }
 }
 
-/** The busy answer for a command that waits (queued, not started) behind a long boot step; null: keep waiting. */
-export function busyBehindBootStep(node: string, queued: boolean, started: boolean, step: BootStepFact | null): string | null {
-  if (!queued || started || step === null || !answeredBusyBehind(step.step)) return null;
+/**
+ * The busy answer for a command that waits (queued, not started) behind a long boot step; null: keep
+ * waiting. Only when its record says it waits behind the boot (`queuedBehind`, the agent's words):
+ * a member record can be stale (a killed agent's, a late write), and a command queued behind another
+ * command or the short start waits.
+ */
+export function busyBehindBootStep(node: string, queuedBehind: string | null, started: boolean, step: BootStepFact | null): string | null {
+  if (queuedBehind !== BOOT_LOCK_LABEL || started || step === null || !answeredBusyBehind(step.step)) return null;
   return `busy: boot ${step.step} since ${step.since} (${doing(node, step)}; PostgreSQL is not running there until it ends); nothing run, not waited for`;
 }

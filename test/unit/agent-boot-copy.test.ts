@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BootCopyKeeper, bootRecord } from '../../src/agent/boot-copy-keeper.js';
-import type { BootStep } from '../../src/agent/boot-step.js';
+import { BOOT_LOCK_LABEL, type BootStep } from '../../src/agent/boot-step.js';
 import type { MemberRecord } from '../../src/agent/member-record.js';
 import { parseMemberRecord } from '../../src/agent/election/member-read.js';
 import { parseMemberView } from '../../src/store/etcd/member-view.js';
@@ -58,10 +58,10 @@ describe('bootStepOf and busyBehindBootStep', () => {
 
   it('busy only for a command that waits (queued, not started) while the agent copies', () => {
     const copy = bootStepOf(`{"boot_copy":{"source":"john","since":"${COPY.since}","reclone":true}}`);
-    assert.match(busyBehindBootStep('paul', true, false, copy) ?? '', /^busy: boot copy since 2026-12-05T01:00:00.000Z \(the agent's boot reclones john onto paul;/);
-    assert.equal(busyBehindBootStep('paul', false, false, copy), null, 'not queued: within its pickup time');
-    assert.equal(busyBehindBootStep('paul', true, true, copy), null, 'started: it runs');
-    assert.equal(busyBehindBootStep('paul', true, false, null), null, 'queued behind a command: waits');
+    assert.match(busyBehindBootStep('paul', BOOT_LOCK_LABEL, false, copy) ?? '', /^busy: boot copy since 2026-12-05T01:00:00.000Z \(the agent's boot reclones john onto paul;/);
+    assert.equal(busyBehindBootStep('paul', null, false, copy), null, 'not queued: within its pickup time');
+    assert.equal(busyBehindBootStep('paul', BOOT_LOCK_LABEL, true, copy), null, 'started: it runs');
+    assert.equal(busyBehindBootStep('paul', BOOT_LOCK_LABEL, false, null), null, 'queued behind a command: waits');
   });
   it('text from the record is shortened and made printable', () => {
     const copy = bootStepOf(JSON.stringify({ boot_copy: { source: `x\n${'y'.repeat(100)}`, since: 'z', reclone: false } }));

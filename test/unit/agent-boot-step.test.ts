@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BootCopyKeeper, bootRecord } from '../../src/agent/boot-copy-keeper.js';
-import { answeredBusyBehind, BOOT_STEP_NAMES, type BootStep, type BootStepName } from '../../src/agent/boot-step.js';
+import { answeredBusyBehind, BOOT_LOCK_LABEL, BOOT_STEP_NAMES, type BootStep, type BootStepName } from '../../src/agent/boot-step.js';
 import type { MemberRecord } from '../../src/agent/member-record.js';
 import { HandyRepError } from '../../src/model/errors.js';
 import { bootStepOf, busyBehindBootStep } from '../../src/nodes/boot-step-busy.js';
@@ -53,6 +53,13 @@ describe('bootRecord: boot_step names the step', () => {
     const record = bootRecord('paul', 'george', null, 'x');
     assert.deepEqual([record.boot_step, record.boot_copy, record.recorded_master], [null, null, 'george']);
   });
+  it('the master position the agent last published is kept (the election reads it from every member), not the facts\' revision', () => {
+    const position = { receiver_streaming_at: 'a', master_seen_at: 'b', master_lsn_seen: '0/5000000', master_lsn_seen_for: 'john/7', master_timeline_seen: 3, facts_after_revision: '42' };
+    const record = bootRecord('paul', null, step('rewind'), 'x', position);
+    assert.deepEqual([record.master_lsn_seen, record.master_lsn_seen_for, record.master_timeline_seen, record.receiver_streaming_at, record.master_seen_at], ['0/5000000', 'john/7', 3, 'a', 'b']);
+    assert.equal(record.facts_after_revision, undefined);
+    assert.equal(record.postgres, 'stopped');
+  });
 });
 
 describe('bootStepOf: the step a member record names', () => {
@@ -80,21 +87,25 @@ describe('busyBehindBootStep', () => {
   const fact = (name: BootStepName) => bootStepOf(JSON.stringify(bootRecord('paul', null, step(name), 'x')));
   it('a queued command behind the rewind: busy, naming it', () => {
     assert.equal(
-      busyBehindBootStep('paul', true, false, fact('rewind')),
+      busyBehindBootStep('paul', BOOT_LOCK_LABEL, false, fact('rewind')),
       `busy: boot rewind since ${SINCE} (the agent's boot rewinds paul to follow john: the master's CHECKPOINT, then pg_rewind; PostgreSQL is not running there until it ends); nothing run, not waited for`,
     );
   });
   it('behind the copy: the message older controllers gave', () => {
-    assert.match(busyBehindBootStep('paul', true, false, fact('copy')) ?? '', new RegExp(`^busy: boot copy since ${SINCE} \\(the agent's boot clones john onto paul;`));
+    assert.match(busyBehindBootStep('paul', BOOT_LOCK_LABEL, false, fact('copy')) ?? '', new RegExp(`^busy: boot copy since ${SINCE} \\(the agent's boot clones john onto paul;`));
   });
-  it('behind initdb: busy', () => assert.match(busyBehindBootStep('paul', true, false, fact('initdb')) ?? '', /^busy: boot initdb since .*creates a new cluster on paul/));
+  it('behind initdb: busy', () => assert.match(busyBehindBootStep('paul', BOOT_LOCK_LABEL, false, fact('initdb')) ?? '', /^busy: boot initdb since .*creates a new cluster on paul/));
   it('behind the standby settings or the start: waits', () => {
-    assert.equal(busyBehindBootStep('paul', true, false, fact('standby_settings')), null);
-    assert.equal(busyBehindBootStep('paul', true, false, fact('start')), null);
+    assert.equal(busyBehindBootStep('paul', BOOT_LOCK_LABEL, false, fact('standby_settings')), null);
+    assert.equal(busyBehindBootStep('paul', BOOT_LOCK_LABEL, false, fact('start')), null);
   });
   it('not queued, or started: no busy answer', () => {
-    assert.equal(busyBehindBootStep('paul', false, false, fact('rewind')), null);
-    assert.equal(busyBehindBootStep('paul', true, true, fact('rewind')), null);
+    assert.equal(busyBehindBootStep('paul', null, false, fact('rewind')), null);
+    assert.equal(busyBehindBootStep('paul', BOOT_LOCK_LABEL, true, fact('rewind')), null);
+  });
+  it('queued behind another command while the member record (stale: a killed agent\'s, a late write) says rewind: waits', () => {
+    assert.equal(busyBehindBootStep('paul', 'command 0000000000001-abc (pg_ctl)', false, fact('rewind')), null);
+    assert.equal(busyBehindBootStep('paul', 'command 0000000000001-abc', false, fact('copy')), null);
   });
 });
 
@@ -149,6 +160,18 @@ describe('BootCopyKeeper: boot steps in the member record', () => {
     assert.deepEqual(written.map((r) => r.boot_step?.step ?? null), ['rewind', null]);
   });
 
+  it('the keeper writes the agent\'s last published master position into the boot record', async () => {
+    const written: MemberRecord[] = [];
+    const position = { receiver_streaming_at: null, master_seen_at: null, master_lsn_seen: '0/5000000', master_lsn_seen_for: 'john/7', master_timeline_seen: 2 };
+    const k = new BootCopyKeeper({ node: 'paul', intervalMs: 10_000, renew: async () => true, write: async (r) => void written.push(r), recordedMaster: () => 'john', position: () => position, log: () => undefined });
+    k.hold();
+    k.step(step('rewind'));
+    await k.settled();
+    k.release();
+    await k.settled();
+    assert.deepEqual(written.map((r) => [r.boot_step?.step ?? null, r.master_lsn_seen, r.master_lsn_seen_for]), [['rewind', '0/5000000', 'john/7'], [null, '0/5000000', 'john/7']]);
+  });
+
   it('the periodic write names a short step', async () => {
     const written: MemberRecord[] = [];
     const k = new BootCopyKeeper({ node: 'paul', intervalMs: 30, renew: async () => true, write: async (r) => void written.push(r), recordedMaster: () => 'john', log: () => undefined });
@@ -163,9 +186,9 @@ describe('BootCopyKeeper: boot steps in the member record', () => {
 
 describe('AgentShell: a command queued behind a boot step', () => {
   const keys = etcdKeys(FAKE_PREFIX);
-  const queuedBehindBoot = (member: MemberRecord, answerAfterMs: number | null) =>
+  const queuedBehindBoot = (member: MemberRecord, answerAfterMs: number | null, behind = BOOT_LOCK_LABEL) =>
     fakeAgentShell('paul', [[keys.member('paul'), JSON.stringify(member)]], (kv, key, record) => {
-      kv.set(key, JSON.stringify({ ...record, queued: { behind: "the agent's boot (role discovery)", at: 'x' } }));
+      kv.set(key, JSON.stringify({ ...record, queued: { behind, at: 'x' } }));
       if (answerAfterMs === null) return;
       const result = { exit_code: 0, stdout: 'pg_ctl: server is running', stderr: '', timed_out: false, duration_ms: 5, refused: null };
       setTimeout(() => void kv.set(key, JSON.stringify({ ...record, started: { by: 'agent', at: 'x' }, result })), answerAfterMs);
@@ -182,6 +205,12 @@ describe('AgentShell: a command queued behind a boot step', () => {
     );
     assert.ok(performance.now() - t0 < 3000, 'not at its time limit');
     assert.equal([...kv.keys()].some((k) => k.includes('/commands/')), false);
+  });
+
+  it('queued behind another command, the member record (stale) saying rewind: waited for, its answer returned', async () => {
+    const { shell } = queuedBehindBoot(bootRecord('paul', null, step('rewind'), 'x'), 1500, 'command 0000000000001-abc (pg_ctl)');
+    const result = await shell.run(status, { timeoutMs: 10_000 });
+    assert.deepEqual([result.exitCode, result.stdout], [0, 'pg_ctl: server is running']);
   });
 
   it('behind the start: waited for, its answer returned', async () => {
