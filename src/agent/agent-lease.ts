@@ -89,7 +89,9 @@ export class AgentLease {
       return true;
     }
     const id = this.#id;
-    const ttl = await withDeadline(`renew the ${this.what}`, callMs, () => this.#keepaliveOnce(id, callMs));
+    // The lean client bounds the call by callMs itself (an attempt timer per try within the call's
+    // budget): a second timer here would wake an idle agent once more every round for nothing.
+    const ttl = this.ctx.lean !== undefined ? await this.#keepaliveOnce(id, callMs) : await withDeadline(`renew the ${this.what}`, callMs, () => this.#keepaliveOnce(id, callMs));
     if (this.#id !== id) return false;
     if (ttl === '0' || ttl === '' || Number(ttl) <= 0) {
       this.#forget();
