@@ -16,15 +16,14 @@
  * everything is gathered now (a crash: refusals answer at once). The lease itself is read again by
  * the decision, and the master key write still requires every other `master_lease` to be absent.
  *
- * Before judging, the `master` key is read as the failover check reads it (agentsMasterFirst),
- * started at once beside the controller's own check: a confirmed agents' take is adopted, a young
- * unconfirmed one waited on (the next failover check looks again), else the master is judged as above.
+ * Before any of that, the `master` key is read as the failover check reads it (agentsMasterFirst):
+ * a confirmed agents' take is adopted, a young unconfirmed one waited on (the next failover check
+ * looks again), else the master is judged as above.
  */
 import { crashStated, type CrashStatementFacts, type CrashStatementVerdict } from '../engine/crash-statement.js';
 import { describeError } from '../model/errors.js';
 import { failure, success } from '../model/rd.js';
 import { agentsMasterFirst } from './topology/adopt-agents-master.js';
-import type { BeforeJudging } from '../engine/agents-master-adoption.js';
 import { automaticFailover, judgeMaster, masterReach, settleMasterFacts, type FailoverCheckDeps, type FailoverCheckRd } from './failover-check.js';
 
 /** The lapse as the watch saw it, and how to read the master's member record as of it (store/etcd/member-statement.ts). */
@@ -54,41 +53,29 @@ export async function judgeLapsedMaster(deps: FailoverCheckDeps, master: string,
   // As in the failover check, before judging: the lapse may be the agents' election replacing this
   // master (a controller that started leading during it, or one that was stopped while it ran).
   // Judging it could only record a failover the master key refuses (agentsMasterFirst: one path).
-  // Asked at once but not waited for before the check below: the check is no judgement, and the
-  // key read (bounded, ADOPTION_CHECK_READ_MS) must not delay the fast path when etcd is slow.
-  let gateSaid: BeforeJudging | null = null;
-  const gate = agentsMasterFirst(deps.topologyInFlight() ? undefined : deps.startAdoption?.()).then((g) => (gateSaid = g));
-  const gateStops = (): boolean => gateSaid !== null && gateSaid.go !== 'judge';
+  const first = await agentsMasterFirst(deps.topologyInFlight() ? undefined : deps.startAdoption?.());
+  if (first.go === 'adopted') return success(`master ${master}'s lease lapsed: ${first.why}`);
+  if (first.go === 'wait') return failure(`master ${master}'s lease lapsed: ${first.why}`, { reason_code: first.code });
+  if (env.book.masterName() !== master) return success(`${master} is no longer the master: nothing to judge`);
   const expect = { master, topologyRevision: env.book.topologyRevision };
   const kept = deps.recentFacts?.get(master, env.ctx().config.etcd.ttl * 1000, expect.topologyRevision);
   let skipped = '';
-  let answered: string | null = null;
   if (!kept) {
     // No failed check of this episode (the agent let the lease go first: a crash, or a stop outside
     // HandyRep that it may undo in a second): the controller's own check and its configured retries
     // first, with the full timeout, as the failover check would (a crashed master refuses at once).
     // The retries wait for a master that comes back by itself: not when its own agent stated, with
     // the release, that its postmaster crashed (engine/crash-statement.ts). The check itself stays.
-    // An adoption (or a wait for the agents' promotion) ends the retries: nothing is judged then.
     const failover = env.ctx().config.failover;
     const statement = failover.fail_retries > 0 ? await crashStatement(lapse, master) : null;
     const retries = statement?.stated ? 0 : failover.fail_retries;
     if (statement?.stated) skipped = `; check retries skipped: ${statement.reason}`;
-    for (let attempt = 0; attempt <= retries && !gateStops(); attempt += 1) {
+    for (let attempt = 0; attempt <= retries; attempt += 1) {
       if (attempt > 0) await env.sleep(failover.fail_retry_interval * 1000);
-      if (gateStops()) break;
       const poll = await env.checks.pollServer(master);
-      if (poll.result === 'SUCCESS') {
-        answered = poll.details;
-        break;
-      }
+      if (poll.result === 'SUCCESS') return success(`master ${master} answers its check (${poll.details}): the failover check goes on judging it`);
     }
   }
-  const first = await gate;
-  if (first.go === 'adopted') return success(`master ${master}'s lease lapsed: ${first.why}`);
-  if (first.go === 'wait') return failure(`master ${master}'s lease lapsed: ${first.why}`, { reason_code: first.code });
-  if (answered !== null) return success(`master ${master} answers its check (${answered}): the failover check goes on judging it`);
-  if (env.book.masterName() !== master) return success(`${master} is no longer the master: nothing to judge`);
   // Completed facts are used as they are; a gathering still running is awaited, but its control
   // channel question is asked again within the short deadline. A kept part that failed: everything
   // is asked again (as the failover check would).
