@@ -12,12 +12,13 @@ import type { ServerBook } from '../../src/runtime/server-book.js';
 import { fakeTopologyBase } from '../fixtures/fake-topology-env.js';
 import { oneShotSessions } from '../../src/nodes/monitor-sessions.js';
 import type { SqlClient } from '../../src/nodes/ports.js';
+import { SqlConnectError } from '../../src/nodes/sql-errors.js';
 import { serversFromConfig } from '../../src/runtime/state-sync.js';
 import type { TopologyEnv } from '../../src/runtime/topology/env.js';
 import { recoverInterrupted, type JudgeMaster } from '../../src/runtime/topology/recovery.js';
 
-/** Per host: writable, read-only, or no answer at all (null); running as the control channel says. */
-type Answers = Record<string, { writable: boolean | null; running: boolean | null }>;
+/** Per host: writable, read-only, refusing connections, or no answer at all (null); running as the control channel says. */
+type Answers = Record<string, { writable: boolean | null | 'refused'; running: boolean | null }>;
 
 const CONFIG = parseConfig(
   'failover: {remaster: false}\nservers: {a: {hostname: ha, role: replica}, b: {hostname: hb, role: master}, c: {hostname: hc, role: replica}}\n',
@@ -35,6 +36,7 @@ function fakeEnv(servers: ServerMap, answers: Answers, config = CONFIG): { env: 
       connect: async (target: { host: string }) => {
         const w = answer(target.host).writable;
         if (w === null) throw new Error(`${target.host}: no answer`);
+        if (w === 'refused') throw new SqlConnectError('refused', `${target.host}: connection refused`);
         return { query: async () => [{ r: !w }], end: async () => undefined };
       },
     },
@@ -302,17 +304,30 @@ test('F2 (the lease proves nothing): agent_lease with the old lease unknown and 
   assert.equal(r.fence, 'unconfirmed');
 });
 
-test('F2 (related, a failover roll-forward): agent_lease, the lost old master with its lease gone is fenced confirmed', async () => {
+/** A failover (fence b, promote c) rolled forward under agent_lease; b as given, its lease as `bLease`: b's fence_unconfirmed after. */
+async function failoverRollForwardOfB(b: Answers[string], bLease: 'released' | 'unknown'): Promise<boolean> {
   const config = parseConfig(`${AGENT_LEASE}servers: {a: {hostname: ha, role: replica}, b: {hostname: hb, role: master}, c: {hostname: hc, role: replica}}\n`, 'test.yaml');
-  const { env, book, done } = fakeEnv(servers({}), { ha: { writable: false, running: true }, hb: { writable: null, running: null }, hc: { writable: true, running: true } }, config);
-  const masterLease = { state: async (m: string) => (m === 'b' ? 'released' : 'unknown'), noteHealthy: async () => undefined };
+  const { env, book, done } = fakeEnv(servers({}), { ha: { writable: false, running: true }, hb: b, hc: { writable: true, running: true } }, config);
+  const masterLease = { state: async (m: string) => (m === 'b' ? bLease : 'unknown'), noteHealthy: async () => undefined };
   try {
     const rd = await recoverInterrupted({ ...env, masterLease } as unknown as TopologyEnv, interrupted([['fence', 'b', 'ok'], ['promote', 'c', 'ok']]), neverJudged);
     assert.equal(rd.result, 'SUCCESS', rd.details);
-    assert.equal(book.get('b').fence_unconfirmed, false);
+    return book.get('b').fence_unconfirmed === true;
   } finally {
     done();
   }
+}
+
+test('F2 (related, a failover roll-forward): agent_lease, the lost old master with its lease gone is fenced confirmed', async () => {
+  assert.equal(await failoverRollForwardOfB({ writable: null, running: null }, 'released'), false);
+});
+
+test('a failover roll-forward: an old master whose port refuses, no control channel, its lease not known gone, stays fence-unconfirmed (a refusal may be a firewall\'s: fence.ts)', async () => {
+  assert.equal(await failoverRollForwardOfB({ writable: 'refused', running: null }, 'unknown'), true);
+});
+
+test('a failover roll-forward: an old master whose port refuses and whose lease is gone is fenced confirmed (the lease proves it, as in a fence)', async () => {
+  assert.equal(await failoverRollForwardOfB({ writable: 'refused', running: null }, 'released'), false);
 });
 
 test('F3: the adopted master lost and another server writable: split_brain FAIL, the book keeps one enabled master (c)', async () => {
