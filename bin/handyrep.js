@@ -1,7 +1,8 @@
 #!/usr/bin/env -S node --max-semi-space-size=2 --v8-pool-size=0
 // The `handyrep` launcher. HandyRep runs with a 2 MB V8 young generation (README, Benchmarks:
-// 90 MB RSS instead of 118 MB at the same latency) and without V8's worker thread pool (its
-// threads' memory is ~9 MB of an idle daemon's RSS; bench:idle), so when Node was started
+// 90 MB RSS instead of 118 MB at the same latency) and with V8's worker pool at its smallest
+// (`--v8-pool-size=0` is Node's "choose a size": one worker on 2 cores instead of four; their
+// memory is ~9 MB of an idle daemon's RSS; bench:idle), so when Node was started
 // without those flags (`node bin/handyrep.js ...`) this re-runs itself with them, forwarding
 // signals and the exit code.
 // It runs the compiled dist/, building it first when it is missing or older than a source file
