@@ -15,7 +15,7 @@ import { LeaseKeyKeeper } from './lease-key-keeper.js';
 import { releaseStatingCrash } from './crash-release.js';
 import { readMasterView } from './master-read.js';
 import { BootRunner, type BootMasterLease } from './boot-runner.js';
-import { BootCopyKeeper } from './boot-copy-keeper.js';
+import { BootStepKeeper } from './boot-step-keeper.js';
 import { BOOT_LOCK_LABEL, type BootStep } from './boot-step.js';
 import { commandExecutorFor } from './commands/agent-commands.js';
 import type { CommandExecutor } from './commands/executor.js';
@@ -83,8 +83,8 @@ export class NodeAgent {
   #lastSentence = '';
   /** Role discovery at start (boot.ts, boot-runner.ts); until it is done each round asks it. */
   readonly #boot: BootRunner;
-  /** The member lease and record while a boot step holds the round, naming the step (boot-copy-keeper.ts). */
-  readonly #bootCopy: BootCopyKeeper;
+  /** The member lease and record while a boot step holds the round, naming the step (boot-step-keeper.ts). */
+  readonly #bootStep: BootStepKeeper;
   /** The boot and the controller's commands: one at a time on this node (commands/node-lock.ts). */
   readonly #nodeLock = new NodeLock();
   readonly #copies: CopyGroups;
@@ -107,7 +107,6 @@ export class NodeAgent {
   #fencedOwnMaster = false;
   /** The agents' election (deployment ha/agents); null in single. */
   readonly #election: ElectionSeat | null;
-  /** Monotonic time the last successful master lease grant/renewal was sent (for /metrics and bench:agent). */
   /** Deployment agents with synchronous_mode: the master's agent keeps the synchronous set (sync/); null otherwise. */
   readonly #syncKeeper: SyncKeeper | null;
 
@@ -151,7 +150,7 @@ export class NodeAgent {
     this.#leaseKey = new LeaseKeyKeeper(this.#ctx, node, (line) => deps.log(`agent ${node}: ${line}`), () => this.#masterLease.id);
     this.#copies = new CopyGroups(groupsFile(pgdata, node), (line) => deps.log(`agent ${node}: ${line}`));
     // A boot step (a copy: hours) holds the round: the member lease and record are kept by a timer of their own.
-    this.#bootCopy = new BootCopyKeeper({
+    this.#bootStep = new BootStepKeeper({
       node,
       intervalMs: Math.max(this.#callMs, Math.floor(ttlMs / 3)),
       renew: () => this.#renewMemberLease(),
@@ -164,7 +163,7 @@ export class NodeAgent {
       position: () => this.#positionWatch.last,
       log: (line) => deps.log(`agent ${node}: ${line}`),
     });
-    const onStep = (step: BootStep | null): void => this.#bootCopy.step(step);
+    const onStep = (step: BootStep | null): void => this.#bootStep.step(step);
     this.#boot = new BootRunner({ config, node, pg: this.#pg, etcd: this.#ctx, callMs: this.#callMs, loopMs: this.#loopMs, lease: this.#bootLease(), log: deps.log, now: this.#now, groups: this.#copies, signal: this.#stopping.signal, onStep });
     this.#commands = commandExecutorFor(config, node, this.#ctx, Math.max(this.#callMs, this.#ctx.deadlineMs), deps.log, async () => {
       this.#commandStopping = false;
@@ -270,8 +269,8 @@ export class NodeAgent {
     await this.#commands?.stop();
     await this.#round?.catch(() => undefined);
     await this.#syncKeeper?.stop();
-    this.#bootCopy.release();
-    await this.#bootCopy.settled();
+    this.#bootStep.release();
+    await this.#bootStep.settled();
     if (releaseLease) {
       await this.#masterLease.release(this.#callMs);
       await this.#memberLease.release(this.#callMs);
@@ -348,16 +347,16 @@ export class NodeAgent {
         // Never while a command of the controller runs (a clone, a rewind): tried again next round.
         const release = this.#nodeLock.tryEnter(BOOT_LOCK_LABEL);
         if (release !== null) {
-          this.#bootCopy.hold();
+          this.#bootStep.hold();
           await this.#boot.step().finally(async () => {
-            this.#bootCopy.release();
+            this.#bootStep.release();
             // A long step's end is in the member record before a queued command may start (boot-step-busy.ts).
-            await this.#bootCopy.settled();
+            await this.#bootStep.settled();
             release();
           });
         }
         // A write of the boot copy's record still under way would race this round's lease renewal.
-        await this.#bootCopy.settled();
+        await this.#bootStep.settled();
       }
       // Facts read now are at least as new as every etcd revision seen so far (the election's M3 rule).
       const factsAfterRevision = this.#readRevision;

@@ -37,8 +37,6 @@ export interface CloneResult {
   readonly deletedOldData?: boolean;
 }
 
-export { spaceNeededBytes } from './copy-checks.js';
-
 /** The "Database system identifier" of a stopped data folder (pg_controldata), or null. */
 async function localSystemIdentifier(env: NodeEnv, self: ServerRef): Promise<string | null> {
   const script = 'LC_ALL=C "$1" -D "$2" | grep "^Database system identifier:"';
@@ -207,9 +205,9 @@ async function copyAndConfigure(
     return failed(`${said}copy from ${master.name} not started: ${refused.message}; ${reset.emptied && reset.restored ? 'the folder holds the configuration files only again' : 'the folder could NOT be set back (marked: the next attempt copies again)'}`);
   }
   const copied = await env.plugins
-        .get('clone', self.clone_method)
-        .clone(env.ctx, { target: self, source: master, signal, progress: options.progress ?? (() => undefined), writeStandbySignal: true })
-        .catch((err: unknown) => ({ ok: false, details: describeError(err) }));
+    .get('clone', self.clone_method)
+    .clone(env.ctx, { target: self, source: master, signal, progress: options.progress ?? (() => undefined), writeStandbySignal: true })
+    .catch((err: unknown) => ({ ok: false, details: describeError(err) }));
   const incomplete = copied.ok ? checkCopy(self.pgdata, basebackupWithManifest(env, self)) : null;
   if (!copied.ok || incomplete !== null) {
     // Back to a new node (configuration files only): the next attempt copies again.

@@ -40,7 +40,7 @@ export interface BootRunnerDeps {
   readonly groups?: ProcessGroupWatcher;
   /** Aborted when the agent stops: no copy, rewind or initdb starts after it, a running copy is cancelled. */
   readonly signal?: AbortSignal;
-  /** Told when a step begins (copy, rewind, standby settings, start, initdb) and when it ended (null): boot-copy-keeper.ts. */
+  /** Told when a step begins (copy, rewind, standby settings, start, initdb) and when it ended (null): boot-step-keeper.ts. */
   readonly onStep?: (step: BootStep | null) => void;
   /** Drops this node's slot on the master when idle (boot-standby.ts dropIdleSlot); replaced in tests. */
   readonly dropSlot?: (master: string, slot: string) => Promise<string>;

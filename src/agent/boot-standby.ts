@@ -119,7 +119,7 @@ export async function prepareStandby(
   masterName: string,
   shell: NodeShell = new LocalShell(),
   signal?: AbortSignal,
-  /** Told as each step begins (the member record names it: boot-copy-keeper.ts); the master's CHECKPOINT counts as the rewind's. */
+  /** Told as each step begins (the member record names it: boot-step-keeper.ts); the master's CHECKPOINT counts as the rewind's. */
   onStep: (step: 'rewind' | 'standby_settings') => void = () => undefined,
 ): Promise<{ ok: boolean; details: string; rewindFailed: boolean }> {
   let pgdata: string | null = null;

@@ -1,6 +1,6 @@
 /**
  * What the agent's boot is doing (issue 14): the step of role discovery that holds the node, as
- * the member record publishes it (`boot_step`, boot-copy-keeper.ts) and the controller reads it
+ * the member record publishes it (`boot_step`, boot-step-keeper.ts) and the controller reads it
  * (src/nodes/boot-step-busy.ts). Shared by both sides: the names, the record's shape, and which
  * steps a command queued behind is answered busy at once.
  */

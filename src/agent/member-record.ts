@@ -34,7 +34,7 @@ export type MemberRecord = Nullable<Omit<SqlFacts, 'replay_lag_bytes' | 'sender_
   /** Wall-clock time of the observation (ISO). */
   readonly observed_at: string;
   readonly agent_version: 1;
-  /** Written only while the agent's boot copies onto this node (boot-copy-keeper.ts): from where, since when. */
+  /** Written only while the agent's boot copies onto this node (boot-step-keeper.ts): from where, since when. */
   readonly boot_copy?: { readonly source: string; readonly since: string; readonly reclone: boolean } | null;
   /** Written only while a step of the agent's boot holds the node (boot-step.ts): which one, since when. */
   readonly boot_step?: BootStepRecord | null;

@@ -19,7 +19,7 @@ export class PositionWatch {
   #masterTimeline: number | null = null;
   #last: PositionFacts | null = null;
 
-  /** What the last note() published (null: none yet): the boot's member record keeps it (boot-copy-keeper.ts). */
+  /** What the last note() published (null: none yet): the boot's member record keeps it (boot-step-keeper.ts). */
   get last(): PositionFacts | null {
     return this.#last;
   }

@@ -158,6 +158,17 @@ export function oldMasterFate(answer: PortAnswer | null, leaseGone: boolean): Ol
 }
 
 /**
+ * The same fate by a fence's rule (runtime/topology/fence.ts), for the roll-forward of an
+ * interrupted change, where no agents' take proved the old lease gone: a refused connection alone
+ * proves nothing (a firewall's REJECT while clients on its side still write); with the lease gone
+ * it does. 'unconfirmed' leaves the control channel to be asked.
+ */
+export function oldMasterFateByFence(answer: PortAnswer | null, leaseGone: boolean): OldMasterFate {
+  if (answer === 'refused' && !leaseGone) return 'unconfirmed';
+  return oldMasterFate(answer, leaseGone);
+}
+
+/**
  * What a judgement of the book's master does once it asked about an agents' master: the failover
  * check and the lease-lapse judgement go through this one gate, so neither judges (nor records a
  * failover of) a master the agents already replaced or are replacing. `adopted`: the book now names

@@ -168,7 +168,7 @@ export class AgentShell implements NodeShell {
         if (record.result !== null) return record.result;
         if (record.started !== null && startedAt === null) startedAt = performance.now();
         queued = record.queued != null;
-        // While it runs or waits (the agent keeps its member key alive during a boot step too: boot-copy-keeper.ts).
+        // While it runs or waits (the agent keeps its member key alive during a boot step too: boot-step-keeper.ts).
         if ((startedAt !== null || queued) && performance.now() - memberReadAt >= MEMBER_READ_MS) {
           memberReadAt = performance.now();
           const memberValue = await ctx.client.get(ctx.keys.member(this.node)).string();

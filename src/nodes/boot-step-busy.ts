@@ -8,7 +8,7 @@
  * <step> since …`, instead of after its own timeout; the operation fails (or retries) under its own
  * rules. Behind a short step (the standby settings, the start: src/agent/boot-step.ts) it waits.
  * The agent names the step in its member record (`boot_step`; an agent older than that field
- * writes only `boot_copy` for a copy), kept alive meanwhile (src/agent/boot-copy-keeper.ts), so the
+ * writes only `boot_copy` for a copy), kept alive meanwhile (src/agent/boot-step-keeper.ts), so the
  * agent-gone check (agent-gone.ts) also works for a command that waits. Pure: the controller's
  * waiting loop (agent-shell.ts) feeds it.
  */

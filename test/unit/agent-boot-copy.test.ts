@@ -1,14 +1,14 @@
 /**
  * Issue 14: a command queued behind the agent's own boot copy is answered at once, and the agent's
  * member key stays alive while a boot step holds its round:
- *   - bootRecord / BootCopyKeeper (src/agent/boot-copy-keeper.ts): the record written while the boot
+ *   - bootRecord / BootStepKeeper (src/agent/boot-step-keeper.ts): the record written while the boot
  *     runs, by a timer of its own, `boot_copy` while it copies;
  *   - bootStepOf / busyBehindBootStep (src/nodes/boot-step-busy.ts) and the controller's waiting loop
  *     (agent-shell.ts): busy at once behind a boot copy, agent gone while waiting.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BootCopyKeeper, bootRecord } from '../../src/agent/boot-copy-keeper.js';
+import { BootStepKeeper, bootRecord } from '../../src/agent/boot-step-keeper.js';
 import { BOOT_LOCK_LABEL, type BootStep } from '../../src/agent/boot-step.js';
 import type { MemberRecord } from '../../src/agent/member-record.js';
 import { parseMemberRecord } from '../../src/agent/election/member-read.js';
@@ -70,12 +70,12 @@ describe('bootStepOf and busyBehindBootStep', () => {
   });
 });
 
-describe('BootCopyKeeper: the member lease and record kept by a timer of their own', () => {
+describe('BootStepKeeper: the member lease and record kept by a timer of their own', () => {
   const keeper = (renewOk = true) => {
     const written: MemberRecord[] = [];
     const lines: string[] = [];
     let renewals = 0;
-    const k = new BootCopyKeeper({
+    const k = new BootStepKeeper({
       node: 'paul',
       intervalMs: 40,
       renew: async () => (renewals++, renewOk),
@@ -125,7 +125,7 @@ describe('BootCopyKeeper: the member lease and record kept by a timer of their o
 
   it('the copy ends and the step is released while a renewal is under way: the copy\'s end is still written, nothing after it', async () => {
     const written: MemberRecord[] = [];
-    const k = new BootCopyKeeper({
+    const k = new BootStepKeeper({
       node: 'paul',
       intervalMs: 10_000,
       renew: () => sleep(100).then(() => true),

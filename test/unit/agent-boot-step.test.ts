@@ -2,7 +2,7 @@
  * Issue 14: the agent's member record names every step of its boot, and a command queued behind a
  * long one (a copy, a rewind, an initdb) is answered busy at once:
  *   - answeredBusyBehind (src/agent/boot-step.ts): which steps;
- *   - bootRecord / BootCopyKeeper (src/agent/boot-copy-keeper.ts): `boot_step` in the record, a long
+ *   - bootRecord / BootStepKeeper (src/agent/boot-step-keeper.ts): `boot_step` in the record, a long
  *     step's beginning and end written at once, a short one's not;
  *   - bootStepOf / busyBehindBootStep (src/nodes/boot-step-busy.ts), also over an older agent's
  *     record (`boot_copy` only), and the controller's waiting loop (agent-shell.ts);
@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BootCopyKeeper, bootRecord } from '../../src/agent/boot-copy-keeper.js';
+import { BootStepKeeper, bootRecord } from '../../src/agent/boot-step-keeper.js';
 import { answeredBusyBehind, BOOT_LOCK_LABEL, BOOT_STEP_NAMES, type BootStep, type BootStepName } from '../../src/agent/boot-step.js';
 import type { MemberRecord } from '../../src/agent/member-record.js';
 import { HandyRepError } from '../../src/model/errors.js';
@@ -125,10 +125,10 @@ describe('memberFields: the one parser of member records', () => {
   });
 });
 
-describe('BootCopyKeeper: boot steps in the member record', () => {
+describe('BootStepKeeper: boot steps in the member record', () => {
   const keeper = () => {
     const written: MemberRecord[] = [];
-    const k = new BootCopyKeeper({ node: 'paul', intervalMs: 10_000, renew: async () => true, write: async (r) => void written.push(r), recordedMaster: () => 'john', log: () => undefined });
+    const k = new BootStepKeeper({ node: 'paul', intervalMs: 10_000, renew: async () => true, write: async (r) => void written.push(r), recordedMaster: () => 'john', log: () => undefined });
     return { k, written };
   };
 
@@ -163,7 +163,7 @@ describe('BootCopyKeeper: boot steps in the member record', () => {
   it('the keeper writes the agent\'s last published master position into the boot record', async () => {
     const written: MemberRecord[] = [];
     const position = { receiver_streaming_at: null, master_seen_at: null, master_lsn_seen: '0/5000000', master_lsn_seen_for: 'john/7', master_timeline_seen: 2 };
-    const k = new BootCopyKeeper({ node: 'paul', intervalMs: 10_000, renew: async () => true, write: async (r) => void written.push(r), recordedMaster: () => 'john', position: () => position, log: () => undefined });
+    const k = new BootStepKeeper({ node: 'paul', intervalMs: 10_000, renew: async () => true, write: async (r) => void written.push(r), recordedMaster: () => 'john', position: () => position, log: () => undefined });
     k.hold();
     k.step(step('rewind'));
     await k.settled();
@@ -174,7 +174,7 @@ describe('BootCopyKeeper: boot steps in the member record', () => {
 
   it('the periodic write names a short step', async () => {
     const written: MemberRecord[] = [];
-    const k = new BootCopyKeeper({ node: 'paul', intervalMs: 30, renew: async () => true, write: async (r) => void written.push(r), recordedMaster: () => 'john', log: () => undefined });
+    const k = new BootStepKeeper({ node: 'paul', intervalMs: 30, renew: async () => true, write: async (r) => void written.push(r), recordedMaster: () => 'john', log: () => undefined });
     k.hold();
     k.step(step('start'));
     await sleep(80);

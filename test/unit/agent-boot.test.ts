@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { bootRetryDelayMs, bootstrapWriter, decideBoot, rewindCannotJoin, type BootPlan, type BootSnapshot } from '../../src/agent/boot.js';
 import { basebackupArgv } from '../../src/plugins/clone/clone_basebackup.js';
-import { spaceNeededBytes } from '../../src/agent/boot-clone.js';
+import { spaceNeededBytes } from '../../src/agent/copy-checks.js';
 import { initdbArgv } from '../../src/agent/bootstrap-initdb.js';
 import type { MasterKeyView } from '../../src/agent/decide.js';
 import type { TargetFolder } from '../../src/engine/clone-plan.js';

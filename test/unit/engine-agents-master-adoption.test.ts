@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { adoptionNeedsProbes, agentsConfirmDeadlineMs, beforeJudging, judgeAdoption, type AdoptionFacts, type AdoptionVerdict } from '../../src/engine/agents-master-adoption.js';
+import { adoptionNeedsProbes, agentsConfirmDeadlineMs, beforeJudging, judgeAdoption, oldMasterFateByFence, type AdoptionFacts, type AdoptionVerdict } from '../../src/engine/agents-master-adoption.js';
 import type { MasterRecord } from '../../src/store/etcd/master-record.js';
 
 const ELECTED: MasterRecord = { name: 'paul', term: '812', timeline: 2, promoted_lsn: '0/5000060', sync_set: [], since: '2026-12-04T20:00:00.000Z', written_by: 'agent:paul' };
@@ -92,4 +92,17 @@ test('beforeJudging: only an adoption or an agents\' promotion in flight stops t
   assert.deepEqual(beforeJudging({ action: 'refuse', code: 'unconfirmed', why: 'x' }), { go: 'judge' });
   assert.deepEqual(beforeJudging({ action: 'wait', code: 'promotion_in_flight', why: 'w' }), { go: 'wait', code: 'promotion_in_flight', why: 'w' });
   assert.deepEqual(beforeJudging({ action: 'adopt', master: 'george', oldMaster: 'john', fate: 'confirmed', why: 'a' }), { go: 'adopted', why: 'a' });
+});
+
+test('oldMasterFateByFence: a refusal confirms a fence only with the lease gone (a fence\'s rule); read-only is rejoined; no answer needs the lease', () => {
+  const rows: [Parameters<typeof oldMasterFateByFence>[0], boolean, string][] = [
+    ['refused', false, 'unconfirmed'],
+    ['refused', true, 'confirmed'],
+    ['no_answer', false, 'unconfirmed'],
+    ['no_answer', true, 'confirmed'],
+    ['starting', false, 'unconfirmed'],
+    ['read_only', false, 'rejoined'],
+    [null, false, 'unconfirmed'],
+  ];
+  for (const [answer, leaseGone, fate] of rows) assert.equal(oldMasterFateByFence(answer, leaseGone), fate, `${answer} lease gone ${leaseGone}`);
 });

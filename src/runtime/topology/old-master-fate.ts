@@ -1,13 +1,14 @@
 /**
- * The fate of an old master that does not answer writable, seen now, by the rule an adoption
- * records (engine/agents-master-adoption.ts oldMasterFate) and a fence's (fence.ts): read-only →
+ * The fate of an old master that does not answer writable, seen now, by a fence's rule
+ * (engine/agents-master-adoption.ts oldMasterFateByFence; fence.ts): read-only →
  * rejoined; its master lease gone under `unreachable_master: agent_lease` (the same proof a
  * failover's fence counts) while its port refuses or does not answer → confirmed; else confirmed
- * only when its control channel says stopped (a refusal alone proves nothing). Used by the roll-forward of an interrupted change (recovery.ts), so a lost host
- * whose agent's lease is gone is not left `fence_unconfirmed` — which would refuse every later
- * failover (unconfirmed_fence_refused) until an operator acts.
+ * only when its control channel says stopped (a refusal alone proves nothing). Used by the
+ * roll-forward of an interrupted change (recovery.ts), so a lost host whose agent's lease is gone
+ * is not left `fence_unconfirmed` — which would refuse every later failover
+ * (unconfirmed_fence_refused) until an operator acts.
  */
-import { oldMasterFate, type OldMasterFate } from '../../engine/agents-master-adoption.js';
+import { oldMasterFateByFence, type OldMasterFate } from '../../engine/agents-master-adoption.js';
 import { observeRunning } from '../observe.js';
 import { ref, type TopologyEnv } from './env.js';
 import { databaseAnswer, fencedByAgentLease } from './fence.js';
@@ -16,9 +17,7 @@ export async function oldMasterFateNow(env: TopologyEnv, name: string): Promise<
   const answer = await databaseAnswer(env, name);
   // Asked only of a port that says nothing conclusive: a writable answer is never fenced by a lease.
   const leaseGone = (answer === 'no_answer' || answer === 'starting' || answer === 'refused') && (await fencedByAgentLease(env, name)) !== null;
-  // A refused connection alone proves nothing (a firewall's REJECT while clients on its side still
-  // write: fence.ts): here it counts only with the lease gone or the control channel saying stopped.
-  const fate = answer === 'refused' && !leaseGone ? 'unconfirmed' : oldMasterFate(answer, leaseGone);
+  const fate = oldMasterFateByFence(answer, leaseGone);
   if (fate !== 'unconfirmed') return fate;
   return (await observeRunning({ ctx: env.ctx(), plugins: env.plugins }, ref(env, name))) === false ? 'confirmed' : 'unconfirmed';
 }

@@ -114,9 +114,9 @@ async function rollForward(env: TopologyEnv, runner: StepRunner, interrupted: Fa
     }
   }
   if (from !== null && from !== newMaster) {
-    // Fenced for sure when the fence step above stopped it, it answers read-only or refuses, its
-    // control channel says stopped, or (agent_lease) its agent's master lease is gone: the rule the
-    // adoption itself records by (old-master-fate.ts).
+    // Fenced for sure when the fence step above stopped it, it answers read-only, its control
+    // channel says stopped, or (agent_lease) its agent's master lease is gone while its port refuses
+    // or does not answer: a fence's rule, which the adoption records by too (old-master-fate.ts).
     const fate = fromWritable ? 'confirmed' : await oldMasterFateNow(env, from);
     const unconfirmed = fate === 'unconfirmed';
     if (adoption) {

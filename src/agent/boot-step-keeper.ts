@@ -37,7 +37,7 @@ function owesEnd(step: BootStep | null): boolean {
   return step !== null && answeredBusyBehind(step.step);
 }
 
-export interface BootCopyKeeperDeps {
+export interface BootStepKeeperDeps {
   readonly node: string;
   /** ttl/3: as often as the rounds renew the member lease. */
   readonly intervalMs: number;
@@ -58,7 +58,7 @@ export interface BootCopyKeeperDeps {
  * long step (one a command is answered busy behind: boot-step.ts) beginning or ending is written at
  * once; a short one shows in the next periodic write.
  */
-export class BootCopyKeeper {
+export class BootStepKeeper {
   #step: BootStep | null = null;
   #timer: NodeJS.Timeout | undefined;
   #lastProblem = '';
@@ -69,7 +69,7 @@ export class BootCopyKeeper {
   /** The last record written (or being written) named a long step: its end is written even after release(). */
   #owed = false;
 
-  constructor(private readonly deps: BootCopyKeeperDeps) {}
+  constructor(private readonly deps: BootStepKeeperDeps) {}
 
   get current(): BootStep | null {
     return this.#step;
