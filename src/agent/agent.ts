@@ -180,7 +180,7 @@ export class NodeAgent {
     });
     // The controller's timeout for its own probe (design §5 rule 1: same timeouts), within half the
     // ttl so a replica's round (and its member lease renewal) is not stretched past it.
-    this.#masterProbe = new MasterProbe(config, Math.max(300, Math.min(config.handyrep.connect_timeout_seconds * 1000, ttlMs / 2)));
+    this.#masterProbe = new MasterProbe(config, Math.max(300, Math.min(config.handyrep.connect_timeout_seconds * 1000, ttlMs / 2)), (line) => deps.log(`agent ${node}: ${line}`));
     this.#health = { node, running: false, writable: false, primaryConfirmed: false, lagBytes: null, masterLagBytes: null, timeline: null, recordedMaster: null, lastReason: null, roundsTotal: 0, demotionsTotal: 0, leaseRenewedAtMs: null };
   }
 

@@ -7,7 +7,8 @@ import { execFile } from 'node:child_process';
 import { readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
+import { firstRow, LeanPgSession } from '../nodes/lean-pg/session.js';
+import { boolValue, floatValue, intValue, textValue, type TextRow } from '../nodes/lean-pg/text-values.js';
 import type { PostgresObservation } from './postgres-state.js';
 import { walDirTimeline } from './wal-timeline.js';
 
@@ -73,8 +74,40 @@ interface FactsRow {
   server_version: string;
 }
 
+/** FACTS_QUERY's row, read from its text values (throws when one is missing or malformed). */
+export function factsRow(row: TextRow | undefined): FactsRow {
+  if (row === undefined) throw new Error('the facts query returned no row');
+  const inRecovery = boolValue(row, 'in_recovery');
+  const version = textValue(row, 'server_version');
+  if (inRecovery === null || version === null) throw new Error('the facts query returned NULL for in_recovery or server_version');
+  return {
+    in_recovery: inRecovery,
+    checkpoint_timeline: intValue(row, 'checkpoint_timeline'),
+    wal_file: textValue(row, 'wal_file'),
+    wal_position: textValue(row, 'wal_position'),
+    received_lsn: textValue(row, 'received_lsn'),
+    replayed_lsn: textValue(row, 'replayed_lsn'),
+    wal_receiver: textValue(row, 'wal_receiver'),
+    receiver_timeline: intValue(row, 'receiver_timeline'),
+    sender_host: textValue(row, 'sender_host'),
+    sender_end_lsn: textValue(row, 'sender_end_lsn'),
+    sender_msg_age_s: floatValue(row, 'sender_msg_age_s'),
+    replay_lag_bytes: floatValue(row, 'replay_lag_bytes'),
+    server_version: version,
+  };
+}
+
+/**
+ * The SQL session is a lean one (nodes/lean-pg/): the facts query runs every round of every
+ * agent, and node-postgres costs an idle agent about as much again as the query's own I/O.
+ */
 export class LocalPostgres {
-  #client: pg.Client | null = null;
+  #client: LeanPgSession | null = null;
+  #connecting: Promise<LeanPgSession> | null = null;
+  /** The current session answered a query (only then is its loss a sign of a crash). */
+  #answered = false;
+  /** Counts disconnects, so a connect that completes after one is dropped. */
+  #generation = 0;
 
   constructor(
     readonly settings: LocalPostgresSettings,
@@ -177,8 +210,8 @@ export class LocalPostgres {
     await this.observe();
     const client = this.#client;
     if (client === null) throw new Error('PostgreSQL does not answer');
-    await client.query("ALTER SYSTEM SET synchronous_standby_names = '*'");
-    await client.query('SELECT pg_reload_conf()');
+    await client.query("ALTER SYSTEM SET synchronous_standby_names = '*'", this.queryTimeoutMs);
+    await client.query('SELECT pg_reload_conf()', this.queryTimeoutMs);
   }
 
   /**
@@ -189,9 +222,10 @@ export class LocalPostgres {
     await this.observe();
     const client = this.#client;
     if (client === null) return { timeline: null, lsn: null };
-    const row = (await client.query<{ lsn: string; wal_file: string }>('SELECT pg_current_wal_lsn()::text AS lsn, pg_walfile_name(pg_current_wal_lsn()) AS wal_file')).rows[0];
-    const timeline = row ? Number.parseInt(row.wal_file.slice(0, 8), 16) : NaN;
-    return { timeline: Number.isInteger(timeline) && timeline >= 1 ? timeline : null, lsn: row?.lsn ?? null };
+    const row = firstRow(await client.query('SELECT pg_current_wal_lsn()::text AS lsn, pg_walfile_name(pg_current_wal_lsn()) AS wal_file', this.queryTimeoutMs));
+    const walFile = row === undefined ? null : textValue(row, 'wal_file');
+    const timeline = walFile === null ? NaN : Number.parseInt(walFile.slice(0, 8), 16);
+    return { timeline: Number.isInteger(timeline) && timeline >= 1 ? timeline : null, lsn: row === undefined ? null : textValue(row, 'lsn') };
   }
 
   /** After a crash: kills the dead postmaster's leftover processes (killLeftovers). */
@@ -205,42 +239,43 @@ export class LocalPostgres {
   }
 
   async #facts(): Promise<SqlFacts> {
-    if (this.#client === null) {
-      const client = new pg.Client({
-        host: this.settings.socketDir,
-        port: this.settings.port,
-        user: 'postgres',
-        database: 'postgres',
-        application_name: 'handyrep-agent',
-        connectionTimeoutMillis: this.queryTimeoutMs,
-        query_timeout: this.queryTimeoutMs,
-      });
-      let answered = false;
-      const lost = (): void => {
-        // Ours to close when #client no longer names it (#disconnect cleared it first).
-        const byServer = this.#client === client && answered;
-        this.#disconnect();
-        if (byServer) this.onSessionLost();
-      };
-      client.on('error', lost);
-      client.on('end', lost);
-      this.#client = client;
-      try {
-        await client.connect();
-      } catch (err) {
-        this.#disconnect();
-        throw err;
-      }
-      const row = await this.#query(client);
-      answered = true;
-      return row;
-    }
-    return this.#query(this.#client);
+    const client = this.#client ?? (await (this.#connecting ??= this.#open().finally(() => (this.#connecting = null))));
+    const facts = await this.#query(client);
+    if (this.#client === client) this.#answered = true;
+    return facts;
   }
 
-  async #query(client: pg.Client): Promise<SqlFacts> {
+  /** A new session over the unix socket; peer or trust: no password (the agent runs as the PostgreSQL OS user). */
+  async #open(): Promise<LeanPgSession> {
+    const generation = this.#generation;
+    const client = await LeanPgSession.connect({
+      host: this.settings.socketDir,
+      port: this.settings.port,
+      user: 'postgres',
+      database: 'postgres',
+      applicationName: 'handyrep-agent',
+      allowedPasswordMethods: [],
+      connectTimeoutMs: this.queryTimeoutMs,
+    });
+    // Disconnected while connecting (a stop, a kill): this session must not outlive that.
+    if (generation !== this.#generation) {
+      client.end();
+      throw new Error('the session was closed while it connected');
+    }
+    // Ended by the server once it had answered, not here (#disconnect ends it silently): a crash's sign (session-watch.ts).
+    client.onLost(() => {
+      const byServer = this.#client === client && this.#answered;
+      this.#disconnect();
+      if (byServer) this.onSessionLost();
+    });
+    this.#client = client;
+    this.#answered = false;
+    return client;
+  }
+
+  async #query(client: LeanPgSession): Promise<SqlFacts> {
     try {
-      const row = (await client.query<FactsRow>(FACTS_QUERY)).rows[0] as FactsRow;
+      const row = factsRow(firstRow(await client.query(FACTS_QUERY, this.queryTimeoutMs)));
       return {
         in_recovery: row.in_recovery,
         timeline: await this.#timeline(row),
@@ -281,7 +316,8 @@ export class LocalPostgres {
   #disconnect(): void {
     const client = this.#client;
     this.#client = null;
-    if (client) void client.end().catch(() => undefined);
+    this.#generation++;
+    client?.end();
   }
 
   #pgCtl(args: readonly string[], timeoutMs: number): Promise<boolean> {

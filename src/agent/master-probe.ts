@@ -1,14 +1,20 @@
 /**
  * The agent's own vantage point on the recorded master (design §5 rule 1: the active probe
- * decides): one libpq session to the master as handyrep_user, kept open, and `SELECT 1` on it each
+ * decides): one session to the master as handyrep_user, kept open, and `SELECT 1` on it each
  * round under a short timeout; a broken session is reopened with the same timeout. The answer is
  * published in the member record (`sees_master`), where controllers count it as a vantage point.
  * Classification is pure (classifyProbeError); a server that answers at all (even "password
  * authentication failed" or "the database system is starting up") is seen.
+ *
+ * The session is a lean one (nodes/lean-pg/): it runs every round of every replica's agent. A
+ * login that fails (wrong password, no pg_hba.conf line, a password method not allowed) is said
+ * once in the log; then, for LOGIN_RETRY_MS, each round only opens a connection and reads the
+ * server's first answer to the startup (no password exchange: no key derivation each round, and
+ * PostgreSQL logs nothing for a client that leaves at the password prompt) before logging in again.
  */
-import pg from 'pg';
 import { resolveServer } from '../config/merge.js';
 import type { HandyRepConfig } from '../config/schema.js';
+import { answersStartup, LeanPgError, LeanPgSession, type LeanPgTarget } from '../nodes/lean-pg/session.js';
 
 export interface ProbeAnswer {
   /** null: the probe could not run (a local failure): unknown, never "does not see" (design §5 rule 1). */
@@ -20,72 +26,111 @@ export interface ProbeAnswer {
 /** Errors of the network path to the master: only these are "does not see" (pg_isready's exit 2). */
 const NO_ANSWER_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'EHOSTDOWN', 'ECONNRESET', 'EPIPE']);
 
+/** How long after a failed login the probe only checks that the server answers the startup. */
+export const LOGIN_RETRY_MS = 60_000;
+
 /**
- * A failed connect or query → seen, not seen, or unknown. Errors with an SQLSTATE came from the
- * server: it answers. Refused, unreachable and node-postgres' connect/query timeouts are "does not
- * see"; anything else (EMFILE, EAI_AGAIN, a TypeError: this host's own trouble) is unknown.
+ * A failed connect or query → seen, not seen, or unknown. PostgreSQL's own errors (an SQLSTATE)
+ * and a password request the probe declines mean it answers. Refused, unreachable, no answer
+ * within the timeout and a connection cut are "does not see"; anything else (EMFILE, EAI_AGAIN,
+ * bytes that are not PostgreSQL's, a TypeError: this host's own trouble) is unknown.
  */
 export function classifyProbeError(err: unknown): ProbeAnswer {
-  const e = err as { code?: unknown; message?: unknown };
-  const code = typeof e?.code === 'string' ? e.code : '';
-  if (/^[0-9A-Z]{5}$/.test(code)) return { sees: true, detail: `answers (SQLSTATE ${code})` };
-  const message = typeof e?.message === 'string' ? e.message : String(err);
-  if (code === 'ECONNREFUSED') return { sees: false, detail: 'connection refused' };
-  if (NO_ANSWER_CODES.has(code)) return { sees: false, detail: `no answer (${code})` };
-  if (code === '' && /^(Connection terminated due to connection timeout|Query read timeout|timeout expired)$/.test(message)) {
-    return { sees: false, detail: 'no answer within the timeout' };
+  if (!(err instanceof LeanPgError)) {
+    const code = (err as { code?: unknown } | null)?.code;
+    return { sees: null, detail: `probe did not run (${typeof code === 'string' && code !== '' ? code : err instanceof Error ? err.name : 'error'})` };
   }
-  if (code === '' && message === 'Connection terminated unexpectedly') return { sees: false, detail: 'no answer (connection ended)' };
-  return { sees: null, detail: `probe did not run (${code || (err instanceof Error ? err.name : 'error')})` };
+  switch (err.kind) {
+    case 'server':
+      return { sees: true, detail: `answers (SQLSTATE ${err.code})` };
+    case 'auth_refused':
+      return { sees: true, detail: 'answers (login not attempted: password method)' };
+    case 'timeout':
+      return { sees: false, detail: 'no answer within the timeout' };
+    case 'closed':
+      return { sees: false, detail: 'no answer (connection ended)' };
+    case 'network':
+      if (err.code === 'ECONNREFUSED') return { sees: false, detail: 'connection refused' };
+      if (NO_ANSWER_CODES.has(err.code)) return { sees: false, detail: `no answer (${err.code})` };
+      return { sees: null, detail: `probe did not run (${err.code || 'network'})` };
+    case 'protocol':
+      return { sees: null, detail: 'probe did not run (not the PostgreSQL protocol)' };
+  }
+}
+
+/** A failure of the login itself (not of the server or the path): logging in again each round would fail the same way. */
+export function isLoginFailure(err: unknown): boolean {
+  if (!(err instanceof LeanPgError)) return false;
+  // 28P01 wrong password, 28000 no pg_hba.conf line / role may not log in.
+  return err.kind === 'auth_refused' || (err.kind === 'server' && (err.code === '28P01' || err.code === '28000'));
 }
 
 export class MasterProbe {
-  #client: pg.Client | null = null;
+  #session: LeanPgSession | null = null;
   #target: string | null = null;
+  /** When the last login failed (this agent's monotonic clock), for the current target. */
+  #loginFailedAtMs: number | null = null;
 
   constructor(
     private readonly config: Readonly<HandyRepConfig>,
     private readonly timeoutMs: number,
+    private readonly log: (line: string) => void = () => undefined,
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /** Probe the server `master` (a name under servers). */
   async probe(master: string): Promise<ProbeAnswer> {
     const entry = this.config.servers[master];
     if (!entry) return { sees: null, detail: 'not a configured server' };
-    if (this.#target !== master) this.close();
+    if (this.#target !== master) {
+      this.close();
+      this.#loginFailedAtMs = null;
+    }
+    this.#target = master;
+    const server = resolveServer(this.config.server_defaults, entry);
+    const target: LeanPgTarget = {
+      host: server.hostname,
+      port: server.port,
+      user: this.config.handyrep.handyrep_user,
+      database: this.config.handyrep.handyrep_db,
+      ...(this.config.passwords.handyrep_db_pass ? { password: this.config.passwords.handyrep_db_pass } : {}),
+      allowedPasswordMethods: this.config.handyrep.allowed_password_methods,
+      applicationName: 'handyrep-agent-probe',
+      connectTimeoutMs: this.timeoutMs,
+    };
+    const failedAt = this.#loginFailedAtMs;
+    if (failedAt !== null && this.now() - failedAt < LOGIN_RETRY_MS) {
+      const answer = await answersStartup(target);
+      return answer === true ? { sees: true, detail: 'answers (login failed before)' } : classifyProbeError(answer);
+    }
     try {
-      if (this.#client === null) {
-        const server = resolveServer(this.config.server_defaults, entry);
-        const client = new pg.Client({
-          host: server.hostname,
-          port: server.port,
-          user: this.config.handyrep.handyrep_user,
-          database: this.config.handyrep.handyrep_db,
-          ...(this.config.passwords.handyrep_db_pass ? { password: this.config.passwords.handyrep_db_pass } : {}),
-          application_name: 'handyrep-agent-probe',
-          connectionTimeoutMillis: this.timeoutMs,
-          query_timeout: this.timeoutMs,
-        });
-        // Only the current session: a late error of an old one must not abort the new one's connect.
-        client.on('error', () => {
-          if (this.#client === client) this.close();
-        });
-        this.#client = client;
-        this.#target = master;
-        await client.connect();
+      if (this.#session === null || this.#session.ended) {
+        this.#session = null;
+        this.#session = await LeanPgSession.connect(target);
       }
-      await this.#client.query('SELECT 1');
+      await this.#session.query('SELECT 1', this.timeoutMs);
+      if (failedAt !== null) this.log(`the probe of the master ${master} logs in again`);
+      this.#loginFailedAtMs = null;
       return { sees: true, detail: 'answers SELECT 1' };
     } catch (err) {
       this.close();
+      if (isLoginFailure(err)) {
+        if (failedAt === null) {
+          this.log(
+            `the probe of the master ${master} cannot log in as ${target.user}: ${(err as Error).message}${err instanceof LeanPgError && err.code !== '' ? ` (SQLSTATE ${err.code})` : ''}. ` +
+              `Check passwords.handyrep_db_pass and the master's pg_hba.conf. The master still counts as answering; ` +
+              `until a login succeeds the probe only checks that it answers a connection, and tries to log in again every ${LOGIN_RETRY_MS / 1000} s`,
+          );
+        }
+        this.#loginFailedAtMs = this.now();
+      }
       return classifyProbeError(err);
     }
   }
 
   close(): void {
-    const client = this.#client;
-    this.#client = null;
-    this.#target = null;
-    if (client) void client.end().catch(() => undefined);
+    const session = this.#session;
+    this.#session = null;
+    session?.end();
   }
 }

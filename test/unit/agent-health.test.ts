@@ -13,7 +13,8 @@ import { decideHealthAuth } from '../../src/agent/health-auth.js';
 import { factsNow, healthReply, type HealthFacts } from '../../src/agent/health.js';
 import { masterLagBytes, recordFresh } from '../../src/agent/master-lag.js';
 import { parseMemberView, viewsUnderTheirKeys, type MemberView } from '../../src/store/etcd/member-view.js';
-import { classifyProbeError, MasterProbe } from '../../src/agent/master-probe.js';
+import { classifyProbeError, isLoginFailure, MasterProbe } from '../../src/agent/master-probe.js';
+import { LeanPgError } from '../../src/nodes/lean-pg/session.js';
 import { memberRecord, recordContent } from '../../src/agent/member-record.js';
 import type { MasterKeyView } from '../../src/agent/decide.js';
 import type { SqlFacts } from '../../src/agent/local-postgres.js';
@@ -122,19 +123,29 @@ describe('lag behind the master (/replica?lag=)', () => {
 
 describe('the agent\'s probe of the master', () => {
   const rows: ReadonlyArray<[string, unknown, boolean | null]> = [
-    ['password refused (SQLSTATE 28P01): the server answers', Object.assign(new Error('password authentication failed'), { code: '28P01' }), true],
-    ['starting up (57P03): answers', Object.assign(new Error('the database system is starting up'), { code: '57P03' }), true],
-    ['connection refused: PostgreSQL does not answer', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), false],
-    ['connect timeout (a DROP)', new Error('Connection terminated due to connection timeout'), false],
-    ['query timeout on an open session', new Error('Query read timeout'), false],
-    ['host unreachable', Object.assign(new Error('connect EHOSTUNREACH'), { code: 'EHOSTUNREACH' }), false],
-    ['session ended', new Error('Connection terminated unexpectedly'), false],
+    ['password refused (SQLSTATE 28P01): the server answers', new LeanPgError('server', 'FATAL: password authentication failed', '28P01'), true],
+    ['starting up (57P03): answers', new LeanPgError('server', 'FATAL: the database system is starting up', '57P03'), true],
+    ['a password method not allowed: it asked, so it answers', new LeanPgError('auth_refused', 'asked for md5'), true],
+    ['connection refused: PostgreSQL does not answer', new LeanPgError('network', 'connect ECONNREFUSED', 'ECONNREFUSED'), false],
+    ['connect or query timeout (a DROP, a frozen server)', new LeanPgError('timeout', 'no answer within 300 ms'), false],
+    ['host unreachable', new LeanPgError('network', 'connect EHOSTUNREACH', 'EHOSTUNREACH'), false],
+    ['session ended before the answer', new LeanPgError('closed', 'the connection ended'), false],
+    ['not the PostgreSQL protocol → unknown', new LeanPgError('protocol', "an unexpected message 'H'"), null],
     ['a local bug (TypeError): the probe did not run → unknown', new TypeError('x is not a function'), null],
-    ['out of file descriptors (EMFILE) → unknown', Object.assign(new Error('connect EMFILE'), { code: 'EMFILE' }), null],
-    ['this host\'s resolver down (EAI_AGAIN) → unknown', Object.assign(new Error('getaddrinfo EAI_AGAIN'), { code: 'EAI_AGAIN' }), null],
-    ['some other message without a code → unknown', new Error('Client has already been connected'), null],
+    ['out of file descriptors (EMFILE) → unknown', new LeanPgError('network', 'connect EMFILE', 'EMFILE'), null],
+    ["this host's resolver down (EAI_AGAIN) → unknown", new LeanPgError('network', 'getaddrinfo EAI_AGAIN', 'EAI_AGAIN'), null],
+    ['an error that is not the session\'s, even with a network code → unknown', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), null],
   ];
   for (const [label, err, sees] of rows) it(`${label} → ${String(sees)}`, () => assert.equal(classifyProbeError(err).sees, sees));
+  const logins: ReadonlyArray<[string, unknown, boolean]> = [
+    ['wrong password (28P01)', new LeanPgError('server', 'x', '28P01'), true],
+    ['no pg_hba.conf line (28000)', new LeanPgError('server', 'x', '28000'), true],
+    ['a password method not allowed', new LeanPgError('auth_refused', 'x'), true],
+    ['starting up (57P03): not the login', new LeanPgError('server', 'x', '57P03'), false],
+    ['too many connections (53300): not the login', new LeanPgError('server', 'x', '53300'), false],
+    ['a timeout', new LeanPgError('timeout', 'x'), false],
+  ];
+  for (const [label, err, failed] of logins) it(`login failure? ${label} → ${String(failed)}`, () => assert.equal(isLoginFailure(err), failed));
 });
 
 describe('member records read by the controller', () => {
