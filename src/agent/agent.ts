@@ -138,6 +138,7 @@ export class NodeAgent {
       },
       Math.max(500, Math.min(this.#loopMs * 2, 5000)),
       () => this.#wake(),
+      (line) => deps.log(`agent ${node}: ${line}`),
     );
     const channel = new KeepaliveChannel();
     this.#channel = channel;

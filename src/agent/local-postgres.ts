@@ -7,7 +7,8 @@ import { execFile } from 'node:child_process';
 import { readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { firstRow, LeanPgSession } from '../nodes/lean-pg/session.js';
+import { PgTextSession } from '../nodes/lean-pg/pg-text-session.js';
+import { firstRow, LeanPgError, LeanPgSession } from '../nodes/lean-pg/session.js';
 import { boolValue, floatValue, intValue, textValue, type TextRow } from '../nodes/lean-pg/text-values.js';
 import type { PostgresObservation } from './postgres-state.js';
 import { walDirTimeline } from './wal-timeline.js';
@@ -97,13 +98,18 @@ export function factsRow(row: TextRow | undefined): FactsRow {
   };
 }
 
+/** The agent's SQL session: lean, or node-postgres when the socket asks for a password. */
+type LocalSession = LeanPgSession | PgTextSession;
+
 /**
  * The SQL session is a lean one (nodes/lean-pg/): the facts query runs every round of every
  * agent, and node-postgres costs an idle agent about as much again as the query's own I/O.
  */
 export class LocalPostgres {
-  #client: LeanPgSession | null = null;
-  #connecting: Promise<LeanPgSession> | null = null;
+  #client: LocalSession | null = null;
+  #connecting: Promise<LocalSession> | null = null;
+  /** The socket asked for a password once: node-postgres from then on (it reads PGPASSWORD and ~/.pgpass). */
+  #passwordOnSocket = false;
   /** The current session answered a query (only then is its loss a sign of a crash). */
   #answered = false;
   /** Counts disconnects, so a connect that completes after one is dropped. */
@@ -119,6 +125,7 @@ export class LocalPostgres {
      * (session-watch.ts). A close asked here (stop, kill, restart, the agent's own disconnect) never calls it.
      */
     private readonly onSessionLost: () => void = () => undefined,
+    private readonly log: (line: string) => void = () => undefined,
   ) {}
 
   /** postmaster.pid and whether its pid lives, plus the SQL facts when PostgreSQL answers. */
@@ -239,24 +246,40 @@ export class LocalPostgres {
   }
 
   async #facts(): Promise<SqlFacts> {
-    const client = this.#client ?? (await (this.#connecting ??= this.#open().finally(() => (this.#connecting = null))));
+    // A session that ended without telling (a timed-out query of promotedPosition, say) is replaced.
+    if (this.#client?.ended) this.#disconnect();
+    const client = this.#client ?? (await (this.#connecting ??= this.#open()));
     const facts = await this.#query(client);
     if (this.#client === client) this.#answered = true;
     return facts;
   }
 
-  /** A new session over the unix socket; peer or trust: no password (the agent runs as the PostgreSQL OS user). */
-  async #open(): Promise<LeanPgSession> {
+  /**
+   * A new session over the unix socket: a lean one, for peer or trust (the agent runs as the
+   * PostgreSQL OS user); node-postgres once the socket asked for a password.
+   */
+  async #connect(): Promise<LocalSession> {
+    const target = { port: this.settings.port, user: 'postgres', database: 'postgres', applicationName: 'handyrep-agent', connectTimeoutMs: this.queryTimeoutMs };
+    if (this.#passwordOnSocket) return PgTextSession.connect({ ...target, socketDir: this.settings.socketDir });
+    try {
+      return await LeanPgSession.connect({ ...target, host: this.settings.socketDir, allowedPasswordMethods: [] });
+    } catch (err) {
+      if (!(err instanceof LeanPgError) || err.kind !== 'auth_refused') throw err;
+      this.#passwordOnSocket = true;
+      this.log(`PostgreSQL asks for a password on its unix socket (${this.settings.socketDir}); the agent's SQL session now uses node-postgres, which reads PGPASSWORD and ~/.pgpass, at a higher CPU cost per round: peer or trust for user postgres on the socket is recommended (pg_hba.conf "local all postgres peer")`);
+      return PgTextSession.connect({ ...target, socketDir: this.settings.socketDir });
+    }
+  }
+
+  async #open(): Promise<LocalSession> {
     const generation = this.#generation;
-    const client = await LeanPgSession.connect({
-      host: this.settings.socketDir,
-      port: this.settings.port,
-      user: 'postgres',
-      database: 'postgres',
-      applicationName: 'handyrep-agent',
-      allowedPasswordMethods: [],
-      connectTimeoutMs: this.queryTimeoutMs,
-    });
+    const connecting = this.#connect();
+    let client: LocalSession;
+    try {
+      client = await connecting;
+    } finally {
+      if (generation === this.#generation) this.#connecting = null;
+    }
     // Disconnected while connecting (a stop, a kill): this session must not outlive that.
     if (generation !== this.#generation) {
       client.end();
@@ -273,7 +296,7 @@ export class LocalPostgres {
     return client;
   }
 
-  async #query(client: LeanPgSession): Promise<SqlFacts> {
+  async #query(client: LocalSession): Promise<SqlFacts> {
     try {
       const row = factsRow(firstRow(await client.query(FACTS_QUERY, this.queryTimeoutMs)));
       return {
@@ -316,6 +339,8 @@ export class LocalPostgres {
   #disconnect(): void {
     const client = this.#client;
     this.#client = null;
+    // A connect under way ends itself when it completes (#open); the next observe starts afresh.
+    this.#connecting = null;
     this.#generation++;
     client?.end();
   }

@@ -30,10 +30,11 @@ const NO_ANSWER_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ETIMEDOUT
 export const LOGIN_RETRY_MS = 60_000;
 
 /**
- * A failed connect or query → seen, not seen, or unknown. PostgreSQL's own errors (an SQLSTATE)
- * and a password request the probe declines mean it answers. Refused, unreachable, no answer
- * within the timeout and a connection cut are "does not see"; anything else (EMFILE, EAI_AGAIN,
- * bytes that are not PostgreSQL's, a TypeError: this host's own trouble) is unknown.
+ * A failed connect or query → seen, not seen, or unknown. PostgreSQL's own errors (an SQLSTATE,
+ * even a FATAL that ends the session) and a password request the probe declines mean it answers.
+ * Refused, unreachable, no answer within the timeout, a connection cut and bytes that are not
+ * PostgreSQL's (something else listens on its port: pg_isready's "no response") are "does not
+ * see"; anything else (EMFILE, EAI_AGAIN, a TypeError: this host's own trouble) is unknown.
  */
 export function classifyProbeError(err: unknown): ProbeAnswer {
   if (!(err instanceof LeanPgError)) {
@@ -54,7 +55,7 @@ export function classifyProbeError(err: unknown): ProbeAnswer {
       if (NO_ANSWER_CODES.has(err.code)) return { sees: false, detail: `no answer (${err.code})` };
       return { sees: null, detail: `probe did not run (${err.code || 'network'})` };
     case 'protocol':
-      return { sees: null, detail: 'probe did not run (not the PostgreSQL protocol)' };
+      return { sees: false, detail: 'no answer (not the PostgreSQL protocol)' };
   }
 }
 

@@ -9,10 +9,11 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { LocalPostgres } from '../../src/agent/local-postgres.js';
 import { MasterProbe } from '../../src/agent/master-probe.js';
 import { configSchema } from '../../src/config/schema.js';
 import { answersStartup, firstRow, LeanPgError, LeanPgSession, type LeanPgTarget } from '../../src/nodes/lean-pg/session.js';
-import { startCluster, type TestCluster, type TestNode } from '../fixtures/cluster.js';
+import { PG_BIN_DIR, startCluster, type TestCluster, type TestNode } from '../fixtures/cluster.js';
 
 const FAILED_LOGIN = /password authentication failed for user "handyrep"/g;
 
@@ -152,6 +153,60 @@ describe('lean PostgreSQL session', () => {
       assert.deepEqual(await down.probe(node.name), { sees: false, detail: 'connection refused' });
     } finally {
       await node.start();
+    }
+  });
+
+  it("the probe's backend terminated during its query (a FATAL, then the close): the master answered", async () => {
+    const session = await LeanPgSession.connect(tcp);
+    const pid = Number(firstRow(await session.query('SELECT pg_backend_pid() AS pid', 2000))?.['pid']);
+    const sleeping = session.query('SELECT pg_sleep(5)', 8000);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await cluster.psql(node, `SELECT pg_terminate_backend(${pid})`);
+    await assert.rejects(sleeping, (err: unknown) => err instanceof LeanPgError && err.kind === 'server' && err.code === '57P01');
+  });
+
+  const local = (lines: string[]): LocalPostgres =>
+    new LocalPostgres({ pgdata: node.dataDir, pgctlDir: node.dataDir, pgBinDir: PG_BIN_DIR, port: node.port, socketDir: node.socketDir, logFile: null }, 2000, () => undefined, (line) => lines.push(line));
+
+  it("the agent's facts over the unix socket (trust): read through the lean session", async () => {
+    const lines: string[] = [];
+    const pg = local(lines);
+    try {
+      const { observation, facts } = await pg.observe();
+      assert.equal(observation.pidAlive, true);
+      assert.equal(facts?.in_recovery, false);
+      assert.equal(facts?.timeline, 1);
+      assert.match(facts?.wal_position ?? '', /^[0-9A-F]+\/[0-9A-F]+$/);
+      assert.match(facts?.server_version ?? '', /^15\./);
+      const position = await pg.promotedPosition();
+      assert.equal(position.timeline, 1);
+      assert.match(position.lsn ?? '', /^[0-9A-F]+\/[0-9A-F]+$/);
+      assert.deepEqual(lines, []);
+    } finally {
+      pg.close();
+    }
+  });
+
+  // Last: it makes the socket ask user postgres for a password.
+  it('a socket that asks for a password: the facts session says so once and uses node-postgres (PGPASSWORD)', async () => {
+    await cluster.psql(node, "ALTER ROLE postgres PASSWORD 'socket-secret'");
+    const hba = join(node.dataDir, 'pg_hba.conf');
+    process.env['PGPASSWORD'] = 'socket-secret';
+    writeFileSync(hba, `local all postgres scram-sha-256\n${readFileSync(hba, 'utf8')}`);
+    await cluster.psql(node, 'SELECT pg_reload_conf()');
+    const lines: string[] = [];
+    const pg = local(lines);
+    try {
+      const first = await pg.observe();
+      assert.equal(first.facts?.in_recovery, false, 'facts read although the socket asks for a password');
+      assert.equal(lines.length, 1);
+      assert.match(lines[0] ?? '', /asks for a password on its unix socket.*node-postgres.*PGPASSWORD/);
+      pg.close();
+      assert.equal((await pg.observe()).facts?.in_recovery, false);
+      assert.equal(lines.length, 1, 'said once');
+    } finally {
+      pg.close();
+      delete process.env['PGPASSWORD'];
     }
   });
 });

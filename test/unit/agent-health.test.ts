@@ -130,7 +130,7 @@ describe('the agent\'s probe of the master', () => {
     ['connect or query timeout (a DROP, a frozen server)', new LeanPgError('timeout', 'no answer within 300 ms'), false],
     ['host unreachable', new LeanPgError('network', 'connect EHOSTUNREACH', 'EHOSTUNREACH'), false],
     ['session ended before the answer', new LeanPgError('closed', 'the connection ended'), false],
-    ['not the PostgreSQL protocol → unknown', new LeanPgError('protocol', "an unexpected message 'H'"), null],
+    ['not the PostgreSQL protocol (something else on its port): no PostgreSQL answers', new LeanPgError('protocol', "an unexpected message 'H'"), false],
     ['a local bug (TypeError): the probe did not run → unknown', new TypeError('x is not a function'), null],
     ['out of file descriptors (EMFILE) → unknown', new LeanPgError('network', 'connect EMFILE', 'EMFILE'), null],
     ["this host's resolver down (EAI_AGAIN) → unknown", new LeanPgError('network', 'getaddrinfo EAI_AGAIN', 'EAI_AGAIN'), null],

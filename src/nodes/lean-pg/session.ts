@@ -60,7 +60,8 @@ export interface LeanPgResult {
 export function firstRow(result: LeanPgResult): Readonly<Record<string, string | null>> | undefined {
   const row = result.rows[0];
   if (row === undefined) return undefined;
-  return Object.fromEntries(result.columns.map((name, i) => [name, row[i] ?? null]));
+  if (row.length !== result.columns.length) throw new LeanPgError('protocol', `a row of ${row.length} values for ${result.columns.length} columns`);
+  return Object.fromEntries(result.columns.map((name, i) => [name, row[i] as string | null]));
 }
 
 interface Pending {
@@ -70,6 +71,9 @@ interface Pending {
   rows: (string | null)[][];
   error: LeanPgError | null;
 }
+
+/** How long end() lets the Terminate message go out before the socket is destroyed anyway. */
+const END_WAIT_MS = 1000;
 
 const PASSWORD_METHOD_NAMES: Record<PasswordMethod, string> = { password: 'a cleartext password', md5: 'an MD5 password hash', 'scram-sha-256': 'SCRAM-SHA-256' };
 
@@ -119,8 +123,12 @@ export class LeanPgSession {
     this.#ended = true;
     this.#closeListeners = [];
     this.#failPending(new LeanPgError('protocol', 'the session was ended'));
-    if (this.#socket.writable) this.#socket.end(terminateMessage());
-    else this.#socket.destroy();
+    const socket = this.#socket;
+    if (!socket.writable) return void socket.destroy();
+    // Terminate, then closed for sure: a half-closed socket to a host that vanished would hold its
+    // descriptor until TCP gives up (minutes).
+    socket.end(terminateMessage(), () => socket.destroy());
+    setTimeout(() => socket.destroy(), END_WAIT_MS).unref();
   }
 
   #start(target: LeanPgTarget): Promise<LeanPgSession> {
@@ -138,16 +146,24 @@ export class LeanPgSession {
       };
       const timer = setTimeout(() => fail(new LeanPgError('timeout', `no answer within ${target.connectTimeoutMs} ms (connect)`)), target.connectTimeoutMs);
       let scram: { first: ScramFirst; final: ScramFinal | null } | null = null;
+      let scramVerified = false;
+      let authenticated = false;
       const handshake = async (msg: BackendMessage): Promise<void> => {
         if (msg.type === 'E') return fail(serverError(msg.body));
         if (msg.type === 'Z') {
+          if (!authenticated) return fail(new LeanPgError('protocol', 'ready for queries before the authentication ended'));
           settled = true;
           clearTimeout(timer);
           return resolve(this);
         }
         if (msg.type !== 'R') return; // ParameterStatus, BackendKeyData, notices
         const request = parseAuthRequest(msg.body);
-        if (request.kind === 'ok') return;
+        if (request.kind === 'ok') {
+          // SCRAM is mutual: a server that says "ok" without proving it knows the password is not believed.
+          if (scram !== null && !scramVerified) return fail(new LeanPgError('protocol', 'SCRAM: authenticated without the server\'s final message'));
+          authenticated = true;
+          return;
+        }
         const method: PasswordMethod | null = request.kind === 'cleartext' ? 'password' : request.kind === 'md5' ? 'md5' : request.kind.startsWith('sasl') ? 'scram-sha-256' : null;
         if (method === null || (request.kind === 'sasl' && !request.mechanisms.includes(SCRAM_MECHANISM))) {
           return fail(new LeanPgError('auth_refused', `the server asked for an authentication this session does not answer (${request.kind === 'sasl' ? request.mechanisms.join(', ') : `request ${request.kind === 'other' ? request.code : request.kind}`})`));
@@ -170,6 +186,7 @@ export class LeanPgSession {
         } else if (request.kind === 'sasl_final') {
           if (scram?.final == null) return fail(new LeanPgError('protocol', 'SCRAM: a server message out of order'));
           checkServerFinal(request.data, scram.final);
+          scramVerified = true;
         }
       };
       // Messages are handled one after another even though SCRAM's key derivation is asynchronous.
@@ -181,9 +198,12 @@ export class LeanPgSession {
         } catch (err) {
           return settled ? this.#lose(new LeanPgError('protocol', (err as Error).message)) : fail(new LeanPgError('protocol', (err as Error).message));
         }
+        // Settled or not is asked when each message's turn comes: a FATAL right behind the startup's
+        // ReadyForQuery ends the session it opened.
         for (const msg of messages) {
-          if (!settled) handling = handling.then(() => handshake(msg)).catch((err: unknown) => fail(err instanceof LeanPgError ? err : new LeanPgError('protocol', (err as Error).message)));
-          else handling = handling.then(() => this.#onMessage(msg));
+          handling = handling
+            .then(() => (settled ? this.#onMessage(msg) : handshake(msg)))
+            .catch((err: unknown) => fail(err instanceof LeanPgError ? err : new LeanPgError('protocol', (err as Error).message)));
         }
       });
       socket.on('error', (err: NodeJS.ErrnoException) => {
@@ -261,7 +281,9 @@ export class LeanPgSession {
     if (this.#ended) return;
     this.#ended = true;
     this.#socket.destroy();
-    this.#failPending(err);
+    // The server's own error (a FATAL before it closed: pg_terminate_backend, idle_session_timeout)
+    // is the answer, not the close that followed it: the server answered.
+    this.#failPending(this.#pending?.error ?? err);
     const listeners = notify ? this.#closeListeners : [];
     this.#closeListeners = [];
     for (const listener of listeners) listener();

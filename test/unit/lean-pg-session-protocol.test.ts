@@ -1,0 +1,122 @@
+/**
+ * The lean session's protocol edges that a real PostgreSQL does not produce on demand, against a
+ * scripted server on a unix socket: a SCRAM exchange the server cuts short, "ready" before any
+ * authentication, a FATAL right behind the startup's ReadyForQuery, and a FATAL followed by the
+ * close during a query (its SQLSTATE is the answer, not the close). What real PostgreSQL does is
+ * tested in test/integration/lean-pg-session.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { LeanPgError, LeanPgSession } from '../../src/nodes/lean-pg/session.js';
+
+function backend(type: string, body: Buffer): Buffer {
+  const head = Buffer.alloc(5);
+  head.write(type, 0, 'latin1');
+  head.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([head, body]);
+}
+const int32 = (n: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(n, 0);
+  return b;
+};
+const AUTH_OK = backend('R', int32(0));
+const READY = backend('Z', Buffer.from('I'));
+const SASL = backend('R', Buffer.concat([int32(10), Buffer.from('SCRAM-SHA-256\0\0')]));
+const fatal = (code: string): Buffer => backend('E', Buffer.from(`SFATAL\0C${code}\0Mterminating connection\0\0`));
+
+const dir = mkdtempSync(join(tmpdir(), 'lean-pg-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let port = 6000;
+
+/** A server that runs `script` for each client: it is called with each chunk the client sends (the first is the startup). */
+async function scripted(script: (socket: Socket, chunk: Buffer, n: number) => void): Promise<{ server: Server; port: number }> {
+  const p = port++;
+  const server = createServer((socket) => {
+    let n = 0;
+    socket.on('data', (chunk) => script(socket, chunk, n++));
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(join(dir, `.s.PGSQL.${p}`), resolve));
+  return { server, port: p };
+}
+
+const target = (p: number, password?: string) => ({ host: dir, port: p, user: 'u', database: 'd', applicationName: 't', allowedPasswordMethods: ['scram-sha-256' as const], connectTimeoutMs: 2000, ...(password === undefined ? {} : { password }) });
+
+describe('lean-pg session: protocol edges (scripted server)', () => {
+  it('trust: ok, ready → connected; a query answered', async () => {
+    const { server, port: p } = await scripted((socket, _chunk, n) => {
+      if (n === 0) socket.write(Buffer.concat([AUTH_OK, READY]));
+      else socket.write(Buffer.concat([backend('T', Buffer.concat([Buffer.from([0, 1]), Buffer.from('x\0'), Buffer.alloc(18)])), backend('D', Buffer.concat([Buffer.from([0, 1]), int32(1), Buffer.from('7')])), backend('C', Buffer.from('SELECT 1\0')), READY]));
+    });
+    try {
+      const session = await LeanPgSession.connect(target(p));
+      assert.deepEqual((await session.query('SELECT 7 AS x', 1000)).rows, [['7']]);
+      session.end();
+    } finally {
+      server.close();
+    }
+  });
+
+  it("SCRAM begun, then \"ok\" without the server's final message: refused (the server never proved it knows the password)", async () => {
+    const { server, port: p } = await scripted((socket, _chunk, n) => {
+      if (n === 0) socket.write(SASL);
+      else socket.write(Buffer.concat([AUTH_OK, READY]));
+    });
+    try {
+      await assert.rejects(LeanPgSession.connect(target(p, 'pw')), (err: unknown) => err instanceof LeanPgError && err.kind === 'protocol' && /without the server's final message/.test(err.message));
+    } finally {
+      server.close();
+    }
+  });
+
+  it('ready for queries before any authentication: refused', async () => {
+    const { server, port: p } = await scripted((socket) => socket.write(READY));
+    try {
+      await assert.rejects(LeanPgSession.connect(target(p)), (err: unknown) => err instanceof LeanPgError && err.kind === 'protocol' && /before the authentication ended/.test(err.message));
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a FATAL in the same chunk right behind the startup\'s ReadyForQuery ends the session it opened', async () => {
+    const { server, port: p } = await scripted((socket) => socket.write(Buffer.concat([AUTH_OK, READY, fatal('57P01')])));
+    try {
+      const session = await LeanPgSession.connect(target(p));
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.ok(session.ended, 'the FATAL was not dropped');
+      await assert.rejects(session.query('SELECT 1', 1000), (err: unknown) => err instanceof LeanPgError && err.kind === 'closed');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a FATAL during a query, then the close: the query fails with the SQLSTATE (the server answered), not as "closed"', async () => {
+    const { server, port: p } = await scripted((socket, _chunk, n) => {
+      if (n === 0) socket.write(Buffer.concat([AUTH_OK, READY]));
+      else socket.end(fatal('57P01'));
+    });
+    try {
+      const session = await LeanPgSession.connect(target(p));
+      let lost = 0;
+      session.onLost(() => lost++);
+      await assert.rejects(session.query('SELECT 1', 1000), (err: unknown) => err instanceof LeanPgError && err.kind === 'server' && err.code === '57P01');
+      assert.equal(lost, 1);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a silent server: the connect times out, bounded', async () => {
+    const { server, port: p } = await scripted(() => undefined);
+    try {
+      await assert.rejects(LeanPgSession.connect({ ...target(p), connectTimeoutMs: 200 }), (err: unknown) => err instanceof LeanPgError && err.kind === 'timeout');
+    } finally {
+      server.close();
+    }
+  });
+});
