@@ -50,6 +50,11 @@ export interface AgentDeps {
   readonly configDir?: string;
 }
 
+/** Both views name the same master (the probe and record read on one stand for the other). */
+function sameMaster(a: MasterKeyView, b: MasterKeyView): boolean {
+  return a.state === 'present' && b.state === 'present' && a.record.name === b.record.name && a.record.term === b.record.term;
+}
+
 export class NodeAgent {
   readonly #ctx: EtcdContext;
   readonly #pg: LocalPostgres;
@@ -359,8 +364,17 @@ export class NodeAgent {
         // A write of the boot copy's record still under way would race this round's lease renewal.
         await this.#bootStep.settled();
       }
+      let read = await this.#masterWatch.read(this.#callMs);
+      if (read.readRevision !== null) this.#readRevision = read.readRevision;
       // Facts read now are at least as new as every etcd revision seen so far (the election's M3 rule).
       const factsAfterRevision = this.#readRevision;
+      // The probe of the master and the read of its record go out with the facts query, so their
+      // answers come in one wake-up (idle cost). Its readRevision comes from an etcd reply received
+      // BEFORE the probe starts (review F3/X4): a revision from any later reply would date the probe
+      // after events it may precede. From the watch it is the revision the view is known current
+      // at (master-watch.ts), never later.
+      const observing = observeMaster(this.#ctx, this.#masterProbe, this.node, read.view, this.#callMs, read.readRevision);
+      observing.catch(() => undefined);
       const { observation, facts } = await this.#pg.observe();
       const postgres = classifyPostgres(observation, { wasRunning: this.#wasRunning, stoppedByAgent: this.#stoppedByAgent });
       if (postgres.state === 'crashed') this.#crashedPid = observation.pidFilePid;
@@ -382,20 +396,19 @@ export class NodeAgent {
           restartOnCrash: this.config.agent.restart_on_crash,
           crashRestartTried: this.#crashRestartTried,
         });
-      let read = await this.#masterWatch.read(this.#callMs);
+      const observed = read.view;
       let plan = decide(read.view);
       // Acting (anything but renewing a lease held) only on a linearizable read (master-watch.ts).
       if (read.source === 'watch' && mustReadBeforeActing(plan, this.#masterLease.held)) {
         read = await this.#masterWatch.read(this.#callMs, true);
         plan = decide(read.view);
+        if (read.readRevision !== null) this.#readRevision = read.readRevision;
       }
-      const { modRevision: masterModRevision, readRevision } = read;
-      if (readRevision !== null) this.#readRevision = readRevision;
+      const { modRevision: masterModRevision } = read;
       let master = read.view;
-      // readRevision comes from an etcd reply received BEFORE the probe starts (review F3/X4): a
-      // revision from any later reply would date the probe after events it may precede. From the
-      // watch it is the revision the view is known current at (master-watch.ts), never later.
-      const [outcome, seen] = await Promise.all([this.#act(plan, masterModRevision, read.view), observeMaster(this.#ctx, this.#masterProbe, this.node, master, this.#callMs, readRevision)]);
+      const [outcome, seenOfObserved] = await Promise.all([this.#act(plan, masterModRevision, read.view), observing]);
+      // What was learned of another master than the one now recorded says nothing of it.
+      const seen = sameMaster(observed, master) ? seenOfObserved : { probe: null, record: null };
       await this.#publish(postgres, facts, master, seen, factsAfterRevision).catch(() => undefined);
       this.#updateHealth(postgres, facts, master, plan.reason, seen);
       // Following another master is an action too: never on a watched view naming a new one.
@@ -579,15 +592,25 @@ export class NodeAgent {
     const record = memberRecord(this.node, postgres, facts, master, seen.probe, nowIso, { ...this.#positionWatch.note(facts, master, seen, nowIso), facts_after_revision: factsAfterRevision });
     const content = recordContent(record);
     // Renewed this round already with the master lease's keep-alive (#holdMasterLease), or now.
-    const renewal = this.#memberRenewal ?? (this.#memberRenewalDue() ? this.#renewMemberLease() : null);
+    let renewal = this.#memberRenewal;
     this.#memberRenewal = null;
-    if (renewal !== null && !(await renewal)) return;
-    if (content === this.#lastMember) return;
+    if (renewal === null && this.#memberRenewalDue()) {
+      const granting = !this.#memberLease.held;
+      renewal = this.#renewMemberLease();
+      // A grant first: its id is the write's lease. A renewal of the lease held goes out in the same
+      // tick as the write, so both answers come in one wake-up (idle cost: a replica renews here).
+      if (granting && !(await renewal)) return;
+    }
+    if (content === this.#lastMember) {
+      if (renewal !== null) await renewal;
+      return;
+    }
     const id = this.#memberLease.id as string;
     const sentMs = this.#now();
-    const written = await putMemberReadMaster(this.#ctx, this.node, JSON.stringify(record), id, this.#callMs);
+    const [held, written] = await Promise.all([renewal ?? true, putMemberReadMaster(this.#ctx, this.node, JSON.stringify(record), id, this.#callMs)]);
     this.#masterWatch.noteRead(written.revision, written.master, sentMs);
-    this.#lastMember = content;
+    // Written under a lease etcd then said expired: the next round grants another and writes again.
+    if (held) this.#lastMember = content;
   }
 
   #memberRenewalDue(): boolean {
@@ -595,10 +618,11 @@ export class NodeAgent {
   }
 
   async #renewMemberLease(): Promise<boolean> {
+    // Rewritten with each renewal too: its observed_at is how readers tell it is fresh. Set as the
+    // renewal is sent, so the write that goes out beside it (#publish) is that rewrite.
+    this.#lastMember = '';
     const ok = await this.#memberLease.hold(this.#callMs);
     this.#memberRenewedMs = this.#now();
-    // Rewritten with each renewal too: its observed_at is how readers tell it is fresh.
-    this.#lastMember = '';
     return ok;
   }
 
