@@ -13,6 +13,7 @@ import { SqlConnectError } from '../../nodes/sql-client.js';
 import type { PluginContext, ServerRef } from '../../plugins/types.js';
 import { observeRunning } from '../observe.js';
 import type { PluginRegistry } from '../../plugins/registry.js';
+import { emptyFolderArgv, FolderBusyError, folderBusyOf, moveFolderArgv } from './folder-guard.js';
 
 /** Configuration files that belong to the node, not to the cluster's data (kept across a clone). */
 export const NODE_CONFIG_FILES = ['postgresql.conf', 'postgresql.auto.conf', 'pg_hba.conf', 'pg_ident.conf'] as const;
@@ -119,18 +120,27 @@ export async function restoreConfigFiles(env: NodeEnv, server: ServerRef, saved:
   if (!result.ok) throw new Error(`cannot restore ${server.name}'s configuration files (saved in ${saved}): ${result.output}`);
 }
 
-/** Rename the data folder to `<pgdata>.<label>-<stamp>` (the node agent's reclone: handyrep-old); returns the new path. */
+/**
+ * Rename the data folder to `<pgdata>.<label>-<stamp>` (the node agent's reclone: handyrep-old); returns the new path.
+ * FolderBusyError, nothing moved: PostgreSQL (or any process) works in the folder right before the rename (folder-guard.ts).
+ */
 export async function moveFolderAside(env: NodeEnv, server: ServerRef, stamp: string, label = 'diverged'): Promise<string> {
   const aside = `${server.pgdata}.${label}-${stamp}`;
-  const result = await runOnNode(env, server, ['sh', '-c', 'if [ -e "$2" ]; then [ ! -e "$1" ]; else mv "$1" "$2"; fi', 'move_aside', server.pgdata, aside]);
+  const result = await runOnNode(env, server, moveFolderArgv(server.pgdata, aside));
+  const busy = result.ok ? null : folderBusyOf(result.output);
+  if (busy !== null) throw new FolderBusyError(server.pgdata, busy, 'moved aside');
   if (!result.ok) throw new Error(`cannot move ${server.pgdata} aside to ${aside} (a mount point? use keep_old_data=false): ${result.output}`);
   return aside;
 }
 
-/** Delete everything inside the data folder (the folder itself stays: it may be a mount point). */
+/**
+ * Delete everything inside the data folder (the folder itself stays: it may be a mount point).
+ * FolderBusyError, nothing deleted: PostgreSQL (or any process) works in the folder right before the delete (folder-guard.ts).
+ */
 export async function emptyFolder(env: NodeEnv, server: ServerRef): Promise<void> {
-  const script = 'd=$1; [ -d "$d" ] || exit 0; find "$d" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +';
-  const result = await runOnNode(env, server, ['sh', '-c', script, 'empty_pgdata', server.pgdata], 600000);
+  const result = await runOnNode(env, server, emptyFolderArgv(server.pgdata), 600000);
+  const busy = result.ok ? null : folderBusyOf(result.output);
+  if (busy !== null) throw new FolderBusyError(server.pgdata, busy, 'emptied');
   if (!result.ok) throw new Error(`cannot empty ${server.pgdata}: ${result.output}`);
 }
 
