@@ -13,6 +13,8 @@
  * node's own configuration files are put back), so the next attempt finds a new node and copies
  * again; the old data stays aside. Only when a postmaster appeared on the emptied or moved folder
  * is nothing removed (never under a live instance): the folder stays marked, a start there refused.
+ * The rename and the delete refuse in their own shell step when PostgreSQL works in the folder right
+ * before they act (runtime/clone/folder-guard.ts): nothing moved or deleted, answered postgres_running.
  */
 import type { HandyRepConfig } from '../config/schema.js';
 import { describeError } from '../model/errors.js';
