@@ -6,10 +6,13 @@
  *     start injected there): refused postgres_running, "Nothing changed", PostgreSQL still answers,
  *     its data in place, no marker, nothing moved aside;
  *   - the same steps run by the controller over real ssh as the postgres user: refused, naming the
- *     postmaster of the folder's postmaster.pid.
+ *     postmaster of the folder's postmaster.pid;
+ *   - the controller's clone of a replica whose folder a process works in (a shell of the postgres
+ *     user: not PostgreSQL, so the controller's own checks let it pass): stopped, then the delete
+ *     refused, the data in place, no clean-up attempted under it.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -23,7 +26,10 @@ import { PluginRegistry } from '../../src/plugins/registry.js';
 import type { PluginContext, ServerRef } from '../../src/plugins/types.js';
 import { FolderBusyError } from '../../src/runtime/clone/folder-guard.js';
 import { emptyFolder, moveFolderAside, type NodeEnv } from '../../src/runtime/clone/target-node.js';
+import { HandyRep } from '../../src/api/handyrep.js';
 import { startCluster, type TestCluster, type TestNode } from '../fixtures/cluster.js';
+import { postgresUser } from '../fixtures/exec.js';
+import { writeConfigWithout } from './clone-helpers.js';
 
 const MB = 1048576;
 /** Checks that see nothing: the PostgreSQL below starts right after them. */
@@ -33,13 +39,17 @@ describe('the guarded delete and rename on real PostgreSQL', { timeout: 180_000 
   let cluster: TestCluster;
   let john: TestNode;
   let ssh: SshShell | null = null;
+  let hr: HandyRep | null = null;
+  let shellInFolder: ChildProcess | null = null;
 
   before(async () => {
-    cluster = await startCluster({ nodes: 1 });
+    cluster = await startCluster({ nodes: 2 });
     john = cluster.master;
   });
   after(async () => {
+    shellInFolder?.kill('SIGKILL');
     await ssh?.close();
+    await hr?.close();
     await cluster?.stop();
   });
 
@@ -90,5 +100,23 @@ describe('the guarded delete and rename on real PostgreSQL', { timeout: 180_000 
     await assert.rejects(emptyFolder(env, server), refused);
     await assert.rejects(moveFolderAside(env, server, '20261205T000000Z'), refused);
     await intact();
+  });
+
+  it('the controller\'s clone of a replica a process works in: stopped, then refused by the delete\'s guard, the data in place', async () => {
+    const paul = cluster.nodes[1] as TestNode;
+    hr = await HandyRep.open(writeConfigWithout(cluster, []));
+    await hr.init_handyrep_db();
+    assert.equal((await hr.verify_all()).result, 'SUCCESS');
+    const user = postgresUser();
+    const child = spawn('sleep', ['60'], { cwd: paul.dataDir, uid: user.uid, gid: user.gid, stdio: 'ignore' });
+    shellInFolder = child;
+    const rd = await hr.clone('paul', true);
+    assert.equal(rd.result, 'FAIL', rd.details);
+    assert.match(rd.details, new RegExp(`${paul.dataDir} not emptied: process ${child.pid} works in it; nothing deleted or moved \\(reason postgres_running\\)`));
+    assert.doesNotMatch(rd.details, /partial copy/, 'no clean-up of the folder: it holds the node\'s own data');
+    assert.equal(paul.postmasterPid(), null, 'stopped by the clone');
+    assert.equal(existsSync(`${paul.dataDir}/PG_VERSION`), true);
+    assert.equal(existsSync(`${paul.dataDir}/global/pg_control`), true);
+    assert.equal(existsSync(`${paul.dataDir}/postgresql.conf`), true);
   });
 });
