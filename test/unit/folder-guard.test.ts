@@ -25,6 +25,7 @@ import { quoteCommand } from '../../src/nodes/shell-quote.js';
 import { EMPTY_SCRIPT, emptyFolderArgv, FolderBusyError, folderBusyOf, MOVE_SCRIPT, moveFolderArgv } from '../../src/runtime/clone/folder-guard.js';
 import { emptyFolder, moveFolderAside, type NodeEnv } from '../../src/runtime/clone/target-node.js';
 import type { ServerRef } from '../../src/plugins/types.js';
+import type { NodeShell } from '../../src/nodes/ports.js';
 
 const MB = 1048576;
 const children: ChildProcess[] = [];
@@ -137,6 +138,34 @@ describe('the real steps refuse while a process works in the folder', () => {
       const child = worker(t.dir);
       writeFileSync(join(t.pgdata, 'postmaster.pid'), `${child.pid}\n`);
       await emptyFolder(t.env, t.server);
+      assert.deepEqual(readdirSync(t.pgdata), []);
+    } finally {
+      t.done();
+    }
+  });
+
+  it('refused only on a second run (the first one\'s exit status lost, its delete done): not "nothing deleted", a plain error', async () => {
+    const t = setup();
+    try {
+      const local = t.env.ctx.shellFor(t.server);
+      let runs = 0;
+      // The first run empties the folder, its status lost; a process works in the folder by the second.
+      const lossy: NodeShell = {
+        description: 'lossy',
+        run: async (argv, options) => {
+          const result = await local.run(argv, options);
+          runs += 1;
+          if (runs > 1) return result;
+          worker(t.pgdata);
+          return { ...result, exitCode: null };
+        },
+        close: async () => undefined,
+      };
+      const env: NodeEnv = { ...t.env, ctx: { ...t.env.ctx, shellFor: () => lossy } };
+      const err = await emptyFolder(env, t.server).then(() => null, (e: unknown) => e);
+      assert.equal(runs, 2);
+      assert.ok(err instanceof Error && !(err instanceof FolderBusyError), String(err));
+      assert.match(err.message, /an earlier run's exit status was lost, it may have deleted part of it\): .* not emptied: process \d+ works in it/);
       assert.deepEqual(readdirSync(t.pgdata), []);
     } finally {
       t.done();

@@ -30,14 +30,14 @@ const SHORT_MS = 30000;
  * never arrived (the channel closed without one: a lost status, not a failure of the command) is
  * run again, at most twice.
  */
-export async function runOnNode(env: NodeEnv, server: ServerRef, argv: string[], timeoutMs = SHORT_MS, stdin?: string): Promise<{ ok: boolean; output: string }> {
+export async function runOnNode(env: NodeEnv, server: ServerRef, argv: string[], timeoutMs = SHORT_MS, stdin?: string): Promise<{ ok: boolean; output: string; attempts?: number }> {
   let output = '';
   for (let attempt = 1; attempt <= 3; attempt += 1) {
     try {
       const result = await env.ctx.shellFor(server).run(argv, stdin === undefined ? { timeoutMs } : { timeoutMs, stdin });
       output = `${result.stdout}${result.stderr}`.trim().split('\n').slice(-4).join(' | ');
       if (result.exitCode === null && !result.timedOut) continue;
-      return { ok: result.exitCode === 0 && !result.timedOut, output: result.timedOut ? `timed out: ${output}` : output };
+      return { ok: result.exitCode === 0 && !result.timedOut, output: result.timedOut ? `timed out: ${output}` : output, attempts: attempt };
     } catch (err) {
       return { ok: false, output: describeError(err) };
     }
@@ -140,6 +140,8 @@ export async function moveFolderAside(env: NodeEnv, server: ServerRef, stamp: st
 export async function emptyFolder(env: NodeEnv, server: ServerRef): Promise<void> {
   const result = await runOnNode(env, server, emptyFolderArgv(server.pgdata), 600000);
   const busy = result.ok ? null : folderBusyOf(result.output);
+  // Refused on a second run (the first one's exit status lost): the first may have deleted part already.
+  if (busy !== null && result.attempts !== 1) throw new Error(`cannot empty ${server.pgdata} (an earlier run's exit status was lost, it may have deleted part of it): ${new FolderBusyError(server.pgdata, busy, 'emptied').message}`);
   if (busy !== null) throw new FolderBusyError(server.pgdata, busy, 'emptied');
   if (!result.ok) throw new Error(`cannot empty ${server.pgdata}: ${result.output}`);
 }
