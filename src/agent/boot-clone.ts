@@ -13,6 +13,8 @@
  * node's own configuration files are put back), so the next attempt finds a new node and copies
  * again; the old data stays aside. Only when a postmaster appeared on the emptied or moved folder
  * is nothing removed (never under a live instance): the folder stays marked, a start there refused.
+ * The rename and the delete refuse in their own shell step when PostgreSQL works in the folder right
+ * before they act (runtime/clone/folder-guard.ts): nothing moved or deleted, answered postgres_running.
  */
 import type { HandyRepConfig } from '../config/schema.js';
 import { describeError } from '../model/errors.js';
@@ -23,7 +25,8 @@ import { emptyFolder, inspectFolder, moveFolderAside, restoreConfigFiles, runOnN
 import { serverRef } from './agent-plugin-context.js';
 import { configuredSlot, prepareMaster, standbySettingsFor } from './boot-standby.js';
 import { folderFacts, folderMoveProblem } from './folder-move.js';
-import { localCopyChecks, refuseCopy, type CopyCheckPoint, type CopyCheckPort, type CopyRefusal, type OldDataFate } from './copy-checks.js';
+import { FolderBusyError } from '../runtime/clone/folder-guard.js';
+import { copyRefusal, localCopyChecks, refuseCopy, type CopyCheckPoint, type CopyCheckPort, type CopyRefusal, type OldDataFate } from './copy-checks.js';
 import { basebackupOutputs } from '../plugins/clone/verify-copy.js';
 
 export interface CloneResult {
@@ -110,7 +113,12 @@ export async function cloneFromMaster(
         writeCopyMarker(marker);
       }
       // The partial copy is ours to throw away; the kept data and the saved files are left as they are.
-      await emptyFolder(env, self);
+      const busy = await emptyFolder(env, self).then(() => null, (err: unknown) => {
+        if (err instanceof FolderBusyError) return err;
+        throw err;
+      });
+      // A postmaster started on it after the last check (the step's own guard): nothing removed, still marked.
+      if (busy !== null) return failed(`${partial.sentence}; copy from ${master.name} not started: ${busyRefusal(busy, node, master.name, redoPoint.oldData, true)}; ${LEFT_MARKED}`);
       if (signal.aborted) return failed('the agent is stopping: no copy started');
       // The room is checked right before the copy (copyAndConfigure), with the partial copy gone.
       return await copyAndConfigure(env, config, node, masterName, master, signal, options, marker, `${partial.sentence}; `, failed, () => check(databaseBytes, redoPoint));
@@ -159,8 +167,19 @@ export async function cloneFromMaster(
     writeCopyMarker(marker);
     touched = true;
     deletedOldData = plannedOld === 'delete';
-    if (plannedOld === 'move') oldData = await moveFolderAside(env, self, asideStamp, 'handyrep-old');
-    else if (folder === 'config_only' || folder === 'pgdata') await emptyFolder(env, self);
+    try {
+      if (plannedOld === 'move') oldData = await moveFolderAside(env, self, asideStamp, 'handyrep-old');
+      else if (folder === 'config_only' || folder === 'pgdata') await emptyFolder(env, self);
+    } catch (err) {
+      if (!(err instanceof FolderBusyError)) throw err;
+      // The step's own guard found PostgreSQL on the folder right after the last check: nothing was
+      // moved or deleted, so this is a refusal before the folder was touched (no marker, nothing changed).
+      touched = false;
+      deletedOldData = false;
+      removeCopyMarker(self.pgdata, node);
+      if (saved !== null) await runOnNode(env, self, ['rm', '-rf', '--', saved]);
+      return failed(busyRefusal(err, node, master.name, fate, false));
+    }
     if (marker.phase === 'prepared') {
       marker = { ...marker, phase: 'copying', kept_at: oldData };
       writeCopyMarker(marker);
@@ -197,7 +216,7 @@ async function copyAndConfigure(
   if (refused?.code === 'postgres_running') {
     // A postmaster started on the folder (or the old data) after the last check: nothing is removed under
     // a live instance. The marker stays: a start on the folder is refused, the next attempt checks again.
-    return failed(`${said}copy from ${master.name} not started: ${refused.message}; the folder is left as it is, marked as a partial copy (a start there is refused): stop that PostgreSQL, the next attempt copies again`);
+    return failed(`${said}copy from ${master.name} not started: ${refused.message}; ${LEFT_MARKED}`);
   }
   if (refused !== null) {
     // Back to a new node (configuration files only): the next attempt checks the room again.
@@ -233,6 +252,14 @@ async function resetToNewNode(env: NodeEnv, self: ServerRef, node: string, saved
   const restored = saved === null ? true : await restoreConfigFiles(env, self, saved).then(() => true, () => false);
   if (emptied && restored) removeCopyMarker(self.pgdata, node);
   return { emptied, restored };
+}
+
+const LEFT_MARKED = 'the folder is left as it is, marked as a partial copy (a start there is refused): stop that PostgreSQL, the next attempt copies again';
+
+/** The refusal of a delete or rename whose guard found PostgreSQL on the folder (folder-guard.ts), in the copy checks' words. */
+function busyRefusal(err: FolderBusyError, node: string, source: string, oldData: OldDataFate, folderTouched: boolean): string {
+  const postmaster = { pid: err.busy.pid, folder: err.folder, pidFile: err.busy.pidFile };
+  return copyRefusal({ node, source, pgdata: err.folder, postmaster, space: null, oldData, folderTouched })?.message ?? err.message;
 }
 
 /** The marker's plan for the old data, as the copy checks name it. */

@@ -34,6 +34,7 @@ import {
   writeStandbyConfig,
   type NodeEnv,
 } from './target-node.js';
+import { FolderBusyError } from './folder-guard.js';
 import { copiesThroughAgent, copyThroughAgent, oldDataForAttempt } from './clone-through-agent.js';
 
 export interface CloneEnv extends TopologyEnv {
@@ -164,12 +165,20 @@ async function runClone(
       if (folder === 'other') throw new CloneFailure(`the data folder is not a PostgreSQL data folder`);
       if (folder === 'pgdata' || folder === 'config_only') state.savedConfig = await saveConfigFiles(nodeEnv(env), tref());
       state.folderTouched = true;
-      if (folder === 'pgdata' && plan.oldData === 'move') {
-        state.oldData = await moveFolderAside(nodeEnv(env), tref(), stamp(env.clock()));
-        env.log.info('CLONE', `${target}: old data folder kept at ${state.oldData}`, target);
-      } else if (folder === 'pgdata' || folder === 'config_only') {
-        await emptyFolder(nodeEnv(env), tref());
-        if (folder === 'pgdata') state.oldData = 'deleted';
+      try {
+        if (folder === 'pgdata' && plan.oldData === 'move') {
+          state.oldData = await moveFolderAside(nodeEnv(env), tref(), stamp(env.clock()));
+          env.log.info('CLONE', `${target}: old data folder kept at ${state.oldData}`, target);
+        } else if (folder === 'pgdata' || folder === 'config_only') {
+          await emptyFolder(nodeEnv(env), tref());
+          if (folder === 'pgdata') state.oldData = 'deleted';
+        }
+      } catch (err) {
+        if (!(err instanceof FolderBusyError)) throw err;
+        // The step's own guard (folder-guard.ts): PostgreSQL started on the folder after the stop, nothing moved
+        // or deleted; the folder is as it was (a fenced old master stays fenced, no clean-up under it).
+        state.folderTouched = false;
+        throw new CloneFailure(err.message);
       }
     }
     // The plugin gets an empty or missing folder (pg_basebackup and rsync create it, mode 0700).

@@ -13,6 +13,7 @@ import { SqlConnectError } from '../../nodes/sql-client.js';
 import type { PluginContext, ServerRef } from '../../plugins/types.js';
 import { observeRunning } from '../observe.js';
 import type { PluginRegistry } from '../../plugins/registry.js';
+import { emptyFolderArgv, FolderBusyError, folderBusyOf, moveFolderArgv } from './folder-guard.js';
 
 /** Configuration files that belong to the node, not to the cluster's data (kept across a clone). */
 export const NODE_CONFIG_FILES = ['postgresql.conf', 'postgresql.auto.conf', 'pg_hba.conf', 'pg_ident.conf'] as const;
@@ -29,14 +30,14 @@ const SHORT_MS = 30000;
  * never arrived (the channel closed without one: a lost status, not a failure of the command) is
  * run again, at most twice.
  */
-export async function runOnNode(env: NodeEnv, server: ServerRef, argv: string[], timeoutMs = SHORT_MS, stdin?: string): Promise<{ ok: boolean; output: string }> {
+export async function runOnNode(env: NodeEnv, server: ServerRef, argv: string[], timeoutMs = SHORT_MS, stdin?: string): Promise<{ ok: boolean; output: string; attempts?: number }> {
   let output = '';
   for (let attempt = 1; attempt <= 3; attempt += 1) {
     try {
       const result = await env.ctx.shellFor(server).run(argv, stdin === undefined ? { timeoutMs } : { timeoutMs, stdin });
       output = `${result.stdout}${result.stderr}`.trim().split('\n').slice(-4).join(' | ');
       if (result.exitCode === null && !result.timedOut) continue;
-      return { ok: result.exitCode === 0 && !result.timedOut, output: result.timedOut ? `timed out: ${output}` : output };
+      return { ok: result.exitCode === 0 && !result.timedOut, output: result.timedOut ? `timed out: ${output}` : output, attempts: attempt };
     } catch (err) {
       return { ok: false, output: describeError(err) };
     }
@@ -119,18 +120,29 @@ export async function restoreConfigFiles(env: NodeEnv, server: ServerRef, saved:
   if (!result.ok) throw new Error(`cannot restore ${server.name}'s configuration files (saved in ${saved}): ${result.output}`);
 }
 
-/** Rename the data folder to `<pgdata>.<label>-<stamp>` (the node agent's reclone: handyrep-old); returns the new path. */
+/**
+ * Rename the data folder to `<pgdata>.<label>-<stamp>` (the node agent's reclone: handyrep-old); returns the new path.
+ * FolderBusyError, nothing moved: PostgreSQL (or any process) works in the folder right before the rename (folder-guard.ts).
+ */
 export async function moveFolderAside(env: NodeEnv, server: ServerRef, stamp: string, label = 'diverged'): Promise<string> {
   const aside = `${server.pgdata}.${label}-${stamp}`;
-  const result = await runOnNode(env, server, ['sh', '-c', 'if [ -e "$2" ]; then [ ! -e "$1" ]; else mv "$1" "$2"; fi', 'move_aside', server.pgdata, aside]);
+  const result = await runOnNode(env, server, moveFolderArgv(server.pgdata, aside));
+  const busy = result.ok ? null : folderBusyOf(result.output);
+  if (busy !== null) throw new FolderBusyError(server.pgdata, busy, 'moved aside');
   if (!result.ok) throw new Error(`cannot move ${server.pgdata} aside to ${aside} (a mount point? use keep_old_data=false): ${result.output}`);
   return aside;
 }
 
-/** Delete everything inside the data folder (the folder itself stays: it may be a mount point). */
+/**
+ * Delete everything inside the data folder (the folder itself stays: it may be a mount point).
+ * FolderBusyError, nothing deleted: PostgreSQL (or any process) works in the folder right before the delete (folder-guard.ts).
+ */
 export async function emptyFolder(env: NodeEnv, server: ServerRef): Promise<void> {
-  const script = 'd=$1; [ -d "$d" ] || exit 0; find "$d" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +';
-  const result = await runOnNode(env, server, ['sh', '-c', script, 'empty_pgdata', server.pgdata], 600000);
+  const result = await runOnNode(env, server, emptyFolderArgv(server.pgdata), 600000);
+  const busy = result.ok ? null : folderBusyOf(result.output);
+  // Refused on a second run (the first one's exit status lost): the first may have deleted part already.
+  if (busy !== null && result.attempts !== 1) throw new Error(`cannot empty ${server.pgdata} (an earlier run's exit status was lost, it may have deleted part of it): ${new FolderBusyError(server.pgdata, busy, 'emptied').message}`);
+  if (busy !== null) throw new FolderBusyError(server.pgdata, busy, 'emptied');
   if (!result.ok) throw new Error(`cannot empty ${server.pgdata}: ${result.output}`);
 }
 
