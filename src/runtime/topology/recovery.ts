@@ -12,6 +12,9 @@
  *  - nobody accepts writes → a switchover restarts the old master; a failover is judged again
  *    exactly as failover_check would (retries, vantage points, reach): restarted cut off from a
  *    master the replicas still see, the controller does not promote.
+ * Which way is a pure decision (engine/roll-forward.ts); whichever, any other enabled master of the
+ * book is recorded as replaced in the same synchronous write as the master kept, and a recovery's
+ * own journal names the target it chose and the kind it recovers, for a recovery interrupted in turn.
  */
 import type { FailoverRecord, TopologyChangeKind } from '../../model/failover-record.js';
 import { failure, success } from '../../model/rd.js';
