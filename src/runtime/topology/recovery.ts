@@ -138,7 +138,9 @@ async function rollForward(env: TopologyEnv, runner: StepRunner, interrupted: Fa
   // or does not answer: a fence's rule, which the adoption records by too (old-master-fate.ts).
   const fate = from === null || from === newMaster ? null : fromWritable ? 'confirmed' : await oldMasterFateNow(env, from);
   const others = await fatesOf(env, demote);
-  // From here to the master's record no await: one book write, never two enabled masters saved.
+  // From here to the master's record no await, the replaced ones first and the master last: the
+  // persister snapshots the book at the first change (persister.ts), so no save, not even one
+  // started in the middle, holds two enabled masters.
   for (const [name, f] of others) recordReplaced(env, adoption, name, newMaster, f, `the book named it master beside ${newMaster}, the master recovered`);
   if (adoption) {
     // What the adoption records; deployment agents: the old master an enabled, unfenced replica
@@ -226,7 +228,7 @@ export async function recoverInterrupted(env: TopologyEnv, interrupted: Failover
   if (from !== null) await restoreSyncAfterInterruptedPromotion(env, from);
 
   // Enabled masters of the book the journal does not prove (none answers writable): the old master
-  // is the master again, so they are recorded as replaced by it in the same write.
+  // is the master again, so they are recorded as replaced by it in the same write, before it.
   const others = await fatesOf(env, route.demote);
   if (from !== null && writable.includes(from)) {
     // The key may name the candidate the change was about to promote: its agent would stop `from`.
