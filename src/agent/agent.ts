@@ -32,9 +32,10 @@ import { LocalPostgres, processAlive, type SqlFacts } from './local-postgres.js'
 import { masterLag, masterLagFacts, nextMasterIdentity, type MasterIdentity } from './master-lag.js';
 import { MasterProbe } from './master-probe.js';
 import { MasterWatch, mustReadBeforeActing } from './master-watch.js';
-import { observeMaster, type MasterSeen } from './master-view.js';
+import { observeMaster, otherMaster, type MasterRecordRead, type MasterSeen } from './master-view.js';
 import { memberRecord, recordContent } from './member-record.js';
 import { putMemberReadMaster } from './member-write.js';
+import { parseMemberView } from '../store/etcd/member-view.js';
 import { PositionWatch } from './position-watch.js';
 import { classifyPostgres } from './postgres-state.js';
 import { RECHECKS, wakePlan } from './session-watch.js';
@@ -98,6 +99,8 @@ export class NodeAgent {
   /** Aborted at stop: the boot starts no copy after it (copy-groups.ts kills the running ones). */
   readonly #stopping = new AbortController();
   #lastMember = '';
+  /** The recorded master's member record as this agent's last write of its own read it (member-write.ts). */
+  #masterRecord: MasterRecordRead | null = null;
   /** The age facts of the member record (receiver streaming, master seen), kept across rounds. */
   readonly #positionWatch = new PositionWatch();
   /** The store revision of the last `master` read (a round's facts, read after it, are newer). */
@@ -373,7 +376,7 @@ export class NodeAgent {
       // BEFORE the probe starts (review F3/X4): a revision from any later reply would date the probe
       // after events it may precede. From the watch it is the revision the view is known current
       // at (master-watch.ts), never later.
-      const observing = observeMaster(this.#ctx, this.#masterProbe, this.node, read.view, this.#callMs, read.readRevision);
+      const observing = observeMaster(this.#masterProbe, this.node, read.view, this.#masterRecord, read.readRevision);
       observing.catch(() => undefined);
       const { observation, facts } = await this.#pg.observe();
       const postgres = classifyPostgres(observation, { wasRunning: this.#wasRunning, stoppedByAgent: this.#stoppedByAgent });
@@ -410,7 +413,9 @@ export class NodeAgent {
       // What was learned of another master than the one now recorded says nothing of it.
       const seen = sameMaster(observed, master) ? seenOfObserved : { probe: null, record: null };
       await this.#publish(postgres, facts, master, seen, factsAfterRevision).catch(() => undefined);
-      this.#updateHealth(postgres, facts, master, plan.reason, seen);
+      // The master's record as this round's write may just have read it.
+      const name = otherMaster(master, this.node);
+      this.#updateHealth(postgres, facts, master, plan.reason, { ...seen, record: name !== null && this.#masterRecord?.name === name ? this.#masterRecord.record : seen.record });
       // Following another master is an action too: never on a watched view naming a new one.
       if (this.#election !== null && read.source === 'watch' && master.state === 'present' && master.record.name !== (this.#election.following ?? master.record.name)) master = (await this.#masterWatch.read(this.#callMs, true)).view;
       const elected = this.#election === null ? '' : await electionStep(this.#election, postgres, master);
@@ -607,8 +612,10 @@ export class NodeAgent {
     }
     const id = this.#memberLease.id as string;
     const sentMs = this.#now();
-    const [held, written] = await Promise.all([renewal ?? true, putMemberReadMaster(this.#ctx, this.node, JSON.stringify(record), id, this.#callMs)]);
+    const also = otherMaster(master, this.node);
+    const [held, written] = await Promise.all([renewal ?? true, putMemberReadMaster(this.#ctx, this.node, JSON.stringify(record), id, this.#callMs, also)]);
     this.#masterWatch.noteRead(written.revision, written.master, sentMs);
+    if (also !== null && written.alsoMember !== undefined) this.#masterRecord = { name: also, record: written.alsoMember === null ? null : parseMemberView(written.alsoMember) };
     // Written under a lease etcd then said expired: the next round grants another and writes again.
     if (held) this.#lastMember = content;
   }

@@ -1,14 +1,12 @@
 /**
  * What a replica's agent learns about the recorded master each round, besides the `master` key:
- * its own probe (master-probe.ts) and the master agent's member record (for /replica?lag=), both
- * at once so the round is not lengthened by their sum. Nothing for the master itself, or when no
- * other node is recorded.
+ * its own probe (master-probe.ts), and the master agent's member record (for /replica?lag= and
+ * the master position it publishes) as its own record's last write read it (member-write.ts:
+ * at least every ttl/3, every round while its facts move). Nothing for the master itself, or when
+ * no other node is recorded.
  */
-import { withDeadline } from '../store/etcd/store-error.js';
-import type { EtcdContext } from '../store/etcd/client.js';
-import { leanGet } from '../store/etcd/lean/kv.js';
 import type { MasterKeyView } from './decide.js';
-import { parseMemberView, type MemberView } from '../store/etcd/member-view.js';
+import type { MemberView } from '../store/etcd/member-view.js';
 import type { MasterProbe } from './master-probe.js';
 import type { MasterProbeResult } from './member-record.js';
 
@@ -17,27 +15,28 @@ export interface MasterSeen {
   readonly record: MemberView | null;
 }
 
-/**
- * The record's text, null when absent. Through the lean client when the context has one (every
- * round of every replica: through etcd3 this read was the largest share of an idle replica
- * agent's CPU); it bounds the call by callMs itself.
- */
-function readMemberRecord(ctx: EtcdContext, name: string, callMs: number): Promise<string | null> {
-  const what = "read the master's member record";
-  if (ctx.lean !== undefined) return leanGet(ctx.lean.etcd, what, ctx.keys.member(name), callMs).then((kv) => (kv === null ? null : kv.value.toString('utf8')));
-  return withDeadline(what, callMs, () => ctx.client.get(ctx.keys.member(name)).string());
+/** The master's member record as the last write of this agent's own record read it (null: none read yet). */
+export interface MasterRecordRead {
+  readonly name: string;
+  readonly record: MemberView | null;
 }
 
-/** `readRevision`: the etcd revision of the `master` key read this round, done before the probe starts. */
-export async function observeMaster(ctx: EtcdContext, prober: MasterProbe, node: string, master: MasterKeyView, callMs: number, readRevision: string | null = null): Promise<MasterSeen> {
-  if (master.state !== 'present' || master.record.name === node) {
+/** The recorded master named by `master` when it is another node (the one to probe and whose record to read), else null. */
+export function otherMaster(master: MasterKeyView, node: string): string | null {
+  return master.state === 'present' && master.record.name !== node ? master.record.name : null;
+}
+
+/**
+ * `readRevision`: the etcd revision of the `master` key read this round, done before the probe
+ * starts. `lastRead`: the master's record as last read with this agent's own record.
+ */
+export async function observeMaster(prober: MasterProbe, node: string, master: MasterKeyView, lastRead: MasterRecordRead | null, readRevision: string | null = null): Promise<MasterSeen> {
+  const name = otherMaster(master, node);
+  if (name === null) {
     prober.close();
     return { probe: null, record: null };
   }
-  const name = master.record.name;
-  const [[answer, at], record] = await Promise.all([
-    prober.probe(name).then((a) => [a, new Date().toISOString()] as const),
-    readMemberRecord(ctx, name, callMs).then(parseMemberView, () => null),
-  ]);
-  return { probe: { master: name, answer, at, afterRevision: readRevision }, record };
+  const answer = await prober.probe(name);
+  const at = new Date().toISOString();
+  return { probe: { master: name, answer, at, afterRevision: readRevision }, record: lastRead?.name === name ? lastRead.record : null };
 }

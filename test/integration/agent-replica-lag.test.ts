@@ -70,6 +70,22 @@ describe('/replica?lag= while the master\'s record is gone', { timeout: 180_000 
     // paul's record says after which etcd revision its probe of john started (review F3: no clocks).
     const paulRecord = JSON.parse((await client.get(`${PREFIX}members/paul`).string()) ?? '{}') as Record<string, unknown>;
     assert.match(String(paulRecord['probe_revision']), /^[1-9]\d*$/, JSON.stringify(paulRecord));
+    // paul publishes john's newest position (master_lsn_seen), read with its own record's writes:
+    // within ttl/3 of john's record showing it, plus a round to publish it.
+    const lsn = (text: unknown): bigint => {
+      if (typeof text !== 'string' || !/^[0-9A-F]+\/[0-9A-F]+$/.test(text)) return -1n;
+      const [hi = '0', lo = '0'] = text.split('/');
+      return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`);
+    };
+    const record = async (name: string): Promise<Record<string, unknown>> => JSON.parse((await client.get(`${PREFIX}members/${name}`).string()) ?? '{}') as Record<string, unknown>;
+    const before = lsn((await record('john'))['wal_position']);
+    await cluster.psql(john(), 'CREATE TABLE seen_fill AS SELECT 1 AS x');
+    await waitUntil("john's record shows its new position", async () => lsn((await record('john'))['wal_position']) > before, 10_000, 100);
+    const johnAt = lsn((await record('john'))['wal_position']);
+    const shown = performance.now();
+    await waitUntil("paul publishes john's new position", async () => lsn((await record('paul'))['master_lsn_seen']) >= johnAt, 10_000, 100);
+    const lagMs = performance.now() - shown;
+    assert.ok(lagMs < (TTL * 1000) / 3 + 3000, `published ${Math.round(lagMs)} ms after john's record showed it`);
     (agents[0] as RunningAgent).child.kill('SIGSTOP');
     await waitUntil('john\'s member record gone (its lease expired)', async () => (await client.get(`${PREFIX}members/john`).string()) === null, TTL * 1000 + 10_000, 200);
     // paul's next round reads no record: its answer comes from the WAL receiver now.

@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import { LeanEtcd } from '../../src/store/etcd/lean/client.js';
 import { LeanKeepalive } from '../../src/store/etcd/lean/keepalive.js';
-import { leanGet, leanPutThenGet } from '../../src/store/etcd/lean/kv.js';
+import { leanPutThenGet } from '../../src/store/etcd/lean/kv.js';
 import { startEtcdCluster, ETCD_BIN, type EtcdCluster } from '../fixtures/etcd.js';
 import { isAlive } from '../fixtures/proc.js';
 import { track, untrack } from '../fixtures/processes.js';
@@ -54,12 +54,16 @@ describe('lean etcd client on a 3-member cluster', () => {
       const member = await client.get('/lean/members/john').exec();
       assert.equal(member.kvs[0]?.value.toString(), '{"a":1}');
       assert.equal(member.kvs[0]?.lease, id, 'the record lives under the lease');
-      // The one-key read (a replica's read of its master's record): present, then absent.
-      const got = await leanGet(lean, 'test', '/lean/members/john', CALL_MS);
-      assert.equal(got?.value.toString(), '{"a":1}');
-      assert.equal(got?.mod_revision, member.kvs[0]?.mod_revision);
-      assert.equal(got?.lease, id);
-      assert.equal(await leanGet(lean, 'test', '/lean/members/nobody', CALL_MS), null);
+      // A replica's write, which also reads its master's record (a second range): present, then absent.
+      const also = await leanPutThenGet(lean, 'test', { key: '/lean/members/paul', value: '{"b":2}', lease: id }, '/lean/master', CALL_MS, '/lean/members/john');
+      const got = also.responses[2];
+      assert.ok(also.responses.length === 3 && got?.kind === 'range');
+      assert.equal(got.kvs[0]?.value.toString(), '{"a":1}');
+      assert.equal(got.kvs[0]?.mod_revision, member.kvs[0]?.mod_revision);
+      assert.equal(got.kvs[0]?.lease, id);
+      const none = (await leanPutThenGet(lean, 'test', { key: '/lean/members/paul', value: '{"b":3}', lease: id }, '/lean/master', CALL_MS, '/lean/members/nobody')).responses[2];
+      assert.ok(none?.kind === 'range');
+      assert.deepEqual(none.kvs, []);
       await lease.revoke();
       assert.ok(Number(await keepalive.keepalive(id, CALL_MS)) <= 0, 'a revoked lease: TTL ≤ 0');
       const started = performance.now();

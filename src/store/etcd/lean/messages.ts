@@ -51,15 +51,14 @@ export function decodeKeepAlive(buf: Buffer): KeepAliveReply {
 /**
  * etcdserverpb.TxnRequest with no comparison whose success branch puts `key` = `value` under
  * `lease` (RequestOp.request_put = 2: PutRequest { key = 1, value = 2, lease = 3 }) and then
- * ranges over the single key `rangeKey` (RequestOp.request_range = 1: RangeRequest { key = 1 }).
+ * ranges over the single key `rangeKey` (RequestOp.request_range = 1: RangeRequest { key = 1 }),
+ * and over `alsoRangeKey` too when given (its answer is the third).
  */
-export function encodeTxnPutThenGet(key: Buffer, value: Buffer, lease: string, rangeKey: Buffer): Buffer {
+export function encodeTxnPutThenGet(key: Buffer, value: Buffer, lease: string, rangeKey: Buffer, alsoRangeKey: Buffer | null = null): Buffer {
   const put = new ProtoWriter().bytes(1, key).bytes(2, value).varint(3, lease).finish();
-  const range = new ProtoWriter().bytes(1, rangeKey).finish();
-  return new ProtoWriter()
-    .bytes(2, new ProtoWriter().bytes(2, put).finish())
-    .bytes(2, new ProtoWriter().bytes(1, range).finish())
-    .finish();
+  const writer = new ProtoWriter().bytes(2, new ProtoWriter().bytes(2, put).finish());
+  for (const k of alsoRangeKey === null ? [rangeKey] : [rangeKey, alsoRangeKey]) writer.bytes(2, new ProtoWriter().bytes(1, new ProtoWriter().bytes(1, k).finish()).finish());
+  return writer.finish();
 }
 
 /** etcdserverpb.TxnResponse { ResponseHeader header = 1; bool succeeded = 2; repeated ResponseOp responses = 3 }. */
@@ -76,25 +75,6 @@ export function decodeTxn(buf: Buffer): TxnReply {
     else reader.skip(tag);
   }
   return { revision, succeeded, responses };
-}
-
-/** etcdserverpb.RangeRequest { bytes key = 1 } over the single key `key` (linearizable: serializable = 7 left false). */
-export function encodeRange(key: Buffer): Buffer {
-  return new ProtoWriter().bytes(1, key).finish();
-}
-
-/** etcdserverpb.RangeResponse { ResponseHeader header = 1; repeated mvccpb.KeyValue kvs = 2; … }: the store revision and the pairs. */
-export function decodeRange(buf: Buffer): { readonly revision: string; readonly kvs: readonly LeanKeyValue[] } {
-  const reader = new ProtoReader(buf);
-  let revision = '0';
-  const kvs: LeanKeyValue[] = [];
-  while (!reader.done) {
-    const tag = reader.tag();
-    if (tag === ((1 << 3) | 2)) revision = headerRevision(reader.bytes());
-    else if (tag === ((2 << 3) | 2)) kvs.push(decodeKeyValue(reader.bytes()));
-    else reader.skip(tag);
-  }
-  return { revision, kvs };
 }
 
 /** etcdserverpb.AuthenticateRequest { string name = 1; string password = 2 }. */
