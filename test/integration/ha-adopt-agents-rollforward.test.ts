@@ -71,130 +71,113 @@ async function killDuringConnectionFailover(rig: AdoptRig, watcher: Watcher, nam
   }
 }
 
-describe('an adoption interrupted between adopt and connection_failover rolls forward at the next start', { timeout: 300_000 }, () => {
-  let rig: AdoptRig | null = null;
-  let frozen: number | null = null;
+type Opened = Awaited<ReturnType<typeof openBouncerRig>>;
 
-  after(async () => {
-    if (frozen !== null) signal(frozen, 'SIGCONT');
-    await closeAdoptRig(rig);
+/** What a scenario gets: the rig after the election, ctl-b killed between adopt and connection_failover, pgbouncer still frozen. */
+interface Killed {
+  opened: Opened;
+  elected: string;
+  watcher: Watcher;
+  /** The adoption's journal steps when ctl-b was killed. */
+  atKill: JournalStep[];
+  unfreeze(): void;
+  mark(what: string): void;
+}
+
+/**
+ * One rig per case: the agents elect without a controller, pgbouncer is frozen (SIGSTOP), ctl-b
+ * adopts and is SIGKILLed during connection_failover; then `rest` runs. Cleaned up after the case.
+ */
+function scenario(title: string, label: string, rest: (k: Killed) => Promise<void>): void {
+  describe(title, { timeout: 300_000 }, () => {
+    let rig: AdoptRig | null = null;
+    let frozen: number | null = null;
+    after(async () => {
+      if (frozen !== null) signal(frozen, 'SIGCONT');
+      await closeAdoptRig(rig);
+    });
+    it(title, async () => {
+      const t0 = Date.now();
+      const mark = (what: string): void => console.log(`# ${what} at ${Date.now() - t0} ms`);
+      const opened = await openBouncerRig(label, (r) => (rig = r));
+      const watcher = await opened.rig.client.watch().key(`${opened.rig.prefix}journal`).create();
+      try {
+        const elected = await electedWithoutController(opened);
+        mark(`${elected} elected`);
+        frozen = Number(readFileSync(join(opened.bouncer.dir, 'pgbouncer.pid'), 'utf8').trim());
+        assert.ok(Number.isInteger(frozen) && frozen > 0, 'the pgbouncer pid');
+        signal(frozen, 'SIGSTOP');
+        const atKill = await killDuringConnectionFailover(opened.rig, watcher, 'ctl-b', opened.controller, 'adoption');
+        mark('ctl-b killed');
+        const unfreeze = (): void => {
+          if (frozen !== null) signal(frozen, 'SIGCONT');
+          frozen = null;
+        };
+        await rest({ opened, elected, watcher, atKill, unfreeze, mark });
+      } catch (err) {
+        throw withLogs(opened.rig, err);
+      } finally {
+        await watcher.cancel();
+      }
+    });
   });
+}
 
-  it('ctl-b killed during connection_failover of its adoption → ctl-c rolls forward: pgbouncer routes to the adopted master, the command ran', async () => {
-    const t0 = Date.now();
-    const mark = (what: string): void => console.log(`# ${what} at ${Date.now() - t0} ms`);
-    const opened = await openBouncerRig('ha-adopt-agents-rollforward', (r) => (rig = r));
-    const current = opened.rig;
-    const { client, prefix } = current;
-    const { bouncer: proxy, marker } = opened;
-    const watcher = await client.watch().key(`${prefix}journal`).create();
-    try {
-      const elected = await electedWithoutController(opened);
-      mark(`${elected} elected`);
+/**
+ * Starts `name`, waits until it leads and the journal is cleared, and checks what every good
+ * roll-forward of this adoption leaves: one enabled master (the elected one), a SUCCESS recovery to
+ * it whose steps are only what the adoption had not run (no remaster: the agents re-point the
+ * replicas), no failover by a controller, pgbouncer routing to it, the command run. Returns the history.
+ */
+async function recoversTo(k: Killed, name: string): Promise<(AdoptEntry & { recovers?: string })[]> {
+  const { rig, bouncer, marker, controller } = k.opened;
+  const ctl = await startAdoptController(rig, name, controller);
+  k.mark(`${name} started`);
+  await waitUntil(async () => (await leaders([ctl])).length === 1, `${name} leads (after the killed one's lease ran out)`, 30_000);
+  await waitUntil(async () => (await readKeyJson(rig.client, `${rig.prefix}journal`)) === null, 'the journal is cleared', 30_000);
+  k.mark('journal cleared');
+  const status = await getJson<AdoptStatus>(ctl, '/get_status');
+  const masters = Object.entries(status.servers).filter(([, s]) => s.role === 'master' && s.enabled).map(([n]) => n);
+  assert.deepEqual(masters, [k.elected], JSON.stringify(status.servers));
+  const history = await getJson<(AdoptEntry & { recovers?: string })[]>(ctl, '/failover_history');
+  const recovery = history.find((h) => h.kind === 'recovery' && h.outcome === 'SUCCESS');
+  assert.ok(recovery, JSON.stringify(history));
+  assert.equal(recovery.to, k.elected, 'rolled forward to the adopted master');
+  // What the adoption had not run, and nothing an adoption never does (before `recovers`, a
+  // recovery of a recovery rolled forward as a failover and remastered the replicas).
+  const steps = recovery.steps.map((st) => `${st.name}${st.server === null ? '' : ` ${st.server}`} ${st.outcome}`);
+  assert.deepEqual(steps, [`connection_failover ${k.elected} ok`, 'extra_command:note ok'], JSON.stringify(recovery.steps));
+  assert.equal(recovery.recovers, 'adoption', "the recovery says it recovered an adoption");
+  const adoption = history.filter((h) => h.kind === 'adoption');
+  assert.equal(adoption.length, 1, JSON.stringify(history));
+  assert.equal(adoption[0]?.outcome, 'FAIL', 'the interrupted adoption entry');
+  assert.deepEqual(history.filter((h) => !['adoption', 'recovery'].includes(h.kind) && !AGENTS_ENTRY_ID.test(h.id)), [], 'no failover by a controller');
+  const routed = await bouncer.query('postgres');
+  assert.deepEqual([routed.addr, routed.in_recovery], [rig.bed.node(k.elected).host, false], `pgbouncer routes to the adopted master ${k.elected}`);
+  assert.equal(readFileSync(marker, 'utf8').trim(), `${k.elected} from john`);
+  k.mark('checked');
+  return history;
+}
 
-      frozen = Number(readFileSync(join(proxy.dir, 'pgbouncer.pid'), 'utf8').trim());
-      assert.ok(Number.isInteger(frozen) && frozen > 0, 'the pgbouncer pid');
-      signal(frozen, 'SIGSTOP');
-      const atKill = await killDuringConnectionFailover(current, watcher, 'ctl-b', opened.controller, 'adoption');
-      mark('ctl-b killed');
-      assert.deepEqual(atKill.map((s) => `${s.name} ${s.outcome}`), ['adopt ok', 'connection_failover running'], 'killed between adopt and connection_failover');
-      assert.ok(await readKeyJson(client, `${prefix}journal`), 'the killed controller left its journal in etcd');
-      signal(frozen, 'SIGCONT');
-      frozen = null;
-      assert.equal(existsSync(marker), false, 'the extra command had not run');
-
-      const ctlC = await startAdoptController(current, 'ctl-c', opened.controller);
-      mark('ctl-c started');
-      await waitUntil(async () => (await leaders([ctlC])).length === 1, "ctl-c leads (after ctl-b's lease ran out)", 30_000);
-      await waitUntil(async () => (await readKeyJson(client, `${prefix}journal`)) === null, 'the journal is cleared', 30_000);
-      mark('journal cleared');
-      const status = await getJson<AdoptStatus>(ctlC, '/get_status');
-      assert.equal(status.servers[elected]?.role, 'master', JSON.stringify(status.servers));
-      const history = await getJson<AdoptEntry[]>(ctlC, '/failover_history');
-      const recovery = history.find((h) => h.kind === 'recovery');
-      assert.ok(recovery, JSON.stringify(history));
-      assert.equal(recovery.outcome, 'SUCCESS', JSON.stringify(recovery));
-      assert.equal(recovery.to, elected, 'rolled forward to the adopted master');
-      const adoption = history.filter((h) => h.kind === 'adoption');
-      assert.equal(adoption.length, 1, JSON.stringify(history));
-      assert.equal(adoption[0]?.outcome, 'FAIL', 'the interrupted adoption entry');
-      assert.deepEqual(history.filter((h) => !['adoption', 'recovery'].includes(h.kind) && !AGENTS_ENTRY_ID.test(h.id)), [], 'no failover by a controller');
-      // What the adoption had not run, and nothing an adoption never does (the agents remaster the replicas).
-      const steps = recovery.steps.map((st) => `${st.name}${st.server === null ? '' : ` ${st.server}`} ${st.outcome}`);
-      assert.deepEqual(steps, [`connection_failover ${elected} ok`, 'extra_command:note ok'], JSON.stringify(recovery.steps));
-      const routed = await proxy.query('postgres');
-      assert.deepEqual([routed.addr, routed.in_recovery], [current.bed.node(elected).host, false], `pgbouncer routes to the adopted master ${elected}`);
-      assert.equal(readFileSync(marker, 'utf8').trim(), `${elected} from john`);
-      mark('checked');
-    } catch (err) {
-      throw withLogs(current, err);
-    } finally {
-      await watcher.cancel();
-    }
-  });
+scenario('ctl-b killed during connection_failover of its adoption → ctl-c rolls forward: pgbouncer routes to the adopted master, the command ran', 'ha-adopt-agents-rollforward', async (k) => {
+  const { rig, marker } = k.opened;
+  assert.deepEqual(k.atKill.map((s) => `${s.name} ${s.outcome}`), ['adopt ok', 'connection_failover running'], 'killed between adopt and connection_failover');
+  assert.ok(await readKeyJson(rig.client, `${rig.prefix}journal`), 'the killed controller left its journal in etcd');
+  k.unfreeze();
+  assert.equal(existsSync(marker), false, 'the extra command had not run');
+  const history = await recoversTo(k, 'ctl-c');
+  assert.equal(history.filter((h) => h.kind === 'recovery').length, 1, JSON.stringify(history));
 });
 
-describe('a recovery of an interrupted adoption, interrupted in turn, is recovered as an adoption', { timeout: 300_000 }, () => {
-  let rig: AdoptRig | null = null;
-  let frozen: number | null = null;
-
-  after(async () => {
-    if (frozen !== null) signal(frozen, 'SIGCONT');
-    await closeAdoptRig(rig);
-  });
-
-  it('ctl-b killed in its adoption, ctl-c killed in its recovery (both during connection_failover) → ctl-d rolls forward as an adoption: nobody remastered, one master', async () => {
-    const t0 = Date.now();
-    const mark = (what: string): void => console.log(`# ${what} at ${Date.now() - t0} ms`);
-    const opened = await openBouncerRig('ha-adopt-agents-rollforward-2', (r) => (rig = r));
-    const current = opened.rig;
-    const { client, prefix } = current;
-    const { bouncer: proxy, marker } = opened;
-    const watcher = await client.watch().key(`${prefix}journal`).create();
-    try {
-      const elected = await electedWithoutController(opened);
-      mark(`${elected} elected`);
-      frozen = Number(readFileSync(join(proxy.dir, 'pgbouncer.pid'), 'utf8').trim());
-      assert.ok(Number.isInteger(frozen) && frozen > 0, 'the pgbouncer pid');
-      signal(frozen, 'SIGSTOP');
-      await killDuringConnectionFailover(current, watcher, 'ctl-b', opened.controller, 'adoption');
-      mark('ctl-b killed');
-      // pgbouncer still frozen: ctl-c's recovery hangs on its own connection_failover.
-      const inRecovery = await killDuringConnectionFailover(current, watcher, 'ctl-c', opened.controller, 'recovery');
-      mark('ctl-c killed');
-      assert.deepEqual(inRecovery.map((s) => `${s.name} ${s.server ?? ''} ${s.outcome}`), [`connection_failover ${elected} running`], 'no remaster by the first recovery');
-      const journal = await readKeyJson(client, `${prefix}journal`) as { kind: string; recovers?: string; to: string | null } | null;
-      assert.deepEqual([journal?.kind, journal?.recovers, journal?.to], ['recovery', 'adoption', elected], "the killed recovery's journal names the kind it recovers and its target");
-      signal(frozen, 'SIGCONT');
-      frozen = null;
-
-      const ctlD = await startAdoptController(current, 'ctl-d', opened.controller);
-      mark('ctl-d started');
-      await waitUntil(async () => (await leaders([ctlD])).length === 1, "ctl-d leads (after ctl-c's lease ran out)", 30_000);
-      await waitUntil(async () => (await readKeyJson(client, `${prefix}journal`)) === null, 'the journal is cleared', 30_000);
-      mark('journal cleared');
-      const status = await getJson<AdoptStatus>(ctlD, '/get_status');
-      const masters = Object.entries(status.servers).filter(([, s]) => s.role === 'master' && s.enabled).map(([n]) => n);
-      assert.deepEqual(masters, [elected], JSON.stringify(status.servers));
-      const history = await getJson<(AdoptEntry & { recovers?: string })[]>(ctlD, '/failover_history');
-      const recoveries = history.filter((h) => h.kind === 'recovery');
-      const last = recoveries.find((h) => h.outcome === 'SUCCESS');
-      assert.ok(last, JSON.stringify(history));
-      assert.equal(last.to, elected);
-      // Before: it rolled forward as a failover and remastered the replicas the agents re-point.
-      const steps = last.steps.map((st) => `${st.name}${st.server === null ? '' : ` ${st.server}`} ${st.outcome}`);
-      assert.deepEqual(steps, [`connection_failover ${elected} ok`, 'extra_command:note ok'], JSON.stringify(last.steps));
-      assert.equal(last.recovers, 'adoption', 'the recovery of the recovery is an adoption\'s');
-      assert.ok(recoveries.some((h) => h.outcome === 'FAIL' && /interrupted during step connection_failover/.test(h.details)), JSON.stringify(recoveries));
-      assert.deepEqual(history.filter((h) => !['adoption', 'recovery'].includes(h.kind) && !AGENTS_ENTRY_ID.test(h.id)), [], 'no failover by a controller');
-      const routed = await proxy.query('postgres');
-      assert.deepEqual([routed.addr, routed.in_recovery], [current.bed.node(elected).host, false], `pgbouncer routes to the adopted master ${elected}`);
-      assert.equal(readFileSync(marker, 'utf8').trim(), `${elected} from john`);
-      mark('checked');
-    } catch (err) {
-      throw withLogs(current, err);
-    } finally {
-      await watcher.cancel();
-    }
-  });
+scenario('ctl-b killed in its adoption, ctl-c killed in its recovery (both during connection_failover) → ctl-d rolls forward as an adoption: nobody remastered, one master', 'ha-adopt-agents-rollforward-2', async (k) => {
+  const { rig, controller } = k.opened;
+  // pgbouncer still frozen: ctl-c's recovery hangs on its own connection_failover.
+  const inRecovery = await killDuringConnectionFailover(rig, k.watcher, 'ctl-c', controller, 'recovery');
+  k.mark('ctl-c killed');
+  assert.deepEqual(inRecovery.map((s) => `${s.name} ${s.server ?? ''} ${s.outcome}`), [`connection_failover ${k.elected} running`], 'no remaster by the first recovery');
+  const journal = (await readKeyJson(rig.client, `${rig.prefix}journal`)) as { kind: string; recovers?: string; to: string | null } | null;
+  assert.deepEqual([journal?.kind, journal?.to], ['recovery', k.elected], "the killed recovery's journal names its target");
+  k.unfreeze();
+  const history = await recoversTo(k, 'ctl-d');
+  assert.ok(history.some((h) => h.kind === 'recovery' && h.outcome === 'FAIL' && /interrupted during step connection_failover/.test(h.details)), 'the interrupted recovery is in the history');
 });
