@@ -32,7 +32,7 @@ import { LocalPostgres, processAlive, type SqlFacts } from './local-postgres.js'
 import { masterLag, masterLagFacts, nextMasterIdentity, type MasterIdentity } from './master-lag.js';
 import { MasterProbe } from './master-probe.js';
 import { MasterWatch, mustReadBeforeActing } from './master-watch.js';
-import { observeMaster, otherMaster, type MasterRecordRead, type MasterSeen } from './master-view.js';
+import { observeMaster, otherMaster, recordReadNeeded, type MasterRecordRead, type MasterSeen } from './master-view.js';
 import { memberRecord, recordContent } from './member-record.js';
 import { putMemberReadMaster } from './member-write.js';
 import { parseMemberView } from '../store/etcd/member-view.js';
@@ -101,6 +101,8 @@ export class NodeAgent {
   #lastMember = '';
   /** The recorded master's member record as this agent's last write of its own read it (member-write.ts). */
   #masterRecord: MasterRecordRead | null = null;
+  /** This node's WAL receiver streamed in the last round's facts (false until known: recordReadNeeded). */
+  #streamingLastRound = false;
   /** The age facts of the member record (receiver streaming, master seen), kept across rounds. */
   readonly #positionWatch = new PositionWatch();
   /** The store revision of the last `master` read (a round's facts, read after it, are newer). */
@@ -376,9 +378,11 @@ export class NodeAgent {
       // BEFORE the probe starts (review F3/X4): a revision from any later reply would date the probe
       // after events it may precede. From the watch it is the revision the view is known current
       // at (master-watch.ts), never later.
-      const observing = observeMaster(this.#masterProbe, this.node, read.view, this.#masterRecord, read.readRevision);
+      const readRecordNow = recordReadNeeded({ elections: this.#election !== null, streamingLastRound: this.#streamingLastRound });
+      const observing = observeMaster({ ctx: this.#ctx, prober: this.#masterProbe, node: this.node, callMs: this.#callMs }, read.view, this.#masterRecord, readRecordNow, read.readRevision);
       observing.catch(() => undefined);
       const { observation, facts } = await this.#pg.observe();
+      this.#streamingLastRound = facts?.wal_receiver === 'streaming';
       const postgres = classifyPostgres(observation, { wasRunning: this.#wasRunning, stoppedByAgent: this.#stoppedByAgent });
       if (postgres.state === 'crashed') this.#crashedPid = observation.pidFilePid;
       if (postgres.state === 'crashed') {
@@ -410,12 +414,13 @@ export class NodeAgent {
       const { modRevision: masterModRevision } = read;
       let master = read.view;
       const [outcome, seenOfObserved] = await Promise.all([this.#act(plan, masterModRevision, read.view), observing]);
+      if (seenOfObserved.fresh !== null) this.#masterRecord = seenOfObserved.fresh;
       // What was learned of another master than the one now recorded says nothing of it.
-      const seen = sameMaster(observed, master) ? seenOfObserved : { probe: null, record: null };
+      const seen = sameMaster(observed, master) ? { probe: seenOfObserved.probe, record: seenOfObserved.record } : { probe: null, record: null };
       await this.#publish(postgres, facts, master, seen, factsAfterRevision).catch(() => undefined);
       // The master's record as this round's write may just have read it.
-      const name = otherMaster(master, this.node);
-      this.#updateHealth(postgres, facts, master, plan.reason, { ...seen, record: name !== null && this.#masterRecord?.name === name ? this.#masterRecord.record : seen.record });
+      const other = otherMaster(master, this.node);
+      this.#updateHealth(postgres, facts, master, plan.reason, { ...seen, record: other !== null && this.#masterRecord?.key === other.key ? this.#masterRecord.record : seen.record });
       // Following another master is an action too: never on a watched view naming a new one.
       if (this.#election !== null && read.source === 'watch' && master.state === 'present' && master.record.name !== (this.#election.following ?? master.record.name)) master = (await this.#masterWatch.read(this.#callMs, true)).view;
       const elected = this.#election === null ? '' : await electionStep(this.#election, postgres, master);
@@ -610,12 +615,18 @@ export class NodeAgent {
       if (renewal !== null) await renewal;
       return;
     }
-    const id = this.#memberLease.id as string;
+    // No lease held (the renewal that rode on the master lease's keep-alive found it expired): the
+    // next round grants one; a record written without a lease would outlive this agent.
+    const id = this.#memberLease.id;
+    if (id === null) {
+      if (renewal !== null) await renewal;
+      return;
+    }
     const sentMs = this.#now();
     const also = otherMaster(master, this.node);
-    const [held, written] = await Promise.all([renewal ?? true, putMemberReadMaster(this.#ctx, this.node, JSON.stringify(record), id, this.#callMs, also)]);
+    const [held, written] = await Promise.all([renewal ?? true, putMemberReadMaster(this.#ctx, this.node, JSON.stringify(record), id, this.#callMs, also?.name ?? null)]);
     this.#masterWatch.noteRead(written.revision, written.master, sentMs);
-    if (also !== null && written.alsoMember !== undefined) this.#masterRecord = { name: also, record: written.alsoMember === null ? null : parseMemberView(written.alsoMember) };
+    if (also !== null && written.alsoMember !== undefined) this.#masterRecord = { key: also.key, record: written.alsoMember === null ? null : parseMemberView(written.alsoMember) };
     // Written under a lease etcd then said expired: the next round grants another and writes again.
     if (held) this.#lastMember = content;
   }

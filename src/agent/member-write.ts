@@ -33,6 +33,8 @@ const MALFORMED = 'etcd answered the member record transaction with other operat
  * `alsoMember`, that node's member record too.
  */
 export async function putMemberReadMaster(ctx: EtcdContext, node: string, value: string, leaseId: string, callMs: number, alsoMember: string | null = null): Promise<MemberWritten> {
+  // A member record always lives under its agent's lease: without one it would outlive the agent.
+  if (!/^[1-9]\d*$/.test(leaseId)) throw new Error(`the member record is written under a lease, not ${JSON.stringify(leaseId)}`);
   const alsoKey = alsoMember === null ? null : ctx.keys.member(alsoMember);
   const ranges = alsoKey === null ? 1 : 2;
   // The lean client when the context has one (made from the configuration): the idle agent's hot path.

@@ -37,6 +37,32 @@ test('the member record transaction: put under the lease and read master, no com
   ]);
 });
 
+test("a replica's transaction also reads its master's record (third operation): text, null when absent; a missing answer is malformed", async () => {
+  const answers: unknown[][] = [
+    [{ response_put: {} }, { response_range: { kvs: [masterKv('john', 7)] } }, { response_range: { kvs: [{ value: Buffer.from('{"name":"john"}') }] } }],
+    [{ response_put: {} }, { response_range: { kvs: [masterKv('john', 7)] } }, { response_range: { kvs: [] } }],
+    [{ response_put: {} }, { response_range: { kvs: [masterKv('john', 7)] } }],
+  ];
+  const requests: { success: unknown[] }[] = [];
+  const ctx = {
+    keys: { master: '/t/master', member: (node: string) => `/t/members/${node}` },
+    client: { kv: { txn: async (req: { success: unknown[] }) => (requests.push(req), { succeeded: true, header: { revision: '42' }, responses: answers.shift() }) } },
+  } as unknown as EtcdContext;
+  assert.equal((await putMemberReadMaster(ctx, 'paul', '{}', '99', 1000, 'john')).alsoMember, '{"name":"john"}');
+  assert.deepEqual(requests[0]?.success[2], { request_range: { key: Buffer.from('/t/members/john') } });
+  assert.equal((await putMemberReadMaster(ctx, 'paul', '{}', '99', 1000, 'john')).alsoMember, null);
+  await assert.rejects(putMemberReadMaster(ctx, 'paul', '{}', '99', 1000, 'john'), /other operations than its put and ranges/);
+  assert.equal('alsoMember' in (await putMemberReadMaster({ ...ctx, client: { kv: { txn: async () => ({ succeeded: true, header: { revision: '1' }, responses: [{ response_put: {} }, { response_range: { kvs: [] } }] }) } } } as unknown as EtcdContext, 'paul', '{}', '99', 1000)), false, 'not asked: not answered');
+});
+
+test('a member record is never written without a lease (it would outlive its agent): refused before any call', async () => {
+  let calls = 0;
+  const ctx = { keys: { master: '/t/master', member: (node: string) => `/t/members/${node}` }, client: { kv: { txn: async () => (calls++, {}) } } } as unknown as EtcdContext;
+  for (const id of ['', '0', 'null', '-1']) await assert.rejects(putMemberReadMaster(ctx, 'paul', '{}', id, 1000), /written under a lease/);
+  await assert.rejects(putMemberReadMaster(ctx, 'paul', '{}', null as unknown as string, 1000), /written under a lease/);
+  assert.equal(calls, 0);
+});
+
 test('the member record transaction: master absent → undefined; an unapplied transaction is an error', async () => {
   let succeeded = true;
   const ctx = {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeAuthenticate, decodeKeepAlive, decodeTxn, encodeAuthenticate, encodeKeepAlive, encodeTxnPutThenGet } from '../../src/store/etcd/lean/messages.js';
+import { decodeAuthenticate, decodeKeepAlive, decodeRange, decodeTxn, encodeAuthenticate, encodeKeepAlive, encodeRange, encodeTxnPutThenGet } from '../../src/store/etcd/lean/messages.js';
 import { ProtoReader, ProtoWriter } from '../../src/store/etcd/lean/proto.js';
 
 const hex = (h: string): Buffer => Buffer.from(h, 'hex');
@@ -72,6 +72,27 @@ test('TxnResponse: a range that found nothing has no key-values', () => {
 
 test('TxnResponse: succeeded absent is false', () => {
   assert.equal(decodeTxn(hex('0a02184d')).succeeded, false);
+});
+
+test('RangeRequest: one key, linearizable (no other field), byte for byte as protobufjs', () => {
+  assert.equal(encodeRange(Buffer.from('/handyrep/c/members/john')).toString('hex'), '0a182f68616e64797265702f632f6d656d626572732f6a6f686e');
+});
+
+test('RangeResponse: revision past a full header and the key-value (int64 above 2^53, lease id too)', () => {
+  const reply = decodeRange(
+    hex('0a0f08011002188180808080808010200312420a182f68616e64797265702f632f6d656d626572732f6a6f686e100418feffffffffffff0f20022a0f7b226e616d65223a226a6f686e227d30d2edd2c69dd5e1a6692001'),
+  );
+  assert.equal(reply.revision, '9007199254740993');
+  assert.equal(reply.kvs.length, 1);
+  const kv = reply.kvs[0];
+  assert.equal(kv?.key.toString(), '/handyrep/c/members/john');
+  assert.equal(kv?.value.toString(), '{"name":"john"}');
+  assert.equal(kv?.mod_revision, '9007199254740990');
+  assert.equal(kv?.lease, '7587869011234567890');
+});
+
+test('RangeResponse: a key that is absent has no key-values (count 0 left out)', () => {
+  assert.deepEqual(decodeRange(hex('0a02184d')), { revision: '77', kvs: [] });
 });
 
 test('AuthenticateRequest and AuthenticateResponse (UTF-8 password, token past the header)', () => {

@@ -77,6 +77,25 @@ export function decodeTxn(buf: Buffer): TxnReply {
   return { revision, succeeded, responses };
 }
 
+/** etcdserverpb.RangeRequest { bytes key = 1 } over the single key `key` (linearizable: serializable = 7 left false). */
+export function encodeRange(key: Buffer): Buffer {
+  return new ProtoWriter().bytes(1, key).finish();
+}
+
+/** etcdserverpb.RangeResponse { ResponseHeader header = 1; repeated mvccpb.KeyValue kvs = 2; … }: the store revision and the pairs. */
+export function decodeRange(buf: Buffer): { readonly revision: string; readonly kvs: readonly LeanKeyValue[] } {
+  const reader = new ProtoReader(buf);
+  let revision = '0';
+  const kvs: LeanKeyValue[] = [];
+  while (!reader.done) {
+    const tag = reader.tag();
+    if (tag === ((1 << 3) | 2)) revision = headerRevision(reader.bytes());
+    else if (tag === ((2 << 3) | 2)) kvs.push(decodeKeyValue(reader.bytes()));
+    else reader.skip(tag);
+  }
+  return { revision, kvs };
+}
+
 /** etcdserverpb.AuthenticateRequest { string name = 1; string password = 2 }. */
 export function encodeAuthenticate(name: string, password: string): Buffer {
   return new ProtoWriter().bytes(1, name).bytes(2, password).finish();
