@@ -38,6 +38,11 @@ export interface FailoverRecord {
   journal_failures?: string[];
   /** Steps that ran although the plan did not have them (a bug; should stay absent). */
   off_plan?: string[];
+  /**
+   * A recovery's record only: the kind of change it recovers (a recovery of a recovery: the
+   * original kind), so a recovery interrupted in turn keeps that change's rules (engine/roll-forward.ts).
+   */
+  recovers?: Exclude<TopologyChangeKind, 'recovery'>;
 }
 
 /** How many history entries are kept. */

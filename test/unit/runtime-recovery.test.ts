@@ -358,3 +358,93 @@ test('F5: the roll-forward of an adoption notes the adopted master lease as seen
   assert.equal(r.rd.result, 'SUCCESS', r.rd.details);
   assert.deepEqual(r.noted, ['c']);
 });
+
+// ---- Issue 14, roll-forward (review s9 F3/F4): the book never ends with two enabled masters ----
+
+/** Recovers `journal` over a book with `over` and `answers`; the enabled masters after, who was judged, b's record. */
+async function recoverWith(head: string, over: Parameters<typeof servers>[0], answers: Answers, journal: FailoverRecord) {
+  const config = parseConfig(`${head}servers: {a: {hostname: ha, role: replica}, b: {hostname: hb, role: master}, c: {hostname: hc, role: replica}}\n`, 'test.yaml');
+  const { env, book, done, fenced } = fakeEnv(servers(over), answers, config);
+  const judged: string[] = [];
+  const remastered: string[] = [];
+  try {
+    const rd = await recoverInterrupted({ ...env, masterLease: { state: async () => 'unknown', noteHealthy: async () => undefined } } as unknown as TopologyEnv, journal, async (m) => {
+      judged.push(m);
+      return { reachable: true, details: 'pretend' };
+    });
+    const masters = book.names().filter((n) => book.get(n).role === 'master' && book.get(n).enabled);
+    const steps = book.recentHistory(1)[0]?.steps.map((s) => `${s.name}${s.server === null ? '' : ` ${s.server}`}`) ?? [];
+    for (const s of steps) if (s.startsWith('remaster ')) remastered.push(s.slice('remaster '.length));
+    const rec = (n: string) => ({ role: book.get(n).role, enabled: book.get(n).enabled, fenced: book.get(n).fenced === true });
+    return { rd, masters, judged, fenced, remastered, a: rec('a'), b: rec('b'), c: rec('c'), history: book.recentHistory(1)[0] };
+  } finally {
+    done();
+  }
+}
+
+/** The journal of a recovery of `recovers` (b the old master) that chose `to` and was interrupted in turn. */
+function recoveryJournal(recovers: 'failover' | 'adoption' | undefined, to: string | null, steps: [string, string | null, StepRecord['outcome']][]): FailoverRecord {
+  return { ...interrupted(steps), kind: 'recovery', to, ...(recovers !== undefined ? { recovers } : {}) };
+}
+
+const REPLACED_BY_C = { b: { role: 'replica', enabled: false, fenced: true }, c: { role: 'master' } };
+
+test('R3 (review s9 F3): the adopted master lost, another server writable: split_brain, the book keeps c its only master, b untouched', async () => {
+  const r = await recoverWith('', ADOPTED_BOOK, { ha: { writable: true, running: true }, hb: { writable: null, running: false }, hc: C_LOST }, { ...interrupted([['adopt', 'c', 'ok'], ['connection_failover', 'c', 'running']]), kind: 'adoption', to: 'c' });
+  assert.equal(r.rd.reason_code, 'split_brain', r.rd.details);
+  assert.deepEqual(r.masters, ['c']);
+  assert.deepEqual(r.a, { role: 'replica', enabled: true, fenced: false }, 'a is not recorded master (nothing verified about it)');
+  assert.deepEqual(r.judged, []);
+});
+
+test('F4 (deployment ha): the old master writable beside the adopted one is stopped and fenced confirmed; c the only master', async () => {
+  const r = await recoverWith('', {}, { ha: { writable: false, running: true }, hb: { writable: true, running: true }, hc: { writable: true, running: true } }, { ...interrupted([['adopt', 'c', 'ok'], ['connection_failover', 'c', 'running']]), kind: 'adoption', to: 'c' });
+  assert.equal(r.rd.result, 'SUCCESS', r.rd.details);
+  assert.deepEqual(r.masters, ['c']);
+  assert.ok(r.fenced.includes('hb'), 'b was stopped');
+  assert.deepEqual(r.b, { role: 'replica', enabled: false, fenced: true });
+  assert.equal(r.history?.fence, 'confirmed');
+});
+
+test('a recovery interrupted after writing its target (c) into the book, c not answering now: rolled forward to c again, b not put back beside it', async () => {
+  const r = await recoverWith('', REPLACED_BY_C, { ha: { writable: false, running: true }, hb: { writable: null, running: false }, hc: C_LOST }, recoveryJournal('failover', 'c', [['connection_failover', 'c', 'running']]));
+  assert.equal(r.rd.result, 'SUCCESS', r.rd.details);
+  assert.deepEqual(r.masters, ['c'], 'before: b put back as master beside c');
+  assert.deepEqual(r.judged, [], 'b, replaced, is not judged');
+  assert.equal(r.b.fenced, true);
+});
+
+test('a recovery of an adoption interrupted in turn, another server writable now: split_brain, c stays the only master (not rolled forward to a)', async () => {
+  const r = await recoverWith(AGENTS, { b: { role: 'replica' }, c: { role: 'master' } }, { ha: { writable: true, running: true }, hb: { writable: false, running: true }, hc: C_LOST }, recoveryJournal('adoption', 'c', [['connection_failover', 'c', 'running']]));
+  assert.equal(r.rd.reason_code, 'split_brain', r.rd.details);
+  assert.deepEqual(r.masters, ['c'], 'before: a rolled forward to beside c');
+});
+
+test('a recovery of an adoption interrupted in turn, deployment agents: still an adoption (nobody remastered, the old master not fenced)', async () => {
+  const r = await recoverWith(AGENTS, { b: { role: 'replica' }, c: { role: 'master' } }, { ha: { writable: false, running: true }, hb: { writable: null, running: false }, hc: { writable: true, running: true } }, recoveryJournal('adoption', 'c', [['connection_failover', 'c', 'running']]));
+  assert.equal(r.rd.result, 'SUCCESS', r.rd.details);
+  assert.deepEqual(r.masters, ['c']);
+  assert.deepEqual(r.remastered, [], 'the agents re-point the replicas');
+  assert.deepEqual(r.b, { role: 'replica', enabled: true, fenced: false });
+  assert.equal(r.history?.recovers, 'adoption', 'the new recovery carries the kind on');
+});
+
+test('the roll-forward target differs from another master the book names: that master is demoted in the same write (failover)', async () => {
+  const r = await recoverWith('', { a: { role: 'master' } }, { ha: C_LOST, hb: { writable: null, running: false }, hc: { writable: true, running: true } }, interrupted([['fence', 'b', 'ok'], ['promote', 'c', 'ok']]));
+  assert.equal(r.rd.result, 'SUCCESS', r.rd.details);
+  assert.deepEqual(r.masters, ['c'], 'before: a and c');
+  assert.deepEqual(r.a, { role: 'replica', enabled: false, fenced: true });
+});
+
+test('the roll-forward of an adoption demotes another master the book names by the adoption\'s rule (deployment agents: enabled, not fenced)', async () => {
+  const r = await recoverWith(AGENTS, { a: { role: 'master' } }, { ha: { writable: null, running: false }, hb: { writable: null, running: false }, hc: { writable: true, running: true } }, { ...interrupted([['adopt', 'c', 'ok']]), kind: 'adoption', to: 'c' });
+  assert.equal(r.rd.result, 'SUCCESS', r.rd.details);
+  assert.deepEqual(r.masters, ['c']);
+  assert.deepEqual(r.a, { role: 'replica', enabled: true, fenced: false });
+});
+
+test('nobody writable, the book names another master beside the old one: the old master is kept and judged alone', async () => {
+  const r = await recoverWith('', { a: { role: 'master' } }, { ha: { writable: null, running: false }, hb: C_LOST, hc: { writable: false, running: true } }, interrupted([['revalidate', 'b', 'ok']]));
+  assert.deepEqual(r.masters, ['b'], 'before: a and b');
+  assert.deepEqual(r.judged, ['b']);
+});

@@ -204,18 +204,26 @@ async function recordAdoptionChange(env: TopologyEnv, reads: AgentsMasterReads, 
  * the same book.
  */
 export function recordAdoption(env: TopologyEnv, oldMaster: string | null, master: string, fate: OldMasterFate | null): void {
+  if (oldMaster !== null) recordAdoptedOldMaster(env, oldMaster, master, fate);
+  const named = env.book.get(master);
+  env.book.putServer(master, { ...named, role: 'master', enabled: true, fenced: false, fence_unconfirmed: false }, `master: adopted after the agents' election${oldMaster ? ` (replacing ${oldMaster})` : ''}`);
+  env.book.applyStatus(master, { status: 'healthy', message: "adopted as master after the agents' election" });
+}
+
+/** The old master's half of recordAdoption (also any other master a roll-forward demotes: recovery.ts). */
+export function recordAdoptedOldMaster(env: TopologyEnv, oldMaster: string, master: string, fate: OldMasterFate | null): void {
   // In deployment `agents` the agents' own rule (standby of the recorded master, pg_rewind first) is
   // the old master's fence, and the agents never elect a fenced or disabled server: fencing it here
   // would shrink their candidates with every election.
   const agentsOnly = env.ctx().config.handyrep.deployment === 'agents';
-  if (oldMaster !== null && fate === 'rejoined') {
+  if (fate === 'rejoined') {
     const old = env.book.get(oldMaster);
     env.book.putServer(oldMaster, { ...old, role: 'replica', enabled: true, fenced: false, fence_unconfirmed: false }, `replica: replaced by ${master} in an agents' election; already booted read-only by its agent`);
-  } else if (oldMaster !== null && agentsOnly) {
+  } else if (agentsOnly) {
     const old = env.book.get(oldMaster);
     env.book.putServer(oldMaster, { ...old, role: 'replica', enabled: true, fenced: false, fence_unconfirmed: false }, `replica: replaced by ${master} in an agents' election; its agent rejoins it as a standby (deployment agents: not fenced)`);
     env.book.applyStatus(oldMaster, { status: 'down', message: `old master, replaced by ${master} in an agents' election; its agent rejoins it as a standby` });
-  } else if (oldMaster !== null) {
+  } else {
     const old = env.book.get(oldMaster);
     const unconfirmed = fate === 'unconfirmed';
     env.book.putServer(
@@ -225,9 +233,6 @@ export function recordAdoption(env: TopologyEnv, oldMaster: string | null, maste
     );
     env.book.applyStatus(oldMaster, { status: 'down', message: `fenced old master${unconfirmed ? ' (not confirmed stopped)' : ''}, replaced by ${master} in an agents' election` });
   }
-  const named = env.book.get(master);
-  env.book.putServer(master, { ...named, role: 'master', enabled: true, fenced: false, fence_unconfirmed: false }, `master: adopted after the agents' election${oldMaster ? ` (replacing ${oldMaster})` : ''}`);
-  env.book.applyStatus(master, { status: 'healthy', message: "adopted as master after the agents' election" });
 }
 
 /** The agents' own history entry for this master (elector.ts writes `e<revision>-<node>`), when the book holds it. */

@@ -12,13 +12,18 @@
  *  - nobody accepts writes → a switchover restarts the old master; a failover is judged again
  *    exactly as failover_check would (retries, vantage points, reach): restarted cut off from a
  *    master the replicas still see, the controller does not promote.
+ * Which way is a pure decision (engine/roll-forward.ts); whichever, any other enabled master of the
+ * book is recorded as replaced in the same synchronous write as the master kept, and a recovery's
+ * own journal names the target it chose and the kind it recovers, for a recovery interrupted in turn.
  */
-import type { FailoverRecord } from '../../model/failover-record.js';
+import type { FailoverRecord, TopologyChangeKind } from '../../model/failover-record.js';
 import { failure, success } from '../../model/rd.js';
 import { isDatabaseRole } from '../../model/server.js';
-import { provesTarget, stepSpec } from '../../engine/failover-steps.js';
+import { stepSpec } from '../../engine/failover-steps.js';
+import { decideRollForward, journalProvenTarget, recoveredKind } from '../../engine/roll-forward.js';
+import type { OldMasterFate } from '../../engine/agents-master-adoption.js';
 import { runExtraCommands, repointProxies } from './after-promotion.js';
-import { recordAdoption } from './adopt-agents-master.js';
+import { recordAdoptedOldMaster, recordAdoption } from './adopt-agents-master.js';
 import type { TopologyEnv } from './env.js';
 import { nameOldMasterAgain } from './master-key-again.js';
 import { runFailover, type FailoverExpectation, type TopologyRd } from './failover.js';
@@ -46,23 +51,17 @@ function rollForwardPlan(env: TopologyEnv, from: string | null, to: string, fenc
   ];
 }
 
-/** Servers the interrupted change tried to promote or adopt (a recovery's settle steps included). */
+/** Servers the interrupted change tried to promote or adopt (a recovery's settle steps and its chosen target included). */
 function candidatesOf(interrupted: FailoverRecord): string[] {
-  return [...new Set(interrupted.steps.filter((s) => (s.name === 'settle_promotion' || stepSpec(s.name)?.provesTarget !== undefined) && s.server !== null).map((s) => s.server as string))];
-}
-
-/**
- * The server the journal proves is the new master (step table provesTarget: a promotion that
- * accepted a write; an adoption's book change, made only after its verification), if any.
- */
-function confirmedPromotion(interrupted: FailoverRecord): string | null {
-  return interrupted.steps.find((s) => provesTarget(s) && s.server !== null)?.server ?? null;
+  const proven = journalProvenTarget(interrupted);
+  const tried = interrupted.steps.filter((s) => (s.name === 'settle_promotion' || stepSpec(s.name)?.provesTarget !== undefined) && s.server !== null).map((s) => s.server as string);
+  return [...new Set([...tried, ...(proven !== null ? [proven] : [])])];
 }
 
 async function settlePending(env: TopologyEnv, runner: StepRunner, interrupted: FailoverRecord): Promise<TopologyRd | null> {
   // A promotion that was running or failed may still complete: settle each before looking. A
   // recovery that was itself interrupted left its settle steps, which count the same.
-  const confirmed = confirmedPromotion(interrupted);
+  const confirmed = journalProvenTarget(interrupted);
   const pending = [
     ...new Set(
       interrupted.steps
@@ -91,14 +90,35 @@ async function settlePending(env: TopologyEnv, runner: StepRunner, interrupted: 
   return null;
 }
 
-async function rollForward(env: TopologyEnv, runner: StepRunner, interrupted: FailoverRecord, newMaster: string, fromWritable: boolean): Promise<TopologyRd> {
+/**
+ * The book's other enabled masters, as seen now (none answers writable: that would have been a
+ * split brain): each is recorded as the change's old master is, in the same synchronous book write
+ * as the master kept, so no save ever holds two enabled masters.
+ */
+async function fatesOf(env: TopologyEnv, names: readonly string[]): Promise<[string, OldMasterFate][]> {
+  return Promise.all(names.map(async (n) => [n, await oldMasterFateNow(env, n)] as [string, OldMasterFate]));
+}
+
+/** An old master replaced by `master`, in the book: the adoption's rule for an adoption, else a failover's fence. */
+function recordReplaced(env: TopologyEnv, adoption: boolean, name: string, master: string, fate: OldMasterFate, why: string): void {
+  if (adoption) return recordAdoptedOldMaster(env, name, master, fate);
+  const unconfirmed = fate === 'unconfirmed';
+  env.book.putServer(name, { ...env.book.get(name), role: 'replica', enabled: false, fenced: true, fence_unconfirmed: unconfirmed }, `fenced${unconfirmed ? ' (unconfirmed: unreachable)' : ''}: ${why}`);
+}
+
+function demoted(env: TopologyEnv, fates: readonly [string, OldMasterFate][], master: string): void {
+  if (fates.length === 0) return;
+  env.log.error('FAILOVER', `recovery: the book also named ${fates.map(([n]) => n).join(', ')} master beside ${master}; recorded as replaced by ${master}`, undefined, 'WARNING');
+}
+
+async function rollForward(env: TopologyEnv, runner: StepRunner, interrupted: FailoverRecord, kind: TopologyChangeKind, newMaster: string, fromWritable: boolean, demote: readonly string[]): Promise<TopologyRd> {
   const from = interrupted.from;
   const ranCommands = interrupted.steps.filter((s) => s.name.startsWith('extra_command:') && s.outcome === 'ok').map((s) => s.name.slice('extra_command:'.length));
   const commands = Object.keys(env.ctx().config.extra_failover_commands).filter((c) => !ranCommands.includes(c));
   // An adoption rolls forward to what the adoption records (adopt-agents-master.ts): the agents
   // re-point the replicas and rejoin the old master after their election, so the controller
   // remasters nobody, and the old master's fate is the adoption's (deployment agents: never fenced).
-  const adoption = interrupted.kind === 'adoption';
+  const adoption = kind === 'adoption';
   const remaster = env.ctx().config.failover.remaster && !adoption;
   runner.setPlan(rollForwardPlan(env, from, newMaster, fromWritable, commands, remaster));
   runner.setTarget(newMaster);
@@ -113,23 +133,26 @@ async function rollForward(env: TopologyEnv, runner: StepRunner, interrupted: Fa
       return failure(record.details, { reason_code: 'split_brain', history_id: record.id });
     }
   }
-  if (from !== null && from !== newMaster) {
-    // Fenced for sure when the fence step above stopped it, it answers read-only, its control
-    // channel says stopped, or (agent_lease) its agent's master lease is gone while its port refuses
-    // or does not answer: a fence's rule, which the adoption records by too (old-master-fate.ts).
-    const fate = fromWritable ? 'confirmed' : await oldMasterFateNow(env, from);
-    const unconfirmed = fate === 'unconfirmed';
-    if (adoption) {
-      // Deployment agents: an enabled, unfenced replica even when it had to be stopped here.
-      recordAdoption(env, from, newMaster, fate);
-      if (env.ctx().config.handyrep.deployment !== 'agents') runner.setFence(unconfirmed ? 'unconfirmed' : 'confirmed');
-      if (fromWritable) env.log.error('FAILOVER', `recovery: the old master ${from} ALSO answered writable beside the adopted ${newMaster}; stopped it (the journal proves the adoption of ${newMaster}); look at what ${from} took`, from, 'CRITICAL');
-    } else {
-      runner.setFence(unconfirmed ? 'unconfirmed' : 'confirmed');
-      env.book.putServer(from, { ...env.book.get(from), role: 'replica', enabled: false, fenced: true, fence_unconfirmed: unconfirmed }, `fenced${unconfirmed ? ' (unconfirmed: unreachable)' : ''}: replaced by ${newMaster} (recovered)`);
-    }
+  // Fenced for sure when the fence step above stopped it, it answers read-only, its control
+  // channel says stopped, or (agent_lease) its agent's master lease is gone while its port refuses
+  // or does not answer: a fence's rule, which the adoption records by too (old-master-fate.ts).
+  const fate = from === null || from === newMaster ? null : fromWritable ? 'confirmed' : await oldMasterFateNow(env, from);
+  const others = await fatesOf(env, demote);
+  // From here to the master's record no await, the replaced ones first and the master last: the
+  // persister snapshots the book at the first change (persister.ts), so no save, not even one
+  // started in the middle, holds two enabled masters.
+  for (const [name, f] of others) recordReplaced(env, adoption, name, newMaster, f, `the book named it master beside ${newMaster}, the master recovered`);
+  if (adoption) {
+    // What the adoption records; deployment agents: the old master an enabled, unfenced replica
+    // even when it had to be stopped here.
+    recordAdoption(env, fate !== null ? from : null, newMaster, fate);
+    if (fate !== null && fromWritable) env.log.error('FAILOVER', `recovery: the old master ${from} ALSO answered writable beside the adopted ${newMaster}; stopped it (the journal proves the adoption of ${newMaster}); look at what ${from} took`, from ?? undefined, 'CRITICAL');
+  } else if (from !== null && fate !== null) {
+    recordReplaced(env, adoption, from, newMaster, fate, `replaced by ${newMaster} (recovered)`);
   }
+  if (fate !== null && (!adoption || env.ctx().config.handyrep.deployment !== 'agents')) runner.setFence(fate === 'unconfirmed' ? 'unconfirmed' : 'confirmed');
   env.book.putServer(newMaster, { ...env.book.get(newMaster), role: 'master', enabled: true, fenced: false, fence_unconfirmed: false }, 'master (recovered after an interrupted change)');
+  demoted(env, others, newMaster);
   if (remaster) {
     for (const r of enabledReplicas(env, [newMaster])) await runner.step('remaster', r, () => remasterReplica(env, r, newMaster));
   }
@@ -152,14 +175,16 @@ export async function recoverInterrupted(env: TopologyEnv, interrupted: Failover
   // recovery must not lose the interrupted change.
   await env.persist();
 
+  const kind = recoveredKind(interrupted);
   const runner = new StepRunner(env, 'recovery', `recovering the ${interrupted.kind} ${interrupted.id} interrupted ${where}`, interrupted.from, null);
+  runner.record.recovers = kind;
   await runner.begin();
   const unsettled = await settlePending(env, runner, interrupted);
   if (unsettled !== null) return unsettled;
 
   const from = interrupted.from;
   const candidates = candidatesOf(interrupted);
-  const confirmed = confirmedPromotion(interrupted);
+  const confirmed = journalProvenTarget(interrupted);
   const names = env.book.names().filter((n) => {
     const s = env.book.get(n);
     return isDatabaseRole(s.role) || n === from;
@@ -177,29 +202,34 @@ export async function recoverInterrupted(env: TopologyEnv, interrupted: Failover
   }
   const promoted = writable.filter((n) => n !== from && !staleFenced.includes(n));
 
-  if (promoted.length > 1 || (confirmed !== null && promoted.some((n) => n !== confirmed))) {
-    const who = [...new Set([...promoted, ...(confirmed !== null ? [confirmed] : [])])];
+  const route = decideRollForward({ kind, to: interrupted.to, from, confirmed, promoted, bookMasters: env.book.enabledMasters() });
+  if (route.way === 'split_brain') {
+    const who = route.servers;
     env.book.setClusterStatus('down', `several servers accept writes or were promoted: ${who.join(', ')}`);
     env.log.error('FAILOVER', `recovery found several promoted servers (${who.join(', ')}): not choosing; an operator must decide`, undefined, 'CRITICAL');
     const record = await runner.finish('FAIL', `several servers were promoted or accept writes (${who.join(', ')}): nothing done, an operator must decide`);
     return failure(record.details, { reason_code: 'split_brain', history_id: record.id });
   }
-  // The journal proves a promotion (it accepted a write): that server is the master even when it
-  // does not answer now; the monitor judges it from here like any master.
-  const newMaster = confirmed ?? promoted[0] ?? null;
-  if (interrupted.kind === 'adoption' && newMaster !== null && newMaster !== interrupted.to) {
+  if (route.way === 'not_adopted') {
     // The adoption's book change never ran, and the writable server is not the one it verified:
     // nothing is recorded from here (no verification of its key or lease); the next failover check
-    // asks the key and adopts through the verified path, or judges.
+    // asks the key and adopts through the verified path, or judges. Not a split brain (one writable
+    // server): the cluster is not set down, which would hold that check.
+    const newMaster = route.writable;
     env.log.error('FAILOVER', `recovery: the interrupted adoption of ${interrupted.to ?? '(none)'} was not recorded, and ${newMaster} answers writable: left to the next failover check's adoption`, newMaster, 'WARNING');
     const record = await runner.finish('FAIL', `not rolled forward: the adoption of ${interrupted.to ?? '(none)'} was not recorded and ${newMaster} (not it) answers writable; the book is unchanged, the next failover check asks the agents' master key`);
     return failure(record.details, { reason_code: 'not_adopted', history_id: record.id });
   }
-  if (newMaster !== null) return rollForward(env, runner, interrupted, newMaster, from !== null && writable.includes(from));
+  // The journal proves a promotion (it accepted a write): that server is the master even when it
+  // does not answer now; the monitor judges it from here like any master.
+  if (route.way === 'forward') return rollForward(env, runner, interrupted, kind, route.target, from !== null && writable.includes(from), route.demote);
   // Nobody was promoted: a synchronous set written for a candidate before its promotion must not
   // outlive it (the old master's set still says where its acknowledged commits are).
   if (from !== null) await restoreSyncAfterInterruptedPromotion(env, from);
 
+  // Enabled masters of the book the journal does not prove (none answers writable): the old master
+  // is the master again, so they are recorded as replaced by it in the same write, before it.
+  const others = await fatesOf(env, route.demote);
   if (from !== null && writable.includes(from)) {
     // The key may name the candidate the change was about to promote: its agent would stop `from`.
     const named = await nameOldMasterAgain(env, from);
@@ -208,7 +238,9 @@ export async function recoverInterrupted(env: TopologyEnv, interrupted: Failover
       const record = await runner.finish('FAIL', `${from} still accepts writes, but ${named.details}`);
       return failure(record.details, { reason_code: 'master_key_not_written', history_id: record.id });
     }
+    for (const [name, f] of others) recordReplaced(env, kind === 'adoption', name, from, f, `the book named it master beside ${from}, the master kept`);
     env.book.putServer(from, { ...env.book.get(from), role: 'master', enabled: true, fenced: false, fence_unconfirmed: false }, 'still the master (recovered after an interrupted change)');
+    demoted(env, others, from);
     await env.checks.verifyAll();
     const record = await runner.finish('ROLLED_BACK', `rolled back: ${named.details}${from} is still the master`);
     return success(record.details, { newmaster: from, history_id: record.id });
@@ -219,8 +251,10 @@ export async function recoverInterrupted(env: TopologyEnv, interrupted: Failover
   }
 
   // Nobody writable: the old master is the master again in the book, then judged as live.
+  for (const [name, f] of others) recordReplaced(env, kind === 'adoption', name, from, f, `the book named it master beside ${from}, the master kept`);
   env.book.putServer(from, { ...env.book.get(from), role: 'master', enabled: true, fenced: false, fence_unconfirmed: false }, `master again until judged (recovering ${interrupted.id})`);
-  if (interrupted.kind === 'switchover') {
+  demoted(env, others, from);
+  if (kind === 'switchover') {
     runner.setPlan([]);
     const start = await runner.step('restart_old_master', from, async () => {
       const risk = await secondMasterRisk(env, from);
