@@ -1,9 +1,10 @@
 /**
  * A lean PostgreSQL session for the agent's per-round queries (the local facts, the probe of the
- * master): simple queries, text values, nothing else. node-postgres costs an idle agent about
- * twice what the query's own I/O does (a bare process doing `SELECT 1` each second: 0.094 % of a
- * core through node-postgres, 0.057 % on the same socket directly), and a replica's agent runs
- * two such queries a round (docs/node-agent.md, "Where an idle agent's CPU goes").
+ * master): simple queries, text values, nothing else. A bare process doing `SELECT 1` each second
+ * costs 0.094 % of a core through node-postgres and 0.057 % on the same socket directly; in the
+ * agent, with the round's batching, about 0.03 % (docs/node-agent.md, "Where an idle agent's CPU
+ * goes", third look). It also lets the probe keep to the allowed password methods and check a
+ * master it cannot log in to without a login each round (master-probe.ts).
  *
  * Every wait is bounded: the connect (socket, startup, password exchange) by one timer, each
  * query by its own; either timing out destroys the session. Password methods beyond those the
