@@ -27,6 +27,7 @@ import { startCluster, type TestNode } from '../test/fixtures/cluster.js';
 import { startEtcdCluster } from '../test/fixtures/etcd.js';
 import { postgresUser } from '../test/fixtures/exec.js';
 import { track, untrack } from '../test/fixtures/processes.js';
+import { agentNodeFlagsOf } from './launcher-of.js';
 import { cpuNs, cpuTicks, CLOCK_TICKS, loadAverage, rssMb } from './proc-stats.js';
 
 const BUILDS = (process.env['AB_ROOTS'] ?? '.').split(',').map((build) => {
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
         if (MEASURE === 'master' && !(await isWritable(john))) await john.start();
         const user = postgresUser();
         const profile = PROFILE_DIR === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${resolve(PROFILE_DIR)}`, '--cpu-prof-interval=200'];
-        const child = spawn(process.execPath, ['--max-semi-space-size=2', '--v8-pool-size=0', ...NODE_FLAGS, ...flags, ...profile, resolve(root, 'bin', 'handyrep.js'), 'agent', '--config', file, '--node', measured.name], {
+        const child = spawn(process.execPath, [...agentNodeFlagsOf(root), ...NODE_FLAGS, ...flags, ...profile, resolve(root, 'bin', 'handyrep.js'), 'agent', '--config', file, '--node', measured.name], {
           uid: user.uid,
           gid: user.gid,
           cwd: root,

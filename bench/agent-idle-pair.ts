@@ -21,6 +21,7 @@ import { startCluster, type TestNode } from '../test/fixtures/cluster.js';
 import { startEtcdCluster } from '../test/fixtures/etcd.js';
 import { postgresUser } from '../test/fixtures/exec.js';
 import { track, untrack } from '../test/fixtures/processes.js';
+import { agentNodeFlagsOf } from './launcher-of.js';
 import { cpuNs, loadAverage } from './proc-stats.js';
 
 const ROOTS = (process.env['PAIR_ROOTS'] ?? '.').split(',').map((r) => r.trim()).filter((r) => r !== '');
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
   const pids: number[] = [];
   const run = (node: TestNode, root: string): number => {
     const user = postgresUser();
-    const child = spawn(process.execPath, ['--max-semi-space-size=2', '--v8-pool-size=0', resolve(root, 'bin', 'handyrep.js'), 'agent', '--config', writeAgentConfig(cluster, node, settings), '--node', node.name], {
+    const child = spawn(process.execPath, [...agentNodeFlagsOf(root), resolve(root, 'bin', 'handyrep.js'), 'agent', '--config', writeAgentConfig(cluster, node, settings), '--node', node.name], {
       uid: user.uid,
       gid: user.gid,
       cwd: resolve(root),

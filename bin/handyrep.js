@@ -4,7 +4,9 @@
 // (`--v8-pool-size=0` is Node's "choose a size": one worker on 2 cores instead of four; their
 // memory is ~9 MB of an idle daemon's RSS; bench:idle), so when Node was started
 // without those flags (`node bin/handyrep.js ...`) this re-runs itself with them, forwarding
-// signals and the exit code.
+// signals and the exit code. The node agent also runs without V8 background threads
+// (`--single-threaded`: fewer idle wake-ups; src/cli/launcher-flags.ts says why and holds the
+// same lists for code that starts HandyRep processes; a unit test keeps them equal).
 // It runs the compiled dist/, building it first when it is missing or older than a source file
 // (bin/ensure-build.js; TypeScript is a development dependency). HANDYREP_SOURCE=1 runs the
 // TypeScript sources through tsx instead (development); HANDYREP_SOURCE=0 runs dist/ as it is.
@@ -15,7 +17,10 @@ import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { ensureBuild, ensureDashboard } from './ensure-build.js';
 
-const V8_FLAGS = ['--max-semi-space-size=2', '--v8-pool-size=0'];
+const LAUNCHER_V8_FLAGS = ['--max-semi-space-size=2', '--v8-pool-size=0'];
+const AGENT_V8_FLAGS = ['--single-threaded'];
+const command = process.argv.slice(2).find((a) => !a.startsWith('-'));
+const V8_FLAGS = [...LAUNCHER_V8_FLAGS, ...(command === 'agent' ? AGENT_V8_FLAGS : [])];
 const compiled = new URL('../dist/src/cli/main.js', import.meta.url);
 const source = new URL('../src/cli/main.ts', import.meta.url);
 

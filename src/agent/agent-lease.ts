@@ -132,6 +132,9 @@ export class AgentLease {
    * early callback arms the timer again for the rest; skipping it would leave the stop to the next
    * round (seconds later with etcd unreachable: bench:agent saw an isolated master writable 5.9 s
    * after the cut, past the lease's expiry in etcd).
+   * Not unref'd: Node keeps the empty list of a cleared UNREF'd timer until its due time and wakes
+   * the process then for nothing; armed again at every renewal with a slightly different delay,
+   * that was about one idle wake-up a second (close() and a lost lease clear it).
    */
   #armStaleTimer(): void {
     clearTimeout(this.#staleTimer);
@@ -141,7 +144,6 @@ export class AgentLease {
       if (this.now() < this.#lastRenewalSentMs + this.freshForMs - this.staleLeadMs) this.#armStaleTimer();
       else this.onStale();
     }, Math.max(0, staleAtMs - this.now()) + 1);
-    this.#staleTimer.unref();
   }
 
   async #keepaliveOnce(leaseId: string, callMs: number): Promise<string> {

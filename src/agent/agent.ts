@@ -9,7 +9,7 @@ import type { HandyRepConfig } from '../config/schema.js';
 import { describeError, HandyRepError } from '../model/errors.js';
 import { createEtcdContext, type EtcdContext } from '../store/etcd/client.js';
 import { AgentLease, KeepaliveChannel, monotonicMs, type MonotonicMs } from './agent-lease.js';
-import { AGENT_PROMOTE_WAIT_MS, fenceLeadMs } from './agent-timing.js';
+import { AGENT_PROMOTE_WAIT_MS, fenceLeadMs, replicaIdleCallMs } from './agent-timing.js';
 import { putMasterLeaseIfStillMaster } from './boot-lease.js';
 import { LeaseKeyKeeper } from './lease-key-keeper.js';
 import { releaseStatingCrash } from './crash-release.js';
@@ -69,6 +69,8 @@ export class NodeAgent {
   readonly #channel: KeepaliveChannel;
   readonly #callMs: number;
   readonly #loopMs: number;
+  /** A replica's member renewal and record write (agent-timing.ts replicaIdleCallMs). */
+  readonly #replicaIdleCallMs: number;
   readonly #now: MonotonicMs;
   #timer: NodeJS.Timeout | undefined;
   #server: Server | null = null;
@@ -136,6 +138,7 @@ export class NodeAgent {
     // Every etcd call must end well inside the fresh window, so a round can still act on time.
     this.#callMs = Math.max(300, Math.min(this.#ctx.deadlineMs, Math.floor(freshForMs / 3)));
     this.#loopMs = Math.round(agent.loop_wait * 1000);
+    this.#replicaIdleCallMs = replicaIdleCallMs(this.#callMs, this.#loopMs, ttlMs);
     const pgdata = server.pgdata ?? defaults.pgdata;
     this.#pg = new LocalPostgres(
       {
@@ -624,11 +627,16 @@ export class NodeAgent {
     }
     const sentMs = this.#now();
     const also = otherMaster(master, this.node);
-    const [held, written] = await Promise.all([renewal ?? true, putMemberReadMaster(this.#ctx, this.node, JSON.stringify(record), id, this.#callMs, also?.name ?? null)]);
+    const [held, written] = await Promise.all([renewal ?? true, putMemberReadMaster(this.#ctx, this.node, JSON.stringify(record), id, this.#memberCallMs(), also?.name ?? null)]);
     this.#masterWatch.noteRead(written.revision, written.master, sentMs);
     if (also !== null && written.alsoMember !== undefined) this.#masterRecord = { key: also.key, record: written.alsoMember === null ? null : parseMemberView(written.alsoMember) };
     // Written under a lease etcd then said expired: the next round grants another and writes again.
     if (held) this.#lastMember = content;
+  }
+
+  /** The deadline of the member lease's renewal and the record's write: longer attempts only while no master lease is held. */
+  #memberCallMs(): number {
+    return this.#masterLease.held || this.#fencing !== null ? this.#callMs : this.#replicaIdleCallMs;
   }
 
   #memberRenewalDue(): boolean {
@@ -639,7 +647,7 @@ export class NodeAgent {
     // Rewritten with each renewal too: its observed_at is how readers tell it is fresh. Set as the
     // renewal is sent, so the write that goes out beside it (#publish) is that rewrite.
     this.#lastMember = '';
-    const ok = await this.#memberLease.hold(this.#callMs);
+    const ok = await this.#memberLease.hold(this.#memberCallMs());
     this.#memberRenewedMs = this.#now();
     return ok;
   }

@@ -12,6 +12,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
+import { launcherFlags } from '../cli/launcher-flags.js';
 import type { DemoCluster } from './demo-cluster.js';
 import { DEMO_AGENT_PORT, writeDemoAgentConfigs } from './demo-agents.js';
 import type { WatchSnapshot } from './demo-watch.js';
@@ -29,8 +30,6 @@ function launcher(): string {
   }
   throw new Error('bin/handyrep.js not found: run the demo through it (npm start -- --ha)');
 }
-/** The launcher's own V8 flags: given here, it runs in this process instead of re-spawning itself (one pid to kill). */
-const V8_FLAGS = ['--max-semi-space-size=2', '--v8-pool-size=0'];
 
 export interface HaController {
   name: string;
@@ -98,7 +97,7 @@ export async function startHaDemo(demoDir: string, cluster: DemoCluster, baseCon
     const bin = launcher();
     // The agents first: the leading controller records the master, and its agent then holds the master lease.
     for (const agent of await writeDemoAgentConfigs(cluster, { ...base, handyrep: { ...base['handyrep'], log_file: 'stdout' } }, etcd)) {
-      processes.push(startProcess(process.execPath, [...V8_FLAGS, bin, 'agent', '--config', agent.configPath, '--node', agent.node], join(demoDir, `agent-${agent.node}.out`), agent.account));
+      processes.push(startProcess(process.execPath, [...launcherFlags(['agent']), bin, 'agent', '--config', agent.configPath, '--node', agent.node], join(demoDir, `agent-${agent.node}.out`), agent.account));
     }
     out(`handyrep demo: node agents on ${cluster.nodes.map((n) => `${n.host}:${DEMO_AGENT_PORT}`).join(', ')} (/primary, /replica, /health; output in ${join(demoDir, 'agent-<node>.out')})`);
     const controllers: HaController[] = [];
@@ -116,7 +115,7 @@ export async function startHaDemo(demoDir: string, cluster: DemoCluster, baseCon
       const configPath = join(demoDir, `${name}.yaml`);
       await writeFile(configPath, `# handyrep demo --ha: controller ${name} (written at each start from handyrep.yaml)\n${stringify(config)}`, 'utf8');
       const logPath = join(demoDir, `${name}.out`);
-      const p = startProcess(process.execPath, [...V8_FLAGS, bin, 'daemon', '--config', configPath], logPath);
+      const p = startProcess(process.execPath, [...launcherFlags(['daemon']), bin, 'daemon', '--config', configPath], logPath);
       processes.push(p);
       controllerProcesses.push(p);
       controllers.push({ name, url, pid: p.child.pid ?? 0, configPath, logPath });

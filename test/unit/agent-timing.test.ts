@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { AgentLease } from '../../src/agent/agent-lease.js';
-import { agentTimingProblem, fenceLeadMs } from '../../src/agent/agent-timing.js';
+import { agentTimingProblem, fenceLeadMs, replicaIdleCallMs, TICK_SLACK_MS } from '../../src/agent/agent-timing.js';
+import { attemptMsOf } from '../../src/store/etcd/lean/client.js';
 import type { EtcdContext } from '../../src/store/etcd/client.js';
 
 test('a safety margin below the ttl is accepted', () => {
@@ -58,4 +59,16 @@ test('a stale timer that fires early by the lease clock (the event loop clock la
   t.mock.timers.tick(6);
   assert.equal(staleCalls(), 1, 'the rest waited out, then the stale callback');
   lease.close();
+});
+
+test('replicaIdleCallMs: attempts that end just past the next tick, only where a hung one costs less than a renewal period', () => {
+  // loop 1 s, ttl 5 s, callMs 1000 (attempt 499 ms, due before the next tick): two attempts of 1,050 ms.
+  assert.equal(replicaIdleCallMs(1000, 1000, 5000), 2100);
+  assert.equal(attemptMsOf(replicaIdleCallMs(1000, 1000, 5000)), 1000 + TICK_SLACK_MS);
+  // Already longer (ttl 10, margin 3: callMs 2,333): unchanged.
+  assert.equal(replicaIdleCallMs(2333, 1000, 10_000), 2333);
+  // A loop longer than ttl / 3: a hung attempt would cost more than a renewal period, unchanged.
+  assert.equal(replicaIdleCallMs(1000, 2000, 5000), 1000);
+  assert.equal(replicaIdleCallMs(1000, 1617, 5000), 1000);
+  assert.equal(replicaIdleCallMs(1000, 1616, 5000), 3332);
 });
