@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { agentsReport, type AgentsReportInput } from '../../src/engine/agents-report.js';
 import { memberRecord } from '../../src/agent/member-record.js';
 import type { AgentEntry } from '../../src/model/agent-report.js';
+import { HandyRepError } from '../../src/model/errors.js';
+import { SimWorld } from '../fixtures/simulated-handyrep.js';
 
 const PREFIX = '/hr/members/';
 const NOW = Date.parse('2026-12-05T10:00:10.000Z');
@@ -84,4 +86,14 @@ test('problems name what is wrong', () => {
 test('unknown names come after the configured servers, sorted; keys outside the folder are ignored', () => {
   const agents = agentsReport({ records: { [`${PREFIX}zed`]: record('zed'), [`${PREFIX}abe`]: record('abe'), '/hr/master': '{}' }, membersPrefix: PREFIX, servers: ['paul'], nowMs: NOW, staleAfterMs: 4000, revision: '1' }).agents;
   assert.deepEqual(Object.keys(agents), ['paul', 'abe', 'zed']);
+});
+
+test('get_agents without etcd: refused, saying there are no agents', async () => {
+  const world = new SimWorld();
+  try {
+    const hr = await world.open(world.configFile('ctl'));
+    await assert.rejects(hr.get_agents(), (err: unknown) => err instanceof HandyRepError && err.code === 'REFUSED' && /no etcd .*no node agents/.test(err.message));
+  } finally {
+    await world.done();
+  }
 });
