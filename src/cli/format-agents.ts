@@ -75,5 +75,6 @@ export function formatAgents(report: unknown, style: Style): string {
       return entries[row]?.[1]['configured'] === false ? 'yellow' : null;
     },
   });
-  return `${body}\n${footer}`;
+  // An empty note leaves the padding of the columns before it: no trailing blanks.
+  return `${body.split('\n').map((l) => l.trimEnd()).join('\n')}\n${footer}`;
 }
