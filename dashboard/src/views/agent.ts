@@ -39,11 +39,20 @@ function Fact({ label, value }: { label: string; value: unknown }) {
   return html`<dt>${label}</dt><dd class="mono">${value === null || value === undefined ? html`<span class="muted">—</span>` : String(value)}</dd>`;
 }
 
+/** The panel's warning: what is wrong first, then the daemon's reason without repeating it. */
+function warningText(entry: AgentEntry): string {
+  const problem = entry.problem ?? '';
+  if (entry.state === 'missing') return `No agent record: ${problem.replace(/^no member record: /, '')}`;
+  if (entry.state !== 'stale') return `${entry.state}: ${problem}`;
+  if (entry.age_ms !== null && entry.age_ms < 0) return `Stale record, ${seconds(entry.age_ms)} ahead: ${problem}`;
+  return `Stale record, ${seconds(entry.age_ms)} old: ${problem.replace(/^stale record, [^:]*: /, '')}`;
+}
+
 export function AgentPanel({ agents, name }: { agents: AgentsView; name: string }) {
   const entry = agents.report?.agents[name];
   const failed = agents.error === null ? null : html`<p class="notice">get_agents failed: ${agents.error}</p>`;
   if (entry === undefined) return html`<div data-testid="agent-panel"><h3>Agent</h3>${failed}<p class="muted">${agents.report === null ? 'Reading the member records…' : 'No entry.'}</p></div>`;
-  const warning = entry.state === 'reporting' ? null : html`<p class="notice" role="status" data-testid="agent-warning">${entry.state === 'stale' ? `Stale record, ${seconds(entry.age_ms)} old` : entry.state === 'missing' ? 'No agent record' : entry.state}: ${entry.problem}</p>`;
+  const warning = entry.state === 'reporting' ? null : html`<p class="notice" role="status" data-testid="agent-warning">${warningText(entry)}</p>`;
   const sees = entry.sees_master === null ? null : `${entry.sees_master ? 'yes' : 'no'} (${entry.master_probed ?? '?'})${entry.sees_master_detail ? `: ${entry.sees_master_detail}` : ''}`;
   return html`<div data-testid="agent-panel" data-agent-state=${entry.state} data-agent-role=${entry.role ?? ''}>
     <h3>Agent <span class=${`badge ${badgeClass(entry)}`}>${entry.state}</span></h3>
