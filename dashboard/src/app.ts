@@ -1,6 +1,7 @@
 /** The page: login, then navigation between the views (hash routes) over one live store. */
 import { useEffect, useState } from 'preact/hooks';
 import { currentSession, logout, whenSessionLost } from './api';
+import { useAgents } from './agents';
 import type { ActionSpec } from './actions';
 import { html } from './html';
 import { LiveStore, type LiveState } from './live';
@@ -42,6 +43,8 @@ export function App() {
   const [acting, setActing] = useState<{ action: ActionSpec; server: string } | null>(null);
   const [results, setResults] = useState<{ label: string; rd: Rd; at: number }[]>([]);
   const route = useRoute();
+  // Only a deployment with etcd has node agents (get_status carries its leadership then).
+  const agents = useAgents(access !== null && access !== 'unknown' && state.status?.leadership !== undefined);
 
   useEffect(() => store.subscribe(setState), []);
   const sessionLost = (): void => {
@@ -82,11 +85,11 @@ export function App() {
   const serverMatch = /^#\/server\/(.+)$/.exec(route);
   const cluster = state.status?.cluster;
   let view;
-  if (serverMatch) view = html`<${ServerPage} name=${decodeURIComponent(serverMatch[1] as string)} state=${state} act=${act} />`;
+  if (serverMatch) view = html`<${ServerPage} name=${decodeURIComponent(serverMatch[1] as string)} state=${state} agents=${agents} act=${act} />`;
   else if (route === '#/history') view = html`<${HistoryView} history=${state.history} log=${state.log} />`;
   else if (route === '#/log') view = html`<${LogView} log=${state.log} />`;
   else if (route === '#/charts') view = html`<${ChartsView} series=${state.series} />`;
-  else view = html`<${ClusterView} state=${state} act=${act} />`;
+  else view = html`<${ClusterView} state=${state} agents=${agents} act=${act} />`;
 
   return html`<div class="app">
     <a class="skip" href="#main">Skip to content</a>

@@ -4,6 +4,7 @@
 import type { ActionProgress } from '../../src/model/long-action.js';
 export type { ActionProgress } from '../../src/model/long-action.js';
 export type { FailoverRecord, StepRecord } from '../../src/model/failover-record.js';
+export type { AgentBootStep, AgentEntry, AgentsReport } from '../../src/model/agent-report.js';
 
 export type Access = 'read' | 'admin';
 
@@ -54,6 +55,8 @@ export type ServerMap = Record<string, ServerRecord>;
 export interface StatusReport {
   cluster: ClusterStatus;
   servers: Record<string, StatusFields & { hostname: string; role: string; enabled: boolean }>;
+  /** Present when the deployment has etcd (etcd_lease): then its node agents publish member records. */
+  leadership?: unknown;
 }
 
 export interface LogEntry {

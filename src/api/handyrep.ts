@@ -12,7 +12,9 @@ import { getSetting } from '../config/get-setting.js';
 import { secretStrings } from '../config/redact.js';
 import { masterCheckMethod, type HandyRepConfig } from '../config/schema.js';
 import type { EtcdControl, LeadershipReport } from '../runtime/leadership/etcd-control.js';
-import { readMemberViews } from '../store/etcd/member-view.js';
+import { readMemberTexts, readMemberViews } from '../store/etcd/member-view.js';
+import { agentsReport } from '../engine/agents-report.js';
+import type { AgentsReport } from '../model/agent-report.js';
 import { LeaderLoop } from '../runtime/leadership/leader-loop.js';
 import { etcdMasterLeaseEvents, MasterLeaseWatch } from '../runtime/leadership/master-lease-watch.js';
 import { judgeLapsedMaster } from '../runtime/lease-lapse-judgement.js';
@@ -899,6 +901,19 @@ export class HandyRep {
     const p = this.params('get_controller_history', { numentries });
     const store = this.etcd?.store ?? new LocalClusterStore(this.serverFile);
     return (await store.readControllerHistory()).slice(-p.numentries).reverse();
+  }
+
+  /**
+   * What each node's agent last published in its member record (etcd deployments): one entry per
+   * configured server, present or not, and one per record under an unknown name. Any controller
+   * answers (a follower too): it reads etcd, not its book. Without etcd there are no agents: refused.
+   */
+  async get_agents(): Promise<AgentsReport> {
+    this.params('get_agents', {});
+    const etcd = this.etcd;
+    if (!etcd) throw new HandyRepError('REFUSED', 'get_agents: this deployment has no etcd (handyrep.store is local), so there are no node agents and no member records');
+    const read = await readMemberTexts(etcd.ctx);
+    return agentsReport({ records: read.texts, membersPrefix: etcd.ctx.keys.membersPrefix, servers: this.book.names(), nowMs: this.clock().getTime(), staleAfterMs: this.config.etcd.ttl * 1000, revision: read.revision });
   }
 
   /**

@@ -119,6 +119,7 @@ export const OPERATIONS = [
   op({ name: 'resume', summary: 'Resume automatic failover after pause.', access: 'admin', web: true }),
   op({ name: 'get_controller_history', summary: 'Leadership changes of the controllers (etcd_lease: who led from when, why a term ended), newest first.', access: 'read', web: true,
     params: { numentries: z.number().int().min(1).max(200).default(20).describe('How many entries.') } }),
+  op({ name: 'get_agents', summary: "What each node's agent reports in its member record in etcd: role, PostgreSQL, boot step, timeline, WAL positions and lag, whether it sees the master, versions; a server without a record, a stale record and a record under an unknown name are flagged (deployments with etcd).", access: 'read', web: true }),
   op({ name: 'failover_history', summary: 'The newest failovers, switchovers and promotions, newest first.', access: 'read', web: true,
     params: { numentries: z.number().int().min(1).max(200).default(20).describe('How many entries.') } }),
   op({ name: 'clone', summary: 'Clone (or reclone) a replica from the master or another server; it streams from the current master and is enabled.',

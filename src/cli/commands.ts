@@ -2,7 +2,7 @@
  * The client commands, built with commander from the operations table:
  * - one command per operation, named as the operation (`get_status`, also `get-status`), its
  *   flags and positional arguments generated from the parameter schema (params.ts);
- * - operator-friendly aliases on top (status, failover, switchover, clone, log, history, server …,
+ * - operator-friendly aliases on top (status, failover, switchover, clone, log, history, agents, server …,
  *   start, stop, verify, poll), each a variant of an operation's command (other names for some
  *   flags) or a small dispatcher (verify/poll with or without a name). Aliases are generated only
  *   for operations that exist in the table at run time.
@@ -271,6 +271,7 @@ export function addClientCommands(program: Command, io: CliIo, state: CommandSta
   });
   variant(op('read_log'), { name: 'log', description: 'The newest log entries (oldest first, newest at the bottom)', short: { numlines: 'n' }, examples: ['handyrep log', 'handyrep log -n 50', 'handyrep log --json'] });
   variant(op('failover_history'), { name: 'history', description: 'Failovers, switchovers and promotions (newest at the bottom)', short: { numentries: 'n' }, examples: ['handyrep history', 'handyrep history -n 5 --json'] });
+  variant(op('get_agents'), { name: 'agents', description: "What each node's agent last published in etcd: role, PostgreSQL, boot step, lag, whether it sees the master; missing and stale agents flagged", examples: ['handyrep agents', 'handyrep agents --json | jq .agents.paul'] });
   variant(op('startup'), { name: 'start', description: 'Start PostgreSQL on a server and confirm it is up', examples: ['handyrep start paul'] });
   variant(op('shutdown'), { name: 'stop', description: 'Stop PostgreSQL on a server and confirm it is down', examples: ['handyrep stop paul'] });
   const verifyServer = op('verify_server');

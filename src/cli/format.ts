@@ -4,9 +4,11 @@
  * - RDs: `SUCCESS: details` / `FAIL: details`, then the other fields indented;
  * - read_log and failover_history: one aligned line per entry, oldest first (newest at the bottom,
  *   like tail);
+ * - get_agents: one line per node's agent (format-agents.ts);
  * - anything else: keys and values, nested by indentation.
  * Colours are ANSI codes, only when asked for (a TTY without NO_COLOR).
  */
+import { formatAgents } from './format-agents.js';
 
 export interface Style {
   color: boolean;
@@ -327,6 +329,8 @@ export function formatResult(name: string, value: unknown, style: Style): string
       return formatValue(value, style);
     case 'get_master_name':
       return value === null ? '(no enabled master)' : scalar(value);
+    case 'get_agents':
+      return formatAgents(value, style);
     default:
       return formatValue(value, style);
   }

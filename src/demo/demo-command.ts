@@ -135,6 +135,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       out(`  curl -s -u admin:${credentials.admin} ${b?.url ?? ''}/health   # "leadership": leading, leader_url, data_age_ms`);
       out(`  kill -9 <pid of the leading controller>       # takeover: the other leads within the ttl (5 s); no failover`);
       out(`  curl -s -o /dev/null -w '%{http_code}\\n' http://127.0.0.11:8008/primary   # a node agent's health check (200 on the master)`);
+      out(`  ${cli} agents                                # what each node's agent publishes in etcd (role, boot step, sees the master)`);
       out(`  ${cli} get_controller_history`);
       out('Ctrl-C stops the agents, both controllers, etcd and the cluster (a killed controller or agent is not restarted).');
       out('');

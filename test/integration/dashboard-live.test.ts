@@ -58,6 +58,8 @@ test('the cluster view shows every server with role, status, lag and WAL positio
   assert.equal(await master.getAttribute('data-role'), 'master');
   assert.match((await master.locator('td.mono').textContent()) ?? '', /^[0-9A-F]+\/[0-9A-F]+$/);
   assert.equal(await page.locator('[data-testid=cluster-status]').getAttribute('data-status'), 'healthy');
+  // No etcd, no node agents: no Agent column (nothing changes for such a deployment).
+  assert.deepEqual(await page.locator('table.servers th').allTextContents(), ['Server', 'Role', 'Status', 'Lag', 'TL', 'WAL position', 'Last check', 'Actions']);
   await page.screenshot({ path: `${SHOTS}cluster.png` });
 });
 

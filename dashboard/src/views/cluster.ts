@@ -4,6 +4,8 @@ import { ago, statusClass } from '../format';
 import { CLUSTER_ACTIONS, SERVER_ACTIONS, type ActionSpec } from '../actions';
 import type { LiveState } from '../live';
 import type { ServerRecord } from '../types';
+import type { AgentsView } from '../agents';
+import { AgentBadge } from './agent';
 import { LagBar } from './lag-bar';
 import { ProgressBar } from './progress';
 
@@ -27,7 +29,8 @@ function Leadership({ state }: { state: LiveState }) {
   return html`<dl class="leadership">${items.map((k) => html`<dt>${k.replace('_', ' ')}</dt><dd>${typeof cluster?.[k] === 'string' ? cluster[k] : JSON.stringify(cluster?.[k])}</dd>`)}</dl>`;
 }
 
-export function ClusterView({ state, act }: { state: LiveState; act: Act }) {
+/** `agents`: the node agents' records (deployments with etcd), else null: no column. */
+export function ClusterView({ state, agents, act }: { state: LiveState; agents: AgentsView | null; act: Act }) {
   const cluster = state.status?.cluster;
   const master = masterOf(state);
   const admin = state.access === 'admin';
@@ -43,7 +46,7 @@ export function ClusterView({ state, act }: { state: LiveState; act: Act }) {
     <div class="table-wrap">
     <table class="servers">
       <caption class="sr-only">Servers</caption>
-      <thead><tr><th>Server</th><th>Role</th><th>Status</th><th>Lag</th><th>TL</th><th>WAL position</th><th>Last check</th>${admin ? html`<th>Actions</th>` : null}</tr></thead>
+      <thead><tr><th>Server</th><th>Role</th><th>Status</th><th>Lag</th><th>TL</th><th>WAL position</th><th>Last check</th>${agents ? html`<th>Agent</th>` : null}${admin ? html`<th>Actions</th>` : null}</tr></thead>
       <tbody>${names.map((name) => {
         const s = state.servers[name] as ServerRecord;
         return html`<tr key=${name} class=${statusClass(s.status_no)} data-server=${name} data-status=${s.status} data-status-no=${s.status_no} data-role=${s.role}>
@@ -55,12 +58,21 @@ export function ClusterView({ state, act }: { state: LiveState; act: Act }) {
           <td>${s.timeline ?? '—'}</td>
           <td class="mono">${s.wal_position ?? '—'}</td>
           <td title=${s.status_ts}>${ago(s.status_ts)}</td>
+          ${agents ? html`<td class="agent-cell"><${AgentBadge} agents=${agents} name=${name} /></td>` : null}
           ${admin ? html`<td><${ServerActions} name=${name} server=${s} master=${master} act=${act} /></td>` : null}
         </tr>`;
       })}</tbody>
     </table>
     </div>
+    ${agents ? html`<${UnknownAgents} agents=${agents} />` : null}
   </section>`;
+}
+
+/** Member records under names this controller does not have: a misconfigured or leftover agent. */
+function UnknownAgents({ agents }: { agents: AgentsView }) {
+  const unknown = Object.entries(agents.report?.agents ?? {}).filter(([, e]) => !e.configured);
+  if (unknown.length === 0) return null;
+  return html`<p class="notice" data-testid="unknown-agents">Member records of agents under names not configured: ${unknown.map(([n, e]) => `${n} (${e.state})`).join(', ')}</p>`;
 }
 
 /** A running long action, or one that ended in the last few minutes (its outcome stays in view). */

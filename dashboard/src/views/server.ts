@@ -3,6 +3,8 @@ import { html } from '../html';
 import { ago, dateTime, mb, statusClass } from '../format';
 import type { LiveState } from '../live';
 import type { ServerRecord } from '../types';
+import type { AgentsView } from '../agents';
+import { AgentPanel } from './agent';
 import { masterOf, ServerActions, type Act } from './cluster';
 import { HistoryEntry } from './history';
 import { ProgressBar } from './progress';
@@ -15,7 +17,7 @@ function Value({ value }: { value: unknown }) {
   return html`${typeof value === 'object' ? JSON.stringify(value) : String(value)}`;
 }
 
-export function ServerPage({ name, state, act }: { name: string; state: LiveState; act: Act }) {
+export function ServerPage({ name, state, agents, act }: { name: string; state: LiveState; agents: AgentsView | null; act: Act }) {
   const s = state.servers[name] as ServerRecord | undefined;
   if (s === undefined) return html`<section><h2>No server named ${name}</h2><p><a href="#/">Back to the cluster</a></p></section>`;
   const definition = Object.keys(s).filter((k) => !OBSERVED.includes(k) && !STATUS.includes(k) && k !== 'action_progress').sort();
@@ -31,6 +33,7 @@ export function ServerPage({ name, state, act }: { name: string; state: LiveStat
         ${OBSERVED.map((k) => html`<dt>${k}</dt><dd class="mono"><${Value} value=${s[k]} /></dd>`)}
         <dt>last check</dt><dd>${dateTime(s.status_ts)}</dd>
       </dl></div>
+      ${agents ? html`<${AgentPanel} agents=${agents} name=${name} />` : null}
       <div><h3>Definition</h3><dl class="facts">${definition.map((k) => html`<dt>${k}</dt><dd class="mono"><${Value} value=${s[k]} /></dd>`)}</dl></div>
     </div>
     <h3>In the failover history</h3>

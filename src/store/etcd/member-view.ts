@@ -70,9 +70,14 @@ export interface MemberViewsRead {
   readonly revision: string;
 }
 
-export async function readMemberViews(ctx: EtcdContext): Promise<MemberViewsRead> {
+/** Every record under the members folder, text by key, and the store's revision (one linearizable range read). */
+export async function readMemberTexts(ctx: EtcdContext): Promise<{ texts: Record<string, string>; revision: string }> {
   const prefix = ctx.keys.membersPrefix;
   const reply = await withDeadline('read the member records', ctx.deadlineMs, () => ctx.client.kv.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix) }));
-  const all = Object.fromEntries(reply.kvs.map((kv) => [kv.key.toString(), kv.value.toString()]));
-  return { views: viewsUnderTheirKeys(all, ctx.keys.membersPrefix), revision: reply.header.revision };
+  return { texts: Object.fromEntries(reply.kvs.map((kv) => [kv.key.toString(), kv.value.toString()])), revision: reply.header.revision };
+}
+
+export async function readMemberViews(ctx: EtcdContext): Promise<MemberViewsRead> {
+  const read = await readMemberTexts(ctx);
+  return { views: viewsUnderTheirKeys(read.texts, ctx.keys.membersPrefix), revision: read.revision };
 }
