@@ -119,6 +119,12 @@ export class AgentLease {
     clearTimeout(this.#staleTimer);
   }
 
+  /** Forgets it without telling etcd, and may be granted again (a fenced master's agent takes a new lease later). */
+  drop(): void {
+    this.#forget();
+  }
+
+  /** For good (the agent stops): a grant or renewal answered afterwards holds nothing. */
   close(): void {
     this.#closed = true;
     this.#forget();

@@ -590,7 +590,7 @@ export class NodeAgent {
       this.#health = { ...this.#health, primaryConfirmed: false };
       const how = await this.#pg.stopForSure(Math.max(1000, this.config.agent.safety_margin * 500), urgent);
       this.#health = { ...this.#health, running: false, writable: false, primaryConfirmed: false, demotionsTotal: this.#health.demotionsTotal + (how === 'not_running' ? 0 : 1) };
-      this.#masterLease.close();
+      this.#masterLease.drop();
       this.#watchdog.disarm();
       // The last renewal in epoch ms: how long the isolated side kept acknowledging after it (bench:agent).
       const sent = this.#masterLease.lastRenewalSentMs;

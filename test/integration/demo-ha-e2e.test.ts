@@ -51,7 +51,11 @@ test('npm start -- --ha: etcd, two controllers and the node agents; a controller
   );
   assert.equal(await demo.waitFor("john's agent answering /primary with 200", 30_000, agentsMaster), 'john');
   // Each agent is one process started with the agent's launcher flags (no re-spawned child): V8 without background threads.
-  const agentArgs = processesMentioning('handyrep.js agent --config').map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'));
+  const demoRoot = demo.nodeRoot();
+  assert.ok(demoRoot, demo.output());
+  const agentArgs = processesMentioning('handyrep.js agent --config')
+    .map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'))
+    .filter((args) => args.some((a) => a.startsWith(demoRoot)));
   assert.equal(agentArgs.length, 3, `three agent processes: ${JSON.stringify(agentArgs)}`);
   for (const args of agentArgs) assert.ok(args.includes('--single-threaded') && args.includes('--max-semi-space-size=2'), `agent flags: ${args.join(' ')}`);
 

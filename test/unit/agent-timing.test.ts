@@ -91,3 +91,17 @@ test('a grant answered after close() holds nothing and arms no stale timer (a re
   t.mock.timers.tick(5000);
   assert.equal(stale, 0);
 });
+
+test('a dropped lease (a fenced master) is granted again at the next hold; only close() is for good', async () => {
+  let grants = 0;
+  const ctx = { ttlSeconds: 4, client: { leaseClient: { leaseGrant: async () => ({ ID: String(++grants), TTL: '4' }) } } } as unknown as EtcdContext;
+  const lease = new AgentLease(ctx, 'master lease', 2000, () => undefined, () => 0);
+  assert.equal(await lease.hold(1000), true);
+  lease.drop();
+  assert.equal(lease.held, false);
+  assert.equal(await lease.hold(1000), true);
+  assert.equal(lease.id, '2');
+  lease.close();
+  assert.equal(await lease.hold(1000), false);
+  assert.equal(lease.held, false);
+});
