@@ -1,14 +1,20 @@
 /**
- * The roll-forward's hard cases on a real bed (deployment `ha`; engine/roll-forward.ts decides,
- * runtime/topology/recovery.ts acts). Real etcd, three real PostgreSQL nodes, a real agent per
- * node, a real pgbouncer: the agents elect after john's host is lost, ctl-b adopts the elected
- * master and is SIGKILLed during the adoption's `connection_failover` (ha-adopt-kill.ts), then:
+ * The roll-forward's hard cases on a real bed (engine/roll-forward.ts decides,
+ * runtime/topology/recovery.ts acts). Cases (a), (b), (b2), deployment `ha`: real etcd, three real
+ * PostgreSQL nodes, a real agent per node, a real pgbouncer; the agents elect after john's host is
+ * lost, ctl-b adopts the elected master and is SIGKILLed during the adoption's
+ * `connection_failover` (ha-adopt-kill.ts), then:
  *  (a) a third server is promoted by hand while no controller leads: ctl-c's recovery finds two
  *      writable servers besides the old master and refuses (FAIL, split brain, cluster down): the
- *      book keeps one enabled master, the hand-promoted server is never adopted nor routed to;
+ *      book keeps at most one enabled master, the hand-promoted server is never adopted nor routed to;
  *  (b) the adopted master's host is lost before ctl-c leads: the journal proves the adoption, so
  *      ctl-c rolls forward to it although it does not answer, and its next failover checks fail it
- *      over to the remaining replica, which holds a write the lost master had acknowledged.
+ *      over to the remaining replica, which holds a write the lost master had acknowledged;
+ *  (b2) the same loss, the agents electing again before ctl-c leads: the recovery refuses (the
+ *      proven adoption and the new master), the takeover then adopts the new election.
+ * Case (c), the chaos bed (file journal, controllers in child processes): a failover killed during
+ * `remaster`, its recovery killed during its own `remaster`, the promoted master frozen at the
+ * next start: the third start recovers to it from the killed recovery's journal alone.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -23,7 +29,7 @@ import { AGENTS_ENTRY_ID, electionView, getJson, startAdoptController, type Adop
 import { scenario, type Killed } from '../fixtures/ha-adopt-kill.js';
 import { signal } from '../fixtures/proc.js';
 
-type Entry = AdoptEntry & { recovers?: string };
+type Entry = AdoptEntry & { recovers?: string; fence?: string };
 
 /** The node neither john (lost) nor the elected master: the replica that stays. */
 function thirdOf(k: Killed): string {
@@ -76,7 +82,7 @@ async function endsOn(k: Killed, ctl: Controller, master: string): Promise<void>
   assert.deepEqual([routed.addr, routed.in_recovery], [rig.bed.node(master).host, false], `pgbouncer routes to ${master}`);
 }
 
-scenario('(a) a third server promoted by hand before the roll-forward → the recovery refuses (split brain): one master in the book, nothing re-pointed to it', 'ha-rollforward-split', async (k) => {
+scenario('(a) a third server promoted by hand before the roll-forward → the recovery refuses (split brain): at most one master in the book, never it, nothing re-pointed to it', 'ha-rollforward-split', async (k) => {
   const { rig, bouncer } = k.opened;
   const third = thirdOf(k);
   const node = rig.bed.node(third);
@@ -155,6 +161,8 @@ scenario('(b) the adopted master lost before the roll-forward → rolled forward
   let history = await getJson<Entry[]>(ctl, '/failover_history');
   const recovery = recoveryOf(history);
   assert.deepEqual([recovery.outcome, recovery.to, recovery.recovers], ['SUCCESS', k.elected, 'adoption'], JSON.stringify(recovery));
+  // john, his host lost under agent_lease: fenced for sure (his port refuses, his agent's lease is gone).
+  assert.equal(recovery.fence, 'confirmed', JSON.stringify(recovery));
   assert.deepEqual(
     recovery.steps.map((st) => `${st.name}${st.server === null ? '' : ` ${st.server}`} ${st.outcome}`),
     [`connection_failover ${k.elected} ok`, 'extra_command:note ok'],
