@@ -6,7 +6,10 @@
 // without those flags (`node bin/handyrep.js ...`) this re-runs itself with them, forwarding
 // signals and the exit code. The node agent also runs without V8 background threads
 // (`--single-threaded`: fewer idle wake-ups; src/cli/launcher-flags.ts says why and holds the
-// same lists for code that starts HandyRep processes; a unit test keeps them equal).
+// same lists for code that starts HandyRep processes; a unit test keeps them equal), added
+// when this re-runs itself; started through the line above (`handyrep agent`), it does NOT re-run
+// itself for that flag alone: a second process would outlive a SIGKILLed first one. The systemd
+// unit starts node with every flag.
 // It runs the compiled dist/, building it first when it is missing or older than a source file
 // (bin/ensure-build.js; TypeScript is a development dependency). HANDYREP_SOURCE=1 runs the
 // TypeScript sources through tsx instead (development); HANDYREP_SOURCE=0 runs dist/ as it is.
@@ -24,7 +27,7 @@ const V8_FLAGS = [...LAUNCHER_V8_FLAGS, ...(command === 'agent' ? AGENT_V8_FLAGS
 const compiled = new URL('../dist/src/cli/main.js', import.meta.url);
 const source = new URL('../src/cli/main.ts', import.meta.url);
 
-if (!V8_FLAGS.every((flag) => process.execArgv.includes(flag))) {
+if (!LAUNCHER_V8_FLAGS.every((flag) => process.execArgv.includes(flag))) {
   // Its own process group, so a terminal's Ctrl-C reaches it once (forwarded from here), not twice
   // (a second SIGINT means "exit without a clean stop" to the daemon).
   const child = spawn(process.execPath, [...process.execArgv, ...V8_FLAGS.filter((flag) => !process.execArgv.includes(flag)), fileURLToPath(import.meta.url), ...process.argv.slice(2)], {

@@ -20,18 +20,22 @@ export function useAgents(enabled: boolean): AgentsView | null {
   useEffect(() => {
     if (!enabled) return undefined;
     let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // The next call only after the last one answered: with etcd unreachable a call waits out the
+    // daemon's retry_timeout, and calls every few seconds would pile up on the browser's few
+    // connections to the daemon, ahead of the page's logins and actions.
     const ask = async (): Promise<void> => {
       const answer = await call('get_agents');
       if (stopped) return;
       // An RD is a refusal or a failure (etcd unreachable); the last report stays, marked.
       if ('result' in answer && answer.result === 'FAIL') setView((v) => ({ report: v.report, error: answer.details }));
       else setView({ report: answer as unknown as AgentsReport, error: null });
+      timer = setTimeout(() => void ask(), AGENTS_EVERY_MS);
     };
     void ask();
-    const timer = setInterval(() => void ask(), AGENTS_EVERY_MS);
     return () => {
       stopped = true;
-      clearInterval(timer);
+      clearTimeout(timer);
     };
   }, [enabled]);
   return enabled ? view : null;

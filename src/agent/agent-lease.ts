@@ -18,6 +18,8 @@ export class AgentLease {
   #renewedOnce = false;
   #staleTimer: NodeJS.Timeout | undefined;
   #renewing: { readonly id: string; readonly held: Promise<boolean> } | null = null;
+  /** close() was called: a grant or renewal answered afterwards holds nothing and arms no timer. */
+  #closed = false;
 
   constructor(
     private readonly ctx: EtcdContext,
@@ -84,6 +86,8 @@ export class AgentLease {
     const sentMs = this.now();
     if (this.#id === null) {
       const grant = await withDeadline(`grant the ${this.what}`, callMs, () => this.ctx.client.leaseClient.leaseGrant({ TTL: this.ctx.ttlSeconds }));
+      // Closed meanwhile (the agent stops): not held; unrenewed, the lease runs out in etcd.
+      if (this.#closed) return false;
       this.#id = grant.ID;
       this.#renewed(sentMs);
       return true;
@@ -116,6 +120,7 @@ export class AgentLease {
   }
 
   close(): void {
+    this.#closed = true;
     this.#forget();
   }
 

@@ -38,12 +38,14 @@ export const TICK_SLACK_MS = 50;
  * deadline that was due before the next round's tick still wakes the process then, for nothing
  * (on this virtual machine an idle wake-up costs 0.2–0.9 ms of CPU). An attempt that ends just
  * after the next tick is served by that tick's wake-up. Only where a hung attempt stays harmless:
- * no master lease held (the master's renewals keep their short attempts: its fence deadline
- * depends on them), and the attempt within one member-lease renewal period (ttl / 3); otherwise
- * `callMs` as it is.
+ * the caller keeps `callMs` while a master lease is held or PostgreSQL is writable (the master's
+ * renewals keep their short attempts: its fence deadline depends on them), and here the worst gap
+ * between two renewals reaching etcd (the renewal period ttl / 3, a round's wait, one hung
+ * attempt) must stay within three quarters of the ttl (the retry, a busy host); otherwise `callMs`
+ * as it is.
  */
 export function replicaIdleCallMs(callMs: number, loopMs: number, ttlMs: number): number {
   const attemptMs = loopMs + TICK_SLACK_MS;
-  if (attemptMs > ttlMs / 3) return callMs;
+  if (ttlMs / 3 + loopMs + attemptMs > (ttlMs * 3) / 4) return callMs;
   return Math.max(callMs, 2 * attemptMs);
 }

@@ -167,7 +167,8 @@ export class NodeAgent {
     this.#bootStep = new BootStepKeeper({
       node,
       intervalMs: Math.max(this.#callMs, Math.floor(ttlMs / 3)),
-      renew: () => this.#renewMemberLease(),
+      // The short deadline: the first round after a boot that started a master waits for this renewal.
+      renew: () => this.#renewMemberLease(this.#callMs),
       write: async (record) => {
         const sentMs = this.#now();
         const written = await putMemberReadMaster(this.#ctx, node, JSON.stringify(record), this.#memberLease.id as string, this.#callMs);
@@ -295,6 +296,7 @@ export class NodeAgent {
     this.#channel.close();
     this.#masterProbe.close();
     this.#masterWatch.close();
+    this.#election?.watch.close();
     this.#leaseKey.close();
     this.#pg.close();
     await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
@@ -382,7 +384,7 @@ export class NodeAgent {
       // after events it may precede. From the watch it is the revision the view is known current
       // at (master-watch.ts), never later.
       const readRecordNow = recordReadNeeded({ elections: this.#election !== null, streamingLastRound: this.#streamingLastRound });
-      const observing = observeMaster({ ctx: this.#ctx, prober: this.#masterProbe, node: this.node, callMs: this.#callMs }, read.view, this.#masterRecord, readRecordNow, read.readRevision);
+      const observing = observeMaster({ ctx: this.#ctx, prober: this.#masterProbe, node: this.node, callMs: this.#memberCallMs() }, read.view, this.#masterRecord, readRecordNow, read.readRevision);
       observing.catch(() => undefined);
       const { observation, facts } = await this.#pg.observe();
       this.#streamingLastRound = facts?.wal_receiver === 'streaming';
@@ -634,20 +636,24 @@ export class NodeAgent {
     if (held) this.#lastMember = content;
   }
 
-  /** The deadline of the member lease's renewal and the record's write: longer attempts only while no master lease is held. */
+  /**
+   * The deadline of the member lease's renewal and the record's write: longer attempts only on a
+   * replica (no master lease held, PostgreSQL not writable, no fence running): a master's round
+   * must get to its next renewal or fence on time.
+   */
   #memberCallMs(): number {
-    return this.#masterLease.held || this.#fencing !== null ? this.#callMs : this.#replicaIdleCallMs;
+    return this.#masterLease.held || this.#health.writable || this.#fencing !== null ? this.#callMs : this.#replicaIdleCallMs;
   }
 
   #memberRenewalDue(): boolean {
     return !this.#memberLease.held || this.#now() - this.#memberRenewedMs >= (this.config.etcd.ttl * 1000) / 3;
   }
 
-  async #renewMemberLease(): Promise<boolean> {
+  async #renewMemberLease(callMs = this.#memberCallMs()): Promise<boolean> {
     // Rewritten with each renewal too: its observed_at is how readers tell it is fresh. Set as the
     // renewal is sent, so the write that goes out beside it (#publish) is that rewrite.
     this.#lastMember = '';
-    const ok = await this.#memberLease.hold(this.#memberCallMs());
+    const ok = await this.#memberLease.hold(callMs);
     this.#memberRenewedMs = this.#now();
     return ok;
   }

@@ -56,6 +56,7 @@ export interface ObserveMaster {
   readonly ctx: EtcdContext;
   readonly prober: MasterProbe;
   readonly node: string;
+  /** The deadline of the record's read (a replica's: agent-timing.ts replicaIdleCallMs). */
   readonly callMs: number;
 }
 

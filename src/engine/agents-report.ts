@@ -128,7 +128,7 @@ export function agentsReport(input: AgentsReportInput): AgentsReport {
   const entries = new Map<string, AgentEntry>();
   for (const node of input.servers) entries.set(node, entryOf(node, texts.get(node), true, input));
   for (const node of unknown) entries.set(node, entryOf(node, texts.get(node), false, input));
-  const agents: Record<string, AgentEntry> = {};
-  for (const [node, entry] of entries) agents[node] = { ...entry, lag_bytes: lagOf(entry, entries) };
+  // Own properties, also for a record under members/__proto__ (an assignment would set the prototype).
+  const agents: Record<string, AgentEntry> = Object.fromEntries([...entries].map(([node, entry]) => [node, { ...entry, lag_bytes: lagOf(entry, entries) }]));
   return { read_at: new Date(input.nowMs).toISOString(), revision: input.revision, stale_after_ms: input.staleAfterMs, agents };
 }

@@ -50,6 +50,10 @@ test('npm start -- --ha: etcd, two controllers and the node agents; a controller
     /cluster: healthy/.test(demo.output()) ? leaderIn(demo.output()) : null,
   );
   assert.equal(await demo.waitFor("john's agent answering /primary with 200", 30_000, agentsMaster), 'john');
+  // Each agent is one process started with the agent's launcher flags (no re-spawned child): V8 without background threads.
+  const agentArgs = processesMentioning('handyrep.js agent --config').map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'));
+  assert.equal(agentArgs.length, 3, `three agent processes: ${JSON.stringify(agentArgs)}`);
+  for (const args of agentArgs) assert.ok(args.includes('--single-threaded') && args.includes('--max-semi-space-size=2'), `agent flags: ${args.join(' ')}`);
 
   // The leading controller SIGKILLed: the other leads; no failover.
   const leaderPid = Number(new RegExp(`${firstLeader} http://127\\.0\\.0\\.1:\\d+ \\(pid (\\d+)\\)`).exec(demo.output())?.[1]);

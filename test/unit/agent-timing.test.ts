@@ -61,14 +61,33 @@ test('a stale timer that fires early by the lease clock (the event loop clock la
   lease.close();
 });
 
-test('replicaIdleCallMs: attempts that end just past the next tick, only where a hung one costs less than a renewal period', () => {
+test('replicaIdleCallMs: attempts that end just past the next tick, only where a hung one leaves the member lease a margin', () => {
   // loop 1 s, ttl 5 s, callMs 1000 (attempt 499 ms, due before the next tick): two attempts of 1,050 ms.
+  // Worst gap between renewals reaching etcd: 1,667 + 1,000 + 1,050 = 3,717 ms ≤ 3,750 (¾ ttl).
   assert.equal(replicaIdleCallMs(1000, 1000, 5000), 2100);
   assert.equal(attemptMsOf(replicaIdleCallMs(1000, 1000, 5000)), 1000 + TICK_SLACK_MS);
   // Already longer (ttl 10, margin 3: callMs 2,333): unchanged.
   assert.equal(replicaIdleCallMs(2333, 1000, 10_000), 2333);
-  // A loop longer than ttl / 3: a hung attempt would cost more than a renewal period, unchanged.
-  assert.equal(replicaIdleCallMs(1000, 2000, 5000), 1000);
-  assert.equal(replicaIdleCallMs(1000, 1617, 5000), 1000);
-  assert.equal(replicaIdleCallMs(1000, 1616, 5000), 3332);
+  // Loops too long for the ttl: the worst gap would pass ¾ ttl (ttl 5, loop 1.616 s: 4,949 ms; ttl 4, loop 1 s: 3,383 > 3,000).
+  assert.equal(replicaIdleCallMs(1000, 1616, 5000), 1000);
+  assert.equal(replicaIdleCallMs(1000, 1017, 5000), 1000);
+  assert.equal(replicaIdleCallMs(666, 1000, 4000), 666);
+  // Default ttl, longer loop: 3,333 + 3,000 + 3,050 > 7,500.
+  assert.equal(replicaIdleCallMs(2333, 3000, 10_000), 2333);
+  assert.equal(replicaIdleCallMs(2333, 2000, 10_000), 4100);
+});
+
+test('a grant answered after close() holds nothing and arms no stale timer (a ref\'d timer would keep the process alive)', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  let answer: (v: { ID: string; TTL: string }) => void = () => undefined;
+  let stale = 0;
+  const ctx = { ttlSeconds: 4, client: { leaseClient: { leaseGrant: () => new Promise((resolve) => (answer = resolve)) } } } as unknown as EtcdContext;
+  const lease = new AgentLease(ctx, 'master lease', 2000, () => stale++, () => 0, undefined, fenceLeadMs(2000));
+  const held = lease.hold(1000);
+  lease.close();
+  answer({ ID: '7', TTL: '4' });
+  assert.equal(await held, false);
+  assert.equal(lease.held, false);
+  t.mock.timers.tick(5000);
+  assert.equal(stale, 0);
 });

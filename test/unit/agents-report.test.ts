@@ -97,3 +97,10 @@ test('get_agents without etcd: refused, saying there are no agents', async () =>
     await world.done();
   }
 });
+
+test('a record under members/__proto__ is listed as an entry of its own, not dropped', () => {
+  const report = agentsReport({ records: { '/h/members/__proto__': '{"name":"__proto__","postgres":"running"}' }, membersPrefix: '/h/members/', servers: ['john'], nowMs: Date.parse('2026-12-05T10:00:00Z'), staleAfterMs: 10_000, revision: '7' });
+  assert.ok(Object.hasOwn(report.agents, '__proto__'));
+  assert.equal(report.agents['__proto__']?.configured, false);
+  assert.equal(Object.getPrototypeOf(report.agents), Object.prototype);
+});

@@ -28,6 +28,8 @@ function badgeClass(entry: AgentEntry): string {
 export function AgentBadge({ agents, name }: { agents: AgentsView; name: string }) {
   const entry = agents.report?.agents[name];
   if (entry === undefined) return html`<span class="muted">${agents.error === null ? '…' : '?'}</span>`;
+  // The last answer while the newest call failed: shown greyed, as what was last known.
+  if (agents.error !== null) return html`<span class="badge agent-badge muted" data-agent-state="unknown" title=${`last known: ${badgeText(entry)}; get_agents failed: ${agents.error}`}>${badgeText(entry)}?</span>`;
   return html`<span class=${`badge agent-badge ${badgeClass(entry)}`} data-agent-state=${entry.state} title=${entry.problem ?? badgeText(entry)}>${badgeText(entry)}</span>`;
 }
 

@@ -7,6 +7,7 @@ import type { HandyRepConfig } from '../../config/schema.js';
 import { describeError } from '../../model/errors.js';
 import type { EtcdContext } from '../../store/etcd/client.js';
 import type { MasterKeyView, PostgresView } from '../decide.js';
+import { ElectionWatch } from './election-watch.js';
 import { Elector, electorSettings, type ElectionHands } from './elector.js';
 import { decideFollow } from './follow.js';
 
@@ -21,10 +22,15 @@ export interface ElectionSeat {
   readonly hands: AgentElectionHands;
   /** The master this node's replica is known to follow (follow.ts). */
   following: string | null;
+  /** Lets an idle replica skip its election snapshot while nothing changed (election-watch.ts); closed with the agent. */
+  readonly watch: ElectionWatch;
 }
 
 export function electionSeatFor(config: HandyRepConfig, node: string, ctx: EtcdContext, callMs: number, now: () => number, log: (line: string) => void, hands: AgentElectionHands): ElectionSeat {
-  return { node, elector: new Elector(ctx, electorSettings(config, node, callMs), hands, now, log), hands, following: null };
+  const watch = new ElectionWatch(ctx, (line) => log(`agent ${node}: ${line}`));
+  // A watch on an etcd member cut off from the others hears nothing: a snapshot at least every ttl / 2.
+  const backstopMs = (config.etcd.ttl * 1000) / 2;
+  return { node, elector: new Elector(ctx, electorSettings(config, node, callMs), hands, now, log, watch, backstopMs), hands, following: null, watch };
 }
 
 /** The round's election step; returns what to add to the round's sentence ('' when nothing happened). */
@@ -45,7 +51,7 @@ export async function electionStep(seat: ElectionSeat, postgres: PostgresView, m
   }
   if (!replicaRunning || record.name === seat.node) return '';
   try {
-    const outcome = await seat.elector.attempt();
+    const outcome = await seat.elector.attempt({ name: record.name, term: record.term });
     if (outcome.kind === 'won') seat.following = seat.node;
     return outcome.kind === 'refused' ? '' : `; ${outcome.sentence}`;
   } catch (err) {

@@ -23,6 +23,7 @@ import { confirmMaster, readElectionSnapshot, revertMaster, takeMaster, type Sto
 import { judgeElection, type ElectionRefusalCode, type ElectionVerdict, type LeaseEnd, type ServerElectionSettings } from './judge.js';
 import { readLeaseEnd } from './lease-end.js';
 import { electionSettingsFrom, type StoredSettings } from './stored-settings.js';
+import { skipElectionSnapshot, type ElectionWatch, type QuietRefusal } from './election-watch.js';
 
 export interface ElectionHands {
   /** Grants a new master lease (the agent holds none now); its id. */
@@ -93,6 +94,10 @@ export class Elector {
   readonly #masterTimelines = new Map<string, number>();
   /** `<name>/<term>` → the revision of the first snapshot without that master's lease (positions read after it are final). */
   readonly #leaseGoneRevisions = new Map<string, string>();
+  /** The last snapshot's refusal that the election watch lets the next rounds repeat (election-watch.ts). */
+  #quiet: QuietRefusal | null = null;
+  /** Snapshots read (for tests and the log). */
+  snapshotsRead = 0;
 
   constructor(
     private readonly ctx: EtcdContext,
@@ -100,11 +105,29 @@ export class Elector {
     private readonly hands: ElectionHands,
     private readonly now: () => number,
     private readonly log: (line: string) => void,
+    /** Without one (tests), every attempt reads a snapshot. */
+    private readonly watch: ElectionWatch | null = null,
+    /** How old a quiet refusal may get before a snapshot is read anyway. */
+    private readonly backstopMs = 0,
   ) {}
 
-  /** One attempt; refusals are logged when they change (a reason code for each). */
-  async attempt(): Promise<ElectionOutcome> {
+  /**
+   * One attempt; refusals are logged when they change (a reason code for each). `master`: the
+   * round's view of the `master` key (name and term), for repeating a quiet refusal without a
+   * snapshot while the election watch heard nothing (skipElectionSnapshot).
+   */
+  async attempt(master: { readonly name: string; readonly term: string } | null = null): Promise<ElectionOutcome> {
     const s = this.settings;
+    // Started at the first attempt (a running replica): until it is connected, every attempt reads.
+    this.watch?.start();
+    const mark = this.watch?.mark() ?? { live: false, epoch: 0 };
+    if (skipElectionSnapshot({ last: this.#quiet, mark, master, nowMs: this.now(), backstopMs: this.backstopMs }) && this.#quiet !== null) {
+      // The knowledge is current (the watch is live): as if observed now.
+      this.#lastObservedMs = this.now();
+      return { kind: 'refused', code: this.#quiet.code, sentence: this.#quiet.sentence };
+    }
+    this.#quiet = null;
+    this.snapshotsRead++;
     let snapshot = await readElectionSnapshot(this.ctx, s.callMs);
     const nowMs = this.#observe(snapshot);
     let verdict = this.#judge(snapshot, s.servers, nowMs, null);
@@ -127,6 +150,7 @@ export class Elector {
       verdict = this.#judge(snapshot, settings.servers, nowMs, snapshot.master.modRevision === judgedModRevision ? leaseEnd : null);
     }
     if (verdict.kind === 'refuse') {
+      this.#quiet = quietRefusal(verdict, snapshot, mark, nowMs);
       const line = `${verdict.code}: ${verdict.sentence}${SETTINGS_FREE.has(verdict.code) ? '' : ` (server settings from ${source === 'etcd' ? "the stored servers/*" : "this agent's file"})`}`;
       // Quiet while nothing is to elect; every other refusal is logged once per change.
       if (line !== this.#lastRefusal && !QUIET.has(verdict.code)) this.log(`agent ${s.node}: election: not trying (${line})`);
@@ -287,6 +311,20 @@ const SETTINGS_FREE: ReadonlySet<ElectionRefusalCode> = new Set([
 ]);
 
 /** Refusals that are the normal state of a healthy cluster: not logged. */
+/**
+ * The refusal a quiet election watch may repeat: the recorded master's lease held, or a controller
+ * holding `leader` (deployment ha). Only a change of a `master_lease/*` key or `leader` (or of the
+ * `master` key, which the caller compares) can lift either.
+ */
+function quietRefusal(verdict: ElectionVerdict, snapshot: StoreSnapshot, mark: { readonly live: boolean; readonly epoch: number }, atMs: number): QuietRefusal | null {
+  const recorded = snapshot.master.record;
+  if (verdict.kind !== 'refuse' || recorded === null) return null;
+  if (verdict.code === 'master_lease_held' || (verdict.code === 'controller_leads' && snapshot.leaderPresent)) {
+    return { code: verdict.code, sentence: verdict.sentence, master: { name: recorded.name, term: recorded.term }, mark, atMs };
+  }
+  return null;
+}
+
 const QUIET: ReadonlySet<ElectionRefusalCode> = new Set(['master_lease_held', 'master_is_us', 'controller_leads', 'deployment_single', 'no_master_record']);
 
 function step(name: string, server: string | null, started: Date, outcome: StepRecord['outcome'], details: string): StepRecord {
