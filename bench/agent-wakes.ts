@@ -8,9 +8,13 @@
  * load-independent figure of an idle round's cost.
  *
  *   WAKES_REPLICAS=.,/tmp/old-build,.#--single-threaded-gc WAKES_MINUTES=3 npx tsx bench/agent-wakes.ts
+ *
+ * WAKES_TTL / WAKES_MARGIN (default 5 / 2 s, as bench:agent's idle part); writes
+ * bench/results/agent-wakes.json (medians per agent, flat).
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { putMasterRecord, writeAgentConfig } from '../test/fixtures/agents.js';
@@ -24,6 +28,10 @@ import { loadAverage } from './proc-stats.js';
 const MINUTES = Number(process.env['WAKES_MINUTES'] ?? 3);
 const WINDOW_S = Number(process.env['WAKES_WINDOW_S'] ?? 30);
 const DEPLOYMENT = process.env['WAKES_DEPLOYMENT'] ?? 'single';
+const TTL_S = Number(process.env['WAKES_TTL'] ?? 5);
+const MARGIN_S = Number(process.env['WAKES_MARGIN'] ?? 2);
+if (!(TTL_S >= 2 && MARGIN_S > 0 && MARGIN_S < TTL_S)) throw new Error('WAKES_TTL ≥ 2 and 0 < WAKES_MARGIN < WAKES_TTL');
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 const PREFIX = '/handyrep/benchwakes/';
 const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 
@@ -49,8 +57,9 @@ async function main(): Promise<void> {
   const [etcd, cluster] = await Promise.all([startEtcdCluster({ members: 3 }), startCluster({ nodes: 1 + builds.length, ssh: false })]);
   const client = new Etcd3({ hosts: etcd.endpoints });
   const [john, ...replicas] = cluster.nodes as [TestNode, ...TestNode[]];
-  const settings = { endpoints: etcd.endpoints, prefix: PREFIX, ttl: 5, agent: { loop_wait: 1, safety_margin: 2 }, sections: { handyrep: { deployment: DEPLOYMENT }, passwords: { handyrep_db_pass: cluster.passwords.handyrep_db_pass } } };
+  const settings = { endpoints: etcd.endpoints, prefix: PREFIX, ttl: TTL_S, agent: { loop_wait: 1, safety_margin: MARGIN_S }, sections: { handyrep: { deployment: DEPLOYMENT }, passwords: { handyrep_db_pass: cluster.passwords.handyrep_db_pass } } };
   const pids: number[] = [];
+  const figures: Record<string, { sleeps: number[]; cpu: number[] }> = {};
   const run = (node: TestNode, build: string): number => {
     const [root, flags] = build.split('#') as [string, string | undefined];
     const user = postgresUser();
@@ -67,6 +76,7 @@ async function main(): Promise<void> {
     const measured = [{ name: `john ${process.env['WAKES_MASTER'] ?? '.'}`, pid: run(john, process.env['WAKES_MASTER'] ?? '.') }];
     await sleep(3000);
     replicas.forEach((node, i) => measured.push({ name: `${node.name} ${builds[i]}`, pid: run(node, builds[i] as string) }));
+    console.log(`agent wake-ups: deployment ${DEPLOYMENT}, ttl ${TTL_S} s, safety_margin ${MARGIN_S} s, loop_wait 1 s; ${measured.map((m) => m.name).join(' | ')}; the start-up minute left out`);
     await sleep(60_000);
     for (let w = 0; w < (MINUTES * 60) / WINDOW_S; w++) {
       const before = measured.map((m) => threads(m.pid));
@@ -87,6 +97,8 @@ async function main(): Promise<void> {
           ns += dn;
           if (dr > 0) rows.push(`${tid === String(m.pid) ? "main" : a.comm}:${(dr / WINDOW_S).toFixed(2)}/s ${(dn / 1e6 / WINDOW_S).toFixed(3)}ms/s`);
         }
+        (figures[m.name] ??= { sleeps: [], cpu: [] }).sleeps.push(voluntary / WINDOW_S);
+        figures[m.name]?.cpu.push((ns / 1e9 / WINDOW_S) * 100);
         console.log(`  ${m.name}: ${(voluntary / WINDOW_S).toFixed(2)} sleeps/s, ${(runs / WINDOW_S).toFixed(2)} runs/s, ${((ns / 1e9 / WINDOW_S) * 100).toFixed(3)} %  [${rows.join('  ')}]`);
       });
     }
@@ -98,5 +110,14 @@ async function main(): Promise<void> {
     client.close();
     await Promise.all([cluster.stop(), etcd.stop()]);
   }
+  const summary: Record<string, number | string> = { deployment: DEPLOYMENT, ttl_s: TTL_S, safety_margin_s: MARGIN_S, loop_wait_s: 1, window_s: WINDOW_S };
+  for (const [name, f] of Object.entries(figures)) {
+    const key = name.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_|_$/g, '');
+    summary[`${key}_sleeps_per_s_median`] = Math.round(median(f.sleeps) * 100) / 100;
+    summary[`${key}_cpu_pct_median`] = Math.round(median(f.cpu) * 1000) / 1000;
+    console.log(`${name}: median ${summary[`${key}_sleeps_per_s_median`]} sleeps/s, ${summary[`${key}_cpu_pct_median`]} % of a core`);
+  }
+  await mkdir('bench/results', { recursive: true });
+  await writeFile('bench/results/agent-wakes.json', `${JSON.stringify(summary, null, 2)}\n`);
 }
 await main();

@@ -27,7 +27,7 @@ export interface ElectionSeat {
 }
 
 export function electionSeatFor(config: HandyRepConfig, node: string, ctx: EtcdContext, callMs: number, now: () => number, log: (line: string) => void, hands: AgentElectionHands): ElectionSeat {
-  const watch = new ElectionWatch(ctx, (line) => log(`agent ${node}: ${line}`));
+  const watch = new ElectionWatch(ctx, now, (line) => log(`agent ${node}: ${line}`));
   // A watch on an etcd member cut off from the others hears nothing: a snapshot at least every ttl / 2.
   const backstopMs = (config.etcd.ttl * 1000) / 2;
   return { node, elector: new Elector(ctx, electorSettings(config, node, callMs), hands, now, log, watch, backstopMs), hands, following: null, watch };

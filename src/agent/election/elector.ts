@@ -23,7 +23,10 @@ import { confirmMaster, readElectionSnapshot, revertMaster, takeMaster, type Sto
 import { judgeElection, type ElectionRefusalCode, type ElectionVerdict, type LeaseEnd, type ServerElectionSettings } from './judge.js';
 import { readLeaseEnd } from './lease-end.js';
 import { electionSettingsFrom, type StoredSettings } from './stored-settings.js';
-import { skipElectionSnapshot, type ElectionWatch, type QuietRefusal } from './election-watch.js';
+import { skipElectionSnapshot, type ElectionWatch, type QuietRefusal, type WatchMark } from './election-watch.js';
+
+/** Beyond ttl / 3 + a round: how late the master's record rewrite may be heard before rounds read again. */
+const HEARD_SLACK_MS = 500;
 
 export interface ElectionHands {
   /** Grants a new master lease (the agent holds none now); its id. */
@@ -119,9 +122,10 @@ export class Elector {
   async attempt(master: { readonly name: string; readonly term: string } | null = null): Promise<ElectionOutcome> {
     const s = this.settings;
     // Started at the first attempt (a running replica): until it is connected, every attempt reads.
-    this.watch?.start();
-    const mark = this.watch?.mark() ?? { live: false, epoch: 0 };
-    if (skipElectionSnapshot({ last: this.#quiet, mark, master, nowMs: this.now(), backstopMs: this.backstopMs }) && this.#quiet !== null) {
+    if (master !== null) this.watch?.start(master.name);
+    const mark = this.watch?.mark() ?? { live: false, epoch: 0, master: null, masterHeardAtMs: Number.NEGATIVE_INFINITY };
+    const heardWithinMs = s.ttlMs / 3 + s.loopWaitMs + HEARD_SLACK_MS;
+    if (skipElectionSnapshot({ last: this.#quiet, mark, master, nowMs: this.now(), backstopMs: this.backstopMs, heardWithinMs }) && this.#quiet !== null) {
       // The knowledge is current (the watch is live): as if observed now.
       this.#lastObservedMs = this.now();
       return { kind: 'refused', code: this.#quiet.code, sentence: this.#quiet.sentence };
@@ -310,13 +314,12 @@ const SETTINGS_FREE: ReadonlySet<ElectionRefusalCode> = new Set([
   'another_writable',
 ]);
 
-/** Refusals that are the normal state of a healthy cluster: not logged. */
 /**
  * The refusal a quiet election watch may repeat: the recorded master's lease held, or a controller
  * holding `leader` (deployment ha). Only a change of a `master_lease/*` key or `leader` (or of the
  * `master` key, which the caller compares) can lift either.
  */
-function quietRefusal(verdict: ElectionVerdict, snapshot: StoreSnapshot, mark: { readonly live: boolean; readonly epoch: number }, atMs: number): QuietRefusal | null {
+function quietRefusal(verdict: ElectionVerdict, snapshot: StoreSnapshot, mark: WatchMark, atMs: number): QuietRefusal | null {
   const recorded = snapshot.master.record;
   if (verdict.kind !== 'refuse' || recorded === null) return null;
   if (verdict.code === 'master_lease_held' || (verdict.code === 'controller_leads' && snapshot.leaderPresent)) {
@@ -325,6 +328,7 @@ function quietRefusal(verdict: ElectionVerdict, snapshot: StoreSnapshot, mark: {
   return null;
 }
 
+/** Refusals that are the normal state of a healthy cluster: not logged. */
 const QUIET: ReadonlySet<ElectionRefusalCode> = new Set(['master_lease_held', 'master_is_us', 'controller_leads', 'deployment_single', 'no_master_record']);
 
 function step(name: string, server: string | null, started: Date, outcome: StepRecord['outcome'], details: string): StepRecord {
