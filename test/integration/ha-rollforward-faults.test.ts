@@ -93,6 +93,7 @@ scenario('(a) a third server promoted by hand before the roll-forward → the re
   assert.equal(rig.bed.sampler.current().split_brain_samples, 0, `two writable servers before the hand promotion: ${rig.bed.sampler.current().examples.join(', ')}`);
   // From here two servers are writable by the operator's hand: the sampler's report says so.
   rig.bed.sampler.note({ split_brain_accepted: true });
+  rig.bed.splitBrain = 'allow';
   const promoted = await sqlOn(node, 'SELECT pg_promote(true, 30)');
   assert.deepEqual([promoted.ok, promoted.out], [true, 't'], `pg_promote on ${third}: ${promoted.out}`);
   assert.deepEqual(await writableNodes(rig.bed.cluster), [k.elected, third].sort(), 'two writable servers before ctl-c');
