@@ -47,6 +47,7 @@ import { ServerBook, type Clock } from '../runtime/server-book.js';
 import { SerialQueue } from '../runtime/serial-queue.js';
 import { Monitor, type MonitorStatus } from '../runtime/monitor.js';
 import type { TopologyEnv } from '../runtime/topology/env.js';
+import { RefusalEpisodes } from '../runtime/refusal-episodes.js';
 import type { TopologyRd } from '../runtime/topology/failover.js';
 import { runManualFailover, runPromote } from '../runtime/topology/manual.js';
 import { ControllerPresence, heartbeatEveryMs } from '../runtime/controller-presence.js';
@@ -169,6 +170,8 @@ export class HandyRep {
   /** The last refusal to adopt an agents' master that was alerted (topology/adopt-agents-master.ts). */
   private readonly adoptionMemory: AdoptionMemory = { lastRefusal: null };
   /** A silent master's database port, asked back-to-back with the full timeout (silent-master-probes.ts). */
+  /** The episode of repeated automatic-failover refusals (recorded once, then reminders). */
+  private readonly refusals = new RefusalEpisodes();
   private readonly silentProbes = new SilentMasterProbes((name) => askDatabase(this.topologyEnv(), name));
 
   /** agent_lease, after this leader saw `name`'s lease lapse: the answer of a probe that ended since, or null. */
@@ -765,6 +768,7 @@ export class HandyRep {
       persist: () => this.persister.durable(),
       hold: () => currentHold(this.book),
       mayAct: () => this.mayAct(),
+      refusals: this.refusals,
       recentDatabaseAnswer: (name) => this.recentDatabaseAnswer(name),
       quickProbeMs: (name) =>
         this.leaseWatch?.quickProbeMs(name, this.book.get(name).status, this.config.handyrep.connect_timeout_seconds * 1000, this.config.failover.unreachable_master === 'agent_lease') ?? null,

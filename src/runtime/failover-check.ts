@@ -251,6 +251,7 @@ export async function failoverCheck(deps: FailoverCheckDeps, verify: boolean): P
   const cluster = (): string => `cluster ${env.book.clusterStatus.status}`;
   if (rd.result === 'SUCCESS') {
     deps.recentFacts?.forget();
+    env.refusals?.end(); // the master answers: a later refusal is a new episode
     deps.silentProbes?.stop();
     await noteMasterLease(env);
     // Before the heartbeat: a master waiting for a lost synchronous standby is unblocked first.

@@ -6,23 +6,41 @@
  * paul's lag is the master's last known WAL position minus what paul received: it stays refused on
  * poll cycles and on verify cycles alike. (A verification while the master is down can only
  * measure received − replayed, ≈ 0: it used to rewrite paul's lag to 0 and let it be promoted.)
+ * The refusal, the same at every cycle (~10 s of them), is one episode (engine/refusal-episode.ts):
+ * one FAIL entry in the history and one CRITICAL alert (push_alert_command into a file), not one
+ * per cycle; once john can start again, the changed refusal (john restarted) is recorded and alerted.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crash } from '../fixtures/faults.js';
 import { signal } from '../fixtures/proc.js';
-import { cleanupAll, closeBed, nodeState, openBed, sqlOn, writableNodes } from '../fixtures/chaos.js';
+import { cleanupAll, closeBed, nodeState, openBed, sleep, sqlOn, waitUntil, writableNodes } from '../fixtures/chaos.js';
 
 after(cleanupAll);
 
 const LAG_LIMIT_MB = 16;
+const BROKEN_SETTING = '\nhandyrep_test_broken_setting = on\n';
+
+/** The failover FAIL alerts delivered (push_alert_command writes type|category|server|message). */
+function failoverAlerts(file: string): string[] {
+  const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+  return lines.filter((l) => l.startsWith('CRITICAL|FAILOVER|') && l.includes('failover FAIL'));
+}
 
 /** `verifyBefore`: the last check while john is up is a verification (else only polls saw john's position). */
 async function soleLaggingCandidate(verifyBefore: boolean): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'handyrep-refusal-alerts-'));
+  const alerts = join(dir, 'alerts.txt');
+  const script = join(dir, 'alert.sh');
+  writeFileSync(script, `#!/bin/sh\nprintf '%s|%s|%s|%s\\n' "$1" "$2" "$3" "$4" >> '${alerts}'\n`);
+  chmodSync(script, 0o755);
   const bed = await openBed({
     nodes: 2,
+    handyrep: { push_alert_method: 'push_alert_command' },
+    beforeOpen: async () => ({ plugins: { push_alert_command: { command: [script] } } }),
     servers: { paul: { lag_limit: LAG_LIMIT_MB } },
     label: `sole candidate past its lag limit (${verifyBefore ? 'verified' : 'polled'} before the crash)`,
     expect: 'no_failover',
@@ -51,11 +69,15 @@ async function soleLaggingCandidate(verifyBefore: boolean): Promise<void> {
 
     await crash(john);
     // Its control channel stays (so it counts as stoppable, not unreachable), but it cannot start.
-    appendFileSync(join(john.dataDir, 'postgresql.conf'), '\nhandyrep_test_broken_setting = on\n');
+    const conf = join(john.dataDir, 'postgresql.conf');
+    appendFileSync(conf, BROKEN_SETTING);
     walSender = null;
 
     const lines: string[] = [];
-    for (const verify of [false, true, false, true]) {
+    // ~10 s of cycles, polls and verifications alternating (at least four).
+    const started = Date.now();
+    for (let cycle = 0; cycle < 4 || Date.now() - started < 10_000; cycle += 1) {
+      const verify = cycle % 2 === 1;
       const rd = await hr.failover_check(verify);
       const info = (await hr.get_server_info('paul')).paul;
       lines.push(`${verify ? 'verify' : 'poll'} ${rd.result}: ${rd.details} | paul lag_mb ${String(info?.lag_mb)} status ${String(info?.status)}`);
@@ -68,13 +90,30 @@ async function soleLaggingCandidate(verifyBefore: boolean): Promise<void> {
       assert.equal(await nodeState(paul), 'replica', story);
       assert.equal(await hr.get_master_name(), 'john', story);
     }
+    const story = `\n  ${lines.join('\n  ')}\nlog:\n${bed.logTail(25)}`;
     const history = await hr.failover_history(10);
-    assert.ok(history.length >= 4, `every cycle attempted and refused a failover: ${history.length}`);
-    assert.ok(history.every((r) => r.outcome !== 'SUCCESS'), 'no failover succeeded');
+    // Every cycle attempted and refused a failover (the transcript above); the same refusal is recorded once.
+    assert.deepEqual(history.map((r) => [r.kind, r.outcome, r.from]), [['failover', 'FAIL', 'john']], `${lines.length} cycles${story}`);
+    assert.match(history[0]?.details ?? '', /no viable replica.*old master john could not be restarted/, story);
+    assert.ok(lines.slice(1).every((l) => l.includes('logged only, not recorded or alerted again')), story);
+    await waitUntil(async () => failoverAlerts(alerts).length >= 1, 'the refusal alert delivered', 10_000);
+    await sleep(1500); // anything else queued would be delivered by now
+    assert.equal(failoverAlerts(alerts).length, 1, `one alert for the episode:\n${failoverAlerts(alerts).join('\n')}${story}`);
+
+    // A change: john can start again. The next refusal differs (john restarted): recorded and alerted.
+    writeFileSync(conf, readFileSync(conf, 'utf8').replace(BROKEN_SETTING, ''));
+    const changed = await hr.failover_check(false);
+    lines.push(`after the fix: ${changed.result}: ${changed.details}`);
+    assert.match(changed.details, /no viable replica.*old master john restarted/, `${changed.details}${story}`);
+    const recorded = await hr.failover_history(10);
+    assert.deepEqual(recorded.map((r) => r.outcome), ['FAIL', 'FAIL'], `${recorded.map((r) => r.details).join('\n')}${story}`);
+    await waitUntil(async () => failoverAlerts(alerts).length >= 2, 'the changed refusal alerted', 10_000);
+    assert.deepEqual(await writableNodes(bed.cluster), ['john'], story);
     console.log(`# ${verifyBefore ? 'verified' : 'polled'} before the crash; paul trailed john by ${gap.out} MB; cycles:\n#   ${lines.join('\n#   ')}`);
   } finally {
     if (walSender !== null) signal(walSender, 'SIGCONT');
     await closeBed(bed);
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

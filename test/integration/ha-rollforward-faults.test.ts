@@ -127,6 +127,8 @@ scenario('(a) a third server promoted by hand before the roll-forward → the re
   // (no candidate: both answer writable; john not restarted: a second master): FAIL entries only.
   const byController = later.filter((h) => !['adoption', 'recovery'].includes(h.kind) && !AGENTS_ENTRY_ID.test(h.id));
   assert.deepEqual(byController.filter((h) => h.outcome !== 'FAIL' || h.steps.some((st) => st.name === 'promote')), [], 'no failover by a controller');
+  // The same refusal at every check (a poll a second) is one episode: kept once, not once a check.
+  assert.ok(byController.length <= 1, `one refusal entry per episode: ${byController.map((h) => `${h.outcome} ${h.details}`).join(' | ')}`);
   // Never re-pointed to the hand-promoted server. (The file names john or the adopted master: ctl-b's
   // connection_failover writes it before the RELOAD that hangs on the frozen pgbouncer; a session
   // through pgbouncer would wait on john, lost, for its query_wait_timeout.)

@@ -17,6 +17,7 @@ import type { SqlClient } from '../../src/nodes/ports.js';
 import { serversFromConfig } from '../../src/runtime/state-sync.js';
 import type { TopologyEnv } from '../../src/runtime/topology/env.js';
 import { failoverPlan, runFailover } from '../../src/runtime/topology/failover.js';
+import { RefusalEpisodes } from '../../src/runtime/refusal-episodes.js';
 import { runPromote } from '../../src/runtime/topology/manual.js';
 import { runSwitchover } from '../../src/runtime/topology/switchover.js';
 
@@ -327,6 +328,45 @@ test('sync: a member lost between the judgement and the fence leaves too few rea
     assert.match(rd.details, /no candidate once the old master was fenced: .*1 of 2 members reachable with a WAL position, 2 needed/);
     assert.ok(!b.actions.some((a) => a.startsWith('promote')), b.actions.join(', '));
     assert.ok(b.actions.includes('startup john'), b.actions.join(', '));
+  } finally {
+    b.done();
+  }
+});
+
+test('a refused automatic failover repeated (no candidate, a restart would make a second master): one history entry and one alert per episode; a change is recorded', async () => {
+  // Case (a) of ha-rollforward-faults: john lost, paul and george both writable by hand.
+  const b = bed({ john: { inRecovery: null, running: false }, paul: { inRecovery: false }, george: { inRecovery: false } });
+  try {
+    let now = Date.parse('2026-12-05T10:00:00.000Z');
+    const alerts: string[] = [];
+    b.env.log.onAlert((entry) => alerts.push(`${entry.alert ?? ''} ${entry.message}`));
+    Object.assign(b.env, { clock: () => new Date(now), refusals: new RefusalEpisodes() });
+    const automatic = async (): Promise<string> => {
+      const rd = await runFailover(b.env, 'test', { preferred: null, remaster: false, automatic: true });
+      assert.equal(rd.reason_code, 'no_candidate', rd.details);
+      now += 1000;
+      return rd.history_id ?? 'none';
+    };
+    const failEntries = (): number => b.book.recentHistory(100).filter((h) => h.outcome === 'FAIL').length;
+    assert.notEqual(await automatic(), 'none', 'the first refusal is recorded');
+    for (let i = 0; i < 9; i += 1) assert.equal(await automatic(), 'none', 'a repeat is not recorded');
+    assert.equal(failEntries(), 1);
+    assert.equal(alerts.filter((a) => a.startsWith('CRITICAL') && a.includes('no viable replica')).length, 1, alerts.join('\n'));
+    assert.deepEqual(b.actions, [], 'nothing restarted or promoted');
+    // A reminder once it is due.
+    now += 10 * 60 * 1000;
+    assert.notEqual(await automatic(), 'none', 'the reminder is recorded');
+    assert.match(b.book.recentHistory(1)[0]?.details ?? '', /still refused since 2026-12-05T10:00:00\.000Z \(reminder; 9 identical refusals/);
+    // A change: george is a replica again (and the risk of a second master remains: no promotion), another refusal.
+    b.nodes.george = { ...(b.nodes.george as FakeNode), inRecovery: true };
+    const changed = await runFailover(b.env, 'test', { preferred: null, remaster: false, automatic: true });
+    assert.ok(changed.history_id, changed.details);
+    assert.equal(failEntries(), 3);
+    assert.equal(alerts.filter((a) => a.startsWith('CRITICAL failover FAIL')).length, 3, alerts.join('\n'));
+    // An operator's failover is always recorded, and ends the episode.
+    const manual = await runFailover(b.env, 'test', { preferred: null, remaster: false });
+    assert.ok(manual.history_id, manual.details);
+    assert.equal(b.env.refusals?.current, null);
   } finally {
     b.done();
   }

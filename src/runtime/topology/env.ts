@@ -17,6 +17,7 @@ import { serverRef } from '../checks.js';
 import type { NodeControl } from '../node-control.js';
 import type { ServerBook } from '../server-book.js';
 import type { DatabaseAnswer } from './fence.js';
+import type { RefusalEpisodes } from '../refusal-episodes.js';
 
 export interface TopologyEnv {
   book: ServerBook;
@@ -68,6 +69,11 @@ export interface TopologyEnv {
   agentVantage?: () => Promise<AgentRecordsRead>;
   /** Where the journal lives; absent = the local files beside serverFile. */
   store?: ClusterStore;
+  /**
+   * The episode of repeated automatic-failover refusals (engine/refusal-episode.ts): a repeat is
+   * logged, not recorded in the history nor alerted. Absent = every refusal is recorded.
+   */
+  refusals?: RefusalEpisodes;
 }
 
 /** Throws NOT_LEADER when this controller must not issue `what` now (design §9 rule 2). */

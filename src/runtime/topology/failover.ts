@@ -19,6 +19,7 @@ import { promoteAndConfirm, settlePromotion, type PromotionSettlement } from './
 import { enabledReplicas, selectCandidates } from './select.js';
 import { StepRunner } from './step-runner.js';
 import { secondMasterRisk } from './writable-guard.js';
+import { refusalNote } from '../../engine/refusal-episode.js';
 
 export interface FailoverPlan {
   kind: 'failover' | 'switchover' | 'promote';
@@ -100,6 +101,39 @@ async function revalidate(env: TopologyEnv, oldMaster: string | null, expect: Fa
 export async function runFailover(env: TopologyEnv, reason: string, options: FailoverOptions): Promise<TopologyRd> {
   const oldMaster = env.book.masterName();
   const expect = options.expect ?? { master: oldMaster, topologyRevision: env.book.topologyRevision };
+  const refusal = new RefusalFinish(env, options.automatic ?? false, expect);
+  const rd = await failoverSteps(env, reason, options, oldMaster, expect, refusal);
+  // Any other outcome (or an operator's failover) ends a refusal episode: the next refusal is news.
+  if (!refusal.judged) env.refusals?.end();
+  return rd;
+}
+
+/**
+ * How a refused automatic failover is finished: the first of an episode (or a reminder, or a
+ * changed refusal) is recorded and alerted, a repeat is logged only (engine/refusal-episode.ts).
+ */
+class RefusalFinish {
+  judged = false;
+
+  constructor(
+    private readonly env: TopologyEnv,
+    private readonly automatic: boolean,
+    private readonly expect: FailoverExpectation,
+  ) {}
+
+  async finish(runner: StepRunner, reasonCode: string, about: string, details: string): Promise<{ details: string; historyId?: string }> {
+    const episodes = this.env.refusals;
+    if (!this.automatic || episodes === undefined) return { details, historyId: (await runner.finish('FAIL', details)).id };
+    this.judged = true;
+    const signature = { master: this.expect.master, reasonCode, about, topologyRevision: this.expect.topologyRevision };
+    const verdict = episodes.judge(signature, this.env.clock().getTime());
+    const noted = `${details}${refusalNote(verdict)}`;
+    const record = await runner.finish('FAIL', noted, { quiet: !verdict.record });
+    return verdict.record ? { details: noted, historyId: record.id } : { details: noted };
+  }
+}
+
+async function failoverSteps(env: TopologyEnv, reason: string, options: FailoverOptions, oldMaster: string | null, expect: FailoverExpectation, refusal: RefusalFinish): Promise<TopologyRd> {
   const proxiesFirst = options.proxiesFirst ?? false;
   const runner = new StepRunner(env, 'failover', reason, oldMaster, null);
   await runner.begin(failoverPlan(env, oldMaster, [], { remaster: options.remaster, proxiesFirst }));
@@ -125,7 +159,7 @@ export async function runFailover(env: TopologyEnv, reason: string, options: Fai
   });
   runner.setPlan(failoverPlan(env, oldMaster, order, { remaster: options.remaster, proxiesFirst }));
 
-  if (order.length === 0) return noCandidate(env, runner, oldMaster, refusals);
+  if (order.length === 0) return noCandidate(env, runner, oldMaster, refusals, refusal);
 
   let fence: FenceResult | null = null;
   let afterFence: Rejudgement | null = null;
@@ -175,7 +209,7 @@ export async function runFailover(env: TopologyEnv, reason: string, options: Fai
     }
   }
 
-  const promotion = await promoteFirstCandidate(env, runner, order);
+  const promotion = await promoteFirstCandidate(env, runner, order, refusal);
   if (promotion.kind === 'stopped') return promotion.rd;
   if (promotion.kind === 'none') return rollBack(env, runner, oldMaster, promotion.errors);
 
@@ -224,7 +258,7 @@ type Promotion = { kind: 'promoted'; name: string } | { kind: 'none'; errors: st
  * writable. A candidate whose promotion can be neither confirmed nor cancelled may have been
  * promoted: it is fenced (watched like an old master) and nobody else is promoted.
  */
-async function promoteFirstCandidate(env: TopologyEnv, runner: StepRunner, order: readonly string[]): Promise<Promotion> {
+async function promoteFirstCandidate(env: TopologyEnv, runner: StepRunner, order: readonly string[], refusal: RefusalFinish): Promise<Promotion> {
   const errors: string[] = [];
   for (const candidate of order) {
     let risk: string | null = null;
@@ -239,10 +273,9 @@ async function promoteFirstCandidate(env: TopologyEnv, runner: StepRunner, order
     });
     if (step.ok) return { kind: 'promoted', name: candidate };
     if (risk !== null) {
-      const details = `failover stopped: ${step.details}`;
-      env.book.setClusterStatus('down', details);
-      const record = await runner.finish('FAIL', details);
-      return { kind: 'stopped', rd: failure(details, { reason_code: 'second_master', history_id: record.id }) };
+      env.book.setClusterStatus('down', `failover stopped: ${step.details}`);
+      const done = await refusal.finish(runner, 'second_master', step.details, `failover stopped: ${step.details}`);
+      return { kind: 'stopped', rd: failure(done.details, { reason_code: 'second_master', ...(done.historyId ? { history_id: done.historyId } : {}) }) };
     }
     errors.push(step.details);
     if (!asked) continue;
@@ -266,8 +299,9 @@ async function promoteFirstCandidate(env: TopologyEnv, runner: StepRunner, order
   return { kind: 'none', errors };
 }
 
-async function noCandidate(env: TopologyEnv, runner: StepRunner, oldMaster: string | null, refusals: readonly Refusal[]): Promise<TopologyRd> {
+async function noCandidate(env: TopologyEnv, runner: StepRunner, oldMaster: string | null, refusals: readonly Refusal[], refusal: RefusalFinish): Promise<TopologyRd> {
   let restarted = 'no old master to restart';
+  let restartOk = false;
   if (oldMaster !== null) {
     const restart = await runner.step('restart_old_master', oldMaster, async () => {
       const risk = await secondMasterRisk(env, oldMaster);
@@ -275,11 +309,14 @@ async function noCandidate(env: TopologyEnv, runner: StepRunner, oldMaster: stri
       const rd = await env.nodeControl.restart(oldMaster);
       return { ok: rd.result === 'SUCCESS', details: rd.details };
     });
+    restartOk = restart.ok;
     restarted = restart.ok ? `old master ${oldMaster} restarted` : `old master ${oldMaster} could not be restarted: ${restart.details}`;
   }
   const details = `no viable replica to fail over to (no candidate: ${describeRefusals(refusals)}); ${restarted}`;
-  const record = await runner.finish('FAIL', details);
-  return failure(details, { reason_code: 'no_candidate', refusals: [...refusals], history_id: record.id });
+  // The same refusal: the same candidates refused for the same reasons (their lag figures aside), the restart likewise.
+  const about = `${refusals.map((r) => `${r.name}:${r.code}`).sort().join(',')}; restart ${restartOk ? 'ok' : 'not done'}`;
+  const done = await refusal.finish(runner, 'no_candidate', about, details);
+  return failure(done.details, { reason_code: 'no_candidate', refusals: [...refusals], ...(done.historyId ? { history_id: done.historyId } : {}) });
 }
 
 /** No candidate could be promoted: bring the old master back, unless another server is writable. */

@@ -133,15 +133,17 @@ export class StepRunner {
   /**
    * Close the record: history, state saved durably, then the journal cleared, one log line. If
    * servers.save cannot be written the journal stays (the next start recovers from it).
+   * `quiet`: a repeat of a refusal already recorded (engine/refusal-episode.ts): logged only, not
+   * added to the history nor alerted.
    */
-  async finish(outcome: Exclude<TopologyOutcome, 'RUNNING'>, details: string): Promise<FailoverRecord> {
+  async finish(outcome: Exclude<TopologyOutcome, 'RUNNING'>, details: string, options: { quiet?: boolean } = {}): Promise<FailoverRecord> {
     const finishedMs = this.env.clock().getTime();
     this.record.finished = new Date(finishedMs).toISOString();
     this.record.duration_ms = finishedMs - this.startedMs;
     this.record.outcome = outcome;
     const missed = this.record.journal_failures;
     this.record.details = missed?.length ? `${details}; the journal could not record: ${missed.join('; ')}` : details;
-    this.env.book.addHistory(this.record);
+    if (options.quiet !== true) this.env.book.addHistory(this.record);
     if (await this.retried(() => this.env.persist())) {
       const store = this.env.store;
       await (store ? store.clearJournal() : clearJournal(this.env.serverFile)).catch((err: unknown) => {
@@ -153,7 +155,7 @@ export class StepRunner {
     }
     const line = `${this.record.kind} ${outcome} in ${this.record.duration_ms} ms: ${this.record.details}`;
     if (outcome === 'SUCCESS') this.env.log.warn('FAILOVER', line);
-    else this.env.log.error('FAILOVER', line, undefined, 'CRITICAL');
+    else this.env.log.error('FAILOVER', line, undefined, options.quiet === true ? undefined : 'CRITICAL');
     return this.record;
   }
 
