@@ -86,19 +86,24 @@ export class NodeControl {
     return this.confirmUp(name, 'restarted');
   }
 
-  /** Wait until the server answers polls, then verify it; its verification sets the status. */
+  /**
+   * Wait until the server answers polls, then verify it; its verification sets the status. A
+   * verification that fails is asked again within the same attempts: a replica answers queries a
+   * moment before its WAL receiver streams from the master (seconds on a busy host), and a start
+   * is only done once it does.
+   */
   private async confirmUp(name: string, verb: string): Promise<Rd> {
     const failover = this.env.ctx().config.failover;
+    let failedVerification: string | null = null;
     for (let attempt = 0; attempt < failover.recovery_retries; attempt += 1) {
+      if (attempt > 0) await this.env.sleep(failover.fail_retry_interval * 1000);
       const poll = await this.env.checks.pollServer(name);
-      if (poll.result === 'SUCCESS') {
-        const verify = await this.env.checks.verifyServer(name);
-        return verify.result === 'SUCCESS'
-          ? success(`server ${name} ${verb}: ${verify.details}`)
-          : failure(`server ${name} ${verb} but failed verification: ${verify.details}`);
-      }
-      await this.env.sleep(failover.fail_retry_interval * 1000);
+      if (poll.result !== 'SUCCESS') continue;
+      const verify = await this.env.checks.verifyServer(name);
+      if (verify.result === 'SUCCESS') return success(`server ${name} ${verb}: ${verify.details}`);
+      failedVerification = verify.details;
     }
+    if (failedVerification !== null) return failure(`server ${name} ${verb} but failed verification: ${failedVerification}`);
     this.env.book.applyStatus(name, { status: 'unavailable', message: `server ${verb}, but does not respond` });
     return failure(`server ${name} ${verb}, but does not respond to polling`);
   }
