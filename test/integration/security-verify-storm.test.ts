@@ -73,7 +73,7 @@ async function peakSessions(during: () => Promise<unknown>): Promise<{ peak: num
   return { peak, samples };
 }
 
-test('100 concurrent get_status check_type=verify: at most two verifications of the master, never more than one verification\'s sessions on it', async (t) => {
+test('100 concurrent get_status check_type=verify: a few verifications of the master, never more than one verification\'s sessions on it', async (t) => {
   const master = cluster.master.name;
   let masterVerifications = 0;
   daemon.hr.onCheck((event) => {
@@ -89,7 +89,10 @@ test('100 concurrent get_status check_type=verify: at most two verifications of 
   });
   t.diagnostic(`one verification: peak ${single.peak} sessions (${single.samples} samples); storm: peak ${storm.peak} (${storm.samples} samples), ${masterVerifications} verifications of the master`);
   assert.deepEqual([...new Set(statuses)], [200]);
-  assert.ok(masterVerifications >= 1 && masterVerifications <= 2, `${masterVerifications} verifications of the master for 100 calls`);
+  // Calls that arrive while a verification runs share it; those after it ends start the next one.
+  // How many that makes depends on how long the 100 calls take to arrive on this host (2 on a fast
+  // one, 3 seen on a slower one); uncoalesced it would be 100.
+  assert.ok(masterVerifications >= 1 && masterVerifications <= 5, `${masterVerifications} verifications of the master for 100 calls`);
   const replicas = cluster.nodes.length - 1;
   assert.ok(storm.samples > 10, 'the storm was sampled');
   assert.ok(storm.peak <= 1 + replicas, `peak ${storm.peak} HandyRep sessions on the master during the storm (one verification: at most ${1 + replicas})`);
