@@ -5,7 +5,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { call } from './api';
-import type { AgentsReport } from './types';
+import type { AgentEntry, AgentsReport } from './types';
 
 export const AGENTS_EVERY_MS = 3000;
 
@@ -13,6 +13,18 @@ export const AGENTS_EVERY_MS = 3000;
 export interface AgentsView {
   report: AgentsReport | null;
   error: string | null;
+}
+
+/**
+ * The entries in the answer's order (configured servers, then unknown names): the object's own
+ * order puts integer-like names ("1", "42") first. Names the answer's `order` leaves out (there are
+ * none from this version's daemon) come after it, in the object's order.
+ */
+export function agentsInOrder(report: AgentsReport | null): [string, AgentEntry][] {
+  if (report === null) return [];
+  const listed = new Set((Array.isArray(report.order) ? report.order : []).filter((n) => Object.hasOwn(report.agents, n)));
+  const names = [...listed, ...Object.keys(report.agents).filter((n) => !listed.has(n))];
+  return names.map((n) => [n, report.agents[n] as AgentEntry]);
 }
 
 export function useAgents(enabled: boolean): AgentsView | null {
