@@ -1,13 +1,13 @@
 /**
  * The node agents' member records (get_agents), for deployments with etcd only: the page asks
- * every few seconds while it shows them. They live in etcd, not in the controller's state, so no
- * state event announces a change (an agent's record ages, or goes with its lease, silently).
+ * every few seconds while it is visible (agents-schedule.ts). They live in etcd, not in the
+ * controller's state, so no state event announces a change (an agent's record ages, or goes with
+ * its lease, silently).
  */
 import { useEffect, useState } from 'preact/hooks';
 import { call } from './api';
+import { nextAgentsCallMs } from './agents-schedule';
 import type { AgentEntry, AgentsReport } from './types';
-
-export const AGENTS_EVERY_MS = 3000;
 
 /** The last answer and, when the last call failed, why; null when the deployment has no etcd. */
 export interface AgentsView {
@@ -32,22 +32,46 @@ export function useAgents(enabled: boolean): AgentsView | null {
   useEffect(() => {
     if (!enabled) return undefined;
     let stopped = false;
+    let asking = false;
+    let failures = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    const visible = (): boolean => document.visibilityState === 'visible';
+    const schedule = (): void => {
+      clearTimeout(timer);
+      const wait = nextAgentsCallMs(visible(), failures);
+      if (wait !== null) timer = setTimeout(() => void ask(), wait);
+    };
     // The next call only after the last one answered: with etcd unreachable a call waits out the
     // daemon's retry_timeout, and calls every few seconds would pile up on the browser's few
     // connections to the daemon, ahead of the page's logins and actions.
     const ask = async (): Promise<void> => {
+      if (asking) return;
+      asking = true;
       const answer = await call('get_agents');
+      asking = false;
       if (stopped) return;
       // An RD is a refusal or a failure (etcd unreachable); the last report stays, marked.
-      if ('result' in answer && answer.result === 'FAIL') setView((v) => ({ report: v.report, error: answer.details }));
-      else setView({ report: answer as unknown as AgentsReport, error: null });
-      timer = setTimeout(() => void ask(), AGENTS_EVERY_MS);
+      if ('result' in answer && answer.result === 'FAIL') {
+        failures += 1;
+        setView((v) => ({ report: v.report, error: answer.details }));
+      } else {
+        failures = 0;
+        setView({ report: answer as unknown as AgentsReport, error: null });
+      }
+      schedule();
     };
-    void ask();
+    // A hidden tab asks nothing (nobody reads it); shown again, it asks at once. A call under way
+    // when the tab hides ends, and schedules nothing.
+    const onVisibility = (): void => {
+      clearTimeout(timer);
+      if (visible()) void ask();
+    };
+    document.addEventListener('visibilitychange', onVisibility);
+    if (visible()) void ask();
     return () => {
       stopped = true;
       clearTimeout(timer);
+      document.removeEventListener('visibilitychange', onVisibility);
     };
   }, [enabled]);
   return enabled ? view : null;
