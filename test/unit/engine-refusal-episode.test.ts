@@ -71,3 +71,15 @@ for (const row of restartRows) {
     assert.equal(verdict.episode.restartTriedMs, row.triedMs);
   });
 }
+
+test('refusal episodes (runtime): the configured reminder and poll interval are read at each refusal (a reload applies)', async () => {
+  const { RefusalEpisodes } = await import('../../src/runtime/refusal-episodes.js');
+  let timing = { reminderMs: 60_000, pollMs: 1000 };
+  const episodes = new RefusalEpisodes(() => timing);
+  assert.equal(episodes.judge(SIG, T0, true).why, 'first');
+  assert.equal(episodes.plan(SIG, T0 + 999).attempt, false, 'the restart is due a poll interval later');
+  assert.equal(episodes.plan(SIG, T0 + 1000).why, 'restart_due');
+  assert.equal(episodes.judge(SIG, T0 + 30_000).why, 'repeat');
+  timing = { reminderMs: 20_000, pollMs: 1000 };
+  assert.equal(episodes.judge(SIG, T0 + 30_001).why, 'reminder', 'a shorter reminder after a reload is due at once');
+});
