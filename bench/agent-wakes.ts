@@ -13,7 +13,7 @@
  * bench/results/agent-wakes.json (medians per agent, flat).
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { openSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Etcd3 } from 'etcd3';
@@ -33,7 +33,12 @@ const MARGIN_S = Number(process.env['WAKES_MARGIN'] ?? 2);
 if (!(TTL_S >= 2 && MARGIN_S > 0 && MARGIN_S < TTL_S)) throw new Error('WAKES_TTL ≥ 2 and 0 < WAKES_MARGIN < WAKES_TTL');
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 const PREFIX = '/handyrep/benchwakes/';
+/** WAKES_LOG_DIR: each agent's standard output (and V8's traces, e.g. `#--trace-deopt`) to <dir>/<node>.log. */
+const LOG_DIR = process.env['WAKES_LOG_DIR'] ?? null;
 const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
+const alive = (pid: number): boolean => {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+};
 
 interface ThreadSample { readonly comm: string; readonly ns: number; readonly runs: number; readonly voluntary: number }
 function threads(pid: number): Map<string, ThreadSample> {
@@ -63,8 +68,9 @@ async function main(): Promise<void> {
   const run = (node: TestNode, build: string): number => {
     const [root, flags] = build.split('#') as [string, string | undefined];
     const user = postgresUser();
+    const logFd = LOG_DIR === null ? -1 : openSync(`${LOG_DIR}/${node.name}.log`, 'w');
     const child = spawn(process.execPath, [...agentNodeFlagsOf(root), ...(flags ?? '').split(' ').filter((f) => f !== ''), resolve(root, 'bin', 'handyrep.js'), 'agent', '--config', writeAgentConfig(cluster, node, settings), '--node', node.name], {
-      uid: user.uid, gid: user.gid, cwd: resolve(root), env: { ...process.env, HOME: cluster.root, HANDYREP_SOURCE: '0' }, stdio: 'ignore',
+      uid: user.uid, gid: user.gid, cwd: resolve(root), env: { ...process.env, HOME: cluster.root, HANDYREP_SOURCE: '0' }, stdio: LOG_DIR === null ? 'ignore' : ['ignore', logFd, logFd],
     });
     const pid = child.pid as number;
     track(pid, `agent ${node.name}`);
@@ -103,6 +109,11 @@ async function main(): Promise<void> {
       });
     }
   } finally {
+    // SIGTERM first, so that an agent started with --cpu-prof writes its profile on the way out.
+    for (const pid of pids) {
+      try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+    }
+    for (let waited = 0; waited < 10_000 && pids.some(alive); waited += 200) await sleep(200);
     for (const pid of pids) {
       try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
       untrack(pid);

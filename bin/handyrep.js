@@ -5,10 +5,10 @@
 // memory is ~9 MB of an idle daemon's RSS; bench:idle), so when Node was started
 // without those flags (`node bin/handyrep.js ...`) this re-runs itself with them, forwarding
 // signals and the exit code. The node agent also runs without V8 background threads
-// (`--single-threaded`: fewer idle wake-ups; src/cli/launcher-flags.ts says why and holds the
+// (`--single-threaded --no-opt`: less idle CPU; src/cli/launcher-flags.ts says why and holds the
 // same lists for code that starts HandyRep processes; a unit test keeps them equal), added
 // when this re-runs itself; started through the line above (`handyrep agent`), it does NOT re-run
-// itself for that flag alone: a second process would outlive a SIGKILLed first one. The systemd
+// itself for those flags alone: a second process would outlive a SIGKILLed first one. The systemd
 // unit starts node with every flag.
 // It runs the compiled dist/, building it first when it is missing or older than a source file
 // (bin/ensure-build.js; TypeScript is a development dependency). HANDYREP_SOURCE=1 runs the
@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureBuild, ensureDashboard } from './ensure-build.js';
 
 const LAUNCHER_V8_FLAGS = ['--max-semi-space-size=2', '--v8-pool-size=0'];
-const AGENT_V8_FLAGS = ['--single-threaded'];
+const AGENT_V8_FLAGS = ['--single-threaded', '--no-opt'];
 const command = process.argv.slice(2).find((a) => !a.startsWith('-'));
 const V8_FLAGS = [...LAUNCHER_V8_FLAGS, ...(command === 'agent' ? AGENT_V8_FLAGS : [])];
 const compiled = new URL('../dist/src/cli/main.js', import.meta.url);

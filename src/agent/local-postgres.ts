@@ -44,7 +44,8 @@ export interface SqlFacts {
   readonly server_version: string;
 }
 
-const FACTS_QUERY = `
+/** The facts of a round (one row); exported for bench/agent-floor-child.ts. */
+export const FACTS_QUERY = `
 SELECT pg_is_in_recovery() AS in_recovery,
        (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_timeline,
        CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) END AS wal_file,

@@ -171,7 +171,10 @@ export class HandyRep {
   private readonly adoptionMemory: AdoptionMemory = { lastRefusal: null };
   /** A silent master's database port, asked back-to-back with the full timeout (silent-master-probes.ts). */
   /** The episode of repeated automatic-failover refusals (recorded once, then reminders). */
-  private readonly refusals = new RefusalEpisodes();
+  private readonly refusals = new RefusalEpisodes(() => ({
+    reminderMs: this.config.failover.refusal_reminder_minutes * 60_000,
+    pollMs: this.config.failover.poll_interval * 1000,
+  }));
   private readonly silentProbes = new SilentMasterProbes((name) => askDatabase(this.topologyEnv(), name));
 
   /** agent_lease, after this leader saw `name`'s lease lapse: the answer of a probe that ended since, or null. */

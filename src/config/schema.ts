@@ -248,6 +248,14 @@ const failoverSchema = z
     replica_sees_master_seconds: secondsSchema
       .default(3)
       .describe('A replica whose WAL receiver heard from the master this recently still sees it: no failover.'),
+    refusal_reminder_minutes: z
+      .number()
+      .positive('must be a positive number of minutes')
+      .max(1440, 'must be at most 1440 (a day): a longer silence could hide a cluster without a master')
+      .default(10)
+      .describe(
+        'A refused automatic failover that repeats unchanged (no candidate, or a second master would result) is recorded and alerted once, then again as a reminder this often (minutes, fractions allowed) while it lasts; any change to it is recorded at once.',
+      ),
     promote_timeout_seconds: secondsSchema.default(30).describe('How long a promotion may take before it counts as failed.'),
     switchover_timeout_seconds: secondsSchema
       .default(30)

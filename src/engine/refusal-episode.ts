@@ -2,7 +2,8 @@
  * A refused automatic failover that repeats (no candidate, or a second master would be made) is
  * one episode, not one incident per failover check: the first refusal is recorded in the failover
  * history and alerted (CRITICAL); the same refusal again, while nothing it depends on changed, is
- * only logged, with a reminder (recorded and alerted) every REFUSAL_REMINDER_MS. Anything that
+ * only logged, with a reminder (recorded and alerted) every failover.refusal_reminder_minutes
+ * (REFUSAL_REMINDER_MS by default). Anything that
  * changes the refusal — another master, another reason, other refused candidates, a changed server
  * list — starts a new episode, recorded as usual; any other outcome (the master answers, a
  * failover runs) ends it.
@@ -13,7 +14,7 @@
  * stale episode hide the first refusal a new leader meets.
  */
 
-/** A reminder of a still-refused failover is recorded and alerted this often. */
+/** A reminder of a still-refused failover is recorded and alerted this often (the schema's default). */
 export const REFUSAL_REMINDER_MS = 10 * 60 * 1000;
 
 /** What makes two refusals "the same": equal in every field. */
@@ -33,6 +34,10 @@ export interface RefusalEpisode {
   recordedMs: number;
   /** Refusals logged only, since the last recorded one. */
   suppressed: number;
+  /** Restarts of the old master tried in this episode (engine/refusal-repeat.ts spaces them). */
+  restartTries: number;
+  /** When the last of them was tried; null: none yet. */
+  restartTriedMs: number | null;
 }
 
 export type RefusalVerdict =
@@ -43,15 +48,25 @@ export function sameRefusal(a: RefusalSignature, b: RefusalSignature): boolean {
   return a.master === b.master && a.reasonCode === b.reasonCode && a.about === b.about && a.topologyRevision === b.topologyRevision;
 }
 
-/** Decides whether this refusal is recorded and alerted, and the episode it leaves. */
-export function judgeRefusal(previous: RefusalEpisode | null, signature: RefusalSignature, nowMs: number, reminderMs: number = REFUSAL_REMINDER_MS): RefusalVerdict {
-  const fresh: RefusalEpisode = { signature, startedMs: nowMs, recordedMs: nowMs, suppressed: 0 };
+/** A clock stepped back counts as due: better one reminder too many than silence for hours. */
+export function reminderDue(episode: RefusalEpisode, nowMs: number, reminderMs: number): boolean {
+  const elapsed = nowMs - episode.recordedMs;
+  return elapsed >= reminderMs || elapsed < 0;
+}
+
+/**
+ * Decides whether this refusal is recorded and alerted, and the episode it leaves.
+ * `restartTried`: this refusal tried to restart the old master (counted for the episode's backoff).
+ */
+export function judgeRefusal(previous: RefusalEpisode | null, signature: RefusalSignature, nowMs: number, reminderMs: number = REFUSAL_REMINDER_MS, restartTried = false): RefusalVerdict {
+  const restart = (tries: number, triedMs: number | null): Pick<RefusalEpisode, 'restartTries' | 'restartTriedMs'> =>
+    restartTried ? { restartTries: tries + 1, restartTriedMs: nowMs } : { restartTries: tries, restartTriedMs: triedMs };
+  const fresh: RefusalEpisode = { signature, startedMs: nowMs, recordedMs: nowMs, suppressed: 0, ...restart(0, null) };
   if (previous === null) return { record: true, why: 'first', episode: fresh, suppressedBefore: 0 };
   if (!sameRefusal(previous.signature, signature)) return { record: true, why: 'changed', episode: fresh, suppressedBefore: 0 };
-  // A clock stepped back counts as due: better one reminder too many than silence for hours.
-  const elapsed = nowMs - previous.recordedMs;
-  if (elapsed >= reminderMs || elapsed < 0) return { record: true, why: 'reminder', episode: { ...previous, recordedMs: nowMs, suppressed: 0 }, suppressedBefore: previous.suppressed };
-  return { record: false, why: 'repeat', episode: { ...previous, suppressed: previous.suppressed + 1 } };
+  const kept = restart(previous.restartTries, previous.restartTriedMs);
+  if (reminderDue(previous, nowMs, reminderMs)) return { record: true, why: 'reminder', episode: { ...previous, ...kept, recordedMs: nowMs, suppressed: 0 }, suppressedBefore: previous.suppressed };
+  return { record: false, why: 'repeat', episode: { ...previous, ...kept, suppressed: previous.suppressed + 1 } };
 }
 
 /** The note a recorded or logged refusal carries about its episode ('' for the first of one). */

@@ -8,7 +8,11 @@
  * measure received − replayed, ≈ 0: it used to rewrite paul's lag to 0 and let it be promoted.)
  * The refusal, the same at every cycle (~10 s of them), is one episode (engine/refusal-episode.ts):
  * one FAIL entry in the history and one CRITICAL alert (push_alert_command into a file), not one
- * per cycle; once john can start again, the changed refusal (john restarted) is recorded and alerted.
+ * per cycle. Quiet in its effects too (engine/refusal-repeat.ts): a repeat the snapshot shows
+ * unchanged writes no failover journal (its `failover started` lines, one per journal begun, are
+ * counted in the log) and tries john's restart only as its backoff comes due (1 s, 2 s, 4 s, ...
+ * apart: the poll interval doubling). Once john can start again, the next restart due brings the
+ * changed refusal (john restarted): recorded and alerted.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,6 +26,22 @@ import { cleanupAll, closeBed, nodeState, openBed, sleep, sqlOn, waitUntil, writ
 after(cleanupAll);
 
 const LAG_LIMIT_MB = 16;
+/** FAILOVER_TEST_SETTINGS.poll_interval: the restart backoff's first step. */
+const POLL_MS = 1000;
+
+/** HandyRep's log entries (JSON lines) from line `from` on: [time ms, message]. */
+function logSince(root: string, from: number): { all: number; entries: [number, string][] } {
+  const lines = readFileSync(join(root, 'handyrep.log'), 'utf8').split('\n').filter(Boolean);
+  const entries = lines.slice(from).flatMap((l): [number, string][] => {
+    try {
+      const e = JSON.parse(l) as { time?: string; msg?: string };
+      return [[Date.parse(e.time ?? ''), e.msg ?? '']];
+    } catch {
+      return [];
+    }
+  });
+  return { all: lines.length, entries };
+}
 const BROKEN_SETTING = '\nhandyrep_test_broken_setting = on\n';
 
 /** The failover FAIL alerts delivered (push_alert_command writes type|category|server|message). */
@@ -74,6 +94,7 @@ async function soleLaggingCandidate(verifyBefore: boolean): Promise<void> {
     walSender = null;
 
     const lines: string[] = [];
+    const logFrom = logSince(bed.cluster.root, 0).all;
     // ~10 s of cycles, polls and verifications alternating (at least four).
     const started = Date.now();
     for (let cycle = 0; cycle < 4 || Date.now() - started < 10_000; cycle += 1) {
@@ -91,6 +112,22 @@ async function soleLaggingCandidate(verifyBefore: boolean): Promise<void> {
       assert.equal(await hr.get_master_name(), 'john', story);
     }
     const story = `\n  ${lines.join('\n  ')}\nlog:\n${bed.logTail(25)}`;
+    // Quiet in its effects: a journal begun (and cleared) only for the attempts that tried john's
+    // restart, and those spaced by the backoff; every other cycle answered without an attempt.
+    const { entries } = logSince(bed.cluster.root, logFrom);
+    const begun = entries.filter(([, m]) => m.startsWith('failover started:'));
+    const restarts = entries.filter(([, m]) => m.includes('failover step restart_old_master'));
+    const quiet = entries.filter(([, m]) => m.startsWith('failover refused again:') && m.includes('nothing journaled'));
+    const effects = `${lines.length} cycles; journals begun at ${begun.map(([t]) => new Date(t).toISOString().slice(17, 23)).join(', ')}; restarts at ${restarts.map(([t]) => new Date(t).toISOString().slice(17, 23)).join(', ')}${story}`;
+    assert.equal(begun.length, restarts.length, `every attempt tried the restart; no journal without one: ${effects}`);
+    assert.ok(begun.length >= 2 && begun.length <= 5, `the first attempt and the restarts due over ~10 s (0, 1, 3, 7 s), not one per cycle: ${effects}`);
+    assert.ok(begun.length < lines.length, effects);
+    assert.equal(quiet.length, lines.length - begun.length, `the other cycles answered without an attempt: ${effects}`);
+    restarts.slice(1).forEach(([t], i) => {
+      const gap = t - (restarts[i] as [number, string])[0];
+      // The n-th gap is at least the poll interval times 2^(n-1) (less the log's timing slack).
+      assert.ok(gap >= POLL_MS * 2 ** i - 250, `restart ${i + 2} came ${gap} ms after the previous one: ${effects}`);
+    });
     const history = await hr.failover_history(10);
     // Every cycle attempted and refused a failover (the transcript above); the same refusal is recorded once.
     assert.deepEqual(history.map((r) => [r.kind, r.outcome, r.from]), [['failover', 'FAIL', 'john']], `${lines.length} cycles${story}`);
@@ -100,10 +137,16 @@ async function soleLaggingCandidate(verifyBefore: boolean): Promise<void> {
     await sleep(1500); // anything else queued would be delivered by now
     assert.equal(failoverAlerts(alerts).length, 1, `one alert for the episode:\n${failoverAlerts(alerts).join('\n')}${story}`);
 
-    // A change: john can start again. The next refusal differs (john restarted): recorded and alerted.
+    // A change: john can start again. The refusal differs once the next restart due has run (john
+    // restarted; until then the cycles stay quiet): recorded and alerted.
     writeFileSync(conf, readFileSync(conf, 'utf8').replace(BROKEN_SETTING, ''));
-    const changed = await hr.failover_check(false);
-    lines.push(`after the fix: ${changed.result}: ${changed.details}`);
+    let changed = await hr.failover_check(false);
+    const fixed = Date.now();
+    while (!/old master john restarted/.test(changed.details) && Date.now() - fixed < 70_000) {
+      assert.match(changed.details, /not restarted this time/, `${changed.details}${story}`);
+      changed = await hr.failover_check(false);
+    }
+    lines.push(`after the fix (${Date.now() - fixed} ms): ${changed.result}: ${changed.details}`);
     assert.match(changed.details, /no viable replica.*old master john restarted/, `${changed.details}${story}`);
     const recorded = await hr.failover_history(10);
     assert.deepEqual(recorded.map((r) => r.outcome), ['FAIL', 'FAIL'], `${recorded.map((r) => r.details).join('\n')}${story}`);

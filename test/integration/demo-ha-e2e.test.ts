@@ -57,7 +57,7 @@ test('npm start -- --ha: etcd, two controllers and the node agents; a controller
     .map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'))
     .filter((args) => args.some((a) => a.startsWith(demoRoot)));
   assert.equal(agentArgs.length, 3, `three agent processes: ${JSON.stringify(agentArgs)}`);
-  for (const args of agentArgs) assert.ok(args.includes('--single-threaded') && args.includes('--max-semi-space-size=2'), `agent flags: ${args.join(' ')}`);
+  for (const args of agentArgs) assert.ok(args.includes('--single-threaded') && args.includes('--no-opt') && args.includes('--max-semi-space-size=2'), `agent flags: ${args.join(' ')}`);
 
   // The leading controller SIGKILLed: the other leads; no failover.
   const leaderPid = Number(new RegExp(`${firstLeader} http://127\\.0\\.0\\.1:\\d+ \\(pid (\\d+)\\)`).exec(demo.output())?.[1]);

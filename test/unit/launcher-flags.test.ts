@@ -17,7 +17,7 @@ test('bin/handyrep.js runs with the same flags as src/cli/launcher-flags.ts says
 });
 
 test('the agent runs single-threaded, other commands do not', () => {
-  assert.deepEqual(launcherFlags(['agent', '--config', 'a.yaml', '--node', 'john']), [...LAUNCHER_V8_FLAGS, '--single-threaded']);
+  assert.deepEqual(launcherFlags(['agent', '--config', 'a.yaml', '--node', 'john']), [...LAUNCHER_V8_FLAGS, '--single-threaded', '--no-opt']);
   assert.deepEqual(launcherFlags(['daemon', '--config', 'a.yaml']), [...LAUNCHER_V8_FLAGS]);
   // A server named "agent" given to another command is not the agent.
   assert.deepEqual(launcherFlags(['clone', 'agent']), [...LAUNCHER_V8_FLAGS]);

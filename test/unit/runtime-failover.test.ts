@@ -16,7 +16,7 @@ import { oneShotSessions } from '../../src/nodes/monitor-sessions.js';
 import type { SqlClient } from '../../src/nodes/ports.js';
 import { serversFromConfig } from '../../src/runtime/state-sync.js';
 import type { TopologyEnv } from '../../src/runtime/topology/env.js';
-import { failoverPlan, runFailover } from '../../src/runtime/topology/failover.js';
+import { failoverPlan, runFailover, type TopologyRd } from '../../src/runtime/topology/failover.js';
 import { RefusalEpisodes } from '../../src/runtime/refusal-episodes.js';
 import { runPromote } from '../../src/runtime/topology/manual.js';
 import { runSwitchover } from '../../src/runtime/topology/switchover.js';
@@ -367,6 +367,65 @@ test('a refused automatic failover repeated (no candidate, a restart would make 
     const manual = await runFailover(b.env, 'test', { preferred: null, remaster: false });
     assert.ok(manual.history_id, manual.details);
     assert.equal(b.env.refusals?.current, null);
+  } finally {
+    b.done();
+  }
+});
+
+test('a repeated refusal (no candidate) writes no journal and tries no restart until its backoff is due; a candidate appearing runs the attempt at once', async () => {
+  // john lost (its control channel answers: a restart is tried), paul and george writable by hand: no candidate.
+  const b = bed({ john: { inRecovery: null, running: false }, paul: { inRecovery: false }, george: { inRecovery: false } });
+  try {
+    let now = Date.parse('2026-12-05T10:00:00.000Z');
+    let begun = 0;
+    let writes = 0;
+    let clears = 0;
+    const store = {
+      writeJournal: async (record: { steps: unknown[] }) => {
+        writes += 1;
+        if (record.steps.length === 0) begun += 1;
+      },
+      clearJournal: async () => {
+        clears += 1;
+      },
+    };
+    Object.assign(b.env, { clock: () => new Date(now), store, refusals: new RefusalEpisodes(() => ({ reminderMs: 10 * 60 * 1000, pollMs: 1000 })) });
+    const restartSteps = (): number => b.env.log.recent(300).filter((e) => e.message.includes('step restart_old_master')).length;
+    const attempted: number[] = [];
+    // 20 checks a second apart: attempts (journal, restart try) at 0 s, then 1, 3, 7 and 15 s (backoff 1, 2, 4, 8 s).
+    for (let second = 0; second < 20; second += 1) {
+      const before = begun;
+      const rd = await runFailover(b.env, 'test', { preferred: null, remaster: false, automatic: true });
+      assert.equal(rd.reason_code, 'no_candidate', rd.details);
+      if (begun > before) attempted.push(second);
+      else assert.match(rd.details, /not restarted this time .*no failover attempted, nothing journaled; the same refusal as since/, rd.details);
+      now += 1000;
+    }
+    assert.deepEqual(attempted, [0, 1, 3, 7, 15]);
+    assert.equal(clears, 5, 'each attempt clears its journal; nothing else does');
+    assert.ok(writes > 0 && writes % 5 === 0, `${writes} journal writes for 5 attempts`);
+    assert.equal(restartSteps(), 5);
+    assert.equal(b.book.recentHistory(100).filter((h) => h.outcome === 'FAIL').length, 1, 'one record for the episode');
+    assert.equal(b.env.refusals?.current?.restartTries, 5);
+    const automatic = (): Promise<TopologyRd> => runFailover(b.env, 'test', { preferred: null, remaster: false, automatic: true });
+    // The master answers: the attempt runs (and is called off), never a quiet refusal; the episode ends.
+    b.nodes.john = { ...(b.nodes.john as FakeNode), inRecovery: false };
+    let before = begun;
+    const answered = await automatic();
+    assert.equal(answered.reason_code, 'stale_verdict', answered.details);
+    assert.equal(begun, before + 1);
+    assert.equal(b.env.refusals?.current, null, 'the episode ended: its backoff starts again with the next one');
+    // Lost again: a new episode (attempted, recorded), then quiet half a second later.
+    b.nodes.john = { ...(b.nodes.john as FakeNode), inRecovery: null };
+    before = begun;
+    assert.ok((await automatic()).history_id);
+    now += 500;
+    assert.equal((await automatic()).history_id, undefined);
+    assert.equal(begun, before + 1, 'a new episode: attempted once, then quiet half a second later (its restart is due after 1 s)');
+    // A candidate appears (george is a replica again; paul still writable, so no promotion): the attempt runs at once.
+    b.nodes.george = { ...(b.nodes.george as FakeNode), inRecovery: true };
+    const changed = await automatic();
+    assert.equal(begun, before + 2, `a changed snapshot is attempted: ${changed.details}`);
   } finally {
     b.done();
   }

@@ -20,6 +20,8 @@ import { enabledReplicas, selectCandidates } from './select.js';
 import { StepRunner } from './step-runner.js';
 import { secondMasterRisk } from './writable-guard.js';
 import { refusalNote } from '../../engine/refusal-episode.js';
+import { noCandidateAbout } from '../../engine/refusal-repeat.js';
+import { quietRepeat } from './quiet-refusal.js';
 
 export interface FailoverPlan {
   kind: 'failover' | 'switchover' | 'promote';
@@ -101,7 +103,13 @@ async function revalidate(env: TopologyEnv, oldMaster: string | null, expect: Fa
 export async function runFailover(env: TopologyEnv, reason: string, options: FailoverOptions): Promise<TopologyRd> {
   const oldMaster = env.book.masterName();
   const expect = options.expect ?? { master: oldMaster, topologyRevision: env.book.topologyRevision };
-  const refusal = new RefusalFinish(env, options.automatic ?? false, expect);
+  const automatic = options.automatic ?? false;
+  // The same refusal as the episode's, seen from the snapshot: no attempt (no journal, no restart until due).
+  if (automatic) {
+    const repeated = await quietRepeat(env, { expect, snapshots: options.snapshots, preferred: options.preferred, proxiesFirst: options.proxiesFirst ?? false, revalidate: () => revalidate(env, oldMaster, expect, true) });
+    if (repeated !== null) return repeated;
+  }
+  const refusal = new RefusalFinish(env, automatic, expect);
   const rd = await failoverSteps(env, reason, options, oldMaster, expect, refusal);
   // Any other outcome (or an operator's failover) ends a refusal episode: the next refusal is news.
   if (!refusal.judged) env.refusals?.end();
@@ -121,12 +129,13 @@ class RefusalFinish {
     private readonly expect: FailoverExpectation,
   ) {}
 
-  async finish(runner: StepRunner, reasonCode: string, about: string, details: string): Promise<{ details: string; historyId?: string }> {
+  /** `restartTried`: the attempt tried to restart the old master (the episode spaces those out). */
+  async finish(runner: StepRunner, reasonCode: string, about: string, details: string, restartTried = false): Promise<{ details: string; historyId?: string }> {
     const episodes = this.env.refusals;
     if (!this.automatic || episodes === undefined) return { details, historyId: (await runner.finish('FAIL', details)).id };
     this.judged = true;
     const signature = { master: this.expect.master, reasonCode, about, topologyRevision: this.expect.topologyRevision };
-    const verdict = episodes.judge(signature, this.env.clock().getTime());
+    const verdict = episodes.judge(signature, this.env.clock().getTime(), restartTried);
     const noted = `${details}${refusalNote(verdict)}`;
     const record = await runner.finish('FAIL', noted, { quiet: !verdict.record });
     return verdict.record ? { details: noted, historyId: record.id } : { details: noted };
@@ -314,8 +323,7 @@ async function noCandidate(env: TopologyEnv, runner: StepRunner, oldMaster: stri
   }
   const details = `no viable replica to fail over to (no candidate: ${describeRefusals(refusals)}); ${restarted}`;
   // The same refusal: the same candidates refused for the same reasons (their lag figures aside), the restart likewise.
-  const about = `${refusals.map((r) => `${r.name}:${r.code}`).sort().join(',')}; restart ${restartOk ? 'ok' : 'not done'}`;
-  const done = await refusal.finish(runner, 'no_candidate', about, details);
+  const done = await refusal.finish(runner, 'no_candidate', noCandidateAbout(refusals, restartOk), details, oldMaster !== null);
   return failure(done.details, { reason_code: 'no_candidate', refusals: [...refusals], ...(done.historyId ? { history_id: done.historyId } : {}) });
 }
 
