@@ -29,14 +29,39 @@ const NO_ANSWER_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ETIMEDOUT
 /** How long after a failed login the probe only checks that the server answers the startup. */
 export const LOGIN_RETRY_MS = 60_000;
 
+/** What failed after the server had answered, in the detail of a "seen". */
+function afterAnswer(err: unknown): string {
+  if (!(err instanceof LeanPgError)) return 'the probe failed';
+  switch (err.kind) {
+    case 'timeout':
+      return 'no answer within the timeout';
+    case 'closed':
+      return 'the connection ended';
+    case 'network':
+      return err.code || 'network';
+    case 'protocol':
+      return 'not the PostgreSQL protocol';
+    default:
+      return err.kind; // server and auth_refused: classified as answers on their own
+  }
+}
+
 /**
- * A failed connect or query → seen, not seen, or unknown. PostgreSQL's own errors (an SQLSTATE,
- * even a FATAL that ends the session) and a password request the probe declines mean it answers.
- * Refused, unreachable, no answer within the timeout, a connection cut and bytes that are not
- * PostgreSQL's (something else listens on its port: pg_isready's "no response") are "does not
- * see"; anything else (EMFILE, EAI_AGAIN, a TypeError: this host's own trouble) is unknown.
+ * A failed connect or query → seen, not seen, or unknown. `answered`: the server answered this
+ * probe before it failed (its password request or a finished login, in this round): it is up and
+ * speaks the protocol, so it is seen whatever failed after (a slow password exchange, a login or a
+ * first query that did not end in time), as pg_isready counts any password request as "accepting
+ * connections" (design §5 rule 1 models the vantage probe on it). Otherwise PostgreSQL's own
+ * errors (an SQLSTATE, even a FATAL that ends the session) and a password request the probe
+ * declines mean it answers. Refused, unreachable, no answer within the timeout, a connection cut
+ * and bytes that are not PostgreSQL's (something else listens on its port: pg_isready's "no
+ * response") are "does not see"; anything else (EMFILE, EAI_AGAIN, a TypeError: this host's own
+ * trouble) is unknown. By default `answered` is what the error says of the connect.
  */
-export function classifyProbeError(err: unknown): ProbeAnswer {
+export function classifyProbeError(err: unknown, answered = err instanceof LeanPgError && err.startupAnswered): ProbeAnswer {
+  if (answered && !(err instanceof LeanPgError && (err.kind === 'server' || err.kind === 'auth_refused'))) {
+    return { sees: true, detail: `answers the startup, then ${afterAnswer(err)}` };
+  }
   if (!(err instanceof LeanPgError)) {
     const code = (err as { code?: unknown } | null)?.code;
     return { sees: null, detail: `probe did not run (${typeof code === 'string' && code !== '' ? code : err instanceof Error ? err.name : 'error'})` };
@@ -104,10 +129,13 @@ export class MasterProbe {
       const answer = await answersStartup(target);
       return answer === true ? { sees: true, detail: 'answers (login failed before)' } : classifyProbeError(answer);
     }
+    // A session opened in this round: the server answered this probe, whatever its query does.
+    let openedNow = false;
     try {
       if (this.#session === null || this.#session.ended) {
         this.#session = null;
         this.#session = await LeanPgSession.connect(target);
+        openedNow = true;
       }
       await this.#session.query('SELECT 1', this.timeoutMs);
       if (failedAt !== null) this.log(`the probe of the master ${master} logs in again`);
@@ -125,7 +153,7 @@ export class MasterProbe {
         }
         this.#loginFailedAtMs = this.now();
       }
-      return classifyProbeError(err);
+      return classifyProbeError(err, openedNow || (err instanceof LeanPgError && err.startupAnswered));
     }
   }
 

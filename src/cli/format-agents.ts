@@ -2,6 +2,7 @@
  * `handyrep agents` (get_agents) for people: one line per node with what its agent last published,
  * problems in the last column. Pure; the answer is read leniently (any daemon version may answer).
  */
+import { agentNamesInOrder } from '../model/agent-report.js';
 import { paint, shortTime, table, type Style } from './format.js';
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -49,7 +50,10 @@ function noteCell(entry: Record<string, unknown>): string {
 
 export function formatAgents(report: unknown, style: Style): string {
   if (!isObject(report) || !isObject(report['agents'])) return '(not an answer of get_agents)';
-  const entries = Object.entries(report['agents']).filter((e): e is [string, Record<string, unknown>] => isObject(e[1]));
+  const agents = report['agents'];
+  const entries = agentNamesInOrder(agents, report['order'])
+    .map((name): [string, unknown] => [name, agents[name]])
+    .filter((e): e is [string, Record<string, unknown>] => isObject(e[1]));
   const footer = paint(style, 'dim', `member records read at ${shortTime(report['read_at'])} (etcd revision ${text(report['revision'])}); stale after ${seconds(report['stale_after_ms'])}`);
   if (entries.length === 0) return `(no servers and no member records)\n${footer}`;
   const rows = entries.map(([name, e]) => [

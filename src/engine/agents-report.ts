@@ -130,5 +130,6 @@ export function agentsReport(input: AgentsReportInput): AgentsReport {
   for (const node of unknown) entries.set(node, entryOf(node, texts.get(node), false, input));
   // Own properties, also for a record under members/__proto__ (an assignment would set the prototype).
   const agents: Record<string, AgentEntry> = Object.fromEntries([...entries].map(([node, entry]) => [node, { ...entry, lag_bytes: lagOf(entry, entries) }]));
-  return { read_at: new Date(input.nowMs).toISOString(), revision: input.revision, stale_after_ms: input.staleAfterMs, agents };
+  // The object alone would list integer-like names ("1", "42") first: the order travels beside it.
+  return { read_at: new Date(input.nowMs).toISOString(), revision: input.revision, stale_after_ms: input.staleAfterMs, agents, order: [...entries.keys()] };
 }

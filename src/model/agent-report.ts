@@ -69,6 +69,23 @@ export interface AgentsReport {
   revision: string;
   /** A record observed longer ago than this counts as stale (etcd.ttl: an agent rewrites its record at least every third of it). */
   stale_after_ms: number;
-  /** Configured servers first (in configuration order), then records under unknown names. */
+  /**
+   * The entries by node name. A JSON object's keys do not keep this order everywhere: JavaScript
+   * (and so `JSON.parse` in a browser or Node) lists integer-like keys ("1", "42") first, in
+   * numeric order. Show them in `order`'s.
+   */
   agents: Record<string, AgentEntry>;
+  /** The keys of `agents` in the order to show them: configured servers in configuration order, then unknown names sorted. */
+  order: string[];
+}
+
+/**
+ * The node names of a get_agents answer in the order to show them: its `order`, read leniently (an
+ * older daemon's answer has none: the object's own order then), with any key it leaves out after it.
+ */
+export function agentNamesInOrder(agents: object, order: unknown): string[] {
+  const keys = Object.keys(agents);
+  if (!Array.isArray(order)) return keys;
+  const listed = new Set(order.filter((name): name is string => typeof name === 'string' && Object.hasOwn(agents, name)));
+  return [...listed, ...keys.filter((name) => !listed.has(name))];
 }

@@ -7,7 +7,8 @@
  *      says "missing" for george while the others still report;
  *   3. the CLI prints the table (george MISSING, john master);
  *   4. Chromium: the cluster table's Agent column shows john's role and george's missing agent; the
- *      server pages' Agent panel shows john's role, and george's "No agent record" warning.
+ *      server pages' Agent panel shows john's role, and george's "No agent record" warning;
+ *   5. the page asks get_agents only while it is visible, and at once when it shows again.
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -41,6 +42,7 @@ describe("the agents' member records shown to operators", { timeout: 240_000 }, 
       await startAdoptAgents(current);
       const before = await agentsOf(ctl);
       assert.deepEqual(Object.keys(before.agents), ['john', 'paul', 'george']);
+      assert.deepEqual(before.order, ['john', 'paul', 'george']);
       assert.deepEqual(Object.fromEntries(Object.entries(before.agents).map(([n, e]) => [n, [e.state, e.configured, e.role, e.postgres]])), {
         john: ['reporting', true, 'master', 'running'],
         paul: ['reporting', true, 'replica', 'running'],
@@ -88,6 +90,27 @@ describe("the agents' member records shown to operators", { timeout: 240_000 }, 
       await page.goto(`${ctl.daemon.url}/#/server/george`);
       const warning = await page.waitForSelector('[data-testid=agent-panel][data-agent-state=missing] [data-testid=agent-warning]', { timeout: 10_000 });
       assert.match((await warning.textContent()) ?? '', /^No agent record: the agent is not running or cannot reach etcd, or its member lease expired$/);
+
+      // get_agents only while the page is visible: hidden (as a background tab), no call for more
+      // than two periods; shown again, a call at once. Headless Chromium's pages are always visible:
+      // the page's document is told otherwise, as the browser would tell it.
+      let asked = 0;
+      page.on('request', (r) => void (new URL(r.url()).pathname === '/get_agents' && (asked += 1)));
+      const show = (state: 'hidden' | 'visible'): Promise<unknown> =>
+        page.evaluate(`Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => '${state}' });
+          Object.defineProperty(document, 'hidden', { configurable: true, get: () => ${state === 'hidden'} });
+          document.dispatchEvent(new Event('visibilitychange'))`);
+      await show('hidden');
+      await new Promise((resolve) => setTimeout(resolve, 300)); // a call asked just before may still be reported
+      asked = 0;
+      await new Promise((resolve) => setTimeout(resolve, 6500));
+      assert.equal(asked, 0, 'get_agents calls while the page was hidden');
+      const shown = Date.now();
+      const next = page.waitForRequest((r) => new URL(r.url()).pathname === '/get_agents', { timeout: 10_000 });
+      await show('visible');
+      await next;
+      t.diagnostic(`shown again: get_agents asked after ${Date.now() - shown} ms`);
+      assert.ok(Date.now() - shown < 1500, `asked at once when shown again, not at the next period: ${Date.now() - shown} ms`);
     } catch (err) {
       throw withLogs(current, err);
     }

@@ -137,6 +137,29 @@ describe('the agent\'s probe of the master', () => {
     ['an error that is not the session\'s, even with a network code → unknown', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), null],
   ];
   for (const [label, err, sees] of rows) it(`${label} → ${String(sees)}`, () => assert.equal(classifyProbeError(err).sees, sees));
+  // Whether the server answered this probe (its password request, or a login finished this round)
+  // before the failure: an answer means it is up and speaks the protocol (pg_isready: accepting).
+  const answeredRows: ReadonlyArray<[string, unknown, boolean, boolean | null, RegExp]> = [
+    ['password request answered, then the login timed out (slow SCRAM): seen', new LeanPgError('timeout', 'the login did not end', '', true), false, true, /^answers the startup, then no answer within the timeout$/],
+    ['the same, told by the caller (a session opened this round, then SELECT 1 timed out): seen', new LeanPgError('timeout', 'no answer within 300 ms (query)'), true, true, /^answers the startup, then no answer within the timeout$/],
+    ['password request answered, then the connection ended: seen', new LeanPgError('closed', 'ended', '', true), false, true, /then the connection ended$/],
+    ['password request answered, then a reset: seen', new LeanPgError('network', 'read ECONNRESET', 'ECONNRESET', true), false, true, /then ECONNRESET$/],
+    ['password request answered, then bytes that are not the protocol: seen', new LeanPgError('protocol', 'SCRAM: out of order', '', true), false, true, /then not the PostgreSQL protocol$/],
+    ['no answer at all within the timeout: not seen', new LeanPgError('timeout', 'no answer within 300 ms (connect)'), false, false, /^no answer within the timeout$/],
+    ['refused: not seen', new LeanPgError('network', 'connect ECONNREFUSED', 'ECONNREFUSED'), false, false, /^connection refused$/],
+    ['authentication failed (28P01) after the request: seen, by its SQLSTATE', new LeanPgError('server', 'FATAL: password authentication failed', '28P01', true), false, true, /^answers \(SQLSTATE 28P01\)$/],
+    ['a password method not allowed: seen', new LeanPgError('auth_refused', 'asked for md5', '', true), false, true, /^answers \(login not attempted: password method\)$/],
+    ['an answer, then a local bug: the server answered, seen', new TypeError('x'), true, true, /then the probe failed$/],
+    ['a local bug without an answer: unknown', new TypeError('x'), false, null, /^probe did not run/],
+  ];
+  for (const [label, err, answered, sees, detail] of answeredRows) {
+    it(`${label} → ${String(sees)}`, () => {
+      const answer = classifyProbeError(err, answered || (err instanceof LeanPgError && err.startupAnswered));
+      assert.equal(answer.sees, sees);
+      assert.match(answer.detail, detail);
+      if (!answered) assert.deepEqual(classifyProbeError(err), answer, "by default, what the error says of the connect");
+    });
+  }
   const logins: ReadonlyArray<[string, unknown, boolean]> = [
     ['wrong password (28P01)', new LeanPgError('server', 'x', '28P01'), true],
     ['no pg_hba.conf line (28000)', new LeanPgError('server', 'x', '28000'), true],

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { agentsReport, type AgentsReportInput } from '../../src/engine/agents-report.js';
 import { memberRecord } from '../../src/agent/member-record.js';
-import type { AgentEntry } from '../../src/model/agent-report.js';
+import { agentNamesInOrder, type AgentEntry } from '../../src/model/agent-report.js';
 import { HandyRepError } from '../../src/model/errors.js';
 import { SimWorld } from '../fixtures/simulated-handyrep.js';
 
@@ -42,7 +42,7 @@ test('every agent reporting: role, PostgreSQL, timeline, positions, versions and
 
 test('the report carries the read time, the revision and the staleness bound', () => {
   const whole = agentsReport({ records: {}, membersPrefix: PREFIX, servers: [], nowMs: NOW, staleAfterMs: 4000, revision: '42' });
-  assert.deepEqual(whole, { read_at: '2026-12-05T10:00:10.000Z', revision: '42', stale_after_ms: 4000, agents: {} });
+  assert.deepEqual(whole, { read_at: '2026-12-05T10:00:10.000Z', revision: '42', stale_after_ms: 4000, agents: {}, order: [] });
 });
 
 const rows: [string, Record<string, string>, string, Partial<AgentEntry>][] = [
@@ -86,6 +86,31 @@ test('problems name what is wrong', () => {
 test('unknown names come after the configured servers, sorted; keys outside the folder are ignored', () => {
   const agents = agentsReport({ records: { [`${PREFIX}zed`]: record('zed'), [`${PREFIX}abe`]: record('abe'), '/hr/master': '{}' }, membersPrefix: PREFIX, servers: ['paul'], nowMs: NOW, staleAfterMs: 4000, revision: '1' }).agents;
   assert.deepEqual(Object.keys(agents), ['paul', 'abe', 'zed']);
+});
+
+const orders: [string, string[], string[], string[]][] = [
+  ['integer-like configured names keep the configuration order', ['john', '42', '1'], ['john', '42', '1'], ['john', '42', '1']],
+  ['integer-like unknown names come after the configured ones, sorted as text', ['john', 'paul'], ['john', 'paul', '10', '9'], ['john', 'paul', '10', '9']],
+  ['all integer-like, configured and not', ['3', '2'], ['3', '2', '1'], ['3', '2', '1']],
+  ['a name with a leading zero or a sign is not integer-like to JavaScript: kept as well', ['07', '-1', '5'], ['07', '-1', '5'], ['07', '-1', '5']],
+];
+for (const [label, servers, recorded, expected] of orders) {
+  test(`agents report order: ${label}`, () => {
+    const records = Object.fromEntries(recorded.map((n) => [`${PREFIX}${n}`, record(n)]));
+    const whole = agentsReport({ records, membersPrefix: PREFIX, servers, nowMs: NOW, staleAfterMs: 4000, revision: '1' });
+    assert.deepEqual(whole.order, expected);
+    const wire = JSON.parse(JSON.stringify(whole)) as typeof whole;
+    assert.deepEqual(agentNamesInOrder(wire.agents, wire.order), expected, 'through JSON, as REST and the dashboard read it');
+    assert.deepEqual(Object.keys(wire.agents).sort(), [...expected].sort(), 'the object keeps every entry');
+  });
+}
+
+test("the names' order read leniently: no order (an older daemon), an order with strangers or gaps", () => {
+  const agents = { '2': 0, b: 0, '1': 0, a: 0 };
+  assert.deepEqual(agentNamesInOrder(agents, undefined), ['1', '2', 'b', 'a']);
+  assert.deepEqual(agentNamesInOrder(agents, 'b,a'), ['1', '2', 'b', 'a']);
+  assert.deepEqual(agentNamesInOrder(agents, ['a', 'x', 7, 'a', '2']), ['a', '2', '1', 'b'], 'unknown and repeated names dropped, the rest after');
+  assert.deepEqual(agentNamesInOrder(agents, ['toString']), ['1', '2', 'b', 'a'], 'only own keys');
 });
 
 test('get_agents without etcd: refused, saying there are no agents', async () => {

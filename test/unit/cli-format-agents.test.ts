@@ -43,6 +43,15 @@ test('agents table: an answer of another shape is said so, not thrown on', () =>
   assert.equal(formatResult('get_agents', { agents: 3 }, plain), '(not an answer of get_agents)');
 });
 
+test('agents table: integer-like node names keep the configured order, also through JSON', () => {
+  const numbered = agentsReport({ records: { [`${PREFIX}42`]: JSON.stringify({ ...base, name: '42', role: 'replica' }), [`${PREFIX}7`]: JSON.stringify({ ...base, name: '7', role: 'replica' }) }, membersPrefix: PREFIX, servers: ['john', '42', '1'], nowMs: NOW, staleAfterMs: 4000, revision: '3' });
+  const names = (answer: unknown): string[] => formatResult('get_agents', answer, plain).split('\n').slice(1, -1).map((l) => l.split(' ')[0] as string);
+  assert.deepEqual(names(numbered), ['john', '42', '1', '7']);
+  assert.deepEqual(names(JSON.parse(JSON.stringify(numbered))), ['john', '42', '1', '7'], 'as the REST answer arrives');
+  const { order: _order, ...older } = numbered;
+  assert.deepEqual(names(older), ['1', '7', '42', 'john'], "an older daemon's answer (no order): the object's order");
+});
+
 test('agents table: colours only when asked for', () => {
   assert.doesNotMatch(text, /\x1b\[/);
   assert.match(formatResult('get_agents', report, { color: true, columns: null }), /\x1b\[31mMISSING/);

@@ -1,8 +1,9 @@
 /**
  * The lean session's protocol edges that a real PostgreSQL does not produce on demand, against a
  * scripted server on a unix socket: a SCRAM exchange the server cuts short, "ready" before any
- * authentication, a FATAL right behind the startup's ReadyForQuery, and a FATAL followed by the
- * close during a query (its SQLSTATE is the answer, not the close). What real PostgreSQL does is
+ * authentication, a FATAL right behind the startup's ReadyForQuery, a FATAL followed by the
+ * close during a query (its SQLSTATE is the answer, not the close), and a password request
+ * followed by silence or a close (a failure after the server answered: the agent's probe sees it). What real PostgreSQL does is
  * tested in test/integration/lean-pg-session.test.ts.
  */
 import assert from 'node:assert/strict';
@@ -11,6 +12,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { MasterProbe } from '../../src/agent/master-probe.js';
+import { parseConfig } from '../../src/config/load.js';
 import { LeanPgError, LeanPgSession } from '../../src/nodes/lean-pg/session.js';
 
 function backend(type: string, body: Buffer): Buffer {
@@ -111,12 +114,58 @@ describe('lean-pg session: protocol edges (scripted server)', () => {
     }
   });
 
-  it('a silent server: the connect times out, bounded', async () => {
+  it('a silent server: the connect times out, bounded, without an answer', async () => {
     const { server, port: p } = await scripted(() => undefined);
     try {
-      await assert.rejects(LeanPgSession.connect({ ...target(p), connectTimeoutMs: 200 }), (err: unknown) => err instanceof LeanPgError && err.kind === 'timeout');
+      await assert.rejects(LeanPgSession.connect({ ...target(p), connectTimeoutMs: 200 }), (err: unknown) => err instanceof LeanPgError && err.kind === 'timeout' && !err.startupAnswered && /^no answer within 200 ms/.test(err.message));
     } finally {
       server.close();
+    }
+  });
+
+  it("a password request, then silence: the connect times out as a login that did not end, after the server's answer", async () => {
+    const { server, port: p } = await scripted((socket, _chunk, n) => void (n === 0 && socket.write(SASL)));
+    try {
+      await assert.rejects(LeanPgSession.connect({ ...target(p, 'pw'), connectTimeoutMs: 300 }), (err: unknown) => err instanceof LeanPgError && err.kind === 'timeout' && err.startupAnswered && /^the login did not end within 300 ms/.test(err.message));
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a password request, then the close: ended after the answer', async () => {
+    const { server, port: p } = await scripted((socket, _chunk, n) => void (n === 0 ? socket.write(SASL) : socket.destroy()));
+    try {
+      await assert.rejects(LeanPgSession.connect(target(p, 'pw')), (err: unknown) => err instanceof LeanPgError && err.kind === 'closed' && err.startupAnswered);
+    } finally {
+      server.close();
+    }
+  });
+
+  it("the agent's probe of a master that asks for the password, then stalls: it sees the master; of a silent one: it does not", async () => {
+    // Over TCP on the loopback: a server's hostname is a host in the configuration, not a socket folder.
+    const tcp = async (script: (socket: Socket, n: number) => void): Promise<Server> => {
+      const server = createServer((socket) => {
+        let n = 0;
+        socket.on('data', () => script(socket, n++));
+        socket.on('error', () => undefined);
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return server;
+    };
+    const portOf = (server: Server): number => (server.address() as { port: number }).port;
+    const stalls = { server: await tcp((socket, n) => void (n === 0 && socket.write(SASL))) };
+    const silent = { server: await tcp(() => undefined) };
+    const yaml =
+      `servers: {john: {hostname: 127.0.0.1, port: ${portOf(stalls.server)}, role: master}, ringo: {hostname: 127.0.0.1, port: ${portOf(silent.server)}, role: replica}, paul: {hostname: 127.0.0.12, role: replica}}\n` +
+      'passwords: {handyrep_db_pass: pw}\n';
+    try {
+      const probe = new MasterProbe(parseConfig(yaml, 'test.yaml'), 300);
+      assert.deepEqual(await probe.probe('john'), { sees: true, detail: 'answers the startup, then no answer within the timeout' });
+      assert.deepEqual(await probe.probe('ringo'), { sees: false, detail: 'no answer within the timeout' });
+      probe.close();
+    } finally {
+      stalls.server.close();
+      silent.server.close();
     }
   });
 });

@@ -4,7 +4,7 @@ import { ago, statusClass } from '../format';
 import { CLUSTER_ACTIONS, SERVER_ACTIONS, type ActionSpec } from '../actions';
 import type { LiveState } from '../live';
 import type { ServerRecord } from '../types';
-import type { AgentsView } from '../agents';
+import { agentsInOrder, type AgentsView } from '../agents';
 import { AgentBadge } from './agent';
 import { LagBar } from './lag-bar';
 import { ProgressBar } from './progress';
@@ -70,7 +70,7 @@ export function ClusterView({ state, agents, act }: { state: LiveState; agents: 
 
 /** Member records under names this controller does not have: a misconfigured or leftover agent. */
 function UnknownAgents({ agents }: { agents: AgentsView }) {
-  const unknown = Object.entries(agents.report?.agents ?? {}).filter(([, e]) => !e.configured);
+  const unknown = agentsInOrder(agents.report).filter(([, e]) => !e.configured);
   if (unknown.length === 0) return null;
   return html`<p class="notice" data-testid="unknown-agents">Member records of agents under names not configured: ${unknown.map(([n, e]) => `${n} (${e.state})`).join(', ')}</p>`;
 }

@@ -47,6 +47,12 @@ export class LeanPgError extends Error {
     message: string,
     /** SQLSTATE for `server`, the system's error code for `network`, else ''. */
     readonly code = '',
+    /**
+     * A connect that failed after the server's first answer to the startup (its password request,
+     * or "authenticated"): the server is up and speaks the protocol; what failed came later (a slow
+     * password exchange, a login that did not finish).
+     */
+    readonly startupAnswered = false,
   ) {
     super(message);
   }
@@ -136,6 +142,8 @@ export class LeanPgSession {
     const socket = this.#socket;
     return new Promise<LeanPgSession>((resolve, reject) => {
       let settled = false;
+      /** The server's first answer to the startup arrived (an authentication message). */
+      let answered = false;
       const fail = (err: LeanPgError): void => {
         if (settled) return;
         settled = true;
@@ -143,9 +151,12 @@ export class LeanPgSession {
         this.#ended = true;
         this.#closeListeners = [];
         socket.destroy();
-        reject(err);
+        reject(answered && !err.startupAnswered ? new LeanPgError(err.kind, err.message, err.code, true) : err);
       };
-      const timer = setTimeout(() => fail(new LeanPgError('timeout', `no answer within ${target.connectTimeoutMs} ms (connect)`)), target.connectTimeoutMs);
+      const timer = setTimeout(
+        () => fail(new LeanPgError('timeout', answered ? `the login did not end within ${target.connectTimeoutMs} ms (the server answered the startup)` : `no answer within ${target.connectTimeoutMs} ms (connect)`)),
+        target.connectTimeoutMs,
+      );
       let scram: { first: ScramFirst; final: ScramFinal | null } | null = null;
       let scramVerified = false;
       let authenticated = false;
@@ -158,6 +169,7 @@ export class LeanPgSession {
           return resolve(this);
         }
         if (msg.type !== 'R') return; // ParameterStatus, BackendKeyData, notices
+        answered = true;
         const request = parseAuthRequest(msg.body);
         if (request.kind === 'ok') {
           // SCRAM is mutual: a server that says "ok" without proving it knows the password is not believed.
