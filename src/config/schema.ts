@@ -250,7 +250,7 @@ const failoverSchema = z
       .describe('A replica whose WAL receiver heard from the master this recently still sees it: no failover.'),
     refusal_reminder_minutes: z
       .number()
-      .positive('must be a positive number of minutes')
+      .min(1, 'must be at least 1 minute: a shorter reminder alerts nearly every check again')
       .max(1440, 'must be at most 1440 (a day): a longer silence could hide a cluster without a master')
       .default(10)
       .describe(

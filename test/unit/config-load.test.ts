@@ -33,7 +33,8 @@ const INVALID: readonly (readonly [string, string, string, string])[] = [
   ['negative interval', 'failover: {fail_retry_interval: -5}', 'failover.fail_retry_interval', 'must be a positive number of seconds, got -5'],
   ['interval as text', 'failover: {verify_interval: abc}', 'failover.verify_interval', 'expected a number greater than 0, got "abc"'],
   ['negative timeout', 'handyrep: {connect_timeout_seconds: -1}', 'handyrep.connect_timeout_seconds', 'must be a positive number of seconds, got -1'],
-  ['zero reminder', 'failover: {refusal_reminder_minutes: 0}', 'failover.refusal_reminder_minutes', 'must be a positive number of minutes, got 0'],
+  ['zero reminder', 'failover: {refusal_reminder_minutes: 0}', 'failover.refusal_reminder_minutes', 'must be at least 1 minute: a shorter reminder alerts nearly every check again, got 0'],
+  ['reminder under a minute', 'failover: {refusal_reminder_minutes: 0.5}', 'failover.refusal_reminder_minutes', 'must be at least 1 minute: a shorter reminder alerts nearly every check again, got 0.5'],
   ['reminder over a day', 'failover: {refusal_reminder_minutes: 1441}', 'failover.refusal_reminder_minutes', 'must be at most 1440 (a day): a longer silence could hide a cluster without a master, got 1441'],
   ['fractional retries', 'failover: {fail_retries: 1.5}', 'failover.fail_retries', 'expected an integer of at least 1, got 1.5'],
   ['zero lag_limit_seconds', 'server_defaults: {lag_limit_seconds: 0}', 'server_defaults.lag_limit_seconds', 'expected a number greater than 0 or null, got 0'],
@@ -224,6 +225,7 @@ test('loadConfigFile names the file in CONFIG_INVALID and CONFIG_UNREADABLE', ()
 });
 
 test('failover.refusal_reminder_minutes takes fractions and the bound itself', () => {
-  assert.equal(parseConfig('failover: {refusal_reminder_minutes: 0.5}\n', 's').failover.refusal_reminder_minutes, 0.5);
+  assert.equal(parseConfig('failover: {refusal_reminder_minutes: 1.5}\n', 's').failover.refusal_reminder_minutes, 1.5);
+  assert.equal(parseConfig('failover: {refusal_reminder_minutes: 1}\n', 's').failover.refusal_reminder_minutes, 1);
   assert.equal(parseConfig('failover: {refusal_reminder_minutes: 1440}\n', 's').failover.refusal_reminder_minutes, 1440);
 });

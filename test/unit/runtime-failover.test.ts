@@ -422,10 +422,16 @@ test('a repeated refusal (no candidate) writes no journal and tries no restart u
     now += 500;
     assert.equal((await automatic()).history_id, undefined);
     assert.equal(begun, before + 1, 'a new episode: attempted once, then quiet half a second later (its restart is due after 1 s)');
+    // The refusal changes, still without a candidate (george down instead of writable): attempted and recorded at once.
+    b.nodes.george = { ...(b.nodes.george as FakeNode), inRecovery: null };
+    const other = await automatic();
+    assert.equal(other.reason_code, 'no_candidate', other.details);
+    assert.equal(begun, before + 2, `a changed refusal is attempted: ${other.details}`);
+    assert.ok(other.history_id, `a changed refusal is recorded: ${other.details}`);
     // A candidate appears (george is a replica again; paul still writable, so no promotion): the attempt runs at once.
     b.nodes.george = { ...(b.nodes.george as FakeNode), inRecovery: true };
     const changed = await automatic();
-    assert.equal(begun, before + 2, `a changed snapshot is attempted: ${changed.details}`);
+    assert.equal(begun, before + 3, `a changed snapshot is attempted: ${changed.details}`);
   } finally {
     b.done();
   }

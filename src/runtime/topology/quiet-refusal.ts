@@ -2,8 +2,8 @@
  * An automatic failover that the snapshot shows to be the same refusal as the episode's
  * (engine/refusal-repeat.ts): answered without an attempt — no journal written or cleared, no
  * restart of the old master (its backoff is not due), nothing recorded or alerted, one log line.
- * The same checks as the attempt's first two steps run first (the master still fails a fresh
- * poll, no candidate from the same selection); anything else, and the attempt runs as before.
+ * The same checks as the attempt's first two steps run first (no candidate from the same
+ * selection, the master still fails a fresh poll); anything else, and the attempt runs as before.
  */
 import { describeRefusals } from '../../engine/candidates.js';
 import { noCandidateAbout, restartOkIn } from '../../engine/refusal-repeat.js';
@@ -23,8 +23,19 @@ export interface QuietRepeatInput {
   revalidate: () => Promise<{ ok: boolean; details: string }>;
 }
 
-/** The episode's refusal again, without an attempt; null: run the attempt. */
+/**
+ * The episode's refusal again, without an attempt; null: run the attempt. Anything failing in here
+ * runs the attempt too: a throw must not leave the episode without its reminders and restarts.
+ */
 export async function quietRepeat(env: TopologyEnv, input: QuietRepeatInput): Promise<TopologyRd | null> {
+  try {
+    return await repeatWithoutAttempt(env, input);
+  } catch {
+    return null;
+  }
+}
+
+async function repeatWithoutAttempt(env: TopologyEnv, input: QuietRepeatInput): Promise<TopologyRd | null> {
   const episodes = env.refusals;
   const episode = episodes?.current ?? null;
   const { master, topologyRevision } = input.expect;
@@ -32,11 +43,13 @@ export async function quietRepeat(env: TopologyEnv, input: QuietRepeatInput): Pr
   if (episodes === undefined || episode === null || master === null || episode.signature.reasonCode !== 'no_candidate') return null;
   if (episode.signature.master !== master || episode.signature.topologyRevision !== topologyRevision) return null;
   if (env.book.masterName() !== master || env.book.topologyRevision !== topologyRevision) return null;
-  if (!(await input.revalidate()).ok) return null;
+  // The candidates first: with one, the attempt runs at once, without this poll of the master
+  // before its own (a lost host's poll waits its whole connect timeout).
   const snapshots = input.snapshots ?? (await snapshotReplicas(env));
   const selection = await selectCandidates(env, snapshots, { preferred: input.preferred, ignoreLag: false, master });
   const order = input.proxiesFirst ? selection.order.slice(0, 1) : selection.order;
   if (order.length > 0) return null; // a candidate: the attempt runs (and may fail over)
+  if (!(await input.revalidate()).ok) return null;
   // The restart's part of the signature is the outcome of an attempt, not a fact the snapshot can
   // show: the episode's is kept (a restart that reported success yet the master still fails a poll
   // is backed off too).
