@@ -19,7 +19,8 @@ export const LAUNCHER_V8_FLAGS: readonly string[] = ['--max-semi-space-size=2', 
  *     TurboFan one by one for hours, and on a single thread every compile and deoptimization is
  *     paid by the main thread (perf: 7 % of an idle master agent's CPU). Its work is a few
  *     milliseconds of I/O glue a second, where optimized code saves nothing measurable; the
- *     interpreter and the baseline compiler stay. Paired replicas on one bed: 17 % less CPU.
+ *     interpreter and the baseline compiler stay. Paired replicas on one bed: 3–17 % less CPU
+ *     (docs/node-agent.md, "fifth look").
  */
 export const AGENT_V8_FLAGS: readonly string[] = ['--single-threaded', '--no-opt'];
 
