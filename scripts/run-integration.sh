@@ -65,6 +65,18 @@ for ((i = 1; i <= workers; i++)); do
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
 
+# A failed file's failing tests with their errors, stack frames left out, cut to its first 4 and
+# last 9 lines when longer (a message's start says what failed, its end often the output that
+# explains it); the log's last lines when it has no list of failing tests (killed, or failed outside a test).
+digest() {
+  if grep -q '^✖ failing tests:' "$1"; then
+    sed -n '/^✖ failing tests:/,$p' "$1" | grep -v -E '^ *at |^✖ failing tests:|^ *[{}]? *$|^test at |generatedMessage:|^ *code: |^ *operator: ' | cut -c1-200 |
+      awk '{ line[NR] = $0 } END { for (i = 1; i <= NR; i++) if (NR <= 14 || i <= 4 || i > NR - 9) print line[i]; else if (i == 5) print "  …" }'
+  else
+    tail -n 6 "$1" | cut -c1-200
+  fi
+}
+
 sum() { grep -h "^ℹ $1 " "$work"/*.log | awk '{ n += $3 } END { print n + 0 }'; }
 echo
 echo "integration summary: $(wc -l < "$work/results") files, tests $(sum tests), pass $(sum pass), fail $(sum fail), skipped $(sum skipped), in ${SECONDS} s"
@@ -76,6 +88,13 @@ if [[ "$(wc -l < "$work/results")" -ne "$total" ]]; then
   exit 1
 fi
 if [[ -n "$failed" ]]; then
+  # CI's record keeps only the tail of the output: each failed file's failing tests and first error
+  # lines again here, after the timings, so the reason survives without the whole log.
+  echo "failure digest (whole outputs above):" >&2
+  while IFS= read -r name; do
+    echo "── $name" >&2
+    digest "$work/$name.log" >&2
+  done <<< "$failed"
   echo "FAILED files:" >&2
   echo "$failed" >&2
   exit 1

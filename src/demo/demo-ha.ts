@@ -7,7 +7,7 @@
  * (failover.unreachable_master: agent_lease). Everything started here is stopped by `stop()`, by pid.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,16 @@ function launcher(): string {
     if (existsSync(path)) return path;
   }
   throw new Error('bin/handyrep.js not found: run the demo through it (npm start -- --ha)');
+}
+
+/** The last lines of a process's output or log file, for a start-up failure's message ('' when unreadable or empty). */
+function lastLinesOf(path: string, count = 10): string {
+  try {
+    const text = readFileSync(path, 'utf8').trimEnd();
+    return text === '' ? '' : `\n  last lines of ${path}:\n    ${text.split('\n').slice(-count).join('\n    ')}`;
+  } catch {
+    return '';
+  }
 }
 
 export interface HaController {
@@ -125,11 +135,22 @@ export async function startHaDemo(demoDir: string, cluster: DemoCluster, baseCon
       const reply = await fetch(`${c.url}${path}`, { headers: { authorization: auth }, signal: AbortSignal.timeout(2000) });
       return reply.ok ? ((await reply.json()) as unknown) : null;
     };
-    const deadline = Date.now() + 60_000;
+    // Readiness: a 200 from the unauthenticated /health (no password check on a busy machine),
+    // each controller given 90 s from the end of the previous one's wait.
+    const answers = async (c: HaController): Promise<boolean> => {
+      try {
+        const reply = await fetch(`${c.url}/health`, { signal: AbortSignal.timeout(5000) });
+        await reply.arrayBuffer();
+        return reply.ok;
+      } catch {
+        return false;
+      }
+    };
     for (const [i, c] of controllers.entries()) {
-      while ((await get(c, '/health').catch(() => null)) === null) {
-        if (controllerProcesses[i]?.alive === false) throw new Error(`controller ${c.name} exited at start (its output: ${c.logPath})`);
-        if (Date.now() > deadline) throw new Error(`controller ${c.name} does not answer at ${c.url} (its output: ${c.logPath})`);
+      const deadline = Date.now() + 90_000;
+      while (!(await answers(c))) {
+        if (controllerProcesses[i]?.alive === false) throw new Error(`controller ${c.name} exited at start (its output: ${c.logPath})${lastLinesOf(c.logPath)}`);
+        if (Date.now() > deadline) throw new Error(`controller ${c.name} does not answer at ${c.url} within 90 s (its output: ${c.logPath}; its log: ${join(demoDir, `${c.name}.log`)})${lastLinesOf(c.logPath)}${lastLinesOf(join(demoDir, `${c.name}.log`))}`);
         await new Promise((r) => setTimeout(r, 250));
       }
     }

@@ -15,9 +15,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isListening as listening } from '../../src/demo/demo-cluster.js';
-import { freePort } from '../fixtures/daemon.js';
 import { jsonOf, runCli } from '../fixtures/cli.js';
-import { demoAddressesFree, processesMentioning, startDemo, type DemoRun } from '../fixtures/demo-process.js';
+import { demoAddressesFree, demoPorts, processesMentioning, startDemo, type DemoRun } from '../fixtures/demo-process.js';
 import { isAlive } from '../fixtures/proc.js';
 
 const HOSTS = ['127.0.0.11', '127.0.0.12', '127.0.0.13'];
@@ -34,7 +33,7 @@ after(() => run?.cleanUp());
 test('npm start: the demo cluster, a failover seen through the CLI, the old master rejoining, a clean Ctrl-C', { timeout: 300_000 }, async () => {
   // Nobody else may use the demo's fixed addresses (other test files use them too, one at a time).
   await demoAddressesFree(HOSTS, 120_000);
-  const port = await freePort();
+  const port = await demoPorts(1);
   const started = Date.now();
   const demo = startDemo(['--port', String(port)], 'demo-e2e');
   run = demo;

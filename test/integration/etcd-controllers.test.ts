@@ -7,10 +7,13 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { EXIT } from '../../src/cli/exit-codes.js';
 import { crash } from '../fixtures/faults.js';
-import { cleanupAll, sqlOn, waitUntil, writableNodes } from '../fixtures/chaos.js';
-import { basic, http } from '../fixtures/daemon.js';
-import { ADMIN, withControllers, etcdClient, leaders, leadershipOf, monitorCycles, prefixOf, readKeyJson, TTL_SECONDS, type Controller } from '../fixtures/etcd-controllers.js';
+import { cleanupAll, closeBed, openBed, sqlOn, waitUntil, writableNodes } from '../fixtures/chaos.js';
+import { basic, freePort, http, spawnHandyrep } from '../fixtures/daemon.js';
+import { startEtcdCluster } from '../fixtures/etcd.js';
+import { ADMIN, controllerConfig, withControllers, etcdClient, leaders, leadershipOf, monitorCycles, prefixOf, readKeyJson, startController, stopControllers, TTL_SECONDS, type Controller } from '../fixtures/etcd-controllers.js';
 import type { FailoverRecord } from '../../src/model/failover-record.js';
 
 after(cleanupAll);
@@ -148,4 +151,43 @@ test('etcd.forward_insecure: a follower forwards a mutating call to the leader; 
       client.close();
     }
   }, { forward_insecure: true });
+});
+
+/**
+ * A controller that cannot listen (its port taken) must exit at once with EXIT.LISTEN and leave
+ * the leadership free, whichever comes first at start: the failed listen or its campaign's win.
+ * Before, a win landing while the start-up was being undone left the process renewing a leader
+ * key with no monitor and no API, forever: no other controller could lead. Several starts, as the
+ * order is the machine's; then a controller that can listen leads at once.
+ */
+test('a controller whose port is taken exits with EXIT.LISTEN and never keeps the leadership (several starts)', { timeout: 240_000 }, async () => {
+  const bed = await openBed({ label: 'etcd controllers: start that cannot listen', expect: 'failover', open: false });
+  const etcd = await startEtcdCluster({ members: 3 });
+  const blocker = createServer();
+  const controllers: Controller[] = [];
+  const client = etcdClient(etcd);
+  try {
+    const port = await freePort();
+    await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
+    const daemon = { listen_address: '127.0.0.1', listen_port: port, advertised_url: `http://127.0.0.1:${port}` };
+    const config = await controllerConfig(bed, etcd, 'ctl-busy', {}, {}, undefined, { daemon });
+    for (let start = 1; start <= 6; start += 1) {
+      const spawned = spawnHandyrep(['daemon', '--config', config]);
+      let timer: NodeJS.Timeout | undefined;
+      const code = await Promise.race([spawned.exited, new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still running after 30 s'), 30_000)))]);
+      clearTimeout(timer);
+      if (code !== EXIT.LISTEN) spawned.child.kill('SIGKILL');
+      assert.equal(code, EXIT.LISTEN, `start ${start}:\n${spawned.stderr()}`);
+      assert.match(spawned.stderr(), /cannot listen: .*EADDRINUSE/);
+      assert.equal(await readKeyJson(client, `${prefixOf(bed)}leader`), null, `start ${start}: the leader key is left behind`);
+    }
+    controllers.push(await startController(bed, etcd, 'ctl-a'));
+    await waitUntil(async () => (await leaders(controllers)).length === 1, 'a controller that can listen leads at once', 10_000);
+  } finally {
+    blocker.close();
+    client.close();
+    await stopControllers(controllers);
+    await etcd.stop();
+    await closeBed(bed);
+  }
 });

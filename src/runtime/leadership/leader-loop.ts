@@ -73,6 +73,13 @@ export class LeaderLoop {
         await new Promise((r) => setTimeout(r, 1000));
         continue;
       }
+      // Won while stop() ran: its resign found no term yet and its loss signal went to nobody, so
+      // this term must be given up here, before anything acts on it (a held, renewed key with no
+      // monitor would keep every other controller from leading).
+      if (signal.aborted) {
+        await this.leadership.resign().catch(() => undefined);
+        return;
+      }
       let resolveLoss: (loss: LeadershipLoss) => void = () => undefined;
       const loss = new Promise<LeadershipLoss>((resolve) => {
         resolveLoss = resolve;
