@@ -184,6 +184,8 @@ describe('lean-pg session: protocol edges (scripted server)', () => {
       const probe = new MasterProbe(parseConfig(yaml, 'test.yaml'), 300);
       assert.deepEqual(await probe.probe('john'), { sees: true, detail: 'answers the startup, then no answer within the timeout' });
       assert.deepEqual(await probe.probe('ringo'), { sees: false, detail: 'no answer within the timeout' });
+      // Each target's own settings (resolved once per name): back to john, its server again.
+      assert.deepEqual(await probe.probe('john'), { sees: true, detail: 'answers the startup, then no answer within the timeout' });
       probe.close();
     } finally {
       stalls.server.close();
