@@ -658,11 +658,21 @@ export class NodeAgent {
     return ok;
   }
 
-  #updateHealth(postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, reason: AgentReason, seen: MasterSeen): void {
-    this.#masterIdentity = nextMasterIdentity(this.#masterIdentity, master, seen.record, (name) => {
+  /** A server's hostname as configured, resolved once per name: the agent's configuration is fixed for its lifetime. */
+  readonly #hostOf = (name: string): string | null => {
+    let host = this.#hosts.get(name);
+    if (host === undefined) {
       const entry = this.config.servers[name];
-      return entry ? resolveServer(this.config.server_defaults, entry).hostname : null;
-    });
+      host = entry ? resolveServer(this.config.server_defaults, entry).hostname : null;
+      this.#hosts.set(name, host);
+    }
+    return host;
+  };
+
+  readonly #hosts = new Map<string, string | null>();
+
+  #updateHealth(postgres: PostgresView, facts: SqlFacts | null, master: MasterKeyView, reason: AgentReason, seen: MasterSeen): void {
+    this.#masterIdentity = nextMasterIdentity(this.#masterIdentity, master, seen.record, this.#hostOf);
     const running = postgres.state === 'running';
     const writable = running && postgres.writable;
     const recordedMaster = master.state === 'present' ? master.record.name : null;

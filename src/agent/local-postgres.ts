@@ -115,6 +115,8 @@ export class LocalPostgres {
   #answered = false;
   /** Counts disconnects, so a connect that completes after one is dropped. */
   #generation = 0;
+  /** The postmaster pid read in the round where the current session first answered (observe). */
+  #sessionPid: number | null = null;
 
   constructor(
     readonly settings: LocalPostgresSettings,
@@ -129,15 +131,36 @@ export class LocalPostgres {
     private readonly log: (line: string) => void = () => undefined,
   ) {}
 
-  /** postmaster.pid and whether its pid lives, plus the SQL facts when PostgreSQL answers. */
+  /**
+   * postmaster.pid and whether its pid lives, plus the SQL facts when PostgreSQL answers. While
+   * the kept session answers, its postmaster lives (a backend exits at once when its postmaster
+   * dies, and the session's loss wakes a round: session-watch.ts), so the two file reads are
+   * skipped and the pid read when the session answered first stands (idle cost). A query that
+   * fails on the kept session falls back to the reads, without a second query (a round waits for
+   * one timeout at most).
+   */
   async observe(): Promise<{ observation: PostgresObservation; facts: SqlFacts | null }> {
+    const kept = this.#client;
+    const keptPid = this.#sessionPid;
+    if (kept !== null && !kept.ended && this.#answered && keptPid !== null) {
+      const facts = await this.#facts().catch(() => null);
+      if (facts !== null && this.#client === kept) return { observation: { pidFilePid: keptPid, pidAlive: true, writable: !facts.in_recovery }, facts };
+      return this.#observeFromFiles(false);
+    }
+    return this.#observeFromFiles(true);
+  }
+
+  /** The observation from postmaster.pid and /proc; the SQL facts too when `query` (else null). */
+  async #observeFromFiles(query: boolean): Promise<{ observation: PostgresObservation; facts: SqlFacts | null }> {
     let pidFilePid = this.postmasterPid();
     const pidAlive = pidFilePid !== null && processAlive(pidFilePid);
     // A postmaster that exits by itself removes the file BEFORE it dies: read it again after
     // seeing the pid dead, or a clean stop that ends between the two reads looks like a crash.
     if (pidFilePid !== null && !pidAlive) pidFilePid = this.postmasterPid();
-    const facts = pidAlive ? await this.#facts().catch(() => null) : null;
+    const facts = pidAlive && query ? await this.#facts().catch(() => null) : null;
     if (!pidAlive) this.#disconnect();
+    // The session that answered now was opened while this pid lived: it stands for it until the session goes.
+    else if (facts !== null && this.#client !== null) this.#sessionPid ??= pidFilePid;
     return { observation: { pidFilePid, pidAlive, writable: facts === null ? null : !facts.in_recovery }, facts };
   }
 
@@ -340,6 +363,7 @@ export class LocalPostgres {
   #disconnect(): void {
     const client = this.#client;
     this.#client = null;
+    this.#sessionPid = null;
     // A connect under way ends itself when it completes (#open); the next observe starts afresh.
     this.#connecting = null;
     this.#generation++;

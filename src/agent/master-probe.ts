@@ -96,6 +96,8 @@ export class MasterProbe {
   #target: string | null = null;
   /** When the last login failed (this agent's monotonic clock), for the current target. */
   #loginFailedAtMs: number | null = null;
+  /** The connection settings of the last target probed. */
+  #settings: { readonly master: string; readonly target: LeanPgTarget } | null = null;
 
   constructor(
     private readonly config: Readonly<HandyRepConfig>,
@@ -113,17 +115,8 @@ export class MasterProbe {
       this.#loginFailedAtMs = null;
     }
     this.#target = master;
-    const server = resolveServer(this.config.server_defaults, entry);
-    const target: LeanPgTarget = {
-      host: server.hostname,
-      port: server.port,
-      user: this.config.handyrep.handyrep_user,
-      database: this.config.handyrep.handyrep_db,
-      ...(this.config.passwords.handyrep_db_pass ? { password: this.config.passwords.handyrep_db_pass } : {}),
-      allowedPasswordMethods: this.config.handyrep.allowed_password_methods,
-      applicationName: 'handyrep-agent-probe',
-      connectTimeoutMs: this.timeoutMs,
-    };
+    // Resolved once per target: the configuration is the agent's for its lifetime (idle cost).
+    const target = this.#settings?.master === master ? this.#settings.target : this.#resolve(master, entry);
     const failedAt = this.#loginFailedAtMs;
     if (failedAt !== null && this.now() - failedAt < LOGIN_RETRY_MS) {
       const answer = await answersStartup(target);
@@ -155,6 +148,22 @@ export class MasterProbe {
       }
       return classifyProbeError(err, openedNow || (err instanceof LeanPgError && err.startupAnswered));
     }
+  }
+
+  #resolve(master: string, entry: NonNullable<HandyRepConfig['servers'][string]>): LeanPgTarget {
+    const server = resolveServer(this.config.server_defaults, entry);
+    const target: LeanPgTarget = {
+      host: server.hostname,
+      port: server.port,
+      user: this.config.handyrep.handyrep_user,
+      database: this.config.handyrep.handyrep_db,
+      ...(this.config.passwords.handyrep_db_pass ? { password: this.config.passwords.handyrep_db_pass } : {}),
+      allowedPasswordMethods: this.config.handyrep.allowed_password_methods,
+      applicationName: 'handyrep-agent-probe',
+      connectTimeoutMs: this.timeoutMs,
+    };
+    this.#settings = { master, target };
+    return target;
   }
 
   close(): void {

@@ -65,6 +65,28 @@ describe('lean-pg session: protocol edges (scripted server)', () => {
     }
   });
 
+  it('queries asked together go out one at a time, each after the previous answer; the same text again is sent the same; an end fails the ones waiting', async () => {
+    const received: string[] = [];
+    const { server, port: p } = await scripted((socket, chunk, n) => {
+      if (n === 0) return void socket.write(Buffer.concat([AUTH_OK, READY]));
+      const sql = chunk.subarray(5, chunk.length - 1).toString('utf8');
+      received.push(chunk[0] === 0x51 && chunk.readInt32BE(1) === chunk.length - 1 ? sql : `not one query: ${chunk.toString('latin1')}`);
+      // Answered late, so the next queries are asked while this one runs.
+      setTimeout(() => socket.write(Buffer.concat([backend('T', Buffer.concat([Buffer.from([0, 1]), Buffer.from('q\0'), Buffer.alloc(18)])), backend('D', Buffer.concat([Buffer.from([0, 1]), int32(Buffer.byteLength(sql)), Buffer.from(sql)])), backend('C', Buffer.from('SELECT 1\0')), READY])), 20);
+    });
+    try {
+      const session = await LeanPgSession.connect(target(p));
+      const answers = await Promise.all(['SELECT 1', 'SELECT 2', 'SELECT 1', 'SELECT 1'].map((sql) => session.query(sql, 1000)));
+      assert.deepEqual(answers.map((a) => a.rows), [[['SELECT 1']], [['SELECT 2']], [['SELECT 1']], [['SELECT 1']]]);
+      assert.deepEqual(received, ['SELECT 1', 'SELECT 2', 'SELECT 1', 'SELECT 1']);
+      const waiting = [session.query('SELECT 3', 1000), session.query('SELECT 4', 1000)];
+      session.end();
+      for (const query of waiting) await assert.rejects(query, (err: unknown) => err instanceof LeanPgError);
+    } finally {
+      server.close();
+    }
+  });
+
   it("SCRAM begun, then \"ok\" without the server's final message: refused (the server never proved it knows the password)", async () => {
     const { server, port: p } = await scripted((socket, _chunk, n) => {
       if (n === 0) socket.write(SASL);
@@ -162,6 +184,8 @@ describe('lean-pg session: protocol edges (scripted server)', () => {
       const probe = new MasterProbe(parseConfig(yaml, 'test.yaml'), 300);
       assert.deepEqual(await probe.probe('john'), { sees: true, detail: 'answers the startup, then no answer within the timeout' });
       assert.deepEqual(await probe.probe('ringo'), { sees: false, detail: 'no answer within the timeout' });
+      // Each target's own settings (resolved once per name): back to john, its server again.
+      assert.deepEqual(await probe.probe('john'), { sees: true, detail: 'answers the startup, then no answer within the timeout' });
       probe.close();
     } finally {
       stalls.server.close();

@@ -67,8 +67,11 @@ export interface LeanPgResult {
 export function firstRow(result: LeanPgResult): Readonly<Record<string, string | null>> | undefined {
   const row = result.rows[0];
   if (row === undefined) return undefined;
-  if (row.length !== result.columns.length) throw new LeanPgError('protocol', `a row of ${row.length} values for ${result.columns.length} columns`);
-  return Object.fromEntries(result.columns.map((name, i) => [name, row[i] as string | null]));
+  const columns = result.columns;
+  if (row.length !== columns.length) throw new LeanPgError('protocol', `a row of ${row.length} values for ${columns.length} columns`);
+  const named: Record<string, string | null> = {};
+  for (let i = 0; i < columns.length; i++) named[columns[i] as string] = row[i] as string | null;
+  return named;
 }
 
 interface Pending {
@@ -93,7 +96,12 @@ export class LeanPgSession {
   readonly #socket: Socket;
   readonly #reader = new BackendMessageReader();
   #pending: Pending | null = null;
-  #chain: Promise<unknown> = Promise.resolve();
+  /** A query was sent and its answer has not settled yet; the next ones wait in #waiting. */
+  #running = false;
+  readonly #waiting: (() => void)[] = [];
+  /** The last query's text and its message, sent again as is (the round sends the same query each time). */
+  #lastSql = '';
+  #lastMessage: Buffer | null = null;
   #ended = false;
   #closeListeners: (() => void)[] = [];
 
@@ -119,9 +127,11 @@ export class LeanPgSession {
 
   /** One simple query (one statement); its rows as text. Queued behind a query still running. */
   query(sql: string, timeoutMs: number): Promise<LeanPgResult> {
-    const run = this.#chain.then(() => this.#run(sql, timeoutMs));
-    this.#chain = run.catch(() => undefined);
-    return run;
+    // The usual case, no query running: sent now, no promise chained ahead of it (idle cost).
+    if (!this.#running) return this.#run(sql, timeoutMs);
+    return new Promise<LeanPgResult>((resolve, reject) => {
+      this.#waiting.push(() => void this.#run(sql, timeoutMs).then(resolve, reject));
+    });
   }
 
   /** Ends the session politely (Terminate); onLost listeners are not called. */
@@ -204,6 +214,8 @@ export class LeanPgSession {
       };
       // Messages are handled one after another even though SCRAM's key derivation is asynchronous.
       let handling: Promise<void> = Promise.resolve();
+      /** Messages queued on `handling` and not handled yet. */
+      let queued = 0;
       socket.on('data', (chunk: Buffer) => {
         let messages: BackendMessage[];
         try {
@@ -211,12 +223,20 @@ export class LeanPgSession {
         } catch (err) {
           return settled ? this.#lose(new LeanPgError('protocol', (err as Error).message)) : fail(new LeanPgError('protocol', (err as Error).message));
         }
-        // Settled or not is asked when each message's turn comes: a FATAL right behind the startup's
-        // ReadyForQuery ends the session it opened.
         for (const msg of messages) {
+          // Once the session is open and nothing of the startup waits, a query's answers are handled
+          // at once (#onMessage is synchronous and catches its own errors): no promise per message.
+          if (settled && queued === 0) {
+            this.#onMessage(msg);
+            continue;
+          }
+          // Settled or not is asked when each message's turn comes: a FATAL right behind the startup's
+          // ReadyForQuery ends the session it opened.
+          queued++;
           handling = handling
             .then(() => (settled ? this.#onMessage(msg) : handshake(msg)))
-            .catch((err: unknown) => fail(err instanceof LeanPgError ? err : new LeanPgError('protocol', (err as Error).message)));
+            .catch((err: unknown) => fail(err instanceof LeanPgError ? err : new LeanPgError('protocol', (err as Error).message)))
+            .finally(() => void queued--);
         }
       });
       socket.on('error', (err: NodeJS.ErrnoException) => {
@@ -235,7 +255,11 @@ export class LeanPgSession {
   }
 
   #run(sql: string, timeoutMs: number): Promise<LeanPgResult> {
-    if (this.#ended) return Promise.reject(new LeanPgError('closed', 'the session has ended'));
+    if (this.#ended) {
+      this.#next();
+      return Promise.reject(new LeanPgError('closed', 'the session has ended'));
+    }
+    this.#running = true;
     return new Promise<LeanPgResult>((resolve, reject) => {
       // A timeout is this side's decision, not the server ending the session: no onLost listener hears of it.
       const timer = setTimeout(() => this.#lose(new LeanPgError('timeout', `no answer within ${timeoutMs} ms (query)`), false), timeoutMs);
@@ -243,17 +267,29 @@ export class LeanPgSession {
         resolve: (result) => {
           clearTimeout(timer);
           resolve(result);
+          this.#next();
         },
         reject: (err) => {
           clearTimeout(timer);
           reject(err);
+          this.#next();
         },
         columns: [],
         rows: [],
         error: null,
       };
-      this.#socket.write(queryMessage(sql));
+      if (sql !== this.#lastSql || this.#lastMessage === null) {
+        this.#lastSql = sql;
+        this.#lastMessage = queryMessage(sql);
+      }
+      this.#socket.write(this.#lastMessage);
     });
+  }
+
+  /** The query that settled lets the next one waiting go. */
+  #next(): void {
+    this.#running = false;
+    this.#waiting.shift()?.();
   }
 
   #onMessage(msg: BackendMessage): void {

@@ -184,12 +184,22 @@ export function parseRowDescription(body: Buffer): string[] {
 
 /** A DataRow's values as text (the simple protocol sends text), null for SQL NULL. */
 export function parseDataRow(body: Buffer): (string | null)[] {
-  const c = new BodyCursor(body);
-  const count = c.int16();
+  // Read in place, no cursor or slice per value: this runs for every row of every round's queries.
+  if (body.length < 2) throw new Error('PostgreSQL protocol: a message shorter than its fields');
+  const count = body.readInt16BE(0);
   const values: (string | null)[] = [];
+  let at = 2;
   for (let i = 0; i < count; i++) {
-    const length = c.int32();
-    values.push(length < 0 ? null : c.bytes(length).toString('utf8'));
+    if (at + 4 > body.length) throw new Error('PostgreSQL protocol: a message shorter than its fields');
+    const length = body.readInt32BE(at);
+    at += 4;
+    if (length < 0) {
+      values.push(null);
+      continue;
+    }
+    if (at + length > body.length) throw new Error('PostgreSQL protocol: a message shorter than its fields');
+    values.push(body.toString('utf8', at, at + length));
+    at += length;
   }
   return values;
 }
