@@ -249,3 +249,35 @@ test('AgentLease: a renewal in flight is not shared with a lease granted after a
     lease.close();
   }
 });
+
+test('the keep-alive stream’s one deadline timer: an answered renewal drops nothing, a later unanswered one is dropped at its own deadline', async () => {
+  let writes = 0;
+  const member = await fakeMember((_path, stream) => {
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+    onMessages(stream, (message) => {
+      // The third write goes unanswered (a member frozen for that one renewal).
+      if (++writes !== 3) stream.write(keepaliveReply(keepaliveId(message), '10'));
+    });
+  });
+  const etcd = new LeanEtcd({ endpoints: [member.url], tls: null, auth: null });
+  const keepalive = new LeanKeepalive(etcd);
+  try {
+    // Attempts of 300 ms. The first renewal's timer fires with nothing waiting: the stream stays.
+    assert.equal(await keepalive.keepalive(LEASE, 600), '10');
+    await sleep(400);
+    assert.equal(await keepalive.keepalive(LEASE, 600), '10');
+    assert.equal(member.sessions(), 1, 'answered renewals keep their stream and session');
+    // The timer armed by the second renewal is due ~300 ms after it; the third, sent 200 ms later,
+    // must get its own 300 ms before its stream is dropped (not the 100 ms left on that timer).
+    await sleep(200);
+    const started = performance.now();
+    assert.equal(await keepalive.keepalive(LEASE, 600), '10');
+    const tookMs = performance.now() - started;
+    assert.ok(tookMs >= 290 && tookMs < 500, `the unanswered renewal was given up after ${Math.round(tookMs)} ms`);
+    assert.equal(member.sessions(), 2, 'the missed deadline dropped the session; the next attempt opened another');
+  } finally {
+    keepalive.close();
+    etcd.close();
+    await member.close();
+  }
+});

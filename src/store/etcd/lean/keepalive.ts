@@ -12,23 +12,33 @@
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { enoughLeft, LeanCallError, type LeanEtcd } from './client.js';
 import { FrameDecoder, grpcFrame, judgeStatus, statusOf } from './frames.js';
-import { decodeKeepAlive, encodeKeepAlive } from './messages.js';
+import { decodeKeepAliveKeyed, encodeKeepAlive, keepAliveKeyOf } from './messages.js';
 
 interface OpenStream {
   readonly stream: ClientHttp2Stream;
   readonly session: ClientHttp2Session;
   readonly endpoint: string;
   readonly token: string | null;
-  /** Per lease id (canonical decimal), the renewals written and not answered yet, oldest first. */
+  /** Per lease id (its varint bytes, keepAliveKeyOf), the renewals written and not answered yet, oldest first. */
   readonly waiting: Map<string, Waiter[]>;
+  /**
+   * One deadline timer for the stream's renewals, not one set and cleared per renewal (idle cost:
+   * a timer's insertion and removal each second): armed for the earliest unanswered renewal's
+   * deadline, left running when that one is answered; when it fires it drops the stream if a
+   * renewal is past its deadline, else it is armed again for the earliest one still waiting.
+   */
+  deadline: NodeJS.Timeout | null;
 }
 
 interface Waiter {
+  /** performance.now() by which the answer must have come, else the stream (and its member's session) is dropped. */
+  readonly dueMs: number;
+  readonly waitMs: number;
   resolve(ttl: string): void;
   reject(err: LeanCallError): void;
 }
 
-/** The request bytes and the id as etcd's answers spell it, per lease id given. */
+/** The request bytes and the id as etcd's answers spell it (its varint bytes), per lease id given. */
 interface LeaseFrame {
   readonly frame: Buffer;
   readonly key: string;
@@ -43,8 +53,13 @@ export class LeanKeepalive {
   constructor(private readonly etcd: LeanEtcd) {}
 
   /** Renews `leaseId`; its TTL in seconds as etcd answered ('0' or less: gone). Rejects with a STORE_UNREACHABLE error. */
-  async keepalive(leaseId: string, callMs: number, what = 'renew a lease'): Promise<string> {
-    const lease = this.#frameFor(leaseId);
+  keepalive(leaseId: string, callMs: number, what = 'renew a lease'): Promise<string> {
+    let lease: LeaseFrame;
+    try {
+      lease = this.#frameFor(leaseId);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.etcd.retrying(what, callMs, (left) => this.#once(lease, left, callMs));
   }
 
@@ -53,27 +68,48 @@ export class LeanKeepalive {
     this.#drop(new LeanCallError('member_fault', 'closed'), false);
   }
 
-  async #once(lease: LeaseFrame, left: () => number, callMs: number): Promise<string> {
+  #once(lease: LeaseFrame, left: () => number, callMs: number): Promise<string> {
+    // The stream open (every renewal but the first after a drop): no await, no promise more.
+    if (this.#open !== null) return this.#write(this.#open, lease, left, callMs);
     // Two renewals in one tick (the master and member leases) share one stream being opened.
-    const open = this.#open ?? (await (this.#opening ??= this.#start(left()).finally(() => (this.#opening = null))));
-    if (this.#open !== open) throw new LeanCallError('member_fault', `${open.endpoint}: the keep-alive stream was dropped`);
-    const waitMs = enoughLeft(left(), callMs);
+    return (this.#opening ??= this.#start(left()).finally(() => (this.#opening = null))).then((open) => {
+      if (this.#open !== open) throw new LeanCallError('member_fault', `${open.endpoint}: the keep-alive stream was dropped`);
+      return this.#write(open, lease, left, callMs);
+    });
+  }
+
+  #write(open: OpenStream, lease: LeaseFrame, left: () => number, callMs: number): Promise<string> {
+    let waitMs: number;
+    try {
+      waitMs = enoughLeft(left(), callMs);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (this.#open === open) this.#drop(new LeanCallError('member_fault', `${open.endpoint}: no keep-alive answer within ${waitMs} ms`), true);
-      }, waitMs);
-      const clearing =
-        <T>(settle: (value: T) => void) =>
-        (value: T): void => {
-          clearTimeout(timer);
-          settle(value);
-        };
+      const waiter: Waiter = { dueMs: performance.now() + waitMs, waitMs, resolve, reject };
       const queue = open.waiting.get(lease.key);
-      const waiter = { resolve: clearing(resolve), reject: clearing(reject) };
       if (queue === undefined) open.waiting.set(lease.key, [waiter]);
       else queue.push(waiter);
+      open.deadline ??= setTimeout(() => this.#checkDeadlines(open), waitMs);
       open.stream.write(lease.frame);
     });
+  }
+
+  /**
+   * The stream's deadline timer fired: a renewal past its deadline drops the stream (the member is
+   * frozen or cut off: the next attempt goes to the next endpoint); else the timer waits for the
+   * earliest renewal still unanswered, if any.
+   */
+  #checkDeadlines(open: OpenStream): void {
+    open.deadline = null;
+    if (this.#open !== open) return;
+    const now = performance.now();
+    let earliest: Waiter | null = null;
+    for (const queue of open.waiting.values()) for (const waiter of queue) if (earliest === null || waiter.dueMs < earliest.dueMs) earliest = waiter;
+    if (earliest === null) return;
+    // Node may call a timer a fraction of a millisecond early on this clock: not yet due is armed again.
+    if (earliest.dueMs > now) open.deadline = setTimeout(() => this.#checkDeadlines(open), Math.ceil(earliest.dueMs - now));
+    else this.#drop(new LeanCallError('member_fault', `${open.endpoint}: no keep-alive answer within ${earliest.waitMs} ms`), true);
   }
 
   #frameFor(leaseId: string): LeaseFrame {
@@ -81,9 +117,9 @@ export class LeanKeepalive {
     if (lease === undefined) {
       // Leases come and go (a grant after each loss): keep the last few only.
       if (this.#frames.size >= 4) this.#frames.clear();
-      // etcd's answers spell the id in canonical decimal; the waiters are keyed the same way.
-      const key = BigInt(leaseId).toString();
-      lease = { frame: grpcFrame(encodeKeepAlive(key)), key };
+      // Keyed by the id's varint bytes, as decodeKeepAliveKeyed reads etcd's answers (no BigInt per answer).
+      const request = encodeKeepAlive(leaseId);
+      lease = { frame: grpcFrame(request), key: keepAliveKeyOf(request) };
       this.#frames.set(leaseId, lease);
     }
     return lease;
@@ -92,7 +128,7 @@ export class LeanKeepalive {
   async #start(tokenMs: number): Promise<OpenStream> {
     const token = await this.etcd.token(tokenMs);
     const { stream, session, endpoint } = this.etcd.request('/etcdserverpb.Lease/LeaseKeepAlive', token, null);
-    const open: OpenStream = { stream, session, endpoint, token, waiting: new Map() };
+    const open: OpenStream = { stream, session, endpoint, token, waiting: new Map(), deadline: null };
     const decoder = new FrameDecoder();
     let status: ReturnType<typeof statusOf> = null;
     const fail = (err: LeanCallError): void => {
@@ -108,8 +144,8 @@ export class LeanKeepalive {
       if (this.#open !== open) return;
       try {
         for (const message of decoder.push(chunk)) {
-          const reply = decodeKeepAlive(message);
-          open.waiting.get(reply.id)?.shift()?.resolve(reply.ttl);
+          const reply = decodeKeepAliveKeyed(message);
+          open.waiting.get(reply.idKey)?.shift()?.resolve(reply.ttl);
         }
       } catch (err) {
         fail(new LeanCallError('member_fault', `${endpoint}: ${(err as Error).message}`));
@@ -136,6 +172,8 @@ export class LeanKeepalive {
     if (open === null) return;
     const waiting = [...open.waiting.values()].flat();
     open.waiting.clear();
+    clearTimeout(open.deadline ?? undefined);
+    open.deadline = null;
     for (const waiter of waiting) waiter.reject(err);
     if (!open.stream.closed) open.stream.close(http2.constants.NGHTTP2_CANCEL);
     if (memberFault) this.etcd.fault(open.session);
