@@ -281,3 +281,24 @@ test('the keep-alive stream’s one deadline timer: an answered renewal drops no
     await member.close();
   }
 });
+
+test('a renewal with a shorter deadline written while a longer one waits is dropped at its own deadline, not the longer one’s', async () => {
+  // Answers nothing (a member frozen after the stream opened).
+  const member = await fakeMember((_path, stream) => stream.respond({ ':status': 200, 'content-type': 'application/grpc' }));
+  const etcd = new LeanEtcd({ endpoints: [member.url], tls: null, auth: null });
+  const keepalive = new LeanKeepalive(etcd);
+  try {
+    // A replica's member renewal (attempts of 1,000 ms), then a renewal with attempts of 200 ms.
+    const long = keepalive.keepalive('7587869315937226498', 2000).catch((err: Error) => err);
+    await sleep(50);
+    const started = performance.now();
+    await assert.rejects(keepalive.keepalive(LEASE, 400), /within 400 ms|no keep-alive answer within/);
+    const tookMs = performance.now() - started;
+    assert.ok(tookMs < 700, `the short renewal waited ${Math.round(tookMs)} ms (its attempts are 200 ms)`);
+    await long;
+  } finally {
+    keepalive.close();
+    etcd.close();
+    await member.close();
+  }
+});

@@ -22,12 +22,16 @@ interface OpenStream {
   /** Per lease id (its varint bytes, keepAliveKeyOf), the renewals written and not answered yet, oldest first. */
   readonly waiting: Map<string, Waiter[]>;
   /**
-   * One deadline timer for the stream's renewals, not one set and cleared per renewal (idle cost:
-   * a timer's insertion and removal each second): armed for the earliest unanswered renewal's
-   * deadline, left running when that one is answered; when it fires it drops the stream if a
-   * renewal is past its deadline, else it is armed again for the earliest one still waiting.
+   * One deadline timer for the renewals in flight (the master and member leases' renewals written
+   * in one tick share it): armed by a renewal when none is, cleared once no renewal is waiting (a
+   * timer left to run past the round's next tick would wake the process once more); when it fires
+   * it drops the stream if a renewal is past its deadline, else it waits for the earliest one left.
    */
   deadline: NodeJS.Timeout | null;
+  /** When `deadline` fires, on performance.now()'s clock. */
+  deadlineDueMs: number;
+  /** Renewals written and not answered yet (all of `waiting`'s queues). */
+  pending: number;
 }
 
 interface Waiter {
@@ -90,9 +94,17 @@ export class LeanKeepalive {
       const queue = open.waiting.get(lease.key);
       if (queue === undefined) open.waiting.set(lease.key, [waiter]);
       else queue.push(waiter);
-      open.deadline ??= setTimeout(() => this.#checkDeadlines(open), waitMs);
+      open.pending++;
+      // A renewal due before the timer (a shorter attempt written while a longer one waits) moves it earlier.
+      if (open.deadline === null || waiter.dueMs < open.deadlineDueMs) this.#armDeadline(open, waiter.dueMs, waitMs);
       open.stream.write(lease.frame);
     });
+  }
+
+  #armDeadline(open: OpenStream, dueMs: number, inMs: number): void {
+    clearTimeout(open.deadline ?? undefined);
+    open.deadlineDueMs = dueMs;
+    open.deadline = setTimeout(() => this.#checkDeadlines(open), inMs);
   }
 
   /**
@@ -108,7 +120,7 @@ export class LeanKeepalive {
     for (const queue of open.waiting.values()) for (const waiter of queue) if (earliest === null || waiter.dueMs < earliest.dueMs) earliest = waiter;
     if (earliest === null) return;
     // Node may call a timer a fraction of a millisecond early on this clock: not yet due is armed again.
-    if (earliest.dueMs > now) open.deadline = setTimeout(() => this.#checkDeadlines(open), Math.ceil(earliest.dueMs - now));
+    if (earliest.dueMs > now) this.#armDeadline(open, earliest.dueMs, Math.ceil(earliest.dueMs - now));
     else this.#drop(new LeanCallError('member_fault', `${open.endpoint}: no keep-alive answer within ${earliest.waitMs} ms`), true);
   }
 
@@ -128,7 +140,7 @@ export class LeanKeepalive {
   async #start(tokenMs: number): Promise<OpenStream> {
     const token = await this.etcd.token(tokenMs);
     const { stream, session, endpoint } = this.etcd.request('/etcdserverpb.Lease/LeaseKeepAlive', token, null);
-    const open: OpenStream = { stream, session, endpoint, token, waiting: new Map(), deadline: null };
+    const open: OpenStream = { stream, session, endpoint, token, waiting: new Map(), deadline: null, deadlineDueMs: 0, pending: 0 };
     const decoder = new FrameDecoder();
     let status: ReturnType<typeof statusOf> = null;
     const fail = (err: LeanCallError): void => {
@@ -145,7 +157,13 @@ export class LeanKeepalive {
       try {
         for (const message of decoder.push(chunk)) {
           const reply = decodeKeepAliveKeyed(message);
-          open.waiting.get(reply.idKey)?.shift()?.resolve(reply.ttl);
+          const waiter = open.waiting.get(reply.idKey)?.shift();
+          if (waiter === undefined) continue;
+          if (--open.pending === 0) {
+            clearTimeout(open.deadline ?? undefined);
+            open.deadline = null;
+          }
+          waiter.resolve(reply.ttl);
         }
       } catch (err) {
         fail(new LeanCallError('member_fault', `${endpoint}: ${(err as Error).message}`));
@@ -167,6 +185,7 @@ export class LeanKeepalive {
 
   /** Fails every waiting renewal; `memberFault`: the member's session goes too (next endpoint). */
   #drop(err: LeanCallError, memberFault: boolean): void {
+
     const open = this.#open;
     this.#open = null;
     if (open === null) return;
