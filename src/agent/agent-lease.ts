@@ -157,7 +157,7 @@ export class AgentLease {
     }, Math.max(0, staleAtMs - this.now()) + 1);
   }
 
-  #keepaliveOnce(leaseId: string, callMs: number): Promise<string> {
+  async #keepaliveOnce(leaseId: string, callMs: number): Promise<string> {
     return this.channel.keepalive(this.ctx, leaseId, callMs);
   }
 }
@@ -174,14 +174,9 @@ export class KeepaliveChannel {
   #opening: Promise<KeepaliveStream> | null = null;
   readonly #waiting = new Map<string, { resolve: (ttl: string) => void; reject: (err: unknown) => void }>();
 
-  keepalive(ctx: EtcdContext, leaseId: string, callMs: number): Promise<string> {
-    // The lean client's stream when the context has one (made from the configuration): the idle
-    // agent's hot path, without a promise of its own here.
+  async keepalive(ctx: EtcdContext, leaseId: string, callMs: number): Promise<string> {
+    // The lean client's stream when the context has one (made from the configuration): the idle agent's hot path.
     if (ctx.lean !== undefined) return ctx.lean.keepalive.keepalive(leaseId, callMs);
-    return this.#keepaliveEtcd3(ctx, leaseId, callMs);
-  }
-
-  async #keepaliveEtcd3(ctx: EtcdContext, leaseId: string, callMs: number): Promise<string> {
     // Two renewals in one tick (the master and member leases) share one stream being opened.
     const stream = this.#stream ?? (await (this.#opening ??= this.#open(ctx).finally(() => (this.#opening = null))));
     return new Promise<string>((resolve, reject) => {

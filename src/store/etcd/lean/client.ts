@@ -83,12 +83,10 @@ export class LeanEtcd {
    * endpoints until one answers or `callMs` is spent; etcd refusing the request itself (not a
    * member fault) ends the call at once. Errors are STORE_UNREACHABLE HandyRepErrors naming `what`.
    */
-  call(what: string, path: string, message: Buffer, callMs: number): Promise<Buffer> {
-    // Without etcd.user (or with the token cached) the attempt starts in this tick: no promise and
-    // no microtask for a token that is not fetched.
-    return this.retrying(what, callMs, (left) => {
-      if (this.settings.auth === null || this.#token !== null) return this.#unaryOnce(path, message, enoughLeft(left(), callMs), this.#token);
-      return this.token(left()).then((token) => this.#unaryOnce(path, message, enoughLeft(left(), callMs), token));
+  async call(what: string, path: string, message: Buffer, callMs: number): Promise<Buffer> {
+    return this.retrying(what, callMs, async (left) => {
+      const token = await this.token(left());
+      return this.#unaryOnce(path, message, enoughLeft(left(), callMs), token);
     });
   }
 

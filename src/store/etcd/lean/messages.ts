@@ -49,32 +49,6 @@ export function decodeKeepAlive(buf: Buffer): KeepAliveReply {
 }
 
 /**
- * The answer's id as decodeKeepAliveKeyed gives it for the request `encodeKeepAlive(id)` made: the
- * id's varint bytes after the request's one-byte tag ('' for id 0, which proto3 leaves out).
- */
-export function keepAliveKeyOf(request: Buffer): string {
-  return request.toString('latin1', 1);
-}
-
-/**
- * decodeKeepAlive with the id as its varint bytes (latin1), not decimal: the keep-alive stream
- * matches answers to the ids it wrote without a BigInt per answer. etcd writes the minimal varint,
- * as encodeKeepAlive does, so one id has one spelling.
- */
-export function decodeKeepAliveKeyed(buf: Buffer): { readonly idKey: string; readonly ttl: string } {
-  const reader = new ProtoReader(buf);
-  let idKey = '';
-  let ttl = '0';
-  while (!reader.done) {
-    const tag = reader.tag();
-    if (tag === ((2 << 3) | 0)) idKey = reader.rawVarint();
-    else if (tag === ((3 << 3) | 0)) ttl = reader.int64();
-    else reader.skip(tag);
-  }
-  return { idKey, ttl };
-}
-
-/**
  * etcdserverpb.TxnRequest with no comparison whose success branch puts `key` = `value` under
  * `lease` (RequestOp.request_put = 2: PutRequest { key = 1, value = 2, lease = 3 }) and then
  * ranges over the single key `rangeKey` (RequestOp.request_range = 1: RangeRequest { key = 1 }),

@@ -17,17 +17,9 @@ export class ProtoWriter {
 
   /** An int64/uint64/bool/enum field; zero is left out (proto3 default). */
   varint(field: number, value: bigint | string | number | boolean): this {
-    // Small non-negative numbers without BigInt (the agent runs without V8's optimizing compiler:
-    // every BigInt operation is an allocation in the interpreter).
-    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) {
-      if (value === 0) return this;
-      this.#uint((field << 3) | WIRE_VARINT);
-      this.#uint(value);
-      return this;
-    }
     const big = typeof value === 'bigint' ? value : typeof value === 'boolean' ? (value ? 1n : 0n) : BigInt(value);
     if (big === 0n) return this;
-    this.#uint((field << 3) | WIRE_VARINT);
+    this.#varint(BigInt((field << 3) | WIRE_VARINT));
     // Negative int64 values are sent as their 64-bit two's complement (ten bytes).
     this.#varint(BigInt.asUintN(64, big));
     return this;
@@ -36,8 +28,8 @@ export class ProtoWriter {
   /** A bytes/string/embedded-message field (sent even when empty: a message field's presence matters). */
   bytes(field: number, value: Buffer | string): this {
     const buf = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-    this.#uint((field << 3) | WIRE_BYTES);
-    this.#uint(buf.length);
+    this.#varint(BigInt((field << 3) | WIRE_BYTES));
+    this.#varint(BigInt(buf.length));
     this.#flush();
     this.#parts.push(buf);
     return this;
@@ -46,16 +38,6 @@ export class ProtoWriter {
   finish(): Buffer {
     this.#flush();
     return this.#parts.length === 1 ? (this.#parts[0] as Buffer) : Buffer.concat(this.#parts);
-  }
-
-  /** A non-negative safe integer (tags, lengths, small values). */
-  #uint(value: number): void {
-    let v = value;
-    while (v >= 0x80) {
-      this.#bytes.push((v % 0x80) | 0x80);
-      v = Math.floor(v / 0x80);
-    }
-    this.#bytes.push(v);
   }
 
   #varint(value: bigint): void {
@@ -92,31 +74,10 @@ export class ProtoReader {
 
   /** The next field's tag: field number `tag >>> 3`, wire type `tag & 7`. */
   tag(): number {
-    const small = this.#small();
-    const tag = small ?? this.varint();
+    const tag = this.varint();
     // Field numbers are 1 … 2^29 − 1: anything else is malformed input, not a field to read.
-    if (tag > 0xffffffff || tag < 8) throw new Error(`protobuf: invalid tag ${tag}`);
+    if (tag > 0xffffffffn || tag >> 3n === 0n) throw new Error(`protobuf: invalid tag ${tag}`);
     return Number(tag);
-  }
-
-  /**
-   * The next varint as a Number when it has at most 7 bytes (below 2^49, exact): tags, lengths,
-   * TTLs and revisions without BigInt. null, and nothing consumed, when it is longer.
-   */
-  #small(): number | null {
-    let result = 0;
-    let scale = 1;
-    for (let pos = this.#pos; pos < this.#pos + 7; pos++) {
-      if (pos >= this.end) throw new Error('protobuf: truncated varint');
-      const byte = this.buf[pos] as number;
-      result += (byte & 0x7f) * scale;
-      if ((byte & 0x80) === 0) {
-        this.#pos = pos + 1;
-        return result;
-      }
-      scale *= 0x80;
-    }
-    return null;
   }
 
   varint(): bigint {
@@ -134,21 +95,12 @@ export class ProtoReader {
 
   /** A signed int64 field as a decimal string. */
   int64(): string {
-    // Negative values are ten bytes (two's complement): they take the BigInt path.
-    const small = this.#small();
-    return small !== null ? String(small) : BigInt.asIntN(64, this.varint()).toString();
-  }
-
-  /** A varint field's bytes as they are on the wire, as a latin1 string (a key to compare ids by, without decoding them). */
-  rawVarint(): string {
-    const start = this.#pos;
-    this.varint();
-    return this.buf.toString('latin1', start, this.#pos);
+    return BigInt.asIntN(64, this.varint()).toString();
   }
 
   /** A length-delimited field's bytes (a view into the input, not a copy). */
   bytes(): Buffer {
-    const length = this.#small() ?? Number(this.varint());
+    const length = Number(this.varint());
     const start = this.#pos;
     if (start + length > this.end) throw new Error('protobuf: truncated length-delimited field');
     this.#pos += length;
@@ -157,9 +109,7 @@ export class ProtoReader {
 
   skip(tag: number): void {
     const wire = tag & 7;
-    if (wire === WIRE_VARINT) {
-      if (this.#small() === null) this.varint();
-    }
+    if (wire === WIRE_VARINT) this.varint();
     else if (wire === WIRE_BYTES) this.bytes();
     else if (wire === WIRE_FIXED64) this.#advance(8);
     else if (wire === WIRE_FIXED32) this.#advance(4);
