@@ -9,10 +9,11 @@
  *
  *   HANDYREP_TEST_SUBNET=127.0.4 LEAN_COST_BUILDS=/tmp/old-build,. npx tsx bench/lean-call-cost.ts
  *
- * LEAN_COST_NODE_FLAGS: more node flags for the measured processes (a CPU profile: `--cpu-prof --cpu-prof-dir=DIR`).
+ * Writes bench/results/lean-call-cost.json (medians per build, flat). LEAN_COST_NODE_FLAGS: more node flags for the measured processes (a CPU profile: `--cpu-prof --cpu-prof-dir=DIR`).
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Etcd3 } from 'etcd3';
@@ -72,7 +73,16 @@ async function main(): Promise<void> {
       }
     }
     const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] as number;
-    for (const [build, f] of Object.entries(figures)) console.log(`${build}: median keep-alive ${median(f.ka).toFixed(0)} µs, txn ${median(f.txn).toFixed(0)} µs, range ${median(f.range).toFixed(0)} µs per call`);
+    const summary: Record<string, number> = { rounds: ROUNDS, calls_per_round: CALLS };
+    for (const [build, f] of Object.entries(figures)) {
+      console.log(`${build}: median keep-alive ${median(f.ka).toFixed(0)} µs, txn ${median(f.txn).toFixed(0)} µs, range ${median(f.range).toFixed(0)} µs per call`);
+      const key = build.replace(/[^A-Za-z0-9]+/g, '_');
+      summary[`${key}_keepalive_cpu_us_median`] = Math.round(median(f.ka));
+      summary[`${key}_txn_cpu_us_median`] = Math.round(median(f.txn));
+      summary[`${key}_range_cpu_us_median`] = Math.round(median(f.range));
+    }
+    await mkdir('bench/results', { recursive: true });
+    await writeFile('bench/results/lean-call-cost.json', `${JSON.stringify(summary, null, 2)}\n`);
   } finally {
     client.close();
     await etcd.stop();
