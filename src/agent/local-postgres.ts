@@ -157,10 +157,12 @@ export class LocalPostgres {
     // A postmaster that exits by itself removes the file BEFORE it dies: read it again after
     // seeing the pid dead, or a clean stop that ends between the two reads looks like a crash.
     if (pidFilePid !== null && !pidAlive) pidFilePid = this.postmasterPid();
+    const before = this.#client;
     const facts = pidAlive && query ? await this.#facts().catch(() => null) : null;
     if (!pidAlive) this.#disconnect();
-    // The session that answered now was opened while this pid lived: it stands for it until the session goes.
-    else if (facts !== null && this.#client !== null) this.#sessionPid ??= pidFilePid;
+    // The pid stands for the session only when that session was already open when the pid was read
+    // (a session opened now may belong to a postmaster started since): it stands until the session goes.
+    else if (facts !== null && this.#client !== null && this.#client === before) this.#sessionPid ??= pidFilePid;
     return { observation: { pidFilePid, pidAlive, writable: facts === null ? null : !facts.in_recovery }, facts };
   }
 

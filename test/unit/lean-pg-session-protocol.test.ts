@@ -87,6 +87,56 @@ describe('lean-pg session: protocol edges (scripted server)', () => {
     }
   });
 
+  it('the server closes while queries wait: the running one and every waiting one fail, oldest first; a query after that fails at once; a throwing onLost listener does not escape', async () => {
+    const { server, port: p } = await scripted((socket, _chunk, n) => {
+      if (n === 0) return void socket.write(Buffer.concat([AUTH_OK, READY]));
+      // The first query is never answered: the server goes away instead.
+      setTimeout(() => socket.destroy(), 30);
+    });
+    try {
+      const session = await LeanPgSession.connect(target(p));
+      const heard: string[] = [];
+      session.onLost(() => {
+        throw new Error('a listener that fails');
+      });
+      session.onLost(() => heard.push('lost'));
+      const settled: string[] = [];
+      const queries = ['SELECT 1', 'SELECT 2', 'SELECT 3'].map((sql) =>
+        session.query(sql, 5000).then(
+          () => settled.push(`${sql}: answered`),
+          (err: unknown) => settled.push(`${sql}: ${err instanceof LeanPgError ? err.kind : 'other error'}`),
+        ),
+      );
+      await Promise.all(queries);
+      assert.deepEqual(settled, ['SELECT 1: closed', 'SELECT 2: closed', 'SELECT 3: closed']);
+      assert.deepEqual(heard, ['lost'], 'the second listener heard the loss despite the first one throwing');
+      await assert.rejects(session.query('SELECT 4', 1000), (err: unknown) => err instanceof LeanPgError && err.kind === 'closed');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a query failed before its caller awaits it (a FATAL while the caller waits on something else) is no unhandled rejection; the caller still gets the error', async () => {
+    const { server, port: p } = await scripted((socket, _chunk, n) => {
+      if (n === 0) return void socket.write(Buffer.concat([AUTH_OK, READY]));
+      socket.write(fatal('57P01'));
+      socket.destroy();
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const session = await LeanPgSession.connect(target(p));
+      const sleeping = session.query('SELECT pg_sleep(5)', 5000);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.deepEqual(unhandled, []);
+      await assert.rejects(sleeping, (err: unknown) => err instanceof LeanPgError && err.kind === 'server' && err.code === '57P01');
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      server.close();
+    }
+  });
+
   it("SCRAM begun, then \"ok\" without the server's final message: refused (the server never proved it knows the password)", async () => {
     const { server, port: p } = await scripted((socket, _chunk, n) => {
       if (n === 0) socket.write(SASL);

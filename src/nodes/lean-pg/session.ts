@@ -128,10 +128,16 @@ export class LeanPgSession {
   /** One simple query (one statement); its rows as text. Queued behind a query still running. */
   query(sql: string, timeoutMs: number): Promise<LeanPgResult> {
     // The usual case, no query running: sent now, no promise chained ahead of it (idle cost).
-    if (!this.#running) return this.#run(sql, timeoutMs);
-    return new Promise<LeanPgResult>((resolve, reject) => {
-      this.#waiting.push(() => void this.#run(sql, timeoutMs).then(resolve, reject));
-    });
+    const answer = !this.#running
+      ? this.#run(sql, timeoutMs)
+      : new Promise<LeanPgResult>((resolve, reject) => {
+          this.#waiting.push(() => void this.#run(sql, timeoutMs).then(resolve, reject));
+        });
+    // A session can fail a query before its caller has awaited it (a FATAL while the caller waits
+    // on something else): that must not be an unhandled rejection, which ends the process. The
+    // caller still gets the failure when it awaits.
+    answer.catch(() => undefined);
+    return answer;
   }
 
   /** Ends the session politely (Terminate); onLost listeners are not called. */
@@ -256,7 +262,7 @@ export class LeanPgSession {
 
   #run(sql: string, timeoutMs: number): Promise<LeanPgResult> {
     if (this.#ended) {
-      this.#next();
+      this.#running = false;
       return Promise.reject(new LeanPgError('closed', 'the session has ended'));
     }
     this.#running = true;
@@ -286,10 +292,18 @@ export class LeanPgSession {
     });
   }
 
-  /** The query that settled lets the next one waiting go. */
+  /**
+   * The query that settled lets the next one waiting go; once the session has ended, every one
+   * waiting fails now, oldest first (#run refuses on an ended session).
+   */
   #next(): void {
     this.#running = false;
-    this.#waiting.shift()?.();
+    if (!this.#ended) {
+      this.#waiting.shift()?.();
+      return;
+    }
+    const waiting = this.#waiting.splice(0);
+    for (const start of waiting) start();
   }
 
   #onMessage(msg: BackendMessage): void {
@@ -335,7 +349,13 @@ export class LeanPgSession {
     this.#failPending(this.#pending?.error ?? err);
     const listeners = notify ? this.#closeListeners : [];
     this.#closeListeners = [];
-    for (const listener of listeners) listener();
+    for (const listener of listeners) {
+      try {
+        listener();
+      } catch {
+        // One listener's failure must not keep the others from hearing, nor escape into the socket's handler.
+      }
+    }
   }
 }
 

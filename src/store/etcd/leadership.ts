@@ -109,6 +109,8 @@ export class EtcdLeadership {
       try {
         const leader = await this.currentLeader();
         if (leader === null) {
+          // A stop that came during the read takes no new term (other controllers would see one come and go).
+          signal?.throwIfAborted();
           const outcome = await this.tryAcquire();
           if (outcome.won) return outcome.term;
         } else {
@@ -329,7 +331,8 @@ export class EtcdLeadership {
       const timer = setTimeout(done, maxWaitMs);
       watcher.on('delete', done);
       watcher.on('error', done);
-      signal?.addEventListener('abort', done, { once: true });
+      if (signal?.aborted) done();
+      else signal?.addEventListener('abort', done, { once: true });
     });
     void watcher.cancel().catch(() => undefined);
   }
@@ -357,6 +360,7 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
       signal?.removeEventListener('abort', done);
       resolve();
     }
-    signal?.addEventListener('abort', done, { once: true });
+    if (signal?.aborted) done();
+    else signal?.addEventListener('abort', done, { once: true });
   });
 }
