@@ -11,19 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { LocalPostgres } from '../../src/agent/local-postgres.js';
+import { backend, int16, int32 } from '../fixtures/pg-backend-messages.js';
 
-function backend(type: string, body: Buffer): Buffer {
-  const head = Buffer.alloc(5);
-  head.write(type, 0, 'latin1');
-  head.writeInt32BE(body.length + 4, 1);
-  return Buffer.concat([head, body]);
-}
-const int16 = (n: number): Buffer => Buffer.from([(n >> 8) & 0xff, n & 0xff]);
-const int32 = (n: number): Buffer => {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(n, 0);
-  return b;
-};
 const READY = backend('Z', Buffer.from('I'));
 const COLUMNS: readonly [string, string | null][] = [
   ['in_recovery', 'f'],

@@ -15,18 +15,8 @@ import { after, describe, it } from 'node:test';
 import { MasterProbe } from '../../src/agent/master-probe.js';
 import { parseConfig } from '../../src/config/load.js';
 import { LeanPgError, LeanPgSession } from '../../src/nodes/lean-pg/session.js';
+import { backend, int32 } from '../fixtures/pg-backend-messages.js';
 
-function backend(type: string, body: Buffer): Buffer {
-  const head = Buffer.alloc(5);
-  head.write(type, 0, 'latin1');
-  head.writeInt32BE(body.length + 4, 1);
-  return Buffer.concat([head, body]);
-}
-const int32 = (n: number): Buffer => {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(n, 0);
-  return b;
-};
 const AUTH_OK = backend('R', int32(0));
 const READY = backend('Z', Buffer.from('I'));
 const SASL = backend('R', Buffer.concat([int32(10), Buffer.from('SCRAM-SHA-256\0\0')]));

@@ -8,20 +8,8 @@ import { describe, it } from 'node:test';
 import { checkServerFinal, MAX_SCRAM_ITERATIONS, parseServerFirst, scramClientFinal, scramClientFirst } from '../../src/nodes/lean-pg/scram.js';
 import { boolValue, floatValue, intValue, textValue } from '../../src/nodes/lean-pg/text-values.js';
 import { BackendMessageReader, parseAuthRequest, parseDataRow, parseErrorFields, parseRowDescription, queryMessage, saslInitialMessage, startupMessage, terminateMessage } from '../../src/nodes/lean-pg/wire.js';
+import { backend, int16, int32 } from '../fixtures/pg-backend-messages.js';
 
-/** A backend message: type, length (counting itself), body. */
-function backend(type: string, body: Buffer): Buffer {
-  const head = Buffer.alloc(5);
-  head.write(type, 0, 'latin1');
-  head.writeInt32BE(body.length + 4, 1);
-  return Buffer.concat([head, body]);
-}
-const int16 = (n: number): Buffer => Buffer.from([(n >> 8) & 0xff, n & 0xff]);
-const int32 = (n: number): Buffer => {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(n, 0);
-  return b;
-};
 const cstr = (s: string): Buffer => Buffer.from(`${s}\0`);
 
 describe('lean-pg: frontend messages', () => {
