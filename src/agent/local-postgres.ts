@@ -115,7 +115,7 @@ export class LocalPostgres {
   #answered = false;
   /** Counts disconnects, so a connect that completes after one is dropped. */
   #generation = 0;
-  /** The postmaster pid read in the round where the current session first answered (observe). */
+  /** The postmaster pid read in a round where the current session, already open, answered (observe). */
   #sessionPid: number | null = null;
 
   constructor(

@@ -32,7 +32,7 @@ function launcher(): string {
 }
 
 /** The last lines of a process's output or log file, for a start-up failure's message ('' when unreadable or empty). */
-function lastLinesOf(path: string, count = 10): string {
+export function lastLinesOf(path: string, count = 10): string {
   try {
     const text = readFileSync(path, 'utf8').trimEnd();
     return text === '' ? '' : `\n  last lines of ${path}:\n    ${text.split('\n').slice(-count).join('\n    ')}`;
