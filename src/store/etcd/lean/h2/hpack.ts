@@ -1,0 +1,234 @@
+/**
+ * HPACK (RFC 7541) for the lean etcd client's hand-framed HTTP/2 session: a complete decoder for
+ * the header blocks etcd sends, and an encoder for the few request headers we send that never
+ * touches the dynamic table.
+ */
+import { DynamicTable } from './dynamic-table.js';
+import { HpackError } from './hpack-error.js';
+import { huffmanDecode } from './huffman.js';
+import { STATIC_COUNT, STATIC_TABLE } from './static-table.js';
+
+export { HpackError } from './hpack-error.js';
+
+/**
+ * Continuation octets an integer may use: 4 carry 28 bits (values below 2^28 + 2^7), more than any
+ * index, length or table size we accept, and far from overflowing arithmetic.
+ */
+const MAX_CONTINUATION_OCTETS = 4;
+
+/**
+ * Decodes the header blocks of one connection, in the order they arrive (the dynamic table is
+ * connection state shared by every stream). A block that fails throws HpackError and leaves the
+ * decoder unusable: its table may be half-updated and no longer matches the peer's, so every later
+ * `decode` throws too and the caller must drop the connection (a COMPRESSION_ERROR).
+ */
+export class HpackDecoder {
+  readonly #table: DynamicTable;
+  /** The SETTINGS_HEADER_TABLE_SIZE we advertise: the peer may not set the table above it. */
+  readonly #maxTableSize: number;
+  readonly #maxHeaderListBytes: number;
+  #broken = false;
+  // The block being decoded and the read position, as fields so the helpers allocate nothing.
+  #buf: Buffer = Buffer.alloc(0);
+  #pos = 0;
+
+  constructor(maxTableSize = 4096, maxHeaderListBytes = 65536) {
+    this.#maxTableSize = maxTableSize;
+    this.#maxHeaderListBytes = maxHeaderListBytes;
+    this.#table = new DynamicTable(maxTableSize);
+  }
+
+  /** The header fields of one complete block (HEADERS plus its CONTINUATIONs), names and values as latin1. */
+  decode(block: Buffer): Array<[string, string]> {
+    if (this.#broken) throw new HpackError('HPACK: decoder unusable after an earlier error');
+    this.#broken = true; // cleared only if the whole block decodes
+    this.#buf = block;
+    this.#pos = 0;
+    const headers: Array<[string, string]> = [];
+    let listBytes = 0;
+    let fieldSeen = false;
+    while (this.#pos < block.length) {
+      const first = block[this.#pos]!;
+      let name: string;
+      let value: string;
+      if (first >= 0x80) {
+        // Indexed header field (§6.1).
+        const index = this.#integer(7);
+        name = this.#name(index);
+        value = this.#value(index);
+      } else if (first >= 0x40) {
+        // Literal with incremental indexing (§6.2.1).
+        [name, value] = this.#literal(6);
+        this.#table.add(name, value);
+      } else if (first >= 0x20) {
+        // Dynamic table size update (§6.3): only before the first field of a block (§4.2).
+        if (fieldSeen) throw new HpackError('HPACK: dynamic table size update after a header field');
+        const size = this.#integer(5);
+        if (size > this.#maxTableSize) {
+          throw new HpackError(`HPACK: dynamic table size update to ${size} (more than the ${this.#maxTableSize} allowed)`);
+        }
+        this.#table.resize(size);
+        continue;
+      } else {
+        // Literal without indexing (0000) or never indexed (0001) (§6.2.2, §6.2.3): same layout.
+        [name, value] = this.#literal(4);
+      }
+      fieldSeen = true;
+      // Counted as SETTINGS_MAX_HEADER_LIST_SIZE counts it (RFC 9113 §6.5.2).
+      listBytes += name.length + value.length + 32;
+      if (listBytes > this.#maxHeaderListBytes) {
+        throw new HpackError(`HPACK: header list over ${this.#maxHeaderListBytes} bytes`);
+      }
+      headers.push([name, value]);
+    }
+    this.#buf = Buffer.alloc(0);
+    this.#broken = false;
+    return headers;
+  }
+
+  /** Octets in the dynamic table (entry = name + value + 32). For tests and diagnostics. */
+  get tableSize(): number {
+    return this.#table.size;
+  }
+
+  /** The dynamic table's current maximum (as last set by a size update). */
+  get tableMaxSize(): number {
+    return this.#table.maxSize;
+  }
+
+  /** The dynamic table's entries, newest first (index 62 first). A copy, for tests and diagnostics. */
+  get tableEntries(): ReadonlyArray<readonly [string, string]> {
+    const entries: Array<readonly [string, string]> = [];
+    for (let i = 0; i < this.#table.length; i++) entries.push([this.#table.name(i), this.#table.value(i)]);
+    return entries;
+  }
+
+  /** A literal field whose name index has an `prefixBits`-bit prefix (0 = the name follows as a string). */
+  #literal(prefixBits: number): [string, string] {
+    const index = this.#integer(prefixBits);
+    const name = index === 0 ? this.#string() : this.#name(index);
+    return [name, this.#string()];
+  }
+
+  #name(index: number): string {
+    this.#checkIndex(index);
+    return index <= STATIC_COUNT ? STATIC_TABLE[index]![0] : this.#table.name(index - STATIC_COUNT - 1);
+  }
+
+  #value(index: number): string {
+    return index <= STATIC_COUNT ? STATIC_TABLE[index]![1] : this.#table.value(index - STATIC_COUNT - 1);
+  }
+
+  #checkIndex(index: number): void {
+    if (index === 0 || index > STATIC_COUNT + this.#table.length) {
+      throw new HpackError(`HPACK: index ${index} is not in the static or dynamic table`);
+    }
+  }
+
+  /** A string literal (§5.2): Huffman flag, 7-bit-prefix length, the octets. */
+  #string(): string {
+    const buf = this.#buf;
+    if (this.#pos >= buf.length) throw new HpackError('HPACK: block ends before a string literal');
+    const huffman = (buf[this.#pos]! & 0x80) !== 0;
+    const length = this.#integer(7);
+    const start = this.#pos;
+    const end = start + length;
+    if (end > buf.length) throw new HpackError(`HPACK: string of ${length} octets runs past the block`);
+    this.#pos = end;
+    return huffman ? huffmanDecode(buf, start, end) : buf.toString('latin1', start, end);
+  }
+
+  /** An integer with a `prefixBits`-bit prefix in the current octet (§5.1). */
+  #integer(prefixBits: number): number {
+    const buf = this.#buf;
+    const mask = (1 << prefixBits) - 1;
+    let value = buf[this.#pos++]! & mask;
+    if (value < mask) return value;
+    for (let octets = 0; octets < MAX_CONTINUATION_OCTETS; octets++) {
+      if (this.#pos >= buf.length) throw new HpackError('HPACK: block ends inside an integer');
+      const octet = buf[this.#pos++]!;
+      value += (octet & 0x7f) * 2 ** (7 * octets);
+      if (octet < 0x80) return value;
+    }
+    throw new HpackError(`HPACK: integer longer than ${MAX_CONTINUATION_OCTETS} continuation octets`);
+  }
+}
+
+// Lookups for the encoder: a whole pair, then a name alone (the first index having it).
+const STATIC_PAIRS = new Map<string, number>();
+const STATIC_NAMES = new Map<string, number>();
+for (let i = STATIC_COUNT; i >= 1; i--) {
+  const [name, value] = STATIC_TABLE[i]!;
+  STATIC_PAIRS.set(`${name}\0${value}`, i);
+  STATIC_NAMES.set(name, i);
+}
+
+/**
+ * Encodes request headers without the dynamic table, so the peer's decoder state never depends on
+ * ours: a pair in the static table is an indexed field, a static name a literal without indexing
+ * with that name's index, anything else a literal without indexing with a literal name. Strings go
+ * raw (no Huffman): requests are a handful of short headers. Throws on an upper-case name (HTTP/2
+ * forbids them), an empty name, CR, LF or NUL in a name or value, or a char above 0xff (a header is
+ * octets: such a char would be silently cut to its low byte).
+ */
+export function encodeHeaderBlock(headers: ReadonlyArray<readonly [string, string]>): Buffer {
+  let bound = 0;
+  for (const [name, value] of headers) {
+    checkName(name);
+    checkOctets(value, `value of header ${name}`);
+    bound += 2 * 6 + 1 + name.length + value.length; // two lengths of up to 6 octets, the index octet
+  }
+  const out = Buffer.allocUnsafe(bound);
+  let pos = 0;
+  for (const [name, value] of headers) {
+    const pair = STATIC_PAIRS.get(`${name}\0${value}`);
+    if (pair !== undefined) {
+      pos = writeInteger(out, pos, 0x80, 7, pair);
+      continue;
+    }
+    const nameIndex = STATIC_NAMES.get(name);
+    if (nameIndex !== undefined) {
+      pos = writeInteger(out, pos, 0x00, 4, nameIndex);
+    } else {
+      out[pos++] = 0x00;
+      pos = writeString(out, pos, name);
+    }
+    pos = writeString(out, pos, value);
+  }
+  return out.subarray(0, pos);
+}
+
+function checkName(name: string): void {
+  if (name.length === 0) throw new Error('HPACK: empty header name');
+  if (/[A-Z]/.test(name)) throw new Error(`HPACK: header name ${JSON.stringify(name)} has upper case (HTTP/2 requires lower case)`);
+  checkOctets(name, `header name ${JSON.stringify(name)}`);
+}
+
+function checkOctets(text: string, what: string): void {
+  // eslint-disable-next-line no-control-regex
+  if (/[\r\n\0]/.test(text)) throw new Error(`HPACK: ${what} holds CR, LF or NUL`);
+  if (/[^\u0000-\u00ff]/.test(text)) throw new Error(`HPACK: ${what} holds a char above 0xff`);
+}
+
+/** Writes `value` with a `prefixBits`-bit prefix into an octet starting with `flags` (§5.1); returns the next position. Exported for the RFC's C.1 examples. */
+export function writeInteger(out: Buffer, pos: number, flags: number, prefixBits: number, value: number): number {
+  const mask = (1 << prefixBits) - 1;
+  if (value < mask) {
+    out[pos++] = flags | value;
+    return pos;
+  }
+  out[pos++] = flags | mask;
+  let rest = value - mask;
+  while (rest >= 0x80) {
+    out[pos++] = (rest & 0x7f) | 0x80;
+    rest = Math.floor(rest / 0x80);
+  }
+  out[pos++] = rest;
+  return pos;
+}
+
+/** A raw string literal: H = 0, 7-bit-prefix length, the latin1 octets. */
+function writeString(out: Buffer, pos: number, text: string): number {
+  pos = writeInteger(out, pos, 0x00, 7, text.length);
+  return pos + out.write(text, pos, 'latin1');
+}
