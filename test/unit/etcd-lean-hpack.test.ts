@@ -332,7 +332,7 @@ test('encodeHeaderBlock: a gRPC request round-trips through the decoder and leav
   assert.deepEqual(decoder.tableEntries, []);
 });
 
-test('encodeHeaderBlock: rejects upper case names, empty names, CR/LF/NUL and chars above 0xff', () => {
+test('encodeHeaderBlock: rejects upper case names, empty names, CR/LF/NUL, edge white space and chars above 0xff', () => {
   const rows: Array<[string, string, RegExp]> = [
     ['Content-Type', 'x', /upper case/],
     ['x-A', 'x', /upper case/],
@@ -342,6 +342,8 @@ test('encodeHeaderBlock: rejects upper case names, empty names, CR/LF/NUL and ch
     ['x-a', 'a\0b', /CR, LF or NUL/],
     ['x\n', 'v', /CR, LF or NUL/],
     ['x-a', 'caf\u0113', /above 0xff/],
+    ['x-a', ' lead', /white space/],
+    ['x-a', 'trail\t', /white space/],
   ];
   for (const [name, value, message] of rows) {
     assert.throws(() => encodeHeaderBlock([[':method', 'POST'], [name, value]]), message, JSON.stringify([name, value]));

@@ -5,7 +5,7 @@
  */
 import { DynamicTable } from './dynamic-table.js';
 import { HpackError } from './hpack-error.js';
-import { huffmanDecode } from './huffman.js';
+import { huffmanDecode, latin1 } from './huffman.js';
 import { STATIC_COUNT, STATIC_TABLE } from './static-table.js';
 
 export { HpackError } from './hpack-error.js';
@@ -15,6 +15,12 @@ export { HpackError } from './hpack-error.js';
  * index, length or table size we accept, and far from overflowing arithmetic.
  */
 const MAX_CONTINUATION_OCTETS = 4;
+
+const NO_BLOCK = Buffer.alloc(0);
+
+// The static table as two flat arrays: one look-up each instead of a pair and an element.
+const STATIC_NAMES: readonly string[] = STATIC_TABLE.map(([name]) => name);
+const STATIC_VALUES: readonly string[] = STATIC_TABLE.map(([, value]) => value);
 
 /**
  * Decodes the header blocks of one connection, in the order they arrive (the dynamic table is
@@ -29,7 +35,7 @@ export class HpackDecoder {
   readonly #maxHeaderListBytes: number;
   #broken = false;
   // The block being decoded and the read position, as fields so the helpers allocate nothing.
-  #buf: Buffer = Buffer.alloc(0);
+  #buf: Buffer = NO_BLOCK;
   #pos = 0;
 
   constructor(maxTableSize = 4096, maxHeaderListBytes = 65536) {
@@ -52,10 +58,19 @@ export class HpackDecoder {
       let name: string;
       let value: string;
       if (first >= 0x80) {
-        // Indexed header field (§6.1).
-        const index = this.#integer(7);
-        name = this.#name(index);
-        value = this.#value(index);
+        // Indexed header field (§6.1): the steady-state case (a Go peer indexes every response
+        // header after first sending it), so a one-octet index is read here, without calls.
+        let index = first & 0x7f;
+        if (index === 0x7f) index = this.#integer(7);
+        else this.#pos++;
+        this.#checkIndex(index);
+        if (index <= STATIC_COUNT) {
+          name = STATIC_NAMES[index]!;
+          value = STATIC_VALUES[index]!;
+        } else {
+          name = this.#table.name(index - STATIC_COUNT - 1);
+          value = this.#table.value(index - STATIC_COUNT - 1);
+        }
       } else if (first >= 0x40) {
         // Literal with incremental indexing (§6.2.1).
         [name, value] = this.#literal(6);
@@ -81,7 +96,7 @@ export class HpackDecoder {
       }
       headers.push([name, value]);
     }
-    this.#buf = Buffer.alloc(0);
+    this.#buf = NO_BLOCK; // not to keep the block's memory alive
     this.#broken = false;
     return headers;
   }
@@ -112,11 +127,7 @@ export class HpackDecoder {
 
   #name(index: number): string {
     this.#checkIndex(index);
-    return index <= STATIC_COUNT ? STATIC_TABLE[index]![0] : this.#table.name(index - STATIC_COUNT - 1);
-  }
-
-  #value(index: number): string {
-    return index <= STATIC_COUNT ? STATIC_TABLE[index]![1] : this.#table.value(index - STATIC_COUNT - 1);
+    return index <= STATIC_COUNT ? STATIC_NAMES[index]! : this.#table.name(index - STATIC_COUNT - 1);
   }
 
   #checkIndex(index: number): void {
@@ -135,7 +146,7 @@ export class HpackDecoder {
     const end = start + length;
     if (end > buf.length) throw new HpackError(`HPACK: string of ${length} octets runs past the block`);
     this.#pos = end;
-    return huffman ? huffmanDecode(buf, start, end) : buf.toString('latin1', start, end);
+    return huffman ? huffmanDecode(buf, start, end) : latin1(buf, start, end);
   }
 
   /** An integer with a `prefixBits`-bit prefix in the current octet (§5.1). */
@@ -155,12 +166,12 @@ export class HpackDecoder {
 }
 
 // Lookups for the encoder: a whole pair, then a name alone (the first index having it).
-const STATIC_PAIRS = new Map<string, number>();
-const STATIC_NAMES = new Map<string, number>();
+const PAIR_INDEX = new Map<string, number>();
+const NAME_INDEX = new Map<string, number>();
 for (let i = STATIC_COUNT; i >= 1; i--) {
   const [name, value] = STATIC_TABLE[i]!;
-  STATIC_PAIRS.set(`${name}\0${value}`, i);
-  STATIC_NAMES.set(name, i);
+  PAIR_INDEX.set(`${name}\0${value}`, i);
+  NAME_INDEX.set(name, i);
 }
 
 /**
@@ -168,25 +179,28 @@ for (let i = STATIC_COUNT; i >= 1; i--) {
  * ours: a pair in the static table is an indexed field, a static name a literal without indexing
  * with that name's index, anything else a literal without indexing with a literal name. Strings go
  * raw (no Huffman): requests are a handful of short headers. Throws on an upper-case name (HTTP/2
- * forbids them), an empty name, CR, LF or NUL in a name or value, or a char above 0xff (a header is
- * octets: such a char would be silently cut to its low byte).
+ * forbids them), an empty name, CR, LF or NUL in a name or value, a value starting or ending with
+ * white space, or a char above 0xff (a header is octets: such a char would be silently cut to its
+ * low byte).
  */
 export function encodeHeaderBlock(headers: ReadonlyArray<readonly [string, string]>): Buffer {
   let bound = 0;
   for (const [name, value] of headers) {
     checkName(name);
     checkOctets(value, `value of header ${name}`);
+    // RFC 9113 §8.2.1 forbids it, and a peer may drop such a field without a word (nghttp2 does).
+    if (/^[ \t]|[ \t]$/.test(value)) throw new Error(`HPACK: value of header ${name} starts or ends with white space`);
     bound += 2 * 6 + 1 + name.length + value.length; // two lengths of up to 6 octets, the index octet
   }
   const out = Buffer.allocUnsafe(bound);
   let pos = 0;
   for (const [name, value] of headers) {
-    const pair = STATIC_PAIRS.get(`${name}\0${value}`);
+    const pair = PAIR_INDEX.get(`${name}\0${value}`);
     if (pair !== undefined) {
       pos = writeInteger(out, pos, 0x80, 7, pair);
       continue;
     }
-    const nameIndex = STATIC_NAMES.get(name);
+    const nameIndex = NAME_INDEX.get(name);
     if (nameIndex !== undefined) {
       pos = writeInteger(out, pos, 0x00, 4, nameIndex);
     } else {
