@@ -38,6 +38,12 @@ export class HpackDecoder {
   #buf: Buffer = NO_BLOCK;
   #pos = 0;
 
+  /**
+   * `maxTableSize` is the SETTINGS_HEADER_TABLE_SIZE this side advertises (the table starts at
+   * that size; keep the protocol's 4096 unless the session also waits for the peer's size update:
+   * a peer may fill 4096 octets before it sees a smaller setting). `maxHeaderListBytes` bounds one
+   * block's decoded fields, counted as SETTINGS_MAX_HEADER_LIST_SIZE counts them.
+   */
   constructor(maxTableSize = 4096, maxHeaderListBytes = 65536) {
     this.#maxTableSize = maxTableSize;
     this.#maxHeaderListBytes = maxHeaderListBytes;
