@@ -30,7 +30,7 @@ export interface EtcdContext {
   readonly memberCount: number;
   /**
    * The agent's hot path (lease keep-alives, the member record's transaction) over a small
-   * node:http2 gRPC client (lean/client.ts), made on first use from the same settings; absent in
+   * hand-framed HTTP/2 gRPC client (lean/client.ts), made on first use from the same settings; absent in
    * contexts made by tests, whose callers then use `client`.
    */
   readonly lean?: LeanParts;

@@ -1,5 +1,5 @@
 /**
- * A small gRPC client over node:http2 for the agent's hot path only (the lease keep-alive stream
+ * A small gRPC client over hand-framed HTTP/2 (h2/session.ts) for the agent's hot path only (the lease keep-alive stream
  * and the member record's transaction; everything else stays on the etcd3 package). Why: the
  * etcd3/grpc-js stack costs an idle agent about 0.1 % of a core more per renewal a second than
  * the same calls framed by hand (docs/node-agent.md, "Idle cost and crash detection").
@@ -13,9 +13,10 @@
  * leader refuses at once instead of holding the call. Every event emitter has an 'error' handler:
  * a failure is a rejected call, never an unhandled event (the master's agent must not crash).
  */
-import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { HandyRepError } from '../../../model/errors.js';
 import { FrameDecoder, grpcFrame, judgeStatus, statusOf, type StatusVerdict } from './frames.js';
+import { encodeHeaderBlock } from './h2/hpack.js';
+import { H2Session, type H2Stream, type H2StreamHandlers, type HeaderFields } from './h2/session.js';
 import { decodeAuthenticate, encodeAuthenticate } from './messages.js';
 
 export interface LeanEtcdSettings {
@@ -55,6 +56,9 @@ export function enoughLeft(ms: number, callMs: number): number {
   return ms;
 }
 
+/** `grpc-timeout` as a literal field without indexing, up to its value's length octet (RFC 7541 §6.2.2). */
+const GRPC_TIMEOUT_NAME = Buffer.from([0x00, 12, ...Buffer.from('grpc-timeout', 'latin1')]);
+
 /** Attempts per call at least (twice etcdClientOptions' CALL_ATTEMPTS); more when more endpoints are listed. */
 const ATTEMPTS_PER_CALL = 6;
 /** A failed attempt is followed by the next one this long after its start at the earliest. */
@@ -62,12 +66,12 @@ const FAST_RETRY_GAP_MS = 100;
 
 export class LeanEtcd {
   #index = 0;
-  #session: ClientHttp2Session | null = null;
+  #session: H2Session | null = null;
   #token: string | null = null;
   #authenticating: Promise<string> | null = null;
   #closed = false;
-  /** Why a session failed (a TLS verification error, a refused connection), for the calls' messages. */
-  readonly #sessionErrors = new WeakMap<ClientHttp2Session, string>();
+  /** The encoded request headers per endpoint, path and token (all but grpc-timeout): the same bytes every call. */
+  readonly #headerBlocks = new Map<string, Buffer>();
 
   constructor(private readonly settings: LeanEtcdSettings) {
     if (settings.endpoints.length === 0) throw new HandyRepError('CONFIG_INVALID', 'etcd.endpoints: list the etcd endpoints');
@@ -153,43 +157,68 @@ export class LeanEtcd {
     if (token !== null && this.#token === token) this.#token = null;
   }
 
-  /** A request (a stream's start) on the current session; the caller owns the stream's events. */
-  request(path: string, token: string | null, timeoutMs: number | null): { stream: ClientHttp2Stream; session: ClientHttp2Session; endpoint: string } {
+  /**
+   * A request (a stream's start) on the current session; `handlers` hear its answer. Throws a
+   * LeanCallError (member_fault) when no stream can be started there.
+   */
+  request(path: string, token: string | null, timeoutMs: number | null, handlers: H2StreamHandlers): { stream: H2Stream; session: H2Session; endpoint: string } {
     if (this.#closed) throw new LeanCallError('member_fault', 'the etcd client is closed');
     const session = this.#currentSession();
     const endpoint = this.endpoint;
-    const headers: OutgoingHttpHeaders = {
-      ':method': 'POST',
-      ':path': path,
-      'content-type': 'application/grpc',
-      te: 'trailers',
-      // etcd then refuses (Unavailable, "no leader") instead of holding a call a leaderless member cannot serve.
-      hasleader: 'true',
-    };
-    if (timeoutMs !== null) headers['grpc-timeout'] = `${timeoutMs}m`;
-    if (token !== null) headers['token'] = token;
-    let stream: ClientHttp2Stream;
     try {
-      stream = session.request(headers, { endStream: false });
+      return { stream: session.request(this.#headerBlock(path, token, timeoutMs), handlers), session, endpoint };
     } catch (err) {
       this.fault(session);
       throw new LeanCallError('member_fault', `cannot start a call on ${endpoint}: ${(err as Error).message}`);
     }
-    return { stream, session, endpoint };
+  }
+
+  #headerBlock(path: string, token: string | null, timeoutMs: number | null): Buffer {
+    const key = `${this.endpoint}\n${path}\n${token ?? ''}`;
+    let block = this.#headerBlocks.get(key);
+    if (block === undefined) {
+      // Tokens change (expiry, a new member): keep the last few only.
+      if (this.#headerBlocks.size >= 16) this.#headerBlocks.clear();
+      const url = new URL(this.endpoint);
+      const fields: [string, string][] = [
+        [':method', 'POST'],
+        [':scheme', url.protocol === 'https:' ? 'https' : 'http'],
+        [':path', path],
+        [':authority', url.host],
+        ['content-type', 'application/grpc'],
+        ['te', 'trailers'],
+        // etcd then refuses (Unavailable, "no leader") instead of holding a call a leaderless member cannot serve.
+        ['hasleader', 'true'],
+      ];
+      if (token !== null) fields.push(['token', token]);
+      block = encodeHeaderBlock(fields);
+      this.#headerBlocks.set(key, block);
+    }
+    if (timeoutMs === null) return block;
+    // Header fields are independent in a block without table updates: the deadline, which changes
+    // every call, is appended as the literal field encodeHeaderBlock would write (a name of 12
+    // octets, a value of at most 11), without encoding the rest again.
+    const value = `${Math.max(0, Math.floor(timeoutMs))}m`;
+    const out = Buffer.allocUnsafe(block.length + GRPC_TIMEOUT_NAME.length + 1 + value.length);
+    block.copy(out, 0);
+    GRPC_TIMEOUT_NAME.copy(out, block.length);
+    out[block.length + GRPC_TIMEOUT_NAME.length] = value.length;
+    out.write(value, block.length + GRPC_TIMEOUT_NAME.length + 1, 'latin1');
+    return out;
   }
 
   /** The error that broke `session`, as ": reason", or ''. */
-  sessionError(session: ClientHttp2Session): string {
-    const reason = this.#sessionErrors.get(session);
-    return reason === undefined ? '' : `: ${reason}`;
+  sessionError(session: H2Session): string {
+    const reason = session.brokenBy;
+    return reason === null ? '' : `: ${reason}`;
   }
 
   /** That session's member failed a call: drop the session; the next call goes to the next endpoint. */
-  fault(session: ClientHttp2Session): void {
+  fault(session: H2Session): void {
     if (this.#session !== session) return;
     this.#session = null;
     this.#index = (this.#index + 1) % this.settings.endpoints.length;
-    session.destroy();
+    session.destroy('the member failed a call');
   }
 
   /** Closes the session; calls after this fail at once. */
@@ -197,83 +226,68 @@ export class LeanEtcd {
     this.#closed = true;
     const session = this.#session;
     this.#session = null;
-    session?.destroy();
+    session?.destroy('the etcd client is closed');
   }
 
-  #currentSession(): ClientHttp2Session {
-    if (this.#session !== null && !this.#session.closed && !this.#session.destroyed) return this.#session;
+  #currentSession(): H2Session {
+    if (this.#session !== null && this.#session.failure === null) return this.#session;
     const url = new URL(this.endpoint);
-    const tls = url.protocol === 'https:';
-    const options: http2.SecureClientSessionOptions = {};
-    if (tls && this.settings.tls !== null) {
-      if (this.settings.tls.ca !== null) options.ca = this.settings.tls.ca;
-      if (this.settings.tls.cert !== null) options.cert = this.settings.tls.cert;
-      if (this.settings.tls.key !== null) options.key = this.settings.tls.key;
-    }
-    const session = http2.connect(`${url.protocol}//${url.host}`, options);
-    // Never an unhandled 'error': a broken session is dropped and its streams fail their calls.
-    session.on('error', (err: Error) => {
-      this.#sessionErrors.set(session, err.message);
-      this.fault(session);
-    });
-    session.on('goaway', () => this.fault(session));
-    session.on('close', () => {
-      if (this.#session === session) this.#session = null;
-    });
-    // The agent's timers keep the process alive; a session never should on its own.
-    session.unref();
+    // A session that breaks on its own (a TLS error, a refused connection, GOAWAY) is dropped; its streams fail their calls.
+    const session: H2Session = new H2Session(url, url.protocol === 'https:' ? this.settings.tls : null, () => this.fault(session));
     this.#session = session;
     return session;
   }
 
   /** One attempt of a unary call on the current endpoint. */
   #unaryOnce(path: string, message: Buffer, attemptMs: number, token: string | null): Promise<Buffer> {
-    const { stream, session, endpoint } = this.request(path, token, attemptMs);
     return new Promise<Buffer>((resolve, reject) => {
       const decoder = new FrameDecoder();
       let reply: Buffer | null = null;
       let failure: LeanCallError | null = null;
       let status: ReturnType<typeof statusOf> = null;
+      let responded = false;
       let settled = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const handlers: H2StreamHandlers = {
+        headers: (fields: HeaderFields) => {
+          // The first block is the response (trailers carry no :status).
+          if (!responded) {
+            responded = true;
+            if (fields[':status'] !== '200') failure ??= new LeanCallError('member_fault', `${call.endpoint} answered HTTP ${fields[':status'] ?? '(no status)'}`);
+          }
+          status = statusOf(fields) ?? status;
+        },
+        data: (chunk: Buffer) => {
+          try {
+            for (const m of decoder.push(chunk)) reply = m;
+          } catch (err) {
+            failure ??= new LeanCallError('member_fault', (err as Error).message);
+          }
+        },
+        closed: (why: string | null) => {
+          if (why !== null) failure ??= new LeanCallError('member_fault', `${call.endpoint}: ${why}`);
+          if (failure !== null) return settle(failure);
+          if (status === null) return settle(new LeanCallError('member_fault', `${call.endpoint} ended the call without a gRPC status${this.sessionError(call.session)}`));
+          const verdict = judgeStatus(status);
+          if (verdict === 'ok' && decoder.partial) return settle(new LeanCallError('member_fault', `${call.endpoint} ended the call in the middle of a message`));
+          if (verdict === 'ok') return settle(reply === null ? new LeanCallError('member_fault', `${call.endpoint} sent no reply message`) : null);
+          settle(new LeanCallError(verdict, `${call.endpoint}: gRPC status ${status.code}: ${status.message}`));
+        },
+      };
+      const call = this.request(path, token, attemptMs, handlers);
       const settle = (err: LeanCallError | null): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         if (err === null && reply !== null) return resolve(reply);
-        const failed = err ?? new LeanCallError('member_fault', `${endpoint}: the call ended without a reply`);
-        if (failed.verdict === 'member_fault') this.fault(session);
+        const failed = err ?? new LeanCallError('member_fault', `${call.endpoint}: the call ended without a reply`);
+        if (failed.verdict === 'member_fault') this.fault(call.session);
         if (failed.verdict === 'token_invalid') this.tokenRejected(token);
-        if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+        call.stream.cancel();
         reject(failed);
       };
-      const timer = setTimeout(() => settle(new LeanCallError('member_fault', `${endpoint} did not answer within ${attemptMs} ms${this.sessionError(session)}`)), attemptMs);
-      stream.on('response', (headers: IncomingHttpHeaders) => {
-        const code = Number(headers[':status']);
-        if (code !== 200) failure = new LeanCallError('member_fault', `${endpoint} answered HTTP ${code}`);
-        status = statusOf(headers) ?? status;
-      });
-      stream.on('data', (chunk: Buffer) => {
-        try {
-          for (const m of decoder.push(chunk)) reply = m;
-        } catch (err) {
-          failure = new LeanCallError('member_fault', (err as Error).message);
-        }
-      });
-      stream.on('trailers', (trailers: IncomingHttpHeaders) => {
-        status = statusOf(trailers) ?? status;
-      });
-      stream.on('error', (err: Error) => {
-        failure ??= new LeanCallError('member_fault', `${endpoint}: ${err.message}`);
-      });
-      stream.on('close', () => {
-        if (failure !== null) return settle(failure);
-        if (status === null) return settle(new LeanCallError('member_fault', `${endpoint} ended the call without a gRPC status${this.sessionError(session)}`));
-        const verdict = judgeStatus(status);
-        if (verdict === 'ok' && decoder.partial) return settle(new LeanCallError('member_fault', `${endpoint} ended the call in the middle of a message`));
-        if (verdict === 'ok') return settle(reply === null ? new LeanCallError('member_fault', `${endpoint} sent no reply message`) : null);
-        settle(new LeanCallError(verdict, `${endpoint}: gRPC status ${status.code}: ${status.message}`));
-      });
-      stream.end(grpcFrame(message));
+      timer = setTimeout(() => settle(new LeanCallError('member_fault', `${call.endpoint} did not answer within ${attemptMs} ms${this.sessionError(call.session)}`)), attemptMs);
+      call.stream.write(grpcFrame(message), true);
     });
   }
 }

@@ -9,14 +9,14 @@
  * next endpoint); a status saying the token is invalid gets a new token. The TTL comes back as
  * etcd sent it: ≤ 0 means the lease is gone (the caller's rule, agent-lease.ts).
  */
-import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { enoughLeft, LeanCallError, type LeanEtcd } from './client.js';
 import { FrameDecoder, grpcFrame, judgeStatus, statusOf } from './frames.js';
+import type { H2Session, H2Stream, HeaderFields } from './h2/session.js';
 import { decodeKeepAlive, encodeKeepAlive } from './messages.js';
 
 interface OpenStream {
-  readonly stream: ClientHttp2Stream;
-  readonly session: ClientHttp2Session;
+  readonly stream: H2Stream;
+  readonly session: H2Session;
   readonly endpoint: string;
   readonly token: string | null;
   /** Per lease id (canonical decimal), the renewals written and not answered yet, oldest first. */
@@ -91,40 +91,43 @@ export class LeanKeepalive {
 
   async #start(tokenMs: number): Promise<OpenStream> {
     const token = await this.etcd.token(tokenMs);
-    const { stream, session, endpoint } = this.etcd.request('/etcdserverpb.Lease/LeaseKeepAlive', token, null);
-    const open: OpenStream = { stream, session, endpoint, token, waiting: new Map() };
     const decoder = new FrameDecoder();
     let status: ReturnType<typeof statusOf> = null;
+    let responded = false;
     const fail = (err: LeanCallError): void => {
       if (this.#open === open) this.#drop(err, err.verdict === 'member_fault');
       if (err.verdict === 'token_invalid') this.etcd.tokenRejected(token);
     };
-    stream.on('response', (headers: IncomingHttpHeaders) => {
-      if (Number(headers[':status']) !== 200) fail(new LeanCallError('member_fault', `${endpoint} answered HTTP ${String(headers[':status'])}`));
-      status = statusOf(headers) ?? status;
-    });
-    stream.on('data', (chunk: Buffer) => {
-      // Answers on a stream already dropped count for nothing (its waiters were failed).
-      if (this.#open !== open) return;
-      try {
-        for (const message of decoder.push(chunk)) {
-          const reply = decodeKeepAlive(message);
-          open.waiting.get(reply.id)?.shift()?.resolve(reply.ttl);
+    const { stream, session, endpoint } = this.etcd.request('/etcdserverpb.Lease/LeaseKeepAlive', token, null, {
+      headers: (fields: HeaderFields) => {
+        // The first block is the response (trailers carry no :status).
+        if (!responded) {
+          responded = true;
+          if (fields[':status'] !== '200') fail(new LeanCallError('member_fault', `${endpoint} answered HTTP ${fields[':status'] ?? '(no status)'}`));
         }
-      } catch (err) {
-        fail(new LeanCallError('member_fault', `${endpoint}: ${(err as Error).message}`));
-      }
+        status = statusOf(fields) ?? status;
+      },
+      data: (chunk: Buffer) => {
+        // Answers on a stream already dropped count for nothing (its waiters were failed).
+        if (this.#open !== open) return;
+        try {
+          for (const message of decoder.push(chunk)) {
+            const reply = decodeKeepAlive(message);
+            open.waiting.get(reply.id)?.shift()?.resolve(reply.ttl);
+          }
+        } catch (err) {
+          fail(new LeanCallError('member_fault', `${endpoint}: ${(err as Error).message}`));
+        }
+      },
+      closed: (why: string | null) => {
+        if (why !== null) return fail(new LeanCallError('member_fault', `${endpoint}: ${why}`));
+        // A stream etcd ends carries its reason in the status; a stream ending at all is a fault here.
+        const verdict = status === null ? 'member_fault' : judgeStatus(status);
+        const ending = status === null ? `the keep-alive stream ended${this.etcd.sessionError(session)}` : `the keep-alive stream ended with gRPC status ${status.code}: ${status.message}`;
+        fail(new LeanCallError(verdict === 'ok' || verdict === 'refused' ? 'member_fault' : verdict, `${endpoint}: ${ending}`));
+      },
     });
-    stream.on('trailers', (trailers: IncomingHttpHeaders) => {
-      status = statusOf(trailers) ?? status;
-    });
-    stream.on('error', (err: Error) => fail(new LeanCallError('member_fault', `${endpoint}: ${err.message}`)));
-    stream.on('close', () => {
-      // A stream etcd ends carries its reason in the status; a stream ending at all is a fault here.
-      const verdict = status === null ? 'member_fault' : judgeStatus(status);
-      const why = status === null ? `the keep-alive stream ended${this.etcd.sessionError(session)}` : `the keep-alive stream ended with gRPC status ${status.code}: ${status.message}`;
-      fail(new LeanCallError(verdict === 'ok' || verdict === 'refused' ? 'member_fault' : verdict, `${endpoint}: ${why}`));
-    });
+    const open: OpenStream = { stream, session, endpoint, token, waiting: new Map() };
     this.#open = open;
     return open;
   }
@@ -137,7 +140,7 @@ export class LeanKeepalive {
     const waiting = [...open.waiting.values()].flat();
     open.waiting.clear();
     for (const waiter of waiting) waiter.reject(err);
-    if (!open.stream.closed) open.stream.close(http2.constants.NGHTTP2_CANCEL);
+    open.stream.cancel();
     if (memberFault) this.etcd.fault(open.session);
   }
 }
