@@ -308,28 +308,65 @@ test('https: ALPN h2 with a trusted certificate works; a server without h2, or a
   }
 });
 
-test('grpc-go’s bandwidth probe (its fixed PING payload) is answered with the next write, not with a write of its own', async () => {
-  const probe = Buffer.from([2, 4, 16, 16, 9, 14, 7, 7]);
-  let serverSession: http2.ServerHttp2Session | null = null;
-  let requests = 0;
-  const member = await h2Server((stream, _headers, session) => {
-    serverSession = session;
-    requests++;
-    stream.respond({ ':status': 200 });
-    stream.end();
-  });
-  const session = new H2Session(member.url, null, noFailure);
-  try {
-    await open(session, member.url, '/first', Buffer.from('x')).heard.closed;
-    let answeredAfter: number | null = null;
-    (serverSession as unknown as http2.ServerHttp2Session).ping(probe, (err) => {
-      if (err === null) answeredAfter = requests;
+test('a header block continued without end fails the session once it passes 256 kB (memory stays bounded)', { timeout: 10_000 }, async () => {
+  const frameOf = (type: number, flags: number, payload: Buffer): Buffer => {
+    const head = Buffer.alloc(9);
+    head.writeUIntBE(payload.length, 0, 3);
+    head[3] = type;
+    head[4] = flags;
+    head.writeUInt32BE(1, 5);
+    return Buffer.concat([head, payload]);
+  };
+  let sent = 0;
+  const flood = net.createServer((socket) => {
+    socket.on('error', () => undefined);
+    socket.once('data', () => {
+      socket.write(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]));
+      socket.write(frameOf(1, 0, Buffer.from([0x88])));
+      const more = (): void => {
+        if (socket.destroyed || sent >= 400) return;
+        sent++;
+        if (socket.write(frameOf(9, 0, Buffer.alloc(16_000, 0x40)))) setImmediate(more);
+        else socket.once('drain', more);
+      };
+      more();
     });
-    await new Promise((done) => setTimeout(done, 150));
-    assert.equal(answeredAfter, null, 'no write of its own');
-    await open(session, member.url, '/second', Buffer.from('x')).heard.closed;
-    for (let i = 0; i < 100 && answeredAfter === null; i++) await new Promise((done) => setTimeout(done, 5));
-    assert.equal(answeredAfter, 2, 'answered along with the next request');
+  });
+  const host = await listen(flood);
+  const failures: string[] = [];
+  const session = new H2Session(new URL(`http://${host}`), null, (reason) => failures.push(reason));
+  try {
+    const { heard } = open(session, new URL(`http://${host}`), '/x', Buffer.from('x'));
+    assert.match(String(await heard.closed), /ENHANCE_YOUR_CALM.*header block above 262144 bytes/);
+    assert.equal(failures.length, 1);
+    assert.ok(sent < 400, `the server sent all ${sent} frames: the session kept reading`);
+  } finally {
+    session.destroy();
+    flood.close();
+  }
+});
+
+test('a handler that throws ends the session with the reason; nothing escapes into the socket listener', { timeout: 10_000 }, async () => {
+  const member = await h2Server((stream) => {
+    stream.respond({ ':status': 200 });
+    stream.end('data');
+  });
+  const failures: string[] = [];
+  const session = new H2Session(member.url, null, (reason) => failures.push(reason));
+  try {
+    let closedWith: (why: string | null) => void = () => undefined;
+    const closed = new Promise<string | null>((done) => (closedWith = done));
+    session
+      .request(requestBlock(member.url, '/x'), {
+        headers: () => undefined,
+        data: () => {
+          throw new Error('boom in a handler');
+        },
+        closed: (why) => closedWith(why),
+      })
+      .write(Buffer.from('x'), true);
+    assert.match(String(await closed), /failed reading an answer: boom in a handler/);
+    assert.deepEqual(failures, ['the HTTP/2 session failed reading an answer: boom in a handler']);
   } finally {
     session.destroy();
     await member.close();

@@ -51,7 +51,7 @@ const ERROR_NAMES = [
   'INADEQUATE_SECURITY',
   'HTTP_1_1_REQUIRED',
 ];
-export const ERROR = { PROTOCOL_ERROR: 0x1, FLOW_CONTROL_ERROR: 0x3, FRAME_SIZE_ERROR: 0x6, CANCEL: 0x8, COMPRESSION_ERROR: 0x9 } as const;
+export const ERROR = { PROTOCOL_ERROR: 0x1, INTERNAL_ERROR: 0x2, FLOW_CONTROL_ERROR: 0x3, FRAME_SIZE_ERROR: 0x6, CANCEL: 0x8, COMPRESSION_ERROR: 0x9, ENHANCE_YOUR_CALM: 0xb } as const;
 
 export function errorName(code: number): string {
   return ERROR_NAMES[code] ?? `error code ${code}`;
@@ -103,7 +103,11 @@ export function goawayFrame(lastStreamId: number, code: number): Buffer {
   return frame(FRAME.GOAWAY, 0, 0, payload);
 }
 
-/** A frame as read: `payload` is a view into the reader's buffer, valid during the callback only. */
+/**
+ * A frame as read: `payload` is a view into the socket's chunk (or a copy joining two chunks).
+ * Node never reuses a chunk it handed out, so views kept past the callback (a reply message, a
+ * gRPC decoder's partial message) stay valid; keep it that way if reads ever use a pooled buffer.
+ */
 export interface Frame {
   readonly type: number;
   readonly flags: number;

@@ -45,12 +45,13 @@ import { HpackDecoder, HpackError } from './hpack.js';
 const RECEIVE_WINDOW = 1 << 20;
 /** The largest frame we accept (the default; etcd's answers on the hot path are a few hundred bytes). */
 const OUR_MAX_FRAME_SIZE = DEFAULT_MAX_FRAME_SIZE;
+/** The largest header list we accept (advertised; the decoder's own limit, hpack.ts). */
+const OUR_MAX_HEADER_LIST = 65_536;
 /**
- * The payload of grpc-go's bandwidth-delay probe: etcd's gRPC server sends it after DATA it
- * receives (a keep-alive, a call) while none is unanswered. Its answer waits for our next write (see
- * #ping); any other PING is answered at once.
+ * The largest encoded header block we collect over CONTINUATION frames: a peer sending them
+ * without end would otherwise grow our memory until the call's deadline (hundreds of MB a second).
  */
-const GRPC_BDP_PING = Buffer.from([2, 4, 16, 16, 9, 14, 7, 7]);
+const MAX_HEADER_BLOCK_BYTES = 4 * OUR_MAX_HEADER_LIST;
 
 export interface H2TlsOptions {
   readonly ca: Buffer | null;
@@ -79,6 +80,8 @@ export class H2Stream {
   endAfterQueue = false;
   localEnded = false;
   done = false;
+  /** Given up by its owner (cancel()): its handlers hear nothing more, not even a close already queued. */
+  cancelled = false;
 
   constructor(
     readonly id: number,
@@ -110,7 +113,7 @@ export class H2Stream {
 export class H2Session {
   readonly #socket: net.Socket;
   readonly #reader = new FrameReader(OUR_MAX_FRAME_SIZE);
-  readonly #decoder = new HpackDecoder();
+  readonly #decoder = new HpackDecoder(4096, OUR_MAX_HEADER_LIST);
   readonly #streams = new Map<number, H2Stream>();
   #nextStreamId = 1;
   #connectionSendWindow = DEFAULT_WINDOW;
@@ -118,13 +121,11 @@ export class H2Session {
   #peerMaxFrameSize = DEFAULT_MAX_FRAME_SIZE;
   #connectionReceivedUnacked = 0;
   /** A header block whose CONTINUATION frames are still due. */
-  #headerBlock: { streamId: number; endStream: boolean; parts: Buffer[] } | null = null;
+  #headerBlock: { streamId: number; endStream: boolean; parts: Buffer[]; bytes: number } | null = null;
   #failure: string | null = null;
   #brokenBy: string | null = null;
   /** Frames to write, sent together at the end of the current tick (one socket write). */
   #out: Buffer[] = [];
-  /** The answer to a bandwidth probe, sent after the next frames we write (#ping). */
-  #probeAnswer: Buffer | null = null;
   #flushQueued = false;
 
   /**
@@ -166,6 +167,7 @@ export class H2Session {
         [SETTING.ENABLE_PUSH, 0],
         [SETTING.INITIAL_WINDOW_SIZE, RECEIVE_WINDOW],
         [SETTING.MAX_FRAME_SIZE, OUR_MAX_FRAME_SIZE],
+        [SETTING.MAX_HEADER_LIST_SIZE, OUR_MAX_HEADER_LIST],
       ]),
     );
     this.#send(windowUpdateFrame(0, RECEIVE_WINDOW - DEFAULT_WINDOW));
@@ -216,8 +218,9 @@ export class H2Session {
     if (stream.done || this.#failure !== null) return;
     while (stream.queue.length > 0) {
       const data = stream.queue[0] as Buffer;
-      const room = Math.min(this.#connectionSendWindow, stream.sendWindow, this.#peerMaxFrameSize);
-      if (data.length > 0 && room <= 0) return;
+      // A window may be negative after the peer lowered INITIAL_WINDOW_SIZE (RFC 9113 §6.9.2).
+      const room = Math.max(0, Math.min(this.#connectionSendWindow, stream.sendWindow, this.#peerMaxFrameSize));
+      if (data.length > 0 && room === 0) return;
       const n = Math.min(room, data.length);
       const whole = n === data.length;
       if (whole) stream.queue.shift();
@@ -236,6 +239,7 @@ export class H2Session {
 
   /** Resets `stream` (our side gives up on it); its handlers hear nothing more. */
   reset(stream: H2Stream, code: number): void {
+    stream.cancelled = true;
     if (stream.done) return;
     stream.done = true;
     this.#streams.delete(stream.id);
@@ -254,10 +258,6 @@ export class H2Session {
     const out = this.#out;
     if (out.length === 0) return;
     this.#out = [];
-    if (this.#probeAnswer !== null) {
-      out.push(this.#probeAnswer);
-      this.#probeAnswer = null;
-    }
     if (this.#socket.destroyed) return;
     this.#socket.write(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out));
   }
@@ -267,13 +267,18 @@ export class H2Session {
     try {
       this.#reader.push(chunk, (f) => this.#frame(f));
     } catch (err) {
+      // Nothing may escape into the socket's listener (it would end the agent), and a session that
+      // stopped reading in the middle of a chunk is out of step with the peer (frames, header
+      // table): whatever was thrown, the session ends. Our last stream id in GOAWAY is 0: the
+      // server starts none.
       if (err instanceof H2ProtocolError || err instanceof HpackError) {
         const code = err instanceof HpackError ? ERROR.COMPRESSION_ERROR : err.code;
-        this.#send(goawayFrame(this.#nextStreamId - 2, code));
+        this.#send(goawayFrame(0, code));
         this.#fail(`HTTP/2 ${errorName(code)} from the server: ${err.message}`);
-        return;
+      } else {
+        this.#send(goawayFrame(0, ERROR.INTERNAL_ERROR));
+        this.#fail(`the HTTP/2 session failed reading an answer: ${err instanceof Error ? err.message : String(err)}`);
       }
-      throw err;
     }
   }
 
@@ -330,22 +335,25 @@ export class H2Session {
 
   #headers(f: Frame): void {
     if (f.streamId === 0) throw new H2ProtocolError(ERROR.PROTOCOL_ERROR, 'HEADERS on stream 0');
-    const block = { streamId: f.streamId, endStream: (f.flags & FLAG.END_STREAM) !== 0, parts: [unpadded(f)] };
+    const fragment = unpadded(f);
+    const block = { streamId: f.streamId, endStream: (f.flags & FLAG.END_STREAM) !== 0, parts: [fragment], bytes: fragment.length };
     if ((f.flags & FLAG.END_HEADERS) !== 0) this.#headerBlockDone(block);
     // The payload is a view into the reader's buffer: keep a copy until the block is complete.
-    else this.#headerBlock = { ...block, parts: [Buffer.from(block.parts[0] as Buffer)] };
+    else this.#headerBlock = { ...block, parts: [Buffer.from(fragment)] };
   }
 
   #continuation(f: Frame): void {
     const block = this.#headerBlock;
     if (block === null || block.streamId !== f.streamId) throw new H2ProtocolError(ERROR.PROTOCOL_ERROR, 'a CONTINUATION frame outside its header block');
+    block.bytes += f.payload.length;
+    if (block.bytes > MAX_HEADER_BLOCK_BYTES) throw new H2ProtocolError(ERROR.ENHANCE_YOUR_CALM, `a header block above ${MAX_HEADER_BLOCK_BYTES} bytes`);
     block.parts.push(Buffer.from(f.payload));
     if ((f.flags & FLAG.END_HEADERS) === 0) return;
     this.#headerBlock = null;
     this.#headerBlockDone(block);
   }
 
-  #headerBlockDone(block: { streamId: number; endStream: boolean; parts: Buffer[] }): void {
+  #headerBlockDone(block: { streamId: number; endStream: boolean; parts: Buffer[]; bytes: number }): void {
     // Decoded even for a stream we dropped: the decoder's table must follow every block the server sent.
     const fields = this.#decoder.decode(block.parts.length === 1 ? (block.parts[0] as Buffer) : Buffer.concat(block.parts));
     const stream = this.#streams.get(block.streamId);
@@ -385,7 +393,10 @@ export class H2Session {
         if (value > MAX_31_BIT) throw new H2ProtocolError(ERROR.FLOW_CONTROL_ERROR, `SETTINGS_INITIAL_WINDOW_SIZE ${value}`);
         const delta = value - this.#peerInitialWindow;
         this.#peerInitialWindow = value;
-        for (const stream of this.#streams.values()) stream.sendWindow += delta;
+        for (const stream of this.#streams.values()) {
+          stream.sendWindow += delta;
+          if (stream.sendWindow > MAX_31_BIT) throw new H2ProtocolError(ERROR.FLOW_CONTROL_ERROR, 'a stream window above 2^31 - 1 after SETTINGS_INITIAL_WINDOW_SIZE');
+        }
       } else if (id === SETTING.MAX_FRAME_SIZE) {
         if (value < DEFAULT_MAX_FRAME_SIZE || value > 0xff_ffff) throw new H2ProtocolError(ERROR.PROTOCOL_ERROR, `SETTINGS_MAX_FRAME_SIZE ${value}`);
         this.#peerMaxFrameSize = value;
@@ -399,14 +410,7 @@ export class H2Session {
   #ping(f: Frame): void {
     if (f.streamId !== 0) throw new H2ProtocolError(ERROR.PROTOCOL_ERROR, 'PING on a stream');
     if (f.payload.length !== 8) throw new H2ProtocolError(ERROR.FRAME_SIZE_ERROR, 'a PING frame not 8 bytes long');
-    if ((f.flags & FLAG.ACK) !== 0) return;
-    const answer = frame(FRAME.PING, FLAG.ACK, 0, f.payload);
-    // grpc-go probes after every DATA it receives while no probe is unanswered, and only its flow
-    // control window sizing reads the answer's delay. Answered with our next write, after its
-    // frames, the probe costs no write of its own and the next request draws no new probe: one
-    // write and one wake-up fewer per renewal or call, every other one.
-    if (f.payload.equals(GRPC_BDP_PING)) this.#probeAnswer = answer;
-    else this.#send(answer);
+    if ((f.flags & FLAG.ACK) === 0) this.#send(frame(FRAME.PING, FLAG.ACK, 0, f.payload));
   }
 
   #goaway(f: Frame): void {
@@ -456,6 +460,6 @@ export class H2Session {
     const streams = [...this.#streams.values()];
     this.#streams.clear();
     for (const stream of streams) stream.done = true;
-    if (streams.length > 0) queueMicrotask(() => streams.forEach((stream) => stream.handlers.closed(reason)));
+    if (streams.length > 0) queueMicrotask(() => streams.forEach((stream) => stream.cancelled || stream.handlers.closed(reason)));
   }
 }
