@@ -308,6 +308,34 @@ test('https: ALPN h2 with a trusted certificate works; a server without h2, or a
   }
 });
 
+test('grpc-go’s bandwidth probe (its fixed PING payload) is answered with the next write, not with a write of its own', async () => {
+  const probe = Buffer.from([2, 4, 16, 16, 9, 14, 7, 7]);
+  let serverSession: http2.ServerHttp2Session | null = null;
+  let requests = 0;
+  const member = await h2Server((stream, _headers, session) => {
+    serverSession = session;
+    requests++;
+    stream.respond({ ':status': 200 });
+    stream.end();
+  });
+  const session = new H2Session(member.url, null, noFailure);
+  try {
+    await open(session, member.url, '/first', Buffer.from('x')).heard.closed;
+    let answeredAfter: number | null = null;
+    (serverSession as unknown as http2.ServerHttp2Session).ping(probe, (err) => {
+      if (err === null) answeredAfter = requests;
+    });
+    await new Promise((done) => setTimeout(done, 150));
+    assert.equal(answeredAfter, null, 'no write of its own');
+    await open(session, member.url, '/second', Buffer.from('x')).heard.closed;
+    for (let i = 0; i < 100 && answeredAfter === null; i++) await new Promise((done) => setTimeout(done, 5));
+    assert.equal(answeredAfter, 2, 'answered along with the next request');
+  } finally {
+    session.destroy();
+    await member.close();
+  }
+});
+
 test('a header block continued without end fails the session once it passes 256 kB (memory stays bounded)', { timeout: 10_000 }, async () => {
   const frameOf = (type: number, flags: number, payload: Buffer): Buffer => {
     const head = Buffer.alloc(9);
