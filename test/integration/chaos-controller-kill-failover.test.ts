@@ -22,27 +22,47 @@ const cases: { step: string; delayMs?: number }[] = [
   { step: 'remaster' },
 ];
 
+/**
+ * A step of a few milliseconds (fencing a master that is already down) can start and end between
+ * two looks at the journal when the machine is loaded: the controller then finishes the failover
+ * and the kill never lands. Such a miss is run again on a fresh bed (at most 3 tries); the kill
+ * must still land in the step, every assertion below is unchanged.
+ */
+const MISSED_STEP = /never saw step \S+ running \(the controller exited first\)/;
+
 for (const { step, delayMs } of cases) {
-  test(`controller SIGKILLed during failover step ${step}${delayMs ? ` (${delayMs} ms in)` : ''}: consistent recovery`, { timeout: 110_000 }, async () => {
-    const bed = await openBed();
-    try {
-      await seedAckedRows(bed);
-      await crash(bed.node('john'));
-      const outcome = await killAndRecover(bed, { mode: 'failover' }, step, { delayMs: delayMs ?? 0 });
-      assert.equal(outcome.atKill.kind, 'failover');
-      assert.ok(outcome.master === 'paul' || outcome.master === 'george', `master after recovery: ${outcome.master}`);
-      // Once a replica was promoted, recovery keeps it (roll forward), never promotes a second one.
-      if (step === 'remaster') assert.equal(outcome.master, outcome.atKill.to, 'the promoted replica stays the master');
-      assert.equal(await nodeState(bed.node('john')), 'no answer', 'the crashed old master stays down');
-      const info = (await bed.h().get_server_info()).john;
-      assert.equal(info?.enabled, false, JSON.stringify(info));
-      assert.equal(info?.fenced, true, JSON.stringify(info));
-      await assertRowsOn(bed, outcome.master, 'acked', 1000);
-      console.log(`# killed at ${step}${delayMs ? `+${delayMs}ms` : ''} (running: ${outcome.atKill.steps.filter((s) => s.outcome === 'running').map((s) => s.name).join(', ') || 'none'}): recovered to ${outcome.master} in ${outcome.recoveryMs} ms (${outcome.recovery.outcome}: ${outcome.recovery.details})`);
-    } finally {
-      await closeBed(bed);
+  test(`controller SIGKILLed during failover step ${step}${delayMs ? ` (${delayMs} ms in)` : ''}: consistent recovery`, { timeout: 300_000 }, async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await killDuringStep(step, delayMs);
+        return;
+      } catch (err) {
+        if (attempt >= 3 || !(err instanceof Error) || !MISSED_STEP.test(err.message)) throw err;
+        console.log(`# try ${attempt}: step ${step} started and ended between two looks at the journal; again on a fresh bed`);
+      }
     }
   });
+}
+
+async function killDuringStep(step: string, delayMs: number | undefined): Promise<void> {
+  const bed = await openBed();
+  try {
+    await seedAckedRows(bed);
+    await crash(bed.node('john'));
+    const outcome = await killAndRecover(bed, { mode: 'failover' }, step, { delayMs: delayMs ?? 0 });
+    assert.equal(outcome.atKill.kind, 'failover');
+    assert.ok(outcome.master === 'paul' || outcome.master === 'george', `master after recovery: ${outcome.master}`);
+    // Once a replica was promoted, recovery keeps it (roll forward), never promotes a second one.
+    if (step === 'remaster') assert.equal(outcome.master, outcome.atKill.to, 'the promoted replica stays the master');
+    assert.equal(await nodeState(bed.node('john')), 'no answer', 'the crashed old master stays down');
+    const info = (await bed.h().get_server_info()).john;
+    assert.equal(info?.enabled, false, JSON.stringify(info));
+    assert.equal(info?.fenced, true, JSON.stringify(info));
+    await assertRowsOn(bed, outcome.master, 'acked', 1000);
+    console.log(`# killed at ${step}${delayMs ? `+${delayMs}ms` : ''} (running: ${outcome.atKill.steps.filter((s) => s.outcome === 'running').map((s) => s.name).join(', ') || 'none'}): recovered to ${outcome.master} in ${outcome.recoveryMs} ms (${outcome.recovery.outcome}: ${outcome.recovery.details})`);
+  } finally {
+    await closeBed(bed);
+  }
 }
 
 /**
