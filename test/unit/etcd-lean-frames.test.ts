@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FrameDecoder, grpcFrame, judgeStatus, statusOf } from '../../src/store/etcd/lean/frames.js';
+import { CallHeaders, FrameDecoder, grpcFrame, judgeStatus, statusOf } from '../../src/store/etcd/lean/frames.js';
 
 test('grpcFrame: flag 0, big-endian length, the message', () => {
   assert.equal(grpcFrame(Buffer.from('abc')).toString('hex'), '0000000003616263');
@@ -52,4 +52,19 @@ test('judgeStatus: ok, member faults, token invalid, refused', () => {
     [3, 'etcdserver: revision of auth store is old', 'token_invalid'],
   ];
   for (const [code, message, verdict] of rows) assert.equal(judgeStatus({ code, message }), verdict, `${code} ${message}`);
+});
+
+test('CallHeaders: the first block must say :status 200; the gRPC status from either block, the last one kept', () => {
+  const ok = new CallHeaders();
+  assert.equal(ok.take({ ':status': '200', 'content-type': 'application/grpc' }), null);
+  assert.equal(ok.status, null);
+  assert.equal(ok.take({ 'grpc-status': '0' }), null, 'trailers carry no :status');
+  assert.deepEqual(ok.status, { code: 0, message: '' });
+  const trailersOnly = new CallHeaders();
+  assert.equal(trailersOnly.take({ ':status': '200', 'grpc-status': '14', 'grpc-message': 'no%20leader' }), null);
+  assert.deepEqual(trailersOnly.status, { code: 14, message: 'no leader' });
+  const proxy = new CallHeaders();
+  assert.equal(proxy.take({ ':status': '502' }), 'answered HTTP 502');
+  assert.equal(proxy.take({ 'grpc-status': '0' }), null, 'said once');
+  assert.equal(new CallHeaders().take({}), 'answered HTTP (no status)');
 });

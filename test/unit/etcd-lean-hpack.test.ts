@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { encodeHeaderBlock, HpackDecoder, HpackError, writeInteger } from '../../src/store/etcd/lean/h2/hpack.js';
+import { encodeHeaderBlock, fieldAppender, HpackDecoder, HpackError, writeInteger } from '../../src/store/etcd/lean/h2/hpack.js';
 import { CODE_LENGTHS, CODES, huffmanDecode, huffmanEncode } from '../../src/store/etcd/lean/h2/huffman.js';
 
 type Fields = Array<[string, string]>;
@@ -348,4 +348,20 @@ test('encodeHeaderBlock: rejects upper case names, empty names, CR/LF/NUL, edge 
   for (const [name, value, message] of rows) {
     assert.throws(() => encodeHeaderBlock([[':method', 'POST'], [name, value]]), message, JSON.stringify([name, value]));
   }
+});
+
+test('fieldAppender: the block with the field appended decodes as the fields together; values are checked', () => {
+  const cached: Fields = [[':method', 'POST'], [':path', '/etcdserverpb.Lease/LeaseKeepAlive'], ['te', 'trailers']];
+  const block = encodeHeaderBlock(cached);
+  const withTimeout = fieldAppender('grpc-timeout');
+  for (const value of ['0m', '999m', `${'9'.repeat(200)}m`]) {
+    const decoder = new HpackDecoder();
+    assert.deepEqual(decoder.decode(withTimeout(block, value)), [...cached, ['grpc-timeout', value]]);
+    assert.deepEqual(decoder.tableEntries, []);
+  }
+  assert.deepEqual(new HpackDecoder().decode(fieldAppender('content-type')(block, 'x')), [...cached, ['content-type', 'x']], 'a static name by its index');
+  assert.equal(block.length, encodeHeaderBlock(cached).length, 'the cached block is left as it was');
+  assert.throws(() => withTimeout(block, '1m\r\nx: y'), /CR, LF or NUL/);
+  assert.throws(() => withTimeout(block, ' 1m'), /white space/);
+  assert.throws(() => fieldAppender('Grpc-Timeout'), /upper case/);
 });

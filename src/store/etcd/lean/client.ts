@@ -15,8 +15,8 @@
  * unhandled event (the master's agent must not crash): the session reports its own failures.
  */
 import { HandyRepError } from '../../../model/errors.js';
-import { FrameDecoder, grpcFrame, judgeStatus, statusOf, type StatusVerdict } from './frames.js';
-import { encodeHeaderBlock } from './h2/hpack.js';
+import { CallHeaders, FrameDecoder, grpcFrame, judgeStatus, type StatusVerdict } from './frames.js';
+import { encodeHeaderBlock, fieldAppender } from './h2/hpack.js';
 import { H2Session, type H2Stream, type H2StreamHandlers, type HeaderFields } from './h2/session.js';
 import { decodeAuthenticate, encodeAuthenticate } from './messages.js';
 
@@ -57,8 +57,8 @@ export function enoughLeft(ms: number, callMs: number): number {
   return ms;
 }
 
-/** `grpc-timeout` as a literal field without indexing, up to its value's length octet (RFC 7541 §6.2.2). */
-const GRPC_TIMEOUT_NAME = Buffer.from([0x00, 12, ...Buffer.from('grpc-timeout', 'latin1')]);
+/** A call's deadline after its cached header block (the only header that changes every call). */
+const withGrpcTimeout = fieldAppender('grpc-timeout');
 
 /** Attempts per call at least (twice etcdClientOptions' CALL_ATTEMPTS); more when more endpoints are listed. */
 const ATTEMPTS_PER_CALL = 6;
@@ -202,17 +202,7 @@ export class LeanEtcd {
       block = encodeHeaderBlock(fields);
       this.#headerBlocks.set(key, block);
     }
-    if (timeoutMs === null) return block;
-    // Header fields are independent in a block without table updates: the deadline, which changes
-    // every call, is appended as the literal field encodeHeaderBlock would write (a name of 12
-    // octets, a value of at most 11), without encoding the rest again.
-    const value = `${Math.max(0, Math.floor(timeoutMs))}m`;
-    const out = Buffer.allocUnsafe(block.length + GRPC_TIMEOUT_NAME.length + 1 + value.length);
-    block.copy(out, 0);
-    GRPC_TIMEOUT_NAME.copy(out, block.length);
-    out[block.length + GRPC_TIMEOUT_NAME.length] = value.length;
-    out.write(value, block.length + GRPC_TIMEOUT_NAME.length + 1, 'latin1');
-    return out;
+    return timeoutMs === null ? block : withGrpcTimeout(block, `${Math.max(0, Math.floor(timeoutMs))}m`);
   }
 
   /** The error that broke `session`, as ": reason", or ''. */
@@ -252,18 +242,13 @@ export class LeanEtcd {
       const decoder = new FrameDecoder();
       let reply: Buffer | null = null;
       let failure: LeanCallError | null = null;
-      let status: ReturnType<typeof statusOf> = null;
-      let responded = false;
+      const heard = new CallHeaders();
       let settled = false;
       let timer: ReturnType<typeof setTimeout> | undefined;
       const handlers: H2StreamHandlers = {
         headers: (fields: HeaderFields) => {
-          // The first block is the response (trailers carry no :status).
-          if (!responded) {
-            responded = true;
-            if (fields[':status'] !== '200') failure ??= new LeanCallError('member_fault', `${call.endpoint} answered HTTP ${fields[':status'] ?? '(no status)'}`);
-          }
-          status = statusOf(fields) ?? status;
+          const notGrpc = heard.take(fields);
+          if (notGrpc !== null) failure ??= new LeanCallError('member_fault', `${call.endpoint} ${notGrpc}`);
         },
         data: (chunk: Buffer) => {
           try {
@@ -275,6 +260,7 @@ export class LeanEtcd {
         closed: (why: string | null) => {
           if (why !== null) failure ??= new LeanCallError('member_fault', `${call.endpoint}: ${why}`);
           if (failure !== null) return settle(failure);
+          const status = heard.status;
           if (status === null) return settle(new LeanCallError('member_fault', `${call.endpoint} ended the call without a gRPC status${this.sessionError(call.session)}`));
           const verdict = judgeStatus(status);
           if (verdict === 'ok' && decoder.partial) return settle(new LeanCallError('member_fault', `${call.endpoint} ended the call in the middle of a message`));

@@ -58,6 +58,25 @@ export interface GrpcStatus {
   readonly message: string;
 }
 
+/**
+ * A call's header blocks as they come: the first is the response, which must say `:status` 200;
+ * a later one is the trailers (they carry no `:status`). The gRPC status may be in either (a
+ * trailers-only response puts it in the first).
+ */
+export class CallHeaders {
+  #responded = false;
+  /** The last gRPC status seen; null until one came. */
+  status: GrpcStatus | null = null;
+
+  /** Takes one block; returns why the response is not a gRPC answer (HTTP status other than 200), or null. */
+  take(fields: Record<string, string | string[] | undefined>): string | null {
+    this.status = statusOf(fields) ?? this.status;
+    if (this.#responded) return null;
+    this.#responded = true;
+    return fields[':status'] === '200' ? null : `answered HTTP ${String(fields[':status'] ?? '(no status)')}`;
+  }
+}
+
 /** The status in a header block, or null when it carries none. */
 export function statusOf(headers: Record<string, string | string[] | undefined>): GrpcStatus | null {
   const raw = headers['grpc-status'];

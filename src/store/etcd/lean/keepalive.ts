@@ -10,7 +10,7 @@
  * etcd sent it: ≤ 0 means the lease is gone (the caller's rule, agent-lease.ts).
  */
 import { enoughLeft, LeanCallError, type LeanEtcd } from './client.js';
-import { FrameDecoder, grpcFrame, judgeStatus, statusOf } from './frames.js';
+import { CallHeaders, FrameDecoder, grpcFrame, judgeStatus } from './frames.js';
 import type { H2Session, H2Stream, HeaderFields } from './h2/session.js';
 import { decodeKeepAlive, encodeKeepAlive } from './messages.js';
 
@@ -92,20 +92,15 @@ export class LeanKeepalive {
   async #start(tokenMs: number): Promise<OpenStream> {
     const token = await this.etcd.token(tokenMs);
     const decoder = new FrameDecoder();
-    let status: ReturnType<typeof statusOf> = null;
-    let responded = false;
+    const heard = new CallHeaders();
     const fail = (err: LeanCallError): void => {
       if (this.#open === open) this.#drop(err, err.verdict === 'member_fault');
       if (err.verdict === 'token_invalid') this.etcd.tokenRejected(token);
     };
     const { stream, session, endpoint } = this.etcd.request('/etcdserverpb.Lease/LeaseKeepAlive', token, null, {
       headers: (fields: HeaderFields) => {
-        // The first block is the response (trailers carry no :status).
-        if (!responded) {
-          responded = true;
-          if (fields[':status'] !== '200') fail(new LeanCallError('member_fault', `${endpoint} answered HTTP ${fields[':status'] ?? '(no status)'}`));
-        }
-        status = statusOf(fields) ?? status;
+        const notGrpc = heard.take(fields);
+        if (notGrpc !== null) fail(new LeanCallError('member_fault', `${endpoint} ${notGrpc}`));
       },
       data: (chunk: Buffer) => {
         // Answers on a stream already dropped count for nothing (its waiters were failed).
@@ -122,6 +117,7 @@ export class LeanKeepalive {
       closed: (why: string | null) => {
         if (why !== null) return fail(new LeanCallError('member_fault', `${endpoint}: ${why}`));
         // A stream etcd ends carries its reason in the status; a stream ending at all is a fault here.
+        const status = heard.status;
         const verdict = status === null ? 'member_fault' : judgeStatus(status);
         const ending = status === null ? `the keep-alive stream ended${this.etcd.sessionError(session)}` : `the keep-alive stream ended with gRPC status ${status.code}: ${status.message}`;
         fail(new LeanCallError(verdict === 'ok' || verdict === 'refused' ? 'member_fault' : verdict, `${endpoint}: ${ending}`));

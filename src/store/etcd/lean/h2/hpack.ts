@@ -218,6 +218,28 @@ export function encodeHeaderBlock(headers: ReadonlyArray<readonly [string, strin
   return out.subarray(0, pos);
 }
 
+/**
+ * Appends fields named `name` to blocks made by encodeHeaderBlock, for a field whose value changes
+ * every request after fields that do not (a call's deadline after its cached headers): fields are
+ * independent in a block without table updates, so the block's other fields are not encoded again.
+ * The name is checked and encoded once; each field is a literal without indexing, values checked
+ * as encodeHeaderBlock checks them.
+ */
+export function fieldAppender(name: string): (block: Buffer, value: string) => Buffer {
+  checkName(name);
+  const nameIndex = NAME_INDEX.get(name);
+  const head = Buffer.allocUnsafe(6 + 1 + name.length);
+  const headLength = nameIndex !== undefined ? writeInteger(head, 0, 0x00, 4, nameIndex) : writeString(head, writeInteger(head, 0, 0x00, 4, 0), name);
+  return (block, value) => {
+    checkOctets(value, `value of header ${name}`);
+    if (/^[ \t]|[ \t]$/.test(value)) throw new Error(`HPACK: value of header ${name} starts or ends with white space`);
+    const out = Buffer.allocUnsafe(block.length + headLength + 6 + value.length);
+    block.copy(out, 0);
+    head.copy(out, block.length, 0, headLength);
+    return out.subarray(0, writeString(out, block.length + headLength, value));
+  };
+}
+
 function checkName(name: string): void {
   if (name.length === 0) throw new Error('HPACK: empty header name');
   if (/[A-Z]/.test(name)) throw new Error(`HPACK: header name ${JSON.stringify(name)} has upper case (HTTP/2 requires lower case)`);
