@@ -72,6 +72,7 @@ import { AlertDispatcher } from '../runtime/alerts/alert-dispatcher.js';
 import { connectionFailover, connectionProxyInit, type ConnectionRd, type ProxyEnv } from '../runtime/connection/proxies.js';
 import { cleanupArchive, pollArchiving, startArchiving, stopArchiving, type ArchiveEnv, type ArchiveRd, type CleanupRd } from '../runtime/archive/archiving.js';
 import { SingleFlight } from '../runtime/single-flight.js';
+import { madeNoAttempt } from '../runtime/topology/no-attempt.js';
 
 /** A finished topology change, for metrics. */
 export interface FailoverEvent {
@@ -800,7 +801,7 @@ export class HandyRep {
     return this.etcd.recordMaster(name, this.book.names(), this.book.syncRecord()?.members.filter((m) => m !== name) ?? [], null, null);
   }
 
-  /** Run a topology change alone (single flight), reporting it to failover listeners. */
+  /** Run a topology change alone (single flight), reporting it to failover listeners unless it made no attempt. */
   private async topology(run: () => Promise<TopologyRd>, kind: 'failover' | 'switchover' | 'promote' = 'failover'): Promise<TopologyRd> {
     return this.mutate(async () => {
       const notSenior = await this.notSenior();
@@ -818,6 +819,7 @@ export class HandyRep {
       const from = this.book.masterName();
       try {
         const rd = await run();
+        if (madeNoAttempt(rd)) return rd;
         const event: FailoverEvent = {
           kind: this.changeKind(rd.history_id, kind),
           outcome: rd.result === 'SUCCESS' ? 'success' : 'fail',

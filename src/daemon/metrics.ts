@@ -62,7 +62,7 @@ export class DaemonMetrics {
       checks.inc({ kind: event.kind, result: event.ok ? 'ok' : 'fail' });
     });
 
-    const failovers = new Counter({ name: 'handyrep_failovers_total', help: 'Failovers, switchovers and promotions by outcome.', labelNames: ['kind', 'outcome'], registers });
+    const failovers = new Counter({ name: 'handyrep_failovers_total', help: 'Failovers, switchovers and promotions attempted, by outcome (an automatic failover refused again without an attempt is not counted).', labelNames: ['kind', 'outcome'], registers });
     const lastFailover = new Gauge({ name: 'handyrep_last_failover_duration_seconds', help: 'Duration of the last failover, switchover or promotion.', registers });
     backend.onFailover((event) => {
       failovers.inc({ kind: event.kind, outcome: event.outcome });

@@ -12,6 +12,7 @@ import { failure } from '../../model/rd.js';
 import type { TopologyEnv } from './env.js';
 import { snapshotReplicas, type ReplicaSnapshot } from './facts.js';
 import type { FailoverExpectation, TopologyRd } from './failover.js';
+import { answeredWithoutAttempt } from './no-attempt.js';
 import { selectCandidates } from './select.js';
 
 export interface QuietRepeatInput {
@@ -65,5 +66,5 @@ async function repeatWithoutAttempt(env: TopologyEnv, input: QuietRepeatInput): 
     `old master ${master} not restarted this time (${tries} restart${tries === 1 ? '' : 's'} tried in this episode, the next from ${new Date(plan.nextRestartMs).toISOString()}); ` +
     `no failover attempted, nothing journaled${refusalNote(verdict)}`;
   env.log.error('FAILOVER', `failover refused again: ${details}`);
-  return failure(details, { reason_code: 'no_candidate', refusals: [...selection.refusals] });
+  return answeredWithoutAttempt(failure(details, { reason_code: 'no_candidate', refusals: [...selection.refusals] }));
 }
