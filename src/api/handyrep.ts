@@ -72,16 +72,9 @@ import { AlertDispatcher } from '../runtime/alerts/alert-dispatcher.js';
 import { connectionFailover, connectionProxyInit, type ConnectionRd, type ProxyEnv } from '../runtime/connection/proxies.js';
 import { cleanupArchive, pollArchiving, startArchiving, stopArchiving, type ArchiveEnv, type ArchiveRd, type CleanupRd } from '../runtime/archive/archiving.js';
 import { SingleFlight } from '../runtime/single-flight.js';
-import { madeNoAttempt } from '../runtime/topology/no-attempt.js';
+import { failoverEventOf, type FailoverEvent } from './failover-event.js';
 
-/** A finished topology change, for metrics. */
-export interface FailoverEvent {
-  kind: 'failover' | 'switchover' | 'promote';
-  outcome: 'success' | 'fail';
-  durationMs: number;
-  from: string | null;
-  to: string | null;
-}
+export type { FailoverEvent } from './failover-event.js';
 
 export type { HandyRepOptions } from './startup.js';
 
@@ -819,14 +812,8 @@ export class HandyRep {
       const from = this.book.masterName();
       try {
         const rd = await run();
-        if (madeNoAttempt(rd)) return rd;
-        const event: FailoverEvent = {
-          kind: this.changeKind(rd.history_id, kind),
-          outcome: rd.result === 'SUCCESS' ? 'success' : 'fail',
-          durationMs: Date.now() - started,
-          from,
-          to: rd.newmaster ?? null,
-        };
+        const event = failoverEventOf(rd, this.changeKind(rd.history_id, kind), started, Date.now(), from);
+        if (event === null) return rd;
         for (const listener of this.failoverListeners) {
           try {
             listener(event);

@@ -16,6 +16,7 @@ import { enabledReplicaNames, snapshotReplicas, vantageReports, withFreshWalRece
 import type { VantageReport } from '../engine/master-failure.js';
 import { combineAgentReads, NO_AGENT_RECORDS, type AgentRecordsRead } from '../engine/agent-vantage.js';
 import { runFailover, type FailoverExpectation, type TopologyRd } from './topology/failover.js';
+import { answeredWithoutAttempt } from './topology/no-attempt.js';
 import { enforceFencing, rejoinFenced } from './topology/fenced.js';
 import { secondMasterRisk } from './topology/writable-guard.js';
 import { recordJudgement } from './master-judgement.js';
@@ -385,7 +386,7 @@ export async function automaticFailover(deps: FailoverCheckDeps, judgement: Judg
     // Something queued between the two (rare): called off here, before anything is touched.
     if (stale()) {
       ranFirst = true;
-      return failure(calledOff, { reason_code: 'stale_verdict' });
+      return answeredWithoutAttempt(failure(calledOff, { reason_code: 'stale_verdict' }));
     }
     return runFailover(env, decision.reason, { preferred: null, remaster: env.ctx().config.failover.remaster, snapshots: judgement.snapshots, expect, proxiesFirst: decision.proxiesFirst, automatic: true });
   });

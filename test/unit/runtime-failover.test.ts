@@ -17,7 +17,7 @@ import type { SqlClient } from '../../src/nodes/ports.js';
 import { serversFromConfig } from '../../src/runtime/state-sync.js';
 import type { TopologyEnv } from '../../src/runtime/topology/env.js';
 import { failoverPlan, runFailover, type TopologyRd } from '../../src/runtime/topology/failover.js';
-import { madeNoAttempt } from '../../src/runtime/topology/no-attempt.js';
+import { failoverEventOf } from '../../src/api/failover-event.js';
 import { RefusalEpisodes } from '../../src/runtime/refusal-episodes.js';
 import { runPromote } from '../../src/runtime/topology/manual.js';
 import { runSwitchover } from '../../src/runtime/topology/switchover.js';
@@ -398,7 +398,7 @@ test('a repeated refusal (no candidate) writes no journal and tries no restart u
       const before = begun;
       const rd = await runFailover(b.env, 'test', { preferred: null, remaster: false, automatic: true });
       assert.equal(rd.reason_code, 'no_candidate', rd.details);
-      assert.equal(madeNoAttempt(rd), begun === before, 'only a quiet repeat is marked as no attempt (not counted in handyrep_failovers_total)');
+      assert.equal(failoverEventOf(rd, 'failover', 0, 1, 'john') === null, begun === before, 'only a quiet repeat goes unreported to the failover listeners (handyrep_failovers_total)');
       if (begun > before) attempted.push(second);
       else assert.match(rd.details, /not restarted this time .*no failover attempted, nothing journaled; the same refusal as since/, rd.details);
       now += 1000;

@@ -1,8 +1,9 @@
 /**
  * Answers of a topology call that made no attempt: an automatic failover's refusal repeated
- * quietly (quiet-refusal.ts) journals, restarts and records nothing, so it is no failover either
- * for `handyrep_failovers_total` (api/handyrep.ts reports only attempts to its failover
- * listeners). Kept beside the answer, not in it: the answer is what the REST API returns.
+ * quietly (quiet-refusal.ts), or a verdict called off before anything was touched
+ * (failover-check.ts), journals, restarts and records nothing, so it is no failover either for
+ * `handyrep_failovers_total` (api/failover-event.ts). Kept beside the answer, not in it: the
+ * answer is what the REST API returns. A copy of a marked answer is not marked.
  */
 const withoutAttempt = new WeakSet<object>();
 

@@ -283,7 +283,9 @@ export async function recoverInterrupted(env: TopologyEnv, interrupted: Failover
     return failure(record.details, { reason_code: decision.reason_code, history_id: record.id });
   }
   const record = await runner.finish('FAIL', `no writable server and ${decision.reason}: running the failover again`);
-  return runFailover(env, `resuming the ${interrupted.kind} ${interrupted.id} (${record.id}): ${decision.reason}`, {
+  // A new answer, never marked as made without an attempt (no-attempt.ts): the recovery journaled
+  // and recorded, so it counts as one even when the failover it resumes is refused quietly.
+  return { ...(await runFailover(env, `resuming the ${interrupted.kind} ${interrupted.id} (${record.id}): ${decision.reason}`, {
     // Fresh selection: the interrupted change's choice may no longer be viable.
     preferred: null,
     remaster: env.ctx().config.failover.remaster,
@@ -291,5 +293,5 @@ export async function recoverInterrupted(env: TopologyEnv, interrupted: Failover
     expect: { master: from, topologyRevision: env.book.topologyRevision },
     proxiesFirst: decision.proxiesFirst,
     automatic: true,
-  });
+  })) };
 }
