@@ -45,6 +45,7 @@ const RUNS = 5;
  * written beside it.
  */
 const IDLE_WINDOW_S = 180;
+if (IDLE_WINDOW_S % 60 !== 0) throw new Error('IDLE_WINDOW_S: whole minutes (the worst minute is taken over full minutes)');
 /** From /primary answering to the idle window: the agent's start-up minute (measured apart). */
 const WARMUP_S = 60;
 const PREFIX = '/handyrep/benchagent/';
@@ -104,7 +105,7 @@ async function main(): Promise<void> {
         for (let i = 1; i <= seconds; i++) {
           await sleep(1000);
           pids.forEach((p, k) => (rss[k] = Math.max(rss[k] as number, rssMb(p))));
-          if (i % 60 === 0 || i === seconds) marks.push(mark());
+          if (i % 60 === 0) marks.push(mark());
         }
         const [first, last] = [marks[0] as Mark, marks[marks.length - 1] as Mark];
         return pids.map((_, k) => ({ ...between(first, last, k), minuteMaxPct: Math.max(...marks.slice(1).map((m, i) => between(marks[i] as Mark, m, k).ticksPct)), rssMax: rss[k] as number }));

@@ -356,6 +356,7 @@ test('fieldAppender: the block with the field appended decodes as the fields tog
   const withTimeout = fieldAppender('grpc-timeout');
   for (const value of ['0m', '999m', `${'9'.repeat(200)}m`]) {
     const decoder = new HpackDecoder();
+    assert.deepEqual(withTimeout(block, value), encodeHeaderBlock([...cached, ['grpc-timeout', value]]), 'the same bytes as the whole list encoded');
     assert.deepEqual(decoder.decode(withTimeout(block, value)), [...cached, ['grpc-timeout', value]]);
     assert.deepEqual(decoder.tableEntries, []);
   }
@@ -364,4 +365,5 @@ test('fieldAppender: the block with the field appended decodes as the fields tog
   assert.throws(() => withTimeout(block, '1m\r\nx: y'), /CR, LF or NUL/);
   assert.throws(() => withTimeout(block, ' 1m'), /white space/);
   assert.throws(() => fieldAppender('Grpc-Timeout'), /upper case/);
+  assert.throws(() => fieldAppender(':path'), /pseudo-header/);
 });

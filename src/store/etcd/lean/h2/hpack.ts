@@ -227,6 +227,8 @@ export function encodeHeaderBlock(headers: ReadonlyArray<readonly [string, strin
  */
 export function fieldAppender(name: string): (block: Buffer, value: string) => Buffer {
   checkName(name);
+  // Pseudo-headers must come before every regular field (RFC 9113 §8.3): never appended.
+  if (name.startsWith(':')) throw new Error(`HPACK: pseudo-header ${name} cannot be appended after other fields`);
   const nameIndex = NAME_INDEX.get(name);
   const head = Buffer.allocUnsafe(6 + 1 + name.length);
   const headLength = nameIndex !== undefined ? writeInteger(head, 0, 0x00, 4, nameIndex) : writeString(head, writeInteger(head, 0, 0x00, 4, 0), name);
