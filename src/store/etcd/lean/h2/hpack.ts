@@ -193,9 +193,7 @@ export function encodeHeaderBlock(headers: ReadonlyArray<readonly [string, strin
   let bound = 0;
   for (const [name, value] of headers) {
     checkName(name);
-    checkOctets(value, `value of header ${name}`);
-    // RFC 9113 §8.2.1 forbids it, and a peer may drop such a field without a word (nghttp2 does).
-    if (/^[ \t]|[ \t]$/.test(value)) throw new Error(`HPACK: value of header ${name} starts or ends with white space`);
+    checkValue(name, value);
     bound += 2 * 6 + 1 + name.length + value.length; // two lengths of up to 6 octets, the index octet
   }
   const out = Buffer.allocUnsafe(bound);
@@ -222,8 +220,8 @@ export function encodeHeaderBlock(headers: ReadonlyArray<readonly [string, strin
  * Appends fields named `name` to blocks made by encodeHeaderBlock, for a field whose value changes
  * every request after fields that do not (a call's deadline after its cached headers): fields are
  * independent in a block without table updates, so the block's other fields are not encoded again.
- * The name is checked and encoded once; each field is a literal without indexing, values checked
- * as encodeHeaderBlock checks them.
+ * The name is checked and encoded once; each field is a literal without indexing, its value
+ * checked as encodeHeaderBlock checks values.
  */
 export function fieldAppender(name: string): (block: Buffer, value: string) => Buffer {
   checkName(name);
@@ -233,8 +231,7 @@ export function fieldAppender(name: string): (block: Buffer, value: string) => B
   const head = Buffer.allocUnsafe(6 + 1 + name.length);
   const headLength = nameIndex !== undefined ? writeInteger(head, 0, 0x00, 4, nameIndex) : writeString(head, writeInteger(head, 0, 0x00, 4, 0), name);
   return (block, value) => {
-    checkOctets(value, `value of header ${name}`);
-    if (/^[ \t]|[ \t]$/.test(value)) throw new Error(`HPACK: value of header ${name} starts or ends with white space`);
+    checkValue(name, value);
     const out = Buffer.allocUnsafe(block.length + headLength + 6 + value.length);
     block.copy(out, 0);
     head.copy(out, block.length, 0, headLength);
@@ -246,6 +243,12 @@ function checkName(name: string): void {
   if (name.length === 0) throw new Error('HPACK: empty header name');
   if (/[A-Z]/.test(name)) throw new Error(`HPACK: header name ${JSON.stringify(name)} has upper case (HTTP/2 requires lower case)`);
   checkOctets(name, `header name ${JSON.stringify(name)}`);
+}
+
+function checkValue(name: string, value: string): void {
+  checkOctets(value, `value of header ${name}`);
+  // RFC 9113 §8.2.1 forbids it, and a peer may drop such a field without a word (nghttp2 does).
+  if (/^[ \t]|[ \t]$/.test(value)) throw new Error(`HPACK: value of header ${name} starts or ends with white space`);
 }
 
 function checkOctets(text: string, what: string): void {
